@@ -1,0 +1,81 @@
+"""Shared fixtures: small tables of every supported type, and one tiny trained artifact."""
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+BUNDLED = REPO / "examples" / "data"
+
+# Tiny but real training runs: enough to exercise every code path, fast on 2 cores.
+FAST = {"epochs": 2, "batch_size": 64, "latent_dim": 4, "hidden": (16,), "kl_warmup_epochs": 1,
+        "patience": 1}
+
+
+def shared_file(name: str) -> pathlib.Path:
+    """A ../shared/data file, or skip the test when the shared folder is absent."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"../shared/data/{name} not available")
+    return path
+
+
+def make_mixed_table(n: int = 300, seed: int = 0, *, with_tensor: bool = True) -> pa.Table:
+    """Every supported column type, with nulls, and an imbalanced 3-class string label."""
+    rng = np.random.default_rng(seed)
+    label = rng.choice(["a", "b", "c"], size=n, p=[0.7, 0.2, 0.1])
+    label[:3] = ["a", "b", "c"]
+    f = rng.normal(10, 3, n).round(3)
+    f_mask = rng.random(n) < 0.1
+    ints = rng.integers(0, 1000, n)
+    small_int = rng.integers(0, 4, n)
+    cats = rng.choice(["x", "y", "z"], size=n)
+    cat_mask = rng.random(n) < 0.05
+    flags = rng.random(n) < 0.3
+    dict_col = pa.array(rng.choice(["red", "green"], size=n)).dictionary_encode()
+    cols = {
+        "f": pa.array(f, mask=f_mask),
+        "i": pa.array(ints, pa.int64()),
+        "small": pa.array(small_int, pa.int32()),
+        "s": pa.array(cats, mask=cat_mask),
+        "flag": pa.array(flags),
+        "d": dict_col,
+        "f32": pa.array(rng.random(n).astype(np.float32)),
+        "const": pa.array(np.full(n, 7.0)),
+    }
+    if with_tensor:
+        img = rng.integers(0, 17, size=(n, 64)).astype(np.uint8)
+        cols["img"] = pa.FixedSizeListArray.from_arrays(pa.array(img.reshape(-1)), 64)
+    cols["label"] = pa.array(label)
+    fields = [pa.field(k, v.type, nullable=True) for k, v in cols.items()]
+    schema = pa.schema(fields, metadata={"image_shape": "8,8"} if with_tensor else None)
+    return pa.Table.from_arrays(list(cols.values()), schema=schema)
+
+
+@pytest.fixture(scope="session")
+def mixed_table() -> pa.Table:
+    return make_mixed_table()
+
+
+@pytest.fixture(scope="session")
+def mixed_parquet(tmp_path_factory, mixed_table) -> pathlib.Path:
+    path = tmp_path_factory.mktemp("data") / "mixed.parquet"
+    pq.write_table(mixed_table, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mixed_artifact(tmp_path_factory, mixed_parquet) -> pathlib.Path:
+    """One tiny model over the mixed table, trained once per session."""
+    from vae_augment.api import fit
+
+    model_dir = tmp_path_factory.mktemp("runs") / "mixed"
+    fit(str(mixed_parquet), label="label", model_dir=str(model_dir), seed=0, **FAST)
+    return model_dir

@@ -1,0 +1,64 @@
+"""sampling_strategy semantics match imbalanced-learn's over-samplers exactly."""
+
+import numpy as np
+import pytest
+from imblearn.over_sampling import RandomOverSampler
+
+from vae_augment.balancing import parse_sampling_strategy, samples_to_generate, target_counts
+from vae_augment.errors import VAEAugmentError
+
+COUNTS = {"a": 50, "b": 20, "c": 5}
+
+
+def imblearn_counts(counts, strategy):
+    y = np.repeat(list(counts), list(counts.values()))
+    X = np.zeros((len(y), 1))
+    _, y_res = RandomOverSampler(sampling_strategy=strategy, random_state=0).fit_resample(X, y)
+    values, n = np.unique(y_res, return_counts=True)
+    return dict(zip(values.tolist(), n.tolist()))
+
+
+@pytest.mark.parametrize("strategy", ["auto", "minority", "not minority", "not majority", "all",
+                                      {"b": 30, "c": 40}])
+def test_matches_imblearn_multiclass(strategy):
+    assert target_counts(COUNTS, strategy) == imblearn_counts(COUNTS, strategy)
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0.8, 1.0])
+def test_float_binary(ratio):
+    counts = {"no": 90, "yes": 10}
+    assert target_counts(counts, ratio) == imblearn_counts(counts, ratio)
+
+
+def test_callable():
+    def strat(y):
+        values, n = np.unique(y, return_counts=True)
+        return {v: int(n.max()) for v in values}
+
+    assert target_counts(COUNTS, strat) == {"a": 50, "b": 50, "c": 50}
+
+
+def test_float_multiclass_rejected():
+    with pytest.raises(VAEAugmentError, match="sampling_strategy"):
+        samples_to_generate(COUNTS, 0.5)
+
+
+def test_dict_below_current_rejected():
+    with pytest.raises(VAEAugmentError, match="sampling_strategy"):
+        samples_to_generate(COUNTS, {"a": 10})
+
+
+@pytest.mark.parametrize("bad", [{"b": -1}, {"b": 2.5}, {"zzz": 3}])
+def test_bad_dict_values(bad):
+    with pytest.raises(VAEAugmentError, match="sampling_strategy"):
+        samples_to_generate(COUNTS, bad)
+
+
+def test_parse():
+    assert parse_sampling_strategy("not majority") == "not majority"
+    assert parse_sampling_strategy("0.5") == 0.5
+    assert parse_sampling_strategy('{"1": 10}', classes=[0, 1]) == {1: 10}
+    with pytest.raises(VAEAugmentError, match="--sampling-strategy"):
+        parse_sampling_strategy("most")
+    with pytest.raises(VAEAugmentError, match="not valid JSON"):
+        parse_sampling_strategy("{bad")

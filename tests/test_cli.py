@@ -1,0 +1,225 @@
+"""End-to-end CLI: fit, sample, balance; schema, row preservation, counts, determinism, errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vae_augment.cli import main
+
+from .conftest import FAST, REPO, make_mixed_table
+
+FAST_ARGS = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "4", "--hidden", "16",
+             "--kl-warmup-epochs", "1", "--patience", "1", "--quiet"]
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rows_as_set(table: pa.Table) -> list:
+    return sorted(map(repr, table.to_pylist()))
+
+
+def test_balance_trains_and_preserves_every_row(tmp_path, mixed_parquet, capsys):
+    out = tmp_path / "bal.parquet"
+    code, stdout, _ = run(["balance", mixed_parquet, out, "--label", "label", "--seed", "0", *FAST_ARGS],
+                          capsys)
+    assert code == 0
+    real = pq.read_table(mixed_parquet)
+    got = pq.read_table(out)
+    # schema: exactly the input's plus is_synthetic, metadata kept
+    assert got.schema.equals(real.schema.append(pa.field("is_synthetic", pa.bool_(), False)),
+                             check_metadata=True)
+    flag = got.column("is_synthetic").to_numpy()
+    real_back = got.filter(pa.array(~flag)).drop_columns(["is_synthetic"])
+    assert real_back.equals(real)  # every input row, unchanged, once, in order
+    counts = dict(zip(*np.unique(got.column("label").to_numpy(zero_copy_only=False), return_counts=True)))
+    n_major = max(dict(zip(*np.unique(real.column("label").to_numpy(zero_copy_only=False),
+                                      return_counts=True))).values())
+    assert set(counts.values()) == {n_major}
+    assert "before" in stdout and "after" in stdout
+
+
+@pytest.mark.parametrize("strategy,expected", [
+    ("minority", {"a": 186, "b": 71, "c": 186}),
+    ("not minority", {"a": 186, "b": 186, "c": 43}),
+    ("all", {"a": 186, "b": 186, "c": 186}),
+    ('{"b": 100, "c": 50}', {"a": 186, "b": 100, "c": 50}),
+])
+def test_strategies_with_saved_model(tmp_path, mixed_parquet, mixed_artifact, capsys, strategy, expected):
+    real = pq.read_table(mixed_parquet)
+    before = dict(zip(*np.unique(real.column("label").to_numpy(zero_copy_only=False), return_counts=True)))
+    assert before == {"a": 186, "b": 71, "c": 43}
+    out = tmp_path / "out.parquet"
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir", mixed_artifact,
+                        "--sampling-strategy", strategy, "--quiet"], capsys)
+    assert code == 0, err
+    got = pq.read_table(out).column("label").to_numpy(zero_copy_only=False)
+    assert dict(zip(*np.unique(got, return_counts=True))) == expected
+
+
+def test_float_strategy_binary(tmp_path, capsys):
+    t = make_mixed_table(200, with_tensor=False)
+    lab = np.where(np.arange(200) < 20, "yes", "no")
+    t = t.set_column(t.schema.get_field_index("label"), "label", pa.array(lab))
+    src = tmp_path / "bin.parquet"
+    pq.write_table(t, src)
+    out = tmp_path / "out.parquet"
+    code, _, err = run(["balance", src, out, "--label", "label", "--sampling-strategy", "0.5",
+                        *FAST_ARGS], capsys)
+    assert code == 0, err
+    got = pq.read_table(out).column("label").to_numpy(zero_copy_only=False)
+    assert dict(zip(*np.unique(got, return_counts=True))) == {"no": 180, "yes": 90}
+
+
+def test_same_seed_same_bytes(tmp_path, mixed_parquet, capsys):
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"o{i}.parquet"
+        assert run(["balance", mixed_parquet, out, "--label", "label", "--seed", "3", *FAST_ARGS],
+                   capsys)[0] == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    out = tmp_path / "o_other.parquet"
+    assert run(["balance", mixed_parquet, out, "--label", "label", "--seed", "4", *FAST_ARGS], capsys)[0] == 0
+    assert out.read_bytes() != outs[0]
+
+
+def test_fit_then_sample_identical_after_reload(tmp_path, mixed_parquet, capsys):
+    from vae_augment.api import fit, sample
+    from vae_augment.artifact import load_artifact
+
+    model_dir = tmp_path / "m"
+    art = fit(str(mixed_parquet), label="label", model_dir=str(model_dir), seed=1, **FAST)
+    in_memory = sample(art, {"c": 500, "a": 10}, seed=5)
+    reloaded = sample(load_artifact(str(model_dir)), {"c": 500, "a": 10}, seed=5)
+    assert in_memory.equals(reloaded)
+    out = tmp_path / "s.parquet"
+    code, stdout, _ = run(["sample", out, "--model-dir", model_dir, "--class", "c", "--n", "500",
+                           "--seed", "5"], capsys)
+    assert code == 0 and json.loads(stdout)["rows_written"] == 500
+    assert pq.read_table(out).equals(in_memory.slice(0, 500))
+
+
+def test_images_come_back_as_images(tmp_path, mixed_artifact):
+    from vae_augment.api import sample
+
+    synth = sample(str(mixed_artifact), {"c": 100}, seed=0)
+    img = synth.column("img").combine_chunks()
+    assert img.type == pa.list_(pa.uint8(), 64)
+    pixels = img.flatten().to_numpy()
+    assert pixels.shape == (6400,) and pixels.min() >= 0 and pixels.max() <= 16
+    assert synth.schema.metadata[b"image_shape"] == b"8,8"
+
+
+def test_sample_blocks_are_shard_independent(mixed_artifact):
+    """Rows of a request equal the concatenation of its blocks generated separately."""
+    from vae_augment.artifact import load_artifact
+    from vae_augment.sampler import BLOCK_ROWS, Sampler
+
+    s = Sampler(load_artifact(str(mixed_artifact)))
+    whole = pa.Table.from_batches(list(s.iter_class("b", BLOCK_ROWS + 10, seed=9)))
+    second = s.generate_block(1, 9, 1, 10)
+    assert pa.Table.from_batches([second]).equals(whole.slice(BLOCK_ROWS))
+
+
+def test_output_shards(tmp_path, mixed_parquet, mixed_artifact, capsys):
+    out = tmp_path / "sharded"
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir", mixed_artifact,
+                        "--output-shards", "3", "--quiet"], capsys)
+    assert code == 0, err
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == 3
+    assert pq.read_table(out).num_rows == 3 * 186
+
+
+def test_overwrite_required(tmp_path, mixed_parquet, mixed_artifact, capsys):
+    out = tmp_path / "exists.parquet"
+    out.write_bytes(b"previous")
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir", mixed_artifact],
+                       capsys)
+    assert code == 2 and "--overwrite" in err
+    assert out.read_bytes() == b"previous"
+
+
+# ---------------------------------------------------------------------- errors
+def _error_case(tmp_path, name):
+    if name == "missing_label":
+        src = tmp_path / "t.parquet"
+        pq.write_table(make_mixed_table(50, with_tensor=False), src)
+        return [src, "--label", "nope"], "`label` column 'nope' not found"
+    if name == "one_class":
+        t = make_mixed_table(50, with_tensor=False)
+        t = t.set_column(t.schema.get_field_index("label"), "label", pa.array(["a"] * 50))
+        src = tmp_path / "t.parquet"
+        pq.write_table(t, src)
+        return [src, "--label", "label"], "single class"
+    if name == "corrupt":
+        src = tmp_path / "t.parquet"
+        src.write_bytes(b"PAR1 this is not parquet")
+        return [src, "--label", "label"], "not a readable Parquet file"
+    if name == "truncated":
+        src = tmp_path / "t.parquet"
+        pq.write_table(make_mixed_table(50, with_tensor=False), src)
+        src.write_bytes(src.read_bytes()[:-100])
+        return [src, "--label", "label"], "not a readable Parquet file"
+    if name == "empty":
+        src = tmp_path / "t.parquet"
+        pq.write_table(make_mixed_table(50, with_tensor=False).slice(0, 0), src)
+        return [src, "--label", "label"], "no rows"
+    if name == "missing_file":
+        return [tmp_path / "nope.parquet", "--label", "label"], "does not exist"
+    if name == "id_column":
+        t = make_mixed_table(400, with_tensor=False)
+        t = t.append_column("user_id", pa.array([f"u{i}" for i in range(400)]))
+        src = tmp_path / "t.parquet"
+        pq.write_table(t, src)
+        return [src, "--label", "label"], "column 'user_id' has more than 200 distinct values.*--exclude user_id"
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("case", ["missing_label", "one_class", "corrupt", "truncated", "empty",
+                                  "missing_file", "id_column"])
+def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
+    import re
+
+    args, message = _error_case(tmp_path, case)
+    out = tmp_path / "out.parquet"
+    code, stdout, err = run(["balance", args[0], out, *args[1:], *FAST_ARGS], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vae-augment: error: "), err
+    assert re.search(message, lines[0]), lines[0]
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_exclude_makes_id_column_null(tmp_path, capsys):
+    t = make_mixed_table(300, with_tensor=False)
+    t = t.append_column("user_id", pa.array([f"u{i}" for i in range(300)]))
+    src = tmp_path / "t.parquet"
+    pq.write_table(t, src)
+    out = tmp_path / "o.parquet"
+    code, _, err = run(["balance", src, out, "--label", "label", "--exclude", "user_id", *FAST_ARGS], capsys)
+    assert code == 0, err
+    got = pq.read_table(out)
+    synth = got.filter(got.column("is_synthetic"))
+    assert synth.num_rows > 0 and synth.column("user_id").null_count == synth.num_rows
+
+
+def test_console_script_exit_code(tmp_path):
+    """The installed entry point (a real process) exits 2 with one line on stderr."""
+    proc = subprocess.run([sys.executable, "-m", "vae_augment.cli", "balance", str(tmp_path / "x.parquet"),
+                           str(tmp_path / "o.parquet"), "--label", "y"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"vae-augment: error: input file '{tmp_path / 'x.parquet'}' does not exist"]
+    assert proc.stdout == ""

@@ -1,0 +1,210 @@
+"""High-level Python API: `fit`, `sample`, `balance`. The CLI is a thin layer over these."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from vae_augment.artifact import Artifact, load_artifact, save_artifact
+from vae_augment.balancing import SamplingStrategy, samples_to_generate
+from vae_augment.errors import InputError, SchemaError
+from vae_augment.io import (
+    AtomicParquetWriter,
+    iter_batches,
+    read_schema,
+    resolve_inputs,
+)
+from vae_augment.training import TrainConfig, encode_all, fit_encoding, train_model
+
+__all__ = ["fit", "sample", "balance", "class_counts", "real_with_flag"]
+
+
+def fit(
+    inputs,
+    *,
+    label: str,
+    model_dir: str | None = None,
+    exclude: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    max_categories: int = 200,
+    verbose: int | str = 0,
+    strategy=None,
+    callbacks: Sequence[Any] = (),
+    **train_kwargs,
+) -> Artifact:
+    """Fits the encoding and the conditional VAE, saving an artifact if `model_dir` is given.
+
+    Args:
+        inputs: a Parquet path, directory, glob, list of paths, or a `pyarrow.Table`.
+        label: the class column.
+        model_dir: where to save the artifact (optional).
+        exclude: columns not to model (null in synthetic rows).
+        categorical / numeric: integer columns to force to one kind.
+        max_categories: cardinality limit for string/dictionary columns.
+        verbose: Keras progress verbosity.
+        **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, ...).
+
+    Example:
+        >>> art = fit("examples/data/churn.parquet", label="churn", epochs=5)  # doctest: +SKIP
+    """
+    config = TrainConfig(**train_kwargs)
+    encoding = fit_encoding(
+        inputs, label, exclude=exclude, categorical=categorical, numeric=numeric,
+        max_categories=max_categories,
+    )
+    arrays = encode_all(encoding, inputs)
+    model, metrics = train_model(
+        encoding, arrays, config, verbose=verbose, strategy=strategy, callbacks=callbacks
+    )
+    config_json = {
+        "train_config": config.to_json(),
+        "metrics": metrics,
+    }
+    if model_dir is not None:
+        save_artifact(model_dir, model, encoding, train_config=config.to_json(), metrics=metrics)
+    return Artifact(model, encoding, config_json, path=model_dir)
+
+
+def _artifact(model) -> Artifact:
+    return model if isinstance(model, Artifact) else load_artifact(model)
+
+
+def sample(
+    model,
+    counts: Mapping[Any, int],
+    output: str | None = None,
+    *,
+    seed: int = 0,
+    overwrite: bool = False,
+    output_shards: int | None = None,
+    progress: bool | None = None,
+) -> pa.Table | int:
+    """Generates `counts` ({class: rows}) synthetic rows from an artifact (or its directory).
+
+    Returns the table when `output` is None, else writes Parquet atomically and returns the
+    number of rows written.
+    """
+    from vae_augment.sampler import Sampler
+
+    art = _artifact(model)
+    sampler = Sampler(art)
+    batches = sampler.iter_counts(counts, seed, progress=progress)
+    if output is None:
+        return pa.Table.from_batches(list(batches), schema=art.encoding.output_schema)
+    with AtomicParquetWriter(
+        output, art.encoding.output_schema, overwrite=overwrite, shards=output_shards
+    ) as writer:
+        writer.write(batches)
+    return writer.rows_written
+
+
+def class_counts(inputs, label: str) -> dict[Any, int]:
+    """Rows per class in `inputs`, streaming the label column only."""
+    import pyarrow.compute as pc
+
+    paths = resolve_inputs(inputs)
+    schema = read_schema(paths)
+    if label not in schema.names:
+        raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
+    counts: dict[Any, int] = {}
+    for batch in iter_batches(paths, columns=[label]):
+        col = batch.column(0)
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        vc = pc.value_counts(col.drop_null())
+        for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+            counts[v] = counts.get(v, 0) + c
+    return counts
+
+
+def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
+    """A real batch, unchanged, plus `is_synthetic = False`."""
+    import numpy as np
+
+    arrays = list(batch.columns) + [pa.array(np.zeros(batch.num_rows, bool))]
+    return pa.RecordBatch.from_arrays(arrays, schema=out_schema)
+
+
+def balance(
+    inputs,
+    output: str | None = None,
+    *,
+    label: str,
+    model_dir: str | None = None,
+    sampling_strategy: SamplingStrategy = "auto",
+    seed: int = 0,
+    overwrite: bool = False,
+    output_shards: int | None = None,
+    progress: bool | None = None,
+    verbose: int | str = 0,
+    fit_kwargs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Writes every input row unchanged plus synthetic rows so classes match the strategy.
+
+    Trains a model first unless `model_dir` names an existing artifact (a `model_dir` that
+    does not exist yet is where the new model is saved).
+
+    Returns:
+        A summary: ``counts_before``, ``generated``, ``counts_after``, ``rows_written``.
+
+    Example:
+        >>> balance("examples/data/churn.parquet", "balanced.parquet", label="churn",
+        ...         seed=0, fit_kwargs={"epochs": 5})  # doctest: +SKIP
+    """
+    from vae_augment.sampler import Sampler
+
+    paths = resolve_inputs(inputs)
+    schema = read_schema(paths)
+    if label not in schema.names:
+        raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
+    if output is not None and os.path.exists(output) and not overwrite:
+        raise InputError(f"output '{output}' already exists; pass --overwrite to replace it")
+    if model_dir is not None and os.path.exists(model_dir):
+        art = load_artifact(model_dir)
+        if art.label != label:
+            raise SchemaError(
+                f"artifact '{model_dir}' was trained with label '{art.label}', not '{label}'"
+            )
+        if not art.encoding.schema.equals(schema, check_metadata=False):
+            raise SchemaError(
+                f"input schema does not match the schema artifact '{model_dir}' was trained on"
+            )
+        counts = class_counts(paths, label)
+        unknown = [c for c in counts if c not in art.encoding.classes]
+        if unknown:
+            raise SchemaError(f"input has classes {unknown} the model in '{model_dir}' does not know")
+    else:
+        kwargs = dict(fit_kwargs or {})
+        kwargs.setdefault("seed", seed)
+        art = fit(paths, label=label, model_dir=model_dir, verbose=verbose, **kwargs)
+        counts = dict(art.encoding.class_counts)
+    counts = {c: counts.get(c, 0) for c in art.encoding.classes if counts.get(c, 0) > 0}
+    generate = samples_to_generate(counts, sampling_strategy)
+    out_schema = art.encoding.output_schema
+    sampler = Sampler(art)
+
+    def all_batches():
+        for batch in iter_batches(paths):
+            yield real_with_flag(batch, out_schema)
+        yield from sampler.iter_counts(generate, seed, progress=progress)
+
+    summary = {
+        "counts_before": counts,
+        "generated": generate,
+        "counts_after": {c: counts[c] + generate[c] for c in counts},
+    }
+    if output is None:
+        summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)
+        summary["rows_written"] = summary["table"].num_rows
+        return summary
+    with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w:
+        w.write(all_batches())
+    summary["rows_written"] = w.rows_written
+    return summary
+
+
+

@@ -1,0 +1,160 @@
+"""The model directory: one artifact for every interface. No pickle anywhere.
+
+Layout::
+
+    model_dir/
+      model.keras      Keras 3 archive (loads with safe_mode=True)
+      encoding.json    feature specs, vocabularies, quantile knots, classes, Arrow schema
+      config.json      format version, training config, final metrics, library versions
+      manifest.json    sha256 of the three files above (tampering is refused on load)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from typing import Any
+
+from vae_augment.encoding import Encoding
+from vae_augment.errors import ArtifactError
+
+__all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact"]
+
+FORMAT_VERSION = 1
+_FILES = ("model.keras", "encoding.json", "config.json")
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Artifact:
+    """A loaded model directory: the Keras model, its encoding and its config."""
+
+    def __init__(self, model, encoding: Encoding, config: dict[str, Any], path: str | None = None):
+        self.model = model
+        self.encoding = encoding
+        self.config = config
+        self.path = path
+
+    @property
+    def label(self) -> str:
+        return self.encoding.label
+
+    @property
+    def classes(self) -> list[Any]:
+        return self.encoding.classes
+
+    def __repr__(self) -> str:
+        return f"Artifact(path={self.path!r}, label={self.label!r}, classes={self.classes})"
+
+
+def save_artifact(
+    model_dir: str,
+    model,
+    encoding: Encoding,
+    *,
+    train_config: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    overwrite: bool = True,
+) -> str:
+    """Writes the artifact to a temporary directory and renames it into place."""
+    from vae_augment import __version__
+
+    model_dir = os.fspath(model_dir)
+    if os.path.exists(model_dir) and not overwrite:
+        raise ArtifactError(f"model directory '{model_dir}' already exists")
+    parent = os.path.dirname(os.path.abspath(model_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".model.", dir=parent)
+    try:
+        model.save(os.path.join(tmp, "model.keras"))
+        with open(os.path.join(tmp, "encoding.json"), "w") as f:
+            json.dump(encoding.to_json(), f)
+        config = {
+            "format_version": FORMAT_VERSION,
+            "vae_augment_version": __version__,
+            "train_config": train_config or {},
+            "metrics": metrics or {},
+        }
+        with open(os.path.join(tmp, "config.json"), "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+        manifest = {name: _sha256(os.path.join(tmp, name)) for name in _FILES}
+        with open(os.path.join(tmp, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=2, sort_keys=True)
+        if os.path.isdir(model_dir):
+            shutil.rmtree(model_dir)
+        os.replace(tmp, model_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return model_dir
+
+
+def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
+    """Checks the manifest and format version; returns (encoding, config) without TF."""
+    model_dir = os.fspath(model_dir)
+    if not os.path.isdir(model_dir):
+        raise ArtifactError(f"`model_dir` '{model_dir}' is not a directory")
+    for name in (*_FILES, "manifest.json"):
+        if not os.path.isfile(os.path.join(model_dir, name)):
+            raise ArtifactError(f"model directory '{model_dir}' has no {name}; is it an artifact?")
+    try:
+        with open(os.path.join(model_dir, "manifest.json")) as f:
+            manifest = json.load(f)
+        with open(os.path.join(model_dir, "config.json")) as f:
+            config = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"model directory '{model_dir}' has an unreadable JSON file") from exc
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"artifact '{model_dir}' has format version {version!r}; this vae-augment reads "
+            f"versions up to {FORMAT_VERSION} (upgrade vae-augment)"
+        )
+    for name in _FILES:
+        if manifest.get(name) != _sha256(os.path.join(model_dir, name)):
+            raise ArtifactError(
+                f"artifact file '{os.path.join(model_dir, name)}' does not match its checksum "
+                "in manifest.json (modified or corrupt)"
+            )
+    with open(os.path.join(model_dir, "encoding.json")) as f:
+        encoding = Encoding.from_json(json.load(f))
+    return encoding, config
+
+
+def load_artifact(model_dir: str) -> Artifact:
+    """Loads an artifact with Keras safe_mode (no Lambda layers, no unknown classes).
+
+    Raises:
+        ArtifactError: missing files, checksum mismatch, newer format version, or a model
+            file Keras refuses in safe mode.
+    """
+    import keras
+
+    import vae_augment.model  # noqa: F401  (registers ConditionalVAE)
+
+    encoding, config = read_artifact_meta(model_dir)
+    try:
+        model = keras.saving.load_model(
+            os.path.join(model_dir, "model.keras"), safe_mode=True, compile=False
+        )
+    except Exception as exc:  # Keras raises ValueError/TypeError for unsafe or unknown objects
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"model file in '{model_dir}' was refused: {first}") from exc
+    from vae_augment.model import ConditionalVAE
+
+    if not isinstance(model, ConditionalVAE):
+        raise ArtifactError(
+            f"model file in '{model_dir}' holds a {type(model).__name__}, not a ConditionalVAE"
+        )
+    if model.layout != encoding.layout():
+        raise ArtifactError(f"model and encoding in '{model_dir}' do not match")
+    return Artifact(model, encoding, config, path=os.fspath(model_dir))

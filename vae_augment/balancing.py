@@ -1,0 +1,127 @@
+"""`sampling_strategy` -> rows to generate per class, with imbalanced-learn's semantics.
+
+Works from class counts, so it needs no pass over the data beyond counting (Beam's
+`CountClasses`). It delegates to `imblearn.utils.check_sampling_strategy` with a label array
+rebuilt from the counts, so every form (`auto`, `minority`, `not minority`, `not majority`,
+`all`, float, dict, callable) behaves exactly as imbalanced-learn's over-samplers do.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+import numpy as np
+
+from vae_augment.errors import VAEAugmentError
+
+__all__ = ["SamplingStrategy", "parse_sampling_strategy", "samples_to_generate", "target_counts"]
+
+SamplingStrategy = Union[str, float, Mapping[Any, int], Callable]
+
+_NAMES = ("auto", "minority", "not minority", "not majority", "all")
+
+
+def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
+    """Parses the CLI form: a name, a float, or a JSON object ``{"class": count}``.
+
+    JSON keys are strings; when `classes` is given they are mapped back to the class values
+    (so ``{"1": 100}`` addresses the integer class 1).
+    """
+    text = text.strip()
+    if text in _NAMES:
+        return text
+    if text.startswith("{"):
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise VAEAugmentError(
+                f"`--sampling-strategy` {text!r} is not valid JSON ({exc.msg})"
+            ) from exc
+        if classes is not None:
+            by_str = {str(c): c for c in classes}
+            unknown = [k for k in raw if k not in by_str]
+            if unknown:
+                raise VAEAugmentError(
+                    f"`--sampling-strategy` names classes {unknown} not in the data "
+                    f"(classes: {list(classes)})"
+                )
+            raw = {by_str[k]: v for k, v in raw.items()}
+        return raw
+    try:
+        return float(text)
+    except ValueError:
+        raise VAEAugmentError(
+            f"`--sampling-strategy` must be one of {list(_NAMES)}, a float or a JSON object; "
+            f"got {text!r}"
+        ) from None
+
+
+def samples_to_generate(
+    counts: Mapping[Any, int], sampling_strategy: SamplingStrategy = "auto"
+) -> dict[Any, int]:
+    """Rows to generate for each class so that counts match `sampling_strategy`.
+
+    Args:
+        counts: rows per class in the real data.
+        sampling_strategy: as imbalanced-learn's over-samplers take it.
+
+    Returns:
+        ``{class: n_new_rows}`` for every class in `counts` (0 for untouched classes).
+
+    Example:
+        >>> samples_to_generate({"no": 90, "yes": 10}, "auto")
+        {'no': 0, 'yes': 80}
+        >>> samples_to_generate({"no": 90, "yes": 10}, 0.5)
+        {'no': 0, 'yes': 35}
+    """
+    from imblearn.utils import check_sampling_strategy
+
+    classes = list(counts)
+    if len(classes) < 2:
+        raise VAEAugmentError(f"need at least 2 classes to balance, got {classes}")
+    for c, n in counts.items():
+        if not isinstance(n, numbers.Integral) or n < 0:
+            raise VAEAugmentError(f"class count for {c!r} must be a non-negative integer, got {n!r}")
+    idx = {c: i for i, c in enumerate(classes)}
+    strategy = sampling_strategy
+    if isinstance(sampling_strategy, Mapping):
+        unknown = [k for k in sampling_strategy if k not in idx]
+        if unknown:
+            raise VAEAugmentError(
+                f"`sampling_strategy` names classes {unknown} not in the data (classes: {classes})"
+            )
+        for k, v in sampling_strategy.items():
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+                raise VAEAugmentError(
+                    f"`sampling_strategy` target for class {k!r} must be a non-negative integer, "
+                    f"got {v!r}"
+                )
+        strategy = {idx[k]: int(v) for k, v in sampling_strategy.items()}
+    elif callable(sampling_strategy):
+        def strategy(y, _f=sampling_strategy):  # the user's callable sees real class values
+            labels = np.asarray(classes, dtype=object)[y]
+            result = _f(labels)
+            return {idx[k]: v for k, v in result.items()}
+    elif isinstance(sampling_strategy, str) and sampling_strategy not in _NAMES:
+        raise VAEAugmentError(
+            f"`sampling_strategy` must be one of {list(_NAMES)}, a float, a dict or a callable; "
+            f"got {sampling_strategy!r}"
+        )
+    y = np.repeat(np.arange(len(classes)), [counts[c] for c in classes])
+    try:
+        result = check_sampling_strategy(strategy, y, "over-sampling")
+    except ValueError as exc:
+        raise VAEAugmentError(f"`sampling_strategy`: {exc}") from exc
+    out = {c: 0 for c in classes}
+    for i, n in result.items():
+        out[classes[int(i)]] = int(n)
+    return out
+
+
+def target_counts(counts: Mapping[Any, int], sampling_strategy: SamplingStrategy = "auto"):
+    """Class counts after balancing."""
+    add = samples_to_generate(counts, sampling_strategy)
+    return {c: int(counts[c]) + add[c] for c in counts}

@@ -1,0 +1,256 @@
+"""`vae-augment` command line: fit, sample, balance, info (and more subcommands).
+
+Errors caused by input or arguments print one line, ``vae-augment: error: ...``, to stderr and
+exit with code 2; nothing is written. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["main", "build_parser", "register_command"]
+
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def register_command(add: Callable[[argparse._SubParsersAction], None]):
+    """Registers a function that adds a subparser (with ``func`` set) to the CLI."""
+    _EXTRA_COMMANDS.append(add)
+    return add
+
+
+def _quiet_tensorflow(verbose: bool) -> None:
+    if not verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+        import warnings
+
+        warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _keras_verbose(args) -> int:
+    if args.quiet:
+        return 0
+    return 1 if sys.stderr.isatty() else 2
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and training")
+    g.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
+    g.add_argument("--batch-size", type=int, default=256, help="training batch size [256]")
+    g.add_argument("--latent-dim", type=int, default=16, help="latent dimensions [16]")
+    g.add_argument("--hidden", default="256,256", help="hidden layer widths [256,256]")
+    g.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate [1e-3]")
+    g.add_argument("--patience", type=int, default=20, help="early-stopping patience [20]")
+    g.add_argument("--kl-warmup-epochs", type=int, default=10, help="KL warm-up epochs [10]")
+    g.add_argument("--jit", dest="jit", action="store_true", default=None,
+                   help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
+    g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
+    g = p.add_argument_group("columns")
+    g.add_argument("--exclude", action="append", default=[], metavar="COL",
+                   help="column not to model (null in synthetic rows); repeatable")
+    g.add_argument("--categorical", action="append", default=[], metavar="COL",
+                   help="integer column to model as a category; repeatable")
+    g.add_argument("--numeric", action="append", default=[], metavar="COL",
+                   help="integer column to model as a number; repeatable")
+    g.add_argument("--max-categories", type=int, default=200,
+                   help="most distinct values of a categorical column [200]")
+
+
+def _fit_kwargs(args) -> dict:
+    from vae_augment.errors import VAEAugmentError
+
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    except ValueError:
+        raise VAEAugmentError(f"`--hidden` must be comma-separated ints, got {args.hidden!r}") from None
+    return {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "latent_dim": args.latent_dim,
+        "hidden": hidden,
+        "learning_rate": args.learning_rate,
+        "patience": args.patience,
+        "kl_warmup_epochs": args.kl_warmup_epochs,
+        "jit_compile": args.jit,
+        "exclude": args.exclude,
+        "categorical": args.categorical,
+        "numeric": args.numeric,
+        "max_categories": args.max_categories,
+    }
+
+
+def _print_counts(summary: dict, out=None) -> None:
+    out = out or sys.stdout
+    rows = [("class", "before", "generated", "after")]
+    for c, n in summary["counts_before"].items():
+        rows.append((str(c), str(n), str(summary["generated"][c]), str(summary["counts_after"][c])))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))),
+              file=out)
+
+
+def cmd_fit(args) -> int:
+    from vae_augment.api import fit
+
+    kw = _fit_kwargs(args)
+    with contextlib.redirect_stdout(sys.stderr):
+        art = fit(args.input, label=args.label, model_dir=args.model_dir, seed=args.seed,
+                  verbose=_keras_verbose(args), **kw)
+    m = art.config["metrics"]
+    print(json.dumps({"model_dir": args.model_dir, "classes": [str(c) for c in art.classes],
+                      "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
+                      "val_neg_elbo": m.get("val_neg_elbo"), "train_seconds": m["train_seconds"]}))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from vae_augment.api import sample
+    from vae_augment.artifact import load_artifact
+    from vae_augment.errors import VAEAugmentError
+
+    if args.n < 0:
+        raise VAEAugmentError(f"`--n` must be a non-negative integer, got {args.n}")
+    if os.path.exists(args.output) and not args.overwrite:
+        raise VAEAugmentError(f"output '{args.output}' already exists; pass --overwrite to replace it")
+    art = load_artifact(args.model_dir)
+    classes = args.class_ or [str(c) for c in art.classes]
+    counts = {art.classes[art.encoding.class_index(c)]: args.n for c in classes}
+    rows = sample(art, counts, args.output, seed=args.seed, overwrite=args.overwrite,
+                  output_shards=args.output_shards, progress=None if not args.quiet else False)
+    print(json.dumps({"output": args.output, "rows_written": rows}))
+    return 0
+
+
+def cmd_balance(args) -> int:
+    from vae_augment.api import balance, class_counts
+    from vae_augment.balancing import parse_sampling_strategy
+
+    counts = class_counts(args.input, args.label)
+    strategy = parse_sampling_strategy(args.sampling_strategy, classes=list(counts))
+    kw = _fit_kwargs(args)
+    with contextlib.redirect_stdout(sys.stderr):
+        summary = balance(
+            args.input, args.output, label=args.label, model_dir=args.model_dir,
+            sampling_strategy=strategy, seed=args.seed, overwrite=args.overwrite,
+            output_shards=args.output_shards, progress=None if not args.quiet else False,
+            verbose=_keras_verbose(args), fit_kwargs=kw,
+        )
+    _print_counts(summary)
+    print(f"wrote {summary['rows_written']} rows to {args.output}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from vae_augment.artifact import read_artifact_meta
+
+    encoding, config = read_artifact_meta(args.model_dir)
+    info = {
+        "label": encoding.label,
+        "classes": {str(c): n for c, n in encoding.class_counts.items()},
+        "features": {s.name: s.kind for s in encoding.specs},
+        **config,
+    }
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vae_augment import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vae-augment",
+        description="Balance imbalanced Parquet data with a conditional VAE.",
+    )
+    parser.add_argument("--version", action="version", version=f"vae-augment {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="show TensorFlow's logs")
+    common.add_argument("--quiet", action="store_true", help="no progress output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("fit", parents=[common], help="train a model and save its artifact")
+    p.add_argument("input", help="Parquet file, directory or glob")
+    p.add_argument("--label", required=True, help="class label column")
+    p.add_argument("--model-dir", required=True, help="artifact directory to write")
+    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    _add_train_args(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("sample", parents=[common], help="generate synthetic rows of one class")
+    p.add_argument("output", help="output Parquet file (a directory with --output-shards)")
+    p.add_argument("--model-dir", required=True, help="artifact directory")
+    p.add_argument("--class", dest="class_", action="append", metavar="CLASS",
+                   help="class to generate; repeatable (default: every class)")
+    p.add_argument("--n", type=int, required=True, help="rows per class")
+    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("balance", parents=[common],
+                       help="write real rows plus synthetic rows that balance the classes")
+    p.add_argument("input", help="Parquet file, directory or glob")
+    p.add_argument("output", help="output Parquet file (a directory with --output-shards)")
+    p.add_argument("--label", required=True, help="class label column")
+    p.add_argument("--model-dir", default=None,
+                   help="reuse this artifact if it exists, else train and save one here")
+    p.add_argument("--sampling-strategy", default="auto",
+                   help="auto | minority | 'not minority' | 'not majority' | all | float | "
+                        "JSON {\"class\": count} [auto]")
+    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
+    _add_train_args(p)
+    p.set_defaults(func=cmd_balance)
+
+    p = sub.add_parser("info", parents=[common], help="describe an artifact")
+    p.add_argument("--model-dir", required=True)
+    p.set_defaults(func=cmd_info)
+
+    _load_plugins()
+    for add in _EXTRA_COMMANDS:
+        add(sub, common)
+    return parser
+
+
+def _load_plugins() -> None:
+    """Imports modules that register extra subcommands (evaluate, encode, score, ...)."""
+    import importlib
+
+    for name in ("vae_augment.cli_extra",):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_tensorflow(getattr(args, "verbose", False))
+    from vae_augment.errors import VAEAugmentError
+
+    try:
+        return int(args.func(args) or 0)
+    except VAEAugmentError as exc:
+        msg = " ".join(str(exc).split())
+        print(f"vae-augment: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vae-augment: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

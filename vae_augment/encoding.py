@@ -1,0 +1,435 @@
+"""Arrow record batches <-> model tensors. One encoder and one decoder for every interface.
+
+Model space (all rows of a batch, ``B``):
+
+* ``num``   float32 [B, n_num]   numeric columns through a quantile-normal map (0 where null)
+* ``nulls`` float32 [B, n_null]  1.0 where a numeric or tensor column is null
+* ``cat``   int32   [B, n_cat]   category codes (null is the last code when seen in training)
+* ``tensor_i`` float32 [B, *shape, (1)]  tensor column i, scaled
+* ``y``     int32   [B]          class index into ``classes``
+
+`Encoding.encode` goes from Arrow to these arrays (NumPy); `Encoding.decode_tf` goes from
+generated model-space tensors to column values with TensorFlow ops only (graph mode, used
+by the sampler and by tf.data); `Encoding.to_arrow` builds record batches in the input schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.special import ndtri
+
+from vae_augment.errors import SchemaError
+from vae_augment.io import output_schema
+from vae_augment.schema import QUANTILE_KNOTS, FeatureSpec
+
+__all__ = ["Encoding", "PROBIT_EPS"]
+
+PROBIT_EPS = 1e-3
+
+
+def _schema_to_b64(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+
+
+def _schema_from_b64(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+class Encoding:
+    """The fitted encoding of one table: feature specs, label classes and the input schema.
+
+    Args:
+        specs: one `FeatureSpec` per non-label column, in schema order.
+        label: the label column name.
+        classes: the class values (sorted), as Python scalars.
+        class_counts: rows per class seen while fitting.
+        schema: the input Arrow schema (kept exactly for the output).
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[FeatureSpec],
+        label: str,
+        classes: Sequence[Any],
+        class_counts: Mapping[Any, int],
+        schema: pa.Schema,
+    ):
+        self.specs = list(specs)
+        self.label = label
+        self.classes = list(classes)
+        self.class_counts = {c: int(class_counts.get(c, 0)) for c in self.classes}
+        self.schema = schema
+        self.output_schema = output_schema(schema)
+        self.numeric = [s for s in self.specs if s.kind == "numeric"]
+        self.categorical = [s for s in self.specs if s.kind == "categorical"]
+        self.tensors = [s for s in self.specs if s.kind == "tensor"]
+        self.null_columns = [
+            s.name for s in self.specs if s.kind in ("numeric", "tensor") and s.has_nulls
+        ]
+        self._class_index = {c: i for i, c in enumerate(self.classes)}
+        self._knots = (
+            np.asarray([s.knots for s in self.numeric], np.float64)
+            if self.numeric
+            else np.zeros((0, QUANTILE_KNOTS))
+        )
+        self._knot_tables = [_knot_inverse(np.asarray(s.knots)) for s in self.numeric]
+
+    # ------------------------------------------------------------------ layout
+    def layout(self) -> dict[str, Any]:
+        """What the model needs to know about the encoded space (JSON-serialisable)."""
+        return {
+            "n_num": len(self.numeric),
+            "n_null": len(self.null_columns),
+            "cat_sizes": [s.n_categories for s in self.categorical],
+            "tensors": [
+                {"shape": list(s.shape), "likelihood": s.likelihood} for s in self.tensors
+            ],
+            "n_classes": len(self.classes),
+            # for numeric column j / tensor i: its slot in `nulls`, or -1
+            "num_null_idx": [self._null_slot(s.name) for s in self.numeric],
+            "tensor_null_idx": [self._null_slot(s.name) for s in self.tensors],
+        }
+
+    def _null_slot(self, name: str) -> int:
+        return self.null_columns.index(name) if name in self.null_columns else -1
+
+    def class_index(self, value: Any) -> int:
+        """The index of class `value`; accepts the value or its string form."""
+        if value in self._class_index:
+            return self._class_index[value]
+        for c, i in self._class_index.items():
+            if str(c) == str(value):
+                return i
+        raise SchemaError(f"class {value!r} is not one of the model's classes {self.classes}")
+
+    # ------------------------------------------------------------------ encode
+    def encode(
+        self,
+        batch: pa.RecordBatch | pa.Table,
+        *,
+        with_label: bool = True,
+        float_dtype=np.float32,
+    ) -> dict[str, np.ndarray]:
+        """Encodes a batch into model-space arrays.
+
+        Rows whose label is null are dropped when `with_label` is true. `float_dtype`
+        float64 keeps full precision (the model itself takes float32).
+
+        Raises:
+            SchemaError: a column is missing, has the wrong type, or holds a category the
+                model never saw.
+        """
+        if isinstance(batch, pa.RecordBatch):
+            batch = pa.Table.from_batches([batch])
+        for s in self.specs:
+            if s.kind != "excluded" and s.name not in batch.column_names:
+                raise SchemaError(
+                    f"column '{s.name}' is missing from the data; the model was trained on "
+                    f"{[x.name for x in self.specs]}"
+                )
+        if with_label:
+            if self.label not in batch.column_names:
+                raise SchemaError(
+                    f"`label` column '{self.label}' not found. Columns: {batch.column_names}"
+                )
+            lab = batch.column(self.label)
+            if lab.null_count:
+                batch = batch.filter(pc.is_valid(lab))
+        n = batch.num_rows
+        out: dict[str, np.ndarray] = {}
+        num = np.zeros((n, len(self.numeric)), float_dtype)
+        nulls = np.zeros((n, len(self.null_columns)), np.float32)
+        null_pos = {name: i for i, name in enumerate(self.null_columns)}
+        for j, s in enumerate(self.numeric):
+            col = _combine(batch.column(s.name))
+            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+                raise SchemaError(f"column '{s.name}' has type {col.type}; the model expects numbers")
+            mask = _null_mask(col)
+            values = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
+            if not np.all(np.isfinite(values)):
+                raise SchemaError(f"column '{s.name}' contains NaN or ±inf")
+            num[:, j] = np.where(mask, 0.0, self._forward(j, values))
+            if mask.any():
+                if s.name not in null_pos:
+                    raise SchemaError(
+                        f"column '{s.name}' has nulls but had none when the model was trained"
+                    )
+            if s.name in null_pos:
+                nulls[:, null_pos[s.name]] = mask
+        cat = np.zeros((n, len(self.categorical)), np.int32)
+        for j, s in enumerate(self.categorical):
+            cat[:, j] = self._encode_categorical(s, _combine(batch.column(s.name)))
+        out["num"] = num
+        out["nulls"] = nulls
+        out["cat"] = cat
+        for i, s in enumerate(self.tensors):
+            col = _combine(batch.column(s.name))
+            mask = _null_mask(col)
+            if isinstance(col, pa.ExtensionArray):
+                col = col.storage
+            size = int(np.prod(s.shape))
+            flat = col.fill_null(pa.scalar([0] * size, col.type)) if col.null_count else col
+            values = flat.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+            values = values.reshape((n, size))
+            scaled = self._scale_tensor(s, values).astype(float_dtype)
+            out[f"tensor_{i}"] = scaled.reshape((n, *self._model_shape(s)))
+            if s.name in null_pos:
+                nulls[:, null_pos[s.name]] = mask
+        if with_label:
+            out["y"] = self._encode_label(_combine(batch.column(self.label)))
+        return out
+
+    def _encode_label(self, col: pa.Array) -> np.ndarray:
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        vocab = pa.array(self.classes, type=col.type)
+        idx = pc.index_in(col, value_set=vocab)
+        if idx.null_count:
+            unknown = pc.filter(col, pc.is_null(idx)).unique().to_pylist()[:5]
+            raise SchemaError(
+                f"`label` column '{self.label}' has classes {unknown} the model was not "
+                f"trained on (known: {self.classes})"
+            )
+        return idx.to_numpy(zero_copy_only=False).astype(np.int32)
+
+    def _encode_categorical(self, s: FeatureSpec, col: pa.Array) -> np.ndarray:
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        try:
+            vocab = pa.array(s.vocab, type=col.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SchemaError(
+                f"column '{s.name}' has type {col.type}, which does not match the model's "
+                f"categories {s.vocab[:5]}"
+            ) from exc
+        idx = pc.index_in(col, value_set=vocab)
+        is_null = _null_mask(col)
+        unknown = _null_mask(idx) & ~is_null
+        if unknown.any():
+            bad = pc.filter(col, pa.array(unknown)).unique().to_pylist()[:5]
+            raise SchemaError(
+                f"column '{s.name}' has categories {bad} the model was not trained on"
+            )
+        if is_null.any() and not s.has_nulls:
+            raise SchemaError(f"column '{s.name}' has nulls but had none when the model was trained")
+        codes = idx.fill_null(s.null_code).to_numpy(zero_copy_only=False).astype(np.int32)
+        return codes
+
+    def _forward(self, j: int, x: np.ndarray) -> np.ndarray:
+        """Quantile-normal map of numeric column j (exact inverse of `decode_tf`'s map)."""
+        p = _knot_forward(self._knot_tables[j], x)
+        return ndtri(PROBIT_EPS + (1.0 - 2.0 * PROBIT_EPS) * p)
+
+    @staticmethod
+    def _model_shape(s: FeatureSpec) -> list[int]:
+        shape = list(s.shape)
+        return shape + [1] if len(shape) == 2 else shape
+
+    @staticmethod
+    def _scale_tensor(s: FeatureSpec, values: np.ndarray) -> np.ndarray:
+        if s.likelihood == "continuous_bernoulli":
+            span = max(s.high - s.low, 1e-12)
+            return (values - s.low) / span
+        return (values - np.asarray(s.mean)) / np.asarray(s.std)
+
+    # ------------------------------------------------------------------ decode (TF graph)
+    def decode_tf(self, gen: Mapping[str, Any]) -> dict[str, Any]:
+        """Model-space samples -> per-column values, with TensorFlow ops only.
+
+        Args:
+            gen: ``num`` (float [B, n_num]), ``nulls`` (bool/float [B, n_null]), ``cat``
+                (int [B, n_cat]) and ``tensor_i`` (float, scaled) tensors.
+
+        Returns:
+            A dict ``{column: (values, null_mask)}``: numeric values as float64 (rounded for
+            int columns), categorical values as int32 codes, tensors as float64 of the flat
+            size, and a boolean null mask (or None when the column never had nulls).
+        """
+        import tensorflow as tf
+
+        out: dict[str, Any] = {}
+        null_pos = {name: i for i, name in enumerate(self.null_columns)}
+        nulls = gen.get("nulls")
+
+        def mask_of(name):
+            if name not in null_pos:
+                return None
+            return tf.cast(nulls[:, null_pos[name]], tf.bool)
+
+        if self.numeric:
+            v = tf.cast(gen["num"], tf.float64)
+            u = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
+            u = tf.clip_by_value(u, 0.0, 1.0)
+            k = QUANTILE_KNOTS
+            pos = u * (k - 1)
+            lo = tf.clip_by_value(tf.floor(pos), 0.0, k - 2.0)
+            frac = pos - lo
+            idx = tf.transpose(tf.cast(lo, tf.int32))  # [n_num, B]
+            knots = tf.constant(self._knots, tf.float64)
+            x0 = tf.transpose(tf.gather(knots, idx, batch_dims=1))
+            x1 = tf.transpose(tf.gather(knots, idx + 1, batch_dims=1))
+            x = x0 + frac * (x1 - x0)
+            for j, s in enumerate(self.numeric):
+                col = x[:, j]
+                if s.is_int:
+                    col = tf.round(col)
+                out[s.name] = (col, mask_of(s.name))
+        for j, s in enumerate(self.categorical):
+            out[s.name] = (tf.cast(gen["cat"][:, j], tf.int32), None)
+        for i, s in enumerate(self.tensors):
+            t = tf.cast(gen[f"tensor_{i}"], tf.float64)
+            size = int(np.prod(s.shape))
+            t = tf.reshape(t, [-1, size])
+            if s.likelihood == "continuous_bernoulli":
+                t = s.low + tf.clip_by_value(t, 0.0, 1.0) * (s.high - s.low)
+            else:
+                t = t * tf.constant(s.std, tf.float64) + tf.constant(s.mean, tf.float64)
+            if s.is_int:
+                t = tf.clip_by_value(tf.round(t), s.low, s.high)
+            out[s.name] = (t, mask_of(s.name))
+        return out
+
+    # ------------------------------------------------------------------ to Arrow
+    def to_arrow(
+        self, decoded: Mapping[str, tuple[np.ndarray, np.ndarray | None]], class_idx: int | np.ndarray
+    ) -> pa.RecordBatch:
+        """Decoded NumPy columns -> a record batch in the output schema (`is_synthetic` true).
+
+        `class_idx` is one class index for the whole batch, or one per row.
+        """
+        n = len(next(iter(decoded.values()))[0]) if decoded else int(np.size(class_idx))
+        arrays = []
+        by_name = {s.name: s for s in self.specs}
+        for field in self.schema:
+            if field.name == self.label:
+                arrays.append(self._label_array(field.type, class_idx, n))
+                continue
+            s = by_name[field.name]
+            if s.kind in ("null", "excluded"):
+                arrays.append(pa.nulls(n, type=field.type))
+                continue
+            values, mask = decoded[s.name]
+            values = np.asarray(values)
+            mask = None if mask is None else np.asarray(mask, bool)
+            if mask is not None and not mask.any():
+                mask = None
+            if s.kind == "numeric":
+                arrays.append(_numeric_array(values, mask, field.type))
+            elif s.kind == "categorical":
+                arrays.append(_categorical_array(s, values, field.type))
+            else:
+                arrays.append(_tensor_array(values, mask, field.type))
+        arrays.append(pa.array(np.ones(n, bool)))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.output_schema)
+
+    def _label_array(self, typ: pa.DataType, class_idx, n: int) -> pa.Array:
+        idx = np.broadcast_to(np.asarray(class_idx, np.int64), (n,))
+        value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
+        vocab = pa.array(self.classes, type=value_type)
+        values = vocab.take(pa.array(idx))
+        if pa.types.is_dictionary(typ):
+            return pa.DictionaryArray.from_arrays(pa.array(idx).cast(typ.index_type), vocab)
+        return values
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "classes": [_json_value(c) for c in self.classes],
+            "class_counts": [self.class_counts[c] for c in self.classes],
+            "schema": _schema_to_b64(self.schema),
+            "features": [dataclasses.asdict(s) for s in self.specs],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Encoding:
+        classes = list(data["classes"])
+        specs = [FeatureSpec(**f) for f in data["features"]]
+        return cls(
+            specs,
+            data["label"],
+            classes,
+            dict(zip(classes, data["class_counts"])),
+            _schema_from_b64(data["schema"]),
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+def _combine(col):
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _null_mask(arr: pa.Array) -> np.ndarray:
+    if arr.null_count == 0:
+        return np.zeros(len(arr), bool)
+    return pc.is_null(arr).to_numpy(zero_copy_only=False)
+
+
+def _knot_inverse(knots: np.ndarray):
+    """Per distinct knot value: its value, first and last grid position."""
+    k = len(knots)
+    values, first = np.unique(knots, return_index=True)
+    last = np.append(first[1:] - 1, k - 1)
+    return values, first / (k - 1), last / (k - 1)
+
+
+def _knot_forward(table, x: np.ndarray) -> np.ndarray:
+    values, p_first, p_last = table
+    if len(values) == 1:
+        return np.full(len(x), 0.5)
+    x = np.clip(x, values[0], values[-1])
+    j = np.searchsorted(values, x, side="right") - 1  # values[j] <= x
+    j = np.clip(j, 0, len(values) - 1)
+    exact = values[j] == x
+    jn = np.minimum(j + 1, len(values) - 1)
+    span = np.where(jn > j, values[jn] - values[j], 1.0)
+    between = p_last[j] + (x - values[j]) / span * (p_first[jn] - p_last[j])
+    at = 0.5 * (p_first[j] + p_last[j])
+    return np.where(exact, at, between)
+
+
+def _numeric_array(values: np.ndarray, mask, typ: pa.DataType) -> pa.Array:
+    if pa.types.is_integer(typ):
+        np_type = typ.to_pandas_dtype()
+        info = np.iinfo(np_type)
+        vals = np.clip(np.rint(values), info.min, info.max).astype(np_type)
+        return pa.array(vals, type=typ, mask=mask)
+    return pa.array(values.astype(typ.to_pandas_dtype()), type=typ, mask=mask)
+
+
+def _categorical_array(s: FeatureSpec, codes: np.ndarray, typ: pa.DataType) -> pa.Array:
+    codes = codes.astype(np.int64)
+    null = codes >= len(s.vocab)
+    value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
+    vocab = pa.array(s.vocab, type=value_type)
+    indices = pa.array(np.where(null, 0, codes), mask=null if null.any() else None)
+    if pa.types.is_dictionary(typ):
+        return pa.DictionaryArray.from_arrays(indices.cast(typ.index_type), vocab)
+    return vocab.take(indices)
+
+
+def _tensor_array(values: np.ndarray, mask, typ: pa.DataType) -> pa.Array:
+    storage_type = typ.storage_type if isinstance(typ, pa.BaseExtensionType) else typ
+    flat = pa.array(values.reshape(-1).astype(storage_type.value_type.to_pandas_dtype()))
+    storage = pa.FixedSizeListArray.from_arrays(
+        flat, type=storage_type, mask=None if mask is None else pa.array(mask)
+    )
+    if isinstance(typ, pa.BaseExtensionType):
+        return pa.ExtensionArray.from_storage(typ, storage)
+    return storage
+

@@ -1,0 +1,247 @@
+"""Parquet input resolution, streaming reads and atomic writes (pyarrow only, no TensorFlow)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vae_augment.errors import InputError
+
+__all__ = [
+    "SYNTHETIC_COLUMN",
+    "resolve_inputs",
+    "read_schema",
+    "iter_batches",
+    "read_table",
+    "output_schema",
+    "AtomicParquetWriter",
+]
+
+SYNTHETIC_COLUMN = "is_synthetic"
+
+
+def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """Expands one path, a directory of Parquet files, a glob, or a list of those.
+
+    Raises:
+        InputError: when nothing matches, naming the pattern.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    paths: list[str] = []
+    for item in inputs:
+        item = os.fspath(item)
+        if os.path.isdir(item):
+            found = sorted(
+                os.path.join(item, f)
+                for f in os.listdir(item)
+                if f.endswith(".parquet") and not f.startswith((".", "_"))
+            )
+            if not found:
+                raise InputError(f"input directory '{item}' contains no .parquet files")
+            paths.extend(found)
+        elif any(ch in item for ch in "*?["):
+            found = sorted(p for p in glob.glob(item) if os.path.isfile(p))
+            if not found:
+                raise InputError(f"input glob '{item}' matches no files")
+            paths.extend(found)
+        elif os.path.isfile(item):
+            paths.append(item)
+        else:
+            raise InputError(f"input file '{item}' does not exist")
+    return paths
+
+
+def _open(path: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"input '{path}' is not a readable Parquet file ({first})") from exc
+
+
+def read_schema(paths: Sequence[str]) -> pa.Schema:
+    """The common Arrow schema of `paths`; raises `InputError` on a mismatch."""
+    schema = None
+    for path in paths:
+        this = _open(path).schema_arrow
+        if schema is None:
+            schema = this
+        elif not this.equals(schema, check_metadata=False):
+            diff = _schema_diff(schema, this)
+            raise InputError(
+                f"input '{path}' has a different schema from '{paths[0]}': {diff}"
+            )
+    if schema is None:
+        raise InputError("no input files given")
+    return schema
+
+
+def _schema_diff(a: pa.Schema, b: pa.Schema) -> str:
+    if a.names != b.names:
+        return f"columns {a.names} vs {b.names}"
+    for fa, fb in zip(a, b):
+        if not fa.equals(fb):
+            return f"column '{fa.name}' is {fa.type} (nullable={fa.nullable}) vs {fb.type} (nullable={fb.nullable})"
+    return "schema metadata differs"
+
+
+def iter_batches(
+    paths: Sequence[str], *, batch_size: int = 65536, columns: Sequence[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Streams record batches from every file in order, one row group window at a time."""
+    for path in paths:
+        pf = _open(path)
+        try:
+            yield from pf.iter_batches(batch_size=batch_size, columns=columns)
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            raise InputError(f"input '{path}' is corrupt ({str(exc).splitlines()[0]})") from exc
+
+
+def read_table(paths: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
+    """Reads the inputs into one table (used by in-memory paths only)."""
+    schema = read_schema(paths)
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+    batches = list(iter_batches(paths, columns=columns))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def output_schema(schema: pa.Schema) -> pa.Schema:
+    """The input schema plus a non-null boolean `is_synthetic` column (metadata kept)."""
+    if SYNTHETIC_COLUMN in schema.names:
+        raise InputError(
+            f"input already has a column named '{SYNTHETIC_COLUMN}'; rename it before balancing"
+        )
+    return schema.append(pa.field(SYNTHETIC_COLUMN, pa.bool_(), nullable=False))
+
+
+class AtomicParquetWriter:
+    """Writes one Parquet file (or `shards` files in a directory) under a temporary name.
+
+    The output appears under its final name only when `close()` succeeds, so a killed
+    process leaves either no output or the previous one intact. Row groups are buffered
+    to `row_group_size` rows.
+
+    Example:
+        >>> with AtomicParquetWriter("out.parquet", schema) as w:  # doctest: +SKIP
+        ...     w.write(table)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        schema: pa.Schema,
+        *,
+        overwrite: bool = False,
+        shards: int | None = None,
+        row_group_size: int = 131072,
+    ):
+        self.path = os.fspath(path)
+        self.schema = schema
+        self.shards = shards
+        self.row_group_size = row_group_size
+        if os.path.exists(self.path) and not overwrite:
+            raise InputError(f"output '{self.path}' already exists; pass --overwrite to replace it")
+        if shards is not None and shards < 1:
+            raise InputError(f"`output_shards` must be a positive integer, got {shards}")
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(parent):
+            raise InputError(f"output directory '{parent}' does not exist")
+        base = os.path.basename(self.path)
+        if shards is None:
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+            os.close(fd)
+            self._writers = [pq.ParquetWriter(self._tmp, schema)]
+        else:
+            self._tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+            self._writers = [
+                pq.ParquetWriter(os.path.join(self._tmp, f"part-{i:05d}-of-{shards:05d}.parquet"), schema)
+                for i in range(shards)
+            ]
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._next = 0
+        self.rows_written = 0
+        self._closed = False
+
+    def write(self, data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]) -> None:
+        if isinstance(data, pa.Table):
+            batches = data.to_batches()
+        elif isinstance(data, pa.RecordBatch):
+            batches = [data]
+        else:
+            batches = data
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            if not batch.schema.equals(self.schema, check_metadata=False):
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+            self._pending.append(batch)
+            self._pending_rows += batch.num_rows
+            if self._pending_rows >= self.row_group_size:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        writer = self._writers[self._next % len(self._writers)]
+        self._next += 1
+        writer.write_table(table, row_group_size=self.row_group_size)
+        self.rows_written += table.num_rows
+        self._pending, self._pending_rows = [], 0
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._flush()
+        for w in self._writers:
+            w.close()
+        self._closed = True
+        if self.shards is None:
+            os.replace(self._tmp, self.path)
+        else:
+            if os.path.isdir(self.path):
+                old = self.path + ".old"
+                os.replace(self.path, old)
+                os.replace(self._tmp, self.path)
+                _rmtree(old)
+            else:
+                if os.path.exists(self.path):
+                    os.remove(self.path)
+                os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for w in self._writers:
+            try:
+                w.close()
+            except Exception:  # noqa: BLE001 - best effort cleanup
+                pass
+        _rmtree(self._tmp)
+
+    def __enter__(self) -> AtomicParquetWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.exists(path):
+        os.remove(path)

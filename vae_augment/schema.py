@@ -1,0 +1,383 @@
+"""Feature specs: what kind of feature each Arrow column is, fitted in one streaming pass.
+
+`SchemaStats` looks at record batches one at a time (bounded memory: numeric columns keep a
+fixed-size reservoir for their quantiles, categorical columns stop counting past the
+cardinality limit) and `finalize()` turns what it saw into `FeatureSpec`s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vae_augment.errors import SchemaError
+
+__all__ = [
+    "FeatureSpec",
+    "SchemaStats",
+    "tensor_shape",
+    "QUANTILE_KNOTS",
+    "DEFAULT_MAX_CATEGORIES",
+    "DEFAULT_INT_CATEGORICAL_MAX",
+]
+
+QUANTILE_KNOTS = 1025
+DEFAULT_MAX_CATEGORIES = 200
+DEFAULT_INT_CATEGORICAL_MAX = 10
+_RESERVOIR = 200_000
+
+
+@dataclasses.dataclass
+class FeatureSpec:
+    """How one column is modelled. JSON-serialisable via `dataclasses.asdict`.
+
+    kind is one of: ``numeric`` (quantile-normal value + null indicator), ``categorical``
+    (vocabulary, null as an extra category), ``tensor`` (fixed-shape values), ``null``
+    (always null), ``excluded`` (not modelled; null in synthetic rows).
+    """
+
+    name: str
+    kind: str
+    is_int: bool = False
+    has_nulls: bool = False
+    knots: list[float] | None = None
+    vocab: list[Any] | None = None
+    shape: list[int] | None = None
+    likelihood: str | None = None
+    low: float | None = None
+    high: float | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
+
+    @property
+    def null_code(self) -> int:
+        """The categorical code that stands for null (== len(vocab))."""
+        return len(self.vocab or [])
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.vocab or []) + (1 if self.has_nulls else 0)
+
+
+def _is_categorical_type(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t) or (
+        pa.types.is_dictionary(t)
+    )
+
+
+def _fixed_list_value_type(t: pa.DataType) -> pa.DataType | None:
+    if isinstance(t, pa.FixedShapeTensorType):
+        return t.value_type
+    if pa.types.is_fixed_size_list(t):
+        return t.value_type
+    return None
+
+
+def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
+    """Shape of a fixed-shape tensor column, or None when the column is not one.
+
+    Order of precedence: Arrow's fixed_shape_tensor type; field metadata ``image_shape``;
+    schema metadata ``image_shape`` (applies to fixed-size list columns of matching size);
+    otherwise the flat list size.
+    """
+    t = field.type
+    if isinstance(t, pa.FixedShapeTensorType):
+        return [int(s) for s in t.shape]
+    if not pa.types.is_fixed_size_list(t):
+        return None
+    size = t.list_size
+    for meta in (field.metadata, schema.metadata):
+        if meta and b"image_shape" in meta:
+            raw = meta[b"image_shape"].decode()
+            try:
+                shape = [int(s) for s in raw.replace("x", ",").split(",") if s.strip()]
+            except ValueError as exc:
+                raise SchemaError(
+                    f"`image_shape` metadata {raw!r} is not a comma-separated list of ints"
+                ) from exc
+            if int(np.prod(shape)) == size:
+                return shape
+    return [size]
+
+
+class _NumericStats:
+    def __init__(self, rng: np.random.Generator):
+        self.seen = 0
+        self.sample = np.empty(0, np.float64)
+        self.rng = rng
+
+    def update(self, values: np.ndarray) -> None:
+        n = len(values)
+        if n == 0:
+            return
+        room = _RESERVOIR - len(self.sample)
+        if room > 0:
+            self.sample = np.concatenate([self.sample, values[:room]])
+            values = values[room:]
+            self.seen += min(room, n)
+        if len(values):
+            idx = np.arange(self.seen, self.seen + len(values))
+            j = (self.rng.random(len(values)) * (idx + 1)).astype(np.int64)
+            keep = j < _RESERVOIR
+            self.sample[j[keep]] = values[keep]
+            self.seen += len(values)
+
+    def knots(self) -> list[float]:
+        probs = np.linspace(0.0, 1.0, QUANTILE_KNOTS)
+        return np.quantile(self.sample, probs, method="inverted_cdf").tolist()
+
+
+class _ColumnStats:
+    def __init__(self, field: pa.Field, schema: pa.Schema, max_categories: int, rng):
+        self.field = field
+        self.rows = 0
+        self.nulls = 0
+        self.counts: dict[Any, int] | None = None
+        self.too_many = False
+        self.numeric: _NumericStats | None = None
+        self.tensor_shape: list[int] | None = None
+        self.low = np.inf
+        self.high = -np.inf
+        self.sum = None
+        self.sumsq = None
+        self.max_categories = max_categories
+        t = field.type
+        value_type = _fixed_list_value_type(t)
+        if value_type is not None:
+            if not (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)):
+                raise SchemaError(
+                    f"column '{field.name}' is a fixed-size list of {value_type}; only numeric "
+                    f"tensors are supported (exclude it with --exclude {field.name})"
+                )
+            self.kind = "tensor"
+            self.tensor_shape = tensor_shape(field, schema)
+            self.value_is_int = pa.types.is_integer(value_type)
+        elif pa.types.is_null(t):
+            self.kind = "null"
+        elif _is_categorical_type(t):
+            self.kind = "categorical"
+            self.counts = {}
+        elif pa.types.is_integer(t):
+            self.kind = "int"
+            self.counts = {}
+            self.numeric = _NumericStats(rng)
+        elif pa.types.is_floating(t):
+            self.kind = "numeric"
+            self.numeric = _NumericStats(rng)
+        else:
+            raise SchemaError(
+                f"column '{field.name}' has unsupported type {t}; exclude it with "
+                f"--exclude {field.name}"
+            )
+
+    def update(self, arr: pa.Array) -> None:
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        self.rows += len(arr)
+        self.nulls += arr.null_count
+        if self.kind == "null":
+            return
+        if self.kind == "tensor":
+            self._update_tensor(arr)
+            return
+        valid = arr.drop_null() if arr.null_count else arr
+        if pa.types.is_dictionary(valid.type):
+            valid = valid.dictionary_decode()
+        if self.counts is not None and not self.too_many:
+            vc = pc.value_counts(valid)
+            for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+                self.counts[v] = self.counts.get(v, 0) + c
+            if len(self.counts) > self.max_categories:
+                self.too_many = True
+                if self.kind == "int":
+                    self.counts = None
+        if self.numeric is not None:
+            values = valid.to_numpy(zero_copy_only=False).astype(np.float64)
+            if self.kind == "numeric" and not np.all(np.isfinite(values)):
+                bad = "NaN" if np.isnan(values).any() else "±inf"
+                raise SchemaError(
+                    f"column '{self.field.name}' contains {bad}; replace it with null or a "
+                    f"finite value (or exclude the column with --exclude {self.field.name})"
+                )
+            self.numeric.update(values)
+
+    def _update_tensor(self, arr: pa.Array) -> None:
+        if isinstance(arr, pa.ExtensionArray):
+            arr = arr.storage
+        valid = arr.drop_null() if arr.null_count else arr
+        if len(valid) == 0:
+            return
+        flat = valid.flatten()
+        if flat.null_count:
+            raise SchemaError(
+                f"tensor column '{self.field.name}' has null elements inside a tensor; only "
+                "whole-tensor nulls are supported"
+            )
+        size = int(np.prod(self.tensor_shape))
+        values = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, size)
+        if not np.all(np.isfinite(values)):
+            raise SchemaError(f"tensor column '{self.field.name}' contains NaN or ±inf")
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+        s, s2 = values.sum(0), (values**2).sum(0)
+        self.sum = s if self.sum is None else self.sum + s
+        self.sumsq = s2 if self.sumsq is None else self.sumsq + s2
+
+    def finalize(self, as_category: bool | None = None) -> FeatureSpec:
+        """`as_category` forces an integer column's kind (None: decide by cardinality)."""
+        name = self.field.name
+        has_nulls = self.nulls > 0
+        valid_rows = self.rows - self.nulls
+        if self.kind == "null" or (valid_rows == 0 and self.rows > 0):
+            return FeatureSpec(name=name, kind="null", has_nulls=True)
+        if self.kind == "tensor":
+            n = valid_rows
+            mean = self.sum / n
+            std = np.sqrt(np.maximum(self.sumsq / n - mean**2, 0.0))
+            std = np.maximum(std, 1e-3 * max(1.0, float(np.abs(mean).max())))
+            return FeatureSpec(
+                name=name,
+                kind="tensor",
+                is_int=self.value_is_int,
+                has_nulls=has_nulls,
+                shape=list(self.tensor_shape),
+                likelihood="continuous_bernoulli" if self.value_is_int else "normal",
+                low=float(self.low),
+                high=float(self.high),
+                mean=mean.tolist(),
+                std=std.tolist(),
+            )
+        if self.kind == "int":
+            if as_category is None:
+                as_category = (
+                    self.counts is not None and len(self.counts) <= DEFAULT_INT_CATEGORICAL_MAX
+                )
+            if not as_category:
+                self.counts = None
+        if self.kind == "categorical" or (self.kind == "int" and self.counts is not None):
+            if self.too_many:
+                raise SchemaError(
+                    f"column '{name}' has more than {self.max_categories} distinct values, too "
+                    f"many to model as a category (free text or an ID?); exclude it with "
+                    f"--exclude {name} or raise --max-categories"
+                )
+            vocab = sorted(self.counts, key=lambda v: (v is None, v))
+            return FeatureSpec(
+                name=name,
+                kind="categorical",
+                is_int=self.kind == "int",
+                has_nulls=has_nulls,
+                vocab=vocab,
+            )
+        return FeatureSpec(
+            name=name,
+            kind="numeric",
+            is_int=self.kind == "int",
+            has_nulls=has_nulls,
+            knots=self.numeric.knots(),
+        )
+
+
+class SchemaStats:
+    """Streaming statistics over record batches, finalised into feature specs.
+
+    Args:
+        schema: the input Arrow schema.
+        label: the class label column.
+        exclude: columns not to model (null in synthetic rows).
+        categorical: integer columns to force to categorical.
+        numeric: integer columns to force to numeric.
+        max_categories: cardinality limit for string/dictionary columns.
+    """
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        label: str,
+        *,
+        exclude: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        numeric: Sequence[str] = (),
+        max_categories: int = DEFAULT_MAX_CATEGORIES,
+    ):
+        if label not in schema.names:
+            raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
+        for arg, names in (("exclude", exclude), ("categorical", categorical), ("numeric", numeric)):
+            missing = [n for n in names if n not in schema.names]
+            if missing:
+                raise SchemaError(f"`{arg}` names unknown columns {missing}. Columns: {schema.names}")
+        if label in exclude:
+            raise SchemaError(f"the label column '{label}' cannot be excluded")
+        self.schema = schema
+        self.label = label
+        self.exclude = list(exclude)
+        self.force_categorical = set(categorical)
+        self.force_numeric = set(numeric)
+        rng = np.random.default_rng(0)
+        label_type = schema.field(label).type
+        if not (_is_categorical_type(label_type) or pa.types.is_integer(label_type)):
+            raise SchemaError(
+                f"`label` column '{label}' has type {label_type}; expected string, "
+                "dictionary, bool or integer class labels"
+            )
+        self.label_counts: dict[Any, int] = {}
+        self.label_nulls = 0
+        self.rows = 0
+        self.columns: dict[str, _ColumnStats] = {}
+        for field in schema:
+            if field.name == label or field.name in self.exclude:
+                continue
+            self.columns[field.name] = _ColumnStats(field, schema, max_categories, rng)
+
+    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self.rows += batch.num_rows
+        lab = batch.column(self.label)
+        if isinstance(lab, pa.ChunkedArray):
+            lab = lab.combine_chunks()
+        self.label_nulls += lab.null_count
+        lab = lab.drop_null()
+        if pa.types.is_dictionary(lab.type):
+            lab = lab.dictionary_decode()
+        vc = pc.value_counts(lab)
+        for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+            self.label_counts[v] = self.label_counts.get(v, 0) + c
+        for name, stats in self.columns.items():
+            stats.update(batch.column(name))
+
+    def finalize(self) -> list[FeatureSpec]:
+        if self.rows == 0:
+            raise SchemaError("the input has no rows")
+        if not self.label_counts:
+            raise SchemaError(f"`label` column '{self.label}' is null in every row")
+        if len(self.label_counts) < 2:
+            only = next(iter(self.label_counts))
+            raise SchemaError(
+                f"`label` column '{self.label}' has a single class ({only!r}); need at least 2"
+            )
+        specs = []
+        for field in self.schema:
+            if field.name == self.label:
+                continue
+            if field.name in self.exclude:
+                if not field.nullable:
+                    raise SchemaError(
+                        f"column '{field.name}' is excluded but not nullable; synthetic rows "
+                        "would have no value for it"
+                    )
+                specs.append(FeatureSpec(name=field.name, kind="excluded", has_nulls=True))
+                continue
+            stats = self.columns[field.name]
+            as_category = None
+            if field.name in self.force_numeric:
+                as_category = False
+            elif field.name in self.force_categorical:
+                as_category = True
+            specs.append(stats.finalize(as_category))
+        if not any(s.kind in ("numeric", "categorical", "tensor") for s in specs):
+            raise SchemaError("no column left to model besides the label")
+        return specs
