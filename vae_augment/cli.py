@@ -15,6 +15,12 @@ from collections.abc import Callable, Sequence
 
 __all__ = ["main", "build_parser", "register_command"]
 
+# Modules that add subcommands with `register_command` (imported when the parser is built).
+PLUGIN_MODULES = (
+    "vae_augment.cli_score",     # encode, score
+    "vae_augment.cli_evaluate",  # evaluate
+)
+
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
@@ -226,7 +232,7 @@ def _load_plugins() -> None:
     """Imports modules that register extra subcommands (evaluate, encode, score, ...)."""
     import importlib
 
-    for name in ("vae_augment.cli_extra",):
+    for name in PLUGIN_MODULES:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
