@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -223,3 +224,32 @@ def test_console_script_exit_code(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"vae-augment: error: input file '{tmp_path / 'x.parquet'}' does not exist"]
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("form", ["dir", "glob"])
+def test_directory_and_glob_inputs(tmp_path, mixed_table, mixed_artifact, capsys, form):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    pq.write_table(mixed_table.slice(0, 120), parts / "a.parquet")
+    pq.write_table(mixed_table.slice(120), parts / "b.parquet")
+    src = parts if form == "dir" else parts / "*.parquet"
+    out = tmp_path / "o.parquet"
+    code, _, err = run(["balance", src, out, "--label", "label", "--model-dir", mixed_artifact, "--quiet"],
+                       capsys)
+    assert code == 0, err
+    got = pq.read_table(out)
+    real = got.filter(pa.compute.invert(got.column("is_synthetic"))).drop_columns(["is_synthetic"])
+    assert real.equals(mixed_table)
+
+
+def test_balance_saves_new_model_dir_then_reuses_it(tmp_path, mixed_parquet, capsys):
+    model_dir = tmp_path / "new_model"
+    out1, out2 = tmp_path / "1.parquet", tmp_path / "2.parquet"
+    assert run(["balance", mixed_parquet, out1, "--label", "label", "--model-dir", model_dir, *FAST_ARGS],
+               capsys)[0] == 0
+    assert (model_dir / "model.keras").exists() and (model_dir / "manifest.json").exists()
+    stamp = (model_dir / "model.keras").stat().st_mtime_ns
+    assert run(["balance", mixed_parquet, out2, "--label", "label", "--model-dir", model_dir, "--quiet"],
+               capsys)[0] == 0
+    assert (model_dir / "model.keras").stat().st_mtime_ns == stamp  # reused, not retrained
+    assert out1.read_bytes() == out2.read_bytes()

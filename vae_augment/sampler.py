@@ -105,13 +105,59 @@ class Sampler:
             self.encoding.class_index(c)
         total = int(sum(counts.values()))
         bar = _progress(total, progress)
-        try:
+
+        def produce():
             for c, n in counts.items():
-                for batch in self.iter_class(c, int(n), seed):
-                    bar.update(batch.num_rows)
-                    yield batch
+                yield from self.iter_class(c, int(n), seed)
+
+        try:
+            for batch in _prefetch(produce(), depth=2):
+                bar.update(batch.num_rows)
+                yield batch
         finally:
             bar.close()
+
+
+def _prefetch(iterable, depth: int = 2):
+    """Runs `iterable` in a background thread, `depth` items ahead, preserving order.
+
+    TensorFlow and pyarrow release the GIL, so the next block is generated while the caller
+    converts and writes the previous one. Exceptions are re-raised in the caller.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def worker():
+        try:
+            for item in iterable:
+                if stop.is_set():
+                    return
+                q.put((True, item))
+            q.put((True, done))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put((False, exc))
+
+    thread = threading.Thread(target=worker, name="vae-augment-sampler", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
 
 
 def _progress(total: int, enabled: bool | None):
