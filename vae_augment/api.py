@@ -82,17 +82,40 @@ def sample(
     overwrite: bool = False,
     output_shards: int | None = None,
     progress: bool | None = None,
+    privacy_min_distance: float | None = None,
+    reference=None,
+    stats: dict[str, Any] | None = None,
 ) -> pa.Table | int:
     """Generates `counts` ({class: rows}) synthetic rows from an artifact (or its directory).
 
     Returns the table when `output` is None, else writes Parquet atomically and returns the
     number of rows written.
+
+    With `privacy_min_distance`, synthetic rows within that distance of a row of `reference`
+    (the training data: paths or a table) of the same class are dropped and replaced from
+    further blocks; ``stats["privacy_dropped"]`` receives ``{class: rows dropped}``.
     """
     from vae_augment.sampler import Sampler
 
     art = _artifact(model)
     sampler = Sampler(art)
-    batches = sampler.iter_counts(counts, seed, progress=progress)
+    if privacy_min_distance is None:
+        batches = sampler.iter_counts(counts, seed, progress=progress)
+    else:
+        from vae_augment.private_sampling import check_min_distance, iter_counts_private
+
+        check_min_distance(privacy_min_distance)
+        if reference is None:
+            raise InputError("`reference` (the training data) is required with `privacy_min_distance`")
+        if not isinstance(reference, pa.Table):
+            reference = _read_classes(resolve_inputs(reference), art.encoding, list(counts))
+        dropped: dict[Any, int] = {}
+        if stats is not None:
+            stats["privacy_dropped"] = dropped
+        batches = iter_counts_private(
+            sampler, counts, seed, reference, privacy_min_distance, dropped=dropped,
+            progress=progress,
+        )
     if output is None:
         return pa.Table.from_batches(list(batches), schema=art.encoding.output_schema)
     with AtomicParquetWriter(
@@ -121,6 +144,22 @@ def class_counts(inputs, label: str) -> dict[Any, int]:
     return counts
 
 
+def _read_classes(paths, encoding, classes) -> pa.Table:
+    """The rows of `paths` whose label is one of `classes` (the privacy filter's reference)."""
+    from vae_augment.private_sampling import class_rows
+
+    schema = read_schema(paths)
+    if encoding.label not in schema.names:
+        raise SchemaError(f"`label` column '{encoding.label}' not found. Columns: {schema.names}")
+    values = [encoding.classes[encoding.class_index(c)] for c in classes]
+    parts = []
+    for batch in iter_batches(paths):
+        table = pa.Table.from_batches([batch])
+        parts.extend(class_rows(table, encoding.label, v) for v in values)
+    parts = [p for p in parts if p.num_rows]
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
 def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
     """A real batch, unchanged, plus `is_synthetic = False`."""
     import numpy as np
@@ -142,14 +181,19 @@ def balance(
     progress: bool | None = None,
     verbose: int | str = 0,
     fit_kwargs: Mapping[str, Any] | None = None,
+    privacy_min_distance: float | None = None,
 ) -> dict[str, Any]:
     """Writes every input row unchanged plus synthetic rows so classes match the strategy.
 
     Trains a model first unless `model_dir` names an existing artifact (a `model_dir` that
     does not exist yet is where the new model is saved).
 
+    With `privacy_min_distance`, synthetic rows within that distance of a real row of their
+    class are dropped and replaced from further blocks (classes still reach their target).
+
     Returns:
-        A summary: ``counts_before``, ``generated``, ``counts_after``, ``rows_written``.
+        A summary: ``counts_before``, ``generated``, ``counts_after``, ``rows_written``, and
+        with the privacy filter ``privacy_dropped`` ({class: rows dropped}).
 
     Example:
         >>> balance("examples/data/churn.parquet", "balanced.parquet", label="churn",
@@ -161,6 +205,10 @@ def balance(
     schema = read_schema(paths)
     if label not in schema.names:
         raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
+    if privacy_min_distance is not None:
+        from vae_augment.private_sampling import check_min_distance
+
+        privacy_min_distance = check_min_distance(privacy_min_distance)
     if output is not None and os.path.exists(output) and not overwrite:
         raise InputError(f"output '{output}' already exists; pass --overwrite to replace it")
     if model_dir is not None and os.path.exists(model_dir):
@@ -187,16 +235,30 @@ def balance(
     out_schema = art.encoding.output_schema
     sampler = Sampler(art)
 
-    def all_batches():
-        for batch in iter_batches(paths):
-            yield real_with_flag(batch, out_schema)
-        yield from sampler.iter_counts(generate, seed, progress=progress)
-
     summary = {
         "counts_before": counts,
         "generated": generate,
         "counts_after": {c: counts[c] + generate[c] for c in counts},
     }
+    if privacy_min_distance is None:
+        synthetic = sampler.iter_counts(generate, seed, progress=progress)
+    else:
+        from vae_augment.private_sampling import iter_counts_private
+
+        need = [c for c, n in generate.items() if n > 0]
+        reference = _read_classes(paths, art.encoding, need)
+        summary["privacy_min_distance"] = privacy_min_distance
+        summary["privacy_dropped"] = {}
+        synthetic = iter_counts_private(
+            sampler, generate, seed, reference, privacy_min_distance,
+            dropped=summary["privacy_dropped"], progress=progress,
+        )
+
+    def all_batches():
+        for batch in iter_batches(paths):
+            yield real_with_flag(batch, out_schema)
+        yield from synthetic
+
     if output is None:
         summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)
         summary["rows_written"] = summary["table"].num_rows

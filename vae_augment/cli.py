@@ -30,6 +30,23 @@ def register_command(add: Callable[[argparse._SubParsersAction], None]):
     return add
 
 
+class _UsageError(Exception):
+    """A bad command line (raised by `_Parser.error`, reported by `main` as one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become one line and exit code 2 from `main`."""
+
+    def error(self, message):
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _privacy_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--privacy-min-distance", type=float, default=None, metavar="D",
+                   help="drop synthetic rows within distance D of a real row of their class "
+                        "(0: exact copies only) and replace them from further blocks")
+
+
 def _quiet_tensorflow(verbose: bool) -> None:
     if not verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -130,9 +147,17 @@ def cmd_sample(args) -> int:
     art = load_artifact(args.model_dir)
     classes = args.class_ or [str(c) for c in art.classes]
     counts = {art.classes[art.encoding.class_index(c)]: args.n for c in classes}
+    if args.privacy_min_distance is not None and args.reference is None:
+        raise VAEAugmentError("`--privacy-min-distance` needs `--reference` (the training data)")
+    stats: dict = {}
     rows = sample(art, counts, args.output, seed=args.seed, overwrite=args.overwrite,
-                  output_shards=args.output_shards, progress=None if not args.quiet else False)
-    print(json.dumps({"output": args.output, "rows_written": rows}))
+                  output_shards=args.output_shards, progress=None if not args.quiet else False,
+                  privacy_min_distance=args.privacy_min_distance, reference=args.reference,
+                  stats=stats)
+    result = {"output": args.output, "rows_written": rows}
+    if "privacy_dropped" in stats:
+        result["privacy_dropped"] = sum(stats["privacy_dropped"].values())
+    print(json.dumps(result))
     return 0
 
 
@@ -149,8 +174,12 @@ def cmd_balance(args) -> int:
             sampling_strategy=strategy, seed=args.seed, overwrite=args.overwrite,
             output_shards=args.output_shards, progress=None if not args.quiet else False,
             verbose=_keras_verbose(args), fit_kwargs=kw,
+            privacy_min_distance=args.privacy_min_distance,
         )
     _print_counts(summary)
+    if "privacy_dropped" in summary:
+        print(f"privacy filter dropped {sum(summary['privacy_dropped'].values())} synthetic rows "
+              f"within distance {summary['privacy_min_distance']} of a real row (replaced)")
     print(f"wrote {summary['rows_written']} rows to {args.output}")
     return 0
 
@@ -172,7 +201,7 @@ def cmd_info(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from vae_augment import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vae-augment",
         description="Balance imbalanced Parquet data with a conditional VAE.",
     )
@@ -200,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
+    _privacy_arg(p)
+    p.add_argument("--reference", default=None, metavar="INPUT",
+                   help="the training data (Parquet file, directory or glob); needed by "
+                        "--privacy-min-distance")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("balance", parents=[common],
@@ -215,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
+    _privacy_arg(p)
     _add_train_args(p)
     p.set_defaults(func=cmd_balance)
 
@@ -243,7 +277,11 @@ def _load_plugins() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"vae-augment: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     _quiet_tensorflow(getattr(args, "verbose", False))
     from vae_augment.errors import VAEAugmentError
 
