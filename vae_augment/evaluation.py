@@ -1,14 +1,51 @@
-"""Evaluation of synthetic rows against real rows: fidelity, detection, utility, privacy.
+"""Evaluation of synthetic rows against real rows: fidelity, detection, utility, privacy, model.
 
-`c2st_auc` is the classifier two-sample test; `evaluate` (below) builds the whole report.
+`c2st_auc` is the classifier two-sample test on its own; `evaluate` builds the whole report
+(`report.json` and a self-contained `report.html`, drawn by `vae_augment.report`).
+
+How the real rows are used (the held-out split):
+    Unless a separate `holdout` table is given, REAL is split once, stratified by class, into
+    real-train (1 - `test_size`) and real-test (`test_size`, default 30%) with
+    `sklearn.model_selection.train_test_split(random_state=seed)`; classes with a single row
+    stay in real-train. Downstream classifiers train on real-train (plus oversampled rows) and
+    are scored on real-test; privacy compares synthetic rows and real-test rows by their
+    distance to real-train; model diagnostics are computed on real-test. When the generator
+    was trained on all of REAL (as `vae-augment balance` does), real-test rows were seen by
+    it, so utility and diagnostics are optimistic: pass `holdout` (rows the model never saw)
+    for a clean estimate.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["c2st_auc"]
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError
+
+__all__ = ["c2st_auc", "evaluate", "save_json", "REPORT_VERSION"]
+
+REPORT_VERSION = 1
+_MIN_CLASS_ROWS = 5  # fewer rows on either side: a class is not compared
+
+
+# ---------------------------------------------------------------------------- helpers
+def _rng(seed: int, *salt: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, *salt])
+
+
+def _single_thread():
+    """One OpenMP/BLAS thread: on a busy machine scikit-learn's histogram gradient boosting
+    ran ~25x slower with 2 threads than with 1 (61 s vs 2.3 s for one C2ST here, same AUC)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
 
 
 def _label_onehot(encoding, table: pa.Table) -> np.ndarray:
@@ -19,39 +56,48 @@ def _label_onehot(encoding, table: pa.Table) -> np.ndarray:
 
 
 def _drop_null_labels(encoding, table: pa.Table) -> pa.Table:
-    import pyarrow.compute as pc
-
     if encoding.label in table.column_names and table.column(encoding.label).null_count:
         return table.filter(pc.is_valid(table.column(encoding.label)))
     return table
 
 
+def _take(table: pa.Table, idx: np.ndarray) -> pa.Table:
+    return table.take(pa.array(np.sort(np.asarray(idx, np.int64))))
+
+
 def _subsample(table: pa.Table, n: int, rng: np.random.Generator) -> pa.Table:
     if table.num_rows <= n:
         return table
-    return table.take(pa.array(np.sort(rng.choice(table.num_rows, n, replace=False))))
+    return _take(table, rng.choice(table.num_rows, n, replace=False))
 
 
+# ---------------------------------------------------------------------------- detection
 def c2st_auc(
     encoding, real: pa.Table, synthetic: pa.Table, *, seed: int = 0, max_rows: int = 5000
 ) -> float:
     """Classifier two-sample test: how well a classifier tells real rows from synthetic ones.
 
-    Both tables are subsampled to the same number of rows (at most `max_rows` each), turned
-    into `privacy.feature_matrix` features plus a one-hot of the class (so a synthetic row
-    that looks like another class is caught), and a gradient-boosting classifier is scored
-    with 5-fold stratified cross-validated ROC AUC. 0.5 means indistinguishable (ideal), 1.0
-    means every synthetic row is recognisable.
+    When both tables carry the label column, rows are matched per class: each class present
+    on both sides contributes the same number of real and synthetic rows (so the class mix
+    cannot give the synthetic rows away) and the class is a one-hot feature (so a synthetic
+    row that looks like another class is caught). At most `max_rows` rows per side are used.
+    Features are `privacy.feature_matrix` (quantile-normal numerics, one-hot categories,
+    scaled tensors); a gradient-boosting classifier is scored with 5-fold stratified
+    cross-validated ROC AUC. 0.5 means indistinguishable (ideal), 1.0 means every synthetic
+    row is recognisable.
 
     Args:
         encoding: the `Encoding` defining the feature space (e.g. `artifact.encoding`).
-        real: real rows (label column optional; used when present in both tables).
+        real: real rows.
         synthetic: synthetic rows with the same columns.
         seed: seed for the subsampling, the folds and the classifier.
         max_rows: at most this many rows from each side.
 
     Returns:
         The cross-validated ROC AUC (float in [0, 1]).
+
+    Raises:
+        VAEAugmentError: fewer than 5 comparable rows on a side.
 
     Example:
         >>> auc = c2st_auc(artifact.encoding, real_table, synthetic_table)  # doctest: +SKIP
@@ -62,23 +108,42 @@ def c2st_auc(
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from vae_augment.errors import VAEAugmentError
     from vae_augment.privacy import feature_matrix
 
     if max_rows < 10:
         raise VAEAugmentError(f"`max_rows` must be at least 10, got {max_rows}")
     real = _drop_null_labels(encoding, real)
     synthetic = _drop_null_labels(encoding, synthetic)
-    n = min(real.num_rows, synthetic.num_rows, max_rows)
-    if n < 5:
-        raise VAEAugmentError(
-            f"C2ST needs at least 5 rows on each side, got real={real.num_rows}, "
-            f"synthetic={synthetic.num_rows}"
-        )
-    rng = np.random.default_rng(seed)
-    real = _subsample(real, n, rng)
-    synthetic = _subsample(synthetic, n, rng)
+    rng = _rng(seed, 1)
     use_label = encoding.label in real.column_names and encoding.label in synthetic.column_names
+    if use_label:
+        y_r, y_s = encoding.encode(real)["y"], encoding.encode(synthetic)["y"]
+        per_class = {
+            c: min(int((y_r == c).sum()), int((y_s == c).sum())) for c in np.unique(y_s)
+        }
+        total = sum(per_class.values())
+        scale = min(1.0, max_rows / total) if total else 0.0
+        idx_r, idx_s = [], []
+        for c, m in per_class.items():
+            k = int(np.floor(m * scale)) if scale < 1.0 else m
+            if k == 0:
+                continue
+            idx_r.append(rng.choice(np.flatnonzero(y_r == c), k, replace=False))
+            idx_s.append(rng.choice(np.flatnonzero(y_s == c), k, replace=False))
+        if idx_r:
+            real = _take(real, np.concatenate(idx_r))
+            synthetic = _take(synthetic, np.concatenate(idx_s))
+        else:
+            real, synthetic = real.slice(0, 0), synthetic.slice(0, 0)
+    else:
+        n = min(real.num_rows, synthetic.num_rows, max_rows)
+        real, synthetic = _subsample(real, n, rng), _subsample(synthetic, n, rng)
+    n_r, n_s = real.num_rows, synthetic.num_rows
+    if min(n_r, n_s) < 5:
+        raise VAEAugmentError(
+            f"C2ST needs at least 5 comparable rows on each side (same classes), got "
+            f"real={n_r}, synthetic={n_s}"
+        )
     parts = []
     for t in (real, synthetic):
         x = feature_matrix(encoding, t)
@@ -86,11 +151,669 @@ def c2st_auc(
             x = np.concatenate([x, _label_onehot(encoding, t)], axis=1)
         parts.append(x)
     x = np.concatenate(parts, axis=0)
-    target = np.r_[np.zeros(n, np.int8), np.ones(n, np.int8)]
+    target = np.r_[np.zeros(n_r, np.int8), np.ones(n_s, np.int8)]
     clf = HistGradientBoostingClassifier(
         max_iter=100, learning_rate=0.1, max_leaf_nodes=15, early_stopping=False,
         random_state=seed,
     )
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    proba = cross_val_predict(clf, x, target, cv=folds, method="predict_proba")[:, 1]
+    with _single_thread():
+        proba = cross_val_predict(clf, x, target, cv=folds, method="predict_proba")[:, 1]
     return float(roc_auc_score(target, proba))
+
+
+# ---------------------------------------------------------------------------- inputs
+def _as_table(data, what: str) -> pa.Table:
+    from vae_augment.io import read_table, resolve_inputs
+
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pa.Table):
+        return data
+    try:
+        return read_table(resolve_inputs(data))
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from exc
+
+
+def _without_flag(table: pa.Table, keep_synthetic: bool) -> pa.Table:
+    """Drops the `is_synthetic` column, keeping the synthetic (or the real) rows."""
+    from vae_augment.io import SYNTHETIC_COLUMN
+
+    if SYNTHETIC_COLUMN not in table.column_names:
+        return table
+    flag = table.column(SYNTHETIC_COLUMN).fill_null(False)
+    keep = flag if keep_synthetic else pc.invert(flag)
+    return table.filter(keep).drop_columns([SYNTHETIC_COLUMN])
+
+
+def _check_schemas(real: pa.Table, other: pa.Table, what: str) -> pa.Table:
+    """`other` with real's column order and schema; SchemaError on any difference."""
+    missing = [c for c in real.column_names if c not in other.column_names]
+    extra = [c for c in other.column_names if c not in real.column_names]
+    if missing or extra:
+        raise SchemaError(
+            f"{what} columns do not match REAL: missing {missing}, unexpected {extra}"
+        )
+    other = other.select(real.column_names)
+    for f in real.schema:
+        g = other.schema.field(f.name)
+        if not f.type.equals(g.type):
+            raise SchemaError(
+                f"column '{f.name}' is {f.type} in REAL but {g.type} in {what}"
+            )
+    return pa.Table.from_arrays(other.columns, schema=real.schema)
+
+
+def _load_model(model):
+    if model is None:
+        return None
+    from vae_augment.artifact import Artifact, load_artifact
+
+    return model if isinstance(model, Artifact) else load_artifact(os.fspath(model))
+
+
+def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/test row indices; classes with one row stay in train."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    counts = np.bincount(y) if len(y) else np.zeros(0, int)
+    single = np.isin(y, np.flatnonzero(counts == 1))
+    tr, te = train_test_split(
+        idx[~single], test_size=test_size, random_state=seed, stratify=y[~single]
+    )
+    return np.sort(np.r_[tr, idx[single]]), np.sort(te)
+
+
+# ---------------------------------------------------------------------------- fidelity
+def _values(col: pa.ChunkedArray):
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    return col
+
+
+def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    if len(a) == 0 or len(b) == 0:
+        return 1.0 if len(a) == len(b) else 0.0
+    return float(1.0 - ks_2samp(a, b).statistic)
+
+
+def _tv_complement(a: pa.Array, b: pa.Array) -> float:
+    va, vb = pc.value_counts(a.drop_null()), pc.value_counts(b.drop_null())
+    pa_ = {str(v): c for v, c in zip(va.field("values").to_pylist(), va.field("counts").to_pylist())}
+    pb_ = {str(v): c for v, c in zip(vb.field("values").to_pylist(), vb.field("counts").to_pylist())}
+    na, nb = sum(pa_.values()), sum(pb_.values())
+    if na == 0 or nb == 0:
+        return 1.0 if na == nb else 0.0
+    keys = set(pa_) | set(pb_)
+    return float(1.0 - 0.5 * sum(abs(pa_.get(k, 0) / na - pb_.get(k, 0) / nb) for k in keys))
+
+
+def _numeric_values(col: pa.Array) -> np.ndarray:
+    return col.drop_null().to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _tensor_values(col: pa.Array) -> np.ndarray:
+    if isinstance(col, pa.ExtensionArray):
+        col = col.storage
+    return col.drop_null().flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _column_fidelity(spec, real_col: pa.Array, syn_col: pa.Array) -> dict[str, Any]:
+    nr, ns = len(real_col), len(syn_col)
+    null_r = real_col.null_count / nr if nr else 0.0
+    null_s = syn_col.null_count / ns if ns else 0.0
+    if spec.kind == "numeric":
+        metric, score = "ks_complement", _ks_complement(
+            _numeric_values(real_col), _numeric_values(syn_col))
+    elif spec.kind == "categorical":
+        metric, score = "tv_complement", _tv_complement(real_col, syn_col)
+    else:  # tensor: all element values pooled
+        metric, score = "ks_complement", _ks_complement(
+            _tensor_values(real_col), _tensor_values(syn_col))
+    return {
+        "kind": spec.kind, "metric": metric, "score": score,
+        "null_rate_real": null_r, "null_rate_synthetic": null_s,
+        "null_rate_gap": abs(null_r - null_s),
+    }
+
+
+def _association(encoding, table: pa.Table, specs) -> np.ndarray:
+    """Pairwise association in [-1, 1]: Pearson on quantile-normal numerics, Cramér's V
+    between categories, correlation ratio between a numeric and a category."""
+    x = encoding.encode(table, with_label=False)
+    num_pos = {s.name: j for j, s in enumerate(encoding.numeric)}
+    cat_pos = {s.name: j for j, s in enumerate(encoding.categorical)}
+    k = len(specs)
+    a = np.eye(k)
+    for i in range(k):
+        for j in range(i + 1, k):
+            si, sj = specs[i], specs[j]
+            if si.kind == "numeric" and sj.kind == "numeric":
+                v = _pearson(x["num"][:, num_pos[si.name]], x["num"][:, num_pos[sj.name]])
+            elif si.kind == "categorical" and sj.kind == "categorical":
+                v = _cramers_v(x["cat"][:, cat_pos[si.name]], x["cat"][:, cat_pos[sj.name]])
+            else:
+                n_s, c_s = (si, sj) if si.kind == "numeric" else (sj, si)
+                v = _corr_ratio(x["num"][:, num_pos[n_s.name]], x["cat"][:, cat_pos[c_s.name]])
+            a[i, j] = a[j, i] = v
+    return a
+
+
+def _pearson(u: np.ndarray, v: np.ndarray) -> float:
+    u, v = u.astype(np.float64), v.astype(np.float64)
+    su, sv = u.std(), v.std()
+    if su < 1e-12 or sv < 1e-12:
+        return 0.0
+    return float(np.mean((u - u.mean()) * (v - v.mean())) / (su * sv))
+
+
+def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    r, c = ia.max() + 1, ib.max() + 1
+    if r < 2 or c < 2:
+        return 0.0
+    table = np.zeros((r, c))
+    np.add.at(table, (ia, ib), 1)
+    n = table.sum()
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
+    chi2 = np.sum((table - expected) ** 2 / np.maximum(expected, 1e-12))
+    return float(np.sqrt(chi2 / (n * (min(r, c) - 1))))
+
+
+def _corr_ratio(values: np.ndarray, cats: np.ndarray) -> float:
+    values = values.astype(np.float64)
+    total = np.sum((values - values.mean()) ** 2)
+    if total < 1e-12:
+        return 0.0
+    _, inv = np.unique(cats, return_inverse=True)
+    sums, counts = np.bincount(inv, values), np.bincount(inv)
+    between = np.sum(counts * (sums / counts - values.mean()) ** 2)
+    return float(np.sqrt(between / total))
+
+
+def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_assoc_cols=30):
+    specs = [s for s in encoding.specs if s.kind in ("numeric", "categorical", "tensor")]
+    assoc_specs = [s for s in specs if s.kind != "tensor"][:max_assoc_cols]
+    per_class, matrices = {}, {}
+    rng = _rng(seed, 2)
+    for ci, cls in enumerate(encoding.classes):
+        key = str(cls)
+        r_idx, s_idx = np.flatnonzero(y_real == ci), np.flatnonzero(y_syn == ci)
+        entry: dict[str, Any] = {"n_real": int(len(r_idx)), "n_synthetic": int(len(s_idx)),
+                                 "score": None, "columns": {}}
+        per_class[key] = entry
+        if len(r_idx) < _MIN_CLASS_ROWS or len(s_idx) < _MIN_CLASS_ROWS:
+            entry["skipped"] = f"fewer than {_MIN_CLASS_ROWS} real or synthetic rows"
+            continue
+        if len(r_idx) > max_rows:
+            r_idx = rng.choice(r_idx, max_rows, replace=False)
+        if len(s_idx) > max_rows:
+            s_idx = rng.choice(s_idx, max_rows, replace=False)
+        r, s = _take(real, r_idx), _take(synthetic, s_idx)
+        for spec in specs:
+            entry["columns"][spec.name] = _column_fidelity(
+                spec, _values(r.column(spec.name)), _values(s.column(spec.name)))
+        scores = [c["score"] for c in entry["columns"].values()]
+        entry["score"] = float(np.mean(scores)) if scores else None
+        entry["max_null_rate_gap"] = max(
+            (c["null_rate_gap"] for c in entry["columns"].values()), default=0.0)
+        if len(assoc_specs) >= 2:
+            a_r, a_s = _association(encoding, r, assoc_specs), _association(encoding, s, assoc_specs)
+            diff = np.abs(a_r - a_s)
+            off = ~np.eye(len(assoc_specs), dtype=bool)
+            i, j = np.unravel_index(np.argmax(np.where(off, diff, -1)), diff.shape)
+            entry["association"] = {
+                "mean_abs_diff": float(diff[off].mean()),
+                "max_abs_diff": float(diff[i, j]),
+                "worst_pair": [assoc_specs[i].name, assoc_specs[j].name],
+            }
+            matrices[key] = (a_r, a_s)
+    scored = [e["score"] for e in per_class.values() if e["score"] is not None]
+    assoc = [e["association"]["mean_abs_diff"] for e in per_class.values() if "association" in e]
+    return {
+        "score": float(np.mean(scored)) if scored else None,
+        "association_mean_abs_diff": float(np.mean(assoc)) if assoc else None,
+        "association_columns": [s.name for s in assoc_specs] if len(assoc_specs) >= 2 else [],
+        "per_class": per_class,
+    }, matrices
+
+
+# ---------------------------------------------------------------------------- detection
+def _detection(encoding, real, synthetic, y_real, y_syn, seed, max_rows=5000):
+    out: dict[str, Any] = {
+        "c2st_auc": None, "classifier": "HistGradientBoostingClassifier, 5-fold CV ROC AUC",
+        "max_rows": max_rows, "per_class": {},
+    }
+    try:
+        out["c2st_auc"] = c2st_auc(encoding, real, synthetic, seed=seed, max_rows=max_rows)
+    except VAEAugmentError as exc:
+        out["skipped"] = str(exc)
+    for ci, cls in enumerate(encoding.classes):
+        r_idx, s_idx = np.flatnonzero(y_real == ci), np.flatnonzero(y_syn == ci)
+        if min(len(r_idx), len(s_idx)) < 20:
+            out["per_class"][str(cls)] = None
+            continue
+        out["per_class"][str(cls)] = c2st_auc(
+            encoding, _take(real, r_idx), _take(synthetic, s_idx), seed=seed,
+            max_rows=min(max_rows, 2000))
+    return out
+
+
+# ---------------------------------------------------------------------------- utility
+def _classifiers(seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    return {
+        "logistic_regression": lambda: LogisticRegression(max_iter=2000),
+        "gradient_boosting": lambda: HistGradientBoostingClassifier(random_state=seed),
+    }
+
+
+def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
+    from sklearn.metrics import (
+        average_precision_score,
+        balanced_accuracy_score,
+        f1_score,
+    )
+
+    pred = clf.predict(x_test)
+    proba = clf.predict_proba(x_test)
+    col = list(clf.classes_).index(minority)
+    f1s = f1_score(y_test, pred, labels=classes_idx, average=None, zero_division=0)
+    return {
+        "balanced_accuracy": float(balanced_accuracy_score(y_test, pred)),
+        "macro_f1": float(f1_score(y_test, pred, labels=classes_idx, average="macro",
+                                   zero_division=0)),
+        "minority_f1": float(f1s[classes_idx.index(minority)]),
+        "minority_average_precision": float(
+            average_precision_score(y_test == minority, proba[:, col]))
+        if (y_test == minority).any() else None,
+        "f1_per_class": [float(v) for v in f1s],
+    }
+
+
+def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+
+    from vae_augment.balancing import samples_to_generate
+    from vae_augment.privacy import feature_matrix
+
+    rng = _rng(seed, 3)
+    y_tr = encoding.encode(train)["y"]
+    if len(y_tr) > max_rows:
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(len(y_tr)), train_size=max_rows,
+                                   random_state=seed, stratify=y_tr)
+        train, y_tr = _take(train, keep), y_tr[np.sort(keep)]
+    y_te = encoding.encode(test)["y"]
+    x_tr, x_te = feature_matrix(encoding, train), feature_matrix(encoding, test)
+    present = sorted(int(c) for c in np.unique(y_tr))
+    out: dict[str, Any] = {"train_rows": int(len(y_tr)), "test_rows": int(len(y_te))}
+    if len(present) < 2 or len(y_te) == 0:
+        out["skipped"] = "needs at least two classes in real-train and a non-empty real-test"
+        return out
+    counts = {c: int((y_tr == c).sum()) for c in present}
+    minority = min(present, key=lambda c: (counts[c], c))
+    new = samples_to_generate(counts, "auto")
+    # vae-augment: real-train plus up to `new[c]` synthetic rows of each class
+    take = []
+    for c, n in new.items():
+        rows = np.flatnonzero(y_syn == c)
+        if n and len(rows):
+            take.append(rng.choice(rows, min(n, len(rows)), replace=False))
+    syn_idx = np.sort(np.concatenate(take)) if take else np.zeros(0, np.int64)
+    x_syn = feature_matrix(encoding, _take(synthetic, syn_idx)) if len(syn_idx) else x_tr[:0]
+    sets = {
+        "none": (x_tr, y_tr),
+        "random_oversampling": RandomOverSampler(random_state=seed).fit_resample(x_tr, y_tr),
+    }
+    k = min(5, min(counts[c] for c in new if new[c] > 0) - 1) if any(new.values()) else 5
+    if k >= 1:
+        sets["smote"] = SMOTE(k_neighbors=k, random_state=seed).fit_resample(x_tr, y_tr)
+    else:
+        out["smote_skipped"] = "a class to oversample has a single row"
+    sets["vae_augment"] = (np.concatenate([x_tr, x_syn]), np.r_[y_tr, y_syn[syn_idx]])
+    out.update({
+        "minority_class": str(encoding.classes[minority]),
+        "classes": [str(encoding.classes[c]) for c in present],
+        "train_counts": {m: {str(encoding.classes[c]): int((y == c).sum()) for c in present}
+                         for m, (_, y) in sets.items()},
+        "results": {},
+    })
+    for name, make in _classifiers(seed).items():
+        out["results"][name] = {}
+        for method, (x, y) in sets.items():
+            with _single_thread():
+                clf = make().fit(x, y)
+                out["results"][name][method] = _scores(clf, x_te, y_te, present, minority)
+    return out
+
+
+# ---------------------------------------------------------------------------- privacy
+def _summary(d: np.ndarray) -> dict[str, float | None]:
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return {"median": None, "p05": None, "mean": None, "n": 0}
+    return {"median": float(np.median(d)), "p05": float(np.quantile(d, 0.05)),
+            "mean": float(d.mean()), "n": int(len(d))}
+
+
+def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
+    from vae_augment.privacy import EXACT_TOLERANCE, distance_to_closest
+
+    rng = _rng(seed, 4)
+    syn = _subsample(synthetic, max_rows, rng)
+    d_syn = distance_to_closest(encoding, train, syn)
+    d_hold = distance_to_closest(encoding, train, _subsample(test, max_rows, rng))
+    d_all = distance_to_closest(encoding, real, syn)
+    hold = _summary(d_hold)
+    closer = None
+    if hold["p05"] is not None and np.isfinite(d_syn).any():
+        closer = float(np.mean(d_syn[np.isfinite(d_syn)] < hold["p05"]))
+    return {
+        "exact_copy_rate": float(np.mean(d_all <= EXACT_TOLERANCE)) if len(d_all) else None,
+        "holdout_exact_copy_rate": float(np.mean(d_hold <= EXACT_TOLERANCE))
+        if len(d_hold) else None,
+        "dcr_synthetic": _summary(d_syn),
+        "dcr_holdout": hold,
+        "share_closer_than_holdout_p05": closer,
+        "exact_tolerance": EXACT_TOLERANCE,
+    }, d_syn, d_hold
+
+
+# ---------------------------------------------------------------------------- model
+def _batched(fn, x: Mapping[str, np.ndarray], batch: int = 512) -> np.ndarray:
+    n = len(x["y"])
+    parts = [np.asarray(fn({k: v[i:i + batch] for k, v in x.items()}))
+             for i in range(0, n, batch)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _diagnostics(art, test, seed, iw_samples, max_rows=2000):
+    from vae_augment import distributions as D
+
+    model, enc = art.model, art.encoding
+    held = _subsample(test, max_rows, _rng(seed, 5))
+    x = enc.encode(held)
+    if len(x["y"]) == 0:
+        return {"skipped": "no held-out rows"}
+    neg_elbo = _batched(lambda b: model.neg_elbo(b).numpy(), x)
+    iw = _batched(lambda b: model.iw_bound(b, iw_samples, np.array([seed, 7], np.int32)).numpy(), x)
+
+    def kl_and_mu(b):
+        mu, raw = model.encode_params(b)
+        p_mu, p_raw = model.prior_params(b["y"])
+        kl = D.kl_gaussian(D.gaussian(mu, raw), D.gaussian(p_mu, p_raw)).numpy()
+        return np.concatenate([kl, mu.numpy()], axis=1)
+
+    both = _batched(kl_and_mu, x)
+    d = model.latent_dim
+    kl, mu = both[:, :d], both[:, d:]
+    # activity (Burda et al. 2016) measured within class, since the prior mean moves per class
+    within = np.zeros(d)
+    for c in np.unique(x["y"]):
+        m = mu[x["y"] == c]
+        within += len(m) * m.var(axis=0)
+    within /= len(mu)
+    kl_dim = kl.mean(axis=0)
+    metrics = art.config.get("metrics", {}) if isinstance(art.config, dict) else {}
+    return {
+        "rows": int(len(x["y"])),
+        "neg_elbo": float(neg_elbo.mean()),
+        "elbo": float(-neg_elbo.mean()),
+        "iw_bound": float(iw.mean()),
+        "iw_samples": int(iw_samples),
+        "latent_dim": int(d),
+        "kl_per_dim": [float(v) for v in kl_dim],
+        "kl_total": float(kl_dim.sum()),
+        "posterior_mean_variance": [float(v) for v in within],
+        "active_units": int((within > 0.01).sum()),
+        "active_units_kl": int((kl_dim > 0.01).sum()),
+        "training": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+    }
+
+
+def _latents(art, real, synthetic, seed, max_rows=2000):
+    from sklearn.decomposition import PCA
+
+    from vae_augment.scoring import encode_latent
+
+    rng = _rng(seed, 6)
+    r, s = _subsample(real, max_rows, rng), _subsample(synthetic, max_rows, rng)
+    z_r, z_s = encode_latent(art, r), encode_latent(art, s)
+    y_r, y_s = art.encoding.encode(r)["y"], art.encoding.encode(s)["y"]
+    dims = min(2, z_r.shape[1], len(z_r))
+    pca = PCA(n_components=dims, random_state=seed).fit(z_r)
+    p_r, p_s = pca.transform(z_r), pca.transform(z_s)
+    if dims < 2:
+        p_r = np.c_[p_r, np.zeros(len(p_r))]
+        p_s = np.c_[p_s, np.zeros(len(p_s))]
+    info = {"projection": "PCA fitted on real latents (posterior means)",
+            "explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_]}
+    return info, (p_r, y_r, p_s, y_s)
+
+
+# ---------------------------------------------------------------------------- evaluate
+def _evaluation_encoding(real, synthetic, extra, label, art, exclude):
+    from vae_augment.training import fit_encoding
+
+    skipped: dict[str, str] = {}
+    excl = list(exclude)
+    for c in exclude:
+        skipped[c] = "excluded by the caller"
+    categorical, numeric = [], []
+    if art is not None:
+        for s in art.encoding.specs:
+            if s.name not in real.column_names:
+                continue
+            if s.kind == "excluded" and s.name not in excl:
+                excl.append(s.name)
+                skipped[s.name] = "not modelled by the model (excluded)"
+            is_int = pa.types.is_integer(real.schema.field(s.name).type)
+            if is_int and s.kind == "categorical":
+                categorical.append(s.name)
+            elif is_int and s.kind == "numeric":
+                numeric.append(s.name)
+    for name in real.column_names:
+        if name == label or name in excl:
+            continue
+        if synthetic.num_rows and synthetic.column(name).null_count == synthetic.num_rows \
+                and real.column(name).null_count < real.num_rows:
+            excl.append(name)
+            skipped[name] = "always null in SYNTHETIC (not generated)"
+    both = pa.concat_tables([real, synthetic, *extra])
+    enc = fit_encoding(both, label, exclude=excl, categorical=categorical, numeric=numeric)
+    for s in enc.specs:
+        if s.kind == "null" and s.name not in skipped:
+            skipped[s.name] = "always null"
+    return enc, skipped
+
+
+def evaluate(
+    real,
+    synthetic,
+    *,
+    label: str,
+    model=None,
+    report_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    holdout=None,
+    test_size: float = 0.3,
+    max_rows: int = 20000,
+    iw_samples: int = 32,
+    exclude: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
+    """Evaluates synthetic rows against real rows; optionally writes report.json and report.html.
+
+    Sections of the result (all JSON-serialisable):
+
+    * ``fidelity``: per class, per column marginal agreement (KS complement for numerics and
+      tensor values, total-variation complement for categories; 1 is ideal), null-rate gaps,
+      and the mean absolute difference of pairwise associations (Pearson on quantile-normal
+      values, Cramér's V, correlation ratio) within each class.
+    * ``detection``: `c2st_auc` overall and per class (0.5 is ideal).
+    * ``utility``: logistic regression and gradient boosting trained on real-train alone, with
+      random oversampling, with SMOTE, and with the synthetic rows (vae_augment), scored on
+      real-test: balanced accuracy, macro F1, minority-class F1 and average precision.
+    * ``privacy``: distance to the closest real-train row of the same class for synthetic
+      rows vs real-test rows, and the exact-copy rate against every real row.
+    * ``model`` (with `model`): ELBO and importance-weighted bound on real-test, KL per latent
+      dimension and the number of active units (posterior collapse); ``latent``: a PCA of
+      the latent means by class.
+
+    See the module docstring for how real-train and real-test are made.
+
+    Args:
+        real: real rows: a `pyarrow.Table` or Parquet path(s). Rows flagged
+            ``is_synthetic = true`` are dropped (a `balance` output can be passed).
+        synthetic: synthetic rows with REAL's columns; with an ``is_synthetic`` column only
+            the flagged rows are used.
+        label: the class column.
+        model: an `Artifact` or a model directory (enables the model diagnostics and latents).
+        report_dir: when given, ``report.json`` and ``report.html`` are written there.
+        seed: seed of the split, subsamples and classifiers.
+        holdout: real rows never seen by the generator, used as real-test instead of a split.
+        test_size: share of REAL held out when `holdout` is not given.
+        max_rows: cap on rows per class (fidelity), real-train rows (utility) and query rows
+            (privacy); larger inputs are subsampled with `seed`.
+        iw_samples: importance samples for the IW bound.
+        exclude: columns to leave out of every metric.
+
+    Returns:
+        The report as a dict (the content of report.json).
+
+    Raises:
+        SchemaError: the label column is missing, or REAL and SYNTHETIC differ in columns or
+            types.
+
+    Example:
+        >>> from vae_augment.evaluation import evaluate
+        >>> report = evaluate("real.parquet", "synthetic.parquet", label="churn",
+        ...                   model="runs/churn", report_dir="out/report")  # doctest: +SKIP
+        >>> report["detection"]["c2st_auc"]                                  # doctest: +SKIP
+        0.61
+    """
+    start = time.perf_counter()
+    if not 0.0 < test_size < 1.0:
+        raise VAEAugmentError(f"`test_size` must be in (0, 1), got {test_size!r}")
+    if max_rows < 100:
+        raise VAEAugmentError(f"`max_rows` must be at least 100, got {max_rows!r}")
+    real = _without_flag(_as_table(real, "REAL"), keep_synthetic=False)
+    synthetic = _without_flag(_as_table(synthetic, "SYNTHETIC"), keep_synthetic=True)
+    for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
+        if label not in t.column_names:
+            raise SchemaError(f"`label` column '{label}' not found in {what}. "
+                              f"Columns: {t.column_names}")
+    synthetic = _check_schemas(real, synthetic, "SYNTHETIC")
+    real = real.filter(pc.is_valid(real.column(label)))
+    synthetic = synthetic.filter(pc.is_valid(synthetic.column(label)))
+    if holdout is not None:
+        holdout = _without_flag(_as_table(holdout, "HOLDOUT"), keep_synthetic=False)
+        if label not in holdout.column_names:
+            raise SchemaError(f"`label` column '{label}' not found in HOLDOUT")
+        holdout = _check_schemas(real, holdout, "HOLDOUT")
+        holdout = holdout.filter(pc.is_valid(holdout.column(label)))
+    if real.num_rows < 10 or synthetic.num_rows == 0:
+        raise InputError(f"need at least 10 REAL rows and 1 SYNTHETIC row, got "
+                         f"{real.num_rows} and {synthetic.num_rows}")
+    art = _load_model(model)
+    if art is not None and art.label != label:
+        raise SchemaError(f"model was trained with label '{art.label}', not '{label}'")
+    unknown_excl = [c for c in exclude if c not in real.column_names]
+    if unknown_excl:
+        raise SchemaError(f"`exclude` names unknown columns {unknown_excl}. "
+                          f"Columns: {real.column_names}")
+
+    enc, skipped = _evaluation_encoding(
+        real, synthetic, [holdout] if holdout is not None else [], label, art, exclude)
+    y_real, y_syn = enc.encode(real)["y"], enc.encode(synthetic)["y"]
+    if holdout is None:
+        tr, te = _split(y_real, test_size, seed)
+        train, test = _take(real, tr), _take(real, te)
+        split = {"method": f"stratified split of REAL: {1 - test_size:.0%} real-train, "
+                           f"{test_size:.0%} real-test (seed {seed})",
+                 "holdout_given": False}
+    else:
+        train, test = real, holdout
+        split = {"method": "REAL is real-train; the given HOLDOUT is real-test",
+                 "holdout_given": True}
+    split.update(real_train=train.num_rows, real_test=test.num_rows)
+
+    report: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "label": label,
+        "classes": [str(c) for c in enc.classes],
+        "seed": seed,
+        "model": art.path if art is not None else None,
+        "rows": {"real": real.num_rows, "synthetic": synthetic.num_rows},
+        "counts": {
+            "real": {str(c): int((y_real == i).sum()) for i, c in enumerate(enc.classes)},
+            "synthetic": {str(c): int((y_syn == i).sum()) for i, c in enumerate(enc.classes)},
+        },
+        "columns": {s.name: s.kind for s in enc.specs},
+        "skipped_columns": skipped,
+        "split": split,
+    }
+    plots: dict[str, Any] = {"real": real, "synthetic": synthetic, "y_real": y_real,
+                             "y_syn": y_syn, "encoding": enc}
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+
+    def lap(name):
+        nonlocal tick
+        now = time.perf_counter()
+        timings[name] = round(now - tick, 2)
+        tick = now
+
+    report["fidelity"], plots["association"] = _fidelity(
+        enc, real, synthetic, y_real, y_syn, max_rows, seed)
+    lap("fidelity")
+    report["detection"] = _detection(enc, real, synthetic, y_real, y_syn, seed)
+    lap("detection")
+    report["utility"] = _utility(enc, train, test, synthetic, y_syn, seed, max_rows)
+    lap("utility")
+    report["privacy"], plots["dcr_synthetic"], plots["dcr_holdout"] = _privacy(
+        enc, real, train, test, synthetic, seed, max_rows)
+    lap("privacy")
+    report["diagnostics"], report["latent"] = None, None
+    if art is not None:
+        try:
+            report["diagnostics"] = _diagnostics(art, test, seed, iw_samples)
+            report["latent"], plots["latent"] = _latents(art, real, synthetic, seed)
+        except SchemaError as exc:
+            report["diagnostics"] = {"skipped": f"the model cannot encode these rows: {exc}"}
+        lap("model")
+    report["timings"] = timings
+    report["seconds"] = round(time.perf_counter() - start, 2)
+    if report_dir is not None:
+        from vae_augment.report import write_report
+
+        report["files"] = write_report(report_dir, report, plots)
+        timings["report"] = round(time.perf_counter() - tick, 2)
+    return report
+
+
+def save_json(report: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Writes a report dict as indented JSON (NaN/inf become null)."""
+
+    def clean(v):
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            return clean(v.item())
+        return v
+
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(clean(report), f, indent=2, allow_nan=False)
