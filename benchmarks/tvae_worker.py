@@ -31,9 +31,9 @@ def main() -> None:
             continue
         t = time.perf_counter()
         rows = df[df[args.label] == cls].drop(columns=[args.label])
-        meta = Metadata.detect_from_dataframe(rows)
+        meta = Metadata.detect_from_dataframes({"table": rows})
         synth = TVAESynthesizer(meta, epochs=args.epochs)
-        synth.fit(rows)
+        synth.fit({"table": rows})
         out = synth.sample(majority - int(n))
         out[args.label] = cls
         parts.append(out)
