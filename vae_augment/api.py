@@ -17,7 +17,7 @@ from vae_augment.io import (
     read_schema,
     resolve_inputs,
 )
-from vae_augment.training import TrainConfig, encode_all, fit_encoding, train_model
+from vae_augment.training import TrainConfig, train_model
 
 __all__ = ["fit", "sample", "balance", "class_counts", "real_with_flag"]
 
@@ -34,6 +34,12 @@ def fit(
     verbose: int | str = 0,
     strategy=None,
     callbacks: Sequence[Any] = (),
+    checkpoint_dir: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    tensorboard: str | None = None,
+    streaming: bool | None = None,
+    encoding=None,
     **train_kwargs,
 ) -> Artifact:
     """Fits the encoding and the conditional VAE, saving an artifact if `model_dir` is given.
@@ -46,27 +52,61 @@ def fit(
         categorical / numeric: integer columns to force to one kind.
         max_categories: cardinality limit for string/dictionary columns.
         verbose: Keras progress verbosity.
-        **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, ...).
+        strategy: a `tf.distribute.Strategy` or one of ``auto``, ``default``, ``mirrored``,
+            ``tpu``, ``multi-worker`` (see `vae_augment.strategy.resolve_strategy`).
+        callbacks: extra Keras callbacks.
+        checkpoint_dir: checkpoint directory (default ``<model_dir>/checkpoints`` when
+            checkpointing or resuming with a `model_dir`).
+        checkpoint_every: save a checkpoint every this many training steps.
+        resume: continue from the newest checkpoint (same final weights as an uninterrupted
+            run with the same seed); starts from scratch when there is none.
+        tensorboard: TensorBoard log directory (kept when it is inside `model_dir`).
+        streaming: stream Parquet row groups through a shuffle buffer instead of loading the
+            data; None streams inputs above `vae_augment.streaming.STREAMING_MIN_ROWS` rows.
+        encoding: a fitted `Encoding` or the path of an ``encoding.json`` (for example from
+            ``pipelines/fit_stats.py``) to use instead of the streaming statistics pass.
+        **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, precision,
+            shuffle_buffer, ...).
 
     Example:
         >>> art = fit("examples/data/churn.parquet", label="churn", epochs=5)  # doctest: +SKIP
     """
+    from vae_augment.training import prepare_training
+
     config = TrainConfig(**train_kwargs)
-    encoding = fit_encoding(
-        inputs, label, exclude=exclude, categorical=categorical, numeric=numeric,
-        max_categories=max_categories,
+    if checkpoint_dir is None and model_dir is not None and (checkpoint_every or resume):
+        checkpoint_dir = os.path.join(os.fspath(model_dir), "checkpoints")
+    encoding, data = prepare_training(
+        inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,
+        max_categories=max_categories, streaming=streaming, encoding=encoding,
+        checkpoint_dir=checkpoint_dir if resume else None,
     )
-    arrays = encode_all(encoding, inputs)
     model, metrics = train_model(
-        encoding, arrays, config, verbose=verbose, strategy=strategy, callbacks=callbacks
+        encoding, data, config, verbose=verbose, strategy=strategy, callbacks=callbacks,
+        checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+        tensorboard=tensorboard,
     )
     config_json = {
         "train_config": config.to_json(),
         "metrics": metrics,
     }
     if model_dir is not None:
-        save_artifact(model_dir, model, encoding, train_config=config.to_json(), metrics=metrics)
+        save_artifact(model_dir, model, encoding, train_config=config.to_json(), metrics=metrics,
+                      preserve=_inside(model_dir, checkpoint_dir, tensorboard))
     return Artifact(model, encoding, config_json, path=model_dir)
+
+
+def _inside(model_dir, *paths) -> tuple[str, ...]:
+    """Top-level entries of `model_dir` that hold any of `paths` (kept when it is rewritten)."""
+    root = os.path.abspath(os.fspath(model_dir))
+    out = []
+    for p in paths:
+        if p is None:
+            continue
+        rel = os.path.relpath(os.path.abspath(os.fspath(p)), root)
+        if rel != "." and not rel.startswith(".."):
+            out.append(rel.split(os.sep)[0])
+    return tuple(dict.fromkeys(out))
 
 
 def _artifact(model) -> Artifact:
@@ -192,7 +232,8 @@ def balance(
     class are dropped and replaced from further blocks (classes still reach their target).
 
     Returns:
-        A summary: ``counts_before``, ``generated``, ``counts_after``, ``rows_written``, and
+        A summary: ``counts_before``, ``generated``, ``counts_after``, ``rows_written``,
+        ``artifact`` (the `Artifact` used), and
         with the privacy filter ``privacy_dropped`` ({class: rows dropped}).
 
     Example:
@@ -218,14 +259,20 @@ def balance(
                 f"artifact '{model_dir}' was trained with label '{art.label}', not '{label}'"
             )
         if not art.encoding.schema.equals(schema, check_metadata=False):
+            from vae_augment.io import _schema_diff
+
             raise SchemaError(
-                f"input schema does not match the schema artifact '{model_dir}' was trained on"
+                f"input schema does not match the schema artifact '{model_dir}' was trained on: "
+                f"{_schema_diff(art.encoding.schema, schema)} (trained vs input)"
             )
         counts = class_counts(paths, label)
         unknown = [c for c in counts if c not in art.encoding.classes]
         if unknown:
             raise SchemaError(f"input has classes {unknown} the model in '{model_dir}' does not know")
     else:
+        early = class_counts(paths, label)
+        if len(early) >= 2:  # a bad strategy fails before training, not after
+            samples_to_generate(early, sampling_strategy)
         kwargs = dict(fit_kwargs or {})
         kwargs.setdefault("seed", seed)
         art = fit(paths, label=label, model_dir=model_dir, verbose=verbose, **kwargs)
@@ -239,6 +286,7 @@ def balance(
         "counts_before": counts,
         "generated": generate,
         "counts_after": {c: counts[c] + generate[c] for c in counts},
+        "artifact": art,  # the model used (for `balance --report`)
     }
     if privacy_min_distance is None:
         synthetic = sampler.iter_counts(generate, seed, progress=progress)

@@ -64,8 +64,13 @@ def save_artifact(
     train_config: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     overwrite: bool = True,
+    preserve: tuple[str, ...] = (),
 ) -> str:
-    """Writes the artifact to a temporary directory and renames it into place."""
+    """Writes the artifact to a temporary directory and renames it into place.
+
+    `preserve` names entries of an existing `model_dir` (e.g. ``checkpoints``, ``logs``) that
+    are moved into the new directory instead of being deleted with the old one.
+    """
     from vae_augment import __version__
 
     model_dir = os.fspath(model_dir)
@@ -90,6 +95,11 @@ def save_artifact(
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=2, sort_keys=True)
         if os.path.isdir(model_dir):
+            for name in preserve:
+                if name not in (*_FILES, "manifest.json") and os.path.exists(
+                    os.path.join(model_dir, name)
+                ):
+                    os.replace(os.path.join(model_dir, name), os.path.join(tmp, name))
             shutil.rmtree(model_dir)
         os.replace(tmp, model_dir)
     except BaseException:

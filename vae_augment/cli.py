@@ -58,6 +58,34 @@ def _quiet_tensorflow(verbose: bool) -> None:
         warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def _silence_native_stderr() -> Callable[[], None]:
+    """Sends what C++ libraries write straight to fd 2 (TF/absl start-up logs, which ignore
+    TF_CPP_MIN_LOG_LEVEL before absl is initialised) to /dev/null, while Python's `sys.stderr`
+    (progress bars, the one-line error) keeps writing to the real stderr. Returns a function
+    that restores both. Does nothing when `sys.stderr` is not fd 2 (e.g. captured in tests)."""
+    try:
+        if sys.stderr.fileno() != 2:
+            return lambda: None
+    except (AttributeError, OSError, ValueError):
+        return lambda: None
+    old = sys.stderr
+    old.flush()
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(os.dup(real), "w", buffering=1, encoding=old.encoding, errors=old.errors)
+
+    def restore() -> None:
+        sys.stderr.flush()
+        sys.stderr.close()
+        os.dup2(real, 2)
+        os.close(real)
+        sys.stderr = old
+
+    return restore
+
+
 def _keras_verbose(args) -> int:
     if args.quiet:
         return 0
@@ -76,6 +104,33 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
+    g = p.add_argument_group("scale: devices, precision, streaming, checkpoints")
+    g.add_argument("--strategy", default=None,
+                   choices=["auto", "default", "mirrored", "tpu", "multi-worker"],
+                   help="tf.distribute strategy; auto = TPU if reachable, all GPUs if more "
+                        "than one, else one device (the choice is logged) [default]")
+    g.add_argument("--precision", default="float32",
+                   choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help="Keras dtype policy; likelihood heads stay float32 [float32]")
+    g.add_argument("--streaming", dest="streaming", action="store_true", default=None,
+                   help="stream Parquet row groups through a shuffle buffer instead of loading "
+                        "the data (default: only above 2,000,000 rows)")
+    g.add_argument("--no-streaming", dest="streaming", action="store_false",
+                   help="always load the data into memory")
+    g.add_argument("--shuffle-buffer", type=int, default=65536,
+                   help="rows in the streaming shuffle buffer [65536]")
+    g.add_argument("--encoding", default=None, metavar="JSON",
+                   help="encoding statistics to use instead of a pass over the data "
+                        "(encoding.json from pipelines/fit_stats.py)")
+    g.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help="save a checkpoint every N training steps")
+    g.add_argument("--checkpoint-dir", default=None,
+                   help="checkpoint directory [MODEL_DIR/checkpoints]")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint (same final weights as an "
+                        "uninterrupted run); starts afresh when there is none")
+    g.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write TensorBoard logs (loss terms, per-dimension KL, sample grids)")
     g = p.add_argument_group("columns")
     g.add_argument("--exclude", action="append", default=[], metavar="COL",
                    help="column not to model (null in synthetic rows); repeatable")
@@ -103,6 +158,15 @@ def _fit_kwargs(args) -> dict:
         "patience": args.patience,
         "kl_warmup_epochs": args.kl_warmup_epochs,
         "jit_compile": args.jit,
+        "strategy": args.strategy,
+        "precision": args.precision,
+        "streaming": args.streaming,
+        "shuffle_buffer": args.shuffle_buffer,
+        "encoding": args.encoding,
+        "checkpoint_every": args.checkpoint_every,
+        "checkpoint_dir": args.checkpoint_dir,
+        "resume": args.resume,
+        "tensorboard": args.tensorboard,
         "exclude": args.exclude,
         "categorical": args.categorical,
         "numeric": args.numeric,
@@ -131,7 +195,8 @@ def cmd_fit(args) -> int:
     m = art.config["metrics"]
     print(json.dumps({"model_dir": args.model_dir, "classes": [str(c) for c in art.classes],
                       "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
-                      "val_neg_elbo": m.get("val_neg_elbo"), "train_seconds": m["train_seconds"]}))
+                      "val_neg_elbo": m.get("val_neg_elbo"), "train_seconds": m["train_seconds"],
+                      "global_step": m.get("global_step"), "streaming": m.get("streaming")}))
     return 0
 
 
@@ -181,6 +246,12 @@ def cmd_balance(args) -> int:
         print(f"privacy filter dropped {sum(summary['privacy_dropped'].values())} synthetic rows "
               f"within distance {summary['privacy_min_distance']} of a real row (replaced)")
     print(f"wrote {summary['rows_written']} rows to {args.output}")
+    if args.report:
+        from vae_augment.evaluation import evaluate
+
+        report = evaluate(args.input, args.output, label=args.label,
+                          model=summary["artifact"], report_dir=args.report, seed=args.seed)
+        print(f"wrote evaluation report {report['files']['html']}")
     return 0
 
 
@@ -249,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
     _privacy_arg(p)
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="also evaluate the synthetic rows of this run (with its model) and "
+                        "write DIR/report.json and DIR/report.html (see `evaluate`)")
     _add_train_args(p)
     p.set_defaults(func=cmd_balance)
 
@@ -282,9 +356,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         print(f"vae-augment: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    _quiet_tensorflow(getattr(args, "verbose", False))
+    verbose = getattr(args, "verbose", False)
+    _quiet_tensorflow(verbose)
     from vae_augment.errors import VAEAugmentError
 
+    restore = (lambda: None) if verbose else _silence_native_stderr()
     try:
         return int(args.func(args) or 0)
     except VAEAugmentError as exc:
@@ -294,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vae-augment: interrupted", file=sys.stderr)
         return 130
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

@@ -1,10 +1,20 @@
-"""Fitting: the encoding (one streaming pass) and the model (Keras `fit`)."""
+"""Fitting: the encoding (one streaming pass) and the model (Keras `fit`).
+
+`train_model` runs Keras `fit` under a tf.distribute strategy and a dtype policy, on data held
+in memory or streamed from Parquet (`vae_augment.streaming`), with checkpoints every N steps
+that `resume=True` continues from to the same final weights (`vae_augment.checkpoint`), and
+optional TensorBoard logs (`vae_augment.callbacks`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import os
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +27,7 @@ from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats
 
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
+    "prepare_training", "load_encoding",
 ]
 
 
@@ -36,6 +47,8 @@ class TrainConfig:
     dropout: float = 0.0
     seed: int = 0
     jit_compile: bool | None = None  # None: XLA on GPU/TPU, off on CPU (measured slower there)
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
+    shuffle_buffer: int = 65536  # rows in the shuffle buffer when streaming from Parquet
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim"):
@@ -47,6 +60,16 @@ class TrainConfig:
                 f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
             )
         self.hidden = tuple(int(h) for h in self.hidden)
+        from vae_augment.strategy import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise VAEAugmentError(
+                f"`precision` must be one of {list(PRECISIONS)}, got {self.precision!r}"
+            )
+        if not isinstance(self.shuffle_buffer, (int, np.integer)) or self.shuffle_buffer < 1:
+            raise VAEAugmentError(
+                f"`shuffle_buffer` must be a positive integer, got {self.shuffle_buffer!r}"
+            )
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -90,6 +113,71 @@ def encode_all(encoding: Encoding, inputs) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
+def load_encoding(path) -> Encoding:
+    """Reads an ``encoding.json`` (a checkpoint's, an artifact's or `pipelines/fit_stats.py`'s)."""
+    from vae_augment.errors import InputError
+
+    try:
+        with open(os.fspath(path)) as f:
+            return Encoding.from_json(json.load(f))
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"`encoding` file '{path}' is not a readable encoding.json ({exc})") from exc
+
+
+def prepare_training(
+    inputs,
+    label: str,
+    config: TrainConfig,
+    *,
+    exclude: Sequence[str] = (),
+    categorical: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+    streaming: bool | None = None,
+    encoding=None,
+    checkpoint_dir: str | None = None,
+):
+    """The encoding and the training data (arrays in memory, or a `ParquetSource`).
+
+    The encoding comes from `encoding` (an `Encoding` or a path to its JSON), else from the
+    ``encoding.json`` of `checkpoint_dir` (a resumed run skips the statistics pass), else from
+    one streaming pass over `inputs`. Data is streamed when `streaming` is true, or when it
+    is None and the input has more than `vae_augment.streaming.STREAMING_MIN_ROWS` rows.
+    """
+    from vae_augment.errors import SchemaError
+    from vae_augment.streaming import ParquetSource, should_stream
+
+    if encoding is None and checkpoint_dir is not None:
+        saved = os.path.join(checkpoint_dir, "encoding.json")
+        if os.path.exists(saved):
+            encoding = saved
+    if isinstance(encoding, (str, os.PathLike)):
+        encoding = load_encoding(encoding)
+    if encoding is None:
+        encoding = fit_encoding(
+            inputs, label, exclude=exclude, categorical=categorical, numeric=numeric,
+            max_categories=max_categories,
+        )
+    else:
+        if encoding.label != label:
+            raise SchemaError(
+                f"`encoding` was fitted with label '{encoding.label}', not `label` '{label}'"
+            )
+        schema = (inputs.schema if isinstance(inputs, (pa.Table, pa.RecordBatch))
+                  else read_schema(resolve_inputs(inputs)))
+        if not encoding.schema.equals(schema, check_metadata=False):
+            raise SchemaError(
+                f"`encoding` was fitted on columns {encoding.schema.names} with other types; "
+                f"the input has {schema.names}"
+            )
+    if should_stream(inputs, streaming):
+        return encoding, ParquetSource(
+            inputs, encoding, validation_split=config.validation_split, seed=config.seed,
+            shuffle_buffer=config.shuffle_buffer,
+        )
+    return encoding, encode_all(encoding, inputs)
+
+
 def set_determinism(seed: int) -> None:
     """Seeds Python, NumPy, TensorFlow and Keras.
 
@@ -114,102 +202,296 @@ def resolve_jit(jit_compile: bool | None) -> bool:
     return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
 
 
-class _KLWarmup:
-    """Linear KL annealing from 1/warmup to 1 over the first `warmup` epochs."""
+def _fingerprint(config: TrainConfig, encoding: Encoding, source) -> dict[str, Any]:
+    """What must match for a checkpoint to continue this run (epochs may grow; XLA may vary)."""
+    cfg = config.to_json()
+    for key in ("epochs", "jit_compile"):
+        cfg.pop(key, None)
+    fp = {"config": cfg, "layout": encoding.layout(), "data": source.fingerprint()}
+    return json.loads(json.dumps(fp, default=str))
 
-    @staticmethod
-    def callback(model, warmup: int):
-        import keras
 
-        class KLWarmup(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                w = 1.0 if warmup <= 0 else min(1.0, (epoch + 1) / warmup)
-                model.kl_weight.assign(w)
+def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str) -> None:
+    if saved == current:
+        return
+    diffs = []
+    for part in ("config", "layout", "data"):
+        a, b = saved.get(part, {}), current.get(part, {})
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                diffs.append(f"{part}.{key}: checkpoint {a.get(key)!r}, now {b.get(key)!r}")
+    from vae_augment.checkpoint import CheckpointError
 
-        return KLWarmup()
+    raise CheckpointError(
+        f"checkpoint '{path}' belongs to a different run ({'; '.join(diffs[:4])}); "
+        "drop --resume or use another --checkpoint-dir"
+    )
+
+
+def _image_tensors(encoding: Encoding) -> dict[int, tuple[str, list[int]]]:
+    out = {}
+    for i, s in enumerate(encoding.tensors):
+        shape = list(s.shape)
+        if len(shape) == 2 or (len(shape) == 3 and shape[-1] <= 4):
+            out[i] = (s.name, shape)
+    return out
+
+
+def _write_encoding(directory: str, encoding: Encoding) -> None:
+    path = os.path.join(directory, "encoding.json")
+    if os.path.exists(path):
+        return
+    os.makedirs(directory, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(encoding.to_json(), f)
+    os.replace(tmp, path)
 
 
 def train_model(
     encoding: Encoding,
-    arrays: Mapping[str, np.ndarray],
+    arrays,
     config: TrainConfig,
     *,
     verbose: int | str = "auto",
     strategy=None,
     callbacks: Sequence[Any] = (),
+    checkpoint_dir: str | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    tensorboard: str | None = None,
 ):
-    """Trains a `ConditionalVAE` on encoded `arrays`; returns (model, metrics dict).
+    """Trains a `ConditionalVAE`; returns (model, metrics dict).
 
-    Uses a seeded validation split, KL warm-up and early stopping on the validation
-    negative ELBO (restoring the best weights).
+    Uses a seeded validation split, KL warm-up and early stopping on the validation negative
+    ELBO (restoring the best weights). Epoch ``e`` visits the training rows in an order that
+    depends only on ``(config.seed, e)``, so a run resumed from a checkpoint reaches the same
+    weights as an uninterrupted one.
+
+    Args:
+        encoding: the fitted encoding.
+        arrays: encoded arrays (`Encoding.encode` output) held in memory, or a data source
+            from `vae_augment.streaming` (`ParquetSource` streams Parquet row groups).
+        config: hyperparameters; ``config.precision`` sets the Keras dtype policy.
+        verbose: Keras progress verbosity (0 also silences the strategy line on stderr).
+        strategy: a `tf.distribute.Strategy`, a name for `vae_augment.strategy.
+            resolve_strategy` (``auto``, ``default``, ``mirrored``, ``tpu``,
+            ``multi-worker``), or None for the current strategy.
+        callbacks: extra Keras callbacks.
+        checkpoint_dir: where checkpoints go (required with `checkpoint_every` or `resume`).
+        checkpoint_every: save a checkpoint every this many training steps.
+        resume: continue from the newest checkpoint in `checkpoint_dir` (start from scratch
+            when there is none); the interval stored there applies unless one is given.
+        tensorboard: log directory for TensorBoard (loss terms, per-dimension KL, active
+            units, sample grids of image columns).
+
+    Example:
+        >>> enc = fit_encoding("data.parquet", "y")                         # doctest: +SKIP
+        >>> model, metrics = train_model(enc, encode_all(enc, "data.parquet"),
+        ...                              TrainConfig(epochs=20), checkpoint_dir="ckpt",
+        ...                              checkpoint_every=500, resume=True)  # doctest: +SKIP
     """
     import keras
     import tensorflow as tf
 
+    from vae_augment import callbacks as cb
+    from vae_augment.checkpoint import (
+        assign_variables,
+        clear_checkpoints,
+        latest_checkpoint,
+        load_checkpoint,
+        save_checkpoint,
+        variable_values,
+    )
     from vae_augment.model import ConditionalVAE
+    from vae_augment.strategy import is_chief, precision_scope, resolve_strategy
+    from vae_augment.streaming import InMemorySource
+
+    if checkpoint_every is not None and (
+        not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1
+    ):
+        raise VAEAugmentError(
+            f"`checkpoint_every` must be a positive integer, got {checkpoint_every!r}"
+        )
+    if (checkpoint_every or resume) and checkpoint_dir is None:
+        raise VAEAugmentError("`checkpoint_dir` is required with `checkpoint_every` or `resume`")
 
     set_determinism(config.seed)
-    n = len(arrays["y"])
-    rng = np.random.default_rng(config.seed)
-    order = rng.permutation(n)
-    n_val = int(round(n * config.validation_split)) if n >= 20 else 0
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    train = {k: v[train_idx] for k, v in arrays.items()}
-    val = {k: v[val_idx] for k, v in arrays.items()} if n_val else None
-    batch_size = min(config.batch_size, len(train_idx))
-
-    def dataset(d, shuffle):
-        ds = tf.data.Dataset.from_tensor_slices(dict(d))
-        if shuffle:
-            ds = ds.shuffle(len(d["y"]), seed=config.seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-    strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        model = ConditionalVAE(
-            encoding.layout(),
-            latent_dim=config.latent_dim,
-            hidden=config.hidden,
-            class_prior=config.class_prior,
-            dropout=config.dropout,
-            seed=config.seed,
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            jit_compile=resolve_jit(config.jit_compile),
-        )
-    monitor = "val_neg_elbo" if val is not None else "neg_elbo"
-    cbs = [
-        _KLWarmup.callback(model, config.kl_warmup_epochs),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            mode="min",
-            patience=config.patience,
-            restore_best_weights=True,
-            start_from_epoch=config.kl_warmup_epochs,
-        ),
-        *callbacks,
-    ]
-    start = time.perf_counter()
-    history = model.fit(
-        dataset(train, True),
-        validation_data=dataset(val, False) if val is not None else None,
-        epochs=config.epochs,
-        callbacks=cbs,
-        shuffle=False,  # the tf.data pipeline shuffles (seeded)
-        verbose=verbose,
+    if hasattr(arrays, "train_dataset"):
+        source = arrays
+    else:
+        source = InMemorySource(arrays, validation_split=config.validation_split, seed=config.seed)
+    strategy = (
+        tf.distribute.get_strategy() if strategy is None
+        else resolve_strategy(strategy, log=verbose not in (0, False))
     )
-    seconds = time.perf_counter() - start
-    model.kl_weight.assign(1.0)
-    hist = history.history
-    best = int(np.argmin(hist[monitor])) if hist.get(monitor) else len(hist["loss"]) - 1
+    chief = is_chief(strategy)
+    batch_size = min(config.batch_size, source.n_train)
+    steps = math.ceil(source.n_train / batch_size)
+    fingerprint = _fingerprint(config, encoding, source)
+
+    state: dict[str, Any] | None = None
+    saved: dict[str, dict[str, np.ndarray]] = {}
+    if resume:
+        path = latest_checkpoint(checkpoint_dir)
+        if path is None:
+            print(f"vae-augment: no checkpoint in '{checkpoint_dir}'; starting from scratch",
+                  file=sys.stderr)
+        else:
+            state, saved = load_checkpoint(path)
+            _check_fingerprint(state.get("fingerprint", {}), fingerprint, path)
+            finished = (state["early"]["stopped_epoch"] is not None
+                        or state["epoch"] >= config.epochs)
+            where = ("a finished run: nothing left to train" if finished else
+                     f"epoch {state['epoch'] + 1}, step {state['step']} of {steps}")
+            print(f"vae-augment: resuming from '{path}' ({where})", file=sys.stderr)
+    elif checkpoint_every and chief:
+        clear_checkpoints(checkpoint_dir)
+    every = checkpoint_every or (state or {}).get("checkpoint_every")
+
+    with precision_scope(config.precision):
+        with strategy.scope():
+            model = ConditionalVAE(
+                encoding.layout(),
+                latent_dim=config.latent_dim,
+                hidden=config.hidden,
+                class_prior=config.class_prior,
+                dropout=config.dropout,
+                seed=config.seed,
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                jit_compile=resolve_jit(config.jit_compile),
+            )
+            # built now so that a checkpoint can hold (and restore) its state
+            model.optimizer.build(model.trainable_variables)
+
+        monitor = "val_neg_elbo" if source.n_val else "neg_elbo"
+        early = cb.EarlyStopping(
+            monitor, patience=config.patience, start_from_epoch=config.kl_warmup_epochs
+        )
+        epoch = step = global_step = 0
+        history: dict[str, list[float]] = {}
+        metric_values = None
+        if state is not None:
+            with strategy.scope():
+                assign_variables(model.variables, saved["model"], "model")
+                assign_variables(model.optimizer.variables, saved["optimizer"], "optimizer")
+            best = saved.get("best")
+            best_weights = [best[f"v{i:05d}"] for i in range(len(best))] if best else None
+            early.set_state(state["early"], best_weights)
+            epoch, step, global_step = state["epoch"], state["step"], state["global_step"]
+            history = state["history"]
+            if step and "metrics" in saved:
+                metric_values = [saved["metrics"][f"v{i:05d}"] for i in range(len(saved["metrics"]))]
+
+        def save() -> None:
+            _write_encoding(checkpoint_dir, encoding)
+            best = early.best_weights
+            save_checkpoint(
+                checkpoint_dir,
+                global_step=tracker.global_step,
+                state={
+                    "epoch": tracker.epoch,
+                    "step": tracker.step,
+                    "global_step": tracker.global_step,
+                    "steps_per_epoch": steps,
+                    "history": tracker.history,
+                    "early": early.get_state(),
+                    "checkpoint_every": every,
+                    "fingerprint": fingerprint,
+                },
+                arrays={
+                    "model": variable_values(model.variables),
+                    "optimizer": variable_values(model.optimizer.variables),
+                    "metrics": variable_values(tracker.metric_variables()),
+                    "best": None if best is None else {
+                        f"v{i:05d}": np.asarray(w) for i, w in enumerate(best)
+                    },
+                },
+            )
+
+        tracker = cb.RunTracker(
+            steps_per_epoch=steps,
+            every=every,
+            save=save if (every and chief) else None,
+            epoch=epoch,
+            step=step,
+            global_step=global_step,
+            history=history,
+            metric_values=metric_values,
+        )
+        cbs = [cb.KLWarmup(config.kl_warmup_epochs), early, *callbacks]
+        if tensorboard and chief:
+            cbs.append(cb.TensorBoardLogger(tensorboard))
+            cbs.append(cb.Diagnostics(
+                tensorboard, source.probe(), image_tensors=_image_tensors(encoding),
+                n_classes=len(encoding.classes), seed=config.seed,
+            ))
+        cbs.append(tracker)  # last: its epoch-end save sees the early-stopping update
+
+        plan = []
+        if early.stopped_epoch is None and epoch < config.epochs:
+            if step:  # finish the interrupted epoch, then the rest
+                plan.append((epoch, epoch + 1, steps - step, step))
+                if epoch + 1 < config.epochs:
+                    plan.append((epoch + 1, config.epochs, steps, 0))
+            else:
+                plan.append((epoch, config.epochs, steps, 0))
+        val_ds = source.validation_dataset(batch_size)
+        start = time.perf_counter()
+        for e0, e1, n_steps, skip in plan:
+            tracker.offset = skip
+            model.fit(
+                source.train_dataset(batch_size, e0, e1, skip),
+                validation_data=val_ds,
+                initial_epoch=e0,
+                epochs=e1,
+                steps_per_epoch=n_steps,
+                callbacks=cbs,
+                shuffle=False,  # the data source orders every epoch (seeded)
+                verbose=verbose,
+            )
+            if early.stopped_epoch is not None:
+                break
+        seconds = time.perf_counter() - start
+        if every and chief and plan:
+            save()  # the finished run: a later --resume restores instead of retraining
+        if early.best_weights is not None:
+            model.set_weights(early.best_weights)
+        model.kl_weight.assign(1.0)
+
+    if config.precision != "float32":
+        # the artifact is used in float32 (a loaded model gets the default policy); return
+        # the same float32 model here so in-memory and loaded sampling agree
+        trained = model
+        model = ConditionalVAE(
+            encoding.layout(), latent_dim=config.latent_dim, hidden=config.hidden,
+            class_prior=config.class_prior, dropout=config.dropout, seed=config.seed,
+        )
+        model.set_weights(trained.get_weights())
+
+    hist = tracker.history
+    if early.best_epoch is not None:
+        best_index = int(early.best_epoch)
+    elif hist.get(monitor):
+        best_index = int(np.nanargmin(hist[monitor]))
+    else:
+        best_index = len(hist.get("loss", [0])) - 1
     metrics = {
-        "epochs_run": len(hist["loss"]),
-        "best_epoch": best + 1,
+        "epochs_run": len(hist.get("loss", [])),
+        "best_epoch": best_index + 1,
         "train_seconds": round(seconds, 3),
-        "train_rows": int(len(train_idx)),
-        "validation_rows": int(n_val),
+        "train_rows": int(source.n_train),
+        "validation_rows": int(source.n_val),
+        "steps_per_epoch": int(steps),
+        "global_step": int(tracker.global_step),
+        "replicas": int(strategy.num_replicas_in_sync),
+        "streaming": bool(source.streaming),
     }
+    if state is not None:
+        metrics["resumed_from_step"] = int(state["global_step"])
     for key, values in hist.items():
-        metrics[key] = float(values[best])
+        if values:
+            metrics[key] = float(values[min(best_index, len(values) - 1)])
     return model, metrics

@@ -1,0 +1,297 @@
+"""Keras callbacks of the training loop, each with state that survives a checkpoint.
+
+* `KLWarmup`: linear KL annealing; a function of the epoch only, so it resumes by itself.
+* `EarlyStopping`: Keras semantics (min mode, ``start_from_epoch``, best weights kept), with
+  `get_state`/`set_state`, and best weights restored by the caller at the very end (a resumed
+  run calls `fit` twice, and Keras' own callback would restore them after the first call).
+* `RunTracker`: history across `fit` calls, global step, checkpoint every N steps, and the
+  metric accumulators of an epoch interrupted mid-way.
+* `Diagnostics`: TensorBoard scalars of the KL weight, per-dimension KL and active units, and
+  sample grids for image columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = [
+    "KLWarmup", "EarlyStopping", "RunTracker", "Diagnostics", "TensorBoardLogger", "SummaryWriter",
+    "ACTIVE_UNIT_NATS",
+]
+
+ACTIVE_UNIT_NATS = 0.01  # a latent dimension whose mean KL exceeds this is "active"
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Sets ``model.kl_weight`` to ``min(1, (epoch + 1) / warmup)`` at each epoch start."""
+
+    def __init__(self, warmup: int):
+        super().__init__()
+        self.warmup = int(warmup)
+
+    def weight(self, epoch: int) -> float:
+        return 1.0 if self.warmup <= 0 else min(1.0, (epoch + 1) / self.warmup)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.kl_weight.assign(self.weight(epoch))
+
+
+class EarlyStopping(keras.callbacks.Callback):
+    """Stops when `monitor` has not decreased for `patience` epochs after `start_from_epoch`."""
+
+    def __init__(self, monitor: str, *, patience: int, start_from_epoch: int = 0):
+        super().__init__()
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.start_from_epoch = int(start_from_epoch)
+        self.wait = 0
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.best_weights: list[np.ndarray] | None = None
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        current = float(current)
+        if self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if current < self.best:
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            self.best_weights = self.model.get_weights()
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def get_state(self) -> dict[str, Any]:
+        return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch,
+                "stopped_epoch": self.stopped_epoch}
+
+    def set_state(self, state: Mapping[str, Any], best_weights: list[np.ndarray] | None) -> None:
+        self.wait = int(state["wait"])
+        self.best = float(state["best"])
+        self.best_epoch = state["best_epoch"]
+        self.stopped_epoch = state["stopped_epoch"]
+        self.best_weights = best_weights
+
+
+class RunTracker(keras.callbacks.Callback):
+    """Counts steps, records per-epoch logs, and calls `save` every `every` global steps.
+
+    A save that falls on the last step of an epoch is taken after that epoch's validation and
+    early-stopping update instead, so a checkpoint never sits between an epoch's last batch
+    and its end-of-epoch work.
+    """
+
+    def __init__(
+        self,
+        *,
+        steps_per_epoch: int,
+        every: int | None,
+        save: Callable[[], None] | None,
+        epoch: int = 0,
+        step: int = 0,
+        global_step: int = 0,
+        history: dict[str, list[float]] | None = None,
+        metric_values: list[np.ndarray] | None = None,
+    ):
+        super().__init__()
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.every = int(every) if every else None
+        self.save = save
+        self.epoch = int(epoch)
+        self.step = int(step)
+        self.offset = int(step)  # batches of the current epoch done before this `fit` call
+        self.global_step = int(global_step)
+        self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
+        self._metric_values = metric_values
+        self._pending = False
+
+    def metric_variables(self) -> list[Any]:
+        seen, out = set(), []
+        for v in self.model.metrics_variables:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        if self._metric_values is not None:  # resuming mid-epoch: the running means so far
+            for v, value in zip(self.metric_variables(), self._metric_values):
+                v.assign(value)
+            self._metric_values = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self.offset + batch + 1
+        self.global_step += 1
+        if self.every and self.global_step % self.every == 0 and self.save is not None:
+            if self.step < self.steps_per_epoch:
+                self.save()
+            else:
+                self._pending = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(float(v))
+        self.epoch, self.step, self.offset = epoch + 1, 0, 0
+        if self._pending and self.save is not None:
+            self._pending = False
+            self.save()
+
+
+def _metadata(plugin: str, data_class: int) -> bytes:
+    from tensorflow.core.framework import summary_pb2
+
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin),
+        data_class=data_class,
+    ).SerializeToString()
+
+
+class SummaryWriter:
+    """TensorBoard event files written with TensorFlow core ops only.
+
+    `tf.summary.scalar` and friends live in the `tensorboard` package, which TensorFlow's CPU
+    wheel does not install; `tf.summary.write` with the plugin metadata TensorBoard expects
+    (scalars, histograms, images) writes the same records without it.
+    """
+
+    def __init__(self, log_dir: str):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.writer = tf.summary.create_file_writer(log_dir)
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        tf = self._tf
+        with self.writer.as_default():
+            tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step,
+                             metadata=_metadata("scalars", 1))
+
+    def histogram(self, tag: str, values: np.ndarray, step: int, bins: int = 30) -> None:
+        tf = self._tf
+        values = np.asarray(values, np.float64).ravel()
+        counts, edges = np.histogram(values, bins=bins)
+        buckets = np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+        with self.writer.as_default():
+            tf.summary.write(tag, tf.constant(buckets), step=step,
+                             metadata=_metadata("histograms", 2))
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """`image`: [H, W, C] floats in [0, 1] (C = 1 or 3)."""
+        tf = self._tf
+        pixels = np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        png = tf.io.encode_png(pixels)
+        h, w = pixels.shape[:2]
+        tensor = tf.stack([tf.constant(str(w)), tf.constant(str(h)), png])
+        with self.writer.as_default():
+            tf.summary.write(tag, tensor, step=step, metadata=_metadata("images", 3))
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Loss terms of every epoch (``train/<metric>``, ``validation/<metric>``) and, with a
+    `Diagnostics` companion, per-dimension KL and sample grids."""
+
+    def __init__(self, log_dir: str):
+        super().__init__()
+        import os
+
+        self.train = SummaryWriter(os.path.join(log_dir, "train"))
+        self.validation = SummaryWriter(os.path.join(log_dir, "validation"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            if key.startswith("val_"):
+                self.validation.scalar(f"epoch_{key[4:]}", value, epoch)
+            else:
+                self.train.scalar(f"epoch_{key}", value, epoch)
+        self.train.flush()
+        self.validation.flush()
+
+
+class Diagnostics(keras.callbacks.Callback):
+    """TensorBoard diagnostics written at each epoch end to ``log_dir/diagnostics``.
+
+    Args:
+        log_dir: TensorBoard log directory.
+        probe: a fixed encoded batch; its per-dimension KL(q(z|x,y) || p(z|y)) is logged as
+            ``kl_dim/NN``, a histogram ``kl_per_dim`` and ``active_units``.
+        image_tensors: {tensor index: (column name, shape)} of image columns; a grid of generated
+            samples (one row per class) is logged for each as ``samples/<column>``.
+        n_classes: classes of the model.
+        seed: seeds the sample grid (the same latent draws every epoch).
+        samples_per_class: columns of the grid.
+    """
+
+    def __init__(
+        self,
+        log_dir: str,
+        probe: Mapping[str, np.ndarray],
+        *,
+        image_tensors: Mapping[int, tuple[str, list[int]]],
+        n_classes: int,
+        seed: int = 0,
+        samples_per_class: int = 8,
+    ):
+        super().__init__()
+        import os
+
+        import tensorflow as tf
+
+        self.writer = SummaryWriter(os.path.join(log_dir, "diagnostics"))
+        self.probe = {k: tf.constant(v) for k, v in probe.items()}
+        self.image_tensors = dict(image_tensors)
+        self.n_classes = int(n_classes)
+        self.seed = int(seed)
+        self.samples_per_class = int(samples_per_class)
+
+    def kl_per_dim(self) -> np.ndarray:
+        from vae_augment import distributions as D
+
+        params = self.model(self.probe, training=False)
+        q = D.gaussian(params["q_loc"], params["q_scale"])
+        p = D.gaussian(params["p_loc"], params["p_scale"])
+        return np.asarray(D.kl_gaussian(q, p)).mean(axis=0)
+
+    def sample_grid(self, index: int) -> np.ndarray:
+        """[1, classes * H, samples * W, C] grid in [0, 1] (min-max scaled per grid)."""
+        import tensorflow as tf
+
+        k = self.samples_per_class
+        y = np.repeat(np.arange(self.n_classes, dtype=np.int32), k)
+        gen = self.model.generate(tf.constant(y), tf.constant([self.seed, 7], tf.int32))
+        img = np.asarray(gen[f"tensor_{index}"], np.float32)
+        img = img.reshape((len(y), *self.image_tensors[index][1]))
+        if img.ndim == 3:
+            img = img[..., None]
+        img = img[..., :3] if img.shape[-1] >= 3 else img[..., :1]
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+        b, h, w, c = img.shape
+        grid = img.reshape(self.n_classes, k, h, w, c).transpose(0, 2, 1, 3, 4)
+        return grid.reshape(1, self.n_classes * h, k * w, c)
+
+    def on_epoch_end(self, epoch, logs=None):
+        kl = self.kl_per_dim()
+        w = self.writer
+        w.scalar("kl_weight", float(self.model.kl_weight.numpy()), epoch)
+        w.scalar("active_units", int(np.sum(kl > ACTIVE_UNIT_NATS)), epoch)
+        w.histogram("kl_per_dim", kl, epoch)
+        for i, value in enumerate(kl):
+            w.scalar(f"kl_dim/{i:02d}", float(value), epoch)
+        for index, (name, _) in self.image_tensors.items():
+            w.image(f"samples/{name}", self.sample_grid(index)[0], epoch)
+        w.flush()

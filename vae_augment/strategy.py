@@ -1,0 +1,160 @@
+"""Where training runs: tf.distribute strategy selection and mixed-precision policies.
+
+``resolve_strategy("auto")`` picks a `TPUStrategy` when a TPU is reachable, a
+`MirroredStrategy` over every GPU when there is more than one, and the default (single device)
+strategy otherwise, and logs the choice and its devices to stderr. ``precision_scope`` sets a
+Keras dtype policy for the duration of model construction and training, then restores the
+previous one; the model keeps every layer that feeds a `tfd` distribution in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from vae_augment.errors import VAEAugmentError
+
+__all__ = [
+    "STRATEGIES",
+    "PRECISIONS",
+    "resolve_strategy",
+    "describe_strategy",
+    "precision_scope",
+    "is_chief",
+]
+
+STRATEGIES = ("auto", "default", "mirrored", "tpu", "multi-worker")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def _tpu_hint() -> bool:
+    """True when a TPU may be reachable, checked without touching the network.
+
+    Looking for a TPU with `TPUClusterResolver()` on a machine without one can wait on the GCE
+    metadata server; only try when the environment says a TPU is there.
+    """
+    return bool(
+        os.environ.get("TPU_NAME")
+        or os.environ.get("COLAB_TPU_ADDR")
+        or os.environ.get("TPU_ACCELERATOR_TYPE")
+        or os.path.exists("/dev/accel0")
+        or os.path.exists("/dev/vfio/0")
+    )
+
+
+def _tpu_strategy(required: bool):
+    import tensorflow as tf
+
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+            tpu=os.environ.get("TPU_NAME", "")
+        )
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as exc:
+        if required:
+            raise VAEAugmentError(f"`--strategy tpu`: no TPU reachable ({exc})") from exc
+        return None
+
+
+def resolve_strategy(strategy: Any = "auto", *, log: bool = True):
+    """Returns a `tf.distribute.Strategy` for a name (or passes a strategy object through).
+
+    Args:
+        strategy: one of ``auto``, ``default``, ``mirrored``, ``tpu``, ``multi-worker``, None
+            (the current strategy, usually the default one), or a `tf.distribute.Strategy`.
+        log: print the chosen strategy and its devices to stderr.
+
+    ``mirrored`` uses every GPU, or every logical CPU device when there is no GPU and the CPU
+    was split into several logical devices (how the multi-replica path is tested on CPU).
+    ``multi-worker`` reads the cluster from ``TF_CONFIG``.
+
+    Example:
+        >>> s = resolve_strategy("default", log=False)
+        >>> s.num_replicas_in_sync
+        1
+    """
+    import tensorflow as tf
+
+    if strategy is None:
+        return tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.Strategy):
+        chosen = strategy
+    else:
+        name = str(strategy).lower().replace("_", "-")
+        if name not in STRATEGIES:
+            raise VAEAugmentError(
+                f"`strategy` must be one of {list(STRATEGIES)}, got {strategy!r}"
+            )
+        chosen = None
+        if name == "tpu" or (name == "auto" and _tpu_hint()):
+            chosen = _tpu_strategy(required=name == "tpu")
+        if chosen is None and name in ("auto", "mirrored"):
+            gpus = tf.config.list_logical_devices("GPU")
+            if len(gpus) > 1:
+                chosen = tf.distribute.MirroredStrategy([d.name for d in gpus])
+            elif name == "mirrored":
+                cpus = tf.config.list_logical_devices("CPU")
+                devices = [d.name for d in (gpus or cpus)]
+                chosen = tf.distribute.MirroredStrategy(devices)
+        if chosen is None and name == "multi-worker":
+            chosen = tf.distribute.MultiWorkerMirroredStrategy()
+        if chosen is None:
+            chosen = tf.distribute.get_strategy()
+    if log:
+        print(f"vae-augment: {describe_strategy(chosen)}", file=sys.stderr)
+    return chosen
+
+
+def describe_strategy(strategy) -> str:
+    """One line naming the strategy, its replica count and devices."""
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except (AttributeError, RuntimeError):  # the default strategy has no device list
+        devices = []
+    if not devices:
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [(gpus or tf.config.list_logical_devices("CPU"))[0].name]
+    return (
+        f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s) "
+        f"on {', '.join(devices)}"
+    )
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes checkpoints and logs (always true off multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type is None:
+        return True
+    return task_type == "chief" or (task_type == "worker" and resolver.task_id == 0)
+
+
+@contextlib.contextmanager
+def precision_scope(precision: str | None) -> Iterator[str]:
+    """Sets the Keras dtype policy (``float32``, ``mixed_float16``, ``mixed_bfloat16``).
+
+    The previous global policy is restored on exit. Under ``mixed_float16`` Keras wraps the
+    optimizer in a `LossScaleOptimizer` at `compile`.
+
+    Example:
+        >>> with precision_scope("mixed_bfloat16"):
+        ...     pass
+    """
+    import keras
+
+    name = precision or "float32"
+    if name not in PRECISIONS:
+        raise VAEAugmentError(f"`precision` must be one of {list(PRECISIONS)}, got {precision!r}")
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield name
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

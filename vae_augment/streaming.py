@@ -1,0 +1,360 @@
+"""Training data sources with a deterministic order per (seed, epoch), in memory or streamed.
+
+Both sources give the training loop the same three things: the number of training and
+validation rows, a tf.data dataset of training batches for epochs ``[start, stop)`` that can
+skip the first batches of its first epoch (how an interrupted run resumes mid-epoch), and a
+dataset of validation batches. Because the order of epoch ``e`` depends only on the seed and
+``e``, a resumed run sees exactly the batches the uninterrupted run would have seen.
+
+`ParquetSource` streams Parquet row groups (pyarrow) through a seeded shuffle buffer: memory is
+bounded by the buffer, one read chunk and one batch, not by the data. The validation split is
+drawn per row from a generator seeded by (seed, row group), so it needs no pass over the data.
+
+Example:
+    >>> src = ParquetSource("data/*.parquet", encoding, validation_split=0.1,
+    ...                     seed=0)                                        # doctest: +SKIP
+    >>> ds = src.train_dataset(batch_size=512, start_epoch=0, stop_epoch=10)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from vae_augment.encoding import Encoding
+from vae_augment.errors import InputError, VAEAugmentError
+from vae_augment.io import resolve_inputs
+
+__all__ = [
+    "InMemorySource",
+    "ParquetSource",
+    "STREAMING_MIN_ROWS",
+    "count_rows",
+    "should_stream",
+]
+
+# `streaming=None` streams inputs with more rows than this (the encoded arrays of a
+# 2M-row, 50-feature table take ~400 MB, and the in-memory path holds about three copies).
+STREAMING_MIN_ROWS = 2_000_000
+_MIN_ROWS_FOR_VALIDATION = 20  # same rule as the in-memory split
+
+
+def count_rows(inputs) -> int:
+    """Rows in `inputs` from the Parquet footers only (no data read)."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in resolve_inputs(inputs))
+
+
+def should_stream(inputs, streaming: bool | None) -> bool:
+    """Whether to stream: explicit True/False wins; None streams above `STREAMING_MIN_ROWS`."""
+    if isinstance(inputs, (pa.Table, pa.RecordBatch)):
+        if streaming:
+            raise VAEAugmentError("`streaming=True` needs Parquet paths, got an in-memory table")
+        return False
+    if streaming is not None:
+        return bool(streaming)
+    return count_rows(inputs) > STREAMING_MIN_ROWS
+
+
+def _seed_seq(*parts: int) -> np.random.Generator:
+    return np.random.default_rng([int(p) & 0xFFFFFFFF for p in parts])
+
+
+class InMemorySource:
+    """Encoded arrays held in memory, split once with a seeded permutation.
+
+    Args:
+        arrays: `Encoding.encode` output for every row.
+        validation_split: fraction of rows held out (none below 20 rows).
+        seed: seeds the split and the per-epoch order.
+    """
+
+    streaming = False
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], *, validation_split: float, seed: int):
+        n = len(arrays["y"])
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(n)
+        n_val = (
+            int(round(n * validation_split)) if n >= _MIN_ROWS_FOR_VALIDATION else 0
+        )
+        val_idx, train_idx = order[:n_val], order[n_val:]
+        self.train = {k: v[train_idx] for k, v in arrays.items()}
+        self.val = {k: v[val_idx] for k, v in arrays.items()} if n_val else None
+        self.n_train = len(train_idx)
+        self.n_val = n_val
+        self.seed = int(seed)
+
+    def fingerprint(self) -> dict:
+        return {"rows": self.n_train + self.n_val, "validation_rows": self.n_val}
+
+    def probe(self, rows: int = 512) -> dict[str, np.ndarray]:
+        """A fixed small batch (validation rows when there are any) for diagnostics."""
+        d = self.val if self.val is not None else self.train
+        return {k: v[:rows] for k, v in d.items()}
+
+    def train_dataset(self, batch_size: int, start_epoch: int, stop_epoch: int, skip: int = 0):
+        """Batches of epochs [start_epoch, stop_epoch); epoch e in a fixed order per (seed, e)."""
+        import tensorflow as tf
+
+        n, seed = self.n_train, self.seed
+        data = {k: tf.constant(v) for k, v in self.train.items()}
+
+        def epoch_indices(e):
+            perm = tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), e])
+            )
+            return tf.data.Dataset.from_tensor_slices(perm).batch(batch_size)
+
+        ds = tf.data.Dataset.range(start_epoch, stop_epoch).flat_map(epoch_indices)
+        if skip:
+            ds = ds.skip(skip)
+        ds = ds.map(lambda idx: {k: tf.gather(v, idx) for k, v in data.items()},
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    def validation_dataset(self, batch_size: int):
+        import tensorflow as tf
+
+        if self.val is None:
+            return None
+        return tf.data.Dataset.from_tensor_slices(self.val).batch(batch_size).prefetch(
+            tf.data.AUTOTUNE
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _RowGroup:
+    path: str
+    index: int  # row group index in the file
+    rows: int
+    ordinal: int  # position among all row groups of all files
+
+
+class ParquetSource:
+    """Streams Parquet row groups through tf.data with a seeded shuffle buffer.
+
+    Args:
+        inputs: Parquet path(s), directory or glob.
+        encoding: the fitted `Encoding` (its label decides which rows count).
+        validation_split: per-row probability of being held out, drawn from a generator
+            seeded by (seed, row group), so the split needs no pass over the data.
+        seed: seeds the split, the row-group order and the shuffle buffer of every epoch.
+        shuffle_buffer: rows held for shuffling; peak memory is about this many encoded rows
+            plus one read chunk and one batch.
+        read_rows: rows per read from a row group.
+    """
+
+    streaming = True
+
+    def __init__(
+        self,
+        inputs,
+        encoding: Encoding,
+        *,
+        validation_split: float,
+        seed: int,
+        shuffle_buffer: int = 65536,
+        read_rows: int = 8192,
+    ):
+        if shuffle_buffer < 1:
+            raise VAEAugmentError(f"`shuffle_buffer` must be a positive integer, got {shuffle_buffer}")
+        self.paths = resolve_inputs(inputs)
+        self.encoding = encoding
+        self.seed = int(seed)
+        self.shuffle_buffer = int(shuffle_buffer)
+        self.read_rows = int(read_rows)
+        self.validation_split = float(validation_split)
+        groups = []
+        for path in self.paths:
+            try:
+                meta = pq.ParquetFile(path).metadata
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise InputError(f"input '{path}' is not a readable Parquet file ({exc})") from exc
+            for i in range(meta.num_row_groups):
+                groups.append(_RowGroup(path, i, meta.row_group(i).num_rows, len(groups)))
+        self.row_groups = groups
+        total = sum(g.rows for g in groups)
+        self._use_val = self.validation_split > 0 and total >= _MIN_ROWS_FOR_VALIDATION
+        self.n_train = self.n_val = 0
+        for g in groups:
+            keep = self._label_valid(g)
+            val = self._val_mask(g)
+            self.n_val += int(np.count_nonzero(val & keep))
+            self.n_train += int(np.count_nonzero(~val & keep))
+        if self.n_train == 0:
+            raise InputError("no training rows: every row is held out or has a null label")
+        self._signature = None
+
+    # ------------------------------------------------------------------ row selection
+    def _val_mask(self, g: _RowGroup) -> np.ndarray:
+        if not self._use_val:
+            return np.zeros(g.rows, bool)
+        return _seed_seq(self.seed, 7919, g.ordinal).random(g.rows) < self.validation_split
+
+    def _label_valid(self, g: _RowGroup) -> np.ndarray:
+        """Rows with a non-null label (footer statistics first, the label column if needed)."""
+        pf = pq.ParquetFile(g.path)
+        rg = pf.metadata.row_group(g.index)
+        col = pf.schema_arrow.get_field_index(self.encoding.label)
+        stats = rg.column(col).statistics if col >= 0 else None
+        if stats is not None and stats.has_null_count and stats.null_count == 0:
+            return np.ones(g.rows, bool)
+        lab = pf.read_row_group(g.index, columns=[self.encoding.label]).column(0)
+        return pc.is_valid(lab).to_numpy(zero_copy_only=False)
+
+    def fingerprint(self) -> dict:
+        return {
+            "rows": self.n_train + self.n_val,
+            "validation_rows": self.n_val,
+            "row_groups": len(self.row_groups),
+            "shuffle_buffer": self.shuffle_buffer,
+        }
+
+    def _chunks(self, g: _RowGroup, validation: bool) -> Iterator[dict[str, np.ndarray]]:
+        """Encoded rows of one row group on one side of the split, in file order."""
+        mask = self._val_mask(g)
+        if not validation:
+            mask = ~mask
+        pf = pq.ParquetFile(g.path)
+        start = 0
+        try:
+            for batch in pf.iter_batches(batch_size=self.read_rows, row_groups=[g.index]):
+                m = mask[start:start + batch.num_rows]
+                start += batch.num_rows
+                if not m.all():
+                    batch = batch.filter(pa.array(m))
+                if batch.num_rows:
+                    enc = self.encoding.encode(batch)
+                    if len(enc["y"]):
+                        yield enc
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"input '{g.path}' is corrupt ({str(exc).splitlines()[0]})") from exc
+
+    # ------------------------------------------------------------------ generators
+    def iter_train(
+        self, batch_size: int, start_epoch: int, stop_epoch: int, skip: int = 0
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """Training batches (numpy) of epochs [start_epoch, stop_epoch), skipping `skip`."""
+        batcher = _Batcher(batch_size, skip)
+        for epoch in range(start_epoch, stop_epoch):
+            rng = _seed_seq(self.seed, 104729, epoch)
+            buf: dict[str, np.ndarray] | None = None
+            for gi in rng.permutation(len(self.row_groups)):
+                for chunk in self._chunks(self.row_groups[gi], validation=False):
+                    size = 0 if buf is None else len(buf["y"])
+                    room = self.shuffle_buffer - size
+                    if room > 0:  # filling the buffer
+                        head = {k: v[:room] for k, v in chunk.items()}
+                        buf = head if buf is None else _concat([buf, head])
+                        chunk = {k: v[room:] for k, v in chunk.items()}
+                    while len(chunk["y"]):
+                        # each incoming row replaces a uniformly drawn buffered row, which is
+                        # emitted (a vectorised tf.data-style shuffle buffer)
+                        step = min(len(chunk["y"]), self.shuffle_buffer)
+                        out = rng.choice(self.shuffle_buffer, step, replace=False)
+                        batcher.add({k: buf[k][out] for k in buf})
+                        for k in buf:
+                            buf[k][out] = chunk[k][:step]
+                        chunk = {k: v[step:] for k, v in chunk.items()}
+                    yield from batcher.drain(final=False)
+            if buf is not None:
+                perm = rng.permutation(len(buf["y"]))
+                batcher.add({k: v[perm] for k, v in buf.items()})
+            yield from batcher.drain(final=True)
+
+    def iter_validation(self, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+        """Validation batches (numpy), in file order."""
+        batcher = _Batcher(batch_size)
+        for g in self.row_groups:
+            for chunk in self._chunks(g, validation=True):
+                batcher.add(chunk)
+                yield from batcher.drain(final=False)
+        yield from batcher.drain(final=True)
+
+    def probe(self, rows: int = 512) -> dict[str, np.ndarray]:
+        """A fixed small batch (validation rows when there are any) for diagnostics."""
+        it = self.iter_validation(rows) if self.n_val else self.iter_train(rows, 0, 1)
+        return next(iter(it))
+
+    # ------------------------------------------------------------------ tf.data
+    def output_signature(self):
+        import tensorflow as tf
+
+        if self._signature is None:
+            g = self.row_groups[0]
+            first = pq.ParquetFile(g.path).read_row_group(g.index).slice(0, 1)
+            enc = self.encoding.encode(first, with_label=False)
+            sig = {
+                k: tf.TensorSpec((None, *v.shape[1:]), tf.as_dtype(v.dtype))
+                for k, v in enc.items()
+            }
+            sig["y"] = tf.TensorSpec((None,), tf.int32)
+            self._signature = sig
+        return self._signature
+
+    def _dataset(self, make, batches: int):
+        import tensorflow as tf
+
+        ds = tf.data.Dataset.from_generator(make, output_signature=self.output_signature())
+        # a known length lets Keras end an epoch without hitting (and warning about) the end
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+        options = tf.data.Options()
+        # a generator cannot be split by file: every worker reads and keeps its share
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        return ds.with_options(options).prefetch(2)
+
+    def train_dataset(self, batch_size: int, start_epoch: int, stop_epoch: int, skip: int = 0):
+        batches = (stop_epoch - start_epoch) * math.ceil(self.n_train / batch_size) - skip
+        return self._dataset(
+            lambda: self.iter_train(batch_size, start_epoch, stop_epoch, skip), batches
+        )
+
+    def validation_dataset(self, batch_size: int):
+        if not self.n_val:
+            return None
+        return self._dataset(
+            lambda: self.iter_validation(batch_size), math.ceil(self.n_val / batch_size)
+        )
+
+
+class _Batcher:
+    """Cuts emitted rows into batches of `batch_size`; drops the first `skip` batches."""
+
+    def __init__(self, batch_size: int, skip: int = 0):
+        self.batch_size = batch_size
+        self.skip = skip
+        self.pending: list[dict[str, np.ndarray]] = []
+        self.rows = 0
+
+    def add(self, rows: dict[str, np.ndarray]) -> None:
+        self.pending.append(rows)
+        self.rows += len(rows["y"])
+
+    def drain(self, final: bool) -> Iterator[dict[str, np.ndarray]]:
+        """Full batches (and, when `final`, the last partial one) of the rows so far."""
+        if not self.pending or (self.rows < self.batch_size and not final):
+            return
+        merged = _concat(self.pending)
+        cut = self.rows if final else self.rows - self.rows % self.batch_size
+        for i in range(0, cut, self.batch_size):
+            if self.skip:
+                self.skip -= 1
+            else:
+                yield {k: v[i:i + self.batch_size] for k, v in merged.items()}
+        rest = {k: v[cut:] for k, v in merged.items()}
+        self.rows = len(rest["y"])
+        self.pending = [rest] if self.rows else []
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
