@@ -1,0 +1,723 @@
+"""Reliability: every bad input gets one clear line and exit code 2, nothing is half-written.
+
+Each bad-input case runs through the CLI in-process (`vae_augment.cli.main`) and checks: exit
+code 2, exactly one stderr line ``vae-augment: error: ...`` naming the column or argument, no
+output file and no temporary file left next to it. A couple of cases also run as real
+processes. Then: documented behaviours (a one-row class, all-null / constant / excluded nested
+columns), atomic replacement, path safety, same seed -> same bytes (sample, reloaded
+artifact, privacy filter), crafted artifacts refused by Keras safe_mode, and the
+`--privacy-min-distance` filter.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import marshal
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vae_augment.cli import main
+
+from .conftest import REPO, make_mixed_table
+
+FAST_ARGS = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "4", "--hidden", "16",
+             "--kl-warmup-epochs", "1", "--patience", "1", "--quiet"]
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def leftovers(directory) -> list[str]:
+    """Temporary files or directories a writer could have left behind (hidden or *.tmp)."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            if name.startswith(".") or name.endswith((".tmp", ".old")):
+                found.append(os.path.join(root, name))
+    return found
+
+
+def assert_clean_failure(code, stdout, err, pattern, out_path, workdir):
+    assert code == 2, (code, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("vae-augment: error: "), lines[0]
+    assert re.search(pattern, lines[0]), (pattern, lines[0])
+    assert stdout == ""
+    assert not os.path.exists(out_path)
+    assert leftovers(workdir) == []
+
+
+def write(table: pa.Table, path) -> str:
+    pq.write_table(table, path)
+    return str(path)
+
+
+def with_column(table: pa.Table, name: str, array: pa.Array) -> pa.Table:
+    if name in table.column_names:
+        return table.set_column(table.schema.get_field_index(name), name, array)
+    return table.append_column(name, array)
+
+
+def base_table(n: int = 120) -> pa.Table:
+    return make_mixed_table(n, with_tensor=False)
+
+
+# ---------------------------------------------------------------------- bad inputs: balance
+def _finite_f32(n, bad):
+    values = np.random.default_rng(1).random(n)
+    values[7] = bad
+    return pa.array(values)
+
+
+def _balance_case(tmp_path, name):
+    """(argv after the output path, expected message regex) for one bad input."""
+    n = 120
+    src = tmp_path / "in.parquet"
+    t = base_table(n)
+    label = ["--label", "label"]
+    if name == "missing_file":
+        return [tmp_path / "nope.parquet", *label], r"input file '.*nope\.parquet' does not exist"
+    if name == "missing_dir_glob":
+        return [tmp_path / "nothing" / "*.parquet", *label], r"input glob '.*\*\.parquet' matches no files"
+    if name == "corrupt":
+        src.write_bytes(b"PAR1" + b"\x00garbage" * 20 + b"PAR1")
+        return [src, *label], r"input '.*in\.parquet' is not a readable Parquet file"
+    if name == "truncated":
+        write(t, src)
+        src.write_bytes(src.read_bytes()[: len(src.read_bytes()) // 2])
+        return [src, *label], r"input '.*in\.parquet' is not a readable Parquet file"
+    if name == "empty_table":
+        write(t.slice(0, 0), src)
+        return [src, *label], r"the input has no rows"
+    if name == "label_missing":
+        write(t, src)
+        return [src, "--label", "target"], r"`label` column 'target' not found\. Columns: \['f'"
+    if name == "label_all_null":
+        write(with_column(t, "label", pa.nulls(n, pa.string())), src)
+        return [src, *label], r"`label` column 'label' is null in every row"
+    if name == "label_single_class":
+        write(with_column(t, "label", pa.array(["a"] * n)), src)
+        return [src, *label], r"`label` column 'label' has a single class \('a'\); need at least 2"
+    if name == "label_float_type":
+        write(with_column(t, "label", pa.array(np.arange(n) * 0.5)), src)
+        return [src, *label], r"`label` column 'label' has type double; expected string"
+    if name in ("nan", "pos_inf", "neg_inf"):
+        bad = {"nan": np.nan, "pos_inf": np.inf, "neg_inf": -np.inf}[name]
+        write(with_column(t, "f32", _finite_f32(n, bad)), src)
+        what = "NaN" if name == "nan" else "±inf"
+        return [src, *label], rf"column 'f32' contains {what}; .*--exclude f32"
+    if name == "struct":
+        st = pa.StructArray.from_arrays([pa.array(np.arange(n)), pa.array(np.ones(n))], ["x", "y"])
+        write(t.append_column("addr", st), src)
+        return [src, *label], r"column 'addr' has unsupported type struct<.*exclude it with --exclude addr"
+    if name == "map":
+        mp = pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int64()))
+        write(t.append_column("attrs", mp), src)
+        return [src, *label], r"column 'attrs' has unsupported type map<.*--exclude attrs"
+    if name == "nested_list":
+        nl = pa.array([[[i], [1, 2]] for i in range(n)], pa.list_(pa.list_(pa.int64())))
+        write(t.append_column("seqs", nl), src)
+        return [src, *label], r"column 'seqs' has unsupported type list<.*--exclude seqs"
+    if name == "string_tensor":
+        fl = pa.FixedSizeListArray.from_arrays(pa.array(["a", "b"] * n), 2)
+        write(t.append_column("pair", fl), src)
+        return [src, *label], r"column 'pair' is a fixed-size list of string; .*--exclude pair"
+    if name == "cardinality":
+        write(t, src)
+        return [src, *label, "--max-categories", "2"], (
+            r"column 's' has more than 2 distinct values.*--exclude s or raise --max-categories")
+    if name == "mismatched_columns":
+        d = tmp_path / "parts"
+        d.mkdir()
+        write(t, d / "a.parquet")
+        write(t.drop_columns(["f"]), d / "b.parquet")
+        return [d, *label], r"input '.*b\.parquet' has a different schema from '.*a\.parquet': columns"
+    if name == "mismatched_types":
+        d = tmp_path / "parts"
+        d.mkdir()
+        write(t, d / "a.parquet")
+        write(with_column(t, "f", t.column("f").cast(pa.float32())), d / "b.parquet")
+        return [d, *label], r"column 'f' is double \(nullable=True\) vs float"
+    if name == "exclude_unknown":
+        write(t, src)
+        return [src, *label, "--exclude", "nope"], r"`exclude` names unknown columns \['nope'\]"
+    if name == "exclude_label":
+        write(t, src)
+        return [src, *label, "--exclude", "label"], r"the label column 'label' cannot be excluded"
+    if name == "has_is_synthetic":
+        write(t.append_column("is_synthetic", pa.array([False] * n)), src)
+        return [src, *label], r"input already has a column named 'is_synthetic'"
+    if name == "only_label":
+        write(t.select(["label"]), src)
+        return [src, *label], r"no column left to model besides the label"
+    if name == "strategy_negative":
+        write(t, src)
+        return [src, *label, "--sampling-strategy", '{"b": -5}'], (
+            r"`sampling_strategy` target for class 'b' must be a non-negative integer, got -5")
+    if name == "strategy_fraction":
+        write(t, src)
+        return [src, *label, "--sampling-strategy", '{"b": 12.5}'], (
+            r"`sampling_strategy` target for class 'b' must be a non-negative integer, got 12\.5")
+    if name == "strategy_string_count":
+        write(t, src)
+        return [src, *label, "--sampling-strategy", '{"b": "many"}'], (
+            r"`sampling_strategy` target for class 'b' must be a non-negative integer, got 'many'")
+    if name == "strategy_below_count":
+        write(t, src)
+        return [src, *label, "--sampling-strategy", '{"b": 1}'], (
+            r"`sampling_strategy`: .*greater or equal to the original number")
+    if name == "strategy_unknown_class":
+        write(t, src)
+        return [src, *label, "--sampling-strategy", '{"zzz": 10}'], (
+            r"`--sampling-strategy` names classes \['zzz'\] not in the data")
+    if name == "strategy_bad_json":
+        write(t, src)
+        return [src, *label, "--sampling-strategy", '{"b": '], r"`--sampling-strategy` .* is not valid JSON"
+    if name == "strategy_bad_name":
+        write(t, src)
+        return [src, *label, "--sampling-strategy", "most"], r"`--sampling-strategy` must be one of"
+    if name == "privacy_negative":
+        write(t, src)
+        return [src, *label, "--privacy-min-distance", "-0.5"], (
+            r"`privacy_min_distance` must be a finite number >= 0, got -0\.5")
+    if name == "privacy_not_a_number":
+        write(t, src)
+        return [src, *label, "--privacy-min-distance", "far"], (
+            r"argument --privacy-min-distance: invalid float value: 'far'")
+    if name == "epochs_not_int":
+        write(t, src)
+        return [src, *label, "--epochs", "2.5"], r"argument --epochs: invalid int value: '2\.5'"
+    if name == "label_flag_missing":
+        write(t, src)
+        return [src], r"the following arguments are required: --label"
+    raise AssertionError(name)
+
+
+BALANCE_CASES = [
+    "missing_file", "missing_dir_glob", "corrupt", "truncated", "empty_table", "label_missing",
+    "label_all_null", "label_single_class", "label_float_type", "nan", "pos_inf", "neg_inf",
+    "struct", "map", "nested_list", "string_tensor", "cardinality", "mismatched_columns",
+    "mismatched_types", "exclude_unknown", "exclude_label", "has_is_synthetic", "only_label",
+    "strategy_negative", "strategy_fraction", "strategy_string_count", "strategy_below_count",
+    "strategy_unknown_class", "strategy_bad_json", "strategy_bad_name", "privacy_negative",
+    "privacy_not_a_number", "epochs_not_int", "label_flag_missing",
+]
+
+
+@pytest.mark.parametrize("case", BALANCE_CASES)
+def test_balance_bad_input(tmp_path, capsys, case):
+    args, pattern = _balance_case(tmp_path, case)
+    out = tmp_path / "out.parquet"
+    code, stdout, err = run(["balance", args[0], out, *args[1:], *FAST_ARGS], capsys)
+    assert_clean_failure(code, stdout, err, pattern, out, tmp_path)
+
+
+def test_fit_bad_input_leaves_no_model_dir(tmp_path, capsys):
+    src = write(with_column(base_table(), "f32", _finite_f32(120, np.inf)), tmp_path / "in.parquet")
+    model_dir = tmp_path / "model"
+    code, stdout, err = run(["fit", src, "--label", "label", "--model-dir", model_dir, *FAST_ARGS],
+                            capsys)
+    assert_clean_failure(code, stdout, err, r"column 'f32' contains ±inf", model_dir, tmp_path)
+
+
+# ---------------------------------------------------------------------- bad inputs: sample
+@pytest.mark.parametrize("argv,pattern", [
+    (["--n", "-1"], r"`--n` must be a non-negative integer, got -1"),
+    (["--n", "1.5"], r"argument --n: invalid int value: '1\.5'"),
+    (["--n", "ten"], r"argument --n: invalid int value: 'ten'"),
+    ([], r"the following arguments are required: --n"),
+    (["--n", "5", "--class", "zzz"], r"class 'zzz' is not one of the model's classes \['a', 'b', 'c'\]"),
+    (["--n", "5", "--privacy-min-distance", "0.1"],
+     r"`--privacy-min-distance` needs `--reference`"),
+    (["--n", "5", "--privacy-min-distance", "nan", "--reference", "REF"],
+     r"`privacy_min_distance` must be a finite number >= 0, got nan"),
+    (["--n", "5", "--output-shards", "0"], r"`output_shards` must be a positive integer, got 0"),
+])
+def test_sample_bad_arguments(tmp_path, capsys, mixed_artifact, mixed_parquet, argv, pattern):
+    out = tmp_path / "s.parquet"
+    argv = [mixed_parquet if a == "REF" else a for a in argv]
+    code, stdout, err = run(["sample", out, "--model-dir", mixed_artifact, *argv], capsys)
+    assert_clean_failure(code, stdout, err, pattern, out, tmp_path)
+
+
+def test_sample_counts_api_rejects_non_integers(mixed_artifact):
+    from vae_augment.api import sample
+    from vae_augment.errors import VAEAugmentError
+
+    for bad in (-3, 2.5, "7", True):
+        with pytest.raises(VAEAugmentError, match=r"requested count for class 'b' must be a non-negative integer"):
+            sample(str(mixed_artifact), {"b": bad}, seed=0)
+
+
+# ---------------------------------------------------------------------- bad artifacts
+def _copy_artifact(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _rewrite_manifest(model_dir):
+    manifest = {}
+    for name in ("model.keras", "encoding.json", "config.json"):
+        manifest[name] = hashlib.sha256((model_dir / name).read_bytes()).hexdigest()
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _craft_keras(model_dir, config: dict):
+    """Replaces model.keras by a zip with this config.json (weights kept), manifest recomputed."""
+    path = model_dir / "model.keras"
+    with zipfile.ZipFile(path) as z:
+        weights = z.read("model.weights.h5")
+        metadata = z.read("metadata.json")
+    path.unlink()
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", metadata)
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", weights)
+    _rewrite_manifest(model_dir)
+
+
+MARKER = "/tmp/vae_augment_lambda_ran"
+
+
+def _lambda_config():
+    code = compile(f"lambda x: open({MARKER!r}, 'w') and x", "<crafted>", "eval")
+    blob = base64.b64encode(marshal.dumps(code.co_consts[0])).decode()
+    dtype = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+             "registered_name": None}
+    return {
+        "module": "keras", "class_name": "Sequential", "registered_name": None,
+        "config": {"name": "crafted", "trainable": True, "dtype": dtype, "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+             "config": {"batch_shape": [None, 2], "dtype": "float32", "sparse": False,
+                        "ragged": False, "name": "input_layer", "optional": False}},
+            {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+             "config": {"name": "evil", "trainable": True, "dtype": dtype, "arguments": {},
+                        "function": {"class_name": "__lambda__",
+                                     "config": {"code": blob, "defaults": None, "closure": None}}},
+             "build_config": {"input_shape": [None, 2]}},
+        ], "build_input_shape": [None, 2]},
+        "build_config": {"input_shape": [None, 2]}, "compile_config": {},
+    }
+
+
+def _unknown_class_config(original: dict):
+    crafted = json.loads(json.dumps(original))
+    crafted.update({"module": "evil_plugin.models", "class_name": "Backdoor",
+                    "registered_name": "evil_plugin>Backdoor"})
+    return crafted
+
+
+def _artifact_case(tmp_path, mixed_artifact, name):
+    model_dir = _copy_artifact(mixed_artifact, tmp_path / "model")
+    if name == "newer_format":
+        cfg = json.loads((model_dir / "config.json").read_text())
+        cfg["format_version"] = 99
+        (model_dir / "config.json").write_text(json.dumps(cfg))
+        return model_dir, r"format version 99; this vae-augment reads versions up to 1"
+    if name == "tampered_encoding":
+        enc = json.loads((model_dir / "encoding.json").read_text())
+        enc["class_counts"][0] += 1
+        (model_dir / "encoding.json").write_text(json.dumps(enc))
+        return model_dir, r"artifact file '.*encoding\.json' does not match its checksum"
+    if name == "tampered_weights":
+        data = bytearray((model_dir / "model.keras").read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (model_dir / "model.keras").write_bytes(bytes(data))
+        return model_dir, r"artifact file '.*model\.keras' does not match its checksum"
+    if name == "missing_manifest":
+        (model_dir / "manifest.json").unlink()
+        return model_dir, r"model directory '.*' has no manifest\.json; is it an artifact\?"
+    if name == "lambda_layer":
+        _craft_keras(model_dir, _lambda_config())
+        return model_dir, r"model file in '.*' was refused: .*(lambda|Lambda|safe_mode)"
+    if name == "unknown_class":
+        with zipfile.ZipFile(model_dir / "model.keras") as z:
+            original = json.loads(z.read("config.json"))
+        _craft_keras(model_dir, _unknown_class_config(original))
+        return model_dir, r"model file in '.*' was refused: .*Backdoor"
+    if name == "not_a_directory":
+        return tmp_path / "no_such_model", r"`model_dir` '.*no_such_model' is not a directory"
+    raise AssertionError(name)
+
+
+ARTIFACT_CASES = ["newer_format", "tampered_encoding", "tampered_weights", "missing_manifest",
+                  "lambda_layer", "unknown_class", "not_a_directory"]
+
+
+@pytest.mark.parametrize("case", ARTIFACT_CASES)
+def test_bad_artifact_refused_by_sample(tmp_path, capsys, mixed_artifact, case):
+    model_dir, pattern = _artifact_case(tmp_path, mixed_artifact, case)
+    if os.path.exists(MARKER):
+        os.remove(MARKER)
+    out = tmp_path / "s.parquet"
+    code, stdout, err = run(["sample", out, "--model-dir", model_dir, "--n", "10"], capsys)
+    assert_clean_failure(code, stdout, err, pattern, out, tmp_path)
+    assert not os.path.exists(MARKER)  # the crafted lambda never ran
+
+
+def test_lambda_artifact_refused_with_artifact_error(tmp_path, mixed_artifact):
+    """The crafted file passes the checksum: it is Keras safe_mode that refuses it."""
+    from vae_augment.artifact import load_artifact, read_artifact_meta
+    from vae_augment.errors import ArtifactError
+
+    model_dir, _ = _artifact_case(tmp_path, mixed_artifact, "lambda_layer")
+    read_artifact_meta(str(model_dir))  # manifest and version are fine
+    with pytest.raises(ArtifactError, match="safe_mode") as info:
+        load_artifact(str(model_dir))
+    assert "lambda" in str(info.value.__cause__).lower()
+
+
+@pytest.mark.parametrize("case", ["newer_format", "tampered_encoding", "lambda_layer"])
+def test_bad_artifact_refused_by_balance(tmp_path, capsys, mixed_artifact, mixed_parquet, case):
+    model_dir, pattern = _artifact_case(tmp_path, mixed_artifact, case)
+    out = tmp_path / "b.parquet"
+    code, stdout, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                             model_dir, "--quiet"], capsys)
+    assert_clean_failure(code, stdout, err, pattern, out, tmp_path)
+
+
+def test_artifact_from_other_schema(tmp_path, capsys, mixed_artifact):
+    """The model was trained with an image column; this input has none."""
+    src = write(make_mixed_table(300, with_tensor=False), tmp_path / "in.parquet")
+    out = tmp_path / "b.parquet"
+    code, stdout, err = run(["balance", src, out, "--label", "label", "--model-dir", mixed_artifact,
+                             "--quiet"], capsys)
+    assert_clean_failure(code, stdout, err,
+                         r"input schema does not match the schema artifact .* was trained on: columns",
+                         out, tmp_path)
+
+
+def test_artifact_other_column_type(tmp_path, capsys, mixed_artifact, mixed_table):
+    t = with_column(mixed_table, "i", mixed_table.column("i").cast(pa.int32()))
+    src = write(t, tmp_path / "in.parquet")
+    out = tmp_path / "b.parquet"
+    code, stdout, err = run(["balance", src, out, "--label", "label", "--model-dir", mixed_artifact,
+                             "--quiet"], capsys)
+    assert_clean_failure(code, stdout, err, r"column 'i' is int64 .* vs int32", out, tmp_path)
+
+
+def test_artifact_other_label(tmp_path, capsys, mixed_artifact, mixed_parquet):
+    out = tmp_path / "b.parquet"
+    code, stdout, err = run(["balance", mixed_parquet, out, "--label", "s", "--model-dir",
+                             mixed_artifact, "--quiet"], capsys)
+    assert_clean_failure(code, stdout, err, r"trained with label 'label', not 's'", out, tmp_path)
+
+
+def test_artifact_unknown_class_in_input(tmp_path, capsys, mixed_artifact, mixed_table):
+    labels = mixed_table.column("label").to_pylist()
+    labels[0] = "new"
+    src = write(with_column(mixed_table, "label", pa.array(labels)), tmp_path / "in.parquet")
+    out = tmp_path / "b.parquet"
+    code, stdout, err = run(["balance", src, out, "--label", "label", "--model-dir", mixed_artifact,
+                             "--quiet"], capsys)
+    assert_clean_failure(code, stdout, err, r"input has classes \['new'\] the model in .* does not know",
+                         out, tmp_path)
+
+
+# ---------------------------------------------------------------------- unseen category at score time
+def _unseen_category_table(mixed_table):
+    values = mixed_table.column("s").to_pylist()
+    values[3] = "never-seen"
+    return with_column(mixed_table, "s", pa.array(values))
+
+
+def test_unseen_category_at_encode_and_score(mixed_artifact, mixed_table):
+    from vae_augment.artifact import load_artifact
+    from vae_augment.errors import SchemaError
+    from vae_augment.scoring import anomaly_scores, encode_latent
+
+    art = load_artifact(str(mixed_artifact))
+    bad = _unseen_category_table(mixed_table)
+    message = r"column 's' has categories \['never-seen'\] the model was not trained on"
+    with pytest.raises(SchemaError, match=message):
+        art.encoding.encode(bad)
+    with pytest.raises(SchemaError, match=message):
+        anomaly_scores(art, bad)
+    with pytest.raises(SchemaError, match=message):
+        encode_latent(art, bad)
+    assert len(anomaly_scores(art, mixed_table)) == mixed_table.num_rows  # good rows still score
+
+
+@pytest.mark.parametrize("command", ["score", "encode"])
+def test_unseen_category_cli(tmp_path, capsys, mixed_artifact, mixed_table, command):
+    import argparse
+
+    from vae_augment.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    if command not in sub.choices:
+        pytest.skip(f"`vae-augment {command}` is not registered yet (vae_augment/cli_score.py)")
+    src = write(_unseen_category_table(mixed_table), tmp_path / "in.parquet")
+    out = tmp_path / "scored.parquet"
+    code, stdout, err = run([command, src, out, "--model-dir", mixed_artifact], capsys)
+    assert_clean_failure(code, stdout, err, r"column 's' has categories \['never-seen'\]", out, tmp_path)
+
+
+# ---------------------------------------------------------------------- documented behaviours
+def test_class_with_one_row_is_balanced(tmp_path, capsys):
+    """A class with a single row works: the model is conditioned on it and fills it up."""
+    t = base_table(150)
+    labels = np.where(np.arange(150) == 17, "rare", "common")
+    src = write(with_column(t, "label", pa.array(labels)), tmp_path / "in.parquet")
+    out = tmp_path / "b.parquet"
+    code, stdout, err = run(["balance", src, out, "--label", "label", *FAST_ARGS], capsys)
+    assert code == 0, err
+    got = pq.read_table(out)
+    assert got.filter(got.column("is_synthetic")).column("label").to_pylist() == ["rare"] * 148
+    assert re.search(r"rare\s+1\s+148\s+149", stdout), stdout
+
+
+def test_all_null_and_constant_columns_pass_through(tmp_path, capsys):
+    """An all-null column stays null in synthetic rows; a constant column stays constant."""
+    t = base_table(150)
+    t = t.append_column("nothing", pa.nulls(150, pa.float64()))
+    t = t.append_column("nothing_s", pa.array([None] * 150, pa.string()))
+    t = t.append_column("always", pa.array(["same"] * 150))
+    src = write(t, tmp_path / "in.parquet")
+    out = tmp_path / "b.parquet"
+    code, _, err = run(["balance", src, out, "--label", "label", *FAST_ARGS], capsys)
+    assert code == 0, err
+    got = pq.read_table(out)
+    synth = got.filter(got.column("is_synthetic"))
+    assert synth.num_rows > 0
+    assert synth.column("nothing").null_count == synth.num_rows
+    assert synth.column("nothing_s").null_count == synth.num_rows
+    assert set(synth.column("always").to_pylist()) == {"same"}
+    assert set(synth.column("const").to_pylist()) == {7.0}  # numeric constant column
+    real = got.filter(pa.compute.invert(got.column("is_synthetic"))).drop_columns(["is_synthetic"])
+    assert real.equals(t)
+
+
+def test_nested_columns_pass_through_with_exclude(tmp_path, capsys):
+    """Struct/map/list columns are not modelled; with --exclude they pass through real rows."""
+    n = 150
+    t = base_table(n)
+    t = t.append_column("addr", pa.StructArray.from_arrays([pa.array(np.arange(n))], ["x"]))
+    t = t.append_column("attrs", pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int64())))
+    t = t.append_column("seqs", pa.array([[[i]] for i in range(n)], pa.list_(pa.list_(pa.int64()))))
+    src = write(t, tmp_path / "in.parquet")
+    out = tmp_path / "b.parquet"
+    code, _, err = run(["balance", src, out, "--label", "label", "--exclude", "addr", "--exclude",
+                        "attrs", "--exclude", "seqs", *FAST_ARGS], capsys)
+    assert code == 0, err
+    got = pq.read_table(out)
+    flag = got.column("is_synthetic").to_numpy(zero_copy_only=False)
+    assert got.filter(pa.array(~flag)).drop_columns(["is_synthetic"]).equals(t)
+    synth = got.filter(pa.array(flag))
+    for name in ("addr", "attrs", "seqs"):
+        assert synth.column(name).null_count == synth.num_rows
+
+
+# ---------------------------------------------------------------------- data safety
+def test_failure_mid_write_keeps_previous_output(tmp_path, capsys, mixed_artifact, mixed_parquet):
+    """An error raised after real rows were written (the privacy filter cannot fill a class)
+    leaves the previous output byte-identical and no temporary file, even with --overwrite."""
+    out = tmp_path / "b.parquet"
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                        mixed_artifact, "--quiet"], capsys)
+    assert code == 0, err
+    before = out.read_bytes()
+    code, stdout, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                             mixed_artifact, "--quiet", "--overwrite", "--privacy-min-distance", "50"],
+                            capsys)
+    assert code == 2 and "dropped too many synthetic rows of class 'b'" in err
+    assert err.count("\n") == 1
+    assert out.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_failure_keeps_previous_sharded_output(tmp_path, capsys, mixed_artifact, mixed_parquet):
+    out = tmp_path / "shards"
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                        mixed_artifact, "--quiet", "--output-shards", "2"], capsys)
+    assert code == 0, err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                        mixed_artifact, "--quiet", "--output-shards", "3", "--overwrite",
+                        "--privacy-min-distance", "50"], capsys)
+    assert code == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert leftovers(tmp_path) == []
+
+
+def test_sample_overwrite_flag(tmp_path, capsys, mixed_artifact):
+    out = tmp_path / "s.parquet"
+    out.write_bytes(b"previous")
+    code, _, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "5"], capsys)
+    assert code == 2 and "pass --overwrite" in err and out.read_bytes() == b"previous"
+    code, _, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "5", "--overwrite"], capsys)
+    assert code == 0, err
+    assert pq.read_table(out).num_rows == 15
+    assert leftovers(tmp_path) == []
+
+
+def test_output_path_never_joined_with_data_values(tmp_path, capsys, mixed_artifact):
+    """Class values that look like paths never reach a file name."""
+    t = base_table(150)
+    evil = ["../evil", "/tmp/vae_augment_abs_evil", "..\\win"]
+    labels = np.array([evil[0]] * 100 + [evil[1]] * 30 + [evil[2]] * 20)
+    t = with_column(t, "label", pa.array(labels))
+    t = with_column(t, "s", pa.array(["../../x"] * 150))
+    work = tmp_path / "work"
+    work.mkdir()
+    src = write(t, work / "in.parquet")
+    out = work / "out"
+    model = work / "model"
+    before_parent = sorted(os.listdir(tmp_path))
+    code, _, err = run(["balance", src, out, "--label", "label", "--model-dir", model,
+                        "--output-shards", "2", *FAST_ARGS], capsys)
+    assert code == 0, err
+    assert sorted(os.listdir(tmp_path)) == before_parent
+    assert sorted(os.listdir(work)) == ["in.parquet", "model", "out"]
+    assert sorted(os.listdir(out)) == ["part-00000-of-00002.parquet", "part-00001-of-00002.parquet"]
+    assert not os.path.exists("/tmp/vae_augment_abs_evil")
+    got = pq.read_table(out)
+    assert set(got.column("label").to_pylist()) == set(evil)
+    # sample a class named like a path: still one file, where we asked
+    sample_out = work / "one.parquet"
+    code, _, err = run(["sample", sample_out, "--model-dir", model, "--class", "../evil", "--n", "3"], capsys)
+    assert code == 0, err
+    assert sorted(os.listdir(work)) == ["in.parquet", "model", "one.parquet", "out"]
+    assert pq.read_table(sample_out).column("label").to_pylist() == ["../evil"] * 3
+
+
+# ---------------------------------------------------------------------- reproducibility
+def test_sample_same_seed_same_bytes(tmp_path, capsys, mixed_artifact):
+    outs = []
+    for i, seed in enumerate([11, 11, 12]):
+        out = tmp_path / f"s{i}.parquet"
+        code, _, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "300", "--seed", seed],
+                           capsys)
+        assert code == 0, err
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    assert outs[0] != outs[2]
+
+
+def test_balance_in_memory_model_and_reloaded_artifact_same_bytes(tmp_path, capsys, mixed_parquet):
+    """Training then balancing equals balancing later from the saved artifact, byte for byte."""
+    model = tmp_path / "model"
+    first, second, third = (tmp_path / f"b{i}.parquet" for i in range(3))
+    code, _, err = run(["balance", mixed_parquet, first, "--label", "label", "--model-dir", model,
+                        "--seed", "5", *FAST_ARGS], capsys)
+    assert code == 0, err
+    for out in (second, third):
+        code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir", model,
+                            "--seed", "5", "--quiet"], capsys)
+        assert code == 0, err
+    assert first.read_bytes() == second.read_bytes() == third.read_bytes()
+
+
+def test_real_process_same_bytes_as_in_process(tmp_path, capsys, mixed_artifact):
+    out_a, out_b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    code, _, err = run(["sample", out_a, "--model-dir", mixed_artifact, "--n", "100", "--seed", "3"], capsys)
+    assert code == 0, err
+    proc = subprocess.run([sys.executable, "-m", "vae_augment.cli", "sample", str(out_b), "--model-dir",
+                           str(mixed_artifact), "--n", "100", "--seed", "3"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"output": str(out_b), "rows_written": 300}
+    assert out_a.read_bytes() == out_b.read_bytes()
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["sample", "OUT", "--model-dir", "MODEL", "--n", "-4"], r"`--n` must be a non-negative integer, got -4"),
+    (["balance", "SRC", "OUT", "--label", "label", "--sampling-strategy", '{"b": 2.5}'],
+     r"target for class 'b' must be a non-negative integer, got 2\.5"),
+    (["sample", "OUT", "--model-dir", "TAMPERED", "--n", "3"], r"does not match its checksum"),
+])
+def test_real_process_bad_input(tmp_path, mixed_artifact, mixed_parquet, argv, pattern):
+    """The installed console script: one line on stderr, nothing on stdout, exit code 2."""
+    tampered, _ = _artifact_case(tmp_path, mixed_artifact, "tampered_encoding")
+    subs = {"OUT": str(tmp_path / "o.parquet"), "MODEL": str(mixed_artifact),
+            "SRC": str(mixed_parquet), "TAMPERED": str(tampered)}
+    exe = os.path.join(os.path.dirname(sys.executable), "vae-augment")
+    if not os.path.exists(exe):
+        exe = shutil.which("vae-augment")
+    assert exe, "console script vae-augment is not installed"
+    proc = subprocess.run([exe, *[subs.get(a, a) for a in argv]], capture_output=True, text=True,
+                          timeout=300)
+    assert_clean_failure(proc.returncode, proc.stdout, proc.stderr, pattern, subs["OUT"], tmp_path)
+
+
+# ---------------------------------------------------------------------- privacy filter
+def test_privacy_filter_balance(tmp_path, capsys, mixed_artifact, mixed_parquet):
+    from vae_augment.artifact import load_artifact
+    from vae_augment.privacy import distance_to_closest
+
+    out = tmp_path / "b.parquet"
+    d = 0.3
+    code, stdout, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                             mixed_artifact, "--quiet", "--privacy-min-distance", d], capsys)
+    assert code == 0, err
+    dropped = int(re.search(r"privacy filter dropped (\d+) synthetic rows within distance 0\.3", stdout)[1])
+    got = pq.read_table(out)
+    counts = dict(zip(*np.unique(got.column("label").to_numpy(zero_copy_only=False), return_counts=True)))
+    assert counts == {"a": 186, "b": 186, "c": 186}  # targets met despite the drops
+    real = pq.read_table(mixed_parquet)
+    synth = got.filter(got.column("is_synthetic")).drop_columns(["is_synthetic"])
+    art = load_artifact(str(mixed_artifact))
+    assert distance_to_closest(art.encoding, real, synth).min() > d
+    # the same run without the filter keeps some rows the filter dropped
+    from vae_augment.api import balance
+
+    plain = balance(str(mixed_parquet), label="label", model_dir=str(mixed_artifact))["table"]
+    plain_synth = plain.filter(plain.column("is_synthetic")).drop_columns(["is_synthetic"])
+    n_close = int((distance_to_closest(art.encoding, real, plain_synth) <= d).sum())
+    assert dropped >= n_close > 0
+
+
+def test_privacy_filter_replaces_from_further_blocks(mixed_artifact):
+    """Rows equal to the reference are dropped and replaced by the next block's rows."""
+    from vae_augment.api import sample
+    from vae_augment.artifact import load_artifact
+    from vae_augment.sampler import Sampler
+
+    art = load_artifact(str(mixed_artifact))
+    plain = sample(art, {"c": 40}, seed=2)
+    stats = {}
+    filtered = sample(art, {"c": 40}, seed=2, privacy_min_distance=0.0,
+                      reference=plain.drop_columns(["is_synthetic"]), stats=stats)
+    assert stats["privacy_dropped"] == {"c": 40}
+    expected = Sampler(art).generate_block(art.encoding.class_index("c"), 2, 1, 40)
+    assert filtered.equals(pa.Table.from_batches([expected]))
+    again = sample(art, {"c": 40}, seed=2, privacy_min_distance=0.0,
+                   reference=plain.drop_columns(["is_synthetic"]))
+    assert again.equals(filtered)
+
+
+def test_privacy_filter_nothing_dropped_same_bytes(tmp_path, capsys, mixed_artifact, mixed_parquet):
+    outs = []
+    for i, extra in enumerate([[], ["--privacy-min-distance", "0", "--reference", mixed_parquet]]):
+        out = tmp_path / f"s{i}.parquet"
+        code, stdout, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "200",
+                                 "--seed", "4", *extra], capsys)
+        assert code == 0, err
+        outs.append(out.read_bytes())
+    assert json.loads(stdout)["privacy_dropped"] == 0
+    assert outs[0] == outs[1]
+
+
+def test_privacy_filter_bounded_attempts(mixed_artifact, mixed_table):
+    from vae_augment.api import sample
+    from vae_augment.errors import VAEAugmentError
+
+    with pytest.raises(VAEAugmentError, match=r"dropped too many synthetic rows of class 'a': 0 of 10 kept "
+                                              r"after 9 blocks \(90 dropped\)"):
+        sample(str(mixed_artifact), {"a": 10}, seed=0, privacy_min_distance=100.0,
+               reference=mixed_table)
