@@ -84,7 +84,8 @@ def c2st_auc(
     Features are `privacy.feature_matrix` (quantile-normal numerics, one-hot categories,
     scaled tensors); a gradient-boosting classifier is scored with 5-fold stratified
     cross-validated ROC AUC. 0.5 means indistinguishable (ideal), 1.0 means every synthetic
-    row is recognisable.
+    row is recognisable. Values well below 0.5 are a warning too: they appear when synthetic
+    rows are copies of real rows (a copy in the training folds votes against its twin).
 
     Args:
         encoding: the `Encoding` defining the feature space (e.g. `artifact.encoding`).
@@ -464,11 +465,13 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
     minority = min(present, key=lambda c: (counts[c], c))
     new = samples_to_generate(counts, "auto")
     # vae-augment: real-train plus up to `new[c]` synthetic rows of each class
-    take = []
+    take, shortfall = [], {}
     for c, n in new.items():
         rows = np.flatnonzero(y_syn == c)
         if n and len(rows):
             take.append(rng.choice(rows, min(n, len(rows)), replace=False))
+        if n > len(rows):
+            shortfall[str(encoding.classes[c])] = int(n - len(rows))
     syn_idx = np.sort(np.concatenate(take)) if take else np.zeros(0, np.int64)
     x_syn = feature_matrix(encoding, _take(synthetic, syn_idx)) if len(syn_idx) else x_tr[:0]
     sets = {
@@ -483,6 +486,8 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
     sets["vae_augment"] = (np.concatenate([x_tr, x_syn]), np.r_[y_tr, y_syn[syn_idx]])
     out.update({
         "minority_class": str(encoding.classes[minority]),
+        # rows the 'auto' target needed beyond the synthetic rows available, per class
+        "synthetic_shortfall": shortfall,
         "classes": [str(encoding.classes[c]) for c in present],
         "train_counts": {m: {str(encoding.classes[c]): int((y == c).sum()) for c in present}
                          for m, (_, y) in sets.items()},

@@ -429,7 +429,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     h.append("<h2>Detection (C2ST)</h2><p class='muted'>A gradient-boosting classifier tries "
              "to tell real rows from synthetic rows of the same classes (equal numbers of each "
              "per class, 5-fold cross-validated ROC AUC). 0.5: indistinguishable; 1.0: every "
-             "synthetic row is recognisable.</p>")
+             "synthetic row is recognisable; well below 0.5: synthetic rows copy real rows "
+             "(see Privacy).</p>")
     if det.get("skipped"):
         h.append(f"<p>Skipped: {html.escape(det['skipped'])}</p>")
     rows = [["all classes", det["c2st_auc"]]] + [[c, v] for c, v in det["per_class"].items()]
@@ -449,6 +450,10 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
              + "</p>")
     if "results" in util:
         h.append(f"<p>Minority class: <code>{html.escape(util['minority_class'])}</code></p>")
+        if util.get("synthetic_shortfall"):
+            short = ", ".join(f"{html.escape(k)}: {v}" for k, v in util["synthetic_shortfall"].items())
+            h.append(f"<p class='warn'>Not enough synthetic rows to balance real-train; "
+                     f"missing rows per class: {short}.</p>")
         keys = ["balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision"]
         for clf, res in util["results"].items():
             methods = list(res)

@@ -1,0 +1,271 @@
+"""The evaluation report: metrics that move the right way, files that stand alone, CLI errors."""
+
+import base64
+import json
+import math
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import make_mixed_table
+from vae_augment.cli import main
+from vae_augment.evaluation import c2st_auc, evaluate
+from vae_augment.training import fit_encoding
+
+
+@pytest.fixture(scope="module")
+def two_samples():
+    """Two independent draws from the same distribution (no tensor column: faster)."""
+    return (make_mixed_table(600, seed=1, with_tensor=False),
+            make_mixed_table(600, seed=2, with_tensor=False))
+
+
+@pytest.fixture(scope="module")
+def same_report(two_samples):
+    a, b = two_samples
+    return evaluate(a, b, label="label", seed=0)
+
+
+@pytest.fixture(scope="module")
+def model_report(tmp_path_factory, mixed_table, mixed_artifact):
+    """One full report: the tiny session model's synthetic rows against its training table."""
+    from vae_augment.api import sample
+
+    synthetic = sample(str(mixed_artifact), {"a": 40, "b": 80, "c": 80}, seed=3)
+    out = tmp_path_factory.mktemp("report")
+    report = evaluate(mixed_table, synthetic, label="label", model=str(mixed_artifact),
+                      report_dir=str(out), seed=0, iw_samples=4)
+    return report, out
+
+
+def _shift(table: pa.Table) -> pa.Table:
+    """Obviously different rows: a numeric column moved far away, one category everywhere."""
+    i = table.schema.get_field_index("f")
+    table = table.set_column(i, "f", pc.add(table.column("f"), 100.0))
+    i = table.schema.get_field_index("s")
+    return table.set_column(i, "s", pa.array(["x"] * table.num_rows))
+
+
+# ---------------------------------------------------------------------------- c2st
+def test_c2st_same_distribution_near_half(two_samples):
+    a, b = two_samples
+    enc = fit_encoding(pa.concat_tables([a, b]), "label")
+    assert abs(c2st_auc(enc, a, b, seed=0) - 0.5) < 0.1
+
+
+def test_c2st_shifted_data_near_one(two_samples):
+    a, b = two_samples
+    shifted = _shift(b)
+    enc = fit_encoding(pa.concat_tables([a, shifted]), "label")
+    assert c2st_auc(enc, a, shifted, seed=0) > 0.95
+
+
+def test_c2st_class_mix_alone_is_not_detected(two_samples):
+    """Synthetic rows of the minority class only: same-class real rows are matched to them."""
+    a, b = two_samples
+    only_c = b.filter(pc.equal(b.column("label"), "c"))
+    enc = fit_encoding(pa.concat_tables([a, b]), "label")
+    assert abs(c2st_auc(enc, a, only_c, seed=0) - 0.5) < 0.2
+
+
+def test_c2st_rejects_too_few_rows(two_samples):
+    from vae_augment.errors import VAEAugmentError
+
+    a, b = two_samples
+    enc = fit_encoding(pa.concat_tables([a, b]), "label")
+    with pytest.raises(VAEAugmentError, match="at least 5 comparable rows"):
+        c2st_auc(enc, a, b.slice(0, 3))
+
+
+# ---------------------------------------------------------------------------- metrics
+def test_same_distribution_scores_well_and_shift_scores_badly(two_samples, same_report):
+    a, b = two_samples
+    good = same_report
+    assert good["fidelity"]["score"] > 0.85
+    assert good["fidelity"]["association_mean_abs_diff"] < 0.1
+    assert abs(good["detection"]["c2st_auc"] - 0.5) < 0.1
+    assert good["privacy"]["exact_copy_rate"] == 0.0
+    # the distance of an independent sample to real-train is like real-test's
+    share = good["privacy"]["share_closer_than_holdout_p05"]
+    assert 0.0 <= share < 0.2
+
+    bad = evaluate(a, _shift(b), label="label", seed=0)
+    for cls, entry in bad["fidelity"]["per_class"].items():
+        assert entry["columns"]["f"]["score"] < 0.05, cls
+        assert entry["columns"]["f"]["metric"] == "ks_complement"
+        assert entry["columns"]["s"]["metric"] == "tv_complement"
+        assert entry["score"] < good["fidelity"]["per_class"][cls]["score"]
+    assert bad["detection"]["c2st_auc"] > 0.95
+
+
+def test_exact_copies_are_counted(two_samples):
+    a, _ = two_samples
+    report = evaluate(a, a, label="label", seed=0)
+    assert report["privacy"]["exact_copy_rate"] == 1.0
+    assert report["privacy"]["dcr_synthetic"]["median"] == pytest.approx(0.0, abs=1e-6)
+    assert report["fidelity"]["score"] == pytest.approx(1.0)
+    # copies give themselves away: a copy in the training folds votes against its twin
+    assert report["detection"]["c2st_auc"] < 0.3
+
+
+def test_null_rate_gap(two_samples):
+    a, b = two_samples
+    i = b.schema.get_field_index("f")
+    nulled = b.set_column(i, b.schema.field(i), pa.nulls(b.num_rows, pa.float64()))
+    # 'f' all null in SYNTHETIC is treated as not generated
+    report = evaluate(a, nulled, label="label", seed=0)
+    assert "f" in report["skipped_columns"]
+    half = pa.array(np.where(np.arange(b.num_rows) % 2 == 0, None, 1.0), pa.float64())
+    report = evaluate(a, b.set_column(i, b.schema.field(i), half), label="label", seed=0)
+    gaps = [e["columns"]["f"]["null_rate_gap"] for e in report["fidelity"]["per_class"].values()]
+    assert all(0.3 < g < 0.7 for g in gaps)
+
+
+def test_utility_section(two_samples, same_report):
+    a, _ = two_samples
+    report = same_report
+    u = report["utility"]
+    assert u["minority_class"] == "c"
+    assert set(u["results"]) == {"logistic_regression", "gradient_boosting"}
+    counts = u["train_counts"]
+    # oversamplers bring real-train to the 'auto' target; vae_augment as far as the synthetic
+    # rows go, and the report says how many were missing
+    assert counts["random_oversampling"] == counts["smote"]
+    target = counts["smote"]["a"]
+    assert set(counts["smote"].values()) == {target} and counts["none"]["a"] == target
+    available = report["counts"]["synthetic"]
+    for c in ("b", "c"):
+        expect = min(target, counts["none"][c] + available[c])
+        assert counts["vae_augment"][c] == expect
+        assert u["synthetic_shortfall"].get(c, 0) == target - expect
+    assert u["synthetic_shortfall"]
+    for res in u["results"].values():
+        assert set(res) == {"none", "random_oversampling", "smote", "vae_augment"}
+        for m in res.values():
+            for k in ("balanced_accuracy", "macro_f1", "minority_f1",
+                      "minority_average_precision"):
+                assert 0.0 <= m[k] <= 1.0
+    split = report["split"]
+    assert split["real_train"] + split["real_test"] == a.num_rows
+    assert split["real_test"] == pytest.approx(0.3 * a.num_rows, abs=3)
+
+
+def test_holdout_replaces_the_split(two_samples):
+    a, b = two_samples
+    holdout = make_mixed_table(200, seed=5, with_tensor=False)
+    report = evaluate(a, b, label="label", holdout=holdout, seed=0)
+    assert report["split"]["holdout_given"]
+    assert report["split"]["real_test"] == 200
+    assert report["utility"]["train_rows"] == a.num_rows
+
+
+# ---------------------------------------------------------------------------- with a model
+def test_model_report_fields(model_report):
+    report, out = model_report
+    assert report["rows"]["synthetic"] == 200
+    assert report["counts"]["synthetic"] == {"a": 40, "b": 80, "c": 80}
+    assert report["columns"]["img"] == "tensor"
+    diag = report["diagnostics"]
+    assert diag["latent_dim"] == 4 and len(diag["kl_per_dim"]) == 4
+    assert all(v >= 0 for v in diag["kl_per_dim"])
+    assert 0 <= diag["active_units"] <= 4 and 0 <= diag["active_units_kl"] <= 4
+    assert math.isfinite(diag["elbo"]) and math.isfinite(diag["iw_bound"])
+    assert diag["kl_total"] == pytest.approx(sum(diag["kl_per_dim"]), rel=1e-5)
+    assert len(report["latent"]["explained_variance_ratio"]) == 2
+    assert 0.0 <= report["detection"]["c2st_auc"] <= 1.0
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["detection"] == report["detection"]
+    for key in ("fidelity", "detection", "utility", "privacy", "diagnostics", "latent", "split"):
+        assert key in on_disk
+
+
+def test_report_html_is_self_contained(model_report):
+    report, out = model_report
+    text = (out / "report.html").read_text()
+    assert text.startswith("<!DOCTYPE html>")
+    # no external resources: every src is an inline data URI, no links, scripts or stylesheets
+    srcs = re.findall(r'src="([^"]*)"', text)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "href=" not in text and "<script" not in text and "@import" not in text
+    pngs = [base64.b64decode(s.split(",", 1)[1]) for s in srcs]
+    assert all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
+    # fidelity, marginals, associations, image grid, latents, utility, privacy, KL
+    assert set(report["plots"]) == {"fidelity", "marginals", "association", "images", "latent",
+                                    "utility", "privacy", "kl"}
+    assert len(pngs) == 8
+    for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics"):
+        assert heading in text
+
+
+# ---------------------------------------------------------------------------- CLI
+@pytest.fixture(scope="module")
+def cli_files(tmp_path_factory, two_samples):
+    d = tmp_path_factory.mktemp("cli")
+    a, b = two_samples
+    pq.write_table(a, d / "real.parquet")
+    pq.write_table(b, d / "synthetic.parquet")
+    pq.write_table(b.drop_columns(["label"]), d / "nolabel.parquet")
+    pq.write_table(b.drop_columns(["f"]), d / "nof.parquet")
+    i = b.schema.get_field_index("i")
+    pq.write_table(b.set_column(i, "i", pc.cast(b.column("i"), pa.float64())),
+                   d / "itype.parquet")
+    return d
+
+
+@pytest.mark.parametrize("synthetic, message", [
+    ("nolabel.parquet", "`label` column 'label' not found in SYNTHETIC"),
+    ("nof.parquet", r"SYNTHETIC columns do not match REAL: missing \['f'\]"),
+    ("itype.parquet", "column 'i' is int64 in REAL but double in SYNTHETIC"),
+    ("missing.parquet", "does not exist"),
+])
+def test_cli_bad_input_exits_2_with_one_line(cli_files, capsys, synthetic, message):
+    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / synthetic),
+                 "--label", "label", "--report", str(cli_files / "bad")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("vae-augment: error:")
+    assert re.search(message, err)
+    assert not (cli_files / "bad" / "report.json").exists()
+
+
+def test_cli_missing_label_in_real(cli_files, capsys):
+    code = main(["evaluate", str(cli_files / "nolabel.parquet"),
+                 str(cli_files / "synthetic.parquet"), "--label", "label",
+                 "--report", str(cli_files / "bad")])
+    assert code == 2
+    assert "not found in REAL" in capsys.readouterr().err
+
+
+def test_cli_evaluate_writes_report(cli_files, capsys):
+    out = cli_files / "rep"
+    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "real.parquet"),
+                 "--label", "label", "--report", str(out), "--quiet"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["exact_copy_rate"] == 1.0 and summary["fidelity"] == pytest.approx(1.0)
+    assert summary["report"] == str(out / "report.html")
+    assert (out / "report.html").exists()
+    assert json.loads((out / "report.json").read_text())["privacy"]["exact_copy_rate"] == 1.0
+
+
+def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
+    """`balance --report` evaluates exactly the synthetic rows of the run, with its model."""
+    out = tmp_path / "balanced.parquet"
+    code = main(["balance", str(mixed_parquet), str(out), "--label", "label",
+                 "--model-dir", str(mixed_artifact), "--report", str(tmp_path / "rep"),
+                 "--quiet"])
+    assert code == 0
+    assert "report.html" in capsys.readouterr().out
+    balanced = pq.read_table(out)
+    flags = balanced.column("is_synthetic").to_numpy()
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["rows"]["synthetic"] == int(flags.sum())
+    assert report["rows"]["real"] == int((~flags).sum())
+    assert report["model"] == str(mixed_artifact)
+    assert report["counts"]["synthetic"]["a"] == 0  # the majority class gets no new rows
+    assert report["diagnostics"]["latent_dim"] == 4
+    assert (tmp_path / "rep" / "report.html").exists()
