@@ -1,0 +1,473 @@
+"""Training at scale: strategies, mixed precision, Parquet streaming, checkpoints and resume.
+
+Tests that need a fresh TensorFlow (logical CPU devices) or a clean peak-RSS reading run in
+subprocesses.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import FAST, REPO, make_mixed_table
+from vae_augment.errors import VAEAugmentError
+
+PY = sys.executable
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+
+
+def _run(script: str, *args, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PY, "-c", textwrap.dedent(script), *map(str, args)], cwd=REPO, env=ENV,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def _last_json(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------- strategy
+def test_strategy_auto_on_cpu_is_default_and_logged(capsys):
+    import tensorflow as tf
+
+    from vae_augment.strategy import resolve_strategy
+
+    s = resolve_strategy("auto")
+    assert s is tf.distribute.get_strategy()
+    assert s.num_replicas_in_sync == 1
+    err = capsys.readouterr().err
+    assert "strategy _DefaultDistributionStrategy with 1 replica(s) on" in err
+    assert "CPU:0" in err
+
+
+@pytest.mark.parametrize("bad", ["gpu", "Mirror", ""])
+def test_strategy_rejects_unknown_names(bad):
+    from vae_augment.strategy import resolve_strategy
+
+    with pytest.raises(VAEAugmentError, match="`strategy` must be one of"):
+        resolve_strategy(bad, log=False)
+
+
+def test_tpu_strategy_without_tpu_is_an_error(monkeypatch):
+    from vae_augment import strategy as S
+
+    monkeypatch.setenv("TPU_NAME", "no-such-tpu-here")
+    called = {}
+
+    def fake(required):  # never contact a metadata server in tests
+        called["required"] = required
+        if required:
+            raise VAEAugmentError("`--strategy tpu`: no TPU reachable (test)")
+
+    monkeypatch.setattr(S, "_tpu_strategy", fake)
+    with pytest.raises(VAEAugmentError, match="no TPU reachable"):
+        S.resolve_strategy("tpu", log=False)
+    assert called["required"] is True
+    # auto with a TPU hint but no TPU falls back to the default strategy
+    assert S.resolve_strategy("auto", log=False).num_replicas_in_sync == 1
+    assert called["required"] is False
+
+
+MIRRORED = """
+import json, os, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tests.conftest import FAST, make_mixed_table
+from vae_augment.model import ConditionalVAE
+from vae_augment.strategy import resolve_strategy
+from vae_augment.training import TrainConfig, encode_all, fit_encoding, train_model
+table = make_mixed_table(400)
+enc = fit_encoding(table, "label")
+arrays = encode_all(enc, table)
+cfg = TrainConfig(**{**FAST, "epochs": 3, "patience": 5, "seed": 0})
+m1, r1 = train_model(enc, arrays, cfg, verbose=0)
+s = resolve_strategy("mirrored", log=True)
+m2, r2 = train_model(enc, arrays, cfg, verbose=0, strategy=s)
+x = tf.data.Dataset.from_tensor_slices({k: v[:128] for k, v in arrays.items()}).batch(64)
+with s.scope():
+    m3 = ConditionalVAE(enc.layout(), latent_dim=cfg.latent_dim, hidden=cfg.hidden, seed=0)
+    m3.compile(optimizer="adam")
+m3.set_weights(m1.get_weights())
+m1.compile(optimizer="adam")
+e1 = m1.evaluate(x, verbose=0, return_dict=True)
+e3 = m3.evaluate(x, verbose=0, return_dict=True)
+print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrored": e3}))
+"""
+
+
+def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
+    proc = _run(MIRRORED)
+    out = _last_json(proc)
+    assert "strategy MirroredStrategy with 2 replica(s)" in proc.stderr
+    single, mirrored = out["single"], out["mirrored"]
+    assert single["replicas"] == 1 and mirrored["replicas"] == 2
+    # the same weights give the same loss and metrics on 1 and 2 replicas (loss scaling,
+    # metric aggregation)
+    for key in ("loss", "recon", "kl", "neg_elbo"):
+        assert out["eval_mirrored"][key] == pytest.approx(out["eval_single"][key], rel=1e-5)
+    # training: the same data, steps and seed; only the reparameterisation noise is drawn per
+    # replica, so the losses agree closely but not bit for bit
+    assert mirrored["global_step"] == single["global_step"]
+    for key in ("loss", "val_neg_elbo", "recon"):
+        assert mirrored[key] == pytest.approx(single[key], rel=0.03), key
+
+
+# ---------------------------------------------------------------------------- precision
+def test_mixed_bfloat16_keeps_distribution_heads_in_float32(mixed_table):
+    import keras
+    import tensorflow as tf
+
+    from vae_augment.model import ConditionalVAE, dummy_inputs
+    from vae_augment.strategy import precision_scope
+    from vae_augment.training import TrainConfig, encode_all, fit_encoding, train_model
+
+    enc = fit_encoding(mixed_table, "label")
+    with precision_scope("mixed_bfloat16"):
+        model = ConditionalVAE(enc.layout(), latent_dim=4, hidden=(16,), seed=0)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert model.enc_hidden[0].compute_dtype == "bfloat16"
+    assert model.dec_hidden[0].compute_dtype == "bfloat16"
+    heads = [model.posterior, model.prior, model.num_head, model.null_head, model.cat_head]
+    heads += [dec[-1] for dec in model.tensor_dec if dec[-1].name.endswith("_out")]
+    assert len(heads) == 6
+    for layer in heads:
+        assert layer.compute_dtype == "float32", layer.name
+    params = model(dummy_inputs(enc.layout(), 4), training=True)
+    for name, value in params.items():
+        assert value.dtype == tf.float32, name
+    assert all(v.dtype == "float32" for v in model.trainable_variables)
+
+    seen = {}
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen["policy"] = self.model.dtype_policy.name
+
+    arrays = encode_all(enc, mixed_table)
+    cfg = TrainConfig(**{**FAST, "precision": "mixed_bfloat16"})
+    trained, metrics = train_model(enc, arrays, cfg, verbose=0, callbacks=[Spy()])
+    assert seen["policy"] == "mixed_bfloat16"
+    assert np.isfinite(metrics["loss"]) and np.isfinite(metrics["val_neg_elbo"])
+    assert trained.compute_dtype == "float32"  # returned (and saved) as a float32 model
+    assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_mixed_float16_uses_loss_scaling(mixed_table):
+    import keras
+
+    from vae_augment.model import ConditionalVAE
+    from vae_augment.strategy import precision_scope
+    from vae_augment.training import fit_encoding
+
+    enc = fit_encoding(mixed_table, "label")
+    with precision_scope("mixed_float16"):
+        model = ConditionalVAE(enc.layout(), latent_dim=4, hidden=(16,), seed=0)
+        model.compile(optimizer=keras.optimizers.Adam())
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    with pytest.raises(VAEAugmentError, match="`precision` must be one of"):
+        with precision_scope("float8"):
+            pass
+
+
+# ---------------------------------------------------------------------------- streaming
+@pytest.fixture(scope="module")
+def parquet_parts(tmp_path_factory):
+    """The mixed table split into 3 files with small row groups."""
+    d = tmp_path_factory.mktemp("parts")
+    table = make_mixed_table(900, seed=3)
+    for i in range(3):
+        pq.write_table(table.slice(i * 300, 300), d / f"part-{i}.parquet", row_group_size=70)
+    return d, table
+
+
+def test_parquet_source_epochs_cover_every_row_once_in_a_seeded_order(parquet_parts):
+    from vae_augment.streaming import ParquetSource
+    from vae_augment.training import fit_encoding
+
+    d, table = parquet_parts
+    enc = fit_encoding(table, "label")
+    src = ParquetSource(str(d), enc, validation_split=0.2, seed=5, shuffle_buffer=50, read_rows=32)
+    assert src.n_train + src.n_val == 900 and 120 < src.n_val < 240
+    full = enc.encode(table)
+
+    def rows(batches):
+        return np.concatenate([np.concatenate([b["num"], b["y"][:, None]], 1) for b in batches])
+
+    e0 = list(src.iter_train(64, 0, 1))
+    assert [len(b["y"]) for b in e0[:-1]] == [64] * (len(e0) - 1)
+    assert len(e0) == -(-src.n_train // 64)
+    train_rows, val_rows = rows(e0), rows(list(src.iter_validation(64)))
+    assert len(train_rows) == src.n_train and len(val_rows) == src.n_val
+    # train + validation is exactly the input (as multisets of encoded rows)
+    both = np.concatenate([train_rows, val_rows])
+    ref = np.concatenate([full["num"], full["y"][:, None]], 1)
+    np.testing.assert_array_equal(np.unique(both, axis=0, return_counts=True)[1],
+                                  np.unique(ref, axis=0, return_counts=True)[1])
+    np.testing.assert_allclose(np.sort(both, axis=0), np.sort(ref, axis=0))
+    # same epoch, same order; another epoch, another order; skip drops leading batches
+    np.testing.assert_array_equal(rows(src.iter_train(64, 0, 1)), train_rows)
+    e1 = rows(src.iter_train(64, 1, 2))
+    assert not np.array_equal(e1, train_rows)
+    np.testing.assert_allclose(np.sort(e1, axis=0), np.sort(train_rows, axis=0))
+    two = rows(src.iter_train(64, 0, 2, skip=3))
+    np.testing.assert_array_equal(two, np.concatenate([train_rows[3 * 64:], e1]))
+    # the dataset form yields the same batches
+    ds = src.train_dataset(64, 0, 1)
+    assert int(ds.cardinality()) == len(e0)
+    got = np.concatenate([np.concatenate([b["num"].numpy(), b["y"].numpy()[:, None]], 1)
+                          for b in ds])
+    np.testing.assert_array_equal(got, train_rows)
+
+
+def test_streaming_fit_trains_and_is_seeded(parquet_parts):
+    from vae_augment.api import fit
+
+    d, _ = parquet_parts
+    kw = {**FAST, "shuffle_buffer": 100}
+    a = fit(str(d), label="label", streaming=True, seed=1, **kw)
+    b = fit(str(d), label="label", streaming=True, seed=1, **kw)
+    m = a.config["metrics"]
+    assert m["streaming"] is True and m["train_rows"] + m["validation_rows"] == 900
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_streaming_needs_paths(mixed_table):
+    from vae_augment.streaming import should_stream
+
+    assert should_stream(mixed_table, None) is False
+    with pytest.raises(VAEAugmentError, match="`streaming=True` needs Parquet paths"):
+        should_stream(mixed_table, True)
+
+
+RSS = """
+import json, resource, sys
+from vae_augment.api import fit
+d, mode = sys.argv[1], sys.argv[2]
+art = fit(d, label="y", streaming=mode == "stream", epochs=1, batch_size=4096, latent_dim=2,
+          hidden=(8,), kl_warmup_epochs=0, patience=1, shuffle_buffer=8192, seed=0)
+print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rows": art.config["metrics"]["train_rows"]}))
+"""
+
+
+def _wide_parts(d, rows, files=4):
+    d.mkdir()
+    per = rows // files
+    for f in range(files):
+        rng = np.random.default_rng(f)
+        cols = {f"x{j}": rng.normal(size=per) for j in range(16)}
+        cols["y"] = rng.choice(["a", "b"], size=per, p=[0.8, 0.2])
+        pq.write_table(pa.table(cols), d / f"part-{f}.parquet", row_group_size=20000)
+    return d
+
+
+@pytest.mark.slow
+def test_streaming_peak_rss_is_bounded_as_rows_grow_4x(tmp_path):
+    small = _wide_parts(tmp_path / "x1", 100_000)
+    large = _wide_parts(tmp_path / "x4", 400_000)
+    s1 = _last_json(_run(RSS, small, "stream"))
+    s4 = _last_json(_run(RSS, large, "stream"))
+    m4 = _last_json(_run(RSS, large, "memory"))
+    assert s4["rows"] > 3.5 * s1["rows"]
+    # 300k more rows of 16 float64 columns are ~38 MB raw; streaming stays within noise
+    assert s4["maxrss_mb"] - s1["maxrss_mb"] < 40, (s1, s4)
+    # the control: the in-memory path at 4x does grow (the bound above can fail)
+    assert m4["maxrss_mb"] - s4["maxrss_mb"] > 60, (s4, m4)
+
+
+# ---------------------------------------------------------------------------- resume
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupt_after(steps):
+    import keras
+
+    class Interrupt(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.n += 1
+            if self.n == steps:
+                raise _Interrupt()
+
+    return Interrupt()
+
+
+# patience 1 with a high learning rate: early stopping ends the run before `epochs`
+RESUME_KW = {**FAST, "epochs": 12, "patience": 1, "kl_warmup_epochs": 2, "learning_rate": 0.03,
+             "dropout": 0.1}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory, mixed_parquet):
+    """An uninterrupted run with checkpoints (the same interval as the interrupted one)."""
+    from vae_augment.api import fit
+
+    d = tmp_path_factory.mktemp("ref")
+    art = fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(d / "ckpt"),
+              checkpoint_every=4, **RESUME_KW)
+    art.checkpoint_dir = str(d / "ckpt")
+    return art
+
+
+def test_reference_run_stops_early(reference_run):
+    m = reference_run.config["metrics"]
+    assert m["epochs_run"] < RESUME_KW["epochs"], "early stopping must be exercised"
+    assert m["steps_per_epoch"] == 5  # 270 training rows / 64, so step 4k is mid-epoch
+
+
+@pytest.mark.parametrize("stop_after", [7, 13])
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, mixed_parquet, reference_run,
+                                                     stop_after):
+    from vae_augment.api import fit
+    from vae_augment.checkpoint import latest_checkpoint
+
+    ckpt = str(tmp_path / "ckpt")
+    with pytest.raises(_Interrupt):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=ckpt, checkpoint_every=4,
+            callbacks=[_interrupt_after(stop_after)], **RESUME_KW)
+    state = json.load(open(os.path.join(latest_checkpoint(ckpt), "state.json")))
+    assert state["global_step"] == stop_after // 4 * 4
+    assert state["step"] != 0  # interrupted mid-epoch: the partial epoch path runs
+    resumed = fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=ckpt, resume=True,
+                  **RESUME_KW)
+    ref_m, got_m = reference_run.config["metrics"], resumed.config["metrics"]
+    assert got_m["resumed_from_step"] == state["global_step"]
+    for key in ("epochs_run", "best_epoch", "global_step"):
+        assert got_m[key] == ref_m[key], key
+    for key in ("loss", "val_neg_elbo", "kl", "recon"):
+        assert got_m[key] == pytest.approx(ref_m[key], rel=1e-5), key
+    ref_w, got_w = reference_run.model.get_weights(), resumed.model.get_weights()
+    assert len(ref_w) == len(got_w)
+    for a, b in zip(ref_w, got_w):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, mixed_parquet, reference_run):
+    import shutil
+
+    from vae_augment.api import fit
+    from vae_augment.checkpoint import CheckpointError
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(reference_run.checkpoint_dir, ckpt)
+    with pytest.raises(CheckpointError, match=r"different run \(config.latent_dim"):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **{**RESUME_KW, "latent_dim": 3})
+
+
+KILL = """
+import os, signal, sys
+import keras
+from tests.test_scale import RESUME_KW
+from vae_augment.api import fit
+
+class Kill(keras.callbacks.Callback):
+    n = 0
+    def on_train_batch_end(self, batch, logs=None):
+        Kill.n += 1
+        if Kill.n == int(sys.argv[3]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+fit(sys.argv[1], label="label", seed=3, checkpoint_dir=sys.argv[2], checkpoint_every=4,
+    callbacks=[Kill()], **RESUME_KW)
+"""
+
+
+def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, mixed_parquet, reference_run):
+    from vae_augment.api import fit
+
+    ckpt = tmp_path / "ckpt"
+    proc = _run(KILL, mixed_parquet, ckpt, 10)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    assert sorted(p.name for p in ckpt.iterdir() if p.name.startswith("ckpt-")) == [
+        "ckpt-000000004", "ckpt-000000008"]
+    resumed = fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt),
+                  resume=True, **RESUME_KW)
+    assert resumed.config["metrics"]["resumed_from_step"] == 8
+    for a, b in zip(reference_run.model.get_weights(), resumed.model.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- CLI + TensorBoard
+def _events(log_dir):
+    import tensorflow as tf
+
+    out = {}
+    for path in glob.glob(os.path.join(log_dir, "**", "events.out.tfevents.*"), recursive=True):
+        run = os.path.relpath(os.path.dirname(path), log_dir)
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for v in event.summary.value:
+                out.setdefault((run, v.tag), []).append((event.step, v))
+    return out
+
+
+def test_cli_streaming_checkpoints_and_tensorboard(tmp_path, parquet_parts):
+    import tensorflow as tf
+
+    d, _ = parquet_parts
+    model_dir = tmp_path / "run"
+    logs = model_dir / "logs"
+    args = [PY, "-m", "vae_augment.cli", "fit", str(d), "--label", "label", "--model-dir",
+            str(model_dir), "--epochs", "2", "--batch-size", "64", "--latent-dim", "4",
+            "--hidden", "16", "--kl-warmup-epochs", "1", "--strategy", "auto", "--precision",
+            "float32", "--streaming", "--shuffle-buffer", "100", "--checkpoint-every", "5",
+            "--tensorboard", str(logs)]
+    proc = subprocess.run(args, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["streaming"] is True and out["epochs_run"] == 2
+    assert "vae-augment: strategy _DefaultDistributionStrategy with 1 replica(s)" in proc.stderr
+    # the artifact is complete and the checkpoints and logs inside it survived its rewrite
+    from vae_augment.artifact import load_artifact
+
+    art = load_artifact(str(model_dir))
+    assert art.config["train_config"]["shuffle_buffer"] == 100
+    steps = art.config["metrics"]["steps_per_epoch"]
+    names = sorted(p.name for p in (model_dir / "checkpoints").iterdir())
+    assert f"ckpt-{2 * steps:09d}" in names and "encoding.json" in names
+    ev = _events(str(logs))
+    for run in ("train", "validation"):
+        for term in ("loss", "recon", "kl", "neg_elbo"):
+            assert [s for s, _ in ev[(run, f"epoch_{term}")]] == [0, 1], (run, term)
+    assert ("diagnostics", "kl_dim/03") in ev and ("diagnostics", "kl_dim/04") not in ev
+    units = [tf.make_ndarray(v.tensor) for _, v in ev[("diagnostics", "active_units")]]
+    assert all(0 <= u <= 4 for u in units)
+    hist = tf.make_ndarray(ev[("diagnostics", "kl_per_dim")][-1][1].tensor)
+    assert hist.shape == (30, 3) and hist[:, 2].sum() == 4
+    step, img = ev[("diagnostics", "samples/img")][-1]
+    assert img.metadata.plugin_data.plugin_name == "images"
+    w, h, png = img.tensor.string_val
+    assert (int(w), int(h)) == (8 * 8, 3 * 8)  # 8 samples per class x 3 classes of 8x8
+    assert tf.io.decode_png(png).shape == (24, 64, 1)
+    # resuming a finished run trains nothing and reproduces the artifact
+    proc = subprocess.run(args + ["--resume"], cwd=REPO, env=ENV, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "a finished run: nothing left to train" in proc.stderr
+    again = load_artifact(str(model_dir))
+    for a, b in zip(art.model.get_weights(), again.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_every_needs_a_directory(mixed_table):
+    from vae_augment.api import fit
+
+    with pytest.raises(VAEAugmentError, match="`checkpoint_dir` is required"):
+        fit(mixed_table, label="label", checkpoint_every=5, **FAST)
+    with pytest.raises(VAEAugmentError, match="`checkpoint_every` must be a positive integer"):
+        fit(mixed_table, label="label", checkpoint_every=0, checkpoint_dir="x", **FAST)
