@@ -1,0 +1,439 @@
+"""tf.data: real/synthetic feature-dict streams, balancing, augmentation, graph-only generation."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import BUNDLED, FAST, REPO
+
+tf = pytest.importorskip("tensorflow")
+
+from vae_augment import tfdata  # noqa: E402
+from vae_augment.errors import SchemaError, VAEAugmentError  # noqa: E402
+from vae_augment.sampler import BLOCK_ROWS, block_seed  # noqa: E402
+
+CHURN = BUNDLED / "churn.parquet"
+DIGITS = BUNDLED / "digits_longtail.parquet"
+PYFUNC_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+
+
+def _tolerance(p: float, n: int) -> float:
+    """4 binomial standard errors: the stated tolerance for observed class proportions."""
+    return 4.0 * math.sqrt(p * (1.0 - p) / n)
+
+
+def _ops(dataset) -> list[str]:
+    """Every op type in a dataset's serialised graph, including its function library."""
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(dataset._as_serialized_graph().numpy())
+    ops = [n.op for n in graph.node]
+    for f in graph.library.function:
+        ops.extend(n.op for n in f.node_def)
+    return ops
+
+
+def _labels(dataset, key):
+    return np.concatenate([np.atleast_1d(b[key].numpy()) for b in dataset])
+
+
+@pytest.fixture(scope="module")
+def churn_model(tmp_path_factory):
+    from vae_augment.api import fit
+
+    model_dir = tmp_path_factory.mktemp("tfdata") / "churn"
+    return fit(str(CHURN), label="churn", model_dir=str(model_dir), seed=0,
+               **{**FAST, "batch_size": 256})
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    from vae_augment.api import fit
+
+    model_dir = tmp_path_factory.mktemp("tfdata") / "digits"
+    return fit(str(DIGITS), label="label", model_dir=str(model_dir), seed=0, **FAST)
+
+
+@pytest.fixture(scope="module")
+def mixed_model(mixed_artifact):
+    from vae_augment.artifact import load_artifact
+
+    return load_artifact(str(mixed_artifact))
+
+
+# ---------------------------------------------------------------------- seeds
+@pytest.mark.parametrize("seed", [0, 7, 2**32 - 1, 2**40 + 5, -3])
+@pytest.mark.parametrize("class_idx", [0, 2])
+def test_block_seed_in_tf_equals_the_samplers(seed, class_idx):
+    blocks = [0, 1, 2, 17, 1000, 2**31, 2**32 - 2]
+    fn = tf.function(lambda b: tfdata._block_seed_tf(seed, class_idx, b))
+    got = np.stack([fn(tf.constant(b, tf.int64)).numpy() for b in blocks])
+    want = np.stack([block_seed(seed, class_idx, b) for b in blocks])
+    np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------------- real stream
+def test_read_parquet_streams_exact_batches_across_files(tmp_path):
+    table = pq.read_table(CHURN)
+    pq.write_table(table.slice(0, 1300), tmp_path / "a.parquet", row_group_size=400)
+    pq.write_table(table.slice(1300, 900), tmp_path / "b.parquet", row_group_size=500)
+    ds = tfdata.read_parquet(str(tmp_path), 700, columns=["churn", "total_day_minutes", "state"])
+    batches = list(ds)
+    assert [len(b["churn"]) for b in batches] == [700, 700, 700, 100]
+    assert list(ds.element_spec) == ["churn", "total_day_minutes", "state"]
+    minutes = np.concatenate([b["total_day_minutes"].numpy() for b in batches])
+    np.testing.assert_array_equal(minutes, table.column("total_day_minutes").to_numpy()[:2200])
+    states = np.concatenate([b["state"].numpy() for b in batches])
+    assert [s.decode() for s in states] == table.column("state").to_pylist()[:2200]
+    # a second epoch re-reads the files
+    assert sum(len(b["churn"]) for b in ds) == 2200
+
+
+def test_read_parquet_nulls_become_fill_values_with_masks(mixed_parquet, mixed_table):
+    ds = tfdata.read_parquet(str(mixed_parquet), 128, null_masks=True)
+    rows = {k: np.concatenate([b[k].numpy() for b in ds]) for k in ds.element_spec}
+    f_null = mixed_table.column("f").is_null().to_numpy(zero_copy_only=False)
+    assert f_null.any()
+    np.testing.assert_array_equal(rows["f__is_null"], f_null)
+    assert np.isnan(rows["f"][f_null]).all() and not np.isnan(rows["f"][~f_null]).any()
+    s_null = mixed_table.column("s").is_null().to_numpy(zero_copy_only=False)
+    assert s_null.any()
+    np.testing.assert_array_equal(rows["s__is_null"], s_null)
+    assert set(rows["s"][s_null]) == {b""}
+    assert rows["d"].dtype == object  # dictionary<string> is decoded to tf.string
+    assert [v.decode() for v in rows["d"]] == mixed_table.column("d").to_pylist()
+    assert ds.element_spec["img"] == tf.TensorSpec([None, 8, 8], tf.uint8)
+    img = pc.list_flatten(mixed_table.column("img")).to_numpy().reshape(-1, 8, 8)
+    np.testing.assert_array_equal(rows["img"], img)
+    assert ds.element_spec["small"].dtype == tf.int32
+    assert ds.element_spec["f32"].dtype == tf.float32
+    assert not rows["i__is_null"].any()
+
+
+def test_read_parquet_errors(mixed_parquet, tmp_path):
+    with pytest.raises(SchemaError, match="`columns` names \\['nope'\\]"):
+        tfdata.read_parquet(str(mixed_parquet), 10, columns=["f", "nope"])
+    with pytest.raises(SchemaError, match="`null_masks` names columns \\['i'\\]"):
+        tfdata.read_parquet(str(mixed_parquet), 10, columns=["f"], null_masks=["i"])
+    with pytest.raises(VAEAugmentError, match="`batch_size` must be a positive integer, got 0"):
+        tfdata.read_parquet(str(mixed_parquet), 0)
+    pq.write_table(pa.table({"t": pa.array([1, 2], pa.timestamp("s"))}), tmp_path / "t.parquet")
+    with pytest.raises(SchemaError, match="column 't' has type timestamp"):
+        tfdata.read_parquet(str(tmp_path / "t.parquet"), 10)
+
+
+# ---------------------------------------------------------------------- synthetic stream
+@pytest.mark.parametrize(
+    "case",
+    ["churn", "mixed", "mixed_masks", "mixed_subset", "digits"],
+)
+def test_real_and_synthetic_element_specs_are_equal(case, request):
+    kwargs = {}
+    if case == "churn":
+        model, path, label = request.getfixturevalue("churn_model"), CHURN, "yes"
+    elif case == "digits":
+        model, path, label = request.getfixturevalue("digits_model"), DIGITS, 3
+    else:
+        model = request.getfixturevalue("mixed_model")
+        path, label = request.getfixturevalue("mixed_parquet"), "c"
+        if case == "mixed_masks":
+            kwargs = {"null_masks": True}
+        if case == "mixed_subset":
+            kwargs = {"columns": ["img", "label", "s", "f"], "null_masks": ["s"]}
+    real = tfdata.read_parquet(str(path), 64, **kwargs)
+    syn = tfdata.synthetic_dataset(model, label, batch_size=64, seed=0, n=100, **kwargs)
+    assert real.element_spec == syn.element_spec
+    batches = list(syn)
+    assert [len(b[next(iter(b))]) for b in batches] == [64, 36]
+    first = next(iter(real))
+    for key, value in batches[0].items():
+        assert value.dtype == first[key].dtype and value.shape[1:] == first[key].shape[1:]
+
+
+def test_synthetic_rows_equal_the_cli_sampler(mixed_artifact, tmp_path):
+    """With batch_size=BLOCK_ROWS the graph path yields `vae-augment sample`'s rows."""
+    out = tmp_path / "sample.parquet"
+    # One intra-op thread: TF's stateless_categorical CPU kernel draws differently when a
+    # batch is split across threads (the tf.data path always runs one thread per call).
+    code = (
+        "import tensorflow as tf\n"
+        "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
+        "from vae_augment.api import sample\n"
+        f"sample({str(mixed_artifact)!r}, {{'b': 700}}, {str(out)!r}, seed=5)\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env=env, timeout=300)
+    table = pq.read_table(out)
+    syn = tfdata.synthetic_dataset(
+        str(mixed_artifact), "b", batch_size=BLOCK_ROWS, seed=5, n=700, null_masks=True
+    )
+    rows = {k: np.concatenate([b[k].numpy() for b in syn]) for k in syn.element_spec}
+    cols = tfdata._columns(table.schema.remove(table.schema.get_field_index("is_synthetic")),
+                           None, "x")
+    for c in cols:
+        ref, mask = tfdata._arrow_column_to_numpy(table.column(c.name), c)
+        if ref.dtype == object:
+            ref = np.asarray([v.encode() for v in ref], object)
+        np.testing.assert_array_equal(rows[c.name + "__is_null"], mask, err_msg=c.name)
+        if c.np_dtype.kind == "f":
+            np.testing.assert_allclose(rows[c.name], ref, rtol=1e-9, atol=1e-12, err_msg=c.name)
+        else:
+            np.testing.assert_array_equal(rows[c.name], ref, err_msg=c.name)
+    # the model does generate nulls, and they are NaN / b"" in the feature dict
+    assert rows["f__is_null"].any() and np.isnan(rows["f"][rows["f__is_null"]]).all()
+
+
+def test_synthetic_seeds_are_deterministic(churn_model):
+    def take(seed, n=None, rows=300):
+        ds = tfdata.synthetic_dataset(churn_model, "yes", batch_size=128, seed=seed, n=n)
+        return _labels(ds.unbatch().take(rows).batch(rows), "total_day_minutes")
+
+    a, b, c = take(1), take(1), take(2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(take(1, n=300), a)  # an n-row stream is a prefix
+
+
+def test_synthetic_dataset_errors(churn_model):
+    with pytest.raises(SchemaError, match="class 'maybe' is not one of"):
+        tfdata.synthetic_dataset(churn_model, "maybe", batch_size=8, seed=0)
+    with pytest.raises(SchemaError, match="`columns` names \\['x'\\]"):
+        tfdata.synthetic_dataset(churn_model, "yes", batch_size=8, seed=0, columns=["x"])
+    with pytest.raises(VAEAugmentError, match="`n` must be None or a non-negative integer"):
+        tfdata.synthetic_dataset(churn_model, "yes", batch_size=8, seed=0, n=-1)
+    with pytest.raises(VAEAugmentError, match="`model` must be an Artifact or a model directory"):
+        tfdata.synthetic_dataset(42, "yes", batch_size=8, seed=0)
+
+
+# ---------------------------------------------------------------------- graph-only generation
+def test_no_python_ops_in_synthetic_graphs(churn_model, mixed_model, mixed_table):
+    # positive control: the real stream does run Python (from_generator)
+    real = tfdata.read_parquet(str(CHURN), 256)
+    real_ops = _ops(real)
+    assert PYFUNC_OPS & set(real_ops)
+
+    syn = tfdata.synthetic_dataset(mixed_model, "c", batch_size=64, seed=0, null_masks=True)
+    ops = set(_ops(syn))
+    assert not ops & PYFUNC_OPS
+    assert {"StatelessRandomNormalV2", "GatherV2", "MatMul"} <= ops  # decoder runs in-graph
+
+    in_memory = tf.data.Dataset.from_tensor_slices(
+        {k: v.numpy() for k, v in next(iter(real.unbatch().batch(1000))).items()}
+    ).batch(100)
+    augmented = in_memory.map(tfdata.augment_fn(churn_model, label_key="churn", seed=0))
+    assert not set(_ops(augmented)) & PYFUNC_OPS
+
+    # balance adds no Python beyond the real stream's own generator
+    bal = tfdata.balance(real, churn_model, label_key="churn", seed=0, batch_size=64)
+    count = lambda ops: sorted(o for o in ops if o in PYFUNC_OPS)  # noqa: E731
+    assert count(_ops(bal)) == count(real_ops)
+
+
+def test_synthetic_dataset_runs_on_the_tf_data_service(mixed_model):
+    syn = tfdata.synthetic_dataset(mixed_model, "a", batch_size=50, seed=3, n=120)
+    local = [b["f"].numpy() for b in syn]
+    dispatcher = tf.data.experimental.service.DispatchServer()
+    worker = tf.data.experimental.service.WorkerServer(  # noqa: F841 - kept alive
+        tf.data.experimental.service.WorkerConfig(
+            dispatcher_address=dispatcher.target.split("://")[1]
+        )
+    )
+    remote = syn.apply(tf.data.experimental.service.distribute(
+        processing_mode="parallel_epochs", service=dispatcher.target))
+    got = [b["f"].numpy() for b in remote]
+    assert len(got) == len(local) == 3
+    for a, b in zip(got, local):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------- balance
+def test_mixture_weights():
+    w_real, w_syn, p = tfdata.mixture_weights({"no": 90, "yes": 10})
+    assert w_real == pytest.approx(100 / 180)  # 100 real rows of a 180-row balanced epoch
+    assert w_syn == pytest.approx({"no": 0.0, "yes": 80 / 180})
+    assert p == pytest.approx({"no": 0.5, "yes": 0.5})
+    w_real, w_syn, p = tfdata.mixture_weights({"a": 70, "b": 20, "c": 10},
+                                              {"a": 0.2, "b": 0.3, "c": 0.5})
+    assert w_real == pytest.approx(0.2 / 0.7)
+    for c, q in {"a": 0.7, "b": 0.2, "c": 0.1}.items():
+        assert w_real * q + w_syn[c] == pytest.approx(p[c])
+    _, _, p = tfdata.mixture_weights({"no": 90, "yes": 10}, 0.5)  # imbalanced-learn float
+    assert p["yes"] == pytest.approx(45 / 135)
+    with pytest.raises(VAEAugmentError, match="summing to 1"):
+        tfdata.mixture_weights({"a": 5, "b": 5}, {"a": 0.5, "b": 0.6})
+    with pytest.raises(VAEAugmentError, match="target of 0"):
+        tfdata.mixture_weights({"a": 5, "b": 5}, {"a": 1.0, "b": 0.0})
+
+
+def test_balance_churn_matches_auto_target(churn_model):
+    real = tfdata.read_parquet(str(CHURN), 1024)
+    ds = tfdata.balance(real, churn_model, label_key="churn", seed=0, batch_size=512,
+                        flag_key="is_synthetic")
+    batches = list(ds)
+    labels = np.concatenate([b["churn"].numpy() for b in batches])
+    flags = np.concatenate([b["is_synthetic"].numpy() for b in batches])
+    n = len(labels)
+    assert n > 6000  # a balanced epoch: 5000 real rows plus ~3586 generated ones
+    share = float(np.mean(labels == b"yes"))
+    assert abs(share - 0.5) <= _tolerance(0.5, n), (share, n)
+    # every real row exactly once, the generated rows all of the minority class
+    assert (~flags).sum() == 5000
+    assert (labels[~flags] == b"yes").sum() == 707
+    assert set(labels[flags]) == {b"yes"}
+    # seeded: the same run gives the same interleaving
+    again = tfdata.balance(real, churn_model, label_key="churn", seed=0, batch_size=512)
+    np.testing.assert_array_equal(_labels(again, "churn"), labels)
+    other = _labels(tfdata.balance(real, churn_model, label_key="churn", seed=1, batch_size=512),
+                    "churn")
+    m = min(len(other), n)
+    assert not np.array_equal(other[:m], labels[:m])
+
+
+def test_balance_target_distribution_over_rows(mixed_model, mixed_parquet, mixed_table):
+    target = {"a": 0.2, "b": 0.3, "c": 0.5}
+    counts = pc.value_counts(mixed_table.column("label")).to_pylist()
+    counts = {d["values"]: d["counts"] * 5 for d in counts}
+    real = tfdata.read_parquet(str(mixed_parquet), 100, null_masks=["f", "s"]).repeat(5)
+    ds = tfdata.balance(real.unbatch(), mixed_model, label_key="label", sampling_strategy=target,
+                        class_counts=counts, seed=3)
+    assert ds.element_spec["label"].shape == []  # rows in, rows out
+    labels = _labels(ds.batch(1000), "label")
+    n = len(labels)
+    assert n > 3000
+    for c, p in target.items():
+        share = float(np.mean(labels == c.encode()))
+        assert abs(share - p) <= _tolerance(p, n), (c, share, p, n)
+
+
+def test_balance_errors(churn_model, mixed_model, mixed_parquet):
+    real = tfdata.read_parquet(str(CHURN), 100)
+    with pytest.raises(SchemaError, match="`label_key` 'label' is not a key"):
+        tfdata.balance(real, churn_model, label_key="label", seed=0)
+    with pytest.raises(SchemaError, match="not the model's label column 'label'"):
+        tfdata.balance(real, mixed_model, label_key="churn", seed=0)
+    wrong = real.map(lambda d: {**d, "account_length": tf.cast(d["account_length"], tf.float32)})
+    with pytest.raises(SchemaError, match="'account_length': real TensorSpec"):
+        tfdata.balance(wrong, churn_model, label_key="churn", seed=0)
+    extra = real.map(lambda d: {**d, "extra": d["account_length"]})
+    with pytest.raises(SchemaError, match="columns \\['extra'\\] the model was not trained with"):
+        tfdata.balance(extra, churn_model, label_key="churn", seed=0)
+    with pytest.raises(VAEAugmentError, match="class_counts"):
+        tfdata.balance(real, churn_model, label_key="churn", seed=0, class_counts={"yes": -1})
+    # a label the model does not know fails the iteration, naming the column
+    unknown = real.map(lambda d: {**d, "churn": tf.fill(tf.shape(d["churn"]), "maybe")})
+    ds = tfdata.balance(unknown, churn_model, label_key="churn", seed=0, batch_size=10)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="holds a class the model does not know"):
+        next(iter(ds))
+
+
+# ---------------------------------------------------------------------- augment_fn
+def test_augment_fn_appends_rows_towards_the_target(churn_model):
+    real = tfdata.read_parquet(str(CHURN), 250)
+    fn = tfdata.augment_fn(churn_model, label_key="churn", seed=0, flag_key="is_synthetic")
+    ds = real.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+    batches = list(ds)
+    assert len(batches) == 20
+    ratio = 3586 / 5000  # "auto": 4293 - 707 rows to add per 5000 real rows
+    sizes = [len(b["churn"]) for b in batches]
+    assert all(250 < s < 250 * (1 + 2 * ratio) for s in sizes)
+    labels = np.concatenate([b["churn"].numpy() for b in batches])
+    flags = np.concatenate([b["is_synthetic"].numpy() for b in batches])
+    assert (~flags).sum() == 5000 and set(labels[flags]) == {b"yes"}
+    assert abs(flags.sum() - 3586) <= 4 * math.sqrt(3586)
+    first = batches[0]
+    assert not first["is_synthetic"][:250].numpy().any() and first["is_synthetic"][250:].numpy().all()
+    # stateless: the same batch gets the same rows, whatever the map's parallelism
+    again = list(real.map(fn))
+    np.testing.assert_array_equal(again[3]["total_day_minutes"], batches[3]["total_day_minutes"])
+    # enumerated form: the seed comes from the index
+    enum = list(real.enumerate().map(fn).take(2))
+    assert len(enum[0]["churn"]) > 250
+
+
+def test_augment_fn_explicit_ratio_and_errors(mixed_model, mixed_parquet):
+    fn = tfdata.augment_fn(mixed_model, label_key="label", ratio=1.0, seed=1)
+    real = tfdata.read_parquet(str(mixed_parquet), 100, null_masks=True)
+    out = list(real.map(fn))
+    assert sum(len(b["label"]) for b in out) == pytest.approx(600, abs=4 * math.sqrt(300))
+    assert out[0]["img"].shape[1:] == (8, 8) and out[0]["img"].dtype == tf.uint8
+    with pytest.raises(SchemaError, match="call `.batch\\(...\\)` first"):
+        real.unbatch().map(fn)
+    with pytest.raises(VAEAugmentError, match="`ratio` must be a non-negative number"):
+        tfdata.augment_fn(mixed_model, label_key="label", ratio=-1, seed=0)
+
+
+# ---------------------------------------------------------------------- Keras end to end
+def _churn_xy(numeric):
+    def to_xy(d):
+        x = tf.stack([tf.cast(d[c], tf.float32) for c in numeric], axis=1)
+        return x, tf.cast(tf.equal(d["churn"], "yes"), tf.float32)
+
+    return to_xy
+
+
+def test_keras_classifier_trains_from_balance(churn_model):
+    import keras
+
+    table = pq.read_table(CHURN)
+    numeric = [f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    to_xy = _churn_xy(numeric)
+    real = tfdata.read_parquet(str(CHURN), 256)
+    features = np.stack([table.column(c).to_numpy().astype(np.float32) for c in numeric], 1)
+
+    def train(ds):
+        keras.utils.set_random_seed(0)
+        norm = keras.layers.Normalization()
+        norm.adapt(features)
+        clf = keras.Sequential([keras.Input((len(numeric),)), norm,
+                                keras.layers.Dense(16, activation="relu"),
+                                keras.layers.Dense(1, activation="sigmoid")])
+        clf.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
+        history = clf.fit(ds.map(to_xy), epochs=3, verbose=0)
+        return clf, history.history["loss"]
+
+    balanced = tfdata.balance(real, churn_model, label_key="churn", seed=0, batch_size=256)
+    clf, losses = train(balanced)
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+    baseline, _ = train(real)
+    positive_rate = lambda m: float((m.predict(features, verbose=0) > 0.5).mean())  # noqa: E731
+    # trained on balanced batches, the classifier predicts the minority class far more often
+    assert positive_rate(clf) > positive_rate(baseline) + 0.05
+
+
+# ---------------------------------------------------------------------- images
+def test_images_balance_digits(digits_model):
+    real = tfdata.read_parquet(str(DIGITS), 64)
+    assert real.element_spec["image"] == tf.TensorSpec([None, 8, 8], tf.uint8)
+    syn = tfdata.synthetic_dataset(digits_model, 9, batch_size=64, seed=0, n=64)
+    img = next(iter(syn))["image"].numpy()
+    assert img.shape == (64, 8, 8) and img.dtype == np.uint8 and img.max() <= 16
+    ds = tfdata.balance(real, digits_model, label_key="label", seed=0, batch_size=64)
+    labels = _labels(ds, "label")
+    n = len(labels)
+    assert n > 1500  # 10 classes up to the majority's 178 rows
+    for c in range(10):
+        assert abs(np.mean(labels == c) - 0.1) <= _tolerance(0.1, n), c
+    # a tiny convolutional classifier trains on the balanced image stream
+    import keras
+
+    keras.utils.set_random_seed(0)
+    clf = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 16),
+                            keras.layers.Conv2D(8, 3, activation="relu"),
+                            keras.layers.Flatten(), keras.layers.Dense(10)])
+    clf.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    xy = ds.map(lambda d: (tf.cast(d["image"], tf.float32)[..., None], d["label"]))
+    losses = clf.fit(xy, epochs=2, verbose=0).history["loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
+def test_module_exports():
+    assert set(tfdata.__all__) >= {"read_parquet", "synthetic_dataset", "balance", "augment_fn"}
+    assert json.dumps(tfdata.fill_value(np.int64)) == "-1"
+    assert tfdata.fill_value(tf.string) == b"" and tfdata.fill_value(tf.bool) is False

@@ -1,0 +1,911 @@
+"""tf.data: real Parquet streams, synthetic streams and balanced mixtures for Keras training.
+
+Elements are **feature dicts of batches**: ``{column: Tensor[B, *shape]}`` with one entry per
+Parquet column (the label too), exactly as `read_parquet` yields them for real rows and
+`synthetic_dataset` yields them for generated rows (same keys, dtypes and shapes, so
+``real.element_spec == synthetic.element_spec``). `balance` mixes rows of both with
+`tf.data.Dataset.sample_from_datasets`; `augment_fn` appends generated rows to each batch.
+
+Column types
+    ========================  ===================  =================================
+    Arrow type                tf dtype             a null becomes (the "fill value")
+    ========================  ===================  =================================
+    float16/32/64             same float           NaN
+    signed int8..int64        same int             -1
+    unsigned uint8..uint64    same uint            0
+    bool                      tf.bool              False
+    string / binary           tf.string            b""
+    dictionary<T>             as T (decoded)       as T
+    fixed_size_list<T>[n]     T, shape from the    every element filled as T
+    / fixed_shape_tensor      ``image_shape``
+                              metadata or ``[n]``
+    null                      tf.float32           NaN
+    ========================  ===================  =================================
+
+Nulls: tensors cannot hold null, so a null becomes the fill value above, in real and synthetic
+rows alike. Pass ``null_masks=True`` (every column) or a list of columns to also get a boolean
+``"<column>__is_null"`` entry that tells a null apart from a real -1, 0, False or "".
+Synthetic rows are null where the model generates a null (columns that had nulls in
+training), and always null in columns the model excludes.
+
+Graph mode: synthetic rows come from `ConditionalVAE.generate` and `Encoding.decode_tf` (the
+same decoder as the CLI) run in batches inside `Dataset.map`; categorical codes become values
+through `tf.gather` on constant vocabularies and every block draws from a stateless seed.
+The synthetic path holds no `py_function`/`numpy_function`, so such datasets serialise
+(`dataset._as_serialized_graph()`) and run on the tf.data service. Block ``b`` of class ``c``
+uses the sampler's seed `block_seed(seed, c, b)` (computed in TF ops), so with
+``batch_size=BLOCK_ROWS`` a synthetic stream yields the same rows as ``vae-augment sample``.
+
+The real stream is different: reading Parquet needs pyarrow, so `read_parquet` feeds
+tf.data from a Python generator (`Dataset.from_generator`, which runs a `py_function`). It
+streams one record batch at a time (no whole-file load) but runs in the Python process that
+iterates it and cannot be shipped to the tf.data service. TensorFlow I/O's Parquet reader
+does not load with current TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.io import iter_batches, read_schema, resolve_inputs
+from vae_augment.sampler import BLOCK_ROWS
+from vae_augment.schema import tensor_shape
+
+__all__ = [
+    "NULL_MASK_SUFFIX",
+    "read_parquet",
+    "synthetic_dataset",
+    "balance",
+    "augment_fn",
+    "mixture_weights",
+    "fill_value",
+]
+
+NULL_MASK_SUFFIX = "__is_null"
+
+# numpy.random.SeedSequence constants (O'Neill's seed_seq), used by `_block_seed_tf`.
+_INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
+_INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
+_POOL = 4
+_M32 = 0xFFFFFFFF
+
+
+# ---------------------------------------------------------------------- column typing
+class _Column:
+    """How one Arrow column appears in a feature dict: dtype, per-row shape, fill value."""
+
+    __slots__ = ("name", "np_dtype", "shape", "kind")
+
+    def __init__(self, field: pa.Field, schema: pa.Schema):
+        self.name = field.name
+        t = field.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        self.shape: tuple[int, ...] = ()
+        self.kind = "scalar"
+        if isinstance(t, pa.FixedShapeTensorType) or pa.types.is_fixed_size_list(t):
+            self.kind = "tensor"
+            self.shape = tuple(int(s) for s in tensor_shape(field, schema))
+            t = t.value_type
+        if pa.types.is_null(t) and self.kind == "scalar":
+            self.kind = "null"
+            self.np_dtype = np.dtype(np.float32)
+        elif pa.types.is_boolean(t):
+            self.np_dtype = np.dtype(bool)
+        elif (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
+        ) and self.kind == "scalar":
+            self.np_dtype = np.dtype(object)
+        elif pa.types.is_integer(t) or pa.types.is_floating(t):
+            self.np_dtype = np.dtype(t.to_pandas_dtype())
+        else:
+            raise SchemaError(
+                f"column '{field.name}' has type {field.type}, which tf.data feature dicts do "
+                "not support (numbers, bool, string, dictionary, fixed-size numeric lists); "
+                "leave it out with `columns=`"
+            )
+
+    @property
+    def tf_dtype(self):
+        import tensorflow as tf
+
+        return tf.string if self.np_dtype.kind == "O" else tf.as_dtype(self.np_dtype)
+
+    @property
+    def fill(self):
+        return fill_value(self.np_dtype)
+
+    def spec(self):
+        import tensorflow as tf
+
+        return tf.TensorSpec([None, *self.shape], self.tf_dtype, name=None)
+
+
+def fill_value(dtype) -> Any:
+    """The value a null becomes in a feature dict of this numpy / tf dtype.
+
+    NaN for floats, -1 for signed integers, 0 for unsigned integers, False for bools and
+    ``b""`` for strings.
+
+    Example:
+        >>> fill_value(np.int64), fill_value(np.uint8), fill_value(np.float32)
+        (-1, 0, nan)
+    """
+    if hasattr(dtype, "as_numpy_dtype"):
+        dtype = object if dtype.name == "string" else dtype.as_numpy_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind in "OSU":
+        return b""
+    if dtype.kind == "b":
+        return False
+    if dtype.kind == "f":
+        return float("nan")
+    if dtype.kind == "u":
+        return 0
+    if dtype.kind == "i":
+        return -1
+    raise SchemaError(f"no fill value for dtype {dtype}")
+
+
+def _columns(schema: pa.Schema, columns: Sequence[str] | None, what: str) -> list[_Column]:
+    if columns is None:
+        return [_Column(f, schema) for f in schema]
+    if isinstance(columns, str):
+        raise SchemaError(f"`columns` must be a list of column names, got the string {columns!r}")
+    missing = [c for c in columns if c not in schema.names]
+    if missing:
+        raise SchemaError(f"`columns` names {missing}, which {what} does not have. Columns: {schema.names}")
+    return [_Column(schema.field(c), schema) for c in columns]
+
+
+def _mask_names(null_masks: bool | Sequence[str], cols: list[_Column]) -> list[str]:
+    names = [c.name for c in cols]
+    if null_masks is True:
+        return names
+    if null_masks is False or null_masks is None:
+        return []
+    if isinstance(null_masks, str):
+        raise SchemaError(f"`null_masks` must be a bool or a list of columns, got {null_masks!r}")
+    unknown = [m for m in null_masks if m not in names]
+    if unknown:
+        raise SchemaError(f"`null_masks` names columns {unknown} that are not in the dataset: {names}")
+    return [n for n in names if n in set(null_masks)]
+
+
+def _element_spec(cols: list[_Column], masks: list[str]) -> dict[str, Any]:
+    import tensorflow as tf
+
+    spec = {c.name: c.spec() for c in cols}
+    for m in masks:
+        spec[m + NULL_MASK_SUFFIX] = tf.TensorSpec([None], tf.bool)
+    return spec
+
+
+# ---------------------------------------------------------------------- real stream
+def _arrow_column_to_numpy(col, c: _Column) -> tuple[np.ndarray, np.ndarray]:
+    """One Arrow column -> (values with nulls filled, null mask) as numpy."""
+    import pyarrow.compute as pc
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    n = len(col)
+    mask = (
+        pc.is_null(col).to_numpy(zero_copy_only=False)
+        if col.null_count
+        else np.zeros(n, bool)
+    )
+    if c.kind == "null":
+        return np.full(n, np.nan, np.float32), np.ones(n, bool)
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if c.kind == "tensor":
+        if isinstance(col, pa.ExtensionArray):
+            col = col.storage
+        size = int(np.prod(c.shape)) if c.shape else 0
+        child = col.values.slice(col.offset * size, n * size)
+        values = child.to_numpy(zero_copy_only=False)
+        if child.null_count:
+            raise SchemaError(f"tensor column '{c.name}' has null elements inside a tensor")
+        values = values.astype(c.np_dtype, copy=mask.any()).reshape((n, *c.shape))
+        if mask.any():
+            values[mask] = c.fill
+        return values, mask
+    if c.np_dtype.kind == "O":
+        if col.null_count:
+            binary = pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)
+            col = col.fill_null(pa.scalar(b"" if binary else "", col.type))
+        return col.to_numpy(zero_copy_only=False), mask
+    if col.null_count:
+        col = col.fill_null(pa.scalar(c.fill, col.type) if c.np_dtype.kind != "f" else math.nan)
+    return col.to_numpy(zero_copy_only=False).astype(c.np_dtype, copy=False), mask
+
+
+def _record_batch_to_numpy(batch: pa.Table, cols: list[_Column], masks: list[str]):
+    out: dict[str, np.ndarray] = {}
+    want = set(masks)
+    for c in cols:
+        values, mask = _arrow_column_to_numpy(batch.column(c.name), c)
+        out[c.name] = values
+        if c.name in want:
+            out[c.name + NULL_MASK_SUFFIX] = mask
+    return out
+
+
+def read_parquet(
+    paths,
+    batch_size: int,
+    columns: Sequence[str] | None = None,
+    *,
+    null_masks: bool | Sequence[str] = False,
+):
+    """Streams Parquet rows as batched feature dicts (pyarrow, one record batch at a time).
+
+    Every element has exactly `batch_size` rows except the last one. Files are read in order
+    with `pyarrow.parquet.ParquetFile.iter_batches`, never loaded whole; each iteration
+    (epoch) reopens them. This is the one part of the module that runs Python per batch
+    (`tf.data.Dataset.from_generator`): keep it for the real data only.
+
+    Args:
+        paths: a Parquet path, directory, glob or list of those (one schema).
+        batch_size: rows per element.
+        columns: columns to read (default: all), in this order.
+        null_masks: add a bool ``"<column>__is_null"`` entry for every column (True) or for
+            the listed columns. Nulls themselves become the dtype's `fill_value`.
+
+    Returns:
+        A `tf.data.Dataset` of ``{column: Tensor[B, *shape]}`` dicts.
+
+    Raises:
+        InputError: no file matches, a file is unreadable or the schemas differ.
+        SchemaError: an unknown column is requested or a column type is not supported.
+
+    Example:
+        >>> ds = read_parquet("examples/data/churn.parquet", 256)  # doctest: +SKIP
+        >>> next(iter(ds))["total_day_minutes"].shape              # doctest: +SKIP
+        TensorShape([256])
+    """
+    import tensorflow as tf
+
+    _check_positive("batch_size", batch_size)
+    files = resolve_inputs(paths)
+    schema = read_schema(files)
+    cols = _columns(schema, columns, "the Parquet input")
+    masks = _mask_names(null_masks, cols)
+    names = [c.name for c in cols]
+    read_schema_ = pa.schema([schema.field(n) for n in names])
+    bs = int(batch_size)
+
+    def generate():
+        pending: pa.Table | None = None
+        for rb in iter_batches(files, batch_size=bs, columns=names):
+            t = pa.Table.from_batches([rb]).cast(read_schema_)
+            pending = t if pending is None else pa.concat_tables([pending, t])
+            while pending.num_rows >= bs:
+                yield _record_batch_to_numpy(pending.slice(0, bs), cols, masks)
+                pending = pending.slice(bs)
+        if pending is not None and pending.num_rows:
+            yield _record_batch_to_numpy(pending, cols, masks)
+
+    return tf.data.Dataset.from_generator(generate, output_signature=_element_spec(cols, masks))
+
+
+# ---------------------------------------------------------------------- synthetic stream
+def _artifact(model):
+    from vae_augment.artifact import Artifact, load_artifact
+
+    if isinstance(model, Artifact):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_artifact(os.fspath(model))
+    raise VAEAugmentError(
+        f"`model` must be an Artifact or a model directory, got {type(model).__name__}"
+    )
+
+
+def _u32_words(n: int) -> list[int]:
+    """numpy's _int_to_uint32_array for a non-negative int."""
+    if n == 0:
+        return [0]
+    words = []
+    while n > 0:
+        words.append(n & _M32)
+        n >>= 32
+    return words
+
+
+def _block_seed_tf(seed: int, class_idx: int, block):
+    """`sampler.block_seed(seed, class_idx, block)` in TF ops: a [2] int32 stateless seed.
+
+    A re-implementation of ``numpy.random.SeedSequence([seed & 0xFFFFFFFF, class_idx, block])
+    .generate_state(2)`` with uint32 arithmetic, so a graph can derive the seed of any block
+    (blocks below 2**32). Checked against the NumPy original in the tests.
+    """
+    import tensorflow as tf
+
+    u32 = tf.uint32
+
+    def c(v):
+        return tf.constant(v & _M32, u32)
+
+    def shr(x):
+        return tf.bitwise.right_shift(x, c(16))
+
+    hash_a = [_INIT_A]
+
+    def hashmix(value):
+        value = tf.bitwise.bitwise_xor(value, c(hash_a[0]))
+        hash_a[0] = (hash_a[0] * _MULT_A) & _M32
+        value = value * c(hash_a[0])
+        return tf.bitwise.bitwise_xor(value, shr(value))
+
+    def mix(x, y):
+        r = c(_MIX_L) * x - c(_MIX_R) * y
+        return tf.bitwise.bitwise_xor(r, shr(r))
+
+    entropy = [c(w) for w in _u32_words(int(seed) & _M32) + _u32_words(int(class_idx))]
+    entropy.append(tf.cast(block, u32))
+    pool = [hashmix(entropy[i] if i < len(entropy) else c(0)) for i in range(_POOL)]
+    for src in range(_POOL):
+        for dst in range(_POOL):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(_POOL, len(entropy)):
+        for dst in range(_POOL):
+            pool[dst] = mix(pool[dst], hashmix(entropy[src]))
+    hash_b = _INIT_B
+    state = []
+    for i in range(2):
+        v = tf.bitwise.bitwise_xor(pool[i % _POOL], c(hash_b))
+        hash_b = (hash_b * _MULT_B) & _M32
+        v = v * c(hash_b)
+        state.append(tf.bitwise.bitwise_xor(v, shr(v)))
+    return tf.bitcast(tf.stack(state), tf.int32)
+
+
+def _constant_values(values: list[Any], c: _Column):
+    import tensorflow as tf
+
+    if c.np_dtype.kind == "O":
+        return tf.constant([v if isinstance(v, bytes) else str(v) for v in values], tf.string)
+    return tf.constant(np.asarray(values, dtype=c.np_dtype))
+
+
+def _int_bounds(np_dtype) -> tuple[float, float]:
+    info = np.iinfo(np_dtype)
+    lo, hi = float(info.min), float(info.max)
+    if int(hi) > info.max:  # 2**63 - 1 and 2**64 - 1 round up in float64
+        hi = float(np.nextafter(hi, 0.0))
+    return lo, hi
+
+
+def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> dict[str, Any]:
+    """Generates one batch for classes `y` ([B] int32) as a feature dict (TF ops only)."""
+    import tensorflow as tf
+
+    enc = art.encoding
+    decoded = enc.decode_tf(art.model.generate(y, seed))
+    specs = {s.name: s for s in enc.specs}
+    rows = tf.shape(y)[0]
+    want = set(masks)
+    out: dict[str, Any] = {}
+    for c in cols:
+        isnull = None
+        if c.name == enc.label:
+            values = tf.gather(_constant_values(list(enc.classes), c), y)
+        else:
+            s = specs[c.name]
+            if s.kind in ("excluded", "null"):
+                values = tf.fill(tf.concat([[rows], list(c.shape)], 0), tf.constant(c.fill, c.tf_dtype))
+                isnull = tf.ones([rows], tf.bool)
+            elif s.kind == "categorical":
+                codes, _ = decoded[c.name]
+                n_vocab = len(s.vocab)
+                table = _constant_values(list(s.vocab) + [c.fill], c)
+                values = tf.gather(table, tf.minimum(codes, n_vocab))
+                if s.has_nulls:
+                    isnull = codes >= n_vocab
+            else:
+                v, isnull = decoded[c.name]
+                if c.kind == "tensor":
+                    v = tf.reshape(v, tf.concat([[rows], list(c.shape)], 0))
+                if c.np_dtype.kind in "iu":
+                    lo, hi = _int_bounds(c.np_dtype)
+                    v = tf.clip_by_value(tf.round(v), lo, hi)
+                values = tf.cast(v, c.tf_dtype)
+        if isnull is not None:
+            cond = tf.reshape(isnull, tf.concat([[rows], tf.ones([len(c.shape)], tf.int32)], 0))
+            values = tf.where(cond, tf.constant(c.fill, c.tf_dtype), values)
+        out[c.name] = values
+        if c.name in want:
+            out[c.name + NULL_MASK_SUFFIX] = (
+                isnull if isnull is not None else tf.zeros([rows], tf.bool)
+            )
+    return out
+
+
+def _model_columns(art, columns, null_masks) -> tuple[list[_Column], list[str]]:
+    cols = _columns(art.encoding.schema, columns, "the model's training data")
+    return cols, _mask_names(null_masks, cols)
+
+
+def _check_positive(name: str, value) -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise VAEAugmentError(f"`{name}` must be a positive integer, got {value!r}")
+
+
+def synthetic_dataset(
+    model,
+    label,
+    *,
+    batch_size: int,
+    seed: int,
+    n: int | None = None,
+    columns: Sequence[str] | None = None,
+    null_masks: bool | Sequence[str] = False,
+):
+    """An endless (or `n`-row) stream of generated rows of one class, in graph mode.
+
+    Elements have the same keys, dtypes and shapes as `read_parquet` gives for the model's
+    training files with the same `columns` and `null_masks`. Each element is one decoder
+    call of `batch_size` rows (the last one of an `n`-row stream is shorter); block ``b``
+    uses the stateless seed `sampler.block_seed(seed, class, b)`, so with
+    ``batch_size=BLOCK_ROWS`` the rows equal the CLI's ``vae-augment sample`` rows.
+
+    Args:
+        model: an `Artifact` or a model directory.
+        label: the class value to generate (or its string form).
+        batch_size: rows per element (and per decoder call).
+        seed: run seed; the same seed gives the same rows.
+        n: total rows, or None for an endless stream.
+        columns: columns to produce (default: every column of the training schema).
+        null_masks: as in `read_parquet`.
+
+    Returns:
+        A `tf.data.Dataset` of ``{column: Tensor[B, *shape]}`` dicts.
+
+    Raises:
+        SchemaError: `label` is not one of the model's classes, or `columns` is unknown.
+
+    Example:
+        >>> ds = synthetic_dataset("runs/churn", "yes", batch_size=1024, seed=0)  # doctest: +SKIP
+        >>> ds.element_spec == read_parquet("churn.parquet", 1024).element_spec  # doctest: +SKIP
+        True
+    """
+    _check_positive("batch_size", batch_size)
+    if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0):
+        raise VAEAugmentError(f"`n` must be None or a non-negative integer, got {n!r}")
+    art = _artifact(model)
+    class_idx = art.encoding.class_index(label)
+    cols, masks = _model_columns(art, columns, null_masks)
+    return _class_stream(art, class_idx, cols, masks, int(batch_size), int(seed), n)
+
+
+def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None):
+    import tensorflow as tf
+
+    if n is None:
+        blocks = tf.data.Dataset.counter(dtype=tf.int64).map(
+            lambda b: (b, tf.constant(batch_size, tf.int32))
+        )
+    else:
+        full, rest = divmod(int(n), batch_size)
+        sizes = [batch_size] * full + ([rest] if rest else [])
+        blocks = tf.data.Dataset.from_tensor_slices(
+            (np.arange(len(sizes), dtype=np.int64), np.asarray(sizes, np.int32))
+        )
+
+    def block(b, rows):
+        y = tf.fill([batch_size], tf.constant(class_idx, tf.int32))
+        feats = _synthetic_features(art, y, cols, masks, _block_seed_tf(seed, class_idx, b))
+        return {k: v[:rows] for k, v in feats.items()}
+
+    # tf.random.stateless_categorical's CPU kernel gives different draws when it is split
+    # across intra-op threads; one thread per call keeps a block's rows independent of the
+    # machine (parallelism comes from generating several blocks at once instead).
+    options = tf.data.Options()
+    options.threading.max_intra_op_parallelism = 1
+    ds = blocks.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.with_options(options)
+
+
+# ---------------------------------------------------------------------- target mixture
+def _class_key(enc, value):
+    return enc.classes[enc.class_index(value)]
+
+
+def _counts(enc, class_counts) -> dict[Any, int]:
+    if class_counts is None:
+        return dict(enc.class_counts)
+    if not isinstance(class_counts, Mapping):
+        raise VAEAugmentError(f"`class_counts` must be a mapping {{class: rows}}, got {class_counts!r}")
+    counts = {c: 0 for c in enc.classes}
+    for k, v in class_counts.items():
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+            raise VAEAugmentError(f"`class_counts` for class {k!r} must be a non-negative integer, got {v!r}")
+        counts[_class_key(enc, k)] += int(v)
+    return counts
+
+
+def _is_distribution(strategy) -> bool:
+    return isinstance(strategy, Mapping) and any(
+        isinstance(v, float) and not isinstance(v, bool) for v in strategy.values()
+    )
+
+
+def mixture_weights(
+    class_counts: Mapping[Any, int], sampling_strategy="auto", *, classes: Sequence[Any] | None = None
+) -> tuple[float, dict[Any, float], dict[Any, float]]:
+    """Weights of the real stream and of each class's synthetic stream, and the target.
+
+    With real class proportions q and target proportions p, the real stream gets
+    ``w_real = min(1, min_c p_c / q_c)`` (as much real data as the target allows: generation
+    only adds rows) and class c's synthetic stream ``w_c = p_c - w_real * q_c``. Sampling
+    rows with these weights gives class c with probability p_c.
+
+    Args:
+        class_counts: real rows per class.
+        sampling_strategy: imbalanced-learn's forms (``"auto"``, a float, ``{class: count}``
+            with int counts, a callable ...) or a target distribution ``{class: proportion}``
+            with float proportions summing to 1 (missing classes get 0).
+        classes: every class (default: the keys of `class_counts`).
+
+    Returns:
+        ``(w_real, {class: w_c}, {class: p_c})``.
+
+    Example:
+        >>> w_real, w_syn, target = mixture_weights({"no": 90, "yes": 10})
+        >>> round(w_real, 4), {c: round(w, 4) for c, w in w_syn.items()}
+        (0.5556, {'no': 0.0, 'yes': 0.4444})
+    """
+    from vae_augment.balancing import target_counts
+
+    classes = list(classes) if classes is not None else list(class_counts)
+    counts = {c: int(class_counts.get(c, 0)) for c in classes}
+    total = sum(counts.values())
+    if total == 0:
+        raise VAEAugmentError("`class_counts` are all zero; nothing to balance")
+    q = {c: counts[c] / total for c in classes}
+    if _is_distribution(sampling_strategy):
+        unknown = [k for k in sampling_strategy if k not in q]
+        if unknown:
+            raise VAEAugmentError(
+                f"`sampling_strategy` names classes {unknown} the model does not know ({classes})"
+            )
+        p = {c: float(sampling_strategy.get(c, 0.0)) for c in classes}
+        if any(v < 0 or not math.isfinite(v) for v in p.values()) or abs(sum(p.values()) - 1.0) > 1e-6:
+            raise VAEAugmentError(
+                "`sampling_strategy` as a target distribution needs non-negative proportions "
+                f"summing to 1, got {dict(sampling_strategy)} (sum {sum(p.values()):.6g})"
+            )
+    else:
+        present = {c: n for c, n in counts.items() if n > 0}
+        after = target_counts(present, sampling_strategy)
+        t_total = sum(after.values())
+        p = {c: after.get(c, 0) / t_total for c in classes}
+    ratios = [p[c] / q[c] for c in classes if q[c] > 0]
+    w_real = min(1.0, min(ratios))
+    if w_real <= 0:
+        zero = [c for c in classes if q[c] > 0 and p[c] == 0]
+        raise VAEAugmentError(
+            f"`sampling_strategy` gives classes {zero} a target of 0, but the real data has "
+            "rows of them; balancing only adds rows (filter the real dataset first)"
+        )
+    w_syn = {c: max(p[c] - w_real * q[c], 0.0) for c in classes}
+    return w_real, w_syn, p
+
+
+def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
+    """Columns, masks and batchedness of a feature-dict element spec, checked against a model."""
+    if not isinstance(spec, Mapping):
+        raise SchemaError(f"`{what}` must yield feature dicts, got elements {spec}")
+    enc = art.encoding
+    if label_key not in spec:
+        raise SchemaError(f"`label_key` '{label_key}' is not a key of the {what}: {sorted(spec)}")
+    if label_key != enc.label:
+        raise SchemaError(
+            f"`label_key` '{label_key}' is not the model's label column '{enc.label}'"
+        )
+    keys = [k for k in spec if k != flag_key]
+    masks = [k[: -len(NULL_MASK_SUFFIX)] for k in keys if k.endswith(NULL_MASK_SUFFIX)]
+    masks = [m for m in masks if m in spec]
+    columns = [k for k in keys if k not in {m + NULL_MASK_SUFFIX for m in masks}]
+    unknown = [c for c in columns if c not in enc.schema.names]
+    if unknown:
+        raise SchemaError(
+            f"the {what} has columns {unknown} the model was not trained with; its columns "
+            f"are {enc.schema.names}"
+        )
+    rank = spec[label_key].shape.rank
+    if rank not in (0, 1):
+        raise SchemaError(
+            f"`label_key` '{label_key}' has shape {spec[label_key].shape}; expected rows "
+            "(shape []) or batches (shape [B])"
+        )
+    order = [c for c in enc.schema.names if c in columns]
+    cols = [_Column(enc.schema.field(c), enc.schema) for c in order]
+    return cols, [c.name for c in cols if c.name in masks], rank == 1
+
+
+def _spec_difference(real, synthetic) -> str:
+    diffs = []
+    for k in sorted(set(real) | set(synthetic)):
+        a, b = real.get(k), synthetic.get(k)
+        if a != b:
+            diffs.append(f"'{k}': real {a} vs synthetic {b}")
+    return "; ".join(diffs[:5])
+
+
+def _check_spec(real_spec, syn_spec, what: str) -> None:
+    if real_spec != syn_spec:
+        raise SchemaError(
+            f"the {what} does not match the rows the model generates: "
+            f"{_spec_difference(real_spec, syn_spec)} (read it with `read_parquet` from files "
+            "with the model's training schema)"
+        )
+
+
+def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
+    """Keeps rows with a known class; drops null labels; fails on an unknown class."""
+    import tensorflow as tf
+
+    classes = _constant_values(list(enc.classes), label_col)
+    fill = tf.constant(label_col.fill, label_col.tf_dtype)
+    fill_is_class = any(
+        (label_col.fill == (c.encode() if isinstance(c, str) else c)) for c in enc.classes
+    )
+
+    def keep(row):
+        label = row[label_key]
+        known = tf.reduce_any(tf.equal(label, classes))
+        if has_mask:
+            null = row[label_key + NULL_MASK_SUFFIX]
+        elif fill_is_class:
+            null = tf.constant(False)
+        else:
+            null = tf.equal(label, fill)
+        ok = tf.debugging.Assert(
+            tf.logical_or(known, null),
+            [f"`label_key` '{label_key}' holds a class the model does not know "
+             f"(known: {list(enc.classes)}); got", label],
+        )
+        with tf.control_dependencies([ok]):
+            return tf.logical_and(known, tf.logical_not(null))
+
+    return keep
+
+
+def _with_flag(flag_key, value: bool, batched: bool):
+    import tensorflow as tf
+
+    def add(row):
+        row = dict(row)
+        ref = next(iter(row.values()))
+        shape = [tf.shape(ref)[0]] if batched else []
+        row[flag_key] = tf.fill(shape, tf.constant(value))
+        return row
+
+    return add
+
+
+def balance(
+    dataset,
+    model,
+    *,
+    label_key: str,
+    sampling_strategy="auto",
+    class_counts: Mapping[Any, int] | None = None,
+    seed: int,
+    batch_size: int | None = None,
+    flag_key: str | None = None,
+    synthetic_batch_size: int = BLOCK_ROWS,
+):
+    """Mixes a real dataset with per-class synthetic streams to reach a class distribution.
+
+    Real rows and generated rows are interleaved one row at a time with
+    `tf.data.Dataset.sample_from_datasets` (weights from `mixture_weights`), so each output
+    row is of class c with probability ``p_c``. The output ends when the real dataset ends
+    (one balanced epoch holds every real row once plus the synthetic rows); repeat or
+    shuffle it as usual. Rows whose label is null are dropped (as when fitting); a label the
+    model does not know fails the iteration with `tf.errors.InvalidArgumentError`.
+
+    Args:
+        dataset: feature dicts from `read_parquet` (batched) or the same unbatched (rows).
+            Its keys pick the generated columns and null masks.
+        model: an `Artifact` or a model directory.
+        label_key: the label column (the model's label).
+        sampling_strategy: ``"auto"`` (every class up to the majority) and imbalanced-learn's
+            other forms, or a target distribution ``{class: proportion}`` (floats, sum 1).
+        class_counts: real rows per class of `dataset` (default: the counts the model was
+            trained on, right when `dataset` is the training data).
+        seed: seeds both the mixing and the generation.
+        batch_size: batch the output with this many rows; None yields single rows.
+        flag_key: if given, add a bool entry of this name, True on generated rows.
+        synthetic_batch_size: rows per decoder call in the synthetic streams.
+
+    Returns:
+        A `tf.data.Dataset` of feature dicts (rows, or batches of `batch_size`).
+
+    Raises:
+        SchemaError: the dataset's structure differs from what the model generates.
+        VAEAugmentError: a bad strategy, counts or batch size.
+
+    Example:
+        >>> real = read_parquet("examples/data/churn.parquet", 1024)          # doctest: +SKIP
+        >>> ds = balance(real, "runs/churn", label_key="churn", seed=0, batch_size=256)
+        ...                                                                  # doctest: +SKIP
+        >>> model.fit(ds.map(to_features_and_label), epochs=5)               # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    if batch_size is not None:
+        _check_positive("batch_size", batch_size)
+    _check_positive("synthetic_batch_size", synthetic_batch_size)
+    art = _artifact(model)
+    enc = art.encoding
+    cols, masks, batched = _structure(art, dataset.element_spec, label_key, flag_key, "dataset")
+    if flag_key is not None and flag_key in dataset.element_spec:
+        raise SchemaError(f"`flag_key` '{flag_key}' is already a key of the dataset")
+    counts = _counts(enc, class_counts)
+    w_real, w_syn, _ = mixture_weights(counts, sampling_strategy, classes=enc.classes)
+
+    real = dataset.unbatch() if batched else dataset
+    label_col = next(c for c in cols if c.name == label_key)
+    real = real.filter(_label_filter(enc, label_col, label_key, label_key in masks))
+    row_spec = real.element_spec
+    streams, weights = [real], [w_real]
+    for c, w in w_syn.items():
+        if w <= 1e-12:
+            continue
+        syn = _class_stream(
+            art, enc.class_index(c), cols, masks, int(synthetic_batch_size), int(seed), None
+        ).unbatch()
+        _check_spec(row_spec, syn.element_spec, "dataset")
+        streams.append(syn)
+        weights.append(w)
+    if flag_key is not None:
+        streams = [s.map(_with_flag(flag_key, i > 0, False)) for i, s in enumerate(streams)]
+    if len(streams) == 1:
+        out = streams[0]
+    else:
+        out = tf.data.Dataset.sample_from_datasets(
+            streams, weights=weights, seed=int(seed), stop_on_empty_dataset=True
+        )
+    return out.batch(int(batch_size)) if batch_size is not None else out
+
+
+# ---------------------------------------------------------------------- per-batch augmentation
+def augment_fn(
+    model,
+    *,
+    label_key: str,
+    ratio: float | None = None,
+    seed: int,
+    sampling_strategy="auto",
+    class_counts: Mapping[Any, int] | None = None,
+    flag_key: str | None = None,
+) -> Callable:
+    """A function for ``dataset.map(fn)`` on batched feature dicts: appends generated rows.
+
+    For a batch of B rows it appends ``floor(ratio * B + u)`` generated rows (u uniform in
+    [0, 1), so ``ratio * B`` on average), of classes drawn with the synthetic weights of
+    `mixture_weights`: with the default `ratio` the augmented stream matches
+    `sampling_strategy` in expectation, like `balance`, without unbatching. The generated
+    rows come after the real ones in each batch.
+
+    Randomness is stateless: the seed of a batch is derived from `seed` and a fingerprint of
+    the batch's contents, or from the element index when the dataset is enumerated
+    (``ds.enumerate().map(fn)``), so parallel maps stay deterministic.
+
+    Args:
+        model: an `Artifact` or a model directory.
+        label_key: the label column (the model's label).
+        ratio: generated rows per real row (default: from `sampling_strategy`).
+        seed: run seed.
+        sampling_strategy / class_counts: as in `balance`.
+        flag_key: if given, add a bool entry of this name, True on generated rows.
+
+    Returns:
+        ``fn(batch)`` or ``fn(index, batch)`` -> batch with the generated rows appended.
+
+    Example:
+        >>> fn = augment_fn("runs/churn", label_key="churn", seed=0)     # doctest: +SKIP
+        >>> ds = read_parquet("churn.parquet", 256).map(fn, num_parallel_calls=-1)
+        ...                                                             # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    art = _artifact(model)
+    enc = art.encoding
+    counts = _counts(enc, class_counts)
+    w_real, w_syn, _ = mixture_weights(counts, sampling_strategy, classes=enc.classes)
+    total_syn = sum(w_syn.values())
+    if ratio is None:
+        ratio = total_syn / w_real
+    if not isinstance(ratio, numbers.Real) or isinstance(ratio, bool) or not ratio >= 0 or not math.isfinite(ratio):
+        raise VAEAugmentError(f"`ratio` must be a non-negative number, got {ratio!r}")
+    if total_syn <= 0:
+        # the target already holds: generate in proportion to the target itself
+        _, _, p = mixture_weights(counts, sampling_strategy, classes=enc.classes)
+        w_syn, total_syn = p, 1.0
+    logits = np.log(np.maximum([w_syn[c] / total_syn for c in enc.classes], 1e-30))
+    ratio = float(ratio)
+    base = np.asarray([int(seed) & 0x7FFFFFFF, (int(seed) >> 31) & 0x7FFFFFFF], np.int32)
+
+    def augment(batch, batch_seed):
+        cols, masks, batched = _structure(art, _spec_of(batch), label_key, flag_key, "batch")
+        if not batched:
+            raise SchemaError(
+                f"`augment_fn` maps batches, but `label_key` '{label_key}' has shape "
+                f"{batch[label_key].shape}; call `.batch(...)` first"
+            )
+        seeds = tf.random.experimental.stateless_split(batch_seed, num=3)
+        rows = tf.shape(batch[label_key])[0]
+        u = tf.random.stateless_uniform([], seed=seeds[0], dtype=tf.float64)
+        k = tf.cast(tf.floor(ratio * tf.cast(rows, tf.float64) + u), tf.int32)
+        y = tf.cast(
+            tf.random.stateless_categorical(
+                tf.constant(logits[None, :], tf.float32), k, seed=seeds[1]
+            )[0],
+            tf.int32,
+        )
+        syn = _synthetic_features(art, y, cols, masks, seeds[2])
+        out = {}
+        for key, v in batch.items():
+            if key == flag_key:
+                continue
+            out[key] = tf.concat([v, tf.cast(syn[key], v.dtype)], axis=0)
+        if flag_key is not None:
+            out[flag_key] = tf.concat([tf.zeros([rows], tf.bool), tf.ones([k], tf.bool)], 0)
+        return out
+
+    @tf.autograph.experimental.do_not_convert  # plain TF ops; lets our errors through as-is
+    def fn(*args):
+        if len(args) == 2:
+            index, batch = args
+            batch_seed = tf.random.experimental.stateless_fold_in(
+                tf.constant(base), tf.cast(index, tf.int64)
+            )
+        elif len(args) == 1:
+            batch = args[0]
+            batch_seed = tf.bitwise.bitwise_xor(_fingerprint_seed(batch), tf.constant(base))
+        else:
+            raise VAEAugmentError(
+                f"`augment_fn`'s function takes (batch) or (index, batch), got {len(args)} arguments"
+            )
+        return augment(batch, batch_seed)
+
+    return fn
+
+
+def _spec_of(batch: Mapping[str, Any]) -> dict[str, Any]:
+    import tensorflow as tf
+
+    if not isinstance(batch, Mapping):
+        raise SchemaError(f"`augment_fn` maps feature dicts, got {type(batch).__name__}")
+    return {k: tf.TensorSpec(v.shape, v.dtype) for k, v in batch.items()}
+
+
+def _fingerprint_seed(batch: Mapping[str, Any]):
+    """A [2] int32 seed from the contents of a batch (stateless, graph-only)."""
+    import tensorflow as tf
+
+    parts = []
+    for key in sorted(batch):
+        v = batch[key]
+        if v.shape.rank == 0:
+            v = tf.reshape(v, [1])
+        parts.append(tf.fingerprint(v))
+    digest = tf.fingerprint(tf.reshape(tf.concat(parts, axis=0), [1, -1]))
+    return tf.bitcast(tf.reshape(digest, [2, 4]), tf.int32)
