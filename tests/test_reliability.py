@@ -202,6 +202,10 @@ def _balance_case(tmp_path, name):
     if name == "epochs_not_int":
         write(t, src)
         return [src, *label, "--epochs", "2.5"], r"argument --epochs: invalid int value: '2\.5'"
+    if name == "output_dir_missing":
+        write(t, src)
+        return [src, *label, "--output-is", tmp_path / "no_dir" / "out.parquet"], (
+            r"output directory '.*no_dir' does not exist")
     if name == "label_flag_missing":
         write(t, src)
         return [src], r"the following arguments are required: --label"
@@ -215,7 +219,7 @@ BALANCE_CASES = [
     "mismatched_types", "exclude_unknown", "exclude_label", "has_is_synthetic", "only_label",
     "strategy_negative", "strategy_fraction", "strategy_string_count", "strategy_below_count",
     "strategy_unknown_class", "strategy_bad_json", "strategy_bad_name", "privacy_negative",
-    "privacy_not_a_number", "epochs_not_int", "label_flag_missing",
+    "privacy_not_a_number", "epochs_not_int", "label_flag_missing", "output_dir_missing",
 ]
 
 
@@ -223,6 +227,10 @@ BALANCE_CASES = [
 def test_balance_bad_input(tmp_path, capsys, case):
     args, pattern = _balance_case(tmp_path, case)
     out = tmp_path / "out.parquet"
+    if "--output-is" in args:
+        i = args.index("--output-is")
+        out = args[i + 1]
+        args = args[:i] + args[i + 2:]
     code, stdout, err = run(["balance", args[0], out, *args[1:], *FAST_ARGS], capsys)
     assert_clean_failure(code, stdout, err, pattern, out, tmp_path)
 
@@ -552,6 +560,23 @@ def test_failure_keeps_previous_sharded_output(tmp_path, capsys, mixed_artifact,
                         "--privacy-min-distance", "50"], capsys)
     assert code == 2
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("first,second", [(None, 2), (2, None), (2, 3)])
+def test_overwrite_between_file_and_directory(tmp_path, capsys, mixed_artifact, mixed_parquet,
+                                              first, second):
+    """--overwrite replaces a file by a sharded directory and back, leaving nothing behind."""
+    out = tmp_path / "out"
+    for shards in (first, second):
+        extra = ["--output-shards", shards] if shards else []
+        code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                            mixed_artifact, "--quiet", "--overwrite", *extra], capsys)
+        assert code == 0, err
+    assert out.is_dir() == bool(second)
+    if second:
+        assert len(os.listdir(out)) == second
+    assert pq.read_table(out).num_rows == 3 * 186
     assert leftovers(tmp_path) == []
 
 

@@ -252,6 +252,10 @@ def balance(
         privacy_min_distance = check_min_distance(privacy_min_distance)
     if output is not None and os.path.exists(output) and not overwrite:
         raise InputError(f"output '{output}' already exists; pass --overwrite to replace it")
+    if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+        raise InputError(
+            f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"
+        )
     if model_dir is not None and os.path.exists(model_dir):
         art = load_artifact(model_dir)
         if art.label != label:

@@ -204,18 +204,20 @@ class AtomicParquetWriter:
         for w in self._writers:
             w.close()
         self._closed = True
-        if self.shards is None:
-            os.replace(self._tmp, self.path)
-        else:
-            if os.path.isdir(self.path):
-                old = self.path + ".old"
+        try:
+            if self.shards is None and not os.path.isdir(self.path):
+                os.replace(self._tmp, self.path)  # atomic, also over an existing file
+            elif os.path.lexists(self.path):
+                # a directory is replaced, or replaces a file: move the old one aside (hidden)
+                old = self._tmp + ".old"
                 os.replace(self.path, old)
                 os.replace(self._tmp, self.path)
                 _rmtree(old)
             else:
-                if os.path.exists(self.path):
-                    os.remove(self.path)
                 os.replace(self._tmp, self.path)
+        except OSError as exc:
+            _rmtree(self._tmp)
+            raise InputError(f"could not move the output into place at '{self.path}': {exc}") from exc
 
     def abort(self) -> None:
         if self._closed:
