@@ -278,8 +278,9 @@ def _utility_plot(report) -> str | None:
         ax.set_xticks(x, [k.replace("_", " ") for k in metrics], fontsize=8)
         ax.set_ylim(0, 1)
         ax.set_title(clf.replace("_", " "), fontsize=10)
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     return _png(fig)
 
 
@@ -306,12 +307,16 @@ def _kl_plot(report) -> str | None:
         return None
     plt = _plt()
     kl = np.array(d["kl_per_dim"])
-    fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(kl) + 1.5), 2.8))
-    ax.bar(range(len(kl)), kl, color=["#fb8500" if v > 0.01 else "#8c959f" for v in kl])
-    ax.axhline(0.01, color="#cf222e", lw=0.8, ls="--")
+    t = d.get("kl_active_threshold", 0.1)
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.35 * len(kl) + 1.5), 2.8))
+    ax.bar(range(len(kl)), kl, color=["#fb8500" if v > t else "#8c959f" for v in kl])
+    ax.axhline(t, color="#cf222e", lw=0.8, ls="--")
+    ax.set_xticks(range(len(kl)))
+    ax.tick_params(labelsize=7)
     ax.set_xlabel("latent dimension")
     ax.set_ylabel("KL (nats)")
-    ax.set_title("KL(q(z|x,y) || p(z|y)) per dimension; grey = collapsed (< 0.01)", fontsize=9)
+    ax.set_title(f"KL(q(z|x,y) || p(z|y)) per dimension; grey = collapsed (< {t} nats)",
+                 fontsize=9)
     fig.tight_layout()
     return _png(fig)
 
@@ -401,8 +406,9 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
 
     # fidelity
     h.append("<h2>Fidelity</h2><p class='muted'>Per class, each column's synthetic marginal "
-             "is compared with the real one: 1 − Kolmogorov–Smirnov statistic for numbers and "
-             "tensor values, 1 − total-variation distance for categories (1 is identical). "
+             "is compared with the real one: 1 − Kolmogorov–Smirnov statistic for numbers (for "
+             "tensors, averaged over elements), 1 − total-variation distance for categories "
+             "(1 is identical). "
              "Null rates are compared separately. Associations are Pearson correlations of "
              "quantile-normalised numbers, Cramér's V between categories and the correlation "
              "ratio between a number and a category, computed within each class.</p>")
@@ -468,17 +474,25 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
         h.append(f"<p>Skipped: {html.escape(util.get('skipped', ''))}</p>")
 
     # privacy
-    h.append("<h2>Privacy</h2><p class='muted'>Distance from each synthetic row to the closest "
-             "real-train row of its class, beside the same distance for real-test rows (which "
-             "the split kept out of real-train). Synthetic rows much closer than real-test rows "
-             "suggest memorisation. Exact copies are counted against every real row.</p>")
+    h.append("<h2>Privacy</h2><p class='muted'>Distance to the closest record (DCR): from "
+             "each synthetic row to the closest real-train row of its class, beside the same "
+             "distance for real-test rows of the same classes (which the split kept out of "
+             "real-train). Synthetic rows much closer than real-test rows suggest "
+             "memorisation. Exact copies are counted against every real row.</p>")
     ds, dh = priv["dcr_synthetic"], priv["dcr_holdout"]
-    h.append(_table(["rows", "median DCR", "5th percentile", "mean", "exact-copy rate"], [
-        ["synthetic", ds["median"], ds["p05"], ds["mean"], priv["exact_copy_rate"]],
-        ["real-test", dh["median"], dh["p05"], dh["mean"], priv["holdout_exact_copy_rate"]],
-    ]))
-    h.append(f"<p>Share of synthetic rows closer than the real-test 5th percentile: "
-             f"{_f(priv['share_closer_than_holdout_p05'])} (about 0.05 is expected).</p>")
+    rows = [
+        ["synthetic, all", ds["median"], ds["p05"], ds["mean"], priv["exact_copy_rate"]],
+        ["real-test, all", dh["median"], dh["p05"], dh["mean"], priv["holdout_exact_copy_rate"]],
+    ]
+    for c, e in (priv.get("per_class") or {}).items():
+        rows.append([f"synthetic, {c}", e["synthetic"]["median"], e["synthetic"]["p05"],
+                     e["synthetic"]["mean"], e["exact_copy_rate"]])
+        rows.append([f"real-test, {c}", e["holdout"]["median"], e["holdout"]["p05"],
+                     e["holdout"]["mean"], None])
+    h.append(_table(["rows", "median DCR", "5th percentile", "mean", "exact-copy rate"], rows))
+    h.append(f"<p>Share of synthetic rows closer to real-train than the 5th percentile of "
+             f"real-test rows of their class: {_f(priv['share_closer_than_holdout_p05'])} "
+             "(about 0.05 is expected; much more suggests copying).</p>")
     h.append(_img(images.get("privacy"), "distance to closest record"))
 
     # diagnostics
@@ -497,7 +511,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
             ["ELBO (nats/row)", diag["elbo"]], ["IW bound (nats/row)", diag["iw_bound"]],
             ["KL total (nats/row)", diag["kl_total"]],
             ["active units (variance)", f"{diag['active_units']} of {diag['latent_dim']}"],
-            ["active units (KL > 0.01)", f"{diag['active_units_kl']} of {diag['latent_dim']}"],
+            [f"active units (KL > {diag.get('kl_active_threshold', 0.1)} nats)",
+             f"{diag['active_units_kl']} of {diag['latent_dim']}"],
         ] + [[f"training: {k}", v] for k, v in diag.get("training", {}).items()]))
         h.append(_img(images.get("kl"), "KL per dimension"))
     h.append("<p class='muted'>Generated by vae-augment; the same figures are in "
