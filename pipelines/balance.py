@@ -1,0 +1,82 @@
+"""Balance Parquet data with a trained artifact on any Beam runner.
+
+Example:
+    python -m pipelines.balance --input 'data/*.parquet' --output out/ \\
+        --model-dir runs/churn --label churn --seed 0 [--runner DataflowRunner ...]
+
+Writes ``out/real-SSSSS-of-NNNNN.parquet`` (every input row once, ``is_synthetic=False``) and
+``out/synthetic-SSSSS-of-NNNNN.parquet`` (the rows ``vae-augment balance`` would generate for
+the same artifact, data and seed), all in the input schema plus ``is_synthetic``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import pipelines
+
+__all__ = ["build_parser", "run"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipelines.balance", description=__doc__.split("\n")[0])
+    p.add_argument("--input", required=True, help="Parquet file, directory or glob; comma-separated")
+    p.add_argument("--output", required=True, help="output directory (local or gs://, s3://, ...)")
+    p.add_argument("--model-dir", required=True, help="artifact directory (vae-augment fit)")
+    p.add_argument("--label", required=True, help="class label column")
+    p.add_argument("--sampling-strategy", default="auto",
+                   help="auto | minority | 'not minority' | 'not majority' | all | float | JSON")
+    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    p.add_argument("--rows-per-shard", type=int, default=None,
+                   help="synthetic rows per unit of parallel work [32768]")
+    p.add_argument("--num-shards", type=int, default=0,
+                   help="files per output part (0: the runner decides) [0]")
+    p.add_argument("--dead-letter", default=None, metavar="PATH",
+                   help="write rows the model cannot take to PATH*.jsonl instead of failing")
+    p.add_argument("--overwrite", action="store_true", help="replace Parquet files in --output")
+    return p
+
+
+def run(argv: Sequence[str] | None = None) -> dict:
+    """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
+    import apache_beam as beam
+
+    from vae_augment.beam import BalanceClasses, ReadParquetTables, expand_patterns
+    from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD
+    from vae_augment.beam.rows import schema_difference
+    from vae_augment.errors import SchemaError
+
+    args, options = pipelines.parse_args(build_parser(), argv)
+    patterns = expand_patterns(args.input)
+    transform = BalanceClasses(
+        args.model_dir, args.label, args.sampling_strategy, args.seed,
+        rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, flatten=False,
+    )
+    problem = schema_difference(transform.input_schema, pipelines.input_schema(patterns))
+    if problem is not None:
+        raise SchemaError(
+            f"input does not match the schema artifact '{args.model_dir}' was trained on: {problem}"
+        )
+    output = pipelines.prepare_output(args.output, args.overwrite)
+    schema = transform.output_schema
+    if args.dead_letter:
+        transform = transform.with_exception_handling()
+    p = beam.Pipeline(options=options)
+    result = p | "Read" >> ReadParquetTables(patterns) | "Balance" >> transform
+    parts, bad = result if args.dead_letter else (result, None)
+    sinks = [
+        part | f"Write{name.title()}" >> beam.io.WriteToParquetBatched(
+            f"{output}/{name}", schema, file_name_suffix=".parquet", num_shards=pipelines.num_shards(options, args.num_shards),
+        )
+        for name, part in (("real", parts.real), ("synthetic", parts.synthetic))
+    ]
+    if bad is not None:
+        sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))
+    counters = pipelines.finish(p, sinks, output)
+    return {"output": output, **counters}
+
+
+if __name__ == "__main__":
+    sys.exit(pipelines.main("pipelines.balance", run))

@@ -1,0 +1,86 @@
+"""Append anomaly scores (and optionally latent means) to Parquet rows on any Beam runner.
+
+Example:
+    python -m pipelines.score --input 'data/*.parquet' --output scored/ \\
+        --model-dir runs/churn [--latent] [--method iwae --k 32] [--runner ...]
+
+Writes ``scored/scored-SSSSS-of-NNNNN.parquet``: every input row with ``anomaly_score``
+(float32, higher = less typical of its class) and, with ``--latent``, ``latent`` (the
+posterior mean, fixed-size list<float32>).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import pipelines
+
+__all__ = ["build_parser", "run"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipelines.score", description=__doc__.split("\n")[0])
+    p.add_argument("--input", required=True, help="Parquet file, directory or glob; comma-separated")
+    p.add_argument("--output", required=True, help="output directory (local or gs://, s3://, ...)")
+    p.add_argument("--model-dir", required=True, help="artifact directory (vae-augment fit)")
+    p.add_argument("--latent", action="store_true", help="also append the latent means")
+    p.add_argument("--no-score", action="store_true", help="do not append the anomaly score")
+    p.add_argument("--score-column", default="anomaly_score", help="score column [anomaly_score]")
+    p.add_argument("--latent-column", default="latent", help="latent column [latent]")
+    p.add_argument("--method", choices=["elbo", "iwae"], default="elbo",
+                   help="negative ELBO, or negative importance-weighted bound [elbo]")
+    p.add_argument("--k", type=int, default=16, help="importance samples for iwae [16]")
+    p.add_argument("--seed", type=int, default=0, help="seed for iwae [0]")
+    p.add_argument("--num-shards", type=int, default=0,
+                   help="output files (0: the runner decides) [0]")
+    p.add_argument("--dead-letter", default=None, metavar="PATH",
+                   help="write rows the model cannot take to PATH*.jsonl instead of failing")
+    p.add_argument("--overwrite", action="store_true", help="replace Parquet files in --output")
+    return p
+
+
+def run(argv: Sequence[str] | None = None) -> dict:
+    """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
+    import apache_beam as beam
+
+    from vae_augment.beam import EncodeLatent, ReadParquetTables, ScoreAnomalies, expand_patterns
+    from vae_augment.errors import VAEAugmentError
+
+    args, options = pipelines.parse_args(build_parser(), argv)
+    if args.no_score and not args.latent:
+        raise VAEAugmentError("nothing to append: `--no-score` needs `--latent`")
+    patterns = expand_patterns(args.input)
+    schema = pipelines.input_schema(patterns)
+    steps = []
+    if args.latent:
+        steps.append(("Encode", EncodeLatent(args.model_dir, column=args.latent_column)))
+    if not args.no_score:
+        steps.append(("Score", ScoreAnomalies(
+            args.model_dir, column=args.score_column, method=args.method, k=args.k, seed=args.seed,
+        )))
+    for _, step in steps:
+        schema = step.output_schema(schema)
+    output = pipelines.prepare_output(args.output, args.overwrite)
+    p = beam.Pipeline(options=options)
+    tables = p | "Read" >> ReadParquetTables(patterns)
+    dead = []
+    for name, step in steps:
+        if args.dead_letter:
+            tables, bad = tables | name >> step.with_exception_handling()
+            dead.append(bad)
+        else:
+            tables = tables | name >> step
+    sinks = [tables | "Write" >> beam.io.WriteToParquetBatched(
+        f"{output}/scored", schema, file_name_suffix=".parquet", num_shards=pipelines.num_shards(options, args.num_shards),
+    )]
+    if dead:
+        bad = tuple(dead) | "AllBad" >> beam.Flatten()
+        sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))
+    counters = pipelines.finish(p, sinks, output)
+    return {"output": output, **counters}
+
+
+if __name__ == "__main__":
+    sys.exit(pipelines.main("pipelines.score", run))

@@ -1,0 +1,122 @@
+"""`vae-augment encode` and `vae-augment score`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vae_augment import scoring
+from vae_augment.artifact import load_artifact
+from vae_augment.cli import main
+
+
+@pytest.fixture(scope="module")
+def artifact(mixed_artifact):
+    return load_artifact(str(mixed_artifact))
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_score_appends_negative_elbo(capsys, tmp_path, mixed_parquet, mixed_artifact, artifact):
+    out = tmp_path / "scored.parquet"
+    code, stdout, _ = run(capsys, "score", mixed_parquet, out, "--model-dir", mixed_artifact, "--quiet")
+    assert code == 0
+    assert json.loads(stdout) == {"output": str(out), "rows_written": 300, "column": "anomaly_score",
+                                  "method": "elbo"}
+    table = pq.read_table(out)
+    source = pq.read_table(mixed_parquet)
+    assert table.select(source.column_names).equals(source)
+    assert table.schema.field("anomaly_score").type == pa.float32()
+    np.testing.assert_allclose(table.column("anomaly_score").to_numpy(),
+                               scoring.anomaly_scores(artifact, source), rtol=1e-4, atol=1e-4)
+
+
+def test_encode_appends_latent_means(capsys, tmp_path, mixed_parquet, mixed_artifact, artifact):
+    out = tmp_path / "z.parquet"
+    code, stdout, _ = run(capsys, "encode", mixed_parquet, out, "--model-dir", mixed_artifact,
+                          "--column", "z")
+    assert code == 0 and json.loads(stdout)["rows_written"] == 300
+    z = pq.read_table(out).column("z").combine_chunks()
+    assert z.type == pa.list_(pa.float32(), artifact.model.latent_dim)
+    got = np.asarray(z.flatten()).reshape(300, -1)
+    want = scoring.encode_latent(artifact, pq.read_table(mixed_parquet))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_score_iwae_is_seeded(capsys, tmp_path, mixed_parquet, mixed_artifact):
+    outs = []
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        out = tmp_path / f"{name}.parquet"
+        code, _, _ = run(capsys, "score", mixed_parquet, out, "--model-dir", mixed_artifact,
+                         "--method", "iwae", "--k", "8", "--seed", seed, "--latent", "--quiet")
+        assert code == 0
+        outs.append(pq.read_table(out))
+    a, b, c = (t.column("anomaly_score").to_numpy() for t in outs)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert outs[0].column_names[-2:] == ["latent", "anomaly_score"]
+    # both scores rank rows by how atypical they are for their class
+    elbo_out = tmp_path / "elbo.parquet"
+    run(capsys, "score", mixed_parquet, elbo_out, "--model-dir", mixed_artifact, "--quiet")
+    elbo = pq.read_table(elbo_out).column("anomaly_score").to_numpy()
+    assert np.isfinite(a).all() and np.corrcoef(a, elbo)[0, 1] > 0.5
+
+
+def test_score_rejects_bad_rows_and_writes_nothing(capsys, tmp_path, mixed_table, mixed_artifact):
+    cats = mixed_table.column("s").to_pylist()
+    cats[3] = "never-seen"
+    bad = mixed_table.set_column(mixed_table.schema.get_field_index("s"), "s", pa.array(cats))
+    src = tmp_path / "bad.parquet"
+    pq.write_table(bad, src)
+    out = tmp_path / "o.parquet"
+    code, stdout, err = run(capsys, "score", src, out, "--model-dir", mixed_artifact)
+    assert code == 2 and stdout == ""
+    assert err.startswith("vae-augment: error: column 's' has categories ['never-seen']")
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--column", "f"], "already has a column named 'f'"),
+        (["--method", "iwae", "--k", "0"], "`k` must be a positive integer, got 0"),
+    ],
+)
+def test_score_argument_errors(capsys, tmp_path, mixed_parquet, mixed_artifact, extra, message):
+    code, _, err = run(capsys, "score", mixed_parquet, tmp_path / "o.parquet", "--model-dir",
+                       mixed_artifact, *extra)
+    assert code == 2 and message in err
+
+
+def test_existing_output_needs_overwrite(capsys, tmp_path, mixed_parquet, mixed_artifact):
+    out = tmp_path / "o.parquet"
+    out.write_bytes(b"keep")
+    code, _, err = run(capsys, "encode", mixed_parquet, out, "--model-dir", mixed_artifact)
+    assert code == 2 and "pass --overwrite" in err and out.read_bytes() == b"keep"
+    code, _, _ = run(capsys, "encode", mixed_parquet, out, "--model-dir", mixed_artifact, "--overwrite")
+    assert code == 0 and pq.read_table(out).num_rows == 300
+
+
+def test_null_label_is_a_clear_error(capsys, tmp_path, mixed_table, mixed_artifact):
+    labels = mixed_table.column("label").to_pylist()
+    labels[0] = None
+    src = tmp_path / "n.parquet"
+    pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
+                                          pa.array(labels)), src)
+    code, _, err = run(capsys, "score", src, tmp_path / "o.parquet", "--model-dir", mixed_artifact)
+    assert code == 2 and "`label` column 'label' is null" in err
+
+
+def test_help_lists_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "encode" in out and "score" in out

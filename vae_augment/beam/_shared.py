@@ -1,0 +1,130 @@
+"""Per-worker model loading and the dead-letter plumbing shared by the transforms."""
+
+from __future__ import annotations
+
+import copy
+import os
+import posixpath
+import shutil
+import tempfile
+import threading
+
+import apache_beam as beam
+from apache_beam.utils.shared import Shared
+
+__all__ = ["model_meta", "local_model_dir", "ModelDoFn", "DeadLetterMixin", "OK", "BAD"]
+
+OK = "ok"
+BAD = "bad"
+
+_LOCAL_COPIES: dict[str, str] = {}
+_COPY_LOCK = threading.Lock()
+
+
+def local_model_dir(model_dir) -> str:
+    """`model_dir` itself when local; a per-process local copy of a remote (gs://, s3://, ...) one.
+
+    Remote directories are copied once per process with Beam's `FileSystems`, so workers on
+    Dataflow/Flink/Spark can load an artifact staged in object storage.
+    """
+    model_dir = os.fspath(model_dir)
+    if "://" not in model_dir:
+        return model_dir
+    with _COPY_LOCK:
+        if model_dir in _LOCAL_COPIES:
+            return _LOCAL_COPIES[model_dir]
+        from apache_beam.io.filesystems import FileSystems
+
+        from vae_augment.errors import ArtifactError
+
+        dest = tempfile.mkdtemp(prefix="vae-augment-model-")
+        matched = FileSystems.match([model_dir.rstrip("/") + "/*"])[0].metadata_list
+        if not matched:
+            raise ArtifactError(f"`model_dir` '{model_dir}' holds no files")
+        for meta in matched:
+            name = posixpath.basename(meta.path.rstrip("/"))
+            with FileSystems.open(meta.path) as src, open(os.path.join(dest, name), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        _LOCAL_COPIES[model_dir] = dest
+        return dest
+
+
+def model_meta(model_dir):
+    """(encoding, config) of an artifact without TensorFlow (checksums and version checked)."""
+    from vae_augment.artifact import read_artifact_meta
+
+    return read_artifact_meta(local_model_dir(model_dir))
+
+
+class _LoadedModel:
+    """What `Shared` keeps alive in a worker: the artifact and, on first use, its sampler."""
+
+    def __init__(self, model_dir: str):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from vae_augment.artifact import load_artifact
+
+        self.artifact = load_artifact(local_model_dir(model_dir))
+        self._sampler = None
+        self._lock = threading.Lock()
+
+    @property
+    def sampler(self):
+        with self._lock:
+            if self._sampler is None:
+                from vae_augment.sampler import Sampler
+
+                self._sampler = Sampler(self.artifact)
+            return self._sampler
+
+
+class ModelDoFn(beam.DoFn):
+    """A DoFn that loads the artifact once per worker process (`DoFn.setup` + `Shared`)."""
+
+    def __init__(self, model_dir: str, shared: Shared):
+        super().__init__()
+        self._model_dir = os.fspath(model_dir)
+        self._shared = shared
+        self._loaded = None
+
+    def setup(self):
+        model_dir = self._model_dir
+        self._loaded = self._shared.acquire(lambda: _LoadedModel(model_dir), tag=model_dir)
+
+    @property
+    def artifact(self):
+        return self._loaded.artifact
+
+    @property
+    def sampler(self):
+        return self._loaded.sampler
+
+
+class DeadLetterMixin:
+    """`with_exception_handling()` in the style of Beam's ParDo and RunInference.
+
+    Without it a bad row fails the pipeline with an error naming the column. With it the
+    transform returns ``(main, dead_letter)``; dead-letter elements are `BadRows(rows, error)`.
+
+    The DoFns emit ``(OK, table)`` / ``(BAD, BadRows)`` pairs that two fused FlatMaps split,
+    instead of tagged outputs: Beam's DaskRunner (2.77) sends every tagged output of a ParDo
+    to every consumer, so tagged outputs would mix bad rows into the main output there.
+    """
+
+    _dead_letter = False
+
+    def with_exception_handling(self):
+        """A copy of this transform that returns ``(main, dead_letter)`` PCollections."""
+        other = copy.copy(self)
+        other._dead_letter = True
+        return other
+
+    @staticmethod
+    def _split(tagged):
+        main = tagged | "Good" >> beam.FlatMap(_take, OK)
+        bad = tagged | "DeadLetter" >> beam.FlatMap(_take, BAD)
+        return main, bad
+
+
+def _take(pair, tag):
+    if pair[0] == tag:
+        yield pair[1]

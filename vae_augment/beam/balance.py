@@ -1,0 +1,162 @@
+"""`BalanceClasses`: every real row once (``is_synthetic=False``) plus synthetic rows."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam.utils.shared import Shared
+
+from vae_augment.balancing import SamplingStrategy, parse_sampling_strategy, samples_to_generate
+from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, model_meta
+from vae_augment.beam.counting import CountClasses
+from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
+from vae_augment.beam.rows import BadRows, as_table, label_problems, schema_difference, with_flag
+from vae_augment.errors import SchemaError, VAEAugmentError
+
+__all__ = ["BalanceClasses", "BalancedParts", "generation_counts"]
+
+
+class BalancedParts(NamedTuple):
+    """The two outputs of ``BalanceClasses(..., flatten=False)``."""
+
+    real: beam.PCollection
+    synthetic: beam.PCollection
+
+
+def generation_counts(counts: dict[Any, int], classes, sampling_strategy) -> dict[Any, int]:
+    """Rows to generate per class from the data's counts, exactly as `api.balance` decides."""
+    unknown = [c for c in counts if c not in classes]
+    if unknown:
+        raise SchemaError(f"input has classes {unknown} the model does not know (known: {classes})")
+    present = {c: counts.get(c, 0) for c in classes if counts.get(c, 0) > 0}
+    return samples_to_generate(present, sampling_strategy)
+
+
+class _RealFn(beam.DoFn):
+    """Checks a real table (schema, known classes) and adds ``is_synthetic=False``."""
+
+    def __init__(self, input_schema, out_schema, label, classes, dead_letter):
+        super().__init__()
+        self._input_schema = input_schema
+        self._out_schema = out_schema
+        self._label = label
+        self._classes = classes
+        self._dead_letter = dead_letter
+        self._real_rows = beam.metrics.Metrics.counter("vae_augment", "real_rows")
+        self._bad_rows = beam.metrics.Metrics.counter("vae_augment", "bad_rows")
+
+    def process(self, element):
+        table = as_table(element)
+        problem = schema_difference(self._input_schema, table.schema)
+        if problem is not None:
+            message = f"input table does not match the schema the model was trained on: {problem}"
+            if not self._dead_letter:
+                raise SchemaError(message)
+            self._bad_rows.inc(table.num_rows)
+            yield BAD, BadRows(table, message)
+            return
+        found = label_problems(table, self._label, self._classes, allow_null=True)
+        if found is not None:
+            mask, message = found
+            if not self._dead_letter:
+                raise SchemaError(message)
+            bad = table.filter(mask)
+            self._bad_rows.inc(bad.num_rows)
+            yield BAD, BadRows(bad, message)
+            table = table.filter(~mask)
+        self._real_rows.inc(table.num_rows)
+        out = with_flag(table, self._out_schema, False)
+        yield (OK, out) if self._dead_letter else out
+
+
+class BalanceClasses(DeadLetterMixin, beam.PTransform):
+    """Real rows (``is_synthetic=False``) plus synthetic rows so classes match a strategy.
+
+    Composes `CountClasses` (a Combine, used as a side input) and `GenerateSynthetic`; the
+    synthetic rows equal `vae_augment.api.balance`'s for the same artifact, data and seed.
+    Input and output elements are Arrow tables; the input must have the schema the model was
+    trained on (output: that schema plus `is_synthetic`, see `output_schema`). Rows whose
+    label the model does not know fail the pipeline with an error naming the column, or go
+    to the dead-letter output after `with_exception_handling()`.
+
+    Args:
+        model_dir: artifact directory (local or a Beam filesystem URL).
+        label: the class column (must be the artifact's label).
+        sampling_strategy: as imbalanced-learn's (``"auto"``, float, dict, callable, ...).
+        seed: run seed.
+        rows_per_shard: synthetic rows per unit of parallel work.
+        flatten: return one PCollection (default) or `BalancedParts(real, synthetic)`. Runners
+            that buffer a Flatten of two stages in memory (Beam's local FnApiRunner does)
+            should write the parts with two sinks, as `pipelines.balance` does.
+
+    Example:
+        >>> balanced = tables | BalanceClasses("runs/churn", "churn", seed=0)  # doctest: +SKIP
+        >>> good, bad = tables | BalanceClasses(                          # doctest: +SKIP
+        ...     "runs/churn", "churn").with_exception_handling()
+    """
+
+    def __init__(
+        self,
+        model_dir: str,
+        label: str,
+        sampling_strategy: SamplingStrategy = "auto",
+        seed: int = 0,
+        *,
+        rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+        flatten: bool = True,
+    ):
+        super().__init__()
+        self._model_dir = os.fspath(model_dir)
+        self._encoding, _ = model_meta(self._model_dir)
+        if label != self._encoding.label:
+            raise SchemaError(
+                f"artifact '{self._model_dir}' was trained with label '{self._encoding.label}', "
+                f"not '{label}'"
+            )
+        if isinstance(sampling_strategy, str):  # the CLI's forms: a name, a float, JSON
+            sampling_strategy = parse_sampling_strategy(sampling_strategy, self._encoding.classes)
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+            raise VAEAugmentError(f"`seed` must be an integer, got {seed!r}")
+        _blocks_per_shard(rows_per_shard)
+        self._label = label
+        self._strategy = sampling_strategy
+        self._seed = seed
+        self._rows_per_shard = rows_per_shard
+        self._flatten = flatten
+        self._shared = Shared()
+
+    @property
+    def output_schema(self):
+        """Schema of every output table: the training schema plus `is_synthetic`."""
+        return self._encoding.output_schema
+
+    @property
+    def input_schema(self):
+        """The schema the input tables must have (the one the model was trained on)."""
+        return self._encoding.schema
+
+    def expand(self, tables):
+        enc = self._encoding
+        checked = tables | "CheckAndFlag" >> beam.ParDo(
+            _RealFn(enc.schema, enc.output_schema, self._label, list(enc.classes), self._dead_letter)
+        )
+        if self._dead_letter:
+            real, bad = self._split(checked)
+        else:
+            real, bad = checked, None
+        counts = real | "Count" >> CountClasses(self._label)
+        to_generate = counts | "ToGenerate" >> beam.Map(
+            generation_counts, list(enc.classes), self._strategy
+        )
+        synthetic = beam.pvalue.PBegin(tables.pipeline) | "Synthetic" >> GenerateSynthetic(
+            self._model_dir, to_generate, self._seed, rows_per_shard=self._rows_per_shard,
+            shared=self._shared,
+        )
+        if self._flatten:
+            main = (real, synthetic) | "Merge" >> beam.Flatten()
+        else:
+            main = BalancedParts(real, synthetic)
+        return (main, bad) if self._dead_letter else main

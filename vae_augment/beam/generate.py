@@ -1,0 +1,136 @@
+"""`GenerateSynthetic`: synthetic rows from an artifact, sharded by whole sampler blocks."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.utils.shared import Shared
+
+from vae_augment.beam._shared import ModelDoFn, model_meta
+from vae_augment.errors import VAEAugmentError
+from vae_augment.sampler import BLOCK_ROWS, plan_blocks
+
+__all__ = ["GenerateSynthetic", "plan_shards", "DEFAULT_ROWS_PER_SHARD"]
+
+DEFAULT_ROWS_PER_SHARD = 4 * BLOCK_ROWS
+
+
+def plan_shards(encoding, counts: Mapping[Any, int], rows_per_shard: int = DEFAULT_ROWS_PER_SHARD):
+    """Splits ``{class: rows}`` into shards ``(class value, class index, ((block, rows), ...))``.
+
+    Each shard holds whole blocks of the sampler's plan for its class, so block ``b`` of class
+    ``c`` is generated with the same stateless seed as the CLI uses and a retried bundle
+    re-emits the same rows. Classes with 0 rows get no shard.
+    """
+    per_shard = _blocks_per_shard(rows_per_shard)
+    if not isinstance(counts, Mapping):
+        raise VAEAugmentError(f"`counts` must be a mapping {{class: rows}}, got {type(counts).__name__}")
+    shards = []
+    for value, n in counts.items():
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+            raise VAEAugmentError(
+                f"requested count for class {value!r} must be a non-negative integer, got {n!r}"
+            )
+        idx = encoding.class_index(value)
+        blocks = plan_blocks(int(n))
+        for start in range(0, len(blocks), per_shard):
+            shards.append((encoding.classes[idx], idx, tuple(blocks[start:start + per_shard])))
+    return shards
+
+
+def _blocks_per_shard(rows_per_shard) -> int:
+    if (
+        not isinstance(rows_per_shard, numbers.Integral)
+        or isinstance(rows_per_shard, bool)
+        or rows_per_shard < 1
+    ):
+        raise VAEAugmentError(f"`rows_per_shard` must be a positive integer, got {rows_per_shard!r}")
+    return max(1, -(-int(rows_per_shard) // BLOCK_ROWS))
+
+
+def _plan_from_side_input(_, counts, encoding, rows_per_shard):
+    return plan_shards(encoding, counts, rows_per_shard)
+
+
+class _GenerateFn(ModelDoFn):
+    def __init__(self, model_dir: str, shared: Shared, seed: int):
+        super().__init__(model_dir, shared)
+        self._seed = seed
+        self._rows = beam.metrics.Metrics.counter("vae_augment", "synthetic_rows")
+
+    def process(self, shard):
+        _, class_idx, blocks = shard
+        for block, rows in blocks:
+            batch = self.sampler.generate_block(class_idx, self._seed, block, rows)
+            self._rows.inc(batch.num_rows)
+            yield pa.Table.from_batches([batch])
+
+
+class GenerateSynthetic(beam.PTransform):
+    """Synthetic rows in the training schema plus ``is_synthetic=True``, as Arrow tables.
+
+    The request is split into shards of whole sampler blocks (`rows_per_shard`, rounded up to
+    a multiple of `vae_augment.sampler.BLOCK_ROWS`); block ``b`` of class ``c`` always uses the
+    seed derived from ``(seed, c, b)``, so the rows equal `vae_augment.api.sample`'s for the
+    same artifact and seed, whatever the runner, sharding or retries. The artifact is loaded
+    once per worker process. Each output table holds one block (at most 8192 rows).
+
+    Args:
+        model_dir: artifact directory (local, or a Beam filesystem URL such as ``gs://...``).
+        counts: ``{class: rows}``, or a PCollection holding one such dict (a side input).
+        seed: run seed.
+        rows_per_shard: rows per unit of parallel work.
+
+    Example:
+        >>> synthetic = p | GenerateSynthetic("runs/churn", {"yes": 10000}, seed=0)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_dir: str,
+        counts: Mapping[Any, int] | beam.PCollection,
+        seed: int = 0,
+        *,
+        rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
+        shared: Shared | None = None,
+    ):
+        super().__init__()
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+            raise VAEAugmentError(f"`seed` must be an integer, got {seed!r}")
+        _blocks_per_shard(rows_per_shard)
+        self._model_dir = os.fspath(model_dir)
+        self._encoding, _ = model_meta(self._model_dir)
+        self._counts = counts
+        self._seed = int(seed)
+        self._rows_per_shard = int(rows_per_shard)
+        self._shared = shared or Shared()
+        if not isinstance(counts, beam.PCollection):
+            self._shards = plan_shards(self._encoding, counts, self._rows_per_shard)
+
+    @property
+    def output_schema(self) -> pa.Schema:
+        """The schema of every output table (training schema + `is_synthetic`)."""
+        return self._encoding.output_schema
+
+    def expand(self, pbegin):
+        if isinstance(self._counts, beam.PCollection):
+            shards = (
+                pbegin
+                | "Start" >> beam.Create([None])
+                | "PlanShards" >> beam.FlatMap(
+                    _plan_from_side_input, beam.pvalue.AsSingleton(self._counts),
+                    self._encoding, self._rows_per_shard,
+                )
+            )
+        else:
+            shards = pbegin | "Shards" >> beam.Create(self._shards)
+        return (
+            shards
+            | "Distribute" >> beam.Reshuffle()
+            | "Generate" >> beam.ParDo(_GenerateFn(self._model_dir, self._shared, self._seed))
+        )

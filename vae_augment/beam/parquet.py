@@ -1,0 +1,52 @@
+"""`ReadParquetTables`: Parquet files or patterns -> one Arrow table per row group."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import apache_beam as beam
+from apache_beam.io.parquetio import ReadAllFromParquetBatched
+
+__all__ = ["ReadParquetTables", "expand_patterns"]
+
+
+def expand_patterns(inputs: str | Sequence[str]) -> list[str]:
+    """File patterns for Beam: a local directory becomes ``dir/*.parquet``; the rest as given.
+
+    Commas separate several inputs in one string.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
+    out = []
+    for item in inputs:
+        item = os.fspath(item).strip()
+        if "://" not in item and os.path.isdir(item):
+            item = os.path.join(item, "*.parquet")
+        out.append(item)
+    return out
+
+
+class ReadParquetTables(beam.PTransform):
+    """Reads Parquet files as `pyarrow.Table`s, one per row group.
+
+    Uses ``beam.Create(patterns) | ReadAllFromParquetBatched()``, which runs on every runner we
+    tried, including Beam's DaskRunner (a root ``ReadFromParquetBatched`` fails there with
+    Beam 2.77). Files are split across workers by byte range; memory per element is one row
+    group, so write inputs with bounded row groups (pyarrow's default is 1M rows).
+
+    Example:
+        >>> tables = p | ReadParquetTables("data/*.parquet")  # doctest: +SKIP
+    """
+
+    def __init__(self, inputs: str | Sequence[str], *, columns: Sequence[str] | None = None):
+        super().__init__()
+        self._patterns = expand_patterns(inputs)
+        self._columns = list(columns) if columns is not None else None
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Patterns" >> beam.Create(self._patterns)
+            | "Read" >> ReadAllFromParquetBatched(columns=self._columns)
+        )

@@ -1,0 +1,237 @@
+"""Table-level helpers shared by the Beam transforms and the `encode`/`score` CLI.
+
+Nothing here imports Apache Beam, so the CLI can use it. Everything works on whole
+`pyarrow.Table`s (never row dicts): schema checks, the `is_synthetic` flag, the latent and
+anomaly-score columns, and isolating bad rows for a dead-letter output by bisection (a table
+with ``b`` bad rows out of ``n`` costs about ``2 b log2(n)`` re-encodes, not ``n``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vae_augment.errors import SchemaError, VAEAugmentError
+
+__all__ = [
+    "BadRows",
+    "bad_rows_json",
+    "LATENT_COLUMN",
+    "SCORE_COLUMN",
+    "SCORE_METHODS",
+    "as_table",
+    "schema_difference",
+    "with_flag",
+    "label_problems",
+    "scored_schema",
+    "score_table",
+    "split_bad_rows",
+]
+
+LATENT_COLUMN = "latent"
+SCORE_COLUMN = "anomaly_score"
+SCORE_METHODS = ("elbo", "iwae")
+
+
+class BadRows(NamedTuple):
+    """A dead-letter element: rows that could not be processed and why.
+
+    Attributes:
+        rows: the offending rows, unchanged (their own schema).
+        error: one line naming the column, what was expected and what was found.
+    """
+
+    rows: pa.Table
+    error: str
+
+
+def bad_rows_json(bad: BadRows):
+    """One JSON line ``{"error": ..., "row": {...}}`` per bad row (values via `str` if needed)."""
+    import json
+
+    for row in bad.rows.to_pylist():
+        yield json.dumps({"error": bad.error, "row": row}, default=str)
+
+
+def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:
+    """A `pa.Table` from a Table or RecordBatch element (anything else is a clear error)."""
+    if isinstance(element, pa.Table):
+        return element
+    if isinstance(element, pa.RecordBatch):
+        return pa.Table.from_batches([element])
+    raise VAEAugmentError(
+        f"elements must be pyarrow Tables or RecordBatches, got {type(element).__name__} "
+        "(read Parquet with ReadFromParquetBatched/ReadAllFromParquetBatched, not row dicts)"
+    )
+
+
+def schema_difference(
+    expected: pa.Schema, got: pa.Schema, columns: Sequence[str] | None = None
+) -> str | None:
+    """None when `got` matches `expected` (on `columns`, or exactly), else what differs."""
+    if columns is None:
+        if got.names != expected.names:
+            return f"columns are {got.names}, expected {expected.names}"
+        columns = expected.names
+    for name in columns:
+        want = expected.field(name)
+        if name not in got.names:
+            return f"column '{name}' is missing (columns: {got.names})"
+        have = got.field(name)
+        if not have.type.equals(want.type):
+            return f"column '{name}' has type {have.type}, expected {want.type}"
+        if have.nullable != want.nullable:
+            return f"column '{name}' has nullable={have.nullable}, expected {want.nullable}"
+    return None
+
+
+def with_flag(table: pa.Table, out_schema: pa.Schema, value: bool = False) -> pa.Table:
+    """`table` unchanged (zero copy) plus a constant `is_synthetic` column, in `out_schema`."""
+    flag = pa.array(np.full(table.num_rows, value, dtype=bool))
+    return pa.Table.from_arrays([*table.columns, flag], schema=out_schema)
+
+
+def _decoded(col):
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return col.dictionary_decode() if pa.types.is_dictionary(col.type) else col
+
+
+def label_problems(
+    table: pa.Table, label: str, classes: Sequence[Any], *, allow_null: bool
+) -> tuple[np.ndarray, str] | None:
+    """Rows whose label is not one of `classes` (or null, unless allowed): (mask, message)."""
+    col = _decoded(table.column(label))
+    try:
+        known = pc.is_in(col, value_set=pa.array(list(classes), type=col.type))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(
+            f"`label` column '{label}' has type {col.type}, which does not match the model's "
+            f"classes {list(classes)}"
+        ) from exc
+    bad = ~known.to_numpy(zero_copy_only=False)
+    nulls = col.is_null().to_numpy(zero_copy_only=False)
+    if allow_null:
+        bad &= ~nulls
+    if not bad.any():
+        return None
+    if allow_null or not nulls[bad].all():
+        values = pc.filter(col, pa.array(bad & ~nulls)).unique().to_pylist()[:5]
+        message = (
+            f"`label` column '{label}' has classes {values} the model was not trained on "
+            f"(known: {list(classes)})"
+        )
+    else:
+        message = f"`label` column '{label}' is null; every row needs its class to be encoded"
+    return bad, message
+
+
+def scored_schema(
+    input_schema: pa.Schema,
+    *,
+    latent_dim: int | None = None,
+    latent_column: str | None = None,
+    score_column: str | None = None,
+) -> pa.Schema:
+    """`input_schema` plus the latent (fixed-size list<float32>) and/or score columns."""
+    schema = input_schema
+    for name, field in (
+        (latent_column, lambda n: pa.field(n, pa.list_(pa.float32(), int(latent_dim)), False)),
+        (score_column, lambda n: pa.field(n, pa.float32(), False)),
+    ):
+        if name is None:
+            continue
+        if name in schema.names:
+            raise SchemaError(f"input already has a column named '{name}'; choose another name")
+        schema = schema.append(field(name))
+    return schema
+
+
+def score_table(
+    artifact,
+    table: pa.Table,
+    *,
+    latent_column: str | None = None,
+    score_column: str | None = None,
+    method: str = "elbo",
+    k: int = 16,
+    seed: int = 0,
+) -> pa.Table:
+    """`table` plus latent means and/or anomaly scores (negative ELBO or IWAE bound), per row.
+
+    Raises:
+        SchemaError: a null or unknown label, an unknown category, a wrong type (naming the
+            column).
+    """
+    from vae_augment import scoring
+
+    if method not in SCORE_METHODS:
+        raise VAEAugmentError(f"`method` must be one of {list(SCORE_METHODS)}, got {method!r}")
+    enc = artifact.encoding
+    if enc.label not in table.column_names:
+        raise SchemaError(f"`label` column '{enc.label}' not found. Columns: {table.column_names}")
+    problems = label_problems(table, enc.label, enc.classes, allow_null=False)
+    if problems is not None:
+        raise SchemaError(problems[1])
+    out = table
+    schema = scored_schema(
+        table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
+        score_column=score_column,
+    )
+    arrays = []
+    if latent_column is not None:
+        arrays.append(scoring.latent_array(scoring.encode_latent(artifact, table)))
+    if score_column is not None:
+        if method == "elbo":
+            scores = scoring.anomaly_scores(artifact, table)
+        else:
+            scores = _iwae_scores(artifact, table, k=k, seed=seed)
+        arrays.append(pa.array(np.asarray(scores, np.float32)))
+    out = pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
+    return out
+
+
+def _iwae_scores(artifact, table: pa.Table, *, k: int, seed: int) -> np.ndarray:
+    from vae_augment.sampler import block_seed
+
+    if not isinstance(k, int) or k < 1:
+        raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
+    x = artifact.encoding.encode(table)
+    if len(x["y"]) == 0:
+        return np.zeros((0,), np.float32)
+    bound = artifact.model.iw_bound(x, k, block_seed(seed, 0, 0))
+    return -bound.numpy()
+
+
+def split_bad_rows(
+    table: pa.Table, check: Callable[[pa.Table], None]
+) -> tuple[list[pa.Table], list[BadRows]]:
+    """Splits `table` into good contiguous pieces and single bad rows, by bisection.
+
+    `check(piece)` raises `VAEAugmentError` when a piece holds a bad row. Whole-table problems
+    (a missing column, a wrong type) should be caught before calling this.
+    """
+    good: list[pa.Table] = []
+    bad: list[BadRows] = []
+
+    def visit(piece: pa.Table) -> None:
+        if piece.num_rows == 0:
+            return
+        try:
+            check(piece)
+        except VAEAugmentError as exc:
+            if piece.num_rows == 1:
+                bad.append(BadRows(piece, " ".join(str(exc).split())))
+                return
+            half = piece.num_rows // 2
+            visit(piece.slice(0, half))
+            visit(piece.slice(half))
+            return
+        good.append(piece)
+
+    visit(table)
+    return good, bad

@@ -1,0 +1,151 @@
+"""`EncodeLatent` and `ScoreAnomalies`: per-row latent means and anomaly scores."""
+
+from __future__ import annotations
+
+import os
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.utils.shared import Shared
+
+from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, ModelDoFn, model_meta
+from vae_augment.beam.rows import (
+    LATENT_COLUMN,
+    SCORE_COLUMN,
+    SCORE_METHODS,
+    BadRows,
+    as_table,
+    label_problems,
+    schema_difference,
+    score_table,
+    scored_schema,
+    split_bad_rows,
+)
+from vae_augment.errors import SchemaError, VAEAugmentError
+
+__all__ = ["EncodeLatent", "ScoreAnomalies"]
+
+
+class _ScoreFn(ModelDoFn):
+    def __init__(self, model_dir, shared, columns, options, kwargs, dead_letter):
+        super().__init__(model_dir, shared)
+        self._columns = columns  # the columns a table must carry with the trained types
+        self._options = options  # latent_column / score_column
+        self._kwargs = kwargs  # method / k / seed
+        self._dead_letter = dead_letter
+        self._bad_rows = beam.metrics.Metrics.counter("vae_augment", "bad_rows")
+
+    def _score(self, table: pa.Table) -> pa.Table:
+        return score_table(self.artifact, table, **self._options, **self._kwargs)
+
+    def _check(self, piece: pa.Table) -> None:
+        enc = self.artifact.encoding
+        problems = label_problems(piece, enc.label, enc.classes, allow_null=False)
+        if problems is not None:
+            raise SchemaError(problems[1])
+        enc.encode(piece)
+
+    def process(self, element):
+        table = as_table(element)
+        enc = self.artifact.encoding
+        problem = schema_difference(enc.schema, table.schema, self._columns)
+        if problem is not None:
+            message = f"input table does not match the schema the model was trained on: {problem}"
+            if not self._dead_letter:
+                raise SchemaError(message)
+            self._bad_rows.inc(table.num_rows)
+            yield BAD, BadRows(table, message)
+            return
+        try:
+            out = self._score(table)
+        except VAEAugmentError:
+            if not self._dead_letter:
+                raise
+        else:
+            yield (OK, out) if self._dead_letter else out
+            return
+        good, bad = split_bad_rows(table, self._check)
+        if good:
+            yield OK, self._score(pa.concat_tables(good))
+        for item in bad:
+            self._bad_rows.inc(item.rows.num_rows)
+            yield BAD, item
+
+
+class _ScoreBase(DeadLetterMixin, beam.PTransform):
+    _options: dict
+    _kwargs: dict
+
+    def __init__(self, model_dir: str):
+        super().__init__()
+        self._model_dir = os.fspath(model_dir)
+        self._encoding, self._config = model_meta(self._model_dir)
+        self._shared = Shared()
+
+    def _latent_dim(self) -> int:
+        return int(self._config["train_config"]["latent_dim"])
+
+    def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
+        """The schema of the output tables for input tables of `input_schema`."""
+        return scored_schema(input_schema, latent_dim=self._latent_dim(), **self._options)
+
+    def expand(self, tables):
+        enc = self._encoding
+        columns = [s.name for s in enc.specs if s.kind != "excluded"]
+        if enc.label not in columns:
+            columns.append(enc.label)
+        fn = _ScoreFn(self._model_dir, self._shared, columns, self._options, self._kwargs,
+                      self._dead_letter)
+        out = tables | "Score" >> beam.ParDo(fn)
+        return self._split(out) if self._dead_letter else out
+
+
+class EncodeLatent(_ScoreBase):
+    """Appends the posterior mean E[z | x, y] of each row as a fixed-size list<float32> column.
+
+    Rows need their label (the encoder is conditioned on the class). Bad rows (null or unknown
+    label, unknown category, wrong type) fail with an error naming the column, or go to the
+    dead-letter output after `with_exception_handling()`.
+
+    Example:
+        >>> with_z = tables | EncodeLatent("runs/churn")  # doctest: +SKIP
+    """
+
+    def __init__(self, model_dir: str, *, column: str = LATENT_COLUMN):
+        super().__init__(model_dir)
+        self._options = {"latent_column": column}
+        self._kwargs = {}
+
+
+class ScoreAnomalies(_ScoreBase):
+    """Appends an anomaly score per row (higher = less typical of its class), float32.
+
+    Args:
+        model_dir: artifact directory.
+        column: name of the new column.
+        method: ``"elbo"`` (negative ELBO at the posterior mean; deterministic per row) or
+            ``"iwae"`` (negative importance-weighted bound with `k` samples; tighter, seeded,
+            its Monte Carlo noise depends on how rows are batched).
+        k: importance samples for ``"iwae"``.
+        seed: seed for ``"iwae"``.
+
+    Example:
+        >>> scored = tables | ScoreAnomalies("runs/churn")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_dir: str,
+        *,
+        column: str = SCORE_COLUMN,
+        method: str = "elbo",
+        k: int = 16,
+        seed: int = 0,
+    ):
+        if method not in SCORE_METHODS:
+            raise VAEAugmentError(f"`method` must be one of {list(SCORE_METHODS)}, got {method!r}")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
+        super().__init__(model_dir)
+        self._options = {"score_column": column}
+        self._kwargs = {"method": method, "k": k, "seed": seed}
