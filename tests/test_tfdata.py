@@ -272,10 +272,12 @@ def test_mixture_weights():
         tfdata.mixture_weights({"a": 5, "b": 5}, {"a": 1.0, "b": 0.0})
 
 
-def test_balance_churn_matches_auto_target(churn_model):
+@pytest.mark.parametrize("mix_rows", [1, 16])
+def test_balance_churn_matches_auto_target(churn_model, mix_rows):
     real = tfdata.read_parquet(str(CHURN), 1024)
     ds = tfdata.balance(real, churn_model, label_key="churn", seed=0, batch_size=512,
-                        flag_key="is_synthetic")
+                        flag_key="is_synthetic", mix_rows=mix_rows)
+    assert ds.element_spec["churn"] == tf.TensorSpec([None], tf.string)
     batches = list(ds)
     labels = np.concatenate([b["churn"].numpy() for b in batches])
     flags = np.concatenate([b["is_synthetic"].numpy() for b in batches])
@@ -287,13 +289,15 @@ def test_balance_churn_matches_auto_target(churn_model):
     assert (~flags).sum() == 5000
     assert (labels[~flags] == b"yes").sum() == 707
     assert set(labels[flags]) == {b"yes"}
+    assert all(len(b["churn"]) == 512 for b in batches[:-1])
     # seeded: the same run gives the same interleaving
-    again = tfdata.balance(real, churn_model, label_key="churn", seed=0, batch_size=512)
-    np.testing.assert_array_equal(_labels(again, "churn"), labels)
-    other = _labels(tfdata.balance(real, churn_model, label_key="churn", seed=1, batch_size=512),
-                    "churn")
-    m = min(len(other), n)
-    assert not np.array_equal(other[:m], labels[:m])
+    def first_rows(seed):
+        ds = tfdata.balance(real, churn_model, label_key="churn", seed=seed, batch_size=512,
+                            mix_rows=mix_rows)
+        return _labels(ds.take(4), "churn")
+
+    np.testing.assert_array_equal(first_rows(0), labels[:2048])
+    assert not np.array_equal(first_rows(1), labels[:2048])
 
 
 def test_balance_target_distribution_over_rows(mixed_model, mixed_parquet, mixed_table):
