@@ -471,3 +471,48 @@ def test_checkpoint_every_needs_a_directory(mixed_table):
         fit(mixed_table, label="label", checkpoint_every=5, **FAST)
     with pytest.raises(VAEAugmentError, match="`checkpoint_every` must be a positive integer"):
         fit(mixed_table, label="label", checkpoint_every=0, checkpoint_dir="x", **FAST)
+
+
+# ---------------------------------------------------------------------------- Beam statistics
+def test_fit_stats_beam_job_writes_the_streaming_encoding(tmp_path, parquet_parts):
+    from pipelines.fit_stats import run
+    from vae_augment.api import fit
+    from vae_augment.errors import SchemaError
+    from vae_augment.training import fit_encoding
+
+    d, _ = parquet_parts
+    out = tmp_path / "encoding.json"
+    summary = run(["--input", str(d), "--label", "label", "--output", str(out)])
+    assert summary["rows"] == 900
+    # 9 row groups folded on the runner and merged == one sequential pass, to the byte
+    assert json.loads(out.read_text()) == fit_encoding(str(d), "label").to_json()
+    art = fit(str(d), label="label", encoding=str(out), streaming=True, seed=0,
+              **{**FAST, "epochs": 1})
+    assert art.encoding.to_json() == json.loads(out.read_text())
+    with pytest.raises(SchemaError, match="fitted with label 'label', not `label` 's'"):
+        fit(str(d), label="s", encoding=str(out), **FAST)
+
+
+def test_merge_stats_past_the_reservoir_is_a_uniform_sample():
+    from vae_augment.schema import _RESERVOIR, SchemaStats
+    from vae_augment.stats_merge import merge_stats
+
+    rng = np.random.default_rng(0)
+    n = 150_000
+    left = pa.table({"x": rng.normal(0, 1, n), "y": np.repeat(["a", "b"], n // 2)})
+    right = pa.table({"x": rng.normal(3, 2, n), "y": np.repeat(["a", "c"], n // 2)})
+    a, b, seq = (SchemaStats(left.schema, "y") for _ in range(3))
+    a.update(left)
+    b.update(right)
+    seq.update(left)
+    seq.update(right)
+    m = merge_stats(a, b)
+    assert a.rows == n  # not modified
+    assert m.rows == 2 * n and m.label_counts == {"a": n, "b": n // 2, "c": n // 2}
+    sample = m.columns["x"].numeric.sample
+    assert m.columns["x"].numeric.seen == 2 * n and len(sample) == _RESERVOIR
+    # half the merged sample from each side (hypergeometric, sd ~ 112 rows)
+    assert abs(np.mean(sample > 1.5) - np.mean(np.r_[left["x"], right["x"]] > 1.5)) < 0.01
+    probs = np.linspace(0.01, 0.99, 25)
+    np.testing.assert_allclose(np.quantile(sample, probs),
+                               np.quantile(seq.columns["x"].numeric.sample, probs), atol=0.05)

@@ -100,9 +100,9 @@ def fit_encoding(
     )
     for batch in batches:
         stats.update(batch)
-    specs = stats.finalize()
-    classes = sorted(stats.label_counts, key=lambda v: (str(type(v)), v))
-    return Encoding(specs, label, classes, stats.label_counts, schema)
+    from vae_augment.stats_merge import encoding_from_stats
+
+    return encoding_from_stats(stats)  # shared with the Beam job pipelines/fit_stats.py
 
 
 def encode_all(encoding: Encoding, inputs) -> dict[str, np.ndarray]:

@@ -1,0 +1,86 @@
+"""Merging `SchemaStats` computed on separate parts of the data (Beam's combine, shards).
+
+`merge_stats(a, b)` gives the statistics one sequential pass over both parts would give:
+row, null, category and label counts add up; tensor minima, maxima and sums combine; numeric
+reservoirs merge into a uniform sample of the union (exactly the union while the total fits in
+the reservoir, so quantile knots are then identical to the sequential pass).
+`encoding_from_stats` turns the merged statistics into the `Encoding` `fit_encoding` returns.
+
+Example:
+    >>> a, b = SchemaStats(schema, "y"), SchemaStats(schema, "y")   # doctest: +SKIP
+    >>> a.update(part1); b.update(part2)                            # doctest: +SKIP
+    >>> encoding = encoding_from_stats(merge_stats(a, b))           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from vae_augment.encoding import Encoding
+from vae_augment.schema import _RESERVOIR, SchemaStats
+
+__all__ = ["merge_stats", "encoding_from_stats"]
+
+
+def _merge_reservoir(a, b) -> None:
+    """Merges `b`'s reservoir into `a` (each a uniform sample of what it has seen)."""
+    total = a.seen + b.seen
+    if len(a.sample) + len(b.sample) <= _RESERVOIR:
+        a.sample = np.concatenate([a.sample, b.sample])
+    else:
+        rng = np.random.default_rng([a.seen, b.seen, len(a.sample), len(b.sample)])
+        # how many of the merged sample come from a's part: hypergeometric over what each saw
+        k = int(rng.hypergeometric(a.seen, b.seen, _RESERVOIR))
+        k = min(k, len(a.sample))
+        k = max(k, _RESERVOIR - len(b.sample))
+        take_a = rng.choice(len(a.sample), k, replace=False)
+        take_b = rng.choice(len(b.sample), _RESERVOIR - k, replace=False)
+        a.sample = np.concatenate([a.sample[take_a], b.sample[take_b]])
+    a.seen = total
+
+
+def _merge_column(a, b) -> None:
+    a.rows += b.rows
+    a.nulls += b.nulls
+    if a.kind == "tensor":
+        a.low, a.high = min(a.low, b.low), max(a.high, b.high)
+        if b.sum is not None:
+            a.sum = b.sum.copy() if a.sum is None else a.sum + b.sum
+            a.sumsq = b.sumsq.copy() if a.sumsq is None else a.sumsq + b.sumsq
+        return
+    if a.kind in ("categorical", "int"):
+        a.too_many = a.too_many or b.too_many
+        if a.counts is None or b.counts is None:
+            a.counts = None
+        elif not a.too_many:
+            for v, c in b.counts.items():
+                a.counts[v] = a.counts.get(v, 0) + c
+            if len(a.counts) > a.max_categories:
+                a.too_many = True
+        if a.kind == "int" and a.too_many:
+            a.counts = None
+    if a.numeric is not None:
+        _merge_reservoir(a.numeric, b.numeric)
+
+
+def merge_stats(a: SchemaStats, b: SchemaStats, *, inplace: bool = False) -> SchemaStats:
+    """Statistics of the union of the data `a` and `b` saw (`a` is copied unless `inplace`)."""
+    if list(a.columns) != list(b.columns) or a.label != b.label:
+        raise ValueError("`merge_stats` needs statistics of the same schema and label")
+    out = a if inplace else copy.deepcopy(a)
+    out.rows += b.rows
+    out.label_nulls += b.label_nulls
+    for v, c in b.label_counts.items():
+        out.label_counts[v] = out.label_counts.get(v, 0) + c
+    for name, col in out.columns.items():
+        _merge_column(col, b.columns[name])
+    return out
+
+
+def encoding_from_stats(stats: SchemaStats) -> Encoding:
+    """The `Encoding` of finalised statistics (what `fit_encoding` returns)."""
+    specs = stats.finalize()
+    classes = sorted(stats.label_counts, key=lambda v: (str(type(v)), v))
+    return Encoding(specs, stats.label, classes, stats.label_counts, stats.schema)
