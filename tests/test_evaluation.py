@@ -174,6 +174,8 @@ def test_model_report_fields(model_report):
     assert all(v >= 0 for v in diag["kl_per_dim"])
     assert 0 <= diag["active_units"] <= 4 and 0 <= diag["active_units_kl"] <= 4
     assert math.isfinite(diag["elbo"]) and math.isfinite(diag["iw_bound"])
+    # the importance-weighted bound is the tighter one (up to Monte Carlo noise)
+    assert diag["iw_bound"] >= diag["elbo"] - 0.5
     assert diag["kl_total"] == pytest.approx(sum(diag["kl_per_dim"]), rel=1e-5)
     assert len(report["latent"]["explained_variance_ratio"]) == 2
     assert 0.0 <= report["detection"]["c2st_auc"] <= 1.0

@@ -502,13 +502,15 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     elif "skipped" in diag:
         h.append(f"<p>Skipped: {html.escape(diag['skipped'])}</p>")
     else:
-        h.append(f"<p class='muted'>On {diag['rows']} real-test rows. The ELBO is taken at the "
-                 "posterior mean; the importance-weighted bound (IWAE, "
-                 f"k={diag['iw_samples']}) is a tighter lower bound on log p(x | y). A latent "
+        h.append(f"<p class='muted'>On {diag['rows']} real-test rows, in nats per row. The "
+                 "ELBO is estimated with one posterior sample per row; the importance-weighted "
+                 f"bound (IWAE, k={diag['iw_samples']}) is a tighter lower bound on "
+                 "log p(x | y), so a large gap between them means a poor encoder. A latent "
                  "dimension is active when its posterior mean varies within a class (variance "
                  "> 0.01, Burda et al. 2016); few active units means posterior collapse.</p>")
         h.append(_table(["metric", "value"], [
             ["ELBO (nats/row)", diag["elbo"]], ["IW bound (nats/row)", diag["iw_bound"]],
+            ["−ELBO at the posterior mean (anomaly score)", diag["neg_elbo_at_posterior_mean"]],
             ["KL total (nats/row)", diag["kl_total"]],
             ["active units (variance)", f"{diag['active_units']} of {diag['latent_dim']}"],
             [f"active units (KL > {diag.get('kl_active_threshold', 0.1)} nats)",
