@@ -151,7 +151,8 @@ def _mixed_frame(n=150):
 @pytest.fixture(scope="module")
 def mixed_resampled():
     X, y = _mixed_frame()
-    sampler = VAEOverSampler(random_state=0, exclude=["when"], **TINY)
+    X["notes"] = [{"id": i} if i % 3 else "free text" for i in range(len(X))]  # not Arrow-able
+    sampler = VAEOverSampler(random_state=0, exclude=["when", "notes"], **TINY)
     X_res, y_res = sampler.fit_resample(X, y)
     return X, y, sampler, X_res, y_res
 
@@ -184,7 +185,7 @@ def test_dataframe_counts_and_synthetic_values(mixed_resampled):
     assert set(synth["s"].dropna()) <= set(X["s"].dropna())
     assert set(synth["grade"].dropna()) <= {"lo", "mid", "hi"}
     assert set(synth["d"]) <= set(X["d"])
-    assert synth["when"].isna().all()  # excluded: null in synthetic rows
+    assert synth["when"].isna().all() and synth["notes"].isna().all()  # excluded: null
     assert (synth["f"].between(X["f"].min(), X["f"].max()) | synth["f"].isna()).all()
     assert synth["f"].notna().any()
     assert (synth["const"] == 7.0).all()
@@ -200,17 +201,21 @@ def test_fitted_attributes(mixed_resampled):
     assert sampler.encoding_.label == sampler.label_column_ == LABEL_COLUMN
     assert sampler.encoding_.classes == ["a", "b", "c"]
     kinds = {s.name: s.kind for s in sampler.encoding_.specs}
-    assert kinds["grade"] == "categorical" and kinds["when"] == "excluded"
+    assert kinds["grade"] == "categorical" and kinds["when"] == kinds["notes"] == "excluded"
     assert sampler.seed_ == 0 and sampler.train_metrics_["epochs_run"] == 1
     assert not hasattr(clone(sampler), "artifact_")
 
 
 def test_unsupported_column_is_named():
     X, y = _mixed_frame(60)
-    with pytest.raises(SchemaError, match="'when'"):
+    with pytest.raises(SchemaError, match=r"column 'when' .* exclude=\['when'\]"):
         VAEOverSampler(random_state=0, **TINY).fit_resample(X, y)
     with pytest.raises(ValueError, match="`exclude` names column 'nope'"):
         VAEOverSampler(exclude=["nope"], **TINY).fit_resample(X, y)
+    with pytest.raises(ValueError, match="column 'i' of dtype int64, which cannot hold"):
+        VAEOverSampler(exclude=["i", "when"], **TINY).fit_resample(X, y)
+    with pytest.raises(ValueError, match="column 'x1' of dtype int64, which cannot hold"):
+        VAEOverSampler(exclude=[1], **TINY).fit_resample(np.zeros((6, 2), int), [0, 0, 0, 0, 1, 1])
     X = X.drop(columns="when").assign(mixed=[1, "a"] * 30)
     with pytest.raises(ValueError, match="column 'mixed' of `X`"):
         VAEOverSampler(**TINY).fit_resample(X, y)

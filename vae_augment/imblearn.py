@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import numbers
 import random
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
+from vae_augment.errors import VAEAugmentError
 from vae_augment.training import TrainConfig
 
 __all__ = ["VAEOverSampler", "LABEL_COLUMN"]
@@ -254,8 +256,18 @@ class VAEOverSampler(BaseOverSampler):
         label_name = LABEL_COLUMN
         while label_name in names:
             label_name = "_" + label_name
+        exclude = self._columns("exclude", columns, names)
+        for name in exclude:  # excluded columns are null in synthetic rows
+            dtype = X.dtypes.iloc[names.index(name)] if is_frame else X.dtype
+            if not _holds_missing(dtype):
+                raise ValueError(
+                    f"`exclude` names column '{name}' of dtype {dtype}, which cannot hold the "
+                    "missing values synthetic rows get for excluded columns; convert it to a "
+                    "nullable dtype (e.g. 'Int64', 'boolean', float or object) first"
+                )
         dense = X.toarray() if sparse.issparse(X) else X
-        features = _frame_to_arrow(dense, names) if is_frame else _array_to_arrow(dense, names)
+        to_arrow = _frame_to_arrow if is_frame else _array_to_arrow
+        features = to_arrow(dense, names, skip=set(exclude))
         classes = np.unique(y)
         label, keys = _label_array(y, classes)
         table = features.append_column(label_name, label)
@@ -263,18 +275,21 @@ class VAEOverSampler(BaseOverSampler):
         self.seed_ = self._seed()
         train_kwargs = {name: getattr(self, name) for name in _TRAIN_PARAMS if name in _DEFAULTS}
         train_kwargs["hidden"] = tuple(int(h) for h in self.hidden)
-        with _global_rng_preserved():
-            artifact = api.fit(
-                table,
-                label=label_name,
-                exclude=self._columns("exclude", columns, names),
-                categorical=self._columns("categorical", columns, names),
-                numeric=self._columns("numeric", columns, names),
-                max_categories=self.max_categories,
-                verbose=self.verbose,
-                seed=self.seed_,
-                **train_kwargs,
-            )
+        try:
+            with _global_rng_preserved():
+                artifact = api.fit(
+                    table,
+                    label=label_name,
+                    exclude=exclude,
+                    categorical=self._columns("categorical", columns, names),
+                    numeric=self._columns("numeric", columns, names),
+                    max_categories=self.max_categories,
+                    verbose=self.verbose,
+                    seed=self.seed_,
+                    **train_kwargs,
+                )
+        except VAEAugmentError as exc:  # the product's messages name CLI flags
+            raise type(exc)(_python_wording(str(exc))) from exc
         self.artifact_ = artifact
         self.encoding_ = artifact.encoding
         self.label_column_ = label_name
@@ -328,6 +343,8 @@ class VAEOverSampler(BaseOverSampler):
         for v in _as_list(values):
             if not isinstance(v, (list, tuple, np.ndarray)) and v in by_label:
                 out.append(by_label[v])
+            elif isinstance(v, str) and v in names:  # the name used in messages, e.g. 'x3'
+                out.append(v)
             elif isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 <= v < len(names):
                 out.append(names[int(v)])
             else:
@@ -343,6 +360,19 @@ def _as_list(values) -> list:
     if isinstance(values, (str, bytes)):
         return [values]
     return list(values) if isinstance(values, Iterable) else [values]
+
+
+def _holds_missing(dtype) -> bool:
+    """Whether a column of this (NumPy or pandas) dtype can hold missing values."""
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "fcmMO"
+    return True  # pandas extension dtypes (Int64, boolean, string, category, ...) have NA
+
+
+def _python_wording(message: str) -> str:
+    """'--exclude col' -> "exclude=['col']" and other CLI flags -> parameter names."""
+    message = re.sub(r"--exclude (\S+)", r"exclude=['\1']", message)
+    return message.replace("--max-categories", "max_categories")
 
 
 @contextlib.contextmanager
@@ -372,11 +402,15 @@ def _label_array(y: np.ndarray, classes: np.ndarray) -> tuple[pa.Array, list]:
     return pa.array(codes), list(range(len(classes)))
 
 
-def _frame_to_arrow(X, names: list[str]) -> pa.Table:
+def _frame_to_arrow(X, names: list[str], *, skip=frozenset()) -> pa.Table:
+    """X's columns as Arrow arrays; columns in `skip` (excluded) as all-null, unconverted."""
     import pandas as pd
 
     arrays = []
     for i, name in enumerate(names):
+        if name in skip:
+            arrays.append(pa.nulls(len(X)))
+            continue
         col = X.iloc[:, i]
         if isinstance(col.dtype, pd.SparseDtype):
             col = col.sparse.to_dense()
@@ -392,9 +426,12 @@ def _frame_to_arrow(X, names: list[str]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _array_to_arrow(X: np.ndarray, names: list[str]) -> pa.Table:
+def _array_to_arrow(X: np.ndarray, names: list[str], *, skip=frozenset()) -> pa.Table:
     arrays = []
     for j, name in enumerate(names):
+        if name in skip:
+            arrays.append(pa.nulls(len(X)))
+            continue
         col = X[:, j]
         try:
             arrays.append(pa.array(col, from_pandas=True))  # NaN/None -> null
