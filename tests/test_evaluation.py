@@ -234,6 +234,13 @@ def test_cli_bad_input_exits_2_with_one_line(cli_files, capsys, synthetic, messa
     assert not (cli_files / "bad" / "report.json").exists()
 
 
+def test_cli_report_path_is_a_file(cli_files, capsys):
+    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+                 "--label", "label", "--report", str(cli_files / "real.parquet")])
+    assert code == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
 def test_cli_missing_label_in_real(cli_files, capsys):
     code = main(["evaluate", str(cli_files / "nolabel.parquet"),
                  str(cli_files / "synthetic.parquet"), "--label", "label",

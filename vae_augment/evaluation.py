@@ -755,6 +755,8 @@ def evaluate(
         raise VAEAugmentError(f"`test_size` must be in (0, 1), got {test_size!r}")
     if max_rows < 100:
         raise VAEAugmentError(f"`max_rows` must be at least 100, got {max_rows!r}")
+    if report_dir is not None and os.path.exists(report_dir) and not os.path.isdir(report_dir):
+        raise InputError(f"`report_dir` '{report_dir}' exists and is not a directory")
     real = _without_flag(_as_table(real, "REAL"), keep_synthetic=False)
     synthetic = _without_flag(_as_table(synthetic, "SYNTHETIC"), keep_synthetic=True)
     for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
