@@ -31,6 +31,8 @@ _LAZY = {
     "TrainConfig": "vae_augment.training",
     "VAEAugmentError": "vae_augment.errors",
     "VAEOverSampler": "vae_augment.imblearn",
+    "evaluate": "vae_augment.evaluation",
+    "c2st_auc": "vae_augment.evaluation",
 }
 
 __all__ = ["__version__", *_LAZY]
