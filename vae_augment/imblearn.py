@@ -99,13 +99,19 @@ class VAEOverSampler(BaseOverSampler):
         feature_names_in_: column names of ``X`` when it is a DataFrame with string names.
 
     Example:
-        >>> from imblearn.pipeline import make_pipeline                 # doctest: +SKIP
-        >>> from sklearn.linear_model import LogisticRegression
-        >>> from vae_augment import VAEOverSampler
-        >>> pipe = make_pipeline(VAEOverSampler(random_state=0), preprocess,
-        ...                      LogisticRegression(max_iter=1000))
-        >>> pipe.fit(X_train, y_train).score(X_test, y_test)
-        >>> X_res, y_res = VAEOverSampler(random_state=0, epochs=50).fit_resample(df, y)
+        Where ``SMOTE`` was (``preprocess`` is e.g. a ``ColumnTransformer``)::
+
+            from imblearn.pipeline import make_pipeline
+            from sklearn.linear_model import LogisticRegression
+            from vae_augment import VAEOverSampler
+
+            pipe = make_pipeline(preprocess, VAEOverSampler(random_state=0),
+                                 LogisticRegression(max_iter=1000))
+            pipe.fit(X_train, y_train).score(X_test, y_test)
+
+        Or on a mixed DataFrame as it is::
+
+            X_res, y_res = VAEOverSampler(random_state=0, epochs=50).fit_resample(df, y)
     """
 
     _parameter_constraints: dict = {
