@@ -8,7 +8,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from imblearn.pipeline import Pipeline
-from imblearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
+from imblearn.utils.estimator_checks import (
+    check_param_validation,
+    estimator_checks_generator,
+    parametrize_with_checks,
+)
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -45,6 +49,16 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 )
 def test_imblearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_tag_dependent_checks_are_not_skipped():
+    """The tags declare sparse, pandas, string and NaN support, so those checks run too."""
+    names = {check.func.__name__ for _, check in estimator_checks_generator(VAEOverSampler())}
+    assert {
+        "check_samplers_sparse", "check_samplers_pandas", "check_samplers_pandas_sparse",
+        "check_samplers_string", "check_samplers_nan", "check_samplers_list",
+    } <= names
+    assert len(names) >= 17
 
 
 @pytest.mark.parametrize(
