@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from vae_augment import distributions as D
 
-__all__ = ["ConditionalVAE", "dummy_inputs"]
+__all__ = ["ConditionalVAE", "dummy_inputs", "LATENT_SOURCES"]
 
 
 def _conv_plan(shape: Sequence[int]) -> int | None:
@@ -61,6 +61,20 @@ class ConditionalVAE(keras.Model):
         class_prior: learn p(z | y) per class (otherwise a standard normal prior).
         dropout: dropout rate in the hidden layers.
         seed: seed for the reparameterisation noise during training.
+        beta: weight of the KL term in the training loss (1.0: the ELBO; the reported
+            `neg_elbo` metric always uses 1.0).
+        latent_source: where `generate` draws z from: ``"posterior"`` (default) picks a
+            stored posterior q(z | x, y) of a training row of the class and samples from it
+            (the aggregate posterior: no prior holes, rows stay on the data manifold), or
+            ``"prior"`` samples the class prior p(z | y). Falls back to the prior for a class
+            with no stored posterior.
+        bank_size: posteriors kept per class for ``"posterior"`` sampling, refreshed during
+            training (the most recent training rows of each class). They are posterior
+            means and scales of training rows: the artifact holds up to this many encoded
+            training rows per class (use `privacy.filter_near_copies` to drop near copies).
+            0 keeps none (prior sampling only).
+        temperature: scale of the latent noise at generation (1.0: the fitted distribution;
+            lower draws closer to the stored posteriors or the prior mean).
 
     Example:
         >>> model = ConditionalVAE(layout=encoding.layout(), latent_dim=16)  # doctest: +SKIP
@@ -77,9 +91,27 @@ class ConditionalVAE(keras.Model):
         class_prior: bool = True,
         dropout: float = 0.0,
         seed: int | None = None,
+        beta: float = 1.0,
+        latent_source: str = "posterior",
+        bank_size: int = 1024,
+        temperature: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if latent_source not in LATENT_SOURCES:
+            raise ValueError(
+                f"`latent_source` must be one of {LATENT_SOURCES}, got {latent_source!r}"
+            )
+        if not beta > 0:
+            raise ValueError(f"`beta` must be > 0, got {beta!r}")
+        if int(bank_size) < 0:
+            raise ValueError(f"`bank_size` must be >= 0, got {bank_size!r}")
+        if not temperature >= 0:
+            raise ValueError(f"`temperature` must be >= 0, got {temperature!r}")
+        self.beta = float(beta)
+        self.latent_source = latent_source
+        self.bank_size = int(bank_size)
+        self.temperature = float(temperature)
         self.layout = dict(layout)
         self.latent_dim = int(latent_dim)
         self.hidden = [int(h) for h in hidden]
@@ -91,6 +123,21 @@ class ConditionalVAE(keras.Model):
         self.kl_weight = self.add_weight(
             shape=(), initializer="ones", trainable=False, name="kl_weight", dtype="float32"
         )
+        if self.bank_size:
+            # posteriors of recent training rows per class (written by compute_loss)
+            bank_shape = (self.n_classes, self.bank_size, self.latent_dim)
+            self.bank_loc = self.add_weight(
+                shape=bank_shape, initializer="zeros", trainable=False, name="bank_loc",
+                dtype="float32", aggregation="only_first_replica")
+            self.bank_scale = self.add_weight(
+                shape=bank_shape, initializer="zeros", trainable=False, name="bank_scale",
+                dtype="float32", aggregation="only_first_replica")
+            self.bank_pos = self.add_weight(
+                shape=(self.n_classes,), initializer="zeros", trainable=False, name="bank_pos",
+                dtype="int32", aggregation="only_first_replica")
+            self.bank_filled = self.add_weight(
+                shape=(self.n_classes,), initializer="zeros", trainable=False,
+                name="bank_filled", dtype="int32", aggregation="only_first_replica")
 
         # Tensor (image) encoders and decoders
         self.tensor_enc, self.tensor_dec = [], []
@@ -213,7 +260,7 @@ class ConditionalVAE(keras.Model):
         mu, raw_sd = self.encode_params(x, training=training)
         q = D.gaussian(mu, raw_sd)
         if training:
-            eps = keras.random.normal(tf.shape(mu), seed=self.seed_generator)
+            eps = tf.random.stateless_normal(tf.shape(mu), seed=self._noise_seed())
             z = q.loc + q.scale * eps
         else:
             z = q.loc
@@ -221,6 +268,18 @@ class ConditionalVAE(keras.Model):
         p_mu, p_sd = self.prior_params(x["y"])
         params.update(q_loc=mu, q_scale=raw_sd, p_loc=p_mu, p_scale=p_sd)
         return params
+
+    def _noise_seed(self):
+        """The reparameterisation seed; each replica of a multi-device strategy offsets it by
+        its replica id (the mirrored seed state alone gives every replica the same noise)."""
+        seed = self.seed_generator.next()
+        if seed.dtype != tf.int32:  # as keras.random.normal does (same draws on one device)
+            seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
+            seed = seed + tf.stack([tf.zeros_like(rid), rid])
+        return seed
 
     def _elbo_terms(self, x, params):
         q = D.gaussian(params["q_loc"], params["q_scale"])
@@ -230,9 +289,26 @@ class ConditionalVAE(keras.Model):
         recon = tf.add_n(list(parts.values()))
         return recon, kl
 
+    def _update_bank(self, y, q_loc, q_scale):
+        """Writes this batch's posteriors into each class's ring buffer."""
+        y = tf.cast(y, tf.int32)
+        onehot = tf.one_hot(y, self.n_classes, dtype=tf.int32)
+        rank = tf.gather(tf.cumsum(onehot, axis=0, exclusive=True), y, axis=1, batch_dims=1)
+        slot = (tf.gather(self.bank_pos, y) + rank) % self.bank_size
+        idx = tf.stack([y, slot], axis=1)
+        self.bank_loc.assign(tf.tensor_scatter_nd_update(
+            self.bank_loc, idx, tf.cast(q_loc, tf.float32)))
+        self.bank_scale.assign(tf.tensor_scatter_nd_update(
+            self.bank_scale, idx, tf.cast(q_scale, tf.float32)))
+        n = tf.reduce_sum(onehot, axis=0)
+        self.bank_pos.assign((self.bank_pos + n) % self.bank_size)
+        self.bank_filled.assign(tf.minimum(self.bank_filled + n, self.bank_size))
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         recon, kl = self._elbo_terms(x, y_pred)
-        loss = tf.reduce_mean(-recon + self.kl_weight * kl)
+        if training and self.bank_size:
+            self._update_bank(x["y"], y_pred["q_loc"], y_pred["q_scale"])
+        loss = tf.reduce_mean(-recon + self.beta * self.kl_weight * kl)
         self.recon_tracker.update_state(-recon)
         self.kl_tracker.update_state(kl)
         self.elbo_tracker.update_state(-recon + kl)
@@ -253,11 +329,18 @@ class ConditionalVAE(keras.Model):
             "class_prior": self.class_prior,
             "dropout": self.dropout,
             "seed": self.seed,
+            "beta": self.beta,
+            "latent_source": self.latent_source,
+            "bank_size": self.bank_size,
+            "temperature": self.temperature,
             "name": self.name,
         }
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        for key, value in _LEGACY_DEFAULTS.items():  # models saved before these options
+            config.setdefault(key, value)
         return cls(**config)
 
     # ------------------------------------------------------------------ inference
@@ -266,7 +349,19 @@ class ConditionalVAE(keras.Model):
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
         p_mu, p_sd = self.prior_params(y)
         eps = tf.random.stateless_normal(tf.shape(p_mu), seed=seeds[0], dtype=tf.float32)
-        z = p_mu + D.normal_scale(p_sd) * eps
+        z = p_mu + self.temperature * D.normal_scale(p_sd) * eps
+        if self.latent_source == "posterior" and self.bank_size:
+            y32 = tf.cast(y, tf.int32)
+            filled = tf.gather(self.bank_filled, y32)
+            u = tf.random.stateless_uniform(
+                tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], 1))
+            j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32),
+                           tf.maximum(filled - 1, 0))
+            idx = tf.stack([y32, j], axis=1)
+            b_loc = tf.gather_nd(self.bank_loc, idx)
+            b_sd = D.normal_scale(tf.gather_nd(self.bank_scale, idx))
+            z_post = b_loc + self.temperature * b_sd * eps
+            z = tf.where((filled > 0)[:, None], z_post, z)
         params = self.decode_params(z, y)
         return D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
 
@@ -298,6 +393,11 @@ class ConditionalVAE(keras.Model):
             )
         stacked = tf.stack(terms, axis=0)
         return tf.reduce_logsumexp(stacked, axis=0) - math.log(k)
+
+
+LATENT_SOURCES = ("posterior", "prior")
+# what a model saved before an option existed was trained/sampled with
+_LEGACY_DEFAULTS = {"beta": 1.0, "latent_source": "prior", "bank_size": 0, "temperature": 1.0}
 
 
 def _inv_softplus(y: float) -> float:
