@@ -369,6 +369,9 @@ def test_augment_fn_explicit_ratio_and_errors(mixed_model, mixed_parquet):
     assert out[0]["img"].shape[1:] == (8, 8) and out[0]["img"].dtype == tf.uint8
     with pytest.raises(SchemaError, match="call `.batch\\(...\\)` first"):
         real.unbatch().map(fn)
+    wrong = real.map(lambda d: {**d, "i": tf.cast(d["i"], tf.float32)})
+    with pytest.raises(SchemaError, match="'i' is float32 \\(None,\\) in the batch, int64"):
+        wrong.map(fn)
     with pytest.raises(VAEAugmentError, match="`ratio` must be a non-negative number"):
         tfdata.augment_fn(mixed_model, label_key="label", ratio=-1, seed=0)
 

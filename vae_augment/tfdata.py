@@ -882,11 +882,19 @@ def augment_fn(
             tf.int32,
         )
         syn = _synthetic_features(art, y, cols, masks, seeds[2])
+        for key, v in syn.items():
+            real = batch[key]
+            if real.dtype != v.dtype or not real.shape[1:].is_compatible_with(v.shape[1:]):
+                raise SchemaError(
+                    f"the batch does not match the rows the model generates: '{key}' is "
+                    f"{real.dtype.name} {real.shape} in the batch, {v.dtype.name} {v.shape} "
+                    "when generated"
+                )
         out = {}
         for key, v in batch.items():
             if key == flag_key:
                 continue
-            out[key] = tf.concat([v, tf.cast(syn[key], v.dtype)], axis=0)
+            out[key] = tf.concat([v, syn[key]], axis=0)
         if flag_key is not None:
             out[flag_key] = tf.concat([tf.zeros([rows], tf.bool), tf.ones([k], tf.bool)], 0)
         return out
