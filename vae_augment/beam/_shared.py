@@ -12,7 +12,7 @@ import threading
 import apache_beam as beam
 from apache_beam.utils.shared import Shared
 
-__all__ = ["model_meta", "local_model_dir", "ModelDoFn", "DeadLetterMixin", "OK", "BAD"]
+__all__ = ["model_meta", "local_model_dir", "shared_handle", "ModelDoFn", "DeadLetterMixin", "OK", "BAD"]
 
 OK = "ok"
 BAD = "bad"
@@ -49,6 +49,23 @@ def local_model_dir(model_dir) -> str:
         return dest
 
 
+_HANDLES: dict[str, Shared] = {}
+
+
+def shared_handle(model_dir) -> Shared:
+    """One `Shared` handle per model directory in the launching process.
+
+    Every transform of a pipeline that uses the same artifact pickles the same handle, so a
+    worker process holds one copy of the model however many transforms use it (a `Shared`
+    keeps only the last acquired object alive between bundles).
+    """
+    key = os.fspath(model_dir)
+    with _COPY_LOCK:
+        if key not in _HANDLES:
+            _HANDLES[key] = Shared()
+        return _HANDLES[key]
+
+
 def model_meta(model_dir):
     """(encoding, config) of an artifact without TensorFlow (checksums and version checked)."""
     from vae_augment.artifact import read_artifact_meta
@@ -69,12 +86,29 @@ class _LoadedModel:
 
     @property
     def sampler(self):
+        """The sampler, traced once under a lock before any thread may use it.
+
+        Two threads making the first call of the same `tf.function` at once race in
+        autograph (seen here: ``TypeError: tf__from_config() takes 2 positional arguments``),
+        so the first block is generated here; later calls run the traced graph.
+        """
         with self._lock:
             if self._sampler is None:
                 from vae_augment.sampler import Sampler
 
-                self._sampler = Sampler(self.artifact)
+                sampler = Sampler(self.artifact)
+                sampler.generate_block(0, 0, 0, 1)
+                self._sampler = sampler
             return self._sampler
+
+
+def acquire_model(shared: Shared, model_dir: str) -> _LoadedModel:
+    """The worker's loaded model; reloaded if a local artifact was rewritten since."""
+    tag = model_dir
+    manifest = os.path.join(model_dir, "manifest.json")
+    if "://" not in model_dir and os.path.exists(manifest):
+        tag = f"{model_dir}@{os.stat(manifest).st_mtime_ns}"
+    return shared.acquire(lambda: _LoadedModel(model_dir), tag=tag)
 
 
 class ModelDoFn(beam.DoFn):
@@ -87,8 +121,7 @@ class ModelDoFn(beam.DoFn):
         self._loaded = None
 
     def setup(self):
-        model_dir = self._model_dir
-        self._loaded = self._shared.acquire(lambda: _LoadedModel(model_dir), tag=model_dir)
+        self._loaded = acquire_model(self._shared, self._model_dir)
 
     @property
     def artifact(self):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.utils.shared import Shared
 
 from vae_augment.balancing import SamplingStrategy, parse_sampling_strategy, samples_to_generate
-from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, model_meta
+from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, acquire_model, model_meta, shared_handle
 from vae_augment.beam.counting import CountClasses
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
 from vae_augment.beam.rows import BadRows, as_table, label_problems, schema_difference, with_flag
@@ -38,8 +38,10 @@ def generation_counts(counts: dict[Any, int], classes, sampling_strategy) -> dic
 class _RealFn(beam.DoFn):
     """Checks a real table (schema, known classes) and adds ``is_synthetic=False``."""
 
-    def __init__(self, input_schema, out_schema, label, classes, dead_letter):
+    def __init__(self, input_schema, out_schema, label, classes, dead_letter, warm=None):
         super().__init__()
+        self._warm = warm  # (model_dir, Shared): load the model in the background
+        self._warm_ref = None
         self._input_schema = input_schema
         self._out_schema = out_schema
         self._label = label
@@ -47,6 +49,26 @@ class _RealFn(beam.DoFn):
         self._dead_letter = dead_letter
         self._real_rows = beam.metrics.Metrics.counter("vae_augment", "real_rows")
         self._bad_rows = beam.metrics.Metrics.counter("vae_augment", "bad_rows")
+
+    def setup(self):
+        if self._warm is not None:
+            threading.Thread(target=self._warm_up, name="vae-augment-warm-up").start()
+
+    def _warm_up(self):
+        """Loads the model (and traces the sampler) while this worker reads the data.
+
+        The synthetic rows can only start once the counts are known, i.e. after the read; on
+        an in-process runner this overlaps TF's import and the model load with the read.
+        """
+        try:
+            import imblearn.utils  # noqa: F401  (imported by samples_to_generate)
+
+            model_dir, shared = self._warm
+            loaded = acquire_model(shared, model_dir)
+            self._warm_ref = loaded  # keep it alive until the generation stage acquires it
+            _ = loaded.sampler  # builds and traces the sampler
+        except Exception:  # noqa: BLE001 - the generation stage reports real load errors
+            pass
 
     def process(self, element):
         table = as_table(element)
@@ -91,6 +113,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         flatten: return one PCollection (default) or `BalancedParts(real, synthetic)`. Runners
             that buffer a Flatten of two stages in memory (Beam's local FnApiRunner does)
             should write the parts with two sinks, as `pipelines.balance` does.
+        warm_up: workers that read real rows start loading the model in a background thread,
+            so it is ready when the synthetic rows (which wait for the counts) begin.
 
     Example:
         >>> balanced = tables | BalanceClasses("runs/churn", "churn", seed=0)  # doctest: +SKIP
@@ -107,6 +131,7 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         *,
         rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
         flatten: bool = True,
+        warm_up: bool = True,
     ):
         super().__init__()
         self._model_dir = os.fspath(model_dir)
@@ -126,7 +151,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         self._seed = seed
         self._rows_per_shard = rows_per_shard
         self._flatten = flatten
-        self._shared = Shared()
+        self._warm_up = warm_up
+        self._shared = shared_handle(self._model_dir)
 
     @property
     def output_schema(self):
@@ -141,7 +167,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
     def expand(self, tables):
         enc = self._encoding
         checked = tables | "CheckAndFlag" >> beam.ParDo(
-            _RealFn(enc.schema, enc.output_schema, self._label, list(enc.classes), self._dead_letter)
+            _RealFn(enc.schema, enc.output_schema, self._label, list(enc.classes), self._dead_letter,
+                    warm=(self._model_dir, self._shared) if self._warm_up else None)
         )
         if self._dead_letter:
             real, bad = self._split(checked)

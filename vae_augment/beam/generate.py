@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
 import numbers
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.utils.shared import Shared
 
-from vae_augment.beam._shared import ModelDoFn, model_meta
+from vae_augment.beam._shared import ModelDoFn, model_meta, shared_handle
 from vae_augment.errors import VAEAugmentError
 from vae_augment.sampler import BLOCK_ROWS, plan_blocks
 
 __all__ = ["GenerateSynthetic", "plan_shards", "DEFAULT_ROWS_PER_SHARD"]
 
 DEFAULT_ROWS_PER_SHARD = 4 * BLOCK_ROWS
+_AHEAD = 2  # blocks generated ahead of the one being written (memory: 3 blocks per worker)
 
 
 def plan_shards(encoding, counts: Mapping[Any, int], rows_per_shard: int = DEFAULT_ROWS_PER_SHARD):
@@ -63,10 +67,28 @@ class _GenerateFn(ModelDoFn):
         self._seed = seed
         self._rows = beam.metrics.Metrics.counter("vae_augment", "synthetic_rows")
 
+    def setup(self):
+        super().setup()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vae-augment-sampler")
+
+    def teardown(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+
     def process(self, shard):
+        """Yields one table per block, generating the next block while this one is written."""
         _, class_idx, blocks = shard
-        for block, rows in blocks:
-            batch = self.sampler.generate_block(class_idx, self._seed, block, rows)
+        sampler, seed = self.sampler, self._seed
+        pending = collections.deque()
+        todo = iter(blocks)
+        for block, rows in itertools.islice(todo, _AHEAD):
+            pending.append(self._pool.submit(sampler.generate_block, class_idx, seed, block, rows))
+        while pending:
+            batch = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(self._pool.submit(sampler.generate_block, class_idx, seed, *nxt))
             self._rows.inc(batch.num_rows)
             yield pa.Table.from_batches([batch])
 
@@ -108,7 +130,7 @@ class GenerateSynthetic(beam.PTransform):
         self._counts = counts
         self._seed = int(seed)
         self._rows_per_shard = int(rows_per_shard)
-        self._shared = shared or Shared()
+        self._shared = shared or shared_handle(self._model_dir)
         if not isinstance(counts, beam.PCollection):
             self._shards = plan_shards(self._encoding, counts, self._rows_per_shard)
 

@@ -6,9 +6,8 @@ import os
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam.utils.shared import Shared
 
-from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, ModelDoFn, model_meta
+from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, ModelDoFn, model_meta, shared_handle
 from vae_augment.beam.rows import (
     LATENT_COLUMN,
     SCORE_COLUMN,
@@ -80,7 +79,7 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
         super().__init__()
         self._model_dir = os.fspath(model_dir)
         self._encoding, self._config = model_meta(self._model_dir)
-        self._shared = Shared()
+        self._shared = shared_handle(self._model_dir)
 
     def _latent_dim(self) -> int:
         return int(self._config["train_config"]["latent_dim"])
