@@ -23,9 +23,9 @@ PY = sys.executable
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
 
 
-def _run(script: str, *args, timeout=300) -> subprocess.CompletedProcess:
+def _run(script: str, *args, timeout=300, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [PY, "-c", textwrap.dedent(script), *map(str, args)], cwd=REPO, env=ENV,
+        [PY, "-c", textwrap.dedent(script), *map(str, args)], cwd=REPO, env=env or ENV,
         capture_output=True, text=True, timeout=timeout,
     )
 
@@ -284,14 +284,15 @@ def _wide_parts(d, rows, files=4):
 def test_streaming_peak_rss_is_bounded_as_rows_grow_4x(tmp_path):
     small = _wide_parts(tmp_path / "x1", 100_000)
     large = _wide_parts(tmp_path / "x4", 400_000)
-    s1 = _last_json(_run(RSS, small, "stream"))
-    s4 = _last_json(_run(RSS, large, "stream"))
-    m4 = _last_json(_run(RSS, large, "memory"))
+    env = {**ENV, "MALLOC_ARENA_MAX": "2"}  # less allocator noise in a threaded peak RSS
+    s1, s4, m1, m4 = (_last_json(_run(RSS, d, mode, env=env)) for d, mode in (
+        (small, "stream"), (large, "stream"), (small, "memory"), (large, "memory")))
     assert s4["rows"] > 3.5 * s1["rows"]
     # 300k more rows of 16 float64 columns are ~38 MB raw; streaming stays within noise
+    # (the numeric reservoirs of the statistics pass grow by ~13 MB up to their bound)
     assert s4["maxrss_mb"] - s1["maxrss_mb"] < 40, (s1, s4)
-    # the control: the in-memory path at 4x does grow (the bound above can fail)
-    assert m4["maxrss_mb"] - s4["maxrss_mb"] > 60, (s4, m4)
+    # the control: the in-memory path does grow with the rows (the bound above can fail)
+    assert m4["maxrss_mb"] - m1["maxrss_mb"] > 60, (m1, m4)
 
 
 # ---------------------------------------------------------------------------- resume

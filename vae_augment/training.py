@@ -465,10 +465,7 @@ def train_model(
         # the artifact is used in float32 (a loaded model gets the default policy); return
         # the same float32 model here so in-memory and loaded sampling agree
         trained = model
-        model = ConditionalVAE(
-            encoding.layout(), latent_dim=config.latent_dim, hidden=config.hidden,
-            class_prior=config.class_prior, dropout=config.dropout, seed=config.seed,
-        )
+        model = ConditionalVAE.from_config(trained.get_config())
         model.set_weights(trained.get_weights())
 
     hist = tracker.history
