@@ -112,6 +112,7 @@ print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrore
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     proc = _run(MIRRORED)
     out = _last_json(proc)
@@ -397,6 +398,7 @@ fit(sys.argv[1], label="label", seed=3, checkpoint_dir=sys.argv[2], checkpoint_e
 """
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, mixed_parquet, reference_run):
     from vae_augment.api import fit
 
@@ -425,6 +427,7 @@ def _events(log_dir):
     return out
 
 
+@pytest.mark.slow
 def test_cli_streaming_checkpoints_and_tensorboard(tmp_path, parquet_parts):
     import tensorflow as tf
 
