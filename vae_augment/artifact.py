@@ -23,7 +23,7 @@ from vae_augment.errors import ArtifactError
 
 __all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: FeatureSpec.decimals, model prior/sampling options
 _FILES = ("model.keras", "encoding.json", "config.json")
 
 

@@ -257,8 +257,9 @@ class Encoding:
 
         Returns:
             A dict ``{column: (values, null_mask)}``: numeric values as float64 (rounded for
-            int columns), categorical values as int32 codes, tensors as float64 of the flat
-            size, and a boolean null mask (or None when the column never had nulls).
+            int columns, and to `FeatureSpec.decimals` places for float columns), categorical
+            values as int32 codes, tensors as float64 of the flat size, and a boolean null
+            mask (or None when the column never had nulls).
         """
         import tensorflow as tf
 
@@ -288,6 +289,9 @@ class Encoding:
                 col = x[:, j]
                 if s.is_int:
                     col = tf.round(col)
+                elif s.decimals is not None:  # the precision the column was observed with
+                    scale = float(10**s.decimals)
+                    col = tf.round(col * scale) / scale
                 out[s.name] = (col, mask_of(s.name))
         for j, s in enumerate(self.categorical):
             out[s.name] = (tf.cast(gen["cat"][:, j], tf.int32), None)

@@ -62,7 +62,9 @@ class ConditionalVAE(keras.Model):
         dropout: dropout rate in the hidden layers.
         seed: seed for the reparameterisation noise during training.
         beta: weight of the KL term in the training loss (1.0: the ELBO; the reported
-            `neg_elbo` metric always uses 1.0).
+            `neg_elbo` metric always uses 1.0). Below 1 the latent code keeps more of each
+            row, so synthetic rows respect the interactions a tree model splits on
+            (benchmarks/results/quality.md).
         latent_source: where `generate` draws z from: ``"posterior"`` (default) picks a
             stored posterior q(z | x, y) of a training row of the class and samples from it
             (the aggregate posterior: no prior holes, rows stay on the data manifold), or
@@ -91,7 +93,7 @@ class ConditionalVAE(keras.Model):
         class_prior: bool = True,
         dropout: float = 0.0,
         seed: int | None = None,
-        beta: float = 1.0,
+        beta: float = 0.3,
         latent_source: str = "posterior",
         bank_size: int = 1024,
         temperature: float = 1.0,

@@ -24,12 +24,33 @@ __all__ = [
     "QUANTILE_KNOTS",
     "DEFAULT_MAX_CATEGORIES",
     "DEFAULT_INT_CATEGORICAL_MAX",
+    "MAX_DECIMALS",
+    "observed_decimals",
 ]
 
 QUANTILE_KNOTS = 1025
 DEFAULT_MAX_CATEGORIES = 200
 DEFAULT_INT_CATEGORICAL_MAX = 10
 _RESERVOIR = 200_000
+MAX_DECIMALS = 6
+
+
+def observed_decimals(values: np.ndarray) -> int | None:
+    """The fewest decimal places (0..`MAX_DECIMALS`) that represent every value, or None.
+
+    A value counts as having `d` places when ``value * 10**d`` is within a float tolerance of
+    an integer (so float32 data such as 0.1f still counts as one place).
+    """
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return 0
+    for d in range(MAX_DECIMALS + 1):
+        scaled = values * 10.0**d
+        tol = 1e-7 * np.maximum(1.0, np.abs(scaled))  # float32 rounding error passes
+        if np.all(np.abs(scaled - np.rint(scaled)) <= tol):
+            return d
+    return None
 
 
 @dataclasses.dataclass
@@ -39,6 +60,9 @@ class FeatureSpec:
     kind is one of: ``numeric`` (quantile-normal value + null indicator), ``categorical``
     (vocabulary, null as an extra category), ``tensor`` (fixed-shape values), ``null``
     (always null), ``excluded`` (not modelled; null in synthetic rows).
+
+    ``decimals`` (float numeric columns): every observed value had at most this many decimal
+    places (up to `MAX_DECIMALS`), so synthetic values are rounded to it; None: no rounding.
     """
 
     name: str
@@ -53,6 +77,7 @@ class FeatureSpec:
     high: float | None = None
     mean: list[float] | None = None
     std: list[float] | None = None
+    decimals: int | None = None
 
     @property
     def null_code(self) -> int:
@@ -110,11 +135,15 @@ class _NumericStats:
         self.seen = 0
         self.sample = np.empty(0, np.float64)
         self.rng = rng
+        self.decimals: int | None = 0  # most decimal places seen so far (None: too many)
 
     def update(self, values: np.ndarray) -> None:
         n = len(values)
         if n == 0:
             return
+        if self.decimals is not None:
+            d = observed_decimals(values)
+            self.decimals = None if d is None else max(self.decimals, d)
         room = _RESERVOIR - len(self.sample)
         if room > 0:
             self.sample = np.concatenate([self.sample, values[:room]])
@@ -280,6 +309,7 @@ class _ColumnStats:
             is_int=self.kind == "int",
             has_nulls=has_nulls,
             knots=self.numeric.knots(),
+            decimals=None if self.kind == "int" else self.numeric.decimals,
         )
 
 

@@ -1,0 +1,54 @@
+"""SDV TVAE worker for benchmarks/utility.py, run under an interpreter that has `sdv` installed.
+
+Fits one `TVAESynthesizer` (SDV defaults, 300 epochs) per requested class on that class's
+rows and writes the generated rows to Parquet. Called in a subprocess so that SDV (and its
+PyTorch) never share a process with TensorFlow.
+
+    /work/sdv-venv/bin/python benchmarks/_tvae_worker.py IN.parquet OUT.parquet \
+        --label churn --counts '{"yes": 2500}' --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--label", required=True)
+    p.add_argument("--counts", required=True, help="JSON {class (as string): rows}")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    import numpy as np
+    import pandas as pd
+    import torch
+    from sdv.metadata import Metadata
+    from sdv.single_table import TVAESynthesizer
+
+    df = pd.read_parquet(args.input)
+    counts = json.loads(args.counts)
+    parts, seconds = [], {}
+    for cls, n in counts.items():
+        rows = df[df[args.label].astype(str) == cls].drop(columns=[args.label])
+        start = time.perf_counter()
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        metadata = Metadata.detect_from_dataframes({"t": rows})
+        synth = TVAESynthesizer(metadata, enable_gpu=False)
+        synth.fit({"t": rows})  # SDV 2.0: a dict of one table
+        out = synth.sample(num_rows=int(n))
+        seconds[cls] = time.perf_counter() - start
+        out[args.label] = df[args.label][df[args.label].astype(str) == cls].iloc[0]
+        parts.append(out[df.columns])
+    pd.concat(parts, ignore_index=True).to_parquet(args.output)
+    print(json.dumps({"seconds": seconds}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

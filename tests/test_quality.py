@@ -1,0 +1,196 @@
+"""Quality knobs: observed decimal precision, prior/sampling options, config round trips."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import tensorflow as tf
+
+from vae_augment.encoding import Encoding
+from vae_augment.schema import FeatureSpec, observed_decimals
+from vae_augment.training import fit_encoding
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([1.0, 2.0, -3.0], 0),
+        ([45.07, 27.47, 0.5], 2),
+        ([0.1, 0.25, 1e6 + 0.5], 2),
+        (np.float32([0.1, 0.7, 12.3]).astype(np.float64), 1),  # float32 noise still 1 place
+        ([1.0 / 3.0], None),
+        ([], 0),
+    ],
+)
+def test_observed_decimals(values, expected):
+    assert observed_decimals(np.asarray(values, np.float64)) == expected
+
+
+def _table(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    return pa.table({
+        "money": pa.array(rng.normal(50, 10, n).round(2)),
+        "ratio": pa.array(rng.random(n)),  # full precision: no rounding
+        "whole": pa.array(rng.normal(5, 2, n).round(0)),
+        "y": pa.array(rng.choice(["a", "b"], n, p=[0.8, 0.2])),
+    })
+
+
+def test_decimals_fitted_streaming_and_serialised():
+    table = _table()
+    enc = fit_encoding(table, "y")
+    by = {s.name: s for s in enc.specs}
+    assert (by["money"].decimals, by["ratio"].decimals, by["whole"].decimals) == (2, None, 0)
+    # batches seen one at a time give the same answer as the whole table
+    batched = fit_encoding(pa.Table.from_batches(table.to_batches(max_chunksize=7)), "y")
+    assert [s.decimals for s in batched.specs] == [s.decimals for s in enc.specs]
+    back = Encoding.from_json(json.loads(json.dumps(enc.to_json())))
+    assert [s.decimals for s in back.specs] == [2, None, 0]
+    # an encoding written before the field existed still loads (no rounding)
+    old = enc.to_json()
+    for f in old["features"]:
+        f.pop("decimals")
+    assert all(s.decimals is None for s in Encoding.from_json(old).specs)
+
+
+def test_decode_rounds_to_observed_decimals():
+    enc = fit_encoding(_table(), "y")
+    rng = np.random.default_rng(1)
+    gen = {"num": tf.constant(rng.normal(size=(500, 3)), tf.float32),
+           "nulls": tf.zeros((500, 0)), "cat": tf.zeros((500, 0), tf.int32)}
+    out = {k: v.numpy() for k, (v, _) in enc.decode_tf(gen).items()}
+    money, ratio, whole = out["money"], out["ratio"], out["whole"]
+    np.testing.assert_allclose(money * 100, np.rint(money * 100), atol=1e-6)
+    np.testing.assert_array_equal(whole, np.rint(whole))
+    assert np.mean(np.abs(ratio * 100 - np.rint(ratio * 100)) > 1e-3) > 0.5  # not rounded
+    assert len(np.unique(money)) > 100  # rounding keeps the spread
+    # the real values survive the round trip exactly
+    table = _table()
+    x = enc.encode(table, float_dtype=np.float64)
+    dec = enc.decode_tf({k: tf.constant(v) for k, v in x.items() if k != "y"})
+    np.testing.assert_array_equal(dec["money"][0].numpy(), table.column("money").to_numpy())
+
+
+def test_featurespec_default_has_no_rounding():
+    assert FeatureSpec(name="x", kind="numeric").decimals is None
+
+
+# ---------------------------------------------------------------------- model options
+@pytest.fixture(scope="module")
+def tiny_model(mixed_table):
+    from vae_augment.api import fit
+
+    from .conftest import FAST
+
+    return fit(mixed_table.drop_columns(["img"]), label="label", seed=0, **FAST)
+
+
+def test_posterior_bank_filled_by_training(tiny_model):
+    model, enc = tiny_model.model, tiny_model.encoding
+    assert model.latent_source == "posterior" and model.bank_size > 0
+    counts = np.array([enc.class_counts[c] for c in enc.classes])
+    epochs = tiny_model.config["metrics"]["epochs_run"]
+    filled = model.bank_filled.numpy()
+    # every class seen in training has posteriors stored: one per training row and epoch (a
+    # ring buffer of the most recent ones), never more than bank_size
+    assert np.all(filled > 0) and np.all(filled <= np.minimum(epochs * counts, model.bank_size))
+    assert filled[0] > filled[2]  # the majority class wrote more
+    loc = model.bank_loc.numpy()
+    for c in range(len(enc.classes)):
+        assert np.abs(loc[c, : filled[c]]).sum() > 0
+        assert np.all(loc[c, filled[c]:] == 0)
+
+
+def test_generate_from_posterior_bank_is_seeded_and_near_stored_posteriors(tiny_model):
+    model = tiny_model.model
+    y = tf.constant([0] * 64 + [2] * 64, tf.int32)
+    a = model.generate(y, tf.constant([1, 2], tf.int32))
+    b = model.generate(y, tf.constant([1, 2], tf.int32))
+    c = model.generate(y, tf.constant([3, 4], tf.int32))
+    np.testing.assert_array_equal(a["num"].numpy(), b["num"].numpy())
+    assert not np.array_equal(a["num"].numpy(), c["num"].numpy())
+    assert a["num"].shape == (128, model.layout["n_num"])
+    # temperature 0: z is exactly a stored posterior mean of the class
+    cold = ConditionalVAEWith(model, temperature=0.0)
+    cold.set_weights(model.get_weights())
+    z_drawn = _z_of(cold, y, tf.constant([5, 6], tf.int32))
+    bank = model.bank_loc.numpy()
+    for row, cls in zip(z_drawn, y.numpy()):
+        stored = bank[cls, : model.bank_filled.numpy()[cls]]
+        assert np.min(np.abs(stored - row).max(axis=1)) < 1e-6
+    # ... and generate decodes exactly those codes
+    from vae_augment import distributions as D
+
+    seeds = tf.random.experimental.stateless_split(tf.constant([5, 6], tf.int32), num=2)
+    expected = D.sample_features(cold.layout, cold.decode_params(z_drawn, y), seeds[1])
+    got = cold.generate(y, tf.constant([5, 6], tf.int32))
+    np.testing.assert_allclose(got["num"].numpy(), expected["num"].numpy(), atol=1e-5)
+    np.testing.assert_array_equal(got["cat"].numpy(), expected["cat"].numpy())
+
+
+def ConditionalVAEWith(model, **changes):
+    from vae_augment.model import ConditionalVAE
+
+    config = model.get_config()
+    config.update(changes)
+    return ConditionalVAE.from_config(config)
+
+
+def _z_of(model, y, seed):
+    """The latent codes `generate` decodes at temperature 0 (recomputed from its seeds)."""
+    seeds = tf.random.experimental.stateless_split(seed, num=2)
+    y32 = tf.cast(y, tf.int32)
+    filled = tf.gather(model.bank_filled, y32)
+    u = tf.random.stateless_uniform(
+        tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], 1))
+    j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32), filled - 1)
+    z = tf.gather_nd(model.bank_loc, tf.stack([y32, j], 1))
+    return z.numpy()
+
+
+def test_options_config_round_trip_and_legacy(tiny_model, tmp_path):
+    from vae_augment.artifact import load_artifact, save_artifact
+    from vae_augment.model import ConditionalVAE
+
+    model = tiny_model.model
+    config = model.get_config()
+    assert {k: config[k] for k in ("beta", "latent_source", "bank_size", "temperature")} == {
+        "beta": 0.3, "latent_source": "posterior", "bank_size": 1024, "temperature": 1.0}
+    other = ConditionalVAEWith(model, beta=0.5, latent_source="prior", temperature=0.7)
+    assert (other.beta, other.latent_source, other.temperature) == (0.5, "prior", 0.7)
+    # a config written before the options existed means: prior sampling, no bank
+    legacy = {k: v for k, v in config.items()
+              if k not in ("beta", "latent_source", "bank_size", "temperature")}
+    old = ConditionalVAE.from_config(legacy)
+    assert (old.latent_source, old.bank_size, old.beta) == ("prior", 0, 1.0)
+    assert not any("bank" in w.path for w in old.weights)
+    # the bank survives save/load, and sampling from the loaded artifact is identical
+    save_artifact(str(tmp_path / "m"), model, tiny_model.encoding)
+    loaded = load_artifact(str(tmp_path / "m")).model
+    np.testing.assert_array_equal(loaded.bank_loc.numpy(), model.bank_loc.numpy())
+    y = tf.constant([1] * 16, tf.int32)
+    s = tf.constant([9, 9], tf.int32)
+    np.testing.assert_array_equal(loaded.generate(y, s)["num"].numpy(),
+                                  model.generate(y, s)["num"].numpy())
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"latent_source": "bank"}, "latent_source"),
+    ({"beta": 0.0}, "beta"),
+    ({"bank_size": -1}, "bank_size"),
+    ({"temperature": -0.1}, "temperature"),
+])
+def test_bad_options_name_the_argument(tiny_model, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ConditionalVAEWith(tiny_model.model, **kwargs)
+
+
+def test_prior_source_ignores_bank(tiny_model):
+    prior = ConditionalVAEWith(tiny_model.model, latent_source="prior")
+    prior.set_weights(tiny_model.model.get_weights())
+    y = tf.constant([0] * 32, tf.int32)
+    s = tf.constant([1, 1], tf.int32)
+    a = prior.generate(y, s)["num"].numpy()
+    b = tiny_model.model.generate(y, s)["num"].numpy()
+    assert a.shape == b.shape and not np.array_equal(a, b)
