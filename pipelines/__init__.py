@@ -20,6 +20,11 @@ __all__ = [
 ]
 
 DEFAULT_RUNNER = "FnApiRunner"
+EPILOG = (
+    "Any standard Beam pipeline option may follow (--runner, --direct_num_workers, "
+    "--direct_running_mode, --temp_location, --setup_file, --project, ...). Without --runner "
+    "the job runs on Beam's in-process FnApiRunner (no network needed)."
+)
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
