@@ -8,7 +8,8 @@ measures, each as the median of --repeats passes:
    tf.data) as the baseline;
 2. iterating the real `read_parquet` stream alone (--real-rows rows of churn, 1024-row batches)
    as the baseline for
-3. `balance(...)` over that stream ("auto": real rows + generated minority rows, mixed row by
+3. `balance(...)` over that stream (and the same mixture built with
+   `sample_from_datasets` for reference) ("auto": real rows + generated minority rows, mixed row by
    row, 1024-row output batches; and with ``mix_rows=16``), and `augment_fn` mapped on the
    same stream, reported as
    time per real row relative to (2), and as output rows/s;
@@ -125,6 +126,19 @@ def main(argv=None) -> int:
                                        class_counts=counts),
                 args.repeats, "churn")
     record("balance(read_parquet), auto, 1024-row output batches", *bal)
+    w_real, w_syn, _ = tfdata.mixture_weights(counts)
+
+    def textbook():  # the same mixture, with sample_from_datasets' per-row random selector
+        streams = [real().unbatch()] + [
+            tfdata.synthetic_dataset(art, c, batch_size=1024, seed=0).unbatch()
+            for c, w in w_syn.items() if w > 0
+        ]
+        weights = [w_real] + [w for w in w_syn.values() if w > 0]
+        return tf.data.Dataset.sample_from_datasets(
+            streams, weights, seed=0, stop_on_empty_dataset=True).batch(1024)
+
+    ref = _rate(textbook, args.repeats, "churn")
+    record("same mixture via sample_from_datasets (reference)", *ref)
     bal16 = _rate(lambda: tfdata.balance(real(), art, label_key="churn", seed=0, batch_size=1024,
                                          class_counts=counts, mix_rows=16),
                   args.repeats, "churn")
@@ -140,11 +154,11 @@ def main(argv=None) -> int:
     print(f"balance(mix_rows=16) time / real-stream time: {bal16[1] / real_rate[1]:.2f}x")
 
     if args.out:
-        _write(args, results, fit_s, decoder_rate, syn_rate, real_rate, bal, bal16, aug, rows)
+        _write(args, results, fit_s, decoder_rate, syn_rate, real_rate, bal, bal16, aug, rows, ref)
     return 0
 
 
-def _write(args, results, fit_s, decoder_rate, syn_rate, real_rate, bal, bal16, aug, rows) -> None:
+def _write(args, results, fit_s, decoder_rate, syn_rate, real_rate, bal, bal16, aug, rows, ref):
     import os as _os
 
     import tensorflow as tf
@@ -181,6 +195,9 @@ def _write(args, results, fit_s, decoder_rate, syn_rate, real_rate, bal, bal16, 
         f"(target: at least 200k rows/s on 2 cores; measured {syn_rate[0]:,.0f} rows/s).",
         f"- `balance` time / `read_parquet` time for the same {real_rate[2]:,} real rows: "
         f"{bal[1] / real_rate[1]:.2f}x; it emits {bal[2]:,} rows (real + generated).",
+        f"- the same row-by-row mixture built with `sample_from_datasets` (one random op per "
+        f"row) / `balance`: {ref[1] / bal[1]:.2f}x the time; `balance` draws the same i.i.d. "
+        "source choices 4096 at a time and feeds `choose_from_datasets`.",
         f"- `balance(mix_rows=16)` time / `read_parquet` time: {bal16[1] / real_rate[1]:.2f}x "
         "(16-row chunks mixed with `Dataset.rebatch`, no unbatching).",
         f"- `augment_fn` time / `read_parquet` time: {aug[1] / real_rate[1]:.2f}x "
