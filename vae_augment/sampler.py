@@ -8,6 +8,7 @@ shards of whole blocks (the CLI's loop, Beam's shards, a retried bundle) yields 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,8 @@ from vae_augment.errors import VAEAugmentError
 __all__ = ["BLOCK_ROWS", "block_seed", "Sampler", "plan_blocks"]
 
 BLOCK_ROWS = 8192
+
+_TRACE_LOCK = threading.Lock()
 
 
 def block_seed(seed: int, class_idx: int, block: int) -> np.ndarray:
@@ -63,15 +66,14 @@ class Sampler:
             return values, masks
 
         signature = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
-        self._generate = tf.function(generate, input_signature=signature, jit_compile=jit_compile)
-        self._generate_eager = tf.function(generate, input_signature=signature)
+        function = tf.function(generate, input_signature=signature, jit_compile=jit_compile)
+        # Trace now, once, under a process-wide lock: concurrent first calls from several
+        # threads (the prefetch thread, Beam's DoFn threads) raced inside Keras' tracing.
+        with _TRACE_LOCK:
+            self._generate = function.get_concrete_function()
 
     def _run(self, class_idx: int, seed: np.ndarray):
-        try:
-            return self._generate(np.int32(class_idx), seed)
-        except Exception:  # XLA may not support an op on some platforms: fall back once
-            self._generate = self._generate_eager
-            return self._generate(np.int32(class_idx), seed)
+        return self._generate(np.int32(class_idx), np.asarray(seed, np.int32))
 
     def generate_block(self, class_idx: int, seed: int, block: int, rows: int = BLOCK_ROWS):
         """The first `rows` rows of block `block` of class `class_idx`, as a RecordBatch."""

@@ -8,28 +8,46 @@ import pyarrow as pa
 __all__ = ["encode_latent", "anomaly_scores", "append_columns", "latent_array"]
 
 
-def _model_inputs(artifact, table: pa.Table | pa.RecordBatch) -> dict[str, np.ndarray]:
-    enc = artifact.encoding.encode(table)
-    return enc
+def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
+    """Applies `fn` to the encoded rows with a label; rows whose label is null get NaN.
+
+    `Encoding.encode` drops null-label rows (they cannot be conditioned on a class), so the
+    results are scattered back to keep one output per input row, in order.
+    """
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    shape = (n,) if width is None else (n, width)
+    out = np.full(shape, np.nan, np.float32)
+    label = artifact.encoding.label
+    valid = (
+        pc.is_valid(table.column(label)).to_numpy(zero_copy_only=False)
+        if label in table.column_names
+        else np.ones(n, bool)
+    )
+    x = artifact.encoding.encode(table)
+    if len(x["y"]):
+        out[valid] = fn(x).numpy()
+    return out
 
 
 def encode_latent(artifact, table: pa.Table | pa.RecordBatch) -> np.ndarray:
     """Posterior means E[z | x, y] for every row, [n, latent_dim] float32.
 
-    Rows need the label column (the encoder is conditioned on the class).
+    Rows need the label column (the encoder is conditioned on the class); rows whose label is
+    null get NaN.
     """
-    x = _model_inputs(artifact, table)
-    if len(x["y"]) == 0:
-        return np.zeros((0, artifact.model.latent_dim), np.float32)
-    return artifact.model.encode_mean(x).numpy()
+    return _per_row(artifact, table, artifact.model.encode_mean, artifact.model.latent_dim)
 
 
 def anomaly_scores(artifact, table: pa.Table | pa.RecordBatch) -> np.ndarray:
-    """Per-row negative ELBO (nats); higher means less typical of its class."""
-    x = _model_inputs(artifact, table)
-    if len(x["y"]) == 0:
-        return np.zeros((0,), np.float32)
-    return artifact.model.neg_elbo(x).numpy()
+    """Per-row anomaly score (nats; higher = less typical of its class); NaN for null labels.
+
+    The score is the negative ELBO with z at the posterior mean (a deterministic one-point
+    estimate, see `ConditionalVAE.neg_elbo`), so it can differ from a sampled ELBO or the
+    importance-weighted bound.
+    """
+    return _per_row(artifact, table, artifact.model.neg_elbo, None)
 
 
 def append_columns(table: pa.Table | pa.RecordBatch, columns: dict[str, pa.Array]):
