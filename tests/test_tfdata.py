@@ -190,6 +190,24 @@ def test_synthetic_rows_equal_the_cli_sampler(mixed_artifact, tmp_path):
     assert rows["f__is_null"].any() and np.isnan(rows["f"][rows["f__is_null"]]).all()
 
 
+def test_excluded_columns_are_null_in_synthetic_rows(tmp_path):
+    from tests.conftest import make_mixed_table
+    from vae_augment.api import fit
+
+    table = make_mixed_table(150, seed=1, with_tensor=False)
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+    art = fit(str(path), label="label", exclude=["f32", "s"], seed=0, **FAST)
+    real = tfdata.read_parquet(str(path), 50, null_masks=["f32", "s", "i"])
+    syn = tfdata.synthetic_dataset(art, "a", batch_size=50, seed=0, n=50,
+                                   null_masks=["f32", "s", "i"])
+    assert real.element_spec == syn.element_spec
+    row = next(iter(syn))
+    assert np.isnan(row["f32"].numpy()).all() and row["f32__is_null"].numpy().all()
+    assert set(row["s"].numpy()) == {b""} and row["s__is_null"].numpy().all()
+    assert not row["i__is_null"].numpy().any()
+
+
 def test_synthetic_seeds_are_deterministic(churn_model):
     def take(seed, n=None, rows=300):
         ds = tfdata.synthetic_dataset(churn_model, "yes", batch_size=128, seed=seed, n=n)

@@ -391,6 +391,13 @@ def _int_bounds(np_dtype) -> tuple[float, float]:
     return lo, hi
 
 
+def _rows_shape(rows, shape: tuple[int, ...]):
+    """[rows, *shape] as an int32 shape tensor (also when `shape` is empty)."""
+    import tensorflow as tf
+
+    return tf.concat([[rows], tf.constant(shape, tf.int32, [len(shape)])], 0)
+
+
 def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> dict[str, Any]:
     """Generates one batch for classes `y` ([B] int32) as a feature dict (TF ops only)."""
     import tensorflow as tf
@@ -408,7 +415,7 @@ def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> 
         else:
             s = specs[c.name]
             if s.kind in ("excluded", "null"):
-                values = tf.fill(tf.concat([[rows], list(c.shape)], 0), tf.constant(c.fill, c.tf_dtype))
+                values = tf.fill(_rows_shape(rows, c.shape), tf.constant(c.fill, c.tf_dtype))
                 isnull = tf.ones([rows], tf.bool)
             elif s.kind == "categorical":
                 codes, _ = decoded[c.name]
@@ -420,7 +427,7 @@ def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> 
             else:
                 v, isnull = decoded[c.name]
                 if c.kind == "tensor":
-                    v = tf.reshape(v, tf.concat([[rows], list(c.shape)], 0))
+                    v = tf.reshape(v, _rows_shape(rows, c.shape))
                 if c.np_dtype.kind in "iu":
                     lo, hi = _int_bounds(c.np_dtype)
                     v = tf.clip_by_value(tf.round(v), lo, hi)
