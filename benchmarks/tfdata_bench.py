@@ -229,9 +229,12 @@ def _write(args, results, fit_s, decoder_rate, syn_rate, syn1k, real_rate, bal, 
         f"- `augment_fn` time / `read_parquet` time: {aug[1] / real_rate[1]:.2f}x "
         f"(emits {aug[2]:,} rows).",
         f"- `unbatch().batch()` alone / `read_parquet` time: {rows[1] / real_rate[1]:.2f}x: "
-        "most of `balance`'s cost is tf.data's per-row handling of 20-column dicts, which row "
-        "by row mixing (`sample_from_datasets`) needs; `mix_rows` chunks and `augment_fn` (per "
-        "batch) avoid most of it.",
+        "tf.data's per-row handling of 20-column dicts, which row-by-row mixing pays and "
+        "`mix_rows` chunks and `augment_fn` (per batch) do not; the rest of `balance`'s time is "
+        f"generating {bal[2] - real_rate[2]:,} rows "
+        f"(~{(bal[2] - real_rate[2]) / max(syn1k[0], 1):.2f} s at the synthetic_dataset rate).",
+        f"- `balance(mix_rows=16)` / `balance` time: {bal16[1] / bal[1]:.2f}x; `augment_fn` / "
+        f"`balance` time: {aug[1] / bal[1]:.2f}x.",
         "",
     ]
     with open(args.out, "w") as f:
