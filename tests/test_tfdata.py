@@ -403,6 +403,7 @@ def _churn_xy(numeric):
     return to_xy
 
 
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")  # unknown-length stream
 def test_keras_classifier_trains_from_balance(churn_model):
     import keras
 
@@ -420,7 +421,7 @@ def test_keras_classifier_trains_from_balance(churn_model):
                                 keras.layers.Dense(16, activation="relu"),
                                 keras.layers.Dense(1, activation="sigmoid")])
         clf.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy")
-        history = clf.fit(ds.map(to_xy), epochs=3, verbose=0)
+        history = clf.fit(ds.map(to_xy), epochs=3, verbose=0, shuffle=False)
         return clf, history.history["loss"]
 
     balanced = tfdata.balance(real, churn_model, label_key="churn", seed=0, batch_size=256)
@@ -433,6 +434,7 @@ def test_keras_classifier_trains_from_balance(churn_model):
 
 
 # ---------------------------------------------------------------------- images
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")  # unknown-length stream
 def test_images_balance_digits(digits_model):
     real = tfdata.read_parquet(str(DIGITS), 64)
     assert real.element_spec["image"] == tf.TensorSpec([None, 8, 8], tf.uint8)
@@ -454,7 +456,7 @@ def test_images_balance_digits(digits_model):
                             keras.layers.Flatten(), keras.layers.Dense(10)])
     clf.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     xy = ds.map(lambda d: (tf.cast(d["image"], tf.float32)[..., None], d["label"]))
-    losses = clf.fit(xy, epochs=2, verbose=0).history["loss"]
+    losses = clf.fit(xy, epochs=2, verbose=0, shuffle=False).history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
 
 
