@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -24,6 +25,7 @@ __all__ = [
     "kl_gaussian",
     "feature_log_prob",
     "sample_features",
+    "categorical_sample",
 ]
 
 MIN_SCALE = 1e-2
@@ -95,6 +97,20 @@ def _split_cat(logits: tf.Tensor, sizes: list[int]) -> list[tf.Tensor]:
     return tf.split(tf.cast(logits, tf.float32), sizes, axis=1)
 
 
+def categorical_sample(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """One draw per row from `tfd.Categorical(logits)`, by the Gumbel-max trick.
+
+    Same distribution as `tfd.Categorical(logits).sample(seed=seed)`, but built on
+    `stateless_uniform`, whose values do not depend on how TensorFlow splits the batch over
+    intra-op threads (`stateless_categorical`, which TFP uses, gave different rows on 1, 2 and
+    4 threads), so a block's rows are the same on every machine.
+    """
+    logits = tf.cast(logits, tf.float32)
+    tiny = np.finfo(np.float32).tiny
+    u = tf.random.stateless_uniform(tf.shape(logits), seed=seed, minval=tiny, maxval=1.0)
+    return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
+
+
 def sample_features(
     layout: Mapping[str, Any],
     params: Mapping[str, tf.Tensor],
@@ -117,7 +133,7 @@ def sample_features(
     if layout["cat_sizes"]:
         cat_seeds = tf.random.experimental.stateless_split(seeds[2], num=len(layout["cat_sizes"]))
         codes = [
-            tfd.Categorical(logits=logits, dtype=tf.int32).sample(seed=cat_seeds[j])
+            categorical_sample(logits, cat_seeds[j])
             for j, logits in enumerate(_split_cat(params["cat_logits"], layout["cat_sizes"]))
         ]
         out["cat"] = tf.stack(codes, axis=1)

@@ -521,9 +521,9 @@ def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, 
         feats = _synthetic_features(art, y, cols, masks, _block_seed_tf(seed, class_idx, b))
         return {k: v[:rows] for k, v in feats.items()}
 
-    # tf.random.stateless_categorical's CPU kernel gives different draws when it is split
-    # across intra-op threads; one thread per call keeps a block's rows independent of the
-    # machine (parallelism comes from generating several blocks at once instead).
+    # One intra-op thread per call, several blocks generated at once: faster on CPU than
+    # splitting each call over threads. (Rows do not depend on it: categories are drawn with
+    # `distributions.categorical_sample`, which is independent of the thread count.)
     options = tf.data.Options()
     options.threading.max_intra_op_parallelism = 1
     ds = blocks.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
