@@ -45,11 +45,12 @@ def observed_decimals(values: np.ndarray) -> int | None:
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return 0
-    for d in range(MAX_DECIMALS + 1):
-        scaled = values * 10.0**d
-        tol = 1e-7 * np.maximum(1.0, np.abs(scaled))  # float32 rounding error passes
-        if np.all(np.abs(scaled - np.rint(scaled)) <= tol):
-            return d
+    with np.errstate(over="ignore", invalid="ignore"):
+        for d in range(MAX_DECIMALS + 1):
+            rounded = np.round(values, d)
+            # relative tolerance: float32 rounding error passes, tiny values (1e-9) do not
+            if np.all(np.abs(rounded - values) <= 1e-7 * np.abs(values)):
+                return d
     return None
 
 
