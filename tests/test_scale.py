@@ -262,9 +262,10 @@ def test_streaming_needs_paths(mixed_table):
 RSS = """
 import json, resource, sys
 from vae_augment.api import fit
-d, mode = sys.argv[1], sys.argv[2]
-art = fit(d, label="y", streaming=mode == "stream", epochs=1, batch_size=4096, latent_dim=2,
-          hidden=(8,), kl_warmup_epochs=0, patience=1, shuffle_buffer=8192, seed=0)
+d, mode, encoding = sys.argv[1], sys.argv[2], sys.argv[3]
+art = fit(d, label="y", streaming=mode == "stream", encoding=encoding, epochs=1,
+          batch_size=4096, latent_dim=2, hidden=(8,), kl_warmup_epochs=0, patience=1,
+          shuffle_buffer=8192, seed=0)
 print(json.dumps({"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rows": art.config["metrics"]["train_rows"]}))
 """
@@ -283,15 +284,24 @@ def _wide_parts(d, rows, files=4):
 
 @pytest.mark.slow
 def test_streaming_peak_rss_is_bounded_as_rows_grow_4x(tmp_path):
+    """Peak RSS of a streaming fit over 4 files at 100k and 400k rows (16 float columns).
+
+    Both fits use one precomputed encoding (as with `pipelines/fit_stats.py`): the statistics
+    pass itself keeps bounded reservoirs (200k values per numeric column) that would add
+    ~13 MB between these sizes on their way to the bound and blur the comparison.
+    """
+    from vae_augment.training import fit_encoding
+
     small = _wide_parts(tmp_path / "x1", 100_000)
     large = _wide_parts(tmp_path / "x4", 400_000)
+    encoding = tmp_path / "encoding.json"
+    encoding.write_text(json.dumps(fit_encoding(str(small), "y").to_json()))
     env = {**ENV, "MALLOC_ARENA_MAX": "2"}  # less allocator noise in a threaded peak RSS
-    s1, s4, m1, m4 = (_last_json(_run(RSS, d, mode, env=env)) for d, mode in (
+    s1, s4, m1, m4 = (_last_json(_run(RSS, d, mode, encoding, env=env)) for d, mode in (
         (small, "stream"), (large, "stream"), (small, "memory"), (large, "memory")))
     assert s4["rows"] > 3.5 * s1["rows"]
     # 300k more rows of 16 float64 columns are ~38 MB raw; streaming stays within noise
-    # (the numeric reservoirs of the statistics pass grow by ~13 MB up to their bound)
-    assert s4["maxrss_mb"] - s1["maxrss_mb"] < 40, (s1, s4)
+    assert s4["maxrss_mb"] - s1["maxrss_mb"] < 35, (s1, s4)
     # the control: the in-memory path does grow with the rows (the bound above can fail)
     assert m4["maxrss_mb"] - m1["maxrss_mb"] > 60, (m1, m4)
 
