@@ -42,6 +42,8 @@ def main(argv=None) -> int:
         synth = TVAESynthesizer(metadata, enable_gpu=False)
         synth.fit({"t": rows})  # SDV 2.0: a dict of one table
         out = synth.sample(num_rows=int(n))
+        if isinstance(out, dict):  # SDV 2.0 returns {table name: DataFrame}
+            out = out["t"]
         seconds[cls] = time.perf_counter() - start
         out[args.label] = df[args.label][df[args.label].astype(str) == cls].iloc[0]
         parts.append(out[df.columns])

@@ -342,7 +342,13 @@ def markdown(summary, datasets, seeds, command, vae_kwargs, elapsed) -> str:
             cells = []
             for m in METHODS:
                 e = summary.get((ds, m, kind))
-                cells.append("n/a" if e is None else f"{e['f1']:.3f} ± {e['f1_sd']:.3f} / {e['ap']:.3f}")
+                if e is None:
+                    cells.append("n/a")
+                    continue
+                cell = f"{e['f1']:.3f} ± {e['f1_sd']:.3f} / {e['ap']:.3f}"
+                if e["n"] < len(seeds):
+                    cell = f"{e['f1']:.3f} / {e['ap']:.3f} ({e['n']} seed{'s' if e['n'] > 1 else ''})"
+                cells.append(cell)
             lines.append(f"| {ds} | " + " | ".join(cells) + " |")
     lines += ["", "## Wall time of balancing (median s) and vae-augment C2ST / epochs", "",
               "| dataset | " + " | ".join(METHODS) + " | vae C2ST | vae epochs run |",
@@ -406,7 +412,7 @@ def main(argv=None) -> int:
                 part = json.load(f)
             for ds, rows in part["results"].items():
                 results.setdefault(ds, []).extend(rows)
-            seeds = part["seeds"]
+            seeds = sorted(set(seeds or []) | set(part["seeds"]))
             vae_kwargs = part.get("vae_kwargs", vae_kwargs) or vae_kwargs
             elapsed = max(elapsed, part.get("elapsed", 0.0))
             commands.append(part.get("command", path))
