@@ -418,7 +418,7 @@ def main(argv=None) -> int:
             commands.append(part.get("command", path))
         datasets = [d for d in DATASETS if d in results]
         text = markdown(summarise(results), datasets, seeds,
-                        " & ".join(commands) + f"; merged by `{command.strip()}`", vae_kwargs,
+                        " & ".join(commands) + f" ; then {command.strip()}", vae_kwargs,
                         elapsed)
         print(text)
         if args.md:
