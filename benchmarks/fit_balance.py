@@ -73,10 +73,15 @@ def main(argv=None) -> int:
     smote = [smote_seconds(args.data, args.label, r) for r in range(args.repeats)]
     tvae = None
     if os.path.exists(args.sdv_python):
-        proc = subprocess.run([args.sdv_python, os.path.join(HERE, "tvae_worker.py"), args.data, args.label],
+        counts = summary["generated"]
+        todo = json.dumps({str(c): n for c, n in counts.items() if n > 0})
+        proc = subprocess.run([args.sdv_python, os.path.join(HERE, "_tvae_worker.py"), args.data,
+                               os.path.join(tmp, "tvae.parquet"), "--label", args.label, "--counts", todo],
                               capture_output=True, text=True)
         if proc.returncode == 0:
-            tvae = json.loads(proc.stdout.strip().splitlines()[-1])
+            per_class = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+            tvae = {"seconds": sum(per_class.values()),
+                    "per_class_seconds": {c: round(v, 2) for c, v in per_class.items()}}
         else:
             print("TVAE failed:", proc.stderr[-2000:], file=sys.stderr)
     print(f"data: {args.data}  generated rows: {summary['generated']}")

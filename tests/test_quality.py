@@ -194,3 +194,22 @@ def test_prior_source_ignores_bank(tiny_model):
     a = prior.generate(y, s)["num"].numpy()
     b = tiny_model.model.generate(y, s)["num"].numpy()
     assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+def test_train_config_knobs_reach_the_model(mixed_table):
+    """beta / latent_source / bank_size / temperature go from TrainConfig into the model."""
+    from vae_augment.api import fit
+    from vae_augment.errors import VAEAugmentError
+    from vae_augment.training import TrainConfig
+
+    from .conftest import FAST
+
+    art = fit(mixed_table, label="label", beta=0.7, latent_source="prior", bank_size=16,
+              temperature=0.5, **FAST)
+    cfg = art.model.get_config()
+    assert (cfg["beta"], cfg["latent_source"], cfg["bank_size"], cfg["temperature"]) == (
+        0.7, "prior", 16, 0.5)
+    with pytest.raises(VAEAugmentError, match="`latent_source`"):
+        TrainConfig(latent_source="nope")
+    with pytest.raises(VAEAugmentError, match="`beta` must be > 0"):
+        TrainConfig(beta=0)

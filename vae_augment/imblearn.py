@@ -29,7 +29,7 @@ from imblearn.utils import check_sampling_strategy, check_target_type
 from scipy import sparse
 from sklearn.preprocessing import label_binarize
 from sklearn.utils import check_consistent_length, check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
@@ -48,7 +48,7 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 _TRAIN_PARAMS = (
     "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "kl_warmup_epochs",
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
-    "shuffle_buffer",
+    "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
 )
 
 
@@ -78,7 +78,8 @@ class VAEOverSampler(BaseOverSampler):
             product's ``seed`` unchanged) or a ``numpy.random.RandomState`` (a seed drawn
             from it). Seeds training and sampling.
         epochs, batch_size, latent_dim, hidden, learning_rate, kl_warmup_epochs, patience,
-            validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer:
+            validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
+            beta, latent_source, bank_size, temperature:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -129,6 +130,10 @@ class VAEOverSampler(BaseOverSampler):
         "jit_compile": ["boolean", None],
         "precision": [str],
         "shuffle_buffer": [Interval(numbers.Integral, 1, None, closed="left")],
+        "beta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "latent_source": [StrOptions({"posterior", "prior"})],
+        "bank_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -154,6 +159,10 @@ class VAEOverSampler(BaseOverSampler):
         jit_compile: bool | None = _DEFAULTS["jit_compile"],
         precision: str = _DEFAULTS.get("precision", "float32"),
         shuffle_buffer: int = _DEFAULTS.get("shuffle_buffer", 65536),
+        beta: float = _DEFAULTS["beta"],
+        latent_source: str = _DEFAULTS["latent_source"],
+        bank_size: int = _DEFAULTS["bank_size"],
+        temperature: float = _DEFAULTS["temperature"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -175,6 +184,10 @@ class VAEOverSampler(BaseOverSampler):
         self.jit_compile = jit_compile
         self.precision = precision
         self.shuffle_buffer = shuffle_buffer
+        self.beta = beta
+        self.latent_source = latent_source
+        self.bank_size = bank_size
+        self.temperature = temperature
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

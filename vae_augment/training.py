@@ -49,6 +49,10 @@ class TrainConfig:
     jit_compile: bool | None = None  # None: XLA on GPU/TPU, off on CPU (measured slower there)
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
     shuffle_buffer: int = 65536  # rows in the shuffle buffer when streaming from Parquet
+    beta: float = 0.3  # KL weight in the training loss (early stopping uses the true ELBO)
+    latent_source: str = "posterior"  # generate z from stored class posteriors, or "prior"
+    bank_size: int = 1024  # posteriors kept per class for latent_source="posterior"
+    temperature: float = 1.0  # scale of the latent noise at sampling time
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim"):
@@ -60,6 +64,15 @@ class TrainConfig:
                 f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
             )
         self.hidden = tuple(int(h) for h in self.hidden)
+        if self.latent_source not in ("posterior", "prior"):
+            raise VAEAugmentError(
+                f"`latent_source` must be 'posterior' or 'prior', got {self.latent_source!r}"
+            )
+        for name in ("beta", "temperature"):
+            if not float(getattr(self, name)) > 0:
+                raise VAEAugmentError(f"`{name}` must be > 0, got {getattr(self, name)!r}")
+        if not isinstance(self.bank_size, (int, np.integer)) or self.bank_size < 1:
+            raise VAEAugmentError(f"`bank_size` must be a positive integer, got {self.bank_size!r}")
         from vae_augment.strategy import PRECISIONS
 
         if self.precision not in PRECISIONS:
@@ -358,6 +371,10 @@ def train_model(
                 class_prior=config.class_prior,
                 dropout=config.dropout,
                 seed=config.seed,
+                beta=config.beta,
+                latent_source=config.latent_source,
+                bank_size=config.bank_size,
+                temperature=config.temperature,
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
