@@ -217,8 +217,9 @@ def _write(args, results, fit_s, decoder_rate, syn_rate, syn1k, real_rate, bal, 
         f"(target: at least 200k rows/s on 2 cores; best measured here "
         f"{max(syn_rate[0], syn1k[0]):,.0f} rows/s, "
         f"{'met' if max(syn_rate[0], syn1k[0]) >= 200_000 else 'NOT met in this run'}). Each "
-        "decoder call runs on one intra-op thread (TF's categorical sampler draws differently "
-        "when split across threads), blocks in parallel; small blocks stay in cache.",
+        "decoder call runs on one intra-op thread with several blocks in parallel (faster on "
+        "CPU than splitting each call over threads; rows do not depend on it); small blocks stay "
+        "in cache.",
         f"- `balance` time / `read_parquet` time for the same {real_rate[2]:,} real rows: "
         f"{bal[1] / real_rate[1]:.2f}x; it emits {bal[2]:,} rows (real + generated).",
         f"- the same row-by-row mixture built with `sample_from_datasets` (one random op per "
