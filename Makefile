@@ -26,7 +26,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check vae_augment pipelines tests examples benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/sample_throughput.py --rows 1000000 --repeats 3
+	$(BIN)/python benchmarks/fit_balance.py --repeats 3
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_out
