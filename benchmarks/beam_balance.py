@@ -8,7 +8,7 @@ subprocess on the default local runner (FnApiRunner, in-process):
 * ``balance``: ``python -m pipelines.balance`` (``run()`` called in the child), strategy auto
 
 and records wall time of the pipeline (construction + run, model loading included) and the
-child's peak RSS (``resource.getrusage``). Writes a Markdown table to
+child's peak RSS (VmHWM from /proc; ``ru_maxrss`` would include the parent's size, inherited across fork+exec). Writes a Markdown table to
 ``benchmarks/results/beam.md``.
 
 Usage:
@@ -108,7 +108,7 @@ def child(mode: str, src: str, out: str, model_dir: str) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_start
     rows_out = sum(pq.read_metadata(p).num_rows for p in glob.glob(os.path.join(out, "*.parquet")))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    peak = _peak_rss_mb()
     print(json.dumps({"mode": mode, "seconds": seconds, "cpu_seconds": cpu, "rows_in": rows_in,
                       "rows_out": rows_out, "peak_rss_mb": peak}))
     shutil.rmtree(out, ignore_errors=True)
@@ -124,6 +124,16 @@ def run_child(mode, src, out, model_dir) -> dict:
 
 
 # ------------------------------------------------------------------ driver
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), MiB. Unlike ``ru_maxrss`` it starts afresh at
+    exec, so a child does not report its parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="1000000,4000000")
