@@ -19,6 +19,20 @@ FAST = {"epochs": 2, "batch_size": 64, "latent_dim": 4, "hidden": (16,), "kl_war
         "patience": 1}
 
 
+# The same tiny settings as CLI flags, for tests that drive `vae_augment.cli.main`.
+FAST_ARGS = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "4", "--hidden", "16",
+             "--kl-warmup-epochs", "1", "--patience", "1", "--quiet"]
+
+
+def run_cli(argv, capsys):
+    """Runs the CLI in-process; returns (exit code, stdout, stderr)."""
+    from vae_augment.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def shared_file(name: str) -> pathlib.Path:
     """A ../shared/data file, or skip the test when the shared folder is absent."""
     path = SHARED_DATA / name

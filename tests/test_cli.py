@@ -10,18 +10,8 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
-from vae_augment.cli import main
-
-from .conftest import FAST, REPO, make_mixed_table
-
-FAST_ARGS = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "4", "--hidden", "16",
-             "--kl-warmup-epochs", "1", "--patience", "1", "--quiet"]
-
-
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from .conftest import FAST, FAST_ARGS, REPO, make_mixed_table
+from .conftest import run_cli as run
 
 
 def rows_as_set(table: pa.Table) -> list:
