@@ -389,3 +389,26 @@ def test_balance_job_errors(beam_inputs, mixed_artifact, tmp_path, capsys):
     args = balance_job_args(beam_inputs, mixed_artifact, existing)
     assert job_main("pipelines.balance", balance.run, args) == 2
     assert "pass --overwrite" in capsys.readouterr().err
+
+
+def test_score_wrong_schema_goes_to_dead_letter_or_fails(mixed_artifact, mixed_table):
+    wrong_type = mixed_table.slice(0, 4).cast(mixed_table.schema.set(0, pa.field("f", pa.string())))
+    with BeamTestPipeline(runner=RUNNER) as p:
+        good, bad = p | beam.Create([wrong_type]) | ScoreAnomalies(
+            str(mixed_artifact)).with_exception_handling()
+
+        def check_bad(items):
+            if [b.rows.num_rows for b in items] != [4] or (
+                    "column 'f' has type string, expected double" not in items[0].error):
+                raise BeamAssertException(f"dead letters {items}")
+
+        def check_good(tables):
+            if tables:
+                raise BeamAssertException(f"unexpected output {tables}")
+
+        assert_that(bad, check_bad, label="bad")
+        assert_that(good, check_good, label="good")
+
+    with pytest.raises(Exception, match="does not match the schema the model was trained on"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            _ = p | beam.Create([wrong_type]) | ScoreAnomalies(str(mixed_artifact))

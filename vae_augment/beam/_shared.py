@@ -17,6 +17,24 @@ __all__ = ["model_meta", "local_model_dir", "shared_handle", "ModelDoFn", "DeadL
 OK = "ok"
 BAD = "bad"
 
+
+def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, counter):
+    """The dead-letter output for a table whose schema differs from the model's, else None.
+
+    Raises `SchemaError` on a mismatch when the transform has no dead-letter output.
+    """
+    from vae_augment.beam.rows import BadRows, schema_difference
+    from vae_augment.errors import SchemaError
+
+    problem = schema_difference(expected, table.schema, columns)
+    if problem is None:
+        return None
+    message = f"input table does not match the schema the model was trained on: {problem}"
+    if not dead_letter:
+        raise SchemaError(message)
+    counter.inc(table.num_rows)
+    return BAD, BadRows(table, message)
+
 _LOCAL_COPIES: dict[str, str] = {}
 _COPY_LOCK = threading.Lock()
 

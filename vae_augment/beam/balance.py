@@ -10,10 +10,18 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from vae_augment.balancing import SamplingStrategy, parse_sampling_strategy, samples_to_generate
-from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, acquire_model, model_meta, shared_handle
+from vae_augment.beam._shared import (
+    BAD,
+    OK,
+    DeadLetterMixin,
+    acquire_model,
+    mismatched_schema,
+    model_meta,
+    shared_handle,
+)
 from vae_augment.beam.counting import CountClasses
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
-from vae_augment.beam.rows import BadRows, as_table, label_problems, schema_difference, with_flag
+from vae_augment.beam.rows import BadRows, as_table, label_problems, with_flag
 from vae_augment.errors import SchemaError, VAEAugmentError
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts"]
@@ -72,13 +80,10 @@ class _RealFn(beam.DoFn):
 
     def process(self, element):
         table = as_table(element)
-        problem = schema_difference(self._input_schema, table.schema)
-        if problem is not None:
-            message = f"input table does not match the schema the model was trained on: {problem}"
-            if not self._dead_letter:
-                raise SchemaError(message)
-            self._bad_rows.inc(table.num_rows)
-            yield BAD, BadRows(table, message)
+        rejected = mismatched_schema(self._input_schema, table, dead_letter=self._dead_letter,
+                                     counter=self._bad_rows)
+        if rejected is not None:
+            yield rejected
             return
         found = label_problems(table, self._label, self._classes, allow_null=True)
         if found is not None:

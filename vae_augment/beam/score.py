@@ -7,15 +7,21 @@ import os
 import apache_beam as beam
 import pyarrow as pa
 
-from vae_augment.beam._shared import BAD, OK, DeadLetterMixin, ModelDoFn, model_meta, shared_handle
+from vae_augment.beam._shared import (
+    BAD,
+    OK,
+    DeadLetterMixin,
+    ModelDoFn,
+    mismatched_schema,
+    model_meta,
+    shared_handle,
+)
 from vae_augment.beam.rows import (
     LATENT_COLUMN,
     SCORE_COLUMN,
     SCORE_METHODS,
-    BadRows,
     as_table,
     label_problems,
-    schema_difference,
     score_table,
     scored_schema,
     split_bad_rows,
@@ -47,13 +53,10 @@ class _ScoreFn(ModelDoFn):
     def process(self, element):
         table = as_table(element)
         enc = self.artifact.encoding
-        problem = schema_difference(enc.schema, table.schema, self._columns)
-        if problem is not None:
-            message = f"input table does not match the schema the model was trained on: {problem}"
-            if not self._dead_letter:
-                raise SchemaError(message)
-            self._bad_rows.inc(table.num_rows)
-            yield BAD, BadRows(table, message)
+        rejected = mismatched_schema(enc.schema, table, columns=self._columns,
+                                     dead_letter=self._dead_letter, counter=self._bad_rows)
+        if rejected is not None:
+            yield rejected
             return
         try:
             out = self._score(table)
