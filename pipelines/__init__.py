@@ -27,6 +27,17 @@ EPILOG = (
 )
 
 
+def add_output_args(
+    p: argparse.ArgumentParser, *, shards_help: str, dead_letter: bool = True
+) -> None:
+    """The output flags every job shares: --num-shards, --dead-letter, --overwrite."""
+    p.add_argument("--num-shards", type=int, default=0, help=shards_help)
+    if dead_letter:
+        p.add_argument("--dead-letter", default=None, metavar="PATH",
+                       help="write rows the model cannot take to PATH*.jsonl instead of failing")
+    p.add_argument("--overwrite", action="store_true", help="replace Parquet files in --output")
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
     """(job arguments, PipelineOptions) with the offline-safe runner unless one is given."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions

@@ -32,11 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--rows-per-shard", type=int, default=None,
                    help="synthetic rows per unit of parallel work [32768]")
-    p.add_argument("--num-shards", type=int, default=0,
-                   help="files per output part (0: the runner decides) [0]")
-    p.add_argument("--dead-letter", default=None, metavar="PATH",
-                   help="write rows the model cannot take to PATH*.jsonl instead of failing")
-    p.add_argument("--overwrite", action="store_true", help="replace Parquet files in --output")
+    pipelines.add_output_args(p, shards_help="files per output part (0: the runner decides) [0]")
     return p
 
 

@@ -30,9 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--rows-per-shard", type=int, default=None,
                    help="rows per unit of parallel work [32768]")
-    p.add_argument("--num-shards", type=int, default=0,
-                   help="output files (0: the runner decides) [0]")
-    p.add_argument("--overwrite", action="store_true", help="replace Parquet files in --output")
+    pipelines.add_output_args(p, shards_help="output files (0: the runner decides) [0]",
+                              dead_letter=False)
     return p
 
 

@@ -34,11 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="negative ELBO, or negative importance-weighted bound [elbo]")
     p.add_argument("--k", type=int, default=16, help="importance samples for iwae [16]")
     p.add_argument("--seed", type=int, default=0, help="seed for iwae [0]")
-    p.add_argument("--num-shards", type=int, default=0,
-                   help="output files (0: the runner decides) [0]")
-    p.add_argument("--dead-letter", default=None, metavar="PATH",
-                   help="write rows the model cannot take to PATH*.jsonl instead of failing")
-    p.add_argument("--overwrite", action="store_true", help="replace Parquet files in --output")
+    pipelines.add_output_args(p, shards_help="output files (0: the runner decides) [0]")
     return p
 
 
