@@ -280,18 +280,26 @@ class Encoding:
             pos = u * (k - 1)
             lo = tf.clip_by_value(tf.floor(pos), 0.0, k - 2.0)
             frac = pos - lo
-            idx = tf.transpose(tf.cast(lo, tf.int32))  # [n_num, B]
-            knots = tf.constant(self._knots, tf.float64)
-            x0 = tf.transpose(tf.gather(knots, idx, batch_dims=1))
-            x1 = tf.transpose(tf.gather(knots, idx + 1, batch_dims=1))
+            # one gather from the flattened [n_num * K] knots at [B, n_num] (no transposes)
+            n_knots = self._knots.shape[1]
+            flat = tf.constant(self._knots.reshape(-1), tf.float64)
+            offsets = tf.constant(np.arange(len(self.numeric), dtype=np.int32) * n_knots)
+            idx = tf.cast(lo, tf.int32) + offsets
+            x0 = tf.gather(flat, idx)
+            x1 = tf.gather(flat, idx + 1)
             x = x0 + frac * (x1 - x0)
-            for j, s in enumerate(self.numeric):
-                col = x[:, j]
-                if s.is_int:
-                    col = tf.round(col)
-                elif s.decimals is not None:  # the precision the column was observed with
-                    scale = float(10**s.decimals)
-                    col = tf.round(col * scale) / scale
+            # int columns: round(x); float columns: round(x * 10^decimals) / 10^decimals, the
+            # precision the column was observed with (all columns at once; x * 1 / 1 is exact)
+            scales = [
+                1.0 if s.is_int or s.decimals is None else float(10**s.decimals)
+                for s in self.numeric
+            ]
+            rounds = [s.is_int or s.decimals is not None for s in self.numeric]
+            if all(rounds):
+                x = tf.round(x * scales) / scales
+            elif any(rounds):
+                x = tf.where(tf.constant(rounds), tf.round(x * scales) / scales, x)
+            for s, col in zip(self.numeric, tf.unstack(x, axis=1)):
                 out[s.name] = (col, mask_of(s.name))
         for j, s in enumerate(self.categorical):
             out[s.name] = (tf.cast(gen["cat"][:, j], tf.int32), None)

@@ -66,7 +66,11 @@ class Sampler:
             return values, masks
 
         signature = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
-        function = tf.function(generate, input_signature=signature, jit_compile=jit_compile)
+        # autograph=False: the graph has no tensor-dependent Python control flow, and
+        # AutoGraph's source conversion made the trace ~10x slower (1.1 s vs 0.1 s, churn)
+        function = tf.function(
+            generate, input_signature=signature, jit_compile=jit_compile, autograph=False
+        )
         # Trace now, once, under a process-wide lock: concurrent first calls from several
         # threads (the prefetch thread, Beam's DoFn threads) raced inside Keras' tracing.
         with _TRACE_LOCK:
