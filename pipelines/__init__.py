@@ -15,7 +15,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 __all__ = [
-    "DEFAULT_RUNNER", "parse_args", "prepare_output", "input_schema", "is_dask", "num_shards",
+    "DEFAULT_RUNNER", "parse_args", "prepare_output", "input_schema", "is_dask", "runs_in_process",
+    "num_shards",
     "finish", "write_dead_letter", "main",
 ]
 
@@ -103,6 +104,23 @@ def is_dask(options) -> bool:
 
     runner = options.view_as(StandardOptions).runner
     return "dask" in (runner if isinstance(runner, str) else type(runner).__name__).lower()
+
+
+_IN_PROCESS_RUNNERS = ("fnapirunner", "bundlebaseddirectrunner", "directrunner", "switchingdirectrunner")
+
+
+def runs_in_process(options) -> bool:
+    """Whether the job's workers run in this process (Beam's local runners, not multi-processing).
+
+    Then work a worker would do first (loading the model) can start while the pipeline is
+    still being built.
+    """
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    runner = options.view_as(StandardOptions).runner
+    name = (runner if isinstance(runner, str) else type(runner).__name__).lower().rsplit(".", 1)[-1]
+    mode = options.view_as(DirectOptions).direct_running_mode
+    return name in _IN_PROCESS_RUNNERS and mode != "multi_processing"
 
 
 def num_shards(options, requested: int) -> int:

@@ -57,6 +57,10 @@ def run(argv: Sequence[str] | None = None) -> dict:
             f"input does not match the schema artifact '{args.model_dir}' was trained on: {problem}"
         )
     output = pipelines.prepare_output(args.output, args.overwrite)
+    if pipelines.runs_in_process(options):
+        # this process is the worker: import TensorFlow and load the model while the
+        # pipeline is built and the data read (the synthetic rows wait for the counts)
+        transform.warm_up()
     schema = transform.output_schema
     if args.dead_letter:
         transform = transform.with_exception_handling()

@@ -12,7 +12,10 @@ import threading
 import apache_beam as beam
 from apache_beam.utils.shared import Shared
 
-__all__ = ["model_meta", "local_model_dir", "shared_handle", "ModelDoFn", "DeadLetterMixin", "OK", "BAD"]
+__all__ = [
+    "model_meta", "local_model_dir", "shared_handle", "warm_up", "ModelDoFn", "DeadLetterMixin",
+    "OK", "BAD",
+]
 
 OK = "ok"
 BAD = "bad"
@@ -129,6 +132,40 @@ def acquire_model(shared: Shared, model_dir: str) -> _LoadedModel:
     return shared.acquire(lambda: _LoadedModel(model_dir), tag=tag)
 
 
+_WARM: dict[str, _LoadedModel] = {}
+_WARM_THREADS: dict[str, threading.Thread] = {}
+
+
+def warm_up(shared: Shared, model_dir: str) -> threading.Thread:
+    """Loads the model and traces its sampler in a background thread of this process.
+
+    TensorFlow's import, the model load and the sampler trace take seconds; a worker that
+    starts them while it reads the data has the model ready when the synthetic rows, which
+    wait for the class counts, begin. At most one such thread per model directory runs in a
+    process; the loaded model stays referenced until a `ModelDoFn` acquires it from the
+    `Shared` handle. Load errors are left for the generation step to raise.
+    """
+    with _COPY_LOCK:
+        thread = _WARM_THREADS.get(model_dir)
+        if thread is None or not thread.is_alive():
+            thread = threading.Thread(
+                target=_warm_up, args=(shared, model_dir), name="vae-augment-warm-up"
+            )
+            _WARM_THREADS[model_dir] = thread
+            thread.start()
+        return thread
+
+
+def _warm_up(shared: Shared, model_dir: str) -> None:
+    try:
+        loaded = acquire_model(shared, model_dir)
+        _WARM[model_dir] = loaded  # keep it alive until the generation step acquires it
+        _ = loaded.sampler  # builds and traces the sampler
+        import imblearn.utils  # noqa: F401  (imported by samples_to_generate)
+    except Exception:  # noqa: BLE001 - the generation step reports real load errors
+        pass
+
+
 class ModelDoFn(beam.DoFn):
     """A DoFn that loads the artifact once per worker process (`DoFn.setup` + `Shared`)."""
 
@@ -140,6 +177,7 @@ class ModelDoFn(beam.DoFn):
 
     def setup(self):
         self._loaded = acquire_model(self._shared, self._model_dir)
+        _WARM.pop(self._model_dir, None)  # this DoFn holds it now
 
     @property
     def artifact(self):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 import os
-import threading
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -14,11 +13,11 @@ from vae_augment.beam._shared import (
     BAD,
     OK,
     DeadLetterMixin,
-    acquire_model,
     mismatched_schema,
     model_meta,
     shared_handle,
 )
+from vae_augment.beam._shared import warm_up as _load_in_background
 from vae_augment.beam.counting import CountClasses
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
 from vae_augment.beam.rows import BadRows, as_table, label_problems, with_flag
@@ -49,7 +48,6 @@ class _RealFn(beam.DoFn):
     def __init__(self, input_schema, out_schema, label, classes, dead_letter, warm=None):
         super().__init__()
         self._warm = warm  # (model_dir, Shared): load the model in the background
-        self._warm_ref = None
         self._input_schema = input_schema
         self._out_schema = out_schema
         self._label = label
@@ -60,23 +58,9 @@ class _RealFn(beam.DoFn):
 
     def setup(self):
         if self._warm is not None:
-            threading.Thread(target=self._warm_up, name="vae-augment-warm-up").start()
-
-    def _warm_up(self):
-        """Loads the model (and traces the sampler) while this worker reads the data.
-
-        The synthetic rows can only start once the counts are known, i.e. after the read; on
-        an in-process runner this overlaps TF's import and the model load with the read.
-        """
-        try:
-            import imblearn.utils  # noqa: F401  (imported by samples_to_generate)
-
-            model_dir, shared = self._warm
-            loaded = acquire_model(shared, model_dir)
-            self._warm_ref = loaded  # keep it alive until the generation stage acquires it
-            _ = loaded.sampler  # builds and traces the sampler
-        except Exception:  # noqa: BLE001 - the generation stage reports real load errors
-            pass
+            # the synthetic rows can only start once the counts are known, i.e. after the
+            # read: load the model (TF import, sampler trace) while this worker reads
+            _load_in_background(*reversed(self._warm))
 
     def process(self, element):
         table = as_table(element)
@@ -158,6 +142,15 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         self._flatten = flatten
         self._warm_up = warm_up
         self._shared = shared_handle(self._model_dir)
+
+    def warm_up(self):
+        """Starts loading the model in a background thread of *this* process.
+
+        For in-process runners (Beam's FnApiRunner without multi-processing), where the
+        launching process is the worker: the model is then loading while the pipeline is
+        built and the data read. `pipelines.balance` calls it for such runners.
+        """
+        return _load_in_background(self._shared, self._model_dir)
 
     @property
     def output_schema(self):
