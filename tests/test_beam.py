@@ -211,6 +211,46 @@ def test_generate_synthetic_equals_api_sample(mixed_artifact, tmp_path):
         assert_that(out, check)
 
 
+def test_generate_synthetic_gathers_blocks_into_tables(mixed_artifact):
+    """Tables hold whole blocks, one table per shard, at most TABLE_ROWS rows."""
+    from vae_augment.beam.generate import TABLE_ROWS
+
+    n = TABLE_ROWS + 2 * BLOCK_ROWS + 5
+    reference = api.sample(str(mixed_artifact), {"a": n}, seed=4)
+    with BeamTestPipeline(runner=RUNNER) as p:
+        out = p | GenerateSynthetic(str(mixed_artifact), {"a": n}, 4, rows_per_shard=n)
+
+        def check(tables):
+            if sorted(t.num_rows for t in tables) != [2 * BLOCK_ROWS + 5, TABLE_ROWS]:
+                raise BeamAssertException(f"tables of {[t.num_rows for t in tables]} rows")
+            if rows(concat(tables)) != rows(reference):
+                raise BeamAssertException("GenerateSynthetic rows differ from api.sample")
+
+        assert_that(out, check)
+
+
+def test_runs_in_process_and_warm_up(mixed_artifact):
+    import argparse
+
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    import pipelines
+    from vae_augment.beam._shared import acquire_model
+
+    def opts(*args):  # as the jobs parse them: FnApiRunner unless --runner is given
+        return pipelines.parse_args(argparse.ArgumentParser(), list(args))[1]
+
+    assert pipelines.runs_in_process(opts())  # the jobs' default FnApiRunner
+    assert pipelines.runs_in_process(opts("--direct_running_mode=multi_threading"))
+    assert not pipelines.runs_in_process(opts("--direct_running_mode=multi_processing"))
+    assert not pipelines.runs_in_process(opts("--runner=DataflowRunner"))
+    assert not pipelines.runs_in_process(PipelineOptions(["--runner=FlinkRunner"]))
+    # the background load fills the transform's Shared handle: the DoFns get the same model
+    bal = BalanceClasses(str(mixed_artifact), "label", seed=0)
+    bal.warm_up().join(timeout=120)
+    assert acquire_model(bal._shared, str(mixed_artifact))._sampler is not None
+
+
 def test_sample_job_matches_api(mixed_artifact, tmp_path):
     from pipelines import sample
 
