@@ -73,8 +73,21 @@ def main():
     def gen(variant, ci, n, seed):
         y = tf.fill([n], ci)
         if variant.startswith("temp"):  # the product's generate at another temperature
-            model.temperature = float(variant[4:])
+            # ``temp<x>_n<y>``: numeric likelihood scale multiplied by y (0 = the means)
+            t_part, _, n_part = variant[4:].partition("_n")
+            model.temperature = float(t_part)
+            decode = type(model).decode_params
+
+            def scaled(z, yy, training=False, _tau=float(n_part or 1.0)):
+                params = decode(model, z, yy, training)
+                if "num_scale" in params and _tau != 1.0:
+                    sd = _tau * D.normal_scale(params["num_scale"])
+                    params["num_scale"] = tf.math.log(tf.math.expm1(tf.maximum(sd, 1e-6)))
+                return params
+
+            model.decode_params = scaled
             out = model.generate(y, tf.constant([seed, ci], tf.int32))
+            del model.decode_params
             dec = enc.decode_tf(out)
             dec = {k: (v.numpy(), None if m is None else m.numpy()) for k, (v, m) in dec.items()}
             return pa.Table.from_batches([enc.to_arrow(dec, ci)])

@@ -112,7 +112,7 @@ def test_generate_from_posterior_bank_is_seeded_and_near_stored_posteriors(tiny_
     assert not np.array_equal(a["num"].numpy(), c["num"].numpy())
     assert a["num"].shape == (128, model.layout["n_num"])
     # temperature 0: z is exactly a stored posterior mean of the class
-    cold = ConditionalVAEWith(model, temperature=0.0)
+    cold = ConditionalVAEWith(model, temperature=0.0, candidates=1)  # no selection
     cold.set_weights(model.get_weights())
     z_drawn = _z_of(cold, y, tf.constant([5, 6], tf.int32))
     bank = model.bank_loc.numpy()
@@ -156,7 +156,7 @@ def test_options_config_round_trip_and_legacy(tiny_model, tmp_path):
     model = tiny_model.model
     config = model.get_config()
     assert {k: config[k] for k in ("beta", "latent_source", "bank_size", "temperature")} == {
-        "beta": 0.3, "latent_source": "posterior", "bank_size": 1024, "temperature": 1.0}
+        "beta": 1.0, "latent_source": "posterior", "bank_size": 1024, "temperature": 1.0}
     other = ConditionalVAEWith(model, beta=0.5, latent_source="prior", temperature=0.7)
     assert (other.beta, other.latent_source, other.temperature) == (0.5, "prior", 0.7)
     # a config written before the options existed means: prior sampling, no bank

@@ -101,11 +101,15 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate [1e-3]")
     g.add_argument("--patience", type=int, default=20, help="early-stopping patience [20]")
     g.add_argument("--kl-warmup-epochs", type=int, default=10, help="KL warm-up epochs [10]")
-    g.add_argument("--beta", type=float, default=0.3, help="KL weight in the training loss [0.3]")
+    g.add_argument("--beta", type=float, default=1.0, help="KL weight in the training loss [1.0]")
     g.add_argument("--latent-source", choices=("posterior", "prior"), default="posterior",
                    help="draw z from stored per-class posteriors or from the prior [posterior]")
     g.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the latent noise when sampling [1.0]")
+    g.add_argument("--candidates", type=int, default=4,
+                   help="class-consistency selection: each synthetic row is the best of this "
+                        "many draws by the model's own class margin; 1 turns it off "
+                        "[4]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -165,6 +169,7 @@ def _fit_kwargs(args) -> dict:
         "beta": args.beta,
         "latent_source": args.latent_source,
         "temperature": args.temperature,
+        "candidates": args.candidates,
         "jit_compile": args.jit,
         "strategy": args.strategy,
         "precision": args.precision,

@@ -49,6 +49,7 @@ _TRAIN_PARAMS = (
     "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "kl_warmup_epochs",
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
+    "candidates",
 )
 
 
@@ -79,7 +80,7 @@ class VAEOverSampler(BaseOverSampler):
             from it). Seeds training and sampling.
         epochs, batch_size, latent_dim, hidden, learning_rate, kl_warmup_epochs, patience,
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
-            beta, latent_source, bank_size, temperature:
+            beta, latent_source, bank_size, temperature, candidates:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -134,6 +135,7 @@ class VAEOverSampler(BaseOverSampler):
         "latent_source": [StrOptions({"posterior", "prior"})],
         "bank_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "candidates": [Interval(numbers.Integral, 1, None, closed="left")],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -163,6 +165,7 @@ class VAEOverSampler(BaseOverSampler):
         latent_source: str = _DEFAULTS["latent_source"],
         bank_size: int = _DEFAULTS["bank_size"],
         temperature: float = _DEFAULTS["temperature"],
+        candidates: int = _DEFAULTS["candidates"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -188,6 +191,7 @@ class VAEOverSampler(BaseOverSampler):
         self.latent_source = latent_source
         self.bank_size = bank_size
         self.temperature = temperature
+        self.candidates = candidates
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

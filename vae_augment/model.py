@@ -61,10 +61,11 @@ class ConditionalVAE(keras.Model):
         class_prior: learn p(z | y) per class (otherwise a standard normal prior).
         dropout: dropout rate in the hidden layers.
         seed: seed for the reparameterisation noise during training.
-        beta: weight of the KL term in the training loss (1.0: the ELBO; the reported
-            `neg_elbo` metric always uses 1.0). Below 1 the latent code keeps more of each
-            row, so synthetic rows respect the interactions a tree model splits on
-            (benchmarks/results/quality.md).
+        beta: weight of the KL term in the training loss (1.0, the default: the ELBO; the
+            reported `neg_elbo` metric always uses 1.0). Below 1 the latent code keeps more of
+            each row, but early stopping (on the true ELBO) then stops early and the decoder
+            misses class-conditional marginals (churn's `international_plan`: 14% "yes" in
+            synthetic churners at 0.3, 30% real and at 1.0; benchmarks/results/quality.md).
         latent_source: where `generate` draws z from: ``"posterior"`` (default) picks a
             stored posterior q(z | x, y) of a training row of the class and samples from it
             (the aggregate posterior: no prior holes, rows stay on the data manifold), or
@@ -77,6 +78,14 @@ class ConditionalVAE(keras.Model):
             0 keeps none (prior sampling only).
         temperature: scale of the latent noise at generation (1.0: the fitted distribution;
             lower draws closer to the stored posteriors or the prior mean).
+        candidates: class-consistency selection at generation. Each synthetic row is the best
+            of this many candidate rows drawn for its class: the one whose ELBO under its
+            own class most exceeds its ELBO under any other class (`class_margin`). Rows
+            that the model itself finds as likely under another class (the blurred rows
+            in class overlaps that make a tree model predict the minority where the
+            majority lives) are rarely chosen. 1 turns it off; generation costs grow about
+            ``candidates * (1 + 2 * n_classes)`` decoder passes per row
+            (benchmarks/results/quality.md).
 
     Example:
         >>> model = ConditionalVAE(layout=encoding.layout(), latent_dim=16)  # doctest: +SKIP
@@ -93,10 +102,11 @@ class ConditionalVAE(keras.Model):
         class_prior: bool = True,
         dropout: float = 0.0,
         seed: int | None = None,
-        beta: float = 0.3,
+        beta: float = 1.0,
         latent_source: str = "posterior",
         bank_size: int = 1024,
         temperature: float = 1.0,
+        candidates: int = 4,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -113,7 +123,10 @@ class ConditionalVAE(keras.Model):
         self.beta = float(beta)
         self.latent_source = latent_source
         self.bank_size = int(bank_size)
+        if isinstance(candidates, bool) or int(candidates) != candidates or candidates < 1:
+            raise ValueError(f"`candidates` must be a positive integer, got {candidates!r}")
         self.temperature = float(temperature)
+        self.candidates = int(candidates)
         self.layout = dict(layout)
         self.latent_dim = int(latent_dim)
         self.hidden = [int(h) for h in hidden]
@@ -335,6 +348,7 @@ class ConditionalVAE(keras.Model):
             "latent_source": self.latent_source,
             "bank_size": self.bank_size,
             "temperature": self.temperature,
+            "candidates": self.candidates,
             "name": self.name,
         }
 
@@ -347,7 +361,62 @@ class ConditionalVAE(keras.Model):
 
     # ------------------------------------------------------------------ inference
     def generate(self, y, seed, *, tensor_mean: bool = True) -> dict[str, tf.Tensor]:
-        """Encoded samples for classes `y` ([B] int) with a stateless `seed` ([2] int)."""
+        """Encoded samples for classes `y` ([B] int) with a stateless `seed` ([2] int).
+
+        With ``candidates > 1`` row i is the candidate with the best `class_margin` among
+        `candidates` draws for class ``y[i]`` (the first such draw on ties).
+        """
+        if self.candidates <= 1:
+            return self._draw(y, seed, tensor_mean=tensor_mean)
+        y = tf.cast(y, tf.int32)
+        n = tf.shape(y)[0]
+        k = self.candidates
+        y_all = tf.tile(y, [k])  # candidate j of row i is row j * n + i
+        out = self._draw(y_all, seed, tensor_mean=tensor_mean)
+        margin = tf.reshape(self.class_margin(out, y_all), [k, n])
+        best = tf.argmin(margin, axis=0, output_type=tf.int32)
+        pick = best * n + tf.range(n, dtype=tf.int32)
+        return {key: tf.gather(value, pick) for key, value in out.items()}
+
+    def class_margin(self, encoded, y) -> tf.Tensor:
+        """Per row: negative ELBO under class `y` minus the lowest under any other class.
+
+        Negative values mean the model finds the row more likely under its own class (by
+        that many nats); a row of a class overlap scores near 0 or above. Uses the ELBO at
+        the posterior mean (as `neg_elbo`), so it is deterministic. `encoded` is a dict as
+        `generate` returns (missing parts are taken as empty).
+        """
+        y = tf.cast(y, tf.int32)
+        n = tf.shape(y)[0]
+        x = self._complete(encoded, n)
+        if self.n_classes < 2:
+            return tf.zeros([n], tf.float32)
+        c = self.n_classes
+        tiled = {key: tf.tile(value, [c] + [1] * (len(value.shape) - 1)) for key, value in x.items()}
+        tiled["y"] = tf.repeat(tf.range(c, dtype=tf.int32), n)  # block j: every row as class j
+        scores = tf.transpose(tf.reshape(self.neg_elbo(tiled), [c, n]))  # [n, c]
+        own = tf.gather(scores, y, axis=1, batch_dims=1)
+        others = tf.where(tf.one_hot(y, c, on_value=True, off_value=False),
+                          tf.fill(tf.shape(scores), np.float32(np.inf)), scores)
+        return own - tf.reduce_min(others, axis=1)
+
+    def _complete(self, encoded, n) -> dict[str, tf.Tensor]:
+        """`generate`'s output as model input (empty num/nulls/cat parts filled in)."""
+        x = dict(encoded)
+        x.setdefault("num", tf.zeros([n, self.layout["n_num"]], tf.float32))
+        x.setdefault("nulls", tf.zeros([n, self.layout["n_null"]], tf.float32))
+        x.setdefault("cat", tf.zeros([n, len(self.layout["cat_sizes"])], tf.int32))
+        slots = self.layout.get("num_null_idx") or []
+        if self.layout["n_null"] and any(i >= 0 for i in slots):
+            # the encoding stores a null numeric as 0 (its null indicator set)
+            is_null = tf.gather(x["nulls"], [max(i, 0) for i in slots], axis=1) > 0.5
+            is_null = tf.logical_and(is_null, tf.constant([i >= 0 for i in slots])[None, :])
+            x["num"] = tf.where(is_null, tf.zeros_like(x["num"]), x["num"])
+        x.pop("y", None)
+        return x
+
+    def _draw(self, y, seed, *, tensor_mean: bool = True) -> dict[str, tf.Tensor]:
+        """One unselected draw per row of `y` (what `generate` returns with candidates=1)."""
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
         p_mu, p_sd = self.prior_params(y)
         eps = tf.random.stateless_normal(tf.shape(p_mu), seed=seeds[0], dtype=tf.float32)
@@ -399,7 +468,8 @@ class ConditionalVAE(keras.Model):
 
 LATENT_SOURCES = ("posterior", "prior")
 # what a model saved before an option existed was trained/sampled with
-_LEGACY_DEFAULTS = {"beta": 1.0, "latent_source": "prior", "bank_size": 0, "temperature": 1.0}
+_LEGACY_DEFAULTS = {"beta": 1.0, "latent_source": "prior", "bank_size": 0, "temperature": 1.0,
+                    "candidates": 1}
 
 
 def _inv_softplus(y: float) -> float:

@@ -49,10 +49,11 @@ class TrainConfig:
     jit_compile: bool | None = None  # None: XLA on GPU/TPU, off on CPU (measured slower there)
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
     shuffle_buffer: int = 65536  # rows in the shuffle buffer when streaming from Parquet
-    beta: float = 0.3  # KL weight in the training loss (early stopping uses the true ELBO)
+    beta: float = 1.0  # KL weight in the training loss (early stopping uses the true ELBO)
     latent_source: str = "posterior"  # generate z from stored class posteriors, or "prior"
     bank_size: int = 1024  # posteriors kept per class for latent_source="posterior"
     temperature: float = 1.0  # scale of the latent noise at sampling time
+    candidates: int = 4  # class-consistency selection: best of this many draws per row
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim"):
@@ -71,6 +72,10 @@ class TrainConfig:
         for name in ("beta", "temperature"):
             if not float(getattr(self, name)) > 0:
                 raise VAEAugmentError(f"`{name}` must be > 0, got {getattr(self, name)!r}")
+        if (isinstance(self.candidates, bool) or not isinstance(self.candidates, (int, np.integer))
+                or self.candidates < 1):
+            raise VAEAugmentError(
+                f"`candidates` must be a positive integer, got {self.candidates!r}")
         if not isinstance(self.bank_size, (int, np.integer)) or self.bank_size < 1:
             raise VAEAugmentError(f"`bank_size` must be a positive integer, got {self.bank_size!r}")
         from vae_augment.strategy import PRECISIONS
@@ -375,6 +380,7 @@ def train_model(
                 latent_source=config.latent_source,
                 bank_size=config.bank_size,
                 temperature=config.temperature,
+                candidates=config.candidates,
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),

@@ -1,0 +1,108 @@
+"""Class-consistency selection at generation: `candidates` and `ConditionalVAE.class_margin`."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from .conftest import FAST, FAST_ARGS, run_cli
+
+
+@pytest.fixture(scope="module")
+def model(mixed_table):
+    """A tiny model over every column kind (numerics with nulls, categories, an image)."""
+    from vae_augment.api import fit
+
+    return fit(mixed_table, label="label", seed=0, **FAST).model
+
+
+def _with(model, **changes):
+    from vae_augment.model import ConditionalVAE
+
+    config = model.get_config()
+    config.update(changes)
+    other = ConditionalVAE.from_config(config)
+    other.set_weights(model.get_weights())
+    return other
+
+
+def _neg_elbo_as(model, encoded, cls, n):
+    x = model._complete(encoded, n)
+    x["y"] = tf.fill([n], cls)
+    return model.neg_elbo(x).numpy()
+
+
+def test_class_margin_is_own_minus_best_other_neg_elbo(model):
+    y = tf.constant([0, 1, 2] * 20, tf.int32)
+    drawn = model.generate(y, tf.constant([3, 4], tf.int32))
+    n = int(y.shape[0])
+    per_class = np.stack([_neg_elbo_as(model, drawn, c, n) for c in range(model.n_classes)], 1)
+    own = per_class[np.arange(n), y.numpy()]
+    others = np.where(np.eye(model.n_classes, dtype=bool)[y.numpy()], np.inf, per_class)
+    np.testing.assert_allclose(model.class_margin(drawn, y).numpy(), own - others.min(1),
+                               rtol=1e-4, atol=1e-3)
+    assert np.all(np.isfinite(own))
+
+
+def test_candidates_keep_the_best_of_k_draws(model):
+    k = 4
+    picky = _with(model, candidates=k)
+    y = tf.constant([0] * 30 + [1] * 30 + [2] * 30, tf.int32)
+    seed = tf.constant([7, 8], tf.int32)
+    got = picky.generate(y, seed)
+    # the same k draws, recomputed: candidate j of row i is row j * n + i
+    n = int(y.shape[0])
+    draws = picky._draw(tf.tile(y, [k]), seed)
+    margins = picky.class_margin(draws, tf.tile(y, [k])).numpy().reshape(k, n)
+    best = margins.argmin(0)
+    pick = best * n + np.arange(n)
+    for key, value in draws.items():
+        np.testing.assert_array_equal(got[key].numpy(), value.numpy()[pick], err_msg=key)
+        assert got[key].shape[0] == n
+    chosen = margins[best, np.arange(n)]
+    assert np.all(chosen <= margins.min(0) + 1e-6)
+    assert chosen.mean() < margins[0].mean()  # selection moves rows towards their class
+    assert len(set(best.tolist())) > 1  # not always the first draw
+
+
+def test_one_candidate_is_the_unselected_draw(model):
+    assert model.candidates == 4  # the default
+    model = _with(model, candidates=1)
+    y = tf.constant([2] * 16, tf.int32)
+    seed = tf.constant([1, 1], tf.int32)
+    plain, drawn = model.generate(y, seed), model._draw(y, seed)
+    for key in plain:
+        np.testing.assert_array_equal(plain[key].numpy(), drawn[key].numpy())
+
+
+def test_candidates_config_round_trip_legacy_and_validation(model, tmp_path, mixed_table):
+    from vae_augment.artifact import load_artifact, save_artifact
+    from vae_augment.model import ConditionalVAE
+    from vae_augment.training import fit_encoding
+
+    picky = _with(model, candidates=3)
+    save_artifact(str(tmp_path / "m"), picky, fit_encoding(mixed_table, "label"))
+    loaded = load_artifact(str(tmp_path / "m")).model
+    assert loaded.candidates == 3
+    y, s = tf.constant([0, 1] * 8, tf.int32), tf.constant([2, 3], tf.int32)
+    np.testing.assert_array_equal(loaded.generate(y, s)["num"].numpy(),
+                                  picky.generate(y, s)["num"].numpy())
+    legacy = {k: v for k, v in model.get_config().items() if k != "candidates"}
+    assert ConditionalVAE.from_config(legacy).candidates == 1
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ValueError, match="candidates"):
+            _with(model, candidates=bad)
+
+
+def test_candidates_reach_the_model_from_fit_and_cli(mixed_table, mixed_parquet, tmp_path, capsys):
+    from vae_augment.api import fit
+    from vae_augment.artifact import load_artifact
+    from vae_augment.errors import VAEAugmentError
+    from vae_augment.training import TrainConfig
+
+    assert fit(mixed_table, label="label", candidates=2, **FAST).model.candidates == 2
+    with pytest.raises(VAEAugmentError, match="`candidates` must be a positive integer"):
+        TrainConfig(candidates=0)
+    code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
+                            tmp_path / "m", "--candidates", "3", *FAST_ARGS], capsys)
+    assert code == 0, err
+    assert load_artifact(str(tmp_path / "m")).model.candidates == 3
