@@ -79,12 +79,12 @@ class ConditionalVAE(keras.Model):
         temperature: scale of the latent noise at generation (1.0: the fitted distribution;
             lower draws closer to the stored posteriors or the prior mean).
         candidates: class-consistency selection at generation. Each synthetic row is the best
-            of this many candidate rows drawn for its class: the one whose ELBO under its
-            own class most exceeds its ELBO under any other class (`class_margin`). Rows
+            of this many candidate rows drawn for its class: the one whose joint density
+            p(x, z | class) most exceeds that under any other class (`class_margin`). Rows
             that the model itself finds as likely under another class (the blurred rows
             in class overlaps that make a tree model predict the minority where the
-            majority lives) are rarely chosen. 1 turns it off; generation costs grow about
-            ``candidates * (1 + 2 * n_classes)`` decoder passes per row
+            majority lives) are rarely chosen. 1 turns it off; generation costs about
+            ``candidates * n_classes`` decoder passes per row instead of one
             (benchmarks/results/quality.md).
 
     Example:
@@ -363,7 +363,7 @@ class ConditionalVAE(keras.Model):
     def generate(self, y, seed, *, tensor_mean: bool = True) -> dict[str, tf.Tensor]:
         """Encoded samples for classes `y` ([B] int) with a stateless `seed` ([2] int).
 
-        With ``candidates > 1`` row i is the candidate with the best `class_margin` among
+        With ``candidates > 1`` row i is the candidate with the lowest `class_margin` among
         `candidates` draws for class ``y[i]`` (the first such draw on ties).
         """
         if self.candidates <= 1:
@@ -372,33 +372,42 @@ class ConditionalVAE(keras.Model):
         n = tf.shape(y)[0]
         k = self.candidates
         y_all = tf.tile(y, [k])  # candidate j of row i is row j * n + i
-        out = self._draw(y_all, seed, tensor_mean=tensor_mean)
-        margin = tf.reshape(self.class_margin(out, y_all), [k, n])
+        out, z, params = self._draw(y_all, seed, tensor_mean=tensor_mean, with_latent=True)
+        margin = tf.reshape(self.class_margin(out, z, y_all, params), [k, n])
         best = tf.argmin(margin, axis=0, output_type=tf.int32)
         pick = best * n + tf.range(n, dtype=tf.int32)
         return {key: tf.gather(value, pick) for key, value in out.items()}
 
-    def class_margin(self, encoded, y) -> tf.Tensor:
-        """Per row: negative ELBO under class `y` minus the lowest under any other class.
+    def class_margin(self, encoded, z, y, params=None) -> tf.Tensor:
+        """How much more likely each row is under its own class than under any other.
 
-        Negative values mean the model finds the row more likely under its own class (by
-        that many nats); a row of a class overlap scores near 0 or above. Uses the ELBO at
-        the posterior mean (as `neg_elbo`), so it is deterministic. `encoded` is a dict as
-        `generate` returns (missing parts are taken as empty).
+        For rows `encoded` (as `_draw` returns them) decoded from latent codes `z` for classes
+        `y`: ``-log p(x, z | y)`` minus the lowest ``-log p(x, z | c)`` over the other classes
+        c, where ``p(x, z | c) = p(z | c) p(x | z, c)`` (the class prior and the likelihood
+        heads). Negative: the row is that many nats more likely under its own class. `params`
+        are the decoder's outputs for (z, y) when already computed. Costs one decoder pass
+        per other class: pass j scores every row as class ``(y + j) mod n_classes``.
         """
         y = tf.cast(y, tf.int32)
         n = tf.shape(y)[0]
-        x = self._complete(encoded, n)
         if self.n_classes < 2:
             return tf.zeros([n], tf.float32)
-        c = self.n_classes
-        tiled = {key: tf.tile(value, [c] + [1] * (len(value.shape) - 1)) for key, value in x.items()}
-        tiled["y"] = tf.repeat(tf.range(c, dtype=tf.int32), n)  # block j: every row as class j
-        scores = tf.transpose(tf.reshape(self.neg_elbo(tiled), [c, n]))  # [n, c]
-        own = tf.gather(scores, y, axis=1, batch_dims=1)
-        others = tf.where(tf.one_hot(y, c, on_value=True, off_value=False),
-                          tf.fill(tf.shape(scores), np.float32(np.inf)), scores)
-        return own - tf.reduce_min(others, axis=1)
+        x = self._complete(encoded, n)
+        z = tf.cast(z, tf.float32)
+
+        def neg_joint(cls, p):
+            x["y"] = cls
+            recon = tf.add_n(list(D.feature_log_prob(self.layout, p, x).values()))
+            p_mu, p_sd = self.prior_params(cls)
+            return -recon - tf.reduce_sum(D.gaussian(p_mu, p_sd).log_prob(z), 1)
+
+        own = neg_joint(y, self.decode_params(z, y) if params is None else params)
+        best = None
+        for j in range(1, self.n_classes):
+            cls = (y + j) % self.n_classes
+            score = neg_joint(cls, self.decode_params(z, cls))
+            best = score if best is None else tf.minimum(best, score)
+        return own - best
 
     def _complete(self, encoded, n) -> dict[str, tf.Tensor]:
         """`generate`'s output as model input (empty num/nulls/cat parts filled in)."""
@@ -415,7 +424,7 @@ class ConditionalVAE(keras.Model):
         x.pop("y", None)
         return x
 
-    def _draw(self, y, seed, *, tensor_mean: bool = True) -> dict[str, tf.Tensor]:
+    def _draw(self, y, seed, *, tensor_mean: bool = True, with_latent: bool = False):
         """One unselected draw per row of `y` (what `generate` returns with candidates=1)."""
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
         p_mu, p_sd = self.prior_params(y)
@@ -434,7 +443,8 @@ class ConditionalVAE(keras.Model):
             z_post = b_loc + self.temperature * b_sd * eps
             z = tf.where((filled > 0)[:, None], z_post, z)
         params = self.decode_params(z, y)
-        return D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
+        out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
+        return (out, z, params) if with_latent else out
 
     def encode_mean(self, x) -> tf.Tensor:
         """Posterior means E[z | x, y], [B, latent_dim]."""
