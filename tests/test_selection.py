@@ -75,7 +75,7 @@ def test_candidates_keep_the_best_of_k_draws(model):
 
 
 def test_one_candidate_is_the_unselected_draw(model):
-    assert model.candidates == 4  # the default
+    assert model.candidates == 1  # the default
     model = _with(model, candidates=1)
     y = tf.constant([2] * 16, tf.int32)
     seed = tf.constant([1, 1], tf.int32)
@@ -116,3 +116,72 @@ def test_candidates_reach_the_model_from_fit_and_cli(mixed_table, mixed_parquet,
                             tmp_path / "m", "--candidates", "3", *FAST_ARGS], capsys)
     assert code == 0, err
     assert load_artifact(str(tmp_path / "m")).model.candidates == 3
+
+
+def _bank_scores(model, c, seed, draws=8):
+    """The mean class margin of `draws` rows around each stored posterior of class c."""
+    from vae_augment import distributions as D
+
+    f = int(model.bank_filled.numpy()[c])
+    loc = np.repeat(model.bank_loc.numpy()[c, :f], draws, axis=0)
+    raw = np.repeat(model.bank_scale.numpy()[c, :f], draws, axis=0)
+    seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
+    z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
+    y = tf.fill([f * draws], c)
+    params = model.decode_params(z, y)
+    out = D.sample_features(model.layout, params, seeds[1])
+    return model.class_margin(out, z, y, params).numpy().reshape(f, draws).mean(1)
+
+
+def test_prune_bank_keeps_the_most_class_consistent_posteriors(model):
+    full = _with(model, candidates=1)
+    full.bank_loc.assign(model.bank_loc)  # set_weights already copied; be explicit
+    before = full.bank_filled.numpy().copy()
+    scores = [_bank_scores(full, c, seed=5) for c in range(full.n_classes)]
+    locs = full.bank_loc.numpy().copy()
+    kept = full.prune_bank(0.25, [1000] * full.n_classes, seed=5, min_rows=1)
+    assert kept == [int(np.ceil(0.25 * f)) for f in before]
+    np.testing.assert_array_equal(full.bank_filled.numpy(), kept)
+    for c in range(full.n_classes):
+        order = np.argsort(scores[c], kind="stable")[: kept[c]]
+        np.testing.assert_array_equal(full.bank_loc.numpy()[c, : kept[c]], locs[c, order])
+        assert np.all(full.bank_loc.numpy()[c, kept[c]:] == 0)
+        assert scores[c][order].max() <= np.sort(scores[c])[kept[c] - 1] + 1e-6
+    # generation now draws only around the kept posteriors
+    z = _latents_at_zero_temperature(full, c=1)
+    stored = full.bank_loc.numpy()[1, : kept[1]]
+    assert all(np.min(np.abs(stored - row).max(axis=1)) < 1e-6 for row in z)
+
+
+def _latents_at_zero_temperature(model, c):
+    cold = _with(model, temperature=0.0)
+    cold.set_weights(model.get_weights())
+    y = tf.fill([40], c)
+    _, z, _ = cold._draw(y, tf.constant([1, 2], tf.int32), with_latent=True)
+    return z.numpy()
+
+
+def test_prune_bank_small_classes_keep_min_rows_and_keep_one_is_a_no_op(model):
+    m = _with(model)
+    before = m.bank_filled.numpy().copy()
+    assert m.prune_bank(1.0) == before.tolist()
+    # a class of 10 training rows keeps every entry when min_rows >= 10
+    kept = m.prune_bank(0.1, [10] * m.n_classes, min_rows=10)
+    assert kept == before.tolist()
+    with pytest.raises(ValueError, match="keep"):
+        m.prune_bank(0.0)
+
+
+def test_fit_prunes_the_bank_by_default(mixed_table):
+    from vae_augment.api import fit
+    from vae_augment.errors import VAEAugmentError
+    from vae_augment.training import TrainConfig
+
+    a = fit(mixed_table, label="label", seed=0, **FAST)
+    b = fit(mixed_table, label="label", seed=0, bank_keep=1.0, **FAST)
+    kept, full = a.config["metrics"]["bank_kept"], b.model.bank_filled.numpy()
+    assert "bank_kept" not in b.config["metrics"]
+    assert list(a.model.bank_filled.numpy()) == kept
+    assert all(k <= f for k, f in zip(kept, full)) and sum(kept) < sum(full)
+    with pytest.raises(VAEAugmentError, match="bank_keep"):
+        TrainConfig(bank_keep=0)

@@ -106,10 +106,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="draw z from stored per-class posteriors or from the prior [posterior]")
     g.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the latent noise when sampling [1.0]")
-    g.add_argument("--candidates", type=int, default=4,
+    g.add_argument("--bank-keep", type=float, default=0.25,
+                   help="share of each class's stored posteriors kept after training: the "
+                        "ones the model places most firmly in their class [0.25]")
+    g.add_argument("--candidates", type=int, default=1,
                    help="class-consistency selection: each synthetic row is the best of this "
-                        "many draws by the model's own class margin; 1 turns it off "
-                        "[4]")
+                        "many draws by the model's own class margin (about candidates x "
+                        "n_classes times the generation cost); 1 turns it off [1]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -170,6 +173,7 @@ def _fit_kwargs(args) -> dict:
         "latent_source": args.latent_source,
         "temperature": args.temperature,
         "candidates": args.candidates,
+        "bank_keep": args.bank_keep,
         "jit_compile": args.jit,
         "strategy": args.strategy,
         "precision": args.precision,

@@ -49,7 +49,7 @@ _TRAIN_PARAMS = (
     "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "kl_warmup_epochs",
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
-    "candidates",
+    "candidates", "bank_keep",
 )
 
 
@@ -80,7 +80,7 @@ class VAEOverSampler(BaseOverSampler):
             from it). Seeds training and sampling.
         epochs, batch_size, latent_dim, hidden, learning_rate, kl_warmup_epochs, patience,
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
-            beta, latent_source, bank_size, temperature, candidates:
+            beta, latent_source, bank_size, temperature, candidates, bank_keep:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -136,6 +136,7 @@ class VAEOverSampler(BaseOverSampler):
         "bank_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
         "candidates": [Interval(numbers.Integral, 1, None, closed="left")],
+        "bank_keep": [Interval(numbers.Real, 0, 1, closed="right")],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -166,6 +167,7 @@ class VAEOverSampler(BaseOverSampler):
         bank_size: int = _DEFAULTS["bank_size"],
         temperature: float = _DEFAULTS["temperature"],
         candidates: int = _DEFAULTS["candidates"],
+        bank_keep: float = _DEFAULTS["bank_keep"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -192,6 +194,7 @@ class VAEOverSampler(BaseOverSampler):
         self.bank_size = bank_size
         self.temperature = temperature
         self.candidates = candidates
+        self.bank_keep = bank_keep
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

@@ -106,7 +106,7 @@ class ConditionalVAE(keras.Model):
         latent_source: str = "posterior",
         bank_size: int = 1024,
         temperature: float = 1.0,
-        candidates: int = 4,
+        candidates: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -408,6 +408,52 @@ class ConditionalVAE(keras.Model):
             score = neg_joint(cls, self.decode_params(z, cls))
             best = score if best is None else tf.minimum(best, score)
         return own - best
+
+    def prune_bank(self, keep: float, class_rows=None, *, seed: int = 0, draws: int = 8,
+                   min_rows: int = 16) -> list[int]:
+        """Keeps each class's most class-consistent stored posteriors; returns the counts kept.
+
+        Every stored posterior is scored by the mean `class_margin` of `draws` rows generated
+        around it (z from the posterior, x from the likelihood heads); the best `keep`
+        fraction stays, in score order, and the rest is dropped (``bank_filled`` shrinks), so
+        `generate` draws only around training rows that the model itself places firmly in
+        their class, not around rows of a class overlap. A class keeps at least the share of
+        its bank that holds `min_rows` of its `class_rows` training rows (the bank of a small
+        class repeats each row over several epochs), so a tiny class keeps some variety.
+        Deterministic for a given `seed`.
+        """
+        if not self.bank_size or keep >= 1.0:
+            return [int(f) for f in self.bank_filled.numpy()]
+        if not 0.0 < keep <= 1.0:
+            raise ValueError(f"`keep` must be in (0, 1], got {keep!r}")
+        locs, scales = self.bank_loc.numpy(), self.bank_scale.numpy()
+        filled = self.bank_filled.numpy().copy()
+        for c in range(self.n_classes):
+            f = int(filled[c])
+            if f == 0:
+                continue
+            rows = f if class_rows is None else max(1, min(f, int(class_rows[c])))
+            share = max(keep, min(1.0, min_rows / rows))
+            n_keep = max(1, min(f, int(math.ceil(share * f))))
+            if n_keep == f:
+                continue
+            loc = np.repeat(locs[c, :f], draws, axis=0)
+            raw = np.repeat(scales[c, :f], draws, axis=0)
+            seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
+            z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
+            y = tf.fill([f * draws], c)
+            params = self.decode_params(z, y)
+            out = D.sample_features(self.layout, params, seeds[1])
+            score = self.class_margin(out, z, y, params).numpy().reshape(f, draws).mean(1)
+            order = np.argsort(score, kind="stable")[:n_keep]
+            locs[c, :n_keep], scales[c, :n_keep] = locs[c, order], scales[c, order]
+            locs[c, n_keep:], scales[c, n_keep:] = 0.0, 0.0
+            filled[c] = n_keep
+        self.bank_loc.assign(locs)
+        self.bank_scale.assign(scales)
+        self.bank_filled.assign(filled)
+        self.bank_pos.assign(filled % self.bank_size)
+        return [int(f) for f in filled]
 
     def _complete(self, encoded, n) -> dict[str, tf.Tensor]:
         """`generate`'s output as model input (empty num/nulls/cat parts filled in)."""

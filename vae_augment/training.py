@@ -53,7 +53,8 @@ class TrainConfig:
     latent_source: str = "posterior"  # generate z from stored class posteriors, or "prior"
     bank_size: int = 1024  # posteriors kept per class for latent_source="posterior"
     temperature: float = 1.0  # scale of the latent noise at sampling time
-    candidates: int = 4  # class-consistency selection: best of this many draws per row
+    candidates: int = 1  # class-consistency selection: best of this many draws per row
+    bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim"):
@@ -69,6 +70,8 @@ class TrainConfig:
             raise VAEAugmentError(
                 f"`latent_source` must be 'posterior' or 'prior', got {self.latent_source!r}"
             )
+        if not 0.0 < float(self.bank_keep) <= 1.0:
+            raise VAEAugmentError(f"`bank_keep` must be in (0, 1], got {self.bank_keep!r}")
         for name in ("beta", "temperature"):
             if not float(getattr(self, name)) > 0:
                 raise VAEAugmentError(f"`{name}` must be > 0, got {getattr(self, name)!r}")
@@ -491,6 +494,12 @@ def train_model(
         model = ConditionalVAE.from_config(trained.get_config())
         model.set_weights(trained.get_weights())
 
+    if config.latent_source == "posterior" and config.bank_keep < 1.0:
+        kept = model.prune_bank(config.bank_keep, [encoding.class_counts[c] for c in encoding.classes],
+                                seed=config.seed)
+    else:
+        kept = None
+
     hist = tracker.history
     if early.best_epoch is not None:
         best_index = int(early.best_epoch)
@@ -509,6 +518,8 @@ def train_model(
         "replicas": int(strategy.num_replicas_in_sync),
         "streaming": bool(source.streaming),
     }
+    if kept is not None:
+        metrics["bank_kept"] = kept
     if state is not None:
         metrics["resumed_from_step"] = int(state["global_step"])
     for key, values in hist.items():
