@@ -118,26 +118,11 @@ def test_candidates_reach_the_model_from_fit_and_cli(mixed_table, mixed_parquet,
     assert load_artifact(str(tmp_path / "m")).model.candidates == 3
 
 
-def _bank_scores(model, c, seed, draws=8):
-    """The mean class margin of `draws` rows around each stored posterior of class c."""
-    from vae_augment import distributions as D
-
-    f = int(model.bank_filled.numpy()[c])
-    loc = np.repeat(model.bank_loc.numpy()[c, :f], draws, axis=0)
-    raw = np.repeat(model.bank_scale.numpy()[c, :f], draws, axis=0)
-    seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
-    z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
-    y = tf.fill([f * draws], c)
-    params = model.decode_params(z, y)
-    out = D.sample_features(model.layout, params, seeds[1])
-    return model.class_margin(out, z, y, params).numpy().reshape(f, draws).mean(1)
-
-
 def test_prune_bank_keeps_the_most_class_consistent_posteriors(model):
     full = _with(model, candidates=1)
     full.bank_loc.assign(model.bank_loc)  # set_weights already copied; be explicit
     before = full.bank_filled.numpy().copy()
-    scores = [_bank_scores(full, c, seed=5) for c in range(full.n_classes)]
+    scores = [full.bank_scores(c, seed=5) for c in range(full.n_classes)]
     locs = full.bank_loc.numpy().copy()
     kept = full.prune_bank(0.25, [1000] * full.n_classes, seed=5, min_rows=1)
     assert kept == [int(np.ceil(0.25 * f)) for f in before]

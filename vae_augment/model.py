@@ -409,6 +409,20 @@ class ConditionalVAE(keras.Model):
             best = score if best is None else tf.minimum(best, score)
         return own - best
 
+    def bank_scores(self, c: int, *, seed: int = 0, draws: int = 8) -> np.ndarray:
+        """Mean `class_margin` of `draws` rows generated around each stored posterior of class
+        `c` (z from the posterior, x from the likelihood heads); lower is more class-consistent.
+        """
+        f = int(self.bank_filled.numpy()[c])
+        loc = np.repeat(self.bank_loc.numpy()[c, :f], draws, axis=0)
+        raw = np.repeat(self.bank_scale.numpy()[c, :f], draws, axis=0)
+        seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
+        z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
+        y = tf.fill([f * draws], c)
+        params = self.decode_params(z, y)
+        out = D.sample_features(self.layout, params, seeds[1])
+        return self.class_margin(out, z, y, params).numpy().reshape(f, draws).mean(1)
+
     def prune_bank(self, keep: float, class_rows=None, *, seed: int = 0, draws: int = 8,
                    min_rows: int = 16) -> list[int]:
         """Keeps each class's most class-consistent stored posteriors; returns the counts kept.
@@ -437,14 +451,7 @@ class ConditionalVAE(keras.Model):
             n_keep = max(1, min(f, int(math.ceil(share * f))))
             if n_keep == f:
                 continue
-            loc = np.repeat(locs[c, :f], draws, axis=0)
-            raw = np.repeat(scales[c, :f], draws, axis=0)
-            seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
-            z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
-            y = tf.fill([f * draws], c)
-            params = self.decode_params(z, y)
-            out = D.sample_features(self.layout, params, seeds[1])
-            score = self.class_margin(out, z, y, params).numpy().reshape(f, draws).mean(1)
+            score = self.bank_scores(c, seed=seed, draws=draws)
             order = np.argsort(score, kind="stable")[:n_keep]
             locs[c, :n_keep], scales[c, :n_keep] = locs[c, order], scales[c, order]
             locs[c, n_keep:], scales[c, n_keep:] = 0.0, 0.0

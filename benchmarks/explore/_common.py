@@ -1,0 +1,80 @@
+"""Shared set-up of the one-off exploration scripts: import paths and the utility protocol's
+70/30 stratified split of a ../shared dataset."""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import SimpleNamespace
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import utility as U  # noqa: E402
+
+
+def split(dataset: str, seed: int = 0) -> SimpleNamespace:
+    """The split `benchmarks/utility.py` scores on: tables, frames, the `auto` counts, and the
+    preprocessing fitted on the real training rows."""
+    from sklearn.model_selection import train_test_split
+
+    label = U.DATASETS[dataset]
+    table = U.load(dataset)
+    y_all = np.asarray(table.column(label).to_pylist())
+    values, counts = np.unique(y_all, return_counts=True)
+    tr, te = train_test_split(np.arange(table.num_rows), test_size=0.3, stratify=y_all,
+                              random_state=seed)
+    train, test = table.take(pa.array(tr)), table.take(pa.array(te))
+    x_tr, y_tr = U.to_frame(train, label)
+    x_te, y_te = U.to_frame(test, label)
+    x_tr, x_te = U._cat_to_object(x_tr), U._cat_to_object(x_te)
+    pre = U.preprocessor(x_tr).fit(x_tr)
+    return SimpleNamespace(
+        label=label, train=train, test=test, x_tr=x_tr, y_tr=y_tr, x_te=x_te, y_te=y_te,
+        minority=values[np.argmin(counts)], binary=len(values) == 2,
+        need=U.auto_counts(y_tr), pre=pre, Xtr=pre.transform(x_tr), Xte=pre.transform(x_te),
+    )
+
+
+def f1(split_: SimpleNamespace, predicted) -> float:
+    """Minority-class F1 (binary) or macro F1 (multiclass), as the protocol scores."""
+    from sklearn.metrics import f1_score
+
+    if split_.binary:
+        return f1_score(split_.y_te == split_.minority, predicted == split_.minority)
+    return f1_score(split_.y_te, predicted, average="macro")
+
+
+def augmented(split_: SimpleNamespace, synth: pa.Table):
+    """(X, y) of the real training rows plus the synthetic rows, preprocessed."""
+    x_s, y_s = U.to_frame(synth, split_.label)
+    x_s = U._cat_to_object(x_s)[list(split_.x_tr.columns)]
+    return (np.vstack([split_.Xtr, split_.pre.transform(x_s)]),
+            np.concatenate([split_.y_tr, y_s.astype(split_.y_tr.dtype)]))
+
+
+def generate(model, encoding, need: dict, seed: int, *, tensor_mean: bool = True) -> pa.Table:
+    """`need` ({class: rows}) rows from `model.generate`, one call per class with seed
+    (seed, class index): the product's decoding, without the sampler's blocks."""
+    import tensorflow as tf
+
+    tables = []
+    for c, n in need.items():
+        ci = encoding.class_index(c)
+        out = model.generate(tf.fill([n], ci), tf.constant([seed, ci], tf.int32),
+                             tensor_mean=tensor_mean)
+        dec = {k: (v.numpy(), None if m is None else m.numpy())
+               for k, (v, m) in encoding.decode_tf(out).items()}
+        tables.append(pa.Table.from_batches([encoding.to_arrow(dec, ci)]))
+    return pa.concat_tables(tables)
+
+
+def scores(split_: SimpleNamespace, synth: pa.Table) -> str:
+    """'LR f1 HGB f1' of classifiers trained on the real plus synthetic training rows."""
+    x, y = augmented(split_, synth)
+    return " ".join(f"{kind} {f1(split_, U.classifier(kind).fit(x, y).predict(split_.Xte)):.3f}"
+                    for kind in U.CLASSIFIERS)
