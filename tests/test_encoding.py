@@ -31,7 +31,7 @@ def test_kinds_inferred(mixed_table):
         "img": "tensor",
     }
     img = next(s for s in enc.specs if s.name == "img")
-    assert img.shape == [8, 8] and img.likelihood == "continuous_bernoulli"
+    assert img.shape == [8, 8] and img.likelihood == "binomial"
     assert enc.classes == ["a", "b", "c"]
 
 

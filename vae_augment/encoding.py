@@ -27,7 +27,7 @@ from scipy.special import ndtri
 
 from vae_augment.errors import SchemaError
 from vae_augment.io import output_schema
-from vae_augment.schema import QUANTILE_KNOTS, FeatureSpec
+from vae_augment.schema import BOUNDED_LIKELIHOODS, QUANTILE_KNOTS, FeatureSpec
 
 __all__ = ["Encoding", "PROBIT_EPS"]
 
@@ -96,14 +96,19 @@ class Encoding:
             "n_num": len(self.numeric),
             "n_null": len(self.null_columns),
             "cat_sizes": [s.n_categories for s in self.categorical],
-            "tensors": [
-                {"shape": list(s.shape), "likelihood": s.likelihood} for s in self.tensors
-            ],
+            "tensors": [self._tensor_layout(s) for s in self.tensors],
             "n_classes": len(self.classes),
             # for numeric column j / tensor i: its slot in `nulls`, or -1
             "num_null_idx": [self._null_slot(s.name) for s in self.numeric],
             "tensor_null_idx": [self._null_slot(s.name) for s in self.tensors],
         }
+
+    @staticmethod
+    def _tensor_layout(s: FeatureSpec) -> dict[str, Any]:
+        entry = {"shape": list(s.shape), "likelihood": s.likelihood}
+        if s.likelihood == "binomial":  # (older layouts have no such key)
+            entry["total_count"] = int(round(s.high - s.low))
+        return entry
 
     def _null_slot(self, name: str) -> int:
         return self.null_columns.index(name) if name in self.null_columns else -1
@@ -242,7 +247,7 @@ class Encoding:
 
     @staticmethod
     def _scale_tensor(s: FeatureSpec, values: np.ndarray) -> np.ndarray:
-        if s.likelihood == "continuous_bernoulli":
+        if s.likelihood in BOUNDED_LIKELIHOODS:
             span = max(s.high - s.low, 1e-12)
             return (values - s.low) / span
         return (values - np.asarray(s.mean)) / np.asarray(s.std)
@@ -307,7 +312,7 @@ class Encoding:
             t = tf.cast(gen[f"tensor_{i}"], tf.float64)
             size = int(np.prod(s.shape))
             t = tf.reshape(t, [-1, size])
-            if s.likelihood == "continuous_bernoulli":
+            if s.likelihood in BOUNDED_LIKELIHOODS:
                 t = s.low + tf.clip_by_value(t, 0.0, 1.0) * (s.high - s.low)
             else:
                 t = t * tf.constant(s.std, tf.float64) + tf.constant(s.mean, tf.float64)

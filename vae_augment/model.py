@@ -360,11 +360,12 @@ class ConditionalVAE(keras.Model):
         return cls(**config)
 
     # ------------------------------------------------------------------ inference
-    def generate(self, y, seed, *, tensor_mean: bool = True) -> dict[str, tf.Tensor]:
+    def generate(self, y, seed, *, tensor_mean: bool | None = None) -> dict[str, tf.Tensor]:
         """Encoded samples for classes `y` ([B] int) with a stateless `seed` ([2] int).
 
         With ``candidates > 1`` row i is the candidate with the lowest `class_margin` among
-        `candidates` draws for class ``y[i]`` (the first such draw on ties).
+        `candidates` draws for class ``y[i]`` (the first such draw on ties). `tensor_mean`:
+        see `distributions.sample_features` (None: draw integer images, mean otherwise).
         """
         if self.candidates <= 1:
             return self._draw(y, seed, tensor_mean=tensor_mean)
@@ -477,7 +478,7 @@ class ConditionalVAE(keras.Model):
         x.pop("y", None)
         return x
 
-    def _draw(self, y, seed, *, tensor_mean: bool = True, with_latent: bool = False):
+    def _draw(self, y, seed, *, tensor_mean: bool | None = None, with_latent: bool = False):
         """One unselected draw per row of `y` (what `generate` returns with candidates=1)."""
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
         p_mu, p_sd = self.prior_params(y)

@@ -25,7 +25,10 @@ __all__ = [
     "DEFAULT_MAX_CATEGORIES",
     "DEFAULT_INT_CATEGORICAL_MAX",
     "MAX_DECIMALS",
+    "MAX_BINOMIAL_COUNT",
+    "BOUNDED_LIKELIHOODS",
     "observed_decimals",
+    "tensor_likelihood",
 ]
 
 QUANTILE_KNOTS = 1025
@@ -33,6 +36,24 @@ DEFAULT_MAX_CATEGORIES = 200
 DEFAULT_INT_CATEGORICAL_MAX = 10
 _RESERVOIR = 200_000
 MAX_DECIMALS = 6
+# integer tensors whose values span at most this many steps (uint8 images: 255) are counts
+MAX_BINOMIAL_COUNT = 1024
+# tensor likelihoods over [low, high], encoded as (value - low) / (high - low)
+BOUNDED_LIKELIHOODS = ("binomial", "continuous_bernoulli")
+
+
+def tensor_likelihood(is_int: bool, low: float, high: float) -> str:
+    """The likelihood of a tensor column's elements.
+
+    Integer elements over a bounded range (images: 0..16, 0..255) are Binomial counts of
+    ``high - low`` trials: it puts real mass on the range's ends (black background, saturated
+    strokes), which the continuous Bernoulli's mean never reaches. Float elements, and integer
+    ranges over `MAX_BINOMIAL_COUNT` steps, are Gaussian on standardised values. Models saved
+    before this rule keep their ``continuous_bernoulli`` heads.
+    """
+    if is_int and 0 < high - low <= MAX_BINOMIAL_COUNT:
+        return "binomial"
+    return "normal"
 
 
 def observed_decimals(values: np.ndarray) -> int | None:
@@ -276,7 +297,7 @@ class _ColumnStats:
                 is_int=self.value_is_int,
                 has_nulls=has_nulls,
                 shape=list(self.tensor_shape),
-                likelihood="continuous_bernoulli" if self.value_is_int else "normal",
+                likelihood=tensor_likelihood(self.value_is_int, self.low, self.high),
                 low=float(self.low),
                 high=float(self.high),
                 mean=mean.tolist(),

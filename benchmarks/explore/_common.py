@@ -57,7 +57,7 @@ def augmented(split_: SimpleNamespace, synth: pa.Table):
             np.concatenate([split_.y_tr, y_s.astype(split_.y_tr.dtype)]))
 
 
-def generate(model, encoding, need: dict, seed: int, *, tensor_mean: bool = True) -> pa.Table:
+def generate(model, encoding, need: dict, seed: int, *, tensor_mean: bool | None = None) -> pa.Table:
     """`need` ({class: rows}) rows from `model.generate`, one call per class with seed
     (seed, class index): the product's decoding, without the sampler's blocks."""
     import tensorflow as tf

@@ -1,0 +1,62 @@
+"""Generation-time knobs on one split: fit once with the full bank, then for each variant
+restore the bank, prune it (keep, min_rows), set the latent temperature and a numeric noise
+scale, generate the `auto` counts and report LR/HGB F1 and C2ST.
+
+    .venv/bin/python benchmarks/explore/knobs.py hpc 0 [fit kwargs as JSON]
+
+One-off exploration behind benchmarks/results/quality.md (not part of the library).
+"""
+import json
+import sys
+
+import tensorflow as tf
+from _common import generate, scores, split
+
+from vae_augment import distributions as D
+from vae_augment.api import fit
+from vae_augment.evaluation import c2st_auc
+
+ds = sys.argv[1]
+seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+kwargs = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+variants = json.loads(sys.argv[4]) if len(sys.argv) > 4 else [
+    {"keep": 1.0}, {"keep": 0.25}, {"keep": 0.25, "min_rows": 128},
+    {"keep": 0.5, "min_rows": 128}, {"keep": 1.0, "noise": 0.5},
+    {"keep": 0.25, "min_rows": 128, "noise": 0.7}, {"keep": 1.0, "temp": 0.5},
+]
+sp = split(ds, seed)
+art = fit(sp.train, label=sp.label, seed=seed, bank_keep=1.0, **kwargs)
+m, enc = art.model, art.encoding
+saved = [w.numpy().copy() for w in (m.bank_loc, m.bank_scale, m.bank_filled, m.bank_pos)]
+rows = [enc.class_counts[c] for c in enc.classes]
+plain_sample = D.sample_features
+
+
+def run(v):
+    for w, value in zip((m.bank_loc, m.bank_scale, m.bank_filled, m.bank_pos), saved):
+        w.assign(value)
+    kept = m.prune_bank(v.get("keep", 1.0), rows, seed=seed, min_rows=v.get("min_rows", 16))
+    m.temperature = v.get("temp", 1.0)
+    m.candidates = v.get("k", 1)
+    noise = v.get("noise", 1.0)
+
+    def sample(layout, params, s, **kw):
+        params = dict(params)
+        if noise != 1.0 and "num_scale" in params:
+            want = noise * D.normal_scale(params["num_scale"]) - D.MIN_SCALE
+            params["num_scale"] = tf.math.log(tf.math.expm1(tf.maximum(want, 1e-6)))
+        return plain_sample(layout, params, s, **kw)
+
+    D.sample_features = sample
+    try:
+        synth = generate(m, enc, sp.need, seed, tensor_mean=v.get("tensor_mean"))
+    finally:
+        D.sample_features = plain_sample
+    c2st = c2st_auc(enc, sp.train, synth, seed=seed)
+    print(f"{ds} s{seed} {json.dumps(v):55s} kept {kept} {scores(sp, synth)} C2ST {c2st:.3f}",
+          flush=True)
+
+
+print(f"{ds} s{seed} fit {kwargs} epochs {art.config['metrics']['epochs_run']}", flush=True)
+for v in variants:
+    run(v)

@@ -1,0 +1,121 @@
+"""Integer tensors (images) use a Binomial likelihood; legacy continuous-Bernoulli heads load."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+from vae_augment import distributions as D
+from vae_augment.schema import MAX_BINOMIAL_COUNT, tensor_likelihood
+
+
+@pytest.mark.parametrize(
+    ("is_int", "low", "high", "expected"),
+    [
+        (True, 0, 16, "binomial"),
+        (True, 0, 255, "binomial"),
+        (True, -8, 8, "binomial"),
+        (True, 0, MAX_BINOMIAL_COUNT + 1, "normal"),
+        (True, 3, 3, "normal"),  # constant: no trials
+        (False, 0.0, 1.0, "normal"),
+    ],
+)
+def test_tensor_likelihood_rule(is_int, low, high, expected):
+    assert tensor_likelihood(is_int, low, high) == expected
+
+
+def _layout(likelihood, n=16, shape=(2, 3)):
+    return {
+        "n_num": 0, "n_null": 0, "cat_sizes": [], "n_classes": 2,
+        "tensors": [{"shape": list(shape), "likelihood": likelihood, "total_count": n}],
+        "num_null_idx": [], "tensor_null_idx": [-1],
+    }
+
+
+def test_log_prob_is_binomial_pmf_of_counts():
+    rng = np.random.default_rng(0)
+    n = 16
+    logits = rng.normal(size=(5, 2, 3)).astype(np.float32)
+    counts = rng.integers(0, n + 1, size=(5, 2, 3))
+    x = {"y": tf.zeros([5], tf.int32), "tensor_0": tf.constant(counts / n, tf.float32)}
+    lp = D.feature_log_prob(_layout("binomial", n), {"tensor_0": tf.constant(logits)}, x)
+    p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    want = stats.binom.logpmf(counts, n, p).reshape(5, -1).sum(1)
+    np.testing.assert_allclose(lp["tensor_0"].numpy(), want, rtol=1e-4)
+
+
+@pytest.mark.parametrize("n", [16, 255])  # exact Bernoulli sum / Gaussian approximation
+def test_binomial_sample_moments_and_support(n):
+    logit = 0.4
+    p = 1.0 / (1.0 + np.exp(-logit))
+    draws = D.binomial_sample(tf.fill([40_000], logit), n, tf.constant([1, 2])).numpy()
+    assert np.all(draws == np.round(draws)) and draws.min() >= 0 and draws.max() <= n
+    se = np.sqrt(n * p * (1 - p) / draws.size)
+    assert abs(draws.mean() - n * p) < 5 * se
+    assert abs(draws.var() / (n * p * (1 - p)) - 1.0) < 0.05
+
+
+def test_binomial_sample_reaches_range_ends():
+    # saturated pixels: a draw lands on 0 and on n, the mean never does
+    draws = D.binomial_sample(tf.constant([-9.0, 9.0] * 500), 16, tf.constant([3, 4])).numpy()
+    assert np.mean(draws[0::2] == 0) > 0.99 and np.mean(draws[1::2] == 16) > 0.99
+
+
+def test_sample_features_draws_binomial_and_keeps_legacy_means():
+    logits = tf.constant(np.random.default_rng(1).normal(size=(64, 2, 3)), tf.float32)
+    seed = tf.constant([5, 6])
+    drawn = D.sample_features(_layout("binomial"), {"tensor_0": logits}, seed)["tensor_0"].numpy()
+    np.testing.assert_allclose(drawn * 16, np.round(drawn * 16), atol=1e-5)  # whole counts
+    again = D.sample_features(_layout("binomial"), {"tensor_0": logits}, seed)["tensor_0"]
+    np.testing.assert_array_equal(drawn, again.numpy())  # stateless
+    mean = D.sample_features(_layout("binomial"), {"tensor_0": logits}, seed,
+                             tensor_mean=True)["tensor_0"].numpy()
+    np.testing.assert_allclose(mean, tf.math.sigmoid(logits).numpy(), rtol=1e-5)
+    legacy = _layout("continuous_bernoulli")
+    del legacy["tensors"][0]["total_count"]  # layouts saved before the Binomial head
+    cb = D.sample_features(legacy, {"tensor_0": logits}, seed)["tensor_0"].numpy()
+    want = D.tfd.ContinuousBernoulli(logits=logits).mean().numpy()
+    np.testing.assert_allclose(cb, want, rtol=1e-5)
+
+
+def _pixels(table):
+    return np.stack(table.column("img").to_numpy(zero_copy_only=False)).astype(np.float64)
+
+
+def test_sampled_images_are_drawn_counts(mixed_artifact):
+    from vae_augment import api
+    from vae_augment.artifact import load_artifact
+
+    img = _pixels(api.sample(str(mixed_artifact), {"a": 200, "c": 200}, seed=3))
+    assert np.all(img == np.round(img)) and img.min() >= 0 and img.max() <= 16
+    # same latents (same seed): the default draws whole counts around the likelihood mean
+    model = load_artifact(str(mixed_artifact)).model
+    y, seed = tf.constant([0, 2] * 500), tf.constant([7, 8])
+    mean = model.generate(y, seed, tensor_mean=True)["tensor_0"].numpy() * 16
+    drawn = model.generate(y, seed)["tensor_0"].numpy() * 16
+    np.testing.assert_allclose(drawn, np.round(drawn), atol=1e-4)
+    assert np.abs(drawn - mean).mean() > 1.0  # Binomial(16, ~0.5): mean |dev| ~ 1.6
+    assert abs(drawn.mean() - mean.mean()) < 0.1  # unbiased
+
+
+def test_continuous_bernoulli_artifact_still_trains_saves_and_samples(mixed_table, tmp_path):
+    from vae_augment import api
+    from vae_augment.artifact import load_artifact
+    from vae_augment.encoding import Encoding
+    from vae_augment.training import fit_encoding
+
+    from .conftest import FAST
+
+    enc = fit_encoding(mixed_table, "label")
+    data = enc.to_json()
+    for spec in data["features"]:
+        if spec["name"] == "img":
+            spec["likelihood"] = "continuous_bernoulli"  # what older versions inferred
+    legacy = Encoding.from_json(data)
+    assert legacy.layout()["tensors"] == [{"shape": [8, 8], "likelihood": "continuous_bernoulli"}]
+    api.fit(mixed_table, label="label", model_dir=str(tmp_path / "m"), encoding=legacy, seed=0,
+            **FAST)
+    art = load_artifact(str(tmp_path / "m"))
+    assert art.model.layout["tensors"][0]["likelihood"] == "continuous_bernoulli"
+    img = _pixels(api.sample(art, {"b": 50}, seed=1))
+    assert np.all(img == np.round(img)) and img.min() >= 0 and img.max() <= 16
