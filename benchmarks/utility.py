@@ -411,7 +411,10 @@ def main(argv=None) -> int:
             with open(path) as f:
                 part = json.load(f)
             for ds, rows in part["results"].items():
-                results.setdefault(ds, []).extend(rows)
+                # a later file's (dataset, method) rows replace an earlier file's (a re-run)
+                rerun = {r["method"] for r in rows}
+                kept = [r for r in results.get(ds, []) if r["method"] not in rerun]
+                results[ds] = kept + list(rows)
             seeds = sorted(set(seeds or []) | set(part["seeds"]))
             vae_kwargs = part.get("vae_kwargs", vae_kwargs) or vae_kwargs
             elapsed = max(elapsed, part.get("elapsed", 0.0))
