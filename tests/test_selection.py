@@ -170,3 +170,15 @@ def test_fit_prunes_the_bank_by_default(mixed_table):
     assert all(k <= f for k, f in zip(kept, full)) and sum(kept) < sum(full)
     with pytest.raises(VAEAugmentError, match="bank_keep"):
         TrainConfig(bank_keep=0)
+
+
+@pytest.mark.parametrize("name", ["epochs", "batch_size", "latent_dim", "candidates",
+                                  "bank_size", "shuffle_buffer"])
+@pytest.mark.parametrize("value", [0, -1, True, 2.0, "3"])
+def test_train_config_counts_are_positive_integers(name, value):
+    from vae_augment.errors import VAEAugmentError
+    from vae_augment.training import TrainConfig
+
+    with pytest.raises(VAEAugmentError, match=f"`{name}` must be a positive integer"):
+        TrainConfig(**{name: value})
+    assert getattr(TrainConfig(**{name: 3}), name) == 3

@@ -57,9 +57,10 @@ class TrainConfig:
     bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "latent_dim"):
+        for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
+                     "shuffle_buffer"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise VAEAugmentError(f"`{name}` must be a positive integer, got {value!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise VAEAugmentError(
@@ -75,21 +76,11 @@ class TrainConfig:
         for name in ("beta", "temperature"):
             if not float(getattr(self, name)) > 0:
                 raise VAEAugmentError(f"`{name}` must be > 0, got {getattr(self, name)!r}")
-        if (isinstance(self.candidates, bool) or not isinstance(self.candidates, (int, np.integer))
-                or self.candidates < 1):
-            raise VAEAugmentError(
-                f"`candidates` must be a positive integer, got {self.candidates!r}")
-        if not isinstance(self.bank_size, (int, np.integer)) or self.bank_size < 1:
-            raise VAEAugmentError(f"`bank_size` must be a positive integer, got {self.bank_size!r}")
         from vae_augment.strategy import PRECISIONS
 
         if self.precision not in PRECISIONS:
             raise VAEAugmentError(
                 f"`precision` must be one of {list(PRECISIONS)}, got {self.precision!r}"
-            )
-        if not isinstance(self.shuffle_buffer, (int, np.integer)) or self.shuffle_buffer < 1:
-            raise VAEAugmentError(
-                f"`shuffle_buffer` must be a positive integer, got {self.shuffle_buffer!r}"
             )
 
     def to_json(self) -> dict[str, Any]:
