@@ -113,6 +113,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="class-consistency selection: each synthetic row is the best of this "
                         "many draws by the model's own class margin (about candidates x "
                         "n_classes times the generation cost); 1 turns it off [1]")
+    g.add_argument("--num-components", type=int, default=1,
+                   help="Gaussians per numeric column in the likelihood: above 1 a mixture, "
+                        "for columns that sit on a few values or modes given the rest [1]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -174,6 +177,7 @@ def _fit_kwargs(args) -> dict:
         "temperature": args.temperature,
         "candidates": args.candidates,
         "bank_keep": args.bank_keep,
+        "num_components": args.num_components,
         "jit_compile": args.jit,
         "strategy": args.strategy,
         "precision": args.precision,

@@ -22,6 +22,8 @@ __all__ = [
     "MIN_SCALE",
     "normal_scale",
     "gaussian",
+    "numeric_distribution",
+    "numeric_sample",
     "kl_gaussian",
     "feature_log_prob",
     "sample_features",
@@ -46,6 +48,42 @@ def kl_gaussian(q: tfd.Normal, p: tfd.Normal) -> tf.Tensor:
     return tfd.kl_divergence(q, p)
 
 
+def numeric_distribution(params: Mapping[str, tf.Tensor]) -> tfd.Distribution:
+    """The numeric columns' likelihood, batch shape [B, n_num], on the quantile-normal scale.
+
+    A diagonal Gaussian, or with ``num_logits`` in `params` (locations, scales and logits
+    of shape [B, n_num, K]) a mixture of K Gaussians per column
+    (`tfd.MixtureSameFamily`): given z a column can then sit on one of several values
+    (hpc's `iterations` is 20, 50, 100 or 200) instead of being smeared between them.
+    """
+    if "num_logits" not in params:
+        return gaussian(params["num_loc"], params["num_scale"])
+    return tfd.MixtureSameFamily(
+        mixture_distribution=tfd.Categorical(logits=tf.cast(params["num_logits"], tf.float32)),
+        components_distribution=gaussian(params["num_loc"], params["num_scale"]),
+    )
+
+
+def numeric_sample(params: Mapping[str, tf.Tensor], seed: tf.Tensor) -> tf.Tensor:
+    """One draw per numeric column ([B, n_num] float32) with a stateless `seed`.
+
+    A mixture draws its component by the Gumbel-max trick (`categorical_sample`, with the
+    seed folded), then the component's Gaussian with `seed` itself, so one-component
+    models draw exactly what they drew before mixtures existed.
+    """
+    if "num_logits" not in params:
+        return gaussian(params["num_loc"], params["num_scale"]).sample(seed=seed)
+    logits = tf.cast(params["num_logits"], tf.float32)
+    k = tf.shape(logits)[-1]
+    comp = categorical_sample(tf.reshape(logits, [-1, k]),
+                              tf.random.experimental.stateless_fold_in(seed, 1))
+    comp = tf.reshape(comp, tf.shape(logits)[:-1])
+    loc = tf.gather(tf.cast(params["num_loc"], tf.float32), comp, batch_dims=2)
+    raw = tf.gather(params["num_scale"], comp, batch_dims=2)
+    eps = tf.random.stateless_normal(tf.shape(loc), seed=seed)
+    return loc + normal_scale(raw) * eps
+
+
 def _null_mask(nulls: tf.Tensor | None, idx: list[int], batch: tf.Tensor) -> tf.Tensor:
     """[B, len(idx)] float mask, 1 where the column is null (idx -1: never null)."""
     if nulls is None or not any(i >= 0 for i in idx):
@@ -64,8 +102,7 @@ def feature_log_prob(
     out: dict[str, tf.Tensor] = {}
     nulls = x.get("nulls")
     if layout["n_num"]:
-        dist = gaussian(params["num_loc"], params["num_scale"])
-        lp = dist.log_prob(tf.cast(x["num"], tf.float32))
+        lp = numeric_distribution(params).log_prob(tf.cast(x["num"], tf.float32))
         present = 1.0 - _null_mask(nulls, layout["num_null_idx"], batch)
         out["num"] = tf.reduce_sum(lp * present, axis=1)
     if layout["n_null"]:
@@ -157,7 +194,7 @@ def sample_features(
     seeds = tf.random.experimental.stateless_split(seed, num=4 + len(layout["tensors"]))
     out: dict[str, tf.Tensor] = {}
     if layout["n_num"]:
-        out["num"] = gaussian(params["num_loc"], params["num_scale"]).sample(seed=seeds[0])
+        out["num"] = numeric_sample(params, seeds[0])
     if layout["n_null"]:
         out["nulls"] = tfd.Bernoulli(
             logits=tf.cast(params["null_logits"], tf.float32), dtype=tf.float32

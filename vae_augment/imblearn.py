@@ -49,7 +49,7 @@ _TRAIN_PARAMS = (
     "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "kl_warmup_epochs",
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
-    "candidates", "bank_keep",
+    "candidates", "bank_keep", "num_components",
 )
 
 
@@ -80,7 +80,8 @@ class VAEOverSampler(BaseOverSampler):
             from it). Seeds training and sampling.
         epochs, batch_size, latent_dim, hidden, learning_rate, kl_warmup_epochs, patience,
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
-            beta, latent_source, bank_size, temperature, candidates, bank_keep:
+            beta, latent_source, bank_size, temperature, candidates, bank_keep,
+            num_components:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -137,6 +138,7 @@ class VAEOverSampler(BaseOverSampler):
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
         "candidates": [Interval(numbers.Integral, 1, None, closed="left")],
         "bank_keep": [Interval(numbers.Real, 0, 1, closed="right")],
+        "num_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -168,6 +170,7 @@ class VAEOverSampler(BaseOverSampler):
         temperature: float = _DEFAULTS["temperature"],
         candidates: int = _DEFAULTS["candidates"],
         bank_keep: float = _DEFAULTS["bank_keep"],
+        num_components: int = _DEFAULTS["num_components"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -195,6 +198,7 @@ class VAEOverSampler(BaseOverSampler):
         self.temperature = temperature
         self.candidates = candidates
         self.bank_keep = bank_keep
+        self.num_components = num_components
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

@@ -86,6 +86,9 @@ class ConditionalVAE(keras.Model):
             majority lives) are rarely chosen. 1 turns it off; generation costs about
             ``candidates * n_classes`` decoder passes per row instead of one
             (benchmarks/results/quality.md).
+        num_components: Gaussians per numeric column in the likelihood; above 1 each column
+            is a `tfd.MixtureSameFamily` of that many Gaussians on the quantile-normal scale
+            (see `distributions.numeric_distribution`).
 
     Example:
         >>> model = ConditionalVAE(layout=encoding.layout(), latent_dim=16)  # doctest: +SKIP
@@ -107,6 +110,7 @@ class ConditionalVAE(keras.Model):
         bank_size: int = 1024,
         temperature: float = 1.0,
         candidates: int = 1,
+        num_components: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -125,8 +129,13 @@ class ConditionalVAE(keras.Model):
         self.bank_size = int(bank_size)
         if isinstance(candidates, bool) or int(candidates) != candidates or candidates < 1:
             raise ValueError(f"`candidates` must be a positive integer, got {candidates!r}")
+        if (isinstance(num_components, bool) or int(num_components) != num_components
+                or num_components < 1):
+            raise ValueError(
+                f"`num_components` must be a positive integer, got {num_components!r}")
         self.temperature = float(temperature)
         self.candidates = int(candidates)
+        self.num_components = int(num_components)
         self.layout = dict(layout)
         self.latent_dim = int(latent_dim)
         self.hidden = [int(h) for h in hidden]
@@ -206,7 +215,8 @@ class ConditionalVAE(keras.Model):
             self.n_classes, 2 * self.latent_dim, embeddings_initializer="zeros", dtype="float32",
             name="prior")
         n_num, n_null, cat = layout["n_num"], layout["n_null"], sum(layout["cat_sizes"])
-        self.num_head = keras.layers.Dense(2 * n_num, dtype="float32", name="num_head") if n_num else None
+        width = 2 * n_num if self.num_components == 1 else 3 * self.num_components * n_num
+        self.num_head = keras.layers.Dense(width, dtype="float32", name="num_head") if n_num else None
         self.null_head = keras.layers.Dense(n_null, dtype="float32", name="null_head") if n_null else None
         self.cat_head = keras.layers.Dense(cat, dtype="float32", name="cat_head") if cat else None
 
@@ -257,8 +267,13 @@ class ConditionalVAE(keras.Model):
         params: dict[str, tf.Tensor] = {}
         if self.num_head is not None:
             p = self.num_head(h)
-            n = self.layout["n_num"]
-            params["num_loc"], params["num_scale"] = p[:, :n], p[:, n:]
+            n, k = self.layout["n_num"], self.num_components
+            if k == 1:
+                params["num_loc"], params["num_scale"] = p[:, :n], p[:, n:]
+            else:  # per column: K locations, K scales, K mixture logits
+                p = tf.reshape(p, [-1, n, 3 * k])
+                params["num_loc"], params["num_scale"] = p[..., :k], p[..., k:2 * k]
+                params["num_logits"] = p[..., 2 * k:]
         if self.null_head is not None:
             params["null_logits"] = self.null_head(h)
         if self.cat_head is not None:
@@ -349,6 +364,7 @@ class ConditionalVAE(keras.Model):
             "bank_size": self.bank_size,
             "temperature": self.temperature,
             "candidates": self.candidates,
+            "num_components": self.num_components,
             "name": self.name,
         }
 
@@ -533,7 +549,7 @@ class ConditionalVAE(keras.Model):
 LATENT_SOURCES = ("posterior", "prior")
 # what a model saved before an option existed was trained/sampled with
 _LEGACY_DEFAULTS = {"beta": 1.0, "latent_source": "prior", "bank_size": 0, "temperature": 1.0,
-                    "candidates": 1}
+                    "candidates": 1, "num_components": 1}
 
 
 def _inv_softplus(y: float) -> float:

@@ -55,10 +55,11 @@ class TrainConfig:
     temperature: float = 1.0  # scale of the latent noise at sampling time
     candidates: int = 1  # class-consistency selection: best of this many draws per row
     bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
+    num_components: int = 1  # Gaussians per numeric column in the likelihood (1: no mixture)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
-                     "shuffle_buffer"):
+                     "shuffle_buffer", "num_components"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise VAEAugmentError(f"`{name}` must be a positive integer, got {value!r}")
@@ -375,6 +376,7 @@ def train_model(
                 bank_size=config.bank_size,
                 temperature=config.temperature,
                 candidates=config.candidates,
+                num_components=config.num_components,
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
