@@ -168,9 +168,13 @@ def binomial_sample(logits: tf.Tensor, total_count: float, seed: tf.Tensor) -> t
     """
     p = tf.math.sigmoid(tf.cast(logits, tf.float32))
     n = int(round(total_count))
-    if n <= EXACT_BINOMIAL_TRIALS:
-        u = tf.random.stateless_uniform(tf.concat([tf.shape(p), [n]], 0), seed=seed)
-        return tf.reduce_sum(tf.cast(u < p[..., None], tf.float32), axis=-1)
+    if n <= EXACT_BINOMIAL_TRIALS:  # one uniform per trial, a pixel-sized tensor at a time
+        count = tf.zeros_like(p)
+        for trial in range(n):
+            u = tf.random.stateless_uniform(
+                tf.shape(p), seed=tf.random.experimental.stateless_fold_in(seed, trial))
+            count += tf.cast(u < p, tf.float32)
+        return count
     eps = tf.random.stateless_normal(tf.shape(p), seed=seed)
     draw = tf.round(n * p + tf.sqrt(n * p * (1.0 - p)) * eps)
     return tf.clip_by_value(draw, 0.0, float(n))
