@@ -30,6 +30,35 @@ m, enc = art.model, art.encoding
 saved = [w.numpy().copy() for w in (m.bank_loc, m.bank_scale, m.bank_filled, m.bank_pos)]
 rows = [enc.class_counts[c] for c in enc.classes]
 plain_sample = D.sample_features
+plain_draw = type(m)._draw
+
+
+def mixed_draw(mix):
+    """`_draw` with latent interpolation: z is drawn around a point a share w ~ U(0, mix) of
+    the way from one stored posterior of the class to another (latent-space SMOTE with a
+    random partner)."""
+    def draw(self, y, seed, *, tensor_mean=None, with_latent=False):
+        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
+        y32 = tf.cast(y, tf.int32)
+        filled = tf.gather(self.bank_filled, y32)
+        eps = tf.random.stateless_normal([tf.shape(y32)[0], self.latent_dim], seed=seeds[0])
+        picks = []
+        for f in (1, 2):
+            u = tf.random.stateless_uniform(
+                tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], f))
+            j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32),
+                           tf.maximum(filled - 1, 0))
+            picks.append(tf.stack([y32, j], axis=1))
+        w = mix * tf.random.stateless_uniform(
+            [tf.shape(y32)[0], 1], seed=tf.random.experimental.stateless_fold_in(seeds[0], 3))
+        loc = (1 - w) * tf.gather_nd(self.bank_loc, picks[0]) + w * tf.gather_nd(
+            self.bank_loc, picks[1])
+        sd = D.normal_scale(tf.gather_nd(self.bank_scale, picks[0]))
+        z = loc + self.temperature * sd * eps
+        params = self.decode_params(z, y)
+        out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
+        return (out, z, params) if with_latent else out
+    return draw
 
 
 def run(v):
@@ -48,10 +77,13 @@ def run(v):
         return plain_sample(layout, params, s, **kw)
 
     D.sample_features = sample
+    if v.get("mix"):
+        type(m)._draw = mixed_draw(v["mix"])
     try:
         synth = generate(m, enc, sp.need, seed, tensor_mean=v.get("tensor_mean"))
     finally:
         D.sample_features = plain_sample
+        type(m)._draw = plain_draw
     c2st = c2st_auc(enc, sp.train, synth, seed=seed)
     print(f"{ds} s{seed} {json.dumps(v):55s} kept {kept} {scores(sp, synth)} C2ST {c2st:.3f}",
           flush=True)
