@@ -9,6 +9,7 @@ One-off exploration behind benchmarks/results/quality.md (not part of the librar
 import json
 import sys
 
+import numpy as np
 import tensorflow as tf
 from _common import generate, scores, split
 
@@ -61,10 +62,54 @@ def mixed_draw(mix):
     return draw
 
 
+def elbo_scores(c, draws=8):
+    """Like `bank_scores`, with the ELBO margin: -ELBO(x | c) minus the lowest -ELBO(x | c')
+    over the other classes (each row re-encoded under every class)."""
+    f = int(saved[2][c])
+    loc = np.repeat(saved[0][c, :f], draws, axis=0)
+    raw = np.repeat(saved[1][c, :f], draws, axis=0)
+    seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
+    z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
+    y = tf.fill([f * draws], c)
+    x = m._complete(D.sample_features(m.layout, m.decode_params(z, y), seeds[1]), f * draws)
+    own = m.neg_elbo({**x, "y": y})
+    best = None
+    for other in range(m.n_classes):
+        if other != c:
+            score = m.neg_elbo({**x, "y": tf.fill([f * draws], other)})
+            best = score if best is None else tf.minimum(best, score)
+    return (own - best).numpy().reshape(f, draws).mean(1)
+
+
+elbo_cache = {}
+
+
+def prune_by_elbo(keep):
+    locs, scales, filled = saved[0].copy(), saved[1].copy(), saved[2].copy()
+    for c in range(m.n_classes):
+        f = int(filled[c])
+        n_keep = max(1, min(f, int(np.ceil(max(keep, min(1.0, 16 / max(1, min(f, rows[c])))) * f))))
+        if n_keep == f:
+            continue
+        if c not in elbo_cache:
+            elbo_cache[c] = elbo_scores(c)
+        order = np.argsort(elbo_cache[c], kind="stable")[:n_keep]
+        locs[c, :n_keep], scales[c, :n_keep] = saved[0][c, order], saved[1][c, order]
+        locs[c, n_keep:], scales[c, n_keep:] = 0.0, 0.0
+        filled[c] = n_keep
+    m.bank_loc.assign(locs)
+    m.bank_scale.assign(scales)
+    m.bank_filled.assign(filled)
+    return [int(f) for f in filled]
+
+
 def run(v):
     for w, value in zip((m.bank_loc, m.bank_scale, m.bank_filled, m.bank_pos), saved):
         w.assign(value)
-    kept = m.prune_bank(v.get("keep", 1.0), rows, seed=seed, min_rows=v.get("min_rows", 16))
+    if v.get("elbo"):
+        kept = prune_by_elbo(v.get("keep", 1.0))
+    else:
+        kept = m.prune_bank(v.get("keep", 1.0), rows, seed=seed, min_rows=v.get("min_rows", 16))
     m.temperature = v.get("temp", 1.0)
     m.candidates = v.get("k", 1)
     noise = v.get("noise", 1.0)
