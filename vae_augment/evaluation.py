@@ -27,12 +27,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vae_augment.detection import _detection, c2st_auc
 from vae_augment.errors import InputError, SchemaError, VAEAugmentError
+from vae_augment.fidelity import _fidelity
 
 __all__ = ["c2st_auc", "evaluate", "save_json", "REPORT_VERSION"]
 
 REPORT_VERSION = 1
-_MIN_CLASS_ROWS = 5  # fewer rows on either side: a class is not compared
 # A latent dimension whose mean KL to the prior is below this carries (almost) no information.
 # Seen on churn: collapsed dimensions sat at 0.01-0.04 nats (a posterior scale slightly off the
 # prior's), used ones at 1-3 nats; 0.01 counted every collapsed dimension as active.
@@ -52,19 +53,6 @@ def _single_thread():
     return threadpool_limits(limits=1)
 
 
-def _label_onehot(encoding, table: pa.Table) -> np.ndarray:
-    if encoding.label not in table.column_names:
-        return np.zeros((table.num_rows, 0), np.float32)
-    y = encoding.encode(table)["y"]
-    return np.eye(len(encoding.classes), dtype=np.float32)[y]
-
-
-def _drop_null_labels(encoding, table: pa.Table) -> pa.Table:
-    if encoding.label in table.column_names and table.column(encoding.label).null_count:
-        return table.filter(pc.is_valid(table.column(encoding.label)))
-    return table
-
-
 def _take(table: pa.Table, idx: np.ndarray) -> pa.Table:
     return table.take(pa.array(np.sort(np.asarray(idx, np.int64))))
 
@@ -73,98 +61,6 @@ def _subsample(table: pa.Table, n: int, rng: np.random.Generator) -> pa.Table:
     if table.num_rows <= n:
         return table
     return _take(table, rng.choice(table.num_rows, n, replace=False))
-
-
-# ---------------------------------------------------------------------------- detection
-def c2st_auc(
-    encoding, real: pa.Table, synthetic: pa.Table, *, seed: int = 0, max_rows: int = 5000
-) -> float:
-    """Classifier two-sample test: how well a classifier tells real rows from synthetic ones.
-
-    When both tables carry the label column, rows are matched per class: each class present
-    on both sides contributes the same number of real and synthetic rows (so the class mix
-    cannot give the synthetic rows away) and the class is a one-hot feature (so a synthetic
-    row that looks like another class is caught). At most `max_rows` rows per side are used.
-    Features are `privacy.feature_matrix` (quantile-normal numerics, one-hot categories,
-    scaled tensors); a gradient-boosting classifier is scored with 5-fold stratified
-    cross-validated ROC AUC. 0.5 means indistinguishable (ideal), 1.0 means every synthetic
-    row is recognisable. Values well below 0.5 are a warning too: they appear when synthetic
-    rows are copies of real rows (a copy in the training folds votes against its twin).
-
-    Args:
-        encoding: the `Encoding` defining the feature space (e.g. `artifact.encoding`).
-        real: real rows.
-        synthetic: synthetic rows with the same columns.
-        seed: seed for the subsampling, the folds and the classifier.
-        max_rows: at most this many rows from each side.
-
-    Returns:
-        The cross-validated ROC AUC (float in [0, 1]).
-
-    Raises:
-        VAEAugmentError: fewer than 5 comparable rows on a side.
-
-    Example:
-        >>> auc = c2st_auc(artifact.encoding, real_table, synthetic_table)  # doctest: +SKIP
-        >>> auc < 0.75                                                          # doctest: +SKIP
-        True
-    """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    from vae_augment.privacy import feature_matrix
-
-    if max_rows < 10:
-        raise VAEAugmentError(f"`max_rows` must be at least 10, got {max_rows}")
-    real = _drop_null_labels(encoding, real)
-    synthetic = _drop_null_labels(encoding, synthetic)
-    rng = _rng(seed, 1)
-    use_label = encoding.label in real.column_names and encoding.label in synthetic.column_names
-    if use_label:
-        y_r, y_s = encoding.encode(real)["y"], encoding.encode(synthetic)["y"]
-        per_class = {
-            c: min(int((y_r == c).sum()), int((y_s == c).sum())) for c in np.unique(y_s)
-        }
-        total = sum(per_class.values())
-        scale = min(1.0, max_rows / total) if total else 0.0
-        idx_r, idx_s = [], []
-        for c, m in per_class.items():
-            k = int(np.floor(m * scale)) if scale < 1.0 else m
-            if k == 0:
-                continue
-            idx_r.append(rng.choice(np.flatnonzero(y_r == c), k, replace=False))
-            idx_s.append(rng.choice(np.flatnonzero(y_s == c), k, replace=False))
-        if idx_r:
-            real = _take(real, np.concatenate(idx_r))
-            synthetic = _take(synthetic, np.concatenate(idx_s))
-        else:
-            real, synthetic = real.slice(0, 0), synthetic.slice(0, 0)
-    else:
-        n = min(real.num_rows, synthetic.num_rows, max_rows)
-        real, synthetic = _subsample(real, n, rng), _subsample(synthetic, n, rng)
-    n_r, n_s = real.num_rows, synthetic.num_rows
-    if min(n_r, n_s) < 5:
-        raise VAEAugmentError(
-            f"C2ST needs at least 5 comparable rows on each side (same classes), got "
-            f"real={n_r}, synthetic={n_s}"
-        )
-    parts = []
-    for t in (real, synthetic):
-        x = feature_matrix(encoding, t)
-        if use_label:
-            x = np.concatenate([x, _label_onehot(encoding, t)], axis=1)
-        parts.append(x)
-    x = np.concatenate(parts, axis=0)
-    target = np.r_[np.zeros(n_r, np.int8), np.ones(n_s, np.int8)]
-    clf = HistGradientBoostingClassifier(
-        max_iter=100, learning_rate=0.1, max_leaf_nodes=15, early_stopping=False,
-        random_state=seed,
-    )
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    with _single_thread():
-        proba = cross_val_predict(clf, x, target, cv=folds, method="predict_proba")[:, 1]
-    return float(roc_auc_score(target, proba))
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -229,198 +125,6 @@ def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.n
         idx[~single], test_size=test_size, random_state=seed, stratify=y[~single]
     )
     return np.sort(np.r_[tr, idx[single]]), np.sort(te)
-
-
-# ---------------------------------------------------------------------------- fidelity
-def _values(col: pa.ChunkedArray):
-    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_dictionary(col.type):
-        col = col.dictionary_decode()
-    return col
-
-
-def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import ks_2samp
-
-    if len(a) == 0 or len(b) == 0:
-        return 1.0 if len(a) == len(b) else 0.0
-    return float(1.0 - ks_2samp(a, b).statistic)
-
-
-def _tv_complement(a: pa.Array, b: pa.Array) -> float:
-    va, vb = pc.value_counts(a.drop_null()), pc.value_counts(b.drop_null())
-    pa_ = {str(v): c for v, c in zip(va.field("values").to_pylist(), va.field("counts").to_pylist())}
-    pb_ = {str(v): c for v, c in zip(vb.field("values").to_pylist(), vb.field("counts").to_pylist())}
-    na, nb = sum(pa_.values()), sum(pb_.values())
-    if na == 0 or nb == 0:
-        return 1.0 if na == nb else 0.0
-    keys = set(pa_) | set(pb_)
-    return float(1.0 - 0.5 * sum(abs(pa_.get(k, 0) / na - pb_.get(k, 0) / nb) for k in keys))
-
-
-def _numeric_values(col: pa.Array) -> np.ndarray:
-    return col.drop_null().to_numpy(zero_copy_only=False).astype(np.float64)
-
-
-def _tensor_matrix(col: pa.Array) -> np.ndarray:
-    if isinstance(col, pa.ExtensionArray):
-        col = col.storage
-    col = col.drop_null()
-    size = col.type.list_size
-    return col.flatten().to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, size)
-
-
-def _element_ks_complement(real_col: pa.Array, syn_col: pa.Array, max_elements: int = 256):
-    """Mean over tensor elements (at most `max_elements`, evenly spaced) of 1 - KS statistic.
-
-    Per element rather than pooled: blurry average images have the right pooled histogram
-    but far too narrow a distribution at each pixel."""
-    a, b = _tensor_matrix(real_col), _tensor_matrix(syn_col)
-    if len(a) == 0 or len(b) == 0:
-        return 1.0 if len(a) == len(b) else 0.0
-    cols = np.unique(np.linspace(0, a.shape[1] - 1, min(max_elements, a.shape[1])).astype(int))
-    return float(np.mean([_ks_complement(a[:, j], b[:, j]) for j in cols]))
-
-
-def _column_fidelity(spec, real_col: pa.Array, syn_col: pa.Array) -> dict[str, Any]:
-    nr, ns = len(real_col), len(syn_col)
-    null_r = real_col.null_count / nr if nr else 0.0
-    null_s = syn_col.null_count / ns if ns else 0.0
-    if spec.kind == "numeric":
-        metric, score = "ks_complement", _ks_complement(
-            _numeric_values(real_col), _numeric_values(syn_col))
-    elif spec.kind == "categorical":
-        metric, score = "tv_complement", _tv_complement(real_col, syn_col)
-    else:  # tensor: KS complement of each element (pixel), averaged
-        metric, score = "element_ks_complement", _element_ks_complement(real_col, syn_col)
-    return {
-        "kind": spec.kind, "metric": metric, "score": score,
-        "null_rate_real": null_r, "null_rate_synthetic": null_s,
-        "null_rate_gap": abs(null_r - null_s),
-    }
-
-
-def _association(encoding, table: pa.Table, specs) -> np.ndarray:
-    """Pairwise association in [-1, 1]: Pearson on quantile-normal numerics, Cramér's V
-    between categories, correlation ratio between a numeric and a category."""
-    x = encoding.encode(table, with_label=False)
-    num_pos = {s.name: j for j, s in enumerate(encoding.numeric)}
-    cat_pos = {s.name: j for j, s in enumerate(encoding.categorical)}
-    k = len(specs)
-    a = np.eye(k)
-    for i in range(k):
-        for j in range(i + 1, k):
-            si, sj = specs[i], specs[j]
-            if si.kind == "numeric" and sj.kind == "numeric":
-                v = _pearson(x["num"][:, num_pos[si.name]], x["num"][:, num_pos[sj.name]])
-            elif si.kind == "categorical" and sj.kind == "categorical":
-                v = _cramers_v(x["cat"][:, cat_pos[si.name]], x["cat"][:, cat_pos[sj.name]])
-            else:
-                n_s, c_s = (si, sj) if si.kind == "numeric" else (sj, si)
-                v = _corr_ratio(x["num"][:, num_pos[n_s.name]], x["cat"][:, cat_pos[c_s.name]])
-            a[i, j] = a[j, i] = v
-    return a
-
-
-def _pearson(u: np.ndarray, v: np.ndarray) -> float:
-    u, v = u.astype(np.float64), v.astype(np.float64)
-    su, sv = u.std(), v.std()
-    if su < 1e-12 or sv < 1e-12:
-        return 0.0
-    return float(np.mean((u - u.mean()) * (v - v.mean())) / (su * sv))
-
-
-def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
-    _, ia = np.unique(a, return_inverse=True)
-    _, ib = np.unique(b, return_inverse=True)
-    r, c = ia.max() + 1, ib.max() + 1
-    if r < 2 or c < 2:
-        return 0.0
-    table = np.zeros((r, c))
-    np.add.at(table, (ia, ib), 1)
-    n = table.sum()
-    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
-    chi2 = np.sum((table - expected) ** 2 / np.maximum(expected, 1e-12))
-    return float(np.sqrt(chi2 / (n * (min(r, c) - 1))))
-
-
-def _corr_ratio(values: np.ndarray, cats: np.ndarray) -> float:
-    values = values.astype(np.float64)
-    total = np.sum((values - values.mean()) ** 2)
-    if total < 1e-12:
-        return 0.0
-    _, inv = np.unique(cats, return_inverse=True)
-    sums, counts = np.bincount(inv, values), np.bincount(inv)
-    between = np.sum(counts * (sums / counts - values.mean()) ** 2)
-    return float(np.sqrt(between / total))
-
-
-def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_assoc_cols=30):
-    specs = [s for s in encoding.specs if s.kind in ("numeric", "categorical", "tensor")]
-    assoc_specs = [s for s in specs if s.kind != "tensor"][:max_assoc_cols]
-    per_class, matrices = {}, {}
-    rng = _rng(seed, 2)
-    for ci, cls in enumerate(encoding.classes):
-        key = str(cls)
-        r_idx, s_idx = np.flatnonzero(y_real == ci), np.flatnonzero(y_syn == ci)
-        entry: dict[str, Any] = {"n_real": int(len(r_idx)), "n_synthetic": int(len(s_idx)),
-                                 "score": None, "columns": {}}
-        per_class[key] = entry
-        if len(r_idx) < _MIN_CLASS_ROWS or len(s_idx) < _MIN_CLASS_ROWS:
-            entry["skipped"] = f"fewer than {_MIN_CLASS_ROWS} real or synthetic rows"
-            continue
-        if len(r_idx) > max_rows:
-            r_idx = rng.choice(r_idx, max_rows, replace=False)
-        if len(s_idx) > max_rows:
-            s_idx = rng.choice(s_idx, max_rows, replace=False)
-        r, s = _take(real, r_idx), _take(synthetic, s_idx)
-        for spec in specs:
-            entry["columns"][spec.name] = _column_fidelity(
-                spec, _values(r.column(spec.name)), _values(s.column(spec.name)))
-        scores = [c["score"] for c in entry["columns"].values()]
-        entry["score"] = float(np.mean(scores)) if scores else None
-        entry["max_null_rate_gap"] = max(
-            (c["null_rate_gap"] for c in entry["columns"].values()), default=0.0)
-        if len(assoc_specs) >= 2:
-            a_r, a_s = _association(encoding, r, assoc_specs), _association(encoding, s, assoc_specs)
-            diff = np.abs(a_r - a_s)
-            off = ~np.eye(len(assoc_specs), dtype=bool)
-            i, j = np.unravel_index(np.argmax(np.where(off, diff, -1)), diff.shape)
-            entry["association"] = {
-                "mean_abs_diff": float(diff[off].mean()),
-                "max_abs_diff": float(diff[i, j]),
-                "worst_pair": [assoc_specs[i].name, assoc_specs[j].name],
-            }
-            matrices[key] = (a_r, a_s)
-    scored = [e["score"] for e in per_class.values() if e["score"] is not None]
-    assoc = [e["association"]["mean_abs_diff"] for e in per_class.values() if "association" in e]
-    return {
-        "score": float(np.mean(scored)) if scored else None,
-        "association_mean_abs_diff": float(np.mean(assoc)) if assoc else None,
-        "association_columns": [s.name for s in assoc_specs] if len(assoc_specs) >= 2 else [],
-        "per_class": per_class,
-    }, matrices
-
-
-# ---------------------------------------------------------------------------- detection
-def _detection(encoding, real, synthetic, y_real, y_syn, seed, max_rows=5000):
-    out: dict[str, Any] = {
-        "c2st_auc": None, "classifier": "HistGradientBoostingClassifier, 5-fold CV ROC AUC",
-        "max_rows": max_rows, "per_class": {},
-    }
-    try:
-        out["c2st_auc"] = c2st_auc(encoding, real, synthetic, seed=seed, max_rows=max_rows)
-    except VAEAugmentError as exc:
-        out["skipped"] = str(exc)
-    for ci, cls in enumerate(encoding.classes):
-        r_idx, s_idx = np.flatnonzero(y_real == ci), np.flatnonzero(y_syn == ci)
-        if min(len(r_idx), len(s_idx)) < 20:
-            out["per_class"][str(cls)] = None
-            continue
-        out["per_class"][str(cls)] = c2st_auc(
-            encoding, _take(real, r_idx), _take(synthetic, s_idx), seed=seed,
-            max_rows=min(max_rows, 2000))
-    return out
 
 
 # ---------------------------------------------------------------------------- utility

@@ -54,11 +54,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from vae_augment.errors import SchemaError, VAEAugmentError
-from vae_augment.io import iter_batches, read_schema, resolve_inputs
-from vae_augment.schema import tensor_shape
+from vae_augment.tfdata_read import (  # the Parquet reader; re-exported: public names, tests
+    NULL_MASK_SUFFIX,
+    _arrow_column_to_numpy,  # noqa: F401
+    _check_positive,
+    _Column,
+    _columns,
+    _mask_names,
+    fill_value,
+    read_parquet,
+)
 
 __all__ = [
     "NULL_MASK_SUFFIX",
@@ -70,236 +77,12 @@ __all__ = [
     "fill_value",
 ]
 
-NULL_MASK_SUFFIX = "__is_null"
-
 # numpy.random.SeedSequence constants (O'Neill's seed_seq), used by `_block_seed_tf`.
 _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
 _INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
 _MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
 _POOL = 4
 _M32 = 0xFFFFFFFF
-
-
-# ---------------------------------------------------------------------- column typing
-class _Column:
-    """How one Arrow column appears in a feature dict: dtype, per-row shape, fill value."""
-
-    __slots__ = ("name", "np_dtype", "shape", "kind")
-
-    def __init__(self, field: pa.Field, schema: pa.Schema):
-        self.name = field.name
-        t = field.type
-        if pa.types.is_dictionary(t):
-            t = t.value_type
-        self.shape: tuple[int, ...] = ()
-        self.kind = "scalar"
-        if isinstance(t, pa.FixedShapeTensorType) or pa.types.is_fixed_size_list(t):
-            self.kind = "tensor"
-            self.shape = tuple(int(s) for s in tensor_shape(field, schema))
-            t = t.value_type
-        if pa.types.is_null(t) and self.kind == "scalar":
-            self.kind = "null"
-            self.np_dtype = np.dtype(np.float32)
-        elif pa.types.is_boolean(t):
-            self.np_dtype = np.dtype(bool)
-        elif (
-            pa.types.is_string(t)
-            or pa.types.is_large_string(t)
-            or pa.types.is_binary(t)
-            or pa.types.is_large_binary(t)
-        ) and self.kind == "scalar":
-            self.np_dtype = np.dtype(object)
-        elif pa.types.is_integer(t) or pa.types.is_floating(t):
-            self.np_dtype = np.dtype(t.to_pandas_dtype())
-        else:
-            raise SchemaError(
-                f"column '{field.name}' has type {field.type}, which tf.data feature dicts do "
-                "not support (numbers, bool, string, dictionary, fixed-size numeric lists); "
-                "leave it out with `columns=`"
-            )
-
-    @property
-    def tf_dtype(self):
-        import tensorflow as tf
-
-        return tf.string if self.np_dtype.kind == "O" else tf.as_dtype(self.np_dtype)
-
-    @property
-    def fill(self):
-        return fill_value(self.np_dtype)
-
-    def spec(self):
-        import tensorflow as tf
-
-        return tf.TensorSpec([None, *self.shape], self.tf_dtype, name=None)
-
-
-def fill_value(dtype) -> Any:
-    """The value a null becomes in a feature dict of this numpy / tf dtype.
-
-    NaN for floats, -1 for signed integers, 0 for unsigned integers, False for bools and
-    ``b""`` for strings.
-
-    Example:
-        >>> fill_value(np.int64), fill_value(np.uint8), fill_value(np.float32)
-        (-1, 0, nan)
-    """
-    if hasattr(dtype, "as_numpy_dtype"):
-        dtype = object if dtype.name == "string" else dtype.as_numpy_dtype
-    dtype = np.dtype(dtype)
-    if dtype.kind in "OSU":
-        return b""
-    if dtype.kind == "b":
-        return False
-    if dtype.kind == "f":
-        return float("nan")
-    if dtype.kind == "u":
-        return 0
-    if dtype.kind == "i":
-        return -1
-    raise SchemaError(f"no fill value for dtype {dtype}")
-
-
-def _columns(schema: pa.Schema, columns: Sequence[str] | None, what: str) -> list[_Column]:
-    if columns is None:
-        return [_Column(f, schema) for f in schema]
-    if isinstance(columns, str):
-        raise SchemaError(f"`columns` must be a list of column names, got the string {columns!r}")
-    missing = [c for c in columns if c not in schema.names]
-    if missing:
-        raise SchemaError(f"`columns` names {missing}, which {what} does not have. Columns: {schema.names}")
-    return [_Column(schema.field(c), schema) for c in columns]
-
-
-def _mask_names(null_masks: bool | Sequence[str], cols: list[_Column]) -> list[str]:
-    names = [c.name for c in cols]
-    if null_masks is True:
-        return names
-    if null_masks is False or null_masks is None:
-        return []
-    if isinstance(null_masks, str):
-        raise SchemaError(f"`null_masks` must be a bool or a list of columns, got {null_masks!r}")
-    unknown = [m for m in null_masks if m not in names]
-    if unknown:
-        raise SchemaError(f"`null_masks` names columns {unknown} that are not in the dataset: {names}")
-    return [n for n in names if n in set(null_masks)]
-
-
-def _element_spec(cols: list[_Column], masks: list[str]) -> dict[str, Any]:
-    import tensorflow as tf
-
-    spec = {c.name: c.spec() for c in cols}
-    for m in masks:
-        spec[m + NULL_MASK_SUFFIX] = tf.TensorSpec([None], tf.bool)
-    return spec
-
-
-# ---------------------------------------------------------------------- real stream
-def _arrow_column_to_numpy(col, c: _Column) -> tuple[np.ndarray, np.ndarray]:
-    """One Arrow column -> (values with nulls filled, null mask) as numpy."""
-    import pyarrow.compute as pc
-
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    n = len(col)
-    mask = (
-        pc.is_null(col).to_numpy(zero_copy_only=False)
-        if col.null_count
-        else np.zeros(n, bool)
-    )
-    if c.kind == "null":
-        return np.full(n, np.nan, np.float32), np.ones(n, bool)
-    if pa.types.is_dictionary(col.type):
-        col = col.dictionary_decode()
-    if c.kind == "tensor":
-        if isinstance(col, pa.ExtensionArray):
-            col = col.storage
-        size = int(np.prod(c.shape)) if c.shape else 0
-        child = col.values.slice(col.offset * size, n * size)
-        values = child.to_numpy(zero_copy_only=False)
-        if child.null_count:
-            raise SchemaError(f"tensor column '{c.name}' has null elements inside a tensor")
-        values = values.astype(c.np_dtype, copy=mask.any()).reshape((n, *c.shape))
-        if mask.any():
-            values[mask] = c.fill
-        return values, mask
-    if c.np_dtype.kind == "O":
-        if col.null_count:
-            binary = pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)
-            col = col.fill_null(pa.scalar(b"" if binary else "", col.type))
-        return col.to_numpy(zero_copy_only=False), mask
-    if col.null_count:
-        col = col.fill_null(pa.scalar(c.fill, col.type) if c.np_dtype.kind != "f" else math.nan)
-    return col.to_numpy(zero_copy_only=False).astype(c.np_dtype, copy=False), mask
-
-
-def _record_batch_to_numpy(batch: pa.Table, cols: list[_Column], masks: list[str]):
-    out: dict[str, np.ndarray] = {}
-    want = set(masks)
-    for c in cols:
-        values, mask = _arrow_column_to_numpy(batch.column(c.name), c)
-        out[c.name] = values
-        if c.name in want:
-            out[c.name + NULL_MASK_SUFFIX] = mask
-    return out
-
-
-def read_parquet(
-    paths,
-    batch_size: int,
-    columns: Sequence[str] | None = None,
-    *,
-    null_masks: bool | Sequence[str] = False,
-):
-    """Streams Parquet rows as batched feature dicts (pyarrow, one record batch at a time).
-
-    Every element has exactly `batch_size` rows except the last one. Files are read in order
-    with `pyarrow.parquet.ParquetFile.iter_batches`, never loaded whole; each iteration
-    (epoch) reopens them. This is the one part of the module that runs Python per batch
-    (`tf.data.Dataset.from_generator`): keep it for the real data only.
-
-    Args:
-        paths: a Parquet path, directory, glob or list of those (one schema).
-        batch_size: rows per element.
-        columns: columns to read (default: all), in this order.
-        null_masks: add a bool ``"<column>__is_null"`` entry for every column (True) or for
-            the listed columns. Nulls themselves become the dtype's `fill_value`.
-
-    Returns:
-        A `tf.data.Dataset` of ``{column: Tensor[B, *shape]}`` dicts.
-
-    Raises:
-        InputError: no file matches, a file is unreadable or the schemas differ.
-        SchemaError: an unknown column is requested or a column type is not supported.
-
-    Example:
-        >>> ds = read_parquet("examples/data/churn.parquet", 256)  # doctest: +SKIP
-        >>> next(iter(ds))["total_day_minutes"].shape              # doctest: +SKIP
-        TensorShape([256])
-    """
-    import tensorflow as tf
-
-    _check_positive("batch_size", batch_size)
-    files = resolve_inputs(paths)
-    schema = read_schema(files)
-    cols = _columns(schema, columns, "the Parquet input")
-    masks = _mask_names(null_masks, cols)
-    names = [c.name for c in cols]
-    read_schema_ = pa.schema([schema.field(n) for n in names])
-    bs = int(batch_size)
-
-    def generate():
-        pending: pa.Table | None = None
-        for rb in iter_batches(files, batch_size=bs, columns=names):
-            t = pa.Table.from_batches([rb]).cast(read_schema_)
-            pending = t if pending is None else pa.concat_tables([pending, t])
-            while pending.num_rows >= bs:
-                yield _record_batch_to_numpy(pending.slice(0, bs), cols, masks)
-                pending = pending.slice(bs)
-        if pending is not None and pending.num_rows:
-            yield _record_batch_to_numpy(pending, cols, masks)
-
-    return tf.data.Dataset.from_generator(generate, output_signature=_element_spec(cols, masks))
 
 
 # ---------------------------------------------------------------------- synthetic stream
@@ -446,11 +229,6 @@ def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> 
 def _model_columns(art, columns, null_masks) -> tuple[list[_Column], list[str]]:
     cols = _columns(art.encoding.schema, columns, "the model's training data")
     return cols, _mask_names(null_masks, cols)
-
-
-def _check_positive(name: str, value) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise VAEAugmentError(f"`{name}` must be a positive integer, got {value!r}")
 
 
 def synthetic_dataset(
