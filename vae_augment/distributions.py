@@ -164,7 +164,7 @@ def binomial_sample(logits: tf.Tensor, total_count: float, seed: tf.Tensor) -> t
     on how TensorFlow threads the batch. Up to `EXACT_BINOMIAL_TRIALS` trials the draw is the
     exact sum of Bernoulli draws; above that it is the Gaussian approximation with the same
     mean and variance, rounded and clipped to [0, total_count] (a 255-step image costs one
-    uniform pair per pixel, not 255).
+    normal draw per pixel, not 255 uniforms).
     """
     p = tf.math.sigmoid(tf.cast(logits, tf.float32))
     n = int(round(total_count))

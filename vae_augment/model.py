@@ -127,12 +127,9 @@ class ConditionalVAE(keras.Model):
         self.beta = float(beta)
         self.latent_source = latent_source
         self.bank_size = int(bank_size)
-        if isinstance(candidates, bool) or int(candidates) != candidates or candidates < 1:
-            raise ValueError(f"`candidates` must be a positive integer, got {candidates!r}")
-        if (isinstance(num_components, bool) or int(num_components) != num_components
-                or num_components < 1):
-            raise ValueError(
-                f"`num_components` must be a positive integer, got {num_components!r}")
+        for name, value in (("candidates", candidates), ("num_components", num_components)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
         self.temperature = float(temperature)
         self.candidates = int(candidates)
         self.num_components = int(num_components)
