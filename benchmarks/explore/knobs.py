@@ -34,10 +34,30 @@ plain_sample = D.sample_features
 plain_draw = type(m)._draw
 
 
-def mixed_draw(mix):
+def knn_table(k):
+    """[n_classes, bank_size, k] indices of each stored posterior's k nearest stored
+    posterior means of its class in the current bank (itself excluded)."""
+    locs, filled = m.bank_loc.numpy(), m.bank_filled.numpy()  # the bank as pruned now
+    table = np.zeros(locs.shape[:2] + (k,), np.int32)
+    for c in range(m.n_classes):
+        f = int(filled[c])
+        if f < 2:
+            continue
+        mu = locs[c, :f]
+        d = ((mu[:, None, :] - mu[None, :, :]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        kk = min(k, f - 1)
+        nn = np.argsort(d, axis=1)[:, :kk]
+        table[c, :f] = np.take(nn, np.arange(k) % kk, axis=1)
+    return tf.constant(table)
+
+
+def mixed_draw(mix, knn=None):
     """`_draw` with latent interpolation: z is drawn around a point a share w ~ U(0, mix) of
     the way from one stored posterior of the class to another (latent-space SMOTE with a
-    random partner)."""
+    random partner, or with one of its `knn` nearest neighbours)."""
+    table = None if knn is None else knn_table(knn)
+
     def draw(self, y, seed, *, tensor_mean=None, with_latent=False):
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
         y32 = tf.cast(y, tf.int32)
@@ -49,6 +69,9 @@ def mixed_draw(mix):
                 tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], f))
             j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32),
                            tf.maximum(filled - 1, 0))
+            if f == 2 and table is not None:  # the partner: one of the anchor's neighbours
+                slot = tf.minimum(tf.cast(u * knn, tf.int32), knn - 1)
+                j = tf.gather_nd(table, tf.stack([y32, picks[0][:, 1], slot], axis=1))
             picks.append(tf.stack([y32, j], axis=1))
         w = mix * tf.random.stateless_uniform(
             [tf.shape(y32)[0], 1], seed=tf.random.experimental.stateless_fold_in(seeds[0], 3))
@@ -123,7 +146,7 @@ def run(v):
 
     D.sample_features = sample
     if v.get("mix"):
-        type(m)._draw = mixed_draw(v["mix"])
+        type(m)._draw = mixed_draw(v["mix"], v.get("knn"))
     try:
         synth = generate(m, enc, sp.need, seed, tensor_mean=v.get("tensor_mean"))
     finally:
