@@ -108,3 +108,49 @@ def test_int_labels(n_classes):
     assert enc.classes == list(range(n_classes))
     back = roundtrip(enc, t)
     assert back.column("label").equals(t.column("label"))
+
+
+def _float_table(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return pa.table({
+        "onehot": pa.array(rng.integers(0, 2, n).astype(np.float64)),
+        "level32": pa.array(rng.integers(0, 3, n).astype(np.float32)),
+        "halves": pa.array(rng.integers(0, 4, n) / 2.0),  # not whole numbers
+        "const": pa.array(np.full(n, 7.0)),
+        "cont": pa.array(rng.normal(size=n)),
+        "y": pa.array(rng.choice(["a", "b"], n)),
+    })
+
+
+def test_floats_of_few_whole_numbers_are_categories():
+    # what a one-hot encoder hands an oversampler: 0.0/1.0 columns
+    table = _float_table()
+    enc = fit_encoding(table, "y")
+    kinds = {s.name: s.kind for s in enc.specs}
+    assert kinds == {"onehot": "categorical", "level32": "categorical", "halves": "numeric",
+                     "const": "numeric", "cont": "numeric"}
+    assert next(s for s in enc.specs if s.name == "onehot").vocab == [0.0, 1.0]
+    back = roundtrip(enc, table)
+    assert back.schema.equals(table.schema)
+    for name in ("onehot", "level32"):
+        assert back.column(name).to_pylist() == table.column(name).to_pylist()
+    forced = fit_encoding(table, "y", numeric=["onehot"])
+    assert next(s for s in forced.specs if s.name == "onehot").kind == "numeric"
+
+
+def test_float_category_counts_merge_across_shards():
+    from vae_augment.schema import SchemaStats
+    from vae_augment.stats_merge import encoding_from_stats, merge_stats
+
+    table = _float_table()
+    wide = pa.table({"x": pa.array(np.arange(12, dtype=np.float64)), "y": pa.array(["a", "b"] * 6)})
+    for data, want in ((table, "categorical"), (wide, "numeric")):
+        halves = [data.slice(0, data.num_rows // 2), data.slice(data.num_rows // 2)]
+        stats = []
+        for part in halves:  # each half alone holds at most 10 values of `x`
+            st = SchemaStats(data.schema, "y")
+            st.update(part)
+            stats.append(st)
+        merged = encoding_from_stats(merge_stats(stats[0], stats[1]))
+        name = "onehot" if data is table else "x"
+        assert next(s for s in merged.specs if s.name == name).kind == want

@@ -8,6 +8,7 @@ cardinality limit) and `finalize()` turns what it saw into `FeatureSpec`s.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -219,6 +220,7 @@ class _ColumnStats:
             self.numeric = _NumericStats(rng)
         elif pa.types.is_floating(t):
             self.kind = "numeric"
+            self.counts = {}  # while it holds few whole numbers (one-hot outputs): see finalize
             self.numeric = _NumericStats(rng)
         else:
             raise SchemaError(
@@ -239,7 +241,9 @@ class _ColumnStats:
         valid = arr.drop_null() if arr.null_count else arr
         if pa.types.is_dictionary(valid.type):
             valid = valid.dictionary_decode()
-        if self.counts is not None and not self.too_many:
+        if self.kind == "numeric" and self.counts is not None:
+            self._count_floats(valid)
+        elif self.counts is not None and not self.too_many:
             vc = pc.value_counts(valid)
             for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
                 self.counts[v] = self.counts.get(v, 0) + c
@@ -256,6 +260,19 @@ class _ColumnStats:
                     f"finite value (or exclude the column with --exclude {self.field.name})"
                 )
             self.numeric.update(values)
+
+    def _count_floats(self, valid: pa.Array) -> None:
+        """Counts a float column's values while they are at most `DEFAULT_INT_CATEGORICAL_MAX`
+        whole numbers; stops (counts None) at the first batch that breaks that."""
+        vc = pc.value_counts(valid)
+        if len(vc) > DEFAULT_INT_CATEGORICAL_MAX:
+            self.counts = None
+            return
+        for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+            self.counts[v] = self.counts.get(v, 0) + c
+        if len(self.counts) > DEFAULT_INT_CATEGORICAL_MAX or not all(
+                math.isfinite(v) and float(v).is_integer() for v in self.counts):
+            self.counts = None
 
     def _update_tensor(self, arr: pa.Array) -> None:
         if isinstance(arr, pa.ExtensionArray):
@@ -303,6 +320,11 @@ class _ColumnStats:
                 mean=mean.tolist(),
                 std=std.tolist(),
             )
+        if self.kind == "numeric" and self.counts is not None:
+            # a float column of 2..10 whole numbers (0.0/1.0 from a one-hot encoder) is a
+            # category, like a low-cardinality integer; a constant stays numeric
+            if as_category is False or len(self.counts) < 2:
+                self.counts = None
         if self.kind == "int":
             if as_category is None:
                 as_category = (
@@ -310,7 +332,8 @@ class _ColumnStats:
                 )
             if not as_category:
                 self.counts = None
-        if self.kind == "categorical" or (self.kind == "int" and self.counts is not None):
+        if self.kind == "categorical" or (self.kind in ("int", "numeric")
+                                          and self.counts is not None):
             if self.too_many:
                 raise SchemaError(
                     f"column '{name}' has more than {self.max_categories} distinct values, too "

@@ -19,7 +19,7 @@ import copy
 import numpy as np
 
 from vae_augment.encoding import Encoding
-from vae_augment.schema import _RESERVOIR, SchemaStats
+from vae_augment.schema import _RESERVOIR, DEFAULT_INT_CATEGORICAL_MAX, SchemaStats
 
 __all__ = ["merge_stats", "encoding_from_stats"]
 
@@ -50,6 +50,14 @@ def _merge_column(a, b) -> None:
             a.sum = b.sum.copy() if a.sum is None else a.sum + b.sum
             a.sumsq = b.sumsq.copy() if a.sumsq is None else a.sumsq + b.sumsq
         return
+    if a.kind == "numeric":  # float columns: counted while they hold a few whole numbers
+        if a.counts is None or b.counts is None:
+            a.counts = None
+        else:
+            for v, c in b.counts.items():
+                a.counts[v] = a.counts.get(v, 0) + c
+            if len(a.counts) > DEFAULT_INT_CATEGORICAL_MAX:
+                a.counts = None
     if a.kind in ("categorical", "int"):
         a.too_many = a.too_many or b.too_many
         if a.counts is None or b.counts is None:
