@@ -9,10 +9,12 @@ from .conftest import FAST, FAST_ARGS, run_cli
 
 @pytest.fixture(scope="module")
 def model(mixed_table):
-    """A tiny model over every column kind (numerics with nulls, categories, an image)."""
+    """A tiny model over every column kind (numerics with nulls, categories, an image), with
+    no class guide, so `candidates` selects by the class margin."""
     from vae_augment.api import fit
 
-    return fit(mixed_table, label="label", seed=0, **FAST).model
+    return fit(mixed_table, label="label", seed=0, guide_iterations=0, candidates=1,
+               **FAST).model
 
 
 def _with(model, **changes):
@@ -75,7 +77,6 @@ def test_candidates_keep_the_best_of_k_draws(model):
 
 
 def test_one_candidate_is_the_unselected_draw(model):
-    assert model.candidates == 1  # the default
     model = _with(model, candidates=1)
     y = tf.constant([2] * 16, tf.int32)
     seed = tf.constant([1, 1], tf.int32)
@@ -157,13 +158,14 @@ def test_prune_bank_small_classes_keep_min_rows_and_keep_one_is_a_no_op(model):
         m.prune_bank(0.0)
 
 
-def test_fit_prunes_the_bank_by_default(mixed_table):
+def test_fit_prunes_the_bank_when_asked(mixed_table):
     from vae_augment.api import fit
     from vae_augment.errors import VAEAugmentError
     from vae_augment.training import TrainConfig
 
-    a = fit(mixed_table, label="label", seed=0, **FAST)
-    b = fit(mixed_table, label="label", seed=0, bank_keep=1.0, **FAST)
+    assert TrainConfig().bank_keep == 1.0  # the class guide does the selection by default
+    a = fit(mixed_table, label="label", seed=0, bank_keep=0.25, **FAST)
+    b = fit(mixed_table, label="label", seed=0, **FAST)
     kept, full = a.config["metrics"]["bank_kept"], b.model.bank_filled.numpy()
     assert "bank_kept" not in b.config["metrics"]
     assert list(a.model.bank_filled.numpy()) == kept

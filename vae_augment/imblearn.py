@@ -49,7 +49,8 @@ _TRAIN_PARAMS = (
     "epochs", "batch_size", "latent_dim", "hidden", "learning_rate", "kl_warmup_epochs",
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
-    "candidates", "bank_keep", "num_components",
+    "candidates", "bank_keep", "num_components", "guide_iterations", "guide_depth",
+    "guide_quantile",
 )
 
 
@@ -81,7 +82,7 @@ class VAEOverSampler(BaseOverSampler):
         epochs, batch_size, latent_dim, hidden, learning_rate, kl_warmup_epochs, patience,
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
             beta, latent_source, bank_size, temperature, candidates, bank_keep,
-            num_components:
+            num_components, guide_iterations, guide_depth, guide_quantile:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -139,6 +140,9 @@ class VAEOverSampler(BaseOverSampler):
         "candidates": [Interval(numbers.Integral, 1, None, closed="left")],
         "bank_keep": [Interval(numbers.Real, 0, 1, closed="right")],
         "num_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "guide_iterations": [Interval(numbers.Integral, 0, None, closed="left")],
+        "guide_depth": [Interval(numbers.Integral, 1, None, closed="left")],
+        "guide_quantile": [Interval(numbers.Real, 0, 1, closed="left")],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -171,6 +175,9 @@ class VAEOverSampler(BaseOverSampler):
         candidates: int = _DEFAULTS["candidates"],
         bank_keep: float = _DEFAULTS["bank_keep"],
         num_components: int = _DEFAULTS["num_components"],
+        guide_iterations: int = _DEFAULTS["guide_iterations"],
+        guide_depth: int = _DEFAULTS["guide_depth"],
+        guide_quantile: float = _DEFAULTS["guide_quantile"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -199,6 +206,9 @@ class VAEOverSampler(BaseOverSampler):
         self.candidates = candidates
         self.bank_keep = bank_keep
         self.num_components = num_components
+        self.guide_iterations = guide_iterations
+        self.guide_depth = guide_depth
+        self.guide_quantile = guide_quantile
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

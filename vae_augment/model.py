@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae_augment import distributions as D
+from vae_augment import guide as G
 
 __all__ = ["ConditionalVAE", "dummy_inputs", "LATENT_SOURCES"]
 
@@ -89,6 +90,16 @@ class ConditionalVAE(keras.Model):
         num_components: Gaussians per numeric column in the likelihood; above 1 each column
             is a `tfd.MixtureSameFamily` of that many Gaussians on the quantile-normal scale
             (see `distributions.numeric_distribution`).
+        guide_iterations: rounds of the class guide, a boosted-tree classifier of the real
+            rows (`vae_augment.guide`; one oblivious tree per class per round). 0: no guide.
+            With a guide, `candidates` is the most draws a synthetic row gets: it is the first
+            draw that the guide places in its class at least as firmly as the `guide_quantile`
+            quantile of the real rows of that class (the class's floor, `guide_floor`), else
+            the most firmly placed of the draws. Only the rows that miss are redrawn. The trees
+            are fitted after training (`fit_guide`), so a model's guide is empty (every draw
+            passes) until then.
+        guide_depth: levels of each guide tree.
+        guide_quantile: which quantile of the real rows' guide probabilities is the floor.
 
     Example:
         >>> model = ConditionalVAE(layout=encoding.layout(), latent_dim=16)  # doctest: +SKIP
@@ -111,6 +122,9 @@ class ConditionalVAE(keras.Model):
         temperature: float = 1.0,
         candidates: int = 1,
         num_components: int = 1,
+        guide_iterations: int = 0,
+        guide_depth: int = 6,
+        guide_quantile: float = 0.25,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -127,9 +141,17 @@ class ConditionalVAE(keras.Model):
         self.beta = float(beta)
         self.latent_source = latent_source
         self.bank_size = int(bank_size)
-        for name, value in (("candidates", candidates), ("num_components", num_components)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        for name, value, low in (("candidates", candidates, 1),
+                                 ("num_components", num_components, 1),
+                                 ("guide_iterations", guide_iterations, 0),
+                                 ("guide_depth", guide_depth, 1)):
+            if isinstance(value, bool) or int(value) != value or value < low:
+                raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}")
+        if not 0.0 <= guide_quantile < 1.0:
+            raise ValueError(f"`guide_quantile` must be in [0, 1), got {guide_quantile!r}")
+        self.guide_iterations = int(guide_iterations)
+        self.guide_depth = int(guide_depth)
+        self.guide_quantile = float(guide_quantile)
         self.temperature = float(temperature)
         self.candidates = int(candidates)
         self.num_components = int(num_components)
@@ -159,6 +181,22 @@ class ConditionalVAE(keras.Model):
             self.bank_filled = self.add_weight(
                 shape=(self.n_classes,), initializer="zeros", trainable=False,
                 name="bank_filled", dtype="int32", aggregation="only_first_replica")
+
+        if self.guide_iterations:
+            # the class guide's trees (written by fit_guide after training)
+            n_trees = self.guide_iterations * self.n_classes
+
+            def guide_weight(name, shape, dtype="float32", init="zeros"):
+                return self.add_weight(shape=shape, initializer=init, trainable=False,
+                                       name=f"guide_{name}", dtype=dtype,
+                                       aggregation="only_first_replica")
+
+            self.guide_feature = guide_weight("feature", (n_trees, self.guide_depth), "int32")
+            self.guide_threshold = guide_weight("threshold", (n_trees, self.guide_depth))
+            self.guide_value = guide_weight("value", (n_trees, 2 ** self.guide_depth))
+            self.guide_tree_class = guide_weight("tree_class", (n_trees,), "int32")
+            self.guide_baseline = guide_weight("baseline", (self.n_classes,))
+            self.guide_floor = guide_weight("floor", (self.n_classes,))
 
         # Tensor (image) encoders and decoders
         self.tensor_enc, self.tensor_dec = [], []
@@ -362,6 +400,9 @@ class ConditionalVAE(keras.Model):
             "temperature": self.temperature,
             "candidates": self.candidates,
             "num_components": self.num_components,
+            "guide_iterations": self.guide_iterations,
+            "guide_depth": self.guide_depth,
+            "guide_quantile": self.guide_quantile,
             "name": self.name,
         }
 
@@ -376,12 +417,17 @@ class ConditionalVAE(keras.Model):
     def generate(self, y, seed, *, tensor_mean: bool | None = None) -> dict[str, tf.Tensor]:
         """Encoded samples for classes `y` ([B] int) with a stateless `seed` ([2] int).
 
-        With ``candidates > 1`` row i is the candidate with the lowest `class_margin` among
-        `candidates` draws for class ``y[i]`` (the first such draw on ties). `tensor_mean`:
-        see `distributions.sample_features` (None: draw integer images, mean otherwise).
+        With a guide and ``candidates > 1``, row i is its first draw that passes its class's
+        guide floor, else the draw the guide scored highest (`guide_iterations`); only the
+        rows that have not passed are redrawn. Without a guide and ``candidates > 1``, row i
+        is the candidate with the lowest `class_margin` among `candidates` draws for class
+        ``y[i]`` (the first such draw on ties). `tensor_mean`: see
+        `distributions.sample_features` (None: draw integer images, mean otherwise).
         """
         if self.candidates <= 1:
             return self._draw(y, seed, tensor_mean=tensor_mean)
+        if self.guide_iterations:
+            return self._guided(y, seed, tensor_mean=tensor_mean)
         y = tf.cast(y, tf.int32)
         n = tf.shape(y)[0]
         k = self.candidates
@@ -391,6 +437,92 @@ class ConditionalVAE(keras.Model):
         best = tf.argmin(margin, axis=0, output_type=tf.int32)
         pick = best * n + tf.range(n, dtype=tf.int32)
         return {key: tf.gather(value, pick) for key, value in out.items()}
+
+    def guide_trees(self) -> dict[str, tf.Tensor]:
+        """The guide's arrays, as `guide.guide_logits` takes them."""
+        return {"feature": self.guide_feature, "threshold": self.guide_threshold,
+                "value": self.guide_value, "tree_class": self.guide_tree_class,
+                "baseline": self.guide_baseline}
+
+    def guide_proba(self, encoded, y) -> tf.Tensor:
+        """[B] probability that the guide gives rows `encoded` (model input or `generate`
+        output) of being in classes `y`."""
+        x = dict(encoded, y=y)
+        logits = G.guide_logits(self.guide_trees(), G.guide_features(self.layout, x))
+        return tf.gather(tf.nn.softmax(logits), tf.cast(y, tf.int32), axis=1, batch_dims=1)
+
+    def _guided(self, y, seed, *, tensor_mean):
+        """Draw, keep the rows that pass their class's guide floor, redraw the others (up to
+        `candidates` draws; a row that never passes keeps its best-scored draw)."""
+        y = tf.cast(y, tf.int32)
+        seed = tf.cast(seed, tf.int32)
+        out = self._draw(y, seed, tensor_mean=tensor_mean)
+        score = self.guide_proba(out, y)
+        floor = tf.gather(self.guide_floor, y)
+        for r in range(1, self.candidates):
+            pending = tf.where(score < floor)  # [P, 1]
+            y_p = tf.gather_nd(y, pending)
+            cand = self._draw(y_p, tf.random.experimental.stateless_fold_in(seed, r),
+                              tensor_mean=tensor_mean)
+            s_p = self.guide_proba(cand, y_p)
+            better = s_p > tf.gather_nd(score, pending)
+            take = tf.boolean_mask(pending, better)
+            for key, value in cand.items():
+                out[key] = tf.tensor_scatter_nd_update(out[key], take,
+                                                       tf.boolean_mask(value, better))
+            score = tf.tensor_scatter_nd_update(score, take, tf.boolean_mask(s_p, better))
+        return out
+
+    def fit_guide(self, arrays: Mapping[str, np.ndarray], *, seed: int = 0,
+                  floor_arrays: Mapping[str, np.ndarray] | None = None,
+                  folds: int = 5) -> dict[str, Any]:
+        """Fits the class guide on encoded real rows `arrays` (`Encoding.encode` output with
+        ``y``; a seeded sample of `guide.GUIDE_MAX_ROWS` when larger) and sets each class's
+        floor: the `guide_quantile` quantile of the probability of the class that a guide
+        which did not see the row gives each real row of the class. Those are `folds`-fold
+        out-of-fold probabilities for the fitting rows, and the final guide's for the
+        held-out `floor_arrays`. Returns a summary for the training metrics."""
+        if not self.guide_iterations:
+            raise ValueError("this model has no guide (guide_iterations=0)")
+        y = np.asarray(arrays["y"], np.int64)
+        rng = np.random.default_rng(seed)
+        take = (np.sort(rng.choice(len(y), G.GUIDE_MAX_ROWS, replace=False))
+                if len(y) > G.GUIDE_MAX_ROWS else slice(None))
+        y = y[take]
+        feats = self._guide_features_np({k: np.asarray(v)[take] for k, v in arrays.items()})
+
+        def fit(rows):
+            return G.fit_guide(feats[rows], y[rows], self.n_classes, seed=seed,
+                               iterations=self.guide_iterations, depth=self.guide_depth)
+
+        trees = fit(slice(None))
+        scores, labels = [], []
+        if folds > 1 and len(y) >= 10 * folds:
+            fold = rng.permutation(len(y)) % folds
+            for k in range(folds):
+                scores.append(G.class_proba(fit(fold != k), feats[fold == k], y[fold == k]))
+                labels.append(y[fold == k])
+        if floor_arrays is not None and len(floor_arrays["y"]):
+            held_y = np.asarray(floor_arrays["y"], np.int64)
+            scores.append(G.class_proba(trees, self._guide_features_np(floor_arrays), held_y))
+            labels.append(held_y)
+        if not scores:  # too few rows to hold any out: the fitted guide's own scores
+            scores, labels = [G.class_proba(trees, feats, y)], [y]
+        score, label = np.concatenate(scores), np.concatenate(labels)
+        floors = np.array([np.quantile(score[label == c], self.guide_quantile)
+                           if np.any(label == c) else 0.0 for c in range(self.n_classes)],
+                          np.float32)
+        for name in ("feature", "threshold", "value", "tree_class", "baseline"):
+            getattr(self, f"guide_{name}").assign(trees[name])
+        self.guide_floor.assign(floors)
+        return {"guide_floor": [round(float(f), 4) for f in floors], "guide_rows": int(len(y))}
+
+    def _guide_features_np(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        rows = {k: v for k, v in arrays.items() if k != "y"}
+        n = len(next(iter(arrays.values())))
+        return np.concatenate([
+            G.guide_features(self.layout, {k: v[i:i + 8192] for k, v in rows.items()}).numpy()
+            for i in range(0, n, 8192)]) if n else np.zeros((0, G.guide_width(self.layout)))
 
     def class_margin(self, encoded, z, y, params=None) -> tf.Tensor:
         """How much more likely each row is under its own class than under any other.
@@ -546,7 +678,7 @@ class ConditionalVAE(keras.Model):
 LATENT_SOURCES = ("posterior", "prior")
 # what a model saved before an option existed was trained/sampled with
 _LEGACY_DEFAULTS = {"beta": 1.0, "latent_source": "prior", "bank_size": 0, "temperature": 1.0,
-                    "candidates": 1, "num_components": 1}
+                    "candidates": 1, "num_components": 1, "guide_iterations": 0}
 
 
 def _inv_softplus(y: float) -> float:

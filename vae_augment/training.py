@@ -53,16 +53,23 @@ class TrainConfig:
     latent_source: str = "posterior"  # generate z from stored class posteriors, or "prior"
     bank_size: int = 1024  # posteriors kept per class for latent_source="posterior"
     temperature: float = 1.0  # scale of the latent noise at sampling time
-    candidates: int = 1  # class-consistency selection: best of this many draws per row
-    bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
+    candidates: int = 4  # most draws per synthetic row (class-consistency selection)
+    bank_keep: float = 1.0  # share of stored posteriors kept per class, most class-consistent
     num_components: int = 1  # Gaussians per numeric column in the likelihood (1: no mixture)
+    guide_iterations: int = 100  # boosting rounds of the class guide (0: no guide)
+    guide_depth: int = 6  # levels of each guide tree
+    guide_quantile: float = 0.25  # the guide floor: this quantile of the real rows' scores
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
-                     "shuffle_buffer", "num_components"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise VAEAugmentError(f"`{name}` must be a positive integer, got {value!r}")
+                     "shuffle_buffer", "num_components", "guide_iterations", "guide_depth"):
+            value, low = getattr(self, name), 0 if name == "guide_iterations" else 1
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                word = "a positive integer" if low else "an integer >= 0"
+                raise VAEAugmentError(f"`{name}` must be {word}, got {value!r}")
+        if not 0.0 <= float(self.guide_quantile) < 1.0:
+            raise VAEAugmentError(
+                f"`guide_quantile` must be in [0, 1), got {self.guide_quantile!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise VAEAugmentError(
                 f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
@@ -261,6 +268,29 @@ def _write_encoding(directory: str, encoding: Encoding) -> None:
     os.replace(tmp, path)
 
 
+def _guide_rows(source) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+    """Up to `guide.GUIDE_MAX_ROWS` training rows and as many validation rows of `source`
+    (in memory: all of them; streamed: the first of one shuffled epoch and of the file-order
+    validation pass, so memory stays bounded)."""
+    from vae_augment.guide import GUIDE_MAX_ROWS
+
+    if not source.streaming:
+        return source.train, source.val
+
+    def take(batches):
+        parts, n = [], 0
+        for batch in batches:
+            parts.append(batch)
+            n += len(batch["y"])
+            if n >= GUIDE_MAX_ROWS:
+                break
+        return {k: np.concatenate([p[k] for p in parts])[:GUIDE_MAX_ROWS]
+                for k in parts[0]} if parts else None
+
+    return take(source.iter_train(4096, 0, 1)), (
+        take(source.iter_validation(4096)) if source.n_val else None)
+
+
 def train_model(
     encoding: Encoding,
     arrays,
@@ -377,6 +407,9 @@ def train_model(
                 temperature=config.temperature,
                 candidates=config.candidates,
                 num_components=config.num_components,
+                guide_iterations=config.guide_iterations,
+                guide_depth=config.guide_depth,
+                guide_quantile=config.guide_quantile,
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -487,6 +520,13 @@ def train_model(
         model = ConditionalVAE.from_config(trained.get_config())
         model.set_weights(trained.get_weights())
 
+    guide = None
+    if config.guide_iterations:
+        start_guide = time.perf_counter()
+        rows, held = _guide_rows(source)
+        guide = model.fit_guide(rows, floor_arrays=held, seed=config.seed)
+        guide["guide_seconds"] = round(time.perf_counter() - start_guide, 3)
+
     if config.latent_source == "posterior" and config.bank_keep < 1.0:
         kept = model.prune_bank(config.bank_keep, [encoding.class_counts[c] for c in encoding.classes],
                                 seed=config.seed)
@@ -513,6 +553,8 @@ def train_model(
     }
     if kept is not None:
         metrics["bank_kept"] = kept
+    if guide is not None:
+        metrics.update(guide)
     if state is not None:
         metrics["resumed_from_step"] = int(state["global_step"])
     for key, values in hist.items():

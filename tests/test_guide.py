@@ -1,0 +1,214 @@
+"""The class guide: oblivious boosted trees fitted on real rows, run in TF, choosing draws."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import tensorflow as tf
+
+from .conftest import FAST, FAST_ARGS, run_cli
+
+
+def _numpy_logits(trees, x):
+    """The guide's logits walked tree by tree in NumPy (the reference for `guide_logits`)."""
+    logits = np.tile(trees["baseline"], (len(x), 1)).astype(np.float64)
+    depth = trees["feature"].shape[1]
+    for t in range(trees["feature"].shape[0]):
+        leaf = np.zeros(len(x), np.int64)
+        for level in range(depth):
+            f, thr = trees["feature"][t, level], trees["threshold"][t, level]
+            leaf = 2 * leaf + (x[:, f] > thr)
+        logits[:, trees["tree_class"][t]] += trees["value"][t, leaf]
+    return logits
+
+
+def _tf(trees):
+    return {k: tf.constant(v) for k, v in trees.items()}
+
+
+def test_guide_logits_walk_each_tree_level_by_level():
+    from vae_augment.guide import guide_logits
+
+    trees = {
+        "feature": np.array([[0, 1]], np.int32),
+        "threshold": np.array([[0.0, 5.0]], np.float32),
+        "value": np.array([[1.0, 2.0, 3.0, 4.0]], np.float32),
+        "tree_class": np.array([1], np.int32),
+        "baseline": np.array([0.0, 0.5], np.float32),
+    }
+    x = np.array([[-1, 0], [-1, 6], [1, 0], [1, 6], [0, 5]], np.float32)
+    got = guide_logits(_tf(trees), tf.constant(x)).numpy()
+    # leaf = 2 * (x0 > 0) + (x1 > 5); a value equal to the threshold goes left
+    np.testing.assert_allclose(got[:, 1], 0.5 + np.array([1.0, 2.0, 3.0, 4.0, 1.0]))
+    np.testing.assert_allclose(got[:, 0], 0.0)
+
+
+def test_fit_guide_learns_a_rule_and_tf_matches_a_numpy_walk():
+    from vae_augment.guide import fit_guide, guide_logits
+
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        x = rng.standard_normal((n, 5)).astype(np.float32)
+        y = np.where(x[:, 0] > 0.5, 2, np.where(x[:, 1] < -0.3, 1, 0))
+        return x, y
+
+    x, y = rows(3000)
+    trees = fit_guide(x, y, 3, iterations=30, depth=4, seed=0)
+    assert trees["feature"].shape == (90, 4) and trees["value"].shape == (90, 16)
+    x_new, y_new = rows(2000)
+    got = guide_logits(_tf(trees), tf.constant(x_new)).numpy()
+    np.testing.assert_allclose(got, _numpy_logits(trees, x_new), rtol=1e-5, atol=1e-4)
+    assert (got.argmax(1) == y_new).mean() > 0.95
+    # the features it splits on are the two that decide the class
+    used = set(trees["feature"][np.isfinite(trees["threshold"])].tolist())
+    assert {0, 1} <= used
+
+
+def test_fit_guide_without_signal_keeps_the_class_shares():
+    from vae_augment.guide import fit_guide, guide_logits
+
+    y = np.array([0] * 30 + [1] * 10)
+    flat = fit_guide(np.ones((40, 3), np.float32), y, 2, iterations=5, depth=3)
+    assert np.all(np.isinf(flat["threshold"]))  # a constant feature never splits
+    p = tf.nn.softmax(guide_logits(_tf(flat), tf.ones([4, 3]))).numpy()
+    np.testing.assert_allclose(p[:, 1], 0.25, atol=0.02)
+    one_class = fit_guide(np.random.default_rng(0).standard_normal((20, 2)), np.zeros(20, int),
+                          2, iterations=3, depth=2)
+    assert np.all(one_class["value"] == 0) and one_class["baseline"][0] > one_class["baseline"][1]
+
+
+def test_fit_guide_samples_at_most_its_row_cap(monkeypatch):
+    from vae_augment import guide as G
+
+    monkeypatch.setattr(G, "GUIDE_MAX_ROWS", 50)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((400, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    a = G.fit_guide(x, y, 2, iterations=2, depth=2, seed=3)
+    b = G.fit_guide(x, y, 2, iterations=2, depth=2, seed=3)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])  # the sample is seeded
+
+
+def _separable_table(n=400, seed=0):
+    """Two numerics and a category; the rare class lives where x > 0.8."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n)
+    other = rng.standard_normal(n)
+    label = np.where(x > 0.8, "rare", "common")
+    cat = np.where(rng.random(n) < 0.5, "u", "v")
+    return pa.table({"x": x, "other": other, "cat": cat, "label": label})
+
+
+@pytest.fixture(scope="module")
+def guided():
+    from vae_augment.api import fit
+
+    return fit(_separable_table(), label="label", seed=0, **{**FAST, "epochs": 5})
+
+
+def test_fit_trains_a_guide_and_sets_held_out_floors(guided):
+    m, metrics = guided.model, guided.config["metrics"]
+    assert m.guide_iterations == 100 and m.candidates == 4  # the defaults
+    floors = m.guide_floor.numpy()
+    assert metrics["guide_floor"] == pytest.approx(floors.tolist(), abs=1e-4)
+    assert np.all((floors > 0) & (floors <= 1)) and metrics["guide_rows"] > 0
+    enc = guided.encoding
+    arrays = enc.encode(_separable_table(300, seed=5))
+    p = m.guide_proba({k: v for k, v in arrays.items() if k != "y"}, arrays["y"]).numpy()
+    assert p.mean() > 0.9  # it separates the classes on fresh real rows
+
+
+def test_guided_generation_redraws_rows_under_the_floor(guided):
+    m = guided.model
+    rare = guided.encoding.class_index("rare")
+    y = tf.fill([2000], rare)
+    seed = tf.constant([7, 1], tf.int32)
+    first = m._draw(y, seed)
+    chosen = m.generate(y, seed)
+    p_first, p_chosen = (m.guide_proba(o, y).numpy() for o in (first, chosen))
+    floor = m.guide_floor.numpy()[rare]
+    assert (p_first < floor).any()  # some first draws miss the floor ...
+    assert (p_chosen >= floor).mean() > (p_first >= floor).mean()  # ... and are redrawn
+    assert np.all(p_chosen >= p_first - 1e-6)  # a row is only ever replaced by a better one
+    kept = p_first >= floor
+    for key in first:  # rows that passed at once are the first draw, unchanged
+        np.testing.assert_array_equal(chosen[key].numpy()[kept], first[key].numpy()[kept])
+    again = m.generate(y, seed)
+    for key in chosen:  # stateless: the same seed gives the same rows
+        np.testing.assert_array_equal(again[key].numpy(), chosen[key].numpy())
+
+
+def test_a_zero_floor_or_one_candidate_is_the_plain_draw(guided):
+    from vae_augment.model import ConditionalVAE
+
+    config = guided.model.get_config()
+    y = tf.constant([0, 1] * 50, tf.int32)
+    seed = tf.constant([2, 3], tf.int32)
+    for change in ({"candidates": 1}, {}):
+        m = ConditionalVAE.from_config({**config, **change})
+        m.set_weights(guided.model.get_weights())
+        if not change:
+            m.guide_floor.assign(tf.zeros_like(m.guide_floor))  # every draw passes
+        got, plain = m.generate(y, seed), m._draw(y, seed)
+        for key in got:
+            np.testing.assert_array_equal(got[key].numpy(), plain[key].numpy())
+
+
+def test_guide_survives_save_and_load_and_legacy_configs_have_none(guided, tmp_path):
+    from vae_augment.artifact import load_artifact, save_artifact
+    from vae_augment.model import ConditionalVAE
+
+    save_artifact(str(tmp_path / "m"), guided.model, guided.encoding)
+    loaded = load_artifact(str(tmp_path / "m")).model
+    for name in ("feature", "threshold", "value", "tree_class", "baseline", "floor"):
+        np.testing.assert_array_equal(getattr(loaded, f"guide_{name}").numpy(),
+                                      getattr(guided.model, f"guide_{name}").numpy())
+    y, seed = tf.constant([1] * 64, tf.int32), tf.constant([4, 4], tf.int32)
+    a, b = loaded.generate(y, seed), guided.model.generate(y, seed)
+    for key in a:
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    legacy = {k: v for k, v in guided.model.get_config().items() if not k.startswith("guide")}
+    old = ConditionalVAE.from_config(legacy)
+    assert old.guide_iterations == 0 and not hasattr(old, "guide_floor")
+    with pytest.raises(ValueError, match="no guide"):
+        old.fit_guide({"y": np.zeros(3, np.int32)})
+
+
+def test_guide_settings_are_validated_and_reach_the_model(mixed_parquet, tmp_path, capsys):
+    from vae_augment.artifact import load_artifact
+    from vae_augment.errors import VAEAugmentError
+    from vae_augment.model import ConditionalVAE
+    from vae_augment.training import TrainConfig
+
+    for bad in ({"guide_iterations": -1}, {"guide_iterations": True}, {"guide_depth": 0},
+                {"guide_quantile": 1.0}, {"guide_quantile": -0.1}):
+        with pytest.raises(VAEAugmentError, match=next(iter(bad))):
+            TrainConfig(**bad)
+    layout = {"n_num": 1, "n_null": 0, "cat_sizes": [], "tensors": [], "n_classes": 2,
+              "num_null_idx": [-1]}
+    with pytest.raises(ValueError, match="guide_quantile"):
+        ConditionalVAE(layout, guide_quantile=1.5)
+    assert run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
+                    str(tmp_path / "m"), "--guide-iterations", "7", "--guide-quantile", "0.1",
+                    "--candidates", "2", *FAST_ARGS], capsys)[0] == 0
+    m = load_artifact(str(tmp_path / "m")).model
+    assert (m.guide_iterations, m.guide_quantile, m.candidates) == (7, 0.1, 2)
+    assert m.guide_feature.shape[0] == 7 * m.n_classes
+    assert run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
+                    str(tmp_path / "n"), "--guide-iterations", "0", *FAST_ARGS], capsys)[0] == 0
+    assert load_artifact(str(tmp_path / "n")).model.guide_iterations == 0
+
+
+def test_streamed_training_fits_the_guide_on_a_bounded_sample(mixed_parquet, monkeypatch):
+    from vae_augment import guide as G
+    from vae_augment.api import fit
+    from vae_augment.training import _guide_rows, prepare_training, TrainConfig
+
+    monkeypatch.setattr(G, "GUIDE_MAX_ROWS", 100)
+    config = TrainConfig(**FAST)
+    _, source = prepare_training(str(mixed_parquet), "label", config, streaming=True)
+    rows, held = _guide_rows(source)
+    assert len(rows["y"]) == 100 and 0 < len(held["y"]) <= 100
+    art = fit(str(mixed_parquet), label="label", seed=0, streaming=True, **FAST)
+    assert art.config["metrics"]["streaming"] and art.config["metrics"]["guide_rows"] == 100

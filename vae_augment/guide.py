@@ -1,0 +1,168 @@
+"""The class guide: gradient-boosted oblivious trees that classify real rows, run in TensorFlow.
+
+Generation keeps a synthetic row only when a classifier trained on the *real* training rows
+puts it in the class it was drawn for at least as firmly as it puts most real rows of that
+class (`ConditionalVAE(guide_quantile=...)`). The decoder's own class margin
+(`ConditionalVAE.class_margin`) judges rows by the model that drew them; the guide judges them
+by the real data, which is what a downstream classifier learns from. Rows that land in
+another class's region are redrawn; the real class overlap is kept, because the floor is a
+low quantile of the real rows' own scores (benchmarks/results/quality.md).
+
+The guide is a softmax gradient-boosted ensemble of *oblivious* trees (every node of a level
+splits on the same feature and threshold, as in CatBoost). That makes it cheap to run inside
+`generate` with TF ops (one column gather, one compare and one leaf gather per tree) on every
+interface, and its arrays are saved with the model's weights (no pickle in the artifact).
+It is fitted with NumPy on a seeded sample of the encoded training rows: numeric columns on
+their quantile-normal scale, null indicators, category codes, flattened small tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+GUIDE_MAX_ROWS = 20_000  # the guide is fitted on at most this many rows (a seeded sample)
+GUIDE_MAX_TENSOR_VALUES = 1024  # tensors wider than this in total are not guide features
+GUIDE_BINS = 32  # candidate thresholds per feature (quantiles of the fitting rows)
+GUIDE_LEARNING_RATE = 0.2
+GUIDE_L2 = 1.0
+
+
+def guide_width(layout: Mapping[str, Any]) -> int:
+    """How many features the guide sees for rows of this layout."""
+    return layout["n_num"] + layout["n_null"] + len(layout["cat_sizes"]) + sum(
+        _tensor_sizes(layout))
+
+
+def _tensor_sizes(layout: Mapping[str, Any]) -> list[int]:
+    sizes = [int(np.prod(t["shape"])) for t in layout["tensors"]]
+    return sizes if sum(sizes) <= GUIDE_MAX_TENSOR_VALUES else [0] * len(sizes)
+
+
+def guide_features(layout: Mapping[str, Any], x: Mapping[str, Any]) -> tf.Tensor:
+    """[B, guide_width] float32 features of encoded rows `x` (model input or `generate`
+    output)."""
+    parts = []
+    if layout["n_num"]:
+        parts.append(tf.cast(x["num"], tf.float32))
+    if layout["n_null"]:
+        parts.append(tf.cast(x["nulls"], tf.float32))
+    if layout["cat_sizes"]:
+        parts.append(tf.cast(x["cat"], tf.float32))
+    for i, size in enumerate(_tensor_sizes(layout)):
+        if size:
+            t = tf.cast(x[f"tensor_{i}"], tf.float32)
+            parts.append(tf.reshape(t, [-1, size]))
+    if not parts:
+        return tf.zeros([tf.shape(x["y"])[0], 0], tf.float32)
+    return tf.concat(parts, axis=1)
+
+
+def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations: int,
+              depth: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Fits ``iterations`` rounds of softmax boosting (one oblivious tree of `depth` levels
+    per class per round) on [N, F] `features` and class indices `y`.
+
+    Returns the arrays `guide_logits` runs: ``feature`` and ``threshold`` ([T, depth], the
+    split of each level), ``value`` ([T, 2**depth] leaf values), ``tree_class`` ([T], the
+    class logit each tree adds to) and ``baseline`` ([n_classes] log class shares), with
+    ``T = iterations * n_classes``. A row goes right at a level when its feature value is
+    greater than the threshold; its leaf is the binary number of those choices.
+    """
+    x = np.asarray(features, np.float32)
+    y = np.asarray(y, np.int64)
+    rng = np.random.default_rng(seed)
+    if len(y) > GUIDE_MAX_ROWS:
+        keep = np.sort(rng.choice(len(y), GUIDE_MAX_ROWS, replace=False))
+        x, y = x[keep], y[keep]
+    n, n_feat = x.shape
+    n_trees = iterations * n_classes
+    out = {
+        "feature": np.zeros((n_trees, depth), np.int32),
+        "threshold": np.full((n_trees, depth), np.inf, np.float32),  # +inf: always left
+        "value": np.zeros((n_trees, 2 ** depth), np.float32),
+        "tree_class": np.repeat(np.arange(n_classes, dtype=np.int32)[None], iterations, 0
+                                ).reshape(-1),
+    }
+    share = np.bincount(y, minlength=n_classes) / max(n, 1)
+    out["baseline"] = np.log(np.maximum(share, 1e-6)).astype(np.float32)
+    if n == 0 or n_feat == 0 or np.count_nonzero(share) < 2:
+        return out
+    # candidate thresholds: per-feature quantiles, and each row's bin under them
+    qs = np.quantile(x, np.linspace(0, 1, GUIDE_BINS + 1)[1:-1], axis=0).T  # [F, bins-1]
+    edges = [np.unique(q) for q in qs]
+    n_bins = max(len(e) for e in edges) + 1
+    binned = np.stack([np.searchsorted(e, x[:, f], side="left") for f, e in enumerate(edges)],
+                      axis=1).astype(np.int64)  # bin b: edges[b-1] < x <= edges[b]
+    onehot = np.eye(n_classes, dtype=np.float64)[y]
+    logits = np.repeat(out["baseline"][None].astype(np.float64), n, 0)
+    col = np.arange(n_feat)[None, :] * n_bins
+    for it in range(iterations):
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        for c in range(n_classes):
+            t = it * n_classes + c
+            g, h = p[:, c] - onehot[:, c], np.maximum(p[:, c] * (1 - p[:, c]), 1e-6)
+            leaf, levels = np.zeros(n, np.int64), 0
+            for level in range(depth):
+                n_leaf = 2 ** level
+                # gradient and hessian sums per (leaf, feature, bin)
+                idx = (leaf[:, None] * (n_feat * n_bins) + col + binned).ravel()
+                size = n_leaf * n_feat * n_bins
+                gs = np.bincount(idx, np.repeat(g, n_feat), size).reshape(n_leaf, n_feat, n_bins)
+                hs = np.bincount(idx, np.repeat(h, n_feat), size).reshape(n_leaf, n_feat, n_bins)
+                gl, hl = np.cumsum(gs, 2)[..., :-1], np.cumsum(hs, 2)[..., :-1]
+                gt, ht = gs.sum(2, keepdims=True), hs.sum(2, keepdims=True)
+                gain = (gl ** 2 / (hl + GUIDE_L2) + (gt - gl) ** 2 / (ht - hl + GUIDE_L2)
+                        - gt ** 2 / (ht + GUIDE_L2)).sum(0)  # [F, bins - 1] over no split
+                rows_left = np.cumsum(np.bincount(
+                    (col + binned).ravel(), minlength=n_feat * n_bins).reshape(n_feat, n_bins),
+                    1)[:, :-1] if level == 0 else rows_left
+                # void: past a feature's edges, sending every row one way, or gaining nothing
+                gain[(rows_left == 0) | (rows_left == n) | ~(gain > 1e-12)] = -np.inf
+                for f, e in enumerate(edges):
+                    gain[f, len(e):] = -np.inf
+                f, b = np.unravel_index(int(np.argmax(gain)), gain.shape)
+                if not np.isfinite(gain[f, b]):
+                    break  # no feature splits: the remaining levels send every row left
+                out["feature"][t, level] = f
+                out["threshold"][t, level] = edges[f][b]
+                leaf, levels = 2 * leaf + (binned[:, f] > b), levels + 1
+            leaf <<= depth - levels
+            gsum = np.bincount(leaf, g, 2 ** depth)
+            hsum = np.bincount(leaf, h, 2 ** depth)
+            value = -GUIDE_LEARNING_RATE * gsum / (hsum + GUIDE_L2)
+            out["value"][t] = value
+            logits[:, c] += value[leaf]
+    return out
+
+
+def class_proba(trees: Mapping[str, np.ndarray], features: np.ndarray, y: np.ndarray,
+                batch: int = 8192) -> np.ndarray:
+    """[N] probability the guide arrays `trees` give each row of `features` of class `y`."""
+    tf_trees = {k: tf.constant(v) for k, v in trees.items()}
+    out = []
+    for i in range(0, len(y), batch):
+        p = tf.nn.softmax(guide_logits(tf_trees, tf.constant(features[i:i + batch], tf.float32)))
+        out.append(np.take_along_axis(p.numpy(), np.asarray(y[i:i + batch])[:, None], 1)[:, 0])
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def guide_logits(trees: Mapping[str, Any], features: tf.Tensor) -> tf.Tensor:
+    """[B, n_classes] class logits of the guide arrays `trees` for [B, F] `features`."""
+    feature, threshold, value = trees["feature"], trees["threshold"], trees["value"]
+    n_trees, depth = tf.shape(feature)[0], tf.shape(feature)[1]
+    n_leaves = tf.shape(value)[1]
+    # each level's feature value by a one-hot matmul (exact; far faster than a column gather)
+    pick = tf.one_hot(tf.reshape(feature, [-1]), tf.shape(features)[1], dtype=tf.float32)
+    x = tf.matmul(tf.cast(features, tf.float32), pick, transpose_b=True)  # [B, T * depth]
+    right = tf.cast(x > tf.reshape(threshold, [1, -1]), tf.float32)
+    weights = tf.reshape(tf.pow(2.0, tf.cast(tf.range(depth - 1, -1, -1), tf.float32)), [-1, 1])
+    leaf = tf.cast(tf.reshape(tf.matmul(tf.reshape(right, [-1, depth]), weights),
+                              [-1, n_trees]), tf.int32)  # [B, T]: the binary number of choices
+    flat = leaf + tf.range(n_trees, dtype=tf.int32)[None, :] * n_leaves
+    contrib = tf.gather(tf.reshape(value, [-1]), flat)  # [B, T]
+    to_class = tf.one_hot(trees["tree_class"], tf.shape(trees["baseline"])[0], dtype=tf.float32)
+    return tf.matmul(contrib, to_class) + trees["baseline"][None, :]
