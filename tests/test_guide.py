@@ -203,7 +203,7 @@ def test_guide_settings_are_validated_and_reach_the_model(mixed_parquet, tmp_pat
 def test_streamed_training_fits_the_guide_on_a_bounded_sample(mixed_parquet, monkeypatch):
     from vae_augment import guide as G
     from vae_augment.api import fit
-    from vae_augment.training import _guide_rows, prepare_training, TrainConfig
+    from vae_augment.training import TrainConfig, _guide_rows, prepare_training
 
     monkeypatch.setattr(G, "GUIDE_MAX_ROWS", 100)
     config = TrainConfig(**FAST)

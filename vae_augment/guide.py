@@ -18,7 +18,8 @@ their quantile-normal scale, null indicators, category codes, flattened small te
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -99,6 +100,9 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
     onehot = np.eye(n_classes, dtype=np.float64)[y]
     logits = np.repeat(out["baseline"][None].astype(np.float64), n, 0)
     col = np.arange(n_feat)[None, :] * n_bins
+    # rows at or under each threshold: a split sending all rows one way is void
+    rows_left = np.cumsum(np.bincount((col + binned).ravel(), minlength=n_feat * n_bins)
+                          .reshape(n_feat, n_bins), 1)[:, :-1]
     for it in range(iterations):
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
@@ -117,9 +121,6 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
                 gt, ht = gs.sum(2, keepdims=True), hs.sum(2, keepdims=True)
                 gain = (gl ** 2 / (hl + GUIDE_L2) + (gt - gl) ** 2 / (ht - hl + GUIDE_L2)
                         - gt ** 2 / (ht + GUIDE_L2)).sum(0)  # [F, bins - 1] over no split
-                rows_left = np.cumsum(np.bincount(
-                    (col + binned).ravel(), minlength=n_feat * n_bins).reshape(n_feat, n_bins),
-                    1)[:, :-1] if level == 0 else rows_left
                 # void: past a feature's edges, sending every row one way, or gaining nothing
                 gain[(rows_left == 0) | (rows_left == n) | ~(gain > 1e-12)] = -np.inf
                 for f, e in enumerate(edges):

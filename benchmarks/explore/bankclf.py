@@ -14,8 +14,7 @@ import sys
 import numpy as np
 import pyarrow as pa
 import tensorflow as tf
-from _common import augmented, generate, scores, split  # sets the import paths
-import utility as U  # noqa: I001
+from _common import U, augmented, generate, scores, split
 
 from vae_augment import distributions as D
 from vae_augment.api import fit

@@ -13,8 +13,7 @@ import sys
 
 import numpy as np
 import pyarrow as pa
-from _common import augmented, generate, scores, split  # sets the import paths
-import utility as U  # noqa: I001
+from _common import U, augmented, generate, scores, split
 from sklearn.model_selection import cross_val_predict
 
 from vae_augment.api import fit
@@ -36,6 +35,28 @@ def proba(kind, need_oof):
     if kind == "MLP":
         from sklearn.neural_network import MLPClassifier
         clf = MLPClassifier((256, 256), early_stopping=True, random_state=seed, max_iter=300)
+    elif kind == "OBL":  # the library's guide (oblivious boosted trees) on these features
+        from sklearn.base import BaseEstimator, ClassifierMixin
+
+        from vae_augment.guide import class_proba, fit_guide
+
+        class OBL(ClassifierMixin, BaseEstimator):
+            def fit(self, x, y):
+                self.classes_ = np.unique(y)
+                yi = np.searchsorted(self.classes_, y)
+                self.trees = fit_guide(np.asarray(x, np.float32), yi, len(self.classes_),
+                                       iterations=100, depth=6, seed=seed)
+                return self
+
+            def predict_proba(self, x):
+                x = np.asarray(x, np.float32)
+                return np.stack([class_proba(self.trees, x, np.full(len(x), c))
+                                 for c in range(len(self.classes_))], 1)
+
+            def predict(self, x):
+                return self.classes_[self.predict_proba(x).argmax(1)]
+
+        clf = OBL()
     elif kind == "HGBs":  # a small guide: 30 trees of depth 4
         from sklearn.ensemble import HistGradientBoostingClassifier
         clf = HistGradientBoostingClassifier(max_iter=30, max_depth=4, random_state=0)
