@@ -79,8 +79,10 @@ class ConditionalVAE(keras.Model):
             0 keeps none (prior sampling only).
         temperature: scale of the latent noise at generation (1.0: the fitted distribution;
             lower draws closer to the stored posteriors or the prior mean).
-        candidates: class-consistency selection at generation. Each synthetic row is the best
-            of this many candidate rows drawn for its class: the one whose joint density
+        candidates: class-consistency selection at generation: the most draws a synthetic
+            row gets. With a guide (`guide_iterations`), a row is redrawn only while the guide
+            puts it under its class's floor. Without one, each row is the best of this many
+            candidate rows drawn for its class: the one whose joint density
             p(x, z | class) most exceeds that under any other class (`class_margin`). Rows
             that the model itself finds as likely under another class (the blurred rows
             in class overlaps that make a tree model predict the minority where the
@@ -461,9 +463,13 @@ class ConditionalVAE(keras.Model):
         floor = tf.gather(self.guide_floor, y)
         for r in range(1, self.candidates):
             pending = tf.where(score < floor)  # [P, 1]
-            y_p = tf.gather_nd(y, pending)
+            n_p = tf.shape(pending)[0]
+            # never an empty draw (some likelihood heads cannot take one): pad to one row
+            y_p = tf.concat([tf.gather_nd(y, pending), y[:tf.maximum(1 - n_p, 0)]], axis=0)
             cand = self._draw(y_p, tf.random.experimental.stateless_fold_in(seed, r),
                               tensor_mean=tensor_mean)
+            cand = {key: value[:n_p] for key, value in cand.items()}
+            y_p = y_p[:n_p]
             s_p = self.guide_proba(cand, y_p)
             better = s_p > tf.gather_nd(score, pending)
             take = tf.boolean_mask(pending, better)
