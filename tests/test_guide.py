@@ -109,7 +109,7 @@ def guided():
 
 def test_fit_trains_a_guide_and_sets_held_out_floors(guided):
     m, metrics = guided.model, guided.config["metrics"]
-    assert m.guide_iterations == 100 and m.candidates == 4  # the defaults
+    assert m.guide_iterations == 100 and m.candidates == 8  # the defaults
     floors = m.guide_floor.numpy()
     assert metrics["guide_floor"] == pytest.approx(floors.tolist(), abs=1e-4)
     assert np.all((floors > 0) & (floors <= 1)) and metrics["guide_rows"] > 0

@@ -109,13 +109,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bank-keep", type=float, default=1.0,
                    help="share of each class's stored posteriors kept after training: the "
                         "ones the model places most firmly in their class [1.0: all]")
-    g.add_argument("--candidates", type=int, default=4,
+    g.add_argument("--candidates", type=int, default=8,
                    help="most draws per synthetic row. With the class guide a row is redrawn "
                         "only while the guide finds it less firmly in its class than most "
                         "real rows of the class; without it (--guide-iterations 0) each row "
                         "is the best of this many draws by the model's own class margin "
                         "(about candidates x n_classes times the generation cost). 1 turns "
-                        "selection off [4]")
+                        "selection off [8]")
     g.add_argument("--guide-iterations", type=int, default=100,
                    help="boosting rounds of the class guide, a tree classifier of the real "
                         "rows fitted after training that decides which draws to redraw; "

@@ -13,7 +13,8 @@ splits on the same feature and threshold, as in CatBoost). That makes it cheap t
 `generate` with TF ops (one column gather, one compare and one leaf gather per tree) on every
 interface, and its arrays are saved with the model's weights (no pickle in the artifact).
 It is fitted with NumPy on a seeded sample of the encoded training rows: numeric columns on
-their quantile-normal scale, null indicators, category codes, flattened small tensors.
+their quantile-normal scale, null indicators, categories (one-hot up to 32 values, else
+their codes), flattened small tensors.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import tensorflow as tf
 
 GUIDE_MAX_ROWS = 20_000  # the guide is fitted on at most this many rows (a seeded sample)
 GUIDE_MAX_TENSOR_VALUES = 1024  # tensors wider than this in total are not guide features
+GUIDE_MAX_ONEHOT = 32  # category columns up to this many values are one-hot features
 GUIDE_BINS = 32  # candidate thresholds per feature (quantiles of the fitting rows)
 GUIDE_LEARNING_RATE = 0.2
 GUIDE_L2 = 1.0
@@ -33,8 +35,13 @@ GUIDE_L2 = 1.0
 
 def guide_width(layout: Mapping[str, Any]) -> int:
     """How many features the guide sees for rows of this layout."""
-    return layout["n_num"] + layout["n_null"] + len(layout["cat_sizes"]) + sum(
-        _tensor_sizes(layout))
+    return layout["n_num"] + layout["n_null"] + sum(
+        _cat_width(size) for size in layout["cat_sizes"]) + sum(_tensor_sizes(layout))
+
+
+def _cat_width(size: int) -> int:
+    """A category column is one-hot up to `GUIDE_MAX_ONEHOT` values, else its code."""
+    return size if size <= GUIDE_MAX_ONEHOT else 1
 
 
 def _tensor_sizes(layout: Mapping[str, Any]) -> list[int]:
@@ -50,8 +57,10 @@ def guide_features(layout: Mapping[str, Any], x: Mapping[str, Any]) -> tf.Tensor
         parts.append(tf.cast(x["num"], tf.float32))
     if layout["n_null"]:
         parts.append(tf.cast(x["nulls"], tf.float32))
-    if layout["cat_sizes"]:
-        parts.append(tf.cast(x["cat"], tf.float32))
+    for j, size in enumerate(layout["cat_sizes"]):
+        code = tf.cast(x["cat"], tf.int32)[:, j]
+        parts.append(tf.one_hot(code, size, dtype=tf.float32) if size <= GUIDE_MAX_ONEHOT
+                     else tf.cast(code, tf.float32)[:, None])
     for i, size in enumerate(_tensor_sizes(layout)):
         if size:
             t = tf.cast(x[f"tensor_{i}"], tf.float32)
