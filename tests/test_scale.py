@@ -96,7 +96,7 @@ s = resolve_strategy("mirrored", log=True)
 m2, r2 = train_model(enc, arrays, cfg, verbose=0, strategy=s)
 x = tf.data.Dataset.from_tensor_slices({k: v[:128] for k, v in arrays.items()}).batch(64)
 with s.scope():
-    m3 = ConditionalVAE(enc.layout(), latent_dim=cfg.latent_dim, hidden=cfg.hidden, seed=0)
+    m3 = ConditionalVAE.from_config(m1.get_config())  # the same model, guide included
     m3.compile(optimizer="adam")
 m3.set_weights(m1.get_weights())
 m1.compile(optimizer="adam")
