@@ -7,6 +7,8 @@ import tensorflow as tf
 
 from .conftest import FAST, FAST_ARGS, run_cli
 
+GUIDED = {"guide_iterations": 100, "candidates": 8, "bank_keep": 1.0}  # the guided setting
+
 
 def _numpy_logits(trees, x):
     """The guide's logits walked tree by tree in NumPy (the reference for `guide_logits`)."""
@@ -104,12 +106,15 @@ def _separable_table(n=400, seed=0):
 def guided():
     from vae_augment.api import fit
 
-    return fit(_separable_table(), label="label", seed=0, **{**FAST, "epochs": 5})
+    return fit(_separable_table(), label="label", seed=0, **GUIDED, **{**FAST, "epochs": 5})
 
 
 def test_fit_trains_a_guide_and_sets_held_out_floors(guided):
+    from vae_augment.training import TrainConfig
+
     m, metrics = guided.model, guided.config["metrics"]
-    assert m.guide_iterations == 100 and m.candidates == 8  # the defaults
+    assert m.guide_iterations == 100 and m.candidates == 8
+    assert TrainConfig().guide_iterations == 0  # no guide by default (generation cost)
     floors = m.guide_floor.numpy()
     assert metrics["guide_floor"] == pytest.approx(floors.tolist(), abs=1e-4)
     assert np.all((floors > 0) & (floors <= 1)) and metrics["guide_rows"] > 0
@@ -210,7 +215,7 @@ def test_streamed_training_fits_the_guide_on_a_bounded_sample(mixed_parquet, mon
     _, source = prepare_training(str(mixed_parquet), "label", config, streaming=True)
     rows, held = _guide_rows(source)
     assert len(rows["y"]) == 100 and 0 < len(held["y"]) <= 100
-    art = fit(str(mixed_parquet), label="label", seed=0, streaming=True, **FAST)
+    art = fit(str(mixed_parquet), label="label", seed=0, streaming=True, **GUIDED, **FAST)
     assert art.config["metrics"]["streaming"] and art.config["metrics"]["guide_rows"] == 100
 
 
@@ -218,7 +223,7 @@ def test_guided_generation_of_images_when_every_row_passes(mixed_table):
     """Rounds with no row left to redraw (here: all) work for every likelihood head."""
     from vae_augment.api import fit
 
-    m = fit(mixed_table, label="label", seed=0, **FAST).model
+    m = fit(mixed_table, label="label", seed=0, **GUIDED, **FAST).model
     m.guide_floor.assign(tf.zeros_like(m.guide_floor))
     y, seed = tf.constant([0, 1, 2] * 30, tf.int32), tf.constant([5, 5], tf.int32)
     got, plain = m.generate(y, seed), m._draw(y, seed)

@@ -158,14 +158,14 @@ def test_prune_bank_small_classes_keep_min_rows_and_keep_one_is_a_no_op(model):
         m.prune_bank(0.0)
 
 
-def test_fit_prunes_the_bank_when_asked(mixed_table):
+def test_fit_prunes_the_bank_by_default(mixed_table):
     from vae_augment.api import fit
     from vae_augment.errors import VAEAugmentError
     from vae_augment.training import TrainConfig
 
-    assert TrainConfig().bank_keep == 1.0  # the class guide does the selection by default
-    a = fit(mixed_table, label="label", seed=0, bank_keep=0.25, **FAST)
-    b = fit(mixed_table, label="label", seed=0, **FAST)
+    assert TrainConfig().bank_keep == 0.25  # pruning is the default selection
+    a = fit(mixed_table, label="label", seed=0, **FAST)
+    b = fit(mixed_table, label="label", seed=0, bank_keep=1.0, **FAST)
     kept, full = a.config["metrics"]["bank_kept"], b.model.bank_filled.numpy()
     assert "bank_kept" not in b.config["metrics"]
     assert list(a.model.bank_filled.numpy()) == kept

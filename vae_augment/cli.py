@@ -106,20 +106,22 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="draw z from stored per-class posteriors or from the prior [posterior]")
     g.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the latent noise when sampling [1.0]")
-    g.add_argument("--bank-keep", type=float, default=1.0,
+    g.add_argument("--bank-keep", type=float, default=0.25,
                    help="share of each class's stored posteriors kept after training: the "
-                        "ones the model places most firmly in their class [1.0: all]")
-    g.add_argument("--candidates", type=int, default=8,
+                        "ones the model places most firmly in their class [0.25]")
+    g.add_argument("--candidates", type=int, default=1,
                    help="most draws per synthetic row. With the class guide a row is redrawn "
                         "only while the guide finds it less firmly in its class than most "
                         "real rows of the class; without it (--guide-iterations 0) each row "
                         "is the best of this many draws by the model's own class margin "
                         "(about candidates x n_classes times the generation cost). 1 turns "
-                        "selection off [8]")
-    g.add_argument("--guide-iterations", type=int, default=100,
+                        "selection off [1]")
+    g.add_argument("--guide-iterations", type=int, default=0,
                    help="boosting rounds of the class guide, a tree classifier of the real "
-                        "rows fitted after training that decides which draws to redraw; "
-                        "0: no guide [100]")
+                        "rows fitted after training that decides which draws to redraw "
+                        "(the guided setting: --guide-iterations 100 --candidates 8 "
+                        "--bank-keep 1; better rows, about 4x slower generation); 0: no "
+                        "guide [0]")
     g.add_argument("--guide-quantile", type=float, default=0.25,
                    help="a draw passes when the guide's probability of its class is at least "
                         "this quantile of the real rows' probabilities [0.25]")

@@ -53,10 +53,10 @@ class TrainConfig:
     latent_source: str = "posterior"  # generate z from stored class posteriors, or "prior"
     bank_size: int = 1024  # posteriors kept per class for latent_source="posterior"
     temperature: float = 1.0  # scale of the latent noise at sampling time
-    candidates: int = 8  # most draws per synthetic row (class-consistency selection)
-    bank_keep: float = 1.0  # share of stored posteriors kept per class, most class-consistent
+    candidates: int = 1  # most draws per synthetic row (class-consistency selection)
+    bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
     num_components: int = 1  # Gaussians per numeric column in the likelihood (1: no mixture)
-    guide_iterations: int = 100  # boosting rounds of the class guide (0: no guide)
+    guide_iterations: int = 0  # boosting rounds of the class guide (0: no guide; 100 guided)
     guide_depth: int = 6  # levels of each guide tree
     guide_quantile: float = 0.25  # the guide floor: this quantile of the real rows' scores
 
