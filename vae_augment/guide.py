@@ -9,9 +9,10 @@ another class's region are redrawn; the real class overlap is kept, because the 
 low quantile of the real rows' own scores (benchmarks/results/quality.md).
 
 The guide is a softmax gradient-boosted ensemble of *oblivious* trees (every node of a level
-splits on the same feature and threshold, as in CatBoost). That makes it cheap to run inside
-`generate` with TF ops (one column gather, one compare and one leaf gather per tree) on every
-interface, and its arrays are saved with the model's weights (no pickle in the artifact).
+splits on the same feature and threshold, as in CatBoost). That makes it cheap enough to run
+inside `generate` with TF ops on every interface: per tree level, one feature pick (a one-hot
+matmul) and one compare; per tree, one leaf gather. Its arrays are saved with the model's
+weights (no pickle in the artifact).
 It is fitted with NumPy on a seeded sample of the encoded training rows: numeric columns on
 their quantile-normal scale, null indicators, categories (one-hot up to 32 values, else
 their codes), flattened small tensors.
