@@ -113,6 +113,9 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
     # rows at or under each threshold: a split sending all rows one way is void
     rows_left = np.cumsum(np.bincount((col + binned).ravel(), minlength=n_feat * n_bins)
                           .reshape(n_feat, n_bins), 1)[:, :-1]
+    # thresholds no tree may use: past a feature's edges, or sending every row one way
+    void = (rows_left == 0) | (rows_left == n) | (
+        np.arange(n_bins - 1)[None, :] >= np.array([len(e) for e in edges])[:, None])
     for it in range(iterations):
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
@@ -131,10 +134,7 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
                 gt, ht = gs.sum(2, keepdims=True), hs.sum(2, keepdims=True)
                 gain = (gl ** 2 / (hl + GUIDE_L2) + (gt - gl) ** 2 / (ht - hl + GUIDE_L2)
                         - gt ** 2 / (ht + GUIDE_L2)).sum(0)  # [F, bins - 1] over no split
-                # void: past a feature's edges, sending every row one way, or gaining nothing
-                gain[(rows_left == 0) | (rows_left == n) | ~(gain > 1e-12)] = -np.inf
-                for f, e in enumerate(edges):
-                    gain[f, len(e):] = -np.inf
+                gain[void | ~(gain > 1e-12)] = -np.inf  # or gaining nothing
                 f, b = np.unravel_index(int(np.argmax(gain)), gain.shape)
                 if not np.isfinite(gain[f, b]):
                     break  # no feature splits: the remaining levels send every row left
