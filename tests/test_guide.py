@@ -66,6 +66,44 @@ def test_fit_guide_learns_a_rule_and_tf_matches_a_numpy_walk():
     assert {0, 1} <= used
 
 
+def test_two_classes_take_one_tree_per_round():
+    from vae_augment.guide import fit_guide, guide_logits
+
+    rng = np.random.default_rng(2)
+
+    def rows(n):
+        x = rng.standard_normal((n, 4)).astype(np.float32)
+        return x, ((x[:, 0] > 0.3) | (x[:, 2] < -1.0)).astype(int)
+
+    x, y = rows(3000)
+    one = fit_guide(x, y, 2, iterations=25, depth=3, seed=0)
+    assert one["feature"].shape == (25, 3) and np.all(one["tree_class"] == 1)
+    per_class = fit_guide(x, y, 2, iterations=25, depth=3, seed=0, binary_one_tree=False)
+    assert per_class["feature"].shape == (50, 3)
+    np.testing.assert_array_equal(per_class["tree_class"][:4], [0, 1, 0, 1])
+    x_new, y_new = rows(2000)
+    for trees in (one, per_class):
+        got = guide_logits(_tf(trees), tf.constant(x_new)).numpy()
+        np.testing.assert_allclose(got, _numpy_logits(trees, x_new), rtol=1e-5, atol=1e-4)
+        assert (got.argmax(1) == y_new).mean() > 0.95
+    # class 0's logit stays at its baseline: the trees move class 1's alone
+    got = guide_logits(_tf(one), tf.constant(x_new)).numpy()
+    np.testing.assert_allclose(got[:, 0], one["baseline"][0])
+
+
+def test_guide_logits_compile_with_xla():
+    """Static shapes only: the guide runs inside XLA-compiled and TPU generation."""
+    from vae_augment.guide import fit_guide, guide_logits
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((500, 6)).astype(np.float32)
+    trees = _tf(fit_guide(x, (x[:, 1] > 0).astype(int) + (x[:, 2] > 1), 3, iterations=5,
+                          depth=3))
+    eager = guide_logits(trees, tf.constant(x)).numpy()
+    compiled = tf.function(guide_logits, jit_compile=True)(trees, tf.constant(x)).numpy()
+    np.testing.assert_allclose(compiled, eager, rtol=1e-6, atol=1e-6)
+
+
 def test_fit_guide_without_signal_keeps_the_class_shares():
     from vae_augment.guide import fit_guide, guide_logits
 
@@ -173,6 +211,11 @@ def test_guide_survives_save_and_load_and_legacy_configs_have_none(guided, tmp_p
     a, b = loaded.generate(y, seed), guided.model.generate(y, seed)
     for key in a:
         np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
+    # a two-class model of session 4 (no guide_tree_per_class key) has one tree per class
+    config = guided.model.get_config()
+    assert not config["guide_tree_per_class"] and loaded.guide_feature.shape[0] == 100
+    session4 = {k: v for k, v in config.items() if k != "guide_tree_per_class"}
+    assert ConditionalVAE.from_config(session4).guide_feature.shape[0] == 200
     legacy = {k: v for k, v in guided.model.get_config().items() if not k.startswith("guide")}
     old = ConditionalVAE.from_config(legacy)
     assert old.guide_iterations == 0 and not hasattr(old, "guide_floor")

@@ -10,8 +10,8 @@ low quantile of the real rows' own scores (benchmarks/results/quality.md).
 
 The guide is a softmax gradient-boosted ensemble of *oblivious* trees (every node of a level
 splits on the same feature and threshold, as in CatBoost). That makes it cheap enough to run
-inside `generate` with TF ops on every interface: per tree level, one feature pick (a one-hot
-matmul) and one compare; per tree, one leaf gather. Its arrays are saved with the model's
+inside `generate` with TF ops on every interface: per tree level, one feature gather and one
+compare; per tree, one leaf gather. Two classes take one tree per round, not two. Its arrays are saved with the model's
 weights (no pickle in the artifact).
 It is fitted with NumPy on a seeded sample of the encoded training rows: numeric columns on
 their quantile-normal scale, null indicators, categories (one-hot up to 32 values, else
@@ -71,15 +71,23 @@ def guide_features(layout: Mapping[str, Any], x: Mapping[str, Any]) -> tf.Tensor
     return tf.concat(parts, axis=1)
 
 
+def trees_per_round(n_classes: int, *, binary_one_tree: bool = True) -> int:
+    """Trees the guide grows per boosting round: one per class, but one in all for two
+    classes with `binary_one_tree` (class 1's logit boosted against class 0's fixed
+    baseline: logistic boosting, the same model class with half the trees to evaluate)."""
+    return 1 if binary_one_tree and n_classes == 2 else n_classes
+
+
 def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations: int,
-              depth: int, seed: int = 0) -> dict[str, np.ndarray]:
+              depth: int, seed: int = 0, binary_one_tree: bool = True) -> dict[str, np.ndarray]:
     """Fits ``iterations`` rounds of softmax boosting (one oblivious tree of `depth` levels
-    per class per round) on [N, F] `features` and class indices `y`.
+    per class per round; per round one tree in all for two classes, see `trees_per_round`)
+    on [N, F] `features` and class indices `y`.
 
     Returns the arrays `guide_logits` runs: ``feature`` and ``threshold`` ([T, depth], the
     split of each level), ``value`` ([T, 2**depth] leaf values), ``tree_class`` ([T], the
     class logit each tree adds to) and ``baseline`` ([n_classes] log class shares), with
-    ``T = iterations * n_classes``. A row goes right at a level when its feature value is
+    ``T = iterations * trees_per_round(n_classes)``. A row goes right at a level when its feature value is
     greater than the threshold; its leaf is the binary number of those choices.
     """
     x = np.asarray(features, np.float32)
@@ -89,13 +97,14 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
         keep = np.sort(rng.choice(len(y), GUIDE_MAX_ROWS, replace=False))
         x, y = x[keep], y[keep]
     n, n_feat = x.shape
-    n_trees = iterations * n_classes
+    per_round = trees_per_round(n_classes, binary_one_tree=binary_one_tree)
+    tree_classes = np.arange(n_classes - per_round, n_classes, dtype=np.int32)
+    n_trees = iterations * per_round
     out = {
         "feature": np.zeros((n_trees, depth), np.int32),
         "threshold": np.full((n_trees, depth), np.inf, np.float32),  # +inf: always left
         "value": np.zeros((n_trees, 2 ** depth), np.float32),
-        "tree_class": np.repeat(np.arange(n_classes, dtype=np.int32)[None], iterations, 0
-                                ).reshape(-1),
+        "tree_class": np.tile(tree_classes, iterations),
     }
     share = np.bincount(y, minlength=n_classes) / max(n, 1)
     out["baseline"] = np.log(np.maximum(share, 1e-6)).astype(np.float32)
@@ -119,8 +128,8 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
     for it in range(iterations):
         p = np.exp(logits - logits.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
-        for c in range(n_classes):
-            t = it * n_classes + c
+        for k, c in enumerate(tree_classes):
+            t = it * per_round + k
             g, h = p[:, c] - onehot[:, c], np.maximum(p[:, c] * (1 - p[:, c]), 1e-6)
             leaf, levels = np.zeros(n, np.int64), 0
             for level in range(depth):
@@ -162,18 +171,20 @@ def class_proba(trees: Mapping[str, np.ndarray], features: np.ndarray, y: np.nda
 
 
 def guide_logits(trees: Mapping[str, Any], features: tf.Tensor) -> tf.Tensor:
-    """[B, n_classes] class logits of the guide arrays `trees` for [B, F] `features`."""
+    """[B, n_classes] class logits of the guide arrays `trees` for [B, F] `features`.
+
+    Static shapes only (XLA and TPU compile it) and exact on every device: each level's
+    feature value is a row gather of the transposed features and the trees add up by a
+    segment sum, not by matmuls (which TF32 would round on a GPU)."""
     feature, threshold, value = trees["feature"], trees["threshold"], trees["value"]
     n_trees, depth = tf.shape(feature)[0], tf.shape(feature)[1]
-    n_leaves = tf.shape(value)[1]
-    # each level's feature value by a one-hot matmul (exact; far faster than a column gather)
-    pick = tf.one_hot(tf.reshape(feature, [-1]), tf.shape(features)[1], dtype=tf.float32)
-    x = tf.matmul(tf.cast(features, tf.float32), pick, transpose_b=True)  # [B, T * depth]
-    right = tf.cast(x > tf.reshape(threshold, [1, -1]), tf.float32)
-    weights = tf.reshape(tf.pow(2.0, tf.cast(tf.range(depth - 1, -1, -1), tf.float32)), [-1, 1])
-    leaf = tf.cast(tf.reshape(tf.matmul(tf.reshape(right, [-1, depth]), weights),
-                              [-1, n_trees]), tf.int32)  # [B, T]: the binary number of choices
-    flat = leaf + tf.range(n_trees, dtype=tf.int32)[None, :] * n_leaves
-    contrib = tf.gather(tf.reshape(value, [-1]), flat)  # [B, T]
-    to_class = tf.one_hot(trees["tree_class"], tf.shape(trees["baseline"])[0], dtype=tf.float32)
-    return tf.matmul(contrib, to_class) + trees["baseline"][None, :]
+    x = tf.gather(tf.transpose(tf.cast(features, tf.float32)), tf.reshape(feature, [-1]))
+    right = tf.cast(x > tf.reshape(threshold, [-1, 1]), tf.float32)  # [T * depth, B]
+    level = tf.pow(2.0, tf.cast(tf.range(depth - 1, -1, -1), tf.float32))
+    leaf = tf.cast(tf.reduce_sum(tf.reshape(right, [n_trees, depth, -1]) * level[None, :, None],
+                                 axis=1), tf.int32)  # [T, B]: the binary number of choices
+    flat = leaf + tf.range(n_trees, dtype=tf.int32)[:, None] * tf.shape(value)[1]
+    contrib = tf.gather(tf.reshape(value, [-1]), flat)  # [T, B]
+    per_class = tf.math.unsorted_segment_sum(contrib, trees["tree_class"],
+                                             tf.shape(trees["baseline"])[0])  # [C, B]
+    return tf.transpose(per_class) + trees["baseline"][None, :]

@@ -102,6 +102,8 @@ class ConditionalVAE(keras.Model):
             passes) until then.
         guide_depth: levels of each guide tree.
         guide_quantile: which quantile of the real rows' guide probabilities is the floor.
+        guide_tree_per_class: grow one guide tree per class per round even for two classes
+            (models saved before one tree per round served two classes).
 
     Example:
         >>> model = ConditionalVAE(layout=encoding.layout(), latent_dim=16)  # doctest: +SKIP
@@ -127,6 +129,7 @@ class ConditionalVAE(keras.Model):
         guide_iterations: int = 0,
         guide_depth: int = 6,
         guide_quantile: float = 0.25,
+        guide_tree_per_class: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -154,6 +157,7 @@ class ConditionalVAE(keras.Model):
         self.guide_iterations = int(guide_iterations)
         self.guide_depth = int(guide_depth)
         self.guide_quantile = float(guide_quantile)
+        self.guide_tree_per_class = bool(guide_tree_per_class)
         self.temperature = float(temperature)
         self.candidates = int(candidates)
         self.num_components = int(num_components)
@@ -186,7 +190,8 @@ class ConditionalVAE(keras.Model):
 
         if self.guide_iterations:
             # the class guide's trees (written by fit_guide after training)
-            n_trees = self.guide_iterations * self.n_classes
+            n_trees = self.guide_iterations * G.trees_per_round(
+                self.n_classes, binary_one_tree=not self.guide_tree_per_class)
 
             def guide_weight(name, shape, dtype="float32", init="zeros"):
                 return self.add_weight(shape=shape, initializer=init, trainable=False,
@@ -405,6 +410,7 @@ class ConditionalVAE(keras.Model):
             "guide_iterations": self.guide_iterations,
             "guide_depth": self.guide_depth,
             "guide_quantile": self.guide_quantile,
+            "guide_tree_per_class": self.guide_tree_per_class,
             "name": self.name,
         }
 
@@ -499,7 +505,8 @@ class ConditionalVAE(keras.Model):
 
         def fit(rows):
             return G.fit_guide(feats[rows], y[rows], self.n_classes, seed=seed,
-                               iterations=self.guide_iterations, depth=self.guide_depth)
+                               iterations=self.guide_iterations, depth=self.guide_depth,
+                               binary_one_tree=not self.guide_tree_per_class)
 
         trees = fit(slice(None))
         scores, labels = [], []
@@ -684,7 +691,8 @@ class ConditionalVAE(keras.Model):
 LATENT_SOURCES = ("posterior", "prior")
 # what a model saved before an option existed was trained/sampled with
 _LEGACY_DEFAULTS = {"beta": 1.0, "latent_source": "prior", "bank_size": 0, "temperature": 1.0,
-                    "candidates": 1, "num_components": 1, "guide_iterations": 0}
+                    "candidates": 1, "num_components": 1, "guide_iterations": 0,
+                    "guide_tree_per_class": True}
 
 
 def _inv_softplus(y: float) -> float:
