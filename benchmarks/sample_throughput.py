@@ -11,6 +11,7 @@ to Arrow), (3) pyarrow writing the same rows to Parquet with the same writer. Me
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -28,6 +29,9 @@ def main(argv=None) -> int:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--fit-json", default="{}",
+                   help='extra vae_augment.api.fit kwargs, e.g. the guided setting: '
+                        '\'{"guide_iterations": 100, "candidates": 8, "bank_keep": 1.0}\'')
     args = p.parse_args(argv)
 
     import pyarrow as pa
@@ -38,7 +42,8 @@ def main(argv=None) -> int:
     from vae_augment.sampler import BLOCK_ROWS, Sampler, block_seed
 
     tmp = tempfile.mkdtemp(prefix="vae_bench_")
-    art = fit(args.data, label="churn", model_dir=os.path.join(tmp, "model"), epochs=args.epochs, seed=0)
+    art = fit(args.data, label="churn", model_dir=os.path.join(tmp, "model"), seed=0,
+              epochs=args.epochs, **json.loads(args.fit_json))
     print(f"model: hidden={art.model.hidden} latent={art.model.latent_dim}", file=sys.stderr)
     counts = {"yes": args.rows}
     sample(art, {"yes": BLOCK_ROWS}, seed=123)  # warm-up: trace the generator once

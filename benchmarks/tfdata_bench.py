@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import statistics
@@ -77,6 +78,9 @@ def main(argv=None) -> int:
     p.add_argument("--real-rows", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--fit-json", default="{}",
+                   help='extra vae_augment.api.fit kwargs, e.g. the guided setting: '
+                        '\'{"guide_iterations": 100, "candidates": 8, "bank_keep": 1.0}\'')
     p.add_argument("--out", default=None, help="write a markdown report here")
     args = p.parse_args(argv)
 
@@ -90,7 +94,7 @@ def main(argv=None) -> int:
     tmp = tempfile.mkdtemp(prefix="vae_tfdata_bench_")
     t0 = time.perf_counter()
     art = fit(args.data, label="churn", model_dir=os.path.join(tmp, "model"), seed=0,
-              epochs=args.epochs)
+              epochs=args.epochs, **json.loads(args.fit_json))
     fit_s = time.perf_counter() - t0
     table = pq.read_table(args.data)
     reps = -(-args.real_rows // table.num_rows)
