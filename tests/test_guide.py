@@ -5,9 +5,9 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from .conftest import FAST, FAST_ARGS, run_cli
+from vae_augment.training import GUIDED  # the guided setting
 
-GUIDED = {"guide_iterations": 100, "candidates": 8, "bank_keep": 1.0}  # the guided setting
+from .conftest import FAST, FAST_ARGS, run_cli
 
 
 def _numpy_logits(trees, x):
@@ -276,3 +276,25 @@ def test_guided_generation_of_images_when_every_row_passes(mixed_table):
     m.guide_floor.assign(tf.ones_like(m.guide_floor))  # none passes: every row redrawn
     redrawn = m.generate(y, seed)
     assert redrawn["tensor_0"].shape == plain["tensor_0"].shape
+
+
+def test_guided_preset_from_the_cli_and_python():
+    import vae_augment
+    from vae_augment.cli import _fit_kwargs, build_parser
+    from vae_augment.training import TrainConfig
+
+    def kwargs(*extra):
+        args = build_parser().parse_args(["fit", "in.parquet", "--label", "y", "--model-dir",
+                                          "m", *extra])
+        got = _fit_kwargs(args)
+        return got["guide_iterations"], got["candidates"], got["bank_keep"]
+
+    plain = TrainConfig()
+    assert kwargs() == (plain.guide_iterations, plain.candidates, plain.bank_keep) == (0, 1, 0.25)
+    assert kwargs("--guided") == (100, 8, 1.0)
+    assert vae_augment.GUIDED == dict(zip(("guide_iterations", "candidates", "bank_keep"),
+                                          kwargs("--guided")))
+    # a flag given beside --guided wins; alone it changes only itself
+    assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5") == (100, 4, 0.5)
+    assert kwargs("--candidates", "4") == (0, 4, 0.25)
+    TrainConfig(**vae_augment.GUIDED)  # a valid configuration

@@ -29,6 +29,7 @@ _LAZY = {
     "ConditionalVAE": "vae_augment.model",
     "Sampler": "vae_augment.sampler",
     "TrainConfig": "vae_augment.training",
+    "GUIDED": "vae_augment.training",
     "VAEAugmentError": "vae_augment.errors",
     "VAEOverSampler": "vae_augment.imblearn",
     "evaluate": "vae_augment.evaluation",

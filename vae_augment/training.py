@@ -27,8 +27,15 @@ from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats
 
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
-    "prepare_training", "load_encoding",
+    "prepare_training", "load_encoding", "GUIDED",
 ]
+
+
+#: The guided setting: the class guide (100 rounds) redraws synthetic rows that sit less firmly
+#: in their class than most real rows of it, up to 8 draws, in place of bank pruning. Better
+#: rows on churn and hpc, about 4-5x slower generation (benchmarks/results/quality.md,
+#: guided_cost.md). ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)``, CLI ``--guided``.
+GUIDED: dict[str, Any] = {"guide_iterations": 100, "candidates": 8, "bank_keep": 1.0}
 
 
 @dataclasses.dataclass
