@@ -177,6 +177,7 @@ def test_model_report_fields(model_report):
     # the importance-weighted bound is the tighter one (up to Monte Carlo noise)
     assert diag["iw_bound"] >= diag["elbo"] - 0.5
     assert diag["kl_total"] == pytest.approx(sum(diag["kl_per_dim"]), rel=1e-5)
+    assert diag["guide"] is None  # no class guide in this model (tests/test_guide.py has one)
     assert len(report["latent"]["explained_variance_ratio"]) == 2
     assert 0.0 <= report["detection"]["c2st_auc"] <= 1.0
     on_disk = json.loads((out / "report.json").read_text())

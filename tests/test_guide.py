@@ -298,3 +298,24 @@ def test_guided_preset_from_the_cli_and_python():
     assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5") == (100, 4, 0.5)
     assert kwargs("--candidates", "4") == (0, 4, 0.25)
     TrainConfig(**vae_augment.GUIDED)  # a valid configuration
+
+
+def test_evaluation_report_shows_how_the_guide_judges_rows(guided, tmp_path):
+    from vae_augment.api import sample
+    from vae_augment.evaluation import evaluate
+
+    real = _separable_table(n=300, seed=5)
+    synthetic = sample(guided, {"rare": 200, "common": 200}, seed=0)
+    report = evaluate(real, synthetic, label="label", model=guided, seed=0,
+                      report_dir=str(tmp_path / "r"), iw_samples=2)
+    guide = report["diagnostics"]["guide"]
+    assert guide["candidates"] == 8 and guide["quantile"] == 0.25
+    by_class = {c["class"]: c for c in guide["classes"]}
+    assert set(by_class) == {"common", "rare"}
+    for c in by_class.values():
+        assert c["floor"] == pytest.approx(
+            float(guided.model.guide_floor.numpy()[guided.encoding.class_index(c["class"])]))
+        assert c["generated_pass"] >= c["first_draw_pass"]  # redraws only ever help
+        assert 0.0 < c["real_test_pass"] <= 1.0
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Class guide" in html and "generated rows passing" in html

@@ -329,7 +329,39 @@ def _diagnostics(art, test, seed, iw_samples, max_rows=2000):
         "active_units_kl": int((kl_dim > KL_ACTIVE_NATS).sum()),
         "kl_active_threshold": KL_ACTIVE_NATS,
         "training": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+        "guide": _guide_diagnostics(model, enc, x, seed),
     }
+
+
+def _guide_diagnostics(model, enc, x, seed, draws: int = 2048):
+    """How the class guide (guided setting) judges real-test rows, plain draws and the rows
+    `generate` returns, per class: shares at or over the class's floor. None without a guide.
+    """
+    import tensorflow as tf
+
+    if not getattr(model, "guide_iterations", 0):
+        return None
+    floors = model.guide_floor.numpy()
+    y_real = np.asarray(x["y"])
+    real_p = _batched(lambda b: model.guide_proba(b, b["y"]).numpy(), x)
+    classes = []
+    for c, name in enumerate(enc.classes):
+        ys = tf.fill([draws], c)
+        seed_c = tf.constant([seed, 1000 + c], tf.int32)
+        first = model.guide_proba(model._draw(ys, seed_c), ys).numpy()
+        final = model.guide_proba(model.generate(ys, seed_c), ys).numpy()
+        real_c = real_p[y_real == c]
+        classes.append({
+            "class": name,
+            "floor": float(floors[c]),
+            "real_test_rows": int(len(real_c)),
+            "real_test_pass": float(np.mean(real_c >= floors[c])) if len(real_c) else None,
+            "first_draw_pass": float(np.mean(first >= floors[c])),
+            "generated_pass": float(np.mean(final >= floors[c])),
+        })
+    return {"iterations": int(model.guide_iterations), "quantile": float(model.guide_quantile),
+            "candidates": int(model.candidates), "draws_per_class": int(draws),
+            "classes": classes}
 
 
 def _latents(art, real, synthetic, seed, max_rows=2000):
@@ -419,8 +451,10 @@ def evaluate(
     * ``privacy``: distance to the closest real-train row of the same class for synthetic
       rows vs real-test rows, and the exact-copy rate against every real row.
     * ``model`` (with `model`): ELBO and importance-weighted bound on real-test, KL per latent
-      dimension and the number of active units (posterior collapse); ``latent``: a PCA of
-      the latent means by class.
+      dimension and the number of active units (posterior collapse); with a class guide
+      (guided setting), ``guide``: per class, its floor and the shares of real-test rows,
+      plain draws and generated rows at or over it; ``latent``: a PCA of the latent means by
+      class.
 
     See the module docstring for how real-train and real-test are made.
 
