@@ -11,8 +11,8 @@ low quantile of the real rows' own scores (benchmarks/results/quality.md).
 The guide is a softmax gradient-boosted ensemble of *oblivious* trees (every node of a level
 splits on the same feature and threshold, as in CatBoost). That makes it cheap enough to run
 inside `generate` with TF ops on every interface: per tree level, one feature gather and one
-compare; per tree, one leaf gather. Two classes take one tree per round, not two. Its arrays are saved with the model's
-weights (no pickle in the artifact).
+compare; per tree, one leaf gather. Two classes take one tree per round, not two. Its arrays
+are saved with the model's weights (no pickle in the artifact).
 It is fitted with NumPy on a seeded sample of the encoded training rows: numeric columns on
 their quantile-normal scale, null indicators, categories (one-hot up to 32 values, else
 their codes), flattened small tensors.
@@ -87,8 +87,9 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
     Returns the arrays `guide_logits` runs: ``feature`` and ``threshold`` ([T, depth], the
     split of each level), ``value`` ([T, 2**depth] leaf values), ``tree_class`` ([T], the
     class logit each tree adds to) and ``baseline`` ([n_classes] log class shares), with
-    ``T = iterations * trees_per_round(n_classes)``. A row goes right at a level when its feature value is
-    greater than the threshold; its leaf is the binary number of those choices.
+    ``T = iterations * trees_per_round(n_classes)``. A row goes right at a level when its
+    feature value is greater than the threshold; its leaf is the binary number of those
+    choices.
     """
     x = np.asarray(features, np.float32)
     y = np.asarray(y, np.int64)
