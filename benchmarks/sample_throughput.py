@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--fit-json", default="{}",
                    help='extra vae_augment.api.fit kwargs, e.g. the guided setting: '
-                        '\'{"guide_iterations": 100, "candidates": 8, "bank_keep": 1.0}\'')
+                        '\'{"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}\'')
     args = p.parse_args(argv)
 
     import pyarrow as pa

@@ -151,7 +151,7 @@ def test_fit_trains_a_guide_and_sets_held_out_floors(guided):
     from vae_augment.training import TrainConfig
 
     m, metrics = guided.model, guided.config["metrics"]
-    assert m.guide_iterations == 100 and m.candidates == 8
+    assert m.guide_iterations == GUIDED["guide_iterations"] and m.candidates == 8
     assert TrainConfig().guide_iterations == 0  # no guide by default (generation cost)
     floors = m.guide_floor.numpy()
     assert metrics["guide_floor"] == pytest.approx(floors.tolist(), abs=1e-4)
@@ -213,9 +213,10 @@ def test_guide_survives_save_and_load_and_legacy_configs_have_none(guided, tmp_p
         np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())
     # a two-class model of session 4 (no guide_tree_per_class key) has one tree per class
     config = guided.model.get_config()
-    assert not config["guide_tree_per_class"] and loaded.guide_feature.shape[0] == 100
+    rounds = config["guide_iterations"]
+    assert not config["guide_tree_per_class"] and loaded.guide_feature.shape[0] == rounds
     session4 = {k: v for k, v in config.items() if k != "guide_tree_per_class"}
-    assert ConditionalVAE.from_config(session4).guide_feature.shape[0] == 200
+    assert ConditionalVAE.from_config(session4).guide_feature.shape[0] == 2 * rounds
     legacy = {k: v for k, v in guided.model.get_config().items() if not k.startswith("guide")}
     old = ConditionalVAE.from_config(legacy)
     assert old.guide_iterations == 0 and not hasattr(old, "guide_floor")
@@ -291,11 +292,11 @@ def test_guided_preset_from_the_cli_and_python():
 
     plain = TrainConfig()
     assert kwargs() == (plain.guide_iterations, plain.candidates, plain.bank_keep) == (0, 1, 0.25)
-    assert kwargs("--guided") == (100, 8, 1.0)
+    assert kwargs("--guided") == (50, 8, 1.0)
     assert vae_augment.GUIDED == dict(zip(("guide_iterations", "candidates", "bank_keep"),
                                           kwargs("--guided")))
     # a flag given beside --guided wins; alone it changes only itself
-    assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5") == (100, 4, 0.5)
+    assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5") == (50, 4, 0.5)
     assert kwargs("--candidates", "4") == (0, 4, 0.25)
     TrainConfig(**vae_augment.GUIDED)  # a valid configuration
 

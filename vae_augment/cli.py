@@ -107,9 +107,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the latent noise when sampling [1.0]")
     g.add_argument("--guided", action="store_true",
-                   help="the guided setting: --guide-iterations 100 --candidates 8 "
+                   help="the guided setting: --guide-iterations 50 --candidates 8 "
                         "--bank-keep 1 (flags given beside it win). Better rows on most "
-                        "tables, about 4-5x slower generation")
+                        "tables, about 3x slower generation")
     g.add_argument("--bank-keep", type=float, default=None,
                    help="share of each class's stored posteriors kept after training: the "
                         "ones the model places most firmly in their class [0.25; --guided: 1]")
@@ -123,7 +123,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--guide-iterations", type=int, default=None,
                    help="boosting rounds of the class guide, a tree classifier of the real "
                         "rows fitted after training that decides which draws to redraw; 0: "
-                        "no guide [0; --guided: 100]")
+                        "no guide [0; --guided: 50]")
     g.add_argument("--guide-quantile", type=float, default=0.25,
                    help="a draw passes when the guide's probability of its class is at least "
                         "this quantile of the real rows' probabilities [0.25]")

@@ -31,11 +31,12 @@ __all__ = [
 ]
 
 
-#: The guided setting: the class guide (100 rounds) redraws synthetic rows that sit less firmly
+#: The guided setting: the class guide (50 rounds) redraws synthetic rows that sit less firmly
 #: in their class than most real rows of it, up to 8 draws, in place of bank pruning. Better
-#: rows on churn and hpc, about 4-5x slower generation (benchmarks/results/quality.md,
-#: guided_cost.md). ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)``, CLI ``--guided``.
-GUIDED: dict[str, Any] = {"guide_iterations": 100, "candidates": 8, "bank_keep": 1.0}
+#: rows on churn and hpc, about 3x slower generation (benchmarks/results/quality.md,
+#: guided_cost.md; 100 rounds scored the same and generated 27 % slower).
+#: ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)``, CLI ``--guided``.
+GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}
 
 
 @dataclasses.dataclass
