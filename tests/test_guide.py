@@ -332,3 +332,17 @@ def test_guided_generation_compiles_with_xla(guided):
     assert table.num_rows == 300 and set(table.column("label").to_pylist()) == {"rare"}
     plain = next(Sampler(guided).iter_counts({"rare": 10}, seed=0))
     assert table.schema == plain.schema
+
+
+def test_cli_help_quotes_the_guided_preset():
+    """The CLI's help spells out GUIDED by hand (importing it there would slow `--help` by
+    ~0.9 s); this keeps the two the same."""
+    from vae_augment.cli import build_parser
+
+    fit = next(a for a in build_parser()._subparsers._group_actions[0].choices.values()
+               if any(o.dest == "guided" for o in a._actions))
+    text = " ".join(o.help or "" for o in fit._actions)
+    assert (f"--guide-iterations {GUIDED['guide_iterations']} --candidates "
+            f"{GUIDED['candidates']} --bank-keep {GUIDED['bank_keep']:g}") in text
+    assert f"--guided: {GUIDED['guide_iterations']}]" in text
+    assert f"--guided: {GUIDED['candidates']}]" in text

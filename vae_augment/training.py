@@ -64,7 +64,7 @@ class TrainConfig:
     candidates: int = 1  # most draws per synthetic row (class-consistency selection)
     bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
     num_components: int = 1  # Gaussians per numeric column in the likelihood (1: no mixture)
-    guide_iterations: int = 0  # boosting rounds of the class guide (0: no guide; 100 guided)
+    guide_iterations: int = 0  # boosting rounds of the class guide (0: no guide; see GUIDED)
     guide_depth: int = 6  # levels of each guide tree
     guide_quantile: float = 0.25  # the guide floor: this quantile of the real rows' scores
 
