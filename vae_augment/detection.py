@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vae_augment.errors import VAEAugmentError
+from vae_augment.tablerows import _rng, _single_thread, _subsample, _take
 
 __all__ = ["c2st_auc"]
 
@@ -69,7 +70,6 @@ def c2st_auc(
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from vae_augment.evaluation import _rng, _single_thread, _subsample, _take
     from vae_augment.privacy import feature_matrix
 
     if max_rows < 10:
@@ -125,8 +125,6 @@ def c2st_auc(
 
 
 def _detection(encoding, real, synthetic, y_real, y_syn, seed, max_rows=5000):
-    from vae_augment.evaluation import _take
-
     out: dict[str, Any] = {
         "c2st_auc": None, "classifier": "HistGradientBoostingClassifier, 5-fold CV ROC AUC",
         "max_rows": max_rows, "per_class": {},

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vae_augment.tablerows import _rng, _take
+
 __all__: list[str] = []  # no public API: `evaluate` reports these metrics
 
 _MIN_CLASS_ROWS = 5  # fewer rows on either side: a class is not compared
@@ -144,8 +146,6 @@ def _corr_ratio(values: np.ndarray, cats: np.ndarray) -> float:
 
 
 def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_assoc_cols=30):
-    from vae_augment.evaluation import _rng, _take
-
     specs = [s for s in encoding.specs if s.kind in ("numeric", "categorical", "tensor")]
     assoc_specs = [s for s in specs if s.kind != "tensor"][:max_assoc_cols]
     per_class, matrices = {}, {}

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from vae_augment.tablerows import _rng, _subsample, _take
+
 __all__ = ["feature_matrix", "distance_to_closest", "filter_near_copies", "EXACT_TOLERANCE"]
 
 # float32 encoding noise: rows closer than this are treated as exact copies
@@ -81,3 +83,51 @@ def filter_near_copies(
     d = distance_to_closest(encoding, reference, synthetic.select(cols))
     keep = d > max(min_distance, EXACT_TOLERANCE)
     return synthetic.filter(pa.array(keep)), int((~keep).sum())
+
+
+# ------------------------------------------------- the evaluation report's privacy section
+def _summary(d: np.ndarray) -> dict[str, float | None]:
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return {"median": None, "p05": None, "mean": None, "n": 0}
+    return {"median": float(np.median(d)), "p05": float(np.quantile(d, 0.05)),
+            "mean": float(d.mean()), "n": int(len(d))}
+
+
+def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
+    """Distances to the closest real-train row of the same class, for synthetic rows and for
+    real-test rows of the classes the synthetic rows have (so both sides have the same mix of
+    classes to search); the exact-copy rate counts synthetic rows equal to any real row."""
+    rng = _rng(seed, 4)
+    syn = _subsample(synthetic, max_rows, rng)
+    y_syn = encoding.encode(syn)["y"]
+    y_test = encoding.encode(test)["y"]
+    hold = _take(test, np.flatnonzero(np.isin(y_test, np.unique(y_syn))))
+    hold = _subsample(hold, max_rows, rng)
+    y_hold = encoding.encode(hold)["y"]
+    d_syn = distance_to_closest(encoding, train, syn)
+    d_hold = distance_to_closest(encoding, train, hold)
+    d_all = distance_to_closest(encoding, real, syn)
+    per_class, closer_n, closer_of = {}, 0, 0
+    for c in np.unique(y_syn):
+        ds, dh = d_syn[y_syn == c], d_hold[y_hold == c]
+        entry = {"synthetic": _summary(ds), "holdout": _summary(dh),
+                 "exact_copy_rate": float(np.mean(d_all[y_syn == c] <= EXACT_TOLERANCE))}
+        if np.isfinite(dh).sum() >= 20 and np.isfinite(ds).any():
+            p05 = np.quantile(dh[np.isfinite(dh)], 0.05)
+            ds = ds[np.isfinite(ds)]
+            entry["share_closer_than_holdout_p05"] = float(np.mean(ds < p05))
+            closer_n += int(np.sum(ds < p05))
+            closer_of += len(ds)
+        per_class[str(encoding.classes[c])] = entry
+    return {
+        "exact_copy_rate": float(np.mean(d_all <= EXACT_TOLERANCE)) if len(d_all) else None,
+        "holdout_exact_copy_rate": float(np.mean(d_hold <= EXACT_TOLERANCE))
+        if len(d_hold) else None,
+        "dcr_synthetic": _summary(d_syn),
+        "dcr_holdout": _summary(d_hold),
+        # ~0.05 when synthetic rows are as far from real-train as unseen real rows are
+        "share_closer_than_holdout_p05": closer_n / closer_of if closer_of else None,
+        "per_class": per_class,
+        "exact_tolerance": EXACT_TOLERANCE,
+    }, d_syn, d_hold

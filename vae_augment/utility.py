@@ -1,0 +1,113 @@
+"""Utility: downstream classifiers (logistic regression, gradient boosting) trained on
+real-train alone, with the synthetic rows added, and with random oversampling and SMOTE
+beside them, all scored on real-test; builds the ``utility`` section of
+`vae_augment.evaluation.evaluate`'s report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vae_augment.tablerows import _rng, _single_thread, _take
+
+__all__: list[str] = []
+
+
+def _classifiers(seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "logistic_regression": lambda: make_pipeline(
+            StandardScaler(), LogisticRegression(max_iter=2000)),
+        "gradient_boosting": lambda: HistGradientBoostingClassifier(random_state=seed),
+    }
+
+
+def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
+    from sklearn.metrics import (
+        average_precision_score,
+        balanced_accuracy_score,
+        f1_score,
+    )
+
+    pred = clf.predict(x_test)
+    proba = clf.predict_proba(x_test)
+    col = list(clf.classes_).index(minority)
+    f1s = f1_score(y_test, pred, labels=classes_idx, average=None, zero_division=0)
+    return {
+        "balanced_accuracy": float(balanced_accuracy_score(y_test, pred)),
+        "macro_f1": float(f1_score(y_test, pred, labels=classes_idx, average="macro",
+                                   zero_division=0)),
+        "minority_f1": float(f1s[classes_idx.index(minority)]),
+        "minority_average_precision": float(
+            average_precision_score(y_test == minority, proba[:, col]))
+        if (y_test == minority).any() else None,
+        "f1_per_class": [float(v) for v in f1s],
+    }
+
+
+def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
+    from imblearn.over_sampling import SMOTE, RandomOverSampler
+
+    from vae_augment.balancing import samples_to_generate
+    from vae_augment.privacy import feature_matrix
+
+    rng = _rng(seed, 3)
+    y_tr = encoding.encode(train)["y"]
+    if len(y_tr) > max_rows:
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(np.arange(len(y_tr)), train_size=max_rows,
+                                   random_state=seed, stratify=y_tr)
+        train, y_tr = _take(train, keep), y_tr[np.sort(keep)]
+    y_te = encoding.encode(test)["y"]
+    x_tr, x_te = feature_matrix(encoding, train), feature_matrix(encoding, test)
+    present = sorted(int(c) for c in np.unique(y_tr))
+    out: dict[str, Any] = {"train_rows": int(len(y_tr)), "test_rows": int(len(y_te))}
+    if len(present) < 2 or len(y_te) == 0:
+        out["skipped"] = "needs at least two classes in real-train and a non-empty real-test"
+        return out
+    counts = {c: int((y_tr == c).sum()) for c in present}
+    minority = min(present, key=lambda c: (counts[c], c))
+    new = samples_to_generate(counts, "auto")
+    # vae-augment: real-train plus up to `new[c]` synthetic rows of each class
+    take, shortfall = [], {}
+    for c, n in new.items():
+        rows = np.flatnonzero(y_syn == c)
+        if n and len(rows):
+            take.append(rng.choice(rows, min(n, len(rows)), replace=False))
+        if n > len(rows):
+            shortfall[str(encoding.classes[c])] = int(n - len(rows))
+    syn_idx = np.sort(np.concatenate(take)) if take else np.zeros(0, np.int64)
+    x_syn = feature_matrix(encoding, _take(synthetic, syn_idx)) if len(syn_idx) else x_tr[:0]
+    sets = {
+        "none": (x_tr, y_tr),
+        "random_oversampling": RandomOverSampler(random_state=seed).fit_resample(x_tr, y_tr),
+    }
+    k = min(5, min(counts[c] for c in new if new[c] > 0) - 1) if any(new.values()) else 5
+    if k >= 1:
+        sets["smote"] = SMOTE(k_neighbors=k, random_state=seed).fit_resample(x_tr, y_tr)
+    else:
+        out["smote_skipped"] = "a class to oversample has a single row"
+    sets["vae_augment"] = (np.concatenate([x_tr, x_syn]), np.r_[y_tr, y_syn[syn_idx]])
+    out.update({
+        "minority_class": str(encoding.classes[minority]),
+        # rows the 'auto' target needed beyond the synthetic rows available, per class
+        "synthetic_shortfall": shortfall,
+        "classes": [str(encoding.classes[c]) for c in present],
+        "train_counts": {m: {str(encoding.classes[c]): int((y == c).sum()) for c in present}
+                         for m, (_, y) in sets.items()},
+        "results": {},
+    })
+    for name, make in _classifiers(seed).items():
+        out["results"][name] = {}
+        for method, (x, y) in sets.items():
+            with _single_thread():
+                clf = make().fit(x, y)
+                out["results"][name][method] = _scores(clf, x_te, y_te, present, minority)
+    return out
+
