@@ -1,0 +1,313 @@
+"""The evaluation report's plots: matplotlib (Agg backend) figures as base64 PNGs, so
+`vae_augment.report` can embed them in a self-contained report.html.
+
+`draw(report, plots)` returns every plot the report's contents allow ({name: base64 PNG, or
+None}; "images" is a list of (column, PNG) grids)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["draw"]
+
+_MAX_PLOT_CLASSES = 6
+
+
+def draw(report, plots) -> dict[str, Any]:
+    """The report's plots ({name: base64 PNG or None; "images": [(column, PNG), ...]})."""
+    return {
+        "fidelity": _fidelity_heatmap(report),
+        "marginals": _marginals(report, plots),
+        "association": _association_plot(report, plots),
+        "images": _image_grids(report, plots),
+        "latent": _latent_plot(report, plots),
+        "utility": _utility_plot(report),
+        "privacy": _privacy_plot(plots),
+        "kl": _kl_plot(report),
+    }
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> str:
+    plt = _plt()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _fidelity_heatmap(report) -> str | None:
+    per = {c: e for c, e in report["fidelity"]["per_class"].items() if e["score"] is not None}
+    if not per:
+        return None
+    cols = list(next(iter(per.values()))["columns"])
+    if not cols:
+        return None
+    m = np.array([[per[c]["columns"][col]["score"] for c in per] for col in cols])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(per), 0.9 + 0.32 * len(cols)))
+    im = ax.imshow(m, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+    ax.set_xticks(range(len(per)), [f"{c}\n(n syn={per[c]['n_synthetic']})" for c in per],
+                  fontsize=8)
+    ax.set_yticks(range(len(cols)), cols, fontsize=8)
+    for i in range(len(cols)):
+        for j in range(len(per)):
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_title("Marginal fidelity per column and class (1 = identical)", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    return _png(fig)
+
+
+def _classes_to_plot(report) -> list[str]:
+    per = report["fidelity"]["per_class"]
+    ok = [c for c, e in per.items() if e["score"] is not None]
+    return sorted(ok, key=lambda c: per[c]["n_real"])[:_MAX_PLOT_CLASSES]
+
+
+def _marginals(report, plots) -> str | None:
+    classes = _classes_to_plot(report)
+    if not classes:
+        return None
+    cls = classes[0]  # the smallest class that has synthetic rows
+    enc = plots["encoding"]
+    ci = [str(c) for c in enc.classes].index(cls)
+    real = plots["real"].filter(pa.array(plots["y_real"] == ci))
+    syn = plots["synthetic"].filter(pa.array(plots["y_syn"] == ci))
+    cols = report["fidelity"]["per_class"][cls]["columns"]
+    names = sorted(cols, key=lambda n: cols[n]["score"])[:8]
+    plt = _plt()
+    ncol = min(4, len(names))
+    nrow = int(np.ceil(len(names) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.5 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        r, s = _arr(real.column(name)), _arr(syn.column(name))
+        if cols[name]["kind"] == "categorical":
+            vr = _freq(r)
+            vs = _freq(s)
+            keys = sorted(set(vr) | set(vs), key=lambda k: -vr.get(k, 0))[:12]
+            x = np.arange(len(keys))
+            ax.bar(x - 0.2, [vr.get(k, 0) for k in keys], 0.4, label="real", color="#0969da")
+            ax.bar(x + 0.2, [vs.get(k, 0) for k in keys], 0.4, label="synthetic", color="#fb8500")
+            ax.set_xticks(x, [k[:10] for k in keys], rotation=45, fontsize=7)
+        else:
+            vr, vs = _flat(r), _flat(s)
+            both = np.r_[vr, vs]
+            if len(both):
+                lo, hi = np.quantile(both, [0.005, 0.995])
+                bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+                ax.hist(vr, bins=bins, density=True, alpha=0.5, label="real", color="#0969da")
+                ax.hist(vs, bins=bins, density=True, alpha=0.5, label="synthetic",
+                        color="#fb8500")
+        ax.set_title(f"{name} ({cols[name]['score']:.2f})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle(f"Class {cls}: the {len(names)} least faithful columns", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _arr(col) -> pa.Array:
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    return col
+
+
+def _freq(col: pa.Array) -> dict[str, float]:
+    import pyarrow.compute as pc
+
+    vc = pc.value_counts(col.drop_null())
+    n = max(1, len(col) - col.null_count)
+    return {str(v): c / n for v, c in zip(vc.field("values").to_pylist(),
+                                          vc.field("counts").to_pylist())}
+
+
+def _flat(col: pa.Array) -> np.ndarray:
+    col = col.drop_null()
+    if isinstance(col, pa.ExtensionArray):
+        col = col.storage
+    if pa.types.is_fixed_size_list(col.type):
+        col = col.flatten()
+    return col.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _association_plot(report, plots) -> str | None:
+    mats = plots.get("association") or {}
+    classes = [c for c in _classes_to_plot(report) if c in mats][:3]
+    names = report["fidelity"]["association_columns"]
+    if not classes or not names:
+        return None
+    plt = _plt()
+    size = 1.2 + 0.22 * len(names)
+    fig, axes = plt.subplots(len(classes), 3, figsize=(3 * size, size * len(classes)),
+                             squeeze=False)
+    for row, cls in zip(axes, classes):
+        a_r, a_s = mats[cls]
+        for ax, m, title, cmap, lim in (
+            (row[0], a_r, f"{cls}: real", "coolwarm", (-1, 1)),
+            (row[1], a_s, f"{cls}: synthetic", "coolwarm", (-1, 1)),
+            (row[2], np.abs(a_r - a_s), f"{cls}: |difference|", "Reds", (0, 1)),
+        ):
+            im = ax.imshow(m, vmin=lim[0], vmax=lim[1], cmap=cmap)
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
+            ax.set_yticks(range(len(names)), names, fontsize=6)
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _image_grids(report, plots) -> list[tuple[str, str]]:
+    enc = plots["encoding"]
+    out = []
+    classes = [str(c) for c in enc.classes]
+    for spec in enc.tensors:
+        shape = list(spec.shape)
+        if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))):
+            continue
+        show = _classes_to_plot(report)
+        if not show:
+            continue
+        k = 6
+        # one intensity scale for every image (the column's range in the data)
+        lo = spec.low if spec.low is not None and np.isfinite(spec.low) else 0.0
+        hi = spec.high if spec.high is not None and np.isfinite(spec.high) else 1.0
+        plt = _plt()
+        fig, axes = plt.subplots(len(show), 2 * k + 1, figsize=(0.9 * (2 * k + 1), 1.0 * len(show)),
+                                 squeeze=False)
+        for r, cls in enumerate(show):
+            ci = classes.index(cls)
+            for side, table, y, off in (("real", plots["real"], plots["y_real"], 0),
+                                        ("synthetic", plots["synthetic"], plots["y_syn"], k + 1)):
+                rows = np.flatnonzero(y == ci)[:k]
+                imgs = _images(table.column(spec.name), rows, shape, lo, hi)
+                for j in range(k):
+                    ax = axes[r, off + j]
+                    ax.axis("off")
+                    if j < len(imgs):
+                        ax.imshow(imgs[j], cmap="gray", vmin=0.0, vmax=1.0)
+                if r == 0:
+                    axes[0, off].set_title(side, fontsize=8, loc="left")
+            axes[r, k].axis("off")
+            axes[r, k].text(0.5, 0.5, cls, ha="center", va="center", fontsize=9)
+        fig.suptitle(f"{spec.name}: real (left) vs synthetic (right), by class", fontsize=10)
+        out.append((spec.name, _png(fig)))
+    return out
+
+
+def _images(col, rows: np.ndarray, shape: list[int], lo: float, hi: float) -> list[np.ndarray]:
+    if not len(rows):
+        return []
+    col = _arr(col).take(pa.array(rows))
+    if isinstance(col, pa.ExtensionArray):
+        col = col.storage
+    imgs = []
+    for v in col.to_pylist():
+        if v is None:
+            continue
+        a = np.asarray(v, np.float64).reshape(shape)
+        if a.ndim == 3 and a.shape[2] == 1:
+            a = a[:, :, 0]
+        imgs.append(np.clip((a - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(a))
+    return imgs
+
+
+def _latent_plot(report, plots) -> str | None:
+    if "latent" not in plots:
+        return None
+    p_r, y_r, p_s, y_s = plots["latent"]
+    classes = [str(c) for c in plots["encoding"].classes]
+    model_classes = classes
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
+    cmap = plt.get_cmap("tab10")
+    for ax, p, y, title in ((axes[0], p_r, y_r, "real"), (axes[1], p_s, y_s, "synthetic")):
+        for c in np.unique(np.r_[y_r, y_s]):
+            m = y == c
+            if m.any():
+                name = model_classes[c] if c < len(model_classes) else str(c)
+                ax.scatter(p[m, 0], p[m, 1], s=6, alpha=0.5, color=cmap(int(c) % 10), label=name)
+        ax.set_title(f"latent means, {title} rows", fontsize=10)
+        ax.set_xlabel("PC 1")
+    axes[0].set_ylabel("PC 2")
+    axes[0].legend(fontsize=7, markerscale=2)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _utility_plot(report) -> str | None:
+    u = report["utility"]
+    if "results" not in u:
+        return None
+    plt = _plt()
+    metrics = ("minority_f1", "balanced_accuracy", "macro_f1")
+    fig, axes = plt.subplots(1, len(u["results"]), figsize=(5.2 * len(u["results"]), 3.2),
+                             squeeze=False)
+    colors = {"none": "#8c959f", "random_oversampling": "#54aeff", "smote": "#0969da",
+              "vae_augment": "#fb8500"}
+    for ax, (clf, res) in zip(axes[0], u["results"].items()):
+        methods = list(res)
+        x = np.arange(len(metrics))
+        w = 0.8 / len(methods)
+        for i, m in enumerate(methods):
+            ax.bar(x + (i - (len(methods) - 1) / 2) * w, [res[m][k] for k in metrics], w,
+                   label=m, color=colors.get(m))
+        ax.set_xticks(x, [k.replace("_", " ") for k in metrics], fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_title(clf.replace("_", " "), fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def _privacy_plot(plots) -> str | None:
+    d_s, d_h = plots["dcr_synthetic"], plots["dcr_holdout"]
+    d_s, d_h = d_s[np.isfinite(d_s)], d_h[np.isfinite(d_h)]
+    if not len(d_s) and not len(d_h):
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3))
+    both = np.r_[d_s, d_h]
+    bins = np.linspace(0, np.quantile(both, 0.99) + 1e-9, 40)
+    ax.hist(d_h, bins=bins, density=True, alpha=0.5, label="real-test rows", color="#0969da")
+    ax.hist(d_s, bins=bins, density=True, alpha=0.5, label="synthetic rows", color="#fb8500")
+    ax.set_xlabel("distance to the closest real-train row of the same class")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _kl_plot(report) -> str | None:
+    d = report.get("diagnostics") or {}
+    if "kl_per_dim" not in d:
+        return None
+    plt = _plt()
+    kl = np.array(d["kl_per_dim"])
+    t = d.get("kl_active_threshold", 0.1)
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.35 * len(kl) + 1.5), 2.8))
+    ax.bar(range(len(kl)), kl, color=["#fb8500" if v > t else "#8c959f" for v in kl])
+    ax.axhline(t, color="#cf222e", lw=0.8, ls="--")
+    ax.set_xticks(range(len(kl)))
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("latent dimension")
+    ax.set_ylabel("KL (nats)")
+    ax.set_title(f"KL(q(z|x,y) || p(z|y)) per dimension; grey = collapsed (< {t} nats)",
+                 fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
