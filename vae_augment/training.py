@@ -1,4 +1,5 @@
-"""Fitting: the encoding (one streaming pass) and the model (Keras `fit`).
+"""Fitting the model (Keras `fit`); the encoding and the training data come from
+`vae_augment.preparation` (its names are re-exported here).
 
 `train_model` runs Keras `fit` under a tf.distribute strategy and a dtype policy, on data held
 in memory or streamed from Parquet (`vae_augment.streaming`), with checkpoints every N steps
@@ -18,12 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from vae_augment.encoding import Encoding
 from vae_augment.errors import VAEAugmentError
-from vae_augment.io import iter_batches, read_schema, resolve_inputs
-from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats
+from vae_augment.preparation import encode_all, fit_encoding, load_encoding, prepare_training
 
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
@@ -103,107 +102,6 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         return d
-
-
-def fit_encoding(
-    inputs,
-    label: str,
-    *,
-    exclude: Sequence[str] = (),
-    categorical: Sequence[str] = (),
-    numeric: Sequence[str] = (),
-    max_categories: int = DEFAULT_MAX_CATEGORIES,
-) -> Encoding:
-    """Fits the encoding in one streaming pass over `inputs` (paths, a glob, or a table)."""
-    if isinstance(inputs, (pa.Table, pa.RecordBatch)):
-        schema = inputs.schema
-        batches = inputs.to_batches() if isinstance(inputs, pa.Table) else [inputs]
-    else:
-        paths = resolve_inputs(inputs)
-        schema = read_schema(paths)
-        batches = iter_batches(paths)
-    stats = SchemaStats(
-        schema, label, exclude=exclude, categorical=categorical, numeric=numeric,
-        max_categories=max_categories,
-    )
-    for batch in batches:
-        stats.update(batch)
-    from vae_augment.stats_merge import encoding_from_stats
-
-    return encoding_from_stats(stats)  # shared with the Beam job pipelines/fit_stats.py
-
-
-def encode_all(encoding: Encoding, inputs) -> dict[str, np.ndarray]:
-    """Encodes every row of `inputs` (paths or a table) into in-memory arrays."""
-    if isinstance(inputs, (pa.Table, pa.RecordBatch)):
-        return encoding.encode(inputs)
-    parts = [encoding.encode(b) for b in iter_batches(resolve_inputs(inputs))]
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def load_encoding(path) -> Encoding:
-    """Reads an ``encoding.json`` (a checkpoint's, an artifact's or `pipelines/fit_stats.py`'s)."""
-    from vae_augment.errors import InputError
-
-    try:
-        with open(os.fspath(path)) as f:
-            return Encoding.from_json(json.load(f))
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"`encoding` file '{path}' is not a readable encoding.json ({exc})") from exc
-
-
-def prepare_training(
-    inputs,
-    label: str,
-    config: TrainConfig,
-    *,
-    exclude: Sequence[str] = (),
-    categorical: Sequence[str] = (),
-    numeric: Sequence[str] = (),
-    max_categories: int = DEFAULT_MAX_CATEGORIES,
-    streaming: bool | None = None,
-    encoding=None,
-    checkpoint_dir: str | None = None,
-):
-    """The encoding and the training data (arrays in memory, or a `ParquetSource`).
-
-    The encoding comes from `encoding` (an `Encoding` or a path to its JSON), else from the
-    ``encoding.json`` of `checkpoint_dir` (a resumed run skips the statistics pass), else from
-    one streaming pass over `inputs`. Data is streamed when `streaming` is true, or when it
-    is None and the input has more than `vae_augment.streaming.STREAMING_MIN_ROWS` rows.
-    """
-    from vae_augment.errors import SchemaError
-    from vae_augment.streaming import ParquetSource, should_stream
-
-    if encoding is None and checkpoint_dir is not None:
-        saved = os.path.join(checkpoint_dir, "encoding.json")
-        if os.path.exists(saved):
-            encoding = saved
-    if isinstance(encoding, (str, os.PathLike)):
-        encoding = load_encoding(encoding)
-    if encoding is None:
-        encoding = fit_encoding(
-            inputs, label, exclude=exclude, categorical=categorical, numeric=numeric,
-            max_categories=max_categories,
-        )
-    else:
-        if encoding.label != label:
-            raise SchemaError(
-                f"`encoding` was fitted with label '{encoding.label}', not `label` '{label}'"
-            )
-        schema = (inputs.schema if isinstance(inputs, (pa.Table, pa.RecordBatch))
-                  else read_schema(resolve_inputs(inputs)))
-        if not encoding.schema.equals(schema, check_metadata=False):
-            raise SchemaError(
-                f"`encoding` was fitted on columns {encoding.schema.names} with other types; "
-                f"the input has {schema.names}"
-            )
-    if should_stream(inputs, streaming):
-        return encoding, ParquetSource(
-            inputs, encoding, validation_split=config.validation_split, seed=config.seed,
-            shuffle_buffer=config.shuffle_buffer,
-        )
-    return encoding, encode_all(encoding, inputs)
 
 
 def set_determinism(seed: int) -> None:
