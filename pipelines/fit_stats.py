@@ -28,7 +28,7 @@ __all__ = ["build_parser", "run", "StatsCombineFn"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.fit_stats",
+    p = argparse.ArgumentParser(prog="python -m pipelines.fit_stats", allow_abbrev=False,
                                 description=__doc__.split("\n")[0])
     p.add_argument("--input", required=True, help="Parquet file, directory or glob; comma-separated")
     p.add_argument("--output", required=True, help="encoding.json to write (local or gs://, ...)")

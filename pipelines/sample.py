@@ -20,7 +20,7 @@ __all__ = ["build_parser", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.sample", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m pipelines.sample", allow_abbrev=False, description=__doc__.split("\n")[0],
                                 epilog=pipelines.EPILOG)
     p.add_argument("--output", required=True, help="output directory (local or gs://, s3://, ...)")
     p.add_argument("--model-dir", required=True, help="artifact directory (vae-augment fit)")

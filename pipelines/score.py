@@ -21,7 +21,7 @@ __all__ = ["build_parser", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipelines.score", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m pipelines.score", allow_abbrev=False, description=__doc__.split("\n")[0],
                                 epilog=pipelines.EPILOG)
     p.add_argument("--input", required=True, help="Parquet file, directory or glob; comma-separated")
     p.add_argument("--output", required=True, help="output directory (local or gs://, s3://, ...)")

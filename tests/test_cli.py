@@ -192,6 +192,29 @@ def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, case):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 
+def test_flags_are_not_abbreviated(tmp_path, mixed_parquet, mixed_artifact, capsys):
+    """`--out` is an unknown flag, not `--output-shards` (argparse's default prefix match), and
+    `--seed` still parses as itself."""
+    out = tmp_path / "o.parquet"
+    code, _, err = run(["balance", mixed_parquet, "--out", "3", "--label", "label",
+                        "--model-dir", mixed_artifact], capsys)
+    assert code == 2 and "unrecognized arguments: --out" in err, err
+    assert not out.exists()
+    code, _, err = run(["sample", "--model-dir", mixed_artifact, "--cla", "a", "--n", "5",
+                        tmp_path / "s.parquet"], capsys)
+    assert code == 2 and "--cla" in err, err
+
+
+def test_pipeline_flags_are_not_abbreviated():
+    """A Beam job's flags are not prefix-matched either, so a Beam option given to the job
+    can never be taken for one of the job's own flags."""
+    from pipelines.balance import build_parser
+
+    args, rest = build_parser().parse_known_args(
+        ["--input", "i", "--output", "o", "--label", "y", "--model-dir", "md", "--model", "m"])
+    assert args.model_dir == "md" and rest == ["--model", "m"]
+
+
 def test_exclude_makes_id_column_null(tmp_path, capsys):
     t = make_mixed_table(300, with_tensor=False)
     t = t.append_column("user_id", pa.array([f"u{i}" for i in range(300)]))

@@ -35,7 +35,14 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors become one line and exit code 2 from `main`."""
+    """An ArgumentParser whose errors become one line and exit code 2 from `main`.
+
+    Flags are never abbreviated (as in Beam's PipelineOptions): ``--out x`` is an unknown flag,
+    not ``--output-shards x`` with a puzzling "invalid int value"."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise _UsageError(f"{message} (see '{self.prog} --help')")
