@@ -35,27 +35,24 @@ for seed in seeds:
     xr = raw.fit_transform(x)[num + cat]
     for c in cat:
         xr[c] = xr[c].astype(str)
-    variants = {
-        "smote": lambda: SMOTE(random_state=seed).fit_resample(sp.Xtr, sp.y_tr),
-        "ros": lambda: RandomOverSampler(random_state=seed).fit_resample(sp.Xtr, sp.y_tr),
+    sets = {
+        "smote": SMOTE(random_state=seed).fit_resample(sp.Xtr, sp.y_tr),
+        "ros": RandomOverSampler(random_state=seed).fit_resample(sp.Xtr, sp.y_tr),
     }
     if cat:
-        def nc():
-            xs, ys = SMOTENC(categorical_features=list(range(len(num), len(num) + len(cat))),
-                             random_state=seed).fit_resample(xr, sp.y_tr)
-            new = xs.iloc[len(xr):].copy()
-            # back to the raw scale so the protocol's preprocessing (fitted on real rows) applies
-            scaler = raw.named_transformers_["num"].named_steps["std"]
-            new[num] = scaler.inverse_transform(new[num].to_numpy(float))
-            for c in cat:
-                new[c] = new[c].astype(object)
-                if x[c].dropna().map(type).eq(bool).all():
-                    new[c] = new[c].map({"True": True, "False": False})
-            xa = np.vstack([sp.Xtr, sp.pre.transform(new[list(x.columns)])])
-            return xa, np.concatenate([sp.y_tr, ys[len(xr):]])
-        variants["smotenc"] = nc
-    for name, make in variants.items():
-        xa, ya = make()
+        xs, ys = SMOTENC(categorical_features=list(range(len(num), len(num) + len(cat))),
+                         random_state=seed).fit_resample(xr, sp.y_tr)
+        new = xs.iloc[len(xr):].copy()
+        # back to the raw scale so the protocol's preprocessing (fitted on real rows) applies
+        scaler = raw.named_transformers_["num"].named_steps["std"]
+        new[num] = scaler.inverse_transform(new[num].to_numpy(float))
+        for c in cat:
+            new[c] = new[c].astype(object)
+            if x[c].dropna().map(type).eq(bool).all():
+                new[c] = new[c].map({"True": True, "False": False})
+        sets["smotenc"] = (np.vstack([sp.Xtr, sp.pre.transform(new[list(x.columns)])]),
+                           np.concatenate([sp.y_tr, ys[len(xr):]]))
+    for name, (xa, ya) in sets.items():
         for kind in U.CLASSIFIERS:
             s = f1(sp, U.classifier(kind).fit(xa, ya).predict(sp.Xte))
             table.setdefault((name, kind), []).append(s)
