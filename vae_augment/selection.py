@@ -1,0 +1,238 @@
+"""Row selection at generation time, as a mixin of `ConditionalVAE` (`vae_augment.model`):
+`generate` with candidates, the class guide (`vae_augment.guide`: fitting its trees and
+floors, scoring rows, redrawing the rows under their class's floor), and bank pruning by the
+class margin. The weights these methods read (the guide's arrays, the latent bank) are
+created by `ConditionalVAE.__init__` and saved with the model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from vae_augment import distributions as D
+from vae_augment import guide as G
+
+__all__ = ["RowSelection"]
+
+
+class RowSelection:
+    """`ConditionalVAE`'s generation-time selection: candidates, the class guide, bank pruning."""
+
+    def generate(self, y, seed, *, tensor_mean: bool | None = None) -> dict[str, tf.Tensor]:
+        """Encoded samples for classes `y` ([B] int) with a stateless `seed` ([2] int).
+
+        With a guide and ``candidates > 1``, row i is its first draw that passes its class's
+        guide floor, else the draw the guide scored highest (`guide_iterations`); only the
+        rows that have not passed are redrawn. Without a guide and ``candidates > 1``, row i
+        is the candidate with the lowest `class_margin` among `candidates` draws for class
+        ``y[i]`` (the first such draw on ties). `tensor_mean`: see
+        `distributions.sample_features` (None: draw integer images, mean otherwise).
+        """
+        if self.candidates <= 1:
+            return self._draw(y, seed, tensor_mean=tensor_mean)
+        if self.guide_iterations:
+            return self._guided(y, seed, tensor_mean=tensor_mean)
+        y = tf.cast(y, tf.int32)
+        n = tf.shape(y)[0]
+        k = self.candidates
+        y_all = tf.tile(y, [k])  # candidate j of row i is row j * n + i
+        out, z, params = self._draw(y_all, seed, tensor_mean=tensor_mean, with_latent=True)
+        margin = tf.reshape(self.class_margin(out, z, y_all, params), [k, n])
+        best = tf.argmin(margin, axis=0, output_type=tf.int32)
+        pick = best * n + tf.range(n, dtype=tf.int32)
+        return {key: tf.gather(value, pick) for key, value in out.items()}
+
+    def guide_trees(self) -> dict[str, tf.Tensor]:
+        """The guide's arrays, as `guide.guide_logits` takes them."""
+        return {"feature": self.guide_feature, "threshold": self.guide_threshold,
+                "value": self.guide_value, "tree_class": self.guide_tree_class,
+                "baseline": self.guide_baseline}
+
+    def guide_proba(self, encoded, y) -> tf.Tensor:
+        """[B] probability that the guide gives rows `encoded` (model input or `generate`
+        output) of being in classes `y`."""
+        x = dict(encoded, y=y)
+        logits = G.guide_logits(self.guide_trees(), G.guide_features(self.layout, x))
+        return tf.gather(tf.nn.softmax(logits), tf.cast(y, tf.int32), axis=1, batch_dims=1)
+
+    def _guided(self, y, seed, *, tensor_mean):
+        """Draw, keep the rows that pass their class's guide floor, redraw the others (up to
+        `candidates` draws; a row that never passes keeps its best-scored draw)."""
+        y = tf.cast(y, tf.int32)
+        seed = tf.cast(seed, tf.int32)
+        out = self._draw(y, seed, tensor_mean=tensor_mean)
+        score = self.guide_proba(out, y)
+        floor = tf.gather(self.guide_floor, y)
+        for r in range(1, self.candidates):
+            pending = tf.where(score < floor)  # [P, 1]
+            n_p = tf.shape(pending)[0]
+            # never an empty draw (some likelihood heads cannot take one): pad to one row
+            y_p = tf.concat([tf.gather_nd(y, pending), y[:tf.maximum(1 - n_p, 0)]], axis=0)
+            cand = self._draw(y_p, tf.random.experimental.stateless_fold_in(seed, r),
+                              tensor_mean=tensor_mean)
+            cand = {key: value[:n_p] for key, value in cand.items()}
+            y_p = y_p[:n_p]
+            s_p = self.guide_proba(cand, y_p)
+            better = s_p > tf.gather_nd(score, pending)
+            take = tf.boolean_mask(pending, better)
+            for key, value in cand.items():
+                out[key] = tf.tensor_scatter_nd_update(out[key], take,
+                                                       tf.boolean_mask(value, better))
+            score = tf.tensor_scatter_nd_update(score, take, tf.boolean_mask(s_p, better))
+        return out
+
+    def fit_guide(self, arrays: Mapping[str, np.ndarray], *, seed: int = 0,
+                  floor_arrays: Mapping[str, np.ndarray] | None = None,
+                  folds: int = 5) -> dict[str, Any]:
+        """Fits the class guide on encoded real rows `arrays` (`Encoding.encode` output with
+        ``y``; a seeded sample of `guide.GUIDE_MAX_ROWS` when larger) and sets each class's
+        floor: the `guide_quantile` quantile of the probability of the class that a guide
+        which did not see the row gives each real row of the class. Those are `folds`-fold
+        out-of-fold probabilities for the fitting rows, and the final guide's for the
+        held-out `floor_arrays`. Returns a summary for the training metrics."""
+        if not self.guide_iterations:
+            raise ValueError("this model has no guide (guide_iterations=0)")
+        y = np.asarray(arrays["y"], np.int64)
+        rng = np.random.default_rng(seed)
+        take = (np.sort(rng.choice(len(y), G.GUIDE_MAX_ROWS, replace=False))
+                if len(y) > G.GUIDE_MAX_ROWS else slice(None))
+        y = y[take]
+        feats = self._guide_features_np({k: np.asarray(v)[take] for k, v in arrays.items()})
+
+        def fit(rows):
+            return G.fit_guide(feats[rows], y[rows], self.n_classes, seed=seed,
+                               iterations=self.guide_iterations, depth=self.guide_depth,
+                               binary_one_tree=not self.guide_tree_per_class)
+
+        trees = fit(slice(None))
+        scores, labels = [], []
+        if folds > 1 and len(y) >= 10 * folds:
+            fold = rng.permutation(len(y)) % folds
+            for k in range(folds):
+                scores.append(G.class_proba(fit(fold != k), feats[fold == k], y[fold == k]))
+                labels.append(y[fold == k])
+        if floor_arrays is not None and len(floor_arrays["y"]):
+            held_y = np.asarray(floor_arrays["y"], np.int64)
+            scores.append(G.class_proba(trees, self._guide_features_np(floor_arrays), held_y))
+            labels.append(held_y)
+        if not scores:  # too few rows to hold any out: the fitted guide's own scores
+            scores, labels = [G.class_proba(trees, feats, y)], [y]
+        score, label = np.concatenate(scores), np.concatenate(labels)
+        floors = np.array([np.quantile(score[label == c], self.guide_quantile)
+                           if np.any(label == c) else 0.0 for c in range(self.n_classes)],
+                          np.float32)
+        for name in ("feature", "threshold", "value", "tree_class", "baseline"):
+            getattr(self, f"guide_{name}").assign(trees[name])
+        self.guide_floor.assign(floors)
+        return {"guide_floor": [round(float(f), 4) for f in floors], "guide_rows": int(len(y))}
+
+    def _guide_features_np(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        rows = {k: v for k, v in arrays.items() if k != "y"}
+        n = len(next(iter(arrays.values())))
+        return np.concatenate([
+            G.guide_features(self.layout, {k: v[i:i + 8192] for k, v in rows.items()}).numpy()
+            for i in range(0, n, 8192)]) if n else np.zeros((0, G.guide_width(self.layout)))
+
+    def class_margin(self, encoded, z, y, params=None) -> tf.Tensor:
+        """How much more likely each row is under its own class than under any other.
+
+        For rows `encoded` (as `_draw` returns them) decoded from latent codes `z` for classes
+        `y`: ``-log p(x, z | y)`` minus the lowest ``-log p(x, z | c)`` over the other classes
+        c, where ``p(x, z | c) = p(z | c) p(x | z, c)`` (the class prior and the likelihood
+        heads). Negative: the row is that many nats more likely under its own class. `params`
+        are the decoder's outputs for (z, y) when already computed. Costs one decoder pass
+        per other class: pass j scores every row as class ``(y + j) mod n_classes``.
+        """
+        y = tf.cast(y, tf.int32)
+        n = tf.shape(y)[0]
+        if self.n_classes < 2:
+            return tf.zeros([n], tf.float32)
+        x = self._complete(encoded, n)
+        z = tf.cast(z, tf.float32)
+
+        def neg_joint(cls, p):
+            x["y"] = cls
+            recon = tf.add_n(list(D.feature_log_prob(self.layout, p, x).values()))
+            p_mu, p_sd = self.prior_params(cls)
+            return -recon - tf.reduce_sum(D.gaussian(p_mu, p_sd).log_prob(z), 1)
+
+        own = neg_joint(y, self.decode_params(z, y) if params is None else params)
+        best = None
+        for j in range(1, self.n_classes):
+            cls = (y + j) % self.n_classes
+            score = neg_joint(cls, self.decode_params(z, cls))
+            best = score if best is None else tf.minimum(best, score)
+        return own - best
+
+    def bank_scores(self, c: int, *, seed: int = 0, draws: int = 8) -> np.ndarray:
+        """Mean `class_margin` of `draws` rows generated around each stored posterior of class
+        `c` (z from the posterior, x from the likelihood heads); lower is more class-consistent.
+        """
+        f = int(self.bank_filled.numpy()[c])
+        loc = np.repeat(self.bank_loc.numpy()[c, :f], draws, axis=0)
+        raw = np.repeat(self.bank_scale.numpy()[c, :f], draws, axis=0)
+        seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
+        z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
+        y = tf.fill([f * draws], c)
+        params = self.decode_params(z, y)
+        out = D.sample_features(self.layout, params, seeds[1])
+        return self.class_margin(out, z, y, params).numpy().reshape(f, draws).mean(1)
+
+    def prune_bank(self, keep: float, class_rows=None, *, seed: int = 0, draws: int = 8,
+                   min_rows: int = 16) -> list[int]:
+        """Keeps each class's most class-consistent stored posteriors; returns the counts kept.
+
+        Every stored posterior is scored by the mean `class_margin` of `draws` rows generated
+        around it (z from the posterior, x from the likelihood heads); the best `keep`
+        fraction stays, in score order, and the rest is dropped (``bank_filled`` shrinks), so
+        `generate` draws only around training rows that the model itself places firmly in
+        their class, not around rows of a class overlap. A class keeps at least the share of
+        its bank that holds `min_rows` of its `class_rows` training rows (the bank of a small
+        class repeats each row over several epochs), so a tiny class keeps some variety.
+        Deterministic for a given `seed`.
+        """
+        if not self.bank_size or keep >= 1.0:
+            return [int(f) for f in self.bank_filled.numpy()]
+        if not 0.0 < keep <= 1.0:
+            raise ValueError(f"`keep` must be in (0, 1], got {keep!r}")
+        locs, scales = self.bank_loc.numpy(), self.bank_scale.numpy()
+        filled = self.bank_filled.numpy().copy()
+        for c in range(self.n_classes):
+            f = int(filled[c])
+            if f == 0:
+                continue
+            rows = f if class_rows is None else max(1, min(f, int(class_rows[c])))
+            share = max(keep, min(1.0, min_rows / rows))
+            n_keep = max(1, min(f, int(math.ceil(share * f))))
+            if n_keep == f:
+                continue
+            score = self.bank_scores(c, seed=seed, draws=draws)
+            order = np.argsort(score, kind="stable")[:n_keep]
+            locs[c, :n_keep], scales[c, :n_keep] = locs[c, order], scales[c, order]
+            locs[c, n_keep:], scales[c, n_keep:] = 0.0, 0.0
+            filled[c] = n_keep
+        self.bank_loc.assign(locs)
+        self.bank_scale.assign(scales)
+        self.bank_filled.assign(filled)
+        self.bank_pos.assign(filled % self.bank_size)
+        return [int(f) for f in filled]
+
+    def _complete(self, encoded, n) -> dict[str, tf.Tensor]:
+        """`generate`'s output as model input (empty num/nulls/cat parts filled in)."""
+        x = dict(encoded)
+        x.setdefault("num", tf.zeros([n, self.layout["n_num"]], tf.float32))
+        x.setdefault("nulls", tf.zeros([n, self.layout["n_null"]], tf.float32))
+        x.setdefault("cat", tf.zeros([n, len(self.layout["cat_sizes"])], tf.int32))
+        slots = self.layout.get("num_null_idx") or []
+        if self.layout["n_null"] and any(i >= 0 for i in slots):
+            # the encoding stores a null numeric as 0 (its null indicator set)
+            is_null = tf.gather(x["nulls"], [max(i, 0) for i in slots], axis=1) > 0.5
+            is_null = tf.logical_and(is_null, tf.constant([i >= 0 for i in slots])[None, :])
+            x["num"] = tf.where(is_null, tf.zeros_like(x["num"]), x["num"])
+        x.pop("y", None)
+        return x
