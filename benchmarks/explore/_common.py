@@ -78,3 +78,16 @@ def scores(split_: SimpleNamespace, synth: pa.Table) -> str:
     x, y = augmented(split_, synth)
     return " ".join(f"{kind} {f1(split_, U.classifier(kind).fit(x, y).predict(split_.Xte)):.3f}"
                     for kind in U.CLASSIFIERS)
+
+
+def bundled_churn_guided(epochs: int = 20):
+    """(model, churner class index) of a guided fit (`vae_augment.GUIDED`) on the bundled churn
+    data (examples/data), as the guided cost benchmarks use it."""
+    import pyarrow.parquet as pq
+
+    from vae_augment import GUIDED
+    from vae_augment.api import fit
+
+    data = os.path.join(HERE, "..", "..", "examples", "data", "churn.parquet")
+    art = fit(pq.read_table(data), label="churn", seed=0, verbose=0, epochs=epochs, **GUIDED)
+    return art.model, art.encoding.class_index("yes")

@@ -5,26 +5,15 @@ guided generate, per 8,192 churner rows (bundled churn, 20 epochs; tf.function, 
 
 One-off exploration behind benchmarks/results/quality.md (not part of the library).
 """
-import os
 import statistics
-import sys
 import time
 
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "data",
-                    "churn.parquet")
+import tensorflow as tf
+from _common import bundled_churn_guided
 
-import pyarrow.parquet as pq  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from vae_augment import distributions as D
 
-from vae_augment import distributions as D  # noqa: E402
-from vae_augment.api import fit  # noqa: E402
-
-art = fit(pq.read_table(DATA), label="churn", seed=0, verbose=0, epochs=20, guide_iterations=50,
-          candidates=8, bank_keep=1.0)
-m = art.model
-ci = art.encoding.class_index("yes")
+m, ci = bundled_churn_guided()
 n = 8192
 y = tf.fill([n], ci)
 s = tf.constant([1, 2], tf.int32)
