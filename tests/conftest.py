@@ -93,3 +93,15 @@ def mixed_artifact(tmp_path_factory, mixed_parquet) -> pathlib.Path:
     model_dir = tmp_path_factory.mktemp("runs") / "mixed"
     fit(str(mixed_parquet), label="label", model_dir=str(model_dir), seed=0, **FAST)
     return model_dir
+
+
+@pytest.fixture(scope="session")
+def guided_artifact(tmp_path_factory, mixed_parquet) -> pathlib.Path:
+    """The same tiny model with the guided setting (`vae_augment.GUIDED`): a class guide
+    whose floors make generation redraw rows."""
+    from vae_augment import GUIDED
+    from vae_augment.api import fit
+
+    model_dir = tmp_path_factory.mktemp("runs") / "guided"
+    fit(str(mixed_parquet), label="label", model_dir=str(model_dir), seed=0, **FAST, **GUIDED)
+    return model_dir

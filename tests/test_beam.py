@@ -229,6 +229,23 @@ def test_generate_synthetic_gathers_blocks_into_tables(mixed_artifact):
         assert_that(out, check)
 
 
+def test_generate_synthetic_with_a_class_guide_equals_the_sampler(guided_artifact):
+    """A guided model's redraws run inside the Beam workers' generation too: same rows."""
+    from vae_augment.artifact import load
+
+    assert load(str(guided_artifact)).model.guide_iterations > 0
+    n = BLOCK_ROWS + 5
+    reference = api.sample(str(guided_artifact), {"a": n}, seed=3)
+    with BeamTestPipeline(runner=RUNNER) as p:
+        out = p | GenerateSynthetic(str(guided_artifact), {"a": n}, 3, rows_per_shard=n)
+
+        def check(tables):
+            if rows(concat(tables)) != rows(reference):
+                raise BeamAssertException("GenerateSynthetic rows differ from api.sample")
+
+        assert_that(out, check)
+
+
 def test_runs_in_process_and_warm_up(mixed_artifact):
     import argparse
 

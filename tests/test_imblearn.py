@@ -146,6 +146,24 @@ def test_same_rows_as_fit_then_sample_and_global_rng_untouched():
     assert np.bincount(y_res).tolist() == [np.sum(y == 0)] * 2
 
 
+def test_guided_preset_fits_a_guide_and_balances():
+    """`VAEOverSampler(**GUIDED)` trains the class guide and generates through its redraws:
+    the same rows as `api.fit(..., **GUIDED)` + `api.sample`."""
+    from vae_augment import GUIDED, api
+
+    X, y = _imbalanced_numpy()
+    sampler = VAEOverSampler(random_state=3, **{**TINY, **GUIDED})
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert sampler.artifact_.model.guide_iterations == GUIDED["guide_iterations"]
+    assert np.bincount(y_res).tolist() == [np.sum(y == 0)] * 2
+    table = pa.table({"x0": X[:, 0], "x1": X[:, 1], "x2": X[:, 2], LABEL_COLUMN: y})
+    art = api.fit(table, label=LABEL_COLUMN, seed=3, **{**TINY, **GUIDED})
+    counts = {int(c): int(n) for c, n in sampler.sampling_strategy_.items() if n}
+    expected = api.sample(art, counts, seed=3)
+    np.testing.assert_array_equal(
+        X_res[len(y):], np.column_stack([expected.column(f"x{j}").to_numpy() for j in range(3)]))
+
+
 # ---------------------------------------------------------------------- mixed DataFrames
 def _mixed_frame(n=150):
     df = make_mixed_table(n, seed=1, with_tensor=False).to_pandas()

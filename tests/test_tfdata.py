@@ -157,8 +157,11 @@ def test_real_and_synthetic_element_specs_are_equal(case, request):
         assert value.dtype == first[key].dtype and value.shape[1:] == first[key].shape[1:]
 
 
-def test_synthetic_rows_equal_the_cli_sampler(mixed_artifact, tmp_path):
-    """With batch_size=BLOCK_ROWS the graph path yields `vae-augment sample`'s rows."""
+@pytest.mark.parametrize("artifact", ["mixed_artifact", "guided_artifact"])
+def test_synthetic_rows_equal_the_cli_sampler(artifact, tmp_path, request):
+    """With batch_size=BLOCK_ROWS the graph path yields `vae-augment sample`'s rows, with the
+    class guide's redraws too."""
+    mixed_artifact = request.getfixturevalue(artifact)
     out = tmp_path / "sample.parquet"
     # One intra-op thread: TF's stateless_categorical CPU kernel draws differently when a
     # batch is split across threads (the tf.data path always runs one thread per call).
