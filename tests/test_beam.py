@@ -231,9 +231,7 @@ def test_generate_synthetic_gathers_blocks_into_tables(mixed_artifact):
 
 def test_generate_synthetic_with_a_class_guide_equals_the_sampler(guided_artifact):
     """A guided model's redraws run inside the Beam workers' generation too: same rows."""
-    from vae_augment.artifact import load
-
-    assert load(str(guided_artifact)).model.guide_iterations > 0
+    assert load_artifact(str(guided_artifact)).model.guide_iterations > 0
     n = BLOCK_ROWS + 5
     reference = api.sample(str(guided_artifact), {"a": n}, seed=3)
     with BeamTestPipeline(runner=RUNNER) as p:
