@@ -224,6 +224,22 @@ def test_guide_survives_save_and_load_and_legacy_configs_have_none(guided, tmp_p
         old.fit_guide({"y": np.zeros(3, np.int32)})
 
 
+def test_guide_fit_shows_a_progress_bar_of_its_rounds(guided, capsys):
+    """Fitting the guide (6 fits with the cross-fitting) is long work on many classes: a tqdm
+    bar counts its boosting rounds on stderr, and progress=False keeps it quiet."""
+    from vae_augment.model import ConditionalVAE
+
+    fresh = ConditionalVAE.from_config(guided.model.get_config())
+    arrays = guided.encoding.encode(_separable_table())
+    rounds = 6 * GUIDED["guide_iterations"]
+    fresh.fit_guide(arrays, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "class guide" in err and f"{rounds}/{rounds}" in err, err
+    fresh.fit_guide(arrays, seed=0, progress=False)
+    assert "class guide" not in capsys.readouterr().err
+    assert np.any(fresh.guide_floor.numpy() > 0)
+
+
 def test_guide_settings_are_validated_and_reach_the_model(mixed_parquet, tmp_path, capsys):
     from vae_augment.artifact import load_artifact
     from vae_augment.errors import VAEAugmentError

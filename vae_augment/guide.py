@@ -20,7 +20,7 @@ their codes), flattened small tensors.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,8 @@ def trees_per_round(n_classes: int, *, binary_one_tree: bool = True) -> int:
 
 
 def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations: int,
-              depth: int, seed: int = 0, binary_one_tree: bool = True) -> dict[str, np.ndarray]:
+              depth: int, seed: int = 0, binary_one_tree: bool = True,
+              on_round: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
     """Fits ``iterations`` rounds of softmax boosting (one oblivious tree of `depth` levels
     per class per round; per round one tree in all for two classes, see `trees_per_round`)
     on [N, F] `features` and class indices `y`.
@@ -89,7 +90,7 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
     class logit each tree adds to) and ``baseline`` ([n_classes] log class shares), with
     ``T = iterations * trees_per_round(n_classes)``. A row goes right at a level when its
     feature value is greater than the threshold; its leaf is the binary number of those
-    choices.
+    choices. `on_round` is called after each round (a progress bar's update).
     """
     x = np.asarray(features, np.float32)
     y = np.asarray(y, np.int64)
@@ -157,6 +158,8 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
             value = -GUIDE_LEARNING_RATE * gsum / (hsum + GUIDE_L2)
             out["value"][t] = value
             logits[:, c] += value[leaf]
+        if on_round is not None:
+            on_round()
     return out
 
 

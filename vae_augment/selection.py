@@ -88,13 +88,14 @@ class RowSelection:
 
     def fit_guide(self, arrays: Mapping[str, np.ndarray], *, seed: int = 0,
                   floor_arrays: Mapping[str, np.ndarray] | None = None,
-                  folds: int = 5) -> dict[str, Any]:
+                  folds: int = 5, progress: bool | None = None) -> dict[str, Any]:
         """Fits the class guide on encoded real rows `arrays` (`Encoding.encode` output with
         ``y``; a seeded sample of `guide.GUIDE_MAX_ROWS` when larger) and sets each class's
         floor: the `guide_quantile` quantile of the probability of the class that a guide
         which did not see the row gives each real row of the class. Those are `folds`-fold
         out-of-fold probabilities for the fitting rows, and the final guide's for the
-        held-out `floor_arrays`. Returns a summary for the training metrics."""
+        held-out `floor_arrays`. `progress`: a tqdm bar of the boosting rounds on stderr
+        (None: when stderr is a terminal). Returns a summary for the training metrics."""
         if not self.guide_iterations:
             raise ValueError("this model has no guide (guide_iterations=0)")
         y = np.asarray(arrays["y"], np.int64)
@@ -104,18 +105,23 @@ class RowSelection:
         y = y[take]
         feats = self._guide_features_np({k: np.asarray(v)[take] for k, v in arrays.items()})
 
+        cross_fit = folds > 1 and len(y) >= 10 * folds
+        bar = _progress_bar(self.guide_iterations * (1 + folds * cross_fit), progress)
+
         def fit(rows):
             return G.fit_guide(feats[rows], y[rows], self.n_classes, seed=seed,
                                iterations=self.guide_iterations, depth=self.guide_depth,
-                               binary_one_tree=not self.guide_tree_per_class)
+                               binary_one_tree=not self.guide_tree_per_class,
+                               on_round=bar.update)
 
-        trees = fit(slice(None))
-        scores, labels = [], []
-        if folds > 1 and len(y) >= 10 * folds:
-            fold = rng.permutation(len(y)) % folds
-            for k in range(folds):
-                scores.append(G.class_proba(fit(fold != k), feats[fold == k], y[fold == k]))
-                labels.append(y[fold == k])
+        with bar:
+            trees = fit(slice(None))
+            scores, labels = [], []
+            if cross_fit:
+                fold = rng.permutation(len(y)) % folds
+                for k in range(folds):
+                    scores.append(G.class_proba(fit(fold != k), feats[fold == k], y[fold == k]))
+                    labels.append(y[fold == k])
         if floor_arrays is not None and len(floor_arrays["y"]):
             held_y = np.asarray(floor_arrays["y"], np.int64)
             scores.append(G.class_proba(trees, self._guide_features_np(floor_arrays), held_y))
@@ -236,3 +242,15 @@ class RowSelection:
             x["num"] = tf.where(is_null, tf.zeros_like(x["num"]), x["num"])
         x.pop("y", None)
         return x
+
+
+def _progress_bar(rounds: int, enabled: bool | None):
+    """The guide fit's tqdm bar on stderr (None: only when stderr is a terminal)."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=rounds, unit="round", desc="class guide", disable=not enabled,
+                file=sys.stderr)

@@ -430,7 +430,8 @@ def train_model(
     if config.guide_iterations:
         start_guide = time.perf_counter()
         rows, held = _guide_rows(source)
-        guide = model.fit_guide(rows, floor_arrays=held, seed=config.seed)
+        guide = model.fit_guide(rows, floor_arrays=held, seed=config.seed,
+                                progress=False if verbose in (0, False) else None)
         guide["guide_seconds"] = round(time.perf_counter() - start_guide, 3)
 
     if config.latent_source == "posterior" and config.bank_keep < 1.0:
