@@ -121,8 +121,10 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
     onehot = np.eye(n_classes, dtype=np.float64)[y]
     logits = np.repeat(out["baseline"][None].astype(np.float64), n, 0)
     col = np.arange(n_feat)[None, :] * n_bins
+    cells = col + binned  # [N, F]: each (row, feature)'s bin, offset by its feature
+    cell = cells.ravel()
     # rows at or under each threshold: a split sending all rows one way is void
-    rows_left = np.cumsum(np.bincount((col + binned).ravel(), minlength=n_feat * n_bins)
+    rows_left = np.cumsum(np.bincount(cell, minlength=n_feat * n_bins)
                           .reshape(n_feat, n_bins), 1)[:, :-1]
     # thresholds no tree may use: past a feature's edges, or sending every row one way
     void = (rows_left == 0) | (rows_left == n) | (
@@ -136,11 +138,22 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
             leaf, levels = np.zeros(n, np.int64), 0
             for level in range(depth):
                 n_leaf = 2 ** level
-                # gradient and hessian sums per (leaf, feature, bin)
-                idx = (leaf[:, None] * (n_feat * n_bins) + col + binned).ravel()
-                size = n_leaf * n_feat * n_bins
-                gs = np.bincount(idx, np.repeat(g, n_feat), size).reshape(n_leaf, n_feat, n_bins)
-                hs = np.bincount(idx, np.repeat(h, n_feat), size).reshape(n_leaf, n_feat, n_bins)
+                # gradient and hessian sums per (leaf, feature, bin). Below the root only the
+                # rows of left children (even leaves) are counted: a right child's sums are
+                # its parent's minus its left sibling's (the histogram subtraction trick)
+                if level == 0:
+                    gs = np.bincount(cell, np.repeat(g, n_feat), n_feat * n_bins)[None]
+                    hs = np.bincount(cell, np.repeat(h, n_feat), n_feat * n_bins)[None]
+                    gs, hs = gs.reshape(1, n_feat, n_bins), hs.reshape(1, n_feat, n_bins)
+                else:
+                    rows = np.flatnonzero((leaf & 1) == 0)
+                    idx = (cells[rows] + ((leaf[rows] >> 1) * (n_feat * n_bins))[:, None]).ravel()
+                    size = (n_leaf // 2) * n_feat * n_bins
+                    shape = (n_leaf // 2, n_feat, n_bins)
+                    g_left = np.bincount(idx, np.repeat(g[rows], n_feat), size).reshape(shape)
+                    h_left = np.bincount(idx, np.repeat(h[rows], n_feat), size).reshape(shape)
+                    gs = np.stack([g_left, gs - g_left], 1).reshape(n_leaf, n_feat, n_bins)
+                    hs = np.stack([h_left, hs - h_left], 1).reshape(n_leaf, n_feat, n_bins)
                 gl, hl = np.cumsum(gs, 2)[..., :-1], np.cumsum(hs, 2)[..., :-1]
                 gt, ht = gs.sum(2, keepdims=True), hs.sum(2, keepdims=True)
                 gain = (gl ** 2 / (hl + GUIDE_L2) + (gt - gl) ** 2 / (ht - hl + GUIDE_L2)
