@@ -142,9 +142,9 @@ def fit_guide(features: np.ndarray, y: np.ndarray, n_classes: int, *, iterations
                 # rows of left children (even leaves) are counted: a right child's sums are
                 # its parent's minus its left sibling's (the histogram subtraction trick)
                 if level == 0:
-                    gs = np.bincount(cell, np.repeat(g, n_feat), n_feat * n_bins)[None]
-                    hs = np.bincount(cell, np.repeat(h, n_feat), n_feat * n_bins)[None]
-                    gs, hs = gs.reshape(1, n_feat, n_bins), hs.reshape(1, n_feat, n_bins)
+                    size, shape = n_feat * n_bins, (1, n_feat, n_bins)
+                    gs = np.bincount(cell, np.repeat(g, n_feat), size).reshape(shape)
+                    hs = np.bincount(cell, np.repeat(h, n_feat), size).reshape(shape)
                 else:
                     rows = np.flatnonzero((leaf & 1) == 0)
                     idx = (cells[rows] + ((leaf[rows] >> 1) * (n_feat * n_bins))[:, None]).ravel()
