@@ -112,6 +112,18 @@ def test_exact_copies_are_counted(two_samples):
     assert report["detection"]["c2st_auc"] < 0.3
 
 
+def test_progress_bar_counts_the_sections(two_samples, same_report, capsys):
+    """`evaluate` is long work: a bar of its sections on stderr (forced on here; by default
+    only on a terminal, so the other tests' captured stderr has none)."""
+    a, b = two_samples
+    capsys.readouterr()
+    report = evaluate(a, b, label="label", seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "evaluate" in err and "4/4" in err and "privacy" in err, err
+    assert list(report["timings"]) == ["fidelity", "detection", "utility", "privacy"]
+    assert report["detection"] == same_report["detection"]  # the bar changes nothing else
+
+
 def test_null_rate_gap(two_samples):
     a, b = two_samples
     i = b.schema.get_field_index("f")

@@ -301,7 +301,8 @@ def cmd_balance(args) -> int:
         from vae_augment.evaluation import evaluate
 
         report = evaluate(args.input, args.output, label=args.label,
-                          model=summary["artifact"], report_dir=args.report, seed=args.seed)
+                          model=summary["artifact"], report_dir=args.report, seed=args.seed,
+                          progress=False if args.quiet else None)
         print(f"wrote evaluation report {report['files']['html']}")
     return 0
 

@@ -41,6 +41,7 @@ def cmd_evaluate(args) -> int:
         args.real, args.synthetic, label=args.label, model=args.model_dir,
         report_dir=args.report, seed=args.seed, holdout=args.holdout,
         test_size=args.test_size, max_rows=args.max_rows, exclude=args.exclude,
+        progress=False if args.quiet else None,
     )
     print(json.dumps(summary_line(report)))
     if not args.quiet:

@@ -32,6 +32,7 @@ from vae_augment.diagnostics import _diagnostics, _latents
 from vae_augment.errors import InputError, SchemaError, VAEAugmentError
 from vae_augment.fidelity import _fidelity
 from vae_augment.privacy import _privacy
+from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
 from vae_augment.utility import _utility
 
@@ -153,6 +154,7 @@ def evaluate(
     max_rows: int = 20000,
     iw_samples: int = 32,
     exclude: tuple[str, ...] | list[str] = (),
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluates synthetic rows against real rows; optionally writes report.json and report.html.
 
@@ -193,6 +195,7 @@ def evaluate(
             (privacy); larger inputs are subsampled with `seed`.
         iw_samples: importance samples for the IW bound.
         exclude: columns to leave out of every metric.
+        progress: a bar of the report's sections on stderr (None: when stderr is a terminal).
 
     Returns:
         The report as a dict (the content of report.json).
@@ -275,38 +278,48 @@ def evaluate(
                              "y_syn": y_syn, "encoding": enc}
     timings: dict[str, float] = {}
     tick = time.perf_counter()
+    order = ["fidelity", "detection", "utility", "privacy"] + ["model"] * (art is not None) \
+        + ["report"] * (report_dir is not None)
+    bar = progress_bar(len(order), desc="evaluate", unit="section", enabled=progress)
+    bar.set_postfix_str(order[0])
 
     def lap(name):
         nonlocal tick
         now = time.perf_counter()
         timings[name] = round(now - tick, 2)
         tick = now
+        following = order[order.index(name) + 1:]
+        if following:
+            bar.set_postfix_str(following[0], refresh=False)
+        bar.update()
 
-    report["fidelity"], plots["association"] = _fidelity(
-        enc, real, synthetic, y_real, y_syn, max_rows, seed)
-    lap("fidelity")
-    report["detection"] = _detection(enc, real, synthetic, y_real, y_syn, seed)
-    lap("detection")
-    report["utility"] = _utility(enc, train, test, synthetic, y_syn, seed, max_rows)
-    lap("utility")
-    report["privacy"], plots["dcr_synthetic"], plots["dcr_holdout"] = _privacy(
-        enc, real, train, test, synthetic, seed, max_rows)
-    lap("privacy")
-    report["diagnostics"], report["latent"] = None, None
-    if art is not None:
-        try:
-            report["diagnostics"] = _diagnostics(art, test, seed, iw_samples)
-            report["latent"], plots["latent"] = _latents(art, real, synthetic, seed)
-        except SchemaError as exc:
-            report["diagnostics"] = {"skipped": f"the model cannot encode these rows: {exc}"}
-        lap("model")
-    report["timings"] = timings
-    report["seconds"] = round(time.perf_counter() - start, 2)
-    if report_dir is not None:
-        from vae_augment.report import write_report
+    with bar:
+        report["fidelity"], plots["association"] = _fidelity(
+            enc, real, synthetic, y_real, y_syn, max_rows, seed)
+        lap("fidelity")
+        report["detection"] = _detection(enc, real, synthetic, y_real, y_syn, seed)
+        lap("detection")
+        report["utility"] = _utility(enc, train, test, synthetic, y_syn, seed, max_rows)
+        lap("utility")
+        report["privacy"], plots["dcr_synthetic"], plots["dcr_holdout"] = _privacy(
+            enc, real, train, test, synthetic, seed, max_rows)
+        lap("privacy")
+        report["diagnostics"], report["latent"] = None, None
+        if art is not None:
+            try:
+                report["diagnostics"] = _diagnostics(art, test, seed, iw_samples)
+                report["latent"], plots["latent"] = _latents(art, real, synthetic, seed)
+            except SchemaError as exc:
+                report["diagnostics"] = {
+                    "skipped": f"the model cannot encode these rows: {exc}"}
+            lap("model")
+        report["timings"] = timings
+        report["seconds"] = round(time.perf_counter() - start, 2)
+        if report_dir is not None:
+            from vae_augment.report import write_report
 
-        report["files"] = write_report(report_dir, report, plots)
-        timings["report"] = round(time.perf_counter() - tick, 2)
+            report["files"] = write_report(report_dir, report, plots)
+            lap("report")
     return report
 
 

@@ -7,7 +7,6 @@ shards of whole blocks (the CLI's loop, Beam's shards, a retried bundle) yields 
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -167,8 +166,9 @@ def _prefetch(iterable, depth: int = 2):
 
 
 def _progress(total: int, enabled: bool | None):
-    from tqdm.auto import tqdm
+    """The sampling bar; None: only for runs of at least 4 blocks, on a terminal."""
+    from vae_augment.progress import progress_bar
 
-    if enabled is None:
-        enabled = total >= 4 * BLOCK_ROWS and sys.stderr.isatty()
-    return tqdm(total=total, unit="rows", desc="sampling", disable=not enabled, file=sys.stderr)
+    if enabled is None and total < 4 * BLOCK_ROWS:
+        enabled = False
+    return progress_bar(total, desc="sampling", unit="rows", enabled=enabled)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from vae_augment import distributions as D
 from vae_augment import guide as G
+from vae_augment.progress import progress_bar
 
 __all__ = ["RowSelection"]
 
@@ -118,7 +119,8 @@ class RowSelection:
         feats = self._guide_features_np({k: np.asarray(v)[take] for k, v in arrays.items()})
 
         cross_fit = folds > 1 and len(y) >= 10 * folds
-        bar = _progress_bar(self.guide_iterations * (1 + folds * cross_fit), progress)
+        bar = progress_bar(self.guide_iterations * (1 + folds * cross_fit),
+                           desc="class guide", unit="round", enabled=progress)
 
         def fit(rows):
             return G.fit_guide(feats[rows], y[rows], self.n_classes, seed=seed,
@@ -254,15 +256,3 @@ class RowSelection:
             x["num"] = tf.where(is_null, tf.zeros_like(x["num"]), x["num"])
         x.pop("y", None)
         return x
-
-
-def _progress_bar(rounds: int, enabled: bool | None):
-    """The guide fit's tqdm bar on stderr (None: only when stderr is a terminal)."""
-    import sys
-
-    from tqdm.auto import tqdm
-
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    return tqdm(total=rounds, unit="round", desc="class guide", disable=not enabled,
-                file=sys.stderr)
