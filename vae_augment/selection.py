@@ -65,10 +65,11 @@ class RowSelection:
         """Draw, keep the rows that pass their class's guide floor, redraw the others (up to
         `candidates` draws; a row that never passes keeps its best-scored draw).
 
-        The redraws are one `tf.while_loop` (not a Python loop, which would put `candidates`
-        copies of the decoder and the trees in every traced graph: ~2 s more to trace and
-        optimise per sampler, ~30 s more to build a tf.data pipeline, with 8 candidates); it
-        stops once every row has passed. Round r draws with seed ``fold_in(seed, r)``."""
+        The redraws are one `tf.while_loop`, not a Python loop, which would put `candidates`
+        copies of the decoder and the trees in every traced graph. With 8 candidates that cost
+        about 1.2 s more per new sampler on churn and 40 s more to compile under XLA
+        (benchmarks/results/guided_cost.md). The loop stops once every row has passed. Round
+        r draws with seed ``fold_in(seed, r)``."""
         y = tf.cast(y, tf.int32)
         seed = tf.cast(seed, tf.int32)
         out = self._draw(y, seed, tensor_mean=tensor_mean)
