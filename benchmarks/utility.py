@@ -146,12 +146,48 @@ def run_vae(train: pa.Table, label: str, seed: int, vae_kwargs: dict):
     return art, synth, seconds
 
 
+def _flatten_tensors(table: pa.Table) -> tuple[pa.Table, dict]:
+    """Fixed-size list columns as one column per element (``{name}_{k}``), for SDV."""
+    cols, names, tensors = [], [], {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_fixed_size_list(col.type):
+            arr = col.combine_chunks()
+            size = col.type.list_size
+            flat = arr.flatten().to_numpy(zero_copy_only=False).reshape(len(arr), size)
+            tensors[name] = (col.type, size)
+            for k in range(size):
+                cols.append(pa.array(flat[:, k]))
+                names.append(f"{name}_{k}")
+        else:
+            cols.append(col)
+            names.append(name)
+    return pa.table(cols, names=names), tensors
+
+
+def _pack_tensors(table: pa.Table, tensors: dict, order: list) -> pa.Table:
+    """Inverse of :func:`_flatten_tensors`: element columns back into their list column."""
+    for name, (typ, size) in tensors.items():
+        parts = [f"{name}_{k}" for k in range(size)]
+        flat = np.stack([table.column(p).to_numpy(zero_copy_only=False) for p in parts], axis=1)
+        if pa.types.is_integer(typ.value_type):  # SDV may hand integers back as floats
+            info = np.iinfo(typ.value_type.to_pandas_dtype())
+            flat = np.clip(np.rint(flat.astype(np.float64)), info.min, info.max).astype(info.dtype)
+        values = pa.array(flat.reshape(-1), type=typ.value_type)
+        packed = pa.FixedSizeListArray.from_arrays(values, size)
+        table = table.drop_columns(parts).append_column(name, packed.cast(typ))
+    return table.select(order)
+
+
 def run_tvae(train: pa.Table, label: str, seed: int, sdv_python: str):
+    """SDV TVAE per minority class in a subprocess. Tensor (image) columns go to SDV as one
+    integer column per element (TVAE has no tensor type) and come back packed."""
     y = np.asarray(train.column(label).to_pylist(), dtype=object)
     counts = {str(c): n for c, n in auto_counts(y).items()}
+    flat, tensors = _flatten_tensors(train.replace_schema_metadata(None))
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.parquet"), os.path.join(tmp, "out.parquet")
-        pq.write_table(train.replace_schema_metadata(None), src)
+        pq.write_table(flat, src)
         start = time.perf_counter()
         proc = subprocess.run(
             [sdv_python, os.path.join(HERE, "_tvae_worker.py"), src, dst, "--label", label,
@@ -162,7 +198,7 @@ def run_tvae(train: pa.Table, label: str, seed: int, sdv_python: str):
         if proc.returncode != 0:
             raise RuntimeError(f"TVAE worker failed:\n{proc.stderr[-2000:]}")
         inner = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
-        synth = pq.read_table(dst)
+        synth = _pack_tensors(pq.read_table(dst), tensors, train.column_names)
     return synth, seconds, float(sum(inner.values()))
 
 
@@ -239,12 +275,15 @@ def evaluate_split(table, label, seed, methods, vae_kwargs, sdv_python, log):
                 extra["epochs_run"] = art.config["metrics"].get("epochs_run")
                 extra["c2st"] = c2st_class_matched(art.encoding, train, synth, label, seed)
             else:
-                if not os.path.exists(sdv_python) or table.schema.types and any(
-                        pa.types.is_fixed_size_list(t) for t in table.schema.types):
+                if not os.path.exists(sdv_python):
                     continue
                 synth, seconds, inner = run_tvae(train, label, seed, sdv_python)
                 extra["balance_seconds"] = seconds
                 extra["fit_sample_seconds_in_worker"] = inner
+                from vae_augment.preparation import fit_encoding  # the detector's features
+
+                extra["c2st"] = c2st_class_matched(fit_encoding(train, label), train, synth,
+                                                   label, seed)
             x_s, y_s = to_frame(synth, label)
             x_s = _cat_to_object(x_s)[list(x_tr.columns)]
             import pandas as pd
@@ -350,9 +389,9 @@ def markdown(summary, datasets, seeds, command, vae_kwargs, elapsed) -> str:
                     cell = f"{e['f1']:.3f} / {e['ap']:.3f} ({e['n']} seed{'s' if e['n'] > 1 else ''})"
                 cells.append(cell)
             lines.append(f"| {ds} | " + " | ".join(cells) + " |")
-    lines += ["", "## Wall time of balancing (median s) and vae-augment C2ST / epochs", "",
-              "| dataset | " + " | ".join(METHODS) + " | vae C2ST | vae epochs run |",
-              "|---|" + "---|" * (len(METHODS) + 2)]
+    lines += ["", "## Wall time of balancing (median s), C2ST and vae-augment epochs", "",
+              "| dataset | " + " | ".join(METHODS) + " | vae C2ST | tvae C2ST | vae epochs run |",
+              "|---|" + "---|" * (len(METHODS) + 3)]
     for ds in datasets:
         cells = []
         for m in METHODS:
@@ -360,6 +399,8 @@ def markdown(summary, datasets, seeds, command, vae_kwargs, elapsed) -> str:
             cells.append("n/a" if e is None else f"{e['seconds']:.2f}")
         v = summary.get((ds, "vae", "LR"), {})
         cells.append(f"{v['c2st']:.3f}" if "c2st" in v else "n/a")
+        t = summary.get((ds, "tvae", "LR"), {})
+        cells.append(f"{t['c2st']:.3f}" if "c2st" in t else "n/a")
         cells.append(str(v.get("epochs_run", "n/a")))
         lines.append(f"| {ds} | " + " | ".join(cells) + " |")
     lines.append("")
