@@ -167,7 +167,7 @@ def test_guided_generation_redraws_rows_under_the_floor(guided):
     rare = guided.encoding.class_index("rare")
     y = tf.fill([2000], rare)
     seed = tf.constant([7, 1], tf.int32)
-    first = m._draw(y, seed)
+    first = m.plain_draw(y, seed)
     chosen = m.generate(y, seed)
     p_first, p_chosen = (m.guide_proba(o, y).numpy() for o in (first, chosen))
     floor = m.guide_floor.numpy()[rare]
@@ -193,7 +193,7 @@ def test_a_zero_floor_or_one_candidate_is_the_plain_draw(guided):
         m.set_weights(guided.model.get_weights())
         if not change:
             m.guide_floor.assign(tf.zeros_like(m.guide_floor))  # every draw passes
-        got, plain = m.generate(y, seed), m._draw(y, seed)
+        got, plain = m.generate(y, seed), m.plain_draw(y, seed)
         for key in got:
             np.testing.assert_array_equal(got[key].numpy(), plain[key].numpy())
 
@@ -286,7 +286,7 @@ def test_guided_generation_of_images_when_every_row_passes(mixed_table):
     m = fit(mixed_table, label="label", seed=0, **GUIDED, **FAST).model
     m.guide_floor.assign(tf.zeros_like(m.guide_floor))
     y, seed = tf.constant([0, 1, 2] * 30, tf.int32), tf.constant([5, 5], tf.int32)
-    got, plain = m.generate(y, seed), m._draw(y, seed)
+    got, plain = m.generate(y, seed), m.plain_draw(y, seed)
     assert "tensor_0" in got
     for key in got:
         np.testing.assert_array_equal(got[key].numpy(), plain[key].numpy())

@@ -90,7 +90,7 @@ def _guide_diagnostics(model, enc, x, seed, draws: int = 2048):
     for c, name in enumerate(enc.classes):
         ys = tf.fill([draws], c)
         seed_c = tf.constant([seed, 1000 + c], tf.int32)
-        first = model.guide_proba(model._draw(ys, seed_c), ys).numpy()
+        first = model.guide_proba(model.plain_draw(ys, seed_c), ys).numpy()
         final = model.guide_proba(model.generate(ys, seed_c), ys).numpy()
         real_c = real_p[y_real == c]
         classes.append({

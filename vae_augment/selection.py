@@ -48,6 +48,11 @@ class RowSelection:
         pick = best * n + tf.range(n, dtype=tf.int32)
         return {key: tf.gather(value, pick) for key, value in out.items()}
 
+    def plain_draw(self, y, seed, *, tensor_mean: bool | None = None) -> dict[str, tf.Tensor]:
+        """One draw per row for classes `y` with a stateless `seed`, with no selection: what
+        `generate` returns with ``candidates=1``, and the first draw of the guided setting."""
+        return self._draw(y, seed, tensor_mean=tensor_mean)
+
     def guide_trees(self) -> dict[str, tf.Tensor]:
         """The guide's arrays, as `guide.guide_logits` takes them."""
         return {"feature": self.guide_feature, "threshold": self.guide_threshold,
