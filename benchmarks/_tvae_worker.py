@@ -1,7 +1,9 @@
 """SDV TVAE worker for benchmarks/utility.py, run under an interpreter that has `sdv` installed.
 
 Fits one `TVAESynthesizer` (SDV defaults, 300 epochs) per requested class on that class's
-rows and writes the generated rows to Parquet. Called in a subprocess so that SDV (and its
+rows and writes the generated rows to Parquet. Every column is modelled as data: numbers as
+`numerical`, the rest as `categorical` (SDV's own detection takes churn's `state` and
+`voice_mail_plan` for PII and writes Faker values there). Called in a subprocess so that SDV (and its
 PyTorch) never share a process with TensorFlow.
 
     /work/sdv-venv/bin/python benchmarks/_tvae_worker.py IN.parquet OUT.parquet \
@@ -39,6 +41,12 @@ def main(argv=None) -> int:
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
         metadata = Metadata.detect_from_dataframes({"t": rows})
+        for col in rows.columns:  # no PII detection: SDV would replace `state` or
+            # `voice_mail_plan` (churn) by Faker values; every column is data to model
+            numeric = pd.api.types.is_numeric_dtype(rows[col]) and not pd.api.types.is_bool_dtype(
+                rows[col])
+            metadata.update_column(col, table_name="t",
+                                   sdtype="numerical" if numeric else "categorical")
         synth = TVAESynthesizer(metadata, enable_gpu=False)
         synth.fit({"t": rows})  # SDV 2.0: a dict of one table
         out = synth.sample(num_rows=int(n))
