@@ -40,3 +40,95 @@ def test_tfdata_example_runs(capsys):
     assert example.main(["--vae-epochs", "2", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "balanced stream:" in out and "tfdata.balance" in out and "real rows only" in out
+
+
+def test_beam_example_runs(tmp_path, monkeypatch, capsys):
+    """examples/beam_pipeline.py: every input row once among the real rows, synthetic rows
+    that balance the classes and equal `vae_augment.balance`'s, the user's column, the
+    anomaly branch's top-1% rows, the printed counts, and one model load for two transforms."""
+    import collections
+    import glob
+
+    import numpy as np
+    import pyarrow as pa
+    import pytest
+
+    import vae_augment
+    from vae_augment import artifact as artifact_module
+    from vae_augment import scoring
+
+    spec = importlib.util.spec_from_file_location(
+        "beam_pipeline_example", REPO / "examples" / "beam_pipeline.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    model_dir, out = tmp_path / "model", tmp_path / "out"
+    loads = []
+    real_load = artifact_module.load_artifact
+    monkeypatch.setattr(artifact_module, "load_artifact",
+                        lambda d: loads.append(d) or real_load(d))
+    argv = ["--epochs", "2", "--seed", "3", "--model-dir", str(model_dir), "--out", str(out)]
+    assert example.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert len(loads) == 1  # BalanceClasses and ScoreAnomalies share one model per worker
+
+    def read(prefix):
+        files = sorted(glob.glob(str(out / f"{prefix}-*.parquet")))
+        assert files, f"no {prefix}-*.parquet in {out}"
+        return pa.concat_tables([pq.read_table(f) for f in files])
+
+    def rows(table):
+        return collections.Counter(zip(*(c.to_pylist() for c in table.columns)))
+
+    source = pq.read_table(REPO / "examples" / "data" / "churn.parquet")
+    names = source.column_names
+    real, synthetic, anomalies = read("real"), read("synthetic"), read("anomalies")
+
+    # Schema: the input's, then is_synthetic, then the user step's total_charge.
+    for part in (real, synthetic):
+        assert part.column_names == [*names, "is_synthetic", "total_charge"]
+        assert part.schema.field("is_synthetic").type == pa.bool_()
+        assert part.schema.field("total_charge").type == pa.float64()
+        for name in names:
+            assert part.schema.field(name).type == source.schema.field(name).type, name
+        charges = sum(part.column(c).to_numpy() for c in example.CHARGES)
+        np.testing.assert_allclose(part.column("total_charge").to_numpy(), charges.round(2),
+                                   atol=1e-9)
+
+    # Real rows: every input row exactly once, unchanged, flagged False.
+    assert real.num_rows == source.num_rows == 5000
+    assert not any(real.column("is_synthetic").to_pylist())
+    assert rows(real.select(names)) == rows(source)
+
+    # Synthetic rows: flagged True, only "yes", bringing it to the majority's 4,293 rows,
+    # and the same rows `vae_augment.balance` (the CLI's path) writes for the model and seed.
+    assert all(synthetic.column("is_synthetic").to_pylist())
+    assert collections.Counter(synthetic.column("churn").to_pylist()) == {"yes": 4293 - 707}
+    cli_path = tmp_path / "cli.parquet"
+    vae_augment.balance(str(REPO / "examples" / "data" / "churn.parquet"), str(cli_path),
+                        label="churn", model_dir=str(model_dir), seed=3)
+    cli = pq.read_table(cli_path)
+    cli_synthetic = cli.filter(cli.column("is_synthetic"))
+    assert rows(synthetic.select([*names, "is_synthetic"])) == rows(cli_synthetic)
+
+    # Anomaly branch: the real rows scoring above the 99th percentile, with their score.
+    assert anomalies.column_names == [*names, "anomaly_score"]
+    assert anomalies.schema.field("anomaly_score").type == pa.float32()
+    assert 25 <= anomalies.num_rows <= 100
+    assert not rows(anomalies.select(names)) - rows(source)  # real rows, each at most once
+    scores = np.sort(scoring.anomaly_scores(real_load(str(model_dir)), source))[::-1]
+    got = np.sort(anomalies.column("anomaly_score").to_numpy())[::-1]
+    np.testing.assert_allclose(got, scores[:len(got)], rtol=1e-4)  # the highest scores
+
+    # The printed figures (Beam metrics) agree with the files.
+    table = {line.split()[0]: [int(v) for v in line.split()[1:]] for line in printed.splitlines()
+             if line.split()[:1] in (["no"], ["yes"])}
+    assert table == {"no": [4293, 0, 4293], "yes": [707, 4293 - 707, 4293]}
+    assert "tables: 5 real (one per row group)" in printed
+    threshold = float(re.search(r"anomaly_score > ([-\d.]+)", printed).group(1))
+    assert f"anomalies: {anomalies.num_rows} real rows" in printed
+    assert got.min() > threshold - 1e-3 and scores[len(got)] < threshold + 1e-3  # printed: 3 dp
+
+    # A second run reuses the model in --model-dir instead of training again.
+    monkeypatch.setattr(vae_augment, "fit", lambda *a, **k: pytest.fail("trained again"))
+    example.train_once(str(model_dir), 2, 3)
+    assert f"using the model in {model_dir}" in capsys.readouterr().out
