@@ -266,6 +266,24 @@ def test_runs_in_process_and_warm_up(mixed_artifact):
     assert acquire_model(bal._shared, str(mixed_artifact))._sampler is not None
 
 
+def test_one_shared_model_however_the_directory_is_spelled(mixed_artifact, mixed_table,
+                                                          monkeypatch):
+    from vae_augment import beam as vbeam
+    from vae_augment.beam._shared import shared_handle
+
+    d = str(mixed_artifact)
+    monkeypatch.chdir(mixed_artifact.parent)
+    spellings = [d, d + "/", mixed_artifact.name, "./" + mixed_artifact.name + "/"]
+    assert len({id(shared_handle(s)) for s in spellings}) == 1
+    assert shared_handle("gs://b/runs/x") is shared_handle("gs://b/runs/x/")
+    assert shared_handle(d) is not shared_handle(d + "_other")
+    score = ScoreAnomalies(d)
+    assert score._shared is BalanceClasses(d + "/", "label", seed=0)._shared
+    # the columns the scoring transforms append, for the user's own steps
+    assert (vbeam.SCORE_COLUMN, vbeam.LATENT_COLUMN) == ("anomaly_score", "latent")
+    assert score.output_schema(mixed_table.schema).names[-1] == vbeam.SCORE_COLUMN
+
+
 def test_sample_job_matches_api(mixed_artifact, tmp_path):
     from pipelines import sample
 

@@ -31,6 +31,8 @@ _LAZY = {
     "plan_shards": "vae_augment.beam.generate",
     "ReadParquetTables": "vae_augment.beam.parquet",
     "expand_patterns": "vae_augment.beam.parquet",
+    "LATENT_COLUMN": "vae_augment.beam.rows",
+    "SCORE_COLUMN": "vae_augment.beam.rows",
     "EncodeLatent": "vae_augment.beam.score",
     "ScoreAnomalies": "vae_augment.beam.score",
 }

@@ -81,6 +81,8 @@ def shared_handle(model_dir) -> Shared:
     keeps only the last acquired object alive between bundles).
     """
     key = os.fspath(model_dir)
+    # one handle per directory however it is spelled: "runs/x", "runs/x/" and its absolute path
+    key = key.rstrip("/") if "://" in key else os.path.abspath(key)
     with _COPY_LOCK:
         if key not in _HANDLES:
             _HANDLES[key] = Shared()
