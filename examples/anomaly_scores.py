@@ -1,8 +1,9 @@
 """Beyond balancing: anomaly scores and latent codes from the same model (telecom churn, bundled data).
 
-The conditional VAE that generates rows also scores them: `vae_augment.scoring.anomaly_scores`
-is each row's negative ELBO given its class (nats; higher = less typical), and
-`vae_augment.scoring.encode_latent` its posterior mean E[z | x, y]. The same values come from
+The conditional VAE that generates rows also scores them: `vae_augment.anomaly_scores` is
+each row's negative ELBO given its class (nats; higher = less typical; ``method="iwae"``: the
+negative importance-weighted bound), and `vae_augment.encode_latent` its posterior mean
+E[z | x, y]. The same values come from
 ``vae-augment score`` / ``vae-augment encode`` and the Beam transforms.
 
 The example fits a model on a stratified 75% of `examples/data/churn.parquet` (label
@@ -118,8 +119,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import vae_augment as va
-    from vae_augment.beam.rows import score_table  # the IWAE score on a table, in memory
-    from vae_augment.scoring import anomaly_scores, append_columns, encode_latent, latent_array
+    from vae_augment.scoring import append_columns, latent_array
 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,9 +144,8 @@ def main(argv=None) -> int:
     print(f"held-out rows: {scored.num_rows}, of which {corrupted.sum()} corrupted "
           f"(charges from another customer)")
 
-    elbo = anomaly_scores(art, scored)
-    iwae = score_table(art, scored, score_column="s", method="iwae", k=args.k,
-                       seed=args.seed).column("s").to_numpy()
+    elbo = va.anomaly_scores(art, scored)  # nats, higher = less typical of the row's class
+    iwae = va.anomaly_scores(art, scored, method="iwae", k=args.k, seed=args.seed)
     auc_elbo = roc_auc_score(corrupted, elbo)
     auc_iwae = roc_auc_score(corrupted, iwae)
     print(f"ROC AUC (ELBO): {auc_elbo:.3f}")
@@ -164,7 +163,7 @@ def main(argv=None) -> int:
         print(f"{i:>5} {elbo[i]:>8.1f} {str(bool(corrupted[i])):>9} "
               f"{scored.column(LABEL)[int(i)].as_py():>5} " + " ".join(f"{r:>14.3f}" for r in rates))
 
-    z = encode_latent(art, scored)
+    z = va.encode_latent(art, scored)
     print(f"\nlatent means: {z.shape} (held-out rows x latent_dim)")
     pca = out / "latent_pca.png"
     draw_latents(z, scored.column(LABEL).to_numpy(zero_copy_only=False), corrupted, pca)

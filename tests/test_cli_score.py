@@ -69,6 +69,30 @@ def test_score_iwae_is_seeded(capsys, tmp_path, mixed_parquet, mixed_artifact):
     assert np.isfinite(a).all() and np.corrcoef(a, elbo)[0, 1] > 0.5
 
 
+def test_python_iwae_scores_equal_the_cli_and_leave_null_labels_nan(capsys, tmp_path,
+                                                                    mixed_parquet, mixed_artifact,
+                                                                    artifact):
+    import vae_augment as va
+
+    out = tmp_path / "iwae.parquet"
+    run(capsys, "score", mixed_parquet, out, "--model-dir", mixed_artifact, "--method", "iwae",
+        "--k", "8", "--seed", "3", "--quiet")
+    source = pq.read_table(mixed_parquet)
+    got = va.anomaly_scores(artifact, source, method="iwae", k=8, seed=3)
+    np.testing.assert_allclose(got, pq.read_table(out).column("anomaly_score").to_numpy(),
+                               rtol=1e-5, atol=1e-5)
+    labels = source.column("label").to_pylist()
+    labels[5] = None  # a row that cannot be conditioned on a class scores NaN, in place
+    nulled = source.set_column(source.schema.get_field_index("label"), "label",
+                               pa.array(labels, source.schema.field("label").type))
+    partial = va.anomaly_scores(artifact, nulled, method="iwae", k=8, seed=3)
+    assert np.isnan(partial[5]) and np.isfinite(np.delete(partial, 5)).all()
+    for kwargs, message in (({"method": "kl"}, "`method` must be one of"),
+                            ({"method": "iwae", "k": 0}, "`k` must be a positive integer")):
+        with pytest.raises(va.VAEAugmentError, match=message):
+            va.anomaly_scores(artifact, source, **kwargs)
+
+
 def test_score_rejects_bad_rows_and_writes_nothing(capsys, tmp_path, mixed_table, mixed_artifact):
     cats = mixed_table.column("s").to_pylist()
     cats[3] = "never-seen"

@@ -34,6 +34,8 @@ _LAZY = {
     "VAEOverSampler": "vae_augment.imblearn",
     "evaluate": "vae_augment.evaluation",
     "c2st_auc": "vae_augment.evaluation",
+    "anomaly_scores": "vae_augment.scoring",
+    "encode_latent": "vae_augment.scoring",
 }
 
 __all__ = ["__version__", *_LAZY]

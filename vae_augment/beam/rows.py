@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
 
 __all__ = [
     "BadRows",
@@ -34,7 +35,6 @@ __all__ = [
 
 LATENT_COLUMN = "latent"
 SCORE_COLUMN = "anomaly_score"
-SCORE_METHODS = ("elbo", "iwae")
 
 
 class BadRows(NamedTuple):
@@ -186,25 +186,10 @@ def score_table(
     if latent_column is not None:
         arrays.append(scoring.latent_array(scoring.encode_latent(artifact, table)))
     if score_column is not None:
-        if method == "elbo":
-            scores = scoring.anomaly_scores(artifact, table)
-        else:
-            scores = _iwae_scores(artifact, table, k=k, seed=seed)
+        scores = scoring.anomaly_scores(artifact, table, method=method, k=k, seed=seed)
         arrays.append(pa.array(np.asarray(scores, np.float32)))
     out = pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
     return out
-
-
-def _iwae_scores(artifact, table: pa.Table, *, k: int, seed: int) -> np.ndarray:
-    from vae_augment.sampler import block_seed
-
-    if not isinstance(k, int) or k < 1:
-        raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
-    x = artifact.encoding.encode(table)
-    if len(x["y"]) == 0:
-        return np.zeros((0,), np.float32)
-    bound = artifact.model.iw_bound(x, k, block_seed(seed, 0, 0))
-    return -bound.numpy()
 
 
 def split_bad_rows(
