@@ -41,6 +41,8 @@ def main(argv=None) -> int:
         np.random.seed(args.seed)
         torch.manual_seed(args.seed)
         metadata = Metadata.detect_from_dataframes({"t": rows})
+        if metadata.to_dict()["tables"]["t"].get("primary_key"):
+            metadata.remove_primary_key("t")  # detection can take a pixel column for a key
         for col in rows.columns:  # no PII detection: SDV would replace `state` or
             # `voice_mail_plan` (churn) by Faker values; every column is data to model
             numeric = pd.api.types.is_numeric_dtype(rows[col]) and not pd.api.types.is_bool_dtype(
