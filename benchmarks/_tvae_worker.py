@@ -1,9 +1,10 @@
 """SDV TVAE worker for benchmarks/utility.py, run under an interpreter that has `sdv` installed.
 
 Fits one `TVAESynthesizer` (SDV defaults, 300 epochs) per requested class on that class's
-rows and writes the generated rows to Parquet. Every column is modelled as data: numbers as
-`numerical`, the rest as `categorical` (SDV's own detection takes churn's `state` and
-`voice_mail_plan` for PII and writes Faker values there). Called in a subprocess so that SDV (and its
+rows and writes the generated rows to Parquet. Column types are SDV's
+detection except that no column is PII or an ID: those become `numerical` (numbers) or
+`categorical` (SDV would take churn's `state` and `voice_mail_plan` for PII and write Faker
+values there, and a digits pixel column for a primary key). Called in a subprocess so that SDV (and its
 PyTorch) never share a process with TensorFlow.
 
     /work/sdv-venv/bin/python benchmarks/_tvae_worker.py IN.parquet OUT.parquet \
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+
+MODELLED = ("numerical", "categorical", "boolean", "datetime", "ordinal")  # SDV sdtypes kept
 
 
 def main(argv=None) -> int:
@@ -43,12 +46,14 @@ def main(argv=None) -> int:
         metadata = Metadata.detect_from_dataframes({"t": rows})
         if metadata.to_dict()["tables"]["t"].get("primary_key"):
             metadata.remove_primary_key("t")  # detection can take a pixel column for a key
-        for col in rows.columns:  # no PII detection: SDV would replace `state` or
-            # `voice_mail_plan` (churn) by Faker values; every column is data to model
-            numeric = pd.api.types.is_numeric_dtype(rows[col]) and not pd.api.types.is_bool_dtype(
-                rows[col])
-            metadata.update_column(col, table_name="t",
-                                   sdtype="numerical" if numeric else "categorical")
+        columns = metadata.to_dict()["tables"]["t"]["columns"]
+        for col in rows.columns:  # SDV's detection, except PII and IDs: SDV would write Faker
+            # values for churn's `state` and `voice_mail_plan`; every column is data to model
+            if columns[col]["sdtype"] not in MODELLED:
+                numeric = (pd.api.types.is_numeric_dtype(rows[col])
+                           and not pd.api.types.is_bool_dtype(rows[col]))
+                metadata.update_column(col, table_name="t",
+                                       sdtype="numerical" if numeric else "categorical")
         synth = TVAESynthesizer(metadata, enable_gpu=False)
         synth.fit({"t": rows})  # SDV 2.0: a dict of one table
         out = synth.sample(num_rows=int(n))

@@ -282,7 +282,11 @@ def evaluate_split(table, label, seed, methods, vae_kwargs, sdv_python, log):
                 extra["fit_sample_seconds_in_worker"] = inner
                 from vae_augment.preparation import fit_encoding  # the detector's features
 
-                extra["c2st"] = c2st_class_matched(fit_encoding(train, label), train, synth,
+                # the detector's encoding covers both sides: TVAE can write values of a
+                # low-cardinality column that the real rows lack (a giveaway, as it should be)
+                both = pa.concat_tables([train, synth.select(train.column_names).cast(
+                    train.schema)])
+                extra["c2st"] = c2st_class_matched(fit_encoding(both, label), train, synth,
                                                    label, seed)
             x_s, y_s = to_frame(synth, label)
             x_s = _cat_to_object(x_s)[list(x_tr.columns)]
