@@ -266,3 +266,30 @@ def test_balance_saves_new_model_dir_then_reuses_it(tmp_path, mixed_parquet, cap
                capsys)[0] == 0
     assert (model_dir / "model.keras").stat().st_mtime_ns == stamp  # reused, not retrained
     assert out1.read_bytes() == out2.read_bytes()
+
+
+def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, capsys, monkeypatch):
+    from vae_augment import api
+
+    mine = tmp_path / "runs"  # e.g. the parent meant, not a new model directory
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    (mine / "other_model").mkdir()
+    trained = []
+    real_train = api.train_model
+    monkeypatch.setattr(api, "train_model", lambda *a, **k: trained.append(1) or real_train(*a, **k))
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", mine, *FAST_ARGS],
+                       capsys)
+    assert code == 2 and not trained  # refused before any training
+    assert "not part of a vae-augment artifact (notes.txt, other_model)" in err
+    assert (mine / "notes.txt").read_text() == "keep me" and (mine / "other_model").is_dir()
+    assert not (mine / "model.keras").exists()
+    # an artifact directory (with its checkpoints) is replaced by a new fit, as before
+    art_dir = tmp_path / "model"
+    assert run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir, *FAST_ARGS],
+               capsys)[0] == 0
+    (art_dir / "checkpoints").mkdir()
+    before = (art_dir / "manifest.json").read_text()
+    assert run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir, "--seed", "5",
+                *FAST_ARGS], capsys)[0] == 0
+    assert (art_dir / "manifest.json").read_text() != before and len(trained) == 2

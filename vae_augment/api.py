@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from vae_augment.artifact import Artifact, load_artifact, save_artifact
+from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
 from vae_augment.errors import InputError, SchemaError
 from vae_augment.io import (
@@ -76,6 +76,8 @@ def fit(
     config = TrainConfig(**train_kwargs)
     if checkpoint_dir is None and model_dir is not None and (checkpoint_every or resume):
         checkpoint_dir = os.path.join(os.fspath(model_dir), "checkpoints")
+    if model_dir is not None:  # before training, not after: never delete a user's files
+        check_replaceable(model_dir, _inside(model_dir, checkpoint_dir, tensorboard))
     encoding, data = prepare_training(
         inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories, streaming=streaming, encoding=encoding,

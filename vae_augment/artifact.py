@@ -76,6 +76,7 @@ def save_artifact(
     model_dir = os.fspath(model_dir)
     if os.path.exists(model_dir) and not overwrite:
         raise ArtifactError(f"model directory '{model_dir}' already exists")
+    check_replaceable(model_dir, preserve)
     parent = os.path.dirname(os.path.abspath(model_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".model.", dir=parent)
@@ -106,6 +107,28 @@ def save_artifact(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return model_dir
+
+
+def check_replaceable(model_dir, preserve: tuple[str, ...] = ()) -> None:
+    """Raises `ArtifactError` unless `model_dir` can take a new artifact: it is absent, empty,
+    or holds only an artifact's files and the `preserve`d entries (checkpoints, logs).
+
+    Saving replaces the whole directory, so a directory with anything else in it (a user's
+    own files, a mistyped parent such as ``runs``) is refused instead of deleted.
+    """
+    model_dir = os.fspath(model_dir)
+    if not os.path.exists(model_dir):
+        return
+    if not os.path.isdir(model_dir):
+        raise ArtifactError(f"`model_dir` '{model_dir}' is a file, not a directory")
+    ours = {*_FILES, "manifest.json", "checkpoints", *preserve}  # checkpoints: the default name
+    foreign = sorted(set(os.listdir(model_dir)) - ours)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise ArtifactError(
+            f"model directory '{model_dir}' holds files that are not part of a vae-augment "
+            f"artifact ({shown}); saving would delete them. Choose a new --model-dir, or "
+            f"empty this one")
 
 
 def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
