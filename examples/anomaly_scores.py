@@ -133,7 +133,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     # number_customer_service_calls holds 10 whole numbers (0-9), so by default it would be
     # modelled as a category, and a held-out row with a count the training split lacks (9
-    # calls: 2 customers) would be an error when scored, not an anomaly. It is a count:
+    # calls: 2 customers) would be an error when scored (or, with unseen="inf", score +inf:
+    # an unseen category). It is a count, so it is modelled as one:
     art = va.fit(train, label=LABEL, seed=args.seed, numeric=["number_customer_service_calls"],
                  **fit_kwargs)
     print(f"fitted on {train.num_rows} training rows in {time.perf_counter() - start:.0f} s "

@@ -430,6 +430,28 @@ def test_score_dead_letter_isolates_bad_rows(mixed_artifact, mixed_table):
             _ = p | beam.Create([table.slice(10)]) | ScoreAnomalies(str(mixed_artifact))
 
 
+def test_score_unseen_categories_infinite_instead_of_dead_letter(mixed_artifact, mixed_table):
+    table = _with_bad_rows(mixed_table)  # row 5: unknown label, row 17: unseen category
+    with BeamTestPipeline(runner=RUNNER) as p:
+        good, bad = p | beam.Create([table]) | ScoreAnomalies(
+            str(mixed_artifact), unseen="inf").with_exception_handling()
+
+        def check_bad(items):  # only the unknown label is still a bad row
+            if [b.rows.column("label")[0].as_py() for b in items] != ["zz"]:
+                raise BeamAssertException(f"dead letters {items}")
+
+        def check_good(tables):
+            got = concat(tables)
+            s = dict(zip(got.column("s").to_pylist(), got.column("anomaly_score").to_numpy()))
+            if got.num_rows != 119 or not np.isposinf(s["never-seen"]):
+                raise BeamAssertException(f"{got.num_rows} rows, never-seen {s.get('never-seen')}")
+
+        assert_that(bad, check_bad, label="bad")
+        assert_that(good, check_good, label="good")
+    with pytest.raises(VAEAugmentError, match="`unseen` must be one of"):
+        ScoreAnomalies(str(mixed_artifact), unseen="drop")
+
+
 def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
     from pipelines import score
 

@@ -107,6 +107,37 @@ def test_score_rejects_bad_rows_and_writes_nothing(capsys, tmp_path, mixed_table
     assert not out.exists() and list(tmp_path.iterdir()) == [src]
 
 
+def test_unseen_categories_can_score_infinite(capsys, tmp_path, mixed_table, mixed_artifact,
+                                              artifact):
+    import vae_augment as va
+
+    cats = mixed_table.column("s").to_pylist()
+    cats[3] = cats[40] = "never-seen"
+    bad = mixed_table.set_column(mixed_table.schema.get_field_index("s"), "s", pa.array(cats))
+    src, out = tmp_path / "bad.parquet", tmp_path / "o.parquet"
+    pq.write_table(bad, src)
+    code, _, _ = run(capsys, "score", src, out, "--model-dir", mixed_artifact, "--latent",
+                     "--unseen-categories", "inf", "--quiet")
+    assert code == 0
+    got = pq.read_table(out)
+    assert got.select(bad.column_names).equals(bad)  # every row, unchanged
+    score = got.column("anomaly_score").to_numpy()
+    z = np.asarray(got.column("latent").combine_chunks().flatten()).reshape(len(got), -1)
+    unseen = np.zeros(len(bad), bool)
+    unseen[[3, 40]] = True
+    assert np.isposinf(score[unseen]).all() and np.isnan(z[unseen]).all()
+    rest = bad.filter(pa.array(~unseen))  # the other rows score as they do on their own
+    np.testing.assert_allclose(score[~unseen], scoring.anomaly_scores(artifact, rest), rtol=1e-4,
+                               atol=1e-4)
+    np.testing.assert_allclose(z[~unseen], scoring.encode_latent(artifact, rest), rtol=1e-4,
+                               atol=1e-5)
+    assert np.array_equal(scoring.unseen_category_rows(artifact.encoding, bad), unseen)
+    iwae = va.anomaly_scores(artifact, bad, method="iwae", k=4, unseen="inf")
+    assert np.isposinf(iwae[unseen]).all() and np.isfinite(iwae[~unseen]).all()
+    with pytest.raises(va.VAEAugmentError, match="`unseen` must be one of"):
+        va.anomaly_scores(artifact, bad, unseen="skip")
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [

@@ -30,6 +30,7 @@ def score_file(
     method: str = "elbo",
     k: int = 16,
     seed: int = 0,
+    unseen: str = "error",
     overwrite: bool = False,
     output_shards: int | None = None,
     batch_size: int = 65536,
@@ -43,6 +44,8 @@ def score_file(
         latent_column: name of the latent-mean column to append (None: none).
         score_column: name of the anomaly-score column to append (None: none).
         method: ``"elbo"`` or ``"iwae"``; `k` and `seed` apply to ``"iwae"``.
+        unseen: ``"error"`` or ``"inf"``: what a category the model never saw does (see
+            `vae_augment.scoring.anomaly_scores`).
 
     Raises:
         VAEAugmentError: a bad input, artifact or row (naming the column); nothing is written.
@@ -73,7 +76,7 @@ def score_file(
         for batch in iter_batches(paths, batch_size=batch_size):
             table = score_table(
                 art, pa.Table.from_batches([batch]), latent_column=latent_column,
-                score_column=score_column, method=method, k=k, seed=seed,
+                score_column=score_column, method=method, k=k, seed=seed, unseen=unseen,
             )
             w.write(table)
     return w.rows_written
@@ -92,8 +95,8 @@ def cmd_score(args) -> int:
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,
-        method=args.method, k=args.k, seed=args.seed, overwrite=args.overwrite,
-        output_shards=args.output_shards,
+        method=args.method, k=args.k, seed=args.seed, unseen=args.unseen_categories,
+        overwrite=args.overwrite, output_shards=args.output_shards,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
                       "method": args.method}))
@@ -132,6 +135,9 @@ def add(sub, common) -> None:
                    help="negative ELBO, or negative IWAE bound with --k samples [elbo]")
     p.add_argument("--k", type=int, default=16, help="importance samples for iwae [16]")
     p.add_argument("--seed", type=int, default=0, help="seed for iwae [0]")
+    p.add_argument("--unseen-categories", choices=["error", "inf"], default="error",
+                   help="a category the model never saw: an error naming the column, or a "
+                        "score of +inf (and NaN latents) for its row [error]")
     p.add_argument("--latent", action="store_true", help="also append the latent means")
     p.add_argument("--latent-column", default="latent", help="latent column with --latent [latent]")
     p.set_defaults(func=cmd_score)

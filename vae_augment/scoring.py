@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["SCORE_METHODS", "encode_latent", "anomaly_scores", "append_columns", "latent_array"]
+__all__ = [
+    "SCORE_METHODS", "UNSEEN_CATEGORIES", "encode_latent", "anomaly_scores", "unseen_category_rows",
+    "append_columns", "latent_array",
+]
 
 SCORE_METHODS = ("elbo", "iwae")
+UNSEEN_CATEGORIES = ("error", "inf")  # what a score does with a category the model never saw
 
 
 def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
@@ -33,6 +37,53 @@ def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
     return out
 
 
+def unseen_category_rows(encoding, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+    """[n] bool: rows holding, in some categorical column, a (non-null) value the model was
+    not trained on. Columns that are missing or of another type are left to `Encoding.encode`
+    to report."""
+    import pyarrow.compute as pc
+
+    out = np.zeros(table.num_rows, bool)
+    for s in encoding.categorical:
+        if s.name not in table.column_names:
+            continue
+        col = table.column(s.name)
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        try:
+            vocab = pa.array(s.vocab, type=col.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+        idx = pc.index_in(col, value_set=vocab)
+        out |= (pc.is_null(idx).to_numpy(zero_copy_only=False)
+                & pc.is_valid(col).to_numpy(zero_copy_only=False))
+    return out
+
+
+def _known_rows(artifact, table, fn, unseen: str, fill: float, width: int | None):
+    """`fn(artifact, table)` per row; with ``unseen="inf"`` rows with an unseen category are
+    taken out first and get `fill` (rows with a null label stay NaN)."""
+    from vae_augment.errors import VAEAugmentError
+
+    if unseen not in UNSEEN_CATEGORIES:
+        raise VAEAugmentError(
+            f"`unseen` must be one of {list(UNSEEN_CATEGORIES)}, got {unseen!r}")
+    mask = unseen_category_rows(artifact.encoding, table) if unseen == "inf" else None
+    if mask is None or not mask.any():
+        return fn(artifact, table)
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    out = np.full((n,) if width is None else (n, width), np.nan, np.float32)
+    out[~mask] = fn(artifact, table.filter(pa.array(~mask)))
+    label = artifact.encoding.label
+    labelled = (pc.is_valid(table.column(label)).to_numpy(zero_copy_only=False)
+                if label in table.column_names else np.ones(n, bool))
+    out[mask & labelled] = fill
+    return out
+
+
 def encode_latent(artifact, table: pa.Table | pa.RecordBatch) -> np.ndarray:
     """Posterior means E[z | x, y] for every row, [n, latent_dim] float32.
 
@@ -44,7 +95,7 @@ def encode_latent(artifact, table: pa.Table | pa.RecordBatch) -> np.ndarray:
 
 def anomaly_scores(
     artifact, table: pa.Table | pa.RecordBatch, *, method: str = "elbo", k: int = 16,
-    seed: int = 0,
+    seed: int = 0, unseen: str = "error",
 ) -> np.ndarray:
     """Per-row anomaly score (nats; higher = less typical of its class); NaN for null labels.
 
@@ -57,10 +108,16 @@ def anomaly_scores(
             `seed`), what `vae-augment score --method iwae` writes.
         k: importance samples for ``"iwae"``.
         seed: seed of the ``"iwae"`` samples.
+        unseen: ``"error"`` (default): a category value the model was never trained on is
+            an error naming the column. ``"inf"``: such a row scores ``+inf``: the model gives
+            the value probability 0, so the row is as atypical as a row can be (new values in
+            production data are often what an anomaly detector is for).
 
     Raises:
-        SchemaError: an unknown class or category, or a wrong type (naming the column).
-        VAEAugmentError: an unknown `method` or a `k` that is not a positive integer.
+        SchemaError: an unknown class, an unseen category (with ``unseen="error"``), or a
+            wrong type (naming the column).
+        VAEAugmentError: an unknown `method` or `unseen`, or a `k` that is not a positive
+            integer.
 
     Example:
         >>> scores = anomaly_scores(art, table, method="iwae", k=32)  # doctest: +SKIP
@@ -70,6 +127,11 @@ def anomaly_scores(
 
     if method not in SCORE_METHODS:
         raise VAEAugmentError(f"`method` must be one of {list(SCORE_METHODS)}, got {method!r}")
+    if unseen != "error":
+        return _known_rows(
+            artifact, table,
+            lambda a, t: anomaly_scores(a, t, method=method, k=k, seed=seed), unseen,
+            np.inf, None)
     if method == "elbo":
         return _per_row(artifact, table, artifact.model.neg_elbo, None)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:

@@ -160,12 +160,16 @@ def score_table(
     method: str = "elbo",
     k: int = 16,
     seed: int = 0,
+    unseen: str = "error",
 ) -> pa.Table:
     """`table` plus latent means and/or anomaly scores (negative ELBO or IWAE bound), per row.
 
+    With ``unseen="inf"`` a row with a category value the model never saw scores ``+inf`` and
+    its latent mean is NaN (see `scoring.anomaly_scores`).
+
     Raises:
-        SchemaError: a null or unknown label, an unknown category, a wrong type (naming the
-            column).
+        SchemaError: a null or unknown label, an unseen category (``unseen="error"``), a
+            wrong type (naming the column).
     """
     from vae_augment import scoring
 
@@ -184,9 +188,12 @@ def score_table(
     )
     arrays = []
     if latent_column is not None:
-        arrays.append(scoring.latent_array(scoring.encode_latent(artifact, table)))
+        z = scoring._known_rows(artifact, table, scoring.encode_latent, unseen, np.nan,
+                                artifact.model.latent_dim)
+        arrays.append(scoring.latent_array(z))
     if score_column is not None:
-        scores = scoring.anomaly_scores(artifact, table, method=method, k=k, seed=seed)
+        scores = scoring.anomaly_scores(artifact, table, method=method, k=k, seed=seed,
+                                        unseen=unseen)
         arrays.append(pa.array(np.asarray(scores, np.float32)))
     out = pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
     return out

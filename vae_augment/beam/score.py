@@ -27,6 +27,7 @@ from vae_augment.beam.rows import (
     split_bad_rows,
 )
 from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.scoring import UNSEEN_CATEGORIES, unseen_category_rows
 
 __all__ = ["EncodeLatent", "ScoreAnomalies"]
 
@@ -48,6 +49,8 @@ class _ScoreFn(ModelDoFn):
         problems = label_problems(piece, enc.label, enc.classes, allow_null=False)
         if problems is not None:
             raise SchemaError(problems[1])
+        if self._kwargs.get("unseen") == "inf":  # an unseen category scores +inf, not bad
+            piece = piece.filter(pa.array(~unseen_category_rows(enc, piece)))
         enc.encode(piece)
 
     def process(self, element):
@@ -130,6 +133,8 @@ class ScoreAnomalies(_ScoreBase):
             its Monte Carlo noise depends on how rows are batched).
         k: importance samples for ``"iwae"``.
         seed: seed for ``"iwae"``.
+        unseen: ``"error"`` (a row with a category the model never saw is a bad row) or
+            ``"inf"`` (it scores ``+inf``; see `vae_augment.scoring.anomaly_scores`).
 
     Example:
         >>> scored = tables | ScoreAnomalies("runs/churn")  # doctest: +SKIP
@@ -143,11 +148,15 @@ class ScoreAnomalies(_ScoreBase):
         method: str = "elbo",
         k: int = 16,
         seed: int = 0,
+        unseen: str = "error",
     ):
+        if unseen not in UNSEEN_CATEGORIES:
+            raise VAEAugmentError(
+                f"`unseen` must be one of {list(UNSEEN_CATEGORIES)}, got {unseen!r}")
         if method not in SCORE_METHODS:
             raise VAEAugmentError(f"`method` must be one of {list(SCORE_METHODS)}, got {method!r}")
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
         super().__init__(model_dir)
         self._options = {"score_column": column}
-        self._kwargs = {"method": method, "k": k, "seed": seed}
+        self._kwargs = {"method": method, "k": k, "seed": seed, "unseen": unseen}
