@@ -16,6 +16,8 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import utility as u
 
+from vae_augment.evaluation import evaluate
+
 t = pq.read_table(str(pathlib.Path(__file__).resolve().parents[2] / 'examples' / 'data' / 'digits_longtail.parquet'))
 y = np.asarray(t.column('label'))
 tr, _ = train_test_split(np.arange(len(y)), test_size=0.3, stratify=y, random_state=0)
@@ -27,7 +29,6 @@ def stats(tab, c):
     return f"n={len(x):3d} zero={np.mean(x==0):.2f} sixteen={np.mean(x==16):.3f}"
 art, synth, sec = u.run_vae(train, 'label', 0, {})
 print('split0 c2st', round(u.c2st_class_matched(art.encoding, train, synth, 'label', 0), 3))
-from vae_augment.evaluation import evaluate
 
 rep = evaluate(train, synth, label='label', seed=0, progress=False)
 print('per class', {k: (round(v,3) if v else v) for k, v in rep['detection']['per_class'].items()})
