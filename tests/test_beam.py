@@ -282,6 +282,7 @@ def test_one_shared_model_however_the_directory_is_spelled(mixed_artifact, mixed
     # the columns the scoring transforms append, for the user's own steps
     assert (vbeam.SCORE_COLUMN, vbeam.LATENT_COLUMN) == ("anomaly_score", "latent")
     assert score.output_schema(mixed_table.schema).names[-1] == vbeam.SCORE_COLUMN
+    assert score.output_schema() == score.output_schema(score._encoding.schema)  # the default
 
 
 def test_sample_job_matches_api(mixed_artifact, tmp_path):

@@ -90,8 +90,13 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
     def _latent_dim(self) -> int:
         return int(self._config["train_config"]["latent_dim"])
 
-    def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
-        """The schema of the output tables for input tables of `input_schema`."""
+    def output_schema(self, input_schema: pa.Schema | None = None) -> pa.Schema:
+        """The schema of the output tables for input tables of `input_schema` (default: the
+        schema the model was trained on, as `BalanceClasses.output_schema` uses). A method,
+        not a property like `BalanceClasses.output_schema`, because scored tables keep the
+        input's own columns, which may differ from the training schema (extra columns)."""
+        if input_schema is None:
+            input_schema = self._encoding.schema
         return scored_schema(input_schema, latent_dim=self._latent_dim(), **self._options)
 
     def expand(self, tables):
