@@ -282,7 +282,8 @@ def test_one_shared_model_however_the_directory_is_spelled(mixed_artifact, mixed
     # the columns the scoring transforms append, for the user's own steps
     assert (vbeam.SCORE_COLUMN, vbeam.LATENT_COLUMN) == ("anomaly_score", "latent")
     assert score.output_schema(mixed_table.schema).names[-1] == vbeam.SCORE_COLUMN
-    assert score.output_schema() == score.output_schema(score._encoding.schema)  # the default
+    # the default input schema is the training one (mixed_table is what the model was fit on)
+    assert score.output_schema().equals(score.output_schema(mixed_table.schema))
 
 
 def test_sample_job_matches_api(mixed_artifact, tmp_path):
