@@ -291,3 +291,41 @@ def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
     assert report["counts"]["synthetic"]["a"] == 0  # the majority class gets no new rows
     assert report["diagnostics"]["latent_dim"] == 4
     assert (tmp_path / "rep" / "report.html").exists()
+
+
+def test_sections_compute_only_what_is_asked(cli_files, mixed_table, mixed_artifact, capsys,
+                                             monkeypatch):
+    from vae_augment import evaluation
+
+    def not_called(*a, **k):
+        raise AssertionError("a section left out was computed")
+
+    monkeypatch.setattr(evaluation, "_utility", not_called)
+    monkeypatch.setattr(evaluation, "_privacy", not_called)
+    monkeypatch.setattr(evaluation, "_diagnostics", not_called)
+    out = cli_files / "some"
+    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+                 "--label", "label", "--report", str(out), "--sections", "detection,fidelity",
+                 "--quiet"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(summary) == {"report", "fidelity", "c2st_auc"}  # no figure of a skipped section
+    report = json.loads((out / "report.json").read_text())
+    assert report["sections"] == ["fidelity", "detection"]
+    assert report["utility"] is None and report["privacy"] is None
+    assert 0.0 <= report["detection"]["c2st_auc"] <= 1.0 and report["fidelity"]["score"] > 0.5
+    page = (out / "report.html").read_text()
+    assert page.count("Not computed") == 2 and "<h2>Utility</h2>" in page
+    # with a model, leaving "model" out says so instead of "no model given"
+    from vae_augment.api import sample
+
+    synthetic = sample(str(mixed_artifact), {"b": 30}, seed=1)
+    rep = evaluate(mixed_table, synthetic, label="label", model=str(mixed_artifact),
+                   report_dir=str(cli_files / "nomodel"), sections=["detection"], progress=False)
+    assert rep["diagnostics"] is None and rep["sections"] == ["detection"]
+    page = (cli_files / "nomodel" / "report.html").read_text()
+    assert page.count("Not computed") == 4 and "No model given" not in page
+    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+                 "--label", "label", "--report", str(out), "--sections", "detection,speed"])
+    err = capsys.readouterr().err
+    assert code == 2 and "`sections` must be a non-empty subset of" in err and "'speed'" in err

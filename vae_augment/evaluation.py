@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,9 +36,10 @@ from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
 from vae_augment.utility import _utility
 
-__all__ = ["c2st_auc", "evaluate", "save_json", "REPORT_VERSION"]
+__all__ = ["c2st_auc", "evaluate", "save_json", "REPORT_VERSION", "SECTIONS"]
 
 REPORT_VERSION = 1
+SECTIONS = ("fidelity", "detection", "utility", "privacy", "model")  # `evaluate(sections=)`
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -155,6 +156,7 @@ def evaluate(
     iw_samples: int = 32,
     exclude: tuple[str, ...] | list[str] = (),
     progress: bool | None = None,
+    sections: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluates synthetic rows against real rows; optionally writes report.json and report.html.
 
@@ -196,6 +198,9 @@ def evaluate(
         iw_samples: importance samples for the IW bound.
         exclude: columns to leave out of every metric.
         progress: a bar of the report's sections on stderr (None: when stderr is a terminal).
+        sections: the sections to compute, from `SECTIONS` (None: all). A section left out
+            is None in the result and says so in the HTML; e.g. ``("fidelity",
+            "detection")`` skips the classifiers of the utility section, the slowest part.
 
     Returns:
         The report as a dict (the content of report.json).
@@ -212,6 +217,11 @@ def evaluate(
         0.61
     """
     start = time.perf_counter()
+    wanted = list(SECTIONS) if sections is None else list(sections)
+    unknown = [x for x in wanted if x not in SECTIONS]
+    if unknown or not wanted:
+        raise VAEAugmentError(f"`sections` must be a non-empty subset of {list(SECTIONS)}, "
+                              f"got {list(wanted)}")
     if not 0.0 < test_size < 1.0:
         raise VAEAugmentError(f"`test_size` must be in (0, 1), got {test_size!r}")
     if max_rows < 100:
@@ -278,8 +288,8 @@ def evaluate(
                              "y_syn": y_syn, "encoding": enc}
     timings: dict[str, float] = {}
     tick = time.perf_counter()
-    order = ["fidelity", "detection", "utility", "privacy"] + ["model"] * (art is not None) \
-        + ["report"] * (report_dir is not None)
+    report["sections"] = [x for x in SECTIONS if x in wanted and (x != "model" or art is not None)]
+    order = report["sections"] + ["report"] * (report_dir is not None)
     bar = progress_bar(len(order), desc="evaluate", unit="section", enabled=progress)
     bar.set_postfix_str(order[0])
 
@@ -293,19 +303,25 @@ def evaluate(
             bar.set_postfix_str(following[0], refresh=False)
         bar.update()
 
+    for name in ("fidelity", "detection", "utility", "privacy"):
+        report[name] = None
     with bar:
-        report["fidelity"], plots["association"] = _fidelity(
-            enc, real, synthetic, y_real, y_syn, max_rows, seed)
-        lap("fidelity")
-        report["detection"] = _detection(enc, real, synthetic, y_real, y_syn, seed)
-        lap("detection")
-        report["utility"] = _utility(enc, train, test, synthetic, y_syn, seed, max_rows)
-        lap("utility")
-        report["privacy"], plots["dcr_synthetic"], plots["dcr_holdout"] = _privacy(
-            enc, real, train, test, synthetic, seed, max_rows)
-        lap("privacy")
+        if "fidelity" in wanted:
+            report["fidelity"], plots["association"] = _fidelity(
+                enc, real, synthetic, y_real, y_syn, max_rows, seed)
+            lap("fidelity")
+        if "detection" in wanted:
+            report["detection"] = _detection(enc, real, synthetic, y_real, y_syn, seed)
+            lap("detection")
+        if "utility" in wanted:
+            report["utility"] = _utility(enc, train, test, synthetic, y_syn, seed, max_rows)
+            lap("utility")
+        if "privacy" in wanted:
+            report["privacy"], plots["dcr_synthetic"], plots["dcr_holdout"] = _privacy(
+                enc, real, train, test, synthetic, seed, max_rows)
+            lap("privacy")
         report["diagnostics"], report["latent"] = None, None
-        if art is not None:
+        if art is not None and "model" in wanted:
             try:
                 report["diagnostics"] = _diagnostics(art, test, seed, iw_samples)
                 report["latent"], plots["latent"] = _latents(art, real, synthetic, seed)

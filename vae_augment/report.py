@@ -93,18 +93,21 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
         f"model {html.escape(str(report['model'] or 'not given'))} · seed {report['seed']} · "
         f"{report['seconds']} s</div>",
     ]
-    lr = (util.get("results") or {}).get("logistic_regression", {})
-    cards = [
-        _card(fid["score"], "marginal fidelity (1 is ideal)", _grade(fid["score"], 0.9, 0.75)),
-        _card(det["c2st_auc"], "C2ST AUC (0.5 is ideal)",
-              _grade(det["c2st_auc"], 0.6, 0.75, higher=False)),
-    ]
+    lr = ((util or {}).get("results") or {}).get("logistic_regression", {})
+    cards = []
+    if fid is not None:
+        cards.append(_card(fid["score"], "marginal fidelity (1 is ideal)",
+                           _grade(fid["score"], 0.9, 0.75)))
+    if det is not None:
+        cards.append(_card(det["c2st_auc"], "C2ST AUC (0.5 is ideal)",
+                           _grade(det["c2st_auc"], 0.6, 0.75, higher=False)))
     if lr:
         v, s = lr["vae_augment"]["minority_f1"], lr.get("smote", {}).get("minority_f1")
         cards.append(_card(v, f"minority F1, logistic regression (SMOTE {_f(s)})",
                            "" if s is None else ("good" if v >= s else "warn")))
-    cards.append(_card(priv["exact_copy_rate"], "exact-copy rate",
-                       _grade(priv["exact_copy_rate"], 0.001, 0.01, higher=False)))
+    if priv is not None:
+        cards.append(_card(priv["exact_copy_rate"], "exact-copy rate",
+                           _grade(priv["exact_copy_rate"], 0.001, 0.01, higher=False)))
     if "active_units" in diag:
         frac = diag["active_units"] / max(1, diag["latent_dim"])
         cards.append(_card(f"{diag['active_units']}/{diag['latent_dim']}",
@@ -122,6 +125,42 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
         h.append(f"<p class='muted'>Columns left out of the metrics:</p><ul>{items}</ul>")
 
     # fidelity
+    if fid is None:
+        h.append(_not_computed("Fidelity", report))
+    else:
+        _fidelity_html(h, fid, report, images)
+    if images.get("latent"):
+        ev = ", ".join(_f(v) for v in (report.get("latent") or {}).get(
+            "explained_variance_ratio", []))
+        h.append("<h3>Latent space</h3><p class='muted'>Posterior means of real and synthetic "
+                 "rows, projected on the first two principal components of the real rows' "
+                 f"latents (explained variance {ev}).</p>" + _img(images["latent"], "latents"))
+    if det is None:
+        h.append(_not_computed("Detection (C2ST)", report))
+    else:
+        _detection_html(h, det)
+    if util is None:
+        h.append(_not_computed("Utility", report))
+    else:
+        _utility_html(h, util, report, images)
+    if priv is None:
+        h.append(_not_computed("Privacy", report))
+    else:
+        _privacy_html(h, priv, images)
+    if report.get("model") and "model" not in (report.get("sections") or ["model"]):
+        h.append(_not_computed("Model diagnostics", report))
+    else:
+        _diagnostics_html(h, diag, report, images)
+    return _close(h)
+
+
+def _not_computed(title: str, report) -> str:
+    asked = ", ".join(report.get("sections") or [])
+    return (f"<h2>{html.escape(title)}</h2><p class='muted'>Not computed: this report was "
+            f"asked for {html.escape(asked)} only (<code>--sections</code>).</p>")
+
+
+def _fidelity_html(h, fid, report, images) -> None:
     h.append("<h2>Fidelity</h2><p class='muted'>Per class, each column's synthetic marginal "
              "is compared with the real one: 1 − Kolmogorov–Smirnov statistic for numbers (for "
              "tensors, averaged over elements), 1 − total-variation distance for categories "
@@ -141,14 +180,9 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
         h.append(_img(images.get(key), alt))
     for name, b64 in images.get("images", []):
         h.append(f"<h3>Images: <code>{html.escape(name)}</code></h3>" + _img(b64, name))
-    if images.get("latent"):
-        ev = ", ".join(_f(v) for v in (report.get("latent") or {}).get(
-            "explained_variance_ratio", []))
-        h.append("<h3>Latent space</h3><p class='muted'>Posterior means of real and synthetic "
-                 "rows, projected on the first two principal components of the real rows' "
-                 f"latents (explained variance {ev}).</p>" + _img(images["latent"], "latents"))
 
-    # detection
+
+def _detection_html(h, det) -> None:
     h.append("<h2>Detection (C2ST)</h2><p class='muted'>A gradient-boosting classifier tries "
              "to tell real rows from synthetic rows of the same classes (equal numbers of each "
              "per class, 5-fold cross-validated ROC AUC). 0.5: indistinguishable; 1.0: every "
@@ -159,7 +193,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     rows = [["all classes", det["c2st_auc"]]] + [[c, v] for c, v in det["per_class"].items()]
     h.append(_table(["rows", "C2ST AUC"], rows))
 
-    # utility
+
+def _utility_html(h, util, report, images) -> None:
     h.append("<h2>Utility</h2>")
     h.append(f"<p class='muted'>Held-out data: {html.escape(report['split']['method'])} "
              f"({report['split']['real_train']} / {report['split']['real_test']} rows). "
@@ -190,7 +225,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     else:
         h.append(f"<p>Skipped: {html.escape(util.get('skipped', ''))}</p>")
 
-    # privacy
+
+def _privacy_html(h, priv, images) -> None:
     h.append("<h2>Privacy</h2><p class='muted'>Distance to the closest record (DCR): from "
              "each synthetic row to the closest real-train row of its class, beside the same "
              "distance for real-test rows of the same classes (which the split kept out of "
@@ -212,7 +248,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
              "(about 0.05 is expected; much more suggests copying).</p>")
     h.append(_img(images.get("privacy"), "distance to closest record"))
 
-    # diagnostics
+
+def _diagnostics_html(h, diag, report, images) -> None:
     h.append("<h2>Model diagnostics</h2>")
     if not diag:
         h.append("<p>No model given (pass <code>--model-dir</code>).</p>")
@@ -249,6 +286,9 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
                             [[str(c["class"]), c["floor"], c["real_test_pass"],
                               c["first_draw_pass"], c["generated_pass"]]
                              for c in guide["classes"]]))
+
+
+def _close(h) -> str:
     h.append("<p class='muted'>Generated by vae-augment; the same figures are in "
              "report.json.</p></main></body></html>")
     return "\n".join(x for x in h if x)

@@ -20,14 +20,15 @@ _MAX_PLOT_CLASSES = 6
 
 def draw(report, plots) -> dict[str, Any]:
     """The report's plots ({name: base64 PNG or None; "images": [(column, PNG), ...]})."""
+    fid = report.get("fidelity") is not None  # sections left out (`sections=`) draw nothing
     return {
-        "fidelity": _fidelity_heatmap(report),
-        "marginals": _marginals(report, plots),
-        "association": _association_plot(report, plots),
-        "images": _image_grids(report, plots),
+        "fidelity": _fidelity_heatmap(report) if fid else None,
+        "marginals": _marginals(report, plots) if fid else None,
+        "association": _association_plot(report, plots) if fid else None,
+        "images": _image_grids(report, plots) if fid else [],
         "latent": _latent_plot(report, plots),
-        "utility": _utility_plot(report),
-        "privacy": _privacy_plot(plots),
+        "utility": _utility_plot(report) if report.get("utility") is not None else None,
+        "privacy": _privacy_plot(plots) if "dcr_synthetic" in plots else None,
         "kl": _kl_plot(report),
     }
 
