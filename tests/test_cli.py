@@ -293,3 +293,25 @@ def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, capsy
     assert run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir, "--seed", "5",
                 *FAST_ARGS], capsys)[0] == 0
     assert (art_dir / "manifest.json").read_text() != before and len(trained) == 2
+
+
+def test_balance_takes_a_model_in_memory(tmp_path, mixed_parquet, mixed_artifact, monkeypatch):
+    from vae_augment import api
+    from vae_augment.artifact import load_artifact
+
+    art = load_artifact(str(mixed_artifact))
+    loads = []
+    monkeypatch.setattr(api, "load_artifact", lambda *a, **k: loads.append(a) or art)
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    got = api.balance(str(mixed_parquet), str(a), label="label", model=art, seed=2)
+    assert got["artifact"] is art and not loads  # used as given, never reloaded
+    monkeypatch.undo()  # the directory path loads the artifact from disk
+    api.balance(str(mixed_parquet), str(b), label="label", model_dir=str(mixed_artifact), seed=2)
+    assert pq.read_table(a).equals(pq.read_table(b))  # the same rows as from its directory
+    with pytest.raises(api.VAEAugmentError, match="not both"):
+        api.balance(str(mixed_parquet), None, label="label", model=art,
+                    model_dir=str(mixed_artifact))
+    with pytest.raises(api.VAEAugmentError, match="must be an Artifact"):
+        api.balance(str(mixed_parquet), None, label="label", model=str(mixed_artifact))
+    with pytest.raises(api.SchemaError, match="the given model was trained with label 'label'"):
+        api.balance(str(mixed_parquet), None, label="s", model=art)

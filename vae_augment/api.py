@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
-from vae_augment.errors import InputError, SchemaError
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError
 from vae_augment.io import (
     AtomicParquetWriter,
     iter_batches,
@@ -224,11 +224,13 @@ def balance(
     verbose: int | str = 0,
     fit_kwargs: Mapping[str, Any] | None = None,
     privacy_min_distance: float | None = None,
+    model: Artifact | None = None,
 ) -> dict[str, Any]:
     """Writes every input row unchanged plus synthetic rows so classes match the strategy.
 
     Trains a model first unless `model_dir` names an existing artifact (a `model_dir` that
-    does not exist yet is where the new model is saved).
+    does not exist yet is where the new model is saved) or `model` is given: an `Artifact`
+    in memory, e.g. what `fit` returned (not reloaded from disk).
 
     With `privacy_min_distance`, synthetic rows within that distance of a real row of their
     class are dropped and replaced from further blocks (classes still reach their target).
@@ -258,23 +260,29 @@ def balance(
         raise InputError(
             f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"
         )
-    if model_dir is not None and os.path.exists(model_dir):
-        art = load_artifact(model_dir)
+    if model is not None and model_dir is not None:
+        raise VAEAugmentError("give `model` (an Artifact) or `model_dir`, not both")
+    if model is not None and not isinstance(model, Artifact):
+        raise VAEAugmentError(
+            f"`model` must be an Artifact (from `fit` or `load_artifact`), got "
+            f"{type(model).__name__}; pass a directory as `model_dir`")
+    if model is not None or (model_dir is not None and os.path.exists(model_dir)):
+        art = model if model is not None else load_artifact(model_dir)
+        where = f"artifact '{model_dir}'" if model is None else "the given model"
         if art.label != label:
-            raise SchemaError(
-                f"artifact '{model_dir}' was trained with label '{art.label}', not '{label}'"
-            )
+            raise SchemaError(f"{where} was trained with label '{art.label}', not '{label}'")
         if not art.encoding.schema.equals(schema, check_metadata=False):
             from vae_augment.io import _schema_diff
 
             raise SchemaError(
-                f"input schema does not match the schema artifact '{model_dir}' was trained on: "
+                f"input schema does not match the schema {where} was trained on: "
                 f"{_schema_diff(art.encoding.schema, schema)} (trained vs input)"
             )
         counts = class_counts(paths, label)
         unknown = [c for c in counts if c not in art.encoding.classes]
         if unknown:
-            raise SchemaError(f"input has classes {unknown} the model in '{model_dir}' does not know")
+            holder = f"the model in '{model_dir}'" if model is None else "the given model"
+            raise SchemaError(f"input has classes {unknown} {holder} does not know")
     else:
         early = class_counts(paths, label)
         if len(early) >= 2:  # a bad strategy fails before training, not after
