@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="negative ELBO, or negative importance-weighted bound [elbo]")
     p.add_argument("--k", type=int, default=16, help="importance samples for iwae [16]")
     p.add_argument("--seed", type=int, default=0, help="seed for iwae [0]")
+    p.add_argument("--unseen-categories", choices=["error", "inf"], default="error",
+                   help="a category the model never saw: a bad row, or a score of +inf (and a "
+                        "NaN latent) [error]")
     pipelines.add_output_args(p, shards_help="output files (0: the runner decides) [0]")
     return p
 
@@ -52,10 +55,12 @@ def run(argv: Sequence[str] | None = None) -> dict:
     schema = pipelines.input_schema(patterns)
     steps = []
     if args.latent:
-        steps.append(("Encode", EncodeLatent(args.model_dir, column=args.latent_column)))
+        steps.append(("Encode", EncodeLatent(args.model_dir, column=args.latent_column,
+                                             unseen=args.unseen_categories)))
     if not args.no_score:
         steps.append(("Score", ScoreAnomalies(
             args.model_dir, column=args.score_column, method=args.method, k=args.k, seed=args.seed,
+            unseen=args.unseen_categories,
         )))
     for _, step in steps:
         schema = step.output_schema(schema)

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -470,6 +471,15 @@ def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
     assert len(lines) == 2
     assert {x["row"]["s"] for x in lines} >= {"never-seen"}
     assert "zz" in {x["row"]["label"] for x in lines}
+    # --unseen-categories inf: the unseen category's row is kept (score +inf, latent NaN)
+    summary = score.run(["--input", str(src), "--output", str(tmp_path / "o2"), "--model-dir",
+                         str(mixed_artifact), "--latent", "--dead-letter", str(tmp_path / "bad2"),
+                         "--unseen-categories", "inf", "--runner", RUNNER])
+    out = read_dir(tmp_path / "o2")
+    assert out.num_rows == 119 and summary["bad_rows"] == 1
+    row = out.filter(pc.equal(out.column("s"), "never-seen"))
+    assert np.isposinf(row.column("anomaly_score").to_numpy()).all()
+    assert np.isnan(np.asarray(row.column("latent").combine_chunks().flatten())).all()
 
 
 def test_balance_job_errors(beam_inputs, mixed_artifact, tmp_path, capsys):

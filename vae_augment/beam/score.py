@@ -115,16 +115,20 @@ class EncodeLatent(_ScoreBase):
 
     Rows need their label (the encoder is conditioned on the class). Bad rows (null or unknown
     label, unknown category, wrong type) fail with an error naming the column, or go to the
-    dead-letter output after `with_exception_handling()`.
+    dead-letter output after `with_exception_handling()`. With ``unseen="inf"`` (as in
+    `ScoreAnomalies`) a row with a category the model never saw is kept with a NaN latent.
 
     Example:
         >>> with_z = tables | EncodeLatent("runs/churn")  # doctest: +SKIP
     """
 
-    def __init__(self, model_dir: str, *, column: str = LATENT_COLUMN):
+    def __init__(self, model_dir: str, *, column: str = LATENT_COLUMN, unseen: str = "error"):
+        if unseen not in UNSEEN_CATEGORIES:
+            raise VAEAugmentError(
+                f"`unseen` must be one of {list(UNSEEN_CATEGORIES)}, got {unseen!r}")
         super().__init__(model_dir)
         self._options = {"latent_column": column}
-        self._kwargs = {}
+        self._kwargs = {"unseen": unseen}
 
 
 class ScoreAnomalies(_ScoreBase):
