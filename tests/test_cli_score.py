@@ -134,6 +134,17 @@ def test_unseen_categories_can_score_infinite(capsys, tmp_path, mixed_table, mix
     assert np.array_equal(scoring.unseen_category_rows(artifact.encoding, bad), unseen)
     iwae = va.anomaly_scores(artifact, bad, method="iwae", k=4, unseen="inf")
     assert np.isposinf(iwae[unseen]).all() and np.isfinite(iwae[~unseen]).all()
+    # rows keep their positions, so another row's unseen category leaves a row's IWAE noise
+    # (drawn per position) and its score as they were
+    before = va.anomaly_scores(artifact, mixed_table, method="iwae", k=4)
+    np.testing.assert_allclose(iwae[~unseen], before[~unseen], rtol=1e-5, atol=1e-5)
+    # the rest of an unseen row is still checked: an unknown class is an error, not +inf
+    labels = bad.column("label").to_pylist()
+    labels[3] = "zz"
+    both = bad.set_column(bad.schema.get_field_index("label"), "label",
+                          pa.array(labels, bad.schema.field("label").type))
+    with pytest.raises(va.VAEAugmentError, match="classes"):
+        va.anomaly_scores(artifact, both, unseen="inf")
     with pytest.raises(va.VAEAugmentError, match="`unseen` must be one of"):
         va.anomaly_scores(artifact, bad, unseen="skip")
 

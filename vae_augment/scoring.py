@@ -7,7 +7,7 @@ import pyarrow as pa
 
 __all__ = [
     "SCORE_METHODS", "UNSEEN_CATEGORIES", "encode_latent", "anomaly_scores", "unseen_category_rows",
-    "append_columns", "latent_array",
+    "with_known_categories", "append_columns", "latent_array",
 ]
 
 SCORE_METHODS = ("elbo", "iwae")
@@ -37,13 +37,13 @@ def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
     return out
 
 
-def unseen_category_rows(encoding, table: pa.Table | pa.RecordBatch) -> np.ndarray:
-    """[n] bool: rows holding, in some categorical column, a (non-null) value the model was
-    not trained on. Columns that are missing or of another type are left to `Encoding.encode`
-    to report."""
+def _unseen_by_column(encoding, table) -> dict[str, tuple[np.ndarray, pa.Array, object]]:
+    """{column: (mask, decoded column, a category the model knows)} for the categorical
+    columns holding (non-null) values the model was not trained on. Columns that are missing
+    or of another type are left to `Encoding.encode` to report."""
     import pyarrow.compute as pc
 
-    out = np.zeros(table.num_rows, bool)
+    out = {}
     for s in encoding.categorical:
         if s.name not in table.column_names:
             continue
@@ -56,31 +56,58 @@ def unseen_category_rows(encoding, table: pa.Table | pa.RecordBatch) -> np.ndarr
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
         idx = pc.index_in(col, value_set=vocab)
-        out |= (pc.is_null(idx).to_numpy(zero_copy_only=False)
+        mask = (pc.is_null(idx).to_numpy(zero_copy_only=False)
                 & pc.is_valid(col).to_numpy(zero_copy_only=False))
+        if mask.any():
+            out[s.name] = (mask, col, vocab[0].as_py() if len(vocab) else None)
     return out
 
 
-def _known_rows(artifact, table, fn, unseen: str, fill: float, width: int | None):
-    """`fn(artifact, table)` per row; with ``unseen="inf"`` rows with an unseen category are
-    taken out first and get `fill` (rows with a null label stay NaN)."""
+def unseen_category_rows(encoding, table: pa.Table | pa.RecordBatch) -> np.ndarray:
+    """[n] bool: rows holding, in some categorical column, a (non-null) value the model was
+    not trained on. Columns that are missing or of another type are left to `Encoding.encode`
+    to report."""
+    out = np.zeros(table.num_rows, bool)
+    for mask, _, _ in _unseen_by_column(encoding, table).values():
+        out |= mask
+    return out
+
+
+def with_known_categories(encoding, table: pa.Table | pa.RecordBatch):
+    """(`table` with every unseen category value replaced by one the model knows, [n] bool
+    mask of the rows changed). Rows keep their positions; the rest of each row is as given."""
+    import pyarrow.compute as pc
+
+    rows = np.zeros(table.num_rows, bool)
+    found = _unseen_by_column(encoding, table)
+    if found and isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    for name, (mask, col, known) in found.items():
+        placeholder = pc.if_else(pa.array(mask), pa.scalar(known, col.type), col)
+        table = table.set_column(table.schema.get_field_index(name), name, placeholder)
+        rows |= mask
+    return table, rows
+
+
+def _known_rows(artifact, table, fn, unseen: str, fill: float):
+    """`fn(artifact, table)` per row; with ``unseen="inf"`` a row with an unseen category
+    gets `fill` instead (rows with a null label stay NaN).
+
+    The unseen values are replaced by a category the model knows before `fn` runs, so every
+    row keeps its position (IWAE noise is drawn per position) and everything else in those
+    rows (label, types, NaN) is still checked as in ``unseen="error"``."""
     from vae_augment.errors import VAEAugmentError
 
     if unseen not in UNSEEN_CATEGORIES:
         raise VAEAugmentError(
             f"`unseen` must be one of {list(UNSEEN_CATEGORIES)}, got {unseen!r}")
-    mask = unseen_category_rows(artifact.encoding, table) if unseen == "inf" else None
-    if mask is None or not mask.any():
+    if unseen == "error":
         return fn(artifact, table)
-    import pyarrow.compute as pc
-
-    n = table.num_rows
-    out = np.full((n,) if width is None else (n, width), np.nan, np.float32)
-    out[~mask] = fn(artifact, table.filter(pa.array(~mask)))
-    label = artifact.encoding.label
-    labelled = (pc.is_valid(table.column(label)).to_numpy(zero_copy_only=False)
-                if label in table.column_names else np.ones(n, bool))
-    out[mask & labelled] = fill
+    table, rows = with_known_categories(artifact.encoding, table)
+    if not rows.any():
+        return fn(artifact, table)
+    out = np.array(fn(artifact, table), np.float32)
+    out[rows & ~np.isnan(out.reshape(len(out), -1)).any(axis=1)] = fill  # null labels: NaN
     return out
 
 
@@ -130,8 +157,7 @@ def anomaly_scores(
     if unseen != "error":
         return _known_rows(
             artifact, table,
-            lambda a, t: anomaly_scores(a, t, method=method, k=k, seed=seed), unseen,
-            np.inf, None)
+            lambda a, t: anomaly_scores(a, t, method=method, k=k, seed=seed), unseen, np.inf)
     if method == "elbo":
         return _per_row(artifact, table, artifact.model.neg_elbo, None)
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:

@@ -188,8 +188,7 @@ def score_table(
     )
     arrays = []
     if latent_column is not None:
-        z = scoring._known_rows(artifact, table, scoring.encode_latent, unseen, np.nan,
-                                artifact.model.latent_dim)
+        z = scoring._known_rows(artifact, table, scoring.encode_latent, unseen, np.nan)
         arrays.append(scoring.latent_array(z))
     if score_column is not None:
         scores = scoring.anomaly_scores(artifact, table, method=method, k=k, seed=seed,

@@ -27,7 +27,7 @@ from vae_augment.beam.rows import (
     split_bad_rows,
 )
 from vae_augment.errors import SchemaError, VAEAugmentError
-from vae_augment.scoring import UNSEEN_CATEGORIES, unseen_category_rows
+from vae_augment.scoring import UNSEEN_CATEGORIES, with_known_categories
 
 __all__ = ["EncodeLatent", "ScoreAnomalies"]
 
@@ -50,7 +50,7 @@ class _ScoreFn(ModelDoFn):
         if problems is not None:
             raise SchemaError(problems[1])
         if self._kwargs.get("unseen") == "inf":  # an unseen category scores +inf, not bad
-            piece = piece.filter(pa.array(~unseen_category_rows(enc, piece)))
+            piece = with_known_categories(enc, piece)[0]
         enc.encode(piece)
 
     def process(self, element):
