@@ -293,6 +293,36 @@ def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, capsy
     assert run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir, "--seed", "5",
                 *FAST_ARGS], capsys)[0] == 0
     assert (art_dir / "manifest.json").read_text() != before and len(trained) == 2
+    # a link to an artifact directory, and logs or checkpoints in the directory itself:
+    # refused before training (saving would replace the link, or delete the logs)
+    (tmp_path / "link").symlink_to(art_dir)
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir",
+                        tmp_path / "link", *FAST_ARGS], capsys)
+    assert code == 2 and "is a symbolic link" in err
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir,
+                        "--tensorboard", art_dir, *FAST_ARGS], capsys)
+    assert code == 2 and "`tensorboard` must not be the model directory itself" in err
+    assert len(trained) == 2 and (art_dir / "manifest.json").exists()
+
+
+def test_a_failed_save_puts_the_checkpoints_back(tmp_path, mixed_artifact, monkeypatch):
+    import shutil
+
+    from vae_augment import artifact as A
+
+    d = tmp_path / "m"
+    shutil.copytree(mixed_artifact, d)
+    (d / "checkpoints").mkdir()
+    (d / "checkpoints" / "ckpt-1").write_text("state")
+    art = A.load_artifact(str(d))
+
+    def broken_rmtree(path, *a, **k):
+        raise OSError("disk trouble")
+
+    monkeypatch.setattr(A.shutil, "rmtree", broken_rmtree)
+    with pytest.raises(OSError, match="disk trouble"):
+        A.save_artifact(str(d), art.model, art.encoding, preserve=("checkpoints",))
+    assert (d / "checkpoints" / "ckpt-1").read_text() == "state"  # back where it was
 
 
 def test_balance_takes_a_model_in_memory(tmp_path, mixed_parquet, mixed_artifact, monkeypatch):

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
-from vae_augment.errors import InputError, SchemaError, VAEAugmentError
+from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError
 from vae_augment.io import (
     AtomicParquetWriter,
     iter_batches,
@@ -77,6 +77,12 @@ def fit(
     if checkpoint_dir is None and model_dir is not None and (checkpoint_every or resume):
         checkpoint_dir = os.path.join(os.fspath(model_dir), "checkpoints")
     if model_dir is not None:  # before training, not after: never delete a user's files
+        for what, path in (("checkpoint_dir", checkpoint_dir), ("tensorboard", tensorboard)):
+            if path is not None and os.path.abspath(os.fspath(path)) == os.path.abspath(
+                    os.fspath(model_dir)):
+                raise ArtifactError(
+                    f"`{what}` must not be the model directory itself (saving replaces "
+                    f"it); use a folder inside it, e.g. '{os.path.join(model_dir, 'logs')}'")
         check_replaceable(model_dir, _inside(model_dir, checkpoint_dir, tensorboard))
     encoding, data = prepare_training(
         inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,

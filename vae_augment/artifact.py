@@ -21,7 +21,7 @@ from typing import Any
 from vae_augment.encoding import Encoding
 from vae_augment.errors import ArtifactError
 
-__all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact"]
+__all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact", "check_replaceable"]
 
 FORMAT_VERSION = 2  # 2: FeatureSpec.decimals, model prior/sampling options
 _FILES = ("model.keras", "encoding.json", "config.json")
@@ -80,6 +80,7 @@ def save_artifact(
     parent = os.path.dirname(os.path.abspath(model_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".model.", dir=parent)
+    moved: list[str] = []
     try:
         model.save(os.path.join(tmp, "model.keras"))
         with open(os.path.join(tmp, "encoding.json"), "w") as f:
@@ -101,9 +102,13 @@ def save_artifact(
                     os.path.join(model_dir, name)
                 ):
                     os.replace(os.path.join(model_dir, name), os.path.join(tmp, name))
+                    moved.append(name)
             shutil.rmtree(model_dir)
         os.replace(tmp, model_dir)
     except BaseException:
+        for name in moved:  # checkpoints and logs go back where they were, never lost
+            if os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, name)):
+                os.replace(os.path.join(tmp, name), os.path.join(model_dir, name))
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return model_dir
@@ -117,6 +122,10 @@ def check_replaceable(model_dir, preserve: tuple[str, ...] = ()) -> None:
     own files, a mistyped parent such as ``runs``) is refused instead of deleted.
     """
     model_dir = os.fspath(model_dir)
+    if os.path.islink(model_dir):  # saving replaces the directory, which a link is not
+        raise ArtifactError(
+            f"`model_dir` '{model_dir}' is a symbolic link; pass the directory it points to "
+            f"('{os.path.realpath(model_dir)}')")
     if not os.path.exists(model_dir):
         return
     if not os.path.isdir(model_dir):
