@@ -279,7 +279,11 @@ def test_one_shared_model_however_the_directory_is_spelled(mixed_artifact, mixed
     assert shared_handle("gs://b/runs/x") is shared_handle("gs://b/runs/x/")
     assert shared_handle(d) is not shared_handle(d + "_other")
     score = ScoreAnomalies(d)
-    assert score._shared is BalanceClasses(d + "/", "label", seed=0)._shared
+    bal = BalanceClasses(d + "/", "label", seed=0)
+    assert score._shared is bal._shared
+    # ... and one spelling everywhere after it (the load tag, the warm-up, remote copies), so
+    # transforms that name the directory differently do not reload the model in turn
+    assert score._model_dir == bal._model_dir == d == ScoreAnomalies(spellings[2])._model_dir
     # the columns the scoring transforms append, for the user's own steps
     assert (vbeam.SCORE_COLUMN, vbeam.LATENT_COLUMN) == ("anomaly_score", "latent")
     assert score.output_schema(mixed_table.schema).names[-1] == vbeam.SCORE_COLUMN

@@ -13,7 +13,7 @@ import apache_beam as beam
 from apache_beam.utils.shared import Shared
 
 __all__ = [
-    "model_meta", "local_model_dir", "shared_handle", "warm_up", "ModelDoFn", "DeadLetterMixin",
+    "model_meta", "local_model_dir", "canonical_model_dir", "shared_handle", "warm_up", "ModelDoFn", "DeadLetterMixin",
     "OK", "BAD",
 ]
 
@@ -73,6 +73,15 @@ def local_model_dir(model_dir) -> str:
 _HANDLES: dict[str, Shared] = {}
 
 
+def canonical_model_dir(model_dir) -> str:
+    """One spelling per directory: local paths absolute, remote ones without a trailing
+    slash. Transforms store this, so the shared handle, the load tag, the warm-up and the
+    local copy of a remote directory all agree ("runs/x", "runs/x/" and its absolute path
+    load one model per worker)."""
+    model_dir = os.fspath(model_dir)
+    return model_dir.rstrip("/") if "://" in model_dir else os.path.abspath(model_dir)
+
+
 def shared_handle(model_dir) -> Shared:
     """One `Shared` handle per model directory in the launching process.
 
@@ -80,9 +89,7 @@ def shared_handle(model_dir) -> Shared:
     worker process holds one copy of the model however many transforms use it (a `Shared`
     keeps only the last acquired object alive between bundles).
     """
-    key = os.fspath(model_dir)
-    # one handle per directory however it is spelled: "runs/x", "runs/x/" and its absolute path
-    key = key.rstrip("/") if "://" in key else os.path.abspath(key)
+    key = canonical_model_dir(model_dir)
     with _COPY_LOCK:
         if key not in _HANDLES:
             _HANDLES[key] = Shared()

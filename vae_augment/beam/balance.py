@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import os
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -13,6 +12,7 @@ from vae_augment.beam._shared import (
     BAD,
     OK,
     DeadLetterMixin,
+    canonical_model_dir,
     mismatched_schema,
     model_meta,
     shared_handle,
@@ -123,7 +123,7 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         warm_up: bool = True,
     ):
         super().__init__()
-        self._model_dir = os.fspath(model_dir)
+        self._model_dir = canonical_model_dir(model_dir)
         self._encoding, _ = model_meta(self._model_dir)
         if label != self._encoding.label:
             raise SchemaError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import itertools
 import numbers
-import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,7 +13,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.utils.shared import Shared
 
-from vae_augment.beam._shared import ModelDoFn, model_meta, shared_handle
+from vae_augment.beam._shared import ModelDoFn, canonical_model_dir, model_meta, shared_handle
 from vae_augment.errors import VAEAugmentError
 from vae_augment.sampler import BLOCK_ROWS, plan_blocks
 
@@ -138,7 +137,7 @@ class GenerateSynthetic(beam.PTransform):
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
             raise VAEAugmentError(f"`seed` must be an integer, got {seed!r}")
         _blocks_per_shard(rows_per_shard)
-        self._model_dir = os.fspath(model_dir)
+        self._model_dir = canonical_model_dir(model_dir)
         self._encoding, _ = model_meta(self._model_dir)
         self._counts = counts
         self._seed = int(seed)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import apache_beam as beam
 import pyarrow as pa
 
@@ -12,6 +10,7 @@ from vae_augment.beam._shared import (
     OK,
     DeadLetterMixin,
     ModelDoFn,
+    canonical_model_dir,
     mismatched_schema,
     model_meta,
     shared_handle,
@@ -83,7 +82,7 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
 
     def __init__(self, model_dir: str):
         super().__init__()
-        self._model_dir = os.fspath(model_dir)
+        self._model_dir = canonical_model_dir(model_dir)
         self._encoding, self._config = model_meta(self._model_dir)
         self._shared = shared_handle(self._model_dir)
 
