@@ -329,3 +329,16 @@ def test_sections_compute_only_what_is_asked(cli_files, mixed_table, mixed_artif
                  "--label", "label", "--report", str(out), "--sections", "detection,speed"])
     err = capsys.readouterr().err
     assert code == 2 and "`sections` must be a non-empty subset of" in err and "'speed'" in err
+    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+                 "--label", "label", "--report", str(out), "--sections", "model"])
+    assert code == 2 and "needs the model" in capsys.readouterr().err
+    # an in-memory model (no directory) left out by `sections` is "not computed" either
+    from vae_augment.artifact import load_artifact
+
+    art = load_artifact(str(mixed_artifact))
+    art.path = None
+    rep = evaluate(mixed_table, synthetic, label="label", model=art, sections="fidelity, detection",
+                   report_dir=str(cli_files / "inmem"), progress=False)
+    assert rep["sections"] == ["fidelity", "detection"] and rep["model_given"]
+    page = (cli_files / "inmem" / "report.html").read_text()
+    assert "No model given" not in page and page.count("Not computed") == 3

@@ -42,7 +42,7 @@ def cmd_evaluate(args) -> int:
         report_dir=args.report, seed=args.seed, holdout=args.holdout,
         test_size=args.test_size, max_rows=args.max_rows, exclude=args.exclude,
         progress=False if args.quiet else None,
-        sections=None if args.sections is None else args.sections.split(","),
+        sections=args.sections,
     )
     print(json.dumps(summary_line(report)))
     if not args.quiet:

@@ -217,11 +217,15 @@ def evaluate(
         0.61
     """
     start = time.perf_counter()
-    wanted = list(SECTIONS) if sections is None else list(sections)
+    if isinstance(sections, str):  # "fidelity,detection" as on the command line
+        sections = sections.split(",")
+    wanted = list(SECTIONS) if sections is None else [x.strip() for x in sections]
     unknown = [x for x in wanted if x not in SECTIONS]
     if unknown or not wanted:
         raise VAEAugmentError(f"`sections` must be a non-empty subset of {list(SECTIONS)}, "
                               f"got {list(wanted)}")
+    if wanted == ["model"] and model is None:
+        raise VAEAugmentError("the `model` section needs the model (`model=` / --model-dir)")
     if not 0.0 < test_size < 1.0:
         raise VAEAugmentError(f"`test_size` must be in (0, 1), got {test_size!r}")
     if max_rows < 100:
@@ -289,6 +293,7 @@ def evaluate(
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     report["sections"] = [x for x in SECTIONS if x in wanted and (x != "model" or art is not None)]
+    report["model_given"] = art is not None
     order = report["sections"] + ["report"] * (report_dir is not None)
     bar = progress_bar(len(order), desc="evaluate", unit="section", enabled=progress)
     bar.set_postfix_str(order[0])

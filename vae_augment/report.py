@@ -147,7 +147,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
         h.append(_not_computed("Privacy", report))
     else:
         _privacy_html(h, priv, images)
-    if report.get("model") and "model" not in (report.get("sections") or ["model"]):
+    if report.get("model_given") and "model" not in (report.get("sections") or ["model"]):
         h.append(_not_computed("Model diagnostics", report))
     else:
         _diagnostics_html(h, diag, report, images)
@@ -157,7 +157,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
 def _not_computed(title: str, report) -> str:
     asked = ", ".join(report.get("sections") or [])
     return (f"<h2>{html.escape(title)}</h2><p class='muted'>Not computed: this report was "
-            f"asked for {html.escape(asked)} only (<code>--sections</code>).</p>")
+            f"asked for {html.escape(asked)} only (<code>--sections</code> / "
+            f"<code>sections=</code>).</p>")
 
 
 def _fidelity_html(h, fid, report, images) -> None:
