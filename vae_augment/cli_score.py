@@ -61,12 +61,9 @@ def score_file(
 
     if latent_column is None and score_column is None:
         raise VAEAugmentError("nothing to append: give `latent_column` and/or `score_column`")
-    from vae_augment.scoring import SCORE_METHODS, UNSEEN_CATEGORIES
+    from vae_augment.scoring import check_options
 
-    for name, value, allowed in (("method", method, SCORE_METHODS),
-                                 ("unseen", unseen, UNSEEN_CATEGORIES)):
-        if value not in allowed:  # checked before any output is opened, even for no rows
-            raise VAEAugmentError(f"`{name}` must be one of {list(allowed)}, got {value!r}")
+    check_options(method=method, unseen=unseen, k=k)  # before any output is opened
     if os.path.exists(output) and not overwrite:
         raise InputError(f"output '{output}' already exists; pass --overwrite to replace it")
     paths = resolve_inputs(inputs)

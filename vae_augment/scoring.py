@@ -6,12 +6,25 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = [
-    "SCORE_METHODS", "UNSEEN_CATEGORIES", "encode_latent", "anomaly_scores", "unseen_category_rows",
+    "SCORE_METHODS", "UNSEEN_CATEGORIES", "check_options", "encode_latent", "anomaly_scores", "unseen_category_rows",
     "with_known_categories", "append_columns", "latent_array",
 ]
 
 SCORE_METHODS = ("elbo", "iwae")
 UNSEEN_CATEGORIES = ("error", "inf")  # what a score does with a category the model never saw
+
+
+def check_options(*, method: str = "elbo", unseen: str = "error", k: int = 16) -> None:
+    """Raises `VAEAugmentError` for an unknown `method` or `unseen`, or a `k` that is not a
+    positive integer: the checks every scoring entry point (Python, CLI, Beam) makes first."""
+    from vae_augment.errors import VAEAugmentError
+
+    for name, value, allowed in (("method", method, SCORE_METHODS),
+                                 ("unseen", unseen, UNSEEN_CATEGORIES)):
+        if value not in allowed:
+            raise VAEAugmentError(f"`{name}` must be one of {list(allowed)}, got {value!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
 
 
 def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
@@ -96,11 +109,7 @@ def _known_rows(artifact, table, fn, unseen: str, fill: float):
     The unseen values are replaced by a category the model knows before `fn` runs, so every
     row keeps its position (IWAE noise is drawn per position) and everything else in those
     rows (label, types, NaN) is still checked as in ``unseen="error"``."""
-    from vae_augment.errors import VAEAugmentError
-
-    if unseen not in UNSEEN_CATEGORIES:
-        raise VAEAugmentError(
-            f"`unseen` must be one of {list(UNSEEN_CATEGORIES)}, got {unseen!r}")
+    check_options(unseen=unseen)
     if unseen == "error":
         return fn(artifact, table)
     table, rows = with_known_categories(artifact.encoding, table)
@@ -150,18 +159,13 @@ def anomaly_scores(
         >>> scores = anomaly_scores(art, table, method="iwae", k=32)  # doctest: +SKIP
         >>> table.take(np.argsort(-scores)[:5])                       # doctest: +SKIP
     """
-    from vae_augment.errors import VAEAugmentError
-
-    if method not in SCORE_METHODS:
-        raise VAEAugmentError(f"`method` must be one of {list(SCORE_METHODS)}, got {method!r}")
+    check_options(method=method, unseen=unseen, k=k)
     if unseen != "error":
         return _known_rows(
             artifact, table,
             lambda a, t: anomaly_scores(a, t, method=method, k=k, seed=seed), unseen, np.inf)
     if method == "elbo":
         return _per_row(artifact, table, artifact.model.neg_elbo, None)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
     from vae_augment.sampler import block_seed
 
     seed_t = block_seed(seed, 0, 0)

@@ -173,29 +173,33 @@ def score_table(
     """
     from vae_augment import scoring
 
-    if method not in SCORE_METHODS:
-        raise VAEAugmentError(f"`method` must be one of {list(SCORE_METHODS)}, got {method!r}")
+    scoring.check_options(method=method, unseen=unseen, k=k)
     enc = artifact.encoding
     if enc.label not in table.column_names:
         raise SchemaError(f"`label` column '{enc.label}' not found. Columns: {table.column_names}")
     problems = label_problems(table, enc.label, enc.classes, allow_null=False)
     if problems is not None:
         raise SchemaError(problems[1])
-    out = table
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
         score_column=score_column,
     )
+    # unseen="inf": unseen categories swapped for known ones once, for both columns
+    known, unseen_rows = (scoring.with_known_categories(enc, table) if unseen == "inf"
+                          else (table, None))
     arrays = []
     if latent_column is not None:
-        z = scoring._known_rows(artifact, table, scoring.encode_latent, unseen, np.nan)
+        z = scoring.encode_latent(artifact, known)
+        if unseen_rows is not None:
+            z[unseen_rows] = np.nan
         arrays.append(scoring.latent_array(z))
     if score_column is not None:
-        scores = scoring.anomaly_scores(artifact, table, method=method, k=k, seed=seed,
-                                        unseen=unseen)
-        arrays.append(pa.array(np.asarray(scores, np.float32)))
-    out = pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
-    return out
+        scores = np.array(scoring.anomaly_scores(artifact, known, method=method, k=k, seed=seed),
+                          np.float32)
+        if unseen_rows is not None:
+            scores[unseen_rows] = np.inf  # labels are non-null here (checked above)
+        arrays.append(pa.array(scores))
+    return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
 
 
 def split_bad_rows(

@@ -18,7 +18,6 @@ from vae_augment.beam._shared import (
 from vae_augment.beam.rows import (
     LATENT_COLUMN,
     SCORE_COLUMN,
-    SCORE_METHODS,
     as_table,
     label_problems,
     score_table,
@@ -26,7 +25,7 @@ from vae_augment.beam.rows import (
     split_bad_rows,
 )
 from vae_augment.errors import SchemaError, VAEAugmentError
-from vae_augment.scoring import UNSEEN_CATEGORIES, with_known_categories
+from vae_augment.scoring import check_options, with_known_categories
 
 __all__ = ["EncodeLatent", "ScoreAnomalies"]
 
@@ -122,9 +121,7 @@ class EncodeLatent(_ScoreBase):
     """
 
     def __init__(self, model_dir: str, *, column: str = LATENT_COLUMN, unseen: str = "error"):
-        if unseen not in UNSEEN_CATEGORIES:
-            raise VAEAugmentError(
-                f"`unseen` must be one of {list(UNSEEN_CATEGORIES)}, got {unseen!r}")
+        check_options(unseen=unseen)
         super().__init__(model_dir)
         self._options = {"latent_column": column}
         self._kwargs = {"unseen": unseen}
@@ -158,13 +155,7 @@ class ScoreAnomalies(_ScoreBase):
         seed: int = 0,
         unseen: str = "error",
     ):
-        if unseen not in UNSEEN_CATEGORIES:
-            raise VAEAugmentError(
-                f"`unseen` must be one of {list(UNSEEN_CATEGORIES)}, got {unseen!r}")
-        if method not in SCORE_METHODS:
-            raise VAEAugmentError(f"`method` must be one of {list(SCORE_METHODS)}, got {method!r}")
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
+        check_options(method=method, unseen=unseen, k=k)
         super().__init__(model_dir)
         self._options = {"score_column": column}
         self._kwargs = {"method": method, "k": k, "seed": seed, "unseen": unseen}
