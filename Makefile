@@ -20,7 +20,7 @@ demo: $(STAMP)
 	    --label churn --model-dir demo_out/churn_model --seed 0 --overwrite
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests   # the slowest 15: CI must stay under 15 min
 
 lint: $(STAMP)
 	$(BIN)/ruff check vae_augment pipelines tests examples benchmarks
