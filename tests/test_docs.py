@@ -63,11 +63,13 @@ def test_digits_example_runs(tmp_path, monkeypatch, capsys):
     import vae_augment
     from vae_augment import api
 
-    # the tiny network as well as 2 epochs: `evaluate` alone takes ~10 s of the budget here
+    # the tiny network as well as 2 epochs, and the report without its utility classifiers
+    # and privacy section (the slow part of `evaluate`; the image grids and C2ST stay)
     real_fit = api.fit
     monkeypatch.setattr(vae_augment, "fit", lambda *a, **k: real_fit(*a, **{**k, **FAST}))
     example = _example("digits_images")
-    assert example.main(["--epochs", "2", "--out", str(tmp_path)]) == 0
+    assert example.main(["--epochs", "2", "--out", str(tmp_path),
+                         "--sections", "fidelity,detection,model"]) == 0
     out = capsys.readouterr().out
 
     real = pq.read_table(BUNDLED / "digits_longtail.parquet")
@@ -95,6 +97,8 @@ def test_digits_example_runs(tmp_path, monkeypatch, capsys):
     auc = float(re.search(r"^C2ST AUC: ([0-9.]+)", out, re.M).group(1))
     figures = __import__("json").loads((tmp_path / "report" / "report.json").read_text())
     assert 0.0 <= auc <= 1.0 and round(figures["detection"]["c2st_auc"], 3) == auc
+    assert figures["sections"] == ["fidelity", "detection", "model"]
+    assert figures["utility"] is None and "images" in figures["plots"]
 
 
 def test_anomaly_example_runs(tmp_path, capsys):
