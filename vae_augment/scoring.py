@@ -102,24 +102,6 @@ def with_known_categories(encoding, table: pa.Table | pa.RecordBatch):
     return table, rows
 
 
-def _known_rows(artifact, table, fn, unseen: str, fill: float):
-    """`fn(artifact, table)` per row; with ``unseen="inf"`` a row with an unseen category
-    gets `fill` instead (rows with a null label stay NaN).
-
-    The unseen values are replaced by a category the model knows before `fn` runs, so every
-    row keeps its position (IWAE noise is drawn per position) and everything else in those
-    rows (label, types, NaN) is still checked as in ``unseen="error"``."""
-    check_options(unseen=unseen)
-    if unseen == "error":
-        return fn(artifact, table)
-    table, rows = with_known_categories(artifact.encoding, table)
-    if not rows.any():
-        return fn(artifact, table)
-    out = np.array(fn(artifact, table), np.float32)
-    out[rows & ~np.isnan(out.reshape(len(out), -1)).any(axis=1)] = fill  # null labels: NaN
-    return out
-
-
 def encode_latent(artifact, table: pa.Table | pa.RecordBatch) -> np.ndarray:
     """Posterior means E[z | x, y] for every row, [n, latent_dim] float32.
 
@@ -160,10 +142,14 @@ def anomaly_scores(
         >>> table.take(np.argsort(-scores)[:5])                       # doctest: +SKIP
     """
     check_options(method=method, unseen=unseen, k=k)
-    if unseen != "error":
-        return _known_rows(
-            artifact, table,
-            lambda a, t: anomaly_scores(a, t, method=method, k=k, seed=seed), unseen, np.inf)
+    if unseen == "inf":
+        # unseen values swapped for known ones in place: rows keep their positions (IWAE
+        # noise is drawn per position) and the rest of each row is still checked
+        known, rows = with_known_categories(artifact.encoding, table)
+        out = np.array(anomaly_scores(artifact, known, method=method, k=k, seed=seed),
+                       np.float32)
+        out[rows & ~np.isnan(out)] = np.inf  # a null label stays NaN
+        return out
     if method == "elbo":
         return _per_row(artifact, table, artifact.model.neg_elbo, None)
     from vae_augment.sampler import block_seed
