@@ -345,3 +345,17 @@ def test_balance_takes_a_model_in_memory(tmp_path, mixed_parquet, mixed_artifact
         api.balance(str(mixed_parquet), None, label="label", model=str(mixed_artifact))
     with pytest.raises(api.SchemaError, match="the given model was trained with label 'label'"):
         api.balance(str(mixed_parquet), None, label="s", model=art)
+
+
+def test_fit_image_likelihood_option(tmp_path, mixed_parquet, capsys):
+    model_dir = tmp_path / "bb"
+    code, _, _ = run(["fit", mixed_parquet, "--label", "label", "--model-dir", model_dir,
+                      "--image-likelihood", "beta_binomial", *FAST_ARGS], capsys)
+    assert code == 0
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["train_config"]["image_likelihood"] == "beta_binomial"
+    enc = json.loads((model_dir / "encoding.json").read_text())
+    assert [f["likelihood"] for f in enc["features"] if f["name"] == "img"] == ["beta_binomial"]
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", tmp_path / "x",
+                        "--image-likelihood", "beta", *FAST_ARGS], capsys)
+    assert code == 2 and "--image-likelihood" in err

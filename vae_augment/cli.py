@@ -137,6 +137,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--num-components", type=int, default=1,
                    help="Gaussians per numeric column in the likelihood: above 1 a mixture, "
                         "for columns that sit on a few values or modes given the rest [1]")
+    g.add_argument("--image-likelihood", default="binomial",
+                   choices=["binomial", "beta_binomial"],
+                   help="pixels of integer images given z: binomial (better classifier "
+                        "features) or beta_binomial (overdispersed, more realistic images) "
+                        "[binomial]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -206,6 +211,7 @@ def _fit_kwargs(args) -> dict:
         "candidates": preset("candidates"),
         "bank_keep": preset("bank_keep"),
         "num_components": args.num_components,
+        "image_likelihood": args.image_likelihood,
         "guide_iterations": preset("guide_iterations"),
         "guide_quantile": args.guide_quantile,
         "jit_compile": args.jit,

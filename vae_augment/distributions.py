@@ -28,6 +28,8 @@ __all__ = [
     "feature_log_prob",
     "sample_features",
     "categorical_sample",
+    "beta_binomial",
+    "beta_binomial_sample",
     "binomial_sample",
 ]
 
@@ -121,6 +123,10 @@ def feature_log_prob(
             n = float(t["total_count"])
             counts = tf.round(tf.clip_by_value(target, 0.0, 1.0) * n)
             lp = tfd.Binomial(total_count=n, logits=raw).log_prob(counts)
+        elif t["likelihood"] == "beta_binomial":
+            n = float(t["total_count"])
+            counts = tf.round(tf.clip_by_value(target, 0.0, 1.0) * n)
+            lp = beta_binomial(raw, n).log_prob(counts)
         elif t["likelihood"] == "continuous_bernoulli":
             target = tf.clip_by_value(target, 1e-4, 1.0 - 1e-4)
             lp = tfd.ContinuousBernoulli(logits=raw).log_prob(target)
@@ -155,6 +161,46 @@ def categorical_sample(logits: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
 
 # up to this many trials a Binomial draw is an exact sum of Bernoulli draws
 EXACT_BINOMIAL_TRIALS = 32
+
+
+# A beta-binomial head's concentration at initialisation is softplus(0) times this (5.5):
+# close to a Binomial's dispersion, free to learn a U shape (saturated strokes on a blank
+# background) where one Binomial per pixel cannot have both.
+BETA_CONCENTRATION = 8.0
+
+
+def beta_binomial(raw: tf.Tensor, total_count: float) -> tfd.BetaBinomial:
+    """An overdispersed count head. `raw` holds, per element, the logit of the mean success
+    probability and an unconstrained concentration, split on the last axis like a Gaussian
+    tensor head's location and scale."""
+    logit, conc = tf.split(tf.cast(raw, tf.float32), 2, axis=-1)
+    mean = tf.math.sigmoid(logit)
+    kappa = BETA_CONCENTRATION * tf.math.softplus(conc) + 1e-3
+    return tfd.BetaBinomial(total_count=total_count, concentration1=mean * kappa,
+                            concentration0=(1.0 - mean) * kappa)
+
+
+def beta_binomial_sample(raw: tf.Tensor, total_count: float, seed: tf.Tensor) -> tf.Tensor:
+    """One draw per element of `beta_binomial` (float32 counts): p from the Beta, then
+    `binomial_sample` given p, all stateless.
+
+    The Beta draw is the logit ``log G1 - log G0`` of two Gamma draws, each taken in log space
+    as ``Gamma(a) = Gamma(a + 1) * U ** (1 / a)``: concentrations far below 1 (the U-shaped
+    pixels) would otherwise underflow both Gammas to 0 and give 0 / 0.
+    """
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=5)
+    dist = beta_binomial(raw, total_count)
+    tiny = np.finfo(np.float32).tiny
+
+    def log_gamma_draw(alpha, s_gamma, s_unif):
+        g = tf.random.stateless_gamma(tf.shape(alpha), seed=s_gamma, alpha=alpha + 1.0)
+        u = tf.random.stateless_uniform(tf.shape(alpha), seed=s_unif, minval=tiny, maxval=1.0)
+        return tf.math.log(g) + tf.math.log(u) / alpha
+
+    logits = (log_gamma_draw(dist.concentration1, seeds[0], seeds[1])
+              - log_gamma_draw(dist.concentration0, seeds[2], seeds[3]))
+    logits = tf.where(tf.math.is_nan(logits), tf.zeros_like(logits), logits)  # both -inf
+    return binomial_sample(logits, total_count, seeds[4])
 
 
 def binomial_sample(logits: tf.Tensor, total_count: float, seed: tf.Tensor) -> tf.Tensor:
@@ -218,6 +264,14 @@ def sample_features(
                 counts = tfd.Binomial(total_count=n, logits=raw).mean()
             else:
                 counts = binomial_sample(raw, n, seeds[4 + i])
+            out[f"tensor_{i}"] = counts / n
+            continue
+        if t["likelihood"] == "beta_binomial":
+            n = float(t["total_count"])
+            if tensor_mean:
+                counts = beta_binomial(raw, n).mean()
+            else:
+                counts = beta_binomial_sample(raw, n, seeds[4 + i])
             out[f"tensor_{i}"] = counts / n
             continue
         if t["likelihood"] == "continuous_bernoulli":

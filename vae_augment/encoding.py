@@ -106,9 +106,21 @@ class Encoding:
     @staticmethod
     def _tensor_layout(s: FeatureSpec) -> dict[str, Any]:
         entry = {"shape": list(s.shape), "likelihood": s.likelihood}
-        if s.likelihood == "binomial":  # (older layouts have no such key)
+        if s.likelihood in ("binomial", "beta_binomial"):  # (older layouts have no such key)
             entry["total_count"] = int(round(s.high - s.low))
         return entry
+
+    def with_count_likelihood(self, likelihood: str) -> Encoding:
+        """This encoding with `likelihood` ("binomial" or "beta_binomial") for its integer
+        tensor columns over a bounded range (self when nothing changes; never mutated)."""
+        counts = ("binomial", "beta_binomial")
+        if all(s.likelihood not in counts or s.likelihood == likelihood for s in self.tensors):
+            return self
+        data = self.to_json()
+        for spec in data["features"]:
+            if spec.get("kind") == "tensor" and spec.get("likelihood") in counts:
+                spec["likelihood"] = likelihood
+        return Encoding.from_json(data)
 
     def _null_slot(self, name: str) -> int:
         return self.null_columns.index(name) if name in self.null_columns else -1

@@ -59,7 +59,7 @@ _TRAIN_PARAMS = (
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
     "candidates", "bank_keep", "num_components", "guide_iterations", "guide_depth",
-    "guide_quantile",
+    "guide_quantile", "image_likelihood",
 )
 
 
@@ -87,7 +87,7 @@ class VAEOverSampler(BaseOverSampler):
         epochs, batch_size, latent_dim, hidden, learning_rate, kl_warmup_epochs, patience,
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
             beta, latent_source, bank_size, temperature, candidates, bank_keep,
-            num_components, guide_iterations, guide_depth, guide_quantile:
+            num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -155,6 +155,7 @@ class VAEOverSampler(BaseOverSampler):
         "guide_iterations": [Interval(numbers.Integral, 0, None, closed="left")],
         "guide_depth": [Interval(numbers.Integral, 1, None, closed="left")],
         "guide_quantile": [Interval(numbers.Real, 0, 1, closed="left")],
+        "image_likelihood": [StrOptions({"binomial", "beta_binomial"})],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -190,6 +191,7 @@ class VAEOverSampler(BaseOverSampler):
         guide_iterations: int = _DEFAULTS["guide_iterations"],
         guide_depth: int = _DEFAULTS["guide_depth"],
         guide_quantile: float = _DEFAULTS["guide_quantile"],
+        image_likelihood: str = _DEFAULTS["image_likelihood"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -221,6 +223,7 @@ class VAEOverSampler(BaseOverSampler):
         self.guide_iterations = guide_iterations
         self.guide_depth = guide_depth
         self.guide_quantile = guide_quantile
+        self.image_likelihood = image_likelihood
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

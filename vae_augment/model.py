@@ -214,7 +214,7 @@ class ConditionalVAE(RowSelection, keras.Model):
             shape = list(t["shape"])
             stages = _conv_plan(shape)
             mshape = shape + [1] if len(shape) == 2 else shape
-            out_ch = 2 if t["likelihood"] == "normal" else 1
+            out_ch = 2 if t["likelihood"] in ("normal", "beta_binomial") else 1
             if stages:
                 ch = shape[2] if len(shape) == 3 else 1
                 enc = [

@@ -118,6 +118,7 @@ def prepare_training(
                 f"`encoding` was fitted on columns {encoding.schema.names} with other types; "
                 f"the input has {schema.names}"
             )
+    encoding = encoding.with_count_likelihood(config.image_likelihood)
     if should_stream(inputs, streaming):
         return encoding, ParquetSource(
             inputs, encoding, validation_split=config.validation_split, seed=config.seed,

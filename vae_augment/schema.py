@@ -40,7 +40,7 @@ MAX_DECIMALS = 6
 # integer tensors whose values span at most this many steps (uint8 images: 255) are counts
 MAX_BINOMIAL_COUNT = 1024
 # tensor likelihoods over [low, high], encoded as (value - low) / (high - low)
-BOUNDED_LIKELIHOODS = ("binomial", "continuous_bernoulli")
+BOUNDED_LIKELIHOODS = ("binomial", "beta_binomial", "continuous_bernoulli")
 
 
 def tensor_likelihood(is_int: bool, low: float, high: float) -> str:
