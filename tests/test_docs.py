@@ -68,9 +68,11 @@ def test_digits_example_runs(tmp_path, monkeypatch, capsys):
     real_fit = api.fit
     monkeypatch.setattr(vae_augment, "fit", lambda *a, **k: real_fit(*a, **{**k, **FAST}))
     example = _example("digits_images")
-    assert example.main(["--epochs", "2", "--out", str(tmp_path),
-                         "--sections", "fidelity,detection,model"]) == 0
+    assert example.main(["--epochs", "2", "--out", str(tmp_path), "--image-likelihood",
+                         "beta_binomial", "--sections", "fidelity,detection,model"]) == 0
     out = capsys.readouterr().out
+    config = __import__("json").loads((tmp_path / "model" / "config.json").read_text())
+    assert config["train_config"]["image_likelihood"] == "beta_binomial"
 
     real = pq.read_table(BUNDLED / "digits_longtail.parquet")
     balanced = pq.read_table(tmp_path / "digits_balanced.parquet")
