@@ -345,6 +345,22 @@ def test_balance_takes_a_model_in_memory(tmp_path, mixed_parquet, mixed_artifact
         api.balance(str(mixed_parquet), None, label="label", model=str(mixed_artifact))
     with pytest.raises(api.SchemaError, match="the given model was trained with label 'label'"):
         api.balance(str(mixed_parquet), None, label="s", model=art)
+    # training settings cannot apply to a model that is only sampled: said, not silent
+    with pytest.warns(UserWarning, match=r"`fit_kwargs` \(epochs, latent_dim\) ignored"):
+        api.balance(str(mixed_parquet), str(tmp_path / "c.parquet"), label="label", model=art,
+                    seed=2, fit_kwargs={"latent_dim": 8, "epochs": 3})
+    assert pq.read_table(tmp_path / "c.parquet").equals(pq.read_table(a))
+
+
+def test_cli_balance_with_an_existing_model_does_not_warn(tmp_path, mixed_parquet,
+                                                          mixed_artifact, capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        code, _, _ = run(["balance", mixed_parquet, tmp_path / "o.parquet", "--label", "label",
+                          "--model-dir", mixed_artifact, "--seed", "2"], capsys)
+    assert code == 0
 
 
 def test_fit_image_likelihood_option(tmp_path, mixed_parquet, capsys):

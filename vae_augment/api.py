@@ -275,6 +275,12 @@ def balance(
     if model is not None or (model_dir is not None and os.path.exists(model_dir)):
         art = model if model is not None else load_artifact(model_dir)
         where = f"artifact '{model_dir}'" if model is None else "the given model"
+        if fit_kwargs:
+            import warnings
+
+            warnings.warn(
+                f"`fit_kwargs` ({', '.join(sorted(fit_kwargs))}) ignored: balance samples from "
+                f"{where} and trains nothing", UserWarning, stacklevel=2)
         if art.label != label:
             raise SchemaError(f"{where} was trained with label '{art.label}', not '{label}'")
         if not art.encoding.schema.equals(schema, check_metadata=False):

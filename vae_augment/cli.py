@@ -289,7 +289,8 @@ def cmd_balance(args) -> int:
 
     counts = class_counts(args.input, args.label)
     strategy = parse_sampling_strategy(args.sampling_strategy, classes=list(counts))
-    kw = _fit_kwargs(args)
+    # an existing artifact is sampled as it is (its training flags would only be ignored)
+    kw = None if args.model_dir and os.path.exists(args.model_dir) else _fit_kwargs(args)
     with contextlib.redirect_stdout(sys.stderr):
         summary = balance(
             args.input, args.output, label=args.label, model_dir=args.model_dir,
