@@ -180,27 +180,46 @@ def beta_binomial(raw: tf.Tensor, total_count: float) -> tfd.BetaBinomial:
                             concentration0=(1.0 - mean) * kappa)
 
 
-def beta_binomial_sample(raw: tf.Tensor, total_count: float, seed: tf.Tensor) -> tf.Tensor:
-    """One draw per element of `beta_binomial` (float32 counts): p from the Beta, then
-    `binomial_sample` given p, all stateless.
+# Marsaglia-Tsang proposals per Gamma draw: each is accepted with probability >= 0.95 (shape
+# >= 1), so all of them fail with probability < 1e-7 (that element then takes the mode).
+GAMMA_PROPOSALS = 6
 
-    The Beta draw is the logit ``log G1 - log G0`` of two Gamma draws, each taken in log space
-    as ``Gamma(a) = Gamma(a + 1) * U ** (1 / a)``: concentrations far below 1 (the U-shaped
-    pixels) would otherwise underflow both Gammas to 0 and give 0 / 0.
+
+def _log_gamma_sample(alpha: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """log of one Gamma(alpha, 1) draw per element, stateless and XLA-compilable
+    (`tf.random.stateless_gamma` has no XLA kernel).
+
+    Marsaglia and Tsang's squeeze-free method on Gamma(alpha + 1), with `GAMMA_PROPOSALS`
+    proposals drawn at once and the first accepted one kept, then the boost
+    ``Gamma(alpha) = Gamma(alpha + 1) * U ** (1 / alpha)`` in log space, so shapes far below 1
+    (U-shaped pixels) do not underflow to 0.
     """
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=5)
-    dist = beta_binomial(raw, total_count)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=3)
     tiny = np.finfo(np.float32).tiny
+    d = alpha + (1.0 - 1.0 / 3.0)
+    c = tf.math.rsqrt(9.0 * d)
+    shape = tf.concat([[GAMMA_PROPOSALS], tf.shape(alpha)], axis=0)
+    x = tf.random.stateless_normal(shape, seed=seeds[0])
+    u = tf.random.stateless_uniform(shape, seed=seeds[1], minval=tiny, maxval=1.0)
+    v = (1.0 + c * x) ** 3
+    log_v = tf.math.log(tf.maximum(v, tiny))
+    ok = (v > 0.0) & (tf.math.log(u) < 0.5 * x * x + d - d * v + d * log_v)
+    first = tf.one_hot(tf.argmax(tf.cast(ok, tf.int32), axis=0), GAMMA_PROPOSALS, axis=0)
+    log_v = tf.where(tf.reduce_any(ok, axis=0), tf.reduce_sum(first * log_v, axis=0), 0.0)
+    boost = tf.random.stateless_uniform(tf.shape(alpha), seed=seeds[2], minval=tiny, maxval=1.0)
+    return tf.math.log(d) + log_v + tf.math.log(boost) / alpha
 
-    def log_gamma_draw(alpha, s_gamma, s_unif):
-        g = tf.random.stateless_gamma(tf.shape(alpha), seed=s_gamma, alpha=alpha + 1.0)
-        u = tf.random.stateless_uniform(tf.shape(alpha), seed=s_unif, minval=tiny, maxval=1.0)
-        return tf.math.log(g) + tf.math.log(u) / alpha
 
-    logits = (log_gamma_draw(dist.concentration1, seeds[0], seeds[1])
-              - log_gamma_draw(dist.concentration0, seeds[2], seeds[3]))
+def beta_binomial_sample(raw: tf.Tensor, total_count: float, seed: tf.Tensor) -> tf.Tensor:
+    """One draw per element of `beta_binomial` (float32 counts), stateless and
+    XLA-compilable: p from the Beta, as the logit ``log G1 - log G0`` of two Gamma draws
+    (`_log_gamma_sample`), then `binomial_sample` given p."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=3)
+    dist = beta_binomial(raw, total_count)
+    logits = (_log_gamma_sample(dist.concentration1, seeds[0])
+              - _log_gamma_sample(dist.concentration0, seeds[1]))
     logits = tf.where(tf.math.is_nan(logits), tf.zeros_like(logits), logits)  # both -inf
-    return binomial_sample(logits, total_count, seeds[4])
+    return binomial_sample(logits, total_count, seeds[2])
 
 
 def binomial_sample(logits: tf.Tensor, total_count: float, seed: tf.Tensor) -> tf.Tensor:
