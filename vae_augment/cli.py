@@ -100,6 +100,8 @@ def _keras_verbose(args) -> int:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from vae_augment.schema import COUNT_LIKELIHOODS
+
     g = p.add_argument_group("model and training")
     g.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
     g.add_argument("--batch-size", type=int, default=256, help="training batch size [256]")
@@ -138,7 +140,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="Gaussians per numeric column in the likelihood: above 1 a mixture, "
                         "for columns that sit on a few values or modes given the rest [1]")
     g.add_argument("--image-likelihood", default="binomial",
-                   choices=["binomial", "beta_binomial"],
+                   choices=list(COUNT_LIKELIHOODS),
                    help="pixels of integer images given z: binomial (better classifier "
                         "features) or beta_binomial (overdispersed, more realistic images) "
                         "[binomial]")

@@ -181,7 +181,8 @@ def beta_binomial(raw: tf.Tensor, total_count: float) -> tfd.BetaBinomial:
 
 
 # Marsaglia-Tsang proposals per Gamma draw: each is accepted with probability >= 0.95 (shape
-# >= 1), so all of them fail with probability < 1e-7 (that element then takes the mode).
+# >= 1), so all of them fail with probability < 1e-7 (that element then takes d, near the
+# mode).
 GAMMA_PROPOSALS = 6
 
 

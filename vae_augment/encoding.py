@@ -27,7 +27,12 @@ from scipy.special import ndtri
 
 from vae_augment.errors import SchemaError
 from vae_augment.io import output_schema
-from vae_augment.schema import BOUNDED_LIKELIHOODS, QUANTILE_KNOTS, FeatureSpec
+from vae_augment.schema import (
+    BOUNDED_LIKELIHOODS,
+    COUNT_LIKELIHOODS,
+    QUANTILE_KNOTS,
+    FeatureSpec,
+)
 
 __all__ = ["Encoding", "PROBIT_EPS"]
 
@@ -106,19 +111,19 @@ class Encoding:
     @staticmethod
     def _tensor_layout(s: FeatureSpec) -> dict[str, Any]:
         entry = {"shape": list(s.shape), "likelihood": s.likelihood}
-        if s.likelihood in ("binomial", "beta_binomial"):  # (older layouts have no such key)
+        if s.likelihood in COUNT_LIKELIHOODS:  # (older layouts have no such key)
             entry["total_count"] = int(round(s.high - s.low))
         return entry
 
     def with_count_likelihood(self, likelihood: str) -> Encoding:
         """This encoding with `likelihood` ("binomial" or "beta_binomial") for its integer
         tensor columns over a bounded range (self when nothing changes; never mutated)."""
-        counts = ("binomial", "beta_binomial")
-        if all(s.likelihood not in counts or s.likelihood == likelihood for s in self.tensors):
+        if all(s.likelihood not in COUNT_LIKELIHOODS or s.likelihood == likelihood
+               for s in self.tensors):
             return self
         data = self.to_json()
         for spec in data["features"]:
-            if spec.get("kind") == "tensor" and spec.get("likelihood") in counts:
+            if spec.get("kind") == "tensor" and spec.get("likelihood") in COUNT_LIKELIHOODS:
                 spec["likelihood"] = likelihood
         return Encoding.from_json(data)
 

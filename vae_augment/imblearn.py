@@ -44,6 +44,7 @@ from vae_augment.imblearn_convert import (
     _python_wording,
     _restore_y,
 )
+from vae_augment.schema import COUNT_LIKELIHOODS
 from vae_augment.training import TrainConfig
 
 __all__ = ["VAEOverSampler", "LABEL_COLUMN"]
@@ -155,7 +156,7 @@ class VAEOverSampler(BaseOverSampler):
         "guide_iterations": [Interval(numbers.Integral, 0, None, closed="left")],
         "guide_depth": [Interval(numbers.Integral, 1, None, closed="left")],
         "guide_quantile": [Interval(numbers.Real, 0, 1, closed="left")],
-        "image_likelihood": [StrOptions({"binomial", "beta_binomial"})],
+        "image_likelihood": [StrOptions(set(COUNT_LIKELIHOODS))],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],

@@ -28,6 +28,7 @@ __all__ = [
     "MAX_DECIMALS",
     "MAX_BINOMIAL_COUNT",
     "BOUNDED_LIKELIHOODS",
+    "COUNT_LIKELIHOODS",
     "observed_decimals",
     "tensor_likelihood",
 ]
@@ -41,6 +42,8 @@ MAX_DECIMALS = 6
 MAX_BINOMIAL_COUNT = 1024
 # tensor likelihoods over [low, high], encoded as (value - low) / (high - low)
 BOUNDED_LIKELIHOODS = ("binomial", "beta_binomial", "continuous_bernoulli")
+# the count heads of integer tensors (images), one of them chosen by `image_likelihood`
+COUNT_LIKELIHOODS = ("binomial", "beta_binomial")
 
 
 def tensor_likelihood(is_int: bool, low: float, high: float) -> str:

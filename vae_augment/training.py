@@ -23,6 +23,7 @@ import numpy as np
 from vae_augment.encoding import Encoding
 from vae_augment.errors import VAEAugmentError
 from vae_augment.preparation import encode_all, fit_encoding, load_encoding, prepare_training
+from vae_augment.schema import COUNT_LIKELIHOODS
 
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
@@ -42,7 +43,7 @@ GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 
 # Binomial count given z, the better classifier features (digits LR / HGB macro F1 0.880 /
 # 0.884); "beta_binomial": overdispersed counts that put mass on both ends at once, the more
 # realistic images (digits C2ST 0.730 instead of 0.848; benchmarks/results/quality.md).
-IMAGE_LIKELIHOODS = ("binomial", "beta_binomial")
+IMAGE_LIKELIHOODS = COUNT_LIKELIHOODS
 
 
 @dataclasses.dataclass
