@@ -162,6 +162,9 @@ def _flatten_tensors(table: pa.Table) -> tuple[pa.Table, dict]:
         else:
             cols.append(col)
             names.append(name)
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:  # e.g. an image column `image` beside a column named `image_0`
+        raise ValueError(f"flattening tensor columns for SDV would repeat columns {clash}")
     return pa.table(cols, names=names), tensors
 
 
