@@ -190,24 +190,30 @@ def _log_gamma_sample(alpha: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """log of one Gamma(alpha, 1) draw per element, stateless and XLA-compilable
     (`tf.random.stateless_gamma` has no XLA kernel).
 
-    Marsaglia and Tsang's squeeze-free method on Gamma(alpha + 1), with `GAMMA_PROPOSALS`
-    proposals drawn at once and the first accepted one kept, then the boost
-    ``Gamma(alpha) = Gamma(alpha + 1) * U ** (1 / alpha)`` in log space, so shapes far below 1
-    (U-shaped pixels) do not underflow to 0.
+    Marsaglia and Tsang's method on Gamma(alpha + 1): `GAMMA_PROPOSALS` proposals, one
+    alpha-sized tensor at a time (a 28 x 28 image block holds one set, not six), the first
+    accepted one kept; then the boost ``Gamma(alpha) = Gamma(alpha + 1) * U ** (1 / alpha)``
+    in log space, so shapes far below 1 (U-shaped pixels) do not underflow to 0.
     """
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=3)
+    seed = tf.cast(seed, tf.int32)
     tiny = np.finfo(np.float32).tiny
     d = alpha + (1.0 - 1.0 / 3.0)
     c = tf.math.rsqrt(9.0 * d)
-    shape = tf.concat([[GAMMA_PROPOSALS], tf.shape(alpha)], axis=0)
-    x = tf.random.stateless_normal(shape, seed=seeds[0])
-    u = tf.random.stateless_uniform(shape, seed=seeds[1], minval=tiny, maxval=1.0)
-    v = (1.0 + c * x) ** 3
-    log_v = tf.math.log(tf.maximum(v, tiny))
-    ok = (v > 0.0) & (tf.math.log(u) < 0.5 * x * x + d - d * v + d * log_v)
-    first = tf.one_hot(tf.argmax(tf.cast(ok, tf.int32), axis=0), GAMMA_PROPOSALS, axis=0)
-    log_v = tf.where(tf.reduce_any(ok, axis=0), tf.reduce_sum(first * log_v, axis=0), 0.0)
-    boost = tf.random.stateless_uniform(tf.shape(alpha), seed=seeds[2], minval=tiny, maxval=1.0)
+    log_v = tf.zeros_like(alpha)
+    done = tf.zeros(tf.shape(alpha), tf.bool)
+    for j in range(GAMMA_PROPOSALS):
+        pair = tf.random.experimental.stateless_split(
+            tf.random.experimental.stateless_fold_in(seed, j), num=2)
+        x = tf.random.stateless_normal(tf.shape(alpha), seed=pair[0])
+        u = tf.random.stateless_uniform(tf.shape(alpha), seed=pair[1], minval=tiny, maxval=1.0)
+        v = (1.0 + c * x) ** 3
+        lv = tf.math.log(tf.maximum(v, tiny))
+        ok = (v > 0.0) & (tf.math.log(u) < 0.5 * x * x + d - d * v + d * lv)
+        log_v = tf.where(ok & ~done, lv, log_v)
+        done = done | ok
+    boost = tf.random.stateless_uniform(
+        tf.shape(alpha), seed=tf.random.experimental.stateless_fold_in(seed, GAMMA_PROPOSALS),
+        minval=tiny, maxval=1.0)
     return tf.math.log(d) + log_v + tf.math.log(boost) / alpha
 
 
