@@ -29,8 +29,8 @@ Measured on the bundled data with ``.venv/bin/python examples/digits_images.py``
 defaults, seed 0; 2 shared CPU cores): early stopping after 215 epochs (54 s), C2ST AUC
 0.970 (0.46-0.98 per class, for classes 1-6: those with 20 real and 20 synthetic rows),
 81 s in all. The digits are legible but the classifier still tells most of them apart.
-With ``--image-likelihood beta_binomial`` (session 8, same seed): 276 epochs (39 s) and
-C2ST AUC 0.853; the common classes are legible, while the rarest (8-10 real rows) blur
+With ``--image-likelihood beta_binomial`` (session 8, same seed): 276 epochs (35 s) and
+C2ST AUC 0.854; the common classes are legible, while the rarest (8-10 real rows) blur
 towards other digits, which is why the protocol's logistic regression learns
 less from them (benchmarks/results/quality.md).
 """

@@ -42,7 +42,7 @@ GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 
 # Heads for integer tensor columns over a bounded range (images). "binomial": each pixel a
 # Binomial count given z, the better classifier features (digits LR / HGB macro F1 0.880 /
 # 0.884); "beta_binomial": overdispersed counts that put mass on both ends at once, the more
-# realistic images (digits C2ST 0.730 instead of 0.848; benchmarks/results/quality.md).
+# realistic images (digits C2ST 0.714 instead of 0.848; benchmarks/results/quality.md).
 IMAGE_LIKELIHOODS = COUNT_LIKELIHOODS
 
 
