@@ -119,14 +119,10 @@ def feature_log_prob(
     for i, t in enumerate(layout["tensors"]):
         target = tf.cast(x[f"tensor_{i}"], tf.float32)
         raw = tf.cast(params[f"tensor_{i}"], tf.float32)
-        if t["likelihood"] == "binomial":
+        if t["likelihood"] in _COUNT_HEADS:
             n = float(t["total_count"])
             counts = tf.round(tf.clip_by_value(target, 0.0, 1.0) * n)
-            lp = tfd.Binomial(total_count=n, logits=raw).log_prob(counts)
-        elif t["likelihood"] == "beta_binomial":
-            n = float(t["total_count"])
-            counts = tf.round(tf.clip_by_value(target, 0.0, 1.0) * n)
-            lp = beta_binomial(raw, n).log_prob(counts)
+            lp = _COUNT_HEADS[t["likelihood"]][0](raw, n).log_prob(counts)
         elif t["likelihood"] == "continuous_bernoulli":
             target = tf.clip_by_value(target, 1e-4, 1.0 - 1e-4)
             lp = tfd.ContinuousBernoulli(logits=raw).log_prob(target)
@@ -252,6 +248,13 @@ def binomial_sample(logits: tf.Tensor, total_count: float, seed: tf.Tensor) -> t
     return tf.clip_by_value(draw, 0.0, float(n))
 
 
+# count heads of integer tensors: likelihood -> (distribution of (raw, n), draw of (raw, n, seed))
+_COUNT_HEADS = {
+    "binomial": (lambda raw, n: tfd.Binomial(total_count=n, logits=raw), binomial_sample),
+    "beta_binomial": (beta_binomial, beta_binomial_sample),
+}
+
+
 def sample_features(
     layout: Mapping[str, Any],
     params: Mapping[str, tf.Tensor],
@@ -284,20 +287,10 @@ def sample_features(
         out["cat"] = tf.stack(codes, axis=1)
     for i, t in enumerate(layout["tensors"]):
         raw = tf.cast(params[f"tensor_{i}"], tf.float32)
-        if t["likelihood"] == "binomial":
+        if t["likelihood"] in _COUNT_HEADS:
             n = float(t["total_count"])
-            if tensor_mean:
-                counts = tfd.Binomial(total_count=n, logits=raw).mean()
-            else:
-                counts = binomial_sample(raw, n, seeds[4 + i])
-            out[f"tensor_{i}"] = counts / n
-            continue
-        if t["likelihood"] == "beta_binomial":
-            n = float(t["total_count"])
-            if tensor_mean:
-                counts = beta_binomial(raw, n).mean()
-            else:
-                counts = beta_binomial_sample(raw, n, seeds[4 + i])
+            dist, draw = _COUNT_HEADS[t["likelihood"]]
+            counts = dist(raw, n).mean() if tensor_mean else draw(raw, n, seeds[4 + i])
             out[f"tensor_{i}"] = counts / n
             continue
         if t["likelihood"] == "continuous_bernoulli":

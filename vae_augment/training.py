@@ -39,13 +39,6 @@ __all__ = [
 GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}
 
 
-# Heads for integer tensor columns over a bounded range (images). "binomial": each pixel a
-# Binomial count given z, the better classifier features (digits LR / HGB macro F1 0.880 /
-# 0.884); "beta_binomial": overdispersed counts that put mass on both ends at once, the more
-# realistic images (digits C2ST 0.714 instead of 0.848; benchmarks/results/quality.md).
-IMAGE_LIKELIHOODS = COUNT_LIKELIHOODS
-
-
 @dataclasses.dataclass
 class TrainConfig:
     """Training hyperparameters (all keyword arguments of `vae_augment.fit`)."""
@@ -71,7 +64,10 @@ class TrainConfig:
     candidates: int = 1  # most draws per synthetic row (class-consistency selection)
     bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
     num_components: int = 1  # Gaussians per numeric column in the likelihood (1: no mixture)
-    image_likelihood: str = "binomial"  # integer tensors (images): binomial | beta_binomial
+    # integer tensors (images), one of schema.COUNT_LIKELIHOODS: "binomial", the better
+    # classifier features (digits LR / HGB macro F1 0.880 / 0.884), or "beta_binomial",
+    # overdispersed counts, the more realistic images (digits C2ST 0.714 instead of 0.848)
+    image_likelihood: str = "binomial"
     guide_iterations: int = 0  # boosting rounds of the class guide (0: no guide; see GUIDED)
     guide_depth: int = 6  # levels of each guide tree
     guide_quantile: float = 0.25  # the guide floor: this quantile of the real rows' scores
@@ -91,9 +87,9 @@ class TrainConfig:
                 f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
             )
         self.hidden = tuple(int(h) for h in self.hidden)
-        if self.image_likelihood not in IMAGE_LIKELIHOODS:
+        if self.image_likelihood not in COUNT_LIKELIHOODS:
             raise VAEAugmentError(
-                f"`image_likelihood` must be one of {list(IMAGE_LIKELIHOODS)}, "
+                f"`image_likelihood` must be one of {list(COUNT_LIKELIHOODS)}, "
                 f"got {self.image_likelihood!r}"
             )
         if self.latent_source not in ("posterior", "prior"):
