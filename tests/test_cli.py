@@ -358,9 +358,29 @@ def test_cli_balance_with_an_existing_model_does_not_warn(tmp_path, mixed_parque
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        code, _, _ = run(["balance", mixed_parquet, tmp_path / "o.parquet", "--label", "label",
-                          "--model-dir", mixed_artifact, "--seed", "2"], capsys)
+        code, _, err = run(["balance", mixed_parquet, tmp_path / "o.parquet", "--label", "label",
+                            "--model-dir", mixed_artifact, "--seed", "2"], capsys)
+    assert code == 0 and "warning" not in err
+
+
+def test_cli_balance_names_training_flags_an_existing_model_ignores(tmp_path, mixed_parquet,
+                                                                    mixed_artifact, capsys):
+    base = ["balance", mixed_parquet, "--label", "label", "--model-dir", mixed_artifact,
+            "--seed", "2"]
+    code, _, err = run([*base[:2], tmp_path / "a.parquet", *base[2:]], capsys)
+    assert code == 0 and "warning" not in err
+    code, _, err = run([*base[:2], tmp_path / "b.parquet", *base[2:], "--epochs", "5",
+                        "--no-jit", "--guided", "--categorical", "n"], capsys)
     assert code == 0
+    warning = [line for line in err.splitlines() if "warning" in line]
+    assert len(warning) == 1, err
+    assert "ignores --epochs, --guided, --jit/--no-jit, --categorical;" in warning[0]
+    assert str(mixed_artifact) in warning[0]
+    # the flags change nothing: the model is sampled as it was trained
+    assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "b.parquet"))
+    # a flag given at its default value changes nothing either, and is not named
+    code, _, err = run([*base[:2], tmp_path / "c.parquet", *base[2:], "--epochs", "300"], capsys)
+    assert code == 0 and "warning" not in err
 
 
 def test_fit_image_likelihood_option(tmp_path, mixed_parquet, capsys):

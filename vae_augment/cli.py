@@ -99,9 +99,16 @@ def _keras_verbose(args) -> int:
     return 1 if sys.stderr.isatty() else 2
 
 
+def _ignored_train_flags(args) -> list[str]:
+    """The training flags given a value other than their default, in the parser's order."""
+    flags = getattr(args, "_train_flags", {})
+    return [flag for dest, (flag, default) in flags.items() if getattr(args, dest) != default]
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     from vae_augment.schema import COUNT_LIKELIHOODS
 
+    first = len(p._actions)
     g = p.add_argument_group("model and training")
     g.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
     g.add_argument("--batch-size", type=int, default=256, help="training batch size [256]")
@@ -183,6 +190,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="integer column to model as a number; repeatable")
     g.add_argument("--max-categories", type=int, default=200,
                    help="most distinct values of a categorical column [200]")
+    # the flags above, by dest: `balance` names the ones given when it reuses an artifact
+    flags: dict[str, tuple[str, object]] = {}
+    for a in p._actions[first:]:  # --jit/--no-jit share a dest; the first one's default holds
+        name, default = flags.get(a.dest, ("", a.default))
+        flags[a.dest] = (f"{name}/{a.option_strings[0]}" if name else a.option_strings[0], default)
+    p.set_defaults(_train_flags=flags)
 
 
 def _fit_kwargs(args) -> dict:
@@ -291,8 +304,13 @@ def cmd_balance(args) -> int:
 
     counts = class_counts(args.input, args.label)
     strategy = parse_sampling_strategy(args.sampling_strategy, classes=list(counts))
-    # an existing artifact is sampled as it is (its training flags would only be ignored)
+    # an existing artifact is sampled as it is: its training flags are ignored, and said so
     kw = None if args.model_dir and os.path.exists(args.model_dir) else _fit_kwargs(args)
+    ignored = _ignored_train_flags(args) if kw is None else []
+    if ignored:
+        print(f"vae-augment: warning: {args.model_dir} exists, so balance samples that model "
+              f"as it was trained and ignores {', '.join(ignored)}; give a new --model-dir "
+              f"(or none) to train with them", file=sys.stderr)
     with contextlib.redirect_stdout(sys.stderr):
         summary = balance(
             args.input, args.output, label=args.label, model_dir=args.model_dir,
@@ -373,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="output Parquet file (a directory with --output-shards)")
     p.add_argument("--label", required=True, help="class label column")
     p.add_argument("--model-dir", default=None,
-                   help="reuse this artifact if it exists, else train and save one here")
+                   help="reuse this artifact if it exists (training flags are then ignored, with a "
+                        "warning), else train and save one here")
     p.add_argument("--sampling-strategy", default="auto",
                    help="auto | minority | 'not minority' | 'not majority' | all | float | "
                         "JSON {\"class\": count} [auto]")
