@@ -151,6 +151,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="pixels of integer images given z: binomial (better classifier "
                         "features) or beta_binomial (overdispersed, more realistic images) "
                         "[binomial]")
+    g.add_argument("--class-balance", type=float, default=None, metavar="POWER",
+                   help="weight each row's training loss by (1 / its class's frequency) ** "
+                        "POWER: 0 every row alike, 1 every class alike; the decoder then "
+                        "models the rare classes it generates more closely [0]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -206,7 +210,8 @@ def _fit_kwargs(args) -> dict:
         value = getattr(args, name)
         if value is not None:
             return value
-        return GUIDED[name] if args.guided else getattr(TrainConfig, name)
+        return GUIDED.get(name, getattr(TrainConfig, name)) if args.guided else getattr(
+            TrainConfig, name)
 
     try:
         hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
@@ -227,6 +232,7 @@ def _fit_kwargs(args) -> dict:
         "bank_keep": preset("bank_keep"),
         "num_components": args.num_components,
         "image_likelihood": args.image_likelihood,
+        "class_balance": preset("class_balance"),
         "guide_iterations": preset("guide_iterations"),
         "guide_quantile": args.guide_quantile,
         "jit_compile": args.jit,

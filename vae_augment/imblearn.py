@@ -60,7 +60,7 @@ _TRAIN_PARAMS = (
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
     "candidates", "bank_keep", "num_components", "guide_iterations", "guide_depth",
-    "guide_quantile", "image_likelihood",
+    "guide_quantile", "image_likelihood", "class_balance",
 )
 
 
@@ -88,7 +88,8 @@ class VAEOverSampler(BaseOverSampler):
         epochs, batch_size, latent_dim, hidden, learning_rate, kl_warmup_epochs, patience,
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
             beta, latent_source, bank_size, temperature, candidates, bank_keep,
-            num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood:
+            num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood,
+            class_balance:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -157,6 +158,7 @@ class VAEOverSampler(BaseOverSampler):
         "guide_depth": [Interval(numbers.Integral, 1, None, closed="left")],
         "guide_quantile": [Interval(numbers.Real, 0, 1, closed="left")],
         "image_likelihood": [StrOptions(set(COUNT_LIKELIHOODS))],
+        "class_balance": [Interval(numbers.Real, 0, 1, closed="both")],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -193,6 +195,7 @@ class VAEOverSampler(BaseOverSampler):
         guide_depth: int = _DEFAULTS["guide_depth"],
         guide_quantile: float = _DEFAULTS["guide_quantile"],
         image_likelihood: str = _DEFAULTS["image_likelihood"],
+        class_balance: float = _DEFAULTS["class_balance"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -225,6 +228,7 @@ class VAEOverSampler(BaseOverSampler):
         self.guide_depth = guide_depth
         self.guide_quantile = guide_quantile
         self.image_likelihood = image_likelihood
+        self.class_balance = class_balance
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

@@ -107,6 +107,9 @@ class ConditionalVAE(RowSelection, keras.Model):
         guide_quantile: which quantile of the real rows' guide probabilities is the floor.
         guide_tree_per_class: grow one guide tree per class per round even for two classes
             (models saved before one tree per round served two classes).
+        class_weights: one weight per class for each row's term of the training loss and of
+            the tracked `neg_elbo` (which early stopping watches), e.g. from
+            `training.class_weights`; None weighs every row alike. Only training uses them.
 
     Example:
         >>> model = ConditionalVAE(layout=encoding.layout(), latent_dim=16)  # doctest: +SKIP
@@ -133,6 +136,7 @@ class ConditionalVAE(RowSelection, keras.Model):
         guide_depth: int = 6,
         guide_quantile: float = 0.25,
         guide_tree_per_class: bool = False,
+        class_weights: Sequence[float] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -171,6 +175,13 @@ class ConditionalVAE(RowSelection, keras.Model):
         self.dropout = float(dropout)
         self.seed = seed
         self.n_classes = int(layout["n_classes"])
+        if class_weights is not None:
+            class_weights = [float(w) for w in class_weights]
+            if len(class_weights) != self.n_classes or not all(
+                    math.isfinite(w) and w > 0 for w in class_weights):
+                raise ValueError(f"`class_weights` must be {self.n_classes} positive numbers, "
+                                 f"got {class_weights!r}")
+        self.class_weights = class_weights
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.kl_weight = self.add_weight(
             shape=(), initializer="ones", trainable=False, name="kl_weight", dtype="float32"
@@ -383,10 +394,15 @@ class ConditionalVAE(RowSelection, keras.Model):
         recon, kl = self._elbo_terms(x, y_pred)
         if training and self.bank_size:
             self._update_bank(x["y"], y_pred["q_loc"], y_pred["q_scale"])
-        loss = tf.reduce_mean(-recon + self.beta * self.kl_weight * kl)
-        self.recon_tracker.update_state(-recon)
-        self.kl_tracker.update_state(kl)
-        self.elbo_tracker.update_state(-recon + kl)
+        if self.class_weights is None:
+            w = None
+            loss = tf.reduce_mean(-recon + self.beta * self.kl_weight * kl)
+        else:  # a row's term weighted by its class's weight
+            w = tf.gather(tf.constant(self.class_weights, tf.float32), tf.cast(x["y"], tf.int32))
+            loss = tf.reduce_mean(w * (-recon + self.beta * self.kl_weight * kl))
+        self.recon_tracker.update_state(-recon, sample_weight=w)
+        self.kl_tracker.update_state(kl, sample_weight=w)
+        self.elbo_tracker.update_state(-recon + kl, sample_weight=w)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:
             loss = loss / replicas
@@ -414,6 +430,7 @@ class ConditionalVAE(RowSelection, keras.Model):
             "guide_depth": self.guide_depth,
             "guide_quantile": self.guide_quantile,
             "guide_tree_per_class": self.guide_tree_per_class,
+            "class_weights": self.class_weights,
             "name": self.name,
         }
 

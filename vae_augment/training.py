@@ -27,7 +27,7 @@ from vae_augment.schema import COUNT_LIKELIHOODS
 
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
-    "prepare_training", "load_encoding", "GUIDED",
+    "prepare_training", "load_encoding", "GUIDED", "class_weights",
 ]
 
 
@@ -71,6 +71,9 @@ class TrainConfig:
     guide_iterations: int = 0  # boosting rounds of the class guide (0: no guide; see GUIDED)
     guide_depth: int = 6  # levels of each guide tree
     guide_quantile: float = 0.25  # the guide floor: this quantile of the real rows' scores
+    # rows' training-loss weights: (1 / class frequency) ** class_balance, mean 1 over the
+    # rows (0: every row alike; 1: every class alike). See `class_weights`.
+    class_balance: float = 0.0
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
@@ -82,6 +85,9 @@ class TrainConfig:
         if not 0.0 <= float(self.guide_quantile) < 1.0:
             raise VAEAugmentError(
                 f"`guide_quantile` must be in [0, 1), got {self.guide_quantile!r}")
+        if isinstance(self.class_balance, bool) or not 0.0 <= float(self.class_balance) <= 1.0:
+            raise VAEAugmentError(
+                f"`class_balance` must be in [0, 1], got {self.class_balance!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise VAEAugmentError(
                 f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
@@ -112,6 +118,26 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
         return d
+
+
+def class_weights(counts: Sequence[int], power: float) -> list[float] | None:
+    """Per-class weights of the rows' training-loss terms: ``(1 / frequency) ** power``,
+    scaled so that the mean weight over the rows is 1 (the learning rate keeps its meaning).
+
+    0 (or one class) gives None: every row alike. 1 gives every class the same total weight,
+    as scikit-learn's ``class_weight="balanced"``; in between, rare classes count for more
+    than their rows but less than the majority. The decoder then spends more of its capacity
+    on the classes an oversampler generates.
+
+    Example:
+        >>> [round(w, 3) for w in class_weights([300, 100], 1.0)]
+        [0.667, 2.0]
+    """
+    n = np.maximum(np.asarray(counts, float), 1.0)
+    if float(power) == 0.0 or len(n) < 2:
+        return None
+    w = (n.sum() / (len(n) * n)) ** float(power)
+    return (w * n.sum() / (w * n).sum()).tolist()
 
 
 def set_determinism(seed: int) -> None:
@@ -326,6 +352,8 @@ def train_model(
                 guide_iterations=config.guide_iterations,
                 guide_depth=config.guide_depth,
                 guide_quantile=config.guide_quantile,
+                class_weights=class_weights(
+                    [encoding.class_counts[c] for c in encoding.classes], config.class_balance),
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),

@@ -49,9 +49,9 @@ for i in range(k):
 off = corr[~np.eye(k, dtype=bool)]
 print(f"{ds} seed {seed}: residual sd {np.round(e.std(0), 2).tolist()}")
 print(f"residual corr: mean |r| {np.mean(np.abs(off)):.3f}, max |r| {np.abs(off).max():.3f}")
-for i, j in sorted(((i, j) for i in range(k) for j in range(i + 1, k)),
-                   key=lambda ij: -abs(corr[ij]))[:6]:
-    print(f"  {names[i]} ~ {names[j]}: {corr[i, j]:+.3f}")
+pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]
+for a, b in sorted(pairs, key=lambda ab: -abs(corr[ab]))[:6]:
+    print(f"  {names[a]} ~ {names[b]}: {corr[a, b]:+.3f}")
 sys.stdout.flush()
 
 plain = D.numeric_sample
