@@ -6,7 +6,8 @@ remaining arguments.
 
     .venv/bin/python benchmarks/explore/class_weight.py ALPHA --methods vae --datasets hpc ...
 
-One-off exploration behind benchmarks/results/quality.md, session 9 (not part of the library).
+One-off exploration behind benchmarks/results/quality.md, session 9, run before the library had
+`class_balance` (same weighting; PLAIN_TRACK=1 is the variant the library does not offer).
 """
 import os
 import sys
