@@ -102,12 +102,24 @@ m3.set_weights(m1.get_weights())
 m1.compile(optimizer="adam")
 e1 = m1.evaluate(x, verbose=0, return_dict=True)
 e3 = m3.evaluate(x, verbose=0, return_dict=True)
+# class-weighted loss terms (class_balance): the same on 1 and 2 replicas too
+weighted = {**m1.get_config(), "class_weights": [0.5, 1.0, 3.0]}
+with s.scope():
+    m5 = ConditionalVAE.from_config(weighted)
+    m5.compile(optimizer="adam")
+m4 = ConditionalVAE.from_config(weighted)
+m4.compile(optimizer="adam")
+for m in (m4, m5):
+    m.set_weights(m1.get_weights())
+e4 = m4.evaluate(x, verbose=0, return_dict=True)
+e5 = m5.evaluate(x, verbose=0, return_dict=True)
 # the same two rows on each replica: the reparameterisation noise must differ per replica
 two = {k: np.concatenate([v[:2], v[:2]]) for k, v in arrays.items()}
 dist = s.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(two).batch(4))
 step = tf.function(lambda b: s.run(lambda b: m3(b, training=True)["num_loc"], args=(b,)))
 r0, r1_ = [v.numpy() for v in s.experimental_local_results(step(next(iter(dist))))]
 print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrored": e3,
+                  "eval_weighted_single": e4, "eval_weighted_mirrored": e5,
                   "replica_noise_differs": bool(np.abs(r0 - r1_).max() > 1e-4)}))
 """
 
@@ -123,6 +135,9 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     # metric aggregation)
     for key in ("loss", "recon", "kl", "neg_elbo"):
         assert out["eval_mirrored"][key] == pytest.approx(out["eval_single"][key], rel=1e-5)
+        assert out["eval_weighted_mirrored"][key] == pytest.approx(
+            out["eval_weighted_single"][key], rel=1e-5)
+    assert out["eval_weighted_single"]["loss"] != pytest.approx(out["eval_single"]["loss"])
     # training: the same data, steps and seed; only the reparameterisation noise is drawn per
     # replica, so the losses agree closely but not bit for bit
     assert out["replica_noise_differs"]
