@@ -257,11 +257,15 @@ def test_streaming_fit_trains_and_is_seeded(parquet_parts):
     from vae_augment.api import fit
 
     d, _ = parquet_parts
-    kw = {**FAST, "shuffle_buffer": 100}
+    from vae_augment.training import class_weights
+
+    kw = {**FAST, "shuffle_buffer": 100, "class_balance": 0.5}  # weights from the stats pass
     a = fit(str(d), label="label", streaming=True, seed=1, **kw)
     b = fit(str(d), label="label", streaming=True, seed=1, **kw)
     m = a.config["metrics"]
     assert m["streaming"] is True and m["train_rows"] + m["validation_rows"] == 900
+    counts = [a.encoding.class_counts[c] for c in a.encoding.classes]
+    assert sum(counts) == 900 and a.model.class_weights == class_weights(counts, 0.5)
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_array_equal(wa, wb)
 
