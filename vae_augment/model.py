@@ -394,12 +394,12 @@ class ConditionalVAE(RowSelection, keras.Model):
         recon, kl = self._elbo_terms(x, y_pred)
         if training and self.bank_size:
             self._update_bank(x["y"], y_pred["q_loc"], y_pred["q_scale"])
-        if self.class_weights is None:
-            w = None
-            loss = tf.reduce_mean(-recon + self.beta * self.kl_weight * kl)
-        else:  # a row's term weighted by its class's weight
+        terms = -recon + self.beta * self.kl_weight * kl
+        w = None  # else a row's term weighted by its class's weight
+        if self.class_weights is not None:
             w = tf.gather(tf.constant(self.class_weights, tf.float32), tf.cast(x["y"], tf.int32))
-            loss = tf.reduce_mean(w * (-recon + self.beta * self.kl_weight * kl))
+            terms = w * terms
+        loss = tf.reduce_mean(terms)
         self.recon_tracker.update_state(-recon, sample_weight=w)
         self.kl_tracker.update_state(kl, sample_weight=w)
         self.elbo_tracker.update_state(-recon + kl, sample_weight=w)
