@@ -105,11 +105,23 @@ def _ignored_train_flags(args) -> list[str]:
     return [flag for dest, (flag, default) in flags.items() if getattr(args, dest) != default]
 
 
+class _Recorded:
+    """An argument group that also appends every action it adds to `actions`."""
+
+    def __init__(self, group, actions: list[argparse.Action]):
+        self.group, self.actions = group, actions
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = self.group.add_argument(*args, **kwargs)
+        self.actions.append(action)
+        return action
+
+
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     from vae_augment.schema import COUNT_LIKELIHOODS
 
-    first = len(p._actions)
-    g = p.add_argument_group("model and training")
+    actions: list[argparse.Action] = []
+    g = _Recorded(p.add_argument_group("model and training"), actions)
     g.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
     g.add_argument("--batch-size", type=int, default=256, help="training batch size [256]")
     g.add_argument("--latent-dim", type=int, default=16, help="latent dimensions [16]")
@@ -158,7 +170,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
-    g = p.add_argument_group("scale: devices, precision, streaming, checkpoints")
+    g = _Recorded(p.add_argument_group("scale: devices, precision, streaming, checkpoints"),
+                  actions)
     g.add_argument("--strategy", default=None,
                    choices=["auto", "default", "mirrored", "tpu", "multi-worker"],
                    help="tf.distribute strategy; auto = TPU if reachable, all GPUs if more "
@@ -185,7 +198,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "uninterrupted run); starts afresh when there is none")
     g.add_argument("--tensorboard", default=None, metavar="DIR",
                    help="write TensorBoard logs (loss terms, per-dimension KL, sample grids)")
-    g = p.add_argument_group("columns")
+    g = _Recorded(p.add_argument_group("columns"), actions)
     g.add_argument("--exclude", action="append", default=[], metavar="COL",
                    help="column not to model (null in synthetic rows); repeatable")
     g.add_argument("--categorical", action="append", default=[], metavar="COL",
@@ -196,7 +209,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="most distinct values of a categorical column [200]")
     # the flags above, by dest: `balance` names the ones given when it reuses an artifact
     flags: dict[str, tuple[str, object]] = {}
-    for a in p._actions[first:]:  # --jit/--no-jit share a dest; the first one's default holds
+    for a in actions:  # --jit/--no-jit share a dest; the first one's default holds
         name, default = flags.get(a.dest, ("", a.default))
         flags[a.dest] = (f"{name}/{a.option_strings[0]}" if name else a.option_strings[0], default)
     p.set_defaults(_train_flags=flags)
