@@ -98,7 +98,8 @@ def test_read_parquet_streams_exact_batches_across_files(tmp_path):
 
 def test_read_parquet_nulls_become_fill_values_with_masks(mixed_parquet, mixed_table):
     ds = tfdata.read_parquet(str(mixed_parquet), 128, null_masks=True)
-    rows = {k: np.concatenate([b[k].numpy() for b in ds]) for k in ds.element_spec}
+    batches = list(ds)  # once: a comprehension per key would re-run the dataset per key
+    rows = {k: np.concatenate([b[k].numpy() for b in batches]) for k in ds.element_spec}
     f_null = mixed_table.column("f").is_null().to_numpy(zero_copy_only=False)
     assert f_null.any()
     np.testing.assert_array_equal(rows["f__is_null"], f_null)
@@ -177,7 +178,8 @@ def test_synthetic_rows_equal_the_cli_sampler(artifact, tmp_path, request):
     syn = tfdata.synthetic_dataset(
         str(mixed_artifact), "b", batch_size=BLOCK_ROWS, seed=5, n=700, null_masks=True
     )
-    rows = {k: np.concatenate([b[k].numpy() for b in syn]) for k in syn.element_spec}
+    batches = list(syn)  # once: a comprehension per key would re-run the sampler per key
+    rows = {k: np.concatenate([b[k].numpy() for b in batches]) for k in syn.element_spec}
     cols = tfdata._columns(table.schema.remove(table.schema.get_field_index("is_synthetic")),
                            None, "x")
     for c in cols:
