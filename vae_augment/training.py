@@ -28,15 +28,18 @@ from vae_augment.schema import COUNT_LIKELIHOODS
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
     "prepare_training", "load_encoding", "GUIDED", "class_weights",
+    "CLASS_BALANCE_MIN_ROWS",
 ]
 
 
 #: The guided setting: the class guide (50 rounds) redraws synthetic rows that sit less firmly
-#: in their class than most real rows of it, up to 8 draws, in place of bank pruning. Better
-#: rows on churn and hpc, about 3x slower generation (benchmarks/results/quality.md,
-#: guided_cost.md; 100 rounds scored the same and generated 27 % slower).
+#: in their class than most real rows of it, up to 8 draws, in place of bank pruning; and
+#: class-balanced training (`class_balance` 0.5). Better rows on churn, hpc and digits, about
+#: 3x slower generation (benchmarks/results/quality.md, guided_cost.md; 100 rounds scored the
+#: same and generated 27 % slower).
 #: ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)``, CLI ``--guided``.
-GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}
+GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0,
+                          "class_balance": 0.5}
 
 
 @dataclasses.dataclass
@@ -72,7 +75,8 @@ class TrainConfig:
     guide_depth: int = 6  # levels of each guide tree
     guide_quantile: float = 0.25  # the guide floor: this quantile of the real rows' scores
     # rows' training-loss weights: (1 / class frequency) ** class_balance, mean 1 over the
-    # rows (0: every row alike; 1: every class alike). See `class_weights`.
+    # rows (0: every row alike; 1: every class alike; classes under 50 rows weighed as 50).
+    # See `class_weights`; GUIDED sets 0.5.
     class_balance: float = 0.0
 
     def __post_init__(self):
@@ -120,23 +124,34 @@ class TrainConfig:
         return d
 
 
-def class_weights(counts: Sequence[int], power: float) -> list[float] | None:
+#: `class_weights` weighs a class with fewer training rows as one with this many: a handful of
+#: rows weighted up is a likelihood fitted to those rows (digits_longtail's 5-9-row classes
+#: lost utility with the plain formula; benchmarks/results/quality.md, session 10).
+CLASS_BALANCE_MIN_ROWS = 50
+
+
+def class_weights(counts: Sequence[int], power: float,
+                  min_rows: int = CLASS_BALANCE_MIN_ROWS) -> list[float] | None:
     """Per-class weights of the rows' training-loss terms: ``(1 / frequency) ** power``,
     scaled so that the mean weight over the rows is 1 (the learning rate keeps its meaning).
 
     0 (or one class) gives None: every row alike. 1 gives every class the same total weight,
     as scikit-learn's ``class_weight="balanced"``; in between, rare classes count for more
     than their rows but less than the majority. The decoder then spends more of its capacity
-    on the classes an oversampler generates.
+    on the classes an oversampler generates. A class with fewer than `min_rows` rows is
+    weighted as one with `min_rows` (its rows are too few to model more closely).
 
     Example:
         >>> [round(w, 3) for w in class_weights([300, 100], 1.0)]
         [0.667, 2.0]
+        >>> [round(w, 3) for w in class_weights([300, 10], 1.0)]  # 10 rows weigh as 50
+        [0.861, 5.167]
     """
     n = np.maximum(np.asarray(counts, float), 1.0)
     if float(power) == 0.0 or len(n) < 2:
         return None
-    w = (n.sum() / (len(n) * n)) ** float(power)
+    floored = np.maximum(n, float(min_rows))
+    w = (1.0 / floored) ** float(power)
     return (w * n.sum() / (w * n).sum()).tolist()
 
 
