@@ -25,6 +25,22 @@ def test_class_weights_interpolate_between_rows_alike_and_classes_alike():
     assert np.isfinite(class_weights([10, 0], 1.0)).all()  # an empty class does not divide by 0
 
 
+def test_classes_under_the_floor_weigh_as_the_floor():
+    from vae_augment.training import CLASS_BALANCE_MIN_ROWS
+
+    assert CLASS_BALANCE_MIN_ROWS == 50
+    counts = np.array([400, 50, 20, 5])
+    w = np.array(class_weights(counts, 1.0))
+    assert np.isclose((w * counts).sum() / counts.sum(), 1.0)  # mean 1 over the real rows
+    np.testing.assert_allclose(w[1:], w[1])  # 20 and 5 rows weigh as a 50-row class
+    np.testing.assert_allclose(w[1] / w[0], 8.0)  # 400 / 50
+    # no floor: the plain formula, the 5-row class 10x the 50-row one
+    plain = np.array(class_weights(counts, 1.0, min_rows=0))
+    np.testing.assert_allclose(plain[3] / plain[1], 10.0)
+    # every class under the floor: all rows alike
+    np.testing.assert_allclose(class_weights([40, 10], 0.5), [1.0, 1.0])
+
+
 @pytest.mark.parametrize("bad", [-0.1, 1.5, True, float("nan")])
 def test_class_balance_is_validated(bad):
     with pytest.raises(VAEAugmentError, match="`class_balance` must be in"):

@@ -266,6 +266,7 @@ def test_streaming_fit_trains_and_is_seeded(parquet_parts):
     assert m["streaming"] is True and m["train_rows"] + m["validation_rows"] == 900
     counts = [a.encoding.class_counts[c] for c in a.encoding.classes]
     assert sum(counts) == 900 and a.model.class_weights == class_weights(counts, 0.5)
+    assert len(set(a.model.class_weights)) == 3  # every class above the floor: 3 weights
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_array_equal(wa, wb)
 
