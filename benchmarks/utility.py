@@ -354,7 +354,47 @@ def targets(summary: dict, datasets) -> list[tuple[str, str, str, bool | None]]:
     return rows
 
 
-def markdown(summary, datasets, seeds, command, vae_kwargs, elapsed) -> str:
+def environment() -> dict:
+    """What a VAE figure depends on beyond the code and seed: the same seed trains to different
+    weights on another CPU or library build (quality.md, session 10), so results record both."""
+    from importlib import metadata
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        cpu = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                    if line.startswith("model name")), "")
+        flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
+                      if line.startswith("flags")), [])
+        cpu += " (" + " ".join(f for f in ("avx2", "avx512f", "amx_tile") if f in flags) + ")"
+    except OSError:
+        pass
+    packages = {}
+    for name in ("tensorflow", "keras", "tensorflow-probability", "numpy", "scikit-learn"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    return {"cpu": cpu or platform.processor(), "packages": packages}
+
+
+def _merged_environment(envs: list) -> dict:
+    """The merged runs' common environment; a field they disagree on (or did not record, as
+    runs before session 10) reads as such."""
+    known = [e for e in envs if e]
+    if not known:
+        return {"cpu": "not recorded", "packages": {}}
+    cpu = known[0]["cpu"] if all(e["cpu"] == known[0]["cpu"] for e in known) else "mixed"
+    packages = {k: (v if all(e["packages"].get(k) == v for e in known) else "mixed")
+                for k, v in known[0]["packages"].items()}
+    if len(known) < len(envs):
+        cpu += " (some runs did not record theirs)"
+    return {"cpu": cpu, "packages": packages}
+
+
+def markdown(summary, datasets, seeds, command, vae_kwargs, elapsed, env=None) -> str:
+    env = env or environment()
     lines = [
         "# Quality: downstream utility of vae-augment vs none / ROS / SMOTE / TVAE",
         "",
@@ -364,6 +404,9 @@ def markdown(summary, datasets, seeds, command, vae_kwargs, elapsed) -> str:
         f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other engineers' jobs "
         f"(wall times are noisy); split seeds {seeds}; vae-augment fit kwargs "
         f"{json.dumps(vae_kwargs) or '{}'} (library defaults otherwise); total {elapsed:.0f} s.",
+        "",
+        f"Environment: {env['cpu']}; "
+        + ", ".join(f"{k} {v}" for k, v in env["packages"].items()) + ".",
         "",
         "Protocol: ../shared/BASELINES.md (70/30 stratified split, `auto` balancing of the "
         "training split, LR and HGB pipelines, minority-class F1 for binary labels and macro F1 "
@@ -454,7 +497,7 @@ def main(argv=None) -> int:
     command = "python benchmarks/utility.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     if args.merge:
-        results, seeds, elapsed, commands = {}, None, 0.0, []
+        results, seeds, elapsed, commands, envs = {}, None, 0.0, [], []
         for path in args.merge.split(","):
             with open(path) as f:
                 part = json.load(f)
@@ -467,10 +510,11 @@ def main(argv=None) -> int:
             vae_kwargs = part.get("vae_kwargs", vae_kwargs) or vae_kwargs
             elapsed = max(elapsed, part.get("elapsed", 0.0))
             commands.append(part.get("command", path))
+            envs.append(part.get("environment"))
         datasets = [d for d in DATASETS if d in results]
         text = markdown(summarise(results), datasets, seeds,
                         " & ".join(commands) + f" ; then {command.strip()}", vae_kwargs,
-                        elapsed)
+                        elapsed, _merged_environment(envs))
         print(text)
         if args.md:
             with open(args.md, "w") as f:
@@ -491,7 +535,8 @@ def main(argv=None) -> int:
                                           args.sdv_python, log)
     elapsed = time.perf_counter() - start
     summary = summarise(results)
-    text = markdown(summary, datasets, seeds, command.strip(), vae_kwargs, elapsed)
+    env = environment()
+    text = markdown(summary, datasets, seeds, command.strip(), vae_kwargs, elapsed, env)
     print(text)
     if args.md:
         with open(args.md, "w") as f:
@@ -499,7 +544,8 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "seeds": seeds, "vae_kwargs": vae_kwargs,
-                       "elapsed": elapsed, "command": command.strip()}, f, indent=1, default=str)
+                       "elapsed": elapsed, "command": command.strip(), "environment": env},
+                      f, indent=1, default=str)
     return 0
 
 
