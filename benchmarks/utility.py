@@ -405,8 +405,8 @@ def markdown(summary, datasets, seeds, command, vae_kwargs, elapsed, env=None) -
         f"(wall times are noisy); split seeds {seeds}; vae-augment fit kwargs "
         f"{json.dumps(vae_kwargs) or '{}'} (library defaults otherwise); total {elapsed:.0f} s.",
         "",
-        f"Environment: {env['cpu']}; "
-        + ", ".join(f"{k} {v}" for k, v in env["packages"].items()) + ".",
+        f"Environment: {env['cpu']}"
+        + "".join(f"; {k} {v}" for k, v in env["packages"].items()) + ".",
         "",
         "Protocol: ../shared/BASELINES.md (70/30 stratified split, `auto` balancing of the "
         "training split, LR and HGB pipelines, minority-class F1 for binary labels and macro F1 "
