@@ -502,9 +502,10 @@ def main(argv=None) -> int:
             with open(path) as f:
                 part = json.load(f)
             for ds, rows in part["results"].items():
-                # a later file's (dataset, method) rows replace an earlier file's (a re-run)
-                rerun = {r["method"] for r in rows}
-                kept = [r for r in results.get(ds, []) if r["method"] not in rerun]
+                # a later file's (dataset, method, seed) rows replace an earlier file's (a
+                # re-run); other seeds add up
+                rerun = {(r["method"], r["seed"]) for r in rows}
+                kept = [r for r in results.get(ds, []) if (r["method"], r["seed"]) not in rerun]
                 results[ds] = kept + list(rows)
             seeds = sorted(set(seeds or []) | set(part["seeds"]))
             vae_kwargs = part.get("vae_kwargs", vae_kwargs) or vae_kwargs
