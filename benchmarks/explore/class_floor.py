@@ -5,7 +5,9 @@ runs `benchmarks/utility.py` with the remaining arguments.
 
     .venv/bin/python benchmarks/explore/class_floor.py MIN_ROWS --methods vae --vae-json '{"class_balance": 0.5}' ...
 
-One-off exploration behind benchmarks/results/quality.md, session 10. Of the four datasets only
+One-off exploration behind benchmarks/results/quality.md, session 10, written before the library
+had the floor (`CLASS_BALANCE_MIN_ROWS`, 50); `class_floor.py 0` is the library without it. Of
+the four datasets only
 digits_longtail has classes under 50 training rows, so the floor leaves the others' weights as
 they are.
 """
@@ -23,7 +25,7 @@ plain = T.class_weights
 
 def class_weights(counts, power):
     n = np.maximum(np.asarray(counts, float), 1.0)
-    w = plain(np.maximum(n, min_rows), power)
+    w = plain(np.maximum(n, min_rows), power, min_rows=0)  # the library's own floor off
     if w is None:
         return None
     w = np.asarray(w)
