@@ -136,8 +136,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="scale of the latent noise when sampling [1.0]")
     g.add_argument("--guided", action="store_true",
                    help="the guided setting: --guide-iterations 50 --candidates 8 "
-                        "--bank-keep 1 --class-balance 0.5 (flags given beside it win). "
-                        "Better rows on most tables, about 3x slower generation")
+                        "--bank-keep 1 (flags given beside it win). Better rows on most "
+                        "tables, about 3x slower generation")
     g.add_argument("--bank-keep", type=float, default=None,
                    help="share of each class's stored posteriors kept after training: the "
                         "ones the model places most firmly in their class [0.25; --guided: 1]")
@@ -167,7 +167,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="weight each row's training loss by (1 / its class's frequency) ** "
                         "POWER: 0 every row alike, 1 every class alike (classes under 50 "
                         "rows weigh as 50); the decoder then models the rare classes it "
-                        "generates more closely [0; --guided: 0.5]")
+                        "generates more closely [0]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
