@@ -124,8 +124,9 @@ class TrainConfig:
 
 
 #: `class_weights` weighs a class with fewer training rows as one with this many: a handful of
-#: rows weighted up is a likelihood fitted to those rows (digits_longtail's 5-9-row classes
-#: lost utility with the plain formula; benchmarks/results/quality.md, session 10).
+#: rows weighted up many times over is a likelihood fitted to those few rows. A safeguard: on
+#: digits_longtail (5-9-row classes) it is level with the plain formula over 8 split seeds
+#: (benchmarks/results/quality.md, session 10); no other dataset has a class under it.
 CLASS_BALANCE_MIN_ROWS = 50
 
 
