@@ -37,7 +37,7 @@ def test_classes_under_the_floor_weigh_as_the_floor():
     # no floor: the plain formula, the 5-row class 10x the 50-row one
     plain = np.array(class_weights(counts, 1.0, min_rows=0))
     np.testing.assert_allclose(plain[3] / plain[1], 10.0)
-    # classes above the floor get bit-identical weights: a last-bit change moves a long run
+    # classes above the floor get bit-identical weights (models trained before it unchanged)
     for counts in ([942, 181, 359, 1547], [3005, 494], [877, 2240]):
         assert class_weights(counts, 0.5) == class_weights(counts, 0.5, min_rows=0)
     # every class under the floor: all rows alike

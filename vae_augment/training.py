@@ -150,8 +150,7 @@ def class_weights(counts: Sequence[int], power: float,
     n = np.maximum(np.asarray(counts, float), 1.0)
     if float(power) == 0.0 or len(n) < 2:
         return None
-    # n.sum() / (k * n) as before the floor, so that classes above it get bit-identical weights
-    # (a last-bit change of the weights moves a 150-epoch run: quality.md, session 10)
+    # n.sum() / (k * n) as before the floor: classes above it get bit-identical weights
     w = (n.sum() / (len(n) * np.maximum(n, float(min_rows)))) ** float(power)
     return (w * n.sum() / (w * n).sum()).tolist()
 
