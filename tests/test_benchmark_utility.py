@@ -1,0 +1,51 @@
+"""`benchmarks/utility.py --merge`: parts with other seeds add up, a re-run of the same
+(method, seed) replaces, and the report says which environment the parts ran in."""
+
+import json
+import pathlib
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def utility():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import utility
+        yield utility
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def _part(path, seeds, f1, env):
+    rows = [{"method": "vae", "clf": clf, "seed": s, "f1": f1 + s / 100, "ap": 0.5,
+             "balance_seconds": 1.0} for s in seeds for clf in ("LR", "HGB")]
+    part = {"results": {"churn": rows}, "seeds": seeds, "vae_kwargs": {}, "elapsed": 1.0,
+            "command": f"part {path.name}"}
+    if env is not None:
+        part["environment"] = env
+    path.write_text(json.dumps(part))
+    return str(path)
+
+
+def test_merge_adds_seeds_replaces_reruns_and_records_the_environment(utility, tmp_path):
+    env = utility.environment()
+    assert set(env) == {"cpu", "packages"} and env["packages"]["numpy"]
+    a = _part(tmp_path / "a.json", [0, 1, 2], 0.40, env)
+    b = _part(tmp_path / "b.json", [3, 4], 0.40, env)
+    rerun = _part(tmp_path / "c.json", [2], 0.90, env)  # seed 2 again: replaces a's
+    md = tmp_path / "r.md"
+    assert utility.main(["--merge", ",".join([a, b, rerun]), "--md", str(md)]) == 0
+    text = md.read_text()
+    seeds = {0: 0.40, 1: 0.41, 2: 0.92, 3: 0.43, 4: 0.44}  # a's seeds 0-1, c's 2, b's 3-4
+    mean = sum(seeds.values()) / len(seeds)
+    assert f"| churn | n/a | n/a | n/a | {mean:.3f} ± " in text
+    assert f"Environment: {env['cpu']}; tensorflow {env['packages']['tensorflow']}" in text
+    # parts from another machine, or from before the record: the report says so
+    other = _part(tmp_path / "d.json", [5], 0.40, {**env, "cpu": "another CPU"})
+    old = _part(tmp_path / "e.json", [6], 0.40, None)
+    assert utility.main(["--merge", ",".join([a, other, old]), "--md", str(md)]) == 0
+    assert "Environment: mixed (some runs did not record theirs); tensorflow" in md.read_text()
