@@ -125,7 +125,7 @@ class TrainConfig:
 
 #: `class_weights` weighs a class with fewer training rows as one with this many: a handful of
 #: rows weighted up many times over is a likelihood fitted to those few rows. A safeguard: on
-#: digits_longtail (5-9-row classes) it is level with the plain formula over 8 split seeds
+#: digits_longtail (7 classes of 5-43 rows) it is level with the plain formula over 8 split seeds
 #: (benchmarks/results/quality.md, session 10); no other dataset has a class under it.
 CLASS_BALANCE_MIN_ROWS = 50
 
