@@ -154,3 +154,34 @@ def test_float_category_counts_merge_across_shards():
         merged = encoding_from_stats(merge_stats(stats[0], stats[1]))
         name = "onehot" if data is table else "x"
         assert next(s for s in merged.specs if s.name == name).kind == want
+
+
+@pytest.mark.parametrize("first", [0.0, -0.0])
+def test_negative_zero_is_the_same_category(first, tmp_path):
+    """Arrow's hash kernels tell -0.0 from 0.0, Python's dicts do not: a float category holding
+    both used to count as one value and then fail to look the other up."""
+    from vae_augment.api import class_counts
+    from vae_augment.beam.counting import table_counts
+    from vae_augment.scoring import unseen_category_rows
+
+    zeros = [first, -first, 1.0, first, 1.0, -first, 0.0, 1.0] * 3  # -first: the other zero
+    table = pa.table({
+        "onehot": pa.array(zeros, pa.float64()),
+        "f32": pa.array(zeros, pa.float32()),
+        "y": pa.array(["a", "b", "a"] * 8),
+    })
+    assert len(pa.compute.unique(table.column("onehot"))) == 3  # Arrow: -0.0, 0.0, 1.0
+    enc = fit_encoding(table, "y")
+    for name in ("onehot", "f32"):
+        spec = next(s for s in enc.specs if s.name == name)
+        assert spec.kind == "categorical" and spec.vocab == [0.0, 1.0], spec.vocab
+        assert str(spec.vocab[0]) == "0.0"  # +0.0 whichever zero came first
+    back = roundtrip(enc, table)  # encodes every row: no "categories [-0.0] ... not trained on"
+    assert back.column("onehot").to_pylist() == table.column("onehot").to_pylist()  # 0 == -0
+    assert not unseen_category_rows(enc, table).any()
+    # class counts of a float column (Beam and in-memory) count the two zeros as one value
+    assert table_counts(table, "onehot") == {0.0: 15, 1.0: 9}
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, tmp_path / "t.parquet")
+    assert class_counts(str(tmp_path / "t.parquet"), "onehot") == {0.0: 15, 1.0: 9}

@@ -17,6 +17,7 @@ from vae_augment.io import (
     read_schema,
     resolve_inputs,
 )
+from vae_augment.schema import canonical_zeros
 from vae_augment.training import TrainConfig, train_model
 
 __all__ = ["fit", "sample", "balance", "class_counts", "real_with_flag"]
@@ -186,7 +187,7 @@ def class_counts(inputs, label: str) -> dict[Any, int]:
         col = batch.column(0)
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
-        vc = pc.value_counts(col.drop_null())
+        vc = pc.value_counts(canonical_zeros(col.drop_null()))
         for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
             counts[v] = counts.get(v, 0) + c
     return counts

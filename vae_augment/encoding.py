@@ -32,6 +32,7 @@ from vae_augment.schema import (
     COUNT_LIKELIHOODS,
     QUANTILE_KNOTS,
     FeatureSpec,
+    canonical_zeros,
 )
 
 __all__ = ["Encoding", "PROBIT_EPS"]
@@ -219,7 +220,8 @@ class Encoding:
     def _encode_label(self, col: pa.Array) -> np.ndarray:
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
-        vocab = pa.array(self.classes, type=col.type)
+        col = canonical_zeros(col)
+        vocab = canonical_zeros(pa.array(self.classes, type=col.type))
         idx = pc.index_in(col, value_set=vocab)
         if idx.null_count:
             unknown = pc.filter(col, pc.is_null(idx)).unique().to_pylist()[:5]
@@ -233,12 +235,13 @@ class Encoding:
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
         try:
-            vocab = pa.array(s.vocab, type=col.type)
+            vocab = canonical_zeros(pa.array(s.vocab, type=col.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise SchemaError(
                 f"column '{s.name}' has type {col.type}, which does not match the model's "
                 f"categories {s.vocab[:5]}"
             ) from exc
+        col = canonical_zeros(col)
         idx = pc.index_in(col, value_set=vocab)
         is_null = _null_mask(col)
         unknown = _null_mask(idx) & ~is_null

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vae_augment.schema import canonical_zeros
 from vae_augment.tablerows import _rng, _take
 
 __all__: list[str] = []  # no public API: `evaluate` reports these metrics
@@ -38,7 +39,8 @@ def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _tv_complement(a: pa.Array, b: pa.Array) -> float:
-    va, vb = pc.value_counts(a.drop_null()), pc.value_counts(b.drop_null())
+    va = pc.value_counts(canonical_zeros(a.drop_null()))
+    vb = pc.value_counts(canonical_zeros(b.drop_null()))
     pa_ = {str(v): c for v, c in zip(va.field("values").to_pylist(), va.field("counts").to_pylist())}
     pb_ = {str(v): c for v, c in zip(vb.field("values").to_pylist(), vb.field("counts").to_pylist())}
     na, nb = sum(pa_.values()), sum(pb_.values())

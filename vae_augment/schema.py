@@ -46,6 +46,16 @@ BOUNDED_LIKELIHOODS = ("binomial", "beta_binomial", "continuous_bernoulli")
 COUNT_LIKELIHOODS = ("binomial", "beta_binomial")
 
 
+def canonical_zeros(arr):
+    """A float array with -0.0 as 0.0 (other arrays unchanged). Arrow's hash kernels
+    (`value_counts`, `index_in`, `unique`) tell the two zeros apart, Python's dicts and ``==``
+    do not: a float category seen as both would count once and then fail to look up."""
+    t = arr.type
+    if pa.types.is_float32(t) or pa.types.is_float64(t):
+        return pc.add(arr, pa.scalar(0.0, t))  # -0.0 + 0.0 == +0.0; NaN and nulls stay
+    return arr
+
+
 def tensor_likelihood(is_int: bool, low: float, high: float) -> str:
     """The likelihood of a tensor column's elements.
 
@@ -247,7 +257,7 @@ class _ColumnStats:
         if self.kind == "numeric" and self.counts is not None:
             self._count_floats(valid)
         elif self.counts is not None and not self.too_many:
-            vc = pc.value_counts(valid)
+            vc = pc.value_counts(canonical_zeros(valid))
             for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
                 self.counts[v] = self.counts.get(v, 0) + c
             if len(self.counts) > self.max_categories:
@@ -267,7 +277,7 @@ class _ColumnStats:
     def _count_floats(self, valid: pa.Array) -> None:
         """Counts a float column's values while they are at most `DEFAULT_INT_CATEGORICAL_MAX`
         whole numbers; stops (counts None) at the first batch that breaks that."""
-        vc = pc.value_counts(valid)
+        vc = pc.value_counts(canonical_zeros(valid))
         if len(vc) > DEFAULT_INT_CATEGORICAL_MAX:
             self.counts = None
             return
@@ -421,7 +431,7 @@ class SchemaStats:
         lab = lab.drop_null()
         if pa.types.is_dictionary(lab.type):
             lab = lab.dictionary_decode()
-        vc = pc.value_counts(lab)
+        vc = pc.value_counts(canonical_zeros(lab))
         for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
             self.label_counts[v] = self.label_counts.get(v, 0) + c
         for name, stats in self.columns.items():

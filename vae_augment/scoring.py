@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from vae_augment.schema import canonical_zeros
+
 __all__ = [
     "SCORE_METHODS", "UNSEEN_CATEGORIES", "check_options", "encode_latent", "anomaly_scores", "unseen_category_rows",
     "with_known_categories", "append_columns", "latent_array",
@@ -65,10 +67,10 @@ def _unseen_by_column(encoding, table) -> dict[str, tuple[np.ndarray, pa.Array, 
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
         try:
-            vocab = pa.array(s.vocab, type=col.type)
+            vocab = canonical_zeros(pa.array(s.vocab, type=col.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
-        idx = pc.index_in(col, value_set=vocab)
+        idx = pc.index_in(canonical_zeros(col), value_set=vocab)
         mask = (pc.is_null(idx).to_numpy(zero_copy_only=False)
                 & pc.is_valid(col).to_numpy(zero_copy_only=False))
         if mask.any():

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from vae_augment.beam.rows import as_table
 from vae_augment.errors import SchemaError
+from vae_augment.schema import canonical_zeros
 
 __all__ = ["CountClasses", "SumCountsFn", "table_counts"]
 
@@ -22,7 +23,7 @@ def table_counts(element: pa.Table | pa.RecordBatch, label: str) -> dict[Any, in
     col = table.column(label)
     if pa.types.is_dictionary(col.type):
         col = col.combine_chunks().dictionary_decode()
-    vc = pc.value_counts(col.drop_null())
+    vc = pc.value_counts(canonical_zeros(col.drop_null()))
     return dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()))
 
 
