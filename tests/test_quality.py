@@ -142,11 +142,42 @@ def _z_of(model, y, seed):
     seeds = tf.random.experimental.stateless_split(seed, num=2)
     y32 = tf.cast(y, tf.int32)
     filled = tf.gather(model.bank_filled, y32)
-    u = tf.random.stateless_uniform(
-        tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], 1))
-    j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32), filled - 1)
+    offset = tf.random.stateless_uniform(
+        [], seed=tf.random.experimental.stateless_fold_in(seeds[0], 1), maxval=2**30,
+        dtype=tf.int32)
+    j = tf.math.floormod(offset + tf.range(tf.shape(y32)[0]), filled)  # stratified slots
     z = tf.gather_nd(model.bank_loc, tf.stack([y32, j], 1))
     return z.numpy()
+
+
+def _slots_drawn(model, cls: int, rows: int, seed) -> np.ndarray:
+    """Which stored posterior of class `cls` each of `rows` generated rows was drawn around
+    (temperature 0: z is exactly a stored mean)."""
+    cold = ConditionalVAEWith(model, temperature=0.0, candidates=1)
+    cold.set_weights(model.get_weights())
+    y = tf.fill([rows], cls)
+    _, z, _ = cold._draw(y, tf.constant(seed, tf.int32), with_latent=True)
+    stored = model.bank_loc.numpy()[cls, : model.bank_filled.numpy()[cls]]
+    dist = np.abs(z.numpy()[:, None, :] - stored[None]).max(axis=2)
+    assert np.all(dist.min(axis=1) < 1e-6)
+    return dist.argmin(axis=1)
+
+
+@pytest.mark.parametrize("rows", [7, 100, 1000])
+def test_bank_slots_are_stratified_within_a_batch(tiny_model, rows):
+    """Every stored posterior of a class gets the same number of rows of a one-class batch
+    (within one), not a multinomial share; the seed rotates which ones get the extra row."""
+    model = tiny_model.model
+    cls = 2  # the smallest class: its slots are few, so uniform draws would pile up
+    filled = int(model.bank_filled.numpy()[cls])
+    assert 1 < filled < 1000
+    slots = _slots_drawn(model, cls, rows, [3, 4])
+    counts = np.bincount(slots, minlength=filled)
+    assert counts.max() - counts.min() <= 1, counts
+    # consecutive rows take consecutive slots from a seeded offset
+    np.testing.assert_array_equal(np.diff(slots) % filled, np.ones(rows - 1, int))
+    others = {int(_slots_drawn(model, cls, 1, [s, 4])[0]) for s in range(8)}
+    assert len(others) > 1  # the offset moves with the seed
 
 
 def test_options_config_round_trip_and_legacy(tiny_model, tmp_path):

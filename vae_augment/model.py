@@ -452,11 +452,7 @@ class ConditionalVAE(RowSelection, keras.Model):
         if self.latent_source == "posterior" and self.bank_size:
             y32 = tf.cast(y, tf.int32)
             filled = tf.gather(self.bank_filled, y32)
-            u = tf.random.stateless_uniform(
-                tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], 1))
-            j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32),
-                           tf.maximum(filled - 1, 0))
-            idx = tf.stack([y32, j], axis=1)
+            idx = tf.stack([y32, self._bank_slots(y32, filled, seeds[0])], axis=1)
             b_loc = tf.gather_nd(self.bank_loc, idx)
             b_sd = D.normal_scale(tf.gather_nd(self.bank_scale, idx))
             z_post = b_loc + self.temperature * b_sd * eps
@@ -464,6 +460,20 @@ class ConditionalVAE(RowSelection, keras.Model):
         params = self.decode_params(z, y)
         out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
         return (out, z, params) if with_latent else out
+
+    @staticmethod
+    def _bank_slots(y, filled, seed) -> tf.Tensor:
+        """[B] stored posterior of its class that each row of `y` is drawn around: row i takes
+        slot (offset + i) mod filled, with one seeded offset per call. A one-class batch (the
+        sampler's, Beam's and tf.data's blocks) so gives every stored posterior the same
+        number of rows, within one, where uniform slots gave each a multinomial share: on
+        digits_longtail's 5-10-row classes that halved the spread of downstream F1 over
+        draws (benchmarks/results/quality.md, session 11)."""
+        offset = tf.random.stateless_uniform(
+            [], seed=tf.random.experimental.stateless_fold_in(seed, 1), maxval=2**30,
+            dtype=tf.int32)
+        rows = tf.range(tf.shape(y)[0], dtype=tf.int32)
+        return tf.math.floormod(offset + rows, tf.maximum(filled, 1))
 
     def encode_mean(self, x) -> tf.Tensor:
         """Posterior means E[z | x, y], [B, latent_dim]."""
