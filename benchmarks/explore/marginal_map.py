@@ -5,7 +5,10 @@ training rows' values of that class (synthetic rank r of n -> the real class qua
 ones. One fit per (dataset, seed); the same synthetic rows are scored raw and calibrated, so
 the comparison carries no training noise.
 
-    cd benchmarks/explore && ../../.venv/bin/python marginal_map.py hpc,credit 0,1,2 '{"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}'
+    cd benchmarks/explore && ../../.venv/bin/python marginal_map.py hpc,credit 0,1,2 '{"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}' [average|ordinal]
+
+The last argument is how tied synthetic values are ranked (scipy's `rankdata` method):
+`average` (the default) keeps ties tied; `ordinal` breaks them by position (the first run).
 
 One-off exploration behind benchmarks/results/quality.md, session 11.
 """
@@ -18,6 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import utility as U
 from scipy.stats import rankdata
+
+RANKS = sys.argv[4] if len(sys.argv) > 4 else "average"
 
 
 def calibrate(art, train: pa.Table, synth: pa.Table, label: str, columns=None) -> pa.Table:
@@ -39,7 +44,7 @@ def calibrate(art, train: pa.Table, synth: pa.Table, label: str, columns=None) -
                 continue
             # average ranks: tied synthetic values (an int column, a point mass) stay tied, so the
             # map is a monotone function of the value
-            u = (rankdata(values[rows], method="average") - 0.5) / len(rows)
+            u = (rankdata(values[rows], method=RANKS) - 0.5) / len(rows)
             out[rows] = np.quantile(ref, u, method="inverted_cdf")
         mask = np.isnan(out)
         arr = pa.array(np.where(mask, 0.0, out), mask=mask).cast(col.type)
