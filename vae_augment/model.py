@@ -467,8 +467,8 @@ class ConditionalVAE(RowSelection, keras.Model):
         slot (offset + i) mod filled, with one seeded offset per call. A one-class batch (the
         sampler's, Beam's and tf.data's blocks) so gives every stored posterior the same
         number of rows, within one, where uniform slots gave each a multinomial share: on
-        digits_longtail's 5-10-row classes that halved the spread of downstream F1 over
-        draws (benchmarks/results/quality.md, session 11)."""
+        digits_longtail's 5-10-row classes that halved the spread of logistic regression's
+        F1 over generation seeds (benchmarks/results/quality.md, session 11)."""
         offset = tf.random.stateless_uniform(
             [], seed=tf.random.experimental.stateless_fold_in(seed, 1), maxval=2**30,
             dtype=tf.int32)
