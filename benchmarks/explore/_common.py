@@ -67,10 +67,15 @@ def generate(model, encoding, need: dict, seed: int, *, tensor_mean: bool | None
         ci = encoding.class_index(c)
         out = model.generate(tf.fill([n], ci), tf.constant([seed, ci], tf.int32),
                              tensor_mean=tensor_mean)
-        dec = {k: (v.numpy(), None if m is None else m.numpy())
-               for k, (v, m) in encoding.decode_tf(out).items()}
-        tables.append(pa.Table.from_batches([encoding.to_arrow(dec, ci)]))
+        tables.append(decode(encoding, out, ci))
     return pa.concat_tables(tables)
+
+
+def decode(encoding, out: dict, class_idx: int) -> pa.Table:
+    """`model.generate` output of one class as an Arrow table in the input schema."""
+    dec = {k: (v.numpy(), None if m is None else m.numpy())
+           for k, (v, m) in encoding.decode_tf(out).items()}
+    return pa.Table.from_batches([encoding.to_arrow(dec, class_idx)])
 
 
 def scores(split_: SimpleNamespace, synth: pa.Table) -> str:

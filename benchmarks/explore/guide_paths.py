@@ -10,11 +10,12 @@ import _common
 import numpy as np
 import tensorflow as tf
 
+from vae_augment import GUIDED
 from vae_augment.api import fit
 from vae_augment.sampler import block_seed
 
 sp = _common.split("hpc", 0)
-art = fit(sp.train, label=sp.label, seed=0, verbose=0, guide_iterations=50, candidates=8, bank_keep=1.0)
+art = fit(sp.train, label=sp.label, seed=0, verbose=0, **GUIDED)
 m, enc = art.model, art.encoding
 generate = tf.function(lambda y, sd: m.generate(y, sd), autograph=False)
 for c, n in sp.need.items():

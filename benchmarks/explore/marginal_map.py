@@ -25,10 +25,8 @@ from scipy.stats import rankdata
 RANKS = sys.argv[4] if len(sys.argv) > 4 else "average"
 
 
-def calibrate(art, train: pa.Table, synth: pa.Table, label: str, columns=None) -> pa.Table:
+def calibrate(art, train: pa.Table, synth: pa.Table, label: str) -> pa.Table:
     numeric = [s.name for s in art.encoding.specs if s.kind == "numeric"]
-    if columns is not None:
-        numeric = [c for c in numeric if c in columns]
     y_real = np.asarray(train.column(label).to_pylist(), dtype=object)
     y_syn = np.asarray(synth.column(label).to_pylist(), dtype=object)
     for name in numeric:

@@ -24,12 +24,12 @@ import pyarrow as pa
 import tensorflow as tf
 import utility as U
 
+from vae_augment import GUIDED
 from vae_augment import guide as G
 from vae_augment import selection as S
 from vae_augment.api import fit
 
 BINS, K, TARGET_DRAWS = 10, 8, 3.0
-GUIDED = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}
 
 # record the out-of-fold (and held-out) real scores that fit_guide turns into floors
 recorded = []
@@ -58,12 +58,6 @@ def acceptance(real: np.ndarray, pool: np.ndarray):
     return edges, np.minimum(1.0, ratio / ratio[ratio > 0].min())
 
 
-def decode(enc, out: dict, ci: int) -> pa.Table:
-    dec = {k: (v.numpy(), None if m is None else m.numpy())
-           for k, (v, m) in enc.decode_tf(out).items()}
-    return pa.Table.from_batches([enc.to_arrow(dec, ci)])
-
-
 def matched(model, enc, need, seed, real_scores):
     tables = []
     rng = np.random.default_rng(seed)
@@ -81,7 +75,7 @@ def matched(model, enc, need, seed, real_scores):
                                  np.stack([first, np.arange(n)], 1)) for key in draws[0]}
         print(f"   class {c}: pass rate {float(ok.mean()):.3f}, accepted {float(ok.any(0).mean()):.3f}",
               flush=True)
-        tables.append(decode(enc, out, ci))
+        tables.append(_common.decode(enc, out, ci))
     return pa.concat_tables(tables)
 
 
