@@ -168,6 +168,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "POWER: 0 every row alike, 1 every class alike (classes under 50 "
                         "rows weigh as 50); the decoder then models the rare classes it "
                         "generates more closely [0]")
+    g.add_argument("--no-condition-every-layer", dest="condition_every_layer",
+                   action="store_false", default=True,
+                   help="feed the class to the decoder's first layer only, as models saved "
+                        "before this option did (default: to every decoder layer and likelihood head)")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -247,6 +251,7 @@ def _fit_kwargs(args) -> dict:
         "num_components": args.num_components,
         "image_likelihood": args.image_likelihood,
         "class_balance": preset("class_balance"),
+        "condition_every_layer": args.condition_every_layer,
         "guide_iterations": preset("guide_iterations"),
         "guide_quantile": args.guide_quantile,
         "jit_compile": args.jit,

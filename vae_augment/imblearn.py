@@ -60,7 +60,7 @@ _TRAIN_PARAMS = (
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
     "candidates", "bank_keep", "num_components", "guide_iterations", "guide_depth",
-    "guide_quantile", "image_likelihood", "class_balance",
+    "guide_quantile", "image_likelihood", "class_balance", "condition_every_layer",
 )
 
 
@@ -89,7 +89,7 @@ class VAEOverSampler(BaseOverSampler):
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
             beta, latent_source, bank_size, temperature, candidates, bank_keep,
             num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood,
-            class_balance:
+            class_balance, condition_every_layer:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -159,6 +159,7 @@ class VAEOverSampler(BaseOverSampler):
         "guide_quantile": [Interval(numbers.Real, 0, 1, closed="left")],
         "image_likelihood": [StrOptions(set(COUNT_LIKELIHOODS))],
         "class_balance": [Interval(numbers.Real, 0, 1, closed="both")],
+        "condition_every_layer": ["boolean"],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -196,6 +197,7 @@ class VAEOverSampler(BaseOverSampler):
         guide_quantile: float = _DEFAULTS["guide_quantile"],
         image_likelihood: str = _DEFAULTS["image_likelihood"],
         class_balance: float = _DEFAULTS["class_balance"],
+        condition_every_layer: bool = _DEFAULTS["condition_every_layer"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -229,6 +231,7 @@ class VAEOverSampler(BaseOverSampler):
         self.guide_quantile = guide_quantile
         self.image_likelihood = image_likelihood
         self.class_balance = class_balance
+        self.condition_every_layer = condition_every_layer
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

@@ -77,6 +77,8 @@ class TrainConfig:
     # rows (0: every row alike; 1: every class alike; classes under 50 rows weighed as 50).
     # See `class_weights`.
     class_balance: float = 0.0
+    # the class one-hot at every decoder layer, not only the first (see ConditionalVAE)
+    condition_every_layer: bool = True
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
@@ -91,6 +93,9 @@ class TrainConfig:
         if isinstance(self.class_balance, bool) or not 0.0 <= float(self.class_balance) <= 1.0:
             raise VAEAugmentError(
                 f"`class_balance` must be in [0, 1], got {self.class_balance!r}")
+        if not isinstance(self.condition_every_layer, (bool, np.bool_)):
+            raise VAEAugmentError("`condition_every_layer` must be True or False, "
+                                  f"got {self.condition_every_layer!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise VAEAugmentError(
                 f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
@@ -369,6 +374,7 @@ def train_model(
                 guide_quantile=config.guide_quantile,
                 class_weights=class_weights(
                     [encoding.class_counts[c] for c in encoding.classes], config.class_balance),
+                condition_every_layer=config.condition_every_layer,
             )
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),

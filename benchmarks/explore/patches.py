@@ -1,0 +1,93 @@
+"""Model and generation variants patched into the library, then SCRIPT (`../utility.py`,
+`draw_noise.py`, ...) run with the remaining arguments:
+
+    cd benchmarks/explore && ../../.venv/bin/python patches.py ylayers ../utility.py --methods vae ...
+    cd benchmarks/explore && ../../.venv/bin/python patches.py mix=1.0 ../utility.py --methods vae ...
+
+Variants (comma-separated for several):
+- ``ylayers``: the class one-hot is concatenated to the input of every decoder layer and of the
+  likelihood heads, not only to the decoder's first layer (the usual cure for a conditional
+  decoder that mixes classes; hpc's synthetic M rows sit where real F rows live). Measured
+  on the library before the option existed; since session 12 the library does this itself
+  (`condition_every_layer`, the default) and gives the same figures, so the variant is only
+  needed to reproduce those runs on older commits.
+- ``mix=W``: latent interpolation with the class guide on top: z is drawn around a point a
+  share w ~ U(0, W) of the way from a row's stored posterior (stratified slot) to a random
+  other stored posterior of its class. Session 3 measured it without the guide (credit LR
+  +0.008; churn HGB -0.08 because interpolants decode into the other class's region, which is
+  what the guide redraws).
+
+One-off exploration behind benchmarks/results/quality.md, session 12.
+"""
+import runpy
+import sys
+
+import _common  # noqa: F401  (import paths)
+import tensorflow as tf
+
+from vae_augment import distributions as D
+from vae_augment.model import ConditionalVAE
+
+
+def decode_params(self, z, y, training=False):
+    yh = self._onehot_y(y)
+    h = tf.concat([tf.cast(z, self.compute_dtype), yh], axis=1)
+    for layer in self.dec_hidden:
+        h = tf.concat([self.dec_drop(layer(h), training=training), yh], axis=1)
+    params = {}
+    if self.num_head is not None:
+        p = self.num_head(h)
+        n, k = self.layout["n_num"], self.num_components
+        if k == 1:
+            params["num_loc"], params["num_scale"] = p[:, :n], p[:, n:]
+        else:
+            p = tf.reshape(p, [-1, n, 3 * k])
+            params["num_loc"], params["num_scale"] = p[..., :k], p[..., k:2 * k]
+            params["num_logits"] = p[..., 2 * k:]
+    if self.null_head is not None:
+        params["null_logits"] = self.null_head(h)
+    if self.cat_head is not None:
+        params["cat_logits"] = self.cat_head(h)
+    for i, dec in enumerate(self.tensor_dec):
+        t = h
+        for layer in dec:
+            t = layer(t)
+        params[f"tensor_{i}"] = tf.cast(t, tf.float32)
+    return params
+
+
+def mixed_draw(mix):
+    def _draw(self, y, seed, *, tensor_mean=None, with_latent=False):
+        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
+        y32 = tf.cast(y, tf.int32)
+        filled = tf.gather(self.bank_filled, y32)
+        eps = tf.random.stateless_normal([tf.shape(y32)[0], self.latent_dim], seed=seeds[0])
+        anchor = tf.stack([y32, self._bank_slots(y32, filled, seeds[0])], axis=1)
+        u = tf.random.stateless_uniform(
+            tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], 2))
+        j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32),
+                       tf.maximum(filled - 1, 0))
+        partner = tf.stack([y32, j], axis=1)
+        w = mix * tf.random.stateless_uniform(
+            [tf.shape(y32)[0], 1], seed=tf.random.experimental.stateless_fold_in(seeds[0], 3))
+        loc = (1 - w) * tf.gather_nd(self.bank_loc, anchor) + w * tf.gather_nd(
+            self.bank_loc, partner)
+        z = loc + self.temperature * D.normal_scale(tf.gather_nd(self.bank_scale, anchor)) * eps
+        params = self.decode_params(z, y)
+        out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
+        return (out, z, params) if with_latent else out
+    return _draw
+
+
+for variant in sys.argv[1].split(","):
+    name, _, value = variant.partition("=")
+    if name == "ylayers":
+        ConditionalVAE.decode_params = decode_params
+    elif name == "mix":
+        ConditionalVAE._draw = mixed_draw(float(value))
+    else:
+        raise SystemExit(f"unknown variant {variant!r}")
+    print(f"patched: {variant}", file=sys.stderr)
+script = sys.argv[2]
+sys.argv = [script, *sys.argv[3:]]
+runpy.run_path(script, run_name="__main__")
