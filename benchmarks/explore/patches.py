@@ -11,6 +11,9 @@ Variants (comma-separated for several):
   on the library before the option existed; since session 12 the library does this itself
   (`condition_every_layer`, the default) and gives the same figures, so the variant is only
   needed to reproduce those runs on older commits.
+- ``yconv``: the library's decoder (the class at every layer, session 12's default) with the
+  class one-hot also broadcast as extra channels into every transposed convolution and the
+  output convolution of an image decoder.
 - ``mix=W``: latent interpolation with the class guide on top: z is drawn around a point a
   share w ~ U(0, W) of the way from a row's stored posterior (stratified slot) to a random
   other stored posterior of its class. Session 3 measured it without the guide (credit LR
@@ -56,6 +59,30 @@ def decode_params(self, z, y, training=False):
     return params
 
 
+def decode_params_yconv(self, z, y, training=False):
+    yh = self._onehot_y(y)
+    saved, self.tensor_dec = self.tensor_dec, []
+    try:
+        params = decode_params(self, z, y, training)
+    finally:
+        self.tensor_dec = saved
+    h = tf.concat([tf.cast(z, self.compute_dtype), yh], axis=1)
+    for layer in self.dec_hidden:
+        h = tf.concat([self.dec_drop(layer(h), training=training), yh], axis=1)
+    for i, dec in enumerate(self.tensor_dec):
+        t = h
+        for layer in dec:
+            if isinstance(layer, (tf.keras.layers.Conv2D,)) or type(layer).__name__ in (
+                    "Conv2D", "Conv2DTranspose"):
+                shape = tf.shape(t)
+                t = tf.concat([t, tf.broadcast_to(yh[:, None, None, :],
+                                                  [shape[0], shape[1], shape[2], self.n_classes])],
+                              axis=-1)
+            t = layer(t)
+        params[f"tensor_{i}"] = tf.cast(t, tf.float32)
+    return params
+
+
 def mixed_draw(mix):
     def _draw(self, y, seed, *, tensor_mean=None, with_latent=False):
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
@@ -83,6 +110,8 @@ for variant in sys.argv[1].split(","):
     name, _, value = variant.partition("=")
     if name == "ylayers":
         ConditionalVAE.decode_params = decode_params
+    elif name == "yconv":
+        ConditionalVAE.decode_params = decode_params_yconv
     elif name == "mix":
         ConditionalVAE._draw = mixed_draw(float(value))
     else:
