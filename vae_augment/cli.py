@@ -171,7 +171,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-condition-every-layer", dest="condition_every_layer",
                    action="store_false", default=True,
                    help="feed the class to the decoder's first layer only, as models saved "
-                        "before this option did (default: to every decoder layer and likelihood head)")
+                        "before this option did (default: to every decoder layer and "
+                        "likelihood head)")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
