@@ -14,6 +14,8 @@ Variants (comma-separated for several):
 - ``yconv``: the library's decoder (the class at every layer, session 12's default) with the
   class one-hot also broadcast as extra channels into every transposed convolution and the
   output convolution of an image decoder.
+- ``yenc``: the class one-hot also concatenated to the input of every later encoder layer
+  (the library feeds it to the encoder's first layer only).
 - ``mix=W``: latent interpolation with the class guide on top: z is drawn around a point a
   share w ~ U(0, W) of the way from a row's stored posterior (stratified slot) to a random
   other stored posterior of its class. Session 3 measured it without the guide (credit LR
@@ -83,6 +85,28 @@ def decode_params_yconv(self, z, y, training=False):
     return params
 
 
+_encode_params = ConditionalVAE.encode_params
+
+
+def encode_params_yenc(self, x, training=False):
+    layers = self.enc_hidden
+    yh = self._onehot_y(x["y"])
+
+    class WithClass:  # each encoder layer after the first sees [h, y]
+        def __init__(self, layer, first):
+            self.layer, self.first = layer, first
+
+        def __call__(self, h):
+            return self.layer(h if self.first else tf.concat([h, yh], axis=1))
+
+    self.__dict__["_enc_hidden_patched"] = [WithClass(l, i == 0) for i, l in enumerate(layers)]
+    try:
+        object.__setattr__(self, "enc_hidden", self.__dict__["_enc_hidden_patched"])
+        return _encode_params(self, x, training)
+    finally:
+        object.__setattr__(self, "enc_hidden", layers)
+
+
 def mixed_draw(mix):
     def _draw(self, y, seed, *, tensor_mean=None, with_latent=False):
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
@@ -110,6 +134,8 @@ for variant in sys.argv[1].split(","):
     name, _, value = variant.partition("=")
     if name == "ylayers":
         ConditionalVAE.decode_params = decode_params
+    elif name == "yenc":
+        ConditionalVAE.encode_params = encode_params_yenc
     elif name == "yconv":
         ConditionalVAE.decode_params = decode_params_yconv
     elif name == "mix":
