@@ -99,9 +99,9 @@ def encode_params_yenc(self, x, training=False):
         def __call__(self, h):
             return self.layer(h if self.first else tf.concat([h, yh], axis=1))
 
-    self.__dict__["_enc_hidden_patched"] = [WithClass(l, i == 0) for i, l in enumerate(layers)]
+    wrapped = [WithClass(layer, i == 0) for i, layer in enumerate(layers)]
     try:
-        object.__setattr__(self, "enc_hidden", self.__dict__["_enc_hidden_patched"])
+        object.__setattr__(self, "enc_hidden", wrapped)
         return _encode_params(self, x, training)
     finally:
         object.__setattr__(self, "enc_hidden", layers)
