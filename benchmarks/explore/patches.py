@@ -1,19 +1,13 @@
 """Model and generation variants patched into the library, then SCRIPT (`../utility.py`,
 `draw_noise.py`, ...) run with the remaining arguments:
 
-    cd benchmarks/explore && ../../.venv/bin/python patches.py ylayers ../utility.py --methods vae ...
+    cd benchmarks/explore && ../../.venv/bin/python patches.py yenc ../utility.py --methods vae ...
     cd benchmarks/explore && ../../.venv/bin/python patches.py mix=1.0 ../utility.py --methods vae ...
 
 Variants (comma-separated for several):
-- ``ylayers``: the class one-hot is concatenated to the input of every decoder layer and of the
-  likelihood heads, not only to the decoder's first layer (the usual cure for a conditional
-  decoder that mixes classes; hpc's synthetic M rows sit where real F rows live). Measured
-  on the library before the option existed; since session 12 the library does this itself
-  (`condition_every_layer`, the default) and gives the same figures, so the variant is only
-  needed to reproduce those runs on older commits.
-- ``yconv``: the library's decoder (the class at every layer, session 12's default) with the
-  class one-hot also broadcast as extra channels into every transposed convolution and the
-  output convolution of an image decoder.
+- ``ylayers`` (removed): the class one-hot at every decoder layer and likelihood head, as
+  patched at 2443a46 before the library had it. The library's `condition_every_layer` (the
+  default since 9f3df27) gives the same figures; the patch is in the history at e1ff2ac.
 - ``yenc``: the class one-hot also concatenated to the input of every later encoder layer
   (the library feeds it to the encoder's first layer only).
 - ``mix=W``: latent interpolation with the class guide on top: z is drawn around a point a
@@ -33,39 +27,14 @@ import tensorflow as tf
 from vae_augment import distributions as D
 from vae_augment.model import ConditionalVAE
 
-
-def decode_params(self, z, y, training=False):
-    yh = self._onehot_y(y)
-    h = tf.concat([tf.cast(z, self.compute_dtype), yh], axis=1)
-    for layer in self.dec_hidden:
-        h = tf.concat([self.dec_drop(layer(h), training=training), yh], axis=1)
-    params = {}
-    if self.num_head is not None:
-        p = self.num_head(h)
-        n, k = self.layout["n_num"], self.num_components
-        if k == 1:
-            params["num_loc"], params["num_scale"] = p[:, :n], p[:, n:]
-        else:
-            p = tf.reshape(p, [-1, n, 3 * k])
-            params["num_loc"], params["num_scale"] = p[..., :k], p[..., k:2 * k]
-            params["num_logits"] = p[..., 2 * k:]
-    if self.null_head is not None:
-        params["null_logits"] = self.null_head(h)
-    if self.cat_head is not None:
-        params["cat_logits"] = self.cat_head(h)
-    for i, dec in enumerate(self.tensor_dec):
-        t = h
-        for layer in dec:
-            t = layer(t)
-        params[f"tensor_{i}"] = tf.cast(t, tf.float32)
-    return params
+_decode_params = ConditionalVAE.decode_params  # the class at every layer (9f3df27)
 
 
 def decode_params_yconv(self, z, y, training=False):
     yh = self._onehot_y(y)
     saved, self.tensor_dec = self.tensor_dec, []
     try:
-        params = decode_params(self, z, y, training)
+        params = _decode_params(self, z, y, training)
     finally:
         self.tensor_dec = saved
     h = tf.concat([tf.cast(z, self.compute_dtype), yh], axis=1)
@@ -74,8 +43,7 @@ def decode_params_yconv(self, z, y, training=False):
     for i, dec in enumerate(self.tensor_dec):
         t = h
         for layer in dec:
-            if isinstance(layer, (tf.keras.layers.Conv2D,)) or type(layer).__name__ in (
-                    "Conv2D", "Conv2DTranspose"):
+            if type(layer).__name__ in ("Conv2D", "Conv2DTranspose"):
                 shape = tf.shape(t)
                 t = tf.concat([t, tf.broadcast_to(yh[:, None, None, :],
                                                   [shape[0], shape[1], shape[2], self.n_classes])],
@@ -132,9 +100,7 @@ def mixed_draw(mix):
 
 for variant in sys.argv[1].split(","):
     name, _, value = variant.partition("=")
-    if name == "ylayers":
-        ConditionalVAE.decode_params = decode_params
-    elif name == "yenc":
+    if name == "yenc":
         ConditionalVAE.encode_params = encode_params_yenc
     elif name == "yconv":
         ConditionalVAE.decode_params = decode_params_yconv
