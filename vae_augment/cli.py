@@ -136,8 +136,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="scale of the latent noise when sampling [1.0]")
     g.add_argument("--guided", action="store_true",
                    help="the guided setting: --guide-iterations 50 --candidates 8 "
-                        "--bank-keep 1 (flags given beside it win). Better rows on most "
-                        "tables, about 3x slower generation")
+                        "--bank-keep 1 --dequantize (flags given beside it win). Better rows "
+                        "on most tables, about 3x slower generation")
     g.add_argument("--bank-keep", type=float, default=None,
                    help="share of each class's stored posteriors kept after training: the "
                         "ones the model places most firmly in their class [0.25; --guided: 1]")
@@ -173,6 +173,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="feed the class to the decoder's first layer only, as models saved "
                         "before this option did (default: to every decoder layer and "
                         "likelihood head)")
+    g.add_argument("--dequantize", dest="dequantize", action="store_true", default=None,
+                   help="train on tied numeric values (integers, rounded floats, a column's "
+                        "many zeros) spread uniformly over their quantile intervals, which "
+                        "decode back to the same values, instead of at the intervals' "
+                        "midpoints [off; --guided: on]")
+    g.add_argument("--no-dequantize", dest="dequantize", action="store_false",
+                   help="turn --dequantize off (also under --guided)")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -253,6 +260,7 @@ def _fit_kwargs(args) -> dict:
         "image_likelihood": args.image_likelihood,
         "class_balance": preset("class_balance"),
         "condition_every_layer": args.condition_every_layer,
+        "dequantize": preset("dequantize"),
         "guide_iterations": preset("guide_iterations"),
         "guide_quantile": args.guide_quantile,
         "jit_compile": args.jit,

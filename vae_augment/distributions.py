@@ -96,6 +96,43 @@ def _null_mask(nulls: tf.Tensor | None, idx: list[int], batch: tf.Tensor) -> tf.
     return tf.gather(padded, gather, axis=1)
 
 
+def dequantize_numeric(
+    layout: Mapping[str, Any], x: Mapping[str, tf.Tensor], table: np.ndarray, seed
+) -> tf.Tensor:
+    """Encoded numerics `x["num"]` with each tied value spread uniformly over its quantile
+    interval (uniform dequantization), the rest unchanged.
+
+    `Encoding.encode` maps a value that fills several quantile knots to the midpoint of its
+    probability interval; `table` is `Encoding.tie_halfwidths()`: [n_num, 2 K - 1], a tied
+    value's half-width at twice its midpoint's knot position. Each such entry moves to
+    ``Φ⁻¹(ε + (1 - 2ε) (p + u h))``, u ~ U(-1, 1) drawn from the stateless `seed`; nulls'
+    placeholders and untied values keep their values. Decoding maps the whole interval back
+    to the value, so training on these points fits a density whose mass over the interval
+    is the value's probability, instead of a spike the Gaussian heads cannot represent.
+    """
+    from vae_augment.encoding import PROBIT_EPS
+
+    v = tf.cast(x["num"], tf.float32)
+    n_num = int(table.shape[0])
+    width = int(table.shape[1])
+    k = (width + 1) // 2
+    p = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
+    g = 2.0 * p * (k - 1)
+    m = tf.clip_by_value(tf.round(g), 0.0, width - 1.0)
+    offsets = tf.constant(np.arange(n_num, dtype=np.int32) * width)
+    half = tf.gather(tf.constant(table.reshape(-1), tf.float32), tf.cast(m, tf.int32) + offsets)
+    # a tie's midpoint lands on an integer of g; the nearest untied value's g is 1 away
+    keep = tf.abs(g - m) < 0.25
+    if any(i >= 0 for i in layout["num_null_idx"]):
+        keep = tf.logical_and(keep, _null_mask(x.get("nulls"), layout["num_null_idx"],
+                                               tf.shape(v)[0]) < 0.5)
+    half = tf.where(keep, half, 0.0)
+    u = tf.random.stateless_uniform(tf.shape(v), seed=seed, minval=-1.0, maxval=1.0)
+    q = tf.clip_by_value(m / (2.0 * (k - 1)) + u * half, 0.0, 1.0)
+    spread = tf.math.ndtri(PROBIT_EPS + (1.0 - 2.0 * PROBIT_EPS) * q)
+    return tf.where(half > 0.0, spread, v)
+
+
 def feature_log_prob(
     layout: Mapping[str, Any], params: Mapping[str, tf.Tensor], x: Mapping[str, tf.Tensor]
 ) -> dict[str, tf.Tensor]:

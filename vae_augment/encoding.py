@@ -255,6 +255,31 @@ class Encoding:
         codes = idx.fill_null(s.null_code).to_numpy(zero_copy_only=False).astype(np.int32)
         return codes
 
+    def tie_halfwidths(self) -> np.ndarray | None:
+        """Where tied values sit on the quantile-normal scale, for dequantization in training.
+
+        A value that fills several quantile knots (an integer column's, a rounded float's, a
+        zero-inflated column's zeros) owns the interval [first, last] of knot positions, and
+        `encode` maps it to the interval's midpoint: a spike where the likelihood is a
+        density. Training spreads it uniformly over the interval instead (uniform
+        dequantization: `distributions.dequantize_numeric`), and decoding maps every point of
+        the interval back to the value, so the model's draws keep the column's values.
+
+        Returns a float32 [n_numeric, 2 K - 1] table, K the knot count: at index first + last
+        (twice the midpoint's knot position) a tied value's half-width (last - first) / 2 in
+        probability units, 0 elsewhere; None when no numeric column has a tie.
+        """
+        k = QUANTILE_KNOTS
+        table = np.zeros((len(self.numeric), 2 * k - 1), np.float32)
+        for j, (s, (_, p_first, p_last)) in enumerate(zip(self.numeric, self._knot_tables)):
+            if len(s.knots) != k:
+                continue
+            first = np.rint(p_first * (k - 1)).astype(np.int64)
+            last = np.rint(p_last * (k - 1)).astype(np.int64)
+            tied = last > first
+            table[j, first[tied] + last[tied]] = (last[tied] - first[tied]) / (2.0 * (k - 1))
+        return table if table.any() else None
+
     def _forward(self, j: int, x: np.ndarray) -> np.ndarray:
         """Quantile-normal map of numeric column j (exact inverse of `decode_tf`'s map)."""
         p = _knot_forward(self._knot_tables[j], x)

@@ -61,6 +61,7 @@ _TRAIN_PARAMS = (
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
     "candidates", "bank_keep", "num_components", "guide_iterations", "guide_depth",
     "guide_quantile", "image_likelihood", "class_balance", "condition_every_layer",
+    "dequantize",
 )
 
 
@@ -89,7 +90,7 @@ class VAEOverSampler(BaseOverSampler):
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
             beta, latent_source, bank_size, temperature, candidates, bank_keep,
             num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood,
-            class_balance, condition_every_layer:
+            class_balance, condition_every_layer, dequantize:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -160,6 +161,7 @@ class VAEOverSampler(BaseOverSampler):
         "image_likelihood": [StrOptions(set(COUNT_LIKELIHOODS))],
         "class_balance": [Interval(numbers.Real, 0, 1, closed="both")],
         "condition_every_layer": ["boolean"],
+        "dequantize": ["boolean"],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -198,6 +200,7 @@ class VAEOverSampler(BaseOverSampler):
         image_likelihood: str = _DEFAULTS["image_likelihood"],
         class_balance: float = _DEFAULTS["class_balance"],
         condition_every_layer: bool = _DEFAULTS["condition_every_layer"],
+        dequantize: bool = _DEFAULTS["dequantize"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -232,6 +235,7 @@ class VAEOverSampler(BaseOverSampler):
         self.image_likelihood = image_likelihood
         self.class_balance = class_balance
         self.condition_every_layer = condition_every_layer
+        self.dequantize = dequantize
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

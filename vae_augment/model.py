@@ -191,6 +191,8 @@ class ConditionalVAE(RowSelection, keras.Model):
                                  f"got {class_weights!r}")
         self.class_weights = class_weights
         self.condition_every_layer = bool(condition_every_layer)
+        # training-time uniform dequantization of tied numerics (`set_dequantization`)
+        self.tie_table = None
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.kl_weight = self.add_weight(
             shape=(), initializer="ones", trainable=False, name="kl_weight", dtype="float32"
@@ -353,18 +355,39 @@ class ConditionalVAE(RowSelection, keras.Model):
             params[f"tensor_{i}"] = tf.cast(t, tf.float32)
         return params
 
+    def set_dequantization(self, table: np.ndarray | None) -> None:
+        """Trains on tied numerics spread over their quantile intervals (`table`:
+        `Encoding.tie_halfwidths()`; None: on the encoded midpoints). `train_model` sets it
+        (TrainConfig ``dequantize``, on by default); only training steps use it, so encoding,
+        scoring and validation stay deterministic. Not part of the saved model."""
+        if table is not None:
+            table = np.asarray(table, np.float32)
+            if table.ndim != 2 or table.shape[0] != self.layout["n_num"]:
+                raise ValueError(f"`table` must have {self.layout['n_num']} rows (one per "
+                                 f"numeric column), got shape {table.shape}")
+        self.tie_table = table
+
     # ------------------------------------------------------------------ Keras API
     def call(self, x, training=False):
+        seed = self._noise_seed() if training else None
+        dequantized = training and self.tie_table is not None
+        if dequantized:
+            x = dict(x)
+            x["num"] = D.dequantize_numeric(
+                self.layout, x, self.tie_table,
+                tf.random.experimental.stateless_fold_in(seed, 1))
         mu, raw_sd = self.encode_params(x, training=training)
         q = D.gaussian(mu, raw_sd)
         if training:
-            eps = tf.random.stateless_normal(tf.shape(mu), seed=self._noise_seed())
+            eps = tf.random.stateless_normal(tf.shape(mu), seed=seed)
             z = q.loc + q.scale * eps
         else:
             z = q.loc
         params = self.decode_params(z, x["y"], training=training)
         p_mu, p_sd = self.prior_params(x["y"])
         params.update(q_loc=mu, q_scale=raw_sd, p_loc=p_mu, p_scale=p_sd)
+        if dequantized:  # the targets the likelihood scores in compute_loss
+            params["x_num"] = x["num"]
         return params
 
     def _noise_seed(self):
@@ -403,6 +426,8 @@ class ConditionalVAE(RowSelection, keras.Model):
         self.bank_filled.assign(tf.minimum(self.bank_filled + n, self.bank_size))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if "x_num" in y_pred:
+            x = {**x, "num": y_pred["x_num"]}
         recon, kl = self._elbo_terms(x, y_pred)
         if training and self.bank_size:
             self._update_bank(x["y"], y_pred["q_loc"], y_pred["q_scale"])

@@ -38,7 +38,8 @@ __all__ = [
 #: guided_cost.md; 100 rounds scored the same and generated 27 % slower). `class_balance` 0.5
 #: beside it is level over 8 split seeds (quality.md, sessions 9-10), so it is not part of it.
 #: ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)``, CLI ``--guided``.
-GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}
+GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0,
+                          "dequantize": True}
 
 
 @dataclasses.dataclass
@@ -79,6 +80,13 @@ class TrainConfig:
     class_balance: float = 0.0
     # the class one-hot at every decoder layer, not only the first (see ConditionalVAE)
     condition_every_layer: bool = True
+    # train on tied numeric values (integers, rounded floats, a column's many zeros) spread
+    # uniformly over their quantile intervals, not on the intervals' midpoints (see
+    # Encoding.tie_halfwidths); the class guide is fitted on real rows spread the same way.
+    # Part of GUIDED: with the guide it is level or better on every table over 8 splits
+    # (hpc C2ST 0.769 -> 0.733); without it, churn's classifiers lose 0.01
+    # (benchmarks/results/quality.md, session 13)
+    dequantize: bool = False
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
@@ -93,9 +101,10 @@ class TrainConfig:
         if isinstance(self.class_balance, bool) or not 0.0 <= float(self.class_balance) <= 1.0:
             raise VAEAugmentError(
                 f"`class_balance` must be in [0, 1], got {self.class_balance!r}")
-        if not isinstance(self.condition_every_layer, (bool, np.bool_)):
-            raise VAEAugmentError("`condition_every_layer` must be True or False, "
-                                  f"got {self.condition_every_layer!r}")
+        for name in ("condition_every_layer", "dequantize"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise VAEAugmentError(f"`{name}` must be True or False, "
+                                      f"got {getattr(self, name)!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise VAEAugmentError(
                 f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
@@ -253,6 +262,40 @@ def _guide_rows(source) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | 
         take(source.iter_validation(4096)) if source.n_val else None)
 
 
+def _dequantized(layout, arrays, table, seed) -> dict[str, np.ndarray] | None:
+    """`arrays` with their numerics dequantized as training saw them (unchanged when `table`
+    is None), so the class guide learns the real rows where the model's draws land."""
+    if arrays is None or table is None or not len(arrays["y"]):
+        return arrays
+    from vae_augment import distributions as D
+
+    x = {k: arrays[k] for k in ("num", "nulls") if k in arrays}
+    out = dict(arrays)
+    import tensorflow as tf
+
+    out["num"] = D.dequantize_numeric(layout, x, table, tf.constant(seed, tf.int32)).numpy()
+    return out
+
+
+def _dequantized_validation(layout, dataset, table, seed):
+    """The validation batches dequantized as training batches are, with the same noise on
+    every pass (batch i's seed is (seed, i)), so that early stopping compares epochs on the
+    objective the model is trained on, not on the ties' midpoints."""
+    if dataset is None or table is None:
+        return dataset
+    import tensorflow as tf
+
+    from vae_augment import distributions as D
+
+    def spread(i, x):
+        out = dict(x)
+        out["num"] = D.dequantize_numeric(
+            layout, x, table, tf.stack([tf.constant(seed, tf.int64), i + 2**20]))
+        return out
+
+    return dataset.enumerate().map(spread)
+
+
 def train_model(
     encoding: Encoding,
     arrays,
@@ -334,6 +377,7 @@ def train_model(
     batch_size = min(config.batch_size, source.n_train)
     steps = math.ceil(source.n_train / batch_size)
     fingerprint = _fingerprint(config, encoding, source)
+    tie_table = encoding.tie_halfwidths() if config.dequantize else None
 
     state: dict[str, Any] | None = None
     saved: dict[str, dict[str, np.ndarray]] = {}
@@ -376,6 +420,7 @@ def train_model(
                     [encoding.class_counts[c] for c in encoding.classes], config.class_balance),
                 condition_every_layer=config.condition_every_layer,
             )
+            model.set_dequantization(tie_table)
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
                 jit_compile=resolve_jit(config.jit_compile),
@@ -455,7 +500,8 @@ def train_model(
                     plan.append((epoch + 1, config.epochs, steps, 0))
             else:
                 plan.append((epoch, config.epochs, steps, 0))
-        val_ds = source.validation_dataset(batch_size)
+        val_ds = _dequantized_validation(
+            encoding.layout(), source.validation_dataset(batch_size), tie_table, config.seed)
         start = time.perf_counter()
         for e0, e1, n_steps, skip in plan:
             tracker.offset = skip
@@ -489,6 +535,8 @@ def train_model(
     if config.guide_iterations:
         start_guide = time.perf_counter()
         rows, held = _guide_rows(source)
+        rows = _dequantized(encoding.layout(), rows, tie_table, [config.seed, 1])
+        held = _dequantized(encoding.layout(), held, tie_table, [config.seed, 2])
         guide = model.fit_guide(rows, floor_arrays=held, seed=config.seed,
                                 progress=False if verbose in (0, False) else None)
         guide["guide_seconds"] = round(time.perf_counter() - start_guide, 3)

@@ -16,15 +16,23 @@ Variants (comma-separated for several):
   +0.008; churn HGB -0.08 because interpolants decode into the other class's region, which is
   what the guide redraws).
 
-One-off exploration behind benchmarks/results/quality.md, session 12.
+- ``dequant``: every `Encoding.encode` spreads tied numeric values over their quantile
+  intervals with one fixed draw per row (session 13's first check of the idea the library's
+  `dequantize` option now implements with fresh noise in each training step). Its C2ST
+  figures are not comparable: the detector's features are encoded too, so it sees real and
+  synthetic rows spread alike.
+
+One-off exploration behind benchmarks/results/quality.md, sessions 12 and 13.
 """
 import runpy
 import sys
 
 import _common  # noqa: F401  (import paths)
+import numpy as np
 import tensorflow as tf
 
 from vae_augment import distributions as D
+from vae_augment.encoding import Encoding, _knot_forward
 from vae_augment.model import ConditionalVAE
 
 _decode_params = ConditionalVAE.decode_params  # the class at every layer (9f3df27)
@@ -98,12 +106,30 @@ def mixed_draw(mix):
     return _draw
 
 
+def dequantized_forward(self, j, x):
+    """Tied values spread uniformly over their quantile interval instead of its midpoint."""
+    from scipy.special import ndtri
+
+    from vae_augment.encoding import PROBIT_EPS
+    values, p_first, p_last = self._knot_tables[j]
+    p = _knot_forward(self._knot_tables[j], x)
+    if len(values) > 1:
+        xc = np.clip(x, values[0], values[-1])
+        i = np.clip(np.searchsorted(values, xc, side="right") - 1, 0, len(values) - 1)
+        exact = values[i] == xc
+        u = np.random.default_rng(1000 + j).uniform(size=len(x))
+        p = np.where(exact, p_first[i] + u * (p_last[i] - p_first[i]), p)
+    return ndtri(PROBIT_EPS + (1.0 - 2.0 * PROBIT_EPS) * p)
+
+
 for variant in sys.argv[1].split(","):
     name, _, value = variant.partition("=")
     if name == "yenc":
         ConditionalVAE.encode_params = encode_params_yenc
     elif name == "yconv":
         ConditionalVAE.decode_params = decode_params_yconv
+    elif name == "dequant":
+        Encoding._forward = dequantized_forward
     elif name == "mix":
         ConditionalVAE._draw = mixed_draw(float(value))
     else:

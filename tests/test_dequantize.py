@@ -1,0 +1,205 @@
+"""Uniform dequantization of tied numerics in training (`TrainConfig.dequantize`)."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import tensorflow as tf
+
+from vae_augment import distributions as D
+from vae_augment.errors import VAEAugmentError
+from vae_augment.training import TrainConfig
+
+from .conftest import FAST, FAST_ARGS, run_cli
+
+N = 3000  # more rows than quantile knots: a continuous column has no ties
+
+
+def _table(seed=0):
+    rng = np.random.default_rng(seed)
+    zeros = np.where(rng.random(N) < 0.7, 0.0, rng.lognormal(3, 1, N).round(2))
+    count = rng.poisson(6, N)  # ~15 values: numeric by default (over 10 distinct)
+    cont = rng.normal(0, 1, N)
+    mask = rng.random(N) < 0.1
+    label = np.where(rng.random(N) < 0.8, "a", "b")
+    return pa.table({"zeros": pa.array(zeros, mask=mask), "count": pa.array(count, pa.int64()),
+                     "cont": cont, "label": label})
+
+
+@pytest.fixture(scope="module")
+def table():
+    return _table()
+
+
+@pytest.fixture(scope="module")
+def encoding(table):
+    from vae_augment.preparation import fit_encoding
+
+    enc = fit_encoding(table, label="label")
+    assert [s.name for s in enc.numeric] == ["zeros", "count", "cont"]
+    return enc
+
+
+def _column(table, name):
+    return np.array(table[name].to_pylist(), dtype=float)
+
+
+def test_tie_table_marks_the_tied_columns_only(encoding):
+    table = encoding.tie_halfwidths()
+    assert table.shape == (3, 2 * 1025 - 1)
+    zeros, count, cont = (table > 0).sum(axis=1)
+    assert zeros >= 1 and count >= 10  # the zero spike; every count value fills knots
+    assert cont == 0
+    # the zeros fill about 70 % of the quantile range: half-width ~0.35
+    assert table[0].max() == pytest.approx(0.35, abs=0.03)
+
+
+def test_no_ties_no_table():
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(1)
+    t = pa.table({"x": rng.normal(size=N), "label": np.where(rng.random(N) < 0.5, "a", "b")})
+    assert fit_encoding(t, label="label").tie_halfwidths() is None
+
+
+def test_dequantized_values_decode_to_the_same_values(encoding, table):
+    x = encoding.encode(table)
+    out = D.dequantize_numeric(encoding.layout(), x, encoding.tie_halfwidths(),
+                               tf.constant([3, 4])).numpy()
+    moved = out != x["num"]
+    null = x["nulls"][:, 0] > 0
+    assert not moved[null, 0].any()  # nulls' placeholders untouched
+    assert moved[~null, 0].mean() > 0.6 and moved[:, 1].mean() > 0.95
+    assert not moved[:, 2].any()  # the untied column untouched
+    dec = encoding.decode_tf({"num": tf.constant(out), "cat": tf.constant(x["cat"]),
+                              "nulls": tf.constant(x["nulls"])})
+    for name in ("zeros", "count", "cont"):
+        real = _column(table, name)
+        ok = ~np.isnan(real)
+        np.testing.assert_allclose(dec[name][0].numpy()[ok], real[ok], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+
+
+def test_dequantized_marginals_are_standard_normal(encoding, table):
+    """The midpoints leave a spike (the zeros: sd far under 1); spread, each column is
+    N(0, 1) on the quantile-normal scale, as the map intends."""
+    x = encoding.encode(table)
+    out = D.dequantize_numeric(encoding.layout(), x, encoding.tie_halfwidths(),
+                               tf.constant([5, 6])).numpy()
+    present = x["nulls"][:, 0] == 0
+    assert x["num"][present, 0].std() < 0.85
+    for j, rows in ((0, present), (1, slice(None))):
+        assert out[rows, j].std() == pytest.approx(1.0, abs=0.05)
+        assert out[rows, j].mean() == pytest.approx(0.0, abs=0.05)
+    # within the zeros' interval the probability is uniform: its mean is the midpoint
+    from scipy.special import ndtr
+
+    zero = present & (_column(table, "zeros") == 0)
+    p = ndtr(out[zero, 0])
+    assert p.min() < 0.05 and p.max() > 0.6
+    assert p.mean() == pytest.approx(0.5 * (p.min() + p.max()), abs=0.02)
+
+
+def test_dequantization_compiles_with_xla(encoding, table):
+    x = encoding.encode(table)
+    table_ = encoding.tie_halfwidths()
+    fn = tf.function(lambda num, nulls: D.dequantize_numeric(
+        encoding.layout(), {"num": num, "nulls": nulls}, table_, tf.constant([1, 2])),
+        jit_compile=True)
+    out = fn(tf.constant(x["num"]), tf.constant(x["nulls"])).numpy()
+    dec = encoding.decode_tf({"num": tf.constant(out), "cat": tf.constant(x["cat"]),
+                              "nulls": tf.constant(x["nulls"])})
+    real = _column(table, "count")
+    np.testing.assert_array_equal(dec["count"][0].numpy(), real)
+
+
+def _model(encoding):
+    from vae_augment.model import ConditionalVAE
+
+    return ConditionalVAE(encoding.layout(), latent_dim=4, hidden=(16,), seed=0)
+
+
+def test_only_training_steps_see_spread_targets(encoding, table):
+    x = {k: tf.constant(v[:64]) for k, v in encoding.encode(table).items()}
+    model = _model(encoding)
+    assert "x_num" not in model(x, training=True)  # no table: as before
+    with pytest.raises(ValueError, match="3 rows"):
+        model.set_dequantization(np.zeros((2, 5)))
+    model.set_dequantization(encoding.tie_halfwidths())
+    params = model(x, training=True)
+    moved = params["x_num"].numpy() != x["num"].numpy()
+    assert moved[:, 1].mean() > 0.9 and not moved[:, 2].any()
+    assert "x_num" not in model(x, training=False)  # validation, scoring, encoding
+    # the loss scores the spread targets, not the midpoints
+    spread = {**x, "num": params["x_num"]}
+    plain = {k: v for k, v in params.items() if k != "x_num"}
+    loss = model.compute_loss(x, y_pred=params, training=False)
+    assert float(loss) == pytest.approx(float(model.compute_loss(spread, y_pred=plain,
+                                                                 training=False)))
+    assert float(loss) != pytest.approx(float(model.compute_loss(x, y_pred=plain,
+                                                                 training=False)))
+
+
+def test_validation_batches_get_the_same_noise_every_pass(encoding, table):
+    from vae_augment.training import _dequantized_validation
+
+    x = encoding.encode(table)
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(512)
+    val = _dequantized_validation(encoding.layout(), ds, encoding.tie_halfwidths(), 0)
+    first = np.concatenate([b["num"].numpy() for b in val])
+    second = np.concatenate([b["num"].numpy() for b in val])
+    np.testing.assert_array_equal(first, second)
+    assert (first[:, 1] != x["num"][:, 1]).mean() > 0.95
+    assert _dequantized_validation(encoding.layout(), ds, None, 0) is ds
+
+
+def test_fit_dequantizes_when_asked(table, tmp_path):
+    from vae_augment.api import fit, sample
+
+    art = fit(table, label="label", model_dir=str(tmp_path / "on"), seed=0, dequantize=True,
+              **FAST)
+    assert art.config["train_config"]["dequantize"] is True
+    off = fit(table, label="label", model_dir=str(tmp_path / "off"), seed=0, **FAST)
+    assert off.config["train_config"]["dequantize"] is False  # the default
+    assert art.model.tie_table is not None and off.model.tie_table is None
+    a = sample(art, {"b": 500}, seed=1)
+    b = sample(off, {"b": 500}, seed=1)
+    assert not a.equals(b)  # trained on other targets
+    # either way every generated count is one of the column's values
+    seen = set(table["count"].to_pylist())
+    assert set(a["count"].to_pylist()) <= seen | {None}
+    assert set(b["count"].to_pylist()) <= seen | {None}
+    again = fit(table, label="label", model_dir=str(tmp_path / "again"), seed=0,
+                dequantize=True, **FAST)
+    assert sample(again, {"b": 500}, seed=1).equals(a)  # seeded: reproducible
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_dequantize_is_validated(bad):
+    with pytest.raises(VAEAugmentError, match="`dequantize` must be True or False"):
+        TrainConfig(dequantize=bad)
+
+
+def test_cli_flag_turns_it_on(mixed_parquet, tmp_path, capsys):
+    code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
+                            tmp_path / "m", "--dequantize", *FAST_ARGS], capsys)
+    assert code == 0, err
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["train_config"]["dequantize"] is True
+
+
+def test_oversampler_takes_dequantize():
+    from vae_augment import GUIDED
+    from vae_augment.imblearn import VAEOverSampler
+
+    assert VAEOverSampler().get_params()["dequantize"] is False
+    assert VAEOverSampler(**GUIDED).get_params()["dequantize"] is True
+    X = np.random.default_rng(0).integers(0, 30, size=(40, 2)).astype(float)
+    y = np.array([0] * 30 + [1] * 10)
+    with pytest.raises(ValueError, match="dequantize"):
+        VAEOverSampler(dequantize="no").fit_resample(X, y)
+    sampler = VAEOverSampler(dequantize=True, random_state=0, epochs=2, batch_size=16,
+                             hidden=(8,), latent_dim=2, patience=1)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert np.bincount(y_res).tolist() == [30, 30]
