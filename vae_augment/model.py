@@ -358,8 +358,9 @@ class ConditionalVAE(RowSelection, keras.Model):
     def set_dequantization(self, table: np.ndarray | None) -> None:
         """Trains on tied numerics spread over their quantile intervals (`table`:
         `Encoding.tie_halfwidths()`; None: on the encoded midpoints). `train_model` sets it
-        (TrainConfig ``dequantize``, on by default); only training steps use it, so encoding,
-        scoring and validation stay deterministic. Not part of the saved model."""
+        from TrainConfig ``dequantize`` (off by default, on in ``GUIDED``) and spreads the
+        validation batches itself; ``call`` spreads only in training steps, so encoding and
+        scoring stay deterministic. Not part of the saved model."""
         if table is not None:
             table = np.asarray(table, np.float32)
             if table.ndim != 2 or table.shape[0] != self.layout["n_num"]:

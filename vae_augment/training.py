@@ -267,12 +267,12 @@ def _dequantized(layout, arrays, table, seed) -> dict[str, np.ndarray] | None:
     is None), so the class guide learns the real rows where the model's draws land."""
     if arrays is None or table is None or not len(arrays["y"]):
         return arrays
+    import tensorflow as tf
+
     from vae_augment import distributions as D
 
     x = {k: arrays[k] for k in ("num", "nulls") if k in arrays}
     out = dict(arrays)
-    import tensorflow as tf
-
     out["num"] = D.dequantize_numeric(layout, x, table, tf.constant(seed, tf.int32)).numpy()
     return out
 
