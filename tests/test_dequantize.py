@@ -142,16 +142,33 @@ def test_only_training_steps_see_spread_targets(encoding, table):
 
 
 def test_validation_batches_get_the_same_noise_every_pass(encoding, table):
+    """In memory the spread rows are computed once; streamed, a map spreads each pass's
+    batches. Both give the same rows, the same on every pass."""
+    from vae_augment.streaming import InMemorySource
     from vae_augment.training import _dequantized_validation
 
-    x = encoding.encode(table)
-    ds = tf.data.Dataset.from_tensor_slices(x).batch(512)
-    val = _dequantized_validation(encoding.layout(), ds, encoding.tie_halfwidths(), 0)
-    first = np.concatenate([b["num"].numpy() for b in val])
-    second = np.concatenate([b["num"].numpy() for b in val])
-    np.testing.assert_array_equal(first, second)
-    assert (first[:, 1] != x["num"][:, 1]).mean() > 0.95
-    assert _dequantized_validation(encoding.layout(), ds, None, 0) is ds
+    source = InMemorySource(encoding.encode(table), validation_split=0.3, seed=0)
+
+    class Streamed:  # a streamed source's validation pass over the same rows
+        streaming = True
+
+        @staticmethod
+        def validation_dataset(batch_size):
+            return tf.data.Dataset.from_tensor_slices(source.val).batch(batch_size)
+
+    tab, layout = encoding.tie_halfwidths(), encoding.layout()
+    passes = [np.concatenate([b["num"].numpy() for b in ds])
+              for ds in (_dequantized_validation(layout, source, 256, tab, 0),
+                         _dequantized_validation(layout, Streamed, 256, tab, 0))
+              for _ in range(2)]
+    for other in passes[1:]:
+        np.testing.assert_array_equal(passes[0], other)
+    assert (passes[0][:, 1] != source.val["num"][:, 1]).mean() > 0.95
+    other_seed = _dequantized_validation(layout, source, 256, tab, 1)
+    assert not np.array_equal(np.concatenate([b["num"].numpy() for b in other_seed]), passes[0])
+    plain = _dequantized_validation(layout, source, 256, None, 0)
+    np.testing.assert_array_equal(np.concatenate([b["num"].numpy() for b in plain]),
+                                  source.val["num"])
 
 
 def test_fit_dequantizes_when_asked(table, tmp_path):
