@@ -118,9 +118,17 @@ two = {k: np.concatenate([v[:2], v[:2]]) for k, v in arrays.items()}
 dist = s.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(two).batch(4))
 step = tf.function(lambda b: s.run(lambda b: m3(b, training=True)["num_loc"], args=(b,)))
 r0, r1_ = [v.numpy() for v in s.experimental_local_results(step(next(iter(dist))))]
+# dequantized ties: spread per replica too, and training under the strategy works
+m3.set_dequantization(enc.tie_halfwidths())
+step = tf.function(lambda b: s.run(lambda b: m3(b, training=True)["x_num"], args=(b,)))
+d0, d1 = [v.numpy() for v in s.experimental_local_results(step(next(iter(dist))))]
+_, r6 = train_model(enc, arrays, TrainConfig(**{**FAST, "seed": 0, "dequantize": True}),
+                    verbose=0, strategy=s)
 print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrored": e3,
                   "eval_weighted_single": e4, "eval_weighted_mirrored": e5,
-                  "replica_noise_differs": bool(np.abs(r0 - r1_).max() > 1e-4)}))
+                  "replica_noise_differs": bool(np.abs(r0 - r1_).max() > 1e-4),
+                  "replica_spread_differs": bool(np.abs(d0 - d1).max() > 1e-4),
+                  "dequantized_mirrored": r6}))
 """
 
 
@@ -141,6 +149,9 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     # training: the same data, steps and seed; only the reparameterisation noise is drawn per
     # replica, so the losses agree closely but not bit for bit
     assert out["replica_noise_differs"]
+    assert out["replica_spread_differs"]
+    assert out["dequantized_mirrored"]["replicas"] == 2
+    assert np.isfinite(out["dequantized_mirrored"]["val_neg_elbo"])
     assert mirrored["global_step"] == single["global_step"]
     for key in ("loss", "val_neg_elbo", "recon"):
         assert mirrored[key] == pytest.approx(single[key], rel=0.03), key
@@ -178,10 +189,11 @@ def test_mixed_bfloat16_keeps_distribution_heads_in_float32(mixed_table):
             seen["policy"] = self.model.dtype_policy.name
 
     arrays = encode_all(enc, mixed_table)
-    cfg = TrainConfig(**{**FAST, "precision": "mixed_bfloat16"})
-    trained, metrics = train_model(enc, arrays, cfg, verbose=0, callbacks=[Spy()])
-    assert seen["policy"] == "mixed_bfloat16"
-    assert np.isfinite(metrics["loss"]) and np.isfinite(metrics["val_neg_elbo"])
+    for dequantize in (False, True):  # tied numerics spread in bfloat16 training too
+        cfg = TrainConfig(**{**FAST, "precision": "mixed_bfloat16", "dequantize": dequantize})
+        trained, metrics = train_model(enc, arrays, cfg, verbose=0, callbacks=[Spy()])
+        assert seen["policy"] == "mixed_bfloat16"
+        assert np.isfinite(metrics["loss"]) and np.isfinite(metrics["val_neg_elbo"])
     assert trained.compute_dtype == "float32"  # returned (and saved) as a float32 model
     assert keras.mixed_precision.global_policy().name == "float32"
 
