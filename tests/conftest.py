@@ -33,6 +33,31 @@ def run_cli(argv, capsys):
     return code, out, err
 
 
+def cli_train_config(data, model_dir, capsys, *flags) -> dict:
+    """`vae-augment fit DATA --label label` with the tiny settings and `flags`; returns the
+    saved `train_config` (asserting the command succeeded)."""
+    import json
+
+    code, _, err = run_cli(["fit", data, "--label", "label", "--model-dir", model_dir, *flags,
+                            *FAST_ARGS], capsys)
+    assert code == 0, err
+    return json.loads((pathlib.Path(model_dir) / "config.json").read_text())["train_config"]
+
+
+def check_oversampler_option(name: str, value, X: np.ndarray, bad="no") -> None:
+    """`VAEOverSampler` rejects `bad` for the option `name` and balances 30 / 10 rows `X`
+    with `value` for it."""
+    from vae_augment.imblearn import VAEOverSampler
+
+    y = np.array([0] * 30 + [1] * 10)
+    with pytest.raises(ValueError, match=name):
+        VAEOverSampler(**{name: bad}).fit_resample(X, y)
+    sampler = VAEOverSampler(**{name: value}, random_state=0, epochs=2, batch_size=16,
+                             hidden=(8,), latent_dim=2, patience=1)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert np.bincount(y_res).tolist() == [30, 30]
+
+
 def shared_file(name: str) -> pathlib.Path:
     """A ../shared/data file, or skip the test when the shared folder is absent."""
     path = SHARED_DATA / name

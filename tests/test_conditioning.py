@@ -1,6 +1,5 @@
 """`condition_every_layer`: the class one-hot fed to every decoder layer and likelihood head."""
 
-import json
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ import tensorflow as tf
 from vae_augment.errors import VAEAugmentError
 from vae_augment.training import TrainConfig
 
-from .conftest import FAST, FAST_ARGS, run_cli
+from .conftest import FAST, check_oversampler_option, cli_train_config
 
 
 def _model(layout, every):
@@ -90,22 +89,13 @@ def test_condition_every_layer_is_validated(bad):
 
 
 def test_cli_flag_turns_it_off(mixed_parquet, tmp_path, capsys):
-    code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
-                            tmp_path / "m", "--no-condition-every-layer", *FAST_ARGS], capsys)
-    assert code == 0, err
-    config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["train_config"]["condition_every_layer"] is False
+    config = cli_train_config(mixed_parquet, tmp_path / "m", capsys, "--no-condition-every-layer")
+    assert config["condition_every_layer"] is False
 
 
 def test_oversampler_takes_condition_every_layer():
     from vae_augment.imblearn import VAEOverSampler
 
     assert VAEOverSampler().get_params()["condition_every_layer"] is True
-    X = np.random.default_rng(0).normal(size=(40, 2))
-    y = np.array([0] * 30 + [1] * 10)
-    with pytest.raises(ValueError, match="condition_every_layer"):
-        VAEOverSampler(condition_every_layer="no").fit_resample(X, y)
-    sampler = VAEOverSampler(condition_every_layer=False, random_state=0, epochs=2,
-                             batch_size=16, hidden=(8,), latent_dim=2, patience=1)
-    X_res, y_res = sampler.fit_resample(X, y)
-    assert np.bincount(y_res).tolist() == [30, 30]
+    check_oversampler_option("condition_every_layer", False,
+                             np.random.default_rng(0).normal(size=(40, 2)))

@@ -1,6 +1,5 @@
 """Uniform dequantization of tied numerics in training (`TrainConfig.dequantize`)."""
 
-import json
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +10,7 @@ from vae_augment import distributions as D
 from vae_augment.errors import VAEAugmentError
 from vae_augment.training import TrainConfig
 
-from .conftest import FAST, FAST_ARGS, run_cli
+from .conftest import FAST, check_oversampler_option, cli_train_config
 
 N = 3000  # more rows than quantile knots: a continuous column has no ties
 
@@ -151,6 +150,7 @@ def test_validation_batches_get_the_same_noise_every_pass(encoding, table):
 
     class Streamed:  # a streamed source's validation pass over the same rows
         streaming = True
+        n_val = source.n_val
 
         @staticmethod
         def validation_dataset(batch_size):
@@ -199,11 +199,8 @@ def test_dequantize_is_validated(bad):
 
 
 def test_cli_flag_turns_it_on(mixed_parquet, tmp_path, capsys):
-    code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
-                            tmp_path / "m", "--dequantize", *FAST_ARGS], capsys)
-    assert code == 0, err
-    config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["train_config"]["dequantize"] is True
+    config = cli_train_config(mixed_parquet, tmp_path / "m", capsys, "--dequantize")
+    assert config["dequantize"] is True
 
 
 def test_oversampler_takes_dequantize():
@@ -212,11 +209,6 @@ def test_oversampler_takes_dequantize():
 
     assert VAEOverSampler().get_params()["dequantize"] is False
     assert VAEOverSampler(**GUIDED).get_params()["dequantize"] is True
-    X = np.random.default_rng(0).integers(0, 30, size=(40, 2)).astype(float)
-    y = np.array([0] * 30 + [1] * 10)
-    with pytest.raises(ValueError, match="dequantize"):
-        VAEOverSampler(dequantize="no").fit_resample(X, y)
-    sampler = VAEOverSampler(dequantize=True, random_state=0, epochs=2, batch_size=16,
-                             hidden=(8,), latent_dim=2, patience=1)
-    X_res, y_res = sampler.fit_resample(X, y)
-    assert np.bincount(y_res).tolist() == [30, 30]
+    check_oversampler_option(
+        "dequantize", True,
+        np.random.default_rng(0).integers(0, 30, size=(40, 2)).astype(float))

@@ -118,14 +118,15 @@ class InMemorySource:
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    def validation_dataset(self, batch_size: int):
+    def validation_dataset(self, batch_size: int, rows: Mapping[str, np.ndarray] | None = None):
+        """Batches of the validation rows, or of `rows` in their place (the same rows
+        transformed, e.g. dequantized by `training.train_model`)."""
         import tensorflow as tf
 
         if self.val is None:
             return None
-        return tf.data.Dataset.from_tensor_slices(self.val).batch(batch_size).prefetch(
-            tf.data.AUTOTUNE
-        )
+        return tf.data.Dataset.from_tensor_slices(self.val if rows is None else rows).batch(
+            batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -272,9 +272,8 @@ def _dequantized(layout, arrays, table, seed) -> dict[str, np.ndarray] | None:
     from vae_augment import distributions as D
 
     x = {k: arrays[k] for k in ("num", "nulls") if k in arrays}
-    out = dict(arrays)
-    out["num"] = D.dequantize_numeric(layout, x, table, tf.constant(seed, tf.int32)).numpy()
-    return out
+    seed = seed if tf.is_tensor(seed) else tf.constant(seed, tf.int32)
+    return {**arrays, "num": D.dequantize_numeric(layout, x, table, seed).numpy()}
 
 
 def _dequantized_validation(layout, source, batch_size: int, table, seed):
@@ -284,9 +283,8 @@ def _dequantized_validation(layout, source, batch_size: int, table, seed):
     spread rows are computed once: a map in the pipeline costs about 15 ms per pass on CPU,
     mostly to set it up, which was 29 % of a churn epoch (session 13). Streamed, each pass
     maps its batches (about 0.5 ms per batch beyond that)."""
-    dataset = source.validation_dataset(batch_size)
-    if dataset is None or table is None:
-        return dataset
+    if table is None or not source.n_val:
+        return source.validation_dataset(batch_size)
     import tensorflow as tf
 
     from vae_augment import distributions as D
@@ -296,20 +294,15 @@ def _dequantized_validation(layout, source, batch_size: int, table, seed):
 
     if not source.streaming:
         val = source.val
-        parts = [D.dequantize_numeric(
-            layout, {k: val[k][a:a + batch_size] for k in ("num", "nulls") if k in val},
-            table, batch_seed(i)).numpy()
-            for i, a in enumerate(range(0, len(val["y"]), batch_size))]
-        spread = {**val, "num": np.concatenate(parts)}
-        return tf.data.Dataset.from_tensor_slices(spread).batch(batch_size).prefetch(
-            tf.data.AUTOTUNE)
+        parts = [_dequantized(layout, {k: v[a:a + batch_size] for k, v in val.items()}, table,
+                              batch_seed(i))["num"]
+                 for i, a in enumerate(range(0, len(val["y"]), batch_size))]
+        return source.validation_dataset(batch_size, rows={**val, "num": np.concatenate(parts)})
 
     def spread_batch(i, x):
-        out = dict(x)
-        out["num"] = D.dequantize_numeric(layout, x, table, batch_seed(i))
-        return out
+        return {**x, "num": D.dequantize_numeric(layout, x, table, batch_seed(i))}
 
-    return dataset.enumerate().map(spread_batch)
+    return source.validation_dataset(batch_size).enumerate().map(spread_batch)
 
 
 def train_model(
