@@ -180,6 +180,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "midpoints [off; --guided: on]")
     g.add_argument("--no-dequantize", dest="dequantize", action="store_false",
                    help="turn --dequantize off (also under --guided)")
+    g.add_argument("--spike-share", type=float, default=None, metavar="SHARE",
+                   help="give a numeric column's most frequent value (a zero-inflated "
+                        "column's 0) its own yes/no indicator, drawn like a null, when it "
+                        "holds at least this share of the column; the column's other values "
+                        "keep the whole quantile-normal range. 0: no indicators [0]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
                    help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
@@ -261,6 +266,7 @@ def _fit_kwargs(args) -> dict:
         "class_balance": preset("class_balance"),
         "condition_every_layer": args.condition_every_layer,
         "dequantize": preset("dequantize"),
+        "spike_share": preset("spike_share"),
         "guide_iterations": preset("guide_iterations"),
         "guide_quantile": args.guide_quantile,
         "jit_compile": args.jit,

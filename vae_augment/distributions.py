@@ -96,6 +96,15 @@ def _null_mask(nulls: tf.Tensor | None, idx: list[int], batch: tf.Tensor) -> tf.
     return tf.gather(padded, gather, axis=1)
 
 
+def absent_numeric(layout: Mapping[str, Any], nulls: tf.Tensor | None, batch) -> tf.Tensor:
+    """[B, n_num] float mask, 1 where a numeric column's value is not on the quantile-normal
+    scale: the column is null, or holds its spike (layout ``num_spike_idx``)."""
+    mask = _null_mask(nulls, layout["num_null_idx"], batch)
+    if "num_spike_idx" in layout:
+        mask = tf.maximum(mask, _null_mask(nulls, layout["num_spike_idx"], batch))
+    return mask
+
+
 def dequantize_numeric(
     layout: Mapping[str, Any], x: Mapping[str, tf.Tensor], table: np.ndarray, seed
 ) -> tf.Tensor:
@@ -106,16 +115,17 @@ def dequantize_numeric(
     probability interval; `table` is `Encoding.tie_halfwidths()`: [n_num, 2 K - 1], a tied
     value's half-width at twice its midpoint's knot position. Each such entry moves to
     ``Φ⁻¹(ε + (1 - 2ε) (p + u h))``, u ~ U(-1, 1) drawn from the stateless `seed`; nulls'
-    placeholders and untied values keep their values. Decoding maps the whole interval back
-    to the value, so training on these points fits a density whose mass over the interval
-    is the value's probability, instead of a spike the Gaussian heads cannot represent.
+    placeholders (and spike indicators' rows) and untied values keep their values. Decoding
+    maps the whole interval back to the value, so training on these points fits a density
+    whose mass over the interval is the value's probability, instead of a spike the Gaussian
+    heads cannot represent. K is per column with spike indicators (layout ``num_knots``).
     """
     from vae_augment.encoding import PROBIT_EPS
 
     v = tf.cast(x["num"], tf.float32)
     n_num = int(table.shape[0])
     width = int(table.shape[1])
-    k = (width + 1) // 2
+    k = np.asarray(layout.get("num_knots", [(width + 1) // 2] * n_num), np.float32)
     p = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
     g = 2.0 * p * (k - 1)
     m = tf.clip_by_value(tf.round(g), 0.0, width - 1.0)
@@ -123,9 +133,8 @@ def dequantize_numeric(
     half = tf.gather(tf.constant(table.reshape(-1), tf.float32), tf.cast(m, tf.int32) + offsets)
     # a tie's midpoint lands on an integer of g; the nearest untied value's g is 1 away
     keep = tf.abs(g - m) < 0.25
-    if any(i >= 0 for i in layout["num_null_idx"]):
-        keep = tf.logical_and(keep, _null_mask(x.get("nulls"), layout["num_null_idx"],
-                                               tf.shape(v)[0]) < 0.5)
+    if any(i >= 0 for i in layout["num_null_idx"] + layout.get("num_spike_idx", [])):
+        keep = tf.logical_and(keep, absent_numeric(layout, x.get("nulls"), tf.shape(v)[0]) < 0.5)
     half = tf.where(keep, half, 0.0)
     u = tf.random.stateless_uniform(tf.shape(v), seed=seed, minval=-1.0, maxval=1.0)
     q = tf.clip_by_value(m / (2.0 * (k - 1)) + u * half, 0.0, 1.0)
@@ -142,7 +151,7 @@ def feature_log_prob(
     nulls = x.get("nulls")
     if layout["n_num"]:
         lp = numeric_distribution(params).log_prob(tf.cast(x["num"], tf.float32))
-        present = 1.0 - _null_mask(nulls, layout["num_null_idx"], batch)
+        present = 1.0 - absent_numeric(layout, nulls, batch)
         out["num"] = tf.reduce_sum(lp * present, axis=1)
     if layout["n_null"]:
         dist = tfd.Bernoulli(logits=tf.cast(params["null_logits"], tf.float32), dtype=tf.float32)

@@ -61,7 +61,7 @@ _TRAIN_PARAMS = (
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
     "candidates", "bank_keep", "num_components", "guide_iterations", "guide_depth",
     "guide_quantile", "image_likelihood", "class_balance", "condition_every_layer",
-    "dequantize",
+    "dequantize", "spike_share",
 )
 
 
@@ -90,7 +90,7 @@ class VAEOverSampler(BaseOverSampler):
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
             beta, latent_source, bank_size, temperature, candidates, bank_keep,
             num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood,
-            class_balance, condition_every_layer, dequantize:
+            class_balance, condition_every_layer, dequantize, spike_share:
             the `TrainConfig` fields of the same names, with the same defaults.
         exclude: columns not to model (null in synthetic rows). Column labels of a
             DataFrame, or integer positions.
@@ -162,6 +162,7 @@ class VAEOverSampler(BaseOverSampler):
         "class_balance": [Interval(numbers.Real, 0, 1, closed="both")],
         "condition_every_layer": ["boolean"],
         "dequantize": ["boolean"],
+        "spike_share": [Interval(numbers.Real, 0, 1, closed="both")],
         "exclude": ["array-like"],
         "categorical": ["array-like"],
         "numeric": ["array-like"],
@@ -201,6 +202,7 @@ class VAEOverSampler(BaseOverSampler):
         class_balance: float = _DEFAULTS["class_balance"],
         condition_every_layer: bool = _DEFAULTS["condition_every_layer"],
         dequantize: bool = _DEFAULTS["dequantize"],
+        spike_share: float = _DEFAULTS["spike_share"],
         exclude: Sequence[Any] = (),
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
@@ -236,6 +238,7 @@ class VAEOverSampler(BaseOverSampler):
         self.class_balance = class_balance
         self.condition_every_layer = condition_every_layer
         self.dequantize = dequantize
+        self.spike_share = spike_share
         self.exclude = exclude
         self.categorical = categorical
         self.numeric = numeric

@@ -118,7 +118,8 @@ def prepare_training(
                 f"`encoding` was fitted on columns {encoding.schema.names} with other types; "
                 f"the input has {schema.names}"
             )
-    encoding = encoding.with_count_likelihood(config.image_likelihood)
+    encoding = encoding.with_count_likelihood(config.image_likelihood).with_spikes(
+        float(config.spike_share))
     if should_stream(inputs, streaming):
         return encoding, ParquetSource(
             inputs, encoding, validation_split=config.validation_split, seed=config.seed,

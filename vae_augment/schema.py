@@ -99,6 +99,10 @@ class FeatureSpec:
 
     ``decimals`` (float numeric columns): every observed value had at most this many decimal
     places (up to `MAX_DECIMALS`), so synthetic values are rounded to it; None: no rounding.
+
+    ``spike`` (numeric columns): a value holding a large share of the column (a
+    zero-inflated column's 0), modelled by a Bernoulli indicator beside the null indicators
+    instead of by the quantile-normal map (`Encoding.with_spikes`); None: no indicator.
     """
 
     name: str
@@ -114,6 +118,7 @@ class FeatureSpec:
     mean: list[float] | None = None
     std: list[float] | None = None
     decimals: int | None = None
+    spike: float | None = None
 
     @property
     def null_code(self) -> int:

@@ -254,11 +254,10 @@ class RowSelection:
         x.setdefault("num", tf.zeros([n, self.layout["n_num"]], tf.float32))
         x.setdefault("nulls", tf.zeros([n, self.layout["n_null"]], tf.float32))
         x.setdefault("cat", tf.zeros([n, len(self.layout["cat_sizes"])], tf.int32))
-        slots = self.layout.get("num_null_idx") or []
+        slots = (self.layout.get("num_null_idx") or []) + self.layout.get("num_spike_idx", [])
         if self.layout["n_null"] and any(i >= 0 for i in slots):
-            # the encoding stores a null numeric as 0 (its null indicator set)
-            is_null = tf.gather(x["nulls"], [max(i, 0) for i in slots], axis=1) > 0.5
-            is_null = tf.logical_and(is_null, tf.constant([i >= 0 for i in slots])[None, :])
-            x["num"] = tf.where(is_null, tf.zeros_like(x["num"]), x["num"])
+            # the encoding stores a null numeric (or a spike's) as 0, its indicator set
+            absent = D.absent_numeric(self.layout, x["nulls"], n) > 0.5
+            x["num"] = tf.where(absent, tf.zeros_like(x["num"]), x["num"])
         x.pop("y", None)
         return x

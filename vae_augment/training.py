@@ -87,6 +87,10 @@ class TrainConfig:
     # (hpc C2ST 0.769 -> 0.733); without it, churn's classifiers lose 0.01
     # (benchmarks/results/quality.md, session 13)
     dequantize: bool = False
+    # a Bernoulli indicator (beside the null indicators) for each numeric column's value that
+    # holds at least this share of the column, e.g. a zero-inflated column's zeros; the rest
+    # of the column keeps the quantile-normal map (Encoding.with_spikes). 0: none
+    spike_share: float = 0.0
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
@@ -101,6 +105,10 @@ class TrainConfig:
         if isinstance(self.class_balance, bool) or not 0.0 <= float(self.class_balance) <= 1.0:
             raise VAEAugmentError(
                 f"`class_balance` must be in [0, 1], got {self.class_balance!r}")
+        if (isinstance(self.spike_share, bool)
+                or not isinstance(self.spike_share, (int, float, np.integer, np.floating))
+                or not 0.0 <= float(self.spike_share) <= 1.0):
+            raise VAEAugmentError(f"`spike_share` must be in [0, 1], got {self.spike_share!r}")
         for name in ("condition_every_layer", "dequantize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise VAEAugmentError(f"`{name}` must be True or False, "
