@@ -374,9 +374,14 @@ class Encoding:
             v = tf.cast(gen["num"], tf.float64)
             u = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
             u = tf.clip_by_value(u, 0.0, 1.0)
-            steps = tf.constant([g - 1.0 for g in self._grid], tf.float64)  # K - 1 per column
+            if len(set(self._grid)) == 1:  # one knot count (no spike indicator)
+                steps = self._grid[0] - 1.0
+                top = max(steps - 1.0, 0.0)
+            else:  # K - 1 per column
+                steps = tf.constant([g - 1.0 for g in self._grid], tf.float64)
+                top = tf.maximum(steps - 1.0, 0.0)
             pos = u * steps
-            lo = tf.clip_by_value(tf.floor(pos), 0.0, tf.maximum(steps - 1.0, 0.0))
+            lo = tf.clip_by_value(tf.floor(pos), 0.0, top)
             frac = pos - lo
             # one gather from the flattened [n_num * K] knots at [B, n_num] (no transposes)
             n_knots = self._knots.shape[1]
@@ -403,7 +408,7 @@ class Encoding:
                 hit = tf.logical_and(hit > 0.5, tf.constant([i >= 0 for i in slots])[None, :])
                 spike = tf.constant([0.0 if s.spike is None else s.spike for s in self.numeric],
                                     tf.float64)
-                x = tf.where(hit, spike[None, :] + tf.zeros_like(x), x)
+                x = tf.where(hit, spike[None, :], x)
             for s, col in zip(self.numeric, tf.unstack(x, axis=1)):
                 out[s.name] = (col, mask_of(s.name))
         for j, s in enumerate(self.categorical):
