@@ -218,7 +218,7 @@ def test_spike_share_is_validated(bad):
 def test_cli_flag(mixed_parquet, tmp_path, capsys):
     from vae_augment.cli import build_parser
 
-    assert build_parser().parse_args(["fit", "x", "--label", "y"]).spike_share is None  # -> 0
+    assert build_parser().parse_args(["fit", "x", "--label", "y", "--model-dir", "m"]).spike_share is None  # -> 0
     config = cli_train_config(mixed_parquet, tmp_path / "b", capsys, "--spike-share", "0.3")
     assert config["spike_share"] == 0.3
 
