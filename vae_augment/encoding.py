@@ -154,8 +154,8 @@ class Encoding:
         value holds at least `share` of its quantile knots (0: none; self when nothing
         changes; never mutated).
 
-        A value most rows share (credit's `Debt` is 83 % zeros, churn's voice-mail messages
-        73 %) is a spike the quantile-normal map can only put at one point, where the
+        A value most rows share (credit's `Debt` is 82 % zeros, churn's voice-mail messages
+        74 %) is a spike the quantile-normal map can only put at one point, where the
         likelihood is a density. With an indicator the model draws it as a Bernoulli, as it
         draws nulls, and the column's other values get the map's whole range: a synthetic row
         holds the spike exactly or a value from the rest, never a Gaussian tail across the
