@@ -66,6 +66,37 @@ def shared_file(name: str) -> pathlib.Path:
     return path
 
 
+def make_tied_table(seed: int = 0, *, n: int = 3000, b_share: float = 0.2,
+                    zero_rates: tuple[float, float] = (0.7, 0.7)) -> pa.Table:
+    """Numeric columns with ties: ``zeros`` (a share `zero_rates` of zeros in class a / b,
+    else log-normal amounts, 10 % null), ``count`` (Poisson(6): every value tied, none over
+    20 % of the column) and ``cont`` (continuous: more rows than quantile knots, no ties);
+    labels a / b, a share `b_share` of b."""
+    rng = np.random.default_rng(seed)
+    label = np.where(rng.random(n) < 1.0 - b_share, "a", "b")
+    zero = rng.random(n) < np.where(label == "b", zero_rates[1], zero_rates[0])
+    zeros = np.where(zero, 0.0, rng.lognormal(3, 1, n).round(2) + 0.01)
+    count = rng.poisson(6, n)  # ~15 values: numeric by default (over 10 distinct)
+    cont = rng.normal(0, 1, n)
+    mask = rng.random(n) < 0.1
+    return pa.table({"zeros": pa.array(zeros, mask=mask), "count": pa.array(count, pa.int64()),
+                     "cont": cont, "label": label})
+
+
+def tied_encoding(table: pa.Table):
+    """`fit_encoding` of a `make_tied_table` table (its three numeric columns checked)."""
+    from vae_augment.preparation import fit_encoding
+
+    enc = fit_encoding(table, label="label")
+    assert [s.name for s in enc.numeric] == ["zeros", "count", "cont"]
+    return enc
+
+
+def column_values(table: pa.Table, name: str) -> np.ndarray:
+    """A column as float64, nulls as NaN."""
+    return np.array(table[name].to_pylist(), dtype=float)
+
+
 def make_mixed_table(n: int = 300, seed: int = 0, *, with_tensor: bool = True) -> pa.Table:
     """Every supported column type, with nulls, and an imbalanced 3-class string label."""
     rng = np.random.default_rng(seed)

@@ -10,38 +10,24 @@ from vae_augment import distributions as D
 from vae_augment.errors import VAEAugmentError
 from vae_augment.training import TrainConfig
 
-from .conftest import FAST, check_oversampler_option, cli_train_config
-
-N = 3000  # more rows than quantile knots: a continuous column has no ties
-
-
-def _table(seed=0):
-    rng = np.random.default_rng(seed)
-    zeros = np.where(rng.random(N) < 0.7, 0.0, rng.lognormal(3, 1, N).round(2))
-    count = rng.poisson(6, N)  # ~15 values: numeric by default (over 10 distinct)
-    cont = rng.normal(0, 1, N)
-    mask = rng.random(N) < 0.1
-    label = np.where(rng.random(N) < 0.8, "a", "b")
-    return pa.table({"zeros": pa.array(zeros, mask=mask), "count": pa.array(count, pa.int64()),
-                     "cont": cont, "label": label})
+from .conftest import (
+    FAST,
+    check_oversampler_option,
+    cli_train_config,
+    column_values,
+    make_tied_table,
+    tied_encoding,
+)
 
 
 @pytest.fixture(scope="module")
 def table():
-    return _table()
+    return make_tied_table()
 
 
 @pytest.fixture(scope="module")
 def encoding(table):
-    from vae_augment.preparation import fit_encoding
-
-    enc = fit_encoding(table, label="label")
-    assert [s.name for s in enc.numeric] == ["zeros", "count", "cont"]
-    return enc
-
-
-def _column(table, name):
-    return np.array(table[name].to_pylist(), dtype=float)
+    return tied_encoding(table)
 
 
 def test_tie_table_marks_the_tied_columns_only(encoding):
@@ -57,8 +43,8 @@ def test_tie_table_marks_the_tied_columns_only(encoding):
 def test_no_ties_no_table():
     from vae_augment.preparation import fit_encoding
 
-    rng = np.random.default_rng(1)
-    t = pa.table({"x": rng.normal(size=N), "label": np.where(rng.random(N) < 0.5, "a", "b")})
+    rng, n = np.random.default_rng(1), 3000  # more rows than quantile knots: no ties
+    t = pa.table({"x": rng.normal(size=n), "label": np.where(rng.random(n) < 0.5, "a", "b")})
     assert fit_encoding(t, label="label").tie_halfwidths() is None
 
 
@@ -74,7 +60,7 @@ def test_dequantized_values_decode_to_the_same_values(encoding, table):
     dec = encoding.decode_tf({"num": tf.constant(out), "cat": tf.constant(x["cat"]),
                               "nulls": tf.constant(x["nulls"])})
     for name in ("zeros", "count", "cont"):
-        real = _column(table, name)
+        real = column_values(table, name)
         ok = ~np.isnan(real)
         np.testing.assert_allclose(dec[name][0].numpy()[ok], real[ok], rtol=1e-5, atol=1e-6,
                                    err_msg=name)
@@ -94,7 +80,7 @@ def test_dequantized_marginals_are_standard_normal(encoding, table):
     # within the zeros' interval the probability is uniform: its mean is the midpoint
     from scipy.special import ndtr
 
-    zero = present & (_column(table, "zeros") == 0)
+    zero = present & (column_values(table, "zeros") == 0)
     p = ndtr(out[zero, 0])
     assert p.min() < 0.05 and p.max() > 0.6
     assert p.mean() == pytest.approx(0.5 * (p.min() + p.max()), abs=0.02)
@@ -109,7 +95,7 @@ def test_dequantization_compiles_with_xla(encoding, table):
     out = fn(tf.constant(x["num"]), tf.constant(x["nulls"])).numpy()
     dec = encoding.decode_tf({"num": tf.constant(out), "cat": tf.constant(x["cat"]),
                               "nulls": tf.constant(x["nulls"])})
-    real = _column(table, "count")
+    real = column_values(table, "count")
     np.testing.assert_array_equal(dec["count"][0].numpy(), real)
 
 

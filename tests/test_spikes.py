@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import tensorflow as tf
 
@@ -13,45 +12,30 @@ from vae_augment.errors import VAEAugmentError
 from vae_augment.schema import QUANTILE_KNOTS
 from vae_augment.training import TrainConfig
 
-from .conftest import FAST, check_oversampler_option, cli_train_config
-
-N = 3000
-
-
-def _table(seed=0):
-    rng = np.random.default_rng(seed)
-    label = np.where(rng.random(N) < 0.75, "a", "b")
-    # 70 % zeros (85 % in class b), the rest log-normal amounts; 10 % null
-    zero = rng.random(N) < np.where(label == "b", 0.85, 0.65)
-    zeros = np.where(zero, 0.0, rng.lognormal(3, 1, N).round(2) + 0.01)
-    count = rng.poisson(6, N)  # ties, none over 20 % of the column
-    cont = rng.normal(0, 1, N)
-    mask = rng.random(N) < 0.1
-    return pa.table({"zeros": pa.array(zeros, mask=mask), "count": pa.array(count, pa.int64()),
-                     "cont": cont, "label": label})
+from .conftest import (
+    FAST,
+    check_oversampler_option,
+    cli_train_config,
+    column_values,
+    make_tied_table,
+    tied_encoding,
+)
 
 
 @pytest.fixture(scope="module")
 def table():
-    return _table()
+    # 70 % zeros (85 % in class b), the rest log-normal amounts; 10 % null
+    return make_tied_table(b_share=0.25, zero_rates=(0.65, 0.85))
 
 
 @pytest.fixture(scope="module")
 def plain(table):
-    from vae_augment.preparation import fit_encoding
-
-    enc = fit_encoding(table, label="label")
-    assert [s.name for s in enc.numeric] == ["zeros", "count", "cont"]
-    return enc
+    return tied_encoding(table)
 
 
 @pytest.fixture(scope="module")
 def spiked(plain):
     return plain.with_spikes(0.25)
-
-
-def _column(table, name):
-    return np.array(table[name].to_pylist(), dtype=float)
 
 
 def _decode(enc, x):
@@ -86,14 +70,14 @@ def test_layout_counts_the_indicators_after_the_nulls(plain, spiked):
 
 def test_encoding_round_trips_exactly(spiked, table):
     x = spiked.encode(table)
-    real = _column(table, "zeros")
+    real = column_values(table, "zeros")
     null, spike = x["nulls"][:, 0] > 0, x["nulls"][:, 1] > 0
     np.testing.assert_array_equal(null, np.isnan(real))
     np.testing.assert_array_equal(spike, real == 0)  # never on a null row
     assert not (x["num"][null | spike, 0]).any()  # both stored as 0
     dec = _decode(spiked, x)
     for name in ("zeros", "count", "cont"):
-        col = _column(table, name)
+        col = column_values(table, name)
         ok = ~np.isnan(col)
         np.testing.assert_allclose(dec[name][0].numpy()[ok], col[ok], rtol=1e-6, atol=1e-9,
                                    err_msg=name)
@@ -103,7 +87,7 @@ def test_encoding_round_trips_exactly(spiked, table):
 def test_the_rest_of_the_column_gets_the_whole_normal_range(plain, spiked, table):
     """Without the indicator the amounts sit in the top 30 % of the scale, above the zeros'
     midpoint; with it they are N(0, 1) on their own."""
-    rest = ~np.isnan(_column(table, "zeros")) & (_column(table, "zeros") != 0)
+    rest = ~np.isnan(column_values(table, "zeros")) & (column_values(table, "zeros") != 0)
     before = plain.encode(table)["num"][rest, 0]
     after = spiked.encode(table)["num"][rest, 0]
     assert before.min() > 0.3
@@ -159,7 +143,7 @@ def test_dequantization_leaves_the_spike_rows_and_decodes_exactly(spiked, table)
     assert (out[:, 1] != x["num"][:, 1]).mean() > 0.95  # the counts still spread
     dec = _decode(spiked, {**x, "num": out})
     for name in ("zeros", "count", "cont"):
-        col = _column(table, name)
+        col = column_values(table, name)
         ok = ~np.isnan(col)
         np.testing.assert_allclose(dec[name][0].numpy()[ok], col[ok], rtol=1e-5, atol=1e-6,
                                    err_msg=name)
@@ -185,7 +169,7 @@ def test_fit_and_sample_with_spike_share(table, tmp_path):
     assert art.encoding.spike_columns == ["zeros"]
     assert art.model.layout == art.encoding.layout()
     syn = sample(art, {"b": 2000}, seed=1)
-    zeros = _column(syn, "zeros")
+    zeros = column_values(syn, "zeros")
     present = zeros[~np.isnan(zeros)]
     # the indicator has learned the zeros' share (85 % of b's non-null rows)
     assert 0.6 < (present == 0).mean() < 0.97
@@ -205,7 +189,7 @@ def test_guided_selection_with_spikes(table, tmp_path):
               guide_iterations=5, candidates=3, dequantize=True, **FAST)
     syn = sample(art, {"b": 500}, seed=2)
     assert syn.num_rows == 500
-    zeros = _column(syn, "zeros")
+    zeros = column_values(syn, "zeros")
     assert np.nanmin(zeros) >= 0
 
 
