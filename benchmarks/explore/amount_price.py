@@ -14,12 +14,18 @@ import numpy as np
 import utility as U
 
 
-def stats(tag, t, label):
-    y = np.asarray(t.column(label).to_pylist())
+def pair(t):
+    """(Amount, Price, both present and positive) of table `t`, as float arrays."""
     a = np.asarray(t.column("Amount").to_pylist(), float)
     p = np.asarray(t.column("Price").to_pylist(), float)
+    return a, p, np.isfinite(a) & np.isfinite(p) & (a > 0) & (p > 0)
+
+
+def stats(tag, t, label):
+    y = np.asarray(t.column(label).to_pylist())
+    a, p, ok = pair(t)
     for c in np.unique(y):
-        m = (y == c) & np.isfinite(a) & np.isfinite(p) & (p > 0) & (a > 0)
+        m = (y == c) & ok
         r = np.log(a[m] / p[m])
         print(f"{tag:6s} {c:5s} n {m.sum():5d} corr {np.corrcoef(a[m], p[m])[0, 1]:.3f} "
               f"log(A/P) mean {r.mean():+.3f} sd {r.std():.3f}  A/P > 0.9: {np.mean(r > np.log(0.9)):.3f}")

@@ -35,7 +35,8 @@ def main():
         res["ros"] = fit(sp, *RandomOverSampler(random_state=seed).fit_resample(sp.Xtr, sp.y_tr))
         res["smote"] = fit(sp, *SMOTE(random_state=seed).fit_resample(sp.Xtr, sp.y_tr))
         _, synth, _ = U.run_vae(sp.train, sp.label, seed, kwargs)
-        res["vae"] = fit(sp, *_common.augmented(sp, synth))
+        xs, ys = _common.augmented(sp, synth)
+        res["vae"] = fit(sp, xs, ys)
         for k, (f, ap, _, b) in res.items():
             print(f"{seed} {k:6s} F1 {f:.3f} AP {ap:.3f} intercept {b:+.2f}", flush=True)
         diff = res["vae"][2] - res["smote"][2]
@@ -44,7 +45,6 @@ def main():
         for j in order[:15]:
             print(f"{names[j][:28]:28s} " + " ".join(f"{res[k][2][j]:+.2f}" for k in res))
         # the synthetic bad rows against the real bad rows, on the standardized features
-        xs, ys = _common.augmented(sp, synth)
         s = xs[len(sp.Xtr):][ys[len(sp.Xtr):] == sp.minority]
         r = sp.Xtr[sp.y_tr == sp.minority]
         print("feature                     real mean  synth mean  real sd  synth sd")

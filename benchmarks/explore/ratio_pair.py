@@ -17,12 +17,11 @@ import _common
 import numpy as np
 import pyarrow as pa
 import utility as U
+from amount_price import pair
 
 
 def to_ratio(t: pa.Table) -> pa.Table:
-    a = np.asarray(t.column("Amount").to_pylist(), dtype=float)
-    p = np.asarray(t.column("Price").to_pylist(), dtype=float)
-    ok = np.isfinite(a) & np.isfinite(p) & (a > 0) & (p > 0)
+    a, p, ok = pair(t)
     r = np.full(len(a), np.nan)
     r[ok] = np.log(a[ok] / p[ok])
     i = t.schema.get_field_index("Amount")
