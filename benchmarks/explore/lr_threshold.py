@@ -1,10 +1,12 @@
 """LR on a binary set (credit): minority F1 at the 0.5 threshold, the best F1 over thresholds,
-the share predicted positive and the coefficients' L1 norm, for none / ROS / SMOTE /
-vae-augment (fit kwargs from the JSON argument), one split seed at a time.
+the share predicted positive, precision, recall, AP and the coefficients' L1 norm, for none /
+ROS / SMOTE / vae-augment (fit kwargs from the JSON argument), one split seed at a time; then
+where the synthetic minority rows sit for an LR fitted on the real rows alone (the mean and
+sd of its logit over the real and the synthetic minority rows); then the means over the seeds.
 
     cd benchmarks/explore && ../../.venv/bin/python lr_threshold.py credit 0,1,2 '{"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0}'
 
-One-off exploration behind benchmarks/results/quality.md, session 11.
+One-off exploration behind benchmarks/results/quality.md, sessions 11 and 16.
 """
 import json
 import sys
@@ -13,7 +15,9 @@ import _common
 import numpy as np
 import utility as U
 from imblearn.over_sampling import SMOTE, RandomOverSampler
-from sklearn.metrics import f1_score
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
+
+MEANS: dict[str, list] = {}
 
 
 def report(sp, seed, tag, x, y):
@@ -23,9 +27,24 @@ def report(sp, seed, tag, x, y):
     thresholds = np.linspace(0.05, 0.95, 91)
     f1s = [f1_score(yb, p >= t) for t in thresholds]
     k = int(np.argmax(f1s))
-    print(f"{seed} {tag:6s} F1@0.5 {f1_score(yb, p >= 0.5):.3f} best {f1s[k]:.3f} @ "
-          f"{thresholds[k]:.2f}  predicted+ {np.mean(p >= 0.5):.3f} true+ {yb.mean():.3f} "
-          f"|coef| {np.abs(clf.coef_).sum():.2f}", flush=True)
+    row = {"F1@0.5": f1_score(yb, p >= 0.5), "best": f1s[k], "predicted+": np.mean(p >= 0.5),
+           "precision": precision_score(yb, p >= 0.5), "recall": recall_score(yb, p >= 0.5),
+           "AP": average_precision_score(yb, p)}
+    MEANS.setdefault(tag, []).append(row)
+    print(f"{seed} {tag:6s} " + " ".join(f"{n} {v:.3f}" for n, v in row.items())
+          + f" (best @ {thresholds[k]:.2f}) true+ {yb.mean():.3f} |coef| {np.abs(clf.coef_).sum():.2f}",
+          flush=True)
+
+
+def minority_logits(sp, seed, xs, ys):
+    """The logit of an LR fitted on the real training rows, over the real and the synthetic
+    minority rows: are the synthetic ones placed like the real ones?"""
+    ref = U.classifier("LR").fit(sp.Xtr, sp.y_tr)
+    sign = 1.0 if ref.classes_[1] == sp.minority else -1.0
+    real = sign * ref.decision_function(sp.Xtr[sp.y_tr == sp.minority])
+    synth = sign * ref.decision_function(xs[len(sp.Xtr):][ys[len(sp.Xtr):] == sp.minority])
+    print(f"{seed} real-LR logit of the minority rows: real mean {real.mean():+.3f} sd "
+          f"{real.std():.3f}, synthetic mean {synth.mean():+.3f} sd {synth.std():.3f}", flush=True)
 
 
 def main():
@@ -38,7 +57,12 @@ def main():
                               ("smote", SMOTE(random_state=seed))):
             report(sp, seed, name, *sampler.fit_resample(sp.Xtr, sp.y_tr))
         _, synth, _ = U.run_vae(sp.train, sp.label, seed, kwargs)
-        report(sp, seed, "vae", *_common.augmented(sp, synth))
+        xs, ys = _common.augmented(sp, synth)
+        report(sp, seed, "vae", xs, ys)
+        minority_logits(sp, seed, xs, ys)
+    for tag, rows in MEANS.items():
+        print(f"mean {tag:6s} " + " ".join(f"{n} {np.mean([r[n] for r in rows]):.3f}"
+                                          for n in rows[0]))
 
 
 if __name__ == "__main__":
