@@ -147,37 +147,6 @@ def _latents_at_zero_temperature(model, c):
     return z.numpy()
 
 
-def _eager_bank_scores(model, c, seed, draws):
-    """`bank_scores` written out eagerly: the same draws (z around each stored posterior, x from
-    the likelihood heads, seeds split from [seed, c]), margins from `_neg_joint_as`."""
-    from vae_augment import distributions as D
-
-    f = int(model.bank_filled.numpy()[c])
-    loc = np.repeat(model.bank_loc.numpy()[c, :f], draws, axis=0)
-    raw = np.repeat(model.bank_scale.numpy()[c, :f], draws, axis=0)
-    seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
-    z = loc + D.normal_scale(raw).numpy() * tf.random.stateless_normal(loc.shape, seed=seeds[0])
-    params = model.decode_params(z, tf.fill([f * draws], c))
-    drawn = D.sample_features(model.layout, params, seeds[1])
-    per_class = np.stack([_neg_joint_as(model, drawn, z, k, f * draws)
-                          for k in range(model.n_classes)], 1)
-    margin = per_class[:, c] - np.delete(per_class, c, axis=1).min(1)
-    return margin.reshape(f, draws).mean(1)
-
-
-def test_traced_bank_scores_match_an_eager_computation(model):
-    m = _with(model)
-    for c in range(m.n_classes):
-        for draws in (8, 3):
-            expected = _eager_bank_scores(m, c, 5, draws)
-            got = m.bank_scores(c, seed=5, draws=draws)
-            assert got.shape == (int(m.bank_filled.numpy()[c]),)
-            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3, err_msg=f"{c}, {draws}")
-            assert expected.std() > 0
-    # one graph for every class, bank size and number of draws
-    assert m._bank_margins.experimental_get_tracing_count() == 1
-
-
 def test_prune_bank_is_deterministic_for_a_seed(model):
     def pruned(seed):
         m = _with(model)

@@ -198,51 +198,16 @@ class RowSelection:
     def bank_scores(self, c: int, *, seed: int = 0, draws: int = 8) -> np.ndarray:
         """Mean `class_margin` of `draws` rows generated around each stored posterior of class
         `c` (z from the posterior, x from the likelihood heads); lower is more class-consistent.
-
-        The draws and margins run as one graph (`_bank_margins`), traced once per model for
-        every class, bank size and `draws`, with the seeds and draws of the eager version it
-        replaced (scores equal or within float rounding). A call runs about 3x faster than
-        eagerly, but the trace costs about 0.4-0.7 s once per model: a fit's pruning took
-        10.5 s -> 7.1 s on digits_longtail (10 classes, a conv decoder), 0.56 s -> 0.96 s on
-        the tests' tiny model (benchmarks/results/bank_scores_cost.txt).
         """
         f = int(self.bank_filled.numpy()[c])
-        if f == 0:
-            return np.zeros([0], np.float32)
-        margin = self._bank_margins(self.bank_loc.numpy()[c, :f], self.bank_scale.numpy()[c, :f],
-                                    tf.constant([seed, c], tf.int32), tf.constant(draws, tf.int32))
-        return margin.numpy().reshape(f, draws).mean(1)
-
-    def _bank_margin_draws(self, loc, raw, key, draws) -> tf.Tensor:
-        """`class_margin` of `draws` rows generated around each of the stored posteriors
-        `loc`, `raw` of class ``key[1]``; run traced, as `_bank_margins`.
-
-        Args:
-            loc: [F, latent_dim] posterior means.
-            raw: [F, latent_dim] unconstrained posterior scales.
-            key: [2] int32, ``[seed, class]``: the stateless seeds of z and of x are split from
-                it, so a class's draws do not depend on the other classes.
-            draws: rows per posterior.
-
-        Returns:
-            [F * draws] margins; row ``j * draws + i`` is draw i around posterior j.
-        """
-        loc = tf.repeat(loc, draws, axis=0)
-        raw = tf.repeat(raw, draws, axis=0)
-        seeds = tf.random.experimental.stateless_split(key, 2)
-        z = loc + D.normal_scale(raw) * tf.random.stateless_normal(tf.shape(loc), seed=seeds[0])
-        y = tf.fill([tf.shape(loc)[0]], key[1])
+        loc = np.repeat(self.bank_loc.numpy()[c, :f], draws, axis=0)
+        raw = np.repeat(self.bank_scale.numpy()[c, :f], draws, axis=0)
+        seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
+        z = loc + D.normal_scale(raw) * tf.random.stateless_normal(loc.shape, seed=seeds[0])
+        y = tf.fill([f * draws], c)
         params = self.decode_params(z, y)
         out = D.sample_features(self.layout, params, seeds[1])
-        return self.class_margin(out, z, y, params)
-
-    # traced once per model (tf.function binds a method per instance, weakly); autograph
-    # off: the graph has no tensor-dependent Python control flow
-    _bank_margins = tf.function(
-        _bank_margin_draws, autograph=False,
-        input_signature=[tf.TensorSpec([None, None], tf.float32),
-                         tf.TensorSpec([None, None], tf.float32),
-                         tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.int32)])
+        return self.class_margin(out, z, y, params).numpy().reshape(f, draws).mean(1)
 
     def prune_bank(self, keep: float, class_rows=None, *, seed: int = 0, draws: int = 8,
                    min_rows: int = 16) -> list[int]:
