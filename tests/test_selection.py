@@ -162,6 +162,21 @@ def test_prune_bank_is_deterministic_for_a_seed(model):
     np.testing.assert_array_equal(m.bank_scores(1, seed=5), m.bank_scores(1, seed=5))
 
 
+def test_prune_bank_shows_a_progress_bar_of_the_classes_it_scores(model, capsys):
+    """Scoring the bank is long work on many classes with an image decoder (10 s of a digits
+    fit): a tqdm bar counts the classes scored, not those that keep their whole bank, and
+    progress=False keeps it quiet."""
+    m = _with(model)
+    filled = m.bank_filled.numpy()
+    rows = [10_000, 10_000, 1]  # the last class has one training row: it keeps its bank
+    kept = m.prune_bank(0.25, rows, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert "bank pruning" in err and "2/2" in err, err
+    assert kept[2] == filled[2] and kept[0] < filled[0]
+    _with(model).prune_bank(0.25, rows, seed=0, progress=False)
+    assert "bank pruning" not in capsys.readouterr().err
+
+
 def test_prune_bank_small_classes_keep_min_rows_and_keep_one_is_a_no_op(model):
     m = _with(model)
     before = m.bank_filled.numpy().copy()

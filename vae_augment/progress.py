@@ -1,4 +1,4 @@
-"""Progress bars on stderr for long work (sampling, the class guide's fit, `evaluate`).
+"""Progress bars on stderr for long work (sampling, the class guide's fit, bank pruning, `evaluate`).
 
 One rule everywhere: ``enabled=None`` shows the bar only when stderr is a terminal, so logs and
 captured output stay clean; True or False forces it.

@@ -560,7 +560,8 @@ def train_model(
 
     if config.latent_source == "posterior" and config.bank_keep < 1.0:
         kept = model.prune_bank(config.bank_keep, [encoding.class_counts[c] for c in encoding.classes],
-                                seed=config.seed)
+                                seed=config.seed,
+                                progress=False if verbose in (0, False) else None)
     else:
         kept = None
 
