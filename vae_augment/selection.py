@@ -234,9 +234,9 @@ class RowSelection:
         for c in range(self.n_classes):
             f = int(filled[c])
             rows = f if class_rows is None else max(1, min(f, int(class_rows[c])))
-            share = max(keep, min(1.0, min_rows / rows))
-            if f and int(math.ceil(share * f)) < f:  # else the class keeps its whole bank
-                n_keep[c] = max(1, int(math.ceil(share * f)))
+            k = int(math.ceil(max(keep, min(1.0, min_rows / rows)) * f))  # at least 1 when f > 0
+            if k < f:  # else the class keeps its whole bank
+                n_keep[c] = k
         with progress_bar(len(n_keep), desc="bank pruning", unit="class", enabled=progress) as bar:
             for c, k in n_keep.items():
                 score = self.bank_scores(c, seed=seed, draws=draws)
