@@ -36,15 +36,16 @@ def report(sp, seed, tag, x, y):
           flush=True)
 
 
-def minority_logits(sp, seed, xs, ys):
-    """The logit of an LR fitted on the real training rows, over the real and the synthetic
-    minority rows: are the synthetic ones placed like the real ones?"""
+def minority_logits(sp, seed, tag, xs, ys):
+    """The logit of an LR fitted on the real training rows, over the real and the added
+    minority rows (`xs`, `ys`: the real rows first, as imbalanced-learn's samplers and
+    `_common.augmented` return them): are the added ones placed like the real ones?"""
     ref = U.classifier("LR").fit(sp.Xtr, sp.y_tr)
     sign = 1.0 if ref.classes_[1] == sp.minority else -1.0
     real = sign * ref.decision_function(sp.Xtr[sp.y_tr == sp.minority])
     synth = sign * ref.decision_function(xs[len(sp.Xtr):][ys[len(sp.Xtr):] == sp.minority])
-    print(f"{seed} real-LR logit of the minority rows: real mean {real.mean():+.3f} sd "
-          f"{real.std():.3f}, synthetic mean {synth.mean():+.3f} sd {synth.std():.3f}", flush=True)
+    print(f"{seed} {tag:6s} real-LR logit of the minority rows: real mean {real.mean():+.3f} sd "
+          f"{real.std():.3f}, added mean {synth.mean():+.3f} sd {synth.std():.3f}", flush=True)
 
 
 def main():
@@ -55,11 +56,13 @@ def main():
         report(sp, seed, "none", sp.Xtr, sp.y_tr)
         for name, sampler in (("ros", RandomOverSampler(random_state=seed)),
                               ("smote", SMOTE(random_state=seed))):
-            report(sp, seed, name, *sampler.fit_resample(sp.Xtr, sp.y_tr))
+            xs, ys = sampler.fit_resample(sp.Xtr, sp.y_tr)
+            report(sp, seed, name, xs, ys)
+            minority_logits(sp, seed, name, xs, ys)
         _, synth, _ = U.run_vae(sp.train, sp.label, seed, kwargs)
         xs, ys = _common.augmented(sp, synth)
         report(sp, seed, "vae", xs, ys)
-        minority_logits(sp, seed, xs, ys)
+        minority_logits(sp, seed, "vae", xs, ys)
     for tag, rows in MEANS.items():
         print(f"mean {tag:6s} " + " ".join(f"{n} {np.mean([r[n] for r in rows]):.3f}"
                                           for n in rows[0]))
