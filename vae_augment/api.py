@@ -41,6 +41,7 @@ def fit(
     tensorboard: str | None = None,
     streaming: bool | None = None,
     encoding=None,
+    constraints=None,
     **train_kwargs,
 ) -> Artifact:
     """Fits the encoding and the conditional VAE, saving an artifact if `model_dir` is given.
@@ -66,6 +67,11 @@ def fit(
             data; None streams inputs above `vae_augment.streaming.STREAMING_MIN_ROWS` rows.
         encoding: a fitted `Encoding` or the path of an ``encoding.json`` (for example from
             ``pipelines/fit_stats.py``) to use instead of the streaming statistics pass.
+        constraints: inequalities between numeric columns that every generated row keeps:
+            a list of ``"A <= B"`` / ``"A >= B"`` strings, or ``"auto"`` (also as an item)
+            for every such relation that holds in all training rows and is not implied by
+            the columns' ranges (one more pass over the data). Rows breaking one are
+            redrawn, then repaired (`vae_augment.constraints`). Default: none.
         **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, precision,
             shuffle_buffer, ...).
 
@@ -88,7 +94,7 @@ def fit(
     encoding, data = prepare_training(
         inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories, streaming=streaming, encoding=encoding,
-        checkpoint_dir=checkpoint_dir if resume else None,
+        checkpoint_dir=checkpoint_dir if resume else None, constraints=constraints,
     )
     model, metrics = train_model(
         encoding, data, config, verbose=verbose, strategy=strategy, callbacks=callbacks,

@@ -225,6 +225,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="integer column to model as a number; repeatable")
     g.add_argument("--max-categories", type=int, default=200,
                    help="most distinct values of a categorical column [200]")
+    g.add_argument("--constraint", action="append", default=[], metavar="'A <= B'",
+                   help="an inequality between two numeric columns that every synthetic row "
+                        "keeps (rows breaking it are redrawn); 'auto': every one that holds "
+                        "in all training rows; repeatable")
     # the flags above, by dest: `balance` names the ones given when it reuses an artifact
     flags: dict[str, tuple[str, object]] = {}
     for a in actions:  # --jit/--no-jit share a dest; the first one's default holds
@@ -283,6 +287,7 @@ def _fit_kwargs(args) -> dict:
         "categorical": args.categorical,
         "numeric": args.numeric,
         "max_categories": args.max_categories,
+        "constraints": args.constraint or None,
     }
 
 
@@ -308,8 +313,14 @@ def cmd_fit(args) -> int:
     print(json.dumps({"model_dir": args.model_dir, "classes": [str(c) for c in art.classes],
                       "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                       "val_neg_elbo": m.get("val_neg_elbo"), "train_seconds": m["train_seconds"],
-                      "global_step": m.get("global_step"), "streaming": m.get("streaming")}))
+                      "global_step": m.get("global_step"), "streaming": m.get("streaming"),
+                      **_constraints_json(art.encoding)}))
     return 0
+
+
+def _constraints_json(encoding) -> dict:
+    """``{"constraints": ["A <= B", ...]}`` when the encoding has any, else {}."""
+    return {"constraints": [str(r) for r in encoding.relations]} if encoding.relations else {}
 
 
 def cmd_sample(args) -> int:
@@ -382,6 +393,7 @@ def cmd_info(args) -> int:
         "label": encoding.label,
         "classes": {str(c): n for c, n in encoding.class_counts.items()},
         "features": {s.name: s.kind for s in encoding.specs},
+        **_constraints_json(encoding),
         **config,
     }
     print(json.dumps(info, indent=2, default=str))

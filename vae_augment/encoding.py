@@ -66,6 +66,8 @@ class Encoding:
         classes: the class values (sorted), as Python scalars.
         class_counts: rows per class seen while fitting.
         schema: the input Arrow schema (kept exactly for the output).
+        relations: `constraints.Relation`s between numeric columns (``left <= right``) that
+            generated rows must satisfy (see `with_relations`).
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Encoding:
         classes: Sequence[Any],
         class_counts: Mapping[Any, int],
         schema: pa.Schema,
+        relations: Sequence[Any] = (),
     ):
         self.specs = list(specs)
         self.label = label
@@ -102,6 +105,12 @@ class Encoding:
             else np.zeros((0, QUANTILE_KNOTS))
         )
         self._knot_tables = [_knot_inverse(g) for g in grids]
+        from vae_augment.constraints import Relation
+
+        self.relations = [r if isinstance(r, Relation) else Relation(*r) for r in relations]
+        num_pos = {s.name: j for j, s in enumerate(self.numeric)}
+        # (left, right) numeric positions of each relation
+        self._relation_idx = [(num_pos[r.left], num_pos[r.right]) for r in self.relations]
 
     # ------------------------------------------------------------------ layout
     def layout(self) -> dict[str, Any]:
@@ -172,6 +181,13 @@ class Encoding:
         for spec in data["features"]:
             if spec.get("kind") == "numeric":
                 spec["spike"] = next(it)
+        return Encoding.from_json(data)
+
+    def with_relations(self, relations: Sequence[Any]) -> Encoding:
+        """This encoding with `relations` (``constraints.Relation``, left <= right, between
+        numeric columns) that `decode_tf` and `constraints.constrained_generate` enforce."""
+        data = self.to_json()
+        data["relations"] = [[r.left, r.right] for r in relations]
         return Encoding.from_json(data)
 
     def class_index(self, value: Any) -> int:
@@ -371,44 +387,7 @@ class Encoding:
             return tf.cast(nulls[:, null_pos[name]], tf.bool)
 
         if self.numeric:
-            v = tf.cast(gen["num"], tf.float64)
-            u = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
-            u = tf.clip_by_value(u, 0.0, 1.0)
-            if len(set(self._grid)) == 1:  # one knot count (no spike indicator)
-                steps = self._grid[0] - 1.0
-                top = max(steps - 1.0, 0.0)
-            else:  # K - 1 per column
-                steps = tf.constant([g - 1.0 for g in self._grid], tf.float64)
-                top = tf.maximum(steps - 1.0, 0.0)
-            pos = u * steps
-            lo = tf.clip_by_value(tf.floor(pos), 0.0, top)
-            frac = pos - lo
-            # one gather from the flattened [n_num * K] knots at [B, n_num] (no transposes)
-            n_knots = self._knots.shape[1]
-            flat = tf.constant(self._knots.reshape(-1), tf.float64)
-            offsets = tf.constant(np.arange(len(self.numeric), dtype=np.int32) * n_knots)
-            idx = tf.cast(lo, tf.int32) + offsets
-            x0 = tf.gather(flat, idx)
-            x1 = tf.gather(flat, idx + 1)
-            x = x0 + frac * (x1 - x0)
-            # int columns: round(x); float columns: round(x * 10^decimals) / 10^decimals, the
-            # precision the column was observed with (all columns at once; x * 1 / 1 is exact)
-            scales = [
-                1.0 if s.is_int or s.decimals is None else float(10**s.decimals)
-                for s in self.numeric
-            ]
-            rounds = [s.is_int or s.decimals is not None for s in self.numeric]
-            if all(rounds):
-                x = tf.round(x * scales) / scales
-            elif any(rounds):
-                x = tf.where(tf.constant(rounds), tf.round(x * scales) / scales, x)
-            if self.spike_columns:  # the indicator's rows hold the spike itself
-                slots = [self._spike_slot(s.name) for s in self.numeric]
-                hit = tf.gather(tf.cast(nulls, tf.float64), [max(i, 0) for i in slots], axis=1)
-                hit = tf.logical_and(hit > 0.5, tf.constant([i >= 0 for i in slots])[None, :])
-                spike = tf.constant([0.0 if s.spike is None else s.spike for s in self.numeric],
-                                    tf.float64)
-                x = tf.where(hit, spike[None, :], x)
+            x = self._repair_tf(*self._numeric_tf(gen, absent=bool(self._relation_idx)))
             for s, col in zip(self.numeric, tf.unstack(x, axis=1)):
                 out[s.name] = (col, mask_of(s.name))
         for j, s in enumerate(self.categorical):
@@ -425,6 +404,95 @@ class Encoding:
                 t = tf.clip_by_value(tf.round(t), s.low, s.high)
             out[s.name] = (t, mask_of(s.name))
         return out
+
+    def _numeric_tf(self, gen: Mapping[str, Any], *, absent: bool = True):
+        """(values float64 [B, n_num], absent bool [B, n_num] or None): the numeric columns
+        of model-space samples `gen` as `decode_tf` returns them, before `_repair_tf`;
+        `absent` marks the null cells (None when no column has nulls, or not asked for)."""
+        import tensorflow as tf
+
+        nulls = gen.get("nulls")
+        v = tf.cast(gen["num"], tf.float64)
+        u = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
+        u = tf.clip_by_value(u, 0.0, 1.0)
+        if len(set(self._grid)) == 1:  # one knot count (no spike indicator)
+            steps = self._grid[0] - 1.0
+            top = max(steps - 1.0, 0.0)
+        else:  # K - 1 per column
+            steps = tf.constant([g - 1.0 for g in self._grid], tf.float64)
+            top = tf.maximum(steps - 1.0, 0.0)
+        pos = u * steps
+        lo = tf.clip_by_value(tf.floor(pos), 0.0, top)
+        frac = pos - lo
+        # one gather from the flattened [n_num * K] knots at [B, n_num] (no transposes)
+        n_knots = self._knots.shape[1]
+        flat = tf.constant(self._knots.reshape(-1), tf.float64)
+        offsets = tf.constant(np.arange(len(self.numeric), dtype=np.int32) * n_knots)
+        idx = tf.cast(lo, tf.int32) + offsets
+        x0 = tf.gather(flat, idx)
+        x1 = tf.gather(flat, idx + 1)
+        x = x0 + frac * (x1 - x0)
+        # int columns: round(x); float columns: round(x * 10^decimals) / 10^decimals, the
+        # precision the column was observed with (all columns at once; x * 1 / 1 is exact)
+        scales = [
+            1.0 if s.is_int or s.decimals is None else float(10**s.decimals)
+            for s in self.numeric
+        ]
+        rounds = [s.is_int or s.decimals is not None for s in self.numeric]
+        if all(rounds):
+            x = tf.round(x * scales) / scales
+        elif any(rounds):
+            x = tf.where(tf.constant(rounds), tf.round(x * scales) / scales, x)
+        if self.spike_columns:  # the indicator's rows hold the spike itself
+            slots = [self._spike_slot(s.name) for s in self.numeric]
+            hit = tf.gather(tf.cast(nulls, tf.float64), [max(i, 0) for i in slots], axis=1)
+            hit = tf.logical_and(hit > 0.5, tf.constant([i >= 0 for i in slots])[None, :])
+            spike = tf.constant([0.0 if s.spike is None else s.spike for s in self.numeric],
+                                tf.float64)
+            x = tf.where(hit, spike[None, :], x)
+        slots = [self._null_slot(s.name) for s in self.numeric]
+        if not absent or all(i < 0 for i in slots):
+            return x, None
+        return x, tf.logical_and(
+            tf.gather(tf.cast(nulls, tf.float64), [max(i, 0) for i in slots], axis=1) > 0.5,
+            tf.constant([i >= 0 for i in slots])[None, :])
+
+    def _repair_tf(self, x, absent):
+        """`x` ([B, n_num] numeric values) with every relation's left value lowered to its
+        right value where it is higher (and neither is null), on the left column's grid (an
+        int column takes the floor of a float right value); sweeps until a chain of
+        relations (a <= b <= c) holds end to end."""
+        import tensorflow as tf
+
+        if not self._relation_idx:
+            return x
+        cols = tf.unstack(x, axis=1)
+        miss = None if absent is None else tf.unstack(absent, axis=1)
+        grid = [1.0 if s.is_int else None if s.decimals is None else float(10**s.decimals)
+                for s in self.numeric]
+        for _ in range(len(self._relation_idx)):
+            for i, j in self._relation_idx:
+                right = cols[j] if grid[i] is None else tf.floor(cols[j] * grid[i]) / grid[i]
+                lower = tf.minimum(cols[i], right)
+                if miss is not None:
+                    lower = tf.where(tf.logical_or(miss[i], miss[j]), cols[i], lower)
+                cols[i] = lower
+        return tf.stack(cols, axis=1)
+
+    def violations_tf(self, gen: Mapping[str, Any]):
+        """[B] bool: which rows of model-space samples `gen` break one of `relations`
+        (before `decode_tf`'s repair)."""
+        import tensorflow as tf
+
+        x, absent = self._numeric_tf(gen)
+        bad = tf.zeros([tf.shape(x)[0]], tf.bool)
+        for i, j in self._relation_idx:
+            broken = x[:, i] > x[:, j]
+            if absent is not None:
+                broken = tf.logical_and(broken, tf.logical_not(
+                    tf.logical_or(absent[:, i], absent[:, j])))
+            bad = tf.logical_or(bad, broken)
+        return bad
 
     # ------------------------------------------------------------------ to Arrow
     def to_arrow(
@@ -476,6 +544,9 @@ class Encoding:
             "class_counts": [self.class_counts[c] for c in self.classes],
             "schema": _schema_to_b64(self.schema),
             "features": [dataclasses.asdict(s) for s in self.specs],
+            # (only when there are some: encodings without any read as they always did)
+            **({"relations": [[r.left, r.right] for r in self.relations]}
+               if self.relations else {}),
         }
 
     @classmethod
@@ -488,6 +559,7 @@ class Encoding:
             classes,
             dict(zip(classes, data["class_counts"])),
             _schema_from_b64(data["schema"]),
+            [tuple(r) for r in data.get("relations", [])],
         )
 
 

@@ -186,7 +186,12 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
             matrices[key] = (a_r, a_s)
     scored = [e["score"] for e in per_class.values() if e["score"] is not None]
     assoc = [e["association"]["mean_abs_diff"] for e in per_class.values() if "association" in e]
+    from vae_augment.constraints import relation_report
+
+    # inequalities (a <= b) that every real row keeps, and how many synthetic rows break them
+    relations = relation_report(real, synthetic, [s.name for s in encoding.numeric])
     return {
+        "relations": relations,
         "score": float(np.mean(scored)) if scored else None,
         "association_mean_abs_diff": float(np.mean(assoc)) if assoc else None,
         "association_columns": [s.name for s in assoc_specs] if len(assoc_specs) >= 2 else [],

@@ -96,6 +96,10 @@ class VAEOverSampler(BaseOverSampler):
             DataFrame, or integer positions.
         categorical / numeric: integer columns to force to one kind (labels or positions).
         max_categories: cardinality limit for string/categorical columns.
+        constraints: inequalities between numeric columns that synthetic rows keep, as
+            ``"A <= B"`` strings over the table's column names (a DataFrame's labels, or
+            ``x0``, ``x1``, ... for arrays), or ``"auto"`` for every one that holds in all
+            training rows (see `vae_augment.constraints`). Default: none.
         verbose: Keras training progress (0 silent, 1 progress bar, 2 one line per epoch).
 
     Attributes:
@@ -167,6 +171,7 @@ class VAEOverSampler(BaseOverSampler):
         "categorical": ["array-like"],
         "numeric": ["array-like"],
         "max_categories": [Interval(numbers.Integral, 1, None, closed="left")],
+        "constraints": [None, StrOptions({"auto"}), "array-like"],
         "verbose": ["verbose"],
     }
 
@@ -207,6 +212,7 @@ class VAEOverSampler(BaseOverSampler):
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
         max_categories: int = 200,
+        constraints: str | Sequence[str] | None = None,
         verbose: int = 0,
     ):
         super().__init__(sampling_strategy=sampling_strategy)
@@ -243,6 +249,7 @@ class VAEOverSampler(BaseOverSampler):
         self.categorical = categorical
         self.numeric = numeric
         self.max_categories = max_categories
+        self.constraints = constraints
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -354,6 +361,9 @@ class VAEOverSampler(BaseOverSampler):
                     categorical=self._columns("categorical", columns, names),
                     numeric=self._columns("numeric", columns, names),
                     max_categories=self.max_categories,
+                    constraints=(self.constraints if self.constraints is None
+                                 or isinstance(self.constraints, str)
+                                 else [str(c) for c in self.constraints]),
                     verbose=self.verbose,
                     seed=self.seed_,
                     **train_kwargs,

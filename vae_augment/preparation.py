@@ -84,12 +84,15 @@ def prepare_training(
     streaming: bool | None = None,
     encoding=None,
     checkpoint_dir: str | None = None,
+    constraints=None,
 ):
     """The encoding and the training data (arrays in memory, or a `ParquetSource`).
 
     The encoding comes from `encoding` (an `Encoding` or a path to its JSON), else from the
     ``encoding.json`` of `checkpoint_dir` (a resumed run skips the statistics pass), else from
-    one streaming pass over `inputs`. Data is streamed when `streaming` is true, or when it
+    one streaming pass over `inputs`. `constraints` (see `constraints.resolve_constraints`;
+    ``"auto"`` costs one more pass) replace the encoding's relations when given. Data is
+    streamed when `streaming` is true, or when it
     is None and the input has more than `vae_augment.streaming.STREAMING_MIN_ROWS` rows.
     """
     from vae_augment.errors import SchemaError
@@ -120,6 +123,10 @@ def prepare_training(
             )
     encoding = encoding.with_count_likelihood(config.image_likelihood).with_spikes(
         float(config.spike_share))
+    if constraints is not None:
+        from vae_augment.constraints import resolve_constraints
+
+        encoding = encoding.with_relations(resolve_constraints(constraints, inputs, encoding))
     if should_stream(inputs, streaming):
         return encoding, ParquetSource(
             inputs, encoding, validation_split=config.validation_split, seed=config.seed,

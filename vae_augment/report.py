@@ -176,6 +176,16 @@ def _fidelity_html(h, fid, report, images) -> None:
                      a.get("mean_abs_diff"), ", ".join(a.get("worst_pair", [])) or None])
     h.append(_table(["class", "real", "synthetic", "marginal fidelity", "max null-rate gap",
                      "assoc. mean |diff|", "worst pair"], rows))
+    rel = fid.get("relations")
+    if rel:
+        h.append("<h3>Relations between numeric columns</h3><p class='muted'>Inequalities "
+                 "that hold in every real row (and not merely because the two columns' ranges "
+                 "do not overlap), with the share of synthetic rows that break them. A "
+                 "model fitted with <code>--constraint auto</code> (or <code>'A &lt;= B'</code>)"
+                 " keeps them.</p>")
+        h.append(_table(["relation", "real rows", "synthetic rows", "broken", "share broken"],
+                        [[e["relation"], e["real_rows"], e["synthetic_rows"], e["violations"],
+                          e["violation_rate"]] for e in rel]))
     for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
                      ("association", "association heatmaps")):
         h.append(_img(images.get(key), alt))

@@ -52,6 +52,8 @@ class Sampler:
     def __init__(self, artifact, *, jit_compile: bool = False):
         import tensorflow as tf
 
+        from vae_augment.constraints import constrained_generate
+
         self.artifact = artifact
         self.encoding = artifact.encoding
         model = artifact.model
@@ -59,7 +61,7 @@ class Sampler:
 
         def generate(class_idx, seed):
             y = tf.fill([BLOCK_ROWS], class_idx)
-            decoded = encoding.decode_tf(model.generate(y, seed))
+            decoded = encoding.decode_tf(constrained_generate(model, encoding, y, seed))
             values = {k: v for k, (v, _) in decoded.items()}
             masks = {k: m for k, (_, m) in decoded.items() if m is not None}
             return values, masks

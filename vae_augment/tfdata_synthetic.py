@@ -134,8 +134,10 @@ def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> 
     """Generates one batch for classes `y` ([B] int32) as a feature dict (TF ops only)."""
     import tensorflow as tf
 
+    from vae_augment.constraints import constrained_generate
+
     enc = art.encoding
-    decoded = enc.decode_tf(art.model.generate(y, seed))
+    decoded = enc.decode_tf(constrained_generate(art.model, enc, y, seed))
     specs = {s.name: s for s in enc.specs}
     rows = tf.shape(y)[0]
     want = set(masks)

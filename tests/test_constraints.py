@@ -1,0 +1,272 @@
+"""Inequality constraints between numeric columns (`vae_augment.constraints`): parsing,
+discovery, storage with the encoding, enforcement in every generation path, and the
+evaluation report's relation check."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from .conftest import FAST, FAST_ARGS, run_cli
+
+# enough training for draws that follow the data, still a few seconds
+TRAIN = {**FAST, "epochs": 15, "patience": 15, "hidden": (32,)}
+
+
+def loan_table(n: int = 1200, seed: int = 0) -> pa.Table:
+    """``amount <= price`` in every row, often nearly equal (as credit.parquet's loans and
+    prices); ``other`` unrelated; ``small`` below ``price`` only because its range is lower;
+    10 % of ``amount`` null. Classes a (75 %) / b."""
+    rng = np.random.default_rng(seed)
+    label = np.where(rng.random(n) < 0.75, "a", "b")
+    price = rng.lognormal(7, 0.4, n).round()
+    share = np.where(rng.random(n) < 0.3, 1.0, rng.uniform(0.6, 1.0, n))
+    amount = np.floor(price * share)
+    amount_null = rng.random(n) < 0.1
+    return pa.table({
+        "amount": pa.array(amount, pa.float64(), mask=amount_null),
+        "price": pa.array(price.astype(np.int64)),
+        "other": rng.normal(0, 1, n),
+        "small": rng.uniform(0, 1, n),
+        "label": label,
+    })
+
+
+def broken(table: pa.Table, left: str = "amount", right: str = "price") -> int:
+    a = table.column(left).to_numpy(zero_copy_only=False).astype(float)
+    b = table.column(right).to_numpy(zero_copy_only=False).astype(float)
+    both = ~(np.isnan(a) | np.isnan(b))
+    return int((a[both] > b[both]).sum())
+
+
+# ---------------------------------------------------------------------------- parsing
+def test_parse_relation_reads_both_directions_and_rejects_the_rest():
+    from vae_augment.constraints import Relation, parse_relation
+    from vae_augment.errors import VAEAugmentError
+
+    assert parse_relation("Amount <= Price") == Relation("Amount", "Price")
+    assert parse_relation(" Price>=Amount ") == Relation("Amount", "Price")
+    assert parse_relation("total day <= total eve") == Relation("total day", "total eve")
+    assert str(Relation("a", "b")) == "a <= b"
+    for bad in ("Amount < Price", "Amount == Price", "Amount", "a <= b <= c", ""):
+        with pytest.raises(VAEAugmentError, match="must read 'A <= B'"):
+            parse_relation(bad)
+    with pytest.raises(VAEAugmentError, match="with itself"):
+        parse_relation("a <= a")
+
+
+# ---------------------------------------------------------------------------- discovery
+def test_discovery_finds_the_relation_that_holds_in_every_row_and_only_it():
+    from vae_augment.constraints import Relation, RelationStats
+
+    table = loan_table()
+    stats = RelationStats(["amount", "price", "other", "small"])
+    for batch in table.to_batches(max_chunksize=100):
+        stats.update(batch)
+    # small <= price holds too, but only because the ranges do not overlap: not reported
+    assert stats.relations() == [Relation("amount", "price")]
+    # one row that breaks it (nulls elsewhere are ignored) removes it
+    worse = pa.table({"amount": [5000.0], "price": [10], "other": [None], "small": [0.5]},
+                     schema=pa.schema([("amount", pa.float64()), ("price", pa.int64()),
+                                       ("other", pa.float64()), ("small", pa.float64())]))
+    stats.update(worse.to_batches()[0])
+    assert stats.relations() == []
+
+
+def test_relation_stats_merge_equals_one_pass():
+    from vae_augment.constraints import RelationStats
+
+    table = loan_table(seed=3)
+    names = ["amount", "price", "other"]
+    whole, left, right = (RelationStats(names) for _ in range(3))
+    whole.update(table)
+    left.update(table.slice(0, 500))
+    right.update(table.slice(500))
+    left.merge(right)
+    np.testing.assert_array_equal(whole.max_diff, left.max_diff)
+    np.testing.assert_array_equal(whole.both, left.both)
+    assert whole.relations() == left.relations()
+
+
+def test_resolve_constraints_names_the_wrong_column(tmp_path):
+    from vae_augment.constraints import Relation, resolve_constraints
+    from vae_augment.errors import SchemaError
+    from vae_augment.preparation import fit_encoding
+
+    table = loan_table().append_column("kind", pa.array(["x", "y"] * 600))
+    enc = fit_encoding(table, "label")
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+    assert resolve_constraints(None, table, enc) == []
+    assert resolve_constraints("auto", str(path), enc) == [Relation("amount", "price")]
+    assert resolve_constraints(["price >= amount", "auto", "other <= price"], table, enc) == [
+        Relation("amount", "price"), Relation("other", "price")]
+    for text, what in (("kind <= price", "a categorical column"),
+                       ("label <= price", "the label"), ("nope <= price", "not a column")):
+        with pytest.raises(SchemaError, match=f"'{text.split()[0]}' is {what}"):
+            resolve_constraints([text], table, enc)
+
+
+# ---------------------------------------------------------------------------- encoding
+def test_relations_travel_with_the_encoding_json():
+    from vae_augment.constraints import Relation
+    from vae_augment.encoding import Encoding
+    from vae_augment.preparation import fit_encoding
+
+    enc = fit_encoding(loan_table(), "label")
+    assert "relations" not in enc.to_json()  # encodings without any are written as before
+    with_rel = enc.with_relations([Relation("amount", "price")])
+    back = Encoding.from_json(json.loads(json.dumps(with_rel.to_json())))
+    assert back.relations == [Relation("amount", "price")]
+    assert enc.relations == []
+
+
+def test_decode_repairs_a_row_that_breaks_a_relation_on_the_left_columns_grid():
+    import tensorflow as tf
+
+    from vae_augment.constraints import Relation
+    from vae_augment.preparation import fit_encoding
+
+    table = pa.table({"price": np.arange(100) * 10.5 + 100.25, "count": np.arange(0, 1000, 10),
+                      "label": ["a", "b"] * 50})
+    plain = fit_encoding(table, "label")
+    enc = plain.with_relations([Relation("count", "price")])
+    order = [s.name for s in enc.numeric]
+    num = np.zeros((2, 2), np.float32)
+    num[0, order.index("count")], num[0, order.index("price")] = 2.0, -2.0  # breaks it
+    num[1, order.index("count")], num[1, order.index("price")] = -2.0, 2.0  # holds
+    gen = {"num": tf.constant(num)}
+    assert enc.violations_tf(gen).numpy().tolist() == [True, False]
+    before = {k: v.numpy() for k, (v, _) in plain.decode_tf(gen).items()}
+    after = {k: v.numpy() for k, (v, _) in enc.decode_tf(gen).items()}
+    assert before["count"][0] > before["price"][0]
+    assert before["price"][0] % 1 != 0  # a float price: the int count takes its floor
+    assert after["count"][0] == np.floor(before["price"][0])
+    np.testing.assert_array_equal(after["price"], before["price"])
+    assert after["count"][1] == before["count"][1]  # a row that held is left alone
+
+
+def test_a_null_cell_is_never_constrained():
+    import tensorflow as tf
+
+    from vae_augment.constraints import Relation
+    from vae_augment.preparation import fit_encoding
+
+    enc = fit_encoding(loan_table(), "label").with_relations([Relation("amount", "price")])
+    order = [s.name for s in enc.numeric]
+    num = np.zeros((2, len(order)), np.float32)
+    num[:, order.index("amount")], num[:, order.index("price")] = 3.0, -3.0
+    nulls = np.zeros((2, len(enc.null_columns)), np.float32)
+    nulls[0, enc.null_columns.index("amount")] = 1.0  # row 0: amount is null
+    gen = {"num": tf.constant(num), "nulls": tf.constant(nulls)}
+    assert enc.violations_tf(gen).numpy().tolist() == [False, True]
+    out = enc.decode_tf(gen)
+    amount = out["amount"][0].numpy()
+    assert amount[0] > out["price"][0].numpy()[0]  # the null row's stored value is left alone
+    assert amount[1] <= out["price"][0].numpy()[1]
+
+
+# ---------------------------------------------------------------------------- generation
+@pytest.fixture(scope="module")
+def loan_models():
+    from vae_augment.api import fit
+
+    table = loan_table()
+    plain = fit(table, label="label", seed=0, **TRAIN)
+    constrained = fit(table, label="label", seed=0, constraints="auto", **TRAIN)
+    return table, plain, constrained
+
+
+def test_unconstrained_draws_break_the_relation_and_constrained_ones_never(loan_models):
+    from vae_augment.api import sample
+
+    table, plain, constrained = loan_models
+    assert broken(table) == 0
+    counts = {"a": 3000, "b": 3000}
+    assert broken(sample(plain, counts, seed=1)) > 100  # what the constraint is for
+    out = sample(constrained, counts, seed=1)
+    assert out.num_rows == 6000 and broken(out) == 0
+    assert out.drop_columns(["is_synthetic"]).schema.equals(table.schema)
+    assert sample(constrained, counts, seed=1).equals(out)  # still seeded
+
+
+def test_broken_rows_are_redrawn_before_any_is_repaired(loan_models):
+    import tensorflow as tf
+
+    from vae_augment.constraints import constrained_generate
+
+    _, _, art = loan_models
+    model, enc = art.model, art.encoding
+    y = tf.zeros([4000], tf.int32)
+    seed = tf.constant([4, 2], tf.int32)
+    first = enc.violations_tf(model.generate(y, seed)).numpy().mean()
+    after = enc.violations_tf(constrained_generate(model, enc, y, seed)).numpy().mean()
+    assert first > 0.05  # the model alone breaks it often
+    assert after < first / 5  # the redraws, not the repair, fix most rows
+
+
+def test_tfdata_stream_and_oversampler_keep_the_relation(loan_models):
+    from vae_augment.imblearn import VAEOverSampler
+    from vae_augment.tfdata import synthetic_dataset
+
+    table, _, art = loan_models
+    batch = next(iter(synthetic_dataset(art, "b", batch_size=4000, seed=0, null_masks=True)))
+    a, p = batch["amount"].numpy(), batch["price"].numpy()
+    present = ~batch["amount_is_null"].numpy() if "amount_is_null" in batch else ~np.isnan(a)
+    assert (a[present] <= p[present]).all()
+
+    frame = table.to_pandas()
+    X, y = frame.drop(columns="label"), frame["label"].to_numpy()
+    sampler = VAEOverSampler(random_state=0, constraints="auto", **TRAIN)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert [str(r) for r in sampler.encoding_.relations] == ["amount <= price"]
+    new = X_res.iloc[len(X):]
+    both = new["amount"].notna()
+    assert len(new) > 500 and (new["amount"][both] <= new["price"][both]).all()
+    with pytest.raises(ValueError, match="constraints"):
+        VAEOverSampler(constraints=3).fit_resample(X, y)
+
+
+def test_cli_fit_with_auto_constraints_lists_them_and_sample_keeps_them(tmp_path, capsys):
+    data, model, out = tmp_path / "loans.parquet", tmp_path / "m", tmp_path / "s.parquet"
+    pq.write_table(loan_table(), data)
+    code, stdout, err = run_cli(["fit", data, "--label", "label", "--model-dir", model,
+                                 "--constraint", "auto", *FAST_ARGS], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["constraints"] == ["amount <= price"]
+    code, stdout, _ = run_cli(["info", "--model-dir", model], capsys)
+    assert json.loads(stdout)["constraints"] == ["amount <= price"]
+    code, _, err = run_cli(["sample", out, "--model-dir", model, "--n", "3000", "--quiet"],
+                           capsys)
+    assert code == 0, err
+    assert broken(pq.read_table(out)) == 0
+
+
+def test_cli_names_a_bad_constraint_in_one_line(tmp_path, capsys):
+    data = tmp_path / "loans.parquet"
+    pq.write_table(loan_table(), data)
+    for text, message in (("amount < price", "must read 'A <= B'"),
+                          ("label <= price", "'label' is the label")):
+        code, stdout, err = run_cli(["fit", data, "--label", "label", "--model-dir",
+                                     tmp_path / "m", "--constraint", text, *FAST_ARGS], capsys)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "m").exists()
+
+
+# ---------------------------------------------------------------------------- evaluation
+def test_evaluation_reports_the_broken_relation(loan_models, tmp_path):
+    from vae_augment.api import sample
+    from vae_augment.evaluation import evaluate
+
+    table, plain, _ = loan_models
+    synth = sample(plain, {"b": 900}, seed=2)
+    report = evaluate(table, synth, label="label", sections=["fidelity"], report_dir=tmp_path,
+                      progress=False)
+    rel = report["fidelity"]["relations"]
+    assert [e["relation"] for e in rel] == ["amount <= price"]
+    a = synth.column("amount").to_numpy(zero_copy_only=False)
+    expect = broken(synth) / int((~np.isnan(a)).sum())
+    assert rel[0]["violation_rate"] == pytest.approx(expect, abs=1e-6) and expect > 0
+    assert "amount &lt;= price" in (tmp_path / "report.html").read_text()
