@@ -15,15 +15,20 @@ from .conftest import FAST, FAST_ARGS, run_cli
 TRAIN = {**FAST, "epochs": 15, "patience": 15, "hidden": (32,)}
 
 
-def loan_table(n: int = 1200, seed: int = 0) -> pa.Table:
-    """``amount <= price`` in every row, often nearly equal (as credit.parquet's loans and
-    prices); ``other`` unrelated; ``small`` below ``price`` only because its range is lower;
-    10 % of ``amount`` null. Classes a (75 %) / b."""
+# the share of rows with amount == price, per class (credit's bad loans: 8 %)
+TIES = {"a": 0.05, "b": 0.25}
+
+
+def loan_table(n: int = 1200, seed: int = 0, ties=TIES) -> pa.Table:
+    """``amount <= price`` in every row, often nearly equal and in a share `ties` of each
+    class's rows equal (as credit.parquet's loans and prices); ``other`` unrelated; ``small``
+    below ``price`` only because its range is lower; 10 % of ``amount`` null. Classes a
+    (75 %) / b."""
     rng = np.random.default_rng(seed)
     label = np.where(rng.random(n) < 0.75, "a", "b")
     price = rng.lognormal(7, 0.4, n).round()
-    share = np.where(rng.random(n) < 0.3, 1.0, rng.uniform(0.6, 1.0, n))
-    amount = np.floor(price * share)
+    tie = rng.random(n) < np.where(label == "a", ties["a"], ties["b"])
+    amount = np.where(tie, price, np.floor(price * rng.uniform(0.6, 0.999, n)))
     amount_null = rng.random(n) < 0.1
     return pa.table({
         "amount": pa.array(amount, pa.float64(), mask=amount_null),
@@ -34,11 +39,24 @@ def loan_table(n: int = 1200, seed: int = 0) -> pa.Table:
     })
 
 
-def broken(table: pa.Table, left: str = "amount", right: str = "price") -> int:
+def pair(table: pa.Table, cls=None, left: str = "amount", right: str = "price"):
+    """(left, right) values of the rows (of class `cls`) where both are present."""
     a = table.column(left).to_numpy(zero_copy_only=False).astype(float)
     b = table.column(right).to_numpy(zero_copy_only=False).astype(float)
-    both = ~(np.isnan(a) | np.isnan(b))
-    return int((a[both] > b[both]).sum())
+    keep = ~(np.isnan(a) | np.isnan(b))
+    if cls is not None:
+        keep &= np.asarray(table.column("label").to_pylist()) == cls
+    return a[keep], b[keep]
+
+
+def broken(table: pa.Table, left: str = "amount", right: str = "price") -> int:
+    a, b = pair(table, None, left, right)
+    return int((a > b).sum())
+
+
+def edge_share(table: pa.Table, cls) -> float:
+    a, b = pair(table, cls)
+    return float(np.mean(a == b))
 
 
 # ---------------------------------------------------------------------------- parsing
@@ -62,16 +80,20 @@ def test_discovery_finds_the_relation_that_holds_in_every_row_and_only_it():
     from vae_augment.constraints import Relation, RelationStats
 
     table = loan_table()
-    stats = RelationStats(["amount", "price", "other", "small"])
-    for batch in table.to_batches(max_chunksize=100):
-        stats.update(batch)
+    stats = RelationStats(["amount", "price", "other", "small"], 2)
+    codes = (np.asarray(table.column("label").to_pylist()) == "b").astype(int)
+    for start in range(0, table.num_rows, 100):
+        stats.update(table.slice(start, 100), codes[start:start + 100])
     # small <= price holds too, but only because the ranges do not overlap: not reported
     assert stats.relations() == [Relation("amount", "price")]
+    ties = stats.relations()[0].ties  # per class, over the rows with both values
+    assert ties == pytest.approx([edge_share(table, "a"), edge_share(table, "b")], abs=1e-6)
+    assert ties[0] < 0.1 < 0.15 < ties[1]
     # one row that breaks it (nulls elsewhere are ignored) removes it
     worse = pa.table({"amount": [5000.0], "price": [10], "other": [None], "small": [0.5]},
                      schema=pa.schema([("amount", pa.float64()), ("price", pa.int64()),
                                        ("other", pa.float64()), ("small", pa.float64())]))
-    stats.update(worse.to_batches()[0])
+    stats.update(worse.to_batches()[0], np.array([0]))
     assert stats.relations() == []
 
 
@@ -80,14 +102,16 @@ def test_relation_stats_merge_equals_one_pass():
 
     table = loan_table(seed=3)
     names = ["amount", "price", "other"]
-    whole, left, right = (RelationStats(names) for _ in range(3))
-    whole.update(table)
-    left.update(table.slice(0, 500))
-    right.update(table.slice(500))
+    codes = (np.asarray(table.column("label").to_pylist()) == "b").astype(int)
+    whole, left, right = (RelationStats(names, 2) for _ in range(3))
+    whole.update(table, codes)
+    left.update(table.slice(0, 500), codes[:500])
+    right.update(table.slice(500), codes[500:])
     left.merge(right)
-    np.testing.assert_array_equal(whole.max_diff, left.max_diff)
-    np.testing.assert_array_equal(whole.both, left.both)
+    for field in ("max_diff", "both", "class_both", "class_equal"):
+        np.testing.assert_array_equal(getattr(whole, field), getattr(left, field))
     assert whole.relations() == left.relations()
+    assert whole.relations()[0].ties == left.relations()[0].ties
 
 
 def test_resolve_constraints_names_the_wrong_column(tmp_path):
@@ -103,6 +127,10 @@ def test_resolve_constraints_names_the_wrong_column(tmp_path):
     assert resolve_constraints("auto", str(path), enc) == [Relation("amount", "price")]
     assert resolve_constraints(["price >= amount", "auto", "other <= price"], table, enc) == [
         Relation("amount", "price"), Relation("other", "price")]
+    auto = resolve_constraints("auto", table, enc)[0]
+    assert auto.ties == resolve_constraints(["amount <= price"], table, enc)[0].ties
+    with pytest.warns(UserWarning, match="'price <= amount' does not hold in every training row"):
+        resolve_constraints(["price <= amount"], table, enc)
     for text, what in (("kind <= price", "a categorical column"),
                        ("label <= price", "the label"), ("nope <= price", "not a column")):
         with pytest.raises(SchemaError, match=f"'{text.split()[0]}' is {what}"):
@@ -117,9 +145,11 @@ def test_relations_travel_with_the_encoding_json():
 
     enc = fit_encoding(loan_table(), "label")
     assert "relations" not in enc.to_json()  # encodings without any are written as before
-    with_rel = enc.with_relations([Relation("amount", "price")])
+    with_rel = enc.with_relations([Relation("amount", "price", (0.05, 0.25))])
     back = Encoding.from_json(json.loads(json.dumps(with_rel.to_json())))
     assert back.relations == [Relation("amount", "price")]
+    assert back.relations[0].ties == (0.05, 0.25)
+    np.testing.assert_allclose(back.relation_ties(), [[0.05], [0.25]], rtol=1e-6)
     assert enc.relations == []
 
 
@@ -185,20 +215,41 @@ def test_unconstrained_draws_break_the_relation_and_constrained_ones_never(loan_
     table, plain, constrained = loan_models
     assert broken(table) == 0
     counts = {"a": 3000, "b": 3000}
-    assert broken(sample(plain, counts, seed=1)) > 100  # what the constraint is for
+    assert broken(sample(plain, counts, seed=1)) > 300  # what the constraint is for
     out = sample(constrained, counts, seed=1)
     assert out.num_rows == 6000 and broken(out) == 0
     assert out.drop_columns(["is_synthetic"]).schema.equals(table.schema)
     assert sample(constrained, counts, seed=1).equals(out)  # still seeded
 
 
-def test_broken_rows_are_redrawn_before_any_is_repaired(loan_models):
+def test_each_class_gets_its_share_of_rows_on_the_edge(loan_models):
+    """Breaking draws are put on the edge (amount == price) as often as the class's real
+    rows sit there, and redrawn otherwise: unconstrained draws almost never land on it."""
+    from vae_augment.api import sample
+
+    table, plain, constrained = loan_models
+    free = sample(plain, {"a": 4000, "b": 4000}, seed=3)
+    out = sample(constrained, {"a": 4000, "b": 4000}, seed=3)
+    for cls in ("a", "b"):
+        real = edge_share(table, cls)
+        assert edge_share(free, cls) < real / 2  # what the model draws on its own
+        assert edge_share(out, cls) == pytest.approx(real, abs=0.04)
+    # and the rest were redrawn, not lowered: the rows just under the edge stay as common
+    # as without the constraint (lowering every breaking row would pile them on the edge)
+    a, p = pair(out, "a")
+    assert np.mean(a == p) < 0.12
+
+
+def test_without_ties_breaking_rows_are_redrawn_before_any_is_repaired():
     import tensorflow as tf
 
+    from vae_augment.api import fit
     from vae_augment.constraints import constrained_generate
 
-    _, _, art = loan_models
+    table = loan_table(ties={"a": 0.0, "b": 0.0})
+    art = fit(table, label="label", seed=0, constraints="auto", **TRAIN)
     model, enc = art.model, art.encoding
+    assert enc.relations[0].ties == (0.0, 0.0)
     y = tf.zeros([4000], tf.int32)
     seed = tf.constant([4, 2], tf.int32)
     first = enc.violations_tf(model.generate(y, seed)).numpy().mean()
@@ -270,3 +321,8 @@ def test_evaluation_reports_the_broken_relation(loan_models, tmp_path):
     expect = broken(synth) / int((~np.isnan(a)).sum())
     assert rel[0]["violation_rate"] == pytest.approx(expect, abs=1e-6) and expect > 0
     assert "amount &lt;= price" in (tmp_path / "report.html").read_text()
+    from vae_augment.cli_evaluate import summary_line
+
+    line = summary_line(report)
+    assert line["relation_broken"] == "amount <= price"
+    assert line["relation_broken_share"] == round(expect, 4)

@@ -24,6 +24,11 @@ def summary_line(report: dict) -> dict:
                                 ("exact_copy_rate", "privacy", "exact_copy_rate")):
         if report.get(section) is not None:  # a section left out (--sections) is not printed
             out[key] = report[section][field]
+    broken = [e for e in (report.get("fidelity") or {}).get("relations", [])
+              if e["violation_rate"] > 0]
+    if broken:  # worst first: an inequality every real row keeps and synthetic rows break
+        out["relation_broken"] = broken[0]["relation"]
+        out["relation_broken_share"] = broken[0]["violation_rate"]
     for method in ("none", "smote", "vae_augment"):
         if method in lr:
             out[f"minority_f1_lr_{method}"] = lr[method]["minority_f1"]

@@ -107,7 +107,8 @@ class Encoding:
         self._knot_tables = [_knot_inverse(g) for g in grids]
         from vae_augment.constraints import Relation
 
-        self.relations = [r if isinstance(r, Relation) else Relation(*r) for r in relations]
+        self.relations = [r if isinstance(r, Relation) else Relation(
+            r[0], r[1], tuple(r[2]) if len(r) > 2 else ()) for r in relations]
         num_pos = {s.name: j for j, s in enumerate(self.numeric)}
         # (left, right) numeric positions of each relation
         self._relation_idx = [(num_pos[r.left], num_pos[r.right]) for r in self.relations]
@@ -187,8 +188,17 @@ class Encoding:
         """This encoding with `relations` (``constraints.Relation``, left <= right, between
         numeric columns) that `decode_tf` and `constraints.constrained_generate` enforce."""
         data = self.to_json()
-        data["relations"] = [[r.left, r.right] for r in relations]
+        data["relations"] = [[r.left, r.right, list(r.ties)] for r in relations]
         return Encoding.from_json(data)
+
+    def relation_ties(self) -> np.ndarray:
+        """float32 [n_classes, n_relations]: each relation's tie share per class (0 where
+        none is known)."""
+        out = np.zeros((len(self.classes), len(self.relations)), np.float32)
+        for k, r in enumerate(self.relations):
+            if len(r.ties) == len(self.classes):
+                out[:, k] = r.ties
+        return out
 
     def class_index(self, value: Any) -> int:
         """The index of class `value`; accepts the value or its string form."""
@@ -479,20 +489,31 @@ class Encoding:
                 cols[i] = lower
         return tf.stack(cols, axis=1)
 
+    def relation_status_tf(self, gen: Mapping[str, Any]):
+        """(broken, equal, present), each bool [B, n_relations]: which rows of model-space
+        samples `gen` break which of `relations` (before `decode_tf`'s repair), sit on its
+        edge (left == right), and have both of its values."""
+        import tensorflow as tf
+
+        x, absent = self._numeric_tf(gen)
+        parts: list[list] = [[], [], []]
+        for i, j in self._relation_idx:
+            present = tf.ones_like(x[:, i], tf.bool) if absent is None else tf.logical_not(
+                tf.logical_or(absent[:, i], absent[:, j]))
+            parts[0].append(tf.logical_and(present, x[:, i] > x[:, j]))
+            parts[1].append(tf.logical_and(present, tf.equal(x[:, i], x[:, j])))
+            parts[2].append(present)
+        if not self._relation_idx:
+            empty = tf.zeros([tf.shape(x)[0], 0], tf.bool)
+            return empty, empty, empty
+        return tuple(tf.stack(p, axis=1) for p in parts)
+
     def violations_tf(self, gen: Mapping[str, Any]):
         """[B] bool: which rows of model-space samples `gen` break one of `relations`
         (before `decode_tf`'s repair)."""
         import tensorflow as tf
 
-        x, absent = self._numeric_tf(gen)
-        bad = tf.zeros([tf.shape(x)[0]], tf.bool)
-        for i, j in self._relation_idx:
-            broken = x[:, i] > x[:, j]
-            if absent is not None:
-                broken = tf.logical_and(broken, tf.logical_not(
-                    tf.logical_or(absent[:, i], absent[:, j])))
-            bad = tf.logical_or(bad, broken)
-        return bad
+        return tf.reduce_any(self.relation_status_tf(gen)[0], axis=1)
 
     # ------------------------------------------------------------------ to Arrow
     def to_arrow(
@@ -545,7 +566,7 @@ class Encoding:
             "schema": _schema_to_b64(self.schema),
             "features": [dataclasses.asdict(s) for s in self.specs],
             # (only when there are some: encodings without any read as they always did)
-            **({"relations": [[r.left, r.right] for r in self.relations]}
+            **({"relations": [[r.left, r.right, list(r.ties)] for r in self.relations]}
                if self.relations else {}),
         }
 
