@@ -97,6 +97,28 @@ def test_discovery_finds_the_relation_that_holds_in_every_row_and_only_it():
     assert stats.relations() == []
 
 
+def test_auto_leaves_out_a_relation_the_marginals_alone_keep():
+    from vae_augment.constraints import Relation, RelationStats, discover_relations, independent_break_share
+    from vae_augment.preparation import fit_encoding
+
+    table = loan_table()
+    price = table.column("price").to_numpy()
+    tiny = np.random.default_rng(1).uniform(0, 50, len(price))
+    second = np.argsort(price)[1]
+    tiny[second] = price[second]  # the ranges overlap, by one row: not implied by them
+    table = table.append_column("tiny", pa.array(tiny))
+    stats = RelationStats(["tiny", "price", "amount"])
+    stats.update(table)
+    assert Relation("tiny", "price") in stats.relations()
+    enc = fit_encoding(table, "label")
+    knots = {s.name: s.knots for s in enc.numeric}
+    assert independent_break_share(knots["tiny"], knots["price"]) < 0.01
+    assert independent_break_share(knots["amount"], knots["price"]) > 0.1
+    found = discover_relations(table, enc)
+    assert Relation("amount", "price") in found and Relation("tiny", "price") not in found
+    assert Relation("tiny", "price") in discover_relations(table, enc, min_break=0.0)
+
+
 def test_relation_stats_merge_equals_one_pass():
     from vae_augment.constraints import RelationStats
 
@@ -123,7 +145,9 @@ def test_resolve_constraints_names_the_wrong_column(tmp_path):
     enc = fit_encoding(table, "label")
     path = tmp_path / "t.parquet"
     pq.write_table(table, path)
-    assert resolve_constraints(None, table, enc) == []
+    assert resolve_constraints(None, table, enc) == resolve_constraints("none", table, enc) == []
+    assert resolve_constraints(["none", "amount <= price"], table, enc) == [
+        Relation("amount", "price")]
     assert resolve_constraints("auto", str(path), enc) == [Relation("amount", "price")]
     assert resolve_constraints(["price >= amount", "auto", "other <= price"], table, enc) == [
         Relation("amount", "price"), Relation("other", "price")]
@@ -178,6 +202,38 @@ def test_decode_repairs_a_row_that_breaks_a_relation_on_the_left_columns_grid():
     assert after["count"][1] == before["count"][1]  # a row that held is left alone
 
 
+def test_decode_repairs_a_chain_of_relations_end_to_end():
+    import tensorflow as tf
+
+    from vae_augment.constraints import Relation
+    from vae_augment.encoding import _chain_depth
+    from vae_augment.preparation import fit_encoding
+
+    assert _chain_depth([(0, 1)]) == 1 and _chain_depth([(0, 1), (1, 2)]) == 2
+    assert _chain_depth([(0, 1), (1, 0)]) == 1 and _chain_depth([(0, 2), (1, 2)]) == 1
+    rng = np.random.default_rng(0)
+    low = rng.uniform(0, 10, 200)
+    table = pa.table({"a": low, "b": low + rng.uniform(0, 10, 200),
+                      "c": low + rng.uniform(2, 20, 200), "label": ["x", "y"] * 100})
+    enc = fit_encoding(table, "label").with_relations(
+        [Relation("a", "b"), Relation("b", "c")])
+    order = [s.name for s in enc.numeric]
+    num = np.zeros((3, 3), np.float32)
+    for row, (a, b, c) in enumerate([(3.0, 3.0, -3.0), (3.0, -3.0, 3.0), (-3.0, -2.0, 3.0)]):
+        num[row, [order.index("a"), order.index("b"), order.index("c")]] = a, b, c
+    out = {k: v.numpy() for k, (v, _) in enc.decode_tf({"num": tf.constant(num)}).items()}
+    assert (out["a"] <= out["b"]).all() and (out["b"] <= out["c"]).all()
+    plain = {k: v.numpy() for k, (v, _) in fit_encoding(table, "label").decode_tf(
+        {"num": tf.constant(num)}).items()}
+    b = np.minimum(plain["b"], plain["c"])
+    np.testing.assert_array_equal(out["b"], b)
+    np.testing.assert_array_equal(out["a"], np.minimum(plain["a"], b))  # below the lowered b
+    np.testing.assert_array_equal(out["c"], plain["c"])
+    assert plain["a"][0] > plain["c"][0] == out["a"][0]  # row 0 needs the second sweep
+    assert plain["a"][1] > b[1] and out["a"][1] == b[1]
+    assert out["a"][2] == plain["a"][2] and out["b"][2] == plain["b"][2]  # held: untouched
+
+
 def test_a_null_cell_is_never_constrained():
     import tensorflow as tf
 
@@ -204,8 +260,9 @@ def loan_models():
     from vae_augment.api import fit
 
     table = loan_table()
-    plain = fit(table, label="label", seed=0, **TRAIN)
-    constrained = fit(table, label="label", seed=0, constraints="auto", **TRAIN)
+    plain = fit(table, label="label", seed=0, constraints=None, **TRAIN)
+    constrained = fit(table, label="label", seed=0, **TRAIN)  # "auto", the default
+    assert plain.encoding.relations == []
     return table, plain, constrained
 
 
@@ -270,7 +327,7 @@ def test_tfdata_stream_and_oversampler_keep_the_relation(loan_models):
 
     frame = table.to_pandas()
     X, y = frame.drop(columns="label"), frame["label"].to_numpy()
-    sampler = VAEOverSampler(random_state=0, constraints="auto", **TRAIN)
+    sampler = VAEOverSampler(random_state=0, **TRAIN)  # constraints="auto", the default
     X_res, y_res = sampler.fit_resample(X, y)
     assert [str(r) for r in sampler.encoding_.relations] == ["amount <= price"]
     new = X_res.iloc[len(X):]
@@ -280,11 +337,15 @@ def test_tfdata_stream_and_oversampler_keep_the_relation(loan_models):
         VAEOverSampler(constraints=3).fit_resample(X, y)
 
 
-def test_cli_fit_with_auto_constraints_lists_them_and_sample_keeps_them(tmp_path, capsys):
+def test_cli_fit_finds_constraints_by_default_and_sample_keeps_them(tmp_path, capsys):
     data, model, out = tmp_path / "loans.parquet", tmp_path / "m", tmp_path / "s.parquet"
     pq.write_table(loan_table(), data)
+    code, stdout, err = run_cli(["fit", data, "--label", "label", "--model-dir", tmp_path / "n",
+                                 "--constraint", "none", *FAST_ARGS], capsys)
+    assert code == 0, err
+    assert "constraints" not in json.loads(stdout)
     code, stdout, err = run_cli(["fit", data, "--label", "label", "--model-dir", model,
-                                 "--constraint", "auto", *FAST_ARGS], capsys)
+                                 *FAST_ARGS], capsys)
     assert code == 0, err
     assert json.loads(stdout)["constraints"] == ["amount <= price"]
     code, stdout, _ = run_cli(["info", "--model-dir", model], capsys)

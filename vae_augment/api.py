@@ -41,7 +41,7 @@ def fit(
     tensorboard: str | None = None,
     streaming: bool | None = None,
     encoding=None,
-    constraints=None,
+    constraints="auto",
     **train_kwargs,
 ) -> Artifact:
     """Fits the encoding and the conditional VAE, saving an artifact if `model_dir` is given.
@@ -68,10 +68,12 @@ def fit(
         encoding: a fitted `Encoding` or the path of an ``encoding.json`` (for example from
             ``pipelines/fit_stats.py``) to use instead of the streaming statistics pass.
         constraints: inequalities between numeric columns that every generated row keeps:
-            a list of ``"A <= B"`` / ``"A >= B"`` strings, or ``"auto"`` (also as an item)
-            for every such relation that holds in all training rows and is not implied by
-            the columns' ranges (one more pass over the data). Rows breaking one are
-            redrawn, then repaired (`vae_augment.constraints`). Default: none.
+            ``"auto"`` (the default) for every one that holds in all training rows and that
+            the two columns' marginals alone would not keep (one more pass over the data);
+            a list of ``"A <= B"`` / ``"A >= B"`` strings (with ``"auto"`` as an item to
+            add the discovered ones); None, ``"none"`` or ``[]`` for none. A row that breaks
+            one is put on its edge as often as real rows of its class are, else redrawn
+            (`vae_augment.constraints`).
         **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, precision,
             shuffle_buffer, ...).
 
@@ -94,7 +96,8 @@ def fit(
     encoding, data = prepare_training(
         inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories, streaming=streaming, encoding=encoding,
-        checkpoint_dir=checkpoint_dir if resume else None, constraints=constraints,
+        checkpoint_dir=checkpoint_dir if resume else None,
+        constraints=[] if constraints is None else constraints,
     )
     model, metrics = train_model(
         encoding, data, config, verbose=verbose, strategy=strategy, callbacks=callbacks,

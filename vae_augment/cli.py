@@ -227,8 +227,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="most distinct values of a categorical column [200]")
     g.add_argument("--constraint", action="append", default=[], metavar="'A <= B'",
                    help="an inequality between two numeric columns that every synthetic row "
-                        "keeps (rows breaking it are redrawn); 'auto': every one that holds "
-                        "in all training rows; repeatable")
+                        "keeps; repeatable; 'auto' (the default): every one that holds in all "
+                        "training rows and the columns' ranges alone would not keep; 'none': "
+                        "none")
     # the flags above, by dest: `balance` names the ones given when it reuses an artifact
     flags: dict[str, tuple[str, object]] = {}
     for a in actions:  # --jit/--no-jit share a dest; the first one's default holds
@@ -287,7 +288,7 @@ def _fit_kwargs(args) -> dict:
         "categorical": args.categorical,
         "numeric": args.numeric,
         "max_categories": args.max_categories,
-        "constraints": args.constraint or None,
+        "constraints": args.constraint or "auto",
     }
 
 

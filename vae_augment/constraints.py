@@ -4,7 +4,7 @@ given by the user, kept with the encoding, and enforced when rows are generated.
 The likelihood heads draw each numeric column independently given the latent code, so a
 hard edge of the joint distribution is blurred even when both marginals are right: on
 credit.parquet a loan never exceeds the price of what it buys (``Amount <= Price`` in all
-4,454 rows), yet about 16 % of the synthetic rows broke it before this module existed
+4,454 rows), yet 12-16 % of the synthetic rows broke it before this module existed
 (benchmarks/results/quality.md, session 17).
 
 Real data often sits on the edge itself (8 % of credit's bad loans equal the price), which
@@ -41,13 +41,19 @@ from vae_augment.errors import SchemaError, VAEAugmentError
 __all__ = [
     "Relation", "parse_relation", "RelationStats", "relation_stats", "discover_relations",
     "resolve_constraints",
-    "constrained_generate", "relation_report", "REDRAW_ROUNDS", "MAX_RELATION_COLUMNS",
+    "constrained_generate", "relation_report", "independent_break_share", "REDRAW_ROUNDS",
+    "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK",
 ]
 
 #: more draws a row that breaks a relation gets before `Encoding.decode_tf` repairs it
 REDRAW_ROUNDS = 8
 #: discovery looks at most at this many numeric columns (its cost grows with their square)
 MAX_RELATION_COLUMNS = 64
+#: ``"auto"`` leaves out a relation that two independent draws from the two columns'
+#: marginals would break less often than this: the model, which gets the marginals right,
+#: all but never breaks it (churn's ``total_day_charge <= total_day_minutes``: 0.4 %; 0 of
+#: 25,000 synthetic rows), and each enforced relation costs generation time
+AUTO_MIN_BREAK = 0.01
 # the redraws' seed stream, apart from the guide's ``fold_in(seed, r)`` for small r
 _REDRAW_STREAM = 0x5EED0000
 
@@ -77,7 +83,7 @@ def parse_relation(text: str | Relation) -> Relation:
     if not m or "<" in m.group(1) + m.group(3) or ">" in m.group(1) + m.group(3):
         raise VAEAugmentError(
             f"constraint {text!r} must read 'A <= B' or 'A >= B' with two numeric column "
-            "names, or be 'auto'")
+            "names, or be 'auto' or 'none'")
     a, op, b = m.groups()
     if a == b:
         raise VAEAugmentError(f"constraint {text!r} compares column '{a}' with itself")
@@ -209,9 +215,21 @@ def relation_stats(inputs, encoding, names: Sequence[str]) -> RelationStats:
     return stats
 
 
-def discover_relations(inputs, encoding) -> list[Relation]:
+def independent_break_share(left_knots, right_knots) -> float:
+    """P(a > b) for a and b drawn independently from two columns' quantile knots (their
+    marginals): how often a model that got the marginals right and nothing else would break
+    ``left <= right``."""
+    a, b = np.sort(np.asarray(left_knots, float)), np.sort(np.asarray(right_knots, float))
+    if not len(a) or not len(b):
+        return 0.0
+    return float(np.searchsorted(b, a, side="left").mean() / len(b))
+
+
+def discover_relations(inputs, encoding, *, min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
     """The relations between `encoding`'s numeric columns that hold in every row of `inputs`
-    (a table, or Parquet paths read batch by batch), with their tie shares: one pass."""
+    (a table, or Parquet paths read batch by batch), with their tie shares, leaving out those
+    that independent draws from the two columns would break less often than `min_break`
+    (`independent_break_share`): one pass."""
     names = [s.name for s in encoding.numeric]
     if len(names) > MAX_RELATION_COLUMNS:
         warnings.warn(
@@ -219,19 +237,28 @@ def discover_relations(inputs, encoding) -> list[Relation]:
             f"{len(names)} numeric columns; name the others' constraints explicitly",
             stacklevel=3)
         names = names[:MAX_RELATION_COLUMNS]
-    return relation_stats(inputs, encoding, names).relations() if names else []
+    if not names:
+        return []
+    knots = {s.name: s.knots for s in encoding.numeric}
+    return [r for r in relation_stats(inputs, encoding, names).relations()
+            if knots[r.left] is None or knots[r.right] is None
+            or independent_break_share(knots[r.left], knots[r.right]) >= min_break]
 
 
 def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
-    """`fit`'s ``constraints`` as relations: None or () for none; ``"auto"`` for every
-    relation `discover_relations` finds; or a list of ``"A <= B"`` strings (or `Relation`s),
-    which may include ``"auto"``. Checks that every named column is a numeric column."""
-    if constraints is None:
+    """`fit`'s ``constraints`` as relations: None, ``"none"`` or () for none; ``"auto"``
+    for every relation `discover_relations` finds; or a list of ``"A <= B"`` strings (or
+    `Relation`s), which may include ``"auto"``. Checks that every named column is a numeric
+    column."""
+    if constraints is None or (isinstance(constraints, str)
+                               and constraints.strip().lower() == "none"):
         return []
     items = [constraints] if isinstance(constraints, (str, Relation)) else list(constraints)
-    auto = any(isinstance(i, str) and i.strip().lower() == "auto" for i in items)
-    given = [parse_relation(i) for i in items
-             if not (isinstance(i, str) and i.strip().lower() == "auto")]
+    def word(item):
+        return item.strip().lower() if isinstance(item, str) else None
+
+    auto = any(word(i) == "auto" for i in items)
+    given = [parse_relation(i) for i in items if word(i) not in ("auto", "none")]
     numeric = [s.name for s in encoding.numeric]
     kinds = {s.name: s.kind for s in encoding.specs}
     for r in given:

@@ -467,27 +467,46 @@ class Encoding:
             tf.gather(tf.cast(nulls, tf.float64), [max(i, 0) for i in slots], axis=1) > 0.5,
             tf.constant([i >= 0 for i in slots])[None, :])
 
+    def _relation_sides(self, x, absent):
+        """(left, right, present), each [B, n_relations]: the relations' two values and
+        whether both are there."""
+        import tensorflow as tf
+
+        lefts = [i for i, _ in self._relation_idx]
+        rights = [j for _, j in self._relation_idx]
+        left, right = tf.gather(x, lefts, axis=1), tf.gather(x, rights, axis=1)
+        if absent is None:
+            return left, right, tf.ones_like(left, tf.bool)
+        present = tf.logical_not(tf.logical_or(tf.gather(absent, lefts, axis=1),
+                                               tf.gather(absent, rights, axis=1)))
+        return left, right, present
+
     def _repair_tf(self, x, absent):
         """`x` ([B, n_num] numeric values) with every relation's left value lowered to its
         right value where it is higher (and neither is null), on the left column's grid (an
-        int column takes the floor of a float right value); sweeps until a chain of
-        relations (a <= b <= c) holds end to end."""
+        int column takes the floor of a float right value); as many sweeps as the longest
+        chain of relations (a <= b <= c) needs to hold end to end."""
         import tensorflow as tf
 
         if not self._relation_idx:
             return x
-        cols = tf.unstack(x, axis=1)
-        miss = None if absent is None else tf.unstack(absent, axis=1)
-        grid = [1.0 if s.is_int else None if s.decimals is None else float(10**s.decimals)
-                for s in self.numeric]
-        for _ in range(len(self._relation_idx)):
-            for i, j in self._relation_idx:
-                right = cols[j] if grid[i] is None else tf.floor(cols[j] * grid[i]) / grid[i]
-                lower = tf.minimum(cols[i], right)
-                if miss is not None:
-                    lower = tf.where(tf.logical_or(miss[i], miss[j]), cols[i], lower)
-                cols[i] = lower
-        return tf.stack(cols, axis=1)
+        n = len(self.numeric)
+        grid = np.array([1.0 if s.is_int else 0.0 if s.decimals is None
+                         else float(10**s.decimals) for s in self.numeric])
+        lefts = np.array([i for i, _ in self._relation_idx])
+        step = tf.constant(np.where(grid[lefts] > 0, grid[lefts], 1.0), tf.float64)
+        snap = tf.constant(grid[lefts] > 0)
+        # [R, n]: relation r lowers column lefts[r]
+        owner = tf.constant(lefts[:, None] == np.arange(n)[None, :])
+        for _ in range(_chain_depth(self._relation_idx)):
+            left, right, present = self._relation_sides(x, absent)
+            right = tf.where(snap, tf.floor(right * step) / step, right)
+            cap = tf.where(tf.logical_and(present, left > right), right,
+                           tf.constant(np.inf, tf.float64))  # [B, R]
+            cap = tf.reduce_min(tf.where(owner[None], cap[:, :, None],
+                                         tf.constant(np.inf, tf.float64)), axis=1)  # [B, n]
+            x = tf.minimum(x, cap)
+        return x
 
     def relation_status_tf(self, gen: Mapping[str, Any]):
         """(broken, equal, present), each bool [B, n_relations]: which rows of model-space
@@ -496,17 +515,12 @@ class Encoding:
         import tensorflow as tf
 
         x, absent = self._numeric_tf(gen)
-        parts: list[list] = [[], [], []]
-        for i, j in self._relation_idx:
-            present = tf.ones_like(x[:, i], tf.bool) if absent is None else tf.logical_not(
-                tf.logical_or(absent[:, i], absent[:, j]))
-            parts[0].append(tf.logical_and(present, x[:, i] > x[:, j]))
-            parts[1].append(tf.logical_and(present, tf.equal(x[:, i], x[:, j])))
-            parts[2].append(present)
         if not self._relation_idx:
             empty = tf.zeros([tf.shape(x)[0], 0], tf.bool)
             return empty, empty, empty
-        return tuple(tf.stack(p, axis=1) for p in parts)
+        left, right, present = self._relation_sides(x, absent)
+        return (tf.logical_and(present, left > right),
+                tf.logical_and(present, tf.equal(left, right)), present)
 
     def violations_tf(self, gen: Mapping[str, Any]):
         """[B] bool: which rows of model-space samples `gen` break one of `relations`
@@ -593,6 +607,21 @@ def _null_mask(arr: pa.Array) -> np.ndarray:
     if arr.null_count == 0:
         return np.zeros(len(arr), bool)
     return pc.is_null(arr).to_numpy(zero_copy_only=False)
+
+
+def _chain_depth(pairs) -> int:
+    """The simultaneous sweeps of `Encoding._repair_tf` that (left, right) pairs need: the
+    most relations in a chain (a <= b, b <= c: 2), at least 1; a cycle counts each column
+    once (a <= b <= a: 1, both become the smaller value in one sweep)."""
+    rights = {}
+    for i, j in pairs:
+        rights.setdefault(i, []).append(j)
+
+    def depth(i, seen):
+        return max((1 + depth(j, seen | {j}) for j in rights.get(i, ()) if j not in seen),
+                   default=0)
+
+    return max(1, max((depth(i, {i}) for i in rights), default=1))
 
 
 def _knot_inverse(knots: np.ndarray):

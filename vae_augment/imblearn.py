@@ -96,10 +96,10 @@ class VAEOverSampler(BaseOverSampler):
             DataFrame, or integer positions.
         categorical / numeric: integer columns to force to one kind (labels or positions).
         max_categories: cardinality limit for string/categorical columns.
-        constraints: inequalities between numeric columns that synthetic rows keep, as
-            ``"A <= B"`` strings over the table's column names (a DataFrame's labels, or
-            ``x0``, ``x1``, ... for arrays), or ``"auto"`` for every one that holds in all
-            training rows (see `vae_augment.constraints`). Default: none.
+        constraints: inequalities between numeric columns that synthetic rows keep:
+            ``"auto"`` (default) for every one that holds in all training rows, ``"A <= B"``
+            strings over the table's column names (a DataFrame's labels, or ``x0``, ``x1``,
+            ... for arrays), or None / ``"none"`` (see `vae_augment.api.fit`).
         verbose: Keras training progress (0 silent, 1 progress bar, 2 one line per epoch).
 
     Attributes:
@@ -171,7 +171,7 @@ class VAEOverSampler(BaseOverSampler):
         "categorical": ["array-like"],
         "numeric": ["array-like"],
         "max_categories": [Interval(numbers.Integral, 1, None, closed="left")],
-        "constraints": [None, StrOptions({"auto"}), "array-like"],
+        "constraints": [None, StrOptions({"auto", "none"}), "array-like"],
         "verbose": ["verbose"],
     }
 
@@ -212,7 +212,7 @@ class VAEOverSampler(BaseOverSampler):
         categorical: Sequence[Any] = (),
         numeric: Sequence[Any] = (),
         max_categories: int = 200,
-        constraints: str | Sequence[str] | None = None,
+        constraints: str | Sequence[str] | None = "auto",
         verbose: int = 0,
     ):
         super().__init__(sampling_strategy=sampling_strategy)

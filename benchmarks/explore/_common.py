@@ -59,14 +59,19 @@ def augmented(split_: SimpleNamespace, synth: pa.Table):
 
 def generate(model, encoding, need: dict, seed: int, *, tensor_mean: bool | None = None) -> pa.Table:
     """`need` ({class: rows}) rows from `model.generate`, one call per class with seed
-    (seed, class index): the product's decoding, without the sampler's blocks."""
+    (seed, class index): the product's decoding, without the sampler's blocks (with the
+    encoding's constraints since session 17, as the product applies them; `tensor_mean`
+    given: without them)."""
     import tensorflow as tf
+
+    from vae_augment.constraints import constrained_generate
 
     tables = []
     for c, n in need.items():
         ci = encoding.class_index(c)
-        out = model.generate(tf.fill([n], ci), tf.constant([seed, ci], tf.int32),
-                             tensor_mean=tensor_mean)
+        y, s = tf.fill([n], ci), tf.constant([seed, ci], tf.int32)
+        out = (model.generate(y, s, tensor_mean=tensor_mean) if tensor_mean is not None
+               else constrained_generate(model, encoding, y, s))
         tables.append(decode(encoding, out, ci))
     return pa.concat_tables(tables)
 

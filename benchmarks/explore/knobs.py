@@ -1,6 +1,6 @@
 """Generation-time knobs on one split: fit once with the full bank, then for each variant
-restore the bank, prune it (keep, min_rows), set the latent temperature and a numeric noise
-scale, generate the `auto` counts and report LR/HGB F1 and C2ST.
+restore the bank, prune it (keep, min_rows), set the latent temperature, a numeric noise
+scale and a temperature of the category draws given z (`cat_temp`), generate the `auto` counts and report LR/HGB F1 and C2ST.
 
     .venv/bin/python benchmarks/explore/knobs.py hpc 0 [fit kwargs as JSON]
 
@@ -136,9 +136,12 @@ def run(v):
     m.temperature = v.get("temp", 1.0)
     m.candidates = v.get("k", 1)
     noise = v.get("noise", 1.0)
+    cat_temp = v.get("cat_temp", 1.0)
 
     def sample(layout, params, s, **kw):
         params = dict(params)
+        if cat_temp != 1.0 and "cat_logits" in params:  # sharper (< 1) category draws given z
+            params["cat_logits"] = params["cat_logits"] / max(cat_temp, 1e-3)
         if noise != 1.0 and "num_scale" in params:
             want = noise * D.normal_scale(params["num_scale"]) - D.MIN_SCALE
             params["num_scale"] = tf.math.log(tf.math.expm1(tf.maximum(want, 1e-6)))
