@@ -356,6 +356,18 @@ def test_cli_fit_finds_constraints_by_default_and_sample_keeps_them(tmp_path, ca
     assert broken(pq.read_table(out)) == 0
 
 
+def test_cli_warns_in_one_line_of_a_named_constraint_the_data_breaks(tmp_path, capsys):
+    data = tmp_path / "loans.parquet"
+    pq.write_table(loan_table(), data)
+    code, stdout, err = run_cli(["fit", data, "--label", "label", "--model-dir", tmp_path / "m",
+                                 "--constraint", "price <= amount", *FAST_ARGS], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["constraints"] == ["price <= amount"]
+    line = ("vae-augment: warning: constraint 'price <= amount' does not hold in every "
+            "training row; synthetic rows will keep it all the same")
+    assert line in err.splitlines()
+
+
 def test_cli_names_a_bad_constraint_in_one_line(tmp_path, capsys):
     data = tmp_path / "loans.parquet"
     pq.write_table(loan_table(), data)

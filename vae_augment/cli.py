@@ -494,6 +494,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from vae_augment.errors import VAEAugmentError
 
     restore = (lambda: None) if verbose else _silence_native_stderr()
+    import warnings
+
+    plain_show = warnings.showwarning
+
+    def show(message, category, filename, *rest, **kw):  # the product's own: one line
+        if issubclass(category, UserWarning) and "vae_augment" in str(filename):
+            print(f"vae-augment: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        else:
+            plain_show(message, category, filename, *rest, **kw)
+
+    warnings.showwarning = show
     try:
         return int(args.func(args) or 0)
     except VAEAugmentError as exc:
@@ -504,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("vae-augment: interrupted", file=sys.stderr)
         return 130
     finally:
+        warnings.showwarning = plain_show
         restore()
 
 
