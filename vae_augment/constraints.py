@@ -314,14 +314,12 @@ def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
                                     .stateless_fold_in(seed, _REDRAW_STREAM))
     bad = tf.reduce_any(tf.logical_and(broken, u >= p_edge), axis=1)
 
+    from vae_augment.selection import draw_pending
+
     def redraw(r, out, bad):
-        pending = tf.where(bad)  # [P, 1]
-        n_p = tf.shape(pending)[0]
-        # never an empty draw (some likelihood heads cannot take one): pad to one row
-        y_p = tf.concat([tf.gather_nd(y, pending), y[:tf.maximum(1 - n_p, 0)]], axis=0)
-        cand = model.generate(
-            y_p, tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r))
-        cand = {key: value[:n_p] for key, value in cand.items()}
+        pending, cand = draw_pending(
+            model.generate, y, bad,
+            tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r))
         ok = tf.logical_not(encoding.violations_tf(cand))
         take = tf.boolean_mask(pending, ok)
         out = {key: tf.tensor_scatter_nd_update(value, take, tf.boolean_mask(cand[key], ok))

@@ -18,7 +18,18 @@ from vae_augment import distributions as D
 from vae_augment import guide as G
 from vae_augment.progress import progress_bar
 
-__all__ = ["RowSelection"]
+__all__ = ["RowSelection", "draw_pending"]
+
+
+def draw_pending(draw, y, pending_mask, seed):
+    """(positions [P, 1], candidates): one new draw, ``draw(y_p, seed)``, for the rows of
+    `y` where `pending_mask` is true. Never an empty draw (some likelihood heads cannot take
+    one): an empty request draws one row, which is dropped."""
+    pending = tf.where(pending_mask)  # [P, 1]
+    n_p = tf.shape(pending)[0]
+    y_p = tf.concat([tf.gather_nd(y, pending), y[:tf.maximum(1 - n_p, 0)]], axis=0)
+    cand = draw(y_p, seed)
+    return pending, {key: value[:n_p] for key, value in cand.items()}
 
 
 class RowSelection:
@@ -82,15 +93,10 @@ class RowSelection:
         floor = tf.gather(self.guide_floor, y)
 
         def redraw(r, out, score):
-            pending = tf.where(score < floor)  # [P, 1]
-            n_p = tf.shape(pending)[0]
-            # never an empty draw (some likelihood heads cannot take one): pad to one row
-            y_p = tf.concat([tf.gather_nd(y, pending), y[:tf.maximum(1 - n_p, 0)]], axis=0)
-            cand = self._draw(y_p, tf.random.experimental.stateless_fold_in(seed, r),
-                              tensor_mean=tensor_mean)
-            cand = {key: value[:n_p] for key, value in cand.items()}
-            y_p = y_p[:n_p]
-            s_p = self.guide_proba(cand, y_p)
+            pending, cand = draw_pending(
+                lambda y_p, s: self._draw(y_p, s, tensor_mean=tensor_mean), y, score < floor,
+                tf.random.experimental.stateless_fold_in(seed, r))
+            s_p = self.guide_proba(cand, tf.gather_nd(y, pending))
             better = s_p > tf.gather_nd(score, pending)
             take = tf.boolean_mask(pending, better)
             out = {key: tf.tensor_scatter_nd_update(value, take,
