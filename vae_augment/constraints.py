@@ -254,6 +254,7 @@ def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
                                and constraints.strip().lower() == "none"):
         return []
     items = [constraints] if isinstance(constraints, (str, Relation)) else list(constraints)
+
     def word(item):
         return item.strip().lower() if isinstance(item, str) else None
 
