@@ -184,18 +184,10 @@ class RelationStats:
 
 def _class_codes(batch, encoding) -> np.ndarray:
     """Each row's class index in `encoding` (-1 for a null or unknown label)."""
-    import pyarrow.compute as pc
-
-    from vae_augment.schema import canonical_zeros
-
     col = batch.column(encoding.label)
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
-    if pa.types.is_dictionary(col.type):
-        col = col.dictionary_decode()
-    col = canonical_zeros(col)
-    vocab = canonical_zeros(pa.array(encoding.classes, type=col.type))
-    idx = pc.index_in(col, value_set=vocab).fill_null(-1)
+    idx = encoding.label_index(col)[1].fill_null(-1)
     return np.asarray(idx.to_numpy(zero_copy_only=False), np.int64)
 
 

@@ -290,12 +290,17 @@ class Encoding:
             out["y"] = self._encode_label(_combine(batch.column(self.label)))
         return out
 
-    def _encode_label(self, col: pa.Array) -> np.ndarray:
+    def label_index(self, col: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """(the label column as compared, each row's class index: null for a null or
+        unknown label)."""
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
         col = canonical_zeros(col)
         vocab = canonical_zeros(pa.array(self.classes, type=col.type))
-        idx = pc.index_in(col, value_set=vocab)
+        return col, pc.index_in(col, value_set=vocab)
+
+    def _encode_label(self, col: pa.Array) -> np.ndarray:
+        col, idx = self.label_index(col)
         if idx.null_count:
             unknown = pc.filter(col, pc.is_null(idx)).unique().to_pylist()[:5]
             raise SchemaError(
