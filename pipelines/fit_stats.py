@@ -6,12 +6,16 @@ Example:
     vae-augment fit 'data/*.parquet' --label churn --model-dir runs/big \\
         --encoding stats/encoding.json --streaming
 
-Writes the same ``encoding.json`` as the streaming pass of ``vae-augment fit`` (feature kinds,
-vocabularies, quantile knots, tensor scales, classes and counts): each worker folds its row
-groups into a `SchemaStats`, and the partial statistics merge
-(`vae_augment.stats_merge.merge_stats`). Counts, vocabularies and tensor ranges are exact; the
-numeric quantile knots are exact while a column has at most 200,000 values (the reservoir
-size) and a uniform-sample estimate beyond that, as in the streaming pass.
+Writes the same ``encoding.json`` as the streaming passes of ``vae-augment fit`` (feature
+kinds, vocabularies, quantile knots, tensor scales, classes and counts, and the constraints
+between numeric columns): each worker folds its row groups into a `SchemaStats`, and the
+partial statistics merge (`vae_augment.stats_merge.merge_stats`). Counts, vocabularies and
+tensor ranges are exact; the numeric quantile knots are exact while a column has at most
+200,000 values (the reservoir size) and a uniform-sample estimate beyond that, as in the
+streaming pass. The constraints (``--constraint``, default ``auto``) come from a second
+combine over the same rows, given the merged encoding (`vae_augment.constraints
+.RelationStats`, also mergeable); ``fit --encoding`` with the same ``--constraint`` keeps them
+and makes no pass of its own.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import apache_beam as beam
 
 import pipelines
 
-__all__ = ["build_parser", "run", "StatsCombineFn"]
+__all__ = ["build_parser", "run", "StatsCombineFn", "RelationStatsFn", "MergeRelationStats"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="integer column to model as a number; repeatable")
     p.add_argument("--max-categories", type=int, default=200,
                    help="most distinct values of a categorical column [200]")
+    p.add_argument("--constraint", action="append", default=[], metavar="'A <= B'",
+                   help="an inequality between two numeric columns that synthetic rows keep; "
+                        "repeatable; 'auto' (the default): every one that holds in all rows "
+                        "and the columns' ranges alone would not keep; 'none': none")
     return p
 
 
@@ -85,6 +93,91 @@ class StatsCombineFn(beam.CombineFn):
         return encoding_from_stats(acc).to_json()
 
 
+class RelationStatsFn(beam.DoFn):
+    """Arrow table -> its `RelationStats` over the columns a `ConstraintSpec` needs, counted
+    per class of the encoding (the side input: the encoding JSON of `StatsCombineFn`)."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.spec = spec
+        self._cached = (None, None, None)
+
+    def _prepared(self, encoding_json):
+        if self._cached[0] is not encoding_json:
+            from vae_augment.encoding import Encoding
+
+            encoding = Encoding.from_json(encoding_json)
+            self._cached = (encoding_json, encoding, self.spec.columns(encoding))
+        return self._cached[1:]
+
+    def process(self, table, encoding_json):
+        from vae_augment.constraints import RelationStats, class_codes
+
+        encoding, names = self._prepared(encoding_json)
+        if names:
+            stats = RelationStats(names, len(encoding.classes))
+            stats.update(table, class_codes(table, encoding))
+            yield stats
+
+
+class MergeRelationStats(beam.CombineFn):
+    """`RelationStats` -> one merged `RelationStats` (None when there were none)."""
+
+    def create_accumulator(self):
+        return None
+
+    def add_input(self, acc, stats):
+        return stats if acc is None else acc.merge(stats)
+
+    def merge_accumulators(self, accs):
+        out = None
+        for acc in accs:
+            if acc is not None:
+                out = acc if out is None else out.merge(acc)
+        return out
+
+    def extract_output(self, acc):
+        return acc
+
+
+def _with_constraints(encoding_json, spec, stats):
+    """The encoding JSON with the relations `spec` resolves to from `stats`."""
+    from vae_augment.constraints import constraint_spec
+    from vae_augment.encoding import Encoding
+
+    encoding = Encoding.from_json(encoding_json)
+    spec = constraint_spec(spec, encoding)  # a named integer column the statistics made a category
+    return encoding.with_relations(spec.relations(stats, encoding), spec.key).to_json()
+
+
+def _check_constraint_columns(spec, schema, label: str, kwargs: dict) -> None:
+    """Errors for a named constraint column that cannot be numeric, before the job starts
+    (an integer column the statistics make a category is only found at the end)."""
+    import pyarrow as pa
+
+    from vae_augment.errors import SchemaError
+
+    for r in spec.given:
+        for name in (r.left, r.right):
+            what = None
+            if name == label:
+                what = "the label"
+            elif name not in schema.names:
+                what = "not a column"
+            elif name in kwargs["exclude"]:
+                what = "excluded"
+            elif name in kwargs["categorical"]:
+                what = "a categorical column (--categorical)"
+            else:
+                typ = schema.field(name).type
+                if not (pa.types.is_integer(typ) or pa.types.is_floating(typ)
+                        or pa.types.is_decimal(typ)):
+                    what = f"of type {typ}"
+            if what:
+                raise SchemaError(f"constraint '{r}': '{name}' is {what}; constraints compare "
+                                  "numeric columns")
+
+
 def _schema_arrow(patterns):
     """The schema as `pq.ParquetFile(...).schema_arrow` gives it (what `fit_encoding` records;
     `pq.read_schema` names list children differently)."""
@@ -110,6 +203,7 @@ def _write_json(doc, path: str) -> str:
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns ``{"output": path, "rows": n, "classes": {...}}``."""
     from vae_augment.beam import ReadParquetTables, expand_patterns
+    from vae_augment.constraints import constraint_spec
     from vae_augment.schema import SchemaStats
 
     args, options = pipelines.parse_args(build_parser(), argv)
@@ -119,14 +213,24 @@ def run(argv: Sequence[str] | None = None) -> dict:
     kwargs = {"exclude": args.exclude, "categorical": args.categorical,
               "numeric": args.numeric, "max_categories": args.max_categories}
     SchemaStats(schema, args.label, **kwargs)  # argument errors before the job starts
+    spec = constraint_spec(args.constraint or "auto")
+    _check_constraint_columns(spec, schema, args.label, kwargs)
     combine = StatsCombineFn(schema, args.label, kwargs)
     p = beam.Pipeline(options=options)
-    written = (
-        p
-        | "Read" >> ReadParquetTables(patterns)
-        | "Stats" >> beam.CombineGlobally(combine)
-        | "Write" >> beam.Map(_write_json, args.output)
-    )
+    tables = p | "Read" >> ReadParquetTables(patterns)
+    encoding = tables | "Stats" >> beam.CombineGlobally(combine)
+    if spec.auto or spec.given:
+        relations = (
+            tables
+            | "RelationStats" >> beam.ParDo(RelationStatsFn(spec),
+                                            beam.pvalue.AsSingleton(encoding))
+            | "MergeRelations" >> beam.CombineGlobally(MergeRelationStats())
+        )
+    else:
+        relations = p | "NoRelations" >> beam.Create([None])
+    encoding = encoding | "Constraints" >> beam.Map(
+        _with_constraints, spec, beam.pvalue.AsSingleton(relations))
+    written = encoding | "Write" >> beam.Map(_write_json, args.output)
     pipelines.finish(p, [written])
     from vae_augment.training import load_encoding
 
@@ -135,6 +239,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     if enc is not None:
         summary["rows"] = int(sum(enc.class_counts.values()))
         summary["classes"] = {str(c): n for c, n in enc.class_counts.items()}
+        summary["constraints"] = [str(r) for r in enc.relations]
     return summary
 
 

@@ -379,6 +379,74 @@ def test_cli_names_a_bad_constraint_in_one_line(tmp_path, capsys):
         assert not (tmp_path / "m").exists()
 
 
+# ---------------------------------------------------------------------------- Beam statistics
+def loan_parts(tmp_path, parts: int = 4):
+    """`loan_table` as `parts` Parquet files of several row groups each (the directory)."""
+    table, d = loan_table(n=2000, seed=5), tmp_path / "parts"
+    d.mkdir()
+    step = len(table) // parts
+    for i in range(parts):
+        pq.write_table(table.slice(i * step, step), d / f"part-{i}.parquet", row_group_size=150)
+    return table, d
+
+
+def test_fit_stats_job_finds_the_constraints_fit_would_and_fit_keeps_them(tmp_path, monkeypatch):
+    import vae_augment.constraints as constraints
+    from pipelines.fit_stats import run
+    from vae_augment.api import fit
+    from vae_augment.preparation import fit_encoding
+
+    table, d = loan_parts(tmp_path)
+    out = tmp_path / "encoding.json"
+    summary = run(["--input", str(d), "--label", "label", "--output", str(out)])
+    assert summary["constraints"] == ["amount <= price"]
+    doc = json.loads(out.read_text())
+    # row groups folded on the runner and merged == one sequential pass, ties included
+    one_pass = fit_encoding(str(d), "label")
+    expect = constraints.resolve_constraints("auto", str(d), one_pass)
+    assert doc == one_pass.with_relations(expect, ("auto",)).to_json()
+    assert doc["relations"] == [["amount", "price", list(expect[0].ties)]]
+    ties = dict(zip(doc["classes"], doc["relations"][0][2]))
+    assert ties["b"] > 0.15 and ties["a"] < 0.1  # the table's 25 % and 5 %
+
+    calls = []
+    real = constraints.relation_stats
+    monkeypatch.setattr(constraints, "relation_stats",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
+    art = fit(str(d), label="label", encoding=str(out), streaming=True, seed=0,
+              **{**FAST, "epochs": 1})
+    assert calls == []  # the job's relations are kept: no second search of the data
+    assert art.encoding.to_json() == doc
+    art = fit(str(d), label="label", encoding=str(out), streaming=True, seed=0,
+              constraints=["auto", "other <= price"], **{**FAST, "epochs": 1})
+    assert len(calls) == 1  # another request: searched again
+    assert [str(r) for r in art.encoding.relations] == ["amount <= price", "other <= price"]
+    assert art.encoding.constraints == ("auto", "other <= price")
+
+
+def test_fit_stats_job_takes_named_or_no_constraints_and_rejects_bad_ones(tmp_path, capsys):
+    from pipelines import main
+    from pipelines.fit_stats import run
+
+    _, d = loan_parts(tmp_path, parts=2)
+    out = tmp_path / "e.json"
+    assert run(["--input", str(d), "--label", "label", "--output", str(out),
+                "--constraint", "none"])["constraints"] == []
+    doc = json.loads(out.read_text())
+    assert "relations" not in doc and doc["constraints"] == []
+    with pytest.warns(UserWarning, match="'price <= amount' does not hold in every"):
+        summary = run(["--input", str(d), "--label", "label", "--output", str(out),
+                       "--constraint", "price >= other", "--constraint", "price <= amount"])
+    assert summary["constraints"] == ["other <= price", "price <= amount"]
+    for text, what in (("label <= price", "the label"), ("nope <= price", "not a column"),
+                       ("amount < price", "must read 'A <= B'")):
+        code = main("fit_stats", run, ["--input", str(d), "--label", "label", "--output",
+                                       str(tmp_path / "x.json"), "--constraint", text])
+        err = capsys.readouterr().err
+        assert code == 2 and what in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "x.json").exists()
+
+
 # ---------------------------------------------------------------------------- evaluation
 def test_evaluation_reports_the_broken_relation(loan_models, tmp_path):
     from vae_augment.api import sample

@@ -40,7 +40,7 @@ from vae_augment.errors import SchemaError, VAEAugmentError
 
 __all__ = [
     "Relation", "parse_relation", "RelationStats", "relation_stats", "discover_relations",
-    "resolve_constraints",
+    "resolve_constraints", "constraint_spec", "ConstraintSpec",
     "constrained_generate", "relation_report", "independent_break_share", "REDRAW_ROUNDS",
     "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK",
 ]
@@ -182,7 +182,7 @@ class RelationStats:
         return bool(self.max_diff[self.names.index(left), self.names.index(right)] > 0.0)
 
 
-def _class_codes(batch, encoding) -> np.ndarray:
+def class_codes(batch, encoding) -> np.ndarray:
     """Each row's class index in `encoding` (-1 for a null or unknown label)."""
     col = batch.column(encoding.label)
     if isinstance(col, pa.ChunkedArray):
@@ -203,7 +203,7 @@ def relation_stats(inputs, encoding, names: Sequence[str]) -> RelationStats:
     else:
         batches = iter_batches(resolve_inputs(inputs), columns=[*names, encoding.label])
     for batch in batches:
-        stats.update(batch, _class_codes(batch, encoding))
+        stats.update(batch, class_codes(batch, encoding))
     return stats
 
 
@@ -217,61 +217,110 @@ def independent_break_share(left_knots, right_knots) -> float:
     return float(np.searchsorted(b, a, side="left").mean() / len(b))
 
 
-def discover_relations(inputs, encoding, *, min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
-    """The relations between `encoding`'s numeric columns that hold in every row of `inputs`
-    (a table, or Parquet paths read batch by batch), with their tie shares, leaving out those
-    that independent draws from the two columns would break less often than `min_break`
-    (`independent_break_share`): one pass."""
+def _auto_columns(encoding) -> list[str]:
+    """The numeric columns ``"auto"`` searches (the first `MAX_RELATION_COLUMNS`)."""
     names = [s.name for s in encoding.numeric]
     if len(names) > MAX_RELATION_COLUMNS:
         warnings.warn(
             f"constraints='auto' looks for relations among the first {MAX_RELATION_COLUMNS} of "
             f"{len(names)} numeric columns; name the others' constraints explicitly",
-            stacklevel=3)
-        names = names[:MAX_RELATION_COLUMNS]
-    if not names:
-        return []
+            stacklevel=4)
+    return names[:MAX_RELATION_COLUMNS]
+
+
+def _auto_relations(stats: RelationStats, encoding, min_break: float) -> list[Relation]:
+    """`stats`' relations less those the columns' marginals alone keep (see
+    `discover_relations`)."""
     knots = {s.name: s.knots for s in encoding.numeric}
-    return [r for r in relation_stats(inputs, encoding, names).relations()
+    return [r for r in stats.relations()
             if knots[r.left] is None or knots[r.right] is None
             or independent_break_share(knots[r.left], knots[r.right]) >= min_break]
 
 
-def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
-    """`fit`'s ``constraints`` as relations: None, ``"none"`` or () for none; ``"auto"``
-    for every relation `discover_relations` finds; or a list of ``"A <= B"`` strings (or
-    `Relation`s), which may include ``"auto"``. Checks that every named column is a numeric
-    column."""
+def discover_relations(inputs, encoding, *, min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
+    """The relations between `encoding`'s numeric columns that hold in every row of `inputs`
+    (a table, or Parquet paths read batch by batch), with their tie shares, leaving out those
+    that independent draws from the two columns would break less often than `min_break`
+    (`independent_break_share`): one pass."""
+    names = _auto_columns(encoding)
+    if not names:
+        return []
+    return _auto_relations(relation_stats(inputs, encoding, names), encoding, min_break)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConstraintSpec:
+    """`fit`'s ``constraints`` read and checked against an encoding: whether ``"auto"`` was
+    asked for, and the named relations. `key` is its canonical form, stored with the
+    encoding (`Encoding.constraints`) so that relations already resolved from the same
+    request on the same data (by `pipelines.fit_stats`, or a run being resumed) are kept
+    instead of found again."""
+
+    auto: bool
+    given: tuple[Relation, ...]
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (("auto",) if self.auto else ()) + tuple(dict.fromkeys(map(str, self.given)))
+
+    def columns(self, encoding) -> list[str]:
+        """The columns whose `RelationStats` `relations` needs (empty: no pass at all)."""
+        auto = _auto_columns(encoding) if self.auto else []
+        return list(dict.fromkeys([*auto, *(n for r in self.given for n in (r.left, r.right))]))
+
+    def relations(self, stats: RelationStats | None, encoding, *,
+                  min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
+        """The relations, with their tie shares, from `stats` over `columns` (warns when a
+        named one does not hold in every training row)."""
+        if stats is None:
+            return []
+        out = _auto_relations(stats, encoding, min_break) if self.auto else []
+        for r in self.given:
+            if stats.broken_rows(r.left, r.right):
+                warnings.warn(f"constraint '{r}' does not hold in every training row; "
+                              "synthetic rows will keep it all the same", stacklevel=3)
+            out.append(stats.relation(r.left, r.right))
+        return list(dict.fromkeys(out))
+
+
+def constraint_spec(constraints, encoding=None) -> ConstraintSpec:
+    """`fit`'s ``constraints`` as a `ConstraintSpec`: None, ``"none"`` or () for none;
+    ``"auto"`` for every relation `discover_relations` finds; or a list of ``"A <= B"``
+    strings (or `Relation`s), which may include ``"auto"``. With `encoding`, checks that every
+    named column is one of its numeric columns."""
+    if isinstance(constraints, ConstraintSpec):
+        constraints = [*(["auto"] if constraints.auto else []), *constraints.given]
     if constraints is None or (isinstance(constraints, str)
                                and constraints.strip().lower() == "none"):
-        return []
+        return ConstraintSpec(False, ())
     items = [constraints] if isinstance(constraints, (str, Relation)) else list(constraints)
 
     def word(item):
         return item.strip().lower() if isinstance(item, str) else None
 
     auto = any(word(i) == "auto" for i in items)
-    given = [parse_relation(i) for i in items if word(i) not in ("auto", "none")]
-    numeric = [s.name for s in encoding.numeric]
-    kinds = {s.name: s.kind for s in encoding.specs}
-    for r in given:
-        for name in (r.left, r.right):
-            if name not in numeric:
-                what = ("the label" if name == encoding.label else
-                        f"a {kinds[name]} column" if name in kinds else "not a column")
-                raise SchemaError(
-                    f"constraint '{r}': '{name}' is {what}; constraints compare numeric "
-                    f"columns: {numeric}")
-    out = discover_relations(inputs, encoding) if auto else []
-    if given:  # their tie shares, and a word when the training rows do not keep them
-        names = list(dict.fromkeys(n for r in given for n in (r.left, r.right)))
-        stats = relation_stats(inputs, encoding, names)
+    given = tuple(parse_relation(i) for i in items if word(i) not in ("auto", "none"))
+    if encoding is not None:
+        numeric = [s.name for s in encoding.numeric]
+        kinds = {s.name: s.kind for s in encoding.specs}
         for r in given:
-            if stats.broken_rows(r.left, r.right):
-                warnings.warn(f"constraint '{r}' does not hold in every training row; "
-                              "synthetic rows will keep it all the same", stacklevel=3)
-            out.append(stats.relation(r.left, r.right))
-    return list(dict.fromkeys(out))
+            for name in (r.left, r.right):
+                if name not in numeric:
+                    what = ("the label" if name == encoding.label else
+                            f"a {kinds[name]} column" if name in kinds else "not a column")
+                    raise SchemaError(
+                        f"constraint '{r}': '{name}' is {what}; constraints compare numeric "
+                        f"columns: {numeric}")
+    return ConstraintSpec(auto, given)
+
+
+def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
+    """`fit`'s ``constraints`` (see `constraint_spec`) as relations with their tie shares,
+    from one streaming pass over `inputs` (none when nothing is asked for)."""
+    spec = constraint_spec(constraints, encoding)
+    names = spec.columns(encoding)
+    stats = relation_stats(inputs, encoding, names) if names else None
+    return spec.relations(stats, encoding)
 
 
 def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:

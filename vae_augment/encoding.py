@@ -68,6 +68,9 @@ class Encoding:
         schema: the input Arrow schema (kept exactly for the output).
         relations: `constraints.Relation`s between numeric columns (``left <= right``) that
             generated rows must satisfy (see `with_relations`).
+        constraints: the request `relations` were resolved from (`ConstraintSpec.key`, e.g.
+            ``("auto",)``), or None when they never were: `fit` keeps the relations of an
+            encoding resolved from the same request instead of searching the data again.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Encoding:
         class_counts: Mapping[Any, int],
         schema: pa.Schema,
         relations: Sequence[Any] = (),
+        constraints: Sequence[str] | None = None,
     ):
         self.specs = list(specs)
         self.label = label
@@ -112,6 +116,7 @@ class Encoding:
         num_pos = {s.name: j for j, s in enumerate(self.numeric)}
         # (left, right) numeric positions of each relation
         self._relation_idx = [(num_pos[r.left], num_pos[r.right]) for r in self.relations]
+        self.constraints = None if constraints is None else tuple(constraints)
 
     # ------------------------------------------------------------------ layout
     def layout(self) -> dict[str, Any]:
@@ -184,11 +189,16 @@ class Encoding:
                 spec["spike"] = next(it)
         return Encoding.from_json(data)
 
-    def with_relations(self, relations: Sequence[Any]) -> Encoding:
+    def with_relations(self, relations: Sequence[Any],
+                       constraints: Sequence[str] | None = None) -> Encoding:
         """This encoding with `relations` (``constraints.Relation``, left <= right, between
-        numeric columns) that `decode_tf` and `constraints.constrained_generate` enforce."""
+        numeric columns) that `decode_tf` and `constraints.constrained_generate` enforce,
+        resolved from the request `constraints` (`ConstraintSpec.key`; None: unknown)."""
         data = self.to_json()
         data["relations"] = [[r.left, r.right, list(r.ties)] for r in relations]
+        data.pop("constraints", None)
+        if constraints is not None:
+            data["constraints"] = list(constraints)
         return Encoding.from_json(data)
 
     def relation_ties(self) -> np.ndarray:
@@ -587,6 +597,7 @@ class Encoding:
             # (only when there are some: encodings without any read as they always did)
             **({"relations": [[r.left, r.right, list(r.ties)] for r in self.relations]}
                if self.relations else {}),
+            **({"constraints": list(self.constraints)} if self.constraints is not None else {}),
         }
 
     @classmethod
@@ -600,6 +611,7 @@ class Encoding:
             dict(zip(classes, data["class_counts"])),
             _schema_from_b64(data["schema"]),
             [tuple(r) for r in data.get("relations", [])],
+            data.get("constraints"),
         )
 
 

@@ -90,8 +90,9 @@ def prepare_training(
 
     The encoding comes from `encoding` (an `Encoding` or a path to its JSON), else from the
     ``encoding.json`` of `checkpoint_dir` (a resumed run skips the statistics pass), else from
-    one streaming pass over `inputs`. `constraints` (see `constraints.resolve_constraints`;
-    ``"auto"`` costs one more pass) replace the encoding's relations when given. Data is
+    one streaming pass over `inputs`. `constraints` (see `constraints.constraint_spec`;
+    ``"auto"`` costs one more pass) replace the encoding's relations when given, unless the
+    encoding's were resolved from the same request. Data is
     streamed when `streaming` is true, or when it
     is None and the input has more than `vae_augment.streaming.STREAMING_MIN_ROWS` rows.
     """
@@ -124,9 +125,14 @@ def prepare_training(
     encoding = encoding.with_count_likelihood(config.image_likelihood).with_spikes(
         float(config.spike_share))
     if constraints is not None:
-        from vae_augment.constraints import resolve_constraints
+        from vae_augment.constraints import constraint_spec, resolve_constraints
 
-        encoding = encoding.with_relations(resolve_constraints(constraints, inputs, encoding))
+        spec = constraint_spec(constraints, encoding)
+        # relations resolved from the same request (by `pipelines.fit_stats`, or the run being
+        # resumed) are kept: the search would find them again
+        if encoding.constraints != spec.key:
+            encoding = encoding.with_relations(
+                resolve_constraints(spec, inputs, encoding), spec.key)
     if should_stream(inputs, streaming):
         return encoding, ParquetSource(
             inputs, encoding, validation_split=config.validation_split, seed=config.seed,
