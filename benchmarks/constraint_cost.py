@@ -1,6 +1,6 @@
 """Benchmark: what `constraints="auto"` costs: `sample` to Parquet from the same data fitted
-with and without it (same seed; runs interleaved in one process, medians), and the discovery
-pass alone.
+with and without it (same seed; runs interleaved in one process, medians), and its parts:
+building a `Sampler` (the trace), one 8,192-row block once traced, and the discovery pass.
 
     .venv/bin/python benchmarks/constraint_cost.py --rows 500000 --repeats 5
 
@@ -40,6 +40,7 @@ def main(argv=None) -> int:
 
     from vae_augment.api import fit, sample
     from vae_augment.constraints import discover_relations
+    from vae_augment.sampler import BLOCK_ROWS, Sampler
 
     tmp = tempfile.mkdtemp(prefix="vae_constraints_")
     for name, (path, label, cls) in DATA.items():
@@ -60,6 +61,21 @@ def main(argv=None) -> int:
                        overwrite=True)
                 times[c].append(time.perf_counter() - t)
         plain, con = (statistics.median(times[c]) for c in (None, "auto"))
+        build: dict = {None: [], "auto": []}
+        block: dict = {None: [], "auto": []}
+        samplers = {}
+        for _ in range(args.repeats):
+            for c, art in arts.items():
+                t = time.perf_counter()
+                samplers[c] = Sampler(art)
+                build[c].append(time.perf_counter() - t)
+        ci = arts["auto"].encoding.class_index(cls)
+        for r in range(20 * args.repeats):
+            for c, smp in samplers.items():
+                t = time.perf_counter()
+                smp.generate_block(ci, r, 0)
+                block[c].append(time.perf_counter() - t)
+        b_plain, b_con = (statistics.median(block[c]) for c in (None, "auto"))
         disc = []
         for _ in range(args.repeats):
             t = time.perf_counter()
@@ -70,6 +86,10 @@ def main(argv=None) -> int:
         print(f"  sample {args.rows} rows of '{cls}': without {args.rows / plain / 1e3:.1f}k rows/s, "
               f"with {args.rows / con / 1e3:.1f}k rows/s (time ratio {con / plain:.3f}; "
               f"medians of {args.repeats}, interleaved)")
+        print(f"  Sampler(): without {statistics.median(build[None]):.3f} s, with "
+              f"{statistics.median(build['auto']):.3f} s; one {BLOCK_ROWS}-row block: without "
+              f"{b_plain * 1e3:.1f} ms, with {b_con * 1e3:.1f} ms (time ratio {b_con / b_plain:.3f}; "
+              f"medians of {20 * args.repeats}, interleaved)")
         print(f"  discovery pass: {statistics.median(disc) * 1e3:.1f} ms for {table.num_rows} rows "
               f"x {n_num} numeric columns ({statistics.median(disc) / table.num_rows * 1e6:.2f} "
               f"us a row)")

@@ -315,6 +315,58 @@ def test_without_ties_breaking_rows_are_redrawn_before_any_is_repaired():
     assert after < first / 5  # the redraws, not the repair, fix most rows
 
 
+def test_spares_go_to_pending_rows_of_their_own_class_in_order():
+    import tensorflow as tf
+
+    from vae_augment.constraints import _class_groups, _take_spares
+
+    order, count, start, rank = _class_groups(tf.constant([2, 0, 2, 1, 0, 2]), 4)
+    assert rank.numpy().tolist() == [0, 0, 1, 0, 1, 2]
+    assert count.numpy().tolist() == [2, 1, 3, 0] and start.numpy().tolist() == [0, 2, 3, 6]
+    assert order.numpy().tolist() == [1, 4, 3, 0, 2, 5]
+    y = tf.constant([0, 1, 0, 1, 0, 2])
+    bad = tf.constant([True, True, False, True, True, True])
+    out = {"num": tf.constant([[0.0], [1], [2], [3], [4], [5]])}
+    y_spare = tf.constant([1, 0, 0, 1])
+    spare = {"num": tf.constant([[10.0], [11], [12], [13]])}
+    usable = tf.constant([True, True, False, True])
+    new, still = _take_spares(out, bad, y, spare, usable, y_spare, 3)
+    # class 0: rows 0 and 4 pending, one usable spare (11); class 1: rows 1 and 3 take 10
+    # and 13; class 2 has none
+    assert new["num"].numpy()[:, 0].tolist() == [11, 10, 2, 13, 4, 5]
+    assert still.numpy().tolist() == [False, False, False, False, True, True]
+    empty, none_left = _take_spares(out, tf.zeros([6], tf.bool), y, spare, usable, y_spare, 3)
+    assert empty["num"].numpy().tolist() == out["num"].numpy().tolist()
+    assert not none_left.numpy().any()
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_spare_rows_fix_most_breaking_rows_without_a_second_pass(loan_models, monkeypatch, mixed):
+    """The spares drawn with the first draws (one per 8 rows) replace breaking rows before
+    any second pass; a batch of several classes gets them as well (each pending row a spare
+    of its own class)."""
+    import tensorflow as tf
+
+    import vae_augment.constraints as C
+
+    _, plain, art = loan_models
+    model, enc = art.model, art.encoding
+    y = tf.constant(np.arange(4000) % 2 if mixed else np.ones(4000), tf.int32)
+    seed = tf.constant([5, 1], tf.int32)
+    first = enc.violations_tf(model.generate(y, seed)).numpy().mean()
+    monkeypatch.setattr(C, "REDRAW_ROUNDS", 0)  # spares only
+    spares = enc.violations_tf(C.constrained_generate(model, enc, y, seed)).numpy().mean()
+    monkeypatch.undo()
+    out = C.constrained_generate(model, enc, y, seed)
+    # this model breaks the relation in about 27 % of draws: each usable spare fixes a row
+    assert first > 0.05 and first - spares > 0.5 * (1 - first) / 8
+    assert enc.violations_tf(out).numpy().mean() <= spares
+    decoded = enc.decode_tf(out)
+    a, p = (decoded[k][0].numpy() for k in ("amount", "price"))
+    present = ~decoded["amount"][1].numpy()
+    assert len(a) == 4000 and (a[present] <= p[present]).all()
+
+
 def test_tfdata_stream_and_oversampler_keep_the_relation(loan_models):
     from vae_augment.imblearn import VAEOverSampler
     from vae_augment.tfdata import synthetic_dataset

@@ -54,6 +54,14 @@ MAX_RELATION_COLUMNS = 64
 #: all but never breaks it (churn's ``total_day_charge <= total_day_minutes``: 0.4 %; 0 of
 #: 25,000 synthetic rows), and each enforced relation costs generation time
 AUTO_MIN_BREAK = 0.01
+#: a redraw round draws several rows for each pending one when fewer than half this many
+#: are pending (a decoder pass has a fixed cost of a few ms on CPU whatever its rows)
+_REDRAW_MIN_ROWS = 512
+#: spare rows drawn with the first draws, for the rows that break a relation: 1 per this
+#: many rows (credit's bad loans: 8 % of first draws are redrawn), at least `_SPARE_MIN`
+#: (or one per row in a smaller call)
+_SPARE_FRACTION = 8
+_SPARE_MIN = 64
 # the redraws' seed stream, apart from the guide's ``fold_in(seed, r)`` for small r
 _REDRAW_STREAM = 0x5EED0000
 
@@ -323,24 +331,74 @@ def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
     return spec.relations(stats, encoding)
 
 
+def _class_groups(classes, n_classes: int):
+    """(order, count, start, rank) of int32 class indices `classes` ([m]): the stable order
+    that groups them by class, the entries per class and where each class's group starts in
+    that order ([n_classes] each), and each entry's rank among the earlier entries of its
+    class ([m]). Shape-static ops only (no `tf.range` of a computed size), for XLA."""
+    import tensorflow as tf
+
+    order = tf.argsort(classes, stable=True)
+    count = tf.math.unsorted_segment_sum(tf.ones_like(classes), classes, n_classes)
+    start = tf.cumsum(count, exclusive=True)
+    grouped = tf.gather(classes, order)
+    rank = tf.cumsum(tf.ones_like(classes), exclusive=True) - tf.gather(start, grouped)
+    rank = tf.tensor_scatter_nd_update(tf.zeros_like(rank), order[:, None], rank)
+    return order, count, start, rank
+
+
+def _take_spares(out, bad, y, spare, usable, y_spare, n_classes: int):
+    """`out` with each pending row (`bad`) replaced by an unused `usable` spare row of its
+    class, in order (the i-th pending row of a class takes the class's i-th usable spare),
+    and `bad` cleared where one was found."""
+    import tensorflow as tf
+
+    pend = tf.where(bad)[:, 0]
+    have = tf.where(usable)[:, 0]
+    y_p, y_s = tf.gather(y, pend), tf.gather(y_spare, have)
+    rank_p = _class_groups(y_p, n_classes)[3]
+    order_s, count_s, start_s, _ = _class_groups(y_s, n_classes)
+    hit = rank_p < tf.gather(count_s, y_p)
+    at = tf.boolean_mask(tf.gather(start_s, y_p) + rank_p, hit)
+    src = tf.gather(have, tf.gather(order_s, at))
+    dst = tf.boolean_mask(pend, hit)[:, None]
+    out = {key: tf.tensor_scatter_nd_update(value, dst, tf.gather(spare[key], src))
+           for key, value in out.items()}
+    bad = tf.tensor_scatter_nd_update(bad, dst, tf.zeros([tf.shape(dst)[0]], tf.bool))
+    return out, bad
+
+
 def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
     """`model.generate(y, seed)` with the rows that break `encoding.relations` handled (TF
     ops only). A first draw that breaks relation r is left for `Encoding.decode_tf` to put on
     the edge with probability min(1, (t - e) / b), t its class's tie share
     (`Relation.ties`), e and b the shares of this call's first draws of that class (with
     both values) that are on the edge and that break r, so that about t of the class's rows
-    end on the edge; the other breaking rows are redrawn, up to `REDRAW_ROUNDS`
-    times (a `tf.while_loop` that stops once every row holds; a redraw must keep every
-    relation). Round r draws with seed ``fold_in(seed, STREAM + r)``. Rows still breaking
-    one afterwards are put on the edge by `Encoding.decode_tf` as well."""
+    end on the edge; the other breaking rows are redrawn (a redraw must keep every
+    relation). Redraws come first from spare rows drawn in the same `model.generate` call
+    as the first draws (1/`_SPARE_FRACTION` more rows, classes those of the first rows of
+    `y`): a decoder pass has a fixed cost, so a second, dependent pass for a few hundred rows
+    cost as much as those spares. Rows left without a spare of their class are redrawn up to
+    `REDRAW_ROUNDS` times (a `tf.while_loop` that stops once every row holds; several
+    draws a row at once when few are pending). Round r draws with seed ``fold_in(seed,
+    STREAM + r)``. Rows still breaking one afterwards are put on the edge by
+    `Encoding.decode_tf` as well."""
     import tensorflow as tf
 
-    out = model.generate(y, seed)
     if not encoding.relations:
-        return out
+        return model.generate(y, seed)
     y = tf.cast(y, tf.int32)
     seed = tf.cast(seed, tf.int32)
-    broken, equal, present = encoding.relation_status_tf(out)  # [B, R] each
+    generate = model.generate
+    n = tf.shape(y)[0]
+    n_spare = tf.maximum(n // _SPARE_FRACTION, tf.minimum(n, _SPARE_MIN))
+    y_spare = tf.gather(y, tf.math.floormod(tf.range(n_spare), tf.maximum(n, 1)))
+    drawn = generate(tf.concat([y, y_spare], axis=0), seed)
+    out = {key: value[:n] for key, value in drawn.items()}
+    spare = {key: value[n:] for key, value in drawn.items()}
+    broken_all, equal, present = encoding.relation_status_tf(drawn)  # [B + S, R] each
+    usable = tf.logical_not(tf.reduce_any(broken_all[n:], axis=1))
+    broken, equal, present = broken_all[:n], equal[:n], present[:n]
     n_classes = len(encoding.classes)
 
     def class_share(mask):  # [C, R]: per class, the share of rows with both values
@@ -355,24 +413,38 @@ def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
     u = tf.random.stateless_uniform(tf.shape(p_edge), seed=tf.random.experimental
                                     .stateless_fold_in(seed, _REDRAW_STREAM))
     bad = tf.reduce_any(tf.logical_and(broken, u >= p_edge), axis=1)
+    out, bad = _take_spares(out, bad, y, spare, usable, y_spare, n_classes)
 
-    from vae_augment.selection import draw_pending
-
-    def redraw(r, out, bad):
-        pending, cand = draw_pending(
-            model.generate, y, bad,
-            tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r))
+    def redraw(used, r, out, bad):
+        # k draws for each pending row (the first that keeps every relation is taken): one
+        # while many rows are pending, several when few are, so that a round, whose decoder
+        # pass has a fixed cost, draws about `_REDRAW_MIN_ROWS` rows; a row gets at
+        # most `REDRAW_ROUNDS` draws in all, as with one draw a round. (Shapes come from
+        # `tf.where` of masks only, for XLA.)
+        n_p = tf.reduce_sum(tf.cast(bad, tf.int32))
+        k = tf.clip_by_value(_REDRAW_MIN_ROWS // tf.maximum(n_p, 1), 1, REDRAW_ROUNDS - used)
+        copies = tf.range(REDRAW_ROUNDS)[:, None] < k  # [ROUNDS, 1]
+        rows = tf.where(tf.logical_and(copies, bad[None, :]))[:, 1]  # [k * P], copy-major
+        cand = generate(tf.gather(y, rows),
+                        tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r))
         ok = tf.logical_not(encoding.violations_tf(cand))
-        take = tf.boolean_mask(pending, ok)
-        out = {key: tf.tensor_scatter_nd_update(value, take, tf.boolean_mask(cand[key], ok))
+        pos = tf.cumsum(tf.ones_like(rows, tf.int32), exclusive=True)
+        never = tf.int32.max
+        # per row, its first candidate that keeps every relation (never: none did)
+        best = tf.math.unsorted_segment_min(tf.where(ok, pos, never), rows, tf.shape(y)[0])
+        take = tf.where(best < never)  # [F, 1]
+        src = tf.gather_nd(best, take)
+        out = {key: tf.tensor_scatter_nd_update(value, take, tf.gather(cand[key], src))
                for key, value in out.items()}
         bad = tf.tensor_scatter_nd_update(bad, take, tf.zeros([tf.shape(take)[0]], tf.bool))
-        return r + 1, out, bad
+        return used + k, r + 1, out, bad
 
-    def more(r, out, bad):
-        return tf.logical_and(r <= REDRAW_ROUNDS, tf.reduce_any(bad))
+    def more(used, r, out, bad):
+        return tf.logical_and(used < REDRAW_ROUNDS, tf.reduce_any(bad))
 
-    _, out, _ = tf.while_loop(more, redraw, (tf.constant(1, tf.int32), out, bad))
+    if REDRAW_ROUNDS > 0:
+        zero = tf.constant(0, tf.int32)
+        _, _, out, _ = tf.while_loop(more, redraw, (zero, tf.constant(1, tf.int32), out, bad))
     return out
 
 

@@ -430,29 +430,35 @@ class Encoding:
             out[s.name] = (t, mask_of(s.name))
         return out
 
-    def _numeric_tf(self, gen: Mapping[str, Any], *, absent: bool = True):
+    def _numeric_tf(self, gen: Mapping[str, Any], *, absent: bool = True,
+                    cols: Sequence[int] | None = None):
         """(values float64 [B, n_num], absent bool [B, n_num] or None): the numeric columns
         of model-space samples `gen` as `decode_tf` returns them, before `_repair_tf`;
-        `absent` marks the null cells (None when no column has nulls, or not asked for)."""
+        `absent` marks the null cells (None when no column has nulls, or not asked for).
+        `cols`: only these numeric columns (positions), in this order."""
         import tensorflow as tf
 
+        cols = list(range(len(self.numeric))) if cols is None else list(cols)
+        specs = [self.numeric[j] for j in cols]
+        grid = [self._grid[j] for j in cols]
         nulls = gen.get("nulls")
-        v = tf.cast(gen["num"], tf.float64)
+        v = tf.cast(gen["num"] if len(cols) == len(self.numeric) and cols == sorted(cols)
+                    else tf.gather(gen["num"], cols, axis=1), tf.float64)
         u = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
         u = tf.clip_by_value(u, 0.0, 1.0)
-        if len(set(self._grid)) == 1:  # one knot count (no spike indicator)
-            steps = self._grid[0] - 1.0
+        if len(set(grid)) == 1:  # one knot count (no spike indicator)
+            steps = grid[0] - 1.0
             top = max(steps - 1.0, 0.0)
         else:  # K - 1 per column
-            steps = tf.constant([g - 1.0 for g in self._grid], tf.float64)
+            steps = tf.constant([g - 1.0 for g in grid], tf.float64)
             top = tf.maximum(steps - 1.0, 0.0)
         pos = u * steps
         lo = tf.clip_by_value(tf.floor(pos), 0.0, top)
         frac = pos - lo
-        # one gather from the flattened [n_num * K] knots at [B, n_num] (no transposes)
+        # one gather from the flattened [n_cols * K] knots at [B, n_cols] (no transposes)
         n_knots = self._knots.shape[1]
-        flat = tf.constant(self._knots.reshape(-1), tf.float64)
-        offsets = tf.constant(np.arange(len(self.numeric), dtype=np.int32) * n_knots)
+        flat = tf.constant(self._knots[cols].reshape(-1), tf.float64)
+        offsets = tf.constant(np.arange(len(cols), dtype=np.int32) * n_knots)
         idx = tf.cast(lo, tf.int32) + offsets
         x0 = tf.gather(flat, idx)
         x1 = tf.gather(flat, idx + 1)
@@ -461,34 +467,37 @@ class Encoding:
         # precision the column was observed with (all columns at once; x * 1 / 1 is exact)
         scales = [
             1.0 if s.is_int or s.decimals is None else float(10**s.decimals)
-            for s in self.numeric
+            for s in specs
         ]
-        rounds = [s.is_int or s.decimals is not None for s in self.numeric]
+        rounds = [s.is_int or s.decimals is not None for s in specs]
         if all(rounds):
             x = tf.round(x * scales) / scales
         elif any(rounds):
             x = tf.where(tf.constant(rounds), tf.round(x * scales) / scales, x)
         if self.spike_columns:  # the indicator's rows hold the spike itself
-            slots = [self._spike_slot(s.name) for s in self.numeric]
-            hit = tf.gather(tf.cast(nulls, tf.float64), [max(i, 0) for i in slots], axis=1)
-            hit = tf.logical_and(hit > 0.5, tf.constant([i >= 0 for i in slots])[None, :])
-            spike = tf.constant([0.0 if s.spike is None else s.spike for s in self.numeric],
-                                tf.float64)
-            x = tf.where(hit, spike[None, :], x)
-        slots = [self._null_slot(s.name) for s in self.numeric]
+            slots = [self._spike_slot(s.name) for s in specs]
+            if any(i >= 0 for i in slots):
+                hit = tf.gather(tf.cast(nulls, tf.float64), [max(i, 0) for i in slots], axis=1)
+                hit = tf.logical_and(hit > 0.5, tf.constant([i >= 0 for i in slots])[None, :])
+                spike = tf.constant([0.0 if s.spike is None else s.spike for s in specs],
+                                    tf.float64)
+                x = tf.where(hit, spike[None, :], x)
+        slots = [self._null_slot(s.name) for s in specs]
         if not absent or all(i < 0 for i in slots):
             return x, None
         return x, tf.logical_and(
             tf.gather(tf.cast(nulls, tf.float64), [max(i, 0) for i in slots], axis=1) > 0.5,
             tf.constant([i >= 0 for i in slots])[None, :])
 
-    def _relation_sides(self, x, absent):
+    def _relation_sides(self, x, absent, pairs=None):
         """(left, right, present), each [B, n_relations]: the relations' two values and
-        whether both are there."""
+        whether both are there; `pairs`: the relations' (left, right) columns in `x` (the
+        numeric positions when None)."""
         import tensorflow as tf
 
-        lefts = [i for i, _ in self._relation_idx]
-        rights = [j for _, j in self._relation_idx]
+        pairs = self._relation_idx if pairs is None else pairs
+        lefts = [i for i, _ in pairs]
+        rights = [j for _, j in pairs]
         left, right = tf.gather(x, lefts, axis=1), tf.gather(x, rights, axis=1)
         if absent is None:
             return left, right, tf.ones_like(left, tf.bool)
@@ -529,11 +538,15 @@ class Encoding:
         edge (left == right), and have both of its values."""
         import tensorflow as tf
 
-        x, absent = self._numeric_tf(gen)
         if not self._relation_idx:
-            empty = tf.zeros([tf.shape(x)[0], 0], tf.bool)
+            empty = tf.zeros([tf.shape(gen["num"])[0], 0], tf.bool)
             return empty, empty, empty
-        left, right, present = self._relation_sides(x, absent)
+        # only the relations' columns: the check runs on every generated block
+        cols = sorted({j for pair in self._relation_idx for j in pair})
+        x, absent = self._numeric_tf(gen, cols=cols)
+        local = {j: k for k, j in enumerate(cols)}
+        left, right, present = self._relation_sides(
+            x, absent, [(local[i], local[j]) for i, j in self._relation_idx])
         return (tf.logical_and(present, left > right),
                 tf.logical_and(present, tf.equal(left, right)), present)
 
