@@ -10,9 +10,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+
+
+def _not_the_bigquery_notice(record: logging.LogRecord) -> bool:
+    """Drops the notice Beam logs on import without the optional BigQuery client ("apitools
+    not found ..."), which these jobs never use: every run printed it."""
+    return "apitools not found" not in str(record.msg)
+
+
+logging.getLogger().addFilter(_not_the_bigquery_notice)
+
+
+def _not_our_error(record: logging.LogRecord) -> bool:
+    """Drops Beam's logged traceback of a step that raised one of our errors (a bad input
+    found only once the job runs): `main` prints it as one line, as any other."""
+    from vae_augment.errors import VAEAugmentError
+
+    info = record.exc_info
+    return not (info and isinstance(info[1], VAEAugmentError))
 
 __all__ = [
     "DEFAULT_RUNNER", "parse_args", "prepare_output", "input_schema", "is_dask", "runs_in_process",
@@ -194,6 +213,7 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None) -> i
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from vae_augment.errors import VAEAugmentError
 
+    logging.getLogger("apache_beam.runners.common").addFilter(_not_our_error)
     try:
         summary = run(argv)
     except VAEAugmentError as exc:

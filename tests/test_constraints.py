@@ -499,6 +499,23 @@ def test_fit_stats_job_takes_named_or_no_constraints_and_rejects_bad_ones(tmp_pa
         assert not (tmp_path / "x.json").exists()
 
 
+def test_fit_stats_job_names_a_column_found_categorical_in_one_line(tmp_path, capsys, caplog):
+    """An integer column is a category or a number only once the job has seen its values,
+    so a constraint on it fails inside the job: one line all the same, no Beam traceback."""
+    from pipelines import main
+    from pipelines.fit_stats import run
+
+    table = loan_table().append_column("grade", pa.array(np.arange(1200) % 4))
+    pq.write_table(table, tmp_path / "t.parquet")
+    out = tmp_path / "e.json"
+    code = main("fit_stats", run, ["--input", str(tmp_path / "t.parquet"), "--label", "label",
+                                   "--output", str(out), "--constraint", "grade <= price"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "'grade' is a categorical column" in err and not out.exists()
+    assert not [r for r in caplog.records if r.exc_info], "Beam logged the traceback"
+
+
 # ---------------------------------------------------------------------------- evaluation
 def test_evaluation_reports_the_broken_relation(loan_models, tmp_path):
     from vae_augment.api import sample

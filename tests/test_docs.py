@@ -229,3 +229,19 @@ def test_beam_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(vae_augment, "fit", lambda *a, **k: pytest.fail("trained again"))
     example.train_once(str(model_dir), 2, 3)
     assert f"using the model in {model_dir}" in capsys.readouterr().out
+
+
+def test_constraints_example_runs(tmp_path, capsys):
+    example = _example("constraints")
+    assert example.main(["--epochs", "15", "--rows", "1500", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "constraints found: ['amount <= price']" in out
+    shares = dict(re.findall(r"^(model alone|with constraints): amount > price ([0-9.]+)%", out,
+                             re.M))
+    assert float(shares["model alone"]) > 5 and float(shares["with constraints"]) == 0.0
+    real = float(re.search(r"amount == price ([0-9.]+)%", out).group(1))
+    edge = float(re.search(r"^with constraints: .*amount == price ([0-9.]+)%", out, re.M).group(1))
+    assert abs(edge - real) < 6  # the class's real share on the edge
+    assert "'amount <= price' broken by 0.0%" in out
+    png = tmp_path / "ratio.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
