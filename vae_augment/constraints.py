@@ -389,11 +389,10 @@ def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
         return model.generate(y, seed)
     y = tf.cast(y, tf.int32)
     seed = tf.cast(seed, tf.int32)
-    generate = model.generate
     n = tf.shape(y)[0]
     n_spare = tf.maximum(n // _SPARE_FRACTION, tf.minimum(n, _SPARE_MIN))
     y_spare = tf.gather(y, tf.math.floormod(tf.range(n_spare), tf.maximum(n, 1)))
-    drawn = generate(tf.concat([y, y_spare], axis=0), seed)
+    drawn = model.generate(tf.concat([y, y_spare], axis=0), seed)
     out = {key: value[:n] for key, value in drawn.items()}
     spare = {key: value[n:] for key, value in drawn.items()}
     broken_all, equal, present = encoding.relation_status_tf(drawn)  # [B + S, R] each
@@ -425,8 +424,9 @@ def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
         k = tf.clip_by_value(_REDRAW_MIN_ROWS // tf.maximum(n_p, 1), 1, REDRAW_ROUNDS - used)
         copies = tf.range(REDRAW_ROUNDS)[:, None] < k  # [ROUNDS, 1]
         rows = tf.where(tf.logical_and(copies, bad[None, :]))[:, 1]  # [k * P], copy-major
-        cand = generate(tf.gather(y, rows),
-                        tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r))
+        cand = model.generate(
+            tf.gather(y, rows),
+            tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r))
         ok = tf.logical_not(encoding.violations_tf(cand))
         pos = tf.cumsum(tf.ones_like(rows, tf.int32), exclusive=True)
         never = tf.int32.max

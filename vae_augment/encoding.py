@@ -442,7 +442,7 @@ class Encoding:
         specs = [self.numeric[j] for j in cols]
         grid = [self._grid[j] for j in cols]
         nulls = gen.get("nulls")
-        v = tf.cast(gen["num"] if len(cols) == len(self.numeric) and cols == sorted(cols)
+        v = tf.cast(gen["num"] if cols == list(range(len(self.numeric)))
                     else tf.gather(gen["num"], cols, axis=1), tf.float64)
         u = (0.5 * tf.math.erfc(-v / np.sqrt(2.0)) - PROBIT_EPS) / (1.0 - 2.0 * PROBIT_EPS)
         u = tf.clip_by_value(u, 0.0, 1.0)
