@@ -208,10 +208,23 @@ def write_dead_letter(bad, path: str):
     )
 
 
-def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None) -> int:
-    """Runs a job; input/argument errors print one line and exit 2 (as the CLI does)."""
+def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
+         uses_tensorflow: bool = True) -> int:
+    """Runs a job; input/argument errors print one line and exit 2 (as the CLI does).
+    `uses_tensorflow`: the job imports TensorFlow, so it is imported first, with the
+    start-up lines its C++ libraries write straight to stderr (CPU features, no CUDA)
+    silenced, as the CLI does."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from vae_augment.errors import VAEAugmentError
+
+    if uses_tensorflow:
+        from vae_augment.cli import silence_native_stderr
+
+        restore = silence_native_stderr()
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            restore()
 
     logging.getLogger("apache_beam.runners.common").addFilter(_not_our_error)
     try:

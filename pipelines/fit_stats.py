@@ -246,4 +246,4 @@ def run(argv: Sequence[str] | None = None) -> dict:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(pipelines.main("fit_stats", run))
+    sys.exit(pipelines.main("fit_stats", run, uses_tensorflow=False))

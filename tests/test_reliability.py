@@ -665,6 +665,24 @@ def test_real_process_bad_input(tmp_path, mixed_artifact, mixed_parquet, argv, p
     assert_clean_failure(proc.returncode, proc.stdout, proc.stderr, pattern, subs["OUT"], tmp_path)
 
 
+def test_real_process_beam_job_stderr_is_quiet(tmp_path, mixed_artifact, mixed_parquet):
+    """`python -m pipelines.sample`: stderr holds neither TensorFlow's C++ start-up lines
+    nor Beam's BigQuery import notice, on success and on bad input (then one line, exit 2)."""
+    out = tmp_path / "out"
+    ok = subprocess.run([sys.executable, "-m", "pipelines.sample", "--model-dir",
+                         str(mixed_artifact), "--output", str(out), "--n", "50"],
+                        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["output"] == str(out)
+    assert ok.stderr.strip() == "", ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "pipelines.sample", "--model-dir",
+                          str(tmp_path / "nothing"), "--output", str(tmp_path / "o2"), "--n", "5"],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert bad.stderr.startswith("pipelines.sample: error: ")
+
+
 # ---------------------------------------------------------------------- privacy filter
 def test_privacy_filter_balance(tmp_path, capsys, mixed_artifact, mixed_parquet):
     from vae_augment.api import balance

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["main", "build_parser", "register_command"]
+__all__ = ["main", "build_parser", "register_command", "silence_native_stderr"]
 
 # Modules that add subcommands with `register_command` (imported when the parser is built).
 PLUGIN_MODULES = (
@@ -65,7 +65,7 @@ def _quiet_tensorflow(verbose: bool) -> None:
         warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def _silence_native_stderr() -> Callable[[], None]:
+def silence_native_stderr() -> Callable[[], None]:
     """Sends what C++ libraries write straight to fd 2 (TF/absl start-up logs, which ignore
     TF_CPP_MIN_LOG_LEVEL before absl is initialised) to /dev/null, while Python's `sys.stderr`
     (progress bars, the one-line error) keeps writing to the real stderr. Returns a function
@@ -493,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_tensorflow(verbose)
     from vae_augment.errors import VAEAugmentError
 
-    restore = (lambda: None) if verbose else _silence_native_stderr()
+    restore = (lambda: None) if verbose else silence_native_stderr()
     import warnings
 
     plain_show = warnings.showwarning
