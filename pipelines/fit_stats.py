@@ -127,7 +127,7 @@ class MergeRelationStats(beam.CombineFn):
         return None
 
     def add_input(self, acc, stats):
-        return stats if acc is None else acc.merge(stats)
+        return self.merge_accumulators([acc, stats])
 
     def merge_accumulators(self, accs):
         out = None
@@ -150,32 +150,25 @@ def _with_constraints(encoding_json, spec, stats):
     return encoding.with_relations(spec.relations(stats, encoding), spec.key).to_json()
 
 
-def _check_constraint_columns(spec, schema, label: str, kwargs: dict) -> None:
-    """Errors for a named constraint column that cannot be numeric, before the job starts
-    (an integer column the statistics make a category is only found at the end)."""
-    import pyarrow as pa
-
+def _check_constraint_columns(spec, stats) -> None:
+    """Errors for a named constraint column that cannot be numeric, from the kinds
+    `SchemaStats` (`stats`, before any row) gives the columns; an integer column the
+    statistics make a category is only found at the end, by `_with_constraints`."""
     from vae_augment.errors import SchemaError
 
     for r in spec.given:
         for name in (r.left, r.right):
-            what = None
-            if name == label:
+            col = stats.columns.get(name)
+            if name == stats.label:
                 what = "the label"
-            elif name not in schema.names:
-                what = "not a column"
-            elif name in kwargs["exclude"]:
-                what = "excluded"
-            elif name in kwargs["categorical"]:
-                what = "a categorical column (--categorical)"
+            elif col is None:
+                what = "excluded" if name in stats.exclude else "not a column"
+            elif name in stats.force_categorical or col.kind not in ("int", "numeric"):
+                what = f"a {'categorical' if col.kind == 'int' else col.kind} column"
             else:
-                typ = schema.field(name).type
-                if not (pa.types.is_integer(typ) or pa.types.is_floating(typ)
-                        or pa.types.is_decimal(typ)):
-                    what = f"of type {typ}"
-            if what:
-                raise SchemaError(f"constraint '{r}': '{name}' is {what}; constraints compare "
-                                  "numeric columns")
+                continue
+            raise SchemaError(f"constraint '{r}': '{name}' is {what}; constraints compare "
+                              "numeric columns")
 
 
 def _schema_arrow(patterns):
@@ -212,9 +205,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     schema = _schema_arrow(patterns)
     kwargs = {"exclude": args.exclude, "categorical": args.categorical,
               "numeric": args.numeric, "max_categories": args.max_categories}
-    SchemaStats(schema, args.label, **kwargs)  # argument errors before the job starts
+    stats = SchemaStats(schema, args.label, **kwargs)  # argument errors before the job starts
     spec = constraint_spec(args.constraint or "auto")
-    _check_constraint_columns(spec, schema, args.label, kwargs)
+    _check_constraint_columns(spec, stats)
     combine = StatsCombineFn(schema, args.label, kwargs)
     p = beam.Pipeline(options=options)
     tables = p | "Read" >> ReadParquetTables(patterns)
