@@ -93,6 +93,50 @@ def test_python_iwae_scores_equal_the_cli_and_leave_null_labels_nan(capsys, tmp_
             va.anomaly_scores(artifact, source, **kwargs)
 
 
+def test_iwae_score_of_a_row_depends_on_the_row_not_its_position(artifact, mixed_table):
+    """The IWAE noise comes from the seed and each row's values: reordering, splitting or
+    duplicating rows leaves every row's score as it was (exactly: same noise, same ops per
+    row), while another seed or another k changes it."""
+    t = mixed_table.slice(0, 120)
+    base = scoring.anomaly_scores(artifact, t, method="iwae", k=np.int64(8), seed=5)
+    order = np.random.default_rng(0).permutation(t.num_rows)
+    shuffled = scoring.anomaly_scores(artifact, t.take(order), method="iwae", k=8, seed=5)
+    np.testing.assert_allclose(shuffled, base[order], rtol=1e-5, atol=1e-5)
+    chunks = np.concatenate([scoring.anomaly_scores(artifact, t.slice(i, 7), method="iwae",
+                                                    k=8, seed=5) for i in range(0, 120, 7)])
+    np.testing.assert_allclose(chunks, base, rtol=1e-5, atol=1e-5)
+    twice = scoring.anomaly_scores(artifact, t.take([3, 3, 40, 3]), method="iwae", k=8, seed=5)
+    np.testing.assert_allclose(twice, base[[3, 3, 40, 3]], rtol=1e-5, atol=1e-5)
+    other = scoring.anomaly_scores(artifact, t, method="iwae", k=8, seed=6)
+    assert np.abs(other - base).mean() > 1e-3
+    # the noise is standard normal, independent across rows, samples and latent dimensions
+    x = artifact.encoding.encode(mixed_table)
+    noise = scoring.row_noise(x, 5, 16)
+    draws = np.stack([noise(s) for s in range(8)])  # [k, n, d]
+    assert abs(draws.mean()) < 0.05 and abs(draws.std() - 1) < 0.05
+    flat = draws.reshape(8, -1)
+    assert np.abs(np.corrcoef(flat)[np.triu_indices(8, 1)]).max() < 0.1
+
+
+def test_python_scoring_takes_dataframes_and_checks_its_arguments(artifact, mixed_table):
+    """A DataFrame (e.g. `table.to_pandas()`) is converted to the model's column types."""
+    from vae_augment.errors import SchemaError, VAEAugmentError
+
+    t = mixed_table.slice(0, 30)
+    frame = t.to_pandas().assign(extra=1.0)  # a column the model does not know is ignored
+    np.testing.assert_allclose(scoring.anomaly_scores(artifact, frame, method="iwae", k=4),
+                               scoring.anomaly_scores(artifact, t, method="iwae", k=4), rtol=1e-6)
+    np.testing.assert_allclose(scoring.encode_latent(artifact, frame),
+                               scoring.encode_latent(artifact, t), rtol=1e-6)
+    with pytest.raises(SchemaError, match="`table` does not convert to the model's column types"):
+        scoring.anomaly_scores(artifact, frame.assign(f="text"))
+    with pytest.raises(VAEAugmentError, match=r"`table` must be a pyarrow Table or RecordBatch "
+                                              r"or a pandas DataFrame, got list"):
+        scoring.anomaly_scores(artifact, [1, 2])
+    with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer, got None"):
+        scoring.anomaly_scores(artifact, t, method="iwae", seed=None)
+
+
 def test_score_rejects_bad_rows_and_writes_nothing(capsys, tmp_path, mixed_table, mixed_artifact):
     cats = mixed_table.column("s").to_pylist()
     cats[3] = "never-seen"

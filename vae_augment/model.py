@@ -524,16 +524,21 @@ class ConditionalVAE(RowSelection, keras.Model):
         recon, kl = self._elbo_terms(x, params)
         return -recon + kl
 
-    def iw_bound(self, x, k: int, seed) -> tf.Tensor:
-        """Per-row importance-weighted log-likelihood bound with `k` samples (IWAE)."""
+    def iw_bound(self, x, k: int, seed=None, *, noise=None) -> tf.Tensor:
+        """Per-row importance-weighted log-likelihood bound with `k` samples (IWAE).
+
+        The standard normal noise of sample s is drawn with the stateless `seed`, or is
+        ``noise(s)`` (an [n, latent_dim] array) when `noise` is given."""
         mu, raw_sd = self.encode_params(x)
         q = D.gaussian(mu, raw_sd)
         p_mu, p_sd = self.prior_params(x["y"])
         prior = D.gaussian(p_mu, p_sd)
-        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=k)
+        if noise is None:
+            seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=k)
         terms = []
         for s in range(k):
-            eps = tf.random.stateless_normal(tf.shape(mu), seed=seeds[s])
+            eps = (tf.random.stateless_normal(tf.shape(mu), seed=seeds[s]) if noise is None
+                   else tf.convert_to_tensor(noise(s), mu.dtype))
             z = q.loc + q.scale * eps
             params = self.decode_params(z, x["y"])
             recon = tf.add_n(list(D.feature_log_prob(self.layout, params, x).values()))

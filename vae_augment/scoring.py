@@ -9,7 +9,7 @@ from vae_augment.schema import canonical_zeros
 
 __all__ = [
     "SCORE_METHODS", "UNSEEN_CATEGORIES", "check_options", "encode_latent", "anomaly_scores", "unseen_category_rows",
-    "with_known_categories", "append_columns", "latent_array",
+    "with_known_categories", "append_columns", "latent_array", "row_keys", "row_noise", "as_table",
 ]
 
 SCORE_METHODS = ("elbo", "iwae")
@@ -25,8 +25,33 @@ def check_options(*, method: str = "elbo", unseen: str = "error", k: int = 16) -
                                  ("unseen", unseen, UNSEEN_CATEGORIES)):
         if value not in allowed:
             raise VAEAugmentError(f"`{name}` must be one of {list(allowed)}, got {value!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
         raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
+
+
+def as_table(table, schema: pa.Schema | None = None, name: str = "table"):
+    """`table` as Arrow: a `pyarrow.Table` or `RecordBatch` as it is; a pandas DataFrame
+    converted without its index, its columns that `schema` names to that schema's types (a
+    model's input schema: its DataFrame round trip, `table.to_pandas()`, comes back the
+    same) and the others dropped. Anything else is a `VAEAugmentError` naming `name`."""
+    if isinstance(table, (pa.Table, pa.RecordBatch)):
+        return table
+    if type(table).__name__ == "DataFrame" and hasattr(table, "columns"):
+        if schema is None:
+            return pa.Table.from_pandas(table, preserve_index=False)
+        from vae_augment.errors import SchemaError
+
+        fields = [schema.field(c) for c in table.columns if c in schema.names]
+        try:
+            return pa.Table.from_pandas(table, schema=pa.schema(fields, metadata=schema.metadata),
+                                        preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise SchemaError(f"`{name}` does not convert to the model's column types: "
+                              f"{' '.join(str(exc).split())}") from exc
+    from vae_augment.errors import VAEAugmentError
+
+    raise VAEAugmentError(f"`{name}` must be a pyarrow Table or RecordBatch or a pandas "
+                          f"DataFrame, got {type(table).__name__}")
 
 
 def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
@@ -104,28 +129,32 @@ def with_known_categories(encoding, table: pa.Table | pa.RecordBatch):
     return table, rows
 
 
-def encode_latent(artifact, table: pa.Table | pa.RecordBatch) -> np.ndarray:
-    """Posterior means E[z | x, y] for every row, [n, latent_dim] float32.
+def encode_latent(artifact, table) -> np.ndarray:
+    """Posterior means E[z | x, y] for every row of `table` (an Arrow table or batch, or a
+    pandas DataFrame), [n, latent_dim] float32.
 
     Rows need the label column (the encoder is conditioned on the class); rows whose label is
     null get NaN.
     """
-    return _per_row(artifact, table, artifact.model.encode_mean, artifact.model.latent_dim)
+    return _per_row(artifact, as_table(table, artifact.encoding.schema), artifact.model.encode_mean,
+                    artifact.model.latent_dim)
 
 
 def anomaly_scores(
-    artifact, table: pa.Table | pa.RecordBatch, *, method: str = "elbo", k: int = 16,
+    artifact, table, *, method: str = "elbo", k: int = 16,
     seed: int = 0, unseen: str = "error",
 ) -> np.ndarray:
     """Per-row anomaly score (nats; higher = less typical of its class); NaN for null labels.
 
     Args:
         artifact: a loaded `Artifact` (`vae_augment.load_artifact` or `fit`'s result).
-        table: rows with the model's columns and the label (the score is of x given its class).
+        table: rows with the model's columns and the label (the score is of x given its
+            class): a pyarrow Table or RecordBatch, or a pandas DataFrame.
         method: ``"elbo"``, the negative ELBO with z at the posterior mean (deterministic, a
             one-point estimate, see `ConditionalVAE.neg_elbo`); or ``"iwae"``, the negative
-            importance-weighted bound with `k` samples of z (tighter, stateless-seeded by
-            `seed`), what `vae-augment score --method iwae` writes.
+            importance-weighted bound with `k` samples of z (tighter), what `vae-augment score
+            --method iwae` writes. Its noise is drawn from `seed` and the row's own values,
+            so a row scores the same alone, in any batch and at any position.
         k: importance samples for ``"iwae"``.
         seed: seed of the ``"iwae"`` samples.
         unseen: ``"error"`` (default): a category value the model was never trained on is
@@ -143,10 +172,14 @@ def anomaly_scores(
         >>> scores = anomaly_scores(art, table, method="iwae", k=32)  # doctest: +SKIP
         >>> table.take(np.argsort(-scores)[:5])                       # doctest: +SKIP
     """
+    from vae_augment.errors import check_seed
+
     check_options(method=method, unseen=unseen, k=k)
+    check_seed(seed)
+    table = as_table(table, artifact.encoding.schema)
     if unseen == "inf":
-        # unseen values swapped for known ones in place: rows keep their positions (IWAE
-        # noise is drawn per position) and the rest of each row is still checked
+        # unseen values swapped for known ones in place: rows keep their positions and the
+        # rest of each row is still checked
         known, rows = with_known_categories(artifact.encoding, table)
         out = np.array(anomaly_scores(artifact, known, method=method, k=k, seed=seed),
                        np.float32)
@@ -154,10 +187,64 @@ def anomaly_scores(
         return out
     if method == "elbo":
         return _per_row(artifact, table, artifact.model.neg_elbo, None)
-    from vae_augment.sampler import block_seed
+    def bound(x):
+        noise = row_noise(x, seed, artifact.model.latent_dim)
+        return -artifact.model.iw_bound(x, k, noise=noise)
 
-    seed_t = block_seed(seed, 0, 0)
-    return _per_row(artifact, table, lambda x: -artifact.model.iw_bound(x, k, seed_t), None)
+    return _per_row(artifact, table, bound, None)
+
+
+_U64 = np.uint64
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+
+
+def _mix64(v: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, element-wise on uint64 (wrapping arithmetic)."""
+    v = (v ^ (v >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    v = (v ^ (v >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return v ^ (v >> _U64(31))
+
+
+def _words(a: np.ndarray) -> np.ndarray:
+    """[n, m] uint64 words holding the bits of an encoded array's rows (floats with -0.0 as 0.0)."""
+    a = a.reshape(len(a), -1)
+    if a.dtype.kind == "f":
+        a = a.astype(np.float64) + 0.0
+        return a.view(_U64)
+    if a.dtype.kind == "b":
+        return a.astype(_U64)
+    return a.astype(np.int64).view(_U64)
+
+
+def row_keys(x: dict[str, np.ndarray], seed: int) -> np.ndarray:
+    """A uint64 key per encoded row, from the row's values and `seed` only (not its position
+    or the other rows): equal rows get equal keys."""
+    n = len(x["y"])
+    with np.errstate(over="ignore"):
+        key = np.full(n, _mix64(np.array([int(seed) & 0xFFFFFFFFFFFFFFFF], _U64))[0], _U64)
+        for i, name in enumerate(sorted(x)):
+            w = _words(np.asarray(x[name]))
+            salt = _mix64((np.arange(w.shape[1], dtype=_U64) + _U64(1)) * _GOLDEN + _U64(i))
+            key = _mix64(key ^ np.add.reduce(_mix64(w ^ salt), axis=1, dtype=_U64))
+    return key
+
+
+def row_noise(x: dict[str, np.ndarray], seed: int, dim: int):
+    """``noise(s)``: the [n, dim] standard normal draws of importance sample s, each row's a
+    function of its `row_keys` and s only, so a row scores the same in any table, batch or
+    order (a counter-based generator: SplitMix64 of key + counter, then the normal quantile)."""
+    from scipy.special import ndtri
+
+    keys = row_keys(x, seed)[:, None]
+
+    def noise(s: int) -> np.ndarray:
+        counter = (np.arange(dim, dtype=_U64) + _U64(s * dim + 1)) * _GOLDEN
+        with np.errstate(over="ignore"):
+            bits = _mix64(keys + counter[None, :]) >> _U64(11)  # 53 random bits
+        u = (bits.astype(np.float64) + 0.5) * 2.0 ** -53  # in (0, 1)
+        return ndtri(u).astype(np.float32)
+
+    return noise
 
 
 def append_columns(table: pa.Table | pa.RecordBatch, columns: dict[str, pa.Array]):
