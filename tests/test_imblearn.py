@@ -2,6 +2,7 @@
 
 import dataclasses
 import inspect
+import re
 
 import numpy as np
 import pandas as pd
@@ -236,6 +237,14 @@ def test_fitted_attributes(mixed_resampled):
     assert kinds["grade"] == "categorical" and kinds["when"] == kinds["notes"] == "excluded"
     assert sampler.seed_ == 0 and sampler.train_metrics_["epochs_run"] == 1
     assert not hasattr(clone(sampler), "artifact_")
+
+
+def test_messages_keep_column_names_with_spaces_and_brackets():
+    X, y = _mixed_frame(60)
+    X = X.drop(columns="when")
+    X["my col)"] = np.r_[np.inf, np.zeros(59)]
+    with pytest.raises(SchemaError, match=re.escape("exclude=['my col)']")):
+        VAEOverSampler(random_state=0, **TINY).fit_resample(X, y)
 
 
 def test_unsupported_column_is_named():

@@ -565,6 +565,34 @@ def test_overwrite_between_file_and_directory(tmp_path, capsys, mixed_artifact, 
     assert leftovers(tmp_path) == []
 
 
+def test_error_messages_name_options_as_the_caller_sets_them(tmp_path, capsys, mixed_artifact):
+    """The CLI's messages name flags (shell-quoted column names), Python's the keyword
+    arguments, whatever the column is called."""
+    import vae_augment as va
+    from vae_augment.errors import cli_wording, option
+
+    assert option("exclude", "sign up", many=True) == "exclude=['sign up']"
+    assert option("overwrite", True) == "overwrite=True" and option("max_categories") == "max_categories"
+    with cli_wording():
+        assert option("exclude", "sign up", many=True) == "--exclude 'sign up'"
+        assert option("exclude", "a") == "--exclude a" and option("overwrite", True) == "--overwrite"
+        assert option("max_categories") == "--max-categories"
+    assert option("overwrite", True) == "overwrite=True"  # restored on leaving
+    t = make_mixed_table(40)
+    st = pa.StructArray.from_arrays([pa.array(np.arange(40)), pa.array(np.ones(40))], ["x", "y"])
+    src = tmp_path / "struct.parquet"
+    pq.write_table(t.append_column("home addr", st), src)
+    code, _, err = run(["fit", src, "--label", "label", "--model-dir", tmp_path / "m", *FAST_ARGS],
+                       capsys)
+    assert code == 2 and "exclude it with --exclude 'home addr'" in err, err
+    with pytest.raises(va.SchemaError, match=re.escape("exclude it with exclude=['home addr']")):
+        va.fit(str(src), label="label", model_dir=str(tmp_path / "m2"), epochs=1)
+    out = tmp_path / "s.parquet"
+    out.write_bytes(b"previous")
+    with pytest.raises(va.InputError, match=re.escape("pass overwrite=True to replace it")):
+        va.balance(str(src), str(out), label="label", model_dir=str(mixed_artifact))
+
+
 def test_sample_overwrite_flag(tmp_path, capsys, mixed_artifact):
     out = tmp_path / "s.parquet"
     out.write_bytes(b"previous")
@@ -783,3 +811,72 @@ def test_retried_beam_shard_gives_identical_rows(mixed_artifact):
         assert a.equals(b) and a.equals(c)
     api_rows = sample(str(mixed_artifact), counts, seed=6)
     assert pa.concat_tables(retry_same_worker).equals(api_rows)
+
+
+def test_outputs_get_the_umask_mode_not_tempfile_s(tmp_path, capsys, mixed_artifact, mixed_parquet):
+    """Atomic writes go through `tempfile` (0600 files, 0700 directories); what ends up under
+    the final name has the mode a plain write would give: 0666 / 0777 less the umask."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        one, shards, model = tmp_path / "one.parquet", tmp_path / "shards", tmp_path / "model"
+        assert run(["sample", one, "--model-dir", mixed_artifact, "--n", "5"], capsys)[0] == 0
+        assert run(["sample", shards, "--model-dir", mixed_artifact, "--n", "5",
+                    "--output-shards", "2"], capsys)[0] == 0
+        assert run(["fit", mixed_parquet, "--label", "label", "--model-dir", model,
+                    *FAST_ARGS], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (one, shards, model)}
+    assert mode == {"one.parquet": 0o644, "shards": 0o755, "model": 0o755}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in [*shards.iterdir(), *model.iterdir()]} == {0o644}
+
+
+def test_balance_with_a_trained_model_keeps_the_input_s_metadata(tmp_path, capsys, mixed_artifact,
+                                                                  mixed_table):
+    """The output schema is the input's (schema and field metadata included) plus
+    `is_synthetic`, not the schema of the file the model was trained on."""
+    field = mixed_table.schema.field("label").with_metadata({"role": "target"})
+    schema = mixed_table.schema.set(mixed_table.schema.get_field_index("label"), field)
+    schema = schema.with_metadata({**mixed_table.schema.metadata, b"owner": b"team-a"})
+    src, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(mixed_table.cast(schema), src)
+    code, _, err = run(["balance", src, out, "--label", "label", "--model-dir", mixed_artifact],
+                       capsys)
+    assert code == 0, err
+    got = pq.read_schema(out)
+    assert got.metadata[b"owner"] == b"team-a" and got.field("label").metadata == {b"role": b"target"}
+    want = pq.read_schema(src).append(pa.field("is_synthetic", pa.bool_(), nullable=False))
+    assert got.equals(want, check_metadata=True)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.drop_columns(["s"]), r"input '.*in\.parquet' does not match the schema artifact "
+                                      r"'.*' was trained on: column 's' is missing$"),
+    (lambda t: t.append_column("extra", pa.array(np.zeros(t.num_rows))),
+     r"column 'extra' is not expected$"),
+    (lambda t: t.drop_columns(["f", "s"]), r"2 columns are missing: 'f', 's'$"),
+    (lambda t: t.select(["i", "f", *t.column_names[2:]]),
+     r"the columns are in another order: column 1 is 'i', expected 'f'$"),
+])
+def test_schema_mismatch_names_the_file_and_the_columns(tmp_path, capsys, mixed_artifact,
+                                                        mixed_table, change, message):
+    src = tmp_path / "in.parquet"
+    pq.write_table(change(mixed_table), src)
+    code, _, err = run(["balance", src, tmp_path / "o.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact], capsys)
+    assert code == 2 and re.search(message, err.strip()), err
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_inputs_matched_twice_are_read_once(tmp_path, mixed_table):
+    from vae_augment.io import resolve_inputs
+
+    d = tmp_path / "d"
+    d.mkdir()
+    for name in ("a", "b"):
+        pq.write_table(mixed_table, d / f"{name}.parquet")
+    got = resolve_inputs([str(d / "b.parquet"), str(d), str(d / "*.parquet"),
+                          str(tmp_path / "d" / ".." / "d" / "a.parquet")])
+    assert got == [str(d / "b.parquet"), str(d / "a.parquet")]

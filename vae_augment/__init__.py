@@ -3,10 +3,11 @@
 Heavy dependencies (TensorFlow, TFP) load lazily, on first use of a name that needs them.
 
 Example:
-    >>> import vae_augment as va                                              # doctest: +SKIP
-    >>> art = va.fit("examples/data/churn.parquet", label="churn", model_dir="runs/churn")
+    >>> import vae_augment as va
+    >>> art = va.fit("examples/data/churn.parquet", label="churn",
+    ...              model_dir="runs/churn")                                  # doctest: +SKIP
     >>> va.balance("examples/data/churn.parquet", "balanced.parquet", label="churn",
-    ...            model_dir="runs/churn", seed=0)
+    ...            model_dir="runs/churn", seed=0)                            # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ _LAZY = {
     "TrainConfig": "vae_augment.training",
     "GUIDED": "vae_augment.training",
     "VAEAugmentError": "vae_augment.errors",
+    "SchemaError": "vae_augment.errors",
+    "InputError": "vae_augment.errors",
+    "ArtifactError": "vae_augment.errors",
     "VAEOverSampler": "vae_augment.imblearn",
     "evaluate": "vae_augment.evaluation",
     "c2st_auc": "vae_augment.evaluation",

@@ -10,10 +10,11 @@ import pyarrow as pa
 
 from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
-from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError
+from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError, option
 from vae_augment.io import (
     AtomicParquetWriter,
     iter_batches,
+    output_schema,
     read_schema,
     resolve_inputs,
 )
@@ -226,6 +227,11 @@ def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBat
     return pa.RecordBatch.from_arrays(arrays, schema=out_schema)
 
 
+def _inputs_named(paths: Sequence[str]) -> str:
+    more = len(paths) - 1
+    return f"'{paths[0]}'" + (f" (and {more} more file{'s' if more > 1 else ''})" if more else "")
+
+
 def balance(
     inputs,
     output: str | None = None,
@@ -271,7 +277,8 @@ def balance(
 
         privacy_min_distance = check_min_distance(privacy_min_distance)
     if output is not None and os.path.exists(output) and not overwrite:
-        raise InputError(f"output '{output}' already exists; pass --overwrite to replace it")
+        raise InputError(f"output '{output}' already exists; pass {option('overwrite', True)} "
+                         "to replace it")
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise InputError(
             f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"
@@ -294,12 +301,11 @@ def balance(
         if art.label != label:
             raise SchemaError(f"{where} was trained with label '{art.label}', not '{label}'")
         if not art.encoding.schema.equals(schema, check_metadata=False):
-            from vae_augment.io import _schema_diff
+            from vae_augment.io import schema_difference
 
             raise SchemaError(
-                f"input schema does not match the schema {where} was trained on: "
-                f"{_schema_diff(art.encoding.schema, schema)} (trained vs input)"
-            )
+                f"input {_inputs_named(paths)} does not match the schema {where} was trained "
+                f"on: {schema_difference(art.encoding.schema, schema) or 'a field differs'}")
         counts = class_counts(paths, label)
         unknown = [c for c in counts if c not in art.encoding.classes]
         if unknown:
@@ -315,7 +321,8 @@ def balance(
         counts = dict(art.encoding.class_counts)
     counts = {c: counts.get(c, 0) for c in art.encoding.classes if counts.get(c, 0) > 0}
     generate = samples_to_generate(counts, sampling_strategy)
-    out_schema = art.encoding.output_schema
+    # the input's schema, metadata included (the model's may carry its training file's)
+    out_schema = output_schema(schema)
     sampler = Sampler(art)
 
     summary = {
@@ -341,7 +348,8 @@ def balance(
     def all_batches():
         for batch in iter_batches(paths):
             yield real_with_flag(batch, out_schema)
-        yield from synthetic
+        for batch in synthetic:
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=out_schema)
 
     if output is None:
         summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)

@@ -19,7 +19,8 @@ import tempfile
 from typing import Any
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import ArtifactError
+from vae_augment.errors import ArtifactError, option
+from vae_augment.io import with_umask_mode
 
 __all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact", "check_replaceable"]
 
@@ -79,7 +80,7 @@ def save_artifact(
     check_replaceable(model_dir, preserve)
     parent = os.path.dirname(os.path.abspath(model_dir))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".model.", dir=parent)
+    tmp = with_umask_mode(tempfile.mkdtemp(prefix=".model.", dir=parent))
     moved: list[str] = []
     try:
         model.save(os.path.join(tmp, "model.keras"))
@@ -136,7 +137,8 @@ def check_replaceable(model_dir, preserve: tuple[str, ...] = ()) -> None:
         shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
         raise ArtifactError(
             f"model directory '{model_dir}' holds files that are not part of a vae-augment "
-            f"artifact ({shown}); saving would delete them. Choose a new --model-dir, or "
+            f"artifact ({shown}); saving would delete them. Choose a new "
+            f"{option('model_dir')}, or "
             f"empty this one")
 
 

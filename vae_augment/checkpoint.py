@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from vae_augment.errors import VAEAugmentError
+from vae_augment.io import with_umask_mode
 
 __all__ = ["CheckpointError", "latest_checkpoint", "save_checkpoint", "load_checkpoint",
            "clear_checkpoints", "assign_variables", "variable_values", "KEEP"]
@@ -92,7 +93,7 @@ def save_checkpoint(
     """Writes ``ckpt-<global_step>`` atomically and prunes older checkpoints."""
     os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, f"ckpt-{global_step:09d}")
-    tmp = tempfile.mkdtemp(prefix=".ckpt.", dir=directory)
+    tmp = with_umask_mode(tempfile.mkdtemp(prefix=".ckpt.", dir=directory))
     try:
         for name, values in arrays.items():
             if values is not None:

@@ -491,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     verbose = getattr(args, "verbose", False)
     _quiet_tensorflow(verbose)
-    from vae_augment.errors import VAEAugmentError
+    from vae_augment.errors import VAEAugmentError, cli_wording
 
     restore = (lambda: None) if verbose else silence_native_stderr()
     import warnings
@@ -506,7 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     warnings.showwarning = show
     try:
-        return int(args.func(args) or 0)
+        with cli_wording():
+            return int(args.func(args) or 0)
     except VAEAugmentError as exc:
         msg = " ".join(str(exc).split())
         print(f"vae-augment: error: {msg}", file=sys.stderr)

@@ -56,7 +56,7 @@ def score_file(
     """
     from vae_augment.artifact import load_artifact
     from vae_augment.beam.rows import score_table, scored_schema
-    from vae_augment.errors import InputError, VAEAugmentError
+    from vae_augment.errors import InputError, VAEAugmentError, option
     from vae_augment.io import AtomicParquetWriter, iter_batches, read_schema, resolve_inputs
 
     if latent_column is None and score_column is None:
@@ -65,7 +65,8 @@ def score_file(
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
     if os.path.exists(output) and not overwrite:
-        raise InputError(f"output '{output}' already exists; pass --overwrite to replace it")
+        raise InputError(f"output '{output}' already exists; pass {option('overwrite', True)} "
+                         "to replace it")
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     art = load_artifact(model_dir)

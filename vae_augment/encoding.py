@@ -630,7 +630,9 @@ class Encoding:
 
 # ---------------------------------------------------------------------- helpers
 def _combine(col):
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    """One array of a column; halffloat as float32 (Arrow's compute kernels have none for it)."""
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return col.cast(pa.float32()) if pa.types.is_float16(col.type) else col
 
 
 def _null_mask(arr: pa.Array) -> np.ndarray:

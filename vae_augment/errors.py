@@ -3,7 +3,42 @@
 The CLI turns these into a one-line message on stderr and exit code 2.
 """
 
-__all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError"]
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Iterator
+
+__all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "option",
+           "cli_wording", "check_seed"]
+
+_CLI_WORDING = [False]
+
+
+@contextlib.contextmanager
+def cli_wording() -> Iterator[None]:
+    """Inside, error messages name options as command-line flags (``--exclude COL``), as the
+    `vae-augment` CLI and the `pipelines` jobs want; outside, as the Python keyword
+    arguments (``exclude=['COL']``) the library's functions take."""
+    old = _CLI_WORDING[0]
+    _CLI_WORDING[0] = True
+    try:
+        yield
+    finally:
+        _CLI_WORDING[0] = old
+
+
+def option(name: str, value=None, *, many: bool = False) -> str:
+    """How the user sets option `name` (a Python keyword) to `value`, in an error message:
+    ``--max-categories`` / ``max_categories`` without a value, ``--overwrite`` /
+    ``overwrite=True``, ``--exclude 'sign up'`` / ``exclude=['sign up']`` (`many`: the
+    keyword takes a list, the flag is repeated). See `cli_wording`."""
+    if _CLI_WORDING[0]:
+        flag = "--" + name.replace("_", "-")
+        return flag if value is None or value is True else f"{flag} {shlex.quote(str(value))}"
+    if value is None:
+        return name
+    return f"{name}={[value]!r}" if many else f"{name}={value!r}"
 
 
 class VAEAugmentError(ValueError):
@@ -20,3 +55,12 @@ class SchemaError(VAEAugmentError):
 
 class ArtifactError(VAEAugmentError):
     """A model directory that is missing, tampered with, or from another format version."""
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """`seed` as an int; `VAEAugmentError` naming `name` unless it is an integer (not a bool)."""
+    import numbers
+
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
+        raise VAEAugmentError(f"`{name}` must be an integer, got {seed!r}")
+    return int(seed)

@@ -30,7 +30,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn_compat.base import _fit_context
 from sklearn_compat.utils.validation import validate_data
 
-from vae_augment.errors import VAEAugmentError
 from vae_augment.imblearn_convert import (
     _array_to_arrow,
     _arrow_to_array,
@@ -41,7 +40,6 @@ from vae_augment.imblearn_convert import (
     _holds_missing,
     _is_dataframe,
     _label_array,
-    _python_wording,
     _restore_y,
 )
 from vae_augment.schema import COUNT_LIKELIHOODS
@@ -352,24 +350,21 @@ class VAEOverSampler(BaseOverSampler):
         self.seed_ = self._seed()
         train_kwargs = {name: getattr(self, name) for name in _TRAIN_PARAMS if name in _DEFAULTS}
         train_kwargs["hidden"] = tuple(int(h) for h in self.hidden)
-        try:
-            with _global_rng_preserved():
-                artifact = api.fit(
-                    table,
-                    label=label_name,
-                    exclude=exclude,
-                    categorical=self._columns("categorical", columns, names),
-                    numeric=self._columns("numeric", columns, names),
-                    max_categories=self.max_categories,
-                    constraints=(self.constraints if self.constraints is None
-                                 or isinstance(self.constraints, str)
-                                 else [str(c) for c in self.constraints]),
-                    verbose=self.verbose,
-                    seed=self.seed_,
-                    **train_kwargs,
-                )
-        except VAEAugmentError as exc:  # the product's messages name CLI flags
-            raise type(exc)(_python_wording(str(exc))) from exc
+        with _global_rng_preserved():
+            artifact = api.fit(
+                table,
+                label=label_name,
+                exclude=exclude,
+                categorical=self._columns("categorical", columns, names),
+                numeric=self._columns("numeric", columns, names),
+                max_categories=self.max_categories,
+                constraints=(self.constraints if self.constraints is None
+                             or isinstance(self.constraints, str)
+                             else [str(c) for c in self.constraints]),
+                verbose=self.verbose,
+                seed=self.seed_,
+                **train_kwargs,
+            )
         self.artifact_ = artifact
         self.encoding_ = artifact.encoding
         self.label_column_ = label_name

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -30,12 +29,6 @@ def _holds_missing(dtype) -> bool:
     if isinstance(dtype, np.dtype):
         return dtype.kind in "fcmMO"
     return True  # pandas extension dtypes (Int64, boolean, string, category, ...) have NA
-
-
-def _python_wording(message: str) -> str:
-    """'--exclude col' -> "exclude=['col']" and other CLI flags -> parameter names."""
-    message = re.sub(r"--exclude (\S+)", r"exclude=['\1']", message)
-    return message.replace("--max-categories", "max_categories")
 
 
 @contextlib.contextmanager

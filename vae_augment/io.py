@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vae_augment.errors import InputError
+from vae_augment.errors import InputError, option
 
 __all__ = [
     "SYNTHETIC_COLUMN",
@@ -19,14 +19,27 @@ __all__ = [
     "iter_batches",
     "read_table",
     "output_schema",
+    "schema_difference",
+    "with_umask_mode",
     "AtomicParquetWriter",
 ]
 
 SYNTHETIC_COLUMN = "is_synthetic"
 
 
+def with_umask_mode(path: str) -> str:
+    """Gives `path` (made by `tempfile`, which creates files 0600 and directories 0700) the
+    mode a plain `open` or `mkdir` would have (0666 or 0777 less the umask), so that an output
+    renamed into place is as readable as any other file the user writes. Returns `path`."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~mask)
+    return path
+
+
 def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
-    """Expands one path, a directory of Parquet files, a glob, or a list of those.
+    """Expands one path, a directory of Parquet files, a glob, or a list of those. A file
+    that several of them match is read once, where it first appears.
 
     Raises:
         InputError: when nothing matches, naming the pattern.
@@ -54,7 +67,14 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
             paths.append(item)
         else:
             raise InputError(f"input file '{item}' does not exist")
-    return paths
+    seen: set[str] = set()
+    unique = []
+    for path in paths:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
 
 
 def _open(path: str) -> pq.ParquetFile:
@@ -73,7 +93,7 @@ def read_schema(paths: Sequence[str]) -> pa.Schema:
         if schema is None:
             schema = this
         elif not this.equals(schema, check_metadata=False):
-            diff = _schema_diff(schema, this)
+            diff = schema_difference(schema, this) or "field metadata differs"
             raise InputError(
                 f"input '{path}' has a different schema from '{paths[0]}': {diff}"
             )
@@ -82,13 +102,42 @@ def read_schema(paths: Sequence[str]) -> pa.Schema:
     return schema
 
 
-def _schema_diff(a: pa.Schema, b: pa.Schema) -> str:
-    if a.names != b.names:
-        return f"columns {a.names} vs {b.names}"
-    for fa, fb in zip(a, b):
-        if not fa.equals(fb):
-            return f"column '{fa.name}' is {fa.type} (nullable={fa.nullable}) vs {fb.type} (nullable={fb.nullable})"
-    return "schema metadata differs"
+def _columns_phrase(names: Sequence[str], verb: str) -> str:
+    if len(names) == 1:
+        return f"column '{names[0]}' {verb}"
+    shown = ", ".join(f"'{n}'" for n in names[:8]) + (", ..." if len(names) > 8 else "")
+    return f"{len(names)} columns {verb.replace('is ', 'are ')}: {shown}"
+
+
+def schema_difference(
+    expected: pa.Schema, got: pa.Schema, columns: Sequence[str] | None = None
+) -> str | None:
+    """None when `got` matches `expected` on names, order, types and nullability (on
+    `columns` only, when given: order and other columns then do not matter), else the first
+    difference, named: the missing or unexpected columns, the first column out of order, or
+    a column's type or nullability. Metadata is not compared."""
+    if columns is None:
+        if got.names != expected.names:
+            missing = [n for n in expected.names if n not in got.names]
+            extra = [n for n in got.names if n not in expected.names]
+            parts = ([_columns_phrase(missing, "is missing")] if missing else []) + (
+                [_columns_phrase(extra, "is not expected")] if extra else [])
+            if parts:
+                return "; ".join(parts)
+            i = next(i for i, (a, b) in enumerate(zip(expected.names, got.names)) if a != b)
+            return (f"the columns are in another order: column {i + 1} is '{got.names[i]}', "
+                    f"expected '{expected.names[i]}'")
+        columns = expected.names
+    for name in columns:
+        want = expected.field(name)
+        if name not in got.names:
+            return _columns_phrase([name], "is missing")
+        have = got.field(name)
+        if not have.type.equals(want.type):
+            return f"column '{name}' has type {have.type}, expected {want.type}"
+        if have.nullable != want.nullable:
+            return f"column '{name}' has nullable={have.nullable}, expected {want.nullable}"
+    return None
 
 
 def iter_batches(
@@ -147,7 +196,8 @@ class AtomicParquetWriter:
         self.shards = shards
         self.row_group_size = row_group_size
         if os.path.exists(self.path) and not overwrite:
-            raise InputError(f"output '{self.path}' already exists; pass --overwrite to replace it")
+            raise InputError(f"output '{self.path}' already exists; pass "
+                             f"{option('overwrite', True)} to replace it")
         if shards is not None and shards < 1:
             raise InputError(f"`output_shards` must be a positive integer, got {shards}")
         parent = os.path.dirname(os.path.abspath(self.path))
@@ -157,9 +207,11 @@ class AtomicParquetWriter:
         if shards is None:
             fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
             os.close(fd)
+            with_umask_mode(self._tmp)
             self._writers = [pq.ParquetWriter(self._tmp, schema)]
         else:
-            self._tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+            self._tmp = with_umask_mode(
+                tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent))
             self._writers = [
                 pq.ParquetWriter(os.path.join(self._tmp, f"part-{i:05d}-of-{shards:05d}.parquet"), schema)
                 for i in range(shards)

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import VAEAugmentError
+from vae_augment.errors import VAEAugmentError, option
 
 __all__ = ["DEFAULT_MAX_EXTRA_BLOCKS", "check_min_distance", "iter_counts_private", "class_rows"]
 
@@ -110,7 +110,7 @@ def iter_counts_private(
                     raise VAEAugmentError(
                         f"`privacy_min_distance` {min_distance} dropped too many synthetic rows "
                         f"of class {value!r}: {kept} of {n} kept after {block} blocks "
-                        f"({dropped[value]} dropped); lower --privacy-min-distance"
+                        f"({dropped[value]} dropped); lower {option('privacy_min_distance')}"
                     )
                 rows = min(BLOCK_ROWS, n - kept)
                 batch = sampler.generate_block(class_idx, seed, block, rows)

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError
+from vae_augment.errors import SchemaError, option
 
 __all__ = [
     "FeatureSpec",
@@ -222,7 +222,8 @@ class _ColumnStats:
             if not (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)):
                 raise SchemaError(
                     f"column '{field.name}' is a fixed-size list of {value_type}; only numeric "
-                    f"tensors are supported (exclude it with --exclude {field.name})"
+                    f"tensors are supported (exclude it with "
+                    f"{option('exclude', field.name, many=True)})"
                 )
             self.kind = "tensor"
             self.tensor_shape = tensor_shape(field, schema)
@@ -243,7 +244,7 @@ class _ColumnStats:
         else:
             raise SchemaError(
                 f"column '{field.name}' has unsupported type {t}; exclude it with "
-                f"--exclude {field.name}"
+                f"{option('exclude', field.name, many=True)}"
             )
 
     def update(self, arr: pa.Array) -> None:
@@ -259,6 +260,8 @@ class _ColumnStats:
         valid = arr.drop_null() if arr.null_count else arr
         if pa.types.is_dictionary(valid.type):
             valid = valid.dictionary_decode()
+        if pa.types.is_float16(valid.type):  # Arrow's counting kernels have no halffloat
+            valid = valid.cast(pa.float32())
         if self.kind == "numeric" and self.counts is not None:
             self._count_floats(valid)
         elif self.counts is not None and not self.too_many:
@@ -275,7 +278,8 @@ class _ColumnStats:
                 bad = "NaN" if np.isnan(values).any() else "±inf"
                 raise SchemaError(
                     f"column '{self.field.name}' contains {bad}; replace it with null or a "
-                    f"finite value (or exclude the column with --exclude {self.field.name})"
+                    f"finite value (or exclude the column with "
+                    f"{option('exclude', self.field.name, many=True)})"
                 )
             self.numeric.update(values)
 
@@ -356,7 +360,7 @@ class _ColumnStats:
                 raise SchemaError(
                     f"column '{name}' has more than {self.max_categories} distinct values, too "
                     f"many to model as a category (free text or an ID?); exclude it with "
-                    f"--exclude {name} or raise --max-categories"
+                    f"{option('exclude', name, many=True)} or raise {option('max_categories')}"
                 )
             vocab = sorted(self.counts, key=lambda v: (v is None, v))
             return FeatureSpec(

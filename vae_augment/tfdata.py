@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.errors import SchemaError, VAEAugmentError, check_seed
 from vae_augment.tfdata_read import (  # the Parquet reader; re-exported: public names, tests
     NULL_MASK_SUFFIX,
     _arrow_column_to_numpy,  # noqa: F401
@@ -326,6 +326,7 @@ def balance(
         _check_positive("batch_size", batch_size)
     _check_positive("synthetic_batch_size", synthetic_batch_size)
     _check_positive("mix_rows", mix_rows)
+    check_seed(seed)
     art = _artifact(model)
     enc = art.encoding
     cols, masks, batched = _structure(art, dataset.element_spec, label_key, flag_key, "dataset")
@@ -440,6 +441,7 @@ def augment_fn(
     """
     import tensorflow as tf
 
+    check_seed(seed)
     art = _artifact(model)
     enc = art.encoding
     counts = _counts(enc, class_counts)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_augment.errors import VAEAugmentError
+from vae_augment.errors import VAEAugmentError, check_seed
 from vae_augment.tfdata_read import (
     NULL_MASK_SUFFIX,
     _check_positive,
@@ -225,6 +225,7 @@ def synthetic_dataset(
     _check_positive("batch_size", batch_size)
     if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0):
         raise VAEAugmentError(f"`n` must be None or a non-negative integer, got {n!r}")
+    check_seed(seed)
     art = _artifact(model)
     class_idx = art.encoding.class_index(label)
     cols, masks = _model_columns(art, columns, null_masks)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import VAEAugmentError
+from vae_augment.errors import VAEAugmentError, option
 from vae_augment.preparation import encode_all, fit_encoding, load_encoding, prepare_training
 from vae_augment.schema import COUNT_LIKELIHOODS
 
@@ -223,7 +223,7 @@ def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str
 
     raise CheckpointError(
         f"checkpoint '{path}' belongs to a different run ({'; '.join(diffs[:4])}); "
-        "drop --resume or use another --checkpoint-dir"
+        f"drop {option('resume', True)} or use another {option('checkpoint_dir')}"
     )
 
 
