@@ -98,10 +98,14 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
+    with tempfile.TemporaryDirectory(prefix="tfdata_example_") as tmp:  # removed at the end
+        return run(args, pathlib.Path(tmp))
+
+
+def run(args, tmp: pathlib.Path) -> int:
     from vae_augment import tfdata
     from vae_augment.api import fit
 
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="tfdata_example_"))
     train_path, test_path = split(tmp, args.seed)
     print(f"training the VAE on {train_path} ({args.vae_epochs} epochs) ...", flush=True)
     artifact = fit(train_path, label="churn", model_dir=str(tmp / "model"), seed=args.seed,

@@ -32,14 +32,18 @@ def test_readme_python_api_block_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "runs" / "churn").is_dir()
 
 
-def test_tfdata_example_runs(capsys):
+def test_tfdata_example_runs(capsys, tmp_path, monkeypatch):
+    import tempfile
+
     spec = importlib.util.spec_from_file_location(
         "tfdata_balance_example", REPO / "examples" / "tfdata_balance.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert example.main(["--vae-epochs", "2", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "balanced stream:" in out and "tfdata.balance" in out and "real rows only" in out
+    assert list(tmp_path.iterdir()) == []  # its scratch directory is removed
 
 
 def _example(name: str):

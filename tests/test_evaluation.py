@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import make_mixed_table
 from vae_augment.cli import main
+from vae_augment.errors import InputError, SchemaError
 from vae_augment.evaluation import c2st_auc, evaluate
 from vae_augment.training import fit_encoding
 
@@ -342,3 +343,44 @@ def test_sections_compute_only_what_is_asked(cli_files, mixed_table, mixed_artif
     assert rep["sections"] == ["fidelity", "detection"] and rep["model_given"]
     page = (cli_files / "inmem" / "report.html").read_text()
     assert "No model given" not in page and page.count("Not computed") == 3
+
+
+def test_report_dir_follows_the_output_rules(cli_files, capsys, tmp_path):
+    """An existing report is replaced only with --overwrite; a missing parent is refused;
+    both before any work."""
+    real, syn = str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet")
+    out = tmp_path / "rep"
+    argv = ["evaluate", real, syn, "--label", "label", "--report", str(out), "--quiet",
+            "--sections", "fidelity"]
+    assert main(argv) == 0
+    before = (out / "report.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"report '{out / 'report.json'}' already exists; pass --overwrite" in err
+    assert (out / "report.json").stat().st_mtime_ns == before
+    assert main([*argv, "--overwrite"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", real, syn, "--label", "label", "--quiet",
+                 "--report", str(tmp_path / "no" / "such" / "rep")]) == 2
+    assert "output directory" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    with pytest.raises(InputError, match=r"pass overwrite=True"):
+        evaluate(real, syn, label="label", report_dir=out, sections=["fidelity"])
+
+
+def test_classes_synthetic_rows_share_with_real_ones_are_checked(two_samples):
+    a, b = two_samples
+    only = lambda t, c: t.filter(pc.equal(t.column("label"), c))  # noqa: E731
+    with pytest.raises(SchemaError, match=r"no SYNTHETIC row has a class that REAL has"):
+        evaluate(only(a, "a"), only(b, "b"), label="label", sections=["fidelity"])
+    with pytest.warns(UserWarning, match=r"SYNTHETIC has classes REAL lacks \(\['c'\]\)"):
+        evaluate(a.filter(pc.not_equal(a.column("label"), "c")), b, label="label",
+                 sections=["fidelity"])
+
+
+def test_report_header_names_a_model_that_was_not_saved():
+    from vae_augment.report import _model_text
+
+    assert _model_text({"model": "runs/x", "model_given": True}) == "runs/x"
+    assert _model_text({"model": None, "model_given": True}) == "in memory (not saved)"
+    assert _model_text({"model": None, "model_given": False}) == "not given"

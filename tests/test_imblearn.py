@@ -86,6 +86,9 @@ def test_defaults_are_the_products_train_config():
             assert "seed" not in params
             continue
         assert field.name in params, f"TrainConfig.{field.name} is not a VAEOverSampler param"
+        if field.name == "spike_share":  # None: TrainConfig's for dense X, more for sparse
+            assert params[field.name].default is None
+            continue
         assert params[field.name].default == field.default, field.name
     assert params["sampling_strategy"].default == "auto"
     assert params["random_state"].default is None
@@ -321,3 +324,50 @@ def test_example_runs(capsys):
     assert len(scores) == 4 and all(0.0 <= s <= 1.0 for s in scores.values())
     out = capsys.readouterr().out
     assert "SMOTE (existing pipeline)" in out and "VAEOverSampler, same step as SMOTE" in out
+
+
+def test_one_constraint_string_and_numeric_on_a_string_column():
+    X, y = _mixed_frame(60)
+    X = X.drop(columns="when")
+    X["upper"] = X["f"].abs() + 1.0  # f <= upper in every row
+    sampler = VAEOverSampler(random_state=0, constraints="f <= upper", **TINY)
+    sampler.fit_resample(X, y)
+    assert [str(r) for r in sampler.encoding_.relations] == ["f <= upper"]
+    with pytest.raises(SchemaError, match=r"`numeric` names column 's' of type (large_)?string; only integer"):
+        VAEOverSampler(random_state=0, numeric=["s"], **TINY).fit_resample(X, y)
+
+
+def test_sparse_input_gets_spike_indicators_for_its_zeros():
+    """A SciPy sparse X's mostly-zero columns get spike indicators by default (without, the
+    synthetic rows lose most of their few non-zeros); dense X keeps TrainConfig's none, and
+    an explicit `spike_share` wins either way."""
+    from scipy import sparse as sp
+
+    X = sp.random(300, 6, density=0.1, format="csr", random_state=0)
+    y = np.where(np.arange(300) < 60, "a", "b")
+    def spikes(X, **kw):
+        sampler = VAEOverSampler(random_state=0, **TINY, **kw)
+        sampler.fit_resample(X, y)
+        return sampler.encoding_.spike_columns
+
+    assert len(spikes(X)) == 6
+    assert spikes(X.toarray()) == [] and spikes(X, spike_share=0.0) == []
+
+
+def test_save_writes_a_model_directory_with_its_settings(tmp_path, capsys):
+    import json
+
+    from vae_augment.artifact import load_artifact
+    from vae_augment.cli import main
+
+    X, y = _mixed_frame(60)
+    sampler = VAEOverSampler(random_state=0, exclude=["when"], **TINY)
+    with pytest.raises(Exception, match="not fitted"):
+        sampler.save(str(tmp_path / "early"))
+    sampler.fit_resample(X, y)
+    assert sampler.save(str(tmp_path / "m")) == str(tmp_path / "m")
+    art = load_artifact(str(tmp_path / "m"))
+    assert art.label == sampler.label_column_ and art.config["train_config"]["epochs"] == 1
+    assert main(["info", "--model-dir", str(tmp_path / "m")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["metrics"]["epochs_run"] == 1 and info["train_config"]["latent_dim"] == 2

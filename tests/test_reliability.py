@@ -145,7 +145,7 @@ def _balance_case(tmp_path, name):
         return [d, *label], r"column 'f' is double \(nullable=True\) vs float"
     if name == "exclude_unknown":
         write(t, src)
-        return [src, *label, "--exclude", "nope"], r"`exclude` names unknown columns \['nope'\]"
+        return [src, *label, "--exclude", "nope"], r"`--exclude` names unknown columns \['nope'\]"
     if name == "exclude_label":
         write(t, src)
         return [src, *label, "--exclude", "label"], r"the label column 'label' cannot be excluded"
@@ -880,3 +880,18 @@ def test_inputs_matched_twice_are_read_once(tmp_path, mixed_table):
     got = resolve_inputs([str(d / "b.parquet"), str(d), str(d / "*.parquet"),
                           str(tmp_path / "d" / ".." / "d" / "a.parquet")])
     assert got == [str(d / "b.parquet"), str(d / "a.parquet")]
+
+
+def test_fit_gives_back_the_caller_s_global_rngs(mixed_table):
+    import random
+
+    from vae_augment.api import fit
+
+    np.random.seed(7)
+    random.seed(7)
+    want = (np.random.rand(), random.random())
+    np.random.seed(7)
+    random.seed(7)
+    fit(mixed_table.slice(0, 90), label="label", seed=0, epochs=1, batch_size=64, latent_dim=2,
+        hidden=(8,))
+    assert (np.random.rand(), random.random()) == want

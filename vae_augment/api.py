@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
@@ -203,6 +204,18 @@ def class_counts(inputs, label: str) -> dict[Any, int]:
     return counts
 
 
+def labelled_counts(inputs, label: str) -> dict[Any, int]:
+    """`class_counts`, with an `InputError` / `SchemaError` when no row has a label (as
+    `fit` says it): the input has no rows, or its label is null in every row."""
+    counts = class_counts(inputs, label)
+    if not counts:
+        paths = resolve_inputs(inputs)
+        if sum(pq.ParquetFile(p).metadata.num_rows for p in paths) == 0:
+            raise InputError("the input has no rows")
+        raise SchemaError(f"`label` column '{label}' is null in every row")
+    return counts
+
+
 def _read_classes(paths, encoding, classes) -> pa.Table:
     """The rows of `paths` whose label is one of `classes` (the privacy filter's reference)."""
     from vae_augment.private_sampling import class_rows
@@ -306,7 +319,7 @@ def balance(
             raise SchemaError(
                 f"input {_inputs_named(paths)} does not match the schema {where} was trained "
                 f"on: {schema_difference(art.encoding.schema, schema) or 'a field differs'}")
-        counts = class_counts(paths, label)
+        counts = labelled_counts(paths, label)
         unknown = [c for c in counts if c not in art.encoding.classes]
         if unknown:
             holder = f"the model in '{model_dir}'" if model is None else "the given model"

@@ -19,7 +19,7 @@ import tempfile
 from typing import Any
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import ArtifactError, option
+from vae_augment.errors import ArtifactError, arg, option
 from vae_augment.io import with_umask_mode
 
 __all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact", "check_replaceable"]
@@ -125,12 +125,12 @@ def check_replaceable(model_dir, preserve: tuple[str, ...] = ()) -> None:
     model_dir = os.fspath(model_dir)
     if os.path.islink(model_dir):  # saving replaces the directory, which a link is not
         raise ArtifactError(
-            f"`model_dir` '{model_dir}' is a symbolic link; pass the directory it points to "
+            f"{arg('model_dir')} '{model_dir}' is a symbolic link; pass the directory it points to "
             f"('{os.path.realpath(model_dir)}')")
     if not os.path.exists(model_dir):
         return
     if not os.path.isdir(model_dir):
-        raise ArtifactError(f"`model_dir` '{model_dir}' is a file, not a directory")
+        raise ArtifactError(f"{arg('model_dir')} '{model_dir}' is a file, not a directory")
     ours = {*_FILES, "manifest.json", "checkpoints", *preserve}  # checkpoints: the default name
     foreign = sorted(set(os.listdir(model_dir)) - ours)
     if foreign:
@@ -146,7 +146,7 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
     """Checks the manifest and format version; returns (encoding, config) without TF."""
     model_dir = os.fspath(model_dir)
     if not os.path.isdir(model_dir):
-        raise ArtifactError(f"`model_dir` '{model_dir}' is not a directory")
+        raise ArtifactError(f"{arg('model_dir')} '{model_dir}' is not a directory")
     for name in (*_FILES, "manifest.json"):
         if not os.path.isfile(os.path.join(model_dir, name)):
             raise ArtifactError(f"model directory '{model_dir}' has no {name}; is it an artifact?")

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from vae_augment.errors import VAEAugmentError
+from vae_augment.errors import VAEAugmentError, arg
 
 __all__ = ["SamplingStrategy", "parse_sampling_strategy", "samples_to_generate", "target_counts"]
 
@@ -91,12 +91,12 @@ def samples_to_generate(
         unknown = [k for k in sampling_strategy if k not in idx]
         if unknown:
             raise VAEAugmentError(
-                f"`sampling_strategy` names classes {unknown} not in the data (classes: {classes})"
+                f"{arg('sampling_strategy')} names classes {unknown} not in the data (classes: {classes})"
             )
         for k, v in sampling_strategy.items():
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
                 raise VAEAugmentError(
-                    f"`sampling_strategy` target for class {k!r} must be a non-negative integer, "
+                    f"{arg('sampling_strategy')} target for class {k!r} must be a non-negative integer, "
                     f"got {v!r}"
                 )
         strategy = {idx[k]: int(v) for k, v in sampling_strategy.items()}
@@ -107,14 +107,18 @@ def samples_to_generate(
             return {idx[k]: v for k, v in result.items()}
     elif isinstance(sampling_strategy, str) and sampling_strategy not in _NAMES:
         raise VAEAugmentError(
-            f"`sampling_strategy` must be one of {list(_NAMES)}, a float, a dict or a callable; "
+            f"{arg('sampling_strategy')} must be one of {list(_NAMES)}, a float, a dict or a callable; "
             f"got {sampling_strategy!r}"
         )
+    elif (isinstance(sampling_strategy, numbers.Real) and not isinstance(sampling_strategy, bool)
+          and not np.isfinite(float(sampling_strategy))):
+        raise VAEAugmentError(f"{arg('sampling_strategy')} as a float must be a finite ratio in "
+                              f"(0, 1], got {sampling_strategy!r}")
     y = np.repeat(np.arange(len(classes)), [counts[c] for c in classes])
     try:
         result = check_sampling_strategy(strategy, y, "over-sampling")
     except ValueError as exc:
-        raise VAEAugmentError(f"`sampling_strategy`: {exc}") from exc
+        raise VAEAugmentError(f"{arg('sampling_strategy')}: {exc}") from exc
     out = {c: 0 for c in classes}
     for i, n in result.items():
         out[classes[int(i)]] = int(n)

@@ -45,7 +45,16 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):
-        raise _UsageError(f"{message} (see '{self.prog} --help')")
+        prog = self.prog
+        if message.startswith("unrecognized arguments") and self._subparsers is not None:
+            # unknown flags are found by the top parser: point at the subcommand's help
+            chosen = [a for a in getattr(self, "argv", sys.argv[1:]) if a in self._subcommands()]
+            prog = f"{self.prog} {chosen[0]}" if chosen else prog
+        raise _UsageError(f"{message} (see '{prog} --help')")
+
+    def _subcommands(self) -> list[str]:
+        return [name for action in self._subparsers._group_actions
+                for name in getattr(action, "choices", None) or {}]
 
 
 def _privacy_arg(p: argparse.ArgumentParser) -> None:
@@ -297,6 +306,9 @@ def _print_counts(summary: dict, out=None) -> None:
     rows = [("class", "before", "generated", "after")]
     for c, n in summary["counts_before"].items():
         rows.append((str(c), str(n), str(summary["generated"][c]), str(summary["counts_after"][c])))
+    nulls = summary.get("rows_written", 0) - sum(summary["counts_after"].values())
+    if nulls > 0:  # rows whose label is null are passed through, neither counted nor balanced
+        rows.append(("(null label)", str(nulls), "0", str(nulls)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))),
@@ -338,6 +350,9 @@ def cmd_sample(args) -> int:
     counts = {art.classes[art.encoding.class_index(c)]: args.n for c in classes}
     if args.privacy_min_distance is not None and args.reference is None:
         raise VAEAugmentError("`--privacy-min-distance` needs `--reference` (the training data)")
+    if args.reference is not None and args.privacy_min_distance is None:
+        print("vae-augment: warning: --reference is used only with --privacy-min-distance; "
+              "ignored", file=sys.stderr)
     stats: dict = {}
     rows = sample(art, counts, args.output, seed=args.seed, overwrite=args.overwrite,
                   output_shards=args.output_shards, progress=None if not args.quiet else False,
@@ -351,10 +366,14 @@ def cmd_sample(args) -> int:
 
 
 def cmd_balance(args) -> int:
-    from vae_augment.api import balance, class_counts
+    from vae_augment.api import balance, labelled_counts
     from vae_augment.balancing import parse_sampling_strategy
 
-    counts = class_counts(args.input, args.label)
+    if args.report:
+        from vae_augment.evaluation import check_report_dir
+
+        check_report_dir(args.report, args.overwrite)  # before any training
+    counts = labelled_counts(args.input, args.label)
     strategy = parse_sampling_strategy(args.sampling_strategy, classes=list(counts))
     # an existing artifact is sampled as it is: its training flags are ignored, and said so
     kw = None if args.model_dir and os.path.exists(args.model_dir) else _fit_kwargs(args)
@@ -381,7 +400,7 @@ def cmd_balance(args) -> int:
 
         report = evaluate(args.input, args.output, label=args.label,
                           model=summary["artifact"], report_dir=args.report, seed=args.seed,
-                          progress=False if args.quiet else None)
+                          progress=False if args.quiet else None, overwrite=args.overwrite)
         print(f"wrote evaluation report {report['files']['html']}")
     return 0
 
@@ -450,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto | minority | 'not minority' | 'not majority' | all | float | "
                         "JSON {\"class\": count} [auto]")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (and report, with --report)")
     p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
     _privacy_arg(p)
     p.add_argument("--report", default=None, metavar="DIR",
@@ -459,8 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(p)
     p.set_defaults(func=cmd_balance)
 
-    p = sub.add_parser("info", parents=[common], help="describe an artifact")
-    p.add_argument("--model-dir", required=True)
+    p = sub.add_parser("info", parents=[common], help="describe an artifact",
+                       description="Print an artifact's label, classes, column kinds, "
+                                   "constraints, training settings and metrics as JSON.")
+    p.add_argument("--model-dir", required=True, help="artifact directory")
     p.set_defaults(func=cmd_info)
 
     _load_plugins()
@@ -485,6 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
+        parser.argv = argv
         args = parser.parse_args(argv)
     except _UsageError as exc:
         print(f"vae-augment: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -47,7 +47,7 @@ def cmd_evaluate(args) -> int:
         report_dir=args.report, seed=args.seed, holdout=args.holdout,
         test_size=args.test_size, max_rows=args.max_rows, exclude=args.exclude,
         progress=False if args.quiet else None,
-        sections=args.sections,
+        sections=args.sections, overwrite=args.overwrite,
     )
     print(json.dumps(summary_line(report)))
     if not args.quiet:
@@ -69,7 +69,11 @@ def add(sub, common) -> None:
     p.add_argument("synthetic", help="synthetic rows with REAL's columns (with an is_synthetic "
                                      "column, e.g. a balance output, only flagged rows are used)")
     p.add_argument("--label", required=True, help="class label column")
-    p.add_argument("--report", required=True, metavar="DIR", help="directory for the report")
+    p.add_argument("--report", required=True, metavar="DIR",
+                   help="directory for report.json and report.html (created; its parent must "
+                        "exist)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a report already in --report DIR")
     p.add_argument("--model-dir", default=None,
                    help="artifact that generated SYNTHETIC (adds ELBO, IW bound, KL per "
                         "dimension, active units and a latent plot)")

@@ -61,6 +61,9 @@ def score_file(
 
     if latent_column is None and score_column is None:
         raise VAEAugmentError("nothing to append: give `latent_column` and/or `score_column`")
+    if latent_column is not None and latent_column == score_column:
+        raise VAEAugmentError(f"the latent and the score columns are both named "
+                              f"'{latent_column}'; give them different names")
     from vae_augment.scoring import check_options
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
@@ -96,6 +99,12 @@ def cmd_encode(args) -> int:
 
 
 def cmd_score(args) -> int:
+    if args.method == "elbo":
+        given = [flag for flag, value, default in (("--k", args.k, 16), ("--seed", args.seed, 0))
+                 if value != default]
+        if given:
+            print(f"vae-augment: warning: {' and '.join(given)} apply to --method iwae only; "
+                  f"ignored with --method elbo (deterministic)", file=sys.stderr)
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,

@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Iterator
 
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "option",
-           "cli_wording", "check_seed"]
+           "cli_wording", "check_seed", "arg"]
 
 _CLI_WORDING = [False]
 
@@ -26,6 +26,12 @@ def cli_wording() -> Iterator[None]:
         yield
     finally:
         _CLI_WORDING[0] = old
+
+
+def arg(name: str) -> str:
+    """An argument's name in a message, quoted: `` `--output-shards` `` under `cli_wording`,
+    else `` `output_shards` ``."""
+    return f"`--{name.replace('_', '-')}`" if _CLI_WORDING[0] else f"`{name}`"
 
 
 def option(name: str, value=None, *, many: bool = False) -> str:

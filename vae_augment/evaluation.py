@@ -29,14 +29,36 @@ import pyarrow.compute as pc
 
 from vae_augment.detection import _detection, c2st_auc
 from vae_augment.diagnostics import _diagnostics, _latents
-from vae_augment.errors import InputError, SchemaError, VAEAugmentError
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError, option
 from vae_augment.fidelity import _fidelity
 from vae_augment.privacy import _privacy
 from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
 from vae_augment.utility import _utility
 
-__all__ = ["c2st_auc", "evaluate", "save_json", "REPORT_VERSION", "SECTIONS"]
+__all__ = ["c2st_auc", "evaluate", "save_json", "check_report_dir", "REPORT_VERSION", "SECTIONS",
+           "REPORT_FILES"]
+
+REPORT_FILES = ("report.json", "report.html")
+
+
+def check_report_dir(report_dir, overwrite: bool = False) -> None:
+    """Raises `InputError` when `report_dir` cannot take a report, before any work: it is a
+    file, its parent directory does not exist, or it holds a report and not `overwrite`
+    (the rules of every other output)."""
+    if report_dir is None:
+        return
+    report_dir = os.fspath(report_dir)
+    if os.path.exists(report_dir) and not os.path.isdir(report_dir):
+        raise InputError(f"report directory '{report_dir}' exists and is not a directory")
+    parent = os.path.dirname(os.path.abspath(report_dir))
+    if not os.path.isdir(parent):
+        raise InputError(f"output directory '{parent}' does not exist")
+    for name in REPORT_FILES:
+        path = os.path.join(report_dir, name)
+        if os.path.exists(path) and not overwrite:
+            raise InputError(f"report '{path}' already exists; pass "
+                             f"{option('overwrite', True)} to replace it")
 
 REPORT_VERSION = 1
 SECTIONS = ("fidelity", "detection", "utility", "privacy", "model")  # `evaluate(sections=)`
@@ -142,6 +164,22 @@ def _evaluation_encoding(real, synthetic, extra, label, art, exclude):
     return enc, skipped
 
 
+def _check_classes(classes, y_real: np.ndarray, y_syn: np.ndarray) -> None:
+    """SchemaError when no synthetic row has a class with real rows (nothing to compare); a
+    warning naming the synthetic classes that REAL lacks (their figures compare with none)."""
+    real = set(np.unique(y_real).tolist())
+    syn = np.unique(y_syn).tolist()
+    lacking = [classes[i] for i in syn if i not in real]
+    if len(lacking) == len(syn):
+        raise SchemaError(f"no SYNTHETIC row has a class that REAL has: SYNTHETIC's classes "
+                          f"{lacking}, REAL's {[classes[i] for i in sorted(real)]}")
+    if lacking:
+        import warnings
+
+        warnings.warn(f"SYNTHETIC has classes REAL lacks ({lacking}); their rows have no "
+                      "real rows to be compared with", UserWarning, stacklevel=3)
+
+
 def evaluate(
     real,
     synthetic,
@@ -157,6 +195,7 @@ def evaluate(
     exclude: tuple[str, ...] | list[str] = (),
     progress: bool | None = None,
     sections: Sequence[str] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Evaluates synthetic rows against real rows; optionally writes report.json and report.html.
 
@@ -201,6 +240,8 @@ def evaluate(
         sections: the sections to compute, from `SECTIONS` (None: all). A section left out
             is None in the result and says so in the HTML; e.g. ``("fidelity",
             "detection")`` skips the classifiers of the utility section, the slowest part.
+        overwrite: replace a report already in `report_dir` (else an `InputError`, before
+            any work).
 
     Returns:
         The report as a dict (the content of report.json).
@@ -230,8 +271,7 @@ def evaluate(
         raise VAEAugmentError(f"`test_size` must be in (0, 1), got {test_size!r}")
     if max_rows < 100:
         raise VAEAugmentError(f"`max_rows` must be at least 100, got {max_rows!r}")
-    if report_dir is not None and os.path.exists(report_dir) and not os.path.isdir(report_dir):
-        raise InputError(f"`report_dir` '{report_dir}' exists and is not a directory")
+    check_report_dir(report_dir, overwrite)
     real = _without_flag(_as_table(real, "REAL"), keep_synthetic=False)
     synthetic = _without_flag(_as_table(synthetic, "SYNTHETIC"), keep_synthetic=True)
     for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
@@ -261,6 +301,7 @@ def evaluate(
     enc, skipped = _evaluation_encoding(
         real, synthetic, [holdout] if holdout is not None else [], label, art, exclude)
     y_real, y_syn = enc.encode(real)["y"], enc.encode(synthetic)["y"]
+    _check_classes(enc.classes, y_real, y_syn)
     if holdout is None:
         tr, te = _split(y_real, test_size, seed)
         train, test = _take(real, tr), _take(real, te)

@@ -4,8 +4,6 @@ small helpers the adapter shares (parameter wording, the global RNG guard)."""
 
 from __future__ import annotations
 
-import contextlib
-import random
 from collections.abc import Iterable
 
 import numpy as np
@@ -29,18 +27,6 @@ def _holds_missing(dtype) -> bool:
     if isinstance(dtype, np.dtype):
         return dtype.kind in "fcmMO"
     return True  # pandas extension dtypes (Int64, boolean, string, category, ...) have NA
-
-
-@contextlib.contextmanager
-def _global_rng_preserved():
-    """Training seeds Python's and NumPy's global RNGs; give the caller theirs back."""
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    try:
-        yield
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
 
 
 def _label_array(y: np.ndarray, classes: np.ndarray) -> tuple[pa.Array, list]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vae_augment.errors import InputError, option
+from vae_augment.errors import InputError, arg, option
 
 __all__ = [
     "SYNTHETIC_COLUMN",
@@ -199,7 +199,7 @@ class AtomicParquetWriter:
             raise InputError(f"output '{self.path}' already exists; pass "
                              f"{option('overwrite', True)} to replace it")
         if shards is not None and shards < 1:
-            raise InputError(f"`output_shards` must be a positive integer, got {shards}")
+            raise InputError(f"{arg('output_shards')} must be a positive integer, got {shards}")
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise InputError(f"output directory '{parent}' does not exist")

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import VAEAugmentError, option
+from vae_augment.errors import VAEAugmentError, arg, option
 
 __all__ = ["DEFAULT_MAX_EXTRA_BLOCKS", "check_min_distance", "iter_counts_private", "class_rows"]
 
@@ -35,7 +35,7 @@ def check_min_distance(value: Any, name: str = "privacy_min_distance") -> float:
         raise VAEAugmentError(f"`{name}` must be a number >= 0, got {value!r}")
     value = float(value)
     if not math.isfinite(value) or value < 0:
-        raise VAEAugmentError(f"`{name}` must be a finite number >= 0, got {value!r}")
+        raise VAEAugmentError(f"{arg(name)} must be a finite number >= 0, got {value!r}")
     return value
 
 
@@ -108,7 +108,7 @@ def iter_counts_private(
             while kept < n:
                 if block >= limit:
                     raise VAEAugmentError(
-                        f"`privacy_min_distance` {min_distance} dropped too many synthetic rows "
+                        f"{arg('privacy_min_distance')} {min_distance} dropped too many synthetic rows "
                         f"of class {value!r}: {kept} of {n} kept after {block} blocks "
                         f"({dropped[value]} dropped); lower {option('privacy_min_distance')}"
                     )

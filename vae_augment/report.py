@@ -78,6 +78,14 @@ def _card(value, key: str, grade: str = "") -> str:
             f'<div class="k">{html.escape(key)}</div></div>')
 
 
+def _model_text(report) -> str:
+    """The model's directory, or what is known of a model that has none."""
+    if report.get("model"):
+        return str(report["model"])
+    return "in memory (not saved)" if report.get("model_given") else "not given"
+
+
+
 def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     """The report as one HTML page (images are base64 PNG strings keyed by section)."""
     fid, det, util, priv = (report["fidelity"], report["detection"], report["utility"],
@@ -90,7 +98,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
         "<h1>vae-augment evaluation report</h1>",
         f"<div class='muted'>label <code>{html.escape(report['label'])}</code> · "
         f"{report['rows']['real']} real rows · {report['rows']['synthetic']} synthetic rows · "
-        f"model {html.escape(str(report['model'] or 'not given'))} · seed {report['seed']} · "
+        f"model {html.escape(_model_text(report))} · seed {report['seed']} · "
         f"{report['seconds']} s</div>",
     ]
     lr = ((util or {}).get("results") or {}).get("logistic_regression", {})

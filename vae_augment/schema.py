@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, option
+from vae_augment.errors import SchemaError, arg, option
 
 __all__ = [
     "FeatureSpec",
@@ -404,12 +404,19 @@ class SchemaStats:
     ):
         if label not in schema.names:
             raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
-        for arg, names in (("exclude", exclude), ("categorical", categorical), ("numeric", numeric)):
+        for which, names in (("exclude", exclude), ("categorical", categorical),
+                             ("numeric", numeric)):
             missing = [n for n in names if n not in schema.names]
             if missing:
-                raise SchemaError(f"`{arg}` names unknown columns {missing}. Columns: {schema.names}")
+                raise SchemaError(f"{arg(which)} names unknown columns {missing}. "
+                                  f"Columns: {schema.names}")
         if label in exclude:
             raise SchemaError(f"the label column '{label}' cannot be excluded")
+        for name in numeric:
+            t = schema.field(name).type
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+                raise SchemaError(f"{arg('numeric')} names column '{name}' of type {t}; only "
+                                  "integer and float columns can be modelled as numbers")
         self.schema = schema
         self.label = label
         self.exclude = list(exclude)

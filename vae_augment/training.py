@@ -9,10 +9,13 @@ optional TensorBoard logs (`vae_augment.callbacks`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
+import random
 import sys
 import time
 from collections.abc import Sequence
@@ -28,7 +31,7 @@ from vae_augment.schema import COUNT_LIKELIHOODS
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
     "prepare_training", "load_encoding", "GUIDED", "class_weights",
-    "CLASS_BALANCE_MIN_ROWS",
+    "CLASS_BALANCE_MIN_ROWS", "global_rng_preserved",
 ]
 
 
@@ -313,6 +316,29 @@ def _dequantized_validation(layout, source, batch_size: int, table, seed):
     return source.validation_dataset(batch_size).enumerate().map(spread_batch)
 
 
+@contextlib.contextmanager
+def global_rng_preserved():
+    """Gives back Python's and NumPy's global RNG states on leaving (training seeds them, as
+    `keras.utils.set_random_seed` does; TensorFlow's global seed stays set)."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+def _rng_preserved(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with global_rng_preserved():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_rng_preserved
 def train_model(
     encoding: Encoding,
     arrays,
@@ -329,7 +355,9 @@ def train_model(
     """Trains a `ConditionalVAE`; returns (model, metrics dict).
 
     Uses a seeded validation split, KL warm-up and early stopping on the validation negative
-    ELBO (restoring the best weights). Epoch ``e`` visits the training rows in an order that
+    ELBO (restoring the best weights). Training seeds Python, NumPy, TensorFlow and Keras
+    (`set_determinism`); the caller's Python and NumPy global RNG states are given back
+    afterwards, TensorFlow's global seed stays `config.seed`. Epoch ``e`` visits the training rows in an order that
     depends only on ``(config.seed, e)``, so a run resumed from a checkpoint reaches the same
     weights as an uninterrupted one.
 

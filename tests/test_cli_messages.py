@@ -1,0 +1,77 @@
+"""CLI messages and output rules a user audit asked for: null-label rows in balance's table,
+flags that do nothing said so, clashes and empty inputs named, usage errors pointing at the
+subcommand's help, argument names as flags."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from .conftest import run_cli as run
+
+
+def test_balance_table_counts_rows_with_a_null_label(tmp_path, capsys, mixed_artifact, mixed_table):
+    labels = mixed_table.column("label").to_pylist()
+    for i in range(0, len(labels), 10):
+        labels[i] = None
+    src, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
+                                          pa.array(labels, pa.string())), src)
+    code, stdout, err = run(["balance", src, out, "--label", "label", "--model-dir",
+                             mixed_artifact, "--quiet"], capsys)
+    assert code == 0, err
+    row = next(line.split() for line in stdout.splitlines() if line.startswith("(null label)"))
+    assert row[2:] == ["30", "0", "30"]
+    assert pq.read_table(out).column("label").null_count == 30
+
+
+def test_flags_that_do_nothing_are_said_so(tmp_path, capsys, mixed_artifact, mixed_parquet):
+    code, _, err = run(["score", mixed_parquet, tmp_path / "s.parquet", "--model-dir",
+                        mixed_artifact, "--k", "5", "--quiet"], capsys)
+    assert code == 0 and "warning: --k apply to --method iwae only" in err
+    code, _, err = run(["score", mixed_parquet, tmp_path / "t.parquet", "--model-dir",
+                        mixed_artifact, "--method", "iwae", "--k", "5", "--quiet"], capsys)
+    assert code == 0 and "warning" not in err
+    code, _, err = run(["sample", tmp_path / "u.parquet", "--model-dir", mixed_artifact, "--n", "3",
+                        "--reference", mixed_parquet], capsys)
+    assert code == 0 and "--reference is used only with --privacy-min-distance" in err
+
+
+def test_clashing_new_columns_and_empty_inputs_are_named(tmp_path, capsys, mixed_artifact,
+                                                         mixed_parquet, mixed_table):
+    code, _, err = run(["score", mixed_parquet, tmp_path / "s.parquet", "--model-dir",
+                        mixed_artifact, "--latent", "--latent-column", "anomaly_score"], capsys)
+    assert code == 2 and "the latent and the score columns are both named 'anomaly_score'" in err
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(mixed_table.slice(0, 0), empty)
+    code, _, err = run(["balance", empty, tmp_path / "b.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact], capsys)
+    assert code == 2 and err.strip() == "vae-augment: error: the input has no rows"
+    nulls = tmp_path / "nulls.parquet"
+    pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
+                                          pa.nulls(mixed_table.num_rows, pa.string())), nulls)
+    code, _, err = run(["balance", nulls, tmp_path / "b.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact], capsys)
+    assert code == 2 and "`label` column 'label' is null in every row" in err
+
+
+def test_usage_errors_point_at_the_subcommand_and_name_flags(tmp_path, capsys, mixed_artifact,
+                                                             mixed_parquet):
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", tmp_path / "m",
+                        "--bogus"], capsys)
+    assert code == 2 and err.strip().endswith("(see 'vae-augment fit --help')")
+    code, _, err = run(["sample", tmp_path / "s", "--model-dir", mixed_artifact, "--n", "3",
+                        "--output-shards", "0"], capsys)
+    assert code == 2 and "`--output-shards` must be a positive integer, got 0" in err
+    code, _, err = run(["balance", mixed_parquet, tmp_path / "b.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact, "--sampling-strategy", "nan"], capsys)
+    assert code == 2 and "`--sampling-strategy` as a float must be a finite ratio" in err
+    code, _, err = run(["sample", tmp_path / "v.parquet", "--model-dir", tmp_path / "nope",
+                        "--n", "3"], capsys)
+    assert code == 2 and "`--model-dir`" in err, err
+    from vae_augment.balancing import samples_to_generate
+    from vae_augment.errors import VAEAugmentError
+
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` as a float must be"):
+        samples_to_generate({"a": 5, "b": 2}, float("nan"))
