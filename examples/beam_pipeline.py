@@ -154,7 +154,8 @@ def build(p: beam.Pipeline, input_path: str, model_dir: str, out: str, seed: int
             part
             | f"Feature{kind.title()}" >> beam.ParDo(AddTotalCharge(kind))
             | f"Write{kind.title()}" >> beam.io.WriteToParquetBatched(
-                f"{out}/{kind}", schema, file_name_suffix=".parquet")
+                f"{out}/{kind}", schema, file_name_suffix=".parquet",
+                use_compliant_nested_type=True)  # lists as "element", as the CLI writes
         )
 
     # Branch 2: anomaly scores of the real rows (negative ELBO; higher = less typical of
@@ -174,7 +175,7 @@ def build(p: beam.Pipeline, input_path: str, model_dir: str, out: str, seed: int
             round(1000 * float(q[ANOMALY_QUANTILE]))))
     _ = anomalies | "WriteAnomalies" >> beam.io.WriteToParquetBatched(
         f"{out}/anomalies", score.output_schema(balance.input_schema),  # input + anomaly_score
-        file_name_suffix=".parquet")
+        file_name_suffix=".parquet", use_compliant_nested_type=True)
 
 
 def report(result) -> None:

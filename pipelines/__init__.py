@@ -1,4 +1,4 @@
-"""Runnable Beam jobs: ``python -m pipelines.balance|sample|score --help``.
+"""Runnable Beam jobs: ``python -m pipelines.balance|sample|score|fit_stats --help``.
 
 Each job takes its own arguments plus any standard Beam pipeline options (``--runner``,
 ``--direct_num_workers``, ``--temp_location``, ``--setup_file``, ...). Without ``--runner`` it
@@ -15,6 +15,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from pipelines._quiet import quiet_user_errors, user_error
+
 
 def _not_the_bigquery_notice(record: logging.LogRecord) -> bool:
     """Drops the notice Beam logs on import without the optional BigQuery client ("apitools
@@ -24,19 +26,9 @@ def _not_the_bigquery_notice(record: logging.LogRecord) -> bool:
 
 logging.getLogger().addFilter(_not_the_bigquery_notice)
 
-
-def _not_our_error(record: logging.LogRecord) -> bool:
-    """Drops Beam's logged traceback of a step that raised one of our errors (a bad input
-    found only once the job runs): `main` prints it as one line, as any other."""
-    from vae_augment.errors import VAEAugmentError
-
-    info = record.exc_info
-    return not (info and isinstance(info[1], VAEAugmentError))
-
 __all__ = [
-    "DEFAULT_RUNNER", "parse_args", "prepare_output", "input_schema", "is_dask", "runs_in_process",
-    "num_shards",
-    "finish", "write_dead_letter", "main",
+    "DEFAULT_RUNNER", "parse_args", "check_args", "prepare_output", "read_inputs", "input_schema",
+    "is_dask", "runs_in_process", "num_shards", "finish", "write_dead_letter", "main",
 ]
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -45,6 +37,7 @@ EPILOG = (
     "--direct_running_mode, --temp_location, --setup_file, --project, ...). Without --runner "
     "the job runs on Beam's in-process FnApiRunner (no network needed)."
 )
+_CREATED: set[str] = set()  # output directories this process created (removed if a run fails)
 
 
 def add_output_args(
@@ -54,15 +47,30 @@ def add_output_args(
     p.add_argument("--num-shards", type=int, default=0, help=shards_help)
     if dead_letter:
         p.add_argument("--dead-letter", default=None, metavar="PATH",
-                       help="write rows the model cannot take to PATH*.jsonl instead of failing")
+                       help="write rows the model cannot take to PATH*.jsonl (a directory, "
+                            "ending in '/': to PATH/bad_rows*.jsonl) instead of failing")
     p.add_argument("--overwrite", action="store_true", help="replace Parquet files in --output")
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """One-line errors for values argparse takes but no job can use (before any output)."""
+    from vae_augment.errors import VAEAugmentError, option
+
+    rows = getattr(args, "rows_per_shard", None)
+    if rows is not None and rows < 1:
+        raise VAEAugmentError(f"`{option('rows_per_shard')}` must be a positive integer, got {rows}")
+    shards = getattr(args, "num_shards", 0)
+    if shards < 0:
+        raise VAEAugmentError(f"`{option('num_shards')}` must be >= 0, got {shards}")
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
-    """(job arguments, PipelineOptions) with the offline-safe runner unless one is given."""
+    """(job arguments, PipelineOptions) with the offline-safe runner unless one is given;
+    `check_args` errors first."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     args, beam_args = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    check_args(args)
     options = PipelineOptions(beam_args)
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = DEFAULT_RUNNER
@@ -73,7 +81,8 @@ def prepare_output(output: str, overwrite: bool) -> str:
     """Checks/creates the output directory and returns it without a trailing slash.
 
     Refuses a directory that already holds Parquet files unless `overwrite`, in which case
-    those files are deleted first (so no stale shard of an earlier run survives).
+    those files are deleted first (so no stale shard of an earlier run survives). A directory
+    it creates is removed again if the run fails (`finish`, `main`).
     """
     from apache_beam.io.filesystems import FileSystems
 
@@ -86,43 +95,73 @@ def prepare_output(output: str, overwrite: bool) -> str:
         parent = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(parent):
             raise InputError(f"`--output` parent directory '{parent}' does not exist")
-        os.makedirs(output, exist_ok=True)
     existing = [m.path for m in FileSystems.match([output + "/*.parquet"])[0].metadata_list]
+    if existing and not overwrite:
+        raise InputError(
+            f"`--output` '{output}' already holds {len(existing)} Parquet files; pass "
+            "--overwrite to replace them"
+        )
+    if "://" not in output and not os.path.isdir(output):
+        os.makedirs(output)
+        _CREATED.add(os.path.abspath(output))
     if existing:
-        if not overwrite:
-            raise InputError(
-                f"`--output` '{output}' already holds {len(existing)} Parquet files; pass "
-                "--overwrite to replace them"
-            )
         FileSystems.delete(existing)
     return output
 
 
+def read_inputs(patterns: Sequence[str]):
+    """(the files `patterns` match, their Arrow schema), for any Beam filesystem.
+
+    A file matched by several patterns is read once (first-seen order; sorted within a
+    pattern). Local files all have their footer read and their schema compared with the
+    first's, so a corrupt or different file is named before the job starts; on a remote
+    filesystem only the first file is (a footer read there is a round trip per file).
+    """
+    from vae_augment.beam.parquet import match_files
+    from vae_augment.errors import InputError
+    from vae_augment.io import schema_difference
+
+    files = match_files(patterns)
+    if not files:
+        raise InputError(f"`--input` {list(patterns)} matches no files")
+    schema = _footer_schema(files[0])
+    for path in files[1:]:
+        if "://" in path:
+            break
+        problem = schema_difference(schema, _footer_schema(path))
+        if problem is not None:
+            raise InputError(f"input '{path}' does not have the schema of '{files[0]}': {problem}")
+    return files, schema
+
+
 def input_schema(patterns: Sequence[str]):
-    """The Arrow schema of the first file matching `patterns` (any Beam filesystem)."""
+    """The Arrow schema of the files matching `patterns` (see `read_inputs`)."""
+    return read_inputs(patterns)[1]
+
+
+def _footer_schema(path: str):
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
     from vae_augment.errors import InputError
 
-    for pattern in patterns:
-        found = FileSystems.match([pattern])[0].metadata_list
-        if found:
-            path = sorted(m.path for m in found)[0]
-            with FileSystems.open(path) as f:
-                try:
-                    return pq.read_schema(f)
-                except Exception as exc:  # pyarrow raises several types for a bad footer
-                    raise InputError(f"input '{path}' is not a readable Parquet file ({exc})") from exc
-    raise InputError(f"`--input` {list(patterns)} matches no files")
+    with FileSystems.open(path) as f:
+        try:
+            return pq.read_schema(f)
+        except Exception as exc:  # pyarrow raises several types for a bad footer
+            raise InputError(f"input '{path}' is not a readable Parquet file ({exc})") from exc
+
+
+def _runner_name(options) -> str:
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    runner = options.view_as(StandardOptions).runner
+    return (runner if isinstance(runner, str) else type(runner).__name__).lower().rsplit(".", 1)[-1]
 
 
 def is_dask(options) -> bool:
     """Whether the job runs on Beam's DaskRunner."""
-    from apache_beam.options.pipeline_options import StandardOptions
-
-    runner = options.view_as(StandardOptions).runner
-    return "dask" in (runner if isinstance(runner, str) else type(runner).__name__).lower()
+    return "dask" in _runner_name(options)
 
 
 _IN_PROCESS_RUNNERS = ("fnapirunner", "bundlebaseddirectrunner", "directrunner", "switchingdirectrunner")
@@ -134,12 +173,10 @@ def runs_in_process(options) -> bool:
     Then work a worker would do first (loading the model) can start while the pipeline is
     still being built.
     """
-    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.options.pipeline_options import DirectOptions
 
-    runner = options.view_as(StandardOptions).runner
-    name = (runner if isinstance(runner, str) else type(runner).__name__).lower().rsplit(".", 1)[-1]
     mode = options.view_as(DirectOptions).direct_running_mode
-    return name in _IN_PROCESS_RUNNERS and mode != "multi_processing"
+    return _runner_name(options) in _IN_PROCESS_RUNNERS and mode != "multi_processing"
 
 
 def num_shards(options, requested: int) -> int:
@@ -154,49 +191,96 @@ def num_shards(options, requested: int) -> int:
     return max(requested, 1) if is_dask(options) else requested
 
 
-def finish(pipeline, outputs, output_dir: str | None = None) -> dict:
+def finish(pipeline, outputs, output_dir: str | None = None, *, dead_letter: str | None = None,
+           counters: Sequence[str] = ()) -> dict:
     """Joins every sink into one last step and runs the pipeline to completion.
 
     The join matters on Beam's DaskRunner, which computes only the last transform's graph.
-    Returns Beam counters of the `vae_augment` namespace when the runner reports metrics.
+    Returns Beam counters of the `vae_augment` namespace when the runner reports metrics
+    (the names in `counters` as 0 when nothing counted them). The ``beam-temp-*`` folders
+    this run's writes made in `output_dir` and beside `dead_letter` are removed, whether
+    the run succeeds or fails; on failure, so is `output_dir` if `prepare_output` created
+    it and it is empty.
     """
     import apache_beam as beam
-    from apache_beam.metrics.metric import MetricsFilter
 
     _ = tuple(outputs) | "Done" >> beam.Flatten()
-    result = pipeline.run()
+    folders = [d for d in (output_dir, _dead_letter_dir(dead_letter)) if d is not None]
+    before = {d: _temp_folders(d) for d in folders}
     try:
-        result.wait_until_finish()
-    finally:
-        client = getattr(result, "client", None)  # the DaskRunner leaves its client open
-        if client is not None:
-            client.close()
-    if output_dir is not None:
-        _remove_leftover_temp(output_dir)
+        result = pipeline.run()
+        try:
+            result.wait_until_finish()
+        finally:
+            client = getattr(result, "client", None)  # the DaskRunner leaves its client open
+            if client is not None:
+                client.close()
+    except BaseException:
+        _remove_new_temp(before)
+        remove_created_outputs()
+        raise
+    _remove_new_temp(before)
+    return _counters(result, counters)
+
+
+def _counters(result, expected: Sequence[str]) -> dict:
+    from apache_beam.metrics.metric import MetricsFilter
+
     counters: dict[str, int] = {}
     try:
         found = result.metrics().query(MetricsFilter().with_namespace("vae_augment"))
         for c in found["counters"]:
             counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + int(c.committed or 0)
     except (NotImplementedError, AttributeError, KeyError):
-        pass
-    return counters
+        return counters
+    return {**dict.fromkeys(expected, 0), **counters}
 
 
-def _remove_leftover_temp(output_dir: str) -> None:
-    """Removes ``beam-temp-*`` folders a finished write left behind (the DaskRunner recomputes
-    the write's initialisation, so its finalisation cleans up a different temp folder)."""
+def _temp_folders(folder: str) -> set[str]:
+    """The ``beam-temp-*`` folders in a local `folder` (none for a remote one)."""
+    if "://" in folder or not os.path.isdir(folder):
+        return set()
+    return {n for n in os.listdir(folder) if n.startswith("beam-temp-")}
+
+
+def _remove_new_temp(before: dict[str, set[str]]) -> None:
+    """Removes the ``beam-temp-*`` folders that appeared since `before` (a failed write, or the
+    DaskRunner, which recomputes a write's initialisation, so its finalisation cleans up a
+    different temp folder)."""
     import shutil
 
-    if "://" in output_dir:
-        return
-    for name in os.listdir(output_dir):
-        if name.startswith("beam-temp-"):
-            shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
+    for folder, old in before.items():
+        for name in _temp_folders(folder) - old:
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+
+
+def remove_created_outputs() -> None:
+    """Removes the output directories `prepare_output` created, if they are still empty."""
+    for folder in sorted(_CREATED):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (or already gone): leave it
+            pass
+        _CREATED.discard(folder)
+
+
+def dead_letter_prefix(path: str) -> str:
+    """The file prefix for `--dead-letter`: a directory (a path ending in '/', or an existing
+    local directory) gets ``bad_rows`` inside it."""
+    if path.endswith("/") or ("://" not in path and os.path.isdir(path)):
+        return path.rstrip("/") + "/bad_rows"
+    return path
+
+
+def _dead_letter_dir(path: str | None) -> str | None:
+    if path is None:
+        return None
+    return os.path.dirname(dead_letter_prefix(path)) or "."
 
 
 def write_dead_letter(bad, path: str):
-    """Writes `BadRows` as JSON lines ``{"error": ..., "row": {...}}`` under `path`."""
+    """Writes `BadRows` as JSON lines ``{"error": ..., "row": {...}}`` under `path`
+    (`dead_letter_prefix`)."""
     import apache_beam as beam
 
     from vae_augment.beam.rows import bad_rows_json
@@ -204,33 +288,48 @@ def write_dead_letter(bad, path: str):
     return (
         bad
         | "DeadLetterJson" >> beam.FlatMap(bad_rows_json)
-        | "WriteDeadLetter" >> beam.io.WriteToText(path, file_name_suffix=".jsonl")
+        | "WriteDeadLetter" >> beam.io.WriteToText(dead_letter_prefix(path), file_name_suffix=".jsonl")
     )
 
 
-def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
-         uses_tensorflow: bool = True) -> int:
-    """Runs a job; input/argument errors print one line and exit 2 (as the CLI does).
-    `uses_tensorflow`: the job imports TensorFlow, so it is imported first, with the
-    start-up lines its C++ libraries write straight to stderr (CPU features, no CUDA)
-    silenced, as the CLI does."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from vae_augment.errors import VAEAugmentError
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with the start-up lines its C++ libraries write straight to stderr
+    (CPU features, no CUDA) silenced, as the CLI does."""
+    from vae_augment.cli import silence_native_stderr
 
-    if uses_tensorflow:
-        from vae_augment.cli import silence_native_stderr
-
-        restore = silence_native_stderr()
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            restore()
-
-    logging.getLogger("apache_beam.runners.common").addFilter(_not_our_error)
+    restore = silence_native_stderr()
     try:
-        summary = run(argv)
-    except VAEAugmentError as exc:
-        print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        import tensorflow  # noqa: F401
+    finally:
+        restore()
+
+
+def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
+         uses_tensorflow: bool = True, parser: Callable[[], argparse.ArgumentParser] | None = None
+         ) -> int:
+    """Runs a job; input/argument errors print one line and exit 2 (as the CLI does), also
+    when a worker subprocess raised them. `parser` (the job's `build_parser`): the arguments
+    are checked first, so ``--help`` and argument errors answer without importing
+    TensorFlow. `uses_tensorflow`: the job imports TensorFlow, so it is imported next, its
+    start-up lines silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from vae_augment.errors import cli_wording
+
+    quiet_user_errors()
+    try:
+        with cli_wording():
+            if parser is not None:  # argparse exits here for --help and its own errors
+                check_args(parser().parse_known_args(
+                    list(sys.argv[1:] if argv is None else argv))[0])
+            if uses_tensorflow:
+                _import_tensorflow_quietly()
+            summary = run(argv)
+    except Exception as exc:
+        remove_created_outputs()
+        error = user_error(exc)
+        if error is None:
+            raise
+        print(f"{prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     print(json.dumps(summary, default=str))
     return 0

@@ -19,6 +19,8 @@ import pipelines
 
 __all__ = ["build_parser", "run"]
 
+COUNTERS = ("real_rows", "synthetic_rows")  # in the summary, 0 when nothing counted them
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipelines.balance", allow_abbrev=False, description=__doc__.split("\n")[0],
@@ -46,16 +48,17 @@ def run(argv: Sequence[str] | None = None) -> dict:
     from vae_augment.errors import SchemaError
 
     args, options = pipelines.parse_args(build_parser(), argv)
-    patterns = expand_patterns(args.input)
+    files, input_schema = pipelines.read_inputs(expand_patterns(args.input))
     transform = BalanceClasses(
         args.model_dir, args.label, args.sampling_strategy, args.seed,
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, flatten=False,
     )
-    problem = schema_difference(transform.input_schema, pipelines.input_schema(patterns))
+    problem = schema_difference(transform.input_schema, input_schema)
     if problem is not None:
         raise SchemaError(
             f"input does not match the schema artifact '{args.model_dir}' was trained on: {problem}"
         )
+    shards = pipelines.num_shards(options, args.num_shards)
     output = pipelines.prepare_output(args.output, args.overwrite)
     if pipelines.runs_in_process(options):
         # this process is the worker: import TensorFlow and load the model while the
@@ -65,19 +68,21 @@ def run(argv: Sequence[str] | None = None) -> dict:
     if args.dead_letter:
         transform = transform.with_exception_handling()
     p = beam.Pipeline(options=options)
-    result = p | "Read" >> ReadParquetTables(patterns) | "Balance" >> transform
+    result = p | "Read" >> ReadParquetTables(files) | "Balance" >> transform
     parts, bad = result if args.dead_letter else (result, None)
     sinks = [
         part | f"Write{name.title()}" >> beam.io.WriteToParquetBatched(
-            f"{output}/{name}", schema, file_name_suffix=".parquet", num_shards=pipelines.num_shards(options, args.num_shards),
+            f"{output}/{name}", schema, file_name_suffix=".parquet", num_shards=shards,
+            use_compliant_nested_type=True,
         )
         for name, part in (("real", parts.real), ("synthetic", parts.synthetic))
     ]
     if bad is not None:
         sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))
-    counters = pipelines.finish(p, sinks, output)
+    counters = pipelines.finish(p, sinks, output, dead_letter=args.dead_letter,
+                                counters=COUNTERS + (("bad_rows",) if args.dead_letter else ()))
     return {"output": output, **counters}
 
 
 if __name__ == "__main__":
-    sys.exit(pipelines.main("pipelines.balance", run))
+    sys.exit(pipelines.main("pipelines.balance", run, parser=build_parser))

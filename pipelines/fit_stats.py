@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
 
 import apache_beam as beam
@@ -33,7 +34,7 @@ __all__ = ["build_parser", "run", "StatsCombineFn", "RelationStatsFn", "MergeRel
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pipelines.fit_stats", allow_abbrev=False,
-                                description=__doc__.split("\n")[0])
+                                description=__doc__.split("\n")[0], epilog=pipelines.EPILOG)
     p.add_argument("--input", required=True, help="Parquet file, directory or glob; comma-separated")
     p.add_argument("--output", required=True, help="encoding.json to write (local or gs://, ...)")
     p.add_argument("--label", required=True, help="class label column")
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an inequality between two numeric columns that synthetic rows keep; "
                         "repeatable; 'auto' (the default): every one that holds in all rows "
                         "and the columns' ranges alone would not keep; 'none': none")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     return p
 
 
@@ -171,18 +173,31 @@ def _check_constraint_columns(spec, stats) -> None:
                               "numeric columns")
 
 
-def _schema_arrow(patterns):
+def _schema_arrow(path: str):
     """The schema as `pq.ParquetFile(...).schema_arrow` gives it (what `fit_encoding` records;
     `pq.read_schema` names list children differently)."""
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
-    for pattern in patterns:
-        found = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-        if found:
-            with FileSystems.open(found[0]) as f:
-                return pq.ParquetFile(f).schema_arrow
-    raise AssertionError("unreachable: input_schema checked the patterns")
+    with FileSystems.open(path) as f:
+        return pq.ParquetFile(f).schema_arrow
+
+
+def _check_output(path: str, overwrite: bool) -> None:
+    """As the other jobs: an existing `--output` only with `--overwrite`; its (local) parent
+    directory must exist."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from vae_augment.errors import InputError
+
+    if "://" not in path:
+        if os.path.isdir(path):
+            raise InputError(f"`--output` '{path}' is a directory; give a JSON file path")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise InputError(f"`--output` parent directory '{parent}' does not exist")
+    if not overwrite and FileSystems.exists(path):
+        raise InputError(f"`--output` '{path}' already exists; pass --overwrite to replace it")
 
 
 def _write_json(doc, path: str) -> str:
@@ -200,9 +215,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     from vae_augment.schema import SchemaStats
 
     args, options = pipelines.parse_args(build_parser(), argv)
-    patterns = expand_patterns(args.input)
-    pipelines.input_schema(patterns)  # a clear error when nothing matches or is unreadable
-    schema = _schema_arrow(patterns)
+    _check_output(args.output, args.overwrite)
+    files, _ = pipelines.read_inputs(expand_patterns(args.input))  # errors name a bad file
+    schema = _schema_arrow(files[0])
     kwargs = {"exclude": args.exclude, "categorical": args.categorical,
               "numeric": args.numeric, "max_categories": args.max_categories}
     stats = SchemaStats(schema, args.label, **kwargs)  # argument errors before the job starts
@@ -210,7 +225,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     _check_constraint_columns(spec, stats)
     combine = StatsCombineFn(schema, args.label, kwargs)
     p = beam.Pipeline(options=options)
-    tables = p | "Read" >> ReadParquetTables(patterns)
+    tables = p | "Read" >> ReadParquetTables(files)
     encoding = tables | "Stats" >> beam.CombineGlobally(combine)
     if spec.auto or spec.given:
         relations = (
@@ -239,4 +254,4 @@ def run(argv: Sequence[str] | None = None) -> dict:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(pipelines.main("fit_stats", run, uses_tensorflow=False))
+    sys.exit(pipelines.main("pipelines.fit_stats", run, uses_tensorflow=False, parser=build_parser))

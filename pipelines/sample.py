@@ -54,6 +54,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         args.model_dir, counts, args.seed,
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD,
     )
+    shards = pipelines.num_shards(options, args.num_shards)
     output = pipelines.prepare_output(args.output, args.overwrite)
     p = beam.Pipeline(options=options)
     sink = (
@@ -61,12 +62,12 @@ def run(argv: Sequence[str] | None = None) -> dict:
         | "Sample" >> transform
         | "Write" >> beam.io.WriteToParquetBatched(
             f"{output}/synthetic", transform.output_schema, file_name_suffix=".parquet",
-            num_shards=pipelines.num_shards(options, args.num_shards),
+            num_shards=shards, use_compliant_nested_type=True,
         )
     )
-    counters = pipelines.finish(p, [sink], output)
+    counters = pipelines.finish(p, [sink], output, counters=("synthetic_rows",))
     return {"output": output, "requested": {str(c): n for c, n in counts.items()}, **counters}
 
 
 if __name__ == "__main__":
-    sys.exit(pipelines.main("pipelines.sample", run))
+    sys.exit(pipelines.main("pipelines.sample", run, parser=build_parser))

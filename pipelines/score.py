@@ -41,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _count_scored(table):
+    """Counts the rows written (``scored_rows`` in the summary); passes `table` on."""
+    import apache_beam as beam
+
+    beam.metrics.Metrics.counter("vae_augment", "scored_rows").inc(table.num_rows)
+    return table
+
+
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam
@@ -51,8 +59,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     args, options = pipelines.parse_args(build_parser(), argv)
     if args.no_score and not args.latent:
         raise VAEAugmentError("nothing to append: `--no-score` needs `--latent`")
-    patterns = expand_patterns(args.input)
-    schema = pipelines.input_schema(patterns)
+    files, schema = pipelines.read_inputs(expand_patterns(args.input))
     steps = []
     if args.latent:
         steps.append(("Encode", EncodeLatent(args.model_dir, column=args.latent_column,
@@ -64,9 +71,10 @@ def run(argv: Sequence[str] | None = None) -> dict:
         )))
     for _, step in steps:
         schema = step.output_schema(schema)
+    shards = pipelines.num_shards(options, args.num_shards)
     output = pipelines.prepare_output(args.output, args.overwrite)
     p = beam.Pipeline(options=options)
-    tables = p | "Read" >> ReadParquetTables(patterns)
+    tables = p | "Read" >> ReadParquetTables(files)
     dead = []
     for name, step in steps:
         if args.dead_letter:
@@ -74,15 +82,17 @@ def run(argv: Sequence[str] | None = None) -> dict:
             dead.append(bad)
         else:
             tables = tables | name >> step
-    sinks = [tables | "Write" >> beam.io.WriteToParquetBatched(
-        f"{output}/scored", schema, file_name_suffix=".parquet", num_shards=pipelines.num_shards(options, args.num_shards),
+    sinks = [tables | "CountScored" >> beam.Map(_count_scored) | "Write" >> beam.io.WriteToParquetBatched(
+        f"{output}/scored", schema, file_name_suffix=".parquet", num_shards=shards,
+        use_compliant_nested_type=True,
     )]
     if dead:
         bad = tuple(dead) | "AllBad" >> beam.Flatten()
         sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))
-    counters = pipelines.finish(p, sinks, output)
+    counters = pipelines.finish(p, sinks, output, dead_letter=args.dead_letter,
+                                counters=("scored_rows",) + (("bad_rows",) if dead else ()))
     return {"output": output, **counters}
 
 
 if __name__ == "__main__":
-    sys.exit(pipelines.main("pipelines.score", run))
+    sys.exit(pipelines.main("pipelines.score", run, parser=build_parser))

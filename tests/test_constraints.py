@@ -488,7 +488,8 @@ def test_fit_stats_job_takes_named_or_no_constraints_and_rejects_bad_ones(tmp_pa
     assert "relations" not in doc and doc["constraints"] == []
     with pytest.warns(UserWarning, match="'price <= amount' does not hold in every"):
         summary = run(["--input", str(d), "--label", "label", "--output", str(out),
-                       "--constraint", "price >= other", "--constraint", "price <= amount"])
+                       "--overwrite", "--constraint", "price >= other", "--constraint",
+                       "price <= amount"])
     assert summary["constraints"] == ["other <= price", "price <= amount"]
     for text, what in (("label <= price", "the label"), ("nope <= price", "not a column"),
                        ("amount < price", "must read 'A <= B'")):

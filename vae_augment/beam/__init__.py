@@ -6,13 +6,14 @@ yields them), never row dicts. Transforms load the artifact once per worker proc
 synthetic rows equal the CLI's for the same artifact and seed.
 
 Example:
-    >>> import apache_beam as beam                                          # doctest: +SKIP
+    >>> import apache_beam as beam
     >>> from vae_augment.beam import BalanceClasses, ReadParquetTables
-    >>> with beam.Pipeline(runner="FnApiRunner") as p:
+    >>> with beam.Pipeline(runner="FnApiRunner") as p:                     # doctest: +SKIP
     ...     bal = BalanceClasses("runs/churn", "churn", seed=0)
     ...     (p | ReadParquetTables("data/*.parquet") | bal
     ...        | beam.io.WriteToParquetBatched("out/part", bal.output_schema,
-    ...                                        file_name_suffix=".parquet"))
+    ...                                        file_name_suffix=".parquet",
+    ...                                        use_compliant_nested_type=True))
 """
 
 from __future__ import annotations

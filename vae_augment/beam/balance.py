@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -21,7 +20,7 @@ from vae_augment.beam._shared import warm_up as _load_in_background
 from vae_augment.beam.counting import CountClasses
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
 from vae_augment.beam.rows import BadRows, as_table, label_problems, with_flag
-from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.errors import SchemaError, check_seed
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts"]
 
@@ -132,8 +131,7 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
             )
         if isinstance(sampling_strategy, str):  # the CLI's forms: a name, a float, JSON
             sampling_strategy = parse_sampling_strategy(sampling_strategy, self._encoding.classes)
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-            raise VAEAugmentError(f"`seed` must be an integer, got {seed!r}")
+        check_seed(seed)
         _blocks_per_shard(rows_per_shard)
         self._label = label
         self._strategy = sampling_strategy

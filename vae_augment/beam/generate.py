@@ -14,7 +14,7 @@ import pyarrow as pa
 from apache_beam.utils.shared import Shared
 
 from vae_augment.beam._shared import ModelDoFn, canonical_model_dir, model_meta, shared_handle
-from vae_augment.errors import VAEAugmentError
+from vae_augment.errors import VAEAugmentError, check_seed
 from vae_augment.sampler import BLOCK_ROWS, plan_blocks
 
 __all__ = ["GenerateSynthetic", "plan_shards", "DEFAULT_ROWS_PER_SHARD", "TABLE_ROWS"]
@@ -134,8 +134,7 @@ class GenerateSynthetic(beam.PTransform):
         shared: Shared | None = None,
     ):
         super().__init__()
-        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-            raise VAEAugmentError(f"`seed` must be an integer, got {seed!r}")
+        check_seed(seed)
         _blocks_per_shard(rows_per_shard)
         self._model_dir = canonical_model_dir(model_dir)
         self._encoding, _ = model_meta(self._model_dir)

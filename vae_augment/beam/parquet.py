@@ -8,13 +8,15 @@ from collections.abc import Sequence
 import apache_beam as beam
 from apache_beam.io.parquetio import ReadAllFromParquetBatched
 
-__all__ = ["ReadParquetTables", "expand_patterns"]
+__all__ = ["ReadParquetTables", "expand_patterns", "match_files"]
 
 
 def expand_patterns(inputs: str | Sequence[str]) -> list[str]:
     """File patterns for Beam: a local directory becomes ``dir/*.parquet``; the rest as given.
 
-    Commas separate several inputs in one string.
+    Commas separate several inputs in one string; a pattern given twice is kept once (first
+    place). Patterns that overlap ("dir,dir/a.parquet") still match a file twice: resolve
+    them with `match_files` first.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
@@ -23,8 +25,21 @@ def expand_patterns(inputs: str | Sequence[str]) -> list[str]:
         item = os.fspath(item).strip()
         if "://" not in item and os.path.isdir(item):
             item = os.path.join(item, "*.parquet")
-        out.append(item)
+        if item not in out:
+            out.append(item)
     return out
+
+
+def match_files(inputs: str | Sequence[str]) -> list[str]:
+    """The files `inputs` (as `expand_patterns` takes them) match, each once: first-seen
+    order, sorted within a pattern. Any Beam filesystem; one listing per pattern."""
+    from apache_beam.io.filesystems import FileSystems
+
+    files: dict[str, None] = {}
+    for pattern in expand_patterns(inputs):
+        for path in sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list):
+            files.setdefault(path, None)
+    return list(files)
 
 
 class ReadParquetTables(beam.PTransform):

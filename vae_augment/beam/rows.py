@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.io import schema_difference  # re-exported: the Beam transforms use it
 from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
 
 __all__ = [
@@ -67,26 +68,6 @@ def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:
         f"elements must be pyarrow Tables or RecordBatches, got {type(element).__name__} "
         "(read Parquet with ReadFromParquetBatched/ReadAllFromParquetBatched, not row dicts)"
     )
-
-
-def schema_difference(
-    expected: pa.Schema, got: pa.Schema, columns: Sequence[str] | None = None
-) -> str | None:
-    """None when `got` matches `expected` (on `columns`, or exactly), else what differs."""
-    if columns is None:
-        if got.names != expected.names:
-            return f"columns are {got.names}, expected {expected.names}"
-        columns = expected.names
-    for name in columns:
-        want = expected.field(name)
-        if name not in got.names:
-            return f"column '{name}' is missing (columns: {got.names})"
-        have = got.field(name)
-        if not have.type.equals(want.type):
-            return f"column '{name}' has type {have.type}, expected {want.type}"
-        if have.nullable != want.nullable:
-            return f"column '{name}' has nullable={have.nullable}, expected {want.nullable}"
-    return None
 
 
 def with_flag(table: pa.Table, out_schema: pa.Schema, value: bool = False) -> pa.Table:

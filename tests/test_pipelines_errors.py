@@ -1,0 +1,240 @@
+"""The `pipelines` jobs' edges: errors from worker subprocesses, bad or overlapping inputs,
+argument checks before any output, clean-up after a failure, summaries and file names."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from .conftest import REPO
+
+RUNNER = "FnApiRunner"
+
+
+def one_line_error(capsys, prog: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def bad_label_parquet(tmp_path, mixed_table):
+    """The mixed table with one row of a class the model never saw."""
+    labels = mixed_table.column("label").to_pylist()
+    labels[5] = "zzz"
+    i = mixed_table.schema.get_field_index("label")
+    table = mixed_table.set_column(i, mixed_table.schema.field(i), pa.array(labels))
+    path = tmp_path / "bad.parquet"
+    pq.write_table(table, path)
+    return path
+
+
+def balance_args(inp, out, artifact, *extra):
+    return ["--input", str(inp), "--output", str(out), "--model-dir", str(artifact),
+            "--label", "label", "--runner", RUNNER, *extra]
+
+
+# ---------------------------------------------------------------- worker errors
+def test_error_returned_as_worker_traceback_text_is_one_line(capsys):
+    """A worker subprocess's error reaches the launcher as a RuntimeError holding its
+    traceback text: still one line and exit 2; a bug (another type last) is re-raised."""
+    from pipelines import main
+
+    text = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in process\n"
+            "vae_augment.errors.SchemaError: `label` column 'y' has classes ['m']\n\n"
+            "During handling of the above exception, another exception occurred:\n\n"
+            "Traceback (most recent call last):\n  File \"y.py\", line 2\n"
+            "vae_augment.errors.SchemaError: `label` column 'y' has classes ['m'] "
+            "[while running 'Balance/CheckAndFlag']\n")
+
+    def fails(argv):
+        raise RuntimeError(text)
+
+    assert main("pipelines.balance", fails, [], uses_tensorflow=False) == 2
+    line = one_line_error(capsys, "pipelines.balance")
+    assert line.endswith("`label` column 'y' has classes ['m'] [while running 'Balance/CheckAndFlag']")
+
+    def bug(argv):
+        raise RuntimeError(text + "\nDuring handling of the above exception, another exception "
+                           "occurred:\n\nTraceback (most recent call last):\nKeyError: 'k'\n")
+
+    with pytest.raises(RuntimeError):
+        main("pipelines.balance", bug, [], uses_tensorflow=False)
+
+
+def test_multi_processing_user_error_is_one_line_and_leaves_nothing(
+        tmp_path, mixed_artifact, bad_label_parquet):
+    """A real run with 2 worker subprocesses: the bad row is found in a worker."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.balance",
+         *balance_args(bad_label_parquet, out, mixed_artifact,
+                       "--direct_running_mode", "multi_processing", "--direct_num_workers", "2")],
+        capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("pipelines.balance: error: `label` column 'label' has classes ['zzz']")
+    # what the launching process logs of it is dropped (the workers' own stderr is not ours)
+    assert "local_job_service:Worker: severity: ERROR" not in proc.stderr
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- inputs
+def test_a_bad_later_input_file_is_named_before_the_job(tmp_path, mixed_artifact, mixed_table,
+                                                        capsys):
+    from pipelines import main
+    from pipelines.score import run
+
+    d = tmp_path / "in"
+    d.mkdir()
+    pq.write_table(mixed_table.slice(0, 50), d / "a.parquet")
+    data = (d / "a.parquet").read_bytes()
+    (d / "b.parquet").write_bytes(data[: len(data) // 2])  # truncated
+    args = ["--input", str(d), "--output", str(tmp_path / "o"), "--model-dir",
+            str(mixed_artifact), "--runner", RUNNER]
+    assert main("pipelines.score", run, args, uses_tensorflow=False) == 2
+    assert f"input '{d / 'b.parquet'}' is not a readable Parquet file" in one_line_error(
+        capsys, "pipelines.score")
+    i = mixed_table.schema.get_field_index("small")
+    other = mixed_table.slice(0, 50).set_column(
+        i, "small", pc.cast(mixed_table.column("small").slice(0, 50), pa.int64()))
+    pq.write_table(other, d / "b.parquet")
+    assert main("pipelines.score", run, args, uses_tensorflow=False) == 2
+    line = one_line_error(capsys, "pipelines.score")
+    assert f"input '{d / 'b.parquet'}' does not have the schema of '{d / 'a.parquet'}'" in line
+    assert "column 'small' has type int64, expected int32" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_overlapping_inputs_read_each_file_once(tmp_path, mixed_artifact, mixed_table):
+    from pipelines.score import run
+
+    d = tmp_path / "in"
+    d.mkdir()
+    pq.write_table(mixed_table.slice(0, 40), d / "a.parquet")
+    pq.write_table(mixed_table.slice(40, 30), d / "b.parquet")
+    out = tmp_path / "o"
+    summary = run(["--input", f"{d},{d / 'a.parquet'},{d}", "--output", str(out),
+                   "--model-dir", str(mixed_artifact), "--runner", RUNNER])
+    written = sum(pq.read_metadata(f).num_rows for f in glob.glob(str(out / "*.parquet")))
+    assert written == 70 and summary["scored_rows"] == 70
+
+
+# ---------------------------------------------------------------- outputs
+def test_lists_are_written_in_the_compliant_layout(tmp_path, mixed_artifact):
+    """The tensor column's Parquet list child is `element`, as the CLI (pyarrow) writes it."""
+    from pipelines.sample import run
+
+    out = tmp_path / "o"
+    run(["--output", str(out), "--model-dir", str(mixed_artifact), "--n", "5",
+         "--class", "a", "--runner", RUNNER])
+    path = glob.glob(str(out / "*.parquet"))[0]
+    layout = str(pq.ParquetFile(path).schema)
+    assert "element" in layout and " item" not in layout, layout
+
+
+@pytest.mark.parametrize("flag, value, what", [
+    ("--rows-per-shard", "0", "`--rows-per-shard` must be a positive integer, got 0"),
+    ("--rows-per-shard", "-3", "`--rows-per-shard` must be a positive integer, got -3"),
+    ("--num-shards", "-1", "`--num-shards` must be >= 0, got -1"),
+])
+def test_bad_output_arguments_fail_before_any_output(tmp_path, mixed_artifact, capsys, flag,
+                                                     value, what):
+    from pipelines import main
+    from pipelines.sample import build_parser, run
+
+    out = tmp_path / "o"
+    args = ["--output", str(out), "--model-dir", str(mixed_artifact), "--n", "5", flag, value,
+            "--runner", RUNNER]
+    assert main("pipelines.sample", run, args, uses_tensorflow=False) == 2
+    assert what in one_line_error(capsys, "pipelines.sample")
+    assert not out.exists()
+    # checked before TensorFlow is imported when main has the parser (as `python -m` runs it)
+    assert main("pipelines.sample", run, args, uses_tensorflow=False, parser=build_parser) == 2
+    assert what in one_line_error(capsys, "pipelines.sample")
+    assert not out.exists()
+
+
+def test_a_failed_run_removes_what_it_created(tmp_path, mixed_artifact, bad_label_parquet,
+                                              capsys):
+    from pipelines import main
+    from pipelines.balance import run
+
+    out = tmp_path / "o"
+    assert main("pipelines.balance", run, balance_args(bad_label_parquet, out, mixed_artifact),
+                uses_tensorflow=False) == 2
+    assert "has classes ['zzz']" in one_line_error(capsys, "pipelines.balance")
+    assert not out.exists()  # neither the folder nor beam-temp-* folders in it
+    kept = tmp_path / "kept"  # a folder the user made is kept, emptied of Beam's temp folders
+    kept.mkdir()
+    assert main("pipelines.balance", run, balance_args(bad_label_parquet, kept, mixed_artifact),
+                uses_tensorflow=False) == 2
+    assert os.listdir(kept) == []
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import runpy, sys\nsys.argv = ['balance', '--help']\ntry:\n"
+            "    runpy.run_module('pipelines.balance', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert e.code == 0\n"
+            "print('tensorflow' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+# ---------------------------------------------------------------- summaries and names
+def test_balance_summary_counts_zero_synthetic_rows(tmp_path, mixed_artifact, mixed_parquet,
+                                                    mixed_table):
+    from pipelines.balance import run
+
+    counts = pc.value_counts(mixed_table.column("label")).to_pylist()
+    strategy = {c["values"]: c["counts"] for c in counts if c["values"] == "c"}  # as it is
+    summary = run(balance_args(mixed_parquet, tmp_path / "o", mixed_artifact,
+                               "--sampling-strategy", json.dumps(strategy)))
+    assert summary["synthetic_rows"] == 0 and summary["real_rows"] == mixed_table.num_rows
+
+
+def test_dead_letter_directory_gets_named_files(tmp_path, mixed_artifact, mixed_table):
+    from pipelines.score import run
+
+    s = mixed_table.column("s").to_pylist()
+    s[0] = "never-seen"
+    i = mixed_table.schema.get_field_index("s")
+    pq.write_table(mixed_table.slice(0, 20).set_column(i, "s", pa.array(s[:20])),
+                   tmp_path / "in.parquet")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    summary = run(["--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "o"),
+                   "--model-dir", str(mixed_artifact), "--dead-letter", f"{bad}/",
+                   "--runner", RUNNER])
+    assert os.listdir(bad) == ["bad_rows-00000-of-00001.jsonl"]
+    assert summary["bad_rows"] == 1 and summary["scored_rows"] == 19
+
+
+def test_fit_stats_output_rules_and_prefix(tmp_path, mixed_parquet):
+    from pipelines.fit_stats import run
+    from vae_augment.errors import InputError
+
+    out = tmp_path / "e.json"
+    args = ["--input", str(mixed_parquet), "--label", "label", "--constraint", "none"]
+    out.write_text("{}")
+    with pytest.raises(InputError, match="already exists; pass --overwrite"):
+        run([*args, "--output", str(out)])
+    assert run([*args, "--output", str(out), "--overwrite"])["rows"] == 300
+    with pytest.raises(InputError, match="parent directory .* does not exist"):
+        run([*args, "--output", str(tmp_path / "no" / "e.json")])
+    assert not (tmp_path / "no").exists()
+    proc = subprocess.run([sys.executable, "-m", "pipelines.fit_stats", *args, "--output",
+                           str(out)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("pipelines.fit_stats: error: "), proc.stderr
