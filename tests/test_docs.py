@@ -43,7 +43,8 @@ def test_tfdata_example_runs(capsys, tmp_path, monkeypatch):
     assert example.main(["--vae-epochs", "2", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "balanced stream:" in out and "tfdata.balance" in out and "real rows only" in out
-    assert list(tmp_path.iterdir()) == []  # its scratch directory is removed
+    # its scratch directory is removed (TF's autograph leaves its own files there)
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("tfdata_example_")] == []
 
 
 def _example(name: str):
