@@ -384,3 +384,36 @@ def test_report_header_names_a_model_that_was_not_saved():
     assert _model_text({"model": "runs/x", "model_given": True}) == "runs/x"
     assert _model_text({"model": None, "model_given": True}) == "in memory (not saved)"
     assert _model_text({"model": None, "model_given": False}) == "not given"
+
+
+def test_c2st_detects_a_shifted_column_on_small_samples(two_samples):
+    """With scikit-learn's 20-row leaves the classifier cannot split 21 rows a side and read
+    a 10-sd shift as 0.46, "indistinguishable"; the leaves now shrink with the sample."""
+    from vae_augment.detection import c2st_min_leaf
+
+    a, _ = two_samples
+    small = pa.concat_tables([a.filter(pc.equal(a.column("label"), c)).slice(0, 21)
+                              for c in ("a", "b")])
+    sd = float(np.nanstd(small.column("f").to_numpy(zero_copy_only=False)))
+    shifted = small.set_column(small.schema.get_field_index("f"), "f",
+                               pc.add(small.column("f"), 10 * sd))  # nulls stay null
+    det = evaluate(small, shifted, label="label", sections=["detection"])["detection"]
+    assert det["c2st_auc"] > 0.9 and det["per_class"]["a"] > 0.9 and det["per_class"]["b"] > 0.9
+    same = evaluate(small, small, label="label", sections=["detection"])["detection"]
+    assert same["c2st_auc"] < 0.75  # copies are not "detected" by the smaller leaves
+    assert [c2st_min_leaf(n) for n in (42, 250, 10_000)] == [3, 20, 20]
+
+
+def test_utility_cap_keeps_a_single_row_class_and_says_so(two_samples, tmp_path):
+    a, b = two_samples
+    real = pa.concat_tables([a.filter(pc.equal(a.column("label"), "a")),
+                             a.filter(pc.equal(a.column("label"), "b")).slice(0, 1)])
+    report = evaluate(real, b, label="label", sections=["utility"], max_rows=100, seed=0,
+                      report_dir=tmp_path / "rep")
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "a stratified random 100 of the" in page
+    assert "Real-test has only 0 rows of the minority class" in page
+    util = report["utility"]
+    assert util["train_rows"] == 100 and util["real_train_rows"] > 100
+    assert util["train_counts"]["none"]["b"] == 1 and report["max_rows"] == 100
+    assert util["test_counts"]["b"] == 0 and sum(util["test_counts"].values()) == util["test_rows"]

@@ -328,6 +328,7 @@ def evaluate(
         "columns": {s.name: s.kind for s in enc.specs},
         "skipped_columns": skipped,
         "split": split,
+        "max_rows": int(max_rows),
     }
     plots: dict[str, Any] = {"real": real, "synthetic": synthetic, "y_real": y_real,
                              "y_syn": y_syn, "encoding": enc}

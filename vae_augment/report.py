@@ -119,7 +119,8 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     if "active_units" in diag:
         frac = diag["active_units"] / max(1, diag["latent_dim"])
         cards.append(_card(f"{diag['active_units']}/{diag['latent_dim']}",
-                           "active latent units", _grade(frac, 0.5, 0.1)))
+                           f"active latent units by variance ({diag.get('active_units_kl', '–')} "
+                           f"by KL)", _grade(frac, 0.5, 0.1)))
     h.append("<div class='cards'>" + "".join(cards) + "</div>")
 
     # counts
@@ -154,7 +155,7 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     if priv is None:
         h.append(_not_computed("Privacy", report))
     else:
-        _privacy_html(h, priv, images)
+        _privacy_html(h, priv, images, report)
     if report.get("model_given") and "model" not in (report.get("sections") or ["model"]):
         h.append(_not_computed("Model diagnostics", report))
     else:
@@ -176,7 +177,12 @@ def _fidelity_html(h, fid, report, images) -> None:
              "(1 is identical). "
              "Null rates are compared separately. Associations are Pearson correlations of "
              "quantile-normalised numbers, Cramér's V between categories and the correlation "
-             "ratio between a number and a category, computed within each class.</p>")
+             "ratio between a number and a category, computed within each class."
+             + (f" A class with more than {report['max_rows']} rows on a side is compared on a "
+                f"random {report['max_rows']} of them (the counts below are before that)."
+                if any(max(e["n_real"], e["n_synthetic"]) > report.get("max_rows", 1 << 62)
+                       for e in fid["per_class"].values()) else "")
+             + "</p>")
     rows = []
     for c, e in fid["per_class"].items():
         a = e.get("association") or {}
@@ -206,7 +212,10 @@ def _detection_html(h, det) -> None:
              "to tell real rows from synthetic rows of the same classes (equal numbers of each "
              "per class, 5-fold cross-validated ROC AUC). 0.5: indistinguishable; 1.0: every "
              "synthetic row is recognisable; well below 0.5: synthetic rows copy real rows "
-             "(see Privacy).</p>")
+             "(see Privacy). Each class brings as many synthetic rows as it has real ones "
+             "(at most), so a class with few real rows weighs little in the overall figure; "
+             "per class it is computed from 20 rows a side (–: fewer), and on a few dozen rows "
+             "it is noisy.</p>")
     if det.get("skipped"):
         h.append(f"<p>Skipped: {html.escape(det['skipped'])}</p>")
     rows = [["all classes", det["c2st_auc"]]] + [[c, v] for c, v in det["per_class"].items()]
@@ -225,8 +234,17 @@ def _utility_html(h, util, report, images) -> None:
                 "If the generator was trained on all of REAL, it saw the real-test rows and "
                 "these figures are optimistic; pass a holdout for a clean estimate. ")
              + "</p>")
+    if util.get("real_train_rows", 0) > util.get("train_rows", 0):
+        h.append(f"<p class='muted'>The classifiers were trained on a stratified random "
+                 f"{util['train_rows']} of the {util['real_train_rows']} real-train rows "
+                 f"(<code>max_rows</code>).</p>")
     if "results" in util:
         h.append(f"<p>Minority class: <code>{html.escape(util['minority_class'])}</code></p>")
+        few = (util.get("test_counts") or {}).get(util["minority_class"])
+        if few is not None and few < 10:
+            h.append(f"<p class='warn'>Real-test has only {few} row{'s' if few != 1 else ''} of "
+                     f"the minority class: its F1 and average precision rest on them and "
+                     f"can swing widely (pass a larger <code>--holdout</code>).</p>")
         if util.get("synthetic_shortfall"):
             short = ", ".join(f"{html.escape(k)}: {v}" for k, v in util["synthetic_shortfall"].items())
             h.append(f"<p class='warn'>Not enough synthetic rows to balance real-train; "
@@ -245,12 +263,15 @@ def _utility_html(h, util, report, images) -> None:
         h.append(f"<p>Skipped: {html.escape(util.get('skipped', ''))}</p>")
 
 
-def _privacy_html(h, priv, images) -> None:
-    h.append("<h2>Privacy</h2><p class='muted'>Distance to the closest record (DCR): from "
-             "each synthetic row to the closest real-train row of its class, beside the same "
-             "distance for real-test rows of the same classes (which the split kept out of "
-             "real-train). Synthetic rows much closer than real-test rows suggest "
-             "memorisation. Exact copies are counted against every real row.</p>")
+def _privacy_html(h, priv, images, report) -> None:
+    holdout = (report.get("split") or {}).get("holdout_given")
+    kept_out = "the given holdout" if holdout else "which the split kept out of real-train"
+    h.append("<h2>Privacy</h2><p class='muted'>Distance to the closest record (DCR, in the "
+             "scaled feature space of the utility classifiers): from each synthetic row to the "
+             "closest real-train row of its class, beside the same distance for real-test "
+             f"rows of the same classes ({kept_out}). Synthetic rows much closer than real-test "
+             "rows suggest memorisation. Exact copies are counted against every row of REAL"
+             + (" (not the holdout's)" if holdout else "") + ".</p>")
     ds, dh = priv["dcr_synthetic"], priv["dcr_holdout"]
     rows = [
         ["synthetic, all", ds["median"], ds["p05"], ds["mean"], priv["exact_copy_rate"]],

@@ -58,16 +58,24 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
 
     rng = _rng(seed, 3)
     y_tr = encoding.encode(train)["y"]
+    before = len(y_tr)
     if len(y_tr) > max_rows:
         from sklearn.model_selection import train_test_split
 
-        keep, _ = train_test_split(np.arange(len(y_tr)), train_size=max_rows,
-                                   random_state=seed, stratify=y_tr)
-        train, y_tr = _take(train, keep), y_tr[np.sort(keep)]
+        # a stratified subsample; a class with a single row keeps it (stratifying needs 2)
+        idx = np.arange(len(y_tr))
+        single = np.isin(y_tr, np.flatnonzero(np.bincount(y_tr) == 1))
+        keep, _ = train_test_split(idx[~single], train_size=max_rows - int(single.sum()),
+                                   random_state=seed, stratify=y_tr[~single])
+        keep = np.sort(np.r_[keep, idx[single]])
+        train, y_tr = _take(train, keep), y_tr[keep]
     y_te = encoding.encode(test)["y"]
     x_tr, x_te = feature_matrix(encoding, train), feature_matrix(encoding, test)
     present = sorted(int(c) for c in np.unique(y_tr))
-    out: dict[str, Any] = {"train_rows": int(len(y_tr)), "test_rows": int(len(y_te))}
+    out: dict[str, Any] = {"train_rows": int(len(y_tr)), "test_rows": int(len(y_te)),
+                           "real_train_rows": int(before), "max_rows": int(max_rows),
+                           "test_counts": {str(c): int((y_te == i).sum())
+                                           for i, c in enumerate(encoding.classes)}}
     if len(present) < 2 or len(y_te) == 0:
         out["skipped"] = "needs at least two classes in real-train and a non-empty real-test"
         return out
