@@ -105,6 +105,7 @@ def _marginals(report, plots) -> str | None:
             ax.bar(x - 0.2, [vr.get(k, 0) for k in keys], 0.4, label="real", color="#0969da")
             ax.bar(x + 0.2, [vs.get(k, 0) for k in keys], 0.4, label="synthetic", color="#fb8500")
             ax.set_xticks(x, [k[:10] for k in keys], rotation=45, fontsize=7)
+            ax.set_ylabel("share of rows", fontsize=7)
         else:
             vr, vs = _flat(r), _flat(s)
             both = np.r_[vr, vs]
@@ -114,6 +115,7 @@ def _marginals(report, plots) -> str | None:
                 ax.hist(vr, bins=bins, density=True, alpha=0.5, label="real", color="#0969da")
                 ax.hist(vs, bins=bins, density=True, alpha=0.5, label="synthetic",
                         color="#fb8500")
+                ax.set_ylabel("density", fontsize=7)
         ax.set_title(f"{name} ({cols[name]['score']:.2f})", fontsize=9)
         ax.tick_params(labelsize=7)
     axes.ravel()[0].legend(fontsize=7)
@@ -256,7 +258,7 @@ def _utility_plot(report) -> str | None:
     if "results" not in u:
         return None
     plt = _plt()
-    metrics = ("minority_f1", "balanced_accuracy", "macro_f1")
+    metrics = ("minority_f1", "minority_average_precision", "balanced_accuracy", "macro_f1")
     fig, axes = plt.subplots(1, len(u["results"]), figsize=(5.2 * len(u["results"]), 3.2),
                              squeeze=False)
     colors = {"none": "#8c959f", "random_oversampling": "#54aeff", "smote": "#0969da",
@@ -266,10 +268,13 @@ def _utility_plot(report) -> str | None:
         x = np.arange(len(metrics))
         w = 0.8 / len(methods)
         for i, m in enumerate(methods):
-            ax.bar(x + (i - (len(methods) - 1) / 2) * w, [res[m][k] for k in metrics], w,
+            ax.bar(x + (i - (len(methods) - 1) / 2) * w,
+                   [np.nan if res[m].get(k) is None else res[m][k] for k in metrics], w,
                    label=m, color=colors.get(m))
-        ax.set_xticks(x, [k.replace("_", " ") for k in metrics], fontsize=8)
+        ax.set_xticks(x, [k.replace("_", " ").replace("average precision", "AP")
+                          for k in metrics], fontsize=8)
         ax.set_ylim(0, 1)
+        ax.set_ylabel("score on real-test", fontsize=8)
         ax.set_title(clf.replace("_", " "), fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.08, 1, 1))
@@ -288,7 +293,9 @@ def _privacy_plot(plots) -> str | None:
     bins = np.linspace(0, np.quantile(both, 0.99) + 1e-9, 40)
     ax.hist(d_h, bins=bins, density=True, alpha=0.5, label="real-test rows", color="#0969da")
     ax.hist(d_s, bins=bins, density=True, alpha=0.5, label="synthetic rows", color="#fb8500")
-    ax.set_xlabel("distance to the closest real-train row of the same class")
+    ax.set_xlabel("distance to the closest real-train row of the same class (scaled features; "
+                  "cut at the 99th percentile)", fontsize=8)
+    ax.set_ylabel("density")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return _png(fig)
