@@ -107,7 +107,7 @@ def test_class_balance_from_the_cli(mixed_parquet, tmp_path, capsys):
     assert config["train_config"]["class_balance"] == 0.5
     code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
                             tmp_path / "x", "--class-balance", "2", *FAST_ARGS], capsys)
-    assert code == 2 and "`class_balance` must be in [0, 1]" in err
+    assert code == 2 and "`--class-balance` must be in [0, 1]" in err
 
 
 def test_oversampler_takes_class_balance():

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 __all__ = [
-    "KLWarmup", "EarlyStopping", "RunTracker", "Diagnostics", "TensorBoardLogger", "SummaryWriter",
+    "KLWarmup", "NonFiniteLoss", "EarlyStopping", "RunTracker", "Diagnostics", "TensorBoardLogger", "SummaryWriter",
     "ACTIVE_UNIT_NATS",
 ]
 
@@ -39,6 +39,30 @@ class KLWarmup(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.model.kl_weight.assign(self.weight(epoch))
+
+
+class NonFiniteLoss(keras.callbacks.Callback):
+    """Raises `TrainingDiverged` at the end of an epoch whose loss (or `monitor`) is NaN or
+    infinite: the weights are then garbage, and neither they nor an artifact should be
+    kept. Checked per epoch, not per step (a per-step check would read the loss back from
+    the device every step)."""
+
+    def __init__(self, monitor: str, learning_rate: float):
+        super().__init__()
+        self.monitor = monitor
+        self.learning_rate = learning_rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        from vae_augment.errors import TrainingDiverged, option
+
+        logs = logs or {}
+        for key in ("loss", self.monitor):
+            value = logs.get(key)
+            if value is not None and not math.isfinite(float(value)):
+                raise TrainingDiverged(
+                    f"training diverged: `{key}` is {float(value)} after epoch {epoch + 1}; "
+                    f"lower {option('learning_rate')} (now {self.learning_rate:g}) or check "
+                    f"the input for extreme values")
 
 
 class EarlyStopping(keras.callbacks.Callback):

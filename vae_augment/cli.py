@@ -136,7 +136,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--latent-dim", type=int, default=16, help="latent dimensions [16]")
     g.add_argument("--hidden", default="256,256", help="hidden layer widths [256,256]")
     g.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate [1e-3]")
-    g.add_argument("--patience", type=int, default=20, help="early-stopping patience [20]")
+    g.add_argument("--patience", type=int, default=20,
+                   help="epochs without a better validation ELBO, counted after the KL warm-up, "
+                        "that stop training [20]")
     g.add_argument("--kl-warmup-epochs", type=int, default=10, help="KL warm-up epochs [10]")
     g.add_argument("--beta", type=float, default=1.0, help="KL weight in the training loss [1.0]")
     g.add_argument("--latent-source", choices=("posterior", "prior"), default="posterior",

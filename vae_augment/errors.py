@@ -9,7 +9,8 @@ import contextlib
 import shlex
 from collections.abc import Iterator
 
-__all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "option",
+__all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "TrainingDiverged",
+           "option",
            "cli_wording", "check_seed", "arg"]
 
 _CLI_WORDING = [False]
@@ -57,6 +58,10 @@ class InputError(VAEAugmentError):
 
 class SchemaError(VAEAugmentError):
     """A column the model cannot learn, or data that does not match the artifact."""
+
+
+class TrainingDiverged(VAEAugmentError):
+    """The training loss became NaN or infinite (too high a learning rate, extreme values)."""
 
 
 class ArtifactError(VAEAugmentError):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import VAEAugmentError, option
+from vae_augment.errors import VAEAugmentError, arg, option
 from vae_augment.preparation import encode_all, fit_encoding, load_encoding, prepare_training
 from vae_augment.schema import COUNT_LIKELIHOODS
 
@@ -96,50 +96,63 @@ class TrainConfig:
     spike_share: float = 0.0
 
     def __post_init__(self):
+        at_least_zero = ("guide_iterations", "patience", "kl_warmup_epochs")
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
-                     "shuffle_buffer", "num_components", "guide_iterations", "guide_depth"):
-            value, low = getattr(self, name), 0 if name == "guide_iterations" else 1
+                     "shuffle_buffer", "num_components", "guide_iterations", "guide_depth",
+                     "patience", "kl_warmup_epochs"):
+            value, low = getattr(self, name), 0 if name in at_least_zero else 1
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 word = "a positive integer" if low else "an integer >= 0"
-                raise VAEAugmentError(f"`{name}` must be {word}, got {value!r}")
+                raise VAEAugmentError(f"{arg(name)} must be {word}, got {value!r}")
         if not 0.0 <= float(self.guide_quantile) < 1.0:
             raise VAEAugmentError(
-                f"`guide_quantile` must be in [0, 1), got {self.guide_quantile!r}")
+                f"{arg('guide_quantile')} must be in [0, 1), got {self.guide_quantile!r}")
         if isinstance(self.class_balance, bool) or not 0.0 <= float(self.class_balance) <= 1.0:
             raise VAEAugmentError(
-                f"`class_balance` must be in [0, 1], got {self.class_balance!r}")
+                f"{arg('class_balance')} must be in [0, 1], got {self.class_balance!r}")
         if (isinstance(self.spike_share, bool)
                 or not isinstance(self.spike_share, (int, float, np.integer, np.floating))
                 or not 0.0 <= float(self.spike_share) <= 1.0):
-            raise VAEAugmentError(f"`spike_share` must be in [0, 1], got {self.spike_share!r}")
+            raise VAEAugmentError(f"{arg('spike_share')} must be in [0, 1], got {self.spike_share!r}")
         for name in ("condition_every_layer", "dequantize"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise VAEAugmentError(f"`{name}` must be True or False, "
+                raise VAEAugmentError(f"{arg(name)} must be True or False, "
                                       f"got {getattr(self, name)!r}")
         if not 0.0 <= self.validation_split < 1.0:
             raise VAEAugmentError(
-                f"`validation_split` must be in [0, 1), got {self.validation_split!r}"
+                f"{arg('validation_split')} must be in [0, 1), got {self.validation_split!r}"
             )
-        self.hidden = tuple(int(h) for h in self.hidden)
+        try:
+            self.hidden = tuple(int(h) for h in self.hidden)
+        except (TypeError, ValueError) as exc:
+            raise VAEAugmentError(f"{arg('hidden')} must be layer widths (positive integers), "
+                                  f"got {self.hidden!r}") from exc
+        if not self.hidden or min(self.hidden) < 1:
+            raise VAEAugmentError(f"{arg('hidden')} must be one or more positive layer widths, "
+                                  f"got {self.hidden!r}")
+        if not (isinstance(self.learning_rate, (int, float, np.integer, np.floating))
+                and math.isfinite(float(self.learning_rate)) and float(self.learning_rate) > 0):
+            raise VAEAugmentError(f"{arg('learning_rate')} must be a finite number > 0, "
+                                  f"got {self.learning_rate!r}")
         if self.image_likelihood not in COUNT_LIKELIHOODS:
             raise VAEAugmentError(
-                f"`image_likelihood` must be one of {list(COUNT_LIKELIHOODS)}, "
+                f"{arg('image_likelihood')} must be one of {list(COUNT_LIKELIHOODS)}, "
                 f"got {self.image_likelihood!r}"
             )
         if self.latent_source not in ("posterior", "prior"):
             raise VAEAugmentError(
-                f"`latent_source` must be 'posterior' or 'prior', got {self.latent_source!r}"
+                f"{arg('latent_source')} must be 'posterior' or 'prior', got {self.latent_source!r}"
             )
         if not 0.0 < float(self.bank_keep) <= 1.0:
-            raise VAEAugmentError(f"`bank_keep` must be in (0, 1], got {self.bank_keep!r}")
+            raise VAEAugmentError(f"{arg('bank_keep')} must be in (0, 1], got {self.bank_keep!r}")
         for name in ("beta", "temperature"):
             if not float(getattr(self, name)) > 0:
-                raise VAEAugmentError(f"`{name}` must be > 0, got {getattr(self, name)!r}")
+                raise VAEAugmentError(f"{arg(name)} must be > 0, got {getattr(self, name)!r}")
         from vae_augment.strategy import PRECISIONS
 
         if self.precision not in PRECISIONS:
             raise VAEAugmentError(
-                f"`precision` must be one of {list(PRECISIONS)}, got {self.precision!r}"
+                f"{arg('precision')} must be one of {list(PRECISIONS)}, got {self.precision!r}"
             )
 
     def to_json(self) -> dict[str, Any]:
@@ -528,7 +541,8 @@ def train_model(
             history=history,
             metric_values=metric_values,
         )
-        cbs = [cb.KLWarmup(config.kl_warmup_epochs), early, *callbacks]
+        cbs = [cb.KLWarmup(config.kl_warmup_epochs),
+               cb.NonFiniteLoss(monitor, config.learning_rate), early, *callbacks]
         if tensorboard and chief:
             cbs.append(cb.TensorBoardLogger(tensorboard))
             cbs.append(cb.Diagnostics(
@@ -596,9 +610,7 @@ def train_model(
     hist = tracker.history
     if early.best_epoch is not None:
         best_index = int(early.best_epoch)
-    elif hist.get(monitor):
-        best_index = int(np.nanargmin(hist[monitor]))
-    else:
+    else:  # training ended within the KL warm-up: the last epoch's weights are kept
         best_index = len(hist.get("loss", [0])) - 1
     metrics = {
         "epochs_run": len(hist.get("loss", [])),

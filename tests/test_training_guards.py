@@ -1,0 +1,73 @@
+"""Training's guards: a diverged run fails in one line and saves nothing; the reported best
+epoch and metrics are the saved weights'; nonsensical hyperparameters are refused."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from vae_augment.errors import TrainingDiverged, VAEAugmentError
+from vae_augment.training import TrainConfig
+
+from .conftest import FAST, FAST_ARGS
+from .conftest import run_cli as run
+
+
+def test_a_diverged_run_fails_in_one_line_and_saves_nothing(tmp_path, capsys, mixed_table,
+                                                           mixed_parquet):
+    from vae_augment.api import fit
+
+    with pytest.raises(TrainingDiverged, match=r"training diverged: `loss` is nan after epoch 1; "
+                                               r"lower learning_rate \(now 1000\)"):
+        fit(mixed_table, label="label", seed=0, **{**FAST, "learning_rate": 1e3})
+    model = tmp_path / "m"
+    code, out, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", model,
+                          *FAST_ARGS, "--learning-rate", "1000"], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "training diverged" in err and "lower --learning-rate (now 1000)" in err
+    assert not model.exists()
+
+
+class _Record(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.values: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.values.append(float(logs["val_neg_elbo"]))
+
+
+def test_a_run_within_the_kl_warm_up_reports_the_weights_it_keeps(mixed_table):
+    """Early stopping (and its best weights) starts after the KL warm-up, so a shorter run
+    keeps its last epoch's weights: the metrics are that epoch's, not the history's
+    minimum (here epoch 4's 323.0 against the kept epoch 6's 323.5)."""
+    from vae_augment.api import fit
+
+    rec = _Record()
+    art = fit(mixed_table, label="label", seed=0, callbacks=[rec],
+              **{**FAST, "epochs": 6, "kl_warmup_epochs": 10, "learning_rate": 0.03})
+    m = art.config["metrics"]
+    assert min(rec.values) < rec.values[-1]  # the history's best is not the last epoch
+    assert m["best_epoch"] == m["epochs_run"] == 6
+    assert m["val_neg_elbo"] == pytest.approx(rec.values[-1])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"hidden": (0,)}, r"`hidden` must be one or more positive layer widths"),
+    ({"hidden": (-4, 8)}, r"`hidden` must be one or more positive layer widths"),
+    ({"hidden": ()}, r"`hidden` must be one or more positive layer widths"),
+    ({"learning_rate": -1.0}, r"`learning_rate` must be a finite number > 0"),
+    ({"learning_rate": float("nan")}, r"`learning_rate` must be a finite number > 0"),
+    ({"patience": -1}, r"`patience` must be an integer >= 0, got -1"),
+    ({"kl_warmup_epochs": -5}, r"`kl_warmup_epochs` must be an integer >= 0, got -5"),
+])
+def test_nonsensical_hyperparameters_are_refused(kwargs, message):
+    with pytest.raises(VAEAugmentError, match=message):
+        TrainConfig(**kwargs)
+
+
+def test_the_cli_names_the_flag(tmp_path, capsys, mixed_parquet):
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", tmp_path / "m",
+                        "--hidden", "0", "--quiet"], capsys)
+    assert code == 2 and err.strip() == (
+        "vae-augment: error: `--hidden` must be one or more positive layer widths, got (0,)")
