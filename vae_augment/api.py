@@ -11,12 +11,13 @@ import pyarrow.parquet as pq
 
 from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
-from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError, option
+from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError
 from vae_augment.io import (
     AtomicParquetWriter,
     iter_batches,
     output_schema,
     read_schema,
+    refuse_existing,
     resolve_inputs,
 )
 from vae_augment.schema import canonical_zeros
@@ -289,9 +290,8 @@ def balance(
         from vae_augment.private_sampling import check_min_distance
 
         privacy_min_distance = check_min_distance(privacy_min_distance)
-    if output is not None and os.path.exists(output) and not overwrite:
-        raise InputError(f"output '{output}' already exists; pass {option('overwrite', True)} "
-                         "to replace it")
+    if output is not None:
+        refuse_existing(output, overwrite)
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise InputError(
             f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"

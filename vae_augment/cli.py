@@ -342,11 +342,11 @@ def cmd_sample(args) -> int:
     from vae_augment.api import sample
     from vae_augment.artifact import load_artifact
     from vae_augment.errors import VAEAugmentError
+    from vae_augment.io import refuse_existing
 
     if args.n < 0:
         raise VAEAugmentError(f"`--n` must be a non-negative integer, got {args.n}")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise VAEAugmentError(f"output '{args.output}' already exists; pass --overwrite to replace it")
+    refuse_existing(args.output, args.overwrite)
     art = load_artifact(args.model_dir)
     classes = args.class_ or [str(c) for c in art.classes]
     counts = {art.classes[art.encoding.class_index(c)]: args.n for c in classes}

@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from vae_augment.cli import register_command
@@ -56,8 +55,14 @@ def score_file(
     """
     from vae_augment.artifact import load_artifact
     from vae_augment.beam.rows import score_table, scored_schema
-    from vae_augment.errors import InputError, VAEAugmentError, option
-    from vae_augment.io import AtomicParquetWriter, iter_batches, read_schema, resolve_inputs
+    from vae_augment.errors import VAEAugmentError
+    from vae_augment.io import (
+        AtomicParquetWriter,
+        iter_batches,
+        read_schema,
+        refuse_existing,
+        resolve_inputs,
+    )
 
     if latent_column is None and score_column is None:
         raise VAEAugmentError("nothing to append: give `latent_column` and/or `score_column`")
@@ -67,9 +72,7 @@ def score_file(
     from vae_augment.scoring import check_options
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
-    if os.path.exists(output) and not overwrite:
-        raise InputError(f"output '{output}' already exists; pass {option('overwrite', True)} "
-                         "to replace it")
+    refuse_existing(output, overwrite)
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     art = load_artifact(model_dir)

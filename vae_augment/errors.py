@@ -10,8 +10,7 @@ import shlex
 from collections.abc import Iterator
 
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "TrainingDiverged",
-           "option",
-           "cli_wording", "check_seed", "arg"]
+           "option", "arg", "cli_wording", "check_seed"]
 
 _CLI_WORDING = [False]
 

@@ -29,8 +29,9 @@ import pyarrow.compute as pc
 
 from vae_augment.detection import _detection, c2st_auc
 from vae_augment.diagnostics import _diagnostics, _latents
-from vae_augment.errors import InputError, SchemaError, VAEAugmentError, option
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError
 from vae_augment.fidelity import _fidelity
+from vae_augment.io import refuse_existing
 from vae_augment.privacy import _privacy
 from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
@@ -55,10 +56,7 @@ def check_report_dir(report_dir, overwrite: bool = False) -> None:
     if not os.path.isdir(parent):
         raise InputError(f"output directory '{parent}' does not exist")
     for name in REPORT_FILES:
-        path = os.path.join(report_dir, name)
-        if os.path.exists(path) and not overwrite:
-            raise InputError(f"report '{path}' already exists; pass "
-                             f"{option('overwrite', True)} to replace it")
+        refuse_existing(os.path.join(report_dir, name), overwrite, what="report")
 
 REPORT_VERSION = 1
 SECTIONS = ("fidelity", "detection", "utility", "privacy", "model")  # `evaluate(sections=)`

@@ -21,10 +21,19 @@ __all__ = [
     "output_schema",
     "schema_difference",
     "with_umask_mode",
+    "refuse_existing",
     "AtomicParquetWriter",
 ]
 
 SYNTHETIC_COLUMN = "is_synthetic"
+
+
+def refuse_existing(path, overwrite: bool, what: str = "output") -> None:
+    """`InputError` when `path` exists and not `overwrite`: the rule of every output (a
+    Parquet file or directory, a report); the message names the flag or keyword to pass."""
+    if not overwrite and os.path.exists(path):
+        raise InputError(f"{what} '{os.fspath(path)}' already exists; pass "
+                         f"{option('overwrite', True)} to replace it")
 
 
 def with_umask_mode(path: str) -> str:
@@ -195,9 +204,7 @@ class AtomicParquetWriter:
         self.schema = schema
         self.shards = shards
         self.row_group_size = row_group_size
-        if os.path.exists(self.path) and not overwrite:
-            raise InputError(f"output '{self.path}' already exists; pass "
-                             f"{option('overwrite', True)} to replace it")
+        refuse_existing(self.path, overwrite)
         if shards is not None and shards < 1:
             raise InputError(f"{arg('output_shards')} must be a positive integer, got {shards}")
         parent = os.path.dirname(os.path.abspath(self.path))
