@@ -27,7 +27,7 @@ def _not_the_bigquery_notice(record: logging.LogRecord) -> bool:
 logging.getLogger().addFilter(_not_the_bigquery_notice)
 
 __all__ = [
-    "DEFAULT_RUNNER", "parse_args", "check_args", "prepare_output", "read_inputs", "input_schema",
+    "DEFAULT_RUNNER", "parse_args", "check_args", "prepare_output", "read_inputs",
     "is_dask", "runs_in_process", "num_shards", "finish", "write_dead_letter", "main",
 ]
 
@@ -54,14 +54,14 @@ def add_output_args(
 
 def check_args(args: argparse.Namespace) -> None:
     """One-line errors for values argparse takes but no job can use (before any output)."""
-    from vae_augment.errors import VAEAugmentError, option
+    from vae_augment.errors import VAEAugmentError, arg
 
     rows = getattr(args, "rows_per_shard", None)
     if rows is not None and rows < 1:
-        raise VAEAugmentError(f"`{option('rows_per_shard')}` must be a positive integer, got {rows}")
+        raise VAEAugmentError(f"{arg('rows_per_shard')} must be a positive integer, got {rows}")
     shards = getattr(args, "num_shards", 0)
     if shards < 0:
-        raise VAEAugmentError(f"`{option('num_shards')}` must be >= 0, got {shards}")
+        raise VAEAugmentError(f"{arg('num_shards')} must be >= 0, got {shards}")
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
@@ -132,11 +132,6 @@ def read_inputs(patterns: Sequence[str]):
         if problem is not None:
             raise InputError(f"input '{path}' does not have the schema of '{files[0]}': {problem}")
     return files, schema
-
-
-def input_schema(patterns: Sequence[str]):
-    """The Arrow schema of the files matching `patterns` (see `read_inputs`)."""
-    return read_inputs(patterns)[1]
 
 
 def _footer_schema(path: str):
