@@ -417,3 +417,51 @@ def test_utility_cap_keeps_a_single_row_class_and_says_so(two_samples, tmp_path)
     assert util["train_rows"] == 100 and util["real_train_rows"] > 100
     assert util["train_counts"]["none"]["b"] == 1 and report["max_rows"] == 100
     assert util["test_counts"]["b"] == 0 and sum(util["test_counts"].values()) == util["test_rows"]
+
+
+# ------------------------------------------------------------- association and plots
+def test_cramers_v_is_bias_corrected():
+    from vae_augment.fidelity import _cramers_v
+
+    rng = np.random.default_rng(0)
+    # independent columns, 51 and 2 categories on 400 rows: the plain V reads about 0.35
+    v = [_cramers_v(rng.integers(0, 51, 400), rng.integers(0, 2, 400)) for _ in range(20)]
+    assert np.mean(v) < 0.1
+    a = rng.integers(0, 5, 1000)
+    assert _cramers_v(a, a) == pytest.approx(1.0)
+    noisy = np.where(rng.random(1000) < 0.3, (a + 1) % 5, a)
+    assert 0.5 < _cramers_v(a, noisy) < 0.9
+
+
+def test_class_colours_stay_distinct_past_ten_classes():
+    from vae_augment.report_plots import _class_colors, _plt
+
+    plt = _plt()
+    for n in (3, 15, 40):
+        colours = _class_colors(plt, n)
+        assert len({tuple(np.round(c, 4)) for c in colours}) == n
+
+
+def test_image_grid_shows_every_class_with_synthetic_rows(tmp_path, monkeypatch):
+    """digits has 10 classes: the grid shows each (it showed the 6 smallest)."""
+    from vae_augment import report_plots
+
+    def table(n, seed):
+        r = np.random.default_rng(seed)
+        label = np.repeat([f"k{i}" for i in range(9)], n)
+        img = r.integers(0, 17, size=(len(label), 16)).astype(np.uint8)
+        cols = {"x": pa.array(r.normal(size=len(label))),
+                "img": pa.FixedSizeListArray.from_arrays(pa.array(img.reshape(-1)), 16),
+                "label": pa.array(label)}
+        return pa.Table.from_arrays(list(cols.values()), schema=pa.schema(
+            [pa.field(k, v.type) for k, v in cols.items()], metadata={"image_shape": "4,4"}))
+
+    figs = []
+    real_png = report_plots._png
+    monkeypatch.setattr(report_plots, "_png", lambda fig: figs.append(fig) or real_png(fig))
+    evaluate(table(30, 1), table(30, 2), label="label", seed=0, report_dir=str(tmp_path),
+             sections=["fidelity"], progress=False)
+    grids = [f for f in figs if f._suptitle is not None and "img" in f._suptitle.get_text()]
+    assert len(grids) == 1
+    labels = [t.get_text() for ax in grids[0].axes for t in ax.texts]
+    assert labels == [f"k{i}" for i in range(9)]

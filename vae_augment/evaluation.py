@@ -203,7 +203,7 @@ def evaluate(
       mean per-element KS complement for tensors, total-variation complement for categories;
       1 is ideal), null-rate gaps,
       and the mean absolute difference of pairwise associations (Pearson on quantile-normal
-      values, Cramér's V, correlation ratio) within each class.
+      values, bias-corrected Cramér's V, correlation ratio) within each class.
     * ``detection``: `c2st_auc` overall and per class (0.5 is ideal).
     * ``utility``: logistic regression (on standardised features) and gradient boosting
       (scikit-learn defaults) trained on `privacy.feature_matrix` features of real-train alone, with

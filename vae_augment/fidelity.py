@@ -123,17 +123,25 @@ def _pearson(u: np.ndarray, v: np.ndarray) -> float:
 
 
 def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
+    """Bias-corrected Cramér's V (Bergsma 2013). The plain statistic is inflated for
+    columns with many categories on few rows: independent columns of 51 and 2 categories
+    on 400 rows read 0.35 on average, corrected 0.05 (on 2,000 rows: 0.15, corrected 0.03)."""
     _, ia = np.unique(a, return_inverse=True)
     _, ib = np.unique(b, return_inverse=True)
     r, c = ia.max() + 1, ib.max() + 1
-    if r < 2 or c < 2:
+    n = len(ia)
+    if r < 2 or c < 2 or n < 2:
         return 0.0
     table = np.zeros((r, c))
     np.add.at(table, (ia, ib), 1)
-    n = table.sum()
     expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / n
     chi2 = np.sum((table - expected) ** 2 / np.maximum(expected, 1e-12))
-    return float(np.sqrt(chi2 / (n * (min(r, c) - 1))))
+    phi2 = max(0.0, chi2 / n - (r - 1) * (c - 1) / (n - 1))
+    r_c, c_c = r - (r - 1) ** 2 / (n - 1), c - (c - 1) ** 2 / (n - 1)
+    denom = min(r_c - 1, c_c - 1)
+    if denom <= 0:
+        return 0.0
+    return float(min(1.0, np.sqrt(phi2 / denom)))
 
 
 def _corr_ratio(values: np.ndarray, cats: np.ndarray) -> float:

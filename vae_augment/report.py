@@ -176,7 +176,7 @@ def _fidelity_html(h, fid, report, images) -> None:
              "tensors, averaged over elements), 1 − total-variation distance for categories "
              "(1 is identical). "
              "Null rates are compared separately. Associations are Pearson correlations of "
-             "quantile-normalised numbers, Cramér's V between categories and the correlation "
+             "quantile-normalised numbers, bias-corrected Cramér's V between categories and the correlation "
              "ratio between a number and a category, computed within each class."
              + (f" A class with more than {report['max_rows']} rows on a side is compared on a "
                 f"random {report['max_rows']} of them (the counts below are before that)."
@@ -204,7 +204,10 @@ def _fidelity_html(h, fid, report, images) -> None:
                      ("association", "association heatmaps")):
         h.append(_img(images.get(key), alt))
     for name, b64 in images.get("images", []):
-        h.append(f"<h3>Images: <code>{html.escape(name)}</code></h3>" + _img(b64, name))
+        h.append(f"<h3>Images: <code>{html.escape(name)}</code></h3><p class='muted'>The "
+                 "first six real and synthetic images of each class that has synthetic rows "
+                 "(at most 20 classes, the smallest), on one intensity scale.</p>"
+                 + _img(b64, name))
 
 
 def _detection_html(h, det) -> None:

@@ -16,6 +16,17 @@ import pyarrow as pa
 __all__ = ["draw"]
 
 _MAX_PLOT_CLASSES = 6
+_MAX_IMAGE_CLASSES = 20
+
+
+def _class_colors(plt, n: int) -> list:
+    """n distinguishable colours: tab10, tab20 up to 20 classes, else evenly spaced hues."""
+    if n <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(n)]
+    if n <= 20:
+        return [plt.get_cmap("tab20")(i) for i in range(n)]
+    cmap = plt.get_cmap("hsv")
+    return [cmap(i / n) for i in range(n)]
 
 
 def draw(report, plots) -> dict[str, Any]:
@@ -72,10 +83,11 @@ def _fidelity_heatmap(report) -> str | None:
     return _png(fig)
 
 
-def _classes_to_plot(report) -> list[str]:
+def _classes_to_plot(report, limit: int = _MAX_PLOT_CLASSES) -> list[str]:
+    """The classes with synthetic rows, smallest (real rows) first, at most `limit`."""
     per = report["fidelity"]["per_class"]
     ok = [c for c, e in per.items() if e["score"] is not None]
-    return sorted(ok, key=lambda c: per[c]["n_real"])[:_MAX_PLOT_CLASSES]
+    return sorted(ok, key=lambda c: per[c]["n_real"])[:limit]
 
 
 def _marginals(report, plots) -> str | None:
@@ -183,7 +195,9 @@ def _image_grids(report, plots) -> list[tuple[str, str]]:
         shape = list(spec.shape)
         if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))):
             continue
-        show = _classes_to_plot(report)
+        # every class with synthetic rows (up to 20, the smallest), in the model's order
+        show = set(_classes_to_plot(report, _MAX_IMAGE_CLASSES))
+        show = [c for c in classes if c in show]
         if not show:
             continue
         k = 6
@@ -238,18 +252,25 @@ def _latent_plot(report, plots) -> str | None:
     model_classes = classes
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
-    cmap = plt.get_cmap("tab10")
+    colors = _class_colors(plt, len(model_classes))
     for ax, p, y, title in ((axes[0], p_r, y_r, "real"), (axes[1], p_s, y_s, "synthetic")):
         for c in np.unique(np.r_[y_r, y_s]):
             m = y == c
             if m.any():
                 name = model_classes[c] if c < len(model_classes) else str(c)
-                ax.scatter(p[m, 0], p[m, 1], s=6, alpha=0.5, color=cmap(int(c) % 10), label=name)
+                ax.scatter(p[m, 0], p[m, 1], s=6, alpha=0.5, color=colors[int(c) % len(colors)], label=name)
         ax.set_title(f"latent means, {title} rows", fontsize=10)
         ax.set_xlabel("PC 1")
     axes[0].set_ylabel("PC 2")
-    axes[0].legend(fontsize=7, markerscale=2)
-    fig.tight_layout()
+    if len(model_classes) <= 12:
+        axes[0].legend(fontsize=7, markerscale=2)
+        fig.tight_layout()
+    else:  # many classes: one legend beside the plots
+        handles, labels = axes[0].get_legend_handles_labels()
+        ncol = 1 + len(labels) // 25
+        fig.legend(handles, labels, loc="center right", fontsize=6, markerscale=2, ncol=ncol,
+                   frameon=False)
+        fig.tight_layout(rect=(0, 0, 1 - 0.09 * ncol, 1))
     return _png(fig)
 
 
