@@ -395,3 +395,25 @@ def test_fit_image_likelihood_option(tmp_path, mixed_parquet, capsys):
     code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", tmp_path / "x",
                         "--image-likelihood", "beta", *FAST_ARGS], capsys)
     assert code == 2 and "--image-likelihood" in err
+
+
+def test_cli_balance_json_summary_matches_the_output(tmp_path, mixed_parquet, mixed_artifact,
+                                                     capsys):
+    out = tmp_path / "o.parquet"
+    code, stdout, _ = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                           mixed_artifact, "--seed", "2", "--json",
+                           "--sampling-strategy", '{"b": 120}'], capsys)
+    assert code == 0
+    summary = json.loads(stdout)  # the whole of stdout is one JSON object
+    t = pq.read_table(out)
+    real = pq.read_table(mixed_parquet)
+    assert summary["rows_written"] == t.num_rows
+    assert summary["output"] == str(out) and summary["model_dir"] == str(mixed_artifact)
+    counts = {k: v for k, v in zip(*np.unique(t.column("label").to_numpy(zero_copy_only=False),
+                                              return_counts=True))}
+    assert summary["counts_after"] == {k: int(v) for k, v in counts.items()}
+    before = dict(zip(*np.unique(real.column("label").to_numpy(zero_copy_only=False),
+                                 return_counts=True)))
+    assert summary["counts_before"] == {k: int(v) for k, v in before.items()}
+    assert summary["generated"] == {"a": 0, "b": 120 - int(before["b"]), "c": 0}
+    assert summary["null_label_rows"] == 0

@@ -392,19 +392,46 @@ def cmd_balance(args) -> int:
             verbose=_keras_verbose(args), fit_kwargs=kw,
             privacy_min_distance=args.privacy_min_distance,
         )
-    _print_counts(summary)
-    if "privacy_dropped" in summary:
-        print(f"privacy filter dropped {sum(summary['privacy_dropped'].values())} synthetic rows "
-              f"within distance {summary['privacy_min_distance']} of a real row (replaced)")
-    print(f"wrote {summary['rows_written']} rows to {args.output}")
+    if not args.json:
+        _print_counts(summary)
+        if "privacy_dropped" in summary:
+            print(f"privacy filter dropped {sum(summary['privacy_dropped'].values())} synthetic "
+                  f"rows within distance {summary['privacy_min_distance']} of a real row "
+                  f"(replaced)")
+        print(f"wrote {summary['rows_written']} rows to {args.output}")
+    report = None
     if args.report:
         from vae_augment.evaluation import evaluate
 
-        report = evaluate(args.input, args.output, label=args.label,
-                          model=summary["artifact"], report_dir=args.report, seed=args.seed,
-                          progress=False if args.quiet else None, overwrite=args.overwrite)
-        print(f"wrote evaluation report {report['files']['html']}")
+        with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+            report = evaluate(args.input, args.output, label=args.label,
+                              model=summary["artifact"], report_dir=args.report,
+                              seed=args.seed, progress=False if args.quiet else None,
+                              overwrite=args.overwrite)
+        if not args.json:
+            print(f"wrote evaluation report {report['files']['html']}")
+    if args.json:
+        print(json.dumps(_balance_json(args, summary, report)))
     return 0
+
+
+def _balance_json(args, summary: dict, report: dict | None) -> dict:
+    """`balance --json`: class keys as strings (JSON's), rows whose label is null counted."""
+    def keyed(d):
+        return {str(c): int(n) for c, n in d.items()}
+
+    out = {"output": args.output, "rows_written": int(summary["rows_written"]),
+           "counts_before": keyed(summary["counts_before"]),
+           "generated": keyed(summary["generated"]),
+           "counts_after": keyed(summary["counts_after"]),
+           "null_label_rows": int(summary["rows_written"] - sum(summary["counts_after"].values())),
+           "model_dir": args.model_dir}
+    if "privacy_dropped" in summary:
+        out["privacy_min_distance"] = summary["privacy_min_distance"]
+        out["privacy_dropped"] = sum(summary["privacy_dropped"].values())
+    if report is not None:
+        out["report"] = report["files"]["html"]
+    return out
 
 
 def cmd_info(args) -> int:
@@ -478,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default=None, metavar="DIR",
                    help="also evaluate the synthetic rows of this run (with its model) and "
                         "write DIR/report.json and DIR/report.html (see `evaluate`)")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object (class counts before, generated "
+                        "and after; rows written; files) instead of a table")
     _add_train_args(p)
     p.set_defaults(func=cmd_balance)
 
