@@ -113,10 +113,12 @@ def read_inputs(patterns: Sequence[str]):
     """(the files `patterns` match, their Arrow schema), for any Beam filesystem.
 
     A file matched by several patterns is read once (first-seen order; sorted within a
-    pattern). Local files all have their footer read and their schema compared with the
-    first's, so a corrupt or different file is named before the job starts; on a remote
-    filesystem only the first file is (a footer read there is a round trip per file).
+    pattern). Every file has its footer read and its schema compared with the first's, so a
+    corrupt or different file is named before the job starts (16 footers at a time: on a
+    remote filesystem each is a round trip; the first bad file in order is reported).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from vae_augment.beam.parquet import match_files
     from vae_augment.errors import InputError
     from vae_augment.io import schema_difference
@@ -125,12 +127,23 @@ def read_inputs(patterns: Sequence[str]):
     if not files:
         raise InputError(f"`--input` {list(patterns)} matches no files")
     schema = _footer_schema(files[0])
-    for path in files[1:]:
-        if "://" in path:
-            break
-        problem = schema_difference(schema, _footer_schema(path))
+
+    def check(path):
+        try:
+            problem = schema_difference(schema, _footer_schema(path))
+        except InputError as exc:
+            return exc
         if problem is not None:
-            raise InputError(f"input '{path}' does not have the schema of '{files[0]}': {problem}")
+            return InputError(f"input '{path}' does not have the schema of '{files[0]}': "
+                              f"{problem}")
+        return None
+
+    if len(files) > 1:
+        with ThreadPoolExecutor(max_workers=min(16, len(files) - 1)) as pool:
+            for problem in pool.map(check, files[1:]):  # in order: the first bad file
+                if problem is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise problem
     return files, schema
 
 

@@ -238,3 +238,43 @@ def test_fit_stats_output_rules_and_prefix(tmp_path, mixed_parquet):
                            str(out)], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.startswith("pipelines.fit_stats: error: "), proc.stderr
+
+
+def test_remote_inputs_have_every_footer_checked(tmp_path, mixed_table):
+    """On a remote filesystem (here a Beam filesystem of a test scheme over local files)
+    every file's footer is read before the job, not only the first; the first bad file in
+    order is named."""
+    from apache_beam.io.filesystem import FileMetadata, MatchResult
+    from apache_beam.io.localfilesystem import LocalFileSystem
+
+    from pipelines import read_inputs
+    from vae_augment.errors import InputError
+
+    prefix = "vaetestremote://"
+
+    class RemoteForTest(LocalFileSystem):
+        @classmethod
+        def scheme(cls):
+            return "vaetestremote"
+
+        def match(self, patterns, limits=None):
+            local = super().match([p[len(prefix):] for p in patterns], limits)
+            return [MatchResult(prefix + r.pattern, [
+                FileMetadata(prefix + m.path, m.size_in_bytes, m.last_updated_in_seconds)
+                for m in r.metadata_list]) for r in local]
+
+        def open(self, path, *args, **kw):
+            return super().open(path[len(prefix):], *args, **kw)
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for i in range(5):
+        pq.write_table(mixed_table.slice(10 * i, 10), d / f"p{i}.parquet")
+    files, schema = read_inputs([f"{prefix}{d}/*.parquet"])
+    assert files == [f"{prefix}{d}/p{i}.parquet" for i in range(5)]
+    assert schema.equals(mixed_table.schema)
+    data = (d / "p3.parquet").read_bytes()
+    (d / "p3.parquet").write_bytes(data[:-30])  # corrupt footer
+    (d / "p4.parquet").write_bytes(data[:-30])
+    with pytest.raises(InputError, match=f"input '{prefix}{d}/p3.parquet' is not a readable"):
+        read_inputs([f"{prefix}{d}/*.parquet"])
