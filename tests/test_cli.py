@@ -417,3 +417,29 @@ def test_cli_balance_json_summary_matches_the_output(tmp_path, mixed_parquet, mi
     assert summary["counts_before"] == {k: int(v) for k, v in before.items()}
     assert summary["generated"] == {"a": 0, "b": 120 - int(before["b"]), "c": 0}
     assert summary["null_label_rows"] == 0
+
+
+def test_ctrl_c_in_training_names_the_checkpoint_to_resume_from(tmp_path, mixed_parquet,
+                                                                monkeypatch, capsys):
+    import vae_augment.api
+
+    ckpt = tmp_path / "ckpt"
+
+    def interrupted_fit(*args, **kw):  # training saved one checkpoint, then Ctrl-C
+        if kw.get("checkpoint_every"):
+            (ckpt / "ckpt-000000040").mkdir(parents=True)
+            (ckpt / "ckpt-000000040" / "state.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vae_augment.api, "fit", interrupted_fit)
+    base = ["fit", mixed_parquet, "--label", "label", "--model-dir", tmp_path / "m"]
+    code, _, err = run([*base, "--checkpoint-dir", ckpt, "--checkpoint-every", "40"], capsys)
+    assert code == 130
+    assert err.strip() == ("vae-augment: interrupted; the same command with --resume continues "
+                           f"from the newest checkpoint ({ckpt / 'ckpt-000000040'})")
+    code, _, err = run(base, capsys)  # no checkpoints: nothing to resume from
+    assert code == 130 and err.strip() == "vae-augment: interrupted"
+    assert not (tmp_path / "m").exists()
+    ckpt = tmp_path / "m" / "checkpoints"  # the default place, with --checkpoint-every alone
+    code, _, err = run([*base, "--checkpoint-every", "40"], capsys)
+    assert code == 130 and f"({ckpt / 'ckpt-000000040'})" in err

@@ -26,6 +26,14 @@ from vae_augment.training import TrainConfig, train_model
 __all__ = ["fit", "sample", "balance", "class_counts", "real_with_flag"]
 
 
+def checkpoint_location(model_dir, checkpoint_dir, checkpoint_every, resume) -> str | None:
+    """Where `fit` keeps checkpoints: `checkpoint_dir`, else MODEL_DIR/checkpoints when
+    checkpointing or resuming, else None."""
+    if checkpoint_dir is None and model_dir is not None and (checkpoint_every or resume):
+        return os.path.join(os.fspath(model_dir), "checkpoints")
+    return None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+
+
 def fit(
     inputs,
     *,
@@ -86,8 +94,7 @@ def fit(
     from vae_augment.training import prepare_training
 
     config = TrainConfig(**train_kwargs)
-    if checkpoint_dir is None and model_dir is not None and (checkpoint_every or resume):
-        checkpoint_dir = os.path.join(os.fspath(model_dir), "checkpoints")
+    checkpoint_dir = checkpoint_location(model_dir, checkpoint_dir, checkpoint_every, resume)
     if model_dir is not None:  # before training, not after: never delete a user's files
         for what, path in (("checkpoint_dir", checkpoint_dir), ("tensorboard", tensorboard)):
             if path is not None and os.path.abspath(os.fspath(path)) == os.path.abspath(

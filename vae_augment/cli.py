@@ -535,6 +535,26 @@ def _load_plugins() -> None:
                 raise
 
 
+def _resume_hint(args) -> str:
+    """After Ctrl-C in training with checkpoints: how to continue (outputs are written
+    whole or not at all, so an interrupted run leaves none behind)."""
+    if getattr(args, "func", None) not in (cmd_fit, cmd_balance):
+        return ""
+    from vae_augment.api import checkpoint_location
+    from vae_augment.checkpoint import latest_checkpoint
+
+    directory = checkpoint_location(args.model_dir, args.checkpoint_dir, args.checkpoint_every,
+                                    args.resume)
+    if directory is None:
+        return ""
+
+    path = latest_checkpoint(directory)
+    if path is None:
+        return ""
+    return (f"; the same command with --resume continues from the newest checkpoint "
+            f"({path})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -568,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vae-augment: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("vae-augment: interrupted", file=sys.stderr)
+        print(f"vae-augment: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
     finally:
         warnings.showwarning = plain_show
