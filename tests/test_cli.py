@@ -301,7 +301,7 @@ def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, capsy
     assert code == 2 and "is a symbolic link" in err
     code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir,
                         "--tensorboard", art_dir, *FAST_ARGS], capsys)
-    assert code == 2 and "`tensorboard` must not be the model directory itself" in err
+    assert code == 2 and "`--tensorboard` must not be the model directory itself" in err
     assert len(trained) == 2 and (art_dir / "manifest.json").exists()
 
 

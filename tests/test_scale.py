@@ -577,3 +577,18 @@ def test_merge_stats_past_the_reservoir_is_a_uniform_sample():
     probs = np.linspace(0.01, 0.99, 25)
     np.testing.assert_allclose(np.quantile(sample, probs),
                                np.quantile(seq.columns["x"].numeric.sample, probs), atol=0.05)
+
+
+def test_a_second_run_into_a_tensorboard_directory_is_warned_about(tmp_path, mixed_parquet):
+    import warnings
+
+    from vae_augment.api import fit
+
+    logs = tmp_path / "logs"
+    with warnings.catch_warnings(record=True) as first:
+        warnings.simplefilter("always")
+        fit(str(mixed_parquet), label="label", seed=0, tensorboard=str(logs), **FAST)
+    assert not [w for w in first if "TensorBoard" in str(w.message)]
+    assert any(n.startswith("events.out.tfevents") for n in os.listdir(logs / "train"))
+    with pytest.warns(UserWarning, match="already holds an earlier run's event files"):
+        fit(str(mixed_parquet), label="label", seed=0, tensorboard=str(logs), **FAST)

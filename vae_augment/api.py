@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
-from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError
+from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError, arg
 from vae_augment.io import (
     AtomicParquetWriter,
     iter_batches,
@@ -100,7 +100,7 @@ def fit(
             if path is not None and os.path.abspath(os.fspath(path)) == os.path.abspath(
                     os.fspath(model_dir)):
                 raise ArtifactError(
-                    f"`{what}` must not be the model directory itself (saving replaces "
+                    f"{arg(what)} must not be the model directory itself (saving replaces "
                     f"it); use a folder inside it, e.g. '{os.path.join(model_dir, 'logs')}'")
         check_replaceable(model_dir, _inside(model_dir, checkpoint_dir, tensorboard))
     encoding, data = prepare_training(

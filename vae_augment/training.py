@@ -18,6 +18,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -352,6 +353,16 @@ def _rng_preserved(fn):
 
 
 @_rng_preserved
+def _has_event_files(log_dir: str) -> bool:
+    """Whether `log_dir` or the subdirectories we write (train, validation, diagnostics)
+    hold TensorBoard event files."""
+    for sub in ("", "train", "validation", "diagnostics"):
+        d = os.path.join(log_dir, sub)
+        if os.path.isdir(d) and any(n.startswith("events.out.tfevents") for n in os.listdir(d)):
+            return True
+    return False
+
+
 def train_model(
     encoding: Encoding,
     arrays,
@@ -454,6 +465,11 @@ def train_model(
             print(f"vae-augment: resuming from '{path}' ({where})", file=sys.stderr)
     elif checkpoint_every and chief:
         clear_checkpoints(checkpoint_dir)
+    if tensorboard and chief and state is None and _has_event_files(tensorboard):
+        warnings.warn(
+            f"TensorBoard directory '{tensorboard}' already holds an earlier run's event "
+            f"files; TensorBoard draws both runs as one. Give each run its own "
+            f"{arg('tensorboard')} directory", UserWarning, stacklevel=2)
     every = checkpoint_every or (state or {}).get("checkpoint_every")
 
     with precision_scope(config.precision):
