@@ -537,3 +537,26 @@ def test_evaluation_reports_the_broken_relation(loan_models, tmp_path):
     line = summary_line(report)
     assert line["relation_broken"] == "amount <= price"
     assert line["relation_broken_share"] == round(expect, 4)
+
+
+def test_integers_beyond_float64_precision_train_and_keep_their_relation():
+    """Nanosecond timestamps and uint64 near 2**63 (float64 rounds them): the constraint
+    scan cast them safely and raised ArrowInvalid naming no column."""
+    from vae_augment.api import fit, sample
+
+    rng = np.random.default_rng(0)
+    n = 300
+    start = 1_704_067_200_000_000_000 + rng.integers(0, 10**12, n)
+    table = pa.table({
+        "start": start, "end": start + rng.integers(0, 10**9, n),
+        "u": pa.array(np.uint64(2**63) + rng.integers(0, 2**40, n).astype(np.uint64)),
+        "y": np.where(rng.random(n) < 0.2, "r", "c")})
+    art = fit(table, label="y", seed=0, **FAST)
+    assert [str(r) for r in art.encoding.relations] == ["start <= end"]
+    out = sample(art, {"r": 200}, seed=1)
+    assert out.schema.field("u").type == pa.uint64()
+    for name in ("start", "end", "u"):
+        v = out.column(name).to_numpy()
+        real = table.column(name).to_numpy()
+        assert real.min() <= v.min() and v.max() <= real.max(), name
+    assert (out.column("end").to_numpy() >= out.column("start").to_numpy()).all()

@@ -99,13 +99,14 @@ def parse_relation(text: str | Relation) -> Relation:
 
 
 def _numeric_matrix(batch, names: Sequence[str]) -> np.ndarray:
-    """float64 [rows, len(names)] of `batch`'s columns, NaN where null."""
+    """float64 [rows, len(names)] of `batch`'s columns, NaN where null (integers beyond
+    2**53, e.g. nanosecond timestamps, are rounded to the nearest float64, as everywhere)."""
     cols = []
     for name in names:
         col = batch.column(name)
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
-        cols.append(np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False),
+        cols.append(np.asarray(col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False),
                                np.float64))
     return np.stack(cols, axis=1) if cols else np.zeros((batch.num_rows, 0))
 
