@@ -234,7 +234,7 @@ def test_fitted_attributes(mixed_resampled):
     assert sampler.feature_names_in_.tolist() == list(X.columns)
     assert sampler.get_feature_names_out().tolist() == list(X.columns)
     assert sampler.artifact_.encoding is sampler.encoding_
-    assert sampler.encoding_.label == sampler.label_column_ == LABEL_COLUMN
+    assert sampler.encoding_.label == sampler.label_column_ == "target"  # y's name
     assert sampler.encoding_.classes == ["a", "b", "c"]
     kinds = {s.name: s.kind for s in sampler.encoding_.specs}
     assert kinds["grade"] == "categorical" and kinds["when"] == kinds["notes"] == "excluded"
@@ -371,3 +371,83 @@ def test_save_writes_a_model_directory_with_its_settings(tmp_path, capsys):
     assert main(["info", "--model-dir", str(tmp_path / "m")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["metrics"]["epochs_run"] == 1 and info["train_config"]["latent_dim"] == 2
+
+
+# ---------------------------------------------------------------- audit (session 20)
+def test_threads_train_as_reproducibly_as_one_after_another():
+    """Training seeds process-wide state: two fits in threads interleaved and gave other
+    rows than the same fits one after another (scikit-learn's threading backend)."""
+    import threading
+
+    X, y = _imbalanced_numpy()
+    ref = {rs: VAEOverSampler(random_state=rs, **TINY).fit_resample(X, y)[0] for rs in (0, 1)}
+    got = {}
+
+    def work(rs):
+        got[rs] = VAEOverSampler(random_state=rs, **TINY).fit_resample(X, y)[0]
+
+    threads = [threading.Thread(target=work, args=(rs,)) for rs in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for rs in (0, 1):
+        np.testing.assert_array_equal(got[rs], ref[rs])
+
+
+def test_tensorflow_global_seed_continues_after_fit_resample():
+    import tensorflow as tf
+
+    X, y = _imbalanced_numpy()
+    tf.random.set_seed(123)
+    tf.random.normal([3])
+    expected = tf.random.normal([3]).numpy()
+    tf.random.set_seed(123)
+    tf.random.normal([3])
+    VAEOverSampler(random_state=0, **TINY).fit_resample(X, y)
+    np.testing.assert_array_equal(tf.random.normal([3]).numpy(), expected)
+
+
+def test_parameter_types_a_search_space_produces():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = _imbalanced_numpy()
+    # np.float32 learning rate (e.g. from a search space) trains; Keras' Adam refused it
+    VAEOverSampler(random_state=0, **{**TINY, "learning_rate": np.float32(1e-3)}).fit_resample(
+        X, y)
+    with pytest.raises(ValueError, match=r"`hidden` must be layer widths .*8\.5"):
+        VAEOverSampler(random_state=0, **{**TINY, "hidden": (8.5,)}).fit_resample(X, y)
+    with pytest.raises(InvalidParameterError, match="'precision' parameter"):
+        VAEOverSampler(precision="bogus", **TINY).fit_resample(X, y)
+    with pytest.raises(ValueError, match=r"0 feature\(s\) \(shape=\(40, 0\)\)"):
+        VAEOverSampler(**TINY).fit_resample(pd.DataFrame(index=range(40)), y[:40])
+
+
+def test_object_array_missing_values_stay_nan():
+    """Synthetic rows of an object array wrote None for missing values while the real rows
+    had NaN, so an imputer or encoder saw two kinds of missing."""
+    rng = np.random.default_rng(0)
+    n = 200
+    y = (rng.random(n) < 0.25).astype(int)
+    city = rng.choice(["a", "b", "c"], n).astype(object)
+    city[rng.random(n) < 0.3] = np.nan
+    X = np.column_stack([city, rng.normal(size=n).astype(object)])
+    X_res, _ = VAEOverSampler(random_state=0, **TINY).fit_resample(X, y)
+    synth = X_res[n:, 0]
+    assert not any(v is None for v in synth)
+    assert any(isinstance(v, float) and v != v for v in synth)  # NaN, as in the real rows
+    X[X[:, 0] != X[:, 0], 0] = None  # a column that marks missing with None keeps None
+    X_res, _ = VAEOverSampler(random_state=0, **TINY).fit_resample(X, y)
+    assert any(v is None for v in X_res[n:, 0])
+    assert not any(isinstance(v, float) and v != v for v in X_res[n:, 0])
+
+
+def test_label_column_takes_y_name_unless_x_has_it():
+    X, y = _mixed_frame(60)
+    y = y.rename("f")  # a column of X
+    sampler = VAEOverSampler(random_state=0, exclude=["when"], **TINY)
+    sampler.fit_resample(X, y)
+    assert sampler.label_column_ == LABEL_COLUMN
+    sampler.set_params(exclude=()).fit_resample(X.to_numpy()[:, :2].astype(float),
+                                                y.rename("churn"))
+    assert sampler.label_column_ == "churn"

@@ -42,6 +42,7 @@ from vae_augment.imblearn_convert import (
     _restore_y,
 )
 from vae_augment.schema import COUNT_LIKELIHOODS
+from vae_augment.strategy import PRECISIONS
 from vae_augment.training import TrainConfig, global_rng_preserved
 
 __all__ = ["VAEOverSampler", "LABEL_COLUMN", "SPARSE_SPIKE_SHARE"]
@@ -111,7 +112,9 @@ class VAEOverSampler(BaseOverSampler):
             writes it as a model directory, to sample from the CLI, Beam or tf.data.
         encoding_: the fitted `vae_augment.encoding.Encoding`.
         seed_: the product seed used for training and sampling.
-        label_column_: the name the label column had in the training table.
+        label_column_: the label column's name in the training table (and a saved
+            model): y's name when y is a named Series or a one-column DataFrame and X has no
+            column of that name, else ``__vae_augment_label__``.
         train_metrics_: the training metrics (epochs run, final losses, seconds).
         n_features_in_: number of features seen in ``fit_resample``.
         feature_names_in_: column names of ``X`` when it is a DataFrame with string names.
@@ -152,7 +155,7 @@ class VAEOverSampler(BaseOverSampler):
         "class_prior": ["boolean"],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "jit_compile": ["boolean", None],
-        "precision": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
         "shuffle_buffer": [Interval(numbers.Integral, 1, None, closed="left")],
         "beta": [Interval(numbers.Real, 0, None, closed="neither")],
         "latent_source": [StrOptions({"posterior", "prior"})],
@@ -270,6 +273,9 @@ class VAEOverSampler(BaseOverSampler):
             check_consistent_length(X, y)
             if len(X) == 0:
                 raise ValueError("`X` has 0 rows; expected at least 1")
+            if X.shape[1] == 0:  # scikit-learn's wording for arrays
+                raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+                                 "required by VAEOverSampler.")
             names = [str(c) for c in X.columns]
             if len(set(names)) != len(names):
                 dup = sorted({n for n in names if names.count(n) > 1})
@@ -316,6 +322,11 @@ class VAEOverSampler(BaseOverSampler):
         self.sampling_strategy_ = check_sampling_strategy(
             self.sampling_strategy, y_checked, self._sampling_type
         )
+        # the training table's label column takes y's name (a Series' or a one-column
+        # frame's), so a saved model reads like the user's data
+        name = getattr(y, "name", None) if not _is_dataframe(y) else (
+            y.columns[0] if y.shape[1] == 1 else None)
+        self._y_name = name if isinstance(name, str) and name else None
         X_res, y_res = self._fit_resample(X_checked, y_checked)
         if binarize_y:
             y_res = label_binarize(y_res, classes=np.unique(y_checked))
@@ -332,7 +343,9 @@ class VAEOverSampler(BaseOverSampler):
         is_frame = _is_dataframe(X)
         columns = list(X.columns) if is_frame else list(range(X.shape[1]))
         names = [str(c) for c in columns] if is_frame else [f"x{i}" for i in columns]
-        label_name = LABEL_COLUMN
+        label_name = getattr(self, "_y_name", None) or LABEL_COLUMN
+        if label_name in names:
+            label_name = LABEL_COLUMN
         while label_name in names:
             label_name = "_" + label_name
         exclude = self._columns("exclude", columns, names)
@@ -353,11 +366,11 @@ class VAEOverSampler(BaseOverSampler):
 
         self.seed_ = self._seed()
         train_kwargs = {name: getattr(self, name) for name in _TRAIN_PARAMS if name in _DEFAULTS}
-        train_kwargs["hidden"] = tuple(int(h) for h in self.hidden)
+        train_kwargs["hidden"] = tuple(self.hidden)  # TrainConfig checks the widths
         if self.spike_share is None:
             train_kwargs["spike_share"] = (SPARSE_SPIKE_SHARE if sparse.issparse(X)
                                            else _DEFAULTS["spike_share"])
-        with global_rng_preserved():
+        with global_rng_preserved():  # process-wide seeding: threads train one at a time
             artifact = api.fit(
                 table,
                 label=label_name,
@@ -372,14 +385,15 @@ class VAEOverSampler(BaseOverSampler):
                 seed=self.seed_,
                 **train_kwargs,
             )
-        self.artifact_ = artifact
-        self.encoding_ = artifact.encoding
-        self.label_column_ = label_name
-        self.train_metrics_ = dict(artifact.config.get("metrics", {}))
+            self.artifact_ = artifact
+            self.encoding_ = artifact.encoding
+            self.label_column_ = label_name
+            self.train_metrics_ = dict(artifact.config.get("metrics", {}))
 
-        key_of = dict(zip(classes.tolist(), keys))
-        counts = {key_of[c]: int(n) for c, n in self.sampling_strategy_.items() if int(n) > 0}
-        synthetic = api.sample(artifact, counts, seed=self.seed_) if counts else None
+            key_of = dict(zip(classes.tolist(), keys))
+            counts = {key_of[c]: int(n) for c, n in self.sampling_strategy_.items()
+                      if int(n) > 0}
+            synthetic = api.sample(artifact, counts, seed=self.seed_) if counts else None
         n_new = 0 if synthetic is None else synthetic.num_rows
         expected = sum(counts.values())
         if n_new != expected:  # a broken sampler must not pass silently
@@ -401,7 +415,7 @@ class VAEOverSampler(BaseOverSampler):
             )
             return X_res, y_res
         synth_array = (
-            _arrow_to_array(synthetic, names, dense.dtype)
+            _arrow_to_array(synthetic, names, dense)
             if n_new
             else np.empty((0, dense.shape[1]), dense.dtype)
         )

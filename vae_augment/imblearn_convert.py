@@ -104,12 +104,29 @@ def _arrow_to_frame(table: pa.Table, X, names: list[str], pd):
     return frame
 
 
-def _arrow_to_array(table: pa.Table, names: list[str], dtype: np.dtype) -> np.ndarray:
+def _missing_marker(values: np.ndarray):
+    """The missing value an object column uses: None if that is all it holds, else NaN
+    (what pandas and scikit-learn's imputers expect)."""
+    for v in values:
+        if v is None:
+            return None
+        if isinstance(v, float) and v != v:
+            return np.nan
+    return np.nan
+
+
+def _arrow_to_array(table: pa.Table, names: list[str], like: np.ndarray) -> np.ndarray:
+    """Synthetic columns as an array of `like`'s dtype; in an object array a missing value
+    is written the way `like`'s column writes it (NaN unless it uses None)."""
+    dtype = like.dtype
     out = np.empty((table.num_rows, len(names)), dtype=dtype)
     for j, name in enumerate(names):
         col = table.column(name)
         if dtype.kind == "O":
-            out[:, j] = np.asarray(col.to_pylist(), dtype=object)
+            values = np.asarray(col.to_pylist(), dtype=object)
+            if col.null_count:
+                values[np.asarray(col.is_null())] = _missing_marker(like[:, j])
+            out[:, j] = values
             continue
         if col.null_count and dtype.kind not in "fc":
             raise ValueError(

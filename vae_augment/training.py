@@ -17,6 +17,7 @@ import math
 import os
 import random
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -124,8 +125,11 @@ class TrainConfig:
                 f"{arg('validation_split')} must be in [0, 1), got {self.validation_split!r}"
             )
         try:
-            self.hidden = tuple(int(h) for h in self.hidden)
-        except (TypeError, ValueError) as exc:
+            widths = tuple(self.hidden)
+            if any(isinstance(h, bool) or int(h) != h for h in widths):
+                raise ValueError("not whole numbers")
+            self.hidden = tuple(int(h) for h in widths)
+        except (TypeError, ValueError) as exc:  # 8.5 was truncated to 8 units
             raise VAEAugmentError(f"{arg('hidden')} must be layer widths (positive integers), "
                                   f"got {self.hidden!r}") from exc
         if not self.hidden or min(self.hidden) < 1:
@@ -135,6 +139,7 @@ class TrainConfig:
                 and math.isfinite(float(self.learning_rate)) and float(self.learning_rate) > 0):
             raise VAEAugmentError(f"{arg('learning_rate')} must be a finite number > 0, "
                                   f"got {self.learning_rate!r}")
+        self.learning_rate = float(self.learning_rate)  # Keras' Adam refuses np.float32
         if self.image_likelihood not in COUNT_LIKELIHOODS:
             raise VAEAugmentError(
                 f"{arg('image_likelihood')} must be one of {list(COUNT_LIKELIHOODS)}, "
@@ -330,17 +335,65 @@ def _dequantized_validation(layout, source, batch_size: int, table, seed):
     return source.validation_dataset(batch_size).enumerate().map(spread_batch)
 
 
+_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def global_rng_preserved():
-    """Gives back Python's and NumPy's global RNG states on leaving (training seeds them, as
-    `keras.utils.set_random_seed` does; TensorFlow's global seed stays set)."""
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    try:
-        yield
-    finally:
-        np.random.set_state(np_state)
-        random.setstate(py_state)
+    """Gives back the global random state on leaving: Python's, NumPy's and TensorFlow's
+    global seed (training seeds all three, as `keras.utils.set_random_seed` does), so a
+    caller's own random draws continue as if no training had run.
+
+    It also runs its body under one process-wide lock. The seeding is process-wide, so two
+    trainings in threads of one process (e.g. scikit-learn's threading backend) would
+    interleave and lose their reproducibility; they run one at a time instead.
+    """
+    with _RNG_LOCK:
+        np_state = np.random.get_state()
+        py_state = random.getstate()
+        tf_state = _tf_seed_state()
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+            _restore_tf_seed_state(tf_state)
+
+
+def _tf_seed_state():
+    """TensorFlow's eager global seed and op-seed generator, and Keras' global seed
+    generator (private attributes: None when this TF or Keras version lacks them)."""
+    if "tensorflow" not in sys.modules:
+        return None
+    from tensorflow.python.eager import context
+
+    ctx = context.context()
+    if not (hasattr(ctx, "_seed") and hasattr(ctx, "_rng")):
+        return None
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+
+    rng = ctx._rng
+    return (ctx._seed, None if rng is None else rng.getstate(),
+            global_state.get_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR))
+
+
+def _restore_tf_seed_state(state) -> None:
+    if state is None:
+        return
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from tensorflow.python.eager import context
+
+    seed, rng_state, generator = state
+    ctx = context.context()
+    ctx._seed = seed
+    if rng_state is None:
+        ctx._rng = None
+    else:
+        ctx._rng = random.Random()
+        ctx._rng.setstate(rng_state)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, generator)
 
 
 def _rng_preserved(fn):
@@ -352,7 +405,6 @@ def _rng_preserved(fn):
     return wrapper
 
 
-@_rng_preserved
 def _has_event_files(log_dir: str) -> bool:
     """Whether `log_dir` or the subdirectories we write (train, validation, diagnostics)
     hold TensorBoard event files."""
@@ -363,6 +415,7 @@ def _has_event_files(log_dir: str) -> bool:
     return False
 
 
+@_rng_preserved
 def train_model(
     encoding: Encoding,
     arrays,
