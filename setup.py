@@ -22,7 +22,7 @@ setup(
         "scipy>=1.11",
         "scikit-learn>=1.5",
         "imbalanced-learn>=0.13",
-        "sklearn-compat>=0.1.3",  # imported by vae_augment.imblearn (imbalanced-learn's own dependency)
+        "sklearn-compat>=0.1.6",  # imported by vae_augment.imblearn (came only via imbalanced-learn)
         "pandas>=2.2",
         "matplotlib>=3.8",
         "tqdm>=4.66",
