@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from pipelines._quiet import quiet_user_errors, user_error
+from pipelines._quiet import quiet_user_errors, quiet_worker_subprocesses, user_error
 
 
 def _not_the_bigquery_notice(record: logging.LogRecord) -> bool:
@@ -331,7 +331,8 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
                     list(sys.argv[1:] if argv is None else argv))[0])
             if uses_tensorflow:
                 _import_tensorflow_quietly()
-            summary = run(argv)
+            with quiet_worker_subprocesses(sys.argv[1:] if argv is None else argv):
+                summary = run(argv)
     except Exception as exc:
         remove_created_outputs()
         error = user_error(exc)

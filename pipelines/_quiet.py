@@ -4,17 +4,24 @@ A job's bad input is one of our `VAEAugmentError`s. In-process runners re-raise 
 subprocess (``--direct_running_mode multi_processing``) sends back only its traceback text,
 which Beam raises as a `RuntimeError`. `user_error` finds the error in both, so a job prints
 one line either way, and `quiet_user_errors` drops the tracebacks of it Beam logs in this
-process (a worker subprocess's own stderr is out of reach: Beam's local runner passes it
-no pipeline options, so no plugin or log level reaches it).
+process. A worker subprocess of Beam's local runner gets no pipeline options from it, but
+reads a file named by the ``PIPELINE_OPTIONS_FILE`` environment variable it inherits:
+`quiet_worker_subprocesses` names one that sets the worker's log level to WARNING (its
+start-up notices to ERROR) and loads this module as a Beam plugin there, which installs
+the same filter, so a worker prints neither start-up lines nor our errors' tracebacks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import logging
+import os
 import re
+import tempfile
 
-__all__ = ["user_error", "quiet_user_errors", "BEAM_LOGGERS"]
+__all__ = ["user_error", "quiet_user_errors", "quiet_worker_subprocesses", "BEAM_LOGGERS"]
 
 # the loggers that report a failed step: in the process that runs it, and (for a worker
 # subprocess) in the launching process, which logs what the worker sent as "Worker: ..."
@@ -89,3 +96,78 @@ def quiet_user_errors() -> None:
     """Installs the filter on Beam's loggers that report a failed step (idempotent)."""
     for name in BEAM_LOGGERS:
         logging.getLogger(name).addFilter(_not_a_user_error)
+
+
+def _multi_processing(argv) -> bool:
+    """Whether `argv` runs Beam's local runner with worker subprocesses."""
+    def value(flag):
+        for i, a in enumerate(argv):
+            if a == flag and i + 1 < len(argv):
+                return argv[i + 1]
+            if a.startswith(flag + "="):
+                return a.split("=", 1)[1]
+        return None
+
+    runner = (value("--runner") or "FnApiRunner").lower().rsplit(".", 1)[-1]
+    local = runner in ("fnapirunner", "directrunner", "switchingdirectrunner")
+    return local and value("--direct_running_mode") == "multi_processing"
+
+
+class _StderrWithoutUserErrors:
+    """A worker's stderr that drops the traceback text of one of our errors: Beam's worker
+    prints each failed instruction's traceback straight to stderr, besides logging it."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._drop_newline = False
+
+    def write(self, text):
+        if self._drop_newline and text == "\n":
+            self._drop_newline = False
+            return len(text)
+        self._drop_newline = False
+        if "Traceback (most recent call last)" in text and _from_traceback_text(text):
+            self._drop_newline = True  # print() writes the text, then "\n"
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _quiet_this_worker() -> None:
+    """In a worker subprocess (this module imported as its Beam plugin): our errors' log
+    records and printed tracebacks dropped. (TensorFlow is not imported here to silence its
+    start-up lines: a worker that imported it and then failed before using it aborted at
+    exit, "terminate called ... exception not rethrown", in 2 of 5 runs.)"""
+    import sys
+
+    quiet_user_errors()
+    sys.stderr = _StderrWithoutUserErrors(sys.stderr)
+
+
+@contextlib.contextmanager
+def quiet_worker_subprocesses(argv):
+    """While a job with local worker subprocesses runs, they start with a WARNING log level
+    and this module as a plugin (see the module's docstring); other runs are untouched."""
+    if not _multi_processing(list(argv)) or "PIPELINE_OPTIONS_FILE" in os.environ:
+        yield
+        return
+    options = {"default_sdk_harness_log_level": "WARNING",
+               # the worker's own start-up notice ("No semi_persistent_directory found")
+               "sdk_harness_log_level_overrides": {"__main__": "ERROR"},
+               "beam_plugins": [__name__]}
+    fd, path = tempfile.mkstemp(prefix="vae-augment-worker-options-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump({"options": options}, f)
+    os.environ["PIPELINE_OPTIONS_FILE"] = path
+    try:
+        yield
+    finally:
+        os.environ.pop("PIPELINE_OPTIONS_FILE", None)
+        os.unlink(path)
+
+
+if os.path.basename(os.environ.get("PIPELINE_OPTIONS_FILE", "")).startswith(
+        "vae-augment-worker-options-"):
+    _quiet_this_worker()  # imported as the Beam plugin of a worker subprocess

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -75,6 +76,7 @@ def test_multi_processing_user_error_is_one_line_and_leaves_nothing(
         tmp_path, mixed_artifact, bad_label_parquet):
     """A real run with 2 worker subprocesses: the bad row is found in a worker."""
     out = tmp_path / "out"
+    before_tmp = set(os.listdir(tempfile.gettempdir()))
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.balance",
          *balance_args(bad_label_parquet, out, mixed_artifact,
@@ -83,9 +85,43 @@ def test_multi_processing_user_error_is_one_line_and_leaves_nothing(
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("pipelines.balance: error: `label` column 'label' has classes ['zzz']")
-    # what the launching process logs of it is dropped (the workers' own stderr is not ours)
+    # what the launching process logs of it is dropped, and the workers (started through
+    # PIPELINE_OPTIONS_FILE with our plugin) print no traceback
     assert "local_job_service:Worker: severity: ERROR" not in proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    # per worker: 2 Beam start-up lines, 1 import notice, 3 of TensorFlow (195 lines in all before)
+    assert len(proc.stderr.splitlines()) <= 15, proc.stderr
     assert not out.exists()
+    assert not [f for f in os.listdir(tempfile.gettempdir())
+                if f.startswith("vae-augment-worker-options-") and f not in before_tmp]
+
+
+def test_worker_stderr_drops_only_our_errors_tracebacks():
+    import io
+    import traceback
+
+    from pipelines._quiet import _multi_processing, _StderrWithoutUserErrors
+    from vae_augment.errors import SchemaError
+
+    def text_of(exc):
+        try:
+            raise exc
+        except Exception:
+            return traceback.format_exc()
+
+    sink = io.StringIO()
+    err = _StderrWithoutUserErrors(sink)
+    print(text_of(SchemaError("bad class")), file=err)
+    assert sink.getvalue() == ""
+    bug = text_of(KeyError("a bug"))
+    print(bug, file=err)
+    print("a line", file=err)
+    assert sink.getvalue() == bug + "\n" + "a line\n"
+    assert _multi_processing(["--direct_running_mode", "multi_processing"])
+    assert _multi_processing(["--runner=DirectRunner", "--direct_running_mode=multi_processing"])
+    assert not _multi_processing(["--runner", "DataflowRunner",
+                                  "--direct_running_mode", "multi_processing"])
+    assert not _multi_processing(["--direct_running_mode", "in_memory"])
 
 
 # ---------------------------------------------------------------- inputs
