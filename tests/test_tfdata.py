@@ -225,7 +225,7 @@ def test_synthetic_seeds_are_deterministic(churn_model):
 
 
 def test_synthetic_dataset_errors(churn_model):
-    with pytest.raises(SchemaError, match="class 'maybe' is not one of"):
+    with pytest.raises(SchemaError, match="`label` names class 'maybe', which is not one of"):
         tfdata.synthetic_dataset(churn_model, "maybe", batch_size=8, seed=0)
     with pytest.raises(SchemaError, match="`columns` names \\['x'\\]"):
         tfdata.synthetic_dataset(churn_model, "yes", batch_size=8, seed=0, columns=["x"])
@@ -278,6 +278,8 @@ def test_synthetic_dataset_runs_on_the_tf_data_service(mixed_model):
 
 # ---------------------------------------------------------------------- balance
 def test_mixture_weights():
+    # numpy floats are proportions, like Python floats
+    assert tfdata.mixture_weights({"a": 5, "b": 5}, {"a": np.float32(0.5), "b": 0.5})[0] == 1.0
     w_real, w_syn, p = tfdata.mixture_weights({"no": 90, "yes": 10})
     assert w_real == pytest.approx(100 / 180)  # 100 real rows of a 180-row balanced epoch
     assert w_syn == pytest.approx({"no": 0.0, "yes": 80 / 180})
@@ -360,6 +362,104 @@ def test_balance_errors(churn_model, mixed_model, mixed_parquet):
         next(iter(ds))
 
 
+def _with_unknown_label(d):
+    """Batch element 5's label (not the first ones) becomes 'zzz'."""
+    label = d["label"]
+    return {**d, "label": tf.where(tf.range(tf.shape(label)[0]) == 5, "zzz", label)}
+
+
+@pytest.mark.parametrize("api", ["balance", "augment_fn"])
+def test_null_labels_dropped_and_unknown_classes_named_alike(api, mixed_model, mixed_table,
+                                                              tmp_path):
+    """`augment_fn` applies `balance`'s rule to real rows: null labels dropped (and not
+    counted when sizing the generated rows), an unknown class fails naming the value."""
+    labels = mixed_table.column("label").to_pylist()
+    null = np.arange(len(labels)) % 7 == 3
+    table = mixed_table.set_column(
+        mixed_table.schema.get_field_index("label"), mixed_table.schema.field("label"),
+        pa.array([None if n else v for v, n in zip(labels, null)], pa.string()))
+    pq.write_table(table, tmp_path / "nulls.parquet")
+    real = tfdata.read_parquet(str(tmp_path / "nulls.parquet"), 100)
+    if api == "balance":
+        ds = tfdata.balance(real, mixed_model, label_key="label", seed=0, batch_size=100,
+                            flag_key="syn", synthetic_batch_size=64)
+    else:  # ratio 1: exactly one generated row per kept real row
+        ds = real.map(tfdata.augment_fn(mixed_model, label_key="label", ratio=1.0, seed=0,
+                                        flag_key="syn"))
+    batches = list(ds)
+    out = np.concatenate([b["label"].numpy() for b in batches])
+    syn = np.concatenate([b["syn"].numpy() for b in batches])
+    assert (~syn).sum() == (~null).sum() and b"" not in set(out)
+    if api == "augment_fn":
+        assert syn.sum() == (~null).sum()
+    bad = real.map(_with_unknown_label)
+    if api == "balance":
+        bad = tfdata.balance(bad, mixed_model, label_key="label", seed=0, batch_size=10)
+    else:
+        bad = bad.map(tfdata.augment_fn(mixed_model, label_key="label", seed=0))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="holds a class the model does not know.*unknown values:.*zzz"):
+        list(bad)
+
+
+def test_wrong_label_dtype_is_a_schema_error(digits_model):
+    real = tfdata.read_parquet(str(DIGITS), 64)
+    wrong = real.map(lambda d: {**d, "label": tf.cast(d["label"], tf.int32)})
+    match = "'label': real TensorSpec\\(shape=\\(\\), dtype=tf.int32.*dtype=tf.int64"
+    with pytest.raises(SchemaError, match=match):
+        tfdata.balance(wrong, digits_model, label_key="label", seed=0)
+    with pytest.raises(SchemaError, match=match):
+        wrong.map(tfdata.augment_fn(digits_model, label_key="label", seed=0))
+
+
+def test_balance_cardinality_is_unknown(mixed_model, mixed_parquet):
+    real = tfdata.read_parquet(str(mixed_parquet), 100)
+    for kwargs in [{"batch_size": 64}, {"mix_rows": 16, "reseed_each_epoch": True}]:
+        ds = tfdata.balance(real, mixed_model, label_key="label", seed=0, **kwargs)
+        assert ds.cardinality().numpy() == tf.data.UNKNOWN_CARDINALITY, kwargs
+        assert ds.take(1000).cardinality().numpy() == tf.data.UNKNOWN_CARDINALITY, kwargs
+        # the synthetic streams' one-thread setting does not leak into the user's pipeline
+        assert ds.options().threading.max_intra_op_parallelism is None, kwargs
+    with pytest.raises(TypeError, match="unknown"):
+        len(ds)
+
+
+def test_class_keys_are_normalised(mixed_model, mixed_parquet, digits_model):
+    """bytes (as counted from a stream's labels), string forms and numpy scalars name classes
+    in `class_counts`, `sampling_strategy` and `synthetic_dataset` alike."""
+    real = tfdata.read_parquet(str(mixed_parquet), 100)
+    labels = _labels(real, "label")
+    counted = dict(zip(*np.unique(labels, return_counts=True)))  # {b"a": np.int64(...)}
+    plain = {k.decode(): int(v) for k, v in counted.items()}
+
+    def first(**kwargs):
+        ds = tfdata.balance(real, mixed_model, label_key="label", seed=0, batch_size=50,
+                            synthetic_batch_size=32, **kwargs)
+        return _labels(ds.take(2), "label")
+
+    target = {"a": 0.5, "b": 0.25, "c": 0.25}
+    want = first(class_counts=plain, sampling_strategy=target)
+    odd = {b"a": np.float32(0.5), np.str_("b"): 0.25, "c": np.float64(0.25)}
+    np.testing.assert_array_equal(first(class_counts=counted, sampling_strategy=odd), want)
+    with pytest.raises(SchemaError, match="`sampling_strategy` names class 'zz'"):
+        first(sampling_strategy={"zz": 0.5, "a": 0.5})
+    with pytest.raises(SchemaError, match="`class_counts` names class 'zz'"):
+        first(class_counts={b"zz": 3})
+    syn = tfdata.synthetic_dataset(mixed_model, b"c", batch_size=8, seed=0, n=8)
+    assert set(_labels(syn, "label")) == {b"c"}
+    # an int-labelled model: "9", np.int64(9) and 9 are one class everywhere
+    w = tfdata.mixture_weights
+    counts = {int(k): v for k, v in digits_model.encoding.class_counts.items()}
+    top = max(counts.values())
+    classes = digits_model.encoding.classes
+    want = w(counts, {9: top}, classes=classes)
+    for key in ["9", np.int64(9), b"9"]:
+        strategy = tfdata._strategy(digits_model.encoding, {key: top})
+        assert w(counts, strategy, classes=classes) == want
+    got = tfdata._counts(digits_model.encoding, {"9": 5, np.int64(3): 7, b"9": 1})
+    assert got[9] == 6 and got[3] == 7 and sum(got.values()) == 13
+
+
 # ---------------------------------------------------------------------- augment_fn
 def test_augment_fn_appends_rows_towards_the_target(churn_model):
     real = tfdata.read_parquet(str(CHURN), 250)
@@ -393,10 +493,52 @@ def test_augment_fn_explicit_ratio_and_errors(mixed_model, mixed_parquet):
     with pytest.raises(SchemaError, match="call `.batch\\(...\\)` first"):
         real.unbatch().map(fn)
     wrong = real.map(lambda d: {**d, "i": tf.cast(d["i"], tf.float32)})
-    with pytest.raises(SchemaError, match="'i' is float32 \\(None,\\) in the batch, int64"):
+    with pytest.raises(SchemaError, match="'i': real TensorSpec\\(shape=\\(\\), dtype=tf.float32.* "
+                       "vs synthetic TensorSpec\\(shape=\\(\\), dtype=tf.int64"):
         wrong.map(fn)
     with pytest.raises(VAEAugmentError, match="`ratio` must be a non-negative number"):
         tfdata.augment_fn(mixed_model, label_key="label", ratio=-1, seed=0)
+    # checked when built, as `balance` does
+    with pytest.raises(SchemaError, match="`label_key` 'lable' is not the model's label"):
+        tfdata.augment_fn(mixed_model, label_key="lable", seed=0)
+    # an existing column is not overwritten by the flag
+    flagged = tfdata.augment_fn(mixed_model, label_key="label", seed=0, flag_key="f")
+    with pytest.raises(SchemaError, match="`flag_key` 'f' is already a key of the batch"):
+        real.map(flagged)
+    # (features, label) tuples: a clear error naming what it maps
+    with pytest.raises(SchemaError, match="maps feature dicts .*`.enumerate\\(\\)`; got "
+                       "elements \\(dict, Tensor\\(string"):
+        real.map(lambda d: (d, d["label"])).map(fn)
+
+
+def test_augment_fn_rows_multiple_of(mixed_model, mixed_parquet):
+    real = tfdata.read_parquet(str(mixed_parquet), 70)
+    fn = tfdata.augment_fn(mixed_model, label_key="label", ratio=0.3, seed=0, rows_multiple_of=4)
+    sizes = [len(b["label"]) for b in real.map(fn)]
+    assert all(s % 4 == 0 for s in sizes) and sum(sizes) >= 300 * 1.3 - 8, sizes
+    with pytest.raises(VAEAugmentError, match="`rows_multiple_of` must be a positive integer"):
+        tfdata.augment_fn(mixed_model, label_key="label", seed=0, rows_multiple_of=0)
+
+
+def test_balance_reseed_each_epoch(mixed_model, mixed_parquet):
+    real = tfdata.read_parquet(str(mixed_parquet), 100)
+
+    def epochs(reseed, n=2):
+        ds = tfdata.balance(real, mixed_model, label_key="label", seed=0, batch_size=100,
+                            flag_key="syn", reseed_each_epoch=reseed, synthetic_batch_size=64)
+        out = []
+        for _ in range(n):
+            batches = list(ds)
+            syn = np.concatenate([b["syn"].numpy() for b in batches])
+            f = np.concatenate([b["f32"].numpy() for b in batches])
+            out.append((f[syn], np.sort(f[~syn])))
+        return out
+
+    (a1, r1), (a2, r2) = epochs(True)
+    np.testing.assert_array_equal(r1, r2)  # every real row once per epoch
+    assert not np.array_equal(a1[: min(len(a1), len(a2))], a2[: min(len(a1), len(a2))])
+    [(b1, _)] = epochs(True, n=1)  # deterministic: the n-th epoch is the same every run
+    np.testing.assert_array_equal(a1, b1)
 
 
 # ---------------------------------------------------------------------- Keras end to end

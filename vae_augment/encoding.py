@@ -211,7 +211,12 @@ class Encoding:
         return out
 
     def class_index(self, value: Any) -> int:
-        """The index of class `value`; accepts the value or its string form."""
+        """The index of class `value`; accepts the value, its string form, a NumPy scalar
+        or UTF-8 bytes (``b"yes"``, as a tf.data stream's labels hold them)."""
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, (bytes, bytearray)) and bytes(value) not in self._class_index:
+            value = bytes(value).decode("utf-8", "surrogateescape")
         if value in self._class_index:
             return self._class_index[value]
         for c, i in self._class_index.items():

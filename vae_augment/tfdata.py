@@ -61,6 +61,7 @@ from vae_augment.tfdata_read import (  # the Parquet reader; re-exported: public
     _check_positive,
     _Column,
     _columns,  # noqa: F401
+    _element_spec,
     fill_value,
     read_parquet,
 )
@@ -68,6 +69,7 @@ from vae_augment.tfdata_synthetic import (  # the synthetic stream; re-exported
     _artifact,
     _block_seed_tf,  # noqa: F401
     _class_stream,
+    _class_value,
     _constant_values,
     _synthetic_features,
     synthetic_dataset,
@@ -85,10 +87,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------- target mixture
-def _class_key(enc, value):
-    return enc.classes[enc.class_index(value)]
-
-
 def _counts(enc, class_counts) -> dict[Any, int]:
     if class_counts is None:
         return dict(enc.class_counts)
@@ -98,13 +96,32 @@ def _counts(enc, class_counts) -> dict[Any, int]:
     for k, v in class_counts.items():
         if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
             raise VAEAugmentError(f"`class_counts` for class {k!r} must be a non-negative integer, got {v!r}")
-        counts[_class_key(enc, k)] += int(v)
+        counts[_class_value(enc, k, "class_counts")] += int(v)
     return counts
 
 
+def _strategy(enc, sampling_strategy):
+    """`sampling_strategy` with its dict keys as the model's classes (`_class_value`'s rule:
+    ``b"yes"``, ``"9"`` for 9 and numpy scalars are accepted as in `class_counts`)."""
+    if not isinstance(sampling_strategy, Mapping):
+        return sampling_strategy
+    out: dict[Any, Any] = {}
+    for k, v in sampling_strategy.items():
+        c = _class_value(enc, k, "sampling_strategy")
+        if c in out:
+            raise VAEAugmentError(
+                f"`sampling_strategy` names class {c!r} twice (as {k!r} and another key)"
+            )
+        out[c] = v
+    return out
+
+
 def _is_distribution(strategy) -> bool:
+    """A ``{class: proportion}`` target: some value is a non-integral real (a Python or
+    numpy float), as opposed to imbalanced-learn's ``{class: count}``."""
     return isinstance(strategy, Mapping) and any(
-        isinstance(v, float) and not isinstance(v, bool) for v in strategy.values()
+        isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral)
+        for v in strategy.values()
     )
 
 
@@ -170,6 +187,13 @@ def mixture_weights(
     return w_real, w_syn, p
 
 
+def _check_label_key(enc, label_key) -> None:
+    if label_key != enc.label:
+        raise SchemaError(
+            f"`label_key` {label_key!r} is not the model's label column '{enc.label}'"
+        )
+
+
 def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
     """Columns, masks and batchedness of a feature-dict element spec, checked against a model."""
     if not isinstance(spec, Mapping):
@@ -177,11 +201,10 @@ def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
     enc = art.encoding
     if label_key not in spec:
         raise SchemaError(f"`label_key` '{label_key}' is not a key of the {what}: {sorted(spec)}")
-    if label_key != enc.label:
-        raise SchemaError(
-            f"`label_key` '{label_key}' is not the model's label column '{enc.label}'"
-        )
-    keys = [k for k in spec if k != flag_key]
+    _check_label_key(enc, label_key)
+    if flag_key is not None and flag_key in spec:
+        raise SchemaError(f"`flag_key` '{flag_key}' is already a key of the {what}")
+    keys = list(spec)
     masks = [k[: -len(NULL_MASK_SUFFIX)] for k in keys if k.endswith(NULL_MASK_SUFFIX)]
     masks = [m for m in masks if m in spec]
     columns = [k for k in keys if k not in {m + NULL_MASK_SUFFIX for m in masks}]
@@ -202,21 +225,25 @@ def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
     return cols, [c.name for c in cols if c.name in masks], rank == 1
 
 
-def _spec_difference(real, synthetic) -> str:
+def _check_spec(spec, cols: list[_Column], masks: list[str], batched: bool, what: str) -> None:
+    """Every entry's dtype and per-row shape equal what the model generates (checked before
+    any op touches the data, so a wrong dtype is reported here, not as a tracing error)."""
+    import tensorflow as tf
+
     diffs = []
-    for k in sorted(set(real) | set(synthetic)):
-        a, b = real.get(k), synthetic.get(k)
-        if a != b:
-            diffs.append(f"'{k}': real {a} vs synthetic {b}")
-    return "; ".join(diffs[:5])
-
-
-def _check_spec(real_spec, syn_spec, what: str) -> None:
-    if real_spec != syn_spec:
+    for k, want in _element_spec(cols, masks).items():
+        got = spec[k]
+        row = got.shape[1:] if batched else got.shape
+        if got.dtype != want.dtype or row != want.shape[1:]:
+            diffs.append(
+                f"'{k}': real {tf.TensorSpec(row, got.dtype)} vs synthetic "
+                f"{tf.TensorSpec(want.shape[1:], want.dtype)}"
+            )
+    if diffs:
         raise SchemaError(
-            f"the {what} does not match the rows the model generates: "
-            f"{_spec_difference(real_spec, syn_spec)} (read it with `read_parquet` from files "
-            "with the model's training schema)"
+            f"the {what} does not match the rows the model generates (per row): "
+            f"{'; '.join(diffs[:5])} (read it with `read_parquet` from files with the model's "
+            "training schema)"
         )
 
 
@@ -240,10 +267,13 @@ def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
             null = tf.zeros_like(known)
         else:
             null = tf.equal(label, fill)
-        ok = tf.debugging.Assert(
-            tf.reduce_all(tf.logical_or(known, null)),
+        fine = tf.logical_or(known, null)
+        unknown = tf.boolean_mask(tf.reshape(label, [-1]), tf.logical_not(tf.reshape(fine, [-1])))
+        ok = tf.debugging.Assert(  # the data is only computed when the check fails
+            tf.reduce_all(fine),
             [f"`label_key` '{label_key}' holds a class the model does not know "
-             f"(known: {list(enc.classes)}); got", label],
+             f"(known: {list(enc.classes)}); unknown values:", unknown],
+            summarize=20,
         )
         with tf.control_dependencies([ok]):
             return tf.logical_and(known, tf.logical_not(null))
@@ -276,6 +306,7 @@ def balance(
     flag_key: str | None = None,
     synthetic_batch_size: int = 1024,
     mix_rows: int = 1,
+    reseed_each_epoch: bool = False,
 ):
     """Mixes a real dataset with per-class synthetic streams to reach a class distribution.
 
@@ -286,8 +317,10 @@ def balance(
     with the i.i.d. source indices drawn 4096 at a time (stateless), because
     `sample_from_datasets` draws one random op per row and was the bottleneck (6x slower).
     The output ends when the real dataset ends (one balanced epoch holds every real row
-    once plus the synthetic rows); repeat or shuffle it as usual. Rows whose label is null are dropped (as when fitting); a label the
-    model does not know fails the iteration with `tf.errors.InvalidArgumentError`.
+    once plus the synthetic rows); repeat or shuffle it as usual. Its length is not known in
+    advance, so its `cardinality()` is ``tf.data.UNKNOWN_CARDINALITY`` (as `read_parquet`'s).
+    Rows whose label is null are dropped (as when fitting); a label the model does not know
+    fails the iteration with `tf.errors.InvalidArgumentError` naming the unknown values.
 
     Args:
         dataset: feature dicts from `read_parquet` (batched) or the same unbatched (rows).
@@ -297,21 +330,29 @@ def balance(
         sampling_strategy: ``"auto"`` (every class up to the majority) and imbalanced-learn's
             other forms, or a target distribution ``{class: proportion}`` (floats, sum 1).
         class_counts: real rows per class of `dataset` (default: the counts the model was
-            trained on, right when `dataset` is the training data).
+            trained on, right when `dataset` is the training data). Class keys here and in
+            a `sampling_strategy` dict may be the class, its string form or bytes
+            (``b"yes"``, as counted from the stream's own labels).
         seed: seeds both the mixing and the generation.
-        batch_size: batch the output with this many rows; None yields single rows.
+        batch_size: batch the output with this many rows; None yields single rows. Under
+            `tf.distribute.MirroredStrategy` use a multiple of the replica count.
         flag_key: if given, add a bool entry of this name, True on generated rows.
         synthetic_batch_size: rows per decoder call in the synthetic streams.
         mix_rows: rows taken from one source at a time. 1 (default) mixes single rows;
             larger values mix chunks of that many rows with `Dataset.rebatch` instead of
             unbatching, several times faster (tf.data's per-element cost is paid per chunk)
             at the price of noisier class counts within a batch. Same target either way.
+        reseed_each_epoch: False (default): every iteration (epoch) replays the same rows.
+            True: each iteration draws a fresh key from ``tf.data.Dataset.random(seed,
+            rerandomize_each_iteration=True)`` and folds it into the mixing and generation
+            seeds, so every epoch has new synthetic rows and a new interleaving; the n-th
+            epoch is the same in every run with the same `seed` (and TF global seed).
 
     Returns:
         A `tf.data.Dataset` of feature dicts (rows, or batches of `batch_size`).
 
     Raises:
-        SchemaError: the dataset's structure differs from what the model generates.
+        SchemaError: the dataset's structure or dtypes differ from what the model generates.
         VAEAugmentError: a bad strategy, counts or batch size.
 
     Example:
@@ -327,64 +368,85 @@ def balance(
     _check_positive("synthetic_batch_size", synthetic_batch_size)
     _check_positive("mix_rows", mix_rows)
     check_seed(seed)
+    if not isinstance(reseed_each_epoch, bool):
+        raise VAEAugmentError(f"`reseed_each_epoch` must be a bool, got {reseed_each_epoch!r}")
     art = _artifact(model)
     enc = art.encoding
-    cols, masks, batched = _structure(art, dataset.element_spec, label_key, flag_key, "dataset")
-    if flag_key is not None and flag_key in dataset.element_spec:
-        raise SchemaError(f"`flag_key` '{flag_key}' is already a key of the dataset")
+    spec = dataset.element_spec
+    cols, masks, batched = _structure(art, spec, label_key, flag_key, "dataset")
+    _check_spec(spec, cols, masks, batched, "dataset")
     counts = _counts(enc, class_counts)
-    w_real, w_syn, _ = mixture_weights(counts, sampling_strategy, classes=enc.classes)
-
-    label_col = next(c for c in cols if c.name == label_key)
-    keep = _label_filter(enc, label_col, label_key, label_key in masks)
+    w_real, w_syn, _ = mixture_weights(counts, _strategy(enc, sampling_strategy), classes=enc.classes)
+    keep = _real_rows(enc, cols, masks, label_key)
     chunked = mix_rows > 1
-    if batched:  # filter whole batches (vectorised), then split them
-        real = dataset.map(lambda b: _boolean_mask(b, keep(b)), num_parallel_calls=tf.data.AUTOTUNE)
-        real = real.rebatch(mix_rows) if chunked else real.unbatch()
-    elif chunked:
-        real = dataset.batch(mix_rows).map(lambda b: _boolean_mask(b, keep(b))).rebatch(mix_rows)
-    else:
-        real = dataset.filter(keep)
-    streams, weights = [real], [w_real]
-    for c, w in w_syn.items():
-        if w <= 1e-12:
-            continue
-        syn = _class_stream(
-            art, enc.class_index(c), cols, masks, int(synthetic_batch_size), int(seed), None
+
+    def one_epoch(key=None):
+        mask = lambda b: _boolean_mask(b, keep(b))  # noqa: E731
+        if batched:  # filter whole batches (vectorised), then split them
+            real = dataset.map(mask, num_parallel_calls=tf.data.AUTOTUNE)
+            real = real.rebatch(mix_rows) if chunked else real.unbatch()
+        elif chunked:
+            real = dataset.batch(mix_rows).map(mask).rebatch(mix_rows)
+        else:
+            real = dataset.filter(keep)
+        streams, weights = [real], [w_real]
+        for c, w in w_syn.items():
+            if w <= 1e-12:
+                continue
+            syn = _class_stream(
+                art, enc.class_index(c), cols, masks, int(synthetic_batch_size), int(seed), None,
+                key, one_thread=False,
+            )
+            # Endless, but the mixture ends with the real rows: a finite (never reached) take
+            # makes the output's cardinality UNKNOWN instead of INFINITE, so `len()`, `take(n)`
+            # and Keras do not treat one balanced epoch as endless. Per block: no row cost.
+            syn = syn.take(2**62)
+            streams.append(syn.rebatch(mix_rows) if chunked else syn.unbatch())
+            weights.append(w)
+        if flag_key is not None:
+            streams = [s.map(_with_flag(flag_key, i > 0, chunked)) for i, s in enumerate(streams)]
+        if len(streams) == 1:
+            return streams[0]
+        return tf.data.Dataset.choose_from_datasets(
+            streams, _selector(weights, int(seed), key=key), stop_on_empty_dataset=True
         )
-        syn = syn.rebatch(mix_rows) if chunked else syn.unbatch()
-        _check_spec(real.element_spec, syn.element_spec, "dataset")
-        streams.append(syn)
-        weights.append(w)
-    if flag_key is not None:
-        streams = [s.map(_with_flag(flag_key, i > 0, chunked)) for i, s in enumerate(streams)]
-    if len(streams) == 1:
-        out = streams[0]
+
+    if reseed_each_epoch:
+        keys = tf.data.Dataset.random(seed=int(seed) % 2**63, rerandomize_each_iteration=True)
+        out = keys.take(1).flat_map(one_epoch)
     else:
-        out = tf.data.Dataset.choose_from_datasets(
-            streams, _selector(weights, int(seed)), stop_on_empty_dataset=True
-        )
+        out = one_epoch()
     if not chunked:
         return out.batch(int(batch_size)) if batch_size is not None else out
     return out.rebatch(int(batch_size)) if batch_size is not None else out.unbatch()
+
+
+def _real_rows(enc, cols: list[_Column], masks: list[str], label_key: str):
+    """keep(row or batch) -> bool per row: the one rule for the real rows `balance` and
+    `augment_fn` keep (null labels dropped, an unknown class fails the iteration)."""
+    label_col = next(c for c in cols if c.name == label_key)
+    return _label_filter(enc, label_col, label_key, label_key in masks)
 
 
 def _seed_words(seed: int) -> np.ndarray:
     return np.asarray([int(seed) & 0x7FFFFFFF, (int(seed) >> 31) & 0x7FFFFFFF], np.int32)
 
 
-def _selector(weights: Sequence[float], seed: int, chunk: int = 4096):
+def _selector(weights: Sequence[float], seed: int, chunk: int = 4096, key=None):
     """An endless int64 stream of i.i.d. source indices drawn with `weights`.
 
     What `sample_from_datasets` feeds `choose_from_datasets`, but drawn `chunk` at a time
     (inverse CDF of stateless uniforms, chunk i seeded from (seed, i)) instead of one random
-    op per row, which made the per-row selector the slowest step of the pipeline.
+    op per row, which made the per-row selector the slowest step of the pipeline. `key` (an
+    int64 scalar tensor, optional) is folded into the seed first.
     """
     import tensorflow as tf
 
     w = np.asarray(weights, np.float64)
     edges = tf.constant(np.cumsum(w / w.sum())[:-1])
     base = tf.constant(_seed_words(seed))
+    if key is not None:
+        base = tf.random.experimental.stateless_fold_in(base, key)
 
     def draw(i):
         key = tf.random.experimental.stateless_fold_in(base, i)
@@ -410,10 +472,13 @@ def augment_fn(
     sampling_strategy="auto",
     class_counts: Mapping[Any, int] | None = None,
     flag_key: str | None = None,
+    rows_multiple_of: int | None = None,
 ) -> Callable:
     """A function for ``dataset.map(fn)`` on batched feature dicts: appends generated rows.
 
-    For a batch of B rows it appends ``floor(ratio * B + u)`` generated rows (u uniform in
+    Real rows follow `balance`'s rule: rows whose label is null are dropped, and a label the
+    model does not know fails the iteration (`tf.errors.InvalidArgumentError`). For a batch
+    with B rows left it appends ``floor(ratio * B + u)`` generated rows (u uniform in
     [0, 1), so ``ratio * B`` on average), of classes drawn with the synthetic weights of
     `mixture_weights`: with the default `ratio` the augmented stream matches
     `sampling_strategy` in expectation, like `balance`, without unbatching. The generated
@@ -423,16 +488,28 @@ def augment_fn(
     the batch's contents, or from the element index when the dataset is enumerated
     (``ds.enumerate().map(fn)``), so parallel maps stay deterministic.
 
+    Output batches vary in size. Under `tf.distribute.MirroredStrategy`, Keras needs the
+    first batch's size to divide by the replica count (it builds the model from the mean of
+    the first batch across replicas): pass ``rows_multiple_of=strategy.num_replicas_in_sync``,
+    or use `balance` with such a `batch_size`, or ``.rebatch(n)`` the output.
+
     Args:
         model: an `Artifact` or a model directory.
-        label_key: the label column (the model's label).
+        label_key: the label column (the model's label; checked here).
         ratio: generated rows per real row (default: from `sampling_strategy`).
         seed: run seed.
         sampling_strategy / class_counts: as in `balance`.
-        flag_key: if given, add a bool entry of this name, True on generated rows.
+        flag_key: if given, add a bool entry of this name, True on generated rows (it must
+            not be a key of the batches).
+        rows_multiple_of: if given, generate up to ``rows_multiple_of - 1`` more rows per
+            batch so that every output batch's size is a multiple of it.
 
     Returns:
         ``fn(batch)`` or ``fn(index, batch)`` -> batch with the generated rows appended.
+
+    Raises:
+        SchemaError: `label_key` is not the model's label; when mapped, the batches are not
+            feature dicts (or ``(index, dict)`` pairs) or do not match the model.
 
     Example:
         >>> fn = augment_fn("runs/churn", label_key="churn", seed=0)     # doctest: +SKIP
@@ -442,10 +519,14 @@ def augment_fn(
     import tensorflow as tf
 
     check_seed(seed)
+    if rows_multiple_of is not None:
+        _check_positive("rows_multiple_of", rows_multiple_of)
     art = _artifact(model)
     enc = art.encoding
+    _check_label_key(enc, label_key)
     counts = _counts(enc, class_counts)
-    w_real, w_syn, _ = mixture_weights(counts, sampling_strategy, classes=enc.classes)
+    strategy = _strategy(enc, sampling_strategy)
+    w_real, w_syn, p = mixture_weights(counts, strategy, classes=enc.classes)
     total_syn = sum(w_syn.values())
     if ratio is None:
         ratio = total_syn / w_real
@@ -453,23 +534,28 @@ def augment_fn(
         raise VAEAugmentError(f"`ratio` must be a non-negative number, got {ratio!r}")
     if total_syn <= 0:
         # the target already holds: generate in proportion to the target itself
-        _, _, p = mixture_weights(counts, sampling_strategy, classes=enc.classes)
         w_syn, total_syn = p, 1.0
     logits = np.log(np.maximum([w_syn[c] / total_syn for c in enc.classes], 1e-30))
     ratio = float(ratio)
     base = _seed_words(seed)
 
     def augment(batch, batch_seed):
-        cols, masks, batched = _structure(art, _spec_of(batch), label_key, flag_key, "batch")
+        spec = {k: tf.TensorSpec(v.shape, v.dtype) for k, v in batch.items()}
+        cols, masks, batched = _structure(art, spec, label_key, flag_key, "batch")
         if not batched:
             raise SchemaError(
                 f"`augment_fn` maps batches, but `label_key` '{label_key}' has shape "
                 f"{batch[label_key].shape}; call `.batch(...)` first"
             )
+        _check_spec(spec, cols, masks, True, "batch")
+        keep = _real_rows(enc, cols, masks, label_key)
+        batch = _boolean_mask(batch, keep(batch))
         seeds = tf.random.experimental.stateless_split(batch_seed, num=3)
         rows = tf.shape(batch[label_key])[0]
         u = tf.random.stateless_uniform([], seed=seeds[0], dtype=tf.float64)
         k = tf.cast(tf.floor(ratio * tf.cast(rows, tf.float64) + u), tf.int32)
+        if rows_multiple_of is not None:
+            k += tf.math.floormod(-(rows + k), int(rows_multiple_of))
         y = tf.cast(
             tf.random.stateless_categorical(
                 tf.constant(logits[None, :], tf.float32), k, seed=seeds[1]
@@ -477,48 +563,48 @@ def augment_fn(
             tf.int32,
         )
         syn = _synthetic_features(art, y, cols, masks, seeds[2])
-        for key, v in syn.items():
-            real = batch[key]
-            if real.dtype != v.dtype or not real.shape[1:].is_compatible_with(v.shape[1:]):
-                raise SchemaError(
-                    f"the batch does not match the rows the model generates: '{key}' is "
-                    f"{real.dtype.name} {real.shape} in the batch, {v.dtype.name} {v.shape} "
-                    "when generated"
-                )
-        out = {}
-        for key, v in batch.items():
-            if key == flag_key:
-                continue
-            out[key] = tf.concat([v, syn[key]], axis=0)
+        out = {key: tf.concat([v, syn[key]], axis=0) for key, v in batch.items()}
         if flag_key is not None:
             out[flag_key] = tf.concat([tf.zeros([rows], tf.bool), tf.ones([k], tf.bool)], 0)
         return out
 
     @tf.autograph.experimental.do_not_convert  # plain TF ops; lets our errors through as-is
     def fn(*args):
-        if len(args) == 2:
+        if len(args) == 1 and isinstance(args[0], Mapping):
+            batch = args[0]
+            batch_seed = tf.bitwise.bitwise_xor(_fingerprint_seed(batch), tf.constant(base))
+        elif len(args) == 2 and isinstance(args[1], Mapping) and _is_index(args[0]):
             index, batch = args
             batch_seed = tf.random.experimental.stateless_fold_in(
                 tf.constant(base), tf.cast(index, tf.int64)
             )
-        elif len(args) == 1:
-            batch = args[0]
-            batch_seed = tf.bitwise.bitwise_xor(_fingerprint_seed(batch), tf.constant(base))
         else:
-            raise VAEAugmentError(
-                f"`augment_fn`'s function takes (batch) or (index, batch), got {len(args)} arguments"
+            raise SchemaError(
+                "`augment_fn` maps feature dicts {column: batch} (as `read_parquet` yields), "
+                "or (index, feature dict) pairs after `.enumerate()`; got elements "
+                f"{_describe(args)}. Map it before converting batches to (features, label)"
             )
         return augment(batch, batch_seed)
 
     return fn
 
 
-def _spec_of(batch: Mapping[str, Any]) -> dict[str, Any]:
+def _is_index(x) -> bool:
     import tensorflow as tf
 
-    if not isinstance(batch, Mapping):
-        raise SchemaError(f"`augment_fn` maps feature dicts, got {type(batch).__name__}")
-    return {k: tf.TensorSpec(v.shape, v.dtype) for k, v in batch.items()}
+    return isinstance(x, tf.Tensor) and x.dtype.is_integer and x.shape.rank == 0
+
+
+def _describe(args) -> str:
+    def one(x):
+        if isinstance(x, Mapping):
+            return "dict"
+        shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+        if shape is not None and dtype is not None:
+            return f"Tensor({getattr(dtype, 'name', dtype)}, {shape})"
+        return type(x).__name__
+
+    return "(" + ", ".join(one(x) for x in args) + ")" if len(args) != 1 else one(args[0])
 
 
 def _fingerprint_seed(batch: Mapping[str, Any]):

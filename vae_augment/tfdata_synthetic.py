@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_augment.errors import VAEAugmentError, check_seed
+from vae_augment.errors import SchemaError, VAEAugmentError, check_seed
 from vae_augment.tfdata_read import (
     NULL_MASK_SUFFIX,
     _check_positive,
@@ -45,6 +45,23 @@ def _artifact(model):
     raise VAEAugmentError(
         f"`model` must be an Artifact or a model directory, got {type(model).__name__}"
     )
+
+
+def _class_value(enc, value, what: str = "label"):
+    """The model's class for `value`: one rule for every class key the tf.data API takes.
+
+    Accepts a class, its string form (``"9"`` for 9), bytes as a stream's labels hold them
+    (``b"yes"``) and numpy scalars. `what` names the argument in the error.
+    """
+    try:  # class_index takes numpy scalars and bytes too
+        return enc.classes[enc.class_index(value)]
+    except SchemaError as exc:
+        if isinstance(value, (bytes, bytearray)):  # named as the user reads it
+            value = bytes(value).decode("utf-8", "replace")
+        raise SchemaError(
+            f"`{what}` names class {value!r}, which is not one of the model's classes "
+            f"{list(enc.classes)}"
+        ) from exc
 
 
 def _u32_words(n: int) -> list[int]:
@@ -202,10 +219,12 @@ def synthetic_dataset(
 
     Args:
         model: an `Artifact` or a model directory.
-        label: the class value to generate (or its string form).
-        batch_size: rows per element (and per decoder call). 8192 reproduces the CLI's rows
-            and measured fastest on an idle 2-core machine (375k rows/s against 192k at 1024;
-            each call runs on one intra-op thread, several calls in parallel).
+        label: the class value to generate (or its string form, or bytes such as
+            ``b"yes"`` as a stream's labels hold them).
+        batch_size: rows per element (and per decoder call). 8192 reproduces the CLI's rows.
+            8192 and 1024 generate at about the same rate on a 2-core CPU (379k vs 351k
+            rows/s in benchmarks/results/tfdata.md; 146k vs 144k under load in a later
+            round-robin run); each call runs on one intra-op thread, several in parallel.
         seed: run seed; the same seed gives the same rows.
         n: total rows, or None for an endless stream.
         columns: columns to produce (default: every column of the training schema).
@@ -227,12 +246,17 @@ def synthetic_dataset(
         raise VAEAugmentError(f"`n` must be None or a non-negative integer, got {n!r}")
     check_seed(seed)
     art = _artifact(model)
-    class_idx = art.encoding.class_index(label)
+    class_idx = art.encoding.class_index(_class_value(art.encoding, label, "label"))
     cols, masks = _model_columns(art, columns, null_masks)
     return _class_stream(art, class_idx, cols, masks, int(batch_size), int(seed), n)
 
 
-def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None):
+def _class_stream(
+    art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None, key=None,
+    one_thread: bool = True,
+):
+    """Class `class_idx`'s blocks; `key` (an int64 scalar tensor, optional) is folded into
+    every block's seed (`balance(reseed_each_epoch=True)`). `one_thread`: see below."""
     import tensorflow as tf
 
     if n is None:
@@ -248,13 +272,20 @@ def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, 
 
     def block(b, rows):
         y = tf.fill([batch_size], tf.constant(class_idx, tf.int32))
-        feats = _synthetic_features(art, y, cols, masks, _block_seed_tf(seed, class_idx, b))
+        block_seed = _block_seed_tf(seed, class_idx, b)
+        if key is not None:
+            block_seed = tf.random.experimental.stateless_fold_in(block_seed, key)
+        feats = _synthetic_features(art, y, cols, masks, block_seed)
         return {k: v[:rows] for k, v in feats.items()}
 
-    # One intra-op thread per call, several blocks generated at once: faster on CPU than
-    # splitting each call over threads. (Rows do not depend on it: categories are drawn with
-    # `distributions.categorical_sample`, which is independent of the thread count.)
+    # `synthetic_dataset`: one intra-op thread per call, several blocks generated at once
+    # (rows do not depend on it: categories are drawn with `distributions.categorical_sample`,
+    # which is independent of the thread count). tf.data applies threading options to the
+    # whole pipeline they end up in, not to one branch, so `balance` leaves them out
+    # (`one_thread=False`) rather than slow the user's own maps; measured: no loss there.
+    ds = blocks.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if not one_thread:
+        return ds
     options = tf.data.Options()
     options.threading.max_intra_op_parallelism = 1
-    ds = blocks.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.with_options(options)
