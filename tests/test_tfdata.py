@@ -611,3 +611,29 @@ def test_module_exports():
     assert set(tfdata.__all__) >= {"read_parquet", "synthetic_dataset", "balance", "augment_fn"}
     assert json.dumps(tfdata.fill_value(np.int64)) == "-1"
     assert tfdata.fill_value(tf.string) == b"" and tfdata.fill_value(tf.bool) is False
+
+
+def test_balance_draws_every_class_from_one_synthetic_stream(mixed_model, mixed_parquet,
+                                                             monkeypatch):
+    """One stream for all classes: each stream instantiates the generator's graph on every
+    iteration (about 0.17 s with digits' decoder), which ten classes paid every epoch."""
+    from vae_augment import tfdata_synthetic
+
+    traced = []
+    real_features = tfdata_synthetic._synthetic_features
+
+    def counting(art, y, *args):
+        traced.append(y)
+        return real_features(art, y, *args)
+
+    monkeypatch.setattr(tfdata_synthetic, "_synthetic_features", counting)
+    ds = tfdata.balance(tfdata.read_parquet(str(mixed_parquet), 100), mixed_model,
+                        label_key="label", seed=0, batch_size=None)
+    assert len(traced) == 1  # two minority classes, one generator
+    labels = _labels(ds.batch(10_000), "label")
+    counts = {c: int(np.sum(labels == c)) for c in (b"a", b"b", b"c")}
+    assert counts[b"b"] > 0.5 * counts[b"a"] and counts[b"c"] > 0.5 * counts[b"a"]
+    # block sizes follow the epoch's need: the next power of two, within [64, most]
+    assert [tfdata._block_rows(n, 1024) for n in (3, 100, 128, 129, 5000, math.inf)] == [
+        64, 128, 128, 256, 1024, 1024]
+    assert tfdata._block_rows(10, 32) == 32

@@ -68,9 +68,9 @@ from vae_augment.tfdata_read import (  # the Parquet reader; re-exported: public
 from vae_augment.tfdata_synthetic import (  # the synthetic stream; re-exported
     _artifact,
     _block_seed_tf,  # noqa: F401
-    _class_stream,
     _class_value,
     _constant_values,
+    _mixed_stream,
     _synthetic_features,
     synthetic_dataset,
 )
@@ -337,7 +337,10 @@ def balance(
         batch_size: batch the output with this many rows; None yields single rows. Under
             `tf.distribute.MirroredStrategy` use a multiple of the replica count.
         flag_key: if given, add a bool entry of this name, True on generated rows.
-        synthetic_batch_size: rows per decoder call in the synthetic streams.
+        synthetic_batch_size: rows per decoder call of the synthetic stream (one stream,
+            every class's rows drawn in it), at most: when an epoch needs fewer synthetic
+            rows (from ``class_counts`` and the strategy), the next power of two at or above
+            that need (64 at least), so a small dataset does not generate blocks it drops.
         mix_rows: rows taken from one source at a time. 1 (default) mixes single rows;
             larger values mix chunks of that many rows with `Dataset.rebatch` instead of
             unbatching, several times faster (tf.data's per-element cost is paid per chunk)
@@ -377,6 +380,9 @@ def balance(
     _check_spec(spec, cols, masks, batched, "dataset")
     counts = _counts(enc, class_counts)
     w_real, w_syn, _ = mixture_weights(counts, _strategy(enc, sampling_strategy), classes=enc.classes)
+    total_syn = sum(w_syn.values())
+    # synthetic rows per epoch, in expectation: sets the generator's block size
+    rows_needed = total_syn / w_real * sum(counts.values()) if w_real > 0 else math.inf
     keep = _real_rows(enc, cols, masks, label_key)
     chunked = mix_rows > 1
 
@@ -390,19 +396,20 @@ def balance(
         else:
             real = dataset.filter(keep)
         streams, weights = [real], [w_real]
-        for c, w in w_syn.items():
-            if w <= 1e-12:
-                continue
-            syn = _class_stream(
-                art, enc.class_index(c), cols, masks, int(synthetic_batch_size), int(seed), None,
-                key, one_thread=False,
+        if total_syn > 1e-12:
+            # one stream of all classes (each row's class drawn with the synthetic weights):
+            # a source chosen with weights (real, class 1, ..., class k) row by row is the
+            # same mixture as (real, synthetic) and then a class for each synthetic row
+            syn = _mixed_stream(
+                art, [w_syn.get(c, 0.0) / total_syn for c in enc.classes], cols, masks,
+                _block_rows(rows_needed, int(synthetic_batch_size)), int(seed), key,
             )
             # Endless, but the mixture ends with the real rows: a finite (never reached) take
             # makes the output's cardinality UNKNOWN instead of INFINITE, so `len()`, `take(n)`
             # and Keras do not treat one balanced epoch as endless. Per block: no row cost.
             syn = syn.take(2**62)
             streams.append(syn.rebatch(mix_rows) if chunked else syn.unbatch())
-            weights.append(w)
+            weights.append(total_syn)
         if flag_key is not None:
             streams = [s.map(_with_flag(flag_key, i > 0, chunked)) for i, s in enumerate(streams)]
         if len(streams) == 1:
@@ -419,6 +426,14 @@ def balance(
     if not chunked:
         return out.batch(int(batch_size)) if batch_size is not None else out
     return out.rebatch(int(batch_size)) if batch_size is not None else out.unbatch()
+
+
+def _block_rows(needed: float, most: int, least: int = 64) -> int:
+    """Rows per decoder call for a stream that needs `needed` rows per epoch: the next power
+    of two at or above it, within [min(least, most), most]."""
+    if not math.isfinite(needed) or needed >= most:
+        return most
+    return max(min(least, most), min(most, 1 << max(0, math.ceil(math.log2(max(needed, 1.0))))))
 
 
 def _real_rows(enc, cols: list[_Column], masks: list[str], label_key: str):

@@ -251,6 +251,31 @@ def synthetic_dataset(
     return _class_stream(art, class_idx, cols, masks, int(batch_size), int(seed), n)
 
 
+def _mixed_stream(art, probs, cols, masks, batch_size: int, seed: int, key=None):
+    """Endless blocks of `batch_size` synthetic rows whose classes are drawn i.i.d. with
+    `probs` (one per model class): `balance`'s one synthetic stream. One stream, not one per
+    class: each stream costs an instantiation of the generator's graph per iteration (about
+    0.17 s for digits' decoder), which ten classes paid every epoch. `key` as in
+    `_class_stream`."""
+    import tensorflow as tf
+
+    logits = tf.constant(np.log(np.maximum(np.asarray(probs, np.float64), 1e-30))[None, :],
+                         tf.float32)
+    slot = len(art.encoding.classes)  # a seed slot no class's own stream uses
+
+    def block(b):
+        block_seed = _block_seed_tf(seed, slot, b)
+        if key is not None:
+            block_seed = tf.random.experimental.stateless_fold_in(block_seed, key)
+        seeds = tf.random.experimental.stateless_split(block_seed, num=2)
+        y = tf.cast(tf.random.stateless_categorical(logits, batch_size, seed=seeds[0])[0],
+                    tf.int32)
+        return _synthetic_features(art, y, cols, masks, seeds[1])
+
+    return tf.data.Dataset.counter(dtype=tf.int64).map(
+        block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
 def _class_stream(
     art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None, key=None,
     one_thread: bool = True,
