@@ -42,6 +42,8 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
             ) from exc
         if classes is not None:
             by_str = {str(c): c for c in classes}
+            by_str.update({str(c).lower(): c for c in classes  # bool classes: "true" too
+                           if isinstance(c, (bool, np.bool_)) and str(c).lower() not in by_str})
             unknown = [k for k in raw if k not in by_str]
             if unknown:
                 raise VAEAugmentError(

@@ -222,6 +222,10 @@ class Encoding:
         for c, i in self._class_index.items():
             if str(c) == str(value):
                 return i
+        if isinstance(value, str):  # a bool class as typed on a command line: true / false
+            for c, i in self._class_index.items():
+                if isinstance(c, (bool, np.bool_)) and value.strip().lower() == str(c).lower():
+                    return i
         raise SchemaError(f"class {value!r} is not one of the model's classes {self.classes}")
 
     # ------------------------------------------------------------------ encode
@@ -708,12 +712,25 @@ def _knot_forward(table, x: np.ndarray) -> np.ndarray:
     return np.where(exact, at, between)
 
 
+def castable_int_bounds(np_dtype) -> tuple[float, float]:
+    """The float64 range that casts to integer type `np_dtype` without overflow: 2**63 - 1
+    and 2**64 - 1 round up to 2**63 and 2**64 as float64, whose cast wrapped to -2**63 / 0."""
+    info = np.iinfo(np_dtype)
+    lo, hi = float(info.min), float(info.max)
+    if int(hi) > info.max:
+        hi = float(np.nextafter(hi, 0.0))
+    return lo, hi
+
+
+def _to_int(values: np.ndarray, np_type) -> np.ndarray:
+    lo, hi = castable_int_bounds(np_type)
+    with np.errstate(invalid="ignore"):  # NaN where the mask marks a null
+        return np.clip(np.rint(values), lo, hi).astype(np_type)
+
+
 def _numeric_array(values: np.ndarray, mask, typ: pa.DataType) -> pa.Array:
     if pa.types.is_integer(typ):
-        np_type = typ.to_pandas_dtype()
-        info = np.iinfo(np_type)
-        vals = np.clip(np.rint(values), info.min, info.max).astype(np_type)
-        return pa.array(vals, type=typ, mask=mask)
+        return pa.array(_to_int(values, typ.to_pandas_dtype()), type=typ, mask=mask)
     return pa.array(values.astype(typ.to_pandas_dtype()), type=typ, mask=mask)
 
 
@@ -730,7 +747,10 @@ def _categorical_array(s: FeatureSpec, codes: np.ndarray, typ: pa.DataType) -> p
 
 def _tensor_array(values: np.ndarray, mask, typ: pa.DataType) -> pa.Array:
     storage_type = typ.storage_type if isinstance(typ, pa.BaseExtensionType) else typ
-    flat = pa.array(values.reshape(-1).astype(storage_type.value_type.to_pandas_dtype()))
+    np_type = storage_type.value_type.to_pandas_dtype()
+    flat = values.reshape(-1)
+    flat = pa.array(_to_int(flat, np_type) if np.dtype(np_type).kind in "iu"
+                    else flat.astype(np_type))
     storage = pa.FixedSizeListArray.from_arrays(
         flat, type=storage_type, mask=None if mask is None else pa.array(mask)
     )

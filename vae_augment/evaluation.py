@@ -87,6 +87,19 @@ def _without_flag(table: pa.Table, keep_synthetic: bool) -> pa.Table:
     return table.filter(keep).drop_columns([SYNTHETIC_COLUMN])
 
 
+_VIEW_TYPES = {"string_view": pa.large_string(), "binary_view": pa.large_binary()}
+
+
+def _without_views(table: pa.Table) -> pa.Table:
+    """string_view / binary_view columns as large_string / large_binary: pyarrow 25 cannot
+    filter or take them, and the report only reads them (a `balance` output keeps such a
+    column when it is excluded from the model)."""
+    if not any(str(t) in _VIEW_TYPES for t in table.schema.types):
+        return table
+    fields = [f.with_type(_VIEW_TYPES.get(str(f.type), f.type)) for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
 def _check_schemas(real: pa.Table, other: pa.Table, what: str) -> pa.Table:
     """`other` with real's column order and schema; SchemaError on any difference."""
     missing = [c for c in real.column_names if c not in other.column_names]
@@ -270,8 +283,9 @@ def evaluate(
     if max_rows < 100:
         raise VAEAugmentError(f"`max_rows` must be at least 100, got {max_rows!r}")
     check_report_dir(report_dir, overwrite)
-    real = _without_flag(_as_table(real, "REAL"), keep_synthetic=False)
-    synthetic = _without_flag(_as_table(synthetic, "SYNTHETIC"), keep_synthetic=True)
+    real = _without_flag(_without_views(_as_table(real, "REAL")), keep_synthetic=False)
+    synthetic = _without_flag(_without_views(_as_table(synthetic, "SYNTHETIC")),
+                              keep_synthetic=True)
     for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
         if label not in t.column_names:
             raise SchemaError(f"`label` column '{label}' not found in {what}. "
@@ -280,7 +294,8 @@ def evaluate(
     real = real.filter(pc.is_valid(real.column(label)))
     synthetic = synthetic.filter(pc.is_valid(synthetic.column(label)))
     if holdout is not None:
-        holdout = _without_flag(_as_table(holdout, "HOLDOUT"), keep_synthetic=False)
+        holdout = _without_flag(_without_views(_as_table(holdout, "HOLDOUT")),
+                                keep_synthetic=False)
         if label not in holdout.column_names:
             raise SchemaError(f"`label` column '{label}' not found in HOLDOUT")
         holdout = _check_schemas(real, holdout, "HOLDOUT")

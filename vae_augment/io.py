@@ -55,8 +55,15 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
+    if isinstance(inputs, (pa.Table, pa.RecordBatch)) or not isinstance(inputs, Sequence):
+        raise InputError(f"expected Parquet paths (a file, a directory, a glob or a list of "
+                         f"them), got {type(inputs).__name__}; write the table to Parquet "
+                         f"first (pyarrow.parquet.write_table)")
     paths: list[str] = []
     for item in inputs:
+        if not isinstance(item, (str, os.PathLike)):
+            raise InputError(f"expected Parquet paths, got an item of type "
+                             f"{type(item).__name__}")
         item = os.fspath(item)
         if os.path.isdir(item):
             found = sorted(
@@ -158,7 +165,19 @@ def iter_batches(
         try:
             yield from pf.iter_batches(batch_size=batch_size, columns=columns)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-            raise InputError(f"input '{path}' is corrupt ({str(exc).splitlines()[0]})") from exc
+            raise unreadable(path, exc) from exc
+
+
+def unreadable(path: str, exc: BaseException) -> InputError:
+    """The error for a file whose data pyarrow fails to read: corrupt, or (pyarrow 25) a
+    fixed-size list column with null entries, which pyarrow writes but cannot read back."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Expected all lists to be of size" in first:
+        return InputError(
+            f"input '{path}' has a fixed-size list column with null entries, which pyarrow "
+            f"{pa.__version__} cannot read back ({first}); fill those entries (e.g. with "
+            f"zeros) before writing the file")
+    return InputError(f"input '{path}' is corrupt ({first})")
 
 
 def read_table(paths: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -144,6 +145,16 @@ def _fixed_list_value_type(t: pa.DataType) -> pa.DataType | None:
     return None
 
 
+def _pandas_index_columns(schema: pa.Schema) -> list[str]:
+    """The columns pandas stored its index in (``df.to_parquet``); a RangeIndex is stored
+    as metadata only, and is not one."""
+    try:
+        meta = schema.pandas_metadata or {}
+    except (ValueError, UnicodeDecodeError):  # metadata that is not pandas' JSON
+        return []
+    return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+
+
 def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
     """Shape of a fixed-shape tensor column, or None when the column is not one.
 
@@ -164,7 +175,9 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
                 shape = [int(s) for s in raw.replace("x", ",").split(",") if s.strip()]
             except ValueError as exc:
                 raise SchemaError(
-                    f"`image_shape` metadata {raw!r} is not a comma-separated list of ints"
+                    f"column '{field.name}': `image_shape` metadata {raw!r} is not a "
+                    f"comma-separated list of ints (fix the metadata, or exclude the column "
+                    f"with {option('exclude', field.name, many=True)})"
                 ) from exc
             if int(np.prod(shape)) == size:
                 return shape
@@ -402,6 +415,18 @@ class SchemaStats:
         numeric: Sequence[str] = (),
         max_categories: int = DEFAULT_MAX_CATEGORIES,
     ):
+        index = [c for c in _pandas_index_columns(schema)
+                 if c in schema.names and c != label and c not in exclude]
+        if index:
+            warnings.warn(
+                f"column {index[0]!r} is the pandas index of the input (its pandas metadata "
+                f"says so); it is modelled like any column, so synthetic rows repeat its "
+                f"values and it can give the label away; leave it out with "
+                f"{option('exclude', index[0], many=True)}", UserWarning, stacklevel=3)
+        dup = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        if dup:
+            raise SchemaError(f"the input has several columns named {dup}; column names must "
+                              "be unique (rename them, e.g. with pyarrow's rename_columns)")
         if label not in schema.names:
             raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
         for which, names in (("exclude", exclude), ("categorical", categorical),

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from vae_augment.encoding import Encoding
 from vae_augment.errors import InputError, VAEAugmentError
-from vae_augment.io import resolve_inputs
+from vae_augment.io import resolve_inputs, unreadable
 
 __all__ = [
     "InMemorySource",
@@ -235,7 +235,7 @@ class ParquetSource:
                     if len(enc["y"]):
                         yield enc
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"input '{g.path}' is corrupt ({str(exc).splitlines()[0]})") from exc
+            raise unreadable(g.path, exc) from exc
 
     # ------------------------------------------------------------------ generators
     def iter_train(

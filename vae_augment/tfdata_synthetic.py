@@ -133,11 +133,9 @@ def _constant_values(values: list[Any], c: _Column):
 
 
 def _int_bounds(np_dtype) -> tuple[float, float]:
-    info = np.iinfo(np_dtype)
-    lo, hi = float(info.min), float(info.max)
-    if int(hi) > info.max:  # 2**63 - 1 and 2**64 - 1 round up in float64
-        hi = float(np.nextafter(hi, 0.0))
-    return lo, hi
+    from vae_augment.encoding import castable_int_bounds
+
+    return castable_int_bounds(np_dtype)
 
 
 def _rows_shape(rows, shape: tuple[int, ...]):

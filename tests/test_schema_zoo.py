@@ -1,0 +1,134 @@
+"""Unusual schemas and values through the product (session 20's schema-zoo audit): each test
+fails on the code before its fix."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from .conftest import FAST, FAST_ARGS
+
+
+# ----------------------------------------------------------- schema zoo (session 20 audit)
+def test_integers_at_the_type_limits_stay_in_range(tmp_path):
+    """int64 / uint64 near their limits: the float64 clip bound rounded up to 2**63 / 2**64,
+    and the cast wrapped synthetic values to -2**63 and 0 (tensors: no clip at all)."""
+    from vae_augment.api import fit, sample
+
+    rng = np.random.default_rng(0)
+    n = 300
+    i64 = (2**63 - 1 - rng.integers(0, 1000, n)).astype(np.int64)
+    u64 = np.uint64(2**64 - 1) - rng.integers(0, 1000, n).astype(np.uint64)
+    t64 = (2**63 - 1 - rng.integers(0, 10**6, (n, 4))).astype(np.int64)
+    table = pa.table({
+        "y": np.where(np.arange(n) % 5 == 0, "b", "a"), "x": rng.normal(size=n),
+        "i64": i64, "u64": u64,
+        "t64": pa.FixedSizeListArray.from_arrays(pa.array(t64.reshape(-1)), 4)})
+    art = fit(table, label="y", seed=0, constraints=None, **FAST)
+    out = sample(art, {"b": 200}, seed=1)
+    for name, real in (("i64", i64), ("u64", u64), ("t64", t64.reshape(-1))):
+        col = out.column(name)
+        v = (np.asarray(col.combine_chunks().flatten()) if name == "t64" else col.to_numpy())
+        assert v.dtype == real.dtype
+        # within float64's spacing (1024 / 2048 here) of the real range: no wrap-around
+        spacing = 2048
+        assert (v >= real.min() - spacing).all() and (v <= real.max()).all(), name
+
+
+def test_duplicate_column_names_are_one_line(tmp_path, capsys):
+    from vae_augment.cli import main
+
+    x = pa.array(np.arange(50, dtype=np.float64))
+    y = pa.array(["a"] * 40 + ["b"] * 10)
+    pq.write_table(pa.Table.from_arrays([y, x, x], names=["y", "x", "x"]), tmp_path / "d.parquet")
+    assert main(["balance", str(tmp_path / "d.parquet"), str(tmp_path / "o.parquet"),
+                 "--label", "y", *FAST_ARGS]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("vae-augment: error: the input has several columns named ['x']; column "
+                   "names must be unique (rename them, e.g. with pyarrow's rename_columns)")
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_bad_image_shape_metadata_names_the_column(tmp_path, capsys):
+    from vae_augment.cli import main
+
+    img = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(50 * 6, np.float32)), 6)
+    t = pa.table({"img": img, "y": ["a"] * 40 + ["b"] * 10})
+    t = t.replace_schema_metadata({b"image_shape": b"two,three"})
+    pq.write_table(t, tmp_path / "i.parquet")
+    assert main(["fit", str(tmp_path / "i.parquet"), "--label", "y", "--model-dir",
+                 str(tmp_path / "m"), *FAST_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "column 'img': `image_shape` metadata 'two,three'" in err and "--exclude img" in err
+
+
+def test_bool_classes_take_command_line_spelling_and_balance_refuses_a_table(mixed_table):
+    from vae_augment.api import balance
+    from vae_augment.errors import InputError
+    from vae_augment.preparation import fit_encoding
+
+    enc = fit_encoding(pa.table({"x": np.arange(40.0), "y": [True] * 30 + [False] * 10}), "y")
+    assert enc.class_index("true") == 1 and enc.class_index("False") == 0
+    assert enc.class_index(np.bool_(True)) == 1
+    with pytest.raises(InputError, match="expected Parquet paths .* got Table"):
+        balance(mixed_table, "out.parquet", label="label")
+
+
+def test_a_pandas_index_column_is_named_in_a_warning(tmp_path):
+    import pandas as pd
+
+    from vae_augment.preparation import fit_encoding
+
+    n = 60
+    df = pd.DataFrame({"y": ["a"] * 50 + ["b"] * 10, "x": np.arange(n, dtype=float)},
+                      index=pd.Index(np.arange(n) * 2 + 5, name="rid"))
+    df.to_parquet(tmp_path / "p.parquet")
+    with pytest.warns(UserWarning, match="column 'rid' is the pandas index of the input"):
+        fit_encoding(str(tmp_path / "p.parquet"), "y")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_encoding(str(tmp_path / "p.parquet"), "y", exclude=["rid"])  # no warning
+        df.reset_index(drop=True).to_parquet(tmp_path / "r.parquet")  # a RangeIndex: none
+        fit_encoding(str(tmp_path / "r.parquet"), "y")
+
+
+def test_null_fixed_size_lists_are_named_as_pyarrows_limit_not_corruption(tmp_path, capsys):
+    from vae_augment.cli import main
+
+    img = pa.array([None if k % 13 == 0 else [1.0] * 4 for k in range(60)],
+                   pa.list_(pa.float32(), 4))
+    pq.write_table(pa.table({"y": ["a"] * 50 + ["b"] * 10, "img": img}), tmp_path / "n.parquet")
+    code = main(["balance", str(tmp_path / "n.parquet"), str(tmp_path / "o.parquet"),
+                 "--label", "y", *FAST_ARGS])
+    err = capsys.readouterr().err
+    assert code == 2 and "has a fixed-size list column with null entries" in err, err
+    assert "corrupt" not in err
+
+
+def test_evaluate_filters_a_balance_output_with_a_string_view_column(tmp_path, capsys):
+    """pyarrow 25 cannot take from string_view: evaluate crashed splitting real and
+    synthetic rows of a balance output whose excluded column was a string_view."""
+    from vae_augment.cli import main
+
+    rng = np.random.default_rng(0)
+    n = 200
+    t = pa.table({"sv": pa.array(rng.choice(["u", "v"], n), pa.string_view()),
+                  "y": np.where(np.arange(n) % 5 == 0, "b", "a"), "x": rng.normal(size=n)})
+    pq.write_table(t, tmp_path / "sv.parquet")
+    out = tmp_path / "o.parquet"
+    assert main(["balance", str(tmp_path / "sv.parquet"), str(out), "--label", "y",
+                 "--exclude", "sv", *FAST_ARGS]) == 0
+    assert pq.read_schema(out).field("sv").type == pa.string_view()
+    assert main(["evaluate", str(tmp_path / "sv.parquet"), str(out), "--label", "y",
+                 "--report", str(tmp_path / "rep"), "--sections", "fidelity"]) == 0, \
+        capsys.readouterr().err
+    assert (tmp_path / "rep" / "report.html").exists()
+
+
+def test_bool_classes_in_a_sampling_strategy_take_json_spelling():
+    from vae_augment.balancing import parse_sampling_strategy
+
+    assert parse_sampling_strategy('{"true": 100}', classes=[False, True]) == {True: 100}
+    assert parse_sampling_strategy('{"True": 7}', classes=[False, True]) == {True: 7}
