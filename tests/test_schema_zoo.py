@@ -132,3 +132,17 @@ def test_bool_classes_in_a_sampling_strategy_take_json_spelling():
 
     assert parse_sampling_strategy('{"true": 100}', classes=[False, True]) == {True: 100}
     assert parse_sampling_strategy('{"True": 7}', classes=[False, True]) == {True: 7}
+
+
+def test_a_non_nullable_unsupported_column_is_not_sent_to_exclude(tmp_path, capsys):
+    from vae_augment.cli import main
+
+    schema = pa.schema([pa.field("bin", pa.binary(), nullable=False), ("y", pa.string()),
+                        ("x", pa.float64())])
+    t = pa.table({"bin": [b"q"] * 50, "y": ["a"] * 40 + ["b"] * 10, "x": np.arange(50.0)},
+                 schema=schema)
+    pq.write_table(t, tmp_path / "nn.parquet")
+    assert main(["fit", str(tmp_path / "nn.parquet"), "--label", "y", "--model-dir",
+                 str(tmp_path / "m"), *FAST_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "has unsupported type binary and is not nullable" in err and "--exclude" not in err

@@ -255,6 +255,13 @@ class _ColumnStats:
             self.counts = {}  # while it holds few whole numbers (one-hot outputs): see finalize
             self.numeric = _NumericStats(rng)
         else:
+            if not field.nullable:  # excluding it would not help: see finalize
+                raise SchemaError(
+                    f"column '{field.name}' has unsupported type {t} and is not nullable, so "
+                    f"it can be neither modelled nor excluded (excluded columns are null in "
+                    f"synthetic rows); make the field nullable in the file's schema, or drop "
+                    f"the column"
+                )
             raise SchemaError(
                 f"column '{field.name}' has unsupported type {t}; exclude it with "
                 f"{option('exclude', field.name, many=True)}"
@@ -496,7 +503,8 @@ class SchemaStats:
                 if not field.nullable:
                     raise SchemaError(
                         f"column '{field.name}' is excluded but not nullable; synthetic rows "
-                        "would have no value for it"
+                        "would have no value for it (excluded columns are null in synthetic "
+                        "rows): make the field nullable in the file's schema, or model it"
                     )
                 specs.append(FeatureSpec(name=field.name, kind="excluded", has_nulls=True))
                 continue
