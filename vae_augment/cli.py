@@ -303,12 +303,17 @@ def _fit_kwargs(args) -> dict:
     }
 
 
+def _null_label_rows(summary: dict) -> int:
+    """Rows whose label is null: passed through, neither counted nor balanced."""
+    return int(summary.get("rows_written", 0) - sum(summary["counts_after"].values()))
+
+
 def _print_counts(summary: dict, out=None) -> None:
     out = out or sys.stdout
     rows = [("class", "before", "generated", "after")]
     for c, n in summary["counts_before"].items():
         rows.append((str(c), str(n), str(summary["generated"][c]), str(summary["counts_after"][c])))
-    nulls = summary.get("rows_written", 0) - sum(summary["counts_after"].values())
+    nulls = _null_label_rows(summary)
     if nulls > 0:  # rows whose label is null are passed through, neither counted nor balanced
         rows.append(("(null label)", str(nulls), "0", str(nulls)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -424,7 +429,7 @@ def _balance_json(args, summary: dict, report: dict | None) -> dict:
            "counts_before": keyed(summary["counts_before"]),
            "generated": keyed(summary["generated"]),
            "counts_after": keyed(summary["counts_after"]),
-           "null_label_rows": int(summary["rows_written"] - sum(summary["counts_after"].values())),
+           "null_label_rows": _null_label_rows(summary),
            "model_dir": args.model_dir}
     if "privacy_dropped" in summary:
         out["privacy_min_distance"] = summary["privacy_min_distance"]
@@ -547,7 +552,6 @@ def _resume_hint(args) -> str:
                                     args.resume)
     if directory is None:
         return ""
-
     path = latest_checkpoint(directory)
     if path is None:
         return ""

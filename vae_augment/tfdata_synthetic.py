@@ -253,8 +253,8 @@ def _mixed_stream(art, probs, cols, masks, batch_size: int, seed: int, key=None)
     """Endless blocks of `batch_size` synthetic rows whose classes are drawn i.i.d. with
     `probs` (one per model class): `balance`'s one synthetic stream. One stream, not one per
     class: each stream costs an instantiation of the generator's graph per iteration (about
-    0.17 s for digits' decoder), which ten classes paid every epoch. `key` as in
-    `_class_stream`."""
+    0.17 s for digits' decoder), which ten classes paid every epoch. `key` (an int64 scalar
+    tensor, optional) is folded into every block's seed (`balance(reseed_each_epoch=True)`)."""
     import tensorflow as tf
 
     logits = tf.constant(np.log(np.maximum(np.asarray(probs, np.float64), 1e-30))[None, :],
@@ -274,12 +274,8 @@ def _mixed_stream(art, probs, cols, masks, batch_size: int, seed: int, key=None)
         block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _class_stream(
-    art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None, key=None,
-    one_thread: bool = True,
-):
-    """Class `class_idx`'s blocks; `key` (an int64 scalar tensor, optional) is folded into
-    every block's seed (`balance(reseed_each_epoch=True)`). `one_thread`: see below."""
+def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None):
+    """Class `class_idx`'s blocks (`synthetic_dataset`)."""
     import tensorflow as tf
 
     if n is None:
@@ -295,20 +291,15 @@ def _class_stream(
 
     def block(b, rows):
         y = tf.fill([batch_size], tf.constant(class_idx, tf.int32))
-        block_seed = _block_seed_tf(seed, class_idx, b)
-        if key is not None:
-            block_seed = tf.random.experimental.stateless_fold_in(block_seed, key)
-        feats = _synthetic_features(art, y, cols, masks, block_seed)
+        feats = _synthetic_features(art, y, cols, masks, _block_seed_tf(seed, class_idx, b))
         return {k: v[:rows] for k, v in feats.items()}
 
-    # `synthetic_dataset`: one intra-op thread per call, several blocks generated at once
-    # (rows do not depend on it: categories are drawn with `distributions.categorical_sample`,
-    # which is independent of the thread count). tf.data applies threading options to the
-    # whole pipeline they end up in, not to one branch, so `balance` leaves them out
-    # (`one_thread=False`) rather than slow the user's own maps; measured: no loss there.
+    # One intra-op thread per call, several blocks generated at once (rows do not depend on
+    # it: categories are drawn with `distributions.categorical_sample`, which is independent
+    # of the thread count). tf.data applies threading options to the whole pipeline they end
+    # up in, not to one branch, so `balance`'s stream (`_mixed_stream`) leaves them out
+    # rather than slow the user's own maps; measured: no loss there.
     ds = blocks.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if not one_thread:
-        return ds
     options = tf.data.Options()
     options.threading.max_intra_op_parallelism = 1
     return ds.with_options(options)
