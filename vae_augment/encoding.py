@@ -591,7 +591,7 @@ class Encoding:
             if mask is not None and not mask.any():
                 mask = None
             if s.kind == "numeric":
-                arrays.append(_numeric_array(values, mask, field.type))
+                arrays.append(_numeric_array(values, mask, field.type, s.int_low, s.int_high))
             elif s.kind == "categorical":
                 arrays.append(_categorical_array(s, values, field.type))
             else:
@@ -728,9 +728,13 @@ def _to_int(values: np.ndarray, np_type) -> np.ndarray:
         return np.clip(np.rint(values), lo, hi).astype(np_type)
 
 
-def _numeric_array(values: np.ndarray, mask, typ: pa.DataType) -> pa.Array:
+def _numeric_array(values: np.ndarray, mask, typ: pa.DataType, low=None, high=None) -> pa.Array:
+    """`low` / `high`: an integer column's exact observed extremes (`FeatureSpec.int_low`)."""
     if pa.types.is_integer(typ):
-        return pa.array(_to_int(values, typ.to_pandas_dtype()), type=typ, mask=mask)
+        ints = _to_int(values, typ.to_pandas_dtype())
+        if low is not None:
+            ints = np.clip(ints, low, high)  # exact: Python ints take the array's dtype
+        return pa.array(ints, type=typ, mask=mask)
     return pa.array(values.astype(typ.to_pandas_dtype()), type=typ, mask=mask)
 
 

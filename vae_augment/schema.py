@@ -104,6 +104,10 @@ class FeatureSpec:
     ``spike`` (numeric columns): a value holding a large share of the column (a
     zero-inflated column's 0), modelled by a Bernoulli indicator beside the null indicators
     instead of by the quantile-normal map (`Encoding.with_spikes`); None: no indicator.
+
+    ``int_low`` / ``int_high`` (integer numeric columns): the exact smallest and largest
+    value seen; synthetic integers are clipped to them (float64 knots alone are off by up to
+    1,024 near 2**63). None in artifacts of earlier versions: no such clip.
     """
 
     name: str
@@ -120,6 +124,8 @@ class FeatureSpec:
     std: list[float] | None = None
     decimals: int | None = None
     spike: float | None = None
+    int_low: int | None = None
+    int_high: int | None = None
 
     @property
     def null_code(self) -> int:
@@ -228,6 +234,8 @@ class _ColumnStats:
         self.high = -np.inf
         self.sum = None
         self.sumsq = None
+        self.int_low: int | None = None  # exact extremes of an integer column
+        self.int_high: int | None = None
         self.max_categories = max_categories
         t = field.type
         value_type = _fixed_list_value_type(t)
@@ -292,6 +300,10 @@ class _ColumnStats:
                 self.too_many = True
                 if self.kind == "int":
                     self.counts = None
+        if self.kind == "int" and len(valid):
+            lo, hi = (v.as_py() for v in pc.min_max(valid).values())
+            self.int_low = lo if self.int_low is None else min(self.int_low, lo)
+            self.int_high = hi if self.int_high is None else max(self.int_high, hi)
         if self.numeric is not None:
             values = valid.to_numpy(zero_copy_only=False).astype(np.float64)
             if self.kind == "numeric" and not np.all(np.isfinite(values)):
@@ -397,6 +409,8 @@ class _ColumnStats:
             has_nulls=has_nulls,
             knots=self.numeric.knots(),
             decimals=None if self.kind == "int" else self.numeric.decimals,
+            int_low=self.int_low if self.kind == "int" else None,
+            int_high=self.int_high if self.kind == "int" else None,
         )
 
 

@@ -181,6 +181,9 @@ def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> 
                     lo, hi = _int_bounds(c.np_dtype)
                     v = tf.clip_by_value(tf.round(v), lo, hi)
                 values = tf.cast(v, c.tf_dtype)
+                if s.int_low is not None:  # exact extremes, as `decode`
+                    values = tf.clip_by_value(values, tf.constant(s.int_low, c.tf_dtype),
+                                              tf.constant(s.int_high, c.tf_dtype))
         if isnull is not None:
             cond = tf.reshape(isnull, tf.concat([[rows], tf.ones([len(c.shape)], tf.int32)], 0))
             values = tf.where(cond, tf.constant(c.fill, c.tf_dtype), values)
