@@ -308,11 +308,12 @@ def balance(
     mix_rows: int = 1,
     reseed_each_epoch: bool = False,
 ):
-    """Mixes a real dataset with per-class synthetic streams to reach a class distribution.
+    """Mixes a real dataset with a synthetic stream to reach a class distribution.
 
     Real rows and generated rows are interleaved one row at a time: each output row comes
-    from the real stream or from class c's synthetic stream at random with the weights of
-    `mixture_weights`, so it is of class c with probability ``p_c``. This is
+    from the real stream or from the synthetic stream at random with the weights of
+    `mixture_weights` (the synthetic stream's rows have their classes drawn with the
+    classes' synthetic weights), so it is of class c with probability ``p_c``. This is
     `tf.data.Dataset.sample_from_datasets`'s scheme; it is built from `choose_from_datasets`
     with the i.i.d. source indices drawn 4096 at a time (stateless), because
     `sample_from_datasets` draws one random op per row and was the bottleneck (6x slower).
