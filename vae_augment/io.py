@@ -175,8 +175,8 @@ def unreadable(path: str, exc: BaseException) -> InputError:
     if "Expected all lists to be of size" in first:
         return InputError(
             f"input '{path}' has a fixed-size list column with null entries, which pyarrow "
-            f"{pa.__version__} cannot read back ({first}); fill those entries (e.g. with "
-            f"zeros) before writing the file")
+            f"{pa.__version__} cannot read back ({first}; apache/arrow#35692); fill those "
+            f"entries (e.g. with zeros) before writing the file")
     return InputError(f"input '{path}' is corrupt ({first})")
 
 
