@@ -108,9 +108,10 @@ def _multi_processing(argv) -> bool:
                 return a.split("=", 1)[1]
         return None
 
+    from pipelines import _IN_PROCESS_RUNNERS  # at call time: pipelines is loaded by then
+
     runner = (value("--runner") or "FnApiRunner").lower().rsplit(".", 1)[-1]
-    local = runner in ("fnapirunner", "directrunner", "switchingdirectrunner")
-    return local and value("--direct_running_mode") == "multi_processing"
+    return runner in _IN_PROCESS_RUNNERS and value("--direct_running_mode") == "multi_processing"
 
 
 class _StderrWithoutUserErrors:

@@ -212,7 +212,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns ``{"output": path, "rows": n, "classes": {...}}``."""
     from vae_augment.beam import ReadParquetTables, expand_patterns
     from vae_augment.constraints import constraint_spec
-    from vae_augment.schema import SchemaStats
+    from vae_augment.schema import SchemaStats, warn_pandas_index
 
     args, options = pipelines.parse_args(build_parser(), argv)
     _check_output(args.output, args.overwrite)
@@ -221,6 +221,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     kwargs = {"exclude": args.exclude, "categorical": args.categorical,
               "numeric": args.numeric, "max_categories": args.max_categories}
     stats = SchemaStats(schema, args.label, **kwargs)  # argument errors before the job starts
+    warn_pandas_index(schema, args.label, args.exclude)  # once, here, not per accumulator
     spec = constraint_spec(args.constraint or "auto")
     _check_constraint_columns(spec, stats)
     combine = StatsCombineFn(schema, args.label, kwargs)

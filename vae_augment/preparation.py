@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from vae_augment.encoding import Encoding
 from vae_augment.io import iter_batches, read_schema, resolve_inputs
-from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats
+from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats, warn_pandas_index
 
 if TYPE_CHECKING:
     from vae_augment.training import TrainConfig
@@ -46,6 +46,7 @@ def fit_encoding(
         schema, label, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories,
     )
+    warn_pandas_index(schema, label, exclude)
     for batch in batches:
         stats.update(batch)
     from vae_augment.stats_merge import encoding_from_stats

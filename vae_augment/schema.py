@@ -23,6 +23,7 @@ __all__ = [
     "FeatureSpec",
     "SchemaStats",
     "tensor_shape",
+    "warn_pandas_index",
     "QUANTILE_KNOTS",
     "DEFAULT_MAX_CATEGORIES",
     "DEFAULT_INT_CATEGORICAL_MAX",
@@ -149,6 +150,20 @@ def _fixed_list_value_type(t: pa.DataType) -> pa.DataType | None:
     if pa.types.is_fixed_size_list(t):
         return t.value_type
     return None
+
+
+def warn_pandas_index(schema: pa.Schema, label: str, exclude: Sequence[str] = ()) -> None:
+    """Warns when a column is a pandas index (``df.to_parquet``): it is modelled like any
+    column unless excluded. Called once per fit, where the schema is first read (not by
+    `SchemaStats`, which a Beam combine builds once per accumulator)."""
+    index = [c for c in _pandas_index_columns(schema)
+             if c in schema.names and c != label and c not in exclude]
+    if index:
+        warnings.warn(
+            f"column {index[0]!r} is the pandas index of the input (its pandas metadata "
+            f"says so); it is modelled like any column, so synthetic rows repeat its "
+            f"values and it can give the label away; leave it out with "
+            f"{option('exclude', index[0], many=True)}", UserWarning, stacklevel=3)
 
 
 def _pandas_index_columns(schema: pa.Schema) -> list[str]:
@@ -301,9 +316,7 @@ class _ColumnStats:
                 if self.kind == "int":
                     self.counts = None
         if self.kind == "int" and len(valid):
-            lo, hi = (v.as_py() for v in pc.min_max(valid).values())
-            self.int_low = lo if self.int_low is None else min(self.int_low, lo)
-            self.int_high = hi if self.int_high is None else max(self.int_high, hi)
+            self.widen_int_range(*(v.as_py() for v in pc.min_max(valid).values()))
         if self.numeric is not None:
             values = valid.to_numpy(zero_copy_only=False).astype(np.float64)
             if self.kind == "numeric" and not np.all(np.isfinite(values)):
@@ -314,6 +327,12 @@ class _ColumnStats:
                     f"{option('exclude', self.field.name, many=True)})"
                 )
             self.numeric.update(values)
+
+    def widen_int_range(self, lo: int | None, hi: int | None) -> None:
+        """Takes [lo, hi] into an integer column's exact range (None: nothing seen)."""
+        if lo is not None:
+            self.int_low = lo if self.int_low is None else min(self.int_low, lo)
+            self.int_high = hi if self.int_high is None else max(self.int_high, hi)
 
     def _count_floats(self, valid: pa.Array) -> None:
         """Counts a float column's values while they are at most `DEFAULT_INT_CATEGORICAL_MAX`
@@ -436,14 +455,6 @@ class SchemaStats:
         numeric: Sequence[str] = (),
         max_categories: int = DEFAULT_MAX_CATEGORIES,
     ):
-        index = [c for c in _pandas_index_columns(schema)
-                 if c in schema.names and c != label and c not in exclude]
-        if index:
-            warnings.warn(
-                f"column {index[0]!r} is the pandas index of the input (its pandas metadata "
-                f"says so); it is modelled like any column, so synthetic rows repeat its "
-                f"values and it can give the label away; leave it out with "
-                f"{option('exclude', index[0], many=True)}", UserWarning, stacklevel=3)
         dup = sorted({n for n in schema.names if schema.names.count(n) > 1})
         if dup:
             raise SchemaError(f"the input has several columns named {dup}; column names must "

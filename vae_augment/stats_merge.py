@@ -69,9 +69,8 @@ def _merge_column(a, b) -> None:
                 a.too_many = True
         if a.kind == "int" and a.too_many:
             a.counts = None
-        if a.kind == "int" and b.int_low is not None:
-            a.int_low = b.int_low if a.int_low is None else min(a.int_low, b.int_low)
-            a.int_high = b.int_high if a.int_high is None else max(a.int_high, b.int_high)
+        if a.kind == "int":
+            a.widen_int_range(b.int_low, b.int_high)
     if a.numeric is not None:
         _merge_reservoir(a.numeric, b.numeric)
 
