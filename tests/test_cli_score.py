@@ -230,3 +230,123 @@ def test_help_lists_commands(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "encode" in out and "score" in out
+
+
+def _with_column(table: pa.Table, name: str, values, type_=None) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name,
+                            pa.array(values, type_ or table.schema.field(name).type))
+
+
+def test_scores_keep_growing_past_the_training_range(artifact, mixed_table):
+    """A number past the training range is extrapolated, not clipped to the range's end:
+    values 5, 50, 5,000 and 5 million past the largest 'f' scored alike before."""
+    f = mixed_table.column("f")
+    row = mixed_table.slice(int(np.flatnonzero(pc_valid(f))[0]), 1)
+    lo, hi = float(np.nanmin(f.to_numpy(zero_copy_only=False))), float(
+        np.nanmax(f.to_numpy(zero_copy_only=False)))
+    values = [hi, hi + 5, hi + 50, hi + 5e3, hi + 5e6, lo - 5, lo - 50]
+    t = pa.concat_tables([_with_column(row, "f", [v]) for v in values])
+    score = scoring.anomaly_scores(artifact, t)
+    assert np.all(np.isfinite(score))
+    assert np.all(np.diff(score[:5]) > 0), score
+    assert score[6] > score[5] > score[0] - 1.0
+    iwae = scoring.anomaly_scores(artifact, t, method="iwae", k=4)
+    assert np.all(np.diff(iwae[1:5]) > 0), iwae
+    assert np.isfinite(scoring.encode_latent(artifact, t)).all()
+    # the model's training and generation encoding still ends at the range
+    enc = artifact.encoding
+    assert np.ptp(enc.encode(t.slice(1, 4))["num"][:, 0]) == 0.0
+
+
+def pc_valid(col) -> np.ndarray:
+    import pyarrow.compute as pc
+
+    return pc.is_valid(col).to_numpy(zero_copy_only=False)
+
+
+def test_python_scoring_names_a_label_of_the_wrong_type(artifact, mixed_table):
+    from vae_augment.errors import SchemaError
+
+    t = _with_column(mixed_table, "label", list(range(mixed_table.num_rows)), pa.int64())
+    for fn in (scoring.anomaly_scores, scoring.encode_latent):
+        with pytest.raises(SchemaError, match="`label` column 'label' has type int64, which "
+                                              "does not match the model's classes"):
+            fn(artifact, t)
+
+
+def test_encode_can_give_unseen_categories_nan_latents(capsys, tmp_path, mixed_table,
+                                                     mixed_artifact, artifact):
+    cats = mixed_table.column("s").to_pylist()
+    cats[3] = "never-seen"
+    bad = _with_column(mixed_table, "s", cats)
+    z = scoring.encode_latent(artifact, bad, unseen="inf")
+    assert np.isnan(z[3]).all() and np.isfinite(np.delete(z, 3, axis=0)).all()
+    with pytest.raises(Exception, match="never-seen"):
+        scoring.encode_latent(artifact, bad)
+    src, out = tmp_path / "bad.parquet", tmp_path / "o.parquet"
+    pq.write_table(bad, src)
+    code, _, err = run(capsys, "encode", src, out, "--model-dir", mixed_artifact)
+    assert code == 2 and "never-seen" in err and not out.exists()
+    code, _, err = run(capsys, "encode", src, out, "--model-dir", mixed_artifact,
+                       "--unseen-categories", "inf")
+    assert code == 0 and "encoded 300 rows" in err
+    got = np.asarray(pq.read_table(out).column("latent").combine_chunks().flatten())
+    np.testing.assert_array_equal(got.reshape(300, -1), z)
+
+
+def test_bad_numbers_are_named_with_their_rows(capsys, tmp_path, mixed_table, mixed_artifact):
+    f = mixed_table.column("f").to_pylist()
+    f[7] = f[9] = float("nan")
+    src = tmp_path / "nan.parquet"
+    pq.write_table(_with_column(mixed_table, "f", f), src)
+    code, _, err = run(capsys, "score", src, tmp_path / "o.parquet", "--model-dir",
+                       mixed_artifact)
+    assert code == 2
+    assert "column 'f' contains NaN or ±inf (2 rows; the first is row 7)" in err
+
+
+def test_overwrite_never_deletes_a_directory_it_did_not_write(capsys, tmp_path, mixed_parquet,
+                                                             mixed_artifact):
+    from vae_augment.errors import InputError
+    from vae_augment.io import AtomicParquetWriter
+
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "notes.txt").write_text("keep")
+    code, _, err = run(capsys, "score", mixed_parquet, d, "--model-dir", mixed_artifact,
+                       "--overwrite")
+    assert code == 2 and "is a directory holding files" in err and "give a file path" in err
+    code, _, err = run(capsys, "encode", mixed_parquet, d, "--model-dir", mixed_artifact,
+                       "--overwrite", "--output-shards", "2")
+    assert code == 2 and "'notes.txt'" in err
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+    # a directory holding only an earlier run's shards is replaced, as before
+    schema = pa.schema([("a", pa.int64())])
+    shards = tmp_path / "shards"
+    with AtomicParquetWriter(shards, schema, shards=2) as w:
+        w.write(pa.table({"a": [1, 2, 3]}))
+    with AtomicParquetWriter(shards, schema, overwrite=True, shards=3) as w:
+        w.write(pa.table({"a": [4]}))
+    assert sorted(p.name for p in shards.iterdir()) == [
+        f"part-{i:05d}-of-00003.parquet" for i in range(3)]
+    with AtomicParquetWriter(shards, schema, overwrite=True) as w:  # and by one file
+        w.write(pa.table({"a": [5]}))
+    assert shards.is_file()
+    (d / "part-00000-of-00001.parquet").write_bytes(b"")  # shards beside other files
+    with pytest.raises(InputError, match="'notes.txt'"):
+        AtomicParquetWriter(d, schema, overwrite=True, shards=1)
+
+
+def test_dead_letter_lines_are_strict_json():
+    from vae_augment.beam.rows import BadRows, bad_rows_json
+
+    rows = pa.table({"x": [float("nan"), float("-inf"), 1.5],
+                     "v": [[1.0, float("inf")], None, [2.0, 3.0]]})
+    lines = list(bad_rows_json(BadRows(rows, "why")))
+
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    parsed = [json.loads(line, parse_constant=refuse) for line in lines]
+    assert [p["row"]["x"] for p in parsed] == ["NaN", "-Infinity", 1.5]
+    assert parsed[0]["row"]["v"] == [1.0, "Infinity"] and parsed[0]["error"] == "why"

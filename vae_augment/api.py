@@ -17,7 +17,7 @@ from vae_augment.io import (
     iter_batches,
     output_schema,
     read_schema,
-    refuse_existing,
+    refuse_output,
     resolve_inputs,
 )
 from vae_augment.schema import canonical_zeros
@@ -298,7 +298,7 @@ def balance(
 
         privacy_min_distance = check_min_distance(privacy_min_distance)
     if output is not None:
-        refuse_existing(output, overwrite)
+        refuse_output(output, overwrite, output_shards)
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise InputError(
             f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"

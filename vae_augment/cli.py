@@ -347,11 +347,11 @@ def cmd_sample(args) -> int:
     from vae_augment.api import sample
     from vae_augment.artifact import load_artifact
     from vae_augment.errors import VAEAugmentError
-    from vae_augment.io import refuse_existing
+    from vae_augment.io import refuse_output
 
     if args.n < 0:
         raise VAEAugmentError(f"`--n` must be a non-negative integer, got {args.n}")
-    refuse_existing(args.output, args.overwrite)
+    refuse_output(args.output, args.overwrite, args.output_shards)
     art = load_artifact(args.model_dir)
     classes = args.class_ or [str(c) for c in art.classes]
     counts = {art.classes[art.encoding.class_index(c)]: args.n for c in classes}
@@ -413,8 +413,14 @@ def cmd_balance(args) -> int:
                               model=summary["artifact"], report_dir=args.report,
                               seed=args.seed, progress=False if args.quiet else None,
                               overwrite=args.overwrite)
+        from vae_augment.cli_evaluate import summary_line, warn_left_out
+
+        if not args.quiet:
+            warn_left_out(report)
         if not args.json:
-            print(f"wrote evaluation report {report['files']['html']}")
+            figures = {k: v for k, v in summary_line(report).items() if k != "report"}
+            print(f"wrote evaluation report {report['files']['html']}: "
+                  + ", ".join(f"{k} {v}" for k, v in figures.items()))
     if args.json:
         print(json.dumps(_balance_json(args, summary, report)))
     return 0

@@ -33,6 +33,7 @@ def score_file(
     overwrite: bool = False,
     output_shards: int | None = None,
     batch_size: int = 65536,
+    progress: bool | None = None,
 ) -> int:
     """Writes every input row plus the requested columns to `output`; returns rows written.
 
@@ -44,7 +45,8 @@ def score_file(
         score_column: name of the anomaly-score column to append (None: none).
         method: ``"elbo"`` or ``"iwae"``; `k` and `seed` apply to ``"iwae"``.
         unseen: ``"error"`` or ``"inf"``: what a category the model never saw does (see
-            `vae_augment.scoring.anomaly_scores`).
+            `vae_augment.scoring.anomaly_scores`; with ``"inf"`` the row's latent is NaN).
+        progress: a progress bar of the rows on stderr (None: when stderr is a terminal).
 
     Raises:
         VAEAugmentError: a bad input, artifact or row (naming the column); nothing is written.
@@ -60,7 +62,7 @@ def score_file(
         AtomicParquetWriter,
         iter_batches,
         read_schema,
-        refuse_existing,
+        refuse_output,
         resolve_inputs,
     )
 
@@ -72,7 +74,7 @@ def score_file(
     from vae_augment.scoring import check_options
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
-    refuse_existing(output, overwrite)
+    refuse_output(output, overwrite, output_shards)
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     art = load_artifact(model_dir)
@@ -81,23 +83,33 @@ def score_file(
         score_column=score_column,
     )
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w:
+    from vae_augment.progress import progress_bar
+
+    total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+    desc = "scoring" if score_column is not None else "encoding"
+    with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w, \
+            progress_bar(total, desc=desc, unit="rows", enabled=progress) as bar:
         for batch in iter_batches(paths, batch_size=batch_size):
             table = score_table(
                 art, pa.Table.from_batches([batch]), latent_column=latent_column,
                 score_column=score_column, method=method, k=k, seed=seed, unseen=unseen,
             )
             w.write(table)
+            bar.update(batch.num_rows)
     return w.rows_written
 
 
 def cmd_encode(args) -> int:
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir, latent_column=args.column,
-        overwrite=args.overwrite, output_shards=args.output_shards,
+        unseen=args.unseen_categories, overwrite=args.overwrite,
+        output_shards=args.output_shards, progress=False if args.quiet else None,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column}))
+    if not args.quiet:
+        print(f"encoded {rows} rows", file=sys.stderr)
     return 0
 
 
@@ -106,13 +118,15 @@ def cmd_score(args) -> int:
         given = [flag for flag, value, default in (("--k", args.k, 16), ("--seed", args.seed, 0))
                  if value != default]
         if given:
-            print(f"vae-augment: warning: {' and '.join(given)} apply to --method iwae only; "
+            verb = "apply" if len(given) > 1 else "applies"
+            print(f"vae-augment: warning: {' and '.join(given)} {verb} to --method iwae only; "
                   f"ignored with --method elbo (deterministic)", file=sys.stderr)
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,
         method=args.method, k=args.k, seed=args.seed, unseen=args.unseen_categories,
         overwrite=args.overwrite, output_shards=args.output_shards,
+        progress=False if args.quiet else None,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
                       "method": args.method}))
@@ -138,12 +152,17 @@ def add(sub, common) -> None:
     )
     _common(p)
     p.add_argument("--column", default="latent", help="name of the new column [latent]")
+    p.add_argument("--unseen-categories", choices=["error", "inf"], default="error",
+                   help="a category the model never saw: an error naming the column, or "
+                        "(inf, as for score) a NaN latent for its row [error]")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser(
         "score", parents=[common], help="append an anomaly score per row (higher = rarer)",
-        description="Write every input row plus an anomaly score: the negative ELBO (default) "
-                    "or the negative importance-weighted bound (--method iwae).",
+        description="Write every input row plus an anomaly score: the negative ELBO's terms "
+                    "at the posterior mean (default; a deterministic point estimate) or the "
+                    "negative importance-weighted bound (--method iwae; seeded, an upper "
+                    "bound on -log p(x | y) that tightens with --k).",
     )
     _common(p)
     p.add_argument("--column", default="anomaly_score", help="name of the new column [anomaly_score]")

@@ -235,11 +235,16 @@ class Encoding:
         *,
         with_label: bool = True,
         float_dtype=np.float32,
+        extrapolate: bool = False,
     ) -> dict[str, np.ndarray]:
         """Encodes a batch into model-space arrays.
 
         Rows whose label is null are dropped when `with_label` is true. `float_dtype`
-        float64 keeps full precision (the model itself takes float32).
+        float64 keeps full precision (the model itself takes float32). A numeric value
+        outside the column's training range is encoded as the range's end, unless
+        `extrapolate` (anomaly scores, latent encodings): then the map goes on past the end
+        on the normal scale at the slope of the column's outer 5 % of knots, so a value's
+        score keeps growing with its distance from the range.
 
         Raises:
             SchemaError: a column is missing, has the wrong type, or holds a category the
@@ -272,9 +277,11 @@ class Encoding:
                 raise SchemaError(f"column '{s.name}' has type {col.type}; the model expects numbers")
             mask = _null_mask(col)
             values = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
-            if not np.all(np.isfinite(values)):
-                raise SchemaError(f"column '{s.name}' contains NaN or ±inf")
-            num[:, j] = np.where(mask, 0.0, self._forward(j, values))
+            finite = np.isfinite(values)
+            if not finite.all():
+                raise SchemaError(f"column '{s.name}' contains NaN or ±inf "
+                                  f"({_rows_note(~finite)})")
+            num[:, j] = np.where(mask, 0.0, self._forward(j, values, extrapolate))
             if s.spike is not None:  # the indicator holds it; 0 as for a null
                 hit = ~mask & (values == s.spike)
                 num[hit, j] = 0.0
@@ -282,7 +289,8 @@ class Encoding:
             if mask.any():
                 if s.name not in null_pos:
                     raise SchemaError(
-                        f"column '{s.name}' has nulls but had none when the model was trained"
+                        f"column '{s.name}' has nulls but had none when the model was trained "
+                        f"({_rows_note(mask)})"
                     )
             if s.name in null_pos:
                 nulls[:, null_pos[s.name]] = mask
@@ -315,7 +323,13 @@ class Encoding:
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
         col = canonical_zeros(col)
-        vocab = canonical_zeros(pa.array(self.classes, type=col.type))
+        try:
+            vocab = canonical_zeros(pa.array(self.classes, type=col.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
+                OverflowError) as exc:
+            raise SchemaError(
+                f"`label` column '{self.label}' has type {col.type}, which does not match the "
+                f"model's classes {list(self.classes)}") from exc
         return col, pc.index_in(col, value_set=vocab)
 
     def _encode_label(self, col: pa.Array) -> np.ndarray:
@@ -378,10 +392,26 @@ class Encoding:
             table[j, first[tied] + last[tied]] = (last[tied] - first[tied]) / (2.0 * (k - 1))
         return table if table.any() else None
 
-    def _forward(self, j: int, x: np.ndarray) -> np.ndarray:
-        """Quantile-normal map of numeric column j (exact inverse of `decode_tf`'s map)."""
-        p = _knot_forward(self._knot_tables[j], x)
-        return ndtri(PROBIT_EPS + (1.0 - 2.0 * PROBIT_EPS) * p)
+    def _forward(self, j: int, x: np.ndarray, extrapolate: bool = False) -> np.ndarray:
+        """Quantile-normal map of numeric column j (exact inverse of `decode_tf`'s map); with
+        `extrapolate`, linear past the knots' ends (see `encode`)."""
+        table = self._knot_tables[j]
+        z = ndtri(PROBIT_EPS + (1.0 - 2.0 * PROBIT_EPS) * _knot_forward(table, x))
+        values = table[0]
+        if not extrapolate or len(values) < 2:
+            return z
+        low, high = x < values[0], x > values[-1]
+        if low.any() or high.any():
+            inner = max(1, (len(values) - 1) // 20)  # the outer 5 % of the knots
+            ends = np.array([values[0], values[inner], values[-1 - inner], values[-1]])
+            ze = ndtri(PROBIT_EPS + (1.0 - 2.0 * PROBIT_EPS) * _knot_forward(table, ends))
+            z = np.where(low, ze[0] - (values[0] - x) * (ze[1] - ze[0]) / (ends[1] - ends[0]), z)
+            z = np.where(high, ze[3] + (x - values[-1]) * (ze[3] - ze[2]) / (ends[3] - ends[2]),
+                         z)
+            # 10,000 standard deviations out already scores about 5e7 nats: the cap keeps
+            # the encoder's float32 arithmetic finite for any finite input
+            z = np.clip(z, -EXTRAPOLATION_CAP, EXTRAPOLATION_CAP)
+        return z
 
     @staticmethod
     def _model_shape(s: FeatureSpec) -> list[int]:
@@ -663,6 +693,16 @@ def _chain_depth(pairs) -> int:
                    default=0)
 
     return max(1, max((depth(i, {i}) for i in rights), default=1))
+
+
+def _rows_note(mask: np.ndarray) -> str:
+    """"3 rows; the first is row 17", for an error about the rows `mask` marks (positions
+    counted from 0 in the batch being encoded)."""
+    n = int(mask.sum())
+    return f"{n} row{'s' if n != 1 else ''}; the first is row {int(np.argmax(mask))}"
+
+
+EXTRAPOLATION_CAP = 1e4  # largest |encoded value| of an extrapolated numeric (`Encoding.encode`)
 
 
 def _knot_inverse(knots: np.ndarray):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -22,6 +23,7 @@ __all__ = [
     "schema_difference",
     "with_umask_mode",
     "refuse_existing",
+    "refuse_output",
     "AtomicParquetWriter",
 ]
 
@@ -34,6 +36,29 @@ def refuse_existing(path, overwrite: bool, what: str = "output") -> None:
     if not overwrite and os.path.exists(path):
         raise InputError(f"{what} '{os.fspath(path)}' already exists; pass "
                          f"{option('overwrite', True)} to replace it")
+
+
+_SHARD_NAME = re.compile(r"part-\d{5}-of-\d{5}\.parquet")
+
+
+def refuse_output(path, overwrite: bool, shards: int | None = None) -> None:
+    """`refuse_existing` for a Parquet output (one file, or `shards` files in a directory),
+    and with `overwrite` the rule that keeps it from deleting data the tool did not write: an
+    existing directory is replaced only when it holds nothing but shard files
+    (``part-NNNNN-of-NNNNN.parquet``), such as an earlier run with `shards` wrote."""
+    refuse_existing(path, overwrite)
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return
+    foreign = sorted(f for f in os.listdir(path) if not _SHARD_NAME.fullmatch(f))
+    if foreign:
+        hint = "" if shards is not None else (
+            f"; give a file path for one output file (or {arg('output_shards')} for a "
+            f"directory of shards)")
+        raise InputError(
+            f"output '{path}' is a directory holding files that are not shards of an earlier "
+            f"output (e.g. '{foreign[0]}'), which {option('overwrite', True)} does not "
+            f"delete: choose another output, or remove them first{hint}")
 
 
 def with_umask_mode(path: str) -> str:
@@ -223,9 +248,9 @@ class AtomicParquetWriter:
         self.schema = schema
         self.shards = shards
         self.row_group_size = row_group_size
-        refuse_existing(self.path, overwrite)
         if shards is not None and shards < 1:
             raise InputError(f"{arg('output_shards')} must be a positive integer, got {shards}")
+        refuse_output(self.path, overwrite, shards)
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise InputError(f"output directory '{parent}' does not exist")

@@ -71,7 +71,9 @@ def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
         if label in table.column_names
         else np.ones(n, bool)
     )
-    x = artifact.encoding.encode(table)
+    # numerics past the training range are extrapolated, not clipped to its ends, so that
+    # a value's score grows with its distance from the range
+    x = artifact.encoding.encode(table, extrapolate=True)
     if len(x["y"]):
         out[valid] = fn(x).numpy()
     return out
@@ -129,15 +131,24 @@ def with_known_categories(encoding, table: pa.Table | pa.RecordBatch):
     return table, rows
 
 
-def encode_latent(artifact, table) -> np.ndarray:
+def encode_latent(artifact, table, *, unseen: str = "error") -> np.ndarray:
     """Posterior means E[z | x, y] for every row of `table` (an Arrow table or batch, or a
     pandas DataFrame), [n, latent_dim] float32.
 
     Rows need the label column (the encoder is conditioned on the class); rows whose label is
-    null get NaN.
+    null get NaN. `unseen`: ``"error"`` (default), a category value the model was never
+    trained on is an error naming the column; ``"inf"`` (as for `anomaly_scores`), such a
+    row's latent is NaN.
     """
-    return _per_row(artifact, as_table(table, artifact.encoding.schema), artifact.model.encode_mean,
-                    artifact.model.latent_dim)
+    check_options(unseen=unseen)
+    table = as_table(table, artifact.encoding.schema)
+    rows = None
+    if unseen == "inf":
+        table, rows = with_known_categories(artifact.encoding, table)
+    out = _per_row(artifact, table, artifact.model.encode_mean, artifact.model.latent_dim)
+    if rows is not None:
+        out[rows] = np.nan
+    return out
 
 
 def anomaly_scores(
@@ -150,10 +161,13 @@ def anomaly_scores(
         artifact: a loaded `Artifact` (`vae_augment.load_artifact` or `fit`'s result).
         table: rows with the model's columns and the label (the score is of x given its
             class): a pyarrow Table or RecordBatch, or a pandas DataFrame.
-        method: ``"elbo"``, the negative ELBO with z at the posterior mean (deterministic, a
-            one-point estimate, see `ConditionalVAE.neg_elbo`); or ``"iwae"``, the negative
-            importance-weighted bound with `k` samples of z (tighter), what `vae-augment score
-            --method iwae` writes. Its noise is drawn from `seed` and the row's own values,
+        method: ``"elbo"``, the negative ELBO's terms with z at the posterior mean
+            (deterministic; a point estimate, not a bound: see `ConditionalVAE.neg_elbo`); or
+            ``"iwae"``, the negative importance-weighted bound with `k` samples of z, an upper
+            bound on -log p(x | y) that tightens as `k` grows, what `vae-augment score
+            --method iwae` writes. Numbers outside a column's training range are
+            extrapolated (`Encoding.encode`), so a score grows with the distance from the
+            range. Its noise is drawn from `seed` and the row's own values,
             so a row scores the same alone, in any batch and at any position.
         k: importance samples for ``"iwae"``.
         seed: seed of the ``"iwae"`` samples.

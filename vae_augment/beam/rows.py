@@ -51,11 +51,23 @@ class BadRows(NamedTuple):
 
 
 def bad_rows_json(bad: BadRows):
-    """One JSON line ``{"error": ..., "row": {...}}`` per bad row (values via `str` if needed)."""
+    """One JSON line ``{"error": ..., "row": {...}}`` per bad row (values via `str` if needed).
+    Strict JSON: a NaN or infinite number is written as the string ``"NaN"``, ``"Infinity"``
+    or ``"-Infinity"`` (the row's values stay readable; jq and other parsers accept it)."""
     import json
+    import math
+
+    def strict(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+        if isinstance(v, dict):
+            return {k: strict(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [strict(x) for x in v]
+        return v
 
     for row in bad.rows.to_pylist():
-        yield json.dumps({"error": bad.error, "row": row}, default=str)
+        yield json.dumps({"error": bad.error, "row": strict(row)}, default=str, allow_nan=False)
 
 
 def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:

@@ -133,9 +133,10 @@ class ScoreAnomalies(_ScoreBase):
     Args:
         model_dir: artifact directory.
         column: name of the new column.
-        method: ``"elbo"`` (negative ELBO at the posterior mean; deterministic per row) or
-            ``"iwae"`` (negative importance-weighted bound with `k` samples; tighter, seeded,
-            its Monte Carlo noise depends on how rows are batched).
+        method: ``"elbo"`` (the negative ELBO's terms at the posterior mean: a deterministic
+            point estimate, equal across batchings to within float32 rounding) or ``"iwae"``
+            (the negative importance-weighted bound with `k` samples, seeded by `seed` and
+            each row's own values, so the same in any batch and on any worker).
         k: importance samples for ``"iwae"``.
         seed: seed for ``"iwae"``.
         unseen: ``"error"`` (a row with a category the model never saw is a bad row) or
