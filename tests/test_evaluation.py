@@ -465,3 +465,127 @@ def test_image_grid_shows_every_class_with_synthetic_rows(tmp_path, monkeypatch)
     assert len(grids) == 1
     labels = [t.get_text() for ax in grids[0].axes for t in ax.texts]
     assert labels == [f"k{i}" for i in range(9)]
+
+
+# ------------------------------------------------------------- session 21 audit
+def test_a_text_column_with_too_many_values_is_left_out_with_a_warning(two_samples, tmp_path,
+                                                                       capsys):
+    """An ID-like text column is left out of the metrics (it gave an error that named
+    `--max-categories`, an option `evaluate` has not); the CLI says so on stderr."""
+    a, b = two_samples
+    real = a.append_column("id", pa.array([f"r{i}" for i in range(a.num_rows)]))
+    syn = b.append_column("id", pa.array([f"s{i}" for i in range(b.num_rows)]))
+    report = evaluate(real, syn, label="label", sections=["fidelity"], seed=0)
+    assert report["skipped_columns"]["id"].startswith("more than 200 distinct values")
+    assert report["columns"].get("id") in (None, "excluded")
+    pq.write_table(real, tmp_path / "r.parquet")
+    pq.write_table(syn, tmp_path / "s.parquet")
+    code = main(["evaluate", str(tmp_path / "r.parquet"), str(tmp_path / "s.parquet"),
+                 "--label", "label", "--report", str(tmp_path / "rep"), "--sections",
+                 "fidelity"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "warning: column 'id' is left out of the metrics: more than 200" in err
+
+
+def test_a_model_with_a_higher_category_limit_can_be_evaluated(two_samples, tmp_path):
+    from vae_augment.api import fit
+
+    a, b = two_samples
+    rng = np.random.default_rng(0)
+    zips = lambda n: pa.array([f"z{v}" for v in rng.integers(0, 250, n)])  # noqa: E731
+    real, syn = a.append_column("zip", zips(a.num_rows)), b.append_column("zip", zips(b.num_rows))
+    art = fit(real, label="label", model_dir=str(tmp_path / "m"), max_categories=300,
+              epochs=1, hidden=(8,), latent_dim=2, seed=0)
+    report = evaluate(real, syn, label="label", model=art, sections=["fidelity"], seed=0)
+    assert report["columns"]["zip"] == "categorical" and "zip" not in report["skipped_columns"]
+
+
+def test_copies_are_graded_bad_not_good(two_samples, tmp_path):
+    """A C2ST far under 0.5 means copies: the card is red, and so is the near-copy share."""
+    from vae_augment.report import render_html
+
+    a, _ = two_samples
+    i = a.schema.get_field_index("f")
+    near = a.set_column(i, "f", pc.add(a.column("f"), 0.001))
+    report = evaluate(a, near, label="label", sections=["detection", "privacy"], seed=0)
+    assert report["detection"]["c2st_auc"] < 0.3
+    assert report["privacy"]["share_closer_than_holdout_p05"] > 0.5
+    page = render_html(report, {})
+    grades = re.findall(r'class="v ([a-z]*)">([^<]*)</div><div class="k">([^<]*)', page)
+    by_key = {k.split(" (")[0]: g for g, _, k in grades}
+    assert by_key["C2ST AUC"] == "bad"
+    assert by_key["share nearer real-train than 95 % of real-test rows"] == "bad"
+
+
+def test_near_copy_share_counts_ties_at_distance_zero():
+    from vae_augment.privacy import _closer_than_p05
+
+    holdout = np.r_[np.zeros(60), np.ones(40)]  # 60 % of unseen rows repeat a train row
+    assert _closer_than_p05(holdout, holdout) / 100 == pytest.approx(0.05)
+    copies = np.zeros(100)
+    assert _closer_than_p05(copies, holdout) / 100 == pytest.approx(0.05 / 0.6)
+    assert _closer_than_p05(np.ones(100), holdout) == 0.0
+    spread = np.linspace(0.0, 1.0, 101)  # no ties: a plain "below the 5 % quantile"
+    assert _closer_than_p05(np.array([0.01, 0.2]), spread) == 1.0
+
+
+def test_small_real_gives_one_line_and_the_sections_that_need_no_split_still_run(
+        two_samples, tmp_path, capsys):
+    a, b = two_samples
+    real = pa.concat_tables([a.filter(pc.equal(a.column("label"), c)).slice(0, n)
+                             for c, n in (("a", 6), ("b", 2), ("c", 2))])
+    pq.write_table(real, tmp_path / "r.parquet")
+    pq.write_table(b, tmp_path / "s.parquet")
+    args = ["evaluate", str(tmp_path / "r.parquet"), str(tmp_path / "s.parquet"), "--label",
+            "label", "--report", str(tmp_path / "rep"), "--quiet", "--test-size", "0.2"]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "too few for a stratified split" in err and "--sections fidelity,detection" in err
+    assert main(args + ["--sections", "fidelity,detection"]) == 0
+
+
+def test_a_minority_class_missing_from_real_test_is_not_scored(two_samples):
+    """A single-row class stays in real-train: the minority scored is the rarest class real
+    test has, macro F1 leaves the untested class out, and SMOTE still runs on the others."""
+    a, b = two_samples
+    x = a.filter(pc.equal(a.column("label"), "c")).slice(0, 1)
+    x = x.set_column(x.schema.get_field_index("label"), "label", pa.array(["x"]))
+    real = pa.concat_tables([a, x])
+    report = evaluate(real, b, label="label", sections=["utility"], seed=0)
+    u = report["utility"]
+    assert u["test_counts"]["x"] == 0 and u["minority_class"] == "c"
+    assert "x left as it is" in u["smote_skipped"]
+    for res in u["results"].values():
+        assert set(res) == {"none", "random_oversampling", "smote", "vae_augment"}
+        none = res["none"]
+        assert none["f1_per_class"][u["classes"].index("x")] is None
+        scored = [v for v in none["f1_per_class"] if v is not None]
+        assert none["macro_f1"] == pytest.approx(np.mean(scored))
+
+
+def test_names_with_dollar_signs_plot(two_samples, tmp_path):
+    a, b = two_samples
+    rename = {"f": "cost_$_usd_$_x", "s": "income ($)"}
+    a = a.rename_columns([rename.get(c, c) for c in a.column_names])
+    b = b.rename_columns([rename.get(c, c) for c in b.column_names])
+    report = evaluate(a, b, label="label", sections=["fidelity"], seed=0,
+                      report_dir=tmp_path / "rep")
+    assert "marginals" in report["plots"]
+
+
+def test_an_unwritable_report_directory_fails_before_the_work(two_samples, monkeypatch):
+    import tempfile
+
+    from vae_augment import evaluation
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(evaluation, "_evaluation_encoding",
+                        lambda *a, **k: pytest.fail("work began"))
+    a, b = two_samples
+    with pytest.raises(InputError, match="cannot write a report into .*Permission denied"):
+        evaluate(a, b, label="label", report_dir="/tmp/nowhere-report", seed=0)

@@ -11,7 +11,7 @@ import sys
 
 from vae_augment.cli import register_command
 
-__all__ = ["add", "cmd_evaluate", "summary_line"]
+__all__ = ["add", "cmd_evaluate", "summary_line", "warn_left_out"]
 
 
 def summary_line(report: dict) -> dict:
@@ -21,7 +21,9 @@ def summary_line(report: dict) -> dict:
     out = {"report": report.get("files", {}).get("html")}
     for key, section, field in (("fidelity", "fidelity", "score"),
                                 ("c2st_auc", "detection", "c2st_auc"),
-                                ("exact_copy_rate", "privacy", "exact_copy_rate")):
+                                ("exact_copy_rate", "privacy", "exact_copy_rate"),
+                                ("share_nearer_than_holdout_p05", "privacy",
+                                 "share_closer_than_holdout_p05")):
         if report.get(section) is not None:  # a section left out (--sections) is not printed
             out[key] = report[section][field]
     broken = [e for e in (report.get("fidelity") or {}).get("relations", [])
@@ -51,8 +53,18 @@ def cmd_evaluate(args) -> int:
     )
     print(json.dumps(summary_line(report)))
     if not args.quiet:
+        warn_left_out(report)
         print(f"wrote {report['files']['html']} and report.json", file=sys.stderr)
     return 0
+
+
+def warn_left_out(report: dict) -> None:
+    """One stderr line per column the metrics left out for a reason the user did not give
+    (always null in SYNTHETIC, an ID-like text column, ...): the report lists them too."""
+    for name, why in (report.get("skipped_columns") or {}).items():
+        if why.startswith(("always null in SYNTHETIC", "more than")):
+            print(f"vae-augment: warning: column '{name}' is left out of the metrics: {why}",
+                  file=sys.stderr)
 
 
 @register_command

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,7 +30,7 @@ import pyarrow.compute as pc
 
 from vae_augment.detection import _detection, c2st_auc
 from vae_augment.diagnostics import _diagnostics, _latents
-from vae_augment.errors import InputError, SchemaError, VAEAugmentError
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError, option
 from vae_augment.fidelity import _fidelity
 from vae_augment.io import refuse_existing
 from vae_augment.privacy import _privacy
@@ -57,6 +58,14 @@ def check_report_dir(report_dir, overwrite: bool = False) -> None:
         raise InputError(f"output directory '{parent}' does not exist")
     for name in REPORT_FILES:
         refuse_existing(os.path.join(report_dir, name), overwrite, what="report")
+    # a directory made and removed now: a report that could not be written would otherwise
+    # fail only after all the work (a read-only or special parent)
+    probe_parent = report_dir if os.path.isdir(report_dir) else parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-report.", dir=probe_parent))
+    except OSError as exc:
+        raise InputError(f"cannot write a report into '{report_dir}': "
+                         f"{exc.strerror or exc}") from exc
 
 REPORT_VERSION = 1
 SECTIONS = ("fidelity", "detection", "utility", "privacy", "model")  # `evaluate(sections=)`
@@ -133,9 +142,17 @@ def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.n
     idx = np.arange(len(y))
     counts = np.bincount(y) if len(y) else np.zeros(0, int)
     single = np.isin(y, np.flatnonzero(counts == 1))
-    tr, te = train_test_split(
-        idx[~single], test_size=test_size, random_state=seed, stratify=y[~single]
-    )
+    try:
+        tr, te = train_test_split(
+            idx[~single], test_size=test_size, random_state=seed, stratify=y[~single]
+        )
+    except ValueError as exc:  # fewer test (or train) rows than classes
+        raise InputError(
+            f"REAL's {len(y)} rows are too few for a stratified split of {option('test_size')} "
+            f"{test_size} over its {int(np.sum(counts > 1))} classes with two or more rows "
+            f"({' '.join(str(exc).split())}); give more rows, a larger "
+            f"{option('test_size')}, a {option('holdout')} file, or only the sections that "
+            f"need no split ({option('sections')} fidelity,detection)") from exc
     return np.sort(np.r_[tr, idx[single]]), np.sort(te)
 
 
@@ -168,11 +185,45 @@ def _evaluation_encoding(real, synthetic, extra, label, art, exclude):
             excl.append(name)
             skipped[name] = "always null in SYNTHETIC (not generated)"
     both = pa.concat_tables([real, synthetic, *extra])
-    enc = fit_encoding(both, label, exclude=excl, categorical=categorical, numeric=numeric)
+    limit = _high_cardinality(both, label, excl, art, skipped)
+    enc = fit_encoding(both, label, exclude=excl, categorical=categorical, numeric=numeric,
+                       max_categories=limit)
     for s in enc.specs:
         if s.kind == "null" and s.name not in skipped:
             skipped[s.name] = "always null"
     return enc, skipped
+
+
+def _high_cardinality(both: pa.Table, label: str, excl: list, art, skipped: dict) -> int:
+    """The category limit for the evaluation's encoding. A text column with more distinct
+    values than the default limit is left out of the metrics (`excl`, `skipped`: an ID or
+    free text, meaningless as a category), unless the model modelled it as a category (it
+    was fitted with a higher ``max_categories``): then the limit rises to take it."""
+    from vae_augment.schema import DEFAULT_MAX_CATEGORIES
+
+    modelled = ({s.name for s in art.encoding.specs if s.kind == "categorical"}
+                if art is not None else set())
+    limit = DEFAULT_MAX_CATEGORIES
+    for field in both.schema:
+        if field.name == label or field.name in excl:
+            continue
+        t = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+                or pa.types.is_large_binary(t)):
+            continue
+        col = both.column(field.name).combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        n = pc.count_distinct(col).as_py()
+        if n <= DEFAULT_MAX_CATEGORIES:
+            continue
+        if field.name in modelled:
+            limit = max(limit, n)
+        else:
+            excl.append(field.name)
+            skipped[field.name] = (f"more than {DEFAULT_MAX_CATEGORIES} distinct values (an ID "
+                                   f"or free text?), too many to compare as a category")
+    return limit
 
 
 def _check_classes(classes, y_real: np.ndarray, y_syn: np.ndarray) -> None:
@@ -315,7 +366,11 @@ def evaluate(
         real, synthetic, [holdout] if holdout is not None else [], label, art, exclude)
     y_real, y_syn = enc.encode(real)["y"], enc.encode(synthetic)["y"]
     _check_classes(enc.classes, y_real, y_syn)
-    if holdout is None:
+    if holdout is None and not {"utility", "privacy", "model"} & set(wanted):
+        train, test = real, real.slice(0, 0)  # fidelity and detection need no split
+        split = {"method": "no split (fidelity and detection compare all of REAL)",
+                 "holdout_given": False}
+    elif holdout is None:
         tr, te = _split(y_real, test_size, seed)
         train, test = _take(real, tr), _take(real, te)
         split = {"method": f"stratified split of REAL: {1 - test_size:.0%} real-train, "

@@ -8,6 +8,7 @@ values, Cramér's V, correlation ratio). Used by `vae_augment.evaluation.evaluat
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,9 @@ def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
 
     if len(a) == 0 or len(b) == 0:
         return 1.0 if len(a) == len(b) else 0.0
-    return float(1.0 - ks_2samp(a, b).statistic)
+    with warnings.catch_warnings():  # "exact calculation unsuccessful": only the p-value,
+        warnings.simplefilter("ignore", RuntimeWarning)  # which is not used, is affected
+        return float(1.0 - ks_2samp(a, b).statistic)
 
 
 def _tv_complement(a: pa.Array, b: pa.Array) -> float:

@@ -107,15 +107,25 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
         cards.append(_card(fid["score"], "marginal fidelity (1 is ideal)",
                            _grade(fid["score"], 0.9, 0.75)))
     if det is not None:
+        # graded by the distance from 0.5 both ways: well under 0.5 means copies
         cards.append(_card(det["c2st_auc"], "C2ST AUC (0.5 is ideal)",
-                           _grade(det["c2st_auc"], 0.6, 0.75, higher=False)))
+                           _grade(abs(det["c2st_auc"] - 0.5), 0.1, 0.25, higher=False)))
     if lr:
         v, s = lr["vae_augment"]["minority_f1"], lr.get("smote", {}).get("minority_f1")
         cards.append(_card(v, f"minority F1, logistic regression (SMOTE {_f(s)})",
-                           "" if s is None else ("good" if v >= s else "warn")))
+                           "" if s is None or v is None else ("good" if v >= s else "warn")))
     if priv is not None:
-        cards.append(_card(priv["exact_copy_rate"], "exact-copy rate",
-                           _grade(priv["exact_copy_rate"], 0.001, 0.01, higher=False)))
+        # exact copies beyond those a fresh real sample has (discrete data repeats rows)
+        excess = None if priv["exact_copy_rate"] is None else (
+            priv["exact_copy_rate"] - (priv.get("holdout_exact_copy_rate") or 0.0))
+        cards.append(_card(priv["exact_copy_rate"], "exact-copy rate "
+                           f"(real-test rows: {_f(priv.get('holdout_exact_copy_rate'))})",
+                           _grade(excess, 0.001, 0.01, higher=False)))
+        closer = priv.get("share_closer_than_holdout_p05")
+        if closer is not None:
+            cards.append(_card(closer, "share nearer real-train than 95 % of real-test rows "
+                               "(about 0.05 is ideal; more: near copies)",
+                               _grade(closer, 0.1, 0.25, higher=False)))
     if "active_units" in diag:
         frac = diag["active_units"] / max(1, diag["latent_dim"])
         cards.append(_card(f"{diag['active_units']}/{diag['latent_dim']}",
@@ -248,6 +258,8 @@ def _utility_html(h, util, report, images) -> None:
             h.append(f"<p class='warn'>Real-test has only {few} row{'s' if few != 1 else ''} of "
                      f"the minority class: its F1 and average precision rest on them and "
                      f"can swing widely (pass a larger <code>--holdout</code>).</p>")
+        if util.get("smote_skipped"):
+            h.append(f"<p class='muted'>{html.escape(util['smote_skipped'])}.</p>")
         if util.get("synthetic_shortfall"):
             short = ", ".join(f"{html.escape(k)}: {v}" for k, v in util["synthetic_shortfall"].items())
             h.append(f"<p class='warn'>Not enough synthetic rows to balance real-train; "
@@ -342,15 +354,20 @@ def write_report(report_dir, report: dict, plots: Mapping[str, Any]) -> dict[str
 
     Returns the paths written ({"json": ..., "html": ...}).
     """
+    from vae_augment.errors import InputError
     from vae_augment.evaluation import save_json
 
-    os.makedirs(report_dir, exist_ok=True)
     images = draw(report, plots)
     files = {"json": os.path.join(os.fspath(report_dir), "report.json"),
              "html": os.path.join(os.fspath(report_dir), "report.html")}
     report["files"] = files
     report["plots"] = sorted(k for k, v in images.items() if v)
-    save_json(report, files["json"])
-    with open(files["html"], "w", encoding="utf-8") as f:
-        f.write(render_html(report, images))
+    try:
+        os.makedirs(report_dir, exist_ok=True)
+        save_json(report, files["json"])
+        with open(files["html"], "w", encoding="utf-8") as f:
+            f.write(render_html(report, images))
+    except OSError as exc:
+        raise InputError(f"could not write the report into '{os.fspath(report_dir)}': "
+                         f"{exc.strerror or exc}") from exc
     return files

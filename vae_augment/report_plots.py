@@ -31,7 +31,16 @@ def _class_colors(plt, n: int) -> list:
 
 def draw(report, plots) -> dict[str, Any]:
     """The report's plots ({name: base64 PNG or None; "images": [(column, PNG), ...]})."""
+    import matplotlib
+
     fid = report.get("fidelity") is not None  # sections left out (`sections=`) draw nothing
+    _plt()
+    # column and class names are text, not mathtext: a "$" in a name would fail to parse
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _draw(report, plots, fid)
+
+
+def _draw(report, plots, fid: bool) -> dict[str, Any]:
     return {
         "fidelity": _fidelity_heatmap(report) if fid else None,
         "marginals": _marginals(report, plots) if fid else None,
@@ -112,7 +121,10 @@ def _marginals(report, plots) -> str | None:
         if cols[name]["kind"] == "categorical":
             vr = _freq(r)
             vs = _freq(s)
-            keys = sorted(set(vr) | set(vs), key=lambda k: -vr.get(k, 0))[:12]
+            # ties in real share broken by the shares in SYNTHETIC, then the value itself,
+            # so that the same data draws the same bars (set order varies between runs)
+            keys = sorted(set(vr) | set(vs), key=lambda k: (-vr.get(k, 0), -vs.get(k, 0),
+                                                            str(k)))[:12]
             x = np.arange(len(keys))
             ax.bar(x - 0.2, [vr.get(k, 0) for k in keys], 0.4, label="real", color="#0969da")
             ax.bar(x + 0.2, [vs.get(k, 0) for k in keys], 0.4, label="synthetic", color="#fb8500")

@@ -5,6 +5,7 @@ beside them, all scored on real-test; builds the ``utility`` section of
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,15 +39,20 @@ def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
     proba = clf.predict_proba(x_test)
     col = list(clf.classes_).index(minority)
     f1s = f1_score(y_test, pred, labels=classes_idx, average=None, zero_division=0)
+    # a class with no real-test row has no F1: left out of the macro mean, None per class
+    tested = np.isin(classes_idx, y_test)
+    with warnings.catch_warnings():  # predicted classes that real-test lacks: expected here
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = float(balanced_accuracy_score(y_test, pred))
     return {
-        "balanced_accuracy": float(balanced_accuracy_score(y_test, pred)),
-        "macro_f1": float(f1_score(y_test, pred, labels=classes_idx, average="macro",
-                                   zero_division=0)),
-        "minority_f1": float(f1s[classes_idx.index(minority)]),
+        "balanced_accuracy": balanced,
+        "macro_f1": float(np.mean(f1s[tested])) if tested.any() else None,
+        "minority_f1": float(f1s[classes_idx.index(minority)])
+        if (y_test == minority).any() else None,
         "minority_average_precision": float(
             average_precision_score(y_test == minority, proba[:, col]))
         if (y_test == minority).any() else None,
-        "f1_per_class": [float(v) for v in f1s],
+        "f1_per_class": [float(v) if t else None for v, t in zip(f1s, tested)],
     }
 
 
@@ -80,7 +86,10 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
         out["skipped"] = "needs at least two classes in real-train and a non-empty real-test"
         return out
     counts = {c: int((y_tr == c).sum()) for c in present}
-    minority = min(present, key=lambda c: (counts[c], c))
+    # the minority: the rarest real-train class that real-test has rows of to score (with
+    # fewer than two such classes, the rarest of real-train, whose F1 is then None)
+    tested = [c for c in present if (y_te == c).any()]
+    minority = min(tested if len(tested) >= 2 else present, key=lambda c: (counts[c], c))
     new = samples_to_generate(counts, "auto")
     # vae-augment: real-train plus up to `new[c]` synthetic rows of each class
     take, shortfall = [], {}
@@ -96,11 +105,19 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
         "none": (x_tr, y_tr),
         "random_oversampling": RandomOverSampler(random_state=seed).fit_resample(x_tr, y_tr),
     }
-    k = min(5, min(counts[c] for c in new if new[c] > 0) - 1) if any(new.values()) else 5
-    if k >= 1:
-        sets["smote"] = SMOTE(k_neighbors=k, random_state=seed).fit_resample(x_tr, y_tr)
-    else:
-        out["smote_skipped"] = "a class to oversample has a single row"
+    # SMOTE interpolates between a row and its neighbours of the same class: a class with a
+    # single row cannot be oversampled, and is left as it is (named in the report)
+    grow = {c: counts[c] + n for c, n in new.items() if n > 0 and counts[c] > 1}
+    alone = [str(encoding.classes[c]) for c, n in new.items() if n > 0 and counts[c] == 1]
+    if grow or not any(new.values()):
+        k = min(5, min(counts[c] for c in grow) - 1) if grow else 5
+        strategy = grow if grow else "auto"
+        sets["smote"] = SMOTE(k_neighbors=k, random_state=seed,
+                              sampling_strategy=strategy).fit_resample(x_tr, y_tr)
+    if alone:
+        out["smote_skipped"] = (f"SMOTE cannot oversample a class with a single real-train "
+                                f"row: {', '.join(alone)} left as {'they are' if len(alone) > 1 else 'it is'}"
+                                + ("" if "smote" in sets else "; no class left to oversample"))
     sets["vae_augment"] = (np.concatenate([x_tr, x_syn]), np.r_[y_tr, y_syn[syn_idx]])
     out.update({
         "minority_class": str(encoding.classes[minority]),
