@@ -350,3 +350,16 @@ def test_dead_letter_lines_are_strict_json():
     parsed = [json.loads(line, parse_constant=refuse) for line in lines]
     assert [p["row"]["x"] for p in parsed] == ["NaN", "-Infinity", 1.5]
     assert parsed[0]["row"]["v"] == [1.0, "Infinity"] and parsed[0]["error"] == "why"
+
+
+def test_a_new_count_in_an_integer_category_suggests_modelling_it_as_a_number(
+        capsys, tmp_path, mixed_table, mixed_artifact):
+    small = mixed_table.column("small").to_pylist()
+    small[4] = 9
+    src = tmp_path / "calls.parquet"
+    pq.write_table(_with_column(mixed_table, "small", small), src)
+    code, _, err = run(capsys, "score", src, tmp_path / "o.parquet", "--model-dir",
+                       mixed_artifact)
+    assert code == 2 and "column 'small' has categories [9] the model was not trained on " \
+        "(1 row; the first is row 4); an integer column with few values is modelled as a " \
+        "category: fit with --numeric small to model it as a number" in err

@@ -589,3 +589,13 @@ def test_an_unwritable_report_directory_fails_before_the_work(two_samples, monke
     a, b = two_samples
     with pytest.raises(InputError, match="cannot write a report into .*Permission denied"):
         evaluate(a, b, label="label", report_dir="/tmp/nowhere-report", seed=0)
+
+
+def test_the_cli_headline_leaves_out_relations_broken_by_chance():
+    from vae_augment.cli_evaluate import summary_line
+
+    report = {"fidelity": {"score": 0.9, "relations": [
+        {"relation": "a <= b", "violation_rate": 0.004}]}}
+    assert "relation_broken" not in summary_line(report)
+    report["fidelity"]["relations"].insert(0, {"relation": "c <= d", "violation_rate": 0.05})
+    assert summary_line(report)["relation_broken"] == "c <= d"

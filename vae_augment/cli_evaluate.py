@@ -26,9 +26,11 @@ def summary_line(report: dict) -> dict:
                                  "share_closer_than_holdout_p05")):
         if report.get(section) is not None:  # a section left out (--sections) is not printed
             out[key] = report[section][field]
+    # worst first: an inequality every real row keeps and at least 1 % of synthetic rows
+    # break (fewer may be chance: real-vs-real halves of churn show up to 0.2 %)
     broken = [e for e in (report.get("fidelity") or {}).get("relations", [])
-              if e["violation_rate"] > 0]
-    if broken:  # worst first: an inequality every real row keeps and synthetic rows break
+              if e["violation_rate"] >= 0.01]
+    if broken:
         out["relation_broken"] = broken[0]["relation"]
         out["relation_broken_share"] = broken[0]["violation_rate"]
     for method in ("none", "smote", "vae_augment"):

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.special import ndtri
 
-from vae_augment.errors import SchemaError
+from vae_augment.errors import SchemaError, option
 from vae_augment.io import output_schema
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
@@ -358,11 +358,16 @@ class Encoding:
         unknown = _null_mask(idx) & ~is_null
         if unknown.any():
             bad = pc.filter(col, pa.array(unknown)).unique().to_pylist()[:5]
+            hint = (f"; an integer column with few values is modelled as a category: fit with "
+                    f"{option('numeric', s.name, many=True)} to model it as a number"
+                    if s.is_int else "")
             raise SchemaError(
-                f"column '{s.name}' has categories {bad} the model was not trained on"
+                f"column '{s.name}' has categories {bad} the model was not trained on "
+                f"({_rows_note(unknown)}){hint}"
             )
         if is_null.any() and not s.has_nulls:
-            raise SchemaError(f"column '{s.name}' has nulls but had none when the model was trained")
+            raise SchemaError(f"column '{s.name}' has nulls but had none when the model was "
+                              f"trained ({_rows_note(is_null)})")
         codes = idx.fill_null(s.null_code).to_numpy(zero_copy_only=False).astype(np.int32)
         return codes
 
