@@ -599,3 +599,17 @@ def test_the_cli_headline_leaves_out_relations_broken_by_chance():
     assert "relation_broken" not in summary_line(report)
     report["fidelity"]["relations"].insert(0, {"relation": "c <= d", "violation_rate": 0.05})
     assert summary_line(report)["relation_broken"] == "c <= d"
+
+
+def test_evaluate_takes_dataframes(two_samples):
+    a, b = two_samples
+    report = evaluate(a.to_pandas(), b.to_pandas(), label="label", sections=["fidelity"],
+                      seed=0)
+    assert report["fidelity"]["score"] == pytest.approx(
+        evaluate(a, b, label="label", sections=["fidelity"], seed=0)["fidelity"]["score"])
+
+
+def test_small_shares_are_not_printed_as_zero():
+    from vae_augment.report import _f
+
+    assert _f(0.0004) == "0.0004" and _f(0.0) == "0.000" and _f(0.1234) == "0.123"

@@ -79,6 +79,8 @@ def _as_table(data, what: str) -> pa.Table:
         return pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
         return data
+    if type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
+        return pa.Table.from_pandas(data, preserve_index=False)
     try:
         return read_table(resolve_inputs(data))
     except InputError as exc:
@@ -284,7 +286,8 @@ def evaluate(
     See the module docstring for how real-train and real-test are made.
 
     Args:
-        real: real rows: a `pyarrow.Table` or Parquet path(s). Rows flagged
+        real: real rows: a `pyarrow.Table`, a pandas DataFrame (its index left out) or
+            Parquet path(s); likewise `synthetic` and `holdout`. Rows flagged
             ``is_synthetic = true`` are dropped (a `balance` output can be passed).
         synthetic: synthetic rows with REAL's columns; with an ``is_synthetic`` column only
             the flagged rows are used.
