@@ -107,6 +107,11 @@ def test_exact_copies_are_counted(two_samples):
     a, _ = two_samples
     report = evaluate(a, a, label="label", seed=0)
     assert report["privacy"]["exact_copy_rate"] == 1.0
+    # like for like with real-test's rate (against real-train): the 70 % that are train rows
+    split = report["split"]
+    assert report["privacy"]["train_exact_copy_rate"] == pytest.approx(
+        split["real_train"] / a.num_rows, abs=0.02)
+    assert report["privacy"]["holdout_exact_copy_rate"] == 0.0
     assert report["privacy"]["dcr_synthetic"]["median"] == pytest.approx(0.0, abs=1e-6)
     assert report["fidelity"]["score"] == pytest.approx(1.0)
     # copies give themselves away: a copy in the training folds votes against its twin

@@ -135,6 +135,9 @@ def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
         "exact_copy_rate": float(np.mean(d_all <= EXACT_TOLERANCE)) if len(d_all) else None,
         "holdout_exact_copy_rate": float(np.mean(d_hold <= EXACT_TOLERANCE))
         if len(d_hold) else None,
+        # like for like with the holdout's rate: copies of real-train rows only
+        "train_exact_copy_rate": float(np.mean(d_syn <= EXACT_TOLERANCE))
+        if len(d_syn) else None,
         "dcr_synthetic": _summary(d_syn),
         "dcr_holdout": _summary(d_hold),
         # ~0.05 when synthetic rows are as far from real-train as unseen real rows are
