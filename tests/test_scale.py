@@ -124,7 +124,18 @@ step = tf.function(lambda b: s.run(lambda b: m3(b, training=True)["x_num"], args
 d0, d1 = [v.numpy() for v in s.experimental_local_results(step(next(iter(dist))))]
 _, r6 = train_model(enc, arrays, TrainConfig(**{**FAST, "seed": 0, "dequantize": True}),
                     verbose=0, strategy=s)
+# batches that split unevenly: a 1-row last training batch (361 = 5 * 72 + 1) and an odd
+# validation set smaller than the batch (29 rows): NaN "diverged" and a Keras build error
+uneven = {}
+for n, batch in ((401, 72), (290, 256)):
+    t = make_mixed_table(n)
+    e = fit_encoding(t, "label")
+    _, r = train_model(e, encode_all(e, t), TrainConfig(**{**FAST, "seed": 0,
+                                                              "batch_size": batch}),
+                       verbose=0, strategy=s)
+    uneven[n] = r
 print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrored": e3,
+                  "uneven": uneven,
                   "eval_weighted_single": e4, "eval_weighted_mirrored": e5,
                   "replica_noise_differs": bool(np.abs(r0 - r1_).max() > 1e-4),
                   "replica_spread_differs": bool(np.abs(d0 - d1).max() > 1e-4),
@@ -153,6 +164,8 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     assert out["dequantized_mirrored"]["replicas"] == 2
     assert np.isfinite(out["dequantized_mirrored"]["val_neg_elbo"])
     assert mirrored["global_step"] == single["global_step"]
+    for r in out["uneven"].values():
+        assert np.isfinite(r["val_neg_elbo"]) and np.isfinite(r["loss"])
     for key in ("loss", "val_neg_elbo", "recon"):
         assert mirrored[key] == pytest.approx(single[key], rel=0.03), key
 
@@ -592,3 +605,26 @@ def test_a_second_run_into_a_tensorboard_directory_is_warned_about(tmp_path, mix
     assert any(n.startswith("events.out.tfevents") for n in os.listdir(logs / "train"))
     with pytest.warns(UserWarning, match="already holds an earlier run's event files"):
         fit(str(mixed_parquet), label="label", seed=0, tensorboard=str(logs), **FAST)
+
+
+def test_tpu_and_cluster_set_up_errors_are_one_line(monkeypatch):
+    """Off Google Cloud the TPU resolver's metadata request raises URLError (an OSError): a
+    traceback before; and a TF_CONFIG that is not JSON raised JSONDecodeError."""
+    import urllib.error
+
+    import tensorflow as tf
+
+    from vae_augment import strategy as S
+
+    def unreachable(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(tf.distribute.cluster_resolver, "TPUClusterResolver", unreachable)
+    monkeypatch.setenv("TPU_NAME", "nosuchtpu")
+    assert S.resolve_strategy("auto", log=False).num_replicas_in_sync == 1
+    with pytest.raises(VAEAugmentError, match="no TPU reachable .*Name or service not known"):
+        S.resolve_strategy("tpu", log=False)
+    monkeypatch.setenv("TF_CONFIG", "not json")
+    with pytest.raises(VAEAugmentError, match="TF_CONFIG does not describe a cluster "
+                                              r"\(JSONDecodeError"):
+        S.resolve_strategy("multi-worker", log=False)

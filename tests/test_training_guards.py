@@ -71,3 +71,76 @@ def test_the_cli_names_the_flag(tmp_path, capsys, mixed_parquet):
                         "--hidden", "0", "--quiet"], capsys)
     assert code == 2 and err.strip() == (
         "vae-augment: error: `--hidden` must be one or more positive layer widths, got (0,)")
+
+
+def test_a_rare_class_is_never_left_out_of_training(tmp_path, capsys):
+    """A plain seeded split put a 1-row class's row into validation for 1 seed in 10 (seed 4
+    here): that class was never trained and its rows came from an untrained prior, silently.
+    In memory one row now goes back to training; a streamed split, which holds rows out one
+    by one, names such a class in a warning."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vae_augment.api import fit
+    from vae_augment.streaming import InMemorySource
+
+    y = np.array([0] * 199 + [1])
+    source = InMemorySource({"y": y, "x": np.arange(200)}, validation_split=0.1, seed=4)
+    assert (source.train["y"] == 1).sum() == 1 and source.n_val == 19
+    assert len(source.train["y"]) + source.n_val == 200
+    rng = np.random.default_rng(0)
+    t = pa.table({"x": rng.normal(size=200), "y": ["a"] * 199 + ["b"]})
+    art = fit(t, label="y", model_dir=None, seed=4, **FAST)
+    assert art.model.bank_filled.numpy()[1] > 0
+    assert "had no training row" not in capsys.readouterr().err
+    pq.write_table(t, tmp_path / "one.parquet")
+    art = fit(str(tmp_path / "one.parquet"), label="y", model_dir=None, seed=3, streaming=True,
+              validation_split=0.5, **FAST)
+    assert art.model.bank_filled.numpy()[1] == 0
+    err = capsys.readouterr().err
+    assert "warning: class(es) ['b'] had no training row" in err
+    assert "validation_split=0" in err
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
+def test_a_training_seed_out_of_range_is_refused_in_one_line(seed, capsys, mixed_parquet,
+                                                                 tmp_path):
+    with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer in \[0, 2\*\*32 - 1\]"):
+        TrainConfig(seed=seed)
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir",
+                            tmp_path / "m", *FAST_ARGS, f"--seed={seed}"], capsys)
+        assert code == 2 and "`--seed` must be an integer in [0, 2**32 - 1]" in err
+
+
+def test_an_unwritable_model_dir_fails_before_training_and_a_full_disk_in_one_line(
+        tmp_path, capsys, mixed_parquet, monkeypatch):
+    import errno
+    import tempfile
+
+    from vae_augment import api
+
+    real_mkdtemp = tempfile.mkdtemp
+
+    def read_only(*args, dir=None, **kwargs):
+        if dir is not None and str(dir).startswith(str(tmp_path / "ro")):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkdtemp(*args, dir=dir, **kwargs)
+
+    (tmp_path / "ro").mkdir()
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only)
+    monkeypatch.setattr(api, "train_model", lambda *a, **k: pytest.fail("trained"))
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir",
+                        tmp_path / "ro" / "m", *FAST_ARGS], capsys)
+    assert code == 2 and "cannot write the model" in err and "Read-only file system" in err
+    monkeypatch.undo()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "m" / "x"))
+
+    monkeypatch.setattr(api, "save_artifact", full)
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir",
+                        tmp_path / "m", *FAST_ARGS], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("vae-augment: error: cannot write '") and "No space left" in err

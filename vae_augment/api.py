@@ -16,6 +16,7 @@ from vae_augment.io import (
     AtomicParquetWriter,
     iter_batches,
     output_schema,
+    probe_writable,
     read_schema,
     refuse_output,
     resolve_inputs,
@@ -103,6 +104,10 @@ def fit(
                     f"{arg(what)} must not be the model directory itself (saving replaces "
                     f"it); use a folder inside it, e.g. '{os.path.join(model_dir, 'logs')}'")
         check_replaceable(model_dir, _inside(model_dir, checkpoint_dir, tensorboard))
+    for what, path in (("the model", model_dir), ("checkpoints", checkpoint_dir),
+                       ("TensorBoard logs", tensorboard)):
+        if path is not None:
+            probe_writable(path, what)
     encoding, data = prepare_training(
         inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories, streaming=streaming, encoding=encoding,

@@ -600,9 +600,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vae-augment: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        # the machine's, not the program's: a full or read-only disk, a denied directory
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"vae-augment: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     finally:
         warnings.showwarning = plain_show
         restore()
+
+
+import errno as _errno  # noqa: E402
+
+# OSErrors the CLI reports in one line (exit 2) rather than as a traceback
+_DISK_ERRNOS = {_errno.ENOSPC, _errno.EROFS, _errno.EACCES, _errno.EPERM, _errno.EDQUOT}
 
 
 if __name__ == "__main__":

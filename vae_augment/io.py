@@ -61,6 +61,19 @@ def refuse_output(path, overwrite: bool, shards: int | None = None) -> None:
             f"delete: choose another output, or remove them first{hint}")
 
 
+def probe_writable(path, what: str) -> None:
+    """`InputError` unless a directory can be made where `path` is to be written (in its
+    nearest existing ancestor): checked before long work, not found out after it."""
+    path = os.path.abspath(os.fspath(path))
+    parent = path if os.path.isdir(path) else os.path.dirname(path)
+    while parent and not os.path.isdir(parent):
+        parent = os.path.dirname(parent)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-probe.", dir=parent or "."))
+    except OSError as exc:
+        raise InputError(f"cannot write {what} '{path}': {exc.strerror or exc}") from exc
+
+
 def with_umask_mode(path: str) -> str:
     """Gives `path` (made by `tempfile`, which creates files 0600 and directories 0700) the
     mode a plain `open` or `mkdir` would have (0666 or 0777 less the umask), so that an output

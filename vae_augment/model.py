@@ -437,14 +437,17 @@ class ConditionalVAE(RowSelection, keras.Model):
         if self.class_weights is not None:
             w = tf.gather(tf.constant(self.class_weights, tf.float32), tf.cast(x["y"], tf.int32))
             terms = w * terms
-        loss = tf.reduce_mean(terms)
         self.recon_tracker.update_state(-recon, sample_weight=w)
         self.kl_tracker.update_state(kl, sample_weight=w)
         self.elbo_tracker.update_state(-recon + kl, sample_weight=w)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:
-            loss = loss / replicas
-        return loss
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            return tf.reduce_mean(terms)
+        # each replica's sum over the whole step's rows, whose gradients the strategy sums:
+        # every row weighs alike however a batch splits, and a replica with no rows (a last
+        # batch shorter than the replica count) adds 0, where its mean was NaN
+        rows = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.size(terms), tf.float32))
+        return tf.reduce_sum(terms) / tf.maximum(rows, 1.0)
 
     @property
     def metrics(self):

@@ -55,7 +55,9 @@ def _tpu_strategy(required: bool):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    except (ValueError, RuntimeError, tf.errors.OpError) as exc:
+    except (ValueError, RuntimeError, OSError, tf.errors.OpError) as exc:
+        # OSError: the resolver asks the GCE metadata server for the TPU's address (URLError
+        # off Google Cloud)
         if required:
             raise VAEAugmentError(f"`--strategy tpu`: no TPU reachable ({exc})") from exc
         return None
@@ -102,7 +104,12 @@ def resolve_strategy(strategy: Any = "auto", *, log: bool = True):
                 devices = [d.name for d in (gpus or cpus)]
                 chosen = tf.distribute.MirroredStrategy(devices)
         if chosen is None and name == "multi-worker":
-            chosen = tf.distribute.MultiWorkerMirroredStrategy()
+            try:
+                chosen = tf.distribute.MultiWorkerMirroredStrategy()
+            except (ValueError, KeyError, TypeError, RuntimeError) as exc:  # JSONDecodeError
+                raise VAEAugmentError(  # is a ValueError
+                    f"`--strategy multi-worker`: TF_CONFIG does not describe a cluster "
+                    f"({type(exc).__name__}: {' '.join(str(exc).split())})") from exc
         if chosen is None:
             chosen = tf.distribute.get_strategy()
     if log:

@@ -84,6 +84,15 @@ class InMemorySource:
             int(round(n * validation_split)) if n >= _MIN_ROWS_FOR_VALIDATION else 0
         )
         val_idx, train_idx = order[:n_val], order[n_val:]
+        y = np.asarray(arrays["y"])
+        lost = np.setdiff1d(np.unique(y[val_idx]), np.unique(y[train_idx]))
+        if len(lost):
+            # a class whose rows all fell into validation would never be trained on (its
+            # synthetic rows would come from an untrained prior): one row of it goes back
+            back = np.array([val_idx[np.argmax(y[val_idx] == c)] for c in lost])
+            val_idx = val_idx[~np.isin(val_idx, back)]
+            train_idx = np.concatenate([train_idx, back])
+            n_val = len(val_idx)
         self.train = {k: v[train_idx] for k, v in arrays.items()}
         self.val = {k: v[val_idx] for k, v in arrays.items()} if n_val else None
         self.n_train = len(train_idx)

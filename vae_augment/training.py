@@ -106,6 +106,11 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 word = "a positive integer" if low else "an integer >= 0"
                 raise VAEAugmentError(f"{arg(name)} must be {word}, got {value!r}")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+                or not 0 <= seed < 2**32:  # numpy's and Keras' seeding range
+            raise VAEAugmentError(f"{arg('seed')} must be an integer in [0, 2**32 - 1] to "
+                                  f"train, got {seed!r}")
         if not 0.0 <= float(self.guide_quantile) < 1.0:
             raise VAEAugmentError(
                 f"{arg('guide_quantile')} must be in [0, 1), got {self.guide_quantile!r}")
@@ -306,6 +311,28 @@ def _dequantized(layout, arrays, table, seed) -> dict[str, np.ndarray] | None:
     return {**arrays, "num": D.dequantize_numeric(layout, x, table, seed).numpy()}
 
 
+def replica_batches(batch_size: int, n_train: int, n_val: int, replicas: int) -> tuple[int, int]:
+    """(training, validation) global batch sizes. On one device: `batch_size`, or all the
+    training rows when there are fewer. On several replicas each batch is split between
+    them: Keras builds the model on the first batch of each split, whose shares must be
+    equal, so a batch is a multiple of `replicas`; and a last batch must give every replica a
+    row (a convolution fails on an empty share), so the batch shrinks by `replicas` until the
+    rows left over for it are none or at least `replicas`. A last batch may still split
+    unevenly: `ConditionalVAE.compute_loss` weighs every row alike however it splits."""
+    train = min(batch_size, n_train)
+    if replicas == 1:
+        return train, train
+
+    def fitted(b: int, n: int) -> int:
+        b = max(replicas, b - b % replicas)
+        while b > replicas and 0 < n % b < replicas:
+            b -= replicas
+        return b
+
+    train = fitted(train, n_train)
+    return train, fitted(min(train, n_val), n_val) if n_val else train
+
+
 def _dequantized_validation(layout, source, batch_size: int, table, seed):
     """The validation batches dequantized as training batches are, with the same noise on
     every pass (batch i's seed is (seed, 2**20 + i)), so that early stopping compares epochs
@@ -496,7 +523,8 @@ def train_model(
         else resolve_strategy(strategy, log=verbose not in (0, False))
     )
     chief = is_chief(strategy)
-    batch_size = min(config.batch_size, source.n_train)
+    batch_size, val_batch = replica_batches(config.batch_size, source.n_train, source.n_val,
+                                            strategy.num_replicas_in_sync)
     steps = math.ceil(source.n_train / batch_size)
     fingerprint = _fingerprint(config, encoding, source)
     tie_table = encoding.tie_halfwidths() if config.dequantize else None
@@ -628,7 +656,7 @@ def train_model(
                     plan.append((epoch + 1, config.epochs, steps, 0))
             else:
                 plan.append((epoch, config.epochs, steps, 0))
-        val_ds = _dequantized_validation(encoding.layout(), source, batch_size, tie_table,
+        val_ds = _dequantized_validation(encoding.layout(), source, val_batch, tie_table,
                                          config.seed)
         start = time.perf_counter()
         for e0, e1, n_steps, skip in plan:
@@ -669,6 +697,14 @@ def train_model(
                                 progress=False if verbose in (0, False) else None)
         guide["guide_seconds"] = round(time.perf_counter() - start_guide, 3)
 
+    if config.latent_source == "posterior" and chief:
+        unseen = [str(c) for c, f in zip(encoding.classes, model.bank_filled.numpy())
+                  if f == 0 and encoding.class_counts.get(c, 0) > 0]
+        if unseen:  # streamed splits hold rows out one by one: a rare class may lose them all
+            print(f"vae-augment: warning: class(es) {unseen} had no training row (every row "
+                  f"of them was held out for validation): their synthetic rows come from the "
+                  f"class prior, which nothing trained; give them more rows, or fit with "
+                  f"{option('validation_split', 0)}", file=sys.stderr)
     if config.latent_source == "posterior" and config.bank_keep < 1.0:
         kept = model.prune_bank(config.bank_keep, [encoding.class_counts[c] for c in encoding.classes],
                                 seed=config.seed,
