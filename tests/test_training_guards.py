@@ -144,3 +144,9 @@ def test_an_unwritable_model_dir_fails_before_training_and_a_full_disk_in_one_li
                         tmp_path / "m", *FAST_ARGS], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith("vae-augment: error: cannot write '") and "No space left" in err
+
+
+@pytest.mark.parametrize("name", ["beta", "temperature"])
+def test_infinite_beta_or_temperature_is_refused(name):
+    with pytest.raises(VAEAugmentError, match=f"`{name}` must be a finite number > 0"):
+        TrainConfig(**{name: float("inf")})

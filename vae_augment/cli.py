@@ -600,6 +600,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vae-augment: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `vae-augment info ... | head`: the reader left, nothing to say
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # a captured stdout has no descriptor
+            pass
+        return 141
     except OSError as exc:
         if exc.errno not in _DISK_ERRNOS:
             raise

@@ -157,8 +157,9 @@ class TrainConfig:
         if not 0.0 < float(self.bank_keep) <= 1.0:
             raise VAEAugmentError(f"{arg('bank_keep')} must be in (0, 1], got {self.bank_keep!r}")
         for name in ("beta", "temperature"):
-            if not float(getattr(self, name)) > 0:
-                raise VAEAugmentError(f"{arg(name)} must be > 0, got {getattr(self, name)!r}")
+            if not 0 < float(getattr(self, name)) < math.inf:
+                raise VAEAugmentError(f"{arg(name)} must be a finite number > 0, got "
+                                      f"{getattr(self, name)!r}")
         from vae_augment.strategy import PRECISIONS
 
         if self.precision not in PRECISIONS:
