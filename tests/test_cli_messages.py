@@ -29,7 +29,7 @@ def test_balance_table_counts_rows_with_a_null_label(tmp_path, capsys, mixed_art
 def test_flags_that_do_nothing_are_said_so(tmp_path, capsys, mixed_artifact, mixed_parquet):
     code, _, err = run(["score", mixed_parquet, tmp_path / "s.parquet", "--model-dir",
                         mixed_artifact, "--k", "5", "--quiet"], capsys)
-    assert code == 0 and "warning: --k apply to --method iwae only" in err
+    assert code == 0 and "warning: --k applies to --method iwae only" in err
     code, _, err = run(["score", mixed_parquet, tmp_path / "t.parquet", "--model-dir",
                         mixed_artifact, "--method", "iwae", "--k", "5", "--quiet"], capsys)
     assert code == 0 and "warning" not in err

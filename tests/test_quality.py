@@ -242,5 +242,5 @@ def test_train_config_knobs_reach_the_model(mixed_table):
         0.7, "prior", 16, 0.5)
     with pytest.raises(VAEAugmentError, match="`latent_source`"):
         TrainConfig(latent_source="nope")
-    with pytest.raises(VAEAugmentError, match="`beta` must be > 0"):
+    with pytest.raises(VAEAugmentError, match="`beta` must be a finite number > 0"):
         TrainConfig(beta=0)

@@ -106,8 +106,8 @@ def fit(
         check_replaceable(model_dir, _inside(model_dir, checkpoint_dir, tensorboard))
     for what, path in (("the model", model_dir), ("checkpoints", checkpoint_dir),
                        ("TensorBoard logs", tensorboard)):
-        if path is not None:
-            probe_writable(path, what)
+        if path is not None:  # saving replaces the model directory from its parent
+            probe_writable(path, what, replaced=path is model_dir)
     encoding, data = prepare_training(
         inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories, streaming=streaming, encoding=encoding,

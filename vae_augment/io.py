@@ -61,11 +61,13 @@ def refuse_output(path, overwrite: bool, shards: int | None = None) -> None:
             f"delete: choose another output, or remove them first{hint}")
 
 
-def probe_writable(path, what: str) -> None:
-    """`InputError` unless a directory can be made where `path` is to be written (in its
-    nearest existing ancestor): checked before long work, not found out after it."""
+def probe_writable(path, what: str, *, replaced: bool = False) -> None:
+    """`InputError` unless a directory can be made where `path` is to be written: inside it
+    when it is a directory written into, else (or when saving `replaced` it whole, as a model
+    directory is) in its nearest existing ancestor. Checked before long work, not found out
+    after it."""
     path = os.path.abspath(os.fspath(path))
-    parent = path if os.path.isdir(path) else os.path.dirname(path)
+    parent = path if os.path.isdir(path) and not replaced else os.path.dirname(path)
     while parent and not os.path.isdir(parent):
         parent = os.path.dirname(parent)
     try:
