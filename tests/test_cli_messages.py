@@ -75,3 +75,26 @@ def test_usage_errors_point_at_the_subcommand_and_name_flags(tmp_path, capsys, m
 
     with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` as a float must be"):
         samples_to_generate({"a": 5, "b": 2}, float("nan"))
+
+
+def test_an_expanded_glob_and_a_partitioned_directory_are_explained(tmp_path, capsys,
+                                                                     mixed_table):
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(2):
+        pq.write_table(mixed_table.slice(100 * i, 100), parts / f"p{i}.parquet")
+    files = sorted(str(p) for p in parts.iterdir())
+    code, _, err = run(["fit", *files, "--label", "label", "--model-dir", tmp_path / "m"],
+                       capsys)
+    assert code == 2 and "as if the shell expanded a glob" in err and "quote it" in err
+    hive = tmp_path / "hive"
+    ds.write_dataset(mixed_table.drop_columns(["img"]), hive, format="parquet",
+                     partitioning=["small"], partitioning_flavor="hive")
+    code, _, err = run(["fit", hive, "--label", "label", "--model-dir", tmp_path / "m"], capsys)
+    assert code == 2 and "in subdirectories (a partitioned dataset" in err
+    from vae_augment.io import resolve_inputs
+
+    assert len(resolve_inputs(str(hive / "**" / "*.parquet"))) == 4

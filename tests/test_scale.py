@@ -134,8 +134,11 @@ for n, batch in ((401, 72), (290, 256)):
                                                               "batch_size": batch}),
                        verbose=0, strategy=s)
     uneven[n] = r
+# the posterior bank sees every replica's rows, as one device does
+banks = {"single": m1.bank_filled.numpy().tolist(), "mirrored": m2.bank_filled.numpy().tolist(),
+         "counts": np.bincount(arrays["y"]).tolist()}
 print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrored": e3,
-                  "uneven": uneven,
+                  "uneven": uneven, "banks": banks,
                   "eval_weighted_single": e4, "eval_weighted_mirrored": e5,
                   "replica_noise_differs": bool(np.abs(r0 - r1_).max() > 1e-4),
                   "replica_spread_differs": bool(np.abs(d0 - d1).max() > 1e-4),
@@ -166,6 +169,7 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     assert mirrored["global_step"] == single["global_step"]
     for r in out["uneven"].values():
         assert np.isfinite(r["val_neg_elbo"]) and np.isfinite(r["loss"])
+    assert out["banks"]["mirrored"] == out["banks"]["single"], out["banks"]
     for key in ("loss", "val_neg_elbo", "recon"):
         assert mirrored[key] == pytest.approx(single[key], rel=0.03), key
 

@@ -50,6 +50,12 @@ class _Parser(argparse.ArgumentParser):
             # unknown flags are found by the top parser: point at the subcommand's help
             chosen = [a for a in getattr(self, "argv", sys.argv[1:]) if a in self._subcommands()]
             prog = f"{self.prog} {chosen[0]}" if chosen else prog
+            extra = message.split(":", 1)[-1].split()
+            if extra and all(os.path.exists(a) for a in extra):
+                # `fit data/*.parquet ...`: the shell expanded the glob into many paths
+                raise _UsageError(
+                    f"{message}: these are files, as if the shell expanded a glob into "
+                    f"several inputs; quote it (e.g. 'data/*.parquet') or pass the directory")
         raise _UsageError(f"{message} (see '{prog} --help')")
 
     def _subcommands(self) -> list[str]:

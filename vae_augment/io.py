@@ -112,10 +112,16 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
                 if f.endswith(".parquet") and not f.startswith((".", "_"))
             )
             if not found:
-                raise InputError(f"input directory '{item}' contains no .parquet files")
+                nested = glob.glob(os.path.join(item, "*", "**", "*.parquet"), recursive=True)
+                hint = ("; it holds .parquet files in subdirectories (a partitioned dataset, "
+                        "key=value folders?), which are not read: pass a glob such as "
+                        f"'{os.path.join(item, '**', '*.parquet')}' (a partition key that is "
+                        f"only in folder names is not a column then), or write the data "
+                        f"unpartitioned") if nested else ""
+                raise InputError(f"input directory '{item}' contains no .parquet files{hint}")
             paths.extend(found)
         elif any(ch in item for ch in "*?["):
-            found = sorted(p for p in glob.glob(item) if os.path.isfile(p))
+            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
             if not found:
                 raise InputError(f"input glob '{item}' matches no files")
             paths.extend(found)

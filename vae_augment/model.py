@@ -414,6 +414,14 @@ class ConditionalVAE(RowSelection, keras.Model):
     def _update_bank(self, y, q_loc, q_scale):
         """Writes this batch's posteriors into each class's ring buffer."""
         y = tf.cast(y, tf.int32)
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            # the bank keeps the first replica's value (its variables aggregate so): every
+            # replica writes the whole step's rows, in batch order, as one device would; its
+            # own share alone was kept before (half the rows on 2 replicas)
+            y = ctx.all_gather(y, axis=0)
+            q_loc = ctx.all_gather(tf.cast(q_loc, tf.float32), axis=0)
+            q_scale = ctx.all_gather(tf.cast(q_scale, tf.float32), axis=0)
         onehot = tf.one_hot(y, self.n_classes, dtype=tf.int32)
         rank = tf.gather(tf.cumsum(onehot, axis=0, exclusive=True), y, axis=1, batch_dims=1)
         slot = (tf.gather(self.bank_pos, y) + rank) % self.bank_size

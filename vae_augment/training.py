@@ -698,8 +698,7 @@ def train_model(
                                 progress=False if verbose in (0, False) else None)
         guide["guide_seconds"] = round(time.perf_counter() - start_guide, 3)
 
-    # one replica: on several, the bank keeps the first replica's share of each batch only
-    if config.latent_source == "posterior" and chief and strategy.num_replicas_in_sync == 1:
+    if config.latent_source == "posterior" and chief:
         unseen = [str(c) for c, f in zip(encoding.classes, model.bank_filled.numpy())
                   if f == 0 and encoding.class_counts.get(c, 0) > 0]
         if unseen:  # streamed splits hold rows out one by one: a rare class may lose them all
