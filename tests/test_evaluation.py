@@ -232,15 +232,18 @@ def cli_files(tmp_path_factory, two_samples):
     pq.write_table(b.drop_columns(["label"]), d / "nolabel.parquet")
     pq.write_table(b.drop_columns(["f"]), d / "nof.parquet")
     i = b.schema.get_field_index("i")
-    pq.write_table(b.set_column(i, "i", pc.cast(b.column("i"), pa.float64())),
-                   d / "itype.parquet")
+    pq.write_table(b.set_column(i, "i", pc.add(pc.cast(b.column("i"), pa.float64()), 0.5)),
+                   d / "itype.parquet")  # not whole numbers: no lossless cast to int64
+    pq.write_table(b.set_column(i, "i", pc.cast(b.column("i"), pa.int32())),
+                   d / "int32.parquet")  # another tool's narrower integers: cast
     return d
 
 
 @pytest.mark.parametrize("synthetic, message", [
     ("nolabel.parquet", "`label` column 'label' not found in SYNTHETIC"),
     ("nof.parquet", r"SYNTHETIC columns do not match REAL: missing \['f'\]"),
-    ("itype.parquet", "column 'i' is int64 in REAL but double in SYNTHETIC"),
+    ("itype.parquet", "column 'i' is int64 in REAL but double in SYNTHETIC, which does not "
+                      "convert without changing values"),
     ("missing.parquet", "does not exist"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(cli_files, capsys, synthetic, message):
@@ -618,3 +621,11 @@ def test_small_shares_are_not_printed_as_zero():
     from vae_augment.report import _f
 
     assert _f(0.0004) == "0.0004" and _f(0.0) == "0.000" and _f(0.1234) == "0.123"
+
+
+def test_lossless_type_differences_are_cast(cli_files):
+    report = evaluate(str(cli_files / "real.parquet"), str(cli_files / "int32.parquet"),
+                      label="label", sections=["fidelity"], seed=0)
+    same = evaluate(str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+                    label="label", sections=["fidelity"], seed=0)
+    assert report["fidelity"]["score"] == same["fidelity"]["score"]

@@ -138,7 +138,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     actions: list[argparse.Action] = []
     g = _Recorded(p.add_argument_group("model and training"), actions)
     g.add_argument("--epochs", type=int, default=300, help="maximum epochs (early stopping) [300]")
-    g.add_argument("--batch-size", type=int, default=256, help="training batch size [256]")
+    g.add_argument("--batch-size", type=int, default=256, help="training batch size, global: split between the replicas of a "
+                        "multi-device strategy (rounded to a multiple of their number) [256]")
     g.add_argument("--latent-dim", type=int, default=16, help="latent dimensions [16]")
     g.add_argument("--hidden", default="256,256", help="hidden layer widths [256,256]")
     g.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate [1e-3]")

@@ -120,13 +120,21 @@ def _check_schemas(real: pa.Table, other: pa.Table, what: str) -> pa.Table:
             f"{what} columns do not match REAL: missing {missing}, unexpected {extra}"
         )
     other = other.select(real.column_names)
+    columns = []
     for f in real.schema:
-        g = other.schema.field(f.name)
+        g, col = other.schema.field(f.name), other.column(f.name)
         if not f.type.equals(g.type):
-            raise SchemaError(
-                f"column '{f.name}' is {f.type} in REAL but {g.type} in {what}"
-            )
-    return pa.Table.from_arrays(other.columns, schema=real.schema)
+            # another tool's types (int32 for int64, large_string, dictionary) are cast when
+            # no value changes; anything else is a mismatch
+            try:
+                col = col.cast(f.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+                raise SchemaError(
+                    f"column '{f.name}' is {f.type} in REAL but {g.type} in {what}, which "
+                    f"does not convert without changing values"
+                ) from exc
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=real.schema)
 
 
 def _load_model(model):
