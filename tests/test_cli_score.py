@@ -363,3 +363,14 @@ def test_a_new_count_in_an_integer_category_suggests_modelling_it_as_a_number(
     assert code == 2 and "column 'small' has categories [9] the model was not trained on " \
         "(1 row; the first is row 4); an integer column with few values is modelled as a " \
         "category: fit with --numeric small to model it as a number" in err
+
+
+def test_a_fraction_in_an_integer_column_scores_from_pandas_as_from_parquet(artifact,
+                                                                           mixed_table):
+    """`i` is int64 in the model: a Parquet file of doubles scored, the same DataFrame was
+    refused ("Float value 128.500000 was truncated")."""
+    t = _with_column(mixed_table, "i",
+                     (mixed_table.column("i").to_numpy() + 0.5).tolist(), pa.float64())
+    from_arrow = scoring.anomaly_scores(artifact, t)
+    from_pandas = scoring.anomaly_scores(artifact, t.to_pandas())
+    np.testing.assert_allclose(from_pandas, from_arrow, rtol=1e-6)

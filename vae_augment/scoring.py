@@ -45,6 +45,15 @@ def as_table(table, schema: pa.Schema | None = None, name: str = "table"):
         try:
             return pa.Table.from_pandas(table, schema=pa.schema(fields, metadata=schema.metadata),
                                         preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            pass
+        # a float column where the model's column is an integer (128.5 in an int column): read
+        # as numbers, as a Parquet file's doubles are, not refused for the fraction
+        fields = [f.with_type(pa.float64()) if pa.types.is_integer(f.type)
+                  and table[f.name].dtype.kind == "f" else f for f in fields]
+        try:
+            return pa.Table.from_pandas(table, schema=pa.schema(fields, metadata=schema.metadata),
+                                        preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
             raise SchemaError(f"`{name}` does not convert to the model's column types: "
                               f"{' '.join(str(exc).split())}") from exc
