@@ -632,3 +632,19 @@ def test_tpu_and_cluster_set_up_errors_are_one_line(monkeypatch):
     with pytest.raises(VAEAugmentError, match="TF_CONFIG does not describe a cluster "
                                               r"\(JSONDecodeError"):
         S.resolve_strategy("multi-worker", log=False)
+
+
+def test_xla_is_on_by_default_only_where_keras_runs_it(monkeypatch):
+    """None: XLA with a TPU, or a GPU on one replica; not on several replicas (Keras' XLA
+    step under MirroredStrategy fails: keras-team/keras#19005) nor on CPU. Explicit wins."""
+    import tensorflow as tf
+
+    from vae_augment.training import resolve_jit
+
+    assert resolve_jit(None) is False and resolve_jit(True, replicas=2) is True
+    devices = {"GPU": ["gpu0", "gpu1"], "TPU": []}
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: devices[kind])
+    assert resolve_jit(None) is True and resolve_jit(None, replicas=2) is False
+    assert resolve_jit(False) is False
+    devices.update(GPU=[], TPU=["tpu0"])
+    assert resolve_jit(None, replicas=8) is True

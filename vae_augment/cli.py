@@ -204,7 +204,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "holds at least this share of the column; the column's other values "
                         "keep the whole quantile-normal range. 0: no indicators [0]")
     g.add_argument("--jit", dest="jit", action="store_true", default=None,
-                   help="force XLA compilation (default: on with a GPU/TPU, off on CPU)")
+                   help="force XLA compilation (default: on with a TPU or one GPU; off on CPU and "
+                        "on several replicas, where Keras fails under MirroredStrategy)")
     g.add_argument("--no-jit", dest="jit", action="store_false", help="disable XLA compilation")
     g = _Recorded(p.add_argument_group("scale: devices, precision, streaming, checkpoints"),
                   actions)

@@ -216,17 +216,23 @@ def set_determinism(seed: int) -> None:
     keras.utils.set_random_seed(int(seed))
 
 
-def resolve_jit(jit_compile: bool | None) -> bool:
-    """XLA setting: explicit True/False wins; None enables it only with a GPU or TPU.
+def resolve_jit(jit_compile: bool | None, replicas: int = 1) -> bool:
+    """XLA setting: explicit True/False wins; None enables it only with a TPU, or with a GPU
+    on one replica.
 
     On this project's 2-core CPU machines XLA compiled the train step in ~6 s against ~1.8 s
-    and ran no faster per epoch (0.127 s vs 0.110 s on churn), so it is off on CPU.
+    and ran no faster per epoch (0.127 s vs 0.110 s on churn), so it is off on CPU. Keras 3's
+    XLA train step under a multi-replica MirroredStrategy reads other replicas' variables
+    from the first device, which XLA refuses ("Trying to access resource ... located in
+    device"; keras-team/keras#19005, also seen here on 2 logical CPUs), so it is off there too.
     """
     if jit_compile is not None:
         return bool(jit_compile)
     import tensorflow as tf
 
-    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    if tf.config.list_logical_devices("TPU"):
+        return True
+    return bool(tf.config.list_logical_devices("GPU")) and replicas == 1
 
 
 def _fingerprint(config: TrainConfig, encoding: Encoding, source) -> dict[str, Any]:
@@ -579,7 +585,7 @@ def train_model(
             model.set_dequantization(tie_table)
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
-                jit_compile=resolve_jit(config.jit_compile),
+                jit_compile=resolve_jit(config.jit_compile, strategy.num_replicas_in_sync),
             )
             # built now so that a checkpoint can hold (and restore) its state
             model.optimizer.build(model.trainable_variables)
