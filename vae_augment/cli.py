@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -626,10 +627,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         restore()
 
 
-import errno as _errno  # noqa: E402
-
 # OSErrors the CLI reports in one line (exit 2) rather than as a traceback
-_DISK_ERRNOS = {_errno.ENOSPC, _errno.EROFS, _errno.EACCES, _errno.EPERM, _errno.EDQUOT}
+_DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,7 +31,7 @@ from vae_augment.detection import _detection, c2st_auc
 from vae_augment.diagnostics import _diagnostics, _latents
 from vae_augment.errors import InputError, SchemaError, VAEAugmentError, option
 from vae_augment.fidelity import _fidelity
-from vae_augment.io import refuse_existing
+from vae_augment.io import probe_writable, refuse_existing
 from vae_augment.privacy import _privacy
 from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
@@ -58,14 +57,8 @@ def check_report_dir(report_dir, overwrite: bool = False) -> None:
         raise InputError(f"output directory '{parent}' does not exist")
     for name in REPORT_FILES:
         refuse_existing(os.path.join(report_dir, name), overwrite, what="report")
-    # a directory made and removed now: a report that could not be written would otherwise
-    # fail only after all the work (a read-only or special parent)
-    probe_parent = report_dir if os.path.isdir(report_dir) else parent
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-report.", dir=probe_parent))
-    except OSError as exc:
-        raise InputError(f"cannot write a report into '{report_dir}': "
-                         f"{exc.strerror or exc}") from exc
+    # a report that could not be written would otherwise fail only after all the work
+    probe_writable(report_dir, "a report into")
 
 REPORT_VERSION = 1
 SECTIONS = ("fidelity", "detection", "utility", "privacy", "model")  # `evaluate(sections=)`

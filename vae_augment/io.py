@@ -24,6 +24,7 @@ __all__ = [
     "with_umask_mode",
     "refuse_existing",
     "refuse_output",
+    "probe_writable",
     "AtomicParquetWriter",
 ]
 
