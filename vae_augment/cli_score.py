@@ -87,10 +87,12 @@ def score_file(
 
     from vae_augment.progress import progress_bar
 
-    total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+    shown = sys.stderr.isatty() if progress is None else progress
+    # the bar's total costs one more footer read per file: only when a bar is shown
+    total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths) if shown else 0
     desc = "scoring" if score_column is not None else "encoding"
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w, \
-            progress_bar(total, desc=desc, unit="rows", enabled=progress) as bar:
+            progress_bar(total, desc=desc, unit="rows", enabled=shown) as bar:
         for batch in iter_batches(paths, batch_size=batch_size):
             table = score_table(
                 art, pa.Table.from_batches([batch]), latent_column=latent_column,
