@@ -89,6 +89,7 @@ def save_artifact(
         config = {
             "format_version": FORMAT_VERSION,
             "vae_augment_version": __version__,
+            "library_versions": _library_versions(),
             "train_config": train_config or {},
             "metrics": metrics or {},
         }
@@ -113,6 +114,19 @@ def save_artifact(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return model_dir
+
+
+def _library_versions() -> dict[str, str]:
+    """Versions of the libraries that wrote the model, for `info` and bug reports."""
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("tensorflow", "keras", "tensorflow-probability", "pyarrow", "numpy"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
 
 
 def check_replaceable(model_dir, preserve: tuple[str, ...] = ()) -> None:
