@@ -419,6 +419,9 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, mixed_parquet, re
                   **RESUME_KW)
     ref_m, got_m = reference_run.config["metrics"], resumed.config["metrics"]
     assert got_m["resumed_from_step"] == state["global_step"]
+    # the run's time includes the part trained before the interruption
+    assert state["train_seconds"] > 0
+    assert got_m["train_seconds"] > state["train_seconds"]
     for key in ("epochs_run", "best_epoch", "global_step"):
         assert got_m[key] == ref_m[key], key
     for key in ("loss", "val_neg_elbo", "kl", "recon"):

@@ -624,6 +624,8 @@ def train_model(
                     "early": early.get_state(),
                     "checkpoint_every": every,
                     "fingerprint": fingerprint,
+                    # the time trained so far, so a resumed run reports the whole run's time
+                    "train_seconds": earlier_seconds + (time.perf_counter() - start),
                 },
                 arrays={
                     "model": variable_values(model.variables),
@@ -665,6 +667,7 @@ def train_model(
                 plan.append((epoch, config.epochs, steps, 0))
         val_ds = _dequantized_validation(encoding.layout(), source, val_batch, tie_table,
                                          config.seed)
+        earlier_seconds = float((state or {}).get("train_seconds", 0.0))
         start = time.perf_counter()
         for e0, e1, n_steps, skip in plan:
             tracker.offset = skip
@@ -680,7 +683,7 @@ def train_model(
             )
             if early.stopped_epoch is not None:
                 break
-        seconds = time.perf_counter() - start
+        seconds = earlier_seconds + (time.perf_counter() - start)
         if every and chief and plan:
             save()  # the finished run: a later --resume restores instead of retraining
         if early.best_weights is not None:
