@@ -350,13 +350,35 @@ def _artifact_case(tmp_path, mixed_artifact, name):
             original = json.loads(z.read("config.json"))
         _craft_keras(model_dir, _unknown_class_config(original))
         return model_dir, r"model file in '.*' was refused: .*Backdoor"
+    if name == "truncated_model":  # manifest rewritten to match: only the zip shows it
+        data = (model_dir / "model.keras").read_bytes()
+        (model_dir / "model.keras").write_bytes(data[: len(data) // 2])
+        _rewrite_manifest(model_dir)
+        return model_dir, r"model file '.*model\.keras' is not a Keras archive \(truncated"
+    if name == "garbage_config":
+        (model_dir / "config.json").write_text("{not json")
+        _rewrite_manifest(model_dir)
+        return model_dir, r"artifact file '.*config\.json' is not valid JSON"
+    if name == "list_manifest":
+        (model_dir / "manifest.json").write_text("[]")
+        return model_dir, r"artifact file '.*manifest\.json' holds a JSON list, not an object"
     if name == "not_a_directory":
         return tmp_path / "no_such_model", r"`--model-dir` '.*no_such_model' is not a directory"
     raise AssertionError(name)
 
 
 ARTIFACT_CASES = ["newer_format", "tampered_encoding", "tampered_weights", "missing_manifest",
-                  "lambda_layer", "unknown_class", "not_a_directory"]
+                  "lambda_layer", "unknown_class", "truncated_model", "garbage_config",
+                  "list_manifest", "not_a_directory"]
+
+
+@pytest.mark.parametrize("case", ["truncated_model", "garbage_config"])
+def test_bad_artifact_refused_by_info(tmp_path, capsys, mixed_artifact, case):
+    """`info` reads no weights, but still tells a truncated or garbled artifact."""
+    model_dir, pattern = _artifact_case(tmp_path, mixed_artifact, case)
+    code, stdout, err = run(["info", "--model-dir", model_dir], capsys)
+    assert code == 2 and not stdout
+    assert re.search(pattern, err) and len(err.strip().splitlines()) == 1, err
 
 
 @pytest.mark.parametrize("case", ARTIFACT_CASES)

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from typing import Any
 
 from vae_augment.encoding import Encoding
@@ -164,13 +165,8 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
     for name in (*_FILES, "manifest.json"):
         if not os.path.isfile(os.path.join(model_dir, name)):
             raise ArtifactError(f"model directory '{model_dir}' has no {name}; is it an artifact?")
-    try:
-        with open(os.path.join(model_dir, "manifest.json")) as f:
-            manifest = json.load(f)
-        with open(os.path.join(model_dir, "config.json")) as f:
-            config = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"model directory '{model_dir}' has an unreadable JSON file") from exc
+    manifest = _read_json_object(model_dir, "manifest.json")
+    config = _read_json_object(model_dir, "config.json")
     version = config.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ArtifactError(
@@ -183,9 +179,32 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
                 f"artifact file '{os.path.join(model_dir, name)}' does not match its checksum "
                 "in manifest.json (modified or corrupt)"
             )
-    with open(os.path.join(model_dir, "encoding.json")) as f:
-        encoding = Encoding.from_json(json.load(f))
+    model_file = os.path.join(model_dir, "model.keras")
+    if not zipfile.is_zipfile(model_file):  # Keras would say "File not found" of it
+        raise ArtifactError(f"model file '{model_file}' is not a Keras archive (truncated or "
+                            f"corrupt)")
+    try:
+        encoding = Encoding.from_json(_read_json_object(model_dir, "encoding.json"))
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ArtifactError):
+            raise
+        raise ArtifactError(
+            f"artifact file '{os.path.join(model_dir, 'encoding.json')}' is not a vae-augment "
+            f"encoding ({type(exc).__name__}: {exc})") from exc
     return encoding, config
+
+
+def _read_json_object(model_dir: str, name: str) -> dict[str, Any]:
+    path = os.path.join(model_dir, name)
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"artifact file '{path}' is not valid JSON (corrupt?): {exc}") from exc
+    if not isinstance(value, dict):
+        raise ArtifactError(f"artifact file '{path}' holds a JSON {type(value).__name__}, "
+                            f"not an object (corrupt?)")
+    return value
 
 
 def load_artifact(model_dir: str) -> Artifact:
@@ -200,9 +219,10 @@ def load_artifact(model_dir: str) -> Artifact:
     import vae_augment.model  # noqa: F401  (registers ConditionalVAE)
 
     encoding, config = read_artifact_meta(model_dir)
+    model_file = os.path.join(model_dir, "model.keras")
     try:
         model = keras.saving.load_model(
-            os.path.join(model_dir, "model.keras"), safe_mode=True, compile=False
+            model_file, safe_mode=True, compile=False
         )
     except Exception as exc:  # Keras raises ValueError/TypeError for unsafe or unknown objects
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
