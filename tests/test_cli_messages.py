@@ -98,3 +98,12 @@ def test_an_expanded_glob_and_a_partitioned_directory_are_explained(tmp_path, ca
     from vae_augment.io import resolve_inputs
 
     assert len(resolve_inputs(str(hive / "**" / "*.parquet"))) == 4
+
+
+def test_checkpoint_and_encoding_errors_name_flags(tmp_path, capsys, mixed_parquet):
+    base = ["fit", mixed_parquet, "--label", "label", "--model-dir", tmp_path / "m", "--quiet"]
+    code, _, err = run([*base, "--checkpoint-every", "0"], capsys)
+    assert code == 2 and "`--checkpoint-every` must be a positive integer, got 0" in err
+    code, _, err = run([*base, "--encoding", tmp_path / "none.json"], capsys)
+    assert code == 2 and "`--encoding` file '" in err
+    assert not (tmp_path / "m").exists()

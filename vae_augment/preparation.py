@@ -64,13 +64,13 @@ def encode_all(encoding: Encoding, inputs) -> dict[str, np.ndarray]:
 
 def load_encoding(path) -> Encoding:
     """Reads an ``encoding.json`` (a checkpoint's, an artifact's or `pipelines/fit_stats.py`'s)."""
-    from vae_augment.errors import InputError
+    from vae_augment.errors import InputError, arg
 
     try:
         with open(os.fspath(path)) as f:
             return Encoding.from_json(json.load(f))
     except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"`encoding` file '{path}' is not a readable encoding.json ({exc})") from exc
+        raise InputError(f"{arg('encoding')} file '{path}' is not a readable encoding.json ({exc})") from exc
 
 
 def prepare_training(

@@ -515,10 +515,11 @@ def train_model(
         not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1
     ):
         raise VAEAugmentError(
-            f"`checkpoint_every` must be a positive integer, got {checkpoint_every!r}"
+            f"{arg('checkpoint_every')} must be a positive integer, got {checkpoint_every!r}"
         )
     if (checkpoint_every or resume) and checkpoint_dir is None:
-        raise VAEAugmentError("`checkpoint_dir` is required with `checkpoint_every` or `resume`")
+        raise VAEAugmentError(f"{arg('checkpoint_dir')} is required with "
+                              f"{arg('checkpoint_every')} or {arg('resume')}")
 
     set_determinism(config.seed)
     if hasattr(arrays, "train_dataset"):
