@@ -445,6 +445,28 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, mixed_parquet, ref
             **{**RESUME_KW, "latent_dim": 3})
 
 
+def test_resume_with_another_xla_setting_is_warned(tmp_path, mixed_parquet, reference_run):
+    import shutil
+    import warnings
+
+    from vae_augment.api import fit
+    from vae_augment.checkpoint import latest_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(reference_run.checkpoint_dir, ckpt)
+    state = json.load(open(os.path.join(latest_checkpoint(str(ckpt)), "state.json")))
+    assert state["jit_compile"] is False  # auto on one CPU
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **RESUME_KW)
+    assert not [w for w in caught if "XLA" in str(w.message)]
+    with pytest.warns(UserWarning, match="resuming with XLA on, where the checkpoint was "
+                                         "trained with it off"):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **{**RESUME_KW, "jit_compile": True})
+
+
 KILL = """
 import os, signal, sys
 import keras

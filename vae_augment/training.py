@@ -561,6 +561,15 @@ def train_model(
             f"{arg('tensorboard')} directory", UserWarning, stacklevel=2)
     every = checkpoint_every or (state or {}).get("checkpoint_every")
 
+    jit = resolve_jit(config.jit_compile, strategy.num_replicas_in_sync)
+    if state is not None and state.get("jit_compile", jit) != jit:
+        # XLA is left out of the fingerprint (a run may resume on other hardware), but it
+        # changes the numbers a little
+        warnings.warn(
+            f"resuming with XLA {'on' if jit else 'off'}, where the checkpoint was trained with "
+            f"it {'on' if state['jit_compile'] else 'off'}: the final weights will differ "
+            f"slightly from an uninterrupted run's (resume with the same XLA setting to "
+            f"match)", UserWarning, stacklevel=2)
     with precision_scope(config.precision):
         with strategy.scope():
             model = ConditionalVAE(
@@ -586,7 +595,7 @@ def train_model(
             model.set_dequantization(tie_table)
             model.compile(
                 optimizer=keras.optimizers.Adam(config.learning_rate),
-                jit_compile=resolve_jit(config.jit_compile, strategy.num_replicas_in_sync),
+                jit_compile=jit,
             )
             # built now so that a checkpoint can hold (and restore) its state
             model.optimizer.build(model.trainable_variables)
@@ -625,6 +634,7 @@ def train_model(
                     "early": early.get_state(),
                     "checkpoint_every": every,
                     "fingerprint": fingerprint,
+                    "jit_compile": jit,
                     # the time trained so far, so a resumed run reports the whole run's time
                     "train_seconds": earlier_seconds + (time.perf_counter() - start),
                 },
