@@ -107,3 +107,13 @@ def test_checkpoint_and_encoding_errors_name_flags(tmp_path, capsys, mixed_parqu
     code, _, err = run([*base, "--encoding", tmp_path / "none.json"], capsys)
     assert code == 2 and "`--encoding` file '" in err
     assert not (tmp_path / "m").exists()
+
+
+def test_too_few_rows_for_validation_is_said(tmp_path, capsys, mixed_table):
+    src = tmp_path / "small.parquet"
+    pq.write_table(mixed_table.slice(0, 15), src)
+    base = ["fit", src, "--label", "label", "--quiet", "--epochs", "1", "--hidden", "8"]
+    code, _, err = run([*base, "--model-dir", tmp_path / "m"], capsys)
+    assert code == 0 and "15 training rows are too few to hold any out for validation" in err
+    code, _, err = run([*base, "--model-dir", tmp_path / "n", "--validation-split", "0"], capsys)
+    assert code == 0 and "validation" not in err  # the user asked for none

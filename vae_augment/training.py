@@ -601,6 +601,10 @@ def train_model(
             model.optimizer.build(model.trainable_variables)
 
         monitor = "val_neg_elbo" if source.n_val else "neg_elbo"
+        if not source.n_val and config.validation_split > 0 and chief and state is None:
+            print(f"vae-augment: warning: {source.n_train} training rows are too few to hold "
+                  f"any out for validation (it needs 20): early stopping watches the "
+                  f"training loss, and there is no validation ELBO", file=sys.stderr)
         early = cb.EarlyStopping(
             monitor, patience=config.patience, start_from_epoch=config.kl_warmup_epochs
         )
