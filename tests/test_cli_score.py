@@ -374,3 +374,50 @@ def test_a_fraction_in_an_integer_column_scores_from_pandas_as_from_parquet(arti
     from_arrow = scoring.anomaly_scores(artifact, t)
     from_pandas = scoring.anomaly_scores(artifact, t.to_pandas())
     np.testing.assert_allclose(from_pandas, from_arrow, rtol=1e-6)
+
+
+@pytest.mark.parametrize("command", ["score", "encode"])
+def test_dead_letter_takes_the_bad_rows_and_the_rest_are_scored(capsys, tmp_path, mixed_table,
+                                                                mixed_artifact, artifact, command):
+    cats = mixed_table.column("s").to_pylist()
+    cats[3] = "never-seen"
+    labels = mixed_table.column("label").to_pylist()
+    labels[7] = None
+    labels[8] = "no-such-class"
+    bad = mixed_table.set_column(mixed_table.schema.get_field_index("s"), "s", pa.array(cats))
+    bad = bad.set_column(bad.schema.get_field_index("label"), "label", pa.array(labels))
+    src, out, dl = tmp_path / "bad.parquet", tmp_path / "o.parquet", tmp_path / "bad.jsonl"
+    pq.write_table(bad, src)
+    code, stdout, err = run(capsys, command, src, out, "--model-dir", mixed_artifact,
+                            "--dead-letter", dl, "--quiet")
+    assert code == 0, err
+    assert json.loads(stdout)["bad_rows"] == 3
+    assert "3 row(s) could not be scored" in err
+    lines = [json.loads(line) for line in dl.read_text().splitlines()]
+    assert [line["row"]["label"] for line in lines] == [labels[3], None, "no-such-class"]
+    assert "never-seen" in lines[0]["error"] and lines[0]["row"]["s"] == "never-seen"
+    good = [i for i in range(bad.num_rows) if i not in (3, 7, 8)]
+    written = pq.read_table(out)
+    assert written.drop_columns([written.column_names[-1]]).equals(bad.take(good))
+    # the good rows' values are those of scoring them alone
+    alone = tmp_path / "good.parquet"
+    pq.write_table(bad.take(good), alone)
+    run(capsys, command, alone, tmp_path / "alone.parquet", "--model-dir", mixed_artifact)
+    assert pq.read_table(tmp_path / "alone.parquet").equals(written)
+    # a run with no bad rows writes no dead letters, and --overwrite drops the stale ones
+    code, stdout, err = run(capsys, command, alone, out, "--model-dir", mixed_artifact,
+                            "--dead-letter", dl, "--overwrite", "--quiet")
+    assert code == 0 and json.loads(stdout)["bad_rows"] == 0 and not dl.exists()
+
+
+def test_dead_letter_does_not_take_a_whole_file_of_another_schema(capsys, tmp_path, mixed_table,
+                                                                  mixed_artifact):
+    src, out, dl = tmp_path / "x.parquet", tmp_path / "o.parquet", tmp_path / "bad.jsonl"
+    pq.write_table(mixed_table.drop_columns(["s"]), src)
+    code, _, err = run(capsys, "score", src, out, "--model-dir", mixed_artifact,
+                       "--dead-letter", dl)
+    assert code == 2 and "does not match the schema the model was trained on" in err
+    assert not out.exists() and not dl.exists()
+    code, _, err = run(capsys, "score", src, out, "--model-dir", mixed_artifact,
+                       "--dead-letter", out)
+    assert code == 2 and "the dead-letter file and the output are both" in err

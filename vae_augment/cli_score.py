@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from vae_augment.cli import register_command
@@ -34,6 +35,7 @@ def score_file(
     output_shards: int | None = None,
     batch_size: int = 65536,
     progress: bool | None = None,
+    dead_letter: str | None = None,
 ) -> int:
     """Writes every input row plus the requested columns to `output`; returns rows written.
 
@@ -47,6 +49,12 @@ def score_file(
         unseen: ``"error"`` or ``"inf"``: what a category the model never saw does (see
             `vae_augment.scoring.anomaly_scores`; with ``"inf"`` the row's latent is NaN).
         progress: a progress bar of the rows on stderr (None: when stderr is a terminal).
+        dead_letter: a JSON-lines file for the rows that cannot be scored (a null or unknown
+            label, a bad value; an unseen category unless ``unseen="inf"``), one
+            ``{"error": ..., "row": {...}}`` line each, as the Beam job's dead letters. They
+            are left out of `output`; the file is written (atomically, after `output`) only
+            when there are such rows. None: such a row is an error and nothing is written.
+            A file whose schema differs from the model's is an error either way.
 
     Raises:
         VAEAugmentError: a bad input, artifact or row (naming the column); nothing is written.
@@ -55,6 +63,27 @@ def score_file(
         >>> score_file("data.parquet", "scored.parquet", model_dir="runs/churn",
         ...            score_column="anomaly_score")  # doctest: +SKIP
     """
+    return _score_file(**locals())[0]
+
+
+def _score_file(
+    inputs,
+    output: str,
+    *,
+    model_dir: str,
+    latent_column: str | None = None,
+    score_column: str | None = None,
+    method: str = "elbo",
+    k: int = 16,
+    seed: int = 0,
+    unseen: str = "error",
+    overwrite: bool = False,
+    output_shards: int | None = None,
+    batch_size: int = 65536,
+    progress: bool | None = None,
+    dead_letter: str | None = None,
+) -> tuple[int, int]:
+    """`score_file`, also returning the number of dead-letter rows."""
     from vae_augment.artifact import load_artifact
     from vae_augment.beam.rows import score_table, scored_schema
     from vae_augment.errors import VAEAugmentError
@@ -75,9 +104,26 @@ def score_file(
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
     refuse_output(output, overwrite, output_shards)
+    if dead_letter is not None:
+        from vae_augment.io import refuse_existing
+
+        if os.path.abspath(dead_letter) == os.path.abspath(output):
+            raise VAEAugmentError(f"the dead-letter file and the output are both '{output}'")
+        refuse_existing(dead_letter, overwrite, what="dead-letter file")
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     art = load_artifact(model_dir)
+    if dead_letter is not None:  # a whole-file mismatch is not a row's fault
+        from vae_augment.beam.rows import schema_difference
+        from vae_augment.errors import SchemaError
+
+        enc = art.encoding
+        columns = [s.name for s in enc.specs if s.kind != "excluded"]
+        columns += [] if enc.label in columns else [enc.label]
+        problem = schema_difference(enc.schema, schema, columns)
+        if problem is not None:
+            raise SchemaError(f"input table does not match the schema the model was trained "
+                              f"on: {problem}")
     out_schema = scored_schema(
         schema, latent_dim=art.model.latent_dim, latent_column=latent_column,
         score_column=score_column,
@@ -91,25 +137,74 @@ def score_file(
     # the bar's total costs one more footer read per file: only when a bar is shown
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths) if shown else 0
     desc = "scoring" if score_column is not None else "encoding"
+    options = dict(latent_column=latent_column, score_column=score_column, method=method, k=k,
+                   seed=seed, unseen=unseen)
+    bad_lines: list[str] = []
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w, \
             progress_bar(total, desc=desc, unit="rows", enabled=shown) as bar:
         for batch in iter_batches(paths, batch_size=batch_size):
-            table = score_table(
-                art, pa.Table.from_batches([batch]), latent_column=latent_column,
-                score_column=score_column, method=method, k=k, seed=seed, unseen=unseen,
-            )
-            w.write(table)
+            table = pa.Table.from_batches([batch])
+            try:
+                w.write(score_table(art, table, **options))
+            except VAEAugmentError:
+                if dead_letter is None:
+                    raise
+                _score_good_rows(art, table, options, w, bad_lines)
             bar.update(batch.num_rows)
-    return w.rows_written
+    if dead_letter is not None and not bad_lines and os.path.isfile(dead_letter):
+        os.remove(dead_letter)  # an earlier run's, replaced (overwrite): none this time
+    if bad_lines:
+        _write_lines(dead_letter, bad_lines)
+        print(f"vae-augment: warning: {len(bad_lines)} row(s) could not be scored; they are "
+              f"left out of '{output}' and written to '{dead_letter}'", file=sys.stderr)
+    return w.rows_written, len(bad_lines)
+
+
+def _score_good_rows(art, table, options, writer, bad_lines: list[str]) -> None:
+    """Scores the good rows of a batch that holds bad ones; the bad ones become JSON lines."""
+    import pyarrow as pa
+
+    from vae_augment.beam.rows import (
+        bad_rows_json,
+        check_scoring_rows,
+        score_table,
+        split_bad_rows,
+    )
+
+    good, bad = split_bad_rows(table, lambda piece: check_scoring_rows(art, piece,
+                                                                         options["unseen"]))
+    if good:
+        writer.write(score_table(art, pa.concat_tables(good), **options))
+    for item in bad:
+        bad_lines.extend(bad_rows_json(item))
+
+
+def _write_lines(path: str, lines: list[str]) -> None:
+    import tempfile
+
+    from vae_augment.io import with_umask_mode
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".dead-letter.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(line + "\n" for line in lines)
+        os.replace(with_umask_mode(tmp), path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def cmd_encode(args) -> int:
-    rows = score_file(
+    rows, bad = _score_file(
         args.input, args.output, model_dir=args.model_dir, latent_column=args.column,
         unseen=args.unseen_categories, overwrite=args.overwrite,
         output_shards=args.output_shards, progress=False if args.quiet else None,
+        dead_letter=args.dead_letter,
     )
-    print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column}))
+    print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
+                      **_bad_summary(args, bad)}))
     if not args.quiet:
         print(f"encoded {rows} rows", file=sys.stderr)
     return 0
@@ -123,18 +218,23 @@ def cmd_score(args) -> int:
             verb = "apply" if len(given) > 1 else "applies"
             print(f"vae-augment: warning: {' and '.join(given)} {verb} to --method iwae only; "
                   f"ignored with --method elbo (deterministic)", file=sys.stderr)
-    rows = score_file(
+    rows, bad = _score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,
         method=args.method, k=args.k, seed=args.seed, unseen=args.unseen_categories,
         overwrite=args.overwrite, output_shards=args.output_shards,
-        progress=False if args.quiet else None,
+        progress=False if args.quiet else None, dead_letter=args.dead_letter,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
-                      "method": args.method}))
+                      "method": args.method, **_bad_summary(args, bad)}))
     if not args.quiet:
         print(f"scored {rows} rows", file=sys.stderr)
     return 0
+
+
+def _bad_summary(args, bad: int) -> dict:
+    return {} if args.dead_letter is None else {"dead_letter": args.dead_letter,
+                                                "bad_rows": bad}
 
 
 def _common(p) -> None:
@@ -143,6 +243,11 @@ def _common(p) -> None:
     p.add_argument("--model-dir", required=True, help="artifact directory")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
+    p.add_argument("--dead-letter", default=None, metavar="JSONL",
+                   help="write rows that cannot be processed (a null or unknown label, a bad "
+                        "value) to this JSON-lines file, one {\"error\", \"row\"} object each, "
+                        "and leave them out of the output, instead of failing; written only "
+                        "when there are such rows")
 
 
 @register_command

@@ -195,6 +195,21 @@ def score_table(
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
 
 
+def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error") -> None:
+    """Raises `VAEAugmentError` when `piece` holds a row that `score_table` cannot score (a
+    null or unknown label, a bad value; an unseen category unless ``unseen="inf"``): the
+    `split_bad_rows` check of the scoring dead letters (the Beam transforms and the CLI)."""
+    from vae_augment.scoring import with_known_categories
+
+    enc = artifact.encoding
+    problems = label_problems(piece, enc.label, enc.classes, allow_null=False)
+    if problems is not None:
+        raise SchemaError(problems[1])
+    if unseen == "inf":  # an unseen category scores +inf, not bad
+        piece = with_known_categories(enc, piece)[0]
+    enc.encode(piece)
+
+
 def split_bad_rows(
     table: pa.Table, check: Callable[[pa.Table], None]
 ) -> tuple[list[pa.Table], list[BadRows]]:

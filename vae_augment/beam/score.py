@@ -19,13 +19,13 @@ from vae_augment.beam.rows import (
     LATENT_COLUMN,
     SCORE_COLUMN,
     as_table,
-    label_problems,
+    check_scoring_rows,
     score_table,
     scored_schema,
     split_bad_rows,
 )
-from vae_augment.errors import SchemaError, VAEAugmentError
-from vae_augment.scoring import check_options, with_known_categories
+from vae_augment.errors import VAEAugmentError
+from vae_augment.scoring import check_options
 
 __all__ = ["EncodeLatent", "ScoreAnomalies"]
 
@@ -43,13 +43,7 @@ class _ScoreFn(ModelDoFn):
         return score_table(self.artifact, table, **self._options, **self._kwargs)
 
     def _check(self, piece: pa.Table) -> None:
-        enc = self.artifact.encoding
-        problems = label_problems(piece, enc.label, enc.classes, allow_null=False)
-        if problems is not None:
-            raise SchemaError(problems[1])
-        if self._kwargs.get("unseen") == "inf":  # an unseen category scores +inf, not bad
-            piece = with_known_categories(enc, piece)[0]
-        enc.encode(piece)
+        check_scoring_rows(self.artifact, piece, self._kwargs.get("unseen", "error"))
 
     def process(self, element):
         table = as_table(element)
