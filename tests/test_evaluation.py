@@ -318,7 +318,7 @@ def test_sections_compute_only_what_is_asked(cli_files, mixed_table, mixed_artif
                  "--quiet"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(summary) == {"report", "fidelity", "c2st_auc"}  # no figure of a skipped section
+    assert set(summary) == {"report", "fidelity", "fidelity_real_halves", "c2st_auc"}  # no figure of a skipped section
     report = json.loads((out / "report.json").read_text())
     assert report["sections"] == ["fidelity", "detection"]
     assert report["utility"] is None and report["privacy"] is None
@@ -629,3 +629,24 @@ def test_lossless_type_differences_are_cast(cli_files):
     same = evaluate(str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
                     label="label", sections=["fidelity"], seed=0)
     assert report["fidelity"]["score"] == same["fidelity"]["score"]
+
+
+def test_fidelity_has_a_real_vs_real_reference_per_class(two_samples, same_report):
+    """Each class's figure comes with two real halves' figure: an independent real sample
+    (what perfect synthetic rows are) scores at or above it, a shifted one far below."""
+    a, b = two_samples
+    fid = same_report["fidelity"]
+    for cls, entry in fid["per_class"].items():
+        ref = entry["real_reference"]
+        assert 0.5 < ref < 1.0, cls
+        assert entry["score"] > ref - 0.01, cls  # halves have half the rows: noisier
+    assert fid["real_reference"] == pytest.approx(
+        np.mean([e["real_reference"] for e in fid["per_class"].values()]))
+    bad = evaluate(a, _shift(b), label="label", seed=0, sections=("fidelity",))
+    for cls, entry in bad["fidelity"]["per_class"].items():
+        assert entry["score"] < entry["real_reference"] - 0.1, cls
+        # the reference is real against real: the synthetic rows do not move it
+        assert entry["real_reference"] == fid["per_class"][cls]["real_reference"]
+    # too few real rows for two halves: no reference, and the card keeps the fixed bars
+    small = evaluate(a.slice(0, 12), b, label="label", seed=0, sections=("fidelity",))
+    assert all(e.get("real_reference") is None for e in small["fidelity"]["per_class"].values())

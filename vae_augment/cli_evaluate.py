@@ -20,11 +20,13 @@ def summary_line(report: dict) -> dict:
     lr = util.get("logistic_regression", {})
     out = {"report": report.get("files", {}).get("html")}
     for key, section, field in (("fidelity", "fidelity", "score"),
+                                ("fidelity_real_halves", "fidelity", "real_reference"),
                                 ("c2st_auc", "detection", "c2st_auc"),
                                 ("exact_copy_rate", "privacy", "exact_copy_rate"),
                                 ("share_nearer_than_holdout_p05", "privacy",
                                  "share_closer_than_holdout_p05")):
-        if report.get(section) is not None:  # a section left out (--sections) is not printed
+        # a section left out (--sections) is not printed (nor a figure an older report lacks)
+        if report.get(section) is not None and field in report[section]:
             out[key] = report[section][field]
     # worst first: an inequality every real row keeps and at least 1 % of synthetic rows
     # break (fewer may be chance: real-vs-real halves of churn show up to 0.2 %)
