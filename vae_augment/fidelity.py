@@ -148,6 +148,10 @@ def _cramers_v(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _corr_ratio(values: np.ndarray, cats: np.ndarray) -> float:
+    """The correlation ratio eta, bias-corrected like Cramér's V: eta² is adjusted for the
+    number of categories as R² is for predictors (1 - (1 - eta²)(n - 1)/(n - k)). The plain
+    eta of a 51-category column against an independent number on 400 rows reads about 0.35,
+    corrected 0.07."""
     values = values.astype(np.float64)
     total = np.sum((values - values.mean()) ** 2)
     if total < 1e-12:
@@ -155,7 +159,11 @@ def _corr_ratio(values: np.ndarray, cats: np.ndarray) -> float:
     _, inv = np.unique(cats, return_inverse=True)
     sums, counts = np.bincount(inv, values), np.bincount(inv)
     between = np.sum(counts * (sums / counts - values.mean()) ** 2)
-    return float(np.sqrt(between / total))
+    n, k = len(values), len(counts)
+    if n <= k:
+        return 0.0
+    eta2 = 1.0 - (1.0 - between / total) * (n - 1) / (n - k)
+    return float(np.sqrt(min(1.0, max(0.0, eta2))))
 
 
 def _halves_score(specs, real: pa.Table, r_idx: np.ndarray, rng) -> float | None:

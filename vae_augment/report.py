@@ -194,7 +194,7 @@ def _fidelity_html(h, fid, report, images) -> None:
              "tensors, averaged over elements), 1 − total-variation distance for categories "
              "(1 is identical). "
              "Null rates are compared separately. Associations are Pearson correlations of "
-             "quantile-normalised numbers, bias-corrected Cramér's V between categories and the correlation "
+             "quantile-normalised numbers, bias-corrected Cramér's V between categories and the bias-corrected correlation "
              "ratio between a number and a category, computed within each class. The overall "
              "figure is the unweighted mean of the classes. Small classes score lower even "
              "for perfect synthetic rows: two samples of the same distribution differ by "
