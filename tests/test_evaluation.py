@@ -662,3 +662,23 @@ def test_correlation_ratio_is_bias_corrected():
     cats = rng.integers(0, 4, 2000)
     assert _corr_ratio(cats * 1.0, cats) == pytest.approx(1.0)
     assert 0.6 < _corr_ratio(cats + rng.normal(size=2000), cats) < 0.9
+
+
+@pytest.mark.parametrize("n_classes", [3, 51])
+def test_fidelity_heatmap_stays_readable_with_many_classes(n_classes):
+    """The page shows figures at most 1,100 px wide: 51 classes go down the side."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from vae_augment.report_plots import _fidelity_heatmap
+
+    cols = {f"col{i}": {"score": 0.9} for i in range(4)}
+    per = {f"state_{c}": {"score": 0.9, "n_synthetic": 40, "columns": cols}
+           for c in range(n_classes)}
+    png = _fidelity_heatmap({"fidelity": {"per_class": per}})
+    width, height = Image.open(io.BytesIO(base64.b64decode(png))).size
+    assert width < 1100, width
+    if n_classes > 12:
+        assert height > width  # one row per class

@@ -70,6 +70,9 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+_MAX_HEATMAP_CLASS_COLUMNS = 12  # more classes: one row per class instead of one column
+
+
 def _fidelity_heatmap(report) -> str | None:
     per = {c: e for c, e in report["fidelity"]["per_class"].items() if e["score"] is not None}
     if not per:
@@ -79,13 +82,23 @@ def _fidelity_heatmap(report) -> str | None:
         return None
     m = np.array([[per[c]["columns"][col]["score"] for c in per] for col in cols])
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(per), 0.9 + 0.32 * len(cols)))
+    class_labels = [f"{c}\n(n syn={per[c]['n_synthetic']})" for c in per]
+    if len(per) > _MAX_HEATMAP_CLASS_COLUMNS:  # classes down the side: the page scrolls, and
+        m = m.T  # a figure as wide as 51 classes would be shrunk to an unreadable width
+        class_labels = [label.replace("\n", " ") for label in class_labels]
+        xticks, yticks = cols, class_labels
+        figsize = (2.6 + 0.9 * len(cols), 0.9 + 0.32 * len(per))
+    else:
+        xticks, yticks = class_labels, cols
+        figsize = (1.6 + 1.1 * len(per), 0.9 + 0.32 * len(cols))
+    fig, ax = plt.subplots(figsize=figsize)
     im = ax.imshow(m, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
-    ax.set_xticks(range(len(per)), [f"{c}\n(n syn={per[c]['n_synthetic']})" for c in per],
-                  fontsize=8)
-    ax.set_yticks(range(len(cols)), cols, fontsize=8)
-    for i in range(len(cols)):
-        for j in range(len(per)):
+    ax.set_xticks(range(m.shape[1]), xticks, fontsize=8,
+                  rotation=0 if xticks is class_labels else 30,
+                  ha="center" if xticks is class_labels else "right")
+    ax.set_yticks(range(m.shape[0]), yticks, fontsize=8)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
             ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
     ax.set_title("Marginal fidelity per column and class (1 = identical)", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.04)
