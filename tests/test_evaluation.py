@@ -682,3 +682,15 @@ def test_fidelity_heatmap_stays_readable_with_many_classes(n_classes):
     assert width < 1100, width
     if n_classes > 12:
         assert height > width  # one row per class
+
+
+def test_a_synthetic_file_with_no_flagged_row_says_why_it_is_empty(two_samples):
+    a, b = two_samples
+    unflagged = b.append_column("is_synthetic", pa.array([False] * b.num_rows))
+    with pytest.raises(InputError, match=r"SYNTHETIC has an `is_synthetic` column and none of "
+                                         r"its 600 rows has it true"):
+        evaluate(a, unflagged, label="label", sections=("fidelity",))
+    all_synthetic = a.append_column("is_synthetic", pa.array([True] * a.num_rows))
+    with pytest.raises(InputError, match=r"REAL has an `is_synthetic` column and none of its "
+                                         r"600 rows has it false"):
+        evaluate(all_synthetic, b, label="label", sections=("fidelity",))

@@ -98,7 +98,10 @@ def add(sub, common) -> None:
     p.add_argument("--test-size", type=float, default=0.3,
                    help="share of REAL held out for testing when no --holdout [0.3]")
     p.add_argument("--max-rows", type=int, default=20000,
-                   help="subsample cap per class / training set / privacy query [20000]")
+                   help="cap on the rows compared per class for fidelity, on real-train "
+                        "rows for the utility classifiers and on query rows for privacy; "
+                        "detection (5000) and the model diagnostics (2000) have their own "
+                        "caps [20000]")
     p.add_argument("--exclude", action="append", default=[], metavar="COL",
                    help="column to leave out of the metrics; repeatable")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")

@@ -88,7 +88,14 @@ def _without_flag(table: pa.Table, keep_synthetic: bool) -> pa.Table:
         return table
     flag = table.column(SYNTHETIC_COLUMN).fill_null(False)
     keep = flag if keep_synthetic else pc.invert(flag)
-    return table.filter(keep).drop_columns([SYNTHETIC_COLUMN])
+    out = table.filter(keep).drop_columns([SYNTHETIC_COLUMN])
+    if out.num_rows == 0 and table.num_rows:
+        what, side = (("SYNTHETIC", "true") if keep_synthetic else ("REAL", "false"))
+        raise InputError(
+            f"{what} has an `{SYNTHETIC_COLUMN}` column and none of its {table.num_rows} rows "
+            f"has it {side}: only {what.lower()} rows are taken from a file with the column "
+            f"(a `balance` output), so there is nothing to compare")
+    return out
 
 
 _VIEW_TYPES = {"string_view": pa.large_string(), "binary_view": pa.large_binary()}
