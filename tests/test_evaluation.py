@@ -220,6 +220,11 @@ def test_report_html_is_self_contained(model_report):
     assert len(pngs) == 8
     for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics"):
         assert heading in text
+    # the page's training rows are the informative ones (report.json keeps every figure)
+    assert "training: best epoch" in text and "training: validation −ELBO" in text
+    for clutter in ("global_step", "replicas", "steps_per_epoch", "streaming"):
+        assert f"training: {clutter}" not in text
+        assert clutter in report["diagnostics"]["training"]
 
 
 # ---------------------------------------------------------------------------- CLI

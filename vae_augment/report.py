@@ -330,6 +330,18 @@ def _privacy_html(h, priv, images, report) -> None:
     h.append(_img(images.get("privacy"), "distance to closest record"))
 
 
+# the training figures worth a row on the page (report.json keeps them all)
+_TRAINING_ROWS = (
+    ("val_neg_elbo", "training: validation −ELBO at the best epoch (nats/row)"),
+    ("neg_elbo", "training: training −ELBO at the best epoch (nats/row)"),
+    ("best_epoch", "training: best epoch"),
+    ("epochs_run", "training: epochs run (early stopping)"),
+    ("train_rows", "training: training rows"),
+    ("validation_rows", "training: validation rows"),
+    ("train_seconds", "training: seconds"),
+)
+
+
 def _diagnostics_html(h, diag, report, images) -> None:
     h.append("<h2>Model diagnostics</h2>")
     if not diag:
@@ -350,7 +362,8 @@ def _diagnostics_html(h, diag, report, images) -> None:
             ["active units (variance)", f"{diag['active_units']} of {diag['latent_dim']}"],
             [f"active units (KL > {diag.get('kl_active_threshold', 0.1)} nats)",
              f"{diag['active_units_kl']} of {diag['latent_dim']}"],
-        ] + [[f"training: {k}", v] for k, v in diag.get("training", {}).items()]))
+        ] + [[name, diag.get("training", {})[key]] for key, name in _TRAINING_ROWS
+             if diag.get("training", {}).get(key) is not None]))
         h.append(_img(images.get("kl"), "KL per dimension"))
         guide = diag.get("guide")
         if guide:
