@@ -539,6 +539,34 @@ def test_evaluation_reports_the_broken_relation(loan_models, tmp_path):
     assert line["relation_broken_share"] == round(expect, 4)
 
 
+def test_relations_that_may_hold_by_chance_are_set_apart():
+    """`small <= big` holds in every real row because big's values lie almost wholly above
+    small's (the marginals alone break it under 1 % of the time): it is set apart, and not a
+    CLI headline even when broken; `amount <= price` is a real relation and stays."""
+    from vae_augment.cli_evaluate import summary_line
+    from vae_augment.constraints import relation_report
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    price = rng.uniform(100, 1000, n)
+    small, big = rng.uniform(0, 10, n), rng.uniform(9.9, 100, n)
+    big = np.maximum(big, small)  # holds in every real row: small's and big's ranges overlap
+    real = pa.table({"amount": price * rng.uniform(0.2, 1.0, n), "price": price,
+                     "small": small, "big": big})
+    shuffled = {k: rng.permutation(real.column(k).to_numpy()) for k in real.column_names}
+    synth = pa.table(shuffled)  # each column's marginal, and no relation kept
+    rel = {e["relation"]: e for e in relation_report(real, synth)}
+    assert rel["small <= big"]["by_chance"]
+    assert rel["small <= big"]["marginals_break_share"] < 0.01
+    assert not rel["amount <= price"]["by_chance"]
+    assert rel["amount <= price"]["marginals_break_share"] > 0.1
+    ordered = relation_report(real, synth)
+    assert ordered[-1]["relation"] == "small <= big"  # after the others
+    # a chance relation broken past 1 % is not a headline
+    chance_only = [dict(rel["small <= big"], violation_rate=0.05)]
+    assert "relation_broken" not in summary_line({"fidelity": {"relations": chance_only}})
+
+
 def test_integers_beyond_float64_precision_train_and_keep_their_relation():
     """Nanosecond timestamps and uint64 near 2**63 (float64 rounds them): the constraint
     scan cast them safely and raised ArrowInvalid naming no column."""

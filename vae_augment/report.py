@@ -216,19 +216,28 @@ def _fidelity_html(h, fid, report, images) -> None:
                      ", ".join(a.get("worst_pair", [])) or None])
     h.append(_table(["class", "real", "synthetic", "marginal fidelity", "real halves",
                      "max null-rate gap", "assoc. mean |diff|", "worst pair"], rows))
-    rel = fid.get("relations")
+    rel = fid.get("relations") or []
+    strong = [e for e in rel if not e.get("by_chance")]
+    chance = [e for e in rel if e.get("by_chance")]
     if rel:
         h.append("<h3>Relations between numeric columns</h3><p class='muted'>Inequalities "
                  "that hold in every real row (and not merely because the two columns' ranges "
-                 "do not overlap), with the share of synthetic rows that break them. Some hold "
-                 "in REAL by chance: a share under 1 % is what a fresh sample of real rows may "
-                 "show too. A model fitted with <code>--constraint 'A &lt;= B'</code> keeps a "
-                 "relation; <code>--constraint auto</code> (the default) keeps those that "
-                 "rows drawn from the two columns' marginals alone would break at least 1 % "
-                 "of the time.</p>")
+                 "do not overlap), with the share of synthetic rows that break them. Only "
+                 "those that rows drawn from the two columns' marginals alone would break at "
+                 "least 1 % of the time are listed: the others may hold in REAL by chance. "
+                 "A model fitted with <code>--constraint 'A &lt;= B'</code> keeps a "
+                 "relation; <code>--constraint auto</code> (the default) keeps the listed "
+                 "kind.</p>")
+    if strong:
         h.append(_table(["relation", "real rows", "synthetic rows", "broken", "share broken"],
                         [[e["relation"], e["real_rows"], e["synthetic_rows"], e["violations"],
-                          e["violation_rate"]] for e in rel]))
+                          e["violation_rate"]] for e in strong]))
+    elif rel:
+        h.append("<p>None of them is of that kind.</p>")
+    if chance:
+        h.append("<p class='muted'>Left out as possibly by chance: "
+                 + ", ".join(f"<code>{html.escape(e['relation'])}</code> ({_f(e['violation_rate'])} "
+                             f"broken)" for e in chance) + ".</p>")
     for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
                      ("association", "association heatmaps")):
         h.append(_img(images.get(key), alt))
