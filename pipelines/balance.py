@@ -43,6 +43,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     import apache_beam as beam
 
     from vae_augment.beam import BalanceClasses, ReadParquetTables, expand_patterns
+    from vae_augment.beam.balance import own_output_schema
     from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD
     from vae_augment.beam.rows import schema_difference
     from vae_augment.errors import SchemaError
@@ -64,11 +65,12 @@ def run(argv: Sequence[str] | None = None) -> dict:
         # this process is the worker: import TensorFlow and load the model while the
         # pipeline is built and the data read (the synthetic rows wait for the counts)
         transform.warm_up()
-    schema = transform.output_schema
+    # the model's types, with the input's metadata, as the CLI writes (real rows keep it too)
+    schema = own_output_schema(input_schema, transform.output_schema)
     if args.dead_letter:
         transform = transform.with_exception_handling()
     p = beam.Pipeline(options=options)
-    result = p | "Read" >> ReadParquetTables(files) | "Balance" >> transform
+    result = p | "Read" >> ReadParquetTables(files, validate=False) | "Balance" >> transform
     parts, bad = result if args.dead_letter else (result, None)
     sinks = [
         part | f"Write{name.title()}" >> beam.io.WriteToParquetBatched(

@@ -226,7 +226,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     _check_constraint_columns(spec, stats)
     combine = StatsCombineFn(schema, args.label, kwargs)
     p = beam.Pipeline(options=options)
-    tables = p | "Read" >> ReadParquetTables(files)
+    tables = p | "Read" >> ReadParquetTables(files, validate=False)
     encoding = tables | "Stats" >> beam.CombineGlobally(combine)
     if spec.auto or spec.given:
         relations = (

@@ -74,7 +74,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     shards = pipelines.num_shards(options, args.num_shards)
     output = pipelines.prepare_output(args.output, args.overwrite)
     p = beam.Pipeline(options=options)
-    tables = p | "Read" >> ReadParquetTables(files)
+    tables = p | "Read" >> ReadParquetTables(files, validate=False)
     dead = []
     for name, step in steps:
         if args.dead_letter:

@@ -58,7 +58,7 @@ def test_parse():
     assert parse_sampling_strategy("not majority") == "not majority"
     assert parse_sampling_strategy("0.5") == 0.5
     assert parse_sampling_strategy('{"1": 10}', classes=[0, 1]) == {1: 10}
-    with pytest.raises(VAEAugmentError, match="--sampling-strategy"):
+    with pytest.raises(VAEAugmentError, match="`sampling_strategy`"):
         parse_sampling_strategy("most")
     with pytest.raises(VAEAugmentError, match="not valid JSON"):
         parse_sampling_strategy("{bad")

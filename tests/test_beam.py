@@ -423,6 +423,8 @@ def test_score_dead_letter_isolates_bad_rows(mixed_artifact, mixed_table):
             other = [e for k, e in errors.items() if k != "zz"]
             if len(other) != 1 or not other[0].startswith("column 's' has categories ['never-seen']"):
                 raise BeamAssertException(f"errors {errors}")
+            if "(row 17 of the table)" not in other[0]:  # its place in the element, not "row 0"
+                raise BeamAssertException(f"errors {errors}")
 
         def check_good(tables):
             got = concat(tables)

@@ -17,7 +17,8 @@ import numpy as np
 
 from vae_augment.errors import VAEAugmentError, arg
 
-__all__ = ["SamplingStrategy", "parse_sampling_strategy", "samples_to_generate", "target_counts"]
+__all__ = ["SamplingStrategy", "check_strategy_form", "parse_sampling_strategy",
+           "samples_to_generate", "target_counts"]
 
 SamplingStrategy = Union[str, float, Mapping[Any, int], Callable]
 
@@ -38,7 +39,7 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
             raise VAEAugmentError(
-                f"`--sampling-strategy` {text!r} is not valid JSON ({exc.msg})"
+                f"{arg('sampling_strategy')} {text!r} is not valid JSON ({exc.msg})"
             ) from exc
         if classes is not None:
             by_str = {str(c): c for c in classes}
@@ -47,7 +48,7 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
             unknown = [k for k in raw if k not in by_str]
             if unknown:
                 raise VAEAugmentError(
-                    f"`--sampling-strategy` names classes {unknown} not in the data "
+                    f"{arg('sampling_strategy')} names classes {unknown} not in the data "
                     f"(classes: {list(classes)})"
                 )
             raw = {by_str[k]: v for k, v in raw.items()}
@@ -56,9 +57,51 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
         return float(text)
     except ValueError:
         raise VAEAugmentError(
-            f"`--sampling-strategy` must be one of {list(_NAMES)}, a float or a JSON object; "
+            f"{arg('sampling_strategy')} must be one of {list(_NAMES)}, a float or a JSON object; "
             f"got {text!r}"
         ) from None
+
+
+def check_strategy_form(sampling_strategy: SamplingStrategy, encoding) -> SamplingStrategy:
+    """Checks what can be checked of a strategy without the data's counts, against a model's
+    classes: a known name; a float in (0, 1] for two classes; a dict of non-negative integer
+    targets for classes the model knows, its keys mapped to the class values as
+    `Encoding.class_index` maps them (``"1"`` for the integer class 1, ``"true"`` for
+    True); or a callable. Returns the strategy (a dict with mapped keys). The counts decide
+    the rest (e.g. a ratio below the data's own)."""
+    s = sampling_strategy
+    if isinstance(s, str):
+        if s not in _NAMES:
+            raise VAEAugmentError(f"{arg('sampling_strategy')} must be one of {list(_NAMES)}, a "
+                                  f"float, a dict or a callable; got {s!r}")
+        return s
+    if isinstance(s, Mapping):
+        mapped = {}
+        for k, v in s.items():
+            try:
+                key = encoding.classes[encoding.class_index(k)]
+            except VAEAugmentError:
+                raise VAEAugmentError(
+                    f"{arg('sampling_strategy')} names class {k!r}, which the model does not "
+                    f"know (classes: {list(encoding.classes)})") from None
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+                raise VAEAugmentError(f"{arg('sampling_strategy')} target for class {k!r} must "
+                                      f"be a non-negative integer, got {v!r}")
+            mapped[key] = int(v)
+        return mapped
+    if callable(s):
+        return s
+    if isinstance(s, numbers.Real) and not isinstance(s, bool):
+        if not (np.isfinite(float(s)) and 0 < float(s) <= 1):
+            raise VAEAugmentError(f"{arg('sampling_strategy')} as a float must be a ratio in "
+                                  f"(0, 1], got {s!r}")
+        if len(encoding.classes) != 2:
+            raise VAEAugmentError(
+                f"{arg('sampling_strategy')} as a float is for two classes only (imbalanced-"
+                f"learn's rule); the model has {len(encoding.classes)}: give a dict or a name")
+        return s
+    raise VAEAugmentError(f"{arg('sampling_strategy')} must be a name, a float, a dict or a "
+                          f"callable, got {type(s).__name__}")
 
 
 def samples_to_generate(

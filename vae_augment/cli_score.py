@@ -140,6 +140,7 @@ def _score_file(
     options = dict(latent_column=latent_column, score_column=score_column, method=method, k=k,
                    seed=seed, unseen=unseen)
     bad_lines: list[str] = []
+    seen = 0  # rows read so far: a bad row is named by its position in the input
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w, \
             progress_bar(total, desc=desc, unit="rows", enabled=shown) as bar:
         for batch in iter_batches(paths, batch_size=batch_size):
@@ -149,7 +150,8 @@ def _score_file(
             except VAEAugmentError:
                 if dead_letter is None:
                     raise
-                _score_good_rows(art, table, options, w, bad_lines)
+                _score_good_rows(art, table, options, w, bad_lines, seen)
+            seen += batch.num_rows
             bar.update(batch.num_rows)
     if dead_letter is not None and not bad_lines and os.path.isfile(dead_letter):
         os.remove(dead_letter)  # an earlier run's, replaced (overwrite): none this time
@@ -160,7 +162,7 @@ def _score_file(
     return w.rows_written, len(bad_lines)
 
 
-def _score_good_rows(art, table, options, writer, bad_lines: list[str]) -> None:
+def _score_good_rows(art, table, options, writer, bad_lines: list[str], first_row: int) -> None:
     """Scores the good rows of a batch that holds bad ones; the bad ones become JSON lines."""
     import pyarrow as pa
 
@@ -171,8 +173,9 @@ def _score_good_rows(art, table, options, writer, bad_lines: list[str]) -> None:
         split_bad_rows,
     )
 
-    good, bad = split_bad_rows(table, lambda piece: check_scoring_rows(art, piece,
-                                                                         options["unseen"]))
+    good, bad = split_bad_rows(
+        table, lambda piece: check_scoring_rows(art, piece, options["unseen"]),
+        first_row=first_row, of="the input")
     if good:
         writer.write(score_table(art, pa.concat_tables(good), **options))
     for item in bad:

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import pyarrow as pa
 
-from vae_augment.balancing import SamplingStrategy, parse_sampling_strategy, samples_to_generate
+from vae_augment.balancing import (
+    SamplingStrategy,
+    check_strategy_form,
+    parse_sampling_strategy,
+    samples_to_generate,
+)
 from vae_augment.beam._shared import (
     BAD,
     OK,
@@ -17,12 +23,12 @@ from vae_augment.beam._shared import (
     shared_handle,
 )
 from vae_augment.beam._shared import warm_up as _load_in_background
-from vae_augment.beam.counting import CountClasses
+from vae_augment.beam.counting import CountClasses, require_global_window
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
 from vae_augment.beam.rows import BadRows, as_table, label_problems, with_flag
 from vae_augment.errors import SchemaError, check_seed
 
-__all__ = ["BalanceClasses", "BalancedParts", "generation_counts"]
+__all__ = ["BalanceClasses", "BalancedParts", "generation_counts", "own_output_schema"]
 
 
 class BalancedParts(NamedTuple):
@@ -39,6 +45,18 @@ def generation_counts(counts: dict[Any, int], classes, sampling_strategy) -> dic
         raise SchemaError(f"input has classes {unknown} the model does not know (known: {classes})")
     present = {c: counts.get(c, 0) for c in classes if counts.get(c, 0) > 0}
     return samples_to_generate(present, sampling_strategy)
+
+
+def own_output_schema(schema, model_out_schema):
+    """The output schema of a real table: the model's types and nullability, with the
+    table's own schema and field metadata (as the CLI keeps the input's)."""
+    def own(f):
+        if f.name not in schema.names:  # is_synthetic
+            return f
+        md = schema.field(f.name).metadata
+        return f.with_metadata(md) if md else f.remove_metadata()
+
+    return pa.schema([own(f) for f in model_out_schema], metadata=schema.metadata)
 
 
 class _RealFn(beam.DoFn):
@@ -78,7 +96,7 @@ class _RealFn(beam.DoFn):
             yield BAD, BadRows(bad, message)
             table = table.filter(~mask)
         self._real_rows.inc(table.num_rows)
-        out = with_flag(table, self._out_schema, False)
+        out = with_flag(table, own_output_schema(table.schema, self._out_schema), False)
         yield (OK, out) if self._dead_letter else out
 
 
@@ -131,6 +149,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
             )
         if isinstance(sampling_strategy, str):  # the CLI's forms: a name, a float, JSON
             sampling_strategy = parse_sampling_strategy(sampling_strategy, self._encoding.classes)
+        # its form now, before a whole read of the input (the counts decide the rest)
+        sampling_strategy = check_strategy_form(sampling_strategy, self._encoding)
         check_seed(seed)
         _blocks_per_shard(rows_per_shard)
         self._label = label
@@ -140,6 +160,14 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         self._flatten = flatten
         self._warm_up = warm_up
         self._shared = shared_handle(self._model_dir)
+
+    def display_data(self):
+        """Shown by the runner's UI (Dataflow, Flink) beside the step."""
+        return {"model_dir": self._model_dir, "label": self._label,
+                "sampling_strategy": repr(self._strategy) if not callable(self._strategy)
+                else getattr(self._strategy, "__name__", "callable"),
+                "seed": self._seed, "rows_per_shard": self._rows_per_shard,
+                "flatten": self._flatten}
 
     def warm_up(self):
         """Starts loading the model in a background thread of *this* process.
@@ -161,6 +189,7 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         return self._encoding.schema
 
     def expand(self, tables):
+        require_global_window(tables, "BalanceClasses")
         enc = self._encoding
         checked = tables | "CheckAndFlag" >> beam.ParDo(
             _RealFn(enc.schema, enc.output_schema, self._label, list(enc.classes), self._dead_letter,

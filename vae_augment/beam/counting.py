@@ -48,6 +48,18 @@ class SumCountsFn(beam.CombineFn):
         return dict(acc)
 
 
+def require_global_window(pcoll, name: str) -> None:
+    """A one-line error for windowed input: class counts (and the balancing built on them)
+    are totals over the whole input."""
+    from apache_beam.transforms.window import GlobalWindows
+
+    if not isinstance(pcoll.windowing.windowfn, GlobalWindows):
+        raise SchemaError(
+            f"{name} works on totals over the whole input, which must be in the global "
+            f"window (it is windowed by {type(pcoll.windowing.windowfn).__name__}); re-window "
+            f"it first: beam.WindowInto(beam.window.GlobalWindows())")
+
+
 class CountClasses(beam.PTransform):
     """Counts rows per class of a PCollection of Arrow tables.
 
@@ -64,7 +76,11 @@ class CountClasses(beam.PTransform):
             raise SchemaError(f"`label` must be a column name, got {label!r}")
         self._label = label
 
+    def display_data(self):
+        return {"label": self._label}
+
     def expand(self, tables):
+        require_global_window(tables, "CountClasses")
         return (
             tables
             | "CountPerTable" >> beam.Map(table_counts, self._label)

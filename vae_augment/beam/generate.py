@@ -57,7 +57,13 @@ def _blocks_per_shard(rows_per_shard) -> int:
     return max(1, -(-int(rows_per_shard) // BLOCK_ROWS))
 
 
+_NO_COUNTS = "vae-augment: no counts"  # the side input's default: an empty PCollection
+
+
 def _plan_from_side_input(_, counts, encoding, rows_per_shard):
+    if isinstance(counts, str) and counts == _NO_COUNTS:
+        raise VAEAugmentError("the `counts` PCollection is empty: it must hold exactly one "
+                              "{class: rows} dict")
     return plan_shards(encoding, counts, rows_per_shard)
 
 
@@ -145,18 +151,31 @@ class GenerateSynthetic(beam.PTransform):
         if not isinstance(counts, beam.PCollection):
             self._shards = plan_shards(self._encoding, counts, self._rows_per_shard)
 
+    def display_data(self):
+        """Shown by the runner's UI (Dataflow, Flink) beside the step."""
+        counts = ("a PCollection (side input)" if isinstance(self._counts, beam.PCollection)
+                  else repr(dict(self._counts)))
+        return {"model_dir": self._model_dir, "counts": counts, "seed": self._seed,
+                "rows_per_shard": self._rows_per_shard}
+
     @property
     def output_schema(self) -> pa.Schema:
         """The schema of every output table (training schema + `is_synthetic`)."""
         return self._encoding.output_schema
 
     def expand(self, pbegin):
+        from vae_augment.beam.counting import require_global_window
+        from vae_augment.beam.parquet import require_root
+
+        require_root(pbegin, "GenerateSynthetic")
         if isinstance(self._counts, beam.PCollection):
+            require_global_window(self._counts, "GenerateSynthetic's `counts`")
             shards = (
                 pbegin
                 | "Start" >> beam.Create([None])
                 | "PlanShards" >> beam.FlatMap(
-                    _plan_from_side_input, beam.pvalue.AsSingleton(self._counts),
+                    _plan_from_side_input,
+                    beam.pvalue.AsSingleton(self._counts, default_value=_NO_COUNTS),
                     self._encoding, self._rows_per_shard,
                 )
             )

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import apache_beam as beam
 from apache_beam.io.parquetio import ReadAllFromParquetBatched
 
+from vae_augment.errors import InputError, VAEAugmentError
+
 __all__ = ["ReadParquetTables", "expand_patterns", "match_files"]
 
 
@@ -42,6 +44,28 @@ def match_files(inputs: str | Sequence[str]) -> list[str]:
     return list(files)
 
 
+def _check_matches(pattern: str) -> None:
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        found = FileSystems.match([pattern])[0].metadata_list
+    except BeamIOError as exc:
+        raise InputError(f"input '{pattern}' cannot be listed ({' '.join(str(exc).split())[:300]})"
+                         ) from exc
+    if not found:
+        raise InputError(f"input '{pattern}' matches no files")
+
+
+def require_root(pvalue, name: str) -> None:
+    """A clear error when a root transform (it reads or generates; it takes no input) is
+    applied to a PCollection instead of the pipeline."""
+    if not isinstance(pvalue, beam.pvalue.PBegin):
+        raise VAEAugmentError(
+            f"{name} starts a pipeline branch: apply it to the pipeline "
+            f"(p | {name}(...)), not to a {type(pvalue).__name__}")
+
+
 class ReadParquetTables(beam.PTransform):
     """Reads Parquet files as `pyarrow.Table`s, one per row group.
 
@@ -54,12 +78,26 @@ class ReadParquetTables(beam.PTransform):
         >>> tables = p | ReadParquetTables("data/*.parquet")  # doctest: +SKIP
     """
 
-    def __init__(self, inputs: str | Sequence[str], *, columns: Sequence[str] | None = None):
+    def __init__(self, inputs: str | Sequence[str], *, columns: Sequence[str] | None = None,
+                 validate: bool = True):
+        """`validate`: check at construction that every pattern matches a file (one listing
+        per pattern, as Beam's ``ReadFromParquet`` does); a missing path is an `InputError`
+        then, not an empty read."""
         super().__init__()
         self._patterns = expand_patterns(inputs)
+        if not self._patterns:
+            raise InputError("`inputs` names no file or pattern")
         self._columns = list(columns) if columns is not None else None
+        if validate:
+            for pattern in self._patterns:
+                _check_matches(pattern)
+
+    def display_data(self):
+        return {"patterns": ", ".join(self._patterns)[:1000],
+                "columns": ", ".join(self._columns) if self._columns else "all"}
 
     def expand(self, pbegin):
+        require_root(pbegin, "ReadParquetTables")
         return (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)

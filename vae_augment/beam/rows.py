@@ -76,9 +76,16 @@ def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:
         return element
     if isinstance(element, pa.RecordBatch):
         return pa.Table.from_batches([element])
+    if isinstance(element, dict):
+        kind = "a row dict"
+    elif hasattr(element, "_asdict") or type(element).__name__.startswith("BeamSchema_"):
+        kind = "a Beam Row (a schema'd PCollection of single rows)"
+    else:
+        kind = f"a {type(element).__name__}"
     raise VAEAugmentError(
-        f"elements must be pyarrow Tables or RecordBatches, got {type(element).__name__} "
-        "(read Parquet with ReadFromParquetBatched/ReadAllFromParquetBatched, not row dicts)"
+        f"elements must be pyarrow Tables or RecordBatches, got {kind}: read Parquet with "
+        "ReadParquetTables (or Beam's ReadFromParquetBatched), or batch rows into tables "
+        "first (beam.BatchElements, then pa.Table.from_pylist)"
     )
 
 
@@ -211,9 +218,13 @@ def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error") -> None
 
 
 def split_bad_rows(
-    table: pa.Table, check: Callable[[pa.Table], None]
+    table: pa.Table, check: Callable[[pa.Table], None], *, first_row: int = 0,
+    of: str = "the table",
 ) -> tuple[list[pa.Table], list[BadRows]]:
     """Splits `table` into good contiguous pieces and single bad rows, by bisection.
+
+    A bad row's error names its position as ``row N of <of>``, counting `table`'s first
+    row as `first_row` (the CLI passes the row's position in its input).
 
     `check(piece)` raises `VAEAugmentError` when a piece holds a bad row. Whole-table problems
     (a missing column, a wrong type) should be caught before calling this.
@@ -221,20 +232,23 @@ def split_bad_rows(
     good: list[pa.Table] = []
     bad: list[BadRows] = []
 
-    def visit(piece: pa.Table) -> None:
+    def visit(piece: pa.Table, offset: int) -> None:
         if piece.num_rows == 0:
             return
         try:
             check(piece)
         except VAEAugmentError as exc:
             if piece.num_rows == 1:
-                bad.append(BadRows(piece, " ".join(str(exc).split())))
+                # the check saw a 1-row piece: its "row 0" is this row of `table`
+                message = " ".join(str(exc).split()).replace(
+                    "1 row; the first is row 0", f"row {offset} of {of}")
+                bad.append(BadRows(piece, message))
                 return
             half = piece.num_rows // 2
-            visit(piece.slice(0, half))
-            visit(piece.slice(half))
+            visit(piece.slice(0, half), offset)
+            visit(piece.slice(half), offset + half)
             return
         good.append(piece)
 
-    visit(table)
+    visit(table, first_row)
     return good, bad

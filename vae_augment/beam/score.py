@@ -24,7 +24,7 @@ from vae_augment.beam.rows import (
     scored_schema,
     split_bad_rows,
 )
-from vae_augment.errors import VAEAugmentError
+from vae_augment.errors import SchemaError, VAEAugmentError, check_seed
 from vae_augment.scoring import check_options
 
 __all__ = ["EncodeLatent", "ScoreAnomalies"]
@@ -79,6 +79,21 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
         self._encoding, self._config = model_meta(self._model_dir)
         self._shared = shared_handle(self._model_dir)
 
+    def display_data(self):
+        """Shown by the runner's UI (Dataflow, Flink) beside the step."""
+        return {"model_dir": self._model_dir, **{k: v for k, v in self._options.items()},
+                **{k: v for k, v in self._kwargs.items()}}
+
+    def _check_column(self, column) -> str:
+        """The new column's name: a non-empty string that is not a column of the training
+        schema (the input tables have those)."""
+        if not isinstance(column, str) or not column:
+            raise VAEAugmentError(f"`column` must be a non-empty column name, got {column!r}")
+        if column in self._encoding.schema.names:
+            raise SchemaError(f"`column` '{column}' is a column of the data the model was "
+                              f"trained on; give the new column another name")
+        return column
+
     def _latent_dim(self) -> int:
         return int(self._config["train_config"]["latent_dim"])
 
@@ -117,7 +132,7 @@ class EncodeLatent(_ScoreBase):
     def __init__(self, model_dir: str, *, column: str = LATENT_COLUMN, unseen: str = "error"):
         check_options(unseen=unseen)
         super().__init__(model_dir)
-        self._options = {"latent_column": column}
+        self._options = {"latent_column": self._check_column(column)}
         self._kwargs = {"unseen": unseen}
 
 
@@ -151,6 +166,7 @@ class ScoreAnomalies(_ScoreBase):
         unseen: str = "error",
     ):
         check_options(method=method, unseen=unseen, k=k)
+        check_seed(seed)
         super().__init__(model_dir)
-        self._options = {"score_column": column}
+        self._options = {"score_column": self._check_column(column)}
         self._kwargs = {"method": method, "k": k, "seed": seed, "unseen": unseen}

@@ -1,0 +1,190 @@
+"""The Beam transforms used as a library in a user's own pipeline: what they check when the
+pipeline is built, windowed and empty inputs, metadata, and the messages of misuse (a user
+audit of `vae_augment.beam`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+apache_beam = pytest.importorskip("apache_beam")
+import apache_beam as beam  # noqa: E402
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline  # noqa: E402
+from apache_beam.testing.util import BeamAssertException, assert_that  # noqa: E402
+from apache_beam.transforms import window  # noqa: E402
+
+from vae_augment.beam import (  # noqa: E402
+    BalanceClasses,
+    CountClasses,
+    EncodeLatent,
+    GenerateSynthetic,
+    ReadParquetTables,
+    ScoreAnomalies,
+)
+from vae_augment.beam.rows import as_table  # noqa: E402
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError  # noqa: E402
+
+RUNNER = "FnApiRunner"
+
+
+def test_a_path_that_matches_nothing_fails_when_the_pipeline_is_built(tmp_path, mixed_parquet):
+    with pytest.raises(InputError, match=r"input '.*typo\.parquet' matches no files"):
+        ReadParquetTables(str(tmp_path / "typo.parquet"))
+    with pytest.raises(InputError, match=r"matches no files"):
+        ReadParquetTables([str(mixed_parquet), str(tmp_path / "nope" / "*.parquet")])
+    ReadParquetTables(str(tmp_path / "typo.parquet"), validate=False)  # the caller's choice
+    ReadParquetTables(str(mixed_parquet))
+
+
+def test_root_transforms_applied_to_a_pcollection_say_so(mixed_artifact, mixed_parquet):
+    p = beam.Pipeline(runner=RUNNER)
+    tables = p | beam.Create([1])
+    with pytest.raises(VAEAugmentError, match=r"GenerateSynthetic starts a pipeline branch: "
+                                              r"apply it to the pipeline"):
+        _ = tables | GenerateSynthetic(str(mixed_artifact), {"a": 5})
+    with pytest.raises(VAEAugmentError, match=r"ReadParquetTables starts a pipeline branch"):
+        _ = tables | ReadParquetTables(str(mixed_parquet))
+
+
+def _windowed(p, table):
+    return (p | beam.Create([table])
+            | beam.Map(lambda t: window.TimestampedValue(t, 0))
+            | beam.WindowInto(window.FixedWindows(60)))
+
+
+def test_windowed_input_is_refused_in_one_line(mixed_artifact, mixed_table):
+    p = beam.Pipeline(runner=RUNNER)
+    tables = _windowed(p, mixed_table)
+    for transform, name in ((CountClasses("label"), "CountClasses"),
+                            (BalanceClasses(str(mixed_artifact), "label"), "BalanceClasses")):
+        with pytest.raises(SchemaError, match=rf"{name} works on totals over the whole input, "
+                                              r"which must be in the global window \(it is "
+                                              r"windowed by FixedWindows\)"):
+            _ = tables | transform
+    counts = tables | "Counts" >> beam.Map(lambda t: {"a": 5})
+    with pytest.raises(SchemaError, match=r"GenerateSynthetic's `counts` works on totals"):
+        _ = p | GenerateSynthetic(str(mixed_artifact), counts)
+    # scoring is per row: windowed input is fine
+    _ = tables | ScoreAnomalies(str(mixed_artifact))
+
+
+def test_an_empty_counts_pcollection_is_named(mixed_artifact):
+    with pytest.raises(Exception, match=r"the `counts` PCollection is empty: it must hold "
+                                        r"exactly one \{class: rows\} dict"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            counts = p | "NoCounts" >> beam.Create([])
+            _ = p | GenerateSynthetic(str(mixed_artifact), counts)
+
+
+def test_strategy_form_is_checked_when_the_pipeline_is_built(mixed_artifact):
+    m = str(mixed_artifact)
+    with pytest.raises(VAEAugmentError, match=r"`sampling_strategy` names class 'maybe', which "
+                                              r"the model does not know"):
+        BalanceClasses(m, "label", {"maybe": 5})
+    with pytest.raises(VAEAugmentError, match=r"target for class 'a' must be a non-negative "
+                                              r"integer, got -1"):
+        BalanceClasses(m, "label", {"a": -1})
+    with pytest.raises(VAEAugmentError, match=r"as a float is for two classes only"):
+        BalanceClasses(m, "label", 0.5)  # three classes
+    with pytest.raises(VAEAugmentError, match=r"as a float must be a ratio in \(0, 1\], got 2.0"):
+        BalanceClasses(m, "label", 2.0)
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be one of"):
+        BalanceClasses(m, "label", "bogus")  # the Python name, not the CLI flag
+    BalanceClasses(m, "label", {"b": 400})
+
+
+def test_dict_strategy_keys_map_to_integer_classes(tmp_path):
+    from vae_augment.api import fit
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], [150, 50])
+    table = pa.table({"x": rng.normal(size=200) + y, "y": y})
+    model = str(tmp_path / "m")
+    fit(table, label="y", model_dir=model, epochs=2, hidden=(8,), latent_dim=2, verbose=0)
+    bal = BalanceClasses(model, "y", {"1": 80})
+    with BeamTestPipeline(runner=RUNNER) as p:
+        out = p | beam.Create([table]) | bal
+
+        def check(tables):
+            got = pa.concat_tables(tables)
+            flag = got.column("is_synthetic").to_numpy(zero_copy_only=False)
+            if sorted(got.filter(pa.array(flag)).column("y").to_pylist()) != [1] * 30:
+                raise BeamAssertException("not 30 synthetic rows of class 1 (80 in all)")
+
+        assert_that(out, check)
+
+
+def test_real_rows_keep_their_own_metadata(mixed_artifact, mixed_table):
+    field = mixed_table.schema.field("s").with_metadata({b"unit": b"grade"})
+    table = mixed_table.set_column(mixed_table.schema.get_field_index("s"), field,
+                                   mixed_table.column("s"))
+    table = table.replace_schema_metadata({b"owner": b"risk-team"})
+    bal = BalanceClasses(str(mixed_artifact), "label", "auto")
+    with BeamTestPipeline(runner=RUNNER) as p:
+        out = p | beam.Create([table]) | bal
+
+        def check(tables):
+            real = [t for t in tables
+                    if not t.column("is_synthetic").to_numpy(zero_copy_only=False).any()]
+            for t in real:
+                if t.schema.metadata != {b"owner": b"risk-team"}:
+                    raise BeamAssertException(f"schema metadata {t.schema.metadata}")
+                if t.schema.field("s").metadata != {b"unit": b"grade"}:
+                    raise BeamAssertException(f"field metadata {t.schema.field('s').metadata}")
+                if not t.schema.equals(bal.output_schema, check_metadata=False):
+                    raise BeamAssertException("types differ from the output schema")
+
+        assert_that(out, check)
+
+
+def test_new_column_name_and_seed_are_checked(mixed_artifact):
+    m = str(mixed_artifact)
+    for bad in (None, "", 3):
+        with pytest.raises(VAEAugmentError, match=r"`column` must be a non-empty column name"):
+            ScoreAnomalies(m, column=bad)
+        with pytest.raises(VAEAugmentError, match=r"`column` must be a non-empty column name"):
+            EncodeLatent(m, column=bad)
+    with pytest.raises(SchemaError, match=r"`column` 'f' is a column of the data the model was "
+                                          r"trained on"):
+        ScoreAnomalies(m, column="f")
+    with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer"):
+        ScoreAnomalies(m, method="iwae", seed=1.5)
+
+
+def test_row_elements_are_named_in_the_error():
+    with pytest.raises(VAEAugmentError, match=r"got a Beam Row \(a schema'd PCollection of "
+                                              r"single rows\)"):
+        as_table(beam.Row(x=1, y="a"))
+    with pytest.raises(VAEAugmentError, match=r"got a row dict"):
+        as_table({"x": 1})
+
+
+def test_pipeline_balance_writes_the_inputs_metadata(tmp_path, mixed_artifact, mixed_table):
+    """The Beam job writes the input's schema metadata into the footer, as the CLI does."""
+    from pipelines.balance import run
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(mixed_table.replace_schema_metadata({b"owner": b"risk-team"}), src)
+    run(["--input", str(src), "--output", str(tmp_path / "out"), "--label", "label",
+         "--model-dir", str(mixed_artifact), "--runner", RUNNER])
+    for path in (tmp_path / "out").glob("*.parquet"):
+        assert pq.read_schema(path).metadata == {b"owner": b"risk-team"}, path
+
+
+def test_transforms_show_their_settings_in_the_runner_ui(mixed_artifact, mixed_parquet):
+    from apache_beam.transforms.display import DisplayData
+
+    def items(transform):
+        return {i.key: i.value for i in DisplayData.create_from(transform).items}
+
+    m = str(mixed_artifact)
+    shown = items(BalanceClasses(m, "label", {"b": 400}, seed=3))
+    assert {k: shown[k] for k in ("label", "seed", "sampling_strategy")} == {
+        "label": "label", "seed": 3, "sampling_strategy": "{'b': 400}"}
+    assert items(ScoreAnomalies(m, method="iwae", k=4))["method"] == "iwae"
+    assert items(EncodeLatent(m))["latent_column"] == "latent"
+    assert items(GenerateSynthetic(m, {"a": 5}))["counts"] == "{'a': 5}"
+    assert items(CountClasses("label")) == {"label": "label"}
+    assert items(ReadParquetTables(str(mixed_parquet)))["patterns"] == str(mixed_parquet)
