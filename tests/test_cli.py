@@ -390,7 +390,9 @@ def test_fit_image_likelihood_option(tmp_path, mixed_parquet, capsys):
     assert code == 0
     config = json.loads((model_dir / "config.json").read_text())
     assert config["train_config"]["image_likelihood"] == "beta_binomial"
-    import keras, pyarrow, tensorflow  # the versions that wrote it, for bug reports
+    import keras
+    import pyarrow
+    import tensorflow  # the versions that wrote it, for bug reports
     assert config["library_versions"]["tensorflow"] == tensorflow.__version__
     assert config["library_versions"]["keras"] == keras.__version__
     assert config["library_versions"]["pyarrow"] == pyarrow.__version__
