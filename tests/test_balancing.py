@@ -62,3 +62,21 @@ def test_parse():
         parse_sampling_strategy("most")
     with pytest.raises(VAEAugmentError, match="not valid JSON"):
         parse_sampling_strategy("{bad")
+
+
+def test_a_callable_sees_the_labels_in_their_own_dtype_as_in_imbalanced_learn():
+    from imblearn.utils import check_sampling_strategy
+
+    def up_to_max(y):  # an imbalanced-learn idiom: needs integer labels
+        return {int(c): int(np.bincount(y).max()) for c in np.unique(y)}
+
+    y = np.repeat([0, 1, 2], [178, 50, 8])
+    want = check_sampling_strategy(up_to_max, y, "over-sampling")
+    assert samples_to_generate({0: 178, 1: 50, 2: 8}, up_to_max) == dict(want)
+    seen = []
+    samples_to_generate({"no": 9, "yes": 3}, lambda y: seen.append(y.dtype.kind) or {"yes": 9})
+    assert seen == ["U"]
+    with pytest.raises(VAEAugmentError, match=r"callable returned classes \['zzz'\] not in the data"):
+        samples_to_generate({"no": 9, "yes": 3}, lambda y: {"zzz": 9})
+    with pytest.raises(VAEAugmentError, match=r"callable returned a list, not a dict"):
+        samples_to_generate({"no": 9, "yes": 3}, lambda y: [9])

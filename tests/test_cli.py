@@ -379,7 +379,8 @@ def test_cli_balance_names_training_flags_an_existing_model_ignores(tmp_path, mi
     # the flags change nothing: the model is sampled as it was trained
     assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "b.parquet"))
     # a flag given at its default value changes nothing either, and is not named
-    code, _, err = run([*base[:2], tmp_path / "c.parquet", *base[2:], "--epochs", "300"], capsys)
+    code, _, err = run([*base[:2], tmp_path / "c.parquet", *base[2:], "--epochs", "300",
+                        "--constraint", "auto"], capsys)
     assert code == 0 and "warning" not in err
 
 

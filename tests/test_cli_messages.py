@@ -117,3 +117,13 @@ def test_too_few_rows_for_validation_is_said(tmp_path, capsys, mixed_table):
     assert code == 0 and "15 training rows are too few to hold any out for validation" in err
     code, _, err = run([*base, "--model-dir", tmp_path / "n", "--validation-split", "0"], capsys)
     assert code == 0 and "validation" not in err  # the user asked for none
+
+
+def test_balance_trains_into_an_existing_empty_model_dir(tmp_path, capsys, mixed_parquet):
+    (tmp_path / "runs").mkdir()  # `mkdir -p runs` first, as users do
+    code, _, err = run(["balance", mixed_parquet, tmp_path / "b.parquet", "--label", "label",
+                        "--model-dir", tmp_path / "runs", "--quiet", "--epochs", "1",
+                        "--hidden", "8"], capsys)
+    assert code == 0, err
+    assert "exists, so balance samples that model" not in err
+    assert (tmp_path / "runs" / "manifest.json").exists()

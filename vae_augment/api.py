@@ -9,7 +9,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vae_augment.artifact import Artifact, check_replaceable, load_artifact, save_artifact
+from vae_augment.artifact import (
+    Artifact,
+    check_replaceable,
+    holds_artifact,
+    load_artifact,
+    save_artifact,
+)
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
 from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError, arg
 from vae_augment.io import (
@@ -277,15 +283,17 @@ def balance(
     """Writes every input row unchanged plus synthetic rows so classes match the strategy.
 
     Trains a model first unless `model_dir` names an existing artifact (a `model_dir` that
-    does not exist yet is where the new model is saved) or `model` is given: an `Artifact`
-    in memory, e.g. what `fit` returned (not reloaded from disk).
+    does not exist yet, or an empty directory, is where the new model is saved) or `model`
+    is given: an `Artifact` in memory, e.g. what `fit` returned (not reloaded from disk).
+    With `output` None nothing is written: the balanced rows come back as
+    ``summary["table"]`` (in memory: for data that fits).
 
     With `privacy_min_distance`, synthetic rows within that distance of a real row of their
     class are dropped and replaced from further blocks (classes still reach their target).
 
     Returns:
         A summary: ``counts_before``, ``generated``, ``counts_after``, ``rows_written``,
-        ``artifact`` (the `Artifact` used), and
+        ``artifact`` (the `Artifact` used), with `output` None ``table`` (the rows), and
         with the privacy filter ``privacy_dropped`` ({class: rows dropped}).
 
     Example:
@@ -314,7 +322,7 @@ def balance(
         raise VAEAugmentError(
             f"`model` must be an Artifact (from `fit` or `load_artifact`), got "
             f"{type(model).__name__}; pass a directory as `model_dir`")
-    if model is not None or (model_dir is not None and os.path.exists(model_dir)):
+    if model is not None or (model_dir is not None and holds_artifact(model_dir)):
         art = model if model is not None else load_artifact(model_dir)
         where = f"artifact '{model_dir}'" if model is None else "the given model"
         if fit_kwargs:

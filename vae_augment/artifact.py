@@ -130,6 +130,19 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
+def holds_artifact(model_dir) -> bool:
+    """Whether `model_dir` is there to be loaded rather than trained into: it exists and is
+    not a directory without any artifact file (an empty one, or one of checkpoints only, is
+    where `balance` trains and saves, as `fit` does). A partial artifact counts, so loading
+    names what is missing."""
+    model_dir = os.fspath(model_dir)
+    if not os.path.exists(model_dir):
+        return False
+    if not os.path.isdir(model_dir):
+        return True
+    return bool({*_FILES, "manifest.json"} & set(os.listdir(model_dir)))
+
+
 def check_replaceable(model_dir, preserve: tuple[str, ...] = ()) -> None:
     """Raises `ArtifactError` unless `model_dir` can take a new artifact: it is absent, empty,
     or holds only an artifact's files and the `preserve`d entries (checkpoints, logs).

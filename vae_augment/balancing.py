@@ -146,9 +146,22 @@ def samples_to_generate(
                 )
         strategy = {idx[k]: int(v) for k, v in sampling_strategy.items()}
     elif callable(sampling_strategy):
-        def strategy(y, _f=sampling_strategy):  # the user's callable sees real class values
-            labels = np.asarray(classes, dtype=object)[y]
-            result = _f(labels)
+        # the user's callable sees the class values in their own dtype (int64 for integer
+        # labels, as imbalanced-learn gives it y), so np.bincount(y) and the like work
+        values = np.asarray(classes)
+        if values.dtype.kind not in "biufUSO":  # anything odd: plain Python objects
+            values = np.asarray(classes, dtype=object)
+
+        def strategy(y, _f=sampling_strategy):
+            result = _f(values[y])
+            if not isinstance(result, Mapping):
+                raise VAEAugmentError(f"{arg('sampling_strategy')} callable returned a "
+                                      f"{type(result).__name__}, not a dict {{class: count}}")
+            unknown = [k for k in result if k not in idx]
+            if unknown:
+                raise VAEAugmentError(
+                    f"{arg('sampling_strategy')} callable returned classes {unknown} not in "
+                    f"the data (classes: {classes})")
             return {idx[k]: v for k, v in result.items()}
     elif isinstance(sampling_strategy, str) and sampling_strategy not in _NAMES:
         raise VAEAugmentError(

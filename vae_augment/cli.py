@@ -118,7 +118,13 @@ def _keras_verbose(args) -> int:
 def _ignored_train_flags(args) -> list[str]:
     """The training flags given a value other than their default, in the parser's order."""
     flags = getattr(args, "_train_flags", {})
-    return [flag for dest, (flag, default) in flags.items() if getattr(args, dest) != default]
+    effective = {"constraint": (None, [], ["auto"])}  # defaults that mean the same run
+
+    def given(dest, default):
+        value = getattr(args, dest)
+        return value != default and value not in effective.get(dest, ())
+
+    return [flag for dest, (flag, default) in flags.items() if given(dest, default)]
 
 
 class _Recorded:
@@ -396,7 +402,9 @@ def cmd_balance(args) -> int:
     counts = labelled_counts(args.input, args.label)
     strategy = parse_sampling_strategy(args.sampling_strategy, classes=list(counts))
     # an existing artifact is sampled as it is: its training flags are ignored, and said so
-    kw = None if args.model_dir and os.path.exists(args.model_dir) else _fit_kwargs(args)
+    from vae_augment.artifact import holds_artifact
+
+    kw = None if args.model_dir and holds_artifact(args.model_dir) else _fit_kwargs(args)
     ignored = _ignored_train_flags(args) if kw is None else []
     if ignored:
         print(f"vae-augment: warning: {args.model_dir} exists, so balance samples that model "
@@ -495,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_args(p)
     p.set_defaults(func=cmd_fit)
 
-    p = sub.add_parser("sample", parents=[common], help="generate synthetic rows of one class")
+    p = sub.add_parser("sample", parents=[common], help="generate synthetic rows of the given classes (default: every class)")
     p.add_argument("output", help="output Parquet file (a directory with --output-shards)")
     p.add_argument("--model-dir", required=True, help="artifact directory")
     p.add_argument("--class", dest="class_", action="append", metavar="CLASS",
