@@ -686,16 +686,25 @@ def train_model(
         start = time.perf_counter()
         for e0, e1, n_steps, skip in plan:
             tracker.offset = skip
-            model.fit(
-                source.train_dataset(batch_size, e0, e1, skip),
-                validation_data=val_ds,
-                initial_epoch=e0,
-                epochs=e1,
-                steps_per_epoch=n_steps,
-                callbacks=cbs,
-                shuffle=False,  # the data source orders every epoch (seeded)
-                verbose=verbose,
-            )
+            try:
+                model.fit(
+                    source.train_dataset(batch_size, e0, e1, skip),
+                    validation_data=val_ds,
+                    initial_epoch=e0,
+                    epochs=e1,
+                    steps_per_epoch=n_steps,
+                    callbacks=cbs,
+                    shuffle=False,  # the data source orders every epoch (seeded)
+                    verbose=verbose,
+                )
+            except Exception as exc:  # XLA x MirroredStrategy: see resolve_jit
+                if jit and strategy.num_replicas_in_sync > 1 and "Trying to access resource" in str(exc):
+                    raise VAEAugmentError(
+                        f"XLA (--jit / jit_compile=True) failed on "
+                        f"{strategy.num_replicas_in_sync} replicas: Keras 3 cannot compile a "
+                        f"MirroredStrategy train step (keras-team/keras#19005); train without "
+                        f"it (the default on several replicas)") from exc
+                raise
             if early.stopped_epoch is not None:
                 break
         seconds = earlier_seconds + (time.perf_counter() - start)
