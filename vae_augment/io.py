@@ -227,6 +227,36 @@ def unreadable(path: str, exc: BaseException) -> InputError:
     return InputError(f"input '{path}' is corrupt ({first})")
 
 
+_NULL_LISTS_READABLE: list[bool] = []
+
+
+def null_fixed_size_lists_readable() -> bool:
+    """Whether this pyarrow reads back a Parquet file with a null fixed-size list entry
+    (pyarrow 25 writes such files and then cannot read them: apache/arrow#35692). Probed
+    once, in memory."""
+    if not _NULL_LISTS_READABLE:
+        import io as _io
+
+        buf = _io.BytesIO()
+        arr = pa.FixedSizeListArray.from_arrays(pa.array([1, 2, 3, 4], pa.uint8()), 2,
+                                                mask=pa.array([False, True]))
+        try:
+            pq.write_table(pa.table({"t": arr}), buf)
+            buf.seek(0)
+            ok = pq.read_table(buf).column("t").null_count == 1
+        except (pa.ArrowInvalid, OSError):
+            ok = False
+        _NULL_LISTS_READABLE.append(ok)
+    return _NULL_LISTS_READABLE[0]
+
+
+def _fixed_size_list_columns(schema: pa.Schema) -> list[int]:
+    def storage(t):
+        return t.storage_type if isinstance(t, pa.BaseExtensionType) else t
+
+    return [i for i, f in enumerate(schema) if pa.types.is_fixed_size_list(storage(f.type))]
+
+
 def read_table(paths: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
     """Reads the inputs into one table (used by in-memory paths only)."""
     schema = read_schema(paths)
@@ -294,6 +324,9 @@ class AtomicParquetWriter:
         self._next = 0
         self.rows_written = 0
         self._closed = False
+        # tensor columns whose null entries this pyarrow could not read back
+        self._tensor_columns = ([] if null_fixed_size_lists_readable()
+                                else _fixed_size_list_columns(schema))
 
     def write(self, data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]) -> None:
         if isinstance(data, pa.Table):
@@ -307,6 +340,15 @@ class AtomicParquetWriter:
                 continue
             if not batch.schema.equals(self.schema, check_metadata=False):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+            for i in self._tensor_columns:
+                if batch.column(i).null_count:
+                    raise InputError(
+                        f"column '{self.schema.field(i).name}' has null tensors to write, "
+                        f"which pyarrow {pa.__version__} would write to Parquet but could not "
+                        f"read back (apache/arrow#35692); nothing was written. Their model "
+                        f"learned a null rate from a table with null tensors: fit it on a "
+                        f"table with those entries filled (e.g. with zeros) or the column "
+                        f"excluded")
             self._pending.append(batch)
             self._pending_rows += batch.num_rows
             if self._pending_rows >= self.row_group_size:

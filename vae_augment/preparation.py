@@ -51,7 +51,26 @@ def fit_encoding(
         stats.update(batch)
     from vae_augment.stats_merge import encoding_from_stats
 
-    return encoding_from_stats(stats)  # shared with the Beam job pipelines/fit_stats.py
+    encoding = encoding_from_stats(stats)  # shared with the Beam job pipelines/fit_stats.py
+    _warn_null_tensors(encoding)
+    return encoding
+
+
+def _warn_null_tensors(encoding: Encoding) -> None:
+    """A table in memory may hold null tensors that no Parquet file read by this pyarrow can:
+    the model then generates null tensors, which cannot be written to Parquet either."""
+    from vae_augment.io import null_fixed_size_lists_readable
+
+    nulls = [s.name for s in encoding.tensors if s.has_nulls]
+    if nulls and not null_fixed_size_lists_readable():
+        import warnings
+
+        warnings.warn(
+            f"tensor column(s) {nulls} have null rows: the model will generate null tensors "
+            f"at their rate, which pyarrow {pa.__version__} cannot write to Parquet and read "
+            f"back (apache/arrow#35692), so writing its rows to Parquet will fail; fill those "
+            f"entries (e.g. with zeros) or exclude the column to write Parquet",
+            UserWarning, stacklevel=3)
 
 
 def encode_all(encoding: Encoding, inputs) -> dict[str, np.ndarray]:
