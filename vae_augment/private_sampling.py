@@ -80,7 +80,7 @@ def iter_counts_private(
         ...                               dropped=dropped)  # doctest: +SKIP
     """
     from vae_augment.privacy import filter_near_copies
-    from vae_augment.sampler import BLOCK_ROWS, _progress, plan_blocks
+    from vae_augment.sampler import _progress, plan_blocks
 
     min_distance = check_min_distance(min_distance)
     encoding = sampler.encoding
@@ -102,7 +102,7 @@ def iter_counts_private(
             if n == 0:
                 continue
             ref = class_rows(reference, encoding.label, value)
-            limit = len(plan_blocks(n)) + int(max_extra_blocks)
+            limit = len(plan_blocks(n, sampler.block_rows)) + int(max_extra_blocks)
             kept = 0
             block = 0
             while kept < n:
@@ -112,7 +112,7 @@ def iter_counts_private(
                         f"of class {value!r}: {kept} of {n} kept after {block} blocks "
                         f"({dropped[value]} dropped); lower {option('privacy_min_distance')}"
                     )
-                rows = min(BLOCK_ROWS, n - kept)
+                rows = min(sampler.block_rows, n - kept)
                 batch = sampler.generate_block(class_idx, seed, block, rows)
                 block += 1
                 table, n_drop = filter_near_copies(

@@ -1,8 +1,10 @@
 """Batched generation -> Arrow record batches in the input schema.
 
-Rows are generated in fixed blocks of `BLOCK_ROWS`. Block ``b`` of class ``c`` under run seed
-``s`` always uses the stateless seed `block_seed(s, c, b)`, so any split of a request into
-shards of whole blocks (the CLI's loop, Beam's shards, a retried bundle) yields the same rows.
+Rows are generated in fixed blocks of `block_rows(encoding)` rows: `BLOCK_ROWS` (8192), or
+fewer for models of large tensors (images past about 32x32x3), whose decoder would otherwise
+hold billions of values per block. Block ``b`` of class ``c`` under run seed ``s`` always uses
+the stateless seed `block_seed(s, c, b)`, so any split of a request into shards of whole
+blocks (the CLI's loop, Beam's shards, a retried bundle) yields the same rows.
 """
 
 from __future__ import annotations
@@ -16,9 +18,22 @@ import pyarrow as pa
 
 from vae_augment.errors import VAEAugmentError
 
-__all__ = ["BLOCK_ROWS", "block_seed", "Sampler", "plan_blocks"]
+__all__ = ["BLOCK_ROWS", "block_rows", "block_seed", "Sampler", "plan_blocks"]
 
 BLOCK_ROWS = 8192
+# tensor elements per block above which blocks shrink (powers of two): 28x28 images keep
+# 8192 rows; 64x64x3 get 512 (5 rows of it took 8.7 GB with 8192), 128x128x3 128 (crashed)
+_BLOCK_TENSOR_ELEMENTS = 1 << 23
+
+
+def block_rows(encoding) -> int:
+    """Rows per generation block for a model of `encoding`: `BLOCK_ROWS`, or the largest
+    power of two that keeps a block's tensor elements under 2**23 (at least 1). A function
+    of the encoding alone, so the CLI, Beam and tf.data cut the same blocks."""
+    per_row = sum(int(np.prod(s.shape)) for s in encoding.tensors)
+    if per_row * BLOCK_ROWS <= _BLOCK_TENSOR_ELEMENTS:
+        return BLOCK_ROWS
+    return 1 << max(0, int(np.floor(np.log2(_BLOCK_TENSOR_ELEMENTS / per_row))))
 
 _TRACE_LOCK = threading.Lock()
 
@@ -29,12 +44,13 @@ def block_seed(seed: int, class_idx: int, block: int) -> np.ndarray:
     return words.astype(np.uint32).view(np.int32)
 
 
-def plan_blocks(n: int) -> list[tuple[int, int]]:
-    """[(block index, rows in that block)] covering `n` rows."""
+def plan_blocks(n: int, rows_per_block: int = BLOCK_ROWS) -> list[tuple[int, int]]:
+    """[(block index, rows in that block)] covering `n` rows (`block_rows(encoding)` rows per
+    block for a model's rows)."""
     if n < 0:
         raise VAEAugmentError(f"requested row count must be >= 0, got {n}")
-    full, rest = divmod(int(n), BLOCK_ROWS)
-    plan = [(b, BLOCK_ROWS) for b in range(full)]
+    full, rest = divmod(int(n), rows_per_block)
+    plan = [(b, rows_per_block) for b in range(full)]
     if rest:
         plan.append((full, rest))
     return plan
@@ -58,9 +74,10 @@ class Sampler:
         self.encoding = artifact.encoding
         model = artifact.model
         encoding = artifact.encoding
+        self.block_rows = rows = block_rows(encoding)
 
         def generate(class_idx, seed):
-            y = tf.fill([BLOCK_ROWS], class_idx)
+            y = tf.fill([rows], class_idx)
             decoded = encoding.decode_tf(constrained_generate(model, encoding, y, seed))
             values = {k: v for k, (v, _) in decoded.items()}
             masks = {k: m for k, (_, m) in decoded.items() if m is not None}
@@ -80,8 +97,10 @@ class Sampler:
     def _run(self, class_idx: int, seed: np.ndarray):
         return self._generate(np.int32(class_idx), np.asarray(seed, np.int32))
 
-    def generate_block(self, class_idx: int, seed: int, block: int, rows: int = BLOCK_ROWS):
-        """The first `rows` rows of block `block` of class `class_idx`, as a RecordBatch."""
+    def generate_block(self, class_idx: int, seed: int, block: int, rows: int | None = None):
+        """The first `rows` rows (default: all `block_rows`) of block `block` of class
+        `class_idx`, as a RecordBatch."""
+        rows = self.block_rows if rows is None else rows
         values, masks = self._run(class_idx, block_seed(seed, class_idx, block))
         decoded = {
             k: (v.numpy()[:rows], masks[k].numpy()[:rows] if k in masks else None)
@@ -97,7 +116,7 @@ class Sampler:
     ) -> Iterator[pa.RecordBatch]:
         """Yields `n` synthetic rows of one class (or just the given `blocks` of its plan)."""
         class_idx = self.encoding.class_index(class_value)
-        for block, rows in blocks if blocks is not None else plan_blocks(n):
+        for block, rows in blocks if blocks is not None else plan_blocks(n, self.block_rows):
             yield self.generate_block(class_idx, seed, block, rows)
 
     def iter_counts(

@@ -36,7 +36,7 @@ through `tf.gather` on constant vocabularies and every block draws from a statel
 The synthetic path holds no `py_function`/`numpy_function`, so such datasets serialise
 (`dataset._as_serialized_graph()`) and run on the tf.data service. Block ``b`` of class ``c``
 uses the sampler's seed `block_seed(seed, c, b)` (computed in TF ops), so with
-``batch_size=sampler.BLOCK_ROWS`` (8192) a synthetic stream yields the same rows as ``vae-augment sample``.
+``batch_size=sampler.block_rows(encoding)`` (8192, fewer for models of large images) a synthetic stream yields the same rows as ``vae-augment sample``.
 
 The real stream is different: reading Parquet needs pyarrow, so `read_parquet` feeds
 tf.data from a Python generator (`Dataset.from_generator`, which runs a `py_function`). It
@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from vae_augment.errors import SchemaError, VAEAugmentError, check_seed
+from vae_augment.sampler import block_rows
 from vae_augment.tfdata_read import (  # the Parquet reader; re-exported: public names, tests
     NULL_MASK_SUFFIX,
     _arrow_column_to_numpy,  # noqa: F401
@@ -341,7 +342,8 @@ def balance(
         synthetic_batch_size: rows per decoder call of the synthetic stream (one stream,
             every class's rows drawn in it), at most: when an epoch needs fewer synthetic
             rows (from ``class_counts`` and the strategy), the next power of two at or above
-            that need (64 at least), so a small dataset does not generate blocks it drops.
+            that need (64 at least), so a small dataset does not generate blocks it drops;
+            for models of large images, at most `vae_augment.sampler.block_rows` rows.
         mix_rows: rows taken from one source at a time. 1 (default) mixes single rows;
             larger values mix chunks of that many rows with `Dataset.rebatch` instead of
             unbatching, several times faster (tf.data's per-element cost is paid per chunk)
@@ -403,7 +405,9 @@ def balance(
             # same mixture as (real, synthetic) and then a class for each synthetic row
             syn = _mixed_stream(
                 art, [w_syn.get(c, 0.0) / total_syn for c in enc.classes], cols, masks,
-                _block_rows(rows_needed, int(synthetic_batch_size)), int(seed), key,
+                # no larger than the sampler's block for this model (big images: smaller)
+                _block_rows(rows_needed, min(int(synthetic_batch_size), block_rows(enc))),
+                int(seed), key,
             )
             # Endless, but the mixture ends with the real rows: a finite (never reached) take
             # makes the output's cardinality UNKNOWN instead of INFINITE, so `len()`, `take(n)`

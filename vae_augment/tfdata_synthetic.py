@@ -216,13 +216,15 @@ def synthetic_dataset(
     training files with the same `columns` and `null_masks`. Each element is one decoder
     call of `batch_size` rows (the last one of an `n`-row stream is shorter); block ``b``
     uses the stateless seed `sampler.block_seed(seed, class, b)`, so with
-    ``batch_size=sampler.BLOCK_ROWS`` (8192) the rows equal the CLI's ``vae-augment sample`` rows.
+    ``batch_size=sampler.block_rows(encoding)`` (8192, fewer for models of large images) the
+    rows equal the CLI's ``vae-augment sample`` rows.
 
     Args:
         model: an `Artifact` or a model directory.
         label: the class value to generate (or its string form, or bytes such as
             ``b"yes"`` as a stream's labels hold them).
-        batch_size: rows per element (and per decoder call). 8192 reproduces the CLI's rows.
+        batch_size: rows per element (and per decoder call). `sampler.block_rows` (8192
+            for tables) reproduces the CLI's rows.
             8192 and 1024 generate at about the same rate on a 2-core CPU (379k vs 351k
             rows/s in benchmarks/results/tfdata.md; 146k vs 144k under load in a later
             round-robin run); each call runs on one intra-op thread, several in parallel.

@@ -15,7 +15,7 @@ from apache_beam.utils.shared import Shared
 
 from vae_augment.beam._shared import ModelDoFn, canonical_model_dir, model_meta, shared_handle
 from vae_augment.errors import VAEAugmentError, check_seed
-from vae_augment.sampler import BLOCK_ROWS, plan_blocks
+from vae_augment.sampler import BLOCK_ROWS, block_rows, plan_blocks
 
 __all__ = ["GenerateSynthetic", "plan_shards", "DEFAULT_ROWS_PER_SHARD", "TABLE_ROWS"]
 
@@ -31,7 +31,8 @@ def plan_shards(encoding, counts: Mapping[Any, int], rows_per_shard: int = DEFAU
     ``c`` is generated with the same stateless seed as the CLI uses and a retried bundle
     re-emits the same rows. Classes with 0 rows get no shard.
     """
-    per_shard = _blocks_per_shard(rows_per_shard)
+    rows_per_block = block_rows(encoding)
+    per_shard = _blocks_per_shard(rows_per_shard, rows_per_block)
     if not isinstance(counts, Mapping):
         raise VAEAugmentError(f"`counts` must be a mapping {{class: rows}}, got {type(counts).__name__}")
     shards = []
@@ -41,20 +42,20 @@ def plan_shards(encoding, counts: Mapping[Any, int], rows_per_shard: int = DEFAU
                 f"requested count for class {value!r} must be a non-negative integer, got {n!r}"
             )
         idx = encoding.class_index(value)
-        blocks = plan_blocks(int(n))
+        blocks = plan_blocks(int(n), rows_per_block)
         for start in range(0, len(blocks), per_shard):
             shards.append((encoding.classes[idx], idx, tuple(blocks[start:start + per_shard])))
     return shards
 
 
-def _blocks_per_shard(rows_per_shard) -> int:
+def _blocks_per_shard(rows_per_shard, rows_per_block: int = BLOCK_ROWS) -> int:
     if (
         not isinstance(rows_per_shard, numbers.Integral)
         or isinstance(rows_per_shard, bool)
         or rows_per_shard < 1
     ):
         raise VAEAugmentError(f"`rows_per_shard` must be a positive integer, got {rows_per_shard!r}")
-    return max(1, -(-int(rows_per_shard) // BLOCK_ROWS))
+    return max(1, -(-int(rows_per_shard) // rows_per_block))
 
 
 _NO_COUNTS = "vae-augment: no counts"  # the side input's default: an empty PCollection
@@ -104,7 +105,7 @@ class _GenerateFn(ModelDoFn):
                 pending.append(self._pool.submit(sampler.generate_block, class_idx, seed, *nxt))
             gathered.append(batch)
             rows_gathered += batch.num_rows
-            if rows_gathered >= TABLE_ROWS or not pending:
+            if rows_gathered >= min(TABLE_ROWS, 8 * sampler.block_rows) or not pending:
                 self._rows.inc(rows_gathered)
                 yield pa.Table.from_batches(gathered)
                 gathered, rows_gathered = [], 0
