@@ -84,3 +84,60 @@ def test_large_image_rows_are_the_same_from_sampler_beam_and_tfdata(rgb_model):
             assert rows == sorted(want.column("img").combine_chunks().storage.to_pylist())
 
         assert_that(out, check)
+
+
+def test_a_tensor_past_the_size_limit_is_refused_before_training(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    from vae_augment.cli import main
+
+    n = 4
+    storage = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(n * 512 * 512, np.uint8)),
+                                                512 * 512)
+    img = pa.ExtensionArray.from_storage(pa.fixed_shape_tensor(pa.uint8(), [512, 512]), storage)
+    src = tmp_path / "huge.parquet"
+    pq.write_table(pa.table({"img": img, "x": np.arange(n) * 1.0, "label": ["a", "b"] * 2}), src)
+    code = main(["fit", str(src), "--label", "label", "--model-dir", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "tensor column 'img' holds 512x512 = 262,144 values per row" in err
+    assert "--exclude img" in err and not (tmp_path / "m").exists()
+
+
+def _list_table(size, field_meta=None, schema_meta=None):
+    arr = pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(4 * size, np.uint8)), size)
+    return pa.table({"v": arr}).cast(pa.schema(
+        [pa.field("v", arr.type, metadata=field_meta)], metadata=schema_meta))
+
+
+def test_image_shape_metadata_that_does_not_fit_is_said():
+    from vae_augment.errors import SchemaError
+    from vae_augment.schema import tensor_shape
+
+    def shape(t):
+        return tensor_shape(t.schema.field("v"), t.schema)
+
+    assert shape(_list_table(64, schema_meta={"image_shape": "8,8"})) == [8, 8]
+    with pytest.raises(SchemaError, match=r"column 'v': its `image_shape` metadata '9,9' holds "
+                                          r"81 values, the column 64 per row"):
+        shape(_list_table(64, field_meta={"image_shape": "9,9"}))
+    with pytest.warns(UserWarning, match=r"schema metadata image_shape '9,9' \(81 values\) does "
+                                         r"not fit column 'v' \(64 values per row\)"):
+        assert shape(_list_table(64, schema_meta={"image_shape": "9,9"})) == [64]
+    with pytest.raises(SchemaError, match=r"'-8,-8' must be positive ints"):
+        shape(_list_table(64, schema_meta={"image_shape": "-8,-8"}))
+    zero = pa.schema([pa.field("v", pa.list_(pa.uint8(), 0))])  # no array can be built
+    with pytest.raises(SchemaError, match=r"fixed-size list of size 0"):
+        tensor_shape(zero.field("v"), zero)
+
+
+def test_encode_keeps_its_latent_column_flat_under_a_schema_image_shape(tmp_path):
+    from vae_augment.beam.rows import scored_schema
+    from vae_augment.schema import tensor_shape
+
+    schema = _list_table(16, schema_meta={"image_shape": "4,4"}).schema
+    out = scored_schema(schema, latent_dim=16, latent_column="latent")
+    assert tensor_shape(out.field("latent"), out) == [16]  # not a 4x4 image
+    assert tensor_shape(out.field("v"), out) == [4, 4]
+    plain = scored_schema(pa.schema([("x", pa.float64())]), latent_dim=16, latent_column="latent")
+    assert plain.field("latent").metadata is None

@@ -92,6 +92,26 @@ def load_encoding(path) -> Encoding:
         raise InputError(f"{arg('encoding')} file '{path}' is not a readable encoding.json ({exc})") from exc
 
 
+MAX_TENSOR_ELEMENTS = 256 * 256 * 3  # per row and column; past it a model is refused
+
+
+def check_tensor_sizes(encoding: Encoding) -> None:
+    """`SchemaError` for a tensor column past `MAX_TENSOR_ELEMENTS` (a 256x256x3 image):
+    the conv net stops at 3 stride-2 stages, so a 512x512 image meets its dense layer with
+    524,288 features (134 M weights each way) and 100 rows took more than 12 GB in the first
+    training step. Said before any training, not found by the OOM killer."""
+    from vae_augment.errors import SchemaError, option
+
+    for s in encoding.tensors:
+        size = int(np.prod(s.shape))
+        if size > MAX_TENSOR_ELEMENTS:
+            shape = "x".join(map(str, s.shape))
+            raise SchemaError(
+                f"tensor column '{s.name}' holds {shape} = {size:,} values per row, more than "
+                f"vae-augment models ({MAX_TENSOR_ELEMENTS:,}, a 256x256x3 image): downsample "
+                f"it (e.g. to 128x128), or leave it out with {option('exclude', s.name, many=True)}")
+
+
 def prepare_training(
     inputs,
     label: str,
@@ -142,6 +162,7 @@ def prepare_training(
                 f"`encoding` was fitted on columns {encoding.schema.names} with other types; "
                 f"the input has {schema.names}"
             )
+    check_tensor_sizes(encoding)
     encoding = encoding.with_count_likelihood(config.image_likelihood).with_spikes(
         float(config.spike_share))
     if constraints is not None:

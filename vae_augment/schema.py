@@ -189,7 +189,11 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
     if not pa.types.is_fixed_size_list(t):
         return None
     size = t.list_size
-    for meta in (field.metadata, schema.metadata):
+    if size == 0:
+        raise SchemaError(
+            f"column '{field.name}' is a fixed-size list of size 0 (no values to model): "
+            f"exclude it with {option('exclude', field.name, many=True)}")
+    for where, meta in (("field", field.metadata), ("schema", schema.metadata)):
         if meta and b"image_shape" in meta:
             raw = meta[b"image_shape"].decode()
             try:
@@ -200,8 +204,24 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
                     f"comma-separated list of ints (fix the metadata, or exclude the column "
                     f"with {option('exclude', field.name, many=True)})"
                 ) from exc
+            if not shape or min(shape) < 1:
+                raise SchemaError(
+                    f"column '{field.name}': `image_shape` metadata {raw!r} must be positive "
+                    f"ints (fix the metadata, or exclude the column with "
+                    f"{option('exclude', field.name, many=True)})")
             if int(np.prod(shape)) == size:
                 return shape
+            if where == "field":  # meant for this column: a typo, not another column's shape
+                raise SchemaError(
+                    f"column '{field.name}': its `image_shape` metadata {raw!r} holds "
+                    f"{int(np.prod(shape))} values, the column {size} per row (fix the "
+                    f"metadata, or exclude the column with "
+                    f"{option('exclude', field.name, many=True)})")
+            warnings.warn(
+                f"schema metadata image_shape {raw!r} ({int(np.prod(shape))} values) does not "
+                f"fit column '{field.name}' ({size} values per row): it is modelled as a flat "
+                f"vector, with no conv net and no image grid in reports", UserWarning,
+                stacklevel=2)
     return [size]
 
 
@@ -357,7 +377,8 @@ class _ColumnStats:
         if flat.null_count:
             raise SchemaError(
                 f"tensor column '{self.field.name}' has null elements inside a tensor; only "
-                "whole-tensor nulls are supported"
+                f"whole-tensor nulls are supported: fill them, or exclude the column with "
+                f"{option('exclude', self.field.name, many=True)}"
             )
         size = int(np.prod(self.tensor_shape))
         values = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, size)

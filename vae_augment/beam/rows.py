@@ -137,10 +137,18 @@ def scored_schema(
     latent_column: str | None = None,
     score_column: str | None = None,
 ) -> pa.Schema:
-    """`input_schema` plus the latent (fixed-size list<float32>) and/or score columns."""
+    """`input_schema` plus the latent (fixed-size list<float32>) and/or score columns.
+
+    Under a schema-level ``image_shape`` (which reshapes every fixed-size list of its size),
+    the latent column gets its own flat ``image_shape`` field metadata, so that reading the
+    output does not take it for an image."""
     schema = input_schema
+    flat = ({b"image_shape": str(int(latent_dim)).encode()}
+            if latent_dim is not None and b"image_shape" in (input_schema.metadata or {})
+            else None)
     for name, field in (
-        (latent_column, lambda n: pa.field(n, pa.list_(pa.float32(), int(latent_dim)), False)),
+        (latent_column, lambda n: pa.field(n, pa.list_(pa.float32(), int(latent_dim)), False,
+                                           metadata=flat)),
         (score_column, lambda n: pa.field(n, pa.float32(), False)),
     ):
         if name is None:
