@@ -230,7 +230,9 @@ def _image_grids(report, plots) -> list[tuple[str, str]]:
         lo = spec.low if spec.low is not None and np.isfinite(spec.low) else 0.0
         hi = spec.high if spec.high is not None and np.isfinite(spec.high) else 1.0
         plt = _plt()
-        fig, axes = plt.subplots(len(show), 2 * k + 1, figsize=(0.9 * (2 * k + 1), 1.0 * len(show)),
+        # 0.6 in of headroom for the title and the real/synthetic labels, whatever the rows
+        fig, axes = plt.subplots(len(show), 2 * k + 1,
+                                 figsize=(0.9 * (2 * k + 1), 1.0 * len(show) + 0.6),
                                  squeeze=False)
         for r, cls in enumerate(show):
             ci = classes.index(cls)
@@ -248,6 +250,7 @@ def _image_grids(report, plots) -> list[tuple[str, str]]:
             axes[r, k].axis("off")
             axes[r, k].text(0.5, 0.5, cls, ha="center", va="center", fontsize=9)
         fig.suptitle(f"{spec.name}: real (left) vs synthetic (right), by class", fontsize=10)
+        fig.subplots_adjust(top=1.0 - 0.55 / (1.0 * len(show) + 0.6))
         out.append((spec.name, _png(fig)))
     return out
 
