@@ -100,11 +100,14 @@ def test_fit_with_class_balance_stores_the_weights_and_round_trips(mixed_table, 
 
 
 def test_class_balance_from_the_cli(mixed_parquet, tmp_path, capsys):
-    code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
-                            tmp_path / "m", "--class-balance", "0.5", *FAST_ARGS], capsys)
+    code, out, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
+                              tmp_path / "m", "--class-balance", "0.5", *FAST_ARGS], capsys)
     assert code == 0, err
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["train_config"]["class_balance"] == 0.5
+    # its -ELBO figures are class-weighted means, and say so
+    assert config["metrics"]["class_weighted_elbo"] is True
+    assert json.loads(out.strip().splitlines()[-1])["class_weighted_elbo"] is True
     code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
                             tmp_path / "x", "--class-balance", "2", *FAST_ARGS], capsys)
     assert code == 2 and "`--class-balance` must be in [0, 1]" in err

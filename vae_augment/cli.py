@@ -195,7 +195,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="weight each row's training loss by (1 / its class's frequency) ** "
                         "POWER: 0 every row alike, 1 every class alike (classes under 50 "
                         "rows weigh as 50); the decoder then models the rare classes it "
-                        "generates more closely [0]")
+                        "generates more closely. The -ELBO figures early stopping watches "
+                        "and reports are then class-weighted means too [0]")
     g.add_argument("--no-condition-every-layer", dest="condition_every_layer",
                    action="store_false", default=True,
                    help="feed the class to the decoder's first layer only, as models saved "
@@ -353,6 +354,8 @@ def cmd_fit(args) -> int:
                       "epochs_run": m["epochs_run"], "best_epoch": m["best_epoch"],
                       "val_neg_elbo": m.get("val_neg_elbo"), "train_seconds": m["train_seconds"],
                       "global_step": m.get("global_step"), "streaming": m.get("streaming"),
+                      # with --class-balance, the -ELBO figures are class-weighted means
+                      **({"class_weighted_elbo": True} if m.get("class_weighted_elbo") else {}),
                       **_constraints_json(art.encoding)}))
     return 0
 

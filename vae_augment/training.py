@@ -762,6 +762,8 @@ def train_model(
         "replicas": int(strategy.num_replicas_in_sync),
         "streaming": bool(source.streaming),
     }
+    if config.class_balance:  # the loss and the neg_elbo metrics weigh rows by class
+        metrics["class_weighted_elbo"] = True
     if kept is not None:
         metrics["bank_kept"] = kept
     if guide is not None:
