@@ -197,7 +197,7 @@ def test_unseen_categories_can_score_infinite(capsys, tmp_path, mixed_table, mix
     "extra, message",
     [
         (["--column", "f"], "already has a column named 'f'"),
-        (["--method", "iwae", "--k", "0"], "`k` must be a positive integer, got 0"),
+        (["--method", "iwae", "--k", "0"], "`--k` must be a positive integer, got 0"),
     ],
 )
 def test_score_argument_errors(capsys, tmp_path, mixed_parquet, mixed_artifact, extra, message):

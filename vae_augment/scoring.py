@@ -19,14 +19,16 @@ UNSEEN_CATEGORIES = ("error", "inf")  # what a score does with a category the mo
 def check_options(*, method: str = "elbo", unseen: str = "error", k: int = 16) -> None:
     """Raises `VAEAugmentError` for an unknown `method` or `unseen`, or a `k` that is not a
     positive integer: the checks every scoring entry point (Python, CLI, Beam) makes first."""
-    from vae_augment.errors import VAEAugmentError
+    from vae_augment.errors import VAEAugmentError, arg
 
-    for name, value, allowed in (("method", method, SCORE_METHODS),
-                                 ("unseen", unseen, UNSEEN_CATEGORIES)):
+    # the CLI's flag for `unseen` is --unseen-categories
+    for name, flag, value, allowed in (("method", "method", method, SCORE_METHODS),
+                                       ("unseen", "unseen_categories", unseen, UNSEEN_CATEGORIES)):
         if value not in allowed:
-            raise VAEAugmentError(f"`{name}` must be one of {list(allowed)}, got {value!r}")
+            shown = arg(flag) if arg(flag).startswith("`--") else f"`{name}`"
+            raise VAEAugmentError(f"{shown} must be one of {list(allowed)}, got {value!r}")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise VAEAugmentError(f"`k` must be a positive integer, got {k!r}")
+        raise VAEAugmentError(f"{arg('k')} must be a positive integer, got {k!r}")
 
 
 def as_table(table, schema: pa.Schema | None = None, name: str = "table"):
