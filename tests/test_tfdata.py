@@ -637,3 +637,37 @@ def test_balance_draws_every_class_from_one_synthetic_stream(mixed_model, mixed_
     assert [tfdata._block_rows(n, 1024) for n in (3, 100, 128, 129, 5000, math.inf)] == [
         64, 128, 128, 256, 1024, 1024]
     assert tfdata._block_rows(10, 32) == 32
+
+
+def test_a_bool_label_without_its_null_mask_is_warned_about(tmp_path):
+    """A bool label's null fill value (False) is a class: null labels are dropped only with
+    the label's null mask, and without it `balance` says so instead of keeping them as False."""
+    import warnings
+
+    from vae_augment.api import fit
+
+    rng = np.random.default_rng(0)
+    y = [bool(v) for v in rng.random(200) < 0.3]
+    y[:10] = [None] * 10
+    table = pa.table({"x": rng.normal(size=200), "churned": pa.array(y, pa.bool_())})
+    pq.write_table(table, tmp_path / "b.parquet")
+    model = fit(table, label="churned", epochs=1, hidden=(8,), latent_dim=2, verbose=0)
+    with pytest.warns(UserWarning, match=r"null fill value \(False\) is one of the model's classes"):
+        tfdata.balance(tfdata.read_parquet(str(tmp_path / "b.parquet"), 50), model,
+                       label_key="churned", seed=0, batch_size=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = tfdata.balance(tfdata.read_parquet(str(tmp_path / "b.parquet"), 50, null_masks=True),
+                            model, label_key="churned", seed=0, batch_size=50, flag_key="syn")
+    real = sum(int((~b["syn"].numpy()).sum()) for b in ds)
+    assert real == 190  # the 10 null labels dropped
+
+
+def test_tuple_elements_are_refused_in_one_short_line(mixed_model):
+    import tensorflow as tf
+
+    pairs = tf.data.Dataset.from_tensor_slices(({"x": np.zeros((4, 3))}, np.zeros(4)))
+    with pytest.raises(SchemaError, match=r"got elements of tuples of 2 \(dict, TensorSpec\); "
+                                          r"balance before splitting off the label") as exc:
+        tfdata.balance(pairs, mixed_model, label_key="label", seed=0)
+    assert len(str(exc.value)) < 300

@@ -198,7 +198,13 @@ def _check_label_key(enc, label_key) -> None:
 def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
     """Columns, masks and batchedness of a feature-dict element spec, checked against a model."""
     if not isinstance(spec, Mapping):
-        raise SchemaError(f"`{what}` must yield feature dicts, got elements {spec}")
+        kind = type(spec).__name__
+        if isinstance(spec, tuple):  # (features, label) pairs: the usual Keras form
+            kind = f"tuples of {len(spec)} ({', '.join(type(x).__name__ for x in spec)})"
+        raise SchemaError(
+            f"`{what}` must yield feature dicts {{column: tensor}} with the label among them, "
+            f"got elements of {kind}; balance before splitting off the label (e.g. "
+            f"`.map(lambda d: (d, d.pop('label')))` after it)")
     enc = art.encoding
     if label_key not in spec:
         raise SchemaError(f"`label_key` '{label_key}' is not a key of the {what}: {sorted(spec)}")
@@ -258,6 +264,16 @@ def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
     fill_is_class = any(
         (label_col.fill == (c.encode() if isinstance(c, str) else c)) for c in enc.classes
     )
+
+    if fill_is_class and not has_mask:
+        import warnings
+
+        warnings.warn(
+            f"`label_key` '{label_key}' has dtype {label_col.tf_dtype.name}, whose null fill "
+            f"value ({label_col.fill!r}) is one of the model's classes: rows with a null label "
+            f"cannot be told from that class and are kept as it. Read the data with "
+            f"read_parquet(..., null_masks=['{label_key}']) to drop them",
+            UserWarning, stacklevel=4)
 
     def keep(row):
         label = row[label_key]
@@ -353,6 +369,10 @@ def balance(
             rerandomize_each_iteration=True)`` and folds it into the mixing and generation
             seeds, so every epoch has new synthetic rows and a new interleaving; the n-th
             epoch is the same in every run with the same `seed` (and TF global seed).
+            Its epochs differ in length by the random number of synthetic rows, and Keras 3's
+            `fit` takes the step count from the first epoch and cuts longer ones short (about
+            1 % of a churn epoch's real rows): with `model.fit`, pass
+            ``ds.repeat()`` and a `steps_per_epoch`, or keep the default.
 
     Returns:
         A `tf.data.Dataset` of feature dicts (rows, or batches of `batch_size`).
