@@ -626,6 +626,12 @@ class Encoding:
             if mask is not None and not mask.any():
                 mask = None
             if s.kind == "numeric":
+                if not s.is_int and s.decimals is not None and values.dtype.kind == "f":
+                    # decode_tf rounded already, but a traced graph may divide by 10**d as
+                    # a multiplication by its inexact reciprocal (236.20000000000002): NumPy's
+                    # division gives the double nearest the decimal, as tf.data's stream has it
+                    scale = float(10**s.decimals)
+                    values = np.round(values * scale) / scale
                 arrays.append(_numeric_array(values, mask, field.type, s.int_low, s.int_high))
             elif s.kind == "categorical":
                 arrays.append(_categorical_array(s, values, field.type))
