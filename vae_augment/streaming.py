@@ -181,9 +181,11 @@ class ParquetSource:
         self.read_rows = int(read_rows)
         self.validation_split = float(validation_split)
         groups = []
+        self._meta: dict[str, pq.FileMetaData] = {}  # footers, parsed once per file
+        self.failure: VAEAugmentError | None = None  # a bad row met while streaming
         for path in self.paths:
             try:
-                meta = pq.ParquetFile(path).metadata
+                meta = self._meta[path] = pq.ParquetFile(path).metadata
             except (pa.ArrowInvalid, OSError) as exc:
                 raise InputError(f"input '{path}' is not a readable Parquet file ({exc})") from exc
             for i in range(meta.num_row_groups):
@@ -207,9 +209,15 @@ class ParquetSource:
             return np.zeros(g.rows, bool)
         return _seed_seq(self.seed, 7919, g.ordinal).random(g.rows) < self.validation_split
 
+    def _file(self, path: str) -> pq.ParquetFile:
+        """The file, opened with its footer parsed at start: reparsing a footer of many row
+        groups for each of them made start-up and epochs grow with the square of their
+        number (17 s of start-up for 1,000 row groups)."""
+        return pq.ParquetFile(path, metadata=self._meta.get(path))
+
     def _label_valid(self, g: _RowGroup) -> np.ndarray:
         """Rows with a non-null label (footer statistics first, the label column if needed)."""
-        pf = pq.ParquetFile(g.path)
+        pf = self._file(g.path)
         rg = pf.metadata.row_group(g.index)
         col = pf.schema_arrow.get_field_index(self.encoding.label)
         stats = rg.column(col).statistics if col >= 0 else None
@@ -231,7 +239,7 @@ class ParquetSource:
         mask = self._val_mask(g)
         if not validation:
             mask = ~mask
-        pf = pq.ParquetFile(g.path)
+        pf = self._file(g.path)
         start = 0
         try:
             for batch in pf.iter_batches(batch_size=self.read_rows, row_groups=[g.index]):
@@ -240,7 +248,13 @@ class ParquetSource:
                 if not m.all():
                     batch = batch.filter(pa.array(m))
                 if batch.num_rows:
-                    enc = self.encoding.encode(batch)
+                    try:
+                        enc = self.encoding.encode(batch)
+                    except VAEAugmentError as exc:
+                        # raised inside tf.data, which would bury it in a traceback: kept
+                        # for `train_model` to raise as the one-line error it is
+                        self.failure = type(exc)(f"input '{g.path}': {exc}")
+                        raise self.failure from exc
                     if len(enc["y"]):
                         yield enc
         except (pa.ArrowInvalid, OSError) as exc:
@@ -298,7 +312,8 @@ class ParquetSource:
 
         if self._signature is None:
             g = self.row_groups[0]
-            first = pq.ParquetFile(g.path).read_row_group(g.index).slice(0, 1)
+            # one row, not the whole row group (1M rows by pyarrow's default: ~210 MB)
+            first = next(self._file(g.path).iter_batches(batch_size=1, row_groups=[g.index]))
             enc = self.encoding.encode(first, with_label=False)
             sig = {
                 k: tf.TensorSpec((None, *v.shape[1:]), tf.as_dtype(v.dtype))

@@ -697,7 +697,11 @@ def train_model(
                     shuffle=False,  # the data source orders every epoch (seeded)
                     verbose=verbose,
                 )
-            except Exception as exc:  # XLA x MirroredStrategy: see resolve_jit
+            except Exception as exc:
+                failure = getattr(source, "failure", None)
+                if failure is not None:  # a bad row met while streaming: its own one line
+                    raise failure from exc
+                # XLA x MirroredStrategy: see resolve_jit
                 if jit and strategy.num_replicas_in_sync > 1 and "Trying to access resource" in str(exc):
                     raise VAEAugmentError(
                         f"XLA (--jit / jit_compile=True) failed on "
