@@ -109,7 +109,7 @@ def prepare_output(output: str, overwrite: bool) -> str:
     return output
 
 
-def read_inputs(patterns: Sequence[str]):
+def read_inputs(patterns: str | Sequence[str]):
     """(the files `patterns` match, their Arrow schema), for any Beam filesystem.
 
     A file matched by several patterns is read once (first-seen order; sorted within a
@@ -123,9 +123,10 @@ def read_inputs(patterns: Sequence[str]):
     from vae_augment.errors import InputError
     from vae_augment.io import schema_difference
 
-    files = match_files(patterns)
+    files = match_files(patterns)  # local paths: the rule `vae-augment fit` reads by
     if not files:
-        raise InputError(f"`--input` {list(patterns)} matches no files")
+        shown = patterns if isinstance(patterns, str) else list(patterns)
+        raise InputError(f"`--input` {shown!r} matches no files")
     schema = _footer_schema(files[0])
 
     def check(path):

@@ -42,14 +42,14 @@ def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam
 
-    from vae_augment.beam import BalanceClasses, ReadParquetTables, expand_patterns
+    from vae_augment.beam import BalanceClasses, ReadParquetTables
     from vae_augment.beam.balance import own_output_schema
     from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD
     from vae_augment.beam.rows import schema_difference
     from vae_augment.errors import SchemaError
 
     args, options = pipelines.parse_args(build_parser(), argv)
-    files, input_schema = pipelines.read_inputs(expand_patterns(args.input))
+    files, input_schema = pipelines.read_inputs(args.input)
     transform = BalanceClasses(
         args.model_dir, args.label, args.sampling_strategy, args.seed,
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, flatten=False,

@@ -210,13 +210,13 @@ def _write_json(doc, path: str) -> str:
 
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns ``{"output": path, "rows": n, "classes": {...}}``."""
-    from vae_augment.beam import ReadParquetTables, expand_patterns
+    from vae_augment.beam import ReadParquetTables
     from vae_augment.constraints import constraint_spec
     from vae_augment.schema import SchemaStats, warn_pandas_index
 
     args, options = pipelines.parse_args(build_parser(), argv)
     _check_output(args.output, args.overwrite)
-    files, _ = pipelines.read_inputs(expand_patterns(args.input))  # errors name a bad file
+    files, _ = pipelines.read_inputs(args.input)  # errors name a bad file
     schema = _schema_arrow(files[0])
     kwargs = {"exclude": args.exclude, "categorical": args.categorical,
               "numeric": args.numeric, "max_categories": args.max_categories}

@@ -53,13 +53,13 @@ def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam
 
-    from vae_augment.beam import EncodeLatent, ReadParquetTables, ScoreAnomalies, expand_patterns
+    from vae_augment.beam import EncodeLatent, ReadParquetTables, ScoreAnomalies
     from vae_augment.errors import VAEAugmentError
 
     args, options = pipelines.parse_args(build_parser(), argv)
     if args.no_score and not args.latent:
         raise VAEAugmentError("nothing to append: `--no-score` needs `--latent`")
-    files, schema = pipelines.read_inputs(expand_patterns(args.input))
+    files, schema = pipelines.read_inputs(args.input)
     steps = []
     if args.latent:
         steps.append(("Encode", EncodeLatent(args.model_dir, column=args.latent_column,

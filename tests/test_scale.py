@@ -321,6 +321,30 @@ def test_a_bad_row_met_while_streaming_is_one_error_naming_its_file(tmp_path):
         fit(str(d), label="label", encoding=enc, streaming=True, **FAST)
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+def test_an_encoding_of_other_rows_is_warned_about(tmp_path, streaming):
+    """`fit --encoding` from `pipelines.fit_stats` on other files than `fit` reads: the model
+    would train on rows its statistics and class counts do not describe."""
+    import warnings
+
+    from vae_augment.api import fit
+    from vae_augment.training import fit_encoding
+
+    table = make_mixed_table(300, seed=4, with_tensor=False)
+    d = tmp_path / "parts"
+    d.mkdir()
+    pq.write_table(table.slice(0, 150), d / "a.parquet")
+    pq.write_table(table.slice(150), d / "b.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fit(str(d), label="label", encoding=fit_encoding(table, "label"), streaming=streaming,
+            **FAST)
+    with pytest.warns(UserWarning, match=r"the encoding was computed on 150 labelled rows .*, "
+                                         r"the input holds 300 rows"):
+        fit(str(d), label="label", encoding=fit_encoding(table.slice(0, 150), "label"),
+            streaming=streaming, **FAST)
+
+
 def test_parquet_source_epochs_cover_every_row_once_in_a_seeded_order(parquet_parts):
     from vae_augment.streaming import ParquetSource
     from vae_augment.training import fit_encoding

@@ -143,6 +143,7 @@ def prepare_training(
         saved = os.path.join(checkpoint_dir, "encoding.json")
         if os.path.exists(saved):
             encoding = saved
+    given = encoding is not None and checkpoint_dir is None  # computed elsewhere
     if isinstance(encoding, (str, os.PathLike)):
         encoding = load_encoding(encoding)
     if encoding is None:
@@ -175,8 +176,34 @@ def prepare_training(
             encoding = encoding.with_relations(
                 resolve_constraints(spec, inputs, encoding), spec.key)
     if should_stream(inputs, streaming):
-        return encoding, ParquetSource(
+        source = ParquetSource(
             inputs, encoding, validation_split=config.validation_split, seed=config.seed,
             shuffle_buffer=config.shuffle_buffer,
         )
-    return encoding, encode_all(encoding, inputs)
+        if given:
+            _check_given_counts(encoding, source.n_train + source.n_val, None)
+        return encoding, source
+    arrays = encode_all(encoding, inputs)
+    if given:
+        _check_given_counts(encoding, len(arrays["y"]), np.bincount(
+            np.asarray(arrays["y"], np.int64), minlength=len(encoding.classes)))
+    return encoding, arrays
+
+
+def _check_given_counts(encoding: Encoding, rows: int, per_class) -> None:
+    """A warning when an encoding computed elsewhere (`pipelines.fit_stats`) counted other
+    rows than the input holds: its statistics (quantiles, vocabularies, class counts) then
+    describe data the model is not trained on, and the artifact records those counts."""
+    want = encoding.class_counts
+    same = (sum(want.values()) == rows if per_class is None else
+            [want[c] for c in encoding.classes] == [int(n) for n in per_class])
+    if not same:
+        import warnings
+
+        got = (f"{rows:,} rows" if per_class is None else
+               f"{rows:,} rows ({dict(zip(map(str, encoding.classes), map(int, per_class)))})")
+        warnings.warn(
+            f"the encoding was computed on {sum(want.values()):,} labelled rows "
+            f"({ {str(c): n for c, n in want.items()} }), the input holds {got}: were they "
+            f"not the same files? Its statistics and class counts describe other rows than "
+            f"the model trains on", UserWarning, stacklevel=3)

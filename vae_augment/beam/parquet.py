@@ -34,12 +34,35 @@ def expand_patterns(inputs: str | Sequence[str]) -> list[str]:
 
 def match_files(inputs: str | Sequence[str]) -> list[str]:
     """The files `inputs` (as `expand_patterns` takes them) match, each once: first-seen
-    order, sorted within a pattern. Any Beam filesystem; one listing per pattern."""
+    order, sorted within a pattern. Any Beam filesystem; one listing per pattern.
+
+    Local paths follow `vae_augment.io.resolve_inputs`, the rule `fit` reads by (a directory's
+    ``_``- and ``.``-prefixed files left out; ``**`` also matching no folder), so the Beam
+    statistics job and `fit --encoding` read the same files (they differed). Remote patterns
+    go to Beam's matcher, leaving out ``_``/``.``-prefixed names (``_SUCCESS``, ``_metadata``)
+    unless the pattern names such a file itself.
+
+    Raises:
+        InputError: a local path that matches nothing (naming it, with `resolve_inputs`'
+            hints); a remote one that matches nothing is left out (the caller says so).
+    """
     from apache_beam.io.filesystems import FileSystems
 
+    from vae_augment.io import resolve_inputs
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
     files: dict[str, None] = {}
-    for pattern in expand_patterns(inputs):
-        for path in sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list):
+    for item in (os.fspath(i).strip() for i in inputs):
+        if "://" not in item:
+            found = resolve_inputs([item])
+        else:
+            hidden = os.path.basename(item.rstrip("/")).startswith(("_", "."))
+            pattern = expand_patterns([item])[0]
+            found = sorted(
+                m.path for m in FileSystems.match([pattern])[0].metadata_list
+                if hidden or not os.path.basename(m.path).startswith(("_", ".")))
+        for path in found:
             files.setdefault(path, None)
     return list(files)
 
@@ -88,9 +111,10 @@ class ReadParquetTables(beam.PTransform):
         if not self._patterns:
             raise InputError("`inputs` names no file or pattern")
         self._columns = list(columns) if columns is not None else None
-        if validate:
+        if validate:  # the files `fit` would read from the same inputs, each named once
             for pattern in self._patterns:
                 _check_matches(pattern)
+            self._patterns = match_files(self._patterns)
 
     def display_data(self):
         return {"patterns": ", ".join(self._patterns)[:1000],
