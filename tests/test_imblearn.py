@@ -451,3 +451,31 @@ def test_label_column_takes_y_name_unless_x_has_it():
     sampler.set_params(exclude=()).fit_resample(X.to_numpy()[:, :2].astype(float),
                                                 y.rename("churn"))
     assert sampler.label_column_ == "churn"
+
+
+def test_one_hot_blocks_after_a_one_hot_encoder_stay_one_hot():
+    """In SMOTE's place after a OneHotEncoder, each block of 0/1 columns is modelled as one
+    category: every synthetic row has exactly one 1 per block (column by column, 66 % of
+    churn's synthetic rows broke the 51-state block)."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 300
+    cats = np.c_[rng.integers(0, 5, n), rng.integers(0, 3, n)].astype(str)
+    onehot = OneHotEncoder(sparse_output=False).fit_transform(cats)  # 5 + 3 columns
+    x = rng.normal(size=(n, 2))
+    X = np.hstack([x[:, :1], onehot, x[:, 1:]])
+    y = (rng.random(n) < 0.2).astype(int)
+    sampler = VAEOverSampler(random_state=0, epochs=3, hidden=(16,), latent_dim=2)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert sampler.onehot_groups_ == [[1, 2, 3, 4, 5], [6, 7, 8]]
+    synthetic = X_res[n:]
+    assert len(synthetic) > 0 and X_res.dtype == X.dtype
+    for block in sampler.onehot_groups_:
+        np.testing.assert_array_equal(synthetic[:, block].sum(axis=1), 1.0)
+        assert set(np.unique(synthetic[:, block])) <= {0.0, 1.0}
+    np.testing.assert_array_equal(X_res[:n], X)  # real rows unchanged
+    # a user's `categorical` column is never folded into a block
+    kept = VAEOverSampler(random_state=0, epochs=1, hidden=(8,), latent_dim=2, categorical=[3])
+    kept.fit_resample(X, y)
+    assert kept.onehot_groups_ == [[6, 7, 8]]

@@ -40,6 +40,9 @@ from vae_augment.imblearn_convert import (
     _is_dataframe,
     _label_array,
     _restore_y,
+    collapse_onehot,
+    expand_onehot,
+    onehot_groups,
 )
 from vae_augment.schema import COUNT_LIKELIHOODS
 from vae_augment.strategy import PRECISIONS
@@ -363,6 +366,11 @@ class VAEOverSampler(BaseOverSampler):
         classes = np.unique(y)
         label, keys = _label_array(y, classes)
         table = features.append_column(label_name, label)
+        # a OneHotEncoder's blocks (SMOTE's place in a pipeline) as one category each
+        named = {*exclude, *self._columns("categorical", columns, names),
+                 *self._columns("numeric", columns, names)}
+        self.onehot_groups_ = [] if is_frame else onehot_groups(dense, names, named)
+        table = collapse_onehot(table, dense, names, self.onehot_groups_)
 
         self.seed_ = self._seed()
         train_kwargs = {name: getattr(self, name) for name in _TRAIN_PARAMS if name in _DEFAULTS}
@@ -415,7 +423,7 @@ class VAEOverSampler(BaseOverSampler):
             )
             return X_res, y_res
         synth_array = (
-            _arrow_to_array(synthetic, names, dense)
+            _arrow_to_array(expand_onehot(synthetic, names, self.onehot_groups_), names, dense)
             if n_new
             else np.empty((0, dense.shape[1]), dense.dtype)
         )

@@ -151,3 +151,79 @@ def _restore_y(y_in, y_res):
         frame = pd.DataFrame(np.asarray(y_res).reshape(len(y_res), -1), columns=y_in.columns)
         return frame.astype(dict(y_in.dtypes))
     return y_res
+
+
+def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset()) -> list[list[int]]:
+    """Runs of adjacent 0/1 columns that sum to exactly 1 in every row: the one-hot blocks a
+    `OneHotEncoder` (``drop=None``) writes, each found as its shortest such run. Columns in
+    `keep` (named by the user's `exclude`/`categorical`/`numeric`) are never grouped.
+
+    Modelled column by column, such a block came out with no category or several set in
+    most synthetic rows (churn's 51-state block: 66 %); as one category it cannot. A run's
+    column sums must add up to the row count, so candidates come from the cumulative column
+    sums (a binary search per column) and only those are checked row by row."""
+    if X.dtype.kind not in "fiub" or X.ndim != 2 or len(X) == 0:
+        return []
+    n, m = X.shape
+    binary = np.array([names[j] not in keep and bool(np.isin(X[:, j], (0, 1)).all())
+                       for j in range(m)])
+    colsum = np.where(binary, np.nan_to_num(X.sum(axis=0).astype(np.float64)), n + 1.0)
+    cum = np.cumsum(colsum)
+    non_binary = np.cumsum(~binary)
+    groups, j = [], 0
+    while j < m:
+        if binary[j]:
+            target = (cum[j - 1] if j else 0.0) + n
+            k = int(np.searchsorted(cum, target))
+            if (j < k < m and cum[k] == target and non_binary[k] == non_binary[j]
+                    and (X[:, j:k + 1].sum(axis=1) == 1).all()):
+                groups.append(list(range(j, k + 1)))
+                j = k + 1
+                continue
+        j += 1
+    return groups
+
+
+def group_name(names: list[str], group: list[int]) -> str:
+    return f"onehot_{names[group[0]]}_{names[group[-1]]}"
+
+
+def collapse_onehot(table: pa.Table, X: np.ndarray, names: list[str], groups) -> pa.Table:
+    """`table` with each group's columns replaced by one string category: the position of
+    the row's 1 within the group ("0", "1", ...)."""
+    if not groups:
+        return table
+    grouped = {j for g in groups for j in g}
+    columns, out_names = [], []
+    first = {g[0]: g for g in groups}
+    for j, name in enumerate(names):
+        if j in first:
+            g = first[j]
+            codes = np.argmax(X[:, g], axis=1)
+            columns.append(pa.array(codes.astype(str)))
+            out_names.append(group_name(names, g))
+        elif j not in grouped:
+            columns.append(table.column(name))
+            out_names.append(name)
+    for name in table.column_names[len(names):]:  # the label
+        columns.append(table.column(name))
+        out_names.append(name)
+    return pa.Table.from_arrays(columns, names=out_names)
+
+
+def expand_onehot(table: pa.Table, names: list[str], groups) -> pa.Table:
+    """The inverse of `collapse_onehot` on synthetic rows: each group's category back as its
+    0/1 columns (float64), under their names, in X's column order."""
+    if not groups:
+        return table
+    where = {j: (g, i) for g in groups for i, j in enumerate(g)}
+    columns = []
+    for j, name in enumerate(names):
+        if j in where:
+            g, i = where[j]
+            codes = np.asarray(table.column(group_name(names, g)).to_pylist(), dtype=object)
+            columns.append(pa.array((codes == str(i)).astype(np.float64)))
+        else:
+            columns.append(table.column(name))
+    rest = [n for n in table.column_names if n not in names and not n.startswith("onehot_")]
+    return pa.Table.from_arrays(columns + [table.column(n) for n in rest], names=names + rest)
