@@ -127,3 +127,16 @@ def test_balance_trains_into_an_existing_empty_model_dir(tmp_path, capsys, mixed
     assert code == 0, err
     assert "exists, so balance samples that model" not in err
     assert (tmp_path / "runs" / "manifest.json").exists()
+
+
+def test_a_class_of_a_few_rows_is_warned_about(tmp_path, capsys, mixed_table):
+    labels = mixed_table.column("label").to_pylist()
+    keep = [i for i, v in enumerate(labels) if v != "c"] + [i for i, v in enumerate(labels)
+                                                           if v == "c"][:3]
+    src = tmp_path / "rare.parquet"
+    pq.write_table(mixed_table.take(keep), src)
+    code, _, err = run(["fit", src, "--label", "label", "--model-dir", tmp_path / "m",
+                        "--quiet", "--epochs", "1", "--hidden", "8"], capsys)
+    assert code == 0, err
+    line = [x for x in err.splitlines() if "fewer than 5 rows" in x]
+    assert len(line) == 1 and "{'c': 3}" in line[0] and line[0].startswith("vae-augment: warning:")
