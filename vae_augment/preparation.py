@@ -136,7 +136,7 @@ def prepare_training(
     streamed when `streaming` is true, or when it
     is None and the input has more than `vae_augment.streaming.STREAMING_MIN_ROWS` rows.
     """
-    from vae_augment.errors import SchemaError
+    from vae_augment.errors import SchemaError, arg
     from vae_augment.streaming import ParquetSource, should_stream
 
     if encoding is None and checkpoint_dir is not None:
@@ -154,15 +154,18 @@ def prepare_training(
     else:
         if encoding.label != label:
             raise SchemaError(
-                f"`encoding` was fitted with label '{encoding.label}', not `label` '{label}'"
+                f"{arg('encoding')} was fitted with label '{encoding.label}', not "
+                f"{arg('label')} '{label}'"
             )
         schema = (inputs.schema if isinstance(inputs, (pa.Table, pa.RecordBatch))
                   else read_schema(resolve_inputs(inputs)))
         if not encoding.schema.equals(schema, check_metadata=False):
+            from vae_augment.io import schema_difference
+
+            problem = schema_difference(encoding.schema, schema) or "a field differs"
             raise SchemaError(
-                f"`encoding` was fitted on columns {encoding.schema.names} with other types; "
-                f"the input has {schema.names}"
-            )
+                f"{arg('encoding')} was fitted on data of another schema than the input's: "
+                f"{problem}")
     check_tensor_sizes(encoding)
     encoding = encoding.with_count_likelihood(config.image_likelihood).with_spikes(
         float(config.spike_share))
