@@ -140,3 +140,26 @@ def test_a_class_of_a_few_rows_is_warned_about(tmp_path, capsys, mixed_table):
     assert code == 0, err
     line = [x for x in err.splitlines() if "fewer than 5 rows" in x]
     assert len(line) == 1 and "{'c': 3}" in line[0] and line[0].startswith("vae-augment: warning:")
+
+
+def test_wide_tables_and_nested_folders_get_short_and_named_messages(tmp_path, capsys):
+    """A wrong --label on a 300-column table names the first 20 columns and the count (the
+    whole list was 4 KB); a directory whose subfolders hold more files says they are not read."""
+    import warnings
+
+    from vae_augment.io import resolve_inputs
+
+    wide = pa.table({f"c{i}": [1.0, 2.0] for i in range(300)})
+    pq.write_table(wide, tmp_path / "wide.parquet")
+    code, _, err = run(["fit", tmp_path / "wide.parquet", "--label", "nope", "--model-dir",
+                        tmp_path / "m"], capsys)
+    assert code == 2 and "... (300 in all)" in err and len(err) < 600, err
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    pq.write_table(wide, tmp_path / "d" / "a.parquet")
+    pq.write_table(wide, tmp_path / "d" / "sub" / "b.parquet")
+    with pytest.warns(UserWarning, match=r"also holds 1 .parquet file\(s\) in subdirectories, "
+                                         r"which are not read"):
+        assert resolve_inputs(str(tmp_path / "d")) == [str(tmp_path / "d" / "a.parquet")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(resolve_inputs(str(tmp_path / "d" / "**" / "*.parquet"))) == 2

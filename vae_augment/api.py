@@ -17,7 +17,14 @@ from vae_augment.artifact import (
     save_artifact,
 )
 from vae_augment.balancing import SamplingStrategy, samples_to_generate
-from vae_augment.errors import ArtifactError, InputError, SchemaError, VAEAugmentError, arg
+from vae_augment.errors import (
+    ArtifactError,
+    InputError,
+    SchemaError,
+    VAEAugmentError,
+    arg,
+    columns_note,
+)
 from vae_augment.io import (
     AtomicParquetWriter,
     iter_batches,
@@ -211,7 +218,7 @@ def class_counts(inputs, label: str) -> dict[Any, int]:
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     if label not in schema.names:
-        raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
+        raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(schema.names)}")
     counts: dict[Any, int] = {}
     for batch in iter_batches(paths, columns=[label]):
         col = batch.column(0)
@@ -241,7 +248,7 @@ def _read_classes(paths, encoding, classes) -> pa.Table:
 
     schema = read_schema(paths)
     if encoding.label not in schema.names:
-        raise SchemaError(f"`label` column '{encoding.label}' not found. Columns: {schema.names}")
+        raise SchemaError(f"`label` column '{encoding.label}' not found. Columns: {columns_note(schema.names)}")
     values = [encoding.classes[encoding.class_index(c)] for c in classes]
     parts = []
     for batch in iter_batches(paths):
@@ -305,7 +312,7 @@ def balance(
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     if label not in schema.names:
-        raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
+        raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(schema.names)}")
     if privacy_min_distance is not None:
         from vae_augment.private_sampling import check_min_distance
 

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.special import ndtri
 
-from vae_augment.errors import SchemaError, option
+from vae_augment.errors import SchemaError, columns_note, option
 from vae_augment.io import output_schema
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
@@ -261,7 +261,7 @@ class Encoding:
         if with_label:
             if self.label not in batch.column_names:
                 raise SchemaError(
-                    f"`label` column '{self.label}' not found. Columns: {batch.column_names}"
+                    f"`label` column '{self.label}' not found. Columns: {columns_note(batch.column_names)}"
                 )
             lab = batch.column(self.label)
             if lab.null_count:

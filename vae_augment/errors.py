@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Iterator
 
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "TrainingDiverged",
-           "option", "arg", "cli_wording", "check_seed"]
+           "option", "arg", "cli_wording", "check_seed", "columns_note"]
 
 _CLI_WORDING = [False]
 
@@ -26,6 +26,15 @@ def cli_wording() -> Iterator[None]:
         yield
     finally:
         _CLI_WORDING[0] = old
+
+
+def columns_note(names, most: int = 20) -> str:
+    """A table's column names for an error message: all of them, or the first `most` and
+    how many there are (a wide table's whole list made a 4 KB line)."""
+    names = list(names)
+    if len(names) <= most:
+        return str(names)
+    return f"{names[:most]} ... ({len(names)} in all)"
 
 
 def arg(name: str) -> str:

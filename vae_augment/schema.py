@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, arg, option
+from vae_augment.errors import SchemaError, arg, columns_note, option
 
 __all__ = [
     "FeatureSpec",
@@ -481,7 +481,7 @@ class SchemaStats:
             raise SchemaError(f"the input has several columns named {dup}; column names must "
                               "be unique (rename them, e.g. with pyarrow's rename_columns)")
         if label not in schema.names:
-            raise SchemaError(f"`label` column '{label}' not found. Columns: {schema.names}")
+            raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(schema.names)}")
         for which, names in (("exclude", exclude), ("categorical", categorical),
                              ("numeric", numeric)):
             missing = [n for n in names if n not in schema.names]

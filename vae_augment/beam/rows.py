@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.errors import SchemaError, VAEAugmentError, columns_note
 from vae_augment.io import schema_difference  # re-exported: the Beam transforms use it
 from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
 
@@ -184,7 +184,7 @@ def score_table(
     scoring.check_options(method=method, unseen=unseen, k=k)
     enc = artifact.encoding
     if enc.label not in table.column_names:
-        raise SchemaError(f"`label` column '{enc.label}' not found. Columns: {table.column_names}")
+        raise SchemaError(f"`label` column '{enc.label}' not found. Columns: {columns_note(table.column_names)}")
     problems = label_problems(table, enc.label, enc.classes, allow_null=False)
     if problems is not None:
         raise SchemaError(problems[1])
