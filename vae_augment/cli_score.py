@@ -63,27 +63,6 @@ def score_file(
         >>> score_file("data.parquet", "scored.parquet", model_dir="runs/churn",
         ...            score_column="anomaly_score")  # doctest: +SKIP
     """
-    return _score_file(**locals())[0]
-
-
-def _score_file(
-    inputs,
-    output: str,
-    *,
-    model_dir: str,
-    latent_column: str | None = None,
-    score_column: str | None = None,
-    method: str = "elbo",
-    k: int = 16,
-    seed: int = 0,
-    unseen: str = "error",
-    overwrite: bool = False,
-    output_shards: int | None = None,
-    batch_size: int = 65536,
-    progress: bool | None = None,
-    dead_letter: str | None = None,
-) -> tuple[int, int]:
-    """`score_file`, also returning the number of dead-letter rows."""
     from vae_augment.artifact import load_artifact
     from vae_augment.beam.rows import score_table, scored_schema
     from vae_augment.errors import VAEAugmentError
@@ -159,7 +138,7 @@ def _score_file(
         _write_lines(dead_letter, bad_lines)
         print(f"vae-augment: warning: {len(bad_lines)} row(s) could not be scored; they are "
               f"left out of '{output}' and written to '{dead_letter}'", file=sys.stderr)
-    return w.rows_written, len(bad_lines)
+    return w.rows_written
 
 
 def _score_good_rows(art, table, options, writer, bad_lines: list[str], first_row: int) -> None:
@@ -200,14 +179,14 @@ def _write_lines(path: str, lines: list[str]) -> None:
 
 
 def cmd_encode(args) -> int:
-    rows, bad = _score_file(
+    rows = score_file(
         args.input, args.output, model_dir=args.model_dir, latent_column=args.column,
         unseen=args.unseen_categories, overwrite=args.overwrite,
         output_shards=args.output_shards, progress=False if args.quiet else None,
         dead_letter=args.dead_letter,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
-                      **_bad_summary(args, bad)}))
+                      **_bad_summary(args)}))
     if not args.quiet:
         print(f"encoded {rows} rows", file=sys.stderr)
     return 0
@@ -221,7 +200,7 @@ def cmd_score(args) -> int:
             verb = "apply" if len(given) > 1 else "applies"
             print(f"vae-augment: warning: {' and '.join(given)} {verb} to --method iwae only; "
                   f"ignored with --method elbo (deterministic)", file=sys.stderr)
-    rows, bad = _score_file(
+    rows = score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,
         method=args.method, k=args.k, seed=args.seed, unseen=args.unseen_categories,
@@ -229,15 +208,21 @@ def cmd_score(args) -> int:
         progress=False if args.quiet else None, dead_letter=args.dead_letter,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
-                      "method": args.method, **_bad_summary(args, bad)}))
+                      "method": args.method, **_bad_summary(args)}))
     if not args.quiet:
         print(f"scored {rows} rows", file=sys.stderr)
     return 0
 
 
-def _bad_summary(args, bad: int) -> dict:
-    return {} if args.dead_letter is None else {"dead_letter": args.dead_letter,
-                                                "bad_rows": bad}
+def _bad_summary(args) -> dict:
+    """The dead-letter file and its row count (it is written only when there are bad rows)."""
+    if args.dead_letter is None:
+        return {}
+    bad = 0
+    if os.path.isfile(args.dead_letter):
+        with open(args.dead_letter, encoding="utf-8") as f:
+            bad = sum(1 for _ in f)
+    return {"dead_letter": args.dead_letter, "bad_rows": bad}
 
 
 def _common(p) -> None:
