@@ -120,14 +120,15 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
                         f"only in folder names is not a column then), or write the data "
                         f"unpartitioned") if nested else ""
                 raise InputError(f"input directory '{item}' contains no .parquet files{hint}")
-            nested = glob.glob(os.path.join(item, "*", "**", "*.parquet"), recursive=True)
-            if nested:
+            # the first nested file is enough (a lazy walk: a big tree is not listed whole)
+            if next(glob.iglob(os.path.join(item, "*", "**", "*.parquet"), recursive=True),
+                    None) is not None:
                 import warnings
 
                 warnings.warn(
-                    f"input directory '{item}' also holds {len(nested)} .parquet file(s) in "
-                    f"subdirectories, which are not read (only its own files are); pass a glob "
-                    f"such as '{os.path.join(item, '**', '*.parquet')}' to read them too",
+                    f"input directory '{item}' also holds .parquet files in subdirectories, "
+                    f"which are not read (only its own files are); pass a glob such as "
+                    f"'{os.path.join(item, '**', '*.parquet')}' to read them too",
                     UserWarning, stacklevel=2)
             paths.extend(found)
         elif any(ch in item for ch in "*?["):
