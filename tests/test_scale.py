@@ -146,39 +146,6 @@ print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrore
 """
 
 
-MIRRORED_JIT = """
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tests.conftest import FAST, make_mixed_table
-from vae_augment.errors import VAEAugmentError
-from vae_augment.strategy import resolve_strategy
-from vae_augment.training import TrainConfig, encode_all, fit_encoding, train_model
-table = make_mixed_table(200)
-enc = fit_encoding(table, "label")
-cfg = TrainConfig(**{**FAST, "epochs": 1, "seed": 0, "jit_compile": True})
-try:
-    train_model(enc, encode_all(enc, table), cfg, verbose=0,
-                strategy=resolve_strategy("mirrored", log=False))
-except VAEAugmentError as exc:
-    print("ERROR", exc)
-else:
-    print("TRAINED")
-"""
-
-
-def test_explicit_xla_on_several_replicas_fails_in_one_line_or_trains():
-    """Keras 3 cannot XLA-compile a MirroredStrategy step (keras-team/keras#19005): asked for
-    explicitly, the failure is one line naming the cause, not TensorFlow's resource error.
-    Should a Keras release fix it, the run simply trains."""
-    proc = _run(MIRRORED_JIT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last == "TRAINED" or (
-        last.startswith("ERROR XLA (--jit / jit_compile=True) failed on 2 replicas: Keras 3 "
-                        "cannot compile a MirroredStrategy train step")), last
-
-
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     proc = _run(MIRRORED)
@@ -274,75 +241,6 @@ def parquet_parts(tmp_path_factory):
     for i in range(3):
         pq.write_table(table.slice(i * 300, 300), d / f"part-{i}.parquet", row_group_size=70)
     return d, table
-
-
-def test_parquet_source_parses_each_footer_once_and_reads_one_row_for_its_signature(
-        parquet_parts, monkeypatch):
-    """Reparsing a footer for each row group made start-up grow with the square of their
-    number (17 s for 1,000); the signature read a whole row group (1M rows by default)."""
-    from vae_augment.streaming import ParquetSource
-    from vae_augment.training import fit_encoding
-
-    d, table = parquet_parts
-    enc = fit_encoding(table, "label")
-    opened = []
-    real_init = pq.ParquetFile.__init__
-
-    def counting(self, source, *args, metadata=None, **kwargs):
-        opened.append(metadata is None)
-        real_init(self, source, *args, metadata=metadata, **kwargs)
-
-    monkeypatch.setattr(pq.ParquetFile, "__init__", counting)
-    monkeypatch.setattr(pq.ParquetFile, "read_row_group", lambda *a, **k: 1 / 0)
-    src = ParquetSource(str(d), enc, validation_split=0.2, seed=5, shuffle_buffer=50, read_rows=32)
-    src.output_signature()
-    assert len(src.row_groups) == 15
-    # one footer parse per file (and resolve_inputs' own look), none per row group
-    assert sum(opened) <= 2 * 3, sum(opened)
-
-
-def test_a_bad_row_met_while_streaming_is_one_error_naming_its_file(tmp_path):
-    """With an encoding computed elsewhere, a bad value is found only while streaming,
-    inside tf.data: it surfaces as its own one-line error naming the file."""
-    from vae_augment.api import fit
-    from vae_augment.training import fit_encoding
-
-    table = make_mixed_table(300, seed=4, with_tensor=False)
-    enc = fit_encoding(table, "label")
-    d = tmp_path / "parts"
-    d.mkdir()
-    pq.write_table(table, d / "a.parquet")
-    f = table.column("f").to_numpy(zero_copy_only=False).copy()
-    f[5] = np.nan
-    pq.write_table(table.set_column(table.schema.get_field_index("f"), "f", pa.array(f)),
-                   d / "b.parquet")
-    with pytest.raises(VAEAugmentError, match=r"^input '.*b\.parquet': column 'f' contains "
-                                              r"NaN or ±inf"):
-        fit(str(d), label="label", encoding=enc, streaming=True, **FAST)
-
-
-@pytest.mark.parametrize("streaming", [False, True])
-def test_an_encoding_of_other_rows_is_warned_about(tmp_path, streaming):
-    """`fit --encoding` from `pipelines.fit_stats` on other files than `fit` reads: the model
-    would train on rows its statistics and class counts do not describe."""
-    import warnings
-
-    from vae_augment.api import fit
-    from vae_augment.training import fit_encoding
-
-    table = make_mixed_table(300, seed=4, with_tensor=False)
-    d = tmp_path / "parts"
-    d.mkdir()
-    pq.write_table(table.slice(0, 150), d / "a.parquet")
-    pq.write_table(table.slice(150), d / "b.parquet")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        fit(str(d), label="label", encoding=fit_encoding(table, "label"), streaming=streaming,
-            **FAST)
-    with pytest.warns(UserWarning, match=r"the encoding was computed on 150 labelled rows .*, "
-                                         r"the input holds 300 rows"):
-        fit(str(d), label="label", encoding=fit_encoding(table.slice(0, 150), "label"),
-            streaming=streaming, **FAST)
 
 
 def test_parquet_source_epochs_cover_every_row_once_in_a_seeded_order(parquet_parts):
