@@ -171,3 +171,35 @@ def test_a_non_nullable_unsupported_column_is_not_sent_to_exclude(tmp_path, caps
                  str(tmp_path / "m"), *FAST_ARGS]) == 2
     err = capsys.readouterr().err
     assert "has unsupported type binary and is not nullable" in err and "--exclude" not in err
+
+
+def test_every_unsupported_column_is_named_in_one_error(tmp_path, capsys):
+    """Three columns the model cannot learn: one error names them all and one `--exclude`
+    line drops them all (not one column per run); a single one keeps its own message."""
+    from vae_augment.cli import main
+    from vae_augment.errors import SchemaError
+    from vae_augment.training import fit_encoding
+
+    t = pa.table({"y": ["a"] * 40 + ["b"] * 10, "x": np.arange(50.0),
+                  "addr": pa.array([{"n": 1}] * 50), "tags": pa.array([[1, 2]] * 50),
+                  "sign up": pa.array([["q"]] * 50, pa.list_(pa.string(), 1))})
+    pq.write_table(t, tmp_path / "many.parquet")
+    args = ["fit", str(tmp_path / "many.parquet"), "--label", "y", "--model-dir",
+            str(tmp_path / "m"), *FAST_ARGS]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert ("3 columns cannot be modelled: 'addr' (unsupported type struct<n: int64>), 'tags' "
+            "(unsupported type list<element: int64>), 'sign up' (a fixed-size list of string, "
+            "not numbers). Exclude them all") in err, err
+    assert err.rstrip().endswith("Exclude them all with --exclude addr --exclude tags "
+                                 "--exclude 'sign up'"), err
+    assert len(err.strip().splitlines()) == 1
+    # the hint works: the same command with it trains
+    assert main([*args, "--exclude", "addr", "--exclude", "tags", "--exclude", "sign up"]) == 0
+    with pytest.raises(SchemaError, match=r"Exclude them all with exclude=\['addr', 'tags'\]$"):
+        fit_encoding(t.drop(["sign up"]), "y")
+    with pytest.raises(SchemaError) as one:
+        fit_encoding(t.drop(["sign up", "tags"]), "y")
+    assert type(one.value) is SchemaError
+    assert str(one.value) == "column 'addr' has unsupported type struct<n: int64>; exclude it " \
+                             "with exclude=['addr']"

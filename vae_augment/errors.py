@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Iterator
 
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "TrainingDiverged",
-           "option", "arg", "cli_wording", "check_seed", "columns_note"]
+           "option", "option_list", "arg", "cli_wording", "check_seed", "columns_note"]
 
 _CLI_WORDING = [False]
 
@@ -54,6 +54,15 @@ def option(name: str, value=None, *, many: bool = False) -> str:
     if value is None:
         return name
     return f"{name}={[value]!r}" if many else f"{name}={value!r}"
+
+
+def option_list(name: str, values) -> str:
+    """`option` for a list-valued keyword set to several `values`: ``--exclude a --exclude
+    'b c'`` / ``exclude=['a', 'b c']``."""
+    values = list(values)
+    if _CLI_WORDING[0]:
+        return " ".join(option(name, v) for v in values)
+    return f"{name}={values!r}"
 
 
 class VAEAugmentError(ValueError):

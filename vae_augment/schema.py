@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, arg, columns_note, option
+from vae_augment.errors import SchemaError, arg, columns_note, option, option_list
 
 __all__ = [
     "FeatureSpec",
@@ -225,6 +225,14 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
     return [size]
 
 
+class _Unmodellable(SchemaError):
+    """A column of a type the model cannot learn, that excluding would fix."""
+
+    def __init__(self, column: str, reason: str, message: str):
+        super().__init__(message)
+        self.column, self.reason = column, reason
+
+
 class _NumericStats:
     def __init__(self, rng: np.random.Generator):
         self.seen = 0
@@ -276,7 +284,8 @@ class _ColumnStats:
         value_type = _fixed_list_value_type(t)
         if value_type is not None:
             if not (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)):
-                raise SchemaError(
+                raise _Unmodellable(
+                    field.name, f"a fixed-size list of {value_type}, not numbers",
                     f"column '{field.name}' is a fixed-size list of {value_type}; only numeric "
                     f"tensors are supported (exclude it with "
                     f"{option('exclude', field.name, many=True)})"
@@ -305,7 +314,8 @@ class _ColumnStats:
                     f"synthetic rows); make the field nullable in the file's schema, or drop "
                     f"the column"
                 )
-            raise SchemaError(
+            raise _Unmodellable(
+                field.name, f"unsupported type {t}",
                 f"column '{field.name}' has unsupported type {t}; exclude it with "
                 f"{option('exclude', field.name, many=True)}"
             )
@@ -511,10 +521,23 @@ class SchemaStats:
         self.label_nulls = 0
         self.rows = 0
         self.columns: dict[str, _ColumnStats] = {}
+        unmodellable: list[_Unmodellable] = []
         for field in schema:
             if field.name == label or field.name in self.exclude:
                 continue
-            self.columns[field.name] = _ColumnStats(field, schema, max_categories, rng)
+            try:
+                self.columns[field.name] = _ColumnStats(field, schema, max_categories, rng)
+            except _Unmodellable as exc:  # name them all in one error, not one per run
+                unmodellable.append(exc)
+        if len(unmodellable) == 1:
+            raise SchemaError(str(unmodellable[0])) from None
+        if unmodellable:
+            names = [e.column for e in unmodellable]
+            hint = option_list("exclude", names)
+            raise SchemaError(
+                f"{len(names)} columns cannot be modelled: "
+                + ", ".join(f"'{e.column}' ({e.reason})" for e in unmodellable)
+                + f". Exclude them all with {hint}")
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         self.rows += batch.num_rows
