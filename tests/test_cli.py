@@ -18,11 +18,35 @@ def rows_as_set(table: pa.Table) -> list:
     return sorted(map(repr, table.to_pylist()))
 
 
-def test_balance_trains_and_preserves_every_row(tmp_path, mixed_parquet, capsys):
-    out = tmp_path / "bal.parquet"
-    code, stdout, _ = run(["balance", mixed_parquet, out, "--label", "label", "--seed", "0", *FAST_ARGS],
-                          capsys)
-    assert code == 0
+def _run_uncaptured(argv):
+    """`run_cli` for a module fixture, which cannot take capsys: (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from vae_augment.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def trained_balance(tmp_path_factory, mixed_parquet):
+    """`balance` with no saved model (it trains, with the tiny settings and seed 0) into a new
+    `--model-dir`, run once for the tests of that run: its output, its stdout, the model
+    directory it wrote and that model file's modification time."""
+    d = tmp_path_factory.mktemp("trained_balance")
+    out, model_dir = d / "bal.parquet", d / "new_model"
+    code, stdout, err = _run_uncaptured(["balance", mixed_parquet, out, "--label", "label",
+                                         "--model-dir", model_dir, "--seed", "0", *FAST_ARGS])
+    assert code == 0, err
+    return {"out": out, "bytes": out.read_bytes(), "stdout": stdout, "model_dir": model_dir,
+            "stamp": (model_dir / "model.keras").stat().st_mtime_ns}
+
+
+def test_balance_trains_and_preserves_every_row(mixed_parquet, trained_balance):
+    out, stdout = trained_balance["out"], trained_balance["stdout"]
     real = pq.read_table(mixed_parquet)
     got = pq.read_table(out)
     # schema: exactly the input's plus is_synthetic, metadata kept
@@ -70,17 +94,16 @@ def test_float_strategy_binary(tmp_path, capsys):
     assert dict(zip(*np.unique(got, return_counts=True))) == {"no": 180, "yes": 90}
 
 
-def test_same_seed_same_bytes(tmp_path, mixed_parquet, capsys):
-    outs = []
-    for i in range(2):
-        out = tmp_path / f"o{i}.parquet"
-        assert run(["balance", mixed_parquet, out, "--label", "label", "--seed", "3", *FAST_ARGS],
-                   capsys)[0] == 0
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1]
+def test_same_seed_same_bytes(tmp_path, mixed_parquet, trained_balance, capsys):
+    """A second `balance` that trains anew with the same seed writes the same bytes as the
+    first (`trained_balance`); another seed writes other bytes."""
+    out = tmp_path / "again.parquet"
+    assert run(["balance", mixed_parquet, out, "--label", "label", "--model-dir", tmp_path / "m",
+                "--seed", "0", *FAST_ARGS], capsys)[0] == 0
+    assert out.read_bytes() == trained_balance["bytes"]
     out = tmp_path / "o_other.parquet"
     assert run(["balance", mixed_parquet, out, "--label", "label", "--seed", "4", *FAST_ARGS], capsys)[0] == 0
-    assert out.read_bytes() != outs[0]
+    assert out.read_bytes() != trained_balance["bytes"]
 
 
 def test_fit_then_sample_identical_after_reload(tmp_path, mixed_parquet, capsys):
@@ -255,20 +278,22 @@ def test_directory_and_glob_inputs(tmp_path, mixed_table, mixed_artifact, capsys
     assert real.equals(mixed_table)
 
 
-def test_balance_saves_new_model_dir_then_reuses_it(tmp_path, mixed_parquet, capsys):
-    model_dir = tmp_path / "new_model"
-    out1, out2 = tmp_path / "1.parquet", tmp_path / "2.parquet"
-    assert run(["balance", mixed_parquet, out1, "--label", "label", "--model-dir", model_dir, *FAST_ARGS],
-               capsys)[0] == 0
+def test_balance_saves_new_model_dir_then_reuses_it(tmp_path, mixed_parquet, trained_balance,
+                                                    capsys):
+    model_dir, out1 = trained_balance["model_dir"], trained_balance["out"]  # trained, saved
+    out2 = tmp_path / "2.parquet"
     assert (model_dir / "model.keras").exists() and (model_dir / "manifest.json").exists()
-    stamp = (model_dir / "model.keras").stat().st_mtime_ns
     assert run(["balance", mixed_parquet, out2, "--label", "label", "--model-dir", model_dir, "--quiet"],
                capsys)[0] == 0
+    stamp = trained_balance["stamp"]
     assert (model_dir / "model.keras").stat().st_mtime_ns == stamp  # reused, not retrained
     assert out1.read_bytes() == out2.read_bytes()
 
 
-def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, capsys, monkeypatch):
+def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, mixed_artifact, capsys,
+                                                  monkeypatch):
+    import shutil
+
     from vae_augment import api
 
     mine = tmp_path / "runs"  # e.g. the parent meant, not a new model directory
@@ -286,13 +311,12 @@ def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, capsy
     assert not (mine / "model.keras").exists()
     # an artifact directory (with its checkpoints) is replaced by a new fit, as before
     art_dir = tmp_path / "model"
-    assert run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir, *FAST_ARGS],
-               capsys)[0] == 0
+    shutil.copytree(mixed_artifact, art_dir)  # a fit's artifact (trained once per session)
     (art_dir / "checkpoints").mkdir()
     before = (art_dir / "manifest.json").read_text()
     assert run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir, "--seed", "5",
                 *FAST_ARGS], capsys)[0] == 0
-    assert (art_dir / "manifest.json").read_text() != before and len(trained) == 2
+    assert (art_dir / "manifest.json").read_text() != before and len(trained) == 1
     # a link to an artifact directory, and logs or checkpoints in the directory itself:
     # refused before training (saving would replace the link, or delete the logs)
     (tmp_path / "link").symlink_to(art_dir)
@@ -302,7 +326,7 @@ def test_fit_never_deletes_files_it_did_not_write(tmp_path, mixed_parquet, capsy
     code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", art_dir,
                         "--tensorboard", art_dir, *FAST_ARGS], capsys)
     assert code == 2 and "`--tensorboard` must not be the model directory itself" in err
-    assert len(trained) == 2 and (art_dir / "manifest.json").exists()
+    assert len(trained) == 1 and (art_dir / "manifest.json").exists()
 
 
 def test_a_failed_save_puts_the_checkpoints_back(tmp_path, mixed_artifact, monkeypatch):

@@ -379,7 +379,9 @@ def test_tfdata_stream_and_oversampler_keep_the_relation(loan_models):
 
     frame = table.to_pandas()
     X, y = frame.drop(columns="label"), frame["label"].to_numpy()
-    sampler = VAEOverSampler(random_state=0, **TRAIN)  # constraints="auto", the default
+    # constraints="auto", the default; the tiny training: the relation is found in the data
+    # and enforced on every draw, and a less trained model breaks it more often, not less
+    sampler = VAEOverSampler(random_state=0, **FAST)
     X_res, y_res = sampler.fit_resample(X, y)
     assert [str(r) for r in sampler.encoding_.relations] == ["amount <= price"]
     new = X_res.iloc[len(X):]

@@ -515,22 +515,27 @@ def _events(log_dir):
 
 
 @pytest.mark.slow
-def test_cli_streaming_checkpoints_and_tensorboard(tmp_path, parquet_parts):
+def test_cli_streaming_checkpoints_and_tensorboard(tmp_path, parquet_parts, capsys):
+    """`fit --streaming` with checkpoints and TensorBoard logs, then `--resume` of the
+    finished run. Driven in-process (`vae_augment.cli.main`, as in test_reliability.py):
+    nothing here needs a fresh process, and each `python -m vae_augment.cli` launch cost a
+    TensorFlow import; test_reliability.py runs the real console script."""
     import tensorflow as tf
+
+    from tests.conftest import run_cli
 
     d, _ = parquet_parts
     model_dir = tmp_path / "run"
     logs = model_dir / "logs"
-    args = [PY, "-m", "vae_augment.cli", "fit", str(d), "--label", "label", "--model-dir",
-            str(model_dir), "--epochs", "2", "--batch-size", "64", "--latent-dim", "4",
-            "--hidden", "16", "--kl-warmup-epochs", "1", "--strategy", "auto", "--precision",
-            "float32", "--streaming", "--shuffle-buffer", "100", "--checkpoint-every", "5",
-            "--tensorboard", str(logs)]
-    proc = subprocess.run(args, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    args = ["fit", d, "--label", "label", "--model-dir", model_dir, "--epochs", "2",
+            "--batch-size", "64", "--latent-dim", "4", "--hidden", "16", "--kl-warmup-epochs",
+            "1", "--strategy", "auto", "--precision", "float32", "--streaming",
+            "--shuffle-buffer", "100", "--checkpoint-every", "5", "--tensorboard", logs]
+    code, stdout, err = run_cli(args, capsys)
+    assert code == 0, err[-3000:]
+    out = json.loads(stdout.strip().splitlines()[-1])
     assert out["streaming"] is True and out["epochs_run"] == 2
-    assert "vae-augment: strategy _DefaultDistributionStrategy with 1 replica(s)" in proc.stderr
+    assert "vae-augment: strategy _DefaultDistributionStrategy with 1 replica(s)" in err
     # the artifact is complete and the checkpoints and logs inside it survived its rewrite
     from vae_augment.artifact import load_artifact
 
@@ -554,10 +559,9 @@ def test_cli_streaming_checkpoints_and_tensorboard(tmp_path, parquet_parts):
     assert (int(w), int(h)) == (8 * 8, 3 * 8)  # 8 samples per class x 3 classes of 8x8
     assert tf.io.decode_png(png).shape == (24, 64, 1)
     # resuming a finished run trains nothing and reproduces the artifact
-    proc = subprocess.run(args + ["--resume"], cwd=REPO, env=ENV, capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "a finished run: nothing left to train" in proc.stderr
+    code, _, err = run_cli(args + ["--resume"], capsys)
+    assert code == 0, err[-3000:]
+    assert "a finished run: nothing left to train" in err
     again = load_artifact(str(model_dir))
     for a, b in zip(art.model.get_weights(), again.model.get_weights()):
         np.testing.assert_array_equal(a, b)

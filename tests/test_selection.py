@@ -8,13 +8,19 @@ from .conftest import FAST, FAST_ARGS, run_cli
 
 
 @pytest.fixture(scope="module")
-def model(mixed_table):
-    """A tiny model over every column kind (numerics with nulls, categories, an image), with
-    no class guide, so `candidates` selects by the class margin."""
+def fitted(mixed_table):
+    """A tiny fit over every column kind (numerics with nulls, categories, an image), with
+    no class guide, so `candidates` selects by the class margin; every other setting (bank
+    pruning among them) the default."""
     from vae_augment.api import fit
 
-    return fit(mixed_table, label="label", seed=0, guide_iterations=0, candidates=1,
-               **FAST).model
+    return fit(mixed_table, label="label", seed=0, guide_iterations=0, candidates=1, **FAST)
+
+
+@pytest.fixture(scope="module")
+def model(fitted):
+    """`fitted`'s model (the tests take copies of it, `_with`, to change settings)."""
+    return fitted.model
 
 
 def _with(model, **changes):
@@ -188,13 +194,15 @@ def test_prune_bank_small_classes_keep_min_rows_and_keep_one_is_a_no_op(model):
         m.prune_bank(0.0)
 
 
-def test_fit_prunes_the_bank_by_default(mixed_table):
+def test_fit_prunes_the_bank_by_default(mixed_table, fitted):
     from vae_augment.api import fit
     from vae_augment.errors import VAEAugmentError
     from vae_augment.training import TrainConfig
 
     assert TrainConfig().bank_keep == 0.25  # pruning is the default selection
-    a = fit(mixed_table, label="label", seed=0, **FAST)
+    a = fitted  # fit(mixed_table, label="label", seed=0, **FAST): guide and candidates default
+    assert (TrainConfig().guide_iterations, TrainConfig().candidates) == (0, 1)
+    assert a.config["train_config"]["bank_keep"] == TrainConfig().bank_keep
     b = fit(mixed_table, label="label", seed=0, bank_keep=1.0, **FAST)
     kept, full = a.config["metrics"]["bank_kept"], b.model.bank_filled.numpy()
     assert "bank_kept" not in b.config["metrics"]

@@ -158,23 +158,33 @@ def test_real_and_synthetic_element_specs_are_equal(case, request):
         assert value.dtype == first[key].dtype and value.shape[1:] == first[key].shape[1:]
 
 
-@pytest.mark.parametrize("artifact", ["mixed_artifact", "guided_artifact"])
-def test_synthetic_rows_equal_the_cli_sampler(artifact, tmp_path, request):
-    """With batch_size=BLOCK_ROWS the graph path yields `vae-augment sample`'s rows, with the
-    class guide's redraws too."""
-    mixed_artifact = request.getfixturevalue(artifact)
-    out = tmp_path / "sample.parquet"
+@pytest.fixture(scope="module")
+def cli_samples(tmp_path_factory, mixed_artifact, guided_artifact):
+    """{fixture name: Parquet file} of `vae-augment sample`'s rows (700 of class b, seed 5)
+    from each artifact, both written by one fresh process (one TensorFlow start-up)."""
+    folder = tmp_path_factory.mktemp("cli_samples")
+    outs = {"mixed_artifact": (mixed_artifact, folder / "mixed.parquet"),
+            "guided_artifact": (guided_artifact, folder / "guided.parquet")}
     # One intra-op thread: TF's stateless_categorical CPU kernel draws differently when a
     # batch is split across threads (the tf.data path always runs one thread per call).
     code = (
         "import tensorflow as tf\n"
         "tf.config.threading.set_intra_op_parallelism_threads(1)\n"
         "from vae_augment.api import sample\n"
-        f"sample({str(mixed_artifact)!r}, {{'b': 700}}, {str(out)!r}, seed=5)\n"
+        + "".join(f"sample({str(art)!r}, {{'b': 700}}, {str(out)!r}, seed=5)\n"
+                  for art, out in outs.values())
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, env=env, timeout=300)
-    table = pq.read_table(out)
+    return {name: out for name, (_, out) in outs.items()}
+
+
+@pytest.mark.parametrize("artifact", ["mixed_artifact", "guided_artifact"])
+def test_synthetic_rows_equal_the_cli_sampler(artifact, cli_samples, request):
+    """With batch_size=BLOCK_ROWS the graph path yields `vae-augment sample`'s rows, with the
+    class guide's redraws too."""
+    mixed_artifact = request.getfixturevalue(artifact)
+    table = pq.read_table(cli_samples[artifact])
     syn = tfdata.synthetic_dataset(
         str(mixed_artifact), "b", batch_size=BLOCK_ROWS, seed=5, n=700, null_masks=True
     )
