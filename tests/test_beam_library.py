@@ -29,11 +29,30 @@ from vae_augment.errors import InputError, SchemaError, VAEAugmentError  # noqa:
 RUNNER = "FnApiRunner"
 
 
-def test_a_path_that_matches_nothing_fails_when_the_pipeline_is_built(tmp_path, mixed_parquet):
-    with pytest.raises(InputError, match=r"input '.*typo\.parquet' matches no files"):
+def test_a_path_that_matches_nothing_fails_when_the_pipeline_is_built(tmp_path, mixed_parquet,
+                                                                      monkeypatch):
+    with pytest.raises(InputError, match=r"input file '.*typo\.parquet' does not exist"):
         ReadParquetTables(str(tmp_path / "typo.parquet"))
-    with pytest.raises(InputError, match=r"matches no files"):
+    with pytest.raises(InputError, match=r"input glob '.*nope/\*\.parquet' matches no files"):
         ReadParquetTables([str(mixed_parquet), str(tmp_path / "nope" / "*.parquet")])
+    (tmp_path / "parts" / "k=1").mkdir(parents=True)
+    (tmp_path / "parts" / "k=1" / "a.parquet").write_bytes(b"")
+    with pytest.raises(InputError, match=r"contains no \.parquet files; it holds \.parquet "
+                                         r"files in subdirectories"):
+        ReadParquetTables(str(tmp_path / "parts"))
+    # one listing per pattern (local paths: `resolve_inputs`' alone, no Beam match before
+    # it), and the files it found are what the read gets, each once
+    from apache_beam.io.filesystems import FileSystems
+
+    from vae_augment.beam import parquet as bp
+    calls, beam_matches = [], []
+    real, real_match = bp.match_files, FileSystems.match
+    monkeypatch.setattr(bp, "match_files", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(FileSystems, "match",
+                        lambda *a, **k: beam_matches.append(a) or real_match(*a, **k))
+    glob = str(mixed_parquet)[:-1] + "?"  # another pattern for the same file
+    t = ReadParquetTables([str(mixed_parquet), glob, str(mixed_parquet)])
+    assert len(calls) == 2 and not beam_matches and t._patterns == [str(mixed_parquet)]
     ReadParquetTables(str(tmp_path / "typo.parquet"), validate=False)  # the caller's choice
     ReadParquetTables(str(mixed_parquet))
 

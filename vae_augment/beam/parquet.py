@@ -67,17 +67,22 @@ def match_files(inputs: str | Sequence[str]) -> list[str]:
     return list(files)
 
 
-def _check_matches(pattern: str) -> None:
+def _match_checked(pattern: str) -> list[str]:
+    """`match_files` of one pattern, which must match a file: one listing. A local path that
+    matches nothing is named by `resolve_inputs` (with its hints: a directory of nested
+    files, ...), a remote one here."""
     from apache_beam.io.filesystem import BeamIOError
-    from apache_beam.io.filesystems import FileSystems
 
+    if "://" not in pattern:
+        return match_files([pattern])
     try:
-        found = FileSystems.match([pattern])[0].metadata_list
+        found = match_files([pattern])
     except BeamIOError as exc:
         raise InputError(f"input '{pattern}' cannot be listed ({' '.join(str(exc).split())[:300]})"
                          ) from exc
     if not found:
         raise InputError(f"input '{pattern}' matches no files")
+    return found
 
 
 def require_root(pvalue, name: str) -> None:
@@ -103,18 +108,22 @@ class ReadParquetTables(beam.PTransform):
 
     def __init__(self, inputs: str | Sequence[str], *, columns: Sequence[str] | None = None,
                  validate: bool = True):
-        """`validate`: check at construction that every pattern matches a file (one listing
-        per pattern, as Beam's ``ReadFromParquet`` does); a missing path is an `InputError`
-        then, not an empty read."""
+        """`validate`: check at construction that every pattern matches a file and read the
+        files from that listing (one listing per pattern, as Beam's ``ReadFromParquet``
+        does); a missing path is an `InputError` then, not an empty read."""
         super().__init__()
         self._patterns = expand_patterns(inputs)
         if not self._patterns:
             raise InputError("`inputs` names no file or pattern")
         self._columns = list(columns) if columns is not None else None
         if validate:  # the files `fit` would read from the same inputs, each named once
-            for pattern in self._patterns:
-                _check_matches(pattern)
-            self._patterns = match_files(self._patterns)
+            if isinstance(inputs, (str, os.PathLike)):
+                inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
+            files: dict[str, None] = {}
+            # as given, not expanded: a directory is read (and its errors worded) as `fit` does
+            for item in dict.fromkeys(os.fspath(i).strip() for i in inputs):
+                files.update(dict.fromkeys(_match_checked(item)))
+            self._patterns = list(files)
 
     def display_data(self):
         return {"patterns": ", ".join(self._patterns)[:1000],
