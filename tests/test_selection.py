@@ -145,6 +145,23 @@ def test_prune_bank_keeps_the_most_class_consistent_posteriors(model):
     assert all(np.min(np.abs(stored - row).max(axis=1)) < 1e-6 for row in z)
 
 
+def test_bank_scores_batched_over_classes_equal_one_class_at_a_time(model):
+    """Pruning scores every class's rows in one batch (`_bank_scores`): the same numbers, to
+    the bit, as each class alone, however the classes are grouped (`max_rows`)."""
+    m = _with(model)
+    classes = list(range(m.n_classes))
+    one = {c: m.bank_scores(c, seed=5) for c in classes}
+    done = []
+    together = m._bank_scores(classes, seed=5, on_class=done.append)
+    apart = m._bank_scores(classes, seed=5, max_rows=1)  # each class its own batch
+    assert done == [len(classes)]  # one batch of every class
+    for c in classes:
+        assert len(one[c]) == int(m.bank_filled.numpy()[c]) > 0
+        np.testing.assert_array_equal(together[c], one[c])
+        np.testing.assert_array_equal(apart[c], one[c])
+    assert not np.array_equal(m._bank_scores([1], seed=6)[1], one[1])  # the seed matters
+
+
 def _latents_at_zero_temperature(model, c):
     cold = _with(model, temperature=0.0)
     cold.set_weights(model.get_weights())
