@@ -103,9 +103,10 @@ def test_same_distribution_scores_well_and_shift_scores_badly(two_samples, same_
     assert bad["detection"]["c2st_auc"] > 0.95
 
 
-def test_exact_copies_are_counted(two_samples):
+def test_exact_copies_are_counted(two_samples, copies_report):
+    """REAL against itself (the CLI run's report.json: the same `evaluate(a, a, seed=0)`)."""
     a, _ = two_samples
-    report = evaluate(a, a, label="label", seed=0)
+    report = copies_report["report"]
     assert report["privacy"]["exact_copy_rate"] == 1.0
     # like for like with real-test's rate (against real-train): the 70 % that are train rows
     split = report["split"]
@@ -138,7 +139,9 @@ def test_null_rate_gap(two_samples):
     report = evaluate(a, nulled, label="label", seed=0)
     assert "f" in report["skipped_columns"]
     half = pa.array(np.where(np.arange(b.num_rows) % 2 == 0, None, 1.0), pa.float64())
-    report = evaluate(a, b.set_column(i, b.schema.field(i), half), label="label", seed=0)
+    # the gap is a fidelity figure: the other sections are not needed for it
+    report = evaluate(a, b.set_column(i, b.schema.field(i), half), label="label", seed=0,
+                      sections=["fidelity"])
     gaps = [e["columns"]["f"]["null_rate_gap"] for e in report["fidelity"]["per_class"].values()]
     assert all(0.3 < g < 0.7 for g in gaps)
 
@@ -175,7 +178,8 @@ def test_utility_section(two_samples, same_report):
 def test_holdout_replaces_the_split(two_samples):
     a, b = two_samples
     holdout = make_mixed_table(200, seed=5, with_tensor=False)
-    report = evaluate(a, b, label="label", holdout=holdout, seed=0)
+    # utility is the section whose rows the split decides (and the one asserted on)
+    report = evaluate(a, b, label="label", holdout=holdout, seed=0, sections=["utility"])
     assert report["split"]["holdout_given"]
     assert report["split"]["real_test"] == 200
     assert report["utility"]["train_rows"] == a.num_rows
@@ -276,12 +280,28 @@ def test_cli_missing_label_in_real(cli_files, capsys):
     assert "not found in REAL" in capsys.readouterr().err
 
 
-def test_cli_evaluate_writes_report(cli_files, capsys):
+@pytest.fixture(scope="module")
+def copies_report(cli_files):
+    """One CLI run of REAL against itself, all sections (test_exact_copies_are_counted reads
+    its report.json: the same computation as `evaluate(a, a, label="label", seed=0)`)."""
+    import contextlib
+    import io
+
     out = cli_files / "rep"
-    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "real.parquet"),
-                 "--label", "label", "--report", str(out), "--quiet"])
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = main(["evaluate", str(cli_files / "real.parquet"),
+                     str(cli_files / "real.parquet"), "--label", "label", "--report", str(out),
+                     "--quiet"])
+    report = json.loads((out / "report.json").read_text()) if code == 0 else None
+    return {"code": code, "out": out, "stdout": stdout.getvalue(), "report": report}
+
+
+def test_cli_evaluate_writes_report(copies_report):
+    out = copies_report["out"]
+    code = copies_report["code"]
     assert code == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    summary = json.loads(copies_report["stdout"].strip().splitlines()[-1])
     assert summary["exact_copy_rate"] == 1.0 and summary["fidelity"] == pytest.approx(1.0)
     assert summary["report"] == str(out / "report.html")
     assert (out / "report.html").exists()

@@ -374,13 +374,15 @@ def test_save_writes_a_model_directory_with_its_settings(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- audit (session 20)
-def test_threads_train_as_reproducibly_as_one_after_another():
+def test_threads_train_as_reproducibly_as_one_after_another(numpy_rs0_fit):
     """Training seeds process-wide state: two fits in threads interleaved and gave other
     rows than the same fits one after another (scikit-learn's threading backend)."""
     import threading
 
     X, y = _imbalanced_numpy()
-    ref = {rs: VAEOverSampler(random_state=rs, **TINY).fit_resample(X, y)[0] for rs in (0, 1)}
+    # random_state=0's rows come from the fixture's fit (the same fit, made before this test)
+    ref = {0: numpy_rs0_fit["X_res"],
+           1: VAEOverSampler(random_state=1, **TINY).fit_resample(X, y)[0]}
     got = {}
 
     def work(rs):
@@ -395,7 +397,11 @@ def test_threads_train_as_reproducibly_as_one_after_another():
         np.testing.assert_array_equal(got[rs], ref[rs])
 
 
-def test_tensorflow_global_seed_continues_after_fit_resample():
+@pytest.fixture(scope="module")
+def numpy_rs0_fit():
+    """`VAEOverSampler(random_state=0, **TINY)` on `_imbalanced_numpy()`, fitted between two
+    uses of TensorFlow's global seed: the draw after the fit and the one expected without it
+    (test_tensorflow_global_seed_...), and the rows (test_threads_...' reference for seed 0)."""
     import tensorflow as tf
 
     X, y = _imbalanced_numpy()
@@ -404,8 +410,12 @@ def test_tensorflow_global_seed_continues_after_fit_resample():
     expected = tf.random.normal([3]).numpy()
     tf.random.set_seed(123)
     tf.random.normal([3])
-    VAEOverSampler(random_state=0, **TINY).fit_resample(X, y)
-    np.testing.assert_array_equal(tf.random.normal([3]).numpy(), expected)
+    X_res = VAEOverSampler(random_state=0, **TINY).fit_resample(X, y)[0]
+    return {"X_res": X_res, "after": tf.random.normal([3]).numpy(), "expected": expected}
+
+
+def test_tensorflow_global_seed_continues_after_fit_resample(numpy_rs0_fit):
+    np.testing.assert_array_equal(numpy_rs0_fit["after"], numpy_rs0_fit["expected"])
 
 
 def test_parameter_types_a_search_space_produces():
