@@ -203,3 +203,27 @@ def test_every_unsupported_column_is_named_in_one_error(tmp_path, capsys):
     assert type(one.value) is SchemaError
     assert str(one.value) == "column 'addr' has unsupported type struct<n: int64>; exclude it " \
                              "with exclude=['addr']"
+
+
+def test_a_nan_in_one_of_several_files_names_that_file(tmp_path, capsys):
+    """Several input files: the value error names the file that holds the NaN (in memory and
+    streamed); one file: the message is unchanged (the user named the file)."""
+    from vae_augment.cli import main
+
+    d = tmp_path / "parts"
+    d.mkdir()
+    for i in range(3):
+        x = np.arange(60.0)
+        if i == 1:
+            x[5] = np.nan
+        pq.write_table(pa.table({"x": x, "y": ["a", "b", "b"] * 20}), d / f"p{i}.parquet")
+    for extra in ([], ["--streaming"]):
+        code = main(["fit", str(d), "--label", "y", "--model-dir", str(tmp_path / "m"),
+                     *FAST_ARGS, *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and f"error: input '{d / 'p1.parquet'}': column 'x' contains NaN" in err
+        assert len(err.strip().splitlines()) == 1
+    assert main(["fit", str(d / "p1.parquet"), "--label", "y", "--model-dir",
+                 str(tmp_path / "m"), *FAST_ARGS]) == 2
+    assert "error: column 'x' contains NaN; replace it" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from vae_augment.encoding import Encoding
+from vae_augment.errors import SchemaError
 from vae_augment.io import iter_batches, read_schema, resolve_inputs
 from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats, warn_pandas_index
 
@@ -38,17 +39,24 @@ def fit_encoding(
     if isinstance(inputs, (pa.Table, pa.RecordBatch)):
         schema = inputs.schema
         batches = inputs.to_batches() if isinstance(inputs, pa.Table) else [inputs]
+        batches = ((None, b) for b in batches)
     else:
         paths = resolve_inputs(inputs)
         schema = read_schema(paths)
-        batches = iter_batches(paths)
+        named = len(paths) > 1  # a value error names its file when there are several
+        batches = ((path if named else None, b) for path in paths for b in iter_batches([path]))
     stats = SchemaStats(
         schema, label, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories,
     )
     warn_pandas_index(schema, label, exclude)
-    for batch in batches:
-        stats.update(batch)
+    for path, batch in batches:
+        try:
+            stats.update(batch)
+        except SchemaError as exc:
+            if path is None:
+                raise
+            raise SchemaError(f"input '{path}': {exc}") from exc
     from vae_augment.stats_merge import encoding_from_stats
 
     encoding = encoding_from_stats(stats)  # shared with the Beam job pipelines/fit_stats.py
@@ -100,7 +108,7 @@ def check_tensor_sizes(encoding: Encoding) -> None:
     the conv net stops at 3 stride-2 stages, so a 512x512 image meets its dense layer with
     524,288 features (134 M weights each way) and 100 rows took more than 12 GB in the first
     training step. Said before any training, not found by the OOM killer."""
-    from vae_augment.errors import SchemaError, option
+    from vae_augment.errors import option
 
     for s in encoding.tensors:
         size = int(np.prod(s.shape))
