@@ -55,10 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class StatsCombineFn(beam.CombineFn):
-    """Arrow tables -> merged `SchemaStats` -> encoding JSON (a dict)."""
+    """Arrow tables (or (path, table) pairs) -> merged `SchemaStats` -> encoding JSON (a
+    dict)."""
 
-    def __init__(self, schema, label: str, kwargs: dict):
+    def __init__(self, schema, label: str, kwargs: dict, *, name_files: bool = False):
         super().__init__()
+        self.name_files = name_files  # a value error names its file (inputs of several)
         # IPC bytes, not the pickled schema: pickling a pa.Schema renames fixed-size-list
         # children ("element" -> "item"), and the encoding must record the input's exact schema
         self._schema = schema.serialize().to_pybytes()
@@ -75,8 +77,17 @@ class StatsCombineFn(beam.CombineFn):
 
         return SchemaStats(self.schema, self.label, **self.kwargs)
 
-    def add_input(self, acc, table):
-        acc.update(table)
+    def add_input(self, acc, named_table):
+        from vae_augment.errors import SchemaError
+
+        # (path, table) from ReadParquetTables(with_filename=True), or a bare table
+        path, table = named_table if isinstance(named_table, tuple) else (None, named_table)
+        try:
+            acc.update(table)
+        except SchemaError as exc:
+            if not self.name_files or path is None:
+                raise
+            raise SchemaError(f"input '{path}': {exc}") from exc
         return acc
 
     def merge_accumulators(self, accs):
@@ -224,10 +235,11 @@ def run(argv: Sequence[str] | None = None) -> dict:
     warn_pandas_index(schema, args.label, args.exclude)  # once, here, not per accumulator
     spec = constraint_spec(args.constraint or "auto")
     _check_constraint_columns(spec, stats)
-    combine = StatsCombineFn(schema, args.label, kwargs)
+    combine = StatsCombineFn(schema, args.label, kwargs, name_files=len(files) > 1)
     p = beam.Pipeline(options=options)
-    tables = p | "Read" >> ReadParquetTables(files, validate=False)
-    encoding = tables | "Stats" >> beam.CombineGlobally(combine)
+    named = p | "Read" >> ReadParquetTables(files, validate=False, with_filename=True)
+    tables = named | "Tables" >> beam.Values()
+    encoding = named | "Stats" >> beam.CombineGlobally(combine)
     if spec.auto or spec.given:
         relations = (
             tables

@@ -227,3 +227,12 @@ def test_a_nan_in_one_of_several_files_names_that_file(tmp_path, capsys):
                  str(tmp_path / "m"), *FAST_ARGS]) == 2
     assert "error: column 'x' contains NaN; replace it" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+    # the Beam statistics job too (its row groups are read with their file names)
+    from pipelines.fit_stats import run
+    from vae_augment.errors import SchemaError
+
+    for inputs, named in ((d, True), (d / "p1.parquet", False)):
+        with pytest.raises(SchemaError, match=r"contains NaN") as err:
+            run(["--input", str(inputs), "--label", "y", "--output", str(tmp_path / "e.json")])
+        assert str(err.value).startswith(f"input '{d / 'p1.parquet'}': column 'x'") is named
+    assert not (tmp_path / "e.json").exists()

@@ -107,11 +107,13 @@ class ReadParquetTables(beam.PTransform):
     """
 
     def __init__(self, inputs: str | Sequence[str], *, columns: Sequence[str] | None = None,
-                 validate: bool = True):
+                 validate: bool = True, with_filename: bool = False):
         """`validate`: check at construction that every pattern matches a file and read the
         files from that listing (one listing per pattern, as Beam's ``ReadFromParquet``
-        does); a missing path is an `InputError` then, not an empty read."""
+        does); a missing path is an `InputError` then, not an empty read. `with_filename`:
+        elements are ``(path, table)``, so an error about a row can name its file."""
         super().__init__()
+        self._with_filename = with_filename
         self._patterns = expand_patterns(inputs)
         if not self._patterns:
             raise InputError("`inputs` names no file or pattern")
@@ -134,5 +136,6 @@ class ReadParquetTables(beam.PTransform):
         return (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
-            | "Read" >> ReadAllFromParquetBatched(columns=self._columns)
+            | "Read" >> ReadAllFromParquetBatched(columns=self._columns,
+                                                  with_filename=self._with_filename)
         )
