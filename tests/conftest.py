@@ -24,13 +24,22 @@ FAST_ARGS = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "4", "--hidd
              "--kl-warmup-epochs", "1", "--patience", "1", "--quiet"]
 
 
-def run_cli(argv, capsys):
-    """Runs the CLI in-process; returns (exit code, stdout, stderr)."""
+def run_cli(argv, capsys=None):
+    """Runs the CLI in-process; returns (exit code, stdout, stderr). Without `capsys` (a
+    module fixture cannot take it) the output is caught here."""
+    import contextlib
+    import io
+
     from vae_augment.cli import main
 
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    if capsys is not None:
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
 
 
 def cli_train_config(data, model_dir, capsys, *flags) -> dict:

@@ -18,19 +18,6 @@ def rows_as_set(table: pa.Table) -> list:
     return sorted(map(repr, table.to_pylist()))
 
 
-def _run_uncaptured(argv):
-    """`run_cli` for a module fixture, which cannot take capsys: (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
-    from vae_augment.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def trained_balance(tmp_path_factory, mixed_parquet):
     """`balance` with no saved model (it trains, with the tiny settings and seed 0) into a new
@@ -38,8 +25,8 @@ def trained_balance(tmp_path_factory, mixed_parquet):
     directory it wrote and that model file's modification time."""
     d = tmp_path_factory.mktemp("trained_balance")
     out, model_dir = d / "bal.parquet", d / "new_model"
-    code, stdout, err = _run_uncaptured(["balance", mixed_parquet, out, "--label", "label",
-                                         "--model-dir", model_dir, "--seed", "0", *FAST_ARGS])
+    code, stdout, err = run(["balance", mixed_parquet, out, "--label", "label",
+                             "--model-dir", model_dir, "--seed", "0", *FAST_ARGS])
     assert code == 0, err
     return {"out": out, "bytes": out.read_bytes(), "stdout": stdout, "model_dir": model_dir,
             "stamp": (model_dir / "model.keras").stat().st_mtime_ns}

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import make_mixed_table
+from tests.conftest import make_mixed_table, run_cli
 from vae_augment.cli import main
 from vae_augment.errors import InputError, SchemaError
 from vae_augment.evaluation import c2st_auc, evaluate
@@ -284,17 +284,11 @@ def test_cli_missing_label_in_real(cli_files, capsys):
 def copies_report(cli_files):
     """One CLI run of REAL against itself, all sections (test_exact_copies_are_counted reads
     its report.json: the same computation as `evaluate(a, a, label="label", seed=0)`)."""
-    import contextlib
-    import io
-
     out = cli_files / "rep"
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
-        code = main(["evaluate", str(cli_files / "real.parquet"),
-                     str(cli_files / "real.parquet"), "--label", "label", "--report", str(out),
-                     "--quiet"])
+    code, stdout, _ = run_cli(["evaluate", cli_files / "real.parquet", cli_files / "real.parquet",
+                               "--label", "label", "--report", out, "--quiet"])
     report = json.loads((out / "report.json").read_text()) if code == 0 else None
-    return {"code": code, "out": out, "stdout": stdout.getvalue(), "report": report}
+    return {"code": code, "out": out, "stdout": stdout, "report": report}
 
 
 def test_cli_evaluate_writes_report(copies_report):

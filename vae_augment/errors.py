@@ -53,7 +53,7 @@ def option(name: str, value=None, *, many: bool = False) -> str:
         return flag if value is None or value is True else f"{flag} {shlex.quote(str(value))}"
     if value is None:
         return name
-    return f"{name}={[value]!r}" if many else f"{name}={value!r}"
+    return option_list(name, [value]) if many else f"{name}={value!r}"
 
 
 def option_list(name: str, values) -> str:

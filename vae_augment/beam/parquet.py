@@ -13,6 +13,13 @@ from vae_augment.errors import InputError, VAEAugmentError
 __all__ = ["ReadParquetTables", "expand_patterns", "match_files"]
 
 
+def _items(inputs: str | Sequence[str]) -> list[str]:
+    """The inputs one by one: commas separate several in one string; blanks stripped."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
+    return [os.fspath(i).strip() for i in inputs]
+
+
 def expand_patterns(inputs: str | Sequence[str]) -> list[str]:
     """File patterns for Beam: a local directory becomes ``dir/*.parquet``; the rest as given.
 
@@ -20,11 +27,8 @@ def expand_patterns(inputs: str | Sequence[str]) -> list[str]:
     place). Patterns that overlap ("dir,dir/a.parquet") still match a file twice: resolve
     them with `match_files` first.
     """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
     out = []
-    for item in inputs:
-        item = os.fspath(item).strip()
+    for item in _items(inputs):
         if "://" not in item and os.path.isdir(item):
             item = os.path.join(item, "*.parquet")
         if item not in out:
@@ -50,10 +54,8 @@ def match_files(inputs: str | Sequence[str]) -> list[str]:
 
     from vae_augment.io import resolve_inputs
 
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
     files: dict[str, None] = {}
-    for item in (os.fspath(i).strip() for i in inputs):
+    for item in _items(inputs):
         if "://" not in item:
             found = resolve_inputs([item])
         else:
@@ -119,11 +121,9 @@ class ReadParquetTables(beam.PTransform):
             raise InputError("`inputs` names no file or pattern")
         self._columns = list(columns) if columns is not None else None
         if validate:  # the files `fit` would read from the same inputs, each named once
-            if isinstance(inputs, (str, os.PathLike)):
-                inputs = [p for p in os.fspath(inputs).split(",") if p.strip()]
             files: dict[str, None] = {}
             # as given, not expanded: a directory is read (and its errors worded) as `fit` does
-            for item in dict.fromkeys(os.fspath(i).strip() for i in inputs):
+            for item in dict.fromkeys(_items(inputs)):
                 files.update(dict.fromkeys(_match_checked(item)))
             self._patterns = list(files)
 
