@@ -7,6 +7,7 @@ import keras
 import pytest
 
 from vae_augment.errors import TrainingDiverged, VAEAugmentError
+from vae_augment.streaming import RARE_CLASS_ROWS
 from vae_augment.training import TrainConfig
 
 from .conftest import FAST, FAST_ARGS
@@ -95,12 +96,49 @@ def test_a_rare_class_is_never_left_out_of_training(tmp_path, capsys):
     assert art.model.bank_filled.numpy()[1] > 0
     assert "had no training row" not in capsys.readouterr().err
     pq.write_table(t, tmp_path / "one.parquet")
+    # streamed, seed 3 at 0.5 drew the 1-row class's row into validation: a class of under
+    # RARE_CLASS_ROWS rows now always trains
     art = fit(str(tmp_path / "one.parquet"), label="y", model_dir=None, seed=3, streaming=True,
               validation_split=0.5, **FAST)
+    assert art.model.bank_filled.numpy()[1] > 0
+    assert "had no training row" not in capsys.readouterr().err
+    # a class at the threshold is split as any other: 20 rows at 0.95 all fall out for seed 0
+    # (p = 0.36), and the warning names it
+    t = pa.table({"x": rng.normal(size=220), "y": ["a"] * 200 + ["b"] * RARE_CLASS_ROWS})
+    pq.write_table(t, tmp_path / "twenty.parquet")
+    art = fit(str(tmp_path / "twenty.parquet"), label="y", model_dir=None, seed=0,
+              streaming=True, validation_split=0.95, **FAST)
     assert art.model.bank_filled.numpy()[1] == 0
     err = capsys.readouterr().err
     assert "warning: class(es) ['b'] had no training row" in err
     assert "validation_split=0" in err
+
+
+def test_a_streamed_split_keeps_rare_classes_in_training_and_counts_them(tmp_path):
+    """Rows of a class under RARE_CLASS_ROWS rows never go to validation, over several row
+    groups and read chunks, with null labels about; the counts agree with the batches."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from vae_augment.preparation import fit_encoding
+    from vae_augment.streaming import ParquetSource
+
+    rng = np.random.default_rng(1)
+    labels = np.array(["a"] * 500 + ["b"] * 60 + ["c"] * 7 + [None] * 13, dtype=object)
+    labels = labels[rng.permutation(len(labels))]
+    t = pa.table({"x": rng.normal(size=len(labels)), "y": pa.array(labels, pa.string())})
+    pq.write_table(t, tmp_path / "d.parquet", row_group_size=97)
+    enc = fit_encoding(str(tmp_path / "d.parquet"), label="y")
+    src = ParquetSource(str(tmp_path / "d.parquet"), enc, validation_split=0.5, seed=0,
+                        read_rows=31)
+    c = enc.classes.index("c")
+    val = np.concatenate([b["y"] for b in src.iter_validation(64)])
+    train = np.concatenate([b["y"] for b in src.iter_train(64, 0, 1)])
+    assert (val == c).sum() == 0 and (train == c).sum() == 7
+    assert len(val) == src.n_val and len(train) == src.n_train == 567 - src.n_val
+    b = enc.classes.index("b")  # 60 rows: split as usual
+    assert 10 < (val == b).sum() < 50
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])

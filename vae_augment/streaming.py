@@ -8,7 +8,8 @@ dataset of validation batches. Because the order of epoch ``e`` depends only on 
 
 `ParquetSource` streams Parquet row groups (pyarrow) through a seeded shuffle buffer: memory is
 bounded by the buffer, one read chunk and one batch, not by the data. The validation split is
-drawn per row from a generator seeded by (seed, row group), so it needs no pass over the data.
+drawn per row from a generator seeded by (seed, row group), so it needs no pass over the data; rows of a class with fewer than
+`RARE_CLASS_ROWS` rows (known from the encoding's class counts) are never held out.
 
 Example:
     >>> src = ParquetSource("data/*.parquet", encoding, validation_split=0.1,
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 from vae_augment.encoding import Encoding
 from vae_augment.errors import InputError, VAEAugmentError
 from vae_augment.io import resolve_inputs, unreadable
+from vae_augment.schema import canonical_zeros
 
 __all__ = [
     "InMemorySource",
@@ -43,6 +45,10 @@ __all__ = [
 # 2M-row, 50-feature table take ~400 MB, and the in-memory path holds about three copies).
 STREAMING_MIN_ROWS = 2_000_000
 _MIN_ROWS_FOR_VALIDATION = 20  # same rule as the in-memory split
+# A streamed split holds rows out one by one, so a class of a few rows could lose them all
+# (a 1-row class at validation_split 0.1: 1 seed in 10) and never be trained: rows of a class
+# with fewer rows than this always train (20 rows all held out at 0.5: about 1 in a million).
+RARE_CLASS_ROWS = 20
 
 
 def count_rows(inputs) -> int:
@@ -153,7 +159,8 @@ class ParquetSource:
         inputs: Parquet path(s), directory or glob.
         encoding: the fitted `Encoding` (its label decides which rows count).
         validation_split: per-row probability of being held out, drawn from a generator
-            seeded by (seed, row group), so the split needs no pass over the data.
+            seeded by (seed, row group), so the split needs no pass over the data. Rows of a
+            class with fewer than `RARE_CLASS_ROWS` rows always train.
         seed: seeds the split, the row-group order and the shuffle buffer of every epoch.
         shuffle_buffer: rows held for shuffling; peak memory is about this many encoded rows
             plus one read chunk and one batch.
@@ -193,10 +200,16 @@ class ParquetSource:
         self.row_groups = groups
         total = sum(g.rows for g in groups)
         self._use_val = self.validation_split > 0 and total >= _MIN_ROWS_FOR_VALIDATION
+        # class indices whose rows always train (see RARE_CLASS_ROWS)
+        self._rare = np.array([i for i, c in enumerate(encoding.classes)
+                               if 0 < encoding.class_counts.get(c, 0) < RARE_CLASS_ROWS], np.int64)
+        self._rare_values: dict[pa.DataType, pa.Array] = {}
         self.n_train = self.n_val = 0
         for g in groups:
-            keep = self._label_valid(g)
+            keep, labels = self._label_valid(g)
             val = self._val_mask(g)
+            if labels is not None and len(self._rare):
+                val &= ~self._rare_rows(labels)
             self.n_val += int(np.count_nonzero(val & keep))
             self.n_train += int(np.count_nonzero(~val & keep))
         if self.n_train == 0:
@@ -205,9 +218,22 @@ class ParquetSource:
 
     # ------------------------------------------------------------------ row selection
     def _val_mask(self, g: _RowGroup) -> np.ndarray:
+        """The seeded draw of which rows of `g` are held out (before the rare-class rule)."""
         if not self._use_val:
             return np.zeros(g.rows, bool)
         return _seed_seq(self.seed, 7919, g.ordinal).random(g.rows) < self.validation_split
+
+    def _rare_rows(self, labels: pa.Array) -> np.ndarray:
+        """Which of these labels are of a class whose rows always train."""
+        if pa.types.is_dictionary(labels.type):
+            labels = labels.dictionary_decode()
+        labels = canonical_zeros(labels)
+        values = self._rare_values.get(labels.type)
+        if values is None:  # once per label type (checked as encoding checks it)
+            self.encoding.label_index(labels[:0])
+            values = self._rare_values[labels.type] = canonical_zeros(pa.array(
+                [self.encoding.classes[i] for i in self._rare], type=labels.type))
+        return pc.is_in(labels, value_set=values).to_numpy(zero_copy_only=False)
 
     def _file(self, path: str) -> pq.ParquetFile:
         """The file, opened with its footer parsed at start: reparsing a footer of many row
@@ -215,16 +241,19 @@ class ParquetSource:
         number (17 s of start-up for 1,000 row groups)."""
         return pq.ParquetFile(path, metadata=self._meta.get(path))
 
-    def _label_valid(self, g: _RowGroup) -> np.ndarray:
-        """Rows with a non-null label (footer statistics first, the label column if needed)."""
+    def _label_valid(self, g: _RowGroup) -> tuple[np.ndarray, pa.Array | None]:
+        """(rows with a non-null label, the label column when it was read). Footer statistics
+        first; the label column is read when they do not rule nulls out, or some class is
+        rare (its rows are then kept out of validation)."""
         pf = self._file(g.path)
         rg = pf.metadata.row_group(g.index)
         col = pf.schema_arrow.get_field_index(self.encoding.label)
         stats = rg.column(col).statistics if col >= 0 else None
-        if stats is not None and stats.has_null_count and stats.null_count == 0:
-            return np.ones(g.rows, bool)
-        lab = pf.read_row_group(g.index, columns=[self.encoding.label]).column(0)
-        return pc.is_valid(lab).to_numpy(zero_copy_only=False)
+        no_nulls = stats is not None and stats.has_null_count and stats.null_count == 0
+        if no_nulls and not (len(self._rare) and self._use_val):
+            return np.ones(g.rows, bool), None
+        lab = pf.read_row_group(g.index, columns=[self.encoding.label]).column(0).combine_chunks()
+        return pc.is_valid(lab).to_numpy(zero_copy_only=False), lab
 
     def fingerprint(self) -> dict:
         return {
@@ -237,13 +266,16 @@ class ParquetSource:
     def _chunks(self, g: _RowGroup, validation: bool) -> Iterator[dict[str, np.ndarray]]:
         """Encoded rows of one row group on one side of the split, in file order."""
         mask = self._val_mask(g)
-        if not validation:
-            mask = ~mask
+        rare = self._use_val and len(self._rare) > 0  # the split then needs each row's label
         pf = self._file(g.path)
         start = 0
         try:
             for batch in pf.iter_batches(batch_size=self.read_rows, row_groups=[g.index]):
                 m = mask[start:start + batch.num_rows]
+                if rare:
+                    m = m & ~self._rare_rows(batch.column(self.encoding.label))
+                if not validation:
+                    m = ~m
                 start += batch.num_rows
                 if not m.all():
                     batch = batch.filter(pa.array(m))

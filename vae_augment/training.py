@@ -747,7 +747,8 @@ def train_model(
     if config.latent_source == "posterior" and chief:
         unseen = [str(c) for c, f in zip(encoding.classes, model.bank_filled.numpy())
                   if f == 0 and encoding.class_counts.get(c, 0) > 0]
-        if unseen:  # streamed splits hold rows out one by one: a rare class may lose them all
+        if unseen:  # a streamed split holds rows out one by one: a class of at least
+            # streaming.RARE_CLASS_ROWS rows may (rarely) lose them all
             print(f"vae-augment: warning: class(es) {unseen} had no training row (every row "
                   f"of them was held out for validation): their synthetic rows come from the "
                   f"class prior, which nothing trained; give them more rows, or fit with "
