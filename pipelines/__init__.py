@@ -153,12 +153,14 @@ def _footer_schema(path: str):
     from apache_beam.io.filesystems import FileSystems
 
     from vae_augment.errors import InputError
+    from vae_augment.io import partition_schema
 
     with FileSystems.open(path) as f:
         try:
-            return pq.read_schema(f)
+            schema = pq.read_schema(f)
         except Exception as exc:  # pyarrow raises several types for a bad footer
             raise InputError(f"input '{path}' is not a readable Parquet file ({exc})") from exc
+    return partition_schema(schema, path)  # a hive-partitioned directory's keys as columns
 
 
 def _runner_name(options) -> str:

@@ -190,8 +190,10 @@ def _schema_arrow(path: str):
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
+    from vae_augment.io import partition_schema
+
     with FileSystems.open(path) as f:
-        return pq.ParquetFile(f).schema_arrow
+        return partition_schema(pq.ParquetFile(f).schema_arrow, path)
 
 
 def _check_output(path: str, overwrite: bool) -> None:

@@ -35,8 +35,8 @@ def test_a_path_that_matches_nothing_fails_when_the_pipeline_is_built(tmp_path, 
         ReadParquetTables(str(tmp_path / "typo.parquet"))
     with pytest.raises(InputError, match=r"input glob '.*nope/\*\.parquet' matches no files"):
         ReadParquetTables([str(mixed_parquet), str(tmp_path / "nope" / "*.parquet")])
-    (tmp_path / "parts" / "k=1").mkdir(parents=True)
-    (tmp_path / "parts" / "k=1" / "a.parquet").write_bytes(b"")
+    (tmp_path / "parts" / "2024").mkdir(parents=True)  # nested, not key=value folders
+    (tmp_path / "parts" / "2024" / "a.parquet").write_bytes(b"")
     with pytest.raises(InputError, match=r"contains no \.parquet files; it holds \.parquet "
                                          r"files in subdirectories"):
         ReadParquetTables(str(tmp_path / "parts"))

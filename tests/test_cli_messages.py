@@ -93,8 +93,9 @@ def test_an_expanded_glob_and_a_partitioned_directory_are_explained(tmp_path, ca
     hive = tmp_path / "hive"
     ds.write_dataset(mixed_table.drop_columns(["img"]), hive, format="parquet",
                      partitioning=["small"], partitioning_flavor="hive")
+    (hive / "small=0").rename(hive / "zero")  # no longer a hive layout (tests/test_partitioned)
     code, _, err = run(["fit", hive, "--label", "label", "--model-dir", tmp_path / "m"], capsys)
-    assert code == 2 and "in subdirectories (a partitioned dataset" in err
+    assert code == 2 and "in subdirectories that are not a hive-partitioned layout" in err
     from vae_augment.io import resolve_inputs
 
     assert len(resolve_inputs(str(hive / "**" / "*.parquet"))) == 4

@@ -19,6 +19,9 @@ __all__ = [
     "read_schema",
     "iter_batches",
     "read_table",
+    "partition_of",
+    "partition_schema",
+    "with_partition",
     "output_schema",
     "schema_difference",
     "with_umask_mode",
@@ -87,9 +90,116 @@ def with_umask_mode(path: str) -> str:
     return path
 
 
+class PartitionedPath(str):
+    """The path of a file in a hive-partitioned directory (``root/key=value/.../f.parquet``),
+    carrying the partition columns its folders give: `fields` (names and types, as
+    `pyarrow.dataset` infers them over the whole directory: int32 when every value is an
+    int32, else string) and `values` (``__HIVE_DEFAULT_PARTITION__`` is null)."""
+
+    def __new__(cls, path: str, fields: Sequence[pa.Field] = (), values: Sequence = ()):
+        obj = super().__new__(cls, path)
+        obj.fields = tuple(fields)
+        obj.values = tuple(values)
+        return obj
+
+    def __reduce__(self):
+        return PartitionedPath, (str(self), self.fields, self.values)
+
+
+def partition_of(path: str) -> tuple[tuple[pa.Field, ...], tuple]:
+    """(partition fields, their values) of a path `resolve_inputs` gave; () for a plain file."""
+    return getattr(path, "fields", ()), getattr(path, "values", ())
+
+
+def with_partition(batch: pa.RecordBatch | pa.Table, path: str,
+                   columns: Sequence[str] | None = None):
+    """`batch` (read from the file at `path`) with `path`'s partition columns appended, or,
+    given `columns`, those columns in that order (partition columns among them)."""
+    fields, values = partition_of(path)
+    if not fields:
+        return batch
+    n = batch.num_rows
+    arrays = dict(zip(batch.schema.names, batch.columns))
+    fields_by_name = {f.name: f for f in batch.schema}
+    for f, v in zip(fields, values):
+        arrays[f.name] = pa.repeat(pa.scalar(v, f.type), n)
+        fields_by_name[f.name] = f
+    names = list(columns) if columns is not None else list(arrays)
+    schema = pa.schema([fields_by_name[c] for c in names], metadata=batch.schema.metadata)
+    make = pa.Table.from_arrays if isinstance(batch, pa.Table) else pa.RecordBatch.from_arrays
+    return make([arrays[c] for c in names], schema=schema)
+
+
+def partition_schema(schema: pa.Schema, path: str) -> pa.Schema:
+    """The schema of the file at `path` with its partition columns appended."""
+    fields, _ = partition_of(path)
+    clash = [f.name for f in fields if f.name in schema.names]
+    if clash:
+        raise InputError(f"input '{path}' has column(s) {clash} that are also partition keys "
+                         f"of its folders")
+    for f in fields:
+        schema = schema.append(f)
+    return schema
+
+
+def _file_columns(path: str, columns: Sequence[str] | None) -> list[str] | None:
+    """The columns to read from the file itself (partition columns are in its folders)."""
+    fields, _ = partition_of(path)
+    if columns is None or not fields:
+        return None if columns is None else list(columns)
+    keys = {f.name for f in fields}
+    return [c for c in columns if c not in keys]
+
+
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _hive_files(item: str) -> list[PartitionedPath] | None:
+    """The files of a hive-partitioned directory (every folder below `item` a ``key=value``,
+    the same keys in the same order everywhere; ``_``- and ``.``-prefixed names left out),
+    each with its partition values; None when the layout is not that. Values are
+    percent-decoded and typed as `pyarrow.dataset`'s hive discovery types them (int32 when
+    every value of a key is one, else string; ``__HIVE_DEFAULT_PARTITION__`` is null), from
+    the paths alone: no file is opened here."""
+    from urllib.parse import unquote
+
+    found: list[tuple[str, list[str]]] = []
+    keys: list[str] | None = None
+    for root, dirs, files in os.walk(item):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        names = sorted(f for f in files if f.endswith(".parquet") and not f.startswith((".", "_")))
+        if not names:
+            continue
+        rel = os.path.relpath(root, item)
+        segs = [] if rel == os.curdir else rel.split(os.sep)
+        these = [seg.split("=", 1)[0] for seg in segs]
+        if not segs or any("=" not in seg for seg in segs) or keys not in (None, these):
+            return None
+        keys = these
+        values = [unquote(seg.split("=", 1)[1]) for seg in segs]
+        found.extend((os.path.join(root, n), values) for n in names)
+    if not found:
+        return None
+
+    def int32(v: str) -> bool:  # as Arrow parses: "007" is 7; "+5", "1_000" are strings
+        return re.fullmatch(r"-?[0-9]+", v) is not None and -2**31 <= int(v) < 2**31
+
+    fields = []
+    for i, k in enumerate(keys):
+        present = [vals[i] for _, vals in found if vals[i] != _HIVE_NULL]
+        ints = bool(present) and all(int32(v) for v in present)
+        fields.append(pa.field(k, pa.int32() if ints else pa.string()))
+    return [PartitionedPath(path, fields, [
+        None if v == _HIVE_NULL else (int(v) if f.type == pa.int32() else v)
+        for f, v in zip(fields, vals)]) for path, vals in sorted(found)]
+
+
 def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """Expands one path, a directory of Parquet files, a glob, or a list of those. A file
-    that several of them match is read once, where it first appears.
+    that several of them match is read once, where it first appears. A directory holding no
+    Parquet file of its own but ``key=value`` folders (a hive-partitioned dataset, as Spark or
+    `pyarrow.dataset.write_dataset` write it) is read whole, its partition keys as columns
+    after the files' own (`PartitionedPath`).
 
     Raises:
         InputError: when nothing matches, naming the pattern.
@@ -114,10 +224,14 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
             )
             if not found:
                 nested = glob.glob(os.path.join(item, "*", "**", "*.parquet"), recursive=True)
-                hint = ("; it holds .parquet files in subdirectories (a partitioned dataset, "
-                        "key=value folders?), which are not read: pass a glob such as "
-                        f"'{os.path.join(item, '**', '*.parquet')}' (a partition key that is "
-                        f"only in folder names is not a column then), or write the data "
+                hive = _hive_files(item) if nested else None
+                if hive:
+                    paths.extend(hive)
+                    continue
+                hint = ("; it holds .parquet files in subdirectories that are not a "
+                        "hive-partitioned layout (every folder key=value, the same keys at "
+                        "each level), which are not read: pass a glob such as "
+                        f"'{os.path.join(item, '**', '*.parquet')}', or write the data "
                         f"unpartitioned") if nested else ""
                 raise InputError(f"input directory '{item}' contains no .parquet files{hint}")
             # the first nested file is enough (a lazy walk: a big tree is not listed whole)
@@ -162,7 +276,7 @@ def read_schema(paths: Sequence[str]) -> pa.Schema:
     """The common Arrow schema of `paths`; raises `InputError` on a mismatch."""
     schema = None
     for path in paths:
-        this = _open(path).schema_arrow
+        this = partition_schema(_open(path).schema_arrow, path)
         if schema is None:
             schema = this
         elif not this.equals(schema, check_metadata=False):
@@ -220,7 +334,9 @@ def iter_batches(
     for path in paths:
         pf = _open(path)
         try:
-            yield from pf.iter_batches(batch_size=batch_size, columns=columns)
+            for batch in pf.iter_batches(batch_size=batch_size,
+                                         columns=_file_columns(path, columns)):
+                yield with_partition(batch, path, columns)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise unreadable(path, exc) from exc
 

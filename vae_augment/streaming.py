@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from vae_augment.encoding import Encoding
 from vae_augment.errors import InputError, VAEAugmentError
-from vae_augment.io import resolve_inputs, unreadable
+from vae_augment.io import partition_of, resolve_inputs, unreadable, with_partition
 from vae_augment.schema import canonical_zeros
 
 __all__ = [
@@ -246,13 +246,18 @@ class ParquetSource:
         first; the label column is read when they do not rule nulls out, or some class is
         rare (its rows are then kept out of validation)."""
         pf = self._file(g.path)
+        label = self.encoding.label
+        fields, values = partition_of(g.path)
+        if label in [f.name for f in fields]:  # a partition key: one value for the file
+            f, v = next((f, v) for f, v in zip(fields, values) if f.name == label)
+            return np.full(g.rows, v is not None), pa.repeat(pa.scalar(v, f.type), g.rows)
         rg = pf.metadata.row_group(g.index)
-        col = pf.schema_arrow.get_field_index(self.encoding.label)
+        col = pf.schema_arrow.get_field_index(label)
         stats = rg.column(col).statistics if col >= 0 else None
         no_nulls = stats is not None and stats.has_null_count and stats.null_count == 0
         if no_nulls and not (len(self._rare) and self._use_val):
             return np.ones(g.rows, bool), None
-        lab = pf.read_row_group(g.index, columns=[self.encoding.label]).column(0).combine_chunks()
+        lab = pf.read_row_group(g.index, columns=[label]).column(0).combine_chunks()
         return pc.is_valid(lab).to_numpy(zero_copy_only=False), lab
 
     def fingerprint(self) -> dict:
@@ -271,6 +276,7 @@ class ParquetSource:
         start = 0
         try:
             for batch in pf.iter_batches(batch_size=self.read_rows, row_groups=[g.index]):
+                batch = with_partition(batch, g.path)
                 m = mask[start:start + batch.num_rows]
                 if rare:
                     m = m & ~self._rare_rows(batch.column(self.encoding.label))
@@ -345,7 +351,8 @@ class ParquetSource:
         if self._signature is None:
             g = self.row_groups[0]
             # one row, not the whole row group (1M rows by pyarrow's default: ~210 MB)
-            first = next(self._file(g.path).iter_batches(batch_size=1, row_groups=[g.index]))
+            first = with_partition(
+                next(self._file(g.path).iter_batches(batch_size=1, row_groups=[g.index])), g.path)
             enc = self.encoding.encode(first, with_label=False)
             sig = {
                 k: tf.TensorSpec((None, *v.shape[1:]), tf.as_dtype(v.dtype))

@@ -9,6 +9,7 @@ import apache_beam as beam
 from apache_beam.io.parquetio import ReadAllFromParquetBatched
 
 from vae_augment.errors import InputError, VAEAugmentError
+from vae_augment.io import partition_of
 
 __all__ = ["ReadParquetTables", "expand_patterns", "match_files"]
 
@@ -87,6 +88,17 @@ def _match_checked(pattern: str) -> list[str]:
     return found
 
 
+def _add_partition(element, partitions, columns, with_filename):
+    """(path, table) -> the table with its file's partition columns (and the path, kept
+    when `with_filename`)."""
+    from vae_augment.io import PartitionedPath, with_partition
+
+    path, table = element
+    if path in partitions:
+        table = with_partition(table, PartitionedPath(path, *partitions[path]), columns)
+    return (path, table) if with_filename else table
+
+
 def require_root(pvalue, name: str) -> None:
     """A clear error when a root transform (it reads or generates; it takes no input) is
     applied to a PCollection instead of the pipeline."""
@@ -104,6 +116,11 @@ class ReadParquetTables(beam.PTransform):
     Beam 2.77). Files are split across workers by byte range; memory per element is one row
     group, so write inputs with bounded row groups (pyarrow's default is 1M rows).
 
+    A local hive-partitioned directory (``root/key=value/...``) is read as `fit` reads it: its
+    keys are columns after the files' own (`vae_augment.io.resolve_inputs`). Its files must
+    be listed here (`validate`, or files `match_files` listed); a remote one is read by a
+    glob, without its keys.
+
     Example:
         >>> tables = p | ReadParquetTables("data/*.parquet")  # doctest: +SKIP
     """
@@ -120,12 +137,17 @@ class ReadParquetTables(beam.PTransform):
         if not self._patterns:
             raise InputError("`inputs` names no file or pattern")
         self._columns = list(columns) if columns is not None else None
+        found = [i for i in ([inputs] if isinstance(inputs, str) else inputs)
+                 if partition_of(i)[0]]  # files listed by `match_files`, kept as they are
         if validate:  # the files `fit` would read from the same inputs, each named once
             files: dict[str, None] = {}
             # as given, not expanded: a directory is read (and its errors worded) as `fit` does
             for item in dict.fromkeys(_items(inputs)):
                 files.update(dict.fromkeys(_match_checked(item)))
             self._patterns = list(files)
+            found = [f for f in files if partition_of(f)[0]]
+        # a hive-partitioned directory's files: their keys, added as columns after the read
+        self._partitions = {str(f): partition_of(f) for f in found}
 
     def display_data(self):
         return {"patterns": ", ".join(self._patterns)[:1000],
@@ -133,6 +155,16 @@ class ReadParquetTables(beam.PTransform):
 
     def expand(self, pbegin):
         require_root(pbegin, "ReadParquetTables")
+        if self._partitions:
+            keys = {f.name for fields, _ in self._partitions.values() for f in fields}
+            read_columns = (None if self._columns is None
+                            else [c for c in self._columns if c not in keys])
+            return (
+                pbegin
+                | "Patterns" >> beam.Create(self._patterns)
+                | "Read" >> ReadAllFromParquetBatched(columns=read_columns, with_filename=True)
+                | "Partitions" >> beam.Map(_add_partition, self._partitions, self._columns,
+                                           self._with_filename))
         return (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
