@@ -152,14 +152,13 @@ def _footer_schema(path: str):
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
-    from vae_augment.errors import InputError
-    from vae_augment.io import partition_schema
+    from vae_augment.io import not_parquet, partition_schema
 
     with FileSystems.open(path) as f:
         try:
             schema = pq.read_schema(f)
         except Exception as exc:  # pyarrow raises several types for a bad footer
-            raise InputError(f"input '{path}' is not a readable Parquet file ({exc})") from exc
+            raise not_parquet(path, exc) from exc
     return partition_schema(schema, path)  # a hive-partitioned directory's keys as columns
 
 

@@ -79,6 +79,7 @@ class StatsCombineFn(beam.CombineFn):
 
     def add_input(self, acc, named_table):
         from vae_augment.errors import SchemaError
+        from vae_augment.io import in_file
 
         # (path, table) from ReadParquetTables(with_filename=True), or a bare table
         path, table = named_table if isinstance(named_table, tuple) else (None, named_table)
@@ -87,7 +88,7 @@ class StatsCombineFn(beam.CombineFn):
         except SchemaError as exc:
             if not self.name_files or path is None:
                 raise
-            raise SchemaError(f"input '{path}': {exc}") from exc
+            raise in_file(path, exc) from exc
         return acc
 
     def merge_accumulators(self, accs):

@@ -20,6 +20,8 @@ __all__ = [
     "iter_batches",
     "read_table",
     "partition_of",
+    "not_parquet",
+    "in_file",
     "partition_schema",
     "with_partition",
     "output_schema",
@@ -264,12 +266,23 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
     return unique
 
 
+def not_parquet(path: str, exc: BaseException) -> InputError:
+    """The error for a file whose footer pyarrow cannot read (not Parquet, truncated)."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(f"input '{path}' is not a readable Parquet file ({first})")
+
+
+def in_file(path: str, exc: Exception) -> Exception:
+    """`exc`, an error about a value read from the file at `path`, as the same error type
+    naming that file (inputs of several files)."""
+    return type(exc)(f"input '{path}': {exc}")
+
+
 def _open(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"input '{path}' is not a readable Parquet file ({first})") from exc
+        raise not_parquet(path, exc) from exc
 
 
 def read_schema(paths: Sequence[str]) -> pa.Schema:

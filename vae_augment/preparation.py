@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from vae_augment.encoding import Encoding
 from vae_augment.errors import SchemaError
-from vae_augment.io import iter_batches, read_schema, resolve_inputs
+from vae_augment.io import in_file, iter_batches, read_schema, resolve_inputs
 from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats, warn_pandas_index
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def fit_encoding(
         except SchemaError as exc:
             if path is None:
                 raise
-            raise SchemaError(f"input '{path}': {exc}") from exc
+            raise in_file(path, exc) from exc
     from vae_augment.stats_merge import encoding_from_stats
 
     encoding = encoding_from_stats(stats)  # shared with the Beam job pipelines/fit_stats.py

@@ -30,7 +30,14 @@ import pyarrow.parquet as pq
 
 from vae_augment.encoding import Encoding
 from vae_augment.errors import InputError, VAEAugmentError
-from vae_augment.io import partition_of, resolve_inputs, unreadable, with_partition
+from vae_augment.io import (
+    in_file,
+    not_parquet,
+    partition_of,
+    resolve_inputs,
+    unreadable,
+    with_partition,
+)
 from vae_augment.schema import canonical_zeros
 
 __all__ = [
@@ -194,7 +201,7 @@ class ParquetSource:
             try:
                 meta = self._meta[path] = pq.ParquetFile(path).metadata
             except (pa.ArrowInvalid, OSError) as exc:
-                raise InputError(f"input '{path}' is not a readable Parquet file ({exc})") from exc
+                raise not_parquet(path, exc) from exc
             for i in range(meta.num_row_groups):
                 groups.append(_RowGroup(path, i, meta.row_group(i).num_rows, len(groups)))
         self.row_groups = groups
@@ -291,7 +298,7 @@ class ParquetSource:
                     except VAEAugmentError as exc:
                         # raised inside tf.data, which would bury it in a traceback: kept
                         # for `train_model` to raise as the one-line error it is
-                        self.failure = type(exc)(f"input '{g.path}': {exc}")
+                        self.failure = in_file(g.path, exc)
                         raise self.failure from exc
                     if len(enc["y"]):
                         yield enc
