@@ -170,3 +170,62 @@ def test_beam_reads_and_the_jobs_keep_partition_columns(tmp_path, hive, model):
     assert _sorted(real).equals(_sorted(_truth(hive)))
     counts = t.group_by("label").aggregate([("label", "count")]).to_pydict()
     assert len(set(counts["label_count"])) == 1  # balanced ("auto")
+
+
+def test_remote_directories_flat_and_partitioned_are_read_as_local_ones(tmp_path, hive,
+                                                                       mixed_table):
+    """On a remote filesystem (a Beam filesystem of a test scheme over local files) a
+    directory is its own files or its hive layout, as locally; other nested layouts are
+    refused with the glob hint."""
+    import apache_beam as beam
+    from apache_beam.io.filesystem import FileMetadata, MatchResult
+    from apache_beam.io.localfilesystem import LocalFileSystem
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that
+
+    from pipelines import read_inputs
+    from vae_augment.beam import ReadParquetTables
+
+    prefix = "vaetesthive://"
+
+    class HiveRemoteForTest(LocalFileSystem):
+        @classmethod
+        def scheme(cls):
+            return "vaetesthive"
+
+        def match(self, patterns, limits=None):
+            local = super().match([p[len(prefix):] for p in patterns], limits)
+            return [MatchResult(prefix + r.pattern, [
+                FileMetadata(prefix + m.path, m.size_in_bytes, m.last_updated_in_seconds)
+                for m in r.metadata_list]) for r in local]
+
+        def open(self, path, *args, **kw):
+            return super().open(path[len(prefix):], *args, **kw)
+
+    files, schema = read_inputs(f"{prefix}{hive}/")
+    assert schema.equals(_truth(hive).schema, check_metadata=False)
+    assert [str(f) for f in files] == [prefix + str(f) for f in resolve_inputs(str(hive))]
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    pq.write_table(mixed_table.slice(0, 50), flat / "a.parquet")
+    pq.write_table(mixed_table.slice(50, 50), flat / "_b.parquet")  # left out, as locally
+    assert read_inputs(f"{prefix}{flat}")[0] == [f"{prefix}{flat}/a.parquet"]
+    (tmp_path / "odd" / "2024").mkdir(parents=True)
+    pq.write_table(mixed_table.slice(0, 5), tmp_path / "odd" / "2024" / "a.parquet")
+    with pytest.raises(InputError, match=r"not a hive-partitioned layout.*pass a glob such as "
+                                         r"'vaetesthive://.*/odd/\*\*/\*\.parquet'"):
+        read_inputs(f"{prefix}{tmp_path / 'odd'}")
+
+    def check(tables):
+        t = pa.concat_tables(tables)
+        assert t.schema.names == ["f", "label", "small"] and t.num_rows == 300
+        assert _sorted_f(t).equals(_sorted_f(_truth(hive).select(["f", "label", "small"])))
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        tables = p | ReadParquetTables(f"{prefix}{hive}", columns=["f", "label", "small"])
+        assert_that(tables | beam.combiners.ToList() | beam.FlatMap(lambda x: [x]),
+                    lambda got: check(got[0]))
+
+
+def _sorted_f(table: pa.Table) -> pa.Table:
+    return table.sort_by([("f", "ascending"), ("label", "ascending"), ("small", "ascending")])

@@ -20,6 +20,7 @@ __all__ = [
     "iter_batches",
     "read_table",
     "partition_of",
+    "hive_layout",
     "not_parquet",
     "in_file",
     "partition_schema",
@@ -157,30 +158,34 @@ _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
 def _hive_files(item: str) -> list[PartitionedPath] | None:
-    """The files of a hive-partitioned directory (every folder below `item` a ``key=value``,
-    the same keys in the same order everywhere; ``_``- and ``.``-prefixed names left out),
-    each with its partition values; None when the layout is not that. Values are
-    percent-decoded and typed as `pyarrow.dataset`'s hive discovery types them (int32 when
-    every value of a key is one, else string; ``__HIVE_DEFAULT_PARTITION__`` is null), from
-    the paths alone: no file is opened here."""
-    from urllib.parse import unquote
-
-    found: list[tuple[str, list[str]]] = []
-    keys: list[str] | None = None
+    """The files of a local hive-partitioned directory (`hive_layout`), or None."""
+    found = []
     for root, dirs, files in os.walk(item):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        names = sorted(f for f in files if f.endswith(".parquet") and not f.startswith((".", "_")))
-        if not names:
-            continue
         rel = os.path.relpath(root, item)
         segs = [] if rel == os.curdir else rel.split(os.sep)
+        found.extend((os.path.join(root, f), segs) for f in files
+                     if f.endswith(".parquet") and not f.startswith((".", "_")))
+    return hive_layout(found)
+
+
+def hive_layout(found: Sequence[tuple[str, Sequence[str]]]) -> list[PartitionedPath] | None:
+    """`found` ((file path, its folders below the root)) as the files of a hive-partitioned
+    directory, each with its partition values, when every folder is a ``key=value``, with the
+    same keys in the same order for every file; else None. Values are percent-decoded and
+    typed as `pyarrow.dataset`'s hive discovery types them (int32 when every value of a key
+    is one, else string; ``__HIVE_DEFAULT_PARTITION__`` is null), from the paths alone."""
+    from urllib.parse import unquote
+
+    keys: list[str] | None = None
+    rows = []
+    for path, segs in found:
         these = [seg.split("=", 1)[0] for seg in segs]
         if not segs or any("=" not in seg for seg in segs) or keys not in (None, these):
             return None
         keys = these
-        values = [unquote(seg.split("=", 1)[1]) for seg in segs]
-        found.extend((os.path.join(root, n), values) for n in names)
-    if not found:
+        rows.append((path, [unquote(seg.split("=", 1)[1]) for seg in segs]))
+    if not rows:
         return None
 
     def int32(v: str) -> bool:  # as Arrow parses: "007" is 7; "+5", "1_000" are strings
@@ -188,12 +193,12 @@ def _hive_files(item: str) -> list[PartitionedPath] | None:
 
     fields = []
     for i, k in enumerate(keys):
-        present = [vals[i] for _, vals in found if vals[i] != _HIVE_NULL]
+        present = [vals[i] for _, vals in rows if vals[i] != _HIVE_NULL]
         ints = bool(present) and all(int32(v) for v in present)
         fields.append(pa.field(k, pa.int32() if ints else pa.string()))
     return [PartitionedPath(path, fields, [
         None if v == _HIVE_NULL else (int(v) if f.type == pa.int32() else v)
-        for f, v in zip(fields, vals)]) for path, vals in sorted(found)]
+        for f, v in zip(fields, vals)]) for path, vals in sorted(rows)]
 
 
 def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:

@@ -22,7 +22,8 @@ def _items(inputs: str | Sequence[str]) -> list[str]:
 
 
 def expand_patterns(inputs: str | Sequence[str]) -> list[str]:
-    """File patterns for Beam: a local directory becomes ``dir/*.parquet``; the rest as given.
+    """File patterns for Beam: a local directory becomes ``dir/*.parquet``; the rest as given
+    (`match_files` reads a remote directory, flat or hive-partitioned).
 
     Commas separate several inputs in one string; a pattern given twice is kept once (first
     place). Patterns that overlap ("dir,dir/a.parquet") still match a file twice: resolve
@@ -62,12 +63,46 @@ def match_files(inputs: str | Sequence[str]) -> list[str]:
         else:
             hidden = os.path.basename(item.rstrip("/")).startswith(("_", "."))
             pattern = expand_patterns([item])[0]
-            found = sorted(
+            # a path with no glob that is not a .parquet file may be a directory (which some
+            # filesystems also match as a path): its files first
+            maybe_dir = not any(ch in item for ch in "*?[") and not item.endswith(".parquet")
+            found = _remote_directory(item) if maybe_dir else []
+            found = found or sorted(
                 m.path for m in FileSystems.match([pattern])[0].metadata_list
                 if hidden or not os.path.basename(m.path).startswith(("_", ".")))
         for path in found:
             files.setdefault(path, None)
     return list(files)
+
+
+def _remote_directory(item: str) -> list[str]:
+    """The files of a directory on a remote filesystem, read as `fit` reads a local one:
+    its own Parquet files, or, when it has none, a hive-partitioned layout below it (its keys
+    as columns: `vae_augment.io.hive_layout`); ``_``/``.``-prefixed names left out."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from vae_augment.io import hive_layout
+
+    root = item.rstrip("/")
+    direct = sorted(m.path for m in FileSystems.match([root + "/*.parquet"])[0].metadata_list
+                    if not m.path.rsplit("/", 1)[-1].startswith(("_", ".")))
+    if direct:
+        return direct
+    nested = []
+    for m in FileSystems.match([root + "/**"])[0].metadata_list:
+        rel = m.path[len(root) + 1:].split("/")
+        if rel[-1].endswith(".parquet") and not any(seg.startswith(("_", ".")) for seg in rel):
+            nested.append((m.path, rel[:-1]))
+    if not nested:
+        return []
+    hive = hive_layout(nested)
+    if hive is None:
+        raise InputError(
+            f"input directory '{item}' contains no .parquet files; it holds .parquet files in "
+            f"subdirectories that are not a hive-partitioned layout (every folder key=value, "
+            f"the same keys at each level), which are not read: pass a glob such as "
+            f"'{root}/**/*.parquet', or write the data unpartitioned")
+    return hive
 
 
 def _match_checked(pattern: str) -> list[str]:
@@ -116,10 +151,10 @@ class ReadParquetTables(beam.PTransform):
     Beam 2.77). Files are split across workers by byte range; memory per element is one row
     group, so write inputs with bounded row groups (pyarrow's default is 1M rows).
 
-    A local hive-partitioned directory (``root/key=value/...``) is read as `fit` reads it: its
-    keys are columns after the files' own (`vae_augment.io.resolve_inputs`). Its files must
-    be listed here (`validate`, or files `match_files` listed); a remote one is read by a
-    glob, without its keys.
+    A directory, local or remote, is read as `fit` reads one: its own Parquet files, or a
+    hive-partitioned layout below it (``root/key=value/...``), whose keys are columns after
+    the files' own (`vae_augment.io.resolve_inputs`). The keys need the files listed here
+    (`validate`, or files `match_files` listed).
 
     Example:
         >>> tables = p | ReadParquetTables("data/*.parquet")  # doctest: +SKIP
