@@ -136,7 +136,7 @@ def test_beam_reads_and_the_jobs_keep_partition_columns(tmp_path, hive, model):
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that
 
-    from pipelines import balance, fit_stats
+    from pipelines import balance, fit_stats, read_inputs
     from vae_augment.beam import ReadParquetTables
 
     def check(names):
@@ -151,9 +151,12 @@ def test_beam_reads_and_the_jobs_keep_partition_columns(tmp_path, hive, model):
         assert_that(everything, check(_truth(hive).schema.names), label="all")
         some = p | "Some" >> ReadParquetTables(str(hive), columns=["small", "f", "label"])
         assert_that(some, check(["small", "f", "label"]), label="some")
-        named = (p | "Named" >> ReadParquetTables(str(hive), with_filename=True)
+        named = (p | "Named" >> ReadParquetTables(hive, with_filename=True)  # a PathLike
                  | "Drop" >> beam.Map(lambda e: e[1]))
         assert_that(named, check(_truth(hive).schema.names), label="named")
+        # files listed before (`pipelines.read_inputs`), validated again here
+        listed = p | "Listed" >> ReadParquetTables(read_inputs(str(hive))[0])
+        assert_that(listed, check(_truth(hive).schema.names), label="listed")
 
     stats = tmp_path / "stats.json"
     summary = fit_stats.run(["--input", str(hive), "--output", str(stats), "--label", "label",

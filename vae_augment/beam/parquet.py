@@ -172,16 +172,17 @@ class ReadParquetTables(beam.PTransform):
         if not self._patterns:
             raise InputError("`inputs` names no file or pattern")
         self._columns = list(columns) if columns is not None else None
-        found = [i for i in ([inputs] if isinstance(inputs, str) else inputs)
-                 if partition_of(i)[0]]  # files listed by `match_files`, kept as they are
+        # files of a hive-partitioned directory (as `match_files` lists them) carry their
+        # keys, added as columns after the read
+        given = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+        found = [i for i in given if partition_of(i)[0]]
         if validate:  # the files `fit` would read from the same inputs, each named once
             files: dict[str, None] = {}
             # as given, not expanded: a directory is read (and its errors worded) as `fit` does
             for item in dict.fromkeys(_items(inputs)):
                 files.update(dict.fromkeys(_match_checked(item)))
             self._patterns = list(files)
-            found = [f for f in files if partition_of(f)[0]]
-        # a hive-partitioned directory's files: their keys, added as columns after the read
+            found += [f for f in files if partition_of(f)[0]]
         self._partitions = {str(f): partition_of(f) for f in found}
 
     def display_data(self):
