@@ -307,16 +307,18 @@ def test_guided_preset_from_the_cli_and_python():
         got = _fit_kwargs(args)
         return tuple(got[k] for k in names)
 
-    names = ("guide_iterations", "candidates", "bank_keep", "dequantize", "class_balance")
+    names = ("guide_iterations", "candidates", "bank_keep", "dequantize", "beta",
+             "class_balance")
     plain = TrainConfig()
-    assert kwargs() == tuple(getattr(plain, k) for k in names) == (0, 1, 0.25, False, 0.0)
-    assert kwargs("--guided") == (50, 8, 1.0, True, 0.0)
-    assert vae_augment.GUIDED == dict(zip(names[:4], kwargs("--guided")))
+    assert kwargs() == tuple(getattr(plain, k) for k in names) == (0, 1, 0.25, False, 1.0, 0.0)
+    assert kwargs("--guided") == (50, 8, 1.0, True, 0.5, 0.0)
+    assert vae_augment.GUIDED == dict(zip(names[:5], kwargs("--guided")))
     # a flag given beside --guided wins; alone it changes only itself
-    assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5",
-                  "--class-balance", "0.5", "--no-dequantize") == (50, 4, 0.5, False, 0.5)
-    assert kwargs("--candidates", "4") == (0, 4, 0.25, False, 0.0)
-    assert kwargs("--dequantize") == (0, 1, 0.25, True, 0.0)
+    assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5", "--beta", "1",
+                  "--class-balance", "0.5", "--no-dequantize") == (50, 4, 0.5, False, 1.0, 0.5)
+    assert kwargs("--candidates", "4") == (0, 4, 0.25, False, 1.0, 0.0)
+    assert kwargs("--dequantize") == (0, 1, 0.25, True, 1.0, 0.0)
+    assert kwargs("--beta", "0.25") == (0, 1, 0.25, False, 0.25, 0.0)
     TrainConfig(**vae_augment.GUIDED)  # a valid configuration
 
 
@@ -365,3 +367,5 @@ def test_cli_help_quotes_the_guided_preset():
             f"{GUIDED['candidates']} --bank-keep {GUIDED['bank_keep']:g}") in text
     assert f"--guided: {GUIDED['guide_iterations']}]" in text
     assert f"--guided: {GUIDED['candidates']}]" in text
+    assert f"--dequantize --beta {GUIDED['beta']:g} (flags" in text
+    assert f"[1.0; --guided: {GUIDED['beta']:g}]" in text

@@ -157,15 +157,16 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--validation-split", type=float, default=0.1, metavar="FRACTION",
                    help="share of rows held out for the validation ELBO that early stopping "
                         "watches; none below 20 rows, and 0 watches the training loss [0.1]")
-    g.add_argument("--beta", type=float, default=1.0, help="KL weight in the training loss [1.0]")
+    g.add_argument("--beta", type=float, default=None,
+                   help="KL weight in the training loss [1.0; --guided: 0.5]")
     g.add_argument("--latent-source", choices=("posterior", "prior"), default="posterior",
                    help="draw z from stored per-class posteriors or from the prior [posterior]")
     g.add_argument("--temperature", type=float, default=1.0,
                    help="scale of the latent noise when sampling [1.0]")
     g.add_argument("--guided", action="store_true",
                    help="the guided setting: --guide-iterations 50 --candidates 8 "
-                        "--bank-keep 1 --dequantize (flags given beside it win). Better rows "
-                        "on most tables, about 3x slower generation")
+                        "--bank-keep 1 --dequantize --beta 0.5 (flags given beside it win). "
+                        "Better rows on most tables, about 3x slower generation")
     g.add_argument("--bank-keep", type=float, default=None,
                    help="share of each class's stored posteriors kept after training: the "
                         "ones the model places most firmly in their class [0.25; --guided: 1]")
@@ -292,7 +293,7 @@ def _fit_kwargs(args) -> dict:
         "patience": args.patience,
         "kl_warmup_epochs": args.kl_warmup_epochs,
         "validation_split": args.validation_split,
-        "beta": args.beta,
+        "beta": preset("beta"),
         "latent_source": args.latent_source,
         "temperature": args.temperature,
         "candidates": preset("candidates"),
