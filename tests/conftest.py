@@ -170,3 +170,32 @@ def guided_artifact(tmp_path_factory, mixed_parquet) -> pathlib.Path:
     model_dir = tmp_path_factory.mktemp("runs") / "guided"
     fit(str(mixed_parquet), label="label", model_dir=str(model_dir), seed=0, **FAST, **GUIDED)
     return model_dir
+
+
+_REMOTE_FILESYSTEMS: dict = {}
+
+
+def remote_test_filesystem(scheme: str = "vaetestremote") -> str:
+    """Registers (once per scheme) a Beam filesystem ``SCHEME://`` over local files, as a
+    remote filesystem looks to the jobs (a prefix, no `os.path`); returns the prefix."""
+    prefix = f"{scheme}://"
+    if scheme not in _REMOTE_FILESYSTEMS:
+        from apache_beam.io.filesystem import FileMetadata, MatchResult
+        from apache_beam.io.localfilesystem import LocalFileSystem
+
+        class RemoteForTest(LocalFileSystem):
+            @classmethod
+            def scheme(cls):
+                return scheme
+
+            def match(self, patterns, limits=None):
+                local = super().match([p[len(prefix):] for p in patterns], limits)
+                return [MatchResult(prefix + r.pattern, [
+                    FileMetadata(prefix + m.path, m.size_in_bytes, m.last_updated_in_seconds)
+                    for m in r.metadata_list]) for r in local]
+
+            def open(self, path, *args, **kw):
+                return super().open(path[len(prefix):], *args, **kw)
+
+        _REMOTE_FILESYSTEMS[scheme] = RemoteForTest
+    return prefix

@@ -16,7 +16,7 @@ import pytest
 from vae_augment.errors import InputError
 from vae_augment.io import iter_batches, read_schema, read_table, resolve_inputs
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, remote_test_filesystem, run_cli
 
 KEYS = ["label", "small"]  # the label is a partition key: only in folder names
 
@@ -181,29 +181,13 @@ def test_remote_directories_flat_and_partitioned_are_read_as_local_ones(tmp_path
     directory is its own files or its hive layout, as locally; other nested layouts are
     refused with the glob hint."""
     import apache_beam as beam
-    from apache_beam.io.filesystem import FileMetadata, MatchResult
-    from apache_beam.io.localfilesystem import LocalFileSystem
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that
 
     from pipelines import read_inputs
     from vae_augment.beam import ReadParquetTables
 
-    prefix = "vaetesthive://"
-
-    class HiveRemoteForTest(LocalFileSystem):
-        @classmethod
-        def scheme(cls):
-            return "vaetesthive"
-
-        def match(self, patterns, limits=None):
-            local = super().match([p[len(prefix):] for p in patterns], limits)
-            return [MatchResult(prefix + r.pattern, [
-                FileMetadata(prefix + m.path, m.size_in_bytes, m.last_updated_in_seconds)
-                for m in r.metadata_list]) for r in local]
-
-        def open(self, path, *args, **kw):
-            return super().open(path[len(prefix):], *args, **kw)
+    prefix = remote_test_filesystem("vaetesthive")
 
     files, schema = read_inputs(f"{prefix}{hive}/")
     assert schema.equals(_truth(hive).schema, check_metadata=False)

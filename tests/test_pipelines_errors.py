@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, remote_test_filesystem
 
 RUNNER = "FnApiRunner"
 
@@ -280,28 +280,10 @@ def test_remote_inputs_have_every_footer_checked(tmp_path, mixed_table):
     """On a remote filesystem (here a Beam filesystem of a test scheme over local files)
     every file's footer is read before the job, not only the first; the first bad file in
     order is named."""
-    from apache_beam.io.filesystem import FileMetadata, MatchResult
-    from apache_beam.io.localfilesystem import LocalFileSystem
-
     from pipelines import read_inputs
     from vae_augment.errors import InputError
 
-    prefix = "vaetestremote://"
-
-    class RemoteForTest(LocalFileSystem):
-        @classmethod
-        def scheme(cls):
-            return "vaetestremote"
-
-        def match(self, patterns, limits=None):
-            local = super().match([p[len(prefix):] for p in patterns], limits)
-            return [MatchResult(prefix + r.pattern, [
-                FileMetadata(prefix + m.path, m.size_in_bytes, m.last_updated_in_seconds)
-                for m in r.metadata_list]) for r in local]
-
-        def open(self, path, *args, **kw):
-            return super().open(path[len(prefix):], *args, **kw)
-
+    prefix = remote_test_filesystem()
     d = tmp_path / "in"
     d.mkdir()
     for i in range(5):
