@@ -230,11 +230,12 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
                 if f.endswith(".parquet") and not f.startswith((".", "_"))
             )
             if not found:
-                nested = glob.glob(os.path.join(item, "*", "**", "*.parquet"), recursive=True)
-                hive = _hive_files(item) if nested else None
+                hive = _hive_files(item)
                 if hive:
                     paths.extend(hive)
                     continue
+                nested = next(glob.iglob(os.path.join(item, "*", "**", "*.parquet"),
+                                         recursive=True), None) is not None
                 hint = ("; it holds .parquet files in subdirectories that are not a "
                         "hive-partitioned layout (every folder key=value, the same keys at "
                         "each level), which are not read: pass a glob such as "

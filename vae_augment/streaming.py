@@ -8,8 +8,9 @@ dataset of validation batches. Because the order of epoch ``e`` depends only on 
 
 `ParquetSource` streams Parquet row groups (pyarrow) through a seeded shuffle buffer: memory is
 bounded by the buffer, one read chunk and one batch, not by the data. The validation split is
-drawn per row from a generator seeded by (seed, row group), so it needs no pass over the data; rows of a class with fewer than
-`RARE_CLASS_ROWS` rows (known from the encoding's class counts) are never held out.
+drawn per row from a generator seeded by (seed, row group), so it needs no pass over the data;
+rows of a class with fewer than `RARE_CLASS_ROWS` rows (known from the encoding's class
+counts) are never held out.
 
 Example:
     >>> src = ParquetSource("data/*.parquet", encoding, validation_split=0.1,
@@ -207,15 +208,15 @@ class ParquetSource:
         self.row_groups = groups
         total = sum(g.rows for g in groups)
         self._use_val = self.validation_split > 0 and total >= _MIN_ROWS_FOR_VALIDATION
-        # class indices whose rows always train (see RARE_CLASS_ROWS)
-        self._rare = np.array([i for i, c in enumerate(encoding.classes)
-                               if 0 < encoding.class_counts.get(c, 0) < RARE_CLASS_ROWS], np.int64)
+        # the classes whose rows always train (see RARE_CLASS_ROWS)
+        self._rare = [c for c in encoding.classes
+                      if 0 < encoding.class_counts.get(c, 0) < RARE_CLASS_ROWS]
         self._rare_values: dict[pa.DataType, pa.Array] = {}
         self.n_train = self.n_val = 0
         for g in groups:
             keep, labels = self._label_valid(g)
             val = self._val_mask(g)
-            if labels is not None and len(self._rare):
+            if labels is not None and self._rare:
                 val &= ~self._rare_rows(labels)
             self.n_val += int(np.count_nonzero(val & keep))
             self.n_train += int(np.count_nonzero(~val & keep))
@@ -238,8 +239,8 @@ class ParquetSource:
         values = self._rare_values.get(labels.type)
         if values is None:  # once per label type (checked as encoding checks it)
             self.encoding.label_index(labels[:0])
-            values = self._rare_values[labels.type] = canonical_zeros(pa.array(
-                [self.encoding.classes[i] for i in self._rare], type=labels.type))
+            values = self._rare_values[labels.type] = canonical_zeros(
+                pa.array(self._rare, type=labels.type))
         return pc.is_in(labels, value_set=values).to_numpy(zero_copy_only=False)
 
     def _file(self, path: str) -> pq.ParquetFile:
@@ -262,7 +263,7 @@ class ParquetSource:
         col = pf.schema_arrow.get_field_index(label)
         stats = rg.column(col).statistics if col >= 0 else None
         no_nulls = stats is not None and stats.has_null_count and stats.null_count == 0
-        if no_nulls and not (len(self._rare) and self._use_val):
+        if no_nulls and not (self._rare and self._use_val):
             return np.ones(g.rows, bool), None
         lab = pf.read_row_group(g.index, columns=[label]).column(0).combine_chunks()
         return pc.is_valid(lab).to_numpy(zero_copy_only=False), lab
@@ -278,7 +279,7 @@ class ParquetSource:
     def _chunks(self, g: _RowGroup, validation: bool) -> Iterator[dict[str, np.ndarray]]:
         """Encoded rows of one row group on one side of the split, in file order."""
         mask = self._val_mask(g)
-        rare = self._use_val and len(self._rare) > 0  # the split then needs each row's label
+        rare = self._use_val and bool(self._rare)  # the split then needs each row's label
         pf = self._file(g.path)
         start = 0
         try:
