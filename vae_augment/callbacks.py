@@ -41,6 +41,25 @@ class KLWarmup(keras.callbacks.Callback):
         self.model.kl_weight.assign(self.weight(epoch))
 
 
+class WeightedBound(keras.callbacks.Callback):
+    """Adds ``beta_neg_elbo`` (and ``val_beta_neg_elbo``) to each epoch's logs: the -ELBO
+    with its KL term weighted by `beta`, from the tracked ``recon`` and ``kl`` means. It is
+    the training objective after the KL warm-up, which early stopping watches when `beta`
+    is not 1 (at 1 it is ``neg_elbo``). Goes before the callbacks that read it."""
+
+    def __init__(self, beta: float):
+        super().__init__()
+        self.beta = float(beta)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for p in ("", "val_"):
+            if f"{p}recon" in logs and f"{p}kl" in logs:
+                logs[f"{p}beta_neg_elbo"] = (float(logs[f"{p}recon"])
+                                             + self.beta * float(logs[f"{p}kl"]))
+
+
 class NonFiniteLoss(keras.callbacks.Callback):
     """Raises `TrainingDiverged` at the end of an epoch whose loss (or `monitor`) is NaN or
     infinite: the weights are then garbage, and neither they nor an artifact should be

@@ -67,9 +67,11 @@ class ConditionalVAE(RowSelection, keras.Model):
         seed: seed for the reparameterisation noise during training.
         beta: weight of the KL term in the training loss (1.0, the default: the ELBO; the
             reported `neg_elbo` metric always uses 1.0). Below 1 the latent code keeps more of
-            each row, but early stopping (on the true ELBO) then stops early and the decoder
-            misses class-conditional marginals (churn's `international_plan`: 14% "yes" in
+            each row; early stopping then watches that weighted bound (`beta_neg_elbo`,
+            `callbacks.WeightedBound`): on the true ELBO it stopped early and the decoder
+            missed class-conditional marginals (churn's `international_plan`: 14% "yes" in
             synthetic churners at 0.3, 30% real and at 1.0; benchmarks/results/quality.md).
+            The guided setting uses 0.5.
         latent_source: where `generate` draws z from: ``"posterior"`` (default) picks a
             stored posterior q(z | x, y) of a training row of the class and samples from it
             (the aggregate posterior: no prior holes, rows stay on the data manifold), or

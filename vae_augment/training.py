@@ -42,9 +42,10 @@ __all__ = [
 #: rows on churn and hpc, about 3x slower generation (benchmarks/results/quality.md,
 #: guided_cost.md; 100 rounds scored the same and generated 27 % slower). `class_balance` 0.5
 #: beside it is level over 8 split seeds (quality.md, sessions 9-10), so it is not part of it.
-#: KL weight 0.5 (session 25): with the guide, rows much harder to detect (C2ST over 8 splits:
-#: credit 0.653 -> 0.571, hpc 0.726 -> 0.637, lower on every split) at level utility, in about
-#: half the epochs on tables; without the guide it is not better (credit's C2ST rises).
+#: KL weight 0.5 (session 25), early stopping then watching the weighted bound: with the
+#: guide, rows much harder to detect (C2ST over 8 splits: credit 0.653 -> 0.508, hpc 0.726 ->
+#: 0.588, churn 0.533 -> 0.485, lower on every split) at about level utility; without the
+#: guide it is not better (credit's C2ST rises).
 #: ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)``, CLI ``--guided``.
 GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0,
                           "dequantize": True, "beta": 0.5}
@@ -612,7 +613,10 @@ def train_model(
             # built now so that a checkpoint can hold (and restore) its state
             model.optimizer.build(model.trainable_variables)
 
-        monitor = "val_neg_elbo" if source.n_val else "neg_elbo"
+        # the objective: the -ELBO, or with a KL weight below 1 the bound it weights (watching
+        # the -ELBO then stopped training about twice as soon: quality.md, session 25)
+        monitor = ("val_" if source.n_val else "") + (
+            "neg_elbo" if config.beta == 1.0 else "beta_neg_elbo")
         if not source.n_val and config.validation_split > 0 and chief and state is None:
             print(f"vae-augment: warning: {source.n_train} training rows are too few to hold "
                   f"any out for validation (it needs 20): early stopping watches the "
@@ -675,6 +679,7 @@ def train_model(
             metric_values=metric_values,
         )
         cbs = [cb.KLWarmup(config.kl_warmup_epochs),
+               *([cb.WeightedBound(config.beta)] if config.beta != 1.0 else []),
                cb.NonFiniteLoss(monitor, config.learning_rate), early, *callbacks]
         if tensorboard and chief:
             cbs.append(cb.TensorBoardLogger(tensorboard))
