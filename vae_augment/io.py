@@ -147,11 +147,20 @@ def partition_schema(schema: pa.Schema, path: str) -> pa.Schema:
 
 def _file_columns(path: str, columns: Sequence[str] | None) -> list[str] | None:
     """The columns to read from the file itself (partition columns are in its folders)."""
-    fields, _ = partition_of(path)
-    if columns is None or not fields:
-        return None if columns is None else list(columns)
-    keys = {f.name for f in fields}
+    if columns is None:
+        return None
+    keys = {f.name for f in partition_of(path)[0]}
     return [c for c in columns if c not in keys]
+
+
+def not_hive(item: str, pattern: str) -> InputError:
+    """The error for a directory with Parquet files only in subdirectories that are not a
+    hive-partitioned layout; `pattern` is the glob that would read them."""
+    return InputError(
+        f"input directory '{item}' contains no .parquet files; it holds .parquet files in "
+        f"subdirectories that are not a hive-partitioned layout (every folder key=value, the "
+        f"same keys at each level), which are not read: pass a glob such as '{pattern}', or "
+        f"write the data unpartitioned")
 
 
 _HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
@@ -234,14 +243,10 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
                 if hive:
                     paths.extend(hive)
                     continue
-                nested = next(glob.iglob(os.path.join(item, "*", "**", "*.parquet"),
-                                         recursive=True), None) is not None
-                hint = ("; it holds .parquet files in subdirectories that are not a "
-                        "hive-partitioned layout (every folder key=value, the same keys at "
-                        "each level), which are not read: pass a glob such as "
-                        f"'{os.path.join(item, '**', '*.parquet')}', or write the data "
-                        f"unpartitioned") if nested else ""
-                raise InputError(f"input directory '{item}' contains no .parquet files{hint}")
+                if next(glob.iglob(os.path.join(item, "*", "**", "*.parquet"), recursive=True),
+                        None) is not None:
+                    raise not_hive(item, os.path.join(item, "**", "*.parquet"))
+                raise InputError(f"input directory '{item}' contains no .parquet files")
             # the first nested file is enough (a lazy walk: a big tree is not listed whole)
             if next(glob.iglob(os.path.join(item, "*", "**", "*.parquet"), recursive=True),
                     None) is not None:

@@ -81,7 +81,7 @@ def _remote_directory(item: str) -> list[str]:
     as columns: `vae_augment.io.hive_layout`); ``_``/``.``-prefixed names left out."""
     from apache_beam.io.filesystems import FileSystems
 
-    from vae_augment.io import hive_layout
+    from vae_augment.io import hive_layout, not_hive
 
     root = item.rstrip("/")
     direct = sorted(m.path for m in FileSystems.match([root + "/*.parquet"])[0].metadata_list
@@ -97,11 +97,7 @@ def _remote_directory(item: str) -> list[str]:
         return []
     hive = hive_layout(nested)
     if hive is None:
-        raise InputError(
-            f"input directory '{item}' contains no .parquet files; it holds .parquet files in "
-            f"subdirectories that are not a hive-partitioned layout (every folder key=value, "
-            f"the same keys at each level), which are not read: pass a glob such as "
-            f"'{root}/**/*.parquet', or write the data unpartitioned")
+        raise not_hive(item, f"{root}/**/*.parquet")
     return hive
 
 
