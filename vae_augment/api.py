@@ -27,6 +27,7 @@ from vae_augment.errors import (
 )
 from vae_augment.io import (
     AtomicParquetWriter,
+    check_partition_by,
     iter_batches,
     output_schema,
     probe_writable,
@@ -167,6 +168,7 @@ def sample(
     seed: int = 0,
     overwrite: bool = False,
     output_shards: int | None = None,
+    partition_by: str | Sequence[str] | None = None,
     progress: bool | None = None,
     privacy_min_distance: float | None = None,
     reference=None,
@@ -175,7 +177,9 @@ def sample(
     """Generates `counts` ({class: rows}) synthetic rows from an artifact (or its directory).
 
     Returns the table when `output` is None, else writes Parquet atomically and returns the
-    number of rows written.
+    number of rows written: one file, `output_shards` files in a directory, or a directory
+    partitioned by the columns `partition_by` (``key=value`` folders; see
+    `vae_augment.io.AtomicParquetWriter`).
 
     With `privacy_min_distance`, synthetic rows within that distance of a row of `reference`
     (the training data: paths or a table) of the same class are dropped and replaced from
@@ -184,6 +188,9 @@ def sample(
     from vae_augment.sampler import Sampler
 
     art = _artifact(model)
+    if output is not None:  # before any generation
+        refuse_output(output, overwrite, output_shards, partition_by)
+        check_partition_by(art.encoding.output_schema, partition_by)
     sampler = Sampler(art)
     if privacy_min_distance is None:
         batches = sampler.iter_counts(counts, seed, progress=progress)
@@ -205,7 +212,8 @@ def sample(
     if output is None:
         return pa.Table.from_batches(list(batches), schema=art.encoding.output_schema)
     with AtomicParquetWriter(
-        output, art.encoding.output_schema, overwrite=overwrite, shards=output_shards
+        output, art.encoding.output_schema, overwrite=overwrite, shards=output_shards,
+        partition_by=partition_by,
     ) as writer:
         writer.write(batches)
     return writer.rows_written
@@ -281,6 +289,7 @@ def balance(
     seed: int = 0,
     overwrite: bool = False,
     output_shards: int | None = None,
+    partition_by: str | Sequence[str] | None = None,
     progress: bool | None = None,
     verbose: int | str = 0,
     fit_kwargs: Mapping[str, Any] | None = None,
@@ -297,6 +306,10 @@ def balance(
 
     With `privacy_min_distance`, synthetic rows within that distance of a real row of their
     class are dropped and replaced from further blocks (classes still reach their target).
+
+    The output is one Parquet file, `output_shards` files in a directory, or a directory
+    partitioned by the columns `partition_by` (e.g. ``["region"]`` or ``["is_synthetic"]``:
+    ``key=value`` folders, as Spark writes them; see `vae_augment.io.AtomicParquetWriter`).
 
     Returns:
         A summary: ``counts_before``, ``generated``, ``counts_after``, ``rows_written``,
@@ -317,8 +330,9 @@ def balance(
         from vae_augment.private_sampling import check_min_distance
 
         privacy_min_distance = check_min_distance(privacy_min_distance)
-    if output is not None:
-        refuse_output(output, overwrite, output_shards)
+    if output is not None:  # before any training
+        refuse_output(output, overwrite, output_shards, partition_by)
+        check_partition_by(output_schema(schema), partition_by)
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise InputError(
             f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"
@@ -395,7 +409,8 @@ def balance(
         summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)
         summary["rows_written"] = summary["table"].num_rows
         return summary
-    with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w:
+    with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
+                             partition_by=partition_by) as w:
         w.write(all_batches())
     summary["rows_written"] = w.rows_written
     return summary

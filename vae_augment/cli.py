@@ -64,6 +64,30 @@ class _Parser(argparse.ArgumentParser):
                 for name in getattr(action, "choices", None) or {}]
 
 
+def _partition_columns(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+class _Extend(argparse.Action):
+    """A repeatable flag whose values may also be comma lists: ``--partition-by a,b`` is
+    ``--partition-by a --partition-by b``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, (getattr(namespace, self.dest) or []) + values)
+
+
+def output_args(p: argparse.ArgumentParser) -> None:
+    """The output positional and its layout flags, for every command that writes rows."""
+    p.add_argument("output", help="output Parquet file (a directory with --output-shards or "
+                                  "--partition-by)")
+    p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
+    p.add_argument("--partition-by", type=_partition_columns, action=_Extend, default=None,
+                   metavar="COLUMN",
+                   help="write a directory partitioned by this column (repeatable, or "
+                        "comma-separated): COLUMN=value/part-00000.parquet folders, as Spark "
+                        "writes them; e.g. --partition-by is_synthetic")
+
+
 def _privacy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--privacy-min-distance", type=float, default=None, metavar="D",
                    help="drop synthetic rows within distance D of a real row of their class "
@@ -374,7 +398,7 @@ def cmd_sample(args) -> int:
 
     if args.n < 0:
         raise VAEAugmentError(f"`--n` must be a non-negative integer, got {args.n}")
-    refuse_output(args.output, args.overwrite, args.output_shards)
+    refuse_output(args.output, args.overwrite, args.output_shards, args.partition_by)
     art = load_artifact(args.model_dir)
     classes = args.class_ or [str(c) for c in art.classes]
     counts = {art.classes[art.encoding.class_index(c)]: args.n for c in classes}
@@ -385,7 +409,8 @@ def cmd_sample(args) -> int:
               "ignored", file=sys.stderr)
     stats: dict = {}
     rows = sample(art, counts, args.output, seed=args.seed, overwrite=args.overwrite,
-                  output_shards=args.output_shards, progress=None if not args.quiet else False,
+                  output_shards=args.output_shards, partition_by=args.partition_by,
+                  progress=None if not args.quiet else False,
                   privacy_min_distance=args.privacy_min_distance, reference=args.reference,
                   stats=stats)
     result = {"output": args.output, "rows_written": rows}
@@ -418,9 +443,9 @@ def cmd_balance(args) -> int:
         summary = balance(
             args.input, args.output, label=args.label, model_dir=args.model_dir,
             sampling_strategy=strategy, seed=args.seed, overwrite=args.overwrite,
-            output_shards=args.output_shards, progress=None if not args.quiet else False,
-            verbose=_keras_verbose(args), fit_kwargs=kw,
-            privacy_min_distance=args.privacy_min_distance,
+            output_shards=args.output_shards, partition_by=args.partition_by,
+            progress=None if not args.quiet else False, verbose=_keras_verbose(args),
+            fit_kwargs=kw, privacy_min_distance=args.privacy_min_distance,
         )
     if not args.json:
         _print_counts(summary)
@@ -508,14 +533,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("sample", parents=[common], help="generate synthetic rows of the given classes (default: every class)")
-    p.add_argument("output", help="output Parquet file (a directory with --output-shards)")
+    output_args(p)
     p.add_argument("--model-dir", required=True, help="artifact directory")
     p.add_argument("--class", dest="class_", action="append", metavar="CLASS",
                    help="class to generate; repeatable (default: every class)")
     p.add_argument("--n", type=int, required=True, help="rows per class")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
     _privacy_arg(p)
     p.add_argument("--reference", default=None, metavar="INPUT",
                    help="the training data (Parquet file, directory or glob); needed by "
@@ -525,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("balance", parents=[common],
                        help="write real rows plus synthetic rows that balance the classes")
     p.add_argument("input", help="Parquet file, directory or glob")
-    p.add_argument("output", help="output Parquet file (a directory with --output-shards)")
+    output_args(p)
     p.add_argument("--label", required=True, help="class label column")
     p.add_argument("--model-dir", default=None,
                    help="reuse this artifact if it exists (training flags are then ignored, with a "
@@ -536,7 +560,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output (and report, with --report)")
-    p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
     _privacy_arg(p)
     p.add_argument("--report", default=None, metavar="DIR",
                    help="also evaluate the synthetic rows of this run (with its model) and "

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 
-from vae_augment.cli import register_command
+from vae_augment.cli import output_args, register_command
 
 __all__ = ["add", "cmd_encode", "cmd_score", "score_file"]
 
@@ -33,6 +34,7 @@ def score_file(
     unseen: str = "error",
     overwrite: bool = False,
     output_shards: int | None = None,
+    partition_by: str | Sequence[str] | None = None,
     batch_size: int = 65536,
     progress: bool | None = None,
     dead_letter: str | None = None,
@@ -41,7 +43,8 @@ def score_file(
 
     Args:
         inputs: Parquet file, directory, glob or list.
-        output: output Parquet file (a directory with `output_shards`).
+        output: output Parquet file (a directory with `output_shards`, or partitioned by
+            the columns `partition_by`: see `vae_augment.io.AtomicParquetWriter`).
         model_dir: artifact directory.
         latent_column: name of the latent-mean column to append (None: none).
         score_column: name of the anomaly-score column to append (None: none).
@@ -82,7 +85,7 @@ def score_file(
     from vae_augment.scoring import check_options
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
-    refuse_output(output, overwrite, output_shards)
+    refuse_output(output, overwrite, output_shards, partition_by)
     if dead_letter is not None:
         from vae_augment.io import refuse_existing
 
@@ -107,6 +110,9 @@ def score_file(
         schema, latent_dim=art.model.latent_dim, latent_column=latent_column,
         score_column=score_column,
     )
+    from vae_augment.io import check_partition_by
+
+    check_partition_by(out_schema, partition_by)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -120,7 +126,8 @@ def score_file(
                    seed=seed, unseen=unseen)
     bad_lines: list[str] = []
     seen = 0  # rows read so far: a bad row is named by its position in the input
-    with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards) as w, \
+    with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
+                             partition_by=partition_by) as w, \
             progress_bar(total, desc=desc, unit="rows", enabled=shown) as bar:
         for batch in iter_batches(paths, batch_size=batch_size):
             table = pa.Table.from_batches([batch])
@@ -182,8 +189,8 @@ def cmd_encode(args) -> int:
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir, latent_column=args.column,
         unseen=args.unseen_categories, overwrite=args.overwrite,
-        output_shards=args.output_shards, progress=False if args.quiet else None,
-        dead_letter=args.dead_letter,
+        output_shards=args.output_shards, partition_by=args.partition_by,
+        progress=False if args.quiet else None, dead_letter=args.dead_letter,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
                       **_bad_summary(args)}))
@@ -205,6 +212,7 @@ def cmd_score(args) -> int:
         latent_column=args.latent_column if args.latent else None, score_column=args.column,
         method=args.method, k=args.k, seed=args.seed, unseen=args.unseen_categories,
         overwrite=args.overwrite, output_shards=args.output_shards,
+        partition_by=args.partition_by,
         progress=False if args.quiet else None, dead_letter=args.dead_letter,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
@@ -227,10 +235,9 @@ def _bad_summary(args) -> dict:
 
 def _common(p) -> None:
     p.add_argument("input", help="Parquet file, directory or glob")
-    p.add_argument("output", help="output Parquet file (a directory with --output-shards)")
     p.add_argument("--model-dir", required=True, help="artifact directory")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
+    output_args(p)
     p.add_argument("--dead-letter", default=None, metavar="JSONL",
                    help="write rows that cannot be processed (a null or unknown label, a bad "
                         "value) to this JSON-lines file, one {\"error\", \"row\"} object each, "

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vae_augment.errors import InputError, arg, option
+from vae_augment.errors import InputError, arg, columns_note, option
 
 __all__ = [
     "SYNTHETIC_COLUMN",
@@ -30,6 +30,7 @@ __all__ = [
     "with_umask_mode",
     "refuse_existing",
     "refuse_output",
+    "check_partition_by",
     "probe_writable",
     "AtomicParquetWriter",
 ]
@@ -46,26 +47,94 @@ def refuse_existing(path, overwrite: bool, what: str = "output") -> None:
 
 
 _SHARD_NAME = re.compile(r"part-\d{5}-of-\d{5}\.parquet")
+_PART_NAME = re.compile(r"part-\d{5}\.parquet")  # a partition folder's file
 
 
-def refuse_output(path, overwrite: bool, shards: int | None = None) -> None:
-    """`refuse_existing` for a Parquet output (one file, or `shards` files in a directory),
-    and with `overwrite` the rule that keeps it from deleting data the tool did not write: an
-    existing directory is replaced only when it holds nothing but shard files
-    (``part-NNNNN-of-NNNNN.parquet``), such as an earlier run with `shards` wrote."""
+def _foreign(path: str) -> list[str]:
+    """What in output directory `path` an earlier run did not write: anything but shard files
+    (``part-NNNNN-of-NNNNN.parquet``), or a hive layout of ``key=value`` folders holding
+    ``part-NNNNN.parquet`` files (`partition_by`); paths relative to `path`."""
+    out = []
+    for root, dirs, files in os.walk(path):
+        rel = os.path.relpath(root, path)
+        top = rel == os.curdir
+        out.extend(os.path.normpath(os.path.join(rel, d)) for d in dirs if "=" not in d)
+        dirs[:] = [d for d in dirs if "=" in d]
+        name = _SHARD_NAME if top else _PART_NAME
+        out.extend(os.path.normpath(os.path.join(rel, f)) for f in files
+                   if not name.fullmatch(f))
+    return sorted(out)
+
+
+def refuse_output(path, overwrite: bool, shards: int | None = None,
+                  partition_by: Sequence[str] | None = None) -> None:
+    """`refuse_existing` for a Parquet output (one file, `shards` files in a directory, or a
+    hive-partitioned directory by `partition_by`), and with `overwrite` the rule that keeps it
+    from deleting data the tool did not write: an existing directory is replaced only when it
+    holds nothing but what such an earlier output wrote (shard files, or ``key=value`` folders
+    of ``part-NNNNN.parquet`` files)."""
     refuse_existing(path, overwrite)
+    if shards is not None and partition_by:
+        raise InputError(f"give {arg('output_shards')} or {arg('partition_by')}, not both "
+                         f"(a partitioned output has one file per partition)")
     path = os.fspath(path)
     if not os.path.isdir(path):
         return
-    foreign = sorted(f for f in os.listdir(path) if not _SHARD_NAME.fullmatch(f))
+    foreign = _foreign(path)
     if foreign:
-        hint = "" if shards is not None else (
+        hint = "" if shards is not None or partition_by else (
             f"; give a file path for one output file (or {arg('output_shards')} for a "
             f"directory of shards)")
         raise InputError(
             f"output '{path}' is a directory holding files that are not shards of an earlier "
             f"output (e.g. '{foreign[0]}'), which {option('overwrite', True)} does not "
             f"delete: choose another output, or remove them first{hint}")
+
+
+#: partitions one output may have: each is an open file while writing (pyarrow.dataset's
+#: `max_partitions` default too)
+MAX_PARTITIONS = 1024
+
+
+def check_partition_by(schema: pa.Schema, partition_by) -> list[str]:
+    """The columns of `schema` to partition an output by (`partition_by`: a name or names),
+    checked: present, once each, of a type a folder name holds (string, integer, bool, or a
+    dictionary of those), not every column, and not named as folders that readers skip."""
+    names = [partition_by] if isinstance(partition_by, str) else list(partition_by or [])
+    if not names:
+        return []
+    what = arg("partition_by")
+    bad = [n for n in names if not isinstance(n, str) or n not in schema.names]
+    if bad:
+        raise InputError(f"{what}: no column named {bad[0]!r} in the output. Columns: "
+                         f"{columns_note(schema.names)}")
+    if len(set(names)) < len(names):
+        raise InputError(f"{what} names a column twice: {names}")
+    if len(names) >= len(schema):
+        raise InputError(f"{what} names every column; the files would hold none")
+    for n in names:
+        t = schema.field(n).type
+        base = t.value_type if pa.types.is_dictionary(t) else t
+        if not (pa.types.is_string(base) or pa.types.is_large_string(base)
+                or pa.types.is_integer(base) or pa.types.is_boolean(base)):
+            raise InputError(f"{what}: column '{n}' is {t}; partition by string, integer or "
+                             f"bool columns (each value becomes a folder)")
+        if n.startswith((".", "_")) or "/" in n or "=" in n:
+            raise InputError(f"{what}: column '{n}' cannot name a partition folder (readers "
+                             f"skip folders that begin with '_' or '.', and '/' or '=' would "
+                             f"split the name): rename it first")
+    return names
+
+
+def _segment(name: str, value) -> str:
+    """A hive folder name for `value` of column `name`: percent-encoded (as pyarrow writes
+    them), null as ``__HIVE_DEFAULT_PARTITION__``, a bool as true / false."""
+    from urllib.parse import quote
+
+    if value is None:
+        return f"{name}={_HIVE_NULL}"
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return f"{name}={quote(text, safe='')}"
 
 
 def probe_writable(path, what: str, *, replaced: bool = False) -> None:
@@ -97,16 +166,20 @@ class PartitionedPath(str):
     """The path of a file in a hive-partitioned directory (``root/key=value/.../f.parquet``),
     carrying the partition columns its folders give: `fields` (names and types, as
     `pyarrow.dataset` infers them over the whole directory: int32 when every value is an
-    int32, else string) and `values` (``__HIVE_DEFAULT_PARTITION__`` is null)."""
+    int32, else string) and `values` (``__HIVE_DEFAULT_PARTITION__`` is null). A directory
+    this library wrote (`AtomicParquetWriter`'s `partition_by`) records its schema, so its
+    keys get their written types instead and `order` is the written column order."""
 
-    def __new__(cls, path: str, fields: Sequence[pa.Field] = (), values: Sequence = ()):
+    def __new__(cls, path: str, fields: Sequence[pa.Field] = (), values: Sequence = (),
+                order: Sequence[str] | None = None):
         obj = super().__new__(cls, path)
         obj.fields = tuple(fields)
         obj.values = tuple(values)
+        obj.order = tuple(order) if order is not None else None
         return obj
 
     def __reduce__(self):
-        return PartitionedPath, (str(self), self.fields, self.values)
+        return PartitionedPath, (str(self), self.fields, self.values, self.order)
 
 
 def partition_of(path: str) -> tuple[tuple[pa.Field, ...], tuple]:
@@ -127,8 +200,10 @@ def with_partition(batch: pa.RecordBatch | pa.Table, path: str,
     for f, v in zip(fields, values):
         arrays[f.name] = pa.repeat(pa.scalar(v, f.type), n)
         fields_by_name[f.name] = f
-    names = list(columns) if columns is not None else list(arrays)
-    schema = pa.schema([fields_by_name[c] for c in names], metadata=batch.schema.metadata)
+    order = getattr(path, "order", None)
+    names = list(columns) if columns is not None else list(order or arrays)
+    schema = pa.schema([fields_by_name[c] for c in names],
+                       metadata=_without_written(batch.schema.metadata))
     make = pa.Table.from_arrays if isinstance(batch, pa.Table) else pa.RecordBatch.from_arrays
     return make([arrays[c] for c in names], schema=schema)
 
@@ -142,7 +217,10 @@ def partition_schema(schema: pa.Schema, path: str) -> pa.Schema:
                          f"of its folders")
     for f in fields:
         schema = schema.append(f)
-    return schema
+    order = getattr(path, "order", None)
+    if order:
+        schema = pa.schema([schema.field(c) for c in order], metadata=schema.metadata)
+    return schema.with_metadata(_without_written(schema.metadata) or {})
 
 
 def _file_columns(path: str, columns: Sequence[str] | None) -> list[str] | None:
@@ -175,15 +253,48 @@ def _hive_files(item: str) -> list[PartitionedPath] | None:
         segs = [] if rel == os.curdir else rel.split(os.sep)
         found.extend((os.path.join(root, f), segs) for f in files
                      if f.endswith(".parquet") and not f.startswith((".", "_")))
-    return hive_layout(found)
+    return hive_layout(found, pq.read_schema)
 
 
-def hive_layout(found: Sequence[tuple[str, Sequence[str]]]) -> list[PartitionedPath] | None:
+#: file metadata of a partitioned output: the whole schema written (base64 IPC), so this
+#: library reads the keys back with their own types and the columns in their own order
+WRITTEN_SCHEMA_KEY = b"vae_augment.partitioned_schema"
+
+
+def _without_written(metadata):
+    if not metadata or WRITTEN_SCHEMA_KEY not in metadata:
+        return metadata
+    return {k: v for k, v in metadata.items() if k != WRITTEN_SCHEMA_KEY} or None
+
+
+def _written_schema(file_schema: pa.Schema, keys: Sequence[str]) -> pa.Schema | None:
+    """The schema `AtomicParquetWriter` recorded in a partitioned output's file, when it is
+    there and fits the file and its folders' `keys`; else None."""
+    import base64
+
+    raw = (file_schema.metadata or {}).get(WRITTEN_SCHEMA_KEY)
+    if raw is None:
+        return None
+    try:
+        written = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(raw)))
+    except (ValueError, pa.ArrowException):
+        return None
+    own = [f for f in written if f.name not in keys]
+    if (sorted(written.names) != sorted([*file_schema.names, *keys])
+            or any(not f.equals(file_schema.field(f.name)) for f in own)):
+        return None
+    return written
+
+
+def hive_layout(found: Sequence[tuple[str, Sequence[str]]],
+                schema_of=None) -> list[PartitionedPath] | None:
     """`found` ((file path, its folders below the root)) as the files of a hive-partitioned
     directory, each with its partition values, when every folder is a ``key=value``, with the
     same keys in the same order for every file; else None. Values are percent-decoded and
     typed as `pyarrow.dataset`'s hive discovery types them (int32 when every value of a key
-    is one, else string; ``__HIVE_DEFAULT_PARTITION__`` is null), from the paths alone."""
+    is one, else string; ``__HIVE_DEFAULT_PARTITION__`` is null), from the paths alone;
+    or, when `schema_of` (path -> its Arrow schema) finds the schema this library's writer
+    recorded in the first file, with the types and column order written."""
     from urllib.parse import unquote
 
     keys: list[str] | None = None
@@ -200,6 +311,11 @@ def hive_layout(found: Sequence[tuple[str, Sequence[str]]]) -> list[PartitionedP
     def int32(v: str) -> bool:  # as Arrow parses: "007" is 7; "+5", "1_000" are strings
         return re.fullmatch(r"-?[0-9]+", v) is not None and -2**31 <= int(v) < 2**31
 
+    rows.sort()
+    if schema_of is not None:
+        typed = _as_written(rows, keys, schema_of)
+        if typed is not None:
+            return typed
     fields = []
     for i, k in enumerate(keys):
         present = [vals[i] for _, vals in rows if vals[i] != _HIVE_NULL]
@@ -207,7 +323,28 @@ def hive_layout(found: Sequence[tuple[str, Sequence[str]]]) -> list[PartitionedP
         fields.append(pa.field(k, pa.int32() if ints else pa.string()))
     return [PartitionedPath(path, fields, [
         None if v == _HIVE_NULL else (int(v) if f.type == pa.int32() else v)
-        for f, v in zip(fields, vals)]) for path, vals in sorted(rows)]
+        for f, v in zip(fields, vals)]) for path, vals in rows]
+
+
+def _as_written(rows, keys, schema_of) -> list[PartitionedPath] | None:
+    """`hive_layout`'s files typed by the schema the writer recorded, or None (no record, or
+    a folder value that does not parse as its written type: folders renamed by hand)."""
+    try:
+        written = _written_schema(schema_of(rows[0][0]), keys)
+    except (OSError, pa.ArrowException):  # unreadable: the read names it later
+        return None
+    if written is None:
+        return None
+    fields = [written.field(k) for k in keys]
+    out = []
+    for path, vals in rows:
+        try:
+            values = [None if v == _HIVE_NULL else pa.array([v]).cast(f.type)[0].as_py()
+                      for f, v in zip(fields, vals)]
+        except (pa.ArrowException, ValueError):
+            return None
+        out.append(PartitionedPath(path, fields, values, written.names))
+    return out
 
 
 def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
@@ -426,11 +563,19 @@ def output_schema(schema: pa.Schema) -> pa.Schema:
 
 
 class AtomicParquetWriter:
-    """Writes one Parquet file (or `shards` files in a directory) under a temporary name.
+    """Writes one Parquet file (or `shards` files in a directory, or a hive-partitioned
+    directory by the columns `partition_by`) under a temporary name.
 
     The output appears under its final name only when `close()` succeeds, so a killed
     process leaves either no output or the previous one intact. Row groups are buffered
-    to `row_group_size` rows.
+    to `row_group_size` rows (over all partitions: with many, their row groups are smaller).
+
+    With `partition_by`, each row goes to ``key=value/.../part-00000.parquet`` for its
+    values of those columns (percent-encoded; null as ``__HIVE_DEFAULT_PARTITION__``), and
+    the files hold the other columns, as Spark and `pyarrow.dataset.write_dataset` write
+    them. Reading the directory back gives the partition columns after the others, typed by
+    the reader (`resolve_inputs` and `pyarrow.dataset`: int32 when every value is one, else
+    string). At most `MAX_PARTITIONS` partitions.
 
     Example:
         >>> with AtomicParquetWriter("out.parquet", schema) as w:  # doctest: +SKIP
@@ -445,6 +590,7 @@ class AtomicParquetWriter:
         overwrite: bool = False,
         shards: int | None = None,
         row_group_size: int = 131072,
+        partition_by: str | Sequence[str] | None = None,
     ):
         self.path = os.fspath(path)
         self.schema = schema
@@ -452,12 +598,14 @@ class AtomicParquetWriter:
         self.row_group_size = row_group_size
         if shards is not None and shards < 1:
             raise InputError(f"{arg('output_shards')} must be a positive integer, got {shards}")
-        refuse_output(self.path, overwrite, shards)
+        self.partition_by = check_partition_by(schema, partition_by)
+        refuse_output(self.path, overwrite, shards, self.partition_by)
         parent = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(parent):
             raise InputError(f"output directory '{parent}' does not exist")
         base = os.path.basename(self.path)
-        if shards is None:
+        self._directory = shards is not None or bool(self.partition_by)
+        if not self._directory:
             fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
             os.close(fd)
             with_umask_mode(self._tmp)
@@ -467,8 +615,20 @@ class AtomicParquetWriter:
                 tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent))
             self._writers = [
                 pq.ParquetWriter(os.path.join(self._tmp, f"part-{i:05d}-of-{shards:05d}.parquet"), schema)
-                for i in range(shards)
+                for i in range(shards or 0)
             ]
+        # partitioned: the files' schema, and per partition (its folders) a writer and rows
+        keep = [i for i, f in enumerate(schema) if f.name not in self.partition_by]
+        self._file_schema = pa.schema([schema.field(i) for i in keep], metadata=schema.metadata)
+        if self.partition_by:  # so that this library reads the keys back as written
+            import base64
+
+            self._file_schema = self._file_schema.with_metadata({
+                **(schema.metadata or {}),
+                WRITTEN_SCHEMA_KEY: base64.b64encode(schema.serialize().to_pybytes())})
+        self._file_columns = keep
+        self._parts: dict[tuple[str, ...], pq.ParquetWriter] = {}
+        self._part_pending: dict[tuple[str, ...], list[pa.RecordBatch]] = {}
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._next = 0
@@ -499,12 +659,63 @@ class AtomicParquetWriter:
                         f"learned a null rate from a table with null tensors: fit it on a "
                         f"table with those entries filled (e.g. with zeros) or the column "
                         f"excluded")
-            self._pending.append(batch)
+            if self.partition_by:
+                self._split(batch)
+            else:
+                self._pending.append(batch)
             self._pending_rows += batch.num_rows
             if self._pending_rows >= self.row_group_size:
                 self._flush()
 
+    def _split(self, batch: pa.RecordBatch) -> None:
+        """Files `batch`'s rows under their partitions' pending rows."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        codes = np.zeros(batch.num_rows, np.int64)
+        dictionaries = []
+        for name in self.partition_by:
+            col = batch.column(self.schema.get_field_index(name))
+            if pa.types.is_dictionary(col.type):
+                col = col.dictionary_decode()
+            enc = pc.dictionary_encode(col, null_encoding="encode")
+            dictionaries.append(enc.dictionary.to_pylist())
+            codes = codes * len(enc.dictionary) + enc.indices.to_numpy(zero_copy_only=False)
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        files = pa.RecordBatch.from_arrays([batch.column(i) for i in self._file_columns],
+                                           schema=self._file_schema)
+        for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
+            code, key = int(codes[order[lo]]), []
+            for name, values in zip(reversed(self.partition_by), reversed(dictionaries)):
+                code, i = divmod(code, len(values))
+                key.append(_segment(name, values[i]))
+            key = tuple(reversed(key))
+            if key not in self._part_pending:
+                if len(self._part_pending) >= MAX_PARTITIONS:
+                    raise InputError(
+                        f"{arg('partition_by')} {self.partition_by} makes more than "
+                        f"{MAX_PARTITIONS} partitions (one open file each); partition by "
+                        f"columns with fewer distinct values")
+                self._part_pending[key] = []
+            self._part_pending[key].append(files.take(pa.array(order[lo:hi])))
+
     def _flush(self) -> None:
+        if self.partition_by:
+            for key, pending in self._part_pending.items():
+                if not pending:
+                    continue
+                table = pa.Table.from_batches(pending, schema=self._file_schema)
+                if key not in self._parts:
+                    folder = os.path.join(self._tmp, *key)
+                    os.makedirs(folder, exist_ok=True)
+                    self._parts[key] = pq.ParquetWriter(
+                        os.path.join(folder, "part-00000.parquet"), self._file_schema)
+                self._parts[key].write_table(table, row_group_size=self.row_group_size)
+                self.rows_written += table.num_rows
+                pending.clear()
+            self._pending_rows = 0
+            return
         if not self._pending:
             return
         table = pa.Table.from_batches(self._pending, schema=self.schema)
@@ -518,11 +729,11 @@ class AtomicParquetWriter:
         if self._closed:
             return
         self._flush()
-        for w in self._writers:
+        for w in [*self._writers, *self._parts.values()]:
             w.close()
         self._closed = True
         try:
-            if self.shards is None and not os.path.isdir(self.path):
+            if not self._directory and not os.path.isdir(self.path):
                 os.replace(self._tmp, self.path)  # atomic, also over an existing file
             elif os.path.lexists(self.path):
                 # a directory is replaced, or replaces a file: move the old one aside (hidden)
@@ -540,7 +751,7 @@ class AtomicParquetWriter:
         if self._closed:
             return
         self._closed = True
-        for w in self._writers:
+        for w in [*self._writers, *self._parts.values()]:
             try:
                 w.close()
             except Exception:  # noqa: BLE001 - best effort cleanup

@@ -95,10 +95,19 @@ def _remote_directory(item: str) -> list[str]:
             nested.append((m.path, rel[:-1]))
     if not nested:
         return []
-    hive = hive_layout(nested)
+    hive = hive_layout(nested, _remote_schema)
     if hive is None:
         raise not_hive(item, f"{root}/**/*.parquet")
     return hive
+
+
+def _remote_schema(path: str):
+    """The Arrow schema of a remote Parquet file (its footer)."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path) as f:
+        return pq.read_schema(f)
 
 
 def _match_checked(pattern: str) -> list[str]:
@@ -122,11 +131,11 @@ def _match_checked(pattern: str) -> list[str]:
 def _add_partition(element, partitions, columns, with_filename):
     """(path, table) -> the table with its file's partition columns (and the path, kept
     when `with_filename`)."""
-    from vae_augment.io import PartitionedPath, with_partition
+    from vae_augment.io import with_partition
 
     path, table = element
     if path in partitions:
-        table = with_partition(table, PartitionedPath(path, *partitions[path]), columns)
+        table = with_partition(table, partitions[path], columns)
     return (path, table) if with_filename else table
 
 
@@ -179,7 +188,7 @@ class ReadParquetTables(beam.PTransform):
                 files.update(dict.fromkeys(_match_checked(item)))
             self._patterns = list(files)
             found += [f for f in files if partition_of(f)[0]]
-        self._partitions = {str(f): partition_of(f) for f in found}
+        self._partitions = {str(f): f for f in found}  # PartitionedPaths (picklable)
 
     def display_data(self):
         return {"patterns": ", ".join(self._patterns)[:1000],
@@ -188,7 +197,7 @@ class ReadParquetTables(beam.PTransform):
     def expand(self, pbegin):
         require_root(pbegin, "ReadParquetTables")
         if self._partitions:
-            keys = {f.name for fields, _ in self._partitions.values() for f in fields}
+            keys = {f.name for path in self._partitions.values() for f in path.fields}
             read_columns = (None if self._columns is None
                             else [c for c in self._columns if c not in keys])
             return (
