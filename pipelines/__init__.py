@@ -43,8 +43,14 @@ _CREATED: set[str] = set()  # output directories this process created (removed i
 def add_output_args(
     p: argparse.ArgumentParser, *, shards_help: str, dead_letter: bool = True
 ) -> None:
-    """The output flags every job shares: --num-shards, --dead-letter, --overwrite."""
+    """The output flags every job shares: --num-shards, --partition-by, --dead-letter,
+    --overwrite."""
     p.add_argument("--num-shards", type=int, default=0, help=shards_help)
+    p.add_argument("--partition-by", default=None, metavar="COLUMNS",
+                   type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
+                   help="write a hive-partitioned directory by these columns (comma-separated): "
+                        "COLUMN=value/.../NAME-SSSSS-of-NNNNN.parquet, --num-shards files per "
+                        "partition (0: 1)")
     if dead_letter:
         p.add_argument("--dead-letter", default=None, metavar="PATH",
                        help="write rows the model cannot take to PATH*.jsonl (a directory, "
@@ -80,8 +86,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
 def prepare_output(output: str, overwrite: bool) -> str:
     """Checks/creates the output directory and returns it without a trailing slash.
 
-    Refuses a directory that already holds Parquet files unless `overwrite`, in which case
-    those files are deleted first (so no stale shard of an earlier run survives). A directory
+    Refuses a directory that already holds Parquet files (its own, or in ``key=value``
+    folders: a partitioned run's) unless `overwrite`, in which case those files are deleted
+    first, and emptied ``key=value`` folders too (so no stale shard of an earlier run
+    survives). A directory
     it creates is removed again if the run fails (`finish`, `main`).
     """
     from apache_beam.io.filesystems import FileSystems
@@ -95,7 +103,9 @@ def prepare_output(output: str, overwrite: bool) -> str:
         parent = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(parent):
             raise InputError(f"`--output` parent directory '{parent}' does not exist")
-    existing = [m.path for m in FileSystems.match([output + "/*.parquet"])[0].metadata_list]
+    # an earlier run's files: flat, or a partitioned layout (--partition-by)
+    existing = [m.path for pattern in (output + "/*.parquet", output + "/*=*/**.parquet")
+                for m in FileSystems.match([pattern])[0].metadata_list]
     if existing and not overwrite:
         raise InputError(
             f"`--output` '{output}' already holds {len(existing)} Parquet files; pass "
@@ -106,6 +116,14 @@ def prepare_output(output: str, overwrite: bool) -> str:
         _CREATED.add(os.path.abspath(output))
     if existing:
         FileSystems.delete(existing)
+        if "://" not in output:  # a partitioned layout's folders, emptied: gone too
+            for root, dirs, _ in os.walk(output, topdown=False):
+                for d in dirs:
+                    if "=" in d:
+                        try:
+                            os.rmdir(os.path.join(root, d))
+                        except OSError:  # holds something else: kept
+                            pass
     return output
 
 
@@ -187,6 +205,25 @@ def runs_in_process(options) -> bool:
 
     mode = options.view_as(DirectOptions).direct_running_mode
     return _runner_name(options) in _IN_PROCESS_RUNNERS and mode != "multi_processing"
+
+
+def write_parquet(tables, output: str, name: str, schema, shards: int,
+                  partition_by: Sequence[str] | None = None, *, label: str | None = None):
+    """The jobs' Parquet sink: ``output/NAME-SSSSS-of-NNNNN.parquet``, or with `partition_by`
+    a hive-partitioned directory of such files (`vae_augment.beam.WritePartitionedParquet`,
+    `shards` files per partition, at least 1)."""
+    import apache_beam as beam
+
+    label = label or f"Write{name.title()}"
+    if partition_by:
+        from vae_augment.beam import WritePartitionedParquet
+
+        return tables | label >> WritePartitionedParquet(
+            output, schema, partition_by, prefix=name, num_shards=max(shards, 1))
+    return tables | label >> beam.io.WriteToParquetBatched(
+        f"{output}/{name}", schema, file_name_suffix=".parquet", num_shards=shards,
+        use_compliant_nested_type=True,
+    )
 
 
 def num_shards(options, requested: int) -> int:

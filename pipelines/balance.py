@@ -47,6 +47,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD
     from vae_augment.beam.rows import schema_difference
     from vae_augment.errors import SchemaError
+    from vae_augment.io import check_partition_by
 
     args, options = pipelines.parse_args(build_parser(), argv)
     files, input_schema = pipelines.read_inputs(args.input)
@@ -60,25 +61,21 @@ def run(argv: Sequence[str] | None = None) -> dict:
             f"input does not match the schema artifact '{args.model_dir}' was trained on: {problem}"
         )
     shards = pipelines.num_shards(options, args.num_shards)
+    # the model's types, with the input's metadata, as the CLI writes (real rows keep it too)
+    schema = own_output_schema(input_schema, transform.output_schema)
+    check_partition_by(schema, args.partition_by)  # before any output
     output = pipelines.prepare_output(args.output, args.overwrite)
     if pipelines.runs_in_process(options):
         # this process is the worker: import TensorFlow and load the model while the
         # pipeline is built and the data read (the synthetic rows wait for the counts)
         transform.warm_up()
-    # the model's types, with the input's metadata, as the CLI writes (real rows keep it too)
-    schema = own_output_schema(input_schema, transform.output_schema)
     if args.dead_letter:
         transform = transform.with_exception_handling()
     p = beam.Pipeline(options=options)
     result = p | "Read" >> ReadParquetTables(files, validate=False) | "Balance" >> transform
     parts, bad = result if args.dead_letter else (result, None)
-    sinks = [
-        part | f"Write{name.title()}" >> beam.io.WriteToParquetBatched(
-            f"{output}/{name}", schema, file_name_suffix=".parquet", num_shards=shards,
-            use_compliant_nested_type=True,
-        )
-        for name, part in (("real", parts.real), ("synthetic", parts.synthetic))
-    ]
+    sinks = [pipelines.write_parquet(part, output, name, schema, shards, args.partition_by)
+             for name, part in (("real", parts.real), ("synthetic", parts.synthetic))]
     if bad is not None:
         sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))
     counters = pipelines.finish(p, sinks, output, dead_letter=args.dead_letter,

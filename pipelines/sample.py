@@ -43,6 +43,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     from vae_augment.beam._shared import model_meta
     from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD
     from vae_augment.errors import VAEAugmentError
+    from vae_augment.io import check_partition_by
 
     args, options = pipelines.parse_args(build_parser(), argv)
     if args.n < 0:
@@ -55,16 +56,12 @@ def run(argv: Sequence[str] | None = None) -> dict:
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD,
     )
     shards = pipelines.num_shards(options, args.num_shards)
+    check_partition_by(transform.output_schema, args.partition_by)  # before any output
     output = pipelines.prepare_output(args.output, args.overwrite)
     p = beam.Pipeline(options=options)
-    sink = (
-        p
-        | "Sample" >> transform
-        | "Write" >> beam.io.WriteToParquetBatched(
-            f"{output}/synthetic", transform.output_schema, file_name_suffix=".parquet",
-            num_shards=shards, use_compliant_nested_type=True,
-        )
-    )
+    sink = pipelines.write_parquet(p | "Sample" >> transform, output, "synthetic",
+                                   transform.output_schema, shards, args.partition_by,
+                                   label="Write")
     counters = pipelines.finish(p, [sink], output, counters=("synthetic_rows",))
     return {"output": output, "requested": {str(c): n for c, n in counts.items()}, **counters}
 

@@ -72,6 +72,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     for _, step in steps:
         schema = step.output_schema(schema)
     shards = pipelines.num_shards(options, args.num_shards)
+    from vae_augment.io import check_partition_by
+
+    check_partition_by(schema, args.partition_by)  # before any output
     output = pipelines.prepare_output(args.output, args.overwrite)
     p = beam.Pipeline(options=options)
     tables = p | "Read" >> ReadParquetTables(files, validate=False)
@@ -82,10 +85,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
             dead.append(bad)
         else:
             tables = tables | name >> step
-    sinks = [tables | "CountScored" >> beam.Map(_count_scored) | "Write" >> beam.io.WriteToParquetBatched(
-        f"{output}/scored", schema, file_name_suffix=".parquet", num_shards=shards,
-        use_compliant_nested_type=True,
-    )]
+    sinks = [pipelines.write_parquet(tables | "CountScored" >> beam.Map(_count_scored), output,
+                                     "scored", schema, shards, args.partition_by, label="Write")]
     if dead:
         bad = tuple(dead) | "AllBad" >> beam.Flatten()
         sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))

@@ -31,6 +31,8 @@ __all__ = [
     "refuse_existing",
     "refuse_output",
     "check_partition_by",
+    "partition_file_schema",
+    "split_partitions",
     "probe_writable",
     "AtomicParquetWriter",
 ]
@@ -124,6 +126,50 @@ def check_partition_by(schema: pa.Schema, partition_by) -> list[str]:
                              f"skip folders that begin with '_' or '.', and '/' or '=' would "
                              f"split the name): rename it first")
     return names
+
+
+def partition_file_schema(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
+    """The schema of a partitioned output's files: `schema` without the partition columns
+    `names`, its metadata plus the whole `schema` (`WRITTEN_SCHEMA_KEY`), so this library
+    reads the directory back as written."""
+    import base64
+
+    if not names:
+        return schema
+    return pa.schema([f for f in schema if f.name not in names], metadata={
+        **(schema.metadata or {}),
+        WRITTEN_SCHEMA_KEY: base64.b64encode(schema.serialize().to_pybytes())})
+
+
+def split_partitions(batch: pa.RecordBatch, names: Sequence[str], file_schema: pa.Schema
+                     ) -> list[tuple[tuple[str, ...], pa.RecordBatch]]:
+    """`batch`'s rows by their values of the columns `names`: (the partition's folder names,
+    its rows in `file_schema`, the other columns), in the order of the values' first rows'
+    codes."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    codes = np.zeros(batch.num_rows, np.int64)
+    dictionaries = []
+    for name in names:
+        col = batch.column(batch.schema.get_field_index(name))
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        enc = pc.dictionary_encode(col, null_encoding="encode")
+        dictionaries.append(enc.dictionary.to_pylist())
+        codes = codes * len(enc.dictionary) + enc.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    files = pa.RecordBatch.from_arrays([batch.column(f.name) for f in file_schema],
+                                       schema=file_schema)
+    out = []
+    for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
+        code, key = int(codes[order[lo]]), []
+        for name, values in zip(reversed(names), reversed(dictionaries)):
+            code, i = divmod(code, len(values))
+            key.append(_segment(name, values[i]))
+        out.append((tuple(reversed(key)), files.take(pa.array(order[lo:hi]))))
+    return out
 
 
 def _segment(name: str, value) -> str:
@@ -618,15 +664,7 @@ class AtomicParquetWriter:
                 for i in range(shards or 0)
             ]
         # partitioned: the files' schema, and per partition (its folders) a writer and rows
-        keep = [i for i, f in enumerate(schema) if f.name not in self.partition_by]
-        self._file_schema = pa.schema([schema.field(i) for i in keep], metadata=schema.metadata)
-        if self.partition_by:  # so that this library reads the keys back as written
-            import base64
-
-            self._file_schema = self._file_schema.with_metadata({
-                **(schema.metadata or {}),
-                WRITTEN_SCHEMA_KEY: base64.b64encode(schema.serialize().to_pybytes())})
-        self._file_columns = keep
+        self._file_schema = partition_file_schema(schema, self.partition_by)
         self._parts: dict[tuple[str, ...], pq.ParquetWriter] = {}
         self._part_pending: dict[tuple[str, ...], list[pa.RecordBatch]] = {}
         self._pending: list[pa.RecordBatch] = []
@@ -669,28 +707,7 @@ class AtomicParquetWriter:
 
     def _split(self, batch: pa.RecordBatch) -> None:
         """Files `batch`'s rows under their partitions' pending rows."""
-        import numpy as np
-        import pyarrow.compute as pc
-
-        codes = np.zeros(batch.num_rows, np.int64)
-        dictionaries = []
-        for name in self.partition_by:
-            col = batch.column(self.schema.get_field_index(name))
-            if pa.types.is_dictionary(col.type):
-                col = col.dictionary_decode()
-            enc = pc.dictionary_encode(col, null_encoding="encode")
-            dictionaries.append(enc.dictionary.to_pylist())
-            codes = codes * len(enc.dictionary) + enc.indices.to_numpy(zero_copy_only=False)
-        order = np.argsort(codes, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-        files = pa.RecordBatch.from_arrays([batch.column(i) for i in self._file_columns],
-                                           schema=self._file_schema)
-        for lo, hi in zip(starts, np.r_[starts[1:], len(order)]):
-            code, key = int(codes[order[lo]]), []
-            for name, values in zip(reversed(self.partition_by), reversed(dictionaries)):
-                code, i = divmod(code, len(values))
-                key.append(_segment(name, values[i]))
-            key = tuple(reversed(key))
+        for key, rows in split_partitions(batch, self.partition_by, self._file_schema):
             if key not in self._part_pending:
                 if len(self._part_pending) >= MAX_PARTITIONS:
                     raise InputError(
@@ -698,7 +715,7 @@ class AtomicParquetWriter:
                         f"{MAX_PARTITIONS} partitions (one open file each); partition by "
                         f"columns with fewer distinct values")
                 self._part_pending[key] = []
-            self._part_pending[key].append(files.take(pa.array(order[lo:hi])))
+            self._part_pending[key].append(rows)
 
     def _flush(self) -> None:
         if self.partition_by:

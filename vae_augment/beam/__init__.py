@@ -31,6 +31,7 @@ _LAZY = {
     "GenerateSynthetic": "vae_augment.beam.generate",
     "plan_shards": "vae_augment.beam.generate",
     "ReadParquetTables": "vae_augment.beam.parquet",
+    "WritePartitionedParquet": "vae_augment.beam.parquet",
     "expand_patterns": "vae_augment.beam.parquet",
     "LATENT_COLUMN": "vae_augment.beam.rows",
     "SCORE_COLUMN": "vae_augment.beam.rows",

@@ -1,4 +1,5 @@
-"""`ReadParquetTables`: Parquet files or patterns -> one Arrow table per row group."""
+"""`ReadParquetTables`: Parquet files or patterns -> one Arrow table per row group; and
+`WritePartitionedParquet`: tables -> a hive-partitioned directory."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from apache_beam.io.parquetio import ReadAllFromParquetBatched
 from vae_augment.errors import InputError, VAEAugmentError
 from vae_augment.io import partition_of
 
-__all__ = ["ReadParquetTables", "expand_patterns", "match_files"]
+__all__ = ["ReadParquetTables", "WritePartitionedParquet", "expand_patterns", "match_files"]
 
 
 def _items(inputs: str | Sequence[str]) -> list[str]:
@@ -212,3 +213,102 @@ class ReadParquetTables(beam.PTransform):
             | "Read" >> ReadAllFromParquetBatched(columns=self._columns,
                                                   with_filename=self._with_filename)
         )
+
+
+class WritePartitionedParquet(beam.PTransform):
+    """Arrow tables -> a hive-partitioned directory: ``output/key=value/.../PREFIX-SSSSS-of-
+    NNNNN.parquet``, `num_shards` files per partition, as `vae-augment balance --partition-by`
+    writes one (`vae_augment.io.AtomicParquetWriter`): the files hold the columns other than
+    `partition_by` and record `schema`, so this library reads the directory back exactly;
+    other readers type the keys from the folder names.
+
+    Rows are split by partition, grouped by (partition, shard) and each group written as one
+    file under a temporary name, then renamed: a retried group rewrites the same file, and a
+    partition's rows stream through the write (no partition is held in memory beyond what the
+    runner's group-by holds). Returns the paths written.
+
+    Example:
+        >>> tables | WritePartitionedParquet("out", schema, ["is_synthetic"],
+        ...                                  prefix="balanced")  # doctest: +SKIP
+    """
+
+    def __init__(self, output: str, schema, partition_by: Sequence[str], *,
+                 prefix: str = "part", num_shards: int = 1):
+        super().__init__()
+        from vae_augment.io import check_partition_by, partition_file_schema
+
+        self._keys = check_partition_by(schema, partition_by)
+        if not self._keys:
+            raise VAEAugmentError("`partition_by` names no column")
+        if num_shards < 1:
+            raise VAEAugmentError(f"`num_shards` must be >= 1, got {num_shards}")
+        self._output = output.rstrip("/")
+        self._schema = schema
+        self._file_schema = partition_file_schema(schema, self._keys)
+        self._prefix = prefix
+        self._shards = int(num_shards)
+
+    def expand(self, tables):
+        return (
+            tables
+            | "SplitPartitions" >> beam.ParDo(_SplitPartitions(
+                self._schema, self._keys, self._file_schema, self._shards))
+            | "GroupPartitions" >> beam.GroupByKey()
+            | "WriteFiles" >> beam.Map(_write_partition, self._output, self._prefix,
+                                       self._shards, self._file_schema)
+        )
+
+
+class _SplitPartitions(beam.DoFn):
+    """table -> ((folders, shard), rows): each partition's rows of the table, on a shard
+    chosen round-robin per partition (so a partition's rows spread over its shards)."""
+
+    def __init__(self, schema, keys, file_schema, shards):
+        self._schema, self._keys, self._file_schema = schema, keys, file_schema
+        self._shards = shards
+
+    def setup(self):
+        import random
+
+        self._next: dict = {}
+        self._start = random.Random().randrange(self._shards)
+
+    def process(self, table):
+        import pyarrow as pa
+
+        from vae_augment.io import split_partitions
+
+        table = table.cast(self._schema) if not table.schema.equals(
+            self._schema, check_metadata=False) else table
+        for batch in table.to_batches():
+            for key, rows in split_partitions(batch, self._keys, self._file_schema):
+                shard = self._next.get(key, self._start)
+                self._next[key] = (shard + 1) % self._shards
+                yield (key, shard), pa.Table.from_batches([rows])
+
+
+def _write_partition(group, output, prefix, shards, file_schema):
+    """Writes one (partition, shard) group's rows as one Parquet file (temporary name, then
+    renamed); returns its path."""
+    import uuid
+
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    (folders, shard), tables = group
+    folder = "/".join([output, *folders])
+    path = f"{folder}/{prefix}-{shard:05d}-of-{shards:05d}.parquet"
+    tmp = f"{folder}/.{prefix}-{shard:05d}.{uuid.uuid4().hex}.tmp"
+    if "://" not in output:
+        os.makedirs(folder, exist_ok=True)
+    try:
+        with FileSystems.create(tmp) as f:
+            with pq.ParquetWriter(f, file_schema) as writer:
+                for table in tables:
+                    writer.write_table(table.cast(file_schema))
+        FileSystems.rename([tmp], [path])  # a retried group's file is replaced
+    except BaseException:
+        if FileSystems.exists(tmp):
+            FileSystems.delete([tmp])
+        raise
+    return path
