@@ -231,3 +231,13 @@ def test_beam_jobs_write_partitioned_outputs(tmp_path, mixed_parquet, mixed_arti
     sample.run(["--output", str(tmp_path / "s"), "--model-dir", str(mixed_artifact),
                 "--n", "5", "--runner", "FnApiRunner", "--partition-by", "label"])
     assert read_table(resolve_inputs(str(tmp_path / "s"))).num_rows == 15
+
+
+def test_a_layout_without_an_output_is_an_error(mixed_parquet):
+    from vae_augment.api import balance, sample
+    from vae_augment.errors import VAEAugmentError
+
+    for call in (lambda: sample("no-model", {"a": 1}, None, partition_by=["label"]),
+                 lambda: balance(str(mixed_parquet), None, label="label", output_shards=2)):
+        with pytest.raises(VAEAugmentError, match="lay out an `output`; with `output` None"):
+            call()

@@ -187,6 +187,9 @@ def sample(
     """
     from vae_augment.sampler import Sampler
 
+    if output is None and (partition_by or output_shards is not None):
+        raise VAEAugmentError("`partition_by` and `output_shards` lay out an `output`; "
+                              "with `output` None the rows come back as a table")
     art = _artifact(model)
     if output is not None:  # before any generation
         refuse_output(output, overwrite, output_shards, partition_by)
@@ -330,6 +333,9 @@ def balance(
         from vae_augment.private_sampling import check_min_distance
 
         privacy_min_distance = check_min_distance(privacy_min_distance)
+    if output is None and (partition_by or output_shards is not None):
+        raise VAEAugmentError("`partition_by` and `output_shards` lay out an `output`; "
+                              "with `output` None the rows come back as a table")
     if output is not None:  # before any training
         refuse_output(output, overwrite, output_shards, partition_by)
         check_partition_by(output_schema(schema), partition_by)
