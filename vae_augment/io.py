@@ -614,7 +614,8 @@ class AtomicParquetWriter:
 
     The output appears under its final name only when `close()` succeeds, so a killed
     process leaves either no output or the previous one intact. Row groups are buffered
-    to `row_group_size` rows (over all partitions: with many, their row groups are smaller).
+    to `row_group_size` rows (split among the partitions: with many, their row groups are
+    smaller).
 
     With `partition_by`, each row goes to ``key=value/.../part-00000.parquet`` for its
     values of those columns (percent-encoded; null as ``__HIVE_DEFAULT_PARTITION__``), and
@@ -666,7 +667,6 @@ class AtomicParquetWriter:
         # partitioned: the files' schema, and per partition (its folders) a writer and rows
         self._file_schema = partition_file_schema(schema, self.partition_by)
         self._parts: dict[tuple[str, ...], pq.ParquetWriter] = {}
-        self._part_pending: dict[tuple[str, ...], list[pa.RecordBatch]] = {}
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._next = 0
@@ -697,50 +697,40 @@ class AtomicParquetWriter:
                         f"learned a null rate from a table with null tensors: fit it on a "
                         f"table with those entries filled (e.g. with zeros) or the column "
                         f"excluded")
-            if self.partition_by:
-                self._split(batch)
-            else:
-                self._pending.append(batch)
+            self._pending.append(batch)
             self._pending_rows += batch.num_rows
             if self._pending_rows >= self.row_group_size:
                 self._flush()
 
-    def _split(self, batch: pa.RecordBatch) -> None:
-        """Files `batch`'s rows under their partitions' pending rows."""
-        for key, rows in split_partitions(batch, self.partition_by, self._file_schema):
-            if key not in self._part_pending:
-                if len(self._part_pending) >= MAX_PARTITIONS:
-                    raise InputError(
-                        f"{arg('partition_by')} {self.partition_by} makes more than "
-                        f"{MAX_PARTITIONS} partitions (one open file each); partition by "
-                        f"columns with fewer distinct values")
-                self._part_pending[key] = []
-            self._part_pending[key].append(rows)
-
     def _flush(self) -> None:
-        if self.partition_by:
-            for key, pending in self._part_pending.items():
-                if not pending:
-                    continue
-                table = pa.Table.from_batches(pending, schema=self._file_schema)
-                if key not in self._parts:
-                    folder = os.path.join(self._tmp, *key)
-                    os.makedirs(folder, exist_ok=True)
-                    self._parts[key] = pq.ParquetWriter(
-                        os.path.join(folder, "part-00000.parquet"), self._file_schema)
-                self._parts[key].write_table(table, row_group_size=self.row_group_size)
-                self.rows_written += table.num_rows
-                pending.clear()
-            self._pending_rows = 0
-            return
         if not self._pending:
             return
         table = pa.Table.from_batches(self._pending, schema=self.schema)
+        self._pending, self._pending_rows = [], 0
+        if self.partition_by:  # split once per row group's worth of rows, not per batch
+            for batch in table.combine_chunks().to_batches():
+                for key, rows in split_partitions(batch, self.partition_by, self._file_schema):
+                    self._part_writer(key).write_batch(rows, row_group_size=self.row_group_size)
+                    self.rows_written += rows.num_rows
+            return
         writer = self._writers[self._next % len(self._writers)]
         self._next += 1
         writer.write_table(table, row_group_size=self.row_group_size)
         self.rows_written += table.num_rows
-        self._pending, self._pending_rows = [], 0
+
+    def _part_writer(self, key: tuple[str, ...]) -> pq.ParquetWriter:
+        """The open file of the partition with folders `key` (made on its first rows)."""
+        if key not in self._parts:
+            if len(self._parts) >= MAX_PARTITIONS:
+                raise InputError(
+                    f"{arg('partition_by')} {self.partition_by} makes more than "
+                    f"{MAX_PARTITIONS} partitions (one open file each); partition by "
+                    f"columns with fewer distinct values")
+            folder = os.path.join(self._tmp, *key)
+            os.makedirs(folder, exist_ok=True)
+            self._parts[key] = pq.ParquetWriter(os.path.join(folder, "part-00000.parquet"),
+                                                self._file_schema)
+        return self._parts[key]
 
     def close(self) -> None:
         if self._closed:
