@@ -308,17 +308,20 @@ def test_guided_preset_from_the_cli_and_python():
         return tuple(got[k] for k in names)
 
     names = ("guide_iterations", "candidates", "bank_keep", "dequantize", "beta",
-             "class_balance")
+             "guide_quantile", "class_balance")
     plain = TrainConfig()
-    assert kwargs() == tuple(getattr(plain, k) for k in names) == (0, 1, 0.25, False, 1.0, 0.0)
-    assert kwargs("--guided") == (50, 8, 1.0, True, 0.5, 0.0)
-    assert vae_augment.GUIDED == dict(zip(names[:5], kwargs("--guided")))
+    assert kwargs() == tuple(getattr(plain, k) for k in names) == (
+        0, 1, 0.25, False, 1.0, 0.25, 0.0)
+    assert kwargs("--guided") == (50, 8, 1.0, True, 0.5, 0.4, 0.0)
+    assert vae_augment.GUIDED == dict(zip(names[:6], kwargs("--guided")))
     # a flag given beside --guided wins; alone it changes only itself
     assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5", "--beta", "1",
-                  "--class-balance", "0.5", "--no-dequantize") == (50, 4, 0.5, False, 1.0, 0.5)
-    assert kwargs("--candidates", "4") == (0, 4, 0.25, False, 1.0, 0.0)
-    assert kwargs("--dequantize") == (0, 1, 0.25, True, 1.0, 0.0)
-    assert kwargs("--beta", "0.25") == (0, 1, 0.25, False, 0.25, 0.0)
+                  "--class-balance", "0.5", "--no-dequantize", "--guide-quantile", "0.3") == (
+        50, 4, 0.5, False, 1.0, 0.3, 0.5)
+    assert kwargs("--candidates", "4") == (0, 4, 0.25, False, 1.0, 0.25, 0.0)
+    assert kwargs("--dequantize") == (0, 1, 0.25, True, 1.0, 0.25, 0.0)
+    assert kwargs("--beta", "0.25") == (0, 1, 0.25, False, 0.25, 0.25, 0.0)
+    assert kwargs("--guide-quantile", "0.5") == (0, 1, 0.25, False, 1.0, 0.5, 0.0)
     TrainConfig(**vae_augment.GUIDED)  # a valid configuration
 
 
@@ -331,7 +334,7 @@ def test_evaluation_report_shows_how_the_guide_judges_rows(guided, tmp_path):
     report = evaluate(real, synthetic, label="label", model=guided, seed=0,
                       report_dir=str(tmp_path / "r"), iw_samples=2)
     guide = report["diagnostics"]["guide"]
-    assert guide["candidates"] == 8 and guide["quantile"] == 0.25
+    assert guide["candidates"] == 8 and guide["quantile"] == GUIDED["guide_quantile"] == 0.4
     by_class = {c["class"]: c for c in guide["classes"]}
     assert set(by_class) == {"common", "rare"}
     for c in by_class.values():
@@ -367,5 +370,7 @@ def test_cli_help_quotes_the_guided_preset():
             f"{GUIDED['candidates']} --bank-keep {GUIDED['bank_keep']:g}") in text
     assert f"--guided: {GUIDED['guide_iterations']}]" in text
     assert f"--guided: {GUIDED['candidates']}]" in text
-    assert f"--dequantize --beta {GUIDED['beta']:g} (flags" in text
+    assert (f"--dequantize --beta {GUIDED['beta']:g} --guide-quantile "
+            f"{GUIDED['guide_quantile']:g} (flags") in text
     assert f"[1.0; --guided: {GUIDED['beta']:g}]" in text
+    assert f"[0.25; --guided: {GUIDED['guide_quantile']:g}]" in text
