@@ -98,6 +98,11 @@ def test_partition_by_errors_name_the_problem_and_leave_nothing(tmp_path, monkey
             AtomicParquetWriter(str(tmp_path / "bad"), table.schema, partition_by=keys)
     with pytest.raises(InputError, match=r"`output_shards` or `partition_by`, not both"):
         AtomicParquetWriter(str(tmp_path / "bad"), t.schema, partition_by="s", shards=2)
+    # a value no folder name can hold: the error names it, nothing is left
+    long = pa.table({"id": [1.0], "s": ["v" * 300]})
+    with pytest.raises(InputError, match=r"cannot make the partition folder 's=vvv.*\(File "
+                                         r"name too long\); partition by another column"):
+        _write(tmp_path / "bad", long, ["s"])
     # too many partitions: an error mid-write, no output and no temporary left
     monkeypatch.setattr(vio, "MAX_PARTITIONS", 3)
     with pytest.raises(InputError, match=r"makes more than 3 partitions"):

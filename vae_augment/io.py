@@ -727,7 +727,11 @@ class AtomicParquetWriter:
                     f"{MAX_PARTITIONS} partitions (one open file each); partition by "
                     f"columns with fewer distinct values")
             folder = os.path.join(self._tmp, *key)
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:  # e.g. a value too long for a file name
+                raise InputError(f"cannot make the partition folder '{os.path.join(*key)}' "
+                                 f"({exc.strerror or exc}); partition by another column") from exc
             self._parts[key] = pq.ParquetWriter(os.path.join(folder, "part-00000.parquet"),
                                                 self._file_schema)
         return self._parts[key]
@@ -735,9 +739,13 @@ class AtomicParquetWriter:
     def close(self) -> None:
         if self._closed:
             return
-        self._flush()
-        for w in [*self._writers, *self._parts.values()]:
-            w.close()
+        try:
+            self._flush()
+            for w in [*self._writers, *self._parts.values()]:
+                w.close()
+        except BaseException:  # the last rows could not be written: nothing is left
+            self.abort()
+            raise
         self._closed = True
         try:
             if not self._directory and not os.path.isdir(self.path):
