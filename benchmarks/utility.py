@@ -465,6 +465,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true",
                    help="one seed (0) and no TVAE unless --seeds/--methods say otherwise")
     p.add_argument("--vae-json", default="{}", help="extra vae_augment.api.fit kwargs (JSON)")
+    p.add_argument("--guided", action="store_true",
+                   help="vae-augment with the guided setting (vae_augment.GUIDED; --vae-json "
+                        "keys given beside it win), as the CLI's --guided")
     p.add_argument("--sdv-python", default=SDV_PYTHON)
     p.add_argument("--json", default=None, help="write raw per-seed results here")
     p.add_argument("--md", default=None, help="write the markdown report here")
@@ -490,6 +493,10 @@ def main(argv=None) -> int:
             print(f"TVAE not run: {args.sdv_python} cannot import sdv", file=sys.stderr)
             methods.remove("tvae")
     vae_kwargs = json.loads(args.vae_json)
+    if args.guided:
+        from vae_augment import GUIDED
+
+        vae_kwargs = {**GUIDED, **vae_kwargs}
 
     def log(msg):
         print(msg, flush=True)

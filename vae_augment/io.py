@@ -620,9 +620,10 @@ class AtomicParquetWriter:
     With `partition_by`, each row goes to ``key=value/.../part-00000.parquet`` for its
     values of those columns (percent-encoded; null as ``__HIVE_DEFAULT_PARTITION__``), and
     the files hold the other columns, as Spark and `pyarrow.dataset.write_dataset` write
-    them. Reading the directory back gives the partition columns after the others, typed by
-    the reader (`resolve_inputs` and `pyarrow.dataset`: int32 when every value is one, else
-    string). At most `MAX_PARTITIONS` partitions.
+    them, and record `schema` (`WRITTEN_SCHEMA_KEY`): `resolve_inputs` and every reader of
+    this library give the directory back as written (types, column order, metadata), while
+    other readers type the keys from the folder names (`pyarrow.dataset`: int32 when every
+    value is one, else string) and put them last. At most `MAX_PARTITIONS` partitions.
 
     Example:
         >>> with AtomicParquetWriter("out.parquet", schema) as w:  # doctest: +SKIP
