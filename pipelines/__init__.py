@@ -49,7 +49,7 @@ def add_output_args(
     p.add_argument("--partition-by", default=None, metavar="COLUMNS",
                    type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
                    help="write a hive-partitioned directory by these columns (comma-separated): "
-                        "COLUMN=value/.../NAME-SSSSS-of-NNNNN.parquet, --num-shards files per "
+                        "COLUMN=value/.../NAME-SSSSS.parquet, up to --num-shards files per "
                         "partition (0: 1)")
     if dead_letter:
         p.add_argument("--dead-letter", default=None, metavar="PATH",
@@ -210,8 +210,9 @@ def runs_in_process(options) -> bool:
 def write_parquet(tables, output: str, name: str, schema, shards: int,
                   partition_by: Sequence[str] | None = None, *, label: str | None = None):
     """The jobs' Parquet sink: ``output/NAME-SSSSS-of-NNNNN.parquet``, or with `partition_by`
-    a hive-partitioned directory of such files (`vae_augment.beam.WritePartitionedParquet`,
-    `shards` files per partition, at least 1)."""
+    a hive-partitioned directory of ``NAME-SSSSS.parquet`` files
+    (`vae_augment.beam.WritePartitionedParquet`, up to `shards` files per partition, at
+    least 1)."""
     import apache_beam as beam
 
     label = label or f"Write{name.title()}"

@@ -216,8 +216,9 @@ class ReadParquetTables(beam.PTransform):
 
 
 class WritePartitionedParquet(beam.PTransform):
-    """Arrow tables -> a hive-partitioned directory: ``output/key=value/.../PREFIX-SSSSS-of-
-    NNNNN.parquet``, `num_shards` files per partition, as `vae-augment balance --partition-by`
+    """Arrow tables -> a hive-partitioned directory: ``output/key=value/.../PREFIX-SSSSS.parquet``,
+    up to `num_shards` files per partition (a partition with fewer rows has fewer files; its
+    rows are spread over them evenly), as `vae-augment balance --partition-by`
     writes one (`vae_augment.io.AtomicParquetWriter`): the files hold the columns other than
     `partition_by` and record `schema`, so this library reads the directory back exactly;
     other readers type the keys from the folder names.
@@ -260,8 +261,9 @@ class WritePartitionedParquet(beam.PTransform):
 
 
 class _SplitPartitions(beam.DoFn):
-    """table -> ((folders, shard), rows): each partition's rows of the table, on a shard
-    chosen round-robin per partition (so a partition's rows spread over its shards)."""
+    """table -> ((folders, shard), rows): each partition's rows of the table cut into up to
+    `shards` even slices, on shards taken round-robin per partition (so small tables of a
+    partition spread over its shards too)."""
 
     def __init__(self, schema, keys, file_schema, shards):
         self._schema, self._keys, self._file_schema = schema, keys, file_schema
@@ -282,9 +284,13 @@ class _SplitPartitions(beam.DoFn):
             self._schema, check_metadata=False) else table
         for batch in table.to_batches():
             for key, rows in split_partitions(batch, self._keys, self._file_schema):
-                shard = self._next.get(key, self._start)
-                self._next[key] = (shard + 1) % self._shards
-                yield (key, shard), pa.Table.from_batches([rows])
+                first = self._next.get(key, self._start)
+                cuts = min(self._shards, rows.num_rows)
+                bounds = [rows.num_rows * j // cuts for j in range(cuts + 1)]
+                for j in range(cuts):
+                    piece = rows.slice(bounds[j], bounds[j + 1] - bounds[j])
+                    yield (key, (first + j) % self._shards), pa.Table.from_batches([piece])
+                self._next[key] = (first + cuts) % self._shards
 
 
 def _write_partition(group, output, prefix, shards, file_schema):
@@ -297,7 +303,7 @@ def _write_partition(group, output, prefix, shards, file_schema):
 
     (folders, shard), tables = group
     folder = "/".join([output, *folders])
-    path = f"{folder}/{prefix}-{shard:05d}-of-{shards:05d}.parquet"
+    path = f"{folder}/{prefix}-{shard:05d}.parquet"
     tmp = f"{folder}/.{prefix}-{shard:05d}.{uuid.uuid4().hex}.tmp"
     if "://" not in output:
         os.makedirs(folder, exist_ok=True)
