@@ -46,8 +46,9 @@ def add_output_args(
     """The output flags every job shares: --num-shards, --partition-by, --dead-letter,
     --overwrite."""
     p.add_argument("--num-shards", type=int, default=0, help=shards_help)
-    p.add_argument("--partition-by", default=None, metavar="COLUMNS",
-                   type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
+    from vae_augment.cli import partition_columns
+
+    p.add_argument("--partition-by", default=None, metavar="COLUMNS", type=partition_columns,
                    help="write a hive-partitioned directory by these columns (comma-separated): "
                         "COLUMN=value/.../NAME-SSSSS.parquet, up to --num-shards files per "
                         "partition (0: 1)")
@@ -89,8 +90,7 @@ def prepare_output(output: str, overwrite: bool) -> str:
     Refuses a directory that already holds Parquet files (its own, or in ``key=value``
     folders: a partitioned run's) unless `overwrite`, in which case those files are deleted
     first, and emptied ``key=value`` folders too (so no stale shard of an earlier run
-    survives). A directory
-    it creates is removed again if the run fails (`finish`, `main`).
+    survives). A directory it creates is removed again if the run fails (`finish`, `main`).
     """
     from apache_beam.io.filesystems import FileSystems
 

@@ -55,6 +55,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
 
     from vae_augment.beam import EncodeLatent, ReadParquetTables, ScoreAnomalies
     from vae_augment.errors import VAEAugmentError
+    from vae_augment.io import check_partition_by
 
     args, options = pipelines.parse_args(build_parser(), argv)
     if args.no_score and not args.latent:
@@ -72,8 +73,6 @@ def run(argv: Sequence[str] | None = None) -> dict:
     for _, step in steps:
         schema = step.output_schema(schema)
     shards = pipelines.num_shards(options, args.num_shards)
-    from vae_augment.io import check_partition_by
-
     check_partition_by(schema, args.partition_by)  # before any output
     output = pipelines.prepare_output(args.output, args.overwrite)
     p = beam.Pipeline(options=options)

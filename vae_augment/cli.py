@@ -64,7 +64,9 @@ class _Parser(argparse.ArgumentParser):
                 for name in getattr(action, "choices", None) or {}]
 
 
-def _partition_columns(text: str) -> list[str]:
+def partition_columns(text: str) -> list[str]:
+    """``--partition-by``'s value: comma-separated column names (the CLI's and the Beam
+    jobs')."""
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
@@ -81,7 +83,7 @@ def output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("output", help="output Parquet file (a directory with --output-shards or "
                                   "--partition-by)")
     p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
-    p.add_argument("--partition-by", type=_partition_columns, action=_Extend, default=None,
+    p.add_argument("--partition-by", type=partition_columns, action=_Extend, default=None,
                    metavar="COLUMN",
                    help="write a directory partitioned by this column (repeatable, or "
                         "comma-separated): COLUMN=value/part-00000.parquet folders, as Spark "
