@@ -157,6 +157,9 @@ def test_beam_reads_and_the_jobs_keep_partition_columns(tmp_path, hive, model):
         # files listed before (`pipelines.read_inputs`), validated again here
         listed = p | "Listed" >> ReadParquetTables(read_inputs(str(hive))[0])
         assert_that(listed, check(_truth(hive).schema.names), label="listed")
+        # not validated: a local directory is still listed, so its keys are read
+        loose = p | "Loose" >> ReadParquetTables(f"{hive},{hive}", validate=False)
+        assert_that(loose, check(_truth(hive).schema.names), label="loose")
 
     stats = tmp_path / "stats.json"
     summary = fit_stats.run(["--input", str(hive), "--output", str(stats), "--label", "label",

@@ -140,6 +140,19 @@ def _add_partition(element, partitions, columns, with_filename):
     return (path, table) if with_filename else table
 
 
+def _local_hive(item: str) -> list[str]:
+    """The files of `item` when it is a local hive-partitioned directory, else []."""
+    from vae_augment.io import resolve_inputs
+
+    if "://" in item or not os.path.isdir(item):
+        return []
+    try:
+        files = resolve_inputs(item)
+    except InputError:  # empty, or nested but not hive: the read says so as without this
+        return []
+    return files if files and partition_of(files[0])[0] else []
+
+
 def require_root(pvalue, name: str) -> None:
     """A clear error when a root transform (it reads or generates; it takes no input) is
     applied to a PCollection instead of the pipeline."""
@@ -159,8 +172,10 @@ class ReadParquetTables(beam.PTransform):
 
     A directory, local or remote, is read as `fit` reads one: its own Parquet files, or a
     hive-partitioned layout below it (``root/key=value/...``), whose keys are columns after
-    the files' own (`vae_augment.io.resolve_inputs`). The keys need the files listed here
-    (`validate`, or files `match_files` listed).
+    the files' own (`vae_augment.io.resolve_inputs`). The keys need the files listed here:
+    with `validate`, or files `match_files` listed, or (even with ``validate=False``) a local
+    directory, which is listed whatever `validate` says; a remote directory given with
+    ``validate=False`` is read as ``dir/*.parquet``.
 
     Example:
         >>> tables = p | ReadParquetTables("data/*.parquet")  # doctest: +SKIP
@@ -189,6 +204,12 @@ class ReadParquetTables(beam.PTransform):
                 files.update(dict.fromkeys(_match_checked(item)))
             self._patterns = list(files)
             found += [f for f in files if partition_of(f)[0]]
+        else:  # a local hive-partitioned directory is still listed (cheap): its keys
+            hive = {item: _local_hive(item) for item in dict.fromkeys(_items(inputs))}
+            if any(hive.values()):
+                self._patterns = list(dict.fromkeys(
+                    p for item, files in hive.items() for p in files or expand_patterns([item])))
+                found += [f for files in hive.values() for f in files]
         self._partitions = {str(f): f for f in found}  # PartitionedPaths (picklable)
 
     def display_data(self):
