@@ -181,6 +181,17 @@ def test_balance_job_on_dask(beam_inputs, mixed_artifact, expected, tmp_path, da
     ))
     check_balanced(read_dir(out), expected)
     assert not glob.glob(str(out / "beam-temp-*"))
+    # partitioned (a group-by and a write per partition): the same rows, read back whole
+    from vae_augment.io import read_table, resolve_inputs
+
+    parted = tmp_path / "parted"
+    balance.run(balance_job_args(
+        beam_inputs, mixed_artifact, parted, "--partition-by", "label", "--num-shards", "2",
+        "--runner", "apache_beam.runners.dask.dask_runner.DaskRunner",
+        "--dask_client_address", dask_cluster.scheduler_address,
+    ))
+    assert sorted(os.listdir(parted)) == ["label=a", "label=b", "label=c"]
+    check_balanced(read_table(resolve_inputs(str(parted))), expected)
     # the model was loaded in the cluster's worker processes, not only in this one
     from distributed import Client
 
