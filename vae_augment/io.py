@@ -143,9 +143,9 @@ def partition_file_schema(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
 
 def split_partitions(batch: pa.RecordBatch, names: Sequence[str], file_schema: pa.Schema
                      ) -> list[tuple[tuple[str, ...], pa.RecordBatch]]:
-    """`batch`'s rows by their values of the columns `names`: (the partition's folder names,
-    its rows in `file_schema`, the other columns), in the order of the values' first rows'
-    codes."""
+    """`batch`'s rows grouped by their values of the columns `names`: a list of (the
+    partition's folder names, its rows in `file_schema`, i.e. the other columns), one per
+    partition present, each partition's rows in batch order."""
     import numpy as np
     import pyarrow.compute as pc
 

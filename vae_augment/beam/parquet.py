@@ -173,9 +173,9 @@ class ReadParquetTables(beam.PTransform):
     A directory, local or remote, is read as `fit` reads one: its own Parquet files, or a
     hive-partitioned layout below it (``root/key=value/...``), whose keys are columns after
     the files' own (`vae_augment.io.resolve_inputs`). The keys need the files listed here:
-    with `validate`, or files `match_files` listed, or (even with ``validate=False``) a local
-    directory, which is listed whatever `validate` says; a remote directory given with
-    ``validate=False`` is read as ``dir/*.parquet``.
+    with `validate`, or files `match_files` listed, or a local hive-partitioned directory
+    (listed whatever `validate` says); a remote directory given with ``validate=False`` is
+    read as ``dir/*.parquet``.
 
     Example:
         >>> tables = p | ReadParquetTables("data/*.parquet")  # doctest: +SKIP
