@@ -248,3 +248,31 @@ def test_a_layout_without_an_output_is_an_error(mixed_parquet):
                  lambda: balance(str(mixed_parquet), None, label="label", output_shards=2)):
         with pytest.raises(VAEAugmentError, match="lay out an `output`; with `output` None"):
             call()
+
+
+def test_a_partitioned_output_of_no_rows_reads_back_as_its_schema(tmp_path, mixed_artifact,
+                                                                 capsys):
+    """No rows, so no partition folder: the writer, the CLI and the Beam job leave one empty
+    file of the whole schema, which this library and pyarrow read as 0 rows (an empty
+    directory has no schema); a later run with rows replaces it with --overwrite."""
+    from pipelines import sample
+
+    t = _table()
+    assert _write(tmp_path / "w", t.slice(0, 0), ["s", "flag"]) == 0
+    assert os.listdir(tmp_path / "w") == ["part-00000-of-00001.parquet"]
+    back = read_table(resolve_inputs(str(tmp_path / "w")))
+    assert back.num_rows == 0 and back.schema.equals(t.schema, check_metadata=True)
+    assert pq.read_table(tmp_path / "w").schema.names == t.schema.names
+    _write(tmp_path / "w", t, ["flag"], overwrite=True)  # the empty output is replaced
+    assert sorted(os.listdir(tmp_path / "w")) == ["flag=false", "flag=true"]
+
+    code, _, err = run_cli(["sample", "--model-dir", mixed_artifact, "--n", "0",
+                            tmp_path / "cli", "--partition-by", "label", "--quiet"], capsys)
+    assert code == 0, err
+    cli = read_table(resolve_inputs(str(tmp_path / "cli")))
+    assert cli.num_rows == 0 and cli.schema.field("is_synthetic").type == pa.bool_()
+    sample.run(["--output", str(tmp_path / "job"), "--model-dir", str(mixed_artifact),
+                "--n", "0", "--runner", "FnApiRunner", "--partition-by", "label"])
+    assert os.listdir(tmp_path / "job") == ["synthetic-00000-of-00001.parquet"]
+    job = read_table(resolve_inputs(str(tmp_path / "job")))
+    assert job.num_rows == 0 and job.schema.equals(cli.schema, check_metadata=False)

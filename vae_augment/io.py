@@ -742,6 +742,11 @@ class AtomicParquetWriter:
             return
         try:
             self._flush()
+            if self.partition_by and not self._parts:
+                # no rows, so no partition: one empty shard of the whole schema, which every
+                # reader takes (0 rows, the written types), where an empty folder has no schema
+                self._writers.append(pq.ParquetWriter(
+                    os.path.join(self._tmp, "part-00000-of-00001.parquet"), self.schema))
             for w in [*self._writers, *self._parts.values()]:
                 w.close()
         except BaseException:  # the last rows could not be written: nothing is left

@@ -247,7 +247,9 @@ class WritePartitionedParquet(beam.PTransform):
     Rows are split by partition, grouped by (partition, shard) and each group written as one
     file under a temporary name, then renamed: a retried group rewrites the same file, and a
     partition's rows stream through the write (no partition is held in memory beyond what the
-    runner's group-by holds). Returns the paths written.
+    runner's group-by holds). Returns the paths written. With no rows there is no partition:
+    one empty file of the whole `schema` is written at the root (``PREFIX-00000-of-00001
+    .parquet``, as a flat write of no rows leaves), so readers get 0 rows of the written types.
 
     Example:
         >>> tables | WritePartitionedParquet("out", schema, ["is_synthetic"],
@@ -271,7 +273,7 @@ class WritePartitionedParquet(beam.PTransform):
         self._shards = int(num_shards)
 
     def expand(self, tables):
-        return (
+        written = (
             tables
             | "SplitPartitions" >> beam.ParDo(_SplitPartitions(
                 self._schema, self._keys, self._file_schema, self._shards))
@@ -279,6 +281,12 @@ class WritePartitionedParquet(beam.PTransform):
             | "WriteFiles" >> beam.Map(_write_partition, self._output, self._prefix,
                                        self._shards, self._file_schema)
         )
+        empty = (
+            written
+            | "CountFiles" >> beam.combiners.Count.Globally()
+            | "NoRows" >> beam.FlatMap(_write_empty, self._output, self._prefix, self._schema)
+        )
+        return (written, empty) | "AllPaths" >> beam.Flatten()
 
 
 class _SplitPartitions(beam.DoFn):
@@ -312,6 +320,24 @@ class _SplitPartitions(beam.DoFn):
                     piece = rows.slice(bounds[j], bounds[j + 1] - bounds[j])
                     yield (key, (first + j) % self._shards), pa.Table.from_batches([piece])
                 self._next[key] = (first + cuts) % self._shards
+
+
+def _write_empty(files_written, output, prefix, schema):
+    """With no rows, so no partition folder: one empty file of the whole `schema`
+    (``PREFIX-00000-of-00001.parquet``, as a flat write of no rows leaves), which every reader
+    takes as 0 rows of the written types, where an empty directory has no schema. Yields
+    its path; nothing when files were written."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    if files_written:
+        return
+    path = f"{output}/{prefix}-00000-of-00001.parquet"
+    if "://" not in output:
+        os.makedirs(output, exist_ok=True)
+    with FileSystems.create(path) as f:
+        pq.ParquetWriter(f, schema).close()
+    yield path
 
 
 def _write_partition(group, output, prefix, shards, file_schema):
