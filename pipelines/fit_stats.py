@@ -155,13 +155,15 @@ class MergeRelationStats(beam.CombineFn):
 
 
 def _with_constraints(encoding_json, spec, stats):
-    """The encoding JSON with the relations `spec` resolves to from `stats`."""
+    """The encoding JSON with the relations and derived columns `spec` resolves to from
+    `stats`."""
     from vae_augment.constraints import constraint_spec
     from vae_augment.encoding import Encoding
 
     encoding = Encoding.from_json(encoding_json)
     spec = constraint_spec(spec, encoding)  # a named integer column the statistics made a category
-    return encoding.with_relations(spec.relations(stats, encoding), spec.key).to_json()
+    relations, derived = spec.rules(stats, encoding)
+    return encoding.with_relations(relations, spec.key, derived).to_json()
 
 
 def _check_constraint_columns(spec, stats) -> None:
@@ -264,6 +266,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         summary["rows"] = int(sum(enc.class_counts.values()))
         summary["classes"] = {str(c): n for c, n in enc.class_counts.items()}
         summary["constraints"] = [str(r) for r in enc.relations]
+        summary["derived"] = [str(d) for d in enc.derived]
     return summary
 
 

@@ -99,7 +99,9 @@ def fit(
             a list of ``"A <= B"`` / ``"A >= B"`` strings (with ``"auto"`` as an item to
             add the discovered ones); None, ``"none"`` or ``[]`` for none. A row that breaks
             one is put on its edge as often as real rows of its class are, else redrawn
-            (`vae_augment.constraints`).
+            (`vae_augment.constraints`). ``"auto"`` also finds derived columns (one numeric
+            column a linear function of another in every training row, to its rounding),
+            recomputed from their source in every generated row (`constraints.Derived`).
         **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, precision,
             shuffle_buffer, ...).
 

@@ -286,8 +286,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--constraint", action="append", default=[], metavar="'A <= B'",
                    help="an inequality between two numeric columns that every synthetic row "
                         "keeps; repeatable; 'auto' (the default): every one that holds in all "
-                        "training rows and the columns' ranges alone would not keep; 'none': "
-                        "none")
+                        "training rows and the columns' ranges alone would not keep, and "
+                        "columns that are a linear function of another (a charge and its "
+                        "minutes), recomputed in every row; 'none': none")
     # the flags above, by dest: `balance` names the ones given when it reuses an artifact
     flags: dict[str, tuple[str, object]] = {}
     for a in actions:  # --jit/--no-jit share a dest; the first one's default holds
@@ -389,8 +390,11 @@ def cmd_fit(args) -> int:
 
 
 def _constraints_json(encoding) -> dict:
-    """``{"constraints": ["A <= B", ...]}`` when the encoding has any, else {}."""
-    return {"constraints": [str(r) for r in encoding.relations]} if encoding.relations else {}
+    """``{"constraints": ["A <= B", ...], "derived": ["T = a * S + b", ...]}``, each when
+    the encoding has any."""
+    return {**({"constraints": [str(r) for r in encoding.relations]}
+               if encoding.relations else {}),
+            **({"derived": [str(d) for d in encoding.derived]} if encoding.derived else {})}
 
 
 def cmd_sample(args) -> int:

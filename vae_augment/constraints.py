@@ -18,6 +18,13 @@ Amount / Price > 0.9 against the real 30 %, and a detector AUC 0.018 higher); lo
 alone would put 15 % of bad rows on it. Either way the output satisfies every relation of
 its encoding. A relation says nothing about a row where either value is null.
 
+``"auto"`` also finds **derived columns**: a numeric column that is a linear function of
+another in every training row, to the data's own rounding (churn's ``total_day_charge =
+0.17 * total_day_minutes``, in cents). Independent heads blur those too (the synthetic
+charge strays $0.58 from the rate, sd, against the real $0.003); `Encoding.decode_tf`
+recomputes such a column from its source, on its own decimals, so every generated row keeps
+it (`Derived`).
+
 Example:
     >>> from vae_augment import fit
     >>> art = fit("credit.parquet", label="Status", constraints="auto")  # doctest: +SKIP
@@ -30,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,9 +47,9 @@ from vae_augment.errors import SchemaError, VAEAugmentError
 
 __all__ = [
     "Relation", "parse_relation", "RelationStats", "relation_stats", "discover_relations",
-    "resolve_constraints", "constraint_spec", "ConstraintSpec",
+    "resolve_constraints", "resolve_rules", "constraint_spec", "ConstraintSpec",
     "constrained_generate", "relation_report", "independent_break_share", "REDRAW_ROUNDS",
-    "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK",
+    "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK", "Derived", "DERIVED_MIN_ROWS", "column_units", "derived_report",
 ]
 
 #: more draws a row that breaks a relation gets before `Encoding.decode_tf` repairs it
@@ -65,6 +72,10 @@ _SPARE_MIN = 64
 # the redraws' seed stream, apart from the guide's ``fold_in(seed, r)`` for small r
 _REDRAW_STREAM = 0x5EED0000
 
+#: a derived column is found only from at least this many rows with both values (fewer
+#: would let a chance fit through)
+DERIVED_MIN_ROWS = 20
+
 _RELATION = re.compile(r"^\s*(.+?)\s*(<=|>=)\s*(.+?)\s*$")
 
 
@@ -81,6 +92,27 @@ class Relation:
 
     def __str__(self) -> str:
         return f"{self.left} <= {self.right}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Derived:
+    """``target = slope * source + intercept`` between two numeric columns, to `target`'s
+    rounding, in every training row (and `target` null exactly where `source` is): generated
+    rows get `target` recomputed from `source` (`Encoding.decode_tf`)."""
+
+    target: str
+    source: str
+    slope: float
+    intercept: float
+
+    def __str__(self) -> str:
+        sign = "-" if self.intercept < 0 else "+"
+        return (f"{self.target} = {self.slope:.6g} * {self.source} {sign} "
+                f"{abs(self.intercept):.6g}")
+
+    def values(self, source) -> np.ndarray:
+        """The target's values for `source` values (before its rounding)."""
+        return self.slope * np.asarray(source, np.float64) + self.intercept
 
 
 def parse_relation(text: str | Relation) -> Relation:
@@ -114,9 +146,11 @@ def _numeric_matrix(batch, names: Sequence[str]) -> np.ndarray:
 class RelationStats:
     """Streaming statistics for `discover_relations`: per ordered pair of columns (a, b), the
     largest ``a - b`` over the rows where both are present and how many such rows there
-    were; per column its smallest and largest value; with `n_classes`, per class and pair
-    the rows with both present and those with ``a == b``. Mergeable (`merge`), so a
-    distributed pass can combine partial results."""
+    were, and the pair's means, centred second moments and co-moment over those rows (for
+    `derived`); per column its smallest and largest value; with `n_classes`, per class and
+    pair the rows with both present and those with ``a == b``. Mergeable (`merge`, the
+    moments by Chan et al.'s pairwise update), so a distributed pass can combine partial
+    results."""
 
     def __init__(self, names: Sequence[str], n_classes: int = 0):
         self.names = list(names)
@@ -127,6 +161,23 @@ class RelationStats:
         self.high = np.full(n, -np.inf)
         self.class_both = np.zeros((n_classes, n, n), np.int64)
         self.class_equal = np.zeros((n_classes, n, n), np.int64)
+        # [i, j] over the rows where columns i and j are both present: column i's mean and
+        # centred sum of squares, and the two columns' co-moment (symmetric)
+        self.pair_mean = np.zeros((n, n))
+        self.pair_m2 = np.zeros((n, n))
+        self.pair_co = np.zeros((n, n))
+
+    def _add_moments(self, count, mean, m2, co) -> None:
+        """Merges another set of rows' pair moments (`count` [n, n] rows with both present)
+        into these, whose counts are `both` before that set was added."""
+        na, nb = self.both.astype(np.float64), np.asarray(count, np.float64)
+        total = na + nb
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(total > 0, na * nb / total, 0.0)
+            delta = np.where(nb > 0, mean - self.pair_mean, 0.0)
+            self.pair_mean = self.pair_mean + np.where(total > 0, delta * nb / total, 0.0)
+        self.pair_m2 = self.pair_m2 + np.where(nb > 0, m2, 0.0) + delta ** 2 * w
+        self.pair_co = self.pair_co + np.where(nb > 0, co, 0.0) + delta * delta.T * w
 
     def update(self, batch, classes: np.ndarray | None = None) -> None:
         """Adds `batch`'s rows; `classes`: each row's class index (-1: not counted per
@@ -146,7 +197,19 @@ class RelationStats:
             self.high = np.fmax(self.high, np.nanmax(x, axis=0))
         filled = np.where(present, x, 0.0)
         pf = present.astype(np.float64)
-        self.both += (pf.T @ pf).astype(np.int64)
+        count = pf.T @ pf
+        # this batch's pair moments, from values centred on the batch's column means
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-null columns
+            shift = np.nan_to_num(np.nanmean(x, axis=0))
+        xc = np.where(present, x - shift, 0.0)
+        s1 = xc.T @ pf  # [i, j]: column i's sum over the rows with i and j
+        with np.errstate(invalid="ignore", divide="ignore"):
+            safe = np.maximum(count, 1.0)
+            self._add_moments(count, shift[:, None] + s1 / safe,
+                              (xc ** 2).T @ pf - s1 ** 2 / safe,
+                              xc.T @ xc - s1 * s1.T / safe)
+        self.both += np.rint(count).astype(np.int64)
         for i in range(x.shape[1]):
             both = present[:, [i]] & present
             d = np.where(both, filled[:, [i]] - filled, -np.inf)
@@ -160,6 +223,7 @@ class RelationStats:
         if other.names != self.names or other.class_both.shape != self.class_both.shape:
             raise ValueError("RelationStats over different columns cannot be merged")
         self.max_diff = np.maximum(self.max_diff, other.max_diff)
+        self._add_moments(other.both, other.pair_mean, other.pair_m2, other.pair_co)
         self.both += other.both
         self.class_both += other.class_both
         self.class_equal += other.class_equal
@@ -185,6 +249,40 @@ class RelationStats:
         ties = tuple(round(float(e) / b, 6) if b else 0.0 for e, b in
                      zip(self.class_equal[:, i, j], self.class_both[:, i, j]))
         return Relation(left, right, ties)
+
+    def derived(self, units: Mapping[str, float], *, exclude: Iterable[str] = (),
+                min_rows: int = DERIVED_MIN_ROWS) -> list[Derived]:
+        """The derived columns: each ``target = slope * source + intercept`` (least squares)
+        whose residual sd over the training rows is within the two columns' rounding,
+        ``sqrt(u_t**2 + (slope * u_s)**2)`` with `units` ``u`` (a column's last decimal,
+        1 for integers, 0 when its values are not rounded: then within 1e-7 of its sd), in
+        at least `min_rows` rows, the target null exactly where the source is. The best
+        fit first (on ties, the source earlier in `names`), no column both a source and a
+        target, none of `exclude` a target."""
+        cands = []
+        diag = np.diag(self.both)
+        exclude = set(exclude)
+        for i, t in enumerate(self.names):
+            for j, src in enumerate(self.names):
+                n = self.both[i, j]
+                if (i == j or t in exclude or n < min_rows or not diag[i] == diag[j] == n
+                        or self.pair_m2[j, i] <= 0 or self.pair_m2[i, j] <= 0):
+                    continue
+                slope = self.pair_co[i, j] / self.pair_m2[j, i]
+                rsd = np.sqrt(max(self.pair_m2[i, j] - self.pair_co[i, j] * slope, 0.0) / n)
+                tol = float(np.hypot(units.get(t, 0.0), slope * units.get(src, 0.0)))
+                if tol == 0.0:
+                    tol = 1e-7 * np.sqrt(self.pair_m2[i, j] / n)
+                if rsd <= tol:
+                    intercept = self.pair_mean[i, j] - slope * self.pair_mean[j, i]
+                    # ties (exact both ways): the source earlier in the schema
+                    cands.append((round(rsd / tol, 6), j, i, t, src, float(slope),
+                                  float(intercept)))
+        out: list[Derived] = []
+        for *_, t, src, slope, intercept in sorted(cands):
+            if all(t not in (d.target, d.source) and src != d.target for d in out):
+                out.append(Derived(t, src, slope, intercept))
+        return out
 
     def broken_rows(self, left: str, right: str) -> bool:
         """Whether some row had ``left > right``."""
@@ -291,6 +389,28 @@ class ConstraintSpec:
             out.append(stats.relation(r.left, r.right))
         return list(dict.fromkeys(out))
 
+    def rules(self, stats: RelationStats | None, encoding
+              ) -> tuple[list[Relation], list[Derived]]:
+        """`relations`, and with ``"auto"`` the derived columns in `stats`
+        (`RelationStats.derived`). A derived column's value is recomputed from its source,
+        which an inequality's repair would undo: no column of a named relation is a target,
+        and the relations ``"auto"`` found on a target are dropped (a derived ``units = 3 *
+        count + 1`` also makes ``count <= units`` hold in every row)."""
+        relations = self.relations(stats, encoding)
+        if stats is None or not self.auto:
+            return relations, []
+        derived = stats.derived(column_units(encoding),
+                                exclude={n for r in self.given for n in (r.left, r.right)})
+        targets = {d.target for d in derived}
+        return [r for r in relations if not {r.left, r.right} & targets], derived
+
+
+def column_units(encoding) -> dict[str, float]:
+    """Each numeric column's rounding unit: 1 for integers, 10**-decimals for floats
+    observed to a number of decimals, 0 for the others."""
+    return {s.name: 1.0 if s.is_int else 0.0 if s.decimals is None else 10.0 ** -s.decimals
+            for s in encoding.numeric}
+
 
 def constraint_spec(constraints, encoding=None) -> ConstraintSpec:
     """`fit`'s ``constraints`` as a `ConstraintSpec`: None, ``"none"`` or () for none;
@@ -326,10 +446,16 @@ def constraint_spec(constraints, encoding=None) -> ConstraintSpec:
 def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
     """`fit`'s ``constraints`` (see `constraint_spec`) as relations with their tie shares,
     from one streaming pass over `inputs` (none when nothing is asked for)."""
+    return resolve_rules(constraints, inputs, encoding)[0]
+
+
+def resolve_rules(constraints, inputs, encoding) -> tuple[list[Relation], list[Derived]]:
+    """`resolve_constraints`' relations and, with ``"auto"``, the derived columns
+    (`ConstraintSpec.derived`), from the same one pass over `inputs`."""
     spec = constraint_spec(constraints, encoding)
     names = spec.columns(encoding)
     stats = relation_stats(inputs, encoding, names) if names else None
-    return spec.relations(stats, encoding)
+    return spec.rules(stats, encoding)
 
 
 def _class_groups(classes, n_classes: int):
@@ -492,4 +618,36 @@ def relation_report(real: pa.Table, synthetic: pa.Table, columns: Sequence[str] 
                     "marginals_break_share": round(marginal, 6),
                     "by_chance": bool(marginal < AUTO_MIN_BREAK)})
     out.sort(key=lambda e: (e["by_chance"], -e["violation_rate"], e["relation"]))
+    return out[:limit]
+
+
+def derived_report(real: pa.Table, synthetic: pa.Table, units: Mapping[str, float],
+                   *, limit: int = 20) -> list[dict[str, Any]]:
+    """For each derived column of `real` (`RelationStats.derived` over the numeric columns
+    `units` names, the first `MAX_RELATION_COLUMNS`, with their rounding units), the share
+    of `synthetic` rows with both values whose target is off its source's line by more than
+    the two columns' rounding (half a unit each) allows; worst first, at most `limit`."""
+    columns = [c for c in units if c in synthetic.column_names][:MAX_RELATION_COLUMNS]
+    stats = RelationStats(columns)
+    for batch in real.to_batches():
+        stats.update(batch)
+    found = stats.derived(units)
+    if not found or not synthetic.num_rows:
+        return []
+    x = _numeric_matrix(synthetic, columns)
+    pos = {name: i for i, name in enumerate(columns)}
+    out = []
+    for d in found:
+        t, src = x[:, pos[d.target]], x[:, pos[d.source]]
+        both = ~(np.isnan(t) | np.isnan(src))
+        i, j = pos[d.target], pos[d.source]
+        sd = np.sqrt(stats.pair_m2[i, j] / max(stats.both[i, j], 1))
+        allowed = (0.5 * units[d.target] + 0.5 * abs(d.slope) * units[d.source]
+                   or 1e-7 * sd) * (1 + 1e-9)
+        off = int((np.abs(t[both] - d.values(src[both])) > allowed).sum())
+        n = int(both.sum())
+        out.append({"relation": str(d), "target": d.target, "source": d.source,
+                    "real_rows": int(stats.both[i, j]), "synthetic_rows": n,
+                    "off": off, "off_rate": round(off / n, 6) if n else 0.0})
+    out.sort(key=lambda e: (-e["off_rate"], e["relation"]))
     return out[:limit]

@@ -71,6 +71,8 @@ class Encoding:
         constraints: the request `relations` were resolved from (`ConstraintSpec.key`, e.g.
             ``("auto",)``), or None when they never were: `fit` keeps the relations of an
             encoding resolved from the same request instead of searching the data again.
+        derived: `constraints.Derived` columns (``target = slope * source + intercept``)
+            that `decode_tf` recomputes from their sources.
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Encoding:
         schema: pa.Schema,
         relations: Sequence[Any] = (),
         constraints: Sequence[str] | None = None,
+        derived: Sequence[Any] = (),
     ):
         self.specs = list(specs)
         self.label = label
@@ -117,6 +120,12 @@ class Encoding:
         # (left, right) numeric positions of each relation
         self._relation_idx = [(num_pos[r.left], num_pos[r.right]) for r in self.relations]
         self.constraints = None if constraints is None else tuple(constraints)
+        from vae_augment.constraints import Derived
+
+        self.derived = [d if isinstance(d, Derived) else Derived(d[0], d[1], float(d[2]),
+                                                                  float(d[3])) for d in derived]
+        # (target, source) numeric positions of each derived column
+        self._derived_idx = [(num_pos[d.target], num_pos[d.source]) for d in self.derived]
 
     # ------------------------------------------------------------------ layout
     def layout(self) -> dict[str, Any]:
@@ -190,12 +199,15 @@ class Encoding:
         return Encoding.from_json(data)
 
     def with_relations(self, relations: Sequence[Any],
-                       constraints: Sequence[str] | None = None) -> Encoding:
+                       constraints: Sequence[str] | None = None,
+                       derived: Sequence[Any] = ()) -> Encoding:
         """This encoding with `relations` (``constraints.Relation``, left <= right, between
         numeric columns) that `decode_tf` and `constraints.constrained_generate` enforce,
+        and `derived` columns (``constraints.Derived``) that `decode_tf` recomputes,
         resolved from the request `constraints` (`ConstraintSpec.key`; None: unknown)."""
         data = self.to_json()
         data["relations"] = [[r.left, r.right, list(r.ties)] for r in relations]
+        data["derived"] = [[d.target, d.source, d.slope, d.intercept] for d in derived]
         data.pop("constraints", None)
         if constraints is not None:
             data["constraints"] = list(constraints)
@@ -457,8 +469,13 @@ class Encoding:
 
         if self.numeric:
             x = self._repair_tf(*self._numeric_tf(gen, absent=bool(self._relation_idx)))
-            for s, col in zip(self.numeric, tf.unstack(x, axis=1)):
-                out[s.name] = (col, mask_of(s.name))
+            cols = tf.unstack(x, axis=1)
+            masks = {s.name: mask_of(s.name) for s in self.numeric}
+            for d, (t, j) in zip(self.derived, self._derived_idx):
+                cols[t] = self._on_grid(self.numeric[t], d.slope * cols[j] + d.intercept)
+                masks[d.target] = masks[d.source]  # null where the source is, as in training
+            for s, col in zip(self.numeric, cols):
+                out[s.name] = (col, masks[s.name])
         for j, s in enumerate(self.categorical):
             out[s.name] = (tf.cast(gen["cat"][:, j], tf.int32), None)
         for i, s in enumerate(self.tensors):
@@ -473,6 +490,19 @@ class Encoding:
                 t = tf.clip_by_value(tf.round(t), s.low, s.high)
             out[s.name] = (t, mask_of(s.name))
         return out
+
+    @staticmethod
+    def _on_grid(spec: FeatureSpec, x):
+        """Values `x` of numeric column `spec` on its grid: rounded for an int column, to its
+        `decimals` for a float column observed with them (as `_numeric_tf` decodes)."""
+        import tensorflow as tf
+
+        if spec.is_int:
+            return tf.round(x)
+        if spec.decimals is None:
+            return x
+        scale = float(10**spec.decimals)
+        return tf.round(x * scale) / scale
 
     def _numeric_tf(self, gen: Mapping[str, Any], *, absent: bool = True,
                     cols: Sequence[int] | None = None):
@@ -661,6 +691,8 @@ class Encoding:
             **({"relations": [[r.left, r.right, list(r.ties)] for r in self.relations]}
                if self.relations else {}),
             **({"constraints": list(self.constraints)} if self.constraints is not None else {}),
+            **({"derived": [[d.target, d.source, d.slope, d.intercept] for d in self.derived]}
+               if self.derived else {}),
         }
 
     @classmethod
@@ -675,6 +707,7 @@ class Encoding:
             _schema_from_b64(data["schema"]),
             [tuple(r) for r in data.get("relations", [])],
             data.get("constraints"),
+            [tuple(d) for d in data.get("derived", [])],
         )
 
 

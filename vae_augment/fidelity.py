@@ -222,14 +222,18 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
             matrices[key] = (a_r, a_s)
     scored = [e["score"] for e in per_class.values() if e["score"] is not None]
     assoc = [e["association"]["mean_abs_diff"] for e in per_class.values() if "association" in e]
-    from vae_augment.constraints import relation_report
+    from vae_augment.constraints import column_units, derived_report, relation_report
 
     # inequalities (a <= b) that every real row keeps, and how many synthetic rows break them
     relations = relation_report(real, synthetic, [s.name for s in encoding.numeric])
+    # derived columns (t = a * s + b to the rounding) of the real rows, and how many
+    # synthetic rows are off them
+    derived = derived_report(real, synthetic, column_units(encoding))
     refs = [e["real_reference"] for e in per_class.values()
             if e.get("real_reference") is not None]
     return {
         "relations": relations,
+        "derived": derived,
         "score": float(np.mean(scored)) if scored else None,
         # the same mean over the classes with a reference, real half against real half
         "real_reference": float(np.mean(refs)) if refs else None,

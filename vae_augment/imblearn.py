@@ -104,7 +104,8 @@ class VAEOverSampler(BaseOverSampler):
         categorical / numeric: integer columns to force to one kind (labels or positions).
         max_categories: cardinality limit for string/categorical columns.
         constraints: inequalities between numeric columns that synthetic rows keep:
-            ``"auto"`` (default) for every one that holds in all training rows, ``"A <= B"``
+            ``"auto"`` (default) for every one that holds in all training rows (and
+            derived columns, recomputed from their source), ``"A <= B"``
             strings over the table's column names (a DataFrame's labels, or ``x0``, ``x1``,
             ... for arrays), or None / ``"none"`` (see `vae_augment.api.fit`).
         verbose: Keras training progress (0 silent, 1 progress bar, 2 one line per epoch).

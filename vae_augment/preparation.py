@@ -178,14 +178,14 @@ def prepare_training(
     encoding = encoding.with_count_likelihood(config.image_likelihood).with_spikes(
         float(config.spike_share))
     if constraints is not None:
-        from vae_augment.constraints import constraint_spec, resolve_constraints
+        from vae_augment.constraints import constraint_spec, resolve_rules
 
         spec = constraint_spec(constraints, encoding)
         # relations resolved from the same request (by `pipelines.fit_stats`, or the run being
         # resumed) are kept: the search would find them again
         if encoding.constraints != spec.key:
-            encoding = encoding.with_relations(
-                resolve_constraints(spec, inputs, encoding), spec.key)
+            relations, derived = resolve_rules(spec, inputs, encoding)
+            encoding = encoding.with_relations(relations, spec.key, derived)
     if should_stream(inputs, streaming):
         source = ParquetSource(
             inputs, encoding, validation_split=config.validation_split, seed=config.seed,

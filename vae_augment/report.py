@@ -234,6 +234,16 @@ def _fidelity_html(h, fid, report, images) -> None:
                           e["violation_rate"]] for e in strong]))
     elif rel:
         h.append("<p>None of them is of that kind.</p>")
+    derived = fid.get("derived") or []
+    if derived:
+        h.append("<h3>Derived columns</h3><p class='muted'>Numeric columns that are a linear "
+                 "function of another in every real row, to the data's rounding (a charge "
+                 "and its minutes), with the share of synthetic rows off that line by more "
+                 "than the rounding allows. <code>--constraint auto</code> (the default) "
+                 "recomputes such a column from its source in every generated row.</p>")
+        h.append(_table(["relation", "real rows", "synthetic rows", "off", "share off"],
+                        [[e["relation"], e["real_rows"], e["synthetic_rows"], e["off"],
+                          e["off_rate"]] for e in derived]))
     if chance:
         h.append("<p class='muted'>Left out as possibly by chance: "
                  + ", ".join(f"<code>{html.escape(e['relation'])}</code> ({_f(e['violation_rate'])} "

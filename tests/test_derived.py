@@ -1,0 +1,191 @@
+"""Derived columns (`vae_augment.constraints.Derived`): a numeric column that is a linear
+function of another in every training row, to the data's rounding, found by
+``constraints="auto"``, stored with the encoding, recomputed in every generated row, and
+checked by the evaluation report."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from .conftest import FAST, run_cli
+
+TRAIN = {**FAST, "epochs": 6, "patience": 6, "hidden": (32,)}
+
+
+def calls_table(n: int = 1500, seed: int = 0) -> pa.Table:
+    """churn's shape: ``charge = round(0.17 * minutes, 2)`` (minutes to 0.1; both null in
+    the same 5 % of rows), ``units = 3 * count + 1`` (integers), ``near`` = 2 * minutes plus
+    noise well beyond its rounding (not derived), ``half`` null where minutes is not (not
+    derived: the nulls differ). Classes a / b, b's minutes higher."""
+    rng = np.random.default_rng(seed)
+    label = np.where(rng.random(n) < 0.7, "a", "b")
+    minutes = np.round(rng.normal(np.where(label == "a", 180, 260), 40, n), 1)
+    null = rng.random(n) < 0.05
+    count = rng.integers(0, 40, n)
+    half = np.round(minutes / 2, 2)
+    half_null = rng.random(n) < 0.05
+    return pa.table({
+        "minutes": pa.array(minutes, mask=null),
+        "charge": pa.array(np.round(0.17 * minutes, 2), mask=null),
+        "count": pa.array(count, pa.int64()),
+        "units": pa.array(3 * count + 1, pa.int64()),
+        "near": np.round(2 * minutes + rng.normal(0, 3, n), 1),
+        "half": pa.array(half, mask=half_null),
+        "label": label,
+    })
+
+
+def off_line(table: pa.Table, target="charge", source="minutes", slope=0.17, intercept=0.0,
+             tol=0.0051 + 0.17 * 0.05):
+    """Rows of `table` whose `target` is off ``slope * source + intercept`` beyond `tol` (the
+    two columns' rounding), and whether the two are null in the same rows."""
+    t = table.column(target).to_numpy(zero_copy_only=False).astype(float)
+    s = table.column(source).to_numpy(zero_copy_only=False).astype(float)
+    both = ~(np.isnan(t) | np.isnan(s))
+    same_nulls = bool(np.array_equal(np.isnan(t), np.isnan(s)))
+    return int((np.abs(t[both] - (slope * s[both] + intercept)) > tol).sum()), same_nulls
+
+
+def test_discovery_finds_the_derived_columns_and_only_them():
+    from vae_augment.constraints import Derived, RelationStats, column_units, resolve_rules
+    from vae_augment.preparation import fit_encoding
+
+    table = calls_table()
+    enc = fit_encoding(table, "label")
+    relations, derived = resolve_rules("auto", table, enc)
+    pairs = {(d.target, d.source) for d in derived}
+    # one direction of each pair, none of the noisy or differently-null columns
+    assert len(derived) == 2
+    assert pairs & {("charge", "minutes"), ("minutes", "charge")}
+    assert pairs & {("units", "count"), ("count", "units")}
+    d = next(d for d in derived if d.target == "units" or d.source == "units")
+    if d.target == "units":
+        assert d.slope == pytest.approx(3) and d.intercept == pytest.approx(1)
+    assert not {"near", "half"} & {c for p in pairs for c in p}
+    # none without "auto"; the same from batches merged as from one pass
+    assert resolve_rules(["none"], table, enc) == ([], [])
+    names = [s.name for s in enc.numeric]
+    parts = [RelationStats(names) for _ in range(3)]
+    for k, batch in enumerate(table.to_batches(max_chunksize=200)):
+        parts[k % 3].update(batch)
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    one = RelationStats(names)
+    one.update(table)
+    units = column_units(enc)
+    assert [str(x) for x in merged.derived(units)] == [str(x) for x in one.derived(units)]
+    assert merged.pair_co == pytest.approx(one.pair_co, rel=1e-9, abs=1e-6)
+    # a column of a named relation is never a target (its repair would be undone); the
+    # relation auto finds between a derived column and its source is dropped
+    named, kept = resolve_rules(["auto", "charge <= near"], table, enc)
+    assert all(d.target not in ("charge", "near") for d in kept)
+    assert [str(r) for r in named][-1] == "charge <= near"
+    assert not [r for r in relations if {r.left, r.right} & {d.target for d in derived}]
+    assert ("units", "count") in pairs  # exact both ways: the earlier column is the source
+    # too few rows: no fit is trusted
+    small = table.slice(0, 10)
+    _, few = resolve_rules("auto", small, fit_encoding(small, "label"))
+    assert few == []
+    assert str(Derived("t", "s", 0.17, -0.5)) == "t = 0.17 * s - 0.5"
+
+
+def test_derived_columns_travel_with_the_encoding_json():
+    from vae_augment.constraints import Derived
+    from vae_augment.encoding import Encoding
+    from vae_augment.preparation import fit_encoding
+
+    enc = fit_encoding(calls_table(), "label")
+    d = Derived("charge", "minutes", 0.17, 0.0)
+    back = Encoding.from_json(json.loads(json.dumps(enc.with_relations([], ("auto",), [d])
+                                                    .to_json())))
+    assert back.derived == [d] and back.constraints == ("auto",)
+    assert "derived" not in enc.to_json()  # encodings without any read as they always did
+    assert Encoding.from_json(enc.to_json()).derived == []
+
+
+@pytest.fixture(scope="module")
+def calls_models():
+    from vae_augment.api import fit
+
+    table = calls_table()
+    auto = fit(table, label="label", seed=0, **TRAIN)
+    plain = fit(table, label="label", seed=0, constraints="none", **TRAIN)
+    return table, auto, plain
+
+
+def test_generated_rows_keep_every_derived_column(calls_models, tmp_path):
+    """Every generation path recomputes the targets: `sample`, the tf.data stream, and the
+    evaluation report shows the plain model's rows off the line and the auto model's on it."""
+    from vae_augment.api import sample
+    from vae_augment.evaluation import evaluate
+    from vae_augment.tfdata import synthetic_dataset
+
+    table, auto, plain = calls_models
+    assert len(auto.encoding.derived) == 2 and plain.encoding.derived == []
+    synth = sample(auto, {"a": 800, "b": 800}, seed=1)
+    d = next(d for d in auto.encoding.derived if "charge" in (d.target, d.source))
+    assert off_line(synth) == (0, True) and off_line(table) == (0, True)
+    u = synth.column("units").to_numpy() - 3 * synth.column("count").to_numpy()
+    assert (u == 1).all()
+    raw = sample(plain, {"a": 800, "b": 800}, seed=1)
+    off, _ = off_line(raw)
+    assert off > 400  # independent heads: most rows off the line
+    for batch in synthetic_dataset(auto, "b", batch_size=256, seed=3, n=512,
+                                   null_masks=True):
+        m = np.asarray(batch["minutes"], float)
+        c = np.asarray(batch["charge"], float)
+        keep = ~np.isnan(m)
+        assert np.array_equal(keep, ~np.isnan(c)) and keep.any()
+        assert np.all(np.abs(c[keep] - 0.17 * m[keep]) <= 0.0051 + 0.17 * 0.05 + 1e-9)
+    for model, expect_off in ((plain, True), (auto, False)):
+        out = sample(model, {"b": 600}, seed=2)
+        report = evaluate(table, out, label="label", sections=["fidelity"],
+                          report_dir=tmp_path / str(expect_off), progress=False)
+        der = {e["target"]: e for e in report["fidelity"]["derived"]}
+        assert d.target in der
+        assert (der[d.target]["off_rate"] > 0.5) is expect_off
+        assert (der[d.target]["off"] == 0) is not expect_off
+        assert "Derived columns" in (tmp_path / str(expect_off) / "report.html").read_text()
+
+
+def test_cli_fit_reports_derived_columns_and_sample_keeps_them(tmp_path, capsys):
+    data = tmp_path / "calls.parquet"
+    pq.write_table(calls_table(), data)
+    args = ["--epochs", "3", "--batch-size", "64", "--latent-dim", "4", "--hidden", "16",
+            "--quiet"]
+    code, stdout, err = run_cli(["fit", data, "--label", "label", "--model-dir",
+                                 tmp_path / "m", *args], capsys)
+    assert code == 0, err
+    derived = json.loads(stdout)["derived"]
+    assert len(derived) == 2 and any("charge" in d for d in derived)
+    code, stdout, err = run_cli(["sample", "--model-dir", tmp_path / "m", "--n", "300",
+                                 tmp_path / "s.parquet", "--quiet"], capsys)
+    assert code == 0, err
+    assert off_line(pq.read_table(tmp_path / "s.parquet")) == (0, True)
+    code, stdout, err = run_cli(["info", "--model-dir", tmp_path / "m"], capsys)
+    assert code == 0 and "derived" in stdout
+
+
+def test_fit_stats_job_finds_the_derived_columns_fit_would(tmp_path):
+    from pipelines.fit_stats import run
+    from vae_augment.constraints import resolve_rules
+    from vae_augment.preparation import fit_encoding
+
+    table = calls_table(n=2000, seed=5).drop_columns(["half"])
+    d = tmp_path / "parts"
+    d.mkdir()
+    for i in range(4):
+        pq.write_table(table.slice(i * 500, 500), d / f"part-{i}.parquet", row_group_size=150)
+    out = tmp_path / "encoding.json"
+    summary = run(["--input", str(d), "--label", "label", "--output", str(out)])
+    one_pass = fit_encoding(str(d), "label")
+    relations, derived = resolve_rules("auto", str(d), one_pass)
+    assert summary["derived"] == [str(x) for x in derived] and len(derived) >= 1
+    doc = json.loads(out.read_text())
+    expect = one_pass.with_relations(relations, ("auto",), derived).to_json()
+    # merged on the runner == one sequential pass (to float rounding)
+    assert [r[:2] for r in doc["derived"]] == [r[:2] for r in expect["derived"]]
+    assert np.allclose([r[2:] for r in doc["derived"]], [r[2:] for r in expect["derived"]],
+                       rtol=1e-9, atol=1e-9)
