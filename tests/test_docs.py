@@ -252,6 +252,20 @@ def test_constraints_example_runs(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
+def test_derived_columns_example_runs(tmp_path, capsys):
+    example = _example("derived_columns")
+    assert example.main(["--epochs", "4", "--rows", "300", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    found = _printed_dict(out, "derived columns found:")
+    assert len(found) == 4 and any(d.startswith("total_day_charge = 0.169") for d in found)
+    sd = dict(re.findall(r"^(real rows|model alone|derived columns)\b.*?sd \$([0-9.]+)", out,
+                         re.M))
+    assert float(sd["model alone"]) > 0.05 and float(sd["derived columns"]) < 0.01
+    assert "derived columns: day charge" in out and "at most 0.0% of rows off a line" in out
+    png = tmp_path / "day_charge.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
 def test_docstring_examples_run_as_written(monkeypatch, tmp_path):
     """Every module's doctests pass: examples that need a trained model or files are marked
     `+SKIP` line by line, and the rest (imports, pure functions) run."""
