@@ -119,6 +119,7 @@ def test_generated_rows_keep_every_derived_column(calls_models, tmp_path):
     """Every generation path recomputes the targets: `sample`, the tf.data stream, and the
     evaluation report shows the plain model's rows off the line and the auto model's on it."""
     from vae_augment.api import sample
+    from vae_augment.cli_evaluate import summary_line
     from vae_augment.evaluation import evaluate
     from vae_augment.tfdata import synthetic_dataset
 
@@ -148,6 +149,10 @@ def test_generated_rows_keep_every_derived_column(calls_models, tmp_path):
         assert (der[d.target]["off_rate"] > 0.5) is expect_off
         assert (der[d.target]["off"] == 0) is not expect_off
         assert "Derived columns" in (tmp_path / str(expect_off) / "report.html").read_text()
+        line = summary_line(report)  # the CLI's one-line summary names the worst one
+        assert ("derived_off" in line) is expect_off
+        if expect_off:
+            assert line["derived_off_share"] == round(max(e["off_rate"] for e in der.values()), 4)
 
 
 def test_cli_fit_reports_derived_columns_and_sample_keeps_them(tmp_path, capsys):

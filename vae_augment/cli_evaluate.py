@@ -36,6 +36,10 @@ def summary_line(report: dict) -> dict:
     if broken:
         out["relation_broken"] = broken[0]["relation"]
         out["relation_broken_share"] = broken[0]["violation_rate"]
+    off = [e for e in (report.get("fidelity") or {}).get("derived", []) if e["off_rate"] >= 0.01]
+    if off:  # worst first: a derived column the synthetic rows do not keep
+        out["derived_off"] = off[0]["relation"]
+        out["derived_off_share"] = off[0]["off_rate"]
     for method in ("none", "smote", "vae_augment"):
         if method in lr:
             out[f"minority_f1_lr_{method}"] = lr[method]["minority_f1"]

@@ -451,7 +451,7 @@ def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
 
 def resolve_rules(constraints, inputs, encoding) -> tuple[list[Relation], list[Derived]]:
     """`resolve_constraints`' relations and, with ``"auto"``, the derived columns
-    (`ConstraintSpec.derived`), from the same one pass over `inputs`."""
+    (`ConstraintSpec.rules`), from the same one pass over `inputs`."""
     spec = constraint_spec(constraints, encoding)
     names = spec.columns(encoding)
     stats = relation_stats(inputs, encoding, names) if names else None
