@@ -50,6 +50,7 @@ __all__ = [
     "resolve_constraints", "resolve_rules", "constraint_spec", "ConstraintSpec",
     "constrained_generate", "relation_report", "independent_break_share", "REDRAW_ROUNDS",
     "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK", "Derived", "DERIVED_MIN_ROWS", "column_units", "derived_report",
+    "real_stats",
 ]
 
 #: more draws a row that breaks a relation gets before `Encoding.decode_tf` repairs it
@@ -575,23 +576,33 @@ def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
     return out
 
 
+def real_stats(real: pa.Table, columns: Sequence[str]) -> RelationStats:
+    """`RelationStats` of `real`'s `columns` (the first `MAX_RELATION_COLUMNS`), not per
+    class: what `relation_report` and `derived_report` read."""
+    stats = RelationStats(list(columns)[:MAX_RELATION_COLUMNS])
+    for batch in real.to_batches():
+        stats.update(batch)
+    return stats
+
+
 def relation_report(real: pa.Table, synthetic: pa.Table, columns: Sequence[str] | None = None,
-                    *, limit: int = 20) -> list[dict[str, Any]]:
+                    *, limit: int = 20, stats: RelationStats | None = None
+                    ) -> list[dict[str, Any]]:
     """For each relation ``a <= b`` between numeric columns that holds in every row of `real`
     (and is not implied by the columns' ranges), the share of `synthetic` rows, among those
     with both values, that break it; worst first, at most `limit`, the relations that may
     hold by chance (``by_chance``: the two marginals alone break it under `AUTO_MIN_BREAK` of
     the time) after the others. `columns`: the numeric
     columns to look at (default: every integer or floating column shared by both tables,
-    the first `MAX_RELATION_COLUMNS`)."""
+    the first `MAX_RELATION_COLUMNS`). `stats`: `real_stats` of `real` over those columns,
+    when already computed."""
     if columns is None:
         columns = [f.name for f in real.schema
                    if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
                    and f.name in synthetic.column_names]
     columns = list(columns)[:MAX_RELATION_COLUMNS]
-    stats = RelationStats(columns)
-    for batch in real.to_batches():
-        stats.update(batch)
+    if stats is None or stats.names != columns:
+        stats = real_stats(real, columns)
     rels = stats.relations()
     if not rels or not synthetic.num_rows:
         return []
@@ -622,15 +633,16 @@ def relation_report(real: pa.Table, synthetic: pa.Table, columns: Sequence[str] 
 
 
 def derived_report(real: pa.Table, synthetic: pa.Table, units: Mapping[str, float],
-                   *, limit: int = 20) -> list[dict[str, Any]]:
+                   *, limit: int = 20, stats: RelationStats | None = None
+                   ) -> list[dict[str, Any]]:
     """For each derived column of `real` (`RelationStats.derived` over the numeric columns
     `units` names, the first `MAX_RELATION_COLUMNS`, with their rounding units), the share
     of `synthetic` rows with both values whose target is off its source's line by more than
-    the two columns' rounding (half a unit each) allows; worst first, at most `limit`."""
+    the two columns' rounding (half a unit each) allows; worst first, at most `limit`.
+    `stats`: `real_stats` of `real` over those columns, when already computed."""
     columns = [c for c in units if c in synthetic.column_names][:MAX_RELATION_COLUMNS]
-    stats = RelationStats(columns)
-    for batch in real.to_batches():
-        stats.update(batch)
+    if stats is None or stats.names != columns:
+        stats = real_stats(real, columns)
     found = stats.derived(units)
     if not found or not synthetic.num_rows:
         return []

@@ -222,13 +222,24 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
             matrices[key] = (a_r, a_s)
     scored = [e["score"] for e in per_class.values() if e["score"] is not None]
     assoc = [e["association"]["mean_abs_diff"] for e in per_class.values() if "association" in e]
-    from vae_augment.constraints import column_units, derived_report, relation_report
+    from vae_augment.constraints import (
+        MAX_RELATION_COLUMNS,
+        column_units,
+        derived_report,
+        real_stats,
+        relation_report,
+    )
 
+    numeric = [s.name for s in encoding.numeric]
+    # one pass over the real rows for both checks (when the synthetic rows have every column)
+    stats = (real_stats(real, numeric)
+             if all(c in synthetic.column_names for c in numeric[:MAX_RELATION_COLUMNS])
+             else None)
     # inequalities (a <= b) that every real row keeps, and how many synthetic rows break them
-    relations = relation_report(real, synthetic, [s.name for s in encoding.numeric])
+    relations = relation_report(real, synthetic, numeric, stats=stats)
     # derived columns (t = a * s + b to the rounding) of the real rows, and how many
     # synthetic rows are off them
-    derived = derived_report(real, synthetic, column_units(encoding))
+    derived = derived_report(real, synthetic, column_units(encoding), stats=stats)
     refs = [e["real_reference"] for e in per_class.values()
             if e.get("real_reference") is not None]
     return {
