@@ -125,12 +125,14 @@ class RelationStatsFn(beam.DoFn):
         return self._cached[1:]
 
     def process(self, table, encoding_json):
-        from vae_augment.constraints import RelationStats, class_codes
+        from vae_augment.constraints import RelationStats, link_columns, update_relation_stats
 
         encoding, names = self._prepared(encoding_json)
         if names:
-            stats = RelationStats(names, len(encoding.classes))
-            stats.update(table, class_codes(table, encoding))
+            # (constructed here: Beam infers the output's coder from this call)
+            stats = RelationStats(names, len(encoding.classes),
+                                  link_columns(encoding, names) if self.spec.auto else None)
+            update_relation_stats(stats, table, encoding)
             yield stats
 
 
@@ -162,8 +164,8 @@ def _with_constraints(encoding_json, spec, stats):
 
     encoding = Encoding.from_json(encoding_json)
     spec = constraint_spec(spec, encoding)  # a named integer column the statistics made a category
-    relations, derived = spec.rules(stats, encoding)
-    return encoding.with_relations(relations, spec.key, derived).to_json()
+    relations, derived, links = spec.rules(stats, encoding)
+    return encoding.with_relations(relations, spec.key, derived, links).to_json()
 
 
 def _check_constraint_columns(spec, stats) -> None:
@@ -267,6 +269,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         summary["classes"] = {str(c): n for c, n in enc.class_counts.items()}
         summary["constraints"] = [str(r) for r in enc.relations]
         summary["derived"] = [str(d) for d in enc.derived]
+        summary["links"] = [str(k) for k in enc.links]
     return summary
 
 

@@ -40,6 +40,11 @@ def summary_line(report: dict) -> dict:
     if off:  # worst first: a derived column the synthetic rows do not keep
         out["derived_off"] = off[0]["relation"]
         out["derived_off_share"] = off[0]["off_rate"]
+    links = [e for e in (report.get("fidelity") or {}).get("links", [])
+             if e["broken_rate"] >= 0.01]
+    if links:  # worst first: a linked pair of columns the synthetic rows do not keep
+        out["link_broken"] = links[0]["link"]
+        out["link_broken_share"] = links[0]["broken_rate"]
     for method in ("none", "smote", "vae_augment"):
         if method in lr:
             out[f"minority_f1_lr_{method}"] = lr[method]["minority_f1"]

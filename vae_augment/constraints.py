@@ -25,6 +25,13 @@ charge strays $0.58 from the rate, sd, against the real $0.003); `Encoding.decod
 recomputes such a column from its source, on its own decimals, so every generated row keeps
 it (`Derived`).
 
+It also finds **linked columns**: a category value that a row has exactly when a numeric
+column holds its most frequent value (churn's ``voice_mail_plan == "no"`` exactly when
+``number_vmail_messages == 0``, in all but one of 5,000 rows). The category head and the
+numeric head are drawn independently given the latent code, so 11-12 % of synthetic rows
+with a plan had no messages; `Encoding.decode_tf` sets such a row's category from its
+numeric value (`Link`).
+
 Example:
     >>> from vae_augment import fit
     >>> art = fit("credit.parquet", label="Status", constraints="auto")  # doctest: +SKIP
@@ -50,7 +57,7 @@ __all__ = [
     "resolve_constraints", "resolve_rules", "constraint_spec", "ConstraintSpec",
     "constrained_generate", "relation_report", "independent_break_share", "REDRAW_ROUNDS",
     "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK", "Derived", "DERIVED_MIN_ROWS", "column_units", "derived_report",
-    "real_stats",
+    "real_stats", "Link", "LinkStats", "LINK_MIN_SPIKE", "LINK_MAX_BREAK", "link_report",
 ]
 
 #: more draws a row that breaks a relation gets before `Encoding.decode_tf` repairs it
@@ -76,6 +83,16 @@ _REDRAW_STREAM = 0x5EED0000
 #: a derived column is found only from at least this many rows with both values (fewer
 #: would let a chance fit through)
 DERIVED_MIN_ROWS = 20
+
+#: a numeric column is searched for links when its most frequent value fills at least this
+#: share of its quantile knots (the map's spike, `encoding._largest_spike`)
+LINK_MIN_SPIKE = 0.05
+#: a link may be broken in at most this share of the training rows with both values (real
+#: data has the odd exception: one of churn's 5,000 rows has a plan and no messages), and
+#: each of its two sides must hold in at least `DERIVED_MIN_ROWS` rows
+LINK_MAX_BREAK = 0.001
+#: categorical columns with more codes than this are not searched for links
+LINK_MAX_CODES = 64
 
 _RELATION = re.compile(r"^\s*(.+?)\s*(<=|>=)\s*(.+?)\s*$")
 
@@ -116,6 +133,24 @@ class Derived:
         return self.slope * np.asarray(source, np.float64) + self.intercept
 
 
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """``category == value`` exactly in the rows where ``column == spike`` (a numeric column
+    and its most frequent value), in all but `LINK_MAX_BREAK` of the training rows with both
+    values: generated rows get `category` set from `column` (`Encoding.decode_tf`): `value`
+    where the column holds the spike, `other` (the commonest other value off the spike)
+    where it does not but the category says `value`; untouched where `column` is null."""
+
+    category: str
+    value: Any
+    column: str
+    spike: float
+    other: Any
+
+    def __str__(self) -> str:
+        return f"{self.category} == {self.value!r} <=> {self.column} == {self.spike:g}"
+
+
 def parse_relation(text: str | Relation) -> Relation:
     """``"A <= B"`` or ``"B >= A"`` (column names as written, spaces around them ignored)."""
     if isinstance(text, Relation):
@@ -153,8 +188,11 @@ class RelationStats:
     moments by Chan et al.'s pairwise update), so a distributed pass can combine partial
     results."""
 
-    def __init__(self, names: Sequence[str], n_classes: int = 0):
+    def __init__(self, names: Sequence[str], n_classes: int = 0,
+                 links: LinkStats | None = None):
         self.names = list(names)
+        #: the category-spike counts (`LinkStats`) over `names`' spike columns, or None
+        self.links = links
         n = len(self.names)
         self.max_diff = np.full((n, n), -np.inf)
         self.both = np.zeros((n, n), np.int64)
@@ -180,12 +218,17 @@ class RelationStats:
         self.pair_m2 = self.pair_m2 + np.where(nb > 0, m2, 0.0) + delta ** 2 * w
         self.pair_co = self.pair_co + np.where(nb > 0, co, 0.0) + delta * delta.T * w
 
-    def update(self, batch, classes: np.ndarray | None = None) -> None:
+    def update(self, batch, classes: np.ndarray | None = None,
+               codes: np.ndarray | None = None) -> None:
         """Adds `batch`'s rows; `classes`: each row's class index (-1: not counted per
-        class), needed when the statistics were made with `n_classes`."""
+        class), needed when the statistics were made with `n_classes`; `codes`: int [rows,
+        n] the codes of `links`' categorical columns (`category_codes`), needed with
+        `links`."""
         x = _numeric_matrix(batch, self.names)
         if not len(x):
             return
+        if self.links is not None:
+            self.links.update(x[:, [self.names.index(c) for c in self.links.columns]], codes)
         present = ~np.isnan(x)
         onehot = None
         if len(self.class_both):
@@ -230,6 +273,10 @@ class RelationStats:
         self.class_equal += other.class_equal
         self.low = np.fmin(self.low, other.low)
         self.high = np.fmax(self.high, other.high)
+        if (self.links is None) != (other.links is None):
+            raise ValueError("RelationStats with and without link counts cannot be merged")
+        if self.links is not None:
+            self.links.merge(other.links)
         return self
 
     def relations(self) -> list[Relation]:
@@ -290,6 +337,105 @@ class RelationStats:
         return bool(self.max_diff[self.names.index(left), self.names.index(right)] > 0.0)
 
 
+class LinkStats:
+    """Streaming counts for `Link` discovery: for each numeric column with a spike value
+    (`columns`, `spikes`) and each categorical column (`categories`, with `n_codes` codes,
+    the null one included), the rows where the numeric value is present, by category code
+    and by whether the value is the spike. Mergeable (sums)."""
+
+    def __init__(self, columns: Sequence[str], spikes: Sequence[float],
+                 categories: Sequence[str], n_codes: Sequence[int]):
+        self.columns, self.spikes = list(columns), [float(v) for v in spikes]
+        self.categories, self.n_codes = list(categories), [int(n) for n in n_codes]
+        # [column, category, code, 0: on the spike / 1: off it]
+        self.counts = np.zeros((len(self.columns), len(self.categories),
+                                max(self.n_codes, default=0), 2), np.int64)
+
+    def update(self, x: np.ndarray, codes: np.ndarray) -> None:
+        """Adds rows: `x` float [rows, len(columns)] (NaN where null), `codes` int [rows,
+        len(categories)]."""
+        if not self.counts.size or not len(x):
+            return
+        width = self.counts.shape[2]
+        codes = np.asarray(codes, np.int64)
+        for i, spike in enumerate(self.spikes):
+            present = ~np.isnan(x[:, i])
+            off = (x[present, i] != spike).astype(np.int64)
+            for k in range(len(self.categories)):
+                cell = codes[present, k] * 2 + off
+                self.counts[i, k] += np.bincount(cell, minlength=2 * width).reshape(width, 2)
+
+    def merge(self, other: LinkStats) -> LinkStats:
+        if (other.columns, other.spikes, other.categories) != (
+                self.columns, self.spikes, self.categories):
+            raise ValueError("LinkStats over different columns cannot be merged")
+        self.counts += other.counts
+        return self
+
+    def links(self, vocabs: Mapping[str, Sequence[Any]], *, min_rows: int = DERIVED_MIN_ROWS,
+              max_break: float = LINK_MAX_BREAK) -> list[Link]:
+        """The links: for each categorical column at most one (the numeric column seen with
+        it in the most rows; then the fewest breaking rows), each side in at least
+        `min_rows` rows, at most `max_break` of the rows breaking it. `vocabs`: each
+        categorical column's vocabulary (its codes' values; the null code, after them, is
+        never a link's value)."""
+        best: dict[str, tuple] = {}
+        for i, (column, spike) in enumerate(zip(self.columns, self.spikes)):
+            for k, category in enumerate(self.categories):
+                vocab = list(vocabs[category])
+                if len(vocab) < 2:
+                    continue
+                on, off = self.counts[i, k, :, 0], self.counts[i, k, :, 1]
+                n = int(on.sum() + off.sum())
+                c = int(np.argmax(on[:len(vocab)]))
+                rest = off[:len(vocab)].copy()
+                rest[c] = -1
+                other = int(np.argmax(rest))
+                broken = int(on.sum() - on[c] + off[c])
+                if (on[c] < min_rows or off.sum() - off[c] < min_rows
+                        or broken > max_break * n):
+                    continue
+                key = (-n, broken, i)
+                if category not in best or key < best[category][0]:
+                    best[category] = (key, Link(category, vocab[c], column, spike, vocab[other]))
+        return [best[c][1] for c in self.categories if c in best]
+
+
+def link_columns(encoding, names: Sequence[str]) -> LinkStats | None:
+    """Empty `LinkStats` for `encoding`: the numeric columns among `names` whose quantile
+    knots have a spike (`LINK_MIN_SPIKE`), against the categorical columns of at most
+    `LINK_MAX_CODES` codes; None when either side has none."""
+    from vae_augment.encoding import _largest_spike
+
+    specs = {s.name: s for s in encoding.numeric}
+    columns, spikes = [], []
+    for name in names:
+        s = specs.get(name)
+        v = None if s is None or s.knots is None else _largest_spike(
+            np.asarray(s.knots, np.float64), LINK_MIN_SPIKE)
+        if v is not None:
+            columns.append(name)
+            spikes.append(v)
+    cats = [s for s in encoding.categorical if 2 <= s.n_categories <= LINK_MAX_CODES]
+    if not columns or not cats:
+        return None
+    return LinkStats(columns, spikes, [s.name for s in cats], [s.n_categories for s in cats])
+
+
+def category_codes(batch, encoding, categories: Sequence[str]) -> np.ndarray:
+    """int [rows, len(categories)]: `batch`'s codes of `encoding`'s categorical columns
+    `categories` (the null code where null)."""
+    specs = {s.name: s for s in encoding.categorical}
+    cols = []
+    for name in categories:
+        col = batch.column(name)
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        cols.append(encoding._encode_categorical(specs[name], col))
+    return (np.stack(cols, axis=1) if cols
+            else np.zeros((batch.num_rows, 0), np.int64))
+
+
 def class_codes(batch, encoding) -> np.ndarray:
     """Each row's class index in `encoding` (-1 for a null or unknown label)."""
     col = batch.column(encoding.label)
@@ -299,19 +445,36 @@ def class_codes(batch, encoding) -> np.ndarray:
     return np.asarray(idx.to_numpy(zero_copy_only=False), np.int64)
 
 
-def relation_stats(inputs, encoding, names: Sequence[str]) -> RelationStats:
+def new_relation_stats(encoding, names: Sequence[str], links: bool = False) -> RelationStats:
+    """Empty `RelationStats` of `names`, per class of `encoding`, with `LinkStats` when
+    `links` (and `encoding` has columns to link)."""
+    return RelationStats(names, len(encoding.classes),
+                         link_columns(encoding, names) if links else None)
+
+
+def update_relation_stats(stats: RelationStats, batch, encoding) -> None:
+    """Adds `batch` (with the label and the columns `stats` counts) to `stats`."""
+    codes = (category_codes(batch, encoding, stats.links.categories)
+             if stats.links is not None else None)
+    stats.update(batch, class_codes(batch, encoding), codes)
+
+
+def relation_stats(inputs, encoding, names: Sequence[str], links: bool = False
+                   ) -> RelationStats:
     """`RelationStats` of `names` over `inputs` (a table, or Parquet paths read batch by
-    batch), counted per class of `encoding`: one streaming pass."""
+    batch), counted per class of `encoding`, with link counts when `links`: one streaming
+    pass."""
     from vae_augment.io import iter_batches, resolve_inputs
 
     names = list(names)
-    stats = RelationStats(names, len(encoding.classes))
+    stats = new_relation_stats(encoding, names, links)
     if isinstance(inputs, (pa.Table, pa.RecordBatch)):
         batches: Iterable = (inputs.to_batches() if isinstance(inputs, pa.Table) else [inputs])
     else:
-        batches = iter_batches(resolve_inputs(inputs), columns=[*names, encoding.label])
+        cats = stats.links.categories if stats.links is not None else []
+        batches = iter_batches(resolve_inputs(inputs), columns=[*names, *cats, encoding.label])
     for batch in batches:
-        stats.update(batch, class_codes(batch, encoding))
+        update_relation_stats(stats, batch, encoding)
     return stats
 
 
@@ -391,19 +554,22 @@ class ConstraintSpec:
         return list(dict.fromkeys(out))
 
     def rules(self, stats: RelationStats | None, encoding
-              ) -> tuple[list[Relation], list[Derived]]:
+              ) -> tuple[list[Relation], list[Derived], list[Link]]:
         """`relations`, and with ``"auto"`` the derived columns in `stats`
-        (`RelationStats.derived`). A derived column's value is recomputed from its source,
-        which an inequality's repair would undo: no column of a named relation is a target,
-        and the relations ``"auto"`` found on a target are dropped (a derived ``units = 3 *
-        count + 1`` also makes ``count <= units`` hold in every row)."""
+        (`RelationStats.derived`) and the linked columns (`LinkStats.links`, when `stats`
+        counted them). A derived column's value is recomputed from its source, which an
+        inequality's repair would undo: no column of a named relation is a target, and the
+        relations ``"auto"`` found on a target are dropped (a derived ``units = 3 * count +
+        1`` also makes ``count <= units`` hold in every row)."""
         relations = self.relations(stats, encoding)
         if stats is None or not self.auto:
-            return relations, []
+            return relations, [], []
         derived = stats.derived(column_units(encoding),
                                 exclude={n for r in self.given for n in (r.left, r.right)})
         targets = {d.target for d in derived}
-        return [r for r in relations if not {r.left, r.right} & targets], derived
+        links = (stats.links.links({s.name: s.vocab or [] for s in encoding.categorical})
+                 if stats.links is not None else [])
+        return [r for r in relations if not {r.left, r.right} & targets], derived, links
 
 
 def column_units(encoding) -> dict[str, float]:
@@ -450,12 +616,13 @@ def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
     return resolve_rules(constraints, inputs, encoding)[0]
 
 
-def resolve_rules(constraints, inputs, encoding) -> tuple[list[Relation], list[Derived]]:
-    """`resolve_constraints`' relations and, with ``"auto"``, the derived columns
-    (`ConstraintSpec.rules`), from the same one pass over `inputs`."""
+def resolve_rules(constraints, inputs, encoding
+                  ) -> tuple[list[Relation], list[Derived], list[Link]]:
+    """`resolve_constraints`' relations and, with ``"auto"``, the derived and the linked
+    columns (`ConstraintSpec.rules`), from the same one pass over `inputs`."""
     spec = constraint_spec(constraints, encoding)
     names = spec.columns(encoding)
-    stats = relation_stats(inputs, encoding, names) if names else None
+    stats = relation_stats(inputs, encoding, names, links=spec.auto) if names else None
     return spec.rules(stats, encoding)
 
 
@@ -662,4 +829,64 @@ def derived_report(real: pa.Table, synthetic: pa.Table, units: Mapping[str, floa
                     "real_rows": int(stats.both[i, j]), "synthetic_rows": n,
                     "off": off, "off_rate": round(off / n, 6) if n else 0.0})
     out.sort(key=lambda e: (-e["off_rate"], e["relation"]))
+    return out[:limit]
+
+
+def _loose_codes(table: pa.Table, specs) -> np.ndarray:
+    """int [rows, len(specs)]: `table`'s codes of categorical columns `specs`, a null or a
+    value outside the vocabulary as the null code (for reports on any table)."""
+    import pyarrow.compute as pc
+
+    cols = []
+    for s in specs:
+        col = table.column(s.name).combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        try:
+            idx = pc.index_in(col, value_set=pa.array(s.vocab, type=col.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            idx = pa.nulls(len(col), pa.int32())
+        cols.append(np.asarray(idx.fill_null(len(s.vocab)).to_numpy(zero_copy_only=False),
+                               np.int64))
+    return np.stack(cols, axis=1) if cols else np.zeros((table.num_rows, 0), np.int64)
+
+
+def link_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20
+                ) -> list[dict[str, Any]]:
+    """For each linked pair of columns of `real` (`LinkStats.links` over `encoding`'s
+    numeric and categorical columns), the share of `synthetic` rows, among those with the
+    numeric value, that break it (the category value without the spike, or the spike
+    without it), beside the real rows' share; worst first, at most `limit`."""
+    numeric = [s.name for s in encoding.numeric
+               if s.name in real.column_names and s.name in synthetic.column_names]
+    stats = link_columns(encoding, numeric[:MAX_RELATION_COLUMNS])
+    if stats is None or not synthetic.num_rows:
+        return []
+    specs = {s.name: s for s in encoding.categorical}
+    cats = [specs[c] for c in stats.categories]
+    if not all(s.name in real.column_names and s.name in synthetic.column_names
+               for s in cats):
+        return []
+    stats.update(_numeric_matrix(real, stats.columns), _loose_codes(real, cats))
+    found = stats.links({s.name: s.vocab or [] for s in cats})
+    if not found:
+        return []
+    out = []
+    for link in found:
+        i, k = stats.columns.index(link.column), stats.categories.index(link.category)
+        value = specs[link.category].vocab.index(link.value)
+        on, off = stats.counts[i, k, :, 0], stats.counts[i, k, :, 1]
+        real_broken = int(on.sum() - on[value] + off[value])
+        x = _numeric_matrix(synthetic, [link.column])[:, 0]
+        code = _loose_codes(synthetic, [specs[link.category]])[:, 0]
+        present = ~np.isnan(x)
+        hit = x[present] == link.spike
+        broken = int(((hit & (code[present] != value)) | (~hit & (code[present] == value))).sum())
+        n, n_real = int(present.sum()), int(on.sum() + off.sum())
+        out.append({"link": str(link), "category": link.category, "column": link.column,
+                    "real_rows": n_real, "real_broken": real_broken,
+                    "real_broken_rate": round(real_broken / n_real, 6) if n_real else 0.0,
+                    "synthetic_rows": n, "broken": broken,
+                    "broken_rate": round(broken / n, 6) if n else 0.0})
+    out.sort(key=lambda e: (-e["broken_rate"], e["link"]))
     return out[:limit]

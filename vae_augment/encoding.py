@@ -73,6 +73,8 @@ class Encoding:
             encoding resolved from the same request instead of searching the data again.
         derived: `constraints.Derived` columns (``target = slope * source + intercept``)
             that `decode_tf` recomputes from their sources.
+        links: `constraints.Link`s (a category value exactly where a numeric column holds
+            its spike) that `decode_tf` sets each generated row's category by.
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class Encoding:
         relations: Sequence[Any] = (),
         constraints: Sequence[str] | None = None,
         derived: Sequence[Any] = (),
+        links: Sequence[Any] = (),
     ):
         self.specs = list(specs)
         self.label = label
@@ -126,6 +129,17 @@ class Encoding:
                                                                   float(d[3])) for d in derived]
         # (target, source) numeric positions of each derived column
         self._derived_idx = [(num_pos[d.target], num_pos[d.source]) for d in self.derived]
+        from vae_augment.constraints import Link
+
+        self.links = [k if isinstance(k, Link) else Link(k[0], k[1], k[2], float(k[3]), k[4])
+                      for k in links]
+        cat_pos = {s.name: j for j, s in enumerate(self.categorical)}
+        # per categorical position: (numeric position, spike, value's code, other's code)
+        self._link_idx = {
+            cat_pos[k.category]: (num_pos[k.column], k.spike,
+                                  self.categorical[cat_pos[k.category]].vocab.index(k.value),
+                                  self.categorical[cat_pos[k.category]].vocab.index(k.other))
+            for k in self.links}
 
     # ------------------------------------------------------------------ layout
     def layout(self) -> dict[str, Any]:
@@ -200,14 +214,16 @@ class Encoding:
 
     def with_relations(self, relations: Sequence[Any],
                        constraints: Sequence[str] | None = None,
-                       derived: Sequence[Any] = ()) -> Encoding:
+                       derived: Sequence[Any] = (), links: Sequence[Any] = ()) -> Encoding:
         """This encoding with `relations` (``constraints.Relation``, left <= right, between
         numeric columns) that `decode_tf` and `constraints.constrained_generate` enforce,
-        and `derived` columns (``constraints.Derived``) that `decode_tf` recomputes,
-        resolved from the request `constraints` (`ConstraintSpec.key`; None: unknown)."""
+        `derived` columns (``constraints.Derived``) that `decode_tf` recomputes and `links`
+        (``constraints.Link``) it sets categories by, resolved from the request
+        `constraints` (`ConstraintSpec.key`; None: unknown)."""
         data = self.to_json()
         data["relations"] = [[r.left, r.right, list(r.ties)] for r in relations]
         data["derived"] = [[d.target, d.source, d.slope, d.intercept] for d in derived]
+        data["links"] = [_link_json(k) for k in links]
         data.pop("constraints", None)
         if constraints is not None:
             data["constraints"] = list(constraints)
@@ -477,7 +493,15 @@ class Encoding:
             for s, col in zip(self.numeric, cols):
                 out[s.name] = (col, masks[s.name])
         for j, s in enumerate(self.categorical):
-            out[s.name] = (tf.cast(gen["cat"][:, j], tf.int32), None)
+            code = tf.cast(gen["cat"][:, j], tf.int32)
+            if j in self._link_idx:  # the category set from its linked numeric column
+                t, spike, value, other = self._link_idx[j]
+                col, mask = out[self.numeric[t].name]
+                on = tf.abs(col - spike) <= 1e-9 * max(1.0, abs(spike))
+                off = tf.logical_and(tf.logical_not(on), tf.equal(code, value))
+                fixed = tf.where(on, value, tf.where(off, other, code))
+                code = fixed if mask is None else tf.where(mask, code, fixed)
+            out[s.name] = (code, None)
         for i, s in enumerate(self.tensors):
             t = tf.cast(gen[f"tensor_{i}"], tf.float64)
             size = int(np.prod(s.shape))
@@ -693,6 +717,7 @@ class Encoding:
             **({"constraints": list(self.constraints)} if self.constraints is not None else {}),
             **({"derived": [[d.target, d.source, d.slope, d.intercept] for d in self.derived]}
                if self.derived else {}),
+            **({"links": [_link_json(k) for k in self.links]} if self.links else {}),
         }
 
     @classmethod
@@ -708,10 +733,16 @@ class Encoding:
             [tuple(r) for r in data.get("relations", [])],
             data.get("constraints"),
             [tuple(d) for d in data.get("derived", [])],
+            [tuple(k) for k in data.get("links", [])],
         )
 
 
 # ---------------------------------------------------------------------- helpers
+def _link_json(link) -> list[Any]:
+    return [link.category, _json_value(link.value), link.column, link.spike,
+            _json_value(link.other)]
+
+
 def _combine(col):
     """One array of a column; halffloat as float32 (Arrow's compute kernels have none for it)."""
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col

@@ -226,6 +226,7 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
         MAX_RELATION_COLUMNS,
         column_units,
         derived_report,
+        link_report,
         real_stats,
         relation_report,
     )
@@ -240,11 +241,15 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
     # derived columns (t = a * s + b to the rounding) of the real rows, and how many
     # synthetic rows are off them
     derived = derived_report(real, synthetic, column_units(encoding), stats=stats)
+    # a category value exactly where a numeric column holds its spike, and how many
+    # synthetic rows break that
+    links = link_report(real, synthetic, encoding)
     refs = [e["real_reference"] for e in per_class.values()
             if e.get("real_reference") is not None]
     return {
         "relations": relations,
         "derived": derived,
+        "links": links,
         "score": float(np.mean(scored)) if scored else None,
         # the same mean over the classes with a reference, real half against real half
         "real_reference": float(np.mean(refs)) if refs else None,

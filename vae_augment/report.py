@@ -244,6 +244,18 @@ def _fidelity_html(h, fid, report, images) -> None:
         h.append(_table(["relation", "real rows", "synthetic rows", "off", "share off"],
                         [[e["relation"], e["real_rows"], e["synthetic_rows"], e["off"],
                           e["off_rate"]] for e in derived]))
+    links = fid.get("links") or []
+    if links:
+        h.append("<h3>Linked columns</h3><p class='muted'>A category value that real rows "
+                 "have exactly where a numeric column holds its most frequent value (a "
+                 "voice-mail plan and no voice-mail messages), with the share of rows that "
+                 "break the link: the value without the spike, or the spike without the "
+                 "value. <code>--constraint auto</code> (the default) sets the category "
+                 "from the numeric column in every generated row.</p>")
+        h.append(_table(["link", "real rows", "real share broken", "synthetic rows",
+                         "broken", "share broken"],
+                        [[e["link"], e["real_rows"], e["real_broken_rate"],
+                          e["synthetic_rows"], e["broken"], e["broken_rate"]] for e in links]))
     if chance:
         h.append("<p class='muted'>Left out as possibly by chance: "
                  + ", ".join(f"<code>{html.escape(e['relation'])}</code> ({_f(e['violation_rate'])} "
