@@ -262,6 +262,11 @@ def test_derived_columns_example_runs(tmp_path, capsys):
                          re.M))
     assert float(sd["model alone"]) > 0.05 and float(sd["derived columns"]) < 0.01
     assert "derived columns: day charge" in out and "at most 0.0% of rows off a line" in out
+    assert _printed_dict(out, "linked columns found:") == [
+        "voice_mail_plan == 'no' <=> number_vmail_messages == 0"]
+    broken = dict(re.findall(r"^(model alone|derived columns): link .*? broken in ([0-9.]+)%",
+                             out, re.M))
+    assert float(broken["derived columns"]) == 0.0 and float(broken["model alone"]) > 0.0
     png = tmp_path / "day_charge.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
