@@ -28,7 +28,7 @@ Run from the repository root::
 With the library defaults (seed 0, about 50 s on 2 CPU cores) the model alone drew the day
 charge $0.575 (sd; largest $2.34) off its line, and the report found 97.8 % of its rows off a
 line; with the derived columns the gap is the real rows' rounding (sd $0.003, largest
-$0.005), and no row is off any line. The model alone broke the voice-mail link in 2.9 % of
+$0.005), and no row is off any line. The model alone broke the voice-mail link in 1.6 % of
 its rows; with the link, none (the real rows: 0.02 %).
 """
 

@@ -18,8 +18,9 @@ TRAIN = {**FAST, "epochs": 6, "patience": 6, "hidden": (32,)}
 def plans_table(n: int = 2000, seed: int = 0, noise: float = 0.0) -> pa.Table:
     """``plan`` is "no" exactly where ``messages`` is 0 (one exception row; messages null in
     5 % of rows, where plan is either); ``tier`` (three values) is "none" exactly where
-    ``extras`` is 0; ``calls`` is zero-inflated and ``color`` a category, both unrelated to
-    the rest. `noise`: the share of rows whose plan is flipped (breaking the link)."""
+    ``extras`` is 0; ``amount`` is null exactly where ``loan`` is "no"; ``calls`` is
+    zero-inflated and ``color`` a category, both unrelated to the rest. `noise`: the share
+    of rows whose plan is flipped (breaking the link)."""
     rng = np.random.default_rng(seed)
     label = np.where(rng.random(n) < 0.7, "a", "b")
     has = rng.random(n) < np.where(label == "a", 0.4, 0.15)
@@ -32,6 +33,7 @@ def plans_table(n: int = 2000, seed: int = 0, noise: float = 0.0) -> pa.Table:
     tier = rng.choice(["none", "basic", "premium"], n, p=[0.5, 0.35, 0.15])
     extras = np.where(tier == "none", 0.0, np.round(rng.gamma(2.0, 10.0, n) + 0.5, 1))
     calls = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 30, n))
+    loan = rng.random(n) < np.where(label == "a", 0.6, 0.3)
     return pa.table({
         "messages": pa.array(messages, pa.int64(), mask=null),
         "plan": plan,
@@ -39,15 +41,19 @@ def plans_table(n: int = 2000, seed: int = 0, noise: float = 0.0) -> pa.Table:
         "tier": tier,
         "calls": pa.array(calls, pa.int64()),
         "color": rng.choice(["red", "green", "blue"], n),
+        "amount": pa.array(np.round(rng.gamma(3.0, 100.0, n), 2), mask=~loan),
+        "loan": np.where(loan, "yes", "no"),
         "label": label,
     })
 
 
 def broken(table: pa.Table, category="plan", value="no", column="messages", spike=0):
-    """Rows of `table` (with the numeric value) that break ``category == value <=> column ==
-    spike``."""
+    """Rows of `table` (with the numeric value, for a spike) that break ``category == value
+    <=> column == spike`` (`spike` None: ``column`` is null)."""
     x = table.column(column).to_numpy(zero_copy_only=False).astype(float)
     c = np.asarray(table.column(category).to_pylist(), object)
+    if spike is None:
+        return int((np.isnan(x) != (c == value)).sum())
     keep = ~np.isnan(x)
     return int(((x[keep] == spike) != (c[keep] == value)).sum())
 
@@ -59,7 +65,8 @@ def test_discovery_finds_the_linked_columns_and_only_them():
     table = plans_table()
     enc = fit_encoding(table, "label")
     _, _, links = resolve_rules("auto", table, enc)
-    assert sorted(map(str, links)) == ["plan == 'no' <=> messages == 0",
+    assert sorted(map(str, links)) == ["loan == 'no' <=> amount is null",
+                                      "plan == 'no' <=> messages == 0",
                                       "tier == 'none' <=> extras == 0"]
     tier = next(k for k in links if k.category == "tier")
     assert tier.other == "basic"  # the commonest other value off the spike
@@ -77,16 +84,19 @@ def test_discovery_finds_the_linked_columns_and_only_them():
     one = new_relation_stats(enc, names, links=True)
     update_relation_stats(one, table, enc)
     assert np.array_equal(merged.links.counts, one.links.counts)
-    assert merged.links.columns == ["messages", "extras", "calls"]
+    # spikes, and nulls as a spike for the columns with nulls
+    assert list(zip(merged.links.columns, merged.links.spikes)) == [
+        ("messages", 0.0), ("messages", None), ("extras", 0.0), ("calls", 0.0), ("amount", None)]
     vocabs = {s.name: s.vocab for s in enc.categorical}
     assert merged.links.links(vocabs) == links
     # broken in 1 % of the rows: not a link; too few rows: none trusted
     noisy = plans_table(noise=0.01)
     assert [k.category for k in resolve_rules("auto", noisy,
-                                              fit_encoding(noisy, "label"))[2]] == ["tier"]
+                                              fit_encoding(noisy, "label"))[2]] == ["tier", "loan"]
     small = table.slice(0, 30)
     assert resolve_rules("auto", small, fit_encoding(small, "label"))[2] == []
     assert str(Link("c", True, "n", 0.5, False)) == "c == True <=> n == 0.5"
+    assert str(Link("c", "x", "n", None, "y")) == "c == 'x' <=> n is null"
 
 
 def test_links_travel_with_the_encoding_json():
@@ -95,10 +105,10 @@ def test_links_travel_with_the_encoding_json():
     from vae_augment.preparation import fit_encoding
 
     enc = fit_encoding(plans_table(), "label")
-    k = Link("plan", "no", "messages", 0.0, "yes")
+    k = [Link("plan", "no", "messages", 0.0, "yes"), Link("loan", "no", "amount", None, "yes")]
     back = Encoding.from_json(json.loads(json.dumps(
-        enc.with_relations([], ("auto",), [], [k]).to_json())))
-    assert back.links == [k] and back.constraints == ("auto",)
+        enc.with_relations([], ("auto",), [], k).to_json())))
+    assert back.links == k and back.constraints == ("auto",)
     assert "links" not in enc.to_json()  # encodings without any read as they always did
     assert Encoding.from_json(enc.to_json()).links == []
 
@@ -123,9 +133,10 @@ def test_generated_rows_keep_every_link(plans_models, tmp_path):
     from vae_augment.tfdata import synthetic_dataset
 
     table, auto, plain = plans_models
-    assert len(auto.encoding.links) == 2 and plain.encoding.links == []
+    assert len(auto.encoding.links) == 3 and plain.encoding.links == []
     synth = sample(auto, {"a": 1000, "b": 1000}, seed=1)
     assert broken(synth) == 0 and broken(synth, "tier", "none", "extras") == 0
+    assert broken(synth, "loan", "no", "amount", None) == 0
     assert broken(table) == 1
     # both sides are drawn, and the null rows keep the drawn category
     plan = np.asarray(synth.column("plan").to_pylist(), object)
@@ -134,6 +145,7 @@ def test_generated_rows_keep_every_link(plans_models, tmp_path):
     assert set(synth.column("tier").to_pylist()) == {"none", "basic", "premium"}
     raw = sample(plain, {"a": 1000, "b": 1000}, seed=1)
     assert broken(raw) > 40  # independent heads: a share of the rows break it
+    assert broken(raw, "loan", "no", "amount", None) > 40
     for batch in synthetic_dataset(auto, "b", batch_size=256, seed=3, n=512, null_masks=True):
         m = np.asarray(batch["messages"])
         no = np.asarray(batch["plan"]) == b"no"
@@ -144,7 +156,7 @@ def test_generated_rows_keep_every_link(plans_models, tmp_path):
         report = evaluate(table, out, label="label", sections=["fidelity"],
                           report_dir=tmp_path / str(expect_broken), progress=False)
         found = {e["category"]: e for e in report["fidelity"]["links"]}
-        assert set(found) == {"plan", "tier"}
+        assert set(found) == {"plan", "tier", "loan"}
         assert found["plan"]["real_broken"] == 1
         assert (found["plan"]["broken"] > 0) is expect_broken
         assert "Linked columns" in (tmp_path / str(expect_broken) / "report.html").read_text()
@@ -183,6 +195,6 @@ def test_fit_stats_job_finds_the_links_fit_would(tmp_path):
     summary = run(["--input", str(d), "--label", "label", "--output", str(out)])
     one_pass = fit_encoding(str(d), "label")
     _, _, links = resolve_rules("auto", str(d), one_pass)
-    assert summary["links"] == [str(k) for k in links] and len(links) == 2
+    assert summary["links"] == [str(k) for k in links] and len(links) == 3
     assert json.loads(out.read_text())["links"] == json.loads(json.dumps(
         one_pass.with_relations([], ("auto",), [], links).to_json()))["links"]

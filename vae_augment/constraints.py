@@ -30,7 +30,8 @@ column holds its most frequent value (churn's ``voice_mail_plan == "no"`` exactl
 ``number_vmail_messages == 0``, in all but one of 5,000 rows). The category head and the
 numeric head are drawn independently given the latent code, so 11-12 % of synthetic rows
 with a plan had no messages; `Encoding.decode_tf` sets such a row's category from its
-numeric value (`Link`).
+numeric value (`Link`). A numeric column's nulls count as a spike too (a loan amount null
+exactly where ``has_loan == "no"``).
 
 Example:
     >>> from vae_augment import fit
@@ -136,19 +137,21 @@ class Derived:
 @dataclasses.dataclass(frozen=True)
 class Link:
     """``category == value`` exactly in the rows where ``column == spike`` (a numeric column
-    and its most frequent value), in all but `LINK_MAX_BREAK` of the training rows with both
-    values: generated rows get `category` set from `column` (`Encoding.decode_tf`): `value`
-    where the column holds the spike, `other` (the commonest other value off the spike)
-    where it does not but the category says `value`; untouched where `column` is null."""
+    and its most frequent value; `spike` None: where `column` is null), in all but
+    `LINK_MAX_BREAK` of the training rows (with a value, for a spike): generated rows get
+    `category` set from `column` (`Encoding.decode_tf`): `value` where the column holds
+    the spike, `other` (the commonest other value off the spike) where it does not but the
+    category says `value`; a spike link leaves rows where `column` is null as drawn."""
 
     category: str
     value: Any
     column: str
-    spike: float
+    spike: float | None
     other: Any
 
     def __str__(self) -> str:
-        return f"{self.category} == {self.value!r} <=> {self.column} == {self.spike:g}"
+        side = "is null" if self.spike is None else f"== {self.spike:g}"
+        return f"{self.category} == {self.value!r} <=> {self.column} {side}"
 
 
 def parse_relation(text: str | Relation) -> Relation:
@@ -339,13 +342,15 @@ class RelationStats:
 
 class LinkStats:
     """Streaming counts for `Link` discovery: for each numeric column with a spike value
-    (`columns`, `spikes`) and each categorical column (`categories`, with `n_codes` codes,
-    the null one included), the rows where the numeric value is present, by category code
-    and by whether the value is the spike. Mergeable (sums)."""
+    (`columns`, `spikes`; a spike None stands for null, for a column with nulls) and each
+    categorical column (`categories`, with `n_codes` codes, the null one included), the
+    rows (where the numeric value is present, for a value), by category code and by whether
+    the column holds the spike. Mergeable (sums)."""
 
-    def __init__(self, columns: Sequence[str], spikes: Sequence[float],
+    def __init__(self, columns: Sequence[str], spikes: Sequence[float | None],
                  categories: Sequence[str], n_codes: Sequence[int]):
-        self.columns, self.spikes = list(columns), [float(v) for v in spikes]
+        self.columns = list(columns)
+        self.spikes = [None if v is None else float(v) for v in spikes]
         self.categories, self.n_codes = list(categories), [int(n) for n in n_codes]
         # [column, category, code, 0: on the spike / 1: off it]
         self.counts = np.zeros((len(self.columns), len(self.categories),
@@ -359,8 +364,12 @@ class LinkStats:
         width = self.counts.shape[2]
         codes = np.asarray(codes, np.int64)
         for i, spike in enumerate(self.spikes):
-            present = ~np.isnan(x[:, i])
-            off = (x[present, i] != spike).astype(np.int64)
+            if spike is None:  # null is the spike: every row counts
+                present = np.ones(len(x), bool)
+                off = (~np.isnan(x[:, i])).astype(np.int64)
+            else:
+                present = ~np.isnan(x[:, i])
+                off = (x[present, i] != spike).astype(np.int64)
             for k in range(len(self.categories)):
                 cell = codes[present, k] * 2 + off
                 self.counts[i, k] += np.bincount(cell, minlength=2 * width).reshape(width, 2)
@@ -403,19 +412,25 @@ class LinkStats:
 
 def link_columns(encoding, names: Sequence[str]) -> LinkStats | None:
     """Empty `LinkStats` for `encoding`: the numeric columns among `names` whose quantile
-    knots have a spike (`LINK_MIN_SPIKE`), against the categorical columns of at most
-    `LINK_MAX_CODES` codes; None when either side has none."""
+    knots have a spike (`LINK_MIN_SPIKE`), and those with nulls (null as the spike),
+    against the categorical columns of at most `LINK_MAX_CODES` codes; None when either
+    side has none."""
     from vae_augment.encoding import _largest_spike
 
     specs = {s.name: s for s in encoding.numeric}
     columns, spikes = [], []
     for name in names:
         s = specs.get(name)
-        v = None if s is None or s.knots is None else _largest_spike(
+        if s is None:
+            continue
+        v = None if s.knots is None else _largest_spike(
             np.asarray(s.knots, np.float64), LINK_MIN_SPIKE)
         if v is not None:
             columns.append(name)
             spikes.append(v)
+        if s.has_nulls:
+            columns.append(name)
+            spikes.append(None)
     cats = [s for s in encoding.categorical if 2 <= s.n_categories <= LINK_MAX_CODES]
     if not columns or not cats:
         return None
@@ -854,9 +869,9 @@ def _loose_codes(table: pa.Table, specs) -> np.ndarray:
 def link_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20
                 ) -> list[dict[str, Any]]:
     """For each linked pair of columns of `real` (`LinkStats.links` over `encoding`'s
-    numeric and categorical columns), the share of `synthetic` rows, among those with the
-    numeric value, that break it (the category value without the spike, or the spike
-    without it), beside the real rows' share; worst first, at most `limit`."""
+    numeric and categorical columns), the share of `synthetic` rows (among those with the
+    numeric value, for a spike value) that break it (the category value without the spike,
+    or the spike without it), beside the real rows' share; worst first, at most `limit`."""
     numeric = [s.name for s in encoding.numeric
                if s.name in real.column_names and s.name in synthetic.column_names]
     stats = link_columns(encoding, numeric[:MAX_RELATION_COLUMNS])
@@ -873,14 +888,16 @@ def link_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 2
         return []
     out = []
     for link in found:
-        i, k = stats.columns.index(link.column), stats.categories.index(link.category)
+        k = stats.categories.index(link.category)
         value = specs[link.category].vocab.index(link.value)
+        i = next(j for j, (c, v) in enumerate(zip(stats.columns, stats.spikes))
+                 if c == link.column and (v is None) == (link.spike is None))
         on, off = stats.counts[i, k, :, 0], stats.counts[i, k, :, 1]
         real_broken = int(on.sum() - on[value] + off[value])
         x = _numeric_matrix(synthetic, [link.column])[:, 0]
         code = _loose_codes(synthetic, [specs[link.category]])[:, 0]
-        present = ~np.isnan(x)
-        hit = x[present] == link.spike
+        present = ~np.isnan(x) if link.spike is not None else np.ones(len(x), bool)
+        hit = x[present] == link.spike if link.spike is not None else np.isnan(x)
         broken = int(((hit & (code[present] != value)) | (~hit & (code[present] == value))).sum())
         n, n_real = int(present.sum()), int(on.sum() + off.sum())
         out.append({"link": str(link), "category": link.category, "column": link.column,

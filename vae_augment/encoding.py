@@ -131,8 +131,8 @@ class Encoding:
         self._derived_idx = [(num_pos[d.target], num_pos[d.source]) for d in self.derived]
         from vae_augment.constraints import Link
 
-        self.links = [k if isinstance(k, Link) else Link(k[0], k[1], k[2], float(k[3]), k[4])
-                      for k in links]
+        self.links = [k if isinstance(k, Link) else Link(
+            k[0], k[1], k[2], None if k[3] is None else float(k[3]), k[4]) for k in links]
         cat_pos = {s.name: j for j, s in enumerate(self.categorical)}
         # per categorical position: (numeric position, spike, value's code, other's code)
         self._link_idx = {
@@ -497,10 +497,14 @@ class Encoding:
             if j in self._link_idx:  # the category set from its linked numeric column
                 t, spike, value, other = self._link_idx[j]
                 col, mask = out[self.numeric[t].name]
-                on = tf.abs(col - spike) <= 1e-9 * max(1.0, abs(spike))
+                if spike is None:  # the category goes with the column's nulls
+                    on = tf.zeros_like(code, tf.bool) if mask is None else mask
+                else:
+                    on = tf.abs(col - spike) <= 1e-9 * max(1.0, abs(spike))
                 off = tf.logical_and(tf.logical_not(on), tf.equal(code, value))
                 fixed = tf.where(on, value, tf.where(off, other, code))
-                code = fixed if mask is None else tf.where(mask, code, fixed)
+                code = (fixed if mask is None or spike is None
+                        else tf.where(mask, code, fixed))  # a null value: as drawn
             out[s.name] = (code, None)
         for i, s in enumerate(self.tensors):
             t = tf.cast(gen[f"tensor_{i}"], tf.float64)
