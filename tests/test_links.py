@@ -159,7 +159,10 @@ def test_generated_rows_keep_every_link(plans_models, tmp_path):
         assert set(found) == {"plan", "tier", "loan"}
         assert found["plan"]["real_broken"] == 1
         assert (found["plan"]["broken"] > 0) is expect_broken
-        assert "Linked columns" in (tmp_path / str(expect_broken) / "report.html").read_text()
+        page = (tmp_path / str(expect_broken) / "report.html").read_text()
+        assert "Linked columns" in page and "<h2>Findings</h2>" in page
+        flagged = [f for f in report["findings"] if "break the link plan" in f["message"]]
+        assert bool(flagged) is expect_broken  # the findings name it too
         line = summary_line(report)  # the CLI's one-line summary names the worst one
         assert ("link_broken" in line) is expect_broken
 

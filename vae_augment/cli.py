@@ -471,10 +471,11 @@ def cmd_balance(args) -> int:
                               model=summary["artifact"], report_dir=args.report,
                               seed=args.seed, progress=False if args.quiet else None,
                               overwrite=args.overwrite)
-        from vae_augment.cli_evaluate import summary_line, warn_left_out
+        from vae_augment.cli_evaluate import print_findings, summary_line, warn_left_out
 
         if not args.quiet:
             warn_left_out(report)
+            print_findings(report)
         if not args.json:
             figures = {k: v for k, v in summary_line(report).items() if k != "report"}
             print(f"wrote evaluation report {report['files']['html']}: "

@@ -11,7 +11,7 @@ import sys
 
 from vae_augment.cli import register_command
 
-__all__ = ["add", "cmd_evaluate", "summary_line", "warn_left_out"]
+__all__ = ["add", "cmd_evaluate", "summary_line", "warn_left_out", "print_findings"]
 
 
 def summary_line(report: dict) -> dict:
@@ -68,8 +68,20 @@ def cmd_evaluate(args) -> int:
     print(json.dumps(summary_line(report)))
     if not args.quiet:
         warn_left_out(report)
+        print_findings(report)
         print(f"wrote {report['files']['html']} and report.json", file=sys.stderr)
     return 0
+
+
+def print_findings(report: dict) -> None:
+    """One stderr line per finding that flags something (`vae_augment.findings`)."""
+    from vae_augment.findings import format_finding
+
+    given = set()
+    for f in report.get("findings") or []:
+        if f["level"] != "ok":  # an advice already printed is not repeated
+            print(format_finding(f, advice=f.get("advice") not in given), file=sys.stderr)
+            given.add(f.get("advice"))
 
 
 def warn_left_out(report: dict) -> None:

@@ -415,6 +415,10 @@ def evaluate(
     tick = time.perf_counter()
     report["sections"] = [x for x in SECTIONS if x in wanted and (x != "model" or art is not None)]
     report["model_given"] = art is not None
+    if art is not None:  # the settings the findings' advice depends on
+        settings = (art.config or {}).get("train_config") or {}
+        report["model_settings"] = {k: settings[k] for k in (
+            "guide_iterations", "candidates", "bank_keep", "beta", "epochs") if k in settings}
     order = report["sections"] + ["report"] * (report_dir is not None)
     bar = progress_bar(len(order), desc="evaluate", unit="section", enabled=progress)
     bar.set_postfix_str(order[0])
@@ -457,6 +461,9 @@ def evaluate(
             lap("model")
         report["timings"] = timings
         report["seconds"] = round(time.perf_counter() - start, 2)
+        from vae_augment.findings import findings
+
+        report["findings"] = findings(report)
         if report_dir is not None:
             from vae_augment.report import write_report
 

@@ -35,6 +35,7 @@ th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
 td.best{font-weight:700;background:#dafbe1}
 img{max-width:100%;border:1px solid #eaeef2;margin:8px 0}
 code{background:#f6f8fa;padding:1px 4px;border-radius:4px}
+ul.findings li{margin:6px 0}
 """
 
 
@@ -140,6 +141,17 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
                            f"active latent units by variance ({diag.get('active_units_kl', '–')} "
                            f"by KL)", _grade(frac, 0.5, 0.1)))
     h.append("<div class='cards'>" + "".join(cards) + "</div>")
+    found = report.get("findings") or []
+    if found:
+        h.append("<h2>Findings</h2><ul class='findings'>")
+        for f in found:
+            word = {"bad": "Problem", "warn": "Warning", "ok": "OK"}.get(f["level"], f["level"])
+            grade = {"ok": "good"}.get(f["level"], f["level"])
+            advice = (f"<br><span class='muted'>Try: {html.escape(f['advice'])}</span>"
+                      if f.get("advice") else "")
+            h.append(f"<li><b class='{grade}'>{word}</b> ({html.escape(f['section'])}): "
+                     f"{html.escape(f['message'])}{advice}</li>")
+        h.append("</ul>")
 
     # counts
     h.append("<h2>Rows per class</h2>")

@@ -1,0 +1,87 @@
+"""Findings (`vae_augment.findings`): the report's figures in words, with what to try; in
+report.json, first in report.html, and on stderr from the CLI."""
+
+import pytest
+
+from vae_augment.findings import C2ST_HIGH, UTILITY_MARGIN, findings, format_finding
+
+
+def util(ours, none, smote, metric="minority_f1", classes=("a", "b")):
+    row = {"logistic_regression": {"none": {metric: none}, "smote": {metric: smote},
+                                   "vae_augment": {metric: ours}}}
+    return {"utility": {"classes": list(classes), "minority_class": "b", "results": row}}
+
+
+def levels(report):
+    return [(f["level"], f["section"]) for f in findings(report)]
+
+
+def test_utility_findings_follow_the_margins_and_the_model():
+    # under no balancing beyond the margin: a problem, with --guided as the advice
+    bad = findings(util(0.50, 0.50 + UTILITY_MARGIN + 0.01, 0.60))
+    assert [(f["level"], f["section"]) for f in bad] == [("bad", "utility")]
+    assert "hurt" in bad[0]["message"] and "--guided" in bad[0]["advice"]
+    assert "'b'" in bad[0]["message"]  # the minority class is named
+    # under SMOTE only: a warning; within the margin of both: nothing flagged
+    assert levels(util(0.55, 0.40, 0.55 + UTILITY_MARGIN + 0.01)) == [("warn", "utility")]
+    assert levels(util(0.55, 0.56, 0.57)) == [("ok", "all")]
+    # a model fitted with the guide is not told to use it
+    guided = {**util(0.50, 0.60, 0.60), "model_settings": {"guide_iterations": 50}}
+    assert "--guided" not in findings(guided)[0]["advice"]
+    # more than two classes: macro F1
+    multi = util(0.5, 0.6, 0.6, metric="macro_f1", classes=("a", "b", "c"))
+    assert "macro F1" in findings(multi)[0]["message"]
+    short = {"utility": {"synthetic_shortfall": {"b": 12}}}
+    assert "b: 12" in findings(short)[0]["message"]
+
+
+def test_detection_fidelity_privacy_and_model_findings():
+    fid = {"per_class": {"b": {"score": 0.6, "real_reference": 0.95, "columns": {
+        "x": {"score": 0.3}, "y": {"score": 0.9}}}},
+        "relations": [{"relation": "a <= b", "violation_rate": 0.05, "by_chance": False},
+                      {"relation": "c <= d", "violation_rate": 0.5, "by_chance": True}],
+        "derived": [{"relation": "t = 2 * s + 0", "off_rate": 0.2}],
+        "links": [{"link": "p == 'no' <=> m == 0", "broken_rate": 0.1,
+                   "real_broken_rate": 0.0}]}
+    report = {"detection": {"c2st_auc": C2ST_HIGH + 0.05}, "fidelity": fid,
+              "privacy": {"exact_copy_rate": 0.05, "train_exact_copy_rate": 0.05,
+                          "holdout_exact_copy_rate": 0.0,
+                          "share_closer_than_holdout_p05": 0.4},
+              "diagnostics": {"active_units": 1, "latent_dim": 16}}
+    got = findings(report)
+    assert [f["level"] for f in got][:1] == ["bad"]  # problems first
+    sections = [f["section"] for f in got]
+    assert sections.count("fidelity") == 4  # the by-chance relation is not flagged
+    det = next(f for f in got if f["section"] == "detection")
+    assert "'x' in class 'b'" in det["message"]  # the worst column, named
+    assert {"privacy", "model"} <= set(sections)
+    assert "--privacy-min-distance 0" in next(f for f in got if f["level"] == "bad")["advice"]
+    assert any("--constraint 'a <= b'" in f["advice"] for f in got)
+    # rows nearer than real rows are: flagged too
+    assert "copies" in findings({"detection": {"c2st_auc": 0.3}})[0]["message"]
+    assert levels({"detection": {"c2st_auc": 0.55}}) == [("ok", "all")]
+
+
+def test_format_and_the_cli_lines(capsys):
+    from vae_augment.cli_evaluate import print_findings
+
+    f = findings(util(0.40, 0.60, 0.60))[0]
+    line = format_finding(f)
+    assert line.startswith("vae-augment: problem (utility): ") and "; try: " in line
+    assert "; try: " not in format_finding(f, advice=False)
+    report = {**util(0.40, 0.60, 0.60), "detection": {"c2st_auc": 0.9}}
+    report["findings"] = findings(report)
+    print_findings(report)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith("vae-augment: problem")
+    assert "; try: " in err[0] and "; try: " not in err[1]  # the same advice once
+    report["findings"] = findings({})
+    print_findings(report)  # nothing flagged: nothing printed
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("settings", [None, {"guide_iterations": 0}])
+def test_findings_without_sections(settings):
+    report = {} if settings is None else {"model_settings": settings}
+    assert findings(report) == [{"level": "ok", "section": "all",
+                                 "message": "no check flagged anything", "advice": ""}]
