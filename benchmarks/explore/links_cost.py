@@ -41,7 +41,7 @@ def main(argv=None) -> int:
                     art.config)
     print("links:", [str(k) for k in enc.links])
     times = {"links": [], "without": []}
-    for name, a in (("links", art), ("without", bare)):
+    for a in (art, bare):
         sample(a, {"yes": 8192}, seed=123)  # warm-up: trace once
     for r in range(args.repeats):
         for name, a in ((("links", art), ("without", bare)) if r % 2 == 0
