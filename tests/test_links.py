@@ -89,6 +89,21 @@ def test_discovery_finds_the_linked_columns_and_only_them():
         ("messages", 0.0), ("messages", None), ("extras", 0.0), ("calls", 0.0), ("amount", None)]
     vocabs = {s.name: s.vocab for s in enc.categorical}
     assert merged.links.links(vocabs) == links
+    # the counts themselves, against a plain count: plan's codes on / off messages' spike
+    # (rows with messages), and by loan's codes, amount null or not (every row)
+    plan = np.asarray(table.column("plan").to_pylist(), object)
+    msg = table.column("messages").to_numpy(zero_copy_only=False).astype(float)
+    k, vocab = merged.links.categories.index("plan"), vocabs["plan"]
+    for j, v in enumerate(vocab):
+        rows = (plan == v) & ~np.isnan(msg)
+        assert list(merged.links.counts[0, k, j]) == [int((rows & (msg == 0)).sum()),
+                                                     int((rows & (msg != 0)).sum())]
+    loan = np.asarray(table.column("loan").to_pylist(), object)
+    amount = table.column("amount").to_numpy(zero_copy_only=False).astype(float)
+    k, vocab = merged.links.categories.index("loan"), vocabs["loan"]
+    for j, v in enumerate(vocab):
+        assert list(merged.links.counts[4, k, j]) == [int(((loan == v) & np.isnan(amount)).sum()),
+                                                     int(((loan == v) & ~np.isnan(amount)).sum())]
     # broken in 1 % of the rows: not a link; too few rows: none trusted
     noisy = plans_table(noise=0.01)
     assert [k.category for k in resolve_rules("auto", noisy,

@@ -361,18 +361,17 @@ class LinkStats:
         len(categories)]."""
         if not self.counts.size or not len(x):
             return
-        width = self.counts.shape[2]
-        codes = np.asarray(codes, np.int64)
+        n_cat, width = self.counts.shape[1:3]
+        # each category's codes in its own block of the counts: one bincount per column
+        cells = (np.asarray(codes, np.int64) + np.arange(n_cat) * width) * 2
         for i, spike in enumerate(self.spikes):
             if spike is None:  # null is the spike: every row counts
-                present = np.ones(len(x), bool)
-                off = (~np.isnan(x[:, i])).astype(np.int64)
+                rows, off = cells, ~np.isnan(x[:, i])
             else:
                 present = ~np.isnan(x[:, i])
-                off = (x[present, i] != spike).astype(np.int64)
-            for k in range(len(self.categories)):
-                cell = codes[present, k] * 2 + off
-                self.counts[i, k] += np.bincount(cell, minlength=2 * width).reshape(width, 2)
+                rows, off = cells[present], x[present, i] != spike
+            self.counts[i] += np.bincount((rows + off[:, None]).ravel(),
+                                          minlength=n_cat * width * 2).reshape(n_cat, width, 2)
 
     def merge(self, other: LinkStats) -> LinkStats:
         if (other.columns, other.spikes, other.categories) != (
