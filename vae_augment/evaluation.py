@@ -317,7 +317,8 @@ def evaluate(
             any work).
 
     Returns:
-        The report as a dict (the content of report.json).
+        The report as a dict (the content of report.json); ``report["findings"]`` says what
+        its figures mean and what to try (`vae_augment.findings`).
 
     Raises:
         SchemaError: the label column is missing, or REAL and SYNTHETIC differ in columns or
@@ -329,6 +330,8 @@ def evaluate(
         ...                   model="runs/churn", report_dir="out/report")  # doctest: +SKIP
         >>> report["detection"]["c2st_auc"]                                  # doctest: +SKIP
         0.61
+        >>> [f["message"] for f in report["findings"]]                       # doctest: +SKIP
+        ['no check flagged anything (utility, detection, fidelity, privacy, model)']
     """
     start = time.perf_counter()
     if isinstance(sections, str):  # "fidelity,detection" as on the command line
