@@ -299,7 +299,13 @@ def test_cli_evaluate_writes_report(copies_report):
     assert summary["exact_copy_rate"] == 1.0 and summary["fidelity"] == pytest.approx(1.0)
     assert summary["report"] == str(out / "report.html")
     assert (out / "report.html").exists()
-    assert json.loads((out / "report.json").read_text())["privacy"]["exact_copy_rate"] == 1.0
+    report = json.loads((out / "report.json").read_text())
+    assert report["privacy"]["exact_copy_rate"] == 1.0
+    # the findings call the copies a problem, first, with the flag that drops them
+    first = report["findings"][0]
+    assert (first["level"], first["section"]) == ("bad", "privacy")
+    assert "--privacy-min-distance 0" in first["advice"]
+    assert "<h2>Findings</h2>" in (out / "report.html").read_text()
 
 
 def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
