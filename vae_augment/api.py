@@ -101,7 +101,9 @@ def fit(
             one is put on its edge as often as real rows of its class are, else redrawn
             (`vae_augment.constraints`). ``"auto"`` also finds derived columns (one numeric
             column a linear function of another in every training row, to its rounding),
-            recomputed from their source in every generated row (`constraints.Derived`).
+            recomputed from their source in every generated row (`constraints.Derived`), and
+            linked columns (a category value held exactly where a numeric column holds its
+            most frequent value, or is null), set from the numeric column (`constraints.Link`).
         **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, precision,
             shuffle_buffer, ...).
 

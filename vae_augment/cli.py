@@ -288,7 +288,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "keeps; repeatable; 'auto' (the default): every one that holds in all "
                         "training rows and the columns' ranges alone would not keep, and "
                         "columns that are a linear function of another (a charge and its "
-                        "minutes), recomputed in every row; 'none': none")
+                        "minutes), recomputed in every row, and categories held exactly where "
+                        "a numeric column holds its most frequent value or is null (a plan "
+                        "and its zero messages), set from it; 'none': none")
     # the flags above, by dest: `balance` names the ones given when it reuses an artifact
     flags: dict[str, tuple[str, object]] = {}
     for a in actions:  # --jit/--no-jit share a dest; the first one's default holds

@@ -105,7 +105,7 @@ class VAEOverSampler(BaseOverSampler):
         max_categories: cardinality limit for string/categorical columns.
         constraints: inequalities between numeric columns that synthetic rows keep:
             ``"auto"`` (default) for every one that holds in all training rows (and
-            derived columns, recomputed from their source), ``"A <= B"``
+            derived and linked columns, kept in every generated row), ``"A <= B"``
             strings over the table's column names (a DataFrame's labels, or ``x0``, ``x1``,
             ... for arrays), or None / ``"none"`` (see `vae_augment.api.fit`).
         verbose: Keras training progress (0 silent, 1 progress bar, 2 one line per epoch).
