@@ -157,7 +157,7 @@ class MergeRelationStats(beam.CombineFn):
 
 
 def _with_constraints(encoding_json, spec, stats):
-    """The encoding JSON with the relations and derived columns `spec` resolves to from
+    """The encoding JSON with the relations, derived and linked columns `spec` resolves to from
     `stats`."""
     from vae_augment.constraints import constraint_spec
     from vae_augment.encoding import Encoding
