@@ -121,14 +121,15 @@ class RelationStatsFn(beam.DoFn):
             from vae_augment.encoding import Encoding
 
             encoding = Encoding.from_json(encoding_json)
-            self._cached = (encoding_json, encoding, self.spec.columns(encoding))
+            self._cached = (encoding_json, encoding, self.spec.columns(encoding)
+                            if self.spec.needs_pass(encoding) else None)
         return self._cached[1:]
 
     def process(self, table, encoding_json):
         from vae_augment.constraints import RelationStats, link_columns, update_relation_stats
 
         encoding, names = self._prepared(encoding_json)
-        if names:
+        if names is not None:
             # (constructed here: Beam infers the output's coder from this call)
             stats = RelationStats(names, len(encoding.classes),
                                   link_columns(encoding, names) if self.spec.auto else None)
@@ -157,15 +158,14 @@ class MergeRelationStats(beam.CombineFn):
 
 
 def _with_constraints(encoding_json, spec, stats):
-    """The encoding JSON with the relations, derived and linked columns `spec` resolves to from
-    `stats`."""
+    """The encoding JSON with the relations, derived and linked columns and dependencies
+    `spec` resolves to from `stats`."""
     from vae_augment.constraints import constraint_spec
     from vae_augment.encoding import Encoding
 
     encoding = Encoding.from_json(encoding_json)
     spec = constraint_spec(spec, encoding)  # a named integer column the statistics made a category
-    relations, derived, links = spec.rules(stats, encoding)
-    return encoding.with_relations(relations, spec.key, derived, links).to_json()
+    return encoding.with_rules(spec.rules(stats, encoding), spec.key).to_json()
 
 
 def _check_constraint_columns(spec, stats) -> None:
@@ -270,6 +270,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         summary["constraints"] = [str(r) for r in enc.relations]
         summary["derived"] = [str(d) for d in enc.derived]
         summary["links"] = [str(k) for k in enc.links]
+        summary["dependencies"] = [str(d) for d in enc.dependencies]
     return summary
 
 

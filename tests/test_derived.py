@@ -55,7 +55,7 @@ def test_discovery_finds_the_derived_columns_and_only_them():
 
     table = calls_table()
     enc = fit_encoding(table, "label")
-    relations, derived, links = resolve_rules("auto", table, enc)
+    relations, derived, links, _ = resolve_rules("auto", table, enc)
     pairs = {(d.target, d.source) for d in derived}
     # one direction of each pair, none of the noisy or differently-null columns
     assert len(derived) == 2
@@ -66,7 +66,7 @@ def test_discovery_finds_the_derived_columns_and_only_them():
         assert d.slope == pytest.approx(3) and d.intercept == pytest.approx(1)
     assert not {"near", "half"} & {c for p in pairs for c in p}
     # none without "auto"; the same from batches merged as from one pass
-    assert resolve_rules(["none"], table, enc) == ([], [], [])
+    assert resolve_rules(["none"], table, enc) == ([], [], [], [])
     assert links == []  # no category here
     names = [s.name for s in enc.numeric]
     parts = [RelationStats(names) for _ in range(3)]
@@ -80,14 +80,14 @@ def test_discovery_finds_the_derived_columns_and_only_them():
     assert merged.pair_co == pytest.approx(one.pair_co, rel=1e-9, abs=1e-6)
     # a column of a named relation is never a target (its repair would be undone); the
     # relation auto finds between a derived column and its source is dropped
-    named, kept, _ = resolve_rules(["auto", "charge <= near"], table, enc)
+    named, kept, _, _ = resolve_rules(["auto", "charge <= near"], table, enc)
     assert all(d.target not in ("charge", "near") for d in kept)
     assert [str(r) for r in named][-1] == "charge <= near"
     assert not [r for r in relations if {r.left, r.right} & {d.target for d in derived}]
     assert ("units", "count") in pairs  # exact both ways: the earlier column is the source
     # too few rows: no fit is trusted
     small = table.slice(0, 10)
-    _, few, _ = resolve_rules("auto", small, fit_encoding(small, "label"))
+    _, few, _, _ = resolve_rules("auto", small, fit_encoding(small, "label"))
     assert few == []
     assert str(Derived("t", "s", 0.17, -0.5)) == "t = 0.17 * s - 0.5"
 
@@ -187,7 +187,7 @@ def test_fit_stats_job_finds_the_derived_columns_fit_would(tmp_path):
     out = tmp_path / "encoding.json"
     summary = run(["--input", str(d), "--label", "label", "--output", str(out)])
     one_pass = fit_encoding(str(d), "label")
-    relations, derived, _ = resolve_rules("auto", str(d), one_pass)
+    relations, derived, _, _ = resolve_rules("auto", str(d), one_pass)
     assert summary["derived"] == [str(x) for x in derived] and len(derived) >= 1
     doc = json.loads(out.read_text())
     expect = one_pass.with_relations(relations, ("auto",), derived).to_json()

@@ -64,7 +64,7 @@ def test_discovery_finds_the_linked_columns_and_only_them():
 
     table = plans_table()
     enc = fit_encoding(table, "label")
-    _, _, links = resolve_rules("auto", table, enc)
+    _, _, links, _ = resolve_rules("auto", table, enc)
     assert sorted(map(str, links)) == ["loan == 'no' <=> amount is null",
                                       "plan == 'no' <=> messages == 0",
                                       "tier == 'none' <=> extras == 0"]
@@ -212,7 +212,7 @@ def test_fit_stats_job_finds_the_links_fit_would(tmp_path):
     out = tmp_path / "encoding.json"
     summary = run(["--input", str(d), "--label", "label", "--output", str(out)])
     one_pass = fit_encoding(str(d), "label")
-    _, _, links = resolve_rules("auto", str(d), one_pass)
+    _, _, links, _ = resolve_rules("auto", str(d), one_pass)
     assert summary["links"] == [str(k) for k in links] and len(links) == 3
     assert json.loads(out.read_text())["links"] == json.loads(json.dumps(
         one_pass.with_relations([], ("auto",), [], links).to_json()))["links"]

@@ -45,6 +45,11 @@ def summary_line(report: dict) -> dict:
     if links:  # worst first: a linked pair of columns the synthetic rows do not keep
         out["link_broken"] = links[0]["link"]
         out["link_broken_share"] = links[0]["broken_rate"]
+    deps = [e for e in (report.get("fidelity") or {}).get("dependencies", [])
+            if e["broken_rate"] >= 0.01]
+    if deps:  # worst first: a categorical column the synthetic rows do not map as real ones
+        out["dependency_broken"] = deps[0]["dependency"]
+        out["dependency_broken_share"] = deps[0]["broken_rate"]
     for method in ("none", "smote", "vae_augment"):
         if method in lr:
             out[f"minority_f1_lr_{method}"] = lr[method]["minority_f1"]

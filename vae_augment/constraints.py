@@ -46,7 +46,7 @@ import dataclasses
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +59,7 @@ __all__ = [
     "constrained_generate", "relation_report", "independent_break_share", "REDRAW_ROUNDS",
     "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK", "Derived", "DERIVED_MIN_ROWS", "column_units", "derived_report",
     "real_stats", "Link", "LinkStats", "LINK_MIN_SPIKE", "LINK_MAX_BREAK", "link_report",
+    "Dependency", "Rules", "dependency_report",
 ]
 
 #: more draws a row that breaks a relation gets before `Encoding.decode_tf` repairs it
@@ -94,6 +95,13 @@ LINK_MIN_SPIKE = 0.05
 LINK_MAX_BREAK = 0.001
 #: categorical columns with more codes than this are not searched for links
 LINK_MAX_CODES = 64
+#: dependencies between categorical columns are searched among the first this many
+#: categorical columns (of at most `LINK_MAX_CODES` codes): the counts grow with their square
+DEPENDENCY_MAX_COLUMNS = 16
+#: a dependency's determinant values of at least this many rows must cover
+#: `DEPENDENCY_MIN_COVER` of the rows (a value seen once maps to one value by chance)
+DEPENDENCY_MIN_GROUP = 5
+DEPENDENCY_MIN_COVER = 0.9
 
 _RELATION = re.compile(r"^\s*(.+?)\s*(<=|>=)\s*(.+?)\s*$")
 
@@ -152,6 +160,22 @@ class Link:
     def __str__(self) -> str:
         side = "is null" if self.spike is None else f"== {self.spike:g}"
         return f"{self.category} == {self.value!r} <=> {self.column} {side}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Dependency:
+    """Categorical `column` is a function of categorical `determinant` in all but
+    `LINK_MAX_BREAK` of the training rows (a region of its state, a product category of its
+    product): `mapping` holds ``(determinant value, column value)`` pairs. Generated rows get
+    `column` set from `determinant` (`Encoding.decode_tf`); a determinant value without a
+    pair (null) leaves it as drawn."""
+
+    column: str
+    determinant: str
+    mapping: tuple[tuple[Any, Any], ...] = dataclasses.field(compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.column} = f({self.determinant})"
 
 
 def parse_relation(text: str | Relation) -> Relation:
@@ -355,11 +379,22 @@ class LinkStats:
         # [column, category, code, 0: on the spike / 1: off it]
         self.counts = np.zeros((len(self.columns), len(self.categories),
                                 max(self.n_codes, default=0), 2), np.int64)
+        # {(i, j): [codes of category i, codes of category j]}, i < j, the first
+        # DEPENDENCY_MAX_COLUMNS categories: the rows of each pair of values (dependencies)
+        first = range(min(len(self.categories), DEPENDENCY_MAX_COLUMNS))
+        self.pairs = {(i, j): np.zeros((self.n_codes[i], self.n_codes[j]), np.int64)
+                      for i in first for j in first if i < j}
 
     def update(self, x: np.ndarray, codes: np.ndarray) -> None:
         """Adds rows: `x` float [rows, len(columns)] (NaN where null), `codes` int [rows,
         len(categories)]."""
-        if not self.counts.size or not len(x):
+        if not len(codes):
+            return
+        codes = np.asarray(codes, np.int64)
+        for (i, j), counts in self.pairs.items():
+            counts += np.bincount(codes[:, i] * counts.shape[1] + codes[:, j],
+                                  minlength=counts.size).reshape(counts.shape)
+        if not self.counts.size:
             return
         n_cat, width = self.counts.shape[1:3]
         # each category's codes in its own block of the counts: one bincount per column
@@ -378,7 +413,56 @@ class LinkStats:
                 self.columns, self.spikes, self.categories):
             raise ValueError("LinkStats over different columns cannot be merged")
         self.counts += other.counts
+        for key, counts in other.pairs.items():
+            self.pairs[key] += counts
         return self
+
+    def dependencies(self, vocabs: Mapping[str, Sequence[Any]], *,
+                     max_break: float = LINK_MAX_BREAK, exclude: Iterable[str] = ()
+                     ) -> list[Dependency]:
+        """The dependencies between the counted categorical columns: `column` a function of
+        `determinant` in all but `max_break` of the rows (rows with a null determinant
+        aside), the determinant's values of `DEPENDENCY_MIN_GROUP` rows or more covering
+        `DEPENDENCY_MIN_COVER` of them, `column` taking two values or more with none in
+        over 90 % of the rows. One determinant per column (the earlier column when two
+        determine each other), no column both a determinant and determined, none of
+        `exclude` determined."""
+        exclude = set(exclude)
+        found: list[tuple[int, int, dict]] = []
+        n_cat = min(len(self.categories), DEPENDENCY_MAX_COLUMNS)
+        for d in range(n_cat):
+            for c in range(n_cat):
+                name = self.categories[c]
+                if d == c or name in exclude:
+                    continue
+                counts = self.pairs[(d, c)] if d < c else self.pairs[(c, d)].T
+                dv, cv = list(vocabs[self.categories[d]]), list(vocabs[name])
+                m = counts[:len(dv)]  # a null determinant: no say
+                n = int(m.sum())
+                if n == 0:
+                    continue
+                group = m.sum(axis=1)
+                best = m[:, :len(cv)].argmax(axis=1)
+                broken = n - int(m[np.arange(len(m)), best].sum())
+                share = m.sum(axis=0)
+                image = {int(b) for b, g in zip(best, group) if g > 0}
+                if (broken > max_break * n or len(image) < 2
+                        or group[group >= DEPENDENCY_MIN_GROUP].sum() < DEPENDENCY_MIN_COVER * n
+                        or share.max() > 0.9 * n):
+                    continue
+                found.append((d, c, {dv[k]: cv[int(b)] for k, (b, g) in
+                                     enumerate(zip(best, group)) if g > 0}))
+        out: list[Dependency] = []
+        used_as = {}
+        for d, c, mapping in found:  # determinants earlier in the schema first
+            if c in used_as or used_as.get(d) == "column" or used_as.get(c) == "determinant":
+                continue
+            if (c, d) in {(x, y) for x, y, _ in found} and c < d:
+                continue  # each determines the other: the earlier one is the determinant
+            used_as[c], used_as[d] = "column", "determinant"
+            out.append(Dependency(self.categories[c], self.categories[d],
+                                  tuple(mapping.items())))
+        return out
 
     def links(self, vocabs: Mapping[str, Sequence[Any]], *, min_rows: int = DERIVED_MIN_ROWS,
               max_break: float = LINK_MAX_BREAK) -> list[Link]:
@@ -412,8 +496,8 @@ class LinkStats:
 def link_columns(encoding, names: Sequence[str]) -> LinkStats | None:
     """Empty `LinkStats` for `encoding`: the numeric columns among `names` whose quantile
     knots have a spike (`LINK_MIN_SPIKE`), and those with nulls (null as the spike),
-    against the categorical columns of at most `LINK_MAX_CODES` codes; None when either
-    side has none."""
+    against the categorical columns of at most `LINK_MAX_CODES` codes, and those columns'
+    pairs (`Dependency`); None when there is nothing to count."""
     from vae_augment.encoding import _largest_spike
 
     specs = {s.name: s for s in encoding.numeric}
@@ -431,7 +515,7 @@ def link_columns(encoding, names: Sequence[str]) -> LinkStats | None:
             columns.append(name)
             spikes.append(None)
     cats = [s for s in encoding.categorical if 2 <= s.n_categories <= LINK_MAX_CODES]
-    if not columns or not cats:
+    if not cats or (not columns and len(cats) < 2):
         return None
     return LinkStats(columns, spikes, [s.name for s in cats], [s.n_categories for s in cats])
 
@@ -533,6 +617,15 @@ def discover_relations(inputs, encoding, *, min_break: float = AUTO_MIN_BREAK) -
     return _auto_relations(relation_stats(inputs, encoding, names), encoding, min_break)
 
 
+class Rules(NamedTuple):
+    """What `ConstraintSpec.rules` resolves to: the generated rows keep each."""
+
+    relations: list[Relation]
+    derived: list[Derived]
+    links: list[Link]
+    dependencies: list[Dependency]
+
+
 @dataclasses.dataclass(frozen=True)
 class ConstraintSpec:
     """`fit`'s ``constraints`` read and checked against an encoding: whether ``"auto"`` was
@@ -549,9 +642,15 @@ class ConstraintSpec:
         return (("auto",) if self.auto else ()) + tuple(dict.fromkeys(map(str, self.given)))
 
     def columns(self, encoding) -> list[str]:
-        """The columns whose `RelationStats` `relations` needs (empty: no pass at all)."""
+        """The columns whose `RelationStats` `relations` needs."""
         auto = _auto_columns(encoding) if self.auto else []
         return list(dict.fromkeys([*auto, *(n for r in self.given for n in (r.left, r.right))]))
+
+    def needs_pass(self, encoding) -> bool:
+        """Whether `rules` needs a pass over the data: numeric columns to search, or with
+        ``"auto"`` categorical columns to link or relate."""
+        return bool(self.columns(encoding)) or (
+            self.auto and link_columns(encoding, []) is not None)
 
     def relations(self, stats: RelationStats | None, encoding, *,
                   min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
@@ -567,23 +666,26 @@ class ConstraintSpec:
             out.append(stats.relation(r.left, r.right))
         return list(dict.fromkeys(out))
 
-    def rules(self, stats: RelationStats | None, encoding
-              ) -> tuple[list[Relation], list[Derived], list[Link]]:
+    def rules(self, stats: RelationStats | None, encoding) -> Rules:
         """`relations`, and with ``"auto"`` the derived columns in `stats`
-        (`RelationStats.derived`) and the linked columns (`LinkStats.links`, when `stats`
-        counted them). A derived column's value is recomputed from its source, which an
+        (`RelationStats.derived`), the linked columns (`LinkStats.links`, when `stats`
+        counted them) and the dependencies between categorical columns
+        (`LinkStats.dependencies`; a linked category is never determined). A derived column's value is recomputed from its source, which an
         inequality's repair would undo: no column of a named relation is a target, and the
         relations ``"auto"`` found on a target are dropped (a derived ``units = 3 * count +
         1`` also makes ``count <= units`` hold in every row)."""
         relations = self.relations(stats, encoding)
         if stats is None or not self.auto:
-            return relations, [], []
+            return Rules(relations, [], [], [])
         derived = stats.derived(column_units(encoding),
                                 exclude={n for r in self.given for n in (r.left, r.right)})
         targets = {d.target for d in derived}
-        links = (stats.links.links({s.name: s.vocab or [] for s in encoding.categorical})
-                 if stats.links is not None else [])
-        return [r for r in relations if not {r.left, r.right} & targets], derived, links
+        vocabs = {s.name: s.vocab or [] for s in encoding.categorical}
+        links = stats.links.links(vocabs) if stats.links is not None else []
+        dependencies = (stats.links.dependencies(vocabs, exclude={k.category for k in links})
+                        if stats.links is not None else [])
+        return Rules([r for r in relations if not {r.left, r.right} & targets], derived, links,
+                     dependencies)
 
 
 def column_units(encoding) -> dict[str, float]:
@@ -630,13 +732,13 @@ def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
     return resolve_rules(constraints, inputs, encoding)[0]
 
 
-def resolve_rules(constraints, inputs, encoding
-                  ) -> tuple[list[Relation], list[Derived], list[Link]]:
+def resolve_rules(constraints, inputs, encoding) -> Rules:
     """`resolve_constraints`' relations and, with ``"auto"``, the derived and the linked
-    columns (`ConstraintSpec.rules`), from the same one pass over `inputs`."""
+    columns and the dependencies (`ConstraintSpec.rules`), from the same one pass over
+    `inputs`."""
     spec = constraint_spec(constraints, encoding)
-    names = spec.columns(encoding)
-    stats = relation_stats(inputs, encoding, names, links=spec.auto) if names else None
+    stats = (relation_stats(inputs, encoding, spec.columns(encoding), links=spec.auto)
+             if spec.needs_pass(encoding) else None)
     return spec.rules(stats, encoding)
 
 
@@ -905,4 +1007,39 @@ def link_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 2
                     "synthetic_rows": n, "broken": broken,
                     "broken_rate": round(broken / n, 6) if n else 0.0})
     out.sort(key=lambda e: (-e["broken_rate"], e["link"]))
+    return out[:limit]
+
+
+def dependency_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20
+                      ) -> list[dict[str, Any]]:
+    """For each dependency between categorical columns of `real` (`LinkStats.dependencies`
+    over `encoding`'s categorical columns), the share of `synthetic` rows whose column is
+    not the value its determinant maps to (among rows whose determinant has a mapped
+    value), beside the real rows' share; worst first, at most `limit`."""
+    cats = [s for s in encoding.categorical if 2 <= s.n_categories <= LINK_MAX_CODES
+            and s.name in real.column_names and s.name in synthetic.column_names]
+    if len(cats) < 2 or not synthetic.num_rows:
+        return []
+    stats = LinkStats([], [], [s.name for s in cats], [s.n_categories for s in cats])
+    stats.update(np.zeros((real.num_rows, 0)), _loose_codes(real, cats))
+    specs = {s.name: s for s in cats}
+    out = []
+    for d in stats.dependencies({s.name: s.vocab or [] for s in cats}):
+        col, det = specs[d.column], specs[d.determinant]
+        table = np.full(det.n_categories + 1, -1, np.int64)
+        for a, b in d.mapping:
+            table[det.vocab.index(a)] = col.vocab.index(b)
+        counts = {}
+        for name, t in (("real", real), ("synthetic", synthetic)):
+            codes = _loose_codes(t, [col, det])
+            mapped = table[np.minimum(codes[:, 1], det.n_categories)]
+            has = mapped >= 0
+            counts[name] = (int(has.sum()), int((codes[has, 0] != mapped[has]).sum()))
+        (n_real, b_real), (n, broken) = counts["real"], counts["synthetic"]
+        out.append({"dependency": str(d), "column": d.column, "determinant": d.determinant,
+                    "real_rows": n_real, "real_broken": b_real,
+                    "real_broken_rate": round(b_real / n_real, 6) if n_real else 0.0,
+                    "synthetic_rows": n, "broken": broken,
+                    "broken_rate": round(broken / n, 6) if n else 0.0})
+    out.sort(key=lambda e: (-e["broken_rate"], e["dependency"]))
     return out[:limit]

@@ -75,6 +75,8 @@ class Encoding:
             that `decode_tf` recomputes from their sources.
         links: `constraints.Link`s (a category value exactly where a numeric column holds
             its spike) that `decode_tf` sets each generated row's category by.
+        dependencies: `constraints.Dependency`s (a categorical column a function of
+            another) that `decode_tf` sets the determined column by.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class Encoding:
         constraints: Sequence[str] | None = None,
         derived: Sequence[Any] = (),
         links: Sequence[Any] = (),
+        dependencies: Sequence[Any] = (),
     ):
         self.specs = list(specs)
         self.label = label
@@ -140,6 +143,19 @@ class Encoding:
                                   self.categorical[cat_pos[k.category]].vocab.index(k.value),
                                   self.categorical[cat_pos[k.category]].vocab.index(k.other))
             for k in self.links}
+        from vae_augment.constraints import Dependency
+
+        self.dependencies = [d if isinstance(d, Dependency) else Dependency(
+            d[0], d[1], tuple(tuple(p) for p in d[2])) for d in dependencies]
+        # (determined position, determinant position, int32 table: determinant code ->
+        # determined code, -1 where none: the determined column keeps its draw)
+        self._dependency_idx = []
+        for d in self.dependencies:
+            col, det = self.categorical[cat_pos[d.column]], self.categorical[cat_pos[d.determinant]]
+            table = np.full(det.n_categories, -1, np.int32)
+            for a, b in d.mapping:
+                table[det.vocab.index(a)] = col.vocab.index(b)
+            self._dependency_idx.append((cat_pos[d.column], cat_pos[d.determinant], table))
 
     # ------------------------------------------------------------------ layout
     def layout(self) -> dict[str, Any]:
@@ -212,9 +228,16 @@ class Encoding:
                 spec["spike"] = next(it)
         return Encoding.from_json(data)
 
+    def with_rules(self, rules, constraints: Sequence[str] | None = None) -> Encoding:
+        """This encoding with `rules` (`constraints.Rules`: relations, derived and linked
+        columns, dependencies) resolved from the request `constraints`."""
+        return self.with_relations(rules.relations, constraints, rules.derived, rules.links,
+                                   rules.dependencies)
+
     def with_relations(self, relations: Sequence[Any],
                        constraints: Sequence[str] | None = None,
-                       derived: Sequence[Any] = (), links: Sequence[Any] = ()) -> Encoding:
+                       derived: Sequence[Any] = (), links: Sequence[Any] = (),
+                       dependencies: Sequence[Any] = ()) -> Encoding:
         """This encoding with `relations` (``constraints.Relation``, left <= right, between
         numeric columns) that `decode_tf` and `constraints.constrained_generate` enforce,
         `derived` columns (``constraints.Derived``) that `decode_tf` recomputes and `links`
@@ -224,6 +247,7 @@ class Encoding:
         data["relations"] = [[r.left, r.right, list(r.ties)] for r in relations]
         data["derived"] = [[d.target, d.source, d.slope, d.intercept] for d in derived]
         data["links"] = [_link_json(k) for k in links]
+        data["dependencies"] = [_dependency_json(d) for d in dependencies]
         data.pop("constraints", None)
         if constraints is not None:
             data["constraints"] = list(constraints)
@@ -492,6 +516,7 @@ class Encoding:
                 masks[d.target] = masks[d.source]  # null where the source is, as in training
             for s, col in zip(self.numeric, cols):
                 out[s.name] = (col, masks[s.name])
+        codes = {}
         for j, s in enumerate(self.categorical):
             code = tf.cast(gen["cat"][:, j], tf.int32)
             if j in self._link_idx:  # the category set from its linked numeric column
@@ -505,7 +530,12 @@ class Encoding:
                 fixed = tf.where(on, value, tf.where(off, other, code))
                 code = (fixed if mask is None or spike is None
                         else tf.where(mask, code, fixed))  # a null value: as drawn
-            out[s.name] = (code, None)
+            codes[j] = code
+        for j, d, table in self._dependency_idx:  # after the links: a determinant may be one
+            mapped = tf.gather(tf.constant(table), codes[d])
+            codes[j] = tf.where(mapped >= 0, mapped, codes[j])
+        for j, s in enumerate(self.categorical):
+            out[s.name] = (codes[j], None)
         for i, s in enumerate(self.tensors):
             t = tf.cast(gen[f"tensor_{i}"], tf.float64)
             size = int(np.prod(s.shape))
@@ -722,6 +752,8 @@ class Encoding:
             **({"derived": [[d.target, d.source, d.slope, d.intercept] for d in self.derived]}
                if self.derived else {}),
             **({"links": [_link_json(k) for k in self.links]} if self.links else {}),
+            **({"dependencies": [_dependency_json(d) for d in self.dependencies]}
+               if self.dependencies else {}),
         }
 
     @classmethod
@@ -738,10 +770,16 @@ class Encoding:
             data.get("constraints"),
             [tuple(d) for d in data.get("derived", [])],
             [tuple(k) for k in data.get("links", [])],
+            [tuple(d) for d in data.get("dependencies", [])],
         )
 
 
 # ---------------------------------------------------------------------- helpers
+def _dependency_json(dep) -> list[Any]:
+    return [dep.column, dep.determinant,
+            [[_json_value(a), _json_value(b)] for a, b in dep.mapping]]
+
+
 def _link_json(link) -> list[Any]:
     return [link.category, _json_value(link.value), link.column, link.spike,
             _json_value(link.other)]

@@ -225,6 +225,7 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
     from vae_augment.constraints import (
         MAX_RELATION_COLUMNS,
         column_units,
+        dependency_report,
         derived_report,
         link_report,
         real_stats,
@@ -244,12 +245,16 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
     # a category value exactly where a numeric column holds its spike, and how many
     # synthetic rows break that
     links = link_report(real, synthetic, encoding)
+    # a categorical column that is a function of another, and how many synthetic rows
+    # break that
+    dependencies = dependency_report(real, synthetic, encoding)
     refs = [e["real_reference"] for e in per_class.values()
             if e.get("real_reference") is not None]
     return {
         "relations": relations,
         "derived": derived,
         "links": links,
+        "dependencies": dependencies,
         "score": float(np.mean(scored)) if scored else None,
         # the same mean over the classes with a reference, real half against real half
         "real_reference": float(np.mean(refs)) if refs else None,

@@ -11,7 +11,8 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   ("bad": the rows hurt it) or under SMOTE ("warn"); one split, so smaller gaps are noise;
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
-- fidelity: a rule every real row keeps (an inequality, a derived or a linked column) broken
+- fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
+  dependent category) broken
   by 1 % or more of the synthetic rows, or a class's marginal score well under what two
   halves of its real rows score;
 - privacy: exact copies of real-train rows beyond a fresh sample's share, or many rows
@@ -148,6 +149,14 @@ def _fidelity(report) -> list[dict[str, Any]]:
                         f"{e['link']} (real rows: {e['real_broken_rate']:.2%})",
                         "advice": "fit with --constraint auto (the default), which sets the "
                         "category from the numeric column"})
+    for e in fid.get("dependencies") or []:
+        if e["broken_rate"] >= RULE_SHARE:
+            out.append({"level": "warn", "section": "fidelity", "message":
+                        f"{e['broken_rate']:.1%} of synthetic rows break {e['dependency']}: "
+                        f"'{e['column']}' is not the value '{e['determinant']}' maps to "
+                        f"(real rows: {e['real_broken_rate']:.2%})",
+                        "advice": "fit with --constraint auto (the default), which sets it "
+                        "from its determinant"})
     for cls, entry in (fid.get("per_class") or {}).items():
         score, ref = entry.get("score"), entry.get("real_reference")
         if score is not None and ref is not None and score < ref - 0.15:

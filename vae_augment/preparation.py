@@ -184,8 +184,8 @@ def prepare_training(
         # relations resolved from the same request (by `pipelines.fit_stats`, or the run being
         # resumed) are kept: the search would find them again
         if encoding.constraints != spec.key:
-            relations, derived, links = resolve_rules(spec, inputs, encoding)
-            encoding = encoding.with_relations(relations, spec.key, derived, links)
+            rules = resolve_rules(spec, inputs, encoding)
+            encoding = encoding.with_rules(rules, spec.key)
     if should_stream(inputs, streaming):
         source = ParquetSource(
             inputs, encoding, validation_split=config.validation_split, seed=config.seed,

@@ -268,6 +268,17 @@ def _fidelity_html(h, fid, report, images) -> None:
                          "broken", "share broken"],
                         [[e["link"], e["real_rows"], e["real_broken_rate"],
                           e["synthetic_rows"], e["broken"], e["broken_rate"]] for e in links]))
+    deps = fid.get("dependencies") or []
+    if deps:
+        h.append("<h3>Dependent categories</h3><p class='muted'>A categorical column that is a "
+                 "function of another in the real rows (a region of its state), with the "
+                 "share of rows whose value is not the one its determinant maps to. "
+                 "<code>--constraint auto</code> (the default) sets it from the determinant "
+                 "in every generated row.</p>")
+        h.append(_table(["dependency", "real rows", "real share broken", "synthetic rows",
+                         "broken", "share broken"],
+                        [[e["dependency"], e["real_rows"], e["real_broken_rate"],
+                          e["synthetic_rows"], e["broken"], e["broken_rate"]] for e in deps]))
     if chance:
         h.append("<p class='muted'>Left out as possibly by chance: "
                  + ", ".join(f"<code>{html.escape(e['relation'])}</code> ({_f(e['violation_rate'])} "
