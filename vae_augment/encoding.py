@@ -517,7 +517,7 @@ class Encoding:
             for s, col in zip(self.numeric, cols):
                 out[s.name] = (col, masks[s.name])
         codes = {}
-        for j, s in enumerate(self.categorical):
+        for j in range(len(self.categorical)):
             code = tf.cast(gen["cat"][:, j], tf.int32)
             if j in self._link_idx:  # the category set from its linked numeric column
                 t, spike, value, other = self._link_idx[j]
