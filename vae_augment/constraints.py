@@ -1000,14 +1000,19 @@ def link_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 2
         present = ~np.isnan(x) if link.spike is not None else np.ones(len(x), bool)
         hit = x[present] == link.spike if link.spike is not None else np.isnan(x)
         broken = int(((hit & (code[present] != value)) | (~hit & (code[present] == value))).sum())
-        n, n_real = int(present.sum()), int(on.sum() + off.sum())
         out.append({"link": str(link), "category": link.category, "column": link.column,
-                    "real_rows": n_real, "real_broken": real_broken,
-                    "real_broken_rate": round(real_broken / n_real, 6) if n_real else 0.0,
-                    "synthetic_rows": n, "broken": broken,
-                    "broken_rate": round(broken / n, 6) if n else 0.0})
+                    **_broken_counts(int(on.sum() + off.sum()), real_broken,
+                                     int(present.sum()), broken)})
     out.sort(key=lambda e: (-e["broken_rate"], e["link"]))
     return out[:limit]
+
+
+def _broken_counts(n_real: int, real_broken: int, n: int, broken: int) -> dict[str, Any]:
+    """A report entry's rows and rows breaking the rule, real and synthetic, with shares."""
+    return {"real_rows": n_real, "real_broken": real_broken,
+            "real_broken_rate": round(real_broken / n_real, 6) if n_real else 0.0,
+            "synthetic_rows": n, "broken": broken,
+            "broken_rate": round(broken / n, 6) if n else 0.0}
 
 
 def dependency_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20
@@ -1035,11 +1040,7 @@ def dependency_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: i
             mapped = table[np.minimum(codes[:, 1], det.n_categories)]
             has = mapped >= 0
             counts[name] = (int(has.sum()), int((codes[has, 0] != mapped[has]).sum()))
-        (n_real, b_real), (n, broken) = counts["real"], counts["synthetic"]
         out.append({"dependency": str(d), "column": d.column, "determinant": d.determinant,
-                    "real_rows": n_real, "real_broken": b_real,
-                    "real_broken_rate": round(b_real / n_real, 6) if n_real else 0.0,
-                    "synthetic_rows": n, "broken": broken,
-                    "broken_rate": round(broken / n, 6) if n else 0.0})
+                    **_broken_counts(*counts["real"], *counts["synthetic"])})
     out.sort(key=lambda e: (-e["broken_rate"], e["dependency"]))
     return out[:limit]

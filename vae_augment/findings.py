@@ -142,21 +142,18 @@ def _fidelity(report) -> list[dict[str, Any]]:
                         f"'{e['relation']}' that every real row keeps",
                         "advice": "fit with --constraint auto (the default), which recomputes "
                         "such a column from its source"})
-    for e in fid.get("links") or []:
-        if e["broken_rate"] >= RULE_SHARE:
-            out.append({"level": "warn", "section": "fidelity", "message":
-                        f"{e['broken_rate']:.1%} of synthetic rows break the link "
-                        f"{e['link']} (real rows: {e['real_broken_rate']:.2%})",
-                        "advice": "fit with --constraint auto (the default), which sets the "
-                        "category from the numeric column"})
-    for e in fid.get("dependencies") or []:
-        if e["broken_rate"] >= RULE_SHARE:
-            out.append({"level": "warn", "section": "fidelity", "message":
-                        f"{e['broken_rate']:.1%} of synthetic rows break {e['dependency']}: "
-                        f"'{e['column']}' is not the value '{e['determinant']}' maps to "
-                        f"(real rows: {e['real_broken_rate']:.2%})",
-                        "advice": "fit with --constraint auto (the default), which sets it "
-                        "from its determinant"})
+    for key, what, how in (
+            ("links", lambda e: f"the link {e['link']}", "the category from the numeric column"),
+            ("dependencies", lambda e: f"{e['dependency']} ('{e['column']}' not the value "
+                                       f"'{e['determinant']}' maps to)",
+             "it from its determinant")):
+        for e in fid.get(key) or []:
+            if e["broken_rate"] >= RULE_SHARE:
+                out.append({"level": "warn", "section": "fidelity", "message":
+                            f"{e['broken_rate']:.1%} of synthetic rows break {what(e)} (real "
+                            f"rows: {e['real_broken_rate']:.2%})",
+                            "advice": f"fit with --constraint auto (the default), which sets "
+                            f"{how}"})
     for cls, entry in (fid.get("per_class") or {}).items():
         score, ref = entry.get("score"), entry.get("real_reference")
         if score is not None and ref is not None and score < ref - 0.15:

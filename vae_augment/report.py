@@ -264,10 +264,7 @@ def _fidelity_html(h, fid, report, images) -> None:
                  "break the link: the value without the spike, or the spike without the "
                  "value. <code>--constraint auto</code> (the default) sets the category "
                  "from the numeric column in every generated row.</p>")
-        h.append(_table(["link", "real rows", "real share broken", "synthetic rows",
-                         "broken", "share broken"],
-                        [[e["link"], e["real_rows"], e["real_broken_rate"],
-                          e["synthetic_rows"], e["broken"], e["broken_rate"]] for e in links]))
+        h.append(_broken_table("link", links))
     deps = fid.get("dependencies") or []
     if deps:
         h.append("<h3>Dependent categories</h3><p class='muted'>A categorical column that is a "
@@ -275,10 +272,7 @@ def _fidelity_html(h, fid, report, images) -> None:
                  "share of rows whose value is not the one its determinant maps to. "
                  "<code>--constraint auto</code> (the default) sets it from the determinant "
                  "in every generated row.</p>")
-        h.append(_table(["dependency", "real rows", "real share broken", "synthetic rows",
-                         "broken", "share broken"],
-                        [[e["dependency"], e["real_rows"], e["real_broken_rate"],
-                          e["synthetic_rows"], e["broken"], e["broken_rate"]] for e in deps]))
+        h.append(_broken_table("dependency", deps))
     if chance:
         h.append("<p class='muted'>Left out as possibly by chance: "
                  + ", ".join(f"<code>{html.escape(e['relation'])}</code> ({_f(e['violation_rate'])} "
@@ -291,6 +285,15 @@ def _fidelity_html(h, fid, report, images) -> None:
                  "first six real and synthetic images of each class that has synthetic rows "
                  "(at most 20 classes, the smallest), on one intensity scale.</p>"
                  + _img(b64, name))
+
+
+def _broken_table(key: str, entries) -> str:
+    """The table of rules (`key`: "link" or "dependency") that real rows keep, with the
+    real and synthetic rows that break each."""
+    return _table([key, "real rows", "real share broken", "synthetic rows", "broken",
+                   "share broken"],
+                  [[e[key], e["real_rows"], e["real_broken_rate"], e["synthetic_rows"],
+                    e["broken"], e["broken_rate"]] for e in entries])
 
 
 def _detection_html(h, det) -> None:
