@@ -67,6 +67,16 @@ def check_oversampler_option(name: str, value, X: np.ndarray, bad="no") -> None:
     assert np.bincount(y_res).tolist() == [30, 30]
 
 
+def fit_with_and_without_rules(table: pa.Table, **train):
+    """(table, a model fitted with the default ``constraints="auto"``, one with none): the
+    rule tests compare the two models' rows."""
+    from vae_augment.api import fit
+
+    auto = fit(table, label="label", seed=0, **train)
+    plain = fit(table, label="label", seed=0, constraints="none", **train)
+    return table, auto, plain
+
+
 def shared_file(name: str) -> pathlib.Path:
     """A ../shared/data file, or skip the test when the shared folder is absent."""
     path = SHARED_DATA / name

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, fit_with_and_without_rules, run_cli
 
 TRAIN = {**FAST, "epochs": 6, "patience": 6, "hidden": (32,)}
 STATES = [f"s{i:02d}" for i in range(12)]
@@ -97,12 +97,7 @@ def test_dependencies_travel_with_the_encoding_json():
 
 @pytest.fixture(scope="module")
 def region_models():
-    from vae_augment.api import fit
-
-    table = regions_table()
-    auto = fit(table, label="label", seed=0, **TRAIN)
-    plain = fit(table, label="label", seed=0, constraints="none", **TRAIN)
-    return table, auto, plain
+    return fit_with_and_without_rules(regions_table(), **TRAIN)
 
 
 def test_generated_rows_keep_every_dependency(region_models, tmp_path):

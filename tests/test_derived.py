@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, fit_with_and_without_rules, run_cli
 
 TRAIN = {**FAST, "epochs": 6, "patience": 6, "hidden": (32,)}
 
@@ -108,12 +108,7 @@ def test_derived_columns_travel_with_the_encoding_json():
 
 @pytest.fixture(scope="module")
 def calls_models():
-    from vae_augment.api import fit
-
-    table = calls_table()
-    auto = fit(table, label="label", seed=0, **TRAIN)
-    plain = fit(table, label="label", seed=0, constraints="none", **TRAIN)
-    return table, auto, plain
+    return fit_with_and_without_rules(calls_table(), **TRAIN)
 
 
 def test_generated_rows_keep_every_derived_column(calls_models, tmp_path):

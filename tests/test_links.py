@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, fit_with_and_without_rules, run_cli
 
 TRAIN = {**FAST, "epochs": 6, "patience": 6, "hidden": (32,)}
 
@@ -130,12 +130,7 @@ def test_links_travel_with_the_encoding_json():
 
 @pytest.fixture(scope="module")
 def plans_models():
-    from vae_augment.api import fit
-
-    table = plans_table()
-    auto = fit(table, label="label", seed=0, **TRAIN)
-    plain = fit(table, label="label", seed=0, constraints="none", **TRAIN)
-    return table, auto, plain
+    return fit_with_and_without_rules(plans_table(), **TRAIN)
 
 
 def test_generated_rows_keep_every_link(plans_models, tmp_path):
