@@ -77,6 +77,23 @@ def fit_with_and_without_rules(table: pa.Table, **train):
     return table, auto, plain
 
 
+def merged_and_one_pass(table: pa.Table, encoding, parts: int = 3):
+    """(the link-counting `RelationStats` of `table`'s 300-row batches dealt over `parts`
+    partial results and merged, the same from one pass): the two must agree."""
+    from vae_augment.constraints import new_relation_stats, update_relation_stats
+
+    names = [s.name for s in encoding.numeric]
+    partial = [new_relation_stats(encoding, names, links=True) for _ in range(parts)]
+    for k, batch in enumerate(table.to_batches(max_chunksize=300)):
+        update_relation_stats(partial[k % parts], batch, encoding)
+    merged = partial[0]
+    for other in partial[1:]:
+        merged = merged.merge(other)
+    one = new_relation_stats(encoding, names, links=True)
+    update_relation_stats(one, table, encoding)
+    return merged, one
+
+
 def shared_file(name: str) -> pathlib.Path:
     """A ../shared/data file, or skip the test when the shared folder is absent."""
     path = SHARED_DATA / name

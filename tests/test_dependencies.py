@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import FAST, fit_with_and_without_rules, run_cli
+from .conftest import FAST, fit_with_and_without_rules, merged_and_one_pass, run_cli
 
 TRAIN = {**FAST, "epochs": 6, "patience": 6, "hidden": (32,)}
 STATES = [f"s{i:02d}" for i in range(12)]
@@ -45,7 +45,7 @@ def broken(table: pa.Table) -> int:
 
 
 def test_discovery_finds_the_dependencies_and_only_them():
-    from vae_augment.constraints import Dependency, new_relation_stats, resolve_rules, update_relation_stats
+    from vae_augment.constraints import Dependency, resolve_rules
     from vae_augment.preparation import fit_encoding
 
     table = regions_table()
@@ -56,14 +56,7 @@ def test_discovery_finds_the_dependencies_and_only_them():
     region = next(d for d in deps if d.column == "region")
     assert dict(region.mapping) == REGION
     assert resolve_rules("none", table, enc).dependencies == []
-    # merged partial counts == one pass
-    names = [s.name for s in enc.numeric]
-    parts = [new_relation_stats(enc, names, links=True) for _ in range(3)]
-    for k, batch in enumerate(table.to_batches(max_chunksize=300)):
-        update_relation_stats(parts[k % 3], batch, enc)
-    merged = parts[0].merge(parts[1]).merge(parts[2])
-    one = new_relation_stats(enc, names, links=True)
-    update_relation_stats(one, table, enc)
+    merged, one = merged_and_one_pass(table, enc)  # merged partial counts == one pass
     assert all(np.array_equal(merged.links.pairs[k], one.links.pairs[k]) for k in one.links.pairs)
     vocabs = {s.name: s.vocab for s in enc.categorical}
     assert merged.links.dependencies(vocabs) == deps

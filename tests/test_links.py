@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import FAST, fit_with_and_without_rules, run_cli
+from .conftest import FAST, fit_with_and_without_rules, merged_and_one_pass, run_cli
 
 TRAIN = {**FAST, "epochs": 6, "patience": 6, "hidden": (32,)}
 
@@ -59,7 +59,7 @@ def broken(table: pa.Table, category="plan", value="no", column="messages", spik
 
 
 def test_discovery_finds_the_linked_columns_and_only_them():
-    from vae_augment.constraints import Link, new_relation_stats, resolve_rules
+    from vae_augment.constraints import Link, resolve_rules
     from vae_augment.preparation import fit_encoding
 
     table = plans_table()
@@ -73,16 +73,7 @@ def test_discovery_finds_the_linked_columns_and_only_them():
     assert resolve_rules("none", table, enc)[2] == []
     with pytest.warns(UserWarning, match="does not hold"):  # named only: no search
         assert resolve_rules(["messages <= extras"], table, enc)[2] == []
-    # merged partial counts == one pass
-    names = [s.name for s in enc.numeric]
-    parts = [new_relation_stats(enc, names, links=True) for _ in range(3)]
-    from vae_augment.constraints import update_relation_stats
-
-    for k, batch in enumerate(table.to_batches(max_chunksize=300)):
-        update_relation_stats(parts[k % 3], batch, enc)
-    merged = parts[0].merge(parts[1]).merge(parts[2])
-    one = new_relation_stats(enc, names, links=True)
-    update_relation_stats(one, table, enc)
+    merged, one = merged_and_one_pass(table, enc)  # merged partial counts == one pass
     assert np.array_equal(merged.links.counts, one.links.counts)
     # spikes, and nulls as a spike for the columns with nulls
     assert list(zip(merged.links.columns, merged.links.spikes)) == [
