@@ -67,6 +67,8 @@ def test_discovery_finds_the_dependencies_and_only_them():
     small = table.slice(0, 40)  # 12 states in 40 rows: most under 5 rows
     assert "region = f(state)" not in map(
         str, resolve_rules("auto", small, fit_encoding(small, "label")).dependencies)
+    few = table.slice(0, 90)  # under 100 rows: not even code and name
+    assert resolve_rules("auto", few, fit_encoding(few, "label")).dependencies == []
     assert str(Dependency("b", "a", (("x", "y"),))) == "b = f(a)"
     # a table of categories alone is searched too
     cats = table.drop_columns(["x"])

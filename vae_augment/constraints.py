@@ -102,6 +102,9 @@ DEPENDENCY_MAX_COLUMNS = 16
 #: `DEPENDENCY_MIN_COVER` of the rows (a value seen once maps to one value by chance)
 DEPENDENCY_MIN_GROUP = 5
 DEPENDENCY_MIN_COVER = 0.9
+#: and a dependency needs this many rows with a determinant (in a few dozen rows two
+#: columns can line up by chance)
+DEPENDENCY_MIN_ROWS = 100
 
 _RELATION = re.compile(r"^\s*(.+?)\s*(<=|>=)\s*(.+?)\s*$")
 
@@ -422,9 +425,9 @@ class LinkStats:
                      ) -> list[Dependency]:
         """The dependencies between the counted categorical columns: `column` a function of
         `determinant` in all but `max_break` of the rows (rows with a null determinant
-        aside), the determinant's values of `DEPENDENCY_MIN_GROUP` rows or more covering
-        `DEPENDENCY_MIN_COVER` of them, `column` taking two values or more with none in
-        over 90 % of the rows. One determinant per column (the earlier column when two
+        aside; `DEPENDENCY_MIN_ROWS` or more), the determinant's values of
+        `DEPENDENCY_MIN_GROUP` rows or more covering `DEPENDENCY_MIN_COVER` of them, `column`
+        taking two values or more with none in over 90 % of the rows. One determinant per column (the earlier column when two
         determine each other), no column both a determinant and determined, none of
         `exclude` determined."""
         exclude = set(exclude)
@@ -439,7 +442,7 @@ class LinkStats:
                 dv, cv = list(vocabs[self.categories[d]]), list(vocabs[name])
                 m = counts[:len(dv)]  # a null determinant: no say
                 n = int(m.sum())
-                if n == 0:
+                if n < DEPENDENCY_MIN_ROWS:
                     continue
                 group = m.sum(axis=1)
                 best = m[:, :len(cv)].argmax(axis=1)
