@@ -59,7 +59,7 @@ __all__ = [
     "constrained_generate", "relation_report", "independent_break_share", "REDRAW_ROUNDS",
     "MAX_RELATION_COLUMNS", "AUTO_MIN_BREAK", "Derived", "DERIVED_MIN_ROWS", "column_units", "derived_report",
     "real_stats", "Link", "LinkStats", "LINK_MIN_SPIKE", "LINK_MAX_BREAK", "link_report",
-    "Dependency", "Rules", "dependency_report",
+    "Dependency", "Rules", "dependency_report", "real_link_stats",
 ]
 
 #: more draws a row that breaks a relation gets before `Encoding.decode_tf` repairs it
@@ -496,11 +496,13 @@ class LinkStats:
         return [best[c][1] for c in self.categories if c in best]
 
 
-def link_columns(encoding, names: Sequence[str]) -> LinkStats | None:
+def link_columns(encoding, names: Sequence[str], categories: Iterable[str] | None = None
+                 ) -> LinkStats | None:
     """Empty `LinkStats` for `encoding`: the numeric columns among `names` whose quantile
     knots have a spike (`LINK_MIN_SPIKE`), and those with nulls (null as the spike),
     against the categorical columns of at most `LINK_MAX_CODES` codes, and those columns'
-    pairs (`Dependency`); None when there is nothing to count."""
+    pairs (`Dependency`); None when there is nothing to count. `categories`: only these
+    categorical columns (None: all)."""
     from vae_augment.encoding import _largest_spike
 
     specs = {s.name: s for s in encoding.numeric}
@@ -517,7 +519,9 @@ def link_columns(encoding, names: Sequence[str]) -> LinkStats | None:
         if s.has_nulls:
             columns.append(name)
             spikes.append(None)
-    cats = [s for s in encoding.categorical if 2 <= s.n_categories <= LINK_MAX_CODES]
+    keep = None if categories is None else set(categories)
+    cats = [s for s in encoding.categorical if 2 <= s.n_categories <= LINK_MAX_CODES
+            and (keep is None or s.name in keep)]
     if not cats or (not columns and len(cats) < 2):
         return None
     return LinkStats(columns, spikes, [s.name for s in cats], [s.n_categories for s in cats])
@@ -970,23 +974,35 @@ def _loose_codes(table: pa.Table, specs) -> np.ndarray:
     return np.stack(cols, axis=1) if cols else np.zeros((table.num_rows, 0), np.int64)
 
 
-def link_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20
-                ) -> list[dict[str, Any]]:
+def real_link_stats(real: pa.Table, synthetic: pa.Table, encoding) -> LinkStats | None:
+    """`LinkStats` of `real` over `encoding`'s columns that both tables have (tolerant
+    codes, `_loose_codes`): what `link_report` and `dependency_report` read; None when there
+    is nothing to count."""
+    def both(name):
+        return name in real.column_names and name in synthetic.column_names
+
+    numeric = [s.name for s in encoding.numeric if both(s.name)][:MAX_RELATION_COLUMNS]
+    stats = link_columns(encoding, numeric, [s.name for s in encoding.categorical
+                                             if both(s.name)])
+    if stats is not None:
+        specs = {s.name: s for s in encoding.categorical}
+        stats.update(_numeric_matrix(real, stats.columns),
+                     _loose_codes(real, [specs[c] for c in stats.categories]))
+    return stats
+
+
+def link_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20,
+                stats: LinkStats | None = None) -> list[dict[str, Any]]:
     """For each linked pair of columns of `real` (`LinkStats.links` over `encoding`'s
     numeric and categorical columns), the share of `synthetic` rows (among those with the
     numeric value, for a spike value) that break it (the category value without the spike,
-    or the spike without it), beside the real rows' share; worst first, at most `limit`."""
-    numeric = [s.name for s in encoding.numeric
-               if s.name in real.column_names and s.name in synthetic.column_names]
-    stats = link_columns(encoding, numeric[:MAX_RELATION_COLUMNS])
+    or the spike without it), beside the real rows' share; worst first, at most `limit`.
+    `stats`: `real_link_stats` of the two tables, when already computed."""
+    stats = real_link_stats(real, synthetic, encoding) if stats is None else stats
     if stats is None or not synthetic.num_rows:
         return []
     specs = {s.name: s for s in encoding.categorical}
     cats = [specs[c] for c in stats.categories]
-    if not all(s.name in real.column_names and s.name in synthetic.column_names
-               for s in cats):
-        return []
-    stats.update(_numeric_matrix(real, stats.columns), _loose_codes(real, cats))
     found = stats.links({s.name: s.vocab or [] for s in cats})
     if not found:
         return []
@@ -1018,19 +1034,18 @@ def _broken_counts(n_real: int, real_broken: int, n: int, broken: int) -> dict[s
             "broken_rate": round(broken / n, 6) if n else 0.0}
 
 
-def dependency_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20
-                      ) -> list[dict[str, Any]]:
+def dependency_report(real: pa.Table, synthetic: pa.Table, encoding, *, limit: int = 20,
+                      stats: LinkStats | None = None) -> list[dict[str, Any]]:
     """For each dependency between categorical columns of `real` (`LinkStats.dependencies`
     over `encoding`'s categorical columns), the share of `synthetic` rows whose column is
     not the value its determinant maps to (among rows whose determinant has a mapped
-    value), beside the real rows' share; worst first, at most `limit`."""
-    cats = [s for s in encoding.categorical if 2 <= s.n_categories <= LINK_MAX_CODES
-            and s.name in real.column_names and s.name in synthetic.column_names]
-    if len(cats) < 2 or not synthetic.num_rows:
+    value), beside the real rows' share; worst first, at most `limit`. `stats`:
+    `real_link_stats` of the two tables, when already computed."""
+    stats = real_link_stats(real, synthetic, encoding) if stats is None else stats
+    if stats is None or not synthetic.num_rows:
         return []
-    stats = LinkStats([], [], [s.name for s in cats], [s.n_categories for s in cats])
-    stats.update(np.zeros((real.num_rows, 0)), _loose_codes(real, cats))
-    specs = {s.name: s for s in cats}
+    specs = {s.name: s for s in encoding.categorical}
+    cats = [specs[c] for c in stats.categories]
     out = []
     for d in stats.dependencies({s.name: s.vocab or [] for s in cats}):
         col, det = specs[d.column], specs[d.determinant]

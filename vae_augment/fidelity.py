@@ -228,6 +228,7 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
         dependency_report,
         derived_report,
         link_report,
+        real_link_stats,
         real_stats,
         relation_report,
     )
@@ -244,10 +245,12 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
     derived = derived_report(real, synthetic, column_units(encoding), stats=stats)
     # a category value exactly where a numeric column holds its spike, and how many
     # synthetic rows break that
-    links = link_report(real, synthetic, encoding)
+    # (one count of the real rows' categories for both)
+    cat_stats = real_link_stats(real, synthetic, encoding)
+    links = link_report(real, synthetic, encoding, stats=cat_stats)
     # a categorical column that is a function of another, and how many synthetic rows
     # break that
-    dependencies = dependency_report(real, synthetic, encoding)
+    dependencies = dependency_report(real, synthetic, encoding, stats=cat_stats)
     refs = [e["real_reference"] for e in per_class.values()
             if e.get("real_reference") is not None]
     return {
