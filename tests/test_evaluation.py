@@ -334,7 +334,7 @@ def test_sections_compute_only_what_is_asked(cli_files, mixed_table, mixed_artif
     def not_called(*a, **k):
         raise AssertionError("a section left out was computed")
 
-    monkeypatch.setattr(evaluation, "_utility", not_called)
+    monkeypatch.setattr(evaluation, "_utility_over_splits", not_called)
     monkeypatch.setattr(evaluation, "_privacy", not_called)
     monkeypatch.setattr(evaluation, "_diagnostics", not_called)
     out = cli_files / "some"
@@ -719,3 +719,47 @@ def test_a_synthetic_file_with_no_flagged_row_says_why_it_is_empty(two_samples):
     with pytest.raises(InputError, match=r"REAL has an `is_synthetic` column and none of its "
                                          r"600 rows has it false"):
         evaluate(all_synthetic, b, label="label", sections=("fidelity",))
+
+
+def test_utility_over_several_splits(two_samples, same_report, cli_files, tmp_path, capsys):
+    """`utility_splits`: the first split is the one-split report's, the results are the
+    splits' means, and the report shows their spread."""
+    a, b = two_samples
+    out = tmp_path / "rep"
+    code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+                 "--label", "label", "--report", str(out), "--sections", "utility",
+                 "--utility-splits", "3", "--seed", "0", "--quiet"])
+    assert code == 0
+    u = json.loads((out / "report.json").read_text())["utility"]
+    one = same_report["utility"]  # seed 0, one split, all sections
+    assert u["splits"] == 3 and u["split_seeds"] == [0, 1, 2] and one["splits"] == 1
+    assert "per_split" not in one and "sd" not in one
+    keys = ("balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision")
+    for clf, res in u["results"].items():
+        for m, scores in res.items():
+            first = u["per_split"][0][clf][m]
+            assert all(first[k] == pytest.approx(one["results"][clf][m][k]) for k in keys)
+            for k in keys:
+                values = [s[clf][m][k] for s in u["per_split"]]
+                assert scores[k] == pytest.approx(np.mean(values))
+                assert u["sd"][clf][m][k] == pytest.approx(np.std(values, ddof=1))
+            assert len(scores["f1_per_class"]) == 3
+    # the splits differ (else the spread is no spread)
+    assert len({s["logistic_regression"]["none"]["minority_average_precision"]
+                for s in u["per_split"]}) == 3
+    html_text = (out / "report.html").read_text()
+    assert "mean over 3 stratified splits" in html_text and " ± " in html_text
+    # a holdout is the one real-test; and a number of splits must be a count
+    holdout = make_mixed_table(200, seed=5, with_tensor=False)
+    from vae_augment.errors import VAEAugmentError
+
+    with pytest.raises(VAEAugmentError, match="needs REAL to be split"):
+        evaluate(a, b, label="label", holdout=holdout, utility_splits=2)
+    for bad in (0, 1.5, True):
+        with pytest.raises(VAEAugmentError, match="utility_splits"):
+            evaluate(a, b, label="label", utility_splits=bad, sections=["utility"])
+    capsys.readouterr()
+    assert main(["evaluate", str(cli_files / "real.parquet"),
+                 str(cli_files / "synthetic.parquet"), "--label", "label", "--report",
+                 str(tmp_path / "r0"), "--utility-splits", "0"]) == 2
+    assert "--utility-splits must be a whole number" in capsys.readouterr().err

@@ -85,3 +85,28 @@ def test_findings_without_sections(settings):
     report = {} if settings is None else {"model_settings": settings}
     assert findings(report) == [{"level": "ok", "section": "all",
                                  "message": "no check flagged anything", "advice": ""}]
+
+
+def splits(ours, smote, none=0.30):
+    """A utility section of len(ours) splits, the synthetic rows' and SMOTE's minority F1."""
+    per = [{"logistic_regression": {"none": {"minority_f1": none},
+                                    "smote": {"minority_f1": s},
+                                    "vae_augment": {"minority_f1": o}}}
+           for o, s in zip(ours, smote)]
+    mean = {m: {"minority_f1": sum(p["logistic_regression"][m]["minority_f1"] for p in per)
+                / len(per)} for m in ("none", "smote", "vae_augment")}
+    return {"utility": {"classes": ["a", "b"], "minority_class": "b", "splits": len(per),
+                        "per_split": per, "results": {"logistic_regression": mean}}}
+
+
+def test_a_utility_gap_over_several_splits_must_hold_beyond_their_spread():
+    # the same mean gap (-0.04, twice the margin): on every split, flagged; once a large
+    # swing and otherwise ahead, not (two standard errors cover 0)
+    steady = findings(splits([0.50, 0.52, 0.48], [0.54, 0.56, 0.52]))
+    assert levels(splits([0.50, 0.52, 0.48], [0.54, 0.56, 0.52])) == [("warn", "utility")]
+    assert "lower on 3 of 3 splits" in steady[0]["message"]
+    assert "the mean of 3 splits" in steady[0]["message"]
+    assert levels(splits([0.40, 0.56, 0.56], [0.60, 0.54, 0.50])) == [("ok", "all")]
+    # one split: the margin alone, and the message says how to tell noise from a gap
+    one = findings(util(0.50, 0.30, 0.50 + UTILITY_MARGIN + 0.01))
+    assert "--utility-splits 5" in one[0]["message"]

@@ -8,7 +8,9 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
 
 - utility: a classifier trained with the synthetic rows scores the minority class's F1
   (macro F1 with more than two classes) more than `UTILITY_MARGIN` under no balancing
-  ("bad": the rows hurt it) or under SMOTE ("warn"); one split, so smaller gaps are noise;
+  ("bad": the rows hurt it) or under SMOTE ("warn"); one split's F1 moves by 0.01-0.03, so
+  smaller gaps are noise; with several splits (`evaluate(utility_splits=)`) the gap, paired
+  split by split, must also exceed two standard errors of its mean;
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
 - fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
@@ -31,6 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 __all__ = ["findings", "UTILITY_MARGIN", "C2ST_HIGH", "C2ST_LOW", "format_finding"]
 
@@ -56,32 +60,66 @@ def _f(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+def _gap(util, clf: str, ref: str, metric: str):
+    """(mean gap, the splits it is negative on, the splits compared, its standard error) of
+    the synthetic rows' figure against method `ref`'s, paired split by split; None when
+    either figure is missing. One split: its gap, and no standard error."""
+    per = util.get("per_split")
+    if not per:
+        res = (util.get("results") or {}).get(clf) or {}
+        ours, theirs = ((res.get(m) or {}).get(metric) for m in ("vae_augment", ref))
+        return None if ours is None or theirs is None else (ours - theirs, int(ours < theirs), 1,
+                                                            None)
+    gaps = [s[clf]["vae_augment"][metric] - s[clf][ref][metric] for s in per
+            if clf in s and all((s[clf].get(m) or {}).get(metric) is not None
+                                for m in ("vae_augment", ref))]
+    if not gaps:
+        return None
+    se = float(np.std(gaps, ddof=1) / np.sqrt(len(gaps))) if len(gaps) > 1 else None
+    return float(np.mean(gaps)), sum(g < 0 for g in gaps), len(gaps), se
+
+
+def _beyond_noise(gap) -> bool:
+    """A gap under -`UTILITY_MARGIN`, and with several splits also beyond two standard errors
+    of its mean."""
+    mean, _, _, se = gap
+    return mean < -UTILITY_MARGIN and (se is None or mean + 2 * se < 0)
+
+
 def _utility(report, guided: bool) -> list[dict[str, Any]]:
     util = report.get("utility") or {}
     out: list[dict[str, Any]] = []
     multi = len(util.get("classes") or []) > 2
     metric, what = (("macro_f1", "macro F1") if multi else
                     ("minority_f1", f"minority-class ('{util.get('minority_class')}') F1"))
+    splits = int(util.get("splits") or 1)
+    where = (f"on real-test (the mean of {splits} splits)" if splits > 1 else "on real-test")
     for key, name in (("logistic_regression", "logistic regression"),
                       ("gradient_boosting", "gradient boosting")):
         res = (util.get("results") or {}).get(key) or {}
         ours = (res.get("vae_augment") or {}).get(metric)
-        none = (res.get("none") or {}).get(metric)
-        smote = (res.get("smote") or {}).get(metric)
         if ours is None:
             continue
         advice = (_GUIDED if not guided else
                   "balance less (--sampling-strategy 0.5 grows each class to half the "
-                  "majority) or compare over several split seeds (--seed) before deciding")
-        if none is not None and ours < none - UTILITY_MARGIN:
-            out.append({"level": "bad", "section": "utility", "message":
-                        f"{name} trained with the synthetic rows scores {what} {_f(ours)} on "
-                        f"real-test, under {_f(none)} with no balancing: these rows hurt it",
+                  "majority)")
+        for ref, level, tail in (("none", "bad", "these rows hurt it"),
+                                 ("smote", "warn", None)):
+            gap = _gap(util, key, ref, metric)
+            if gap is None or not _beyond_noise(gap):
+                continue
+            theirs = ((res.get(ref) or {}).get(metric))
+            than = f"under {_f(theirs)} with no balancing" if ref == "none" else \
+                f"under SMOTE's {_f(theirs)}"
+            spread = (f" (lower on {gap[1]} of {gap[2]} splits, gap {gap[0]:+.3f} ± "
+                      f"{2 * gap[3]:.3f})" if gap[3] is not None else
+                      " on one split (--utility-splits 5, Python utility_splits=5, averages "
+                      "five and tells a real gap from the split's noise)")
+            out.append({"level": level, "section": "utility", "message":
+                        f"{name} trained with the synthetic rows scores {what} {_f(ours)} "
+                        f"{where}, {than}{spread}" + (f": {tail}" if tail else ""),
                         "advice": advice})
-        elif smote is not None and ours < smote - UTILITY_MARGIN:
-            out.append({"level": "warn", "section": "utility", "message":
-                        f"{name} trained with the synthetic rows scores {what} {_f(ours)} on "
-                        f"real-test, under SMOTE's {_f(smote)}", "advice": advice})
+            break  # worse than no balancing says it all
     if util.get("synthetic_shortfall"):
         short = ", ".join(f"{k}: {v}" for k, v in util["synthetic_shortfall"].items())
         out.append({"level": "warn", "section": "utility", "message":

@@ -341,11 +341,25 @@ def _utility_html(h, util, report, images) -> None:
             h.append(f"<p class='warn'>Not enough synthetic rows to balance real-train; "
                      f"missing rows per class: {short}.</p>")
         keys = ["balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision"]
+        splits = util.get("splits") or 1
+        if splits > 1:
+            h.append(f"<p class='muted'>Each figure is the mean over {splits} stratified "
+                     f"splits of REAL (seeds {', '.join(map(str, util['split_seeds']))}) ± "
+                     f"its standard deviation over them; the synthetic rows are the same in "
+                     f"every split. The findings compare methods split by split.</p>")
+        for skip in util.get("splits_skipped") or []:
+            h.append(f"<p class='warn'>The split of seed {skip['seed']} is left out: "
+                     f"{html.escape(str(skip['why']))}.</p>")
         for clf, res in util["results"].items():
             methods = list(res)
             rows = [[m] + [res[m][k] for k in keys] for m in methods]
             best = {j + 1: int(np.argmax([-1 if r[j + 1] is None else r[j + 1] for r in rows]))
                     for j in range(len(keys))}
+            if splits > 1:  # "0.612 ± 0.021"
+                sd = (util.get("sd") or {}).get(clf) or {}
+                rows = [[r[0]] + [v if v is None or (sd.get(r[0]) or {}).get(k) is None else
+                                  f"{_f(v)} ± {_f(sd[r[0]][k])}" for v, k in zip(r[1:], keys)]
+                        for r in rows]
             h.append(f"<h3>{html.escape(clf.replace('_', ' '))}</h3>")
             h.append(_table(["training data", "balanced acc.", "macro F1", "minority F1",
                              "minority AP"], rows, best))

@@ -316,14 +316,18 @@ def _utility_plot(report) -> str | None:
         methods = list(res)
         x = np.arange(len(metrics))
         w = 0.8 / len(methods)
+        sd = (u.get("sd") or {}).get(clf) or {}  # several splits: their spread as error bars
         for i, m in enumerate(methods):
+            err = [np.nan if (sd.get(m) or {}).get(k) is None else sd[m][k] for k in metrics]
             ax.bar(x + (i - (len(methods) - 1) / 2) * w,
                    [np.nan if res[m].get(k) is None else res[m][k] for k in metrics], w,
-                   label=m, color=colors.get(m))
+                   label=m, color=colors.get(m),
+                   yerr=err if sd else None, error_kw={"lw": 0.8, "capsize": 2})
         ax.set_xticks(x, [k.replace("_", " ").replace("average precision", "AP")
                           for k in metrics], fontsize=8)
         ax.set_ylim(0, 1)
-        ax.set_ylabel("score on real-test", fontsize=8)
+        ax.set_ylabel("score on real-test" + (f" (mean of {u['splits']} splits)"
+                                              if sd else ""), fontsize=8)
         ax.set_title(clf.replace("_", " "), fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.08, 1, 1))

@@ -56,7 +56,10 @@ def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
     }
 
 
-def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
+def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=None):
+    """One split's utility section. `minority`: the class (its index in `encoding.classes`)
+    to score as the minority when real-train and real-test both have rows of it (later
+    splits take the first split's)."""
     from imblearn.over_sampling import SMOTE, RandomOverSampler
 
     from vae_augment.balancing import samples_to_generate
@@ -89,7 +92,8 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
     # the minority: the rarest real-train class that real-test has rows of to score (with
     # fewer than two such classes, the rarest of real-train, whose F1 is then None)
     tested = [c for c in present if (y_te == c).any()]
-    minority = min(tested if len(tested) >= 2 else present, key=lambda c: (counts[c], c))
+    if minority is None or minority not in tested:
+        minority = min(tested if len(tested) >= 2 else present, key=lambda c: (counts[c], c))
     new = samples_to_generate(counts, "auto")
     # vae-augment: real-train plus up to `new[c]` synthetic rows of each class
     take, shortfall = [], {}
@@ -136,3 +140,51 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows):
                 out["results"][name][method] = _scores(clf, x_te, y_te, present, minority)
     return out
 
+
+
+#: the scalar figures of a classifier's scores that are averaged over splits
+_METRICS = ("balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision")
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows):
+    """The utility section over several (real-train, real-test) splits: each split's figures
+    as `_utility` gives them, with the same minority class, then ``results`` the mean over
+    the splits, ``sd`` their standard deviation and ``per_split`` each split's scalar
+    figures (the findings compare methods split by split). One split: `_utility`'s section
+    with ``splits`` 1."""
+    first = _utility(encoding, *splits[0], synthetic, y_syn, seeds[0], max_rows)
+    first["splits"] = 1
+    if len(splits) == 1 or "results" not in first:
+        return first
+    names = [str(c) for c in encoding.classes]
+    minority = names.index(first["minority_class"])
+    runs = [first["results"]]
+    for (train, test), seed in zip(splits[1:], seeds[1:]):
+        out = _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority)
+        if "results" not in out:  # a class missing from this split: left out, and said
+            first.setdefault("splits_skipped", []).append({"seed": seed,
+                                                           "why": out.get("skipped")})
+            continue
+        runs.append(out["results"])
+    per_split = [{clf: {m: {k: r[clf][m].get(k) for k in _METRICS} for m in r[clf]}
+                  for clf in r} for r in runs]
+    results, sd = {}, {}
+    for clf, methods in first["results"].items():
+        results[clf], sd[clf] = {}, {}
+        for m in methods:
+            got = [r[clf][m] for r in runs if m in r.get(clf, {})]
+            results[clf][m] = {k: _mean([g.get(k) for g in got]) for k in _METRICS}
+            per_class = [g["f1_per_class"] for g in got]
+            results[clf][m]["f1_per_class"] = [_mean(v) for v in zip(*per_class)]
+            sd[clf][m] = {k: (float(np.std(v, ddof=1)) if len(v) > 1 else None)
+                          for k in _METRICS
+                          for v in [[g[k] for g in got if g.get(k) is not None]]}
+    first.update(results=results, sd=sd, per_split=per_split, splits=len(runs),
+                 split_seeds=[s for s in seeds
+                              if s not in {x["seed"] for x in first.get("splits_skipped", [])}])
+    return first
