@@ -313,7 +313,7 @@ def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
     out = tmp_path / "balanced.parquet"
     code = main(["balance", str(mixed_parquet), str(out), "--label", "label",
                  "--model-dir", str(mixed_artifact), "--report", str(tmp_path / "rep"),
-                 "--quiet"])
+                 "--utility-splits", "2", "--quiet"])
     assert code == 0
     assert "report.html" in capsys.readouterr().out
     balanced = pq.read_table(out)
@@ -325,6 +325,12 @@ def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
     assert report["counts"]["synthetic"]["a"] == 0  # the majority class gets no new rows
     assert report["diagnostics"]["latent_dim"] == 4
     assert (tmp_path / "rep" / "report.html").exists()
+    assert report["utility"]["splits"] == 2 and len(report["utility"]["per_split"]) == 2
+    # the splits are a setting of the report: without one, an error before any work
+    assert main(["balance", str(mixed_parquet), str(tmp_path / "b2.parquet"), "--label",
+                 "label", "--model-dir", str(mixed_artifact), "--utility-splits", "3"]) == 2
+    assert "give --report DIR" in capsys.readouterr().err
+    assert not (tmp_path / "b2.parquet").exists()
 
 
 def test_sections_compute_only_what_is_asked(cli_files, mixed_table, mixed_artifact, capsys,

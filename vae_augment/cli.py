@@ -436,11 +436,17 @@ def cmd_sample(args) -> int:
 def cmd_balance(args) -> int:
     from vae_augment.api import balance, labelled_counts
     from vae_augment.balancing import parse_sampling_strategy
+    from vae_augment.errors import VAEAugmentError
 
     if args.report:
         from vae_augment.evaluation import check_report_dir
 
         check_report_dir(args.report, args.overwrite)  # before any training
+    if args.utility_splits != 1 and not args.report:
+        raise VAEAugmentError("--utility-splits is a setting of the report: give --report DIR")
+    if args.utility_splits < 1:
+        raise VAEAugmentError(f"--utility-splits must be a whole number of at least 1, got "
+                              f"{args.utility_splits}")
     counts = labelled_counts(args.input, args.label)
     strategy = parse_sampling_strategy(args.sampling_strategy, classes=list(counts))
     # an existing artifact is sampled as it is: its training flags are ignored, and said so
@@ -475,7 +481,7 @@ def cmd_balance(args) -> int:
             report = evaluate(args.input, args.output, label=args.label,
                               model=summary["artifact"], report_dir=args.report,
                               seed=args.seed, progress=False if args.quiet else None,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, utility_splits=args.utility_splits)
         from vae_augment.cli_evaluate import print_findings, summary_line, warn_left_out
 
         if not args.quiet:
@@ -578,6 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default=None, metavar="DIR",
                    help="also evaluate the synthetic rows of this run (with its model) and "
                         "write DIR/report.json and DIR/report.html (see `evaluate`)")
+    p.add_argument("--utility-splits", type=int, default=1, metavar="N",
+                   help="with --report: average its utility classifiers over N stratified "
+                        "splits of INPUT (see `evaluate --utility-splits`) [1]")
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object (class counts before, generated "
                         "and after; rows written; files) instead of a table")
