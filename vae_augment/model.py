@@ -463,6 +463,42 @@ class ConditionalVAE(RowSelection, keras.Model):
     def metrics(self):
         return [self.recon_tracker, self.kl_tracker, self.elbo_tracker] + super().metrics
 
+    def one_level_functions(self) -> bool:
+        """Whether `make_train_function` and `callbacks.Validation` may run `train_step` /
+        `test_step` in one plain `tf.function`: no tf.distribute strategy (Keras' TF trainer
+        holds None), one step per call, no XLA, not eager."""
+        return (getattr(self, "_distribute_strategy", "unknown") is None
+                and self.steps_per_execution == 1 and not self.jit_compile
+                and not self.run_eagerly)
+
+    def make_train_function(self, force=False):
+        """Keras' train function; on one device without a strategy or XLA (the CPU
+        default), `train_step` on ``iterator.get_next()`` in one `tf.function` in its place.
+
+        The same step, bit for bit (same losses and weights over a whole churn fit), without
+        Keras' wrapping of it for strategies and ``steps_per_execution`` (an outer function
+        calling a nested one through ``strategy.run``, its result in a
+        ``tf.experimental.Optional`` read back by two eager ops): about 0.9x the training
+        time of a churn epoch on a 2-core CPU (benchmarks/explore/step_profile.py)."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=force)
+        if not self.one_level_functions():
+            return self.train_function
+        keras_function = self.train_function
+
+        @tf.function(reduce_retracing=True)
+        def one_step(iterator):
+            return self.train_step(iterator.get_next())
+
+        def function(iterator):
+            if isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
+                return one_step(iterator)  # at the end of the data: OutOfRangeError, as Keras'
+            return keras_function(iterator)
+
+        self.train_function = function
+        return function
+
     def get_config(self):
         return {
             "layout": self.layout,

@@ -701,6 +701,12 @@ def train_model(
                 plan.append((epoch, config.epochs, steps, 0))
         val_ds = _dequantized_validation(encoding.layout(), source, val_batch, tie_table,
                                          config.seed)
+        if (val_ds is not None and not source.streaming and model.one_level_functions()
+                and not cb.Validation.uses_keras_validation(cbs)):
+            # the same metrics from the batches held in memory, without an `evaluate` call
+            # each epoch (cb.Validation); first, so the callbacks after it read them
+            cbs.insert(0, cb.Validation(val_ds))
+            val_ds = None
         earlier_seconds = float((state or {}).get("train_seconds", 0.0))
         start = time.perf_counter()
         for e0, e1, n_steps, skip in plan:
