@@ -34,6 +34,11 @@ and quoted as medians and as the median of paired ratios:
    and epoch times.
 
 Nothing here changes the library: the variants are monkey-patches inside this process.
+The library took the two changes of part 3 in commit 61a359c (`ConditionalVAE.
+make_train_function`, `callbacks.Validation`): parts 1 and 3 compare against Keras' own
+functions, so run them on a checkout before that commit (``git worktree add /tmp/before
+61a359c~1``, then ``PYTHONPATH=/tmp/before``) to reproduce the figures in
+benchmarks/results/core.md (session 29).
 """
 
 from __future__ import annotations
