@@ -1,0 +1,72 @@
+"""The cheaper training path on one device (`ConditionalVAE.make_train_function`,
+`callbacks.Validation`): the same weights and metrics as Keras' own functions, and Keras'
+own validation pass whenever a callback hooks it."""
+
+import keras
+import numpy as np
+
+from tests.conftest import FAST
+from vae_augment import callbacks as cb
+from vae_augment.api import fit
+
+KW = {**FAST, "epochs": 4, "patience": 10, "dropout": 0.1}
+
+
+class ValidationHook(keras.callbacks.Callback):
+    """A callback that hooks Keras' validation pass (so `fit` keeps that pass)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def _weights(art):
+    return [np.asarray(w) for w in art.model.weights]
+
+
+def test_held_batches_validation_and_one_level_step_match_keras_own(mixed_table, monkeypatch):
+    from vae_augment.model import ConditionalVAE
+
+    made = []
+    init = cb.Validation.__init__
+
+    def counting_init(self, batches):
+        made.append(self)
+        init(self, batches)
+
+    monkeypatch.setattr(cb.Validation, "__init__", counting_init)
+    fast = fit(mixed_table, label="label", seed=2, **KW)
+    assert len(made) == 1  # the in-memory fit computed its validation metrics itself
+    # and ran its steps through the one-level function, not Keras' tf.function
+    assert fast.model.one_level_functions()
+    assert "ConditionalVAE.make_train_function" in fast.model.train_function.__qualname__
+
+    # a callback hooking Keras' validation pass gets it (and the same figures)
+    hook = ValidationHook()
+    hooked = fit(mixed_table, label="label", seed=2, callbacks=[hook], **KW)
+    assert len(made) == 1 and hook.batches > 0
+
+    # Keras' own train function and validation pass throughout: the same run, bit for bit
+    monkeypatch.setattr(ConditionalVAE, "one_level_functions", lambda self: False)
+    keras_path = fit(mixed_table, label="label", seed=2, **KW)
+    assert len(made) == 1
+    assert "ConditionalVAE" not in keras_path.model.train_function.__qualname__
+    a = fast.config["metrics"]
+    assert a["epochs_run"] == KW["epochs"]
+    keys = [k for k in a if k.startswith("val_")]
+    assert {"val_loss", "val_neg_elbo", "val_recon", "val_kl"} <= set(keys)
+    for other in (hooked, keras_path):
+        b = other.config["metrics"]
+        assert b["epochs_run"] == a["epochs_run"]
+        assert {k: b[k] for k in keys} == {k: a[k] for k in keys}  # bit for bit
+    for wa, wb in zip(_weights(fast), _weights(keras_path), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_validation_hook_check_sees_only_overridden_hooks():
+    assert cb.Validation.uses_keras_validation([ValidationHook()])
+    assert not cb.Validation.uses_keras_validation([keras.callbacks.Callback(),
+                                                    cb.Validation([])])
