@@ -110,3 +110,38 @@ def test_a_utility_gap_over_several_splits_must_hold_beyond_their_spread():
     # one split: the margin alone, and the message says how to tell noise from a gap
     one = findings(util(0.50, 0.30, 0.50 + UTILITY_MARGIN + 0.01))
     assert "--utility-splits 5" in one[0]["message"]
+
+
+def per_class(ours, none, grown=("b", "c")):
+    """Three classes a, b, c over len(ours) splits: each split's per-class F1 with the
+    synthetic rows (`ours`) and with none; `grown` the classes that got synthetic rows."""
+    per = [{"gradient_boosting": {"none": {"macro_f1": 0.5, "f1_per_class": n},
+                                  "vae_augment": {"macro_f1": 0.5, "f1_per_class": o}}}
+           for o, n in zip(ours, none)]
+    mean = {m: {"macro_f1": 0.5, "f1_per_class": [
+        sum(p["gradient_boosting"][m]["f1_per_class"][i] for p in per) / len(per)
+        for i in range(3)]} for m in ("none", "vae_augment")}
+    train = {"none": {"a": 100, "b": 40, "c": 10},
+             "vae_augment": {"a": 100, "b": 100 if "b" in grown else 40,
+                             "c": 100 if "c" in grown else 10}}
+    return {"utility": {"classes": ["a", "b", "c"], "splits": len(per), "per_split": per,
+                        "results": {"gradient_boosting": mean}, "train_counts": train},
+            "counts": {"real": {"a": 140, "b": 57, "c": 14}}}
+
+
+def test_a_class_whose_own_f1_falls_is_named_with_a_strategy_that_leaves_it_out():
+    # class c falls by 0.2 on every split, b is level: c is named, the advice balances b only
+    got = findings(per_class([[0.9, 0.6, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3))
+    assert [(f["level"], f["section"]) for f in got] == [("warn", "utility")]
+    assert "'c' 0.300 against 0.500 (lower on 3 of 3 splits)" in got[0]["message"]
+    assert "'b'" not in got[0]["message"]
+    assert """--sampling-strategy '{"b": 140}'""" in got[0]["advice"]
+    # a class that got no synthetic rows is not blamed; a fall within the splits' noise is
+    # not flagged; two classes are not a class-level question
+    assert levels(per_class([[0.9, 0.6, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3, grown=("b",))) == \
+        [("ok", "all")]
+    noisy = per_class([[0.9, 0.6, 0.1], [0.9, 0.6, 0.6], [0.9, 0.6, 0.6]], [[0.9, 0.6, 0.5]] * 3)
+    assert levels(noisy) == [("ok", "all")]
+    both = findings(per_class([[0.9, 0.3, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3))
+    assert "these classes" in both[0]["message"] and "unbalanced" in both[0]["advice"]
+    assert both[0]["message"].index("'b'") < both[0]["message"].index("'c'")  # worst first

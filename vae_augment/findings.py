@@ -10,7 +10,9 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   (macro F1 with more than two classes) more than `UTILITY_MARGIN` under no balancing
   ("bad": the rows hurt it) or under SMOTE ("warn"); one split's F1 moves by 0.01-0.03, so
   smaller gaps are noise; with several splits (`evaluate(utility_splits=)`) the gap, paired
-  split by split, must also exceed two standard errors of its mean;
+  split by split, must also exceed two standard errors of its mean; with more than two
+  classes, a class whose own F1 falls by more than `CLASS_MARGIN` against no balancing
+  ("warn", advising a `sampling_strategy` that leaves it out);
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
 - fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
@@ -31,16 +33,21 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["findings", "UTILITY_MARGIN", "C2ST_HIGH", "C2ST_LOW", "format_finding"]
+__all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "format_finding"]
 
 #: a utility gap smaller than this is within one split's noise (the benchmark tables' F1
 #: moves by 0.01-0.03 between split seeds; benchmarks/results/quality.md)
 UTILITY_MARGIN = 0.02
+#: a class's own F1 (more than two classes) falling by more than this with its synthetic rows
+#: is reported: one class's F1 rests on fewer real-test rows than the macro mean, so it moves
+#: more with the split
+CLASS_MARGIN = 0.05
 #: C2ST AUC at or above this: the synthetic rows are easy to tell apart (the issue's target
 #: for churn is under 0.75)
 C2ST_HIGH = 0.75
@@ -126,6 +133,65 @@ def _utility(report, guided: bool) -> list[dict[str, Any]]:
                     f"SYNTHETIC has fewer rows than balancing real-train needs ({short} "
                     "missing): the utility figures used what there was",
                     "advice": "sample more rows of those classes"})
+    return out
+
+
+def _class_gaps(report, guided: bool) -> list[dict[str, Any]]:
+    """More than two classes: the classes whose own F1 falls with their synthetic rows, by
+    more than `CLASS_MARGIN` against no balancing (and, over several splits, beyond two
+    standard errors of the paired gap), per classifier, worst first; the advice is the
+    `sampling_strategy` that balances the other classes only."""
+    util = report.get("utility") or {}
+    classes = util.get("classes") or []
+    counts = util.get("train_counts") or {}
+    if len(classes) <= 2 or "vae_augment" not in counts or "none" not in counts:
+        return []
+    grown = [i for i, c in enumerate(classes)
+             if counts["vae_augment"].get(c, 0) > counts["none"].get(c, 0)]
+    runs = util.get("per_split") or [util.get("results") or {}]
+    out, hurt = [], set()
+    for key, name in (("logistic_regression", "logistic regression"),
+                      ("gradient_boosting", "gradient boosting")):
+        res = (util.get("results") or {}).get(key) or {}
+        if not {"none", "vae_augment"} <= set(res):
+            continue
+        flagged = []
+        for i in grown:
+            gaps = [r[key]["vae_augment"]["f1_per_class"][i] - r[key]["none"]["f1_per_class"][i]
+                    for r in runs if key in r
+                    and r[key]["vae_augment"]["f1_per_class"][i] is not None
+                    and r[key]["none"]["f1_per_class"][i] is not None]
+            if not gaps:
+                continue
+            mean = float(np.mean(gaps))
+            se = float(np.std(gaps, ddof=1) / np.sqrt(len(gaps))) if len(gaps) > 1 else None
+            if mean < -CLASS_MARGIN and (se is None or mean + 2 * se < 0):
+                flagged.append((mean, i, sum(g < 0 for g in gaps), len(gaps)))
+        if not flagged:
+            continue
+        flagged.sort()
+        hurt |= {classes[i] for _, i, _, _ in flagged}
+        what = ", ".join(
+            f"'{classes[i]}' {_f(res['vae_augment']['f1_per_class'][i])} against "
+            f"{_f(res['none']['f1_per_class'][i])}"
+            + (f" (lower on {k} of {n} splits)" if n > 1 else "")
+            for _, i, k, n in flagged)
+        many = len(flagged) > 1
+        out.append({"level": "warn", "section": "utility", "message":
+                    f"{name} scores {'these classes' if many else 'this class'} a lower F1 "
+                    f"with {'their' if many else 'its'} synthetic rows than with no "
+                    f"balancing: {what}",
+                    "advice": ""})
+    if out:
+        real = (report.get("counts") or {}).get("real") or {}
+        top = max(real.values()) if real else 0
+        keep = {c: top for c, n in real.items() if c not in hurt and 0 < n < top}
+        advice = (f"balance the other classes only: --sampling-strategy '{json.dumps(keep)}'"
+                  if keep else "leave these classes unbalanced")
+        if not guided:
+            advice += "; or " + _GUIDED
+        for f in out:
+            f["advice"] = advice
     return out
 
 
@@ -239,7 +305,8 @@ def findings(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The report's findings, worst first (see the module's docstring); one ``"ok"`` finding
     when no check flags anything."""
     guided = bool((report.get("model_settings") or {}).get("guide_iterations"))
-    out = [*_utility(report, guided), *_detection(report, guided), *_fidelity(report),
+    out = [*_utility(report, guided), *_class_gaps(report, guided),
+           *_detection(report, guided), *_fidelity(report),
            *_privacy(report), *_model(report)]
     out.sort(key=lambda f: f["level"] != "bad")  # stable: the sections' order within a level
     if not out:

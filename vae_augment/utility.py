@@ -154,8 +154,8 @@ def _mean(values):
 def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows):
     """The utility section over several (real-train, real-test) splits: each split's figures
     as `_utility` gives them, with the same minority class, then ``results`` the mean over
-    the splits, ``sd`` their standard deviation and ``per_split`` each split's scalar
-    figures (the findings compare methods split by split). One split: `_utility`'s section
+    the splits, ``sd`` their standard deviation and ``per_split`` each split's figures (the
+    findings compare methods split by split). One split: `_utility`'s section
     with ``splits`` 1."""
     first = _utility(encoding, *splits[0], synthetic, y_syn, seeds[0], max_rows)
     first["splits"] = 1
@@ -171,7 +171,8 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows):
                                                            "why": out.get("skipped")})
             continue
         runs.append(out["results"])
-    per_split = [{clf: {m: {k: r[clf][m].get(k) for k in _METRICS} for m in r[clf]}
+    per_split = [{clf: {m: {**{k: r[clf][m].get(k) for k in _METRICS},
+                            "f1_per_class": r[clf][m]["f1_per_class"]} for m in r[clf]}
                   for clf in r} for r in runs]
     results, sd = {}, {}
     for clf, methods in first["results"].items():
