@@ -16,6 +16,8 @@ Variants (comma-separated for several):
   +0.008; churn HGB -0.08 because interpolants decode into the other class's region, which is
   what the guide redraws).
 
+- ``knn=W:K``: latent SMOTE under the guide: as ``mix``, but the partner is one of the K
+  nearest stored posteriors of the row's class (session 29).
 - ``dequant``: every `Encoding.encode` spreads tied numeric values over their quantile
   intervals with one fixed draw per row (session 13's first check of the idea the library's
   `dequantize` option now implements with fresh noise in each training step). Its C2ST
@@ -106,6 +108,57 @@ def mixed_draw(mix):
     return _draw
 
 
+def _knn(loc, filled, k):
+    """[classes, slots, k] the k nearest stored posteriors (by mean) of each filled slot."""
+    n_cls, slots, _ = loc.shape
+    out = np.zeros((n_cls, slots, k), np.int32)
+    for c in range(n_cls):
+        n = int(filled[c])
+        if n < 2:
+            continue
+        x = loc[c, :n]
+        d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+        np.fill_diagonal(d, np.inf)
+        nn = np.argsort(d, axis=1)[:, :min(k, n - 1)]
+        out[c, :n] = nn[:, np.arange(k) % nn.shape[1]]
+    return out
+
+
+def knn_draw(mix, k):
+    """Latent SMOTE: z is drawn around a point a share w ~ U(0, mix) of the way from a row's
+    stored posterior to one of the `k` nearest stored posteriors of its class (by their
+    means), as SMOTE picks a partner among a row's k nearest neighbours."""
+    def table(self):
+        if getattr(self, "_knn_table", None) is None:
+            with tf.init_scope():  # the bank as it is after training (read once, eagerly)
+                self._knn_table = tf.constant(_knn(self.bank_loc.numpy(),
+                                                   self.bank_filled.numpy(), k))
+        return self._knn_table
+
+    def _draw(self, y, seed, *, tensor_mean=None, with_latent=False):
+        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
+        y32 = tf.cast(y, tf.int32)
+        filled = tf.gather(self.bank_filled, y32)
+        eps = tf.random.stateless_normal([tf.shape(y32)[0], self.latent_dim], seed=seeds[0])
+        slot = self._bank_slots(y32, filled, seeds[0])
+        anchor = tf.stack([y32, slot], axis=1)
+        pick = tf.random.stateless_uniform(
+            tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], 2),
+            maxval=k, dtype=tf.int32)
+        j = tf.gather_nd(table(self), tf.stack([y32, slot, pick], axis=1))
+        j = tf.where(filled > 1, j, slot)
+        partner = tf.stack([y32, j], axis=1)
+        w = mix * tf.random.stateless_uniform(
+            [tf.shape(y32)[0], 1], seed=tf.random.experimental.stateless_fold_in(seeds[0], 3))
+        loc = (1 - w) * tf.gather_nd(self.bank_loc, anchor) + w * tf.gather_nd(
+            self.bank_loc, partner)
+        z = loc + self.temperature * D.normal_scale(tf.gather_nd(self.bank_scale, anchor)) * eps
+        params = self.decode_params(z, y)
+        out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
+        return (out, z, params) if with_latent else out
+    return _draw
+
+
 def dequantized_forward(self, j, x):
     """Tied values spread uniformly over their quantile interval instead of its midpoint."""
     from scipy.special import ndtri
@@ -132,6 +185,9 @@ for variant in sys.argv[1].split(","):
         Encoding._forward = dequantized_forward
     elif name == "mix":
         ConditionalVAE._draw = mixed_draw(float(value))
+    elif name == "knn":
+        w, _, k = value.partition(":")
+        ConditionalVAE._draw = knn_draw(float(w), int(k or 5))
     else:
         raise SystemExit(f"unknown variant {variant!r}")
     print(f"patched: {variant}", file=sys.stderr)
