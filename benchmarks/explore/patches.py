@@ -85,6 +85,20 @@ def encode_params_yenc(self, x, training=False):
         object.__setattr__(self, "enc_hidden", layers)
 
 
+def _between(self, y, y32, anchor, j, eps, seeds, mix, tensor_mean, with_latent):
+    """The draw around a point w ~ U(0, mix) of the way from the stored posterior `anchor`
+    to slot `j` of the same class (`mix` and `knn` below)."""
+    partner = tf.stack([y32, j], axis=1)
+    w = mix * tf.random.stateless_uniform(
+        [tf.shape(y32)[0], 1], seed=tf.random.experimental.stateless_fold_in(seeds[0], 3))
+    loc = (1 - w) * tf.gather_nd(self.bank_loc, anchor) + w * tf.gather_nd(
+        self.bank_loc, partner)
+    z = loc + self.temperature * D.normal_scale(tf.gather_nd(self.bank_scale, anchor)) * eps
+    params = self.decode_params(z, y)
+    out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
+    return (out, z, params) if with_latent else out
+
+
 def mixed_draw(mix):
     def _draw(self, y, seed, *, tensor_mean=None, with_latent=False):
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=2)
@@ -96,15 +110,7 @@ def mixed_draw(mix):
             tf.shape(y32), seed=tf.random.experimental.stateless_fold_in(seeds[0], 2))
         j = tf.minimum(tf.cast(u * tf.cast(filled, tf.float32), tf.int32),
                        tf.maximum(filled - 1, 0))
-        partner = tf.stack([y32, j], axis=1)
-        w = mix * tf.random.stateless_uniform(
-            [tf.shape(y32)[0], 1], seed=tf.random.experimental.stateless_fold_in(seeds[0], 3))
-        loc = (1 - w) * tf.gather_nd(self.bank_loc, anchor) + w * tf.gather_nd(
-            self.bank_loc, partner)
-        z = loc + self.temperature * D.normal_scale(tf.gather_nd(self.bank_scale, anchor)) * eps
-        params = self.decode_params(z, y)
-        out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
-        return (out, z, params) if with_latent else out
+        return _between(self, y, y32, anchor, j, eps, seeds, mix, tensor_mean, with_latent)
     return _draw
 
 
@@ -147,15 +153,7 @@ def knn_draw(mix, k):
             maxval=k, dtype=tf.int32)
         j = tf.gather_nd(table(self), tf.stack([y32, slot, pick], axis=1))
         j = tf.where(filled > 1, j, slot)
-        partner = tf.stack([y32, j], axis=1)
-        w = mix * tf.random.stateless_uniform(
-            [tf.shape(y32)[0], 1], seed=tf.random.experimental.stateless_fold_in(seeds[0], 3))
-        loc = (1 - w) * tf.gather_nd(self.bank_loc, anchor) + w * tf.gather_nd(
-            self.bank_loc, partner)
-        z = loc + self.temperature * D.normal_scale(tf.gather_nd(self.bank_scale, anchor)) * eps
-        params = self.decode_params(z, y)
-        out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
-        return (out, z, params) if with_latent else out
+        return _between(self, y, y32, anchor, j, eps, seeds, mix, tensor_mean, with_latent)
     return _draw
 
 
