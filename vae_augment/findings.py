@@ -77,20 +77,25 @@ def _gap(util, clf: str, ref: str, metric: str):
         ours, theirs = ((res.get(m) or {}).get(metric) for m in ("vae_augment", ref))
         return None if ours is None or theirs is None else (ours - theirs, int(ours < theirs), 1,
                                                             None)
-    gaps = [s[clf]["vae_augment"][metric] - s[clf][ref][metric] for s in per
-            if clf in s and all((s[clf].get(m) or {}).get(metric) is not None
-                                for m in ("vae_augment", ref))]
+    return _paired([s[clf]["vae_augment"][metric] - s[clf][ref][metric] for s in per
+                    if clf in s and all((s[clf].get(m) or {}).get(metric) is not None
+                                        for m in ("vae_augment", ref))])
+
+
+def _paired(gaps):
+    """(mean, the splits a gap is negative on, the splits, the mean's standard error or None
+    for one split) of per-split gaps; None for none."""
     if not gaps:
         return None
     se = float(np.std(gaps, ddof=1) / np.sqrt(len(gaps))) if len(gaps) > 1 else None
     return float(np.mean(gaps)), sum(g < 0 for g in gaps), len(gaps), se
 
 
-def _beyond_noise(gap) -> bool:
-    """A gap under -`UTILITY_MARGIN`, and with several splits also beyond two standard errors
-    of its mean."""
+def _beyond_noise(gap, margin: float = UTILITY_MARGIN) -> bool:
+    """A gap under -`margin`, and with several splits also beyond two standard errors of its
+    mean."""
     mean, _, _, se = gap
-    return mean < -UTILITY_MARGIN and (se is None or mean + 2 * se < 0)
+    return mean < -margin and (se is None or mean + 2 * se < 0)
 
 
 def _utility(report, guided: bool) -> list[dict[str, Any]]:
@@ -157,16 +162,12 @@ def _class_gaps(report, guided: bool) -> list[dict[str, Any]]:
             continue
         flagged = []
         for i in grown:
-            gaps = [r[key]["vae_augment"]["f1_per_class"][i] - r[key]["none"]["f1_per_class"][i]
-                    for r in runs if key in r
-                    and r[key]["vae_augment"]["f1_per_class"][i] is not None
-                    and r[key]["none"]["f1_per_class"][i] is not None]
-            if not gaps:
-                continue
-            mean = float(np.mean(gaps))
-            se = float(np.std(gaps, ddof=1) / np.sqrt(len(gaps))) if len(gaps) > 1 else None
-            if mean < -CLASS_MARGIN and (se is None or mean + 2 * se < 0):
-                flagged.append((mean, i, sum(g < 0 for g in gaps), len(gaps)))
+            gap = _paired([r[key]["vae_augment"]["f1_per_class"][i]
+                           - r[key]["none"]["f1_per_class"][i] for r in runs if key in r
+                           and r[key]["vae_augment"]["f1_per_class"][i] is not None
+                           and r[key]["none"]["f1_per_class"][i] is not None])
+            if gap is not None and _beyond_noise(gap, CLASS_MARGIN):
+                flagged.append((gap[0], i, gap[1], gap[2]))
         if not flagged:
             continue
         flagged.sort()

@@ -141,7 +141,6 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
     return out
 
 
-
 #: the scalar figures of a classifier's scores that are averaged over splits
 _METRICS = ("balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision")
 
@@ -155,8 +154,8 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows):
     """The utility section over several (real-train, real-test) splits: each split's figures
     as `_utility` gives them, with the same minority class, then ``results`` the mean over
     the splits, ``sd`` their standard deviation and ``per_split`` each split's figures (the
-    findings compare methods split by split). One split: `_utility`'s section
-    with ``splits`` 1."""
+    findings compare methods split by split). One split: `_utility`'s section with
+    ``splits`` 1."""
     first = _utility(encoding, *splits[0], synthetic, y_syn, seeds[0], max_rows)
     first["splits"] = 1
     if len(splits) == 1 or "results" not in first:
