@@ -761,6 +761,8 @@ def test_utility_over_several_splits(two_samples, same_report, cli_files, tmp_pa
 
     with pytest.raises(VAEAugmentError, match="needs REAL to be split"):
         evaluate(a, b, label="label", holdout=holdout, utility_splits=2)
+    with pytest.raises(VAEAugmentError, match="which sections leaves out"):
+        evaluate(a, b, label="label", utility_splits=2, sections=["fidelity"])
     for bad in (0, 1.5, True):
         with pytest.raises(VAEAugmentError, match="utility_splits"):
             evaluate(a, b, label="label", utility_splits=bad, sections=["utility"])

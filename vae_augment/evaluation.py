@@ -360,6 +360,9 @@ def evaluate(
             or utility_splits < 1:
         raise VAEAugmentError(f"{option('utility_splits')} must be a whole number of at least "
                               f"1, got {utility_splits!r}")
+    if utility_splits > 1 and sections is not None and "utility" not in wanted:
+        raise VAEAugmentError(f"{option('utility_splits', utility_splits)} is a setting of the "
+                              f"utility section, which {option('sections')} leaves out")
     if utility_splits > 1 and holdout is not None:
         raise VAEAugmentError(
             f"{option('utility_splits', utility_splits)} needs REAL to be split, but a holdout "
