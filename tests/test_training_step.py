@@ -44,21 +44,29 @@ def test_held_batches_validation_and_one_level_step_match_keras_own(mixed_table,
     assert fast.model.one_level_functions()
     assert "ConditionalVAE.make_train_function" in fast.model.train_function.__qualname__
 
+    # many validation batches: a loop over the dataset in the function, not an unrolled one
+    # (the graph stays one step's size however many rows an in-memory fit holds out)
+    monkeypatch.setattr(cb.Validation, "UNROLL_MAX_BATCHES", 0)
+    looped = fit(mixed_table, label="label", seed=2, **KW)
+    assert len(made) == 2 and made[0].batches and made[1].batches is None
+    monkeypatch.undo()
+    monkeypatch.setattr(cb.Validation, "__init__", counting_init)
+
     # a callback hooking Keras' validation pass gets it (and the same figures)
     hook = ValidationHook()
     hooked = fit(mixed_table, label="label", seed=2, callbacks=[hook], **KW)
-    assert len(made) == 1 and hook.batches > 0
+    assert len(made) == 2 and hook.batches > 0
 
     # Keras' own train function and validation pass throughout: the same run, bit for bit
     monkeypatch.setattr(ConditionalVAE, "one_level_functions", lambda self: False)
     keras_path = fit(mixed_table, label="label", seed=2, **KW)
-    assert len(made) == 1
+    assert len(made) == 2
     assert "ConditionalVAE" not in keras_path.model.train_function.__qualname__
     a = fast.config["metrics"]
     assert a["epochs_run"] == KW["epochs"]
     keys = [k for k in a if k.startswith("val_")]
     assert {"val_loss", "val_neg_elbo", "val_recon", "val_kl"} <= set(keys)
-    for other in (hooked, keras_path):
+    for other in (looped, hooked, keras_path):
         b = other.config["metrics"]
         assert b["epochs_run"] == a["epochs_run"]
         assert {k: b[k] for k in keys} == {k: a[k] for k in keys}  # bit for bit
@@ -68,5 +76,8 @@ def test_held_batches_validation_and_one_level_step_match_keras_own(mixed_table,
 
 def test_validation_hook_check_sees_only_overridden_hooks():
     assert cb.Validation.uses_keras_validation([ValidationHook()])
-    assert not cb.Validation.uses_keras_validation([keras.callbacks.Callback(),
-                                                    cb.Validation([])])
+    import tensorflow as tf
+
+    held = cb.Validation(tf.data.Dataset.from_tensor_slices({"y": [0, 1]}).batch(1))
+    assert len(held.batches) == 2  # a few batches: held as a list, the loop unrolled
+    assert not cb.Validation.uses_keras_validation([keras.callbacks.Callback(), held])

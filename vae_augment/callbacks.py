@@ -54,9 +54,17 @@ class Validation(keras.callbacks.Callback):
     For validation rows held in memory. It goes first, so that the callbacks after it read
     the keys; `uses_keras_validation` tells when Keras' own pass is needed instead."""
 
+    #: up to this many validation batches the loop is unrolled in the function (the
+    #: fastest); beyond, the function loops over the dataset, so that the graph stays one
+    #: step's size for any number of rows (an in-memory fit takes up to 2M rows, 780 batches)
+    UNROLL_MAX_BATCHES = 16
+
     def __init__(self, batches):
         super().__init__()
-        self.batches = [dict(b) for b in batches]
+        n = int(batches.cardinality())
+        self.dataset = batches
+        self.batches = ([dict(b) for b in batches] if 0 <= n <= self.UNROLL_MAX_BATCHES
+                        else None)
         self._run = None
 
     @staticmethod
@@ -69,22 +77,27 @@ class Validation(keras.callbacks.Callback):
                    for h in hooks)
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None or not self.batches:
+        if logs is None or self.batches == []:
             return
         if self._run is None:
             import tensorflow as tf
 
             model = self.model
 
-            def run(batches):
+            def unrolled(batches):
                 out = None
                 for batch in batches:
                     out = model.test_step(batch)
                 return out
 
-            self._run = tf.function(run)
+            def looped(dataset):
+                for batch in dataset:  # a graph loop: AutoGraph converts it
+                    model.test_step(batch)
+                return model.get_metrics_result()  # what the last test_step returned
+
+            self._run = tf.function(unrolled if self.batches is not None else looped)
         self.model.reset_metrics()
-        out = self._run(self.batches)
+        out = self._run(self.batches if self.batches is not None else self.dataset)
         logs.update({"val_" + k: float(v) for k, v in out.items()})
 
 
