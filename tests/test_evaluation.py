@@ -218,10 +218,11 @@ def test_report_html_is_self_contained(model_report):
     assert "href=" not in text and "<script" not in text and "@import" not in text
     pngs = [base64.b64decode(s.split(",", 1)[1]) for s in srcs]
     assert all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
-    # fidelity, marginals, associations, image grid, latents, utility, privacy, KL
+    # fidelity, marginals, associations, image grid, latents, utility (and, with three
+    # classes, F1 per class), privacy, KL
     assert set(report["plots"]) == {"fidelity", "marginals", "association", "images", "latent",
-                                    "utility", "privacy", "kl"}
-    assert len(pngs) == 8
+                                    "utility", "utility_classes", "privacy", "kl"}
+    assert len(pngs) == 9
     for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics"):
         assert heading in text
     # the page's training rows are the informative ones (report.json keeps every figure)
@@ -755,6 +756,7 @@ def test_utility_over_several_splits(two_samples, same_report, cli_files, tmp_pa
                 for s in u["per_split"]}) == 3
     html_text = (out / "report.html").read_text()
     assert "mean over 3 stratified splits" in html_text and " ± " in html_text
+    assert 'alt="F1 per class"' in html_text  # three classes: each class's F1, plotted
     # a holdout is the one real-test; and a number of splits must be a count
     holdout = make_mixed_table(200, seed=5, with_tensor=False)
     from vae_augment.errors import VAEAugmentError

@@ -364,6 +364,11 @@ def _utility_html(h, util, report, images) -> None:
             h.append(_table(["training data", "balanced acc.", "macro F1", "minority F1",
                              "minority AP"], rows, best))
         h.append(_img(images.get("utility"), "utility"))
+        if images.get("utility_classes"):
+            h.append("<p class='muted'>Each class's own F1: a class whose bar with its "
+                     "synthetic rows (vae_augment) is well under its bar with none is one "
+                     "the findings name, with a sampling strategy that leaves it out.</p>")
+            h.append(_img(images["utility_classes"], "F1 per class"))
     else:
         h.append(f"<p>Skipped: {html.escape(util.get('skipped', ''))}</p>")
 

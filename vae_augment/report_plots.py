@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import warnings
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,8 @@ def _draw(report, plots, fid: bool) -> dict[str, Any]:
         "images": _image_grids(report, plots) if fid else [],
         "latent": _latent_plot(report, plots),
         "utility": _utility_plot(report) if report.get("utility") is not None else None,
+        "utility_classes": (_class_f1_plot(report) if report.get("utility") is not None
+                            else None),
         "privacy": _privacy_plot(plots) if "dcr_synthetic" in plots else None,
         "kl": _kl_plot(report),
     }
@@ -331,6 +334,45 @@ def _utility_plot(report) -> str | None:
         ax.set_title(clf.replace("_", " "), fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    return _png(fig)
+
+
+def _class_f1_plot(report) -> str | None:
+    """More than two classes: each class's F1 per training set, one panel per classifier
+    (error bars: the splits' standard deviation), so a class that its synthetic rows hurt
+    shows at a glance (the findings name it)."""
+    u = report["utility"]
+    classes = u.get("classes") or []
+    if "results" not in u or len(classes) <= 2:
+        return None
+    plt = _plt()
+    colors = {"none": "#8c959f", "random_oversampling": "#54aeff", "smote": "#0969da",
+              "vae_augment": "#fb8500"}
+    runs = u.get("per_split") or []
+    fig, axes = plt.subplots(len(u["results"]), 1, squeeze=False,
+                             figsize=(max(6.0, 0.55 * len(classes) * 2 + 1.5),
+                                      2.6 * len(u["results"])))
+    for ax, (clf, res) in zip(axes[:, 0], u["results"].items()):
+        methods = list(res)
+        x = np.arange(len(classes))
+        w = 0.8 / len(methods)
+        for i, m in enumerate(methods):
+            f1 = [np.nan if v is None else v for v in res[m]["f1_per_class"]]
+            per = np.array([[np.nan if v is None else v for v in r[clf][m]["f1_per_class"]]
+                            for r in runs if m in r.get(clf, {})], dtype=float)
+            with warnings.catch_warnings():  # a class with no real-test row: no spread
+                warnings.simplefilter("ignore", RuntimeWarning)
+                err = np.nanstd(per, axis=0, ddof=1) if len(per) > 1 else None
+            ax.bar(x + (i - (len(methods) - 1) / 2) * w, f1, w, label=m,
+                   color=colors.get(m), yerr=err, error_kw={"lw": 0.8, "capsize": 2})
+        ax.set_xticks(x, classes, fontsize=8, rotation=30 if len(classes) > 12 else 0)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("F1 on real-test", fontsize=8)
+        ax.set_title(f"{clf.replace('_', ' ')}: F1 per class"
+                     + (f" (mean of {len(runs)} splits)" if len(runs) > 1 else ""), fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     return _png(fig)
 
