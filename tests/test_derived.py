@@ -190,3 +190,27 @@ def test_fit_stats_job_finds_the_derived_columns_fit_would(tmp_path):
     assert [r[:2] for r in doc["derived"]] == [r[:2] for r in expect["derived"]]
     assert np.allclose([r[2:] for r in doc["derived"]], [r[2:] for r in expect["derived"]],
                        rtol=1e-9, atol=1e-9)
+
+
+def test_values_near_the_float_limit_give_no_derived_column_and_no_overflow_warning():
+    """|x| ~ 1e200 overflows the pair moments' squares: the discovery skips those pairs
+    (`b = 3 a` is not found at that magnitude) and says nothing of numpy's overflow."""
+    import warnings
+
+    from vae_augment.constraints import resolve_rules
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=400) * 1e200
+    table = pa.table({"a": a, "b": a * 3.0, "c": rng.normal(size=400),
+                      "d": rng.normal(size=400) * 1e200,
+                      "label": rng.choice(["p", "q"], size=400)})
+    enc = fit_encoding(table, "label")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        _, derived, _, _ = resolve_rules("auto", table, enc)
+    assert derived == []
+    # the same pair at an ordinary magnitude is found (the skip is the magnitude's)
+    small = table.set_column(0, "a", pa.array(a / 1e200)).set_column(1, "b", pa.array(a * 3e-200))
+    _, derived, _, _ = resolve_rules("auto", small, fit_encoding(small, "label"))
+    assert {(d.target, d.source) for d in derived} & {("b", "a"), ("a", "b")}

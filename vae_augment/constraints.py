@@ -241,12 +241,14 @@ class RelationStats:
         into these, whose counts are `both` before that set was added."""
         na, nb = self.both.astype(np.float64), np.asarray(count, np.float64)
         total = na + nb
-        with np.errstate(invalid="ignore", divide="ignore"):
+        # values near float64's limit (|x| > 1e154) overflow the squares: those pairs' moments
+        # go infinite and `derived` skips them
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             w = np.where(total > 0, na * nb / total, 0.0)
             delta = np.where(nb > 0, mean - self.pair_mean, 0.0)
             self.pair_mean = self.pair_mean + np.where(total > 0, delta * nb / total, 0.0)
-        self.pair_m2 = self.pair_m2 + np.where(nb > 0, m2, 0.0) + delta ** 2 * w
-        self.pair_co = self.pair_co + np.where(nb > 0, co, 0.0) + delta * delta.T * w
+            self.pair_m2 = self.pair_m2 + np.where(nb > 0, m2, 0.0) + delta ** 2 * w
+            self.pair_co = self.pair_co + np.where(nb > 0, co, 0.0) + delta * delta.T * w
 
     def update(self, batch, classes: np.ndarray | None = None,
                codes: np.ndarray | None = None) -> None:
@@ -276,9 +278,9 @@ class RelationStats:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-null columns
             shift = np.nan_to_num(np.nanmean(x, axis=0))
-        xc = np.where(present, x - shift, 0.0)
-        s1 = xc.T @ pf  # [i, j]: column i's sum over the rows with i and j
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # see _add_moments
+            xc = np.where(present, x - shift, 0.0)
+            s1 = xc.T @ pf  # [i, j]: column i's sum over the rows with i and j
             safe = np.maximum(count, 1.0)
             self._add_moments(count, shift[:, None] + s1 / safe,
                               (xc ** 2).T @ pf - s1 ** 2 / safe,
@@ -343,7 +345,9 @@ class RelationStats:
         for i, t in enumerate(self.names):
             for j, src in enumerate(self.names):
                 n = self.both[i, j]
+                moments = (self.pair_m2[j, i], self.pair_m2[i, j], self.pair_co[i, j])
                 if (i == j or t in exclude or n < min_rows or not diag[i] == diag[j] == n
+                        or not np.isfinite(moments).all()  # overflowed (see _add_moments)
                         or self.pair_m2[j, i] <= 0 or self.pair_m2[i, j] <= 0):
                     continue
                 slope = self.pair_co[i, j] / self.pair_m2[j, i]
