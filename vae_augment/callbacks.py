@@ -47,9 +47,10 @@ class Validation(keras.callbacks.Callback):
     """Adds the validation metrics to each epoch's logs (``val_loss``, ``val_recon``, ...):
     what Keras' `fit` computes with `validation_data` (metrics reset, `test_step` on each
     batch in order, the metrics' results), bit for bit, but as one call of one cached
-    `tf.function` over `batches` held as tensors, instead of an `evaluate` call that makes a
-    new iterator and callback list every epoch: on churn 4.9 ms an epoch instead of 12.0 ms
-    (7.1 instead of 24.2 on a loaded machine; benchmarks/explore/step_profile.py).
+    `tf.function` over the batches of `batches` (a `tf.data.Dataset`; up to
+    `UNROLL_MAX_BATCHES` held as tensors), instead of an `evaluate` call that makes a new
+    iterator and callback list every epoch: on churn 4.9 ms an epoch instead of 12.0 ms (7.1
+    instead of 24.2 on a loaded machine; benchmarks/explore/step_profile.py).
 
     For validation rows held in memory. It goes first, so that the callbacks after it read
     the keys; `uses_keras_validation` tells when Keras' own pass is needed instead."""
