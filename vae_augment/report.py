@@ -318,7 +318,11 @@ def _utility_html(h, util, report, images) -> None:
              "Each classifier is trained on real-train alone (<b>none</b>), after random "
              "oversampling, after SMOTE (imbalanced-learn, same feature space) and with the "
              "synthetic rows added (<b>vae_augment</b>, up to the counts imbalanced-learn's "
-             "'auto' strategy asks for), and scored on real-test. "
+             "'auto' strategy asks for), and scored on real-test. The features are the "
+             "model's encoding of the columns (numbers mapped to normal quantiles, null "
+             "indicators, categories one-hot; standardised for logistic regression), and "
+             "SMOTE interpolates in that space: a pipeline with other features (raw scaled "
+             "numbers, say) may rank the methods differently. "
              + ("" if report["split"]["holdout_given"] else
                 "If the generator was trained on all of REAL, it saw the real-test rows and "
                 "these figures are optimistic; pass a holdout for a clean estimate. ")
