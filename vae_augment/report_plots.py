@@ -305,6 +305,11 @@ def _latent_plot(report, plots) -> str | None:
     return _png(fig)
 
 
+#: the utility plots' colour of each training set
+_METHOD_COLORS = {"none": "#8c959f", "random_oversampling": "#54aeff", "smote": "#0969da",
+                  "vae_augment": "#fb8500"}
+
+
 def _utility_plot(report) -> str | None:
     u = report["utility"]
     if "results" not in u:
@@ -313,8 +318,7 @@ def _utility_plot(report) -> str | None:
     metrics = ("minority_f1", "minority_average_precision", "balanced_accuracy", "macro_f1")
     fig, axes = plt.subplots(1, len(u["results"]), figsize=(5.2 * len(u["results"]), 3.2),
                              squeeze=False)
-    colors = {"none": "#8c959f", "random_oversampling": "#54aeff", "smote": "#0969da",
-              "vae_augment": "#fb8500"}
+    colors = _METHOD_COLORS
     for ax, (clf, res) in zip(axes[0], u["results"].items()):
         methods = list(res)
         x = np.arange(len(metrics))
@@ -347,8 +351,7 @@ def _class_f1_plot(report) -> str | None:
     if "results" not in u or len(classes) <= 2:
         return None
     plt = _plt()
-    colors = {"none": "#8c959f", "random_oversampling": "#54aeff", "smote": "#0969da",
-              "vae_augment": "#fb8500"}
+    colors = _METHOD_COLORS
     runs = u.get("per_split") or []
     fig, axes = plt.subplots(len(u["results"]), 1, squeeze=False,
                              figsize=(max(6.0, 0.55 * len(classes) * 2 + 1.5),
