@@ -773,3 +773,67 @@ def test_utility_over_several_splits(two_samples, same_report, cli_files, tmp_pa
                  str(cli_files / "synthetic.parquet"), "--label", "label", "--report",
                  str(tmp_path / "r0"), "--utility-splits", "0"]) == 2
     assert "--utility-splits must be a whole number" in capsys.readouterr().err
+
+
+def test_utility_features_standard_is_the_baselines_preprocessing(two_samples, same_report,
+                                                                   cli_files, tmp_path, capsys):
+    """`utility_features`: "standard" (the default) trains the classifiers on the public
+    baselines' preprocessing, as a ColumnTransformer over the table would; "encoding" on the
+    model's encoding; the two give different scores, and the report says which it used."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from vae_augment.errors import VAEAugmentError
+    from vae_augment.evaluation import _split
+
+    a, b = two_samples
+    u = same_report["utility"]
+    assert u["features"] == "standard"
+    enc = fit_encoding(a, "label")
+    y = enc.encode(a)["y"]
+    tr, te = _split(y, 0.3, 0)
+    frame = a.drop_columns(["label"]).to_pandas()
+    num = [c for c in frame.columns
+           if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool]
+    cat = [c for c in frame.columns if c not in num]
+    for c in cat:  # missing as NaN, which the imputer fills
+        frame[c] = frame[c].astype(object).where(frame[c].notna(), np.nan)
+    assert frame["f"].isna().any() and frame["s"].isna().any()  # both imputers have work
+    pre = ColumnTransformer(
+        [("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
+         ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                               OneHotEncoder(handle_unknown="ignore")), cat)],
+        sparse_threshold=0.0)
+    x_tr = pre.fit_transform(frame.iloc[tr])
+    x_te = pre.transform(frame.iloc[te])
+    lr = LogisticRegression(max_iter=3000).fit(x_tr, y[tr])
+    minority = enc.classes.index("c")
+    ap = average_precision_score(y[te] == minority,
+                                 lr.predict_proba(x_te)[:, list(lr.classes_).index(minority)])
+    got = u["results"]["logistic_regression"]["none"]["minority_average_precision"]
+    assert got == pytest.approx(ap, abs=1e-9)
+
+    rep = evaluate(a, b, label="label", seed=0, sections=["utility"],
+                   utility_features="encoding")
+    assert rep["utility"]["features"] == "encoding"
+    other = rep["utility"]["results"]["logistic_regression"]["none"]["minority_average_precision"]
+    assert other != pytest.approx(ap, abs=1e-6)
+    with pytest.raises(VAEAugmentError, match="utility_features must be one of standard, "
+                                              "encoding, got 'raw'"):
+        evaluate(a, b, label="label", sections=["utility"], utility_features="raw")
+    out = tmp_path / "rep"
+    assert main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+                 "--label", "label", "--report", str(out), "--sections", "utility",
+                 "--utility-features", "encoding", "--quiet"]) == 0
+    assert json.loads((out / "report.json").read_text())["utility"]["features"] == "encoding"
+    assert "--utility-features encoding" in (out / "report.html").read_text()
+    capsys.readouterr()
+    assert main(["balance", str(cli_files / "real.parquet"), str(tmp_path / "out.parquet"),
+                 "--label", "label", "--utility-features", "encoding"]) == 2
+    assert "--utility-features is a setting of the report" in capsys.readouterr().err
+    assert not (tmp_path / "out.parquet").exists()

@@ -444,6 +444,8 @@ def cmd_balance(args) -> int:
         check_report_dir(args.report, args.overwrite)  # before any training
     if args.utility_splits != 1 and not args.report:
         raise VAEAugmentError("--utility-splits is a setting of the report: give --report DIR")
+    if args.utility_features != "standard" and not args.report:
+        raise VAEAugmentError("--utility-features is a setting of the report: give --report DIR")
     if args.utility_splits < 1:
         raise VAEAugmentError(f"--utility-splits must be a whole number of at least 1, got "
                               f"{args.utility_splits}")
@@ -481,7 +483,8 @@ def cmd_balance(args) -> int:
             report = evaluate(args.input, args.output, label=args.label,
                               model=summary["artifact"], report_dir=args.report,
                               seed=args.seed, progress=False if args.quiet else None,
-                              overwrite=args.overwrite, utility_splits=args.utility_splits)
+                              overwrite=args.overwrite, utility_splits=args.utility_splits,
+                              utility_features=args.utility_features)
         from vae_augment.cli_evaluate import print_findings, summary_line, warn_left_out
 
         if not args.quiet:
@@ -587,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--utility-splits", type=int, default=1, metavar="N",
                    help="with --report: average its utility classifiers over N stratified "
                         "splits of INPUT (see `evaluate --utility-splits`) [1]")
+    from vae_augment.cli_evaluate import utility_features_arg
+
+    utility_features_arg(p)
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object (class counts before, generated "
                         "and after; rows written; files) instead of a table")

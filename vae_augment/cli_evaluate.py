@@ -62,6 +62,15 @@ def summary_line(report: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def utility_features_arg(p) -> None:
+    p.add_argument("--utility-features", choices=("standard", "encoding"), default="standard",
+                   help="the utility classifiers' features, where SMOTE interpolates too: "
+                        "standard (numbers median-imputed and standardised, other columns "
+                        "one-hot, as the public baselines and most scikit-learn pipelines) or "
+                        "encoding (the model's: numbers as normal quantiles, null indicators, "
+                        "one-hot); the methods can rank differently [standard]")
+
+
 def cmd_evaluate(args) -> int:
     from vae_augment.evaluation import evaluate
 
@@ -71,7 +80,7 @@ def cmd_evaluate(args) -> int:
         test_size=args.test_size, max_rows=args.max_rows, exclude=args.exclude,
         progress=False if args.quiet else None,
         sections=args.sections, overwrite=args.overwrite,
-        utility_splits=args.utility_splits,
+        utility_splits=args.utility_splits, utility_features=args.utility_features,
     )
     print(json.dumps(summary_line(report)))
     if not args.quiet:
@@ -140,6 +149,7 @@ def add(sub, common) -> None:
                         "(seeds SEED, SEED+1, ...) and flag a gap between methods only when "
                         "it holds beyond their spread; each split costs the utility section "
                         "again; not with --holdout [1]")
+    utility_features_arg(p)
     p.add_argument("--sections", default=None, metavar="LIST",
                    help="comma-separated sections to compute, of fidelity, detection, utility, "
                         "privacy, model [all]; e.g. fidelity,detection skips the utility "

@@ -311,6 +311,22 @@ def _detection_html(h, det) -> None:
     h.append(_table(["rows", "C2ST AUC"], rows))
 
 
+#: how each utility feature space reads in the report (reports before session 30 used the
+#: encoding and do not name it)
+_UTILITY_FEATURES = {
+    "standard": "The features are the columns as most scikit-learn pipelines take them: "
+                "numbers median-imputed and standardised, other columns one-hot "
+                "(<code>--utility-features standard</code>, the public baselines' protocol), "
+                "and SMOTE interpolates in that space; other features (numbers mapped to "
+                "quantiles, say) may rank the methods differently. ",
+    "encoding": "The features are the model's encoding of the columns (numbers mapped to "
+                "normal quantiles, null indicators, categories one-hot; standardised for "
+                "logistic regression; <code>--utility-features encoding</code>), and SMOTE "
+                "interpolates in that space: a pipeline with other features (raw scaled "
+                "numbers, say) may rank the methods differently. ",
+}
+
+
 def _utility_html(h, util, report, images) -> None:
     h.append("<h2>Utility</h2>")
     h.append(f"<p class='muted'>Held-out data: {html.escape(report['split']['method'])} "
@@ -318,11 +334,8 @@ def _utility_html(h, util, report, images) -> None:
              "Each classifier is trained on real-train alone (<b>none</b>), after random "
              "oversampling, after SMOTE (imbalanced-learn, same feature space) and with the "
              "synthetic rows added (<b>vae_augment</b>, up to the counts imbalanced-learn's "
-             "'auto' strategy asks for), and scored on real-test. The features are the "
-             "model's encoding of the columns (numbers mapped to normal quantiles, null "
-             "indicators, categories one-hot; standardised for logistic regression), and "
-             "SMOTE interpolates in that space: a pipeline with other features (raw scaled "
-             "numbers, say) may rank the methods differently. "
+             "'auto' strategy asks for), and scored on real-test. "
+             + _UTILITY_FEATURES[util.get("features", "encoding")]
              + ("" if report["split"]["holdout_given"] else
                 "If the generator was trained on all of REAL, it saw the real-test rows and "
                 "these figures are optimistic; pass a holdout for a clean estimate. ")
@@ -381,7 +394,8 @@ def _privacy_html(h, priv, images, report) -> None:
     holdout = (report.get("split") or {}).get("holdout_given")
     kept_out = "the given holdout" if holdout else "which the split kept out of real-train"
     h.append("<h2>Privacy</h2><p class='muted'>Distance to the closest record (DCR, in the "
-             "scaled feature space of the utility classifiers): from each synthetic row to the "
+             "model's encoding: numbers as normal quantiles, null indicators, one-hot "
+             "categories, each column weighted alike): from each synthetic row to the "
              "closest real-train row of its class, beside the same distance for real-test "
              f"rows of the same classes ({kept_out}). Synthetic rows much closer than real-test "
              "rows suggest memorisation. Exact copies are counted against every row of REAL"

@@ -1,7 +1,20 @@
 """Utility: downstream classifiers (logistic regression, gradient boosting) trained on
 real-train alone, with the synthetic rows added, and with random oversampling and SMOTE
 beside them, all scored on real-test; builds the ``utility`` section of
-`vae_augment.evaluation.evaluate`'s report."""
+`vae_augment.evaluation.evaluate`'s report.
+
+The classifiers' feature space (`FEATURES`):
+
+* ``standard`` (the default): the protocol of the public baselines (`../shared/BASELINES.md`)
+  and of most scikit-learn pipelines: numbers (integer and float columns, and each element
+  of a tensor column) median-imputed and standardised, other columns (strings, dictionaries,
+  booleans) most-frequent-imputed and one-hot, fitted on real-train; SMOTE interpolates
+  there, `LogisticRegression(max_iter=3000)`.
+* ``encoding``: the model's encoding of the columns (numbers mapped to normal quantiles, null
+  indicators, one-hot categories; `privacy.feature_matrix`), standardised for logistic
+  regression. A linear model is stronger there on skewed numbers, and the methods can rank
+  differently (session 30, benchmarks/results/quality.md).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +22,109 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from vae_augment.tablerows import _rng, _single_thread, _take
 
 __all__: list[str] = []
 
+#: the utility classifiers' feature spaces (see the module docstring)
+FEATURES = ("standard", "encoding")
 
-def _classifiers(seed: int):
+
+def _classifiers(seed: int, features: str = "standard"):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    if features == "standard":  # already standardised, as in the baselines' protocol
+        def logistic():
+            return LogisticRegression(max_iter=3000)
+    else:
+        def logistic():
+            return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     return {
-        "logistic_regression": lambda: make_pipeline(
-            StandardScaler(), LogisticRegression(max_iter=2000)),
+        "logistic_regression": logistic,
         "gradient_boosting": lambda: HistGradientBoostingClassifier(random_state=seed),
     }
+
+
+def _is_number(typ) -> bool:
+    return pa.types.is_integer(typ) or pa.types.is_floating(typ)
+
+
+class StandardFeatures:
+    """The ``standard`` feature space: fitted on real-train rows, applied to any rows.
+
+    Numbers (integer and float columns, and every element of a tensor column) are
+    median-imputed and standardised; every other column (strings, dictionaries, booleans) is
+    most-frequent-imputed and one-hot, a value real-train lacks all zeros. The same
+    transformers as `sklearn.compose.ColumnTransformer` in the baselines' protocol, numbers
+    first, each part in schema order.
+
+    Args:
+        encoding: the fitted `Encoding`; its columns (not the label, nor excluded ones) are
+            the features.
+    """
+
+    def __init__(self, encoding):
+        kinds = ("numeric", "categorical", "tensor")
+        self.columns = [s.name for s in encoding.specs if s.kind in kinds]
+        self._num: Any = None
+        self._cat: Any = None
+
+    def _parts(self, table) -> tuple[np.ndarray, np.ndarray]:
+        n = table.num_rows
+        nums, cats = [], []
+        for name in self.columns:
+            col = table.column(name).combine_chunks()
+            if isinstance(col, pa.ExtensionArray):
+                col = col.storage
+            if pa.types.is_fixed_size_list(col.type):
+                size = col.type.list_size
+                flat = col.flatten() if not col.null_count else col.fill_null(
+                    pa.scalar([None] * size, col.type)).flatten()
+                values = flat.cast(pa.float64()).to_numpy(zero_copy_only=False)
+                values = values.reshape(n, size).copy()
+                if col.null_count:
+                    values[np.asarray(col.is_null())] = np.nan
+                nums.append(values)
+            elif _is_number(col.type):
+                nums.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False)[:, None])
+            else:
+                if pa.types.is_dictionary(col.type):
+                    col = col.dictionary_decode()
+                values = np.asarray(col.to_pylist(), dtype=object)
+                values[np.asarray(col.is_null())] = np.nan
+                cats.append(values[:, None])
+        num = np.concatenate(nums, axis=1) if nums else np.zeros((n, 0))
+        cat = np.concatenate(cats, axis=1) if cats else np.zeros((n, 0), object)
+        return num, cat
+
+    def fit(self, table) -> StandardFeatures:
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        num, cat = self._parts(table)
+        if num.shape[1]:
+            self._num = make_pipeline(SimpleImputer(strategy="median"),
+                                      StandardScaler()).fit(num)
+        if cat.shape[1]:
+            self._cat = make_pipeline(
+                SimpleImputer(strategy="most_frequent"),
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False)).fit(cat)
+        return self
+
+    def transform(self, table) -> np.ndarray:
+        num, cat = self._parts(table)
+        parts = [np.zeros((table.num_rows, 0))]
+        if self._num is not None:
+            parts.append(self._num.transform(num))
+        if self._cat is not None:
+            parts.append(self._cat.transform(cat))
+        return np.concatenate(parts, axis=1)
 
 
 def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
@@ -56,10 +155,11 @@ def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
     }
 
 
-def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=None):
+def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=None,
+             features="standard"):
     """One split's utility section. `minority`: the class (its index in `encoding.classes`)
     to score as the minority when real-train and real-test both have rows of it (later
-    splits take the first split's)."""
+    splits take the first split's). `features`: one of `FEATURES`."""
     from imblearn.over_sampling import SMOTE, RandomOverSampler
 
     from vae_augment.balancing import samples_to_generate
@@ -79,9 +179,15 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
         keep = np.sort(np.r_[keep, idx[single]])
         train, y_tr = _take(train, keep), y_tr[keep]
     y_te = encoding.encode(test)["y"]
-    x_tr, x_te = feature_matrix(encoding, train), feature_matrix(encoding, test)
+    if features == "standard":
+        featurize = StandardFeatures(encoding).fit(train).transform
+    else:
+        def featurize(rows):
+            return feature_matrix(encoding, rows)
+    x_tr, x_te = featurize(train), featurize(test)
     present = sorted(int(c) for c in np.unique(y_tr))
-    out: dict[str, Any] = {"train_rows": int(len(y_tr)), "test_rows": int(len(y_te)),
+    out: dict[str, Any] = {"features": features,
+                           "train_rows": int(len(y_tr)), "test_rows": int(len(y_te)),
                            "real_train_rows": int(before), "max_rows": int(max_rows),
                            "test_counts": {str(c): int((y_te == i).sum())
                                            for i, c in enumerate(encoding.classes)}}
@@ -104,7 +210,7 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
         if n > len(rows):
             shortfall[str(encoding.classes[c])] = int(n - len(rows))
     syn_idx = np.sort(np.concatenate(take)) if take else np.zeros(0, np.int64)
-    x_syn = feature_matrix(encoding, _take(synthetic, syn_idx)) if len(syn_idx) else x_tr[:0]
+    x_syn = featurize(_take(synthetic, syn_idx)) if len(syn_idx) else x_tr[:0]
     sets = {
         "none": (x_tr, y_tr),
         "random_oversampling": RandomOverSampler(random_state=seed).fit_resample(x_tr, y_tr),
@@ -132,7 +238,7 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
                          for m, (_, y) in sets.items()},
         "results": {},
     })
-    for name, make in _classifiers(seed).items():
+    for name, make in _classifiers(seed, features).items():
         out["results"][name] = {}
         for method, (x, y) in sets.items():
             with _single_thread():
@@ -150,13 +256,15 @@ def _mean(values):
     return float(np.mean(values)) if values else None
 
 
-def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows):
+def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
+                         features="standard"):
     """The utility section over several (real-train, real-test) splits: each split's figures
     as `_utility` gives them, with the same minority class, then ``results`` the mean over
     the splits, ``sd`` their standard deviation and ``per_split`` each split's figures (the
     findings compare methods split by split). One split: `_utility`'s section with
     ``splits`` 1."""
-    first = _utility(encoding, *splits[0], synthetic, y_syn, seeds[0], max_rows)
+    first = _utility(encoding, *splits[0], synthetic, y_syn, seeds[0], max_rows,
+                     features=features)
     first["splits"] = 1
     if len(splits) == 1 or "results" not in first:
         return first
@@ -164,7 +272,8 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows):
     minority = names.index(first["minority_class"])
     runs = [first["results"]]
     for (train, test), seed in zip(splits[1:], seeds[1:]):
-        out = _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority)
+        out = _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority,
+                       features)
         if "results" not in out:  # a class missing from this split: left out, and said
             first.setdefault("splits_skipped", []).append({"seed": seed,
                                                            "why": out.get("skipped")})
