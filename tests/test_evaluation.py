@@ -452,7 +452,7 @@ def test_utility_cap_keeps_a_single_row_class_and_says_so(two_samples, tmp_path)
                       report_dir=tmp_path / "rep")
     page = (tmp_path / "rep" / "report.html").read_text()
     assert "a stratified random 100 of the" in page
-    assert "Real-test has only 0 rows of the minority class" in page
+    assert "Real-test has no row of the minority class" in page
     util = report["utility"]
     assert util["train_rows"] == 100 and util["real_train_rows"] > 100
     assert util["train_counts"]["none"]["b"] == 1 and report["max_rows"] == 100
@@ -837,3 +837,86 @@ def test_utility_features_standard_is_the_baselines_preprocessing(two_samples, s
                  "--label", "label", "--utility-features", "encoding"]) == 2
     assert "--utility-features is a setting of the report" in capsys.readouterr().err
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_report_edge_cases_of_the_utility_section(tmp_path):
+    """A column with no value in real-train, an empty or foreign-class holdout, fewer rows
+    allowed than classes, a minority class real-test lacks, ties in the HTML tables."""
+    import warnings
+
+    from vae_augment.errors import InputError, VAEAugmentError
+    from vae_augment.evaluation import _split
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = rng.choice(["a", "b"], n, p=[0.75, 0.25])
+    y[:2] = ["a", "b"]
+    tr, te = _split(np.asarray(y == "b", np.int32), 0.3, 0)
+    # 'note' has values only in real-test rows: nothing for the standard imputers to fit
+    note = [None] * n
+    for i in te[:3]:
+        note[i] = "rare"
+    real = pa.table({"x": rng.normal(size=n), "note": pa.array(note, pa.string()), "y": y})
+    syn = pa.table({"x": rng.normal(size=300),
+                    "note": pa.array(["rare"] * 5 + [None] * 295, pa.string()),
+                    "y": rng.choice(["a", "b"], 300)})
+    rep = evaluate(real, syn, label="y", sections=["utility"], seed=0)
+    assert rep["utility"]["features"] == "standard" and "results" in rep["utility"]
+    # only that column: nothing to train on, the section says so and the findings too
+    only = evaluate(real.drop_columns(["x"]), syn.drop_columns(["x"]), label="y",
+                    sections=["utility"], seed=0)
+    assert only["utility"]["skipped"] == "no feature column has a value in any real-train row"
+    assert "skipped utility: no feature column" in only["findings"][0]["message"]
+    # a holdout without labelled rows is an error; one with a class REAL lacks, a warning
+    empty = real.slice(0, 0)
+    with pytest.raises(InputError, match="HOLDOUT has no row with a 'y' value"):
+        evaluate(real, syn, label="y", holdout=empty, sections=["utility"])
+    foreign = pa.table({"x": rng.normal(size=40), "note": pa.array([None] * 40, pa.string()),
+                        "y": ["a"] * 20 + ["b"] * 10 + ["zz"] * 10})
+    with pytest.warns(UserWarning, match=r"HOLDOUT has classes REAL lacks \(\['zz'\]\)"):
+        evaluate(real, syn, label="y", holdout=foreign, sections=["utility"])
+    # fewer utility rows than classes: one line, before any work
+    many = pa.table({"x": rng.normal(size=1500), "y": [f"k{i % 150}" for i in range(1500)]})
+    with pytest.raises(InputError, match="max_rows=100 is under REAL's 150 classes"):
+        evaluate(many, many.slice(0, 300), label="y", max_rows=100, sections=["utility"])
+    # the feature space is a setting of the utility section
+    with pytest.raises(VAEAugmentError, match="utility_features='encoding' is a setting"):
+        evaluate(real, syn, label="y", sections=["fidelity"], utility_features="encoding")
+    # a minority class with a single row stays in real-train: real-test has none of it
+    lone = real.set_column(real.schema.get_field_index("y"), "y",
+                           pa.array(["b"] + ["a"] * (n - 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        rep = evaluate(lone, syn, label="y", sections=["utility"], seed=0,
+                       report_dir=str(tmp_path / "lone"))
+    assert rep["utility"]["test_counts"]["b"] == 0
+    assert any("real-test has no row of the minority class 'b'" in f["message"]
+               for f in rep["findings"])
+    page = (tmp_path / "lone" / "report.html").read_text()
+    assert "Real-test has no row of the minority class" in page
+    assert "only 0 rows" not in page
+    # the column of minority F1 is all "–": no cell marked best; a tie marks every top row
+    lr = page[page.index("<h3>logistic regression</h3>"):]
+    table = lr[:lr.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)[1:]
+    cells = [re.findall(r"<td( class=\"best\")?>(.*?)</td>", r) for r in rows]
+    assert all(c[3] == ("", "–") for c in cells)  # minority F1: undefined, unmarked
+    top = max(float(c[1][1]) for c in cells)
+    assert all((c[1][0] != "") == (float(c[1][1]) == top) for c in cells)
+
+
+def test_figures_at_the_real_class_shares(two_samples, same_report):
+    """`*_at_real_prior`: the predictions with the probabilities reweighted to real-train's
+    class shares; for no balancing the shares are real-train's, so they are its figures."""
+    u = same_report["utility"]
+    for res in u["results"].values():
+        none = res["none"]
+        assert none["macro_f1_at_real_prior"] == pytest.approx(none["macro_f1"])
+        assert none["minority_f1_at_real_prior"] == pytest.approx(none["minority_f1"])
+        assert none["f1_per_class_at_real_prior"] == pytest.approx(none["f1_per_class"])
+        for m in ("random_oversampling", "smote", "vae_augment"):
+            assert 0.0 <= res[m]["macro_f1_at_real_prior"] <= 1.0
+    # balanced training sets move predictions toward the minority; reweighting undoes some
+    lr = u["results"]["logistic_regression"]
+    assert lr["random_oversampling"]["macro_f1_at_real_prior"] != \
+        pytest.approx(lr["random_oversampling"]["macro_f1"])

@@ -145,3 +145,66 @@ def test_a_class_whose_own_f1_falls_is_named_with_a_strategy_that_leaves_it_out(
     both = findings(per_class([[0.9, 0.3, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3))
     assert "these classes" in both[0]["message"] and "unbalanced" in both[0]["advice"]
     assert both[0]["message"].index("'b'") < both[0]["message"].index("'c'")  # worst first
+
+
+def test_balancing_itself_lowering_a_figure_is_not_blamed_on_the_rows():
+    """Macro F1 weighs the majority's F1, which balancing to equal classes lowers: when random
+    oversampling (the same counts) scores no better, the finding says balancing lowers it,
+    as a warning without --guided; rows worse than random oversampling stay a problem."""
+    def with_ros(ours, none, ros, smote):
+        report = util(ours, none, smote, metric="macro_f1", classes=("a", "b", "c"))
+        report["utility"]["results"]["logistic_regression"]["random_oversampling"] = {
+            "macro_f1": ros}
+        return report
+
+    got = findings(with_ros(0.658, 0.705, 0.599, 0.611))
+    assert [(f["level"], f["section"]) for f in got] == [("warn", "utility")]
+    assert "balancing the classes itself lowers this figure" in got[0]["message"]
+    assert "0.599" in got[0]["message"] and "--guided" not in got[0]["advice"]
+    # still under SMOTE beyond the margin: that is said as well
+    both = findings(with_ros(0.60, 0.705, 0.599, 0.65))
+    assert [f["level"] for f in both] == ["warn", "warn"] and "SMOTE's" in both[1]["message"]
+    # under random oversampling too: the rows hurt it
+    assert levels(with_ros(0.60, 0.705, 0.70, 0.60)) == [("bad", "utility")]
+
+
+def test_a_class_that_random_oversampling_lowers_too_gets_no_guided_advice():
+    report = per_class([[0.9, 0.6, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3)
+    for run in report["utility"]["per_split"]:
+        run["gradient_boosting"]["random_oversampling"] = {"macro_f1": 0.5,
+                                                           "f1_per_class": [0.9, 0.6, 0.31]}
+    got = findings(report)
+    assert "(balancing lowers it: random oversampling lowers it as much" in got[0]["message"]
+    assert "--sampling-strategy" in got[0]["advice"] and "--guided" not in got[0]["advice"]
+    # without that reference (or with random oversampling unharmed) the guide is offered
+    assert "--guided" in findings(per_class([[0.9, 0.6, 0.3]] * 3,
+                                            [[0.9, 0.6, 0.5]] * 3))[0]["advice"]
+    # one split: the message says how to tell a fall from noise
+    one = per_class([[0.9, 0.6, 0.3]], [[0.9, 0.6, 0.5]])
+    one["utility"].pop("per_split")
+    one["utility"]["splits"] = 1
+    assert "--utility-splits 5" in findings(one)[0]["message"]
+
+
+def test_a_classifier_level_with_none_at_the_real_class_shares_blames_balancing():
+    """At real-train's class shares (the probabilities reweighted) the classifier trained
+    with the synthetic rows scores level with no balancing: the fall is the prior's."""
+    report = util(0.537, 0.615, 0.55, metric="macro_f1", classes=("a", "b", "c"))
+    res = report["utility"]["results"]["logistic_regression"]
+    res["vae_augment"]["macro_f1_at_real_prior"] = 0.612
+    res["none"]["macro_f1_at_real_prior"] = 0.615
+    got = findings(report)
+    assert [f["level"] for f in got] == ["warn"]
+    assert "at real-train's class shares (its probabilities reweighted) the classifier " \
+           "scores 0.612" in got[0]["message"]
+    assert "--guided" not in got[0]["advice"]
+    res["vae_augment"]["macro_f1_at_real_prior"] = 0.55  # still far under: the rows
+    assert levels(report) == [("bad", "utility")]
+    # per class: the class's F1 at the real shares level with none's
+    per = per_class([[0.9, 0.6, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3)
+    for run in per["utility"]["per_split"]:
+        run["gradient_boosting"]["vae_augment"]["f1_per_class_at_real_prior"] = [0.9, 0.6, 0.49]
+        run["gradient_boosting"]["none"]["f1_per_class_at_real_prior"] = [0.9, 0.6, 0.5]
+    got = findings(per)
+    assert "at real-train's class shares it does not fall" in got[0]["message"]
+    assert "--guided" not in got[0]["advice"]

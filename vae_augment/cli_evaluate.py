@@ -55,6 +55,8 @@ def summary_line(report: dict) -> dict:
             out[f"minority_f1_lr_{method}"] = lr[method]["minority_f1"]
     if ((report.get("utility") or {}).get("splits") or 1) > 1:  # the F1s above are means
         out["utility_splits"] = report["utility"]["splits"]
+    if (report.get("utility") or {}).get("features", "standard") != "standard":
+        out["utility_features"] = report["utility"]["features"]
     diag = report.get("diagnostics") or {}
     if "active_units" in diag:
         out["active_units"] = diag["active_units"]

@@ -376,6 +376,9 @@ def evaluate(
     if utility_splits > 1 and sections is not None and "utility" not in wanted:
         raise VAEAugmentError(f"{option('utility_splits', utility_splits)} is a setting of the "
                               f"utility section, which {option('sections')} leaves out")
+    if utility_features != "standard" and sections is not None and "utility" not in wanted:
+        raise VAEAugmentError(f"{option('utility_features', utility_features)} is a setting of "
+                              f"the utility section, which {option('sections')} leaves out")
     if utility_splits > 1 and holdout is not None:
         raise VAEAugmentError(
             f"{option('utility_splits', utility_splits)} needs REAL to be split, but a holdout "
@@ -398,6 +401,8 @@ def evaluate(
             raise SchemaError(f"`label` column '{label}' not found in HOLDOUT")
         holdout = _check_schemas(real, holdout, "HOLDOUT")
         holdout = holdout.filter(pc.is_valid(holdout.column(label)))
+        if holdout.num_rows == 0:
+            raise InputError(f"HOLDOUT has no row with a {label!r} value to score on")
     if real.num_rows < 10 or synthetic.num_rows == 0:
         raise InputError(f"need at least 10 REAL rows and 1 SYNTHETIC row, got "
                          f"{real.num_rows} and {synthetic.num_rows}")
@@ -413,6 +418,22 @@ def evaluate(
         real, synthetic, [holdout] if holdout is not None else [], label, art, exclude)
     y_real, y_syn = enc.encode(real)["y"], enc.encode(synthetic)["y"]
     _check_classes(enc.classes, y_real, y_syn)
+    if holdout is not None:
+        y_hold = enc.encode(holdout)["y"]
+        extra = [enc.classes[i] for i in np.unique(y_hold) if not (y_real == i).any()]
+        if extra:
+            import warnings
+
+            warnings.warn(f"HOLDOUT has classes REAL lacks ({extra}): no classifier trained "
+                          f"on REAL can predict them, so they lower every method's balanced "
+                          f"accuracy and macro F1 alike", UserWarning, stacklevel=2)
+    n_classes = len(np.unique(y_real))
+    if "utility" in wanted and max_rows < n_classes:
+        raise InputError(f"{option('max_rows', max_rows)} is under REAL's {n_classes} "
+                         f"classes: the utility classifiers train on a stratified "
+                         f"{option('max_rows')} rows of real-train, at least one of each "
+                         f"class; raise it, or leave the utility section out "
+                         f"({option('sections')})")
     if holdout is None and not {"utility", "privacy", "model"} & set(wanted):
         train, test = real, real.slice(0, 0)  # fidelity and detection need no split
         split = {"method": "no split (fidelity and detection compare all of REAL)",

@@ -8,11 +8,14 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
 
 - utility: a classifier trained with the synthetic rows scores the minority class's F1
   (macro F1 with more than two classes) more than `UTILITY_MARGIN` under no balancing
-  ("bad": the rows hurt it) or under SMOTE ("warn"); one split's F1 moves by 0.01-0.03, so
-  smaller gaps are noise; with several splits (`evaluate(utility_splits=)`) the gap, paired
-  split by split, must also exceed two standard errors of its mean; with more than two
-  classes, a class whose own F1 falls by more than `CLASS_MARGIN` against no balancing
-  ("warn", advising a `sampling_strategy` that leaves it out);
+  ("bad": the rows hurt it; "warn" when random oversampling, with the same counts, scores no
+  better, or the classifier at real-train's class shares scores level: balancing itself
+  lowers the figure) or under SMOTE ("warn"); one split's F1 moves
+  by 0.01-0.03, so smaller gaps are noise; with several splits (`evaluate(utility_splits=)`)
+  the gap, paired split by split, must also exceed two standard errors of its mean; with
+  more than two classes, a class whose own F1 falls by more than `CLASS_MARGIN` against no
+  balancing ("warn", advising a `sampling_strategy` that leaves it out, and `--guided` only
+  when random oversampling does not lower the class as much);
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
 - fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
@@ -127,11 +130,46 @@ def _utility(report, guided: bool) -> list[dict[str, Any]]:
                       f"{2 * gap[3]:.3f})" if gap[3] is not None else
                       " on one split (--utility-splits 5, Python utility_splits=5, averages "
                       "five and tells a real gap from the split's noise)")
+            # balancing to equal classes can lower the figure by itself (macro F1 weighs
+            # the majority's F1 too, which a uniform prior lowers): so it is when random
+            # oversampling, with the same counts, scores no better, or when the classifier
+            # at real-train's class shares scores level with no balancing
+            ros = _gap(util, key, "random_oversampling", metric) if ref == "none" else None
+            prior = _gap(util, key, "none", f"{metric}_at_real_prior") if ref == "none" \
+                else None
+            evidence = []
+            if ros is not None and not _beyond_noise(ros):
+                evidence.append(f"random oversampling scores "
+                                f"{_f((res.get('random_oversampling') or {}).get(metric))} "
+                                f"with the same counts")
+            if prior is not None and not _beyond_noise(prior):
+                evidence.append(
+                    f"at real-train's class shares (its probabilities reweighted) the "
+                    f"classifier scores "
+                    f"{_f((res.get('vae_augment') or {}).get(f'{metric}_at_real_prior'))}")
+            if evidence:
+                out.append({"level": "warn", "section": "utility", "message":
+                            f"{name} trained with the synthetic rows scores {what} "
+                            f"{_f(ours)} {where}, {than}{spread}; {' and '.join(evidence)}: "
+                            f"balancing the classes itself lowers this figure here, not "
+                            f"these rows",
+                            "advice": "balance less (--sampling-strategy 0.5 grows each "
+                            "class to half the majority) or not at all for this classifier "
+                            "(class weights, or a threshold tuned on validation data)"})
+                continue  # the rows may still be worse than SMOTE's
             out.append({"level": level, "section": "utility", "message":
                         f"{name} trained with the synthetic rows scores {what} {_f(ours)} "
                         f"{where}, {than}{spread}" + (f": {tail}" if tail else ""),
                         "advice": advice})
             break  # worse than no balancing says it all
+    minority = util.get("minority_class")
+    if "results" in util and (util.get("test_counts") or {}).get(minority) == 0:
+        out.append({"level": "warn", "section": "utility", "message":
+                    f"real-test has no row of the minority class '{minority}': its F1 is "
+                    f"undefined and the other figures score the other classes only, so the "
+                    f"utility section cannot say whether the synthetic rows help it",
+                    "advice": "pass a holdout with rows of that class (--holdout), or "
+                    "evaluate on more rows of REAL"})
     if util.get("synthetic_shortfall"):
         short = ", ".join(f"{k}: {v}" for k, v in util["synthetic_shortfall"].items())
         out.append({"level": "warn", "section": "utility", "message":
@@ -154,34 +192,49 @@ def _class_gaps(report, guided: bool) -> list[dict[str, Any]]:
     grown = [i for i, c in enumerate(classes)
              if counts["vae_augment"].get(c, 0) > counts["none"].get(c, 0)]
     runs = util.get("per_split") or [util.get("results") or {}]
-    out, hurt = [], set()
+    out, hurt, rows_blamed = [], set(), False
     for key, name in (("logistic_regression", "logistic regression"),
                       ("gradient_boosting", "gradient boosting")):
         res = (util.get("results") or {}).get(key) or {}
         if not {"none", "vae_augment"} <= set(res):
             continue
+        def class_gap(i, ref, figure="f1_per_class", key=key):
+            return _paired([r[key]["vae_augment"][figure][i] - r[key][ref][figure][i]
+                            for r in runs if key in r and ref in r[key]
+                            and (r[key]["vae_augment"].get(figure) or [None] * (i + 1))[i]
+                            is not None
+                            and (r[key][ref].get(figure) or [None] * (i + 1))[i] is not None])
+
         flagged = []
         for i in grown:
-            gap = _paired([r[key]["vae_augment"]["f1_per_class"][i]
-                           - r[key]["none"]["f1_per_class"][i] for r in runs if key in r
-                           and r[key]["vae_augment"]["f1_per_class"][i] is not None
-                           and r[key]["none"]["f1_per_class"][i] is not None])
+            gap = class_gap(i, "none")
             if gap is not None and _beyond_noise(gap, CLASS_MARGIN):
-                flagged.append((gap[0], i, gap[1], gap[2]))
+                # balancing is the cause when random oversampling lowers the class as much,
+                # or when at real-train's class shares the class's F1 is level with none's
+                ros = class_gap(i, "random_oversampling")
+                prior = class_gap(i, "none", "f1_per_class_at_real_prior")
+                flagged.append((gap[0], i, gap[1], gap[2], any(
+                    g is not None and not _beyond_noise(g, CLASS_MARGIN) for g in (ros, prior))))
         if not flagged:
             continue
         flagged.sort()
-        hurt |= {classes[i] for _, i, _, _ in flagged}
+        hurt |= {classes[i] for _, i, _, _, _ in flagged}
+        rows_blamed |= any(not by_balancing for *_, by_balancing in flagged)
         what = ", ".join(
             f"'{classes[i]}' {_f(res['vae_augment']['f1_per_class'][i])} against "
             f"{_f(res['none']['f1_per_class'][i])}"
             + (f" (lower on {k} of {n} splits)" if n > 1 else "")
-            for _, i, k, n in flagged)
+            + (" (balancing lowers it: random oversampling lowers it as much, or at "
+               "real-train's class shares it does not fall)" if by_balancing else "")
+            for _, i, k, n, by_balancing in flagged)
         many = len(flagged) > 1
+        one_split = ("" if len(runs) > 1 else
+                     " on one split (--utility-splits 5, Python utility_splits=5, tells a "
+                     "real fall from the split's noise)")
         out.append({"level": "warn", "section": "utility", "message":
                     f"{name} scores {'these classes' if many else 'this class'} a lower F1 "
                     f"with {'their' if many else 'its'} synthetic rows than with no "
-                    f"balancing: {what}",
+                    f"balancing{one_split}: {what}",
                     "advice": ""})
     if out:
         real = (report.get("counts") or {}).get("real") or {}
@@ -189,7 +242,7 @@ def _class_gaps(report, guided: bool) -> list[dict[str, Any]]:
         keep = {c: top for c, n in real.items() if c not in hurt and 0 < n < top}
         advice = (f"balance the other classes only: --sampling-strategy '{json.dumps(keep)}'"
                   if keep else "leave these classes unbalanced")
-        if not guided:
+        if not guided and rows_blamed:  # the guide cannot help what balancing does
             advice += "; or " + _GUIDED
         for f in out:
             f["advice"] = advice
@@ -311,11 +364,14 @@ def findings(report: Mapping[str, Any]) -> list[dict[str, Any]]:
            *_privacy(report), *_model(report)]
     out.sort(key=lambda f: f["level"] != "bad")  # stable: the sections' order within a level
     if not out:
-        checked = [s for s in ("utility", "detection", "fidelity", "privacy", "model")
-                   if report.get({"model": "diagnostics"}.get(s, s))]
+        sections = {s: report.get({"model": "diagnostics"}.get(s, s))
+                    for s in ("utility", "detection", "fidelity", "privacy", "model")}
+        checked = [s for s, v in sections.items() if v and "skipped" not in v]
+        skipped = [f"{s}: {v['skipped']}" for s, v in sections.items() if v and "skipped" in v]
         out.append({"level": "ok", "section": "all", "message":
                     "no check flagged anything" + (f" ({', '.join(checked)})" if checked
-                                                   else ""), "advice": ""})
+                                                   else "")
+                    + (f"; skipped {'; '.join(skipped)}" if skipped else ""), "advice": ""})
     return out
 
 

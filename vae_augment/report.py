@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from vae_augment.report_plots import draw
 
 __all__ = ["write_report", "render_html"]
@@ -56,12 +54,16 @@ def _img(b64: str | None, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
 
-def _table(header: list[str], rows: list[list[Any]], best: Mapping[int, int] | None = None) -> str:
+def _table(header: list[str], rows: list[list[Any]],
+           best: Mapping[int, Any] | None = None) -> str:
+    """An HTML table; `best` marks cells: column -> a row index, or a set of row indices."""
     out = ["<table><tr>", *[f"<th>{html.escape(h)}</th>" for h in header], "</tr>"]
     for i, r in enumerate(rows):
         cells = []
         for j, v in enumerate(r):
-            cls = ' class="best"' if best and best.get(j) == i else ""
+            mark = (best or {}).get(j)
+            cls = ' class="best"' if mark is not None and (
+                i in mark if isinstance(mark, (set, frozenset)) else mark == i) else ""
             cells.append(f"<td{cls}>{_f(v)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</table>")
@@ -347,7 +349,13 @@ def _utility_html(h, util, report, images) -> None:
     if "results" in util:
         h.append(f"<p>Minority class: <code>{html.escape(util['minority_class'])}</code></p>")
         few = (util.get("test_counts") or {}).get(util["minority_class"])
-        if few is not None and few < 10:
+        if few == 0:
+            h.append("<p class='warn'>Real-test has no row of the minority class: its F1 and "
+                     "average precision are undefined (–), and balanced accuracy and macro F1 "
+                     "score the other classes only, so this section cannot say whether the "
+                     "synthetic rows help the minority class (pass a "
+                     "<code>--holdout</code> with rows of it, or more rows of REAL).</p>")
+        elif few is not None and few < 10:
             h.append(f"<p class='warn'>Real-test has only {few} row{'s' if few != 1 else ''} of "
                      f"the minority class: its F1 and average precision rest on them and "
                      f"can swing widely (pass a larger <code>--holdout</code>).</p>")
@@ -370,8 +378,11 @@ def _utility_html(h, util, report, images) -> None:
         for clf, res in util["results"].items():
             methods = list(res)
             rows = [[m] + [res[m][k] for k in keys] for m in methods]
-            best = {j + 1: int(np.argmax([-1 if r[j + 1] is None else r[j + 1] for r in rows]))
-                    for j in range(len(keys))}
+            best = {}  # every row at a column's top (ties alike); none in a column of "–"
+            for j in range(1, len(keys) + 1):
+                values = [r[j] for r in rows if r[j] is not None]
+                if values:
+                    best[j] = {i for i, r in enumerate(rows) if r[j] == max(values)}
             if splits > 1:  # "0.612 ± 0.021"
                 sd = (util.get("sd") or {}).get(clf) or {}
                 rows = [[r[0]] + [v if v is None or (sd.get(r[0]) or {}).get(k) is None else

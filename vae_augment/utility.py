@@ -73,6 +73,15 @@ class StandardFeatures:
         self.columns = [s.name for s in encoding.specs if s.kind in kinds]
         self._num: Any = None
         self._cat: Any = None
+        # the number / other features with a value in some real-train row (the rest, all
+        # null there, have nothing to impute from and are left out, as the imputers do)
+        self._num_kept: np.ndarray | None = None
+        self._cat_kept: np.ndarray | None = None
+
+    @property
+    def n_features_in(self) -> int:
+        """Features with a value in some real-train row (after `fit`)."""
+        return int(sum(k.sum() for k in (self._num_kept, self._cat_kept) if k is not None))
 
     def _parts(self, table) -> tuple[np.ndarray, np.ndarray]:
         n = table.num_rows
@@ -108,26 +117,36 @@ class StandardFeatures:
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
         num, cat = self._parts(table)
-        if num.shape[1]:
+        self._num_kept = ~np.isnan(num).all(axis=0)
+        self._cat_kept = ~(cat != cat).all(axis=0)  # NaN != NaN: the missing entries
+        if self._num_kept.any():
             self._num = make_pipeline(SimpleImputer(strategy="median"),
-                                      StandardScaler()).fit(num)
-        if cat.shape[1]:
+                                      StandardScaler()).fit(num[:, self._num_kept])
+        if self._cat_kept.any():
             self._cat = make_pipeline(
                 SimpleImputer(strategy="most_frequent"),
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False)).fit(cat)
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+            ).fit(cat[:, self._cat_kept])
         return self
 
     def transform(self, table) -> np.ndarray:
         num, cat = self._parts(table)
         parts = [np.zeros((table.num_rows, 0))]
         if self._num is not None:
-            parts.append(self._num.transform(num))
+            parts.append(self._num.transform(num[:, self._num_kept]))
         if self._cat is not None:
-            parts.append(self._cat.transform(cat))
+            parts.append(self._cat.transform(cat[:, self._cat_kept]))
         return np.concatenate(parts, axis=1)
 
 
-def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
+def _scores(clf, x_test, y_test, classes_idx, minority: int,
+            reweight: np.ndarray | None = None) -> dict[str, Any]:
+    """The classifier's figures on real-test. `reweight` (one factor per class of
+    ``clf.classes_``: real-train's share over the training set's) adds the minority and macro
+    F1 of the predictions at real-train's class shares (``*_at_real_prior``): the
+    probabilities multiplied by it, the largest taken. Balancing moves a calibrated
+    classifier's predictions toward the minority classes; at the real shares that move is
+    undone, and what is left is the training rows' own effect."""
     from sklearn.metrics import (
         average_precision_score,
         balanced_accuracy_score,
@@ -143,7 +162,18 @@ def _scores(clf, x_test, y_test, classes_idx, minority: int) -> dict[str, Any]:
     with warnings.catch_warnings():  # predicted classes that real-test lacks: expected here
         warnings.simplefilter("ignore", UserWarning)
         balanced = float(balanced_accuracy_score(y_test, pred))
-    return {
+    at_prior = {}
+    if reweight is not None:
+        adjusted = np.asarray(clf.classes_)[np.argmax(proba * reweight, axis=1)]
+        f1r = f1_score(y_test, adjusted, labels=classes_idx, average=None, zero_division=0)
+        at_prior = {
+            "macro_f1_at_real_prior": float(np.mean(f1r[tested])) if tested.any() else None,
+            "minority_f1_at_real_prior": float(f1r[classes_idx.index(minority)])
+            if (y_test == minority).any() else None,
+            "f1_per_class_at_real_prior": [float(v) if t else None
+                                           for v, t in zip(f1r, tested)],
+        }
+    return {**at_prior,
         "balanced_accuracy": balanced,
         "macro_f1": float(np.mean(f1s[tested])) if tested.any() else None,
         "minority_f1": float(f1s[classes_idx.index(minority)])
@@ -179,12 +209,6 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
         keep = np.sort(np.r_[keep, idx[single]])
         train, y_tr = _take(train, keep), y_tr[keep]
     y_te = encoding.encode(test)["y"]
-    if features == "standard":
-        featurize = StandardFeatures(encoding).fit(train).transform
-    else:
-        def featurize(rows):
-            return feature_matrix(encoding, rows)
-    x_tr, x_te = featurize(train), featurize(test)
     present = sorted(int(c) for c in np.unique(y_tr))
     out: dict[str, Any] = {"features": features,
                            "train_rows": int(len(y_tr)), "test_rows": int(len(y_te)),
@@ -194,6 +218,16 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
     if len(present) < 2 or len(y_te) == 0:
         out["skipped"] = "needs at least two classes in real-train and a non-empty real-test"
         return out
+    if features == "standard":
+        standard = StandardFeatures(encoding).fit(train)
+        if not standard.n_features_in:
+            out["skipped"] = "no feature column has a value in any real-train row"
+            return out
+        featurize = standard.transform
+    else:
+        def featurize(rows):
+            return feature_matrix(encoding, rows)
+    x_tr, x_te = featurize(train), featurize(test)
     counts = {c: int((y_tr == c).sum()) for c in present}
     # the minority: the rarest real-train class that real-test has rows of to score (with
     # fewer than two such classes, the rarest of real-train, whose F1 is then None)
@@ -243,12 +277,18 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
         for method, (x, y) in sets.items():
             with _single_thread():
                 clf = make().fit(x, y)
-                out["results"][name][method] = _scores(clf, x_te, y_te, present, minority)
+                shares = np.array([np.mean(y == c) for c in clf.classes_])
+                real = np.array([np.mean(y_tr == c) for c in clf.classes_])
+                out["results"][name][method] = _scores(clf, x_te, y_te, present, minority,
+                                                       real / shares)
     return out
 
 
 #: the scalar figures of a classifier's scores that are averaged over splits
-_METRICS = ("balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision")
+_METRICS = ("balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision",
+            "macro_f1_at_real_prior", "minority_f1_at_real_prior")
+#: the per-class figures (lists, one per class) averaged over splits class by class
+_PER_CLASS = ("f1_per_class", "f1_per_class_at_real_prior")
 
 
 def _mean(values):
@@ -280,7 +320,7 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
             continue
         runs.append(out["results"])
     per_split = [{clf: {m: {**{k: r[clf][m].get(k) for k in _METRICS},
-                            "f1_per_class": r[clf][m]["f1_per_class"]} for m in r[clf]}
+                            **{k: r[clf][m].get(k) for k in _PER_CLASS}} for m in r[clf]}
                   for clf in r} for r in runs]
     results, sd = {}, {}
     for clf, methods in first["results"].items():
@@ -288,8 +328,10 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
         for m in methods:
             got = [r[clf][m] for r in runs if m in r.get(clf, {})]
             results[clf][m] = {k: _mean([g.get(k) for g in got]) for k in _METRICS}
-            per_class = [g["f1_per_class"] for g in got]
-            results[clf][m]["f1_per_class"] = [_mean(v) for v in zip(*per_class)]
+            for k in _PER_CLASS:
+                per_class = [g[k] for g in got if g.get(k) is not None]
+                if per_class:
+                    results[clf][m][k] = [_mean(v) for v in zip(*per_class)]
             sd[clf][m] = {k: (float(np.std(v, ddof=1)) if len(v) > 1 else None)
                           for k in _METRICS
                           for v in [[g[k] for g in got if g.get(k) is not None]]}
