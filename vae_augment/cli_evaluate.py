@@ -154,6 +154,7 @@ def add(sub, common) -> None:
     utility_features_arg(p)
     p.add_argument("--sections", default=None, metavar="LIST",
                    help="comma-separated sections to compute, of fidelity, detection, utility, "
-                        "privacy, model [all]; e.g. fidelity,detection skips the utility "
-                        "classifiers, the slowest part")
+                        "privacy, model [all]; e.g. fidelity,detection skips the slow parts: the "
+                        "utility classifiers and, on large inputs, the privacy section's "
+                        "nearest-neighbour search")
     p.set_defaults(func=cmd_evaluate)

@@ -315,7 +315,8 @@ def evaluate(
         progress: a bar of the report's sections on stderr (None: when stderr is a terminal).
         sections: the sections to compute, from `SECTIONS` (None: all). A section left out
             is None in the result and says so in the HTML; e.g. ``("fidelity",
-            "detection")`` skips the classifiers of the utility section, the slowest part.
+            "detection")`` skips the slow parts: the utility classifiers and, on large inputs,
+            the privacy section's nearest-neighbour search.
         overwrite: replace a report already in `report_dir` (else an `InputError`, before
             any work).
         utility_splits: stratified splits of REAL the utility section is averaged over (the
