@@ -920,3 +920,21 @@ def test_figures_at_the_real_class_shares(two_samples, same_report):
     lr = u["results"]["logistic_regression"]
     assert lr["random_oversampling"]["macro_f1_at_real_prior"] != \
         pytest.approx(lr["random_oversampling"]["macro_f1"])
+
+
+def test_null_tensor_rows_raise_no_warning_about_generating_them():
+    """The fit-time warning (a model generates null tensors that Parquet cannot take) does not
+    apply to an evaluation, which generates nothing."""
+    import warnings
+
+    table = make_mixed_table(200, seed=0)
+    img = table.column("img").combine_chunks()
+    mask = np.zeros(200, bool)
+    mask[3] = True
+    holed = table.set_column(table.schema.get_field_index("img"), pa.field("img", img.type),
+                             pa.FixedSizeListArray.from_arrays(img.values, 64,
+                                                               mask=pa.array(mask)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate(holed, table, label="label", sections=["fidelity"])
+    assert not [w for w in caught if "null tensors" in str(w.message)]
