@@ -214,3 +214,31 @@ def test_values_near_the_float_limit_give_no_derived_column_and_no_overflow_warn
     small = table.set_column(0, "a", pa.array(a / 1e200)).set_column(1, "b", pa.array(a * 3e-200))
     _, derived, _, _ = resolve_rules("auto", small, fit_encoding(small, "label"))
     assert {(d.target, d.source) for d in derived} & {("b", "a"), ("a", "b")}
+
+
+def test_a_column_a_few_units_off_its_source_is_not_derived():
+    """Rounding alone spreads a derived column around its source's line by at most about a
+    third of the two units (`DERIVED_SD_SHARE`); a signup age 0, 1 or 2 years under the age
+    is real spread, which recomputing it from the age would erase (session 30's audit).
+    Twice an unrounded value, each rounded to integers (the widest rounding spread), stays
+    derived."""
+    from vae_augment.constraints import resolve_rules
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    label = np.where(rng.random(n) < 0.7, "a", "b")
+    age = rng.integers(18, 90, n)
+    exact = rng.uniform(0, 500, n)
+    table = pa.table({
+        "age": pa.array(age, pa.int64()),
+        "age_at_signup": pa.array(age - rng.choice([0, 1, 2], n, p=[0.5, 0.3, 0.2]),
+                                  pa.int64()),
+        "x": pa.array(np.round(exact), pa.int64()),
+        "double_x": pa.array(np.round(2 * exact), pa.int64()),
+        "label": label,
+    })
+    _, derived, _, _ = resolve_rules("auto", table, fit_encoding(table, "label"))
+    pairs = {frozenset((d.target, d.source)) for d in derived}
+    assert frozenset(("age", "age_at_signup")) not in pairs
+    assert frozenset(("x", "double_x")) in pairs

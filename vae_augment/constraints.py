@@ -85,6 +85,13 @@ _REDRAW_STREAM = 0x5EED0000
 #: a derived column is found only from at least this many rows with both values (fewer
 #: would let a chance fit through)
 DERIVED_MIN_ROWS = 20
+#: a derived column's residual sd may be this share of ``hypot(u_t, slope * u_s)``. Rounding
+#: alone makes at most about 0.32 of it (independent uniform errors: 1/sqrt(12) = 0.29; a
+#: target rounded from twice an unrounded source: 0.32); session 30 found integer `age` and
+#: an `age_at_signup` 0, 1 or 2 years less (shares 0.5 / 0.3 / 0.2: 0.55) derived at a share
+#: of 1, which erased the spread. An offset of one unit in some rows can still pass: it is
+#: what rounding two columns of one unrounded value makes too
+DERIVED_SD_SHARE = 0.4
 
 #: a numeric column is searched for links when its most frequent value fills at least this
 #: share of its quantile knots (the map's spike, `encoding._largest_spike`)
@@ -333,9 +340,10 @@ class RelationStats:
     def derived(self, units: Mapping[str, float], *, exclude: Iterable[str] = (),
                 min_rows: int = DERIVED_MIN_ROWS) -> list[Derived]:
         """The derived columns: each ``target = slope * source + intercept`` (least squares)
-        whose residual sd over the training rows is within the two columns' rounding,
-        ``sqrt(u_t**2 + (slope * u_s)**2)`` with `units` ``u`` (a column's last decimal,
-        1 for integers, 0 when its values are not rounded: then within 1e-7 of its sd), in
+        whose residual sd over the training rows is within what the two columns' rounding
+        makes, `DERIVED_SD_SHARE` of ``sqrt(u_t**2 + (slope * u_s)**2)`` with `units` ``u``
+        (a column's last decimal, 1 for integers, 0 when its values are not rounded: then
+        within 1e-7 of its sd), in
         at least `min_rows` rows, the target null exactly where the source is. The best
         fit first (on ties, the source earlier in `names`), no column both a source and a
         target, none of `exclude` a target."""
@@ -352,7 +360,8 @@ class RelationStats:
                     continue
                 slope = self.pair_co[i, j] / self.pair_m2[j, i]
                 rsd = np.sqrt(max(self.pair_m2[i, j] - self.pair_co[i, j] * slope, 0.0) / n)
-                tol = float(np.hypot(units.get(t, 0.0), slope * units.get(src, 0.0)))
+                tol = DERIVED_SD_SHARE * float(np.hypot(units.get(t, 0.0),
+                                                        slope * units.get(src, 0.0)))
                 if tol == 0.0:
                     tol = 1e-7 * np.sqrt(self.pair_m2[i, j] / n)
                 if rsd <= tol:

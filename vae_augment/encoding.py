@@ -656,7 +656,12 @@ class Encoding:
         owner = tf.constant(lefts[:, None] == np.arange(n)[None, :])
         for _ in range(_chain_depth(self._relation_idx)):
             left, right, present = self._relation_sides(x, absent)
-            right = tf.where(snap, tf.floor(right * step) / step, right)
+            # the floor on the left column's grid; a value already on it (40.12 * 100 is
+            # 4011.9999999999995 in float64) keeps its step instead of losing one
+            scaled = right * step
+            near = tf.round(scaled)
+            on_grid = tf.abs(scaled - near) <= 1e-9 * tf.maximum(tf.abs(scaled), 1.0)
+            right = tf.where(snap, tf.where(on_grid, near, tf.floor(scaled)) / step, right)
             cap = tf.where(tf.logical_and(present, left > right), right,
                            tf.constant(np.inf, tf.float64))  # [B, R]
             cap = tf.reduce_min(tf.where(owner[None], cap[:, :, None],
