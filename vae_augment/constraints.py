@@ -158,8 +158,9 @@ class Link:
     and its most frequent value; `spike` None: where `column` is null), in all but
     `LINK_MAX_BREAK` of the training rows (with a value, for a spike): generated rows get
     `category` set from `column` (`Encoding.decode_tf`): `value` where the column holds
-    the spike, `other` (the commonest other value off the spike) where it does not but the
-    category says `value`; a spike link leaves rows where `column` is null as drawn."""
+    the spike, `other` (the commonest other value off the spike, None for null) where it
+    does not but the category says `value`; a spike link leaves rows where `column` is null
+    as drawn."""
 
     category: str
     value: Any
@@ -496,7 +497,10 @@ class LinkStats:
                 on, off = self.counts[i, k, :, 0], self.counts[i, k, :, 1]
                 n = int(on.sum() + off.sum())
                 c = int(np.argmax(on[:len(vocab)]))
-                rest = off[:len(vocab)].copy()
+                # the commonest value off the spike, null (the code after the vocabulary,
+                # for a column with nulls) included: a column mostly null off the spike
+                # must not have its rewritten rows all take its rare other value
+                rest = off[:min(len(vocab) + 1, self.n_codes[k])].copy()
                 rest[c] = -1
                 other = int(np.argmax(rest))
                 broken = int(on.sum() - on[c] + off[c])
@@ -505,7 +509,8 @@ class LinkStats:
                     continue
                 key = (-n, broken, i)
                 if category not in best or key < best[category][0]:
-                    best[category] = (key, Link(category, vocab[c], column, spike, vocab[other]))
+                    best[category] = (key, Link(category, vocab[c], column, spike,
+                                                vocab[other] if other < len(vocab) else None))
         return [best[c][1] for c in self.categories if c in best]
 
 

@@ -138,10 +138,14 @@ class Encoding:
             k[0], k[1], k[2], None if k[3] is None else float(k[3]), k[4]) for k in links]
         cat_pos = {s.name: j for j, s in enumerate(self.categorical)}
         # per categorical position: (numeric position, spike, value's code, other's code)
+        def other_code(k):  # None: the null code
+            spec = self.categorical[cat_pos[k.category]]
+            return spec.null_code if k.other is None else spec.vocab.index(k.other)
+
         self._link_idx = {
             cat_pos[k.category]: (num_pos[k.column], k.spike,
                                   self.categorical[cat_pos[k.category]].vocab.index(k.value),
-                                  self.categorical[cat_pos[k.category]].vocab.index(k.other))
+                                  other_code(k))
             for k in self.links}
         from vae_augment.constraints import Dependency
 
