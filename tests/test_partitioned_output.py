@@ -276,3 +276,29 @@ def test_a_partitioned_output_of_no_rows_reads_back_as_its_schema(tmp_path, mixe
     assert os.listdir(tmp_path / "job") == ["synthetic-00000-of-00001.parquet"]
     job = read_table(resolve_inputs(str(tmp_path / "job")))
     assert job.num_rows == 0 and job.schema.equals(cli.schema, check_metadata=False)
+
+
+def test_balance_refuses_partitions_the_input_already_rules_out_before_training(
+        tmp_path, monkeypatch, capsys):
+    """Too many partitions, or a folder name too long, in the input's own rows: one line
+    before any training (the writer would meet them only after a full fit)."""
+    from vae_augment import api
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the partitions")
+
+    monkeypatch.setattr(api, "fit", no_training)
+    rng = np.random.default_rng(0)
+    n = vio.MAX_PARTITIONS + 200
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [f"id{i}" for i in range(n)],
+                             "longv": ["v" * 300 if i % 2 else "short" for i in range(n)],
+                             "x": rng.normal(size=n), "y": rng.choice(["a", "b"], n)}), src)
+    code, _, err = run_cli(["balance", str(src), str(tmp_path / "out"), "--label", "y",
+                            "--partition-by", "id"], capsys)
+    assert code == 2 and f"makes more than {vio.MAX_PARTITIONS} partitions" in err
+    assert "`--partition-by` ['id']" in err
+    code, _, err = run_cli(["balance", str(src), str(tmp_path / "out"), "--label", "y",
+                            "--partition-by", "longv"], capsys)
+    assert code == 2 and "(306 bytes; file systems take 255)" in err
+    assert not (tmp_path / "out").exists()

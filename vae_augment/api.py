@@ -28,6 +28,7 @@ from vae_augment.errors import (
 from vae_augment.io import (
     AtomicParquetWriter,
     check_partition_by,
+    check_partition_values,
     iter_batches,
     output_schema,
     probe_writable,
@@ -342,7 +343,9 @@ def balance(
                               "with `output` None the rows come back as a table")
     if output is not None:  # before any training
         refuse_output(output, overwrite, output_shards, partition_by)
-        check_partition_by(output_schema(schema), partition_by)
+        names = check_partition_by(output_schema(schema), partition_by)
+        # the real rows' own keys (is_synthetic is not in the input: it adds two at most)
+        check_partition_values(paths, [n for n in names if n != "is_synthetic"])
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise InputError(
             f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"

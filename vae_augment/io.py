@@ -31,6 +31,7 @@ __all__ = [
     "refuse_existing",
     "refuse_output",
     "check_partition_by",
+    "check_partition_values",
     "partition_file_schema",
     "split_partitions",
     "probe_writable",
@@ -126,6 +127,34 @@ def check_partition_by(schema: pa.Schema, partition_by) -> list[str]:
                              f"skip folders that begin with '_' or '.', and '/' or '=' would "
                              f"split the name): rename it first")
     return names
+
+
+#: the longest folder name most file systems take, in bytes
+MAX_FOLDER_NAME = 255
+
+
+def check_partition_values(paths: Sequence[str], names: Sequence[str]) -> None:
+    """Before any training: an `InputError` when the input's own rows would make more than
+    `MAX_PARTITIONS` partitions by the columns `names`, or a folder name longer than
+    `MAX_FOLDER_NAME` bytes (the writer would fail only when it meets them). Reads those
+    columns only."""
+    if not names:
+        return
+    keys: set = set()
+    for batch in iter_batches(paths, columns=list(names)):
+        for key, _ in split_partitions(batch, names, pa.schema([])):
+            keys.add(key)
+            long = [k for k in key if len(k.encode()) > MAX_FOLDER_NAME]
+            if long:
+                raise InputError(
+                    f"{arg('partition_by')}: a value of the input makes the folder name "
+                    f"'{long[0][:60]}...' ({len(long[0].encode())} bytes; file systems take "
+                    f"{MAX_FOLDER_NAME}); partition by another column")
+        if len(keys) > MAX_PARTITIONS:
+            raise InputError(
+                f"{arg('partition_by')} {list(names)} makes more than {MAX_PARTITIONS} "
+                f"partitions from the input's rows alone (one open file each); partition by "
+                f"columns with fewer distinct values")
 
 
 def partition_file_schema(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
