@@ -139,9 +139,13 @@ class FeatureSpec:
 
 
 def _is_categorical_type(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t) or (
-        pa.types.is_dictionary(t)
-    )
+    # a dictionary of values the artifact's JSON can hold (not bytes, dates, ...: a
+    # dictionary<binary> column trained, then failed to save)
+    if pa.types.is_dictionary(t):
+        v = t.value_type
+        return (pa.types.is_string(v) or pa.types.is_large_string(v) or pa.types.is_boolean(v)
+                or pa.types.is_integer(v) or pa.types.is_floating(v))
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_boolean(t)
 
 
 def _fixed_list_value_type(t: pa.DataType) -> pa.DataType | None:
