@@ -15,7 +15,8 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   the gap, paired split by split, must also exceed two standard errors of its mean; with
   more than two classes, a class whose own F1 falls by more than `CLASS_MARGIN` against no
   balancing ("warn", advising a `sampling_strategy` that leaves it out, and `--guided` only
-  when random oversampling does not lower the class as much);
+  when random oversampling does not lower the class as much and the class falls at
+  real-train's class shares too);
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
 - fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
