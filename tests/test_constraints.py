@@ -611,3 +611,27 @@ def test_a_repair_keeps_a_value_already_on_the_grid():
     b = out.column("b").to_numpy(zero_copy_only=False)
     both = ~(np.isnan(a) | np.isnan(b))
     assert both.sum() > 1000 and np.array_equal(a[both], b[both])
+
+
+def test_an_integer_relation_holds_after_the_written_values_are_clipped():
+    """``left <= right`` with an int `left` of 5-49 and a `right` of 0-4 where `left` is null:
+    lowering `left` under its smallest value was undone when the column was clipped to its
+    observed extremes (session 30's audit: 60 of 6,000 rows broke it). The right value is
+    raised to the left's smallest first."""
+    from vae_augment.api import fit, sample
+
+    rng = np.random.default_rng(14)
+    n = 1000
+    left = rng.integers(5, 50, n)
+    null = rng.random(n) < 0.3
+    right = np.where(null, rng.integers(0, 5, n), left + rng.integers(0, 30, n))
+    table = pa.table({"y": ["a"] * 750 + ["b"] * 250, "left": pa.array(left, mask=null),
+                      "right": right})
+    art = fit(table, label="y", seed=0, **{**FAST, "epochs": 2})
+    assert [str(r) for r in art.encoding.relations] == ["left <= right"]
+    out = sample(art, {"a": 3000, "b": 3000}, seed=0)
+    lv = out.column("left").to_numpy(zero_copy_only=False).astype(float)
+    rv = out.column("right").to_numpy(zero_copy_only=False).astype(float)
+    both = ~np.isnan(lv)
+    assert both.sum() > 1000
+    assert (lv[both] >= 5).all() and (lv[both] <= rv[both]).all()

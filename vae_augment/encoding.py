@@ -644,7 +644,8 @@ class Encoding:
     def _repair_tf(self, x, absent):
         """`x` ([B, n_num] numeric values) with every relation's left value lowered to its
         right value where it is higher (and neither is null), on the left column's grid (an
-        int column takes the floor of a float right value); as many sweeps as the longest
+        int column takes the floor of a float right value; a right value under an int left
+        column's smallest observed value raised to it first); as many sweeps as the longest
         chain of relations (a <= b <= c) needs to hold end to end."""
         import tensorflow as tf
 
@@ -654,12 +655,26 @@ class Encoding:
         grid = np.array([1.0 if s.is_int else 0.0 if s.decimals is None
                          else float(10**s.decimals) for s in self.numeric])
         lefts = np.array([i for i, _ in self._relation_idx])
+        rights = np.array([j for _, j in self._relation_idx])
         step = tf.constant(np.where(grid[lefts] > 0, grid[lefts], 1.0), tf.float64)
         snap = tf.constant(grid[lefts] > 0)
         # [R, n]: relation r lowers column lefts[r]
         owner = tf.constant(lefts[:, None] == np.arange(n)[None, :])
+        # an integer left column is clipped to its observed extremes when written: a right
+        # value under the left's smallest is raised to it (a training row with both held
+        # right >= left >= that), else the lowered left would be clipped back over it
+        lows = np.array([-np.inf if self.numeric[i].int_low is None
+                         else float(self.numeric[i].int_low) for i in lefts])
+        lift_any = bool(np.isfinite(lows).any())
+        low = tf.constant(lows, tf.float64)
+        lifts = tf.constant(rights[:, None] == np.arange(n)[None, :])  # r raises rights[r]
         for _ in range(_chain_depth(self._relation_idx)):
             left, right, present = self._relation_sides(x, absent)
+            if lift_any:
+                floor = tf.where(present, low[None, :], tf.constant(-np.inf, tf.float64))
+                x = tf.maximum(x, tf.reduce_max(tf.where(
+                    lifts[None], floor[:, :, None], tf.constant(-np.inf, tf.float64)), axis=1))
+                left, right, present = self._relation_sides(x, absent)
             # the floor on the left column's grid; a value already on it (40.12 * 100 is
             # 4011.9999999999995 in float64) keeps its step instead of losing one
             scaled = right * step
