@@ -302,3 +302,16 @@ def test_balance_refuses_partitions_the_input_already_rules_out_before_training(
                             "--partition-by", "longv"], capsys)
     assert code == 2 and "(306 bytes; file systems take 255)" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_value_that_reads_back_as_null_is_refused(tmp_path):
+    """A string equal to the hive null folder's name would come back as null from every
+    reader: refused, before training for `balance`, and by the writer."""
+    table = pa.table({"k": ["a", vio._HIVE_NULL, "b"], "x": [1.0, 2.0, 3.0]})
+    with pytest.raises(InputError, match="which readers take for null"):
+        with AtomicParquetWriter(str(tmp_path / "out"), table.schema, partition_by="k") as w:
+            w.write(table)
+    assert not (tmp_path / "out").exists()  # nothing half-written
+    pq.write_table(table, tmp_path / "in.parquet")
+    with pytest.raises(InputError, match="which readers take for null"):
+        vio.check_partition_values([str(tmp_path / "in.parquet")], ["k"])

@@ -209,6 +209,10 @@ def _segment(name: str, value) -> str:
     if value is None:
         return f"{name}={_HIVE_NULL}"
     text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if text == _HIVE_NULL:  # its folder would read back as null, by any reader
+        raise InputError(f"{arg('partition_by')}: column '{name}' holds the value "
+                         f"'{_HIVE_NULL}', which readers take for null in a partition folder; "
+                         f"partition by another column, or replace that value")
     return f"{name}={quote(text, safe='')}"
 
 
