@@ -938,3 +938,32 @@ def test_null_tensor_rows_raise_no_warning_about_generating_them():
         warnings.simplefilter("always")
         evaluate(holed, table, label="label", sections=["fidelity"])
     assert not [w for w in caught if "null tensors" in str(w.message)]
+
+
+def test_the_exact_copy_search_reuses_the_real_train_one(two_samples, monkeypatch):
+    """The distance to all of REAL is the nearer of the real-train and real-test searches
+    (with a holdout, REAL is real-train: no third search), and it equals a search over REAL."""
+    from vae_augment import privacy
+    from vae_augment.privacy import distance_to_closest
+
+    a, b = two_samples
+    b = pa.concat_tables([b, a.slice(0, 30)])  # some exact copies
+    seen = []
+
+    def spy(encoding, reference, query, **kwargs):
+        seen.append(reference.num_rows)
+        return distance_to_closest(encoding, reference, query, **kwargs)
+
+    monkeypatch.setattr(privacy, "distance_to_closest", spy)
+    rep = evaluate(a, b, label="label", sections=["privacy"], seed=0)
+    split = rep["split"]
+    assert seen == [split["real_train"], split["real_train"], split["real_test"]]
+    enc = fit_encoding(pa.concat_tables([a, b]), "label")
+    direct = distance_to_closest(enc, a, b)
+    assert rep["privacy"]["exact_copy_rate"] == pytest.approx(
+        float(np.mean(direct <= privacy.EXACT_TOLERANCE)))
+    assert rep["privacy"]["exact_copy_rate"] > 0
+    seen.clear()
+    evaluate(a, b, label="label", sections=["privacy"], seed=0,
+             holdout=make_mixed_table(200, seed=5, with_tensor=False))
+    assert seen == [a.num_rows, a.num_rows]

@@ -108,7 +108,9 @@ def _closer_than_p05(ds: np.ndarray, dh: np.ndarray) -> float:
 def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
     """Distances to the closest real-train row of the same class, for synthetic rows and for
     real-test rows of the classes the synthetic rows have (so both sides have the same mix of
-    classes to search); the exact-copy rate counts synthetic rows equal to any real row."""
+    classes to search); the exact-copy rate counts synthetic rows equal to any real row.
+    `real` is `train` (a holdout was given) or `train` and `test` together (a split of it):
+    the distance to all of it is the nearer of the two searches, not a third one."""
     rng = _rng(seed, 4)
     syn = _subsample(synthetic, max_rows, rng)
     y_syn = encoding.encode(syn)["y"]
@@ -118,7 +120,10 @@ def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
     y_hold = encoding.encode(hold)["y"]
     d_syn = distance_to_closest(encoding, train, syn)
     d_hold = distance_to_closest(encoding, train, hold)
-    d_all = distance_to_closest(encoding, real, syn)
+    if train is real or train.num_rows == real.num_rows:
+        d_all = d_syn
+    else:
+        d_all = np.minimum(d_syn, distance_to_closest(encoding, test, syn))
     per_class, closer_n, closer_of = {}, 0, 0
     for c in np.unique(y_syn):
         ds, dh = d_syn[y_syn == c], d_hold[y_hold == c]
