@@ -489,3 +489,29 @@ def test_one_hot_blocks_after_a_one_hot_encoder_stay_one_hot():
     kept = VAEOverSampler(random_state=0, epochs=1, hidden=(8,), latent_dim=2, categorical=[3])
     kept.fit_resample(X, y)
     assert kept.onehot_groups_ == [[6, 7, 8]]
+
+
+def test_one_hot_blocks_of_a_dataframe_stay_one_hot():
+    """`pd.get_dummies` (bool columns) and a float 0/1 frame (a ColumnTransformer with pandas
+    output): the blocks are found as for arrays, every synthetic row has one 1 per block,
+    and the frame keeps its dtypes and real rows (session 30's audit: 54-60 % of synthetic
+    rows had no category or several)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"num": rng.normal(size=n), "c": rng.choice(list("abcd"), n),
+                          "s": rng.choice(["x", "y"], n)})
+    y = (rng.random(n) < 0.2).astype(int)
+    dummies = pd.get_dummies(frame, columns=["c"])  # num, s, c_a ... c_d (bool)
+    floats = dummies.astype({c: float for c in dummies.columns if c.startswith("c_")})
+    for X in (dummies, floats):
+        sampler = VAEOverSampler(random_state=0, epochs=3, hidden=(16,), latent_dim=2)
+        X_res, _ = sampler.fit_resample(X, y)
+        assert sampler.onehot_groups_ == [[2, 3, 4, 5]]
+        assert list(X_res.dtypes) == list(X.dtypes)
+        synthetic = X_res.iloc[n:]
+        assert len(synthetic) > 0
+        block = synthetic[["c_a", "c_b", "c_c", "c_d"]].astype(float)
+        np.testing.assert_array_equal(block.sum(axis=1), 1.0)
+        pd.testing.assert_frame_equal(X_res.iloc[:n], X)

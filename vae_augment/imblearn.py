@@ -35,6 +35,7 @@ from vae_augment.imblearn_convert import (
     _arrow_to_array,
     _arrow_to_frame,
     _as_list,
+    _frame_numbers,
     _frame_to_arrow,
     _holds_missing,
     _is_dataframe,
@@ -370,8 +371,11 @@ class VAEOverSampler(BaseOverSampler):
         # a OneHotEncoder's blocks (SMOTE's place in a pipeline) as one category each
         named = {*exclude, *self._columns("categorical", columns, names),
                  *self._columns("numeric", columns, names)}
-        self.onehot_groups_ = [] if is_frame else onehot_groups(dense, names, named)
-        table = collapse_onehot(table, dense, names, self.onehot_groups_)
+        # a DataFrame's blocks (pd.get_dummies, a ColumnTransformer with pandas output) are
+        # searched among its numeric and bool columns
+        values = _frame_numbers(X, pd) if is_frame else dense
+        self.onehot_groups_ = onehot_groups(values, names, named)
+        table = collapse_onehot(table, values, names, self.onehot_groups_)
 
         self.seed_ = self._seed()
         train_kwargs = {name: getattr(self, name) for name in _TRAIN_PARAMS if name in _DEFAULTS}
@@ -417,7 +421,8 @@ class VAEOverSampler(BaseOverSampler):
         y_res = np.concatenate([y, y_new.astype(y.dtype, copy=False)])
 
         if is_frame:
-            synth_frame = _arrow_to_frame(synthetic, X, names, pd) if n_new else X.iloc[:0]
+            synth_frame = (_arrow_to_frame(expand_onehot(synthetic, names, self.onehot_groups_),
+                                           X, names, pd) if n_new else X.iloc[:0])
             X_res = pd.concat(
                 [X.reset_index(drop=True), synth_frame.reset_index(drop=True)],
                 ignore_index=True,

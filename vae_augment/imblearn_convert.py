@@ -104,6 +104,19 @@ def _arrow_to_frame(table: pa.Table, X, names: list[str], pd):
     return frame
 
 
+def _frame_numbers(X, pd) -> np.ndarray:
+    """float64 [rows, columns]: a DataFrame's numeric and bool columns as numbers, every other
+    column (and a missing value) NaN, which no one-hot block holds (`onehot_groups`)."""
+    cols = []
+    for i in range(X.shape[1]):
+        col = X.iloc[:, i]
+        if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+            cols.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
+        else:
+            cols.append(np.full(len(col), np.nan))
+    return np.column_stack(cols) if cols else np.zeros((len(X), 0))
+
+
 def _missing_marker(values: np.ndarray):
     """The missing value an object column uses: None if that is all it holds, else NaN
     (what pandas and scikit-learn's imputers expect)."""
