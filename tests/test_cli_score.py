@@ -133,7 +133,7 @@ def test_python_scoring_takes_dataframes_and_checks_its_arguments(artifact, mixe
     with pytest.raises(VAEAugmentError, match=r"`table` must be a pyarrow Table or RecordBatch "
                                               r"or a pandas DataFrame, got list"):
         scoring.anomaly_scores(artifact, [1, 2])
-    with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer, got None"):
+    with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer in \[0, 2\*\*32 - 1\], got None"):
         scoring.anomaly_scores(artifact, t, method="iwae", seed=None)
 
 

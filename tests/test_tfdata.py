@@ -698,3 +698,16 @@ def test_rounded_decimals_are_the_nearest_doubles(tmp_path):
     np.testing.assert_array_equal(got, np.round(got * 10) / 10)
     stream = tfdata.synthetic_dataset(art, "b", batch_size=BLOCK_ROWS, seed=1, n=3000)
     np.testing.assert_array_equal(np.concatenate([b["x"].numpy() for b in stream]), got)
+
+
+@pytest.mark.parametrize("seed", [2**32, -1])
+def test_a_seed_outside_32_bits_is_refused_not_wrapped(mixed_artifact, seed):
+    """Generation uses a seed's low 32 bits: 2**32 gave seed 0's rows and -1 those of
+    2**32 - 1 (session 30's audit). Every entry point refuses them, as training does."""
+    from vae_augment.api import sample
+    from vae_augment.errors import VAEAugmentError
+
+    with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer in \[0, 2\*\*32 - 1\]"):
+        tfdata.synthetic_dataset(str(mixed_artifact), "a", batch_size=8, seed=seed, n=8)
+    with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer in \[0, 2\*\*32 - 1\]"):
+        sample(str(mixed_artifact), {"a": 8}, seed=seed)

@@ -23,6 +23,7 @@ from vae_augment.errors import (
     SchemaError,
     VAEAugmentError,
     arg,
+    check_seed,
     columns_note,
 )
 from vae_augment.io import (
@@ -192,6 +193,7 @@ def sample(
     """
     from vae_augment.sampler import Sampler
 
+    check_seed(seed)
     if output is None and (partition_by or output_shards is not None):
         raise VAEAugmentError("`partition_by` and `output_shards` lay out an `output`; "
                               "with `output` None the rows come back as a table")
@@ -334,6 +336,7 @@ def balance(
     schema = read_schema(paths)
     if label not in schema.names:
         raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(schema.names)}")
+    check_seed(seed)
     if privacy_min_distance is not None:
         from vae_augment.private_sampling import check_min_distance
 

@@ -86,9 +86,13 @@ class ArtifactError(VAEAugmentError):
 
 
 def check_seed(seed, name: str = "seed") -> int:
-    """`seed` as an int; `VAEAugmentError` naming `name` unless it is an integer (not a bool)."""
+    """`seed` as an int; `VAEAugmentError` naming `name` unless it is an integer (not a bool)
+    in [0, 2**32 - 1], the range training takes too: generation uses the seed's low 32 bits,
+    so 2**32 would give seed 0's rows and -1 those of 2**32 - 1."""
     import numbers
 
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool):
-        raise VAEAugmentError(f"`{name}` must be an integer, got {seed!r}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) \
+            or not 0 <= int(seed) < 2**32:
+        raise VAEAugmentError(f"{arg(name)} must be an integer in [0, 2**32 - 1], got "
+                              f"{seed!r}")
     return int(seed)
