@@ -200,11 +200,12 @@ def _class_gaps(report, guided: bool) -> list[dict[str, Any]]:
         if not {"none", "vae_augment"} <= set(res):
             continue
         def class_gap(i, ref, figure="f1_per_class", key=key):
-            return _paired([r[key]["vae_augment"][figure][i] - r[key][ref][figure][i]
-                            for r in runs if key in r and ref in r[key]
-                            and (r[key]["vae_augment"].get(figure) or [None] * (i + 1))[i]
-                            is not None
-                            and (r[key][ref].get(figure) or [None] * (i + 1))[i] is not None])
+            def at(run, method):  # class i's figure, or None when the run lacks it
+                values = ((run.get(key) or {}).get(method) or {}).get(figure)
+                return None if values is None else values[i]
+
+            return _paired([at(r, "vae_augment") - at(r, ref) for r in runs
+                            if at(r, "vae_augment") is not None and at(r, ref) is not None])
 
         flagged = []
         for i in grown:

@@ -112,11 +112,20 @@ class StandardFeatures:
         return num, cat
 
     def fit(self, table) -> StandardFeatures:
+        self._fit(*self._parts(table))
+        return self
+
+    def fit_transform(self, table) -> np.ndarray:
+        """`fit`, then `transform` of the same rows, reading them once."""
+        num, cat = self._parts(table)
+        self._fit(num, cat)
+        return self._transform(num, cat)
+
+    def _fit(self, num: np.ndarray, cat: np.ndarray) -> None:
         from sklearn.impute import SimpleImputer
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-        num, cat = self._parts(table)
         self._num_kept = ~np.isnan(num).all(axis=0)
         self._cat_kept = ~(cat != cat).all(axis=0)  # NaN != NaN: the missing entries
         if self._num_kept.any():
@@ -127,11 +136,12 @@ class StandardFeatures:
                 SimpleImputer(strategy="most_frequent"),
                 OneHotEncoder(handle_unknown="ignore", sparse_output=False),
             ).fit(cat[:, self._cat_kept])
-        return self
 
     def transform(self, table) -> np.ndarray:
-        num, cat = self._parts(table)
-        parts = [np.zeros((table.num_rows, 0))]
+        return self._transform(*self._parts(table))
+
+    def _transform(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        parts = [np.zeros((len(num), 0))]
         if self._num is not None:
             parts.append(self._num.transform(num[:, self._num_kept]))
         if self._cat is not None:
@@ -219,7 +229,8 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
         out["skipped"] = "needs at least two classes in real-train and a non-empty real-test"
         return out
     if features == "standard":
-        standard = StandardFeatures(encoding).fit(train)
+        standard = StandardFeatures(encoding)
+        x_tr = standard.fit_transform(train)
         if not standard.n_features_in:
             out["skipped"] = "no feature column has a value in any real-train row"
             return out
@@ -227,7 +238,8 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
     else:
         def featurize(rows):
             return feature_matrix(encoding, rows)
-    x_tr, x_te = featurize(train), featurize(test)
+        x_tr = featurize(train)
+    x_te = featurize(test)
     counts = {c: int((y_tr == c).sum()) for c in present}
     # the minority: the rarest real-train class that real-test has rows of to score (with
     # fewer than two such classes, the rarest of real-train, whose F1 is then None)
