@@ -431,6 +431,10 @@ def test_parameter_types_a_search_space_produces():
         VAEOverSampler(precision="bogus", **TINY).fit_resample(X, y)
     with pytest.raises(ValueError, match=r"0 feature\(s\) \(shape=\(40, 0\)\)"):
         VAEOverSampler(**TINY).fit_resample(pd.DataFrame(index=range(40)), y[:40])
+    # our message, not narwhals' DuplicateError from scikit-learn's validation
+    dup = pd.DataFrame(X[:, :2], columns=["a", "a"])
+    with pytest.raises(ValueError, match=r"duplicate column names \['a'\]"):
+        VAEOverSampler(**TINY).fit_resample(dup, y)
 
 
 def test_object_array_missing_values_stay_nan():

@@ -274,6 +274,11 @@ class VAEOverSampler(BaseOverSampler):
         """Validates without casting: DataFrames keep their dtypes, arrays keep theirs."""
         y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         if _is_dataframe(X):
+            # before scikit-learn's validation, which raises narwhals' DuplicateError first
+            names = [str(c) for c in X.columns]
+            if len(set(names)) != len(names):
+                dup = sorted({n for n in names if names.count(n) > 1})
+                raise ValueError(f"`X` has duplicate column names {dup}; expected unique names")
             validate_data(self, X=X, y=y, reset=True, skip_check_array=True)
             check_consistent_length(X, y)
             if len(X) == 0:
@@ -281,10 +286,6 @@ class VAEOverSampler(BaseOverSampler):
             if X.shape[1] == 0:  # scikit-learn's wording for arrays
                 raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is "
                                  "required by VAEOverSampler.")
-            names = [str(c) for c in X.columns]
-            if len(set(names)) != len(names):
-                dup = sorted({n for n in names if names.count(n) > 1})
-                raise ValueError(f"`X` has duplicate column names {dup}; expected unique names")
         else:
             X, y = validate_data(
                 self,
