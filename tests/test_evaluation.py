@@ -967,3 +967,29 @@ def test_the_exact_copy_search_reuses_the_real_train_one(two_samples, monkeypatc
     evaluate(a, b, label="label", sections=["privacy"], seed=0,
              holdout=make_mixed_table(200, seed=5, with_tensor=False))
     assert seen == [a.num_rows, a.num_rows]
+
+
+def test_names_the_fonts_cannot_draw_give_one_warning(two_samples, tmp_path):
+    """Column and class names in a script the installed fonts lack (CJK here) warned once per
+    glyph and plot from matplotlib; now once, saying where the exact names are."""
+    import warnings
+
+    a, b = two_samples
+    rename = {"f": "收入", "s": "城市"}
+    a = a.rename_columns([rename.get(c, c) for c in a.column_names])
+    b = b.rename_columns([rename.get(c, c) for c in b.column_names])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate(a, b, label="label", sections=["fidelity"], seed=0,
+                          report_dir=tmp_path / "rep")
+    assert "marginals" in report["plots"]
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "missing from font" in m], messages
+    from matplotlib import font_manager
+
+    from vae_augment.report_plots import _FALLBACK_FONTS
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    glyphs = [m for m in messages if "cannot draw" in m]
+    if not installed & set(_FALLBACK_FONTS):  # this machine: DejaVu only, no CJK glyphs
+        assert len(glyphs) == 1 and "收" in glyphs[0], messages

@@ -37,8 +37,41 @@ def draw(report, plots) -> dict[str, Any]:
     fid = report.get("fidelity") is not None  # sections left out (`sections=`) draw nothing
     _plt()
     # column and class names are text, not mathtext: a "$" in a name would fail to parse
-    with matplotlib.rc_context({"text.parse_math": False}):
-        return _draw(report, plots, fid)
+    rc = {"text.parse_math": False, "font.family": _font_families(matplotlib)}
+    with matplotlib.rc_context(rc), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawn = _draw(report, plots, fid)
+    missing = set()
+    for w in caught:  # matplotlib warns once per glyph and plot: one warning instead
+        text = str(w.message)
+        if "missing from font" in text and text.startswith("Glyph "):
+            missing.add(chr(int(text.split()[1])) if text.split()[1].isdigit() else "?")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        warnings.warn(
+            f"the installed fonts cannot draw {len(missing)} character(s) of the column or "
+            f"class names ({''.join(sorted(missing)[:10])}{'...' if len(missing) > 10 else ''})"
+            ": they show as boxes in the report's plots; report.json and the HTML text have "
+            "the names exactly. Installing a font that has them (e.g. Noto Sans CJK) fixes "
+            "the plots.", stacklevel=3)
+    return drawn
+
+
+# fonts with wide coverage that matplotlib falls back to for a glyph the first lacks, when
+# installed (matplotlib >= 3.6 takes a list of families)
+_FALLBACK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK KR",
+                   "Noto Sans CJK TC", "Source Han Sans", "WenQuanYi Zen Hei",
+                   "WenQuanYi Micro Hei", "Droid Sans Fallback", "Arial Unicode MS",
+                   "Microsoft YaHei", "MS Gothic", "AppleGothic", "Noto Sans")
+
+
+def _font_families(matplotlib) -> list[str]:
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    first = list(matplotlib.rcParams["font.family"])
+    return first + [name for name in _FALLBACK_FONTS if name in installed and name not in first]
 
 
 def _draw(report, plots, fid: bool) -> dict[str, Any]:
