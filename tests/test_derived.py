@@ -242,3 +242,24 @@ def test_a_column_a_few_units_off_its_source_is_not_derived():
     pairs = {frozenset((d.target, d.source)) for d in derived}
     assert frozenset(("age", "age_at_signup")) not in pairs
     assert frozenset(("x", "double_x")) in pairs
+
+
+def test_a_chain_of_exact_columns_is_derived_from_the_column_that_keeps_every_grid():
+    """``a = b + 1`` and ``b = 2 c`` (integers): the schema's first column, a, was the source
+    of both, and ``c = (a - 1) / 2`` is half a unit off for even a, so rounding it broke
+    ``b = 2 c`` in generated rows (session 30's audit). c gives both on their grids."""
+    from vae_augment.constraints import resolve_rules
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    n = 600
+    c = rng.integers(0, 50, n)
+    table = pa.table({"a": pa.array(2 * c + 1, pa.int64()), "b": pa.array(2 * c, pa.int64()),
+                      "c": pa.array(c, pa.int64()),
+                      "label": rng.choice(["p", "q"], size=n)})
+    _, derived, _, _ = resolve_rules("auto", table, fit_encoding(table, "label"))
+    assert sorted((d.target, d.source) for d in derived) == [("a", "c"), ("b", "c")]
+    # every value the model could draw for c gives a and b on their lines, as integers
+    for d in derived:
+        values = d.values(np.arange(-5, 60))
+        np.testing.assert_allclose(values, np.round(values), rtol=0, atol=1e-9)

@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
 import warnings
@@ -187,6 +188,18 @@ class Dependency:
 
     def __str__(self) -> str:
         return f"{self.column} = f({self.determinant})"
+
+
+def _keeps_grid(slope: float, intercept: float, unit_source: float, unit_target: float
+                ) -> bool:
+    """Whether ``slope * s + intercept`` lands on the target's grid (multiples of
+    `unit_target`; 0: no grid) for every `s` on the source's (multiples of `unit_source`)."""
+    if unit_target == 0.0:
+        return True
+    if unit_source == 0.0:
+        return False
+    step, offset = slope * unit_source / unit_target, intercept / unit_target
+    return bool(abs(step - round(step)) < 1e-6 and abs(offset - round(offset)) < 1e-6)
 
 
 def parse_relation(text: str | Relation) -> Relation:
@@ -367,9 +380,17 @@ class RelationStats:
                     tol = 1e-7 * np.sqrt(self.pair_m2[i, j] / n)
                 if rsd <= tol:
                     intercept = self.pair_mean[i, j] - slope * self.pair_mean[j, i]
-                    # ties (exact both ways): the source earlier in the schema
-                    cands.append((round(rsd / tol, 6), j, i, t, src, float(slope),
-                                  float(intercept)))
+                    grid = _keeps_grid(slope, intercept, units.get(src, 0.0),
+                                       units.get(t, 0.0))
+                    cands.append([round(rsd / tol, 6), not grid, 0, j, i, t, src,
+                                  float(slope), float(intercept)])
+        # ties (exact both ways, as in a chain a = b + 1, b = 2 c): a source whose values
+        # give the target values on its own grid (c for a and b: (a - 1) / 2 is half a unit
+        # off for even a, and rounding it breaks b = 2 c), the one with most such targets,
+        # then the source earlier in the schema
+        on_grid = collections.Counter(c[6] for c in cands if not c[1])
+        for c in cands:
+            c[2] = -on_grid[c[6]]
         out: list[Derived] = []
         for *_, t, src, slope, intercept in sorted(cands):
             if all(t not in (d.target, d.source) and src != d.target for d in out):
