@@ -249,6 +249,19 @@ def test_console_script_exit_code(tmp_path):
     assert proc.stdout == ""
 
 
+@pytest.mark.parametrize("module", ["vae_augment", "vae_augment.cli"])
+def test_python_m_has_every_command(module):
+    """`python -m vae_augment.cli` listed only fit, sample, balance and info: run as
+    __main__, the module's plugins registered score, encode and evaluate elsewhere."""
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    listed = {line.split()[0] for line in proc.stdout.split("COMMAND", 2)[2].splitlines()
+              if line.startswith("    ") and not line.startswith("     ")}
+    assert listed == {"fit", "sample", "balance", "info", "encode", "score", "evaluate"}, (
+        proc.stdout)
+
+
 @pytest.mark.parametrize("form", ["dir", "glob"])
 def test_directory_and_glob_inputs(tmp_path, mixed_table, mixed_artifact, capsys, form):
     parts = tmp_path / "parts"

@@ -700,4 +700,9 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQU
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m vae_augment.cli` runs this file as __main__; the plugin modules register
+    # their commands (encode, score, evaluate) with `vae_augment.cli`, a second copy of it,
+    # so run that copy's main
+    from vae_augment.cli import main as _main
+
+    sys.exit(_main())
