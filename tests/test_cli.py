@@ -450,6 +450,26 @@ def test_cli_balance_json_summary_matches_the_output(tmp_path, mixed_parquet, mi
     assert summary["null_label_rows"] == 0
 
 
+def test_balance_with_encoding_statistics_counts_the_input(tmp_path, mixed_table,
+                                                           mixed_artifact, capsys):
+    """`balance --encoding` (statistics of a larger table, as pipelines/fit_stats.py writes)
+    balanced by the encoding's class counts: the output was not balanced, and the summary's
+    null-label rows went negative."""
+    part = tmp_path / "part.parquet"
+    pq.write_table(mixed_table.slice(0, 200), part)
+    out = tmp_path / "o.parquet"
+    code, stdout, err = run(["balance", part, out, "--label", "label", "--model-dir",
+                             tmp_path / "m", "--encoding", mixed_artifact / "encoding.json",
+                             "--json", *FAST_ARGS], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    labels = mixed_table.slice(0, 200).column("label").to_pylist()
+    before = {c: labels.count(c) for c in sorted(set(labels))}
+    assert summary["counts_before"] == before and summary["null_label_rows"] == 0
+    written = pq.read_table(out).column("label").to_pylist()
+    assert {c: written.count(c) for c in before} == {c: max(before.values()) for c in before}
+
+
 def test_ctrl_c_in_training_names_the_checkpoint_to_resume_from(tmp_path, mixed_parquet,
                                                                 monkeypatch, capsys):
     import vae_augment.api

@@ -388,7 +388,8 @@ def balance(
         kwargs = dict(fit_kwargs or {})
         kwargs.setdefault("seed", seed)
         art = fit(paths, label=label, model_dir=model_dir, verbose=verbose, **kwargs)
-        counts = dict(art.encoding.class_counts)
+        # the input's counts: the encoding's are another table's with `encoding=` statistics
+        counts = early
     counts = {c: counts.get(c, 0) for c in art.encoding.classes if counts.get(c, 0) > 0}
     generate = samples_to_generate(counts, sampling_strategy)
     # the input's schema, metadata included (the model's may carry its training file's)
