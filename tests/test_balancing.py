@@ -80,3 +80,23 @@ def test_a_callable_sees_the_labels_in_their_own_dtype_as_in_imbalanced_learn():
         samples_to_generate({"no": 9, "yes": 3}, lambda y: {"zzz": 9})
     with pytest.raises(VAEAugmentError, match=r"callable returned a list, not a dict"):
         samples_to_generate({"no": 9, "yes": 3}, lambda y: [9])
+    # said once: "`sampling_strategy`: `sampling_strategy` callable returned ..." before
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` callable returned"):
+        samples_to_generate({"no": 9, "yes": 3}, lambda y: [9])
+
+
+@pytest.mark.parametrize("strategy", ["minority", "not minority", "not majority", "all"])
+@pytest.mark.parametrize("counts", [{"b": 10, "a": 10, "c": 50}, {"c": 50, "b": 50, "a": 10},
+                                    {2: 7, 0: 7, 1: 30}])
+def test_ties_go_where_imbalanced_learn_puts_them(counts, strategy):
+    """Counts in first-seen order (a Counter, a model's counts) broke ties by that order;
+    imbalanced-learn counts in np.unique's order, so the smallest label wins a tie."""
+    from vae_augment.tfdata import mixture_weights
+
+    got = target_counts(counts, strategy)
+    want = imblearn_counts(counts, strategy)
+    assert got == want
+    assert list(got) == list(counts)  # the caller's order kept
+    _, _, target = mixture_weights(counts, strategy)  # tf.data's target mixture, same rule
+    total = sum(want.values())
+    assert target == pytest.approx({c: want[c] / total for c in counts})

@@ -105,13 +105,39 @@ def test_strategy_form_is_checked_when_the_pipeline_is_built(mixed_artifact):
     with pytest.raises(VAEAugmentError, match=r"target for class 'a' must be a non-negative "
                                               r"integer, got -1"):
         BalanceClasses(m, "label", {"a": -1})
-    with pytest.raises(VAEAugmentError, match=r"as a float is for two classes only"):
-        BalanceClasses(m, "label", 0.5)  # three classes
     with pytest.raises(VAEAugmentError, match=r"as a float must be a ratio in \(0, 1\], got 2.0"):
         BalanceClasses(m, "label", 2.0)
     with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be one of"):
         BalanceClasses(m, "label", "bogus")  # the Python name, not the CLI flag
     BalanceClasses(m, "label", {"b": 400})
+
+
+def test_a_float_strategy_is_judged_by_the_classes_in_the_data(mixed_artifact, mixed_table,
+                                                               tmp_path):
+    """A three-class model refused a float when the pipeline was built, where `balance`
+    (and imbalanced-learn) judge by the classes the data holds: two here."""
+    import pyarrow.compute as pc
+
+    from vae_augment.api import balance, load_artifact
+
+    two = mixed_table.filter(pc.is_in(mixed_table.column("label"), pa.array(["a", "b"])))
+    pq.write_table(two, tmp_path / "two.parquet")
+    want = balance(str(tmp_path / "two.parquet"), label="label", model=load_artifact(str(mixed_artifact)),
+                   sampling_strategy=0.5, seed=0)["counts_after"]
+    bal = BalanceClasses(str(mixed_artifact), "label", 0.5)
+    with BeamTestPipeline(runner=RUNNER) as p:
+        out = p | beam.Create([two]) | bal
+
+        def check(tables):
+            got = pa.concat_tables(tables).column("label").to_pylist()
+            counts = {c: got.count(c) for c in set(got)}
+            if counts != want:
+                raise BeamAssertException(f"{counts} != {want}")
+
+        assert_that(out, check)
+    with pytest.raises(Exception, match=r"float only when the type of target is binary"):
+        with BeamTestPipeline(runner=RUNNER) as p:  # all three classes: imbalanced-learn's rule
+            _ = p | beam.Create([mixed_table]) | BalanceClasses(str(mixed_artifact), "label", 0.5)
 
 
 def test_dict_strategy_keys_map_to_integer_classes(tmp_path):

@@ -64,7 +64,8 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
 
 def check_strategy_form(sampling_strategy: SamplingStrategy, encoding) -> SamplingStrategy:
     """Checks what can be checked of a strategy without the data's counts, against a model's
-    classes: a known name; a float in (0, 1] for two classes; a dict of non-negative integer
+    classes: a known name; a float in (0, 1] (the data's counts decide whether it has the
+    two classes a float needs); a dict of non-negative integer
     targets for classes the model knows, its keys mapped to the class values as
     `Encoding.class_index` maps them (``"1"`` for the integer class 1, ``"true"`` for
     True); or a callable. Returns the strategy (a dict with mapped keys). The counts decide
@@ -95,10 +96,8 @@ def check_strategy_form(sampling_strategy: SamplingStrategy, encoding) -> Sampli
         if not (np.isfinite(float(s)) and 0 < float(s) <= 1):
             raise VAEAugmentError(f"{arg('sampling_strategy')} as a float must be a ratio in "
                                   f"(0, 1], got {s!r}")
-        if len(encoding.classes) != 2:
-            raise VAEAugmentError(
-                f"{arg('sampling_strategy')} as a float is for two classes only (imbalanced-"
-                f"learn's rule); the model has {len(encoding.classes)}: give a dict or a name")
+        # two classes only, but those in the data, as `balance` and imbalanced-learn judge:
+        # a model of more classes may balance data of two, so the counts decide
         return s
     raise VAEAugmentError(f"{arg('sampling_strategy')} must be a name, a float, a dict or a "
                           f"callable, got {type(s).__name__}")
@@ -124,9 +123,13 @@ def samples_to_generate(
     """
     from imblearn.utils import check_sampling_strategy
 
-    classes = list(counts)
-    if len(classes) < 2:
-        raise VAEAugmentError(f"need at least 2 classes to balance, got {classes}")
+    given = list(counts)
+    if len(given) < 2:
+        raise VAEAugmentError(f"need at least 2 classes to balance, got {given}")
+    try:  # imbalanced-learn counts classes in np.unique's order: ties go to the smallest
+        classes = sorted(given)
+    except TypeError:  # values that do not compare: the given order
+        classes = given
     for c, n in counts.items():
         if not isinstance(n, numbers.Integral) or n < 0:
             raise VAEAugmentError(f"class count for {c!r} must be a non-negative integer, got {n!r}")
@@ -175,9 +178,11 @@ def samples_to_generate(
     y = np.repeat(np.arange(len(classes)), [counts[c] for c in classes])
     try:
         result = check_sampling_strategy(strategy, y, "over-sampling")
+    except VAEAugmentError:  # ours, from the callable's checks: worded already
+        raise
     except ValueError as exc:
         raise VAEAugmentError(f"{arg('sampling_strategy')}: {exc}") from exc
-    out = {c: 0 for c in classes}
+    out = {c: 0 for c in given}
     for i, n in result.items():
         out[classes[int(i)]] = int(n)
     return out
