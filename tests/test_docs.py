@@ -32,6 +32,24 @@ def test_readme_python_api_block_runs(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "runs" / "churn").is_dir()
 
 
+def test_readme_keras_load_block_runs_in_a_fresh_process(mixed_artifact):
+    """Plain `keras.saving.load_model` needs vae_augment.model imported (the package
+    imports it lazily): the README's block says so, and runs as written."""
+    import subprocess
+    import sys
+
+    block = _readme_block("## The artifact").replace("runs/churn", str(mixed_artifact))
+    code = block + "\nprint(type(model).__name__)\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "ConditionalVAE"
+    without = code.replace("import vae_augment.model", "import vae_augment")
+    proc = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode != 0 and "Could not locate class 'ConditionalVAE'" in proc.stderr
+
+
 def test_tfdata_example_runs(capsys, tmp_path, monkeypatch):
     import tempfile
 

@@ -300,7 +300,8 @@ class Encoding:
         outside the column's training range is encoded as the range's end, unless
         `extrapolate` (anomaly scores, latent encodings): then the map goes on past the end
         on the normal scale at the slope of the column's outer 5 % of knots, so a value's
-        score keeps growing with its distance from the range.
+        score keeps growing with its distance from the range, up to `EXTRAPOLATION_CAP`
+        on the normal scale (values further out encode alike).
 
         Raises:
             SchemaError: a column is missing, has the wrong type, or holds a category the
