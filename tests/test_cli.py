@@ -470,6 +470,33 @@ def test_balance_with_encoding_statistics_counts_the_input(tmp_path, mixed_table
     assert {c: written.count(c) for c in before} == {c: max(before.values()) for c in before}
 
 
+def test_an_interrupted_fits_checkpoints_are_not_trained_over(tmp_path, mixed_parquet, capsys):
+    """`balance --model-dir D` (or `fit`) where D holds only an interrupted fit's checkpoints
+    trained afresh and deleted them; it now says to add --resume, which continues."""
+    import os
+
+    model_dir = tmp_path / "m"
+    code, _, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", model_dir,
+                        "--checkpoint-every", "3", *FAST_ARGS], capsys)
+    assert code == 0, err
+    for name in os.listdir(model_dir):  # as Ctrl-C leaves it: checkpoints, no model
+        if name != "checkpoints":
+            os.remove(model_dir / name)
+    kept = sorted(os.listdir(model_dir / "checkpoints"))
+    out = tmp_path / "o.parquet"
+    for inputs in ([mixed_parquet], [mixed_parquet, out]):  # fit, balance
+        command = "fit" if len(inputs) == 1 else "balance"
+        code, _, err = run([command, *inputs, "--label", "label", "--model-dir", model_dir,
+                            *FAST_ARGS], capsys)
+        assert code == 2 and "holds an interrupted fit's checkpoint" in err, err
+        assert "add --resume to continue from it" in err
+        assert sorted(os.listdir(model_dir / "checkpoints")) == kept and not out.exists()
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                        model_dir, "--resume", *FAST_ARGS], capsys)
+    assert code == 0, err
+    assert out.exists() and (model_dir / "model.keras").exists()
+
+
 def test_ctrl_c_in_training_names_the_checkpoint_to_resume_from(tmp_path, mixed_parquet,
                                                                 monkeypatch, capsys):
     import vae_augment.api

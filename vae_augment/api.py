@@ -25,6 +25,7 @@ from vae_augment.errors import (
     arg,
     check_seed,
     columns_note,
+    option,
 )
 from vae_augment.io import (
     AtomicParquetWriter,
@@ -49,6 +50,26 @@ def checkpoint_location(model_dir, checkpoint_dir, checkpoint_every, resume) -> 
     if checkpoint_dir is None and model_dir is not None and (checkpoint_every or resume):
         return os.path.join(os.fspath(model_dir), "checkpoints")
     return None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+
+
+def _refuse_interrupted(model_dir) -> None:
+    """An `ArtifactError` when `model_dir` holds no artifact but an interrupted fit's
+    checkpoints in MODEL_DIR/checkpoints: training afresh would delete them without a word
+    (saving replaces the directory; checkpointing clears it), after the interruption's
+    message advised resuming from them. A `checkpoint_dir` elsewhere may be shared by runs,
+    so it is left to the fingerprint check of a resume."""
+    from vae_augment.artifact import holds_artifact
+    from vae_augment.checkpoint import latest_checkpoint
+
+    directory = os.path.join(os.fspath(model_dir), "checkpoints")
+    if holds_artifact(model_dir) or not os.path.isdir(directory):
+        return
+    path = latest_checkpoint(directory)
+    if path is not None:
+        raise ArtifactError(
+            f"model directory '{model_dir}' holds an interrupted fit's checkpoint ({path}) and "
+            f"no model: add {option('resume', True)} to continue from it, or delete "
+            f"'{directory}' to train afresh")
 
 
 def fit(
@@ -124,6 +145,8 @@ def fit(
                     f"{arg(what)} must not be the model directory itself (saving replaces "
                     f"it); use a folder inside it, e.g. '{os.path.join(model_dir, 'logs')}'")
         check_replaceable(model_dir, _inside(model_dir, checkpoint_dir, tensorboard))
+        if not resume:
+            _refuse_interrupted(model_dir)
     for what, path in (("the model", model_dir), ("checkpoints", checkpoint_dir),
                        ("TensorBoard logs", tensorboard)):
         if path is not None:  # saving replaces the model directory from its parent
