@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 
@@ -27,7 +28,7 @@ def _not_the_bigquery_notice(record: logging.LogRecord) -> bool:
 logging.getLogger().addFilter(_not_the_bigquery_notice)
 
 __all__ = [
-    "DEFAULT_RUNNER", "parse_args", "check_args", "prepare_output", "read_inputs",
+    "DEFAULT_RUNNER", "parse_args", "check_args", "prepare_output", "staging_dir", "read_inputs",
     "is_dask", "runs_in_process", "num_shards", "finish", "write_dead_letter", "main",
 ]
 
@@ -37,7 +38,7 @@ EPILOG = (
     "--direct_running_mode, --temp_location, --setup_file, --project, ...). Without --runner "
     "the job runs on Beam's in-process FnApiRunner (no network needed)."
 )
-_CREATED: set[str] = set()  # output directories this process created (removed if a run fails)
+_STAGED: dict[str, str] = {}  # output -> the staging directory its run writes (`prepare_output`)
 
 
 def add_output_args(
@@ -84,15 +85,23 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
     return args, options
 
 
-def prepare_output(output: str, overwrite: bool) -> str:
-    """Checks/creates the output directory and returns it without a trailing slash.
+#: the files a job writes: ``NAME-SSSSS-of-NNNNN.parquet`` (Beam's flat sink, and the empty
+#: file of a partitioned output of no rows), ``key=value/.../NAME-SSSSS.parquet``
+_OWN_FILE = re.compile(r"[A-Za-z_]+-\d{5}(-of-\d{5})?\.parquet")
 
-    Refuses a directory that already holds Parquet files (its own, or in ``key=value``
-    folders: a partitioned run's) unless `overwrite`, in which case those files are deleted
-    first, and emptied ``key=value`` folders too (so no stale shard of an earlier run
-    survives). A directory it creates is removed again if the run fails (`finish`, `main`).
+
+def prepare_output(output: str, overwrite: bool) -> str:
+    """Checks the output directory and returns it without a trailing slash; the job writes
+    into a staging directory beside it (`staging_dir`), which `finish` moves into place
+    once the run has succeeded.
+
+    Refuses a directory that already holds the Parquet files of an earlier run (its own, or
+    in ``key=value`` folders: a partitioned run's) unless `overwrite`, and, even then, one
+    holding Parquet files that no job writes (a user's data, the job's own input): the
+    overwrite deletes only an earlier run's files, and only after the new run succeeded, so
+    a failed run leaves the earlier output as it was.
     """
-    from apache_beam.io.filesystems import FileSystems
+    import uuid
 
     from vae_augment.errors import InputError
 
@@ -103,20 +112,83 @@ def prepare_output(output: str, overwrite: bool) -> str:
         parent = os.path.dirname(os.path.abspath(output))
         if not os.path.isdir(parent):
             raise InputError(f"`--output` parent directory '{parent}' does not exist")
-    # an earlier run's files: flat, or a partitioned layout (--partition-by)
-    existing = [m.path for pattern in (output + "/*.parquet", output + "/*=*/**.parquet")
-                for m in FileSystems.match([pattern])[0].metadata_list]
-    if existing and not overwrite:
+    ours, foreign = _existing_outputs(output)
+    if foreign:
         raise InputError(
-            f"`--output` '{output}' already holds {len(existing)} Parquet files; pass "
+            f"`--output` '{output}' holds Parquet files no job of this library writes (e.g. "
+            f"'{foreign[0]}'), which --overwrite does not delete: choose another --output, or "
+            "remove them first")
+    if ours and not overwrite:
+        raise InputError(
+            f"`--output` '{output}' already holds {len(ours)} Parquet files; pass "
             "--overwrite to replace them"
         )
-    if "://" not in output and not os.path.isdir(output):
-        os.makedirs(output)
-        _CREATED.add(os.path.abspath(output))
-    if existing:
-        FileSystems.delete(existing)
-        if "://" not in output:  # a partitioned layout's folders, emptied: gone too
+    parent, name = output.rsplit("/", 1) if "/" in output else (".", output)
+    staging = f"{parent}/.{name}.staging-{uuid.uuid4().hex[:12]}"
+    if "://" not in staging:
+        os.makedirs(staging)
+    _STAGED[output] = staging
+    return output
+
+
+def staging_dir(output: str) -> str:
+    """Where the job writes `output` (from `prepare_output`) until `finish` publishes it."""
+    return _STAGED[output]
+
+
+def _existing_outputs(output: str) -> tuple[list[str], list[str]]:
+    """(an earlier run's Parquet files in `output`, Parquet files no job writes there)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    found = [m.path for pattern in (output + "/*.parquet", output + "/*=*/**.parquet")
+             for m in FileSystems.match([pattern])[0].metadata_list]
+    ours, foreign = [], []
+    for path in sorted(set(found)):
+        rel = path[len(output) + 1:]
+        folders, base = rel.split("/")[:-1], rel.rsplit("/", 1)[-1]
+        own = _OWN_FILE.fullmatch(base) and all("=" in f for f in folders)
+        (ours if own else foreign).append(path if own else rel)
+    return ours, foreign
+
+
+def _staged_files(staging: str) -> list[str]:
+    """Paths relative to `staging` of the files a run wrote there (Beam's temp folders left
+    out)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" not in staging:
+        out = []
+        for root, dirs, files in os.walk(staging):
+            dirs[:] = [d for d in dirs if not d.startswith("beam-temp-")]
+            out.extend(os.path.relpath(os.path.join(root, f), staging) for f in files)
+        return sorted(out)
+    return sorted(m.path[len(staging) + 1:]
+                  for m in FileSystems.match([staging + "/**"])[0].metadata_list
+                  if "beam-temp-" not in m.path)
+
+
+def _publish(output: str) -> None:
+    """Moves a finished run's files from its staging directory into `output`, after
+    deleting an earlier run's files there (`prepare_output` checked them): the flat empty
+    file a sink of no rows leaves beside partition folders is dropped (it would hide them
+    from readers that read a directory's own files first)."""
+    import shutil
+
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    staging = _STAGED.pop(output)
+    local = "://" not in output
+    files = _staged_files(staging)
+    if any("/" in f for f in files):  # a partitioned layout
+        for f in [f for f in files if "/" not in f and f.endswith(".parquet")]:
+            with FileSystems.open(f"{staging}/{f}") as fh:
+                if pq.ParquetFile(fh).metadata.num_rows == 0:
+                    files.remove(f)
+    old, _ = _existing_outputs(output)
+    if old:
+        FileSystems.delete(old)
+        if local:  # a partitioned layout's folders, emptied: gone too
             for root, dirs, _ in os.walk(output, topdown=False):
                 for d in dirs:
                     if "=" in d:
@@ -124,7 +196,31 @@ def prepare_output(output: str, overwrite: bool) -> str:
                             os.rmdir(os.path.join(root, d))
                         except OSError:  # holds something else: kept
                             pass
-    return output
+    for f in files:
+        src, dst = f"{staging}/{f}", f"{output}/{f}"
+        if local:
+            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+            os.replace(src, dst)
+        else:
+            FileSystems.rename([src], [dst])
+    if local:
+        os.makedirs(output, exist_ok=True)  # a run of no files still leaves its directory
+        shutil.rmtree(staging, ignore_errors=True)
+    else:
+        _discard_staging(staging)
+
+
+def _discard_staging(staging: str) -> None:
+    import shutil
+
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" not in staging:
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    left = [m.path for m in FileSystems.match([staging + "/**"])[0].metadata_list]
+    if left:
+        FileSystems.delete(left)
 
 
 def read_inputs(patterns: str | Sequence[str]):
@@ -245,15 +341,15 @@ def finish(pipeline, outputs, output_dir: str | None = None, *, dead_letter: str
 
     The join matters on Beam's DaskRunner, which computes only the last transform's graph.
     Returns Beam counters of the `vae_augment` namespace when the runner reports metrics
-    (the names in `counters` as 0 when nothing counted them). The ``beam-temp-*`` folders
-    this run's writes made in `output_dir` and beside `dead_letter` are removed, whether
-    the run succeeds or fails; on failure, so is `output_dir` if `prepare_output` created
-    it and it is empty.
+    (the names in `counters` as 0 when nothing counted them). On success the run's files
+    move from `output_dir`'s staging directory (`prepare_output`) into it; on failure the
+    staging directory is removed and `output_dir` is left as it was. The ``beam-temp-*``
+    folders this run's writes made beside `dead_letter` are removed either way.
     """
     import apache_beam as beam
 
     _ = tuple(outputs) | "Done" >> beam.Flatten()
-    folders = [d for d in (output_dir, _dead_letter_dir(dead_letter)) if d is not None]
+    folders = [d for d in (_dead_letter_dir(dead_letter),) if d is not None]
     before = {d: _temp_folders(d) for d in folders}
     try:
         result = pipeline.run()
@@ -268,6 +364,8 @@ def finish(pipeline, outputs, output_dir: str | None = None, *, dead_letter: str
         remove_created_outputs()
         raise
     _remove_new_temp(before)
+    if output_dir is not None and output_dir in _STAGED:
+        _publish(output_dir)
     return _counters(result, counters)
 
 
@@ -303,13 +401,10 @@ def _remove_new_temp(before: dict[str, set[str]]) -> None:
 
 
 def remove_created_outputs() -> None:
-    """Removes the output directories `prepare_output` created, if they are still empty."""
-    for folder in sorted(_CREATED):
-        try:
-            os.rmdir(folder)
-        except OSError:  # not empty (or already gone): leave it
-            pass
-        _CREATED.discard(folder)
+    """Removes the staging directories of runs that did not finish (`prepare_output`): the
+    outputs themselves are as they were before the run."""
+    for output in list(_STAGED):
+        _discard_staging(_STAGED.pop(output))
 
 
 def dead_letter_prefix(path: str) -> str:

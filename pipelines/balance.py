@@ -74,7 +74,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
     p = beam.Pipeline(options=options)
     result = p | "Read" >> ReadParquetTables(files, validate=False) | "Balance" >> transform
     parts, bad = result if args.dead_letter else (result, None)
-    sinks = [pipelines.write_parquet(part, output, name, schema, shards, args.partition_by)
+    staged = pipelines.staging_dir(output)  # moved into `output` once the run succeeds
+    sinks = [pipelines.write_parquet(part, staged, name, schema, shards, args.partition_by)
              for name, part in (("real", parts.real), ("synthetic", parts.synthetic))]
     if bad is not None:
         sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))

@@ -59,9 +59,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     check_partition_by(transform.output_schema, args.partition_by)  # before any output
     output = pipelines.prepare_output(args.output, args.overwrite)
     p = beam.Pipeline(options=options)
-    sink = pipelines.write_parquet(p | "Sample" >> transform, output, "synthetic",
-                                   transform.output_schema, shards, args.partition_by,
-                                   label="Write")
+    sink = pipelines.write_parquet(p | "Sample" >> transform, pipelines.staging_dir(output),
+                                   "synthetic", transform.output_schema, shards,
+                                   args.partition_by, label="Write")
     counters = pipelines.finish(p, [sink], output, counters=("synthetic_rows",))
     return {"output": output, "requested": {str(c): n for c, n in counts.items()}, **counters}
 

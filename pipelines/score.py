@@ -84,7 +84,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
             dead.append(bad)
         else:
             tables = tables | name >> step
-    sinks = [pipelines.write_parquet(tables | "CountScored" >> beam.Map(_count_scored), output,
+    sinks = [pipelines.write_parquet(tables | "CountScored" >> beam.Map(_count_scored),
+                                     pipelines.staging_dir(output),
                                      "scored", schema, shards, args.partition_by, label="Write")]
     if dead:
         bad = tuple(dead) | "AllBad" >> beam.Flatten()

@@ -216,13 +216,40 @@ def remote_test_filesystem(scheme: str = "vaetestremote") -> str:
                 return scheme
 
             def match(self, patterns, limits=None):
-                local = super().match([p[len(prefix):] for p in patterns], limits)
+                results = super().match([local(p) for p in patterns], limits)
                 return [MatchResult(prefix + r.pattern, [
                     FileMetadata(prefix + m.path, m.size_in_bytes, m.last_updated_in_seconds)
-                    for m in r.metadata_list]) for r in local]
+                    for m in r.metadata_list]) for r in results]
 
             def open(self, path, *args, **kw):
                 return super().open(path[len(prefix):], *args, **kw)
+
+            # writing, as an object store takes it: no folders to make before a rename.
+            # The base class calls these with local paths too (`match` does): strip only
+            # the prefix
+            def create(self, path, *args, **kw):
+                return super().create(local(path), *args, **kw)
+
+            def mkdirs(self, path):
+                os.makedirs(local(path), exist_ok=True)
+
+            def rename(self, sources, destinations):
+                for d in destinations:
+                    os.makedirs(os.path.dirname(local(d)), exist_ok=True)
+                return super().rename([local(s) for s in sources],
+                                      [local(d) for d in destinations])
+
+            def exists(self, path):
+                return super().exists(local(path))
+
+            def delete(self, paths):  # the base class's goes through `match`, prefixed
+                import shutil
+
+                for p in map(local, paths):
+                    shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+
+        def local(path):
+            return path[len(prefix):] if path.startswith(prefix) else path
 
         _REMOTE_FILESYSTEMS[scheme] = RemoteForTest
     return prefix

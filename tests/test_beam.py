@@ -509,7 +509,7 @@ def test_balance_job_errors(beam_inputs, mixed_artifact, tmp_path, capsys):
     assert "trained with label 'label', not 'f'" in capsys.readouterr().err
     existing = tmp_path / "full"
     existing.mkdir()
-    (existing / "old.parquet").write_bytes(b"x")
+    (existing / "real-00000-of-00001.parquet").write_bytes(b"x")
     args = balance_job_args(beam_inputs, mixed_artifact, existing)
     assert job_main("pipelines.balance", balance.run, args) == 2
     assert "pass --overwrite" in capsys.readouterr().err

@@ -217,6 +217,94 @@ def test_a_failed_run_removes_what_it_created(tmp_path, mixed_artifact, bad_labe
     assert os.listdir(kept) == []
 
 
+def test_overwrite_never_deletes_parquet_files_no_job_wrote(tmp_path, mixed_artifact,
+                                                            mixed_table, capsys):
+    """--overwrite deleted every Parquet file in --output: with the output the input's own
+    folder, the input went before the read (session 31's audit). As the CLI does, the
+    job refuses, and keeps every file."""
+    from pipelines import main
+    from pipelines.balance import run
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(mixed_table, data / "p0.parquet")
+    (data / "notes.txt").write_text("keep")
+    assert main("pipelines.balance", run, balance_args(data, data, mixed_artifact,
+                                                       "--overwrite"),
+                uses_tensorflow=False) == 2
+    assert "holds Parquet files no job of this library writes (e.g. 'p0.parquet')" in (
+        one_line_error(capsys, "pipelines.balance"))
+    assert sorted(os.listdir(data)) == ["notes.txt", "p0.parquet"]
+
+
+def test_a_failed_overwrite_keeps_the_earlier_output(tmp_path, mixed_artifact, mixed_parquet,
+                                                     bad_label_parquet, capsys):
+    """--overwrite deleted the earlier output before the run, so a run that failed left
+    nothing; the new files now replace the old only once the run has succeeded."""
+    from pipelines import main
+    from pipelines.balance import run
+
+    out = tmp_path / "o"
+    run(balance_args(mixed_parquet, out, mixed_artifact))
+    before = {f: (out / f).read_bytes() for f in os.listdir(out)}
+    rows = sum(pq.ParquetFile(out / f).metadata.num_rows for f in before)
+    assert main("pipelines.balance", run, balance_args(bad_label_parquet, out, mixed_artifact,
+                                                       "--overwrite"),
+                uses_tensorflow=False) == 2
+    assert "has classes ['zzz']" in one_line_error(capsys, "pipelines.balance")
+    assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
+    assert sorted(os.listdir(tmp_path)) == sorted(["bad.parquet", "o"])  # no staging left
+    # a run that succeeds replaces them (same input: same rows, new files)
+    run(balance_args(mixed_parquet, out, mixed_artifact, "--overwrite", "--partition-by",
+                     "label"))
+    from vae_augment.io import read_table, resolve_inputs
+
+    assert read_table(resolve_inputs(str(out))).num_rows == rows
+    assert not [f for f in os.listdir(out) if f.endswith(".parquet")]  # only the folders
+
+
+def test_a_partitioned_balance_of_no_synthetic_rows_reads_back_whole(
+        tmp_path, mixed_artifact, mixed_parquet, mixed_table):
+    """The synthetic sink of no rows left its empty file at the root beside the real rows'
+    partition folders, and this library, reading a directory's own files first, read 0
+    rows back."""
+    from pipelines.balance import run
+    from vae_augment.io import read_table, resolve_inputs
+
+    counts = pc.value_counts(mixed_table.column("label")).to_pylist()
+    strategy = {c["values"]: c["counts"] for c in counts if c["values"] == "c"}  # as it is
+    out = tmp_path / "o"
+    run(balance_args(mixed_parquet, out, mixed_artifact, "--sampling-strategy",
+                     json.dumps(strategy), "--partition-by", "label"))
+    assert sorted(os.listdir(out)) == ["label=a", "label=b", "label=c"]
+    assert read_table(resolve_inputs(str(out))).num_rows == mixed_table.num_rows
+
+
+def test_a_remote_output_is_published_whole_and_overwritten(tmp_path, mixed_table):
+    """On a remote filesystem (no os.path; a Beam test filesystem over local files) a run's
+    files go from its staging prefix beside the output into the output, an earlier run's
+    files are replaced, and the staging prefix is emptied. (Beam's own sink does not write
+    through this test filesystem, so the run's files are put in the staging prefix here.)"""
+    import pipelines
+
+    prefix = remote_test_filesystem("vaetestpublish")
+    out = f"{prefix}{tmp_path / 'o'}"
+    for overwrite, n in ((False, 3), (True, 5)):
+        assert pipelines.prepare_output(out + "/", overwrite) == out
+        staged = pipelines.staging_dir(out)
+        assert staged.startswith(f"{prefix}{tmp_path}/.o.staging-")
+        local = staged[len(prefix):]
+        os.makedirs(f"{local}/label=a")
+        pq.write_table(mixed_table.slice(0, n), f"{local}/label=a/real-00000.parquet")
+        pq.write_table(mixed_table.slice(0, 0), f"{local}/synthetic-00000-of-00001.parquet")
+        pipelines._publish(out)
+        assert os.listdir(tmp_path / "o") == ["label=a"]
+        assert pq.read_table(tmp_path / "o" / "label=a" / "real-00000.parquet").num_rows == n
+        assert not [f for _, _, files in os.walk(local) for f in files]
+    with pytest.raises(Exception, match="already holds 1 Parquet files; pass --overwrite"):
+        pipelines.prepare_output(out, False)
+
+
 def test_help_does_not_import_tensorflow():
     code = ("import runpy, sys\nsys.argv = ['balance', '--help']\ntry:\n"
             "    runpy.run_module('pipelines.balance', run_name='__main__')\n"
