@@ -100,8 +100,8 @@ def test_partition_by_errors_name_the_problem_and_leave_nothing(tmp_path, monkey
         AtomicParquetWriter(str(tmp_path / "bad"), t.schema, partition_by="s", shards=2)
     # a value no folder name can hold: the error names it, nothing is left
     long = pa.table({"id": [1.0], "s": ["v" * 300]})
-    with pytest.raises(InputError, match=r"cannot make the partition folder 's=vvv.*\(File "
-                                         r"name too long\); partition by another column"):
+    with pytest.raises(InputError, match=r"makes the folder name 's=vvv.*\(302 bytes; file "
+                                         r"systems take 255\); partition by another column"):
         _write(tmp_path / "bad", long, ["s"])
     # too many partitions: an error mid-write, no output and no temporary left
     monkeypatch.setattr(vio, "MAX_PARTITIONS", 3)

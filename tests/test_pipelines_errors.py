@@ -263,6 +263,25 @@ def test_a_failed_overwrite_keeps_the_earlier_output(tmp_path, mixed_artifact, m
     assert not [f for f in os.listdir(out) if f.endswith(".parquet")]  # only the folders
 
 
+def test_a_partition_value_too_long_for_a_folder_is_one_line_and_leaves_nothing(
+        tmp_path, mixed_artifact, mixed_table, capsys):
+    """A 300-character value of the --partition-by column: a Beam traceback of ~90 lines,
+    exit 1, and the real rows' partitions left on disk (session 31's audit)."""
+    from pipelines import main
+    from pipelines.balance import run
+
+    s = mixed_table.column("s").to_pylist()
+    s[3] = "v" * 300
+    i = mixed_table.schema.get_field_index("s")
+    src = tmp_path / "in.parquet"
+    pq.write_table(mixed_table.set_column(i, "s", pa.array(s)), src)
+    assert main("pipelines.balance", run, balance_args(src, tmp_path / "o", mixed_artifact,
+                                                       "--partition-by", "s"),
+                uses_tensorflow=False) == 2
+    assert "(302 bytes; file systems take 255)" in one_line_error(capsys, "pipelines.balance")
+    assert sorted(os.listdir(tmp_path)) == ["in.parquet"]
+
+
 def test_a_partitioned_balance_of_no_synthetic_rows_reads_back_whole(
         tmp_path, mixed_artifact, mixed_parquet, mixed_table):
     """The synthetic sink of no rows left its empty file at the root beside the real rows'

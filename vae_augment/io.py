@@ -213,7 +213,13 @@ def _segment(name: str, value) -> str:
         raise InputError(f"{arg('partition_by')}: column '{name}' holds the value "
                          f"'{_HIVE_NULL}', which readers take for null in a partition folder; "
                          f"partition by another column, or replace that value")
-    return f"{name}={quote(text, safe='')}"
+    segment = f"{name}={quote(text, safe='')}"
+    if len(segment.encode()) > MAX_FOLDER_NAME:  # the writer's OSError otherwise, mid-write
+        raise InputError(
+            f"{arg('partition_by')}: a value makes the folder name '{segment[:60]}...' "
+            f"({len(segment.encode())} bytes; file systems take {MAX_FOLDER_NAME}); partition "
+            f"by another column")
+    return segment
 
 
 def probe_writable(path, what: str, *, replaced: bool = False) -> None:
