@@ -993,3 +993,28 @@ def test_names_the_fonts_cannot_draw_give_one_warning(two_samples, tmp_path):
     glyphs = [m for m in messages if "cannot draw" in m]
     if not installed & set(_FALLBACK_FONTS):  # this machine: DejaVu only, no CJK glyphs
         assert len(glyphs) == 1 and "收" in glyphs[0], messages
+
+
+def test_a_report_on_huge_ints_half_floats_and_a_three_row_class(tmp_path):
+    """Three crashes of session 31's audit, each on a valid input: an int64 column past
+    2**53 (a safe cast in the utility features), a float16 column of a few values taken as
+    a category (no value_counts kernel), and a class of 3 rows (C2ST skipped: the HTML's
+    card took None for a number and left a 0-byte report.html)."""
+    def table(seed):
+        t = make_mixed_table(300, seed=seed, with_tensor=False)
+        rng = np.random.default_rng(seed)
+        labels = t.column("label").to_pylist()
+        labels[:3] = ["tiny"] * 3
+        i = t.schema.get_field_index("label")
+        t = t.set_column(i, "label", pa.array(labels))
+        t = t.append_column("big_id", pa.array(2**62 + rng.integers(0, 10**6, 300), pa.int64()))
+        return t.append_column("flag16", pa.array(rng.integers(0, 2, 300).astype(np.float16)))
+
+    synthetic = table(2).slice(0, 3)  # rows of the 3-row class only: no C2ST
+    report = evaluate(table(1), synthetic, label="label", seed=0, report_dir=tmp_path / "rep")
+    assert report["detection"]["c2st_auc"] is None and report["detection"]["skipped"]
+    assert report["utility"]["results"]  # scored, the huge ids included
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "C2ST AUC (0.5 is ideal); skipped" in html and html.rstrip().endswith("</html>")
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["report.html",
+                                                                    "report.json"]

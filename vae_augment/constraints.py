@@ -1004,6 +1004,8 @@ def _loose_codes(table: pa.Table, specs) -> np.ndarray:
         col = table.column(s.name).combine_chunks()
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
+        if pa.types.is_float16(col.type):  # index_in has no half-float kernel
+            col = col.cast(pa.float32())
         try:
             idx = pc.index_in(col, value_set=pa.array(s.vocab, type=col.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):

@@ -558,5 +558,8 @@ def save_json(report: Mapping[str, Any], path: str | os.PathLike) -> None:
             return clean(v.item())
         return v
 
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(clean(report), f, indent=2, allow_nan=False)
+    text = json.dumps(clean(report), indent=2, allow_nan=False)  # whole, or no file
+    path = os.fspath(path)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)

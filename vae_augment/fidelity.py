@@ -42,6 +42,8 @@ def _ks_complement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _tv_complement(a: pa.Array, b: pa.Array) -> float:
+    if pa.types.is_float16(a.type):  # value_counts has no half-float kernel
+        a, b = a.cast(pa.float32()), b.cast(pa.float32())
     va = pc.value_counts(canonical_zeros(a.drop_null()))
     vb = pc.value_counts(canonical_zeros(b.drop_null()))
     pa_ = {str(v): c for v, c in zip(va.field("values").to_pylist(), va.field("counts").to_pylist())}

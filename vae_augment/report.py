@@ -117,9 +117,12 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
                            + ("" if ref is None else f"; real halves {_f(ref)}") + ")",
                            _grade(fid["score"], good, bad)))
     if det is not None:
-        # graded by the distance from 0.5 both ways: well under 0.5 means copies
-        cards.append(_card(det["c2st_auc"], "C2ST AUC (0.5 is ideal)",
-                           _grade(abs(det["c2st_auc"] - 0.5), 0.1, 0.25, higher=False)))
+        # graded by the distance from 0.5 both ways: well under 0.5 means copies; None when
+        # the check was skipped (a class with too few rows)
+        auc = det["c2st_auc"]
+        cards.append(_card(auc, "C2ST AUC (0.5 is ideal)" + ("; skipped" if auc is None else ""),
+                           "" if auc is None else _grade(abs(auc - 0.5), 0.1, 0.25,
+                                                         higher=False)))
     if lr:
         v, s = lr["vae_augment"]["minority_f1"], lr.get("smote", {}).get("minority_f1")
         cards.append(_card(v, f"minority F1, logistic regression (SMOTE {_f(s)})",
@@ -506,11 +509,14 @@ def write_report(report_dir, report: dict, plots: Mapping[str, Any]) -> dict[str
              "html": os.path.join(os.fspath(report_dir), "report.html")}
     report["files"] = files
     report["plots"] = sorted(k for k, v in images.items() if v)
+    page = render_html(report, images)  # before any file: a failure leaves none half-made
     try:
         os.makedirs(report_dir, exist_ok=True)
         save_json(report, files["json"])
-        with open(files["html"], "w", encoding="utf-8") as f:
-            f.write(render_html(report, images))
+        tmp = files["html"] + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(tmp, files["html"])
     except OSError as exc:
         raise InputError(f"could not write the report into '{os.fspath(report_dir)}': "
                          f"{exc.strerror or exc}") from exc

@@ -207,6 +207,8 @@ def _arr(col) -> pa.Array:
 def _freq(col: pa.Array) -> dict[str, float]:
     import pyarrow.compute as pc
 
+    if pa.types.is_float16(col.type):  # value_counts has no half-float kernel
+        col = col.cast(pa.float32())
     vc = pc.value_counts(col.drop_null())
     n = max(1, len(col) - col.null_count)
     return {str(v): c / n for v, c in zip(vc.field("values").to_pylist(),

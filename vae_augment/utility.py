@@ -94,13 +94,15 @@ class StandardFeatures:
                 size = col.type.list_size
                 flat = col.flatten() if not col.null_count else col.fill_null(
                     pa.scalar([None] * size, col.type)).flatten()
-                values = flat.cast(pa.float64()).to_numpy(zero_copy_only=False)
+                # unsafe: an integer past 2**53 rounds to the nearest float, as numpy does
+                values = flat.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
                 values = values.reshape(n, size).copy()
                 if col.null_count:
                     values[np.asarray(col.is_null())] = np.nan
                 nums.append(values)
             elif _is_number(col.type):
-                nums.append(col.cast(pa.float64()).to_numpy(zero_copy_only=False)[:, None])
+                nums.append(col.cast(pa.float64(), safe=False).to_numpy(
+                    zero_copy_only=False)[:, None])
             else:
                 if pa.types.is_dictionary(col.type):
                     col = col.dictionary_decode()
