@@ -236,3 +236,34 @@ def test_a_nan_in_one_of_several_files_names_that_file(tmp_path, capsys):
             run(["--input", str(inputs), "--label", "y", "--output", str(tmp_path / "e.json")])
         assert str(err.value).startswith(f"input '{d / 'p1.parquet'}': column 'x'") is named
     assert not (tmp_path / "e.json").exists()
+
+
+def test_excluded_tensor_columns_are_written_as_lists_of_nulls(tmp_path, capsys):
+    """An excluded fixed-size list (refused with advice to exclude it, or excluded by
+    choice) was null in synthetic rows, which the writer refuses on this pyarrow
+    (apache/arrow#35692): the advice failed after the whole fit (session 31's audit). Its
+    synthetic rows now hold lists of null elements; real rows keep theirs."""
+    from vae_augment.cli import main
+
+    rng = np.random.default_rng(0)
+    n = 60
+    words = pa.FixedSizeListArray.from_arrays(pa.array(rng.choice(["u", "v"], 2 * n)), 2)
+    tensor_type = pa.fixed_shape_tensor(pa.float32(), [2, 2])
+    tensor = pa.ExtensionArray.from_storage(tensor_type, pa.FixedSizeListArray.from_arrays(
+        pa.array(rng.normal(size=4 * n).astype(np.float32)), 4))
+    t = pa.table({"fs": words, "t": tensor, "x": rng.normal(size=n),
+                  "y": ["a"] * 45 + ["b"] * 15})
+    pq.write_table(t, tmp_path / "in.parquet")
+    out = tmp_path / "out.parquet"
+    assert main(["balance", str(tmp_path / "in.parquet"), str(out), "--label", "y",
+                 "--exclude", "fs", "--exclude", "t", "--model-dir", str(tmp_path / "m"),
+                 *FAST_ARGS]) == 0, capsys.readouterr().err
+    got = pq.read_table(out)
+    assert got.schema.remove(got.schema.get_field_index("is_synthetic")).equals(
+        t.schema, check_metadata=False)
+    real = got.filter(pa.compute.invert(got.column("is_synthetic")))
+    assert real.drop_columns(["is_synthetic"]).equals(t, check_metadata=False)
+    synth = got.filter(got.column("is_synthetic"))
+    assert synth.num_rows == 30
+    assert synth.column("fs").to_pylist() == [[None, None]] * 30
+    assert synth.column("t").combine_chunks().storage.to_pylist() == [[None] * 4] * 30

@@ -731,7 +731,7 @@ class Encoding:
                 continue
             s = by_name[field.name]
             if s.kind in ("null", "excluded"):
-                arrays.append(pa.nulls(n, type=field.type))
+                arrays.append(_null_values(field.type, n))
                 continue
             values, mask = decoded[s.name]
             values = np.asarray(values)
@@ -842,6 +842,19 @@ def _rows_note(mask: np.ndarray) -> str:
     counted from 0 in the batch being encoded)."""
     n = int(mask.sum())
     return f"{n} row{'s' if n != 1 else ''}; the first is row {int(np.argmax(mask))}"
+
+
+def _null_values(typ: pa.DataType, n: int) -> pa.Array:
+    """`n` values of `typ` with nothing known: nulls, except that a fixed-size list (a
+    tensor, or an `arrow.fixed_shape_tensor`) is a list of null elements. Some pyarrow
+    versions cannot read back a null fixed-size list from Parquet (apache/arrow#35692), so
+    the writer refuses them, and an excluded tensor column could never be written."""
+    if isinstance(typ, pa.BaseExtensionType):
+        return pa.ExtensionArray.from_storage(typ, _null_values(typ.storage_type, n))
+    if pa.types.is_fixed_size_list(typ) and typ.value_field.nullable:
+        return pa.FixedSizeListArray.from_arrays(
+            _null_values(typ.value_type, n * typ.list_size), type=typ)
+    return pa.nulls(n, type=typ)
 
 
 EXTRAPOLATION_CAP = 1e4  # largest |encoded value| of an extrapolated numeric (`Encoding.encode`)
