@@ -267,3 +267,28 @@ def test_excluded_tensor_columns_are_written_as_lists_of_nulls(tmp_path, capsys)
     assert synth.num_rows == 30
     assert synth.column("fs").to_pylist() == [[None, None]] * 30
     assert synth.column("t").combine_chunks().storage.to_pylist() == [[None] * 4] * 30
+
+
+def test_a_small_dictionary_index_type_with_more_values_across_files_is_refused(tmp_path,
+                                                                                 capsys):
+    """dictionary<int8> columns of 100 values in each of two files (200 in all) trained, then
+    generation failed with "Integer value 151 not in range: -128 to 127" (session 31's
+    audit): one line before training now."""
+    from vae_augment.cli import main
+
+    typ = pa.dictionary(pa.int8(), pa.string())
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(2):
+        values = [f"v{k}_{i}" for i in range(100)]
+        t = pa.table({"c": pa.array(values, type=pa.string()).cast(typ),
+                      "x": rng.normal(size=100), "y": ["a"] * 70 + ["b"] * 30})
+        pq.write_table(t, folder / f"p{k}.parquet")
+    assert main(["balance", str(folder), str(tmp_path / "o.parquet"), "--label", "y",
+                 "--max-categories", "500", "--model-dir", str(tmp_path / "m"),
+                 *FAST_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert "column 'c' is dictionary<values=string, indices=int8" in err
+    assert "reach 128 values, and the input holds 200 distinct values" in err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "o.parquet").exists()

@@ -449,6 +449,17 @@ class _ColumnStats:
                     f"{option('exclude', name, many=True)} or raise {option('max_categories')}"
                 )
             vocab = sorted(self.counts, key=lambda v: (v is None, v))
+            typ = self.field.type
+            if pa.types.is_dictionary(typ):
+                limit = 1 << (typ.index_type.bit_width - (1 if pa.types.is_signed_integer(
+                    typ.index_type) else 0))
+                if len(vocab) > limit:  # each file's own dictionary fitted; one for all won't
+                    raise SchemaError(
+                        f"column '{name}' is {typ}, whose indices reach {limit} values, and "
+                        f"the input holds {len(vocab)} distinct values across its files: the "
+                        f"output could not keep the type. Cast the column's indices to a "
+                        f"wider integer (e.g. dictionary<values=string, indices=int32>) "
+                        f"first, or exclude it with {option('exclude', name, many=True)}")
             return FeatureSpec(
                 name=name,
                 kind="categorical",
