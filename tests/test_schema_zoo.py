@@ -292,3 +292,18 @@ def test_a_small_dictionary_index_type_with_more_values_across_files_is_refused(
     assert "column 'c' is dictionary<values=string, indices=int8" in err
     assert "reach 128 values, and the input holds 200 distinct values" in err
     assert not (tmp_path / "m").exists() and not (tmp_path / "o.parquet").exists()
+
+
+def test_the_exclude_advice_for_a_name_that_begins_with_a_dash_can_be_typed(tmp_path, capsys):
+    """The error said `--exclude -ts`, which argparse reads as a flag; `--exclude=-ts`."""
+    from vae_augment.cli import main
+
+    t = pa.table({"-ts": [f"id{i}" for i in range(300)], "x": np.arange(300.0),
+                  "y": ["a"] * 200 + ["b"] * 100})
+    pq.write_table(t, tmp_path / "in.parquet")
+    base = ["fit", str(tmp_path / "in.parquet"), "--label", "y", "--model-dir",
+            str(tmp_path / "m"), *FAST_ARGS]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "--exclude=-ts" in err
+    assert main([*base, "--exclude=-ts"]) == 0, capsys.readouterr().err

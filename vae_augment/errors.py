@@ -50,7 +50,11 @@ def option(name: str, value=None, *, many: bool = False) -> str:
     keyword takes a list, the flag is repeated). See `cli_wording`."""
     if _CLI_WORDING[0]:
         flag = "--" + name.replace("_", "-")
-        return flag if value is None or value is True else f"{flag} {shlex.quote(str(value))}"
+        if value is None or value is True:
+            return flag
+        text = shlex.quote(str(value))
+        # a value that begins with "-" reads as another flag after a space: "--exclude=-ts"
+        return f"{flag}={text}" if text.startswith("-") else f"{flag} {text}"
     if value is None:
         return name
     return option_list(name, [value]) if many else f"{name}={value!r}"
