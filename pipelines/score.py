@@ -70,6 +70,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
             args.model_dir, column=args.score_column, method=args.method, k=args.k, seed=args.seed,
             unseen=args.unseen_categories,
         )))
+    steps[0][1].check_input_schema(schema)  # before any output, as pipelines.balance does
     for _, step in steps:
         schema = step.output_schema(schema)
     shards = pipelines.num_shards(options, args.num_shards)

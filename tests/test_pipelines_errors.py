@@ -282,6 +282,28 @@ def test_a_partition_value_too_long_for_a_folder_is_one_line_and_leaves_nothing(
     assert sorted(os.listdir(tmp_path)) == ["in.parquet"]
 
 
+def test_score_refuses_an_input_of_another_schema_before_the_run(tmp_path, mixed_artifact,
+                                                                 mixed_table, capsys):
+    """With --dead-letter every table of a wrong-schema file went to the dead letter and
+    the job exited 0 with an empty output (the CLI's score refuses the file); without it,
+    a worker found the mismatch after launch."""
+    from pipelines import main
+    from pipelines.score import run
+
+    i = mixed_table.schema.get_field_index("s")
+    wrong = mixed_table.set_column(i, "s", pc.cast(pc.binary_length(
+        mixed_table.column("s").cast(pa.string())), pa.int64()))
+    pq.write_table(wrong, tmp_path / "in.parquet")
+    for extra in ([], ["--dead-letter", f"{tmp_path}/bad/"]):
+        assert main("pipelines.score", run, [
+            "--input", str(tmp_path / "in.parquet"), "--output", str(tmp_path / "o"),
+            "--model-dir", str(mixed_artifact), "--runner", RUNNER, *extra],
+            uses_tensorflow=False) == 2
+        line = one_line_error(capsys, "pipelines.score")
+        assert "does not match the schema the model was trained on" in line and "'s'" in line
+        assert sorted(os.listdir(tmp_path)) == ["in.parquet"]
+
+
 def test_a_partitioned_balance_of_no_synthetic_rows_reads_back_whole(
         tmp_path, mixed_artifact, mixed_parquet, mixed_table):
     """The synthetic sink of no rows left its empty file at the root beside the real rows'

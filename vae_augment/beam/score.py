@@ -106,11 +106,26 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
             input_schema = self._encoding.schema
         return scored_schema(input_schema, latent_dim=self._latent_dim(), **self._options)
 
-    def expand(self, tables):
+    def _columns(self) -> list[str]:
         enc = self._encoding
         columns = [s.name for s in enc.specs if s.kind != "excluded"]
         if enc.label not in columns:
             columns.append(enc.label)
+        return columns
+
+    def check_input_schema(self, input_schema: pa.Schema) -> None:
+        """A `SchemaError` now when tables of `input_schema` cannot be scored (a column the
+        model reads is missing or of another type): every table would fail, or go to the
+        dead-letter output, once the pipeline runs."""
+        from vae_augment.beam.rows import schema_difference
+
+        problem = schema_difference(self._encoding.schema, input_schema, self._columns())
+        if problem is not None:
+            raise SchemaError(f"input does not match the schema the model was trained on: "
+                              f"{problem}")
+
+    def expand(self, tables):
+        columns = self._columns()
         fn = _ScoreFn(self._model_dir, self._shared, columns, self._options, self._kwargs,
                       self._dead_letter)
         out = tables | "Score" >> beam.ParDo(fn)
