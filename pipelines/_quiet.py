@@ -65,9 +65,11 @@ def _from_traceback_text(text: str):
 
 def user_error(exc: BaseException | None):
     """The `VAEAugmentError` behind `exc`: itself, one it was raised from, or one whose
-    traceback text it carries (a worker subprocess's error); None for any other error."""
+    traceback text it carries (a worker subprocess's error); or the `InputError` of a read
+    step that pyarrow failed (`_read_failure`); None for any other error."""
     from vae_augment.errors import VAEAugmentError
 
+    first = exc
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -76,6 +78,35 @@ def user_error(exc: BaseException | None):
         found = _from_traceback_text(str(exc))
         if found is not None:
             return found
+        exc = exc.__cause__ or exc.__context__
+    return _read_failure(first)
+
+
+# a worker's step that reads the input (the jobs label it "Read"), and the error pyarrow
+# raised reading a file's pages: "OSError: ..." / "pyarrow.lib.ArrowInvalid: ..."
+_READ_STEP = "[while running 'Read/"
+_ARROW_LINE = re.compile(r"^(?:OSError|(?:pyarrow\.lib\.)?Arrow\w*Error|(?:pyarrow\.lib\.)?"
+                         r"ArrowInvalid): (.+)$", re.M)
+
+
+def _read_failure(exc: BaseException | None):
+    """An `InputError` naming what pyarrow said when the jobs' read step failed on a file's
+    data (corrupt pages, a null fixed-size list this pyarrow cannot read back), which the
+    launch-time footer check cannot see; None for other errors."""
+    import pyarrow as pa
+
+    from vae_augment.io import unreadable
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if _READ_STEP in text:
+            if isinstance(exc, (OSError, pa.ArrowException)):
+                return unreadable(None, text.split(_READ_STEP)[0].strip())
+            lines = _ARROW_LINE.findall(text)  # a worker subprocess's traceback text
+            if lines:
+                return unreadable(None, lines[-1])
         exc = exc.__cause__ or exc.__context__
     return None
 

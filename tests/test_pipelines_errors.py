@@ -304,6 +304,26 @@ def test_score_refuses_an_input_of_another_schema_before_the_run(tmp_path, mixed
         assert sorted(os.listdir(tmp_path)) == ["in.parquet"]
 
 
+def test_a_file_whose_pages_pyarrow_cannot_read_is_one_line(tmp_path, mixed_artifact,
+                                                            mixed_table, capsys):
+    """Corrupt pages under a sound footer passed the launch check, then the read step's
+    OSError was a 130-line Beam traceback with exit 1; now one line, as the CLI says it."""
+    from pipelines import main
+    from pipelines.balance import run
+
+    path = tmp_path / "in.parquet"
+    pq.write_table(mixed_table, path, compression="none")
+    data = bytearray(path.read_bytes())
+    data[4:60] = b"\xff" * 56  # the first page header, after the leading "PAR1"
+    path.write_bytes(bytes(data))
+    pq.read_schema(path)  # the footer reads
+    assert main("pipelines.balance", run, balance_args(path, tmp_path / "o", mixed_artifact),
+                uses_tensorflow=False) == 2
+    line = one_line_error(capsys, "pipelines.balance")
+    assert "an input file is corrupt (Couldn't deserialize thrift" in line, line
+    assert sorted(os.listdir(tmp_path)) == ["in.parquet"]
+
+
 def test_a_partitioned_balance_of_no_synthetic_rows_reads_back_whole(
         tmp_path, mixed_artifact, mixed_parquet, mixed_table):
     """The synthetic sink of no rows left its empty file at the root beside the real rows'

@@ -587,16 +587,19 @@ def iter_batches(
             raise unreadable(path, exc) from exc
 
 
-def unreadable(path: str, exc: BaseException) -> InputError:
+def unreadable(path: str | None, exc: BaseException | str) -> InputError:
     """The error for a file whose data pyarrow fails to read: corrupt, or (pyarrow 25) a
-    fixed-size list column with null entries, which pyarrow writes but cannot read back."""
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    fixed-size list column with null entries, which pyarrow writes but cannot read back.
+    `path` None: a file not known by name (a Beam worker's read)."""
+    text = str(exc)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    where = "an input file" if path is None else f"input '{path}'"
     if "Expected all lists to be of size" in first:
         return InputError(
-            f"input '{path}' has a fixed-size list column with null entries, which pyarrow "
+            f"{where} has a fixed-size list column with null entries, which pyarrow "
             f"{pa.__version__} cannot read back ({first}; apache/arrow#35692); fill those "
             f"entries (e.g. with zeros) before writing the file")
-    return InputError(f"input '{path}' is corrupt ({first})")
+    return InputError(f"{where} is corrupt ({first})")
 
 
 _NULL_LISTS_READABLE: list[bool] = []
