@@ -307,3 +307,32 @@ def test_the_exclude_advice_for_a_name_that_begins_with_a_dash_can_be_typed(tmp_
     err = capsys.readouterr().err
     assert "--exclude=-ts" in err
     assert main([*base, "--exclude=-ts"]) == 0, capsys.readouterr().err
+
+
+def test_categorical_and_numeric_requests_are_kept_or_refused_never_dropped(tmp_path):
+    """--categorical on an integer column of more values than --max-categories became a
+    number, on a float column it was ignored, and with --numeric on the same column the
+    number won: each silently (session 31's audit)."""
+    from vae_augment.errors import SchemaError
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    n = 600
+    t = pa.table({"k": pa.array(rng.integers(0, 500, n), pa.int64()),
+                  "few": pa.array(rng.integers(0, 30, n), pa.int64()),
+                  "f": rng.normal(size=n), "y": rng.choice(["a", "b"], n)})
+    with pytest.raises(SchemaError, match=r"column 'k' has more than 200 distinct values, too "
+                                          r"many to model as a category as"):
+        fit_encoding(t, "y", categorical=["k"])
+    with pytest.raises(SchemaError, match=r"categorical=\['f'\] names a float column that "
+                                          r"is not a few whole numbers"):
+        fit_encoding(t, "y", categorical=["f"])
+    onehot = t.append_column("oh", pa.array(rng.integers(0, 2, n).astype(float)))
+    kinds = {s.name: s.kind for s in fit_encoding(onehot, "y", categorical=["oh"]).specs}
+    assert kinds["oh"] == "categorical"
+    with pytest.raises(SchemaError, match=r"both name \['few'\]"):
+        fit_encoding(t, "y", categorical=["few"], numeric=["few"])
+    kinds = {s.name: s.kind for s in fit_encoding(t, "y", categorical=["few"]).specs}
+    assert kinds["few"] == "categorical" and kinds["k"] == "numeric"
+    wide = fit_encoding(t, "y", categorical=["k"], max_categories=600)
+    assert {s.name: s.kind for s in wide.specs}["k"] == "categorical"

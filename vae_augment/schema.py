@@ -428,12 +428,23 @@ class _ColumnStats:
                 mean=mean.tolist(),
                 std=std.tolist(),
             )
+        if self.kind == "numeric" and as_category and self.counts is None:
+            raise SchemaError(  # it was ignored
+                f"{option('categorical', name, many=True)} names a float column that is not "
+                f"a few whole numbers (at most {DEFAULT_INT_CATEGORICAL_MAX}), which are all "
+                f"a float category can hold: cast it to an integer type to model it as a "
+                f"category")
         if self.kind == "numeric" and self.counts is not None:
             # a float column of 2..10 whole numbers (0.0/1.0 from a one-hot encoder) is a
             # category, like a low-cardinality integer; a constant stays numeric
             if as_category is False or len(self.counts) < 2:
                 self.counts = None
         if self.kind == "int":
+            if as_category and self.too_many:  # asked for: an error, not a number
+                raise SchemaError(
+                    f"column '{name}' has more than {self.max_categories} distinct values, too "
+                    f"many to model as a category as {option('categorical', name, many=True)} "
+                    f"asks; raise {option('max_categories')} or model it as a number")
             if as_category is None:
                 as_category = (
                     self.counts is not None and len(self.counts) <= DEFAULT_INT_CATEGORICAL_MAX
@@ -520,6 +531,11 @@ class SchemaStats:
             if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
                 raise SchemaError(f"{arg('numeric')} names column '{name}' of type {t}; only "
                                   "integer and float columns can be modelled as numbers")
+        both = sorted(set(numeric) & set(categorical))
+        if both:
+            raise SchemaError(f"{arg('categorical')} and {arg('numeric')} both name "
+                              f"{both}; give each column one kind")
+
         self.schema = schema
         self.label = label
         self.exclude = list(exclude)
