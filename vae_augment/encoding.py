@@ -547,8 +547,10 @@ class Encoding:
             t = tf.reshape(t, [-1, size])
             if s.likelihood in BOUNDED_LIKELIHOODS:
                 t = s.low + tf.clip_by_value(t, 0.0, 1.0) * (s.high - s.low)
-            else:
-                t = t * tf.constant(s.std, tf.float64) + tf.constant(s.mean, tf.float64)
+            else:  # within the observed range, as numeric columns are (a constant stays one)
+                t = tf.clip_by_value(
+                    t * tf.constant(s.std, tf.float64) + tf.constant(s.mean, tf.float64),
+                    s.low, s.high)
             if s.is_int:
                 t = tf.clip_by_value(tf.round(t), s.low, s.high)
             out[s.name] = (t, mask_of(s.name))
