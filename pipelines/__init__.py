@@ -123,8 +123,12 @@ def prepare_output(output: str, overwrite: bool) -> str:
             f"`--output` '{output}' already holds {len(ours)} Parquet files; pass "
             "--overwrite to replace them"
         )
+    tag = uuid.uuid4().hex[:12]
     parent, name = output.rsplit("/", 1) if "/" in output else (".", output)
-    staging = f"{parent}/.{name}.staging-{uuid.uuid4().hex[:12]}"
+    if "://" in output and "/" not in output.split("://", 1)[1]:  # a bucket's root
+        staging = f"{output}/.staging-{tag}"  # inside: no output matches its files
+    else:
+        staging = f"{parent}/.{name}.staging-{tag}"
     if "://" not in staging:
         os.makedirs(staging)
     _STAGED[output] = staging

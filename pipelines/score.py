@@ -49,6 +49,30 @@ def _count_scored(table):
     return table
 
 
+def _check_new_columns(args, input_schema) -> None:
+    """The appended columns' names, checked with this job's flags (the transforms name
+    their own `column` argument)."""
+    from vae_augment.beam._shared import model_meta
+    from vae_augment.errors import SchemaError, VAEAugmentError, arg
+
+    names = [(flag, name) for flag, name, on in (
+        ("score_column", args.score_column, not args.no_score),
+        ("latent_column", args.latent_column, args.latent)) if on]
+    trained = model_meta(args.model_dir)[0].schema.names
+    for flag, name in names:
+        if not name:
+            raise VAEAugmentError(f"{arg(flag)} must be a non-empty column name")
+        if name in trained:
+            raise SchemaError(f"{arg(flag)} '{name}' is a column of the data the model was "
+                              f"trained on; give the new column another name")
+        if name in input_schema.names:
+            raise SchemaError(f"{arg(flag)} '{name}': the input already has a column of that "
+                              f"name; give the new column another name")
+    if len(names) == 2 and names[0][1] == names[1][1]:
+        raise VAEAugmentError(f"{arg('score_column')} and {arg('latent_column')} are both "
+                              f"'{names[0][1]}'; give them different names")
+
+
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam
@@ -61,6 +85,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     if args.no_score and not args.latent:
         raise VAEAugmentError("nothing to append: `--no-score` needs `--latent`")
     files, schema = pipelines.read_inputs(args.input)
+    _check_new_columns(args, schema)
     steps = []
     if args.latent:
         steps.append(("Encode", EncodeLatent(args.model_dir, column=args.latent_column,

@@ -324,6 +324,26 @@ def test_a_file_whose_pages_pyarrow_cannot_read_is_one_line(tmp_path, mixed_arti
     assert sorted(os.listdir(tmp_path)) == ["in.parquet"]
 
 
+def test_score_job_column_errors_name_its_own_flags(tmp_path, mixed_artifact, mixed_parquet,
+                                                    capsys):
+    """`--score-column f` said "`column` 'f' ..." (the transform's argument), and
+    `--latent-column anomaly_score` said the input had that column."""
+    from pipelines import main
+    from pipelines.score import run
+
+    base = ["--input", str(mixed_parquet), "--output", str(tmp_path / "o"), "--model-dir",
+            str(mixed_artifact), "--runner", RUNNER]
+    cases = [(["--score-column", "f"], "`--score-column` 'f' is a column of the data the "
+                                       "model was trained on"),
+             (["--latent", "--latent-column", "anomaly_score"],
+              "`--score-column` and `--latent-column` are both 'anomaly_score'"),
+             (["--score-column", ""], "`--score-column` must be a non-empty column name")]
+    for extra, message in cases:
+        assert main("pipelines.score", run, base + extra, uses_tensorflow=False) == 2
+        assert message in one_line_error(capsys, "pipelines.score")
+    assert sorted(os.listdir(tmp_path)) == []
+
+
 def test_a_partitioned_balance_of_no_synthetic_rows_reads_back_whole(
         tmp_path, mixed_artifact, mixed_parquet, mixed_table):
     """The synthetic sink of no rows left its empty file at the root beside the real rows'
