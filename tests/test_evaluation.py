@@ -1018,3 +1018,26 @@ def test_a_report_on_huge_ints_half_floats_and_a_three_row_class(tmp_path):
     assert "C2ST AUC (0.5 is ideal); skipped" in html and html.rstrip().endswith("</html>")
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["report.html",
                                                                     "report.json"]
+
+
+def test_standard_features_take_values_near_the_float_limit():
+    """A column of +-1e300 overflowed the scaler's variance, and SMOTE then refused the NaN
+    features: the utility section crashed. Such a column is divided by its peak first
+    (standardising is scale-free); ordinary columns are scaled exactly as before."""
+    from sklearn.preprocessing import StandardScaler
+
+    from vae_augment.preparation import fit_encoding
+    from vae_augment.utility import StandardFeatures
+
+    rng = np.random.default_rng(0)
+    n = 300
+    t = pa.table({"h": rng.choice([-1e300, 1e300, 0.0], n), "x": rng.normal(size=n),
+                  "y": rng.choice(["a", "b", "b"], n)})
+    x = StandardFeatures(fit_encoding(t, "y")).fit_transform(t)
+    assert np.isfinite(x).all()
+    h = t.column("h").to_numpy()
+    np.testing.assert_allclose(x[:, 0], (h / 1e300 - np.mean(h / 1e300)) / np.std(h / 1e300))
+    np.testing.assert_array_equal(
+        x[:, 1], StandardScaler().fit_transform(t.column("x").to_numpy()[:, None])[:, 0])
+    report = evaluate(t, t.slice(0, 100), label="y", seed=0, sections=["utility"])
+    assert report["utility"]["results"]

@@ -77,6 +77,7 @@ class StandardFeatures:
         # null there, have nothing to impute from and are left out, as the imputers do)
         self._num_kept: np.ndarray | None = None
         self._cat_kept: np.ndarray | None = None
+        self._num_div: np.ndarray | None = None
 
     @property
     def n_features_in(self) -> int:
@@ -131,8 +132,15 @@ class StandardFeatures:
         self._num_kept = ~np.isnan(num).all(axis=0)
         self._cat_kept = ~(cat != cat).all(axis=0)  # NaN != NaN: the missing entries
         if self._num_kept.any():
+            kept = num[:, self._num_kept]
+            # standardising is scale-free, but the scaler's variance of values near 1e300
+            # overflows to inf (NaN features): such a column is divided by its largest
+            # value first; ordinary columns are left exactly as the baselines scale them
+            with np.errstate(all="ignore"):
+                peak = np.nanmax(np.abs(kept), axis=0) if len(kept) else np.ones(0)
+            self._num_div = np.where(peak > 1e150, peak, 1.0)
             self._num = make_pipeline(SimpleImputer(strategy="median"),
-                                      StandardScaler()).fit(num[:, self._num_kept])
+                                      StandardScaler()).fit(kept / self._num_div)
         if self._cat_kept.any():
             self._cat = make_pipeline(
                 SimpleImputer(strategy="most_frequent"),
@@ -145,7 +153,7 @@ class StandardFeatures:
     def _transform(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
         parts = [np.zeros((len(num), 0))]
         if self._num is not None:
-            parts.append(self._num.transform(num[:, self._num_kept]))
+            parts.append(self._num.transform(num[:, self._num_kept] / self._num_div))
         if self._cat is not None:
             parts.append(self._cat.transform(cat[:, self._cat_kept]))
         return np.concatenate(parts, axis=1)
