@@ -768,7 +768,9 @@ def test_privacy_filter_balance(tmp_path, capsys, mixed_artifact, mixed_parquet)
 
 
 def test_privacy_filter_replaces_from_further_blocks(mixed_artifact):
-    """Rows equal to the reference are dropped and replaced by the next block's rows."""
+    """Rows equal to the reference are dropped and replaced by the block's next passing rows
+    (every row of a block is checked: session 31's audit found extra blocks checking only
+    the few rows still missing, so a class failed at drop rates near 45 %)."""
     from vae_augment.api import sample
     from vae_augment.artifact import load_artifact
     from vae_augment.sampler import Sampler
@@ -779,8 +781,12 @@ def test_privacy_filter_replaces_from_further_blocks(mixed_artifact):
     filtered = sample(art, {"c": 40}, seed=2, privacy_min_distance=0.0,
                       reference=plain.drop_columns(["is_synthetic"]), stats=stats)
     assert stats["privacy_dropped"] == {"c": 40}
-    expected = Sampler(art).generate_block(art.encoding.class_index("c"), 2, 1, 40)
-    assert filtered.equals(pa.Table.from_batches([expected]))
+    block = Sampler(art).generate_block(art.encoding.class_index("c"), 2, 0)
+    assert filtered.equals(pa.Table.from_batches([block.slice(40, 40)]))
+    # a filtered request's first rows are a smaller filtered request's
+    more = sample(art, {"c": 90}, seed=2, privacy_min_distance=0.0,
+                  reference=plain.drop_columns(["is_synthetic"]))
+    assert more.slice(0, 40).equals(filtered)
     again = sample(art, {"c": 40}, seed=2, privacy_min_distance=0.0,
                    reference=plain.drop_columns(["is_synthetic"]))
     assert again.equals(filtered)
@@ -800,12 +806,79 @@ def test_privacy_filter_nothing_dropped_same_bytes(tmp_path, capsys, mixed_artif
 
 def test_privacy_filter_bounded_attempts(mixed_artifact, mixed_table):
     from vae_augment.api import sample
+    from vae_augment.artifact import load_artifact
     from vae_augment.errors import VAEAugmentError
+    from vae_augment.sampler import Sampler
 
-    with pytest.raises(VAEAugmentError, match=r"dropped too many synthetic rows of class 'a': 0 of 10 kept "
-                                              r"after 9 blocks \(90 dropped\)"):
+    rows = Sampler(load_artifact(str(mixed_artifact))).block_rows
+    with pytest.raises(VAEAugmentError, match=rf"dropped too many synthetic rows of class 'a': "
+                                              rf"0 of 10 kept after 9 blocks \({9 * rows} "
+                                              rf"dropped\)"):
         sample(str(mixed_artifact), {"a": 10}, seed=0, privacy_min_distance=100.0,
                reference=mixed_table)
+
+
+def test_privacy_filter_fills_a_class_at_a_high_drop_rate(mixed_artifact, mixed_table):
+    """Half the rows within the distance: the class fills (it failed at any drop rate over
+    about 45 %), from block 0 alone here."""
+    from vae_augment.api import sample
+    from vae_augment.artifact import load_artifact
+    from vae_augment.privacy import distance_to_closest
+
+    art = load_artifact(str(mixed_artifact))
+    plain = sample(art, {"b": 400}, seed=1).drop_columns(["is_synthetic"])
+    d = float(np.median(distance_to_closest(art.encoding, mixed_table, plain)))
+    stats = {}
+    got = sample(art, {"b": 300}, seed=1, privacy_min_distance=d, reference=mixed_table,
+                 stats=stats)
+    assert got.num_rows == 300 and stats["privacy_dropped"]["b"] > 150
+    dist = distance_to_closest(art.encoding, mixed_table, got.drop_columns(["is_synthetic"]))
+    assert dist.min() > d
+
+
+def test_privacy_filter_refuses_a_reference_it_cannot_use(mixed_artifact, mixed_table,
+                                                          tmp_path):
+    """A reference with no row of the class turned the filter off without a word; one
+    whose label has another type gave a pyarrow traceback; two keys of one class gave the
+    same rows twice."""
+    import pyarrow.compute as pc
+
+    from vae_augment.api import sample
+    from vae_augment.errors import SchemaError, VAEAugmentError
+
+    only_a = mixed_table.filter(pc.equal(mixed_table.column("label"), "a"))
+    with pytest.raises(VAEAugmentError, match=r"`reference` has no rows of class 'b' to "
+                                              r"compare its synthetic rows with"):
+        sample(str(mixed_artifact), {"b": 5}, privacy_min_distance=0.0, reference=only_a)
+    i = mixed_table.schema.get_field_index("label")
+    coded = mixed_table.set_column(i, "label", pc.utf8_length(mixed_table.column("label")))
+    pq.write_table(coded, tmp_path / "coded.parquet")
+    for ref in (coded, str(tmp_path / "coded.parquet")):
+        with pytest.raises(SchemaError, match=r"`reference` does not match the schema the "
+                                              r"model was trained on: column 'label'"):
+            sample(str(mixed_artifact), {"b": 5}, privacy_min_distance=0.0, reference=ref)
+    for kwargs in ({}, {"privacy_min_distance": 0.0, "reference": mixed_table}):
+        with pytest.raises(VAEAugmentError, match=r"class 'b' twice"):
+            sample(str(mixed_artifact), {"b": 5, b"b": 7}, **kwargs)
+
+
+def test_privacy_filter_leaves_out_reference_rows_of_unseen_categories(
+        tmp_path, mixed_artifact, mixed_table):
+    """`balance --model-dir` passes real rows with a category the model never saw through
+    unchanged, but the filter's encoding of them failed the run."""
+    from vae_augment.api import balance
+
+    s = mixed_table.column("s").to_pylist()
+    labels = mixed_table.column("label").to_pylist()
+    s[labels.index("c")] = "never-seen"
+    src = tmp_path / "in.parquet"
+    pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("s"), "s",
+                                          pa.array(s)), src)
+    with pytest.warns(UserWarning, match=r"1 reference rows of class 'c' hold categories the "
+                                         r"model never saw"):
+        out = balance(str(src), label="label", model_dir=str(mixed_artifact),
+                      privacy_min_distance=0.0)
+    assert out["table"].num_rows == 3 * max(out["counts_before"].values())
 
 
 def test_retried_beam_shard_gives_identical_rows(mixed_artifact):

@@ -285,11 +285,12 @@ def labelled_counts(inputs, label: str) -> dict[Any, int]:
 
 def _read_classes(paths, encoding, classes) -> pa.Table:
     """The rows of `paths` whose label is one of `classes` (the privacy filter's reference)."""
-    from vae_augment.private_sampling import class_rows
+    from vae_augment.private_sampling import check_reference, class_rows
 
     schema = read_schema(paths)
     if encoding.label not in schema.names:
         raise SchemaError(f"`label` column '{encoding.label}' not found. Columns: {columns_note(schema.names)}")
+    check_reference(encoding, schema)
     values = [encoding.classes[encoding.class_index(c)] for c in classes]
     parts = []
     for batch in iter_batches(paths):

@@ -16,7 +16,8 @@ import pyarrow as pa
 
 from vae_augment.tablerows import _rng, _subsample, _take
 
-__all__ = ["feature_matrix", "distance_to_closest", "filter_near_copies", "EXACT_TOLERANCE"]
+__all__ = ["feature_matrix", "distance_to_closest", "filter_near_copies", "NearCopyIndex",
+           "EXACT_TOLERANCE"]
 
 # float32 encoding noise: rows closer than this are treated as exact copies
 EXACT_TOLERANCE = 1e-5
@@ -66,6 +67,36 @@ def distance_to_closest(
         rows = q_y == c
         out[rows] = nn.kneighbors(q_x[rows])[0][:, 0]
     return out
+
+
+class NearCopyIndex:
+    """The real rows of one class, indexed once, to find synthetic rows of that class within
+    `min_distance` of one (`iter_counts_private` checks every block against it; building the
+    index per block re-encoded the whole class each time).
+
+    Args:
+        encoding: the model's encoding.
+        reference: real rows of the class (other columns than the encoding's are ignored).
+    """
+
+    def __init__(self, encoding, reference: pa.Table):
+        from sklearn.neighbors import NearestNeighbors
+
+        self.encoding = encoding
+        self.rows = reference.num_rows
+        self._nn = (NearestNeighbors(n_neighbors=1).fit(feature_matrix(encoding, reference))
+                    if self.rows else None)
+
+    def distances(self, query: pa.Table | pa.RecordBatch) -> np.ndarray:
+        """For each row of `query`, the distance to its nearest indexed row (inf: none)."""
+        if self._nn is None or query.num_rows == 0:
+            return np.full(query.num_rows, np.inf)
+        return self._nn.kneighbors(feature_matrix(self.encoding, query))[0][:, 0]
+
+    def keep(self, query: pa.Table | pa.RecordBatch, min_distance: float) -> np.ndarray:
+        """[n] bool: the rows of `query` farther than `min_distance` (at least
+        `EXACT_TOLERANCE`) from every indexed row."""
+        return self.distances(query) > max(min_distance, EXACT_TOLERANCE)
 
 
 def filter_near_copies(

@@ -1,11 +1,13 @@
 """Sampling with a near-copy filter: the `--privacy-min-distance` option.
 
 Synthetic rows closer than `min_distance` to a real row of their class (distance as defined in
-`vae_augment.privacy`) are dropped with `privacy.filter_near_copies`, and the class is topped up
-with rows from the following blocks of the same seeded block sequence, so a class still gets
-exactly the rows it asked for. Block ``b`` of class ``c`` is the same rows as without the
-filter: when nothing is dropped the output is byte-identical to an unfiltered run, and with the
-same seed a filtered run is reproducible. A class that cannot be filled within
+`vae_augment.privacy`) are dropped (`privacy.NearCopyIndex`, built once per class), and the
+class is topped up with the passing rows of the following blocks of the same seeded block
+sequence, so a class still gets exactly the rows it asked for. Every row of a block is checked
+and its passing rows are taken in order, so block ``b`` of class ``c`` gives the rows it gives
+without the filter: when nothing is dropped the output is byte-identical to an unfiltered run,
+the first N rows of a larger request are a smaller request's, and with the same seed a
+filtered run is reproducible. A class that cannot be filled within
 ``planned blocks + max_extra_blocks`` blocks fails with a `VAEAugmentError`.
 """
 
@@ -22,7 +24,8 @@ import pyarrow.compute as pc
 
 from vae_augment.errors import VAEAugmentError, arg, option
 
-__all__ = ["DEFAULT_MAX_EXTRA_BLOCKS", "check_min_distance", "iter_counts_private", "class_rows"]
+__all__ = ["DEFAULT_MAX_EXTRA_BLOCKS", "check_min_distance", "check_reference",
+           "iter_counts_private", "class_rows"]
 
 # Blocks tried beyond the unfiltered plan before giving up on a class (each block is
 # `sampler.BLOCK_ROWS` candidate rows, so this bounds the work to a few extra blocks).
@@ -37,6 +40,42 @@ def check_min_distance(value: Any, name: str = "privacy_min_distance") -> float:
     if not math.isfinite(value) or value < 0:
         raise VAEAugmentError(f"{arg(name)} must be a finite number >= 0, got {value!r}")
     return value
+
+
+def check_reference(encoding, schema: pa.Schema) -> None:
+    """A `SchemaError` unless a reference of `schema` has the label and the modelled
+    columns of the data `encoding` was fitted on, with their types (it is compared with
+    synthetic rows in the model's encoding)."""
+    from vae_augment.errors import SchemaError
+    from vae_augment.io import schema_difference
+
+    columns = [s.name for s in encoding.specs if s.kind != "excluded"] + [encoding.label]
+    problem = schema_difference(encoding.schema, schema, columns)
+    if problem is not None:
+        raise SchemaError(f"{arg('reference')} does not match the schema the model was trained "
+                          f"on: {problem}")
+
+
+def _comparable_rows(encoding, rows: pa.Table, value) -> pa.Table:
+    """`rows` (real rows of class `value`) the encoding can compare: a row holding a
+    category the model never saw is left out, with a warning (no synthetic row can share
+    that value). None left: a `VAEAugmentError`, as the filter would then check nothing."""
+    import warnings
+
+    from vae_augment.scoring import unseen_category_rows
+
+    unseen = unseen_category_rows(encoding, rows)
+    if unseen.any():
+        warnings.warn(f"{int(unseen.sum())} reference rows of class {value!r} hold categories "
+                      f"the model never saw; the near-copy check leaves them out (no "
+                      f"synthetic row can hold those values)", UserWarning, stacklevel=3)
+        rows = rows.filter(pa.array(~unseen))
+    if rows.num_rows == 0:
+        raise VAEAugmentError(
+            f"{arg('reference')} has no rows of class {value!r} to compare its synthetic rows "
+            f"with, so {option('privacy_min_distance')} would drop nothing: give the data the "
+            f"model was trained on")
+    return rows
 
 
 def class_rows(table: pa.Table, label: str, value: Any) -> pa.Table:
@@ -79,17 +118,23 @@ def iter_counts_private(
         >>> batches = iter_counts_private(sampler, {"yes": 500}, 0, real, 0.05,
         ...                               dropped=dropped)  # doctest: +SKIP
     """
-    from vae_augment.privacy import filter_near_copies
+    from vae_augment.privacy import NearCopyIndex
     from vae_augment.sampler import _progress, plan_blocks
 
     min_distance = check_min_distance(min_distance)
     encoding = sampler.encoding
+    seen: dict[int, Any] = {}
     for c, n in counts.items():
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise VAEAugmentError(
                 f"requested count for class {c!r} must be a non-negative integer, got {n!r}"
             )
-        encoding.class_index(c)
+        idx = encoding.class_index(c)
+        if idx in seen:
+            raise VAEAugmentError(f"counts name class {encoding.classes[idx]!r} twice "
+                                  f"({seen[idx]!r} and {c!r})")
+        seen[idx] = c
+    check_reference(encoding, reference.schema)
     if dropped is None:
         dropped = {}
     bar = _progress(int(sum(counts.values())), progress)
@@ -101,7 +146,8 @@ def iter_counts_private(
             dropped[value] = 0
             if n == 0:
                 continue
-            ref = class_rows(reference, encoding.label, value)
+            index = NearCopyIndex(encoding, _comparable_rows(
+                encoding, class_rows(reference, encoding.label, value), value))
             limit = len(plan_blocks(n, sampler.block_rows)) + int(max_extra_blocks)
             kept = 0
             block = 0
@@ -112,15 +158,18 @@ def iter_counts_private(
                         f"of class {value!r}: {kept} of {n} kept after {block} blocks "
                         f"({dropped[value]} dropped); lower {option('privacy_min_distance')}"
                     )
-                rows = min(sampler.block_rows, n - kept)
-                batch = sampler.generate_block(class_idx, seed, block, rows)
+                # the whole block is checked, its passing rows taken in order: with nothing
+                # dropped, the rows an unfiltered run writes (a block's first rows)
+                batch = sampler.generate_block(class_idx, seed, block)
                 block += 1
-                table, n_drop = filter_near_copies(
-                    encoding, ref, pa.Table.from_batches([batch]), min_distance
-                )
-                dropped[value] += n_drop
-                if table.num_rows == 0:
+                keep = index.keep(batch, min_distance)
+                passing = np.flatnonzero(keep)[:n - kept]
+                # rows checked up to the last one taken, and dropped among them
+                checked = int(passing[-1]) + 1 if len(passing) == n - kept else len(keep)
+                dropped[value] += int((~keep[:checked]).sum())
+                if len(passing) == 0:
                     continue
+                table = pa.Table.from_batches([batch]).take(pa.array(passing))
                 kept += table.num_rows
                 bar.update(table.num_rows)
                 yield from table.combine_chunks().to_batches()

@@ -123,12 +123,17 @@ class Sampler:
         self, counts: Mapping[Any, int], seed: int, *, progress: bool | None = None
     ) -> Iterator[pa.RecordBatch]:
         """Yields synthetic rows for every class in `counts` ({class: rows}), classes in order."""
+        seen: dict[int, Any] = {}
         for c, n in counts.items():
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
                 raise VAEAugmentError(
                     f"requested count for class {c!r} must be a non-negative integer, got {n!r}"
                 )
-            self.encoding.class_index(c)
+            idx = self.encoding.class_index(c)
+            if idx in seen:  # both would draw the same blocks: the same rows twice
+                raise VAEAugmentError(f"counts name class {self.encoding.classes[idx]!r} twice "
+                                      f"({seen[idx]!r} and {c!r})")
+            seen[idx] = c
         total = int(sum(counts.values()))
         bar = _progress(total, progress)
 
