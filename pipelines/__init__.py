@@ -38,7 +38,7 @@ EPILOG = (
     "--direct_running_mode, --temp_location, --setup_file, --project, ...). Without --runner "
     "the job runs on Beam's in-process FnApiRunner (no network needed)."
 )
-_STAGED: dict[str, str] = {}  # output -> the staging directory its run writes (`prepare_output`)
+_STAGED: dict[str, _Staged] = {}  # output -> its run's plan (`prepare_output`)
 
 
 def add_output_args(
@@ -85,31 +85,46 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
     return args, options
 
 
-#: the files a job writes: ``NAME-SSSSS-of-NNNNN.parquet`` (Beam's flat sink, and the empty
-#: file of a partitioned output of no rows), ``key=value/.../NAME-SSSSS.parquet``
-_OWN_FILE = re.compile(r"[A-Za-z_]+-\d{5}(-of-\d{5})?\.parquet")
+#: the files the jobs (real, synthetic, scored) and the CLI (part) write: ``NAME-SSSSS-of-
+#: NNNNN.parquet`` (a flat sink, and the empty file of a partitioned output of no rows), and
+#: ``key=value/.../NAME-SSSSS.parquet``
+_OWN_FILE = re.compile(r"(real|synthetic|scored|part)-\d{5}(-of-\d{5})?\.parquet")
+_STAGING_PREFIX = ".staging-"
 
 
-def prepare_output(output: str, overwrite: bool) -> str:
-    """Checks the output directory and returns it without a trailing slash; the job writes
-    into a staging directory beside it (`staging_dir`), which `finish` moves into place
-    once the run has succeeded.
+class _Staged:
+    """A run's output plan (`prepare_output`): where it writes, what it may replace."""
 
-    Refuses a directory that already holds the Parquet files of an earlier run (its own, or
-    in ``key=value`` folders: a partitioned run's) unless `overwrite`, and, even then, one
-    holding Parquet files that no job writes (a user's data, the job's own input): the
-    overwrite deletes only an earlier run's files, and only after the new run succeeded, so
-    a failed run leaves the earlier output as it was.
+    def __init__(self, staging: str, overwrite: bool, before: list[str], created: bool):
+        self.staging, self.overwrite, self.before, self.created = (
+            staging, overwrite, before, created)
+
+
+def prepare_output(output: str, overwrite: bool, inputs: Sequence[str] = ()) -> str:
+    """Checks the output directory and returns it (absolute when local, no trailing slash);
+    the job writes into a staging folder inside it (`staging_dir`: ``.staging-*``, which
+    readers skip), which `finish` moves into place once the run has succeeded.
+
+    Refuses a directory that already holds the Parquet files of an earlier run (the jobs'
+    ``real`` / ``synthetic`` / ``scored`` and the CLI's ``part`` files, or ``key=value``
+    folders of them) unless `overwrite`; and, even then, one holding other Parquet files (a
+    user's data) or any of the run's `inputs`: an overwrite deletes only an earlier run's
+    files, and only once the new run has succeeded, so a failed run leaves the earlier
+    output as it was.
     """
     import uuid
 
     from vae_augment.errors import InputError
 
     output = output.rstrip("/") or "/"
+    if any(ch in output for ch in "*?["):
+        raise InputError(f"`--output` '{output}' has a glob character (*, ? or [), which "
+                         f"Beam's file sinks take as a pattern: choose another name")
     if "://" not in output:
+        output = os.path.abspath(output)  # workers (Dask's) may run in another directory
         if os.path.exists(output) and not os.path.isdir(output):
             raise InputError(f"`--output` '{output}' is a file; give a directory")
-        parent = os.path.dirname(os.path.abspath(output))
+        parent = os.path.dirname(output)
         if not os.path.isdir(parent):
             raise InputError(f"`--output` parent directory '{parent}' does not exist")
     ours, foreign = _existing_outputs(output)
@@ -118,40 +133,51 @@ def prepare_output(output: str, overwrite: bool) -> str:
             f"`--output` '{output}' holds Parquet files no job of this library writes (e.g. "
             f"'{foreign[0]}'), which --overwrite does not delete: choose another --output, or "
             "remove them first")
+    own_inputs = set(ours) & {_absolute(p) for p in inputs}
+    if own_inputs:
+        raise InputError(f"`--output` '{output}' holds the job's own input "
+                         f"('{sorted(own_inputs)[0]}'): write the output elsewhere")
     if ours and not overwrite:
         raise InputError(
             f"`--output` '{output}' already holds {len(ours)} Parquet files; pass "
             "--overwrite to replace them"
         )
-    tag = uuid.uuid4().hex[:12]
-    parent, name = output.rsplit("/", 1) if "/" in output else (".", output)
-    if "://" in output and "/" not in output.split("://", 1)[1]:  # a bucket's root
-        staging = f"{output}/.staging-{tag}"  # inside: no output matches its files
-    else:
-        staging = f"{parent}/.{name}.staging-{tag}"
-    if "://" not in staging:
-        os.makedirs(staging)
-    _STAGED[output] = staging
+    staging = f"{output}/{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    created = False
+    if "://" not in output:
+        created = not os.path.isdir(output)
+        try:
+            os.makedirs(staging)
+        except OSError as exc:
+            raise InputError(f"cannot write into `--output` '{output}': "
+                             f"{exc.strerror or exc}") from exc
+    _STAGED[output] = _Staged(staging, overwrite, ours, created)
     return output
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else os.path.abspath(path)
 
 
 def staging_dir(output: str) -> str:
     """Where the job writes `output` (from `prepare_output`) until `finish` publishes it."""
-    return _STAGED[output]
+    return _STAGED[output].staging
 
 
 def _existing_outputs(output: str) -> tuple[list[str], list[str]]:
-    """(an earlier run's Parquet files in `output`, Parquet files no job writes there)."""
+    """(an earlier run's Parquet files in `output`, other Parquet files there: in the
+    output's own folder or any folder below it but hidden ones, ``.staging-*`` included)."""
     from apache_beam.io.filesystems import FileSystems
 
-    found = [m.path for pattern in (output + "/*.parquet", output + "/*=*/**.parquet")
-             for m in FileSystems.match([pattern])[0].metadata_list]
+    found = [m.path for m in FileSystems.match([output + "/**.parquet"])[0].metadata_list]
     ours, foreign = [], []
     for path in sorted(set(found)):
         rel = path[len(output) + 1:]
         folders, base = rel.split("/")[:-1], rel.rsplit("/", 1)[-1]
+        if any(f.startswith((".", "_")) for f in folders):
+            continue  # hidden: a staging folder, or what readers skip anyway
         own = _OWN_FILE.fullmatch(base) and all("=" in f for f in folders)
-        (ours if own else foreign).append(path if own else rel)
+        (ours if own else foreign).append(_absolute(path) if own else rel)
     return ours, foreign
 
 
@@ -172,26 +198,47 @@ def _staged_files(staging: str) -> list[str]:
 
 
 def _publish(output: str) -> None:
-    """Moves a finished run's files from its staging directory into `output`, after
-    deleting an earlier run's files there (`prepare_output` checked them): the flat empty
-    file a sink of no rows leaves beside partition folders is dropped (it would hide them
-    from readers that read a directory's own files first)."""
-    import shutil
-
+    """Moves a finished run's files from its staging folder into `output`, replacing the
+    files of the same names, then deletes the rest of an earlier run's files (which
+    `prepare_output` allowed): the earlier output is never gone before the new one is in
+    place. An earlier run's files that appeared since `prepare_output` (another job writing
+    the same output) are an error without `overwrite`. The flat empty file a sink of no
+    rows leaves beside partition folders is dropped (it would hide them from readers that
+    read a directory's own files first)."""
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
-    staging = _STAGED.pop(output)
+    from vae_augment.errors import InputError
+
+    plan = _STAGED[output]
+    staging = plan.staging
     local = "://" not in output
     files = _staged_files(staging)
+    if not files:  # every sink writes at least one file
+        raise InputError(
+            f"the run wrote no files into '{staging}': the runner's workers may not see "
+            f"this path (give an --output every worker can reach)")
     if any("/" in f for f in files):  # a partitioned layout
         for f in [f for f in files if "/" not in f and f.endswith(".parquet")]:
             with FileSystems.open(f"{staging}/{f}") as fh:
                 if pq.ParquetFile(fh).metadata.num_rows == 0:
                     files.remove(f)
     old, _ = _existing_outputs(output)
-    if old:
-        FileSystems.delete(old)
+    if not plan.overwrite and set(old) - set(plan.before):
+        raise InputError(
+            f"`--output` '{output}' received {len(set(old) - set(plan.before))} Parquet files "
+            f"from another run while this one ran; pass --overwrite to replace them")
+    new = {_absolute(f"{output}/{f}") for f in files}
+    for f in files:
+        src, dst = f"{staging}/{f}", f"{output}/{f}"
+        if local:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(src, dst)
+        else:
+            FileSystems.rename([src], [dst])
+    stale = [p for p in old if p not in new]
+    if stale:
+        FileSystems.delete(stale)
         if local:  # a partitioned layout's folders, emptied: gone too
             for root, dirs, _ in os.walk(output, topdown=False):
                 for d in dirs:
@@ -200,18 +247,8 @@ def _publish(output: str) -> None:
                             os.rmdir(os.path.join(root, d))
                         except OSError:  # holds something else: kept
                             pass
-    for f in files:
-        src, dst = f"{staging}/{f}", f"{output}/{f}"
-        if local:
-            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-            os.replace(src, dst)
-        else:
-            FileSystems.rename([src], [dst])
-    if local:
-        os.makedirs(output, exist_ok=True)  # a run of no files still leaves its directory
-        shutil.rmtree(staging, ignore_errors=True)
-    else:
-        _discard_staging(staging)
+    _STAGED.pop(output)
+    _discard_staging(staging)
 
 
 def _discard_staging(staging: str) -> None:
@@ -237,11 +274,13 @@ def read_inputs(patterns: str | Sequence[str]):
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from vae_augment.beam.parquet import match_files
+    from vae_augment.beam.parquet import _items, match_files
     from vae_augment.errors import InputError
     from vae_augment.io import schema_difference
 
-    files = match_files(patterns)  # local paths: the rule `vae-augment fit` reads by
+    # local paths: the rule `vae-augment fit` reads by, made absolute (workers, Dask's,
+    # may run in another directory)
+    files = match_files([_absolute(p) for p in _items(patterns)])
     if not files:
         shown = patterns if isinstance(patterns, str) else list(patterns)
         raise InputError(f"`--input` {shown!r} matches no files")
@@ -369,7 +408,11 @@ def finish(pipeline, outputs, output_dir: str | None = None, *, dead_letter: str
         raise
     _remove_new_temp(before)
     if output_dir is not None and output_dir in _STAGED:
-        _publish(output_dir)
+        try:
+            _publish(output_dir)
+        except BaseException:
+            remove_created_outputs()
+            raise
     return _counters(result, counters)
 
 
@@ -408,7 +451,13 @@ def remove_created_outputs() -> None:
     """Removes the staging directories of runs that did not finish (`prepare_output`): the
     outputs themselves are as they were before the run."""
     for output in list(_STAGED):
-        _discard_staging(_STAGED.pop(output))
+        plan = _STAGED.pop(output)
+        _discard_staging(plan.staging)
+        if plan.created:  # made by this run, and nothing else in it: gone again
+            try:
+                os.rmdir(output)
+            except OSError:
+                pass
 
 
 def dead_letter_prefix(path: str) -> str:

@@ -89,6 +89,18 @@ _ARROW_LINE = re.compile(r"^(?:OSError|(?:pyarrow\.lib\.)?Arrow\w*Error|(?:pyarr
                          r"ArrowInvalid): (.+)$", re.M)
 
 
+def _raised_reading_parquet(exc: BaseException) -> bool:
+    """Whether `exc` was raised inside Beam's Parquet reader (the log record of a failed read
+    carries the bare pyarrow error, without the step's name)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.replace(os.sep, "/").endswith(
+                "apache_beam/io/parquetio.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _read_failure(exc: BaseException | None):
     """An `InputError` naming what pyarrow said when the jobs' read step failed on a file's
     data (corrupt pages, a null fixed-size list this pyarrow cannot read back), which the
@@ -101,6 +113,8 @@ def _read_failure(exc: BaseException | None):
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         text = str(exc)
+        if isinstance(exc, (OSError, pa.ArrowException)) and _raised_reading_parquet(exc):
+            return unreadable(None, text.split(_READ_STEP)[0].strip())
         if _READ_STEP in text:
             if isinstance(exc, (OSError, pa.ArrowException)):
                 return unreadable(None, text.split(_READ_STEP)[0].strip())

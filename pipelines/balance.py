@@ -64,7 +64,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     # the model's types, with the input's metadata, as the CLI writes (real rows keep it too)
     schema = own_output_schema(input_schema, transform.output_schema)
     check_partition_by(schema, args.partition_by)  # before any output
-    output = pipelines.prepare_output(args.output, args.overwrite)
+    output = pipelines.prepare_output(args.output, args.overwrite, files)
     if pipelines.runs_in_process(options):
         # this process is the worker: import TensorFlow and load the model while the
         # pipeline is built and the data read (the synthetic rows wait for the counts)

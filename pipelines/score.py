@@ -100,7 +100,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         schema = step.output_schema(schema)
     shards = pipelines.num_shards(options, args.num_shards)
     check_partition_by(schema, args.partition_by)  # before any output
-    output = pipelines.prepare_output(args.output, args.overwrite)
+    output = pipelines.prepare_output(args.output, args.overwrite, files)
     p = beam.Pipeline(options=options)
     tables = p | "Read" >> ReadParquetTables(files, validate=False)
     dead = []

@@ -237,6 +237,56 @@ def test_overwrite_never_deletes_parquet_files_no_job_wrote(tmp_path, mixed_arti
     assert sorted(os.listdir(data)) == ["notes.txt", "p0.parquet"]
 
 
+def test_overwrite_replaces_only_what_the_jobs_write(tmp_path, mixed_artifact, mixed_table,
+                                                    capsys):
+    """Second audit: --overwrite took any NAME-00000-of-00001.parquet for a job's (a
+    dataset's train/test files, the job's own input), missed Parquet files in plain
+    subfolders, and a glob character in --output failed after the whole run."""
+    from pipelines import main
+    from pipelines.balance import run
+
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    pq.write_table(mixed_table, hf / "train-00000-of-00001.parquet")
+    nested = tmp_path / "nested"
+    (nested / "sub").mkdir(parents=True)
+    pq.write_table(mixed_table, nested / "sub" / "data.parquet")
+    own = tmp_path / "own"
+    own.mkdir()
+    pq.write_table(mixed_table, own / "real-00000-of-00001.parquet")
+    cases = [(hf / "train-00000-of-00001.parquet", hf, "holds Parquet files no job of this "
+                                                      "library writes (e.g. 'train-0000"),
+             (hf / "train-00000-of-00001.parquet", nested, "(e.g. 'sub/data.parquet')"),
+             (own / "real-00000-of-00001.parquet", own, "holds the job's own input"),
+             (hf / "train-00000-of-00001.parquet", tmp_path / "run[1]", "glob character")]
+    for src, out, message in cases:
+        assert main("pipelines.balance", run, balance_args(src, out, mixed_artifact,
+                                                           "--overwrite"),
+                    uses_tensorflow=False) == 2
+        assert message in one_line_error(capsys, "pipelines.balance")
+    assert sorted(os.listdir(hf)) == ["train-00000-of-00001.parquet"]
+    assert sorted(os.listdir(own)) == ["real-00000-of-00001.parquet"]
+    assert not (tmp_path / "run[1]").exists()
+
+
+def test_a_run_that_finds_another_runs_files_at_the_end_refuses_them(tmp_path):
+    """Two jobs writing one --output at once: the later one deleted the other's files
+    without --overwrite. Its files are in place only if nothing new appeared."""
+    import pipelines
+    from vae_augment.errors import InputError
+
+    out = str(tmp_path / "o")
+    assert pipelines.prepare_output(out, False) == out
+    staged = pipelines.staging_dir(out)
+    assert staged.startswith(out + "/.staging-")  # inside: same filesystem, same rights
+    pq.write_table(pa.table({"x": [1]}), f"{staged}/synthetic-00000-of-00001.parquet")
+    pq.write_table(pa.table({"x": [2]}), f"{out}/synthetic-00000-of-00002.parquet")  # other
+    with pytest.raises(InputError, match="received 1 Parquet files from another run"):
+        pipelines._publish(out)
+    pipelines.remove_created_outputs()
+    assert sorted(os.listdir(out)) == ["synthetic-00000-of-00002.parquet"]
+
+
 def test_a_failed_overwrite_keeps_the_earlier_output(tmp_path, mixed_artifact, mixed_parquet,
                                                      bad_label_parquet, capsys):
     """--overwrite deleted the earlier output before the run, so a run that failed left
@@ -373,13 +423,13 @@ def test_a_remote_output_is_published_whole_and_overwritten(tmp_path, mixed_tabl
     for overwrite, n in ((False, 3), (True, 5)):
         assert pipelines.prepare_output(out + "/", overwrite) == out
         staged = pipelines.staging_dir(out)
-        assert staged.startswith(f"{prefix}{tmp_path}/.o.staging-")
+        assert staged.startswith(f"{prefix}{tmp_path}/o/.staging-")
         local = staged[len(prefix):]
         os.makedirs(f"{local}/label=a")
         pq.write_table(mixed_table.slice(0, n), f"{local}/label=a/real-00000.parquet")
         pq.write_table(mixed_table.slice(0, 0), f"{local}/synthetic-00000-of-00001.parquet")
         pipelines._publish(out)
-        assert os.listdir(tmp_path / "o") == ["label=a"]
+        assert [f for f in os.listdir(tmp_path / "o") if not f.startswith(".")] == ["label=a"]
         assert pq.read_table(tmp_path / "o" / "label=a" / "real-00000.parquet").num_rows == n
         assert not [f for _, _, files in os.walk(local) for f in files]
     with pytest.raises(Exception, match="already holds 1 Parquet files; pass --overwrite"):
@@ -465,3 +515,19 @@ def test_remote_inputs_have_every_footer_checked(tmp_path, mixed_table):
     (d / "p4.parquet").write_bytes(data[:-30])
     with pytest.raises(InputError, match=f"input '{prefix}{d}/p3.parquet' is not a readable"):
         read_inputs([f"{prefix}{d}/*.parquet"])
+
+
+def test_remote_globs_skip_files_in_hidden_folders(tmp_path, mixed_table):
+    """A `**` glob on an object store matched a killed run's `.staging-*` files (and
+    `_temporary` ones) as input; local globs skip them."""
+    from vae_augment.beam.parquet import match_files
+
+    prefix = remote_test_filesystem("vaetesthidden")
+    for rel in ("a/part.parquet", "a/.staging-1/real-00000-of-00001.parquet",
+                "_temporary/b.parquet", "a/_x/c.parquet"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(mixed_table.slice(0, 2), tmp_path / rel)
+    found = match_files(f"{prefix}{tmp_path}/**.parquet")
+    assert [f[len(prefix):] for f in found] == [str(tmp_path / "a" / "part.parquet")]
+    # a hidden folder named in the pattern itself is read
+    assert len(match_files(f"{prefix}{tmp_path}/_temporary/*.parquet")) == 1

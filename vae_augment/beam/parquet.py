@@ -70,10 +70,20 @@ def match_files(inputs: str | Sequence[str]) -> list[str]:
             found = _remote_directory(item) if maybe_dir else []
             found = found or sorted(
                 m.path for m in FileSystems.match([pattern])[0].metadata_list
-                if hidden or not os.path.basename(m.path).startswith(("_", ".")))
+                if hidden or not _hidden_below(pattern, m.path))
         for path in found:
             files.setdefault(path, None)
     return list(files)
+
+
+def _hidden_below(pattern: str, path: str) -> bool:
+    """Whether `path` (a match of `pattern`) is, or is in a folder below the pattern's fixed
+    part that is, named with a leading '_' or '.': what readers skip (a `**` glob matched a
+    job's `.staging-*` folder on an object store)."""
+    cut = min([pattern.index(ch) for ch in "*?[" if ch in pattern] or [len(pattern)])
+    base = pattern[:cut].rsplit("/", 1)[0]
+    rel = path[len(base):].strip("/") if path.startswith(base) else os.path.basename(path)
+    return any(part.startswith(("_", ".")) for part in rel.split("/"))
 
 
 def _remote_directory(item: str) -> list[str]:
