@@ -119,21 +119,11 @@ def iter_counts_private(
         ...                               dropped=dropped)  # doctest: +SKIP
     """
     from vae_augment.privacy import NearCopyIndex
-    from vae_augment.sampler import _progress, plan_blocks
+    from vae_augment.sampler import _progress, check_counts, plan_blocks
 
     min_distance = check_min_distance(min_distance)
     encoding = sampler.encoding
-    seen: dict[int, Any] = {}
-    for c, n in counts.items():
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-            raise VAEAugmentError(
-                f"requested count for class {c!r} must be a non-negative integer, got {n!r}"
-            )
-        idx = encoding.class_index(c)
-        if idx in seen:
-            raise VAEAugmentError(f"counts name class {encoding.classes[idx]!r} twice "
-                                  f"({seen[idx]!r} and {c!r})")
-        seen[idx] = c
+    check_counts(encoding, counts)
     check_reference(encoding, reference.schema)
     if dropped is None:
         dropped = {}

@@ -123,17 +123,7 @@ class Sampler:
         self, counts: Mapping[Any, int], seed: int, *, progress: bool | None = None
     ) -> Iterator[pa.RecordBatch]:
         """Yields synthetic rows for every class in `counts` ({class: rows}), classes in order."""
-        seen: dict[int, Any] = {}
-        for c, n in counts.items():
-            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-                raise VAEAugmentError(
-                    f"requested count for class {c!r} must be a non-negative integer, got {n!r}"
-                )
-            idx = self.encoding.class_index(c)
-            if idx in seen:  # both would draw the same blocks: the same rows twice
-                raise VAEAugmentError(f"counts name class {self.encoding.classes[idx]!r} twice "
-                                      f"({seen[idx]!r} and {c!r})")
-            seen[idx] = c
+        check_counts(self.encoding, counts)
         total = int(sum(counts.values()))
         bar = _progress(total, progress)
 
@@ -147,6 +137,23 @@ class Sampler:
                 yield batch
         finally:
             bar.close()
+
+
+def check_counts(encoding, counts: Mapping[Any, int]) -> None:
+    """A `VAEAugmentError` unless `counts` ({class: rows}) asks a non-negative integer of
+    rows of classes the model knows, each class once (two keys of one class, ``"yes"`` and
+    ``b"yes"``, would draw the same blocks: the same rows twice)."""
+    seen: dict[int, Any] = {}
+    for c, n in counts.items():
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+            raise VAEAugmentError(
+                f"requested count for class {c!r} must be a non-negative integer, got {n!r}"
+            )
+        idx = encoding.class_index(c)
+        if idx in seen:
+            raise VAEAugmentError(f"counts name class {encoding.classes[idx]!r} twice "
+                                  f"({seen[idx]!r} and {c!r})")
+        seen[idx] = c
 
 
 def _prefetch(iterable, depth: int = 2):
