@@ -394,6 +394,21 @@ def test_score_job_column_errors_name_its_own_flags(tmp_path, mixed_artifact, mi
     assert sorted(os.listdir(tmp_path)) == []
 
 
+def test_balance_job_on_an_input_of_no_rows_says_so(tmp_path, mixed_artifact, mixed_table,
+                                                     capsys):
+    """It said "need at least 2 classes to balance, got []"; the CLI says the input has no
+    rows."""
+    from pipelines import main
+    from pipelines.balance import run
+
+    pq.write_table(mixed_table.slice(0, 0), tmp_path / "empty.parquet")
+    assert main("pipelines.balance", run, balance_args(tmp_path / "empty.parquet",
+                                                       tmp_path / "o", mixed_artifact),
+                uses_tensorflow=False) == 2
+    assert "the input has no rows with a label" in one_line_error(capsys, "pipelines.balance")
+    assert sorted(os.listdir(tmp_path)) == ["empty.parquet"]
+
+
 def test_a_partitioned_balance_of_no_synthetic_rows_reads_back_whole(
         tmp_path, mixed_artifact, mixed_parquet, mixed_table):
     """The synthetic sink of no rows left its empty file at the root beside the real rows'

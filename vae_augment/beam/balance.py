@@ -26,7 +26,7 @@ from vae_augment.beam._shared import warm_up as _load_in_background
 from vae_augment.beam.counting import CountClasses, require_global_window
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
 from vae_augment.beam.rows import BadRows, as_table, label_problems, with_flag
-from vae_augment.errors import SchemaError, check_seed
+from vae_augment.errors import InputError, SchemaError, check_seed
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts", "own_output_schema"]
 
@@ -44,6 +44,9 @@ def generation_counts(counts: dict[Any, int], classes, sampling_strategy) -> dic
     if unknown:
         raise SchemaError(f"input has classes {unknown} the model does not know (known: {classes})")
     present = {c: counts.get(c, 0) for c in classes if counts.get(c, 0) > 0}
+    if not present:  # "need at least 2 classes to balance, got []" said it obliquely
+        raise InputError("the input has no rows with a label (no rows at all, or the label "
+                         "is null in every row)")
     return samples_to_generate(present, sampling_strategy)
 
 
