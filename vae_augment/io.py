@@ -142,14 +142,9 @@ def check_partition_values(paths: Sequence[str], names: Sequence[str]) -> None:
         return
     keys: set = set()
     for batch in iter_batches(paths, columns=list(names)):
+        # a folder name too long is `split_partitions`' own error (`_segment`)
         for key, _ in split_partitions(batch, names, pa.schema([])):
             keys.add(key)
-            long = [k for k in key if len(k.encode()) > MAX_FOLDER_NAME]
-            if long:
-                raise InputError(
-                    f"{arg('partition_by')}: a value of the input makes the folder name "
-                    f"'{long[0][:60]}...' ({len(long[0].encode())} bytes; file systems take "
-                    f"{MAX_FOLDER_NAME}); partition by another column")
         if len(keys) > MAX_PARTITIONS:
             raise InputError(
                 f"{arg('partition_by')} {list(names)} makes more than {MAX_PARTITIONS} "
