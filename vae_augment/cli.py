@@ -393,14 +393,15 @@ def cmd_fit(args) -> int:
 
 def _constraints_json(encoding) -> dict:
     """``{"constraints": ["A <= B", ...], "derived": ["T = a * S + b", ...], "links":
-    ["C == 'v' <=> N == 0", ...], "dependencies": ["C = f(D)", ...]}``, each when the
-    encoding has any."""
+    ["C == 'v' <=> N == 0", ...], "dependencies": ["C = f(D)", ...], "class_nulls": ["C is
+    null where y == 'b'", ...]}``, each when the encoding has any."""
     return {**({"constraints": [str(r) for r in encoding.relations]}
                if encoding.relations else {}),
             **({"derived": [str(d) for d in encoding.derived]} if encoding.derived else {}),
             **({"links": [str(k) for k in encoding.links]} if encoding.links else {}),
             **({"dependencies": [str(d) for d in encoding.dependencies]}
-               if encoding.dependencies else {})}
+               if encoding.dependencies else {}),
+            **({"class_nulls": texts} if (texts := encoding.class_null_texts()) else {})}
 
 
 def cmd_sample(args) -> int:

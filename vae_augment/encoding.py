@@ -39,6 +39,9 @@ from vae_augment.schema import (
 __all__ = ["Encoding", "PROBIT_EPS"]
 
 PROBIT_EPS = 1e-3
+#: a class gets a null rule (`Encoding.class_null_rules`) when its rows' nulls (all, or none)
+#: would have at most this probability at the other classes' null rate
+CLASS_NULL_ALPHA = 1e-3
 
 
 def _schema_to_b64(schema: pa.Schema) -> str:
@@ -77,6 +80,10 @@ class Encoding:
             its spike) that `decode_tf` sets each generated row's category by.
         dependencies: `constraints.Dependency`s (a categorical column a function of
             another) that `decode_tf` sets the determined column by.
+        class_nulls: ``{column: null rows per class}`` (in `classes` order) of the columns
+            that had nulls: a class whose rows a column is null in every time, or never,
+            against the other classes' rate (`class_null_rules`), gets synthetic rows that
+            are too (the model's heads alone left about 3 % of them otherwise).
     """
 
     def __init__(
@@ -91,11 +98,14 @@ class Encoding:
         derived: Sequence[Any] = (),
         links: Sequence[Any] = (),
         dependencies: Sequence[Any] = (),
+        class_nulls: Mapping[str, Sequence[int]] | None = None,
     ):
         self.specs = list(specs)
         self.label = label
         self.classes = list(classes)
         self.class_counts = {c: int(class_counts.get(c, 0)) for c in self.classes}
+        self.class_nulls = {str(k): [int(n) for n in v] for k, v in (class_nulls or {}).items()
+                            if len(v) == len(self.classes)}
         self.schema = schema
         self.output_schema = output_schema(schema)
         self.numeric = [s for s in self.specs if s.kind == "numeric"]
@@ -178,7 +188,58 @@ class Encoding:
             # for numeric column j: its spike indicator's slot in `nulls`, or -1
             out["num_spike_idx"] = [self._spike_slot(s.name) for s in self.numeric]
             out["num_knots"] = list(self._grid)  # knots of each column's map
+        null_rule, cat_rule = self.class_null_rules()
+        if np.any(null_rule):  # (likewise: only when some class has one)
+            out["class_null_rule"] = null_rule.tolist()
+        if np.any(cat_rule):
+            out["class_cat_null_rule"] = cat_rule.tolist()
         return out
+
+    def class_null_rules(self) -> tuple[np.ndarray, np.ndarray]:
+        """int8 [n_classes, n_null] and [n_classes, n_cat]: +1 where a class's rows are null
+        in a column in every training row, -1 where in none, 0 elsewhere (and for the spike
+        slots), for the columns of `null_columns` and the categorical columns with a null
+        code. A class gets a rule only when the other classes' null rate makes its count
+        unlikely by chance (`CLASS_NULL_ALPHA`: all n of its rows null at a rate p has
+        probability p**n), and only with ``constraints`` "auto" (the default) or unknown."""
+        n_classes = len(self.classes)
+        null_rule = np.zeros((n_classes, len(self.null_columns) + len(self.spike_columns)), np.int8)
+        cat_rule = np.zeros((n_classes, len(self.categorical)), np.int8)
+        if self.constraints is not None and "auto" not in self.constraints:
+            return null_rule, cat_rule
+        rows = np.asarray([self.class_counts[c] for c in self.classes], np.float64)
+
+        def rule(name):
+            nulls = np.asarray(self.class_nulls.get(name, [0] * n_classes), np.float64)
+            out = np.zeros(n_classes, np.int8)
+            if not nulls.any():
+                return out
+            for c in range(n_classes):
+                if rows[c] == 0:
+                    continue
+                rest = rows.sum() - rows[c]
+                p = (nulls.sum() - nulls[c]) / rest if rest else 0.5
+                if nulls[c] == rows[c] and p ** rows[c] < CLASS_NULL_ALPHA:
+                    out[c] = 1
+                elif nulls[c] == 0 and (1.0 - p) ** rows[c] < CLASS_NULL_ALPHA:
+                    out[c] = -1
+            return out
+
+        for j, name in enumerate(self.null_columns):
+            null_rule[:, j] = rule(name)
+        for j, s in enumerate(self.categorical):
+            if s.has_nulls:
+                cat_rule[:, j] = rule(s.name)
+        return null_rule, cat_rule
+
+    def class_null_texts(self) -> list[str]:
+        """`class_null_rules` in words (``"bonus is null where label == 'b'"``), for
+        `fit`'s and `info`'s summaries."""
+        null_rule, cat_rule = self.class_null_rules()
+        columns = [*((n, null_rule[:, j]) for j, n in enumerate(self.null_columns)),
+                   *((s.name, cat_rule[:, j]) for j, s in enumerate(self.categorical))]
+        return [f"{name} is {'null' if r > 0 else 'never null'} where {self.label} == {c!r}"
+                for name, rules in columns for c, r in zip(self.classes, rules) if r]
 
     @staticmethod
     def _tensor_layout(s: FeatureSpec) -> dict[str, Any]:
@@ -781,6 +842,7 @@ class Encoding:
             **({"links": [_link_json(k) for k in self.links]} if self.links else {}),
             **({"dependencies": [_dependency_json(d) for d in self.dependencies]}
                if self.dependencies else {}),
+            **({"class_nulls": dict(self.class_nulls)} if self.class_nulls else {}),
         }
 
     @classmethod
@@ -798,6 +860,7 @@ class Encoding:
             [tuple(d) for d in data.get("derived", [])],
             [tuple(k) for k in data.get("links", [])],
             [tuple(d) for d in data.get("dependencies", [])],
+            data.get("class_nulls"),
         )
 
 

@@ -53,6 +53,31 @@ def dummy_inputs(layout: Mapping[str, Any], batch: int = 1) -> dict[str, np.ndar
     return x
 
 
+#: a logit offset that makes a draw certain (float32; the heads' logits stay far below it)
+_CERTAIN = 1e4
+
+
+def _class_null_offsets(layout: Mapping[str, Any]):
+    """(float32 [n_classes, n_null] or None, float32 [n_classes, sum(cat_sizes)] or None):
+    the logit offsets of `layout`'s class null rules: +/-`_CERTAIN` on a null indicator
+    always / never on in a class; for a categorical column with a null code (its last),
+    -`_CERTAIN` on the null code where it never is, on every other code where it always is."""
+    nulls = cats = None
+    if layout.get("class_null_rule"):
+        nulls = np.asarray(layout["class_null_rule"], np.float32) * _CERTAIN
+    if layout.get("class_cat_null_rule"):
+        rule = np.asarray(layout["class_cat_null_rule"], np.int8)
+        sizes = list(layout["cat_sizes"])
+        cats = np.zeros((rule.shape[0], sum(sizes)), np.float32)
+        start = 0
+        for j, size in enumerate(sizes):
+            end = start + size
+            cats[rule[:, j] < 0, end - 1] = -_CERTAIN
+            cats[np.ix_(rule[:, j] > 0, np.arange(start, end - 1))] = -_CERTAIN
+            start = end
+    return nulls, cats
+
+
 @keras.saving.register_keras_serializable(package="vae_augment")
 class ConditionalVAE(RowSelection, keras.Model):
     """Conditional VAE over the encoded feature space of one table.
@@ -193,6 +218,9 @@ class ConditionalVAE(RowSelection, keras.Model):
                                  f"got {class_weights!r}")
         self.class_weights = class_weights
         self.condition_every_layer = bool(condition_every_layer)
+        # logit offsets per class for the null indicators and the categorical codes from the
+        # encoding's class null rules (`Encoding.class_null_rules`; None: no rule)
+        self._null_offsets, self._cat_offsets = _class_null_offsets(self.layout)
         # training-time uniform dequantization of tied numerics (`set_dequantization`)
         self.tie_table = None
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -546,8 +574,25 @@ class ConditionalVAE(RowSelection, keras.Model):
             z_post = b_loc + self.temperature * b_sd * eps
             z = tf.where((filled > 0)[:, None], z_post, z)
         params = self.decode_params(z, y)
-        out = D.sample_features(self.layout, params, seeds[1], tensor_mean=tensor_mean)
+        out = D.sample_features(self.layout, self._class_rules(params, y), seeds[1],
+                                tensor_mean=tensor_mean)
         return (out, z, params) if with_latent else out
+
+    def _class_rules(self, params, y):
+        """`params` with the class null rules applied to the logits generation draws from:
+        a column null in every training row of a class (or in none) is then null in every
+        generated row of it (or in none), where the heads alone left a few per cent."""
+        if self._null_offsets is None and self._cat_offsets is None:
+            return params
+        params = dict(params)
+        y = tf.cast(y, tf.int32)
+        if self._null_offsets is not None and "null_logits" in params:
+            params["null_logits"] = tf.cast(params["null_logits"], tf.float32) + tf.gather(
+                tf.constant(self._null_offsets), y)
+        if self._cat_offsets is not None and "cat_logits" in params:
+            params["cat_logits"] = tf.cast(params["cat_logits"], tf.float32) + tf.gather(
+                tf.constant(self._cat_offsets), y)
+        return params
 
     @staticmethod
     def _bank_slots(y, filled, seed) -> tf.Tensor:

@@ -283,6 +283,7 @@ class _ColumnStats:
         self.sumsq = None
         self.int_low: int | None = None  # exact extremes of an integer column
         self.int_high: int | None = None
+        self.class_nulls: dict[Any, int] = {}  # null rows per class (`SchemaStats.update`)
         self.max_categories = max_categories
         t = field.type
         value_type = _fixed_list_value_type(t)
@@ -582,8 +583,20 @@ class SchemaStats:
         vc = pc.value_counts(canonical_zeros(lab))
         for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
             self.label_counts[v] = self.label_counts.get(v, 0) + c
+        full = None
         for name, stats in self.columns.items():
-            stats.update(batch.column(name))
+            col = batch.column(name)
+            stats.update(col)
+            if col.null_count:  # per class: a column null in every row of one class, or in none
+                if full is None:
+                    full = batch.column(self.label)
+                    full = full.combine_chunks() if isinstance(full, pa.ChunkedArray) else full
+                    if pa.types.is_dictionary(full.type):
+                        full = full.dictionary_decode()
+                    full = canonical_zeros(full)
+                vc = pc.value_counts(full.filter(pc.is_null(col)).drop_null())
+                for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+                    stats.class_nulls[v] = stats.class_nulls.get(v, 0) + c
 
     def finalize(self) -> list[FeatureSpec]:
         if self.rows == 0:

@@ -44,6 +44,8 @@ def _merge_reservoir(a, b) -> None:
 def _merge_column(a, b) -> None:
     a.rows += b.rows
     a.nulls += b.nulls
+    for v, c in b.class_nulls.items():
+        a.class_nulls[v] = a.class_nulls.get(v, 0) + c
     if a.kind == "tensor":
         a.low, a.high = min(a.low, b.low), max(a.high, b.high)
         if b.sum is not None:
@@ -93,4 +95,9 @@ def encoding_from_stats(stats: SchemaStats) -> Encoding:
     """The `Encoding` of finalised statistics (what `fit_encoding` returns)."""
     specs = stats.finalize()
     classes = sorted(stats.label_counts, key=lambda v: (str(type(v)), v))
-    return Encoding(specs, stats.label, classes, stats.label_counts, stats.schema)
+    class_nulls = {
+        s.name: [int(stats.columns[s.name].class_nulls.get(c, 0)) for c in classes]
+        for s in specs if s.kind in ("numeric", "categorical", "tensor")
+        and stats.columns[s.name].class_nulls}
+    return Encoding(specs, stats.label, classes, stats.label_counts, stats.schema,
+                    class_nulls=class_nulls)
