@@ -126,7 +126,9 @@ def fit(
             column a linear function of another in every training row, to its rounding),
             recomputed from their source in every generated row (`constraints.Derived`), and
             linked columns (a category value held exactly where a numeric column holds its
-            most frequent value, or is null), set from the numeric column (`constraints.Link`).
+            most frequent value, or is null), set from the numeric column (`constraints.Link`),
+            and class null rules (a column null in every training row of a class, or in
+            none, is so in its generated rows: `Encoding.class_null_rules`).
         **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, precision,
             shuffle_buffer, ...).
 
