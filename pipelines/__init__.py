@@ -30,6 +30,7 @@ logging.getLogger().addFilter(_not_the_bigquery_notice)
 __all__ = [
     "DEFAULT_RUNNER", "parse_args", "check_args", "prepare_output", "staging_dir", "read_inputs",
     "is_dask", "runs_in_process", "num_shards", "finish", "write_dead_letter", "main",
+    "prepare_dead_letter", "cleans_up",
 ]
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -100,7 +101,8 @@ class _Staged:
             staging, overwrite, before, created)
 
 
-def prepare_output(output: str, overwrite: bool, inputs: Sequence[str] = ()) -> str:
+def prepare_output(output: str, overwrite: bool, inputs: Sequence[str] = (), *,
+                   dead_letter: str | None = None) -> str:
     """Checks the output directory and returns it (absolute when local, no trailing slash);
     the job writes into a staging folder inside it (`staging_dir`: ``.staging-*``, which
     readers skip), which `finish` moves into place once the run has succeeded.
@@ -110,7 +112,8 @@ def prepare_output(output: str, overwrite: bool, inputs: Sequence[str] = ()) -> 
     folders of them) unless `overwrite`; and, even then, one holding other Parquet files (a
     user's data) or any of the run's `inputs`: an overwrite deletes only an earlier run's
     files, and only once the new run has succeeded, so a failed run leaves the earlier
-    output as it was.
+    output as it was. `dead_letter` (``--dead-letter``) is checked and staged the same way
+    (`prepare_dead_letter`).
     """
     import uuid
 
@@ -152,7 +155,88 @@ def prepare_output(output: str, overwrite: bool, inputs: Sequence[str] = ()) -> 
             raise InputError(f"cannot write into `--output` '{output}': "
                              f"{exc.strerror or exc}") from exc
     _STAGED[output] = _Staged(staging, overwrite, ours, created)
+    if dead_letter is not None:
+        prepare_dead_letter(dead_letter, overwrite)
     return output
+
+
+_DEAD_LETTER_FILE = re.compile(r"-\d{5}-of-\d{5}\.jsonl")
+_DEAD: dict[str, tuple[_Staged, str]] = {}  # --dead-letter -> (its plan, its final prefix)
+
+
+def _dead_letter_files(prefix: str) -> list[str]:
+    """The files an earlier run wrote under dead-letter `prefix` (``PREFIX-SSSSS-of-NNNNN
+    .jsonl``, the names `WriteToText` gives its shards)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    found = FileSystems.match([prefix + "-*.jsonl"])[0].metadata_list
+    return sorted(m.path for m in found if _DEAD_LETTER_FILE.fullmatch(m.path[len(prefix):]))
+
+
+def prepare_dead_letter(path: str, overwrite: bool) -> str:
+    """Checks `--dead-letter` `path` and stages its files as `prepare_output` stages the
+    output: an earlier run's dead letters there are refused unless `overwrite`, and are
+    replaced (the stale ones deleted) only once the run has succeeded (`finish`). Returns
+    the staged file prefix `write_dead_letter` writes to."""
+    import uuid
+
+    from vae_augment.errors import InputError
+
+    prefix = _absolute(dead_letter_prefix(path))
+    before = _dead_letter_files(prefix)
+    if before and not overwrite:
+        raise InputError(
+            f"`--dead-letter` '{path}' already holds {len(before)} file(s) of an earlier run "
+            f"(e.g. '{before[0]}'); pass --overwrite to replace them")
+    folder, name = prefix.rsplit("/", 1)
+    staging = f"{folder}/{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    created = False
+    if "://" not in staging:
+        created = not os.path.isdir(folder)
+        try:
+            os.makedirs(staging)
+        except OSError as exc:
+            raise InputError(f"cannot write the `--dead-letter` files into '{folder}': "
+                             f"{exc.strerror or exc}") from exc
+    _DEAD[path] = (_Staged(staging, overwrite, before, created), prefix)
+    return f"{staging}/{name}"
+
+
+def _publish_dead_letter(path: str) -> None:
+    """Moves a finished run's dead letters into place, then deletes an earlier run's that
+    it did not replace."""
+    from apache_beam.io.filesystems import FileSystems
+
+    plan, prefix = _DEAD.pop(path)
+    folder = prefix.rsplit("/", 1)[0]
+    new = []
+    for f in _staged_files(plan.staging):
+        dst = f"{folder}/{f}"
+        if "://" in dst:
+            FileSystems.rename([f"{plan.staging}/{f}"], [dst])
+        else:
+            os.replace(f"{plan.staging}/{f}", dst)
+        new.append(dst)
+    stale = [f for f in plan.before if f not in new]
+    if stale:
+        FileSystems.delete(stale)
+    _discard_staging(plan.staging)
+
+
+def cleans_up(run: Callable) -> Callable:
+    """`run` (a job's) with its staged outputs discarded when it raises before `finish`
+    (building the pipeline, loading the model), also when called directly, not by `main`."""
+    import functools
+
+    @functools.wraps(run)
+    def wrapper(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        except BaseException:
+            remove_created_outputs()
+            raise
+
+    return wrapper
 
 
 def _absolute(path: str) -> str:
@@ -407,12 +491,14 @@ def finish(pipeline, outputs, output_dir: str | None = None, *, dead_letter: str
         remove_created_outputs()
         raise
     _remove_new_temp(before)
-    if output_dir is not None and output_dir in _STAGED:
-        try:
+    try:
+        if output_dir is not None and output_dir in _STAGED:
             _publish(output_dir)
-        except BaseException:
-            remove_created_outputs()
-            raise
+        if dead_letter is not None and dead_letter in _DEAD:
+            _publish_dead_letter(dead_letter)
+    except BaseException:
+        remove_created_outputs()
+        raise
     return _counters(result, counters)
 
 
@@ -450,12 +536,14 @@ def _remove_new_temp(before: dict[str, set[str]]) -> None:
 def remove_created_outputs() -> None:
     """Removes the staging directories of runs that did not finish (`prepare_output`): the
     outputs themselves are as they were before the run."""
-    for output in list(_STAGED):
-        plan = _STAGED.pop(output)
+    plans = [(output, _STAGED.pop(output)) for output in list(_STAGED)]
+    plans += [(prefix.rsplit("/", 1)[0], _DEAD.pop(path)[0])
+              for path, (_, prefix) in list(_DEAD.items())]
+    for folder, plan in plans:
         _discard_staging(plan.staging)
         if plan.created:  # made by this run, and nothing else in it: gone again
             try:
-                os.rmdir(output)
+                os.rmdir(folder)
             except OSError:
                 pass
 
@@ -476,15 +564,17 @@ def _dead_letter_dir(path: str | None) -> str | None:
 
 def write_dead_letter(bad, path: str):
     """Writes `BadRows` as JSON lines ``{"error": ..., "row": {...}}`` under `path`
-    (`dead_letter_prefix`)."""
+    (`dead_letter_prefix`; into its staging folder when `prepare_output` staged it)."""
     import apache_beam as beam
 
     from vae_augment.beam.rows import bad_rows_json
 
+    prefix = _DEAD[path][0].staging + "/" + _DEAD[path][1].rsplit("/", 1)[1] if (
+        path in _DEAD) else dead_letter_prefix(path)
     return (
         bad
         | "DeadLetterJson" >> beam.FlatMap(bad_rows_json)
-        | "WriteDeadLetter" >> beam.io.WriteToText(dead_letter_prefix(path), file_name_suffix=".jsonl")
+        | "WriteDeadLetter" >> beam.io.WriteToText(prefix, file_name_suffix=".jsonl")
     )
 
 

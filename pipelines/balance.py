@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@pipelines.cleans_up
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam
@@ -64,7 +65,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
     # the model's types, with the input's metadata, as the CLI writes (real rows keep it too)
     schema = own_output_schema(input_schema, transform.output_schema)
     check_partition_by(schema, args.partition_by)  # before any output
-    output = pipelines.prepare_output(args.output, args.overwrite, files)
+    output = pipelines.prepare_output(args.output, args.overwrite, files,
+                                      dead_letter=args.dead_letter)
     if pipelines.runs_in_process(options):
         # this process is the worker: import TensorFlow and load the model while the
         # pipeline is built and the data read (the synthetic rows wait for the counts)

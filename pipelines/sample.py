@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@pipelines.cleans_up
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam

@@ -73,6 +73,7 @@ def _check_new_columns(args, input_schema) -> None:
                               f"'{names[0][1]}'; give them different names")
 
 
+@pipelines.cleans_up
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam
@@ -100,7 +101,8 @@ def run(argv: Sequence[str] | None = None) -> dict:
         schema = step.output_schema(schema)
     shards = pipelines.num_shards(options, args.num_shards)
     check_partition_by(schema, args.partition_by)  # before any output
-    output = pipelines.prepare_output(args.output, args.overwrite, files)
+    output = pipelines.prepare_output(args.output, args.overwrite, files,
+                                      dead_letter=args.dead_letter)
     p = beam.Pipeline(options=options)
     tables = p | "Read" >> ReadParquetTables(files, validate=False)
     dead = []

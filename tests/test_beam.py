@@ -523,7 +523,7 @@ def test_score_wrong_schema_goes_to_dead_letter_or_fails(mixed_artifact, mixed_t
 
         def check_bad(items):
             if [b.rows.num_rows for b in items] != [4] or (
-                    "column 'f' has type string, expected double" not in items[0].error):
+                    "column 'f' has type string; the model expects numbers" not in items[0].error):
                 raise BeamAssertException(f"dead letters {items}")
 
         def check_good(tables):

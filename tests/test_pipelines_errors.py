@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -546,3 +547,107 @@ def test_remote_globs_skip_files_in_hidden_folders(tmp_path, mixed_table):
     assert [f[len(prefix):] for f in found] == [str(tmp_path / "a" / "part.parquet")]
     # a hidden folder named in the pattern itself is read
     assert len(match_files(f"{prefix}{tmp_path}/_temporary/*.parquet")) == 1
+
+
+def test_dead_letters_are_refused_without_overwrite_and_replaced_whole_with_it(
+        tmp_path, mixed_artifact, bad_label_parquet, mixed_parquet, capsys):
+    """An earlier run's --dead-letter files were replaced without --overwrite, and with
+    another shard count the old shards stayed beside the new (session 31's audit)."""
+    from pipelines import main
+    from pipelines.balance import run
+
+    dead = tmp_path / "dl"
+    stale = tmp_path / "dl-00001-of-00002.jsonl"  # an earlier run's second shard
+    stale.write_text('{"error": "old", "row": {}}\n')
+    keep = tmp_path / "dl-notes.jsonl"  # not a shard name: never touched
+    keep.write_text("mine\n")
+    args = balance_args(bad_label_parquet, tmp_path / "o", mixed_artifact,
+                        "--dead-letter", str(dead))
+    assert main("pipelines.balance", run, args, uses_tensorflow=False) == 2
+    assert "already holds 1 file(s) of an earlier run" in one_line_error(
+        capsys, "pipelines.balance")
+    assert sorted(os.listdir(tmp_path)) == ["bad.parquet", "dl-00001-of-00002.jsonl",
+                                            "dl-notes.jsonl"]
+    # a failed --overwrite run (its output exists) keeps the earlier dead letters
+    os.mkdir(tmp_path / "o")
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "o" / "user.parquet")
+    assert main("pipelines.balance", run, args + ["--overwrite"], uses_tensorflow=False) == 2
+    capsys.readouterr()
+    assert stale.exists() and not glob.glob(str(tmp_path / ".staging-*"))
+    os.remove(tmp_path / "o" / "user.parquet")
+    summary = run(args + ["--overwrite"])
+    assert summary["bad_rows"] == 1
+    shards = sorted(glob.glob(str(tmp_path / "dl-*-of-*.jsonl")))
+    lines = [json.loads(x) for f in shards for x in open(f)]
+    assert [x["row"]["label"] for x in lines] == ["zzz"]
+    assert keep.read_text() == "mine\n" and not glob.glob(str(tmp_path / ".staging-*"))
+    # the same again with a directory for --dead-letter: bad_rows-* inside it
+    args = balance_args(mixed_parquet, tmp_path / "o2", mixed_artifact,
+                        "--dead-letter", str(tmp_path / "dd") + "/")
+    assert run(args)["bad_rows"] == 0
+    assert [f.startswith("bad_rows-") for f in os.listdir(tmp_path / "dd")] == [True]
+    assert main("pipelines.balance", run, args[:3] + [str(tmp_path / "o3")] + args[4:],
+                uses_tensorflow=False) == 2
+    assert "`--dead-letter`" in one_line_error(capsys, "pipelines.balance")
+
+
+def test_a_job_run_directly_leaves_no_staging_when_it_fails_before_running(
+        tmp_path, mixed_parquet, mixed_artifact, monkeypatch):
+    """`run()` called from Python (not `main`) that failed after `prepare_output` (here the
+    model's warm-up) left its `.staging-*` folder in the output (session 31's audit)."""
+    from pipelines.balance import run
+    from vae_augment.beam import BalanceClasses
+
+    def broken(self):
+        raise RuntimeError("no model today")
+
+    monkeypatch.setattr(BalanceClasses, "warm_up", broken)
+    out = tmp_path / "o"
+    out.mkdir()
+    with pytest.raises(RuntimeError, match="no model today"):
+        run(balance_args(mixed_parquet, out, mixed_artifact))
+    assert os.listdir(out) == []
+    with pytest.raises(RuntimeError, match="no model today"):  # and an output it created
+        run(balance_args(mixed_parquet, tmp_path / "new", mixed_artifact))
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_beam_score_job_takes_the_types_the_cli_scores(tmp_path, mixed_table,
+                                                           mixed_artifact, capsys):
+    """The Beam score job (and the CLI's with --dead-letter) refused int32 for an int64
+    column, a plain string for a dictionary one, a non-nullable field for a nullable one,
+    which the CLI's `score` encodes (session 31's audit): all now score alike."""
+    from pipelines import main
+    from pipelines.score import run
+    from vae_augment.cli import main as cli
+
+    types = {"i": pa.int32(), "s": pa.large_string(), "d": pa.string(), "f32": pa.float64(),
+             "label": pa.large_string()}
+    other = mixed_table.cast(pa.schema(
+        [pa.field(f.name, types.get(f.name, f.type), nullable=f.name != "i")
+         for f in mixed_table.schema], metadata=mixed_table.schema.metadata))
+    src = tmp_path / "in.parquet"
+    pq.write_table(other, src)
+    scores = {}
+    for name, argv in (("cli", []), ("cli-dl", ["--dead-letter", str(tmp_path / "dl.jsonl")])):
+        out = tmp_path / f"{name}.parquet"
+        assert cli(["score", str(src), str(out), "--model-dir", str(mixed_artifact),
+                    "--quiet", *argv]) == 0, capsys.readouterr().err
+        scores[name] = pq.read_table(out).column("anomaly_score").to_pylist()
+    run(["--input", str(src), "--output", str(tmp_path / "beam"), "--model-dir",
+         str(mixed_artifact), "--runner", RUNNER])
+    from vae_augment.io import read_table, resolve_inputs
+
+    beam = read_table(resolve_inputs(str(tmp_path / "beam")))
+    assert beam.schema.field("i").type == pa.int32()  # the input's own types are kept
+    assert scores["cli"] == scores["cli-dl"] == beam.column("anomaly_score").to_pylist()
+    # a type the model cannot encode is still one line, before any output
+    bad = other.set_column(other.schema.get_field_index("s"), "s",
+                           pa.array(np.arange(other.num_rows)))
+    pq.write_table(bad, src)
+    assert main("pipelines.score", run, ["--input", str(src), "--output", str(tmp_path / "b2"),
+                                         "--model-dir", str(mixed_artifact), "--runner", RUNNER],
+                uses_tensorflow=False) == 2
+    assert "column 's' has type int64, which does not match" in one_line_error(
+        capsys, "pipelines.score")
+    assert not (tmp_path / "b2").exists()

@@ -96,13 +96,9 @@ def score_file(
     schema = read_schema(paths)
     art = load_artifact(model_dir)
     if dead_letter is not None:  # a whole-file mismatch is not a row's fault
-        from vae_augment.beam.rows import schema_difference
         from vae_augment.errors import SchemaError
 
-        enc = art.encoding
-        columns = [s.name for s in enc.specs if s.kind != "excluded"]
-        columns += [] if enc.label in columns else [enc.label]
-        problem = schema_difference(enc.schema, schema, columns)
+        problem = art.encoding.type_problem(schema)
         if problem is not None:
             raise SchemaError(f"input table does not match the schema the model was trained "
                               f"on: {problem}")

@@ -435,6 +435,39 @@ class Encoding:
             out["y"] = self._encode_label(_combine(batch.column(self.label)))
         return out
 
+    def type_problem(self, schema: pa.Schema) -> str | None:
+        """The first column (named) of tables of `schema` that `encode` would refuse whole: a
+        modelled column or the label missing, or of a type it cannot take; None when every
+        one can be encoded. Looser than the training schema, as `encode` is: any integer or
+        float type for a numeric column, any type the vocabulary casts to (dictionary or
+        not, string or large string) for a categorical one; nulls are checked per row."""
+        for s in self.specs:
+            if s.kind in ("excluded", "null"):
+                continue
+            if s.name not in schema.names:
+                return f"column '{s.name}' is missing"
+            t = schema.field(s.name).type
+            if s.kind == "numeric" and not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+                return f"column '{s.name}' has type {t}; the model expects numbers"
+            if s.kind == "categorical" and not _casts(s.vocab or [], t):
+                return (f"column '{s.name}' has type {t}, which does not match the model's "
+                        f"categories (type {self.schema.field(s.name).type})")
+            if s.kind == "tensor":
+                storage = t.storage_type if isinstance(t, pa.ExtensionType) else t
+                size = int(np.prod(s.shape))
+                if not (pa.types.is_fixed_size_list(storage) and storage.list_size == size
+                        and (pa.types.is_integer(storage.value_type)
+                             or pa.types.is_floating(storage.value_type))):
+                    return (f"column '{s.name}' has type {t}, expected a fixed-size list of "
+                            f"{size} numbers")
+        if self.label not in schema.names:
+            return f"`label` column '{self.label}' is missing"
+        t = schema.field(self.label).type
+        if not _casts(self.classes, t):
+            return (f"`label` column '{self.label}' has type {t}, which does not match the "
+                    f"model's classes {list(self.classes)}")
+        return None
+
     def label_index(self, col: pa.Array) -> tuple[pa.Array, pa.Array]:
         """(the label column as compared, each row's class index: null for a null or
         unknown label)."""
@@ -865,6 +898,20 @@ class Encoding:
 
 
 # ---------------------------------------------------------------------- helpers
+def _casts(values: Sequence[Any], t: pa.DataType) -> bool:
+    """Whether `values` (a vocabulary, the classes) make an array of `t` (a dictionary's
+    value type), as `Encoding.encode` compares them."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_float16(t):  # `encode` compares half floats as float32 (`_combine`)
+        t = pa.float32()
+    try:
+        pa.array(list(values), type=t)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return False
+    return True
+
+
 def _dependency_json(dep) -> list[Any]:
     return [dep.column, dep.determinant,
             [[_json_value(a), _json_value(b)] for a, b in dep.mapping]]

@@ -21,15 +21,19 @@ OK = "ok"
 BAD = "bad"
 
 
-def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, counter):
+def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, counter,
+                      encoding=None):
     """The dead-letter output for a table whose schema differs from the model's, else None.
+    With `encoding`, only a difference `encoding.encode` cannot take counts
+    (`Encoding.type_problem`: the scoring transforms, whose output keeps the input's types).
 
     Raises `SchemaError` on a mismatch when the transform has no dead-letter output.
     """
     from vae_augment.beam.rows import BadRows, schema_difference
     from vae_augment.errors import SchemaError
 
-    problem = schema_difference(expected, table.schema, columns)
+    problem = (encoding.type_problem(table.schema) if encoding is not None
+               else schema_difference(expected, table.schema, columns))
     if problem is None:
         return None
     message = f"input table does not match the schema the model was trained on: {problem}"

@@ -31,9 +31,8 @@ __all__ = ["EncodeLatent", "ScoreAnomalies"]
 
 
 class _ScoreFn(ModelDoFn):
-    def __init__(self, model_dir, shared, columns, options, kwargs, dead_letter):
+    def __init__(self, model_dir, shared, options, kwargs, dead_letter):
         super().__init__(model_dir, shared)
-        self._columns = columns  # the columns a table must carry with the trained types
         self._options = options  # latent_column / score_column
         self._kwargs = kwargs  # method / k / seed
         self._dead_letter = dead_letter
@@ -48,7 +47,7 @@ class _ScoreFn(ModelDoFn):
     def process(self, element):
         table = as_table(element)
         enc = self.artifact.encoding
-        rejected = mismatched_schema(enc.schema, table, columns=self._columns,
+        rejected = mismatched_schema(enc.schema, table, encoding=enc,
                                      dead_letter=self._dead_letter, counter=self._bad_rows)
         if rejected is not None:
             yield rejected
@@ -106,27 +105,18 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
             input_schema = self._encoding.schema
         return scored_schema(input_schema, latent_dim=self._latent_dim(), **self._options)
 
-    def _columns(self) -> list[str]:
-        enc = self._encoding
-        columns = [s.name for s in enc.specs if s.kind != "excluded"]
-        if enc.label not in columns:
-            columns.append(enc.label)
-        return columns
-
     def check_input_schema(self, input_schema: pa.Schema) -> None:
         """A `SchemaError` now when tables of `input_schema` cannot be scored (a column the
-        model reads is missing or of another type): every table would fail, or go to the
-        dead-letter output, once the pipeline runs."""
-        from vae_augment.beam.rows import schema_difference
-
-        problem = schema_difference(self._encoding.schema, input_schema, self._columns())
+        model reads is missing, or of a type it cannot encode: `Encoding.type_problem`, as
+        the CLI's `score`): every table would fail, or go to the dead-letter output, once
+        the pipeline runs."""
+        problem = self._encoding.type_problem(input_schema)
         if problem is not None:
             raise SchemaError(f"input does not match the schema the model was trained on: "
                               f"{problem}")
 
     def expand(self, tables):
-        columns = self._columns()
-        fn = _ScoreFn(self._model_dir, self._shared, columns, self._options, self._kwargs,
+        fn = _ScoreFn(self._model_dir, self._shared, self._options, self._kwargs,
                       self._dead_letter)
         out = tables | "Score" >> beam.ParDo(fn)
         return self._split(out) if self._dead_letter else out
