@@ -135,15 +135,30 @@ def test_null_rate_gap(two_samples):
     a, b = two_samples
     i = b.schema.get_field_index("f")
     nulled = b.set_column(i, b.schema.field(i), pa.nulls(b.num_rows, pa.float64()))
-    # 'f' all null in SYNTHETIC is treated as not generated
-    report = evaluate(a, nulled, label="label", seed=0)
-    assert "f" in report["skipped_columns"]
-    half = pa.array(np.where(np.arange(b.num_rows) % 2 == 0, None, 1.0), pa.float64())
+    # 'f' null in every synthetic row stays in the metrics (leaving it out raised the
+    # fidelity): no value score, its null-rate gap scores it, and a finding names it
+    report = evaluate(a, nulled, label="label", seed=0, sections=["fidelity"])
+    assert "f" not in report["skipped_columns"]
+    for e in report["fidelity"]["per_class"].values():
+        col = e["columns"]["f"]
+        assert col["value_score"] is None and col["null_rate_synthetic"] == 1.0
+        assert col["score"] == pytest.approx(1.0 - col["null_rate_gap"]) and col["score"] < 0.95
+    same = evaluate(a, b, label="label", seed=0, sections=["fidelity"])
+    assert report["fidelity"]["score"] < same["fidelity"]["score"] - 0.05
+    named = [f for f in report["findings"] if f["message"].startswith("column 'f' is null")]
+    assert len(named) == 1 and named[0]["level"] == "warn"
+    assert "class 'c': 100.0% of synthetic rows against" in named[0]["message"]
+    # half the rows null: the values alone match, the score is 1 - the gap, not the values'
+    values = b.column("f").to_numpy(zero_copy_only=False)
+    half = pa.array(values, mask=(np.arange(b.num_rows) % 2 == 0) | np.isnan(values))
     # the gap is a fidelity figure: the other sections are not needed for it
     report = evaluate(a, b.set_column(i, b.schema.field(i), half), label="label", seed=0,
                       sections=["fidelity"])
-    gaps = [e["columns"]["f"]["null_rate_gap"] for e in report["fidelity"]["per_class"].values()]
-    assert all(0.3 < g < 0.7 for g in gaps)
+    for e in report["fidelity"]["per_class"].values():
+        col = e["columns"]["f"]
+        assert 0.3 < col["null_rate_gap"] < 0.7 and col["value_score"] > 0.7
+        assert col["score"] == pytest.approx(1.0 - col["null_rate_gap"])
+    assert any(f["message"].startswith("column 'f' is null") for f in report["findings"])
 
 
 def test_utility_section(two_samples, same_report):

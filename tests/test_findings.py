@@ -208,3 +208,24 @@ def test_a_classifier_level_with_none_at_the_real_class_shares_blames_balancing(
     got = findings(per)
     assert "at real-train's class shares it does not fall" in got[0]["message"]
     assert "--guided" not in got[0]["advice"]
+
+
+def test_a_null_rate_gap_of_a_tenth_is_named_with_its_classes():
+    def col(real, syn):
+        return {"score": 1.0 - abs(real - syn), "null_rate_real": real,
+                "null_rate_synthetic": syn, "null_rate_gap": abs(real - syn)}
+
+    fid = {"per_class": {
+        "bad": {"columns": {"Income": col(0.173, 0.663), "Age": col(0.0, 0.05)}},
+        "good": {"columns": {"Income": col(0.051, 0.614), "Age": col(0.0, 0.0)}}}}
+    got = findings({"fidelity": fid})
+    assert [(f["level"], f["section"]) for f in got] == [("warn", "fidelity")]
+    assert got[0]["message"] == (
+        "column 'Income' is null at another rate than in the real rows (class 'good': 61.4% "
+        "of synthetic rows against 5.1% of real rows, class 'bad': 66.3% of synthetic rows "
+        "against 17.3% of real rows)")
+    assert "--exclude 'Income'" in got[0]["advice"] and "--constraint auto" in got[0]["advice"]
+    # under the threshold: nothing
+    fid["per_class"]["bad"]["columns"]["Income"] = col(0.17, 0.2)
+    fid["per_class"]["good"]["columns"]["Income"] = col(0.05, 0.1)
+    assert levels({"fidelity": fid}) == [("ok", "all")]

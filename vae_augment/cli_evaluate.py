@@ -105,9 +105,10 @@ def print_findings(report: dict) -> None:
 
 def warn_left_out(report: dict) -> None:
     """One stderr line per column the metrics left out for a reason the user did not give
-    (always null in SYNTHETIC, an ID-like text column, ...): the report lists them too."""
+    (an ID-like text column): the report lists them too. (A column null in every synthetic
+    row stays in the metrics, and the findings name its null-rate gap.)"""
     for name, why in (report.get("skipped_columns") or {}).items():
-        if why.startswith(("always null in SYNTHETIC", "more than")):
+        if why.startswith("more than"):
             print(f"vae-augment: warning: column '{name}' is left out of the metrics: {why}",
                   file=sys.stderr)
 

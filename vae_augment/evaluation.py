@@ -188,13 +188,11 @@ def _evaluation_encoding(real, synthetic, extra, label, art, exclude):
                 categorical.append(s.name)
             elif is_int and s.kind == "numeric":
                 numeric.append(s.name)
-    for name in real.column_names:
-        if name == label or name in excl:
-            continue
-        if synthetic.num_rows and synthetic.column(name).null_count == synthetic.num_rows \
-                and real.column(name).null_count < real.num_rows:
-            excl.append(name)
-            skipped[name] = "always null in SYNTHETIC (not generated)"
+    # a column null in every synthetic row (but not in every real one) stays: the encoding
+    # is fitted on REAL and SYNTHETIC together, so it has REAL's values, and its null-rate
+    # gap is a fidelity failure the findings name (leaving it out raised the fidelity). A
+    # column the model excludes (null in its synthetic rows by design) is left out above;
+    # without the model, --exclude leaves it out
     both = pa.concat_tables([real, synthetic, *extra])
     limit = _high_cardinality(both, label, excl, art, skipped)
     import warnings
@@ -282,7 +280,7 @@ def evaluate(
 
     * ``fidelity``: per class, per column marginal agreement (KS complement for numerics, the
       mean per-element KS complement for tensors, total-variation complement for categories;
-      1 is ideal), null-rate gaps,
+      1 is ideal; a column scores the worse of that and 1 - its null-rate gap), null-rate gaps,
       and the mean absolute difference of pairwise associations (Pearson on quantile-normal
       values, bias-corrected Cramér's V, correlation ratio) within each class.
     * ``detection``: `c2st_auc` overall and per class (0.5 is ideal).

@@ -4,6 +4,13 @@ Per class, marginal agreement of each column (KS complement for numerics, the me
 KS complement for tensors, total-variation complement for categories; 1 is ideal), null-rate
 gaps, and the gap between real and synthetic pairwise associations (Pearson on quantile-normal
 values, Cramér's V, correlation ratio). Used by `vae_augment.evaluation.evaluate`.
+
+A column's score in a class is the worse of its value score (the complement above, over the
+non-null values: ``value_score``) and 1 - its null-rate gap: the value complements ignore
+nulls, so a column null in 60 % of the synthetic rows against 8.5 % of the real ones scored
+0.999 on its values alone. When one side has no value at all (a column null in every
+synthetic row of the class) there is no value score (None) and the null-rate gap alone
+scores it.
 """
 
 from __future__ import annotations
@@ -80,20 +87,27 @@ def _element_ks_complement(real_col: pa.Array, syn_col: pa.Array, max_elements: 
 
 
 def _column_fidelity(spec, real_col: pa.Array, syn_col: pa.Array) -> dict[str, Any]:
+    """The column's figures in one class (see the module docstring for its score)."""
     nr, ns = len(real_col), len(syn_col)
     null_r = real_col.null_count / nr if nr else 0.0
     null_s = syn_col.null_count / ns if ns else 0.0
-    if spec.kind == "numeric":
-        metric, score = "ks_complement", _ks_complement(
-            _numeric_values(real_col), _numeric_values(syn_col))
+    metric = {"numeric": "ks_complement", "categorical": "tv_complement"}.get(
+        spec.kind, "element_ks_complement")
+    if real_col.null_count == nr or syn_col.null_count == ns:
+        value = None  # no value on one side to compare: the null-rate gap says it all
+    elif spec.kind == "numeric":
+        value = _ks_complement(_numeric_values(real_col), _numeric_values(syn_col))
     elif spec.kind == "categorical":
-        metric, score = "tv_complement", _tv_complement(real_col, syn_col)
+        value = _tv_complement(real_col, syn_col)
     else:  # tensor: KS complement of each element (pixel), averaged
-        metric, score = "element_ks_complement", _element_ks_complement(real_col, syn_col)
+        value = _element_ks_complement(real_col, syn_col)
+    gap = abs(null_r - null_s)
     return {
-        "kind": spec.kind, "metric": metric, "score": score,
+        "kind": spec.kind, "metric": metric,
+        "score": 1.0 - gap if value is None else min(value, 1.0 - gap),
+        "value_score": value,
         "null_rate_real": null_r, "null_rate_synthetic": null_s,
-        "null_rate_gap": abs(null_r - null_s),
+        "null_rate_gap": gap,
     }
 
 

@@ -21,8 +21,9 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
 - fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
   dependent category) broken
-  by 1 % or more of the synthetic rows, or a class's marginal score well under what two
-  halves of its real rows score;
+  by 1 % or more of the synthetic rows, a column whose null rate in a class is `NULL_GAP`
+  or more away from the real rows', or a class's marginal score well under what two halves
+  of its real rows score;
 - privacy: exact copies of real-train rows beyond a fresh sample's share, or many rows
   nearer real-train than real-test rows are;
 - model: few active latent units (posterior collapse).
@@ -43,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "format_finding"]
+__all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "NULL_GAP",
+           "format_finding"]
 
 #: a utility gap smaller than this is within one split's noise (the benchmark tables' F1
 #: moves by 0.01-0.03 between split seeds; benchmarks/results/quality.md)
@@ -60,6 +62,9 @@ C2ST_HIGH = 0.75
 C2ST_LOW = 0.4
 #: the share of synthetic rows breaking a rule of the real rows that is reported
 RULE_SHARE = 0.01
+#: a column's null rate in a class this far from the real rows' is reported (a column's
+#: fidelity score is at most 1 - its gap, but a mean over columns and classes hides one)
+NULL_GAP = 0.1
 
 _GUIDED = ("fit with --guided (Python: fit(..., **vae_augment.GUIDED)): a classifier of the "
            "real rows redraws the rows it places outside their class; on the benchmark "
@@ -314,6 +319,7 @@ def _fidelity(report) -> list[dict[str, Any]]:
                             f"rows: {e['real_broken_rate']:.2%})",
                             "advice": f"fit with --constraint auto (the default), which sets "
                             f"{how}"})
+    out.extend(_null_gaps(fid))
     for cls, entry in (fid.get("per_class") or {}).items():
         score, ref = entry.get("score"), entry.get("real_reference")
         if score is not None and ref is not None and score < ref - 0.15:
@@ -322,6 +328,31 @@ def _fidelity(report) -> list[dict[str, Any]]:
                         f"{_f(ref)} for two halves of its real rows",
                         "advice": "see the class's columns in the fidelity table; more epochs "
                         "or --num-components 3 (mixtures for multimodal numerics) may help"})
+    return out
+
+
+def _null_gaps(fid) -> list[dict[str, Any]]:
+    """One finding per column whose null rate in some class is `NULL_GAP` or more away from
+    the real rows', naming those classes, worst first (a column null in every synthetic row
+    of a class among them)."""
+    gaps: dict[str, list] = {}
+    for cls, entry in (fid.get("per_class") or {}).items():
+        for name, col in (entry.get("columns") or {}).items():
+            if (col.get("null_rate_gap") or 0.0) >= NULL_GAP:
+                gaps.setdefault(name, []).append((col["null_rate_gap"], cls, col))
+    out = []
+    for name, found in sorted(gaps.items(), key=lambda kv: -max(g for g, *_ in kv[1])):
+        found.sort(key=lambda g: -g[0])
+        where = ", ".join(f"class '{cls}': {col['null_rate_synthetic']:.1%} of synthetic rows "
+                          f"against {col['null_rate_real']:.1%} of real rows"
+                          for _, cls, col in found)
+        out.append({"level": "warn", "section": "fidelity", "message":
+                    f"column '{name}' is null at another rate than in the real rows ({where})",
+                    "advice": "check SYNTHETIC's input and the model's --exclude (an "
+                    "excluded column is null in every synthetic row: --model-dir or "
+                    f"--exclude '{name}' leaves it out here); for a model fitted on this "
+                    "data, --constraint auto (the default) has the class null rules: a column "
+                    "null in every row of a class, or in none, is so in its generated rows"})
     return out
 
 

@@ -185,9 +185,11 @@ def _marginals(report, plots) -> str | None:
             if len(both):
                 lo, hi = np.quantile(both, [0.005, 0.995])
                 bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
-                ax.hist(vr, bins=bins, density=True, alpha=0.5, label="real", color="#0969da")
-                ax.hist(vs, bins=bins, density=True, alpha=0.5, label="synthetic",
-                        color="#fb8500")
+                # a side with no value (a column null in every synthetic row) has no density
+                for v, what, colour in ((vr, "real", "#0969da"), (vs, "synthetic", "#fb8500")):
+                    if len(v):
+                        ax.hist(v, bins=bins, density=True, alpha=0.5, label=what,
+                                color=colour)
                 ax.set_ylabel("density", fontsize=7)
         ax.set_title(f"{name} ({cols[name]['score']:.2f})", fontsize=9)
         ax.tick_params(labelsize=7)
