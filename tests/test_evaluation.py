@@ -113,6 +113,16 @@ def test_exact_copies_are_counted(two_samples, copies_report):
     assert report["privacy"]["train_exact_copy_rate"] == pytest.approx(
         split["real_train"] / a.num_rows, abs=0.02)
     assert report["privacy"]["holdout_exact_copy_rate"] == 0.0
+    # the real-test rows' copies are counted too, and said: the model may have seen them
+    assert report["privacy"]["test_exact_copies"] == split["real_test"]
+    assert report["privacy"]["exact_copies"] == a.num_rows
+    # the finding states the headline's rate, the copies of real-test rows, and the data's
+    # own duplicate rate as the baseline
+    first = report["findings"][0]
+    assert first["message"].startswith("100.0% of synthetic rows are exact copies of real "
+                                       "rows (real-train or real-test); "
+                                       f"{split['real_test']:,} of them (30.0% of the")
+    assert "real rows themselves repeat at 0.0%" in first["message"]
     assert report["privacy"]["dcr_synthetic"]["median"] == pytest.approx(0.0, abs=1e-6)
     assert report["fidelity"]["score"] == pytest.approx(1.0)
     # copies give themselves away: a copy in the training folds votes against its twin
@@ -1056,3 +1066,17 @@ def test_standard_features_take_values_near_the_float_limit():
         x[:, 1], StandardScaler().fit_transform(t.column("x").to_numpy()[:, None])[:, 0])
     report = evaluate(t, t.slice(0, 100), label="y", seed=0, sections=["utility"])
     assert report["utility"]["results"]
+
+
+def test_the_exact_copy_rate_counts_the_rows_of_classes_real_has(two_samples):
+    """Synthetic rows of a class REAL lacks have no real row to copy: left out of the rate
+    (and counted), not counted as rows that copy nothing."""
+    a, _ = two_samples
+    real = a.filter(pc.not_equal(a.column("label"), "c"))
+    with pytest.warns(UserWarning, match="classes REAL lacks"):
+        report = evaluate(real, a, label="label", sections=["privacy"], seed=0)
+    priv = report["privacy"]
+    lacking = int(pc.sum(pc.equal(a.column("label"), "c")).as_py())
+    assert priv["exact_copy_rate"] == 1.0
+    assert priv["exact_copy_left_out"] == lacking
+    assert priv["exact_copy_rows"] == a.num_rows - lacking

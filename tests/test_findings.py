@@ -229,3 +229,24 @@ def test_a_null_rate_gap_of_a_tenth_is_named_with_its_classes():
     fid["per_class"]["bad"]["columns"]["Income"] = col(0.17, 0.2)
     fid["per_class"]["good"]["columns"]["Income"] = col(0.05, 0.1)
     assert levels({"fidelity": fid}) == [("ok", "all")]
+
+
+def test_the_copy_finding_states_the_headline_rate_and_the_real_test_copies():
+    """SYNTHETIC a copy of REAL: the headline's 100 % (copies of any real row), how many copy
+    real-test rows, and the data's own duplicate rate as the baseline."""
+    priv = {"exact_copy_rate": 1.0, "train_exact_copy_rate": 0.7, "exact_copies": 1000,
+            "test_exact_copies": 300, "test_exact_copy_rate": 0.3,
+            "holdout_exact_copy_rate": 0.004}
+    got = findings({"privacy": priv})
+    assert [(f["level"], f["section"]) for f in got] == [("bad", "privacy")]
+    assert got[0]["message"] == (
+        "100.0% of synthetic rows are exact copies of real rows (real-train or real-test); "
+        "300 of them (30.0% of the synthetic rows) copy real-test rows, which a model "
+        "trained on all of REAL has seen; real rows themselves repeat at 0.4% (the "
+        "real-test rows that equal a real-train row)")
+    # copies of real-test rows only: still copies
+    only_test = {**priv, "exact_copy_rate": 0.3, "train_exact_copy_rate": 0.0}
+    assert levels({"privacy": only_test}) == [("bad", "privacy")]
+    # at the data's own rate: not flagged
+    assert levels({"privacy": {**priv, "exact_copy_rate": 0.01, "test_exact_copies": 0,
+                               "train_exact_copy_rate": 0.01}}) == [("ok", "all")]

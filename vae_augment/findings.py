@@ -24,8 +24,9 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   by 1 % or more of the synthetic rows, a column whose null rate in a class is `NULL_GAP`
   or more away from the real rows', or a class's marginal score well under what two halves
   of its real rows score;
-- privacy: exact copies of real-train rows beyond a fresh sample's share, or many rows
-  nearer real-train than real-test rows are;
+- privacy: exact copies of real rows (real-train or real-test) beyond the data's own
+  duplicate rate (real-test rows equal to a real-train row), or many rows nearer real-train
+  than real-test rows are;
 - model: few active latent units (posterior collapse).
 
 Advice names the flags that address each (`--guided` only when the model was not fitted with
@@ -359,11 +360,19 @@ def _null_gaps(fid) -> list[dict[str, Any]]:
 def _privacy(report) -> list[dict[str, Any]]:
     priv = report.get("privacy") or {}
     out: list[dict[str, Any]] = []
-    train = priv.get("train_exact_copy_rate", priv.get("exact_copy_rate"))
-    if train is not None and train - (priv.get("holdout_exact_copy_rate") or 0.0) >= 0.01:
+    rate = priv.get("exact_copy_rate")
+    base = priv.get("holdout_exact_copy_rate") or 0.0
+    if rate is not None and rate - base >= 0.01:
+        # the headline's rate: copies of any real row (a model trained on all of REAL has
+        # seen real-test too), against the data's own: real-test rows repeating real-train
+        test = priv.get("test_exact_copies")
+        of_test = ("" if not test else
+                   f"; {test:,} of them ({priv['test_exact_copy_rate']:.1%} of the synthetic "
+                   f"rows) copy real-test rows, which a model trained on all of REAL has seen")
         out.append({"level": "bad", "section": "privacy", "message":
-                    f"{train:.1%} of synthetic rows are exact copies of real-train rows "
-                    f"(of real-test rows: {(priv.get('holdout_exact_copy_rate') or 0.0):.1%})",
+                    f"{rate:.1%} of synthetic rows are exact copies of real rows (real-train "
+                    f"or real-test){of_test}; real rows themselves repeat at {base:.1%} "
+                    f"(the real-test rows that equal a real-train row)",
                     "advice": "--privacy-min-distance 0 drops exact copies (a larger "
                     "distance, near copies too)"})
     closer = priv.get("share_closer_than_holdout_p05")

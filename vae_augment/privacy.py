@@ -139,7 +139,9 @@ def _closer_than_p05(ds: np.ndarray, dh: np.ndarray) -> float:
 def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
     """Distances to the closest real-train row of the same class, for synthetic rows and for
     real-test rows of the classes the synthetic rows have (so both sides have the same mix of
-    classes to search); the exact-copy rate counts synthetic rows equal to any real row.
+    classes to search); the exact-copy rate counts synthetic rows equal to any real row, of
+    the rows whose class REAL has (the others are counted in ``exact_copy_left_out``), and
+    says how many copy a real-test row.
     `real` is `train` (a holdout was given) or `train` and `test` together (a split of it):
     the distance to all of it is the nearer of the two searches, not a third one."""
     rng = _rng(seed, 4)
@@ -152,9 +154,17 @@ def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
     d_syn = distance_to_closest(encoding, train, syn)
     d_hold = distance_to_closest(encoding, train, hold)
     if train is real or train.num_rows == real.num_rows:
-        d_all = d_syn
+        d_all, d_test = d_syn, None
     else:
-        d_all = np.minimum(d_syn, distance_to_closest(encoding, test, syn))
+        d_test = distance_to_closest(encoding, test, syn)
+        d_all = np.minimum(d_syn, d_test)
+    # the rates count the synthetic rows of classes REAL has: a row of another class has no
+    # real row to copy (distance inf), and counting it would dilute the rate
+    known = np.isfinite(d_syn)
+    n_known = int(known.sum())
+    copies = known & (d_all <= EXACT_TOLERANCE)
+    test_copies = (known & (d_test <= EXACT_TOLERANCE)) if d_test is not None else \
+        np.zeros(len(d_syn), bool)
     per_class, closer_n, closer_of = {}, 0, 0
     for c in np.unique(y_syn):
         ds, dh = d_syn[y_syn == c], d_hold[y_hold == c]
@@ -168,12 +178,24 @@ def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
             closer_of += len(ds)
         per_class[str(encoding.classes[c])] = entry
     return {
-        "exact_copy_rate": float(np.mean(d_all <= EXACT_TOLERANCE)) if len(d_all) else None,
+        # synthetic rows equal to any real row (real-train or real-test: a model trained on
+        # all of REAL, as `balance` does, has seen both), of the rows whose class REAL has
+        "exact_copy_rate": float(copies.sum() / n_known) if n_known else None,
+        "exact_copies": int(copies.sum()),
+        # of those, the rows equal to a real-test row (some may equal a real-train row too)
+        "test_exact_copies": int(test_copies.sum()),
+        "test_exact_copy_rate": float(test_copies.sum() / n_known)
+        if n_known and d_test is not None else None,
+        "exact_copy_rows": n_known,
+        # synthetic rows of classes REAL lacks, left out of the rates
+        "exact_copy_left_out": int(len(d_syn) - n_known),
+        # the data's own duplicate rate, the baseline: real-test rows equal to a real-train
+        # row (discrete data repeats rows, and a fresh sample would too)
         "holdout_exact_copy_rate": float(np.mean(d_hold <= EXACT_TOLERANCE))
         if len(d_hold) else None,
         # like for like with the holdout's rate: copies of real-train rows only
-        "train_exact_copy_rate": float(np.mean(d_syn <= EXACT_TOLERANCE))
-        if len(d_syn) else None,
+        "train_exact_copy_rate": float(np.sum(known & (d_syn <= EXACT_TOLERANCE)) / n_known)
+        if n_known else None,
         "dcr_synthetic": _summary(d_syn),
         "dcr_holdout": _summary(d_hold),
         # ~0.05 when synthetic rows are as far from real-train as unseen real rows are
