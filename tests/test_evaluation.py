@@ -1080,3 +1080,38 @@ def test_the_exact_copy_rate_counts_the_rows_of_classes_real_has(two_samples):
     assert priv["exact_copy_rate"] == 1.0
     assert priv["exact_copy_left_out"] == lacking
     assert priv["exact_copy_rows"] == a.num_rows - lacking
+
+
+def test_synthetic_copies_of_real_test_rows_are_left_out_of_the_utility_figures(two_samples):
+    """SYNTHETIC a copy of REAL: the copies of real-test rows would hand the classifiers the
+    answers; they are dropped before training, counted per split, and a finding says so."""
+    from vae_augment.utility import _copies_of
+
+    a, b = two_samples
+    report = evaluate(a, a, label="label", sections=["utility"], seed=0, utility_splits=2)
+    u = report["utility"]
+    test_rows = report["split"]["real_test"]
+    assert u["test_copies_dropped"] == [test_rows, test_rows]
+    # the synthetic rows the classifiers got: real-train's copies only (a shortfall follows)
+    train = u["train_counts"]
+    grown = sum(train["vae_augment"].values()) - sum(train["none"].values())
+    assert grown <= report["rows"]["synthetic"] - test_rows
+    warned = [f for f in report["findings"] if "equal a real-test row" in f["message"]]
+    assert len(warned) == 1 and warned[0]["level"] == "warn"
+    assert f"{test_rows} on the 2 splits" in warned[0]["message"]
+    # one split: a list of one; no copy, nothing dropped
+    one = evaluate(a, b, label="label", sections=["utility"], seed=0)
+    assert one["utility"]["test_copies_dropped"] == [0]
+    assert not any("real-test row" in f["message"] for f in one["findings"])
+    # nulls equal nulls, -0.0 equals 0.0, dictionaries with other dictionaries, tensors
+    rows = pa.table({"x": pa.array([None, -0.0, 1.0]),
+                     "d": pa.array(["p", "q", "r"]).dictionary_encode(),
+                     "t": pa.FixedSizeListArray.from_arrays(pa.array([1, 2, 3, 4, 5, 6]), 2),
+                     "y": ["u", "u", "v"]})
+    syn = pa.table({"x": pa.array([None, 0.0, 1.0, 1.0, None]),
+                    "d": pa.array(["r", "q", "r", "r", "p"]).dictionary_encode(),
+                    "t": pa.FixedSizeListArray.from_arrays(pa.array([1, 2, 3, 4, 5, 6, 5, 6,
+                                                                     1, 2]), 2),
+                    "y": ["u", "u", "v", "u", "u"]})
+    assert _copies_of(rows, syn, ["x", "d", "t"], "y").tolist() == [False, True, True,
+                                                                    False, True]

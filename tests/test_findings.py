@@ -250,3 +250,12 @@ def test_the_copy_finding_states_the_headline_rate_and_the_real_test_copies():
     # at the data's own rate: not flagged
     assert levels({"privacy": {**priv, "exact_copy_rate": 0.01, "test_exact_copies": 0,
                                "train_exact_copy_rate": 0.01}}) == [("ok", "all")]
+
+
+def test_synthetic_rows_equal_to_real_test_rows_are_a_utility_warning():
+    got = findings({"utility": {"test_copies_dropped": [180]}})
+    assert [(f["level"], f["section"]) for f in got] == [("warn", "utility")]
+    assert got[0]["message"].startswith("180 synthetic rows equal a real-test row: the "
+                                        "utility figures leave them out")
+    assert "--holdout" in got[0]["advice"]
+    assert levels({"utility": {"test_copies_dropped": [0, 0]}}) == [("ok", "all")]

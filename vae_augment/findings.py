@@ -16,7 +16,8 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   more than two classes, a class whose own F1 falls by more than `CLASS_MARGIN` against no
   balancing ("warn", advising a `sampling_strategy` that leaves it out, and `--guided` only
   when random oversampling does not lower the class as much and the class falls at
-  real-train's class shares too);
+  real-train's class shares too); and synthetic rows equal to real-test rows, left out of the utility figures ("warn": they would
+  have leaked the answers);
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
 - fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
@@ -177,6 +178,19 @@ def _utility(report, guided: bool) -> list[dict[str, Any]]:
                     f"utility section cannot say whether the synthetic rows help it",
                     "advice": "pass a holdout with rows of that class (--holdout), or "
                     "evaluate on more rows of REAL"})
+    dropped = util.get("test_copies_dropped") or []
+    if isinstance(dropped, int):
+        dropped = [dropped]
+    if any(dropped):
+        per = (f" ({', '.join(map(str, dropped))} on the {len(dropped)} splits)"
+               if len(dropped) > 1 else "")
+        out.append({"level": "warn", "section": "utility", "message":
+                    f"{max(dropped):,} synthetic rows{' at most' if len(dropped) > 1 else ''} "
+                    f"equal a real-test row{per}: the utility figures leave them out, as "
+                    f"they would have handed the classifiers the answers they are scored on "
+                    f"(a model trained on all of REAL has seen real-test)",
+                    "advice": "pass --holdout with rows the model never saw for a clean "
+                    "estimate; --privacy-min-distance 0 drops exact copies of real rows"})
     if util.get("synthetic_shortfall"):
         short = ", ".join(f"{k}: {v}" for k, v in util["synthetic_shortfall"].items())
         out.append({"level": "warn", "section": "utility", "message":

@@ -365,6 +365,13 @@ def _utility_html(h, util, report, images) -> None:
                      f"can swing widely (pass a larger <code>--holdout</code>).</p>")
         if util.get("smote_skipped"):
             h.append(f"<p class='muted'>{html.escape(util['smote_skipped'])}.</p>")
+        dropped = util.get("test_copies_dropped") or []
+        dropped = dropped if isinstance(dropped, list) else [dropped]
+        if any(dropped):
+            h.append(f"<p class='warn'>Synthetic rows equal to a real-test row (label "
+                     f"included) were left out of the vae_augment training set: "
+                     f"{', '.join(map(str, dropped))} (per split). They would have handed "
+                     f"the classifiers the answers they are scored on.</p>")
         if util.get("synthetic_shortfall"):
             short = ", ".join(f"{html.escape(k)}: {v}" for k, v in util["synthetic_shortfall"].items())
             h.append(f"<p class='warn'>Not enough synthetic rows to balance real-train; "

@@ -159,6 +159,49 @@ class StandardFeatures:
         return np.concatenate(parts, axis=1)
 
 
+def _column_codes(col) -> np.ndarray:
+    """[n] int64: equal values (nulls with nulls, -0.0 with 0.0) get equal codes."""
+    if pa.types.is_dictionary(col.type):  # the chunks' dictionaries may differ
+        col = col.cast(col.type.value_type)
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if isinstance(col, pa.ExtensionArray):
+        col = col.storage
+    if pa.types.is_fixed_size_list(col.type):  # a tensor: each row's bytes, null rows alike
+        size = col.type.list_size
+        flat = col.fill_null(pa.scalar([None] * size, col.type)).flatten() if col.null_count \
+            else col.flatten()
+        values = flat.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        values = np.ascontiguousarray(values.reshape(len(col), size) + 0.0)  # -0.0 -> 0.0
+        values[np.isnan(values)] = np.nan  # one NaN bit pattern
+        null = np.asarray(col.is_null(), np.float64)[:, None]
+        rows = np.ascontiguousarray(np.concatenate([values, null], axis=1))
+        keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+        return np.unique(keys, return_inverse=True)[1].astype(np.int64)
+    if _is_number(col.type):
+        values = col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        codes = np.unique(np.nan_to_num(values, nan=0.0), return_inverse=True)[1]
+        return np.where(np.isnan(values), -1, codes).astype(np.int64)
+    import pyarrow.compute as pc
+
+    return pc.dictionary_encode(col, null_encoding="encode").indices.to_numpy(
+        zero_copy_only=False).astype(np.int64)
+
+
+def _copies_of(rows, synthetic, columns, label) -> np.ndarray:
+    """[synthetic rows] bool: the synthetic rows equal to one of `rows` in every column of
+    `columns` and the label (nulls equal to nulls). Each column's values become codes over
+    both tables at once, and a row's codes one key: a sort, no row-by-row comparison."""
+    if rows.num_rows == 0 or synthetic.num_rows == 0:
+        return np.zeros(synthetic.num_rows, bool)
+    both = pa.concat_tables([rows.select([*columns, label]),
+                             synthetic.select([*columns, label])])
+    codes = np.ascontiguousarray(np.stack([_column_codes(both.column(c))
+                                           for c in [*columns, label]], axis=1))
+    keys = codes.view(np.dtype((np.void, codes.dtype.itemsize * codes.shape[1]))).ravel()
+    inverse = np.unique(keys, return_inverse=True)[1].ravel()
+    return np.isin(inverse[rows.num_rows:], inverse[:rows.num_rows])
+
+
 def _scores(clf, x_test, y_test, classes_idx, minority: int,
             reweight: np.ndarray | None = None) -> dict[str, Any]:
     """The classifier's figures on real-test. `reweight` (one factor per class of
@@ -257,10 +300,14 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
     if minority is None or minority not in tested:
         minority = min(tested if len(tested) >= 2 else present, key=lambda c: (counts[c], c))
     new = samples_to_generate(counts, "auto")
+    # a synthetic row equal to a real-test row (a model trained on all of REAL has seen
+    # real-test) would hand the classifier the answer it is scored on: left out
+    copies = _copies_of(test, synthetic, StandardFeatures(encoding).columns, encoding.label)
+    out["test_copies_dropped"] = int(copies.sum())
     # vae-augment: real-train plus up to `new[c]` synthetic rows of each class
     take, shortfall = [], {}
     for c, n in new.items():
-        rows = np.flatnonzero(y_syn == c)
+        rows = np.flatnonzero((y_syn == c) & ~copies)
         if n and len(rows):
             take.append(rng.choice(rows, min(n, len(rows)), replace=False))
         if n > len(rows):
@@ -329,10 +376,13 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
                      features=features)
     first["splits"] = 1
     if len(splits) == 1 or "results" not in first:
+        if "test_copies_dropped" in first:  # one count per split, as with several
+            first["test_copies_dropped"] = [first["test_copies_dropped"]]
         return first
     names = [str(c) for c in encoding.classes]
     minority = names.index(first["minority_class"])
     runs = [first["results"]]
+    dropped = [first.get("test_copies_dropped", 0)]
     for (train, test), seed in zip(splits[1:], seeds[1:]):
         out = _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority,
                        features)
@@ -341,6 +391,7 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
                                                            "why": out.get("skipped")})
             continue
         runs.append(out["results"])
+        dropped.append(out.get("test_copies_dropped", 0))
     per_split = [{clf: {m: {**{k: r[clf][m].get(k) for k in _METRICS},
                             **{k: r[clf][m].get(k) for k in _PER_CLASS}} for m in r[clf]}
                   for clf in r} for r in runs]
@@ -358,6 +409,7 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
                           for k in _METRICS
                           for v in [[g[k] for g in got if g.get(k) is not None]]}
     first.update(results=results, sd=sd, per_split=per_split, splits=len(runs),
+                 test_copies_dropped=dropped,
                  split_seeds=[s for s in seeds
                               if s not in {x["seed"] for x in first.get("splits_skipped", [])}])
     return first
