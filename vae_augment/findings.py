@@ -8,15 +8,15 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
 
 - utility: a classifier trained with the synthetic rows scores the minority class's F1
   (macro F1 with more than two classes) more than `UTILITY_MARGIN` under no balancing
-  ("bad": the rows hurt it; "warn" when random oversampling, with the same counts, scores no
-  better, or the classifier at real-train's class shares scores level: balancing itself
-  lowers the figure) or under SMOTE ("warn"); one split's F1 moves
+  ("bad": the rows hurt it; "warn" when balancing itself lowers the figure: random
+  oversampling, with the same counts, scores no better than the rows beyond the margin, and
+  it lowers the figure too or the classifier at real-train's class shares scores level) or
+  under SMOTE ("warn"); one split's F1 moves
   by 0.01-0.03, so smaller gaps are noise; with several splits (`evaluate(utility_splits=)`)
   the gap, paired split by split, must also exceed two standard errors of its mean; with
   more than two classes, a class whose own F1 falls by more than `CLASS_MARGIN` against no
-  balancing ("warn", advising a `sampling_strategy` that leaves it out, and `--guided` only
-  when random oversampling does not lower the class as much and the class falls at
-  real-train's class shares too); and synthetic rows equal to real-test rows, left out of the utility figures ("warn": they would
+  balancing ("warn", advising a `sampling_strategy` that leaves it out, and `--guided` unless
+  balancing itself lowers the class, by the same rule); and synthetic rows equal to real-test rows, left out of the utility figures ("warn": they would
   have leaked the answers);
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
   (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
@@ -78,19 +78,32 @@ def _f(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
-def _gap(util, clf: str, ref: str, metric: str):
+def _gap(util, clf: str, ref: str, metric: str, ours: str = "vae_augment"):
     """(mean gap, the splits it is negative on, the splits compared, its standard error) of
-    the synthetic rows' figure against method `ref`'s, paired split by split; None when
-    either figure is missing. One split: its gap, and no standard error."""
+    method `ours`'s figure (the synthetic rows') against method `ref`'s, paired split by
+    split; None when either figure is missing. One split: its gap, and no standard error."""
     per = util.get("per_split")
     if not per:
         res = (util.get("results") or {}).get(clf) or {}
-        ours, theirs = ((res.get(m) or {}).get(metric) for m in ("vae_augment", ref))
-        return None if ours is None or theirs is None else (ours - theirs, int(ours < theirs), 1,
-                                                            None)
-    return _paired([s[clf]["vae_augment"][metric] - s[clf][ref][metric] for s in per
+        a, b = ((res.get(m) or {}).get(metric) for m in (ours, ref))
+        return None if a is None or b is None else (a - b, int(a < b), 1, None)
+    return _paired([s[clf][ours][metric] - s[clf][ref][metric] for s in per
                     if clf in s and all((s[clf].get(m) or {}).get(metric) is not None
-                                        for m in ("vae_augment", ref))])
+                                        for m in (ours, ref))])
+
+
+def _by_balancing(ros, ros_none, prior, margin: float = UTILITY_MARGIN):
+    """Whether balancing itself, not the synthetic rows, explains a figure that falls with
+    them: random oversampling (the same counts) does not beat the rows beyond the noise
+    (`ros`: the rows' gap against it; None when not computed), and either it lowers the
+    figure too (`ros_none`: its gap against no balancing, beyond the noise) or at real-train's
+    class shares the rows' figure is level with no balancing's (`prior`). The prior alone
+    does not excuse rows that random oversampling beats: copies of real rows balance as
+    much and do better. Returns (excused, ros lowers it, prior level)."""
+    ros_lowers = ros_none is not None and _beyond_noise(ros_none, margin)
+    prior_level = prior is not None and not _beyond_noise(prior, margin)
+    rows_as_good = ros is None or not _beyond_noise(ros, margin)
+    return rows_as_good and (ros_lowers or prior_level), ros_lowers, prior_level
 
 
 def _paired(gaps):
@@ -142,20 +155,23 @@ def _utility(report, guided: bool) -> list[dict[str, Any]]:
             # the majority's F1 too, which a uniform prior lowers): so it is when random
             # oversampling, with the same counts, scores no better, or when the classifier
             # at real-train's class shares scores level with no balancing
-            ros = _gap(util, key, "random_oversampling", metric) if ref == "none" else None
-            prior = _gap(util, key, "none", f"{metric}_at_real_prior") if ref == "none" \
-                else None
+            excused, ros_lowers, prior_level = (False, False, False)
+            if ref == "none":
+                excused, ros_lowers, prior_level = _by_balancing(
+                    _gap(util, key, "random_oversampling", metric),
+                    _gap(util, key, "none", metric, ours="random_oversampling"),
+                    _gap(util, key, "none", f"{metric}_at_real_prior"))
             evidence = []
-            if ros is not None and not _beyond_noise(ros):
+            if excused and ros_lowers:
                 evidence.append(f"random oversampling scores "
                                 f"{_f((res.get('random_oversampling') or {}).get(metric))} "
                                 f"with the same counts")
-            if prior is not None and not _beyond_noise(prior):
+            if excused and prior_level:
                 evidence.append(
                     f"at real-train's class shares (its probabilities reweighted) the "
                     f"classifier scores "
                     f"{_f((res.get('vae_augment') or {}).get(f'{metric}_at_real_prior'))}")
-            if evidence:
+            if excused:
                 out.append({"level": "warn", "section": "utility", "message":
                             f"{name} trained with the synthetic rows scores {what} "
                             f"{_f(ours)} {where}, {than}{spread}; {' and '.join(evidence)}: "
@@ -219,36 +235,44 @@ def _class_gaps(report, guided: bool) -> list[dict[str, Any]]:
         res = (util.get("results") or {}).get(key) or {}
         if not {"none", "vae_augment"} <= set(res):
             continue
-        def class_gap(i, ref, figure="f1_per_class", key=key):
+        def class_gap(i, ref, figure="f1_per_class", key=key, ours="vae_augment"):
             def at(run, method):  # class i's figure, or None when the run lacks it
                 values = ((run.get(key) or {}).get(method) or {}).get(figure)
                 return None if values is None else values[i]
 
-            return _paired([at(r, "vae_augment") - at(r, ref) for r in runs
-                            if at(r, "vae_augment") is not None and at(r, ref) is not None])
+            return _paired([at(r, ours) - at(r, ref) for r in runs
+                            if at(r, ours) is not None and at(r, ref) is not None])
 
         flagged = []
         for i in grown:
             gap = class_gap(i, "none")
             if gap is not None and _beyond_noise(gap, CLASS_MARGIN):
-                # balancing is the cause when random oversampling lowers the class as much,
-                # or when at real-train's class shares the class's F1 is level with none's
-                ros = class_gap(i, "random_oversampling")
-                prior = class_gap(i, "none", "f1_per_class_at_real_prior")
-                flagged.append((gap[0], i, gap[1], gap[2], any(
-                    g is not None and not _beyond_noise(g, CLASS_MARGIN) for g in (ros, prior))))
+                # balancing is the cause when random oversampling does no better than the
+                # rows and lowers the class too, or the class's F1 at real-train's class
+                # shares is level with none's (`_by_balancing`)
+                flagged.append((gap[0], i, gap[1], gap[2], _by_balancing(
+                    class_gap(i, "random_oversampling"),
+                    class_gap(i, "none", ours="random_oversampling"),
+                    class_gap(i, "none", "f1_per_class_at_real_prior"), CLASS_MARGIN)))
         if not flagged:
             continue
         flagged.sort()
         hurt |= {classes[i] for _, i, _, _, _ in flagged}
-        rows_blamed |= any(not by_balancing for *_, by_balancing in flagged)
+        rows_blamed |= any(not balancing[0] for *_, balancing in flagged)
+
+        def why(balancing):
+            excused, ros_lowers, prior_level = balancing
+            if not excused:
+                return ""
+            said = (["random oversampling lowers it as much"] * ros_lowers
+                    + ["at real-train's class shares it does not fall"] * prior_level)
+            return f" (balancing lowers it: {' and '.join(said)})"
+
         what = ", ".join(
             f"'{classes[i]}' {_f(res['vae_augment']['f1_per_class'][i])} against "
             f"{_f(res['none']['f1_per_class'][i])}"
-            + (f" (lower on {k} of {n} splits)" if n > 1 else "")
-            + (" (balancing lowers it: random oversampling lowers it as much, or at "
-               "real-train's class shares it does not fall)" if by_balancing else "")
-            for _, i, k, n, by_balancing in flagged)
+            + (f" (lower on {k} of {n} splits)" if n > 1 else "") + why(balancing)
+            for _, i, k, n, balancing in flagged)
         many = len(flagged) > 1
         one_split = ("" if len(runs) > 1 else
                      " on one split (--utility-splits 5, Python utility_splits=5, tells a "
