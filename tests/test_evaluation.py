@@ -311,10 +311,11 @@ def copies_report(cli_files):
     """One CLI run of REAL against itself, all sections (test_exact_copies_are_counted reads
     its report.json: the same computation as `evaluate(a, a, label="label", seed=0)`)."""
     out = cli_files / "rep"
-    code, stdout, _ = run_cli(["evaluate", cli_files / "real.parquet", cli_files / "real.parquet",
-                               "--label", "label", "--report", out, "--quiet"])
+    code, stdout, stderr = run_cli(["evaluate", cli_files / "real.parquet",
+                                    cli_files / "real.parquet", "--label", "label",
+                                    "--report", out, "--quiet"])
     report = json.loads((out / "report.json").read_text()) if code == 0 else None
-    return {"code": code, "out": out, "stdout": stdout, "report": report}
+    return {"code": code, "out": out, "stdout": stdout, "stderr": stderr, "report": report}
 
 
 def test_cli_evaluate_writes_report(copies_report):
@@ -332,6 +333,10 @@ def test_cli_evaluate_writes_report(copies_report):
     assert (first["level"], first["section"]) == ("bad", "privacy")
     assert "--privacy-min-distance 0" in first["advice"]
     assert "<h2>Findings</h2>" in (out / "report.html").read_text()
+    # --quiet silences progress and the "wrote" line, not the warnings and problems
+    err = copies_report["stderr"]
+    assert err.startswith("vae-augment: problem (privacy): 100.0% of synthetic rows"), err
+    assert "wrote " not in err
 
 
 def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
@@ -341,7 +346,8 @@ def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
                  "--model-dir", str(mixed_artifact), "--report", str(tmp_path / "rep"),
                  "--utility-splits", "2", "--quiet"])
     assert code == 0
-    assert "report.html" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "report.html" in captured.out
     balanced = pq.read_table(out)
     flags = balanced.column("is_synthetic").to_numpy()
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
@@ -352,6 +358,11 @@ def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
     assert report["diagnostics"]["latent_dim"] == 4
     assert (tmp_path / "rep" / "report.html").exists()
     assert report["utility"]["splits"] == 2 and len(report["utility"]["per_split"]) == 2
+    # --quiet silences progress, not the report's warnings and problems
+    flagged = [f for f in report["findings"] if f["level"] != "ok"]
+    assert flagged
+    for f in flagged:
+        assert f"({f['section']}): {f['message']}" in captured.err
     # the splits are a setting of the report: without one, an error before any work
     assert main(["balance", str(mixed_parquet), str(tmp_path / "b2.parquet"), "--label",
                  "label", "--model-dir", str(mixed_artifact), "--utility-splits", "3"]) == 2

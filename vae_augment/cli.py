@@ -488,9 +488,8 @@ def cmd_balance(args) -> int:
                               utility_features=args.utility_features)
         from vae_augment.cli_evaluate import print_findings, summary_line, warn_left_out
 
-        if not args.quiet:
-            warn_left_out(report)
-            print_findings(report)
+        warn_left_out(report)  # under --quiet too: it silences progress, not warnings
+        print_findings(report)
         if not args.json:
             figures = {k: v for k, v in summary_line(report).items() if k != "report"}
             print(f"wrote evaluation report {report['files']['html']}: "
@@ -544,7 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vae-augment {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true", help="show TensorFlow's logs")
-    common.add_argument("--quiet", action="store_true", help="no progress output")
+    common.add_argument("--quiet", action="store_true",
+                        help="no progress output (warnings and problems are still printed)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 

@@ -85,9 +85,10 @@ def cmd_evaluate(args) -> int:
         utility_splits=args.utility_splits, utility_features=args.utility_features,
     )
     print(json.dumps(summary_line(report)))
+    # the warnings and problems are printed under --quiet too: it silences progress only
+    warn_left_out(report)
+    print_findings(report)
     if not args.quiet:
-        warn_left_out(report)
-        print_findings(report)
         print(f"wrote {report['files']['html']} and report.json", file=sys.stderr)
     return 0
 
