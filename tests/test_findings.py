@@ -289,3 +289,22 @@ def test_the_real_prior_does_not_excuse_rows_that_random_oversampling_beats():
     got = findings(per)
     assert "'c' 0.408 against 0.511" in got[0]["message"]
     assert "balancing lowers it" not in got[0]["message"] and "--guided" in got[0]["advice"]
+
+
+def test_a_detected_joint_names_the_pair_when_the_marginals_match():
+    """Columns shuffled within class: C2ST near 1, every marginal 1.000; the finding names the
+    association that differs, not a marginal that does not."""
+    fid = {"per_class": {
+        "no": {"columns": {"a": {"score": 1.0}, "b": {"score": 0.99}},
+               "association": {"max_abs_diff": 0.98, "worst_pair": ["a", "b"]}},
+        "yes": {"columns": {"a": {"score": 1.0}, "b": {"score": 1.0}},
+                "association": {"max_abs_diff": 0.4, "worst_pair": ["a", "b"]}}}}
+    got = findings({"detection": {"c2st_auc": 0.998}, "fidelity": fid})
+    assert got[0]["message"] == (
+        "a classifier tells the synthetic rows from real ones with AUC 0.998 (0.5: "
+        "indistinguishable); the marginals match (worst 0.990); the joint differs: the "
+        "association of 'a' and 'b' in class 'no' is off by 0.980")
+    # a marginal that differs: named as before
+    fid["per_class"]["no"]["columns"]["b"]["score"] = 0.6
+    assert "the marginal that differs most is 'b' in class 'no' (score 0.600)" in \
+        findings({"detection": {"c2st_auc": 0.998}, "fidelity": fid})[0]["message"]

@@ -19,7 +19,9 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   balancing itself lowers the class, by the same rule); and synthetic rows equal to real-test rows, left out of the utility figures ("warn": they would
   have leaked the answers);
 - detection: a classifier tells synthetic from real rows with an AUC of `C2ST_HIGH` or more
-  (or `C2ST_LOW` or less: rows nearer the real ones than real rows are to each other);
+  (naming the column whose marginal differs most, or, when every column scores
+  `MARGINALS_MATCH` or more, the pair of columns whose association differs most), or of
+  `C2ST_LOW` or less (rows nearer the real ones than real rows are to each other);
 - fidelity: a rule every real row keeps (an inequality, a derived or a linked column, a
   dependent category) broken
   by 1 % or more of the synthetic rows, a column whose null rate in a class is `NULL_GAP`
@@ -62,6 +64,9 @@ C2ST_HIGH = 0.75
 #: C2ST AUC at or under this: the synthetic rows sit nearer the real rows than real rows sit
 #: to each other (copies, or nearly)
 C2ST_LOW = 0.4
+#: a worst column score at or above this: the marginals match, and a high C2ST AUC is
+#: the joint's (the pair of columns whose association differs most is named instead)
+MARGINALS_MATCH = 0.95
 #: the share of synthetic rows breaking a rule of the real rows that is reported
 RULE_SHARE = 0.01
 #: a column's null rate in a class this far from the real rows' is reported (a column's
@@ -301,8 +306,15 @@ def _detection(report, guided: bool) -> list[dict[str, Any]]:
         return []
     if auc >= C2ST_HIGH:
         worst = _worst_column(report)
-        where = (f"; the marginal that differs most is '{worst[0]}' in class '{worst[1]}' "
-                 f"(score {_f(worst[2])})" if worst else "")
+        if worst and worst[2] >= MARGINALS_MATCH:
+            # every column's marginal matches: the classifier sees how columns go together
+            pair = _worst_pair(report)
+            where = (f"; the marginals match (worst {_f(worst[2])}); the joint differs"
+                     + (f": the association of '{pair[0]}' and '{pair[1]}' in class "
+                        f"'{pair[2]}' is off by {_f(pair[3])}" if pair else ""))
+        else:
+            where = (f"; the marginal that differs most is '{worst[0]}' in class "
+                     f"'{worst[1]}' (score {_f(worst[2])})" if worst else "")
         return [{"level": "warn", "section": "detection", "message":
                  f"a classifier tells the synthetic rows from real ones with AUC {_f(auc)} "
                  f"(0.5: indistinguishable){where}",
@@ -326,6 +338,18 @@ def _worst_column(report):
             score = col.get("score")
             if score is not None and (worst is None or score < worst[2]):
                 worst = (name, cls, score)
+    return worst
+
+
+def _worst_pair(report):
+    """(column, column, class, difference) of the largest association difference of any
+    class (the fidelity section's worst pair per class), or None."""
+    worst = None
+    for cls, entry in ((report.get("fidelity") or {}).get("per_class") or {}).items():
+        assoc = entry.get("association") or {}
+        diff = assoc.get("max_abs_diff")
+        if diff is not None and assoc.get("worst_pair") and (worst is None or diff > worst[3]):
+            worst = (*assoc["worst_pair"], cls, diff)
     return worst
 
 
