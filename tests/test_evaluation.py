@@ -1126,3 +1126,16 @@ def test_synthetic_copies_of_real_test_rows_are_left_out_of_the_utility_figures(
                     "y": ["u", "u", "v", "u", "u"]})
     assert _copies_of(rows, syn, ["x", "d", "t"], "y").tolist() == [False, True, True,
                                                                     False, True]
+
+
+def test_rows_with_a_null_label_are_left_out_with_a_warning(two_samples):
+    a, b = two_samples
+    i = b.schema.get_field_index("label")
+    labels = b.column("label").to_pylist()
+    labels[:7] = [None] * 7
+    unlabelled = b.set_column(i, b.schema.field(i), pa.array(labels))
+    with pytest.warns(UserWarning, match=r"rows with a null 'label' are left out of every "
+                                         r"figure: 7 of SYNTHETIC's"):
+        report = evaluate(a, unlabelled, label="label", sections=["fidelity"], seed=0)
+    assert report["rows"]["synthetic"] == b.num_rows - 7
+    assert report["rows"]["null_label_dropped"] == {"real": 0, "synthetic": 7}

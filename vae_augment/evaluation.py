@@ -395,6 +395,9 @@ def evaluate(
             raise SchemaError(f"`label` column '{label}' not found in {what}. "
                               f"Columns: {t.column_names}")
     synthetic = _check_schemas(real, synthetic, "SYNTHETIC")
+    # rows without a class cannot be compared within one: left out, and said
+    null_labels = {"real": real.column(label).null_count,
+                   "synthetic": synthetic.column(label).null_count}
     real = real.filter(pc.is_valid(real.column(label)))
     synthetic = synthetic.filter(pc.is_valid(synthetic.column(label)))
     if holdout is not None:
@@ -403,9 +406,16 @@ def evaluate(
         if label not in holdout.column_names:
             raise SchemaError(f"`label` column '{label}' not found in HOLDOUT")
         holdout = _check_schemas(real, holdout, "HOLDOUT")
+        null_labels["holdout"] = holdout.column(label).null_count
         holdout = holdout.filter(pc.is_valid(holdout.column(label)))
         if holdout.num_rows == 0:
             raise InputError(f"HOLDOUT has no row with a {label!r} value to score on")
+    if any(null_labels.values()):
+        import warnings
+
+        warnings.warn(f"rows with a null {label!r} are left out of every figure: "
+                      + ", ".join(f"{n} of {what.upper()}'s" for what, n in null_labels.items()
+                                  if n), UserWarning, stacklevel=2)
     if real.num_rows < 10 or synthetic.num_rows == 0:
         raise InputError(f"need at least 10 REAL rows and 1 SYNTHETIC row, got "
                          f"{real.num_rows} and {synthetic.num_rows}")
@@ -468,7 +478,9 @@ def evaluate(
         "classes": [str(c) for c in enc.classes],
         "seed": seed,
         "model": art.path if art is not None else None,
-        "rows": {"real": real.num_rows, "synthetic": synthetic.num_rows},
+        "rows": {"real": real.num_rows, "synthetic": synthetic.num_rows,
+                 # rows with a null label, left out of the counts above and every figure
+                 "null_label_dropped": null_labels},
         "counts": {
             "real": {str(c): int((y_real == i).sum()) for i, c in enumerate(enc.classes)},
             "synthetic": {str(c): int((y_syn == i).sum()) for i, c in enumerate(enc.classes)},

@@ -163,6 +163,11 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     rows = [[c, report["counts"]["real"][c], report["counts"]["synthetic"][c]]
             for c in report["classes"]]
     h.append(_table(["class", "real", "synthetic"], rows))
+    unlabelled = {k: v for k, v in (report["rows"].get("null_label_dropped") or {}).items() if v}
+    if unlabelled:
+        h.append("<p class='warn'>Rows with a null label, left out of every figure: "
+                 + ", ".join(f"{v} of {html.escape(k.upper())}" for k, v in unlabelled.items())
+                 + ".</p>")
     if report["skipped_columns"]:
         items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
                         for k, v in report["skipped_columns"].items())
