@@ -1139,3 +1139,26 @@ def test_rows_with_a_null_label_are_left_out_with_a_warning(two_samples):
         report = evaluate(a, unlabelled, label="label", sections=["fidelity"], seed=0)
     assert report["rows"]["synthetic"] == b.num_rows - 7
     assert report["rows"]["null_label_dropped"] == {"real": 0, "synthetic": 7}
+
+
+def test_fidelity_is_also_given_over_the_classes_real_halves_scores(two_samples):
+    """A class of 7 real rows is scored but has no real halves (10 rows needed): the headline
+    averages it in, real halves does not; `score_same_classes` is the like-for-like figure,
+    and the card and the CLI summary show it."""
+    from vae_augment.cli_evaluate import summary_line
+    from vae_augment.report import render_html
+
+    a, b = two_samples
+    c_rows = np.flatnonzero(pc.equal(a.column("label"), "c").to_numpy(zero_copy_only=False))
+    keep = np.setdiff1d(np.arange(a.num_rows), c_rows[7:])
+    report = evaluate(a.take(pa.array(keep)), b, label="label", sections=["fidelity"], seed=0)
+    fid = report["fidelity"]
+    per = fid["per_class"]
+    assert per["c"]["score"] is not None and per["c"].get("real_reference") is None
+    assert fid["score_same_classes"] == pytest.approx(np.mean([per["a"]["score"],
+                                                               per["b"]["score"]]))
+    assert fid["score_same_classes"] != pytest.approx(fid["score"])
+    assert summary_line(report)["fidelity_same_classes"] == round(fid["score_same_classes"], 4)
+    page = render_html(report, {})
+    assert (f"real halves {fid['real_reference']:.3f}, against "
+            f"{fid['score_same_classes']:.3f} for the same classes") in page

@@ -21,6 +21,8 @@ def summary_line(report: dict) -> dict:
     out = {"report": report.get("files", {}).get("html")}
     for key, section, field in (("fidelity", "fidelity", "score"),
                                 ("fidelity_real_halves", "fidelity", "real_reference"),
+                                # the fidelity of the classes real halves has a figure for
+                                ("fidelity_same_classes", "fidelity", "score_same_classes"),
                                 ("c2st_auc", "detection", "c2st_auc"),
                                 ("exact_copy_rate", "privacy", "exact_copy_rate"),
                                 ("share_nearer_than_holdout_p05", "privacy",
@@ -28,6 +30,8 @@ def summary_line(report: dict) -> dict:
         # a section left out (--sections) is not printed (nor a figure an older report lacks)
         if report.get(section) is not None and field in report[section]:
             out[key] = report[section][field]
+    if out.get("fidelity_same_classes") == out.get("fidelity"):  # every class has halves
+        out.pop("fidelity_same_classes", None)
     # worst first: an inequality every real row keeps, that the marginals alone would break
     # (else it may hold by chance), and at least 1 % of synthetic rows break (fewer may be
     # chance too: real-vs-real halves of churn show up to 0.2 %)

@@ -267,8 +267,8 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
     # a categorical column that is a function of another, and how many synthetic rows
     # break that
     dependencies = dependency_report(real, synthetic, encoding, stats=cat_stats)
-    refs = [e["real_reference"] for e in per_class.values()
-            if e.get("real_reference") is not None]
+    with_ref = [e for e in per_class.values() if e.get("real_reference") is not None]
+    refs = [e["real_reference"] for e in with_ref]
     return {
         "relations": relations,
         "derived": derived,
@@ -277,6 +277,9 @@ def _fidelity(encoding, real, synthetic, y_real, y_syn, max_rows, seed, max_asso
         "score": float(np.mean(scored)) if scored else None,
         # the same mean over the classes with a reference, real half against real half
         "real_reference": float(np.mean(refs)) if refs else None,
+        # `score` over those classes only: the figure to read against `real_reference`
+        # (small classes, which have none, score lower however good their rows)
+        "score_same_classes": float(np.mean([e["score"] for e in with_ref])) if refs else None,
         "association_mean_abs_diff": float(np.mean(assoc)) if assoc else None,
         "association_columns": [s.name for s in assoc_specs] if len(assoc_specs) >= 2 else [],
         "per_class": per_class,

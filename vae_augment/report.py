@@ -110,12 +110,19 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
     cards = []
     if fid is not None:
         # graded against real data's own figure where there is one: small classes score
-        # lower however good their rows, as two halves of their real rows do
+        # lower however good their rows, as two halves of their real rows do; real halves
+        # has no figure for a class under 10 real rows, so it is read against the score of
+        # the same classes
         ref = fid.get("real_reference")
+        same = fid.get("score_same_classes")
         good, bad = (0.9, 0.75) if ref is None else (min(0.9, ref), min(0.75, ref - 0.15))
+        apart = ref is not None and same is not None and same != fid["score"]
         cards.append(_card(fid["score"], "marginal fidelity (1 is ideal"
-                           + ("" if ref is None else f"; real halves {_f(ref)}") + ")",
-                           _grade(fid["score"], good, bad)))
+                           + ("" if ref is None else
+                              f"; real halves {_f(ref)}" + (
+                                  f", against {_f(same)} for the same classes (those with 10 "
+                                  f"real rows or more)" if apart else ""))
+                           + ")", _grade(same if apart else fid["score"], good, bad)))
     if det is not None:
         # graded by the distance from 0.5 both ways: well under 0.5 means copies; None when
         # the check was skipped (a class with too few rows)
