@@ -1162,3 +1162,19 @@ def test_fidelity_is_also_given_over_the_classes_real_halves_scores(two_samples)
     page = render_html(report, {})
     assert (f"real halves {fid['real_reference']:.3f}, against "
             f"{fid['score_same_classes']:.3f} for the same classes") in page
+
+
+def test_the_cli_summary_names_figures_as_report_json_does():
+    """The near-copy share under report.json's name; with more than two classes the macro
+    F1 (what the findings judge), with two the minority F1."""
+    from vae_augment.cli_evaluate import summary_line
+
+    lr = {m: {"minority_f1": 0.1, "macro_f1": 0.5} for m in ("none", "smote", "vae_augment")}
+    report = {"privacy": {"share_closer_than_holdout_p05": 0.06},
+              "utility": {"classes": ["a", "b", "c"],
+                          "results": {"logistic_regression": lr}}}
+    got = summary_line(report)
+    assert got["share_closer_than_holdout_p05"] == 0.06
+    assert got["macro_f1_lr_vae_augment"] == 0.5 and "minority_f1_lr_none" not in got
+    report["utility"]["classes"] = ["a", "b"]
+    assert summary_line(report)["minority_f1_lr_smote"] == 0.1

@@ -25,7 +25,7 @@ def summary_line(report: dict) -> dict:
                                 ("fidelity_same_classes", "fidelity", "score_same_classes"),
                                 ("c2st_auc", "detection", "c2st_auc"),
                                 ("exact_copy_rate", "privacy", "exact_copy_rate"),
-                                ("share_nearer_than_holdout_p05", "privacy",
+                                ("share_closer_than_holdout_p05", "privacy",
                                  "share_closer_than_holdout_p05")):
         # a section left out (--sections) is not printed (nor a figure an older report lacks)
         if report.get(section) is not None and field in report[section]:
@@ -54,9 +54,13 @@ def summary_line(report: dict) -> dict:
     if deps:  # worst first: a categorical column the synthetic rows do not map as real ones
         out["dependency_broken"] = deps[0]["dependency"]
         out["dependency_broken_share"] = deps[0]["broken_rate"]
+    # the figure the findings judge: minority F1 for two classes, macro F1 for more (one
+    # class's F1 says little of the others)
+    metric = ("macro_f1" if len((report.get("utility") or {}).get("classes") or []) > 2
+              else "minority_f1")
     for method in ("none", "smote", "vae_augment"):
         if method in lr:
-            out[f"minority_f1_lr_{method}"] = lr[method]["minority_f1"]
+            out[f"{metric}_lr_{method}"] = lr[method][metric]
     if ((report.get("utility") or {}).get("splits") or 1) > 1:  # the F1s above are means
         out["utility_splits"] = report["utility"]["splits"]
     if (report.get("utility") or {}).get("features", "standard") != "standard":
