@@ -405,7 +405,7 @@ def test_sections_compute_only_what_is_asked(cli_files, mixed_table, mixed_artif
     code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
                  "--label", "label", "--report", str(out), "--sections", "detection,speed"])
     err = capsys.readouterr().err
-    assert code == 2 and "`sections` must be a non-empty subset of" in err and "'speed'" in err
+    assert code == 2 and "`--sections` must be a non-empty subset of" in err and "'speed'" in err
     code = main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
                  "--label", "label", "--report", str(out), "--sections", "model"])
     assert code == 2 and "needs the model" in capsys.readouterr().err
@@ -1178,3 +1178,25 @@ def test_the_cli_summary_names_figures_as_report_json_does():
     assert got["macro_f1_lr_vae_augment"] == 0.5 and "minority_f1_lr_none" not in got
     report["utility"]["classes"] = ["a", "b"]
     assert summary_line(report)["minority_f1_lr_smote"] == 0.1
+
+
+def test_cli_errors_name_flags_and_the_input_with_a_nan(cli_files, two_samples, capsys):
+    a, b = two_samples
+    i = b.schema.get_field_index("f32")
+    values = b.column("f32").to_numpy().copy()
+    values[3] = np.nan
+    pq.write_table(b.set_column(i, "f32", pa.array(values)), cli_files / "nan.parquet")
+    base = ["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
+            "--label", "label", "--report", str(cli_files / "flags")]
+    for flags, message in ((["--test-size", "1.5"], "`--test-size` must be in (0, 1)"),
+                           (["--max-rows", "10"], "`--max-rows` must be at least 100"),
+                           (["--sections", "foo"], "`--sections` must be a non-empty subset"),
+                           (["--exclude", "nope"], "`--exclude` names unknown columns")):
+        assert main(base + flags) == 2
+        assert message in capsys.readouterr().err, flags
+    base[2] = str(cli_files / "nan.parquet")
+    assert main(base) == 2
+    assert "error: SYNTHETIC: column 'f32' contains NaN" in capsys.readouterr().err
+    base[1], base[2] = base[2], str(cli_files / "synthetic.parquet")
+    assert main(base) == 2
+    assert "error: REAL: column 'f32' contains NaN" in capsys.readouterr().err

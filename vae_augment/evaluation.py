@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from vae_augment.detection import _detection, c2st_auc
 from vae_augment.diagnostics import _diagnostics, _latents
-from vae_augment.errors import InputError, SchemaError, VAEAugmentError, option
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError, arg, option
 from vae_augment.fidelity import _fidelity
 from vae_augment.io import probe_writable, refuse_existing
 from vae_augment.privacy import _privacy
@@ -199,12 +199,42 @@ def _evaluation_encoding(real, synthetic, extra, label, art, exclude):
 
     with warnings.catch_warnings():  # about a model generating null tensors: not one here
         warnings.filterwarnings("ignore", message=r"tensor column\(s\) .* have null rows")
-        enc = fit_encoding(both, label, exclude=excl, categorical=categorical,
-                           numeric=numeric, max_categories=limit)
+        try:
+            enc = fit_encoding(both, label, exclude=excl, categorical=categorical,
+                               numeric=numeric, max_categories=limit)
+        except SchemaError as exc:  # the encoding saw the inputs as one table: name which
+            where = _inputs_with_nonfinite(str(exc), [("REAL", real), ("SYNTHETIC", synthetic),
+                                                      *(("HOLDOUT", t) for t in extra)])
+            if not where:
+                raise
+            raise SchemaError(f"{' and '.join(where)}: {exc}") from exc
     for s in enc.specs:
         if s.kind == "null" and s.name not in skipped:
             skipped[s.name] = "always null"
     return enc, skipped
+
+
+def _inputs_with_nonfinite(message: str, tables) -> list[str]:
+    """The names of the `tables` (name, table) whose column that `message` says contains NaN
+    or ±inf does; [] for another message."""
+    import re
+
+    found = re.match(r"(?:tensor )?column '(.*)' contains (?:NaN|±inf)", message)
+    if not found:
+        return []
+    out = []
+    for what, table in tables:
+        if found.group(1) not in table.column_names:
+            continue
+        col = table.column(found.group(1))
+        if isinstance(col.type, pa.ExtensionType):
+            col = pa.chunked_array([c.storage for c in col.chunks], col.type.storage_type)
+        while pa.types.is_fixed_size_list(col.type) or pa.types.is_list(col.type):
+            col = pa.chunked_array([c.flatten() for c in col.chunks], col.type.value_type)
+        if pa.types.is_floating(col.type) and col.num_chunks and pc.any(pc.invert(
+                pc.is_finite(col.cast(pa.float64())))).as_py():
+            out.append(what)
+    return out
 
 
 def _high_cardinality(both: pa.Table, label: str, excl: list, art, skipped: dict) -> int:
@@ -359,14 +389,14 @@ def evaluate(
     wanted = list(SECTIONS) if sections is None else [x.strip() for x in sections]
     unknown = [x for x in wanted if x not in SECTIONS]
     if unknown or not wanted:
-        raise VAEAugmentError(f"`sections` must be a non-empty subset of {list(SECTIONS)}, "
-                              f"got {list(wanted)}")
+        raise VAEAugmentError(f"{arg('sections')} must be a non-empty subset of "
+                              f"{list(SECTIONS)}, got {list(wanted)}")
     if wanted == ["model"] and model is None:
         raise VAEAugmentError("the `model` section needs the model (`model=` / --model-dir)")
     if not 0.0 < test_size < 1.0:
-        raise VAEAugmentError(f"`test_size` must be in (0, 1), got {test_size!r}")
+        raise VAEAugmentError(f"{arg('test_size')} must be in (0, 1), got {test_size!r}")
     if max_rows < 100:
-        raise VAEAugmentError(f"`max_rows` must be at least 100, got {max_rows!r}")
+        raise VAEAugmentError(f"{arg('max_rows')} must be at least 100, got {max_rows!r}")
     if isinstance(utility_splits, bool) or not isinstance(utility_splits, (int, np.integer)) \
             or utility_splits < 1:
         raise VAEAugmentError(f"{option('utility_splits')} must be a whole number of at least "
@@ -424,7 +454,7 @@ def evaluate(
         raise SchemaError(f"model was trained with label '{art.label}', not '{label}'")
     unknown_excl = [c for c in exclude if c not in real.column_names]
     if unknown_excl:
-        raise SchemaError(f"`exclude` names unknown columns {unknown_excl}. "
+        raise SchemaError(f"{arg('exclude')} names unknown columns {unknown_excl}. "
                           f"Columns: {real.column_names}")
 
     enc, skipped = _evaluation_encoding(
