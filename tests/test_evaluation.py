@@ -689,6 +689,8 @@ def test_small_shares_are_not_printed_as_zero():
     from vae_augment.report import _f
 
     assert _f(0.0004) == "0.0004" and _f(0.0) == "0.000" and _f(0.1234) == "0.123"
+    # float32 noise (an exact copy's distance) is 0, not "1e-08"
+    assert _f(1e-8) == "0.000" and _f(-3e-7) == "0.000" and _f(2e-6) == "2e-06"
 
 
 def test_lossless_type_differences_are_cast(cli_files):

@@ -42,6 +42,8 @@ def _f(v, digits: int = 3) -> str:
     if v is None:
         return "–"
     if isinstance(v, float):
+        if abs(v) < 1e-6:  # float32 noise (an exact copy's distance of 1e-08) is 0
+            v = 0.0
         if 0 < abs(v) < 0.5 * 10 ** -digits:  # a small share is not 0.000 (1 row of 2,500)
             return f"{v:.1g}"
         return f"{v:.{digits}f}"
