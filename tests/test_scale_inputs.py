@@ -116,3 +116,38 @@ def test_an_encoding_of_other_rows_is_warned_about(tmp_path, streaming):
             streaming=streaming, **FAST)
 
 
+
+
+def test_row_groups_of_one_class_are_interleaved_into_mixed_batches(tmp_path):
+    """Data partitioned (or sorted) by the label in row groups larger than the shuffle
+    buffer streamed batches of one class: 70 of 71 on a churn copy (session 32's audit).
+    Large row groups are now read several at a time, in small pieces drawn in proportion to
+    the rows each has left; small row groups keep the stream as it was (one at a time)."""
+    from vae_augment.streaming import ParquetSource
+    from vae_augment.training import fit_encoding
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    label = np.where(rng.random(n) < 0.15, "b", "a")
+    table = pa.table({"x": rng.normal(size=n) + (label == "b"), "label": label})
+    for cls in ("a", "b"):  # label=a/, label=b/: one row group each
+        (tmp_path / f"label={cls}").mkdir()
+        part = table.filter(pa.compute.equal(table["label"], cls)).drop_columns(["label"])
+        pq.write_table(part, tmp_path / f"label={cls}" / "part.parquet")
+    enc = fit_encoding(str(tmp_path), "label")
+    b = enc.class_index("b")
+
+    def single_class(src, batch=128):
+        shares = [np.mean(x["y"] == b) for x in src.iter_train(batch, 0, 1)]
+        return sum(s in (0.0, 1.0) for s in shares), len(shares)
+
+    src = ParquetSource(str(tmp_path), enc, validation_split=0.0, seed=0, shuffle_buffer=512)
+    assert src.interleave() == 2
+    single, batches = single_class(src)
+    assert batches == n // 128 + 1 and single <= 1, (single, batches)
+    rows = np.concatenate([x["x"] if "x" in x else x["num"][:, 0]
+                           for x in src.iter_train(128, 0, 1)])
+    assert len(rows) == n  # every row once
+    # a buffer four times a row group reads one at a time, in the order of before
+    big = ParquetSource(str(tmp_path), enc, validation_split=0.0, seed=0, shuffle_buffer=40000)
+    assert big.interleave() == 1

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Iterator, Mapping
 
@@ -57,6 +58,8 @@ _MIN_ROWS_FOR_VALIDATION = 20  # same rule as the in-memory split
 # (a 1-row class at validation_split 0.1: 1 seed in 10) and never be trained: rows of a class
 # with fewer rows than this always train (20 rows all held out at 0.5: about 1 in a million).
 RARE_CLASS_ROWS = 20
+#: the most row groups an epoch reads at once (`ParquetSource.interleave`)
+INTERLEAVE_GROUPS = 8
 
 
 def count_rows(inputs) -> int:
@@ -315,28 +318,80 @@ class ParquetSource:
         for epoch in range(start_epoch, stop_epoch):
             rng = _seed_seq(self.seed, 104729, epoch)
             buf: dict[str, np.ndarray] | None = None
-            for gi in rng.permutation(len(self.row_groups)):
-                for chunk in self._chunks(self.row_groups[gi], validation=False):
-                    size = 0 if buf is None else len(buf["y"])
-                    room = self.shuffle_buffer - size
-                    if room > 0:  # filling the buffer
-                        head = {k: v[:room] for k, v in chunk.items()}
-                        buf = head if buf is None else _concat([buf, head])
-                        chunk = {k: v[room:] for k, v in chunk.items()}
-                    while len(chunk["y"]):
-                        # each incoming row replaces a uniformly drawn buffered row, which is
-                        # emitted (a vectorised tf.data-style shuffle buffer)
-                        step = min(len(chunk["y"]), self.shuffle_buffer)
-                        out = rng.choice(self.shuffle_buffer, step, replace=False)
-                        batcher.add({k: buf[k][out] for k in buf})
-                        for k in buf:
-                            buf[k][out] = chunk[k][:step]
-                        chunk = {k: v[step:] for k, v in chunk.items()}
-                    yield from batcher.drain(final=False)
+            for chunk in self._interleaved(rng.permutation(len(self.row_groups)), rng):
+                size = 0 if buf is None else len(buf["y"])
+                room = self.shuffle_buffer - size
+                if room > 0:  # filling the buffer
+                    head = {k: v[:room] for k, v in chunk.items()}
+                    buf = head if buf is None else _concat([buf, head])
+                    chunk = {k: v[room:] for k, v in chunk.items()}
+                while len(chunk["y"]):
+                    # each incoming row replaces a uniformly drawn buffered row, which is
+                    # emitted (a vectorised tf.data-style shuffle buffer)
+                    step = min(len(chunk["y"]), self.shuffle_buffer)
+                    out = rng.choice(self.shuffle_buffer, step, replace=False)
+                    batcher.add({k: buf[k][out] for k in buf})
+                    for k in buf:
+                        buf[k][out] = chunk[k][:step]
+                    chunk = {k: v[step:] for k, v in chunk.items()}
+                yield from batcher.drain(final=False)
             if buf is not None:
                 perm = rng.permutation(len(buf["y"]))
                 batcher.add({k: v[perm] for k, v in buf.items()})
             yield from batcher.drain(final=True)
+
+    def interleave(self) -> int:
+        """How many row groups an epoch reads at once: 1 when every row group is small
+        against the shuffle buffer (a quarter of it at most: the buffer then mixes rows of many
+        row groups), else up to `INTERLEAVE_GROUPS`. Data sorted or partitioned by the label
+        in large row groups otherwise gave batches of one class (70 of 71 on a churn copy
+        partitioned by label, and a worse model: validation -ELBO 22.1 against 19.9)."""
+        if not self.row_groups or 4 * max(g.rows for g in self.row_groups) <= self.shuffle_buffer:
+            return 1
+        return min(len(self.row_groups), INTERLEAVE_GROUPS)
+
+    def _interleaved(self, order, rng) -> Iterator[dict[str, np.ndarray]]:
+        """The training chunks of the row groups in `order`, read `interleave` at a time: each
+        piece (of at most a sixteenth of the buffer over their number) comes from one of them drawn at
+        random (with `rng`, in proportion to the rows each has left), and an exhausted row
+        group is replaced by the next in `order`. Memory grows by one read chunk (and the file's
+        buffered column chunks) per row group read."""
+        k = self.interleave()
+        # pieces small against the buffer, so that it holds rows of every group being read
+        piece = max(1, self.shuffle_buffer // (16 * k))
+
+        def pieces(gi):
+            for chunk in self._chunks(self.row_groups[gi], validation=False):
+                n = len(chunk["y"])
+                if k == 1 or n <= piece:
+                    yield chunk
+                    continue
+                for a in range(0, n, piece):
+                    yield {key: v[a:a + piece] for key, v in chunk.items()}
+
+        pending = iter(order)
+        active = [pieces(gi) for gi in itertools.islice(pending, k)]
+        # rows each active group has left (its footer's count, less what it gave): drawn in
+        # proportion, the groups end together, so a small one's rows spread over the epoch
+        left = [float(self.row_groups[gi].rows) for gi in order[:len(active)]]
+        while active:
+            if len(active) > 1:
+                w = np.maximum(np.asarray(left), 1.0)
+                j = int(rng.choice(len(active), p=w / w.sum()))
+            else:
+                j = 0
+            chunk = next(active[j], None)
+            if chunk is None:  # this row group is done: the next one takes its place
+                nxt = next(pending, None)
+                if nxt is None:
+                    active.pop(j)
+                    left.pop(j)
+                else:
+                    active[j] = pieces(nxt)
+                    left[j] = float(self.row_groups[nxt].rows)
+                continue
+            left[j] -= len(chunk["y"])
+            yield chunk
 
     def iter_validation(self, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
         """Validation batches (numpy), in file order."""
