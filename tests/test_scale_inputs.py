@@ -151,3 +151,45 @@ def test_row_groups_of_one_class_are_interleaved_into_mixed_batches(tmp_path):
     # a buffer four times a row group reads one at a time, in the order of before
     big = ParquetSource(str(tmp_path), enc, validation_split=0.0, seed=0, shuffle_buffer=40000)
     assert big.interleave() == 1
+
+
+def test_multi_worker_training_on_a_real_cluster_is_one_line_or_trains(tmp_path):
+    """Two local workers under ``--strategy multi-worker`` crashed at the first step with a
+    182-line traceback: Keras 3's `fit` cannot run under MultiWorkerMirroredStrategy
+    (tensorflow/tensorflow#72388; a plain Sequential model fails the same way). Now one line
+    and exit 2 on every worker; should a Keras release fix it, the run trains and only the
+    chief writes the model."""
+    import json
+    import os
+    import socket
+    import subprocess
+
+    from tests.test_scale import ENV, PY, REPO
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            ports.append(s.getsockname()[1])
+    data = tmp_path / "t.parquet"
+    pq.write_table(make_mixed_table(200, with_tensor=False), data)
+    procs = []
+    for i in range(2):
+        env = {**ENV, "TF_CONFIG": json.dumps({
+            "cluster": {"worker": [f"localhost:{p}" for p in ports]},
+            "task": {"type": "worker", "index": i}})}
+        procs.append(subprocess.Popen(
+            [PY, "-m", "vae_augment", "fit", str(data), "--label", "label", "--model-dir",
+             str(tmp_path / "m"), "--epochs", "1", "--hidden", "16", "--latent-dim", "4",
+             "--strategy", "multi-worker", "--quiet"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [p.communicate(timeout=300) for p in procs]
+    codes = [p.returncode for p in procs]
+    if codes == [0, 0]:
+        assert os.path.isdir(tmp_path / "m")
+        return
+    for (_, err), code in zip(results, codes):
+        lines = [x for x in err.strip().splitlines() if x.startswith("vae-augment: error")]
+        assert code == 2 and lines, err[-3000:]
+        assert "multi-worker training failed at its first step" in lines[0]
+    assert not (tmp_path / "m").exists()

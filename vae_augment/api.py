@@ -168,7 +168,11 @@ def fit(
         "train_config": config.to_json(),
         "metrics": metrics,
     }
-    if model_dir is not None:
+    from vae_augment.strategy import is_chief
+
+    # one writer: on a multi-worker cluster every worker holds the same weights, and each
+    # saving would replace the others' directory (the chief's, as for checkpoints)
+    if model_dir is not None and is_chief(model.distribute_strategy):
         save_artifact(model_dir, model, encoding, train_config=config.to_json(), metrics=metrics,
                       preserve=_inside(model_dir, checkpoint_dir, tensorboard))
     return Artifact(model, encoding, config_json, path=model_dir)

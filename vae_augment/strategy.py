@@ -134,6 +134,15 @@ def describe_strategy(strategy) -> str:
     )
 
 
+def is_multi_worker(strategy) -> bool:
+    """Whether `strategy` spans several worker processes (a `MultiWorkerMirroredStrategy`
+    over a cluster in ``TF_CONFIG``)."""
+    import tensorflow as tf
+
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and bool(strategy.extended._in_multi_worker_mode()))
+
+
 def is_chief(strategy) -> bool:
     """Whether this process writes checkpoints and logs (always true off multi-worker)."""
     resolver = getattr(strategy, "cluster_resolver", None)

@@ -456,6 +456,11 @@ def _has_event_files(log_dir: str) -> bool:
     return False
 
 
+#: what Keras 3's `fit` raises under MultiWorkerMirroredStrategy (a dict or tuple batch it
+#: cannot average, a replica all-reduce with no destinations, a scalar log reduced on axis 0)
+_KERAS_MWMS = ("PerReplica", "destinations can not be empty", "Invalid reduction dimension")
+
+
 @_rng_preserved
 def train_model(
     encoding: Encoding,
@@ -515,7 +520,12 @@ def train_model(
         variable_values,
     )
     from vae_augment.model import ConditionalVAE
-    from vae_augment.strategy import is_chief, precision_scope, resolve_strategy
+    from vae_augment.strategy import (
+        is_chief,
+        is_multi_worker,
+        precision_scope,
+        resolve_strategy,
+    )
     from vae_augment.streaming import InMemorySource
 
     if checkpoint_every is not None and (
@@ -733,6 +743,14 @@ def train_model(
                         f"{strategy.num_replicas_in_sync} replicas: Keras 3 cannot compile a "
                         f"MirroredStrategy train step (keras-team/keras#19005); train without "
                         f"it (the default on several replicas)") from exc
+                if is_multi_worker(strategy) and any(part in str(exc) for part in _KERAS_MWMS):
+                    raise VAEAugmentError(
+                        f"multi-worker training failed at its first step: Keras "
+                        f"{keras.__version__}'s `fit` cannot run under "
+                        f"MultiWorkerMirroredStrategy on TensorFlow {tf.__version__} (a plain "
+                        f"Keras Sequential model fails the same way; tensorflow/tensorflow#72388); "
+                        f"train on one machine (--strategy mirrored over its GPUs, or tpu)"
+                    ) from exc
                 raise
             if early.stopped_epoch is not None:
                 break
