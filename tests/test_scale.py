@@ -169,9 +169,62 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     assert mirrored["global_step"] == single["global_step"]
     for r in out["uneven"].values():
         assert np.isfinite(r["val_neg_elbo"]) and np.isfinite(r["loss"])
+    # a batch changed for the replicas is said and recorded (it was silent): 72 rows leave a
+    # 1-row last batch of 361 training rows, so 70; 256 rows split evenly, and stay
+    assert [r["batch_size"] for r in out["uneven"].values()] == [70, 256]
+    assert "training with a global batch of 70 rows, not 72" in proc.stderr
     assert out["banks"]["mirrored"] == out["banks"]["single"], out["banks"]
     for key in ("loss", "val_neg_elbo", "recon"):
         assert mirrored[key] == pytest.approx(single[key], rel=0.03), key
+
+
+def test_resume_ignores_settings_used_only_after_training_and_warns_of_replicas(
+        tmp_path, mixed_parquet, reference_run):
+    """Resuming with other sampling settings (candidates, bank pruning) was refused as "a
+    different run", though training never reads them; a checkpoint of another replica count
+    resumed silently to other weights; a killed save's ``.ckpt.*`` folder (a whole model and
+    optimizer) stayed forever (session 32's audit)."""
+    import shutil
+    import warnings
+
+    from vae_augment.api import fit
+    from vae_augment.checkpoint import latest_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(reference_run.checkpoint_dir, ckpt)
+    (ckpt / ".ckpt.killed").mkdir()  # what a SIGKILL during a save leaves
+    (ckpt / ".ckpt.killed" / "model.npz").write_bytes(b"x" * 1000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        art = fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt),
+                  resume=True, **{**RESUME_KW, "candidates": 4, "bank_keep": 0.5,
+                                  "shuffle_buffer": 100})
+    assert not [w for w in caught if "replica" in str(w.message)]
+    assert art.model.candidates == 4
+    assert not (ckpt / ".ckpt.killed").exists()
+    # a checkpoint from 2 replicas: resumed, with a warning
+    path = latest_checkpoint(str(ckpt))
+    state = json.load(open(os.path.join(path, "state.json")))
+    assert state["replicas"] == 1
+    state["replicas"] = 2
+    json.dump(state, open(os.path.join(path, "state.json"), "w"))
+    with pytest.warns(UserWarning, match=r"resuming on 1 replica\(s\), where the checkpoint "
+                                         r"was trained on 2"):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **RESUME_KW)
+
+
+def test_checkpoints_of_earlier_versions_resume_with_after_training_settings_in_them():
+    from vae_augment.training import _check_fingerprint
+
+    now = {"config": {"latent_dim": 4}, "layout": {}, "data": {}}
+    old = {"config": {"latent_dim": 4, "candidates": 1, "bank_keep": 0.25,
+                      "shuffle_buffer": 65536}, "layout": {}, "data": {}}
+    _check_fingerprint(old, now, "ckpt")  # no error
+    from vae_augment.checkpoint import CheckpointError
+
+    with pytest.raises(CheckpointError, match="latent_dim"):
+        _check_fingerprint({**old, "config": {**old["config"], "latent_dim": 3}}, now, "ckpt")
 
 
 # ---------------------------------------------------------------------------- precision

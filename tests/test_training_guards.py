@@ -224,3 +224,13 @@ def test_below_kl_weight_1_early_stopping_watches_the_weighted_bound(mixed_table
     rec = Logs()
     fit(mixed_table, label="label", seed=0, callbacks=[rec], **{**kw, "epochs": 3})
     assert "val_beta_neg_elbo" not in rec.rows[0] and "val_neg_elbo" in rec.rows[0]
+
+
+def test_a_shuffle_buffer_on_a_run_held_in_memory_is_noted(mixed_table, capsys):
+    """--shuffle-buffer sets a streamed run's buffer; in memory it did nothing, silently."""
+    from vae_augment.api import fit
+
+    fit(mixed_table, label="label", seed=0, shuffle_buffer=10, **FAST)
+    assert "`shuffle_buffer` has no effect on a run held in memory" in capsys.readouterr().err
+    fit(mixed_table, label="label", seed=0, **FAST)
+    assert "no effect" not in capsys.readouterr().err

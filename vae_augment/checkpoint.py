@@ -58,9 +58,23 @@ def latest_checkpoint(directory: str) -> str | None:
 
 
 def clear_checkpoints(directory: str) -> None:
-    """Removes every checkpoint in `directory` (a fresh run does not mix with an old one)."""
+    """Removes every checkpoint in `directory` (a fresh run does not mix with an old one),
+    and the half-written ones a killed run left (`remove_partial`)."""
     for _, path in _checkpoints(directory):
         shutil.rmtree(path, ignore_errors=True)
+    remove_partial(directory)
+
+
+def remove_partial(directory: str) -> None:
+    """Removes the ``.ckpt.*`` folders of checkpoint writes that never finished (a run
+    killed while saving left one the size of a whole checkpoint, model and optimizer); one
+    run writes a directory's checkpoints, one at a time."""
+    if not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if name.startswith(".ckpt.") and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def variable_values(variables: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -108,6 +122,7 @@ def save_checkpoint(
         raise
     for _, old in _checkpoints(directory)[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)
+    remove_partial(directory)
     return final
 
 

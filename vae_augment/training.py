@@ -242,16 +242,29 @@ def resolve_jit(jit_compile: bool | None, replicas: int = 1) -> bool:
     return bool(tf.config.list_logical_devices("GPU")) and replicas == 1
 
 
+#: settings used only after training (sampling, bank pruning, the guide's floor): a run
+#: may resume with others (the guide's rounds and depth size model variables, so they stay)
+_AFTER_TRAINING = ("temperature", "candidates", "bank_keep", "guide_quantile")
+
+
 def _fingerprint(config: TrainConfig, encoding: Encoding, source) -> dict[str, Any]:
-    """What must match for a checkpoint to continue this run (epochs may grow; XLA may vary)."""
+    """What must match for a checkpoint to continue this run (epochs may grow; XLA may vary;
+    the settings of `_AFTER_TRAINING`, and the shuffle buffer of a run held in memory, which
+    has none, may change)."""
     cfg = config.to_json()
-    for key in ("epochs", "jit_compile"):
+    for key in ("epochs", "jit_compile", *_AFTER_TRAINING):
         cfg.pop(key, None)
+    if not getattr(source, "streaming", False):
+        cfg.pop("shuffle_buffer", None)
     fp = {"config": cfg, "layout": encoding.layout(), "data": source.fingerprint()}
     return json.loads(json.dumps(fp, default=str))
 
 
 def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str) -> None:
+    # checkpoints written before a setting left the fingerprint still hold it
+    saved = {**saved, "config": {k: v for k, v in saved.get("config", {}).items()
+                                 if k in current.get("config", {})
+                                 or k not in (*_AFTER_TRAINING, "shuffle_buffer")}}
     if saved == current:
         return
     diffs = []
@@ -516,6 +529,7 @@ def train_model(
         clear_checkpoints,
         latest_checkpoint,
         load_checkpoint,
+        remove_partial,
         save_checkpoint,
         variable_values,
     )
@@ -557,6 +571,8 @@ def train_model(
     state: dict[str, Any] | None = None
     saved: dict[str, dict[str, np.ndarray]] = {}
     if resume:
+        if chief:  # a save the interrupted run never finished: a whole model's size each
+            remove_partial(checkpoint_dir)
         path = latest_checkpoint(checkpoint_dir)
         if path is None:
             print(f"vae-augment: no checkpoint in '{checkpoint_dir}'; starting from scratch",
@@ -587,6 +603,23 @@ def train_model(
             f"2-row class: 89 % did, 72 % with the guided setting); check them (`evaluate`), "
             f"or copy such a class's rows instead (random oversampling)",
             UserWarning, stacklevel=2)
+    replicas = int(strategy.num_replicas_in_sync)
+    if state is not None and state.get("replicas", replicas) != replicas:
+        warnings.warn(
+            f"resuming on {replicas} replica(s), where the checkpoint was trained on "
+            f"{state['replicas']}: the final weights will differ slightly from an "
+            f"uninterrupted run's (a batch's shares are summed in another order; resume on "
+            f"as many replicas to match)", UserWarning, stacklevel=2)
+    default_buffer = TrainConfig.__dataclass_fields__["shuffle_buffer"].default
+    if (not source.streaming and config.shuffle_buffer != default_buffer and chief
+            and state is None):
+        print(f"vae-augment: note: {arg('shuffle_buffer')} has no effect on a run held in "
+              f"memory (every epoch shuffles all its rows); it sets the buffer of a streamed "
+              f"one ({option('streaming', True)})", file=sys.stderr)
+    if batch_size != min(config.batch_size, source.n_train) and chief and state is None:
+        print(f"vae-augment: training with a global batch of {batch_size} rows, not "
+              f"{config.batch_size}: on {replicas} replicas a batch is a multiple of their "
+              f"number, and the last one gives each of them a row", file=sys.stderr)
     if state is not None and state.get("jit_compile", jit) != jit:
         # XLA is left out of the fingerprint (a run may resume on other hardware), but it
         # changes the numbers a little
@@ -667,6 +700,7 @@ def train_model(
                     "checkpoint_every": every,
                     "fingerprint": fingerprint,
                     "jit_compile": jit,
+                    "replicas": int(strategy.num_replicas_in_sync),
                     # the time trained so far, so a resumed run reports the whole run's time
                     "train_seconds": earlier_seconds + (time.perf_counter() - start),
                 },
@@ -808,6 +842,7 @@ def train_model(
         "steps_per_epoch": int(steps),
         "global_step": int(tracker.global_step),
         "replicas": int(strategy.num_replicas_in_sync),
+        "batch_size": int(batch_size),  # the global batch trained with (see replica_batches)
         "streaming": bool(source.streaming),
     }
     if config.class_balance:  # the loss and the neg_elbo metrics weigh rows by class
