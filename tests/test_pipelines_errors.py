@@ -651,3 +651,39 @@ def test_the_beam_score_job_takes_the_types_the_cli_scores(tmp_path, mixed_table
     assert "column 's' has type int64, which does not match" in one_line_error(
         capsys, "pipelines.score")
     assert not (tmp_path / "b2").exists()
+
+
+def test_the_jobs_take_a_fixed_size_list_of_non_nullable_elements(tmp_path):
+    """pyarrow pickles a fixed-size list type without its element field, so the Beam jobs
+    (their DoFns and writers carry the schema pickled) refused, or failed writing with a
+    300-line traceback, a `fixed_size_list<element: uint8 not null>` column that the CLI
+    takes (session 32's image audit)."""
+    import numpy as np
+
+    from pipelines.balance import run as balance
+    from pipelines.sample import run as sample
+    from pipelines.score import run as score
+    from vae_augment.api import fit
+    from vae_augment.io import read_table, resolve_inputs
+
+    from .conftest import FAST
+
+    rng = np.random.default_rng(0)
+    typ = pa.list_(pa.field("element", pa.uint8(), nullable=False), 16)
+    img = pa.FixedSizeListArray.from_arrays(
+        pa.array((rng.random(120 * 16) * 255).astype(np.uint8)), type=typ)
+    table = pa.table({"img": img, "label": np.r_[np.zeros(100, int), np.ones(20, int)]})
+    src = tmp_path / "in.parquet"
+    pq.write_table(table, src)
+    model = tmp_path / "m"
+    fit(str(src), label="label", model_dir=str(model), seed=0, **FAST)
+    balance(["--input", str(src), "--output", str(tmp_path / "b"), "--model-dir", str(model),
+             "--label", "label", "--runner", RUNNER])
+    out = read_table(resolve_inputs(str(tmp_path / "b")))
+    assert out.schema.field("img").type.equals(typ) and out.num_rows == 200
+    sample(["--output", str(tmp_path / "s"), "--model-dir", str(model), "--n", "10",
+            "--runner", RUNNER])
+    assert read_table(resolve_inputs(str(tmp_path / "s"))).schema.field("img").type.equals(typ)
+    score(["--input", str(src), "--output", str(tmp_path / "c"), "--model-dir", str(model),
+           "--runner", RUNNER])
+    assert read_table(resolve_inputs(str(tmp_path / "c"))).schema.field("img").type.equals(typ)

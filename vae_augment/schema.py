@@ -7,6 +7,7 @@ cardinality limit) and `finalize()` turns what it saw into `FeatureSpec`s.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import math
 import warnings
@@ -18,6 +19,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vae_augment.errors import SchemaError, arg, columns_note, option, option_list
+
+
+def _reduce_fixed_size_list(t: pa.FixedSizeListType):
+    return pa.list_, (t.value_field, t.list_size)
+
+
+# pyarrow (25) pickles a fixed-size list type without its element field: a non-nullable or
+# named element came back as ``item`` and nullable, so the Beam jobs, whose DoFns and
+# writers carry the schema pickled, refused (or failed writing) a file the CLI takes
+copyreg.pickle(pa.FixedSizeListType, _reduce_fixed_size_list)
 
 __all__ = [
     "FeatureSpec",
