@@ -239,3 +239,46 @@ def test_train_config_counts_are_positive_integers(name, value):
     with pytest.raises(VAEAugmentError, match=f"`{name}` must be a positive integer"):
         TrainConfig(**{name: value})
     assert getattr(TrainConfig(**{name: 3}), name) == 3
+
+
+def test_bank_scoring_of_large_images_holds_a_bounded_batch(model, monkeypatch):
+    """Pruning scored 8,192 rows of 64x64x3 images at once (a class's rows were never
+    split): 20 GB and 12 minutes of paging (session 32's image audit). A batch now holds
+    at most `BANK_TENSOR_ELEMENTS` tensor elements, a large class in pieces of whole
+    posteriors; classes that fit are scored as before, to the bit."""
+    import vae_augment.selection as sel
+
+    m = _with(model)
+    classes = list(range(m.n_classes))
+    before = m._bank_scores(classes, seed=5)
+    per_row = sum(int(np.prod(t["shape"])) for t in m.layout["tensors"])
+    assert per_row == 64  # the mixed table's 8x8 image
+    sizes = []
+    real = m.decode_params
+
+    def counting(z, y, training=False):
+        sizes.append(int(z.shape[0]))
+        return real(z, y, training=training)
+
+    monkeypatch.setattr(m, "decode_params", counting)
+    monkeypatch.setattr(sel, "BANK_TENSOR_ELEMENTS", 64 * 8 * 3)  # 3 posteriors' draws
+    done = []
+    pieces = m._bank_scores(classes, seed=5, on_class=done.append)
+    assert max(sizes) <= 8 * 3 and sum(done) == len(classes)
+    filled = m.bank_filled.numpy()
+    for c in classes:
+        assert len(pieces[c]) == int(filled[c]) and np.isfinite(pieces[c]).all()
+        if filled[c] <= 3:
+            np.testing.assert_array_equal(pieces[c], before[c])
+    # each score stays with its posterior: posteriors moved far out score apart from the
+    # rest, in the pieces as in the whole class
+    big = max(classes, key=lambda c: filled[c])
+    locs = m.bank_loc.numpy()
+    far = np.arange(int(filled[big])) % 3 == 1
+    locs[big, np.flatnonzero(far)] += 30.0
+    m.bank_loc.assign(locs)
+    split = m._bank_scores([big], seed=5)[big]
+    monkeypatch.setattr(sel, "BANK_TENSOR_ELEMENTS", 2**23)
+    whole = m._bank_scores([big], seed=5)[big]
+    for scores in (split, whole):
+        assert scores[far].min() > scores[~far].max() or scores[far].max() < scores[~far].min()

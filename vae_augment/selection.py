@@ -18,6 +18,10 @@ from vae_augment import distributions as D
 from vae_augment import guide as G
 from vae_augment.progress import progress_bar
 
+#: the most tensor elements (images' pixels) one batch of bank scoring holds, as a sampling
+#: block does (`sampler.block_rows`)
+BANK_TENSOR_ELEMENTS = 2**23
+
 __all__ = ["RowSelection", "draw_pending"]
 
 
@@ -213,47 +217,73 @@ class RowSelection:
         their rows scored together in batches of about `max_rows` (a class's rows are never
         split): `class_margin` is one decoder pass per class, and eager dispatch, not
         arithmetic, dominates a small model's cost, so one pass over all the classes' rows
-        beats one per class. `on_class(k)` is called as each batch of k classes is done."""
+        beats one per class. `on_class(k)` is called as each batch of k classes is done.
+
+        With tensor columns a batch holds at most `BANK_TENSOR_ELEMENTS` of their elements,
+        and a class whose rows exceed that is scored in pieces of whole posteriors, each
+        drawn with its own seed: 8,192 rows of 64x64x3 images at once took 20 GB (12 min of
+        paging on 24 GB), as generation took before its blocks were sized the same way."""
         filled = self.bank_filled.numpy()
         bank_loc, bank_scale = self.bank_loc.numpy(), self.bank_scale.numpy()
-        out: dict[int, np.ndarray] = {}
-        group: list[int] = []
+        per_row = sum(int(np.prod(t["shape"])) for t in self.layout.get("tensors", []))
+        # a piece's rows: a whole class unless its tensors pass the budget; a batch's rows
+        split = (None if not per_row else
+                 max(draws, BANK_TENSOR_ELEMENTS // per_row // draws * draws))
+        cap = max_rows if split is None else min(max_rows, split)
+        out: dict[int, list[np.ndarray]] = {}
+
+        def pieces(c):
+            """(class, first posterior, end, piece index or None) covering class c."""
+            f = int(filled[c])
+            if split is None or f * draws <= split:
+                return [(c, 0, f, None)]  # one piece: the seeds of a whole class, as before
+            step = split // draws
+            return [(c, a, min(f, a + step), k) for k, a in enumerate(range(0, f, step))]
 
         def score(group):
             zs, ys, draws_out = [], [], []
-            for c in group:
-                f = int(filled[c])
-                loc = np.repeat(bank_loc[c, :f], draws, axis=0)
-                raw = np.repeat(bank_scale[c, :f], draws, axis=0)
-                seeds = tf.random.experimental.stateless_split(tf.constant([seed, c], tf.int32), 2)
+            for c, a, b, k in group:
+                base = [seed, c] if k is None else [seed, c, k + 1]
+                loc = np.repeat(bank_loc[c, a:b], draws, axis=0)
+                raw = np.repeat(bank_scale[c, a:b], draws, axis=0)
+                seeds = tf.random.experimental.stateless_split(
+                    tf.constant(base[:2], tf.int32) if k is None else
+                    tf.random.experimental.stateless_fold_in(
+                        tf.constant(base[:2], tf.int32), base[2]), 2)
                 zs.append(loc + D.normal_scale(raw)
                           * tf.random.stateless_normal(loc.shape, seed=seeds[0]))
-                ys.append(tf.fill([f * draws], c))
+                ys.append(tf.fill([(b - a) * draws], c))
                 draws_out.append(seeds[1])
             z, y = tf.concat(zs, 0), tf.concat(ys, 0)
             params = self.decode_params(z, y)
-            # each class's rows drawn with its own seed, as when scored alone
-            cuts = np.cumsum([0] + [int(filled[c]) * draws for c in group])
-            sampled = [D.sample_features(self.layout, {k: v[a:b] for k, v in params.items()}, s)
-                       for a, b, s in zip(cuts[:-1], cuts[1:], draws_out)]
+            # each piece's rows drawn with its own seed, as when scored alone
+            cuts = np.cumsum([0] + [(b - a) * draws for _, a, b, _ in group])
+            sampled = [D.sample_features(self.layout, {k: v[i:j] for k, v in params.items()}, s)
+                       for i, j, s in zip(cuts[:-1], cuts[1:], draws_out)]
             x = {k: tf.concat([d[k] for d in sampled], 0) for k in sampled[0]}
             margin = self.class_margin(x, z, y, params).numpy()
-            for c, a, b in zip(group, cuts[:-1], cuts[1:]):
-                out[c] = margin[a:b].reshape(-1, draws).mean(1)
-            if on_class is not None:
-                on_class(len(group))
+            for (c, _, _, _), i, j in zip(group, cuts[:-1], cuts[1:]):
+                out.setdefault(c, []).append(margin[i:j].reshape(-1, draws).mean(1))
 
+        def finish(group):
+            score(group)
+            done = sum(1 for c, _, b, k in group if k is None or b == int(filled[c]))
+            if on_class is not None and done:
+                on_class(done)
+
+        group: list[tuple] = []
         rows = 0
         for c in classes:
-            f = int(filled[c])
-            if group and rows + f * draws > max_rows:
-                score(group)
-                group, rows = [], 0
-            group.append(c)
-            rows += f * draws
+            for piece in pieces(c):
+                n = (piece[2] - piece[1]) * draws
+                if group and rows + n > cap:
+                    finish(group)
+                    group, rows = [], 0
+                group.append(piece)
+                rows += n
         if group:
-            score(group)
-        return out
+            finish(group)
+        return {c: np.concatenate(v) for c, v in out.items()}
 
     def prune_bank(self, keep: float, class_rows=None, *, seed: int = 0, draws: int = 8,
                    min_rows: int = 16, progress: bool | None = None) -> list[int]:
