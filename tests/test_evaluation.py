@@ -541,6 +541,17 @@ def test_image_grid_shows_every_class_with_synthetic_rows(tmp_path, monkeypatch)
     assert len(grids) == 1
     labels = [t.get_text() for ax in grids[0].axes for t in ax.texts]
     assert labels == [f"k{i}" for i in range(9)]
+    # a class of 3 real rows (too few for fidelity statistics), the one augmented most, is
+    # shown too: its synthetic images are what a user must look at (session 32's audit)
+    figs.clear()
+    real = table(30, 1)
+    keep = np.flatnonzero(np.asarray(real["label"]) != "k8")
+    real = pa.concat_tables([real.take(keep), real.take(
+        np.flatnonzero(np.asarray(real["label"]) == "k8")[:3])])
+    evaluate(real, table(30, 2), label="label", seed=0, report_dir=str(tmp_path / "r2"),
+             sections=["fidelity"], progress=False)
+    grids = [f for f in figs if f._suptitle is not None and "img" in f._suptitle.get_text()]
+    assert [t.get_text() for ax in grids[0].axes for t in ax.texts] == [f"k{i}" for i in range(9)]
 
 
 # ------------------------------------------------------------- session 21 audit

@@ -308,3 +308,18 @@ def test_a_detected_joint_names_the_pair_when_the_marginals_match():
     fid["per_class"]["no"]["columns"]["b"]["score"] = 0.6
     assert "the marginal that differs most is 'b' in class 'no' (score 0.600)" in \
         findings({"detection": {"c2st_auc": 0.998}, "fidelity": fid})[0]["message"]
+
+
+def test_a_class_whose_worst_column_is_an_image_gets_image_advice():
+    """A low class fidelity advised --num-components (mixtures for numerics) whatever the
+    column; for an image column it names the pixel options (session 32's image audit)."""
+    def advice(kind):
+        fid = {"per_class": {"b": {"score": 0.5, "real_reference": 0.9, "columns": {
+            "img": {"score": 0.2, "kind": kind}, "x": {"score": 0.9, "kind": "numeric"}}}}}
+        got = [f for f in findings({"fidelity": fid}) if f["section"] == "fidelity"]
+        assert len(got) == 1 and "(worst: 'img', 0.200)" in got[0]["message"]
+        return got[0]["advice"]
+
+    assert "--image-likelihood beta_binomial" in advice("tensor")
+    assert "--num-components" not in advice("tensor")
+    assert "--num-components 3" in advice("numeric")

@@ -336,3 +336,23 @@ def test_categorical_and_numeric_requests_are_kept_or_refused_never_dropped(tmp_
     assert kinds["few"] == "categorical" and kinds["k"] == "numeric"
     wide = fit_encoding(t, "y", categorical=["k"], max_categories=600)
     assert {s.name: s.kind for s in wide.specs}["k"] == "categorical"
+
+
+def test_schema_image_shape_metadata_warns_only_when_no_column_fits():
+    """A table of 8x8 images and a 32-d embedding under schema metadata ``image_shape: 8,8``
+    warned that the metadata did not fit the embedding, though it was plainly the images'
+    (session 32's image audit); metadata that fits no column still warns."""
+    import warnings
+
+    from vae_augment.schema import tensor_shape
+
+    img = pa.field("img", pa.list_(pa.uint8(), 64))
+    emb = pa.field("emb", pa.list_(pa.float32(), 32))
+    both = pa.schema([img, emb], metadata={"image_shape": "8,8"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tensor_shape(both.field("img"), both) == [8, 8]
+        assert tensor_shape(both.field("emb"), both) == [32]
+    alone = pa.schema([emb], metadata={"image_shape": "8,8"})
+    with pytest.warns(UserWarning, match="does not fit column 'emb'"):
+        assert tensor_shape(alone.field("emb"), alone) == [32]

@@ -386,11 +386,19 @@ def _fidelity(report) -> list[dict[str, Any]]:
     for cls, entry in (fid.get("per_class") or {}).items():
         score, ref = entry.get("score"), entry.get("real_reference")
         if score is not None and ref is not None and score < ref - 0.15:
+            cols = {n: c for n, c in (entry.get("columns") or {}).items()
+                    if c.get("score") is not None}
+            worst = min(cols, key=lambda n: cols[n]["score"]) if cols else None
+            # mixtures are for numeric columns; an image's pixels have their own head
+            how = ("--image-likelihood beta_binomial (overdispersed pixel counts) or --guided"
+                   if worst is not None and cols[worst].get("kind") == "tensor" else
+                   "--num-components 3 (mixtures for multimodal numerics)")
             out.append({"level": "warn", "section": "fidelity", "message":
                         f"class '{cls}': the synthetic marginals score {_f(score)} against "
-                        f"{_f(ref)} for two halves of its real rows",
-                        "advice": "see the class's columns in the fidelity table; more epochs "
-                        "or --num-components 3 (mixtures for multimodal numerics) may help"})
+                        f"{_f(ref)} for two halves of its real rows"
+                        + (f" (worst: '{worst}', {_f(cols[worst]['score'])})" if worst else ""),
+                        "advice": f"see the class's columns in the fidelity table; more epochs "
+                        f"or {how} may help"})
     return out
 
 

@@ -141,10 +141,15 @@ def _fidelity_heatmap(report) -> str | None:
     return _png(fig)
 
 
-def _classes_to_plot(report, limit: int = _MAX_PLOT_CLASSES) -> list[str]:
-    """The classes with synthetic rows, smallest (real rows) first, at most `limit`."""
+def _classes_to_plot(report, limit: int = _MAX_PLOT_CLASSES, *,
+                     scored: bool = True) -> list[str]:
+    """The classes with synthetic rows, smallest (real rows) first, at most `limit`; with
+    `scored`, only those the fidelity section scored (enough real and synthetic rows for
+    statistics). Image grids need none: a class of 4 real rows, the one being augmented
+    most, showed no images and its rows looked like another class's."""
     per = report["fidelity"]["per_class"]
-    ok = [c for c, e in per.items() if e["score"] is not None]
+    ok = [c for c, e in per.items()
+          if (e["score"] is not None if scored else e.get("n_synthetic", 0) > 0)]
     return sorted(ok, key=lambda c: per[c]["n_real"])[:limit]
 
 
@@ -261,7 +266,7 @@ def _image_grids(report, plots) -> list[tuple[str, str]]:
         if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))):
             continue
         # every class with synthetic rows (up to 20, the smallest), in the model's order
-        show = set(_classes_to_plot(report, _MAX_IMAGE_CLASSES))
+        show = set(_classes_to_plot(report, _MAX_IMAGE_CLASSES, scored=False))
         show = [c for c in classes if c in show]
         if not show:
             continue

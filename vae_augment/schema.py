@@ -191,6 +191,13 @@ def _pandas_index_columns(schema: pa.Schema) -> list[str]:
     return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
 
 
+def _list_size(field: pa.Field) -> int | None:
+    """A fixed-size list column's values per row without metadata of its own, else None."""
+    if field.metadata and b"image_shape" in field.metadata:
+        return None
+    return field.type.list_size if pa.types.is_fixed_size_list(field.type) else None
+
+
 def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
     """Shape of a fixed-shape tensor column, or None when the column is not one.
 
@@ -232,11 +239,14 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
                     f"{int(np.prod(shape))} values, the column {size} per row (fix the "
                     f"metadata, or exclude the column with "
                     f"{option('exclude', field.name, many=True)})")
-            warnings.warn(
-                f"schema metadata image_shape {raw!r} ({int(np.prod(shape))} values) does not "
-                f"fit column '{field.name}' ({size} values per row): it is modelled as a flat "
-                f"vector, with no conv net and no image grid in reports", UserWarning,
-                stacklevel=2)
+            if not any(_list_size(f) == int(np.prod(shape)) for f in schema):
+                # meant for no column of this table (a column that fits takes it: an
+                # embedding beside the images is simply a vector, no warning)
+                warnings.warn(
+                    f"schema metadata image_shape {raw!r} ({int(np.prod(shape))} values) does "
+                    f"not fit column '{field.name}' ({size} values per row): it is modelled as "
+                    f"a flat vector, with no conv net and no image grid in reports",
+                    UserWarning, stacklevel=2)
     return [size]
 
 
