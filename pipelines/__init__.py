@@ -115,8 +115,6 @@ def prepare_output(output: str, overwrite: bool, inputs: Sequence[str] = (), *,
     output as it was. `dead_letter` (``--dead-letter``) is checked and staged the same way
     (`prepare_dead_letter`).
     """
-    import uuid
-
     from vae_augment.errors import InputError
 
     output = output.rstrip("/") or "/"
@@ -145,15 +143,7 @@ def prepare_output(output: str, overwrite: bool, inputs: Sequence[str] = (), *,
             f"`--output` '{output}' already holds {len(ours)} Parquet files; pass "
             "--overwrite to replace them"
         )
-    staging = f"{output}/{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
-    created = False
-    if "://" not in output:
-        created = not os.path.isdir(output)
-        try:
-            os.makedirs(staging)
-        except OSError as exc:
-            raise InputError(f"cannot write into `--output` '{output}': "
-                             f"{exc.strerror or exc}") from exc
+    staging, created = _make_staging(output, f"cannot write into `--output` '{output}'")
     _STAGED[output] = _Staged(staging, overwrite, ours, created)
     if dead_letter is not None:
         prepare_dead_letter(dead_letter, overwrite)
@@ -178,8 +168,6 @@ def prepare_dead_letter(path: str, overwrite: bool) -> str:
     output: an earlier run's dead letters there are refused unless `overwrite`, and are
     replaced (the stale ones deleted) only once the run has succeeded (`finish`). Returns
     the staged file prefix `write_dead_letter` writes to."""
-    import uuid
-
     from vae_augment.errors import InputError
 
     prefix = _absolute(dead_letter_prefix(path))
@@ -189,15 +177,8 @@ def prepare_dead_letter(path: str, overwrite: bool) -> str:
             f"`--dead-letter` '{path}' already holds {len(before)} file(s) of an earlier run "
             f"(e.g. '{before[0]}'); pass --overwrite to replace them")
     folder, name = prefix.rsplit("/", 1)
-    staging = f"{folder}/{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
-    created = False
-    if "://" not in staging:
-        created = not os.path.isdir(folder)
-        try:
-            os.makedirs(staging)
-        except OSError as exc:
-            raise InputError(f"cannot write the `--dead-letter` files into '{folder}': "
-                             f"{exc.strerror or exc}") from exc
+    staging, created = _make_staging(
+        folder, f"cannot write the `--dead-letter` files into '{folder}'")
     _DEAD[path] = (_Staged(staging, overwrite, before, created), prefix)
     return f"{staging}/{name}"
 
@@ -237,6 +218,24 @@ def cleans_up(run: Callable) -> Callable:
             raise
 
     return wrapper
+
+
+def _make_staging(folder: str, cannot: str) -> tuple[str, bool]:
+    """(a new hidden staging folder inside `folder`, made now when local; whether `folder`
+    itself was made for it). `cannot`: the error's start when it cannot be made."""
+    import uuid
+
+    from vae_augment.errors import InputError
+
+    staging = f"{folder}/{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    if "://" in folder:
+        return staging, False  # object stores have no folders to make
+    created = not os.path.isdir(folder)
+    try:
+        os.makedirs(staging)
+    except OSError as exc:
+        raise InputError(f"{cannot}: {exc.strerror or exc}") from exc
+    return staging, created
 
 
 def _absolute(path: str) -> str:
