@@ -218,7 +218,11 @@ def sample(
 
     With `privacy_min_distance`, synthetic rows within that distance of a row of `reference`
     (the training data: paths or a table) of the same class are dropped and replaced from
-    further blocks; ``stats["privacy_dropped"]`` receives ``{class: rows dropped}``.
+    further blocks; ``stats["privacy_dropped"]`` receives ``{class: rows dropped}``. The
+    distance is `vae_augment.privacy`'s: Euclidean in the model's encoding divided by
+    sqrt(number of columns) (numbers on their quantile-normal scale, categories one-hot
+    scaled so two different values are 1 apart, a tensor column weighing as one column); 0
+    drops exact copies only.
     """
     from vae_augment.sampler import Sampler
 
@@ -345,7 +349,9 @@ def balance(
     ``summary["table"]`` (in memory: for data that fits).
 
     With `privacy_min_distance`, synthetic rows within that distance of a real row of their
-    class are dropped and replaced from further blocks (classes still reach their target).
+    class are dropped and replaced from further blocks (classes still reach their target);
+    the distance is `sample`'s (see there), and ``summary["privacy_dropped"]`` is
+    ``{class: rows dropped}``.
 
     The output is one Parquet file, `output_shards` files in a directory, or a directory
     partitioned by the columns `partition_by` (e.g. ``["region"]`` or ``["is_synthetic"]``:

@@ -93,7 +93,11 @@ def output_args(p: argparse.ArgumentParser) -> None:
 def _privacy_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--privacy-min-distance", type=float, default=None, metavar="D",
                    help="drop synthetic rows within distance D of a real row of their class "
-                        "(0: exact copies only) and replace them from further blocks")
+                        "(0: exact copies only) and replace them from further blocks. D is a "
+                        "Euclidean distance in the model's encoding divided by sqrt(number of "
+                        "columns): numbers on their quantile-normal scale, categories one-hot "
+                        "scaled so two different values are 1 apart, an image weighing as one "
+                        "column (evaluate's privacy section reports the same distances)")
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
