@@ -49,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--constraint", action="append", default=[], metavar="'A <= B'",
                    help="an inequality between two numeric columns that synthetic rows keep; "
                         "repeatable; 'auto' (the default): every one that holds in all rows "
-                        "and the columns' ranges alone would not keep; 'none': none")
+                        "and the columns' ranges alone would not keep, plus derived columns "
+                        "(a numeric column a linear function of another), linked columns (a "
+                        "category held exactly where a numeric column holds its most frequent "
+                        "value or is null), dependent categories (a categorical column a "
+                        "function of another) and class null rules (a column null in every "
+                        "row of a class, or in none, is so in its generated rows); 'none': "
+                        "none of these")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     return p
 

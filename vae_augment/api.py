@@ -122,13 +122,16 @@ def fit(
             a list of ``"A <= B"`` / ``"A >= B"`` strings (with ``"auto"`` as an item to
             add the discovered ones); None, ``"none"`` or ``[]`` for none. A row that breaks
             one is put on its edge as often as real rows of its class are, else redrawn
-            (`vae_augment.constraints`). ``"auto"`` also finds derived columns (one numeric
-            column a linear function of another in every training row, to its rounding),
-            recomputed from their source in every generated row (`constraints.Derived`), and
-            linked columns (a category value held exactly where a numeric column holds its
-            most frequent value, or is null), set from the numeric column (`constraints.Link`),
-            and class null rules (a column null in every training row of a class, or in
-            none, is so in its generated rows: `Encoding.class_null_rules`).
+            (`vae_augment.constraints`). ``"auto"`` also finds, and every generated row
+            keeps: derived columns (one numeric column a linear function of another in every
+            training row, to its rounding), recomputed from their source
+            (`constraints.Derived`); linked columns (a category value held exactly where a
+            numeric column holds its most frequent value, or is null), set from the numeric
+            column (`constraints.Link`); dependent categories (a categorical column that is a
+            function of another, a region of its state), set from their determinant
+            (`constraints.Dependency`); and class null rules (a column null in every training
+            row of a class, or in none, is so in its generated rows:
+            `Encoding.class_null_rules`). The CLI's `fit` and `info` list them.
         **train_kwargs: `TrainConfig` fields (epochs, batch_size, latent_dim, seed, precision,
             shuffle_buffer, ...).
 

@@ -292,9 +292,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "keeps; repeatable; 'auto' (the default): every one that holds in all "
                         "training rows and the columns' ranges alone would not keep, and "
                         "columns that are a linear function of another (a charge and its "
-                        "minutes), recomputed in every row, and categories held exactly where "
+                        "minutes), recomputed in every row, categories held exactly where "
                         "a numeric column holds its most frequent value or is null (a plan "
-                        "and its zero messages), set from it; 'none': none")
+                        "and its zero messages), set from it, categorical columns that are a "
+                        "function of another (a region of its state), set from it, and class "
+                        "null rules (a column null in every training row of a class, or in "
+                        "none, is so in its generated rows); 'none': none of these")
     # the flags above, by dest: `balance` names the ones given when it reuses an artifact
     flags: dict[str, tuple[str, object]] = {}
     for a in actions:  # --jit/--no-jit share a dest; the first one's default holds

@@ -105,10 +105,15 @@ class VAEOverSampler(BaseOverSampler):
         categorical / numeric: integer columns to force to one kind (labels or positions).
         max_categories: cardinality limit for string/categorical columns.
         constraints: inequalities between numeric columns that synthetic rows keep:
-            ``"auto"`` (default) for every one that holds in all training rows (and
-            derived and linked columns, kept in every generated row), ``"A <= B"``
-            strings over the table's column names (a DataFrame's labels, or ``x0``, ``x1``,
-            ... for arrays), or None / ``"none"`` (see `vae_augment.api.fit`).
+            ``"auto"`` (default) for every one that holds in all training rows and that the
+            two columns' marginals alone would not keep, plus, kept in every generated row,
+            derived columns (a numeric column a linear function of another), linked columns
+            (a category value held exactly where a numeric column holds its most frequent
+            value, or is null), dependent categories (a categorical column that is a
+            function of another) and class null rules (a column null in every training row
+            of a class, or in none, is so in its generated rows); ``"A <= B"`` strings over
+            the table's column names (a DataFrame's labels, or ``x0``, ``x1``, ... for
+            arrays); or None / ``"none"`` (see `vae_augment.api.fit`).
         verbose: Keras training progress (0 silent, 1 progress bar, 2 one line per epoch).
 
     Attributes:

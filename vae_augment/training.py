@@ -71,7 +71,8 @@ class TrainConfig:
     jit_compile: bool | None = None  # None: XLA on GPU/TPU, off on CPU (measured slower there)
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
     shuffle_buffer: int = 65536  # rows in the shuffle buffer when streaming from Parquet
-    beta: float = 1.0  # KL weight in the training loss (early stopping uses the true ELBO)
+    beta: float = 1.0  # KL weight in the training loss; early stopping watches the validation
+    # ELBO at 1.0 and, below or above it, the bound trained (recon + beta x KL)
     latent_source: str = "posterior"  # generate z from stored class posteriors, or "prior"
     bank_size: int = 1024  # posteriors kept per class for latent_source="posterior"
     temperature: float = 1.0  # scale of the latent noise at sampling time
