@@ -155,7 +155,7 @@ def _error_case(tmp_path, name):
     if name == "missing_label":
         src = tmp_path / "t.parquet"
         pq.write_table(make_mixed_table(50, with_tensor=False), src)
-        return [src, "--label", "nope"], "`label` column 'nope' not found"
+        return [src, "--label", "nope"], "`--label` column 'nope' not found"
     if name == "one_class":
         t = make_mixed_table(50, with_tensor=False)
         t = t.set_column(t.schema.get_field_index("label"), "label", pa.array(["a"] * 50))

@@ -53,7 +53,7 @@ def test_clashing_new_columns_and_empty_inputs_are_named(tmp_path, capsys, mixed
                                           pa.nulls(mixed_table.num_rows, pa.string())), nulls)
     code, _, err = run(["balance", nulls, tmp_path / "b.parquet", "--label", "label",
                         "--model-dir", mixed_artifact], capsys)
-    assert code == 2 and "`label` column 'label' is null in every row" in err
+    assert code == 2 and "`--label` column 'label' is null in every row" in err
 
 
 def test_usage_errors_point_at_the_subcommand_and_name_flags(tmp_path, capsys, mixed_artifact,
@@ -164,3 +164,22 @@ def test_wide_tables_and_nested_folders_get_short_and_named_messages(tmp_path, c
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(resolve_inputs(str(tmp_path / "d" / "**" / "*.parquet"))) == 2
+
+
+def test_label_errors_name_the_flag_or_the_models_label(tmp_path, capsys, mixed_artifact,
+                                                        mixed_table):
+    """A label the user named is `--label` on the command line (`label` in Python); one the
+    artifact fixes is the model's (`sample --reference` takes no --label)."""
+    from vae_augment.api import balance
+    from vae_augment.errors import SchemaError
+
+    src = tmp_path / "nolabel.parquet"
+    pq.write_table(mixed_table.drop_columns(["label"]), src)
+    code, _, err = run(["balance", src, tmp_path / "b.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact], capsys)
+    assert code == 2 and "error: `--label` column 'label' not found. Columns:" in err
+    code, _, err = run(["sample", tmp_path / "s.parquet", "--model-dir", mixed_artifact,
+                        "--n", "3", "--privacy-min-distance", "0", "--reference", src], capsys)
+    assert code == 2 and "error: the model's label column 'label' not found. Columns:" in err
+    with pytest.raises(SchemaError, match="^`label` column 'label' not found. Columns:"):
+        balance(str(src), str(tmp_path / "p.parquet"), label="label", model_dir=str(mixed_artifact))

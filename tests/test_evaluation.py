@@ -275,7 +275,7 @@ def cli_files(tmp_path_factory, two_samples):
 
 
 @pytest.mark.parametrize("synthetic, message", [
-    ("nolabel.parquet", "`label` column 'label' not found in SYNTHETIC"),
+    ("nolabel.parquet", "`--label` column 'label' not found in SYNTHETIC"),
     ("nof.parquet", r"SYNTHETIC columns do not match REAL: missing \['f'\]"),
     ("itype.parquet", "column 'i' is int64 in REAL but double in SYNTHETIC, which does not "
                       "convert without changing values"),

@@ -96,16 +96,16 @@ def _balance_case(tmp_path, name):
         return [src, *label], r"the input has no rows"
     if name == "label_missing":
         write(t, src)
-        return [src, "--label", "target"], r"`label` column 'target' not found\. Columns: \['f'"
+        return [src, "--label", "target"], r"`--label` column 'target' not found\. Columns: \['f'"
     if name == "label_all_null":
         write(with_column(t, "label", pa.nulls(n, pa.string())), src)
-        return [src, *label], r"`label` column 'label' is null in every row"
+        return [src, *label], r"`--label` column 'label' is null in every row"
     if name == "label_single_class":
         write(with_column(t, "label", pa.array(["a"] * n)), src)
-        return [src, *label], r"`label` column 'label' has a single class \('a'\); need at least 2"
+        return [src, *label], r"`--label` column 'label' has a single class \('a'\); need at least 2"
     if name == "label_float_type":
         write(with_column(t, "label", pa.array(np.arange(n) * 0.5)), src)
-        return [src, *label], r"`label` column 'label' has type double; expected string"
+        return [src, *label], r"`--label` column 'label' has type double; expected string"
     if name in ("nan", "pos_inf", "neg_inf"):
         bad = {"nan": np.nan, "pos_inf": np.inf, "neg_inf": -np.inf}[name]
         write(with_column(t, "f32", _finite_f32(n, bad)), src)

@@ -25,6 +25,7 @@ from vae_augment.errors import (
     arg,
     check_seed,
     columns_note,
+    label_column,
     option,
 )
 from vae_augment.io import (
@@ -272,7 +273,7 @@ def class_counts(inputs, label: str) -> dict[Any, int]:
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     if label not in schema.names:
-        raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(schema.names)}")
+        raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(schema.names)}")
     counts: dict[Any, int] = {}
     for batch in iter_batches(paths, columns=[label]):
         col = batch.column(0)
@@ -292,7 +293,7 @@ def labelled_counts(inputs, label: str) -> dict[Any, int]:
         paths = resolve_inputs(inputs)
         if sum(pq.ParquetFile(p).metadata.num_rows for p in paths) == 0:
             raise InputError("the input has no rows")
-        raise SchemaError(f"`label` column '{label}' is null in every row")
+        raise SchemaError(f"{label_column(label)} is null in every row")
     return counts
 
 
@@ -302,7 +303,8 @@ def _read_classes(paths, encoding, classes) -> pa.Table:
 
     schema = read_schema(paths)
     if encoding.label not in schema.names:
-        raise SchemaError(f"`label` column '{encoding.label}' not found. Columns: {columns_note(schema.names)}")
+        raise SchemaError(f"{label_column(encoding.label, model=True)} not found. "
+                          f"Columns: {columns_note(schema.names)}")
     check_reference(encoding, schema)
     values = [encoding.classes[encoding.class_index(c)] for c in classes]
     parts = []
@@ -374,7 +376,7 @@ def balance(
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     if label not in schema.names:
-        raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(schema.names)}")
+        raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(schema.names)}")
     check_seed(seed)
     if privacy_min_distance is not None:
         from vae_augment.private_sampling import check_min_distance

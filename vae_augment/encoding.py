@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.special import ndtri
 
-from vae_augment.errors import SchemaError, columns_note, option
+from vae_augment.errors import SchemaError, columns_note, label_column, option
 from vae_augment.io import output_schema
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
@@ -379,7 +379,8 @@ class Encoding:
         if with_label:
             if self.label not in batch.column_names:
                 raise SchemaError(
-                    f"`label` column '{self.label}' not found. Columns: {columns_note(batch.column_names)}"
+                    f"{label_column(self.label, model=True)} not found. "
+                    f"Columns: {columns_note(batch.column_names)}"
                 )
             lab = batch.column(self.label)
             if lab.null_count:
@@ -461,10 +462,10 @@ class Encoding:
                     return (f"column '{s.name}' has type {t}, expected a fixed-size list of "
                             f"{size} numbers")
         if self.label not in schema.names:
-            return f"`label` column '{self.label}' is missing"
+            return f"{label_column(self.label, model=True)} is missing"
         t = schema.field(self.label).type
         if not _casts(self.classes, t):
-            return (f"`label` column '{self.label}' has type {t}, which does not match the "
+            return (f"{label_column(self.label, model=True)} has type {t}, which does not match the "
                     f"model's classes {list(self.classes)}")
         return None
 
@@ -479,7 +480,7 @@ class Encoding:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
                 OverflowError) as exc:
             raise SchemaError(
-                f"`label` column '{self.label}' has type {col.type}, which does not match the "
+                f"{label_column(self.label, model=True)} has type {col.type}, which does not match the "
                 f"model's classes {list(self.classes)}") from exc
         return col, pc.index_in(col, value_set=vocab)
 
@@ -488,7 +489,7 @@ class Encoding:
         if idx.null_count:
             unknown = pc.filter(col, pc.is_null(idx)).unique().to_pylist()[:5]
             raise SchemaError(
-                f"`label` column '{self.label}' has classes {unknown} the model was not "
+                f"{label_column(self.label, model=True)} has classes {unknown} the model was not "
                 f"trained on (known: {self.classes})"
             )
         return idx.to_numpy(zero_copy_only=False).astype(np.int32)

@@ -10,7 +10,8 @@ import shlex
 from collections.abc import Iterator
 
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "TrainingDiverged",
-           "option", "option_list", "arg", "cli_wording", "check_seed", "columns_note"]
+           "option", "option_list", "arg", "label_column", "cli_wording", "check_seed",
+           "columns_note"]
 
 _CLI_WORDING = [False]
 
@@ -41,6 +42,16 @@ def arg(name: str) -> str:
     """An argument's name in a message, quoted: `` `--output-shards` `` under `cli_wording`,
     else `` `output_shards` ``."""
     return f"`--{name.replace('_', '-')}`" if _CLI_WORDING[0] else f"`{name}`"
+
+
+def label_column(name, *, model: bool = False) -> str:
+    """The label column `name` in a message: `` `label` column 'y' `` in Python; under
+    `cli_wording` `` `--label` column 'y' `` (see `arg`), or, with `model` (a label an
+    artifact fixes, in commands that may take no ``--label``: ``score``, ``encode``,
+    ``sample --reference``), ``the model's label column 'y'``."""
+    if model and _CLI_WORDING[0]:
+        return f"the model's label column '{name}'"
+    return f"{arg('label')} column '{name}'"
 
 
 def option(name: str, value=None, *, many: bool = False) -> str:

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from vae_augment.detection import _detection, c2st_auc
 from vae_augment.diagnostics import _diagnostics, _latents
-from vae_augment.errors import InputError, SchemaError, VAEAugmentError, arg, option
+from vae_augment.errors import InputError, SchemaError, VAEAugmentError, arg, label_column, option
 from vae_augment.fidelity import _fidelity
 from vae_augment.io import probe_writable, refuse_existing
 from vae_augment.privacy import _privacy
@@ -422,7 +422,7 @@ def evaluate(
                               keep_synthetic=True)
     for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
         if label not in t.column_names:
-            raise SchemaError(f"`label` column '{label}' not found in {what}. "
+            raise SchemaError(f"{label_column(label)} not found in {what}. "
                               f"Columns: {t.column_names}")
     synthetic = _check_schemas(real, synthetic, "SYNTHETIC")
     # rows without a class cannot be compared within one: left out, and said
@@ -434,7 +434,7 @@ def evaluate(
         holdout = _without_flag(_without_views(_as_table(holdout, "HOLDOUT")),
                                 keep_synthetic=False)
         if label not in holdout.column_names:
-            raise SchemaError(f"`label` column '{label}' not found in HOLDOUT")
+            raise SchemaError(f"{label_column(label)} not found in HOLDOUT")
         holdout = _check_schemas(real, holdout, "HOLDOUT")
         null_labels["holdout"] = holdout.column(label).null_count
         holdout = holdout.filter(pc.is_valid(holdout.column(label)))

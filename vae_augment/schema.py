@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, arg, columns_note, option, option_list
+from vae_augment.errors import SchemaError, arg, columns_note, label_column, option, option_list
 
 
 def _reduce_fixed_size_list(t: pa.FixedSizeListType):
@@ -539,7 +539,7 @@ class SchemaStats:
             raise SchemaError(f"the input has several columns named {dup}; column names must "
                               "be unique (rename them, e.g. with pyarrow's rename_columns)")
         if label not in schema.names:
-            raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(schema.names)}")
+            raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(schema.names)}")
         for which, names in (("exclude", exclude), ("categorical", categorical),
                              ("numeric", numeric)):
             missing = [n for n in names if n not in schema.names]
@@ -567,7 +567,7 @@ class SchemaStats:
         label_type = schema.field(label).type
         if not (_is_categorical_type(label_type) or pa.types.is_integer(label_type)):
             raise SchemaError(
-                f"`label` column '{label}' has type {label_type}; expected string, "
+                f"{label_column(label)} has type {label_type}; expected string, "
                 "dictionary, bool or integer class labels"
             )
         self.label_counts: dict[Any, int] = {}
@@ -623,11 +623,11 @@ class SchemaStats:
         if self.rows == 0:
             raise SchemaError("the input has no rows")
         if not self.label_counts:
-            raise SchemaError(f"`label` column '{self.label}' is null in every row")
+            raise SchemaError(f"{label_column(self.label)} is null in every row")
         if len(self.label_counts) < 2:
             only = next(iter(self.label_counts))
             raise SchemaError(
-                f"`label` column '{self.label}' has a single class ({only!r}); need at least 2"
+                f"{label_column(self.label)} has a single class ({only!r}); need at least 2"
             )
         specs = []
         for field in self.schema:
