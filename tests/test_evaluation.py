@@ -1213,3 +1213,24 @@ def test_cli_errors_name_flags_and_the_input_with_a_nan(cli_files, two_samples, 
     base[1], base[2] = base[2], str(cli_files / "synthetic.parquet")
     assert main(base) == 2
     assert "error: REAL: column 'f32' contains NaN" in capsys.readouterr().err
+
+
+def test_a_nan_is_traced_to_its_input_by_column_not_by_message(two_samples):
+    """The input holding a NaN is found from the error's column (a name with a newline or a
+    quote broke the old parse of the message), and the error pickles with it."""
+    import pickle
+
+    from vae_augment.errors import NonFiniteError
+
+    a, b = two_samples
+    i = b.schema.get_field_index("f32")
+    values = b.column("f32").to_numpy().copy()
+    values[3] = np.nan
+    name = "f'32\nnew"
+    a = a.rename_columns([name if c == "f32" else c for c in a.column_names])
+    b = b.set_column(i, name, pa.array(values))
+    with pytest.raises(NonFiniteError, match=r"^SYNTHETIC: column 'f'32") as err:
+        evaluate(a, b, label="label", seed=0, sections=["fidelity"])
+    assert err.value.column == name
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is NonFiniteError and again.column == name and str(again) == str(err.value)

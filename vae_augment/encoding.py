@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.special import ndtri
 
-from vae_augment.errors import SchemaError, columns_note, label_column, option
+from vae_augment.errors import NonFiniteError, SchemaError, columns_note, label_column, option
 from vae_augment.io import output_schema
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
@@ -398,8 +398,8 @@ class Encoding:
             values = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
             finite = np.isfinite(values)
             if not finite.all():
-                raise SchemaError(f"column '{s.name}' contains NaN or ±inf "
-                                  f"({_rows_note(~finite)})")
+                raise NonFiniteError(f"column '{s.name}' contains NaN or ±inf "
+                                     f"({_rows_note(~finite)})", s.name)
             num[:, j] = np.where(mask, 0.0, self._forward(j, values, extrapolate))
             if s.spike is not None:  # the indicator holds it; 0 as for a null
                 hit = ~mask & (values == s.spike)

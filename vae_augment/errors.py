@@ -9,7 +9,8 @@ import contextlib
 import shlex
 from collections.abc import Iterator
 
-__all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "TrainingDiverged",
+__all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "NonFiniteError",
+           "TrainingDiverged",
            "option", "option_list", "arg", "label_column", "cli_wording", "check_seed",
            "columns_note"]
 
@@ -90,6 +91,18 @@ class InputError(VAEAugmentError):
 
 class SchemaError(VAEAugmentError):
     """A column the model cannot learn, or data that does not match the artifact."""
+
+
+class NonFiniteError(SchemaError):
+    """A numeric or tensor column holds NaN or ±inf; `column` names it (None when re-raised
+    from the message alone, as Beam re-raises a worker's error)."""
+
+    def __init__(self, message: str, column: str | None = None):
+        super().__init__(message)
+        self.column = column
+
+    def __reduce__(self):  # pickles (Beam ships errors between workers) with its column
+        return (type(self), (str(self), self.column))
 
 
 class TrainingDiverged(VAEAugmentError):

@@ -30,7 +30,15 @@ import pyarrow.compute as pc
 
 from vae_augment.detection import _detection, c2st_auc
 from vae_augment.diagnostics import _diagnostics, _latents
-from vae_augment.errors import InputError, SchemaError, VAEAugmentError, arg, label_column, option
+from vae_augment.errors import (
+    InputError,
+    NonFiniteError,
+    SchemaError,
+    VAEAugmentError,
+    arg,
+    label_column,
+    option,
+)
 from vae_augment.fidelity import _fidelity
 from vae_augment.io import probe_writable, refuse_existing
 from vae_augment.privacy import _privacy
@@ -202,31 +210,25 @@ def _evaluation_encoding(real, synthetic, extra, label, art, exclude):
         try:
             enc = fit_encoding(both, label, exclude=excl, categorical=categorical,
                                numeric=numeric, max_categories=limit)
-        except SchemaError as exc:  # the encoding saw the inputs as one table: name which
-            where = _inputs_with_nonfinite(str(exc), [("REAL", real), ("SYNTHETIC", synthetic),
-                                                      *(("HOLDOUT", t) for t in extra)])
+        except NonFiniteError as exc:  # the encoding saw the inputs as one table: name which
+            where = _inputs_with_nonfinite(exc.column, [("REAL", real), ("SYNTHETIC", synthetic),
+                                                        *(("HOLDOUT", t) for t in extra)])
             if not where:
                 raise
-            raise SchemaError(f"{' and '.join(where)}: {exc}") from exc
+            raise NonFiniteError(f"{' and '.join(where)}: {exc}", exc.column) from exc
     for s in enc.specs:
         if s.kind == "null" and s.name not in skipped:
             skipped[s.name] = "always null"
     return enc, skipped
 
 
-def _inputs_with_nonfinite(message: str, tables) -> list[str]:
-    """The names of the `tables` (name, table) whose column that `message` says contains NaN
-    or ±inf does; [] for another message."""
-    import re
-
-    found = re.match(r"(?:tensor )?column '(.*)' contains (?:NaN|±inf)", message)
-    if not found:
-        return []
+def _inputs_with_nonfinite(column: str, tables) -> list[str]:
+    """The names of the `tables` (name, table) whose `column` contains NaN or ±inf."""
     out = []
     for what, table in tables:
-        if found.group(1) not in table.column_names:
+        if column not in table.column_names:
             continue
-        col = table.column(found.group(1))
+        col = table.column(column)
         if isinstance(col.type, pa.ExtensionType):
             col = pa.chunked_array([c.storage for c in col.chunks], col.type.storage_type)
         while pa.types.is_fixed_size_list(col.type) or pa.types.is_list(col.type):

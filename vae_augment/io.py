@@ -502,8 +502,12 @@ def not_parquet(path: str, exc: BaseException) -> InputError:
 
 def in_file(path: str, exc: Exception) -> Exception:
     """`exc`, an error about a value read from the file at `path`, as the same error type
-    naming that file (inputs of several files)."""
-    return type(exc)(f"input '{path}': {exc}")
+    naming that file (inputs of several files), with its attributes (`NonFiniteError.column`)."""
+    import copy
+
+    named = copy.copy(exc)
+    named.args = (f"input '{path}': {exc}",)
+    return named
 
 
 def _open(path: str) -> pq.ParquetFile:

@@ -18,7 +18,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, arg, columns_note, label_column, option, option_list
+from vae_augment.errors import (
+    NonFiniteError,
+    SchemaError,
+    arg,
+    columns_note,
+    label_column,
+    option,
+    option_list,
+)
 
 
 def _reduce_fixed_size_list(t: pa.FixedSizeListType):
@@ -377,11 +385,10 @@ class _ColumnStats:
             values = valid.to_numpy(zero_copy_only=False).astype(np.float64)
             if self.kind == "numeric" and not np.all(np.isfinite(values)):
                 bad = "NaN" if np.isnan(values).any() else "±inf"
-                raise SchemaError(
+                raise NonFiniteError(
                     f"column '{self.field.name}' contains {bad}; replace it with null or a "
                     f"finite value (or exclude the column with "
-                    f"{option('exclude', self.field.name, many=True)})"
-                )
+                    f"{option('exclude', self.field.name, many=True)})", self.field.name)
             self.numeric.update(values)
 
     def widen_int_range(self, lo: int | None, hi: int | None) -> None:
@@ -419,7 +426,8 @@ class _ColumnStats:
         size = int(np.prod(self.tensor_shape))
         values = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, size)
         if not np.all(np.isfinite(values)):
-            raise SchemaError(f"tensor column '{self.field.name}' contains NaN or ±inf")
+            raise NonFiniteError(f"tensor column '{self.field.name}' contains NaN or ±inf",
+                                 self.field.name)
         self.low = min(self.low, float(values.min()))
         self.high = max(self.high, float(values.max()))
         s, s2 = values.sum(0), (values**2).sum(0)
