@@ -222,7 +222,7 @@ def test_null_label_is_a_clear_error(capsys, tmp_path, mixed_table, mixed_artifa
     pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
                                           pa.array(labels)), src)
     code, _, err = run(capsys, "score", src, tmp_path / "o.parquet", "--model-dir", mixed_artifact)
-    assert code == 2 and "`label` column 'label' is null" in err
+    assert code == 2 and "the model's label column 'label' is null" in err
 
 
 def test_help_lists_commands(capsys):

@@ -209,7 +209,8 @@ def test_a_failed_run_removes_what_it_created(tmp_path, mixed_artifact, bad_labe
     out = tmp_path / "o"
     assert main("pipelines.balance", run, balance_args(bad_label_parquet, out, mixed_artifact),
                 uses_tensorflow=False) == 2
-    assert "has classes ['zzz']" in one_line_error(capsys, "pipelines.balance")
+    assert "`--label` column 'label' has classes ['zzz']" in one_line_error(capsys,
+                                                                           "pipelines.balance")
     assert not out.exists()  # neither the folder nor beam-temp-* folders in it
     kept = tmp_path / "kept"  # a folder the user made is kept, emptied of Beam's temp folders
     kept.mkdir()
@@ -687,3 +688,17 @@ def test_the_jobs_take_a_fixed_size_list_of_non_nullable_elements(tmp_path):
     score(["--input", str(src), "--output", str(tmp_path / "c"), "--model-dir", str(model),
            "--runner", RUNNER])
     assert read_table(resolve_inputs(str(tmp_path / "c"))).schema.field("img").type.equals(typ)
+
+
+def test_score_job_label_errors_name_the_models_label(tmp_path, mixed_artifact,
+                                                      bad_label_parquet, capsys):
+    """The score job takes no `--label` (the model fixes it): its label errors said "`label`
+    column 'label'", an argument the job does not have."""
+    from pipelines import main
+    from pipelines.score import run
+
+    args = ["--input", str(bad_label_parquet), "--output", str(tmp_path / "o"),
+            "--model-dir", str(mixed_artifact), "--runner", RUNNER]
+    assert main("pipelines.score", run, args, uses_tensorflow=False) == 2
+    assert ("the model's label column 'label' has classes ['zzz']"
+            in one_line_error(capsys, "pipelines.score"))

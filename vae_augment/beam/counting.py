@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vae_augment.beam.rows import as_table
-from vae_augment.errors import SchemaError, columns_note
+from vae_augment.errors import SchemaError, arg, columns_note, label_column
 from vae_augment.schema import canonical_zeros
 
 __all__ = ["CountClasses", "SumCountsFn", "table_counts"]
@@ -19,7 +19,7 @@ def table_counts(element: pa.Table | pa.RecordBatch, label: str) -> dict[Any, in
     """{class: rows} of one table; null labels are not counted (as `api.class_counts`)."""
     table = as_table(element)
     if label not in table.column_names:
-        raise SchemaError(f"`label` column '{label}' not found. Columns: {columns_note(table.column_names)}")
+        raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(table.column_names)}")
     col = table.column(label)
     if pa.types.is_dictionary(col.type):
         col = col.combine_chunks().dictionary_decode()
@@ -73,7 +73,7 @@ class CountClasses(beam.PTransform):
     def __init__(self, label: str):
         super().__init__()
         if not isinstance(label, str) or not label:
-            raise SchemaError(f"`label` must be a column name, got {label!r}")
+            raise SchemaError(f"{arg('label')} must be a column name, got {label!r}")
         self._label = label
 
     def display_data(self):

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, VAEAugmentError, columns_note
+from vae_augment.errors import SchemaError, VAEAugmentError, columns_note, label_column
 from vae_augment.io import schema_difference  # re-exported: the Beam transforms use it
 from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
 
@@ -102,15 +102,17 @@ def _decoded(col):
 
 
 def label_problems(
-    table: pa.Table, label: str, classes: Sequence[Any], *, allow_null: bool
+    table: pa.Table, label: str, classes: Sequence[Any], *, allow_null: bool, model: bool = False
 ) -> tuple[np.ndarray, str] | None:
-    """Rows whose label is not one of `classes` (or null, unless allowed): (mask, message)."""
+    """Rows whose label is not one of `classes` (or null, unless allowed): (mask, message).
+    `model`: the label is the artifact's, not an argument (see `errors.label_column`)."""
+    named = label_column(label, model=model)
     col = _decoded(table.column(label))
     try:
         known = pc.is_in(col, value_set=pa.array(list(classes), type=col.type))
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise SchemaError(
-            f"`label` column '{label}' has type {col.type}, which does not match the model's "
+            f"{named} has type {col.type}, which does not match the model's "
             f"classes {list(classes)}"
         ) from exc
     bad = ~known.to_numpy(zero_copy_only=False)
@@ -122,11 +124,11 @@ def label_problems(
     if allow_null or not nulls[bad].all():
         values = pc.filter(col, pa.array(bad & ~nulls)).unique().to_pylist()[:5]
         message = (
-            f"`label` column '{label}' has classes {values} the model was not trained on "
+            f"{named} has classes {values} the model was not trained on "
             f"(known: {list(classes)})"
         )
     else:
-        message = f"`label` column '{label}' is null; every row needs its class to be encoded"
+        message = f"{named} is null; every row needs its class to be encoded"
     return bad, message
 
 
@@ -184,8 +186,9 @@ def score_table(
     scoring.check_options(method=method, unseen=unseen, k=k)
     enc = artifact.encoding
     if enc.label not in table.column_names:
-        raise SchemaError(f"`label` column '{enc.label}' not found. Columns: {columns_note(table.column_names)}")
-    problems = label_problems(table, enc.label, enc.classes, allow_null=False)
+        raise SchemaError(f"{label_column(enc.label, model=True)} not found. "
+                          f"Columns: {columns_note(table.column_names)}")
+    problems = label_problems(table, enc.label, enc.classes, allow_null=False, model=True)
     if problems is not None:
         raise SchemaError(problems[1])
     schema = scored_schema(
@@ -217,7 +220,7 @@ def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error") -> None
     from vae_augment.scoring import with_known_categories
 
     enc = artifact.encoding
-    problems = label_problems(piece, enc.label, enc.classes, allow_null=False)
+    problems = label_problems(piece, enc.label, enc.classes, allow_null=False, model=True)
     if problems is not None:
         raise SchemaError(problems[1])
     if unseen == "inf":  # an unseen category scores +inf, not bad
