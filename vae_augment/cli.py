@@ -170,7 +170,7 @@ class _Recorded:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from vae_augment.schema import COUNT_LIKELIHOODS
+    from vae_augment.schema import COUNT_LIKELIHOODS, FLOAT_TENSORS
 
     actions: list[argparse.Action] = []
     g = _Recorded(p.add_argument_group("model and training"), actions)
@@ -223,6 +223,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="pixels of integer images given z: binomial (better classifier "
                         "features) or beta_binomial (overdispersed, more realistic images) "
                         "[binomial]")
+    g.add_argument("--float-tensors", default="auto", choices=list(FLOAT_TENSORS),
+                   help="elements of tensors with a Normal head (float embeddings and "
+                        "images, wide-range integers) given z: drawn from it (draw), its "
+                        "mean (mean), or auto: drawn for 1-d tensors (embeddings), the mean "
+                        "for images [auto]")
     g.add_argument("--class-balance", type=float, default=None, metavar="POWER",
                    help="weight each row's training loss by (1 / its class's frequency) ** "
                         "POWER: 0 every row alike, 1 every class alike (classes under 50 "
@@ -337,6 +342,7 @@ def _fit_kwargs(args) -> dict:
         "bank_keep": preset("bank_keep"),
         "num_components": args.num_components,
         "image_likelihood": args.image_likelihood,
+        "float_tensors": args.float_tensors,
         "class_balance": preset("class_balance"),
         "condition_every_layer": args.condition_every_layer,
         "dequantize": preset("dequantize"),

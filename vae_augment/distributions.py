@@ -311,10 +311,12 @@ def sample_features(
     """Draws encoded features from the likelihood heads with a stateless `seed` (shape [2]).
 
     `tensor_mean` chooses between a tensor column's likelihood mean and a draw from it. None
-    (the default) draws Binomial (integer image) elements and takes the mean of continuous
-    Bernoulli and Gaussian ones, whose per-element noise would only blur: a Binomial draw
-    puts a pixel on the background or a saturated stroke where the data has them, which the
-    mean (a grey in between) does not (digits: C2ST 0.77 drawn vs 0.97 as means).
+    (the default) draws Binomial (integer image) elements: a draw puts a pixel on the
+    background or a saturated stroke where the data has them, which the mean (a grey in
+    between) does not (digits: C2ST 0.77 drawn vs 0.97 as means). Gaussian elements are drawn
+    where the layout says so (``"draw"``: embeddings, see `Encoding.with_float_tensors`) and
+    are the mean otherwise (images, whose per-pixel noise would only speckle them), as are
+    continuous Bernoulli ones (models of earlier versions).
     """
     seeds = tf.random.experimental.stateless_split(seed, num=4 + len(layout["tensors"]))
     out: dict[str, tf.Tensor] = {}
@@ -344,6 +346,6 @@ def sample_features(
         else:
             loc, scale = tf.split(raw, 2, axis=-1)
             dist = gaussian(loc, scale)
-        use_mean = True if tensor_mean is None else tensor_mean
+        use_mean = not t.get("draw", False) if tensor_mean is None else tensor_mean
         out[f"tensor_{i}"] = dist.mean() if use_mean else dist.sample(seed=seeds[4 + i])
     return out

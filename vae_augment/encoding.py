@@ -31,6 +31,7 @@ from vae_augment.io import output_schema
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
     COUNT_LIKELIHOODS,
+    FLOAT_TENSORS,
     QUANTILE_KNOTS,
     FeatureSpec,
     canonical_zeros,
@@ -246,7 +247,29 @@ class Encoding:
         entry = {"shape": list(s.shape), "likelihood": s.likelihood}
         if s.likelihood in COUNT_LIKELIHOODS:  # (older layouts have no such key)
             entry["total_count"] = int(round(s.high - s.low))
+        if s.draw:  # (likewise: only a Normal head drawn from has it)
+            entry["draw"] = True
         return entry
+
+    def with_float_tensors(self, mode: str) -> Encoding:
+        """This encoding with its Normal-head tensor columns (float elements, wide-range
+        integers) generated as `mode` says (self when nothing changes; never mutated):
+        ``"draw"``, drawn from the head; ``"mean"``, the head's mean given z; ``"auto"``,
+        drawn for 1-d tensors (embeddings: their mean keeps only the spread the latent code
+        carries, 22-35 % of the real per-element SD on isotropic ones) and the mean for
+        images (more than one axis), whose per-pixel noise would only speckle them."""
+        if mode not in FLOAT_TENSORS:
+            raise ValueError(f"`float_tensors` must be one of {list(FLOAT_TENSORS)}, "
+                             f"got {mode!r}")
+        want = {s.name: (mode == "draw" or (mode == "auto" and len(s.shape) == 1))
+                for s in self.tensors if s.likelihood == "normal"}
+        if all(bool(s.draw) == want[s.name] for s in self.tensors if s.name in want):
+            return self
+        data = self.to_json()
+        for spec in data["features"]:
+            if spec.get("name") in want and spec.get("kind") == "tensor":
+                spec["draw"] = want[spec["name"]]
+        return Encoding.from_json(data)
 
     def with_count_likelihood(self, likelihood: str) -> Encoding:
         """This encoding with `likelihood` ("binomial" or "beta_binomial") for its integer

@@ -45,7 +45,7 @@ from vae_augment.imblearn_convert import (
     expand_onehot,
     onehot_groups,
 )
-from vae_augment.schema import COUNT_LIKELIHOODS
+from vae_augment.schema import COUNT_LIKELIHOODS, FLOAT_TENSORS
 from vae_augment.strategy import PRECISIONS
 from vae_augment.training import TrainConfig, global_rng_preserved
 
@@ -64,8 +64,8 @@ _TRAIN_PARAMS = (
     "patience", "validation_split", "class_prior", "dropout", "jit_compile", "precision",
     "shuffle_buffer", "beta", "latent_source", "bank_size", "temperature",
     "candidates", "bank_keep", "num_components", "guide_iterations", "guide_depth",
-    "guide_quantile", "image_likelihood", "class_balance", "condition_every_layer",
-    "dequantize", "spike_share",
+    "guide_quantile", "image_likelihood", "float_tensors", "class_balance",
+    "condition_every_layer", "dequantize", "spike_share",
 )
 
 
@@ -94,7 +94,7 @@ class VAEOverSampler(BaseOverSampler):
             validation_split, class_prior, dropout, jit_compile, precision, shuffle_buffer,
             beta, latent_source, bank_size, temperature, candidates, bank_keep,
             num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood,
-            class_balance, condition_every_layer, dequantize, spike_share:
+            float_tensors, class_balance, condition_every_layer, dequantize, spike_share:
             the `TrainConfig` fields of the same names, with the same defaults, except
             ``spike_share=None``: `SPARSE_SPIKE_SHARE` (0.25) when X is a SciPy sparse matrix,
             whose columns are mostly zeros (without an indicator for its zeros, a column's
@@ -178,6 +178,7 @@ class VAEOverSampler(BaseOverSampler):
         "guide_depth": [Interval(numbers.Integral, 1, None, closed="left")],
         "guide_quantile": [Interval(numbers.Real, 0, 1, closed="left")],
         "image_likelihood": [StrOptions(set(COUNT_LIKELIHOODS))],
+        "float_tensors": [StrOptions(set(FLOAT_TENSORS))],
         "class_balance": [Interval(numbers.Real, 0, 1, closed="both")],
         "condition_every_layer": ["boolean"],
         "dequantize": ["boolean"],
@@ -219,6 +220,7 @@ class VAEOverSampler(BaseOverSampler):
         guide_depth: int = _DEFAULTS["guide_depth"],
         guide_quantile: float = _DEFAULTS["guide_quantile"],
         image_likelihood: str = _DEFAULTS["image_likelihood"],
+        float_tensors: str = _DEFAULTS["float_tensors"],
         class_balance: float = _DEFAULTS["class_balance"],
         condition_every_layer: bool = _DEFAULTS["condition_every_layer"],
         dequantize: bool = _DEFAULTS["dequantize"],
@@ -256,6 +258,7 @@ class VAEOverSampler(BaseOverSampler):
         self.guide_depth = guide_depth
         self.guide_quantile = guide_quantile
         self.image_likelihood = image_likelihood
+        self.float_tensors = float_tensors
         self.class_balance = class_balance
         self.condition_every_layer = condition_every_layer
         self.dequantize = dequantize

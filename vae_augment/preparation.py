@@ -176,7 +176,7 @@ def prepare_training(
                 f"{problem}")
     check_tensor_sizes(encoding)
     encoding = encoding.with_count_likelihood(config.image_likelihood).with_spikes(
-        float(config.spike_share))
+        float(config.spike_share)).with_float_tensors(config.float_tensors)
     if constraints is not None:
         from vae_augment.constraints import constraint_spec, resolve_rules
 

@@ -65,6 +65,8 @@ MAX_BINOMIAL_COUNT = 1024
 BOUNDED_LIKELIHOODS = ("binomial", "beta_binomial", "continuous_bernoulli")
 # the count heads of integer tensors (images), one of them chosen by `image_likelihood`
 COUNT_LIKELIHOODS = ("binomial", "beta_binomial")
+# how tensors with a Normal head are generated (`Encoding.with_float_tensors`)
+FLOAT_TENSORS = ("auto", "draw", "mean")
 
 
 def canonical_zeros(arr):
@@ -128,6 +130,10 @@ class FeatureSpec:
     ``int_low`` / ``int_high`` (integer numeric columns): the exact smallest and largest
     value seen; synthetic integers are clipped to them (float64 knots alone are off by up to
     1,024 near 2**63). None in artifacts of earlier versions: no such clip.
+
+    ``draw`` (tensor columns with a Normal head): True, generated elements are drawn from
+    the head; False or None (artifacts of earlier versions), they are its mean given z
+    (`Encoding.with_float_tensors`).
     """
 
     name: str
@@ -146,6 +152,7 @@ class FeatureSpec:
     spike: float | None = None
     int_low: int | None = None
     int_high: int | None = None
+    draw: bool | None = None
 
     @property
     def null_code(self) -> int:
