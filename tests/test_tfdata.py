@@ -711,3 +711,17 @@ def test_a_seed_outside_32_bits_is_refused_not_wrapped(mixed_artifact, seed):
         tfdata.synthetic_dataset(str(mixed_artifact), "a", batch_size=8, seed=seed, n=8)
     with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer in \[0, 2\*\*32 - 1\]"):
         sample(str(mixed_artifact), {"a": 8}, seed=seed)
+
+
+def test_columns_listed_twice_or_empty_are_refused_up_front(mixed_parquet, mixed_model):
+    """`columns=["f", "f"]` built a dataset whose first batch failed inside the generator
+    (pyarrow's "field names are not matching" in a py_function traceback) and `columns=[]`
+    (or a generator, consumed by the name check) one that failed with an EagerPyFunc dump."""
+    for read in (lambda c: tfdata.read_parquet(str(mixed_parquet), 10, columns=c),
+                 lambda c: tfdata.synthetic_dataset(mixed_model, "a", batch_size=8, seed=0,
+                                                    columns=c)):
+        with pytest.raises(SchemaError, match=r"`columns` names \['f'\] more than once"):
+            read(["f", "i", "f"])
+        with pytest.raises(SchemaError, match="`columns` is empty"):
+            read([])
+        assert list(next(iter(read(c for c in ["f", "label"])))) == ["f", "label"]

@@ -109,6 +109,12 @@ def _columns(schema: pa.Schema, columns: Sequence[str] | None, what: str) -> lis
         return [_Column(f, schema) for f in schema]
     if isinstance(columns, str):
         raise SchemaError(f"`columns` must be a list of column names, got the string {columns!r}")
+    columns = list(columns)  # once: a generator is read here, not consumed by the checks
+    if not columns:
+        raise SchemaError("`columns` is empty; name at least one column (or pass None for all)")
+    twice = list(dict.fromkeys(c for c in columns if columns.count(c) > 1))
+    if twice:
+        raise SchemaError(f"`columns` names {twice} more than once")
     missing = [c for c in columns if c not in schema.names]
     if missing:
         raise SchemaError(f"`columns` names {missing}, which {what} does not have. Columns: {schema.names}")
