@@ -725,3 +725,17 @@ def test_columns_listed_twice_or_empty_are_refused_up_front(mixed_parquet, mixed
         with pytest.raises(SchemaError, match="`columns` is empty"):
             read([])
         assert list(next(iter(read(c for c in ["f", "label"])))) == ["f", "label"]
+
+
+def test_a_dataset_that_is_not_one_and_a_flag_key_that_is_no_name_are_named(mixed_model,
+                                                                            mixed_parquet):
+    """A table or dict passed as `dataset` failed with AttributeError 'element_spec', and a
+    non-str `flag_key` with "'<' not supported between instances of 'int' and 'str'"."""
+    real = tfdata.read_parquet(str(mixed_parquet), 10)
+    for data in (pq.read_table(mixed_parquet), {"label": ["a"]}):
+        with pytest.raises(VAEAugmentError, match="`dataset` must be a tf.data.Dataset"):
+            tfdata.balance(data, mixed_model, label_key="label", seed=0)
+    with pytest.raises(VAEAugmentError, match="`flag_key` must be None or a column name"):
+        tfdata.balance(real, mixed_model, label_key="label", seed=0, flag_key=1)
+    with pytest.raises(VAEAugmentError, match="`flag_key` must be None or a column name"):
+        tfdata.augment_fn(mixed_model, label_key="label", seed=0, flag_key=True)

@@ -195,6 +195,11 @@ def _check_label_key(enc, label_key) -> None:
         )
 
 
+def _check_flag_key(flag_key) -> None:
+    if flag_key is not None and not isinstance(flag_key, str):
+        raise VAEAugmentError(f"`flag_key` must be None or a column name (str), got {flag_key!r}")
+
+
 def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
     """Columns, masks and batchedness of a feature-dict element spec, checked against a model."""
     if not isinstance(spec, Mapping):
@@ -396,6 +401,11 @@ def balance(
     check_seed(seed)
     if not isinstance(reseed_each_epoch, bool):
         raise VAEAugmentError(f"`reseed_each_epoch` must be a bool, got {reseed_each_epoch!r}")
+    _check_flag_key(flag_key)
+    if not isinstance(dataset, tf.data.Dataset):
+        raise VAEAugmentError(
+            f"`dataset` must be a tf.data.Dataset of feature dicts (e.g. from `read_parquet`), "
+            f"got {type(dataset).__name__}")
     art = _artifact(model)
     enc = art.encoding
     spec = dataset.element_spec
@@ -559,6 +569,7 @@ def augment_fn(
     import tensorflow as tf
 
     check_seed(seed)
+    _check_flag_key(flag_key)
     if rows_multiple_of is not None:
         _check_positive("rows_multiple_of", rows_multiple_of)
     art = _artifact(model)
