@@ -739,3 +739,16 @@ def test_a_dataset_that_is_not_one_and_a_flag_key_that_is_no_name_are_named(mixe
         tfdata.balance(real, mixed_model, label_key="label", seed=0, flag_key=1)
     with pytest.raises(VAEAugmentError, match="`flag_key` must be None or a column name"):
         tfdata.augment_fn(mixed_model, label_key="label", seed=0, flag_key=True)
+
+
+def test_unknown_classes_are_listed_once_each(churn_model):
+    """The failed check listed the unknown label of every row ("[Yes Yes Yes Yes ...]", 20
+    shown), so a second unknown value hid behind the first."""
+    real = tfdata.read_parquet(str(CHURN), 100)
+    renamed = real.map(lambda d: {**d, "churn": tf.where(
+        d["churn"] == "yes", "Yes", tf.where(tf.range(tf.size(d["churn"])) % 7 == 0, "NO", d["churn"]))})
+    ds = tfdata.balance(renamed, churn_model, label_key="churn", seed=0, batch_size=100)
+    with pytest.raises(tf.errors.InvalidArgumentError) as exc:
+        next(iter(ds))
+    values = str(exc.value).split("unknown values:")[1].split("]")[1]
+    assert sorted(values.strip(" [").split()) == ["NO", "Yes"], values

@@ -290,7 +290,8 @@ def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
         else:
             null = tf.equal(label, fill)
         fine = tf.logical_or(known, null)
-        unknown = tf.boolean_mask(tf.reshape(label, [-1]), tf.logical_not(tf.reshape(fine, [-1])))
+        unknown = tf.unique(  # each value once, not once per row
+            tf.boolean_mask(tf.reshape(label, [-1]), tf.logical_not(tf.reshape(fine, [-1]))))[0]
         ok = tf.debugging.Assert(  # the data is only computed when the check fails
             tf.reduce_all(fine),
             [f"`label_key` '{label_key}' holds a class the model does not know "
