@@ -752,3 +752,16 @@ def test_unknown_classes_are_listed_once_each(churn_model):
         next(iter(ds))
     values = str(exc.value).split("unknown values:")[1].split("]")[1]
     assert sorted(values.strip(" [").split()) == ["NO", "Yes"], values
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 100, 1000])
+def test_read_parquet_knows_its_length(tmp_path, mixed_model, mixed_table, batch_size):
+    """The real stream's `cardinality()` was UNKNOWN although the footers hold the row count:
+    no `len()`, and Keras showed "Unknown" steps and warned that the input ran out of data."""
+    for i, (start, rows) in enumerate([(0, 120), (120, 0), (120, 180)]):
+        pq.write_table(mixed_table.slice(start, rows), tmp_path / f"part{i}.parquet")
+    real = tfdata.read_parquet(str(tmp_path), batch_size)
+    batches = math.ceil(300 / batch_size)
+    assert len(real) == batches == sum(1 for _ in real)
+    fn = tfdata.augment_fn(mixed_model, label_key="label", seed=0)
+    assert real.map(fn).cardinality().numpy() == batches

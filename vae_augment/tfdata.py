@@ -342,7 +342,7 @@ def balance(
     `sample_from_datasets` draws one random op per row and was the bottleneck (6x slower).
     The output ends when the real dataset ends (one balanced epoch holds every real row
     once plus the synthetic rows); repeat or shuffle it as usual. Its length is not known in
-    advance, so its `cardinality()` is ``tf.data.UNKNOWN_CARDINALITY`` (as `read_parquet`'s).
+    advance, so its `cardinality()` is ``tf.data.UNKNOWN_CARDINALITY`` (`read_parquet`'s is known).
     Rows whose label is null are dropped (as when fitting); a label the model does not know
     fails the iteration with `tf.errors.InvalidArgumentError` naming the unknown values.
 

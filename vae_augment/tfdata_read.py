@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from vae_augment.errors import SchemaError, VAEAugmentError
 from vae_augment.io import iter_batches, read_schema, resolve_inputs
@@ -208,9 +209,10 @@ def read_parquet(
 ):
     """Streams Parquet rows as batched feature dicts (pyarrow, one record batch at a time).
 
-    Every element has exactly `batch_size` rows except the last one. Files are read in order
-    with `pyarrow.parquet.ParquetFile.iter_batches`, never loaded whole; each iteration
-    (epoch) reopens them. This is the one part of the module that runs Python per batch
+    Every element has exactly `batch_size` rows except the last one, and the dataset's
+    `cardinality()` (``len``) is that number of batches, from the files' footers. Files are
+    read in order with `pyarrow.parquet.ParquetFile.iter_batches`, never loaded whole; each
+    iteration (epoch) reopens them. This is the one part of the module that runs Python per batch
     (`tf.data.Dataset.from_generator`): keep it for the real data only.
 
     Args:
@@ -254,4 +256,8 @@ def read_parquet(
         if pending is not None and pending.num_rows:
             yield _record_batch_to_numpy(pending, cols, masks)
 
-    return tf.data.Dataset.from_generator(generate, output_signature=_element_spec(cols, masks))
+    ds = tf.data.Dataset.from_generator(generate, output_signature=_element_spec(cols, masks))
+    # the files' footers give the length: `len(ds)`, and Keras shows progress bars and ends an
+    # epoch without running into (and warning about) the end of the data
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-rows // bs)))
