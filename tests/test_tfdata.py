@@ -765,3 +765,25 @@ def test_read_parquet_knows_its_length(tmp_path, mixed_model, mixed_table, batch
     assert len(real) == batches == sum(1 for _ in real)
     fn = tfdata.augment_fn(mixed_model, label_key="label", seed=0)
     assert real.map(fn).cardinality().numpy() == batches
+
+
+def test_a_global_mixed_precision_policy_does_not_change_the_rows(mixed_artifact):
+    """A Keras user's `set_global_policy("mixed_float16")` made a model loaded afterwards
+    generate in float16: other rows than the CLI's (rounded values off by one step, codes
+    flipped) from `synthetic_dataset`, `balance` and `augment_fn`."""
+    import keras
+
+    def rows():
+        stream = tfdata.synthetic_dataset(str(mixed_artifact), "a", batch_size=500, seed=0)
+        return next(iter(stream))
+
+    want = rows()
+    before = keras.config.dtype_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        got = rows()
+        assert keras.config.dtype_policy().name == "mixed_float16"  # the caller's, kept
+    finally:
+        keras.config.set_dtype_policy(before)
+    for k, v in want.items():
+        np.testing.assert_array_equal(got[k].numpy(), v.numpy(), err_msg=k)

@@ -233,6 +233,10 @@ def load_artifact(model_dir: str) -> Artifact:
 
     encoding, config = read_artifact_meta(model_dir)
     model_file = os.path.join(model_dir, "model.keras")
+    # the model's layers are built anew: under a caller's global policy (a Keras user's
+    # mixed_float16) they would compute in float16 and generate other rows than the CLI's
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
     try:
         model = keras.saving.load_model(
             model_file, safe_mode=True, compile=False
@@ -240,6 +244,8 @@ def load_artifact(model_dir: str) -> Artifact:
     except Exception as exc:  # Keras raises ValueError/TypeError for unsafe or unknown objects
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ArtifactError(f"model file in '{model_dir}' was refused: {first}") from exc
+    finally:
+        keras.config.set_dtype_policy(policy)
     from vae_augment.model import ConditionalVAE
 
     if not isinstance(model, ConditionalVAE):
