@@ -787,3 +787,10 @@ def test_a_global_mixed_precision_policy_does_not_change_the_rows(mixed_artifact
         keras.config.set_dtype_policy(before)
     for k, v in want.items():
         np.testing.assert_array_equal(got[k].numpy(), v.numpy(), err_msg=k)
+
+
+def test_a_list_as_the_class_is_named(mixed_model):
+    """`synthetic_dataset(model, ["a"], ...)` (one class per stream) failed with
+    "TypeError: unhashable type: 'list'"."""
+    with pytest.raises(SchemaError, match=r"`label` names class \['a'\], which is not one of"):
+        tfdata.synthetic_dataset(mixed_model, ["a"], batch_size=8, seed=0)

@@ -55,7 +55,7 @@ def _class_value(enc, value, what: str = "label"):
     """
     try:  # class_index takes numpy scalars and bytes too
         return enc.classes[enc.class_index(value)]
-    except SchemaError as exc:
+    except (SchemaError, TypeError) as exc:  # TypeError: unhashable, e.g. a list of classes
         if isinstance(value, (bytes, bytearray)):  # named as the user reads it
             value = bytes(value).decode("utf-8", "replace")
         raise SchemaError(
