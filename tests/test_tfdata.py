@@ -794,3 +794,15 @@ def test_a_list_as_the_class_is_named(mixed_model):
     "TypeError: unhashable type: 'list'"."""
     with pytest.raises(SchemaError, match=r"`label` names class \['a'\], which is not one of"):
         tfdata.synthetic_dataset(mixed_model, ["a"], batch_size=8, seed=0)
+
+
+def test_readme_names_every_argument_of_the_tf_data_functions():
+    """README's tf.data section showed `balance`, `augment_fn` and `synthetic_dataset` without
+    `flag_key`, `synthetic_batch_size`, `columns` ... (`flag_key` was nowhere in it)."""
+    import inspect
+
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n## tf.data\n")[1].split("\n## ")[0]
+    for name in ["read_parquet", "synthetic_dataset", "balance", "augment_fn"]:
+        for arg in inspect.signature(getattr(tfdata, name)).parameters:
+            assert arg in section, (name, arg)
