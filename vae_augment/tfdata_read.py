@@ -227,7 +227,8 @@ def read_parquet(
 
     Raises:
         InputError: no file matches, a file is unreadable or the schemas differ.
-        SchemaError: an unknown column is requested or a column type is not supported.
+        SchemaError: `columns` names an unknown column, one twice or none, or a column type is
+            not supported.
 
     Example:
         >>> ds = read_parquet("examples/data/churn.parquet", 256)  # doctest: +SKIP
