@@ -246,7 +246,7 @@ class Encoding:
     def _tensor_layout(s: FeatureSpec) -> dict[str, Any]:
         entry = {"shape": list(s.shape), "likelihood": s.likelihood}
         if s.likelihood in COUNT_LIKELIHOODS:  # (older layouts have no such key)
-            entry["total_count"] = int(round(s.high - s.low))
+            entry["total_count"] = int(round((s.high - s.low) * (s.steps or 1)))
         if s.draw:  # (likewise: only a Normal head drawn from has it)
             entry["draw"] = True
         return entry
@@ -671,6 +671,8 @@ class Encoding:
                     s.low, s.high)
             if s.is_int:
                 t = tf.clip_by_value(tf.round(t), s.low, s.high)
+            elif s.steps:  # a float grid (scaled pixels): on it, as the real values are
+                t = tf.clip_by_value(tf.round(t * s.steps) / s.steps, s.low, s.high)
             out[s.name] = (t, mask_of(s.name))
         return out
 

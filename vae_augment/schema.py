@@ -79,18 +79,48 @@ def canonical_zeros(arr):
     return arr
 
 
-def tensor_likelihood(is_int: bool, low: float, high: float) -> str:
+def tensor_likelihood(is_int: bool, low: float, high: float, steps: int | None = None) -> str:
     """The likelihood of a tensor column's elements.
 
     Integer elements over a bounded range (images: 0..16, 0..255) are Binomial counts of
     ``high - low`` trials: it puts real mass on the range's ends (black background, saturated
-    strokes), which the continuous Bernoulli's mean never reaches. Float elements, and integer
-    ranges over `MAX_BINOMIAL_COUNT` steps, are Gaussian on standardised values. Models saved
-    before this rule keep their ``continuous_bernoulli`` heads.
+    strokes), which the continuous Bernoulli's mean never reaches. So are float elements on a
+    grid of `steps` per unit (every value times `steps` a whole number: pixels scaled to
+    [0, 1] by 255, or to [-1, 1]), of ``(high - low) * steps`` trials. Other float elements,
+    and ranges over `MAX_BINOMIAL_COUNT` steps, are Gaussian on standardised values. Models
+    saved before these rules keep their heads.
     """
-    if is_int and 0 < high - low <= MAX_BINOMIAL_COUNT:
+    if 0 < count_trials(is_int, low, high, steps) <= MAX_BINOMIAL_COUNT:
         return "binomial"
     return "normal"
+
+
+def count_trials(is_int: bool, low: float, high: float, steps: int | None) -> int:
+    """Binomial trials of a tensor's range: steps of 1 for integers, of 1 / `steps` for a
+    float grid; 0 for other floats (no grid)."""
+    per_unit = 1 if is_int else steps
+    return int(round((high - low) * per_unit)) if per_unit else 0
+
+
+def grid_steps(values: np.ndarray, known: int | None = 1) -> int | None:
+    """The fewest steps per unit (at most `MAX_BINOMIAL_COUNT`) whose multiples hold every one
+    of the float `values`, a multiple of `known` (the steps of the values seen before); None
+    when there is none (embeddings, measurements). Cheap when `known` already fits."""
+    if known is None:
+        return None
+
+    def fits(n, v):
+        return bool(np.all(np.abs(v * n - np.round(v * n)) <= 1e-3))
+
+    if fits(known, values):
+        return known
+    distinct = np.unique(values)
+    if len(distinct) > MAX_BINOMIAL_COUNT + 1:
+        return None
+    for n in range(known, MAX_BINOMIAL_COUNT + 1, known):
+        if fits(n, distinct):
+            return n
+    return None
 
 
 def observed_decimals(values: np.ndarray) -> int | None:
@@ -134,6 +164,9 @@ class FeatureSpec:
     ``draw`` (tensor columns with a Normal head): True, generated elements are drawn from
     the head; False or None (artifacts of earlier versions), they are its mean given z
     (`Encoding.with_float_tensors`).
+
+    ``steps`` (float tensor columns with a count head): every element is a whole number of
+    1 / steps (pixels scaled by 255: 255), and synthetic ones are too; None otherwise.
     """
 
     name: str
@@ -153,6 +186,7 @@ class FeatureSpec:
     int_low: int | None = None
     int_high: int | None = None
     draw: bool | None = None
+    steps: int | None = None
 
     @property
     def null_code(self) -> int:
@@ -334,6 +368,8 @@ class _ColumnStats:
             self.kind = "tensor"
             self.tensor_shape = tensor_shape(field, schema)
             self.value_is_int = pa.types.is_integer(value_type)
+            # float elements: the grid they lie on (steps per unit), None once they do not
+            self.steps = None if self.value_is_int else 1
         elif pa.types.is_null(t):
             self.kind = "null"
         elif _is_categorical_type(t):
@@ -437,6 +473,8 @@ class _ColumnStats:
                                  self.field.name)
         self.low = min(self.low, float(values.min()))
         self.high = max(self.high, float(values.max()))
+        if not self.value_is_int:
+            self.steps = grid_steps(values, self.steps)
         s, s2 = values.sum(0), (values**2).sum(0)
         self.sum = s if self.sum is None else self.sum + s
         self.sumsq = s2 if self.sumsq is None else self.sumsq + s2
@@ -453,17 +491,20 @@ class _ColumnStats:
             mean = self.sum / n
             std = np.sqrt(np.maximum(self.sumsq / n - mean**2, 0.0))
             std = np.maximum(std, 1e-3 * max(1.0, float(np.abs(mean).max())))
+            steps = None if self.value_is_int else self.steps
+            likelihood = tensor_likelihood(self.value_is_int, self.low, self.high, steps)
             return FeatureSpec(
                 name=name,
                 kind="tensor",
                 is_int=self.value_is_int,
                 has_nulls=has_nulls,
                 shape=list(self.tensor_shape),
-                likelihood=tensor_likelihood(self.value_is_int, self.low, self.high),
+                likelihood=likelihood,
                 low=float(self.low),
                 high=float(self.high),
                 mean=mean.tolist(),
                 std=std.tolist(),
+                steps=steps if likelihood == "binomial" and steps else None,
             )
         if self.kind == "numeric" and as_category and self.counts is None:
             raise SchemaError(  # it was ignored

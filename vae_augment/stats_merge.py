@@ -15,11 +15,17 @@ Example:
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
 from vae_augment.encoding import Encoding
-from vae_augment.schema import _RESERVOIR, DEFAULT_INT_CATEGORICAL_MAX, SchemaStats
+from vae_augment.schema import (
+    _RESERVOIR,
+    DEFAULT_INT_CATEGORICAL_MAX,
+    MAX_BINOMIAL_COUNT,
+    SchemaStats,
+)
 
 __all__ = ["merge_stats", "encoding_from_stats"]
 
@@ -48,6 +54,10 @@ def _merge_column(a, b) -> None:
         a.class_nulls[v] = a.class_nulls.get(v, 0) + c
     if a.kind == "tensor":
         a.low, a.high = min(a.low, b.low), max(a.high, b.high)
+        if not a.value_is_int:  # the grid of both parts (None: either has none)
+            steps_a, steps_b = getattr(a, "steps", None), getattr(b, "steps", None)
+            both = None if steps_a is None or steps_b is None else math.lcm(steps_a, steps_b)
+            a.steps = both if both is not None and both <= MAX_BINOMIAL_COUNT else None
         if b.sum is not None:
             a.sum = b.sum.copy() if a.sum is None else a.sum + b.sum
             a.sumsq = b.sumsq.copy() if a.sumsq is None else a.sumsq + b.sumsq

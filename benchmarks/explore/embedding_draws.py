@@ -8,7 +8,8 @@ Each table: class 'a' (3,000 rows) and 'b' (300 rows), a `dim`-d float32 embeddi
 (a fixed-size list) normalised to unit length, and one numeric column. 'isotropic': each
 class is its mean direction plus isotropic noise; 'low_rank': plus noise in a 3-d subspace
 of its own (and a little isotropic noise); 'digits_float': the bundled digits_longtail
-with its pixels as float32 in [0, 1] (an image: the library keeps its mean). A library-default model is fitted on a 70 %
+with its pixels as float32 in [0, 1] (an image; until session 33 a Normal head kept at its
+mean, since then a Binomial head on the pixels' grid of 1/16, drawn). A library-default model is fitted on a 70 %
 stratified split; `auto` balancing's rows of 'b' are generated both ways from the same
 model and seed (the model is fitted with the library's defaults, so since session 33 its
 bank pruning scores embeddings drawn; both modes are forced here). Printed per structure
