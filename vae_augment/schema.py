@@ -338,6 +338,20 @@ class _NumericStats:
         return np.quantile(self.sample, probs, method="inverted_cdf").tolist()
 
 
+def _refuse(unmodellable: list[_Unmodellable], alternative: str = "") -> None:
+    """A `SchemaError` naming every column of `unmodellable` (one: its own message), with
+    the `--exclude` flags that drop them all; nothing when it is empty."""
+    if len(unmodellable) == 1:
+        raise SchemaError(str(unmodellable[0])) from None
+    if unmodellable:
+        names = [e.column for e in unmodellable]
+        hint = option_list("exclude", names)
+        raise SchemaError(
+            f"{len(names)} columns cannot be modelled: "
+            + ", ".join(f"'{e.column}' ({e.reason})" for e in unmodellable)
+            + f". Exclude them all with {hint}{alternative}")
+
+
 class _ColumnStats:
     def __init__(self, field: pa.Field, schema: pa.Schema, max_categories: int, rng):
         self.field = field
@@ -532,7 +546,8 @@ class _ColumnStats:
         if self.kind == "categorical" or (self.kind in ("int", "numeric")
                                           and self.counts is not None):
             if self.too_many:
-                raise SchemaError(
+                raise _Unmodellable(
+                    name, f"more than {self.max_categories} distinct values",
                     f"column '{name}' has more than {self.max_categories} distinct values, too "
                     f"many to model as a category (free text or an ID?); exclude it with "
                     f"{option('exclude', name, many=True)} or raise {option('max_categories')}"
@@ -638,15 +653,7 @@ class SchemaStats:
                 self.columns[field.name] = _ColumnStats(field, schema, max_categories, rng)
             except _Unmodellable as exc:  # name them all in one error, not one per run
                 unmodellable.append(exc)
-        if len(unmodellable) == 1:
-            raise SchemaError(str(unmodellable[0])) from None
-        if unmodellable:
-            names = [e.column for e in unmodellable]
-            hint = option_list("exclude", names)
-            raise SchemaError(
-                f"{len(names)} columns cannot be modelled: "
-                + ", ".join(f"'{e.column}' ({e.reason})" for e in unmodellable)
-                + f". Exclude them all with {hint}")
+        _refuse(unmodellable)
 
     def update(self, batch: pa.RecordBatch | pa.Table) -> None:
         self.rows += batch.num_rows
@@ -686,6 +693,7 @@ class SchemaStats:
                 f"{label_column(self.label)} has a single class ({only!r}); need at least 2"
             )
         specs = []
+        unmodellable: list[_Unmodellable] = []
         for field in self.schema:
             if field.name == self.label:
                 continue
@@ -704,7 +712,11 @@ class SchemaStats:
                 as_category = False
             elif field.name in self.force_categorical:
                 as_category = True
-            specs.append(stats.finalize(as_category))
+            try:
+                specs.append(stats.finalize(as_category))
+            except _Unmodellable as exc:  # every ID and free-text column in one error
+                unmodellable.append(exc)
+        _refuse(unmodellable, f" (or raise {option('max_categories')})")
         if not any(s.kind in ("numeric", "categorical", "tensor") for s in specs):
             raise SchemaError("no column left to model besides the label")
         return specs

@@ -1,0 +1,37 @@
+"""A new user's own messy Parquet tables through the product (session 33's audit): each test
+fails on the code before its fix."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from .conftest import FAST_ARGS
+
+
+def test_every_id_and_free_text_column_is_named_in_one_error(tmp_path, capsys):
+    """An ID column and a free-text column: one error names both, with the `--exclude` flags
+    that drop them all (it named the first only, and the next run the second); a single one
+    keeps its own message."""
+    from vae_augment.cli import main
+    from vae_augment.errors import SchemaError
+    from vae_augment.training import fit_encoding
+
+    n = 300
+    t = pa.table({"y": ["a"] * 240 + ["b"] * 60, "x": np.arange(n, dtype=np.float64),
+                  "id": [f"id-{i:05d}" for i in range(n)],
+                  "note": [f"free text {i * 7919 % 1000}" for i in range(n)]})
+    pq.write_table(t, tmp_path / "t.parquet")
+    args = ["fit", str(tmp_path / "t.parquet"), "--label", "y", "--model-dir",
+            str(tmp_path / "m"), *FAST_ARGS]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert ("2 columns cannot be modelled: 'id' (more than 200 distinct values), 'note' (more "
+            "than 200 distinct values). Exclude them all with --exclude id --exclude note (or "
+            "raise --max-categories)") in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert main([*args, "--exclude", "id", "--exclude", "note"]) == 0
+    with pytest.raises(SchemaError) as one:
+        fit_encoding(t.drop(["note"]), "y")
+    assert type(one.value) is SchemaError
+    assert str(one.value).startswith("column 'id' has more than 200 distinct values, too many")
