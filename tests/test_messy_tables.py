@@ -35,3 +35,22 @@ def test_every_id_and_free_text_column_is_named_in_one_error(tmp_path, capsys):
         fit_encoding(t.drop(["note"]), "y")
     assert type(one.value) is SchemaError
     assert str(one.value).startswith("column 'id' has more than 200 distinct values, too many")
+
+
+def test_a_wide_table_is_warned_of_once():
+    """300 numeric columns: `--constraint auto` searches the first 64, and says so once (the
+    CLI printed the same warning twice, from two calls in one search)."""
+    import warnings
+
+    from vae_augment.constraints import resolve_rules
+    from vae_augment.training import fit_encoding
+
+    rng = np.random.default_rng(0)
+    t = pa.table({"y": ["a"] * 80 + ["b"] * 20,
+                  **{f"f{j}": rng.normal(size=100).round(3) for j in range(300)}})
+    enc = fit_encoding(t, "y")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resolve_rules("auto", t, enc)
+    said = [w for w in caught if "relations among the first 64 of 300" in str(w.message)]
+    assert len(said) == 1, [str(w.message) for w in caught]

@@ -695,8 +695,9 @@ class ConstraintSpec:
     def needs_pass(self, encoding) -> bool:
         """Whether `rules` needs a pass over the data: numeric columns to search, or with
         ``"auto"`` categorical columns to link or relate."""
-        return bool(self.columns(encoding)) or (
-            self.auto and link_columns(encoding, []) is not None)
+        # not `columns`, whose search warns of a wide table: the caller asks for them next
+        return bool(self.given) or (self.auto and (
+            bool(encoding.numeric) or link_columns(encoding, []) is not None))
 
     def relations(self, stats: RelationStats | None, encoding, *,
                   min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
