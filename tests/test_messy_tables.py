@@ -54,3 +54,22 @@ def test_a_wide_table_is_warned_of_once():
         resolve_rules("auto", t, enc)
     said = [w for w in caught if "relations among the first 64 of 300" in str(w.message)]
     assert len(said) == 1, [str(w.message) for w in caught]
+
+
+def test_evaluate_takes_negative_zeros_in_a_float_category(tmp_path, capsys):
+    """A float column of 0.0/1.0 (a one-hot encoder's) that holds -0.0: `evaluate` (and
+    `balance --report`) failed with a traceback while counting the fidelity section's linked
+    columns, which looked -0.0 up in the vocabulary's 0.0 and missed."""
+    from vae_augment.cli import main
+
+    rng = np.random.default_rng(0)
+    n = 200
+    real = pa.table({"x": rng.normal(size=n), "c": rng.choice(["a", "b"], n),
+                     "oh": np.where(rng.random(n) < 0.5, -0.0, 1.0),
+                     "y": np.where(rng.random(n) < 0.3, "p", "q")})
+    pq.write_table(real, tmp_path / "real.parquet")
+    pq.write_table(real.slice(0, 100), tmp_path / "syn.parquet")
+    assert main(["evaluate", str(tmp_path / "real.parquet"), str(tmp_path / "syn.parquet"),
+                 "--label", "y", "--report", str(tmp_path / "rep"), "--sections", "fidelity",
+                 "--quiet"]) == 0, capsys.readouterr().err
+    assert (tmp_path / "rep" / "report.json").exists()

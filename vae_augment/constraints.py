@@ -1000,6 +1000,8 @@ def _loose_codes(table: pa.Table, specs) -> np.ndarray:
     value outside the vocabulary as the null code (for reports on any table)."""
     import pyarrow.compute as pc
 
+    from vae_augment.schema import canonical_zeros
+
     cols = []
     for s in specs:
         col = table.column(s.name).combine_chunks()
@@ -1007,8 +1009,9 @@ def _loose_codes(table: pa.Table, specs) -> np.ndarray:
             col = col.dictionary_decode()
         if pa.types.is_float16(col.type):  # index_in has no half-float kernel
             col = col.cast(pa.float32())
+        col = canonical_zeros(col)  # -0.0 is the vocabulary's 0.0, not outside it
         try:
-            idx = pc.index_in(col, value_set=pa.array(s.vocab, type=col.type))
+            idx = pc.index_in(col, value_set=canonical_zeros(pa.array(s.vocab, type=col.type)))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             idx = pa.nulls(len(col), pa.int32())
         cols.append(np.asarray(idx.fill_null(len(s.vocab)).to_numpy(zero_copy_only=False),
