@@ -73,3 +73,11 @@ def test_evaluate_takes_negative_zeros_in_a_float_category(tmp_path, capsys):
                  "--label", "y", "--report", str(tmp_path / "rep"), "--sections", "fidelity",
                  "--quiet"]) == 0, capsys.readouterr().err
     assert (tmp_path / "rep" / "report.json").exists()
+
+
+def test_the_report_plots_a_float_categorys_negative_zero_as_zero():
+    """The marginal plot's bars: -0.0 (real rows) and 0.0 (the synthetic rows' decoded
+    value) are one value, as everywhere else (they were two bars, each side missing one)."""
+    from vae_augment.report_plots import _freq
+
+    assert _freq(pa.array([-0.0, 0.0, 1.0, None])) == {"0.0": 2 / 3, "1.0": 1 / 3}

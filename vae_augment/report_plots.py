@@ -214,9 +214,11 @@ def _arr(col) -> pa.Array:
 def _freq(col: pa.Array) -> dict[str, float]:
     import pyarrow.compute as pc
 
+    from vae_augment.schema import canonical_zeros
+
     if pa.types.is_float16(col.type):  # value_counts has no half-float kernel
         col = col.cast(pa.float32())
-    vc = pc.value_counts(col.drop_null())
+    vc = pc.value_counts(canonical_zeros(col.drop_null()))  # -0.0 is 0.0's bar
     n = max(1, len(col) - col.null_count)
     return {str(v): c / n for v, c in zip(vc.field("values").to_pylist(),
                                           vc.field("counts").to_pylist())}
