@@ -81,3 +81,15 @@ def test_the_report_plots_a_float_categorys_negative_zero_as_zero():
     from vae_augment.report_plots import _freq
 
     assert _freq(pa.array([-0.0, 0.0, 1.0, None])) == {"0.0": 2 / 3, "1.0": 1 / 3}
+
+
+def test_the_class_table_shows_empty_and_padded_classes_quoted(capsys):
+    """`balance`'s class table: a class "" printed as a blank cell and " yes " as yes, which
+    `--sampling-strategy '{"yes": ...}'` then refused; such classes are quoted."""
+    from vae_augment.cli import _print_counts
+
+    counts = {"": 40, " yes ": 77, "no": 323}
+    _print_counts({"counts_before": counts, "generated": {"": 1, " yes ": 2, "no": 0},
+                   "counts_after": counts, "rows_written": 440})
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line[:7] for line in lines] == ["''     ", "' yes '", "no     "], lines

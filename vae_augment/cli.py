@@ -376,7 +376,10 @@ def _print_counts(summary: dict, out=None) -> None:
     out = out or sys.stdout
     rows = [("class", "before", "generated", "after")]
     for c, n in summary["counts_before"].items():
-        rows.append((str(c), str(n), str(summary["generated"][c]), str(summary["counts_after"][c])))
+        name = str(c)
+        if not name or name != name.strip() or not name.isprintable() or name == "(null label)":
+            name = repr(c)  # a class "" or " yes " would be blank or look like "yes"
+        rows.append((name, str(n), str(summary["generated"][c]), str(summary["counts_after"][c])))
     nulls = _null_label_rows(summary)
     if nulls > 0:  # rows whose label is null are passed through, neither counted nor balanced
         rows.append(("(null label)", str(nulls), "0", str(nulls)))
