@@ -93,3 +93,19 @@ def test_the_class_table_shows_empty_and_padded_classes_quoted(capsys):
                    "counts_after": counts, "rows_written": 440})
     lines = capsys.readouterr().out.splitlines()[1:]
     assert [line[:7] for line in lines] == ["''     ", "' yes '", "no     "], lines
+
+
+def test_utility_takes_a_class_of_one_training_row_in_a_large_table():
+    """REAL of 15,000 rows with a class of 2 (one of them in real-train): gradient
+    boosting's early stopping, on past 10,000 rows, could not split that class off, and
+    `evaluate` (and `balance --report`) failed with scikit-learn's traceback."""
+    from vae_augment.evaluation import evaluate
+
+    rng = np.random.default_rng(0)
+    n = 15000
+    y = np.where(rng.random(n) < 0.1, "yes", "no").astype(object)
+    y[:2] = "duo"
+    real = pa.table({"x": rng.normal(size=n), "y": list(y)})
+    report = evaluate(real, real.slice(0, 3000), label="y", sections=["utility"], seed=0)
+    assert report["utility"]["train_counts"]["none"]["duo"] == 1
+    assert report["utility"]["results"]["gradient_boosting"]["none"]["macro_f1"] is not None

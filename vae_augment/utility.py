@@ -344,8 +344,13 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
     for name, make in _classifiers(seed, features).items():
         out["results"][name] = {}
         for method, (x, y) in sets.items():
+            clf = make()
+            if name == "gradient_boosting" and np.unique(y, return_counts=True)[1].min() < 2:
+                # its early stopping ("auto": on past 10,000 rows) holds out a stratified
+                # share, which a class of one row (SMOTE leaves it so) cannot give
+                clf.set_params(early_stopping=False)
             with _single_thread():
-                clf = make().fit(x, y)
+                clf = clf.fit(x, y)
                 shares = np.array([np.mean(y == c) for c in clf.classes_])
                 real = np.array([np.mean(y_tr == c) for c in clf.classes_])
                 out["results"][name][method] = _scores(clf, x_te, y_te, present, minority,
