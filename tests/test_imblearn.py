@@ -489,10 +489,11 @@ def test_one_hot_blocks_after_a_one_hot_encoder_stay_one_hot():
         np.testing.assert_array_equal(synthetic[:, block].sum(axis=1), 1.0)
         assert set(np.unique(synthetic[:, block])) <= {0.0, 1.0}
     np.testing.assert_array_equal(X_res[:n], X)  # real rows unchanged
-    # a user's `categorical` column is never folded into a block
+    # a user's `categorical` column is never folded into a block (the block's columns on
+    # either side of it hold at most one 1 a row: each pair is a block with "none")
     kept = VAEOverSampler(random_state=0, epochs=1, hidden=(8,), latent_dim=2, categorical=[3])
     kept.fit_resample(X, y)
-    assert kept.onehot_groups_ == [[6, 7, 8]]
+    assert kept.onehot_groups_ == [[1, 2], [4, 5], [6, 7, 8]]
 
 
 def test_one_hot_blocks_of_a_dataframe_stay_one_hot():
@@ -519,3 +520,36 @@ def test_one_hot_blocks_of_a_dataframe_stay_one_hot():
         block = synthetic[["c_a", "c_b", "c_c", "c_d"]].astype(float)
         np.testing.assert_array_equal(block.sum(axis=1), 1.0)
         pd.testing.assert_frame_equal(X_res.iloc[:n], X)
+
+
+def test_one_hot_blocks_with_a_dropped_category_keep_at_most_one_1():
+    """OneHotEncoder(drop="first") and pd.get_dummies(drop_first=True) write blocks whose
+    rows hold one 1 or none (the dropped category): each is modelled as one category with
+    a "none" value (column by column, 60 % of churn's synthetic rows had 2+ states set)."""
+    import pandas as pd
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 300
+    cats = np.c_[rng.integers(0, 5, n), rng.integers(0, 3, n)].astype(str)
+    onehot = OneHotEncoder(drop="first", sparse_output=False).fit_transform(cats)  # 4 + 2
+    x = rng.normal(size=(n, 2))
+    X = np.hstack([x[:, :1], onehot, x[:, 1:]])
+    y = (rng.random(n) < 0.2).astype(int)
+    sampler = VAEOverSampler(random_state=0, epochs=3, hidden=(16,), latent_dim=2)
+    X_res, _ = sampler.fit_resample(X, y)
+    assert sampler.onehot_groups_ == [[1, 2, 3, 4], [5, 6]]
+    synthetic = X_res[n:]
+    for block in sampler.onehot_groups_:
+        assert set(np.unique(synthetic[:, block].sum(axis=1))) == {0.0, 1.0}
+        assert set(np.unique(synthetic[:, block])) <= {0.0, 1.0}
+    np.testing.assert_array_equal(X_res[:n], X)  # real rows unchanged
+
+    frame = pd.get_dummies(pd.DataFrame({"num": rng.normal(size=n),
+                                         "c": rng.choice(list("abcd"), n)}), drop_first=True)
+    sampler = VAEOverSampler(random_state=0, epochs=3, hidden=(16,), latent_dim=2)
+    X_res, _ = sampler.fit_resample(frame, y)
+    assert sampler.onehot_groups_ == [[1, 2, 3]]
+    assert list(X_res.dtypes) == list(frame.dtypes)
+    assert X_res.iloc[n:][["c_b", "c_c", "c_d"]].astype(int).sum(axis=1).max() == 1
+    pd.testing.assert_frame_equal(X_res.iloc[:n], frame)

@@ -168,8 +168,12 @@ def _restore_y(y_in, y_res):
 
 def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset()) -> list[list[int]]:
     """Runs of adjacent 0/1 columns that sum to exactly 1 in every row: the one-hot blocks a
-    `OneHotEncoder` (``drop=None``) writes, each found as its shortest such run. Columns in
-    `keep` (named by the user's `exclude`/`categorical`/`numeric`) are never grouped.
+    `OneHotEncoder` (``drop=None``) writes, each found as its shortest such run; then, among
+    the other 0/1 columns, the longest runs (2+ columns) that sum to at most 1 in every row:
+    the blocks of ``drop="first"`` (``pd.get_dummies(drop_first=True)``), whose rows of the
+    dropped category hold no 1 (any such run is one category plus "none", losing nothing).
+    Columns in `keep` (named by the user's `exclude`/`categorical`/`numeric`) are never
+    grouped.
 
     Modelled column by column, such a block came out with no category or several set in
     most synthetic rows (churn's 51-state block: 66 %); as one category it cannot. A run's
@@ -194,7 +198,20 @@ def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset()) -> list[lis
                 j = k + 1
                 continue
         j += 1
-    return groups
+    grouped = {j for g in groups for j in g}
+    free = binary & ~np.isin(np.arange(m), list(grouped))
+    j = 0
+    while j < m:
+        k, total = j, X[:, j].astype(np.float64) if free[j] else None
+        while total is not None and k + 1 < m and free[k + 1]:
+            total = total + X[:, k + 1]
+            if (total > 1).any():
+                break
+            k += 1
+        if k > j:
+            groups.append(list(range(j, k + 1)))
+        j = k + 1
+    return sorted(groups)
 
 
 def group_name(names: list[str], group: list[int]) -> str:
@@ -203,7 +220,7 @@ def group_name(names: list[str], group: list[int]) -> str:
 
 def collapse_onehot(table: pa.Table, X: np.ndarray, names: list[str], groups) -> pa.Table:
     """`table` with each group's columns replaced by one string category: the position of
-    the row's 1 within the group ("0", "1", ...)."""
+    the row's 1 within the group ("0", "1", ...), or "none" where the row has no 1."""
     if not groups:
         return table
     grouped = {j for g in groups for j in g}
@@ -212,8 +229,9 @@ def collapse_onehot(table: pa.Table, X: np.ndarray, names: list[str], groups) ->
     for j, name in enumerate(names):
         if j in first:
             g = first[j]
-            codes = np.argmax(X[:, g], axis=1)
-            columns.append(pa.array(codes.astype(str)))
+            codes = np.argmax(X[:, g], axis=1).astype(str)
+            codes[X[:, g].sum(axis=1) == 0] = "none"  # a dropped category's rows
+            columns.append(pa.array(codes))
             out_names.append(group_name(names, g))
         elif j not in grouped:
             columns.append(table.column(name))
