@@ -553,3 +553,23 @@ def test_one_hot_blocks_with_a_dropped_category_keep_at_most_one_1():
     assert list(X_res.dtypes) == list(frame.dtypes)
     assert X_res.iloc[n:][["c_b", "c_c", "c_d"]].astype(int).sum(axis=1).max() == 1
     pd.testing.assert_frame_equal(X_res.iloc[:n], frame)
+
+
+def test_one_hot_block_wider_than_max_categories_is_modelled_column_by_column():
+    """A OneHotEncoder block of more categories than `max_categories` failed with a
+    SchemaError naming an internal column ('onehot_x1_x40') that `exclude` cannot take;
+    such a block is modelled column by column, as before blocks were grouped."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 300
+    onehot = OneHotEncoder(sparse_output=False).fit_transform(
+        rng.integers(0, 40, (n, 1)).astype(str))
+    X = np.hstack([rng.normal(size=(n, 1)), onehot])
+    y = (rng.random(n) < 0.2).astype(int)
+    sampler = VAEOverSampler(random_state=0, max_categories=30, **TINY)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert sampler.onehot_groups_ == []
+    assert len(X_res) == len(y_res) == 2 * np.bincount(y).max()
+    sampler.set_params(max_categories=40).fit_resample(X, y)
+    assert sampler.onehot_groups_ == [list(range(1, 41))]

@@ -383,7 +383,7 @@ class VAEOverSampler(BaseOverSampler):
         # a DataFrame's blocks (pd.get_dummies, a ColumnTransformer with pandas output) are
         # searched among its numeric and bool columns
         values = _frame_numbers(X, pd) if is_frame else dense
-        self.onehot_groups_ = onehot_groups(values, names, named)
+        self.onehot_groups_ = onehot_groups(values, names, named, self.max_categories)
         table = collapse_onehot(table, values, names, self.onehot_groups_)
 
         self.seed_ = self._seed()

@@ -166,14 +166,16 @@ def _restore_y(y_in, y_res):
     return y_res
 
 
-def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset()) -> list[list[int]]:
+def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset(),
+                  max_categories: int | None = None) -> list[list[int]]:
     """Runs of adjacent 0/1 columns that sum to exactly 1 in every row: the one-hot blocks a
     `OneHotEncoder` (``drop=None``) writes, each found as its shortest such run; then, among
     the other 0/1 columns, the longest runs (2+ columns) that sum to at most 1 in every row:
     the blocks of ``drop="first"`` (``pd.get_dummies(drop_first=True)``), whose rows of the
     dropped category hold no 1 (any such run is one category plus "none", losing nothing).
     Columns in `keep` (named by the user's `exclude`/`categorical`/`numeric`) are never
-    grouped.
+    grouped, nor the columns of a block of more than `max_categories` values (modelled
+    column by column, as a category could not be).
 
     Modelled column by column, such a block came out with no category or several set in
     most synthetic rows (churn's 51-state block: 66 %); as one category it cannot. A run's
@@ -193,6 +195,7 @@ def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset()) -> list[lis
             target = (cum[j - 1] if j else 0.0) + n
             k = int(np.searchsorted(cum, target))
             if (j < k < m and cum[k] == target and non_binary[k] == non_binary[j]
+                    and (max_categories is None or k - j + 1 <= max_categories)
                     and (X[:, j:k + 1].sum(axis=1) == 1).all()):
                 groups.append(list(range(j, k + 1)))
                 j = k + 1
@@ -208,7 +211,7 @@ def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset()) -> list[lis
             if (total > 1).any():
                 break
             k += 1
-        if k > j:
+        if k > j and (max_categories is None or k - j + 2 <= max_categories):  # + "none"
             groups.append(list(range(j, k + 1)))
         j = k + 1
     return sorted(groups)
