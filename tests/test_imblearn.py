@@ -573,3 +573,18 @@ def test_one_hot_block_wider_than_max_categories_is_modelled_column_by_column():
     assert len(X_res) == len(y_res) == 2 * np.bincount(y).max()
     sampler.set_params(max_categories=40).fit_resample(X, y)
     assert sampler.onehot_groups_ == [list(range(1, 41))]
+
+
+def test_numpy_scalar_parameters_save(tmp_path):
+    """A search space's NumPy scalars (np.arange, scipy.stats.randint) trained, but `save`
+    then failed: "Object of type int32 is not JSON serializable"."""
+    import json
+
+    X, y = _imbalanced_numpy()
+    params = {**TINY, "epochs": np.int64(1), "batch_size": np.int32(64),
+              "latent_dim": np.int64(2), "hidden": np.array([8]), "dropout": np.float32(0.0)}
+    sampler = VAEOverSampler(random_state=np.int64(0), **params)
+    sampler.fit_resample(X, y)
+    sampler.save(str(tmp_path / "m"))
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["train_config"]
+    assert saved["batch_size"] == 64 and saved["hidden"] == [8] and saved["latent_dim"] == 2

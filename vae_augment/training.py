@@ -186,7 +186,8 @@ class TrainConfig:
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["hidden"] = list(self.hidden)
-        return d
+        # NumPy scalars (a search space's values, e.g. np.int32 batch sizes) as Python's: JSON
+        return {k: v.item() if isinstance(v, np.generic) else v for k, v in d.items()}
 
 
 #: `class_weights` weighs a class with fewer training rows as one with this many: a handful of
