@@ -126,6 +126,9 @@ class VAEOverSampler(BaseOverSampler):
             model): y's name when y is a named Series or a one-column DataFrame and X has no
             column of that name, else ``__vae_augment_label__``.
         train_metrics_: the training metrics (epochs run, final losses, seconds).
+        onehot_groups_: lists of column positions each modelled as one category: one-hot
+            blocks (adjacent 0/1 columns with exactly one 1 in every row, or at most one
+            after ``OneHotEncoder(drop="first")``); synthetic rows keep that.
         n_features_in_: number of features seen in ``fit_resample``.
         feature_names_in_: column names of ``X`` when it is a DataFrame with string names.
 
