@@ -489,11 +489,10 @@ def test_one_hot_blocks_after_a_one_hot_encoder_stay_one_hot():
         np.testing.assert_array_equal(synthetic[:, block].sum(axis=1), 1.0)
         assert set(np.unique(synthetic[:, block])) <= {0.0, 1.0}
     np.testing.assert_array_equal(X_res[:n], X)  # real rows unchanged
-    # a user's `categorical` column is never folded into a block (the block's columns on
-    # either side of it hold at most one 1 a row: each pair is a block with "none")
+    # a user's `categorical` column is never folded into a block
     kept = VAEOverSampler(random_state=0, epochs=1, hidden=(8,), latent_dim=2, categorical=[3])
     kept.fit_resample(X, y)
-    assert kept.onehot_groups_ == [[1, 2], [4, 5], [6, 7, 8]]
+    assert kept.onehot_groups_ == [[6, 7, 8]]
 
 
 def test_one_hot_blocks_of_a_dataframe_stay_one_hot():
@@ -534,7 +533,9 @@ def test_one_hot_blocks_with_a_dropped_category_keep_at_most_one_1():
     cats = np.c_[rng.integers(0, 5, n), rng.integers(0, 3, n)].astype(str)
     onehot = OneHotEncoder(drop="first", sparse_output=False).fit_transform(cats)  # 4 + 2
     x = rng.normal(size=(n, 2))
-    X = np.hstack([x[:, :1], onehot, x[:, 1:]])
+    rare = np.zeros((n, 2))  # two rare flags that never meet: not a block
+    rare[:15, 0] = rare[15:30, 1] = 1
+    X = np.hstack([x[:, :1], onehot, x[:, 1:], rare])
     y = (rng.random(n) < 0.2).astype(int)
     sampler = VAEOverSampler(random_state=0, epochs=3, hidden=(16,), latent_dim=2)
     X_res, _ = sampler.fit_resample(X, y)

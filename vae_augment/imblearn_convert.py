@@ -170,9 +170,10 @@ def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset(),
                   max_categories: int | None = None) -> list[list[int]]:
     """Runs of adjacent 0/1 columns that sum to exactly 1 in every row: the one-hot blocks a
     `OneHotEncoder` (``drop=None``) writes, each found as its shortest such run; then, among
-    the other 0/1 columns, the longest runs (2+ columns) that sum to at most 1 in every row:
-    the blocks of ``drop="first"`` (``pd.get_dummies(drop_first=True)``), whose rows of the
-    dropped category hold no 1 (any such run is one category plus "none", losing nothing).
+    the other 0/1 columns, the longest runs (2+ columns) that sum to at most 1 in every row
+    and to 1 in most rows: the blocks of ``drop="first"`` (``pd.get_dummies(drop_first=True)``),
+    whose rows of the dropped category hold no 1 (one category plus "none", losing nothing;
+    rare 0/1 columns that never meet by chance are left alone).
     Columns in `keep` (named by the user's `exclude`/`categorical`/`numeric`) are never
     grouped, nor the columns of a block of more than `max_categories` values (modelled
     column by column, as a category could not be).
@@ -207,11 +208,13 @@ def onehot_groups(X: np.ndarray, names: list[str], keep=frozenset(),
     while j < m:
         k, total = j, X[:, j].astype(np.float64) if free[j] else None
         while total is not None and k + 1 < m and free[k + 1]:
-            total = total + X[:, k + 1]
-            if (total > 1).any():
+            if (total + X[:, k + 1] > 1).any():
                 break
+            total = total + X[:, k + 1]
             k += 1
-        if k > j and (max_categories is None or k - j + 2 <= max_categories):  # + "none"
+        # a block holds a 1 in most rows; rare 0/1 columns that never meet are not one
+        if (k > j and (total > 0).mean() > 0.5
+                and (max_categories is None or k - j + 2 <= max_categories)):  # + "none"
             groups.append(list(range(j, k + 1)))
         j = k + 1
     return sorted(groups)
