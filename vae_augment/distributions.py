@@ -8,6 +8,7 @@ precision) and are cast again here to be safe.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -158,9 +159,14 @@ def feature_log_prob(
         out["nulls"] = tf.reduce_sum(dist.log_prob(tf.cast(nulls, tf.float32)), axis=1)
     if layout["cat_sizes"]:
         cat = tf.cast(x["cat"], tf.int32)
+        logits = tf.cast(params["cat_logits"], tf.float32)
         total = 0.0
-        for j, logits in enumerate(_split_cat(params["cat_logits"], layout["cat_sizes"])):
-            total += tfd.Categorical(logits=logits).log_prob(cat[:, j])
+        # one Categorical per size over all the columns of that size, not one per column: a
+        # table of 300 flags traced 300 distributions into every training and scoring graph
+        for size, columns, slots in _cat_groups(tuple(layout["cat_sizes"])):
+            group = tf.reshape(tf.gather(logits, slots, axis=1), [-1, len(columns), size])
+            lp = tfd.Categorical(logits=group).log_prob(tf.gather(cat, columns, axis=1))
+            total += tf.reduce_sum(lp, axis=1)
         out["cat"] = total
     for i, t in enumerate(layout["tensors"]):
         target = tf.cast(x[f"tensor_{i}"], tf.float32)
@@ -181,6 +187,18 @@ def feature_log_prob(
             lp = lp * (1.0 - tf.cast(nulls[:, null_idx], tf.float32))
         out[f"tensor_{i}"] = lp
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _cat_groups(sizes: tuple[int, ...]) -> list[tuple[int, list[int], list[int]]]:
+    """The categorical columns by number of categories: (size, column positions, their
+    logits' positions in the concatenated ``cat_logits``, column by column)."""
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    groups: dict[int, list[int]] = {}
+    for j, n in enumerate(sizes):
+        groups.setdefault(int(n), []).append(j)
+    return [(n, cols, [int(starts[j]) + k for j in cols for k in range(n)])
+            for n, cols in groups.items()]
 
 
 def _split_cat(logits: tf.Tensor, sizes: list[int]) -> list[tf.Tensor]:

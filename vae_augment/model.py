@@ -333,9 +333,8 @@ class ConditionalVAE(RowSelection, keras.Model):
             tf.cast(x["num"], self.compute_dtype),
             tf.cast(x["nulls"], self.compute_dtype),
         ]
-        cat = tf.cast(x["cat"], tf.int32)
-        for j, size in enumerate(self.layout["cat_sizes"]):
-            parts.append(tf.one_hot(cat[:, j], size, dtype=self.compute_dtype))
+        if self.layout["cat_sizes"]:
+            parts.append(self._cat_one_hot(tf.cast(x["cat"], tf.int32)))
         for i, enc in enumerate(self.tensor_enc):
             h = tf.cast(x[f"tensor_{i}"], self.compute_dtype)
             for layer in enc:
@@ -347,6 +346,18 @@ class ConditionalVAE(RowSelection, keras.Model):
             h = self.enc_drop(layer(h), training=training)
         out = self.posterior(h)
         return out[:, : self.latent_dim], out[:, self.latent_dim:]
+
+    def _cat_one_hot(self, cat):
+        """[B, sum(cat_sizes)]: each categorical column one-hot, column by column: built per
+        size of category (one op for 300 flags, not 300) and put back in column order."""
+        groups = D._cat_groups(tuple(self.layout["cat_sizes"]))
+        blocks = [tf.reshape(tf.one_hot(tf.gather(cat, columns, axis=1), size,
+                                        dtype=self.compute_dtype), [-1, len(columns) * size])
+                  for size, columns, _ in groups]
+        if len(groups) == 1:
+            return blocks[0]
+        order = np.argsort(np.concatenate([slots for _, _, slots in groups]))
+        return tf.gather(tf.concat(blocks, axis=1), order, axis=1)
 
     def prior_params(self, y):
         if not self.class_prior:
