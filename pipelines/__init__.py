@@ -598,6 +598,9 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
     TensorFlow. `uses_tensorflow`: the job imports TensorFlow, so it is imported next, its
     start-up lines silenced."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # a process of our own (and its worker subprocesses): Keras on TensorFlow whatever the
+    # shell says (vae_augment._keras)
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     from vae_augment.errors import cli_wording
 
     quiet_user_errors()

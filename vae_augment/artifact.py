@@ -227,9 +227,8 @@ def load_artifact(model_dir: str) -> Artifact:
         ArtifactError: missing files, checksum mismatch, newer format version, or a model
             file Keras refuses in safe mode.
     """
-    import keras
-
     import vae_augment.model  # noqa: F401  (registers ConditionalVAE)
+    from vae_augment._keras import keras
 
     encoding, config = read_artifact_meta(model_dir)
     model_file = os.path.join(model_dir, "model.keras")

@@ -18,8 +18,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import keras
 import numpy as np
+
+from vae_augment._keras import keras
 
 __all__ = [
     "KLWarmup", "NonFiniteLoss", "EarlyStopping", "Validation", "RunTracker", "Diagnostics",

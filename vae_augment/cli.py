@@ -101,6 +101,8 @@ def _privacy_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
+    # a process of our own: Keras on TensorFlow whatever the shell says (vae_augment._keras)
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     if not verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")

@@ -13,12 +13,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from vae_augment import distributions as D
 from vae_augment import guide as G
+from vae_augment._keras import keras
 from vae_augment.selection import RowSelection
 
 __all__ = ["ConditionalVAE", "dummy_inputs", "LATENT_SOURCES"]

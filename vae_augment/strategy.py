@@ -163,7 +163,7 @@ def precision_scope(precision: str | None) -> Iterator[str]:
         >>> with precision_scope("mixed_bfloat16"):
         ...     pass
     """
-    import keras
+    from vae_augment._keras import keras
 
     name = precision or "float32"
     if name not in PRECISIONS:

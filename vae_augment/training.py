@@ -229,7 +229,7 @@ def set_determinism(seed: int) -> None:
     TF's `enable_op_determinism` is not switched on: Keras then refuses XLA. On CPU the
     compiled train step is deterministic for a fixed seed (tested: same seed, same bytes).
     """
-    import keras
+    from vae_augment._keras import keras
 
     keras.utils.set_random_seed(int(seed))
 
@@ -533,10 +533,10 @@ def train_model(
         ...                              TrainConfig(epochs=20), checkpoint_dir="ckpt",
         ...                              checkpoint_every=500, resume=True)  # doctest: +SKIP
     """
-    import keras
     import tensorflow as tf
 
     from vae_augment import callbacks as cb
+    from vae_augment._keras import keras
     from vae_augment.checkpoint import (
         assign_variables,
         clear_checkpoints,
