@@ -338,6 +338,17 @@ class _NumericStats:
         return np.quantile(self.sample, probs, method="inverted_cdf").tolist()
 
 
+def _cast_target(t: pa.DataType) -> str:
+    """The type a column of unsupported type `t` could be cast to and modelled as: int64
+    for times and dates (their count of units), float64 for decimals; "" for other types."""
+    if (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t)
+            or pa.types.is_duration(t)):
+        return "int64"
+    if pa.types.is_decimal(t):
+        return "float64"
+    return ""
+
+
 def _refuse(unmodellable: list[_Unmodellable], alternative: str = "") -> None:
     """A `SchemaError` naming every column of `unmodellable` (one: its own message), with
     the `--exclude` flags that drop them all; nothing when it is empty."""
@@ -405,10 +416,12 @@ class _ColumnStats:
                     f"synthetic rows); make the field nullable in the file's schema, or drop "
                     f"the column"
                 )
+            cast = _cast_target(t)
             raise _Unmodellable(
-                field.name, f"unsupported type {t}",
+                field.name, f"unsupported type {t}" + (cast and f"; a cast to {cast} models it"),
                 f"column '{field.name}' has unsupported type {t}; exclude it with "
-                f"{option('exclude', field.name, many=True)}"
+                f"{option('exclude', field.name, many=True)}" + (cast and (
+                    f", or cast it to {cast} to model it as a number (and the output back)"))
             )
 
     def update(self, arr: pa.Array) -> None:
