@@ -149,26 +149,25 @@ def test_float_images_on_a_grid_get_a_count_head_and_stay_on_it(tmp_path, capsys
     assert len(np.unique(values)) > 50
 
 
-def test_other_float_tensors_stay_normal_and_merged_stats_keep_the_grid():
+def _merged(parts):
+    """The encoding of `parts`' statistics merged (as the Beam statistics job does)."""
     from vae_augment.schema import SchemaStats
     from vae_augment.stats_merge import encoding_from_stats, merge_stats
 
-    assert fit_encoding(_table(), "y").tensors[0].likelihood == "normal"
-    halves = _float_images(scale=255.0), _float_images(scale=254.0)  # no common grid
     stats = []
-    for part in halves:
+    for part in parts:
         s = SchemaStats(part.schema, "y")
         s.update(part)
         stats.append(s)
-    merged = encoding_from_stats(merge_stats(*stats))
+    return encoding_from_stats(merge_stats(*stats))
+
+
+def test_other_float_tensors_stay_normal_and_merged_stats_keep_the_grid():
+    assert fit_encoding(_table(), "y").tensors[0].likelihood == "normal"
+    merged = _merged([_float_images(scale=255.0), _float_images(scale=254.0)])  # no common grid
     assert (merged.tensors[0].likelihood, merged.tensors[0].steps) == ("normal", None)
     small = [pa.table({"img": pa.FixedSizeListArray.from_arrays(pa.array(v), 2), "y": ["a", "b"]})
              for v in (np.array([0.0, 0.5, 1.0, 0.5]), np.array([0.0, 1 / 3, 2 / 3, 1.0]))]
-    stats = []
-    for part in small:
-        s = SchemaStats(part.schema, "y")
-        s.update(part)
-        stats.append(s)
-    merged = encoding_from_stats(merge_stats(*stats))
+    merged = _merged(small)  # steps 2 and 3: 6
     assert (merged.tensors[0].likelihood, merged.tensors[0].steps) == ("binomial", 6)
     assert merged.layout()["tensors"][0]["total_count"] == 6
