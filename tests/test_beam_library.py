@@ -233,3 +233,40 @@ def test_transforms_show_their_settings_in_the_runner_ui(mixed_artifact, mixed_p
     assert items(GenerateSynthetic(m, {"a": 5}))["counts"] == "{'a': 5}"
     assert items(CountClasses("label")) == {"label": "label"}
     assert items(ReadParquetTables(str(mixed_parquet)))["patterns"] == str(mixed_parquet)
+
+
+def _encoded_size(element) -> int:
+    """Bytes of an element as a runner encodes it between stages (pickled pyarrow)."""
+    from apache_beam.coders import coders
+
+    return len(coders.FastPrimitivesCoder().encode(element))
+
+
+def test_dead_letter_outputs_hold_only_their_own_rows(mixed_artifact, mixed_table):
+    """A slice of a table encodes its parent's whole buffers: the good rows around 2 bad ones
+    (about 25 slices) were encoded as 25 copies of the input, each 1-row dead letter as the
+    whole input."""
+    big = pa.concat_tables([mixed_table] * 20).combine_chunks()  # 6,000 rows
+    labels = big.column("label").to_pylist()
+    labels[100] = labels[4000] = "zz"
+    i = big.schema.get_field_index("label")
+    big = big.set_column(i, big.schema.field(i), pa.array(labels))
+    whole = _encoded_size(big)
+    with BeamTestPipeline(runner=RUNNER) as p:
+        good, bad = p | beam.Create([big]) | ScoreAnomalies(
+            str(mixed_artifact)).with_exception_handling()
+        sizes = (
+            (good | "GoodSize" >> beam.Map(lambda t: ("good", t.num_rows, _encoded_size(t))),
+             bad | "BadSize" >> beam.Map(lambda b: ("bad", b.rows.num_rows, _encoded_size(b))))
+            | beam.Flatten())
+
+        def check(items):
+            rows = {kind: sum(n for k, n, _ in items if k == kind) for kind in ("good", "bad")}
+            if rows != {"good": 5998, "bad": 2}:
+                raise BeamAssertException(f"rows {rows}")
+            for kind, n, size in items:
+                if size > whole * (1.2 if kind == "good" else 0.05):
+                    raise BeamAssertException(f"{kind} element of {n} rows encodes to {size} "
+                                              f"bytes (the whole input: {whole})")
+
+        assert_that(sizes, check)

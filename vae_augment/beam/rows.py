@@ -26,6 +26,7 @@ __all__ = [
     "SCORE_COLUMN",
     "SCORE_METHODS",
     "as_table",
+    "compact",
     "schema_difference",
     "with_flag",
     "label_problems",
@@ -87,6 +88,16 @@ def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:
         "ReadParquetTables (or Beam's ReadFromParquetBatched), or batch rows into tables "
         "first (beam.BatchElements, then pa.Table.from_pylist)"
     )
+
+
+def compact(table: pa.Table) -> pa.Table:
+    """`table`'s rows in buffers of their own (a copy), for a slice sent on as an element.
+
+    A runner that encodes an element (between stages, to another process, in a shuffle)
+    pickles the pyarrow Table, and a slice pickles its parent's whole buffers: a 1-row dead
+    letter of a 50,000-row table was encoded as the whole table (8.5 MB), and the good rows
+    around 50 bad ones, 492 slices, as 4.2 GB."""
+    return table.take(np.arange(table.num_rows))
 
 
 def with_flag(table: pa.Table, out_schema: pa.Schema, value: bool = False) -> pa.Table:

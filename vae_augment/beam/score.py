@@ -20,6 +20,7 @@ from vae_augment.beam.rows import (
     SCORE_COLUMN,
     as_table,
     check_scoring_rows,
+    compact,
     score_table,
     scored_schema,
     split_bad_rows,
@@ -60,12 +61,13 @@ class _ScoreFn(ModelDoFn):
         else:
             yield (OK, out) if self._dead_letter else out
             return
+        # the pieces are slices of `table`: copied, so an encoded element holds its own rows
         good, bad = split_bad_rows(table, self._check)
         if good:
-            yield OK, self._score(pa.concat_tables(good))
+            yield OK, self._score(compact(pa.concat_tables(good)))
         for item in bad:
             self._bad_rows.inc(item.rows.num_rows)
-            yield BAD, item
+            yield BAD, item._replace(rows=compact(item.rows))
 
 
 class _ScoreBase(DeadLetterMixin, beam.PTransform):
