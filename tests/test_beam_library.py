@@ -270,3 +270,21 @@ def test_dead_letter_outputs_hold_only_their_own_rows(mixed_artifact, mixed_tabl
                                               f"bytes (the whole input: {whole})")
 
         assert_that(sizes, check)
+
+
+def test_partitioned_write_shuffles_each_row_once(mixed_table):
+    """Each (partition, shard) piece goes through the group-by on its own: a slice of the
+    partition's rows carried all of them, so `num_shards=8` shuffled the data 8 times."""
+    from vae_augment.beam.parquet import _SplitPartitions
+    from vae_augment.io import partition_file_schema
+
+    big = pa.concat_tables([mixed_table] * 20).combine_chunks()
+    keys = ["label"]
+    sizes = {}
+    for shards in (1, 8):
+        fn = _SplitPartitions(big.schema, keys, partition_file_schema(big.schema, keys), shards)
+        fn.setup()
+        pieces = list(fn.process(big))
+        assert sum(t.num_rows for _, t in pieces) == big.num_rows
+        sizes[shards] = sum(_encoded_size(t) for _, t in pieces)
+    assert sizes[8] < 1.5 * sizes[1], sizes

@@ -316,6 +316,7 @@ class _SplitPartitions(beam.DoFn):
 
         import pyarrow as pa
 
+        from vae_augment.beam.rows import compact
         from vae_augment.io import split_partitions
 
         table = table.cast(self._schema) if not table.schema.equals(
@@ -329,8 +330,10 @@ class _SplitPartitions(beam.DoFn):
                 cuts = min(self._shards, rows.num_rows)
                 bounds = [rows.num_rows * j // cuts for j in range(cuts + 1)]
                 for j in range(cuts):
-                    piece = rows.slice(bounds[j], bounds[j + 1] - bounds[j])
-                    yield (key, (first + j) % self._shards), pa.Table.from_batches([piece])
+                    piece = pa.Table.from_batches(
+                        [rows.slice(bounds[j], bounds[j + 1] - bounds[j])])
+                    # a slice pickles all of `rows` into the group-by: copied when cut
+                    yield (key, (first + j) % self._shards), compact(piece) if cuts > 1 else piece
                 self._next[key] = (first + cuts) % self._shards
 
 
