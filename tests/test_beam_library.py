@@ -288,3 +288,32 @@ def test_partitioned_write_shuffles_each_row_once(mixed_table):
         assert sum(t.num_rows for _, t in pieces) == big.num_rows
         sizes[shards] = sum(_encoded_size(t) for _, t in pieces)
     assert sizes[8] < 1.5 * sizes[1], sizes
+
+
+def test_partitioned_write_takes_what_the_other_transforms_take(tmp_path, mixed_table):
+    """RecordBatch elements, a path object; windowed input and a fractional shard count are
+    refused in one line (the windowed error was Beam's CombineGlobally internals)."""
+    import pathlib
+
+    from vae_augment.beam import WritePartitionedParquet
+
+    schema = mixed_table.schema
+    out = tmp_path / "out"
+    with BeamTestPipeline(runner=RUNNER) as p:
+        _ = (p | beam.Create(mixed_table.to_batches(max_chunksize=100))
+             | WritePartitionedParquet(pathlib.Path(out), schema, ["label"], num_shards=2))
+    back = pq.read_table(out, partitioning="hive")
+    assert back.num_rows == mixed_table.num_rows
+    with pytest.raises(VAEAugmentError, match=r"`num_shards` must be an integer >= 1, got 1\.5"):
+        WritePartitionedParquet(str(out), schema, ["label"], num_shards=1.5)
+    with pytest.raises(SchemaError, match=r"WritePartitionedParquet works on one file per "
+                                          r"partition.*re-window it first"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            _ = (p | beam.Create([mixed_table])
+                 | beam.WindowInto(window.FixedWindows(10))
+                 | WritePartitionedParquet(str(out), schema, ["label"]))
+    with pytest.raises(Exception, match=r"elements must be pyarrow Tables or RecordBatches, "
+                                        r"got a row dict"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            _ = (p | beam.Create([{"label": "a"}])
+                 | WritePartitionedParquet(str(out), schema, ["label"]))

@@ -48,14 +48,15 @@ class SumCountsFn(beam.CombineFn):
         return dict(acc)
 
 
-def require_global_window(pcoll, name: str) -> None:
+def require_global_window(pcoll, name: str, works_on: str = "totals over the whole input"
+                          ) -> None:
     """A one-line error for windowed input: class counts (and the balancing built on them)
     are totals over the whole input."""
     from apache_beam.transforms.window import GlobalWindows
 
     if not isinstance(pcoll.windowing.windowfn, GlobalWindows):
         raise SchemaError(
-            f"{name} works on totals over the whole input, which must be in the global "
+            f"{name} works on {works_on}, which must be in the global "
             f"window (it is windowed by {type(pcoll.windowing.windowfn).__name__}); re-window "
             f"it first: beam.WindowInto(beam.window.GlobalWindows())")
 

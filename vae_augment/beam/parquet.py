@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Sequence
 
@@ -274,15 +275,21 @@ class WritePartitionedParquet(beam.PTransform):
         self._keys = check_partition_by(schema, partition_by)
         if not self._keys:
             raise VAEAugmentError("`partition_by` names no column")
-        if num_shards < 1:
-            raise VAEAugmentError(f"`num_shards` must be >= 1, got {num_shards}")
-        self._output = output.rstrip("/")
+        if (not isinstance(num_shards, numbers.Integral) or isinstance(num_shards, bool)
+                or num_shards < 1):
+            raise VAEAugmentError(f"`num_shards` must be an integer >= 1, got {num_shards!r}")
+        self._output = os.fspath(output).rstrip("/")
         self._schema = schema
         self._file_schema = partition_file_schema(schema, self._keys)
         self._prefix = prefix
         self._shards = int(num_shards)
 
     def expand(self, tables):
+        from vae_augment.beam.counting import require_global_window
+
+        # one file per (partition, shard): the windows' files would replace each other
+        require_global_window(tables, "WritePartitionedParquet",
+                              "one file per partition and shard of the whole input")
         written = (
             tables
             | "SplitPartitions" >> beam.ParDo(_SplitPartitions(
@@ -316,9 +323,10 @@ class _SplitPartitions(beam.DoFn):
 
         import pyarrow as pa
 
-        from vae_augment.beam.rows import compact
+        from vae_augment.beam.rows import as_table, compact
         from vae_augment.io import split_partitions
 
+        table = as_table(table)
         table = table.cast(self._schema) if not table.schema.equals(
             self._schema, check_metadata=False) else table
         for batch in table.to_batches():
