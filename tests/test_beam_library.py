@@ -204,6 +204,9 @@ def test_row_elements_are_named_in_the_error():
         as_table(beam.Row(x=1, y="a"))
     with pytest.raises(VAEAugmentError, match=r"got a row dict"):
         as_table({"x": 1})
+    with pytest.raises(VAEAugmentError, match=r"got a tuple holding a table \(a keyed element, "
+                                              r"or ReadParquetTables\(\.\.\., with_filename"):
+        as_table(("part-0.parquet", pa.table({"x": [1]})))
 
 
 def test_pipeline_balance_writes_the_inputs_metadata(tmp_path, mixed_artifact, mixed_table):

@@ -81,6 +81,10 @@ def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:
         kind = "a row dict"
     elif hasattr(element, "_asdict") or type(element).__name__.startswith("BeamSchema_"):
         kind = "a Beam Row (a schema'd PCollection of single rows)"
+    elif isinstance(element, tuple) and any(isinstance(e, (pa.Table, pa.RecordBatch))
+                                            for e in element):
+        kind = ("a tuple holding a table (a keyed element, or ReadParquetTables(..., "
+                "with_filename=True)'s (path, table): pass the tables alone, e.g. beam.Values())")
     else:
         kind = f"a {type(element).__name__}"
     raise VAEAugmentError(
