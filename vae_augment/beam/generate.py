@@ -115,7 +115,8 @@ class GenerateSynthetic(beam.PTransform):
     """Synthetic rows in the training schema plus ``is_synthetic=True``, as Arrow tables.
 
     The request is split into shards of whole sampler blocks (`rows_per_shard`, rounded up to
-    a multiple of `vae_augment.sampler.BLOCK_ROWS`); block ``b`` of class ``c`` always uses the
+    a multiple of the model's block, `vae_augment.sampler.block_rows`: `BLOCK_ROWS`, or fewer
+    rows for large images); block ``b`` of class ``c`` always uses the
     seed derived from ``(seed, c, b)``, so the rows equal `vae_augment.api.sample`'s for the
     same artifact and seed, whatever the runner, sharding or retries. The artifact is loaded
     once per worker process. Each output table holds whole blocks, at most `TABLE_ROWS`
