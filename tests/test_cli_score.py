@@ -12,6 +12,7 @@ import pytest
 from vae_augment import scoring
 from vae_augment.artifact import load_artifact
 from vae_augment.cli import main
+from vae_augment.errors import SchemaError
 
 
 @pytest.fixture(scope="module")
@@ -421,3 +422,25 @@ def test_dead_letter_does_not_take_a_whole_file_of_another_schema(capsys, tmp_pa
     code, _, err = run(capsys, "score", src, out, "--model-dir", mixed_artifact,
                        "--dead-letter", out)
     assert code == 2 and "the dead-letter file and the output are both" in err
+
+
+def test_an_image_column_of_another_size_is_an_error_naming_it(capsys, tmp_path, mixed_table,
+                                                               mixed_artifact, artifact):
+    """An image column of 49 values where the model has 64 was a numpy reshape ValueError
+    (a traceback from the CLI); a variable-length list with one short row named no row."""
+    img = np.stack(mixed_table.column("img").to_numpy(zero_copy_only=False))
+    i = mixed_table.schema.get_field_index("img")
+    small = mixed_table.set_column(i, "img", pa.FixedSizeListArray.from_arrays(
+        pa.array(img[:, :49].reshape(-1)), 49))
+    with pytest.raises(SchemaError, match="column 'img' has type .*49.*expected a fixed-size "
+                                          "list of 64 numbers"):
+        scoring.anomaly_scores(artifact, small)
+    src = tmp_path / "small.parquet"
+    pq.write_table(small, src)
+    code, _, err = run(capsys, "score", src, tmp_path / "o.parquet", "--model-dir", mixed_artifact)
+    assert code == 2 and "column 'img' has type" in err and "Traceback" not in err
+    rows = [list(r) for r in img]
+    rows[5] = rows[5][:10]
+    ragged = mixed_table.set_column(i, "img", pa.array(rows, pa.list_(pa.uint8())))
+    with pytest.raises(SchemaError, match=r"column 'img' has lists of another length .*row 5"):
+        scoring.encode_latent(artifact, ragged)

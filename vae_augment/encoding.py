@@ -448,6 +448,7 @@ class Encoding:
             if isinstance(col, pa.ExtensionArray):
                 col = col.storage
             size = int(np.prod(s.shape))
+            _check_tensor_sizes(s.name, col, size)
             flat = col.fill_null(pa.scalar([0] * size, col.type)) if col.null_count else col
             values = flat.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
             values = values.reshape((n, size))
@@ -973,6 +974,23 @@ def _chain_depth(pairs) -> int:
                    default=0)
 
     return max(1, max((depth(i, {i}) for i in rights), default=1))
+
+
+def _check_tensor_sizes(name: str, col: pa.Array, size: int) -> None:
+    """Raises `SchemaError` naming tensor column `name` unless `col` is a list of numbers with
+    `size` values in each (non-null) row: a fixed-size list of another size or a column of
+    another type whole, a variable-length list by its rows of another length."""
+    t = col.type
+    if not ((pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t))
+            and (pa.types.is_integer(t.value_type) or pa.types.is_floating(t.value_type))
+            and (not pa.types.is_fixed_size_list(t) or t.list_size == size)):
+        raise SchemaError(f"column '{name}' has type {t}, expected a fixed-size list of {size} "
+                          f"numbers")
+    if not pa.types.is_fixed_size_list(t):
+        wrong = pc.list_value_length(col).fill_null(size).to_numpy(zero_copy_only=False) != size
+        if wrong.any():
+            raise SchemaError(f"column '{name}' has lists of another length than the model's "
+                              f"{size} values ({_rows_note(wrong)})")
 
 
 def _rows_note(mask: np.ndarray) -> str:
