@@ -444,3 +444,14 @@ def test_an_image_column_of_another_size_is_an_error_naming_it(capsys, tmp_path,
     ragged = mixed_table.set_column(i, "img", pa.array(rows, pa.list_(pa.uint8())))
     with pytest.raises(SchemaError, match=r"column 'img' has lists of another length .*row 5"):
         scoring.encode_latent(artifact, ragged)
+
+
+def test_python_scoring_takes_a_model_directory(mixed_table, mixed_artifact, artifact):
+    """As `vae_augment.sample` does; a path was an AttributeError ('str' object has no
+    attribute 'encoding')."""
+    rows = mixed_table.slice(0, 20)
+    for model_dir in (mixed_artifact, str(mixed_artifact)):
+        np.testing.assert_array_equal(scoring.anomaly_scores(model_dir, rows),
+                                      scoring.anomaly_scores(artifact, rows))
+        np.testing.assert_array_equal(scoring.encode_latent(model_dir, rows),
+                                      scoring.encode_latent(artifact, rows))

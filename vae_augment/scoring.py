@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 
@@ -142,9 +144,20 @@ def with_known_categories(encoding, table: pa.Table | pa.RecordBatch):
     return table, rows
 
 
+def _loaded(artifact):
+    """`artifact`, or the artifact in the model directory it names (a str or path), as
+    `vae_augment.sample` takes either."""
+    if isinstance(artifact, (str, os.PathLike)):
+        from vae_augment.artifact import load_artifact
+
+        return load_artifact(os.fspath(artifact))
+    return artifact
+
+
 def encode_latent(artifact, table, *, unseen: str = "error") -> np.ndarray:
     """Posterior means E[z | x, y] for every row of `table` (an Arrow table or batch, or a
-    pandas DataFrame), [n, latent_dim] float32.
+    pandas DataFrame), [n, latent_dim] float32. `artifact`: an `Artifact`, or its model
+    directory.
 
     Rows need the label column (the encoder is conditioned on the class); rows whose label is
     null get NaN. `unseen`: ``"error"`` (default), a category value the model was never
@@ -152,6 +165,7 @@ def encode_latent(artifact, table, *, unseen: str = "error") -> np.ndarray:
     row's latent is NaN.
     """
     check_options(unseen=unseen)
+    artifact = _loaded(artifact)
     table = as_table(table, artifact.encoding.schema)
     rows = None
     if unseen == "inf":
@@ -169,7 +183,8 @@ def anomaly_scores(
     """Per-row anomaly score (nats; higher = less typical of its class); NaN for null labels.
 
     Args:
-        artifact: a loaded `Artifact` (`vae_augment.load_artifact` or `fit`'s result).
+        artifact: a loaded `Artifact` (`vae_augment.load_artifact` or `fit`'s result), or
+            the model directory to load it from.
         table: rows with the model's columns and the label (the score is of x given its
             class): a pyarrow Table or RecordBatch, or a pandas DataFrame.
         method: ``"elbo"``, the negative ELBO's terms with z at the posterior mean
@@ -201,6 +216,7 @@ def anomaly_scores(
 
     check_options(method=method, unseen=unseen, k=k)
     check_seed(seed)
+    artifact = _loaded(artifact)
     table = as_table(table, artifact.encoding.schema)
     if unseen == "inf":
         # unseen values swapped for known ones in place: rows keep their positions and the
