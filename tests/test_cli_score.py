@@ -455,3 +455,15 @@ def test_python_scoring_takes_a_model_directory(mixed_table, mixed_artifact, art
                                       scoring.anomaly_scores(artifact, rows))
         np.testing.assert_array_equal(scoring.encode_latent(model_dir, rows),
                                       scoring.encode_latent(artifact, rows))
+
+
+@pytest.mark.parametrize("argv", [["score", "--column", ""], ["encode", "--column", ""],
+                                  ["score", "--latent", "--latent-column", ""]])
+def test_an_empty_new_column_name_is_refused(capsys, tmp_path, mixed_parquet, mixed_artifact,
+                                             argv):
+    """It wrote a column named '' (the Beam job refuses one)."""
+    out = tmp_path / "o.parquet"
+    code, _, err = run(capsys, argv[0], mixed_parquet, out, "--model-dir", mixed_artifact,
+                       *argv[1:])
+    assert code == 2 and "the new column needs a non-empty name, got ''" in err
+    assert not out.exists()

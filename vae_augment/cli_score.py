@@ -79,6 +79,9 @@ def score_file(
 
     if latent_column is None and score_column is None:
         raise VAEAugmentError("nothing to append: give `latent_column` and/or `score_column`")
+    for name in (latent_column, score_column):  # as the Beam transforms and job refuse
+        if name is not None and (not isinstance(name, str) or not name):
+            raise VAEAugmentError(f"the new column needs a non-empty name, got {name!r}")
     if latent_column is not None and latent_column == score_column:
         raise VAEAugmentError(f"the latent and the score columns are both named "
                               f"'{latent_column}'; give them different names")
