@@ -467,3 +467,22 @@ def test_an_empty_new_column_name_is_refused(capsys, tmp_path, mixed_parquet, mi
                        *argv[1:])
     assert code == 2 and "the new column needs a non-empty name, got ''" in err
     assert not out.exists()
+
+
+def test_label_errors_name_their_rows(capsys, tmp_path, mixed_table, mixed_artifact):
+    """A null or unknown label named no row (the other bad values do), in the error and in a
+    dead letter; the unknown class's rows are named, not an earlier null label's."""
+    labels = mixed_table.column("label").to_pylist()
+    labels[4], labels[6] = None, "no-such-class"
+    i = mixed_table.schema.get_field_index("label")
+    src, out, dl = tmp_path / "bad.parquet", tmp_path / "o.parquet", tmp_path / "bad.jsonl"
+    pq.write_table(mixed_table.set_column(i, "label", pa.array(labels)), src)
+    code, _, err = run(capsys, "score", src, out, "--model-dir", mixed_artifact)
+    assert code == 2 and "['no-such-class']" in err and "(1 row; the first is row 6)" in err
+    code, _, err = run(capsys, "encode", src, out, "--model-dir", mixed_artifact,
+                       "--dead-letter", dl, "--quiet")
+    assert code == 0, err
+    errors = [json.loads(line)["error"] for line in dl.read_text().splitlines()]
+    assert errors[0].endswith("is null; every row needs its class to be encoded "
+                              "(row 4 of the input)")
+    assert "['no-such-class']" in errors[1] and errors[1].endswith("(row 6 of the input)")

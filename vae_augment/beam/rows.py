@@ -203,9 +203,7 @@ def score_table(
     if enc.label not in table.column_names:
         raise SchemaError(f"{label_column(enc.label, model=True)} not found. "
                           f"Columns: {columns_note(table.column_names)}")
-    problems = label_problems(table, enc.label, enc.classes, allow_null=False, model=True)
-    if problems is not None:
-        raise SchemaError(problems[1])
+    _check_labels(enc, table)
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
         score_column=score_column,
@@ -228,6 +226,20 @@ def score_table(
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
 
 
+def _check_labels(enc, table: pa.Table) -> None:
+    """A `SchemaError` for a null or unknown label, naming the rows as `Encoding.encode` does
+    (a dead letter's error then names the row's position)."""
+    from vae_augment.encoding import _rows_note
+
+    problems = label_problems(table, enc.label, enc.classes, allow_null=False, model=True)
+    if problems is not None:
+        mask, message = problems
+        valid = _decoded(table.column(enc.label)).is_valid().to_numpy(zero_copy_only=False)
+        if (mask & valid).any():  # the message names the unknown classes, not the nulls
+            mask = mask & valid
+        raise SchemaError(f"{message} ({_rows_note(mask)})")
+
+
 def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error") -> None:
     """Raises `VAEAugmentError` when `piece` holds a row that `score_table` cannot score (a
     null or unknown label, a bad value; an unseen category unless ``unseen="inf"``): the
@@ -235,9 +247,7 @@ def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error") -> None
     from vae_augment.scoring import with_known_categories
 
     enc = artifact.encoding
-    problems = label_problems(piece, enc.label, enc.classes, allow_null=False, model=True)
-    if problems is not None:
-        raise SchemaError(problems[1])
+    _check_labels(enc, piece)
     if unseen == "inf":  # an unseen category scores +inf, not bad
         piece = with_known_categories(enc, piece)[0]
     enc.encode(piece)
