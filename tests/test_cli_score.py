@@ -486,3 +486,19 @@ def test_label_errors_name_their_rows(capsys, tmp_path, mixed_table, mixed_artif
     assert errors[0].endswith("is null; every row needs its class to be encoded "
                               "(row 4 of the input)")
     assert "['no-such-class']" in errors[1] and errors[1].endswith("(row 6 of the input)")
+
+
+def test_an_error_in_a_later_file_names_the_rows_position_in_the_input(capsys, tmp_path,
+                                                                       mixed_table,
+                                                                       mixed_artifact):
+    """It counted from the file's (the batch's) first row: 'row 3' for the input's row 103."""
+    (tmp_path / "in").mkdir()
+    pq.write_table(mixed_table.slice(0, 100), tmp_path / "in" / "a.parquet")
+    f = mixed_table.slice(100).column("f").to_pylist()
+    f[3] = float("nan")
+    later = mixed_table.slice(100)
+    later = later.set_column(later.schema.get_field_index("f"), "f", pa.array(f))
+    pq.write_table(later, tmp_path / "in" / "b.parquet")
+    code, _, err = run(capsys, "score", tmp_path / "in", tmp_path / "o.parquet",
+                       "--model-dir", mixed_artifact, "--quiet")
+    assert code == 2 and "(1 row; the first is row 103 of the input)" in err

@@ -132,8 +132,9 @@ def score_file(
             table = pa.Table.from_batches([batch])
             try:
                 w.write(score_table(art, table, **options))
-            except VAEAugmentError:
+            except VAEAugmentError as exc:
                 if dead_letter is None:
+                    _in_input(exc, seen)
                     raise
                 _score_good_rows(art, table, options, w, bad_lines, seen)
             seen += batch.num_rows
@@ -145,6 +146,17 @@ def score_file(
         print(f"vae-augment: warning: {len(bad_lines)} row(s) could not be scored; they are "
               f"left out of '{output}' and written to '{dead_letter}'", file=sys.stderr)
     return w.rows_written
+
+
+def _in_input(exc: Exception, first_row: int) -> None:
+    """Names the bad rows of an error about a later batch by their position in the input (an
+    error counts from its batch's first row), as the dead letters do."""
+    import re
+
+    if first_row and exc.args and isinstance(exc.args[0], str):
+        exc.args = (re.sub(r"the first is row (\d+)\)",
+                           lambda m: f"the first is row {int(m.group(1)) + first_row} of the input)",
+                           exc.args[0]), *exc.args[1:])
 
 
 def _score_good_rows(art, table, options, writer, bad_lines: list[str], first_row: int) -> None:
