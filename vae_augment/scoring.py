@@ -16,6 +16,7 @@ __all__ = [
 
 SCORE_METHODS = ("elbo", "iwae")
 UNSEEN_CATEGORIES = ("error", "inf")  # what a score does with a category the model never saw
+CHUNK_ROWS = 4096  # rows the model encodes or scores at once
 
 
 def check_options(*, method: str = "elbo", unseen: str = "error", k: int = 16) -> None:
@@ -87,8 +88,12 @@ def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
     # numerics past the training range are extrapolated, not clipped to its ends, so that
     # a value's score grows with its distance from the range
     x = artifact.encoding.encode(table, extrapolate=True)
-    if len(x["y"]):
-        out[valid] = fn(x).numpy()
+    # the model sees `CHUNK_ROWS` rows at a time: its activations (k of them for "iwae", each
+    # as wide as the rows) would otherwise grow with the table, many GB for a batch of images
+    parts = [fn({name: v[i:i + CHUNK_ROWS] for name, v in x.items()}).numpy()
+             for i in range(0, len(x["y"]), CHUNK_ROWS)]
+    if parts:
+        out[valid] = np.concatenate(parts)
     return out
 
 
