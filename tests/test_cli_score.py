@@ -522,3 +522,12 @@ def test_the_model_scores_a_large_table_a_chunk_of_rows_at_a_time(monkeypatch, m
     np.testing.assert_allclose(scoring.encode_latent(artifact, mixed_table), z, rtol=1e-5,
                                atol=1e-5)
     assert seen and max(seen) == 64 and sum(seen) == 3 * mixed_table.num_rows
+
+
+@pytest.mark.parametrize("command", ["score", "encode"])
+def test_help_gives_a_partition_by_example_of_this_output(capsys, command):
+    """It suggested --partition-by is_synthetic, a column score and encode do not write."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "is_synthetic" not in out and "--partition-by LABEL, the model's label column" in out

@@ -78,8 +78,9 @@ class _Extend(argparse.Action):
         setattr(namespace, self.dest, (getattr(namespace, self.dest) or []) + values)
 
 
-def output_args(p: argparse.ArgumentParser) -> None:
-    """The output positional and its layout flags, for every command that writes rows."""
+def output_args(p: argparse.ArgumentParser, example: str = "--partition-by is_synthetic") -> None:
+    """The output positional and its layout flags, for every command that writes rows
+    (`example`: a --partition-by of that command's output)."""
     p.add_argument("output", help="output Parquet file (a directory with --output-shards or "
                                   "--partition-by)")
     p.add_argument("--output-shards", type=int, default=None, help="write N files in a directory")
@@ -87,7 +88,7 @@ def output_args(p: argparse.ArgumentParser) -> None:
                    metavar="COLUMN",
                    help="write a directory partitioned by this column (repeatable, or "
                         "comma-separated): COLUMN=value/part-00000.parquet folders, as Spark "
-                        "writes them; e.g. --partition-by is_synthetic")
+                        f"writes them; e.g. {example}")
 
 
 def _privacy_arg(p: argparse.ArgumentParser) -> None:

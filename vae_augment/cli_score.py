@@ -248,7 +248,7 @@ def _common(p) -> None:
     p.add_argument("input", help="Parquet file, directory or glob")
     p.add_argument("--model-dir", required=True, help="artifact directory")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    output_args(p)
+    output_args(p, example="--partition-by LABEL, the model's label column")
     p.add_argument("--dead-letter", default=None, metavar="JSONL",
                    help="write rows that cannot be processed (a null or unknown label, a bad "
                         "value) to this JSON-lines file, one {\"error\", \"row\"} object each, "
