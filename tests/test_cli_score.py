@@ -531,3 +531,18 @@ def test_help_gives_a_partition_by_example_of_this_output(capsys, command):
         main([command, "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "is_synthetic" not in out and "--partition-by LABEL, the model's label column" in out
+
+
+def test_a_dead_letter_file_in_a_missing_directory_is_refused_first(capsys, tmp_path,
+                                                                   mixed_table, mixed_artifact):
+    """The output was written, then the dead letters failed with a FileNotFoundError
+    traceback: the bad rows lost and a rerun refused for the output's existing file."""
+    labels = mixed_table.column("label").to_pylist()
+    labels[2] = None
+    src, out = tmp_path / "bad.parquet", tmp_path / "o.parquet"
+    pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
+                                          pa.array(labels)), src)
+    code, _, err = run(capsys, "score", src, out, "--model-dir", mixed_artifact,
+                       "--dead-letter", tmp_path / "nodir" / "bad.jsonl")
+    assert code == 2 and "dead-letter directory" in err and "does not exist" in err
+    assert not out.exists()

@@ -95,6 +95,9 @@ def score_file(
         if os.path.abspath(dead_letter) == os.path.abspath(output):
             raise VAEAugmentError(f"the dead-letter file and the output are both '{output}'")
         refuse_existing(dead_letter, overwrite, what="dead-letter file")
+        parent = os.path.dirname(os.path.abspath(dead_letter))
+        if not os.path.isdir(parent):  # now, not once the output is written
+            raise VAEAugmentError(f"dead-letter directory '{parent}' does not exist")
     paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     art = load_artifact(model_dir)
