@@ -273,6 +273,16 @@ def _fingerprint(config: TrainConfig, encoding: Encoding, source) -> dict[str, A
     return json.loads(json.dumps(fp, default=str))
 
 
+def _resuming_otherwise(now: str, then: str, remedy: str) -> None:
+    """Warns that a run resumed `now` ("on 2 replica(s)"), where its checkpoint was trained
+    `then`, ends with slightly other weights than an uninterrupted run's."""
+    import warnings
+
+    warnings.warn(f"resuming {now}, where the checkpoint was trained {then}: the final weights "
+                  f"will differ slightly from an uninterrupted run's ({remedy})", UserWarning,
+                  stacklevel=3)
+
+
 def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str) -> None:
     # checkpoints written before a setting left the fingerprint still hold it
     saved = {**saved, "config": {k: v for k, v in saved.get("config", {}).items()
@@ -618,11 +628,9 @@ def train_model(
             UserWarning, stacklevel=2)
     replicas = int(strategy.num_replicas_in_sync)
     if state is not None and state.get("replicas", replicas) != replicas:
-        warnings.warn(
-            f"resuming on {replicas} replica(s), where the checkpoint was trained on "
-            f"{state['replicas']}: the final weights will differ slightly from an "
-            f"uninterrupted run's (a batch's shares are summed in another order; resume on "
-            f"as many replicas to match)", UserWarning, stacklevel=2)
+        _resuming_otherwise(f"on {replicas} replica(s)", f"on {state['replicas']}",
+                            "a batch's shares are summed in another order; resume on as many "
+                            "replicas to match")
     default_buffer = TrainConfig.__dataclass_fields__["shuffle_buffer"].default
     if (not source.streaming and config.shuffle_buffer != default_buffer and chief
             and state is None):
@@ -636,11 +644,9 @@ def train_model(
     if state is not None and state.get("jit_compile", jit) != jit:
         # XLA is left out of the fingerprint (a run may resume on other hardware), but it
         # changes the numbers a little
-        warnings.warn(
-            f"resuming with XLA {'on' if jit else 'off'}, where the checkpoint was trained with "
-            f"it {'on' if state['jit_compile'] else 'off'}: the final weights will differ "
-            f"slightly from an uninterrupted run's (resume with the same XLA setting to "
-            f"match)", UserWarning, stacklevel=2)
+        _resuming_otherwise(f"with XLA {'on' if jit else 'off'}",
+                            f"with it {'on' if state['jit_compile'] else 'off'}",
+                            "resume with the same XLA setting to match")
     with precision_scope(config.precision):
         with strategy.scope():
             model = ConditionalVAE(
