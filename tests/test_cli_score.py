@@ -197,7 +197,9 @@ def test_unseen_categories_can_score_infinite(capsys, tmp_path, mixed_table, mix
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--column", "f"], "already has a column named 'f'"),
+        (["--column", "f"], "already has a column named 'f' (the new column's name, --column); "
+                            "give --column another name"),
+        (["--latent", "--latent-column", "s"], "give --latent-column another name"),
         (["--method", "iwae", "--k", "0"], "`--k` must be a positive integer, got 0"),
     ],
 )
@@ -546,3 +548,55 @@ def test_a_dead_letter_file_in_a_missing_directory_is_refused_first(capsys, tmp_
                        "--dead-letter", tmp_path / "nodir" / "bad.jsonl")
     assert code == 2 and "dead-letter directory" in err and "does not exist" in err
     assert not out.exists()
+
+
+def test_encode_names_its_column_flag_when_the_name_is_taken(capsys, tmp_path, mixed_parquet,
+                                                             mixed_artifact):
+    code, _, err = run(capsys, "encode", mixed_parquet, tmp_path / "o.parquet", "--model-dir",
+                       mixed_artifact, "--column", "i")
+    assert code == 2 and "give --column another name" in err
+    assert not (tmp_path / "o.parquet").exists()
+
+
+@pytest.mark.parametrize("command", ["score", "encode"])
+def test_an_output_that_is_the_input_is_refused_even_with_overwrite(capsys, tmp_path,
+                                                                     mixed_table, mixed_artifact,
+                                                                     command):
+    data = tmp_path / "in.parquet"
+    pq.write_table(mixed_table, data)
+    before = data.read_bytes()
+    code, _, err = run(capsys, command, data, data, "--model-dir", mixed_artifact, "--overwrite")
+    assert code == 2 and f"output '{data}' is the input file" in err
+    # a directory output holding the input (overwrite would empty it), and the dead letters
+    code, _, err = run(capsys, command, data, tmp_path, "--model-dir", mixed_artifact,
+                       "--overwrite", "--output-shards", "2")
+    assert code == 2 and f"output '{tmp_path}' holds the input file '{data}'" in err
+    code, _, err = run(capsys, command, data, tmp_path / "o.parquet", "--model-dir",
+                       mixed_artifact, "--overwrite", "--dead-letter", data)
+    assert code == 2 and "dead-letter file" in err and "is the input file" in err
+    assert data.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]
+
+
+def test_balance_refuses_to_write_over_its_input(capsys, tmp_path, mixed_table, mixed_artifact):
+    data = tmp_path / "in.parquet"
+    pq.write_table(mixed_table, data)
+    before = data.read_bytes()
+    code, _, err = run(capsys, "balance", data, data, "--label", "label", "--model-dir",
+                       mixed_artifact, "--overwrite", "--quiet")
+    assert code == 2 and "is the input file" in err and data.read_bytes() == before
+
+
+def test_another_tables_model_is_named_as_the_likely_cause(capsys, tmp_path, mixed_table,
+                                                          mixed_artifact):
+    other = pa.table({"x": [1.0, 2.0], "y": ["u", "v"]})
+    pq.write_table(other, tmp_path / "other.parquet")
+    code, _, err = run(capsys, "score", tmp_path / "other.parquet", tmp_path / "o.parquet",
+                       "--model-dir", mixed_artifact)
+    assert code == 2 and "the model's label column 'label' not found" in err
+    assert "Nor is any of the model's 9 other columns ('f', 'i', 'small', ...): is this another " \
+           "table's model?" in err
+    # the label alone missing: no such guess
+    pq.write_table(mixed_table.drop(["label"]), tmp_path / "nolabel.parquet")
+    code, _, err = run(capsys, "score", tmp_path / "nolabel.parquet", tmp_path / "o.parquet",
+                       "--model-dir", mixed_artifact)
+    assert code == 2 and "label column 'label' not found" in err and "another table" not in err

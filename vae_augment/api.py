@@ -36,6 +36,7 @@ from vae_augment.io import (
     output_schema,
     probe_writable,
     read_schema,
+    refuse_input_as_output,
     refuse_output,
     resolve_inputs,
 )
@@ -248,7 +249,9 @@ def sample(
         if reference is None:
             raise InputError("`reference` (the training data) is required with `privacy_min_distance`")
         if not isinstance(reference, pa.Table):
-            reference = _read_classes(resolve_inputs(reference), art.encoding, list(counts))
+            paths = resolve_inputs(reference)
+            refuse_input_as_output(output, paths)
+            reference = _read_classes(paths, art.encoding, list(counts))
         dropped: dict[Any, int] = {}
         if stats is not None:
             stats["privacy_dropped"] = dropped
@@ -303,8 +306,7 @@ def _read_classes(paths, encoding, classes) -> pa.Table:
 
     schema = read_schema(paths)
     if encoding.label not in schema.names:
-        raise SchemaError(f"{label_column(encoding.label, model=True)} not found. "
-                          f"Columns: {columns_note(schema.names)}")
+        raise SchemaError(encoding.label_not_found(schema.names))
     check_reference(encoding, schema)
     values = [encoding.classes[encoding.class_index(c)] for c in classes]
     parts = []
@@ -386,6 +388,7 @@ def balance(
         raise VAEAugmentError("`partition_by` and `output_shards` lay out an `output`; "
                               "with `output` None the rows come back as a table")
     if output is not None:  # before any training
+        refuse_input_as_output(output, paths)
         refuse_output(output, overwrite, output_shards, partition_by)
         names = check_partition_by(output_schema(schema), partition_by)
         # the real rows' own keys (is_synthetic is not in the input: it adds two at most)

@@ -73,6 +73,7 @@ def score_file(
         AtomicParquetWriter,
         iter_batches,
         read_schema,
+        refuse_input_as_output,
         refuse_output,
         resolve_inputs,
     )
@@ -88,6 +89,9 @@ def score_file(
     from vae_augment.scoring import check_options
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
+    paths = resolve_inputs(inputs)
+    refuse_input_as_output(output, paths)
+    refuse_input_as_output(dead_letter, paths, what="dead-letter file")
     refuse_output(output, overwrite, output_shards, partition_by)
     if dead_letter is not None:
         from vae_augment.io import refuse_existing
@@ -98,7 +102,6 @@ def score_file(
         parent = os.path.dirname(os.path.abspath(dead_letter))
         if not os.path.isdir(parent):  # now, not once the output is written
             raise VAEAugmentError(f"dead-letter directory '{parent}' does not exist")
-    paths = resolve_inputs(inputs)
     schema = read_schema(paths)
     art = load_artifact(model_dir)
     if dead_letter is not None:  # a whole-file mismatch is not a row's fault
@@ -199,7 +202,21 @@ def _write_lines(path: str, lines: list[str]) -> None:
         raise
 
 
+def _refuse_clash(inputs, flags: dict) -> None:
+    """A new column (`flags`: flag -> name) that the input already has, named by its flag
+    (``encode --column``, ``score --column`` / ``--latent-column``), before any work."""
+    from vae_augment.errors import SchemaError
+    from vae_augment.io import read_schema, resolve_inputs
+
+    names = read_schema(resolve_inputs(inputs)).names
+    for flag, name in flags.items():
+        if name is not None and name in names:
+            raise SchemaError(f"input already has a column named '{name}' (the new column's "
+                              f"name, {flag}); give {flag} another name")
+
+
 def cmd_encode(args) -> int:
+    _refuse_clash(args.input, {"--column": args.column})
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir, latent_column=args.column,
         unseen=args.unseen_categories, overwrite=args.overwrite,
@@ -221,6 +238,8 @@ def cmd_score(args) -> int:
             verb = "apply" if len(given) > 1 else "applies"
             print(f"vae-augment: warning: {' and '.join(given)} {verb} to --method iwae only; "
                   f"ignored with --method elbo (deterministic)", file=sys.stderr)
+    _refuse_clash(args.input, {"--column": args.column,
+                               "--latent-column": args.latent_column if args.latent else None})
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,

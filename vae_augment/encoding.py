@@ -401,10 +401,7 @@ class Encoding:
                 )
         if with_label:
             if self.label not in batch.column_names:
-                raise SchemaError(
-                    f"{label_column(self.label, model=True)} not found. "
-                    f"Columns: {columns_note(batch.column_names)}"
-                )
+                raise SchemaError(self.label_not_found(batch.column_names))
             lab = batch.column(self.label)
             if lab.null_count:
                 batch = batch.filter(pc.is_valid(lab))
@@ -460,6 +457,23 @@ class Encoding:
             out["y"] = self._encode_label(_combine(batch.column(self.label)))
         return out
 
+    def label_not_found(self, names) -> str:
+        """The message for tables (columns `names`) without the model's label column; when
+        most of the model's other columns are missing too, the likelier cause is another
+        table's model, and it says so."""
+        names = list(names)
+        msg = (f"{label_column(self.label, model=True)} not found. "
+               f"Columns: {columns_note(names)}")
+        wanted = [s.name for s in self.specs if s.kind != "excluded"]
+        gone = [n for n in wanted if n not in set(names)]
+        if wanted and 2 * len(gone) > len(wanted):
+            some = ", ".join(f"'{n}'" for n in gone[:3]) + (", ..." if len(gone) > 3 else "")
+            how = ("is any" if len(gone) == len(wanted)
+                   else f"are {len(gone)}")
+            msg += (f". Nor {how} of the model's {len(wanted)} other columns ({some}): is "
+                    f"this another table's model?")
+        return msg
+
     def type_problem(self, schema: pa.Schema) -> str | None:
         """The first column (named) of tables of `schema` that `encode` would refuse whole: a
         modelled column or the label missing, or of a type it cannot take; None when every
@@ -486,7 +500,7 @@ class Encoding:
                     return (f"column '{s.name}' has type {t}, expected a fixed-size list of "
                             f"{size} numbers")
         if self.label not in schema.names:
-            return f"{label_column(self.label, model=True)} is missing"
+            return self.label_not_found(schema.names)
         t = schema.field(self.label).type
         if not _casts(self.classes, t):
             return (f"{label_column(self.label, model=True)} has type {t}, which does not match the "

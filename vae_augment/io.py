@@ -30,6 +30,7 @@ __all__ = [
     "with_umask_mode",
     "refuse_existing",
     "refuse_output",
+    "refuse_input_as_output",
     "check_partition_by",
     "check_partition_values",
     "partition_file_schema",
@@ -92,6 +93,22 @@ def refuse_output(path, overwrite: bool, shards: int | None = None,
             f"output '{path}' is a directory holding files that are not shards of an earlier "
             f"output (e.g. '{foreign[0]}'), which {option('overwrite', True)} does not "
             f"delete: choose another output, or remove them first{hint}")
+
+
+def refuse_input_as_output(output, inputs: Sequence[str], what: str = "output") -> None:
+    """`InputError` when `output` is one of `inputs` (resolved files) or a directory holding
+    one: the input is read while the output is written, and `overwrite` would replace or
+    delete it (the written file is renamed over it at the end, a directory is emptied)."""
+    if output is None:
+        return
+    out = os.path.realpath(os.fspath(output))
+    for path in inputs:
+        real = os.path.realpath(os.fspath(path))
+        if real == out or real.startswith(out.rstrip(os.sep) + os.sep):
+            held = "is" if real == out else "holds"
+            raise InputError(
+                f"{what} '{os.fspath(output)}' {held} the input file '{os.fspath(path)}': "
+                f"the input is read while the {what} is written; write to another path")
 
 
 #: partitions one output may have: each is an open file while writing (pyarrow.dataset's

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, VAEAugmentError, columns_note, label_column
+from vae_augment.errors import SchemaError, VAEAugmentError, label_column
 from vae_augment.io import schema_difference  # re-exported: the Beam transforms use it
 from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
 
@@ -201,8 +201,7 @@ def score_table(
     scoring.check_options(method=method, unseen=unseen, k=k)
     enc = artifact.encoding
     if enc.label not in table.column_names:
-        raise SchemaError(f"{label_column(enc.label, model=True)} not found. "
-                          f"Columns: {columns_note(table.column_names)}")
+        raise SchemaError(enc.label_not_found(table.column_names))
     _check_labels(enc, table)
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
