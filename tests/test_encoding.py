@@ -151,6 +151,10 @@ def test_int_labels(n_classes):
     assert enc.classes == list(range(n_classes))
     back = roundtrip(enc, t)
     assert back.column("label").equals(t.column("label"))
+    assert enc.class_index(1) == 1 and enc.class_index(np.int64(1)) == 1
+    assert enc.class_index("1") == 1 and enc.class_index(1.0) == 1
+    with pytest.raises(SchemaError, match=r"class True is not one of the model's classes"):
+        enc.class_index(True)  # True == 1 in Python, but not the int class 1
 
 
 def _float_table(n=400, seed=0):

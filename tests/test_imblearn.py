@@ -352,6 +352,10 @@ def test_sparse_input_gets_spike_indicators_for_its_zeros():
 
     assert len(spikes(X)) == 6
     assert spikes(X.toarray()) == [] and spikes(X, spike_share=0.0) == []
+    # a DataFrame of sparse columns is sparse input too; one dense column makes it dense
+    frame = pd.DataFrame.sparse.from_spmatrix(X, columns=[f"c{i}" for i in range(6)])
+    assert len(spikes(frame)) == 6
+    assert spikes(frame.assign(c0=frame["c0"].sparse.to_dense())) == []
 
 
 def test_save_writes_a_model_directory_with_its_settings(tmp_path, capsys):

@@ -350,6 +350,9 @@ class Encoding:
                 out[:, k] = r.ties
         return out
 
+    def _bool_classes(self) -> bool:
+        return any(isinstance(c, (bool, np.bool_)) for c in self._class_index)
+
     def class_index(self, value: Any) -> int:
         """The index of class `value`; accepts the value, its string form, a NumPy scalar
         or UTF-8 bytes (``b"yes"``, as a tf.data stream's labels hold them)."""
@@ -357,6 +360,9 @@ class Encoding:
             value = value.item()
         if isinstance(value, (bytes, bytearray)) and bytes(value) not in self._class_index:
             value = bytes(value).decode("utf-8", "surrogateescape")
+        if isinstance(value, bool) and not self._bool_classes():
+            # True == 1 in Python, but True is not the int class 1
+            raise SchemaError(f"class {value!r} is not one of the model's classes {self.classes}")
         if value in self._class_index:
             return self._class_index[value]
         for c, i in self._class_index.items():

@@ -56,7 +56,8 @@ LABEL_COLUMN = "__vae_augment_label__"
 
 # The product's defaults, read from `TrainConfig` so the two can never drift apart.
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-#: `spike_share` for SciPy sparse X when the parameter is None (its default)
+#: `spike_share` for sparse X (a SciPy sparse matrix, or a DataFrame whose every column is
+#: sparse) when the parameter is None (its default)
 SPARSE_SPIKE_SHARE = 0.25
 # TrainConfig fields exposed as hyperparameters (`seed` comes from `random_state`).
 _TRAIN_PARAMS = (
@@ -67,6 +68,15 @@ _TRAIN_PARAMS = (
     "guide_quantile", "image_likelihood", "float_tensors", "class_balance",
     "condition_every_layer", "dequantize", "spike_share",
 )
+
+
+def _sparse_input(X, pd) -> bool:
+    """A SciPy sparse matrix, or a DataFrame whose every column is sparse
+    (``pd.DataFrame.sparse.from_spmatrix``, ``pd.get_dummies(sparse=True)`` alone)."""
+    if sparse.issparse(X):
+        return True
+    return (_is_dataframe(X) and X.shape[1] > 0
+            and all(isinstance(t, pd.SparseDtype) for t in X.dtypes))
 
 
 class VAEOverSampler(BaseOverSampler):
@@ -96,8 +106,8 @@ class VAEOverSampler(BaseOverSampler):
             num_components, guide_iterations, guide_depth, guide_quantile, image_likelihood,
             float_tensors, class_balance, condition_every_layer, dequantize, spike_share:
             the `TrainConfig` fields of the same names, with the same defaults, except
-            ``spike_share=None``: `SPARSE_SPIKE_SHARE` (0.25) when X is a SciPy sparse matrix,
-            whose columns are mostly zeros (without an indicator for its zeros, a column's
+            ``spike_share=None``: `SPARSE_SPIKE_SHARE` (0.25) when X is a SciPy sparse matrix
+            or a DataFrame whose every column is sparse (``pd.SparseDtype``), whose columns are mostly zeros (without an indicator for its zeros, a column's
             few non-zeros are mostly lost: 0.15 non-zeros a synthetic row against 1.05 a real
             one, on a 5 % dense matrix), else `TrainConfig`'s 0.
         exclude: columns not to model (null in synthetic rows). Column labels of a
@@ -393,7 +403,7 @@ class VAEOverSampler(BaseOverSampler):
         train_kwargs = {name: getattr(self, name) for name in _TRAIN_PARAMS if name in _DEFAULTS}
         train_kwargs["hidden"] = tuple(self.hidden)  # TrainConfig checks the widths
         if self.spike_share is None:
-            train_kwargs["spike_share"] = (SPARSE_SPIKE_SHARE if sparse.issparse(X)
+            train_kwargs["spike_share"] = (SPARSE_SPIKE_SHARE if _sparse_input(X, pd)
                                            else _DEFAULTS["spike_share"])
         with global_rng_preserved():  # process-wide seeding: threads train one at a time
             artifact = api.fit(
