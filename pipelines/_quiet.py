@@ -181,15 +181,53 @@ class _StderrWithoutUserErrors:
         return getattr(self._stream, name)
 
 
+def _import_tensorflow_quietly(stderr: _StderrWithoutUserErrors) -> None:
+    """Imports TensorFlow and sets up its CPU device with what C++ writes to fd 2 sent to
+    /dev/null, while `stderr` (this worker's `sys.stderr`) writes to the real stderr: the
+    CLI's way (`vae_augment.cli.silence_native_stderr`), but swapping the stream inside the
+    filter, not `sys.stderr`, because the model loads in a background thread while others
+    may print (a traceback printed then escaped the filter)."""
+    inner = stderr._stream
+    try:
+        if inner.fileno() != 2:
+            import tensorflow  # noqa: F401
+            return
+    except (AttributeError, OSError, ValueError):
+        import tensorflow  # noqa: F401
+        return
+    inner.flush()
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    stderr._stream = os.fdopen(os.dup(real), "w", buffering=1, encoding=inner.encoding,
+                               errors=inner.errors)
+    try:
+        import tensorflow as tf
+
+        tf.constant(0.0).numpy()  # the device's own start-up lines
+    finally:
+        stderr._stream.flush()
+        os.dup2(real, 2)
+        os.close(real)
+        temporary, stderr._stream = stderr._stream, inner
+        temporary.close()
+
+
 def _quiet_this_worker() -> None:
     """In a worker subprocess (this module imported as its Beam plugin): our errors' log
-    records and printed tracebacks dropped. (TensorFlow is not imported here to silence its
-    start-up lines: a worker that imported it and then failed before using it aborted at
-    exit, "terminate called ... exception not rethrown", in 2 of 5 runs.)"""
+    records and printed tracebacks dropped, and TensorFlow's C++ start-up lines (each worker
+    printed 3-6) silenced when a model first loads (`_import_tensorflow_quietly`). TensorFlow
+    is not imported here: a worker that imported it and then failed before using it aborted
+    at exit, "terminate called ... exception not rethrown", in 2 of 5 runs."""
     import sys
 
+    from vae_augment.beam._shared import TENSORFLOW_IMPORTER
+
     quiet_user_errors()
-    sys.stderr = _StderrWithoutUserErrors(sys.stderr)
+    stderr = _StderrWithoutUserErrors(sys.stderr)
+    sys.stderr = stderr
+    TENSORFLOW_IMPORTER[0] = lambda: _import_tensorflow_quietly(stderr)
 
 
 @contextlib.contextmanager

@@ -107,11 +107,22 @@ def model_meta(model_dir):
     return read_artifact_meta(local_model_dir(model_dir))
 
 
+#: how this process imports TensorFlow before a model loads, when TensorFlow is not imported
+#: yet: None (a plain import) unless set. The jobs in `pipelines` set it in their local worker
+#: subprocesses, to an import with TensorFlow's C++ start-up lines (which ignore
+#: TF_CPP_MIN_LOG_LEVEL) silenced, as the CLI imports it.
+TENSORFLOW_IMPORTER = [None]
+
+
 class _LoadedModel:
     """What `Shared` keeps alive in a worker: the artifact and, on first use, its sampler."""
 
     def __init__(self, model_dir: str):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import sys
+
+        if TENSORFLOW_IMPORTER[0] is not None and "tensorflow" not in sys.modules:
+            TENSORFLOW_IMPORTER[0]()
         from vae_augment.artifact import load_artifact
 
         self.artifact = load_artifact(local_model_dir(model_dir))
