@@ -89,6 +89,41 @@ def test_windowed_input_is_refused_in_one_line(mixed_artifact, mixed_table):
     _ = tables | ScoreAnomalies(str(mixed_artifact))
 
 
+@pytest.mark.parametrize("elements", ["none", "empty_table"])
+def test_balance_classes_on_no_rows_emits_no_rows(mixed_artifact, mixed_table, elements):
+    """A model applied to no rows (an empty PCollection, or empty tables: an empty file or
+    shard) adds none, as `api.balance` with a model writes an empty output; it failed
+    with "the input has no rows with a label". The dead-letter form too."""
+    empty = mixed_table.slice(0, 0)
+    source = [] if elements == "none" else [empty]
+    bal = BalanceClasses(str(mixed_artifact), "label", {"c": 500})
+
+    def check(tables):
+        tables = [as_table(t) for t in tables]
+        if sum(t.num_rows for t in tables):
+            raise BeamAssertException(f"rows from no rows: {[t.num_rows for t in tables]}")
+        for t in tables:
+            if not t.schema.equals(bal.output_schema, check_metadata=False):
+                raise BeamAssertException(f"schema {t.schema}")
+
+    with BeamTestPipeline(runner=RUNNER) as p:
+        tables = p | beam.Create(source, reshuffle=False).with_output_types(pa.Table)
+        assert_that(tables | "Plain" >> bal, check, label="CheckPlain")
+        good, bad = tables | "DL" >> BalanceClasses(str(mixed_artifact), "label"
+                                                    ).with_exception_handling()
+        assert_that(good, check, label="CheckGood")
+        assert_that(bad, lambda got: None if not got else (_ for _ in ()).throw(
+            BeamAssertException(f"dead letters {got}")), label="CheckBad")
+
+
+def test_balance_classes_with_a_label_null_in_every_row_says_so(mixed_artifact, mixed_table):
+    nulls = mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
+                                   pa.nulls(mixed_table.num_rows, pa.string()))
+    with pytest.raises(Exception, match=r"`label` column 'label' is null in every row"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            _ = p | beam.Create([nulls]) | BalanceClasses(str(mixed_artifact), "label")
+
+
 def test_an_empty_counts_pcollection_is_named(mixed_artifact):
     with pytest.raises(Exception, match=r"the `counts` PCollection is empty: it must hold "
                                         r"exactly one \{class: rows\} dict"):

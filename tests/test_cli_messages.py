@@ -45,9 +45,28 @@ def test_clashing_new_columns_and_empty_inputs_are_named(tmp_path, capsys, mixed
     assert code == 2 and "the latent and the score columns are both named 'anomaly_score'" in err
     empty = tmp_path / "empty.parquet"
     pq.write_table(mixed_table.slice(0, 0), empty)
-    code, _, err = run(["balance", empty, tmp_path / "b.parquet", "--label", "label",
-                        "--model-dir", mixed_artifact], capsys)
+    # applying a model to no rows writes no rows, with the output schema (it said "the
+    # input has no rows" and exit 2); training on them, or a report of them, is the error
+    code, out, err = run(["balance", empty, tmp_path / "b.parquet", "--label", "label",
+                          "--model-dir", mixed_artifact, "--sampling-strategy", '{"c": 500}'],
+                         capsys)
+    assert code == 0 and "wrote 0 rows" in out, err
+    written = pq.read_table(tmp_path / "b.parquet")
+    assert written.num_rows == 0
+    assert written.schema.equals(pq.read_schema(mixed_parquet).append(
+        pa.field("is_synthetic", pa.bool_(), nullable=False)), check_metadata=True)
+    code, _, err = run(["balance", empty, tmp_path / "b2.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact, "--report", tmp_path / "r"], capsys)
+    assert code == 2 and err.strip() == ("vae-augment: error: the input has no rows: --report "
+                                         "has nothing to evaluate")
+    code, _, err = run(["balance", empty, tmp_path / "b3.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact, "--sampling-strategy", '{"zz": 5}'],
+                       capsys)
+    assert code == 2 and "`--sampling-strategy` names class 'zz', which the model" in err
+    code, _, err = run(["balance", empty, tmp_path / "b4.parquet", "--label", "label",
+                        "--model-dir", tmp_path / "new_model"], capsys)
     assert code == 2 and err.strip() == "vae-augment: error: the input has no rows"
+    assert not (tmp_path / "b2.parquet").exists() and not (tmp_path / "b4.parquet").exists()
     nulls = tmp_path / "nulls.parquet"
     pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
                                           pa.nulls(mixed_table.num_rows, pa.string())), nulls)

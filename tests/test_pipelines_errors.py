@@ -398,19 +398,36 @@ def test_score_job_column_errors_name_its_own_flags(tmp_path, mixed_artifact, mi
     assert sorted(os.listdir(tmp_path)) == []
 
 
-def test_balance_job_on_an_input_of_no_rows_says_so(tmp_path, mixed_artifact, mixed_table,
-                                                     capsys):
-    """It said "need at least 2 classes to balance, got []"; the CLI says the input has no
-    rows."""
+def test_balance_job_on_an_input_of_no_rows_writes_empty_parts(tmp_path, mixed_artifact,
+                                                               mixed_table, mixed_parquet,
+                                                               capsys):
+    """It failed ("the input has no rows with a label"): a model applied to no rows adds
+    none, as the CLI's balance with --model-dir writes an empty output; a label null in
+    every row is still the CLI's error."""
     from pipelines import main
     from pipelines.balance import run
 
     pq.write_table(mixed_table.slice(0, 0), tmp_path / "empty.parquet")
     assert main("pipelines.balance", run, balance_args(tmp_path / "empty.parquet",
                                                        tmp_path / "o", mixed_artifact),
+                uses_tensorflow=False) == 0
+    capsys.readouterr()
+    files = sorted(os.listdir(tmp_path / "o"))
+    assert files == ["real-00000-of-00001.parquet", "synthetic-00000-of-00001.parquet"]
+    want = pq.read_schema(mixed_parquet).append(
+        pa.field("is_synthetic", pa.bool_(), nullable=False))
+    for f in files:
+        t = pq.read_table(tmp_path / "o" / f)
+        assert t.num_rows == 0 and t.schema.equals(want, check_metadata=True), t.schema
+    nulls = mixed_table.set_column(mixed_table.schema.get_field_index("label"), "label",
+                                   pa.nulls(mixed_table.num_rows, pa.string()))
+    pq.write_table(nulls, tmp_path / "nulls.parquet")
+    assert main("pipelines.balance", run, balance_args(tmp_path / "nulls.parquet",
+                                                       tmp_path / "o2", mixed_artifact),
                 uses_tensorflow=False) == 2
-    assert "the input has no rows with a label" in one_line_error(capsys, "pipelines.balance")
-    assert sorted(os.listdir(tmp_path)) == ["empty.parquet"]
+    assert "`--label` column 'label' is null in every row" in one_line_error(
+        capsys, "pipelines.balance")
+    assert not (tmp_path / "o2").exists()
 
 
 def test_a_partitioned_balance_of_no_synthetic_rows_reads_back_whole(

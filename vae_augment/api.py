@@ -16,7 +16,7 @@ from vae_augment.artifact import (
     load_artifact,
     save_artifact,
 )
-from vae_augment.balancing import SamplingStrategy, samples_to_generate
+from vae_augment.balancing import SamplingStrategy, check_strategy_form, samples_to_generate
 from vae_augment.errors import (
     ArtifactError,
     InputError,
@@ -288,13 +288,17 @@ def class_counts(inputs, label: str) -> dict[Any, int]:
     return counts
 
 
-def labelled_counts(inputs, label: str) -> dict[Any, int]:
+def labelled_counts(inputs, label: str, *, allow_empty: bool = False) -> dict[Any, int]:
     """`class_counts`, with an `InputError` / `SchemaError` when no row has a label (as
-    `fit` says it): the input has no rows, or its label is null in every row."""
+    `fit` says it): the input has no rows, or its label is null in every row. With
+    `allow_empty` an input of no rows at all is ``{}`` (applying an existing model to it
+    writes an empty output); a label null in every row is still an error."""
     counts = class_counts(inputs, label)
     if not counts:
         paths = resolve_inputs(inputs)
         if sum(pq.ParquetFile(p).metadata.num_rows for p in paths) == 0:
+            if allow_empty:
+                return {}
             raise InputError("the input has no rows")
         raise SchemaError(f"{label_column(label)} is null in every row")
     return counts
@@ -420,7 +424,11 @@ def balance(
             raise SchemaError(
                 f"input {_inputs_named(paths)} does not match the schema {where} was trained "
                 f"on: {schema_difference(art.encoding.schema, schema) or 'a field differs'}")
-        counts = labelled_counts(paths, label)
+        # an input of no rows is balanced by adding nothing: the output is empty, with the
+        # output schema (a shard of a partitioned table may be empty)
+        counts = labelled_counts(paths, label, allow_empty=True)
+        if not counts:
+            sampling_strategy = check_strategy_form(sampling_strategy, art.encoding)
         unknown = [c for c in counts if c not in art.encoding.classes]
         if unknown:
             holder = f"the model in '{model_dir}'" if model is None else "the given model"
@@ -435,7 +443,7 @@ def balance(
         # the input's counts: the encoding's are another table's with `encoding=` statistics
         counts = early
     counts = {c: counts.get(c, 0) for c in art.encoding.classes if counts.get(c, 0) > 0}
-    generate = samples_to_generate(counts, sampling_strategy)
+    generate = samples_to_generate(counts, sampling_strategy) if counts else {}
     # the input's schema, metadata included (the model's may carry its training file's)
     out_schema = output_schema(schema)
     sampler = Sampler(art)

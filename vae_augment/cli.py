@@ -456,7 +456,7 @@ def cmd_sample(args) -> int:
 def cmd_balance(args) -> int:
     from vae_augment.api import balance, labelled_counts
     from vae_augment.balancing import parse_sampling_strategy
-    from vae_augment.errors import VAEAugmentError
+    from vae_augment.errors import InputError, VAEAugmentError
 
     if args.report:
         from vae_augment.evaluation import check_report_dir
@@ -469,12 +469,22 @@ def cmd_balance(args) -> int:
     if args.utility_splits < 1:
         raise VAEAugmentError(f"--utility-splits must be a whole number of at least 1, got "
                               f"{args.utility_splits}")
-    counts = labelled_counts(args.input, args.label)
-    strategy = parse_sampling_strategy(args.sampling_strategy, classes=list(counts))
     # an existing artifact is sampled as it is: its training flags are ignored, and said so
     from vae_augment.artifact import holds_artifact
 
-    kw = None if args.model_dir and holds_artifact(args.model_dir) else _fit_kwargs(args)
+    has_model = bool(args.model_dir) and holds_artifact(args.model_dir)
+    # with a model, an input of no rows gets an empty output (nothing to balance); training
+    # on it, or a report of it, is an error
+    try:
+        counts = labelled_counts(args.input, args.label, allow_empty=has_model and not args.report)
+    except InputError as exc:
+        if has_model and args.report:
+            raise InputError(f"{exc}: --report has nothing to evaluate") from None
+        raise
+    # no rows: a JSON strategy's keys are checked against the model's classes by `balance`
+    strategy = parse_sampling_strategy(args.sampling_strategy,
+                                       classes=list(counts) if counts else None)
+    kw = None if has_model else _fit_kwargs(args)
     ignored = _ignored_train_flags(args) if kw is None else []
     if ignored:
         print(f"vae-augment: warning: {args.model_dir} exists, so balance samples that model "

@@ -26,7 +26,7 @@ from vae_augment.beam._shared import warm_up as _load_in_background
 from vae_augment.beam.counting import CountClasses, require_global_window
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
 from vae_augment.beam.rows import BadRows, as_table, label_problems, with_flag
-from vae_augment.errors import InputError, SchemaError, check_seed
+from vae_augment.errors import SchemaError, check_seed, label_column
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts", "own_output_schema"]
 
@@ -38,15 +38,21 @@ class BalancedParts(NamedTuple):
     synthetic: beam.PCollection
 
 
-def generation_counts(counts: dict[Any, int], classes, sampling_strategy) -> dict[Any, int]:
-    """Rows to generate per class from the data's counts, exactly as `api.balance` decides."""
+def generation_counts(counts: dict[Any, int], classes, sampling_strategy,
+                      rows: int | None = None, label: str | None = None) -> dict[Any, int]:
+    """Rows to generate per class from the data's counts, exactly as `api.balance` decides:
+    nothing for an input of no rows; with `rows` (the input's rows, null labels included)
+    and `label`, a `SchemaError` when rows exist but the label is null in every one."""
     unknown = [c for c in counts if c not in classes]
     if unknown:
         raise SchemaError(f"input has classes {unknown} the model does not know (known: {classes})")
     present = {c: counts.get(c, 0) for c in classes if counts.get(c, 0) > 0}
-    if not present:  # "need at least 2 classes to balance, got []" said it obliquely
-        raise InputError("the input has no rows with a label (no rows at all, or the label "
-                         "is null in every row)")
+    if not present:
+        if rows:  # as `api.balance` says it
+            raise SchemaError(f"{label_column(label or 'label')} is null in every row")
+        # no rows (an empty input or shard): nothing to balance, as `api.balance` with a
+        # model writes an empty output
+        return {}
     return samples_to_generate(present, sampling_strategy)
 
 
@@ -203,8 +209,11 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         else:
             real, bad = checked, None
         counts = real | "Count" >> CountClasses(self._label)
+        rows = (real | "RowsPerTable" >> beam.Map(lambda t: as_table(t).num_rows)
+                | "Rows" >> beam.CombineGlobally(sum))
         to_generate = counts | "ToGenerate" >> beam.Map(
-            generation_counts, list(enc.classes), self._strategy
+            generation_counts, list(enc.classes), self._strategy,
+            rows=beam.pvalue.AsSingleton(rows), label=self._label,
         )
         synthetic = beam.pvalue.PBegin(tables.pipeline) | "Synthetic" >> GenerateSynthetic(
             self._model_dir, to_generate, self._seed, rows_per_shard=self._rows_per_shard,
