@@ -124,6 +124,43 @@ def test_balance_classes_with_a_label_null_in_every_row_says_so(mixed_artifact, 
             _ = p | beam.Create([nulls]) | BalanceClasses(str(mixed_artifact), "label")
 
 
+def test_scoring_takes_a_variable_length_image_column_as_the_cli_does(mixed_artifact,
+                                                                        mixed_table):
+    """A list<uint8> image column whose rows hold the model's 64 values was refused whole
+    ("expected a fixed-size list of 64 numbers"; the CLI's score without --dead-letter
+    took it); a row of another length goes to the dead letters naming the column, or
+    fails the pipeline, as in the CLI. The output keeps the input's list type."""
+    from .test_cli_score import _variable_length_images
+
+    var = _variable_length_images(mixed_table)
+    ragged = _variable_length_images(mixed_table, short=(3,))
+    transform = ScoreAnomalies(str(mixed_artifact))
+    transform.check_input_schema(var.schema)  # what pipelines.score checks first
+    want = transform.output_schema(var.schema)
+    assert want.field("img").type == pa.list_(pa.uint8())
+
+    def check_good(tables):
+        t = pa.concat_tables([as_table(x) for x in tables])
+        if not t.schema.equals(want) or t.num_rows != mixed_table.num_rows - 1:
+            raise BeamAssertException(f"{t.num_rows} rows of {t.schema}")
+
+    def check_bad(bad):
+        errors = [b.error for b in bad]
+        if errors != ["column 'img' has lists of another length than the model's 64 values "
+                      "(row 3 of the table)"]:
+            raise BeamAssertException(str(errors))
+
+    with BeamTestPipeline(runner=RUNNER) as p:
+        good, bad = (p | beam.Create([ragged]) | ScoreAnomalies(str(mixed_artifact))
+                     .with_exception_handling())
+        assert_that(good, check_good, label="Good")
+        assert_that(bad, check_bad, label="Bad")
+    with pytest.raises(Exception, match=r"column 'img' has lists of another length than the "
+                                        r"model's 64 values \(1 row; the first is row 3\)"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            _ = p | beam.Create([ragged]) | EncodeLatent(str(mixed_artifact))
+
+
 def test_an_empty_counts_pcollection_is_named(mixed_artifact):
     with pytest.raises(Exception, match=r"the `counts` PCollection is empty: it must hold "
                                         r"exactly one \{class: rows\} dict"):

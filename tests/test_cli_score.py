@@ -434,8 +434,9 @@ def test_an_image_column_of_another_size_is_an_error_naming_it(capsys, tmp_path,
     i = mixed_table.schema.get_field_index("img")
     small = mixed_table.set_column(i, "img", pa.FixedSizeListArray.from_arrays(
         pa.array(img[:, :49].reshape(-1)), 49))
-    with pytest.raises(SchemaError, match="column 'img' has type .*49.*expected a fixed-size "
-                                          "list of 64 numbers"):
+    with pytest.raises(SchemaError, match=r"column 'img' has type .*49.*expected a list of 64 "
+                                          r"numbers \(a fixed-size list, or a list with 64 "
+                                          r"values in every row\)"):
         scoring.anomaly_scores(artifact, small)
     src = tmp_path / "small.parquet"
     pq.write_table(small, src)
@@ -600,3 +601,54 @@ def test_another_tables_model_is_named_as_the_likely_cause(capsys, tmp_path, mix
     code, _, err = run(capsys, "score", tmp_path / "nolabel.parquet", tmp_path / "o.parquet",
                        "--model-dir", mixed_artifact)
     assert code == 2 and "label column 'label' not found" in err and "another table" not in err
+
+
+def _variable_length_images(table: pa.Table, short: tuple[int, ...] = ()) -> pa.Table:
+    """`table` with its image column as a variable-length list<uint8> (64 values a row; the
+    rows `short` 10)."""
+    img = np.stack(table.column("img").to_numpy(zero_copy_only=False))
+    rows = [list(r) for r in img]
+    for i in short:
+        rows[i] = rows[i][:10]
+    i = table.schema.get_field_index("img")
+    return table.set_column(i, pa.field("img", pa.list_(pa.uint8())),
+                            pa.array(rows, pa.list_(pa.uint8())))
+
+
+def test_a_variable_length_image_column_is_scored_with_and_without_dead_letters(
+        capsys, tmp_path, mixed_table, mixed_artifact):
+    """A list<uint8> image column whose rows all hold the model's 64 values was scored
+    without --dead-letter and refused whole with it ("expected a fixed-size list of 64
+    numbers"); a row of another length goes to the dead letter, naming the column and row,
+    and the output keeps the input's schema exactly."""
+    fixed, var, ragged = (tmp_path / f"{n}.parquet" for n in ("fixed", "var", "ragged"))
+    pq.write_table(mixed_table, fixed)
+    pq.write_table(_variable_length_images(mixed_table), var)
+    pq.write_table(_variable_length_images(mixed_table, short=(3, 200)), ragged)
+    code, _, err = run(capsys, "score", fixed, tmp_path / "f.parquet", "--model-dir",
+                       mixed_artifact)
+    assert code == 0, err
+    want = pq.read_table(tmp_path / "f.parquet").column("anomaly_score")
+    for extra in ([], ["--dead-letter", tmp_path / "v.jsonl"]):
+        out = tmp_path / f"v{len(extra)}.parquet"
+        code, _, err = run(capsys, "score", var, out, "--model-dir", mixed_artifact, *extra)
+        assert code == 0, err
+        got = pq.read_table(out)
+        assert got.schema.equals(pq.read_schema(var).append(
+            pa.field("anomaly_score", pa.float32(), False)), check_metadata=True)
+        assert got.column("anomaly_score").equals(want)
+    code, _, err = run(capsys, "score", ragged, tmp_path / "r.parquet", "--model-dir",
+                       mixed_artifact, "--dead-letter", tmp_path / "r.jsonl")
+    assert code == 0, err
+    bad = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert [b["error"] for b in bad] == [
+        f"column 'img' has lists of another length than the model's 64 values (row {i} of "
+        f"the input)" for i in (3, 200)]
+    got = pq.read_table(tmp_path / "r.parquet")
+    assert got.num_rows == mixed_table.num_rows - 2
+    assert got.schema.equals(pq.read_schema(ragged).append(
+        pa.field("anomaly_score", pa.float32(), False)), check_metadata=True)
+    code, _, err = run(capsys, "score", ragged, tmp_path / "r2.parquet", "--model-dir",
+                       mixed_artifact)
+    assert code == 2 and ("column 'img' has lists of another length than the model's 64 values "
+                          "(2 rows; the first is row 3)") in err

@@ -498,13 +498,12 @@ class Encoding:
                 return (f"column '{s.name}' has type {t}, which does not match the model's "
                         f"categories (type {self.schema.field(s.name).type})")
             if s.kind == "tensor":
+                # as `encode` takes it: a variable-length list too, its rows' lengths
+                # checked per row (a row of another length is that row's fault)
                 storage = t.storage_type if isinstance(t, pa.ExtensionType) else t
                 size = int(np.prod(s.shape))
-                if not (pa.types.is_fixed_size_list(storage) and storage.list_size == size
-                        and (pa.types.is_integer(storage.value_type)
-                             or pa.types.is_floating(storage.value_type))):
-                    return (f"column '{s.name}' has type {t}, expected a fixed-size list of "
-                            f"{size} numbers")
+                if not _takes_tensor_type(storage, size):
+                    return _tensor_type_message(s.name, t, size)
         if self.label not in schema.names:
             return self.label_not_found(schema.names)
         t = schema.field(self.label).type
@@ -996,16 +995,27 @@ def _chain_depth(pairs) -> int:
     return max(1, max((depth(i, {i}) for i in rights), default=1))
 
 
+def _takes_tensor_type(t: pa.DataType, size: int) -> bool:
+    """Whether a tensor column of `size` values can be read from a column of (storage)
+    type `t`: a fixed-size list of `size` numbers, or a variable-length list (or large list)
+    of numbers, whose rows' lengths are checked per row (`_check_tensor_sizes`)."""
+    return ((pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t))
+            and (pa.types.is_integer(t.value_type) or pa.types.is_floating(t.value_type))
+            and (not pa.types.is_fixed_size_list(t) or t.list_size == size))
+
+
+def _tensor_type_message(name: str, t: pa.DataType, size: int) -> str:
+    return (f"column '{name}' has type {t}, expected a list of {size} numbers (a fixed-size "
+            f"list, or a list with {size} values in every row)")
+
+
 def _check_tensor_sizes(name: str, col: pa.Array, size: int) -> None:
     """Raises `SchemaError` naming tensor column `name` unless `col` is a list of numbers with
     `size` values in each (non-null) row: a fixed-size list of another size or a column of
     another type whole, a variable-length list by its rows of another length."""
     t = col.type
-    if not ((pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t))
-            and (pa.types.is_integer(t.value_type) or pa.types.is_floating(t.value_type))
-            and (not pa.types.is_fixed_size_list(t) or t.list_size == size)):
-        raise SchemaError(f"column '{name}' has type {t}, expected a fixed-size list of {size} "
-                          f"numbers")
+    if not _takes_tensor_type(t, size):
+        raise SchemaError(_tensor_type_message(name, t, size))
     if not pa.types.is_fixed_size_list(t):
         wrong = pc.list_value_length(col).fill_null(size).to_numpy(zero_copy_only=False) != size
         if wrong.any():
