@@ -395,7 +395,8 @@ def test_dead_letter_takes_the_bad_rows_and_the_rest_are_scored(capsys, tmp_path
                             "--dead-letter", dl, "--quiet")
     assert code == 0, err
     assert json.loads(stdout)["bad_rows"] == 3
-    assert "3 row(s) could not be scored" in err
+    done = "scored" if command == "score" else "encoded"
+    assert f"3 row(s) could not be {done}" in err
     lines = [json.loads(line) for line in dl.read_text().splitlines()]
     assert [line["row"]["label"] for line in lines] == [labels[3], None, "no-such-class"]
     assert "never-seen" in lines[0]["error"] and lines[0]["row"]["s"] == "never-seen"
@@ -648,6 +649,10 @@ def test_a_variable_length_image_column_is_scored_with_and_without_dead_letters(
     assert got.num_rows == mixed_table.num_rows - 2
     assert got.schema.equals(pq.read_schema(ragged).append(
         pa.field("anomaly_score", pa.float32(), False)), check_metadata=True)
+    code, _, err = run(capsys, "encode", ragged, tmp_path / "e.parquet", "--model-dir",
+                       mixed_artifact, "--dead-letter", tmp_path / "e.jsonl")
+    assert code == 0 and "2 row(s) could not be encoded" in err, err  # it said "scored"
+    assert pq.read_table(tmp_path / "e.parquet").num_rows == mixed_table.num_rows - 2
     code, _, err = run(capsys, "score", ragged, tmp_path / "r2.parquet", "--model-dir",
                        mixed_artifact)
     assert code == 2 and ("column 'img' has lists of another length than the model's 64 values "

@@ -149,7 +149,8 @@ def score_file(
         os.remove(dead_letter)  # an earlier run's, replaced (overwrite): none this time
     if bad_lines:
         _write_lines(dead_letter, bad_lines)
-        print(f"vae-augment: warning: {len(bad_lines)} row(s) could not be scored; they are "
+        done = "scored" if score_column is not None else "encoded"
+        print(f"vae-augment: warning: {len(bad_lines)} row(s) could not be {done}; they are "
               f"left out of '{output}' and written to '{dead_letter}'", file=sys.stderr)
     return w.rows_written
 
