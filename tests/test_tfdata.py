@@ -806,3 +806,37 @@ def test_readme_names_every_argument_of_the_tf_data_functions():
     for name in ["read_parquet", "synthetic_dataset", "balance", "augment_fn"]:
         for arg in inspect.signature(getattr(tfdata, name)).parameters:
             assert arg in section, (name, arg)
+
+
+def test_read_parquet_takes_a_variable_length_image_column_as_scoring_does(
+        tmp_path, mixed_table, mixed_parquet, mixed_model):
+    """A list<uint8> image column (which `score` and the Beam transforms take) was refused
+    ("which tf.data feature dicts do not support"): with `image_shape` metadata it reads as
+    the fixed-size list does, so `balance` takes it; a row of another length is a
+    SchemaError naming the column and the row's position in the input; without a shape, one
+    line saying what to do."""
+    from .test_cli_score import _variable_length_images
+
+    var, ragged = tmp_path / "var.parquet", tmp_path / "ragged.parquet"
+    pq.write_table(_variable_length_images(mixed_table), var)
+    pq.write_table(_variable_length_images(mixed_table, short=(70, 90)), ragged)
+    fixed = tfdata.read_parquet(str(mixed_parquet), 64)
+    got = tfdata.read_parquet(str(var), 64)
+    assert got.element_spec == fixed.element_spec
+    for a, b in zip(fixed, got):
+        np.testing.assert_array_equal(a["img"].numpy(), b["img"].numpy())
+    rows = sum(int(tf.shape(b["label"])[0])
+               for b in tfdata.balance(got, mixed_model, label_key="label", seed=0,
+                                       batch_size=256))
+    assert rows > mixed_table.num_rows
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"column 'img' has lists of another length than its 64 values "
+                             r"\(image_shape \[8, 8\]\) \(2 rows of this batch; the first is "
+                             r"row 70 of the input\)"):
+        list(tfdata.read_parquet(str(ragged), 64))
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(_variable_length_images(mixed_table).replace_schema_metadata(None), plain)
+    with pytest.raises(SchemaError, match=r"column 'img' is a variable-length list "
+                                          r"\(list<element: uint8>\), and tf.data needs its "
+                                          r"row shape: give it `image_shape` metadata"):
+        tfdata.read_parquet(str(plain), 64)

@@ -21,6 +21,9 @@ Column types
     fixed_size_list<T>[n]     T, shape from the    every element filled as T
     / fixed_shape_tensor      ``image_shape``
                               metadata or ``[n]``
+    list<T> (numeric)         T, shape from the    every element filled as T
+                              ``image_shape``      (a row of another length is
+                              metadata (required)  an error naming it)
     null                      tf.float32           NaN
     ========================  ===================  =================================
 

@@ -42,6 +42,13 @@ class _Column:
             self.kind = "tensor"
             self.shape = tuple(int(s) for s in tensor_shape(field, schema))
             t = t.value_type
+        elif ((pa.types.is_list(t) or pa.types.is_large_list(t))
+              and (pa.types.is_integer(t.value_type) or pa.types.is_floating(t.value_type))):
+            # images stored as variable-length lists (as the scoring commands take them):
+            # the row shape is the `image_shape` metadata's, each row's length checked
+            self.kind = "tensor"
+            self.shape = _list_shape(field, schema)
+            t = t.value_type
         if pa.types.is_null(t) and self.kind == "scalar":
             self.kind = "null"
             self.np_dtype = np.dtype(np.float32)
@@ -77,6 +84,26 @@ class _Column:
         import tensorflow as tf
 
         return tf.TensorSpec([None, *self.shape], self.tf_dtype, name=None)
+
+
+def _list_shape(field: pa.Field, schema: pa.Schema) -> tuple[int, ...]:
+    """The row shape of a variable-length list column: its field's ``image_shape``
+    metadata, else the schema's; a `SchemaError` without one."""
+    for meta in (field.metadata, schema.metadata):
+        if meta and b"image_shape" in meta:
+            raw = meta[b"image_shape"].decode(errors="replace")
+            try:
+                shape = tuple(int(x) for x in raw.replace("x", ",").split(",") if x.strip())
+            except ValueError:
+                shape = ()
+            if not shape or min(shape) < 1:
+                raise SchemaError(f"column '{field.name}': `image_shape` metadata {raw!r} is "
+                                  f"not a comma-separated list of positive ints")
+            return shape
+    raise SchemaError(
+        f"column '{field.name}' is a variable-length list ({field.type}), and tf.data needs "
+        f"its row shape: give it `image_shape` metadata (field or schema), cast it to a "
+        f"fixed-size list, or leave it out with `columns=`")
 
 
 def fill_value(dtype) -> Any:
@@ -146,8 +173,9 @@ def _element_spec(cols: list[_Column], masks: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- real stream
-def _arrow_column_to_numpy(col, c: _Column) -> tuple[np.ndarray, np.ndarray]:
-    """One Arrow column -> (values with nulls filled, null mask) as numpy."""
+def _arrow_column_to_numpy(col, c: _Column, first_row: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One Arrow column -> (values with nulls filled, null mask) as numpy. `first_row`: the
+    position of its first row in the input (for an error naming a row)."""
     import pyarrow.compute as pc
 
     if isinstance(col, pa.ChunkedArray):
@@ -166,7 +194,20 @@ def _arrow_column_to_numpy(col, c: _Column) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(col, pa.ExtensionArray):
             col = col.storage
         size = int(np.prod(c.shape)) if c.shape else 0
-        child = col.values.slice(col.offset * size, n * size)
+        if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            lengths = pc.list_value_length(col).fill_null(size).to_numpy(zero_copy_only=False)
+            wrong = lengths != size
+            if wrong.any():
+                many = int(wrong.sum())
+                raise SchemaError(
+                    f"column '{c.name}' has lists of another length than its {size} values "
+                    f"(image_shape {list(c.shape)}) ({many} row{'s' if many != 1 else ''} of "
+                    f"this batch; the first is row {first_row + int(np.argmax(wrong))} of the "
+                    f"input)")
+            child = pc.list_flatten(col.fill_null(pa.scalar([0] * size, col.type))
+                                    if col.null_count else col)
+        else:
+            child = col.values.slice(col.offset * size, n * size)
         values = child.to_numpy(zero_copy_only=False)
         if child.null_count:
             raise SchemaError(f"tensor column '{c.name}' has null elements inside a tensor")
@@ -184,11 +225,12 @@ def _arrow_column_to_numpy(col, c: _Column) -> tuple[np.ndarray, np.ndarray]:
     return col.to_numpy(zero_copy_only=False).astype(c.np_dtype, copy=False), mask
 
 
-def _record_batch_to_numpy(batch: pa.Table, cols: list[_Column], masks: list[str]):
+def _record_batch_to_numpy(batch: pa.Table, cols: list[_Column], masks: list[str],
+                           first_row: int = 0):
     out: dict[str, np.ndarray] = {}
     want = set(masks)
     for c in cols:
-        values, mask = _arrow_column_to_numpy(batch.column(c.name), c)
+        values, mask = _arrow_column_to_numpy(batch.column(c.name), c, first_row)
         out[c.name] = values
         if c.name in want:
             out[c.name + NULL_MASK_SUFFIX] = mask
@@ -248,14 +290,16 @@ def read_parquet(
 
     def generate():
         pending: pa.Table | None = None
+        done = 0  # rows yielded: a bad row is named by its position in the input
         for rb in iter_batches(files, batch_size=bs, columns=names):
             t = pa.Table.from_batches([rb]).cast(read_schema_)
             pending = t if pending is None else pa.concat_tables([pending, t])
             while pending.num_rows >= bs:
-                yield _record_batch_to_numpy(pending.slice(0, bs), cols, masks)
+                yield _record_batch_to_numpy(pending.slice(0, bs), cols, masks, done)
                 pending = pending.slice(bs)
+                done += bs
         if pending is not None and pending.num_rows:
-            yield _record_batch_to_numpy(pending, cols, masks)
+            yield _record_batch_to_numpy(pending, cols, masks, done)
 
     ds = tf.data.Dataset.from_generator(generate, output_signature=_element_spec(cols, masks))
     # the files' footers give the length: `len(ds)`, and Keras shows progress bars and ends an
