@@ -17,26 +17,98 @@ import pyarrow as pa
 from vae_augment.tablerows import _rng, _subsample, _take
 
 __all__ = ["feature_matrix", "distance_to_closest", "filter_near_copies", "NearCopyIndex",
-           "EXACT_TOLERANCE"]
+           "EXACT_TOLERANCE", "FEATURE_MAX_CATEGORIES", "category_buckets", "wide_categories"]
 
 # float32 encoding noise: rows closer than this are treated as exact copies
 EXACT_TOLERANCE = 1e-5
 
 
-def feature_matrix(encoding, table: pa.Table | pa.RecordBatch) -> np.ndarray:
-    """Rows of `table` (label not needed) as float32 points in the comparison space."""
+#: the most one-hot features a categorical column brings to the evaluation's classifiers
+#: (C2ST, the utility classifiers): a column with more categories (one a model was fitted on
+#: with a raised ``max_categories``) keeps a feature for each of its
+#: ``FEATURE_MAX_CATEGORIES - 1`` most frequent categories and one shared by the rest, as
+#: scikit-learn's ``OneHotEncoder(max_categories=...)`` buckets infrequent categories. The
+#: default ``max_categories`` of a fit, so a table of ordinary columns is not bucketed; a
+#: 5,000-value column one-hot made the classifiers' 5,000 features take minutes.
+#: (Distances, `distance_to_closest`, keep every category: they use sparse features.)
+FEATURE_MAX_CATEGORIES = 200
+
+
+def wide_categories(encoding, max_categories: int = FEATURE_MAX_CATEGORIES) -> dict[str, int]:
+    """{column: categories} of the categorical columns with more than `max_categories`
+    categories (the ones `category_buckets` buckets)."""
+    return {s.name: int(s.n_categories) for s in encoding.categorical
+            if s.n_categories > max_categories}
+
+
+def category_buckets(encoding, tables, max_categories: int = FEATURE_MAX_CATEGORIES
+                     ) -> dict[str, np.ndarray]:
+    """For each categorical column with more than `max_categories` categories, the map
+    category code -> one-hot feature: the ``max_categories - 1`` categories most frequent in
+    `tables` (ties: the lower code) get a feature each, the others share the last. `{}`
+    when no column is that wide. Pass it to `feature_matrix` (``buckets=``)."""
+    wide = [(j, s) for j, s in enumerate(encoding.categorical)
+            if s.n_categories > max_categories]
+    if not wide:
+        return {}
+    counts = {s.name: np.zeros(s.n_categories, np.int64) for _, s in wide}
+    for table in tables:
+        if table.num_rows == 0:
+            continue
+        cat = encoding.encode(table, with_label=False)["cat"]
+        for j, s in wide:
+            counts[s.name] += np.bincount(cat[:, j], minlength=s.n_categories)
+    out = {}
+    for _, s in wide:
+        order = np.argsort(-counts[s.name], kind="stable")
+        m = np.full(s.n_categories, max_categories - 1, np.int64)
+        m[order[: max_categories - 1]] = np.arange(max_categories - 1)
+        out[s.name] = m
+    return out
+
+
+def feature_matrix(encoding, table: pa.Table | pa.RecordBatch, *, buckets=None,
+                   sparse: bool = False):
+    """Rows of `table` (label not needed) as float32 points in the comparison space.
+
+    `buckets` (`category_buckets`) caps the one-hot width of the columns it names; `sparse`
+    returns a `scipy.sparse` CSR matrix (the same values), for columns of many categories."""
     x = encoding.encode(table, with_label=False)
     n = len(x["num"])
     parts = [x["num"].astype(np.float32), x["nulls"].astype(np.float32)]
+    onehots = []
     for j, s in enumerate(encoding.categorical):
-        onehot = np.zeros((n, s.n_categories), np.float32)
-        onehot[np.arange(n), x["cat"][:, j]] = 1.0 / np.sqrt(2.0)
+        codes, width = x["cat"][:, j], s.n_categories
+        if buckets and s.name in buckets:
+            codes, width = buckets[s.name][codes], int(buckets[s.name].max()) + 1
+        if sparse:
+            onehots.append((codes, width))
+            continue
+        onehot = np.zeros((n, width), np.float32)
+        onehot[np.arange(n), codes] = 1.0 / np.sqrt(2.0)
         parts.append(onehot)
     for i, _ in enumerate(encoding.tensors):
         t = x[f"tensor_{i}"].reshape(n, -1).astype(np.float32)
         parts.append(t / np.sqrt(t.shape[1]))
     n_cols = max(1, len(encoding.numeric) + len(encoding.categorical) + len(encoding.tensors))
-    return np.concatenate(parts, axis=1) / np.sqrt(n_cols)
+    if not sparse:
+        return np.concatenate(parts, axis=1) / np.sqrt(n_cols)
+    import scipy.sparse as sp
+
+    scale = np.float32(1.0 / np.sqrt(n_cols))
+    blocks = [sp.csr_matrix(np.concatenate(parts[:2], axis=1) * scale)]
+    for codes, width in onehots:
+        value = np.full(n, np.float32(1.0 / np.sqrt(2.0)) * scale, np.float32)
+        blocks.append(sp.csr_matrix((value, (np.arange(n), codes)), shape=(n, width)))
+    blocks += [sp.csr_matrix(t * scale) for t in parts[2:]]
+    return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+
+def _sparse_features(encoding) -> bool:
+    """Distances use sparse features when a categorical column has more categories than
+    `FEATURE_MAX_CATEGORIES`: the same distances, without a dense one-hot of thousands of
+    columns (a dense 5,000-wide matrix made the nearest-neighbour search take minutes)."""
+    return bool(wide_categories(encoding))
 
 
 def distance_to_closest(
@@ -52,13 +124,15 @@ def distance_to_closest(
     out = np.full(query.num_rows, np.inf, np.float64)
     if query.num_rows == 0 or reference.num_rows == 0:
         return out
+    sparse = _sparse_features(encoding)
     if not by_class:
-        nn = NearestNeighbors(n_neighbors=1).fit(feature_matrix(encoding, reference))
-        return nn.kneighbors(feature_matrix(encoding, query))[0][:, 0]
+        nn = NearestNeighbors(n_neighbors=1).fit(
+            feature_matrix(encoding, reference, sparse=sparse))
+        return nn.kneighbors(feature_matrix(encoding, query, sparse=sparse))[0][:, 0]
     ref_y = encoding.encode(reference)["y"]
     q_y = encoding.encode(query)["y"]
-    ref_x = feature_matrix(encoding, reference)
-    q_x = feature_matrix(encoding, query)
+    ref_x = feature_matrix(encoding, reference, sparse=sparse)
+    q_x = feature_matrix(encoding, query, sparse=sparse)
     for c in np.unique(q_y):
         ref_rows = ref_y == c
         if not ref_rows.any():
@@ -84,14 +158,16 @@ class NearCopyIndex:
 
         self.encoding = encoding
         self.rows = reference.num_rows
-        self._nn = (NearestNeighbors(n_neighbors=1).fit(feature_matrix(encoding, reference))
-                    if self.rows else None)
+        self._sparse = _sparse_features(encoding)
+        self._nn = (NearestNeighbors(n_neighbors=1).fit(
+            feature_matrix(encoding, reference, sparse=self._sparse)) if self.rows else None)
 
     def distances(self, query: pa.Table | pa.RecordBatch) -> np.ndarray:
         """For each row of `query`, the distance to its nearest indexed row (inf: none)."""
         if self._nn is None or query.num_rows == 0:
             return np.full(query.num_rows, np.inf)
-        return self._nn.kneighbors(feature_matrix(self.encoding, query))[0][:, 0]
+        return self._nn.kneighbors(
+            feature_matrix(self.encoding, query, sparse=self._sparse))[0][:, 0]
 
     def keep(self, query: pa.Table | pa.RecordBatch, min_distance: float) -> np.ndarray:
         """[n] bool: the rows of `query` farther than `min_distance` (at least
