@@ -43,7 +43,9 @@ def c2st_auc(
     cannot give the synthetic rows away) and the class is a one-hot feature (so a synthetic
     row that looks like another class is caught). At most `max_rows` rows per side are used.
     Features are `privacy.feature_matrix` (quantile-normal numerics, one-hot categories,
-    scaled tensors); a gradient-boosting classifier is scored with 5-fold stratified
+    scaled tensors; a column of more than `privacy.FEATURE_MAX_CATEGORIES` categories keeps a
+    feature for each of its most frequent ones in the compared rows and one for the rest);
+    a gradient-boosting classifier is scored with 5-fold stratified
     cross-validated ROC AUC. 0.5 means indistinguishable (ideal), 1.0 means every synthetic
     row is recognisable. Values well below 0.5 are a warning too: they appear when synthetic
     rows are copies of real rows (a copy in the training folds votes against its twin).
@@ -70,7 +72,7 @@ def c2st_auc(
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from vae_augment.privacy import feature_matrix
+    from vae_augment.privacy import category_buckets, feature_matrix
 
     if max_rows < 10:
         raise VAEAugmentError(f"`max_rows` must be at least 10, got {max_rows}")
@@ -106,9 +108,12 @@ def c2st_auc(
             f"C2ST needs at least 5 comparable rows on each side (same classes), got "
             f"real={n_r}, synthetic={n_s}"
         )
+    # a column of more than FEATURE_MAX_CATEGORIES categories: its most frequent ones in
+    # these rows (both sides) a feature each, the rest one (thousands of features took minutes)
+    buckets = category_buckets(encoding, (real, synthetic))
     parts = []
     for t in (real, synthetic):
-        x = feature_matrix(encoding, t)
+        x = feature_matrix(encoding, t, buckets=buckets)
         if use_label:
             x = np.concatenate([x, _label_onehot(encoding, t)], axis=1)
         parts.append(x)
@@ -134,10 +139,16 @@ def c2st_min_leaf(n_rows: int) -> int:
 
 
 def _detection(encoding, real, synthetic, y_real, y_syn, seed, max_rows=5000):
+    from vae_augment.privacy import FEATURE_MAX_CATEGORIES, wide_categories
+
     out: dict[str, Any] = {
         "c2st_auc": None, "classifier": "HistGradientBoostingClassifier, 5-fold CV ROC AUC",
         "max_rows": max_rows, "per_class": {},
     }
+    wide = wide_categories(encoding)
+    if wide:  # each such column's most frequent categories a feature, the rest one
+        out["bucketed_columns"] = {name: {"categories": n, "features": FEATURE_MAX_CATEGORIES}
+                                   for name, n in wide.items()}
     try:
         out["c2st_auc"] = c2st_auc(encoding, real, synthetic, seed=seed, max_rows=max_rows)
     except VAEAugmentError as exc:
