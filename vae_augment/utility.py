@@ -8,7 +8,9 @@ The classifiers' feature space (`FEATURES`):
 * ``standard`` (the default): the protocol of the public baselines (`../shared/BASELINES.md`)
   and of most scikit-learn pipelines: numbers (integer and float columns, and each element
   of a tensor column) median-imputed and standardised, other columns (strings, dictionaries,
-  booleans) most-frequent-imputed and one-hot, fitted on real-train; SMOTE interpolates
+  booleans) most-frequent-imputed and one-hot, fitted on real-train (a column of more than
+  `privacy.FEATURE_MAX_CATEGORIES` values keeps a feature for each of its most frequent ones
+  and one for the rest: `OneHotEncoder(max_categories=...)`); SMOTE interpolates
   there, `LogisticRegression(max_iter=3000)`.
 * ``encoding``: the model's encoding of the columns (numbers mapped to normal quantiles, null
   indicators, one-hot categories; `privacy.feature_matrix`), standardised for logistic
@@ -78,6 +80,7 @@ class StandardFeatures:
         self._num_kept: np.ndarray | None = None
         self._cat_kept: np.ndarray | None = None
         self._num_div: np.ndarray | None = None
+        self._is_number: dict[str, bool] = {}  # by column: a number part (else one-hot)
 
     @property
     def n_features_in(self) -> int:
@@ -87,10 +90,13 @@ class StandardFeatures:
     def _parts(self, table) -> tuple[np.ndarray, np.ndarray]:
         n = table.num_rows
         nums, cats = [], []
+        self._is_number = {}
         for name in self.columns:
             col = table.column(name).combine_chunks()
             if isinstance(col, pa.ExtensionArray):
                 col = col.storage
+            self._is_number[name] = pa.types.is_fixed_size_list(col.type) or _is_number(
+                col.type)
             if pa.types.is_fixed_size_list(col.type):
                 size = col.type.list_size
                 flat = col.flatten() if not col.null_count else col.fill_null(
@@ -142,10 +148,30 @@ class StandardFeatures:
             self._num = make_pipeline(SimpleImputer(strategy="median"),
                                       StandardScaler()).fit(kept / self._num_div)
         if self._cat_kept.any():
+            from vae_augment.privacy import FEATURE_MAX_CATEGORIES
+
+            # a column of more than FEATURE_MAX_CATEGORIES values keeps a feature for each of
+            # its most frequent ones in real-train and one for the rest (and for a value
+            # real-train lacks); an ordinary column is one-hot as with handle_unknown="ignore"
             self._cat = make_pipeline(
                 SimpleImputer(strategy="most_frequent"),
-                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False,
+                              max_categories=FEATURE_MAX_CATEGORIES),
             ).fit(cat[:, self._cat_kept])
+
+    def bucketed(self) -> dict[str, int]:
+        """{column: its values in real-train} of the columns whose infrequent values share
+        one feature (more than `privacy.FEATURE_MAX_CATEGORIES` values; after `fit`)."""
+        if self._cat is None:
+            return {}
+        onehot = self._cat[-1]
+        names = [n for n, kept in zip(self._cat_names(), self._cat_kept) if kept]
+        return {name: len(values) for name, values, rare in zip(
+            names, onehot.categories_, onehot.infrequent_categories_) if rare is not None}
+
+    def _cat_names(self) -> list[str]:
+        """The names of the columns `_parts` puts in its second (one-hot) part, in order."""
+        return [name for name, is_num in self._is_number.items() if not is_num]
 
     def transform(self, table) -> np.ndarray:
         return self._transform(*self._parts(table))
@@ -256,7 +282,7 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
     from imblearn.over_sampling import SMOTE, RandomOverSampler
 
     from vae_augment.balancing import samples_to_generate
-    from vae_augment.privacy import feature_matrix
+    from vae_augment.privacy import FEATURE_MAX_CATEGORIES, category_buckets, feature_matrix
 
     rng = _rng(seed, 3)
     y_tr = encoding.encode(train)["y"]
@@ -288,11 +314,20 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
             out["skipped"] = "no feature column has a value in any real-train row"
             return out
         featurize = standard.transform
+        bucketed = standard.bucketed()
     else:
+        # a column of more than FEATURE_MAX_CATEGORIES categories: a feature for each of its
+        # most frequent ones in real-train, one for the rest
+        buckets = category_buckets(encoding, (train,))
+        bucketed = {name: len(m) for name, m in buckets.items()}
+
         def featurize(rows):
-            return feature_matrix(encoding, rows)
+            return feature_matrix(encoding, rows, buckets=buckets)
         x_tr = featurize(train)
     x_te = featurize(test)
+    if bucketed:  # each such column's most frequent values in real-train a feature, the rest one
+        out["bucketed_columns"] = {name: {"categories": n, "features": FEATURE_MAX_CATEGORIES}
+                                   for name, n in bucketed.items()}
     counts = {c: int((y_tr == c).sum()) for c in present}
     # the minority: the rarest real-train class that real-test has rows of to score (with
     # fewer than two such classes, the rarest of real-train, whose F1 is then None)
