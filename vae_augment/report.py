@@ -327,8 +327,23 @@ def _detection_html(h, det) -> None:
              "it is noisy.</p>")
     if det.get("skipped"):
         h.append(f"<p>Skipped: {html.escape(det['skipped'])}</p>")
+    _bucketed_html(h, det, "the compared rows")
     rows = [["all classes", det["c2st_auc"]]] + [[c, v] for c, v in det["per_class"].items()]
     h.append(_table(["rows", "C2ST AUC"], rows))
+
+
+def _bucketed_html(h, section, where: str) -> None:
+    """The columns of many categories whose rare ones share one classifier feature."""
+    cols = section.get("bucketed_columns") or {}
+    if not cols:
+        return
+    k = next(iter(cols.values()))["features"]
+    names = ", ".join(f"<code>{html.escape(c)}</code> ({v['categories']} categories)"
+                      for c, v in cols.items())
+    h.append(f"<p class='muted'>Columns with more than {k} categories are one-hot as their "
+             f"{k - 1} most frequent categories in {where} and one feature for all the others "
+             f"(as scikit-learn's <code>OneHotEncoder(max_categories={k})</code>): "
+             f"{names}.</p>")
 
 
 #: how each utility feature space reads in the report (reports before session 30 used the
@@ -360,6 +375,7 @@ def _utility_html(h, util, report, images) -> None:
                 "If the generator was trained on all of REAL, it saw the real-test rows and "
                 "these figures are optimistic; pass a holdout for a clean estimate. ")
              + "</p>")
+    _bucketed_html(h, util, "real-train")
     if util.get("real_train_rows", 0) > util.get("train_rows", 0):
         h.append(f"<p class='muted'>The classifiers were trained on a stratified random "
                  f"{util['train_rows']} of the {util['real_train_rows']} real-train rows "
