@@ -36,9 +36,16 @@ FEATURE_MAX_CATEGORIES = 200
 
 def wide_categories(encoding, max_categories: int = FEATURE_MAX_CATEGORIES) -> dict[str, int]:
     """{column: categories} of the categorical columns with more than `max_categories`
-    categories (the ones `category_buckets` buckets)."""
+    values (the ones `category_buckets` buckets; null, when a column has it, is one of its
+    categories)."""
     return {s.name: int(s.n_categories) for s in encoding.categorical
-            if s.n_categories > max_categories}
+            if _is_wide(s, max_categories)}
+
+
+def _is_wide(spec, max_categories: int) -> bool:
+    """More values than `max_categories`, null not counted: a column a default fit models
+    (200 values, and nulls) is never bucketed."""
+    return len(spec.vocab or []) > max_categories
 
 
 def category_buckets(encoding, tables, max_categories: int = FEATURE_MAX_CATEGORIES
@@ -47,8 +54,7 @@ def category_buckets(encoding, tables, max_categories: int = FEATURE_MAX_CATEGOR
     category code -> one-hot feature: the ``max_categories - 1`` categories most frequent in
     `tables` (ties: the lower code) get a feature each, the others share the last. `{}`
     when no column is that wide. Pass it to `feature_matrix` (``buckets=``)."""
-    wide = [(j, s) for j, s in enumerate(encoding.categorical)
-            if s.n_categories > max_categories]
+    wide = [(j, s) for j, s in enumerate(encoding.categorical) if _is_wide(s, max_categories)]
     if not wide:
         return {}
     counts = {s.name: np.zeros(s.n_categories, np.int64) for _, s in wide}
