@@ -4,6 +4,7 @@ import base64
 import json
 import math
 import re
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -1234,3 +1235,141 @@ def test_a_nan_is_traced_to_its_input_by_column_not_by_message(two_samples):
     assert err.value.column == name
     again = pickle.loads(pickle.dumps(err.value))
     assert type(again) is NonFiniteError and again.column == name and str(again) == str(err.value)
+
+
+# ------------------------------------------------------------- session 34: many categories
+def _with_zips(two_samples, n_values=400):
+    """The two samples with a 'zip' column of `n_values` Zipf-ish values (more than the
+    classifiers' FEATURE_MAX_CATEGORIES), and an encoding that models it as a category."""
+    a, b = two_samples
+    rng = np.random.default_rng(0)
+    p = 1.0 / np.arange(1, n_values + 1) ** 0.5
+    p /= p.sum()
+
+    def zips(n):
+        return pa.array([f"z{v:03d}" for v in rng.choice(n_values, n, p=p)])
+
+    real, syn = a.append_column("zip", zips(a.num_rows)), b.append_column("zip", zips(b.num_rows))
+    enc = fit_encoding(pa.concat_tables([real, syn]), "label", max_categories=1000)
+    assert next(s for s in enc.categorical if s.name == "zip").n_categories > 200
+    return real, syn, enc
+
+
+def test_classifier_features_of_a_column_of_many_categories_are_capped(two_samples,
+                                                                       monkeypatch):
+    """C2ST and both utility feature spaces one-hot a column of more categories than
+    FEATURE_MAX_CATEGORIES as its most frequent ones plus one for the rest (a 5,000-value
+    column made 5,000 features and a report of minutes); the report says so."""
+    import sklearn.model_selection
+    from sklearn.linear_model import LogisticRegression
+
+    from vae_augment import detection, privacy, utility
+
+    FEATURE_MAX_CATEGORIES = 200  # noqa: N806 (privacy.FEATURE_MAX_CATEGORIES, checked last)
+    real, syn, enc = _with_zips(two_samples)
+    zip_values = next(s for s in enc.categorical if s.name == "zip").n_categories
+    width = sum(min(s.n_categories, FEATURE_MAX_CATEGORIES) for s in enc.categorical) \
+        + 2 * len(enc.numeric) + 3  # numbers, their null flags, the label one-hot
+    seen = []
+    cvp = sklearn.model_selection.cross_val_predict
+
+    def spy(clf, x, *args, **kwargs):
+        seen.append(x.shape[1])
+        return cvp(clf, x, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn.model_selection, "cross_val_predict", spy)
+    assert 0.0 <= detection.c2st_auc(enc, real, syn, seed=0, max_rows=300) <= 1.0
+    assert seen and max(seen) <= width
+    # the section names the bucketed column (the classifier itself is checked above)
+    monkeypatch.setattr(detection, "c2st_auc", lambda *a, **k: 0.5)
+    y_r, y_s = enc.encode(real)["y"], enc.encode(syn)["y"]
+    det = detection._detection(enc, real, syn, y_r, y_s, seed=0)
+    assert det["bucketed_columns"] == {"zip": {"categories": zip_values,
+                                               "features": FEATURE_MAX_CATEGORIES}}
+
+    class Recording(LogisticRegression):  # a cheap stand-in that records its features
+        def fit(self, x, y, sample_weight=None):
+            seen.append(x.shape[1])
+            return super().fit(x, y, sample_weight)
+
+    monkeypatch.setattr(utility, "_classifiers", lambda seed, features="standard": {
+        "logistic_regression": lambda: Recording(max_iter=50),
+        "gradient_boosting": lambda: Recording(max_iter=50)})
+    train, test = real.slice(0, 450), real.slice(450)
+    for features in utility.FEATURES:
+        seen.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # max_iter=50 does not converge
+            out = utility._utility(enc, train, test, syn, y_s, seed=0, max_rows=20000,
+                                   features=features)
+        assert len(seen) == 8 and max(seen) <= width
+        assert out["bucketed_columns"]["zip"]["features"] == FEATURE_MAX_CATEGORIES
+        assert out["bucketed_columns"]["zip"]["categories"] > FEATURE_MAX_CATEGORIES
+    standard = utility.StandardFeatures(enc)
+    standard.fit(train)
+    assert standard.bucketed().keys() == {"zip"}
+    # a value real-train lacks goes to the shared column (the last of the one-hot)
+    unseen = train.slice(0, 2).set_column(train.schema.get_field_index("zip"), "zip",
+                                          pa.array(["never seen", "z000"]))
+    x = standard.transform(unseen)
+    assert x[0, -1] == 1.0 and x[1, -1] == 0.0
+    assert privacy.FEATURE_MAX_CATEGORIES == FEATURE_MAX_CATEGORIES
+
+
+def test_ordinary_columns_are_not_bucketed(two_samples, same_report):
+    """Columns of at most FEATURE_MAX_CATEGORIES categories: features as before, no note."""
+    from vae_augment import utility
+    from vae_augment.privacy import category_buckets, feature_matrix
+
+    a, b = two_samples
+    enc = fit_encoding(pa.concat_tables([a, b]), "label")
+    assert category_buckets(enc, (a, b)) == {}
+    assert feature_matrix(enc, a, buckets={}).shape == feature_matrix(enc, a).shape
+    assert "bucketed_columns" not in same_report["detection"]
+    assert "bucketed_columns" not in same_report["utility"]
+    assert utility.StandardFeatures(enc).fit(a).bucketed() == {}
+
+
+def test_distances_with_many_categories_are_the_dense_ones(two_samples):
+    """The privacy distances keep every category (no bucketing: two different rare values
+    are not copies) and use sparse features: the same distances as the dense one-hot."""
+    import scipy.sparse as sp
+
+    from vae_augment.privacy import distance_to_closest, feature_matrix
+
+    real, syn, enc = _with_zips(two_samples)
+    dense, sparse = feature_matrix(enc, syn), feature_matrix(enc, syn, sparse=True)
+    assert sp.issparse(sparse) and sparse.shape == dense.shape
+    np.testing.assert_allclose(sparse.toarray(), dense, atol=1e-7)
+    d = distance_to_closest(enc, real, syn)
+    from sklearn.neighbors import NearestNeighbors
+
+    y_r, y_s = enc.encode(real)["y"], enc.encode(syn)["y"]
+    xr = feature_matrix(enc, real)
+    for c in np.unique(y_s):
+        nn = NearestNeighbors(n_neighbors=1).fit(xr[y_r == c])
+        np.testing.assert_allclose(d[y_s == c], nn.kneighbors(dense[y_s == c])[0][:, 0],
+                                   atol=1e-5)
+    # a copy is at distance 0; the same row with another rare zip is not a copy
+    copy = real.slice(10, 1)
+    assert distance_to_closest(enc, real, copy)[0] <= 1e-5
+    other = copy.set_column(copy.schema.get_field_index("zip"), "zip",
+                            pa.array(["z399" if copy.column("zip")[0].as_py() != "z399"
+                                      else "z398"]))
+    assert distance_to_closest(enc, real.slice(10, 1), other)[0] > 0.1
+
+
+def test_a_column_of_200_values_and_nulls_is_not_bucketed(two_samples):
+    """The cap counts values, not the null category: what a default fit models stays whole."""
+    from vae_augment.privacy import category_buckets, wide_categories
+
+    a, _ = two_samples
+    values = [f"v{i % 200}" if i % 7 else None for i in range(a.num_rows)]
+    table = a.append_column("v", pa.array(values))
+    enc = fit_encoding(table, "label", max_categories=1000)
+    assert next(s for s in enc.categorical if s.name == "v").n_categories == 201
+    assert wide_categories(enc) == {} and category_buckets(enc, (table,)) == {}
+    more = a.append_column("v", pa.array([f"v{i % 201}" for i in range(a.num_rows)]))
+    enc = fit_encoding(more, "label", max_categories=1000)
+    assert wide_categories(enc) == {"v": 201}
+    assert category_buckets(enc, (more,))["v"].max() == 199
