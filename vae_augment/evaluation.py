@@ -319,7 +319,10 @@ def evaluate(
     * ``utility``: logistic regression and gradient boosting (scikit-learn defaults) trained
       on real-train alone, with random oversampling, with SMOTE, and with the synthetic rows
       (vae_augment), scored on real-test: balanced accuracy, macro F1, minority-class F1 and
-      average precision, in the feature space `utility_features` names.
+      average precision, in the feature space `utility_features` names. In both sections a
+      column of more than `privacy.FEATURE_MAX_CATEGORIES` (200) values (one the model was
+      fitted on with a higher ``max_categories``) is one-hot as its 199 most frequent
+      values and one feature for the rest; ``bucketed_columns`` names such columns.
     * ``privacy``: distance to the closest real-train row of the same class for synthetic
       rows vs real-test rows, and the exact-copy rate against every real row.
     * ``model`` (with `model`): ELBO and importance-weighted bound on real-test, KL per latent
