@@ -15,6 +15,7 @@ scores it.
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -58,8 +59,9 @@ def _tv_complement(a: pa.Array, b: pa.Array) -> float:
     na, nb = sum(pa_.values()), sum(pb_.values())
     if na == 0 or nb == 0:
         return 1.0 if na == nb else 0.0
-    keys = set(pa_) | set(pb_)
-    return float(1.0 - 0.5 * sum(abs(pa_.get(k, 0) / na - pb_.get(k, 0) / nb) for k in keys))
+    keys = sorted(set(pa_) | set(pb_))  # a fixed order: the same sum in every process
+    return float(1.0 - 0.5 * math.fsum(abs(pa_.get(k, 0) / na - pb_.get(k, 0) / nb)
+                                       for k in keys))
 
 
 def _numeric_values(col: pa.Array) -> np.ndarray:
