@@ -497,6 +497,17 @@ def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
     row = out.filter(pc.equal(out.column("s"), "never-seen"))
     assert np.isposinf(row.column("anomaly_score").to_numpy()).all()
     assert np.isnan(np.asarray(row.column("latent").combine_chunks().flatten())).all()
+    # --marginal: the label is not read, so the unknown label's row is scored too
+    summary = score.run(["--input", str(src), "--output", str(tmp_path / "o3"), "--model-dir",
+                         str(mixed_artifact), "--marginal", "--dead-letter",
+                         str(tmp_path / "bad3"), "--runner", RUNNER])
+    out = read_dir(tmp_path / "o3")
+    assert out.num_rows == 119 and summary["bad_rows"] == 1
+    assert "zz" in out.column("label").to_pylist()
+    assert np.isfinite(out.column("anomaly_score").to_numpy()).all()
+    with pytest.raises(VAEAugmentError, match="`--marginal` scores rows without their label"):
+        score.run(["--input", str(src), "--output", str(tmp_path / "o4"), "--model-dir",
+                   str(mixed_artifact), "--marginal", "--latent", "--runner", RUNNER])
 
 
 def test_balance_job_errors(beam_inputs, mixed_artifact, tmp_path, capsys):
@@ -536,3 +547,26 @@ def test_score_wrong_schema_goes_to_dead_letter_or_fails(mixed_artifact, mixed_t
     with pytest.raises(Exception, match="does not match the schema the model was trained on"):
         with BeamTestPipeline(runner=RUNNER) as p:
             _ = p | beam.Create([wrong_type]) | ScoreAnomalies(str(mixed_artifact))
+
+
+def test_score_anomalies_marginal_takes_tables_without_a_label(mixed_artifact, mixed_table):
+    art = load_artifact(str(mixed_artifact))
+    table = mixed_table.slice(0, 120).drop(["label"])
+    want = scoring.anomaly_scores(art, mixed_table.slice(0, 120), marginal=True)
+    step = ScoreAnomalies(str(mixed_artifact), marginal=True)
+    step.check_input_schema(table.schema)  # no label column: fine when marginal
+    with pytest.raises(VAEAugmentError, match="column 'label' not found"):
+        ScoreAnomalies(str(mixed_artifact)).check_input_schema(table.schema)
+    with BeamTestPipeline(runner=RUNNER) as p:
+        good, bad = (p | beam.Create([table.slice(0, 50), table.slice(50)])
+                     | step.with_exception_handling())
+
+        def check(tables):
+            got = concat(sorted(tables, key=lambda t: t.num_rows, reverse=True))
+            np.testing.assert_allclose(got.column("anomaly_score").to_numpy(),
+                                       np.concatenate([want[50:], want[:50]]), rtol=1e-5,
+                                       atol=1e-4)
+
+        assert_that(good, check, label="good")
+        assert_that(bad, lambda items: None if not items else (_ for _ in ()).throw(
+            BeamAssertException(f"bad rows {items}")), label="bad")

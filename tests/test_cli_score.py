@@ -657,3 +657,57 @@ def test_a_variable_length_image_column_is_scored_with_and_without_dead_letters(
                        mixed_artifact)
     assert code == 2 and ("column 'img' has lists of another length than the model's 64 values "
                           "(2 rows; the first is row 3)") in err
+
+
+def test_marginal_scores_need_no_label_and_mix_the_classes_by_their_shares(artifact,
+                                                                         mixed_table):
+    """-log sum_c p(c) p(x | c): the per-class scores (each row labelled c in turn) mixed by
+    the training shares; the label column's values, nulls or absence change nothing."""
+    from scipy.special import logsumexp
+
+    table = mixed_table.slice(0, 60)
+    enc = artifact.encoding
+    counts = np.array([enc.class_counts[c] for c in enc.classes], np.float64)
+    for method in ("elbo", "iwae"):
+        per_class = np.stack([
+            scoring.anomaly_scores(artifact, table.set_column(
+                table.schema.get_field_index("label"), "label", pa.array([c] * 60)),
+                method=method, k=4)
+            for c in enc.classes], axis=1).astype(np.float64)
+        want = -logsumexp(np.log(counts / counts.sum()) - per_class, axis=1)
+        got = scoring.anomaly_scores(artifact, table, method=method, k=4, marginal=True)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+        # no label column, or a null one: the same scores (conditional scores are NaN there)
+        np.testing.assert_array_equal(
+            scoring.anomaly_scores(artifact, table.drop(["label"]), method=method, k=4,
+                                   marginal=True), got)
+        nulls = table.set_column(table.schema.get_field_index("label"), "label",
+                                 pa.nulls(60, pa.string()))
+        assert np.isnan(scoring.anomaly_scores(artifact, nulls, method=method, k=4)).all()
+        np.testing.assert_array_equal(
+            scoring.anomaly_scores(artifact, nulls, method=method, k=4, marginal=True), got)
+    with pytest.raises(Exception, match="`marginal` must be True or False"):
+        scoring.anomaly_scores(artifact, table, marginal="yes")
+
+
+def test_score_marginal_from_the_cli_on_rows_without_a_label(capsys, tmp_path, mixed_table,
+                                                             mixed_artifact, artifact):
+    data = tmp_path / "nolabel.parquet"
+    pq.write_table(mixed_table.drop(["label"]), data)
+    out = tmp_path / "o.parquet"
+    code, stdout, _ = run(capsys, "score", data, out, "--model-dir", mixed_artifact,
+                          "--marginal", "--dead-letter", tmp_path / "bad.jsonl")
+    assert code == 0 and json.loads(stdout)["marginal"] is True
+    got = pq.read_table(out)
+    np.testing.assert_array_equal(
+        got.column("anomaly_score").to_numpy(),
+        scoring.anomaly_scores(artifact, mixed_table, marginal=True))
+    assert got.drop(["anomaly_score"]).equals(pq.read_table(data))
+    code, _, err = run(capsys, "score", data, tmp_path / "o2.parquet", "--model-dir",
+                       mixed_artifact, "--marginal", "--latent")
+    assert code == 2 and "--marginal` scores rows without their label, and latent means " \
+                         "need it" in err
+    # without --marginal the missing label is the error it was
+    code, _, err = run(capsys, "score", data, tmp_path / "o3.parquet", "--model-dir",
+                       mixed_artifact)
+    assert code == 2 and "label column 'label' not found" in err

@@ -480,7 +480,7 @@ class Encoding:
                     f"this another table's model?")
         return msg
 
-    def type_problem(self, schema: pa.Schema) -> str | None:
+    def type_problem(self, schema: pa.Schema, *, label: bool = True) -> str | None:
         """The first column (named) of tables of `schema` that `encode` would refuse whole: a
         modelled column or the label missing, or of a type it cannot take; None when every
         one can be encoded. Looser than the training schema, as `encode` is: any integer or
@@ -504,6 +504,8 @@ class Encoding:
                 size = int(np.prod(s.shape))
                 if not _takes_tensor_type(storage, size):
                     return _tensor_type_message(s.name, t, size)
+        if not label:  # marginal anomaly scores: the label is not read
+            return None
         if self.label not in schema.names:
             return self.label_not_found(schema.names)
         t = schema.field(self.label).type

@@ -97,6 +97,28 @@ def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
     return out
 
 
+def _marginal_per_row(artifact, table, fn) -> np.ndarray:
+    """-log sum_c p(c) exp(-fn(x, c)) per row of `table`, whatever its label (absent or
+    null too): `fn`, a per-row -log p(x | c) estimate, is taken under every class c, and the
+    classes weigh by their shares of the training rows."""
+    from scipy.special import logsumexp
+
+    enc = artifact.encoding
+    counts = np.asarray([enc.class_counts[c] for c in enc.classes], np.float64)
+    with np.errstate(divide="ignore"):
+        log_prior = np.log(counts / counts.sum())
+    x = enc.encode(table, with_label=False, extrapolate=True)
+    n = table.num_rows
+    per_class = np.empty((n, len(enc.classes)), np.float64)
+    for c in range(len(enc.classes)):
+        y = np.full(n, c, np.int32)
+        parts = [fn({**{name: v[i:i + CHUNK_ROWS] for name, v in x.items()},
+                     "y": y[i:i + CHUNK_ROWS]}).numpy()
+                 for i in range(0, n, CHUNK_ROWS)]
+        per_class[:, c] = np.concatenate(parts) if parts else np.empty(0)
+    return (-logsumexp(log_prior[None, :] - per_class, axis=1)).astype(np.float32)
+
+
 def _unseen_by_column(encoding, table) -> dict[str, tuple[np.ndarray, pa.Array, object]]:
     """{column: (mask, decoded column, a category the model knows)} for the categorical
     columns holding (non-null) values the model was not trained on. Columns that are missing
@@ -183,9 +205,10 @@ def encode_latent(artifact, table, *, unseen: str = "error") -> np.ndarray:
 
 def anomaly_scores(
     artifact, table, *, method: str = "elbo", k: int = 16,
-    seed: int = 0, unseen: str = "error",
+    seed: int = 0, unseen: str = "error", marginal: bool = False,
 ) -> np.ndarray:
-    """Per-row anomaly score (nats; higher = less typical of its class); NaN for null labels.
+    """Per-row anomaly score (nats; higher = less typical of its class); NaN for null labels
+    (with `marginal`, every row is scored, its label ignored).
 
     Args:
         artifact: a loaded `Artifact` (`vae_augment.load_artifact` or `fit`'s result), or
@@ -206,6 +229,11 @@ def anomaly_scores(
             an error naming the column. ``"inf"``: such a row scores ``+inf``: the model gives
             the value probability 0, so the row is as atypical as a row can be (new values in
             production data are often what an anomaly detector is for).
+        marginal: score x alone, ``-log sum_c p(c) p(x | c)`` with each class's share of
+            the training rows as p(c) and `method`'s estimate of -log p(x | c): rows need no
+            label (production data before it is labelled; the label column may be absent,
+            null or hold anything), and a row typical of some class, even not its own,
+            scores low. One pass of the model per class.
 
     Raises:
         SchemaError: an unknown class, an unseen category (with ``unseen="error"``), or a
@@ -217,27 +245,32 @@ def anomaly_scores(
         >>> scores = anomaly_scores(art, table, method="iwae", k=32)  # doctest: +SKIP
         >>> table.take(np.argsort(-scores)[:5])                       # doctest: +SKIP
     """
-    from vae_augment.errors import check_seed
+    from vae_augment.errors import VAEAugmentError, check_seed
 
     check_options(method=method, unseen=unseen, k=k)
     check_seed(seed)
+    if not isinstance(marginal, (bool, np.bool_)):
+        raise VAEAugmentError(f"`marginal` must be True or False, got {marginal!r}")
     artifact = _loaded(artifact)
     table = as_table(table, artifact.encoding.schema)
     if unseen == "inf":
         # unseen values swapped for known ones in place: rows keep their positions and the
         # rest of each row is still checked
         known, rows = with_known_categories(artifact.encoding, table)
-        out = np.array(anomaly_scores(artifact, known, method=method, k=k, seed=seed),
-                       np.float32)
+        out = np.array(anomaly_scores(artifact, known, method=method, k=k, seed=seed,
+                                      marginal=marginal), np.float32)
         out[rows & ~np.isnan(out)] = np.inf  # a null label stays NaN
         return out
     if method == "elbo":
-        return _per_row(artifact, table, artifact.model.neg_elbo, None)
-    def bound(x):
-        noise = row_noise(x, seed, artifact.model.latent_dim)
-        return -artifact.model.iw_bound(x, k, noise=noise)
+        fn = artifact.model.neg_elbo
+    else:
+        def fn(x):
+            noise = row_noise(x, seed, artifact.model.latent_dim)
+            return -artifact.model.iw_bound(x, k, noise=noise)
 
-    return _per_row(artifact, table, bound, None)
+    if marginal:
+        return _marginal_per_row(artifact, table, fn)
+    return _per_row(artifact, table, fn, None)
 
 
 _U64 = np.uint64

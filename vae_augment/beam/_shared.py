@@ -22,17 +22,18 @@ BAD = "bad"
 
 
 def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, counter,
-                      encoding=None):
+                      encoding=None, label: bool = True):
     """The dead-letter output for a table whose schema differs from the model's, else None.
     With `encoding`, only a difference `encoding.encode` cannot take counts
-    (`Encoding.type_problem`: the scoring transforms, whose output keeps the input's types).
+    (`Encoding.type_problem`: the scoring transforms, whose output keeps the input's types;
+    `label` False: marginal scores, which do not read the label).
 
     Raises `SchemaError` on a mismatch when the transform has no dead-letter output.
     """
     from vae_augment.beam.rows import BadRows, schema_difference
     from vae_augment.errors import SchemaError
 
-    problem = (encoding.type_problem(table.schema) if encoding is not None
+    problem = (encoding.type_problem(table.schema, label=label) if encoding is not None
                else schema_difference(expected, table.schema, columns))
     if problem is None:
         return None

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, VAEAugmentError, label_column
+from vae_augment.errors import SchemaError, VAEAugmentError, arg, label_column
 from vae_augment.io import schema_difference  # re-exported: the Beam transforms use it
 from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
 
@@ -186,8 +186,11 @@ def score_table(
     k: int = 16,
     seed: int = 0,
     unseen: str = "error",
+    marginal: bool = False,
 ) -> pa.Table:
     """`table` plus latent means and/or anomaly scores (negative ELBO or IWAE bound), per row.
+    With `marginal` the scores are of x alone (`scoring.anomaly_scores`): the label column
+    may be absent or hold anything, and no latent column may be asked for.
 
     With ``unseen="inf"`` a row with a category value the model never saw scores ``+inf`` and
     its latent mean is NaN (see `scoring.anomaly_scores`).
@@ -200,9 +203,11 @@ def score_table(
 
     scoring.check_options(method=method, unseen=unseen, k=k)
     enc = artifact.encoding
-    if enc.label not in table.column_names:
-        raise SchemaError(enc.label_not_found(table.column_names))
-    _check_labels(enc, table)
+    check_marginal(marginal, latent_column)
+    if not marginal:
+        if enc.label not in table.column_names:
+            raise SchemaError(enc.label_not_found(table.column_names))
+        _check_labels(enc, table)
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
         score_column=score_column,
@@ -217,12 +222,23 @@ def score_table(
             z[unseen_rows] = np.nan
         arrays.append(scoring.latent_array(z))
     if score_column is not None:
-        scores = np.array(scoring.anomaly_scores(artifact, known, method=method, k=k, seed=seed),
-                          np.float32)
+        scores = np.array(scoring.anomaly_scores(artifact, known, method=method, k=k, seed=seed,
+                                                 marginal=marginal), np.float32)
         if unseen_rows is not None:
             scores[unseen_rows] = np.inf  # labels are non-null here (checked above)
         arrays.append(pa.array(scores))
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
+
+
+def check_marginal(marginal, latent_column) -> None:
+    """`VAEAugmentError` for a `marginal` that is not a bool, or with a latent column (the
+    encoder needs each row's class)."""
+    if not isinstance(marginal, (bool, np.bool_)):
+        raise VAEAugmentError(f"{arg('marginal')} must be True or False, got {marginal!r}")
+    if marginal and latent_column is not None:
+        raise VAEAugmentError(f"{arg('marginal')} scores rows without their label, and latent "
+                              f"means need it (the encoder is conditioned on the class): "
+                              f"encode them in another run")
 
 
 def _check_labels(enc, table: pa.Table) -> None:
@@ -239,17 +255,19 @@ def _check_labels(enc, table: pa.Table) -> None:
         raise SchemaError(f"{message} ({_rows_note(mask)})")
 
 
-def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error") -> None:
+def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error",
+                       marginal: bool = False) -> None:
     """Raises `VAEAugmentError` when `piece` holds a row that `score_table` cannot score (a
     null or unknown label, a bad value; an unseen category unless ``unseen="inf"``): the
     `split_bad_rows` check of the scoring dead letters (the Beam transforms and the CLI)."""
     from vae_augment.scoring import with_known_categories
 
     enc = artifact.encoding
-    _check_labels(enc, piece)
+    if not marginal:  # marginal scores ignore the label
+        _check_labels(enc, piece)
     if unseen == "inf":  # an unseen category scores +inf, not bad
         piece = with_known_categories(enc, piece)[0]
-    enc.encode(piece)
+    enc.encode(piece, with_label=not marginal)
 
 
 def split_bad_rows(
