@@ -35,8 +35,8 @@ Measured on the bundled data with ``.venv/bin/python examples/anomaly_scores.py 
 (library defaults; 2 shared CPU cores, about 30 s each): for seeds 0, 1 and 2, ROC AUC 1.000
 for both scores and all 62 corrupted rows are the 62 highest scores. A model cut short
 finds them less well: with ``--epochs 4`` the ELBO AUC was 0.83-0.92 over seeds 0-5, with
-``--epochs 2`` 0.51-0.65. The marginal score, which reads no label (``marginal=True``,
-``vae-augment score --marginal``), found them as well: AUC 1.000 for seeds 0-2 with the
+``--epochs 2`` 0.51-0.65. The marginal score, which reads no label (``kind="marginal"``,
+``vae-augment score --kind marginal``), found them as well: AUC 1.000 for seeds 0-2 with the
 defaults, and with ``--epochs 4`` 0.844 / 0.853 / 0.901 against the conditional ELBO's
 0.847 / 0.865 / 0.907 (session 34).
 """
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
     print(f"ROC AUC (ELBO): {auc_elbo:.3f}")
     print(f"ROC AUC (IWAE, k={args.k}): {auc_iwae:.3f}")
     # rows whose label is not known yet (production data): score x alone, over the classes
-    marginal = va.anomaly_scores(art, scored.drop([LABEL]), marginal=True)
+    marginal = va.anomaly_scores(art, scored.drop([LABEL]), kind="marginal")
     print(f"ROC AUC (ELBO, marginal: no label): {roc_auc_score(corrupted, marginal):.3f}")
     n_bad = int(corrupted.sum())
     top = np.argsort(-elbo)

@@ -2,11 +2,11 @@
 
 Example:
     python -m pipelines.score --input 'data/*.parquet' --output scored/ \\
-        --model-dir runs/churn [--latent] [--method iwae --k 32] [--marginal] [--runner ...]
+        --model-dir runs/churn [--latent] [--method iwae --k 32] [--kind marginal] [--runner ...]
 
 Writes ``scored/scored-SSSSS-of-NNNNN.parquet``: every input row with ``anomaly_score``
-(float32, higher = less typical of its class; with ``--marginal``, of the data whatever
-the class, and rows need no label) and, with ``--latent``, ``latent`` (the posterior mean,
+(float32, higher = less typical of its class; with ``--kind marginal``, of the data whatever
+the class, and rows need no label; ``--kind label``: -log p(y | x)) and, with ``--latent``, ``latent`` (the posterior mean,
 fixed-size list<float32>).
 """
 
@@ -38,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unseen-categories", choices=["error", "inf"], default="error",
                    help="a category the model never saw: a bad row, or a score of +inf (and a "
                         "NaN latent) [error]")
-    p.add_argument("--marginal", action="store_true",
-                   help="score x alone, -log sum_c p(c) p(x | c), so rows need no label (it "
-                        "is not read); not with --latent")
+    p.add_argument("--kind", choices=["conditional", "marginal", "label"], default="conditional",
+                   help="the score of x given its label; of x alone, -log sum_c p(c) p(x | c), "
+                        "so rows need no label (it is not read; not with --latent); or of the "
+                        "label given x, -log p(y | x) [conditional]")
     pipelines.add_output_args(p, shards_help="output files (0: the runner decides) [0]")
     return p
 
@@ -89,11 +90,12 @@ def run(argv: Sequence[str] | None = None) -> dict:
     args, options = pipelines.parse_args(build_parser(), argv)
     if args.no_score and not args.latent:
         raise VAEAugmentError("nothing to append: `--no-score` needs `--latent`")
-    if args.marginal and (args.latent or args.no_score):
-        raise VAEAugmentError("`--marginal` scores rows without their label, and `--latent` "
-                              "needs it (the encoder is conditioned on the class): encode "
-                              "them in another run" if args.latent else
-                              "`--marginal` is a setting of the score: not with `--no-score`")
+    if args.kind != "conditional" and args.no_score:
+        raise VAEAugmentError("`--kind` is a setting of the score: not with `--no-score`")
+    if args.kind == "marginal" and args.latent:
+        raise VAEAugmentError("`--kind marginal` scores rows without their label, and "
+                              "`--latent` needs it (the encoder is conditioned on the class): "
+                              "encode them in another run")
     files, schema = pipelines.read_inputs(args.input)
     _check_new_columns(args, schema)
     steps = []
@@ -103,7 +105,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     if not args.no_score:
         steps.append(("Score", ScoreAnomalies(
             args.model_dir, column=args.score_column, method=args.method, k=args.k, seed=args.seed,
-            unseen=args.unseen_categories, marginal=args.marginal,
+            unseen=args.unseen_categories, kind=args.kind,
         )))
     steps[0][1].check_input_schema(schema)  # before any output, as pipelines.balance does
     for _, step in steps:

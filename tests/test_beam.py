@@ -497,17 +497,17 @@ def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
     row = out.filter(pc.equal(out.column("s"), "never-seen"))
     assert np.isposinf(row.column("anomaly_score").to_numpy()).all()
     assert np.isnan(np.asarray(row.column("latent").combine_chunks().flatten())).all()
-    # --marginal: the label is not read, so the unknown label's row is scored too
+    # --kind marginal: the label is not read, so the unknown label's row is scored too
     summary = score.run(["--input", str(src), "--output", str(tmp_path / "o3"), "--model-dir",
-                         str(mixed_artifact), "--marginal", "--dead-letter",
+                         str(mixed_artifact), "--kind", "marginal", "--dead-letter",
                          str(tmp_path / "bad3"), "--runner", RUNNER])
     out = read_dir(tmp_path / "o3")
     assert out.num_rows == 119 and summary["bad_rows"] == 1
     assert "zz" in out.column("label").to_pylist()
     assert np.isfinite(out.column("anomaly_score").to_numpy()).all()
-    with pytest.raises(VAEAugmentError, match="`--marginal` scores rows without their label"):
+    with pytest.raises(VAEAugmentError, match="`--kind marginal` scores rows without their label"):
         score.run(["--input", str(src), "--output", str(tmp_path / "o4"), "--model-dir",
-                   str(mixed_artifact), "--marginal", "--latent", "--runner", RUNNER])
+                   str(mixed_artifact), "--kind", "marginal", "--latent", "--runner", RUNNER])
 
 
 def test_balance_job_errors(beam_inputs, mixed_artifact, tmp_path, capsys):
@@ -552,8 +552,8 @@ def test_score_wrong_schema_goes_to_dead_letter_or_fails(mixed_artifact, mixed_t
 def test_score_anomalies_marginal_takes_tables_without_a_label(mixed_artifact, mixed_table):
     art = load_artifact(str(mixed_artifact))
     table = mixed_table.slice(0, 120).drop(["label"])
-    want = scoring.anomaly_scores(art, mixed_table.slice(0, 120), marginal=True)
-    step = ScoreAnomalies(str(mixed_artifact), marginal=True)
+    want = scoring.anomaly_scores(art, mixed_table.slice(0, 120), kind="marginal")
+    step = ScoreAnomalies(str(mixed_artifact), kind="marginal")
     step.check_input_schema(table.schema)  # no label column: fine when marginal
     with pytest.raises(VAEAugmentError, match="column 'label' not found"):
         ScoreAnomalies(str(mixed_artifact)).check_input_schema(table.schema)

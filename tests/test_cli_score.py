@@ -31,7 +31,7 @@ def test_score_appends_negative_elbo(capsys, tmp_path, mixed_parquet, mixed_arti
     code, stdout, _ = run(capsys, "score", mixed_parquet, out, "--model-dir", mixed_artifact, "--quiet")
     assert code == 0
     assert json.loads(stdout) == {"output": str(out), "rows_written": 300, "column": "anomaly_score",
-                                  "method": "elbo"}
+                                  "method": "elbo", "kind": "conditional"}
     table = pq.read_table(out)
     source = pq.read_table(mixed_parquet)
     assert table.select(source.column_names).equals(source)
@@ -675,19 +675,19 @@ def test_marginal_scores_need_no_label_and_mix_the_classes_by_their_shares(artif
                 method=method, k=4)
             for c in enc.classes], axis=1).astype(np.float64)
         want = -logsumexp(np.log(counts / counts.sum()) - per_class, axis=1)
-        got = scoring.anomaly_scores(artifact, table, method=method, k=4, marginal=True)
+        got = scoring.anomaly_scores(artifact, table, method=method, k=4, kind="marginal")
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
         # no label column, or a null one: the same scores (conditional scores are NaN there)
         np.testing.assert_array_equal(
             scoring.anomaly_scores(artifact, table.drop(["label"]), method=method, k=4,
-                                   marginal=True), got)
+                                   kind="marginal"), got)
         nulls = table.set_column(table.schema.get_field_index("label"), "label",
                                  pa.nulls(60, pa.string()))
         assert np.isnan(scoring.anomaly_scores(artifact, nulls, method=method, k=4)).all()
         np.testing.assert_array_equal(
-            scoring.anomaly_scores(artifact, nulls, method=method, k=4, marginal=True), got)
-    with pytest.raises(Exception, match="`marginal` must be True or False"):
-        scoring.anomaly_scores(artifact, table, marginal="yes")
+            scoring.anomaly_scores(artifact, nulls, method=method, k=4, kind="marginal"), got)
+    with pytest.raises(Exception, match="`kind` must be one of"):
+        scoring.anomaly_scores(artifact, table, kind="joint")
 
 
 def test_score_marginal_from_the_cli_on_rows_without_a_label(capsys, tmp_path, mixed_table,
@@ -696,18 +696,62 @@ def test_score_marginal_from_the_cli_on_rows_without_a_label(capsys, tmp_path, m
     pq.write_table(mixed_table.drop(["label"]), data)
     out = tmp_path / "o.parquet"
     code, stdout, _ = run(capsys, "score", data, out, "--model-dir", mixed_artifact,
-                          "--marginal", "--dead-letter", tmp_path / "bad.jsonl")
-    assert code == 0 and json.loads(stdout)["marginal"] is True
+                          "--kind", "marginal", "--dead-letter", tmp_path / "bad.jsonl")
+    assert code == 0 and json.loads(stdout)["kind"] == "marginal"
     got = pq.read_table(out)
     np.testing.assert_array_equal(
         got.column("anomaly_score").to_numpy(),
-        scoring.anomaly_scores(artifact, mixed_table, marginal=True))
+        scoring.anomaly_scores(artifact, mixed_table, kind="marginal"))
     assert got.drop(["anomaly_score"]).equals(pq.read_table(data))
     code, _, err = run(capsys, "score", data, tmp_path / "o2.parquet", "--model-dir",
-                       mixed_artifact, "--marginal", "--latent")
-    assert code == 2 and "--marginal` scores rows without their label, and latent means " \
-                         "need it" in err
-    # without --marginal the missing label is the error it was
+                       mixed_artifact, "--kind", "marginal", "--latent")
+    assert code == 2 and "`--kind` marginal scores rows without their label, and latent " \
+                         "means need it" in err
+    # without --kind marginal the missing label is the error it was
     code, _, err = run(capsys, "score", data, tmp_path / "o3.parquet", "--model-dir",
                        mixed_artifact)
     assert code == 2 and "label column 'label' not found" in err
+
+
+def test_label_scores_are_the_class_posterior(capsys, tmp_path, artifact, mixed_table,
+                                              mixed_artifact):
+    """kind="label": -log p(y | x), the softmax over classes of log p(c) - (-log p(x | c));
+    the class posterior sums to 1 over the classes; a null label is NaN, an unseen
+    category (unseen="inf") too; the CLI writes the same."""
+    table = mixed_table.slice(0, 40)
+    enc = artifact.encoding
+    classes = list(enc.classes)
+
+    def as_class(c):
+        return table.set_column(table.schema.get_field_index("label"), "label",
+                                pa.array([c] * 40))
+
+    per_class = np.stack([scoring.anomaly_scores(artifact, as_class(c), kind="label")
+                          for c in classes], axis=1).astype(np.float64)
+    np.testing.assert_allclose(np.exp(-per_class).sum(axis=1), 1.0, rtol=1e-4)
+    got = scoring.anomaly_scores(artifact, table, kind="label")
+    idx = [classes.index(v) for v in table.column("label").to_pylist()]
+    np.testing.assert_allclose(got, per_class[np.arange(40), idx], rtol=1e-5, atol=1e-5)
+    # conditional - log p(y) - marginal, as the definition says
+    counts = np.array([enc.class_counts[c] for c in classes], np.float64)
+    want = (scoring.anomaly_scores(artifact, table).astype(np.float64)
+            - np.log(counts / counts.sum())[idx]
+            - scoring.anomaly_scores(artifact, table, kind="marginal"))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+    labels = table.column("label").to_pylist()
+    labels[3] = None
+    nulls = table.set_column(table.schema.get_field_index("label"), "label", pa.array(labels))
+    scored = scoring.anomaly_scores(artifact, nulls, kind="label")
+    assert np.isnan(scored[3]) and np.isfinite(np.delete(scored, 3)).all()
+    cats = table.column("s").to_pylist()
+    cats[5] = "never-seen"
+    unseen = table.set_column(table.schema.get_field_index("s"), "s", pa.array(cats))
+    scored = scoring.anomaly_scores(artifact, unseen, kind="label", unseen="inf")
+    assert np.isnan(scored[5]) and np.isfinite(np.delete(scored, 5)).all()
+    data = tmp_path / "t.parquet"
+    pq.write_table(table, data)
+    code, stdout, _ = run(capsys, "score", data, tmp_path / "o.parquet", "--model-dir",
+                          mixed_artifact, "--kind", "label", "--latent")
+    assert code == 0 and json.loads(stdout)["kind"] == "label"
+    out = pq.read_table(tmp_path / "o.parquet")
+    np.testing.assert_array_equal(out.column("anomaly_score").to_numpy(), got)

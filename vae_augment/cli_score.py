@@ -38,7 +38,7 @@ def score_file(
     batch_size: int = 65536,
     progress: bool | None = None,
     dead_letter: str | None = None,
-    marginal: bool = False,
+    kind: str = "conditional",
 ) -> int:
     """Writes every input row plus the requested columns to `output`; returns rows written.
 
@@ -59,8 +59,10 @@ def score_file(
             are left out of `output`; the file is written (atomically, after `output`) only
             when there are such rows. None: such a row is an error and nothing is written.
             A file whose schema differs from the model's is an error either way.
-        marginal: anomaly scores of x alone, its label ignored (absent, null or anything):
-            see `vae_augment.scoring.anomaly_scores`; not with `latent_column`.
+        kind: what the score is of: ``"conditional"`` (x given its class), ``"marginal"``
+            (x alone, its label not read: absent, null or anything; not with
+            `latent_column`) or ``"label"`` (-log p(y | x)); see
+            `vae_augment.scoring.anomaly_scores`.
 
     Raises:
         VAEAugmentError: a bad input, artifact or row (naming the column); nothing is written.
@@ -92,9 +94,9 @@ def score_file(
     from vae_augment.scoring import check_options
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
-    from vae_augment.beam.rows import check_marginal
+    from vae_augment.beam.rows import check_kind
 
-    check_marginal(marginal, latent_column)
+    check_kind(kind, latent_column)
     paths = resolve_inputs(inputs)
     refuse_input_as_output(output, paths)
     refuse_input_as_output(dead_letter, paths, what="dead-letter file")
@@ -113,7 +115,7 @@ def score_file(
     if dead_letter is not None:  # a whole-file mismatch is not a row's fault
         from vae_augment.errors import SchemaError
 
-        problem = art.encoding.type_problem(schema, label=not marginal)
+        problem = art.encoding.type_problem(schema, label=kind != "marginal")
         if problem is not None:
             raise SchemaError(f"input table does not match the schema the model was trained "
                               f"on: {problem}")
@@ -134,7 +136,7 @@ def score_file(
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths) if shown else 0
     desc = "scoring" if score_column is not None else "encoding"
     options = dict(latent_column=latent_column, score_column=score_column, method=method, k=k,
-                   seed=seed, unseen=unseen, marginal=marginal)
+                   seed=seed, unseen=unseen, kind=kind)
     bad_lines: list[str] = []
     seen = 0  # rows read so far: a bad row is named by its position in the input
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
@@ -185,7 +187,7 @@ def _score_good_rows(art, table, options, writer, bad_lines: list[str], first_ro
 
     good, bad = split_bad_rows(
         table, lambda piece: check_scoring_rows(art, piece, options["unseen"],
-                                                options.get("marginal", False)),
+                                                options.get("kind", "conditional")),
         first_row=first_row, of="the input")
     if good:
         writer.write(score_table(art, pa.concat_tables(good), **options))
@@ -255,10 +257,10 @@ def cmd_score(args) -> int:
         overwrite=args.overwrite, output_shards=args.output_shards,
         partition_by=args.partition_by,
         progress=False if args.quiet else None, dead_letter=args.dead_letter,
-        marginal=args.marginal,
+        kind=args.kind,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
-                      "method": args.method, **({"marginal": True} if args.marginal else {}),
+                      "method": args.method, "kind": args.kind,
                       **_bad_summary(args)}))
     if not args.quiet:
         print(f"scored {rows} rows", file=sys.stderr)
@@ -320,8 +322,11 @@ def add(sub, common) -> None:
                         "score of +inf (and NaN latents) for its row [error]")
     p.add_argument("--latent", action="store_true", help="also append the latent means")
     p.add_argument("--latent-column", default="latent", help="latent column with --latent [latent]")
-    p.add_argument("--marginal", action="store_true",
-                   help="score x alone, -log sum_c p(c) p(x | c) with the classes' training "
-                        "shares as p(c), so rows need no label (it is not read: data before "
-                        "it is labelled); one model pass per class; not with --latent")
+    p.add_argument("--kind", choices=["conditional", "marginal", "label"], default="conditional",
+                   help="what the score is of: x given its label, -log p(x | y); x alone, "
+                        "-log sum_c p(c) p(x | c) with the classes' training shares as p(c), "
+                        "so rows need no label (it is not read; not with --latent); or the "
+                        "label given x, -log p(y | x), high for a row that looks like another "
+                        "class (mislabelled); marginal and label cost one model pass per "
+                        "class [conditional]")
     p.set_defaults(func=cmd_score)

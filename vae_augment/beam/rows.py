@@ -186,11 +186,11 @@ def score_table(
     k: int = 16,
     seed: int = 0,
     unseen: str = "error",
-    marginal: bool = False,
+    kind: str = "conditional",
 ) -> pa.Table:
     """`table` plus latent means and/or anomaly scores (negative ELBO or IWAE bound), per row.
-    With `marginal` the scores are of x alone (`scoring.anomaly_scores`): the label column
-    may be absent or hold anything, and no latent column may be asked for.
+    `kind` (`scoring.anomaly_scores`): with ``"marginal"`` the scores are of x alone, the
+    label column may be absent or hold anything, and no latent column may be asked for.
 
     With ``unseen="inf"`` a row with a category value the model never saw scores ``+inf`` and
     its latent mean is NaN (see `scoring.anomaly_scores`).
@@ -201,10 +201,10 @@ def score_table(
     """
     from vae_augment import scoring
 
-    scoring.check_options(method=method, unseen=unseen, k=k)
+    scoring.check_options(method=method, unseen=unseen, k=k, kind=kind)
     enc = artifact.encoding
-    check_marginal(marginal, latent_column)
-    if not marginal:
+    check_kind(kind, latent_column)
+    if kind != "marginal":
         if enc.label not in table.column_names:
             raise SchemaError(enc.label_not_found(table.column_names))
         _check_labels(enc, table)
@@ -223,22 +223,24 @@ def score_table(
         arrays.append(scoring.latent_array(z))
     if score_column is not None:
         scores = np.array(scoring.anomaly_scores(artifact, known, method=method, k=k, seed=seed,
-                                                 marginal=marginal), np.float32)
+                                                 kind=kind), np.float32)
         if unseen_rows is not None:
-            scores[unseen_rows] = np.inf  # labels are non-null here (checked above)
+            # labels are non-null here (checked above); a label score has no value there
+            scores[unseen_rows] = np.nan if kind == "label" else np.inf
         arrays.append(pa.array(scores))
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
 
 
-def check_marginal(marginal, latent_column) -> None:
-    """`VAEAugmentError` for a `marginal` that is not a bool, or with a latent column (the
-    encoder needs each row's class)."""
-    if not isinstance(marginal, (bool, np.bool_)):
-        raise VAEAugmentError(f"{arg('marginal')} must be True or False, got {marginal!r}")
-    if marginal and latent_column is not None:
-        raise VAEAugmentError(f"{arg('marginal')} scores rows without their label, and latent "
-                              f"means need it (the encoder is conditioned on the class): "
-                              f"encode them in another run")
+def check_kind(kind, latent_column) -> None:
+    """`VAEAugmentError` for an unknown score `kind`, or a marginal score with a latent
+    column (the encoder needs each row's class)."""
+    from vae_augment.scoring import check_options
+
+    check_options(kind=kind)
+    if kind == "marginal" and latent_column is not None:
+        raise VAEAugmentError(f"{arg('kind')} marginal scores rows without their label, and "
+                              f"latent means need it (the encoder is conditioned on the "
+                              f"class): encode them in another run")
 
 
 def _check_labels(enc, table: pa.Table) -> None:
@@ -256,18 +258,18 @@ def _check_labels(enc, table: pa.Table) -> None:
 
 
 def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error",
-                       marginal: bool = False) -> None:
+                       kind: str = "conditional") -> None:
     """Raises `VAEAugmentError` when `piece` holds a row that `score_table` cannot score (a
     null or unknown label, a bad value; an unseen category unless ``unseen="inf"``): the
     `split_bad_rows` check of the scoring dead letters (the Beam transforms and the CLI)."""
     from vae_augment.scoring import with_known_categories
 
     enc = artifact.encoding
-    if not marginal:  # marginal scores ignore the label
+    if kind != "marginal":  # marginal scores ignore the label
         _check_labels(enc, piece)
     if unseen == "inf":  # an unseen category scores +inf, not bad
         piece = with_known_categories(enc, piece)[0]
-    enc.encode(piece, with_label=not marginal)
+    enc.encode(piece, with_label=kind != "marginal")
 
 
 def split_bad_rows(

@@ -19,7 +19,7 @@ from vae_augment.beam.rows import (
     LATENT_COLUMN,
     SCORE_COLUMN,
     as_table,
-    check_marginal,
+    check_kind,
     check_scoring_rows,
     compact,
     score_table,
@@ -45,14 +45,14 @@ class _ScoreFn(ModelDoFn):
 
     def _check(self, piece: pa.Table) -> None:
         check_scoring_rows(self.artifact, piece, self._kwargs.get("unseen", "error"),
-                           self._kwargs.get("marginal", False))
+                           self._kwargs.get("kind", "conditional"))
 
     def process(self, element):
         table = as_table(element)
         enc = self.artifact.encoding
         rejected = mismatched_schema(enc.schema, table, encoding=enc,
                                      dead_letter=self._dead_letter, counter=self._bad_rows,
-                                     label=not self._kwargs.get("marginal", False))
+                                     label=self._kwargs.get("kind") != "marginal")
         if rejected is not None:
             yield rejected
             return
@@ -116,7 +116,7 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
         the CLI's `score`): every table would fail, or go to the dead-letter output, once
         the pipeline runs."""
         problem = self._encoding.type_problem(
-            input_schema, label=not self._kwargs.get("marginal", False))
+            input_schema, label=self._kwargs.get("kind") != "marginal")
         if problem is not None:
             raise SchemaError(f"input does not match the schema the model was trained on: "
                               f"{problem}")
@@ -161,8 +161,10 @@ class ScoreAnomalies(_ScoreBase):
         seed: seed for ``"iwae"``.
         unseen: ``"error"`` (a row with a category the model never saw is a bad row) or
             ``"inf"`` (it scores ``+inf``; see `vae_augment.scoring.anomaly_scores`).
-        marginal: scores of x alone, ``-log sum_c p(c) p(x | c)``: tables need no label
-            column, and a label they hold is not read (see `anomaly_scores`).
+        kind: ``"conditional"`` (x given its class), ``"marginal"`` (x alone,
+            ``-log sum_c p(c) p(x | c)``: tables need no label column, and a label they hold
+            is not read) or ``"label"`` (-log p(y | x), high for a row that looks like
+            another class); see `vae_augment.scoring.anomaly_scores`.
 
     Example:
         >>> scored = tables | ScoreAnomalies("runs/churn")  # doctest: +SKIP
@@ -177,12 +179,12 @@ class ScoreAnomalies(_ScoreBase):
         k: int = 16,
         seed: int = 0,
         unseen: str = "error",
-        marginal: bool = False,
+        kind: str = "conditional",
     ):
-        check_options(method=method, unseen=unseen, k=k)
+        check_options(method=method, unseen=unseen, k=k, kind=kind)
         check_seed(seed)
-        check_marginal(marginal, None)
+        check_kind(kind, None)
         super().__init__(model_dir)
         self._options = {"score_column": self._check_column(column)}
         self._kwargs = {"method": method, "k": k, "seed": seed, "unseen": unseen,
-                        "marginal": bool(marginal)}
+                        "kind": kind}
