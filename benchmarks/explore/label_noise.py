@@ -8,7 +8,7 @@ defaults is fitted on them, as a user fits on data with label noise; then every 
 is scored. Prints the ROC AUC at finding the flipped rows of:
 - the conditional score -log p(x | y) (the anomaly score, `anomaly_scores`),
 - the label score -log p(y | x) = -log p(x | y) - log p(y) + log sum_c p(c) p(x | c)
-  (conditional minus the marginal score, `marginal=True`, plus -log of y's training share),
+  (`anomaly_scores(kind="label")`),
 - a discriminative baseline: -log p(y | x) from 5-fold out-of-fold gradient boosting
   predicted probabilities (what cleanlab-style tools use), on one-hot features.
 """
@@ -47,11 +47,7 @@ for seed in SEEDS:
                      pa.array(list(noisy), t.schema.field(label).type))
     art = va.fit(t, label=label, seed=seed, verbose=0)
     cond = va.anomaly_scores(art, t).astype(np.float64)
-    marg = va.anomaly_scores(art, t, marginal=True).astype(np.float64)
-    enc = art.encoding
-    counts = np.array([enc.class_counts[c] for c in enc.classes], np.float64)
-    yi = np.array([enc.class_index(v) for v in noisy])
-    label_score = cond - np.log(counts / counts.sum())[yi] - marg
+    label_score = va.anomaly_scores(art, t, kind="label").astype(np.float64)
     # discriminative baseline on the same noisy rows
     import pandas as pd
 
