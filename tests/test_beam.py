@@ -555,7 +555,8 @@ def test_score_anomalies_marginal_takes_tables_without_a_label(mixed_artifact, m
     want = scoring.anomaly_scores(art, mixed_table.slice(0, 120), kind="marginal")
     step = ScoreAnomalies(str(mixed_artifact), kind="marginal")
     step.check_input_schema(table.schema)  # no label column: fine when marginal
-    with pytest.raises(VAEAugmentError, match="column 'label' not found"):
+    with pytest.raises(VAEAugmentError, match=r"column 'label' not found.*\(to score rows "
+                                              r"without a label: kind='marginal'\)$"):
         ScoreAnomalies(str(mixed_artifact)).check_input_schema(table.schema)
     with BeamTestPipeline(runner=RUNNER) as p:
         good, bad = (p | beam.Create([table.slice(0, 50), table.slice(50)])

@@ -707,10 +707,14 @@ def test_score_marginal_from_the_cli_on_rows_without_a_label(capsys, tmp_path, m
                        mixed_artifact, "--kind", "marginal", "--latent")
     assert code == 2 and "`--kind` marginal scores rows without their label, and latent " \
                          "means need it" in err
-    # without --kind marginal the missing label is the error it was
+    # without --kind marginal the missing label is the error it was, saying what scores it
     code, _, err = run(capsys, "score", data, tmp_path / "o3.parquet", "--model-dir",
                        mixed_artifact)
     assert code == 2 and "label column 'label' not found" in err
+    assert err.rstrip().endswith("(to score rows without a label: --kind marginal)")
+    code, _, err = run(capsys, "encode", data, tmp_path / "o3.parquet", "--model-dir",
+                       mixed_artifact)
+    assert code == 2 and "label column 'label' not found" in err and "--kind" not in err
 
 
 def test_label_scores_are_the_class_posterior(capsys, tmp_path, artifact, mixed_table,

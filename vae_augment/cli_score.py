@@ -116,6 +116,11 @@ def score_file(
         from vae_augment.errors import SchemaError
 
         problem = art.encoding.type_problem(schema, label=kind != "marginal")
+        if (problem is not None and score_column is not None
+                and art.encoding.label not in schema.names):
+            from vae_augment.beam.rows import marginal_hint
+
+            problem += marginal_hint()
         if problem is not None:
             raise SchemaError(f"input table does not match the schema the model was trained "
                               f"on: {problem}")

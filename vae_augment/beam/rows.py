@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import SchemaError, VAEAugmentError, arg, label_column
+from vae_augment.errors import SchemaError, VAEAugmentError, arg, label_column, option
 from vae_augment.io import schema_difference  # re-exported: the Beam transforms use it
 from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
 
@@ -206,7 +206,8 @@ def score_table(
     check_kind(kind, latent_column)
     if kind != "marginal":
         if enc.label not in table.column_names:
-            raise SchemaError(enc.label_not_found(table.column_names))
+            raise SchemaError(enc.label_not_found(table.column_names)
+                              + (marginal_hint() if score_column is not None else ""))
         _check_labels(enc, table)
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
@@ -229,6 +230,11 @@ def score_table(
             scores[unseen_rows] = np.nan if kind == "label" else np.inf
         arrays.append(pa.array(scores))
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
+
+
+def marginal_hint() -> str:
+    """Said when rows to score have no label column: the score that needs none."""
+    return f" (to score rows without a label: {option('kind', 'marginal')})"
 
 
 def check_kind(kind, latent_column) -> None:

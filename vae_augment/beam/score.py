@@ -22,6 +22,7 @@ from vae_augment.beam.rows import (
     check_kind,
     check_scoring_rows,
     compact,
+    marginal_hint,
     score_table,
     scored_schema,
     split_bad_rows,
@@ -117,6 +118,9 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
         the pipeline runs."""
         problem = self._encoding.type_problem(
             input_schema, label=self._kwargs.get("kind") != "marginal")
+        if problem is not None and "score_column" in self._options and (
+                self._encoding.label not in input_schema.names):
+            problem += marginal_hint()
         if problem is not None:
             raise SchemaError(f"input does not match the schema the model was trained on: "
                               f"{problem}")
