@@ -94,13 +94,18 @@ def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
     # numerics past the training range are extrapolated, not clipped to its ends, so that
     # a value's score grows with its distance from the range
     x = artifact.encoding.encode(table, extrapolate=True)
-    # the model sees `CHUNK_ROWS` rows at a time: its activations (k of them for "iwae", each
-    # as wide as the rows) would otherwise grow with the table, many GB for a batch of images
-    parts = [fn({name: v[i:i + CHUNK_ROWS] for name, v in x.items()}).numpy()
-             for i in range(0, len(x["y"]), CHUNK_ROWS)]
-    if parts:
-        out[valid] = np.concatenate(parts)
+    if len(x["y"]):
+        out[valid] = _chunked(fn, x)
     return out
+
+
+def _chunked(fn, x: dict[str, np.ndarray]) -> np.ndarray:
+    """`fn` of the encoded rows `x` (with "y"), `CHUNK_ROWS` rows at a time: the model's
+    activations (k of them for "iwae", each as wide as the rows) would otherwise grow with
+    the table, many GB for a batch of images."""
+    n = len(x["y"])
+    return np.concatenate([fn({name: v[i:i + CHUNK_ROWS] for name, v in x.items()}).numpy()
+                           for i in range(0, n, CHUNK_ROWS)])
 
 
 def _per_class(artifact, table, fn) -> np.ndarray:
@@ -110,12 +115,9 @@ def _per_class(artifact, table, fn) -> np.ndarray:
     x = enc.encode(table, with_label=False, extrapolate=True)
     n = table.num_rows
     out = np.empty((n, len(enc.classes)), np.float64)
-    for c in range(len(enc.classes)):
-        y = np.full(n, c, np.int32)
-        parts = [fn({**{name: v[i:i + CHUNK_ROWS] for name, v in x.items()},
-                     "y": y[i:i + CHUNK_ROWS]}).numpy()
-                 for i in range(0, n, CHUNK_ROWS)]
-        out[:, c] = np.concatenate(parts) if parts else np.empty(0)
+    if n:
+        for c in range(len(enc.classes)):
+            out[:, c] = _chunked(fn, {**x, "y": np.full(n, c, np.int32)})
     return out
 
 
