@@ -733,6 +733,10 @@ def test_label_scores_are_the_class_posterior(capsys, tmp_path, artifact, mixed_
     per_class = np.stack([scoring.anomaly_scores(artifact, as_class(c), kind="label")
                           for c in classes], axis=1).astype(np.float64)
     np.testing.assert_allclose(np.exp(-per_class).sum(axis=1), 1.0, rtol=1e-4)
+    # the whole posterior at once, the label column not read
+    posterior = scoring.class_posterior(artifact, table.drop(["label"]))
+    assert posterior.shape == (40, len(classes))
+    np.testing.assert_allclose(posterior, np.exp(-per_class), rtol=1e-4, atol=1e-6)
     got = scoring.anomaly_scores(artifact, table, kind="label")
     idx = [classes.index(v) for v in table.column("label").to_pylist()]
     np.testing.assert_allclose(got, per_class[np.arange(40), idx], rtol=1e-5, atol=1e-5)

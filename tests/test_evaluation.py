@@ -44,6 +44,10 @@ def model_report(tmp_path_factory, mixed_table, mixed_artifact):
     return report, out
 
 
+def mixed_table_rows(report) -> int:
+    return sum(report["counts"]["real"].values())
+
+
 def _shift(table: pa.Table) -> pa.Table:
     """Obviously different rows: a numeric column moved far away, one category everywhere."""
     i = table.schema.get_field_index("f")
@@ -226,6 +230,14 @@ def test_model_report_fields(model_report):
     assert diag["iw_bound"] >= diag["elbo"] - 0.5
     assert diag["kl_total"] == pytest.approx(sum(diag["kl_per_dim"]), rel=1e-5)
     assert diag["guide"] is None  # no class guide in this model (tests/test_guide.py has one)
+    labels = report["labels"]
+    assert labels["rows"] == labels["rows_with_label"] == mixed_table_rows(report)
+    assert [c["class"] for c in labels["classes"]] == ["a", "b", "c"]
+    assert sum(c["rows"] for c in labels["classes"]) == labels["rows"]
+    assert len(labels["examples"]) == 10
+    p = [e["p_label"] for e in labels["examples"]]
+    assert p == sorted(p) and all(0.0 <= v <= 1.0 for v in p)
+    assert labels["examples"][0]["values"]["img"].endswith("values]")  # a tensor by its size
     assert len(report["latent"]["explained_variance_ratio"]) == 2
     assert 0.0 <= report["detection"]["c2st_auc"] <= 1.0
     on_disk = json.loads((out / "report.json").read_text())
@@ -249,7 +261,8 @@ def test_report_html_is_self_contained(model_report):
     assert set(report["plots"]) == {"fidelity", "marginals", "association", "images", "latent",
                                     "utility", "utility_classes", "privacy", "kl"}
     assert len(pngs) == 9
-    for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics"):
+    for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics",
+                    "Labels the model doubts"):
         assert heading in text
     # the page's training rows are the informative ones (report.json keeps every figure)
     assert "training: best epoch" in text and "training: validation −ELBO" in text
@@ -1395,3 +1408,37 @@ def test_a_category_score_is_the_same_in_every_process():
                            check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)},
                            ).stdout.strip() for seed in range(1, 5)}
     assert len(outs) == 1, outs
+
+
+def test_the_rows_whose_labels_the_model_doubts_most_are_the_flipped_ones(tmp_path):
+    """The report's ``labels``: the model as a classifier of REAL's rows. On two well apart
+    classes with 6 labels flipped, the flipped rows have the lowest p(label | x), the model's
+    most probable class is the label for nearly every other row, and the doubted rows of a
+    class look like the other class; the HTML shows them."""
+    from vae_augment.api import fit
+
+    rng = np.random.default_rng(0)
+    n = 300
+    y = np.array(["a"] * n + ["b"] * n, dtype=object)
+    centre = np.where(y == "a", -3.0, 3.0)
+    x1, x2 = centre + rng.normal(size=2 * n), centre + rng.normal(size=2 * n)
+    flip = np.r_[rng.choice(n, 3, replace=False), n + rng.choice(n, 3, replace=False)]
+    y[flip] = np.where(y[flip] == "a", "b", "a")
+    table = pa.table({"x1": x1, "x2": x2, "label": pa.array(list(y))})
+    art = fit(table, label="label", seed=0, epochs=30, batch_size=64, latent_dim=2,
+              hidden=(16,), verbose=0)
+    report = evaluate(table, table.slice(0, 50), label="label", model=art, seed=0,
+                      sections=["model"], report_dir=str(tmp_path / "r"))
+    labels = report["labels"]
+    assert labels["rows"] == 2 * n and labels["doubt_threshold"] == 0.05
+    top = labels["examples"][:6]
+    # a flipped row sits in the other class's blob: x1's sign disagrees with its label
+    wrong = [(e["values"]["x1"] > 0) == (e["label"] == "a") for e in top]
+    assert sum(wrong) >= 5, top
+    assert all(e["model_class"] != e["label"] for e, w in zip(top, wrong) if w)
+    assert labels["agreement"] >= 0.97
+    by_class = {c["class"]: c for c in labels["classes"]}
+    assert by_class["a"]["doubted"] >= 2 and set(by_class["a"]["looks_like"]) == {"b"}
+    assert by_class["b"]["doubted"] >= 2 and set(by_class["b"]["looks_like"]) == {"a"}
+    text = (tmp_path / "r" / "report.html").read_text()
+    assert "Labels the model doubts" in text and "--kind label" in text

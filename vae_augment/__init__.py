@@ -40,6 +40,7 @@ _LAZY = {
     "c2st_auc": "vae_augment.evaluation",
     "anomaly_scores": "vae_augment.scoring",
     "encode_latent": "vae_augment.scoring",
+    "class_posterior": "vae_augment.scoring",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,7 +1,8 @@
 """Model diagnostics for the evaluation report: the ELBO and an importance-weighted bound on
 real-test rows, KL per latent dimension and the active units (posterior collapse shows here),
-the class guide's floors and pass rates, and a 2-D projection of latent means by class.
-Builds the ``diagnostics`` and ``latent`` sections of `vae_augment.evaluation.evaluate`."""
+the class guide's floors and pass rates, a 2-D projection of latent means by class, and the
+real rows whose labels the model doubts. Builds the ``diagnostics``, ``latent`` and
+``labels`` sections of `vae_augment.evaluation.evaluate`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ import numpy as np
 
 from vae_augment.tablerows import _rng, _subsample
 
-__all__ = ["KL_ACTIVE_NATS"]
+__all__ = ["KL_ACTIVE_NATS", "LABEL_DOUBT"]
 
 # A latent dimension whose mean KL to the prior is below this carries (almost) no information.
 # Seen on churn: collapsed dimensions sat at 0.01-0.04 nats (a posterior scale slightly off the
 # prior's), used ones at 1-3 nats; 0.01 counted every collapsed dimension as active.
 KL_ACTIVE_NATS = 0.1
+#: a real row whose own class the model gives p(y | x) under this is counted as doubted. A
+#: count, not an alarm: on clean churn 5.5 % of the churners are under it, with 5 % of the
+#: labels flipped 6.0 %, so the level says little; the ranking is what finds flipped rows
+#: (the rows of lowest p(y | x), benchmarks/results/label_doubt_s35.txt)
+LABEL_DOUBT = 0.05
 
 
 def _batched(fn, x: Mapping[str, np.ndarray], batch: int = 512) -> np.ndarray:
@@ -125,3 +131,77 @@ def _latents(art, real, synthetic, seed, max_rows=2000):
             "explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_]}
     return info, (p_r, y_r, p_s, y_s)
 
+
+
+def _labels(art, real, seed, max_rows, examples: int = 10):
+    """The model as a classifier of the real rows it was fitted on (`class_posterior`): per
+    class, the share whose most probable class is their label, the rows under `LABEL_DOUBT`
+    and the classes they look like; and the `examples` rows of lowest p(label | x), the
+    likeliest to be mislabelled, with their values. At most `max_rows` rows of each class
+    are scored (a stratified subsample, `seed`)."""
+    import pyarrow as pa
+
+    from vae_augment.scoring import _valid_labels, class_posterior
+
+    enc = art.encoding
+    valid, y = _valid_labels(enc, real)
+    rows = np.flatnonzero(valid)
+    rng = _rng(seed, 9)
+    keep = []
+    for c in range(len(enc.classes)):
+        idx = rows[y == c]
+        keep.append(idx if len(idx) <= max_rows else rng.choice(idx, max_rows, replace=False))
+    keep = np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+    if not len(keep):
+        return {"skipped": "no real row with a label"}
+    by_row = np.full(real.num_rows, -1, np.int64)
+    by_row[rows] = y
+    y_kept = by_row[keep]
+    table = real.take(pa.array(keep, pa.int64()))
+    p = class_posterior(art, table)
+    p_label = p[np.arange(len(keep)), y_kept]
+    best = p.argmax(axis=1)
+    classes = []
+    for c, name in enumerate(enc.classes):
+        mine = y_kept == c
+        if not mine.any():
+            continue
+        doubted = mine & (p_label < LABEL_DOUBT)
+        looks = np.bincount(best[doubted], minlength=len(enc.classes))
+        classes.append({
+            "class": str(name),
+            "rows": int(mine.sum()),
+            "agreement": float(np.mean(best[mine] == c)),
+            "doubted": int(doubted.sum()),
+            "doubted_share": float(doubted.sum() / mine.sum()),
+            "looks_like": {str(enc.classes[k]): int(v) for k, v in enumerate(looks) if v},
+        })
+    order = np.argsort(p_label, kind="stable")[:examples]
+    shown = [f.name for f in table.schema if f.name != enc.label]
+    values = table.take(pa.array(order, pa.int64())).select(shown).to_pylist()
+    return {
+        "rows": int(len(keep)),
+        "rows_with_label": int(valid.sum()),
+        "doubt_threshold": LABEL_DOUBT,
+        "agreement": float(np.mean(best == y_kept)),
+        "doubted": int((p_label < LABEL_DOUBT).sum()),
+        "classes": classes,
+        "examples": [{
+            "label": str(enc.classes[y_kept[i]]),
+            "p_label": float(p_label[i]),
+            "model_class": str(enc.classes[best[i]]),
+            "p_model_class": float(p[i, best[i]]),
+            "values": {k: _short(v) for k, v in vals.items()},
+        } for i, vals in zip(order, values)],
+    }
+
+
+def _short(v, width: int = 40):
+    """A row's value as the report shows it: numbers and booleans as they are, a list (a
+    tensor) by its length, text cut to `width` characters."""
+    if v is None or isinstance(v, (bool, int, float)):
+        return v
+    if isinstance(v, (list, tuple)):
+        return f"[{len(v)} values]"
+    text = str(v)
+    return text if len(text) <= width else text[:width - 1] + "…"

@@ -10,7 +10,8 @@ import pyarrow as pa
 from vae_augment.schema import canonical_zeros
 
 __all__ = [
-    "SCORE_METHODS", "UNSEEN_CATEGORIES", "check_options", "encode_latent", "anomaly_scores", "unseen_category_rows",
+    "SCORE_METHODS", "UNSEEN_CATEGORIES", "check_options", "encode_latent", "anomaly_scores",
+    "class_posterior", "unseen_category_rows",
     "with_known_categories", "append_columns", "latent_array", "row_keys", "row_noise", "as_table",
 ]
 
@@ -138,13 +139,31 @@ def _marginal_per_row(artifact, table, fn) -> np.ndarray:
             ).astype(np.float32)
 
 
+def _log_posterior(artifact, table, fn) -> np.ndarray:
+    """[n, classes] float64: log p(c | x) of every row of `table` for every class c, p(c) the
+    class's share of the training rows and `fn` the per-row -log p(x | c) estimate."""
+    from scipy.special import log_softmax
+
+    return log_softmax(_log_prior(artifact.encoding)[None, :]
+                       - _per_class(artifact, table, fn), axis=1)
+
+
 def _label_per_row(artifact, table, fn) -> np.ndarray:
     """-log p(y | x) per row, y its label: the model's class posterior, p(y) p(x | y) over
     sum_c p(c) p(x | c); NaN for a null label (an unknown one is a `SchemaError`)."""
-    import pyarrow.compute as pc
-    from scipy.special import log_softmax
-
     enc = artifact.encoding
+    valid, y = _valid_labels(enc, table)
+    log_post = _log_posterior(artifact, table, fn)
+    out = np.full(table.num_rows, np.nan, np.float32)
+    out[valid] = -log_post[valid][np.arange(len(y)), y]
+    return out
+
+
+def _valid_labels(enc, table) -> tuple[np.ndarray, np.ndarray]:
+    """(which rows of `table` have a label, those rows' class indices); a missing label column
+    or an unknown class is a `SchemaError` naming it."""
+    import pyarrow.compute as pc
+
     if enc.label not in table.column_names:
         from vae_augment.errors import SchemaError
 
@@ -152,11 +171,28 @@ def _label_per_row(artifact, table, fn) -> np.ndarray:
     col = table.column(enc.label)
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
-    y = enc._encode_label(col.filter(pa.array(valid)))  # unknown classes: its SchemaError
-    log_post = log_softmax(_log_prior(enc)[None, :] - _per_class(artifact, table, fn), axis=1)
-    out = np.full(table.num_rows, np.nan, np.float32)
-    out[valid] = -log_post[valid][np.arange(len(y)), y]
-    return out
+    return valid, enc._encode_label(col.filter(pa.array(valid)))  # unknown: its SchemaError
+
+
+def class_posterior(artifact, table) -> np.ndarray:
+    """[rows, classes] float64: the model's class probabilities p(c | x) of every row of
+    `table`, in the order of ``artifact.encoding.classes``: p(c) p(x | c) normalised over
+    the classes, p(c) the class's share of the training rows and -log p(x | c) the negative
+    ELBO at the posterior mean (the ``"elbo"`` anomaly score). The label column is not read.
+    A conditional VAE is a generative classifier; this is what `anomaly_scores(kind="label")`
+    takes the label's entry of. One model pass per class.
+
+    Raises:
+        SchemaError: a missing or mistyped column, or a category value the model was never
+            trained on (`with_known_categories` swaps them out first, if wanted).
+
+    Example:
+        >>> p = class_posterior(art, table)                          # doctest: +SKIP
+        >>> np.asarray(art.encoding.classes)[p.argmax(axis=1)]        # doctest: +SKIP
+    """
+    artifact = _loaded(artifact)
+    table = as_table(table, artifact.encoding.schema)
+    return np.exp(_log_posterior(artifact, table, artifact.model.neg_elbo))
 
 
 def _unseen_by_column(encoding, table) -> dict[str, tuple[np.ndarray, pa.Array, object]]:
