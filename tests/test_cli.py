@@ -521,3 +521,41 @@ def test_ctrl_c_in_training_names_the_checkpoint_to_resume_from(tmp_path, mixed_
     ckpt = tmp_path / "m" / "checkpoints"  # the default place, with --checkpoint-every alone
     code, _, err = run([*base, "--checkpoint-every", "40"], capsys)
     assert code == 130 and f"({ckpt / 'ckpt-000000040'})" in err
+
+
+def test_the_artifact_keeps_every_epochs_figures(tmp_path, mixed_artifact, capsys):
+    """`Artifact.history`: one value per epoch run of the loss, its terms and their val_*
+    twins, the best-epoch metrics equal to that epoch's entries; `info` shows it in one line
+    and `info --history` prints it as JSON; an artifact without it says so in one line."""
+    from vae_augment.artifact import load_artifact
+
+    art = load_artifact(str(mixed_artifact))
+    metrics, history = art.config["metrics"], art.history
+    assert {"loss", "neg_elbo", "recon", "kl", "val_loss", "val_neg_elbo", "val_recon",
+            "val_kl"} <= set(history)
+    assert all(len(v) == metrics["epochs_run"] for v in history.values())
+    for key in ("loss", "val_neg_elbo", "kl"):
+        assert history[key][metrics["best_epoch"] - 1] == pytest.approx(metrics[key])
+    code, out, _ = run(["info", "--model-dir", mixed_artifact], capsys)
+    shown = json.loads(out)["metrics"]["history"]
+    assert code == 0 and shown["epochs"] == metrics["epochs_run"]
+    assert shown["series"] == sorted(history)
+    code, out, _ = run(["info", "--model-dir", mixed_artifact, "--history"], capsys)
+    assert code == 0 and len(out.strip().splitlines()) == 1
+    assert json.loads(out) == {"best_epoch": metrics["best_epoch"], "history": history}
+    # an artifact saved before the history was kept
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(mixed_artifact, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["metrics"]["history"]
+    (old / "config.json").write_text(json.dumps(config))
+    import hashlib
+
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["config.json"] = hashlib.sha256((old / "config.json").read_bytes()).hexdigest()
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    code, out, err = run(["info", "--model-dir", old, "--history"], capsys)
+    assert code == 2 and not out and "has no per-epoch history" in err
+    assert len(err.strip().splitlines()) == 1

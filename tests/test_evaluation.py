@@ -230,6 +230,9 @@ def test_model_report_fields(model_report):
     assert diag["iw_bound"] >= diag["elbo"] - 0.5
     assert diag["kl_total"] == pytest.approx(sum(diag["kl_per_dim"]), rel=1e-5)
     assert diag["guide"] is None  # no class guide in this model (tests/test_guide.py has one)
+    curves = diag["curves"]  # the training history, as the artifact keeps it
+    assert curves["epochs_run"] == curves["epochs_cap"] == 2 and curves["patience"] == 1
+    assert len(curves["history"]["val_loss"]) == 2 and curves["best_epoch"] in (1, 2)
     labels = report["labels"]
     assert labels["rows"] == labels["rows_with_label"] == mixed_table_rows(report)
     assert [c["class"] for c in labels["classes"]] == ["a", "b", "c"]
@@ -257,10 +260,10 @@ def test_report_html_is_self_contained(model_report):
     pngs = [base64.b64decode(s.split(",", 1)[1]) for s in srcs]
     assert all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
     # fidelity, marginals, associations, image grid, latents, utility (and, with three
-    # classes, F1 per class), privacy, KL
+    # classes, F1 per class), privacy, KL, training curves
     assert set(report["plots"]) == {"fidelity", "marginals", "association", "images", "latent",
-                                    "utility", "utility_classes", "privacy", "kl"}
-    assert len(pngs) == 9
+                                    "utility", "utility_classes", "privacy", "kl", "curves"}
+    assert len(pngs) == 10
     for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics",
                     "Labels the model doubts"):
         assert heading in text

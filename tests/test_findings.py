@@ -323,3 +323,22 @@ def test_a_class_whose_worst_column_is_an_image_gets_image_advice():
     assert "--image-likelihood beta_binomial" in advice("tensor")
     assert "--num-components" not in advice("tensor")
     assert "--num-components 3" in advice("numeric")
+
+
+def test_training_cut_short_by_the_epoch_cap_is_a_model_warning():
+    """The kept epoch within `patience` epochs of the cap: early stopping never ended the
+    run, so the model may be under-trained; the validation loss's last fall is stated. A run
+    that early stopping ended (or that stopped before the cap) is not flagged."""
+    val = [30.0 - 0.1 * i for i in range(40)]  # still falling at the end
+    curves = {"epochs_run": 40, "epochs_cap": 40, "best_epoch": 40, "patience": 20,
+              "history": {"val_loss": val}}
+    diag = {"active_units": 8, "latent_dim": 16, "curves": curves}
+    got = [f for f in findings({"diagnostics": diag}) if f["section"] == "model"]
+    assert len(got) == 1 and got[0]["level"] == "warn"
+    assert "epoch cap (40)" in got[0]["message"] and "kept epoch is 40" in got[0]["message"]
+    assert "fell 2.00 nats per row over the last 20 epochs" in got[0]["message"]
+    assert got[0]["advice"].startswith("raise --epochs above 40 (the default, 300")
+    for ended in ({"best_epoch": 20}, {"epochs_run": 30}, {"epochs_cap": 300}):
+        diag_ended = {**diag, "curves": {**curves, **ended}}
+        assert levels({"diagnostics": diag_ended}) == [("ok", "all")], ended
+    assert levels({"diagnostics": {"active_units": 8, "latent_dim": 16}}) == [("ok", "all")]

@@ -239,6 +239,7 @@ def test_fitted_attributes(mixed_resampled):
     kinds = {s.name: s.kind for s in sampler.encoding_.specs}
     assert kinds["grade"] == "categorical" and kinds["when"] == kinds["notes"] == "excluded"
     assert sampler.seed_ == 0 and sampler.train_metrics_["epochs_run"] == 1
+    assert "kl" in sampler.history_ and all(len(v) == 1 for v in sampler.history_.values())
     assert not hasattr(clone(sampler), "artifact_")
 
 

@@ -54,6 +54,15 @@ class Artifact:
     def classes(self) -> list[Any]:
         return self.encoding.classes
 
+    @property
+    def history(self) -> dict[str, list[float | None]]:
+        """Every training epoch's figures, as Keras' ``History.history``: ``loss`` (the
+        trained bound, recon + beta x KL), ``neg_elbo``, ``recon``, ``kl`` and their
+        validation ``val_*`` twins, one value per epoch (None for a non-finite one); empty
+        for an artifact saved before artifacts recorded them. The weights kept are those
+        of ``config["metrics"]["best_epoch"]`` (1-based)."""
+        return dict(((self.config or {}).get("metrics") or {}).get("history") or {})
+
     def __repr__(self) -> str:
         return f"Artifact(path={self.path!r}, label={self.label!r}, classes={self.classes})"
 

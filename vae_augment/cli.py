@@ -551,6 +551,21 @@ def cmd_info(args) -> int:
     from vae_augment.artifact import read_artifact_meta
 
     encoding, config = read_artifact_meta(args.model_dir)
+    metrics = config.get("metrics") or {}
+    history = metrics.get("history")
+    if args.history:  # what a plot needs, as one JSON line
+        if not history:
+            from vae_augment.errors import ArtifactError
+
+            raise ArtifactError(f"the artifact in '{args.model_dir}' has no per-epoch history "
+                                f"(it was saved before artifacts recorded it; refit to get one)")
+        print(json.dumps({"best_epoch": metrics.get("best_epoch"), "history": history}))
+        return 0
+    if history:  # one line, not a number a line per epoch
+        config = {**config, "metrics": {
+            **config["metrics"], "history": {
+                "epochs": max(len(v) for v in history.values()), "series": sorted(history),
+                "see": "vae-augment info --history (every epoch's figures)"}}}
     info = {
         "label": encoding.label,
         "classes": {str(c): n for c, n in encoding.class_counts.items()},
@@ -633,6 +648,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print an artifact's label, classes, column kinds, "
                                    "constraints, training settings and metrics as JSON.")
     p.add_argument("--model-dir", required=True, help="artifact directory")
+    p.add_argument("--history", action="store_true",
+                   help="print only the training history instead, as one JSON line: every "
+                        "epoch's loss, neg_elbo, recon, kl and their val_* twins, and the "
+                        "best (kept) epoch, counted from 1")
     p.set_defaults(func=cmd_info)
 
     _load_plugins()

@@ -77,8 +77,22 @@ def _diagnostics(art, test, seed, iw_samples, max_rows=2000):
         "active_units_kl": int((kl_dim > KL_ACTIVE_NATS).sum()),
         "kl_active_threshold": KL_ACTIVE_NATS,
         "training": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+        "curves": _curves(art.config, metrics),
         "guide": _guide_diagnostics(model, enc, x, seed),
     }
+
+
+def _curves(config, metrics):
+    """The training history (`Artifact.history`) with what reading it needs: the kept epoch,
+    the epoch cap, the KL warm-up and weight. None for an artifact without a history."""
+    history = metrics.get("history")
+    if not isinstance(history, dict) or not history:
+        return None
+    train = (config or {}).get("train_config") or {}
+    return {"history": history, "best_epoch": metrics.get("best_epoch"),
+            "epochs_run": metrics.get("epochs_run"), "epochs_cap": train.get("epochs"),
+            "kl_warmup_epochs": train.get("kl_warmup_epochs"), "beta": train.get("beta", 1.0),
+            "patience": train.get("patience")}
 
 
 def _guide_diagnostics(model, enc, x, seed, draws: int = 2048):

@@ -30,7 +30,8 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
 - privacy: exact copies of real rows (real-train or real-test) beyond the data's own
   duplicate rate (real-test rows equal to a real-train row), or many rows nearer real-train
   than real-test rows are;
-- model: few active latent units (posterior collapse).
+- model: few active latent units (posterior collapse); training that stopped at the epoch
+  cap while early stopping still saw the validation loss improve (under-trained).
 
 Advice names the flags that address each (`--guided` only when the model was not fitted with
 the class guide).
@@ -458,13 +459,37 @@ def _model(report) -> list[dict[str, Any]]:
     diag = report.get("diagnostics") or {}
     if "active_units" not in diag or not diag.get("latent_dim"):
         return []
+    out = []
     if diag["active_units"] <= max(1, 0.1 * diag["latent_dim"]):
-        return [{"level": "warn", "section": "model", "message":
-                 f"only {diag['active_units']} of {diag['latent_dim']} latent dimensions are "
-                 "active: the posterior has nearly collapsed onto the prior, so rows differ "
-                 "little beyond their class",
-                 "advice": "lower the KL weight (--beta 0.5) or train longer"}]
-    return []
+        out.append({"level": "warn", "section": "model", "message":
+                    f"only {diag['active_units']} of {diag['latent_dim']} latent dimensions "
+                    "are active: the posterior has nearly collapsed onto the prior, so rows "
+                    "differ little beyond their class",
+                    "advice": "lower the KL weight (--beta 0.5) or train longer"})
+    out.extend(_cut_short(diag.get("curves") or {}))
+    return out
+
+
+def _cut_short(curves) -> list[dict[str, Any]]:
+    """Training ended at the epoch cap while early stopping still waited for the validation
+    loss to stop improving: its kept epoch is within `patience` epochs of the last, so more
+    epochs could have improved it."""
+    run, cap, best = (curves.get(k) for k in ("epochs_run", "epochs_cap", "best_epoch"))
+    patience = curves.get("patience")
+    if not (run and cap and best and patience) or run < cap or run - best >= patience:
+        return []
+    val = [v for v in (curves.get("history") or {}).get("val_loss") or [] if v is not None]
+    k = min(int(patience), len(val) // 2)
+    fell = (f"; the validation loss fell {val[-k - 1] - min(val[-k:]):.2f} nats per row over "
+            f"the last {k} epochs" if k and val[-k - 1] > min(val[-k:]) else "")
+    return [{"level": "warn", "section": "model", "message":
+             f"training stopped at the epoch cap ({cap}) with the validation loss still "
+             f"improving: the kept epoch is {best}, and early stopping ends training only "
+             f"after {patience} epochs without improvement{fell}; the model may be "
+             "under-trained",
+             "advice": f"raise --epochs above {cap}" + (
+                 " (the default, 300, lets early stopping end training on most tables)"
+                 if cap < 300 else "")}]
 
 
 def findings(report: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -135,7 +135,10 @@ class VAEOverSampler(BaseOverSampler):
         label_column_: the label column's name in the training table (and a saved
             model): y's name when y is a named Series or a one-column DataFrame and X has no
             column of that name, else ``__vae_augment_label__``.
-        train_metrics_: the training metrics (epochs run, final losses, seconds).
+        train_metrics_: the training metrics (epochs run, final losses, seconds; under
+            ``"history"`` every epoch's losses).
+        history_: every epoch's losses, as Keras' ``History.history`` (``loss``,
+            ``val_loss``, ``recon``, ``kl``, ...; `vae_augment.Artifact.history`).
         onehot_groups_: lists of column positions each modelled as one category: one-hot
             blocks (adjacent 0/1 columns with exactly one 1 in every row, or at most one
             after ``OneHotEncoder(drop="first")``); synthetic rows keep that.
@@ -424,6 +427,7 @@ class VAEOverSampler(BaseOverSampler):
             self.encoding_ = artifact.encoding
             self.label_column_ = label_name
             self.train_metrics_ = dict(artifact.config.get("metrics", {}))
+            self.history_ = artifact.history
 
             key_of = dict(zip(classes.tolist(), keys))
             counts = {key_of[c]: int(n) for c, n in self.sampling_strategy_.items()

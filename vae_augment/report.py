@@ -517,6 +517,15 @@ def _diagnostics_html(h, diag, report, images) -> None:
              f"{diag['active_units_kl']} of {diag['latent_dim']}"],
         ] + [[name, diag.get("training", {})[key]] for key, name in _TRAINING_ROWS
              if diag.get("training", {}).get(key) is not None]))
+        if images.get("curves"):
+            curves = diag["curves"]
+            h.append("<h3>Training</h3><p class='muted'>Every epoch's figures, on the training "
+                     "rows and the validation rows early stopping watched; the artifact keeps "
+                     f"the weights of epoch {curves.get('best_epoch')} (dashed) of "
+                     f"{curves.get('epochs_run')} run (cap {curves.get('epochs_cap')}). "
+                     "The KL weight rises linearly to its full value over the shaded warm-up, "
+                     "so the loss there is not comparable with the rest. <code>vae-augment info --model-dir M --history</code> "
+                     "prints them as JSON.</p>" + _img(images["curves"], "training curves"))
         h.append(_img(images.get("kl"), "KL per dimension"))
         guide = diag.get("guide")
         if guide:

@@ -86,6 +86,7 @@ def _draw(report, plots, fid: bool) -> dict[str, Any]:
                             else None),
         "privacy": _privacy_plot(plots) if "dcr_synthetic" in plots else None,
         "kl": _kl_plot(report),
+        "curves": _curves_plot(report),
     }
 
 
@@ -459,5 +460,58 @@ def _kl_plot(report) -> str | None:
     ax.set_ylabel("KL (nats)")
     ax.set_title(f"KL(q(z|x,y) || p(z|y)) per dimension; grey = collapsed (< {t} nats)",
                  fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _curves_plot(report) -> str | None:
+    """The training history: the bound trained (train and validation) and its two terms per
+    epoch, the kept epoch marked and the KL warm-up shaded. The first epochs' losses are many
+    times the rest's, so the y range is that of the epochs after the warm-up (or the last
+    80 %), where the curves are read."""
+    c = (report.get("diagnostics") or {}).get("curves")
+    if not c or not c.get("history"):
+        return None
+    plt = _plt()
+    h = c["history"]
+
+    def series(key):
+        v = h.get(key)
+        return None if not v else np.array([np.nan if x is None else x for x in v], float)
+
+    panels = [("loss", "trained bound: recon + β·KL" if c.get("beta", 1.0) != 1.0
+               else "−ELBO (the trained loss)"), ("recon", "reconstruction −log p(x | z, y)"),
+              ("kl", "KL(q(z | x, y) ‖ p(z | y))")]
+    panels = [(k, t) for k, t in panels if series(k) is not None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
+    n = max(len(v) for v in h.values())
+    epochs = np.arange(1, n + 1)
+    warm = int(c.get("kl_warmup_epochs") or 0)
+    start = min(max(warm, n // 5), n - 1)
+    for ax, (key, title) in zip(axes[0], panels):
+        shown = []
+        for name, colour, label in ((key, "#0969da", "train"),
+                                    (f"val_{key}", "#fb8500", "validation")):
+            v = series(name)
+            if v is None:
+                continue
+            ax.plot(epochs[:len(v)], v, color=colour, lw=1.2, label=label)
+            shown.append(v[start:])
+        if warm > 1:  # epoch e trains with weight e / warm: full from epoch `warm` on
+            ax.axvspan(0.5, min(warm, n + 1) - 0.5, color="#8c959f", alpha=0.15, lw=0,
+                       label="KL warm-up")
+        if c.get("best_epoch"):
+            ax.axvline(c["best_epoch"], color="#cf222e", lw=0.8, ls="--", label="kept epoch")
+        late = np.concatenate(shown) if shown else np.array([])
+        late = late[np.isfinite(late)]
+        if late.size:
+            lo, hi = float(late.min()), float(late.max())
+            pad = 0.08 * (hi - lo) or 0.05 * abs(hi) or 1.0
+            ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per row", fontsize=8)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)

@@ -875,4 +875,8 @@ def train_model(
     for key, values in hist.items():
         if values:
             metrics[key] = float(values[min(best_index, len(values) - 1)])
+    # every epoch's figures, as Keras' `History.history` (`Artifact.history`; the evaluation
+    # report draws them); a non-finite value (a diverged epoch) is None, which JSON keeps
+    metrics["history"] = {key: [float(v) if np.isfinite(v) else None for v in values]
+                          for key, values in hist.items() if values}
     return model, metrics
