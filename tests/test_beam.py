@@ -510,6 +510,46 @@ def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
                    str(mixed_artifact), "--kind", "marginal", "--latent", "--runner", RUNNER])
 
 
+def _strict_types(schema: pa.Schema) -> list[str]:
+    """Each field with its full type, list child names included (`pa.Schema.equals` ignores
+    them)."""
+    return [f"{f.name}: {f.type} {f.nullable}" + "".join(
+        f" <{f.type.value_field.name} {f.type.value_field.nullable}>"
+        for _ in [0] if pa.types.is_fixed_size_list(f.type) or pa.types.is_list(f.type))
+        for f in schema]
+
+
+def test_encode_latent_and_the_cli_give_the_same_arrow_types(mixed_artifact, mixed_parquet,
+                                                             tmp_path):
+    """The latent column's list child is `element` everywhere: in EncodeLatent's tables, its
+    `output_schema`, and the files the CLI and the Beam job write (was `item` in memory)."""
+    from pipelines import score
+    from vae_augment.cli import main
+
+    cli_out = tmp_path / "cli.parquet"
+    assert main(["score", str(mixed_parquet), str(cli_out), "--model-dir", str(mixed_artifact),
+                 "--latent", "--quiet"]) == 0
+    want = _strict_types(pq.read_schema(cli_out))
+    assert "latent: fixed_size_list<element: float>[4] False <element True>" in want
+    score.run(["--input", str(mixed_parquet), "--output", str(tmp_path / "beam"),
+               "--model-dir", str(mixed_artifact), "--latent", "--runner", RUNNER])
+    assert _strict_types(read_dir(tmp_path / "beam").schema) == want
+    steps = [EncodeLatent(str(mixed_artifact)), ScoreAnomalies(str(mixed_artifact))]
+    schema = pq.read_schema(mixed_parquet)
+    for step in steps:
+        schema = step.output_schema(schema)
+    assert _strict_types(schema) == want
+    with BeamTestPipeline(runner=RUNNER) as p:
+        got = p | ReadParquetTables(str(mixed_parquet)) | steps[0] | steps[1]
+
+        def check(tables):
+            for t in tables:
+                if _strict_types(t.schema) != want:
+                    raise BeamAssertException(f"{_strict_types(t.schema)} != {want}")
+
+        assert_that(got, check)
+
+
 def test_balance_job_errors(beam_inputs, mixed_artifact, tmp_path, capsys):
     from pipelines import balance
     from pipelines import main as job_main

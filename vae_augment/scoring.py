@@ -11,8 +11,8 @@ from vae_augment.schema import canonical_zeros
 
 __all__ = [
     "SCORE_METHODS", "UNSEEN_CATEGORIES", "check_options", "encode_latent", "anomaly_scores",
-    "class_posterior", "unseen_category_rows",
-    "with_known_categories", "append_columns", "latent_array", "row_keys", "row_noise", "as_table",
+    "class_posterior", "unseen_category_rows", "with_known_categories", "append_columns",
+    "latent_array", "latent_type", "row_keys", "row_noise", "as_table",
 ]
 
 SCORE_METHODS = ("elbo", "iwae")
@@ -420,8 +420,17 @@ def append_columns(table: pa.Table | pa.RecordBatch, columns: dict[str, pa.Array
     return table
 
 
+def latent_type(latent_dim: int) -> pa.DataType:
+    """The latent column's type: fixed-size list<float32>[d] with its child named
+    ``element``, as a Parquet file reads back (pyarrow writes the compliant name), so the
+    tables of the Beam transforms, the CLI's and the files they write show the same type
+    (pyarrow's own default, ``item``, compares equal but prints and concatenates apart)."""
+    return pa.list_(pa.field("element", pa.float32()), int(latent_dim))
+
+
 def latent_array(z: np.ndarray) -> pa.Array:
-    """[n, d] latents as a fixed-size list<float32>[d] column."""
+    """[n, d] latents as a fixed-size list<float32>[d] column (`latent_type`)."""
     d = z.shape[1]
-    return pa.FixedSizeListArray.from_arrays(pa.array(z.reshape(-1).astype(np.float32)), d)
+    return pa.FixedSizeListArray.from_arrays(pa.array(z.reshape(-1).astype(np.float32)),
+                                             type=latent_type(d))
 

@@ -17,7 +17,10 @@ import pyarrow.compute as pc
 
 from vae_augment.errors import SchemaError, VAEAugmentError, arg, label_column, option
 from vae_augment.io import schema_difference  # re-exported: the Beam transforms use it
-from vae_augment.scoring import SCORE_METHODS  # re-exported: the Beam transforms use it
+from vae_augment.scoring import (  # SCORE_METHODS re-exported: the Beam transforms use it
+    SCORE_METHODS,
+    latent_type,
+)
 
 __all__ = [
     "BadRows",
@@ -164,7 +167,7 @@ def scored_schema(
             if latent_dim is not None and b"image_shape" in (input_schema.metadata or {})
             else None)
     for name, field in (
-        (latent_column, lambda n: pa.field(n, pa.list_(pa.float32(), int(latent_dim)), False,
+        (latent_column, lambda n: pa.field(n, latent_type(latent_dim), False,
                                            metadata=flat)),
         (score_column, lambda n: pa.field(n, pa.float32(), False)),
     ):
