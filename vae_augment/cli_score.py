@@ -39,6 +39,7 @@ def score_file(
     progress: bool | None = None,
     dead_letter: str | None = None,
     kind: str = "conditional",
+    _read: tuple | None = None,
 ) -> int:
     """Writes every input row plus the requested columns to `output`; returns rows written.
 
@@ -63,6 +64,8 @@ def score_file(
             (x alone, its label not read: absent, null or anything; not with
             `latent_column`) or ``"label"`` (-log p(y | x)); see
             `vae_augment.scoring.anomaly_scores`.
+        _read: (resolved paths, their schema) of `inputs`, when the caller has read them
+            (the CLI, `_refuse_clash`): the footers are read once. None: read here.
 
     Raises:
         VAEAugmentError: a bad input, artifact or row (naming the column); nothing is written.
@@ -97,7 +100,7 @@ def score_file(
     from vae_augment.beam.rows import check_kind
 
     check_kind(kind, latent_column)
-    paths = resolve_inputs(inputs)
+    paths, schema = (resolve_inputs(inputs), None) if _read is None else _read
     refuse_input_as_output(output, paths)
     refuse_input_as_output(dead_letter, paths, what="dead-letter file")
     refuse_output(output, overwrite, output_shards, partition_by)
@@ -110,7 +113,8 @@ def score_file(
         parent = os.path.dirname(os.path.abspath(dead_letter))
         if not os.path.isdir(parent):  # now, not once the output is written
             raise VAEAugmentError(f"dead-letter directory '{parent}' does not exist")
-    schema = read_schema(paths)
+    if schema is None:
+        schema = read_schema(paths)
     art = load_artifact(model_dir)
     if dead_letter is not None:  # a whole-file mismatch is not a row's fault
         from vae_augment.errors import SchemaError
@@ -217,26 +221,29 @@ def _write_lines(path: str, lines: list[str]) -> None:
         raise
 
 
-def _refuse_clash(inputs, flags: dict) -> None:
+def _refuse_clash(inputs, flags: dict) -> tuple:
     """A new column (`flags`: flag -> name) that the input already has, named by its flag
-    (``encode --column``, ``score --column`` / ``--latent-column``), before any work."""
+    (``encode --column``, ``score --column`` / ``--latent-column``), before any work.
+    Returns (resolved paths, their schema), for `score_file` not to read them again."""
     from vae_augment.errors import SchemaError
     from vae_augment.io import read_schema, resolve_inputs
 
-    names = read_schema(resolve_inputs(inputs)).names
+    paths = resolve_inputs(inputs)
+    schema = read_schema(paths)
     for flag, name in flags.items():
-        if name is not None and name in names:
+        if name is not None and name in schema.names:
             raise SchemaError(f"input already has a column named '{name}' (the new column's "
                               f"name, {flag}); give {flag} another name")
+    return paths, schema
 
 
 def cmd_encode(args) -> int:
-    _refuse_clash(args.input, {"--column": args.column})
+    read = _refuse_clash(args.input, {"--column": args.column})
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir, latent_column=args.column,
         unseen=args.unseen_categories, overwrite=args.overwrite,
         output_shards=args.output_shards, partition_by=args.partition_by,
-        progress=False if args.quiet else None, dead_letter=args.dead_letter,
+        progress=False if args.quiet else None, dead_letter=args.dead_letter, _read=read,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
                       **_bad_summary(args)}))
@@ -253,8 +260,9 @@ def cmd_score(args) -> int:
             verb = "apply" if len(given) > 1 else "applies"
             print(f"vae-augment: warning: {' and '.join(given)} {verb} to --method iwae only; "
                   f"ignored with --method elbo (deterministic)", file=sys.stderr)
-    _refuse_clash(args.input, {"--column": args.column,
-                               "--latent-column": args.latent_column if args.latent else None})
+    read = _refuse_clash(args.input, {"--column": args.column,
+                                      "--latent-column": args.latent_column if args.latent
+                                      else None})
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,
@@ -262,7 +270,7 @@ def cmd_score(args) -> int:
         overwrite=args.overwrite, output_shards=args.output_shards,
         partition_by=args.partition_by,
         progress=False if args.quiet else None, dead_letter=args.dead_letter,
-        kind=args.kind,
+        kind=args.kind, _read=read,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
                       "method": args.method, "kind": args.kind,
