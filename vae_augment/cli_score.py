@@ -117,14 +117,11 @@ def score_file(
         schema = read_schema(paths)
     art = load_artifact(model_dir)
     if dead_letter is not None:  # a whole-file mismatch is not a row's fault
+        from vae_augment.beam.rows import input_problem
         from vae_augment.errors import SchemaError
 
-        problem = art.encoding.type_problem(schema, label=kind != "marginal")
-        if (problem is not None and score_column is not None
-                and art.encoding.label not in schema.names):
-            from vae_augment.beam.rows import marginal_hint
-
-            problem += marginal_hint()
+        problem = input_problem(art.encoding, schema, kind=kind,
+                                scoring=score_column is not None)
         if problem is not None:
             raise SchemaError(f"input table does not match the schema the model was trained "
                               f"on: {problem}")

@@ -209,8 +209,9 @@ def score_table(
     check_kind(kind, latent_column)
     if kind != "marginal":
         if enc.label not in table.column_names:
-            raise SchemaError(enc.label_not_found(table.column_names)
-                              + (marginal_hint() if score_column is not None else ""))
+            raise SchemaError(with_marginal_hint(enc.label_not_found(table.column_names), enc,
+                                                 table.column_names,
+                                                 scoring=score_column is not None))
         _check_labels(enc, table)
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
@@ -235,9 +236,23 @@ def score_table(
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
 
 
-def marginal_hint() -> str:
-    """Said when rows to score have no label column: the score that needs none."""
-    return f" (to score rows without a label: {option('kind', 'marginal')})"
+def with_marginal_hint(problem: str, encoding, names: Sequence[str], *, scoring: bool) -> str:
+    """`problem`, about rows to score (`scoring`) or encode whose columns are `names`, plus
+    the score that needs no label when they are scored and have no label column."""
+    if scoring and encoding.label not in names:
+        return f"{problem} (to score rows without a label: {option('kind', 'marginal')})"
+    return problem
+
+
+def input_problem(encoding, schema: pa.Schema, *, kind: str = "conditional",
+                  scoring: bool = True) -> str | None:
+    """Why tables of `schema` cannot be scored (`scoring`) or encoded at all, or None:
+    `Encoding.type_problem` (a column the model reads is missing or of a type it cannot
+    encode; a marginal score needs no label), `with_marginal_hint`."""
+    problem = encoding.type_problem(schema, label=kind != "marginal")
+    if problem is None:
+        return None
+    return with_marginal_hint(problem, encoding, schema.names, scoring=scoring)
 
 
 def check_kind(kind, latent_column) -> None:

@@ -22,7 +22,7 @@ from vae_augment.beam.rows import (
     check_kind,
     check_scoring_rows,
     compact,
-    marginal_hint,
+    input_problem,
     score_table,
     scored_schema,
     split_bad_rows,
@@ -116,11 +116,9 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
         model reads is missing, or of a type it cannot encode: `Encoding.type_problem`, as
         the CLI's `score`): every table would fail, or go to the dead-letter output, once
         the pipeline runs."""
-        problem = self._encoding.type_problem(
-            input_schema, label=self._kwargs.get("kind") != "marginal")
-        if problem is not None and "score_column" in self._options and (
-                self._encoding.label not in input_schema.names):
-            problem += marginal_hint()
+        problem = input_problem(self._encoding, input_schema,
+                                kind=self._kwargs.get("kind", "conditional"),
+                                scoring="score_column" in self._options)
         if problem is not None:
             raise SchemaError(f"input does not match the schema the model was trained on: "
                               f"{problem}")
