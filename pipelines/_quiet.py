@@ -9,6 +9,14 @@ reads a file named by the ``PIPELINE_OPTIONS_FILE`` environment variable it inhe
 `quiet_worker_subprocesses` names one that sets the worker's log level to WARNING (its
 start-up notices to ERROR) and loads this module as a Beam plugin there, which installs
 the same filter, so a worker prints neither start-up lines nor our errors' tracebacks.
+
+Beam's own import in a worker logs the BigQuery notice ("apitools not found ..."), which makes
+`logging` give the root logger a stderr handler, so the worker's next two start-up notices
+("Logging handler created.", "Load pipeline options from file: ...") were printed too: three
+lines per worker, before any plugin loads. `quiet_worker_subprocesses` therefore also puts a
+``sitecustomize`` first on the workers' ``PYTHONPATH`` (`_WORKER_SITE`) that gives the root
+logger that stderr handler first, at WARNING and without the notice: a worker's warnings and
+errors still print as they did.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 
 __all__ = ["user_error", "quiet_user_errors", "quiet_worker_subprocesses", "BEAM_LOGGERS"]
@@ -230,6 +239,37 @@ def _quiet_this_worker() -> None:
     TENSORFLOW_IMPORTER[0] = lambda: _import_tensorflow_quietly(stderr)
 
 
+# a worker's first module (Python imports `sitecustomize` before Beam's own import runs): the
+# stderr handler `logging.basicConfig` would give the root logger, but at WARNING and without
+# Beam's BigQuery notice; then the interpreter's own sitecustomize, if it has one
+_WORKER_SITE = """\
+# written by pipelines._quiet for a Beam worker subprocess of a vae-augment job
+import logging as _logging
+import os as _os
+import sys as _sys
+
+
+class _NotTheBigQueryNotice(_logging.Filter):
+    def filter(self, record):
+        return "apitools not found" not in str(record.msg)
+
+
+_handler = _logging.StreamHandler()
+_handler.setFormatter(_logging.Formatter(_logging.BASIC_FORMAT))
+_handler.setLevel(_logging.WARNING)
+_handler.addFilter(_NotTheBigQueryNotice())
+_logging.getLogger().addHandler(_handler)
+
+_here = _os.path.dirname(_os.path.abspath(__file__))
+_sys.path[:] = [p for p in _sys.path if _os.path.abspath(p or _os.curdir) != _here]
+_self = _sys.modules.pop(__name__)
+try:
+    import sitecustomize  # noqa: F401  (the interpreter's own, if any)
+except ImportError:
+    _sys.modules[__name__] = _self
+"""
+
+
 @contextlib.contextmanager
 def quiet_worker_subprocesses(argv):
     """While a job with local worker subprocesses runs, they start with a WARNING log level
@@ -244,12 +284,22 @@ def quiet_worker_subprocesses(argv):
     fd, path = tempfile.mkstemp(prefix="vae-augment-worker-options-", suffix=".json")
     with os.fdopen(fd, "w") as f:
         json.dump({"options": options}, f)
+    site = tempfile.mkdtemp(prefix="vae-augment-worker-site-")
+    with open(os.path.join(site, "sitecustomize.py"), "w") as f:
+        f.write(_WORKER_SITE)
+    pythonpath = os.environ.get("PYTHONPATH")
     os.environ["PIPELINE_OPTIONS_FILE"] = path
+    os.environ["PYTHONPATH"] = os.pathsep.join([site, *([pythonpath] if pythonpath else [])])
     try:
         yield
     finally:
         os.environ.pop("PIPELINE_OPTIONS_FILE", None)
+        if pythonpath is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = pythonpath
         os.unlink(path)
+        shutil.rmtree(site, ignore_errors=True)
 
 
 if os.path.basename(os.environ.get("PIPELINE_OPTIONS_FILE", "")).startswith(
