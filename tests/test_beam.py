@@ -598,6 +598,11 @@ def test_score_anomalies_marginal_takes_tables_without_a_label(mixed_artifact, m
     with pytest.raises(VAEAugmentError, match=r"column 'label' not found.*\(to score rows "
                                               r"without a label: kind='marginal'\)$"):
         ScoreAnomalies(str(mixed_artifact)).check_input_schema(table.schema)
+    # a marginal score's other problem does not suggest the marginal score it already is
+    wrong = table.set_column(0, "f", pa.array(["x"] * table.num_rows)).schema
+    with pytest.raises(VAEAugmentError, match=r"column 'f' has type string; the model expects "
+                                              r"numbers$"):
+        step.check_input_schema(wrong)
     with BeamTestPipeline(runner=RUNNER) as p:
         good, bad = (p | beam.Create([table.slice(0, 50), table.slice(50)])
                      | step.with_exception_handling())

@@ -248,11 +248,13 @@ def input_problem(encoding, schema: pa.Schema, *, kind: str = "conditional",
                   scoring: bool = True) -> str | None:
     """Why tables of `schema` cannot be scored (`scoring`) or encoded at all, or None:
     `Encoding.type_problem` (a column the model reads is missing or of a type it cannot
-    encode; a marginal score needs no label), `with_marginal_hint`."""
+    encode; a marginal score needs no label), `with_marginal_hint` (not for a marginal score:
+    it is the score that needs no label)."""
     problem = encoding.type_problem(schema, label=kind != "marginal")
     if problem is None:
         return None
-    return with_marginal_hint(problem, encoding, schema.names, scoring=scoring)
+    return with_marginal_hint(problem, encoding, schema.names,
+                              scoring=scoring and kind != "marginal")
 
 
 def check_kind(kind, latent_column) -> None:
