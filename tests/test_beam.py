@@ -616,3 +616,34 @@ def test_score_anomalies_marginal_takes_tables_without_a_label(mixed_artifact, m
         assert_that(good, check, label="good")
         assert_that(bad, lambda items: None if not items else (_ for _ in ()).throw(
             BeamAssertException(f"bad rows {items}")), label="bad")
+
+
+def test_balance_job_refuses_a_variable_length_image_column_saying_what_to_do(
+        mixed_artifact, mixed_table, tmp_path, capsys):
+    """`BalanceClasses` writes the model's types (its output schema is known before the
+    input is read), so a list<uint8> image column stays refused, in one line that says what
+    to do; `vae-augment balance --model-dir` takes it and writes it back as list<uint8>."""
+    from pipelines import balance
+    from pipelines import main as job_main
+
+    img = mixed_table.column("img").to_pylist()
+    var = mixed_table.set_column(mixed_table.schema.get_field_index("img"),
+                                 pa.field("img", pa.list_(pa.uint8())),
+                                 pa.array(img, pa.list_(pa.uint8())))
+    src = tmp_path / "var.parquet"
+    pq.write_table(var, src)
+    args = ["--input", str(src), "--output", str(tmp_path / "o"), "--model-dir",
+            str(mixed_artifact), "--label", "label", "--runner", RUNNER]
+    assert job_main("pipelines.balance", balance.run, args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"pipelines.balance: error: input does not match the schema artifact "
+        f"'{mixed_artifact}' was trained on: column 'img' has type list<element: uint8>, "
+        f"expected fixed_size_list<element: uint8>[64] (a variable-length list: cast it to "
+        f"that fixed-size list of 64 values)"]
+    with pytest.raises(Exception, match=r"column 'img' has type list<item: uint8>, expected "
+                                        r"fixed_size_list<element: uint8>\[64\] \(a "
+                                        r"variable-length list: cast it to that fixed-size "
+                                        r"list of 64 values\)"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            _ = p | beam.Create([var]) | BalanceClasses(str(mixed_artifact), "label")

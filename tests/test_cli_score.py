@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -763,3 +764,98 @@ def test_label_scores_are_the_class_posterior(capsys, tmp_path, artifact, mixed_
     assert code == 0 and json.loads(stdout)["kind"] == "label"
     out = pq.read_table(tmp_path / "o.parquet")
     np.testing.assert_array_equal(out.column("anomaly_score").to_numpy(), got)
+
+
+def test_balance_with_a_model_writes_a_variable_length_image_column_as_it_came(
+        capsys, tmp_path, mixed_table, mixed_artifact):
+    """`balance --model-dir` refused a list<uint8> image column holding the model's 64 values
+    a row ("does not match the schema ... was trained on"): the output now keeps the input's
+    schema exactly, its real rows unchanged and its synthetic images the fixed-size input's
+    as list<uint8>; a row of another length is an error naming the column and the row."""
+    fixed, var, ragged = (tmp_path / f"{n}.parquet" for n in ("fixed", "var", "ragged"))
+    pq.write_table(mixed_table, fixed)
+    pq.write_table(_variable_length_images(mixed_table), var)
+    pq.write_table(_variable_length_images(mixed_table, short=(3, 200)), ragged)
+    outs = {}
+    for name, src in (("fixed", fixed), ("var", var)):
+        outs[name] = tmp_path / f"b_{name}.parquet"
+        code, _, err = run(capsys, "balance", src, outs[name], "--label", "label", "--model-dir",
+                           mixed_artifact, "--seed", "3", "--quiet")
+        assert code == 0, err
+    got, want = pq.read_table(outs["var"]), pq.read_table(outs["fixed"])
+    assert got.schema.equals(pq.read_schema(var).append(
+        pa.field("is_synthetic", pa.bool_(), False)), check_metadata=True)
+    n = mixed_table.num_rows
+    assert got.slice(0, n).drop(["is_synthetic"]).equals(pq.read_table(var))
+    assert got.num_rows == want.num_rows > n
+    syn = got.slice(n)
+    assert syn.column("img").cast(want.schema.field("img").type).equals(
+        want.slice(n).column("img"))
+    assert syn.drop(["img"]).equals(want.slice(n).drop(["img"]))
+    code, _, err = run(capsys, "balance", ragged, tmp_path / "r.parquet", "--label", "label",
+                       "--model-dir", mixed_artifact, "--quiet")
+    assert code == 2 and err.strip().splitlines() == [
+        "vae-augment: error: column 'img' has lists of another length than the model's 64 "
+        "values (2 rows; the first is row 3)"]
+    assert not (tmp_path / "r.parquet").exists()
+
+
+def test_a_variable_length_image_column_is_taken_as_the_privacy_reference(
+        capsys, tmp_path, mixed_table, mixed_artifact):
+    """`sample --reference` (and `balance --privacy-min-distance`) refused a list<uint8>
+    reference image column: it now filters as the fixed-size one does, and a row of another
+    length is an error naming the column and the row."""
+    fixed, var, ragged = (tmp_path / f"{n}.parquet" for n in ("fixed", "var", "ragged"))
+    pq.write_table(mixed_table, fixed)
+    pq.write_table(_variable_length_images(mixed_table), var)
+    pq.write_table(_variable_length_images(mixed_table, short=(7,)), ragged)
+    for name, ref in (("fixed", fixed), ("var", var)):
+        code, _, err = run(capsys, "sample", tmp_path / f"s_{name}.parquet", "--model-dir",
+                           mixed_artifact, "--n", "40", "--privacy-min-distance", "0.5",
+                           "--reference", ref, "--quiet")
+        assert code == 0, err
+    assert pq.read_table(tmp_path / "s_var.parquet").equals(
+        pq.read_table(tmp_path / "s_fixed.parquet"))
+    code, _, err = run(capsys, "sample", tmp_path / "s_r.parquet", "--model-dir",
+                       mixed_artifact, "--n", "40", "--privacy-min-distance", "0.5",
+                       "--reference", ragged, "--quiet")
+    assert code == 2 and err.strip().splitlines() == [
+        "vae-augment: error: column 'img' has lists of another length than the model's 64 "
+        "values (1 row; the first is row 7)"]
+    code, _, err = run(capsys, "balance", var, tmp_path / "b.parquet", "--label", "label",
+                       "--model-dir", mixed_artifact, "--privacy-min-distance", "0", "--quiet")
+    assert code == 0, err
+    assert pq.read_schema(tmp_path / "b.parquet").field("img").type == pa.list_(pa.uint8())
+
+
+@pytest.fixture(scope="module")
+def tensor_extension_model(mixed_table):
+    """(the mixed table with its image as an arrow.fixed_shape_tensor, a tiny model fitted
+    on it)."""
+    from tests.conftest import FAST
+    from vae_augment.api import fit
+
+    i = mixed_table.schema.get_field_index("img")
+    ext = pa.ExtensionArray.from_storage(pa.fixed_shape_tensor(pa.uint8(), [8, 8]),
+                                         mixed_table.column("img").combine_chunks())
+    table = mixed_table.set_column(i, "img", ext)
+    return table, fit(table, label="label", seed=0, **FAST)
+
+
+@pytest.mark.parametrize("typ", [pa.list_(pa.uint8()), pa.large_list(pa.uint8())])
+def test_balance_with_a_tensor_extension_model_writes_list_images_as_they_came(
+        tmp_path, mixed_table, tensor_extension_model, typ):
+    """A model fitted on an arrow.fixed_shape_tensor image balances a (large) list<uint8>
+    input of its 64 values a row: the synthetic images are written in the input's type."""
+    from vae_augment.api import balance
+
+    _, art = tensor_extension_model
+    src = tmp_path / "var.parquet"
+    pq.write_table(mixed_table.set_column(mixed_table.schema.get_field_index("img"),
+                                          pa.field("img", typ),
+                                          pa.array(mixed_table.column("img").to_pylist(), typ)),
+                   src)
+    out = balance(str(src), label="label", model=art, seed=0)["table"]
+    assert out.schema.field("img").type == pq.read_schema(src).field("img").type
+    syn = out.slice(mixed_table.num_rows).column("img")
+    assert len(syn) > 0 and set(pc.list_value_length(syn).to_pylist()) == {64}

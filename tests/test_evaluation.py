@@ -1445,3 +1445,36 @@ def test_the_rows_whose_labels_the_model_doubts_most_are_the_flipped_ones(tmp_pa
     assert by_class["b"]["doubted"] >= 2 and set(by_class["b"]["looks_like"]) == {"a"}
     text = (tmp_path / "r" / "report.html").read_text()
     assert "Labels the model doubts" in text and "--kind label" in text
+
+
+def _list_images(table: pa.Table, short: tuple[int, ...] = ()) -> pa.Table:
+    """`table` with its image column as a variable-length list<uint8> (the rows `short`
+    holding 10 values)."""
+    rows = table.column("img").to_pylist()
+    for i in short:
+        rows[i] = rows[i][:10]
+    i = table.schema.get_field_index("img")
+    return table.set_column(i, pa.field("img", pa.list_(pa.uint8())),
+                            pa.array(rows, pa.list_(pa.uint8())))
+
+
+def test_a_variable_length_image_column_is_compared_with_a_fixed_size_one():
+    """An image column stored as list<uint8> on one side (a `balance --model-dir` output
+    keeps it so) and as a fixed-size list of as many values on the other was refused when
+    REAL held the list ("unsupported type"): both sides are compared as the fixed-size list,
+    as when both hold it; a row of another length is an error naming the column, the table
+    and the row."""
+    real, syn = make_mixed_table(200, seed=1), make_mixed_table(200, seed=2)
+    want = evaluate(real, syn, label="label", seed=0, sections=["fidelity"])["fidelity"]
+    for a, b in ((_list_images(real), syn), (real, _list_images(syn)),
+                 (_list_images(real), _list_images(syn))):
+        got = evaluate(a, b, label="label", seed=0, sections=["fidelity"])["fidelity"]
+        assert got["score"] == want["score"] and got["per_class"] == want["per_class"]
+    with pytest.raises(SchemaError, match=r"^column 'img' in REAL has lists of another length "
+                                          r"than SYNTHETIC's 64 values \(1 row; the first is "
+                                          r"row 4\)$"):
+        evaluate(_list_images(real, short=(4,)), syn, label="label", sections=["fidelity"])
+    with pytest.raises(SchemaError, match=r"^column 'img' in SYNTHETIC has lists of another "
+                                          r"length than REAL's 64 values \(2 rows; the first "
+                                          r"is row 5\)$"):
+        evaluate(real, _list_images(syn, short=(5, 9)), label="label", sections=["fidelity"])

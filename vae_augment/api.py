@@ -312,13 +312,23 @@ def _read_classes(paths, encoding, classes) -> pa.Table:
     if encoding.label not in schema.names:
         raise SchemaError(encoding.label_not_found(schema.names))
     check_reference(encoding, schema)
+    lists = encoding.list_tensors(schema)
     values = [encoding.classes[encoding.class_index(c)] for c in classes]
     parts = []
+    done = 0  # rows so far: a bad row is named by its position in the input
     for batch in iter_batches(paths):
+        encoding.check_list_tensors(batch, lists, first_row=done)
+        done += batch.num_rows
         table = pa.Table.from_batches([batch])
         parts.extend(class_rows(table, encoding.label, v) for v in values)
     parts = [p for p in parts if p.num_rows]
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def _as_list(col: pa.Array, typ: pa.DataType) -> pa.Array:
+    """A generated tensor column (a fixed-size list, or an extension type over one) as the
+    variable-length list type `typ` the input stores it in."""
+    return (col.storage if isinstance(col, pa.ExtensionArray) else col).cast(typ)
 
 
 def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
@@ -418,12 +428,15 @@ def balance(
                 f"{where} and trains nothing", UserWarning, stacklevel=2)
         if art.label != label:
             raise SchemaError(f"{where} was trained with label '{art.label}', not '{label}'")
-        if not art.encoding.schema.equals(schema, check_metadata=False):
+        # an image column stored as a variable-length list of the model's values is taken
+        # (each row's length checked as the real rows pass), and written back as it came
+        lists, trained = art.encoding.list_tensors(schema), art.encoding.as_trained(schema)
+        if not art.encoding.schema.equals(trained, check_metadata=False):
             from vae_augment.io import schema_difference
 
             raise SchemaError(
                 f"input {_inputs_named(paths)} does not match the schema {where} was trained "
-                f"on: {schema_difference(art.encoding.schema, schema) or 'a field differs'}")
+                f"on: {schema_difference(art.encoding.schema, trained) or 'a field differs'}")
         # an input of no rows is balanced by adding nothing: the output is empty, with the
         # output schema (a shard of a partitioned table may be empty)
         counts = labelled_counts(paths, label, allow_empty=True)
@@ -434,6 +447,7 @@ def balance(
             holder = f"the model in '{model_dir}'" if model is None else "the given model"
             raise SchemaError(f"input has classes {unknown} {holder} does not know")
     else:
+        lists = {}
         early = class_counts(paths, label)
         if len(early) >= 2:  # a bad strategy fails before training, not after
             samples_to_generate(early, sampling_strategy)
@@ -469,10 +483,15 @@ def balance(
         )
 
     def all_batches():
+        done = 0  # real rows so far: a bad row is named by its position in the input
         for batch in iter_batches(paths):
+            art.encoding.check_list_tensors(batch, lists, first_row=done)
+            done += batch.num_rows
             yield real_with_flag(batch, out_schema)
         for batch in synthetic:
-            yield pa.RecordBatch.from_arrays(batch.columns, schema=out_schema)
+            yield pa.RecordBatch.from_arrays(
+                [_as_list(col, lists[name]) if name in lists else col
+                 for name, col in zip(batch.schema.names, batch.columns)], schema=out_schema)
 
     if output is None:
         summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)

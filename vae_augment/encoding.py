@@ -514,6 +514,42 @@ class Encoding:
                     f"model's classes {list(self.classes)}")
         return None
 
+    def list_tensors(self, schema: pa.Schema) -> dict[str, pa.DataType]:
+        """The tensor columns `schema` stores as a variable-length list (or large list) of
+        the values the model was fitted on (a fixed-size list, or an extension type over
+        one, of the same value type): ``{name: the type in schema}``. `balance` with a model
+        and the privacy reference take them as the fixed-size list, their rows' lengths
+        checked by `check_list_tensors`; `as_trained` gives the schema to compare."""
+        out = {}
+        for s in self.tensors:
+            if s.name not in schema.names or s.name not in self.schema.names:
+                continue
+            t, want = schema.field(s.name).type, self.schema.field(s.name).type
+            want = want.storage_type if isinstance(want, pa.BaseExtensionType) else want
+            if ((pa.types.is_list(t) or pa.types.is_large_list(t))
+                    and pa.types.is_fixed_size_list(want) and t.value_type.equals(want.value_type)):
+                out[s.name] = t
+        return out
+
+    def as_trained(self, schema: pa.Schema) -> pa.Schema:
+        """`schema` with its `list_tensors` columns of the training type (their nullability
+        and metadata kept): what `io.schema_difference` compares with the training schema."""
+        lists = self.list_tensors(schema)
+        if not lists:
+            return schema
+        return pa.schema([f.with_type(self.schema.field(f.name).type) if f.name in lists else f
+                          for f in schema], metadata=schema.metadata)
+
+    def check_list_tensors(self, batch, lists: Mapping[str, pa.DataType],
+                           first_row: int = 0) -> None:
+        """A `SchemaError` naming the column and the row (`first_row`: the batch's first
+        row's position in the input) unless every row of `batch`'s `lists` columns holds
+        the model's number of values."""
+        for s in self.tensors:
+            if s.name in lists:
+                _check_tensor_sizes(s.name, _combine(batch.column(s.name)),
+                                    int(np.prod(s.shape)), first_row=first_row)
+
     def label_index(self, col: pa.Array) -> tuple[pa.Array, pa.Array]:
         """(the label column as compared, each row's class index: null for a null or
         unknown label)."""
@@ -1011,25 +1047,27 @@ def _tensor_type_message(name: str, t: pa.DataType, size: int) -> str:
             f"list, or a list with {size} values in every row)")
 
 
-def _check_tensor_sizes(name: str, col: pa.Array, size: int) -> None:
+def _check_tensor_sizes(name: str, col: pa.Array, size: int, *, first_row: int = 0,
+                        of: str = "the model's", where: str = "") -> None:
     """Raises `SchemaError` naming tensor column `name` unless `col` is a list of numbers with
     `size` values in each (non-null) row: a fixed-size list of another size or a column of
-    another type whole, a variable-length list by its rows of another length."""
+    another type whole, a variable-length list by its rows of another length (counted from
+    `first_row`; `of`: whose size it is; `where`: the table, after the column's name)."""
     t = col.type
     if not _takes_tensor_type(t, size):
         raise SchemaError(_tensor_type_message(name, t, size))
     if not pa.types.is_fixed_size_list(t):
         wrong = pc.list_value_length(col).fill_null(size).to_numpy(zero_copy_only=False) != size
         if wrong.any():
-            raise SchemaError(f"column '{name}' has lists of another length than the model's "
-                              f"{size} values ({_rows_note(wrong)})")
+            raise SchemaError(f"column '{name}'{where} has lists of another length than {of} "
+                              f"{size} values ({_rows_note(wrong, first_row)})")
 
 
-def _rows_note(mask: np.ndarray) -> str:
+def _rows_note(mask: np.ndarray, first_row: int = 0) -> str:
     """"3 rows; the first is row 17", for an error about the rows `mask` marks (positions
-    counted from 0 in the batch being encoded)."""
+    counted from 0 in the batch being encoded, or from `first_row`)."""
     n = int(mask.sum())
-    return f"{n} row{'s' if n != 1 else ''}; the first is row {int(np.argmax(mask))}"
+    return f"{n} row{'s' if n != 1 else ''}; the first is row {first_row + int(np.argmax(mask))}"
 
 
 def _null_values(typ: pa.DataType, n: int) -> pa.Array:

@@ -120,6 +120,64 @@ def _without_views(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
+def _fixed_size(t: pa.DataType) -> int | None:
+    """The number of values of a fixed-size list (or an extension type over one), else None."""
+    t = t.storage_type if isinstance(t, pa.BaseExtensionType) else t
+    return t.list_size if pa.types.is_fixed_size_list(t) else None
+
+
+def _number_list(t: pa.DataType) -> bool:
+    """A variable-length list (or large list) of numbers: an image column stored so."""
+    return ((pa.types.is_list(t) or pa.types.is_large_list(t))
+            and (pa.types.is_integer(t.value_type) or pa.types.is_floating(t.value_type)))
+
+
+def _one_length(col) -> int | None:
+    """The one number of values every non-null row of a list column holds, else None."""
+    lengths = pc.unique(pc.drop_null(pc.list_value_length(col)))
+    return lengths[0].as_py() if len(lengths) == 1 else None
+
+
+def _as_fixed_size(table: pa.Table, name: str, size: int, what: str, of: str) -> pa.Table:
+    """`table` with its variable-length list column `name` as the fixed-size list of `size`
+    values (of its own value type); a row of another length is a `SchemaError` naming the
+    column, the table (`what`) and the row."""
+    from vae_augment.encoding import _check_tensor_sizes
+
+    col = table.column(name).combine_chunks()
+    _check_tensor_sizes(name, col, size, of=of, where=f" in {what}")
+    t = col.type
+    return table.set_column(table.schema.get_field_index(name),
+                            table.schema.field(name).with_type(pa.list_(t.value_field, size)),
+                            col.cast(pa.list_(t.value_field, size)))
+
+
+def _lists_as_fixed(real: pa.Table, other: pa.Table, what: str) -> tuple[pa.Table, pa.Table]:
+    """(real, other) with an image column that one stores as a variable-length list of numbers
+    and the other as a fixed-size list (`balance` with a model writes the input's type), or
+    both as lists whose rows all hold one number of values, both as fixed-size lists of that
+    many values: compared value by value, as the model reads them."""
+    for name in real.column_names:
+        if name not in other.column_names:
+            continue
+        a, b = real.schema.field(name).type, other.schema.field(name).type
+        if not (_number_list(a) or _number_list(b)):
+            continue
+        if _number_list(a) and _number_list(b):
+            size = _one_length(real.column(name))
+            if size is None or _one_length(other.column(name)) not in (size, None):
+                continue  # left to the encoding (an unsupported type, to exclude)
+        else:
+            size = _fixed_size(b) if _number_list(a) else _fixed_size(a)
+            if size is None:
+                continue
+        if _number_list(a):
+            real = _as_fixed_size(real, name, size, "REAL", f"{what}'s")
+        if _number_list(b):
+            other = _as_fixed_size(other, name, size, what, "REAL's")
+    return real, other
+
+
 def _check_schemas(real: pa.Table, other: pa.Table, what: str) -> pa.Table:
     """`other` with real's column order and schema; SchemaError on any difference."""
     missing = [c for c in real.column_names if c not in other.column_names]
@@ -433,6 +491,7 @@ def evaluate(
         if label not in t.column_names:
             raise SchemaError(f"{label_column(label)} not found in {what}. "
                               f"Columns: {t.column_names}")
+    real, synthetic = _lists_as_fixed(real, synthetic, "SYNTHETIC")
     synthetic = _check_schemas(real, synthetic, "SYNTHETIC")
     # rows without a class cannot be compared within one: left out, and said
     null_labels = {"real": real.column(label).null_count,
@@ -444,6 +503,7 @@ def evaluate(
                                 keep_synthetic=False)
         if label not in holdout.column_names:
             raise SchemaError(f"{label_column(label)} not found in HOLDOUT")
+        _, holdout = _lists_as_fixed(real, holdout, "HOLDOUT")
         holdout = _check_schemas(real, holdout, "HOLDOUT")
         null_labels["holdout"] = holdout.column(label).null_count
         holdout = holdout.filter(pc.is_valid(holdout.column(label)))

@@ -583,10 +583,20 @@ def schema_difference(
             return _columns_phrase([name], "is missing")
         have = got.field(name)
         if not have.type.equals(want.type):
-            return f"column '{name}' has type {have.type}, expected {want.type}"
+            return (f"column '{name}' has type {have.type}, expected {want.type}"
+                    f"{_list_hint(have.type, want.type)}")
         if have.nullable != want.nullable:
             return f"column '{name}' has nullable={have.nullable}, expected {want.nullable}"
     return None
+
+
+def _list_hint(have: pa.DataType, want: pa.DataType) -> str:
+    """What to do about a variable-length list where a fixed-size list (a tensor, or an
+    extension type over one) is expected: cast it."""
+    storage = want.storage_type if isinstance(want, pa.BaseExtensionType) else want
+    if pa.types.is_fixed_size_list(storage) and (pa.types.is_list(have) or pa.types.is_large_list(have)):
+        return f" (a variable-length list: cast it to that fixed-size list of {storage.list_size} values)"
+    return ""
 
 
 def iter_batches(

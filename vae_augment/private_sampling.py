@@ -50,7 +50,9 @@ def check_reference(encoding, schema: pa.Schema) -> None:
     from vae_augment.io import schema_difference
 
     columns = [s.name for s in encoding.specs if s.kind != "excluded"] + [encoding.label]
-    problem = schema_difference(encoding.schema, schema, columns)
+    # an image column stored as a variable-length list of the model's values is compared
+    # as the model reads it (its rows' lengths are checked as they are read)
+    problem = schema_difference(encoding.schema, encoding.as_trained(schema), columns)
     if problem is not None:
         raise SchemaError(f"{arg('reference')} does not match the schema the model was trained "
                           f"on: {problem}")
