@@ -859,3 +859,21 @@ def test_balance_with_a_tensor_extension_model_writes_list_images_as_they_came(
     assert out.schema.field("img").type == pq.read_schema(src).field("img").type
     syn = out.slice(mixed_table.num_rows).column("img")
     assert len(syn) > 0 and set(pc.list_value_length(syn).to_pylist()) == {64}
+
+
+def test_a_tensor_extension_column_is_taken_by_the_scoring_schema_check(
+        tmp_path, capsys, tensor_extension_model):
+    """`Encoding.type_problem` unwrapped only Python-defined extension types, so an
+    arrow.fixed_shape_tensor column (the model's own training type) was refused whole by
+    `score --dead-letter`, the Beam scoring transforms and `pipelines.score`."""
+    table, art = tensor_extension_model
+    assert art.encoding.type_problem(table.schema) is None
+    model_dir, src = tmp_path / "m", tmp_path / "ext.parquet"
+    from vae_augment.artifact import save_artifact
+
+    save_artifact(str(model_dir), art.model, art.encoding)
+    pq.write_table(table, src)
+    code, _, err = run(capsys, "score", src, tmp_path / "o.parquet", "--model-dir", model_dir,
+                       "--dead-letter", tmp_path / "bad.jsonl")
+    assert code == 0, err
+    assert pq.read_table(tmp_path / "o.parquet").num_rows == table.num_rows

@@ -500,7 +500,7 @@ class Encoding:
             if s.kind == "tensor":
                 # as `encode` takes it: a variable-length list too, its rows' lengths
                 # checked per row (a row of another length is that row's fault)
-                storage = t.storage_type if isinstance(t, pa.ExtensionType) else t
+                storage = t.storage_type if isinstance(t, pa.BaseExtensionType) else t
                 size = int(np.prod(s.shape))
                 if not _takes_tensor_type(storage, size):
                     return _tensor_type_message(s.name, t, size)
