@@ -55,6 +55,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     transform = BalanceClasses(
         args.model_dir, args.label, args.sampling_strategy, args.seed,
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, flatten=False,
+        input_schema=input_schema,  # an image column held as a list is written as one
     )
     problem = schema_difference(transform.input_schema, input_schema)
     if problem is not None:

@@ -618,32 +618,74 @@ def test_score_anomalies_marginal_takes_tables_without_a_label(mixed_artifact, m
             BeamAssertException(f"bad rows {items}")), label="bad")
 
 
-def test_balance_job_refuses_a_variable_length_image_column_saying_what_to_do(
-        mixed_artifact, mixed_table, tmp_path, capsys):
-    """`BalanceClasses` writes the model's types (its output schema is known before the
-    input is read), so a list<uint8> image column stays refused, in one line that says what
-    to do; `vae-augment balance --model-dir` takes it and writes it back as list<uint8>."""
-    from pipelines import balance
-    from pipelines import main as job_main
+def _list_images(table: pa.Table, short: tuple[int, ...] = ()) -> pa.Table:
+    """`table` with its image column as a variable-length list<uint8> (the rows `short`
+    holding 10 values)."""
+    img = table.column("img").to_pylist()
+    for i in short:
+        img[i] = img[i][:10]
+    return table.set_column(table.schema.get_field_index("img"),
+                            pa.field("img", pa.list_(pa.uint8())),
+                            pa.array(img, pa.list_(pa.uint8())))
 
-    img = mixed_table.column("img").to_pylist()
-    var = mixed_table.set_column(mixed_table.schema.get_field_index("img"),
-                                 pa.field("img", pa.list_(pa.uint8())),
-                                 pa.array(img, pa.list_(pa.uint8())))
+
+def test_balance_job_writes_a_variable_length_image_column_as_it_came(
+        mixed_artifact, mixed_table, tmp_path):
+    """`pipelines.balance` refused a list<uint8> image column of the model's 64 values a
+    row ("does not match the schema"): it now writes the CLI's rows, the image column as
+    list<uint8> in the real and the synthetic files alike."""
+    from pipelines import balance
+
     src = tmp_path / "var.parquet"
-    pq.write_table(var, src)
-    args = ["--input", str(src), "--output", str(tmp_path / "o"), "--model-dir",
-            str(mixed_artifact), "--label", "label", "--runner", RUNNER]
-    assert job_main("pipelines.balance", balance.run, args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        f"pipelines.balance: error: input does not match the schema artifact "
-        f"'{mixed_artifact}' was trained on: column 'img' has type list<element: uint8>, "
-        f"expected fixed_size_list<element: uint8>[64] (a variable-length list: cast it to "
-        f"that fixed-size list of 64 values)"]
+    pq.write_table(_list_images(mixed_table), src)
+    out = tmp_path / "o"
+    balance.run(["--input", str(src), "--output", str(out), "--model-dir", str(mixed_artifact),
+                 "--label", "label", "--seed", "0", "--runner", RUNNER])
+    files = sorted(glob.glob(str(out / "*.parquet")))
+    assert {os.path.basename(f).split("-")[0] for f in files} == {"real", "synthetic"}
+    for f in files:
+        assert pq.read_schema(f).field("img").type == pa.list_(pa.uint8())
+    got = pa.concat_tables([pq.read_table(f) for f in files])
+    want = api.balance(str(src), label="label", model_dir=str(mixed_artifact), seed=0)["table"]
+    key = [("is_synthetic", "ascending"), ("label", "ascending"), ("i", "ascending"),
+           ("f32", "ascending")]
+    assert got.sort_by(key).equals(want.select(got.column_names).sort_by(key))
+
+
+def test_balance_classes_checks_a_variable_length_image_column_row_by_row(
+        mixed_artifact, mixed_table):
+    """Without `input_schema`, `BalanceClasses` refuses a list<uint8> image column in one
+    line that says what to do; with it, a row of another length fails the pipeline naming
+    the column and the row, or is a dead letter."""
+    var, ragged = _list_images(mixed_table), _list_images(mixed_table, short=(3,))
     with pytest.raises(Exception, match=r"column 'img' has type list<item: uint8>, expected "
                                         r"fixed_size_list<element: uint8>\[64\] \(a "
                                         r"variable-length list: cast it to that fixed-size "
                                         r"list of 64 values\)"):
         with BeamTestPipeline(runner=RUNNER) as p:
             _ = p | beam.Create([var]) | BalanceClasses(str(mixed_artifact), "label")
+    with pytest.raises(Exception, match=r"column 'img' has lists of another length than the "
+                                        r"model's 64 values \(row 3 of the table\)"):
+        with BeamTestPipeline(runner=RUNNER) as p:
+            _ = p | beam.Create([ragged]) | BalanceClasses(
+                str(mixed_artifact), "label", input_schema=ragged.schema)
+    step = BalanceClasses(str(mixed_artifact), "label", input_schema=ragged.schema)
+    assert step.output_schema.field("img").type == pa.list_(pa.uint8())
+    with BeamTestPipeline(runner=RUNNER) as p:
+        good, bad = p | beam.Create([ragged]) | step.with_exception_handling()
+
+        def check_bad(items):
+            if [(b.rows.num_rows, b.error) for b in items] != [(1, (
+                    "column 'img' has lists of another length than the model's 64 values "
+                    "(row 3 of the table)"))]:
+                raise BeamAssertException(f"dead letters {items}")
+
+        def check_good(tables):
+            t = concat(tables)
+            if (t.schema.field("img").type != pa.list_(pa.uint8())
+                    or pc.sum(pc.invert(t.column("is_synthetic"))).as_py() != ragged.num_rows - 1
+                    or set(pc.list_value_length(t.column("img")).to_pylist()) != {64}):
+                raise BeamAssertException(f"output {t.schema}")
+
+        assert_that(bad, check_bad, label="bad")
+        assert_that(good, check_good, label="good")

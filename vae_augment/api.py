@@ -325,12 +325,6 @@ def _read_classes(paths, encoding, classes) -> pa.Table:
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
-def _as_list(col: pa.Array, typ: pa.DataType) -> pa.Array:
-    """A generated tensor column (a fixed-size list, or an extension type over one) as the
-    variable-length list type `typ` the input stores it in."""
-    return (col.storage if isinstance(col, pa.ExtensionArray) else col).cast(typ)
-
-
 def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
     """A real batch, unchanged, plus `is_synthetic = False`."""
     import numpy as np
@@ -489,9 +483,8 @@ def balance(
             done += batch.num_rows
             yield real_with_flag(batch, out_schema)
         for batch in synthetic:
-            yield pa.RecordBatch.from_arrays(
-                [_as_list(col, lists[name]) if name in lists else col
-                 for name, col in zip(batch.schema.names, batch.columns)], schema=out_schema)
+            batch = art.encoding.as_list_types(batch, lists)
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=out_schema)
 
     if output is None:
         summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)

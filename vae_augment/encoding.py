@@ -540,6 +540,25 @@ class Encoding:
         return pa.schema([f.with_type(self.schema.field(f.name).type) if f.name in lists else f
                           for f in schema], metadata=schema.metadata)
 
+    def with_list_types(self, schema: pa.Schema, lists: Mapping[str, pa.DataType]) -> pa.Schema:
+        """`schema` (the training or output schema) with the columns `lists` (from
+        `list_tensors`) of those list types: what is written for such an input."""
+        return pa.schema([f.with_type(lists[f.name]) if f.name in lists else f for f in schema],
+                         metadata=schema.metadata)
+
+    @staticmethod
+    def as_list_types(batch, lists: Mapping[str, pa.DataType]):
+        """A generated batch or table with its `lists` tensor columns (fixed-size lists, or
+        extension types over them) cast to those variable-length list types."""
+        for name, typ in lists.items():
+            i = batch.schema.get_field_index(name)
+            col = batch.column(i)
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            col = (col.storage if isinstance(col, pa.ExtensionArray) else col).cast(typ)
+            batch = batch.set_column(i, batch.schema.field(i).with_type(typ), col)
+        return batch
+
     def check_list_tensors(self, batch, lists: Mapping[str, pa.DataType],
                            first_row: int = 0) -> None:
         """A `SchemaError` naming the column and the row (`first_row`: the batch's first

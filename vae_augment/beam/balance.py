@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 
 from vae_augment.balancing import (
@@ -25,7 +26,7 @@ from vae_augment.beam._shared import (
 from vae_augment.beam._shared import warm_up as _load_in_background
 from vae_augment.beam.counting import CountClasses, require_global_window
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
-from vae_augment.beam.rows import BadRows, as_table, label_problems, with_flag
+from vae_augment.beam.rows import BadRows, as_table, label_problems, split_bad_rows, with_flag
 from vae_augment.errors import SchemaError, check_seed, label_column
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts", "own_output_schema"]
@@ -71,8 +72,10 @@ def own_output_schema(schema, model_out_schema):
 class _RealFn(beam.DoFn):
     """Checks a real table (schema, known classes) and adds ``is_synthetic=False``."""
 
-    def __init__(self, input_schema, out_schema, label, classes, dead_letter, warm=None):
+    def __init__(self, input_schema, out_schema, label, classes, dead_letter, warm=None,
+                 sizes=None):
         super().__init__()
+        self._sizes = sizes or {}  # {column: values a row} of image columns held as lists
         self._warm = warm  # (model_dir, Shared): load the model in the background
         self._input_schema = input_schema
         self._out_schema = out_schema
@@ -88,6 +91,12 @@ class _RealFn(beam.DoFn):
             # read: load the model (TF import, sampler trace) while this worker reads
             _load_in_background(*reversed(self._warm))
 
+    def _check_lengths(self, piece):
+        from vae_augment.encoding import _check_tensor_sizes
+
+        for name, size in self._sizes.items():
+            _check_tensor_sizes(name, piece.column(name).combine_chunks(), size)
+
     def process(self, element):
         table = as_table(element)
         rejected = mismatched_schema(self._input_schema, table, dead_letter=self._dead_letter,
@@ -95,6 +104,14 @@ class _RealFn(beam.DoFn):
         if rejected is not None:
             yield rejected
             return
+        if self._sizes:
+            good, bad = split_bad_rows(table, self._check_lengths)
+            if bad and not self._dead_letter:
+                raise SchemaError(bad[0].error)
+            for item in bad:
+                self._bad_rows.inc(item.rows.num_rows)
+                yield BAD, item
+            table = pa.concat_tables(good) if good else table.slice(0, 0)
         found = label_problems(table, self._label, self._classes, allow_null=True)
         if found is not None:
             mask, message = found
@@ -115,7 +132,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
     Composes `CountClasses` (a Combine, used as a side input) and `GenerateSynthetic`; the
     synthetic rows equal `vae_augment.api.balance`'s for the same artifact, data and seed.
     Input and output elements are Arrow tables; the input must have the schema the model was
-    trained on (output: that schema plus `is_synthetic`, see `output_schema`). Rows whose
+    trained on, or `input_schema` (output: that schema plus `is_synthetic`, see
+    `output_schema`). Rows whose
     label the model does not know fail the pipeline with an error naming the column, or go
     to the dead-letter output after `with_exception_handling()`.
 
@@ -130,6 +148,11 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
             should write the parts with two sinks, as `pipelines.balance` does.
         warm_up: workers that read real rows start loading the model in a background thread,
             so it is ready when the synthetic rows (which wait for the counts) begin.
+        input_schema: the input tables' schema, when it stores an image column as a
+            variable-length list (or large list) of the model's values: the tables must then
+            have it, each row's length is checked (a row of another length fails the pipeline
+            naming it, or is a dead letter), and the output keeps that list type, synthetic
+            rows included (`pipelines.balance` passes its input's schema).
 
     Example:
         >>> balanced = tables | BalanceClasses("runs/churn", "churn", seed=0)  # doctest: +SKIP
@@ -147,6 +170,7 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
         flatten: bool = True,
         warm_up: bool = True,
+        input_schema: pa.Schema | None = None,
     ):
         super().__init__()
         self._model_dir = canonical_model_dir(model_dir)
@@ -169,6 +193,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         self._flatten = flatten
         self._warm_up = warm_up
         self._shared = shared_handle(self._model_dir)
+        self._lists = ({} if input_schema is None
+                       else self._encoding.list_tensors(input_schema))
 
     def display_data(self):
         """Shown by the runner's UI (Dataflow, Flink) beside the step."""
@@ -189,20 +215,25 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
 
     @property
     def output_schema(self):
-        """Schema of every output table: the training schema plus `is_synthetic`."""
-        return self._encoding.output_schema
+        """Schema of every output table: the training schema plus `is_synthetic` (with the
+        `input_schema`'s list types for image columns it holds as lists)."""
+        return self._encoding.with_list_types(self._encoding.output_schema, self._lists)
 
     @property
     def input_schema(self):
-        """The schema the input tables must have (the one the model was trained on)."""
-        return self._encoding.schema
+        """The schema the input tables must have (the one the model was trained on, with the
+        `input_schema`'s list types for image columns it holds as lists)."""
+        return self._encoding.with_list_types(self._encoding.schema, self._lists)
 
     def expand(self, tables):
         require_global_window(tables, "BalanceClasses")
         enc = self._encoding
         checked = tables | "CheckAndFlag" >> beam.ParDo(
-            _RealFn(enc.schema, enc.output_schema, self._label, list(enc.classes), self._dead_letter,
-                    warm=(self._model_dir, self._shared) if self._warm_up else None)
+            _RealFn(self.input_schema, self.output_schema, self._label, list(enc.classes),
+                    self._dead_letter,
+                    warm=(self._model_dir, self._shared) if self._warm_up else None,
+                    sizes={s.name: int(np.prod(s.shape)) for s in enc.tensors
+                           if s.name in self._lists})
         )
         if self._dead_letter:
             real, bad = self._split(checked)
@@ -219,6 +250,10 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
             self._model_dir, to_generate, self._seed, rows_per_shard=self._rows_per_shard,
             shared=self._shared,
         )
+        if self._lists:  # the input's list types, as the real rows keep them
+            lists = self._lists
+            synthetic = synthetic | "AsInputTypes" >> beam.Map(
+                lambda t: enc.as_list_types(as_table(t), lists))
         if self._flatten:
             main = (real, synthetic) | "Merge" >> beam.Flatten()
         else:
