@@ -237,6 +237,43 @@ def _quiet_this_worker() -> None:
     stderr = _StderrWithoutUserErrors(sys.stderr)
     sys.stderr = stderr
     TENSORFLOW_IMPORTER[0] = lambda: _import_tensorflow_quietly(stderr)
+    _exit_without_finalizing()
+
+
+def _exit_without_finalizing() -> None:
+    """A worker subprocess ends by `os._exit` after its atexit handlers, skipping the
+    interpreter's finalization. There, a daemon thread (gRPC's, Beam's) that wakes inside
+    C++ code is unwound by force (CPython ends such threads with ``pthread_exit``), and a
+    C++ frame that catches the unwind aborts the process ("terminate called after throwing
+    an instance of ... FATAL: exception not rethrown", exit 134; swig/swig#2396 describes the
+    mechanism). With TensorFlow loaded that happened to 1 of 20 successful two-worker jobs
+    (`benchmarks/results/worker_abort_s35.txt`): the job still succeeded, but the launcher
+    printed the worker's failure. Registered when the worker loads this plugin, the handler
+    runs after the atexit handlers of what the worker imports later (TensorFlow's), and
+    instead of those of what it imported before (logging's, which it calls itself); it
+    flushes the streams and logging and exits with the code Python would have: 1 after an
+    uncaught exception (Beam's worker never calls `sys.exit`), else 0."""
+    import atexit
+    import sys
+
+    failed = []
+    hook = sys.excepthook
+
+    def excepthook(*exc):
+        failed.append(True)
+        hook(*exc)
+
+    def exit_now():
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+        os._exit(1 if failed else 0)
+
+    sys.excepthook = excepthook
+    atexit.register(exit_now)
 
 
 # a worker's first module (Python imports `sitecustomize` before Beam's own import runs): the

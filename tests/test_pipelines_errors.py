@@ -748,3 +748,33 @@ def test_score_job_label_errors_name_the_models_label(tmp_path, mixed_artifact,
     assert main("pipelines.score", run, args, uses_tensorflow=False) == 2
     assert ("the model's label column 'label' has classes ['zzz']"
             in one_line_error(capsys, "pipelines.score"))
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_worker_exits_without_the_interpreters_finalization(tmp_path, fails):
+    """In a worker subprocess of a job (this plugin loaded through PIPELINE_OPTIONS_FILE),
+    the process ends after its atexit handlers without finalizing the interpreter, where a
+    daemon thread woken inside C++ code could abort it (exit 134): a module global's
+    `__del__` never runs. Output is flushed, and the exit code is Python's own: 0, or 1
+    after an uncaught exception (its traceback printed)."""
+    code = ("import atexit, sys\n"
+            "import pipelines._quiet\n"
+            "class Finalized:\n"
+            "    def __del__(self):\n"
+            "        sys.stdout.write('finalized\\n'); sys.stdout.flush()\n"
+            "kept = Finalized()\n"
+            "atexit.register(lambda: sys.stdout.write('atexit ran;'))\n"
+            "sys.stdout.write('unflushed;')\n"
+            + ("raise ValueError('boom')\n" if fails else ""))
+    env = {**os.environ, "PYTHONPATH": REPO,
+           "PIPELINE_OPTIONS_FILE": str(tmp_path / "vae-augment-worker-options-x.json")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=120)
+    assert proc.stdout == "unflushed;atexit ran;", proc.stdout + proc.stderr
+    assert proc.returncode == (1 if fails else 0), proc.stderr
+    assert ("ValueError: boom" in proc.stderr) == fails
+    # the same program outside a worker: finalized as usual
+    del env["PIPELINE_OPTIONS_FILE"]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=120)
+    assert proc.stdout == "unflushed;atexit ran;finalized\n", proc.stdout + proc.stderr
