@@ -246,9 +246,9 @@ def _exit_without_finalizing() -> None:
     C++ code is unwound by force (CPython ends such threads with ``pthread_exit``), and a
     C++ frame that catches the unwind aborts the process ("terminate called after throwing
     an instance of ... FATAL: exception not rethrown", exit 134; swig/swig#2396 describes the
-    mechanism). With TensorFlow loaded that happened to 1 of 20 successful two-worker jobs
-    (`benchmarks/results/worker_abort_s35.txt`): the job still succeeded, but the launcher
-    printed the worker's failure. Registered when the worker loads this plugin, the handler
+    mechanism). With TensorFlow loaded that happened in 1 of 50 jobs here (too rare to show
+    by counting that this prevents it: `benchmarks/results/worker_abort_s35.txt`); the job
+    still succeeded, but the launcher printed the worker's failure. Registered when the worker loads this plugin, the handler
     runs after the atexit handlers of what the worker imports later (TensorFlow's), and
     instead of those of what it imported before (logging's, which it calls itself); it
     flushes the streams and logging and exits with the code Python would have: 1 after an
