@@ -342,3 +342,47 @@ def test_training_cut_short_by_the_epoch_cap_is_a_model_warning():
         diag_ended = {**diag, "curves": {**curves, **ended}}
         assert levels({"diagnostics": diag_ended}) == [("ok", "all")], ended
     assert levels({"diagnostics": {"active_units": 8, "latent_dim": 16}}) == [("ok", "all")]
+
+
+def test_training_cut_short_without_validation_rows_names_the_training_loss():
+    """Fitted with no validation rows (--validation-split 0): early stopping watched the
+    training loss, and the history has no val_* series; the warning spoke of the validation
+    loss still improving, and never said by how much. One patience epoch is 'epoch'."""
+    loss = [30.0 - 0.1 * i for i in range(10)]
+    curves = {"epochs_run": 10, "epochs_cap": 10, "best_epoch": 10, "patience": 1,
+              "history": {"loss": loss, "recon": loss, "kl": [1.0] * 10}}
+    got = [f for f in findings({"diagnostics": {"active_units": 8, "latent_dim": 16,
+                                                "curves": curves}}) if f["section"] == "model"]
+    assert len(got) == 1
+    message = got[0]["message"]
+    assert "validation" not in message.replace("no validation rows", ""), message
+    assert "with the training loss still improving" in message
+    assert "after 1 epoch without improvement" in message
+    assert "the training loss fell 0.10 nats per row over the last 1 epoch (no validation" in message
+
+
+def test_training_curves_without_validation_rows_say_what_early_stopping_watched():
+    """The report's training paragraph said the curves were on 'the validation rows early
+    stopping watched' for a model fitted with none (no val_* series); a history without the
+    trained loss or its terms is no plot (it raised matplotlib's 'Number of columns must be
+    a positive integer')."""
+    from vae_augment.report import _diagnostics_html
+    from vae_augment.report_plots import _curves_plot
+
+    def paragraph(history):
+        curves = {"history": history, "best_epoch": 2, "epochs_run": 2, "epochs_cap": 2}
+        diag = {"rows": 10, "iw_samples": 8, "elbo": -1.0, "iw_bound": -1.0,
+                "neg_elbo_at_posterior_mean": 1.0, "kl_total": 1.0, "active_units": 2,
+                "active_units_kl": 2, "latent_dim": 4, "curves": curves}
+        h = []
+        _diagnostics_html(h, diag, {}, {"curves": "AAAA"})
+        return next(x for x in h if x.startswith("<h3>Training</h3>"))
+
+    train = {"loss": [2.0, 1.0], "recon": [1.5, 0.5], "kl": [0.5, 0.5]}
+    assert "validation rows early stopping watched" in paragraph(
+        {**train, "val_loss": [2.0, 1.5]})
+    text = paragraph(train)
+    assert "validation rows early stopping watched" not in text
+    assert "early stopping watched the training loss" in text
+    assert _curves_plot({"diagnostics": {"curves": {"history": {"val_loss": [1.0, 2.0]}}}}) \
+        is None

@@ -473,20 +473,26 @@ def _model(report) -> list[dict[str, Any]]:
 def _cut_short(curves) -> list[dict[str, Any]]:
     """Training ended at the epoch cap while early stopping still waited for the validation
     loss to stop improving: its kept epoch is within `patience` epochs of the last, so more
-    epochs could have improved it."""
+    epochs could have improved it. Without validation rows early stopping watched the
+    training loss, and the message says so."""
     run, cap, best = (curves.get(k) for k in ("epochs_run", "epochs_cap", "best_epoch"))
     patience = curves.get("patience")
     if not (run and cap and best and patience) or run < cap or run - best >= patience:
         return []
-    val = [v for v in (curves.get("history") or {}).get("val_loss") or [] if v is not None]
+    history = curves.get("history") or {}
+    watched = "validation" if any(k.startswith("val_") for k in history) else "training"
+    val = [v for v in history.get("val_loss" if watched == "validation" else "loss") or []
+           if v is not None]
     k = min(int(patience), len(val) // 2)
-    fell = (f"; the validation loss fell {val[-k - 1] - min(val[-k:]):.2f} nats per row over "
-            f"the last {k} epochs" if k and val[-k - 1] > min(val[-k:]) else "")
+    fell = (f"; the {watched} loss fell {val[-k - 1] - min(val[-k:]):.2f} nats per row over "
+            f"the last {k} epoch{'s' if k != 1 else ''}"
+            if k and val[-k - 1] > min(val[-k:]) else "")
     return [{"level": "warn", "section": "model", "message":
-             f"training stopped at the epoch cap ({cap}) with the validation loss still "
+             f"training stopped at the epoch cap ({cap}) with the {watched} loss still "
              f"improving: the kept epoch is {best}, and early stopping ends training only "
-             f"after {patience} epochs without improvement{fell}; the model may be "
-             "under-trained",
+             f"after {patience} epoch{'s' if patience != 1 else ''} without improvement"
+             f"{fell}{'' if watched == 'validation' else ' (no validation rows were held out)'}"
+             "; the model may be under-trained",
              "advice": f"raise --epochs above {cap}" + (
                  " (the default, 300, lets early stopping end training on most tables)"
                  if cap < 300 else "")}]

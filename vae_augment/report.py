@@ -519,8 +519,12 @@ def _diagnostics_html(h, diag, report, images) -> None:
              if diag.get("training", {}).get(key) is not None]))
         if images.get("curves"):
             curves = diag["curves"]
-            h.append("<h3>Training</h3><p class='muted'>Every epoch's figures, on the training "
-                     "rows and the validation rows early stopping watched; the artifact keeps "
+            watched = ("on the training rows and the validation rows early stopping watched"
+                       if any(k.startswith("val_") for k in curves.get("history") or {})
+                       else "on the training rows (none were held out for validation: early "
+                            "stopping watched the training loss)")
+            h.append("<h3>Training</h3><p class='muted'>Every epoch's figures, "
+                     f"{watched}; the artifact keeps "
                      f"the weights of epoch {curves.get('best_epoch')} (dashed) of "
                      f"{curves.get('epochs_run')} run (cap {curves.get('epochs_cap')}). "
                      "The KL weight rises linearly to its full value over the shaded warm-up, "

@@ -483,6 +483,8 @@ def _curves_plot(report) -> str | None:
                else "−ELBO (the trained loss)"), ("recon", "reconstruction −log p(x | z, y)"),
               ("kl", "KL(q(z | x, y) ‖ p(z | y))")]
     panels = [(k, t) for k, t in panels if series(k) is not None]
+    if not panels:  # a history without the trained loss or its terms: nothing to draw
+        return None
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)
     n = max(len(v) for v in h.values())
     epochs = np.arange(1, n + 1)
