@@ -1478,3 +1478,34 @@ def test_a_variable_length_image_column_is_compared_with_a_fixed_size_one():
                                           r"length than REAL's 64 values \(2 rows; the first "
                                           r"is row 5\)$"):
         evaluate(real, _list_images(syn, short=(5, 9)), label="label", sections=["fidelity"])
+
+
+def test_labels_rank_rows_whose_label_probability_underflows(mixed_table, mixed_artifact,
+                                                             monkeypatch):
+    """Rows the model finds hundreds of nats less likely under their label (images do)
+    have p(label | x) = 0.0 in float64: the 'labels the model doubts' examples came in row
+    order, not least likely first, and all read 0. They are ranked by log p(label | x)."""
+    import vae_augment.scoring as scoring
+    from vae_augment.artifact import load_artifact
+    from vae_augment.diagnostics import _labels
+    from vae_augment.report import _labels_html
+
+    art = load_artifact(mixed_artifact)
+    table = mixed_table.slice(0, 30)
+    y = art.encoding._encode_label(table.column("label").combine_chunks())
+
+    def per_class(artifact, t, fn):  # -log p(x | c): row i is 1000 + 10 i nats off its label
+        out = np.zeros((t.num_rows, len(artifact.encoding.classes)))
+        out[np.arange(t.num_rows), y[:t.num_rows]] = 1000.0 + 10.0 * np.arange(t.num_rows)
+        return out
+
+    monkeypatch.setattr(scoring, "_per_class", per_class)
+    labels = _labels(art, table, seed=0, max_rows=1000, examples=5)
+    ints = table.column("i").to_pylist()
+    assert [e["values"]["i"] for e in labels["examples"]] == ints[29:24:-1]
+    shown = [e["log_p_label"] for e in labels["examples"]]
+    assert shown == sorted(shown) and shown[0] < -1280, shown  # rows 29, 28, ... first
+    assert all(e["p_label"] == 0.0 for e in labels["examples"])
+    h = []
+    _labels_html(h, labels)
+    assert f"<td>e^{shown[0]:.0f}</td>" in "".join(h)

@@ -155,7 +155,7 @@ def _labels(art, real, seed, max_rows, examples: int = 10):
     are scored (a stratified subsample, `seed`)."""
     import pyarrow as pa
 
-    from vae_augment.scoring import _valid_labels, class_posterior
+    from vae_augment.scoring import _class_log_posterior, _valid_labels
 
     enc = art.encoding
     valid, y = _valid_labels(enc, real)
@@ -172,8 +172,12 @@ def _labels(art, real, seed, max_rows, examples: int = 10):
     by_row[rows] = y
     y_kept = by_row[keep]
     table = real.take(pa.array(keep, pa.int64()))
-    p = class_posterior(art, table)
-    p_label = p[np.arange(len(keep)), y_kept]
+    # ranked by log p: p(label | x) underflows to 0 on rows far from their class (images),
+    # which then came in row order, not least likely first
+    log_p = _class_log_posterior(art, table)
+    p = np.exp(log_p)
+    log_p_label = log_p[np.arange(len(keep)), y_kept]
+    p_label = np.exp(log_p_label)
     best = p.argmax(axis=1)
     classes = []
     for c, name in enumerate(enc.classes):
@@ -190,7 +194,7 @@ def _labels(art, real, seed, max_rows, examples: int = 10):
             "doubted_share": float(doubted.sum() / mine.sum()),
             "looks_like": {str(enc.classes[k]): int(v) for k, v in enumerate(looks) if v},
         })
-    order = np.argsort(p_label, kind="stable")[:examples]
+    order = np.argsort(log_p_label, kind="stable")[:examples]
     shown = [f.name for f in table.schema if f.name != enc.label]
     values = table.take(pa.array(order, pa.int64())).select(shown).to_pylist()
     return {
@@ -203,6 +207,7 @@ def _labels(art, real, seed, max_rows, examples: int = 10):
         "examples": [{
             "label": str(enc.classes[y_kept[i]]),
             "p_label": float(p_label[i]),
+            "log_p_label": float(log_p_label[i]),
             "model_class": str(enc.classes[best[i]]),
             "p_model_class": float(p[i, best[i]]),
             "values": {k: _short(v) for k, v in vals.items()},

@@ -578,9 +578,17 @@ def _labels_html(h, labels) -> None:
         # a row of every column: wider than the page on a wide table, so it scrolls
         h.append("<div class='wide'>" + _table(
             ["label", "p(label | x)", "most probable class", "its p", *cols],
-            [[e["label"], f"{e['p_label']:.2g}", e["model_class"], f"{e['p_model_class']:.2g}",
+            [[e["label"], _p_text(e["p_label"], e.get("log_p_label")), e["model_class"], f"{e['p_model_class']:.2g}",
               *[_value(e["values"].get(k)) for k in cols]] for e in labels["examples"]])
             + "</div>")
+
+
+def _p_text(p, log_p):
+    """A probability as the labels table shows it; one that underflowed to 0 by its log
+    (e^-812), so rows ranked by it do not all read 0."""
+    if p or log_p is None:
+        return f"{p:.2g}"
+    return f"e^{log_p:.0f}"
 
 
 def _value(v):

@@ -190,9 +190,15 @@ def class_posterior(artifact, table) -> np.ndarray:
         >>> p = class_posterior(art, table)                          # doctest: +SKIP
         >>> np.asarray(art.encoding.classes)[p.argmax(axis=1)]        # doctest: +SKIP
     """
+    return np.exp(_class_log_posterior(artifact, table))
+
+
+def _class_log_posterior(artifact, table) -> np.ndarray:
+    """`class_posterior` as log p(c | x): ranks rows whose p(c | x) underflows to 0 (a
+    class more than ~745 nats less likely, as images make it)."""
     artifact = _loaded(artifact)
     table = as_table(table, artifact.encoding.schema)
-    return np.exp(_log_posterior(artifact, table, artifact.model.neg_elbo))
+    return _log_posterior(artifact, table, artifact.model.neg_elbo)
 
 
 def _unseen_by_column(encoding, table) -> dict[str, tuple[np.ndarray, pa.Array, object]]:
