@@ -386,3 +386,19 @@ def test_training_curves_without_validation_rows_say_what_early_stopping_watched
     assert "early stopping watched the training loss" in text
     assert _curves_plot({"diagnostics": {"curves": {"history": {"val_loss": [1.0, 2.0]}}}}) \
         is None
+
+
+def test_training_cut_short_while_early_stopping_waits_does_not_say_still_improving():
+    """A patience longer than the run (--epochs 10, patience 20) and the validation loss
+    worse for the 7 epochs after the kept one: the warning said 'with the validation loss
+    still improving', which the history contradicts."""
+    val = [30.0, 29.0, 28.0, 28.5, 28.6, 28.7, 28.8, 28.9, 29.0, 29.1]
+    curves = {"epochs_run": 10, "epochs_cap": 10, "best_epoch": 3, "patience": 20,
+              "history": {"loss": val, "val_loss": val}}
+    got = [f for f in findings({"diagnostics": {"active_units": 8, "latent_dim": 16,
+                                                "curves": curves}}) if f["section"] == "model"]
+    assert len(got) == 1
+    message = got[0]["message"]
+    assert "still improving" not in message, message
+    assert ("training stopped at the epoch cap (10) before early stopping could end it (the "
+            "validation loss last improved 7 epochs before it): the kept epoch is 3") in message

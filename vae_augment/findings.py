@@ -487,9 +487,15 @@ def _cut_short(curves) -> list[dict[str, Any]]:
     fell = (f"; the {watched} loss fell {val[-k - 1] - min(val[-k:]):.2f} nats per row over "
             f"the last {k} epoch{'s' if k != 1 else ''}"
             if k and val[-k - 1] > min(val[-k:]) else "")
+    # the loss still falling at the cap, or early stopping still waiting (a patience longer
+    # than the run): it stopped improving `run - best` epochs before the cap
+    late = run - best
+    state = (f"with the {watched} loss still improving" if not late else
+             f"before early stopping could end it (the {watched} loss last improved {late} "
+             f"epoch{'s' if late != 1 else ''} before it)")
     return [{"level": "warn", "section": "model", "message":
-             f"training stopped at the epoch cap ({cap}) with the {watched} loss still "
-             f"improving: the kept epoch is {best}, and early stopping ends training only "
+             f"training stopped at the epoch cap ({cap}) {state}: the kept epoch is "
+             f"{best}, and early stopping ends training only "
              f"after {patience} epoch{'s' if patience != 1 else ''} without improvement"
              f"{fell}{'' if watched == 'validation' else ' (no validation rows were held out)'}"
              "; the model may be under-trained",
