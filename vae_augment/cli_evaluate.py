@@ -150,9 +150,10 @@ def add(sub, common) -> None:
                    help="share of REAL held out for testing when no --holdout [0.3]")
     p.add_argument("--max-rows", type=int, default=20000,
                    help="cap on the rows compared per class for fidelity, on real-train "
-                        "rows for the utility classifiers and on query rows for privacy; "
-                        "detection (5000) and the model diagnostics (2000) have their own "
-                        "caps [20000]")
+                        "rows for the utility classifiers, on query rows for privacy and on "
+                        "the rows per class whose labels the model checks (--model-dir); "
+                        "detection (5000) and the other model diagnostics (2000) have their "
+                        "own caps [20000]")
     p.add_argument("--exclude", action="append", default=[], metavar="COL",
                    help="column to leave out of the metrics; repeatable")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")

@@ -407,8 +407,9 @@ def evaluate(
         seed: seed of the split, subsamples and classifiers.
         holdout: real rows never seen by the generator, used as real-test instead of a split.
         test_size: share of REAL held out when `holdout` is not given.
-        max_rows: cap on rows per class (fidelity), real-train rows (utility) and query rows
-            (privacy); larger inputs are subsampled with `seed`.
+        max_rows: cap on rows per class (fidelity), real-train rows (utility), query rows
+            (privacy) and rows per class (the model's ``labels`` part); larger inputs are
+            subsampled with `seed`.
         iw_samples: importance samples for the IW bound.
         exclude: columns to leave out of every metric.
         progress: a bar of the report's sections on stderr (None: when stderr is a terminal).
