@@ -269,6 +269,7 @@ def test_report_html_is_self_contained(model_report):
         assert heading in text
     # the page's training rows are the informative ones (report.json keeps every figure)
     assert "training: best epoch" in text and "training: validation −ELBO" in text
+    assert "shaded warm-up" not in text  # a warm-up of 1 epoch: nothing shaded, nothing said
     for clutter in ("global_step", "replicas", "steps_per_epoch", "streaming"):
         assert f"training: {clutter}" not in text
         assert clutter in report["diagnostics"]["training"]
@@ -1445,6 +1446,7 @@ def test_the_rows_whose_labels_the_model_doubts_most_are_the_flipped_ones(tmp_pa
     assert by_class["b"]["doubted"] >= 2 and set(by_class["b"]["looks_like"]) == {"a"}
     text = (tmp_path / "r" / "report.html").read_text()
     assert "Labels the model doubts" in text and "--kind label" in text
+    assert "shaded warm-up" in text  # 10 epochs of KL warm-up, shaded in the curves
 
 
 def _list_images(table: pa.Table, short: tuple[int, ...] = ()) -> pa.Table:

@@ -337,7 +337,7 @@ def test_training_cut_short_by_the_epoch_cap_is_a_model_warning():
     assert len(got) == 1 and got[0]["level"] == "warn"
     assert "epoch cap (40)" in got[0]["message"] and "kept epoch is 40" in got[0]["message"]
     assert "fell 2.00 nats per row over the last 20 epochs" in got[0]["message"]
-    assert got[0]["advice"].startswith("raise --epochs above 40 (the default, 300")
+    assert got[0]["advice"].startswith("raise --epochs (Python: epochs=) above 40 (the default, 300")
     for ended in ({"best_epoch": 20}, {"epochs_run": 30}, {"epochs_cap": 300}):
         diag_ended = {**diag, "curves": {**curves, **ended}}
         assert levels({"diagnostics": diag_ended}) == [("ok", "all")], ended

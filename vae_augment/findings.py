@@ -499,7 +499,7 @@ def _cut_short(curves) -> list[dict[str, Any]]:
              f"after {patience} epoch{'s' if patience != 1 else ''} without improvement"
              f"{fell}{'' if watched == 'validation' else ' (no validation rows were held out)'}"
              "; the model may be under-trained",
-             "advice": f"raise --epochs above {cap}" + (
+             "advice": f"raise --epochs (Python: epochs=) above {cap}" + (
                  " (the default, 300, lets early stopping end training on most tables)"
                  if cap < 300 else "")}]
 

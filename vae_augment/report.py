@@ -527,9 +527,11 @@ def _diagnostics_html(h, diag, report, images) -> None:
                      f"{watched}; the artifact keeps "
                      f"the weights of epoch {curves.get('best_epoch')} (dashed) of "
                      f"{curves.get('epochs_run')} run (cap {curves.get('epochs_cap')}). "
-                     "The KL weight rises linearly to its full value over the shaded warm-up, "
-                     "so the loss there is not comparable with the rest. <code>vae-augment info --model-dir M --history</code> "
-                     "prints them as JSON.</p>" + _img(images["curves"], "training curves"))
+                     + ("The KL weight rises linearly to its full value over the shaded "
+                        "warm-up, so the loss there is not comparable with the rest. "
+                        if (curves.get("kl_warmup_epochs") or 0) > 1 else "")
+                     + "<code>vae-augment info --model-dir M --history</code> prints them as "
+                     "JSON.</p>" + _img(images["curves"], "training curves"))
         h.append(_img(images.get("kl"), "KL per dimension"))
         guide = diag.get("guide")
         if guide:
