@@ -101,3 +101,24 @@ def bundled_churn_guided(epochs: int = 20):
     data = os.path.join(HERE, "..", "..", "examples", "data", "churn.parquet")
     art = fit(pq.read_table(data), label="churn", seed=0, verbose=0, epochs=epochs, **GUIDED)
     return art.model, art.encoding.class_index("yes")
+
+
+def flip_labels(table: pa.Table, label: str, share: float, rng: np.random.Generator):
+    """(table with `share` of its rows' labels moved to another class, uniformly among the
+    others; the flipped rows as a mask; the clean labels; the noisy labels). Rows with a null
+    label are dropped first (the mislabelled-row explorations: label_noise.py,
+    label_doubt.py)."""
+    y = np.array(table.column(label).to_pylist(), dtype=object)
+    keep = np.array([v is not None for v in y])
+    table, y = table.filter(pa.array(keep)), y[keep]
+    classes = sorted(set(y))
+    n = len(y)
+    flip = rng.choice(n, size=round(share * n), replace=False)
+    noisy = y.copy()
+    for i in flip:
+        noisy[i] = rng.choice([c for c in classes if c != y[i]])
+    flipped = np.zeros(n, bool)
+    flipped[flip] = True
+    noisy_table = table.set_column(table.schema.get_field_index(label), label,
+                                   pa.array(list(noisy), table.schema.field(label).type))
+    return noisy_table, flipped, y, noisy

@@ -27,21 +27,12 @@ THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2)
 LABELS = {"churn": "churn", "credit": "Status", "hpc": "class"}
 label = LABELS[DATASET]
 table = pq.read_table(f"../../../shared/data/{DATASET}.parquet")
-keep = pa.array([v is not None for v in table.column(label).to_pylist()])
-table = table.filter(keep)
+table = table.filter(pa.array([v is not None for v in table.column(label).to_pylist()]))
 for seed in SEEDS:
     rng = np.random.default_rng(seed)
-    y = np.array(table.column(label).to_pylist(), dtype=object)
+    t_noisy, flipped, y, noisy = _common.flip_labels(table, label, FLIP, rng)
     classes = sorted(set(y))
     n = len(y)
-    flip = rng.choice(n, size=round(FLIP * n), replace=False)
-    noisy = y.copy()
-    for i in flip:
-        noisy[i] = rng.choice([c for c in classes if c != y[i]])
-    flipped = np.zeros(n, bool)
-    flipped[flip] = True
-    t_noisy = table.set_column(table.schema.get_field_index(label), label,
-                               pa.array(list(noisy), table.schema.field(label).type))
     for name, t, yy in (("clean", table, y), ("noisy", t_noisy, noisy)):
         art = va.fit(t, label=label, seed=seed, verbose=0)
         p = np.exp(-va.anomaly_scores(art, t, kind="label").astype(np.float64))

@@ -16,7 +16,6 @@ import sys
 
 import _common  # noqa: F401
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
@@ -32,19 +31,8 @@ label = LABELS[DATASET]
 table = pq.read_table(f"../../../shared/data/{DATASET}.parquet")
 for seed in SEEDS:
     rng = np.random.default_rng(seed)
-    y = np.array(table.column(label).to_pylist(), dtype=object)
-    classes = sorted(set(y) - {None})
-    keep = np.array([v is not None for v in y])
-    t, y = table.filter(pa.array(keep)), y[keep]
+    t, flipped, y, noisy = _common.flip_labels(table, label, FLIP, rng)
     n = t.num_rows
-    flip = rng.choice(n, size=round(FLIP * n), replace=False)
-    noisy = y.copy()
-    for i in flip:
-        noisy[i] = rng.choice([c for c in classes if c != y[i]])
-    flipped = np.zeros(n, bool)
-    flipped[flip] = True
-    t = t.set_column(t.schema.get_field_index(label), label,
-                     pa.array(list(noisy), t.schema.field(label).type))
     art = va.fit(t, label=label, seed=seed, verbose=0)
     cond = va.anomaly_scores(art, t).astype(np.float64)
     label_score = va.anomaly_scores(art, t, kind="label").astype(np.float64)
