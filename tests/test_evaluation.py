@@ -1511,3 +1511,40 @@ def test_labels_rank_rows_whose_label_probability_underflows(mixed_table, mixed_
     h = []
     _labels_html(h, labels)
     assert f"<td>e^{shown[0]:.0f}</td>" in "".join(h)
+
+
+def test_rows_the_model_cannot_encode_are_left_out_of_the_model_section(mixed_table,
+                                                                         mixed_artifact):
+    """A REAL row with a category value the model never saw, or a class it does not know,
+    used to skip the whole model section (naming a row of a subsample); those rows are now
+    left out of it and counted, a finding says so, and the rest is computed on the others."""
+    from vae_augment.api import sample
+
+    real = mixed_table
+    cats = real.column("s").to_pylist()
+    cats[17] = "never-seen"
+    labels = real.column("label").to_pylist()
+    labels[20] = "zzz"
+    real = real.set_column(real.schema.get_field_index("s"), "s", pa.array(cats))
+    real = real.set_column(real.schema.get_field_index("label"), "label", pa.array(labels))
+    synthetic = sample(str(mixed_artifact), {"a": 30, "b": 30, "c": 30}, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = evaluate(real, synthetic, label="label", model=str(mixed_artifact), seed=0,
+                          sections=["model"], iw_samples=2)
+    diag = report["diagnostics"]
+    assert "skipped" not in diag, diag
+    assert diag["left_out"]["real"] == 2 and diag["left_out"]["synthetic"] == 0
+    assert report["labels"]["rows"] == real.num_rows - 2
+    assert math.isfinite(diag["elbo"])
+    found = [f for f in report["findings"] if f["section"] == "model"]
+    assert any("2 rows of REAL and 0 of SYNTHETIC hold a category value or a class the "
+               "model was not trained on" in f["message"] for f in found), found
+    # every row unknown: the section says why it was skipped
+    unknown = real.take(pa.array([17, 20] * 5))  # 10 rows: evaluate's least
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = evaluate(unknown, synthetic, label="label", model=str(mixed_artifact), seed=0,
+                          sections=["model"], iw_samples=2)
+    assert "every row of REAL holds a category value or a class" in \
+        report["diagnostics"]["skipped"]

@@ -212,6 +212,25 @@ def _load_model(model):
     return model if isinstance(model, Artifact) else load_artifact(os.fspath(model))
 
 
+def _encodable(art, table: pa.Table) -> tuple[pa.Table, int]:
+    """(`table` without the rows the model cannot encode, how many those were): rows with a
+    category value (`scoring.unseen_category_rows`) or a class the model was not trained
+    on. A column of another type is left to the encoding to report (the whole table)."""
+    from vae_augment.scoring import unseen_category_rows
+
+    enc = art.encoding
+    bad = unseen_category_rows(enc, table)
+    if enc.label in table.column_names:
+        try:
+            _, idx = enc.label_index(table.column(enc.label).combine_chunks())
+            bad |= pc.is_null(idx).to_numpy(zero_copy_only=False)
+        except SchemaError:
+            pass
+    if not bad.any():
+        return table, 0
+    return table.filter(pa.array(~bad)), int(bad.sum())
+
+
 def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/test row indices; classes with one row stay in train."""
     from sklearn.model_selection import train_test_split
@@ -634,10 +653,22 @@ def evaluate(
             lap("privacy")
         report["diagnostics"], report["latent"], report["labels"] = None, None, None
         if art is not None and "model" in wanted:
+            # rows holding a category value or a class the model never saw cannot be
+            # encoded: left out of this section (and counted), not the section itself
+            (m_real, n_real), (m_test, _), (m_syn, n_syn) = (
+                _encodable(art, t) for t in (real, test, synthetic))
             try:
-                report["diagnostics"] = _diagnostics(art, test, seed, iw_samples)
-                report["latent"], plots["latent"] = _latents(art, real, synthetic, seed)
-                report["labels"] = _labels(art, real, seed, max_rows)
+                if not m_real.num_rows or not m_syn.num_rows:
+                    raise SchemaError(
+                        f"every row of {'REAL' if not m_real.num_rows else 'SYNTHETIC'} holds "
+                        f"a category value or a class the model was not trained on")
+                report["diagnostics"] = _diagnostics(art, m_test, seed, iw_samples)
+                report["latent"], plots["latent"] = _latents(art, m_real, m_syn, seed)
+                report["labels"] = _labels(art, m_real, seed, max_rows)
+                if n_real or n_syn:
+                    report["diagnostics"]["left_out"] = {
+                        "real": n_real, "synthetic": n_syn,
+                        "why": "a category value or a class the model was not trained on"}
             except SchemaError as exc:
                 report["diagnostics"] = {
                     "skipped": f"the model cannot encode these rows: {exc}"}

@@ -30,8 +30,10 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
 - privacy: exact copies of real rows (real-train or real-test) beyond the data's own
   duplicate rate (real-test rows equal to a real-train row), or many rows nearer real-train
   than real-test rows are;
-- model: few active latent units (posterior collapse); training that stopped at the epoch
-  cap while early stopping still saw the validation loss improve (under-trained).
+- model: few active latent units (posterior collapse); rows of REAL or SYNTHETIC the model
+  cannot encode (a category value or a class it was not trained on), left out; training
+  that stopped at the epoch cap while early stopping still saw the validation loss improve
+  (under-trained).
 
 Advice names the flags that address each (`--guided` only when the model was not fitted with
 the class guide).
@@ -467,6 +469,13 @@ def _model(report) -> list[dict[str, Any]]:
                     "differ little beyond their class",
                     "advice": "lower the KL weight (--beta 0.5) or train longer"})
     out.extend(_cut_short(diag.get("curves") or {}))
+    left = diag.get("left_out")
+    if left:
+        out.append({"level": "warn", "section": "model", "message":
+                    f"{left['real']:,} rows of REAL and {left['synthetic']:,} of SYNTHETIC hold "
+                    f"{left['why']}, so the model diagnostics leave them out (the model "
+                    "generates none like them)",
+                    "advice": "refit the model on data that has them"})
     return out
 
 

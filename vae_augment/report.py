@@ -508,6 +508,11 @@ def _diagnostics_html(h, diag, report, images) -> None:
                  "log p(x | y), so a large gap between them means a poor encoder. A latent "
                  "dimension is active when its posterior mean varies within a class (variance "
                  "> 0.01, Burda et al. 2016); few active units means posterior collapse.</p>")
+        left = diag.get("left_out")
+        if left:
+            h.append(f"<p class='warn'>Left out of this section: {left['real']:,} rows of REAL "
+                     f"and {left['synthetic']:,} of SYNTHETIC that hold {html.escape(left['why'])}"
+                     " (the model cannot encode them).</p>")
         h.append(_table(["metric", "value"], [
             ["ELBO (nats/row)", diag["elbo"]], ["IW bound (nats/row)", diag["iw_bound"]],
             ["−ELBO at the posterior mean (anomaly score)", diag["neg_elbo_at_posterior_mean"]],
