@@ -146,7 +146,6 @@ def _latents(art, real, synthetic, seed, max_rows=2000):
     return info, (p_r, y_r, p_s, y_s)
 
 
-
 def _labels(art, real, seed, max_rows, examples: int = 10):
     """The model as a classifier of the real rows it was fitted on (`class_posterior`): per
     class, the share whose most probable class is their label, the rows under `LABEL_DOUBT`
