@@ -82,6 +82,12 @@ def _diagnostics(art, test, seed, iw_samples, max_rows=2000):
     }
 
 
+def watched_loss(history) -> str:
+    """Whose loss early stopping watched in a training `history`: ``"validation"``, or
+    ``"training"`` when no validation rows were held out (no ``val_*`` series)."""
+    return "validation" if any(k.startswith("val_") for k in history or {}) else "training"
+
+
 def _curves(config, metrics):
     """The training history (`Artifact.history`) with what reading it needs: the kept epoch,
     the epoch cap, the KL warm-up and weight. None for an artifact without a history."""

@@ -484,12 +484,14 @@ def _cut_short(curves) -> list[dict[str, Any]]:
     loss to stop improving: its kept epoch is within `patience` epochs of the last, so more
     epochs could have improved it. Without validation rows early stopping watched the
     training loss, and the message says so."""
+    from vae_augment.diagnostics import watched_loss
+
     run, cap, best = (curves.get(k) for k in ("epochs_run", "epochs_cap", "best_epoch"))
     patience = curves.get("patience")
     if not (run and cap and best and patience) or run < cap or run - best >= patience:
         return []
     history = curves.get("history") or {}
-    watched = "validation" if any(k.startswith("val_") for k in history) else "training"
+    watched = watched_loss(history)
     val = [v for v in history.get("val_loss" if watched == "validation" else "loss") or []
            if v is not None]
     k = min(int(patience), len(val) // 2)

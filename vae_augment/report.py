@@ -523,10 +523,11 @@ def _diagnostics_html(h, diag, report, images) -> None:
         ] + [[name, diag.get("training", {})[key]] for key, name in _TRAINING_ROWS
              if diag.get("training", {}).get(key) is not None]))
         if images.get("curves"):
+            from vae_augment.diagnostics import watched_loss
+
             curves = diag["curves"]
             watched = ("on the training rows and the validation rows early stopping watched"
-                       if any(k.startswith("val_") for k in curves.get("history") or {})
-                       else "on the training rows (none were held out for validation: early "
+                       if watched_loss(curves.get("history")) == "validation" else "on the training rows (none were held out for validation: early "
                             "stopping watched the training loss)")
             h.append("<h3>Training</h3><p class='muted'>Every epoch's figures, "
                      f"{watched}; the artifact keeps "
