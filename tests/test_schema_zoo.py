@@ -181,7 +181,7 @@ def test_every_unsupported_column_is_named_in_one_error(tmp_path, capsys):
     from vae_augment.training import fit_encoding
 
     t = pa.table({"y": ["a"] * 40 + ["b"] * 10, "x": np.arange(50.0),
-                  "addr": pa.array([{"n": 1}] * 50), "tags": pa.array([[1, 2]] * 50),
+                  "addr": pa.array([{"n": 1}] * 50), "tags": pa.array([["p", "q"]] * 50),
                   "sign up": pa.array([["q"]] * 50, pa.list_(pa.string(), 1))})
     pq.write_table(t, tmp_path / "many.parquet")
     args = ["fit", str(tmp_path / "many.parquet"), "--label", "y", "--model-dir",
@@ -189,7 +189,7 @@ def test_every_unsupported_column_is_named_in_one_error(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert ("3 columns cannot be modelled: 'addr' (unsupported type struct<n: int64>), 'tags' "
-            "(unsupported type list<element: int64>), 'sign up' (a fixed-size list of string, "
+            "(a list of string, not numbers), 'sign up' (a fixed-size list of string, "
             "not numbers). Exclude them all") in err, err
     assert err.rstrip().endswith("Exclude them all with --exclude addr --exclude tags "
                                  "--exclude 'sign up'"), err

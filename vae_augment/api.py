@@ -441,13 +441,15 @@ def balance(
             holder = f"the model in '{model_dir}'" if model is None else "the given model"
             raise SchemaError(f"input has classes {unknown} {holder} does not know")
     else:
-        lists = {}
         early = class_counts(paths, label)
         if len(early) >= 2:  # a bad strategy fails before training, not after
             samples_to_generate(early, sampling_strategy)
         kwargs = dict(fit_kwargs or {})
         kwargs.setdefault("seed", seed)
         art = fit(paths, label=label, model_dir=model_dir, verbose=verbose, **kwargs)
+        # an image column stored as a variable-length list was trained as the fixed-size
+        # list: the synthetic rows are written back as the input's list type
+        lists = art.encoding.list_tensors(schema)
         # the input's counts: the encoding's are another table's with `encoding=` statistics
         counts = early
     counts = {c: counts.get(c, 0) for c in art.encoding.classes if counts.get(c, 0) > 0}

@@ -433,6 +433,9 @@ class VAEOverSampler(BaseOverSampler):
             counts = {key_of[c]: int(n) for c, n in self.sampling_strategy_.items()
                       if int(n) > 0}
             synthetic = api.sample(artifact, counts, seed=self.seed_) if counts else None
+        if synthetic is not None:  # a column of lists (trained as fixed-size) as it came
+            enc = artifact.encoding
+            synthetic = enc.as_list_types(synthetic, enc.list_tensors(table.schema))
         n_new = 0 if synthetic is None else synthetic.num_rows
         expected = sum(counts.values())
         if n_new != expected:  # a broken sampler must not pass silently

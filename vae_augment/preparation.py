@@ -50,9 +50,13 @@ def fit_encoding(
         max_categories=max_categories,
     )
     warn_pandas_index(schema, label, exclude)
+    row, last = 0, None  # a bad row is named by its position in its file
     for path, batch in batches:
+        row = 0 if path != last else row
+        last = path
         try:
-            stats.update(batch)
+            stats.update(batch, first_row=row)
+            row += batch.num_rows
         except SchemaError as exc:
             if path is None:
                 raise
@@ -167,6 +171,8 @@ def prepare_training(
             )
         schema = (inputs.schema if isinstance(inputs, (pa.Table, pa.RecordBatch))
                   else read_schema(resolve_inputs(inputs)))
+        # a variable-length list column is taken as the fixed-size list it was fitted as
+        schema = encoding.as_trained(schema)
         if not encoding.schema.equals(schema, check_metadata=False):
             from vae_augment.io import schema_difference
 

@@ -42,6 +42,7 @@ __all__ = [
     "FeatureSpec",
     "SchemaStats",
     "tensor_shape",
+    "trained_schema",
     "warn_pandas_index",
     "QUANTILE_KNOTS",
     "DEFAULT_MAX_CATEGORIES",
@@ -247,12 +248,58 @@ def _list_size(field: pa.Field) -> int | None:
     return field.type.list_size if pa.types.is_fixed_size_list(field.type) else None
 
 
+def _is_var_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t)
+
+
+def _unsized_list(field: pa.Field) -> bool:
+    """A variable-length list of numbers without `image_shape` field metadata: its size is
+    its rows' (`_ColumnStats`), unknown from the schema, so it may be what schema-level
+    `image_shape` metadata is meant for."""
+    t = field.type
+    return (_is_var_list(t) and (pa.types.is_integer(t.value_type)
+                                 or pa.types.is_floating(t.value_type))
+            and not (field.metadata and b"image_shape" in field.metadata))
+
+
+def _parse_image_shape(name: str, raw: str) -> list[int]:
+    """The shape `image_shape` metadata `raw` names ("28,28", "28x28x1"); a `SchemaError`
+    naming column `name` when it is not positive ints."""
+    try:
+        shape = [int(s) for s in raw.replace("x", ",").split(",") if s.strip()]
+    except ValueError as exc:
+        raise SchemaError(
+            f"column '{name}': `image_shape` metadata {raw!r} is not a "
+            f"comma-separated list of ints (fix the metadata, or exclude the column "
+            f"with {option('exclude', name, many=True)})"
+        ) from exc
+    if not shape or min(shape) < 1:
+        raise SchemaError(
+            f"column '{name}': `image_shape` metadata {raw!r} must be positive "
+            f"ints (fix the metadata, or exclude the column with "
+            f"{option('exclude', name, many=True)})")
+    return shape
+
+
+def trained_schema(schema: pa.Schema, sizes: dict[str, int]) -> pa.Schema:
+    """`schema` with its variable-length list columns named in `sizes` as fixed-size lists of
+    that many values (element field, nullability and metadata kept): the type a model is
+    trained on and its artifact records, so every model-dir path takes the input as it takes
+    any list input (`Encoding.list_tensors`)."""
+    if not sizes:
+        return schema
+    return pa.schema([f.with_type(pa.list_(f.type.value_field, sizes[f.name]))
+                      if f.name in sizes else f for f in schema], metadata=schema.metadata)
+
+
 def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
     """Shape of a fixed-shape tensor column, or None when the column is not one.
 
     Order of precedence: Arrow's fixed_shape_tensor type; field metadata ``image_shape``;
     schema metadata ``image_shape`` (applies to fixed-size list columns of matching size);
-    otherwise the flat list size.
+    otherwise the flat list size. A variable-length list column is a tensor too: its size
+    is given by its field metadata, else by its rows (all of one length), and its shape is
+    then this function's for the fixed-size list of that size (`SchemaStats.finalize`).
     """
     t = field.type
     if isinstance(t, pa.FixedShapeTensorType):
@@ -267,19 +314,7 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
     for where, meta in (("field", field.metadata), ("schema", schema.metadata)):
         if meta and b"image_shape" in meta:
             raw = meta[b"image_shape"].decode()
-            try:
-                shape = [int(s) for s in raw.replace("x", ",").split(",") if s.strip()]
-            except ValueError as exc:
-                raise SchemaError(
-                    f"column '{field.name}': `image_shape` metadata {raw!r} is not a "
-                    f"comma-separated list of ints (fix the metadata, or exclude the column "
-                    f"with {option('exclude', field.name, many=True)})"
-                ) from exc
-            if not shape or min(shape) < 1:
-                raise SchemaError(
-                    f"column '{field.name}': `image_shape` metadata {raw!r} must be positive "
-                    f"ints (fix the metadata, or exclude the column with "
-                    f"{option('exclude', field.name, many=True)})")
+            shape = _parse_image_shape(field.name, raw)
             if int(np.prod(shape)) == size:
                 return shape
             if where == "field":  # meant for this column: a typo, not another column's shape
@@ -288,7 +323,8 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
                     f"{int(np.prod(shape))} values, the column {size} per row (fix the "
                     f"metadata, or exclude the column with "
                     f"{option('exclude', field.name, many=True)})")
-            if not any(_list_size(f) == int(np.prod(shape)) for f in schema):
+            if not any(_list_size(f) == int(np.prod(shape)) or _unsized_list(f)
+                       for f in schema):
                 # meant for no column of this table (a column that fits takes it: an
                 # embedding beside the images is simply a vector, no warning)
                 warnings.warn(
@@ -395,6 +431,8 @@ class _ColumnStats:
             self.value_is_int = pa.types.is_integer(value_type)
             # float elements: the grid they lie on (steps per unit), None once they do not
             self.steps = None if self.value_is_int else 1
+        elif _is_var_list(t):
+            self._init_var_list(field)
         elif pa.types.is_null(t):
             self.kind = "null"
         elif _is_categorical_type(t):
@@ -424,9 +462,63 @@ class _ColumnStats:
                     f", or cast it to {cast} to model it as a number (and the output back)"))
             )
 
-    def update(self, arr: pa.Array) -> None:
+    def _init_var_list(self, field: pa.Field) -> None:
+        """A variable-length list of numbers is a tensor of `list_size` values per row:
+        its `image_shape` field metadata's, else its first non-null row's length (learned
+        in `update`); every row is checked to hold that many. Its shape is resolved in
+        `SchemaStats.finalize`, by `tensor_shape`'s rule for the fixed-size list."""
+        value_type = field.type.value_type
+        if not (pa.types.is_integer(value_type) or pa.types.is_floating(value_type)):
+            raise _Unmodellable(
+                field.name, f"a list of {value_type}, not numbers",
+                f"column '{field.name}' has unsupported type {field.type}: only lists of "
+                f"numbers are modelled (as tensors); exclude it with "
+                f"{option('exclude', field.name, many=True)}")
+        self.kind = "tensor"
+        self.value_is_int = pa.types.is_integer(value_type)
+        self.steps = None if self.value_is_int else 1
+        self.list_size: int | None = None
+        self.size_source = ""  # where list_size came from, for the row-length error
+        if field.metadata and b"image_shape" in field.metadata:
+            raw = field.metadata[b"image_shape"].decode()
+            self.list_size = int(np.prod(_parse_image_shape(field.name, raw)))
+            self.size_source = f"its `image_shape` metadata {raw!r}"
+
+    def _check_list_lengths(self, arr: pa.Array, first_row: int) -> None:
+        """Learns a variable-length list column's size from its first non-null row (when
+        its metadata gave none), and checks every row holds that many values."""
+        lengths = pc.list_value_length(arr).fill_null(-1).to_numpy(zero_copy_only=False)
+        valid = lengths >= 0  # null rows are allowed, as for fixed-size lists
+        if not valid.any():
+            return
+        name = self.field.name
+        if self.list_size is None:
+            i = int(np.argmax(valid))
+            self.list_size = int(lengths[i])
+            self.size_source = f"the length of its first non-null row, row {first_row + i}"
+            if self.list_size == 0:
+                raise SchemaError(
+                    f"column '{name}' is a list whose first non-null row (row "
+                    f"{first_row + i}) is empty: no values to model as a tensor; give it "
+                    f"`image_shape` field metadata, or exclude it with "
+                    f"{option('exclude', name, many=True)}")
+        wrong = valid & (lengths != self.list_size)
+        if wrong.any():
+            i = int(np.argmax(wrong))
+            raise SchemaError(
+                f"column '{name}' is a variable-length list modelled as a tensor of "
+                f"{self.list_size} values per row ({self.size_source}), and row "
+                f"{first_row + i} holds {int(lengths[i])}: every row must hold {self.list_size} "
+                f"values; fix those rows, set the column's `image_shape` field metadata to "
+                f"the right shape, or exclude it with {option('exclude', name, many=True)}")
+
+    def update(self, arr: pa.Array, first_row: int | None = None) -> None:
+        """Takes the next rows of the column; `first_row` (default: the rows seen so far)
+        is their first row's position in the input, for errors naming a row."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
+        if self.kind == "tensor" and _is_var_list(arr.type):
+            self._check_list_lengths(arr, self.rows if first_row is None else first_row)
         self.rows += len(arr)
         self.nulls += arr.null_count
         if self.kind == "null":
@@ -493,7 +585,8 @@ class _ColumnStats:
                 f"whole-tensor nulls are supported: fill them, or exclude the column with "
                 f"{option('exclude', self.field.name, many=True)}"
             )
-        size = int(np.prod(self.tensor_shape))
+        size = (int(np.prod(self.tensor_shape)) if self.tensor_shape is not None
+                else self.list_size)
         values = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, size)
         if not np.all(np.isfinite(values)):
             raise NonFiniteError(f"tensor column '{self.field.name}' contains NaN or ±inf",
@@ -668,7 +761,11 @@ class SchemaStats:
                 unmodellable.append(exc)
         _refuse(unmodellable)
 
-    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
+    def update(self, batch: pa.RecordBatch | pa.Table, first_row: int | None = None) -> None:
+        """Takes the next rows; `first_row` (default: the rows seen so far) is the batch's
+        first row's position in the input (its file's, for inputs of several), for errors
+        naming a row."""
+        start = self.rows if first_row is None else first_row
         self.rows += batch.num_rows
         lab = batch.column(self.label)
         if isinstance(lab, pa.ChunkedArray):
@@ -683,7 +780,7 @@ class SchemaStats:
         full = None
         for name, stats in self.columns.items():
             col = batch.column(name)
-            stats.update(col)
+            stats.update(col, start)
             if col.null_count:  # per class: a column null in every row of one class, or in none
                 if full is None:
                     full = batch.column(self.label)
@@ -695,9 +792,25 @@ class SchemaStats:
                 for v, c in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
                     stats.class_nulls[v] = stats.class_nulls.get(v, 0) + c
 
+    def list_sizes(self) -> dict[str, int]:
+        """The variable-length list columns modelled as tensors, by name: their values per
+        row (from their metadata or their rows; those of no non-null row are left out)."""
+        return {name: c.list_size for name, c in self.columns.items()
+                if c.kind == "tensor" and getattr(c, "list_size", None) is not None}
+
+    def trained_schema(self) -> pa.Schema:
+        """The input schema with its variable-length list tensors as the fixed-size lists the
+        model is trained on (`trained_schema`): the schema the encoding records."""
+        return trained_schema(self.schema, self.list_sizes())
+
     def finalize(self) -> list[FeatureSpec]:
         if self.rows == 0:
             raise SchemaError("the input has no rows")
+        sizes = self.list_sizes()
+        if sizes:  # a list's shape: the fixed-size list's rule, once every size is known
+            trained = trained_schema(self.schema, sizes)
+            for name in sizes:
+                self.columns[name].tensor_shape = tensor_shape(trained.field(name), trained)
         if not self.label_counts:
             raise SchemaError(f"{label_column(self.label)} is null in every row")
         if len(self.label_counts) < 2:

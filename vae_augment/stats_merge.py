@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from vae_augment.encoding import Encoding
+from vae_augment.errors import SchemaError, option
 from vae_augment.schema import (
     _RESERVOIR,
     DEFAULT_INT_CATEGORICAL_MAX,
@@ -47,12 +48,30 @@ def _merge_reservoir(a, b) -> None:
     a.seen = total
 
 
+def _merge_list_size(a, b) -> None:
+    """A variable-length list tensor's size: the part that saw a row gives it; two parts
+    whose rows hold different lengths are an error (each part checked its own rows)."""
+    size_a, size_b = getattr(a, "list_size", None), getattr(b, "list_size", None)
+    if size_b is None:
+        return
+    if size_a is None:
+        a.list_size, a.size_source = size_b, b.size_source
+    elif size_a != size_b:
+        raise SchemaError(
+            f"column '{a.field.name}' is a variable-length list modelled as a tensor of one "
+            f"size, and some rows hold {size_a} values ({a.size_source} in one part of the "
+            f"input), others {size_b} ({b.size_source} in another): every row must hold "
+            f"the same number of values; fix those rows, give the column `image_shape` field "
+            f"metadata, or exclude it with {option('exclude', a.field.name, many=True)}")
+
+
 def _merge_column(a, b) -> None:
     a.rows += b.rows
     a.nulls += b.nulls
     for v, c in b.class_nulls.items():
         a.class_nulls[v] = a.class_nulls.get(v, 0) + c
     if a.kind == "tensor":
+        _merge_list_size(a, b)
         a.low, a.high = min(a.low, b.low), max(a.high, b.high)
         if not a.value_is_int:  # the grid of both parts (None: either has none)
             steps_a, steps_b = getattr(a, "steps", None), getattr(b, "steps", None)
@@ -109,5 +128,6 @@ def encoding_from_stats(stats: SchemaStats) -> Encoding:
         s.name: [int(stats.columns[s.name].class_nulls.get(c, 0)) for c in classes]
         for s in specs if s.kind in ("numeric", "categorical", "tensor")
         and stats.columns[s.name].class_nulls}
-    return Encoding(specs, stats.label, classes, stats.label_counts, stats.schema,
+    # a variable-length list tensor is recorded as the fixed-size list it is trained as
+    return Encoding(specs, stats.label, classes, stats.label_counts, stats.trained_schema(),
                     class_nulls=class_nulls)

@@ -1,0 +1,235 @@
+"""Training on an image column stored as a variable-length list (`list<uint8>`, as many
+exporters write it) instead of `fixed_size_list<uint8>[64]`: it is trained as the fixed-size
+list of its rows' size, and `balance` writes it back as the input's list type."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import FAST, FAST_ARGS, make_mixed_table, run_cli
+from vae_augment.errors import SchemaError
+from vae_augment.preparation import fit_encoding
+
+# null tensor rows warn that pyarrow cannot write null fixed-size lists (not at issue here)
+pytestmark = pytest.mark.filterwarnings("ignore:tensor column.*have null rows:UserWarning")
+
+
+def _as_list(table: pa.Table, typ=None, *, short=(), nulls=(), metadata=None) -> pa.Table:
+    """`table` with its image column as a variable-length list (`typ`, default list<uint8>)
+    of its 64 values a row; the rows `short` hold 10, the rows `nulls` are null; `metadata`
+    is the field's."""
+    typ = typ or pa.list_(pa.uint8())
+    img = np.stack(table.column("img").to_numpy(zero_copy_only=False))
+    rows = [list(r) for r in img]
+    for i in short:
+        rows[i] = rows[i][:10]
+    for i in nulls:
+        rows[i] = None
+    i = table.schema.get_field_index("img")
+    return table.set_column(i, pa.field("img", typ, metadata=metadata), pa.array(rows, typ))
+
+
+@pytest.fixture(scope="module")
+def fixed() -> pa.Table:
+    return make_mixed_table(200)
+
+
+@pytest.fixture(scope="module")
+def var(fixed) -> pa.Table:
+    return _as_list(fixed)
+
+
+def _without_schema_metadata(table: pa.Table) -> pa.Table:
+    return table.replace_schema_metadata(None)
+
+
+@pytest.mark.parametrize("typ", [pa.list_(pa.uint8()), pa.large_list(pa.uint8())])
+def test_a_list_column_is_fitted_as_the_fixed_size_list_of_its_rows(fixed, typ):
+    """Training refused a list<uint8> image column ("unsupported type ... exclude it"): its
+    statistics are now the fixed-size list's, the schema-level `image_shape` 8,8 applies to
+    it as to a fixed-size list of 64, and the encoding records the fixed-size training type
+    (every model-dir path then takes the list input as it already did)."""
+    want = fit_encoding(fixed, "label")
+    got = fit_encoding(_as_list(fixed, typ), "label")
+    assert got.to_json() == want.to_json()
+    assert got.schema.field("img").type == pa.list_(pa.uint8(), 64)
+    assert got.tensors[0].shape == [8, 8]
+    assert got.list_tensors(_as_list(fixed, typ).schema) == {"img": typ}
+
+
+def test_a_list_shape_comes_from_field_metadata_or_else_is_flat(fixed):
+    """Without schema metadata, a list of 64 is a flat vector of 64 (as a fixed-size list of
+    64 is); its field's `image_shape` metadata shapes it, as a fixed-size list's does."""
+    bare = _without_schema_metadata(fixed)
+    flat = fit_encoding(_as_list(bare), "label")
+    assert flat.tensors[0].shape == [64]
+    assert flat.to_json() == fit_encoding(bare, "label").to_json()
+    shaped = fit_encoding(_as_list(bare, metadata={"image_shape": "4,16"}), "label")
+    assert shaped.tensors[0].shape == [4, 16]
+    assert shaped.schema.field("img").metadata == {b"image_shape": b"4,16"}
+
+
+def test_every_row_of_a_list_column_is_checked_nulls_allowed(fixed):
+    """A row of another length is an error naming the column, the row, the length found and
+    the length expected (and where that came from); null rows are allowed, as for a
+    fixed-size list; the first non-null row gives the size."""
+    nulls = fit_encoding(_as_list(fixed, nulls=(0, 5)), "label")
+    assert nulls.tensors[0].has_nulls and nulls.tensors[0].shape == [8, 8]
+    with pytest.raises(SchemaError) as exc:
+        fit_encoding(_as_list(fixed, short=(150, 170), nulls=(0,)), "label")
+    assert str(exc.value) == (
+        "column 'img' is a variable-length list modelled as a tensor of 64 values per row (the "
+        "length of its first non-null row, row 1), and row 150 holds 10: every row must hold "
+        "64 values; fix those rows, set the column's `image_shape` field metadata to the right "
+        "shape, or exclude it with exclude=['img']")
+    with pytest.raises(SchemaError, match=r"of 100 values per row \(its `image_shape` metadata "
+                                          r"'10,10'\), and row 0 holds 64: every row must"):
+        fit_encoding(_as_list(fixed, metadata={"image_shape": "10,10"}), "label")
+
+
+def test_a_bad_row_is_named_by_its_file_and_its_row_in_that_file(tmp_path, fixed):
+    pq.write_table(_as_list(fixed.slice(0, 100)), tmp_path / "a.parquet")
+    pq.write_table(_as_list(fixed.slice(100), short=(7,)), tmp_path / "b.parquet")
+    with pytest.raises(SchemaError, match=r"^input '.*b\.parquet': column 'img' .* row 7 holds "
+                                          r"10: every row must hold 64 values"):
+        fit_encoding(str(tmp_path), "label")
+
+
+def test_lists_that_cannot_be_modelled_are_refused_saying_how_to_fix_them(fixed):
+    """A list of strings stays refused (naming it a list of strings); a list whose first row
+    is empty and a ragged list say what to do about them beside `exclude`."""
+    tags = fixed.append_column("tags", pa.array([["a", "b"]] * fixed.num_rows))
+    with pytest.raises(SchemaError, match=r"^column 'tags' has unsupported type list<item: "
+                                          r"string>: only lists of numbers are modelled \(as "
+                                          r"tensors\); exclude it with exclude=\['tags'\]$"):
+        fit_encoding(tags, "label")
+    assert fit_encoding(tags, "label", exclude=["tags"]).specs
+    empty = fixed.append_column("e", pa.array([[]] * fixed.num_rows, pa.list_(pa.float32())))
+    with pytest.raises(SchemaError, match=r"first non-null row \(row 0\) is empty: .* give it "
+                                          r"`image_shape` field metadata, or exclude it"):
+        fit_encoding(empty, "label")
+
+
+def test_merged_statistics_take_a_list_column_and_refuse_two_sizes(fixed):
+    """Beam's combine folds row groups into separate statistics: one part that saw no row
+    takes the other's size; two parts of different sizes are an error naming both."""
+    from vae_augment.schema import SchemaStats
+    from vae_augment.stats_merge import encoding_from_stats, merge_stats
+
+    var = _as_list(fixed, nulls=range(50))
+    parts = [SchemaStats(var.schema, "label") for _ in range(3)]
+    for k, batch in enumerate(var.to_batches(max_chunksize=50)):
+        parts[k % 3].update(batch)
+    merged = merge_stats(merge_stats(parts[0], parts[1]), parts[2])
+    assert encoding_from_stats(merged).to_json() == fit_encoding(var, "label").to_json()
+    ragged = _as_list(fixed, short=range(100, 200))
+    a, b = SchemaStats(ragged.schema, "label"), SchemaStats(ragged.schema, "label")
+    a.update(ragged.slice(0, 100))
+    b.update(ragged.slice(100))
+    with pytest.raises(SchemaError, match=r"column 'img' .* some rows hold 64 values .* "
+                                          r"others 10 .* exclude it"):
+        merge_stats(a, b)
+
+
+def test_fit_stats_job_takes_a_list_column_and_fit_uses_its_encoding(tmp_path, fixed):
+    """The Beam statistics job (FnApiRunner) refused the list column as `fit` did; its
+    encoding is now `fit_encoding`'s, and `fit --encoding` takes the list input with it."""
+    from pipelines.fit_stats import run
+    from vae_augment.api import fit
+
+    d = tmp_path / "in"
+    d.mkdir()
+    var = _as_list(fixed)
+    pq.write_table(var, d / "part.parquet", row_group_size=60)
+    out = tmp_path / "encoding.json"
+    run(["--input", str(d), "--label", "label", "--output", str(out), "--constraint", "none",
+         "--runner", "FnApiRunner"])
+    doc = json.loads(out.read_text())
+    want = fit_encoding(str(d), "label").to_json()
+    assert {k: v for k, v in doc.items() if k != "constraints"} == {
+        k: v for k, v in want.items() if k != "constraints"}
+    art = fit(str(d), label="label", encoding=str(out), seed=0, **{**FAST, "epochs": 1})
+    assert art.encoding.schema.field("img").type == pa.list_(pa.uint8(), 64)
+
+
+def test_balance_without_a_model_trains_on_a_list_column_and_keeps_its_type(tmp_path, fixed,
+                                                                             var):
+    """`balance` without a model (so `fit`) refused the list<uint8> image column: it trains
+    the model the fixed-size input trains, and the output keeps the input's schema exactly,
+    the synthetic images being the fixed-size run's as list<uint8>."""
+    from vae_augment.api import balance
+
+    outs = {}
+    for name, table in (("fixed", fixed), ("var", var)):
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+        outs[name] = balance(str(tmp_path / f"{name}.parquet"), label="label", seed=1,
+                             fit_kwargs={**FAST, "epochs": 1, "seed": 0})["table"]
+    got, want = outs["var"], outs["fixed"]
+    assert got.schema.equals(pq.read_schema(tmp_path / "var.parquet").append(
+        pa.field("is_synthetic", pa.bool_(), False)))
+    n = var.num_rows
+    assert got.num_rows == want.num_rows > n
+    assert got.slice(0, n).drop(["is_synthetic"]).equals(pq.read_table(tmp_path / "var.parquet"))
+    assert got.column("img").cast(want.schema.field("img").type).equals(want.column("img"))
+    assert got.drop(["img"]).equals(want.drop(["img"]))
+
+
+def test_streamed_fit_takes_a_list_column(tmp_path, fixed, var):
+    """The streamed fit (row groups encoded as they are read) trains on the list column as on
+    the fixed-size one: the same weights."""
+    from vae_augment.api import fit
+
+    arts = {}
+    for name, table in (("fixed", fixed), ("var", var)):
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=64)
+        arts[name] = fit(str(tmp_path / f"{name}.parquet"), label="label", streaming=True,
+                         seed=0, **{**FAST, "epochs": 1})
+    assert arts["var"].encoding.to_json() == arts["fixed"].encoding.to_json()
+    for a, b in zip(arts["var"].model.get_weights(), arts["fixed"].model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cli_fit_and_balance_take_a_list_column(capsys, tmp_path, var):
+    """`vae-augment fit` refused the list column ("unsupported type list<item: uint8>");
+    the model it saves is used by `balance --model-dir`, which writes the list type back."""
+    src = tmp_path / "var.parquet"
+    pq.write_table(var, src)
+    code, _, err = run_cli(["fit", str(src), "--label", "label", "--model-dir",
+                            str(tmp_path / "m"), *FAST_ARGS], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["balance", str(src), str(tmp_path / "b.parquet"), "--label",
+                            "label", "--model-dir", str(tmp_path / "m"), "--quiet"], capsys)
+    assert code == 0, err
+    assert pq.read_schema(tmp_path / "b.parquet").field("img").type == pa.list_(pa.uint8())
+    ragged = tmp_path / "ragged.parquet"
+    pq.write_table(_as_list(make_mixed_table(200), short=(9,)), ragged)
+    code, _, err = run_cli(["balance", str(ragged), str(tmp_path / "r.parquet"), "--label",
+                            "label", *FAST_ARGS], capsys)
+    assert code == 2 and "column 'img'" in err and "row 9 holds 10" in err
+    assert "--exclude img" in err
+
+
+def test_oversampler_takes_a_dataframe_column_of_lists():
+    """`VAEOverSampler` on a DataFrame whose column holds lists of numbers (pandas' object
+    column, Arrow's list<int64>) refused it ("unsupported type list<item: int64>"): it is
+    modelled as a tensor of its rows' length, and synthetic rows hold lists of that length."""
+    import pandas as pd
+
+    from vae_augment.imblearn import VAEOverSampler
+
+    rng = np.random.default_rng(0)
+    n = 120
+    X = pd.DataFrame({"a": rng.normal(size=n),
+                      "img": [list(rng.integers(0, 5, 4)) for _ in range(n)]})
+    y = np.array([0] * 90 + [1] * 30)
+    sampler = VAEOverSampler(epochs=1, hidden=(8,), latent_dim=2, kl_warmup_epochs=1,
+                             random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert len(X_res) == len(y_res) == 180 and (y_res[n:] == 1).all()
+    assert sampler.encoding_.tensors[0].shape == [4]
+    assert all(len(v) == 4 and set(v) <= set(range(5)) for v in X_res["img"].iloc[n:])
