@@ -15,9 +15,6 @@ from tests.conftest import FAST, FAST_ARGS, make_mixed_table, run_cli
 from vae_augment.errors import SchemaError
 from vae_augment.preparation import fit_encoding
 
-# null tensor rows warn that pyarrow cannot write null fixed-size lists (not at issue here)
-pytestmark = pytest.mark.filterwarnings("ignore:tensor column.*have null rows:UserWarning")
-
 
 def _as_list(table: pa.Table, typ=None, *, short=(), nulls=(), metadata=None) -> pa.Table:
     """`table` with its image column as a variable-length list (`typ`, default list<uint8>)
@@ -233,3 +230,25 @@ def test_oversampler_takes_a_dataframe_column_of_lists():
     assert len(X_res) == len(y_res) == 180 and (y_res[n:] == 1).all()
     assert sampler.encoding_.tensors[0].shape == [4]
     assert all(len(v) == 4 and set(v) <= set(range(5)) for v in X_res["img"].iloc[n:])
+
+
+def test_null_list_rows_are_trained_and_written_back_without_a_warning(tmp_path, fixed):
+    """Null rows of a list column are allowed as a fixed-size list's are; `balance` writes
+    them (real and synthetic) as the input's list type, which Parquet holds, so training
+    does not warn that null fixed-size lists cannot be written."""
+    import warnings
+
+    from vae_augment.api import balance
+
+    src = tmp_path / "var.parquet"
+    pq.write_table(_as_list(fixed, nulls=range(0, 200, 4)), src)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        encoding = fit_encoding(str(src), "label")
+    assert encoding.tensors[0].has_nulls
+    out = tmp_path / "b.parquet"
+    balance(str(src), str(out), label="label", seed=1,
+            fit_kwargs={**FAST, "epochs": 1, "seed": 0})
+    got = pq.read_table(out)
+    assert got.schema.field("img").type == pa.list_(pa.uint8())
+    assert got.slice(fixed.num_rows).column("img").null_count > 0

@@ -64,16 +64,19 @@ def fit_encoding(
     from vae_augment.stats_merge import encoding_from_stats
 
     encoding = encoding_from_stats(stats)  # shared with the Beam job pipelines/fit_stats.py
-    _warn_null_tensors(encoding)
+    _warn_null_tensors(encoding, encoding.list_tensors(schema))
     return encoding
 
 
-def _warn_null_tensors(encoding: Encoding) -> None:
+def _warn_null_tensors(encoding: Encoding, lists=()) -> None:
     """A table in memory may hold null tensors that no Parquet file read by this pyarrow can:
-    the model then generates null tensors, which cannot be written to Parquet either."""
+    the model then generates null tensors, which cannot be written to Parquet either. Not
+    said of the columns `lists` the input stores as variable-length lists: `balance` writes
+    them as that list type, which holds nulls (`sample`'s writer refuses null fixed-size
+    lists in its own error)."""
     from vae_augment.io import null_fixed_size_lists_readable
 
-    nulls = [s.name for s in encoding.tensors if s.has_nulls]
+    nulls = [s.name for s in encoding.tensors if s.has_nulls and s.name not in lists]
     if nulls and not null_fixed_size_lists_readable():
         import warnings
 
