@@ -154,6 +154,24 @@ def test_fit_stats_job_takes_a_list_column_and_fit_uses_its_encoding(tmp_path, f
     assert art.encoding.schema.field("img").type == pa.list_(pa.uint8(), 64)
 
 
+def test_fit_stats_job_names_a_bad_list_row_in_one_line(tmp_path, capsys):
+    """A row of another length fails the job in one line naming the column and the row (in
+    its row group: a Beam read knows no more of its place)."""
+    from pipelines import main
+    from pipelines.fit_stats import run
+
+    src = tmp_path / "ragged.parquet"
+    pq.write_table(_as_list(make_mixed_table(200), short=(130,)), src, row_group_size=60)
+    out = tmp_path / "e.json"
+    code = main("fit_stats", run, ["--input", str(src), "--label", "label", "--output",
+                                   str(out), "--runner", "FnApiRunner"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "column 'img' is a variable-length list" in err
+    assert "row 10 of its row group holds 10: every row must hold 64 values" in err, err
+    assert not out.exists()
+
+
 def test_balance_without_a_model_trains_on_a_list_column_and_keeps_its_type(tmp_path, fixed,
                                                                              var):
     """`balance` without a model (so `fit`) refused the list<uint8> image column: it trains

@@ -484,7 +484,7 @@ class _ColumnStats:
             self.list_size = int(np.prod(_parse_image_shape(field.name, raw)))
             self.size_source = f"its `image_shape` metadata {raw!r}"
 
-    def _check_list_lengths(self, arr: pa.Array, first_row: int) -> None:
+    def _check_list_lengths(self, arr: pa.Array, first_row: int, within: str) -> None:
         """Learns a variable-length list column's size from its first non-null row (when
         its metadata gave none), and checks every row holds that many values."""
         lengths = pc.list_value_length(arr).fill_null(-1).to_numpy(zero_copy_only=False)
@@ -495,11 +495,12 @@ class _ColumnStats:
         if self.list_size is None:
             i = int(np.argmax(valid))
             self.list_size = int(lengths[i])
-            self.size_source = f"the length of its first non-null row, row {first_row + i}"
+            self.size_source = (f"the length of its first non-null row, row "
+                                f"{first_row + i}{within}")
             if self.list_size == 0:
                 raise SchemaError(
                     f"column '{name}' is a list whose first non-null row (row "
-                    f"{first_row + i}) is empty: no values to model as a tensor; give it "
+                    f"{first_row + i}{within}) is empty: no values to model as a tensor; give it "
                     f"`image_shape` field metadata, or exclude it with "
                     f"{option('exclude', name, many=True)}")
         wrong = valid & (lengths != self.list_size)
@@ -508,17 +509,19 @@ class _ColumnStats:
             raise SchemaError(
                 f"column '{name}' is a variable-length list modelled as a tensor of "
                 f"{self.list_size} values per row ({self.size_source}), and row "
-                f"{first_row + i} holds {int(lengths[i])}: every row must hold {self.list_size} "
+                f"{first_row + i}{within} holds {int(lengths[i])}: every row must hold {self.list_size} "
                 f"values; fix those rows, set the column's `image_shape` field metadata to "
                 f"the right shape, or exclude it with {option('exclude', name, many=True)}")
 
-    def update(self, arr: pa.Array, first_row: int | None = None) -> None:
+    def update(self, arr: pa.Array, first_row: int | None = None, within: str = "") -> None:
         """Takes the next rows of the column; `first_row` (default: the rows seen so far)
-        is their first row's position in the input, for errors naming a row."""
+        is their first row's position in the input (or in what `within` says, e.g. " of
+        its row group"), for errors naming a row."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if self.kind == "tensor" and _is_var_list(arr.type):
-            self._check_list_lengths(arr, self.rows if first_row is None else first_row)
+            self._check_list_lengths(arr, self.rows if first_row is None else first_row,
+                                     within)
         self.rows += len(arr)
         self.nulls += arr.null_count
         if self.kind == "null":
@@ -761,10 +764,12 @@ class SchemaStats:
                 unmodellable.append(exc)
         _refuse(unmodellable)
 
-    def update(self, batch: pa.RecordBatch | pa.Table, first_row: int | None = None) -> None:
+    def update(self, batch: pa.RecordBatch | pa.Table, first_row: int | None = None, *,
+               within: str = "") -> None:
         """Takes the next rows; `first_row` (default: the rows seen so far) is the batch's
-        first row's position in the input (its file's, for inputs of several), for errors
-        naming a row."""
+        first row's position in the input (its file's, for inputs of several; in what
+        `within` says, e.g. " of its row group", when that is all that is known), for
+        errors naming a row."""
         start = self.rows if first_row is None else first_row
         self.rows += batch.num_rows
         lab = batch.column(self.label)
@@ -780,7 +785,7 @@ class SchemaStats:
         full = None
         for name, stats in self.columns.items():
             col = batch.column(name)
-            stats.update(col, start)
+            stats.update(col, start, within)
             if col.null_count:  # per class: a column null in every row of one class, or in none
                 if full is None:
                     full = batch.column(self.label)
