@@ -77,6 +77,12 @@ def test_every_row_of_a_list_column_is_checked_nulls_allowed(fixed):
     fixed-size list; the first non-null row gives the size."""
     nulls = fit_encoding(_as_list(fixed, nulls=(0, 5)), "label")
     assert nulls.tensors[0].has_nulls and nulls.tensors[0].shape == [8, 8]
+    # a list column null in every row is a null column of the input's type, as a
+    # fixed-size one is, even when its metadata gives its size
+    empty = _as_list(fixed, nulls=range(200), metadata={"image_shape": "8,8"})
+    none = fit_encoding(empty, "label")
+    assert [s.kind for s in none.specs if s.name == "img"] == ["null"]
+    assert none.schema.field("img").type == pa.list_(pa.uint8())
     with pytest.raises(SchemaError) as exc:
         fit_encoding(_as_list(fixed, short=(150, 170), nulls=(0,)), "label")
     assert str(exc.value) == (

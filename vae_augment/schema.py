@@ -799,9 +799,11 @@ class SchemaStats:
 
     def list_sizes(self) -> dict[str, int]:
         """The variable-length list columns modelled as tensors, by name: their values per
-        row (from their metadata or their rows; those of no non-null row are left out)."""
+        row (from their metadata or their rows). Those of no non-null row are left out:
+        they are null columns, which keep the input's type."""
         return {name: c.list_size for name, c in self.columns.items()
-                if c.kind == "tensor" and getattr(c, "list_size", None) is not None}
+                if c.kind == "tensor" and getattr(c, "list_size", None) is not None
+                and c.rows > c.nulls}
 
     def trained_schema(self) -> pa.Schema:
         """The input schema with its variable-length list tensors as the fixed-size lists the
