@@ -361,6 +361,36 @@ def test_training_cut_short_without_validation_rows_names_the_training_loss():
     assert "the training loss fell 0.10 nats per row over the last 1 epoch (no validation" in message
 
 
+def test_training_cut_short_measures_what_early_stopping_watched_after_the_warm_up():
+    """The fall was measured on ``loss``, whose KL weight rises over the warm-up, so a run a
+    little past the warm-up read as not improving while the -ELBO that early stopping
+    watches (from the epoch after the warm-up) fell; a run that ended within the warm-up
+    was said to be 'still improving' though early stopping never watched it."""
+    val_loss = [5.0 + 0.1 * i for i in range(12)]  # rises with the KL weight
+    val_neg_elbo = [20.0 - i for i in range(12)]
+    curves = {"epochs_run": 12, "epochs_cap": 12, "best_epoch": 12, "patience": 20,
+              "kl_warmup_epochs": 10, "beta": 1.0,
+              "history": {"val_loss": val_loss, "val_neg_elbo": val_neg_elbo}}
+
+    def message(c):
+        got = [f for f in findings({"diagnostics": {"active_units": 8, "latent_dim": 16,
+                                                    "curves": c}}) if f["section"] == "model"]
+        assert len(got) == 1
+        return got[0]["message"]
+
+    assert "the validation loss fell 1.00 nats per row over the last 1 epoch;" in \
+        message(curves)
+    # beta 0.5: the bound recon + 0.5 KL, not the -ELBO
+    weighted = {**curves, "beta": 0.5, "history": {
+        "val_loss": val_loss, "val_neg_elbo": val_neg_elbo,
+        "val_recon": [10.0 - i for i in range(12)], "val_kl": [4.0] * 12}}
+    assert "fell 1.00 nats per row over the last 1 epoch;" in message(weighted)
+    within = message({**curves, "epochs_run": 10, "epochs_cap": 10, "best_epoch": 10,
+                      "history": {"val_loss": val_loss[:10], "val_neg_elbo": val_neg_elbo[:10]}})
+    assert "epoch cap (10) within the KL warm-up (10 epochs), before early stopping started " \
+           "watching the validation loss:" in within and "fell" not in within
+
+
 def test_training_curves_without_validation_rows_say_what_early_stopping_watched():
     """The report's training paragraph said the curves were on 'the validation rows early
     stopping watched' for a model fitted with none (no val_* series); a history without the

@@ -479,21 +479,40 @@ def _model(report) -> list[dict[str, Any]]:
     return out
 
 
+def _watched_series(curves, watched: str) -> list[float]:
+    """The per-epoch figure early stopping watched (`training.fit`'s monitor): the -ELBO, or
+    with a KL weight `beta` other than 1 the bound recon + beta KL, of the validation rows
+    (or the training rows without any), from the epoch after the KL warm-up on, when it
+    starts watching. Not ``loss``: within the warm-up its KL weight rises, so the loss can
+    rise while the -ELBO falls. ``loss`` only for a history without those series."""
+    history = curves.get("history") or {}
+    p = "val_" if watched == "validation" else ""
+    beta = curves.get("beta")
+    beta = 1.0 if beta is None else float(beta)
+    recon, kl = history.get(p + "recon"), history.get(p + "kl")
+    if beta == 1.0 and history.get(p + "neg_elbo"):
+        series = history[p + "neg_elbo"]
+    elif recon and kl and len(recon) == len(kl):
+        series = [None if r is None or k is None else r + beta * k for r, k in zip(recon, kl)]
+    else:
+        series = history.get(p + "loss") or []
+    return [v for v in series[int(curves.get("kl_warmup_epochs") or 0):] if v is not None]
+
+
 def _cut_short(curves) -> list[dict[str, Any]]:
     """Training ended at the epoch cap while early stopping still waited for the validation
     loss to stop improving: its kept epoch is within `patience` epochs of the last, so more
     epochs could have improved it. Without validation rows early stopping watched the
-    training loss, and the message says so."""
+    training loss, and the message says so; a run that ended within the KL warm-up ended
+    before early stopping watched anything."""
     from vae_augment.diagnostics import watched_loss
 
     run, cap, best = (curves.get(k) for k in ("epochs_run", "epochs_cap", "best_epoch"))
     patience = curves.get("patience")
     if not (run and cap and best and patience) or run < cap or run - best >= patience:
         return []
-    history = curves.get("history") or {}
-    watched = watched_loss(history)
-    val = [v for v in history.get("val_loss" if watched == "validation" else "loss") or []
-           if v is not None]
+    watched = watched_loss(curves.get("history") or {})
+    val = _watched_series(curves, watched)
     k = min(int(patience), len(val) // 2)
     fell = (f"; the {watched} loss fell {val[-k - 1] - min(val[-k:]):.2f} nats per row over "
             f"the last {k} epoch{'s' if k != 1 else ''}"
@@ -501,7 +520,10 @@ def _cut_short(curves) -> list[dict[str, Any]]:
     # the loss still falling at the cap, or early stopping still waiting (a patience longer
     # than the run): it stopped improving `run - best` epochs before the cap
     late = run - best
-    state = (f"with the {watched} loss still improving" if not late else
+    warm = int(curves.get("kl_warmup_epochs") or 0)
+    state = (f"within the KL warm-up ({warm} epochs), before early stopping started watching "
+             f"the {watched} loss" if run <= warm else
+             f"with the {watched} loss still improving" if not late else
              f"before early stopping could end it (the {watched} loss last improved {late} "
              f"epoch{'s' if late != 1 else ''} before it)")
     return [{"level": "warn", "section": "model", "message":
