@@ -152,12 +152,13 @@ def _latents(art, real, synthetic, seed, max_rows=2000):
     return info, (p_r, y_r, p_s, y_s)
 
 
-def _labels(art, real, seed, max_rows, examples: int = 10):
-    """The model as a classifier of the real rows it was fitted on (`class_posterior`): per
-    class, the share whose most probable class is their label, the rows under `LABEL_DOUBT`
-    and the classes they look like; and the `examples` rows of lowest p(label | x), the
-    likeliest to be mislabelled, with their values. At most `max_rows` rows of each class
-    are scored (a stratified subsample, `seed`)."""
+def _labels(art, real, seed, max_rows, examples: int = 10, positions=None):
+    """The model as a classifier of the real rows (`class_posterior`): per class, the share
+    whose most probable class is their label, the rows under `LABEL_DOUBT` and the classes
+    they look like; and the `examples` rows of lowest p(label | x), the likeliest to be
+    mislabelled, with their values and ``row``, their position in REAL: ``positions[i]``
+    for row i of `real` (REAL as given, before the rows the report leaves out), else i.
+    At most `max_rows` rows of each class are scored (a stratified subsample, `seed`)."""
     import pyarrow as pa
 
     from vae_augment.scoring import _class_log_posterior, _valid_labels
@@ -210,6 +211,7 @@ def _labels(art, real, seed, max_rows, examples: int = 10):
         "doubted": int((p_label < LABEL_DOUBT).sum()),
         "classes": classes,
         "examples": [{
+            "row": int(keep[i] if positions is None else positions[keep[i]]),
             "label": str(enc.classes[y_kept[i]]),
             "p_label": float(p_label[i]),
             "log_p_label": float(log_p_label[i]),

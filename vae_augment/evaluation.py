@@ -40,7 +40,7 @@ from vae_augment.errors import (
     option,
 )
 from vae_augment.fidelity import _fidelity
-from vae_augment.io import probe_writable, refuse_existing
+from vae_augment.io import SYNTHETIC_COLUMN, probe_writable, refuse_existing
 from vae_augment.privacy import _privacy
 from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
@@ -212,10 +212,11 @@ def _load_model(model):
     return model if isinstance(model, Artifact) else load_artifact(os.fspath(model))
 
 
-def _encodable(art, table: pa.Table) -> tuple[pa.Table, int]:
-    """(`table` without the rows the model cannot encode, how many those were): rows with a
-    category value (`scoring.unseen_category_rows`) or a class the model was not trained
-    on. A column of another type is left to the encoding to report (the whole table)."""
+def _encodable(art, table: pa.Table) -> tuple[pa.Table, int, np.ndarray]:
+    """(`table` without the rows the model cannot encode, how many those were, [n] bool of
+    the rows kept): rows with a category value (`scoring.unseen_category_rows`) or a class
+    the model was not trained on. A column of another type is left to the encoding to
+    report (the whole table)."""
     from vae_augment.scoring import unseen_category_rows
 
     enc = art.encoding
@@ -227,8 +228,8 @@ def _encodable(art, table: pa.Table) -> tuple[pa.Table, int]:
         except SchemaError:
             pass
     if not bad.any():
-        return table, 0
-    return table.filter(pa.array(~bad)), int(bad.sum())
+        return table, 0, ~bad
+    return table.filter(pa.array(~bad)), int(bad.sum()), ~bad
 
 
 def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -410,7 +411,7 @@ def evaluate(
       p(c | x), `vae_augment.scoring.class_posterior`): per class, the share whose most
       probable class is their label and the rows it gives their label under
       `diagnostics.LABEL_DOUBT`, and the 10 rows of lowest p(label | x), the likeliest to be
-      mislabelled (5 % of churn's labels flipped: ROC AUC 0.92 at finding them).
+      mislabelled (``row``: each one's position in REAL as given, from 0) (5 % of churn's labels flipped: ROC AUC 0.92 at finding them).
 
     See the module docstring for how real-train and real-test are made.
 
@@ -504,7 +505,13 @@ def evaluate(
             f"{option('utility_splits', utility_splits)} needs REAL to be split, but a holdout "
             f"was given and is the one real-test: drop one of the two")
     check_report_dir(report_dir, overwrite)
-    real = _without_flag(_without_views(_as_table(real, "REAL")), keep_synthetic=False)
+    real = _without_views(_as_table(real, "REAL"))
+    # each row's position in REAL as given, for the rows the report names (`labels`)
+    real_rows = np.arange(real.num_rows)
+    if SYNTHETIC_COLUMN in real.column_names:
+        real_rows = real_rows[~real.column(SYNTHETIC_COLUMN).fill_null(False).to_numpy(
+            zero_copy_only=False)]
+    real = _without_flag(real, keep_synthetic=False)
     synthetic = _without_flag(_without_views(_as_table(synthetic, "SYNTHETIC")),
                               keep_synthetic=True)
     for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
@@ -516,6 +523,7 @@ def evaluate(
     # rows without a class cannot be compared within one: left out, and said
     null_labels = {"real": real.column(label).null_count,
                    "synthetic": synthetic.column(label).null_count}
+    real_rows = real_rows[pc.is_valid(real.column(label)).to_numpy(zero_copy_only=False)]
     real = real.filter(pc.is_valid(real.column(label)))
     synthetic = synthetic.filter(pc.is_valid(synthetic.column(label)))
     if holdout is not None:
@@ -655,7 +663,7 @@ def evaluate(
         if art is not None and "model" in wanted:
             # rows holding a category value or a class the model never saw cannot be
             # encoded: left out of this section (and counted), not the section itself
-            (m_real, n_real), (m_test, _), (m_syn, n_syn) = (
+            (m_real, n_real, kept), (m_test, _, _), (m_syn, n_syn, _) = (
                 _encodable(art, t) for t in (real, test, synthetic))
             try:
                 if not m_real.num_rows or not m_syn.num_rows:
@@ -664,7 +672,8 @@ def evaluate(
                         f"a category value or a class the model was not trained on")
                 report["diagnostics"] = _diagnostics(art, m_test, seed, iw_samples)
                 report["latent"], plots["latent"] = _latents(art, m_real, m_syn, seed)
-                report["labels"] = _labels(art, m_real, seed, max_rows)
+                report["labels"] = _labels(art, m_real, seed, max_rows,
+                                           positions=real_rows[kept])
                 if n_real or n_syn:
                     report["diagnostics"]["left_out"] = {
                         "real": n_real, "synthetic": n_syn,

@@ -572,7 +572,8 @@ def _labels_html(h, labels) -> None:
              f"their own label a probability under {t:g}. Rows where classes overlap are "
              "doubted too, so the count alone does not say the labels are wrong; the rows "
              "below, lowest p(label | x) first, are where mislabelled rows are likeliest "
-             "(with 5 % of churn's labels flipped the ranking finds them with ROC AUC 0.92). "
+             "(with 5 % of churn's labels flipped the ranking finds them with ROC AUC 0.92); "
+             "'row of REAL' is a row's position in REAL, counted from 0. "
              "Every row's figure: <code>vae-augment score REAL OUT --model-dir M --kind "
              "label</code> (−log p(label | x)).</p>")
     h.append(_table(["class", "rows", "most probable class is the label",
@@ -585,8 +586,9 @@ def _labels_html(h, labels) -> None:
         cols = list(labels["examples"][0]["values"])
         # a row of every column: wider than the page on a wide table, so it scrolls
         h.append("<div class='wide'>" + _table(
-            ["label", "p(label | x)", "most probable class", "its p", *cols],
-            [[e["label"], _p_text(e["p_label"], e.get("log_p_label")), e["model_class"], f"{e['p_model_class']:.2g}",
+            ["row of REAL", "label", "p(label | x)", "most probable class", "its p", *cols],
+            [[e.get("row"), e["label"], _p_text(e["p_label"], e.get("log_p_label")),
+              e["model_class"], f"{e['p_model_class']:.2g}",
               *[_value(e["values"].get(k)) for k in cols]] for e in labels["examples"]])
             + "</div>")
 
