@@ -877,3 +877,49 @@ def test_a_tensor_extension_column_is_taken_by_the_scoring_schema_check(
                        "--dead-letter", tmp_path / "bad.jsonl")
     assert code == 0, err
     assert pq.read_table(tmp_path / "o.parquet").num_rows == table.num_rows
+
+
+def test_label_scores_can_name_the_class_each_row_looks_like(capsys, tmp_path, artifact,
+                                                             mixed_table, mixed_artifact):
+    """`score --kind label --looks-like` (`score_file`/`score_table`'s
+    ``looks_like_column``, `ScoreAnomalies`): the class each row most resembles, the argmax
+    of its class posterior, beside -log p(y | x) from the same model passes, in the label's
+    type; null for an unseen category's row (unseen="inf"), set for a null label's (the
+    posterior does not read the label). Only with label scores."""
+    from vae_augment.beam import ScoreAnomalies
+    from vae_augment.beam.rows import score_table
+    from vae_augment.errors import VAEAugmentError
+
+    table = mixed_table.slice(0, 40)
+    classes = np.asarray(artifact.encoding.classes)
+    want = classes[scoring.class_posterior(artifact, table).argmax(axis=1)]
+    score, best = scoring.label_scores(artifact, table)
+    np.testing.assert_array_equal(score, scoring.anomaly_scores(artifact, table, kind="label"))
+    np.testing.assert_array_equal(classes[best], want)
+    labels = table.column("label").to_pylist()
+    labels[3] = None
+    cats = table.column("s").to_pylist()
+    cats[5] = "never-seen"
+    odd = table.set_column(table.schema.get_field_index("label"), "label", pa.array(labels))
+    odd = odd.set_column(odd.schema.get_field_index("s"), "s", pa.array(cats))
+    score, best = scoring.label_scores(artifact, odd, unseen="inf")
+    assert np.isnan(score[[3, 5]]).all() and best[5] == -1 and classes[best[3]] == want[3]
+    out = score_table(artifact, table, score_column="s2", looks_like_column="ll", kind="label")
+    assert out.schema.field("ll").type == pa.string()
+    assert out.column("ll").to_pylist() == want.tolist()
+    with pytest.raises(VAEAugmentError, match=r"`looks_like_column` names the class each row "
+                                              r".*got `kind` conditional"):
+        score_table(artifact, table, score_column="s2", looks_like_column="ll")
+    beam_schema = ScoreAnomalies(str(mixed_artifact), kind="label",
+                                 looks_like_column="ll").output_schema()
+    assert beam_schema.field("ll").type == pa.string()
+    data = tmp_path / "t.parquet"
+    pq.write_table(table, data)
+    code, stdout, _ = run(capsys, "score", data, tmp_path / "o.parquet", "--model-dir",
+                          mixed_artifact, "--kind", "label", "--looks-like")
+    assert code == 0 and json.loads(stdout)["looks_like_column"] == "looks_like"
+    written = pq.read_table(tmp_path / "o.parquet")
+    assert written.column("looks_like").to_pylist() == want.tolist()
+    code, _, err = run(capsys, "score", data, tmp_path / "o2.parquet", "--model-dir",
+                       mixed_artifact, "--looks-like")
+    assert code == 2 and "--looks-like names the class" in err and "--kind conditional" in err

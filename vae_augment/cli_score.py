@@ -28,6 +28,7 @@ def score_file(
     model_dir: str,
     latent_column: str | None = None,
     score_column: str | None = None,
+    looks_like_column: str | None = None,
     method: str = "elbo",
     k: int = 16,
     seed: int = 0,
@@ -50,6 +51,9 @@ def score_file(
         model_dir: artifact directory.
         latent_column: name of the latent-mean column to append (None: none).
         score_column: name of the anomaly-score column to append (None: none).
+        looks_like_column: with ``kind="label"``, name of a column to append holding the
+            class each row most resembles, the argmax of its class posterior p(c | x), in
+            the label's type (None: none; see `vae_augment.scoring.label_scores`).
         method: ``"elbo"`` or ``"iwae"``; `k` and `seed` apply to ``"iwae"``.
         unseen: ``"error"`` or ``"inf"``: what a category the model never saw does (see
             `vae_augment.scoring.anomaly_scores`; with ``"inf"`` the row's latent is NaN).
@@ -75,7 +79,7 @@ def score_file(
         ...            score_column="anomaly_score")  # doctest: +SKIP
     """
     from vae_augment.artifact import load_artifact
-    from vae_augment.beam.rows import score_table, scored_schema
+    from vae_augment.beam.rows import label_type, score_table, scored_schema
     from vae_augment.errors import VAEAugmentError
     from vae_augment.io import (
         AtomicParquetWriter,
@@ -88,11 +92,11 @@ def score_file(
 
     if latent_column is None and score_column is None:
         raise VAEAugmentError("nothing to append: give `latent_column` and/or `score_column`")
-    for name in (latent_column, score_column):  # as the Beam transforms and job refuse
+    for name in (latent_column, score_column, looks_like_column):  # as Beam refuses
         if name is not None and (not isinstance(name, str) or not name):
             raise VAEAugmentError(f"the new column needs a non-empty name, got {name!r}")
-    if latent_column is not None and latent_column == score_column:
-        raise VAEAugmentError(f"the latent and the score columns are both named "
+    if latent_column is not None and latent_column in (score_column, looks_like_column):
+        raise VAEAugmentError(f"the latent column and another new column are both named "
                               f"'{latent_column}'; give them different names")
     from vae_augment.scoring import check_options
 
@@ -100,6 +104,9 @@ def score_file(
     from vae_augment.beam.rows import check_kind
 
     check_kind(kind, latent_column)
+    from vae_augment.beam.rows import check_looks_like
+
+    check_looks_like(kind, looks_like_column, score_column)
     paths, schema = (resolve_inputs(inputs), None) if _read is None else _read
     refuse_input_as_output(output, paths)
     refuse_input_as_output(dead_letter, paths, what="dead-letter file")
@@ -127,7 +134,8 @@ def score_file(
                               f"on: {problem}")
     out_schema = scored_schema(
         schema, latent_dim=art.model.latent_dim, latent_column=latent_column,
-        score_column=score_column,
+        score_column=score_column, looks_like_column=looks_like_column,
+        label_type=label_type(art.encoding),
     )
     from vae_augment.io import check_partition_by
 
@@ -141,8 +149,9 @@ def score_file(
     # the bar's total costs one more footer read per file: only when a bar is shown
     total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths) if shown else 0
     desc = "scoring" if score_column is not None else "encoding"
-    options = dict(latent_column=latent_column, score_column=score_column, method=method, k=k,
-                   seed=seed, unseen=unseen, kind=kind)
+    options = dict(latent_column=latent_column, score_column=score_column,
+                   looks_like_column=looks_like_column, method=method, k=k, seed=seed,
+                   unseen=unseen, kind=kind)
     bad_lines: list[str] = []
     seen = 0  # rows read so far: a bad row is named by its position in the input
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
@@ -257,19 +266,27 @@ def cmd_score(args) -> int:
             verb = "apply" if len(given) > 1 else "applies"
             print(f"vae-augment: warning: {' and '.join(given)} {verb} to --method iwae only; "
                   f"ignored with --method elbo (deterministic)", file=sys.stderr)
+    if args.looks_like and args.kind != "label":
+        from vae_augment.errors import VAEAugmentError
+
+        raise VAEAugmentError(f"--looks-like names the class each row most resembles, from "
+                              f"the class posterior that --kind label computes; got --kind "
+                              f"{args.kind}")
+    looks_like = args.looks_like_column if args.looks_like else None
     read = _refuse_clash(args.input, {"--column": args.column,
                                       "--latent-column": args.latent_column if args.latent
-                                      else None})
+                                      else None, "--looks-like-column": looks_like})
     rows = score_file(
         args.input, args.output, model_dir=args.model_dir,
         latent_column=args.latent_column if args.latent else None, score_column=args.column,
-        method=args.method, k=args.k, seed=args.seed, unseen=args.unseen_categories,
+        looks_like_column=looks_like, method=args.method, k=args.k, seed=args.seed, unseen=args.unseen_categories,
         overwrite=args.overwrite, output_shards=args.output_shards,
         partition_by=args.partition_by,
         progress=False if args.quiet else None, dead_letter=args.dead_letter,
         kind=args.kind, _read=read,
     )
     print(json.dumps({"output": args.output, "rows_written": rows, "column": args.column,
+                      **({"looks_like_column": looks_like} if looks_like else {}),
                       "method": args.method, "kind": args.kind,
                       **_bad_summary(args)}))
     if not args.quiet:
@@ -339,4 +356,10 @@ def add(sub, common) -> None:
                         "label given x, -log p(y | x), high for a row that looks like another "
                         "class (mislabelled); marginal and label cost one model pass per "
                         "class [conditional]")
+    p.add_argument("--looks-like", action="store_true",
+                   help="with --kind label: also append the class each row most resembles, "
+                        "the argmax of its class posterior p(c | x), from the same model "
+                        "passes (null where the score is NaN)")
+    p.add_argument("--looks-like-column", default="looks_like",
+                   help="that column's name with --looks-like [looks_like]")
     p.set_defaults(func=cmd_score)

@@ -11,8 +11,8 @@ from vae_augment.schema import canonical_zeros
 
 __all__ = [
     "SCORE_METHODS", "UNSEEN_CATEGORIES", "check_options", "encode_latent", "anomaly_scores",
-    "class_posterior", "unseen_category_rows", "with_known_categories", "append_columns",
-    "latent_array", "latent_type", "row_keys", "row_noise", "as_table",
+    "class_posterior", "label_scores", "unseen_category_rows", "with_known_categories",
+    "append_columns", "latent_array", "latent_type", "row_keys", "row_noise", "as_table",
 ]
 
 SCORE_METHODS = ("elbo", "iwae")
@@ -151,12 +151,60 @@ def _log_posterior(artifact, table, fn) -> np.ndarray:
 def _label_per_row(artifact, table, fn) -> np.ndarray:
     """-log p(y | x) per row, y its label: the model's class posterior, p(y) p(x | y) over
     sum_c p(c) p(x | c); NaN for a null label (an unknown one is a `SchemaError`)."""
+    return _label_and_best(artifact, table, fn)[0]
+
+
+def _label_and_best(artifact, table, fn) -> tuple[np.ndarray, np.ndarray]:
+    """(`_label_per_row`, [n] int64 index into ``encoding.classes`` of each row's most
+    probable class, -1 where no class has a finite log p(c | x))."""
     enc = artifact.encoding
     valid, y = _valid_labels(enc, table)
     log_post = _log_posterior(artifact, table, fn)
     out = np.full(table.num_rows, np.nan, np.float32)
     out[valid] = -log_post[valid][np.arange(len(y)), y]
-    return out
+    best = log_post.argmax(axis=1).astype(np.int64)
+    best[~np.isfinite(log_post).any(axis=1)] = -1
+    return out, best
+
+
+def label_scores(artifact, table, *, method: str = "elbo", k: int = 16, seed: int = 0,
+                 unseen: str = "error") -> tuple[np.ndarray, np.ndarray]:
+    """`anomaly_scores` with ``kind="label"`` (-log p(y | x) per row), and from the same
+    model passes the class each row most resembles: the index into
+    ``artifact.encoding.classes`` of the argmax of its class posterior p(c | x), whatever its
+    label; -1 where the score is NaN for an unseen category (``unseen="inf"``). A null
+    label scores NaN, but its row still gets its most probable class.
+
+    Example:
+        >>> score, best = label_scores(art, table)                     # doctest: +SKIP
+        >>> looks_like = np.asarray(art.encoding.classes)[best]        # doctest: +SKIP
+    """
+    from vae_augment.errors import check_seed
+
+    check_options(method=method, unseen=unseen, k=k, kind="label")
+    check_seed(seed)
+    artifact = _loaded(artifact)
+    table = as_table(table, artifact.encoding.schema)
+    rows = None
+    if unseen == "inf":
+        table, rows = with_known_categories(artifact.encoding, table)
+    score, best = _label_and_best(artifact, table, _score_fn(artifact, method, k, seed))
+    if rows is not None:
+        score[rows] = np.nan
+        best[rows] = -1
+    return score, best
+
+
+def _score_fn(artifact, method: str, k: int, seed: int):
+    """The per-row -log p(x | y) estimate of `method` (`anomaly_scores`)."""
+    if method == "elbo":
+        return artifact.model.neg_elbo
+
+    def fn(x):
+        noise = row_noise(x, seed, artifact.model.latent_dim)
+        return -artifact.model.iw_bound(x, k, noise=noise)
+
+    return fn
 
 
 def _valid_labels(enc, table) -> tuple[np.ndarray, np.ndarray]:
@@ -348,13 +396,7 @@ def anomaly_scores(
         # a null label stays NaN; a label score has no value (every class gives 0)
         out[rows & ~np.isnan(out)] = np.nan if kind == "label" else np.inf
         return out
-    if method == "elbo":
-        fn = artifact.model.neg_elbo
-    else:
-        def fn(x):
-            noise = row_noise(x, seed, artifact.model.latent_dim)
-            return -artifact.model.iw_bound(x, k, noise=noise)
-
+    fn = _score_fn(artifact, method, k, seed)
     if kind == "marginal":
         return _marginal_per_row(artifact, table, fn)
     if kind == "label":

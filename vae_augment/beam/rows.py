@@ -156,8 +156,12 @@ def scored_schema(
     latent_dim: int | None = None,
     latent_column: str | None = None,
     score_column: str | None = None,
+    looks_like_column: str | None = None,
+    label_type: pa.DataType | None = None,
 ) -> pa.Schema:
-    """`input_schema` plus the latent (fixed-size list<float32>) and/or score columns.
+    """`input_schema` plus the latent (fixed-size list<float32>) and/or score columns, and
+    the class each row most resembles (`looks_like_column`, of `label_type`: the label's,
+    a dictionary's value type).
 
     Under a schema-level ``image_shape`` (which reshapes every fixed-size list of its size),
     the latent column gets its own flat ``image_shape`` field metadata, so that reading the
@@ -170,6 +174,7 @@ def scored_schema(
         (latent_column, lambda n: pa.field(n, latent_type(latent_dim), False,
                                            metadata=flat)),
         (score_column, lambda n: pa.field(n, pa.float32(), False)),
+        (looks_like_column, lambda n: pa.field(n, _value_type(label_type))),
     ):
         if name is None:
             continue
@@ -179,12 +184,40 @@ def scored_schema(
     return schema
 
 
+def _value_type(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def label_type(encoding) -> pa.DataType:
+    """The type of a column of class values: the label's in the training schema (a
+    dictionary's value type)."""
+    return _value_type(encoding.schema.field(encoding.label).type)
+
+
+def check_looks_like(kind, looks_like_column, score_column) -> None:
+    """`VAEAugmentError` unless a `looks_like_column` comes with label scores (`kind`
+    ``"label"``, a `score_column`) and is named apart from it."""
+    if looks_like_column is None:
+        return
+    if not isinstance(looks_like_column, str) or not looks_like_column:
+        raise VAEAugmentError(f"{arg('looks_like_column')} needs a non-empty column name, "
+                              f"got {looks_like_column!r}")
+    if kind != "label" or score_column is None:
+        raise VAEAugmentError(f"{arg('looks_like_column')} names the class each row most "
+                              f"resembles, from the class posterior that {arg('kind')} label "
+                              f"scores compute; got {arg('kind')} {kind}")
+    if looks_like_column == score_column:
+        raise VAEAugmentError(f"the score and the looks-like columns are both named "
+                              f"'{score_column}'; give them different names")
+
+
 def score_table(
     artifact,
     table: pa.Table,
     *,
     latent_column: str | None = None,
     score_column: str | None = None,
+    looks_like_column: str | None = None,
     method: str = "elbo",
     k: int = 16,
     seed: int = 0,
@@ -198,6 +231,10 @@ def score_table(
     With ``unseen="inf"`` a row with a category value the model never saw scores ``+inf`` and
     its latent mean is NaN (see `scoring.anomaly_scores`).
 
+    With ``kind="label"``, `looks_like_column` names a column of the class each row most
+    resembles (the argmax of its class posterior, `scoring.label_scores`), null where its
+    score is NaN.
+
     Raises:
         SchemaError: a null or unknown label, an unseen category (``unseen="error"``), a
             wrong type (naming the column).
@@ -207,6 +244,7 @@ def score_table(
     scoring.check_options(method=method, unseen=unseen, k=k, kind=kind)
     enc = artifact.encoding
     check_kind(kind, latent_column)
+    check_looks_like(kind, looks_like_column, score_column)
     if kind != "marginal":
         if enc.label not in table.column_names:
             raise SchemaError(with_marginal_hint(enc.label_not_found(table.column_names), enc,
@@ -215,7 +253,8 @@ def score_table(
         _check_labels(enc, table)
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
-        score_column=score_column,
+        score_column=score_column, looks_like_column=looks_like_column,
+        label_type=label_type(enc),
     )
     # unseen="inf": unseen categories swapped for known ones once, for both columns
     known, unseen_rows = (scoring.with_known_categories(enc, table) if unseen == "inf"
@@ -227,12 +266,23 @@ def score_table(
             z[unseen_rows] = np.nan
         arrays.append(scoring.latent_array(z))
     if score_column is not None:
-        scores = np.array(scoring.anomaly_scores(artifact, known, method=method, k=k, seed=seed,
-                                                 kind=kind), np.float32)
+        best = None
+        if looks_like_column is not None:  # kind "label": the scores' own model passes
+            scores, best = scoring.label_scores(artifact, known, method=method, k=k,
+                                                seed=seed)
+        else:
+            scores = scoring.anomaly_scores(artifact, known, method=method, k=k, seed=seed,
+                                            kind=kind)
+        scores = np.array(scores, np.float32)
         if unseen_rows is not None:
             # labels are non-null here (checked above); a label score has no value there
             scores[unseen_rows] = np.nan if kind == "label" else np.inf
         arrays.append(pa.array(scores))
+        if best is not None:
+            if unseen_rows is not None:
+                best[unseen_rows] = -1
+            vocab = pa.array(enc.classes, type=label_type(enc))
+            arrays.append(vocab.take(pa.array(best, mask=best < 0)))
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
 
 

@@ -20,9 +20,11 @@ from vae_augment.beam.rows import (
     SCORE_COLUMN,
     as_table,
     check_kind,
+    check_looks_like,
     check_scoring_rows,
     compact,
     input_problem,
+    label_type,
     score_table,
     scored_schema,
     split_bad_rows,
@@ -109,7 +111,8 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
         input's own columns, which may differ from the training schema (extra columns)."""
         if input_schema is None:
             input_schema = self._encoding.schema
-        return scored_schema(input_schema, latent_dim=self._latent_dim(), **self._options)
+        return scored_schema(input_schema, latent_dim=self._latent_dim(),
+                             label_type=label_type(self._encoding), **self._options)
 
     def check_input_schema(self, input_schema: pa.Schema) -> None:
         """A `SchemaError` now when tables of `input_schema` cannot be scored (a column the
@@ -167,6 +170,9 @@ class ScoreAnomalies(_ScoreBase):
             ``-log sum_c p(c) p(x | c)``: tables need no label column, and a label they hold
             is not read) or ``"label"`` (-log p(y | x), high for a row that looks like
             another class); see `vae_augment.scoring.anomaly_scores`.
+        looks_like_column: with ``kind="label"``, also a column of this name holding the
+            class each row most resembles (the argmax of its class posterior, in the
+            label's type; null where the score is NaN).
 
     Example:
         >>> scored = tables | ScoreAnomalies("runs/churn")  # doctest: +SKIP
@@ -182,11 +188,15 @@ class ScoreAnomalies(_ScoreBase):
         seed: int = 0,
         unseen: str = "error",
         kind: str = "conditional",
+        looks_like_column: str | None = None,
     ):
         check_options(method=method, unseen=unseen, k=k, kind=kind)
         check_seed(seed)
         check_kind(kind, None)
+        check_looks_like(kind, looks_like_column, column)
         super().__init__(model_dir)
         self._options = {"score_column": self._check_column(column)}
+        if looks_like_column is not None:
+            self._options["looks_like_column"] = self._check_column(looks_like_column)
         self._kwargs = {"method": method, "k": k, "seed": seed, "unseen": unseen,
                         "kind": kind}
