@@ -432,3 +432,19 @@ def test_training_cut_short_while_early_stopping_waits_does_not_say_still_improv
     assert "still improving" not in message, message
     assert ("training stopped at the epoch cap (10) before early stopping could end it (the "
             "validation loss last improved 7 epochs before it): the kept epoch is 3") in message
+
+
+def test_rows_left_out_are_said_when_the_model_diagnostics_are_skipped():
+    """Every real-test row unencodable (a small REAL): the diagnostics were skipped ('no
+    held-out rows') and the rows left out, though counted in the JSON, went unsaid in the
+    findings and the HTML."""
+    from vae_augment.report import _diagnostics_html
+
+    diag = {"skipped": "no held-out rows", "left_out": {
+        "real": 4, "synthetic": 0, "why": "a category value or a class the model was not "
+                                         "trained on"}}
+    got = [f for f in findings({"diagnostics": diag}) if f["section"] == "model"]
+    assert len(got) == 1 and got[0]["message"].startswith("4 rows of REAL and 0 of SYNTHETIC")
+    h = []
+    _diagnostics_html(h, diag, {}, {})
+    assert any(x.startswith("<p class='warn'>Left out of this section: 4 rows") for x in h), h

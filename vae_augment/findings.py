@@ -459,16 +459,17 @@ def _privacy(report) -> list[dict[str, Any]]:
 
 def _model(report) -> list[dict[str, Any]]:
     diag = report.get("diagnostics") or {}
-    if "active_units" not in diag or not diag.get("latent_dim"):
-        return []
     out = []
-    if diag["active_units"] <= max(1, 0.1 * diag["latent_dim"]):
+    # a skipped section can still have left rows out (every real-test row, say)
+    computed = "active_units" in diag and diag.get("latent_dim")
+    if computed and diag["active_units"] <= max(1, 0.1 * diag["latent_dim"]):
         out.append({"level": "warn", "section": "model", "message":
                     f"only {diag['active_units']} of {diag['latent_dim']} latent dimensions "
                     "are active: the posterior has nearly collapsed onto the prior, so rows "
                     "differ little beyond their class",
                     "advice": "lower the KL weight (--beta 0.5) or train longer"})
-    out.extend(_cut_short(diag.get("curves") or {}))
+    if computed:
+        out.extend(_cut_short(diag.get("curves") or {}))
     left = diag.get("left_out")
     if left:
         out.append({"level": "warn", "section": "model", "message":

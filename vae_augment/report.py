@@ -501,6 +501,7 @@ def _diagnostics_html(h, diag, report, images) -> None:
         h.append("<p>No model given (pass <code>--model-dir</code>).</p>")
     elif "skipped" in diag:
         h.append(f"<p>Skipped: {html.escape(diag['skipped'])}</p>")
+        _left_out_html(h, diag)
     else:
         h.append(f"<p class='muted'>On {diag['rows']} real-test rows, in nats per row. The "
                  "ELBO is estimated with one posterior sample per row; the importance-weighted "
@@ -508,11 +509,7 @@ def _diagnostics_html(h, diag, report, images) -> None:
                  "log p(x | y), so a large gap between them means a poor encoder. A latent "
                  "dimension is active when its posterior mean varies within a class (variance "
                  "> 0.01, Burda et al. 2016); few active units means posterior collapse.</p>")
-        left = diag.get("left_out")
-        if left:
-            h.append(f"<p class='warn'>Left out of this section: {left['real']:,} rows of REAL "
-                     f"and {left['synthetic']:,} of SYNTHETIC that hold {html.escape(left['why'])}"
-                     " (the model cannot encode them).</p>")
+        _left_out_html(h, diag)
         h.append(_table(["metric", "value"], [
             ["ELBO (nats/row)", diag["elbo"]], ["IW bound (nats/row)", diag["iw_bound"]],
             ["−ELBO at the posterior mean (anomaly score)", diag["neg_elbo_at_posterior_mean"]],
@@ -555,6 +552,15 @@ def _diagnostics_html(h, diag, report, images) -> None:
                               c["first_draw_pass"], c["generated_pass"]]
                              for c in guide["classes"]]))
         _labels_html(h, report.get("labels"))
+
+
+def _left_out_html(h, diag) -> None:
+    """The rows the model section left out (`diagnostics` ``left_out``), if any."""
+    left = diag.get("left_out")
+    if left:
+        h.append(f"<p class='warn'>Left out of this section: {left['real']:,} rows of REAL "
+                 f"and {left['synthetic']:,} of SYNTHETIC that hold {html.escape(left['why'])}"
+                 " (the model cannot encode them).</p>")
 
 
 def _labels_html(h, labels) -> None:
