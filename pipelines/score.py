@@ -2,7 +2,8 @@
 
 Example:
     python -m pipelines.score --input 'data/*.parquet' --output scored/ \\
-        --model-dir runs/churn [--latent] [--method iwae --k 32] [--kind marginal] [--runner ...]
+        --model-dir runs/churn [--latent] [--method iwae --k 32] [--kind marginal|label
+        [--looks-like]] [--runner ...]
 
 Writes ``scored/scored-SSSSS-of-NNNNN.parquet``: every input row with ``anomaly_score``
 (float32, higher = less typical of its class; with ``--kind marginal``, of the data whatever
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the score of x given its label; of x alone, -log sum_c p(c) p(x | c), "
                         "so rows need no label (it is not read; not with --latent); or of the "
                         "label given x, -log p(y | x) [conditional]")
+    p.add_argument("--looks-like", action="store_true",
+                   help="with --kind label: also append the class each row most resembles, "
+                        "the argmax of its class posterior p(c | x)")
+    p.add_argument("--looks-like-column", default="looks_like",
+                   help="that column's name with --looks-like [looks_like]")
     pipelines.add_output_args(p, shards_help="output files (0: the runner decides) [0]")
     return p
 
@@ -62,7 +68,8 @@ def _check_new_columns(args, input_schema) -> None:
 
     names = [(flag, name) for flag, name, on in (
         ("score_column", args.score_column, not args.no_score),
-        ("latent_column", args.latent_column, args.latent)) if on]
+        ("latent_column", args.latent_column, args.latent),
+        ("looks_like_column", args.looks_like_column, args.looks_like)) if on]
     trained = model_meta(args.model_dir)[0].schema.names
     for flag, name in names:
         if not name:
@@ -73,9 +80,11 @@ def _check_new_columns(args, input_schema) -> None:
         if name in input_schema.names:
             raise SchemaError(f"{arg(flag)} '{name}': the input already has a column of that "
                               f"name; give the new column another name")
-    if len(names) == 2 and names[0][1] == names[1][1]:
-        raise VAEAugmentError(f"{arg('score_column')} and {arg('latent_column')} are both "
-                              f"'{names[0][1]}'; give them different names")
+    for i, (flag, name) in enumerate(names):
+        for other, name2 in names[i + 1:]:
+            if name == name2:
+                raise VAEAugmentError(f"{arg(flag)} and {arg(other)} are both '{name}'; give "
+                                      f"them different names")
 
 
 @pipelines.cleans_up
@@ -96,6 +105,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
         raise VAEAugmentError("`--kind marginal` scores rows without their label, and "
                               "`--latent` needs it (the encoder is conditioned on the class): "
                               "encode them in another run")
+    if args.looks_like and (args.kind != "label" or args.no_score):
+        raise VAEAugmentError("`--looks-like` names the class each row most resembles, from "
+                              "the class posterior that `--kind label` scores compute")
     files, schema = pipelines.read_inputs(args.input)
     _check_new_columns(args, schema)
     steps = []
@@ -106,6 +118,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         steps.append(("Score", ScoreAnomalies(
             args.model_dir, column=args.score_column, method=args.method, k=args.k, seed=args.seed,
             unseen=args.unseen_categories, kind=args.kind,
+            looks_like_column=args.looks_like_column if args.looks_like else None,
         )))
     steps[0][1].check_input_schema(schema)  # before any output, as pipelines.balance does
     for _, step in steps:

@@ -778,3 +778,26 @@ def test_a_worker_exits_without_the_interpreters_finalization(tmp_path, fails):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=120)
     assert proc.stdout == "unflushed;atexit ran;finalized\n", proc.stdout + proc.stderr
+
+
+def test_the_score_job_names_the_class_each_row_looks_like(tmp_path, mixed_artifact,
+                                                          mixed_table):
+    """`pipelines.score --kind label --looks-like`: the CLI's column, from the same
+    `score_table`; refused with another kind."""
+    from pipelines.score import run
+    from vae_augment import scoring
+    from vae_augment.errors import VAEAugmentError
+
+    table = mixed_table.slice(0, 40)
+    pq.write_table(table, tmp_path / "a.parquet")
+    out = tmp_path / "o"
+    run(["--input", str(tmp_path / "a.parquet"), "--output", str(out), "--model-dir",
+         str(mixed_artifact), "--kind", "label", "--looks-like", "--runner", RUNNER])
+    got = pa.concat_tables(pq.read_table(f) for f in sorted(glob.glob(str(out / "*.parquet"))))
+    _, best = scoring.label_scores(str(mixed_artifact), table)
+    classes = scoring._loaded(str(mixed_artifact)).encoding.classes
+    assert sorted(zip(got.column("i").to_pylist(), got.column("looks_like").to_pylist())) == \
+        sorted(zip(table.column("i").to_pylist(), [classes[b] for b in best]))
+    with pytest.raises(VAEAugmentError, match="`--looks-like` names the class"):
+        run(["--input", str(tmp_path / "a.parquet"), "--output", str(tmp_path / "o2"),
+             "--model-dir", str(mixed_artifact), "--looks-like", "--runner", RUNNER])
