@@ -57,7 +57,9 @@ class Artifact:
     @property
     def history(self) -> dict[str, list[float | None]]:
         """Every training epoch's figures, as Keras' ``History.history``: ``loss`` (the
-        trained bound, recon + beta x KL), ``neg_elbo``, ``recon``, ``kl`` and their
+        trained bound, recon + beta x KL, with the KL term weighted e / W in epoch e of a
+        W-epoch KL warm-up; early stopping starts after the warm-up and watches
+        ``neg_elbo``, or recon + beta x KL when beta != 1), ``neg_elbo``, ``recon``, ``kl`` and their
         validation ``val_*`` twins, one value per epoch (None for a non-finite one); empty
         for an artifact saved before artifacts recorded them. The weights kept are those
         of ``config["metrics"]["best_epoch"]`` (1-based)."""
