@@ -536,6 +536,9 @@ def test_the_artifact_keeps_every_epochs_figures(tmp_path, mixed_artifact, capsy
     assert all(len(v) == metrics["epochs_run"] for v in history.values())
     for key in ("loss", "val_neg_elbo", "kl"):
         assert history[key][metrics["best_epoch"] - 1] == pytest.approx(metrics[key])
+    history["loss"].append(0.0)  # a copy: editing it left the loaded config changed
+    assert len(art.history["loss"]) == metrics["epochs_run"]
+    history["loss"].pop()
     code, out, _ = run(["info", "--model-dir", mixed_artifact], capsys)
     shown = json.loads(out)["metrics"]["history"]
     assert code == 0 and shown["epochs"] == metrics["epochs_run"]

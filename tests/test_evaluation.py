@@ -1513,6 +1513,30 @@ def test_labels_rank_rows_whose_label_probability_underflows(mixed_table, mixed_
     assert f"<td>e^{shown[0]:.0f}</td>" in "".join(h)
 
 
+def test_overall_label_agreement_weights_capped_classes_by_their_rows(mixed_table,
+                                                                      mixed_artifact):
+    """With a class over `max_rows`, the overall agreement was the mean over the capped
+    subsample, which tilts it towards the small classes; each class now counts by its rows
+    in REAL, and the per-class figures are unchanged."""
+    from vae_augment.artifact import load_artifact
+    from vae_augment.diagnostics import _labels
+
+    art = load_artifact(mixed_artifact)
+    counts = dict(zip(*np.unique(mixed_table.column("label").to_pylist(), return_counts=True)))
+    cap = min(counts.values()) // 2
+    capped = _labels(art, mixed_table, seed=0, max_rows=cap)
+    per = {c["class"]: c for c in capped["classes"]}
+    assert all(c["rows"] == cap for c in per.values())
+    weighted = sum(per[k]["agreement"] * n for k, n in counts.items()) / sum(counts.values())
+    assert capped["agreement"] == pytest.approx(weighted)
+    # the rows are not all in one class's proportion: the plain mean differs
+    plain = np.mean([per[k]["agreement"] for k in counts])
+    assert abs(weighted - plain) > 1e-6 or len(set(counts.values())) == 1
+    whole = _labels(art, mixed_table, seed=0, max_rows=10 ** 6)
+    assert whole["agreement"] == pytest.approx(
+        sum(c["agreement"] * c["rows"] for c in whole["classes"]) / mixed_table.num_rows)
+
+
 def test_rows_the_model_cannot_encode_are_left_out_of_the_model_section(mixed_table,
                                                                          mixed_artifact):
     """A REAL row with a category value the model never saw, or a class it does not know,

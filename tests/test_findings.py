@@ -448,3 +448,15 @@ def test_rows_left_out_are_said_when_the_model_diagnostics_are_skipped():
     h = []
     _diagnostics_html(h, diag, {}, {})
     assert any(x.startswith("<p class='warn'>Left out of this section: 4 rows") for x in h), h
+
+
+def test_the_training_plot_calls_the_trained_loss_the_bound_only_after_the_warm_up():
+    """Within the KL warm-up the trained loss weights the KL term up from 0, so the first
+    panel's title "−ELBO (the trained loss)" was wrong for those epochs."""
+    from vae_augment.report_plots import _curve_panels
+
+    titles = {k: t for k, t in _curve_panels({"beta": 1.0, "kl_warmup_epochs": 10})}
+    assert titles["loss"] == "trained loss: −ELBO after the warm-up"
+    assert dict(_curve_panels({"beta": 0.5, "kl_warmup_epochs": 0}))["loss"] == \
+        "trained loss: recon + β·KL"
+    assert dict(_curve_panels({}))["loss"] == "trained loss: −ELBO"

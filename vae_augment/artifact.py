@@ -63,7 +63,8 @@ class Artifact:
         validation ``val_*`` twins, one value per epoch (None for a non-finite one); empty
         for an artifact saved before artifacts recorded them. The weights kept are those
         of ``config["metrics"]["best_epoch"]`` (1-based)."""
-        return dict(((self.config or {}).get("metrics") or {}).get("history") or {})
+        history = ((self.config or {}).get("metrics") or {}).get("history") or {}
+        return {k: list(v) for k, v in history.items()}  # a copy: the config stays as loaded
 
     def __repr__(self) -> str:
         return f"Artifact(path={self.path!r}, label={self.label!r}, classes={self.classes})"

@@ -158,7 +158,8 @@ def _labels(art, real, seed, max_rows, examples: int = 10, positions=None):
     they look like; and the `examples` rows of lowest p(label | x), the likeliest to be
     mislabelled, with their values and ``row``, their position in REAL: ``positions[i]``
     for row i of `real` (REAL as given, before the rows the report leaves out), else i.
-    At most `max_rows` rows of each class are scored (a stratified subsample, `seed`)."""
+    At most `max_rows` rows of each class are scored (a stratified subsample, `seed`); the
+    overall agreement weights each class's by its rows in `real`."""
     import pyarrow as pa
 
     from vae_augment.scoring import _class_log_posterior, _valid_labels
@@ -200,6 +201,8 @@ def _labels(art, real, seed, max_rows, examples: int = 10, positions=None):
             "doubted_share": float(doubted.sum() / mine.sum()),
             "looks_like": {str(enc.classes[k]): int(v) for k, v in enumerate(looks) if v},
         })
+    full = {str(enc.classes[c]): int(n)
+            for c, n in enumerate(np.bincount(y, minlength=len(enc.classes)))}
     order = np.argsort(log_p_label, kind="stable")[:examples]
     shown = [f.name for f in table.schema if f.name != enc.label]
     values = table.take(pa.array(order, pa.int64())).select(shown).to_pylist()
@@ -207,7 +210,9 @@ def _labels(art, real, seed, max_rows, examples: int = 10, positions=None):
         "rows": int(len(keep)),
         "rows_with_label": int(valid.sum()),
         "doubt_threshold": LABEL_DOUBT,
-        "agreement": float(np.mean(best == y_kept)),
+        # each class weighted by its rows in REAL, not in the capped subsample
+        "agreement": float(sum(c["agreement"] * full[c["class"]] for c in classes)
+                           / sum(full[c["class"]] for c in classes)),
         "doubted": int((p_label < LABEL_DOUBT).sum()),
         "classes": classes,
         "examples": [{

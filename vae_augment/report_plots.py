@@ -464,6 +464,17 @@ def _kl_plot(report) -> str | None:
     return _png(fig)
 
 
+def _curve_panels(curves) -> list[tuple[str, str]]:
+    """The training plot's panels: (history key, title). Within a KL warm-up the trained
+    loss weights the KL term up from 0, so it is the bound (the -ELBO, or recon + beta KL)
+    only after the warm-up; the title said "-ELBO" throughout."""
+    bound = "recon + β·KL" if curves.get("beta", 1.0) != 1.0 else "−ELBO"
+    warm = " after the warm-up" if curves.get("kl_warmup_epochs") else ""
+    return [("loss", f"trained loss: {bound}{warm}"),
+            ("recon", "reconstruction −log p(x | z, y)"),
+            ("kl", "KL(q(z | x, y) ‖ p(z | y))")]
+
+
 def _curves_plot(report) -> str | None:
     """The training history: the bound trained (train and validation) and its two terms per
     epoch, the kept epoch marked and the KL warm-up shaded. The first epochs' losses are many
@@ -479,10 +490,7 @@ def _curves_plot(report) -> str | None:
         v = h.get(key)
         return None if not v else np.array([np.nan if x is None else x for x in v], float)
 
-    panels = [("loss", "trained bound: recon + β·KL" if c.get("beta", 1.0) != 1.0
-               else "−ELBO (the trained loss)"), ("recon", "reconstruction −log p(x | z, y)"),
-              ("kl", "KL(q(z | x, y) ‖ p(z | y))")]
-    panels = [(k, t) for k, t in panels if series(k) is not None]
+    panels = [(k, t) for k, t in _curve_panels(c) if series(k) is not None]
     if not panels:  # a history without the trained loss or its terms: nothing to draw
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.0), squeeze=False)

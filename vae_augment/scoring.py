@@ -230,6 +230,14 @@ def class_posterior(artifact, table) -> np.ndarray:
     A conditional VAE is a generative classifier; this is what `anomaly_scores(kind="label")`
     takes the label's entry of. One model pass per class.
 
+    Args:
+        artifact: an `Artifact` or its model directory.
+        table: a pyarrow Table or RecordBatch, or a pandas DataFrame, with the model's
+            feature columns (the label column may be there; it is not read).
+
+    Returns:
+        A float64 array of shape [rows, classes] whose rows sum to 1.
+
     Raises:
         SchemaError: a missing or mistyped column, or a category value the model was never
             trained on (`with_known_categories` swaps them out first, if wanted).
