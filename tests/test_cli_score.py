@@ -236,6 +236,16 @@ def test_help_lists_commands(capsys):
     assert "encode" in out and "score" in out
 
 
+def _score_label_cli(capsys, tmp_path, table, model_dir, *flags):
+    """`score --kind label FLAGS` of `table` written to t.parquet: (exit code, stdout, the
+    output table)."""
+    data = tmp_path / "t.parquet"
+    pq.write_table(table, data)
+    code, stdout, _ = run(capsys, "score", data, tmp_path / "o.parquet", "--model-dir",
+                          model_dir, "--kind", "label", *flags)
+    return code, stdout, pq.read_table(tmp_path / "o.parquet") if code == 0 else None
+
+
 def _with_column(table: pa.Table, name: str, values, type_=None) -> pa.Table:
     return table.set_column(table.schema.get_field_index(name), name,
                             pa.array(values, type_ or table.schema.field(name).type))
@@ -757,12 +767,8 @@ def test_label_scores_are_the_class_posterior(capsys, tmp_path, artifact, mixed_
     unseen = table.set_column(table.schema.get_field_index("s"), "s", pa.array(cats))
     scored = scoring.anomaly_scores(artifact, unseen, kind="label", unseen="inf")
     assert np.isnan(scored[5]) and np.isfinite(np.delete(scored, 5)).all()
-    data = tmp_path / "t.parquet"
-    pq.write_table(table, data)
-    code, stdout, _ = run(capsys, "score", data, tmp_path / "o.parquet", "--model-dir",
-                          mixed_artifact, "--kind", "label", "--latent")
+    code, stdout, out = _score_label_cli(capsys, tmp_path, table, mixed_artifact, "--latent")
     assert code == 0 and json.loads(stdout)["kind"] == "label"
-    out = pq.read_table(tmp_path / "o.parquet")
     np.testing.assert_array_equal(out.column("anomaly_score").to_numpy(), got)
 
 
@@ -913,12 +919,10 @@ def test_label_scores_can_name_the_class_each_row_looks_like(capsys, tmp_path, a
     beam_schema = ScoreAnomalies(str(mixed_artifact), kind="label",
                                  looks_like_column="ll").output_schema()
     assert beam_schema.field("ll").type == pa.string()
-    data = tmp_path / "t.parquet"
-    pq.write_table(table, data)
-    code, stdout, _ = run(capsys, "score", data, tmp_path / "o.parquet", "--model-dir",
-                          mixed_artifact, "--kind", "label", "--looks-like")
+    code, stdout, written = _score_label_cli(capsys, tmp_path, table, mixed_artifact,
+                                             "--looks-like")
     assert code == 0 and json.loads(stdout)["looks_like_column"] == "looks_like"
-    written = pq.read_table(tmp_path / "o.parquet")
+    data = tmp_path / "t.parquet"
     assert written.column("looks_like").to_pylist() == want.tolist()
     code, _, err = run(capsys, "score", data, tmp_path / "o2.parquet", "--model-dir",
                        mixed_artifact, "--looks-like")
