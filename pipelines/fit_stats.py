@@ -90,7 +90,8 @@ class StatsCombineFn(beam.CombineFn):
         # (path, table) from ReadParquetTables(with_filename=True), or a bare table
         path, table = named_table if isinstance(named_table, tuple) else (None, named_table)
         try:  # a row group's rows: their place in the file is not known here
-            acc.update(table, first_row=0, within=" of its row group")
+            acc.update(table, first_row=0, within=" of its row group",
+                       source=path if self.name_files else None)
         except SchemaError as exc:
             if not self.name_files or path is None:
                 raise

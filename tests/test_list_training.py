@@ -103,6 +103,33 @@ def test_a_bad_row_is_named_by_its_file_and_its_row_in_that_file(tmp_path, fixed
         fit_encoding(str(tmp_path), "label")
 
 
+def test_a_size_learned_in_another_file_is_named_with_its_file(tmp_path, fixed):
+    """Without metadata the size comes from the first non-null row, which may be in another
+    file than the bad row: the error said "(the length of its first non-null row, row 0),
+    and row 0 holds 10" under `input 'b.parquet'`, as if b's row 0 held both 64 and 10."""
+    var = _without_schema_metadata(_as_list(fixed))
+    pq.write_table(var.slice(0, 100), tmp_path / "a.parquet")
+    pq.write_table(_as_list(fixed.slice(100), short=range(100)).replace_schema_metadata(None),
+                   tmp_path / "b.parquet")
+    with pytest.raises(SchemaError, match=r"^input '.*b\.parquet': column 'img' .* first "
+                                          r"non-null row, row 0 of input '.*a\.parquet'\), "
+                                          r"and row 0 holds 10"):
+        fit_encoding(str(tmp_path), "label")
+    # Beam's statistics (pipelines.fit_stats) merge parts that each learned a size: both
+    # files are named
+    from vae_augment.schema import SchemaStats
+    from vae_augment.stats_merge import merge_stats
+
+    ragged = _as_list(fixed, short=range(100, 200))
+    a, b = SchemaStats(ragged.schema, "label"), SchemaStats(ragged.schema, "label")
+    a.update(ragged.slice(0, 100), first_row=0, source="a.parquet")
+    b.update(ragged.slice(100), first_row=0, source="b.parquet")
+    with pytest.raises(SchemaError, match=r"hold 64 values \(.*row 0 of input 'a\.parquet' "
+                                          r"in one part .* others 10 \(.*row 0 of input "
+                                          r"'b\.parquet' in another\)"):
+        merge_stats(a, b)
+
+
 def test_lists_that_cannot_be_modelled_are_refused_saying_how_to_fix_them(fixed):
     """A list of strings stays refused (naming it a list of strings); a list whose first row
     is empty and a ragged list say what to do about them beside `exclude`."""

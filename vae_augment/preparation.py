@@ -55,7 +55,7 @@ def fit_encoding(
         row = 0 if path != last else row
         last = path
         try:
-            stats.update(batch, first_row=row)
+            stats.update(batch, first_row=row, source=path)
             row += batch.num_rows
         except SchemaError as exc:
             if path is None:

@@ -484,9 +484,12 @@ class _ColumnStats:
             self.list_size = int(np.prod(_parse_image_shape(field.name, raw)))
             self.size_source = f"its `image_shape` metadata {raw!r}"
 
-    def _check_list_lengths(self, arr: pa.Array, first_row: int, within: str) -> None:
+    def _check_list_lengths(self, arr: pa.Array, first_row: int, within: str,
+                            source: str | None = None) -> None:
         """Learns a variable-length list column's size from its first non-null row (when
-        its metadata gave none), and checks every row holds that many values."""
+        its metadata gave none), and checks every row holds that many values. `source`:
+        the file the rows come from, named with the row the size came from (a later row
+        of another length may be in another file)."""
         lengths = pc.list_value_length(arr).fill_null(-1).to_numpy(zero_copy_only=False)
         valid = lengths >= 0  # null rows are allowed, as for fixed-size lists
         if not valid.any():
@@ -496,7 +499,8 @@ class _ColumnStats:
             i = int(np.argmax(valid))
             self.list_size = int(lengths[i])
             self.size_source = (f"the length of its first non-null row, row "
-                                f"{first_row + i}{within}")
+                                f"{first_row + i}{within}"
+                                + (f" of input '{source}'" if source else ""))
             if self.list_size == 0:
                 raise SchemaError(
                     f"column '{name}' is a list whose first non-null row (row "
@@ -513,15 +517,17 @@ class _ColumnStats:
                 f"values; fix those rows, set the column's `image_shape` field metadata to "
                 f"the right shape, or exclude it with {option('exclude', name, many=True)}")
 
-    def update(self, arr: pa.Array, first_row: int | None = None, within: str = "") -> None:
+    def update(self, arr: pa.Array, first_row: int | None = None, within: str = "",
+               source: str | None = None) -> None:
         """Takes the next rows of the column; `first_row` (default: the rows seen so far)
         is their first row's position in the input (or in what `within` says, e.g. " of
-        its row group"), for errors naming a row."""
+        its row group"), `source` the file they come from (if one of several), for errors
+        naming a row."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if self.kind == "tensor" and _is_var_list(arr.type):
             self._check_list_lengths(arr, self.rows if first_row is None else first_row,
-                                     within)
+                                     within, source)
         self.rows += len(arr)
         self.nulls += arr.null_count
         if self.kind == "null":
@@ -765,11 +771,12 @@ class SchemaStats:
         _refuse(unmodellable)
 
     def update(self, batch: pa.RecordBatch | pa.Table, first_row: int | None = None, *,
-               within: str = "") -> None:
+               within: str = "", source: str | None = None) -> None:
         """Takes the next rows; `first_row` (default: the rows seen so far) is the batch's
         first row's position in the input (its file's, for inputs of several; in what
         `within` says, e.g. " of its row group", when that is all that is known), for
-        errors naming a row."""
+        errors naming a row; `source` is that file (inputs of several), named where a
+        list column's size was learned from a row."""
         start = self.rows if first_row is None else first_row
         self.rows += batch.num_rows
         lab = batch.column(self.label)
@@ -785,7 +792,7 @@ class SchemaStats:
         full = None
         for name, stats in self.columns.items():
             col = batch.column(name)
-            stats.update(col, start, within)
+            stats.update(col, start, within, source)
             if col.null_count:  # per class: a column null in every row of one class, or in none
                 if full is None:
                     full = batch.column(self.label)
