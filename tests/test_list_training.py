@@ -281,6 +281,27 @@ def test_oversampler_takes_a_dataframe_column_of_lists():
     assert len(X_res) == len(y_res) == 180 and (y_res[n:] == 1).all()
     assert sampler.encoding_.tensors[0].shape == [4]
     assert all(len(v) == 4 and set(v) <= set(range(5)) for v in X_res["img"].iloc[n:])
+    # the column's rows are lists, the synthetic ones too (not numpy arrays among lists)
+    assert all(isinstance(v, list) for v in X_res["img"])
+
+
+def test_oversampler_takes_an_object_array_column_of_lists():
+    """An object ndarray whose column holds lists trained, then failed writing the synthetic
+    rows ("could not broadcast input array from shape (30,4) into shape (30,)")."""
+    from vae_augment.imblearn import VAEOverSampler
+
+    rng = np.random.default_rng(0)
+    n = 120
+    X = np.empty((n, 2), dtype=object)
+    X[:, 0] = rng.normal(size=n)
+    for i in range(n):
+        X[i, 1] = [int(v) for v in rng.integers(0, 5, 4)]
+    y = np.array([0] * 90 + [1] * 30)
+    sampler = VAEOverSampler(epochs=1, hidden=(8,), latent_dim=2, kl_warmup_epochs=1,
+                             random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert X_res.shape == (180, 2) and (y_res[n:] == 1).all()
+    assert all(isinstance(v, list) and len(v) == 4 for v in X_res[n:, 1])
 
 
 def test_null_list_rows_are_trained_and_written_back_without_a_warning(tmp_path, fixed):

@@ -85,12 +85,25 @@ def _array_to_arrow(X: np.ndarray, names: list[str], *, skip=frozenset()) -> pa.
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def _holds_lists(column) -> bool:
+    """Whether a pandas column's values are Python lists (its first non-missing one is)."""
+    if column.dtype.kind != "O":
+        return False
+    for v in column:
+        if v is not None and not (isinstance(v, float) and v != v):
+            return isinstance(v, list)
+    return False
+
+
 def _arrow_to_frame(table: pa.Table, X, names: list[str], pd):
     """Synthetic columns as pandas, cast to X's dtypes, under X's column labels."""
     parts = {}
     for i, name in enumerate(names):
         dtype = X.dtypes.iloc[i]
         values = table.column(name).to_pandas()
+        if _holds_lists(X.iloc[:, i]):  # Arrow gives numpy arrays: lists, as the column's
+            values = pd.Series(np.fromiter(table.column(name).to_pylist(), dtype=object,
+                                           count=table.num_rows))
         try:
             parts[i] = values.astype(dtype)
         except (TypeError, ValueError) as exc:
@@ -136,7 +149,8 @@ def _arrow_to_array(table: pa.Table, names: list[str], like: np.ndarray) -> np.n
     for j, name in enumerate(names):
         col = table.column(name)
         if dtype.kind == "O":
-            values = np.asarray(col.to_pylist(), dtype=object)
+            # one object a row (np.asarray would turn a column of lists into a 2-D array)
+            values = np.fromiter(col.to_pylist(), dtype=object, count=table.num_rows)
             if col.null_count:
                 values[np.asarray(col.is_null())] = _missing_marker(like[:, j])
             out[:, j] = values
