@@ -242,6 +242,24 @@ def test_streamed_fit_takes_a_list_column(tmp_path, fixed, var):
         np.testing.assert_array_equal(a, b)
 
 
+def test_streamed_fit_with_an_encoding_names_a_bad_list_row_by_its_row_in_its_file(
+        tmp_path, fixed):
+    """With `encoding=` no statistics pass checks the rows: the streamed training pass does,
+    and named the row by its place among the batch's training rows (the validation rows
+    filtered out first) and in its row group: row 1 here for row 130 of the file."""
+    from vae_augment.api import fit
+    from vae_augment.errors import VAEAugmentError
+
+    enc = fit_encoding(fixed, "label")
+    src = tmp_path / "ragged.parquet"
+    pq.write_table(_as_list(fixed, short=(130,)), src, row_group_size=60)
+    with pytest.raises(VAEAugmentError, match=r"^input '.*ragged\.parquet': column 'img' has "
+                                              r"lists of another length than the model's 64 "
+                                              r"values \(1 row; the first is row 130\)"):
+        fit(str(src), label="label", streaming=True, encoding=enc, validation_split=0.3,
+            seed=0, **{**FAST, "epochs": 1})
+
+
 def test_cli_fit_and_balance_take_a_list_column(capsys, tmp_path, var):
     """`vae-augment fit` refused the list column ("unsupported type list<item: uint8>");
     the model it saves is used by `balance --model-dir`, which writes the list type back."""

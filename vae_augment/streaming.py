@@ -285,9 +285,19 @@ class ParquetSource:
         rare = self._use_val and bool(self._rare)  # the split then needs each row's label
         pf = self._file(g.path)
         start = 0
+        # a list row of another length is named by its row in its file: checked before the
+        # split filters the batch (the encoder counts rows in what it is given)
+        lists = self.encoding.list_tensors(pf.schema_arrow)
+        first = sum(pf.metadata.row_group(k).num_rows for k in range(g.index)) if lists else 0
         try:
             for batch in pf.iter_batches(batch_size=self.read_rows, row_groups=[g.index]):
                 batch = with_partition(batch, g.path)
+                if lists:
+                    try:
+                        self.encoding.check_list_tensors(batch, lists, first_row=first + start)
+                    except VAEAugmentError as exc:
+                        self.failure = in_file(g.path, exc)
+                        raise self.failure from exc
                 m = mask[start:start + batch.num_rows]
                 if rare:
                     m = m & ~self._rare_rows(batch.column(self.encoding.label))
