@@ -260,6 +260,20 @@ def test_streamed_fit_with_an_encoding_names_a_bad_list_row_by_its_row_in_its_fi
             seed=0, **{**FAST, "epochs": 1})
 
 
+def test_in_memory_fit_with_an_encoding_names_a_bad_list_row_by_its_file(tmp_path, fixed):
+    """The in-memory fit with `encoding=` (no statistics pass) named a bad row by its place
+    in its read batch and no file: "row 7" for row 7 of b.parquet, the input's row 107."""
+    from vae_augment.preparation import encode_all
+
+    enc = fit_encoding(fixed, "label")
+    pq.write_table(_as_list(fixed.slice(0, 100)), tmp_path / "a.parquet")
+    pq.write_table(_as_list(fixed.slice(100), short=(7,)), tmp_path / "b.parquet")
+    with pytest.raises(SchemaError, match=r"^input '.*b\.parquet': column 'img' has lists of "
+                                          r"another length .* the first is row 7\)$"):
+        encode_all(enc, str(tmp_path))
+    assert len(encode_all(enc, str(tmp_path / "a.parquet"))["y"]) == 100
+
+
 def test_cli_fit_and_balance_take_a_list_column(capsys, tmp_path, var):
     """`vae-augment fit` refused the list column ("unsupported type list<item: uint8>");
     the model it saves is used by `balance --model-dir`, which writes the list type back."""

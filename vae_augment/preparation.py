@@ -92,7 +92,19 @@ def encode_all(encoding: Encoding, inputs) -> dict[str, np.ndarray]:
     """Encodes every row of `inputs` (paths or a table) into in-memory arrays."""
     if isinstance(inputs, (pa.Table, pa.RecordBatch)):
         return encoding.encode(inputs)
-    parts = [encoding.encode(b) for b in iter_batches(resolve_inputs(inputs))]
+    paths = resolve_inputs(inputs)
+    lists = encoding.list_tensors(read_schema(paths))
+    named = len(paths) > 1  # a bad list row is named by its file and its row in that file
+    parts = []
+    for path in paths:
+        row = 0
+        for b in iter_batches([path]):
+            try:
+                encoding.check_list_tensors(b, lists, first_row=row)
+            except SchemaError as exc:
+                raise (in_file(path, exc) if named else exc) from exc
+            row += b.num_rows
+            parts.append(encoding.encode(b))
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
