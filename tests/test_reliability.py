@@ -1025,3 +1025,28 @@ def test_null_tensors_learned_in_memory_are_never_written_unreadable(tmp_path, c
     code, _, err = run(["sample", out, "--model-dir", tmp_path / "m", "--n", "400"], capsys)
     assert code == 2 and "column 'img' has null tensors to write" in err, err
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".s.")]
+
+
+def test_privacy_filter_failure_says_how_far_the_draws_lay(mixed_artifact, mixed_table):
+    """A class the filter cannot fill said only "lower `privacy_min_distance`": the scale is
+    the encoding's, hard to guess (on digits a distance of 1 dropped every draw). The error
+    now gives the draws' median distance and one that keeps about 95 % of them, and that
+    distance does fill the class."""
+    import re
+
+    from vae_augment.api import sample
+    from vae_augment.errors import VAEAugmentError
+
+    with pytest.raises(VAEAugmentError) as caught:
+        sample(str(mixed_artifact), {"a": 10}, seed=0, privacy_min_distance=100.0,
+               reference=mixed_table)
+    m = re.search(r"; its first (\d+) draws lay a median ([\d.e+-]+) from the nearest real row "
+                  r"of their class, and a distance of ([\d.e+-]+) would have kept about 95 % of "
+                  r"them$", str(caught.value))
+    assert m, str(caught.value)
+    n, median, d95 = int(m.group(1)), float(m.group(2)), float(m.group(3))
+    assert n >= 8192 and 0 < d95 < median < 100
+    stats = {}
+    out = sample(str(mixed_artifact), {"a": 10}, seed=0, privacy_min_distance=d95,
+                 reference=mixed_table, stats=stats)
+    assert out.num_rows == 10 and stats["privacy_dropped"]["a"] <= 3

@@ -80,6 +80,22 @@ def _comparable_rows(encoding, rows: pa.Table, value) -> pa.Table:
     return rows
 
 
+_DISTANCES_KEPT = 65536  # draws whose distances a failed class's error summarises
+
+
+def _distances_seen(drawn: list[np.ndarray]) -> str:
+    """What a failed class's error adds: how far its first draws lay from the nearest real row
+    of their class, so the user can pick a distance that keeps most of them (the scale is
+    the encoding's, hard to guess: on digits a distance of 1 dropped every draw)."""
+    d = np.concatenate(drawn) if drawn else np.zeros(0)
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return ""
+    p05, p50 = np.quantile(d, [0.05, 0.5])
+    return (f"; its first {len(d)} draws lay a median {p50:.3g} from the nearest real row of "
+            f"their class, and a distance of {p05:.3g} would have kept about 95 % of them")
+
+
 def class_rows(table: pa.Table, label: str, value: Any) -> pa.Table:
     """The rows of `table` whose `label` equals `value` (a class value of the encoding)."""
     col = table.column(label)
@@ -120,7 +136,7 @@ def iter_counts_private(
         >>> batches = iter_counts_private(sampler, {"yes": 500}, 0, real, 0.05,
         ...                               dropped=dropped)  # doctest: +SKIP
     """
-    from vae_augment.privacy import NearCopyIndex
+    from vae_augment.privacy import EXACT_TOLERANCE, NearCopyIndex
     from vae_augment.sampler import _progress, check_counts, plan_blocks
 
     min_distance = check_min_distance(min_distance)
@@ -143,18 +159,22 @@ def iter_counts_private(
             limit = len(plan_blocks(n, sampler.block_rows)) + int(max_extra_blocks)
             kept = 0
             block = 0
+            drawn: list[np.ndarray] = []  # the first draws' distances, for the error below
             while kept < n:
                 if block >= limit:
                     raise VAEAugmentError(
                         f"{arg('privacy_min_distance')} {min_distance} dropped too many synthetic rows "
                         f"of class {value!r}: {kept} of {n} kept after {block} blocks "
                         f"({dropped[value]} dropped); lower {option('privacy_min_distance')}"
-                    )
+                        + _distances_seen(drawn))
                 # the whole block is checked, its passing rows taken in order: with nothing
                 # dropped, the rows an unfiltered run writes (a block's first rows)
                 batch = sampler.generate_block(class_idx, seed, block)
                 block += 1
-                keep = index.keep(batch, min_distance)
+                d = index.distances(batch)
+                if sum(map(len, drawn)) < _DISTANCES_KEPT:
+                    drawn.append(d)
+                keep = d > max(min_distance, EXACT_TOLERANCE)
                 passing = np.flatnonzero(keep)[:n - kept]
                 # rows checked up to the last one taken, and dropped among them
                 checked = int(passing[-1]) + 1 if len(passing) == n - kept else len(keep)
