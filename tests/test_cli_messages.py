@@ -43,6 +43,10 @@ def test_clashing_new_columns_and_empty_inputs_are_named(tmp_path, capsys, mixed
     code, _, err = run(["score", mixed_parquet, tmp_path / "s.parquet", "--model-dir",
                         mixed_artifact, "--latent", "--latent-column", "anomaly_score"], capsys)
     assert code == 2 and "the latent and the score columns are both named 'anomaly_score'" in err
+    code, _, err = run(["score", mixed_parquet, tmp_path / "s.parquet", "--model-dir",
+                        mixed_artifact, "--kind", "label", "--latent", "--looks-like",
+                        "--looks-like-column", "latent"], capsys)
+    assert code == 2 and "the latent and the looks-like columns are both named 'latent'" in err
     empty = tmp_path / "empty.parquet"
     pq.write_table(mixed_table.slice(0, 0), empty)
     # applying a model to no rows writes no rows, with the output schema (it said "the

@@ -95,9 +95,10 @@ def score_file(
     for name in (latent_column, score_column, looks_like_column):  # as Beam refuses
         if name is not None and (not isinstance(name, str) or not name):
             raise VAEAugmentError(f"the new column needs a non-empty name, got {name!r}")
-    if latent_column is not None and latent_column in (score_column, looks_like_column):
-        raise VAEAugmentError(f"the latent column and another new column are both named "
-                              f"'{latent_column}'; give them different names")
+    for other, what in ((score_column, "score"), (looks_like_column, "looks-like")):
+        if latent_column is not None and latent_column == other:
+            raise VAEAugmentError(f"the latent and the {what} columns are both named "
+                                  f"'{latent_column}'; give them different names")
     from vae_augment.scoring import check_options
 
     check_options(method=method, unseen=unseen, k=k)  # before any output is opened
