@@ -75,7 +75,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     if args.dead_letter:
         transform = transform.with_exception_handling()
     p = beam.Pipeline(options=options)
-    result = p | "Read" >> ReadParquetTables(files, validate=False) | "Balance" >> transform
+    # (path, table) elements: a bad row's error and dead letter name its file
+    result = (p | "Read" >> ReadParquetTables(files, validate=False, with_filename=True)
+              | "Balance" >> transform)
     parts, bad = result if args.dead_letter else (result, None)
     staged = pipelines.staging_dir(output)  # moved into `output` once the run succeeds
     sinks = [pipelines.write_parquet(part, staged, name, schema, shards, args.partition_by)

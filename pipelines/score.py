@@ -128,7 +128,9 @@ def run(argv: Sequence[str] | None = None) -> dict:
     output = pipelines.prepare_output(args.output, args.overwrite, files,
                                       dead_letter=args.dead_letter)
     p = beam.Pipeline(options=options)
-    tables = p | "Read" >> ReadParquetTables(files, validate=False)
+    # (path, table) elements: a bad row's error and dead letter name its file (the first
+    # step finds every bad row: the steps check rows alike; it passes plain tables on)
+    tables = p | "Read" >> ReadParquetTables(files, validate=False, with_filename=True)
     dead = []
     for name, step in steps:
         if args.dead_letter:

@@ -445,9 +445,14 @@ def test_score_dead_letter_isolates_bad_rows(mixed_artifact, mixed_table):
         assert_that(bad, check_bad, label="bad")
         assert_that(good, check_good, label="good")
 
-    with pytest.raises(Exception, match="column 's' has categories \\['never-seen'\\]"):
+    # a (path, table) element, as ReadParquetTables(with_filename=True) gives: the error
+    # names the file, and the row within its row group
+    with pytest.raises(Exception, match=r"input 'in/x\.parquet': column 's' has categories "
+                                        r"\['never-seen'\].*the first is row 7 of its row "
+                                        r"group\)"):
         with BeamTestPipeline(runner=RUNNER) as p:
-            _ = p | beam.Create([table.slice(10)]) | ScoreAnomalies(str(mixed_artifact))
+            _ = (p | beam.Create([("in/x.parquet", table.slice(10))])
+                 | ScoreAnomalies(str(mixed_artifact)))
 
 
 def test_score_unseen_categories_infinite_instead_of_dead_letter(mixed_artifact, mixed_table):
@@ -488,6 +493,10 @@ def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
     assert len(lines) == 2
     assert {x["row"]["s"] for x in lines} >= {"never-seen"}
     assert "zz" in {x["row"]["label"] for x in lines}
+    # each names its file, and its row within its row group (a Beam read knows no more)
+    assert {x["file"] for x in lines} == {str(src / "x.parquet")}
+    error = next(x["error"] for x in lines if x["row"]["s"] == "never-seen")
+    assert error.endswith("(row 17 of its row group)"), error
     # --unseen-categories inf: the unseen category's row is kept (score +inf, latent NaN)
     summary = score.run(["--input", str(src), "--output", str(tmp_path / "o2"), "--model-dir",
                          str(mixed_artifact), "--latent", "--dead-letter", str(tmp_path / "bad2"),

@@ -364,6 +364,10 @@ def test_dead_letter_lines_are_strict_json():
     parsed = [json.loads(line, parse_constant=refuse) for line in lines]
     assert [p["row"]["x"] for p in parsed] == ["NaN", "-Infinity", 1.5]
     assert parsed[0]["row"]["v"] == [1.0, "Infinity"] and parsed[0]["error"] == "why"
+    assert "file" not in parsed[0]  # a plain table's rows: no file known
+    # rows read with their file name (the Beam jobs): the file, between the error and the row
+    named = json.loads(next(bad_rows_json(BadRows(rows, "why", "in/part-7.parquet"))))
+    assert list(named) == ["error", "file", "row"] and named["file"] == "in/part-7.parquet"
 
 
 def test_a_new_count_in_an_integer_category_suggests_modelling_it_as_a_number(

@@ -85,7 +85,8 @@ def test_multi_processing_user_error_is_one_line_and_leaves_nothing(
         capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("pipelines.balance: error: `label` column 'label' has classes ['zzz']")
+    assert last.startswith(f"pipelines.balance: error: input '{bad_label_parquet}': `label` "
+                           "column 'label' has classes ['zzz']"), last
     # what the launching process logs of it is dropped, and the workers (started through
     # PIPELINE_OPTIONS_FILE with our plugin) print no traceback
     assert "local_job_service:Worker: severity: ERROR" not in proc.stderr
@@ -238,8 +239,9 @@ def test_a_failed_run_removes_what_it_created(tmp_path, mixed_artifact, bad_labe
     out = tmp_path / "o"
     assert main("pipelines.balance", run, balance_args(bad_label_parquet, out, mixed_artifact),
                 uses_tensorflow=False) == 2
-    assert "`--label` column 'label' has classes ['zzz']" in one_line_error(capsys,
-                                                                           "pipelines.balance")
+    # the row's file named (with thousands of input files a class value alone is no help)
+    assert f"input '{bad_label_parquet}': `--label` column 'label' has classes ['zzz']" in (
+        one_line_error(capsys, "pipelines.balance"))
     assert not out.exists()  # neither the folder nor beam-temp-* folders in it
     kept = tmp_path / "kept"  # a folder the user made is kept, emptied of Beam's temp folders
     kept.mkdir()
@@ -627,6 +629,7 @@ def test_dead_letters_are_refused_without_overwrite_and_replaced_whole_with_it(
     shards = sorted(glob.glob(str(tmp_path / "dl-*-of-*.jsonl")))
     lines = [json.loads(x) for f in shards for x in open(f)]
     assert [x["row"]["label"] for x in lines] == ["zzz"]
+    assert [x["file"] for x in lines] == [str(bad_label_parquet)]  # the row's file
     assert keep.read_text() == "mine\n" and not glob.glob(str(tmp_path / ".staging-*"))
     # the same again with a directory for --dead-letter: bad_rows-* inside it
     args = balance_args(mixed_parquet, tmp_path / "o2", mixed_artifact,

@@ -22,11 +22,12 @@ BAD = "bad"
 
 
 def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, counter,
-                      encoding=None, label: bool = True):
+                      encoding=None, label: bool = True, path: str | None = None):
     """The dead-letter output for a table whose schema differs from the model's, else None.
     With `encoding`, only a difference `encoding.encode` cannot take counts
     (`Encoding.type_problem`: the scoring transforms, whose output keeps the input's types;
-    `label` False: marginal scores, which do not read the label).
+    `label` False: marginal scores, which do not read the label). `path`: the file the
+    table was read from, named by the error (and the dead letter's `BadRows.file`).
 
     Raises `SchemaError` on a mismatch when the transform has no dead-letter output.
     """
@@ -37,11 +38,12 @@ def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, count
                else schema_difference(expected, table.schema, columns))
     if problem is None:
         return None
-    message = f"input table does not match the schema the model was trained on: {problem}"
+    what = "input table" if path is None else f"input '{path}'"
+    message = f"{what} does not match the schema the model was trained on: {problem}"
     if not dead_letter:
         raise SchemaError(message)
     counter.inc(table.num_rows)
-    return BAD, BadRows(table, message)
+    return BAD, BadRows(table, message, path)
 
 _LOCAL_COPIES: dict[str, str] = {}
 _COPY_LOCK = threading.Lock()
@@ -217,7 +219,8 @@ class DeadLetterMixin:
     """`with_exception_handling()` in the style of Beam's ParDo and RunInference.
 
     Without it a bad row fails the pipeline with an error naming the column. With it the
-    transform returns ``(main, dead_letter)``; dead-letter elements are `BadRows(rows, error)`.
+    transform returns ``(main, dead_letter)``; dead-letter elements are `BadRows(rows, error,
+    file)` (`file`: the rows' Parquet file, for ``(path, table)`` input elements).
 
     The DoFns emit ``(OK, table)`` / ``(BAD, BadRows)`` pairs that two fused FlatMaps split,
     instead of tagged outputs: Beam's DaskRunner (2.77) sends every tagged output of a ParDo

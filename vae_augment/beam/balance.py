@@ -26,7 +26,16 @@ from vae_augment.beam._shared import (
 from vae_augment.beam._shared import warm_up as _load_in_background
 from vae_augment.beam.counting import CountClasses, require_global_window
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
-from vae_augment.beam.rows import BadRows, as_table, label_problems, split_bad_rows, with_flag
+from vae_augment.beam.rows import (
+    BadRows,
+    as_table,
+    in_row_group,
+    label_problems,
+    named_table,
+    rows_of,
+    split_bad_rows,
+    with_flag,
+)
 from vae_augment.errors import SchemaError, check_seed, label_column
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts", "own_output_schema"]
@@ -98,32 +107,37 @@ class _RealFn(beam.DoFn):
             _check_tensor_sizes(name, piece.column(name).combine_chunks(), size)
 
     def process(self, element):
-        table = as_table(element)
+        path, table = named_table(element)
         rejected = mismatched_schema(self._input_schema, table, dead_letter=self._dead_letter,
-                                     counter=self._bad_rows)
+                                     counter=self._bad_rows, path=path)
         if rejected is not None:
             yield rejected
             return
         if self._sizes:
-            good, bad = split_bad_rows(table, self._check_lengths)
+            good, bad = split_bad_rows(table, self._check_lengths, of=rows_of(path))
             if bad and not self._dead_letter:
-                raise SchemaError(bad[0].error)
+                raise _in_file(path, SchemaError(bad[0].error))
             for item in bad:
                 self._bad_rows.inc(item.rows.num_rows)
-                yield BAD, item
+                yield BAD, item._replace(file=path)
             table = pa.concat_tables(good) if good else table.slice(0, 0)
         found = label_problems(table, self._label, self._classes, allow_null=True)
         if found is not None:
             mask, message = found
             if not self._dead_letter:
-                raise SchemaError(message)
+                raise _in_file(path, SchemaError(message))
             bad = table.filter(mask)
             self._bad_rows.inc(bad.num_rows)
-            yield BAD, BadRows(bad, message)
+            yield BAD, BadRows(bad, message, path)
             table = table.filter(~mask)
         self._real_rows.inc(table.num_rows)
         out = with_flag(table, own_output_schema(table.schema, self._out_schema), False)
         yield (OK, out) if self._dead_letter else out
+
+
+def _in_file(path, exc):
+    """`exc` naming the file its rows came from, when known (`rows.in_row_group`)."""
+    return exc if path is None else in_row_group(path, exc)
 
 
 class BalanceClasses(DeadLetterMixin, beam.PTransform):
@@ -135,7 +149,9 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
     trained on, or `input_schema` (output: that schema plus `is_synthetic`, see
     `output_schema`). Rows whose
     label the model does not know fail the pipeline with an error naming the column, or go
-    to the dead-letter output after `with_exception_handling()`.
+    to the dead-letter output after `with_exception_handling()`. An input element may also
+    be a ``(path, table)`` pair, as `ReadParquetTables(..., with_filename=True)` yields: the
+    error, or the dead letter's `BadRows.file`, then names the rows' file.
 
     Args:
         model_dir: artifact directory (local or a Beam filesystem URL).

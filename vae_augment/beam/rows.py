@@ -8,6 +8,7 @@ with ``b`` bad rows out of ``n`` costs about ``2 b log2(n)`` re-encodes, not ``n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -25,6 +26,8 @@ from vae_augment.scoring import (  # SCORE_METHODS re-exported: the Beam transfo
 __all__ = [
     "BadRows",
     "bad_rows_json",
+    "in_row_group",
+    "named_table",
     "LATENT_COLUMN",
     "SCORE_COLUMN",
     "SCORE_METHODS",
@@ -47,15 +50,21 @@ class BadRows(NamedTuple):
 
     Attributes:
         rows: the offending rows, unchanged (their own schema).
-        error: one line naming the column, what was expected and what was found.
+        error: one line naming the column, what was expected and what was found (and the
+            row's position: in its table, or in its row group of `file`).
+        file: the Parquet file the rows were read from, when the transform's elements were
+            ``(path, table)`` pairs (`ReadParquetTables(..., with_filename=True)`, as the
+            `pipelines` jobs read); None for plain tables.
     """
 
     rows: pa.Table
     error: str
+    file: str | None = None
 
 
 def bad_rows_json(bad: BadRows):
-    """One JSON line ``{"error": ..., "row": {...}}`` per bad row (values via `str` if needed).
+    """One JSON line ``{"error": ..., "row": {...}}`` per bad row (values via `str` if needed),
+    with ``"file"`` (before ``"row"``) when the rows' file is known (`BadRows.file`).
     Strict JSON: a NaN or infinite number is written as the string ``"NaN"``, ``"Infinity"``
     or ``"-Infinity"`` (the row's values stay readable; jq and other parsers accept it)."""
     import json
@@ -70,8 +79,40 @@ def bad_rows_json(bad: BadRows):
             return [strict(x) for x in v]
         return v
 
+    where = {"file": bad.file} if getattr(bad, "file", None) is not None else {}
     for row in bad.rows.to_pylist():
-        yield json.dumps({"error": bad.error, "row": strict(row)}, default=str, allow_nan=False)
+        yield json.dumps({"error": bad.error, **where, "row": strict(row)}, default=str,
+                         allow_nan=False)
+
+
+def named_table(element) -> tuple[str | None, pa.Table]:
+    """(path, table) of a transform's element: a Table or RecordBatch (path None), or a
+    ``(path, table)`` pair as `ReadParquetTables(..., with_filename=True)` yields, so that an
+    error or dead letter about its rows can name their file (`in_row_group`)."""
+    if (isinstance(element, tuple) and len(element) == 2 and isinstance(element[0], str)
+            and isinstance(element[1], (pa.Table, pa.RecordBatch))):
+        return element[0], as_table(element[1])
+    return None, as_table(element)
+
+
+def rows_of(path: str | None) -> str:
+    """What a bad row's position counts within (`split_bad_rows`'s `of`): its table, or,
+    for a table read from `path`, its row group (a Beam read knows no more of its place)."""
+    return "the table" if path is None else "its row group"
+
+
+_FIRST_ROW = re.compile(r"the first is row (\d+)\)")
+
+
+def in_row_group(path: str, exc: Exception) -> Exception:
+    """`exc`, an error about rows of one row group of the file at `path`, as the same error
+    type naming the file (`vae_augment.io.in_file`); a row position it gives ("the first is
+    row 17") is said to be within the row group."""
+    from vae_augment.io import in_file
+
+    named = in_file(path, exc)
+    named.args = (_FIRST_ROW.sub(r"the first is row \1 of its row group)", named.args[0]),)
+    return named
 
 
 def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:

@@ -18,13 +18,15 @@ from vae_augment.beam._shared import (
 from vae_augment.beam.rows import (
     LATENT_COLUMN,
     SCORE_COLUMN,
-    as_table,
     check_kind,
     check_looks_like,
     check_scoring_rows,
     compact,
+    in_row_group,
     input_problem,
     label_type,
+    named_table,
+    rows_of,
     score_table,
     scored_schema,
     split_bad_rows,
@@ -51,29 +53,31 @@ class _ScoreFn(ModelDoFn):
                            self._kwargs.get("kind", "conditional"))
 
     def process(self, element):
-        table = as_table(element)
+        path, table = named_table(element)
         enc = self.artifact.encoding
         rejected = mismatched_schema(enc.schema, table, encoding=enc,
                                      dead_letter=self._dead_letter, counter=self._bad_rows,
-                                     label=self._kwargs.get("kind") != "marginal")
+                                     label=self._kwargs.get("kind") != "marginal", path=path)
         if rejected is not None:
             yield rejected
             return
         try:
             out = self._score(table)
-        except VAEAugmentError:
+        except VAEAugmentError as exc:
             if not self._dead_letter:
-                raise
+                if path is None:
+                    raise
+                raise in_row_group(path, exc) from exc
         else:
             yield (OK, out) if self._dead_letter else out
             return
         # the pieces are slices of `table`: copied, so an encoded element holds its own rows
-        good, bad = split_bad_rows(table, self._check)
+        good, bad = split_bad_rows(table, self._check, of=rows_of(path))
         if good:
             yield OK, self._score(compact(pa.concat_tables(good)))
         for item in bad:
             self._bad_rows.inc(item.rows.num_rows)
-            yield BAD, item._replace(rows=compact(item.rows))
+            yield BAD, item._replace(rows=compact(item.rows), file=path)
 
 
 class _ScoreBase(DeadLetterMixin, beam.PTransform):
@@ -140,6 +144,7 @@ class EncodeLatent(_ScoreBase):
     label, unknown category, wrong type) fail with an error naming the column, or go to the
     dead-letter output after `with_exception_handling()`. With ``unseen="inf"`` (as in
     `ScoreAnomalies`) a row with a category the model never saw is kept with a NaN latent.
+    Elements are tables, or ``(path, table)`` pairs as in `ScoreAnomalies`.
 
     Example:
         >>> with_z = tables | EncodeLatent("runs/churn")  # doctest: +SKIP
@@ -154,6 +159,11 @@ class EncodeLatent(_ScoreBase):
 
 class ScoreAnomalies(_ScoreBase):
     """Appends an anomaly score per row (higher = less typical of its class), float32.
+
+    Input elements are Arrow tables, or ``(path, table)`` pairs as
+    `ReadParquetTables(..., with_filename=True)` yields them: an error about a row, or its
+    dead letter's `BadRows.file`, then names its file (and its row within its row group).
+    Output elements are tables.
 
     Args:
         model_dir: artifact directory.
