@@ -356,3 +356,88 @@ def test_null_list_rows_are_trained_and_written_back_without_a_warning(tmp_path,
     got = pq.read_table(out)
     assert got.schema.field("img").type == pa.list_(pa.uint8())
     assert got.slice(fixed.num_rows).column("img").null_count > 0
+
+
+def test_read_parquet_takes_a_list_column_without_metadata_as_training_does(tmp_path, fixed):
+    """`tfdata.read_parquet` refused a list<uint8> column without `image_shape` metadata
+    ("tf.data needs its row shape"), though `fit` trains on it: its size is now its first
+    non-null row's and its shape training's (schema-level `image_shape` when it holds that
+    many values, else flat), so the file a model was fitted on feeds `tfdata.balance`, its
+    real and synthetic element specs equal to a fixed-size list file's."""
+    tf = pytest.importorskip("tensorflow")
+    from vae_augment import tfdata
+    from vae_augment.api import fit
+
+    bare = _without_schema_metadata(fixed)
+    files = {"fixed": bare, "plain": _as_list(bare, nulls=(0,)),
+             "shaped": _as_list(fixed), "misfit": _as_list(fixed).replace_schema_metadata(
+                 {"image_shape": "4,4"})}
+    for name, table in files.items():
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    read = {n: tfdata.read_parquet(str(tmp_path / f"{n}.parquet"), 64) for n in files}
+    assert read["plain"].element_spec == read["fixed"].element_spec
+    assert read["plain"].element_spec["img"].shape.as_list() == [None, 64]
+    assert read["shaped"].element_spec["img"].shape.as_list() == [None, 8, 8]
+    assert read["misfit"].element_spec["img"].shape.as_list() == [None, 64]  # as fit models it
+    for a, b in zip(read["fixed"], read["plain"]):
+        np.testing.assert_array_equal(a["img"].numpy()[1:], b["img"].numpy()[1:])
+    assert list(next(iter(read["plain"]))["img"].numpy()[0]) == [0] * 64  # a null row's fill
+
+    art = fit(str(tmp_path / "plain.parquet"), label="label", seed=0, **{**FAST, "epochs": 1})
+    # `balance` checks the real spec against the model's and mixes in its synthetic rows
+    ds = tfdata.balance(read["plain"], art, label_key="label", seed=0, batch_size=64)
+    assert ds.element_spec == read["plain"].element_spec
+    rows = sum(int(tf.shape(b["label"])[0]) for b in ds)
+    assert rows > bare.num_rows
+
+
+def test_read_parquet_learns_a_list_size_in_a_later_file_and_checks_every_row(
+        tmp_path, fixed, monkeypatch):
+    """The size comes from the first non-null row of the input, reading only the list
+    column and only as far as that row; every row streamed is checked, a row of another
+    length being an error naming the column, its row in the input, its length and where
+    the size came from; no non-null row or an empty first one: a SchemaError saying what to
+    do."""
+    tf = pytest.importorskip("tensorflow")
+    from vae_augment import tfdata, tfdata_read
+
+    bare = _without_schema_metadata(fixed)
+    pq.write_table(_as_list(bare.slice(0, 50), nulls=range(50)), tmp_path / "a.parquet")
+    pq.write_table(_as_list(bare.slice(50), nulls=(0,), short=(120,)), tmp_path / "b.parquet")
+    real_iter, reads = tfdata_read.iter_batches, []
+
+    def counting(files, **kw):
+        for rb in real_iter(files, **kw):
+            reads.append((kw.get("columns"), rb.num_rows))
+            yield rb
+
+    monkeypatch.setattr(tfdata_read, "iter_batches", counting)
+    ds = tfdata.read_parquet(str(tmp_path), 64)
+    assert ds.element_spec["img"].shape.as_list() == [None, 64]
+    # only the column, file a's rows (all null) and b's first batch
+    assert [c for c, _ in reads] == [["img"], ["img"]] and sum(n for _, n in reads) < 200
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"column 'img' has lists of another length than its 64 values "
+                             r"\(the length of its first non-null row, row 51 of the input; "
+                             r"shape \[64\]\) \(1 row of this batch; the first is row 170 of "
+                             r"the input, which holds 10\)"):
+        list(ds)
+    monkeypatch.undo()
+
+    pq.write_table(_as_list(bare, nulls=range(bare.num_rows)), tmp_path / "nulls.parquet")
+    with pytest.raises(SchemaError, match=r"column 'img' is a variable-length list "
+                                          r"\(list<element: uint8>\) with no non-null row to "
+                                          r"learn its size from, .*`image_shape` metadata"):
+        tfdata.read_parquet(str(tmp_path / "nulls.parquet"), 64)
+    # its own `image_shape` metadata needs no row
+    shaped = _as_list(bare, nulls=range(bare.num_rows), metadata={"image_shape": "4,16"})
+    pq.write_table(shaped, tmp_path / "shaped.parquet")
+    got = tfdata.read_parquet(str(tmp_path / "shaped.parquet"), 64)
+    assert got.element_spec["img"].shape.as_list() == [None, 4, 16]
+    empty = bare.set_column(bare.schema.get_field_index("img"), "img",
+                            pa.array([[]] + [[1] * 64] * (bare.num_rows - 1),
+                                     pa.list_(pa.uint8())))
+    pq.write_table(empty, tmp_path / "empty.parquet")
+    with pytest.raises(SchemaError, match=r"column 'img' is a list whose first non-null row "
+                                          r"\(row 0 of the input\) is empty"):
+        tfdata.read_parquet(str(tmp_path / "empty.parquet"), 64)

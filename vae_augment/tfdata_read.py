@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from vae_augment.errors import SchemaError, VAEAugmentError
 from vae_augment.io import iter_batches, read_schema, resolve_inputs
-from vae_augment.schema import tensor_shape
+from vae_augment.schema import _unsized_list, tensor_shape
 
 __all__ = ["NULL_MASK_SUFFIX", "read_parquet", "fill_value"]
 
@@ -29,10 +29,14 @@ NULL_MASK_SUFFIX = "__is_null"
 class _Column:
     """How one Arrow column appears in a feature dict: dtype, per-row shape, fill value."""
 
-    __slots__ = ("name", "np_dtype", "shape", "kind")
+    __slots__ = ("name", "np_dtype", "shape", "kind", "size_source")
 
-    def __init__(self, field: pa.Field, schema: pa.Schema):
+    def __init__(self, field: pa.Field, schema: pa.Schema,
+                 learned: tuple[int, str] | None = None):
+        """`learned`: a variable-length list column's values per row and where that came
+        from, read from its rows (`_learn_list_sizes`) when its field metadata gives none."""
         self.name = field.name
+        self.size_source = ""
         t = field.type
         if pa.types.is_dictionary(t):
             t = t.value_type
@@ -44,10 +48,10 @@ class _Column:
             t = t.value_type
         elif ((pa.types.is_list(t) or pa.types.is_large_list(t))
               and (pa.types.is_integer(t.value_type) or pa.types.is_floating(t.value_type))):
-            # images stored as variable-length lists (as the scoring commands take them):
-            # the row shape is the `image_shape` metadata's, each row's length checked
+            # images stored as variable-length lists, as training takes them: the size is the
+            # field's `image_shape` metadata's, else its first non-null row's; each row checked
             self.kind = "tensor"
-            self.shape = _list_shape(field, schema)
+            self.shape, self.size_source = _list_shape(field, schema, learned)
             t = t.value_type
         if pa.types.is_null(t) and self.kind == "scalar":
             self.kind = "null"
@@ -86,24 +90,77 @@ class _Column:
         return tf.TensorSpec([None, *self.shape], self.tf_dtype, name=None)
 
 
-def _list_shape(field: pa.Field, schema: pa.Schema) -> tuple[int, ...]:
-    """The row shape of a variable-length list column: its field's ``image_shape``
-    metadata, else the schema's; a `SchemaError` without one."""
-    for meta in (field.metadata, schema.metadata):
-        if meta and b"image_shape" in meta:
-            raw = meta[b"image_shape"].decode(errors="replace")
-            try:
-                shape = tuple(int(x) for x in raw.replace("x", ",").split(",") if x.strip())
-            except ValueError:
-                shape = ()
-            if not shape or min(shape) < 1:
-                raise SchemaError(f"column '{field.name}': `image_shape` metadata {raw!r} is "
-                                  f"not a comma-separated list of positive ints")
-            return shape
+def _parse_shape(name: str, raw: str) -> tuple[int, ...]:
+    """The shape `image_shape` metadata `raw` names ("8,8", "8x8"), for column `name`."""
+    try:
+        shape = tuple(int(x) for x in raw.replace("x", ",").split(",") if x.strip())
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise SchemaError(f"column '{name}': `image_shape` metadata {raw!r} is "
+                          f"not a comma-separated list of positive ints")
+    return shape
+
+
+def _list_shape(field: pa.Field, schema: pa.Schema, learned: tuple[int, str] | None
+                ) -> tuple[tuple[int, ...], str]:
+    """The row shape of a variable-length list column, and where its size came from (for
+    the row-length error), by training's rule (`SchemaStats.finalize`): its field's
+    ``image_shape`` metadata; else the size `learned` from its rows, shaped as the
+    fixed-size list of that size is (`tensor_shape`: schema-level ``image_shape`` when it
+    holds that many values, else flat). A column of no non-null row falls back to the
+    schema's ``image_shape``; a `SchemaError` without one."""
+    if field.metadata and b"image_shape" in field.metadata:
+        shape = _parse_shape(field.name, field.metadata[b"image_shape"].decode(errors="replace"))
+        return shape, f"image_shape {list(shape)}"
+    if learned is not None:
+        size, where = learned
+        fixed = field.with_type(pa.list_(field.type.value_field, size))
+        shape = tuple(int(s) for s in tensor_shape(fixed, schema))
+        return shape, f"{where}; shape {list(shape)}"
+    if schema.metadata and b"image_shape" in schema.metadata:
+        shape = _parse_shape(field.name, schema.metadata[b"image_shape"].decode(errors="replace"))
+        return shape, f"image_shape {list(shape)}"
     raise SchemaError(
-        f"column '{field.name}' is a variable-length list ({field.type}), and tf.data needs "
-        f"its row shape: give it `image_shape` metadata (field or schema), cast it to a "
-        f"fixed-size list, or leave it out with `columns=`")
+        f"column '{field.name}' is a variable-length list ({field.type}) with no non-null "
+        f"row to learn its size from, and tf.data needs its row shape: give it "
+        f"`image_shape` metadata (field or schema), cast it to a fixed-size list, or leave "
+        f"it out with `columns=`")
+
+
+def _learn_list_sizes(files: Sequence[str], names: Sequence[str]) -> dict[str, tuple[int, str]]:
+    """The values per row of the list columns `names`, each its first non-null row's length
+    and where that row is, reading only those columns and only until every one has a
+    non-null row (the dataset's element spec is needed before streaming). A column of no
+    non-null row is left out; one whose first non-null row is empty is a `SchemaError`."""
+    import pyarrow.compute as pc
+
+    sizes: dict[str, tuple[int, str]] = {}
+    todo = list(names)
+    if not todo:
+        return sizes
+    seen = 0
+    # small batches: a large image's rows are big, and the first one usually holds the size
+    for rb in iter_batches(files, batch_size=64, columns=list(todo)):
+        for n in list(todo):
+            lengths = pc.list_value_length(rb.column(n)).fill_null(-1).to_numpy(
+                zero_copy_only=False)
+            found = np.flatnonzero(lengths >= 0)
+            if not len(found):
+                continue
+            i = int(found[0])
+            if lengths[i] == 0:
+                raise SchemaError(
+                    f"column '{n}' is a list whose first non-null row (row {seen + i} of the "
+                    f"input) is empty: no values to read as a tensor; give it `image_shape` "
+                    f"field metadata, or leave it out with `columns=`")
+            sizes[n] = (int(lengths[i]),
+                        f"the length of its first non-null row, row {seen + i} of the input")
+            todo.remove(n)
+        if not todo:
+            break
+        seen += rb.num_rows
+    return sizes
 
 
 def fill_value(dtype) -> Any:
@@ -132,9 +189,19 @@ def fill_value(dtype) -> Any:
     raise SchemaError(f"no fill value for dtype {dtype}")
 
 
-def _columns(schema: pa.Schema, columns: Sequence[str] | None, what: str) -> list[_Column]:
+def _columns(schema: pa.Schema, columns: Sequence[str] | None, what: str,
+             learned: dict[str, tuple[int, str]] | None = None) -> list[_Column]:
+    """The `_Column`s of `columns` (default: all) of `schema`, checked; `learned`: the
+    sizes of variable-length list columns read from their rows (`_learn_list_sizes`)."""
+    learned = learned or {}
+    return [_Column(schema.field(c), schema, learned.get(c)) for c in _names(schema, columns, what)]
+
+
+def _names(schema: pa.Schema, columns: Sequence[str] | None, what: str) -> list[str]:
+    """`columns` (default: all of `schema`) as a list, checked: a `SchemaError` for a string,
+    none, a name twice or a name `schema` does not have."""
     if columns is None:
-        return [_Column(f, schema) for f in schema]
+        return list(schema.names)
     if isinstance(columns, str):
         raise SchemaError(f"`columns` must be a list of column names, got the string {columns!r}")
     columns = list(columns)  # once: a generator is read here, not consumed by the checks
@@ -146,7 +213,7 @@ def _columns(schema: pa.Schema, columns: Sequence[str] | None, what: str) -> lis
     missing = [c for c in columns if c not in schema.names]
     if missing:
         raise SchemaError(f"`columns` names {missing}, which {what} does not have. Columns: {schema.names}")
-    return [_Column(schema.field(c), schema) for c in columns]
+    return columns
 
 
 def _mask_names(null_masks: bool | Sequence[str], cols: list[_Column]) -> list[str]:
@@ -198,12 +265,12 @@ def _arrow_column_to_numpy(col, c: _Column, first_row: int = 0) -> tuple[np.ndar
             lengths = pc.list_value_length(col).fill_null(size).to_numpy(zero_copy_only=False)
             wrong = lengths != size
             if wrong.any():
-                many = int(wrong.sum())
+                many, i = int(wrong.sum()), int(np.argmax(wrong))
                 raise SchemaError(
                     f"column '{c.name}' has lists of another length than its {size} values "
-                    f"(image_shape {list(c.shape)}) ({many} row{'s' if many != 1 else ''} of "
-                    f"this batch; the first is row {first_row + int(np.argmax(wrong))} of the "
-                    f"input)")
+                    f"({c.size_source}) ({many} row{'s' if many != 1 else ''} of this batch; "
+                    f"the first is row {first_row + i} of the input, which holds "
+                    f"{int(lengths[i])})")
             child = pc.list_flatten(col.fill_null(pa.scalar([0] * size, col.type))
                                     if col.null_count else col)
         else:
@@ -260,7 +327,10 @@ def read_parquet(
     Args:
         paths: a Parquet path, directory, glob or list of those (one schema).
         batch_size: rows per element.
-        columns: columns to read (default: all), in this order.
+        columns: columns to read (default: all), in this order. A variable-length list of
+            numbers is read as training reads it: a tensor of its field's `image_shape`
+            metadata's size, else its first non-null row's (read up front, that column only),
+            every row checked; shaped as the model trained on the file sees it.
         null_masks: add a bool ``"<column>__is_null"`` entry for every column (True) or for
             the listed columns. Nulls themselves become the dtype's `fill_value`.
 
@@ -269,8 +339,11 @@ def read_parquet(
 
     Raises:
         InputError: no file matches, a file is unreadable or the schemas differ.
-        SchemaError: `columns` names an unknown column, one twice or none, or a column type is
-            not supported.
+        SchemaError: `columns` names an unknown column, one twice or none, a column type is
+            not supported, or a variable-length list column without `image_shape` metadata
+            has no non-null row or an empty first one (its size is that row's length). A
+            list row of another length fails the iteration (`tf.errors.InvalidArgumentError`
+            carrying the SchemaError's message).
 
     Example:
         >>> ds = read_parquet("examples/data/churn.parquet", 256)  # doctest: +SKIP
@@ -282,9 +355,12 @@ def read_parquet(
     _check_positive("batch_size", batch_size)
     files = resolve_inputs(paths)
     schema = read_schema(files)
-    cols = _columns(schema, columns, "the Parquet input")
+    names = _names(schema, columns, "the Parquet input")
+    # a variable-length list's size is its rows' (as training's): read up front, only those
+    # columns and only until each has a non-null row, since the element spec is needed now
+    learned = _learn_list_sizes(files, [n for n in names if _unsized_list(schema.field(n))])
+    cols = _columns(schema, names, "the Parquet input", learned)
     masks = _mask_names(null_masks, cols)
-    names = [c.name for c in cols]
     read_schema_ = pa.schema([schema.field(n) for n in names])
     bs = int(batch_size)
 
