@@ -239,9 +239,11 @@ def test_a_failed_run_removes_what_it_created(tmp_path, mixed_artifact, bad_labe
     out = tmp_path / "o"
     assert main("pipelines.balance", run, balance_args(bad_label_parquet, out, mixed_artifact),
                 uses_tensorflow=False) == 2
-    # the row's file named (with thousands of input files a class value alone is no help)
-    assert f"input '{bad_label_parquet}': `--label` column 'label' has classes ['zzz']" in (
-        one_line_error(capsys, "pipelines.balance"))
+    # the row's file named (with thousands of input files a class value alone is no help),
+    # and the row (row 5 of the file's one row group)
+    line = one_line_error(capsys, "pipelines.balance")
+    assert f"input '{bad_label_parquet}': `--label` column 'label' has classes ['zzz']" in line
+    assert "(1 row; the first is row 5 of its row group)" in line, line
     assert not out.exists()  # neither the folder nor beam-temp-* folders in it
     kept = tmp_path / "kept"  # a folder the user made is kept, emptied of Beam's temp folders
     kept.mkdir()

@@ -36,6 +36,7 @@ from vae_augment.beam.rows import (
     split_bad_rows,
     with_flag,
 )
+from vae_augment.encoding import _rows_note
 from vae_augment.errors import SchemaError, check_seed, label_column
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts", "own_output_schema"]
@@ -124,6 +125,7 @@ class _RealFn(beam.DoFn):
         found = label_problems(table, self._label, self._classes, allow_null=True)
         if found is not None:
             mask, message = found
+            message = f"{message} ({_rows_note(mask)})"  # of its row group, given its file
             if not self._dead_letter:
                 raise _in_file(path, SchemaError(message))
             bad = table.filter(mask)
