@@ -262,22 +262,22 @@ def _unsized_list(field: pa.Field) -> bool:
             and not (field.metadata and b"image_shape" in field.metadata))
 
 
-def _parse_image_shape(name: str, raw: str) -> list[int]:
+def _parse_image_shape(name: str, raw: str, leave_out: str | None = None) -> list[int]:
     """The shape `image_shape` metadata `raw` names ("28,28", "28x28x1"); a `SchemaError`
-    naming column `name` when it is not positive ints."""
+    naming column `name` when it is not positive ints, saying to fix the metadata or leave
+    the column out (`leave_out`: how, for callers without ``--exclude``)."""
+    leave_out = leave_out or f"exclude the column with {option('exclude', name, many=True)}"
     try:
         shape = [int(s) for s in raw.replace("x", ",").split(",") if s.strip()]
     except ValueError as exc:
         raise SchemaError(
             f"column '{name}': `image_shape` metadata {raw!r} is not a "
-            f"comma-separated list of ints (fix the metadata, or exclude the column "
-            f"with {option('exclude', name, many=True)})"
+            f"comma-separated list of ints (fix the metadata, or {leave_out})"
         ) from exc
     if not shape or min(shape) < 1:
         raise SchemaError(
             f"column '{name}': `image_shape` metadata {raw!r} must be positive "
-            f"ints (fix the metadata, or exclude the column with "
-            f"{option('exclude', name, many=True)})")
+            f"ints (fix the metadata, or {leave_out})")
     return shape
 
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from vae_augment.errors import SchemaError, VAEAugmentError
 from vae_augment.io import iter_batches, read_schema, resolve_inputs
-from vae_augment.schema import _unsized_list, tensor_shape
+from vae_augment.schema import _parse_image_shape, _unsized_list, tensor_shape
 
 __all__ = ["NULL_MASK_SUFFIX", "read_parquet", "fill_value"]
 
@@ -91,15 +91,9 @@ class _Column:
 
 
 def _parse_shape(name: str, raw: str) -> tuple[int, ...]:
-    """The shape `image_shape` metadata `raw` names ("8,8", "8x8"), for column `name`."""
-    try:
-        shape = tuple(int(x) for x in raw.replace("x", ",").split(",") if x.strip())
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise SchemaError(f"column '{name}': `image_shape` metadata {raw!r} is "
-                          f"not a comma-separated list of positive ints")
-    return shape
+    """The shape `image_shape` metadata `raw` names ("8,8", "8x8"), for column `name`
+    (training's parser, `schema._parse_image_shape`)."""
+    return tuple(_parse_image_shape(name, raw, "leave it out with `columns=`"))
 
 
 def _list_shape(field: pa.Field, schema: pa.Schema, learned: tuple[int, str] | None
