@@ -374,7 +374,9 @@ def test_read_parquet_takes_a_list_column_without_metadata_as_training_does(tmp_
                  {"image_shape": "4,4"})}
     for name, table in files.items():
         pq.write_table(table, tmp_path / f"{name}.parquet")
-    read = {n: tfdata.read_parquet(str(tmp_path / f"{n}.parquet"), 64) for n in files}
+    with pytest.warns(UserWarning, match=r"image_shape '4,4' \(16 values\) does not fit "
+                                         r"column 'img' \(64 values per row\)"):  # misfit
+        read = {n: tfdata.read_parquet(str(tmp_path / f"{n}.parquet"), 64) for n in files}
     assert read["plain"].element_spec == read["fixed"].element_spec
     assert read["plain"].element_spec["img"].shape.as_list() == [None, 64]
     assert read["shaped"].element_spec["img"].shape.as_list() == [None, 8, 8]
@@ -441,3 +443,64 @@ def test_read_parquet_learns_a_list_size_in_a_later_file_and_checks_every_row(
     with pytest.raises(SchemaError, match=r"column 'img' is a list whose first non-null row "
                                           r"\(row 0 of the input\) is empty"):
         tfdata.read_parquet(str(tmp_path / "empty.parquet"), 64)
+
+
+@pytest.mark.parametrize("typ", [pa.list_(pa.uint8()), pa.list_(pa.uint8(), 100)])
+def test_read_parquet_warns_as_training_when_schema_image_shape_fits_no_column(tmp_path, typ):
+    """Schema-level `image_shape` 8,8 beside a list column of 100 values a row: training
+    warns that it fits no column (the column is flat), and `read_parquet` read it flat
+    without a word for a variable-length list (a fixed-size one warned): it now warns with
+    training's message, its learned size standing in for the list's."""
+    pytest.importorskip("tensorflow")
+    from vae_augment import tfdata
+
+    table = make_mixed_table(200)
+    table = table.set_column(table.schema.get_field_index("img"), "img",
+                             pa.array([[1] * 100] * 200, typ))
+    assert table.schema.metadata[b"image_shape"] == b"8,8"
+    pq.write_table(table, tmp_path / "t.parquet")
+    msg = (r"schema metadata image_shape '8,8' \(64 values\) does not fit column 'img' "
+           r"\(100 values per row\): it is modelled as a flat vector")
+    with pytest.warns(UserWarning, match=msg):
+        fit_encoding(str(tmp_path / "t.parquet"), "label")
+    with pytest.warns(UserWarning, match=msg):
+        ds = tfdata.read_parquet(str(tmp_path / "t.parquet"), 64)
+    assert ds.element_spec["img"].shape.as_list() == [None, 100]
+
+
+def test_balance_takes_the_real_shape_of_a_list_column_the_model_does_not_generate(
+        tmp_path, fixed):
+    """A list column the model fills rather than generates, excluded (`img`) or null in
+    every row (`blank`, whose `image_shape` field metadata gives `read_parquet` its shape):
+    `tfdata.balance` of the training file refused an excluded one ("no non-null row to
+    learn its size from": the model's schema has no size for it), and now takes the real
+    rows' shape, the synthetic rows null; `synthetic_dataset`, with no real rows, says the
+    model knows no shape for it."""
+    pytest.importorskip("tensorflow")
+    from vae_augment import tfdata
+    from vae_augment.api import fit
+
+    bare = _as_list(_without_schema_metadata(fixed))
+    blank = pa.field("blank", pa.list_(pa.float32()), metadata={"image_shape": "2,3"})
+    bare = bare.append_column(blank, pa.nulls(bare.num_rows, blank.type))
+    src = str(tmp_path / "t.parquet")
+    pq.write_table(bare, src)
+    art = fit(src, label="label", seed=0, exclude=["img"], **{**FAST, "epochs": 1})
+    assert {s.name: s.kind for s in art.encoding.specs}["blank"] == "null"
+    real = tfdata.read_parquet(src, 64, null_masks=["img", "blank"])
+    assert real.element_spec["img"].shape.as_list() == [None, 64]
+    assert real.element_spec["blank"].shape.as_list() == [None, 2, 3]
+    ds = tfdata.balance(real, art, label_key="label", seed=0, batch_size=64, flag_key="syn")
+    assert {k: v for k, v in ds.element_spec.items() if k != "syn"} == real.element_spec
+    syn = [b for b in ds if b["syn"].numpy().any()]
+    got = {k: np.concatenate([b[k].numpy()[b["syn"].numpy()] for b in syn])
+           for k in ("img", "img__is_null", "blank", "blank__is_null")}
+    assert got["img__is_null"].all() and (got["img"] == 0).all()
+    assert got["blank__is_null"].all() and np.isnan(got["blank"]).all()
+    with pytest.raises(SchemaError, match=r"column 'img' is a variable-length list "
+                                          r"\(list<element: uint8>\) that the model does not "
+                                          r"generate \(it was excluded from its training "
+                                          r"data\), so the model knows no row shape"):
+        tfdata.synthetic_dataset(art, "a", batch_size=8, seed=0)
+    got = tfdata.synthetic_dataset(art, "a", batch_size=8, seed=0, columns=["blank"])
+    assert got.element_spec["blank"] == real.element_spec["blank"]

@@ -75,6 +75,7 @@ from vae_augment.tfdata_synthetic import (  # the synthetic stream; re-exported
     _class_value,
     _constant_values,
     _mixed_stream,
+    _model_column,
     _synthetic_features,
     synthetic_dataset,
 )
@@ -236,8 +237,11 @@ def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
             "(shape []) or batches (shape [B])"
         )
     order = [c for c in enc.schema.names if c in columns]
-    cols = [_Column(enc.schema.field(c), enc.schema) for c in order]
-    return cols, [c.name for c in cols if c.name in masks], rank == 1
+    batched = rank == 1
+    # a list column the model only fills (excluded, or null in training) has the real shape
+    cols = [_model_column(enc, c, spec[c].shape[1:] if batched else spec[c].shape)
+            for c in order]
+    return cols, [c.name for c in cols if c.name in masks], batched
 
 
 def _check_spec(spec, cols: list[_Column], masks: list[str], batched: bool, what: str) -> None:

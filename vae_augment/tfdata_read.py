@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from vae_augment.errors import SchemaError, VAEAugmentError
 from vae_augment.io import iter_batches, read_schema, resolve_inputs
-from vae_augment.schema import _parse_image_shape, _unsized_list, tensor_shape
+from vae_augment.schema import _parse_image_shape, _unsized_list, tensor_shape, trained_schema
 
 __all__ = ["NULL_MASK_SUFFIX", "read_parquet", "fill_value"]
 
@@ -102,8 +102,9 @@ def _list_shape(field: pa.Field, schema: pa.Schema, learned: tuple[int, str] | N
     the row-length error), by training's rule (`SchemaStats.finalize`): its field's
     ``image_shape`` metadata; else the size `learned` from its rows, shaped as the
     fixed-size list of that size is (`tensor_shape`: schema-level ``image_shape`` when it
-    holds that many values, else flat). A column of no non-null row falls back to the
-    schema's ``image_shape``; a `SchemaError` without one."""
+    holds that many values, else flat; `schema` is the one training sees, every learned
+    list a fixed-size one, so one that fits no column warns as in training). A column of no
+    non-null row falls back to the schema's ``image_shape``; a `SchemaError` without one."""
     if field.metadata and b"image_shape" in field.metadata:
         shape = _parse_shape(field.name, field.metadata[b"image_shape"].decode(errors="replace"))
         return shape, f"image_shape {list(shape)}"
@@ -188,7 +189,12 @@ def _columns(schema: pa.Schema, columns: Sequence[str] | None, what: str,
     """The `_Column`s of `columns` (default: all) of `schema`, checked; `learned`: the
     sizes of variable-length list columns read from their rows (`_learn_list_sizes`)."""
     learned = learned or {}
-    return [_Column(schema.field(c), schema, learned.get(c)) for c in _names(schema, columns, what)]
+    # shapes by training's rule, in the schema it trains on (each learned list as the
+    # fixed-size list of its size): schema-level `image_shape` that fits none of its columns
+    # warns as training does (`tensor_shape`), rather than the lists hiding it
+    trained = trained_schema(schema, {n: size for n, (size, _) in learned.items()})
+    return [_Column(schema.field(c), trained, learned.get(c))
+            for c in _names(schema, columns, what)]
 
 
 def _names(schema: pa.Schema, columns: Sequence[str] | None, what: str) -> list[str]:

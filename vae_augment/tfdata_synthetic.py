@@ -20,8 +20,8 @@ from vae_augment.tfdata_read import (
     NULL_MASK_SUFFIX,
     _check_positive,
     _Column,
-    _columns,
     _mask_names,
+    _names,
 )
 
 __all__ = ["synthetic_dataset"]
@@ -195,8 +195,46 @@ def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> 
     return out
 
 
+def _filled_lists(enc) -> dict[str, str]:
+    """The model's variable-length list columns that it fills rather than generates, by
+    name: why ("excluded from" or "null in every row of" its training data). It learned no
+    size for them (training reads none from an excluded column or from null rows), so their
+    row shape is the real data's (`_model_column`)."""
+    from vae_augment.schema import _is_var_list
+
+    why = {"excluded": "excluded from", "null": "null in every row of"}
+    return {s.name: why[s.kind] for s in enc.specs
+            if s.kind in why and _is_var_list(enc.schema.field(s.name).type)}
+
+
+def _model_column(enc, name: str, row_shape=None) -> _Column:
+    """How the model's column `name` appears in its feature dicts. A variable-length list it
+    fills (`_filled_lists`) takes `row_shape`, the real data's per-row shape, when known
+    (`tfdata.balance`: it fills rows of any shape, and must match the real ones); without
+    one, its field's or the schema's `image_shape` metadata, else a `SchemaError` naming
+    the column and saying why the model knows no shape for it."""
+    field = enc.schema.field(name)
+    filled = _filled_lists(enc)
+    if name in filled and row_shape is not None and row_shape.is_fully_defined():
+        shape = tuple(int(d) for d in row_shape)
+        col = _Column(field, enc.schema, (int(np.prod(shape)), "the real data's rows"))
+        col.shape = shape
+        return col
+    try:
+        return _Column(field, enc.schema)
+    except SchemaError as exc:
+        if name not in filled:
+            raise
+        raise SchemaError(
+            f"column '{name}' is a variable-length list ({field.type}) that the model does not "
+            f"generate (it was {filled[name]} its training data), so the model knows no row "
+            f"shape for it: leave it out with `columns=` (`tfdata.balance` takes the real "
+            f"dataset's shape)") from exc
+
+
 def _model_columns(art, columns, null_masks) -> tuple[list[_Column], list[str]]:
-    cols = _columns(art.encoding.schema, columns, "the model's training data")
+    enc = art.encoding
+    cols = [_model_column(enc, n) for n in _names(enc.schema, columns, "the model's training data")]
     return cols, _mask_names(null_masks, cols)
 
 
@@ -237,7 +275,9 @@ def synthetic_dataset(
         A `tf.data.Dataset` of ``{column: Tensor[B, *shape]}`` dicts.
 
     Raises:
-        SchemaError: `label` is not one of the model's classes, or `columns` is unknown.
+        SchemaError: `label` is not one of the model's classes, `columns` is unknown, or
+            it names a variable-length list column the model does not generate (excluded,
+            or null in training) with no `image_shape` metadata to give its shape.
 
     Example:
         >>> ds = synthetic_dataset("runs/churn", "yes", batch_size=1024, seed=0)  # doctest: +SKIP
