@@ -359,17 +359,15 @@ def test_sparse_input_gets_spike_indicators_for_its_zeros():
     assert spikes(frame.assign(c0=frame["c0"].sparse.to_dense())) == []
 
 
-def test_save_writes_a_model_directory_with_its_settings(tmp_path, capsys):
+def test_save_writes_a_model_directory_with_its_settings(mixed_resampled, tmp_path, capsys):
     import json
 
     from vae_augment.artifact import load_artifact
     from vae_augment.cli import main
 
-    X, y = _mixed_frame(60)
-    sampler = VAEOverSampler(random_state=0, exclude=["when"], **TINY)
     with pytest.raises(Exception, match="not fitted"):
-        sampler.save(str(tmp_path / "early"))
-    sampler.fit_resample(X, y)
+        VAEOverSampler(random_state=0, exclude=["when"], **TINY).save(str(tmp_path / "early"))
+    sampler = mixed_resampled[2]  # saving reads the fitted sampler, never changes it
     assert sampler.save(str(tmp_path / "m")) == str(tmp_path / "m")
     art = load_artifact(str(tmp_path / "m"))
     assert art.label == sampler.label_column_ and art.config["train_config"]["epochs"] == 1
