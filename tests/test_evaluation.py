@@ -885,19 +885,19 @@ def test_utility_features_standard_is_the_baselines_preprocessing(two_samples, s
     got = u["results"]["logistic_regression"]["none"]["minority_average_precision"]
     assert got == pytest.approx(ap, abs=1e-9)
 
-    rep = evaluate(a, b, label="label", seed=0, sections=["utility"],
-                   utility_features="encoding")
-    assert rep["utility"]["features"] == "encoding"
-    other = rep["utility"]["results"]["logistic_regression"]["none"]["minority_average_precision"]
-    assert other != pytest.approx(ap, abs=1e-6)
     with pytest.raises(VAEAugmentError, match="utility_features must be one of standard, "
                                               "encoding, got 'raw'"):
         evaluate(a, b, label="label", sections=["utility"], utility_features="raw")
+    # "encoding": the CLI run is `evaluate(a, b, seed=0, sections=["utility"],
+    # utility_features="encoding")` (REAL and SYNTHETIC are a and b, the seed its default 0)
     out = tmp_path / "rep"
     assert main(["evaluate", str(cli_files / "real.parquet"), str(cli_files / "synthetic.parquet"),
                  "--label", "label", "--report", str(out), "--sections", "utility",
                  "--utility-features", "encoding", "--quiet"]) == 0
-    assert json.loads((out / "report.json").read_text())["utility"]["features"] == "encoding"
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["utility"]["features"] == "encoding" and rep["seed"] == 0
+    other = rep["utility"]["results"]["logistic_regression"]["none"]["minority_average_precision"]
+    assert other != pytest.approx(ap, abs=1e-6)
     assert "--utility-features encoding" in (out / "report.html").read_text()
     capsys.readouterr()
     assert main(["balance", str(cli_files / "real.parquet"), str(tmp_path / "out.parquet"),
