@@ -482,7 +482,8 @@ def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
 
     src = tmp_path / "in"
     src.mkdir()
-    pq.write_table(_with_bad_rows(mixed_table), src / "x.parquet", row_group_size=50)
+    # row groups of 10 rows: row 17 is row 7 of the second, found by its column statistics
+    pq.write_table(_with_bad_rows(mixed_table), src / "x.parquet", row_group_size=10)
     summary = score.run(["--input", str(src), "--output", str(tmp_path / "o"), "--model-dir",
                          str(mixed_artifact), "--latent", "--dead-letter", str(tmp_path / "bad"),
                          "--runner", RUNNER])
@@ -493,10 +494,13 @@ def test_score_job_with_dead_letter(mixed_artifact, mixed_table, tmp_path):
     assert len(lines) == 2
     assert {x["row"]["s"] for x in lines} >= {"never-seen"}
     assert "zz" in {x["row"]["label"] for x in lines}
-    # each names its file, and its row within its row group (a Beam read knows no more)
+    # each names its file, and its row in it (the file's footer tells where Beam's row
+    # group starts)
     assert {x["file"] for x in lines} == {str(src / "x.parquet")}
     error = next(x["error"] for x in lines if x["row"]["s"] == "never-seen")
-    assert error.endswith("(row 17 of its row group)"), error
+    assert error.endswith("(row 17 of its file)"), error
+    error = next(x["error"] for x in lines if x["row"]["label"] == "zz")
+    assert error.endswith("(row 5 of its file)"), error
     # --unseen-categories inf: the unseen category's row is kept (score +inf, latent NaN)
     summary = score.run(["--input", str(src), "--output", str(tmp_path / "o2"), "--model-dir",
                          str(mixed_artifact), "--latent", "--dead-letter", str(tmp_path / "bad2"),
@@ -659,6 +663,34 @@ def test_balance_job_writes_a_variable_length_image_column_as_it_came(
     key = [("is_synthetic", "ascending"), ("label", "ascending"), ("i", "ascending"),
            ("f32", "ascending")]
     assert got.sort_by(key).equals(want.select(got.column_names).sort_by(key))
+
+
+def test_balance_dead_letters_count_rows_in_their_file(mixed_artifact, mixed_table, tmp_path):
+    """Read with its file name, an element is one row group: its bad rows are counted in the
+    file (the footer says where the group starts; three alike in length here, told apart by
+    their column statistics), a label error after a row of another length left as well."""
+    labels = mixed_table.column("label").to_pylist()
+    labels[110] = "zz"
+    table = _list_images(mixed_table, short=(103,))
+    table = table.set_column(table.schema.get_field_index("label"),
+                             table.schema.field("label"), pa.array(labels))
+    path = str(tmp_path / "x.parquet")
+    pq.write_table(table, path, row_group_size=100)
+    step = BalanceClasses(str(mixed_artifact), "label", input_schema=table.schema)
+    with BeamTestPipeline(runner=RUNNER) as p:
+        _, bad = (p | ReadParquetTables(path, with_filename=True)
+                  | step.with_exception_handling())
+
+        def check_bad(items):
+            got = sorted((b.file, b.error) for b in items)
+            if got != [(path, "`label` column 'label' has classes ['zz'] the model was not "
+                              "trained on (known: ['a', 'b', 'c']) (1 row; the first is row "
+                              "110 of its file)"),
+                       (path, "column 'img' has lists of another length than the model's 64 "
+                              "values (row 103 of its file)")]:
+                raise BeamAssertException(f"dead letters {got}")
+
+        assert_that(bad, check_bad)
 
 
 def test_balance_classes_checks_a_variable_length_image_column_row_by_row(

@@ -392,3 +392,25 @@ def test_partitioned_write_takes_what_the_other_transforms_take(tmp_path, mixed_
         with BeamTestPipeline(runner=RUNNER) as p:
             _ = (p | beam.Create([{"label": "a"}])
                  | WritePartitionedParquet(str(out), schema, ["label"]))
+
+
+def test_row_group_start_finds_a_row_group_in_its_file_or_says_it_cannot(tmp_path):
+    """Beam's Parquet read yields row groups without their place in the file: the footer
+    gives it, by length, and among row groups alike in length by column statistics."""
+    from vae_augment.beam.parquet import row_group_start
+
+    rng = np.random.default_rng(0)
+    t = pa.table({"x": rng.normal(size=250), "s": rng.choice(["a", "b", None], 250),
+                  "l": pa.array([[1, 2]] * 250)})
+    path = str(tmp_path / "t.parquet")
+    pq.write_table(t, path, row_group_size=100)  # 100, 100, 50 rows
+    groups = [pq.ParquetFile(path).read_row_group(i) for i in range(3)]
+    assert [row_group_start(path, g) for g in groups] == [0, 100, 200]
+    assert row_group_start(path, groups[1].select(["s"])) == 100  # a read of some columns
+    assert row_group_start(path, t.slice(3, 100)) is None  # not one of its row groups
+    assert row_group_start(path, t.slice(0, 7)) is None  # no row group of that length
+    assert row_group_start(str(tmp_path / "gone.parquet"), groups[0]) is None
+    # two row groups with the same statistics: which one is not known
+    twice = str(tmp_path / "twice.parquet")
+    pq.write_table(pa.concat_tables([groups[2], groups[2]]), twice, row_group_size=50)
+    assert row_group_start(twice, groups[2]) is None

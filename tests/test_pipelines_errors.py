@@ -30,13 +30,14 @@ def one_line_error(capsys, prog: str) -> str:
 
 @pytest.fixture
 def bad_label_parquet(tmp_path, mixed_table):
-    """The mixed table with one row of a class the model never saw."""
+    """The mixed table with one row of a class the model never saw: row 205 of the file,
+    row 5 of its third row group of 100 rows (all three alike in length)."""
     labels = mixed_table.column("label").to_pylist()
-    labels[5] = "zzz"
+    labels[205] = "zzz"
     i = mixed_table.schema.get_field_index("label")
     table = mixed_table.set_column(i, mixed_table.schema.field(i), pa.array(labels))
     path = tmp_path / "bad.parquet"
-    pq.write_table(table, path)
+    pq.write_table(table, path, row_group_size=100)
     return path
 
 
@@ -240,10 +241,11 @@ def test_a_failed_run_removes_what_it_created(tmp_path, mixed_artifact, bad_labe
     assert main("pipelines.balance", run, balance_args(bad_label_parquet, out, mixed_artifact),
                 uses_tensorflow=False) == 2
     # the row's file named (with thousands of input files a class value alone is no help),
-    # and the row (row 5 of the file's one row group)
+    # and the row in that file: Beam reads a row group (its row 5) without saying which, so
+    # the file's footer tells (three row groups of 100 rows: their column statistics)
     line = one_line_error(capsys, "pipelines.balance")
     assert f"input '{bad_label_parquet}': `--label` column 'label' has classes ['zzz']" in line
-    assert "(1 row; the first is row 5 of its row group)" in line, line
+    assert "(1 row; the first is row 205 of its file)" in line, line
     assert not out.exists()  # neither the folder nor beam-temp-* folders in it
     kept = tmp_path / "kept"  # a folder the user made is kept, emptied of Beam's temp folders
     kept.mkdir()
@@ -632,6 +634,7 @@ def test_dead_letters_are_refused_without_overwrite_and_replaced_whole_with_it(
     lines = [json.loads(x) for f in shards for x in open(f)]
     assert [x["row"]["label"] for x in lines] == ["zzz"]
     assert [x["file"] for x in lines] == [str(bad_label_parquet)]  # the row's file
+    assert lines[0]["error"].endswith("(1 row; the first is row 205 of its file)"), lines
     assert keep.read_text() == "mine\n" and not glob.glob(str(tmp_path / ".staging-*"))
     # the same again with a directory for --dead-letter: bad_rows-* inside it
     args = balance_args(mixed_parquet, tmp_path / "o2", mixed_artifact,

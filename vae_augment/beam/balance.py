@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vae_augment.balancing import (
     SamplingStrategy,
@@ -26,13 +27,13 @@ from vae_augment.beam._shared import (
 from vae_augment.beam._shared import warm_up as _load_in_background
 from vae_augment.beam.counting import CountClasses, require_global_window
 from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD, GenerateSynthetic, _blocks_per_shard
+from vae_augment.beam.parquet import row_group_start, rows_counted
 from vae_augment.beam.rows import (
     BadRows,
     as_table,
-    in_row_group,
+    counted_in_file,
     label_problems,
     named_table,
-    rows_of,
     split_bad_rows,
     with_flag,
 )
@@ -107,6 +108,16 @@ class _RealFn(beam.DoFn):
         for name, size in self._sizes.items():
             _check_tensor_sizes(name, piece.column(name).combine_chunks(), size)
 
+    def _in_whole(self, whole, mask):
+        """`mask`, over the rows of `whole` of the right lengths, as a mask over `whole`."""
+        right = np.ones(whole.num_rows, dtype=bool)
+        for name, size in self._sizes.items():
+            lengths = pc.list_value_length(whole.column(name)).fill_null(size)
+            right &= lengths.to_numpy(zero_copy_only=False) == size
+        out = np.zeros(whole.num_rows, dtype=bool)
+        out[np.flatnonzero(right)[mask]] = True
+        return out
+
     def process(self, element):
         path, table = named_table(element)
         rejected = mismatched_schema(self._input_schema, table, dead_letter=self._dead_letter,
@@ -114,8 +125,10 @@ class _RealFn(beam.DoFn):
         if rejected is not None:
             yield rejected
             return
+        whole = table  # as read: its row group's place in its file can be looked up
         if self._sizes:
-            good, bad = split_bad_rows(table, self._check_lengths, of=rows_of(path))
+            good, bad = split_bad_rows(table, self._check_lengths,
+                                       where=rows_counted(path, table))
             if bad and not self._dead_letter:
                 raise _in_file(path, SchemaError(bad[0].error))
             for item in bad:
@@ -125,7 +138,11 @@ class _RealFn(beam.DoFn):
         found = label_problems(table, self._label, self._classes, allow_null=True)
         if found is not None:
             mask, message = found
-            message = f"{message} ({_rows_note(mask)})"  # of its row group, given its file
+            # the rows' places in the element as read (rows of another length went before)
+            at = mask if table is whole else self._in_whole(whole, mask)
+            message = f"{message} ({_rows_note(at)})"
+            if path is not None:
+                message = counted_in_file(message, row_group_start(path, whole))
             if not self._dead_letter:
                 raise _in_file(path, SchemaError(message))
             bad = table.filter(mask)
@@ -138,8 +155,10 @@ class _RealFn(beam.DoFn):
 
 
 def _in_file(path, exc):
-    """`exc` naming the file its rows came from, when known (`rows.in_row_group`)."""
-    return exc if path is None else in_row_group(path, exc)
+    """`exc` naming the file its rows came from, when known (`io.in_file`)."""
+    from vae_augment.io import in_file
+
+    return exc if path is None else in_file(path, exc)
 
 
 class BalanceClasses(DeadLetterMixin, beam.PTransform):
@@ -153,7 +172,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
     label the model does not know fail the pipeline with an error naming the column, or go
     to the dead-letter output after `with_exception_handling()`. An input element may also
     be a ``(path, table)`` pair, as `ReadParquetTables(..., with_filename=True)` yields: the
-    error, or the dead letter's `BadRows.file`, then names the rows' file.
+    error, or the dead letter's `BadRows.file`, then names the rows' file, and the error
+    counts the row in it (`beam.parquet.row_group_start`).
 
     Args:
         model_dir: artifact directory (local or a Beam filesystem URL).

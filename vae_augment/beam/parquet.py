@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 from collections.abc import Sequence
@@ -13,7 +14,8 @@ from apache_beam.io.parquetio import ReadAllFromParquetBatched
 from vae_augment.errors import InputError, VAEAugmentError
 from vae_augment.io import partition_of
 
-__all__ = ["ReadParquetTables", "WritePartitionedParquet", "expand_patterns", "match_files"]
+__all__ = ["ReadParquetTables", "WritePartitionedParquet", "expand_patterns", "match_files",
+           "row_group_start", "rows_counted"]
 
 
 def _items(inputs: str | Sequence[str]) -> list[str]:
@@ -171,6 +173,84 @@ def require_root(pvalue, name: str) -> None:
         raise VAEAugmentError(
             f"{name} starts a pipeline branch: apply it to the pipeline "
             f"(p | {name}(...)), not to a {type(pvalue).__name__}")
+
+
+@functools.lru_cache(maxsize=8)
+def _footer(path: str):
+    """The Parquet footer of the file at `path` (any Beam filesystem); kept for a few files,
+    as a worker meets the bad rows of one file's row groups one element at a time."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.ParquetFile(f).metadata
+
+
+def _same_statistics(rg, table) -> bool:
+    """Whether row group `rg`'s column statistics (min, max, null count, where written) are
+    `table`'s own, for its columns stored flat (a list column's statistics are its values')."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for j in range(rg.num_columns):
+        chunk = rg.column(j)
+        name, stats = chunk.path_in_schema, chunk.statistics
+        if stats is None or name not in table.column_names:
+            continue
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            col = col.combine_chunks().dictionary_decode()
+        if stats.has_null_count and stats.null_count != col.null_count:
+            return False
+        if stats.has_min_max and col.null_count < len(col):
+            try:
+                low, high = pc.min_max(col).values()
+                if (low.as_py(), high.as_py()) != (stats.min, stats.max):
+                    return False
+            except (pa.ArrowException, TypeError, ValueError):
+                continue  # a type the statistics hold in another form: not compared
+    return True
+
+
+def row_group_start(path: str, table) -> int | None:
+    """The position in its file of `table`'s first row, for `table` one whole row group of
+    the Parquet file at `path`, as `ReadParquetTables` reads them (Beam's read does not say
+    which). Found from the file's footer only: the row groups of `table`'s length, then, of
+    several, the one whose column statistics (min, max, null count) are `table`'s.
+
+    None when that does not settle it (no such row group, several alike, a file that cannot
+    be read): a bad row is then counted within its row group. Meant for error paths: it
+    reads the footer (a few files' are kept) and the table's columns' min and max.
+    """
+    import pyarrow as pa
+
+    try:
+        meta = _footer(path)
+    except (OSError, ValueError, pa.ArrowException):  # only an error's wording depends on it
+        return None
+    starts, start = [], 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        if n == table.num_rows:
+            starts.append((i, start))
+        start += n
+    if len(starts) > 1:
+        starts = [(i, s) for i, s in starts if _same_statistics(meta.row_group(i), table)]
+    return starts[0][1] if len(starts) == 1 else None
+
+
+def rows_counted(path: str | None, table):
+    """`split_bad_rows`'s `where` for an element's `table` read from `path`: its bad rows
+    counted in their file when `row_group_start` finds where the row group starts, else
+    within the row group; None for a plain table (counted within it)."""
+    if path is None:
+        return None
+
+    def where() -> tuple[int, str]:
+        start = row_group_start(path, table)
+        return (0, "its row group") if start is None else (start, "its file")
+
+    return where
 
 
 class ReadParquetTables(beam.PTransform):

@@ -26,6 +26,7 @@ from vae_augment.scoring import (  # SCORE_METHODS re-exported: the Beam transfo
 __all__ = [
     "BadRows",
     "bad_rows_json",
+    "counted_in_file",
     "in_row_group",
     "named_table",
     "LATENT_COLUMN",
@@ -51,7 +52,8 @@ class BadRows(NamedTuple):
     Attributes:
         rows: the offending rows, unchanged (their own schema).
         error: one line naming the column, what was expected and what was found (and the
-            row's position: in its table, or in its row group of `file`).
+            row's position: in its table, or in `file`, or in its row group of `file` when the
+            file's footer does not tell where the row group starts).
         file: the Parquet file the rows were read from, when the transform's elements were
             ``(path, table)`` pairs (`ReadParquetTables(..., with_filename=True)`, as the
             `pipelines` jobs read); None for plain tables.
@@ -95,24 +97,28 @@ def named_table(element) -> tuple[str | None, pa.Table]:
     return None, as_table(element)
 
 
-def rows_of(path: str | None) -> str:
-    """What a bad row's position counts within (`split_bad_rows`'s `of`): its table, or,
-    for a table read from `path`, its row group (a Beam read knows no more of its place)."""
-    return "the table" if path is None else "its row group"
-
-
 _FIRST_ROW = re.compile(r"the first is row (\d+)\)")
 
 
-def in_row_group(path: str, exc: Exception) -> Exception:
+def in_row_group(path: str, exc: Exception, start: int | None = None) -> Exception:
     """`exc`, an error about rows of one row group of the file at `path`, as the same error
-    type naming the file (`vae_augment.io.in_file`); a row position it gives ("the first is
-    row 17") is said to be within the row group."""
+    type naming the file (`vae_augment.io.in_file`), its row position moved to the file
+    (`counted_in_file`)."""
     from vae_augment.io import in_file
 
     named = in_file(path, exc)
-    named.args = (_FIRST_ROW.sub(r"the first is row \1 of its row group)", named.args[0]),)
+    named.args = (counted_in_file(named.args[0], start),)
     return named
+
+
+def counted_in_file(message: str, start: int | None) -> str:
+    """`message`, about rows of one row group, with the row position it gives ("the first is
+    row 17)") counted in the file when `start`, the row group's first row's place in it, is
+    known (`beam.parquet.row_group_start`), else said to be within the row group."""
+    if start is None:
+        return _FIRST_ROW.sub(r"the first is row \1 of its row group)", message)
+    return _FIRST_ROW.sub(lambda m: f"the first is row {int(m[1]) + start} of its file)",
+                          message)
 
 
 def as_table(element: pa.Table | pa.RecordBatch) -> pa.Table:
@@ -391,18 +397,21 @@ def check_scoring_rows(artifact, piece: pa.Table, unseen: str = "error",
 
 def split_bad_rows(
     table: pa.Table, check: Callable[[pa.Table], None], *, first_row: int = 0,
-    of: str = "the table",
+    of: str = "the table", where: Callable[[], tuple[int, str]] | None = None,
 ) -> tuple[list[pa.Table], list[BadRows]]:
     """Splits `table` into good contiguous pieces and single bad rows, by bisection.
 
     A bad row's error names its position as ``row N of <of>``, counting `table`'s first
-    row as `first_row` (the CLI passes the row's position in its input).
+    row as `first_row` (the CLI passes the row's position in its input). `where`, when
+    given, is called once if a row is bad, for the ``(first_row, of)`` to use instead: a
+    Beam element learns where its row group starts in its file only then
+    (`beam.parquet.rows_counted`).
 
     `check(piece)` raises `VAEAugmentError` when a piece holds a bad row. Whole-table problems
     (a missing column, a wrong type) should be caught before calling this.
     """
     good: list[pa.Table] = []
-    bad: list[BadRows] = []
+    found: list[tuple[pa.Table, int, str]] = []
 
     def visit(piece: pa.Table, offset: int) -> None:
         if piece.num_rows == 0:
@@ -411,10 +420,7 @@ def split_bad_rows(
             check(piece)
         except VAEAugmentError as exc:
             if piece.num_rows == 1:
-                # the check saw a 1-row piece: its "row 0" is this row of `table`
-                message = " ".join(str(exc).split()).replace(
-                    "1 row; the first is row 0", f"row {offset} of {of}")
-                bad.append(BadRows(piece, message))
+                found.append((piece, offset, " ".join(str(exc).split())))
                 return
             half = piece.num_rows // 2
             visit(piece.slice(0, half), offset)
@@ -422,5 +428,11 @@ def split_bad_rows(
             return
         good.append(piece)
 
-    visit(table, first_row)
+    visit(table, 0)
+    if found and where is not None:
+        first_row, of = where()
+    # the check saw a 1-row piece: its "row 0" is this row of `table`
+    bad = [BadRows(piece, message.replace("1 row; the first is row 0",
+                                          f"row {first_row + offset} of {of}"))
+           for piece, offset, message in found]
     return good, bad

@@ -15,6 +15,7 @@ from vae_augment.beam._shared import (
     model_meta,
     shared_handle,
 )
+from vae_augment.beam.parquet import row_group_start, rows_counted
 from vae_augment.beam.rows import (
     LATENT_COLUMN,
     SCORE_COLUMN,
@@ -26,7 +27,6 @@ from vae_augment.beam.rows import (
     input_problem,
     label_type,
     named_table,
-    rows_of,
     score_table,
     scored_schema,
     split_bad_rows,
@@ -67,12 +67,12 @@ class _ScoreFn(ModelDoFn):
             if not self._dead_letter:
                 if path is None:
                     raise
-                raise in_row_group(path, exc) from exc
+                raise in_row_group(path, exc, row_group_start(path, table)) from exc
         else:
             yield (OK, out) if self._dead_letter else out
             return
         # the pieces are slices of `table`: copied, so an encoded element holds its own rows
-        good, bad = split_bad_rows(table, self._check, of=rows_of(path))
+        good, bad = split_bad_rows(table, self._check, where=rows_counted(path, table))
         if good:
             yield OK, self._score(compact(pa.concat_tables(good)))
         for item in bad:
@@ -162,7 +162,7 @@ class ScoreAnomalies(_ScoreBase):
 
     Input elements are Arrow tables, or ``(path, table)`` pairs as
     `ReadParquetTables(..., with_filename=True)` yields them: an error about a row, or its
-    dead letter's `BadRows.file`, then names its file (and its row within its row group).
+    dead letter's `BadRows.file`, then names its file (and its row in it: `row_group_start`).
     Output elements are tables.
 
     Args:
