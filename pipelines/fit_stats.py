@@ -71,6 +71,11 @@ class StatsCombineFn(beam.CombineFn):
         # children ("element" -> "item"), and the encoding must record the input's exact schema
         self._schema = schema.serialize().to_pybytes()
         self.label, self.kwargs = label, kwargs
+        from vae_augment.schema import _unsized_list
+
+        # variable-length list columns: their rows are checked one by one, and a bad one is
+        # counted in its file when the footer tells where the row group starts
+        self.checks_rows = any(_unsized_list(f) for f in schema)
 
     @property
     def schema(self):
@@ -89,8 +94,17 @@ class StatsCombineFn(beam.CombineFn):
 
         # (path, table) from ReadParquetTables(with_filename=True), or a bare table
         path, table = named_table if isinstance(named_table, tuple) else (None, named_table)
-        try:  # a row group's rows: their place in the file is not known here
-            acc.update(table, first_row=0, within=" of its row group",
+        # a row group's rows: their place in the file is read from its footer when a row may
+        # be named (`row_group_start`), else they are counted within the row group
+        first_row, within = 0, " of its row group"
+        if self.checks_rows and path is not None:
+            from vae_augment.beam.parquet import row_group_start
+
+            start = row_group_start(path, table)
+            if start is not None:
+                first_row, within = start, ""
+        try:
+            acc.update(table, first_row=first_row, within=within,
                        source=path if self.name_files else None)
         except SchemaError as exc:
             if not self.name_files or path is None:
