@@ -176,40 +176,58 @@ def require_root(pvalue, name: str) -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _footer(path: str):
-    """The Parquet footer of the file at `path` (any Beam filesystem); kept for a few files,
-    as a worker meets the bad rows of one file's row groups one element at a time."""
+def _row_groups(path: str) -> dict[int, list[tuple[int, dict]]]:
+    """The row groups of the Parquet file at `path` (any Beam filesystem), from its footer,
+    by length: ``{rows: [(first row's place in the file, {column: (nulls, min, max)})]}``
+    for its columns stored flat (a list column's statistics are its values'), a part None
+    where not written. Kept for a few files, as a worker meets the bad rows of one file's
+    row groups one element at a time."""
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        return pq.ParquetFile(f).metadata
+        meta = pq.ParquetFile(f).metadata
+    out: dict[int, list[tuple[int, dict]]] = {}
+    start = 0
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        stats = {}
+        for j in range(rg.num_columns):
+            chunk = rg.column(j)
+            st = chunk.statistics
+            if st is not None and "." not in chunk.path_in_schema:
+                stats[chunk.path_in_schema] = (
+                    st.null_count if st.has_null_count else None,
+                    *((st.min, st.max) if st.has_min_max else (None, None)))
+        out.setdefault(rg.num_rows, []).append((start, stats))
+        start += rg.num_rows
+    return out
 
 
-def _same_statistics(rg, table) -> bool:
-    """Whether row group `rg`'s column statistics (min, max, null count, where written) are
-    `table`'s own, for its columns stored flat (a list column's statistics are its values')."""
+def _statistics(table, name: str) -> tuple:
+    """(nulls, min, max) of `table`'s column `name`, as a Parquet footer holds them (min and
+    max None for a column of nulls, or of a type they are not compared for)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    for j in range(rg.num_columns):
-        chunk = rg.column(j)
-        name, stats = chunk.path_in_schema, chunk.statistics
-        if stats is None or name not in table.column_names:
-            continue
-        col = table.column(name)
-        if pa.types.is_dictionary(col.type):
-            col = col.combine_chunks().dictionary_decode()
-        if stats.has_null_count and stats.null_count != col.null_count:
-            return False
-        if stats.has_min_max and col.null_count < len(col):
-            try:
-                low, high = pc.min_max(col).values()
-                if (low.as_py(), high.as_py()) != (stats.min, stats.max):
-                    return False
-            except (pa.ArrowException, TypeError, ValueError):
-                continue  # a type the statistics hold in another form: not compared
-    return True
+    col = table.column(name)
+    if pa.types.is_dictionary(col.type):
+        col = col.combine_chunks().dictionary_decode()
+    try:
+        low, high = pc.min_max(col).values()
+        return col.null_count, low.as_py(), high.as_py()
+    except (pa.ArrowException, TypeError, ValueError):
+        return col.null_count, None, None
+
+
+def _agrees(footer: tuple, own: tuple) -> bool:
+    """Whether a row group's (nulls, min, max) in the footer can be `own`'s: parts either
+    side does not know are not compared."""
+    if footer[0] is not None and footer[0] != own[0]:
+        return False
+    if footer[1] is None or own[1] is None:
+        return True
+    return (footer[1], footer[2]) == (own[1], own[2])
 
 
 def row_group_start(path: str, table) -> int | None:
@@ -219,24 +237,22 @@ def row_group_start(path: str, table) -> int | None:
     several, the one whose column statistics (min, max, null count) are `table`'s.
 
     None when that does not settle it (no such row group, several alike, a file that cannot
-    be read): a bad row is then counted within its row group. Meant for error paths: it
-    reads the footer (a few files' are kept) and the table's columns' min and max.
+    be read): a bad row is then counted within its row group. The footer is read once for
+    a few files; `table`'s columns' min and max are computed when row groups of its length
+    are several.
     """
     import pyarrow as pa
 
     try:
-        meta = _footer(path)
+        groups = _row_groups(path).get(table.num_rows, [])
     except (OSError, ValueError, pa.ArrowException):  # only an error's wording depends on it
         return None
-    starts, start = [], 0
-    for i in range(meta.num_row_groups):
-        n = meta.row_group(i).num_rows
-        if n == table.num_rows:
-            starts.append((i, start))
-        start += n
-    if len(starts) > 1:
-        starts = [(i, s) for i, s in starts if _same_statistics(meta.row_group(i), table)]
-    return starts[0][1] if len(starts) == 1 else None
+    if len(groups) > 1:
+        names = [n for n in table.column_names if n in groups[0][1]]
+        own = {n: _statistics(table, n) for n in names}
+        groups = [(start, stats) for start, stats in groups
+                  if all(_agrees(stats[n], own[n]) for n in names if n in stats)]
+    return groups[0][0] if len(groups) == 1 else None
 
 
 def rows_counted(path: str | None, table):
