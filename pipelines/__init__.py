@@ -589,6 +589,15 @@ def _import_tensorflow_quietly() -> None:
         restore()
 
 
+# what Beam appends to an exception raised in a step: the step's name, not the user's business
+_STEP_NOTE = re.compile(r"(?: \[while running '[^']*'\])+$")
+
+
+def _without_step(message: str) -> str:
+    """`message` without the `` [while running 'Stats/KeyWithVoid']`` Beam appended."""
+    return _STEP_NOTE.sub("", message)
+
+
 def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
          uses_tensorflow: bool = True, parser: Callable[[], argparse.ArgumentParser] | None = None
          ) -> int:
@@ -618,7 +627,7 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
         error = user_error(exc)
         if error is None:
             raise
-        print(f"{prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"{prog}: error: {_without_step(' '.join(str(error).split()))}", file=sys.stderr)
         return 2
     print(json.dumps(summary, default=str))
     return 0
