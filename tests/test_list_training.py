@@ -1,6 +1,7 @@
 """Training on an image column stored as a variable-length list (`list<uint8>`, as many
 exporters write it) instead of `fixed_size_list<uint8>[64]`: it is trained as the fixed-size
-list of its rows' size, and `balance` writes it back as the input's list type."""
+list of its rows' size, `balance` writes it back as the input's list type, and `sample` as
+the list type the model was trained from."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -45,15 +47,25 @@ def _without_schema_metadata(table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
+def _trained_json(encoding) -> dict:
+    """`encoding`'s JSON without the list types it was trained from (`input_lists`): a
+    list-trained encoding's is otherwise the fixed-size one's."""
+    return {k: v for k, v in encoding.to_json().items() if k != "input_lists"}
+
+
 @pytest.mark.parametrize("typ", [pa.list_(pa.uint8()), pa.large_list(pa.uint8())])
 def test_a_list_column_is_fitted_as_the_fixed_size_list_of_its_rows(fixed, typ):
     """Training refused a list<uint8> image column ("unsupported type ... exclude it"): its
     statistics are now the fixed-size list's, the schema-level `image_shape` 8,8 applies to
     it as to a fixed-size list of 64, and the encoding records the fixed-size training type
     (every model-dir path then takes the list input as it already did)."""
+    from vae_augment.encoding import Encoding
+
     want = fit_encoding(fixed, "label")
     got = fit_encoding(_as_list(fixed, typ), "label")
-    assert got.to_json() == want.to_json()
+    assert _trained_json(got) == want.to_json() and "input_lists" not in want.to_json()
+    assert got.input_lists == {"img": typ} and want.input_lists == {}
+    assert Encoding.from_json(got.to_json()).input_lists == {"img": typ}
     assert got.schema.field("img").type == pa.list_(pa.uint8(), 64)
     assert got.tensors[0].shape == [8, 8]
     assert got.list_tensors(_as_list(fixed, typ).schema) == {"img": typ}
@@ -65,7 +77,7 @@ def test_a_list_shape_comes_from_field_metadata_or_else_is_flat(fixed):
     bare = _without_schema_metadata(fixed)
     flat = fit_encoding(_as_list(bare), "label")
     assert flat.tensors[0].shape == [64]
-    assert flat.to_json() == fit_encoding(bare, "label").to_json()
+    assert _trained_json(flat) == fit_encoding(bare, "label").to_json()
     shaped = fit_encoding(_as_list(bare, metadata={"image_shape": "4,16"}), "label")
     assert shaped.tensors[0].shape == [4, 16]
     assert shaped.schema.field("img").metadata == {b"image_shape": b"4,16"}
@@ -157,6 +169,7 @@ def test_merged_statistics_take_a_list_column_and_refuse_two_sizes(fixed):
         parts[k % 3].update(batch)
     merged = merge_stats(merge_stats(parts[0], parts[1]), parts[2])
     assert encoding_from_stats(merged).to_json() == fit_encoding(var, "label").to_json()
+    assert encoding_from_stats(merged).input_lists == {"img": var.schema.field("img").type}
     ragged = _as_list(fixed, short=range(100, 200))
     a, b = SchemaStats(ragged.schema, "label"), SchemaStats(ragged.schema, "label")
     a.update(ragged.slice(0, 100))
@@ -185,6 +198,7 @@ def test_fit_stats_job_takes_a_list_column_and_fit_uses_its_encoding(tmp_path, f
         k: v for k, v in want.items() if k != "constraints"}
     art = fit(str(d), label="label", encoding=str(out), seed=0, **{**FAST, "epochs": 1})
     assert art.encoding.schema.field("img").type == pa.list_(pa.uint8(), 64)
+    assert "input_lists" in doc and art.encoding.input_lists == {"img": var.schema.field("img").type}
 
 
 def test_fit_stats_job_names_a_bad_list_row_in_one_line(tmp_path, capsys):
@@ -240,7 +254,8 @@ def test_streamed_fit_takes_a_list_column(tmp_path, fixed, var):
         pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=64)
         arts[name] = fit(str(tmp_path / f"{name}.parquet"), label="label", streaming=True,
                          seed=0, **{**FAST, "epochs": 1})
-    assert arts["var"].encoding.to_json() == arts["fixed"].encoding.to_json()
+    assert _trained_json(arts["var"].encoding) == arts["fixed"].encoding.to_json()
+    assert arts["var"].encoding.input_lists == {"img": pa.list_(pa.uint8())}
     for a, b in zip(arts["var"].model.get_weights(), arts["fixed"].model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -507,3 +522,106 @@ def test_balance_takes_the_real_shape_of_a_list_column_the_model_does_not_genera
         tfdata.synthetic_dataset(art, "a", batch_size=8, seed=0)
     got = tfdata.synthetic_dataset(art, "a", batch_size=8, seed=0, columns=["blank"])
     assert got.element_spec["blank"] == real.element_spec["blank"]
+
+
+@pytest.fixture(scope="module", params=[pa.list_(pa.uint8()), pa.large_list(pa.float32())],
+                ids=["list_uint8", "large_list_float32"])
+def list_model(request, tmp_path_factory, fixed):
+    """(training file, model directory) of a model fitted on the image column as `param`."""
+    from vae_augment.api import fit
+
+    d = tmp_path_factory.mktemp("list_model")
+    src = d / "train.parquet"
+    pq.write_table(_as_list(fixed, request.param, nulls=(4,)), src)
+    fit(str(src), label="label", model_dir=str(d / "m"), seed=0, **{**FAST, "epochs": 1})
+    return src, d / "m"
+
+
+def _sampled_schema(src) -> pa.Schema:
+    return pq.read_schema(src).append(pa.field("is_synthetic", pa.bool_(), False))
+
+
+def test_sample_writes_an_image_column_as_the_list_type_it_was_trained_from(
+        tmp_path, capsys, list_model):
+    """A model trained on a list<uint8> (or large_list<float>) image column sampled it as the
+    fixed-size list it is trained as (`fixed_size_list<uint8>[64]`): `sample` now writes the
+    training file's schema (plus `is_synthetic`), in Python and from the CLI, to one file,
+    shards or partitions, and with the privacy filter."""
+    from vae_augment.api import sample
+
+    src, model = list_model
+    typ = pq.read_schema(src).field("img").type
+    counts = {"a": 5, "c": 40}
+    got = sample(str(model), counts, seed=0)
+    assert got.schema.equals(_sampled_schema(src), check_metadata=True)
+    assert set(pc.list_value_length(got.column("img")).drop_null().to_pylist()) == {64}
+    private = sample(str(model), counts, seed=0, privacy_min_distance=0.0, reference=str(src))
+    assert private.schema.equals(_sampled_schema(src))
+    assert sample(str(model), counts, str(tmp_path / "shards"), seed=0, output_shards=2) == 45
+    assert sample(str(model), counts, str(tmp_path / "parts"), seed=0, partition_by="s") == 45
+    for f in [*tmp_path.glob("shards/*.parquet"), *tmp_path.glob("parts/**/*.parquet")]:
+        assert pq.read_schema(f).field("img").type == typ, f
+    code, _, err = run_cli(["sample", tmp_path / "cli.parquet", "--model-dir", model, "--n",
+                            "7", "--quiet"], capsys)
+    assert code == 0, err
+    cli = pq.read_table(tmp_path / "cli.parquet")
+    assert cli.schema.equals(_sampled_schema(src)) and cli.num_rows == 21
+    assert cli.equals(sample(str(model), {"a": 7, "b": 7, "c": 7}, seed=0))
+
+
+def test_an_artifact_saved_before_the_list_types_were_recorded_samples_the_fixed_size_type(
+        tmp_path, list_model):
+    """An artifact whose encoding.json has no `input_lists` (saved before they were recorded)
+    loads and samples as it did: the image column as the fixed-size list it is trained as."""
+    import hashlib
+    import shutil
+
+    from vae_augment.api import sample
+
+    src, model = list_model
+    old = tmp_path / "old"
+    shutil.copytree(model, old)
+    doc = json.loads((old / "encoding.json").read_text())
+    del doc["input_lists"]
+    (old / "encoding.json").write_text(json.dumps(doc))
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["encoding.json"] = hashlib.sha256((old / "encoding.json").read_bytes()).hexdigest()
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    got = sample(str(old), {"b": 5}, seed=0)
+    value = pq.read_schema(src).field("img").type.value_field
+    assert got.schema.field("img").type == pa.list_(value, 64)
+    new = sample(str(model), {"b": 5}, seed=0)
+    assert got.column("img").cast(new.schema.field("img").type).equals(new.column("img"))
+    assert got.drop(["img"]).equals(new.drop(["img"]))
+
+
+def test_beam_sample_writes_the_list_type_and_balance_keeps_its_input_type(tmp_path, fixed,
+                                                                           list_model):
+    """`pipelines.sample` (`GenerateSynthetic`) writes `sample`'s rows, the image column of
+    the list type the model was trained from; `BalanceClasses` (`pipelines.balance`) of a
+    fixed-size input with that model writes the input's fixed-size type, as `balance` does."""
+    from pipelines import balance
+    from pipelines import sample as sample_job
+    from vae_augment.api import sample
+
+    src, model = list_model
+    out = tmp_path / "s"
+    sample_job.run(["--output", str(out), "--model-dir", str(model), "--n", "20", "--seed", "3",
+                    "--runner", "FnApiRunner"])
+    files = sorted(out.glob("*.parquet"))
+    assert files and all(pq.read_schema(f).equals(_sampled_schema(src)) for f in files)
+    got = pa.concat_tables([pq.read_table(f) for f in files])
+    want = sample(str(model), {"a": 20, "b": 20, "c": 20}, seed=3)
+    key = [("label", "ascending"), ("i", "ascending"), ("f32", "ascending")]
+    assert got.sort_by(key).equals(want.sort_by(key))
+
+    # the input as the fixed-size list of the model's values
+    trained = pa.list_(pq.read_schema(src).field("img").type.value_field, 64)
+    i = fixed.schema.get_field_index("img")
+    fixed = fixed.set_column(i, pa.field("img", trained), fixed.column(i).cast(trained))
+    fixed_src = tmp_path / "fixed.parquet"
+    pq.write_table(fixed, fixed_src)
+    balance.run(["--input", str(fixed_src), "--output", str(tmp_path / "b"), "--model-dir",
+                 str(model), "--label", "label", "--seed", "0", "--runner", "FnApiRunner"])
+    files = sorted((tmp_path / "b").glob("synthetic*.parquet"))
+    assert files and all(pq.read_schema(f).field("img").type == trained for f in files)

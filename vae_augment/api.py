@@ -228,6 +228,9 @@ def sample(
     sqrt(number of columns) (numbers on their quantile-normal scale, categories one-hot
     scaled so two different values are 1 apart, a tensor column weighing as one column); 0
     drops exact copies only.
+
+    The rows are in the training data's schema plus ``is_synthetic`` (`Encoding.sample_schema`):
+    an image column trained from a variable-length list is written as that list type.
     """
     from vae_augment.sampler import Sampler
 
@@ -238,7 +241,7 @@ def sample(
     art = _artifact(model)
     if output is not None:  # before any generation
         refuse_output(output, overwrite, output_shards, partition_by)
-        check_partition_by(art.encoding.output_schema, partition_by)
+        check_partition_by(art.encoding.sample_schema, partition_by)
     sampler = Sampler(art)
     if privacy_min_distance is None:
         batches = sampler.iter_counts(counts, seed, progress=progress)
@@ -259,10 +262,12 @@ def sample(
             sampler, counts, seed, reference, privacy_min_distance, dropped=dropped,
             progress=progress,
         )
+    if art.encoding.input_lists:  # as the training data held them
+        batches = map(art.encoding.as_sampled, batches)
     if output is None:
-        return pa.Table.from_batches(list(batches), schema=art.encoding.output_schema)
+        return pa.Table.from_batches(list(batches), schema=art.encoding.sample_schema)
     with AtomicParquetWriter(
-        output, art.encoding.output_schema, overwrite=overwrite, shards=output_shards,
+        output, art.encoding.sample_schema, overwrite=overwrite, shards=output_shards,
         partition_by=partition_by,
     ) as writer:
         writer.write(batches)

@@ -69,7 +69,8 @@ class Encoding:
         label: the label column name.
         classes: the class values (sorted), as Python scalars.
         class_counts: rows per class seen while fitting.
-        schema: the input Arrow schema (kept exactly for the output).
+        schema: the input Arrow schema (kept exactly for the output; a variable-length list
+            tensor column as the fixed-size list it is trained as, `schema.trained_schema`).
         relations: `constraints.Relation`s between numeric columns (``left <= right``) that
             generated rows must satisfy (see `with_relations`).
         constraints: the request `relations` were resolved from (`ConstraintSpec.key`, e.g.
@@ -85,6 +86,11 @@ class Encoding:
             that had nulls: a class whose rows a column is null in every time, or never,
             against the other classes' rate (`class_null_rules`), gets synthetic rows that
             are too (the model's heads alone left about 3 % of them otherwise).
+        input_lists: ``{column: type}`` of the tensor columns the training data stored as a
+            variable-length list (or large list), which `schema` records as fixed-size
+            lists: `sample` writes them as those types (`sample_schema`), as the training
+            data held them. Empty for an artifact saved before it was recorded: its samples
+            keep the fixed-size type.
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class Encoding:
         links: Sequence[Any] = (),
         dependencies: Sequence[Any] = (),
         class_nulls: Mapping[str, Sequence[int]] | None = None,
+        input_lists: Mapping[str, pa.DataType] | None = None,
     ):
         self.specs = list(specs)
         self.label = label
@@ -109,6 +116,7 @@ class Encoding:
                             if len(v) == len(self.classes)}
         self.schema = schema
         self.output_schema = output_schema(schema)
+        self.input_lists = {n: t for n, t in (input_lists or {}).items() if n in schema.names}
         self.numeric = [s for s in self.specs if s.kind == "numeric"]
         self.categorical = [s for s in self.specs if s.kind == "categorical"]
         self.tensors = [s for s in self.specs if s.kind == "tensor"]
@@ -546,6 +554,16 @@ class Encoding:
         return pa.schema([f.with_type(lists[f.name]) if f.name in lists else f for f in schema],
                          metadata=schema.metadata)
 
+    @property
+    def sample_schema(self) -> pa.Schema:
+        """The schema `sample` writes: `output_schema` with the `input_lists` columns of the
+        list types the training data held them as (`as_sampled` casts a generated batch)."""
+        return self.with_list_types(self.output_schema, self.input_lists)
+
+    def as_sampled(self, batch):
+        """A generated batch or table (`output_schema`) in `sample_schema`."""
+        return self.as_list_types(batch, self.input_lists) if self.input_lists else batch
+
     @staticmethod
     def as_list_types(batch, lists: Mapping[str, pa.DataType]):
         """A generated batch or table with its `lists` tensor columns (fixed-size lists, or
@@ -979,6 +997,10 @@ class Encoding:
             **({"dependencies": [_dependency_json(d) for d in self.dependencies]}
                if self.dependencies else {}),
             **({"class_nulls": dict(self.class_nulls)} if self.class_nulls else {}),
+            # the list types as an Arrow schema of one field each, as `schema` is stored
+            **({"input_lists": _schema_to_b64(pa.schema(
+                [pa.field(n, t) for n, t in self.input_lists.items()]))}
+               if self.input_lists else {}),
         }
 
     @classmethod
@@ -997,6 +1019,8 @@ class Encoding:
             [tuple(k) for k in data.get("links", [])],
             [tuple(d) for d in data.get("dependencies", [])],
             data.get("class_nulls"),
+            ({f.name: f.type for f in _schema_from_b64(data["input_lists"])}
+             if "input_lists" in data else None),
         )
 
 

@@ -128,6 +128,8 @@ def encoding_from_stats(stats: SchemaStats) -> Encoding:
         s.name: [int(stats.columns[s.name].class_nulls.get(c, 0)) for c in classes]
         for s in specs if s.kind in ("numeric", "categorical", "tensor")
         and stats.columns[s.name].class_nulls}
-    # a variable-length list tensor is recorded as the fixed-size list it is trained as
+    # a variable-length list tensor is recorded as the fixed-size list it is trained as, and
+    # its input type as what `sample` writes
+    lists = {n: stats.schema.field(n).type for n in stats.list_sizes()}
     return Encoding(specs, stats.label, classes, stats.label_counts, stats.trained_schema(),
-                    class_nulls=class_nulls)
+                    class_nulls=class_nulls, input_lists=lists)

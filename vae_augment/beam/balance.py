@@ -286,12 +286,8 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         )
         synthetic = beam.pvalue.PBegin(tables.pipeline) | "Synthetic" >> GenerateSynthetic(
             self._model_dir, to_generate, self._seed, rows_per_shard=self._rows_per_shard,
-            shared=self._shared,
+            shared=self._shared, list_types=self._lists,  # the input's, as the real rows'
         )
-        if self._lists:  # the input's list types, as the real rows keep them
-            lists = self._lists
-            synthetic = synthetic | "AsInputTypes" >> beam.Map(
-                lambda t: enc.as_list_types(as_table(t), lists))
         if self._flatten:
             main = (real, synthetic) | "Merge" >> beam.Flatten()
         else:

@@ -14,6 +14,7 @@ import pyarrow as pa
 from apache_beam.utils.shared import Shared
 
 from vae_augment.beam._shared import ModelDoFn, canonical_model_dir, model_meta, shared_handle
+from vae_augment.encoding import Encoding
 from vae_augment.errors import VAEAugmentError, check_seed
 from vae_augment.sampler import BLOCK_ROWS, block_rows, plan_blocks
 
@@ -69,9 +70,11 @@ def _plan_from_side_input(_, counts, encoding, rows_per_shard):
 
 
 class _GenerateFn(ModelDoFn):
-    def __init__(self, model_dir: str, shared: Shared, seed: int):
+    def __init__(self, model_dir: str, shared: Shared, seed: int,
+                 lists: Mapping[str, pa.DataType] | None = None):
         super().__init__(model_dir, shared)
         self._seed = seed
+        self._lists = dict(lists or {})
         self._rows = beam.metrics.Metrics.counter("vae_augment", "synthetic_rows")
 
     def setup(self):
@@ -107,12 +110,15 @@ class _GenerateFn(ModelDoFn):
             rows_gathered += batch.num_rows
             if rows_gathered >= min(TABLE_ROWS, 8 * sampler.block_rows) or not pending:
                 self._rows.inc(rows_gathered)
-                yield pa.Table.from_batches(gathered)
+                table = pa.Table.from_batches(gathered)
+                yield Encoding.as_list_types(table, self._lists) if self._lists else table
                 gathered, rows_gathered = [], 0
 
 
 class GenerateSynthetic(beam.PTransform):
-    """Synthetic rows in the training schema plus ``is_synthetic=True``, as Arrow tables.
+    """Synthetic rows in the training data's schema plus ``is_synthetic=True``, as Arrow
+    tables (`output_schema`: an image column trained from a variable-length list is that
+    list type, as `vae_augment.api.sample` writes it).
 
     The request is split into shards of whole sampler blocks (`rows_per_shard`, rounded up to
     a multiple of the model's block, `vae_augment.sampler.block_rows`: `BLOCK_ROWS`, or fewer
@@ -127,6 +133,9 @@ class GenerateSynthetic(beam.PTransform):
         counts: ``{class: rows}``, or a PCollection holding one such dict (a side input).
         seed: run seed.
         rows_per_shard: rows per unit of parallel work.
+        list_types: ``{column: list type}`` to write image columns as (`Encoding.list_tensors`
+            of another input); None: the types the model was trained from
+            (`Encoding.input_lists`).
 
     Example:
         >>> synthetic = p | GenerateSynthetic("runs/churn", {"yes": 10000}, seed=0)  # doctest: +SKIP
@@ -140,6 +149,7 @@ class GenerateSynthetic(beam.PTransform):
         *,
         rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
         shared: Shared | None = None,
+        list_types: Mapping[str, pa.DataType] | None = None,
     ):
         super().__init__()
         check_seed(seed)
@@ -150,6 +160,7 @@ class GenerateSynthetic(beam.PTransform):
         self._seed = int(seed)
         self._rows_per_shard = int(rows_per_shard)
         self._shared = shared or shared_handle(self._model_dir)
+        self._lists = dict(self._encoding.input_lists if list_types is None else list_types)
         if not isinstance(counts, beam.PCollection):
             self._shards = plan_shards(self._encoding, counts, self._rows_per_shard)
 
@@ -162,8 +173,9 @@ class GenerateSynthetic(beam.PTransform):
 
     @property
     def output_schema(self) -> pa.Schema:
-        """The schema of every output table (training schema + `is_synthetic`)."""
-        return self._encoding.output_schema
+        """The schema of every output table (the training data's schema + `is_synthetic`,
+        its list columns of `list_types`)."""
+        return self._encoding.with_list_types(self._encoding.output_schema, self._lists)
 
     def expand(self, pbegin):
         from vae_augment.beam.counting import require_global_window
@@ -186,5 +198,6 @@ class GenerateSynthetic(beam.PTransform):
         return (
             shards
             | "Distribute" >> beam.Reshuffle()
-            | "Generate" >> beam.ParDo(_GenerateFn(self._model_dir, self._shared, self._seed))
+            | "Generate" >> beam.ParDo(_GenerateFn(self._model_dir, self._shared, self._seed,
+                                                   self._lists))
         )
