@@ -567,6 +567,11 @@ def test_sample_writes_an_image_column_as_the_list_type_it_was_trained_from(
     cli = pq.read_table(tmp_path / "cli.parquet")
     assert cli.schema.equals(_sampled_schema(src)) and cli.num_rows == 21
     assert cli.equals(sample(str(model), {"a": 7, "b": 7, "c": 7}, seed=0))
+    # `info` shows the tensor column, and the type it is stored (and sampled) as
+    code, out, err = run_cli(["info", "--model-dir", model], capsys)
+    assert code == 0, err
+    assert json.loads(out)["tensors"] == {"img": {
+        "shape": [8, 8], "likelihood": "binomial", "stored_as": str(typ)}}  # pixel counts
 
 
 def test_an_artifact_saved_before_the_list_types_were_recorded_samples_the_fixed_size_type(

@@ -547,6 +547,19 @@ def _balance_json(args, summary: dict, report: dict | None) -> dict:
     return out
 
 
+def _tensors_json(encoding) -> dict:
+    """`info`'s tensor columns: shape, likelihood, and the type the training data stored
+    them as (what `sample` writes; a variable-length list is trained as a fixed-size one)."""
+    if not encoding.tensors:
+        return {}
+    out = {}
+    for s in encoding.tensors:
+        stored = encoding.input_lists.get(s.name, encoding.schema.field(s.name).type)
+        out[s.name] = {"shape": list(s.shape), "likelihood": s.likelihood,
+                       "stored_as": str(stored)}
+    return {"tensors": out}
+
+
 def cmd_info(args) -> int:
     from vae_augment.artifact import read_artifact_meta
 
@@ -570,6 +583,7 @@ def cmd_info(args) -> int:
         "label": encoding.label,
         "classes": {str(c): n for c, n in encoding.class_counts.items()},
         "features": {s.name: s.kind for s in encoding.specs},
+        **_tensors_json(encoding),
         **_constraints_json(encoding),
         **config,
     }
