@@ -18,6 +18,16 @@ def fitted(mixed_table):
 
 
 @pytest.fixture(scope="module")
+def unpruned(mixed_table):
+    """`fitted`'s run (the same seed and training settings) with `candidates=2` and
+    `bank_keep=1.0`, two settings read only after training (`training._AFTER_TRAINING`), so
+    the same weights and a full bank: one fit for the two tests that set them."""
+    from vae_augment.api import fit
+
+    return fit(mixed_table, label="label", seed=0, candidates=2, bank_keep=1.0, **FAST)
+
+
+@pytest.fixture(scope="module")
 def model(fitted):
     """`fitted`'s model (the tests take copies of it, `_with`, to change settings)."""
     return fitted.model
@@ -110,13 +120,14 @@ def test_candidates_config_round_trip_legacy_and_validation(model, tmp_path, mix
             _with(model, candidates=bad)
 
 
-def test_candidates_reach_the_model_from_fit_and_cli(mixed_table, mixed_parquet, tmp_path, capsys):
-    from vae_augment.api import fit
+def test_candidates_reach_the_model_from_fit_and_cli(unpruned, mixed_parquet, tmp_path, capsys):
     from vae_augment.artifact import load_artifact
     from vae_augment.errors import VAEAugmentError
     from vae_augment.training import TrainConfig
 
-    assert fit(mixed_table, label="label", candidates=2, **FAST).model.candidates == 2
+    # fit(mixed_table, label="label", seed=0, candidates=2, bank_keep=1.0, **FAST)
+    assert unpruned.model.candidates == 2
+    assert unpruned.config["train_config"]["candidates"] == 2
     with pytest.raises(VAEAugmentError, match="`candidates` must be a positive integer"):
         TrainConfig(candidates=0)
     code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
@@ -211,8 +222,7 @@ def test_prune_bank_small_classes_keep_min_rows_and_keep_one_is_a_no_op(model):
         m.prune_bank(0.0)
 
 
-def test_fit_prunes_the_bank_by_default(mixed_table, fitted):
-    from vae_augment.api import fit
+def test_fit_prunes_the_bank_by_default(fitted, unpruned):
     from vae_augment.errors import VAEAugmentError
     from vae_augment.training import TrainConfig
 
@@ -220,7 +230,8 @@ def test_fit_prunes_the_bank_by_default(mixed_table, fitted):
     a = fitted  # fit(mixed_table, label="label", seed=0, **FAST): guide and candidates default
     assert (TrainConfig().guide_iterations, TrainConfig().candidates) == (0, 1)
     assert a.config["train_config"]["bank_keep"] == TrainConfig().bank_keep
-    b = fit(mixed_table, label="label", seed=0, bank_keep=1.0, **FAST)
+    b = unpruned  # the same run with bank_keep=1.0 (and candidates=2, read only in generation)
+    assert b.config["train_config"]["bank_keep"] == 1.0
     kept, full = a.config["metrics"]["bank_kept"], b.model.bank_filled.numpy()
     assert "bank_kept" not in b.config["metrics"]
     assert list(a.model.bank_filled.numpy()) == kept
