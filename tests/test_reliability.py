@@ -501,17 +501,32 @@ def test_class_with_one_row_is_balanced(tmp_path, capsys):
     assert re.search(r"rare\s+1\s+148\s+149", stdout), stdout
 
 
-def test_all_null_and_constant_columns_pass_through(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def passthrough_balance(tmp_path_factory):
+    """One `balance` (it trains, tiny settings) of a 150-row table with an all-null numeric
+    and string column, a constant string column, and struct / map / nested-list columns
+    passed with --exclude: (the input table, the names of those two kinds of column, the
+    output). The two tests below each read it (they each trained such a run before)."""
+    n = 150
+    t = base_table(n)
+    t = t.append_column("nothing", pa.nulls(n, pa.float64()))
+    t = t.append_column("nothing_s", pa.array([None] * n, pa.string()))
+    t = t.append_column("always", pa.array(["same"] * n))
+    t = t.append_column("addr", pa.StructArray.from_arrays([pa.array(np.arange(n))], ["x"]))
+    t = t.append_column("attrs", pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int64())))
+    t = t.append_column("seqs", pa.array([[[i]] for i in range(n)], pa.list_(pa.list_(pa.int64()))))
+    d = tmp_path_factory.mktemp("passthrough")
+    src = write(t, d / "in.parquet")
+    out = d / "b.parquet"
+    code, _, err = run(["balance", src, out, "--label", "label", "--exclude", "addr", "--exclude",
+                        "attrs", "--exclude", "seqs", *FAST_ARGS])
+    return {"table": t, "code": code, "err": err, "got": pq.read_table(out) if code == 0 else None}
+
+
+def test_all_null_and_constant_columns_pass_through(passthrough_balance):
     """An all-null column stays null in synthetic rows; a constant column stays constant."""
-    t = base_table(150)
-    t = t.append_column("nothing", pa.nulls(150, pa.float64()))
-    t = t.append_column("nothing_s", pa.array([None] * 150, pa.string()))
-    t = t.append_column("always", pa.array(["same"] * 150))
-    src = write(t, tmp_path / "in.parquet")
-    out = tmp_path / "b.parquet"
-    code, _, err = run(["balance", src, out, "--label", "label", *FAST_ARGS], capsys)
-    assert code == 0, err
-    got = pq.read_table(out)
+    t, got = passthrough_balance["table"], passthrough_balance["got"]
+    assert passthrough_balance["code"] == 0, passthrough_balance["err"]
     synth = got.filter(got.column("is_synthetic"))
     assert synth.num_rows > 0
     assert synth.column("nothing").null_count == synth.num_rows
@@ -522,22 +537,14 @@ def test_all_null_and_constant_columns_pass_through(tmp_path, capsys):
     assert real.equals(t)
 
 
-def test_nested_columns_pass_through_with_exclude(tmp_path, capsys):
+def test_nested_columns_pass_through_with_exclude(passthrough_balance):
     """Struct/map/list columns are not modelled; with --exclude they pass through real rows."""
-    n = 150
-    t = base_table(n)
-    t = t.append_column("addr", pa.StructArray.from_arrays([pa.array(np.arange(n))], ["x"]))
-    t = t.append_column("attrs", pa.array([[("k", i)] for i in range(n)], pa.map_(pa.string(), pa.int64())))
-    t = t.append_column("seqs", pa.array([[[i]] for i in range(n)], pa.list_(pa.list_(pa.int64()))))
-    src = write(t, tmp_path / "in.parquet")
-    out = tmp_path / "b.parquet"
-    code, _, err = run(["balance", src, out, "--label", "label", "--exclude", "addr", "--exclude",
-                        "attrs", "--exclude", "seqs", *FAST_ARGS], capsys)
-    assert code == 0, err
-    got = pq.read_table(out)
+    t, got = passthrough_balance["table"], passthrough_balance["got"]
+    assert passthrough_balance["code"] == 0, passthrough_balance["err"]
     flag = got.column("is_synthetic").to_numpy(zero_copy_only=False)
     assert got.filter(pa.array(~flag)).drop_columns(["is_synthetic"]).equals(t)
     synth = got.filter(pa.array(flag))
+    assert synth.num_rows > 0
     for name in ("addr", "attrs", "seqs"):
         assert synth.column(name).null_count == synth.num_rows
 
