@@ -234,3 +234,39 @@ def test_a_shuffle_buffer_on_a_run_held_in_memory_is_noted(mixed_table, capsys):
     assert "`shuffle_buffer` has no effect on a run held in memory" in capsys.readouterr().err
     fit(mixed_table, label="label", seed=0, **FAST)
     assert "no effect" not in capsys.readouterr().err
+
+
+def test_warnings_name_the_callers_line_whichever_path_led_there():
+    """Warnings had fixed stack levels: the rare-class warning named training.py's wrapper
+    line ("return fn(*args, **kwargs)") when `fit` was called, and scikit-learn's or
+    imbalanced-learn's lines through `VAEOverSampler.fit_resample`. They name the caller's
+    own line now, and are `VAEAugmentWarning`s (UserWarnings) for `filterwarnings`."""
+    import inspect
+    import warnings
+
+    import numpy as np
+    import pyarrow as pa
+
+    from vae_augment import VAEAugmentWarning, VAEOverSampler
+    from vae_augment.api import fit
+    from vae_augment.evaluation import evaluate
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=80), ["a"] * 77 + ["b"] * 3
+    calls = []
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        calls.append(inspect.currentframe().f_lineno + 1)
+        fit(pa.table({"x": x, "y": y}), label="y", seed=0, **FAST)
+        calls.append(inspect.currentframe().f_lineno + 1)
+        VAEOverSampler(random_state=0, **FAST).fit_resample(x[:, None], np.array(y))
+        real = pa.table({"x": x, "y": y})
+        calls.append(inspect.currentframe().f_lineno + 1)
+        evaluate(real, pa.table({"x": x[:10], "y": ["a"] * 5 + ["c"] * 5}), label="y",
+                 sections=["fidelity"])
+    rare = [w for w in got if "fewer than" in str(w.message)]
+    lacking = [w for w in got if "SYNTHETIC has classes REAL lacks" in str(w.message)]
+    assert len(rare) == 2 and len(lacking) == 1, [str(w.message) for w in got]
+    for w, line in zip([*rare, *lacking], calls):
+        assert w.category is VAEAugmentWarning and issubclass(w.category, UserWarning)
+        assert (w.filename, w.lineno) == (__file__, line), (w.filename, w.lineno, line)

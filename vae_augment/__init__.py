@@ -35,6 +35,7 @@ _LAZY = {
     "SchemaError": "vae_augment.errors",
     "InputError": "vae_augment.errors",
     "ArtifactError": "vae_augment.errors",
+    "VAEAugmentWarning": "vae_augment.errors",
     "VAEOverSampler": "vae_augment.imblearn",
     "evaluate": "vae_augment.evaluation",
     "c2st_auc": "vae_augment.evaluation",

@@ -27,6 +27,7 @@ from vae_augment.errors import (
     columns_note,
     label_column,
     option,
+    warn,
 )
 from vae_augment.io import (
     AtomicParquetWriter,
@@ -420,11 +421,9 @@ def balance(
         art = model if model is not None else load_artifact(model_dir)
         where = f"artifact '{model_dir}'" if model is None else "the given model"
         if fit_kwargs:
-            import warnings
-
-            warnings.warn(
+            warn(
                 f"`fit_kwargs` ({', '.join(sorted(fit_kwargs))}) ignored: balance samples from "
-                f"{where} and trains nothing", UserWarning, stacklevel=2)
+                f"{where} and trains nothing")
         if art.label != label:
             raise SchemaError(f"{where} was trained with label '{art.label}', not '{label}'")
         # an image column stored as a variable-length list of the model's values is taken

@@ -716,7 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     verbose = getattr(args, "verbose", False)
     _quiet_tensorflow(verbose)
-    from vae_augment.errors import VAEAugmentError, cli_wording
+    from vae_augment.errors import VAEAugmentError, VAEAugmentWarning, cli_wording
 
     restore = (lambda: None) if verbose else silence_native_stderr()
     import warnings
@@ -724,7 +724,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plain_show = warnings.showwarning
 
     def show(message, category, filename, *rest, **kw):  # the product's own: one line
-        if issubclass(category, UserWarning) and "vae_augment" in str(filename):
+        if issubclass(category, VAEAugmentWarning) or (
+                issubclass(category, UserWarning) and "vae_augment" in str(filename)):
             print(f"vae-augment: warning: {' '.join(str(message).split())}", file=sys.stderr)
         else:
             plain_show(message, category, filename, *rest, **kw)

@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from vae_augment.errors import SchemaError, VAEAugmentError
+from vae_augment.errors import SchemaError, VAEAugmentError, warn
 
 __all__ = [
     "Relation", "parse_relation", "RelationStats", "relation_stats", "discover_relations",
@@ -636,10 +636,9 @@ def _auto_columns(encoding) -> list[str]:
     """The numeric columns ``"auto"`` searches (the first `MAX_RELATION_COLUMNS`)."""
     names = [s.name for s in encoding.numeric]
     if len(names) > MAX_RELATION_COLUMNS:
-        warnings.warn(
+        warn(
             f"constraints='auto' looks for relations among the first {MAX_RELATION_COLUMNS} of "
-            f"{len(names)} numeric columns; name the others' constraints explicitly",
-            stacklevel=4)
+            f"{len(names)} numeric columns; name the others' constraints explicitly")
     return names[:MAX_RELATION_COLUMNS]
 
 
@@ -708,8 +707,8 @@ class ConstraintSpec:
         out = _auto_relations(stats, encoding, min_break) if self.auto else []
         for r in self.given:
             if stats.broken_rows(r.left, r.right):
-                warnings.warn(f"constraint '{r}' does not hold in every training row; "
-                              "synthetic rows will keep it all the same", stacklevel=3)
+                warn(f"constraint '{r}' does not hold in every training row; "
+                     "synthetic rows will keep it all the same")
             out.append(stats.relation(r.left, r.right))
         return list(dict.fromkeys(out))
 

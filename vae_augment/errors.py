@@ -10,9 +10,33 @@ import shlex
 from collections.abc import Iterator
 
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "NonFiniteError",
-           "TrainingDiverged",
+           "TrainingDiverged", "VAEAugmentWarning", "warn",
            "option", "option_list", "arg", "label_column", "cli_wording", "check_seed",
            "columns_note"]
+
+class VAEAugmentWarning(UserWarning):
+    """The category of this library's warnings: something to check, while the run goes on
+    (``warnings.filterwarnings("ignore", category=VAEAugmentWarning)`` silences them)."""
+
+
+# the packages a call passes through on its way into this library, or back into it: scikit-
+# learn's and imbalanced-learn's `fit_resample`, Keras' fit loop calling our callbacks
+_CALLED_THROUGH = frozenset({"vae_augment", "keras", "tensorflow", "sklearn", "imblearn"})
+
+
+def warn(message: str, category: type[Warning] = VAEAugmentWarning) -> None:
+    """`warnings.warn`, attributed to the first caller outside this library (and the
+    packages it is called through), as pandas does: the user's own line, whichever public
+    function led there (a fixed `stacklevel` named a line of ours on most paths)."""
+    import sys
+    import warnings
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (
+            frame.f_globals.get("__name__", "").partition(".")[0] in _CALLED_THROUGH):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level + 1)
+
 
 _CLI_WORDING = [False]
 

@@ -38,6 +38,7 @@ from vae_augment.errors import (
     arg,
     label_column,
     option,
+    warn,
 )
 from vae_augment.fidelity import _fidelity
 from vae_augment.io import SYNTHETIC_COLUMN, probe_writable, refuse_existing
@@ -359,10 +360,8 @@ def _check_classes(classes, y_real: np.ndarray, y_syn: np.ndarray) -> None:
         raise SchemaError(f"no SYNTHETIC row has a class that REAL has: SYNTHETIC's classes "
                           f"{lacking}, REAL's {[classes[i] for i in sorted(real)]}")
     if lacking:
-        import warnings
-
-        warnings.warn(f"SYNTHETIC has classes REAL lacks ({lacking}); their rows have no "
-                      "real rows to be compared with", UserWarning, stacklevel=3)
+        warn(f"SYNTHETIC has classes REAL lacks ({lacking}); their rows have no "
+             "real rows to be compared with")
 
 
 def evaluate(
@@ -538,11 +537,9 @@ def evaluate(
         if holdout.num_rows == 0:
             raise InputError(f"HOLDOUT has no row with a {label!r} value to score on")
     if any(null_labels.values()):
-        import warnings
-
-        warnings.warn(f"rows with a null {label!r} are left out of every figure: "
-                      + ", ".join(f"{n} of {what.upper()}'s" for what, n in null_labels.items()
-                                  if n), UserWarning, stacklevel=2)
+        warn(f"rows with a null {label!r} are left out of every figure: "
+             + ", ".join(f"{n} of {what.upper()}'s" for what, n in null_labels.items()
+                         if n))
     if real.num_rows < 10 or synthetic.num_rows == 0:
         raise InputError(f"need at least 10 REAL rows and 1 SYNTHETIC row, got "
                          f"{real.num_rows} and {synthetic.num_rows}")
@@ -562,11 +559,9 @@ def evaluate(
         y_hold = enc.encode(holdout)["y"]
         extra = [enc.classes[i] for i in np.unique(y_hold) if not (y_real == i).any()]
         if extra:
-            import warnings
-
-            warnings.warn(f"HOLDOUT has classes REAL lacks ({extra}): no classifier trained "
-                          f"on REAL can predict them, so they lower every method's balanced "
-                          f"accuracy and macro F1 alike", UserWarning, stacklevel=2)
+            warn(f"HOLDOUT has classes REAL lacks ({extra}): no classifier trained "
+                 f"on REAL can predict them, so they lower every method's balanced "
+                 f"accuracy and macro F1 alike")
     n_classes = len(np.unique(y_real))
     if "utility" in wanted and max_rows < n_classes:
         raise InputError(f"{option('max_rows', max_rows)} is under REAL's {n_classes} "

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vae_augment.errors import InputError, arg, columns_note, option
+from vae_augment.errors import InputError, arg, columns_note, option, warn
 
 __all__ = [
     "SYNTHETIC_COLUMN",
@@ -484,13 +484,10 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
             # the first nested file is enough (a lazy walk: a big tree is not listed whole)
             if next(glob.iglob(os.path.join(item, "*", "**", "*.parquet"), recursive=True),
                     None) is not None:
-                import warnings
-
-                warnings.warn(
+                warn(
                     f"input directory '{item}' also holds .parquet files in subdirectories, "
                     f"which are not read (only its own files are); pass a glob such as "
-                    f"'{os.path.join(item, '**', '*.parquet')}' to read them too",
-                    UserWarning, stacklevel=2)
+                    f"'{os.path.join(item, '**', '*.parquet')}' to read them too")
             paths.extend(found)
         elif any(ch in item for ch in "*?["):
             found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))

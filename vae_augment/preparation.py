@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import SchemaError
+from vae_augment.errors import SchemaError, warn
 from vae_augment.io import in_file, iter_batches, read_schema, resolve_inputs
 from vae_augment.schema import DEFAULT_MAX_CATEGORIES, SchemaStats, warn_pandas_index
 
@@ -78,14 +78,11 @@ def _warn_null_tensors(encoding: Encoding, lists=()) -> None:
 
     nulls = [s.name for s in encoding.tensors if s.has_nulls and s.name not in lists]
     if nulls and not null_fixed_size_lists_readable():
-        import warnings
-
-        warnings.warn(
+        warn(
             f"tensor column(s) {nulls} have null rows: the model will generate null tensors "
             f"at their rate, which pyarrow {pa.__version__} cannot write to Parquet and read "
             f"back (apache/arrow#35692), so writing its rows to Parquet will fail; fill those "
-            f"entries (e.g. with zeros) or exclude the column to write Parquet",
-            UserWarning, stacklevel=3)
+            f"entries (e.g. with zeros) or exclude the column to write Parquet")
 
 
 def encode_all(encoding: Encoding, inputs) -> dict[str, np.ndarray]:
@@ -230,12 +227,11 @@ def _check_given_counts(encoding: Encoding, rows: int, per_class) -> None:
     same = (sum(want.values()) == rows if per_class is None else
             [want[c] for c in encoding.classes] == [int(n) for n in per_class])
     if not same:
-        import warnings
 
         got = (f"{rows:,} rows" if per_class is None else
                f"{rows:,} rows ({dict(zip(map(str, encoding.classes), map(int, per_class)))})")
-        warnings.warn(
+        warn(
             f"the encoding was computed on {sum(want.values()):,} labelled rows "
             f"({ {str(c): n for c, n in want.items()} }), the input holds {got}: were they "
             f"not the same files? Its statistics and class counts describe other rows than "
-            f"the model trains on", UserWarning, stacklevel=3)
+            f"the model trains on")

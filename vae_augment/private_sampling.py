@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.errors import VAEAugmentError, arg, option
+from vae_augment.errors import VAEAugmentError, arg, option, warn
 
 __all__ = ["DEFAULT_MAX_EXTRA_BLOCKS", "check_min_distance", "check_reference",
            "iter_counts_private", "class_rows"]
@@ -62,15 +62,14 @@ def _comparable_rows(encoding, rows: pa.Table, value) -> pa.Table:
     """`rows` (real rows of class `value`) the encoding can compare: a row holding a
     category the model never saw is left out, with a warning (no synthetic row can share
     that value). None left: a `VAEAugmentError`, as the filter would then check nothing."""
-    import warnings
 
     from vae_augment.scoring import unseen_category_rows
 
     unseen = unseen_category_rows(encoding, rows)
     if unseen.any():
-        warnings.warn(f"{int(unseen.sum())} reference rows of class {value!r} hold categories "
-                      f"the model never saw; the near-copy check leaves them out (no "
-                      f"synthetic row can hold those values)", UserWarning, stacklevel=3)
+        warn(f"{int(unseen.sum())} reference rows of class {value!r} hold categories "
+             f"the model never saw; the near-copy check leaves them out (no "
+             f"synthetic row can hold those values)")
         rows = rows.filter(pa.array(~unseen))
     if rows.num_rows == 0:
         raise VAEAugmentError(

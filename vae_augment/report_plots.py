@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from vae_augment.errors import warn
+
 __all__ = ["draw"]
 
 _MAX_PLOT_CLASSES = 6
@@ -49,12 +51,12 @@ def draw(report, plots) -> dict[str, Any]:
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if missing:
-        warnings.warn(
+        warn(
             f"the installed fonts cannot draw {len(missing)} character(s) of the column or "
             f"class names ({''.join(sorted(missing)[:10])}{'...' if len(missing) > 10 else ''})"
             ": they show as boxes in the report's plots; report.json and the HTML text have "
             "the names exactly. Installing a font that has them (e.g. Noto Sans CJK) fixes "
-            "the plots.", stacklevel=3)
+            "the plots.")
     return drawn
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from vae_augment.errors import (
     label_column,
     option,
     option_list,
+    warn,
 )
 
 
@@ -224,11 +224,11 @@ def warn_pandas_index(schema: pa.Schema, label: str, exclude: Sequence[str] = ()
     index = [c for c in _pandas_index_columns(schema)
              if c in schema.names and c != label and c not in exclude]
     if index:
-        warnings.warn(
+        warn(
             f"column {index[0]!r} is the pandas index of the input (its pandas metadata "
             f"says so); it is modelled like any column, so synthetic rows repeat its "
             f"values and it can give the label away; leave it out with "
-            f"{option('exclude', index[0], many=True)}", UserWarning, stacklevel=3)
+            f"{option('exclude', index[0], many=True)}")
 
 
 def _pandas_index_columns(schema: pa.Schema) -> list[str]:
@@ -327,11 +327,10 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
                        for f in schema):
                 # meant for no column of this table (a column that fits takes it: an
                 # embedding beside the images is simply a vector, no warning)
-                warnings.warn(
+                warn(
                     f"schema metadata image_shape {raw!r} ({int(np.prod(shape))} values) does "
                     f"not fit column '{field.name}' ({size} values per row): it is modelled as "
-                    f"a flat vector, with no conv net and no image grid in reports",
-                    UserWarning, stacklevel=2)
+                    f"a flat vector, with no conv net and no image grid in reports")
     return [size]
 
 

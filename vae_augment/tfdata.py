@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_augment.errors import SchemaError, VAEAugmentError, check_seed
+from vae_augment.errors import SchemaError, VAEAugmentError, check_seed, warn
 from vae_augment.sampler import block_rows
 from vae_augment.tfdata_read import (  # the Parquet reader; re-exported: public names, tests
     NULL_MASK_SUFFIX,
@@ -278,14 +278,11 @@ def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
     )
 
     if fill_is_class and not has_mask:
-        import warnings
-
-        warnings.warn(
+        warn(
             f"`label_key` '{label_key}' has dtype {label_col.tf_dtype.name}, whose null fill "
             f"value ({label_col.fill!r}) is one of the model's classes: rows with a null label "
             f"cannot be told from that class and are kept as it. Read the data with "
-            f"read_parquet(..., null_masks=['{label_key}']) to drop them",
-            UserWarning, stacklevel=4)
+            f"read_parquet(..., null_masks=['{label_key}']) to drop them")
 
     def keep(row):
         label = row[label_key]

@@ -19,14 +19,13 @@ import random
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import VAEAugmentError, arg, option
+from vae_augment.errors import VAEAugmentError, arg, option, warn
 from vae_augment.preparation import encode_all, fit_encoding, load_encoding, prepare_training
 from vae_augment.schema import COUNT_LIKELIHOODS, FLOAT_TENSORS
 
@@ -276,11 +275,8 @@ def _fingerprint(config: TrainConfig, encoding: Encoding, source) -> dict[str, A
 def _resuming_otherwise(now: str, then: str, remedy: str) -> None:
     """Warns that a run resumed `now` ("on 2 replica(s)"), where its checkpoint was trained
     `then`, ends with slightly other weights than an uninterrupted run's."""
-    import warnings
-
-    warnings.warn(f"resuming {now}, where the checkpoint was trained {then}: the final weights "
-                  f"will differ slightly from an uninterrupted run's ({remedy})", UserWarning,
-                  stacklevel=3)
+    warn(f"resuming {now}, where the checkpoint was trained {then}: the final weights "
+         f"will differ slightly from an uninterrupted run's ({remedy})")
 
 
 def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str) -> None:
@@ -611,21 +607,20 @@ def train_model(
     elif checkpoint_every and chief:
         clear_checkpoints(checkpoint_dir)
     if tensorboard and chief and state is None and _has_event_files(tensorboard):
-        warnings.warn(
+        warn(
             f"TensorBoard directory '{tensorboard}' already holds an earlier run's event "
             f"files; TensorBoard draws both runs as one. Give each run its own "
-            f"{arg('tensorboard')} directory", UserWarning, stacklevel=2)
+            f"{arg('tensorboard')} directory")
     every = checkpoint_every or (state or {}).get("checkpoint_every")
 
     jit = resolve_jit(config.jit_compile, strategy.num_replicas_in_sync)
     rare = {str(c): n for c, n in encoding.class_counts.items() if 0 < n < RARE_CLASS_ROWS}
     if rare and chief and state is None:
-        warnings.warn(
+        warn(
             f"class(es) {rare} have fewer than {RARE_CLASS_ROWS} rows: the model learns little "
             f"of them, and many of their synthetic rows may look like other classes' rows (a "
             f"2-row class: 89 % did, 72 % with the guided setting); check them (`evaluate`), "
-            f"or copy such a class's rows instead (random oversampling)",
-            UserWarning, stacklevel=2)
+            f"or copy such a class's rows instead (random oversampling)")
     replicas = int(strategy.num_replicas_in_sync)
     if state is not None and state.get("replicas", replicas) != replicas:
         _resuming_otherwise(f"on {replicas} replica(s)", f"on {state['replicas']}",
