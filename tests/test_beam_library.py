@@ -414,3 +414,26 @@ def test_row_group_start_finds_a_row_group_in_its_file_or_says_it_cannot(tmp_pat
     twice = str(tmp_path / "twice.parquet")
     pq.write_table(pa.concat_tables([groups[2], groups[2]]), twice, row_group_size=50)
     assert row_group_start(twice, groups[2]) is None
+
+
+def test_row_group_start_reads_a_rewritten_file_anew(tmp_path):
+    """The footer is kept per file between lookups: a file rewritten since (a notebook
+    running a job again after fixing its input) was still looked up in its old footer,
+    which named a row group's old place in the file (105 for 5)."""
+    import os
+
+    from vae_augment.beam.parquet import row_group_start
+
+    a, b = pa.table({"x": np.arange(100.0)}), pa.table({"x": np.arange(100.0, 150.0)})
+    path = str(tmp_path / "t.parquet")
+
+    def write(groups, mtime):
+        with pq.ParquetWriter(path, a.schema) as w:
+            for g in groups:
+                w.write_table(g)
+        os.utime(path, (mtime, mtime))  # the same size either way: told apart by the time
+
+    write([a, b], 1_000_000)
+    assert row_group_start(path, b) == 100
+    write([b, a], 2_000_000)
+    assert row_group_start(path, b) == 0 and row_group_start(path, a) == 50

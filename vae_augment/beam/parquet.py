@@ -175,13 +175,23 @@ def require_root(pvalue, name: str) -> None:
             f"(p | {name}(...)), not to a {type(pvalue).__name__}")
 
 
+def _version(path: str) -> tuple:
+    """(size, last modified) of the file at `path`: what `_row_groups` is kept by, so a
+    file rewritten since (a notebook or script running jobs in one process) is read anew."""
+    from apache_beam.io.filesystems import FileSystems
+
+    meta = FileSystems.get_filesystem(path).metadata(path)
+    return meta.size_in_bytes, meta.last_updated_in_seconds
+
+
 @functools.lru_cache(maxsize=8)
-def _row_groups(path: str) -> dict[int, list[tuple[int, dict]]]:
+def _row_groups(path: str, version: tuple = ()) -> dict[int, list[tuple[int, dict]]]:
     """The row groups of the Parquet file at `path` (any Beam filesystem), from its footer,
     by length: ``{rows: [(first row's place in the file, {column: (nulls, min, max)})]}``
     for its columns stored flat (a list column's statistics are its values'), a part None
-    where not written. Kept for a few files, as a worker meets the bad rows of one file's
-    row groups one element at a time."""
+    where not written. Kept for a few files, by `version` (`_version`: a rewritten file's
+    footer is read again), as a worker meets the bad rows of one file's row groups one
+    element at a time."""
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
@@ -244,9 +254,9 @@ def row_group_start(path: str, table) -> int | None:
     import pyarrow as pa
 
     try:
-        groups = _row_groups(path).get(table.num_rows, [])
-    except (OSError, ValueError, pa.ArrowException):  # only an error's wording depends on it
-        return None
+        groups = _row_groups(path, _version(path)).get(table.num_rows, [])
+    except (OSError, ValueError, NotImplementedError, pa.ArrowException):
+        return None  # only an error's wording depends on it
     if len(groups) > 1:
         names = [n for n in table.column_names if n in groups[0][1]]
         own = {n: _statistics(table, n) for n in names}
