@@ -201,6 +201,25 @@ def test_fit_stats_job_takes_a_list_column_and_fit_uses_its_encoding(tmp_path, f
     assert "input_lists" in doc and art.encoding.input_lists == {"img": var.schema.field("img").type}
 
 
+@pytest.mark.parametrize("stats_from, data", [("list", "fixed"), ("fixed", "list")])
+def test_an_encoding_given_to_fit_samples_the_types_of_the_data_it_trains_on(
+        tmp_path, fixed, stats_from, data):
+    """An encoding fitted on one copy of the data (list images, say) and given to `fit` with
+    another (fixed-size images) kept the first copy's `input_lists`: `sample` then wrote a
+    type the training data never held. The data trained on decides."""
+    from vae_augment.api import fit, sample
+
+    tables = {"fixed": fixed, "list": _as_list(fixed)}
+    path = tmp_path / "train.parquet"
+    pq.write_table(tables[data], path)
+    enc = tmp_path / "encoding.json"
+    enc.write_text(json.dumps(fit_encoding(tables[stats_from], "label").to_json()))
+    art = fit(str(path), label="label", encoding=str(enc), seed=0, **{**FAST, "epochs": 1})
+    want = tables[data].schema.field("img").type
+    assert art.encoding.input_lists == ({} if data == "fixed" else {"img": want})
+    assert sample(art, {"a": 3}, seed=0).schema.field("img").type == want
+
+
 def test_fit_stats_job_names_a_bad_list_row_in_one_line(tmp_path, capsys):
     """A row of another length fails the job in one line naming the column and the row in
     its file: Beam's read yields row groups without saying which, so the file's footer tells

@@ -560,6 +560,20 @@ class Encoding:
         list types the training data held them as (`as_sampled` casts a generated batch)."""
         return self.with_list_types(self.output_schema, self.input_lists)
 
+    def with_input_lists(self, lists: Mapping[str, pa.DataType]) -> Encoding:
+        """This encoding with `lists` (`list_tensors` of the data a model is trained on) as
+        its `input_lists` (self when they are already; never mutated): an encoding fitted
+        on one copy of the data and given to `fit` with another, of other list types."""
+        lists = {n: t for n, t in lists.items() if n in self.schema.names}
+        if lists == self.input_lists:
+            return self
+        data = self.to_json()
+        data.pop("input_lists", None)
+        if lists:
+            data["input_lists"] = _schema_to_b64(pa.schema(
+                [pa.field(n, t) for n, t in lists.items()]))
+        return Encoding.from_json(data)
+
     def as_sampled(self, batch):
         """A generated batch or table (`output_schema`) in `sample_schema`."""
         return self.as_list_types(batch, self.input_lists) if self.input_lists else batch

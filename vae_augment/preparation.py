@@ -183,6 +183,9 @@ def prepare_training(
             )
         schema = (inputs.schema if isinstance(inputs, (pa.Table, pa.RecordBatch))
                   else read_schema(resolve_inputs(inputs)))
+        # `sample` writes an image column as the type the training data holds it as, whatever
+        # the copy the encoding's statistics came from held
+        encoding = encoding.with_input_lists(encoding.list_tensors(schema))
         # a variable-length list column is taken as the fixed-size list it was fitted as
         schema = encoding.as_trained(schema)
         if not encoding.schema.equals(schema, check_metadata=False):
