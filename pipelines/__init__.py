@@ -610,11 +610,11 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
     # a process of our own (and its worker subprocesses): Keras on TensorFlow whatever the
     # shell says (vae_augment._keras)
     os.environ["KERAS_BACKEND"] = "tensorflow"
-    from vae_augment.errors import cli_wording
+    from vae_augment.errors import cli_wording, one_line_warnings
 
     quiet_user_errors()
     try:
-        with cli_wording():
+        with cli_wording(), one_line_warnings(prog):
             if parser is not None:  # argparse exits here for --help and its own errors
                 check_args(parser().parse_known_args(
                     list(sys.argv[1:] if argv is None else argv))[0])

@@ -119,6 +119,27 @@ def test_a_pandas_index_column_is_named_in_a_warning(tmp_path):
         fit_encoding(str(tmp_path / "r.parquet"), "y")
 
 
+def test_the_beam_jobs_print_a_warning_as_one_line(tmp_path, capsys):
+    """The CLI printed the library's warnings as one ``vae-augment: warning:`` line, the
+    Beam jobs as Python does (a file, a line number, the category, the source line)."""
+    import pandas as pd
+
+    from pipelines import main
+    from pipelines.fit_stats import run
+
+    df = pd.DataFrame({"y": ["a"] * 50 + ["b"] * 10, "x": np.arange(60, dtype=float)},
+                      index=pd.Index(np.arange(60) * 2 + 5, name="rid"))
+    df.to_parquet(tmp_path / "p.parquet")
+    assert main("pipelines.fit_stats", run, [
+        "--input", str(tmp_path / "p.parquet"), "--label", "y", "--output",
+        str(tmp_path / "e.json"), "--runner", "FnApiRunner"], uses_tensorflow=False) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["pipelines.fit_stats: warning: column 'rid' is the pandas index of the "
+                   "input (its pandas metadata says so); it is modelled like any column, so "
+                   "synthetic rows repeat its values and it can give the label away; leave "
+                   "it out with --exclude rid"], err
+
+
 def test_null_fixed_size_lists_are_named_as_pyarrows_limit_not_corruption(tmp_path, capsys):
     from vae_augment.cli import main
 

@@ -716,23 +716,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     verbose = getattr(args, "verbose", False)
     _quiet_tensorflow(verbose)
-    from vae_augment.errors import VAEAugmentError, VAEAugmentWarning, cli_wording
+    from vae_augment.errors import VAEAugmentError, cli_wording, one_line_warnings
 
     restore = (lambda: None) if verbose else silence_native_stderr()
-    import warnings
-
-    plain_show = warnings.showwarning
-
-    def show(message, category, filename, *rest, **kw):  # the product's own: one line
-        if issubclass(category, VAEAugmentWarning) or (
-                issubclass(category, UserWarning) and "vae_augment" in str(filename)):
-            print(f"vae-augment: warning: {' '.join(str(message).split())}", file=sys.stderr)
-        else:
-            plain_show(message, category, filename, *rest, **kw)
-
-    warnings.showwarning = show
     try:
-        with cli_wording():
+        with cli_wording(), one_line_warnings("vae-augment"):
             return int(args.func(args) or 0)
     except VAEAugmentError as exc:
         msg = " ".join(str(exc).split())
@@ -755,7 +743,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vae-augment: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     finally:
-        warnings.showwarning = plain_show
         restore()
 
 

@@ -10,7 +10,7 @@ import shlex
 from collections.abc import Iterator
 
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "NonFiniteError",
-           "TrainingDiverged", "VAEAugmentWarning", "warn",
+           "TrainingDiverged", "VAEAugmentWarning", "warn", "one_line_warnings",
            "option", "option_list", "arg", "label_column", "cli_wording", "check_seed",
            "columns_note"]
 
@@ -36,6 +36,30 @@ def warn(message: str, category: type[Warning] = VAEAugmentWarning) -> None:
             frame.f_globals.get("__name__", "").partition(".")[0] in _CALLED_THROUGH):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level + 1)
+
+
+@contextlib.contextmanager
+def one_line_warnings(prog: str) -> Iterator[None]:
+    """Inside, this library's warnings print as one ``PROG: warning: ...`` line on stderr,
+    as a command's errors do (the `vae-augment` CLI, the `pipelines` jobs); other warnings
+    as Python prints them."""
+    import sys
+    import warnings
+
+    plain = warnings.showwarning
+
+    def show(message, category, filename, *rest, **kw):
+        if issubclass(category, VAEAugmentWarning) or (
+                issubclass(category, UserWarning) and "vae_augment" in str(filename)):
+            print(f"{prog}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+        else:
+            plain(message, category, filename, *rest, **kw)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = plain
 
 
 _CLI_WORDING = [False]
