@@ -31,7 +31,6 @@ from vae_augment.beam.parquet import row_group_start, rows_counted
 from vae_augment.beam.rows import (
     BadRows,
     as_table,
-    counted_in_file,
     label_problems,
     named_table,
     split_bad_rows,
@@ -138,11 +137,12 @@ class _RealFn(beam.DoFn):
         found = label_problems(table, self._label, self._classes, allow_null=True)
         if found is not None:
             mask, message = found
-            # the rows' places in the element as read (rows of another length went before)
+            # the rows' places in the element as read (rows of another length went before),
+            # counted in its file when its row group's start there is known
             at = mask if table is whole else self._in_whole(whole, mask)
-            message = f"{message} ({_rows_note(at)})"
-            if path is not None:
-                message = counted_in_file(message, row_group_start(path, whole))
+            start = None if path is None else row_group_start(path, whole)
+            of = "" if path is None else " of its row group" if start is None else " of its file"
+            message = f"{message} ({_rows_note(at, start or 0)}{of})"
             if not self._dead_letter:
                 raise _in_file(path, SchemaError(message))
             bad = table.filter(mask)
