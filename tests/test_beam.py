@@ -668,9 +668,11 @@ def test_balance_job_writes_a_variable_length_image_column_as_it_came(
 def test_balance_dead_letters_count_rows_in_their_file(mixed_artifact, mixed_table, tmp_path):
     """Read with its file name, an element is one row group: its bad rows are counted in the
     file (the footer says where the group starts; three alike in length here, told apart by
-    their column statistics), a label error after a row of another length left as well."""
+    their column statistics), a label error after a row of another length left as well.
+    Each unknown class's row is a dead letter of its own, naming its class and its row (one
+    letter held both, each of its JSON lines saying "2 rows; the first is row 110")."""
     labels = mixed_table.column("label").to_pylist()
-    labels[110] = "zz"
+    labels[110], labels[150], labels[160] = "zz", "yy", "zz"
     table = _list_images(mixed_table, short=(103,))
     table = table.set_column(table.schema.get_field_index("label"),
                              table.schema.field("label"), pa.array(labels))
@@ -682,12 +684,14 @@ def test_balance_dead_letters_count_rows_in_their_file(mixed_artifact, mixed_tab
                   | step.with_exception_handling())
 
         def check_bad(items):
-            got = sorted((b.file, b.error) for b in items)
-            if got != [(path, "`label` column 'label' has classes ['zz'] the model was not "
-                              "trained on (known: ['a', 'b', 'c']) (1 row; the first is row "
-                              "110 of its file)"),
-                       (path, "column 'img' has lists of another length than the model's 64 "
-                              "values (row 103 of its file)")]:
+            got = sorted((b.file, b.rows.num_rows, b.error) for b in items)
+            unknown = ("`label` column 'label' has classes ['{}'] the model was not trained "
+                       "on (known: ['a', 'b', 'c']) (row {} of its file)")
+            if got != sorted([
+                    (path, 1, unknown.format("zz", 110)), (path, 1, unknown.format("yy", 150)),
+                    (path, 1, unknown.format("zz", 160)),
+                    (path, 1, "column 'img' has lists of another length than the model's 64 "
+                              "values (row 103 of its file)")]):
                 raise BeamAssertException(f"dead letters {got}")
 
         assert_that(bad, check_bad)

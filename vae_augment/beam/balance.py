@@ -31,6 +31,7 @@ from vae_augment.beam.parquet import row_group_start, rows_counted
 from vae_augment.beam.rows import (
     BadRows,
     as_table,
+    compact,
     label_problems,
     named_table,
     split_bad_rows,
@@ -117,6 +118,18 @@ class _RealFn(beam.DoFn):
         out[np.flatnonzero(right)[mask]] = True
         return out
 
+    def _label_letters(self, table, mask, places, of, path):
+        """A dead letter per row of `table` that `mask` marks, naming its own class value
+        and its place (`places`, counted in what `of` says), as other dead letters do."""
+        texts = {}  # one message per class value
+        for i, place in zip(np.flatnonzero(mask), places):
+            row = compact(table.slice(int(i), 1))
+            value = row.column(self._label)[0].as_py()
+            if value not in texts:
+                texts[value] = label_problems(row, self._label, self._classes,
+                                              allow_null=True)[1]
+            yield BAD, BadRows(row, f"{texts[value]} (row {place}{of})", path)
+
     def process(self, element):
         path, table = named_table(element)
         rejected = mismatched_schema(self._input_schema, table, dead_letter=self._dead_letter,
@@ -142,12 +155,12 @@ class _RealFn(beam.DoFn):
             at = mask if table is whole else self._in_whole(whole, mask)
             start = None if path is None else row_group_start(path, whole)
             of = "" if path is None else " of its row group" if start is None else " of its file"
-            message = f"{message} ({_rows_note(at, start or 0)}{of})"
             if not self._dead_letter:
-                raise _in_file(path, SchemaError(message))
-            bad = table.filter(mask)
-            self._bad_rows.inc(bad.num_rows)
-            yield BAD, BadRows(bad, message, path)
+                raise _in_file(path, SchemaError(
+                    f"{message} ({_rows_note(at, start or 0)}{of})"))
+            self._bad_rows.inc(int(mask.sum()))
+            yield from self._label_letters(table, mask, np.flatnonzero(at) + (start or 0),
+                                           of or " of the table", path)
             table = table.filter(~mask)
         self._real_rows.inc(table.num_rows)
         out = with_flag(table, own_output_schema(table.schema, self._out_schema), False)
