@@ -45,6 +45,12 @@ PROBIT_EPS = 1e-3
 CLASS_NULL_ALPHA = 1e-3
 
 
+def _lists_to_b64(lists: Mapping[str, pa.DataType]) -> str:
+    """`Encoding.input_lists` for encoding.json: an Arrow schema of one field each, stored as
+    `schema` is."""
+    return _schema_to_b64(pa.schema([pa.field(n, t) for n, t in lists.items()]))
+
+
 def _schema_to_b64(schema: pa.Schema) -> str:
     return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
 
@@ -570,8 +576,7 @@ class Encoding:
         data = self.to_json()
         data.pop("input_lists", None)
         if lists:
-            data["input_lists"] = _schema_to_b64(pa.schema(
-                [pa.field(n, t) for n, t in lists.items()]))
+            data["input_lists"] = _lists_to_b64(lists)
         return Encoding.from_json(data)
 
     def as_sampled(self, batch):
@@ -1011,10 +1016,7 @@ class Encoding:
             **({"dependencies": [_dependency_json(d) for d in self.dependencies]}
                if self.dependencies else {}),
             **({"class_nulls": dict(self.class_nulls)} if self.class_nulls else {}),
-            # the list types as an Arrow schema of one field each, as `schema` is stored
-            **({"input_lists": _schema_to_b64(pa.schema(
-                [pa.field(n, t) for n, t in self.input_lists.items()]))}
-               if self.input_lists else {}),
+            **({"input_lists": _lists_to_b64(self.input_lists)} if self.input_lists else {}),
         }
 
     @classmethod
