@@ -6,7 +6,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-from vae_augment.errors import TrainingDiverged, VAEAugmentError
+from vae_augment.errors import TrainingDiverged, VAEAugmentError, VAEAugmentWarning
 from vae_augment.streaming import RARE_CLASS_ROWS
 from vae_augment.training import TrainConfig
 
@@ -92,14 +92,16 @@ def test_a_rare_class_is_never_left_out_of_training(tmp_path, capsys):
     assert len(source.train["y"]) + source.n_val == 200
     rng = np.random.default_rng(0)
     t = pa.table({"x": rng.normal(size=200), "y": ["a"] * 199 + ["b"]})
-    art = fit(t, label="y", model_dir=None, seed=4, **FAST)
+    with pytest.warns(VAEAugmentWarning, match=r"class\(es\) \{'b': 1\} have fewer than 5 rows"):
+        art = fit(t, label="y", model_dir=None, seed=4, **FAST)
     assert art.model.bank_filled.numpy()[1] > 0
     assert "had no training row" not in capsys.readouterr().err
     pq.write_table(t, tmp_path / "one.parquet")
     # streamed, seed 3 at 0.5 drew the 1-row class's row into validation: a class of under
     # RARE_CLASS_ROWS rows now always trains
-    art = fit(str(tmp_path / "one.parquet"), label="y", model_dir=None, seed=3, streaming=True,
-              validation_split=0.5, **FAST)
+    with pytest.warns(VAEAugmentWarning, match=r"class\(es\) \{'b': 1\} have fewer than 5 rows"):
+        art = fit(str(tmp_path / "one.parquet"), label="y", model_dir=None, seed=3,
+                  streaming=True, validation_split=0.5, **FAST)
     assert art.model.bank_filled.numpy()[1] > 0
     assert "had no training row" not in capsys.readouterr().err
     # a class at the threshold is split as any other: 20 rows at 0.95 all fall out for seed 0
