@@ -59,6 +59,11 @@ def plan_blocks(n: int, rows_per_block: int = BLOCK_ROWS) -> list[tuple[int, int
 class Sampler:
     """Generates synthetic rows from an `Artifact`.
 
+    Its batches are in ``encoding.output_schema``: the training schema plus ``is_synthetic``,
+    with tensor columns as fixed-size lists (or the extension type they were trained as). A
+    model trained on images held in variable-length list columns gets them back as those
+    list types through ``encoding.as_sampled(batch)``, as `vae_augment.api.sample` writes.
+
     Example:
         >>> sampler = Sampler(load_artifact("runs/churn"))          # doctest: +SKIP
         >>> for batch in sampler.iter_counts({"yes": 1000}, seed=0):  # doctest: +SKIP
