@@ -71,6 +71,13 @@ def check_args(args: argparse.Namespace) -> None:
     shards = getattr(args, "num_shards", 0)
     if shards < 0:
         raise VAEAugmentError(f"{arg('num_shards')} must be >= 0, got {shards}")
+    model_dir = getattr(args, "model_dir", None)
+    if model_dir and "://" not in str(model_dir):
+        from vae_augment.artifact import read_artifact_meta
+
+        # a mistyped or incomplete local artifact: said before TensorFlow's ~5 s import (a
+        # remote one is read, and checked, when the job starts)
+        read_artifact_meta(model_dir)
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None):

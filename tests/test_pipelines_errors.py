@@ -517,6 +517,52 @@ def test_help_does_not_import_tensorflow():
     assert proc.stdout.strip().splitlines()[-1] == "False"
 
 
+MISSING_MODEL = """
+import contextlib, io, json, sys
+import pipelines
+from pipelines import balance, sample, score
+from vae_augment.cli import main as cli
+d, inp = sys.argv[1], sys.argv[2]
+codes, errs = [], []
+for argv in (["sample", d + "/o.parquet", "--model-dir", d + "/nothing", "--n", "5"],
+             ["score", inp, d + "/s.parquet", "--model-dir", d + "/empty"],
+             ["encode", inp, d + "/e.parquet", "--model-dir", d + "/nothing"]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        codes.append(cli(argv))
+    errs.append(err.getvalue())
+common = ["--output", d + "/out", "--runner", "FnApiRunner"]
+for job, extra in ((sample, ["--n", "5", "--model-dir", d + "/nothing"]),
+                   (score, ["--input", inp, "--model-dir", d + "/empty"]),
+                   (balance, ["--input", inp, "--label", "label", "--model-dir", d + "/nothing"])):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        codes.append(pipelines.main(job.__name__, job.run, common + extra,
+                                    parser=job.build_parser))
+    errs.append(err.getvalue())
+print(json.dumps({"codes": codes, "errs": errs, "tf": "tensorflow" in sys.modules}))
+"""
+
+
+def test_a_missing_or_empty_model_dir_is_said_before_tensorflow_is_imported(tmp_path,
+                                                                          mixed_parquet):
+    """A mistyped `--model-dir` took the CLI and the jobs 7-8 s (TensorFlow's import) to
+    report; the artifact's files are now read first. (`vae-augment balance --model-dir`
+    trains into a directory that does not exist, so it is not one of the cases.)"""
+    (tmp_path / "empty").mkdir()
+    proc = subprocess.run([sys.executable, "-c", MISSING_MODEL, str(tmp_path), str(mixed_parquet)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["codes"] == [2] * 6
+    progs = ["vae-augment"] * 3 + ["pipelines.sample", "pipelines.score", "pipelines.balance"]
+    for prog, err in zip(progs, out["errs"]):
+        assert len(err.strip().splitlines()) == 1 and err.startswith(f"{prog}: error: "), err
+        assert ("nothing' is not a directory" in err
+                or "empty' has no model.keras; is it an artifact?" in err), err
+    assert out["tf"] is False
+
+
 # ---------------------------------------------------------------- summaries and names
 def test_balance_summary_counts_zero_synthetic_rows(tmp_path, mixed_artifact, mixed_parquet,
                                                     mixed_table):

@@ -736,12 +736,15 @@ def test_real_process_beam_job_stderr_is_quiet(tmp_path, mixed_artifact, mixed_p
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["output"] == str(out)
     assert ok.stderr.strip() == "", ok.stderr
+    # a class the model does not know: found after TensorFlow's import (a missing model
+    # directory is said before it)
     bad = subprocess.run([sys.executable, "-m", "pipelines.sample", "--model-dir",
-                          str(tmp_path / "nothing"), "--output", str(tmp_path / "o2"), "--n", "5"],
+                          str(mixed_artifact), "--output", str(tmp_path / "o2"), "--n", "5",
+                          "--class", "nope"],
                          capture_output=True, text=True, cwd=REPO, timeout=300)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
-    assert bad.stderr.startswith("pipelines.sample: error: ")
+    assert bad.stderr.startswith("pipelines.sample: error: ") and "'nope'" in bad.stderr
 
 
 # ---------------------------------------------------------------------- privacy filter

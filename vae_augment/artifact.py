@@ -239,10 +239,11 @@ def load_artifact(model_dir: str) -> Artifact:
         ArtifactError: missing files, checksum mismatch, newer format version, or a model
             file Keras refuses in safe mode.
     """
+    # the files first: a mistyped directory is an error before TensorFlow's ~5 s import
+    encoding, config = read_artifact_meta(model_dir)
     import vae_augment.model  # noqa: F401  (registers ConditionalVAE)
     from vae_augment._keras import keras
 
-    encoding, config = read_artifact_meta(model_dir)
     model_file = os.path.join(model_dir, "model.keras")
     # the model's layers are built anew: under a caller's global policy (a Keras user's
     # mixed_float16) they would compute in float16 and generate other rows than the CLI's
