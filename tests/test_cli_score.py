@@ -674,6 +674,33 @@ def test_a_variable_length_image_column_is_scored_with_and_without_dead_letters(
                           "(2 rows; the first is row 3)") in err
 
 
+def test_a_null_image_row_is_refused_when_the_model_saw_none(capsys, tmp_path, mixed_table,
+                                                             mixed_artifact, artifact):
+    """A list<uint8> image column (Parquet holds its null rows) with a null row, scored by a
+    model trained without null images: an error naming the column and row, as a null number
+    or category is (a dead letter with --dead-letter). It was scored as an all-zero image,
+    a finite score for an image that is not there."""
+    table = _variable_length_images(mixed_table)
+    i = table.schema.get_field_index("img")
+    rows = table.column("img").to_pylist()
+    rows[7] = None
+    table = table.set_column(i, table.schema.field("img"), pa.array(rows, pa.list_(pa.uint8())))
+    with pytest.raises(SchemaError, match=r"column 'img' has nulls but had none when the model "
+                                          r"was trained \(1 row; the first is row 7\)"):
+        scoring.anomaly_scores(artifact, table)
+    src = tmp_path / "nulls.parquet"
+    pq.write_table(table, src)
+    code, _, err = run(capsys, "score", src, tmp_path / "o.parquet", "--model-dir",
+                       mixed_artifact)
+    assert code == 2 and "column 'img' has nulls but had none" in err, err
+    code, _, err = run(capsys, "score", src, tmp_path / "d.parquet", "--model-dir",
+                       mixed_artifact, "--dead-letter", tmp_path / "d.jsonl")
+    assert code == 0, err
+    bad = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert [b["error"] for b in bad] == [
+        "column 'img' has nulls but had none when the model was trained (row 7 of the input)"]
+
+
 def test_marginal_scores_need_no_label_and_mix_the_classes_by_their_shares(artifact,
                                                                          mixed_table):
     """-log sum_c p(c) p(x | c): the per-class scores (each row labelled c in turn) mixed by

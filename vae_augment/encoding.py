@@ -466,6 +466,9 @@ class Encoding:
                 col = col.storage
             size = int(np.prod(s.shape))
             _check_tensor_sizes(s.name, col, size)
+            if mask.any() and s.name not in null_pos:  # as a number's: not a zero image
+                raise SchemaError(f"column '{s.name}' has nulls but had none when the model "
+                                  f"was trained ({_rows_note(mask)})")
             flat = col.fill_null(pa.scalar([0] * size, col.type)) if col.null_count else col
             values = flat.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
             values = values.reshape((n, size))
