@@ -1579,6 +1579,31 @@ def test_rows_the_model_cannot_encode_are_left_out_of_the_model_section(mixed_ta
         report["diagnostics"]["skipped"]
 
 
+def test_rows_null_where_the_model_saw_no_nulls_are_left_out_of_the_model_section(
+        mixed_table, mixed_artifact):
+    """A REAL row null in a column the model had no nulls in (a number, or a list image,
+    which Parquet holds null) cannot be encoded: the whole model section was skipped ('has
+    nulls but had none when the model was trained'); the row is now left out and counted,
+    as a row with an unseen category is."""
+    from vae_augment.api import sample
+
+    values = mixed_table.column("i").to_pylist()
+    values[9] = None
+    real = mixed_table.set_column(mixed_table.schema.get_field_index("i"), "i",
+                                  pa.array(values, pa.int64()))
+    synthetic = sample(str(mixed_artifact), {"a": 30, "b": 30, "c": 30}, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = evaluate(real, synthetic, label="label", model=str(mixed_artifact), seed=0,
+                          sections=["model"], iw_samples=2)
+    diag = report["diagnostics"]
+    assert "skipped" not in diag, diag
+    assert diag["left_out"] == {"real": 1, "synthetic": 0, "why": (
+        "a category value or a class the model was not trained on, or a null in a column "
+        "that had none in training")}
+    assert report["labels"]["rows"] == real.num_rows - 1
+
+
 def test_the_doubted_rows_name_their_row_of_real(mixed_table, mixed_artifact, tmp_path):
     """The 10 rows likeliest to be mislabelled were shown by their values only: an image
     shows as '[64 values]', and a row of a subsample, after rows flagged synthetic, with a

@@ -216,12 +216,13 @@ def _load_model(model):
 def _encodable(art, table: pa.Table) -> tuple[pa.Table, int, np.ndarray]:
     """(`table` without the rows the model cannot encode, how many those were, [n] bool of
     the rows kept): rows with a category value (`scoring.unseen_category_rows`) or a class
-    the model was not trained on. A column of another type is left to the encoding to
-    report (the whole table)."""
+    the model was not trained on, or a null in a column that had none in training
+    (`_unseen_nulls`). A column of another type is left to the encoding to report (the
+    whole table)."""
     from vae_augment.scoring import unseen_category_rows
 
     enc = art.encoding
-    bad = unseen_category_rows(enc, table)
+    bad = unseen_category_rows(enc, table) | _unseen_nulls(enc, table)
     if enc.label in table.column_names:
         try:
             _, idx = enc.label_index(table.column(enc.label).combine_chunks())
@@ -231,6 +232,17 @@ def _encodable(art, table: pa.Table) -> tuple[pa.Table, int, np.ndarray]:
     if not bad.any():
         return table, 0, ~bad
     return table.filter(pa.array(~bad)), int(bad.sum()), ~bad
+
+
+def _unseen_nulls(enc, table: pa.Table) -> np.ndarray:
+    """[n] bool: the rows of `table` null in a modelled column that had no nulls when the
+    model was trained (the encoding refuses them, as it does an unseen category)."""
+    bad = np.zeros(table.num_rows, bool)
+    for s in enc.specs:
+        if s.kind in ("numeric", "categorical", "tensor") and not s.has_nulls \
+                and s.name in table.column_names and table.column(s.name).null_count:
+            bad |= pc.is_null(table.column(s.name)).to_numpy(zero_copy_only=False)
+    return bad
 
 
 def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -670,9 +682,12 @@ def evaluate(
                 report["labels"] = _labels(art, m_real, seed, max_rows,
                                            positions=real_rows[kept])
                 if n_real or n_syn:
+                    nulls = any(_unseen_nulls(art.encoding, t).any() for t in (real, synthetic))
                     report["diagnostics"]["left_out"] = {
                         "real": n_real, "synthetic": n_syn,
-                        "why": "a category value or a class the model was not trained on"}
+                        "why": "a category value or a class the model was not trained on"
+                               + (", or a null in a column that had none in training"
+                                  if nulls else "")}
             except SchemaError as exc:
                 report["diagnostics"] = {
                     "skipped": f"the model cannot encode these rows: {exc}"}
