@@ -206,3 +206,19 @@ def test_label_errors_name_the_flag_or_the_models_label(tmp_path, capsys, mixed_
     assert code == 2 and "error: the model's label column 'label' not found. Columns:" in err
     with pytest.raises(SchemaError, match="^`label` column 'label' not found. Columns:"):
         balance(str(src), str(tmp_path / "p.parquet"), label="label", model_dir=str(mixed_artifact))
+
+
+@pytest.mark.parametrize("shards", [[], ["--output-shards", "2"]], ids=["file", "shards"])
+def test_balance_refuses_a_report_directory_that_is_its_output(capsys, tmp_path, mixed_parquet,
+                                                               mixed_artifact, shards):
+    """`balance OUT --report OUT`: a file output was written and the report then failed
+    ('exists and is not a directory', exit 2, the output left behind); a shards directory
+    took the report's files, so the same command with --overwrite then refused the output
+    ('files that are not shards ... report.html'). Now one line before any work."""
+    out = tmp_path / "out"
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                        mixed_artifact, "--report", out, "--quiet", *shards], capsys)
+    assert code == 2 and err.strip() == (
+        f"vae-augment: error: --report '{out}' is also the output; give the report a "
+        f"directory of its own"), err
+    assert not out.exists()

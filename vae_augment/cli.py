@@ -461,6 +461,9 @@ def cmd_balance(args) -> int:
     if args.report:
         from vae_augment.evaluation import check_report_dir
 
+        if os.path.abspath(args.report) == os.path.abspath(args.output):
+            raise VAEAugmentError(f"--report '{args.report}' is also the output; give the "
+                                  f"report a directory of its own")
         check_report_dir(args.report, args.overwrite)  # before any training
     if args.utility_splits != 1 and not args.report:
         raise VAEAugmentError("--utility-splits is a setting of the report: give --report DIR")
