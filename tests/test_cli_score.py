@@ -945,7 +945,9 @@ def test_label_scores_can_name_the_class_each_row_looks_like(capsys, tmp_path, a
     assert out.schema.field("ll").type == pa.string()
     assert out.column("ll").to_pylist() == want.tolist()
     with pytest.raises(VAEAugmentError, match=r"`looks_like_column` names the class each row "
-                                              r".*got `kind` conditional"):
+                                              r"most resembles, from the class posterior that "
+                                              r"kind='label' scores compute; got "
+                                              r"kind='conditional'"):
         score_table(artifact, table, score_column="s2", looks_like_column="ll")
     beam_schema = ScoreAnomalies(str(mixed_artifact), kind="label",
                                  looks_like_column="ll").output_schema()

@@ -251,8 +251,9 @@ def check_looks_like(kind, looks_like_column, score_column) -> None:
                               f"got {looks_like_column!r}")
     if kind != "label" or score_column is None:
         raise VAEAugmentError(f"{arg('looks_like_column')} names the class each row most "
-                              f"resembles, from the class posterior that {arg('kind')} label "
-                              f"scores compute; got {arg('kind')} {kind}")
+                              f"resembles, from the class posterior that "
+                              f"{option('kind', 'label')} scores compute; got "
+                              f"{option('kind', kind)}")
     if looks_like_column == score_column:
         raise VAEAugmentError(f"the score and the looks-like columns are both named "
                               f"'{score_column}'; give them different names")
