@@ -94,17 +94,17 @@ class StatsCombineFn(beam.CombineFn):
 
         # (path, table) from ReadParquetTables(with_filename=True), or a bare table
         path, table = named_table if isinstance(named_table, tuple) else (None, named_table)
-        # a row group's rows: their place in the file is read from its footer when a row may
-        # be named (`row_group_start`), else they are counted within the row group
-        first_row, within = 0, " of its row group"
+        # a row group's rows: counted in the file when a row is named and the file tells
+        # where the row group starts (`row_group_start`), else within the row group
+        where = None
         if self.checks_rows and path is not None:
             from vae_augment.beam.parquet import row_group_start
 
-            start = row_group_start(path, table)
-            if start is not None:
-                first_row, within = start, ""
+            def where() -> tuple[int, str]:
+                start = row_group_start(path, table, read=True)
+                return (0, " of its row group") if start is None else (start, "")
         try:
-            acc.update(table, first_row=first_row, within=within,
+            acc.update(table, first_row=0, within=" of its row group", where=where,
                        source=path if self.name_files else None)
         except SchemaError as exc:
             if not self.name_files or path is None:

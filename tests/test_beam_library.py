@@ -416,6 +416,51 @@ def test_row_group_start_finds_a_row_group_in_its_file_or_says_it_cannot(tmp_pat
     assert row_group_start(twice, groups[2]) is None
 
 
+def test_row_group_start_tells_row_groups_of_one_statistics_apart_by_their_values(
+        tmp_path, monkeypatch):
+    """An image table's row groups have the same footer statistics (every label, pixels
+    0-255; a list column's are its values'): a bad row was "row 30 of its row group",
+    which names no row of the file. With `read` (a bad row is being named) the row groups
+    are told apart by their columns' values."""
+    from vae_augment.beam import parquet
+
+    rng = np.random.default_rng(0)
+    n = 300
+    img = pa.FixedSizeListArray.from_arrays(
+        pa.array(rng.integers(0, 256, n * 4).astype(np.uint8)), 4)
+    labels = np.array(["a", "b", "c"] * (n // 3))
+    t = pa.table({"img": img, "label": labels})
+    t = t.set_column(1, "label", pa.array(rng.permutation(labels)))
+    img_only = t.set_column(1, "label", pa.array(labels))  # each group's labels alike
+    for table, name in ((t, "t"), (img_only, "img_only")):
+        path = str(tmp_path / f"{name}.parquet")
+        pq.write_table(table, path, row_group_size=100)
+        groups = [pq.ParquetFile(path).read_row_group(i) for i in range(3)]
+        assert [parquet.row_group_start(path, g) for g in groups] == [None] * 3
+        assert [parquet.row_group_start(path, g, read=True) for g in groups] == [0, 100, 200]
+    # the columns read are the element's: a read of some columns, and a column the file
+    # lacks (a partition key), which is not compared
+    path = str(tmp_path / "t.parquet")
+    group = pq.ParquetFile(path).read_row_group(1)
+    assert parquet.row_group_start(path, group.select(["img"]), read=True) == 100
+    keyed = group.append_column("day", pa.array(["m"] * 100))  # as small as the labels
+    assert parquet.row_group_start(path, keyed.select(["day", "label"]), read=True) == 100
+    assert parquet.row_group_start(path, keyed.select(["day"]), read=True) is None
+    # row groups alike in every value stay unknown
+    twice = str(tmp_path / "twice.parquet")
+    pq.write_table(pa.concat_tables([group, group, group]), twice, row_group_size=100)
+    assert parquet.row_group_start(twice, group, read=True) is None
+    # a column larger than the read's budget is not read
+    monkeypatch.setattr(parquet, "_BYTES_READ", group.column("label").nbytes * 3 - 1)
+    assert parquet.row_group_start(path, group.select(["label"]), read=True) is None
+    monkeypatch.undo()
+    # each row group's columns are read once per file, not once per lookup
+    parquet._column_digests.cache_clear()
+    for g in [pq.ParquetFile(path).read_row_group(i) for i in range(3)] * 2:
+        parquet.row_group_start(path, g.select(["label"]), read=True)
+    assert parquet._column_digests.cache_info().misses == 1
+
+
 def test_row_group_start_reads_a_rewritten_file_anew(tmp_path):
     """The footer is kept per file between lookups: a file rewritten since (a notebook
     running a job again after fixing its input) was still looked up in its old footer,

@@ -241,6 +241,26 @@ def test_fit_stats_job_names_a_bad_list_row_in_one_line(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_fit_stats_job_names_a_bad_list_row_of_an_image_table_in_its_file(tmp_path, capsys):
+    """An image table's row groups have the same footer statistics (every class, pixels
+    0-255): the row was "row 30 of its row group", which names no row of the file. The
+    row groups are now told apart by their values when a row is named."""
+    from pipelines import main
+    from pipelines.fit_stats import run
+
+    table = make_mixed_table(200).select(["img", "label"])
+    rng = np.random.default_rng(1)
+    labels = np.array(["a", "b", "c", "a"] * 50)
+    table = table.set_column(1, "label", pa.array(rng.permutation(labels)))
+    src = tmp_path / "images.parquet"
+    pq.write_table(_as_list(table, short=(130,)), src, row_group_size=50)
+    code = main("fit_stats", run, ["--input", str(src), "--label", "label", "--output",
+                                   str(tmp_path / "e.json"), "--runner", "FnApiRunner"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "and row 130 holds 10: every row must hold 64 values" in err, err
+
+
 def test_balance_without_a_model_trains_on_a_list_column_and_keeps_its_type(tmp_path, fixed,
                                                                              var):
     """`balance` without a model (so `fit`) refused the list<uint8> image column: it trains

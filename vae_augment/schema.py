@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -483,12 +484,13 @@ class _ColumnStats:
             self.list_size = int(np.prod(_parse_image_shape(field.name, raw)))
             self.size_source = f"its `image_shape` metadata {raw!r}"
 
-    def _check_list_lengths(self, arr: pa.Array, first_row: int, within: str,
+    def _check_list_lengths(self, arr: pa.Array, row: Callable[[int], str],
                             source: str | None = None) -> None:
         """Learns a variable-length list column's size from its first non-null row (when
-        its metadata gave none), and checks every row holds that many values. `source`:
-        the file the rows come from, named with the row the size came from (a later row
-        of another length may be in another file)."""
+        its metadata gave none), and checks every row holds that many values. `row`: the
+        ``i``-th row's position, as a message says it ("17", "17 of its row group").
+        `source`: the file the rows come from, named with the row the size came from (a
+        later row of another length may be in another file)."""
         lengths = pc.list_value_length(arr).fill_null(-1).to_numpy(zero_copy_only=False)
         valid = lengths >= 0  # null rows are allowed, as for fixed-size lists
         if not valid.any():
@@ -497,13 +499,12 @@ class _ColumnStats:
         if self.list_size is None:
             i = int(np.argmax(valid))
             self.list_size = int(lengths[i])
-            self.size_source = (f"the length of its first non-null row, row "
-                                f"{first_row + i}{within}"
+            self.size_source = (f"the length of its first non-null row, row {row(i)}"
                                 + (f" of input '{source}'" if source else ""))
             if self.list_size == 0:
                 raise SchemaError(
                     f"column '{name}' is a list whose first non-null row (row "
-                    f"{first_row + i}{within}) is empty: no values to model as a tensor; give it "
+                    f"{row(i)}) is empty: no values to model as a tensor; give it "
                     f"`image_shape` field metadata, or exclude it with "
                     f"{option('exclude', name, many=True)}")
         wrong = valid & (lengths != self.list_size)
@@ -512,21 +513,28 @@ class _ColumnStats:
             raise SchemaError(
                 f"column '{name}' is a variable-length list modelled as a tensor of "
                 f"{self.list_size} values per row ({self.size_source}), and row "
-                f"{first_row + i}{within} holds {int(lengths[i])}: every row must hold {self.list_size} "
+                f"{row(i)} holds {int(lengths[i])}: every row must hold {self.list_size} "
                 f"values; fix those rows, set the column's `image_shape` field metadata to "
                 f"the right shape, or exclude it with {option('exclude', name, many=True)}")
 
     def update(self, arr: pa.Array, first_row: int | None = None, within: str = "",
-               source: str | None = None) -> None:
+               source: str | None = None, where: Callable[[], tuple[int, str]] | None = None
+               ) -> None:
         """Takes the next rows of the column; `first_row` (default: the rows seen so far)
         is their first row's position in the input (or in what `within` says, e.g. " of
         its row group"), `source` the file they come from (if one of several), for errors
-        naming a row."""
+        naming a row. `where`, when given, is called instead, only when a row is named, for
+        ``(first_row, within)`` (a position that costs a lookup)."""
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if self.kind == "tensor" and _is_var_list(arr.type):
-            self._check_list_lengths(arr, self.rows if first_row is None else first_row,
-                                     within, source)
+            start = self.rows if first_row is None else first_row
+
+            def row(i: int) -> str:
+                at, of = (start, within) if where is None else where()
+                return f"{at + i}{of}"
+
+            self._check_list_lengths(arr, row, source)
         self.rows += len(arr)
         self.nulls += arr.null_count
         if self.kind == "null":
@@ -770,13 +778,18 @@ class SchemaStats:
         _refuse(unmodellable)
 
     def update(self, batch: pa.RecordBatch | pa.Table, first_row: int | None = None, *,
-               within: str = "", source: str | None = None) -> None:
+               within: str = "", source: str | None = None,
+               where: Callable[[], tuple[int, str]] | None = None) -> None:
         """Takes the next rows; `first_row` (default: the rows seen so far) is the batch's
         first row's position in the input (its file's, for inputs of several; in what
         `within` says, e.g. " of its row group", when that is all that is known), for
         errors naming a row; `source` is that file (inputs of several), named where a
-        list column's size was learned from a row."""
+        list column's size was learned from a row. `where`, when given, is called instead,
+        once and only when a row is named, for ``(first_row, within)``: a position that
+        costs a lookup (a Beam element's row group's place in its file)."""
         start = self.rows if first_row is None else first_row
+        if where is not None:
+            where = functools.cache(where)
         self.rows += batch.num_rows
         lab = batch.column(self.label)
         if isinstance(lab, pa.ChunkedArray):
@@ -791,7 +804,7 @@ class SchemaStats:
         full = None
         for name, stats in self.columns.items():
             col = batch.column(name)
-            stats.update(col, start, within, source)
+            stats.update(col, start, within, source, where)
             if col.null_count:  # per class: a column null in every row of one class, or in none
                 if full is None:
                     full = batch.column(self.label)

@@ -153,7 +153,7 @@ class _RealFn(beam.DoFn):
             # the rows' places in the element as read (rows of another length went before),
             # counted in its file when its row group's start there is known
             at = mask if table is whole else self._in_whole(whole, mask)
-            start = None if path is None else row_group_start(path, whole)
+            start = None if path is None else row_group_start(path, whole, read=True)
             of = "" if path is None else " of its row group" if start is None else " of its file"
             if not self._dead_letter:
                 raise _in_file(path, SchemaError(

@@ -187,9 +187,9 @@ def _version(path: str) -> tuple:
 @functools.lru_cache(maxsize=8)
 def _row_groups(path: str, version: tuple = ()) -> dict[int, list[tuple[int, dict]]]:
     """The row groups of the Parquet file at `path` (any Beam filesystem), from its footer,
-    by length: ``{rows: [(first row's place in the file, {column: (nulls, min, max)})]}``
-    for its columns stored flat (a list column's statistics are its values'), a part None
-    where not written. Kept for a few files, by `version` (`_version`: a rewritten file's
+    by length: ``{rows: [(first row's place in the file, {column: (nulls, min, max)},
+    index)]}`` for its columns stored flat (a list column's statistics are its values'), a
+    part None where not written. Kept for a few files, by `version` (`_version`: a rewritten file's
     footer is read again), as a worker meets the bad rows of one file's row groups one
     element at a time."""
     import pyarrow.parquet as pq
@@ -209,8 +209,43 @@ def _row_groups(path: str, version: tuple = ()) -> dict[int, list[tuple[int, dic
                 stats[chunk.path_in_schema] = (
                     st.null_count if st.has_null_count else None,
                     *((st.min, st.max) if st.has_min_max else (None, None)))
-        out.setdefault(rg.num_rows, []).append((start, stats))
+        out.setdefault(rg.num_rows, []).append((start, stats, i))
         start += rg.num_rows
+    return out
+
+
+def _digest(column) -> bytes:
+    """A digest of an Arrow column's values (type, nulls and values; not its chunking)."""
+    import hashlib
+
+    import pyarrow as pa
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, pa.schema([pa.field("c", column.type)])) as writer:
+        writer.write_batch(pa.record_batch([column], names=["c"]))
+    return hashlib.sha1(sink.getvalue()).digest()
+
+
+@functools.lru_cache(maxsize=16)
+def _column_digests(path: str, version: tuple, rows: int,
+                    name: str) -> dict[bytes, list[int]] | None:
+    """{digest of column `name` in a row group: the starts of the row groups of `rows` rows
+    whose column it is} for the file at `path` (`_row_groups`' `version`); None when the
+    file has no such column (a partition key). Each row group's column is read once, when a
+    bad row's row group is looked up by its values."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
+    out: dict[bytes, list[int]] = {}
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        reader = pq.ParquetFile(f)
+        if name not in reader.schema_arrow.names:
+            return None
+        for start, _, index in _row_groups(path, version)[rows]:
+            column = reader.read_row_group(index, columns=[name]).column(0)
+            out.setdefault(_digest(column), []).append(start)
     return out
 
 
@@ -240,11 +275,22 @@ def _agrees(footer: tuple, own: tuple) -> bool:
     return (footer[1], footer[2]) == (own[1], own[2])
 
 
-def row_group_start(path: str, table) -> int | None:
+#: the most columns `row_group_start(..., read=True)` compares by their values, and the
+#: most bytes of one column it reads from a file (the element's column's size times the
+#: row groups left): a single-class file of images is not read whole to name a row
+_COLUMNS_READ = 3
+_BYTES_READ = 64 << 20
+
+
+def row_group_start(path: str, table, *, read: bool = False) -> int | None:
     """The position in its file of `table`'s first row, for `table` one whole row group of
     the Parquet file at `path`, as `ReadParquetTables` reads them (Beam's read does not say
-    which). Found from the file's footer only: the row groups of `table`'s length, then, of
-    several, the one whose column statistics (min, max, null count) are `table`'s.
+    which). Found from the file's footer: the row groups of `table`'s length, then, of
+    several, the one whose column statistics (min, max, null count) are `table`'s. With
+    `read` (a bad row is being named), row groups the statistics cannot tell apart (an
+    image table's: the same label range, pixels 0-255) are told apart by their values: up
+    to `_COLUMNS_READ` of `table`'s columns, the smallest first, each read once per file
+    and only when that is under `_BYTES_READ`.
 
     None when that does not settle it (no such row group, several alike, a file that cannot
     be read): a bad row is then counted within its row group. The footer is read once for
@@ -254,15 +300,32 @@ def row_group_start(path: str, table) -> int | None:
     import pyarrow as pa
 
     try:
-        groups = _row_groups(path, _version(path)).get(table.num_rows, [])
+        version = _version(path)
+        groups = _row_groups(path, version).get(table.num_rows, [])
     except (OSError, ValueError, NotImplementedError, pa.ArrowException):
         return None  # only an error's wording depends on it
+    starts = [start for start, _, _ in groups]
     if len(groups) > 1:
         names = [n for n in table.column_names if n in groups[0][1]]
         own = {n: _statistics(table, n) for n in names}
-        groups = [(start, stats) for start, stats in groups
+        starts = [start for start, stats, _ in groups
                   if all(_agrees(stats[n], own[n]) for n in names if n in stats)]
-    return groups[0][0] if len(groups) == 1 else None
+    if len(starts) > 1 and read:
+        by_size = sorted(table.column_names, key=lambda n: table.column(n).nbytes)
+        for name in by_size[:_COLUMNS_READ]:
+            if table.column(name).nbytes * len(groups) > _BYTES_READ:
+                break  # the larger columns too
+            try:
+                digests = _column_digests(path, version, table.num_rows, name)
+            except (OSError, ValueError, pa.ArrowException):
+                return None
+            if digests is None:  # a column the file lacks (a partition key)
+                continue
+            same = digests.get(_digest(table.column(name)), [])
+            starts = [s for s in starts if s in same]
+            if len(starts) <= 1:
+                break
+    return starts[0] if len(starts) == 1 else None
 
 
 def rows_counted(path: str | None, table):
@@ -273,7 +336,7 @@ def rows_counted(path: str | None, table):
         return None
 
     def where() -> tuple[int, str]:
-        start = row_group_start(path, table)
+        start = row_group_start(path, table, read=True)
         return (0, "its row group") if start is None else (start, "its file")
 
     return where

@@ -67,7 +67,7 @@ class _ScoreFn(ModelDoFn):
             if not self._dead_letter:
                 if path is None:
                     raise
-                raise in_row_group(path, exc, row_group_start(path, table)) from exc
+                raise in_row_group(path, exc, row_group_start(path, table, read=True)) from exc
         else:
             yield (OK, out) if self._dead_letter else out
             return
