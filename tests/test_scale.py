@@ -745,3 +745,34 @@ def test_xla_is_on_by_default_only_where_keras_runs_it(monkeypatch):
     assert resolve_jit(False) is False
     devices.update(GPU=[], TPU=["tpu0"])
     assert resolve_jit(None, replicas=8) is True
+
+
+TWO_MIRRORED_FITS = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import pyarrow.parquet as pq
+from tests.conftest import FAST, make_mixed_table
+import vae_augment as va
+from vae_augment.strategy import resolve_strategy
+path = sys.argv[1]
+pq.write_table(make_mixed_table(600), path, row_group_size=100)
+cfg = {**FAST, "epochs": 2, "seed": 0}
+a = va.fit(path, label="label", strategy="mirrored", **cfg)
+b = va.fit(path, label="label", strategy="mirrored", streaming=True, **cfg)
+print(json.dumps({"same": resolve_strategy("mirrored", log=False)
+                  is resolve_strategy("mirrored", log=False),
+                  "epochs": [a.config["metrics"]["epochs_run"],
+                             b.config["metrics"]["epochs_run"]]}))
+"""
+
+
+@pytest.mark.slow
+def test_two_mirrored_fits_in_one_process(tmp_path):
+    # each `strategy="mirrored"` fit made a new MirroredStrategy; their collective keys
+    # start alike, so a second fit in the process (a notebook's) collided with the first's:
+    # "Shape mismatch in the collective instance 266 ... expected shape [22,16] but another
+    # member in the group expected shape [58,16]" in the posterior bank's all_gather
+    out = _last_json(_run(TWO_MIRRORED_FITS, tmp_path / "t.parquet"))
+    assert out == {"same": True, "epochs": [2, 2]}

@@ -63,6 +63,21 @@ def _tpu_strategy(required: bool):
         return None
 
 
+#: one MirroredStrategy per device list for the process: two strategies' collective keys
+#: start alike, and a second one's ops (a second fit in a notebook) collided with the first's
+#: ("Shape mismatch in the collective instance ..." in the posterior bank's all_gather)
+_MIRRORED: dict[tuple[str, ...], Any] = {}
+
+
+def _mirrored(devices: list[str]):
+    import tensorflow as tf
+
+    key = tuple(devices)
+    if key not in _MIRRORED:
+        _MIRRORED[key] = tf.distribute.MirroredStrategy(devices)
+    return _MIRRORED[key]
+
+
 def resolve_strategy(strategy: Any = "auto", *, log: bool = True):
     """Returns a `tf.distribute.Strategy` for a name (or passes a strategy object through).
 
@@ -98,11 +113,10 @@ def resolve_strategy(strategy: Any = "auto", *, log: bool = True):
         if chosen is None and name in ("auto", "mirrored"):
             gpus = tf.config.list_logical_devices("GPU")
             if len(gpus) > 1:
-                chosen = tf.distribute.MirroredStrategy([d.name for d in gpus])
+                chosen = _mirrored([d.name for d in gpus])
             elif name == "mirrored":
                 cpus = tf.config.list_logical_devices("CPU")
-                devices = [d.name for d in (gpus or cpus)]
-                chosen = tf.distribute.MirroredStrategy(devices)
+                chosen = _mirrored([d.name for d in (gpus or cpus)])
         if chosen is None and name == "multi-worker":
             try:
                 chosen = tf.distribute.MultiWorkerMirroredStrategy()
