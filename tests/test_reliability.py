@@ -333,6 +333,15 @@ def _artifact_case(tmp_path, mixed_artifact, name):
         from vae_augment.artifact import FORMAT_VERSION
 
         return model_dir, rf"format version 99; this vae-augment reads versions up to {FORMAT_VERSION} "
+    if name == "emptied_config":  # was "format version None ... (upgrade vae-augment)"
+        (model_dir / "config.json").write_text("{}")
+        return model_dir, r"artifact file '.*config\.json' does not match its checksum"
+    if name == "no_format_version":  # manifest rewritten to match: not an upgrade either
+        cfg = json.loads((model_dir / "config.json").read_text())
+        cfg["format_version"] = "2"
+        (model_dir / "config.json").write_text(json.dumps(cfg))
+        _rewrite_manifest(model_dir)
+        return model_dir, r"artifact file '.*config\.json' has no valid format_version \('2'\)"
     if name == "tampered_encoding":
         enc = json.loads((model_dir / "encoding.json").read_text())
         enc["class_counts"][0] += 1
@@ -371,12 +380,13 @@ def _artifact_case(tmp_path, mixed_artifact, name):
     raise AssertionError(name)
 
 
-ARTIFACT_CASES = ["newer_format", "tampered_encoding", "tampered_weights", "missing_manifest",
+ARTIFACT_CASES = ["newer_format", "emptied_config", "no_format_version", "tampered_encoding", "tampered_weights", "missing_manifest",
                   "lambda_layer", "unknown_class", "truncated_model", "garbage_config",
                   "list_manifest", "not_a_directory"]
 
 
-@pytest.mark.parametrize("case", ["truncated_model", "garbage_config"])
+@pytest.mark.parametrize("case", ["truncated_model", "garbage_config", "emptied_config",
+                                  "no_format_version"])
 def test_bad_artifact_refused_by_info(tmp_path, capsys, mixed_artifact, case):
     """`info` reads no weights, but still tells a truncated or garbled artifact."""
     model_dir, pattern = _artifact_case(tmp_path, mixed_artifact, case)

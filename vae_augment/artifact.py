@@ -193,7 +193,8 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
     manifest = _read_json_object(model_dir, "manifest.json")
     config = _read_json_object(model_dir, "config.json")
     version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    valid = isinstance(version, int) and not isinstance(version, bool) and version >= 1
+    if valid and version > FORMAT_VERSION:  # before the checksums: a newer one may differ
         raise ArtifactError(
             f"artifact '{model_dir}' has format version {version!r}; this vae-augment reads "
             f"versions up to {FORMAT_VERSION} (upgrade vae-augment)"
@@ -204,6 +205,10 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
                 f"artifact file '{os.path.join(model_dir, name)}' does not match its checksum "
                 "in manifest.json (modified or corrupt)"
             )
+    if not valid:  # no upgrade reads it: not written by vae-augment, or edited
+        raise ArtifactError(
+            f"artifact file '{os.path.join(model_dir, 'config.json')}' has no valid "
+            f"format_version ({version!r}); it was not written by vae-augment, or was edited")
     model_file = os.path.join(model_dir, "model.keras")
     if not zipfile.is_zipfile(model_file):  # Keras would say "File not found" of it
         raise ArtifactError(f"model file '{model_file}' is not a Keras archive (truncated or "
