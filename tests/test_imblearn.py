@@ -440,6 +440,20 @@ def test_parameter_types_a_search_space_produces():
         VAEOverSampler(**TINY).fit_resample(dup, y)
 
 
+def test_missing_labels_are_one_value_error():
+    """A y with missing labels failed in NumPy's sort: "TypeError: '<' not supported between
+    instances of 'float' and 'str'" (None/NaN among strings) or "boolean value of NA is
+    ambiguous" (pandas' string dtype), naming neither y nor the missing values."""
+    X, y = _imbalanced_numpy()
+    labels = np.where(y == 1, "yes", "no").astype(object)
+    for bad in (np.where(np.arange(len(y)) == 3, None, labels),
+                pd.Series(np.where(np.arange(len(y)) == 3, np.nan, labels)),
+                pd.Series(labels, dtype="string").where(np.arange(len(y)) != 3),
+                pd.Series(pd.Categorical(labels)).where(np.arange(len(y)) != 3)):
+        with pytest.raises(ValueError, match=r"^`y` has 1 missing label \(row 3\)"):
+            VAEOverSampler(**TINY).fit_resample(X, bad)
+
+
 def test_object_array_missing_values_stay_nan():
     """Synthetic rows of an object array wrote None for missing values while the real rows
     had NaN, so an imputer or encoder saw two kinds of missing."""
