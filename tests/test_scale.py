@@ -128,11 +128,14 @@ d0, d1 = [v.numpy() for v in s.experimental_local_results(step(next(iter(dist)))
 # under the strategy. One epoch: each epoch holds the uneven batches, and a second one checked
 # nothing more. (Two runs did this before, 401 rows in batches of 72 and 290 in batches of 256:
 # one mirrored fit less is ~5 s; the even run above shows an unchanged batch.)
+# It names the strategy, as a second fit in a notebook does: each "mirrored" made a new
+# MirroredStrategy, whose collective keys start as the first's, and the posterior bank's
+# all_gather failed ("Shape mismatch in the collective instance ...": 22 rows against 58)
 t = make_mixed_table(410)
 e = fit_encoding(t, "label")
 _, r6 = train_model(e, encode_all(e, t), TrainConfig(**{**FAST, "seed": 0, "dequantize": True,
                                                          "batch_size": 92, "epochs": 1}),
-                    verbose=0, strategy=s)
+                    verbose=0, strategy="mirrored")
 # the posterior bank sees every replica's rows, as one device does
 banks = {"single": m1.bank_filled.numpy().tolist(), "mirrored": m2.bank_filled.numpy().tolist(),
          "counts": np.bincount(arrays["y"]).tolist()}
@@ -141,7 +144,8 @@ print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrore
                   "eval_weighted_single": e4, "eval_weighted_mirrored": e5,
                   "replica_noise_differs": bool(np.abs(r0 - r1_).max() > 1e-4),
                   "replica_spread_differs": bool(np.abs(d0 - d1).max() > 1e-4),
-                  "dequantized_mirrored": r6}))
+                  "dequantized_mirrored": r6,
+                  "one_strategy": resolve_strategy("mirrored", log=False) is s}))
 """
 
 
@@ -164,7 +168,7 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     assert out["replica_noise_differs"]
     assert out["replica_spread_differs"]
     uneven = out["dequantized_mirrored"]
-    assert uneven["replicas"] == 2
+    assert uneven["replicas"] == 2 and out["one_strategy"]
     assert np.isfinite(uneven["val_neg_elbo"]) and np.isfinite(uneven["loss"])
     assert mirrored["global_step"] == single["global_step"]
     # the uneven run holds both cases: an odd validation set smaller than its batch
@@ -747,32 +751,3 @@ def test_xla_is_on_by_default_only_where_keras_runs_it(monkeypatch):
     assert resolve_jit(None, replicas=8) is True
 
 
-TWO_MIRRORED_FITS = """
-import json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import pyarrow.parquet as pq
-from tests.conftest import FAST, make_mixed_table
-import vae_augment as va
-from vae_augment.strategy import resolve_strategy
-path = sys.argv[1]
-pq.write_table(make_mixed_table(600), path, row_group_size=100)
-cfg = {**FAST, "epochs": 2, "seed": 0}
-a = va.fit(path, label="label", strategy="mirrored", **cfg)
-b = va.fit(path, label="label", strategy="mirrored", streaming=True, **cfg)
-print(json.dumps({"same": resolve_strategy("mirrored", log=False)
-                  is resolve_strategy("mirrored", log=False),
-                  "epochs": [a.config["metrics"]["epochs_run"],
-                             b.config["metrics"]["epochs_run"]]}))
-"""
-
-
-@pytest.mark.slow
-def test_two_mirrored_fits_in_one_process(tmp_path):
-    # each `strategy="mirrored"` fit made a new MirroredStrategy; their collective keys
-    # start alike, so a second fit in the process (a notebook's) collided with the first's:
-    # "Shape mismatch in the collective instance 266 ... expected shape [22,16] but another
-    # member in the group expected shape [58,16]" in the posterior bank's all_gather
-    out = _last_json(_run(TWO_MIRRORED_FITS, tmp_path / "t.parquet"))
-    assert out == {"same": True, "epochs": [2, 2]}
