@@ -222,3 +222,22 @@ def test_balance_refuses_a_report_directory_that_is_its_output(capsys, tmp_path,
         f"vae-augment: error: --report '{out}' is also the output; give the report a "
         f"directory of its own"), err
     assert not out.exists()
+
+
+def test_balance_refuses_a_report_directory_inside_its_shards_output(capsys, tmp_path,
+                                                                     mixed_parquet,
+                                                                     mixed_artifact):
+    """`balance OUT --output-shards 2 --report OUT/report`: the report's folder was written
+    into the shards directory, so the same command with --overwrite then refused the output
+    ('files that are not shards of an earlier output (e.g. 'report')'). Now one line before
+    any work, as for `--report OUT`."""
+    out = tmp_path / "out"
+    out.mkdir()
+    report = out / "report"
+    code, _, err = run(["balance", mixed_parquet, out, "--label", "label", "--model-dir",
+                        mixed_artifact, "--report", report, "--quiet", "--output-shards", "2"],
+                       capsys)
+    assert code == 2 and err.strip() == (
+        f"vae-augment: error: --report '{report}' is inside the output '{out}'; give the "
+        f"report a directory of its own"), err
+    assert list(out.iterdir()) == []

@@ -461,9 +461,13 @@ def cmd_balance(args) -> int:
     if args.report:
         from vae_augment.evaluation import check_report_dir
 
-        if os.path.abspath(args.report) == os.path.abspath(args.output):
+        report, output = os.path.abspath(args.report), os.path.abspath(args.output)
+        if report == output:
             raise VAEAugmentError(f"--report '{args.report}' is also the output; give the "
                                   f"report a directory of its own")
+        if report.startswith(os.path.join(output, "")):  # a shards directory's folder
+            raise VAEAugmentError(f"--report '{args.report}' is inside the output "
+                                  f"'{args.output}'; give the report a directory of its own")
         check_report_dir(args.report, args.overwrite)  # before any training
     if args.utility_splits != 1 and not args.report:
         raise VAEAugmentError("--utility-splits is a setting of the report: give --report DIR")
