@@ -452,6 +452,9 @@ def test_missing_labels_are_one_value_error():
                 pd.Series(pd.Categorical(labels)).where(np.arange(len(y)) != 3)):
         with pytest.raises(ValueError, match=r"^`y` has 1 missing label \(row 3\)"):
             VAEOverSampler(**TINY).fit_resample(X, bad)
+        # `fit` (imbalanced-learn's: the sampling strategy only) sorted them too
+        with pytest.raises(ValueError, match=r"^`y` has 1 missing label \(row 3\)"):
+            VAEOverSampler(**TINY).fit(X, bad)
 
 
 def test_object_array_missing_values_stay_nan():

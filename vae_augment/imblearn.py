@@ -342,6 +342,13 @@ class VAEOverSampler(BaseOverSampler):
         return X, y, binarize_y
 
     # ------------------------------------------------------------------ resampling
+    def fit(self, X, y, **params):
+        """imbalanced-learn's `fit` (the sampling strategy only; use `fit_resample`), with
+        y's missing labels one ValueError as in `fit_resample` (its sort of the classes
+        failed on them)."""
+        _check_labels_present(y)
+        return super().fit(X, y, **params)
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y, **params):
         """Trains the VAE on (X, y) and returns the real rows followed by synthetic rows.
