@@ -1604,6 +1604,26 @@ def test_rows_null_where_the_model_saw_no_nulls_are_left_out_of_the_model_sectio
     assert report["labels"]["rows"] == real.num_rows - 1
 
 
+def test_a_real_table_null_in_every_row_where_the_model_saw_no_nulls_is_said_so(
+        mixed_table, mixed_artifact):
+    """Every REAL row null in a column the model had no nulls in: the skipped model section
+    said every row held 'a category value or a class the model was not trained on', which
+    none did."""
+    from vae_augment.api import sample
+
+    real = mixed_table.set_column(mixed_table.schema.get_field_index("i"), "i",
+                                  pa.nulls(mixed_table.num_rows, pa.int64()))
+    synthetic = sample(str(mixed_artifact), {"a": 30, "b": 30, "c": 30}, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = evaluate(real, synthetic, label="label", model=str(mixed_artifact), seed=0,
+                          sections=["model"], iw_samples=2)
+    assert report["diagnostics"] == {"skipped": (
+        "the model cannot encode these rows: every row of REAL holds a category value or a "
+        "class the model was not trained on, or a null in a column that had none in "
+        "training")}
+
+
 def test_the_doubted_rows_name_their_row_of_real(mixed_table, mixed_artifact, tmp_path):
     """The 10 rows likeliest to be mislabelled were shown by their values only: an image
     shows as '[64 values]', and a row of a subsample, after rows flagged synthetic, with a

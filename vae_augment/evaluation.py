@@ -672,22 +672,25 @@ def evaluate(
             # encoded: left out of this section (and counted), not the section itself
             (m_real, n_real, kept), (m_test, _, _), (m_syn, n_syn, _) = (
                 _encodable(art, t) for t in (real, test, synthetic))
+
+            def why(*tables) -> str:  # why rows of `tables` were left out
+                nulls = any(_unseen_nulls(art.encoding, t).any() for t in tables)
+                return ("a category value or a class the model was not trained on"
+                        + (", or a null in a column that had none in training" if nulls else ""))
+
             try:
                 if not m_real.num_rows or not m_syn.num_rows:
+                    gone = real if not m_real.num_rows else synthetic
                     raise SchemaError(
-                        f"every row of {'REAL' if not m_real.num_rows else 'SYNTHETIC'} holds "
-                        f"a category value or a class the model was not trained on")
+                        f"every row of {'REAL' if gone is real else 'SYNTHETIC'} holds "
+                        f"{why(gone)}")
                 report["diagnostics"] = _diagnostics(art, m_test, seed, iw_samples)
                 report["latent"], plots["latent"] = _latents(art, m_real, m_syn, seed)
                 report["labels"] = _labels(art, m_real, seed, max_rows,
                                            positions=real_rows[kept])
                 if n_real or n_syn:
-                    nulls = any(_unseen_nulls(art.encoding, t).any() for t in (real, synthetic))
                     report["diagnostics"]["left_out"] = {
-                        "real": n_real, "synthetic": n_syn,
-                        "why": "a category value or a class the model was not trained on"
-                               + (", or a null in a column that had none in training"
-                                  if nulls else "")}
+                        "real": n_real, "synthetic": n_syn, "why": why(real, synthetic)}
             except SchemaError as exc:
                 report["diagnostics"] = {
                     "skipped": f"the model cannot encode these rows: {exc}"}
