@@ -1542,6 +1542,14 @@ def test_overall_label_agreement_weights_capped_classes_by_their_rows(mixed_tabl
         sum(c["agreement"] * c["rows"] for c in whole["classes"]) / mixed_table.num_rows)
 
 
+def _model_section(real, synthetic, artifact) -> dict:
+    """`evaluate`'s model section alone (its warnings about the rows left out silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return evaluate(real, synthetic, label="label", model=str(artifact), seed=0,
+                        sections=["model"], iw_samples=2)
+
+
 def test_rows_the_model_cannot_encode_are_left_out_of_the_model_section(mixed_table,
                                                                          mixed_artifact):
     """A REAL row with a category value the model never saw, or a class it does not know,
@@ -1557,10 +1565,7 @@ def test_rows_the_model_cannot_encode_are_left_out_of_the_model_section(mixed_ta
     real = real.set_column(real.schema.get_field_index("s"), "s", pa.array(cats))
     real = real.set_column(real.schema.get_field_index("label"), "label", pa.array(labels))
     synthetic = sample(str(mixed_artifact), {"a": 30, "b": 30, "c": 30}, seed=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = evaluate(real, synthetic, label="label", model=str(mixed_artifact), seed=0,
-                          sections=["model"], iw_samples=2)
+    report = _model_section(real, synthetic, mixed_artifact)
     diag = report["diagnostics"]
     assert "skipped" not in diag, diag
     assert diag["left_out"]["real"] == 2 and diag["left_out"]["synthetic"] == 0
@@ -1571,10 +1576,7 @@ def test_rows_the_model_cannot_encode_are_left_out_of_the_model_section(mixed_ta
                "model was not trained on" in f["message"] for f in found), found
     # every row unknown: the section says why it was skipped
     unknown = real.take(pa.array([17, 20] * 5))  # 10 rows: evaluate's least
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = evaluate(unknown, synthetic, label="label", model=str(mixed_artifact), seed=0,
-                          sections=["model"], iw_samples=2)
+    report = _model_section(unknown, synthetic, mixed_artifact)
     assert "every row of REAL holds a category value or a class" in \
         report["diagnostics"]["skipped"]
 
@@ -1592,10 +1594,7 @@ def test_rows_null_where_the_model_saw_no_nulls_are_left_out_of_the_model_sectio
     real = mixed_table.set_column(mixed_table.schema.get_field_index("i"), "i",
                                   pa.array(values, pa.int64()))
     synthetic = sample(str(mixed_artifact), {"a": 30, "b": 30, "c": 30}, seed=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = evaluate(real, synthetic, label="label", model=str(mixed_artifact), seed=0,
-                          sections=["model"], iw_samples=2)
+    report = _model_section(real, synthetic, mixed_artifact)
     diag = report["diagnostics"]
     assert "skipped" not in diag, diag
     assert diag["left_out"] == {"real": 1, "synthetic": 0, "why": (
@@ -1614,10 +1613,7 @@ def test_a_real_table_null_in_every_row_where_the_model_saw_no_nulls_is_said_so(
     real = mixed_table.set_column(mixed_table.schema.get_field_index("i"), "i",
                                   pa.nulls(mixed_table.num_rows, pa.int64()))
     synthetic = sample(str(mixed_artifact), {"a": 30, "b": 30, "c": 30}, seed=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        report = evaluate(real, synthetic, label="label", model=str(mixed_artifact), seed=0,
-                          sections=["model"], iw_samples=2)
+    report = _model_section(real, synthetic, mixed_artifact)
     assert report["diagnostics"] == {"skipped": (
         "the model cannot encode these rows: every row of REAL holds a category value or a "
         "class the model was not trained on, or a null in a column that had none in "
