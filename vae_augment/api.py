@@ -267,9 +267,14 @@ def sample(
         batches = map(art.encoding.as_sampled, batches)
     if output is None:
         return pa.Table.from_batches(list(batches), schema=art.encoding.sample_schema)
+    if output_shards:  # the shards split the rows evenly, in order
+        from vae_augment.sampler import check_counts
+
+        check_counts(art.encoding, counts)
     with AtomicParquetWriter(
         output, art.encoding.sample_schema, overwrite=overwrite, shards=output_shards,
         partition_by=partition_by,
+        total_rows=sum(int(n) for n in counts.values()) if output_shards else None,
     ) as writer:
         writer.write(batches)
     return writer.rows_written
@@ -496,8 +501,10 @@ def balance(
         summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)
         summary["rows_written"] = summary["table"].num_rows
         return summary
+    total = (sum(pq.ParquetFile(p).metadata.num_rows for p in paths) + sum(generate.values())
+             if output_shards else None)  # the shards split the rows evenly, in order
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
-                             partition_by=partition_by) as w:
+                             partition_by=partition_by, total_rows=total) as w:
         w.write(all_batches())
     summary["rows_written"] = w.rows_written
     return summary

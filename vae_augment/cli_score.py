@@ -148,7 +148,8 @@ def score_file(
 
     shown = sys.stderr.isatty() if progress is None else progress
     # the bar's total costs one more footer read per file: only when a bar is shown
-    total = sum(pq.ParquetFile(p).metadata.num_rows for p in paths) if shown else 0
+    total = (sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+             if shown or output_shards else 0)  # the shards split the rows evenly, in order
     desc = "scoring" if score_column is not None else "encoding"
     options = dict(latent_column=latent_column, score_column=score_column,
                    looks_like_column=looks_like_column, method=method, k=k, seed=seed,
@@ -156,7 +157,7 @@ def score_file(
     bad_lines: list[str] = []
     seen = 0  # rows read so far: a bad row is named by its position in the input
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
-                             partition_by=partition_by) as w, \
+                             partition_by=partition_by, total_rows=total or None) as w, \
             progress_bar(total, desc=desc, unit="rows", enabled=shown) as bar:
         for batch in iter_batches(paths, batch_size=batch_size):
             table = pa.Table.from_batches([batch])

@@ -682,6 +682,11 @@ class AtomicParquetWriter:
     to `row_group_size` rows (split among the partitions: with many, their row groups are
     smaller).
 
+    With `shards` and `total_rows` (the rows to be written), shard i holds rows
+    ``i * total_rows // shards`` up to the next shard's first, so the shards are even and the
+    directory reads back in the order written; without `total_rows`, row groups go to the
+    shards in turn (the shards after the first are empty below `row_group_size` rows).
+
     With `partition_by`, each row goes to ``key=value/.../part-00000.parquet`` for its
     values of those columns (percent-encoded; null as ``__HIVE_DEFAULT_PARTITION__``), and
     the files hold the other columns, as Spark and `pyarrow.dataset.write_dataset` write
@@ -704,10 +709,12 @@ class AtomicParquetWriter:
         shards: int | None = None,
         row_group_size: int = 131072,
         partition_by: str | Sequence[str] | None = None,
+        total_rows: int | None = None,
     ):
         self.path = os.fspath(path)
         self.schema = schema
         self.shards = shards
+        self.total_rows = total_rows
         self.row_group_size = row_group_size
         if shards is not None and shards < 1:
             raise InputError(f"{arg('output_shards')} must be a positive integer, got {shards}")
@@ -778,6 +785,17 @@ class AtomicParquetWriter:
                 for key, rows in split_partitions(batch, self.partition_by, self._file_schema):
                     self._part_writer(key).write_batch(rows, row_group_size=self.row_group_size)
                     self.rows_written += rows.num_rows
+            return
+        if self.total_rows is not None and len(self._writers) > 1:
+            n, start = len(self._writers), 0
+            while start < table.num_rows:  # shard i: rows [i * total // n, (i+1) * total // n)
+                i = next((i for i in range(n - 1)
+                          if self.rows_written < (i + 1) * self.total_rows // n), n - 1)
+                end = (i + 1) * self.total_rows // n if i < n - 1 else self.rows_written + table.num_rows
+                part = table.slice(start, end - self.rows_written)
+                self._writers[i].write_table(part, row_group_size=self.row_group_size)
+                start += part.num_rows
+                self.rows_written += part.num_rows
             return
         writer = self._writers[self._next % len(self._writers)]
         self._next += 1
