@@ -1651,3 +1651,42 @@ def test_the_doubted_rows_name_their_row_of_real(mixed_table, mixed_artifact, tm
             e["label"], e["values"]["i"], e["values"]["small"], e["values"]["f32"])
     text = (tmp_path / "r" / "report.html").read_text()
     assert "<th>row of REAL</th>" in text and f"<tr><td>{examples[0]['row']}</td>" in text
+
+
+def test_utility_classifier_not_converging_is_noted_not_printed_raw(two_samples, monkeypatch):
+    """A logistic regression stopping at max_iter (digits_longtail's balance --report) printed
+    sklearn's ConvergenceWarning raw: nine lines from sklearn's source, advising a max_iter
+    no flag takes. The section lists the classifiers instead; other warnings go on."""
+    from sklearn.linear_model import LogisticRegression
+
+    from vae_augment import utility
+
+    monkeypatch.setattr(utility, "_classifiers", lambda seed, features="standard": {
+        "logistic_regression": lambda: LogisticRegression(max_iter=1)})
+    a, b = two_samples
+    enc = fit_encoding(pa.concat_tables([a, b]), "label")
+    y_b = enc.encode(b)["y"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = utility._utility(enc, a.slice(0, 450), a.slice(450), b, y_b, seed=0,
+                               max_rows=20000)
+    assert not [w for w in caught if w.category.__name__ == "ConvergenceWarning"]
+    assert "logistic_regression (none)" in out["not_converged"]
+    # over several splits, any split's
+    calls = iter([[], ["logistic_regression (smote)"]])
+    real_utility = utility._utility
+
+    def second_split_only(*args, **kwargs):
+        out = real_utility(*args, **kwargs)
+        out.pop("not_converged", None)
+        if nc := next(calls):
+            out["not_converged"] = nc
+        return out
+
+    monkeypatch.setattr(utility, "_utility", second_split_only)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = utility._utility_over_splits(
+            enc, [(a.slice(0, 450), a.slice(450)), (a.slice(150), a.slice(0, 150))], b, y_b,
+            [0, 1], 20000)
+    assert out["not_converged"] == ["logistic_regression (smote)"]

@@ -395,6 +395,9 @@ def _utility_html(h, util, report, images) -> None:
                      f"can swing widely (pass a larger <code>--holdout</code>).</p>")
         if util.get("smote_skipped"):
             h.append(f"<p class='muted'>{html.escape(util['smote_skipped'])}.</p>")
+        if util.get("not_converged"):
+            h.append(f"<p class='muted'>Stopped at their iteration limit before converging: "
+                     f"{html.escape(', '.join(util['not_converged']))}.</p>")
         dropped = util.get("test_copies_dropped") or []
         dropped = dropped if isinstance(dropped, list) else [dropped]
         if any(dropped):

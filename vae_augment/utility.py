@@ -376,6 +376,8 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
                          for m, (_, y) in sets.items()},
         "results": {},
     })
+    from sklearn.exceptions import ConvergenceWarning
+
     for name, make in _classifiers(seed, features).items():
         out["results"][name] = {}
         for method, (x, y) in sets.items():
@@ -385,7 +387,16 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
                 # share, which a class of one row (SMOTE leaves it so) cannot give
                 clf.set_params(early_stopping=False)
             with _single_thread():
-                clf = clf.fit(x, y)
+                with warnings.catch_warnings(record=True) as caught:
+                    # sklearn's ConvergenceWarning (lbfgs at max_iter) was printed raw, with
+                    # advice (raise max_iter) that no flag takes: the section notes it
+                    warnings.simplefilter("always", ConvergenceWarning)
+                    clf = clf.fit(x, y)
+                for w in caught:
+                    if not issubclass(w.category, ConvergenceWarning):  # others go on
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                    elif f"{name} ({method})" not in out.get("not_converged", []):
+                        out.setdefault("not_converged", []).append(f"{name} ({method})")
                 shares = np.array([np.mean(y == c) for c in clf.classes_])
                 real = np.array([np.mean(y_tr == c) for c in clf.classes_])
                 out["results"][name][method] = _scores(clf, x_te, y_te, present, minority,
@@ -432,6 +443,9 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
             continue
         runs.append(out["results"])
         dropped.append(out.get("test_copies_dropped", 0))
+        for fit in out.get("not_converged", []):  # any split's
+            if fit not in first.get("not_converged", []):
+                first.setdefault("not_converged", []).append(fit)
     per_split = [{clf: {m: {**{k: r[clf][m].get(k) for k in _METRICS},
                             **{k: r[clf][m].get(k) for k in _PER_CLASS}} for m in r[clf]}
                   for clf in r} for r in runs]
