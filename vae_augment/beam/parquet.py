@@ -185,7 +185,7 @@ def _version(path: str) -> tuple:
 
 
 @functools.lru_cache(maxsize=8)
-def _row_groups(path: str, version: tuple = ()) -> dict[int, list[tuple[int, dict]]]:
+def _row_groups(path: str, version: tuple = ()) -> dict[int, list[tuple[int, dict, int]]]:
     """The row groups of the Parquet file at `path` (any Beam filesystem), from its footer,
     by length: ``{rows: [(first row's place in the file, {column: (nulls, min, max)},
     index)]}`` for its columns stored flat (a list column's statistics are its values'), a
@@ -197,7 +197,7 @@ def _row_groups(path: str, version: tuple = ()) -> dict[int, list[tuple[int, dic
 
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         meta = pq.ParquetFile(f).metadata
-    out: dict[int, list[tuple[int, dict]]] = {}
+    out: dict[int, list[tuple[int, dict, int]]] = {}
     start = 0
     for i in range(meta.num_row_groups):
         rg = meta.row_group(i)
