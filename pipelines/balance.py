@@ -48,10 +48,11 @@ def run(argv: Sequence[str] | None = None) -> dict:
     from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD
     from vae_augment.beam.rows import schema_difference
     from vae_augment.errors import SchemaError
-    from vae_augment.io import check_partition_by
+    from vae_augment.io import check_partition_by, output_schema
 
     args, options = pipelines.parse_args(build_parser(), argv)
     files, input_schema = pipelines.read_inputs(args.input)
+    output_schema(input_schema)  # a balanced output as input: said as the CLI says it
     transform = BalanceClasses(
         args.model_dir, args.label, args.sampling_strategy, args.seed,
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, flatten=False,

@@ -517,6 +517,24 @@ def test_help_does_not_import_tensorflow():
     assert proc.stdout.strip().splitlines()[-1] == "False"
 
 
+def test_balance_job_names_an_input_that_has_an_is_synthetic_column(tmp_path, mixed_artifact,
+                                                                    mixed_table, capsys):
+    """A balanced output given as input was refused with "column 'is_synthetic' is not
+    expected"; the job now says what the CLI says."""
+    import pipelines
+    from pipelines.balance import run
+
+    src = tmp_path / "balanced.parquet"
+    pq.write_table(mixed_table.append_column("is_synthetic", pa.array(
+        [False] * mixed_table.num_rows)), src)
+    code = pipelines.main("pipelines.balance", run, balance_args(src, tmp_path / "o",
+                                                                 mixed_artifact))
+    assert code == 2
+    assert one_line_error(capsys, "pipelines.balance").endswith(
+        "input already has a column named 'is_synthetic'; rename it before balancing")
+    assert not (tmp_path / "o").exists()
+
+
 MISSING_MODEL = """
 import contextlib, io, json, sys
 import pipelines
