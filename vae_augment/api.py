@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vae_augment.artifact import (
     Artifact,
@@ -42,6 +41,7 @@ from vae_augment.io import (
     resolve_inputs,
 )
 from vae_augment.schema import canonical_zeros
+from vae_augment.streaming import count_rows
 from vae_augment.training import TrainConfig, train_model
 
 __all__ = ["fit", "sample", "balance", "class_counts", "real_with_flag"]
@@ -233,7 +233,7 @@ def sample(
     The rows are in the training data's schema plus ``is_synthetic`` (`Encoding.sample_schema`):
     an image column trained from a variable-length list is written as that list type.
     """
-    from vae_augment.sampler import Sampler
+    from vae_augment.sampler import Sampler, check_counts
 
     check_seed(seed)
     if output is None and (partition_by or output_shards is not None):
@@ -267,10 +267,7 @@ def sample(
         batches = map(art.encoding.as_sampled, batches)
     if output is None:
         return pa.Table.from_batches(list(batches), schema=art.encoding.sample_schema)
-    if output_shards:  # the shards split the rows evenly, in order
-        from vae_augment.sampler import check_counts
-
-        check_counts(art.encoding, counts)
+    check_counts(art.encoding, counts)  # before the shards' total is summed from them
     with AtomicParquetWriter(
         output, art.encoding.sample_schema, overwrite=overwrite, shards=output_shards,
         partition_by=partition_by,
@@ -307,7 +304,7 @@ def labelled_counts(inputs, label: str, *, allow_empty: bool = False) -> dict[An
     counts = class_counts(inputs, label)
     if not counts:
         paths = resolve_inputs(inputs)
-        if sum(pq.ParquetFile(p).metadata.num_rows for p in paths) == 0:
+        if count_rows(paths) == 0:
             if allow_empty:
                 return {}
             raise InputError("the input has no rows")
@@ -501,8 +498,8 @@ def balance(
         summary["table"] = pa.Table.from_batches(list(all_batches()), schema=out_schema)
         summary["rows_written"] = summary["table"].num_rows
         return summary
-    total = (sum(pq.ParquetFile(p).metadata.num_rows for p in paths) + sum(generate.values())
-             if output_shards else None)  # the shards split the rows evenly, in order
+    # the shards split the rows evenly, in order
+    total = count_rows(paths) + sum(generate.values()) if output_shards else None
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
                              partition_by=partition_by, total_rows=total) as w:
         w.write(all_batches())

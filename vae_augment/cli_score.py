@@ -142,14 +142,14 @@ def score_file(
 
     check_partition_by(out_schema, partition_by)
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from vae_augment.progress import progress_bar
+    from vae_augment.streaming import count_rows
 
     shown = sys.stderr.isatty() if progress is None else progress
     # the bar's total costs one more footer read per file: only when a bar is shown
-    total = (sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
-             if shown or output_shards else 0)  # the shards split the rows evenly, in order
+    # the shards split the rows evenly, in order
+    total = count_rows(paths) if shown or output_shards else 0
     desc = "scoring" if score_column is not None else "encoding"
     options = dict(latent_column=latent_column, score_column=score_column,
                    looks_like_column=looks_like_column, method=method, k=k, seed=seed,
