@@ -114,7 +114,8 @@ def main(argv=None) -> int:
     @tf.function
     def decode_block(seed):
         y = tf.fill([args.gen_batch], cls)
-        return {k: v for k, (v, _) in enc.decode_tf(model.generate(y, seed)).items()}
+        drawn = model.generate(y, seed, candidates=1)  # one draw a row, as synthetic_dataset
+        return {k: v for k, (v, _) in enc.decode_tf(drawn).items()}
 
     blocks = -(-args.rows // args.gen_batch)
 

@@ -141,7 +141,7 @@ def run_vae(train: pa.Table, label: str, seed: int, vae_kwargs: dict):
     art = fit(train, label=label, seed=seed, **vae_kwargs)
     counts = samples_to_generate(dict(art.encoding.class_counts), "auto")
     counts = {c: n for c, n in counts.items() if n > 0}
-    synth = sample(art, counts, seed=seed)
+    synth = sample(art, counts, seed=seed, guided=True)  # what `balance` generates
     seconds = time.perf_counter() - start
     return art, synth, seconds
 

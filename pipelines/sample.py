@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--rows-per-shard", type=int, default=None,
                    help="rows per unit of parallel work [32768]")
+    p.add_argument("--guided", action="store_true",
+                   help="give each row the model's selection at generation, as balancing "
+                        "does (its class guide's redraws; about 3x slower); default: one "
+                        "plain draw per row, as `vae-augment sample`")
     pipelines.add_output_args(p, shards_help="output files (0: the runner decides) [0]",
                               dead_letter=False)
     return p
@@ -54,7 +58,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     counts = {encoding.classes[encoding.class_index(c)]: args.n for c in classes}
     transform = GenerateSynthetic(
         args.model_dir, counts, args.seed,
-        rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD,
+        rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, guided=args.guided,
     )
     shards = pipelines.num_shards(options, args.num_shards)
     check_partition_by(transform.output_schema, args.partition_by)  # before any output

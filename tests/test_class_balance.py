@@ -56,7 +56,10 @@ def test_weighted_loss_is_the_class_weighted_mean_of_the_rows_terms(mixed_artifa
     from vae_augment.model import ConditionalVAE
 
     art = load_artifact(str(mixed_artifact))
-    plain, layout = art.model, art.model.layout
+    # at KL weight 1 (the defaults' 0.5 weighs the loss's KL term, not the tracked -ELBO's)
+    plain = ConditionalVAE.from_config({**art.model.get_config(), "beta": 1.0})
+    plain.set_weights(art.model.get_weights())
+    layout = plain.layout
     weights = [0.5, 1.0, 3.0]
     weighted = ConditionalVAE.from_config({**plain.get_config(), "class_weights": weights})
     weighted.set_weights(plain.get_weights())

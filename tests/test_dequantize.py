@@ -159,12 +159,15 @@ def test_validation_batches_get_the_same_noise_every_pass(encoding, table):
 
 def test_fit_dequantizes_when_asked(table, tmp_path):
     from vae_augment.api import fit, sample
+    from vae_augment.training import TrainConfig
 
     art = fit(table, label="label", model_dir=str(tmp_path / "on"), seed=0, dequantize=True,
               **FAST)
     assert art.config["train_config"]["dequantize"] is True
-    off = fit(table, label="label", model_dir=str(tmp_path / "off"), seed=0, **FAST)
-    assert off.config["train_config"]["dequantize"] is False  # the default
+    off = fit(table, label="label", model_dir=str(tmp_path / "off"), seed=0,
+              dequantize=False, **FAST)
+    assert off.config["train_config"]["dequantize"] is False
+    assert TrainConfig().dequantize is True  # the default (the guided setting)
     assert art.model.tie_table is not None and off.model.tie_table is None
     a = sample(art, {"b": 500}, seed=1)
     b = sample(off, {"b": 500}, seed=1)
@@ -190,11 +193,12 @@ def test_cli_flag_turns_it_on(mixed_parquet, tmp_path, capsys):
 
 
 def test_oversampler_takes_dequantize():
-    from vae_augment import GUIDED
+    from vae_augment import GUIDED, UNGUIDED
     from vae_augment.imblearn import VAEOverSampler
 
-    assert VAEOverSampler().get_params()["dequantize"] is False
+    assert VAEOverSampler().get_params()["dequantize"] is True
     assert VAEOverSampler(**GUIDED).get_params()["dequantize"] is True
+    assert VAEOverSampler(**UNGUIDED).get_params()["dequantize"] is False
     check_oversampler_option(
         "dequantize", True,
         np.random.default_rng(0).integers(0, 30, size=(40, 2)).astype(float))

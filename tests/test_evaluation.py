@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import make_mixed_table, run_cli
+from tests.conftest import FAST, make_mixed_table, run_cli
 from vae_augment.cli import main
 from vae_augment.errors import InputError, SchemaError
 from vae_augment.evaluation import c2st_auc, evaluate
@@ -229,7 +229,9 @@ def test_model_report_fields(model_report):
     # the importance-weighted bound is the tighter one (up to Monte Carlo noise)
     assert diag["iw_bound"] >= diag["elbo"] - 0.5
     assert diag["kl_total"] == pytest.approx(sum(diag["kl_per_dim"]), rel=1e-5)
-    assert diag["guide"] is None  # no class guide in this model (tests/test_guide.py has one)
+    # the defaults fit a class guide: its floors and pass rates (tests/test_guide.py)
+    assert diag["guide"]["iterations"] == FAST["guide_iterations"]
+    assert diag["guide"]["candidates"] == 8
     curves = diag["curves"]  # the training history, as the artifact keeps it
     assert curves["epochs_run"] == curves["epochs_cap"] == 2 and curves["patience"] == 1
     assert len(curves["history"]["val_loss"]) == 2 and curves["best_epoch"] in (1, 2)

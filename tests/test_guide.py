@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from vae_augment.training import GUIDED  # the guided setting
+from vae_augment.training import GUIDED, UNGUIDED  # the guided setting, the defaults
 
 from .conftest import FAST, FAST_ARGS, run_cli
 
@@ -144,7 +144,7 @@ def _separable_table(n=400, seed=0):
 def guided():
     from vae_augment.api import fit
 
-    return fit(_separable_table(), label="label", seed=0, **GUIDED, **{**FAST, "epochs": 5})
+    return fit(_separable_table(), label="label", seed=0, **{**FAST, "epochs": 5, **GUIDED})
 
 
 def test_fit_trains_a_guide_and_sets_held_out_floors(guided):
@@ -152,7 +152,7 @@ def test_fit_trains_a_guide_and_sets_held_out_floors(guided):
 
     m, metrics = guided.model, guided.config["metrics"]
     assert m.guide_iterations == GUIDED["guide_iterations"] and m.candidates == 8
-    assert TrainConfig().guide_iterations == 0  # no guide by default (generation cost)
+    assert TrainConfig().guide_iterations == 50  # a guide by default (since session 39)
     floors = m.guide_floor.numpy()
     assert metrics["guide_floor"] == pytest.approx(floors.tolist(), abs=1e-4)
     assert np.all((floors > 0) & (floors <= 1)) and metrics["guide_rows"] > 0
@@ -275,7 +275,7 @@ def test_streamed_training_fits_the_guide_on_a_bounded_sample(mixed_parquet, mon
     _, source = prepare_training(str(mixed_parquet), "label", config, streaming=True)
     rows, held = _guide_rows(source)
     assert len(rows["y"]) == 100 and 0 < len(held["y"]) <= 100
-    art = fit(str(mixed_parquet), label="label", seed=0, streaming=True, **GUIDED, **FAST)
+    art = fit(str(mixed_parquet), label="label", seed=0, streaming=True, **{**FAST, **GUIDED})
     assert art.config["metrics"]["streaming"] and art.config["metrics"]["guide_rows"] == 100
 
 
@@ -297,6 +297,8 @@ def test_guided_generation_of_images_when_every_row_passes(guided_artifact):
 
 
 def test_guided_preset_from_the_cli_and_python():
+    """The defaults are the guided setting; --unguided gives back the former defaults; a
+    flag beside a preset wins; `candidates` and `bank_keep` left unset follow the guide."""
     import vae_augment
     from vae_augment.cli import _fit_kwargs, build_parser
     from vae_augment.training import TrainConfig
@@ -305,24 +307,30 @@ def test_guided_preset_from_the_cli_and_python():
         args = build_parser().parse_args(["fit", "in.parquet", "--label", "y", "--model-dir",
                                           "m", *extra])
         got = _fit_kwargs(args)
-        return tuple(got[k] for k in names)
+        config = TrainConfig(**{k: got[k] for k in names})
+        return tuple(getattr(config, k) for k in names)
 
     names = ("guide_iterations", "candidates", "bank_keep", "dequantize", "beta",
              "guide_quantile", "class_balance")
     plain = TrainConfig()
     assert kwargs() == tuple(getattr(plain, k) for k in names) == (
-        0, 1, 0.25, False, 1.0, 0.25, 0.0)
-    assert kwargs("--guided") == (50, 8, 1.0, True, 0.5, 0.4, 0.0)
+        50, 8, 1.0, True, 0.5, 0.4, 0.0) == kwargs("--guided")
     assert vae_augment.GUIDED == dict(zip(names[:6], kwargs("--guided")))
-    # a flag given beside --guided wins; alone it changes only itself
-    assert kwargs("--guided", "--candidates", "4", "--bank-keep", "0.5", "--beta", "1",
-                  "--class-balance", "0.5", "--no-dequantize", "--guide-quantile", "0.3") == (
-        50, 4, 0.5, False, 1.0, 0.3, 0.5)
-    assert kwargs("--candidates", "4") == (0, 4, 0.25, False, 1.0, 0.25, 0.0)
-    assert kwargs("--dequantize") == (0, 1, 0.25, True, 1.0, 0.25, 0.0)
-    assert kwargs("--beta", "0.25") == (0, 1, 0.25, False, 0.25, 0.25, 0.0)
-    assert kwargs("--guide-quantile", "0.5") == (0, 1, 0.25, False, 1.0, 0.5, 0.0)
-    TrainConfig(**vae_augment.GUIDED)  # a valid configuration
+    assert kwargs("--unguided") == (0, 1, 0.25, False, 1.0, 0.25, 0.0)
+    assert vae_augment.UNGUIDED == dict(zip(names[:6], kwargs("--unguided")))
+    # a flag given beside a preset wins; alone it changes only itself
+    assert kwargs("--unguided", "--candidates", "4", "--bank-keep", "0.5", "--beta", "0.5",
+                  "--class-balance", "0.5", "--dequantize", "--guide-quantile", "0.3") == (
+        0, 4, 0.5, True, 0.5, 0.3, 0.5)
+    assert kwargs("--guided", "--no-dequantize", "--beta", "1") == (
+        50, 8, 1.0, False, 1.0, 0.4, 0.0)
+    assert kwargs("--candidates", "4") == (50, 4, 1.0, True, 0.5, 0.4, 0.0)
+    # no guide: one draw a row and the pruned bank, unless given
+    assert kwargs("--guide-iterations", "0") == (0, 1, 0.25, True, 0.5, 0.4, 0.0)
+    assert kwargs("--guide-iterations", "0", "--candidates", "3") == (
+        0, 3, 0.25, True, 0.5, 0.4, 0.0)
+    TrainConfig(**vae_augment.GUIDED)  # valid configurations
+    TrainConfig(**vae_augment.UNGUIDED)
 
 
 def test_evaluation_report_shows_how_the_guide_judges_rows(guided, tmp_path):
@@ -368,8 +376,8 @@ def test_guided_generation_compiles_with_xla(guided, monkeypatch):
 
 
 def test_cli_help_quotes_the_guided_preset():
-    """The CLI's help spells out GUIDED by hand (importing it there would slow `--help` by
-    ~0.9 s); this keeps the two the same."""
+    """The CLI's help spells out GUIDED and UNGUIDED by hand (importing them there would slow
+    `--help` by ~0.9 s); this keeps them the same."""
     from vae_augment.cli import build_parser
 
     fit = next(a for a in build_parser()._subparsers._group_actions[0].choices.values()
@@ -377,9 +385,14 @@ def test_cli_help_quotes_the_guided_preset():
     text = " ".join(o.help or "" for o in fit._actions)
     assert (f"--guide-iterations {GUIDED['guide_iterations']} --candidates "
             f"{GUIDED['candidates']} --bank-keep {GUIDED['bank_keep']:g}") in text
-    assert f"--guided: {GUIDED['guide_iterations']}]" in text
-    assert f"--guided: {GUIDED['candidates']}]" in text
     assert (f"--dequantize --beta {GUIDED['beta']:g} --guide-quantile "
             f"{GUIDED['guide_quantile']:g} (flags") in text
-    assert f"[1.0; --guided: {GUIDED['beta']:g}]" in text
-    assert f"[0.25; --guided: {GUIDED['guide_quantile']:g}]" in text
+    assert (f"--guide-iterations {UNGUIDED['guide_iterations']} --candidates "
+            f"{UNGUIDED['candidates']} --bank-keep {UNGUIDED['bank_keep']:g} --no-dequantize "
+            f"--beta {UNGUIDED['beta']:g} --guide-quantile {UNGUIDED['guide_quantile']:g} "
+            f"(flags") in text
+    assert f"[{GUIDED['guide_iterations']}; --unguided: 0]" in text
+    assert f"[{GUIDED['candidates']} with the class guide, else 1]" in text
+    assert f"[{GUIDED['beta']:g}; --unguided: {UNGUIDED['beta']:.1f}]" in text
+    assert (f"[{GUIDED['guide_quantile']:g}; --unguided: "
+            f"{UNGUIDED['guide_quantile']:g}]") in text

@@ -139,7 +139,7 @@ def test_same_rows_as_fit_then_sample_and_global_rng_untouched():
     table = pa.table({"x0": X[:, 0], "x1": X[:, 1], "x2": X[:, 2], LABEL_COLUMN: y})
     art = api.fit(table, label=LABEL_COLUMN, seed=seed, **TINY)
     counts = {int(c): int(n) for c, n in sampler.sampling_strategy_.items() if n}
-    expected = api.sample(art, counts, seed=seed)
+    expected = api.sample(art, counts, seed=seed, guided=True)  # as balancing draws
     n = len(y)
     np.testing.assert_array_equal(X_res[:n], X)
     np.testing.assert_array_equal(y_res[:n], y)
@@ -152,7 +152,7 @@ def test_same_rows_as_fit_then_sample_and_global_rng_untouched():
 
 def test_guided_preset_fits_a_guide_and_balances():
     """`VAEOverSampler(**GUIDED)` trains the class guide and generates through its redraws:
-    the same rows as `api.fit(..., **GUIDED)` + `api.sample`."""
+    the same rows as `api.fit(..., **GUIDED)` + `api.sample(..., guided=True)`."""
     from vae_augment import GUIDED, api
 
     X, y = _imbalanced_numpy()
@@ -163,7 +163,7 @@ def test_guided_preset_fits_a_guide_and_balances():
     table = pa.table({"x0": X[:, 0], "x1": X[:, 1], "x2": X[:, 2], LABEL_COLUMN: y})
     art = api.fit(table, label=LABEL_COLUMN, seed=3, **{**TINY, **GUIDED})
     counts = {int(c): int(n) for c, n in sampler.sampling_strategy_.items() if n}
-    expected = api.sample(art, counts, seed=3)
+    expected = api.sample(art, counts, seed=3, guided=True)
     np.testing.assert_array_equal(
         X_res[len(y):], np.column_stack([expected.column(f"x{j}").to_numpy() for j in range(3)]))
 

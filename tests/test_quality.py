@@ -187,9 +187,9 @@ def test_options_config_round_trip_and_legacy(tiny_model, tmp_path):
     model = tiny_model.model
     config = model.get_config()
     assert {k: config[k] for k in ("beta", "latent_source", "bank_size", "temperature")} == {
-        "beta": 1.0, "latent_source": "posterior", "bank_size": 1024, "temperature": 1.0}
-    other = ConditionalVAEWith(model, beta=0.5, latent_source="prior", temperature=0.7)
-    assert (other.beta, other.latent_source, other.temperature) == (0.5, "prior", 0.7)
+        "beta": 0.5, "latent_source": "posterior", "bank_size": 1024, "temperature": 1.0}
+    other = ConditionalVAEWith(model, beta=0.25, latent_source="prior", temperature=0.7)
+    assert (other.beta, other.latent_source, other.temperature) == (0.25, "prior", 0.7)
     # a config written before the options existed means: prior sampling, no bank
     legacy = {k: v for k, v in config.items()
               if k not in ("beta", "latent_source", "bank_size", "temperature")}

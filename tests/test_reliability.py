@@ -801,7 +801,7 @@ def test_privacy_filter_replaces_from_further_blocks(mixed_artifact):
     filtered = sample(art, {"c": 40}, seed=2, privacy_min_distance=0.0,
                       reference=plain.drop_columns(["is_synthetic"]), stats=stats)
     assert stats["privacy_dropped"] == {"c": 40}
-    block = Sampler(art).generate_block(art.encoding.class_index("c"), 2, 0)
+    block = Sampler(art, guided=False).generate_block(art.encoding.class_index("c"), 2, 0)
     assert filtered.equals(pa.Table.from_batches([block.slice(40, 40)]))
     # a filtered request's first rows are a smaller filtered request's
     more = sample(art, {"c": 90}, seed=2, privacy_min_distance=0.0,

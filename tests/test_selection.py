@@ -11,10 +11,11 @@ from .conftest import FAST, FAST_ARGS, run_cli
 def fitted(mixed_table):
     """A tiny fit over every column kind (numerics with nulls, categories, an image), with
     no class guide, so `candidates` selects by the class margin; every other setting (bank
-    pruning among them) the default."""
+    pruning among them, the default without a guide) the default."""
     from vae_augment.api import fit
 
-    return fit(mixed_table, label="label", seed=0, guide_iterations=0, candidates=1, **FAST)
+    return fit(mixed_table, label="label", seed=0, candidates=1,
+               **{**FAST, "guide_iterations": 0})
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,8 @@ def unpruned(mixed_table):
     the same weights and a full bank: one fit for the two tests that set them."""
     from vae_augment.api import fit
 
-    return fit(mixed_table, label="label", seed=0, candidates=2, bank_keep=1.0, **FAST)
+    return fit(mixed_table, label="label", seed=0, candidates=2, bank_keep=1.0,
+               **{**FAST, "guide_iterations": 0})
 
 
 @pytest.fixture(scope="module")
@@ -222,14 +224,18 @@ def test_prune_bank_small_classes_keep_min_rows_and_keep_one_is_a_no_op(model):
         m.prune_bank(0.0)
 
 
-def test_fit_prunes_the_bank_by_default(fitted, unpruned):
+def test_fit_prunes_the_bank_by_default_without_a_guide(fitted, unpruned):
     from vae_augment.errors import VAEAugmentError
     from vae_augment.training import TrainConfig
 
-    assert TrainConfig().bank_keep == 0.25  # pruning is the default selection
-    a = fitted  # fit(mixed_table, label="label", seed=0, **FAST): guide and candidates default
-    assert (TrainConfig().guide_iterations, TrainConfig().candidates) == (0, 1)
-    assert a.config["train_config"]["bank_keep"] == TrainConfig().bank_keep
+    # with the class guide (the defaults) the whole bank is kept and a row gets up to 8
+    # draws; without it, pruning is the default selection and a row gets one draw
+    assert (TrainConfig().bank_keep, TrainConfig().candidates) == (1.0, 8)
+    unguided = TrainConfig(guide_iterations=0)
+    assert (unguided.bank_keep, unguided.candidates) == (0.25, 1)
+    assert TrainConfig(guide_iterations=0, candidates=3, bank_keep=0.5).candidates == 3
+    a = fitted  # fit(mixed_table, label="label", seed=0, guide_iterations=0, **FAST)
+    assert a.config["train_config"]["bank_keep"] == 0.25
     b = unpruned  # the same run with bank_keep=1.0 (and candidates=2, read only in generation)
     assert b.config["train_config"]["bank_keep"] == 1.0
     kept, full = a.config["metrics"]["bank_kept"], b.model.bank_filled.numpy()

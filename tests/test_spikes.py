@@ -186,8 +186,8 @@ def test_guided_selection_with_spikes(table, tmp_path):
     from vae_augment.api import fit, sample
 
     art = fit(table, label="label", model_dir=str(tmp_path / "g"), seed=0, spike_share=0.25,
-              guide_iterations=5, candidates=3, dequantize=True, **FAST)
-    syn = sample(art, {"b": 500}, seed=2)
+              candidates=3, dequantize=True, **FAST)
+    syn = sample(art, {"b": 500}, seed=2, guided=True)
     assert syn.num_rows == 500
     zeros = column_values(syn, "zeros")
     assert np.nanmin(zeros) >= 0

@@ -224,7 +224,7 @@ def test_below_kl_weight_1_early_stopping_watches_the_weighted_bound(mixed_table
     assert m["best_epoch"] - 1 == 2 + int(np.argmin(bound[2:])) != 2 + int(np.argmin(elbo[2:]))
     assert m["val_beta_neg_elbo"] == pytest.approx(min(bound[2:]))
     rec = Logs()
-    fit(mixed_table, label="label", seed=0, callbacks=[rec], **{**kw, "epochs": 3})
+    fit(mixed_table, label="label", seed=0, callbacks=[rec], beta=1.0, **{**kw, "epochs": 3})
     assert "val_beta_neg_elbo" not in rec.rows[0] and "val_neg_elbo" in rec.rows[0]
 
 

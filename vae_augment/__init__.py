@@ -31,6 +31,7 @@ _LAZY = {
     "Sampler": "vae_augment.sampler",
     "TrainConfig": "vae_augment.training",
     "GUIDED": "vae_augment.training",
+    "UNGUIDED": "vae_augment.training",
     "VAEAugmentError": "vae_augment.errors",
     "SchemaError": "vae_augment.errors",
     "InputError": "vae_augment.errors",

@@ -825,8 +825,9 @@ def _take_spares(out, bad, y, spare, usable, y_spare, n_classes: int):
     return out, bad
 
 
-def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
-    """`model.generate(y, seed)` with the rows that break `encoding.relations` handled (TF
+def constrained_generate(model, encoding, y, seed, *, candidates: int | None = None
+                         ) -> dict[str, Any]:
+    """``model.generate(y, seed, candidates=candidates)`` with the rows that break `encoding.relations` handled (TF
     ops only). A first draw that breaks relation r is left for `Encoding.decode_tf` to put on
     the edge with probability min(1, (t - e) / b), t its class's tie share
     (`Relation.ties`), e and b the shares of this call's first draws of that class (with
@@ -842,14 +843,15 @@ def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
     `Encoding.decode_tf` as well."""
     import tensorflow as tf
 
+    kw = {} if candidates is None else {"candidates": candidates}
     if not encoding.relations:
-        return model.generate(y, seed)
+        return model.generate(y, seed, **kw)
     y = tf.cast(y, tf.int32)
     seed = tf.cast(seed, tf.int32)
     n = tf.shape(y)[0]
     n_spare = tf.maximum(n // _SPARE_FRACTION, tf.minimum(n, _SPARE_MIN))
     y_spare = tf.gather(y, tf.math.floormod(tf.range(n_spare), tf.maximum(n, 1)))
-    drawn = model.generate(tf.concat([y, y_spare], axis=0), seed)
+    drawn = model.generate(tf.concat([y, y_spare], axis=0), seed, **kw)
     out = {key: value[:n] for key, value in drawn.items()}
     spare = {key: value[n:] for key, value in drawn.items()}
     broken_all, equal, present = encoding.relation_status_tf(drawn)  # [B + S, R] each
@@ -883,7 +885,7 @@ def constrained_generate(model, encoding, y, seed) -> dict[str, Any]:
         rows = tf.where(tf.logical_and(copies, bad[None, :]))[:, 1]  # [k * P], copy-major
         cand = model.generate(
             tf.gather(y, rows),
-            tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r))
+            tf.random.experimental.stateless_fold_in(seed, _REDRAW_STREAM + r), **kw)
         ok = tf.logical_not(encoding.violations_tf(cand))
         pos = tf.cumsum(tf.ones_like(rows, tf.int32), exclusive=True)
         never = tf.int32.max

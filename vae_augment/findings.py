@@ -76,10 +76,11 @@ RULE_SHARE = 0.01
 #: fidelity score is at most 1 - its gap, but a mean over columns and classes hides one)
 NULL_GAP = 0.1
 
-_GUIDED = ("fit with --guided (Python: fit(..., **vae_augment.GUIDED)): a classifier of the "
-           "real rows redraws the rows it places outside their class; on the benchmark "
-           "tables it meets 8 of the 9 quality targets (the defaults 4) and lowers C2ST "
-           "(churn 0.81 -> 0.54), at about a third of the sampling speed")
+_GUIDED = ("fit with --guided, the defaults (Python: fit(..., **vae_augment.GUIDED)), and "
+           "balance (or sample with --guided): a classifier of the real rows redraws the "
+           "rows it places outside their class; on the benchmark tables it meets 8 of the 9 "
+           "quality targets (--unguided 4) and lowers C2ST (churn 0.81 -> 0.54), at about "
+           "a third of the sampling speed")
 
 
 def _f(v) -> str:

@@ -9,7 +9,8 @@ The sampler is a thin adapter over the product path, with no encoding or samplin
 
 An integer ``random_state`` is used as the product's seed unchanged, so
 ``VAEOverSampler(random_state=7)`` generates the same rows as ``vae_augment.fit(..., seed=7)``
-followed by ``vae_augment.sample(..., seed=7)`` on the same table.
+followed by ``vae_augment.sample(..., seed=7, guided=True)`` on the same table (balancing
+generates with the model's class guide, as the CLI's ``balance`` does).
 """
 
 from __future__ import annotations
@@ -179,12 +180,13 @@ class VAEOverSampler(BaseOverSampler):
 
             X_res, y_res = VAEOverSampler(random_state=0, epochs=50).fit_resample(df, y)
 
-        The guided setting (the class guide redraws rows that sit in another class's
-        region; better rows on most tables, slower generation)::
+        The defaults are the guided setting (the class guide redraws rows that sit in
+        another class's region). The former defaults, no guide (a faster fit and generation;
+        the balanced rows met 4 of the 9 quality targets of benchmarks/RESULTS.md against 8)::
 
-            from vae_augment import GUIDED
+            from vae_augment import UNGUIDED
 
-            VAEOverSampler(random_state=0, **GUIDED)
+            VAEOverSampler(random_state=0, **UNGUIDED)
     """
 
     _parameter_constraints: dict = {
@@ -206,8 +208,8 @@ class VAEOverSampler(BaseOverSampler):
         "latent_source": [StrOptions({"posterior", "prior"})],
         "bank_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
-        "candidates": [Interval(numbers.Integral, 1, None, closed="left")],
-        "bank_keep": [Interval(numbers.Real, 0, 1, closed="right")],
+        "candidates": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "bank_keep": [Interval(numbers.Real, 0, 1, closed="right"), None],
         "num_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "guide_iterations": [Interval(numbers.Integral, 0, None, closed="left")],
         "guide_depth": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -248,8 +250,8 @@ class VAEOverSampler(BaseOverSampler):
         latent_source: str = _DEFAULTS["latent_source"],
         bank_size: int = _DEFAULTS["bank_size"],
         temperature: float = _DEFAULTS["temperature"],
-        candidates: int = _DEFAULTS["candidates"],
-        bank_keep: float = _DEFAULTS["bank_keep"],
+        candidates: int | None = _DEFAULTS["candidates"],
+        bank_keep: float | None = _DEFAULTS["bank_keep"],
         num_components: int = _DEFAULTS["num_components"],
         guide_iterations: int = _DEFAULTS["guide_iterations"],
         guide_depth: int = _DEFAULTS["guide_depth"],
@@ -459,7 +461,8 @@ class VAEOverSampler(BaseOverSampler):
             key_of = dict(zip(classes.tolist(), keys))
             counts = {key_of[c]: int(n) for c, n in self.sampling_strategy_.items()
                       if int(n) > 0}
-            synthetic = api.sample(artifact, counts, seed=self.seed_) if counts else None
+            synthetic = (api.sample(artifact, counts, seed=self.seed_, guided=True)
+                         if counts else None)
         if synthetic is not None:  # a column of lists (trained as fixed-size) as it came
             enc = artifact.encoding
             synthetic = enc.as_list_types(synthetic, enc.list_tensors(table.schema))

@@ -39,7 +39,8 @@ def draw_pending(draw, y, pending_mask, seed):
 class RowSelection:
     """`ConditionalVAE`'s generation-time selection: candidates, the class guide, bank pruning."""
 
-    def generate(self, y, seed, *, tensor_mean: bool | None = None) -> dict[str, tf.Tensor]:
+    def generate(self, y, seed, *, tensor_mean: bool | None = None,
+                 candidates: int | None = None) -> dict[str, tf.Tensor]:
         """Encoded samples for classes `y` ([B] int) with a stateless `seed` ([2] int).
 
         With a guide and ``candidates > 1``, row i is its first draw that passes its class's
@@ -48,14 +49,18 @@ class RowSelection:
         is the candidate with the lowest `class_margin` among `candidates` draws for class
         ``y[i]`` (the first such draw on ties). `tensor_mean`: see
         `distributions.sample_features` (None: draw integer images, mean otherwise).
+        `candidates`: in place of the model's `candidates` (1: one plain draw per row, as
+        `sample` takes without ``guided=True``).
         """
-        if self.candidates <= 1:
+        k = self.candidates if candidates is None else int(candidates)
+        if k < 1:
+            raise ValueError(f"candidates must be at least 1, got {candidates!r}")
+        if k == 1:
             return self._draw(y, seed, tensor_mean=tensor_mean)
         if self.guide_iterations:
-            return self._guided(y, seed, tensor_mean=tensor_mean)
+            return self._guided(y, seed, tensor_mean=tensor_mean, candidates=k)
         y = tf.cast(y, tf.int32)
         n = tf.shape(y)[0]
-        k = self.candidates
         y_all = tf.tile(y, [k])  # candidate j of row i is row j * n + i
         out, z, params = self._draw(y_all, seed, tensor_mean=tensor_mean, with_latent=True)
         margin = tf.reshape(self.class_margin(out, z, y_all, params), [k, n])
@@ -81,7 +86,7 @@ class RowSelection:
         logits = G.guide_logits(self.guide_trees(), G.guide_features(self.layout, x))
         return tf.gather(tf.nn.softmax(logits), tf.cast(y, tf.int32), axis=1, batch_dims=1)
 
-    def _guided(self, y, seed, *, tensor_mean):
+    def _guided(self, y, seed, *, tensor_mean, candidates):
         """Draw, keep the rows that pass their class's guide floor, redraw the others (up to
         `candidates` draws; a row that never passes keeps its best-scored draw).
 
@@ -110,7 +115,7 @@ class RowSelection:
             return r + 1, out, score
 
         def more(r, out, score):
-            return tf.logical_and(r < self.candidates, tf.reduce_any(score < floor))
+            return tf.logical_and(r < candidates, tf.reduce_any(score < floor))
 
         _, out, _ = tf.while_loop(more, redraw, (tf.constant(1, tf.int32), out, score))
         return out

@@ -145,14 +145,17 @@ def _rows_shape(rows, shape: tuple[int, ...]):
     return tf.concat([[rows], tf.constant(shape, tf.int32, [len(shape)])], 0)
 
 
-def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed) -> dict[str, Any]:
-    """Generates one batch for classes `y` ([B] int32) as a feature dict (TF ops only)."""
+def _synthetic_features(art, y, cols: list[_Column], masks: list[str], seed, *,
+                        candidates: int | None = None) -> dict[str, Any]:
+    """Generates one batch for classes `y` ([B] int32) as a feature dict (TF ops only).
+    `candidates`: in place of the model's (1: one plain draw per row)."""
     import tensorflow as tf
 
     from vae_augment.constraints import constrained_generate
 
     enc = art.encoding
-    decoded = enc.decode_tf(constrained_generate(art.model, enc, y, seed))
+    decoded = enc.decode_tf(constrained_generate(art.model, enc, y, seed,
+                                                 candidates=candidates))
     specs = {s.name: s for s in enc.specs}
     rows = tf.shape(y)[0]
     want = set(masks)
@@ -247,6 +250,7 @@ def synthetic_dataset(
     n: int | None = None,
     columns: Sequence[str] | None = None,
     null_masks: bool | Sequence[str] = False,
+    guided: bool = False,
 ):
     """An endless (or `n`-row) stream of generated rows of one class, in graph mode.
 
@@ -270,6 +274,10 @@ def synthetic_dataset(
         n: total rows, or None for an endless stream.
         columns: columns to produce (default: every column of the training schema).
         null_masks: as in `read_parquet`.
+        guided: the model's selection at generation (its class guide's redraws), as
+            `balance` and `augment_fn` generate; about 3x slower on a guided model. False
+            (the default): one plain draw per row, as ``vae-augment sample`` without
+            ``--guided``.
 
     Returns:
         A `tf.data.Dataset` of ``{column: Tensor[B, *shape]}`` dicts.
@@ -291,7 +299,10 @@ def synthetic_dataset(
     art = _artifact(model)
     class_idx = art.encoding.class_index(_class_value(art.encoding, label, "label"))
     cols, masks = _model_columns(art, columns, null_masks)
-    return _class_stream(art, class_idx, cols, masks, int(batch_size), int(seed), n)
+    if not isinstance(guided, (bool, np.bool_)):
+        raise VAEAugmentError(f"`guided` must be True or False, got {guided!r}")
+    return _class_stream(art, class_idx, cols, masks, int(batch_size), int(seed), n,
+                         candidates=None if guided else 1)
 
 
 def _mixed_stream(art, probs, cols, masks, batch_size: int, seed: int, key=None):
@@ -319,7 +330,8 @@ def _mixed_stream(art, probs, cols, masks, batch_size: int, seed: int, key=None)
         block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None):
+def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, n: int | None,
+                  *, candidates: int | None = None):
     """Class `class_idx`'s blocks (`synthetic_dataset`)."""
     import tensorflow as tf
 
@@ -336,7 +348,8 @@ def _class_stream(art, class_idx: int, cols, masks, batch_size: int, seed: int, 
 
     def block(b, rows):
         y = tf.fill([batch_size], tf.constant(class_idx, tf.int32))
-        feats = _synthetic_features(art, y, cols, masks, _block_seed_tf(seed, class_idx, b))
+        feats = _synthetic_features(art, y, cols, masks, _block_seed_tf(seed, class_idx, b),
+                                    candidates=candidates)
         return {k: v[:rows] for k, v in feats.items()}
 
     # One intra-op thread per call, several blocks generated at once (rows do not depend on

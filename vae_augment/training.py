@@ -25,31 +25,40 @@ from typing import Any
 import numpy as np
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import VAEAugmentError, arg, option, warn
+from vae_augment.errors import _CLI_WORDING, VAEAugmentError, arg, option, warn
 from vae_augment.preparation import encode_all, fit_encoding, load_encoding, prepare_training
 from vae_augment.schema import COUNT_LIKELIHOODS, FLOAT_TENSORS
 
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
-    "prepare_training", "load_encoding", "GUIDED", "class_weights",
+    "prepare_training", "load_encoding", "GUIDED", "UNGUIDED", "class_weights",
     "CLASS_BALANCE_MIN_ROWS", "global_rng_preserved",
 ]
 
 
-#: The guided setting: the class guide (50 rounds) redraws synthetic rows that sit less firmly
-#: in their class than most real rows of it, up to 8 draws, in place of bank pruning. Better
-#: rows on churn and hpc, about 3x slower generation (benchmarks/results/quality.md,
-#: guided_cost.md; 100 rounds scored the same and generated 27 % slower). `class_balance` 0.5
-#: beside it is level over 8 split seeds (quality.md, sessions 9-10), so it is not part of it.
+#: The guided setting, the defaults since session 39: the class guide (50 rounds) redraws
+#: synthetic rows that sit less firmly in their class than most real rows of it, up to 8
+#: draws, in place of bank pruning. Balancing (`balance`, `BalanceClasses`, `VAEOverSampler`,
+#: `tfdata.balance`) uses it; `sample` and `synthetic_dataset` draw once per row unless asked
+#: (``guided=True``), keeping their speed (benchmarks/results/quality.md, guided_cost.md; 100
+#: rounds scored the same and generated 27 % slower). `class_balance` 0.5 beside it is level
+#: over 8 split seeds (quality.md, sessions 9-10), so it is not part of it.
 #: KL weight 0.5 (session 25), early stopping then watching the weighted bound: with the
 #: guide, rows much harder to detect (C2ST over 8 splits: credit 0.653 -> 0.508, hpc 0.726 ->
 #: 0.588, churn 0.533 -> 0.485, lower on every split) at about level utility; without the
 #: guide it is not better (credit's C2ST rises). The guide floor at the real rows' 40 %
 #: quantile, not 25 % (session 26): over 8 splits hpc HGB +0.010 (7 of 8) and churn HGB +0.011,
 #: for C2ST +0.03 to +0.08 (credit 0.586, hpc 0.647) and 0.94x generation speed.
-#: ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)``, CLI ``--guided``.
+#: ``fit(..., **GUIDED)``, ``VAEOverSampler(**GUIDED)`` and CLI ``--guided`` name it.
 GUIDED: dict[str, Any] = {"guide_iterations": 50, "candidates": 8, "bank_keep": 1.0,
                           "dequantize": True, "beta": 0.5, "guide_quantile": 0.4}
+
+#: The defaults before session 39: no guide, KL weight 1, each class's stored posteriors
+#: pruned to the quarter the model places most firmly in the class. Balanced rows met 4 of
+#: the 9 quality targets against the guided setting's 8 (quality.md); a fit is a little
+#: faster (no guide to fit). ``fit(..., **UNGUIDED)``, CLI ``--unguided``.
+UNGUIDED: dict[str, Any] = {"guide_iterations": 0, "candidates": 1, "bank_keep": 0.25,
+                            "dequantize": False, "beta": 1.0, "guide_quantile": 0.25}
 
 
 @dataclasses.dataclass
@@ -70,13 +79,17 @@ class TrainConfig:
     jit_compile: bool | None = None  # None: XLA on GPU/TPU, off on CPU (measured slower there)
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16
     shuffle_buffer: int = 65536  # rows in the shuffle buffer when streaming from Parquet
-    beta: float = 1.0  # KL weight in the training loss; early stopping watches the validation
+    beta: float = 0.5  # KL weight in the training loss; early stopping watches the validation
     # ELBO at 1.0 and, below or above it, the bound trained (recon + beta x KL)
     latent_source: str = "posterior"  # generate z from stored class posteriors, or "prior"
     bank_size: int = 1024  # posteriors kept per class for latent_source="posterior"
     temperature: float = 1.0  # scale of the latent noise at sampling time
-    candidates: int = 1  # most draws per synthetic row (class-consistency selection)
-    bank_keep: float = 0.25  # share of stored posteriors kept per class, most class-consistent
+    # most draws per balancing row (class-consistency selection); None: 8 with the class
+    # guide, 1 without (selection by the class margin costs candidates x classes draws)
+    candidates: int | None = None
+    # share of stored posteriors kept per class, most class-consistent; None: 1.0 with the
+    # class guide, 0.25 without (the former defaults: bank pruning in place of the guide)
+    bank_keep: float | None = None
     num_components: int = 1  # Gaussians per numeric column in the likelihood (1: no mixture)
     # integer tensors (images), one of schema.COUNT_LIKELIHOODS: "binomial", the better
     # classifier features (digits LR / HGB macro F1 0.880 / 0.884), or "beta_binomial",
@@ -86,9 +99,9 @@ class TrainConfig:
     # schema.FLOAT_TENSORS: "auto" draws 1-d ones (embeddings: C2ST 1.00 -> 0.48-0.55 on
     # isotropic ones) from the head and takes its mean for images; "draw"; "mean"
     float_tensors: str = "auto"
-    guide_iterations: int = 0  # boosting rounds of the class guide (0: no guide; see GUIDED)
+    guide_iterations: int = 50  # boosting rounds of the class guide (0: no guide; see GUIDED)
     guide_depth: int = 6  # levels of each guide tree
-    guide_quantile: float = 0.25  # the guide floor: this quantile of the real rows' scores
+    guide_quantile: float = 0.4  # the guide floor: this quantile of the real rows' scores
     # rows' training-loss weights: (1 / class frequency) ** class_balance, mean 1 over the
     # rows (0: every row alike; 1: every class alike; classes under 50 rows weighed as 50).
     # See `class_weights`.
@@ -101,13 +114,19 @@ class TrainConfig:
     # Part of GUIDED: with the guide it is level or better on every table over 8 splits
     # (hpc C2ST 0.769 -> 0.733); without it, churn's classifiers lose 0.01
     # (benchmarks/results/quality.md, session 13)
-    dequantize: bool = False
+    dequantize: bool = True
     # a Bernoulli indicator (beside the null indicators) for each numeric column's value that
     # holds at least this share of the column, e.g. a zero-inflated column's zeros; the rest
     # of the column keeps the quantile-normal map (Encoding.with_spikes). 0: none
     spike_share: float = 0.0
 
     def __post_init__(self):
+        guided = not isinstance(self.guide_iterations, bool) and isinstance(
+            self.guide_iterations, (int, np.integer)) and self.guide_iterations > 0
+        if self.candidates is None:
+            self.candidates = GUIDED["candidates"] if guided else UNGUIDED["candidates"]
+        if self.bank_keep is None:
+            self.bank_keep = GUIDED["bank_keep"] if guided else UNGUIDED["bank_keep"]
         at_least_zero = ("guide_iterations", "patience", "kl_warmup_epochs")
         for name in ("epochs", "batch_size", "latent_dim", "candidates", "bank_size",
                      "shuffle_buffer", "num_components", "guide_iterations", "guide_depth",
@@ -642,10 +661,26 @@ def train_model(
         _resuming_otherwise(f"with XLA {'on' if jit else 'off'}",
                             f"with it {'on' if state['jit_compile'] else 'off'}",
                             "resume with the same XLA setting to match")
+    from vae_augment.guide import GUIDE_MAX_TENSOR_VALUES, guide_width
+
+    layout = encoding.layout()
+    guide_iterations, candidates = config.guide_iterations, config.candidates
+    if guide_iterations and not guide_width(layout):
+        # tensors of more than guide.GUIDE_MAX_TENSOR_VALUES values are no guide features:
+        # a guide of an image-only table would see nothing
+        guide_iterations, candidates = 0, 1
+        if chief and state is None:
+            print(f"vae-augment: note: the class guide sees no column of this table (tensors "
+                  f"of more than {GUIDE_MAX_TENSOR_VALUES} values are not guide features), "
+                  f"so the model has none and draws each row once; "
+                  f"{option('bank_keep', 0.25)} keeps the stored posteriors the model places "
+                  f"most firmly in their class instead, as "
+                  f"{'--unguided' if _CLI_WORDING[0] else '**vae_augment.UNGUIDED'} does",
+                  file=sys.stderr)
     with precision_scope(config.precision):
         with strategy.scope():
             model = ConditionalVAE(
-                encoding.layout(),
+                layout,
                 latent_dim=config.latent_dim,
                 hidden=config.hidden,
                 class_prior=config.class_prior,
@@ -655,9 +690,9 @@ def train_model(
                 latent_source=config.latent_source,
                 bank_size=config.bank_size,
                 temperature=config.temperature,
-                candidates=config.candidates,
+                candidates=candidates,
                 num_components=config.num_components,
-                guide_iterations=config.guide_iterations,
+                guide_iterations=guide_iterations,
                 guide_depth=config.guide_depth,
                 guide_quantile=config.guide_quantile,
                 class_weights=class_weights(
@@ -817,7 +852,7 @@ def train_model(
         model.set_weights(trained.get_weights())
 
     guide = None
-    if config.guide_iterations:
+    if guide_iterations:
         start_guide = time.perf_counter()
         rows, held = _guide_rows(source)
         rows = _dequantized(encoding.layout(), rows, tie_table, [config.seed, 1])

@@ -8,6 +8,7 @@ import posixpath
 import shutil
 import tempfile
 import threading
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.utils.shared import Shared
@@ -118,7 +119,8 @@ TENSORFLOW_IMPORTER = [None]
 
 
 class _LoadedModel:
-    """What `Shared` keeps alive in a worker: the artifact and, on first use, its sampler."""
+    """What `Shared` keeps alive in a worker: the artifact and, on first use, its samplers
+    (guided, as balancing generates, and plain, as `GenerateSynthetic` does by default)."""
 
     def __init__(self, model_dir: str):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -129,25 +131,31 @@ class _LoadedModel:
         from vae_augment.artifact import load_artifact
 
         self.artifact = load_artifact(local_model_dir(model_dir))
-        self._sampler = None
+        self._samplers: dict[bool, Any] = {}
         self._lock = threading.Lock()
 
     @property
     def sampler(self):
-        """The sampler, traced once under a lock before any thread may use it.
+        """The guided sampler (`sampler_for(True)`)."""
+        return self.sampler_for(True)
+
+    def sampler_for(self, guided: bool):
+        """The sampler (`vae_augment.sampler.Sampler(guided=guided)`), traced once under a
+        lock before any thread may use it.
 
         Two threads making the first call of the same `tf.function` at once race in
         autograph (seen here: ``TypeError: tf__from_config() takes 2 positional arguments``),
         so the first block is generated here; later calls run the traced graph.
         """
+        guided = bool(guided)
         with self._lock:
-            if self._sampler is None:
+            if guided not in self._samplers:
                 from vae_augment.sampler import Sampler
 
-                sampler = Sampler(self.artifact)
+                sampler = Sampler(self.artifact, guided=guided)
                 sampler.generate_block(0, 0, 0, 1)
-                self._sampler = sampler
-            return self._sampler
+                self._samplers[guided] = sampler
+            return self._samplers[guided]
 
 
 def acquire_model(shared: Shared, model_dir: str) -> _LoadedModel:
@@ -187,7 +195,7 @@ def _warm_up(shared: Shared, model_dir: str) -> None:
     try:
         loaded = acquire_model(shared, model_dir)
         _WARM[model_dir] = loaded  # keep it alive until the generation step acquires it
-        _ = loaded.sampler  # builds and traces the sampler
+        _ = loaded.sampler_for(True)  # builds and traces balancing's sampler
         import imblearn.utils  # noqa: F401  (imported by samples_to_generate)
     except Exception:  # noqa: BLE001 - the generation step reports real load errors
         pass
@@ -196,10 +204,11 @@ def _warm_up(shared: Shared, model_dir: str) -> None:
 class ModelDoFn(beam.DoFn):
     """A DoFn that loads the artifact once per worker process (`DoFn.setup` + `Shared`)."""
 
-    def __init__(self, model_dir: str, shared: Shared):
+    def __init__(self, model_dir: str, shared: Shared, *, guided: bool = True):
         super().__init__()
         self._model_dir = os.fspath(model_dir)
         self._shared = shared
+        self._guided = bool(guided)
         self._loaded = None
 
     def setup(self):
@@ -212,7 +221,8 @@ class ModelDoFn(beam.DoFn):
 
     @property
     def sampler(self):
-        return self._loaded.sampler
+        """The worker's sampler: guided unless this DoFn was made with ``guided=False``."""
+        return self._loaded.sampler_for(self._guided)
 
 
 class DeadLetterMixin:

@@ -300,6 +300,7 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         synthetic = beam.pvalue.PBegin(tables.pipeline) | "Synthetic" >> GenerateSynthetic(
             self._model_dir, to_generate, self._seed, rows_per_shard=self._rows_per_shard,
             shared=self._shared, list_types=self._lists,  # the input's, as the real rows'
+            guided=True,  # balancing: the model's selection (its class guide), as the CLI's
         )
         if self._flatten:
             main = (real, synthetic) | "Merge" >> beam.Flatten()

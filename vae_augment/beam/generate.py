@@ -71,8 +71,8 @@ def _plan_from_side_input(_, counts, encoding, rows_per_shard):
 
 class _GenerateFn(ModelDoFn):
     def __init__(self, model_dir: str, shared: Shared, seed: int,
-                 lists: Mapping[str, pa.DataType] | None = None):
-        super().__init__(model_dir, shared)
+                 lists: Mapping[str, pa.DataType] | None = None, *, guided: bool = False):
+        super().__init__(model_dir, shared, guided=guided)
         self._seed = seed
         self._lists = dict(lists or {})
         self._rows = beam.metrics.Metrics.counter("vae_augment", "synthetic_rows")
@@ -136,6 +136,9 @@ class GenerateSynthetic(beam.PTransform):
         list_types: ``{column: list type}`` to write image columns as (`Encoding.list_tensors`
             of another input); None: the types the model was trained from
             (`Encoding.input_lists`).
+        guided: each row gets the model's selection at generation (its class guide's
+            redraws), as `BalanceClasses` generates; False (the default): one plain draw per
+            row, as `vae_augment.api.sample` without ``guided=True``.
 
     Example:
         >>> synthetic = p | GenerateSynthetic("runs/churn", {"yes": 10000}, seed=0)  # doctest: +SKIP
@@ -150,9 +153,13 @@ class GenerateSynthetic(beam.PTransform):
         rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
         shared: Shared | None = None,
         list_types: Mapping[str, pa.DataType] | None = None,
+        guided: bool = False,
     ):
         super().__init__()
         check_seed(seed)
+        if not isinstance(guided, bool):
+            raise VAEAugmentError(f"`guided` must be True or False, got {guided!r}")
+        self._guided = guided
         _blocks_per_shard(rows_per_shard)
         self._model_dir = canonical_model_dir(model_dir)
         self._encoding, _ = model_meta(self._model_dir)
@@ -169,7 +176,7 @@ class GenerateSynthetic(beam.PTransform):
         counts = ("a PCollection (side input)" if isinstance(self._counts, beam.PCollection)
                   else repr(dict(self._counts)))
         return {"model_dir": self._model_dir, "counts": counts, "seed": self._seed,
-                "rows_per_shard": self._rows_per_shard}
+                "rows_per_shard": self._rows_per_shard, "guided": self._guided}
 
     @property
     def output_schema(self) -> pa.Schema:
@@ -199,5 +206,5 @@ class GenerateSynthetic(beam.PTransform):
             shards
             | "Distribute" >> beam.Reshuffle()
             | "Generate" >> beam.ParDo(_GenerateFn(self._model_dir, self._shared, self._seed,
-                                                   self._lists))
+                                                   self._lists, guided=self._guided))
         )
