@@ -21,9 +21,10 @@ FAST = {"epochs": 2, "batch_size": 64, "latent_dim": 4, "hidden": (16,), "kl_war
         "patience": 1, "guide_iterations": 5}
 
 
-# The same tiny settings as CLI flags, for tests that drive `vae_augment.cli.main`.
+# The same tiny settings as CLI flags, for tests that drive `vae_augment.cli.main` (a flag
+# given after them wins: put a test's own --guide-iterations, --unguided, ... after them).
 FAST_ARGS = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "4", "--hidden", "16",
-             "--kl-warmup-epochs", "1", "--patience", "1", "--quiet"]
+             "--kl-warmup-epochs", "1", "--patience", "1", "--guide-iterations", "5", "--quiet"]
 
 
 def run_cli(argv, capsys=None):

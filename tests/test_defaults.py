@@ -79,21 +79,24 @@ def test_an_unguided_model_samples_the_same_rows_either_way(mixed_parquet, tmp_p
 
 
 def test_cli_presets_and_sample_guided(mixed_parquet, tmp_path, capsys):
+    # FAST_ARGS without its --guide-iterations, which would win over --unguided's
+    at = FAST_ARGS.index("--guide-iterations")
+    fast = FAST_ARGS[:at] + FAST_ARGS[at + 2:]
     plain_dir, guided_dir = tmp_path / "plain", tmp_path / "guided"
     code, _, _ = run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
-                          str(plain_dir), "--unguided", *FAST_ARGS], capsys)
+                          str(plain_dir), *fast, "--unguided"], capsys)
     assert code == 0
     model = load_artifact(str(plain_dir)).model
     assert (model.guide_iterations, model.candidates) == (0, 1)
     # a flag beside the preset wins
     code, _, _ = run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
-                          str(guided_dir), "--unguided", "--guide-iterations", "3",
-                          "--candidates", "2", *FAST_ARGS], capsys)
+                          str(guided_dir), *FAST_ARGS, "--unguided", "--guide-iterations",
+                          "3", "--candidates", "2"], capsys)
     assert code == 0
     model = load_artifact(str(guided_dir)).model
     assert (model.guide_iterations, model.candidates) == (3, 2)
     code, _, err = run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
-                            str(tmp_path / "both"), "--guided", "--unguided", *FAST_ARGS],
+                            str(tmp_path / "both"), *FAST_ARGS, "--guided", "--unguided"],
                            capsys)
     assert code == 2 and "not allowed with argument" in err
     # sample --guided: the rows balance draws; without it, plain draws
@@ -125,3 +128,26 @@ def test_synthetic_dataset_draws_once_unless_guided(mixed_artifact):
     assert not np.array_equal(got[False], got[True])
     with pytest.raises(api.VAEAugmentError, match="guided"):
         synthetic_dataset(art, "a", batch_size=8, seed=0, guided=1)
+
+
+def test_a_table_the_guide_cannot_see_gets_no_guide(capsys):
+    """Tensors of more than `GUIDE_MAX_TENSOR_VALUES` values are no guide features: a table of
+    only such an image had a guide of no feature (a KeyError in its fit); it now gets none,
+    draws each row once, and the fit says so."""
+    from vae_augment.guide import GUIDE_MAX_TENSOR_VALUES
+
+    rng = np.random.default_rng(0)
+    side = 33  # 1,089 values > 1,024
+    assert side * side > GUIDE_MAX_TENSOR_VALUES
+    n = 60
+    pixels = rng.integers(0, 256, size=(n, side * side)).astype(np.uint8)
+    table = pa.table({
+        "img": pa.FixedSizeListArray.from_arrays(pa.array(pixels.reshape(-1)), side * side),
+        "label": pa.array(["a"] * 40 + ["b"] * 20),
+    })
+    art = api.fit(table, label="label", seed=0, **FAST)
+    assert (art.model.guide_iterations, art.model.candidates) == (0, 1)
+    err = capsys.readouterr().err
+    assert "the class guide sees no column of this table" in err and "bank_keep=0.25" in err
+    assert api.sample(art, {"b": 10}, seed=0, guided=True).equals(
+        api.sample(art, {"b": 10}, seed=0))

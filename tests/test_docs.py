@@ -86,10 +86,13 @@ def test_digits_example_runs(tmp_path, monkeypatch, capsys):
     import vae_augment
     from vae_augment import api
 
-    # the tiny network as well as 2 epochs, and the report without its utility classifiers
-    # and privacy section (the slow part of `evaluate`; the image grids and C2ST stay)
+    # the tiny network as well as 2 epochs, at most 2 draws a balancing row (not 8: guided
+    # beta-binomial images doubled the test's time), and the report without its utility
+    # classifiers and privacy section (the slow part of `evaluate`; the image grids and
+    # C2ST stay)
     real_fit = api.fit
-    monkeypatch.setattr(vae_augment, "fit", lambda *a, **k: real_fit(*a, **{**k, **FAST}))
+    monkeypatch.setattr(vae_augment, "fit",
+                        lambda *a, **k: real_fit(*a, **{**k, **FAST, "candidates": 2}))
     example = _example("digits_images")
     assert example.main(["--epochs", "2", "--out", str(tmp_path), "--image-likelihood",
                          "beta_binomial", "--sections", "fidelity,detection,model"]) == 0

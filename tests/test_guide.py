@@ -255,13 +255,13 @@ def test_guide_settings_are_validated_and_reach_the_model(mixed_parquet, tmp_pat
     with pytest.raises(ValueError, match="guide_quantile"):
         ConditionalVAE(layout, guide_quantile=1.5)
     assert run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
-                    str(tmp_path / "m"), "--guide-iterations", "7", "--guide-quantile", "0.1",
-                    "--candidates", "2", *FAST_ARGS], capsys)[0] == 0
+                    str(tmp_path / "m"), *FAST_ARGS, "--guide-iterations", "7",
+                    "--guide-quantile", "0.1", "--candidates", "2"], capsys)[0] == 0
     m = load_artifact(str(tmp_path / "m")).model
     assert (m.guide_iterations, m.guide_quantile, m.candidates) == (7, 0.1, 2)
     assert m.guide_feature.shape[0] == 7 * m.n_classes
     assert run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
-                    str(tmp_path / "n"), "--guide-iterations", "0", *FAST_ARGS], capsys)[0] == 0
+                    str(tmp_path / "n"), *FAST_ARGS, "--guide-iterations", "0"], capsys)[0] == 0
     assert load_artifact(str(tmp_path / "n")).model.guide_iterations == 0
 
 
