@@ -57,6 +57,10 @@ def main(argv=None) -> int:
     p.add_argument("--label", default="churn")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--sdv-python", default="/work/sdv-venv/bin/python")
+    p.add_argument("--fit-json", default="{}",
+                   help='vae_augment.fit kwargs, e.g. the former defaults: '
+                        '\'{"guide_iterations": 0, "candidates": 1, "bank_keep": 0.25, '
+                        '"dequantize": false, "beta": 1.0, "guide_quantile": 0.25}\'')
     args = p.parse_args(argv)
 
     from vae_augment.api import balance
@@ -66,7 +70,8 @@ def main(argv=None) -> int:
     for r in range(args.repeats):
         t = time.perf_counter()
         summary = balance(args.data, os.path.join(tmp, f"out{r}.parquet"), label=args.label, seed=r,
-                          model_dir=os.path.join(tmp, f"model{r}"))
+                          model_dir=os.path.join(tmp, f"model{r}"),
+                          fit_kwargs=json.loads(args.fit_json))
         vae.append(time.perf_counter() - t)
         with open(os.path.join(tmp, f"model{r}", "config.json")) as f:
             epochs.append(json.load(f)["metrics"]["epochs_run"])

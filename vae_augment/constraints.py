@@ -827,9 +827,10 @@ def _take_spares(out, bad, y, spare, usable, y_spare, n_classes: int):
 
 def constrained_generate(model, encoding, y, seed, *, candidates: int | None = None
                          ) -> dict[str, Any]:
-    """``model.generate(y, seed, candidates=candidates)`` with the rows that break `encoding.relations` handled (TF
-    ops only). A first draw that breaks relation r is left for `Encoding.decode_tf` to put on
-    the edge with probability min(1, (t - e) / b), t its class's tie share
+    """``model.generate(y, seed, candidates=candidates)`` with the rows that break
+    `encoding.relations` handled (TF ops only). A first draw that breaks relation r is left
+    for `Encoding.decode_tf` to put on the edge with probability min(1, (t - e) / b), t its
+    class's tie share
     (`Relation.ties`), e and b the shares of this call's first draws of that class (with
     both values) that are on the edge and that break r, so that about t of the class's rows
     end on the edge; the other breaking rows are redrawn (a redraw must keep every
