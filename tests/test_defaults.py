@@ -32,7 +32,7 @@ def test_the_defaults_are_the_guided_setting():
 
 def test_a_default_fit_has_a_guide_and_sample_draws_once_unless_guided(mixed_artifact):
     art = load_artifact(str(mixed_artifact))
-    assert art.model.guide_iterations == FAST["guide_iterations"]  # 50 without FAST's 5
+    assert art.model.guide_iterations == FAST["guide_iterations"]  # 50 without FAST's 2
     assert art.model.candidates == GUIDED["candidates"]
     n = 600
     plain = api.sample(art, {"a": n, "b": n}, seed=4)

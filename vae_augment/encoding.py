@@ -748,7 +748,8 @@ class Encoding:
             return tf.cast(nulls[:, null_pos[name]], tf.bool)
 
         if self.numeric:
-            x = self._repair_tf(*self._numeric_tf(gen, absent=bool(self._relation_idx)))
+            x = self._repair_tf(*self._numeric_tf(gen, absent=bool(self._relation_idx)),
+                                edge=gen.get("edge"))
             cols = tf.unstack(x, axis=1)
             masks = {s.name: mask_of(s.name) for s in self.numeric}
             for d, (t, j) in zip(self.derived, self._derived_idx):
@@ -881,9 +882,11 @@ class Encoding:
                                                tf.gather(absent, rights, axis=1)))
         return left, right, present
 
-    def _repair_tf(self, x, absent):
+    def _repair_tf(self, x, absent, edge=None):
         """`x` ([B, n_num] numeric values) with every relation's left value lowered to its
-        right value where it is higher (and neither is null), on the left column's grid (an
+        right value where it is higher (and neither is null), and raised to it where `edge`
+        (bool [B, n_relations], `constraints.nearest_to_edge`) marks the row, on the left
+        column's grid (an
         int column takes the floor of a float right value; a right value under an int left
         column's smallest observed value raised to it first); as many sweeps as the longest
         chain of relations (a <= b <= c) needs to hold end to end."""
@@ -908,6 +911,14 @@ class Encoding:
         lift_any = bool(np.isfinite(lows).any())
         low = tf.constant(lows, tf.float64)
         lifts = tf.constant(rights[:, None] == np.arange(n)[None, :])  # r raises rights[r]
+        if edge is not None:  # marked rows: the left value raised to the right one (then
+            # capped on the left column's grid by the sweeps below, as a breaking row is)
+            left, right, present = self._relation_sides(x, absent)
+            mark = tf.logical_and(present, tf.cast(edge, tf.bool))
+            neg = tf.constant(-np.inf, tf.float64)
+            up = tf.reduce_max(tf.where(owner[None], tf.where(mark, right, neg)[:, :, None],
+                                        neg), axis=1)  # [B, n]
+            x = tf.maximum(x, up)
         for _ in range(_chain_depth(self._relation_idx)):
             left, right, present = self._relation_sides(x, absent)
             if lift_any:
@@ -945,6 +956,22 @@ class Encoding:
             x, absent, [(local[i], local[j]) for i, j in self._relation_idx])
         return (tf.logical_and(present, left > right),
                 tf.logical_and(present, tf.equal(left, right)), present)
+
+    def relation_gaps_tf(self, gen: Mapping[str, Any]):
+        """float64 [B, n_relations]: each relation's (right - left) / max(|left|, |right|)
+        in model-space samples `gen` (before `decode_tf`'s repair; negative where it breaks),
+        +inf where a value is null."""
+        import tensorflow as tf
+
+        if not self._relation_idx:
+            return tf.zeros([tf.shape(gen["num"])[0], 0], tf.float64)
+        cols = sorted({j for pair in self._relation_idx for j in pair})
+        x, absent = self._numeric_tf(gen, cols=cols)
+        local = {j: k for k, j in enumerate(cols)}
+        left, right, present = self._relation_sides(
+            x, absent, [(local[i], local[j]) for i, j in self._relation_idx])
+        scale = tf.maximum(tf.maximum(tf.abs(left), tf.abs(right)), 1e-12)
+        return tf.where(present, (right - left) / scale, tf.constant(np.inf, tf.float64))
 
     def violations_tf(self, gen: Mapping[str, Any]):
         """[B] bool: which rows of model-space samples `gen` break one of `relations`
