@@ -15,16 +15,19 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 BUNDLED = REPO / "examples" / "data"
 
 # Tiny but real training runs: enough to exercise every code path, fast on 2 cores.
-# The class guide (on by default) fits 2 boosting rounds, not 50: the guided path runs in every
-# fit, for a small part of its fitting time (2.8 s on the mixed table at 50 rounds, 0.3 s at 5).
+# The class guide (on by default) fits 2 boosting rounds, not 50 (2.8 s of a fit of the mixed
+# table at 50 rounds), and generation draws once per row (candidates 1): the guided redraw
+# loop's trace and rounds made the suite take 951-1015 s instead of 726 s. The guided path
+# has its own tests on every interface (`guided_artifact`; test_defaults.py, test_guide.py).
 FAST = {"epochs": 2, "batch_size": 64, "latent_dim": 4, "hidden": (16,), "kl_warmup_epochs": 1,
-        "patience": 1, "guide_iterations": 2}
+        "patience": 1, "guide_iterations": 2, "candidates": 1}
 
 
 # The same tiny settings as CLI flags, for tests that drive `vae_augment.cli.main` (a flag
 # given after them wins: put a test's own --guide-iterations, --unguided, ... after them).
 FAST_ARGS = ["--epochs", "2", "--batch-size", "64", "--latent-dim", "4", "--hidden", "16",
-             "--kl-warmup-epochs", "1", "--patience", "1", "--guide-iterations", "2", "--quiet"]
+             "--kl-warmup-epochs", "1", "--patience", "1", "--guide-iterations", "2",
+             "--candidates", "1", "--quiet"]
 
 
 def run_cli(argv, capsys=None):

@@ -257,6 +257,30 @@ def test_generate_synthetic_with_a_class_guide_equals_the_sampler(guided_artifac
         assert_that(out, check)
 
 
+def test_balance_classes_generates_the_guided_rows_balance_does(beam_inputs, guided_artifact):
+    """`BalanceClasses` balances with the model's class guide, as `api.balance` (and the
+    CLI's `balance`) do, while `GenerateSynthetic` draws once per row unless asked."""
+    paths = sorted(glob.glob(str(beam_inputs / "*.parquet")))
+    summary = api.balance(paths, None, label="label", model_dir=str(guided_artifact),
+                          sampling_strategy=STRATEGY, seed=SEED)
+    table = summary["table"]
+    want = table.filter(table.column("is_synthetic"))
+    generated = {c: n for c, n in summary["generated"].items() if n}
+    plain = api.sample(str(guided_artifact), generated, seed=SEED)
+    assert rows(plain.cast(want.schema)) != rows(want)  # the guide changed some rows
+    with BeamTestPipeline(runner=RUNNER) as p:
+        out = (p | ReadParquetTables(str(beam_inputs))
+               | BalanceClasses(str(guided_artifact), "label", STRATEGY, SEED,
+                                rows_per_shard=BLOCK_ROWS))
+
+        def check(tables):
+            got = concat(tables)
+            if rows(got.filter(got.column("is_synthetic"))) != rows(want):
+                raise BeamAssertException("BalanceClasses' rows differ from api.balance's")
+
+        assert_that(out, check)
+
+
 def test_runs_in_process_and_warm_up(mixed_artifact):
     import argparse
 

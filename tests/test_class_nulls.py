@@ -82,8 +82,7 @@ def test_the_rules_survive_the_artifact_and_hold_in_the_guided_draws(fitted, tmp
     assert loaded.encoding.class_nulls == auto.encoding.class_nulls
     assert loaded.model.layout["class_null_rule"] == [[0], [1]]
     assert null_shares(loaded, "b")["only_a"] == 1.0
-    guided = fit(nulls_table(), label="label", seed=0, candidates=4,
-                 **TRAIN)
+    guided = fit(nulls_table(), label="label", seed=0, **{**TRAIN, "candidates": 4})
     assert null_shares(guided, "b")["only_a"] == 1.0
     assert null_shares(guided, "a", 2000)["kind"] == 0.0
 

@@ -30,9 +30,9 @@ def test_the_defaults_are_the_guided_setting():
     assert all(UNGUIDED[k] != GUIDED[k] for k in GUIDED) and set(UNGUIDED) == set(GUIDED)
 
 
-def test_a_default_fit_has_a_guide_and_sample_draws_once_unless_guided(mixed_artifact):
-    art = load_artifact(str(mixed_artifact))
-    assert art.model.guide_iterations == FAST["guide_iterations"]  # 50 without FAST's 2
+def test_a_guided_model_samples_once_a_row_unless_guided(guided_artifact):
+    art = load_artifact(str(guided_artifact))  # FAST's training, the defaults' selection
+    assert art.model.guide_iterations == GUIDED["guide_iterations"]
     assert art.model.candidates == GUIDED["candidates"]
     n = 600
     plain = api.sample(art, {"a": n, "b": n}, seed=4)
@@ -56,15 +56,15 @@ def test_a_default_fit_has_a_guide_and_sample_draws_once_unless_guided(mixed_art
         api.sample(art, {"a": 1}, guided="yes")
 
 
-def test_balance_and_the_oversampler_generate_guided_rows(mixed_artifact, mixed_parquet,
+def test_balance_and_the_oversampler_generate_guided_rows(guided_artifact, mixed_parquet,
                                                          tmp_path):
     """`balance` reusing a model draws exactly what `sample(..., guided=True)` draws."""
     summary = api.balance(str(mixed_parquet), None, label="label", seed=5,
-                          model_dir=str(mixed_artifact))
+                          model_dir=str(guided_artifact))
     generated = {c: n for c, n in summary["generated"].items() if n}
     assert generated
     synthetic = _synthetic(summary["table"]).drop_columns(["is_synthetic"])
-    art = load_artifact(str(mixed_artifact))
+    art = load_artifact(str(guided_artifact))
     guided = api.sample(art, generated, seed=5, guided=True).drop_columns(["is_synthetic"])
     plain = api.sample(art, generated, seed=5).drop_columns(["is_synthetic"])
     assert synthetic.equals(guided.cast(synthetic.schema))
@@ -79,9 +79,10 @@ def test_an_unguided_model_samples_the_same_rows_either_way(mixed_parquet, tmp_p
 
 
 def test_cli_presets_and_sample_guided(mixed_parquet, tmp_path, capsys):
-    # FAST_ARGS without its --guide-iterations, which would win over --unguided's
-    at = FAST_ARGS.index("--guide-iterations")
-    fast = FAST_ARGS[:at] + FAST_ARGS[at + 2:]
+    # FAST_ARGS without its --guide-iterations and --candidates, which would win over
+    # --unguided's
+    fast = [a for i, a in enumerate(FAST_ARGS) if a not in ("--guide-iterations", "--candidates")
+            and FAST_ARGS[i - 1] not in ("--guide-iterations", "--candidates")]
     plain_dir, guided_dir = tmp_path / "plain", tmp_path / "guided"
     code, _, _ = run_cli(["fit", str(mixed_parquet), "--label", "label", "--model-dir",
                           str(plain_dir), *fast, "--unguided"], capsys)
@@ -114,16 +115,17 @@ def test_cli_presets_and_sample_guided(mixed_parquet, tmp_path, capsys):
     assert not outs[True].equals(outs[False])
 
 
-def test_synthetic_dataset_draws_once_unless_guided(mixed_artifact):
+def test_synthetic_dataset_draws_once_unless_guided(guided_artifact):
     from vae_augment.tfdata import synthetic_dataset
 
-    art = load_artifact(str(mixed_artifact))
+    art = load_artifact(str(guided_artifact))
     rows = block_rows(art.encoding)
     got = {}
     for guided in (False, True):
-        ds = synthetic_dataset(art, "a", batch_size=rows, seed=6, n=200, guided=guided)
+        # the rare class: more of its first draws fall under the guide's floor
+        ds = synthetic_dataset(art, "c", batch_size=rows, seed=6, n=500, guided=guided)
         got[guided] = np.concatenate([b["i"].numpy() for b in ds])
-        want = api.sample(art, {"a": 200}, seed=6, guided=guided).column("i")
+        want = api.sample(art, {"c": 500}, seed=6, guided=guided).column("i")
         np.testing.assert_array_equal(got[guided], want.to_numpy(zero_copy_only=False))
     assert not np.array_equal(got[False], got[True])
     with pytest.raises(api.VAEAugmentError, match="guided"):

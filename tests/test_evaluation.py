@@ -231,7 +231,7 @@ def test_model_report_fields(model_report):
     assert diag["kl_total"] == pytest.approx(sum(diag["kl_per_dim"]), rel=1e-5)
     # the defaults fit a class guide: its floors and pass rates (tests/test_guide.py)
     assert diag["guide"]["iterations"] == FAST["guide_iterations"]
-    assert diag["guide"]["candidates"] == 8
+    assert diag["guide"]["candidates"] == FAST["candidates"]
     curves = diag["curves"]  # the training history, as the artifact keeps it
     assert curves["epochs_run"] == curves["epochs_cap"] == 2 and curves["patience"] == 1
     assert len(curves["history"]["val_loss"]) == 2 and curves["best_epoch"] in (1, 2)

@@ -14,8 +14,8 @@ def fitted(mixed_table):
     pruning among them, the default without a guide) the default."""
     from vae_augment.api import fit
 
-    return fit(mixed_table, label="label", seed=0, candidates=1,
-               **{**FAST, "guide_iterations": 0})
+    return fit(mixed_table, label="label", seed=0,
+               **{**FAST, "guide_iterations": 0, "candidates": 1})
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def unpruned(mixed_table):
     the same weights and a full bank: one fit for the two tests that set them."""
     from vae_augment.api import fit
 
-    return fit(mixed_table, label="label", seed=0, candidates=2, bank_keep=1.0,
-               **{**FAST, "guide_iterations": 0})
+    return fit(mixed_table, label="label", seed=0, bank_keep=1.0,
+               **{**FAST, "guide_iterations": 0, "candidates": 2})
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_candidates_reach_the_model_from_fit_and_cli(unpruned, mixed_parquet, tm
     with pytest.raises(VAEAugmentError, match="`candidates` must be a positive integer"):
         TrainConfig(candidates=0)
     code, _, err = run_cli(["fit", mixed_parquet, "--label", "label", "--model-dir",
-                            tmp_path / "m", "--candidates", "3", *FAST_ARGS], capsys)
+                            tmp_path / "m", *FAST_ARGS, "--candidates", "3"], capsys)
     assert code == 0, err
     assert load_artifact(str(tmp_path / "m")).model.candidates == 3
 

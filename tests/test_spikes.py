@@ -186,7 +186,7 @@ def test_guided_selection_with_spikes(table, tmp_path):
     from vae_augment.api import fit, sample
 
     art = fit(table, label="label", model_dir=str(tmp_path / "g"), seed=0, spike_share=0.25,
-              candidates=3, dequantize=True, **FAST)
+              dequantize=True, **{**FAST, "candidates": 3})
     syn = sample(art, {"b": 500}, seed=2, guided=True)
     assert syn.num_rows == 500
     zeros = column_values(syn, "zeros")
