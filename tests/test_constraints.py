@@ -351,7 +351,9 @@ def test_spare_rows_fix_most_breaking_rows_without_a_second_pass(loan_models, mo
 
     _, plain, art = loan_models
     model, enc = art.model, art.encoding
-    y = tf.constant(np.arange(4000) % 2 if mixed else np.ones(4000), tf.int32)
+    # class a alone (5 % of its rows on the edge: most breaking rows are redrawn; class b's
+    # 25 % take nearly every breaking draw of the defaults' model onto the edge instead)
+    y = tf.constant(np.arange(4000) % 2 if mixed else np.zeros(4000), tf.int32)
     seed = tf.constant([5, 1], tf.int32)
     first = enc.violations_tf(model.generate(y, seed)).numpy().mean()
     monkeypatch.setattr(C, "REDRAW_ROUNDS", 0)  # spares only
