@@ -922,9 +922,8 @@ def nearest_to_edge(encoding, gen, y, k, n_classes: int):
     TF ops only (XLA: a stable sort and cumulative counts, no data-dependent shapes)."""
     import tensorflow as tf
 
-    broken, equal, present = encoding.relation_status_tf(gen)
-    free = tf.logical_and(present, tf.logical_not(tf.logical_or(broken, equal)))
-    gap = encoding.relation_gaps_tf(gen)
+    gap = encoding.relation_gaps_tf(gen)  # < 0 breaks, 0 on the edge, inf a value null
+    free = tf.logical_and(gap > 0, tf.math.is_finite(gap))
     y = tf.cast(y, tf.int32)
     k = tf.cast(k, tf.int32)
     marks = []
