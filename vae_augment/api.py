@@ -23,6 +23,7 @@ from vae_augment.errors import (
     SchemaError,
     VAEAugmentError,
     arg,
+    check_guided,
     check_seed,
     columns_note,
     label_column,
@@ -244,8 +245,7 @@ def sample(
     from vae_augment.sampler import Sampler, check_counts
 
     check_seed(seed)
-    if not isinstance(guided, (bool, np.bool_)):
-        raise VAEAugmentError(f"`guided` must be True or False, got {guided!r}")
+    guided = check_guided(guided)
     if output is None and (partition_by or output_shards is not None):
         raise VAEAugmentError("`partition_by` and `output_shards` lay out an `output`; "
                               "with `output` None the rows come back as a table")
@@ -253,7 +253,7 @@ def sample(
     if output is not None:  # before any generation
         refuse_output(output, overwrite, output_shards, partition_by)
         check_partition_by(art.encoding.sample_schema, partition_by)
-    sampler = Sampler(art, guided=bool(guided))
+    sampler = Sampler(art, guided=guided)
     if privacy_min_distance is None:
         batches = sampler.iter_counts(counts, seed, progress=progress)
     else:
@@ -345,7 +345,6 @@ def _read_classes(paths, encoding, classes) -> pa.Table:
 
 def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
     """A real batch, unchanged, plus `is_synthetic = False`."""
-    import numpy as np
 
     arrays = list(batch.columns) + [pa.array(np.zeros(batch.num_rows, bool))]
     return pa.RecordBatch.from_arrays(arrays, schema=out_schema)

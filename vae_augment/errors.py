@@ -161,6 +161,14 @@ class ArtifactError(VAEAugmentError):
     """A model directory that is missing, tampered with, or from another format version."""
 
 
+def check_guided(guided) -> bool:
+    """`guided` (the generation entry points' flag) as a bool; a `VAEAugmentError` unless it
+    is True or False (NumPy's too)."""
+    if type(guided).__name__ not in ("bool", "bool_"):
+        raise VAEAugmentError(f"`guided` must be True or False, got {guided!r}")
+    return bool(guided)
+
+
 def check_seed(seed, name: str = "seed") -> int:
     """`seed` as an int; `VAEAugmentError` naming `name` unless it is an integer (not a bool)
     in [0, 2**32 - 1], the range training takes too: generation uses the seed's low 32 bits,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from vae_augment.errors import SchemaError, VAEAugmentError, check_seed
+from vae_augment.errors import SchemaError, VAEAugmentError, check_guided, check_seed
 from vae_augment.tfdata_read import (
     NULL_MASK_SUFFIX,
     _check_positive,
@@ -299,8 +299,7 @@ def synthetic_dataset(
     art = _artifact(model)
     class_idx = art.encoding.class_index(_class_value(art.encoding, label, "label"))
     cols, masks = _model_columns(art, columns, null_masks)
-    if not isinstance(guided, (bool, np.bool_)):
-        raise VAEAugmentError(f"`guided` must be True or False, got {guided!r}")
+    guided = check_guided(guided)
     return _class_stream(art, class_idx, cols, masks, int(batch_size), int(seed), n,
                          candidates=None if guided else 1)
 

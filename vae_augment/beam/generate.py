@@ -15,7 +15,7 @@ from apache_beam.utils.shared import Shared
 
 from vae_augment.beam._shared import ModelDoFn, canonical_model_dir, model_meta, shared_handle
 from vae_augment.encoding import Encoding
-from vae_augment.errors import VAEAugmentError, check_seed
+from vae_augment.errors import VAEAugmentError, check_guided, check_seed
 from vae_augment.sampler import BLOCK_ROWS, block_rows, plan_blocks
 
 __all__ = ["GenerateSynthetic", "plan_shards", "DEFAULT_ROWS_PER_SHARD", "TABLE_ROWS"]
@@ -157,9 +157,7 @@ class GenerateSynthetic(beam.PTransform):
     ):
         super().__init__()
         check_seed(seed)
-        if not isinstance(guided, bool):
-            raise VAEAugmentError(f"`guided` must be True or False, got {guided!r}")
-        self._guided = guided
+        self._guided = check_guided(guided)
         _blocks_per_shard(rows_per_shard)
         self._model_dir = canonical_model_dir(model_dir)
         self._encoding, _ = model_meta(self._model_dir)
