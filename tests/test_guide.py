@@ -352,6 +352,49 @@ def test_evaluation_report_shows_how_the_guide_judges_rows(guided, tmp_path):
         assert 0.0 < c["real_test_pass"] <= 1.0
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Class guide" in html and "generated rows passing" in html
+    # SYNTHETIC here is plain draws (`sample` without guided=True): the report says so, by
+    # SYNTHETIC's share of rows at the floor, and so do the rows drawn as balancing draws them
+    # (plain draws pass at 34 %, guided rows at 93 %, on this table; SYNTHETIC 36 % and 95 %)
+    assert guide["plain_pass"] <= guide["guided_pass"] - 0.05
+    assert guide["synthetic_like"] == "plain", guide
+    assert abs(guide["synthetic_pass"] - guide["plain_pass"]) < abs(
+        guide["synthetic_pass"] - guide["guided_pass"])
+    assert sum(c["synthetic_rows"] for c in guide["classes"]) == 400
+    assert "they look like plain draws" in html
+    drawn = sample(guided, {"rare": 200, "common": 200}, seed=0, guided=True)
+    again = evaluate(real, drawn, label="label", model=guided, seed=0, iw_samples=2,
+                     sections=["model"])["diagnostics"]["guide"]
+    assert again["synthetic_like"] == "guided", again
+    assert again["synthetic_pass"] > guide["synthetic_pass"]
+
+
+def test_findings_advise_sample_guided_for_plain_draws_of_a_guided_model():
+    """A guided model's plain draws (`sample` without --guided) that lower utility get the
+    advice to draw them as balance does; guided rows get "balance less", and an unguided
+    model's rows the advice to fit with the guide. Detection's advice for a guided model is
+    never the redraws (plain draws are the harder to detect)."""
+    from vae_augment.findings import findings
+
+    def report(guide_iterations, like):
+        res = {"none": {"minority_f1": 0.60}, "random_oversampling": {"minority_f1": 0.55},
+               "smote": {"minority_f1": 0.60}, "vae_augment": {"minority_f1": 0.50}}
+        return {"model_settings": {"guide_iterations": guide_iterations},
+                "diagnostics": {"guide": {"synthetic_like": like}},
+                "detection": {"c2st_auc": 0.9},
+                "utility": {"classes": ["a", "b"], "minority_class": "b",
+                            "results": {"logistic_regression": res}}}
+
+    def advice(r, section):
+        return [f["advice"] for f in findings(r) if f["section"] == section]
+
+    plain = report(50, "plain")
+    assert all("sample --guided" in a for a in advice(plain, "utility")), findings(plain)
+    assert advice(plain, "utility") and "sample --guided" not in advice(plain, "detection")[0]
+    for like in ("guided", None):
+        assert all("balance less" in a for a in advice(report(50, like), "utility"))
+    unguided = report(0, None)
+    assert all(a.startswith("fit with --guided") for a in advice(unguided, "utility"))
+    assert advice(unguided, "detection")[0].startswith("fit with --guided")
 
 
 def test_guided_generation_compiles_with_xla(guided, monkeypatch):

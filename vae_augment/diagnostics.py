@@ -7,6 +7,7 @@ real rows whose labels the model doubts. Builds the ``diagnostics``, ``latent`` 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -32,12 +33,14 @@ def _batched(fn, x: Mapping[str, np.ndarray], batch: int = 512) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def _diagnostics(art, test, seed, iw_samples, max_rows=2000):
+def _diagnostics(art, test, seed, iw_samples, max_rows=2000, synthetic=None):
     from vae_augment import distributions as D
 
     model, enc = art.model, art.encoding
     held = _subsample(test, max_rows, _rng(seed, 5))
     x = enc.encode(held)
+    syn_x = (enc.encode(_subsample(synthetic, max_rows, _rng(seed, 10)))
+             if synthetic is not None and synthetic.num_rows else None)
     if len(x["y"]) == 0:
         return {"skipped": "no held-out rows"}
     neg_elbo_mean = _batched(lambda b: model.neg_elbo(b).numpy(), x)
@@ -78,7 +81,7 @@ def _diagnostics(art, test, seed, iw_samples, max_rows=2000):
         "kl_active_threshold": KL_ACTIVE_NATS,
         "training": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
         "curves": _curves(art.config, metrics),
-        "guide": _guide_diagnostics(model, enc, x, seed),
+        "guide": _guide_diagnostics(model, enc, x, seed, syn_x),
     }
 
 
@@ -101,9 +104,16 @@ def _curves(config, metrics):
             "patience": train.get("patience")}
 
 
-def _guide_diagnostics(model, enc, x, seed, draws: int = 2048):
-    """How the class guide (guided setting) judges real-test rows, plain draws and the rows
-    `generate` returns, per class: shares at or over the class's floor. None without a guide.
+def _guide_diagnostics(model, enc, x, seed, synthetic=None, draws: int = 2048):
+    """How the class guide (guided setting) judges real-test rows, plain draws, the rows
+    `generate` returns and, when given, SYNTHETIC's encoded rows `synthetic`, per class:
+    shares at or over the class's floor. None without a guide.
+
+    ``synthetic_like`` says which of the two ways of drawing SYNTHETIC's rows resemble:
+    ``"plain"`` (`sample` without ``guided``: one draw a row, which the guide never checks)
+    or ``"guided"`` (as balancing draws), by whose pass share (over SYNTHETIC's classes,
+    weighted by its rows) is nearer SYNTHETIC's; None when the two are within
+    `GUIDE_TELL_APART` of each other (the guide seldom redraws) or without SYNTHETIC rows.
     """
     import tensorflow as tf
 
@@ -112,13 +122,16 @@ def _guide_diagnostics(model, enc, x, seed, draws: int = 2048):
     floors = model.guide_floor.numpy()
     y_real = np.asarray(x["y"])
     real_p = _batched(lambda b: model.guide_proba(b, b["y"]).numpy(), x)
+    syn_y = np.asarray(synthetic["y"]) if synthetic is not None else np.zeros(0, np.int64)
+    syn_p = (_batched(lambda b: model.guide_proba(b, b["y"]).numpy(), synthetic)
+             if len(syn_y) else np.zeros(0))
     classes = []
     for c, name in enumerate(enc.classes):
         ys = tf.fill([draws], c)
         seed_c = tf.constant([seed, 1000 + c], tf.int32)
         first = model.guide_proba(model.plain_draw(ys, seed_c), ys).numpy()
         final = model.guide_proba(model.generate(ys, seed_c), ys).numpy()
-        real_c = real_p[y_real == c]
+        real_c, syn_c = real_p[y_real == c], syn_p[syn_y == c]
         classes.append({
             "class": name,
             "floor": float(floors[c]),
@@ -126,10 +139,35 @@ def _guide_diagnostics(model, enc, x, seed, draws: int = 2048):
             "real_test_pass": float(np.mean(real_c >= floors[c])) if len(real_c) else None,
             "first_draw_pass": float(np.mean(first >= floors[c])),
             "generated_pass": float(np.mean(final >= floors[c])),
+            "synthetic_rows": int(len(syn_c)),
+            "synthetic_pass": float(np.mean(syn_c >= floors[c])) if len(syn_c) else None,
         })
     return {"iterations": int(model.guide_iterations), "quantile": float(model.guide_quantile),
             "candidates": int(model.candidates), "draws_per_class": int(draws),
-            "classes": classes}
+            "classes": classes, **_synthetic_like(classes)}
+
+
+#: plain draws and guided rows whose pass shares (SYNTHETIC's classes, weighted by its rows)
+#: differ by less than this are not told apart (`_guide_diagnostics`' ``synthetic_like``)
+GUIDE_TELL_APART = 0.05
+
+
+def _synthetic_like(classes) -> dict[str, Any]:
+    """SYNTHETIC's pass share beside plain draws' and guided rows', each weighted by
+    SYNTHETIC's rows per class, and which of the two SYNTHETIC resembles (or None)."""
+    w = np.array([c["synthetic_rows"] for c in classes], np.float64)
+    if not w.sum():
+        return {"synthetic_like": None}
+
+    def pooled(key):
+        return float(sum(wi * (c[key] or 0.0) for wi, c in zip(w, classes)) / w.sum())
+
+    syn, plain, guided = (pooled(k) for k in ("synthetic_pass", "first_draw_pass",
+                                              "generated_pass"))
+    like = (None if guided - plain < GUIDE_TELL_APART else
+            "plain" if abs(syn - plain) < abs(syn - guided) else "guided")
+    return {"synthetic_like": like, "synthetic_pass": syn, "plain_pass": plain,
+            "guided_pass": guided}
 
 
 def _latents(art, real, synthetic, seed, max_rows=2000):

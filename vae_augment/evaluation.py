@@ -684,7 +684,8 @@ def evaluate(
                     raise SchemaError(
                         f"every row of {'REAL' if gone is real else 'SYNTHETIC'} holds "
                         f"{why(gone)}")
-                report["diagnostics"] = _diagnostics(art, m_test, seed, iw_samples)
+                report["diagnostics"] = _diagnostics(art, m_test, seed, iw_samples,
+                                                     synthetic=m_syn)
                 report["latent"], plots["latent"] = _latents(art, m_real, m_syn, seed)
                 report["labels"] = _labels(art, m_real, seed, max_rows,
                                            positions=real_rows[kept])

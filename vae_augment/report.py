@@ -550,10 +550,21 @@ def _diagnostics_html(h, diag, report, images) -> None:
                      "plain draws show how often the model alone lands in its class's region "
                      f"({guide['draws_per_class']} draws per class).</p>")
             h.append(_table(["class", "floor", "real-test rows passing", "plain draws passing",
-                             "generated rows passing"],
+                             "generated rows passing", "SYNTHETIC's rows passing"],
                             [[str(c["class"]), c["floor"], c["real_test_pass"],
-                              c["first_draw_pass"], c["generated_pass"]]
+                              c["first_draw_pass"], c["generated_pass"],
+                              c.get("synthetic_pass")]
                              for c in guide["classes"]]))
+            like = guide.get("synthetic_like")
+            if like:
+                near, far = (("plain draws", "plain_pass"), ("guided rows", "guided_pass"))[
+                    ::1 if like == "plain" else -1]
+                what = ("plain draws (<code>sample</code> without <code>--guided</code>)"
+                        if like == "plain" else "rows drawn as balancing draws them")
+                h.append(f"<p class='{'warn' if like == 'plain' else 'muted'}'>SYNTHETIC's "
+                         f"rows pass at {guide['synthetic_pass']:.0%}, nearer {near[0]}' "
+                         f"{guide[near[1]]:.0%} than {far[0]}' {guide[far[1]]:.0%} (weighted "
+                         f"by SYNTHETIC's rows per class): they look like {what}.</p>")
         _labels_html(h, report.get("labels"))
 
 
