@@ -162,6 +162,44 @@ def test_fit_trains_a_guide_and_sets_held_out_floors(guided):
     assert p.mean() > 0.9  # it separates the classes on fresh real rows
 
 
+def test_guide_fits_run_at_once_to_the_same_trees(guided, monkeypatch):
+    """The final guide and the 5 cross-fitting guides are fitted on threads at once; the trees
+    and floors are those of one fit after another, bit for bit."""
+    import threading
+
+    from vae_augment import guide as G
+
+    m = guided.model
+    names = ("feature", "threshold", "value", "tree_class", "baseline", "floor")
+    saved = {n: getattr(m, f"guide_{n}").numpy().copy() for n in names}
+    arrays = guided.encoding.encode(_separable_table(600, seed=7))
+    plain_fit, workers_of, threads, out = G.fit_guide, G.guide_workers, set(), {}
+
+    def recording(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return plain_fit(*args, **kwargs)
+
+    monkeypatch.setattr(G, "fit_guide", recording)
+    try:
+        for workers in (1, 3):
+            monkeypatch.setattr(G, "guide_workers", lambda *a, w=workers: w)
+            summary = m.fit_guide(arrays, seed=3, progress=False)
+            out[workers] = (summary, {n: getattr(m, f"guide_{n}").numpy().copy()
+                                      for n in names})
+    finally:
+        for n in names:
+            getattr(m, f"guide_{n}").assign(saved[n])
+    assert out[1][0] == out[3][0]
+    for n in names:
+        np.testing.assert_array_equal(out[1][1][n], out[3][1][n])
+    assert {t for t in threads if t.startswith("class-guide")} and threading.current_thread(
+        ).name in threads  # both ways ran
+    # the threads' histogram inputs stay within GUIDE_FIT_MEMORY: 20,000 rows of 1,024
+    # features (a 32 x 32 image) take one fit at a time
+    assert workers_of(20_000, 1024, 6) == 1
+    assert 1 <= workers_of(1000, 10, 6) <= 6
+
+
 def test_guided_generation_redraws_rows_under_the_floor(guided):
     m = guided.model
     rare = guided.encoding.class_index("rare")

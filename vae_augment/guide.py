@@ -20,6 +20,7 @@ their codes), flattened small tensors.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +33,22 @@ GUIDE_MAX_ONEHOT = 32  # category columns up to this many values are one-hot fea
 GUIDE_BINS = 32  # candidate thresholds per feature (quantiles of the fitting rows)
 GUIDE_LEARNING_RATE = 0.2
 GUIDE_L2 = 1.0
+#: the concurrent guide fits (`guide_workers`) may hold about this many bytes of histogram
+#: inputs between them
+GUIDE_FIT_MEMORY = 1 << 30
+
+
+def guide_workers(rows: int, features: int, fits: int) -> int:
+    """Threads for `fits` independent guide fits of `rows` x `features`: one per usable CPU,
+    at most one per fit, and no more than fit in `GUIDE_FIT_MEMORY` (a fit holds about four
+    [rows, features] 8-byte arrays at once: the binned cells, their offsets and two
+    repeated weights)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    per_fit = 4 * 8 * max(rows, 1) * max(features, 1)
+    return max(1, min(cpus, fits, GUIDE_FIT_MEMORY // per_fit))
 
 
 def guide_width(layout: Mapping[str, Any]) -> int:

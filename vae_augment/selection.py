@@ -8,7 +8,9 @@ created by `ConditionalVAE.__init__` and saved with the model.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -142,21 +144,35 @@ class RowSelection:
         cross_fit = folds > 1 and len(y) >= 10 * folds
         bar = progress_bar(self.guide_iterations * (1 + folds * cross_fit),
                            desc="class guide", unit="round", enabled=progress)
+        lock = threading.Lock()
+
+        def on_round():
+            with lock:
+                bar.update()
 
         def fit(rows):
             return G.fit_guide(feats[rows], y[rows], self.n_classes, seed=seed,
                                iterations=self.guide_iterations, depth=self.guide_depth,
                                binary_one_tree=not self.guide_tree_per_class,
-                               on_round=bar.update)
+                               on_round=on_round)
 
+        # the final guide and the `folds` cross-fitting guides are independent fits: they run
+        # at once on up to `guide_workers` threads (NumPy's histograms release the GIL), to
+        # the same trees as one after another (each fit is deterministic)
+        fold = rng.permutation(len(y)) % folds if cross_fit else None
+        parts = [slice(None)] + ([fold != k for k in range(folds)] if cross_fit else [])
+        workers = G.guide_workers(len(y), feats.shape[1], len(parts))
         with bar:
-            trees = fit(slice(None))
+            if workers > 1:
+                with ThreadPoolExecutor(workers, thread_name_prefix="class-guide") as pool:
+                    fitted = list(pool.map(fit, parts))
+            else:
+                fitted = [fit(rows) for rows in parts]
+            trees = fitted[0]
             scores, labels = [], []
-            if cross_fit:
-                fold = rng.permutation(len(y)) % folds
-                for k in range(folds):
-                    scores.append(G.class_proba(fit(fold != k), feats[fold == k], y[fold == k]))
-                    labels.append(y[fold == k])
+            for k, fold_trees in enumerate(fitted[1:]):
+                scores.append(G.class_proba(fold_trees, feats[fold == k], y[fold == k]))
+                labels.append(y[fold == k])
         if floor_arrays is not None and len(floor_arrays["y"]):
             held_y = np.asarray(floor_arrays["y"], np.int64)
             scores.append(G.class_proba(trees, self._guide_features_np(floor_arrays), held_y))
