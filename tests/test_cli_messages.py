@@ -147,7 +147,7 @@ def test_balance_trains_into_an_existing_empty_model_dir(tmp_path, capsys, mixed
     (tmp_path / "runs").mkdir()  # `mkdir -p runs` first, as users do
     code, _, err = run(["balance", mixed_parquet, tmp_path / "b.parquet", "--label", "label",
                         "--model-dir", tmp_path / "runs", "--quiet", "--epochs", "1",
-                        "--hidden", "8"], capsys)
+                        "--hidden", "8", "--guide-iterations", "2", "--candidates", "1"], capsys)
     assert code == 0, err
     assert "exists, so balance samples that model" not in err
     assert (tmp_path / "runs" / "manifest.json").exists()
@@ -160,7 +160,8 @@ def test_a_class_of_a_few_rows_is_warned_about(tmp_path, capsys, mixed_table):
     src = tmp_path / "rare.parquet"
     pq.write_table(mixed_table.take(keep), src)
     code, _, err = run(["fit", src, "--label", "label", "--model-dir", tmp_path / "m",
-                        "--quiet", "--epochs", "1", "--hidden", "8"], capsys)
+                        "--quiet", "--epochs", "1", "--hidden", "8", "--guide-iterations", "2"],
+                       capsys)
     assert code == 0, err
     line = [x for x in err.splitlines() if "fewer than 5 rows" in x]
     assert len(line) == 1 and "{'c': 3}" in line[0] and line[0].startswith("vae-augment: warning:")

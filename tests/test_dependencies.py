@@ -148,7 +148,7 @@ def test_cli_and_fit_stats_find_the_dependencies(tmp_path, capsys):
     assert summary["dependencies"] == [str(x) for x in deps]
     code, stdout, err = run_cli(["fit", d, "--label", "label", "--model-dir", tmp_path / "m",
                                  "--epochs", "2", "--hidden", "16", "--latent-dim", "4",
-                                 "--quiet"], capsys)
+                                 "--guide-iterations", "2", "--quiet"], capsys)
     assert code == 0, err
     assert "region = f(state)" in json.loads(stdout)["dependencies"]
     code, stdout, err = run_cli(["sample", "--model-dir", tmp_path / "m", "--n", "300",

@@ -371,9 +371,11 @@ RSS = """
 import json, sys
 from vae_augment.api import fit
 d, mode, encoding = sys.argv[1], sys.argv[2], sys.argv[3]
+# a 2-round guide: its bounded sample is part of the peak, as in a default fit (50 rounds
+# took 2.5-7.5 s more a run and do not change what the guide holds)
 art = fit(d, label="y", streaming=mode == "stream", encoding=encoding, epochs=1,
           batch_size=4096, latent_dim=2, hidden=(8,), kl_warmup_epochs=0, patience=1,
-          shuffle_buffer=8192, seed=0)
+          shuffle_buffer=8192, seed=0, guide_iterations=2)
 # VmHWM, the peak RSS of this process image: ru_maxrss would also count the parent's RSS at
 # fork time (Linux keeps it across exec), i.e. the size of the pytest process
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
@@ -592,7 +594,8 @@ def test_cli_streaming_checkpoints_and_tensorboard(tmp_path, parquet_parts, caps
     logs = model_dir / "logs"
     args = ["fit", d, "--label", "label", "--model-dir", model_dir, "--epochs", "2",
             "--batch-size", "64", "--latent-dim", "4", "--hidden", "16", "--kl-warmup-epochs",
-            "1", "--strategy", "auto", "--precision", "float32", "--streaming",
+            "1", "--guide-iterations", "2", "--strategy", "auto", "--precision", "float32",
+            "--streaming",
             "--shuffle-buffer", "100", "--checkpoint-every", "5", "--tensorboard", logs]
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err[-3000:]
