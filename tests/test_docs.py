@@ -277,7 +277,14 @@ def test_constraints_example_runs(tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
-def test_derived_columns_example_runs(tmp_path, capsys):
+def test_derived_columns_example_runs(tmp_path, capsys, monkeypatch):
+    import vae_augment
+
+    # a 2-round class guide (the example's two default fits spent 10.7 s of 28 in 50-round
+    # guides, which do not touch what it shows: derived and linked columns)
+    real_fit = vae_augment.fit
+    monkeypatch.setattr(vae_augment, "fit",
+                        lambda *a, **k: real_fit(*a, **{**k, "guide_iterations": 2}))
     example = _example("derived_columns")
     assert example.main(["--epochs", "4", "--rows", "300", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
