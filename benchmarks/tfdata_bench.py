@@ -3,7 +3,8 @@
 One process, one run: trains a churn model once (default architecture, few epochs), then
 measures, each as the median of --repeats passes:
 
-1. `synthetic_dataset` rows/s (elements of --gen-batch rows, and of 1024 rows), against the
+1. `synthetic_dataset` rows/s (elements of --gen-batch rows, and of 1024 rows; and of 1024
+   rows with ``guided=True``, how `balance` and `augment_fn` generate), against the
    decoder alone (`ConditionalVAE.generate` + `Encoding.decode_tf` in one `tf.function`, no
    tf.data) as the baseline;
 2. iterating the real `read_parquet` stream alone (--real-rows rows of churn, 1024-row batches)
@@ -145,6 +146,7 @@ def main(argv=None) -> int:
         "dec": f"decoder alone, tf.function, {args.gen_batch}-row calls",
         "syn": f"synthetic_dataset, batch_size={args.gen_batch}",
         "syn1k": "synthetic_dataset, batch_size=1024",
+        "syng": "synthetic_dataset, batch_size=1024, guided=True (as balance draws)",
         "real": "read_parquet alone, 1024-row batches",
         "bal": "balance(read_parquet), auto, 1024-row output batches",
         "ref": "same mixture via sample_from_datasets (reference)",
@@ -156,6 +158,10 @@ def main(argv=None) -> int:
         "dec": decoder_alone,
         "syn": syn(args.gen_batch)(),
         "syn1k": syn(1024)(),
+        # what `balance` and `augment_fn` generate with (the class guide's redraws); a quarter
+        # of the rows: it runs at about a third of the plain rate
+        "syng": tfdata.synthetic_dataset(art, minority, batch_size=1024, seed=0,
+                                         n=args.rows // 4, guided=True),
         "real": real(),
         "bal": tfdata.balance(real(), art, label_key="churn", seed=0, batch_size=1024,
                               class_counts=counts),
@@ -169,8 +175,9 @@ def main(argv=None) -> int:
     for key, name in names.items():
         record(name, *measured[key])
     decoder_rate = measured["dec"][0]
-    syn_rate, syn1k, real_rate, bal, ref, bal16, aug, rows = (
-        measured[k] for k in ("syn", "syn1k", "real", "bal", "ref", "bal16", "aug", "rows"))
+    syn_rate, syn1k, syng, real_rate, bal, ref, bal16, aug, rows = (
+        measured[k] for k in ("syn", "syn1k", "syng", "real", "bal", "ref", "bal16", "aug",
+                              "rows"))
 
     print(f"\nsynthetic_dataset vs decoder alone: {syn_rate[0] / decoder_rate:.2f}x "
           f"({args.gen_batch} rows), {syn1k[0] / decoder_rate:.2f}x (1024 rows)")
@@ -178,11 +185,13 @@ def main(argv=None) -> int:
     print(f"balance(mix_rows=16) time / real-stream time: {bal16[1] / real_rate[1]:.2f}x")
 
     if args.out:
-        _write(args, results, fit_s, decoder_rate, syn_rate, syn1k, real_rate, bal, bal16, aug, rows, ref)
+        _write(args, results, fit_s, decoder_rate, syn_rate, syn1k, syng, real_rate, bal, bal16, aug,
+               rows, ref)
     return 0
 
 
-def _write(args, results, fit_s, decoder_rate, syn_rate, syn1k, real_rate, bal, bal16, aug, rows, ref):
+def _write(args, results, fit_s, decoder_rate, syn_rate, syn1k, syng, real_rate, bal, bal16, aug,
+           rows, ref):
     import os as _os
 
     import tensorflow as tf
@@ -238,7 +247,9 @@ def _write(args, results, fit_s, decoder_rate, syn_rate, syn1k, real_rate, bal, 
         "tf.data's per-row handling of 20-column dicts, which row-by-row mixing pays and "
         "`mix_rows` chunks and `augment_fn` (per batch) do not; the rest of `balance`'s time is "
         f"generating {bal[2] - real_rate[2]:,} rows "
-        f"(~{(bal[2] - real_rate[2]) / max(syn1k[0], 1):.2f} s at the synthetic_dataset rate).",
+        f"(~{(bal[2] - real_rate[2]) / max(syng[0], 1):.2f} s at guided `synthetic_dataset`'s "
+        f"rate, {syng[0]:,.0f} rows/s, {syng[0] / max(syn1k[0], 1):.2f}x the plain 1024-row "
+        "rate: `balance` draws as `guided=True` does).",
         f"- `balance(mix_rows=16)` / `balance` time: {bal16[1] / bal[1]:.2f}x; `augment_fn` / "
         f"`balance` time: {aug[1] / bal[1]:.2f}x.",
         "",
