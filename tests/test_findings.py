@@ -57,6 +57,15 @@ def test_detection_fidelity_privacy_and_model_findings():
     assert {"privacy", "model"} <= set(sections)
     assert "--privacy-min-distance 0" in next(f for f in got if f["level"] == "bad")["advice"]
     assert any("--constraint 'a <= b'" in f["advice"] for f in got)
+    near = next(f for f in got if f["section"] == "privacy" and f["level"] == "warn")
+    assert near["advice"].startswith("--privacy-min-distance D")  # no model: no KL weight
+    # a model fitted with a KL weight under 1 (the defaults' 0.5): --beta 1 is advised first
+    for beta, first in ((0.5, "fit with --beta 1 (this model's KL weight is 0.5"),
+                        (1.0, "--privacy-min-distance D")):
+        near = next(f for f in findings({**report, "model_settings": {"beta": beta}})
+                    if f["section"] == "privacy" and f["level"] == "warn")
+        assert near["advice"].startswith(first), near
+        assert "--privacy-min-distance D drops rows" in near["advice"]
     # rows nearer than real rows are: flagged too
     assert "copies" in findings({"detection": {"c2st_auc": 0.3}})[0]["message"]
     assert levels({"detection": {"c2st_auc": 0.55}}) == [("ok", "all")]
