@@ -39,8 +39,6 @@ def _diagnostics(art, test, seed, iw_samples, max_rows=2000, synthetic=None):
     model, enc = art.model, art.encoding
     held = _subsample(test, max_rows, _rng(seed, 5))
     x = enc.encode(held)
-    syn_x = (enc.encode(_subsample(synthetic, max_rows, _rng(seed, 10)))
-             if synthetic is not None and synthetic.num_rows else None)
     if len(x["y"]) == 0:
         return {"skipped": "no held-out rows"}
     neg_elbo_mean = _batched(lambda b: model.neg_elbo(b).numpy(), x)
@@ -81,7 +79,7 @@ def _diagnostics(art, test, seed, iw_samples, max_rows=2000, synthetic=None):
         "kl_active_threshold": KL_ACTIVE_NATS,
         "training": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
         "curves": _curves(art.config, metrics),
-        "guide": _guide_diagnostics(model, enc, x, seed, syn_x),
+        "guide": _guide_diagnostics(model, enc, x, seed, synthetic, max_rows),
     }
 
 
@@ -104,10 +102,12 @@ def _curves(config, metrics):
             "patience": train.get("patience")}
 
 
-def _guide_diagnostics(model, enc, x, seed, synthetic=None, draws: int = 2048):
+def _guide_diagnostics(model, enc, x, seed, synthetic=None, max_rows: int = 2000,
+                       draws: int = 2048):
     """How the class guide (guided setting) judges real-test rows, plain draws, the rows
-    `generate` returns and, when given, SYNTHETIC's encoded rows `synthetic`, per class:
-    shares at or over the class's floor. None without a guide.
+    `generate` returns and, when given, SYNTHETIC's rows `synthetic` (a table; at most
+    `max_rows` of them, a seeded subsample), per class: shares at or over the class's floor.
+    None without a guide.
 
     ``synthetic_like`` says which of the two ways of drawing SYNTHETIC's rows resemble:
     ``"plain"`` (`sample` without ``guided``: one draw a row, which the guide never checks)
@@ -122,8 +122,10 @@ def _guide_diagnostics(model, enc, x, seed, synthetic=None, draws: int = 2048):
     floors = model.guide_floor.numpy()
     y_real = np.asarray(x["y"])
     real_p = _batched(lambda b: model.guide_proba(b, b["y"]).numpy(), x)
-    syn_y = np.asarray(synthetic["y"]) if synthetic is not None else np.zeros(0, np.int64)
-    syn_p = (_batched(lambda b: model.guide_proba(b, b["y"]).numpy(), synthetic)
+    syn_x = (enc.encode(_subsample(synthetic, max_rows, _rng(seed, 10)))
+             if synthetic is not None and synthetic.num_rows else {"y": np.zeros(0, np.int64)})
+    syn_y = np.asarray(syn_x["y"])
+    syn_p = (_batched(lambda b: model.guide_proba(b, b["y"]).numpy(), syn_x)
              if len(syn_y) else np.zeros(0))
     classes = []
     for c, name in enumerate(enc.classes):

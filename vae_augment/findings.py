@@ -93,6 +93,14 @@ _SAMPLE_GUIDED = ("draw them as balance does: vae-augment sample --guided (Pytho
                   "0.719 -> 0.829)")
 
 
+#: the privacy advice for a model fitted with a KL weight under 1 (the defaults' 0.5): its
+#: narrower posteriors put generated rows nearer their training rows
+#: (benchmarks/results/privacy_beta_s40.txt)
+_BETA_1 = ("fit with --beta 1 (this model's KL weight is %g: narrower posteriors, so rows "
+           "drawn around them sit nearer their training rows; bundled churn, default "
+           "settings: 73 %% of rows at 0.5, 12 %% at 1, SMOTE-NC's rows 70 %%); or ")
+
+
 def _f(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
@@ -471,13 +479,6 @@ def _privacy(report) -> list[dict[str, Any]]:
                     + "--privacy-min-distance D drops rows within D of a real row"})
     return out
 
-
-#: the privacy advice for a model fitted with a KL weight under 1 (the defaults' 0.5): its
-#: narrower posteriors put generated rows nearer their training rows
-#: (benchmarks/results/privacy_beta_s40.txt)
-_BETA_1 = ("fit with --beta 1 (this model's KL weight is %g: narrower posteriors, so rows "
-           "drawn around them sit nearer their training rows; bundled churn, default "
-           "settings: 73 %% of rows at 0.5, 12 %% at 1, SMOTE-NC's rows 70 %%); or ")
 
 
 def _model(report) -> list[dict[str, Any]]:

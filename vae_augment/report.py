@@ -557,8 +557,9 @@ def _diagnostics_html(h, diag, report, images) -> None:
                              for c in guide["classes"]]))
             like = guide.get("synthetic_like")
             if like:
-                near, far = (("plain draws", "plain_pass"), ("guided rows", "guided_pass"))[
-                    ::1 if like == "plain" else -1]
+                near, far = ("plain draws", "plain_pass"), ("guided rows", "guided_pass")
+                if like != "plain":
+                    near, far = far, near
                 what = ("plain draws (<code>sample</code> without <code>--guided</code>)"
                         if like == "plain" else "rows drawn as balancing draws them")
                 h.append(f"<p class='{'warn' if like == 'plain' else 'muted'}'>SYNTHETIC's "
