@@ -75,7 +75,7 @@ class StatsCombineFn(beam.CombineFn):
 
         # variable-length list columns: their rows are checked one by one, and a bad one is
         # counted in its file when the footer tells where the row group starts
-        self.checks_rows = any(_unsized_list(f) for f in schema)
+        self.checks_rows = any(_unsized_list(f, schema) for f in schema)
 
     @property
     def schema(self):

@@ -131,6 +131,79 @@ def test_image_shape_metadata_that_does_not_fit_is_said():
         tensor_shape(zero.field("v"), zero)
 
 
+def test_schema_image_shape_can_shape_columns_one_by_one():
+    """Schema-level `image_shape` as a JSON object, shapes by column: two image columns of
+    different shapes in one table (the shared "8,8" form cannot say so; the object was refused
+    as "not a comma-separated list of ints"). A named column is shaped as by its own field
+    metadata (a misfit is an error naming it); an unnamed one is flat, without a warning."""
+    import warnings
+
+    from vae_augment.errors import SchemaError
+    from vae_augment.schema import tensor_shape
+
+    fields = [pa.field("img", pa.list_(pa.uint8(), 64)), pa.field("rgb", pa.list_(pa.uint8(), 48)),
+              pa.field("emb", pa.list_(pa.float32(), 64))]
+
+    def shapes(meta):
+        schema = pa.schema(fields, metadata={"image_shape": meta})
+        return [tensor_shape(f, schema) for f in schema]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert shapes('{"img": [8, 8], "rgb": "4x4x3"}') == [[8, 8], [4, 4, 3], [64]]
+        assert shapes(' {"rgb": [4, 4, 3]}') == [[64], [4, 4, 3], [64]]
+        assert shapes("[8, 8]") == [[8, 8], [48], [8, 8]]  # JSON's list: the shared form
+    with pytest.raises(SchemaError, match=r"column 'rgb': its entry in the schema's "
+                                          r"`image_shape` metadata '4,4' holds 16 values, the "
+                                          r"column 48 per row"):
+        shapes('{"rgb": [4, 4]}')
+    with pytest.raises(SchemaError, match=r"starts like a JSON object .* not valid JSON"):
+        shapes('{"img": [8, 8]')
+    with pytest.raises(SchemaError, match=r"the shape of column 'img' is 64; give a list of "
+                                          r"ints"):
+        shapes('{"img": 64}')
+    with pytest.raises(SchemaError, match=r"'0,8' must be positive ints"):
+        shapes('{"img": [0, 8]}')
+
+
+def test_schema_image_shape_object_sizes_list_columns_and_names_typos(tmp_path):
+    """Training and tf.data take a variable-length list's size and shape from its entry in the
+    per-column object, as from field metadata: every row is checked against it (the error
+    says where the size came from); a column the object names that the input lacks warns."""
+    pytest.importorskip("tensorflow")
+    import pyarrow.parquet as pq
+
+    from vae_augment import tfdata
+    from vae_augment.errors import SchemaError
+    from vae_augment.preparation import fit_encoding
+
+    n = 40
+    rng = np.random.default_rng(0)
+    table = pa.table({
+        "img": pa.array(list(rng.integers(0, 255, (n, 16), dtype=np.uint8)), pa.list_(pa.uint8())),
+        "rgb": pa.array(list(rng.integers(0, 255, (n, 12), dtype=np.uint8)), pa.list_(pa.uint8())),
+        "y": ["a", "b"] * (n // 2),
+    }).replace_schema_metadata({"image_shape": '{"img": [4, 4], "rgb": [2, 2, 3]}'})
+    shapes = {s.name: s.shape for s in fit_encoding(table, "y").specs}
+    assert shapes == {"img": [4, 4], "rgb": [2, 2, 3]}
+    pq.write_table(table, tmp_path / "t.parquet")
+    spec = tfdata.read_parquet(str(tmp_path / "t.parquet"), 8).element_spec
+    assert spec["img"].shape.as_list() == [None, 4, 4]
+    assert spec["rgb"].shape.as_list() == [None, 2, 2, 3]
+
+    short = table.set_column(1, "rgb", pa.array([[1] * 12] * (n - 1) + [[1] * 9],
+                                                pa.list_(pa.uint8())))
+    with pytest.raises(SchemaError, match=r"column 'rgb' .* 12 values per row \(its entry in "
+                                          r"the schema's `image_shape` metadata '2,2,3'\), and "
+                                          r"row 39 holds 9"):
+        fit_encoding(short, "y")
+    typo = table.replace_schema_metadata({"image_shape": '{"img": [4, 4], "rbg": [2, 2, 3]}'})
+    with pytest.warns(UserWarning, match=r"gives a shape for column 'rbg', which the input "
+                                         r"does not have \(its columns: img, rgb, y\)"):
+        shapes = {s.name: s.shape for s in fit_encoding(typo, "y").specs}
+    assert shapes == {"img": [4, 4], "rgb": [12]}
+
+
 def test_encode_keeps_its_latent_column_flat_under_a_schema_image_shape(tmp_path):
     from vae_augment.beam.rows import scored_schema
     from vae_augment.schema import tensor_shape

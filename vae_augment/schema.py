@@ -10,6 +10,7 @@ from __future__ import annotations
 import copyreg
 import dataclasses
 import functools
+import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -242,25 +243,92 @@ def _pandas_index_columns(schema: pa.Schema) -> list[str]:
     return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
 
 
-def _list_size(field: pa.Field) -> int | None:
+def _list_size(field: pa.Field, schema: pa.Schema | None = None) -> int | None:
     """A fixed-size list column's values per row without metadata of its own, else None."""
-    if field.metadata and b"image_shape" in field.metadata:
+    if column_image_shape(field, schema) is not None:
         return None
     return field.type.list_size if pa.types.is_fixed_size_list(field.type) else None
+
+
+def _image_shape_mapping(schema: pa.Schema | None) -> dict[str, str] | None:
+    """Schema-level ``image_shape`` metadata in its per-column form, a JSON object
+    (``{"img": [28, 28], "thumb": "8x8"}``), as ``{column: raw shape}``; None when the
+    schema has none or the shared form ("28,28", applied to every fixed-size list of its
+    size). A `SchemaError` when the object is not valid JSON or not shapes by name."""
+    raw = (schema.metadata or {}).get(b"image_shape") if schema is not None else None
+    if raw is None:
+        return None
+    text = raw.decode(errors="replace").strip()
+    if not text.startswith("{"):
+        return None
+    return _parse_image_shape_mapping(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_image_shape_mapping(text: str) -> dict[str, str]:
+    try:
+        mapping = json.loads(text)
+    except ValueError as exc:
+        raise SchemaError(
+            f"schema metadata image_shape {text!r} starts like a JSON object (shapes by "
+            f"column) but is not valid JSON: {exc}") from exc
+    out = {}
+    for name, shape in mapping.items():
+        if isinstance(shape, str):
+            out[name] = shape
+        elif (isinstance(shape, list) and shape
+              and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)):
+            out[name] = ",".join(str(d) for d in shape)
+        else:
+            raise SchemaError(
+                f"schema metadata image_shape {text!r}: the shape of column {name!r} is "
+                f"{shape!r}; give a list of ints ([28, 28]) or a string (\"28x28\")")
+    return out
+
+
+def column_image_shape(field: pa.Field, schema: pa.Schema | None) -> tuple[str, str] | None:
+    """The ``image_shape`` metadata meant for column `field` alone, and where it is (for
+    messages): its field metadata's, else its entry in the schema's per-column JSON form
+    (`_image_shape_mapping`); None when neither names it (the shared schema-level form may
+    still fit it: `tensor_shape`)."""
+    if field.metadata and b"image_shape" in field.metadata:
+        return field.metadata[b"image_shape"].decode(errors="replace"), "its `image_shape` metadata"
+    mapping = _image_shape_mapping(schema)
+    if mapping and field.name in mapping:
+        return mapping[field.name], "its entry in the schema's `image_shape` metadata"
+    return None
+
+
+def shared_image_shape(schema: pa.Schema | None) -> str | None:
+    """Schema-level ``image_shape`` in its shared form ("28,28", "[28, 28]"), which shapes
+    every fixed-size list of its size with no shape of its own; None without one or when
+    the metadata is the per-column JSON object."""
+    raw = (schema.metadata or {}).get(b"image_shape") if schema is not None else None
+    if raw is None or _image_shape_mapping(schema) is not None:
+        return None
+    return raw.decode(errors="replace")
+
+
+def image_shape_unmatched(schema: pa.Schema) -> list[str]:
+    """The columns named in the schema's per-column ``image_shape`` object that the schema
+    does not have (a typo's likely place), in the object's order."""
+    mapping = _image_shape_mapping(schema) or {}
+    return [n for n in mapping if n not in schema.names]
 
 
 def _is_var_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t)
 
 
-def _unsized_list(field: pa.Field) -> bool:
-    """A variable-length list of numbers without `image_shape` field metadata: its size is
-    its rows' (`_ColumnStats`), unknown from the schema, so it may be what schema-level
+def _unsized_list(field: pa.Field, schema: pa.Schema | None = None) -> bool:
+    """A variable-length list of numbers without `image_shape` metadata of its own (field
+    metadata, or its entry in the schema's per-column form): its size is its rows'
+    (`_ColumnStats`), unknown from the schema, so it may be what shared schema-level
     `image_shape` metadata is meant for."""
     t = field.type
     return (_is_var_list(t) and (pa.types.is_integer(t.value_type)
                                  or pa.types.is_floating(t.value_type))
-            and not (field.metadata and b"image_shape" in field.metadata))
+            and column_image_shape(field, schema) is None)
 
 
 def _parse_image_shape(name: str, raw: str, leave_out: str | None = None) -> list[int]:
@@ -269,7 +337,8 @@ def _parse_image_shape(name: str, raw: str, leave_out: str | None = None) -> lis
     the column out (`leave_out`: how, for callers without ``--exclude``)."""
     leave_out = leave_out or f"exclude the column with {option('exclude', name, many=True)}"
     try:
-        shape = [int(s) for s in raw.replace("x", ",").split(",") if s.strip()]
+        bare = raw.strip().removeprefix("[").removesuffix("]")  # JSON's [28, 28] too
+        shape = [int(s) for s in bare.replace("x", ",").split(",") if s.strip()]
     except ValueError as exc:
         raise SchemaError(
             f"column '{name}': `image_shape` metadata {raw!r} is not a "
@@ -297,10 +366,13 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
     """Shape of a fixed-shape tensor column, or None when the column is not one.
 
     Order of precedence: Arrow's fixed_shape_tensor type; field metadata ``image_shape``;
-    schema metadata ``image_shape`` (applies to fixed-size list columns of matching size);
-    otherwise the flat list size. A variable-length list column is a tensor too: its size
-    is given by its field metadata, else by its rows (all of one length), and its shape is
-    then this function's for the fixed-size list of that size (`SchemaStats.finalize`).
+    the column's entry in schema metadata ``image_shape`` given per column as a JSON object
+    (``{"img": [28, 28]}``; a column it does not name is flat); schema metadata
+    ``image_shape`` in the shared form ("28,28": applies to fixed-size list columns of
+    matching size); otherwise the flat list size. A variable-length list column is a tensor
+    too: its size is given by its own metadata (field, or its entry in the JSON object),
+    else by its rows (all of one length), and its shape is then this function's for the
+    fixed-size list of that size (`SchemaStats.finalize`).
     """
     t = field.type
     if isinstance(t, pa.FixedShapeTensorType):
@@ -312,26 +384,32 @@ def tensor_shape(field: pa.Field, schema: pa.Schema) -> list[int] | None:
         raise SchemaError(
             f"column '{field.name}' is a fixed-size list of size 0 (no values to model): "
             f"exclude it with {option('exclude', field.name, many=True)}")
-    for where, meta in (("field", field.metadata), ("schema", schema.metadata)):
-        if meta and b"image_shape" in meta:
-            raw = meta[b"image_shape"].decode()
-            shape = _parse_image_shape(field.name, raw)
-            if int(np.prod(shape)) == size:
-                return shape
-            if where == "field":  # meant for this column: a typo, not another column's shape
-                raise SchemaError(
-                    f"column '{field.name}': its `image_shape` metadata {raw!r} holds "
-                    f"{int(np.prod(shape))} values, the column {size} per row (fix the "
-                    f"metadata, or exclude the column with "
-                    f"{option('exclude', field.name, many=True)})")
-            if not any(_list_size(f) == int(np.prod(shape)) or _unsized_list(f)
-                       for f in schema):
-                # meant for no column of this table (a column that fits takes it: an
-                # embedding beside the images is simply a vector, no warning)
-                warn(
-                    f"schema metadata image_shape {raw!r} ({int(np.prod(shape))} values) does "
-                    f"not fit column '{field.name}' ({size} values per row): it is modelled as "
-                    f"a flat vector, with no conv net and no image grid in reports")
+    own = column_image_shape(field, schema)
+    if own is not None:  # meant for this column: a misfit is a typo, not another's shape
+        raw, where = own
+        shape = _parse_image_shape(field.name, raw)
+        if int(np.prod(shape)) == size:
+            return shape
+        raise SchemaError(
+            f"column '{field.name}': {where} {raw!r} holds "
+            f"{int(np.prod(shape))} values, the column {size} per row (fix the "
+            f"metadata, or exclude the column with "
+            f"{option('exclude', field.name, many=True)})")
+    raw = shared_image_shape(schema)
+    if raw is not None:
+        shape = _parse_image_shape(field.name, raw)
+        if int(np.prod(shape)) == size:
+            return shape
+        if not any(_list_size(f, schema) == int(np.prod(shape)) or _unsized_list(f, schema)
+                   for f in schema):
+            # meant for no column of this table (a column that fits takes it: an
+            # embedding beside the images is simply a vector, no warning)
+            warn(
+                f"schema metadata image_shape {raw!r} ({int(np.prod(shape))} values) does "
+                f"not fit column '{field.name}' ({size} values per row): it is modelled as "
+                f"a flat vector, with no conv net and no image grid in reports (to shape "
+                f"columns one by one, give it as a JSON object: "
+                f'{{"{field.name}": [...]}})')
     return [size]
 
 
@@ -432,7 +510,7 @@ class _ColumnStats:
             # float elements: the grid they lie on (steps per unit), None once they do not
             self.steps = None if self.value_is_int else 1
         elif _is_var_list(t):
-            self._init_var_list(field)
+            self._init_var_list(field, schema)
         elif pa.types.is_null(t):
             self.kind = "null"
         elif _is_categorical_type(t):
@@ -462,7 +540,7 @@ class _ColumnStats:
                     f", or cast it to {cast} to model it as a number (and the output back)"))
             )
 
-    def _init_var_list(self, field: pa.Field) -> None:
+    def _init_var_list(self, field: pa.Field, schema: pa.Schema) -> None:
         """A variable-length list of numbers is a tensor of `list_size` values per row:
         its `image_shape` field metadata's, else its first non-null row's length (learned
         in `update`); every row is checked to hold that many. Its shape is resolved in
@@ -479,10 +557,11 @@ class _ColumnStats:
         self.steps = None if self.value_is_int else 1
         self.list_size: int | None = None
         self.size_source = ""  # where list_size came from, for the row-length error
-        if field.metadata and b"image_shape" in field.metadata:
-            raw = field.metadata[b"image_shape"].decode()
+        own = column_image_shape(field, schema)
+        if own is not None:
+            raw, where = own
             self.list_size = int(np.prod(_parse_image_shape(field.name, raw)))
-            self.size_source = f"its `image_shape` metadata {raw!r}"
+            self.size_source = f"{where} {raw!r}"
 
     def _check_list_lengths(self, arr: pa.Array, row: Callable[[int], str],
                             source: str | None = None) -> None:
@@ -776,6 +855,9 @@ class SchemaStats:
             except _Unmodellable as exc:  # name them all in one error, not one per run
                 unmodellable.append(exc)
         _refuse(unmodellable)
+        for name in image_shape_unmatched(schema):
+            warn(f"schema metadata image_shape gives a shape for column {name!r}, which the "
+                 f"input does not have (its columns: {', '.join(schema.names)}); it is ignored")
 
     def update(self, batch: pa.RecordBatch | pa.Table, first_row: int | None = None, *,
                within: str = "", source: str | None = None,

@@ -18,7 +18,14 @@ import pyarrow.parquet as pq
 
 from vae_augment.errors import SchemaError, VAEAugmentError
 from vae_augment.io import iter_batches, read_schema, resolve_inputs
-from vae_augment.schema import _parse_image_shape, _unsized_list, tensor_shape, trained_schema
+from vae_augment.schema import (
+    _parse_image_shape,
+    _unsized_list,
+    column_image_shape,
+    shared_image_shape,
+    tensor_shape,
+    trained_schema,
+)
 
 __all__ = ["NULL_MASK_SUFFIX", "read_parquet", "fill_value"]
 
@@ -99,22 +106,24 @@ def _parse_shape(name: str, raw: str) -> tuple[int, ...]:
 def _list_shape(field: pa.Field, schema: pa.Schema, learned: tuple[int, str] | None
                 ) -> tuple[tuple[int, ...], str]:
     """The row shape of a variable-length list column, and where its size came from (for
-    the row-length error), by training's rule (`SchemaStats.finalize`): its field's
-    ``image_shape`` metadata; else the size `learned` from its rows, shaped as the
+    the row-length error), by training's rule (`SchemaStats.finalize`): its own
+    ``image_shape`` metadata (field, or its entry in the schema's per-column object); else the size `learned` from its rows, shaped as the
     fixed-size list of that size is (`tensor_shape`: schema-level ``image_shape`` when it
     holds that many values, else flat; `schema` is the one training sees, every learned
     list a fixed-size one, so one that fits no column warns as in training). A column of no
     non-null row falls back to the schema's ``image_shape``; a `SchemaError` without one."""
-    if field.metadata and b"image_shape" in field.metadata:
-        shape = _parse_shape(field.name, field.metadata[b"image_shape"].decode(errors="replace"))
+    own = column_image_shape(field, schema)
+    if own is not None:
+        shape = _parse_shape(field.name, own[0])
         return shape, f"image_shape {list(shape)}"
     if learned is not None:
         size, where = learned
         fixed = field.with_type(pa.list_(field.type.value_field, size))
         shape = tuple(int(s) for s in tensor_shape(fixed, schema))
         return shape, f"{where}; shape {list(shape)}"
-    if schema.metadata and b"image_shape" in schema.metadata:
-        shape = _parse_shape(field.name, schema.metadata[b"image_shape"].decode(errors="replace"))
+    shared = shared_image_shape(schema)
+    if shared is not None:
+        shape = _parse_shape(field.name, shared)
         return shape, f"image_shape {list(shape)}"
     raise SchemaError(
         f"column '{field.name}' is a variable-length list ({field.type}) with no non-null "
@@ -358,7 +367,7 @@ def read_parquet(
     names = _names(schema, columns, "the Parquet input")
     # a variable-length list's size is its rows' (as training's): read up front, only those
     # columns and only until each has a non-null row, since the element spec is needed now
-    learned = _learn_list_sizes(files, [n for n in names if _unsized_list(schema.field(n))])
+    learned = _learn_list_sizes(files, [n for n in names if _unsized_list(schema.field(n), schema)])
     cols = _columns(schema, names, "the Parquet input", learned)
     masks = _mask_names(null_masks, cols)
     read_schema_ = pa.schema([schema.field(n) for n in names])
