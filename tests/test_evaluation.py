@@ -219,6 +219,7 @@ def test_holdout_replaces_the_split(two_samples):
 def test_model_report_fields(model_report):
     report, out = model_report
     assert report["rows"]["synthetic"] == 200
+    assert report["rows"]["real_beside_synthetic"] == 0  # a `sample` output: no real rows
     assert report["counts"]["synthetic"] == {"a": 40, "b": 80, "c": 80}
     assert report["columns"]["img"] == "tensor"
     diag = report["diagnostics"]
@@ -373,6 +374,8 @@ def test_balance_report(tmp_path, mixed_parquet, mixed_artifact, capsys):
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert report["rows"]["synthetic"] == int(flags.sum())
     assert report["rows"]["real"] == int((~flags).sum())
+    # the output's own real rows, beside its synthetic ones (REAL here is the input file)
+    assert report["rows"]["real_beside_synthetic"] == int((~flags).sum())
     assert report["model"] == str(mixed_artifact)
     assert report["counts"]["synthetic"]["a"] == 0  # the majority class gets no new rows
     assert report["diagnostics"]["latent_dim"] == 4

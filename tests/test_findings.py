@@ -66,6 +66,14 @@ def test_detection_fidelity_privacy_and_model_findings():
                     if f["section"] == "privacy" and f["level"] == "warn")
         assert near["advice"].startswith(first), near
         assert "--privacy-min-distance D drops rows" in near["advice"]
+        assert "real rows beside them" not in near["message"]
+    # a `balance` output as SYNTHETIC: its real rows ship beside the synthetic ones, said
+    near = next(f for f in findings({**report, "rows": {"real_beside_synthetic": 7000}})
+                if f["section"] == "privacy" and f["level"] == "warn")
+    assert near["message"].endswith(
+        "(about 5 % is expected); SYNTHETIC's file holds 7,000 real rows beside them (a "
+        "`balance` output), so they disclose little the file does not: this matters when "
+        "synthetic rows are shared without the real ones"), near
     # rows nearer than real rows are: flagged too
     assert "copies" in findings({"detection": {"c2st_auc": 0.3}})[0]["message"]
     assert levels({"detection": {"c2st_auc": 0.55}}) == [("ok", "all")]

@@ -523,8 +523,12 @@ def evaluate(
         real_rows = real_rows[~real.column(SYNTHETIC_COLUMN).fill_null(False).to_numpy(
             zero_copy_only=False)]
     real = _without_flag(real, keep_synthetic=False)
-    synthetic = _without_flag(_without_views(_as_table(synthetic, "SYNTHETIC")),
-                              keep_synthetic=True)
+    synthetic = _without_views(_as_table(synthetic, "SYNTHETIC"))
+    # a `balance` output: its real rows ship beside the synthetic ones (the privacy finding
+    # says so, since rows near them then disclose little more than the file already does)
+    beside = synthetic.num_rows
+    synthetic = _without_flag(synthetic, keep_synthetic=True)
+    beside -= synthetic.num_rows
     for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
         if label not in t.column_names:
             raise SchemaError(f"{label_column(label)} not found in {what}. "
@@ -614,7 +618,9 @@ def evaluate(
         "model": art.path if art is not None else None,
         "rows": {"real": real.num_rows, "synthetic": synthetic.num_rows,
                  # rows with a null label, left out of the counts above and every figure
-                 "null_label_dropped": null_labels},
+                 "null_label_dropped": null_labels,
+                 # real rows in SYNTHETIC's file (`is_synthetic` false: a `balance` output)
+                 "real_beside_synthetic": beside},
         "counts": {
             "real": {str(c): int((y_real == i).sum()) for i, c in enumerate(enc.classes)},
             "synthetic": {str(c): int((y_syn == i).sum()) for i, c in enumerate(enc.classes)},

@@ -93,6 +93,11 @@ _SAMPLE_GUIDED = ("draw them as balance does: vae-augment sample --guided (Pytho
                   "0.719 -> 0.829)")
 
 
+#: the privacy message's context when SYNTHETIC's file is a `balance` output, its real rows
+#: beside the synthetic ones
+_BESIDE = ("; SYNTHETIC's file holds %s real rows beside them (a `balance` output), so "
+           "they disclose little the file does not: this matters when synthetic rows are "
+           "shared without the real ones")
 #: the privacy advice for a model fitted with a KL weight under 1 (the defaults' 0.5): its
 #: narrower posteriors put generated rows nearer their training rows
 #: (benchmarks/results/privacy_beta_s40.txt)
@@ -472,9 +477,11 @@ def _privacy(report) -> list[dict[str, Any]]:
     closer = priv.get("share_closer_than_holdout_p05")
     if closer is not None and closer >= 0.25:
         beta = (report.get("model_settings") or {}).get("beta")
+        beside = (report.get("rows") or {}).get("real_beside_synthetic")
         out.append({"level": "warn", "section": "privacy", "message":
                     f"{closer:.0%} of synthetic rows are nearer a real-train row than 95 % of "
-                    "real-test rows are (about 5 % is expected)",
+                    "real-test rows are (about 5 % is expected)"
+                    + (_BESIDE % f"{beside:,}" if beside else ""),
                     "advice": (_BETA_1 % beta if beta is not None and beta < 1 else "")
                     + "--privacy-min-distance D drops rows within D of a real row"})
     return out
