@@ -26,7 +26,9 @@ from vae_augment.evaluation import evaluate
 
 BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "data",
                        "churn.parquet")
-VARIANTS = {"defaults": {}, "beta 1": {"beta": 1.0}, "bank_keep 0.25": {"bank_keep": 0.25},
+VARIANTS = {"defaults": {}, "beta 1": {"beta": 1.0}, "beta 0.75": {"beta": 0.75},
+            "beta 0.85": {"beta": 0.85}, "beta 0.6": {"beta": 0.6},
+            "temp 1.5": {"temperature": 1.5}, "temp 2": {"temperature": 2.0}, "bank_keep 0.25": {"bank_keep": 0.25},
             "no dequantize": {"dequantize": False}, "unguided": UNGUIDED}
 
 
@@ -36,6 +38,7 @@ def main() -> None:
     ap.add_argument("--label", default="churn")
     ap.add_argument("--variants", default="defaults,beta 1")
     ap.add_argument("--smote", action="store_true")
+    ap.add_argument("--seed", type=int, default=0, help="the fit's and the draws' seed")
     args = ap.parse_args()
     real = pq.read_table(args.data)
     counts = pc.value_counts(real.column(args.label)).to_pylist()
@@ -49,9 +52,9 @@ def main() -> None:
                 round(p["dcr_synthetic"]["median"], 3), round(p["dcr_holdout"]["median"], 3))
 
     for name in args.variants.split(","):
-        art = fit(args.data, label=args.label, seed=0, verbose=0, **VARIANTS[name])
+        art = fit(args.data, label=args.label, seed=args.seed, verbose=0, **VARIANTS[name])
         for guided in (True, False):
-            syn = sample(art, need, seed=0, guided=guided)
+            syn = sample(art, need, seed=args.seed, guided=guided)
             print(name, "guided" if guided else "plain", share(syn), flush=True)
     if args.smote:
         import pandas as pd
