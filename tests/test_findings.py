@@ -67,6 +67,25 @@ def test_detection_fidelity_privacy_and_model_findings():
         assert near["advice"].startswith(first), near
         assert "--privacy-min-distance D drops rows" in near["advice"]
         assert "real rows beside them" not in near["message"]
+    # the filter's distance named: the report's own p05 of real-test rows' distances, when
+    # the report used the model's encoding (the filter's); without a model, "D"
+    dcr = {**report, "privacy": {**report["privacy"], "dcr_holdout": {"p05": 0.48590549}}}
+    for settings, first, filt in (
+            ({"beta": 0.5}, "fit with --beta 1 (this model's KL weight is 0.5", "0.486"),
+            ({"beta": 1.0}, "--privacy-min-distance 0.486", "0.486"),
+            (None, "--privacy-min-distance D", "D")):
+        given = {**dcr, "model_settings": settings} if settings else dcr
+        near = next(f for f in findings(given)
+                    if f["section"] == "privacy" and f["level"] == "warn")
+        assert near["advice"].startswith(first), near
+        assert f"--privacy-min-distance {filt} drop" in near["advice"], near
+    assert near["advice"].endswith("drops rows within D of a real row")
+    near = next(f for f in findings({**dcr, "model_settings": {"beta": 0.5}})
+                if f["section"] == "privacy" and f["level"] == "warn")
+    assert near["advice"].endswith(
+        "SMOTE-NC's rows 70 %), then --privacy-min-distance 0.486 drops and redraws rows "
+        "nearer a real row than 95 % of real-test rows are to real-train (bundled churn at "
+        "--beta 1: 12 % of rows near -> 1.8 %)"), near
     # a `balance` output as SYNTHETIC: its real rows ship beside the synthetic ones, said
     near = next(f for f in findings({**report, "rows": {"real_beside_synthetic": 7000}})
                 if f["section"] == "privacy" and f["level"] == "warn")
