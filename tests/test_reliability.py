@@ -1062,8 +1062,14 @@ def test_privacy_filter_failure_says_how_far_the_draws_lay(mixed_artifact, mixed
                reference=mixed_table)
     m = re.search(r"; its first (\d+) draws lay a median ([\d.e+-]+) from the nearest real row "
                   r"of their class, and a distance of ([\d.e+-]+) would have kept about 95 % of "
-                  r"them$", str(caught.value))
+                  r"them; or refit with beta=1: at this model's KL weight 0.5 its rows sit near "
+                  r"their training rows \(bundled churn .*\)$", str(caught.value))
     assert m, str(caught.value)
+    # a model fitted at KL weight 1 gets no such hint
+    from types import SimpleNamespace
+
+    from vae_augment.private_sampling import _refit_hint
+    assert _refit_hint(SimpleNamespace(artifact=SimpleNamespace(model=SimpleNamespace(beta=1.0)))) == ""
     n, median, d95 = int(m.group(1)), float(m.group(2)), float(m.group(3))
     assert n >= 8192 and 0 < d95 < median < 100
     stats = {}
