@@ -104,7 +104,8 @@ def _refit_hint(sampler) -> str:
         return ""
     return (f"; or refit with {option('beta', 1)}: at this model's KL weight {beta:g} its rows "
             f"sit near their training rows (bundled churn at the defaults' 0.5: 1.2 % of draws "
-            f"lay as far as 95 % of real rows do from real-train, and at 1 the filter dropped 16 %)")
+            f"lay beyond the distance 95 % of real-test rows keep from real-train; at 1 the "
+            f"filter dropped 16 % of them)")
 
 
 def class_rows(table: pa.Table, label: str, value: Any) -> pa.Table:

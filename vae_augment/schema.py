@@ -542,7 +542,8 @@ class _ColumnStats:
 
     def _init_var_list(self, field: pa.Field, schema: pa.Schema) -> None:
         """A variable-length list of numbers is a tensor of `list_size` values per row:
-        its `image_shape` field metadata's, else its first non-null row's length (learned
+        its own `image_shape` metadata's (`column_image_shape`: its field's, or its entry in
+        the schema's per-column object), else its first non-null row's length (learned
         in `update`); every row is checked to hold that many. Its shape is resolved in
         `SchemaStats.finalize`, by `tensor_shape`'s rule for the fixed-size list."""
         value_type = field.type.value_type

@@ -107,9 +107,9 @@ def _list_shape(field: pa.Field, schema: pa.Schema, learned: tuple[int, str] | N
                 ) -> tuple[tuple[int, ...], str]:
     """The row shape of a variable-length list column, and where its size came from (for
     the row-length error), by training's rule (`SchemaStats.finalize`): its own
-    ``image_shape`` metadata (field, or its entry in the schema's per-column object); else the size `learned` from its rows, shaped as the
-    fixed-size list of that size is (`tensor_shape`: schema-level ``image_shape`` when it
-    holds that many values, else flat; `schema` is the one training sees, every learned
+    ``image_shape`` metadata (field, or its entry in the schema's per-column object); else
+    the size `learned` from its rows, shaped as the fixed-size list of that size is
+    (`tensor_shape`: schema-level ``image_shape`` when it holds that many values, else flat; `schema` is the one training sees, every learned
     list a fixed-size one, so one that fits no column warns as in training). A column of no
     non-null row falls back to the schema's ``image_shape``; a `SchemaError` without one."""
     own = column_image_shape(field, schema)
