@@ -35,6 +35,11 @@ def test_utility_findings_follow_the_margins_and_the_model():
     assert "b: 12" in findings(short)[0]["message"]
 
 
+def _near_rows(got):
+    """The privacy section's near-rows warning among findings `got`."""
+    return next(f for f in got if f["section"] == "privacy" and f["level"] == "warn")
+
+
 def test_detection_fidelity_privacy_and_model_findings():
     fid = {"per_class": {"b": {"score": 0.6, "real_reference": 0.95, "columns": {
         "x": {"score": 0.3}, "y": {"score": 0.9}}}},
@@ -57,13 +62,12 @@ def test_detection_fidelity_privacy_and_model_findings():
     assert {"privacy", "model"} <= set(sections)
     assert "--privacy-min-distance 0" in next(f for f in got if f["level"] == "bad")["advice"]
     assert any("--constraint 'a <= b'" in f["advice"] for f in got)
-    near = next(f for f in got if f["section"] == "privacy" and f["level"] == "warn")
+    near = _near_rows(got)
     assert near["advice"].startswith("--privacy-min-distance D")  # no model: no KL weight
     # a model fitted with a KL weight under 1 (the defaults' 0.5): --beta 1 is advised first
     for beta, first in ((0.5, "fit with --beta 1 (this model's KL weight is 0.5"),
                         (1.0, "--privacy-min-distance D")):
-        near = next(f for f in findings({**report, "model_settings": {"beta": beta}})
-                    if f["section"] == "privacy" and f["level"] == "warn")
+        near = _near_rows(findings({**report, "model_settings": {"beta": beta}}))
         assert near["advice"].startswith(first), near
         assert "--privacy-min-distance D drops rows" in near["advice"]
         assert "real rows beside them" not in near["message"]
@@ -75,20 +79,17 @@ def test_detection_fidelity_privacy_and_model_findings():
             ({"beta": 1.0}, "--privacy-min-distance 0.486", "0.486"),
             (None, "--privacy-min-distance D", "D")):
         given = {**dcr, "model_settings": settings} if settings else dcr
-        near = next(f for f in findings(given)
-                    if f["section"] == "privacy" and f["level"] == "warn")
+        near = _near_rows(findings(given))
         assert near["advice"].startswith(first), near
         assert f"--privacy-min-distance {filt} drop" in near["advice"], near
     assert near["advice"].endswith("drops rows within D of a real row")
-    near = next(f for f in findings({**dcr, "model_settings": {"beta": 0.5}})
-                if f["section"] == "privacy" and f["level"] == "warn")
+    near = _near_rows(findings({**dcr, "model_settings": {"beta": 0.5}}))
     assert near["advice"].endswith(
         "SMOTE-NC's rows 70 %), then --privacy-min-distance 0.486 drops and redraws rows "
         "nearer a real row than 95 % of real-test rows are to real-train (bundled churn at "
         "--beta 1: 12 % of rows near -> 1.8 %)"), near
     # a `balance` output as SYNTHETIC: its real rows ship beside the synthetic ones, said
-    near = next(f for f in findings({**report, "rows": {"real_beside_synthetic": 7000}})
-                if f["section"] == "privacy" and f["level"] == "warn")
+    near = _near_rows(findings({**report, "rows": {"real_beside_synthetic": 7000}}))
     assert near["message"].endswith(
         "(about 5 % is expected); SYNTHETIC's file holds 7,000 real rows beside them (a "
         "`balance` output), so they disclose little the file does not: this matters when "
