@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import FAST_ARGS, run_cli
+from .conftest import FAST_ARGS
 
 
 def test_every_id_and_free_text_column_is_named_in_one_error(tmp_path, capsys):
@@ -109,26 +109,3 @@ def test_utility_takes_a_class_of_one_training_row_in_a_large_table():
     report = evaluate(real, real.slice(0, 3000), label="y", sections=["utility"], seed=0)
     assert report["utility"]["train_counts"]["none"]["duo"] == 1
     assert report["utility"]["results"]["gradient_boosting"]["none"]["macro_f1"] is not None
-
-
-def test_time_and_decimal_columns_are_refused_with_the_cast_that_models_them(tmp_path, capsys):
-    import datetime
-    import decimal
-
-    n = 60
-    table = pa.table({
-        "ts": pa.array([datetime.datetime(2024, 1, 1) + datetime.timedelta(hours=i)
-                        for i in range(n)]),
-        "price": pa.array([decimal.Decimal(f"{i}.25") for i in range(n)], pa.decimal128(8, 2)),
-        "x": np.arange(n, dtype=float), "y": ["a", "b"] * (n // 2)})
-    src = tmp_path / "t.parquet"
-    pq.write_table(table, src)
-    code, _, err = run_cli(["fit", str(src), "--label", "y", "--model-dir",
-                            str(tmp_path / "m"), *FAST_ARGS], capsys)
-    assert code == 2
-    assert ("'ts' (unsupported type timestamp[us]; a cast to int64 models it), 'price' "
-            "(unsupported type decimal128(8, 2); a cast to float64 models it)") in err
-    code, _, err = run_cli(["fit", str(src), "--label", "y", "--model-dir",
-                            str(tmp_path / "m"), "--exclude", "price", *FAST_ARGS], capsys)
-    assert code == 2 and ("column 'ts' has unsupported type timestamp[us]; exclude it with "
-                          "--exclude ts, or cast it to int64 to model it as a number") in err

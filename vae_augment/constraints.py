@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 
 from vae_augment.errors import SchemaError, VAEAugmentError, warn
+from vae_augment.schema import as_numbers
 
 __all__ = [
     "Relation", "parse_relation", "RelationStats", "relation_stats", "discover_relations",
@@ -225,6 +226,7 @@ def _numeric_matrix(batch, names: Sequence[str]) -> np.ndarray:
         col = batch.column(name)
         if isinstance(col, pa.ChunkedArray):
             col = col.combine_chunks()
+        col = as_numbers(col)  # times and dates as their count of units
         cols.append(np.asarray(col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False),
                                np.float64))
     return np.stack(cols, axis=1) if cols else np.zeros((batch.num_rows, 0))

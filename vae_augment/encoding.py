@@ -34,7 +34,10 @@ from vae_augment.schema import (
     FLOAT_TENSORS,
     QUANTILE_KNOTS,
     FeatureSpec,
+    as_numbers,
     canonical_zeros,
+    from_numbers,
+    numeric_storage,
 )
 
 __all__ = ["Encoding", "PROBIT_EPS"]
@@ -432,6 +435,15 @@ class Encoding:
         null_pos = {name: i for i, name in enumerate(self.null_columns)}
         for j, s in enumerate(self.numeric):
             col = _combine(batch.column(s.name))
+            want = self.schema.field(s.name).type if s.name in self.schema.names else None
+            if numeric_storage(col.type) is not None:
+                if want is not None and not col.type.equals(want):  # days as milliseconds
+                    raise SchemaError(f"column '{s.name}' has type {col.type}; the model was "
+                                      f"trained on {want}")
+                col = as_numbers(col)
+            elif want is not None and numeric_storage(want) is not None:
+                raise SchemaError(f"column '{s.name}' has type {col.type}; the model was "
+                                  f"trained on {want}")
             if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
                 raise SchemaError(f"column '{s.name}' has type {col.type}; the model expects numbers")
             mask = _null_mask(col)
@@ -800,6 +812,8 @@ class Encoding:
         `decimals` for a float column observed with them (as `_numeric_tf` decodes)."""
         import tensorflow as tf
 
+        if spec.unit:
+            return tf.round(x / spec.unit) * spec.unit
         if spec.is_int:
             return tf.round(x)
         if spec.decimals is None:
@@ -842,7 +856,8 @@ class Encoding:
         x = x0 + frac * (x1 - x0)
         # int columns: round(x); float columns: round(x * 10^decimals) / 10^decimals, the
         # precision the column was observed with (all columns at once; x * 1 / 1 is exact)
-        scales = [
+        scales = [  # a time column with a `unit`: round(x / unit) * unit
+            1.0 / s.unit if s.unit else
             1.0 if s.is_int or s.decimals is None else float(10**s.decimals)
             for s in specs
         ]
@@ -1011,7 +1026,8 @@ class Encoding:
                     # division gives the double nearest the decimal, as tf.data's stream has it
                     scale = float(10**s.decimals)
                     values = np.round(values * scale) / scale
-                arrays.append(_numeric_array(values, mask, field.type, s.int_low, s.int_high))
+                arrays.append(_numeric_array(values, mask, field.type, s.int_low, s.int_high,
+                                             s.decimals, s.unit))
             elif s.kind == "categorical":
                 arrays.append(_categorical_array(s, values, field.type))
             else:
@@ -1238,10 +1254,19 @@ def _to_int(values: np.ndarray, np_type) -> np.ndarray:
         return np.clip(np.rint(values), lo, hi).astype(np_type)
 
 
-def _numeric_array(values: np.ndarray, mask, typ: pa.DataType, low=None, high=None) -> pa.Array:
-    """`low` / `high`: an integer column's exact observed extremes (`FeatureSpec.int_low`)."""
+def _numeric_array(values: np.ndarray, mask, typ: pa.DataType, low=None, high=None,
+                   decimals: int | None = None, unit: int | None = None) -> pa.Array:
+    """`low` / `high`: an integer column's exact observed extremes (`FeatureSpec.int_low`),
+    `unit` a time column's (`FeatureSpec.unit`). A time, date or decimal `typ` is built as
+    the numbers it is modelled as (`schema.numeric_storage`), then cast."""
+    storage = numeric_storage(typ)
+    if storage is not None:
+        return from_numbers(_numeric_array(values, mask, storage, low, high, unit=unit), typ,
+                            decimals)
     if pa.types.is_integer(typ):
         ints = _to_int(values, typ.to_pandas_dtype())
+        if unit:  # exactly on the grid (float64 alone misses it beyond 2**53: nanoseconds)
+            ints = _to_int(values / unit, typ.to_pandas_dtype()) * ints.dtype.type(unit)
         if low is not None:
             ints = np.clip(ints, low, high)  # exact: Python ints take the array's dtype
         return pa.array(ints, type=typ, mask=mask)

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vae_augment.schema import canonical_zeros
+from vae_augment.schema import as_numbers, canonical_zeros
 from vae_augment.tablerows import _rng, _take
 
 __all__: list[str] = []  # no public API: `evaluate` reports these metrics
@@ -65,7 +65,7 @@ def _tv_complement(a: pa.Array, b: pa.Array) -> float:
 
 
 def _numeric_values(col: pa.Array) -> np.ndarray:
-    return col.drop_null().to_numpy(zero_copy_only=False).astype(np.float64)
+    return as_numbers(col.drop_null()).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _tensor_matrix(col: pa.Array) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from vae_augment.errors import warn
+from vae_augment.schema import as_numbers
 
 __all__ = ["draw"]
 
@@ -233,7 +234,7 @@ def _flat(col: pa.Array) -> np.ndarray:
         col = col.storage
     if pa.types.is_fixed_size_list(col.type):
         col = col.flatten()
-    return col.to_numpy(zero_copy_only=False).astype(np.float64)
+    return as_numbers(col).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def _association_plot(report, plots) -> str | None:

@@ -170,6 +170,10 @@ class FeatureSpec:
 
     ``steps`` (float tensor columns with a count head): every element is a whole number of
     1 / steps (pixels scaled by 255: 255), and synthetic ones are too; None otherwise.
+
+    ``unit`` (time, date and duration columns, modelled as their count of units): every
+    training value was a multiple of this many units (3,600,000 for millisecond timestamps
+    all on the hour), and synthetic values are too; None when it is 1.
     """
 
     name: str
@@ -190,6 +194,7 @@ class FeatureSpec:
     int_high: int | None = None
     draw: bool | None = None
     steps: int | None = None
+    unit: int | None = None
 
     @property
     def null_code(self) -> int:
@@ -452,15 +457,37 @@ class _NumericStats:
         return np.quantile(self.sample, probs, method="inverted_cdf").tolist()
 
 
-def _cast_target(t: pa.DataType) -> str:
-    """The type a column of unsupported type `t` could be cast to and modelled as: int64
-    for times and dates (their count of units), float64 for decimals; "" for other types."""
-    if (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t)
-            or pa.types.is_duration(t)):
-        return "int64"
+def is_temporal(t: pa.DataType) -> bool:
+    """A timestamp, date, time of day or duration type: modelled as its count of units."""
+    return (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t)
+            or pa.types.is_duration(t))
+
+
+def numeric_storage(t: pa.DataType) -> pa.DataType | None:
+    """The number type a column of type `t` is modelled as when `t` is not one itself: the
+    integer its units are counted in for times and dates (int32 for date32 and time32,
+    int64 for the rest), float64 for decimals; None for every other type."""
+    if is_temporal(t):
+        return pa.int32() if t.bit_width == 32 else pa.int64()
     if pa.types.is_decimal(t):
-        return "float64"
-    return ""
+        return pa.float64()
+    return None
+
+
+def as_numbers(arr):
+    """`arr` (an array or chunked array) as the numbers it is modelled as: a time, date or
+    duration column as its count of units, a decimal column as float64; any other column
+    unchanged."""
+    storage = numeric_storage(arr.type)
+    return arr if storage is None else arr.cast(storage)
+
+
+def from_numbers(arr: pa.Array, t: pa.DataType, decimals: int | None = None) -> pa.Array:
+    """Numbers (`as_numbers`'s type for `t`) back in type `t`; a decimal's rounded to its
+    scale first (`decimals`: fewer places, when every training value had fewer)."""
+    if pa.types.is_decimal(t):
+        arr = pc.round(arr, t.scale if decimals is None else min(decimals, t.scale))
+    return arr.cast(t)
 
 
 def _refuse(unmodellable: list[_Unmodellable], alternative: str = "") -> None:
@@ -492,6 +519,7 @@ class _ColumnStats:
         self.sumsq = None
         self.int_low: int | None = None  # exact extremes of an integer column
         self.int_high: int | None = None
+        self.unit = 0  # a time column's values' greatest common divisor (0: none seen)
         self.class_nulls: dict[Any, int] = {}  # null rows per class (`SchemaStats.update`)
         self.max_categories = max_categories
         t = field.type
@@ -516,6 +544,9 @@ class _ColumnStats:
         elif _is_categorical_type(t):
             self.kind = "categorical"
             self.counts = {}
+        elif numeric_storage(t) is not None:  # times, dates, decimals: numbers, never
+            self.kind = "int" if is_temporal(t) else "numeric"  # categories
+            self.numeric = _NumericStats(rng)
         elif pa.types.is_integer(t):
             self.kind = "int"
             self.counts = {}
@@ -532,13 +563,10 @@ class _ColumnStats:
                     f"synthetic rows); make the field nullable in the file's schema, or drop "
                     f"the column"
                 )
-            cast = _cast_target(t)
             raise _Unmodellable(
-                field.name, f"unsupported type {t}" + (cast and f"; a cast to {cast} models it"),
+                field.name, f"unsupported type {t}",
                 f"column '{field.name}' has unsupported type {t}; exclude it with "
-                f"{option('exclude', field.name, many=True)}" + (cast and (
-                    f", or cast it to {cast} to model it as a number (and the output back)"))
-            )
+                f"{option('exclude', field.name, many=True)}")
 
     def _init_var_list(self, field: pa.Field, schema: pa.Schema) -> None:
         """A variable-length list of numbers is a tensor of `list_size` values per row:
@@ -625,6 +653,7 @@ class _ColumnStats:
         valid = arr.drop_null() if arr.null_count else arr
         if pa.types.is_dictionary(valid.type):
             valid = valid.dictionary_decode()
+        valid = as_numbers(valid)
         if pa.types.is_float16(valid.type):  # Arrow's counting kernels have no halffloat
             valid = valid.cast(pa.float32())
         if self.kind == "numeric" and self.counts is not None:
@@ -639,6 +668,9 @@ class _ColumnStats:
                     self.counts = None
         if self.kind == "int" and len(valid):
             self.widen_int_range(*(v.as_py() for v in pc.min_max(valid).values()))
+            if is_temporal(self.field.type) and self.unit != 1:
+                ints = valid.to_numpy(zero_copy_only=False).astype(np.int64)
+                self.unit = math.gcd(self.unit, int(np.gcd.reduce(np.abs(ints))))
         if self.numeric is not None:
             values = valid.to_numpy(zero_copy_only=False).astype(np.float64)
             if self.kind == "numeric" and not np.all(np.isfinite(values)):
@@ -722,6 +754,11 @@ class _ColumnStats:
                 std=std.tolist(),
                 steps=steps if likelihood == "binomial" and steps else None,
             )
+        if as_category and numeric_storage(self.field.type) is not None:
+            raise SchemaError(
+                f"{option('categorical', name, many=True)} names column '{name}' of type "
+                f"{self.field.type}, which is modelled as a number; to model it as a "
+                f"category, cast it to a string or an integer type first")
         if self.kind == "numeric" and as_category and self.counts is None:
             raise SchemaError(  # it was ignored
                 f"{option('categorical', name, many=True)} names a float column that is not "
@@ -782,6 +819,7 @@ class _ColumnStats:
             decimals=None if self.kind == "int" else self.numeric.decimals,
             int_low=self.int_low if self.kind == "int" else None,
             int_high=self.int_high if self.kind == "int" else None,
+            unit=self.unit if self.unit > 1 else None,
         )
 
 

@@ -21,7 +21,9 @@ from vae_augment.io import iter_batches, read_schema, resolve_inputs
 from vae_augment.schema import (
     _parse_image_shape,
     _unsized_list,
+    as_numbers,
     column_image_shape,
+    numeric_storage,
     shared_image_shape,
     tensor_shape,
     trained_schema,
@@ -74,6 +76,9 @@ class _Column:
             self.np_dtype = np.dtype(object)
         elif pa.types.is_integer(t) or pa.types.is_floating(t):
             self.np_dtype = np.dtype(t.to_pandas_dtype())
+        elif numeric_storage(t) is not None and self.kind == "scalar":
+            # times and dates as their count of units, decimals as float64 (as modelled)
+            self.np_dtype = np.dtype(numeric_storage(t).to_pandas_dtype())
         else:
             raise SchemaError(
                 f"column '{field.name}' has type {field.type}, which tf.data feature dicts do "
@@ -296,6 +301,7 @@ def _arrow_column_to_numpy(col, c: _Column, first_row: int = 0) -> tuple[np.ndar
             binary = pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)
             col = col.fill_null(pa.scalar(b"" if binary else "", col.type))
         return col.to_numpy(zero_copy_only=False), mask
+    col = as_numbers(col)
     if col.null_count:
         col = col.fill_null(pa.scalar(c.fill, col.type) if c.np_dtype.kind != "f" else math.nan)
     return col.to_numpy(zero_copy_only=False).astype(c.np_dtype, copy=False), mask

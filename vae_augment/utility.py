@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from vae_augment.schema import as_numbers, numeric_storage
 from vae_augment.tablerows import _rng, _single_thread, _take
 
 __all__: list[str] = []
@@ -53,7 +54,9 @@ def _classifiers(seed: int, features: str = "standard"):
 
 
 def _is_number(typ) -> bool:
-    return pa.types.is_integer(typ) or pa.types.is_floating(typ)
+    """Numbers, and the types modelled as numbers (times, dates, decimals)."""
+    return (pa.types.is_integer(typ) or pa.types.is_floating(typ)
+            or numeric_storage(typ) is not None)
 
 
 class StandardFeatures:
@@ -108,7 +111,7 @@ class StandardFeatures:
                     values[np.asarray(col.is_null())] = np.nan
                 nums.append(values)
             elif _is_number(col.type):
-                nums.append(col.cast(pa.float64(), safe=False).to_numpy(
+                nums.append(as_numbers(col).cast(pa.float64(), safe=False).to_numpy(
                     zero_copy_only=False)[:, None])
             else:
                 if pa.types.is_dictionary(col.type):
@@ -204,7 +207,7 @@ def _column_codes(col) -> np.ndarray:
         keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
         return np.unique(keys, return_inverse=True)[1].astype(np.int64)
     if _is_number(col.type):
-        values = col.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        values = as_numbers(col).cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         codes = np.unique(np.nan_to_num(values, nan=0.0), return_inverse=True)[1]
         return np.where(np.isnan(values), -1, codes).astype(np.int64)
     import pyarrow.compute as pc

@@ -1,0 +1,204 @@
+"""Time, date, duration, time-of-day and decimal columns are modelled as the numbers they hold
+(a count of units; a float) and written back in their own types. They were refused ("a cast
+to int64 models it"), so a table with a timestamp had to be cast, and its output no longer
+kept the input's schema."""
+
+import datetime
+import decimal
+import glob
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from .conftest import FAST, FAST_ARGS, run_cli
+
+HOUR_MS = 3_600_000
+
+
+def _table(n: int = 400, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(n) < 0.2, "rare", "common")
+    start = [datetime.datetime(2024, 1, 1) + datetime.timedelta(hours=int(h))
+             for h in rng.integers(0, 10_000, n)]
+    return pa.table({
+        "ts": pa.array([None if i % 17 == 0 else s for i, s in enumerate(start)],
+                       pa.timestamp("ms", tz="UTC")),
+        "end": pa.array([s + datetime.timedelta(days=int(d))
+                         for s, d in zip(start, rng.integers(1, 30, n))], pa.timestamp("us")),
+        "price": pa.array([decimal.Decimal(f"{v:.2f}") for v in rng.normal(100, 10, n)],
+                          pa.decimal128(10, 2)),
+        "day": pa.array([datetime.date(2024, 1, 1) + datetime.timedelta(days=int(d))
+                         for d in rng.integers(0, 300, n)], pa.date32()),
+        "wait": pa.array([datetime.timedelta(minutes=int(m)) for m in rng.integers(0, 500, n)],
+                         pa.duration("s")),
+        "at": pa.array([datetime.time(int(h), 30) for h in rng.integers(0, 24, n)],
+                       pa.time64("us")),
+        "x": rng.normal(size=n) + (y == "rare"),
+        "y": y,
+    })
+
+
+@pytest.fixture(scope="module")
+def balanced(tmp_path_factory):
+    """(input table, its path, the `balance` output, the model dir) of one CLI run."""
+    tmp = tmp_path_factory.mktemp("temporal")
+    table = _table()
+    src, out = tmp / "in.parquet", tmp / "out.parquet"
+    pq.write_table(table, src)
+    code, _, err = run_cli(["balance", str(src), str(out), "--label", "y", "--model-dir",
+                            str(tmp / "m"), "--seed", "0", *FAST_ARGS])
+    assert code == 0, err
+    return table, src, pq.read_table(out), tmp / "m"
+
+
+def test_balance_keeps_the_types_and_the_units(balanced):
+    table, _, out, _ = balanced
+    assert out.schema.equals(table.schema.append(pa.field("is_synthetic", pa.bool_(), False)))
+    synthetic = out.filter(out.column("is_synthetic"))
+    real = out.filter(pc.invert(out.column("is_synthetic"))).drop_columns(["is_synthetic"])
+    assert real.equals(table)
+    assert synthetic.num_rows == 2 * int(np.sum(np.asarray(table["y"]) == "common")) - table.num_rows
+    from vae_augment.schema import as_numbers
+
+    for name in ("ts", "end", "price", "day", "wait", "at"):
+        got = as_numbers(synthetic.column(name))
+        assert got.null_count < len(got), name
+        lo, hi = pc.min_max(as_numbers(table.column(name))).values()
+        assert pc.all(pc.and_(pc.greater_equal(got, lo), pc.less_equal(got, hi))).as_py(), name
+    # on the grid the real values share: the hour, the whole minute, the half hour, the cent
+    ts = synthetic.column("ts").drop_null().cast(pa.int64()).to_numpy()
+    assert (ts % HOUR_MS == 0).all()
+    assert (synthetic.column("end").cast(pa.int64()).to_numpy() % (HOUR_MS * 1000) == 0).all()
+    assert (as_numbers(synthetic.column("wait")).to_numpy() % 60 == 0).all()
+    at = synthetic.column("at").cast(pa.int64()).to_numpy()
+    assert (at % 1_800_000_000 == 0).all() and (at % 3_600_000_000 != 0).any()
+    assert len(np.unique(ts)) > 10  # drawn, not one value
+
+
+def test_the_encoding_counts_units_and_merged_statistics_agree():
+    from vae_augment.preparation import fit_encoding
+    from vae_augment.schema import SchemaStats
+    from vae_augment.stats_merge import encoding_from_stats, merge_stats
+
+    table = _table()
+    spec = {s.name: s for s in fit_encoding(table, "y").specs}
+    assert (spec["ts"].kind, spec["ts"].is_int, spec["ts"].unit) == ("numeric", True, HOUR_MS)
+    assert spec["day"].unit is None and spec["wait"].unit == 60
+    assert (spec["price"].is_int, spec["price"].decimals, spec["price"].unit) == (False, 2, None)
+    # one part on the hour, the other on the half hour: the merged grid is the half hour
+    half = table.slice(200).set_column(
+        0, "ts", pc.add(table.slice(200).column("ts"), pa.scalar(1_800_000, pa.duration("ms"))))
+    parts = []
+    for part in (table.slice(0, 200), half):
+        stats = SchemaStats(part.schema, "y")
+        stats.update(part)
+        parts.append(stats)
+    merged = encoding_from_stats(merge_stats(*parts))
+    whole = SchemaStats(table.schema, "y")
+    whole.update(pa.concat_tables([table.slice(0, 200), half]))
+    assert {s.name: s.unit for s in merged.specs} == {
+        s.name: s.unit for s in encoding_from_stats(whole).specs}
+    assert {s.name: s.unit for s in merged.specs}["ts"] == 1_800_000
+
+
+def test_a_relation_between_two_time_columns_of_one_type_is_kept():
+    from vae_augment.api import fit, sample
+
+    rng = np.random.default_rng(1)
+    n = 400
+    start = 1_704_067_200 + rng.integers(0, 10**7, n)
+    table = pa.table({
+        "start": pa.array(start, pa.timestamp("s")),
+        "end": pa.array(start + rng.integers(0, 10**5, n), pa.timestamp("s")),
+        "y": np.where(rng.random(n) < 0.2, "r", "c")})
+    art = fit(table, label="y", seed=0, **FAST)
+    assert [str(r) for r in art.encoding.relations] == ["start <= end"]
+    out = sample(art, {"r": 300}, seed=1)
+    assert out.schema.field("end").type == pa.timestamp("s")
+    assert pc.all(pc.less_equal(out.column("start"), out.column("end"))).as_py()
+
+
+def test_evaluate_reports_on_time_and_decimal_columns(balanced, tmp_path, capsys):
+    _, src, _, model = balanced
+    out = tmp_path / "out.parquet"
+    code, _, err = run_cli(["sample", str(out), "--model-dir", str(model), "--n", "60",
+                            "--seed", "3"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["evaluate", str(src), str(out), "--label", "y", "--report",
+                            str(tmp_path / "rep"), "--sections", "fidelity,detection"], capsys)
+    assert code == 0, err
+    import json
+
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    scored = json.dumps(report["fidelity"])
+    for name in ("ts", "end", "price", "day", "wait", "at"):
+        assert f'"{name}"' in scored, name
+
+
+def test_wrong_time_types_and_categories_are_errors(balanced, tmp_path, capsys):
+    table, src, _, model = balanced
+    code, _, err = run_cli(["fit", str(src), "--label", "y", "--model-dir",
+                            str(tmp_path / "m"), "--categorical", "day", *FAST_ARGS], capsys)
+    assert code == 2 and ("--categorical day names column 'day' of type date32[day], which is "
+                          "modelled as a number") in err, err
+    other = table.set_column(1, "end", table.column("end").cast(pa.timestamp("ms")))
+    pq.write_table(other, tmp_path / "ms.parquet")
+    code, _, err = run_cli(["balance", str(tmp_path / "ms.parquet"), str(tmp_path / "o.parquet"),
+                            "--label", "y", "--model-dir", str(model)], capsys)
+    assert code == 2 and "end" in err and "timestamp[us]" in err, err
+    assert not (tmp_path / "o.parquet").exists()
+    from vae_augment.artifact import load_artifact
+    from vae_augment.errors import SchemaError
+
+    enc = load_artifact(str(model)).encoding
+    with pytest.raises(SchemaError, match=r"column 'end' has type timestamp\[ms\]; the model was "
+                                          r"trained on timestamp\[us\]"):
+        enc.encode(other)
+    as_ints = table.set_column(1, "end", table.column("end").cast(pa.int64()))
+    with pytest.raises(SchemaError, match=r"column 'end' has type int64; the model was trained "
+                                          r"on timestamp\[us\]"):
+        enc.encode(as_ints)
+
+
+def test_tf_data_reads_and_generates_counts_of_units(balanced):
+    from vae_augment import load_artifact, tfdata
+
+    _, src, _, model = balanced
+    ds = tfdata.read_parquet(str(src), 64, null_masks=["ts"])
+    spec = ds.element_spec
+    assert [spec[n].dtype.name for n in ("ts", "end", "price", "day", "wait", "at")] == [
+        "int64", "int64", "float64", "int32", "int64", "int64"]
+    first = next(iter(ds))
+    want = pq.read_table(src).slice(0, 64)
+    assert first["ts__is_null"].numpy().tolist() == want.column("ts").is_null().to_pylist()
+    np.testing.assert_array_equal(first["day"].numpy(), want.column("day").cast(pa.int32()))
+    np.testing.assert_allclose(first["price"].numpy(),
+                               want.column("price").cast(pa.float64()).to_numpy())
+    art = load_artifact(str(model))
+    gen = next(iter(tfdata.synthetic_dataset(art, "rare", batch_size=50, seed=0, n=50,
+                                             null_masks=["ts"])))
+    ts = gen["ts"].numpy()[~gen["ts__is_null"].numpy()]
+    assert gen["ts"].dtype.name == "int64" and len(ts) and (ts % HOUR_MS == 0).all()
+
+
+def test_beam_balance_and_the_oversampler_keep_the_types(balanced, tmp_path):
+    from pipelines import balance
+    from vae_augment import VAEOverSampler
+
+    table, src, _, model = balanced
+    out = tmp_path / "beam"
+    balance.run(["--input", str(src), "--output", str(out), "--model-dir", str(model),
+                 "--label", "y", "--seed", "0", "--runner", "FnApiRunner"])
+    synthetic = pq.read_table(glob.glob(str(out / "synthetic*.parquet"))[0])
+    assert synthetic.schema.equals(table.schema.append(pa.field("is_synthetic", pa.bool_(), False)))
+    assert (synthetic.column("ts").drop_null().cast(pa.int64()).to_numpy() % HOUR_MS == 0).all()
+
+    frame = table.to_pandas()
+    X, y = frame.drop(columns="y"), frame["y"]
+    Xr, yr = VAEOverSampler(random_state=0, **FAST).fit_resample(X, y)
+    assert Xr.dtypes.to_dict() == X.dtypes.to_dict()
+    assert yr.value_counts()["rare"] == yr.value_counts()["common"]
+    assert str(Xr["ts"].dt.tz) == "UTC" and (Xr["ts"].dropna().dt.minute == 0).all()
