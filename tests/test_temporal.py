@@ -202,3 +202,14 @@ def test_beam_balance_and_the_oversampler_keep_the_types(balanced, tmp_path):
     assert Xr.dtypes.to_dict() == X.dtypes.to_dict()
     assert yr.value_counts()["rare"] == yr.value_counts()["common"]
     assert str(Xr["ts"].dt.tz) == "UTC" and (Xr["ts"].dropna().dt.minute == 0).all()
+
+
+def test_the_report_labels_a_time_columns_axis_with_times():
+    """The marginal plots' axis of a time column read 1.7e12 (milliseconds since 1970)."""
+    from vae_augment.report_plots import time_label
+
+    assert time_label(1_714_564_800_000, pa.timestamp("ms", tz="UTC")) == "2024-05-01 12:00"
+    assert time_label(19_844, pa.date32()) == "2024-05-01"
+    assert time_label(45_000_000_000, pa.time64("us")) == "12:30"
+    assert time_label(93_780, pa.duration("s")) == "1 day, 2:03:00"
+    assert time_label(1e30, pa.timestamp("ms")) == ""  # a tick off the type's range

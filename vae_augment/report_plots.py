@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from vae_augment.errors import warn
-from vae_augment.schema import as_numbers
+from vae_augment.schema import as_numbers, is_temporal, numeric_storage
 
 __all__ = ["draw"]
 
@@ -200,12 +200,38 @@ def _marginals(report, plots) -> str | None:
                         ax.hist(v, bins=bins, density=True, alpha=0.5, label=what,
                                 color=colour)
                 ax.set_ylabel("density", fontsize=7)
+                if is_temporal(r.type):
+                    _time_ticks(ax, r.type)
         ax.set_title(f"{name} ({cols[name]['score']:.2f})", fontsize=9)
         ax.tick_params(labelsize=7)
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle(f"Class {cls}: the {len(names)} least faithful columns", fontsize=10)
     fig.tight_layout()
     return _png(fig)
+
+
+def time_label(value: float, typ: pa.DataType) -> str:
+    """A count of `typ`'s units (a time column's value as modelled) as the time it is:
+    '2024-05-01 12:00' for a timestamp, '2024-05-01' for a date, '12:30' for a time of
+    day, '1 day, 2:03:00' for a duration."""
+    try:
+        v = pa.scalar(int(round(value)), numeric_storage(typ)).cast(typ).as_py()
+    except (pa.ArrowInvalid, OverflowError, ValueError):  # off the type's range
+        return ""
+    if pa.types.is_timestamp(typ):
+        return str(v)[:16]
+    if pa.types.is_time(typ):
+        return str(v)[:5]
+    return str(v)
+
+
+def _time_ticks(ax, typ: pa.DataType) -> None:
+    """A time column's histogram axis labelled with times instead of counts of units."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(4))  # a label is long: fewer of them
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: time_label(v, typ)))
+    ax.tick_params(axis="x", labelrotation=30)
 
 
 def _arr(col) -> pa.Array:
