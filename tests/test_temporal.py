@@ -213,3 +213,18 @@ def test_the_report_labels_a_time_columns_axis_with_times():
     assert time_label(45_000_000_000, pa.time64("us")) == "12:30"
     assert time_label(93_780, pa.duration("s")) == "1 day, 2:03:00"
     assert time_label(1e30, pa.timestamp("ms")) == ""  # a tick off the type's range
+
+
+def test_string_view_columns_are_refused_with_the_cast_that_models_them():
+    """Polars hands Arrow strings as string_view, which few Arrow kernels take: the error
+    says to cast it to string (it said only "unsupported type")."""
+    from vae_augment.errors import SchemaError
+    from vae_augment.preparation import fit_encoding
+
+    t = pa.table({"s": pa.array(["a", "b"] * 20).cast(pa.string_view()),
+                  "y": ["c", "d"] * 20})
+    with pytest.raises(SchemaError, match=r"^column 's' has unsupported type string_view; "
+                                          r"exclude it with exclude=\['s'\], or cast it to string"):
+        fit_encoding(t, "y")
+    with pytest.raises(SchemaError, match=r"type string_view; expected .* \(cast it to string\)"):
+        fit_encoding(t.select(["y"]).append_column("z", t.column("s")), "z")

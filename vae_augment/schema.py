@@ -563,10 +563,12 @@ class _ColumnStats:
                     f"synthetic rows); make the field nullable in the file's schema, or drop "
                     f"the column"
                 )
+            view = pa.types.is_string_view(t)  # Polars' strings: few Arrow kernels take them
             raise _Unmodellable(
-                field.name, f"unsupported type {t}",
+                field.name, f"unsupported type {t}" + ("; cast it to string" if view else ""),
                 f"column '{field.name}' has unsupported type {t}; exclude it with "
-                f"{option('exclude', field.name, many=True)}")
+                f"{option('exclude', field.name, many=True)}"
+                + (", or cast it to string to model it as a category" if view else ""))
 
     def _init_var_list(self, field: pa.Field, schema: pa.Schema) -> None:
         """A variable-length list of numbers is a tensor of `list_size` values per row:
@@ -880,6 +882,7 @@ class SchemaStats:
             raise SchemaError(
                 f"{label_column(label)} has type {label_type}; expected string, "
                 "dictionary, bool or integer class labels"
+                + (" (cast it to string)" if pa.types.is_string_view(label_type) else "")
             )
         self.label_counts: dict[Any, int] = {}
         self.label_nulls = 0
