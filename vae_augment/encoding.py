@@ -1264,9 +1264,10 @@ def _numeric_array(values: np.ndarray, mask, typ: pa.DataType, low=None, high=No
         return from_numbers(_numeric_array(values, mask, storage, low, high, unit=unit), typ,
                             decimals)
     if pa.types.is_integer(typ):
-        ints = _to_int(values, typ.to_pandas_dtype())
-        if unit:  # exactly on the grid (float64 alone misses it beyond 2**53: nanoseconds)
-            ints = _to_int(values / unit, typ.to_pandas_dtype()) * ints.dtype.type(unit)
+        dtype = np.dtype(typ.to_pandas_dtype())
+        # a unit: exactly on its grid (float64 alone misses it beyond 2**53: nanoseconds)
+        ints = (_to_int(values / unit, dtype) * dtype.type(unit) if unit
+                else _to_int(values, dtype))
         if low is not None:
             ints = np.clip(ints, low, high)  # exact: Python ints take the array's dtype
         return pa.array(ints, type=typ, mask=mask)
