@@ -228,3 +228,29 @@ def test_string_view_columns_are_refused_with_the_cast_that_models_them():
         fit_encoding(t, "y")
     with pytest.raises(SchemaError, match=r"type string_view; expected .* \(cast it to string\)"):
         fit_encoding(t.select(["y"]).append_column("z", t.column("s")), "z")
+
+
+def test_time_columns_of_different_units_are_not_related():
+    """A timestamp in milliseconds against one in microseconds compared counts of different
+    units: named, `start <= end` held in every row whatever the times were; found by
+    ``auto``, two such columns whose counts happened to overlap made a relation."""
+    from vae_augment.constraints import constraint_spec, discover_relations
+    from vae_augment.errors import SchemaError
+    from vae_augment.preparation import fit_encoding
+
+    table = _table()
+    enc = fit_encoding(table, "y")
+    with pytest.raises(SchemaError, match=r"^constraint 'ts <= end' compares timestamp\[ms, "
+                                          r"tz=UTC\] with timestamp\[us\], which count different "
+                                          r"units; cast one column"):
+        constraint_spec(["ts <= end"], enc)
+    assert constraint_spec(["wait <= x"], enc).given  # a time against a number: allowed
+    rng = np.random.default_rng(0)
+    wait = rng.integers(0, 3_600, 400)
+    pair = pa.table({"wait": pa.array(wait, pa.duration("s")),
+                     "at": pa.array(wait + rng.integers(0, 3_600, 400), pa.int32()).cast(
+                         pa.time32("s")),
+                     "n": pa.array(wait + rng.integers(0, 3_600, 400)),
+                     "y": table.column("y")})
+    found = [str(r) for r in discover_relations(pair, fit_encoding(pair, "y"))]
+    assert found == ["wait <= n"]  # not "wait <= at": seconds of a duration, of a day

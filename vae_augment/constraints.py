@@ -53,7 +53,7 @@ import numpy as np
 import pyarrow as pa
 
 from vae_augment.errors import SchemaError, VAEAugmentError, warn
-from vae_augment.schema import as_numbers
+from vae_augment.schema import as_numbers, is_temporal
 
 __all__ = [
     "Relation", "parse_relation", "RelationStats", "relation_stats", "discover_relations",
@@ -649,8 +649,9 @@ def _auto_relations(stats: RelationStats, encoding, min_break: float) -> list[Re
     `discover_relations`)."""
     knots = {s.name: s.knots for s in encoding.numeric}
     return [r for r in stats.relations()
-            if knots[r.left] is None or knots[r.right] is None
-            or independent_break_share(knots[r.left], knots[r.right]) >= min_break]
+            if _same_units(encoding.schema, r.left, r.right) and (
+                knots[r.left] is None or knots[r.right] is None
+                or independent_break_share(knots[r.left], knots[r.right]) >= min_break)]
 
 
 def discover_relations(inputs, encoding, *, min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
@@ -771,7 +772,25 @@ def constraint_spec(constraints, encoding=None) -> ConstraintSpec:
                     raise SchemaError(
                         f"constraint '{r}': '{name}' is {what}; constraints compare numeric "
                         f"columns: {numeric}")
+            if not _same_units(encoding.schema, r.left, r.right):
+                a, b = (encoding.schema.field(n).type for n in (r.left, r.right))
+                raise SchemaError(
+                    f"constraint '{r}' compares {a} with {b}, which count different units; "
+                    f"cast one column to the other's type first")
     return ConstraintSpec(auto, given)
+
+
+def _same_units(schema: pa.Schema, a: str, b: str) -> bool:
+    """Whether columns `a` and `b` of `schema` can be compared as the numbers they are
+    modelled as: False for two time columns that count different units (a timestamp in
+    milliseconds and one in microseconds, a date32 in days and a timestamp), True otherwise
+    (a time column against a plain number column is the user's call)."""
+    ta, tb = schema.field(a).type, schema.field(b).type
+    if not (is_temporal(ta) and is_temporal(tb)):
+        return True
+    if pa.types.is_timestamp(ta) and pa.types.is_timestamp(tb):
+        return ta.unit == tb.unit  # time zones aside: both count from 1970 UTC
+    return ta.equals(tb)
 
 
 def resolve_constraints(constraints, inputs, encoding) -> list[Relation]:
