@@ -99,9 +99,33 @@ def test_the_encoding_counts_units_and_merged_statistics_agree():
     merged = encoding_from_stats(merge_stats(*parts))
     whole = SchemaStats(table.schema, "y")
     whole.update(pa.concat_tables([table.slice(0, 200), half]))
-    assert {s.name: s.unit for s in merged.specs} == {
-        s.name: s.unit for s in encoding_from_stats(whole).specs}
-    assert {s.name: s.unit for s in merged.specs}["ts"] == 1_800_000
+    grid = {s.name: (s.unit, s.unit_offset) for s in merged.specs}
+    assert grid == {s.name: (s.unit, s.unit_offset) for s in encoding_from_stats(whole).specs}
+    assert grid["ts"] == (1_800_000, 0)
+
+
+def test_a_grid_off_the_epochs_is_kept():
+    """Every value on the local hour in Kolkata (UTC+5:30), every date a Monday: the grid
+    was the greatest common divisor of the counts themselves, so its origin was 1970-01-01
+    00:00 UTC: half-hours and every weekday came out (an audit's runs: 44 of 262 rows at
+    :30, 16 % of the dates another weekday)."""
+    from vae_augment.api import fit, sample
+
+    rng = np.random.default_rng(2)
+    n = 400
+    local_hours = 1_704_047_400_000 + HOUR_MS * rng.integers(0, 5_000, n)  # 00:00 IST
+    mondays = 19_723 + 7 * rng.integers(0, 50, n)  # 2024-01-01 was a Monday
+    table = pa.table({"at": pa.array(local_hours, pa.timestamp("ms", tz="Asia/Kolkata")),
+                      "day": pa.array(mondays.astype(np.int32)).cast(pa.date32()),
+                      "x": rng.normal(size=n), "y": np.where(rng.random(n) < 0.2, "r", "c")})
+    art = fit(table, label="y", seed=0, **FAST)
+    spec = {s.name: s for s in art.encoding.specs}
+    assert (spec["at"].unit, spec["at"].unit_offset) == (HOUR_MS, HOUR_MS // 2)
+    assert (spec["day"].unit, spec["day"].unit_offset) == (7, 19_723 % 7)
+    out = sample(art, {"r": 300, "c": 100}, seed=1)
+    at = out.column("at").drop_null().cast(pa.int64()).to_numpy()
+    assert len(np.unique(at)) > 10 and (at % HOUR_MS == HOUR_MS // 2).all()
+    assert {d.weekday() for d in out.column("day").drop_null().to_pylist()} == {0}
 
 
 def test_a_relation_between_two_time_columns_of_one_type_is_kept():
@@ -157,6 +181,15 @@ def test_wrong_time_types_and_categories_are_errors(balanced, tmp_path, capsys):
     with pytest.raises(SchemaError, match=r"column 'end' has type timestamp\[ms\]; the model was "
                                           r"trained on timestamp\[us\]"):
         enc.encode(other)
+    from vae_augment.preparation import fit_encoding
+
+    assert fit_encoding(table, "y", numeric=["ts", "price"]).specs[0].unit == HOUR_MS  # no-op
+    wide = pa.table({"p": pa.array([decimal.Decimal(f"12345678901234567890.{i:05d}")
+                                    for i in range(40)], pa.decimal256(40, 5)),
+                     "y": ["a", "b"] * 20})
+    with pytest.warns(UserWarning, match=r"column 'p' is decimal256\(40, 5\): modelled as "
+                                         r"float64, which keeps 15-16 significant digits"):
+        fit_encoding(wide, "y")
     as_ints = table.set_column(1, "end", table.column("end").cast(pa.int64()))
     with pytest.raises(SchemaError, match=r"column 'end' has type int64; the model was trained "
                                           r"on timestamp\[us\]"):
@@ -244,13 +277,18 @@ def test_time_columns_of_different_units_are_not_related():
                                           r"tz=UTC\] with timestamp\[us\], which count different "
                                           r"units; cast one column"):
         constraint_spec(["ts <= end"], enc)
-    assert constraint_spec(["wait <= x"], enc).given  # a time against a number: allowed
+    # a time against a plain number: the repair set every row's `wait` to its least value
+    # and `x` to 1.7e12 (an audit's run), far outside x's range
+    with pytest.raises(SchemaError, match=r"^constraint 'wait <= x' compares duration\[s\] "
+                                          r"with double: a time column keeps a relation only"):
+        constraint_spec(["wait <= x"], enc)
     rng = np.random.default_rng(0)
     wait = rng.integers(0, 3_600, 400)
     pair = pa.table({"wait": pa.array(wait, pa.duration("s")),
                      "at": pa.array(wait + rng.integers(0, 3_600, 400), pa.int32()).cast(
                          pa.time32("s")),
                      "n": pa.array(wait + rng.integers(0, 3_600, 400)),
+                     "later": pa.array(wait + rng.integers(0, 3_600, 400), pa.duration("s")),
                      "y": table.column("y")})
     found = [str(r) for r in discover_relations(pair, fit_encoding(pair, "y"))]
-    assert found == ["wait <= n"]  # not "wait <= at": seconds of a duration, of a day
+    assert found == ["wait <= later"]  # of one unit; seconds of a day, and a plain number, not

@@ -776,18 +776,22 @@ def constraint_spec(constraints, encoding=None) -> ConstraintSpec:
                 a, b = (encoding.schema.field(n).type for n in (r.left, r.right))
                 raise SchemaError(
                     f"constraint '{r}' compares {a} with {b}, which count different units; "
-                    f"cast one column to the other's type first")
+                    f"cast one column to the other's type first" if is_temporal(a)
+                    and is_temporal(b) else f"constraint '{r}' compares {a} with {b}: a time "
+                    f"column keeps a relation only with a time column of its unit")
     return ConstraintSpec(auto, given)
 
 
 def _same_units(schema: pa.Schema, a: str, b: str) -> bool:
     """Whether columns `a` and `b` of `schema` can be compared as the numbers they are
-    modelled as: False for two time columns that count different units (a timestamp in
-    milliseconds and one in microseconds, a date32 in days and a timestamp), True otherwise
-    (a time column against a plain number column is the user's call)."""
+    modelled as: False for a time column against a plain number, or against a time column
+    that counts other units (a timestamp in milliseconds and one in microseconds, a date32
+    in days and a timestamp); True otherwise."""
     ta, tb = schema.field(a).type, schema.field(b).type
-    if not (is_temporal(ta) and is_temporal(tb)):
+    if not (is_temporal(ta) or is_temporal(tb)):
         return True
+    if not (is_temporal(ta) and is_temporal(tb)):
+        return False
     if pa.types.is_timestamp(ta) and pa.types.is_timestamp(tb):
         return ta.unit == tb.unit  # time zones aside: both count from 1970 UTC
     return ta.equals(tb)

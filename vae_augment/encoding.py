@@ -813,7 +813,8 @@ class Encoding:
         import tensorflow as tf
 
         if spec.unit:
-            return tf.round(x / spec.unit) * spec.unit
+            off = float(spec.unit_offset or 0)
+            return tf.round((x - off) / spec.unit) * spec.unit + off
         if spec.is_int:
             return tf.round(x)
         if spec.decimals is None:
@@ -862,10 +863,16 @@ class Encoding:
             for s in specs
         ]
         rounds = [s.is_int or s.decimals is not None for s in specs]
+        offsets = [float(s.unit_offset or 0) if s.unit else 0.0 for s in specs]
+        if any(offsets):  # a time grid off the epoch's (local hours, Mondays): x - 0 is x
+            offsets = tf.constant(offsets, tf.float64)
+            x = x - offsets
         if all(rounds):
             x = tf.round(x * scales) / scales
         elif any(rounds):
             x = tf.where(tf.constant(rounds), tf.round(x * scales) / scales, x)
+        if isinstance(offsets, tf.Tensor):
+            x = x + offsets
         if self.spike_columns:  # the indicator's rows hold the spike itself
             slots = [self._spike_slot(s.name) for s in specs]
             if any(i >= 0 for i in slots):
@@ -1027,7 +1034,7 @@ class Encoding:
                     scale = float(10**s.decimals)
                     values = np.round(values * scale) / scale
                 arrays.append(_numeric_array(values, mask, field.type, s.int_low, s.int_high,
-                                             s.decimals, s.unit))
+                                             s.decimals, s.unit, s.unit_offset))
             elif s.kind == "categorical":
                 arrays.append(_categorical_array(s, values, field.type))
             else:
@@ -1255,18 +1262,20 @@ def _to_int(values: np.ndarray, np_type) -> np.ndarray:
 
 
 def _numeric_array(values: np.ndarray, mask, typ: pa.DataType, low=None, high=None,
-                   decimals: int | None = None, unit: int | None = None) -> pa.Array:
+                   decimals: int | None = None, unit: int | None = None,
+                   offset: int | None = None) -> pa.Array:
     """`low` / `high`: an integer column's exact observed extremes (`FeatureSpec.int_low`),
-    `unit` a time column's (`FeatureSpec.unit`). A time, date or decimal `typ` is built as
-    the numbers it is modelled as (`schema.numeric_storage`), then cast."""
+    `unit` / `offset` a time column's grid (`FeatureSpec.unit`). A time, date or decimal
+    `typ` is built as the numbers it is modelled as (`schema.numeric_storage`), then cast."""
     storage = numeric_storage(typ)
     if storage is not None:
-        return from_numbers(_numeric_array(values, mask, storage, low, high, unit=unit), typ,
-                            decimals)
+        return from_numbers(_numeric_array(values, mask, storage, low, high, unit=unit,
+                                           offset=offset), typ, decimals)
     if pa.types.is_integer(typ):
         dtype = np.dtype(typ.to_pandas_dtype())
         # a unit: exactly on its grid (float64 alone misses it beyond 2**53: nanoseconds)
-        ints = (_to_int(values / unit, dtype) * dtype.type(unit) if unit
+        off = dtype.type(offset or 0)
+        ints = (_to_int((values - float(off)) / unit, dtype) * dtype.type(unit) + off if unit
                 else _to_int(values, dtype))
         if low is not None:
             ints = np.clip(ints, low, high)  # exact: Python ints take the array's dtype

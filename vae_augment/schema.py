@@ -171,9 +171,10 @@ class FeatureSpec:
     ``steps`` (float tensor columns with a count head): every element is a whole number of
     1 / steps (pixels scaled by 255: 255), and synthetic ones are too; None otherwise.
 
-    ``unit`` (time, date and duration columns, modelled as their count of units): every
-    training value was a multiple of this many units (3,600,000 for millisecond timestamps
-    all on the hour), and synthetic values are too; None when it is 1.
+    ``unit`` / ``unit_offset`` (time, date and duration columns, modelled as their count of
+    units): every training value was `unit_offset` plus a multiple of `unit` units
+    (3,600,000 and 0 for millisecond timestamps all on the hour; 7 and 4 for date32 days all
+    Mondays), and synthetic values are too; None when `unit` is 1.
     """
 
     name: str
@@ -195,6 +196,7 @@ class FeatureSpec:
     draw: bool | None = None
     steps: int | None = None
     unit: int | None = None
+    unit_offset: int | None = None
 
     @property
     def null_code(self) -> int:
@@ -519,7 +521,10 @@ class _ColumnStats:
         self.sumsq = None
         self.int_low: int | None = None  # exact extremes of an integer column
         self.int_high: int | None = None
-        self.unit = 0  # a time column's values' greatest common divisor (0: none seen)
+        # a time column's grid: its values' differences' greatest common divisor (0: none
+        # seen) and one value (None: none seen, or a range too wide to difference in int64)
+        self.unit = 0
+        self.anchor: int | None = None
         self.class_nulls: dict[Any, int] = {}  # null rows per class (`SchemaStats.update`)
         self.max_categories = max_categories
         t = field.type
@@ -670,9 +675,8 @@ class _ColumnStats:
                     self.counts = None
         if self.kind == "int" and len(valid):
             self.widen_int_range(*(v.as_py() for v in pc.min_max(valid).values()))
-            if is_temporal(self.field.type) and self.unit != 1:
-                ints = valid.to_numpy(zero_copy_only=False).astype(np.int64)
-                self.unit = math.gcd(self.unit, int(np.gcd.reduce(np.abs(ints))))
+            if is_temporal(self.field.type):
+                self._update_grid(valid)
         if self.numeric is not None:
             values = valid.to_numpy(zero_copy_only=False).astype(np.float64)
             if self.kind == "numeric" and not np.all(np.isfinite(values)):
@@ -682,6 +686,33 @@ class _ColumnStats:
                     f"finite value (or exclude the column with "
                     f"{option('exclude', self.field.name, many=True)})", self.field.name)
             self.numeric.update(values)
+
+    def _update_grid(self, valid: pa.Array) -> None:
+        """Takes a time column's values (counts of units) into its grid (`unit`)."""
+        if self.unit == 1:
+            return
+        if self.int_high - self.int_low >= 1 << 62:  # differences could overflow int64
+            self.unit, self.anchor = 1, None
+            return
+        ints = valid.to_numpy(zero_copy_only=False).astype(np.int64)
+        if self.anchor is None:
+            self.anchor = int(ints[0])
+        diffs = np.abs(ints - np.int64(self.anchor))
+        self.unit = math.gcd(self.unit, int(np.gcd.reduce(diffs)))
+
+    def merge_grid(self, unit: int, anchor: int | None) -> None:
+        """Takes another part's grid of the same time column (`stats_merge`; after
+        `widen_int_range` with that part's range)."""
+        if anchor is None and unit == 0:  # the other part saw no value
+            return
+        if self.anchor is None and self.unit == 0:  # this one saw none
+            self.unit, self.anchor = unit, anchor
+        elif anchor is None or self.anchor is None:  # either gave up
+            self.unit, self.anchor = 1, None
+        else:
+            self.unit = math.gcd(self.unit, unit, abs(anchor - self.anchor))
+        if self.anchor is not None and self.int_high - self.int_low >= 1 << 62:
+            self.unit, self.anchor = 1, None
 
     def widen_int_range(self, lo: int | None, hi: int | None) -> None:
         """Takes [lo, hi] into an integer column's exact range (None: nothing seen)."""
@@ -812,6 +843,11 @@ class _ColumnStats:
                 has_nulls=has_nulls,
                 vocab=vocab,
             )
+        t = self.field.type
+        if pa.types.is_decimal(t) and t.precision - t.scale > 15:  # past float64's digits
+            warn(f"column '{name}' is {t}: modelled as float64, which keeps 15-16 significant "
+                 f"digits, so synthetic values are rounded to them (and may fall just outside "
+                 f"the observed range)")
         return FeatureSpec(
             name=name,
             kind="numeric",
@@ -822,6 +858,7 @@ class _ColumnStats:
             int_low=self.int_low if self.kind == "int" else None,
             int_high=self.int_high if self.kind == "int" else None,
             unit=self.unit if self.unit > 1 else None,
+            unit_offset=self.anchor % self.unit if self.unit > 1 else None,
         )
 
 
@@ -863,9 +900,11 @@ class SchemaStats:
             raise SchemaError(f"the label column '{label}' cannot be excluded")
         for name in numeric:
             t = schema.field(name).type
-            if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t)
+                    or numeric_storage(t) is not None):  # times, decimals: numbers already
                 raise SchemaError(f"{arg('numeric')} names column '{name}' of type {t}; only "
-                                  "integer and float columns can be modelled as numbers")
+                                  "integer, float, time, date and decimal columns can be "
+                                  "modelled as numbers")
         both = sorted(set(numeric) & set(categorical))
         if both:
             raise SchemaError(f"{arg('categorical')} and {arg('numeric')} both name "

@@ -102,7 +102,7 @@ def _merge_column(a, b) -> None:
             a.counts = None
         if a.kind == "int":
             a.widen_int_range(b.int_low, b.int_high)
-            a.unit = math.gcd(a.unit, b.unit)  # time columns (0: no rows seen)
+            a.merge_grid(b.unit, b.anchor)  # time columns
     if a.numeric is not None:
         _merge_reservoir(a.numeric, b.numeric)
 
