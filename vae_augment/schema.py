@@ -844,9 +844,10 @@ class _ColumnStats:
                 vocab=vocab,
             )
         t = self.field.type
-        places = t.scale if self.numeric.decimals is None else self.numeric.decimals
         if pa.types.is_decimal(t) and len(self.numeric.sample) and (  # past float64's digits
-                float(np.abs(self.numeric.sample).max()) * 10.0**places >= 2.0**53):
+                float(np.abs(self.numeric.sample).max())
+                * 10.0**(t.scale if self.numeric.decimals is None else self.numeric.decimals)
+                >= 2.0**53):
             warn(f"column '{name}' is {t}: modelled as float64, which keeps 15-16 significant "
                  f"digits, so synthetic values are rounded to them (and may fall just outside "
                  f"the observed range)")
