@@ -1623,6 +1623,12 @@ def test_a_real_table_null_in_every_row_where_the_model_saw_no_nulls_is_said_so(
         "the model cannot encode these rows: every row of REAL holds a category value or a "
         "class the model was not trained on, or a null in a column that had none in "
         "training")}
+    # the CLI prints the findings: a model asked for and skipped was said in the report only
+    from vae_augment.findings import findings
+
+    model = [f for f in findings(report) if f["section"] == "model"]
+    assert model and model[0]["level"] == "warn" and model[0]["message"].startswith(
+        "the model section is skipped: cannot encode these rows: every row of REAL holds")
 
 
 def test_the_doubted_rows_name_their_row_of_real(mixed_table, mixed_artifact, tmp_path):

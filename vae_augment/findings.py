@@ -500,6 +500,11 @@ def _privacy(report) -> list[dict[str, Any]]:
 def _model(report) -> list[dict[str, Any]]:
     diag = report.get("diagnostics") or {}
     out = []
+    if str(diag.get("skipped", "")).startswith("the model cannot encode"):  # asked for, not had
+        out.append({"level": "warn", "section": "model", "message":
+                    f"the model section is skipped: {diag['skipped'][len('the model '):]}",
+                    "advice": "give the model fitted on REAL's data (--model-dir), or leave "
+                              "it out"})
     # a skipped section can still have left rows out (every real-test row, say)
     computed = "active_units" in diag and diag.get("latent_dim")
     if computed and diag["active_units"] <= max(1, 0.1 * diag["latent_dim"]):
