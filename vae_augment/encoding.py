@@ -127,6 +127,9 @@ class Encoding:
         self.output_schema = output_schema(schema)
         self.input_lists = {n: t for n, t in (input_lists or {}).items() if n in schema.names}
         self.numeric = [s for s in self.specs if s.kind == "numeric"]
+        names = set(schema.names)  # each numeric column's trained type, for `encode`'s check
+        self._numeric_types = [schema.field(s.name).type if s.name in names else None
+                               for s in self.numeric]
         self.categorical = [s for s in self.specs if s.kind == "categorical"]
         self.tensors = [s for s in self.specs if s.kind == "tensor"]
         self.null_columns = [
@@ -435,15 +438,13 @@ class Encoding:
         null_pos = {name: i for i, name in enumerate(self.null_columns)}
         for j, s in enumerate(self.numeric):
             col = _combine(batch.column(s.name))
-            want = self.schema.field(s.name).type if s.name in self.schema.names else None
-            if numeric_storage(col.type) is not None:
+            want = self._numeric_types[j]
+            if numeric_storage(col.type) is not None or (
+                    want is not None and numeric_storage(want) is not None):  # a time, decimal
                 if want is not None and not col.type.equals(want):  # days as milliseconds
                     raise SchemaError(f"column '{s.name}' has type {col.type}; the model was "
                                       f"trained on {want}")
                 col = as_numbers(col)
-            elif want is not None and numeric_storage(want) is not None:
-                raise SchemaError(f"column '{s.name}' has type {col.type}; the model was "
-                                  f"trained on {want}")
             if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
                 raise SchemaError(f"column '{s.name}' has type {col.type}; the model expects numbers")
             mask = _null_mask(col)
