@@ -6,6 +6,7 @@ kept the input's schema."""
 import datetime
 import decimal
 import glob
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -292,3 +293,30 @@ def test_time_columns_of_different_units_are_not_related():
                      "y": table.column("y")})
     found = [str(r) for r in discover_relations(pair, fit_encoding(pair, "y"))]
     assert found == ["wait <= later"]  # of one unit; seconds of a day, and a plain number, not
+
+
+def test_evaluate_casts_a_time_column_only_when_every_time_comes_back():
+    """evaluate casts SYNTHETIC's column of another type to REAL's when no value changes.
+    Arrow's safe cast let a timestamp lose its time of day as a date32 and read an int64 as
+    milliseconds; both are now mismatches, while lossless casts (a date as a timestamp,
+    microseconds on whole milliseconds, text that parses) still go through."""
+    from vae_augment.errors import SchemaError
+    from vae_augment.evaluation import _check_schemas
+
+    noon = datetime.datetime(2024, 1, 1, 12, 30)
+    day = pa.table({"t": pa.array([datetime.date(2024, 1, 1), None])})
+    stamp = pa.table({"t": pa.array([noon, None], pa.timestamp("ms"))})
+    count = pa.table({"t": pa.array([5, None], pa.int64())})
+    for real, other in [(day, stamp), (day, count), (stamp, count), (count, stamp),
+                        (stamp, pa.table({"t": pa.array([noon.replace(microsecond=7), None],
+                                                        pa.timestamp("us"))}))]:
+        with pytest.raises(SchemaError, match=rf"column 't' is {re.escape(str(real.schema[0].type))} in REAL "
+                                              rf"but .* in SYNTHETIC, which does not convert"):
+            _check_schemas(real, other, "SYNTHETIC")
+    midnight = pa.table({"t": pa.array([datetime.datetime(2024, 1, 1), None],
+                                       pa.timestamp("us"))})
+    assert _check_schemas(day, midnight, "SYNTHETIC").equals(day)
+    assert _check_schemas(stamp, stamp.cast(pa.schema([("t", pa.timestamp("us"))])),
+                          "SYNTHETIC").equals(stamp)
+    assert _check_schemas(stamp, pa.table({"t": ["2024-01-01 12:30:00", None]}),
+                          "SYNTHETIC").equals(stamp)

@@ -194,15 +194,39 @@ def _check_schemas(real: pa.Table, other: pa.Table, what: str) -> pa.Table:
         if not f.type.equals(g.type):
             # another tool's types (int32 for int64, large_string, dictionary) are cast when
             # no value changes; anything else is a mismatch
+            mismatch = SchemaError(
+                f"column '{f.name}' is {f.type} in REAL but {g.type} in {what}, which "
+                f"does not convert without changing values")
             try:
-                col = col.cast(f.type, safe=True)
+                cast = col.cast(f.type, safe=True)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-                raise SchemaError(
-                    f"column '{f.name}' is {f.type} in REAL but {g.type} in {what}, which "
-                    f"does not convert without changing values"
-                ) from exc
+                raise mismatch from exc
+            if not _time_cast_keeps_values(col, cast):
+                raise mismatch
+            col = cast
         columns.append(col)
     return pa.Table.from_arrays(columns, schema=real.schema)
+
+
+def _time_cast_keeps_values(col, cast) -> bool:
+    """Whether `cast` (`col` cast to another type) holds the same times as `col` when either
+    is a time, date or duration: Arrow's safe casts let a timestamp lose its time of day as a
+    date and read a plain number as a count of units it never named, so a time is compared
+    only with a time (or parsed from text) and must come back unchanged."""
+    from vae_augment.schema import is_temporal
+
+    a, b = col.type, cast.type
+    if not (is_temporal(a) or is_temporal(b)):
+        return True
+    if pa.types.is_string(a) or pa.types.is_large_string(a):
+        return True  # text parsed as times: a value that does not parse already raised
+    if is_temporal(a) != is_temporal(b):
+        return False  # a count of unnamed units, or a time read as a plain number
+    try:
+        back = cast.cast(a, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return pc.all(pc.fill_null(pc.equal(back, col), True)).as_py() is not False
 
 
 def _load_model(model):
