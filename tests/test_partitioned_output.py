@@ -71,6 +71,26 @@ def test_partitioned_output_reads_back_exactly_and_as_hive(tmp_path):
     assert sorted(other["big"].to_pylist(), key=str) == sorted(map(str, t["big"].to_pylist()))
 
 
+def test_date_columns_partition_into_iso_dates_and_read_back_as_dates(tmp_path):
+    """A date column (daily partitions, the usual layout of event tables) was refused."""
+    import datetime
+
+    days = [datetime.date(2024, 1, 1) + datetime.timedelta(days=i % 3) for i in range(20)]
+    days[5] = None
+    t = pa.table({"id": pa.array(np.arange(20, dtype=np.float64)),
+                  "day": pa.array(days, pa.date32()),
+                  "ms": pa.array(days, pa.date64())})
+    assert _write(tmp_path / "out", t, ["day", "ms"]) == 20
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "day=2024-01-01", "day=2024-01-02", "day=2024-01-03", "day=__HIVE_DEFAULT_PARTITION__"]
+    back = read_table(resolve_inputs(str(tmp_path / "out")))
+    assert back.schema.equals(t.schema) and back.sort_by("id").equals(t)
+    other = ds.dataset(str(tmp_path / "out"), format="parquet", partitioning="hive").to_table()
+    # pyarrow's hive discovery: the ISO dates as strings, row for row
+    assert sorted(zip(other["id"].to_pylist(), other["day"].to_pylist())) == [
+        (float(i), None if d is None else d.isoformat()) for i, d in enumerate(days)]
+
+
 def test_folders_renamed_by_hand_fall_back_to_hive_typing(tmp_path):
     t = _table().select(["id", "small"])
     _write(tmp_path / "out", t, ["small"])
@@ -86,7 +106,7 @@ def test_partition_by_errors_name_the_problem_and_leave_nothing(tmp_path, monkey
         pa.array(np.zeros(t.num_rows * 4, np.float32)), 4))
     cases = [
         (t, ["nope"], r"no column named 'nope' in the output. Columns: \['id', 's',"),
-        (t, ["tail"], r"column 'tail' is double; partition by string, integer or bool"),
+        (t, ["tail"], r"column 'tail' is double; partition by string, integer, bool or date"),
         (tensor, ["img"], r"column 'img' is fixed_size_list"),
         (t, ["s", "s"], r"names a column twice"),
         (t.select(["s"]), ["s"], r"names every column"),

@@ -118,8 +118,9 @@ MAX_PARTITIONS = 1024
 
 def check_partition_by(schema: pa.Schema, partition_by) -> list[str]:
     """The columns of `schema` to partition an output by (`partition_by`: a name or names),
-    checked: present, once each, of a type a folder name holds (string, integer, bool, or a
-    dictionary of those), not every column, and not named as folders that readers skip."""
+    checked: present, once each, of a type a folder name holds (string, integer, bool, date,
+    or a dictionary of those), not every column, and not named as folders that readers
+    skip."""
     names = [partition_by] if isinstance(partition_by, str) else list(partition_by or [])
     if not names:
         return []
@@ -136,9 +137,10 @@ def check_partition_by(schema: pa.Schema, partition_by) -> list[str]:
         t = schema.field(n).type
         base = t.value_type if pa.types.is_dictionary(t) else t
         if not (pa.types.is_string(base) or pa.types.is_large_string(base)
-                or pa.types.is_integer(base) or pa.types.is_boolean(base)):
-            raise InputError(f"{what}: column '{n}' is {t}; partition by string, integer or "
-                             f"bool columns (each value becomes a folder)")
+                or pa.types.is_integer(base) or pa.types.is_boolean(base)
+                or pa.types.is_date(base)):
+            raise InputError(f"{what}: column '{n}' is {t}; partition by string, integer, "
+                             f"bool or date columns (each value becomes a folder)")
         if n.startswith((".", "_")) or "/" in n or "=" in n:
             raise InputError(f"{what}: column '{n}' cannot name a partition folder (readers "
                              f"skip folders that begin with '_' or '.', and '/' or '=' would "
