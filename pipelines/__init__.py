@@ -443,6 +443,7 @@ def write_parquet(tables, output: str, name: str, schema, shards: int,
     (`vae_augment.beam.WritePartitionedParquet`, up to `shards` files per partition, at
     least 1)."""
     import apache_beam as beam
+    import pyarrow as pa
 
     label = label or f"Write{name.title()}"
     if partition_by:
@@ -450,6 +451,10 @@ def write_parquet(tables, output: str, name: str, schema, shards: int,
 
         return tables | label >> WritePartitionedParquet(
             output, schema, partition_by, prefix=name, num_shards=max(shards, 1))
+    if any(pa.types.is_dictionary(f.type) for f in schema):
+        from vae_augment.io import one_dictionary
+
+        tables = tables | f"{label}OneDictionary" >> beam.Map(one_dictionary)
     return tables | label >> beam.io.WriteToParquetBatched(
         f"{output}/{name}", schema, file_name_suffix=".parquet", num_shards=shards,
         use_compliant_nested_type=True,

@@ -184,6 +184,17 @@ def partition_file_schema(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
         WRITTEN_SCHEMA_KEY: base64.b64encode(schema.serialize().to_pybytes())})
 
 
+def one_dictionary(table: pa.Table) -> pa.Table:
+    """`table` with the chunks of each dictionary column sharing one dictionary
+    (`pyarrow.Table.unify_dictionaries`). Written as one row group, chunks whose dictionaries
+    differ (the input's rows in the input's category order, then synthetic rows in the
+    model's) make Arrow's Parquet writer fall back to PLAIN pages for the rest of the column
+    chunk, which Polars (1.44) cannot read as a categorical."""
+    if any(pa.types.is_dictionary(f.type) for f in table.schema):
+        return table.unify_dictionaries()
+    return table
+
+
 def split_partitions(batch: pa.RecordBatch, names: Sequence[str], file_schema: pa.Schema
                      ) -> list[tuple[tuple[str, ...], pa.RecordBatch]]:
     """`batch`'s rows grouped by their values of the columns `names`: a list of (the
@@ -780,7 +791,7 @@ class AtomicParquetWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = pa.Table.from_batches(self._pending, schema=self.schema)
+        table = one_dictionary(pa.Table.from_batches(self._pending, schema=self.schema))
         self._pending, self._pending_rows = [], 0
         if self.partition_by:  # split once per row group's worth of rows, not per batch
             for batch in table.combine_chunks().to_batches():

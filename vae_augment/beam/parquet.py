@@ -540,6 +540,8 @@ def _write_partition(group, output, prefix, shards, file_schema):
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
+    from vae_augment.io import one_dictionary
+
     (folders, shard), tables = group
     folder = "/".join([output, *folders])
     path = f"{folder}/{prefix}-{shard:05d}.parquet"
@@ -550,7 +552,7 @@ def _write_partition(group, output, prefix, shards, file_schema):
         with FileSystems.create(tmp) as f:
             with pq.ParquetWriter(f, file_schema) as writer:
                 for table in tables:
-                    writer.write_table(table.cast(file_schema))
+                    writer.write_table(one_dictionary(table.cast(file_schema)))
         FileSystems.rename([tmp], [path])  # a retried group's file is replaced
     except BaseException:
         if FileSystems.exists(tmp):
