@@ -242,3 +242,23 @@ def test_balance_refuses_a_report_directory_inside_its_shards_output(capsys, tmp
         f"vae-augment: error: --report '{report}' is inside the output '{out}'; give the "
         f"report a directory of its own"), err
     assert list(out.iterdir()) == []
+
+
+def test_a_file_of_a_type_pyarrow_cannot_read_is_one_line(tmp_path, capsys, mixed_parquet,
+                                                          monkeypatch):
+    """A Polars Int128 column: pyarrow cannot even open the footer, and every command printed
+    a 24-line traceback (exit 1). The file is valid, so the message says what to cast."""
+    import vae_augment.io as vio
+
+    def unreadable(path, *a, **k):
+        raise pa.ArrowNotImplementedError("Integers with more than 64 bits not implemented")
+
+    monkeypatch.setattr(vio.pq, "ParquetFile", unreadable)
+    code, _, err = run(["balance", mixed_parquet, tmp_path / "o.parquet", "--label", "label",
+                        "--exclude", "x"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert ("holds a column of a type pyarrow " in err and "(Integers with more than 64 bits "
+            "not implemented), so no column of it can be read, excluded or not; cast that "
+            "column where the file is written (e.g. a Polars Int128 to Int64 or Decimal)"
+            in err), err
+    assert not (tmp_path / "o.parquet").exists()

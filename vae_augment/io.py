@@ -524,6 +524,11 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
 def not_parquet(path: str, exc: BaseException) -> InputError:
     """The error for a file whose footer pyarrow cannot read (not Parquet, truncated)."""
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, pa.ArrowNotImplementedError):  # a valid file of a type pyarrow lacks
+        return InputError(
+            f"input '{path}' holds a column of a type pyarrow {pa.__version__} cannot read "
+            f"({first}), so no column of it can be read, excluded or not; cast that column "
+            f"where the file is written (e.g. a Polars Int128 to Int64 or Decimal)")
     return InputError(f"input '{path}' is not a readable Parquet file ({first})")
 
 
@@ -540,7 +545,7 @@ def in_file(path: str, exc: Exception) -> Exception:
 def _open(path: str) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
-    except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowIOError, pa.ArrowNotImplementedError, OSError) as exc:
         raise not_parquet(path, exc) from exc
 
 
