@@ -295,6 +295,27 @@ def test_time_columns_of_different_units_are_not_related():
     assert found == ["wait <= later"]  # of one unit; seconds of a day, and a plain number, not
 
 
+def test_a_time_column_is_derived_only_from_a_time_column_of_its_unit():
+    """A timestamp on a 31-minute grid that was an exact line of an int64 (an audit's DuckDB
+    table) was a derived column: recomputed from the number, then put on its grid, which
+    left every other synthetic row up to 15 minutes off the line (evaluate: off share 0.5).
+    The same rule as for relations now holds; a time column's grid is its rounding unit."""
+    from vae_augment.constraints import column_units, constraint_spec, relation_stats
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    k = rng.integers(0, 5_000, 400)
+    start = 1_704_067_200_000 + 1_860_000 * k  # ms on a 31-minute grid
+    table = pa.table({"k": k, "at": pa.array(start, pa.timestamp("ms")),
+                      "end": pa.array(start + 3_600_000, pa.timestamp("ms")),
+                      "y": np.where(rng.random(400) < 0.2, "r", "c")})
+    enc = fit_encoding(table, "y")
+    assert column_units(enc) == {"k": 1.0, "at": 1_860_000.0, "end": 1_860_000.0}
+    spec = constraint_spec("auto", enc)
+    rules = spec.rules(relation_stats(table, enc, ["k", "at", "end"]), enc)
+    assert [str(d) for d in rules.derived] == ["end = 1 * at + 3.6e+06"]
+
+
 def test_evaluate_casts_a_time_column_only_when_every_time_comes_back():
     """evaluate casts SYNTHETIC's column of another type to REAL's when no value changes.
     Arrow's safe cast let a timestamp lose its time of day as a date32 and read an int64 as

@@ -354,7 +354,8 @@ class RelationStats:
         return Relation(left, right, ties)
 
     def derived(self, units: Mapping[str, float], *, exclude: Iterable[str] = (),
-                min_rows: int = DERIVED_MIN_ROWS) -> list[Derived]:
+                min_rows: int = DERIVED_MIN_ROWS, schema: pa.Schema | None = None
+                ) -> list[Derived]:
         """The derived columns: each ``target = slope * source + intercept`` (least squares)
         whose residual sd over the training rows is within what the two columns' rounding
         makes, `DERIVED_SD_SHARE` of ``sqrt(u_t**2 + (slope * u_s)**2)`` with `units` ``u``
@@ -362,7 +363,9 @@ class RelationStats:
         within 1e-7 of its sd), in
         at least `min_rows` rows, the target null exactly where the source is. The best
         fit first (on ties, the source earlier in `names`), no column both a source and a
-        target, none of `exclude` a target."""
+        target, none of `exclude` a target. With `schema`, a time column is derived only
+        from a time column of its unit, and never the source of a plain number
+        (`_same_units`): a line across units puts the target off its grid."""
         cands = []
         diag = np.diag(self.both)
         exclude = set(exclude)
@@ -371,6 +374,7 @@ class RelationStats:
                 n = self.both[i, j]
                 moments = (self.pair_m2[j, i], self.pair_m2[i, j], self.pair_co[i, j])
                 if (i == j or t in exclude or n < min_rows or not diag[i] == diag[j] == n
+                        or (schema is not None and not _same_units(schema, t, src))
                         or not np.isfinite(moments).all()  # overflowed (see _add_moments)
                         or self.pair_m2[j, i] <= 0 or self.pair_m2[i, j] <= 0):
                     continue
@@ -727,7 +731,8 @@ class ConstraintSpec:
         if stats is None or not self.auto:
             return Rules(relations, [], [], [])
         derived = stats.derived(column_units(encoding),
-                                exclude={n for r in self.given for n in (r.left, r.right)})
+                                exclude={n for r in self.given for n in (r.left, r.right)},
+                                schema=encoding.schema)
         targets = {d.target for d in derived}
         vocabs = {s.name: s.vocab or [] for s in encoding.categorical}
         links = stats.links.links(vocabs) if stats.links is not None else []
@@ -738,9 +743,11 @@ class ConstraintSpec:
 
 
 def column_units(encoding) -> dict[str, float]:
-    """Each numeric column's rounding unit: 1 for integers, 10**-decimals for floats
-    observed to a number of decimals, 0 for the others."""
-    return {s.name: 1.0 if s.is_int else 0.0 if s.decimals is None else 10.0 ** -s.decimals
+    """Each numeric column's rounding unit: a time column's grid (`FeatureSpec.unit`, e.g.
+    3,600,000 for milliseconds all on the hour), 1 for other integers, 10**-decimals for
+    floats observed to a number of decimals, 0 for the others."""
+    return {s.name: float(s.unit) if s.unit else 1.0 if s.is_int
+            else 0.0 if s.decimals is None else 10.0 ** -s.decimals
             for s in encoding.numeric}
 
 
@@ -1030,7 +1037,7 @@ def derived_report(real: pa.Table, synthetic: pa.Table, units: Mapping[str, floa
     columns = [c for c in units if c in synthetic.column_names][:MAX_RELATION_COLUMNS]
     if stats is None or stats.names != columns:
         stats = real_stats(real, columns)
-    found = stats.derived(units)
+    found = stats.derived(units, schema=real.schema)
     if not found or not synthetic.num_rows:
         return []
     x = _numeric_matrix(synthetic, columns)
