@@ -96,3 +96,58 @@ def test_balance_writes_real_and_synthetic_categories_as_one_dictionary(tmp_path
     out = pq.read_table(tmp_path / "out.parquet")
     assert out.num_rows > n and out.schema.field("c").type == cat.type
     assert _bytes_per_value(tmp_path / "out.parquet") < 1
+
+
+def _ordered_table(n: int = 300) -> pa.Table:
+    """An ordered size (S < M < L, 'XL' in no row) and an ordered label (low < high), both
+    in an order that is not the sorted one, as pandas' ordered Categoricals write them."""
+    rng = np.random.default_rng(2)
+    size = pa.DictionaryArray.from_arrays(pa.array(rng.integers(0, 3, n), pa.int8()),
+                                          pa.array(["S", "M", "L", "XL"]), ordered=True)
+    label = pa.DictionaryArray.from_arrays(pa.array((rng.random(n) < 0.25).astype(np.int8)),
+                                           pa.array(["low", "high"]), ordered=True)
+    return pa.table({"size": size, "x": rng.normal(size=n), "y": label})
+
+
+def test_synthetic_rows_keep_the_inputs_dictionary_order():
+    """`sample` wrote the model's sorted categories (L, M, S) under the input's ordered=True
+    type, so `size < 'L'` meant something else in the output (an interop audit)."""
+    from vae_augment.api import fit, sample
+    from vae_augment.preparation import fit_encoding
+    from vae_augment.stats_merge import encoding_from_stats, merge_stats
+
+    from .conftest import FAST
+
+    table = _ordered_table()
+    enc = fit_encoding(table, "y")
+    size = next(s for s in enc.specs if s.name == "size")
+    assert size.vocab == ["L", "M", "S"] and size.dictionary == ["S", "M", "L", "XL"]
+    assert enc.classes == ["high", "low"] and enc.label_dictionary == ["low", "high"]
+    # the Beam statistics pass: two halves merged give the same order
+    from vae_augment.schema import SchemaStats
+
+    halves = []
+    for part in (table.slice(0, 150), table.slice(150)):
+        st = SchemaStats(table.schema, "y")
+        st.update(part)
+        halves.append(st)
+    merged = encoding_from_stats(merge_stats(*halves))
+    assert merged.to_json() == enc.to_json()
+    art = fit(table, label="y", seed=0, **FAST)
+    out = sample(art, {"high": 40, "low": 40}, seed=1)
+    assert out.schema.field("size").type == table.schema.field("size").type
+    for name, order in (("size", ["S", "M", "L", "XL"]), ("y", ["low", "high"])):
+        col = out.column(name).combine_chunks()
+        assert col.dictionary.to_pylist() == order and col.type.ordered
+    assert sorted(set(out.column("y").to_pylist())) == ["high", "low"]
+    assert out.column("y").to_pylist().count("high") == 40
+    # the encoding's JSON keeps both orders; one without them (an older model) reads as before
+    from vae_augment.encoding import Encoding
+
+    data = art.encoding.to_json()
+    assert data["label_dictionary"] == ["low", "high"]
+    del data["label_dictionary"]
+    for f in data["features"]:
+        f.pop("dictionary")
+    old = Encoding.from_json(data)
+    assert old.label_dictionary is None and all(s.dictionary is None for s in old.specs)

@@ -610,3 +610,19 @@ def test_numpy_scalar_parameters_save(tmp_path):
     sampler.save(str(tmp_path / "m"))
     saved = json.loads((tmp_path / "m" / "config.json").read_text())["train_config"]
     assert saved["batch_size"] == 64 and saved["hidden"] == [8] and saved["latent_dim"] == 2
+
+
+def test_polars_containers_are_refused_before_training():
+    """A Polars DataFrame passed scikit-learn's checks and trained the whole model; a Polars
+    y then failed at the end, and a Polars X came back as a NumPy object array."""
+    from vae_augment import VAEOverSampler
+
+    frame = type("DataFrame", (), {"__module__": "polars.dataframe.frame"})
+    series = type("Series", (), {"__module__": "polars.series.series"})
+    X, y = np.zeros((20, 2)), np.array([0, 1] * 10)
+    for args, what, kind in [((frame(), y), "X", "DataFrame"), ((X, series()), "y", "Series")]:
+        for call in ("fit_resample", "fit"):
+            with pytest.raises(TypeError, match=rf"^`{what}` is a Polars {kind}; VAEOverSampler "
+                                                rf"takes pandas and NumPy containers.*"
+                                                rf"`{what}.to_pandas\(\)`"):
+                getattr(VAEOverSampler(epochs=1), call)(*args)

@@ -91,6 +91,24 @@ def test_date_columns_partition_into_iso_dates_and_read_back_as_dates(tmp_path):
         (float(i), None if d is None else d.isoformat()) for i, d in enumerate(days)]
 
 
+def test_a_layout_whose_files_hold_their_keys_reads_the_files_as_they_are(tmp_path):
+    """Polars' ``write_parquet(dir, partition_by=...)`` (and DuckDB's
+    ``WRITE_PARTITION_COLUMNS``) keep each key column inside the files too: it was refused
+    ("has column(s) ['y'] that are also partition keys of its folders")."""
+    t = pa.table({"y": pa.array(["a", "b", "a", "b", "a"], pa.large_string()),
+                  "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    for key in ("a", "b"):
+        os.makedirs(tmp_path / "in" / f"y={key}")
+        pq.write_table(t.filter(pc.equal(t["y"], key)), tmp_path / "in" / f"y={key}" / "0.parquet")
+    files = resolve_inputs(str(tmp_path / "in"))
+    assert len(files) == 2 and read_schema(files).equals(t.schema)
+    assert read_table(files).sort_by("x").equals(t)
+    # files without the key: the folders give it, as before
+    _write(tmp_path / "keys", t, ["y"])
+    back = read_table(resolve_inputs(str(tmp_path / "keys")))
+    assert back.schema.equals(t.schema) and back.sort_by("x").equals(t)
+
+
 def test_folders_renamed_by_hand_fall_back_to_hive_typing(tmp_path):
     t = _table().select(["id", "small"])
     _write(tmp_path / "out", t, ["small"])

@@ -116,10 +116,14 @@ class Encoding:
         dependencies: Sequence[Any] = (),
         class_nulls: Mapping[str, Sequence[int]] | None = None,
         input_lists: Mapping[str, pa.DataType] | None = None,
+        label_dictionary: Sequence[Any] | None = None,
     ):
         self.specs = list(specs)
         self.label = label
         self.classes = list(classes)
+        # a dictionary label's input dictionary, when it differs from `classes` (an ordered
+        # category's order, classes no row holds): the output's dictionary follows it
+        self.label_dictionary = list(label_dictionary) if label_dictionary else None
         self.class_counts = {c: int(class_counts.get(c, 0)) for c in self.classes}
         self.class_nulls = {str(k): [int(n) for n in v] for k, v in (class_nulls or {}).items()
                             if len(v) == len(self.classes)}
@@ -1047,10 +1051,13 @@ class Encoding:
         idx = np.broadcast_to(np.asarray(class_idx, np.int64), (n,))
         value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
         vocab = pa.array(self.classes, type=value_type)
-        values = vocab.take(pa.array(idx))
         if pa.types.is_dictionary(typ):
+            if self.label_dictionary:  # the input's dictionary and its order
+                at = {v: i for i, v in enumerate(self.label_dictionary)}
+                idx = np.array([at[c] for c in self.classes], np.int64)[idx]
+                vocab = pa.array(self.label_dictionary, type=value_type)
             return pa.DictionaryArray.from_arrays(pa.array(idx).cast(typ.index_type), vocab)
-        return values
+        return vocab.take(pa.array(idx))
 
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict[str, Any]:
@@ -1071,6 +1078,8 @@ class Encoding:
                if self.dependencies else {}),
             **({"class_nulls": dict(self.class_nulls)} if self.class_nulls else {}),
             **({"input_lists": _lists_to_b64(self.input_lists)} if self.input_lists else {}),
+            **({"label_dictionary": [_json_value(c) for c in self.label_dictionary]}
+               if self.label_dictionary else {}),
         }
 
     @classmethod
@@ -1091,6 +1100,7 @@ class Encoding:
             data.get("class_nulls"),
             ({f.name: f.type for f in _schema_from_b64(data["input_lists"])}
              if "input_lists" in data else None),
+            data.get("label_dictionary"),
         )
 
 
@@ -1289,7 +1299,12 @@ def _categorical_array(s: FeatureSpec, codes: np.ndarray, typ: pa.DataType) -> p
     null = codes >= len(s.vocab)
     value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
     vocab = pa.array(s.vocab, type=value_type)
-    indices = pa.array(np.where(null, 0, codes), mask=null if null.any() else None)
+    codes = np.where(null, 0, codes)
+    if pa.types.is_dictionary(typ) and s.dictionary:  # the input's dictionary and its order
+        at = {v: i for i, v in enumerate(s.dictionary)}
+        codes = np.array([at[v] for v in s.vocab], np.int64)[codes]
+        vocab = pa.array(s.dictionary, type=value_type)
+    indices = pa.array(codes, mask=null if null.any() else None)
     if pa.types.is_dictionary(typ):
         return pa.DictionaryArray.from_arrays(indices.cast(typ.index_type), vocab)
     return vocab.take(indices)

@@ -80,6 +80,17 @@ def _sparse_input(X, pd) -> bool:
             and all(isinstance(t, pd.SparseDtype) for t in X.dtypes))
 
 
+def _refuse_polars(X, y) -> None:
+    """A TypeError for a Polars DataFrame or Series: it passed scikit-learn's checks, trained
+    the whole model, and then failed (y) or came back as a NumPy object array (X)."""
+    for what, obj in (("X", X), ("y", y)):
+        if type(obj).__module__.split(".")[0] == "polars":
+            raise TypeError(
+                f"`{what}` is a Polars {type(obj).__name__}; VAEOverSampler takes pandas and "
+                f"NumPy containers, as imbalanced-learn's samplers do: pass "
+                f"`{what}.to_pandas()` (and `polars.from_pandas` the results)")
+
+
 def _check_labels_present(y) -> None:
     """A ValueError naming y's missing labels (None, NaN, pd.NA) and their rows: NumPy's
     sort of the classes failed on them with a TypeError ("'<' not supported between ...")."""
@@ -348,6 +359,7 @@ class VAEOverSampler(BaseOverSampler):
         """imbalanced-learn's `fit` (the sampling strategy only; use `fit_resample`), with
         y's missing labels one ValueError as in `fit_resample` (its sort of the classes
         failed on them)."""
+        _refuse_polars(X, y)
         _check_labels_present(y)
         return super().fit(X, y, **params)
 
@@ -375,6 +387,7 @@ class VAEOverSampler(BaseOverSampler):
             raise TypeError(
                 f"`fit_resample` takes no extra parameters; got {sorted(params)}"
             )
+        _refuse_polars(X, y)
         _check_labels_present(y)
         check_classification_targets(y)
         X_checked, y_checked, binarize_y = self._check_X_y(X, y)

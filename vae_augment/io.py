@@ -426,6 +426,8 @@ def hive_layout(found: Sequence[tuple[str, Sequence[str]]],
         typed = _as_written(rows, keys, schema_of)
         if typed is not None:
             return typed
+        if _keys_in_files(rows, keys, schema_of):
+            return [PartitionedPath(path) for path, _ in rows]
     fields = []
     for i, k in enumerate(keys):
         present = [vals[i] for _, vals in rows if vals[i] != _HIVE_NULL]
@@ -434,6 +436,17 @@ def hive_layout(found: Sequence[tuple[str, Sequence[str]]],
     return [PartitionedPath(path, fields, [
         None if v == _HIVE_NULL else (int(v) if f.type == pa.int32() else v)
         for f, v in zip(fields, vals)]) for path, vals in rows]
+
+
+def _keys_in_files(rows, keys, schema_of) -> bool:
+    """Whether the first file holds every partition key as a column of its own, as Polars'
+    ``write_parquet(partition_by=...)`` and DuckDB's ``WRITE_PARTITION_COLUMNS`` write
+    them: then the files are read as they are (the folders add nothing)."""
+    try:
+        names = schema_of(rows[0][0]).names
+    except (OSError, pa.ArrowException):  # unreadable: the read names it later
+        return False
+    return all(k in names for k in keys)
 
 
 def _as_written(rows, keys, schema_of) -> list[PartitionedPath] | None:

@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 QUANTILE_KNOTS = 1025
+#: the most dictionary values whose input order a dictionary column's output keeps
+DICTIONARY_ORDER_MAX = 1 << 16
 DEFAULT_MAX_CATEGORIES = 200
 DEFAULT_INT_CATEGORICAL_MAX = 10
 _RESERVOIR = 200_000
@@ -197,6 +199,7 @@ class FeatureSpec:
     steps: int | None = None
     unit: int | None = None
     unit_offset: int | None = None
+    dictionary: list[Any] | None = None
 
     @property
     def null_code(self) -> int:
@@ -459,6 +462,27 @@ class _NumericStats:
         return np.quantile(self.sample, probs, method="inverted_cdf").tolist()
 
 
+def extend_order(order: list[Any] | None, values: Sequence[Any]) -> list[Any] | None:
+    """`order` (a dictionary column's values in the input's order, first seen first) with
+    the `values` it lacks appended in their order; None past `DICTIONARY_ORDER_MAX` values
+    (or when `order` is None)."""
+    if order is None:
+        return None
+    seen = set(order)
+    order.extend(v for v in values if v not in seen and not seen.add(v))
+    return None if len(order) > DICTIONARY_ORDER_MAX else order
+
+
+def dictionary_order(order: list[Any] | None, vocab: Sequence[Any]) -> list[Any] | None:
+    """What an encoding keeps of a dictionary column's (or label's) input order `order`:
+    None when it adds nothing to `vocab` (the sorted values the model codes), or when it
+    lacks one of them; else `order` (an ordered category's order, categories no row holds),
+    which the output's dictionary then follows."""
+    if not order or list(order) == list(vocab) or not set(vocab) <= set(order):
+        return None
+    return list(order)
+
+
 def is_temporal(t: pa.DataType) -> bool:
     """A timestamp, date, time of day or duration type: modelled as its count of units."""
     return (pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t)
@@ -527,6 +551,10 @@ class _ColumnStats:
         self.anchor: int | None = None
         self.class_nulls: dict[Any, int] = {}  # null rows per class (`SchemaStats.update`)
         self.max_categories = max_categories
+        # a dictionary column's dictionary values in the input's order, first seen first
+        # (None: not a dictionary, or more than DICTIONARY_ORDER_MAX values)
+        self.dictionary: list[Any] | None = [] if pa.types.is_dictionary(field.type) else None
+        self._last_dictionary: pa.Array | None = None
         t = field.type
         value_type = _fixed_list_value_type(t)
         if value_type is not None:
@@ -657,6 +685,8 @@ class _ColumnStats:
         if self.kind == "tensor":
             self._update_tensor(arr)
             return
+        if pa.types.is_dictionary(arr.type):
+            self.note_dictionary(arr.dictionary)
         valid = arr.drop_null() if arr.null_count else arr
         if pa.types.is_dictionary(valid.type):
             valid = valid.dictionary_decode()
@@ -686,6 +716,17 @@ class _ColumnStats:
                     f"finite value (or exclude the column with "
                     f"{option('exclude', self.field.name, many=True)})", self.field.name)
             self.numeric.update(values)
+
+    def note_dictionary(self, values: pa.Array | list) -> None:
+        """Takes a dictionary array's dictionary into `dictionary` (`extend_order`)."""
+        if getattr(self, "dictionary", None) is None:
+            return
+        if isinstance(values, pa.Array):
+            if self._last_dictionary is not None and values.equals(self._last_dictionary):
+                return  # the next batch of one file: its dictionary again
+            self._last_dictionary = values
+            values = values.to_pylist()
+        self.dictionary = extend_order(self.dictionary, values)
 
     def _update_grid(self, valid: pa.Array) -> None:
         """Takes a time column's values (counts of units) into its grid (`unit`)."""
@@ -842,6 +883,7 @@ class _ColumnStats:
                 is_int=self.kind == "int",
                 has_nulls=has_nulls,
                 vocab=vocab,
+                dictionary=dictionary_order(getattr(self, "dictionary", None), vocab),
             )
         t = self.field.type
         if pa.types.is_decimal(t) and len(self.numeric.sample) and (  # past float64's digits
@@ -927,6 +969,10 @@ class SchemaStats:
                 + (" (cast it to string)" if pa.types.is_string_view(label_type) else "")
             )
         self.label_counts: dict[Any, int] = {}
+        # a dictionary label's dictionary values in the input's order (`extend_order`)
+        self.label_dictionary: list[Any] | None = (
+            [] if pa.types.is_dictionary(label_type) else None)
+        self._last_label_dictionary: pa.Array | None = None
         self.label_nulls = 0
         self.rows = 0
         self.columns: dict[str, _ColumnStats] = {}
@@ -961,6 +1007,12 @@ class SchemaStats:
         if isinstance(lab, pa.ChunkedArray):
             lab = lab.combine_chunks()
         self.label_nulls += lab.null_count
+        last = self._last_label_dictionary
+        if pa.types.is_dictionary(lab.type) and (last is None
+                                                 or not lab.dictionary.equals(last)):
+            self._last_label_dictionary = lab.dictionary
+            self.label_dictionary = extend_order(self.label_dictionary,
+                                                 lab.dictionary.to_pylist())
         lab = lab.drop_null()
         if pa.types.is_dictionary(lab.type):
             lab = lab.dictionary_decode()

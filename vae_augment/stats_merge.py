@@ -26,6 +26,8 @@ from vae_augment.schema import (
     DEFAULT_INT_CATEGORICAL_MAX,
     MAX_BINOMIAL_COUNT,
     SchemaStats,
+    dictionary_order,
+    extend_order,
 )
 
 __all__ = ["merge_stats", "encoding_from_stats"]
@@ -89,6 +91,10 @@ def _merge_column(a, b) -> None:
                 a.counts[v] = a.counts.get(v, 0) + c
             if len(a.counts) > DEFAULT_INT_CATEGORICAL_MAX:
                 a.counts = None
+    if getattr(b, "dictionary", None) is None:
+        a.dictionary = None
+    else:
+        a.note_dictionary(b.dictionary)  # a's order first, then b's new values
     if a.kind in ("categorical", "int"):
         a.too_many = a.too_many or b.too_many
         if a.counts is None or b.counts is None:
@@ -116,6 +122,8 @@ def merge_stats(a: SchemaStats, b: SchemaStats, *, inplace: bool = False) -> Sch
     out.label_nulls += b.label_nulls
     for v, c in b.label_counts.items():
         out.label_counts[v] = out.label_counts.get(v, 0) + c
+    out.label_dictionary = (None if getattr(b, "label_dictionary", None) is None else
+                            extend_order(out.label_dictionary, b.label_dictionary))
     for name, col in out.columns.items():
         _merge_column(col, b.columns[name])
     return out
@@ -133,4 +141,6 @@ def encoding_from_stats(stats: SchemaStats) -> Encoding:
     # its input type as what `sample` writes
     lists = {n: stats.schema.field(n).type for n in stats.list_sizes()}
     return Encoding(specs, stats.label, classes, stats.label_counts, stats.trained_schema(),
-                    class_nulls=class_nulls, input_lists=lists)
+                    class_nulls=class_nulls, input_lists=lists,
+                    label_dictionary=dictionary_order(
+                        getattr(stats, "label_dictionary", None), classes))
