@@ -458,8 +458,13 @@ class _NumericStats:
             self.seen += len(values)
 
     def knots(self) -> list[float]:
+        """The column's `QUANTILE_KNOTS` quantiles, interpolated between the sorted values
+        (numpy's "linear"): only a value held by two or more rows fills a run of knots (a
+        tie, which decoding maps back to the value). Knots that were the sorted values
+        themselves gave each value of a table with fewer rows than knots a run of its own,
+        so about 70 % of a 300-row table's synthetic cells copied a real value."""
         probs = np.linspace(0.0, 1.0, QUANTILE_KNOTS)
-        return np.quantile(self.sample, probs, method="inverted_cdf").tolist()
+        return np.quantile(self.sample, probs, method="linear").tolist()
 
 
 def extend_order(order: list[Any] | None, values: Sequence[Any]) -> list[Any] | None:
