@@ -109,3 +109,30 @@ def test_utility_takes_a_class_of_one_training_row_in_a_large_table():
     report = evaluate(real, real.slice(0, 3000), label="y", sections=["utility"], seed=0)
     assert report["utility"]["train_counts"]["none"]["duo"] == 1
     assert report["utility"]["results"]["gradient_boosting"]["none"]["macro_f1"] is not None
+
+
+def test_a_pandas_range_index_goes_on_over_the_synthetic_rows(tmp_path):
+    """`to_parquet` of a frame with a RangeIndex stores (start, stop, step) in the metadata,
+    not a column; `balance` copied it, the output had more rows than the range, and pandas
+    fell back to 0..n-1, so the real rows lost their index (an interop audit)."""
+    import pandas as pd
+
+    from .conftest import run_cli
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"x": rng.normal(size=n), "y": np.where(rng.random(n) < 0.2, "r", "c")},
+                      index=pd.RangeIndex(1000, 1000 + 2 * n, 2))
+    df.to_parquet(tmp_path / "in.parquet")
+    code, _, err = run_cli(["balance", str(tmp_path / "in.parquet"), str(tmp_path / "o.parquet"),
+                            "--label", "y", "--seed", "0", *FAST_ARGS])
+    assert code == 0, err
+    out = pd.read_parquet(tmp_path / "o.parquet")
+    assert len(out) > n and isinstance(out.index, pd.RangeIndex)
+    assert out.index.start == 1000 and out.index.step == 2 and len(out.index) == len(out)
+    pd.testing.assert_frame_equal(out.iloc[:n].drop(columns="is_synthetic"), df)
+    # a schema without a pandas RangeIndex is returned as it is
+    from vae_augment.io import with_range_index_rows
+
+    plain = pa.schema([("x", pa.float64())])
+    assert with_range_index_rows(plain, 5) is plain

@@ -41,6 +41,7 @@ from vae_augment.io import (
     refuse_input_as_output,
     refuse_output,
     resolve_inputs,
+    with_range_index_rows,
 )
 from vae_augment.schema import canonical_zeros
 from vae_augment.streaming import count_rows
@@ -471,6 +472,10 @@ def balance(
     generate = samples_to_generate(counts, sampling_strategy) if counts else {}
     # the input's schema, metadata included (the model's may carry its training file's)
     out_schema = output_schema(schema)
+    if len(paths) == 1 and not output_shards and not partition_by:
+        # one file out of one file in, its rows first: a pandas RangeIndex goes on
+        out_schema = with_range_index_rows(out_schema,
+                                           count_rows(paths) + sum(generate.values()))
     sampler = Sampler(art)
 
     summary = {

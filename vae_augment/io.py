@@ -704,6 +704,30 @@ def output_schema(schema: pa.Schema) -> pa.Schema:
     return schema.append(pa.field(SYNTHETIC_COLUMN, pa.bool_(), nullable=False))
 
 
+def with_range_index_rows(schema: pa.Schema, rows: int) -> pa.Schema:
+    """`schema` with the pandas RangeIndex its metadata describes (``to_parquet`` of a frame
+    with a RangeIndex stores start, stop and step, not a column) stretched to `rows` rows:
+    an output whose first rows are its one input file's, in order, keeps their index
+    values, and the rows after them continue the range. pandas fell back to 0..n-1 when the
+    stored range did not match the row count, so the real rows lost their index."""
+    import json
+
+    raw = (schema.metadata or {}).get(b"pandas")
+    try:
+        meta = json.loads(raw) if raw else None
+    except ValueError:
+        return schema
+    index = meta.get("index_columns") if isinstance(meta, dict) else None
+    if not isinstance(index, list) or len(index) != 1 or not isinstance(index[0], dict) \
+            or index[0].get("kind") != "range":
+        return schema
+    start, step = index[0].get("start", 0), index[0].get("step", 1)
+    if not isinstance(start, int) or not isinstance(step, int) or step == 0:
+        return schema
+    meta["index_columns"] = [{**index[0], "stop": start + step * rows}]
+    return schema.with_metadata({**schema.metadata, b"pandas": json.dumps(meta).encode()})
+
+
 class AtomicParquetWriter:
     """Writes one Parquet file (or `shards` files in a directory, or a hive-partitioned
     directory by the columns `partition_by`) under a temporary name.
