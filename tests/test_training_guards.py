@@ -41,11 +41,11 @@ class _Record(keras.callbacks.Callback):
 def test_a_run_within_the_kl_warm_up_reports_the_weights_it_keeps(mixed_table):
     """Early stopping (and its best weights) starts after the KL warm-up, so a shorter run
     keeps its last epoch's weights: the metrics are that epoch's, not the history's
-    minimum (here epoch 4's 323.0 against the kept epoch 6's 323.5)."""
+    minimum (here epoch 2's 323.0 against the kept epoch 6's 324.8)."""
     from vae_augment.api import fit
 
     rec = _Record()
-    art = fit(mixed_table, label="label", seed=0, callbacks=[rec],
+    art = fit(mixed_table, label="label", seed=2, callbacks=[rec],
               **{**FAST, "epochs": 6, "kl_warmup_epochs": 10, "learning_rate": 0.03})
     m = art.config["metrics"]
     assert min(rec.values) < rec.values[-1]  # the history's best is not the last epoch
@@ -212,13 +212,14 @@ def test_below_kl_weight_1_early_stopping_watches_the_weighted_bound(mixed_table
     rec = Logs()
     kw = {**FAST, "epochs": 12, "kl_warmup_epochs": 2, "patience": 3, "learning_rate": 0.02,
           "latent_dim": 8}
-    art = fit(mixed_table, label="label", seed=1, callbacks=[rec], beta=0.2, **kw)
+    art = fit(mixed_table, label="label", seed=7, callbacks=[rec], beta=0.2, **kw)
     bound = [r["val_beta_neg_elbo"] for r in rec.rows]
     elbo = [r["val_neg_elbo"] for r in rec.rows]
     for r in rec.rows:
         assert r["val_beta_neg_elbo"] == pytest.approx(r["val_recon"] + 0.2 * r["val_kl"])
         assert r["beta_neg_elbo"] == pytest.approx(r["recon"] + 0.2 * r["kl"])
-    # here the -ELBO was best at epoch 5 and would have stopped the run at epoch 8
+    # here the -ELBO was best at epoch 3 and would have stopped the run at epoch 6; the
+    # bound was best at epoch 5 and the run went on to epoch 8
     assert np.argmin(elbo[2:]) + 3 < len(elbo) - 1
     m = art.config["metrics"]
     assert m["best_epoch"] - 1 == 2 + int(np.argmin(bound[2:])) != 2 + int(np.argmin(elbo[2:]))
