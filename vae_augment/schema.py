@@ -128,21 +128,29 @@ def grid_steps(values: np.ndarray, known: int | None = 1) -> int | None:
     return None
 
 
-def observed_decimals(values: np.ndarray) -> int | None:
+#: how far (in float64 spacings) a float64 value may sit from its rounding to `d` decimals and
+#: still count as having `d` places: a sum such as 0.1 + 0.2 is off by one
+FLOAT64_ULPS = 16
+
+
+def observed_decimals(values: np.ndarray, float64: bool = False) -> int | None:
     """The fewest decimal places (0..`MAX_DECIMALS`) that represent every value, or None.
 
-    A value counts as having `d` places when ``value * 10**d`` is within a float tolerance of
-    an integer (so float32 data such as 0.1f still counts as one place).
+    A value counts as having `d` places when it is within a float tolerance of its rounding
+    to `d` places: float32's (1e-7 of the value, so float32 data such as 0.1f still counts
+    as one place), or with `float64` `FLOAT64_ULPS` float64 spacings. float32's tolerance
+    on float64 data made every full-precision value of 5 or more count as having 6 places
+    (and of 5e6 or more as whole numbers), so synthetic values were rounded to them.
     """
     values = np.asarray(values, np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return 0
     with np.errstate(over="ignore", invalid="ignore"):
+        tol = (FLOAT64_ULPS * np.spacing(np.abs(values)) if float64
+               else 1e-7 * np.abs(values))  # tiny values (1e-9) do not pass either way
         for d in range(MAX_DECIMALS + 1):
-            rounded = np.round(values, d)
-            # relative tolerance: float32 rounding error passes, tiny values (1e-9) do not
-            if np.all(np.abs(rounded - values) <= 1e-7 * np.abs(values)):
+            if np.all(np.abs(np.round(values, d) - values) <= tol):
                 return d
     return None
 
@@ -432,18 +440,19 @@ class _Unmodellable(SchemaError):
 
 
 class _NumericStats:
-    def __init__(self, rng: np.random.Generator):
+    def __init__(self, rng: np.random.Generator, float64: bool = False):
         self.seen = 0
         self.sample = np.empty(0, np.float64)
         self.rng = rng
         self.decimals: int | None = 0  # most decimal places seen so far (None: too many)
+        self.float64 = float64  # float64 values: `observed_decimals`' float64 tolerance
 
     def update(self, values: np.ndarray) -> None:
         n = len(values)
         if n == 0:
             return
         if self.decimals is not None:
-            d = observed_decimals(values)
+            d = observed_decimals(values, getattr(self, "float64", False))
             self.decimals = None if d is None else max(self.decimals, d)
         room = _RESERVOIR - len(self.sample)
         if room > 0:
@@ -592,7 +601,7 @@ class _ColumnStats:
         elif pa.types.is_floating(t):
             self.kind = "numeric"
             self.counts = {}  # while it holds few whole numbers (one-hot outputs): see finalize
-            self.numeric = _NumericStats(rng)
+            self.numeric = _NumericStats(rng, float64=pa.types.is_float64(t))
         else:
             if not field.nullable:  # excluding it would not help: see finalize
                 raise SchemaError(
