@@ -683,3 +683,33 @@ def test_a_model_that_seldom_breaks_a_relation_still_fills_the_edge(loan_models)
     moved = a == p
     ratio = first_a / first_p
     assert ratio[moved].min() >= ratio[~moved].max() - 1e-9
+
+
+def test_auto_leaves_out_a_relation_a_small_table_keeps_by_chance():
+    """On 60 rows `bimodal <= b` held in every row by chance (independent draws broke it
+    2.5 % of the time, so all 60 kept it with probability 0.22), and every synthetic row was
+    made to keep it (a small-table audit). A relation is now found only when chance would
+    keep it with probability at most `AUTO_MAX_CHANCE`."""
+    from vae_augment.constraints import (
+        AUTO_MAX_CHANCE,
+        discover_relations,
+        independent_break_share,
+    )
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    found = {}
+    for n in (60, 2000):
+        b = rng.uniform(40, 100, n)
+        a = np.minimum(rng.uniform(0, 60, n), b)  # a <= b in every row, by construction
+        # (independent draws break it about 5 % of the time: 60 rows keep it by chance with
+        # probability 0.03, 2,000 rows never)
+        table = pa.table({"a": a, "b": b, "label": np.where(rng.random(n) < 0.3, "x", "y")})
+        enc = fit_encoding(table, "label")
+        knots = {s.name: s.knots for s in enc.numeric}
+        share = independent_break_share(knots["a"], knots["b"])
+        found[n] = ([str(r) for r in discover_relations(table, enc)],
+                    (1 - share) ** n <= AUTO_MAX_CHANCE)
+        assert [str(r) for r in discover_relations(table, enc, min_break=0.0)] == ["a <= b"]
+    assert found[2000] == (["a <= b"], True)
+    assert found[60][1] is False and found[60][0] == []

@@ -73,6 +73,10 @@ MAX_RELATION_COLUMNS = 64
 #: all but never breaks it (churn's ``total_day_charge <= total_day_minutes``: 0.4 %; 0 of
 #: 25,000 synthetic rows), and each enforced relation costs generation time
 AUTO_MIN_BREAK = 0.01
+#: the most a relation found by "auto" may be a chance's: independent draws from the two
+#: columns (breaking it with probability b) keep it in all n rows with probability
+#: (1 - b) ** n, which must not exceed this (60 rows and b = 2.5 %: 0.22, a chance)
+AUTO_MAX_CHANCE = 0.001
 #: a redraw round draws several rows for each pending one when fewer than half this many
 #: are pending (a decoder pass has a fixed cost of a few ms on CPU whatever its rows)
 _REDRAW_MIN_ROWS = 512
@@ -649,20 +653,30 @@ def _auto_columns(encoding) -> list[str]:
 
 
 def _auto_relations(stats: RelationStats, encoding, min_break: float) -> list[Relation]:
-    """`stats`' relations less those the columns' marginals alone keep (see
-    `discover_relations`)."""
+    """`stats`' relations less those the columns' marginals alone keep, and those that hold
+    in too few rows to tell from chance (`AUTO_MAX_CHANCE`; see `discover_relations`)."""
     knots = {s.name: s.knots for s in encoding.numeric}
-    return [r for r in stats.relations()
-            if _same_units(encoding.schema, r.left, r.right) and (
-                knots[r.left] is None or knots[r.right] is None
-                or independent_break_share(knots[r.left], knots[r.right]) >= min_break)]
+    out = []
+    for r in stats.relations():
+        if not _same_units(encoding.schema, r.left, r.right):
+            continue
+        if knots[r.left] is None or knots[r.right] is None:
+            out.append(r)
+            continue
+        share = independent_break_share(knots[r.left], knots[r.right])
+        rows = int(stats.both[stats.names.index(r.left), stats.names.index(r.right)])
+        if min_break <= 0 or (share >= min_break and rows * -np.log1p(
+                -min(share, 1 - 1e-12)) >= -np.log(AUTO_MAX_CHANCE)):
+            out.append(r)  # min_break 0: every relation that holds
+    return out
 
 
 def discover_relations(inputs, encoding, *, min_break: float = AUTO_MIN_BREAK) -> list[Relation]:
     """The relations between `encoding`'s numeric columns that hold in every row of `inputs`
     (a table, or Parquet paths read batch by batch), with their tie shares, leaving out those
     that independent draws from the two columns would break less often than `min_break`
-    (`independent_break_share`): one pass."""
+    (`independent_break_share`), or would keep in all those rows with a probability over
+    `AUTO_MAX_CHANCE` (a small table's chance): one pass."""
     names = _auto_columns(encoding)
     if not names:
         return []
