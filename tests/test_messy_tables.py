@@ -136,3 +136,25 @@ def test_a_pandas_range_index_goes_on_over_the_synthetic_rows(tmp_path):
 
     plain = pa.schema([("x", pa.float64())])
     assert with_range_index_rows(plain, 5) is plain
+
+
+def test_a_text_column_whose_every_value_differs_is_warned_about(capsys):
+    """Under --max-categories (200) a unique ID column was modelled silently, and every
+    synthetic row carried a real row's ID, most of the minority's a majority row's (a
+    small-table audit)."""
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    n = 150
+    t = pa.table({"customer_id": [f"C{i:05d}" for i in rng.permutation(n)],
+                  "x": rng.normal(size=n), "y": np.where(rng.random(n) < 0.2, "r", "c")})
+    with pytest.warns(UserWarning, match=r"column 'customer_id' holds a different value in "
+                                         r"each of its 150 rows \(an ID\?\).*exclude it with"):
+        fit_encoding(t, "y")
+    import warnings
+
+    with warnings.catch_warnings():  # a repeated value, or a short table: no warning
+        warnings.simplefilter("error")
+        fit_encoding(t.set_column(0, "customer_id", pa.array(["a", "b", "c"] * 50)), "y")
+        fit_encoding(t.slice(0, 19), "y")
+        fit_encoding(t, "y", exclude=["customer_id"])

@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 QUANTILE_KNOTS = 1025
+#: the fewest rows from which a text column whose every value differs is warned about as an ID
+ID_MIN_ROWS = 20
 #: the most dictionary values whose input order a dictionary column's output keeps
 DICTIONARY_ORDER_MAX = 1 << 16
 DEFAULT_MAX_CATEGORIES = 200
@@ -880,6 +882,13 @@ class _ColumnStats:
                     f"{option('exclude', name, many=True)} or raise {option('max_categories')}"
                 )
             vocab = sorted(self.counts, key=lambda v: (v is None, v))
+            present = self.rows - self.nulls
+            if self.kind == "categorical" and len(vocab) >= ID_MIN_ROWS and len(vocab) == present:
+                # under --max-categories, so not refused: but no value repeats
+                warn(f"column '{name}' holds a different value in each of its {present} rows "
+                     f"(an ID?): it is modelled as a category of {present} values, so "
+                     f"synthetic rows copy real rows' values (of any class); exclude it with "
+                     f"{option('exclude', name, many=True)}")
             typ = self.field.type
             if pa.types.is_dictionary(typ):
                 limit = 1 << (typ.index_type.bit_width - (1 if pa.types.is_signed_integer(
