@@ -190,9 +190,10 @@ def one_dictionary(table: pa.Table) -> pa.Table:
     differ (the input's rows in the input's category order, then synthetic rows in the
     model's) make Arrow's Parquet writer fall back to PLAIN pages for the rest of the column
     chunk, which Polars (1.44) cannot read as a categorical."""
-    if any(pa.types.is_dictionary(f.type) for f in table.schema):
+    if isinstance(table, pa.Table) and any(pa.types.is_dictionary(f.type)
+                                           for f in table.schema):
         return table.unify_dictionaries()
-    return table
+    return table  # a record batch holds one dictionary a column already
 
 
 def split_partitions(batch: pa.RecordBatch, names: Sequence[str], file_schema: pa.Schema
