@@ -203,6 +203,15 @@ def test_utility_section(two_samples, same_report):
     split = report["split"]
     assert split["real_train"] + split["real_test"] == a.num_rows
     assert split["real_test"] == pytest.approx(0.3 * a.num_rows, abs=3)
+    # one split: the gaps' standard errors from resampling real-test (findings weigh them)
+    for clf, pairs in u["bootstrap_se"].items():
+        assert set(pairs) == {"vae_augment-none", "vae_augment-smote",
+                              "vae_augment-random_oversampling", "random_oversampling-none"}
+        for se in pairs.values():
+            assert 0.0 <= se["minority_f1"] < 0.5 and 0.0 <= se["macro_f1"] < 0.5
+            assert len(se["f1_per_class"]) == 3
+        # 30 % of 300 rows leave real-test a handful of minority rows: noisy figures
+        assert pairs["vae_augment-none"]["macro_f1"] > 0.01
 
 
 def test_holdout_replaces_the_split(two_samples):

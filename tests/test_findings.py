@@ -497,3 +497,65 @@ def test_the_training_plot_calls_the_trained_loss_the_bound_only_after_the_warm_
     assert dict(_curve_panels({"beta": 0.5, "kl_warmup_epochs": 0}))["loss"] == \
         "trained loss: recon + β·KL"
     assert dict(_curve_panels({}))["loss"] == "trained loss: −ELBO"
+
+
+def test_one_split_weighs_a_gap_against_the_noise_of_real_tests_rows():
+    """One split: a gap past the margin is flagged only beyond two of the standard errors
+    that resampling real-test gives it (`utility._bootstrap_se`); a report without them
+    keeps the margin alone."""
+    def with_se(se, ref="vae_augment-smote"):
+        report = util(0.50, 0.30, 0.56)
+        report["utility"]["bootstrap_se"] = {"logistic_regression": {ref: {"minority_f1": se}}}
+        return report
+
+    assert levels(util(0.50, 0.30, 0.56)) == [("warn", "utility")]
+    assert levels(with_se(0.04)) == [("ok", "all")]  # 0.06 within 2 x 0.04
+    got = findings(with_se(0.02))
+    assert [(f["level"], f["section"]) for f in got] == [("warn", "utility")]
+    assert "on one split, by 0.060, past the ± 0.040 that real-test's rows alone give it" \
+        in got[0]["message"] and "--utility-splits 5" in got[0]["message"]
+    assert levels(with_se(0.04, ref="vae_augment-none")) == [("warn", "utility")]  # not SMOTE's
+    # per class: class c's fall of 0.2 on one split, against its own standard error
+    one = per_class([[0.9, 0.6, 0.3]], [[0.9, 0.6, 0.5]])
+    one["utility"].pop("per_split")
+    one["utility"]["splits"] = 1
+    se = {"vae_augment-none": {"f1_per_class": [0.01, 0.01, 0.15]}}
+    one["utility"]["bootstrap_se"] = {"gradient_boosting": se}
+    assert levels(one) == [("ok", "all")]
+    se["vae_augment-none"]["f1_per_class"][2] = 0.05
+    got = findings(one)
+    assert "on one split, past the noise of real-test's rows" in got[0]["message"]
+    assert "'c' 0.300 against 0.500" in got[0]["message"]
+
+
+def test_the_bootstrap_matches_resampling_real_test_row_by_row():
+    """`_bootstrap_se` resamples (class, predictions) cells; the same figures as resampling
+    the rows and scoring each resample with scikit-learn, up to Monte Carlo noise."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from vae_augment.utility import _bootstrap_se
+
+    rng = np.random.default_rng(1)
+    y = rng.choice([0, 1, 2], 300, p=[0.7, 0.2, 0.1])
+    a = np.where(rng.random(300) < 0.8, y, rng.integers(0, 3, 300))
+    b = np.where(rng.random(300) < 0.7, y, rng.integers(0, 3, 300))
+    got = _bootstrap_se(y, {"vae_augment": {"pred": a}, "none": {"pred": b},
+                            "smote": {"pred": a}}, [0, 1, 2], 2, seed=0)
+    assert set(got) == {"vae_augment-none", "vae_augment-smote"}
+    assert got["vae_augment-smote"]["minority_f1"] == 0.0  # the same predictions
+    gaps = []
+    for _ in range(1000):
+        i = rng.integers(0, 300, 300)
+        f = [f1_score(y[i], p[i], labels=[0, 1, 2], average=None, zero_division=0)
+             for p in (a, b)]
+        gaps.append(f[0] - f[1])
+    want = np.std(gaps, axis=0, ddof=1)
+    se = got["vae_augment-none"]
+    assert se["minority_f1"] == pytest.approx(want[2], rel=0.2)
+    assert se["f1_per_class"] == pytest.approx(list(want), rel=0.2)
+    assert se["macro_f1"] == pytest.approx(np.std(np.mean(gaps, axis=1), ddof=1), rel=0.2)
+    assert se["minority_f1_at_real_prior"] is None  # no reweighted predictions kept
+    # a class real-test lacks: no figure of its own
+    assert _bootstrap_se(y[y < 2], {"vae_augment": {"pred": a[y < 2]}, "none": {
+        "pred": b[y < 2]}}, [0, 1, 2], 1, seed=0)["vae_augment-none"]["f1_per_class"][2] is None

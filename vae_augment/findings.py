@@ -119,12 +119,15 @@ def _f(v) -> str:
 def _gap(util, clf: str, ref: str, metric: str, ours: str = "vae_augment"):
     """(mean gap, the splits it is negative on, the splits compared, its standard error) of
     method `ours`'s figure (the synthetic rows') against method `ref`'s, paired split by
-    split; None when either figure is missing. One split: its gap, and no standard error."""
+    split; None when either figure is missing. One split: its gap, and the standard error
+    that real-test's rows give it (`utility._bootstrap_se`; None in reports without it)."""
     per = util.get("per_split")
     if not per:
         res = (util.get("results") or {}).get(clf) or {}
         a, b = ((res.get(m) or {}).get(metric) for m in (ours, ref))
-        return None if a is None or b is None else (a - b, int(a < b), 1, None)
+        se = (((util.get("bootstrap_se") or {}).get(clf) or {}).get(f"{ours}-{ref}")
+              or {}).get(metric)
+        return None if a is None or b is None else (a - b, int(a < b), 1, se)
     return _paired([s[clf][ours][metric] - s[clf][ref][metric] for s in per
                     if clf in s and all((s[clf].get(m) or {}).get(metric) is not None
                                         for m in (ours, ref))])
@@ -187,10 +190,13 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
             theirs = ((res.get(ref) or {}).get(metric))
             than = f"under {_f(theirs)} with no balancing" if ref == "none" else \
                 f"under SMOTE's {_f(theirs)}"
+            several = (" (--utility-splits 5, Python utility_splits=5, averages five and "
+                       "tells a real gap from the split's noise)")
             spread = (f" (lower on {gap[1]} of {gap[2]} splits, gap {gap[0]:+.3f} ± "
-                      f"{2 * gap[3]:.3f})" if gap[3] is not None else
-                      " on one split (--utility-splits 5, Python utility_splits=5, averages "
-                      "five and tells a real gap from the split's noise)")
+                      f"{2 * gap[3]:.3f})" if gap[3] is not None and gap[2] > 1 else
+                      f" on one split, by {-gap[0]:.3f}, past the ± {2 * gap[3]:.3f} that "
+                      f"real-test's rows alone give it{several}" if gap[3] is not None else
+                      f" on one split{several}")
             # balancing to equal classes can lower the figure by itself (macro F1 weighs
             # the majority's F1 too, which a uniform prior lowers): so it is when random
             # oversampling, with the same counts, scores no better, or when the classifier
@@ -280,8 +286,13 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
                 values = ((run.get(key) or {}).get(method) or {}).get(figure)
                 return None if values is None else values[i]
 
-            return _paired([at(r, ours) - at(r, ref) for r in runs
-                            if at(r, ours) is not None and at(r, ref) is not None])
+            gap = _paired([at(r, ours) - at(r, ref) for r in runs
+                           if at(r, ours) is not None and at(r, ref) is not None])
+            if gap is not None and not util.get("per_split"):  # one split: real-test's noise
+                se = ((((util.get("bootstrap_se") or {}).get(key) or {})
+                       .get(f"{ours}-{ref}") or {}).get(figure) or [None] * (i + 1))[i]
+                gap = (*gap[:3], se)
+            return gap
 
         flagged = []
         for i in grown:
@@ -315,8 +326,10 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
             for _, i, k, n, balancing in flagged)
         many = len(flagged) > 1
         one_split = ("" if len(runs) > 1 else
-                     " on one split (--utility-splits 5, Python utility_splits=5, tells a "
-                     "real fall from the split's noise)")
+                     " on one split" + (", past the noise of real-test's rows"
+                                        if util.get("bootstrap_se") else "")
+                     + " (--utility-splits 5, Python utility_splits=5, tells a real fall "
+                       "from the split's noise)")
         out.append({"level": "warn", "section": "utility", "message":
                     f"{name} scores {'these classes' if many else 'this class'} a lower F1 "
                     f"with {'their' if many else 'its'} synthetic rows than with no "

@@ -232,13 +232,14 @@ def _copies_of(rows, synthetic, columns, label) -> np.ndarray:
 
 
 def _scores(clf, x_test, y_test, classes_idx, minority: int,
-            reweight: np.ndarray | None = None) -> dict[str, Any]:
+            reweight: np.ndarray | None = None, keep: dict | None = None) -> dict[str, Any]:
     """The classifier's figures on real-test. `reweight` (one factor per class of
     ``clf.classes_``: real-train's share over the training set's) adds the minority and macro
     F1 of the predictions at real-train's class shares (``*_at_real_prior``): the
     probabilities multiplied by it, the largest taken. Balancing moves a calibrated
     classifier's predictions toward the minority classes; at the real shares that move is
-    undone, and what is left is the training rows' own effect."""
+    undone, and what is left is the training rows' own effect. `keep`: a dict that gets the
+    predictions (``pred``, and ``at_real_prior`` with `reweight`) for `_bootstrap_se`."""
     from sklearn.metrics import (
         average_precision_score,
         balanced_accuracy_score,
@@ -247,6 +248,8 @@ def _scores(clf, x_test, y_test, classes_idx, minority: int,
 
     pred = clf.predict(x_test)
     proba = clf.predict_proba(x_test)
+    if keep is not None:
+        keep["pred"] = pred
     col = list(clf.classes_).index(minority)
     f1s = f1_score(y_test, pred, labels=classes_idx, average=None, zero_division=0)
     # a class with no real-test row has no F1: left out of the macro mean, None per class
@@ -257,6 +260,8 @@ def _scores(clf, x_test, y_test, classes_idx, minority: int,
     at_prior = {}
     if reweight is not None:
         adjusted = np.asarray(clf.classes_)[np.argmax(proba * reweight, axis=1)]
+        if keep is not None:
+            keep["at_real_prior"] = adjusted
         f1r = f1_score(y_test, adjusted, labels=classes_idx, average=None, zero_division=0)
         at_prior = {
             "macro_f1_at_real_prior": float(np.mean(f1r[tested])) if tested.any() else None,
@@ -275,6 +280,93 @@ def _scores(clf, x_test, y_test, classes_idx, minority: int,
         if (y_test == minority).any() else None,
         "f1_per_class": [float(v) if t else None for v, t in zip(f1s, tested)],
     }
+
+
+#: resamples of real-test behind a single split's standard errors (`_bootstrap_se`)
+BOOTSTRAP_RESAMPLES = 200
+#: above this many distinct (class, predictions) rows of real-test no resampling is done
+#: (memory: resamples x rows; so many rows leave a figure little noise from the test rows,
+#: and the findings fall back on their margin alone)
+BOOTSTRAP_MAX_CELLS = 20_000
+#: the gaps the findings weigh (`findings._gap`): (the method, the one it is compared with)
+BOOTSTRAP_PAIRS = (("vae_augment", "none"), ("vae_augment", "smote"),
+                   ("vae_augment", "random_oversampling"), ("random_oversampling", "none"))
+
+
+def _bootstrap_se(y_test, preds, classes_idx, minority: int, seed: int):
+    """The standard errors of the gaps between methods' F1 figures that come from which rows
+    real-test holds: real-test resampled with replacement `BOOTSTRAP_RESAMPLES` times, every
+    method's predictions scored on the same resample (a paired bootstrap), and the standard
+    deviation of each gap over the resamples. A single split's findings weigh a gap against
+    it: on a small real-test (a table of a few hundred rows leaves a handful of minority
+    rows) an F1 moves by several hundredths with the rows alone.
+
+    `preds`: {method: {"pred": ..., "at_real_prior": ...}} as `_scores` keeps them. Returns
+    {"ours-ref": {metric: se}} for `BOOTSTRAP_PAIRS` (minority and macro F1, plain and at
+    real-train's class shares; per class a list, None for a class real-test lacks), or None
+    past `BOOTSTRAP_MAX_CELLS`.
+
+    Example:
+        >>> y = np.array([0] * 8 + [1] * 4)
+        >>> preds = {m: {"pred": p} for m, p in (("vae_augment", y), ("none", np.r_[y[:-1], 0]))}
+        >>> se = _bootstrap_se(y, preds, [0, 1], 1, seed=0)["vae_augment-none"]
+        >>> 0.02 < se["minority_f1"] < 0.2 and se["macro_f1_at_real_prior"] is None
+        True
+    """
+    y_test = np.asarray(y_test)
+    n = len(y_test)
+    if n == 0:
+        return None
+    labels = np.asarray(classes_idx, np.int64)  # sorted
+    k = len(labels)
+
+    def positions(values):  # a class the classifiers never saw: k (no F1 of its own)
+        values = np.asarray(values, np.int64)
+        at = np.minimum(np.searchsorted(labels, values), k - 1)
+        return np.where(labels[at] == values, at, k)
+
+    tested = np.isin(labels, y_test)
+    m = int(positions([minority])[0])
+    # a resample needs only how many rows of each (class, every method's predictions) it
+    # holds: the distinct such rows, drawn as a multinomial, are the resampled rows
+    kinds = [(method, kind) for method, kept in preds.items()
+             for kind in ("pred", "at_real_prior") if kept.get(kind) is not None]
+    joint = np.stack([positions(y_test)] + [positions(preds[a][b]) for a, b in kinds], axis=1)
+    rows, weight = np.unique(joint, axis=0, return_counts=True)
+    if len(rows) > BOOTSTRAP_MAX_CELLS:
+        return None
+    draws = _rng(seed, 11).multinomial(n, weight / n, size=BOOTSTRAP_RESAMPLES).astype(float)
+
+    def f1(col):  # (resamples, classes) F1 of the predictions in column `col` of `rows`
+        from scipy import sparse
+
+        cells = sparse.csr_matrix((np.ones(len(rows)), (
+            rows[:, 0] * (k + 1) + rows[:, col], np.arange(len(rows)))),
+            shape=((k + 1) ** 2, len(rows)))
+        cm = np.asarray(cells @ draws.T).T.reshape(-1, k + 1, k + 1)
+        tp = cm[:, np.arange(k), np.arange(k)]
+        denom = cm.sum(axis=2)[:, :k] + cm.sum(axis=1)[:, :k]
+        return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+    figures = {}
+    for col, (method, kind) in enumerate(kinds, start=1):
+        f, suffix = f1(col), "_at_real_prior" if kind == "at_real_prior" else ""
+        figures[method, "minority_f1" + suffix] = f[:, m] if tested[m] else None
+        figures[method, "macro_f1" + suffix] = f[:, tested].mean(axis=1) if tested.any() else None
+        figures[method, "f1_per_class" + suffix] = f
+
+    def se(ours, ref, metric):  # a scalar, or per class a list (None for an untested class)
+        a, b = figures.get((ours, metric)), figures.get((ref, metric))
+        if a is None or b is None:
+            return None
+        sd = np.atleast_1d(np.std(a - b, axis=0, ddof=1))
+        values = [round(float(v), 6) if t else None for v, t in zip(sd, tested)]
+        return values if metric.startswith("f1_per_class") else round(float(sd[0]), 6)
+
+    return {f"{ours}-{ref}": {metric: se(ours, ref, metric) for metric in (
+                "minority_f1", "macro_f1", "minority_f1_at_real_prior",
+                "macro_f1_at_real_prior", "f1_per_class", "f1_per_class_at_real_prior")}
+            for ours, ref in BOOTSTRAP_PAIRS if ours in preds and ref in preds}
 
 
 def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=None,
@@ -383,6 +475,7 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
 
     for name, make in _classifiers(seed, features).items():
         out["results"][name] = {}
+        preds: dict[str, dict] = {}
         for method, (x, y) in sets.items():
             clf = make()
             if name == "gradient_boosting" and np.unique(y, return_counts=True)[1].min() < 2:
@@ -403,7 +496,11 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
                 shares = np.array([np.mean(y == c) for c in clf.classes_])
                 real = np.array([np.mean(y_tr == c) for c in clf.classes_])
                 out["results"][name][method] = _scores(clf, x_te, y_te, present, minority,
-                                                       real / shares)
+                                                       real / shares,
+                                                       keep=preds.setdefault(method, {}))
+        se = _bootstrap_se(y_te, preds, present, minority, seed)
+        if se is not None:  # one split's noise from real-test's rows (findings._gap)
+            out.setdefault("bootstrap_se", {})[name] = se
     return out
 
 
