@@ -25,6 +25,8 @@ the same classes (class counts matched) is recorded too.
     .venv/bin/python benchmarks/utility.py --quick --datasets churn,credit
     # try vae-augment hyperparameters
     .venv/bin/python benchmarks/utility.py --quick --vae-json '{"epochs": 100}'
+    # a small table: every method fits on 1,000 training rows (the test split is unchanged)
+    .venv/bin/python benchmarks/utility.py --quick --train-rows 1000
 """
 
 from __future__ import annotations
@@ -237,7 +239,21 @@ def score(y_true, y_pred, proba, classes, minority, binary: bool) -> dict:
     return {"f1": float(f1), "ap": float(ap)}
 
 
-def evaluate_split(table, label, seed, methods, vae_kwargs, sdv_python, log):
+def stratified_rows(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted positions of `n` of the rows of `y`, each class in proportion (rounded down, the
+    rows left over to the largest remainders) but at least 2 rows of it (or all it has), so a
+    class's minimum can make it a few more than `n`."""
+    values, counts = np.unique(y, return_counts=True)
+    quota = counts * min(n, len(y)) / len(y)
+    take = np.minimum(counts, np.maximum(2, np.floor(quota).astype(int)))
+    for i in np.argsort(take - quota)[:max(min(n, len(y)) - take.sum(), 0)]:
+        take[i] += 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(y == v), k, replace=False)
+                                   for v, k in zip(values, take)]))
+
+
+def evaluate_split(table, label, seed, methods, vae_kwargs, sdv_python, log, train_rows=None):
     from imblearn.over_sampling import SMOTE, RandomOverSampler
     from imblearn.pipeline import Pipeline as ImbPipeline
     from sklearn.model_selection import train_test_split
@@ -249,6 +265,8 @@ def evaluate_split(table, label, seed, methods, vae_kwargs, sdv_python, log):
     binary = len(values) == 2
     idx = np.arange(table.num_rows)
     tr, te = train_test_split(idx, test_size=0.3, stratify=y_all, random_state=seed)
+    if train_rows:  # a smaller training split; the test split stays whole
+        tr = tr[stratified_rows(y_all[tr], train_rows, seed)]
     train, test = table.take(pa.array(tr)), table.take(pa.array(te))
     x_tr, y_tr = to_frame(train, label)
     x_te, y_te = to_frame(test, label)
@@ -468,6 +486,10 @@ def main(argv=None) -> int:
     p.add_argument("--guided", action="store_true",
                    help="vae-augment with the guided setting (vae_augment.GUIDED; --vae-json "
                         "keys given beside it win), as the CLI's --guided")
+    p.add_argument("--train-rows", type=int, default=None,
+                   help="fit every method on this many rows of the training split, stratified "
+                        "(at least 2 of a class), drawn with the split seed; the test split "
+                        "is unchanged")
     p.add_argument("--sdv-python", default=SDV_PYTHON)
     p.add_argument("--json", default=None, help="write raw per-seed results here")
     p.add_argument("--md", default=None, help="write the markdown report here")
@@ -486,6 +508,8 @@ def main(argv=None) -> int:
     unknown = set(methods) - set(METHODS)
     if unknown:
         p.error(f"unknown methods {sorted(unknown)}; choose from {METHODS}")
+    if args.train_rows is not None and args.train_rows < 1:
+        p.error(f"--train-rows must be at least 1, got {args.train_rows}")
     if "tvae" in methods:
         ok = os.path.exists(args.sdv_python) and subprocess.run(
             [args.sdv_python, "-c", "import sdv"], capture_output=True).returncode == 0
@@ -540,7 +564,7 @@ def main(argv=None) -> int:
         results[ds] = []
         for seed in seeds:
             results[ds] += evaluate_split(table, DATASETS[ds], seed, methods, vae_kwargs,
-                                          args.sdv_python, log)
+                                          args.sdv_python, log, args.train_rows)
     elapsed = time.perf_counter() - start
     summary = summarise(results)
     env = environment()
@@ -551,9 +575,10 @@ def main(argv=None) -> int:
             f.write(text)
     if args.json:
         with open(args.json, "w") as f:
+            extra = {"train_rows": args.train_rows} if args.train_rows else {}
             json.dump({"results": results, "seeds": seeds, "vae_kwargs": vae_kwargs,
-                       "elapsed": elapsed, "command": command.strip(), "environment": env},
-                      f, indent=1, default=str)
+                       "elapsed": elapsed, "command": command.strip(), "environment": env,
+                       **extra}, f, indent=1, default=str)
     return 0
 
 

@@ -49,3 +49,18 @@ def test_merge_adds_seeds_replaces_reruns_and_records_the_environment(utility, t
     old = _part(tmp_path / "e.json", [6], 0.40, None)
     assert utility.main(["--merge", ",".join([a, other, old]), "--md", str(md)]) == 0
     assert "Environment: mixed (some runs did not record theirs); tensorflow" in md.read_text()
+
+
+def test_train_rows_keeps_each_class_in_proportion_and_at_least_two(utility):
+    """`--train-rows N`: the rows every method fits on, a stratified subsample of the
+    training split (the test split untouched), seeded by the split seed."""
+    import numpy as np
+
+    y = np.array(["a"] * 860 + ["b"] * 130 + ["c"] * 10)
+    got = utility.stratified_rows(y, 100, seed=0)
+    values, counts = np.unique(y[got], return_counts=True)
+    assert dict(zip(values, counts)) == {"a": 86, "b": 13, "c": 2}  # c: 1 by share, 2 kept
+    assert np.all(np.diff(got) > 0)
+    assert np.array_equal(got, utility.stratified_rows(y, 100, seed=0))
+    assert not np.array_equal(got, utility.stratified_rows(y, 100, seed=1))
+    assert len(utility.stratified_rows(y, 5000, seed=0)) == 1000  # all of them
