@@ -825,6 +825,10 @@ def test_utility_over_several_splits(two_samples, same_report, cli_files, tmp_pa
     one = same_report["utility"]  # seed 0, one split, all sections
     assert u["splits"] == 3 and u["split_seeds"] == [0, 1, 2] and one["splits"] == 1
     assert "per_split" not in one and "sd" not in one
+    # each split's bootstrap errors, the first split's those of the one-split report (the
+    # findings weigh the splits' spread, not them)
+    assert "bootstrap_se" not in u and len(u["per_split_bootstrap_se"]) == 3
+    assert u["per_split_bootstrap_se"][0] == one["bootstrap_se"]
     keys = ("balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision")
     for clf, res in u["results"].items():
         for m, scores in res.items():

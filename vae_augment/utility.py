@@ -533,6 +533,8 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
     names = [str(c) for c in encoding.classes]
     minority = names.index(first["minority_class"])
     runs = [first["results"]]
+    # each split's own bootstrap errors (the findings weigh the splits' spread instead)
+    boot = [first.pop("bootstrap_se", None)]
     dropped = [first.get("test_copies_dropped", 0)]
     for (train, test), seed in zip(splits[1:], seeds[1:]):
         out = _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority,
@@ -542,6 +544,7 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
                                                            "why": out.get("skipped")})
             continue
         runs.append(out["results"])
+        boot.append(out.get("bootstrap_se"))
         dropped.append(out.get("test_copies_dropped", 0))
         for fit in out.get("not_converged", []):  # any split's
             if fit not in first.get("not_converged", []):
@@ -563,6 +566,7 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
                           for k in _METRICS
                           for v in [[g[k] for g in got if g.get(k) is not None]]}
     first.update(results=results, sd=sd, per_split=per_split, splits=len(runs),
+                 per_split_bootstrap_se=boot,
                  test_copies_dropped=dropped,
                  split_seeds=[s for s in seeds
                               if s not in {x["seed"] for x in first.get("splits_skipped", [])}])
