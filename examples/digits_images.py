@@ -26,9 +26,10 @@ Run from the repository root::
 Everything is written under ``--out`` (default ``out/digits``).
 
 Measured on the bundled data with ``.venv/bin/python examples/digits_images.py`` (library
-defaults, seed 0; 2 shared CPU cores; session 22): early stopping after 254 epochs (65 s),
-C2ST AUC 0.959 (0.80-0.96 per class, for classes 1-6: those with 20 real and 20 synthetic
-rows), 93 s in all; marginal fidelity 0.821 against 0.839 for two halves of the real rows. The digits are legible but the classifier still tells most of them apart.
+defaults, seed 0; 2 shared CPU cores; session 44): early stopping after 260 epochs (48 s),
+C2ST AUC 0.908 (0.75-0.91 per class, for classes 1-6: those with 20 real and 20 synthetic
+rows), 99 s in all; marginal fidelity 0.865 against 0.839 for two halves of the real rows.
+The digits are legible but the classifier still tells most of them apart.
 With ``--image-likelihood beta_binomial`` (session 8, same seed): 276 epochs (35 s) and
 C2ST AUC 0.854; the common classes are legible, while the rarest (8-10 real rows) blur
 towards other digits, which is why the protocol's logistic regression learns

@@ -204,7 +204,8 @@ def test_utility_section(two_samples, same_report):
     assert split["real_train"] + split["real_test"] == a.num_rows
     assert split["real_test"] == pytest.approx(0.3 * a.num_rows, abs=3)
     # one split: the gaps' standard errors from resampling real-test (findings weigh them)
-    for clf, pairs in u["bootstrap_se"].items():
+    assert set(u["bootstrap_se"]) == {"logistic_regression", "gradient_boosting"}
+    for pairs in u["bootstrap_se"].values():
         assert set(pairs) == {"vae_augment-none", "vae_augment-smote",
                               "vae_augment-random_oversampling", "random_oversampling-none"}
         for se in pairs.values():
@@ -279,6 +280,12 @@ def test_report_html_is_self_contained(model_report):
     for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics",
                     "Labels the model doubts"):
         assert heading in text
+    # one split: how far real-test's rows move a gap, as the findings weigh it (3 classes:
+    # macro F1), the numbers report.json keeps
+    se = report["utility"]["bootstrap_se"]["logistic_regression"]["vae_augment-none"]
+    assert "One split: the gap between the vae_augment row's macro F1 and another row's " \
+        "moves with which rows real-test holds" in text
+    assert f"logistic regression, against none ± {2 * se['macro_f1']:.3f}" in text
     # the page's training rows are the informative ones (report.json keeps every figure)
     assert "training: best epoch" in text and "training: validation −ELBO" in text
     assert "shaded warm-up" not in text  # a warm-up of 1 epoch: nothing shaded, nothing said

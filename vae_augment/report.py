@@ -416,6 +416,25 @@ def _utility_html(h, util, report, images) -> None:
                      f"splits of REAL (seeds {', '.join(map(str, util['split_seeds']))}) ± "
                      f"its standard deviation over them; the synthetic rows are the same in "
                      f"every split. The findings compare methods split by split.</p>")
+        elif util.get("bootstrap_se"):  # one split: how far real-test's rows move a gap
+            metric, what = (("macro_f1", "macro F1") if len(util.get("classes") or []) > 2
+                            else ("minority_f1", "minority F1"))
+            parts = []
+            for clf, pairs in util["bootstrap_se"].items():
+                gaps = [f"{ref} ± {_f(2 * se)}" for ref, se in (
+                    (ref, (pairs.get(f"vae_augment-{key}") or {}).get(metric))
+                    for ref, key in (("none", "none"), ("SMOTE", "smote")))
+                    if se is not None]
+                if gaps:
+                    parts.append(f"{html.escape(clf.replace('_', ' '))}, against "
+                                 f"{', '.join(gaps)}")
+            if parts:
+                h.append(f"<p class='muted'>One split: the gap between the vae_augment row's "
+                         f"{what} and another row's moves with which rows real-test holds. "
+                         f"Two standard errors of it (a paired bootstrap of real-test): "
+                         f"{'; '.join(parts)}. The findings flag a gap only beyond them; more "
+                         f"splits (<code>--utility-splits 5</code>) also weigh the split's "
+                         f"own noise.</p>")
         for skip in util.get("splits_skipped") or []:
             h.append(f"<p class='warn'>The split of seed {skip['seed']} is left out: "
                      f"{html.escape(str(skip['why']))}.</p>")
