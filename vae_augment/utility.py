@@ -313,6 +313,8 @@ def _bootstrap_se(y_test, preds, classes_idx, minority: int, seed: int):
         >>> 0.02 < se["minority_f1"] < 0.2 and se["macro_f1_at_real_prior"] is None
         True
     """
+    from scipy import sparse
+
     y_test = np.asarray(y_test)
     n = len(y_test)
     if n == 0:
@@ -338,8 +340,6 @@ def _bootstrap_se(y_test, preds, classes_idx, minority: int, seed: int):
     draws = _rng(seed, 11).multinomial(n, weight / n, size=BOOTSTRAP_RESAMPLES).astype(float)
 
     def f1(col):  # (resamples, classes) F1 of the predictions in column `col` of `rows`
-        from scipy import sparse
-
         cells = sparse.csr_matrix((np.ones(len(rows)), (
             rows[:, 0] * (k + 1) + rows[:, col], np.arange(len(rows)))),
             shape=((k + 1) ** 2, len(rows)))
@@ -359,9 +359,10 @@ def _bootstrap_se(y_test, preds, classes_idx, minority: int, seed: int):
         a, b = figures.get((ours, metric)), figures.get((ref, metric))
         if a is None or b is None:
             return None
-        sd = np.atleast_1d(np.std(a - b, axis=0, ddof=1))
-        values = [round(float(v), 6) if t else None for v, t in zip(sd, tested)]
-        return values if metric.startswith("f1_per_class") else round(float(sd[0]), 6)
+        sd = np.std(a - b, axis=0, ddof=1)
+        if metric.startswith("f1_per_class"):
+            return [round(float(v), 6) if t else None for v, t in zip(sd, tested)]
+        return round(float(sd), 6)
 
     return {f"{ours}-{ref}": {metric: se(ours, ref, metric) for metric in (
                 "minority_f1", "macro_f1", "minority_f1_at_real_prior",
