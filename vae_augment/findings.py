@@ -116,6 +116,13 @@ def _f(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+def _boot_se(util, clf: str, ours: str, ref: str, metric: str):
+    """One split's bootstrap standard error of `ours`'s figure minus `ref`'s (a list per
+    class for the per-class figures); None when the report has none."""
+    pairs = (util.get("bootstrap_se") or {}).get(clf) or {}
+    return (pairs.get(f"{ours}-{ref}") or {}).get(metric)
+
+
 def _gap(util, clf: str, ref: str, metric: str, ours: str = "vae_augment"):
     """(mean gap, the splits it is negative on, the splits compared, its standard error) of
     method `ours`'s figure (the synthetic rows') against method `ref`'s, paired split by
@@ -125,9 +132,8 @@ def _gap(util, clf: str, ref: str, metric: str, ours: str = "vae_augment"):
     if not per:
         res = (util.get("results") or {}).get(clf) or {}
         a, b = ((res.get(m) or {}).get(metric) for m in (ours, ref))
-        se = (((util.get("bootstrap_se") or {}).get(clf) or {}).get(f"{ours}-{ref}")
-              or {}).get(metric)
-        return None if a is None or b is None else (a - b, int(a < b), 1, se)
+        return None if a is None or b is None else (
+            a - b, int(a < b), 1, _boot_se(util, clf, ours, ref, metric))
     return _paired([s[clf][ours][metric] - s[clf][ref][metric] for s in per
                     if clf in s and all((s[clf].get(m) or {}).get(metric) is not None
                                         for m in (ours, ref))])
@@ -289,9 +295,8 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
             gap = _paired([at(r, ours) - at(r, ref) for r in runs
                            if at(r, ours) is not None and at(r, ref) is not None])
             if gap is not None and not util.get("per_split"):  # one split: real-test's noise
-                se = ((((util.get("bootstrap_se") or {}).get(key) or {})
-                       .get(f"{ours}-{ref}") or {}).get(figure) or [None] * (i + 1))[i]
-                gap = (*gap[:3], se)
+                per_class = _boot_se(util, key, ours, ref, figure)
+                gap = (*gap[:3], per_class[i] if per_class else None)
             return gap
 
         flagged = []

@@ -421,10 +421,11 @@ def _utility_html(h, util, report, images) -> None:
                             else ("minority_f1", "minority F1"))
             parts = []
             for clf, pairs in util["bootstrap_se"].items():
-                gaps = [f"{ref} ± {_f(2 * se)}" for ref, se in (
-                    (ref, (pairs.get(f"vae_augment-{key}") or {}).get(metric))
-                    for ref, key in (("none", "none"), ("SMOTE", "smote")))
-                    if se is not None]
+                gaps = []
+                for ref, key in (("none", "none"), ("SMOTE", "smote")):
+                    se = (pairs.get(f"vae_augment-{key}") or {}).get(metric)
+                    if se is not None:
+                        gaps.append(f"{ref} ± {_f(2 * se)}")
                 if gaps:
                     parts.append(f"{html.escape(clf.replace('_', ' '))}, against "
                                  f"{', '.join(gaps)}")
