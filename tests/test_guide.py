@@ -5,7 +5,13 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from vae_augment.training import GUIDED, UNGUIDED  # the guided setting, the defaults
+from vae_augment.training import (  # the guided setting, the defaults
+    DEFAULT_BETA,
+    DEFAULT_BETA_ROWS,
+    GUIDED,
+    SMALL_TABLE_ROWS,
+    UNGUIDED,
+)
 
 from .conftest import FAST, FAST_ARGS, run_cli
 
@@ -351,8 +357,9 @@ def test_guided_preset_from_the_cli_and_python():
     names = ("guide_iterations", "candidates", "bank_keep", "dequantize", "beta",
              "guide_quantile", "class_balance")
     plain = TrainConfig()
+    # beta None: by the table's rows (`default_beta`), set when training
     assert kwargs() == tuple(getattr(plain, k) for k in names) == (
-        50, 8, 1.0, True, 0.5, 0.4, 0.0) == kwargs("--guided")
+        50, 8, 1.0, True, None, 0.4, 0.0) == kwargs("--guided")
     assert vae_augment.GUIDED == dict(zip(names[:6], kwargs("--guided")))
     assert kwargs("--unguided") == (0, 1, 0.25, False, 1.0, 0.25, 0.0)
     assert vae_augment.UNGUIDED == dict(zip(names[:6], kwargs("--unguided")))
@@ -362,11 +369,11 @@ def test_guided_preset_from_the_cli_and_python():
         0, 4, 0.5, True, 0.5, 0.3, 0.5)
     assert kwargs("--guided", "--no-dequantize", "--beta", "1") == (
         50, 8, 1.0, False, 1.0, 0.4, 0.0)
-    assert kwargs("--candidates", "4") == (50, 4, 1.0, True, 0.5, 0.4, 0.0)
+    assert kwargs("--candidates", "4") == (50, 4, 1.0, True, None, 0.4, 0.0)
     # no guide: one draw a row and the pruned bank, unless given
-    assert kwargs("--guide-iterations", "0") == (0, 1, 0.25, True, 0.5, 0.4, 0.0)
+    assert kwargs("--guide-iterations", "0") == (0, 1, 0.25, True, None, 0.4, 0.0)
     assert kwargs("--guide-iterations", "0", "--candidates", "3") == (
-        0, 3, 0.25, True, 0.5, 0.4, 0.0)
+        0, 3, 0.25, True, None, 0.4, 0.0)
     TrainConfig(**vae_augment.GUIDED)  # valid configurations
     TrainConfig(**vae_augment.UNGUIDED)
 
@@ -466,7 +473,8 @@ def test_cli_help_quotes_the_guided_preset():
     text = " ".join(o.help or "" for o in fit._actions)
     assert (f"--guide-iterations {GUIDED['guide_iterations']} --candidates "
             f"{GUIDED['candidates']} --bank-keep {GUIDED['bank_keep']:g}") in text
-    assert (f"--dequantize --beta {GUIDED['beta']:g} --guide-quantile "
+    assert GUIDED["beta"] is None  # by the table's rows
+    assert (f"--dequantize --beta by the rows --guide-quantile "
             f"{GUIDED['guide_quantile']:g} (flags") in text
     assert (f"--guide-iterations {UNGUIDED['guide_iterations']} --candidates "
             f"{UNGUIDED['candidates']} --bank-keep {UNGUIDED['bank_keep']:g} --no-dequantize "
@@ -474,6 +482,8 @@ def test_cli_help_quotes_the_guided_preset():
             f"(flags") in text
     assert f"[{GUIDED['guide_iterations']}; --unguided: 0]" in text
     assert f"[{GUIDED['candidates']} with the class guide, else 1]" in text
-    assert f"[{GUIDED['beta']:g}; --unguided: {UNGUIDED['beta']:.1f}]" in text
+    assert (f"[by the table's rows: 1 up to {SMALL_TABLE_ROWS}, {DEFAULT_BETA:g} from "
+            f"{DEFAULT_BETA_ROWS:,} or with a tensor column, in between falling with "
+            f"log(rows); --unguided: {UNGUIDED['beta']:.1f}]") in text
     assert (f"[{GUIDED['guide_quantile']:g}; --unguided: "
             f"{UNGUIDED['guide_quantile']:g}]") in text

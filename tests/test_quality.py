@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from vae_augment.encoding import Encoding
 from vae_augment.schema import FeatureSpec, observed_decimals
-from vae_augment.training import fit_encoding
+from vae_augment.training import default_beta, fit_encoding
 
 
 @pytest.mark.parametrize(
@@ -204,8 +204,11 @@ def test_options_config_round_trip_and_legacy(tiny_model, tmp_path):
 
     model = tiny_model.model
     config = model.get_config()
+    # a small table: the KL weight by its rows (`default_beta`), recorded in the config
+    rows = sum(tiny_model.encoding.class_counts.values())
+    assert tiny_model.config["train_config"]["beta"] == default_beta(rows) == 1.0
     assert {k: config[k] for k in ("beta", "latent_source", "bank_size", "temperature")} == {
-        "beta": 0.5, "latent_source": "posterior", "bank_size": 1024, "temperature": 1.0}
+        "beta": 1.0, "latent_source": "posterior", "bank_size": 1024, "temperature": 1.0}
     other = ConditionalVAEWith(model, beta=0.25, latent_source="prior", temperature=0.7)
     assert (other.beta, other.latent_source, other.temperature) == (0.25, "prior", 0.7)
     # a config written before the options existed means: prior sampling, no bank
@@ -253,12 +256,32 @@ def test_train_config_knobs_reach_the_model(mixed_table):
 
     from .conftest import FAST
 
-    art = fit(mixed_table, label="label", beta=0.7, latent_source="prior", bank_size=16,
+    # a 300-row table with an image column: KL weight 0.5 (`default_beta`)
+    art = fit(mixed_table, label="label", latent_source="prior", bank_size=16,
               temperature=0.5, **FAST)
     cfg = art.model.get_config()
     assert (cfg["beta"], cfg["latent_source"], cfg["bank_size"], cfg["temperature"]) == (
-        0.7, "prior", 16, 0.5)
+        0.5, "prior", 16, 0.5)
+    assert art.config["train_config"]["beta"] == 0.5
+    # a given weight wins over the small table's 1
+    art = fit(mixed_table.drop_columns(["img"]).slice(0, 100), label="label", beta=0.7,
+              **{**FAST, "epochs": 1})
+    assert art.model.beta == art.config["train_config"]["beta"] == 0.7
     with pytest.raises(VAEAugmentError, match="`latent_source`"):
         TrainConfig(latent_source="nope")
     with pytest.raises(VAEAugmentError, match="`beta` must be a finite number > 0"):
         TrainConfig(beta=0)
+    with pytest.raises(VAEAugmentError, match="`beta` must be a finite number > 0"):
+        TrainConfig(beta="1")
+
+
+def test_default_beta_by_rows():
+    """KL weight 1 on tables of up to 500 rows, 0.5 from 2,000 or with a tensor column,
+    falling linearly in log(rows) between (quality.md, session 45)."""
+    assert default_beta(1) == default_beta(120) == default_beta(500) == 1.0
+    assert default_beta(2000) == default_beta(10**7) == 0.5
+    assert default_beta(1000) == 0.75
+    assert default_beta(707) == pytest.approx(0.875, abs=1e-3)
+    assert default_beta(300, tensors=True) == default_beta(1000, tensors=True) == 0.5
+    values = [default_beta(n) for n in range(450, 2100, 25)]
+    assert values == sorted(values, reverse=True) and len(set(values)) > 50

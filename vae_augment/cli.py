@@ -191,7 +191,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="share of rows held out for the validation ELBO that early stopping "
                         "watches; none below 20 rows, and 0 watches the training loss [0.1]")
     g.add_argument("--beta", type=float, default=None,
-                   help="KL weight in the training loss [0.5; --unguided: 1.0]")
+                   help="KL weight in the training loss [by the table's rows: 1 up to 500, "
+                        "0.5 from 2,000 or with a tensor column, in between falling with "
+                        "log(rows); --unguided: 1.0]")
     g.add_argument("--latent-source", choices=("posterior", "prior"), default="posterior",
                    help="draw z from stored per-class posteriors or from the prior [posterior]")
     g.add_argument("--temperature", type=float, default=1.0,
@@ -199,7 +201,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     preset = _Recorded(g.group.add_mutually_exclusive_group(), actions)
     preset.add_argument("--guided", action="store_true",
                         help="the guided setting, the defaults: --guide-iterations 50 "
-                             "--candidates 8 --bank-keep 1 --dequantize --beta 0.5 "
+                             "--candidates 8 --bank-keep 1 --dequantize --beta by the rows "
                              "--guide-quantile 0.4 (flags given beside it win)")
     preset.add_argument("--unguided", action="store_true",
                         help="the former defaults: --guide-iterations 0 "
