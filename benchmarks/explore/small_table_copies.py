@@ -5,8 +5,11 @@ nearer their training rows than fresh real rows do? For each `--train-rows` size
 the `auto` rows: the median distance to the closest training row over real-test rows' (as
 many per class), the share nearer than 95 % of those real-test rows are, and exact copies.
 The fits are `utility.run_vae`'s, so their epochs match `utility.py --train-rows N`.
+An optional third argument, a JSON list of `fit` keyword sets, replaces the two settings
+(session 45 compared KL weights: '[{}, {"beta": 1.0}]'); `{}` is the library's defaults.
 
     .venv/bin/python benchmarks/explore/small_table_copies.py 500,1000 out.json
+    .venv/bin/python benchmarks/explore/small_table_copies.py 500 out.json '[{}, {"beta": 1.0}]'
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from vae_augment.preparation import fit_encoding
 from vae_augment.privacy import EXACT_TOLERANCE, distance_to_closest
 
 
-def main(sizes: list[int], path: str) -> None:
+def main(sizes: list[int], path: str, variants: list[dict] | None = None) -> None:
+    variants = variants or [{"validation_split": 0.1}, {"validation_split": 0.0}]
     out = []
     for n in sizes:
         for ds in ("churn", "credit", "hpc"):
@@ -36,8 +40,8 @@ def main(sizes: list[int], path: str) -> None:
                                           stratify=y_all, random_state=seed)
                 tr = tr[U.stratified_rows(y_all[tr], n, seed)]
                 train, test = table.take(pa.array(tr)), table.take(pa.array(te))
-                for vs in (0.1, 0.0):
-                    art, synth, _ = U.run_vae(train, label, seed, {"validation_split": vs})
+                for kwargs in variants:
+                    art, synth, _ = U.run_vae(train, label, seed, dict(kwargs))
                     # one feature space for all three (real-test has categories train lacks)
                     enc = fit_encoding(pa.concat_tables([train, test]), label)
                     syn = synth.select(train.column_names)
@@ -50,7 +54,8 @@ def main(sizes: list[int], path: str) -> None:
                         for c in np.unique(y_syn)])
                     d_syn = distance_to_closest(enc, train, syn)
                     d_hold = distance_to_closest(enc, train, test.take(pa.array(np.sort(hold))))
-                    rec = {"n": n, "ds": ds, "seed": seed, "vs": vs,
+                    rec = {"n": n, "ds": ds, "seed": seed, "variant": kwargs,
+                           "vs": kwargs.get("validation_split", 0.1),
                            "epochs": art.config["metrics"].get("epochs_run"),
                            "med_ratio": float(np.median(d_syn) / np.median(d_hold)),
                            "closer_p05": float(np.mean(d_syn < np.quantile(d_hold, 0.05))),
@@ -62,4 +67,5 @@ def main(sizes: list[int], path: str) -> None:
 
 
 if __name__ == "__main__":
-    main([int(x) for x in sys.argv[1].split(",")], sys.argv[2])
+    main([int(x) for x in sys.argv[1].split(",")], sys.argv[2],
+         json.loads(sys.argv[3]) if len(sys.argv) > 3 else None)
