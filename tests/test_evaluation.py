@@ -213,6 +213,17 @@ def test_utility_section(two_samples, same_report):
             assert len(se["f1_per_class"]) == 3
         # 30 % of 300 rows leave real-test a handful of minority rows: noisy figures
         assert pairs["vae_augment-none"]["macro_f1"] > 0.01
+    # each method's own figures' errors: the utility plots' bars on one split
+    assert set(u["figure_se"]) == set(u["results"])
+    for clf, methods in u["figure_se"].items():
+        assert set(methods) == set(u["results"][clf])
+        # (a method predicting no minority row, or one class only, has figures that no
+        # resample moves)
+        assert max(se["balanced_accuracy"] for se in methods.values()) > 0.01
+        for m, se in methods.items():
+            assert 0.0 <= se["minority_f1"] < 0.5 and 0.0 <= se["balanced_accuracy"] < 0.5
+            assert len(se["f1_per_class"]) == 3
+            assert (se["minority_f1"] > 0.01) == (u["results"][clf][m]["minority_f1"] > 0)
 
 
 def test_holdout_replaces_the_split(two_samples):
@@ -835,6 +846,7 @@ def test_utility_over_several_splits(two_samples, same_report, cli_files, tmp_pa
     # each split's bootstrap errors, the first split's those of the one-split report (the
     # findings weigh the splits' spread, not them)
     assert "bootstrap_se" not in u and len(u["per_split_bootstrap_se"]) == 3
+    assert "figure_se" not in u and "figure_se" in one  # several: the splits' spread
     assert u["per_split_bootstrap_se"][0] == one["bootstrap_se"]
     keys = ("balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision")
     for clf, res in u["results"].items():

@@ -559,3 +559,31 @@ def test_the_bootstrap_matches_resampling_real_test_row_by_row():
     # a class real-test lacks: no figure of its own
     assert _bootstrap_se(y[y < 2], {"vae_augment": {"pred": a[y < 2]}, "none": {
         "pred": b[y < 2]}}, [0, 1, 2], 1, seed=0)["vae_augment-none"]["f1_per_class"][2] is None
+
+
+def test_each_figures_bootstrap_error_matches_resampling_rows():
+    """`_figure_se` (one split's error bars in the utility plots): each method's F1 and
+    balanced accuracy over the same resamples, against scikit-learn on row resamples."""
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    from vae_augment.utility import _bootstrap, _figure_se
+
+    rng = np.random.default_rng(2)
+    y = rng.choice([0, 1, 2], 300, p=[0.7, 0.2, 0.1])
+    a = np.where(rng.random(300) < 0.8, y, rng.integers(0, 3, 300))
+    got = _figure_se(_bootstrap(y, {"vae_augment": {"pred": a}}, [0, 1, 2], 2, seed=0))
+    f1s, bal = [], []
+    for _ in range(1000):
+        i = rng.integers(0, 300, 300)
+        f1s.append(f1_score(y[i], a[i], labels=[0, 1, 2], average=None, zero_division=0))
+        bal.append(balanced_accuracy_score(y[i], a[i]))
+    se = got["vae_augment"]
+    assert set(se) == {"minority_f1", "macro_f1", "balanced_accuracy", "f1_per_class"}
+    assert se["minority_f1"] == pytest.approx(np.std(f1s, axis=0, ddof=1)[2], rel=0.2)
+    assert se["f1_per_class"] == pytest.approx(list(np.std(f1s, axis=0, ddof=1)), rel=0.2)
+    assert se["macro_f1"] == pytest.approx(np.std(np.mean(f1s, axis=1), ddof=1), rel=0.2)
+    assert se["balanced_accuracy"] == pytest.approx(np.std(bal, ddof=1), rel=0.2)
+    # perfect predictions: no noise in any figure
+    exact = _figure_se(_bootstrap(y, {"none": {"pred": y}}, [0, 1, 2], 2, seed=0))["none"]
+    assert exact["minority_f1"] == exact["balanced_accuracy"] == 0.0

@@ -397,18 +397,21 @@ def _utility_plot(report) -> str | None:
         methods = list(res)
         x = np.arange(len(metrics))
         w = 0.8 / len(methods)
-        sd = (u.get("sd") or {}).get(clf) or {}  # several splits: their spread as error bars
+        # error bars: several splits' spread, or one split's bootstrap standard errors
+        sd = (u.get("sd") or {}).get(clf) or {}
+        bars = sd or (u.get("figure_se") or {}).get(clf) or {}
         for i, m in enumerate(methods):
-            err = [np.nan if (sd.get(m) or {}).get(k) is None else sd[m][k] for k in metrics]
+            err = [np.nan if (bars.get(m) or {}).get(k) is None else bars[m][k] for k in metrics]
             ax.bar(x + (i - (len(methods) - 1) / 2) * w,
                    [np.nan if res[m].get(k) is None else res[m][k] for k in metrics], w,
                    label=m, color=colors.get(m),
-                   yerr=err if sd else None, error_kw={"lw": 0.8, "capsize": 2})
+                   yerr=err if bars else None, error_kw={"lw": 0.8, "capsize": 2})
         ax.set_xticks(x, [k.replace("_", " ").replace("average precision", "AP")
                           for k in metrics], fontsize=8)
         ax.set_ylim(0, 1)
-        ax.set_ylabel("score on real-test" + (f" (mean of {u['splits']} splits)"
-                                              if sd else ""), fontsize=8)
+        ax.set_ylabel("score on real-test" + (
+            f" (mean of {u['splits']} splits)" if sd else
+            "\n(bars: ± 1 standard error, real-test resampled)" if bars else ""), fontsize=8)
         ax.set_title(clf.replace("_", " "), fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.08, 1, 1))
@@ -441,11 +444,15 @@ def _class_f1_plot(report) -> str | None:
             with warnings.catch_warnings():  # a class with no real-test row: no spread
                 warnings.simplefilter("ignore", RuntimeWarning)
                 err = np.nanstd(per, axis=0, ddof=1) if len(per) > 1 else None
+            boot = ((u.get("figure_se") or {}).get(clf) or {}).get(m) or {}
+            if err is None and boot.get("f1_per_class"):  # one split: its bootstrap's
+                err = [np.nan if v is None else v for v in boot["f1_per_class"]]
             ax.bar(x + (i - (len(methods) - 1) / 2) * w, f1, w, label=m,
                    color=colors.get(m), yerr=err, error_kw={"lw": 0.8, "capsize": 2})
         ax.set_xticks(x, classes, fontsize=8, rotation=30 if len(classes) > 12 else 0)
         ax.set_ylim(0, 1)
-        ax.set_ylabel("F1 on real-test", fontsize=8)
+        ax.set_ylabel("F1 on real-test" + ("" if len(runs) > 1 or not u.get("figure_se")
+                                            else "\n(bars: ± 1 standard error)"), fontsize=8)
         ax.set_title(f"{clf.replace('_', ' ')}: F1 per class"
                      + (f" (mean of {len(runs)} splits)" if len(runs) > 1 else ""), fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()

@@ -313,6 +313,15 @@ def _bootstrap_se(y_test, preds, classes_idx, minority: int, seed: int):
         >>> 0.02 < se["minority_f1"] < 0.2 and se["macro_f1_at_real_prior"] is None
         True
     """
+    resampled = _bootstrap(y_test, preds, classes_idx, minority, seed)
+    return None if resampled is None else _gap_se(resampled)
+
+
+def _bootstrap(y_test, preds, classes_idx, minority: int, seed: int):
+    """Every method's figures on `BOOTSTRAP_RESAMPLES` resamples of real-test, the same
+    resamples for all (see `_bootstrap_se`): ({(method, metric): array over resamples, or
+    per class (resamples, classes)}, which classes real-test holds), or None when real-test
+    is empty or has more than `BOOTSTRAP_MAX_CELLS` distinct (class, predictions) rows."""
     from scipy import sparse
 
     y_test = np.asarray(y_test)
@@ -339,21 +348,32 @@ def _bootstrap_se(y_test, preds, classes_idx, minority: int, seed: int):
         return None
     draws = _rng(seed, 11).multinomial(n, weight / n, size=BOOTSTRAP_RESAMPLES).astype(float)
 
-    def f1(col):  # (resamples, classes) F1 of the predictions in column `col` of `rows`
+    def confusion(col):  # (resamples, classes + 1, classes + 1) of column `col` of `rows`
         cells = sparse.csr_matrix((np.ones(len(rows)), (
             rows[:, 0] * (k + 1) + rows[:, col], np.arange(len(rows)))),
             shape=((k + 1) ** 2, len(rows)))
-        cm = np.asarray(cells @ draws.T).T.reshape(-1, k + 1, k + 1)
-        tp = cm[:, np.arange(k), np.arange(k)]
-        denom = cm.sum(axis=2)[:, :k] + cm.sum(axis=1)[:, :k]
-        return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+        return np.asarray(cells @ draws.T).T.reshape(-1, k + 1, k + 1)
 
     figures = {}
     for col, (method, kind) in enumerate(kinds, start=1):
-        f, suffix = f1(col), "_at_real_prior" if kind == "at_real_prior" else ""
+        cm = confusion(col)
+        tp = cm[:, np.arange(k), np.arange(k)]
+        denom = cm.sum(axis=2)[:, :k] + cm.sum(axis=1)[:, :k]
+        f = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+        suffix = "_at_real_prior" if kind == "at_real_prior" else ""
         figures[method, "minority_f1" + suffix] = f[:, m] if tested[m] else None
         figures[method, "macro_f1" + suffix] = f[:, tested].mean(axis=1) if tested.any() else None
         figures[method, "f1_per_class" + suffix] = f
+        if not suffix and tested.any():  # the mean recall of the classes a resample holds
+            held = cm.sum(axis=2)[:, :k]
+            recall = np.where(held > 0, tp / np.maximum(held, 1), np.nan)
+            figures[method, "balanced_accuracy"] = np.nanmean(recall[:, tested], axis=1)
+    return figures, tested
+
+
+def _gap_se(resampled):
+    """{"ours-ref": {metric: se}} for `BOOTSTRAP_PAIRS` from `_bootstrap`'s resamples."""
+    figures, tested = resampled
 
     def se(ours, ref, metric):  # a scalar, or per class a list (None for an untested class)
         a, b = figures.get((ours, metric)), figures.get((ref, metric))
@@ -364,10 +384,36 @@ def _bootstrap_se(y_test, preds, classes_idx, minority: int, seed: int):
             return [round(float(v), 6) if t else None for v, t in zip(sd, tested)]
         return round(float(sd), 6)
 
+    methods = {method for method, _ in figures}
     return {f"{ours}-{ref}": {metric: se(ours, ref, metric) for metric in (
                 "minority_f1", "macro_f1", "minority_f1_at_real_prior",
                 "macro_f1_at_real_prior", "f1_per_class", "f1_per_class_at_real_prior")}
-            for ours, ref in BOOTSTRAP_PAIRS if ours in preds and ref in preds}
+            for ours, ref in BOOTSTRAP_PAIRS if ours in methods and ref in methods}
+
+
+#: the figures `_figure_se` gives a standard error (average precision needs the scores,
+#: which the resamples do not keep)
+FIGURE_SE_METRICS = ("minority_f1", "macro_f1", "balanced_accuracy", "f1_per_class")
+
+
+def _figure_se(resampled):
+    """{method: {metric: se}}: each method's own figures' standard errors over `_bootstrap`'s
+    resamples of real-test (`FIGURE_SE_METRICS`; per class a list, None for a class
+    real-test lacks): a single split's error bars in the report's utility plots."""
+    figures, tested = resampled
+    out: dict[str, dict] = {}
+    for (method, metric), values in figures.items():
+        if metric not in FIGURE_SE_METRICS:
+            continue
+        if values is None:
+            got = None
+        elif metric == "f1_per_class":
+            got = [round(float(v), 6) if t else None
+                   for v, t in zip(np.std(values, axis=0, ddof=1), tested)]
+        else:
+            got = round(float(np.std(values, ddof=1)), 6)
+        out.setdefault(method, {})[metric] = got
+    return out
 
 
 def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=None,
@@ -499,9 +545,10 @@ def _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority=N
                 out["results"][name][method] = _scores(clf, x_te, y_te, present, minority,
                                                        real / shares,
                                                        keep=preds.setdefault(method, {}))
-        se = _bootstrap_se(y_te, preds, present, minority, seed)
-        if se is not None:  # one split's noise from real-test's rows (findings._gap)
-            out.setdefault("bootstrap_se", {})[name] = se
+        resampled = _bootstrap(y_te, preds, present, minority, seed)
+        if resampled is not None:  # one split's noise from real-test's rows
+            out.setdefault("bootstrap_se", {})[name] = _gap_se(resampled)  # findings._gap
+            out.setdefault("figure_se", {})[name] = _figure_se(resampled)  # the plots' bars
     return out
 
 
@@ -536,6 +583,7 @@ def _utility_over_splits(encoding, splits, synthetic, y_syn, seeds, max_rows,
     runs = [first["results"]]
     # each split's own bootstrap errors (the findings weigh the splits' spread instead)
     boot = [first.pop("bootstrap_se", None)]
+    first.pop("figure_se", None)  # the plots' error bars are the splits' spread
     dropped = [first.get("test_copies_dropped", 0)]
     for (train, test), seed in zip(splits[1:], seeds[1:]):
         out = _utility(encoding, train, test, synthetic, y_syn, seed, max_rows, minority,
