@@ -239,7 +239,10 @@ def default_beta(rows: int, tensors: bool = False) -> float:
     the near share down (churn 0.32 -> 0.17) at F1 level within the seeds' spread; at 2,000
     rows it overshoots (credit 0.53 -> 0.69), so the weight returns to 0.5 there. Image
     tables are left at 0.5: digits_longtail's 405 training rows are under-fitted at 0.5 (C2ST
-    0.685), and 1 scored worse on all three figures (LR 0.877 -> 0.871, C2ST 0.714).
+    0.685), and 1 scored worse on all three figures (LR 0.877 -> 0.871, C2ST 0.714). A cost:
+    a class of about ten rows comes out nearer the majority at 1 (a 110-row table's 10-row
+    class: a column null in half its rows was null in 22-37 % of its synthetic rows, against
+    40-50 % at 0.5; `benchmarks/explore/tiny_class.py`).
 
     Example:
         >>> [default_beta(n) for n in (300, 500, 1000, 2000, 100_000)]
