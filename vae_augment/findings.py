@@ -98,8 +98,8 @@ _SAMPLE_GUIDED = ("draw them as balance does: vae-augment sample --guided (Pytho
 _BESIDE = ("; SYNTHETIC's file holds %s real rows beside them (a `balance` output), so "
            "they disclose little the file does not: this matters when synthetic rows are "
            "shared without the real ones")
-#: the privacy advice for a model fitted with a KL weight under 1 (the defaults' 0.5): its
-#: narrower posteriors put generated rows nearer their training rows
+#: the privacy advice for a model fitted with a KL weight under 1 (the defaults' 0.5 on tables
+#: of 2,000 rows or more): its narrower posteriors put generated rows nearer their training rows
 #: (benchmarks/results/privacy_beta_s40.txt)
 _BETA_1 = ("fit with --beta 1 (this model's KL weight is %g: narrower posteriors, so rows "
            "drawn around them sit nearer their training rows; bundled churn, default "

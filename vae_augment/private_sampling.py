@@ -96,8 +96,9 @@ def _distances_seen(drawn: list[np.ndarray]) -> str:
 
 
 def _refit_hint(sampler) -> str:
-    """For a model fitted with a KL weight under 1 (the defaults' 0.5), whose rows sit near
-    their training rows: that refitting at 1 is what lets the filter keep its distance."""
+    """For a model fitted with a KL weight under 1 (the defaults' 0.5 on tables of 2,000 rows
+    or more), whose rows sit near their training rows: that refitting at 1 is what lets the
+    filter keep its distance."""
     model = getattr(getattr(sampler, "artifact", None), "model", None)
     beta = getattr(model, "beta", None)
     if beta is None or beta >= 1:
