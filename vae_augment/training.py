@@ -32,7 +32,8 @@ from vae_augment.schema import COUNT_LIKELIHOODS, FLOAT_TENSORS
 __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
     "prepare_training", "load_encoding", "GUIDED", "UNGUIDED", "class_weights",
-    "CLASS_BALANCE_MIN_ROWS", "global_rng_preserved",
+    "CLASS_BALANCE_MIN_ROWS", "global_rng_preserved", "default_beta", "SMALL_TABLE_ROWS",
+    "DEFAULT_BETA_ROWS", "DEFAULT_BETA",
 ]
 
 
