@@ -236,7 +236,10 @@ def score(y_true, y_pred, proba, classes, minority, binary: bool) -> dict:
         f1 = f1_score(y_true, y_pred, average="macro", zero_division=0)
     col = list(classes).index(minority)
     ap = average_precision_score((y_true == minority).astype(int), proba[:, col])
-    return {"f1": float(f1), "ap": float(ap)}
+    # each class's own F1 (the JSON keeps it; a rare class's figure, not only the mean)
+    per_class = f1_score(y_true, y_pred, labels=list(classes), average=None, zero_division=0)
+    return {"f1": float(f1), "ap": float(ap),
+            "f1_per_class": {str(c): float(v) for c, v in zip(classes, per_class)}}
 
 
 def stratified_rows(y: np.ndarray, n: int, seed: int) -> np.ndarray:

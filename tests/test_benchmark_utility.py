@@ -64,3 +64,16 @@ def test_train_rows_keeps_each_class_in_proportion_and_at_least_two(utility):
     assert np.array_equal(got, utility.stratified_rows(y, 100, seed=0))
     assert not np.array_equal(got, utility.stratified_rows(y, 100, seed=1))
     assert len(utility.stratified_rows(y, 5000, seed=0)) == 1000  # all of them
+
+
+def test_score_keeps_each_class_f1(utility):
+    """The JSON's rows keep each class's F1 beside the headline figure (minority F1 for two
+    classes, macro F1 for more): a rare class's figure, not only the mean."""
+    import numpy as np
+
+    y = np.array(["a"] * 6 + ["b"] * 3 + ["c"])
+    pred = np.array(["a"] * 5 + ["b"] * 4 + ["a"])
+    proba = np.tile([0.5, 0.3, 0.2], (10, 1))
+    got = utility.score(y, pred, proba, ["a", "b", "c"], "c", binary=False)
+    assert got["f1_per_class"] == pytest.approx({"a": 10 / 12, "b": 6 / 7, "c": 0.0})
+    assert got["f1"] == pytest.approx(np.mean(list(got["f1_per_class"].values())))
