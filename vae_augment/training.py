@@ -33,7 +33,7 @@ __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
     "prepare_training", "load_encoding", "GUIDED", "UNGUIDED", "class_weights",
     "CLASS_BALANCE_MIN_ROWS", "global_rng_preserved", "default_beta", "SMALL_TABLE_ROWS",
-    "DEFAULT_BETA_ROWS", "DEFAULT_BETA",
+    "DEFAULT_BETA_ROWS", "DEFAULT_BETA", "SMALL_CLASS_ROWS",
 ]
 
 
@@ -243,7 +243,8 @@ def default_beta(rows: int, tensors: bool = False) -> float:
     0.685), and 1 scored worse on all three figures (LR 0.877 -> 0.871, C2ST 0.714). A cost:
     a class of about ten rows comes out nearer the majority at 1 (a 110-row table's 10-row
     class: a column null in half its rows was null in 22-37 % of its synthetic rows, against
-    40-50 % at 0.5; `benchmarks/explore/tiny_class.py`).
+    40-50 % at 0.5; `benchmarks/explore/tiny_class.py`): `train_model` notes it when a class
+    has fewer than `SMALL_CLASS_ROWS` (20) rows.
 
     Example:
         >>> [default_beta(n) for n in (300, 500, 1000, 2000, 100_000)]
@@ -265,6 +266,13 @@ def default_beta(rows: int, tensors: bool = False) -> float:
 #: (benchmarks/results/quality.md, session 10); no other dataset has a class under it.
 CLASS_BALANCE_MIN_ROWS = 50
 RARE_CLASS_ROWS = 5  # fewer rows in a class: `train_model` warns
+#: fewer rows in a class, and a KL weight `default_beta` set above `DEFAULT_BETA`: `train_model`
+#: notes that ``beta=0.5`` keeps more of such a class's traits. A 10-row class's null share
+#: was off by 0.20 at weight 1 against 0.04 at 0.5, a 20-row class's by 0.19 against 0.13, a
+#: 40-row class's level (`benchmarks/explore/tiny_class.py`; quality.md, sessions 45-46).
+#: Neither that class's own KL weight at 0.5, class-balanced training nor patience 80 did
+#: what the table's weight 0.5 does (session 46), so the note names the table's weight.
+SMALL_CLASS_ROWS = 20
 
 
 def class_weights(counts: Sequence[int], power: float,
@@ -655,7 +663,8 @@ def train_model(
     batch_size, val_batch = replica_batches(config.batch_size, source.n_train, source.n_val,
                                             strategy.num_replicas_in_sync)
     steps = math.ceil(source.n_train / batch_size)
-    if config.beta is None:  # the weight used, in the fingerprint and the artifact's config
+    beta_by_rows = config.beta is None
+    if beta_by_rows:  # the weight used, in the fingerprint and the artifact's config
         config.beta = default_beta(source.n_train + source.n_val, bool(encoding.tensors))
     fingerprint = _fingerprint(config, encoding, source)
     tie_table = encoding.tie_halfwidths() if config.dequantize else None
@@ -694,6 +703,16 @@ def train_model(
             f"of them, and many of their synthetic rows may look like other classes' rows (a "
             f"2-row class: 89 % did, 72 % with the guided setting); check them (`evaluate`), "
             f"or copy such a class's rows instead (random oversampling)")
+    small = {str(c): n for c, n in encoding.class_counts.items() if 0 < n < SMALL_CLASS_ROWS}
+    if beta_by_rows and config.beta > DEFAULT_BETA and small and chief and state is None:
+        print(f"vae-augment: note: KL weight {config.beta:g}, the default for a table of "
+              f"{source.n_train + source.n_val} rows; class(es) {small} have fewer than "
+              f"{SMALL_CLASS_ROWS} rows, and at this weight such a class's synthetic rows "
+              f"come out nearer the other classes' rows (a 10-row class's share of nulls in a "
+              f"column was off by 0.20, against 0.04 at {DEFAULT_BETA:g}); "
+              f"{option('beta', DEFAULT_BETA)} "
+              f"keeps more of their own rows' traits, and places their rows nearer their "
+              f"training rows", file=sys.stderr)
     replicas = int(strategy.num_replicas_in_sync)
     if state is not None and state.get("replicas", replicas) != replicas:
         _resuming_otherwise(f"on {replicas} replica(s)", f"on {state['replicas']}",
