@@ -243,6 +243,8 @@ def test_model_report_fields(model_report):
     assert report["rows"]["real_beside_synthetic"] == 0  # a `sample` output: no real rows
     assert report["counts"]["synthetic"] == {"a": 40, "b": 80, "c": 80}
     assert report["columns"]["img"] == "tensor"
+    # the model's training rows per class (the findings' small-class advice reads them)
+    assert report["model_settings"]["class_rows"] == {"a": 186, "b": 71, "c": 43}
     diag = report["diagnostics"]
     assert diag["latent_dim"] == 4 and len(diag["kl_per_dim"]) == 4
     assert all(v >= 0 for v in diag["kl_per_dim"])

@@ -262,6 +262,29 @@ def test_a_null_rate_gap_of_a_tenth_is_named_with_its_classes():
         "of synthetic rows against 5.1% of real rows, class 'bad': 66.3% of synthetic rows "
         "against 17.3% of real rows)")
     assert "--exclude 'Income'" in got[0]["advice"] and "--constraint auto" in got[0]["advice"]
+    assert "--beta" not in got[0]["advice"]  # no model: nothing known of its training rows
+    # a model whose KL weight is above 0.5, with a class of fewer than 20 training rows
+    # among those named: refit at 0.5 (quality.md, sessions 45-46); not at 0.5, nor for
+    # classes of 20 rows or more
+    for beta, rows, advice in ((1.0, {"bad": 12, "good": 300}, "--beta 0.5 (refit)"),
+                               (0.5, {"bad": 12, "good": 300}, None),
+                               (0.75, {"bad": 20, "good": 300}, None)):
+        settings = {"beta": beta, "class_rows": rows}
+        got = findings({"fidelity": fid, "model_settings": settings})[0]["advice"]
+        if advice is None:
+            assert "--beta" not in got
+        else:
+            assert got.endswith(
+                "; the model trained with KL weight 1 and class(es) 'bad' (12 rows) had fewer "
+                "than 20 training rows: a class that small keeps more of its own rows' traits "
+                "at " + advice)
+    # a class's marginals far under its real halves': the same advice, for that class
+    marg = {"per_class": {"bad": {"score": 0.6, "real_reference": 0.9,
+                                  "columns": {"Age": {"score": 0.6, "kind": "numeric"}}}}}
+    got = findings({"fidelity": marg, "model_settings": {"beta": 1.0, "class_rows": {"bad": 9}}})
+    assert "class 'bad': the synthetic marginals score" in got[0]["message"]
+    assert "'bad' (9 rows) had fewer than 20 training rows" in got[0]["advice"]
+    assert "--beta" not in findings({"fidelity": marg})[0]["advice"]
     # under the threshold: nothing
     fid["per_class"]["bad"]["columns"]["Income"] = col(0.17, 0.2)
     fid["per_class"]["good"]["columns"]["Income"] = col(0.05, 0.1)

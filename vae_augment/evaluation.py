@@ -664,6 +664,9 @@ def evaluate(
         settings = (art.config or {}).get("train_config") or {}
         report["model_settings"] = {k: settings[k] for k in (
             "guide_iterations", "candidates", "bank_keep", "beta", "epochs") if k in settings}
+        # the rows each class had in training (a small class's advice depends on them)
+        report["model_settings"]["class_rows"] = {
+            str(c): int(n) for c, n in art.encoding.class_counts.items()}
     order = report["sections"] + ["report"] * (report_dir is not None)
     bar = progress_bar(len(order), desc="evaluate", unit="section", enabled=progress)
     bar.set_postfix_str(order[0])

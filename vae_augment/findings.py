@@ -435,7 +435,7 @@ def _fidelity(report) -> list[dict[str, Any]]:
                             f"rows: {e['real_broken_rate']:.2%})",
                             "advice": f"fit with --constraint auto (the default), which sets "
                             f"{how}"})
-    out.extend(_null_gaps(fid))
+    out.extend(_null_gaps(fid, report))
     for cls, entry in (fid.get("per_class") or {}).items():
         score, ref = entry.get("score"), entry.get("real_reference")
         if score is not None and ref is not None and score < ref - 0.15:
@@ -451,11 +451,29 @@ def _fidelity(report) -> list[dict[str, Any]]:
                         f"{_f(ref)} for two halves of its real rows"
                         + (f" (worst: '{worst}', {_f(cols[worst]['score'])})" if worst else ""),
                         "advice": f"see the class's columns in the fidelity table; more epochs "
-                        f"or {how} may help"})
+                        f"or {how} may help" + _small_class_advice(report, [cls])})
     return out
 
 
-def _null_gaps(fid) -> list[dict[str, Any]]:
+def _small_class_advice(report, classes) -> str:
+    """For a finding about `classes`: when the model trained with a KL weight above
+    `training.DEFAULT_BETA` (0.5) and some of them had fewer than `training.SMALL_CLASS_ROWS`
+    (20) training rows, the advice to refit at 0.5 (such a class comes out nearer the other
+    classes at weight 1: quality.md, sessions 45-46); else ""."""
+    from vae_augment.training import DEFAULT_BETA, SMALL_CLASS_ROWS
+
+    settings = report.get("model_settings") or {}
+    beta, rows = settings.get("beta"), settings.get("class_rows") or {}
+    small = [c for c in classes if 0 < rows.get(c, SMALL_CLASS_ROWS) < SMALL_CLASS_ROWS]
+    if beta is None or beta <= DEFAULT_BETA or not small:
+        return ""
+    names = ", ".join(f"'{c}' ({rows[c]} rows)" for c in small)
+    return (f"; the model trained with KL weight {beta:g} and class(es) {names} had fewer than "
+            f"{SMALL_CLASS_ROWS} training rows: a class that small keeps more of its own rows' "
+            f"traits at --beta {DEFAULT_BETA:g} (refit)")
+
+
+def _null_gaps(fid, report) -> list[dict[str, Any]]:
     """One finding per column whose null rate in some class is `NULL_GAP` or more away from
     the real rows', naming those classes, worst first (a column null in every synthetic row
     of a class among them)."""
@@ -476,7 +494,8 @@ def _null_gaps(fid) -> list[dict[str, Any]]:
                     "excluded column is null in every synthetic row: --model-dir or "
                     f"--exclude '{name}' leaves it out here); for a model fitted on this "
                     "data, --constraint auto (the default) has the class null rules: a column "
-                    "null in every row of a class, or in none, is so in its generated rows"})
+                    "null in every row of a class, or in none, is so in its generated rows"
+                    + _small_class_advice(report, [cls for _, cls, _ in found])})
     return out
 
 
