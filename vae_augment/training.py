@@ -710,9 +710,8 @@ def train_model(
               f"{SMALL_CLASS_ROWS} rows, and at this weight such a class's synthetic rows "
               f"come out nearer the other classes' rows (a 10-row class's share of nulls in a "
               f"column was off by 0.20, against 0.04 at {DEFAULT_BETA:g}); "
-              f"{option('beta', DEFAULT_BETA)} "
-              f"keeps more of their own rows' traits, and places their rows nearer their "
-              f"training rows", file=sys.stderr)
+              f"{option('beta', DEFAULT_BETA)} keeps more of their own rows' traits, and "
+              f"places their rows nearer their training rows", file=sys.stderr)
     replicas = int(strategy.num_replicas_in_sync)
     if state is not None and state.get("replicas", replicas) != replicas:
         _resuming_otherwise(f"on {replicas} replica(s)", f"on {state['replicas']}",
