@@ -460,12 +460,13 @@ def _small_class_advice(report, classes) -> str:
     `training.DEFAULT_BETA` (0.5) and some of them had fewer than `training.SMALL_CLASS_ROWS`
     (20) training rows, the advice to refit at 0.5 (such a class comes out nearer the other
     classes at weight 1: quality.md, sessions 45-46); else ""."""
-    from vae_augment.training import DEFAULT_BETA, SMALL_CLASS_ROWS
+    from vae_augment.training import DEFAULT_BETA, SMALL_CLASS_ROWS, small_classes
 
     settings = report.get("model_settings") or {}
-    beta, rows = settings.get("beta"), settings.get("class_rows") or {}
-    small = [c for c in classes if 0 < rows.get(c, SMALL_CLASS_ROWS) < SMALL_CLASS_ROWS]
-    if beta is None or beta <= DEFAULT_BETA or not small:
+    beta = settings.get("beta")
+    rows = small_classes(settings.get("class_rows") or {}, beta)
+    small = [c for c in classes if c in rows]
+    if not small:
         return ""
     names = ", ".join(f"'{c}' ({rows[c]} rows)" for c in small)
     return (f"; the model trained with KL weight {beta:g} and class(es) {names} had fewer than "

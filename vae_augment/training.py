@@ -33,7 +33,7 @@ __all__ = [
     "TrainConfig", "fit_encoding", "encode_all", "train_model", "set_determinism", "resolve_jit",
     "prepare_training", "load_encoding", "GUIDED", "UNGUIDED", "class_weights",
     "CLASS_BALANCE_MIN_ROWS", "global_rng_preserved", "default_beta", "SMALL_TABLE_ROWS",
-    "DEFAULT_BETA_ROWS", "DEFAULT_BETA", "SMALL_CLASS_ROWS",
+    "DEFAULT_BETA_ROWS", "DEFAULT_BETA", "SMALL_CLASS_ROWS", "small_classes",
 ]
 
 
@@ -273,6 +273,15 @@ RARE_CLASS_ROWS = 5  # fewer rows in a class: `train_model` warns
 #: Neither that class's own KL weight at 0.5, class-balanced training nor patience 80 did
 #: what the table's weight 0.5 does (session 46), so the note names the table's weight.
 SMALL_CLASS_ROWS = 20
+
+
+def small_classes(class_rows, beta: float | None) -> dict[str, int]:
+    """The classes of `class_rows` (name -> training rows) with fewer than `SMALL_CLASS_ROWS`
+    rows, when the KL weight `beta` is above `DEFAULT_BETA`; else none. `train_model`'s note
+    and `evaluate`'s findings name the refit at `DEFAULT_BETA` for them."""
+    if beta is None or beta <= DEFAULT_BETA:
+        return {}
+    return {str(c): int(n) for c, n in class_rows.items() if 0 < n < SMALL_CLASS_ROWS}
 
 
 def class_weights(counts: Sequence[int], power: float,
@@ -703,8 +712,8 @@ def train_model(
             f"of them, and many of their synthetic rows may look like other classes' rows (a "
             f"2-row class: 89 % did, 72 % with the guided setting); check them (`evaluate`), "
             f"or copy such a class's rows instead (random oversampling)")
-    small = {str(c): n for c, n in encoding.class_counts.items() if 0 < n < SMALL_CLASS_ROWS}
-    if beta_by_rows and config.beta > DEFAULT_BETA and small and chief and state is None:
+    small = small_classes(encoding.class_counts, config.beta) if beta_by_rows else {}
+    if small and chief and state is None:
         print(f"vae-augment: note: KL weight {config.beta:g}, the default for a table of "
               f"{source.n_train + source.n_val} rows; class(es) {small} have fewer than "
               f"{SMALL_CLASS_ROWS} rows, and at this weight such a class's synthetic rows "
