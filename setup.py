@@ -28,7 +28,8 @@ setup(
         "tqdm>=4.66",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.6", "dask[distributed]>=2024.1", "psutil>=5.9"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.6", "dask[distributed]>=2024.1", "psutil>=5.9",
+                 "polars>=1.0"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "dask": ["dask[distributed]>=2024.1"],
     },

@@ -132,8 +132,10 @@ def test_python_scoring_takes_dataframes_and_checks_its_arguments(artifact, mixe
                                scoring.encode_latent(artifact, t), rtol=1e-6)
     with pytest.raises(SchemaError, match="`table` does not convert to the model's column types"):
         scoring.anomaly_scores(artifact, frame.assign(f="text"))
-    with pytest.raises(VAEAugmentError, match=r"`table` must be a pyarrow Table or RecordBatch "
-                                              r"or a pandas DataFrame, got list"):
+    with pytest.raises(VAEAugmentError, match=r"`table` must be a pyarrow Table or RecordBatch, "
+                                              r"a pandas DataFrame or an Arrow stream "
+                                              r"\(`__arrow_c_stream__`: Polars, DuckDB, ...\), "
+                                              r"got list"):
         scoring.anomaly_scores(artifact, [1, 2])
     with pytest.raises(VAEAugmentError, match=r"`seed` must be an integer in \[0, 2\*\*32 - 1\], got None"):
         scoring.anomaly_scores(artifact, t, method="iwae", seed=None)

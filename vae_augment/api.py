@@ -34,6 +34,8 @@ from vae_augment.io import (
     AtomicParquetWriter,
     check_partition_by,
     check_partition_values,
+    in_memory_table,
+    is_table_like,
     iter_batches,
     output_schema,
     probe_writable,
@@ -102,7 +104,9 @@ def fit(
     """Fits the encoding and the conditional VAE, saving an artifact if `model_dir` is given.
 
     Args:
-        inputs: a Parquet path, directory, glob, list of paths, or a `pyarrow.Table`.
+        inputs: a Parquet path, directory, glob, list of paths, or a table in memory: a
+            `pyarrow.Table`, a pandas DataFrame (its index left out) or any object with the
+            Arrow PyCapsule stream interface (a Polars DataFrame, a DuckDB result, ...).
         label: the class column.
         model_dir: where to save the artifact (optional).
         exclude: columns not to model (null in synthetic rows).
@@ -162,6 +166,8 @@ def fit(
                        ("TensorBoard logs", tensorboard)):
         if path is not None:  # saving replaces the model directory from its parent
             probe_writable(path, what, replaced=path is model_dir)
+    if is_table_like(inputs):
+        inputs = in_memory_table(inputs)
     encoding, data = prepare_training(
         inputs, label, config, exclude=exclude, categorical=categorical, numeric=numeric,
         max_categories=max_categories, streaming=streaming, encoding=encoding,
@@ -263,6 +269,8 @@ def sample(
         check_min_distance(privacy_min_distance)
         if reference is None:
             raise InputError("`reference` (the training data) is required with `privacy_min_distance`")
+        if is_table_like(reference):
+            reference = in_memory_table(reference)
         if not isinstance(reference, pa.Table):
             paths = resolve_inputs(reference)
             refuse_input_as_output(output, paths)

@@ -76,14 +76,14 @@ SECTIONS = ("fidelity", "detection", "utility", "privacy", "model")  # `evaluate
 
 # ---------------------------------------------------------------------------- inputs
 def _as_table(data, what: str) -> pa.Table:
-    from vae_augment.io import read_table, resolve_inputs
+    from vae_augment.io import in_memory_table, is_table_like, read_table, resolve_inputs
 
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])
     if isinstance(data, pa.Table):
         return data
-    if type(data).__name__ == "DataFrame" and hasattr(data, "columns"):
-        return pa.Table.from_pandas(data, preserve_index=False)
+    if is_table_like(data):  # a pandas DataFrame, an Arrow stream (Polars, DuckDB, ...)
+        return in_memory_table(data)
     try:
         return read_table(resolve_inputs(data))
     except InputError as exc:
@@ -108,17 +108,13 @@ def _without_flag(table: pa.Table, keep_synthetic: bool) -> pa.Table:
     return out
 
 
-_VIEW_TYPES = {"string_view": pa.large_string(), "binary_view": pa.large_binary()}
-
-
 def _without_views(table: pa.Table) -> pa.Table:
-    """string_view / binary_view columns as large_string / large_binary: pyarrow 25 cannot
-    filter or take them, and the report only reads them (a `balance` output keeps such a
-    column when it is excluded from the model)."""
-    if not any(str(t) in _VIEW_TYPES for t in table.schema.types):
-        return table
-    fields = [f.with_type(_VIEW_TYPES.get(str(f.type), f.type)) for f in table.schema]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    """`io.without_views`: pyarrow 25 cannot filter or take string_view columns, and the
+    report only reads them (a `balance` output keeps such a column when it is excluded from
+    the model)."""
+    from vae_augment.io import without_views
+
+    return without_views(table)
 
 
 def _fixed_size(t: pa.DataType) -> int | None:
@@ -451,7 +447,8 @@ def evaluate(
     See the module docstring for how real-train and real-test are made.
 
     Args:
-        real: real rows: a `pyarrow.Table`, a pandas DataFrame (its index left out) or
+        real: real rows: a `pyarrow.Table`, a pandas DataFrame (its index left out), any
+            object with the Arrow PyCapsule stream interface (a Polars DataFrame, ...) or
             Parquet path(s); likewise `synthetic` and `holdout`. Rows flagged
             ``is_synthetic = true`` are dropped (a `balance` output can be passed).
         synthetic: synthetic rows with REAL's columns; with an ``is_synthetic`` column only

@@ -16,6 +16,10 @@ from vae_augment.errors import InputError, arg, columns_note, option, warn
 __all__ = [
     "SYNTHETIC_COLUMN",
     "resolve_inputs",
+    "is_table_like",
+    "is_pandas_frame",
+    "without_views",
+    "in_memory_table",
     "read_schema",
     "iter_batches",
     "read_table",
@@ -471,6 +475,56 @@ def _as_written(rows, keys, schema_of) -> list[PartitionedPath] | None:
     return out
 
 
+def is_table_like(obj) -> bool:
+    """Whether `obj` is a table in memory that `in_memory_table` converts: a pandas
+    DataFrame, or any object with the Arrow PyCapsule stream interface
+    (``__arrow_c_stream__``: Polars and DuckDB results, a `pyarrow.RecordBatchReader`, ...)."""
+    if isinstance(obj, (pa.Table, pa.RecordBatch, str, os.PathLike)):
+        return False
+    return is_pandas_frame(obj) or hasattr(obj, "__arrow_c_stream__")
+
+
+def is_pandas_frame(obj) -> bool:
+    return type(obj).__name__ == "DataFrame" and type(obj).__module__.split(".")[0] == "pandas"
+
+
+_VIEW_TYPES = {"string_view": pa.large_string(), "binary_view": pa.large_binary()}
+
+
+def _viewless(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(t) and str(t.value_type) in _VIEW_TYPES:
+        return pa.dictionary(t.index_type, _VIEW_TYPES[str(t.value_type)], t.ordered)
+    return _VIEW_TYPES.get(str(t), t)
+
+
+def without_views(table: pa.Table) -> pa.Table:
+    """`table` with its string_view / binary_view columns (and dictionaries of them) as
+    large_string / large_binary: few Arrow kernels of pyarrow 25 take views (not filter, take
+    or drop_null), and Polars hands its strings over as views through the Arrow stream
+    interface (its own ``to_arrow()`` gives large_string)."""
+    fields = [f.with_type(_viewless(f.type)) for f in table.schema]
+    if all(f.type == g.type for f, g in zip(fields, table.schema)):
+        return table
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def in_memory_table(obj) -> pa.Table:
+    """A table in memory as a `pyarrow.Table`: a pandas DataFrame without its index
+    (`pyarrow.Table.from_pandas`), an Arrow PyCapsule stream through `pyarrow.table` (its
+    producer's types, but views (Polars' strings) as large types: `without_views`)."""
+    if isinstance(obj, pa.Table):
+        return obj
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    if is_pandas_frame(obj):
+        return pa.Table.from_pandas(obj, preserve_index=False)
+    try:
+        return without_views(pa.table(obj))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError) as exc:
+        raise InputError(f"a {type(obj).__name__} offers an Arrow stream that pyarrow cannot "
+                         f"read as a table: {' '.join(str(exc).split())}") from exc
+
+
 def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """Expands one path, a directory of Parquet files, a glob, or a list of those. A file
     that several of them match is read once, where it first appears. A directory holding no
@@ -483,10 +537,14 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    if isinstance(inputs, (pa.Table, pa.RecordBatch)) or not isinstance(inputs, Sequence):
+    if (isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs)
+            or not isinstance(inputs, Sequence)):
+        hint = ("; a table in memory goes to `fit` (and `sample`), or to "
+                "`VAEOverSampler.fit_resample`" if isinstance(inputs, (pa.Table, pa.RecordBatch))
+                or is_table_like(inputs) else "")
         raise InputError(f"expected Parquet paths (a file, a directory, a glob or a list of "
                          f"them), got {type(inputs).__name__}; write the table to Parquet "
-                         f"first (pyarrow.parquet.write_table)")
+                         f"first (pyarrow.parquet.write_table){hint}")
     paths: list[str] = []
     for item in inputs:
         if not isinstance(item, (str, os.PathLike)):

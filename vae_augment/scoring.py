@@ -42,12 +42,18 @@ def check_options(*, method: str = "elbo", unseen: str = "error", k: int = 16,
 
 
 def as_table(table, schema: pa.Schema | None = None, name: str = "table"):
-    """`table` as Arrow: a `pyarrow.Table` or `RecordBatch` as it is; a pandas DataFrame
+    """`table` as Arrow: a `pyarrow.Table` or `RecordBatch` as it is; an object with the
+    Arrow PyCapsule stream interface (a Polars DataFrame, ...) through `pyarrow.table`; a
+    pandas DataFrame
     converted without its index, its columns that `schema` names to that schema's types (a
     model's input schema: its DataFrame round trip, `table.to_pandas()`, comes back the
     same) and the others dropped. Anything else is a `VAEAugmentError` naming `name`."""
     if isinstance(table, (pa.Table, pa.RecordBatch)):
         return table
+    from vae_augment.io import in_memory_table, is_pandas_frame, is_table_like
+
+    if is_table_like(table) and not is_pandas_frame(table):  # an Arrow stream (Polars, ...)
+        return in_memory_table(table)
     if type(table).__name__ == "DataFrame" and hasattr(table, "columns"):
         if schema is None:
             return pa.Table.from_pandas(table, preserve_index=False)
@@ -71,8 +77,9 @@ def as_table(table, schema: pa.Schema | None = None, name: str = "table"):
                               f"{' '.join(str(exc).split())}") from exc
     from vae_augment.errors import VAEAugmentError
 
-    raise VAEAugmentError(f"`{name}` must be a pyarrow Table or RecordBatch or a pandas "
-                          f"DataFrame, got {type(table).__name__}")
+    raise VAEAugmentError(f"`{name}` must be a pyarrow Table or RecordBatch, a pandas "
+                          f"DataFrame or an Arrow stream (`__arrow_c_stream__`: Polars, "
+                          f"DuckDB, ...), got {type(table).__name__}")
 
 
 def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
