@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from tests.conftest import FAST, make_mixed_table
-from vae_augment.errors import InputError
+from vae_augment.errors import InputError, SchemaError
 
 
 class ArrowStream:
@@ -100,14 +100,25 @@ def test_evaluate_takes_arrow_streams(table, from_table):
     assert got["fidelity"] == want["fidelity"]
 
 
-def test_balance_and_class_counts_name_what_takes_a_table(table):
+def test_class_counts_of_tables_and_balance_names_what_takes_one(table):
     from vae_augment.api import balance, class_counts
 
-    for fn in (lambda x: balance(x, label="label"), lambda x: class_counts(x, "label")):
-        for x in (table, table.to_pandas(), ArrowStream(table)):
-            with pytest.raises(InputError, match=r"write the table to Parquet first .*; a table "
-                                                 r"in memory goes to `fit` \(and `sample`\)"):
-                fn(x)
+    labels = table.column("label").to_pylist()
+    want = {c: labels.count(c) for c in ("a", "b", "c")}
+    nulled = table.set_column(table.schema.get_field_index("label"), "label",
+                              pa.array([None] * 7 + labels[7:]))
+    dict_label = table.set_column(table.schema.get_field_index("label"), "label",
+                                  table.column("label").dictionary_encode())
+    for x in (table, table.to_pandas(), ArrowStream(table, views=True), dict_label,
+              table.to_batches()[0]):
+        assert class_counts(x, "label") == want
+    assert sum(class_counts(nulled, "label").values()) == len(labels) - 7
+    with pytest.raises(SchemaError, match=r"`label` column 'y' not found"):
+        class_counts(table.to_pandas(), "y")
+    for x in (table, table.to_pandas(), ArrowStream(table)):
+        with pytest.raises(InputError, match=r"write the table to Parquet first .*; a table "
+                                             r"in memory goes to `fit` \(and `sample`\)"):
+            balance(x, label="label")
     with pytest.raises(InputError, match=r"got int; write the table to Parquet first "
                                          r"\(pyarrow.parquet.write_table\)$"):
         class_counts(3, "label")

@@ -297,15 +297,22 @@ def sample(
 
 
 def class_counts(inputs, label: str) -> dict[Any, int]:
-    """Rows per class in `inputs`, streaming the label column only."""
+    """Rows per class in `inputs` (Parquet paths, streaming the label column only, or a table
+    in memory, as `fit` takes them); rows with a null label are not counted."""
     import pyarrow.compute as pc
 
-    paths = resolve_inputs(inputs)
-    schema = read_schema(paths)
+    if isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs):
+        table = in_memory_table(inputs)
+        schema, paths = table.schema, None
+    else:
+        paths = resolve_inputs(inputs)
+        schema = read_schema(paths)
     if label not in schema.names:
         raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(schema.names)}")
     counts: dict[Any, int] = {}
-    for batch in iter_batches(paths, columns=[label]):
+    batches = (iter_batches(paths, columns=[label]) if paths is not None
+               else table.select([label]).to_batches())
+    for batch in batches:
         col = batch.column(0)
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
