@@ -8,6 +8,7 @@ if it were pandas."""
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from tests.conftest import FAST, make_mixed_table
@@ -100,8 +101,8 @@ def test_evaluate_takes_arrow_streams(table, from_table):
     assert got["fidelity"] == want["fidelity"]
 
 
-def test_class_counts_of_tables_and_balance_names_what_takes_one(table):
-    from vae_augment.api import balance, class_counts
+def test_class_counts_of_tables(table):
+    from vae_augment.api import class_counts
 
     labels = table.column("label").to_pylist()
     want = {c: labels.count(c) for c in ("a", "b", "c")}
@@ -115,10 +116,6 @@ def test_class_counts_of_tables_and_balance_names_what_takes_one(table):
     assert sum(class_counts(nulled, "label").values()) == len(labels) - 7
     with pytest.raises(SchemaError, match=r"`label` column 'y' not found"):
         class_counts(table.to_pandas(), "y")
-    for x in (table, table.to_pandas(), ArrowStream(table)):
-        with pytest.raises(InputError, match=r"write the table to Parquet first .*; a table "
-                                             r"in memory goes to `fit` \(and `sample`\)"):
-            balance(x, label="label")
     with pytest.raises(InputError, match=r"got int; write the table to Parquet first "
                                          r"\(pyarrow.parquet.write_table\)$"):
         class_counts(3, "label")
@@ -136,7 +133,7 @@ def test_a_stream_pyarrow_cannot_read_is_one_error():
         in_memory_table(Broken())
 
 
-def test_readme_polars_block_runs(tmp_path, monkeypatch):
+def test_readme_polars_block_runs(tmp_path, monkeypatch, capsys):
     """README's "Tables in memory" block, as written (the fit shortened): a Polars
     DataFrame in, a balanced Polars DataFrame out."""
     import polars as pl
@@ -149,15 +146,52 @@ def test_readme_polars_block_runs(tmp_path, monkeypatch):
     (tmp_path / "examples").symlink_to(REPO / "examples")
     monkeypatch.chdir(tmp_path)
     real_fit = api.fit
-    monkeypatch.setattr(vae_augment, "fit", lambda *a, **k: real_fit(*a, **{**k, **FAST}))
+    monkeypatch.setattr(api, "fit", lambda *a, **k: real_fit(*a, **{**k, **FAST}))
     scope = {"va": vae_augment}
     exec(compile(_readme_block("### Tables in memory"), "README.md", "exec"), scope)
     df, balanced = scope["df"], scope["balanced"]
-    counts = dict(balanced["churn"].value_counts().iter_rows())
-    assert counts == {"yes": 4293, "no": 4293}, counts
+    assert capsys.readouterr().out.strip() == ("{'no': 4293, 'yes': 707} "
+                                               "{'no': 4293, 'yes': 4293}")
     assert balanced.head(len(df)).drop("is_synthetic").equals(df)  # real rows first, unchanged
+    assert not balanced.head(len(df))["is_synthetic"].any()
     assert balanced.schema == {**df.schema, "is_synthetic": pl.Boolean}
     assert balanced["is_synthetic"].sum() == 4293 - 707
+    assert dict(balanced["churn"].value_counts().iter_rows()) == {"yes": 4293, "no": 4293}
+
+
+def test_balance_of_a_table_is_the_balance_of_its_parquet_file(tmp_path, table, from_table):
+    """The same rows out, from a table in memory (pandas, an Arrow stream) or its file, with
+    a model given or trained, to a table or a file; the privacy filter's reference and the
+    partition check read the table."""
+    import pyarrow.parquet as pq
+
+    from vae_augment.api import balance
+
+    pq.write_table(table, tmp_path / "t.parquet")
+    kw = dict(label="label", seed=3, fit_kwargs=FAST)
+    want = balance(str(tmp_path / "t.parquet"), **kw)
+    for x in (table, ArrowStream(table), table.to_pandas()):
+        got = balance(x, **kw)
+        assert got["counts_after"] == want["counts_after"] == {"a": 138, "b": 138, "c": 138}
+        if isinstance(x, pa.Table):
+            assert got["table"].equals(want["table"])
+        # pandas gives the dictionary column int8 indices: the same values
+        assert got["table"].to_pylist() == want["table"].to_pylist()
+    # an Arrow stream of views, to a partitioned file, with the privacy filter
+    out = tmp_path / "out"
+    summary = balance(ArrowStream(table, views=True), str(out), label="label", seed=0,
+                      fit_kwargs=FAST, partition_by=["is_synthetic"],
+                      privacy_min_distance=0.01)
+    written = pq.read_table(out)
+    assert written.num_rows == summary["rows_written"] == 3 * 138
+    assert written.schema.field("s").type == pa.large_string()
+    real = written.filter(pc.equal(written.column("is_synthetic").cast(pa.string()), "false"))
+    assert sorted(real.column("f").to_pylist(), key=str) == sorted(
+        table.column("f").to_pylist(), key=str)
+    # a model given
+    given = balance(table, label="label", seed=0, model=from_table)
+    assert given["artifact"] is from_table
+    assert given["generated"] == {"a": 0, "b": 138 - 44, "c": 138 - 18}
 
 
 def test_a_parquet_file_polars_wrote_balances_to_one_polars_reads_back(tmp_path):

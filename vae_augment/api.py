@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -272,9 +272,9 @@ def sample(
         if is_table_like(reference):
             reference = in_memory_table(reference)
         if not isinstance(reference, pa.Table):
-            paths = resolve_inputs(reference)
-            refuse_input_as_output(output, paths)
-            reference = _read_classes(paths, art.encoding, list(counts))
+            rows = _Rows(reference)
+            refuse_input_as_output(output, rows.paths)
+            reference = _read_classes(rows, art.encoding, list(counts))
         dropped: dict[Any, int] = {}
         if stats is not None:
             stats["privacy_dropped"] = dropped
@@ -296,12 +296,43 @@ def sample(
     return writer.rows_written
 
 
+class _Rows:
+    """`balance`'s input: Parquet paths, streamed, or a table in memory (`in_memory_table`)."""
+
+    def __init__(self, inputs):
+        if isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs):
+            self.table, self.paths = in_memory_table(inputs), []
+            self.schema = self.table.schema
+        else:
+            self.table, self.paths = None, resolve_inputs(inputs)
+            self.schema = read_schema(self.paths)
+
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        if self.table is None:
+            return iter_batches(self.paths, columns=columns)
+        table = self.table if columns is None else self.table.select(list(columns))
+        return iter(table.to_batches())
+
+    def count(self) -> int:
+        return self.table.num_rows if self.table is not None else count_rows(self.paths)
+
+    @property
+    def source(self):
+        """What `fit` takes: the table, or the paths."""
+        return self.table if self.table is not None else self.paths
+
+    def named(self) -> str:
+        return "the table" if self.table is not None else _inputs_named(self.paths)
+
+
 def class_counts(inputs, label: str) -> dict[Any, int]:
     """Rows per class in `inputs` (Parquet paths, streaming the label column only, or a table
     in memory, as `fit` takes them); rows with a null label are not counted."""
     import pyarrow.compute as pc
 
-    if isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs):
+    if isinstance(inputs, _Rows):
+        table, schema, paths = inputs.table, inputs.schema, inputs.paths or None
+    elif isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs):
         table = in_memory_table(inputs)
         schema, paths = table.schema, None
     else:
@@ -329,8 +360,13 @@ def labelled_counts(inputs, label: str, *, allow_empty: bool = False) -> dict[An
     writes an empty output); a label null in every row is still an error."""
     counts = class_counts(inputs, label)
     if not counts:
-        paths = resolve_inputs(inputs)
-        if count_rows(paths) == 0:
+        if isinstance(inputs, _Rows):
+            rows = inputs.count()
+        elif isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs):
+            rows = in_memory_table(inputs).num_rows
+        else:
+            rows = count_rows(resolve_inputs(inputs))
+        if rows == 0:
             if allow_empty:
                 return {}
             raise InputError("the input has no rows")
@@ -338,11 +374,11 @@ def labelled_counts(inputs, label: str, *, allow_empty: bool = False) -> dict[An
     return counts
 
 
-def _read_classes(paths, encoding, classes) -> pa.Table:
-    """The rows of `paths` whose label is one of `classes` (the privacy filter's reference)."""
+def _read_classes(rows: _Rows, encoding, classes) -> pa.Table:
+    """The rows of `rows` whose label is one of `classes` (the privacy filter's reference)."""
     from vae_augment.private_sampling import check_reference, class_rows
 
-    schema = read_schema(paths)
+    schema = rows.schema
     if encoding.label not in schema.names:
         raise SchemaError(encoding.label_not_found(schema.names))
     check_reference(encoding, schema)
@@ -350,7 +386,7 @@ def _read_classes(paths, encoding, classes) -> pa.Table:
     values = [encoding.classes[encoding.class_index(c)] for c in classes]
     parts = []
     done = 0  # rows so far: a bad row is named by its position in the input
-    for batch in iter_batches(paths):
+    for batch in rows.batches():
         encoding.check_list_tensors(batch, lists, first_row=done)
         done += batch.num_rows
         table = pa.Table.from_batches([batch])
@@ -390,6 +426,10 @@ def balance(
 ) -> dict[str, Any]:
     """Writes every input row unchanged plus synthetic rows so classes match the strategy.
 
+    `inputs`: Parquet paths (as `fit` takes them; streamed) or a table in memory (a
+    `pyarrow.Table`, a pandas DataFrame, an Arrow stream such as a Polars DataFrame: see
+    `vae_augment.io.in_memory_table`), its rows first in the output.
+
     Trains a model first unless `model_dir` names an existing artifact (a `model_dir` that
     does not exist yet, or an empty directory, is where the new model is saved) or `model`
     is given: an `Artifact` in memory, e.g. what `fit` returned (not reloaded from disk).
@@ -416,8 +456,8 @@ def balance(
     """
     from vae_augment.sampler import Sampler
 
-    paths = resolve_inputs(inputs)
-    schema = read_schema(paths)
+    rows = _Rows(inputs)
+    paths, schema = rows.paths, rows.schema
     if label not in schema.names:
         raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(schema.names)}")
     check_seed(seed)
@@ -433,7 +473,8 @@ def balance(
         refuse_output(output, overwrite, output_shards, partition_by)
         names = check_partition_by(output_schema(schema), partition_by)
         # the real rows' own keys (is_synthetic is not in the input: it adds two at most)
-        check_partition_values(paths, [n for n in names if n != "is_synthetic"])
+        check_partition_values(paths, [n for n in names if n != "is_synthetic"],
+                               batches=rows.batches)
     if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise InputError(
             f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"
@@ -460,11 +501,11 @@ def balance(
             from vae_augment.io import schema_difference
 
             raise SchemaError(
-                f"input {_inputs_named(paths)} does not match the schema {where} was trained "
+                f"input {rows.named()} does not match the schema {where} was trained "
                 f"on: {schema_difference(art.encoding.schema, trained) or 'a field differs'}")
         # an input of no rows is balanced by adding nothing: the output is empty, with the
         # output schema (a shard of a partitioned table may be empty)
-        counts = labelled_counts(paths, label, allow_empty=True)
+        counts = labelled_counts(rows, label, allow_empty=True)
         if not counts:
             sampling_strategy = check_strategy_form(sampling_strategy, art.encoding)
         unknown = [c for c in counts if c not in art.encoding.classes]
@@ -472,12 +513,12 @@ def balance(
             holder = f"the model in '{model_dir}'" if model is None else "the given model"
             raise SchemaError(f"input has classes {unknown} {holder} does not know")
     else:
-        early = class_counts(paths, label)
+        early = class_counts(rows, label)
         if len(early) >= 2:  # a bad strategy fails before training, not after
             samples_to_generate(early, sampling_strategy)
         kwargs = dict(fit_kwargs or {})
         kwargs.setdefault("seed", seed)
-        art = fit(paths, label=label, model_dir=model_dir, verbose=verbose, **kwargs)
+        art = fit(rows.source, label=label, model_dir=model_dir, verbose=verbose, **kwargs)
         # an image column stored as a variable-length list was trained as the fixed-size
         # list: the synthetic rows are written back as the input's list type
         lists = art.encoding.list_tensors(schema)
@@ -490,7 +531,7 @@ def balance(
     if len(paths) == 1 and not output_shards and not partition_by:
         # one file out of one file in, its rows first: a pandas RangeIndex goes on
         out_schema = with_range_index_rows(out_schema,
-                                           count_rows(paths) + sum(generate.values()))
+                                           rows.count() + sum(generate.values()))
     sampler = Sampler(art)
 
     summary = {
@@ -505,7 +546,7 @@ def balance(
         from vae_augment.private_sampling import iter_counts_private
 
         need = [c for c, n in generate.items() if n > 0]
-        reference = _read_classes(paths, art.encoding, need)
+        reference = _read_classes(rows, art.encoding, need)
         summary["privacy_min_distance"] = privacy_min_distance
         summary["privacy_dropped"] = {}
         synthetic = iter_counts_private(
@@ -515,7 +556,7 @@ def balance(
 
     def all_batches():
         done = 0  # real rows so far: a bad row is named by its position in the input
-        for batch in iter_batches(paths):
+        for batch in rows.batches():
             art.encoding.check_list_tensors(batch, lists, first_row=done)
             done += batch.num_rows
             yield real_with_flag(batch, out_schema)
@@ -528,7 +569,7 @@ def balance(
         summary["rows_written"] = summary["table"].num_rows
         return summary
     # the shards split the rows evenly, in order
-    total = count_rows(paths) + sum(generate.values()) if output_shards else None
+    total = rows.count() + sum(generate.values()) if output_shards else None
     with AtomicParquetWriter(output, out_schema, overwrite=overwrite, shards=output_shards,
                              partition_by=partition_by, total_rows=total) as w:
         w.write(all_batches())

@@ -6,7 +6,7 @@ import glob
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -156,15 +156,19 @@ def check_partition_by(schema: pa.Schema, partition_by) -> list[str]:
 MAX_FOLDER_NAME = 255
 
 
-def check_partition_values(paths: Sequence[str], names: Sequence[str]) -> None:
+def check_partition_values(paths: Sequence[str], names: Sequence[str], *,
+                           batches: Callable[..., Iterator[pa.RecordBatch]] | None = None
+                           ) -> None:
     """Before any training: an `InputError` when the input's own rows would make more than
     `MAX_PARTITIONS` partitions by the columns `names`, or a folder name longer than
     `MAX_FOLDER_NAME` bytes (the writer would fail only when it meets them). Reads those
-    columns only."""
+    columns only: from `paths`, or ``batches(columns=names)`` (a table in memory)."""
     if not names:
         return
     keys: set = set()
-    for batch in iter_batches(paths, columns=list(names)):
+    read = batches(columns=list(names)) if batches is not None else iter_batches(
+        paths, columns=list(names))
+    for batch in read:
         # a folder name too long is `split_partitions`' own error (`_segment`)
         for key, _ in split_partitions(batch, names, pa.schema([])):
             keys.add(key)
