@@ -239,7 +239,8 @@ def class_posterior(artifact, table) -> np.ndarray:
 
     Args:
         artifact: an `Artifact` or its model directory.
-        table: a pyarrow Table or RecordBatch, or a pandas DataFrame, with the model's
+        table: a pyarrow Table or RecordBatch, a pandas DataFrame or an Arrow stream (a
+            Polars DataFrame, ...: `as_table`), with the model's
             feature columns (the label column may be there; it is not read).
 
     Returns:
@@ -327,8 +328,8 @@ def _loaded(artifact):
 
 
 def encode_latent(artifact, table, *, unseen: str = "error") -> np.ndarray:
-    """Posterior means E[z | x, y] for every row of `table` (an Arrow table or batch, or a
-    pandas DataFrame), [n, latent_dim] float32. `artifact`: an `Artifact`, or its model
+    """Posterior means E[z | x, y] for every row of `table` (an Arrow table or batch, a
+    pandas DataFrame or an Arrow stream: `as_table`), [n, latent_dim] float32. `artifact`: an `Artifact`, or its model
     directory.
 
     Rows need the label column (the encoder is conditioned on the class); rows whose label is
@@ -359,7 +360,8 @@ def anomaly_scores(
         artifact: a loaded `Artifact` (`vae_augment.load_artifact` or `fit`'s result), or
             the model directory to load it from.
         table: rows with the model's columns and the label (the score is of x given its
-            class): a pyarrow Table or RecordBatch, or a pandas DataFrame.
+            class): a pyarrow Table or RecordBatch, a pandas DataFrame or an Arrow stream
+            (a Polars DataFrame, ...: `as_table`).
         method: ``"elbo"``, the negative ELBO's terms with z at the posterior mean
             (deterministic; a point estimate, not a bound: see `ConditionalVAE.neg_elbo`); or
             ``"iwae"``, the negative importance-weighted bound with `k` samples of z, an upper
