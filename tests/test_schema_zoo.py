@@ -87,16 +87,14 @@ def test_bad_image_shape_metadata_names_the_column(tmp_path, capsys):
     assert "column 'img': `image_shape` metadata 'two,three'" in err and "--exclude img" in err
 
 
-def test_bool_classes_take_command_line_spelling_and_balance_refuses_a_table(mixed_table):
-    from vae_augment.api import balance
-    from vae_augment.errors import InputError
+def test_bool_classes_take_command_line_spelling():
+    """(`balance` took Parquet paths only and refused a table: it takes tables in memory
+    since session 47, tested in test_table_inputs.py.)"""
     from vae_augment.preparation import fit_encoding
 
     enc = fit_encoding(pa.table({"x": np.arange(40.0), "y": [True] * 30 + [False] * 10}), "y")
     assert enc.class_index("true") == 1 and enc.class_index("False") == 0
     assert enc.class_index(np.bool_(True)) == 1
-    with pytest.raises(InputError, match="expected Parquet paths .* got Table"):
-        balance(mixed_table, "out.parquet", label="label")
 
 
 def test_a_pandas_index_column_is_named_in_a_warning(tmp_path):
