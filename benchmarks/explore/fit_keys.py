@@ -8,6 +8,8 @@ two calls of one key train the same model. Each pytest process writes one JSON f
         --dist loadfile -p fit_keys tests                       # writes /tmp/fit_keys/*.json
     .venv/bin/python benchmarks/explore/fit_keys.py /tmp/fit_keys
 
+Each log entry: (test, key, resumed or checkpointed, with callbacks).
+
 ``FIT_KEYS_OUT`` sets the folder.
 """
 
@@ -47,18 +49,23 @@ def _key(encoding, arrays, config):
     return h.hexdigest()[:12]
 
 def pytest_configure(config):
-    import vae_augment.api, vae_augment.cli, vae_augment.imblearn  # noqa
-    import vae_augment.training as T
-    orig = T.train_model
+    from suite_timing import replace_everywhere
+
+    import vae_augment.api  # noqa: F401  (the modules that hold train_model, imported)
+    import vae_augment.cli  # noqa: F401
+    import vae_augment.imblearn  # noqa: F401
+    import vae_augment.training as training
+
+    original = training.train_model
+
     def wrapped(encoding, arrays, config, **kw):
-        _LOG.append((_CUR["t"], _key(encoding, arrays, config), bool(kw.get("resume")) or bool(kw.get("checkpoint_dir")), bool(kw.get("callbacks"))))
-        return orig(encoding, arrays, config, **kw)
-    for m in list(sys.modules.values()):
-        n = getattr(m, "__name__", "") or ""
-        if n.split(".")[0] in ("vae_augment", "pipelines", "tests", "conftest"):
-            for k, v in list(vars(m).items()):
-                if v is orig:
-                    setattr(m, k, wrapped)
+        _LOG.append((_CUR["t"], _key(encoding, arrays, config),
+                     bool(kw.get("resume") or kw.get("checkpoint_dir")),
+                     bool(kw.get("callbacks"))))
+        return original(encoding, arrays, config, **kw)
+
+    replace_everywhere(original, wrapped)
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):

@@ -59,7 +59,12 @@ def _patch(module_name: str, attr: str, kind: str) -> None:
     original = getattr(importlib.import_module(module_name), attr)
     if getattr(original, "_suite_timed", False):
         return
-    wrapped = _timed(kind, original)
+    replace_everywhere(original, _timed(kind, original))
+
+
+def replace_everywhere(original, wrapped) -> None:
+    """Puts `wrapped` in place of `original` in every module of the library, the pipelines
+    and the tests that holds it (`fit_keys.py` uses it too)."""
     for module in list(sys.modules.values()):
         name = getattr(module, "__name__", "") or ""
         if name.split(".")[0] in ("vae_augment", "pipelines", "tests", "conftest"):
