@@ -330,20 +330,12 @@ def class_counts(inputs, label: str) -> dict[Any, int]:
     in memory, as `fit` takes them); rows with a null label are not counted."""
     import pyarrow.compute as pc
 
-    if isinstance(inputs, _Rows):
-        table, schema, paths = inputs.table, inputs.schema, inputs.paths or None
-    elif isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs):
-        table = in_memory_table(inputs)
-        schema, paths = table.schema, None
-    else:
-        paths = resolve_inputs(inputs)
-        schema = read_schema(paths)
-    if label not in schema.names:
-        raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(schema.names)}")
+    rows = inputs if isinstance(inputs, _Rows) else _Rows(inputs)
+    if label not in rows.schema.names:
+        raise SchemaError(
+            f"{label_column(label)} not found. Columns: {columns_note(rows.schema.names)}")
     counts: dict[Any, int] = {}
-    batches = (iter_batches(paths, columns=[label]) if paths is not None
-               else table.select([label]).to_batches())
-    for batch in batches:
+    for batch in rows.batches(columns=[label]):
         col = batch.column(0)
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
@@ -358,15 +350,10 @@ def labelled_counts(inputs, label: str, *, allow_empty: bool = False) -> dict[An
     `fit` says it): the input has no rows, or its label is null in every row. With
     `allow_empty` an input of no rows at all is ``{}`` (applying an existing model to it
     writes an empty output); a label null in every row is still an error."""
-    counts = class_counts(inputs, label)
+    rows = inputs if isinstance(inputs, _Rows) else _Rows(inputs)
+    counts = class_counts(rows, label)
     if not counts:
-        if isinstance(inputs, _Rows):
-            rows = inputs.count()
-        elif isinstance(inputs, (pa.Table, pa.RecordBatch)) or is_table_like(inputs):
-            rows = in_memory_table(inputs).num_rows
-        else:
-            rows = count_rows(resolve_inputs(inputs))
-        if rows == 0:
+        if rows.count() == 0:
             if allow_empty:
                 return {}
             raise InputError("the input has no rows")

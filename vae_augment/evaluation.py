@@ -41,7 +41,7 @@ from vae_augment.errors import (
     warn,
 )
 from vae_augment.fidelity import _fidelity
-from vae_augment.io import SYNTHETIC_COLUMN, probe_writable, refuse_existing
+from vae_augment.io import SYNTHETIC_COLUMN, probe_writable, refuse_existing, without_views
 from vae_augment.privacy import _privacy
 from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
@@ -106,15 +106,6 @@ def _without_flag(table: pa.Table, keep_synthetic: bool) -> pa.Table:
             f"has it {side}: only {what.lower()} rows are taken from a file with the column "
             f"(a `balance` output), so there is nothing to compare")
     return out
-
-
-def _without_views(table: pa.Table) -> pa.Table:
-    """`io.without_views`: pyarrow 25 cannot filter or take string_view columns, and the
-    report only reads them (a `balance` output keeps such a column when it is excluded from
-    the model)."""
-    from vae_augment.io import without_views
-
-    return without_views(table)
 
 
 def _fixed_size(t: pa.DataType) -> int | None:
@@ -537,14 +528,16 @@ def evaluate(
             f"{option('utility_splits', utility_splits)} needs REAL to be split, but a holdout "
             f"was given and is the one real-test: drop one of the two")
     check_report_dir(report_dir, overwrite)
-    real = _without_views(_as_table(real, "REAL"))
+    # views as large types: pyarrow 25 cannot filter or take them, and the report only reads
+    # them (a `balance` output keeps such a column when it is excluded from the model)
+    real = without_views(_as_table(real, "REAL"))
     # each row's position in REAL as given, for the rows the report names (`labels`)
     real_rows = np.arange(real.num_rows)
     if SYNTHETIC_COLUMN in real.column_names:
         real_rows = real_rows[~real.column(SYNTHETIC_COLUMN).fill_null(False).to_numpy(
             zero_copy_only=False)]
     real = _without_flag(real, keep_synthetic=False)
-    synthetic = _without_views(_as_table(synthetic, "SYNTHETIC"))
+    synthetic = without_views(_as_table(synthetic, "SYNTHETIC"))
     # a `balance` output: its real rows ship beside the synthetic ones (the privacy finding
     # says so, since rows near them then disclose little more than the file already does)
     beside = synthetic.num_rows
@@ -563,7 +556,7 @@ def evaluate(
     real = real.filter(pc.is_valid(real.column(label)))
     synthetic = synthetic.filter(pc.is_valid(synthetic.column(label)))
     if holdout is not None:
-        holdout = _without_flag(_without_views(_as_table(holdout, "HOLDOUT")),
+        holdout = _without_flag(without_views(_as_table(holdout, "HOLDOUT")),
                                 keep_synthetic=False)
         if label not in holdout.column_names:
             raise SchemaError(f"{label_column(label)} not found in HOLDOUT")
