@@ -48,7 +48,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
     from vae_augment.beam.generate import DEFAULT_ROWS_PER_SHARD
     from vae_augment.beam.rows import schema_difference
     from vae_augment.errors import SchemaError
-    from vae_augment.io import check_partition_by, output_schema
+    from vae_augment.io import check_partition_by, output_schema, schema_without_views
 
     args, options = pipelines.parse_args(build_parser(), argv)
     files, input_schema = pipelines.read_inputs(args.input)
@@ -58,7 +58,7 @@ def run(argv: Sequence[str] | None = None) -> dict:
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, flatten=False,
         input_schema=input_schema,  # an image column held as a list is written as one
     )
-    problem = schema_difference(transform.input_schema, input_schema)
+    problem = schema_difference(transform.input_schema, schema_without_views(input_schema))
     if problem is not None:
         raise SchemaError(
             f"input does not match the schema artifact '{args.model_dir}' was trained on: {problem}"

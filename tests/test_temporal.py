@@ -249,19 +249,21 @@ def test_the_report_labels_a_time_columns_axis_with_times():
     assert time_label(1e30, pa.timestamp("ms")) == ""  # a tick off the type's range
 
 
-def test_string_view_columns_are_refused_with_the_cast_that_models_them():
-    """Polars hands Arrow strings as string_view, which few Arrow kernels take: the error
-    says to cast it to string (it said only "unsupported type")."""
-    from vae_augment.errors import SchemaError
+def test_string_view_columns_are_modelled_as_the_large_strings_they_are_read_as():
+    """string_view (Polars' strings) was refused, with the cast to make; a column or a label
+    of views is now modelled as large_string, and recorded so that outputs are written as
+    views (every interface: tests/test_string_views.py)."""
+    from vae_augment.io import without_views
     from vae_augment.preparation import fit_encoding
 
     t = pa.table({"s": pa.array(["a", "b"] * 20).cast(pa.string_view()),
                   "y": ["c", "d"] * 20})
-    with pytest.raises(SchemaError, match=r"^column 's' has unsupported type string_view; "
-                                          r"exclude it with exclude=\['s'\], or cast it to string"):
-        fit_encoding(t, "y")
-    with pytest.raises(SchemaError, match=r"type string_view; expected .* \(cast it to string\)"):
-        fit_encoding(t.select(["y"]).append_column("z", t.column("s")), "z")
+    enc, large = fit_encoding(t, "y"), fit_encoding(without_views(t), "y")
+    assert enc.input_lists == {"s": pa.string_view()} and not large.input_lists
+    assert {k: v for k, v in enc.to_json().items() if k != "input_lists"} == large.to_json()
+    assert enc.specs[0].kind == "categorical" and enc.specs[0].vocab == ["a", "b"]
+    labelled = fit_encoding(t.select(["y"]).append_column("z", t.column("s")), "z")
+    assert labelled.classes == ["a", "b"] and labelled.input_lists == {"z": pa.string_view()}
 
 
 def test_time_columns_of_different_units_are_not_related():

@@ -43,7 +43,10 @@ from vae_augment.io import (
     refuse_input_as_output,
     refuse_output,
     resolve_inputs,
+    schema_without_views,
+    view_types,
     with_range_index_rows,
+    without_views,
 )
 from vae_augment.schema import canonical_zeros
 from vae_augment.streaming import count_rows
@@ -311,7 +314,7 @@ class _Rows:
         if self.table is None:
             return iter_batches(self.paths, columns=columns)
         table = self.table if columns is None else self.table.select(list(columns))
-        return iter(table.to_batches())
+        return iter(without_views(table).to_batches())  # as `iter_batches` reads them
 
     def count(self) -> int:
         return self.table.num_rows if self.table is not None else count_rows(self.paths)
@@ -379,13 +382,22 @@ def _read_classes(rows: _Rows, encoding, classes) -> pa.Table:
         table = pa.Table.from_batches([batch])
         parts.extend(class_rows(table, encoding.label, v) for v in values)
     parts = [p for p in parts if p.num_rows]
+    views = view_types(schema)
+    if views:  # read as large types: compared as the model's own types
+        schema = pa.schema([f.with_type(encoding.schema.field(f.name).type) if f.name in views
+                            else f for f in schema], metadata=schema.metadata)
+        parts = [p.cast(schema) for p in parts]
     return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
 def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
-    """A real batch, unchanged, plus `is_synthetic = False`."""
+    """A real batch, unchanged, plus `is_synthetic = False` (string views, read as large
+    types by `io.iter_batches`, cast back to the input's views)."""
 
     arrays = list(batch.columns) + [pa.array(np.zeros(batch.num_rows, bool))]
+    if view_types(out_schema):
+        return pa.RecordBatch.from_arrays(
+            arrays, schema=schema_without_views(out_schema)).cast(out_schema)
     return pa.RecordBatch.from_arrays(arrays, schema=out_schema)
 
 

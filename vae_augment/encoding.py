@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from scipy.special import ndtri
 
 from vae_augment.errors import NonFiniteError, SchemaError, columns_note, label_column, option
-from vae_augment.io import output_schema
+from vae_augment.io import output_schema, schema_without_views, view_types, without_views
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
     COUNT_LIKELIHOODS,
@@ -46,6 +46,25 @@ PROBIT_EPS = 1e-3
 #: a class gets a null rule (`Encoding.class_null_rules`) when its rows' nulls (all, or none)
 #: would have at most this probability at the other classes' null rate
 CLASS_NULL_ALPHA = 1e-3
+
+
+def _views_of(view: pa.DataType, trained: pa.DataType) -> bool:
+    """Whether a column of type `view` (string_view, binary_view) holds the values of a
+    model's column of type `trained` (string or large_string; binary or large_binary)."""
+    if pa.types.is_string_view(view):
+        return pa.types.is_string(trained) or pa.types.is_large_string(trained)
+    if pa.types.is_binary_view(view):
+        return pa.types.is_binary(trained) or pa.types.is_large_binary(trained)
+    return False
+
+
+def _without_view(col: pa.Array) -> pa.Array:
+    """A string_view / binary_view array as large_string / large_binary (`io.without_views`)."""
+    if pa.types.is_string_view(col.type):
+        return col.cast(pa.large_string())
+    if pa.types.is_binary_view(col.type):
+        return col.cast(pa.large_binary())
+    return col
 
 
 def _lists_to_b64(lists: Mapping[str, pa.DataType]) -> str:
@@ -423,6 +442,7 @@ class Encoding:
         """
         if isinstance(batch, pa.RecordBatch):
             batch = pa.Table.from_batches([batch])
+        batch = without_views(batch)  # few Arrow kernels take string views
         for s in self.specs:
             if s.kind != "excluded" and s.name not in batch.column_names:
                 raise SchemaError(
@@ -519,7 +539,9 @@ class Encoding:
         modelled column or the label missing, or of a type it cannot take; None when every
         one can be encoded. Looser than the training schema, as `encode` is: any integer or
         float type for a numeric column, any type the vocabulary casts to (dictionary or
-        not, string or large string) for a categorical one; nulls are checked per row."""
+        not, string, large string or string view) for a categorical one; nulls are checked
+        per row."""
+        schema = schema_without_views(schema)  # as `encode` reads them
         for s in self.specs:
             if s.kind in ("excluded", "null"):
                 continue
@@ -563,6 +585,11 @@ class Encoding:
             if ((pa.types.is_list(t) or pa.types.is_large_list(t))
                     and pa.types.is_fixed_size_list(want) and t.value_type.equals(want.value_type)):
                 out[s.name] = t
+        # string_view / binary_view columns (Polars' and DuckDB's strings) of a model trained
+        # on strings / binary: read as large types (`io.without_views`), written back as views
+        for name, t in view_types(schema).items():
+            if name in self.schema.names and _views_of(t, self.schema.field(name).type):
+                out[name] = t
         return out
 
     def as_trained(self, schema: pa.Schema) -> pa.Schema:
@@ -631,7 +658,7 @@ class Encoding:
         unknown label)."""
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
-        col = canonical_zeros(col)
+        col = canonical_zeros(_without_view(col))
         try:
             vocab = canonical_zeros(pa.array(self.classes, type=col.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
@@ -654,6 +681,7 @@ class Encoding:
     def _encode_categorical(self, s: FeatureSpec, col: pa.Array) -> np.ndarray:
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
+        col = _without_view(col)
         try:
             vocab = canonical_zeros(pa.array(s.vocab, type=col.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

@@ -18,6 +18,8 @@ __all__ = [
     "resolve_inputs",
     "is_table_like",
     "is_pandas_frame",
+    "schema_without_views",
+    "view_types",
     "without_views",
     "in_memory_table",
     "read_schema",
@@ -141,7 +143,7 @@ def check_partition_by(schema: pa.Schema, partition_by) -> list[str]:
         t = schema.field(n).type
         base = t.value_type if pa.types.is_dictionary(t) else t
         if not (pa.types.is_string(base) or pa.types.is_large_string(base)
-                or pa.types.is_integer(base) or pa.types.is_boolean(base)
+                or pa.types.is_string_view(base) or pa.types.is_integer(base) or pa.types.is_boolean(base)
                 or pa.types.is_date(base)):
             raise InputError(f"{what}: column '{n}' is {t}; partition by string, integer, "
                              f"bool or date columns (each value becomes a folder)")
@@ -212,6 +214,10 @@ def split_partitions(batch: pa.RecordBatch, names: Sequence[str], file_schema: p
     import numpy as np
     import pyarrow.compute as pc
 
+    if view_types(file_schema):  # no take kernel for views: split as large types, cast back
+        return [(key, rows.cast(file_schema)) for key, rows in split_partitions(
+            without_views(batch), names, schema_without_views(file_schema))]
+    batch = without_views(batch)
     codes = np.zeros(batch.num_rows, np.int64)
     dictionaries = []
     for name in names:
@@ -501,15 +507,29 @@ def _viewless(t: pa.DataType) -> pa.DataType:
     return _VIEW_TYPES.get(str(t), t)
 
 
-def without_views(table: pa.Table) -> pa.Table:
-    """`table` with its string_view / binary_view columns (and dictionaries of them) as
-    large_string / large_binary: few Arrow kernels of pyarrow 25 take views (not filter, take
-    or drop_null), and Polars hands its strings over as views through the Arrow stream
-    interface (its own ``to_arrow()`` gives large_string)."""
-    fields = [f.with_type(_viewless(f.type)) for f in table.schema]
-    if all(f.type == g.type for f, g in zip(fields, table.schema)):
-        return table
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+def view_types(schema: pa.Schema) -> dict[str, pa.DataType]:
+    """``{column: type}`` of `schema`'s string_view / binary_view columns (and dictionaries
+    of them): the columns `without_views` casts, and a model's outputs cast back
+    (`Encoding.list_tensors`)."""
+    return {f.name: f.type for f in schema if not _viewless(f.type).equals(f.type)}
+
+
+def schema_without_views(schema: pa.Schema) -> pa.Schema:
+    """`schema` with its view columns (`view_types`) of the large types `without_views`
+    gives (nullability and metadata kept)."""
+    if not view_types(schema):
+        return schema
+    return pa.schema([f.with_type(_viewless(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def without_views(table: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """`table` (or a record batch) with its string_view / binary_view columns (and
+    dictionaries of them) as large_string / large_binary: few Arrow kernels of pyarrow 25
+    take views (not filter, take, is_in or equal), and Polars hands its strings over as views
+    through the Arrow stream interface (its own ``to_arrow()`` gives large_string); pyarrow
+    writes them to Parquet files as they are (the file's Arrow schema keeps the view type)."""
+    schema = schema_without_views(table.schema)
+    return table if schema is table.schema else table.cast(schema)
 
 
 def in_memory_table(obj) -> pa.Table:
@@ -693,13 +713,15 @@ def _list_hint(have: pa.DataType, want: pa.DataType) -> str:
 def iter_batches(
     paths: Sequence[str], *, batch_size: int = 65536, columns: Sequence[str] | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """Streams record batches from every file in order, one row group window at a time."""
+    """Streams record batches from every file in order, one row group window at a time;
+    string_view / binary_view columns come as large_string / large_binary (`without_views`)."""
     for path in paths:
         pf = _open(path)
         try:
             for batch in pf.iter_batches(batch_size=batch_size,
                                          columns=_file_columns(path, columns)):
-                yield with_partition(batch, path, columns)
+                # string views as large types (`without_views`): writers cast them back
+                yield without_views(with_partition(batch, path, columns))
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise unreadable(path, exc) from exc
 
@@ -750,8 +772,9 @@ def _fixed_size_list_columns(schema: pa.Schema) -> list[int]:
 
 
 def read_table(paths: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
-    """Reads the inputs into one table (used by in-memory paths only)."""
-    schema = read_schema(paths)
+    """Reads the inputs into one table (used by in-memory paths only); string views as
+    large types, as `iter_batches` gives them."""
+    schema = schema_without_views(read_schema(paths))
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
     batches = list(iter_batches(paths, columns=columns))

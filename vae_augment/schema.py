@@ -29,6 +29,7 @@ from vae_augment.errors import (
     option_list,
     warn,
 )
+from vae_augment.io import schema_without_views, view_types, without_views
 
 
 def _reduce_fixed_size_list(t: pa.FixedSizeListType):
@@ -612,12 +613,10 @@ class _ColumnStats:
                     f"synthetic rows); make the field nullable in the file's schema, or drop "
                     f"the column"
                 )
-            view = pa.types.is_string_view(t)  # Polars' strings: few Arrow kernels take them
             raise _Unmodellable(
-                field.name, f"unsupported type {t}" + ("; cast it to string" if view else ""),
+                field.name, f"unsupported type {t}",
                 f"column '{field.name}' has unsupported type {t}; exclude it with "
-                f"{option('exclude', field.name, many=True)}"
-                + (", or cast it to string to model it as a category" if view else ""))
+                f"{option('exclude', field.name, many=True)}")
 
     def _init_var_list(self, field: pa.Field, schema: pa.Schema) -> None:
         """A variable-length list of numbers is a tensor of `list_size` values per row:
@@ -958,6 +957,11 @@ class SchemaStats:
                               "be unique (rename them, e.g. with pyarrow's rename_columns)")
         if label not in schema.names:
             raise SchemaError(f"{label_column(label)} not found. Columns: {columns_note(schema.names)}")
+        # string_view / binary_view columns (Polars' and DuckDB's strings) are read as large
+        # types, which Arrow's kernels take, and a model's outputs are cast back to the views
+        # (`Encoding.list_tensors`)
+        self.views = view_types(schema)
+        schema = schema_without_views(schema)
         for which, names in (("exclude", exclude), ("categorical", categorical),
                              ("numeric", numeric)):
             missing = [n for n in names if n not in schema.names]
@@ -989,7 +993,6 @@ class SchemaStats:
             raise SchemaError(
                 f"{label_column(label)} has type {label_type}; expected string, "
                 "dictionary, bool or integer class labels"
-                + (" (cast it to string)" if pa.types.is_string_view(label_type) else "")
             )
         self.label_counts: dict[Any, int] = {}
         # a dictionary label's dictionary values in the input's order (`extend_order`)
@@ -1006,6 +1009,10 @@ class SchemaStats:
             try:
                 self.columns[field.name] = _ColumnStats(field, schema, max_categories, rng)
             except _Unmodellable as exc:  # name them all in one error, not one per run
+                if field.name in self.views:  # the input's type, not the one it was read as
+                    exc = _Unmodellable(
+                        exc.column, exc.reason.replace(str(field.type), str(self.views[field.name])),
+                        str(exc).replace(str(field.type), str(self.views[field.name])))
                 unmodellable.append(exc)
         _refuse(unmodellable)
         for name in image_shape_unmatched(schema):
@@ -1023,6 +1030,8 @@ class SchemaStats:
         once and only when a row is named, for ``(first_row, within)``: a position that
         costs a lookup (a Beam element's row group's place in its file)."""
         start = self.rows if first_row is None else first_row
+        if getattr(self, "views", None):
+            batch = without_views(batch)
         if where is not None:
             where = functools.cache(where)
         self.rows += batch.num_rows

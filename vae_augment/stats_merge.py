@@ -140,6 +140,9 @@ def encoding_from_stats(stats: SchemaStats) -> Encoding:
     # a variable-length list tensor is recorded as the fixed-size list it is trained as, and
     # its input type as what `sample` writes
     lists = {n: stats.schema.field(n).type for n in stats.list_sizes()}
+    # a string_view (binary_view) column is read as large_string (large_binary), and written
+    # back as the view
+    lists.update(getattr(stats, "views", {}))
     return Encoding(specs, stats.label, classes, stats.label_counts, stats.trained_schema(),
                     class_nulls=class_nulls, input_lists=lists,
                     label_dictionary=dictionary_order(

@@ -39,6 +39,7 @@ from vae_augment.io import (
     resolve_inputs,
     unreadable,
     with_partition,
+    without_views,
 )
 from vae_augment.schema import canonical_zeros
 
@@ -269,6 +270,7 @@ class ParquetSource:
         if no_nulls and not (self._rare and self._use_val):
             return np.ones(g.rows, bool), None
         lab = pf.read_row_group(g.index, columns=[label]).column(0).combine_chunks()
+        lab = without_views(pa.table({label: lab})).column(0).combine_chunks()
         return pc.is_valid(lab).to_numpy(zero_copy_only=False), lab
 
     def fingerprint(self) -> dict:
@@ -291,7 +293,7 @@ class ParquetSource:
         first = sum(pf.metadata.row_group(k).num_rows for k in range(g.index)) if lists else 0
         try:
             for batch in pf.iter_batches(batch_size=self.read_rows, row_groups=[g.index]):
-                batch = with_partition(batch, g.path)
+                batch = without_views(with_partition(batch, g.path))
                 if lists:
                     try:
                         self.encoding.check_list_tensors(batch, lists, first_row=first + start)

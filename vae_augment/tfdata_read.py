@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vae_augment.errors import SchemaError, VAEAugmentError
-from vae_augment.io import iter_batches, read_schema, resolve_inputs
+from vae_augment.io import iter_batches, read_schema, resolve_inputs, schema_without_views
 from vae_augment.schema import (
     _parse_image_shape,
     _unsized_list,
@@ -369,7 +369,7 @@ def read_parquet(
 
     _check_positive("batch_size", batch_size)
     files = resolve_inputs(paths)
-    schema = read_schema(files)
+    schema = schema_without_views(read_schema(files))  # as `iter_batches` reads them
     names = _names(schema, columns, "the Parquet input")
     # a variable-length list's size is its rows' (as training's): read up front, only those
     # columns and only until each has a non-null row, since the element spec is needed now

@@ -39,6 +39,7 @@ from vae_augment.beam.rows import (
 )
 from vae_augment.encoding import _rows_note
 from vae_augment.errors import SchemaError, check_seed, label_column
+from vae_augment.io import schema_without_views, without_views
 
 __all__ = ["BalanceClasses", "BalancedParts", "generation_counts", "own_output_schema"]
 
@@ -132,6 +133,7 @@ class _RealFn(beam.DoFn):
 
     def process(self, element):
         path, table = named_table(element)
+        table = without_views(table)  # as `ReadParquetTables` reads them; cast back on output
         rejected = mismatched_schema(self._input_schema, table, dead_letter=self._dead_letter,
                                      counter=self._bad_rows, path=path)
         if rejected is not None:
@@ -273,8 +275,10 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
     @property
     def input_schema(self):
         """The schema the input tables must have (the one the model was trained on, with the
-        `input_schema`'s list types for image columns it holds as lists)."""
-        return self._encoding.with_list_types(self._encoding.schema, self._lists)
+        `input_schema`'s list types for image columns it holds as lists; its string views
+        as the large types they are read as: `vae_augment.io.without_views`)."""
+        return schema_without_views(
+            self._encoding.with_list_types(self._encoding.schema, self._lists))
 
     def expand(self, tables):
         require_global_window(tables, "BalanceClasses")

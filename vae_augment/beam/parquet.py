@@ -153,6 +153,18 @@ def _add_partition(element, partitions, columns, with_filename):
     return (path, table) if with_filename else table
 
 
+def _without_views(element, with_filename):
+    """A table (or (path, table)) with its string_view / binary_view columns as large types
+    (`vae_augment.io.without_views`): few Arrow kernels take views. The writers cast them
+    back to the input's types."""
+    from vae_augment.io import without_views
+
+    if with_filename:
+        path, table = element
+        return path, without_views(table)
+    return without_views(element)
+
+
 def _local_hive(item: str) -> list[str]:
     """The files of `item` when it is a local hive-partitioned directory, else []."""
     from vae_augment.io import resolve_inputs
@@ -407,12 +419,14 @@ class ReadParquetTables(beam.PTransform):
                 | "Patterns" >> beam.Create(self._patterns)
                 | "Read" >> ReadAllFromParquetBatched(columns=read_columns, with_filename=True)
                 | "Partitions" >> beam.Map(_add_partition, self._partitions, self._columns,
-                                           self._with_filename))
+                                           self._with_filename)
+                | "Views" >> beam.Map(_without_views, self._with_filename))
         return (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
             | "Read" >> ReadAllFromParquetBatched(columns=self._columns,
                                                   with_filename=self._with_filename)
+            | "Views" >> beam.Map(_without_views, self._with_filename)
         )
 
 
