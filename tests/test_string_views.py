@@ -5,7 +5,9 @@ so an output keeps the input's schema. Each test compares with the same file wri
 large types (or plain strings): the same rows, only the types differ.
 
 Before session 48 every interface refused such a file ("unsupported type string_view; cast
-it to string"): few pyarrow 25 kernels take views (not take, filter, is_in or equal)."""
+it to string"): few pyarrow 25 kernels take views (not take, filter, is_in or equal). And
+`balance` (CLI, Python, Beam) with a model of plain strings refused a file of large strings
+(Polars' and pandas 3's), and the other way round; `score` took them."""
 
 from __future__ import annotations
 
@@ -86,27 +88,30 @@ def test_cli_balance_of_views_writes_views_and_the_rows_of_large_strings(tmp_pat
 
 def test_a_model_of_plain_strings_balances_scores_and_encodes_views_as_they_came(
         tmp_path, files, plain_model, capsys):
-    """A model trained on plain strings takes the view file; outputs keep its views, with the
-    rows the plain file gives (the privacy filter and a partition by a view column filter and
-    take rows: no Arrow kernel for views)."""
+    """A model trained on plain strings takes the view file, and the large-string one
+    (`balance` refused it: "column 's' has type large_string, expected string"); outputs
+    keep their types, with the rows the plain file gives (the privacy filter and a
+    partition by a view column filter and take rows: no Arrow kernel for views)."""
     for command, extra in (("balance", ["--privacy-min-distance", "0.05", "--partition-by", "s",
                                         "--label", "label", "--seed", "0"]),
                            ("balance", ["--label", "label", "--seed", "0"]),
                            ("score", ["--kind", "label"]),
                            ("encode", [])):
         outs = {}
-        for name in ("views", "plain"):
+        for name in ("views", "large", "plain"):
             outs[name] = tmp_path / f"{command}_{len(extra)}_{name}"
             if "--partition-by" not in extra:
                 outs[name] = outs[name].with_suffix(".parquet")
             code, _, err = run_cli([command, str(files[name]), str(outs[name]), *extra,
                                     "--model-dir", str(plain_model), "--quiet"], capsys)
             assert code == 0, (command, extra, err)
-        got, want = _read(outs["views"]), _read(outs["plain"])
-        for n, t in VIEWED.items():
-            if n in got.schema.names:  # a partition's files leave out its column
-                assert got.schema.field(n).type == t, (command, n)
-        assert got.cast(want.schema).equals(want), (command, extra)
+        want = _read(outs["plain"])
+        for name, types in (("views", VIEWED), ("large", LARGE)):
+            got = _read(outs[name])
+            for n, t in types.items():
+                if n in got.schema.names:  # a partition's files leave out its column
+                    assert got.schema.field(n).type == t, (command, name, n)
+            assert got.cast(want.schema).equals(want), (command, name, extra)
     # read back whole, the partition column comes from the folder names, every row there
     parts = read_table(resolve_inputs(str(tmp_path / "balance_8_views")))
     assert parts.num_rows == pq.read_table(tmp_path / "balance_4_views.parquet").num_rows
@@ -136,26 +141,27 @@ def test_streamed_training_on_views_trains_the_model_of_large_strings(tmp_path, 
     assert without_views(got).equals(want)
 
 
-def test_beam_jobs_write_the_views_back(tmp_path, files, plain_model):
+def test_beam_jobs_write_the_views_and_large_strings_back(tmp_path, files, plain_model):
     from pipelines import balance, score
 
     for job, args in ((balance, ["--label", "label", "--seed", "0"]),
                       (balance, ["--label", "label", "--seed", "0", "--partition-by", "s"]),
                       (score, [])):
         outs = {}
-        for name in ("views", "plain"):
+        for name in ("views", "large", "plain"):
             outs[name] = tmp_path / f"{job.__name__}_{len(args)}_{name}"
             job.run(["--input", str(files[name]), "--output", str(outs[name]), "--model-dir",
                      str(plain_model), "--runner", "FnApiRunner", *args])
-        written = glob.glob(str(outs["views"] / "**" / "*.parquet"), recursive=True)
-        assert written
-        for f in written:
-            schema = pq.read_schema(f)
-            assert schema.field("label").type == pa.string_view(), f
-            assert schema.field("blob").type == pa.binary_view(), f
-        got = read_table(resolve_inputs(str(outs["views"])))
         want = read_table(resolve_inputs(str(outs["plain"])))
-        assert got.cast(want.schema).equals(want), (job.__name__, args)
+        for name, types in (("views", VIEWED), ("large", LARGE)):
+            written = glob.glob(str(outs[name] / "**" / "*.parquet"), recursive=True)
+            assert written
+            for f in written:
+                schema = pq.read_schema(f)
+                assert schema.field("label").type == types["label"], f
+                assert schema.field("blob").type == types["blob"], f
+            got = read_table(resolve_inputs(str(outs[name])))
+            assert got.cast(want.schema).equals(want), (job.__name__, name, args)
 
 
 def test_tfdata_and_evaluate_read_views_as_strings(tmp_path, files):
@@ -179,3 +185,17 @@ def test_a_binary_view_column_is_refused_by_its_own_type(tmp_path, files, capsys
     assert code == 2
     assert "column 'blob' has unsupported type binary_view; exclude it with --exclude blob" in err
     assert "large_binary" not in err
+
+
+def test_a_model_of_large_strings_balances_plain_strings_as_they_came(files):
+    """The other way round: a model trained on large strings (Polars' files) balances a
+    table of plain strings (pandas'), written back as plain strings (it was refused:
+    "column 's' has type string, expected large_string")."""
+    from vae_augment.api import balance, fit
+
+    art = fit(str(files["large"]), label="label", seed=0, exclude=["blob"], **FAST)
+    plain, large = pq.read_table(files["plain"]), pq.read_table(files["large"])
+    got = balance(plain, label="label", model=art, seed=0)["table"]
+    want = balance(large, label="label", model=art, seed=0)["table"]
+    assert got.schema.field("s").type == pa.string() and got.schema.field("blob").type == pa.binary()
+    assert got.cast(want.schema).equals(want)

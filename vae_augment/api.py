@@ -382,12 +382,7 @@ def _read_classes(rows: _Rows, encoding, classes) -> pa.Table:
         table = pa.Table.from_batches([batch])
         parts.extend(class_rows(table, encoding.label, v) for v in values)
     parts = [p for p in parts if p.num_rows]
-    views = view_types(schema)
-    if views:  # read as large types: compared as the model's own types
-        schema = pa.schema([f.with_type(encoding.schema.field(f.name).type) if f.name in views
-                            else f for f in schema], metadata=schema.metadata)
-        parts = [p.cast(schema) for p in parts]
-    return pa.concat_tables(parts) if parts else schema.empty_table()
+    return pa.concat_tables(parts) if parts else schema_without_views(schema).empty_table()
 
 
 def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:

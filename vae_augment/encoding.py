@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from scipy.special import ndtri
 
 from vae_augment.errors import NonFiniteError, SchemaError, columns_note, label_column, option
-from vae_augment.io import output_schema, schema_without_views, view_types, without_views
+from vae_augment.io import output_schema, schema_without_views, without_views
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
     COUNT_LIKELIHOODS,
@@ -48,14 +48,19 @@ PROBIT_EPS = 1e-3
 CLASS_NULL_ALPHA = 1e-3
 
 
-def _views_of(view: pa.DataType, trained: pa.DataType) -> bool:
-    """Whether a column of type `view` (string_view, binary_view) holds the values of a
-    model's column of type `trained` (string or large_string; binary or large_binary)."""
-    if pa.types.is_string_view(view):
-        return pa.types.is_string(trained) or pa.types.is_large_string(trained)
-    if pa.types.is_binary_view(view):
-        return pa.types.is_binary(trained) or pa.types.is_large_binary(trained)
-    return False
+_STRINGS = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+_BINARIES = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view)
+
+
+def _other_width(t: pa.DataType, trained: pa.DataType) -> bool:
+    """Whether a column of type `t` holds the values of a model's column of type `trained`
+    in another layout: string, large_string or string_view for one of the others (binary
+    likewise). pandas writes string, Polars and pandas 3 large_string, pyarrow a table of
+    views string_view: a model of one takes the others, and writes them back as they came."""
+    if t.equals(trained):
+        return False
+    return any(any(k(t) for k in kind) and any(k(trained) for k in kind)
+               for kind in (_STRINGS, _BINARIES))
 
 
 def _without_view(col: pa.Array) -> pa.Array:
@@ -575,7 +580,10 @@ class Encoding:
         the values the model was fitted on (a fixed-size list, or an extension type over
         one, of the same value type): ``{name: the type in schema}``. `balance` with a model
         and the privacy reference take them as the fixed-size list, their rows' lengths
-        checked by `check_list_tensors`; `as_trained` gives the schema to compare."""
+        checked by `check_list_tensors`; `as_trained` gives the schema to compare. Also
+        the string (binary) columns `schema` holds in another layout than the model's
+        (`_other_width`: string, large_string, string_view), which outputs are cast back to
+        (`as_list_types`)."""
         out = {}
         for s in self.tensors:
             if s.name not in schema.names or s.name not in self.schema.names:
@@ -585,11 +593,13 @@ class Encoding:
             if ((pa.types.is_list(t) or pa.types.is_large_list(t))
                     and pa.types.is_fixed_size_list(want) and t.value_type.equals(want.value_type)):
                 out[s.name] = t
-        # string_view / binary_view columns (Polars' and DuckDB's strings) of a model trained
-        # on strings / binary: read as large types (`io.without_views`), written back as views
-        for name, t in view_types(schema).items():
-            if name in self.schema.names and _views_of(t, self.schema.field(name).type):
-                out[name] = t
+        # strings of another layout than the model's (string, large_string, string_view;
+        # binary likewise): views are read as large types (`io.without_views`); each is
+        # written back as it came
+        for f in schema:
+            if f.name in self.schema.names and _other_width(f.type,
+                                                            self.schema.field(f.name).type):
+                out[f.name] = f.type
         return out
 
     def as_trained(self, schema: pa.Schema) -> pa.Schema:
