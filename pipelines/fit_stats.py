@@ -122,9 +122,10 @@ class StatsCombineFn(beam.CombineFn):
         return out
 
     def extract_output(self, acc):
+        from vae_augment.io import schema_without_views
         from vae_augment.stats_merge import encoding_from_stats
 
-        acc.schema = self.schema
+        acc.schema = schema_without_views(self.schema)  # as `SchemaStats` holds it
         return encoding_from_stats(acc).to_json()
 
 

@@ -199,3 +199,27 @@ def test_a_model_of_large_strings_balances_plain_strings_as_they_came(files):
     want = balance(large, label="label", model=art, seed=0)["table"]
     assert got.schema.field("s").type == pa.string() and got.schema.field("blob").type == pa.binary()
     assert got.cast(want.schema).equals(want)
+
+
+def test_fit_stats_job_on_views_gives_fit_encodings_encoding(tmp_path, files):
+    """The Beam statistics job recorded the views as the trained types, so `fit --encoding`
+    on the same file trained a model of string_view columns and recorded no view to write
+    back."""
+    import json
+
+    from pipelines.fit_stats import run
+    from vae_augment.api import fit, sample
+    from vae_augment.preparation import fit_encoding
+
+    out = tmp_path / "encoding.json"
+    run(["--input", str(files["views"]), "--label", "label", "--exclude", "blob", "--output",
+         str(out), "--constraint", "none", "--runner", "FnApiRunner"])
+    doc = json.loads(out.read_text())
+    want = fit_encoding(str(files["views"]), "label", exclude=["blob"]).to_json()
+    assert {k: v for k, v in doc.items() if k != "constraints"} == {
+        k: v for k, v in want.items() if k != "constraints"}
+    art = fit(str(files["views"]), label="label", encoding=str(out), seed=0,
+              **{**FAST, "epochs": 1})
+    assert art.encoding.schema.field("s").type == pa.large_string()
+    assert art.encoding.input_lists == VIEWED
+    assert sample(art, {"c": 5}, seed=0).schema.field("s").type == pa.string_view()
