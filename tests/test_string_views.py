@@ -26,6 +26,11 @@ LARGE = {"s": pa.large_string(), "label": pa.large_string(), "blob": pa.large_bi
 
 
 def _typed(table: pa.Table, types) -> pa.Table:
+    for name, typ in types.items():  # no cast from a dictionary to a view: decode first
+        i = table.schema.get_field_index(name)
+        if pa.types.is_dictionary(table.schema.field(i).type) and not pa.types.is_dictionary(typ):
+            col = table.column(i).cast(table.schema.field(i).type.value_type)
+            table = table.set_column(i, table.schema.field(i).with_type(col.type), col)
     fields = [f.with_type(types.get(f.name, f.type)) for f in table.schema]
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
@@ -223,3 +228,25 @@ def test_fit_stats_job_on_views_gives_fit_encodings_encoding(tmp_path, files):
     assert art.encoding.schema.field("s").type == pa.large_string()
     assert art.encoding.input_lists == VIEWED
     assert sample(art, {"c": 5}, seed=0).schema.field("s").type == pa.string_view()
+
+
+@pytest.mark.parametrize("column, typ", [
+    ("d", pa.string()),  # the model's category (a dictionary) as plain strings
+    ("d", pa.string_view()),
+    ("s", pa.dictionary(pa.int32(), pa.string())),  # the model's strings as a category
+    ("label", pa.dictionary(pa.int8(), pa.large_string())),
+])
+def test_a_model_takes_categories_as_strings_and_strings_as_categories(files, plain_model,
+                                                                        column, typ):
+    """A pandas or Polars category against plain strings: `balance` with a model refused
+    the other one ("column 'd' has type string, expected dictionary<...>")."""
+    from vae_augment.api import balance
+    from vae_augment.artifact import load_artifact
+
+    art = load_artifact(str(plain_model))
+    plain = pq.read_table(files["plain"])
+    other = _typed(plain, {column: typ})
+    got = balance(other, label="label", model=art, seed=0)["table"]
+    want = balance(plain, label="label", model=art, seed=0)["table"]
+    assert got.schema.field(column).type == typ
+    assert got.to_pylist() == want.to_pylist()  # the values (dictionaries differ in order)

@@ -55,11 +55,16 @@ _BINARIES = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_vi
 def _other_width(t: pa.DataType, trained: pa.DataType) -> bool:
     """Whether a column of type `t` holds the values of a model's column of type `trained`
     in another layout: string, large_string or string_view for one of the others (binary
-    likewise). pandas writes string, Polars and pandas 3 large_string, pyarrow a table of
+    likewise), or a dictionary of one of them (a pandas or Polars category) for another, or
+    the reverse. pandas writes string, Polars and pandas 3 large_string, pyarrow a table of
     views string_view: a model of one takes the others, and writes them back as they came."""
     if t.equals(trained):
         return False
-    return any(any(k(t) for k in kind) and any(k(trained) for k in kind)
+
+    def values(x):
+        return x.value_type if pa.types.is_dictionary(x) else x
+
+    return any(any(k(values(t)) for k in kind) and any(k(values(trained)) for k in kind)
                for kind in (_STRINGS, _BINARIES))
 
 
@@ -649,7 +654,10 @@ class Encoding:
             col = batch.column(i)
             if isinstance(col, pa.ChunkedArray):
                 col = col.combine_chunks()
-            col = (col.storage if isinstance(col, pa.ExtensionArray) else col).cast(typ)
+            col = col.storage if isinstance(col, pa.ExtensionArray) else col
+            if pa.types.is_dictionary(col.type) and not pa.types.is_dictionary(typ):
+                col = col.dictionary_decode()  # no cast from a dictionary to a view
+            col = col.cast(typ)
             batch = batch.set_column(i, batch.schema.field(i).with_type(typ), col)
         return batch
 
