@@ -250,3 +250,33 @@ def test_a_model_takes_categories_as_strings_and_strings_as_categories(files, pl
     want = balance(plain, label="label", model=art, seed=0)["table"]
     assert got.schema.field(column).type == typ
     assert got.to_pylist() == want.to_pylist()  # the values (dictionaries differ in order)
+
+
+def test_beam_transforms_take_tables_of_views_a_user_made(files, plain_model):
+    """`ScoreAnomalies`, `EncodeLatent` and `BalanceClasses` on tables of views made by the
+    user's own pipeline (not read by `ReadParquetTables`): the scorers compared the label
+    with `is_in`, which takes no views (a SchemaError: "has type string_view, which does not
+    match the model's classes")."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that
+
+    from vae_augment.beam import BalanceClasses, EncodeLatent, ScoreAnomalies
+
+    views = pq.read_table(files["views"])
+    plain = pq.read_table(files["plain"])
+
+    def check(want_rows):
+        def check(tables):
+            assert sum(t.num_rows for t in tables) == want_rows
+            for t in tables:
+                assert t.schema.field("s").type == pa.string_view()
+                assert t.schema.field("label").type == pa.string_view()
+        return check
+
+    with beam.Pipeline(runner="FnApiRunner") as p:
+        tables = p | beam.Create([views.slice(0, 150), views.slice(150)])
+        assert_that(tables | ScoreAnomalies(str(plain_model)), check(300), label="Score")
+        assert_that(tables | EncodeLatent(str(plain_model)), check(300), label="Encode")
+        balanced = tables | BalanceClasses(str(plain_model), "label", input_schema=views.schema)
+        counts = plain.group_by("label").aggregate([("label", "count")]).column(1).to_pylist()
+        assert_that(balanced, check(max(counts) * len(counts)), label="Balance")
