@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from scipy.special import ndtri
 
 from vae_augment.errors import NonFiniteError, SchemaError, columns_note, label_column, option
-from vae_augment.io import output_schema, schema_without_views, without_views
+from vae_augment.io import array_without_view, output_schema, schema_without_views, without_views
 from vae_augment.schema import (
     BOUNDED_LIKELIHOODS,
     COUNT_LIKELIHOODS,
@@ -52,7 +52,7 @@ _STRINGS = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_vie
 _BINARIES = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view)
 
 
-def _other_width(t: pa.DataType, trained: pa.DataType) -> bool:
+def _other_layout(t: pa.DataType, trained: pa.DataType) -> bool:
     """Whether a column of type `t` holds the values of a model's column of type `trained`
     in another layout: string, large_string or string_view for one of the others (binary
     likewise), or a dictionary of one of them (a pandas or Polars category) for another, or
@@ -66,15 +66,6 @@ def _other_width(t: pa.DataType, trained: pa.DataType) -> bool:
 
     return any(any(k(values(t)) for k in kind) and any(k(values(trained)) for k in kind)
                for kind in (_STRINGS, _BINARIES))
-
-
-def _without_view(col: pa.Array) -> pa.Array:
-    """A string_view / binary_view array as large_string / large_binary (`io.without_views`)."""
-    if pa.types.is_string_view(col.type):
-        return col.cast(pa.large_string())
-    if pa.types.is_binary_view(col.type):
-        return col.cast(pa.large_binary())
-    return col
 
 
 def _lists_to_b64(lists: Mapping[str, pa.DataType]) -> str:
@@ -587,8 +578,8 @@ class Encoding:
         and the privacy reference take them as the fixed-size list, their rows' lengths
         checked by `check_list_tensors`; `as_trained` gives the schema to compare. Also
         the string (binary) columns `schema` holds in another layout than the model's
-        (`_other_width`: string, large_string, string_view), which outputs are cast back to
-        (`as_list_types`)."""
+        (`_other_layout`: string, large_string, string_view, or a dictionary of one), which
+        outputs are cast back to (`as_list_types`)."""
         out = {}
         for s in self.tensors:
             if s.name not in schema.names or s.name not in self.schema.names:
@@ -598,11 +589,11 @@ class Encoding:
             if ((pa.types.is_list(t) or pa.types.is_large_list(t))
                     and pa.types.is_fixed_size_list(want) and t.value_type.equals(want.value_type)):
                 out[s.name] = t
-        # strings of another layout than the model's (string, large_string, string_view;
-        # binary likewise): views are read as large types (`io.without_views`); each is
-        # written back as it came
+        # strings of another layout than the model's (string, large_string, string_view, a
+        # dictionary of one; binary likewise): views are read as large types
+        # (`io.without_views`); each is written back as it came
         for f in schema:
-            if f.name in self.schema.names and _other_width(f.type,
+            if f.name in self.schema.names and _other_layout(f.type,
                                                             self.schema.field(f.name).type):
                 out[f.name] = f.type
         return out
@@ -676,7 +667,7 @@ class Encoding:
         unknown label)."""
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
-        col = canonical_zeros(_without_view(col))
+        col = canonical_zeros(array_without_view(col))
         try:
             vocab = canonical_zeros(pa.array(self.classes, type=col.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
@@ -699,7 +690,7 @@ class Encoding:
     def _encode_categorical(self, s: FeatureSpec, col: pa.Array) -> np.ndarray:
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
-        col = _without_view(col)
+        col = array_without_view(col)
         try:
             vocab = canonical_zeros(pa.array(s.vocab, type=col.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

@@ -18,6 +18,7 @@ __all__ = [
     "resolve_inputs",
     "is_table_like",
     "is_pandas_frame",
+    "array_without_view",
     "schema_without_views",
     "view_types",
     "without_views",
@@ -520,6 +521,13 @@ def schema_without_views(schema: pa.Schema) -> pa.Schema:
     if not view_types(schema):
         return schema
     return pa.schema([f.with_type(_viewless(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def array_without_view(col: pa.Array) -> pa.Array:
+    """One string_view / binary_view array as large_string / large_binary (`without_views`
+    for a table); any other array as it is."""
+    t = _viewless(col.type)
+    return col if t.equals(col.type) else col.cast(t)
 
 
 def without_views(table: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:

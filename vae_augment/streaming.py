@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from vae_augment.encoding import Encoding
 from vae_augment.errors import InputError, VAEAugmentError
 from vae_augment.io import (
+    array_without_view,
     in_file,
     not_parquet,
     partition_of,
@@ -270,7 +271,7 @@ class ParquetSource:
         if no_nulls and not (self._rare and self._use_val):
             return np.ones(g.rows, bool), None
         lab = pf.read_row_group(g.index, columns=[label]).column(0).combine_chunks()
-        lab = without_views(pa.table({label: lab})).column(0).combine_chunks()
+        lab = array_without_view(lab)
         return pc.is_valid(lab).to_numpy(zero_copy_only=False), lab
 
     def fingerprint(self) -> dict:

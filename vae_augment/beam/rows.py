@@ -169,11 +169,12 @@ def with_flag(table: pa.Table, out_schema: pa.Schema, value: bool = False) -> pa
 def _decoded(col):
     """A label column as compared: one chunk, a dictionary decoded, string views as
     large strings (no `is_in` or `filter` kernel takes views)."""
-    from vae_augment.encoding import _without_view
+    from vae_augment.io import array_without_view
 
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
-    return _without_view(col.dictionary_decode() if pa.types.is_dictionary(col.type) else col)
+    return array_without_view(
+        col.dictionary_decode() if pa.types.is_dictionary(col.type) else col)
 
 
 def label_problems(
