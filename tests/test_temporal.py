@@ -252,7 +252,7 @@ def test_the_report_labels_a_time_columns_axis_with_times():
 def test_string_view_columns_are_modelled_as_the_large_strings_they_are_read_as():
     """string_view (Polars' strings) was refused, with the cast to make; a column or a label
     of views is now modelled as large_string, and recorded so that outputs are written as
-    views (every interface: tests/test_string_views.py)."""
+    views (every interface: tests/test_input_layouts.py)."""
     from vae_augment.io import without_views
     from vae_augment.preparation import fit_encoding
 

@@ -56,10 +56,16 @@ def _other_layout(t: pa.DataType, trained: pa.DataType) -> bool:
     """Whether a column of type `t` holds the values of a model's column of type `trained`
     in another layout: string, large_string or string_view for one of the others (binary
     likewise), or a dictionary of one of them (a pandas or Polars category) for another, or
-    the reverse. pandas writes string, Polars and pandas 3 large_string, pyarrow a table of
-    views string_view: a model of one takes the others, and writes them back as they came."""
+    the reverse; an integer (float) of another width. pandas writes string, Polars and
+    pandas 3 large_string, pyarrow a table of views string_view; Spark writes int32 where
+    pandas writes int64: a model of one takes the others, and writes them back as they came
+    (integers clipped to the narrower type's range)."""
     if t.equals(trained):
         return False
+    if ((pa.types.is_integer(t) and pa.types.is_integer(trained))
+            or (pa.types.is_floating(t) and pa.types.is_floating(trained)
+                and not pa.types.is_float16(t))):
+        return True  # another width (int32 for int64, float32 for float64)
 
     def values(x):
         return x.value_type if pa.types.is_dictionary(x) else x
@@ -648,6 +654,8 @@ class Encoding:
             col = col.storage if isinstance(col, pa.ExtensionArray) else col
             if pa.types.is_dictionary(col.type) and not pa.types.is_dictionary(typ):
                 col = col.dictionary_decode()  # no cast from a dictionary to a view
+            if pa.types.is_integer(col.type) and pa.types.is_integer(typ):
+                col = _clipped_to(col, typ)
             col = col.cast(typ)
             batch = batch.set_column(i, batch.schema.field(i).with_type(typ), col)
         return batch
@@ -1307,6 +1315,17 @@ def _to_int(values: np.ndarray, np_type) -> np.ndarray:
     lo, hi = castable_int_bounds(np_type)
     with np.errstate(invalid="ignore"):  # NaN where the mask marks a null
         return np.clip(np.rint(values), lo, hi).astype(np_type)
+
+
+def _clipped_to(col: pa.Array, typ: pa.DataType) -> pa.Array:
+    """An integer array's values clipped to the range of the integer type `typ` (an input's
+    narrower column: a model's values of a wider one's range are kept in it)."""
+    src, dst = np.iinfo(col.type.to_pandas_dtype()), np.iinfo(typ.to_pandas_dtype())
+    low, high = max(int(src.min), int(dst.min)), min(int(src.max), int(dst.max))
+    if (low, high) == (int(src.min), int(src.max)):
+        return col
+    col = pc.max_element_wise(col, pa.scalar(low, col.type))
+    return pc.min_element_wise(col, pa.scalar(high, col.type))
 
 
 def _numeric_array(values: np.ndarray, mask, typ: pa.DataType, low=None, high=None,

@@ -1,4 +1,7 @@
-"""Parquet files whose strings are string_view / binary_view (what pyarrow writes for a table
+"""A column in another Arrow layout than the model's, on every interface: the output keeps
+the input's layout.
+
+Parquet files whose strings are string_view / binary_view (what pyarrow writes for a table
 of views, Polars 1.38 wrote, DuckDB gives with its view setting): every interface reads them
 as large_string / large_binary, models them as it models strings, and writes the views back,
 so an output keeps the input's schema. Each test compares with the same file written as
@@ -7,7 +10,8 @@ large types (or plain strings): the same rows, only the types differ.
 Before session 48 every interface refused such a file ("unsupported type string_view; cast
 it to string"): few pyarrow 25 kernels take views (not take, filter, is_in or equal). And
 `balance` (CLI, Python, Beam) with a model of plain strings refused a file of large strings
-(Polars' and pandas 3's), and the other way round; `score` took them."""
+(Polars' and pandas 3's), and the other way round; `score` took them. So with a category
+(a dictionary) for plain strings, and int32 / float32 for the model's int64 / float64."""
 
 from __future__ import annotations
 
@@ -280,3 +284,33 @@ def test_beam_transforms_take_tables_of_views_a_user_made(files, plain_model):
         balanced = tables | BalanceClasses(str(plain_model), "label", input_schema=views.schema)
         counts = plain.group_by("label").aggregate([("label", "count")]).column(1).to_pylist()
         assert_that(balanced, check(max(counts) * len(counts)), label="Balance")
+
+
+def test_a_model_takes_numbers_of_another_width_and_writes_them_so(files, plain_model):
+    """int32 for a model's int64 (Spark against pandas), float32 for float64: `balance` with
+    a model refused them ("column 'i' has type int32, expected int64"). The synthetic rows
+    are the model's, cast to the input's types; integers past a narrower type's range are
+    clipped to it."""
+    import pyarrow.compute as pc
+
+    from vae_augment.api import balance
+    from vae_augment.artifact import load_artifact
+
+    art = load_artifact(str(plain_model))
+    plain = pq.read_table(files["plain"])
+    want = balance(plain, label="label", model=art, seed=0)["table"]
+    want = want.filter(want["is_synthetic"])
+    other = _typed(plain, {"i": pa.int32(), "small": pa.int64(), "f": pa.float32()})
+    got = balance(other, label="label", model=art, seed=0)["table"]
+    assert got.schema.equals(other.schema.append(got.schema.field("is_synthetic")))
+    assert got.filter(pc.invert(got["is_synthetic"])).drop_columns(["is_synthetic"]).equals(other)
+    assert got.filter(got["is_synthetic"]).equals(want.cast(got.schema))
+
+    # int8 holds none of the model's values over 127 (it learned 0-999)
+    narrow = _typed(plain.set_column(plain.schema.get_field_index("i"), "i",
+                                     pc.min_element_wise(plain["i"], 100)), {"i": pa.int8()})
+    got = balance(narrow, label="label", model=art, seed=0)["table"]
+    got = got.filter(got["is_synthetic"])
+    assert got.schema.field("i").type == pa.int8()
+    assert pc.max(want["i"]).as_py() > 127
+    assert got["i"].to_pylist() == pc.min_element_wise(want["i"], 127).to_pylist()
