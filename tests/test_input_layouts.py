@@ -314,3 +314,14 @@ def test_a_model_takes_numbers_of_another_width_and_writes_them_so(files, plain_
     assert got.schema.field("i").type == pa.int8()
     assert pc.max(want["i"]).as_py() > 127
     assert got["i"].to_pylist() == pc.min_element_wise(want["i"], 127).to_pylist()
+
+
+def test_integers_cast_to_a_narrower_type_keep_their_nulls():
+    """The clip to a narrower type's range leaves a null row null (an element-wise max that
+    skips nulls made it the range's end)."""
+    from vae_augment.encoding import Encoding
+
+    batch = pa.table({"i": pa.array([1, None, 300, -500], pa.int64())})
+    got = Encoding.as_list_types(batch, {"i": pa.int8()})
+    assert got.schema.field("i").type == pa.int8()
+    assert got.column("i").to_pylist() == [1, None, 127, -128]

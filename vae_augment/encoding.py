@@ -1324,8 +1324,8 @@ def _clipped_to(col: pa.Array, typ: pa.DataType) -> pa.Array:
     low, high = max(int(src.min), int(dst.min)), min(int(src.max), int(dst.max))
     if (low, high) == (int(src.min), int(src.max)):
         return col
-    col = pc.max_element_wise(col, pa.scalar(low, col.type))
-    return pc.min_element_wise(col, pa.scalar(high, col.type))
+    col = pc.max_element_wise(col, pa.scalar(low, col.type), skip_nulls=False)  # nulls stay
+    return pc.min_element_wise(col, pa.scalar(high, col.type), skip_nulls=False)
 
 
 def _numeric_array(values: np.ndarray, mask, typ: pa.DataType, low=None, high=None,
