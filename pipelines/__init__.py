@@ -436,18 +436,6 @@ def runs_in_process(options) -> bool:
     return _runner_name(options) in _IN_PROCESS_RUNNERS and mode != "multi_processing"
 
 
-def _with_views(table, schema):
-    """`table` with the string_view / binary_view columns of `schema` cast back from the
-    large types they are read as (`vae_augment.io.without_views`)."""
-    from vae_augment.io import view_types
-
-    views = view_types(schema)
-    if not any(n in views and not table.schema.field(n).type.equals(views[n])
-               for n in table.schema.names):
-        return table
-    return table.cast(schema)
-
-
 def write_parquet(tables, output: str, name: str, schema, shards: int,
                   partition_by: Sequence[str] | None = None, *, label: str | None = None):
     """The jobs' Parquet sink: ``output/NAME-SSSSS-of-NNNNN.parquet``, or with `partition_by`
@@ -457,11 +445,11 @@ def write_parquet(tables, output: str, name: str, schema, shards: int,
     import apache_beam as beam
     import pyarrow as pa
 
-    from vae_augment.io import view_types
+    from vae_augment.io import view_types, with_views
 
     label = label or f"Write{name.title()}"
     if view_types(schema):  # read as large types (`ReadParquetTables`), written as the input's
-        tables = tables | f"{label}Views" >> beam.Map(_with_views, schema)
+        tables = tables | f"{label}Views" >> beam.Map(with_views, schema)
     if partition_by:
         from vae_augment.beam import WritePartitionedParquet
 

@@ -44,8 +44,8 @@ from vae_augment.io import (
     refuse_output,
     resolve_inputs,
     schema_without_views,
-    view_types,
     with_range_index_rows,
+    with_views,
     without_views,
 )
 from vae_augment.schema import canonical_zeros
@@ -390,10 +390,8 @@ def real_with_flag(batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBat
     types by `io.iter_batches`, cast back to the input's views)."""
 
     arrays = list(batch.columns) + [pa.array(np.zeros(batch.num_rows, bool))]
-    if view_types(out_schema):
-        return pa.RecordBatch.from_arrays(
-            arrays, schema=schema_without_views(out_schema)).cast(out_schema)
-    return pa.RecordBatch.from_arrays(arrays, schema=out_schema)
+    return with_views(pa.RecordBatch.from_arrays(
+        arrays, schema=schema_without_views(out_schema)), out_schema)
 
 
 def _inputs_named(paths: Sequence[str]) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "array_without_view",
     "schema_without_views",
     "view_types",
+    "with_views",
     "without_views",
     "in_memory_table",
     "read_schema",
@@ -528,6 +529,18 @@ def array_without_view(col: pa.Array) -> pa.Array:
     for a table); any other array as it is."""
     t = _viewless(col.type)
     return col if t.equals(col.type) else col.cast(t)
+
+
+def with_views(table: pa.Table | pa.RecordBatch, schema: pa.Schema):
+    """`table` (a table or batch whose string views were read as large types:
+    `without_views`) with the string_view / binary_view columns of `schema` cast back: what
+    a writer of `schema` takes. `table` itself when it holds them already or `schema` has
+    none."""
+    views = view_types(schema)
+    if not any(n in views and not table.schema.field(n).type.equals(views[n])
+               for n in table.schema.names):
+        return table
+    return table.cast(schema)
 
 
 def without_views(table: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:

@@ -157,13 +157,11 @@ def compact(table: pa.Table) -> pa.Table:
 def with_flag(table: pa.Table, out_schema: pa.Schema, value: bool = False) -> pa.Table:
     """`table` unchanged (zero copy) plus a constant `is_synthetic` column, in `out_schema`
     (string views, read as large types by `ReadParquetTables`, cast back to the views)."""
-    from vae_augment.io import schema_without_views, view_types
+    from vae_augment.io import schema_without_views, with_views
 
     flag = pa.array(np.full(table.num_rows, value, dtype=bool))
-    if view_types(out_schema):
-        return pa.Table.from_arrays([*table.columns, flag],
-                                    schema=schema_without_views(out_schema)).cast(out_schema)
-    return pa.Table.from_arrays([*table.columns, flag], schema=out_schema)
+    return with_views(pa.Table.from_arrays(
+        [*table.columns, flag], schema=schema_without_views(out_schema)), out_schema)
 
 
 def _decoded(col):
