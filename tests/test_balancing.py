@@ -100,3 +100,70 @@ def test_ties_go_where_imbalanced_learn_puts_them(counts, strategy):
     _, _, target = mixture_weights(counts, strategy)  # tf.data's target mixture, same rule
     total = sum(want.values())
     assert target == pytest.approx({c: want[c] / total for c in counts})
+
+
+@pytest.mark.parametrize("bad", [None, ("auto",), {"auto"}, b"auto", [0.5]])
+def test_a_strategy_of_another_type_is_named_not_an_attribute_error(bad):
+    """imbalanced-learn's check returns None for these, which failed later as
+    "'NoneType' object has no attribute 'items'"."""
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be a name, a float, "
+                                              r"a dict or a callable, got "):
+        samples_to_generate(COUNTS, bad)
+
+
+@pytest.mark.parametrize("result, shown", [({"c": 40.9}, "40.9"), ({"c": "40"}, "'40'"),
+                                           ({"c": float("nan")}, "nan"),
+                                           ({"c": float("inf")}, "inf"), ({"c": True}, "True")])
+def test_a_callables_targets_are_checked_as_a_dicts_are(result, shown):
+    """A fractional target was cut to an integer without a word; a string, NaN or inf failed
+    with a TypeError / ValueError / OverflowError that named no strategy."""
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` callable's target for "
+                                              rf"class 'c' must be a non-negative integer, got {shown}"):
+        samples_to_generate(COUNTS, lambda y: result)
+    assert samples_to_generate(COUNTS, lambda y: {"c": np.int64(40)})["c"] == 35
+
+
+def test_a_target_past_int64_is_named():
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` target for class 'c' is "
+                                              r"too large"):
+        samples_to_generate(COUNTS, {"c": 2**63})
+    with pytest.raises(VAEAugmentError, match=r"callable's target for class 'c' is too large"):
+        samples_to_generate(COUNTS, lambda y: {"c": 2**64})
+
+
+def test_a_class_named_twice_is_refused():
+    """JSON keeps the last of two equal keys, so '{"true": 100, "True": 30}' balanced True to
+    30 rows and dropped the 100 without a word."""
+    with pytest.raises(VAEAugmentError, match=r"names class '1' twice"):
+        parse_sampling_strategy('{"1": 100, "1": 20}', classes=[0, 1])
+    with pytest.raises(VAEAugmentError, match=r"names class True twice \(as 'True' and another"):
+        parse_sampling_strategy('{"true": 100, "True": 30}', classes=[False, True])
+    with pytest.raises(VAEAugmentError, match=r"names class 1 twice"):
+        samples_to_generate({0: 60, 1: 10}, {1: 30, "1": 40})
+
+
+def test_a_dicts_keys_follow_one_rule_in_every_interface():
+    """`{"1": n}` for the integer class 1 was refused by `balance` and taken by Beam's
+    `BalanceClasses` and tf.data; now all take it, as the CLI's JSON gives it. A bool is
+    still not the class 1."""
+    assert samples_to_generate({0: 60, 1: 10}, {"1": 30}) == {0: 0, 1: 20}
+    assert samples_to_generate({False: 60, True: 10}, {"true": 30}) == {False: 0, True: 20}
+    with pytest.raises(VAEAugmentError, match=r"names classes \[True\] not in the data"):
+        samples_to_generate({0: 60, 1: 10}, {True: 30})
+
+
+def test_the_python_api_maps_a_dicts_keys_as_beam_does(mixed_artifact, mixed_table, tmp_path):
+    from vae_augment.api import balance, load_artifact
+
+    art = load_artifact(str(mixed_artifact))
+    y = mixed_table.column("label").to_pylist()
+    small = min(set(y), key=y.count)
+    out = tmp_path / "out.parquet"
+    summary = balance(mixed_table, str(out), label="label", model=art, seed=0,
+                      sampling_strategy={small.encode(): y.count(small) + 7})
+    assert summary["counts_after"][small] == y.count(small) + 7
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be a name, a float, "
+                                              r"a dict or a callable, got NoneType"):
+        balance(mixed_table, str(tmp_path / "o2.parquet"), label="label", model=art,
+                sampling_strategy=None)
+    assert not (tmp_path / "o2.parquet").exists()

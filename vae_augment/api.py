@@ -495,11 +495,11 @@ def balance(
             raise SchemaError(
                 f"input {rows.named()} does not match the schema {where} was trained "
                 f"on: {schema_difference(art.encoding.schema, trained) or 'a field differs'}")
-        # an input of no rows is balanced by adding nothing: the output is empty, with the
-        # output schema (a shard of a partitioned table may be empty)
+        # the strategy's form before the input's counts (a dict's keys as the model's
+        # classes); an input of no rows is balanced by adding nothing: the output is empty,
+        # with the output schema (a shard of a partitioned table may be empty)
+        sampling_strategy = check_strategy_form(sampling_strategy, art.encoding)
         counts = labelled_counts(rows, label, allow_empty=True)
-        if not counts:
-            sampling_strategy = check_strategy_form(sampling_strategy, art.encoding)
         unknown = [c for c in counts if c not in art.encoding.classes]
         if unknown:
             holder = f"the model in '{model_dir}'" if model is None else "the given model"

@@ -35,24 +35,21 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
     if text in _NAMES:
         return text
     if text.startswith("{"):
+        def pairs(items):  # a class named twice is an error, not the last one winning
+            out = {}
+            for k, v in items:
+                if k in out:
+                    raise VAEAugmentError(f"{arg('sampling_strategy')} names class {k!r} twice")
+                out[k] = v
+            return out
+
         try:
-            raw = json.loads(text)
+            raw = json.loads(text, object_pairs_hook=pairs)
         except json.JSONDecodeError as exc:
             raise VAEAugmentError(
                 f"{arg('sampling_strategy')} {text!r} is not valid JSON ({exc.msg})"
             ) from exc
-        if classes is not None:
-            by_str = {str(c): c for c in classes}
-            by_str.update({str(c).lower(): c for c in classes  # bool classes: "true" too
-                           if isinstance(c, (bool, np.bool_)) and str(c).lower() not in by_str})
-            unknown = [k for k in raw if k not in by_str]
-            if unknown:
-                raise VAEAugmentError(
-                    f"{arg('sampling_strategy')} names classes {unknown} not in the data "
-                    f"(classes: {list(classes)})"
-                )
-            raw = {by_str[k]: v for k, v in raw.items()}
-        return raw
+        return raw if classes is None else map_strategy_keys(raw, classes)
     try:
         return float(text)
     except ValueError:
@@ -60,6 +57,56 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
             f"{arg('sampling_strategy')} must be one of {list(_NAMES)}, a float or a JSON object; "
             f"got {text!r}"
         ) from None
+
+
+_MAX_TARGET = int(np.iinfo(np.int64).max)
+
+
+def _check_target(k: Any, v: Any, what: str = "target") -> int:
+    """`v`, a class's target count, as an int; a `VAEAugmentError` unless it is a
+    non-negative integer (not a bool) that fits in int64."""
+    if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
+        raise VAEAugmentError(f"{arg('sampling_strategy')} {what} for class {k!r} must be a "
+                              f"non-negative integer, got {v!r}")
+    if v > _MAX_TARGET:
+        raise VAEAugmentError(f"{arg('sampling_strategy')} {what} for class {k!r} is too "
+                              f"large ({v}; at most {_MAX_TARGET})")
+    return int(v)
+
+
+def map_strategy_keys(strategy: Mapping[Any, Any], classes, *, known: str = "data",
+                      what: str = "names") -> dict[Any, Any]:
+    """A dict strategy with its keys as the class values of `classes`, by
+    `encoding.class_position`'s rule: the value itself, its string form (``"1"`` for the
+    integer class 1, as JSON keys give it), a NumPy scalar, UTF-8 bytes, ``"true"`` for
+    True. The targets are left for the caller to check. Raises `VAEAugmentError` for a key
+    that is no class (`known`: "data" or "model", for the message) and for two keys of one
+    class."""
+    from vae_augment.encoding import class_position
+    from vae_augment.errors import SchemaError
+
+    classes = list(classes)
+    index = {c: i for i, c in enumerate(classes)}
+    out: dict[Any, Any] = {}
+    unknown = []
+    for k, v in strategy.items():
+        try:
+            c = classes[class_position(k, classes, index)]
+        except SchemaError:
+            unknown.append(k)
+            continue
+        if c in out:
+            raise VAEAugmentError(f"{arg('sampling_strategy')} {what} class {c!r} twice "
+                                  f"(as {k!r} and another key)")
+        out[c] = v
+    if unknown:
+        if known == "model":
+            raise VAEAugmentError(
+                f"{arg('sampling_strategy')} {what} class {unknown[0]!r}, which the model does "
+                f"not know (classes: {classes})")
+        raise VAEAugmentError(f"{arg('sampling_strategy')} {what} classes {unknown} not in the "
+                              f"data (classes: {classes})")
+    return out
 
 
 def check_strategy_form(sampling_strategy: SamplingStrategy, encoding) -> SamplingStrategy:
@@ -77,19 +124,8 @@ def check_strategy_form(sampling_strategy: SamplingStrategy, encoding) -> Sampli
                                   f"float, a dict or a callable; got {s!r}")
         return s
     if isinstance(s, Mapping):
-        mapped = {}
-        for k, v in s.items():
-            try:
-                key = encoding.classes[encoding.class_index(k)]
-            except VAEAugmentError:
-                raise VAEAugmentError(
-                    f"{arg('sampling_strategy')} names class {k!r}, which the model does not "
-                    f"know (classes: {list(encoding.classes)})") from None
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
-                raise VAEAugmentError(f"{arg('sampling_strategy')} target for class {k!r} must "
-                                      f"be a non-negative integer, got {v!r}")
-            mapped[key] = int(v)
-        return mapped
+        mapped = map_strategy_keys(s, encoding.classes, known="model")
+        return {c: _check_target(c, v) for c, v in mapped.items()}
     if callable(s):
         return s
     if isinstance(s, numbers.Real) and not isinstance(s, bool):
@@ -136,21 +172,12 @@ def samples_to_generate(
     idx = {c: i for i, c in enumerate(classes)}
     strategy = sampling_strategy
     if isinstance(sampling_strategy, Mapping):
-        unknown = [k for k in sampling_strategy if k not in idx]
-        if unknown:
-            raise VAEAugmentError(
-                f"{arg('sampling_strategy')} names classes {unknown} not in the data (classes: {classes})"
-            )
-        for k, v in sampling_strategy.items():
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 0:
-                raise VAEAugmentError(
-                    f"{arg('sampling_strategy')} target for class {k!r} must be a non-negative integer, "
-                    f"got {v!r}"
-                )
-        strategy = {idx[k]: int(v) for k, v in sampling_strategy.items()}
+        mapped = map_strategy_keys(sampling_strategy, classes)
+        strategy = {idx[k]: _check_target(k, v) for k, v in mapped.items()}
     elif callable(sampling_strategy):
         # the user's callable sees the class values in their own dtype (int64 for integer
-        # labels, as imbalanced-learn gives it y), so np.bincount(y) and the like work
+        # labels, as imbalanced-learn gives it y), so np.bincount(y) and the like work; the
+        # y it gets is rebuilt from the counts: each class's rows together, in class order
         values = np.asarray(classes)
         if values.dtype.kind not in "biufUSO":  # anything odd: plain Python objects
             values = np.asarray(classes, dtype=object)
@@ -165,16 +192,20 @@ def samples_to_generate(
                 raise VAEAugmentError(
                     f"{arg('sampling_strategy')} callable returned classes {unknown} not in "
                     f"the data (classes: {classes})")
-            return {idx[k]: v for k, v in result.items()}
-    elif isinstance(sampling_strategy, str) and sampling_strategy not in _NAMES:
-        raise VAEAugmentError(
-            f"{arg('sampling_strategy')} must be one of {list(_NAMES)}, a float, a dict or a callable; "
-            f"got {sampling_strategy!r}"
-        )
-    elif (isinstance(sampling_strategy, numbers.Real) and not isinstance(sampling_strategy, bool)
-          and not np.isfinite(float(sampling_strategy))):
-        raise VAEAugmentError(f"{arg('sampling_strategy')} as a float must be a finite ratio in "
-                              f"(0, 1], got {sampling_strategy!r}")
+            # checked as a dict's targets are: a fractional count is not cut to an integer
+            return {idx[k]: _check_target(k, v, "callable's target") for k, v in result.items()}
+    elif isinstance(sampling_strategy, str):
+        if sampling_strategy not in _NAMES:
+            raise VAEAugmentError(
+                f"{arg('sampling_strategy')} must be one of {list(_NAMES)}, a float, a dict or "
+                f"a callable; got {sampling_strategy!r}")
+    elif isinstance(sampling_strategy, numbers.Real):
+        if not np.isfinite(float(sampling_strategy)):
+            raise VAEAugmentError(f"{arg('sampling_strategy')} as a float must be a finite "
+                                  f"ratio in (0, 1], got {sampling_strategy!r}")
+    else:  # None, a list, a set, bytes, ...: imbalanced-learn would return None for it
+        raise VAEAugmentError(f"{arg('sampling_strategy')} must be a name, a float, a dict or "
+                              f"a callable, got {type(sampling_strategy).__name__}")
     y = np.repeat(np.arange(len(classes)), [counts[c] for c in classes])
     try:
         result = check_sampling_strategy(strategy, y, "over-sampling")

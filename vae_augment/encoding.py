@@ -400,29 +400,10 @@ class Encoding:
                 out[:, k] = r.ties
         return out
 
-    def _bool_classes(self) -> bool:
-        return any(isinstance(c, (bool, np.bool_)) for c in self._class_index)
-
     def class_index(self, value: Any) -> int:
         """The index of class `value`; accepts the value, its string form, a NumPy scalar
         or UTF-8 bytes (``b"yes"``, as a tf.data stream's labels hold them)."""
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, (bytes, bytearray)) and bytes(value) not in self._class_index:
-            value = bytes(value).decode("utf-8", "surrogateescape")
-        if isinstance(value, bool) and not self._bool_classes():
-            # True == 1 in Python, but True is not the int class 1
-            raise SchemaError(f"class {value!r} is not one of the model's classes {self.classes}")
-        if value in self._class_index:
-            return self._class_index[value]
-        for c, i in self._class_index.items():
-            if str(c) == str(value):
-                return i
-        if isinstance(value, str):  # a bool class as typed on a command line: true / false
-            for c, i in self._class_index.items():
-                if isinstance(c, (bool, np.bool_)) and value.strip().lower() == str(c).lower():
-                    return i
-        raise SchemaError(f"class {value!r} is not one of the model's classes {self.classes}")
+        return class_position(value, self.classes, self._class_index)
 
     # ------------------------------------------------------------------ encode
     def encode(
@@ -1274,6 +1255,38 @@ def _largest_spike(knots: np.ndarray, share: float) -> float | None:
     if run < share * (k - 1) or run >= k - 1 or run == 0:
         return None
     return float(values[best])
+
+
+def class_position(value: Any, classes: Sequence[Any],
+                   index: Mapping[Any, int] | None = None) -> int:
+    """The position of class `value` in `classes` (`index`: ``{class: position}``, if built
+    already). Takes the value itself, its string form (``"1"`` for the integer class 1, as
+    JSON keys and command lines give classes), a NumPy scalar, UTF-8 bytes (``b"yes"``, as
+    a tf.data stream's labels hold them), and ``"true"`` / ``"false"`` for bool classes. A
+    bool is not the integer class 1 or 0.
+
+    Raises:
+        SchemaError: `value` is none of `classes`.
+    """
+    index = {c: i for i, c in enumerate(classes)} if index is None else index
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bytes, bytearray)) and bytes(value) not in index:
+        value = bytes(value).decode("utf-8", "surrogateescape")
+    bool_classes = any(isinstance(c, (bool, np.bool_)) for c in index)
+    if isinstance(value, bool) and not bool_classes:
+        # True == 1 in Python, but True is not the int class 1
+        raise SchemaError(f"class {value!r} is not one of the model's classes {list(classes)}")
+    if value in index:
+        return index[value]
+    for c, i in index.items():
+        if str(c) == str(value):
+            return i
+    if isinstance(value, str) and bool_classes:  # as typed on a command line: true / false
+        for c, i in index.items():
+            if isinstance(c, (bool, np.bool_)) and value.strip().lower() == str(c).lower():
+                return i
+    raise SchemaError(f"class {value!r} is not one of the model's classes {list(classes)}")
 
 
 def _collapse_spike(knots: np.ndarray, spike: float | None) -> np.ndarray:
