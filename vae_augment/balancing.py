@@ -130,8 +130,9 @@ def check_strategy_form(sampling_strategy: SamplingStrategy, encoding) -> Sampli
         return s
     if isinstance(s, numbers.Real) and not isinstance(s, bool):
         if not (np.isfinite(float(s)) and 0 < float(s) <= 1):
-            raise VAEAugmentError(f"{arg('sampling_strategy')} as a float must be a ratio in "
-                                  f"(0, 1], got {s!r}")
+            finite = "" if np.isfinite(float(s)) else "finite "
+            raise VAEAugmentError(f"{arg('sampling_strategy')} as a float must be a {finite}"
+                                  f"ratio in (0, 1], got {s!r}")
         # two classes only, but those in the data, as `balance` and imbalanced-learn judge:
         # a model of more classes may balance data of two, so the counts decide
         return s
