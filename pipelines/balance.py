@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str] | None = None) -> dict:
     """Builds and runs the job; returns a summary (Beam counters when the runner has them)."""
     import apache_beam as beam
+    import pyarrow as pa
 
     from vae_augment.beam import BalanceClasses, ReadParquetTables
     from vae_augment.beam.balance import own_output_schema
@@ -58,14 +59,19 @@ def run(argv: Sequence[str] | None = None) -> dict:
         rows_per_shard=args.rows_per_shard or DEFAULT_ROWS_PER_SHARD, flatten=False,
         input_schema=input_schema,  # an image column held as a list is written as one
     )
-    problem = schema_difference(transform.input_schema, schema_without_views(input_schema))
+    # fields declared nullable or not alike: the output declares them as the input does
+    problem = schema_difference(transform.input_schema, schema_without_views(input_schema),
+                                nullability=False)
     if problem is not None:
         raise SchemaError(
             f"input does not match the schema artifact '{args.model_dir}' was trained on: {problem}"
         )
     shards = pipelines.num_shards(options, args.num_shards)
     # the model's types, with the input's metadata, as the CLI writes (real rows keep it too)
-    schema = own_output_schema(input_schema, transform.output_schema)
+    tables_schema = own_output_schema(input_schema, transform.output_schema)
+    schema = pa.schema([f.with_nullable(input_schema.field(f.name).nullable)
+                        if f.name in input_schema.names else f for f in tables_schema],
+                       metadata=tables_schema.metadata)
     check_partition_by(schema, args.partition_by)  # before any output
     output = pipelines.prepare_output(args.output, args.overwrite, files,
                                       dead_letter=args.dead_letter)
@@ -81,8 +87,14 @@ def run(argv: Sequence[str] | None = None) -> dict:
               | "Balance" >> transform)
     parts, bad = result if args.dead_letter else (result, None)
     staged = pipelines.staging_dir(output)  # moved into `output` once the run succeeds
+    parts_out = [("real", parts.real), ("synthetic", parts.synthetic)]
+    declared = [f.nullable for f in schema]  # the input's, where real or synthetic differ
+    if declared != [f.nullable for f in tables_schema] or declared != [
+            f.nullable for f in transform.output_schema]:
+        parts_out = [(name, part | f"{name.title()}AsInput" >> beam.Map(
+            lambda t, s: t.cast(s), schema_without_views(schema))) for name, part in parts_out]
     sinks = [pipelines.write_parquet(part, staged, name, schema, shards, args.partition_by)
-             for name, part in (("real", parts.real), ("synthetic", parts.synthetic))]
+             for name, part in parts_out]
     if bad is not None:
         sinks.append(pipelines.write_dead_letter(bad, args.dead_letter))
     counters = pipelines.finish(p, sinks, output, dead_letter=args.dead_letter,

@@ -488,13 +488,17 @@ def balance(
             raise SchemaError(f"{where} was trained with label '{art.label}', not '{label}'")
         # an image column stored as a variable-length list of the model's values is taken
         # (each row's length checked as the real rows pass), and written back as it came
+        # (a field declared not nullable, or nullable, is taken: the output keeps the
+        # input's declaration, unless the model generates nulls where it has none)
         lists, trained = art.encoding.list_tensors(schema), art.encoding.as_trained(schema)
-        if not art.encoding.schema.equals(trained, check_metadata=False):
-            from vae_augment.io import schema_difference
+        from vae_augment.io import schema_difference
 
+        problem = (schema_difference(art.encoding.schema, trained, nullability=False)
+                   or art.encoding.null_conflict(schema))
+        if problem is not None:
             raise SchemaError(
                 f"input {rows.named()} does not match the schema {where} was trained "
-                f"on: {schema_difference(art.encoding.schema, trained) or 'a field differs'}")
+                f"on: {problem}")
         # the strategy's form before the input's counts (a dict's keys as the model's
         # classes); an input of no rows is balanced by adding nothing: the output is empty,
         # with the output schema (a shard of a partitioned table may be empty)

@@ -594,6 +594,22 @@ class Encoding:
         return pa.schema([f.with_type(self.schema.field(f.name).type) if f.name in lists else f
                           for f in schema], metadata=schema.metadata)
 
+    def null_conflict(self, schema: pa.Schema) -> str | None:
+        """What stops this model's rows from going into a table of `schema` as that table
+        declares its fields, else None: a field declared not nullable where the model
+        generates nulls (its training rows had some, or the column is excluded). A field's
+        nullability may otherwise differ from the training data's: the output keeps the
+        input's."""
+        specs = {s.name: s for s in self.specs}
+        for f in schema:
+            spec = specs.get(f.name)
+            if not f.nullable and spec is not None and spec.has_nulls:
+                why = ("is excluded, so synthetic rows hold nulls in it" if spec.kind == "excluded"
+                       else "held nulls in the model's training data, so synthetic rows may too")
+                return (f"column '{f.name}' is not nullable in the input, but it {why}; make "
+                        f"the field nullable, or use a model trained on data without nulls in it")
+        return None
+
     def with_list_types(self, schema: pa.Schema, lists: Mapping[str, pa.DataType]) -> pa.Schema:
         """`schema` (the training or output schema) with the columns `lists` (from
         `list_tensors`) of those list types: what is written for such an input."""

@@ -691,12 +691,15 @@ def _columns_phrase(names: Sequence[str], verb: str) -> str:
 
 
 def schema_difference(
-    expected: pa.Schema, got: pa.Schema, columns: Sequence[str] | None = None
+    expected: pa.Schema, got: pa.Schema, columns: Sequence[str] | None = None, *,
+    nullability: bool = True,
 ) -> str | None:
     """None when `got` matches `expected` on names, order, types and nullability (on
     `columns` only, when given: order and other columns then do not matter), else the first
     difference, named: the missing or unexpected columns, the first column out of order, or
-    a column's type or nullability. Metadata is not compared."""
+    a column's type or nullability (not compared when `nullability` is false: a model
+    balancing data whose fields are declared otherwise, `Encoding.null_conflict`).
+    Metadata is not compared."""
     if columns is None:
         if got.names != expected.names:
             missing = [n for n in expected.names if n not in got.names]
@@ -717,7 +720,7 @@ def schema_difference(
         if not have.type.equals(want.type):
             return (f"column '{name}' has type {have.type}, expected {want.type}"
                     f"{_list_hint(have.type, want.type)}")
-        if have.nullable != want.nullable:
+        if nullability and have.nullable != want.nullable:
             return f"column '{name}' has nullable={have.nullable}, expected {want.nullable}"
     return None
 

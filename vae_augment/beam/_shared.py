@@ -23,12 +23,14 @@ BAD = "bad"
 
 
 def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, counter,
-                      encoding=None, label: bool = True, path: str | None = None):
+                      encoding=None, label: bool = True, path: str | None = None,
+                      nullability: bool = True):
     """The dead-letter output for a table whose schema differs from the model's, else None.
     With `encoding`, only a difference `encoding.encode` cannot take counts
     (`Encoding.type_problem`: the scoring transforms, whose output keeps the input's types;
     `label` False: marginal scores, which do not read the label). `path`: the file the
     table was read from, named by the error (and the dead letter's `BadRows.file`).
+    `nullability` false: fields declared nullable or not alike (balancing keeps the input's).
 
     Raises `SchemaError` on a mismatch when the transform has no dead-letter output.
     """
@@ -36,7 +38,8 @@ def mismatched_schema(expected, table, *, columns=None, dead_letter: bool, count
     from vae_augment.errors import SchemaError
 
     problem = (encoding.type_problem(table.schema, label=label) if encoding is not None
-               else schema_difference(expected, table.schema, columns))
+               else schema_difference(expected, table.schema, columns,
+                                      nullability=nullability))
     if problem is None:
         return None
     what = "input table" if path is None else f"input '{path}'"

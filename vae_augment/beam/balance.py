@@ -70,12 +70,16 @@ def generation_counts(counts: dict[Any, int], classes, sampling_strategy,
 
 
 def own_output_schema(schema, model_out_schema):
-    """The output schema of a real table: the model's types and nullability, with the
-    table's own schema and field metadata (as the CLI keeps the input's)."""
+    """The output schema of a real table: the model's types, with the table's own schema
+    and field metadata (as the CLI keeps the input's); a field is nullable when the model's
+    or the table's is (so real and synthetic tables both hold to it; the Beam job's sink
+    declares the input's own, `pipelines.balance`)."""
     def own(f):
         if f.name not in schema.names:  # is_synthetic
             return f
-        md = schema.field(f.name).metadata
+        theirs = schema.field(f.name)
+        md = theirs.metadata
+        f = f.with_nullable(f.nullable or theirs.nullable)
         return f.with_metadata(md) if md else f.remove_metadata()
 
     return pa.schema([own(f) for f in model_out_schema], metadata=schema.metadata)
@@ -135,7 +139,7 @@ class _RealFn(beam.DoFn):
         path, table = named_table(element)
         table = without_views(table)  # as `ReadParquetTables` reads them; cast back on output
         rejected = mismatched_schema(self._input_schema, table, dead_letter=self._dead_letter,
-                                     counter=self._bad_rows, path=path)
+                                     counter=self._bad_rows, path=path, nullability=False)
         if rejected is not None:
             yield rejected
             return
@@ -248,6 +252,10 @@ class BalanceClasses(DeadLetterMixin, beam.PTransform):
         self._shared = shared_handle(self._model_dir)
         self._lists = ({} if input_schema is None
                        else self._encoding.list_tensors(input_schema))
+        conflict = None if input_schema is None else self._encoding.null_conflict(input_schema)
+        if conflict is not None:  # a field the input declares not nullable, the model's nulls
+            raise SchemaError(f"input does not match the schema artifact '{self._model_dir}' "
+                              f"was trained on: {conflict}")
 
     def display_data(self):
         """Shown by the runner's UI (Dataflow, Flink) beside the step."""
