@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+
 from .conftest import FAST_ARGS, run_cli
 
 RUNNER = "FnApiRunner"
@@ -88,7 +89,6 @@ def test_a_model_of_fields_declared_not_nullable_balances_nullable_ones(tmp_path
 
 def test_the_beam_job_declares_fields_as_its_input_does(mixed_artifact, mixed_table, tmp_path):
     from pipelines import balance
-
     from vae_augment.errors import SchemaError
 
     table = declared(mixed_table, REQUIRED)
