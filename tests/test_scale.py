@@ -136,6 +136,21 @@ e = fit_encoding(t, "label")
 _, r6 = train_model(e, encode_all(e, t), TrainConfig(**{**FAST, "seed": 0, "dequantize": True,
                                                          "batch_size": 92, "epochs": 1}),
                     verbose=0, strategy="mirrored")
+# mixed_float16 on 2 replicas: a step where one replica's gradients overflowed was applied
+# (Keras' LossScaleOptimizer checked the first replica's alone), and a churn fit went NaN
+# within 5 steps; the step must be skipped and the scale halved
+import keras
+from vae_augment.strategy import loss_scale_optimizer
+with s.scope():
+    var = keras.Variable(np.array([1.0, 2.0], np.float32))
+    lso = loss_scale_optimizer(keras.optimizers.SGD(0.1))
+    lso.build([var])
+def overflow_on_one_replica():
+    rid = tf.distribute.get_replica_context().replica_id_in_sync_group
+    lso.apply([tf.where(tf.equal(rid, 1), tf.constant([np.inf, 1.0]), tf.constant([1.0, 1.0]))],
+              [var])
+tf.function(lambda: s.run(overflow_on_one_replica))()
+lso_step = {"var": var.numpy().tolist(), "scale": float(lso.dynamic_scale.numpy())}
 # the posterior bank sees every replica's rows, as one device does
 banks = {"single": m1.bank_filled.numpy().tolist(), "mirrored": m2.bank_filled.numpy().tolist(),
          "counts": np.bincount(arrays["y"]).tolist()}
@@ -144,7 +159,7 @@ print(json.dumps({"single": r1, "mirrored": r2, "eval_single": e1, "eval_mirrore
                   "eval_weighted_single": e4, "eval_weighted_mirrored": e5,
                   "replica_noise_differs": bool(np.abs(r0 - r1_).max() > 1e-4),
                   "replica_spread_differs": bool(np.abs(d0 - d1).max() > 1e-4),
-                  "dequantized_mirrored": r6,
+                  "dequantized_mirrored": r6, "lso_step": lso_step,
                   "one_strategy": resolve_strategy("mirrored", log=False) is s}))
 """
 
@@ -180,6 +195,7 @@ def test_mirrored_strategy_on_two_logical_cpus_matches_single_device():
     assert "training with a global batch of 90 rows, not 92" in proc.stderr
     assert proc.stderr.count("training with a global batch of") == 1, proc.stderr
     assert out["banks"]["mirrored"] == out["banks"]["single"], out["banks"]
+    assert out["lso_step"] == {"var": [1.0, 2.0], "scale": 2.0**14}  # skipped, scale halved
     for key in ("loss", "val_neg_elbo", "recon"):
         assert mirrored[key] == pytest.approx(single[key], rel=0.03), key
 
@@ -272,6 +288,27 @@ def test_mixed_bfloat16_keeps_distribution_heads_in_float32(mixed_table):
         assert np.isfinite(metrics["loss"]) and np.isfinite(metrics["val_neg_elbo"])
     assert trained.compute_dtype == "float32"  # returned (and saved) as a float32 model
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_a_mixed_fit_returns_a_float32_model_whatever_the_callers_policy(mixed_table):
+    """A caller whose own global policy is mixed got back a bfloat16 (or float16) model from
+    a mixed fit: the float32 copy was built after the caller's policy came back, so its
+    rows differed from the saved artifact's (session 49's audit)."""
+    import keras
+
+    from vae_augment.training import TrainConfig, encode_all, fit_encoding, train_model
+
+    enc = fit_encoding(mixed_table, "label")
+    arrays = encode_all(enc, mixed_table)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # the caller's own
+    try:
+        trained, _ = train_model(enc, arrays, TrainConfig(**{**FAST, "seed": 0,
+                                                             "precision": "mixed_bfloat16"}),
+                                 verbose=0)
+        assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"  # given back
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert trained.compute_dtype == "float32" and trained.variable_dtype == "float32"
 
 
 def test_mixed_float16_uses_loss_scaling(mixed_table):

@@ -188,3 +188,37 @@ def precision_scope(precision: str | None) -> Iterator[str]:
         yield name
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+_LOSS_SCALE_CLASS: list[type] = []
+
+
+def loss_scale_optimizer(inner):
+    """`inner` wrapped for ``mixed_float16``: Keras' `LossScaleOptimizer`, except that a step
+    is applied only when every replica's gradients are finite.
+
+    Keras 3.15's `LossScaleOptimizer` decides, under a tf.distribute strategy, from the first
+    replica's gradients alone (its comment assumes they are all-reduced already; they are not
+    yet when `apply` checks them: the inner optimizer all-reduces them). So a step whose other
+    replica overflowed was applied, and its inf made every weight NaN: a fit on 2 replicas in
+    mixed_float16 diverged within a few steps (session 49's audit). One device is unchanged.
+    `model.compile` keeps this optimizer (it wraps only an optimizer that is not one)."""
+    from vae_augment._keras import keras
+
+    if not _LOSS_SCALE_CLASS:
+        import tensorflow as tf
+
+        @keras.saving.register_keras_serializable(package="vae_augment")
+        class ReplicaLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
+            def check_finite(self, grads):
+                finite = super().check_finite(grads)
+                ctx = tf.distribute.get_replica_context()
+                if ctx is None or ctx.num_replicas_in_sync == 1:
+                    return finite
+                bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM,
+                                     tf.cast(tf.logical_not(finite), tf.float32))
+                return tf.equal(bad, 0.0)
+
+        _LOSS_SCALE_CLASS.append(ReplicaLossScaleOptimizer)
+    # Keras' own name, so a checkpoint's optimizer variables keep their paths
+    return _LOSS_SCALE_CLASS[0](inner, name="loss_scale_optimizer")

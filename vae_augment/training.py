@@ -644,6 +644,7 @@ def train_model(
     from vae_augment.strategy import (
         is_chief,
         is_multi_worker,
+        loss_scale_optimizer,
         precision_scope,
         resolve_strategy,
     )
@@ -781,10 +782,10 @@ def train_model(
                 condition_every_layer=config.condition_every_layer,
             )
             model.set_dequantization(tie_table)
-            model.compile(
-                optimizer=keras.optimizers.Adam(config.learning_rate),
-                jit_compile=jit,
-            )
+            optimizer = keras.optimizers.Adam(config.learning_rate)
+            if config.precision == "mixed_float16":  # loss scaling that holds on replicas
+                optimizer = loss_scale_optimizer(optimizer)
+            model.compile(optimizer=optimizer, jit_compile=jit)
             # built now so that a checkpoint can hold (and restore) its state
             model.optimizer.build(model.trainable_variables)
 
@@ -927,9 +928,11 @@ def train_model(
 
     if config.precision != "float32":
         # the artifact is used in float32 (a loaded model gets the default policy); return
-        # the same float32 model here so in-memory and loaded sampling agree
+        # the same float32 model here so in-memory and loaded sampling agree (built under
+        # the float32 policy: the caller's own global policy may be a mixed one)
         trained = model
-        model = ConditionalVAE.from_config(trained.get_config())
+        with precision_scope("float32"):
+            model = ConditionalVAE.from_config(trained.get_config())
         model.set_weights(trained.get_weights())
 
     guide = None
