@@ -263,3 +263,29 @@ def test_a_chain_of_exact_columns_is_derived_from_the_column_that_keeps_every_gr
     for d in derived:
         values = d.values(np.arange(-5, 60))
         np.testing.assert_allclose(values, np.round(values), rtol=0, atol=1e-9)
+
+
+def test_a_derived_value_rounded_to_zero_is_written_as_zero_not_minus_zero():
+    """Churn's intl minutes, derived as 3.704 * charge - 0.0027, came out -0.0 for a charge
+    of 0 in 30 of 6,000 rows; the data holds 0.0 (session 49's audit)."""
+    import types
+
+    import tensorflow as tf
+
+    from vae_augment.encoding import Encoding
+
+    spec = types.SimpleNamespace(unit=None, is_int=False, decimals=1)
+    got = Encoding._on_grid(spec, tf.constant([-0.0027, 0.04, -0.06, 3.2], tf.float64)).numpy()
+    assert got.tolist() == [0.0, 0.0, -0.1, 3.2]
+    assert not np.signbit(got[:2]).any()
+
+
+def test_a_derived_formula_reads_as_written():
+    """`fit` and `info` showed "x = 3 * a b - 5.55112e-17": the column `a b` read as a times
+    b, and an intercept that is float noise for a line through 0."""
+    from vae_augment.constraints import Derived
+
+    assert str(Derived("x", "a b", 3.0, -5.55e-17)) == "x = 3 * 'a b' + 0"
+    assert str(Derived("total_charge", "minutes", 0.17, 0.00066)) == (
+        "total_charge = 0.17 * minutes + 0.00066")
+    assert str(Derived("y", "x", 2.0, -1.5)) == "y = 2 * x - 1.5"

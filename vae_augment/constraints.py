@@ -137,6 +137,11 @@ class Relation:
         return f"{self.left} <= {self.right}"
 
 
+def _name(column: str) -> str:
+    """`column` as a formula shows it: as it is when it is one word, else quoted."""
+    return column if column.isidentifier() else repr(column)
+
+
 @dataclasses.dataclass(frozen=True)
 class Derived:
     """``target = slope * source + intercept`` between two numeric columns, to `target`'s
@@ -149,9 +154,12 @@ class Derived:
     intercept: float
 
     def __str__(self) -> str:
-        sign = "-" if self.intercept < 0 else "+"
-        return (f"{self.target} = {self.slope:.6g} * {self.source} {sign} "
-                f"{abs(self.intercept):.6g}")
+        # an intercept that is float noise next to the slope (-5.6e-17 for a line through 0)
+        # reads as 0; a name that is not one word is quoted (`a b` read as a times b)
+        b = 0.0 if abs(self.intercept) <= 1e-12 * max(abs(self.slope), 1.0) else self.intercept
+        sign = "-" if b < 0 else "+"
+        return (f"{_name(self.target)} = {self.slope:.6g} * {_name(self.source)} {sign} "
+                f"{abs(b):.6g}")
 
     def values(self, source) -> np.ndarray:
         """The target's values for `source` values (before its rounding)."""

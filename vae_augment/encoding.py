@@ -867,7 +867,10 @@ class Encoding:
         if spec.decimals is None:
             return x
         scale = float(10**spec.decimals)
-        return tf.round(x * scale) / scale
+        x = tf.round(x * scale) / scale
+        # a line's small negative values round to -0.0 (churn's intl minutes, derived from
+        # a charge of 0 with an intercept of -0.0027): written as 0.0, as the data holds it
+        return tf.where(tf.equal(x, 0.0), tf.zeros_like(x), x)
 
     def _numeric_tf(self, gen: Mapping[str, Any], *, absent: bool = True,
                     cols: Sequence[int] | None = None):
