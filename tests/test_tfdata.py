@@ -836,3 +836,40 @@ def test_read_parquet_takes_a_variable_length_image_column_as_scoring_does(
                              r"shape \[8, 8\]\) \(2 rows of this batch; the first is row 70 "
                              r"of the input, which holds 10\)"):
         list(tfdata.read_parquet(str(ragged), 64))
+
+
+def test_balance_and_augment_take_numbers_of_another_width(mixed_model, mixed_table, tmp_path):
+    """A file of int32 / float32 columns (Spark's ints; a user's cast to float32) for a model of
+    int64 / float64 was refused ("'i': real TensorSpec(..., tf.int32) vs synthetic ...
+    tf.int64"), though `balance` and the CLI take it (session 49's audit). The synthetic rows
+    now come in the real rows' dtypes, the same rows as for the model's own widths."""
+    import tensorflow as tf
+
+    narrow = mixed_table.drop_columns(["img"])
+    narrow = narrow.cast(pa.schema([f.with_type({"i": pa.int32(), "f": pa.float32()}.get(
+        f.name, f.type)) for f in narrow.schema]))
+    pq.write_table(mixed_table.drop_columns(["img"]), tmp_path / "wide.parquet")
+    pq.write_table(narrow, tmp_path / "narrow.parquet")
+    out = {}
+    for name in ("wide", "narrow"):
+        real = tfdata.read_parquet(str(tmp_path / f"{name}.parquet"), 64)
+        first = next(iter(tfdata.balance(real, mixed_model, label_key="label", seed=1,
+                                         batch_size=256, flag_key="syn")))
+        aug = next(iter(real.map(tfdata.augment_fn(mixed_model, label_key="label", seed=1,
+                                                   flag_key="syn"))))
+        out[name] = (first, aug)
+    for wide, narrow_ in zip(out["wide"], out["narrow"]):
+        assert narrow_["i"].dtype == tf.int32 and narrow_["f"].dtype == tf.float32
+        assert wide["i"].dtype == tf.int64 and wide["f"].dtype == tf.float64
+        assert narrow_["syn"].numpy().any()
+    # `balance` draws the same rows whatever the widths (`augment_fn` seeds each batch from
+    # its bytes, so its rows differ with them)
+    wide, narrow_ = out["wide"][0], out["narrow"][0]
+    np.testing.assert_array_equal(narrow_["syn"].numpy(), wide["syn"].numpy())
+    np.testing.assert_array_equal(narrow_["i"].numpy(), wide["i"].numpy().astype(np.int32))
+    np.testing.assert_array_equal(narrow_["f"].numpy(), wide["f"].numpy().astype(np.float32))
+    # a narrower integer type: synthetic values clipped to its range, as `balance` writes them
+    from vae_augment.tfdata import _as_real
+
+    got = _as_real({"i": tf.constant([-500, 3, 999], tf.int64)}, {"i": tf.int8})["i"]
+    assert got.dtype == tf.int8 and got.numpy().tolist() == [-128, 3, 127]

@@ -244,15 +244,24 @@ def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
     return cols, [c.name for c in cols if c.name in masks], batched
 
 
-def _check_spec(spec, cols: list[_Column], masks: list[str], batched: bool, what: str) -> None:
+def _check_spec(spec, cols: list[_Column], masks: list[str], batched: bool, what: str,
+                label_key: str | None = None) -> dict[str, Any]:
     """Every entry's dtype and per-row shape equal what the model generates (checked before
-    any op touches the data, so a wrong dtype is reported here, not as a tracing error)."""
+    any op touches the data, so a wrong dtype is reported here, not as a tracing error).
+    A feature of another integer or float width than the model's (int32 for its int64, as
+    Spark writes them; float32 after a user's cast) is taken: returns ``{key: dtype}``, the
+    real dtypes the synthetic rows are cast to (`_as_real`), as `balance` and the CLI do."""
     import tensorflow as tf
 
-    diffs = []
+    diffs, casts = [], {}
     for k, want in _element_spec(cols, masks).items():
         got = spec[k]
         row = got.shape[1:] if batched else got.shape
+        if (got.dtype != want.dtype and row == want.shape[1:] and k != label_key
+                and ((got.dtype.is_integer and want.dtype.is_integer)
+                     or (got.dtype.is_floating and want.dtype.is_floating))):
+            casts[k] = got.dtype
+            continue
         if got.dtype != want.dtype or row != want.shape[1:]:
             diffs.append(
                 f"'{k}': real {tf.TensorSpec(row, got.dtype)} vs synthetic "
@@ -264,6 +273,22 @@ def _check_spec(spec, cols: list[_Column], masks: list[str], batched: bool, what
             f"{'; '.join(diffs[:5])} (read it with `read_parquet` from files with the model's "
             "training schema)"
         )
+    return casts
+
+
+def _as_real(features: Mapping[str, Any], casts: Mapping[str, Any]) -> dict[str, Any]:
+    """Synthetic `features` with the `casts` entries (`_check_spec`) in the real rows'
+    dtypes; integers clipped to a narrower type's range first."""
+    import tensorflow as tf
+
+    out = dict(features)
+    for k, dtype in casts.items():
+        v = out[k]
+        if dtype.is_integer and v.dtype.is_integer:
+            v = tf.clip_by_value(v, tf.cast(max(dtype.min, v.dtype.min), v.dtype),
+                                 tf.cast(min(dtype.max, v.dtype.max), v.dtype))
+        out[k] = tf.cast(v, dtype)
+    return out
 
 
 def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
@@ -415,7 +440,7 @@ def balance(
     enc = art.encoding
     spec = dataset.element_spec
     cols, masks, batched = _structure(art, spec, label_key, flag_key, "dataset")
-    _check_spec(spec, cols, masks, batched, "dataset")
+    casts = _check_spec(spec, cols, masks, batched, "dataset", label_key)
     counts = _counts(enc, class_counts)
     w_real, w_syn, _ = mixture_weights(counts, _strategy(enc, sampling_strategy), classes=enc.classes)
     total_syn = sum(w_syn.values())
@@ -448,6 +473,8 @@ def balance(
             # makes the output's cardinality UNKNOWN instead of INFINITE, so `len()`, `take(n)`
             # and Keras do not treat one balanced epoch as endless. Per block: no row cost.
             syn = syn.take(2**62)
+            if casts:  # features of another width in the real rows: theirs
+                syn = syn.map(lambda d: _as_real(d, casts))
             streams.append(syn.rebatch(mix_rows) if chunked else syn.unbatch())
             weights.append(total_syn)
         if flag_key is not None:
@@ -603,7 +630,7 @@ def augment_fn(
                 f"`augment_fn` maps batches, but `label_key` '{label_key}' has shape "
                 f"{batch[label_key].shape}; call `.batch(...)` first"
             )
-        _check_spec(spec, cols, masks, True, "batch")
+        casts = _check_spec(spec, cols, masks, True, "batch", label_key)
         keep = _real_rows(enc, cols, masks, label_key)
         batch = _boolean_mask(batch, keep(batch))
         seeds = tf.random.experimental.stateless_split(batch_seed, num=3)
@@ -618,7 +645,7 @@ def augment_fn(
             )[0],
             tf.int32,
         )
-        syn = _synthetic_features(art, y, cols, masks, seeds[2])
+        syn = _as_real(_synthetic_features(art, y, cols, masks, seeds[2]), casts)
         out = {key: tf.concat([v, syn[key]], axis=0) for key, v in batch.items()}
         if flag_key is not None:
             out[flag_key] = tf.concat([tf.zeros([rows], tf.bool), tf.ones([k], tf.bool)], 0)
