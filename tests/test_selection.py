@@ -159,8 +159,11 @@ def test_prune_bank_keeps_the_most_class_consistent_posteriors(model):
 
 
 def test_bank_scores_batched_over_classes_equal_one_class_at_a_time(model):
-    """Pruning scores every class's rows in one batch (`_bank_scores`): the same numbers, to
-    the bit, as each class alone, however the classes are grouped (`max_rows`)."""
+    """Pruning scores every class's rows in one batch (`_bank_scores`): the same numbers as
+    each class alone, however the classes are grouped (`max_rows`). Bit for bit on the
+    AVX-512 machines of sessions 16-48; on an AVX2 one (session 49) a score in 30 differed in
+    its 6th digit (the matrix kernels depend on the batch's rows), so within float32's
+    rounding."""
     m = _with(model)
     classes = list(range(m.n_classes))
     one = {c: m.bank_scores(c, seed=5) for c in classes}
@@ -170,8 +173,8 @@ def test_bank_scores_batched_over_classes_equal_one_class_at_a_time(model):
     assert done == [len(classes)]  # one batch of every class
     for c in classes:
         assert len(one[c]) == int(m.bank_filled.numpy()[c]) > 0
-        np.testing.assert_array_equal(together[c], one[c])
-        np.testing.assert_array_equal(apart[c], one[c])
+        np.testing.assert_allclose(together[c], one[c], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(apart[c], one[c], rtol=1e-5, atol=1e-5)
     assert not np.array_equal(m._bank_scores([1], seed=6)[1], one[1])  # the seed matters
 
 
