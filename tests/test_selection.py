@@ -160,10 +160,10 @@ def test_prune_bank_keeps_the_most_class_consistent_posteriors(model):
 
 def test_bank_scores_batched_over_classes_equal_one_class_at_a_time(model):
     """Pruning scores every class's rows in one batch (`_bank_scores`): the same numbers as
-    each class alone, however the classes are grouped (`max_rows`). Bit for bit on the
-    AVX-512 machines of sessions 16-48; on an AVX2 one (session 49) a score in 30 differed in
-    its 6th digit (the matrix kernels depend on the batch's rows), so within float32's
-    rounding."""
+    each class alone, however the classes are grouped (`max_rows`). Bit for bit in sessions
+    24-48; in session 49's machine a score in 30 differed in its 6th digit, on the code
+    before that session too (CPU matrix kernels may depend on a batch's rows), so within
+    float32's rounding."""
     m = _with(model)
     classes = list(range(m.n_classes))
     one = {c: m.bank_scores(c, seed=5) for c in classes}
