@@ -74,8 +74,8 @@ def _check_target(k: Any, v: Any, what: str = "target") -> int:
     return int(v)
 
 
-def map_strategy_keys(strategy: Mapping[Any, Any], classes, *, known: str = "data",
-                      what: str = "names") -> dict[Any, Any]:
+def map_strategy_keys(strategy: Mapping[Any, Any], classes, *,
+                      known: str = "data") -> dict[Any, Any]:
     """A dict strategy with its keys as the class values of `classes`, by
     `encoding.class_position`'s rule: the value itself, its string form (``"1"`` for the
     integer class 1, as JSON keys give it), a NumPy scalar, UTF-8 bytes, ``"true"`` for
@@ -96,15 +96,15 @@ def map_strategy_keys(strategy: Mapping[Any, Any], classes, *, known: str = "dat
             unknown.append(k)
             continue
         if c in out:
-            raise VAEAugmentError(f"{arg('sampling_strategy')} {what} class {c!r} twice "
+            raise VAEAugmentError(f"{arg('sampling_strategy')} names class {c!r} twice "
                                   f"(as {k!r} and another key)")
         out[c] = v
     if unknown:
         if known == "model":
             raise VAEAugmentError(
-                f"{arg('sampling_strategy')} {what} class {unknown[0]!r}, which the model does "
+                f"{arg('sampling_strategy')} names class {unknown[0]!r}, which the model does "
                 f"not know (classes: {classes})")
-        raise VAEAugmentError(f"{arg('sampling_strategy')} {what} classes {unknown} not in the "
+        raise VAEAugmentError(f"{arg('sampling_strategy')} names classes {unknown} not in the "
                               f"data (classes: {classes})")
     return out
 

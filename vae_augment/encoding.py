@@ -1292,8 +1292,10 @@ def class_position(value: Any, classes: Sequence[Any],
         value = value.item()
     if isinstance(value, (bytes, bytearray)) and bytes(value) not in index:
         value = bytes(value).decode("utf-8", "surrogateescape")
-    bool_classes = any(isinstance(c, (bool, np.bool_)) for c in index)
-    if isinstance(value, bool) and not bool_classes:
+    def bool_classes() -> bool:
+        return any(isinstance(c, (bool, np.bool_)) for c in index)
+
+    if isinstance(value, bool) and not bool_classes():
         # True == 1 in Python, but True is not the int class 1
         raise SchemaError(f"class {value!r} is not one of the model's classes {list(classes)}")
     if value in index:
@@ -1301,7 +1303,7 @@ def class_position(value: Any, classes: Sequence[Any],
     for c, i in index.items():
         if str(c) == str(value):
             return i
-    if isinstance(value, str) and bool_classes:  # as typed on a command line: true / false
+    if isinstance(value, str) and bool_classes():  # as typed on a command line: true / false
         for c, i in index.items():
             if isinstance(c, (bool, np.bool_)) and value.strip().lower() == str(c).lower():
                 return i
