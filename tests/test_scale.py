@@ -311,6 +311,37 @@ def test_a_mixed_fit_returns_a_float32_model_whatever_the_callers_policy(mixed_t
     assert trained.compute_dtype == "float32" and trained.variable_dtype == "float32"
 
 
+def test_keras_load_model_keeps_the_saved_policy_and_trainable(mixed_artifact, tmp_path):
+    """Plain `keras.saving.load_model` under a caller's mixed_float16 built the model's
+    layers in float16 (its config held no dtype), so its rows differed from the CLI's; and a
+    frozen model came back trainable."""
+    import keras
+    import numpy as np
+
+    from vae_augment.artifact import load_artifact
+
+    reference = load_artifact(str(mixed_artifact)).model
+    keras.mixed_precision.set_global_policy("mixed_float16")  # the caller's own
+    try:
+        model = keras.saving.load_model(mixed_artifact / "model.keras", compile=False)
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"  # given back
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    layers = [model, *model._flatten_layers()]
+    assert {layer.dtype_policy.name for layer in layers} == {"float32"}
+    assert {v.dtype for v in model.weights if "float" in v.dtype} == {"float32"}
+    y = np.array([0, 1, 2, 2], dtype=np.int32)
+    ours = model.generate(y, seed=[3, 4])
+    theirs = reference.generate(y, seed=[3, 4])
+    for key in theirs:
+        np.testing.assert_array_equal(np.asarray(ours[key]), np.asarray(theirs[key]))
+
+    model.trainable = False
+    model.save(tmp_path / "frozen.keras")
+    frozen = keras.saving.load_model(tmp_path / "frozen.keras", compile=False)
+    assert not frozen.trainable and frozen.trainable_weights == []
+
+
 def test_mixed_float16_uses_loss_scaling(mixed_table):
     import keras
 

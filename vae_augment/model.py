@@ -559,14 +559,32 @@ class ConditionalVAE(RowSelection, keras.Model):
             "class_weights": self.class_weights,
             "condition_every_layer": self.condition_every_layer,
             "name": self.name,
+            "trainable": self.trainable,
+            "dtype": self.dtype_policy.name,
         }
 
     @classmethod
     def from_config(cls, config):
+        """The model `get_config` describes, its layers built under its own dtype policy (a
+        model saved before the policy was saved: float32, what every artifact holds), not
+        the caller's global one: `keras.saving.load_model` under a caller's mixed_float16
+        built float16 layers, whose rows differ from the CLI's."""
         config = dict(config)
         for key, value in _LEGACY_DEFAULTS.items():  # models saved before these options
             config.setdefault(key, value)
-        return cls(**config)
+        dtype = config.pop("dtype", None) or "float32"
+        if isinstance(dtype, dict):  # a serialised DTypePolicy
+            dtype = keras.dtype_policies.deserialize(dtype).name
+        trainable = config.pop("trainable", True)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(dtype)  # the layers made in __init__ take it
+        try:
+            model = cls(**config, dtype=dtype)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        if not trainable:
+            model.trainable = False
+        return model
 
     # ------------------------------------------------------------------ inference
 

@@ -932,7 +932,7 @@ def train_model(
         # the float32 policy: the caller's own global policy may be a mixed one)
         trained = model
         with precision_scope("float32"):
-            model = ConditionalVAE.from_config(trained.get_config())
+            model = ConditionalVAE.from_config({**trained.get_config(), "dtype": "float32"})
         model.set_weights(trained.get_weights())
 
     guide = None
