@@ -413,14 +413,44 @@ def test_null_labels_dropped_and_unknown_classes_named_alike(api, mixed_model, m
         list(bad)
 
 
-def test_wrong_label_dtype_is_a_schema_error(digits_model):
+def test_a_label_of_another_integer_width_is_taken(digits_model):
+    """An int32 label (Spark writes them) for a model of int64 classes was refused, though
+    the features of another width were taken (session 49): it is taken, and the balanced
+    rows are the int64 stream's in int32. A float or unsigned label is still refused, and
+    so is a width that cannot hold every class."""
+    from vae_augment.tfdata import _artifact, _check_spec, _structure
+
     real = tfdata.read_parquet(str(DIGITS), 64)
-    wrong = real.map(lambda d: {**d, "label": tf.cast(d["label"], tf.int32)})
-    match = "'label': real TensorSpec\\(shape=\\(\\), dtype=tf.int32.*dtype=tf.int64"
-    with pytest.raises(SchemaError, match=match):
-        tfdata.balance(wrong, digits_model, label_key="label", seed=0)
-    with pytest.raises(SchemaError, match=match):
-        wrong.map(tfdata.augment_fn(digits_model, label_key="label", seed=0))
+    narrow = real.map(lambda d: {**d, "label": tf.cast(d["label"], tf.int32)})
+    rows = {}
+    for name, ds in (("wide", real), ("narrow", narrow)):
+        rows[name] = next(iter(tfdata.balance(ds, digits_model, label_key="label", seed=0,
+                                              batch_size=512, flag_key="syn")))
+    assert rows["narrow"]["label"].dtype == tf.int32 and rows["narrow"]["syn"].numpy().any()
+    np.testing.assert_array_equal(rows["narrow"]["label"].numpy(), rows["wide"]["label"].numpy())
+    np.testing.assert_array_equal(rows["narrow"]["syn"].numpy(), rows["wide"]["syn"].numpy())
+    aug = next(iter(narrow.map(tfdata.augment_fn(digits_model, label_key="label", seed=0,
+                                                 flag_key="syn"))))
+    assert aug["label"].dtype == tf.int32 and aug["syn"].numpy().any()
+    assert set(aug["label"].numpy().tolist()) <= set(range(10))
+
+    for dtype in (tf.float32, tf.uint8):
+        wrong = real.map(lambda d, t=dtype: {**d, "label": tf.cast(d["label"], t)})
+        match = f"'label': real TensorSpec\\(shape=\\(\\), dtype=tf.{dtype.name}.*dtype=tf.int64"
+        with pytest.raises(SchemaError, match=match):
+            tfdata.balance(wrong, digits_model, label_key="label", seed=0)
+        with pytest.raises(SchemaError, match=match):
+            wrong.map(tfdata.augment_fn(digits_model, label_key="label", seed=0))
+
+    int8 = real.map(lambda d: {**d, "label": tf.cast(d["label"], tf.int8)}).element_spec
+    art = _artifact(digits_model)
+    cols, masks, batched = _structure(art, int8, "label", None, "dataset")
+    classes = list(art.encoding.classes)
+    assert _check_spec(int8, cols, masks, batched, "dataset", "label", classes) == {
+        "label": tf.int8}
+    with pytest.raises(SchemaError, match=r"dtype int8, which cannot hold the model's "
+                                          r"class\(es\) \[300\]: cast it to int64"):
+        _check_spec(int8, cols, masks, batched, "dataset", "label", [*classes, 300])
 
 
 def test_balance_cardinality_is_unknown(mixed_model, mixed_parquet):

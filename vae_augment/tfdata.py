@@ -245,21 +245,33 @@ def _structure(art, spec, label_key: str, flag_key: str | None, what: str):
 
 
 def _check_spec(spec, cols: list[_Column], masks: list[str], batched: bool, what: str,
-                label_key: str | None = None) -> dict[str, Any]:
+                label_key: str | None = None, classes: Sequence[Any] = ()) -> dict[str, Any]:
     """Every entry's dtype and per-row shape equal what the model generates (checked before
     any op touches the data, so a wrong dtype is reported here, not as a tracing error).
     A feature of another integer or float width than the model's (int32 for its int64, as
     Spark writes them; float32 after a user's cast) is taken: returns ``{key: dtype}``, the
-    real dtypes the synthetic rows are cast to (`_as_real`), as `balance` and the CLI do."""
+    real dtypes the synthetic rows are cast to (`_as_real`), as `balance` and the CLI do.
+    So is a label of another integer width, if it can hold every one of the model's
+    `classes`."""
     import tensorflow as tf
 
     diffs, casts = [], {}
     for k, want in _element_spec(cols, masks).items():
         got = spec[k]
         row = got.shape[1:] if batched else got.shape
-        if (got.dtype != want.dtype and row == want.shape[1:] and k != label_key
-                and ((got.dtype.is_integer and want.dtype.is_integer)
-                     or (got.dtype.is_floating and want.dtype.is_floating))):
+        same_kind = ((got.dtype.is_integer and want.dtype.is_integer)
+                     or (got.dtype.is_floating and want.dtype.is_floating))
+        if k == label_key:  # a label of another width and the same signedness (null fill)
+            same_kind = (got.dtype.is_integer and want.dtype.is_integer
+                         and got.dtype.is_unsigned == want.dtype.is_unsigned)
+        if got.dtype != want.dtype and row == want.shape[1:] and same_kind:
+            if k == label_key:  # an int32 label for a model of int64 classes: every class
+                # must be a value of it, or its synthetic rows would carry another class
+                outside = [c for c in classes if not got.dtype.min <= int(c) <= got.dtype.max]
+                if outside:
+                    raise SchemaError(
+                        f"`label_key` '{k}' has dtype {got.dtype.name}, which cannot hold the "
+                        f"model's class(es) {outside[:5]}: cast it to {want.dtype.name}")
             casts[k] = got.dtype
             continue
         if got.dtype != want.dtype or row != want.shape[1:]:
@@ -298,6 +310,9 @@ def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
 
     classes = _constant_values(list(enc.classes), label_col)
     fill = tf.constant(label_col.fill, label_col.tf_dtype)
+    widen = label_col.tf_dtype.is_integer  # a label of another integer width (`_check_spec`)
+    if widen:  # compared as int64: a narrower label's values are all values of it
+        classes, fill = tf.cast(classes, tf.int64), tf.cast(fill, tf.int64)
     fill_is_class = any(
         (label_col.fill == (c.encode() if isinstance(c, str) else c)) for c in enc.classes
     )
@@ -310,7 +325,7 @@ def _label_filter(enc, label_col: _Column, label_key: str, has_mask: bool):
             f"read_parquet(..., null_masks=['{label_key}']) to drop them")
 
     def keep(row):
-        label = row[label_key]
+        label = tf.cast(row[label_key], tf.int64) if widen else row[label_key]
         known = tf.reduce_any(tf.equal(tf.expand_dims(label, -1), classes), axis=-1)
         if has_mask:
             null = row[label_key + NULL_MASK_SUFFIX]
@@ -440,7 +455,7 @@ def balance(
     enc = art.encoding
     spec = dataset.element_spec
     cols, masks, batched = _structure(art, spec, label_key, flag_key, "dataset")
-    casts = _check_spec(spec, cols, masks, batched, "dataset", label_key)
+    casts = _check_spec(spec, cols, masks, batched, "dataset", label_key, enc.classes)
     counts = _counts(enc, class_counts)
     w_real, w_syn, _ = mixture_weights(counts, _strategy(enc, sampling_strategy), classes=enc.classes)
     total_syn = sum(w_syn.values())
@@ -630,7 +645,7 @@ def augment_fn(
                 f"`augment_fn` maps batches, but `label_key` '{label_key}' has shape "
                 f"{batch[label_key].shape}; call `.batch(...)` first"
             )
-        casts = _check_spec(spec, cols, masks, True, "batch", label_key)
+        casts = _check_spec(spec, cols, masks, True, "batch", label_key, enc.classes)
         keep = _real_rows(enc, cols, masks, label_key)
         batch = _boolean_mask(batch, keep(batch))
         seeds = tf.random.experimental.stateless_split(batch_seed, num=3)
