@@ -289,3 +289,47 @@ def test_a_derived_formula_reads_as_written():
     assert str(Derived("total_charge", "minutes", 0.17, 0.00066)) == (
         "total_charge = 0.17 * minutes + 0.00066")
     assert str(Derived("y", "x", 2.0, -1.5)) == "y = 2 * x - 1.5"
+
+
+def test_a_pair_is_derived_in_the_direction_its_rounding_shows():
+    """Churn's international charge (0.27 a minute, to the cent) was the source of its
+    minutes (to 0.1): a charge no minutes give (2.71) took the minutes nearest it, and
+    11 % of synthetic rows held a pair no real row could (session 50). The residual shows
+    which column was rounded last: the charge (its residual is a cent's rounding). Each
+    pair is taken in the direction its rows were made, whichever that is, and every value
+    of the source's grid then gives a pair the real rule gives."""
+    from vae_augment.constraints import _direction_rank, resolve_rules
+    from vae_augment.preparation import fit_encoding
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    intl = np.round(rng.gamma(9.0, 1.1, n), 1)          # minutes -> charge, 0.027 a tenth
+    eve = np.round(rng.normal(200, 50, n), 1)           # minutes -> charge, 0.0085 a tenth
+    cents = np.round(rng.uniform(1, 6, n), 2)           # charge -> minutes: made the other way
+    table = pa.table({
+        "intl_minutes": intl, "intl_charge": np.round(0.27 * intl, 2),
+        "eve_minutes": eve, "eve_charge": np.round(0.085 * eve, 2),
+        "rev_minutes": np.round(cents / 0.27, 1), "rev_charge": cents,
+        "label": rng.choice(["p", "q"], size=n)})
+    _, derived, _, _ = resolve_rules("auto", table, fit_encoding(table, "label"))
+    assert sorted((d.target, d.source) for d in derived) == [
+        ("eve_charge", "eve_minutes"), ("intl_charge", "intl_minutes"),
+        ("rev_minutes", "rev_charge")]
+    made = {"intl_charge": lambda m: 0.27 * m, "eve_charge": lambda m: 0.085 * m,
+            "rev_minutes": lambda c: c / 0.27}
+    for d in derived:  # every source value of the grid (as generation rounds them) but the
+        # half-unit ties, which the fitted line's tilt rounds either way
+        unit = 0.1 if d.source.endswith("minutes") else 0.01
+        grid = np.round(np.arange(round(1 / unit), round(30 / unit)) * unit, 2)
+        scale = 100 if d.target.endswith("charge") else 10
+        exact = made[d.target](grid) * scale
+        tie = np.abs(exact - np.floor(exact) - 0.5) < 1e-6
+        assert tie.mean() < 0.2
+        np.testing.assert_allclose(np.round(d.values(grid[~tie]) * scale),
+                                   np.round(exact[~tie]), atol=1e-9)
+    # the rule alone: a residual of the target's rounding, of the source's through the line,
+    # or neither told apart (then the way whose source steps move the target a unit or more)
+    assert _direction_rank(0.01 / np.sqrt(12), 0.27, 0.1, 0.01) == 0
+    assert _direction_rank(0.01 / np.sqrt(12), 3.704, 0.01, 0.1) == 3
+    assert _direction_rank(0.0, 3.0, 1.0, 1.0) == 1 and _direction_rank(0.0, 1 / 3, 1.0, 1.0) == 2
+    assert _direction_rank(0.01, 2.0, 0.0, 0.1) == 1
