@@ -3,7 +3,8 @@
 Session 46 (`make test` had reached 1,000+ s on 2 cores, CI 1,100 s). The plugin wraps
 `training.train_model`, the class guide's fit, `evaluation.evaluate` (and, inside it, the
 plots, the utility classifiers and the C2ST), every `apache_beam.Pipeline.run` and every
-subprocess (`subprocess.run`, `Popen.communicate` / `wait`) and adds up, per test, the time
+subprocess (`subprocess.run`, `Popen.communicate` / `wait`) and adds up (with the garbage
+collector's full passes, `gc`), per test, the time
 spent in each (the outermost call of a kind only; a module fixture's time goes to the first
 test that sets it up). Each pytest process (each xdist worker) writes one JSON file.
 
@@ -32,7 +33,16 @@ OUT = os.environ.get("SUITE_TIMING_OUT", "/tmp/suite_timing")
 _CURRENT = {"test": "(collection)"}
 _TIMES: dict = collections.defaultdict(lambda: collections.defaultdict(float))
 _STACK: list[str] = []
-KINDS = ("train", "guide", "evaluate", "plots", "utility", "c2st", "beam", "subprocess")
+KINDS = ("train", "guide", "evaluate", "plots", "utility", "c2st", "beam", "subprocess", "gc")
+_GC_START = [0.0]
+
+
+def _gc_timer(phase, info):
+    """Adds up the time of the cyclic garbage collector's full (generation 2) passes."""
+    if phase == "start":
+        _GC_START[0] = time.perf_counter()
+    elif info["generation"] == 2:
+        _TIMES[_CURRENT["test"]]["gc"] += time.perf_counter() - _GC_START[0]
 
 
 def _timed(kind, fn):
@@ -74,8 +84,10 @@ def replace_everywhere(original, wrapped) -> None:
 
 
 def pytest_configure(config):
+    import gc
     import subprocess
 
+    gc.callbacks.append(_gc_timer)
     subprocess.run = _timed("subprocess", subprocess.run)
     subprocess.Popen.communicate = _timed("subprocess", subprocess.Popen.communicate)
     subprocess.Popen.wait = _timed("subprocess", subprocess.Popen.wait)
