@@ -3,10 +3,10 @@
 Session 46 (`make test` had reached 1,000+ s on 2 cores, CI 1,100 s). The plugin wraps
 `training.train_model`, the class guide's fit, `evaluation.evaluate` (and, inside it, the
 plots, the utility classifiers and the C2ST), every `apache_beam.Pipeline.run` and every
-subprocess (`subprocess.run`, `Popen.communicate` / `wait`) and adds up (with the garbage
-collector's full passes, `gc`), per test, the time
+subprocess (`subprocess.run`, `Popen.communicate` / `wait`) and adds up, per test, the time
 spent in each (the outermost call of a kind only; a module fixture's time goes to the first
-test that sets it up). Each pytest process (each xdist worker) writes one JSON file.
+test that sets it up), and in the garbage collector's full passes (`gc`; session 50). Each
+pytest process (each xdist worker) writes one JSON file.
 
     cd REPO && PYTHONPATH=benchmarks/explore .venv/bin/python -m pytest -q -n 2 \\
         --dist loadfile -p suite_timing tests                 # writes /tmp/suite_timing/*.json
