@@ -366,7 +366,7 @@ def read_inputs(patterns: str | Sequence[str]):
 
     from vae_augment.beam.parquet import _items, match_files
     from vae_augment.errors import InputError
-    from vae_augment.io import schema_difference
+    from vae_augment.io import schema_difference, union_nullability
 
     # local paths: the rule `vae-augment fit` reads by, made absolute (workers, Dask's,
     # may run in another directory)
@@ -378,20 +378,23 @@ def read_inputs(patterns: str | Sequence[str]):
 
     def check(path):
         try:
-            problem = schema_difference(schema, _footer_schema(path))
+            this = _footer_schema(path)
         except InputError as exc:
             return exc
+        problem = schema_difference(schema, this, nullability=False)
         if problem is not None:
             return InputError(f"input '{path}' does not have the schema of '{files[0]}': "
                               f"{problem}")
-        return None
+        return this
 
     if len(files) > 1:
         with ThreadPoolExecutor(max_workers=min(16, len(files) - 1)) as pool:
-            for problem in pool.map(check, files[1:]):  # in order: the first bad file
-                if problem is not None:
+            for this in pool.map(check, files[1:]):  # in order: the first bad file
+                if isinstance(this, Exception):
                     pool.shutdown(wait=False, cancel_futures=True)
-                    raise problem
+                    raise this
+                # a field NOT NULL in one file and not in another: nullable (`io.read_schema`)
+                schema = union_nullability(schema, this) or schema
     return files, schema
 
 

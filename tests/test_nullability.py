@@ -111,3 +111,47 @@ def test_the_beam_job_declares_fields_as_its_input_does(mixed_artifact, mixed_ta
                      str(tmp_path / "out2"), "--model-dir", str(mixed_artifact), "--label",
                      "label", "--runner", RUNNER])
     assert not (tmp_path / "out2").exists()
+
+
+def test_a_directory_whose_files_declare_fields_differently_is_one_input(
+        mixed_artifact, mixed_table, tmp_path, capsys):
+    """A directory of one writer's file with NOT NULL fields and another's without (Spark
+    beside pandas): every command and the Beam job refused it ("input 'part-1.parquet' has
+    a different schema from 'part-0.parquet': column 'i' has nullable=False, expected
+    True"). The fields are nullable where any file's is; the rows are the files' rows."""
+    from pipelines import balance
+
+    first = declared(mixed_table.slice(0, 150), REQUIRED)  # NOT NULL first, then a null
+    rest = mixed_table.slice(150)
+    rest = rest.set_column(rest.schema.get_field_index("i"), "i",
+                           pa.array([None, *rest.column("i").to_pylist()[1:]], pa.int64()))
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(first, folder / "part-0.parquet")
+    pq.write_table(rest, folder / "part-1.parquet")
+    loose = pa.concat_tables([first.cast(rest.schema), rest])
+
+    out = tmp_path / "out.parquet"
+    code, _, err = run_cli(["balance", folder, out, "--label", "label", "--model-dir",
+                            mixed_artifact, "--seed", "0", "--quiet"], capsys)
+    assert code == 0, err
+    check_output(loose, pq.read_table(out))
+    code, _, err = run_cli(["fit", folder, "--label", "label", "--model-dir",
+                            tmp_path / "m", *FAST_ARGS], capsys)
+    assert code == 0, err
+
+    balance.run(["--input", str(folder), "--output", str(tmp_path / "beam"), "--model-dir",
+                 str(mixed_artifact), "--label", "label", "--runner", RUNNER])
+    files = sorted(glob.glob(str(tmp_path / "beam" / "*.parquet")))
+    want = loose.schema.append(pa.field("is_synthetic", pa.bool_(), nullable=False))
+    assert files and all(pq.read_schema(f).equals(want) for f in files)
+    beam_out = pa.concat_tables([pq.read_table(f) for f in files])
+    real = beam_out.filter(pc.invert(beam_out.column("is_synthetic")))
+    assert real.num_rows == loose.num_rows and real.column("i").null_count == 1
+
+    # files of another type still differ
+    pq.write_table(rest.cast(pa.schema([f.with_type(pa.int32()) if f.name == "i" else f
+                                        for f in rest.schema])), folder / "part-1.parquet")
+    code, _, err = run_cli(["balance", folder, out, "--label", "label", "--model-dir",
+                            mixed_artifact, "--quiet", "--overwrite"], capsys)
+    assert code == 2 and "column 'i' has type int32, expected int64" in err

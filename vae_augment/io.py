@@ -667,13 +667,20 @@ def _open(path: str) -> pq.ParquetFile:
 
 
 def read_schema(paths: Sequence[str]) -> pa.Schema:
-    """The common Arrow schema of `paths`; raises `InputError` on a mismatch."""
+    """The common Arrow schema of `paths`; raises `InputError` on a mismatch. Files that
+    differ only in declaring a field NOT NULL (one writer's, Spark's or DuckDB's, beside
+    another's) are one input: the field is nullable where any file's is (`iter_batches`
+    gives their batches so)."""
     schema = None
     for path in paths:
         this = partition_schema(_open(path).schema_arrow, path)
         if schema is None:
             schema = this
         elif not this.equals(schema, check_metadata=False):
+            merged = union_nullability(schema, this)
+            if merged is not None:
+                schema = merged
+                continue
             diff = schema_difference(schema, this) or "field metadata differs"
             raise InputError(
                 f"input '{path}' has a different schema from '{paths[0]}': {diff}"
@@ -681,6 +688,30 @@ def read_schema(paths: Sequence[str]) -> pa.Schema:
     if schema is None:
         raise InputError("no input files given")
     return schema
+
+
+def union_nullability(a: pa.Schema, b: pa.Schema) -> pa.Schema | None:
+    """`a` with each field nullable where `a`'s or `b`'s is, when the two differ in nothing
+    else (names, order, types, field metadata); else None."""
+    if a.names != b.names:
+        return None
+    fields = []
+    for x, y in zip(a, b):
+        if not x.with_nullable(True).equals(y.with_nullable(True), check_metadata=True):
+            return None
+        fields.append(x.with_nullable(x.nullable or y.nullable))
+    return pa.schema(fields, metadata=a.metadata)
+
+
+def with_nullability(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` with its fields declared nullable where `schema`'s field of that name is (a
+    file's NOT NULL field in an input whose other files allow nulls: `read_schema`)."""
+    fields = [f.with_nullable(True) if not f.nullable and f.name in schema.names
+              and schema.field(f.name).nullable else f for f in batch.schema]
+    if all(f is g for f, g in zip(fields, batch.schema)):
+        return batch
+    return pa.RecordBatch.from_arrays(batch.columns,
+                                      schema=pa.schema(fields, metadata=batch.schema.metadata))
 
 
 def _columns_phrase(names: Sequence[str], verb: str) -> str:
@@ -738,14 +769,21 @@ def iter_batches(
     paths: Sequence[str], *, batch_size: int = 65536, columns: Sequence[str] | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Streams record batches from every file in order, one row group window at a time;
-    string_view / binary_view columns come as large_string / large_binary (`without_views`)."""
+    string_view / binary_view columns come as large_string / large_binary (`without_views`).
+    Files of several declare a field nullable alike (`read_schema`)."""
+    common: list[pa.Schema] = []  # read when a batch of several files has a NOT NULL field
     for path in paths:
         pf = _open(path)
         try:
             for batch in pf.iter_batches(batch_size=batch_size,
                                          columns=_file_columns(path, columns)):
                 # string views as large types (`without_views`): writers cast them back
-                yield without_views(with_partition(batch, path, columns))
+                batch = without_views(with_partition(batch, path, columns))
+                if len(paths) > 1 and not all(f.nullable for f in batch.schema):
+                    if not common:
+                        common.append(read_schema(paths))
+                    batch = with_nullability(batch, common[0])
+                yield batch
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise unreadable(path, exc) from exc
 
