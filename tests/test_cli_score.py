@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -272,6 +273,50 @@ def test_scores_keep_growing_past_the_training_range(artifact, mixed_table):
     # the model's training and generation encoding still ends at the range
     enc = artifact.encoding
     assert np.ptp(enc.encode(t.slice(1, 4))["num"][:, 0]) == 0.0
+
+
+def test_a_column_constant_or_null_in_training_judges_new_values(capsys, tmp_path):
+    """A column constant in training (5.0 in every row) encoded every value as the constant:
+    7 and 1e9 scored as 5 did. A column null in every training row had its values ignored.
+    Now a value off the constant scores higher the further off it is, and a value in the
+    null column is an error naming it, as a null in a column that had none is (session 50's
+    audit)."""
+    from vae_augment.api import fit
+
+    from .conftest import FAST
+
+    rng = np.random.default_rng(0)
+    n = 300
+    train = pa.table({"x": rng.normal(size=n).round(3), "version": np.full(n, 5.0),
+                      "discount": pa.nulls(n, pa.float64()),
+                      "label": rng.choice(["a", "b"], n).tolist()})
+    pq.write_table(train, tmp_path / "train.parquet")
+    art = fit(str(tmp_path / "train.parquet"), label="label", model_dir=str(tmp_path / "m"),
+              seed=0, **FAST)
+    row = train.slice(0, 1)
+    t = pa.concat_tables([_with_column(row, "version", [v]) for v in (5.0, 7.0, 50.0, 1e9)])
+    for method in ("elbo", "iwae"):
+        score = scoring.anomaly_scores(art, t, method=method, k=4)
+        assert np.all(np.diff(score) > 0), (method, score)
+    below = scoring.anomaly_scores(art, _with_column(row, "version", [3.0]))
+    assert below[0] > score[0]
+    latent = scoring.encode_latent(art, t)
+    assert np.isfinite(latent).all() and not np.allclose(latent[0], latent[3])
+    # the model's training and generation encoding is unchanged: the constant's code
+    assert np.ptp(art.encoding.encode(t)["num"][:, 1]) == 0.0
+
+    bad = train.slice(0, 3).set_column(2, "discount", pa.array([None, 0.5, None]))
+    message = ("column 'discount' has values but was null in every training row (1 row; the "
+               "first is row 1)")
+    with pytest.raises(SchemaError, match=re.escape(message)):
+        scoring.anomaly_scores(art, bad)
+    with pytest.raises(SchemaError, match=re.escape(message)):
+        scoring.encode_latent(art, bad)
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    code, _, err = run(capsys, "score", tmp_path / "bad.parquet", tmp_path / "out.parquet",
+                       "--model-dir", tmp_path / "m", "--quiet")
+    assert code == 2 and message in err and not (tmp_path / "out.parquet").exists()
+    assert np.isfinite(scoring.anomaly_scores(art, train.slice(0, 3))).all()  # nulls: fine
 
 
 def pc_valid(col) -> np.ndarray:

@@ -422,7 +422,9 @@ class Encoding:
         `extrapolate` (anomaly scores, latent encodings): then the map goes on past the end
         on the normal scale at the slope of the column's outer 5 % of knots, so a value's
         score keeps growing with its distance from the range, up to `EXTRAPOLATION_CAP`
-        on the normal scale (values further out encode alike).
+        on the normal scale (values further out encode alike). A column constant in training
+        goes on at one rounding unit of it per normal sd; a value in a column that was null in
+        every training row is then an error.
 
         Raises:
             SchemaError: a column is missing, has the wrong type, or holds a category the
@@ -501,6 +503,15 @@ class Encoding:
             out[f"tensor_{i}"] = scaled.reshape((n, *self._model_shape(s)))
             if s.name in null_pos:
                 nulls[:, null_pos[s.name]] = mask
+        if extrapolate:  # scores and latents: a value the model has no term for is no row
+            # it can judge (scored as if null until session 50)
+            for s in self.specs:
+                if s.kind == "null" and s.name in batch.column_names:
+                    col = _combine(batch.column(s.name))
+                    if col.null_count < len(col):
+                        raise SchemaError(
+                            f"column '{s.name}' has values but was null in every training row "
+                            f"({_rows_note(~_null_mask(col))})")
         if with_label:
             out["y"] = self._encode_label(_combine(batch.column(self.label)))
         return out
@@ -754,8 +765,16 @@ class Encoding:
         table = self._knot_tables[j]
         z = ndtri(PROBIT_EPS + (1.0 - 2.0 * PROBIT_EPS) * _knot_forward(table, x))
         values = table[0]
-        if not extrapolate or len(values) < 2:
+        if not extrapolate or len(values) == 0:
             return z
+        if len(values) == 1:  # a column constant in training: every value mapped to its z,
+            # so 1e9 scored as the constant did; a unit (its rounding) per normal sd instead
+            s = self.numeric[j]
+            unit = (float(s.unit) if s.unit else 1.0 if s.is_int
+                    else 10.0 ** -s.decimals if s.decimals is not None
+                    else 1e-6 * max(abs(float(values[0])), 1.0))
+            off = (x - values[0]) / unit
+            return np.where(off != 0, np.clip(z + off, -EXTRAPOLATION_CAP, EXTRAPOLATION_CAP), z)
         low, high = x < values[0], x > values[-1]
         if low.any() or high.any():
             inner = max(1, (len(values) - 1) // 20)  # the outer 5 % of the knots
