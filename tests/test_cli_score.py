@@ -319,6 +319,26 @@ def test_a_column_constant_or_null_in_training_judges_new_values(capsys, tmp_pat
     assert np.isfinite(scoring.anomaly_scores(art, train.slice(0, 3))).all()  # nulls: fine
 
 
+def test_a_null_among_a_dictionary_labels_values_is_a_null_label(artifact, mixed_table):
+    """A dictionary label whose null is a dictionary value (not a null index) gave "has
+    classes [None] the model was not trained on" in Python, where a null label gives NaN
+    (session 50's audit): pyarrow's `is_valid` sees only the indices."""
+    rows = mixed_table.slice(0, 4)
+    codes = pa.array([3, 0, 1, 2], pa.int32())
+    values = pa.array([*dict.fromkeys(["a", "b", "c"]), None])
+    label = pa.DictionaryArray.from_arrays(codes, values)
+    table = rows.set_column(rows.schema.get_field_index("label"), "label", label)
+    plain = rows.set_column(rows.schema.get_field_index("label"), "label",
+                            pa.array([None, "a", "b", "c"]))
+    for kind in ("conditional", "label"):
+        got = scoring.anomaly_scores(artifact, table, kind=kind)
+        want = scoring.anomaly_scores(artifact, plain, kind=kind)
+        assert np.isnan(got[0]) and np.isfinite(got[1:]).all()
+        np.testing.assert_allclose(got[1:], want[1:], rtol=1e-6)
+    latent = scoring.encode_latent(artifact, table)
+    assert np.isnan(latent[0]).all() and np.isfinite(latent[1:]).all()
+
+
 def pc_valid(col) -> np.ndarray:
     import pyarrow.compute as pc
 

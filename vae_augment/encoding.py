@@ -442,9 +442,9 @@ class Encoding:
         if with_label:
             if self.label not in batch.column_names:
                 raise SchemaError(self.label_not_found(batch.column_names))
-            lab = batch.column(self.label)
-            if lab.null_count:
-                batch = batch.filter(pc.is_valid(lab))
+            valid = label_validity(batch.column(self.label))
+            if not valid.all():
+                batch = batch.filter(pa.array(valid))
         n = batch.num_rows
         out: dict[str, np.ndarray] = {}
         num = np.zeros((n, len(self.numeric)), float_dtype)
@@ -1197,6 +1197,16 @@ def _combine(col):
     """One array of a column; halffloat as float32 (Arrow's compute kernels have none for it)."""
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     return col.cast(pa.float32()) if pa.types.is_float16(col.type) else col
+
+
+def label_validity(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """[n] bool: the rows of a label column with a class. A dictionary's null value counts
+    as null, as its null index does (pyarrow's `is_valid` sees only the indices): a label
+    of ``["a", "b", None]`` dictionary values gave "classes [None] the model was not
+    trained on" where a null label gives a NaN score."""
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    return pc.is_valid(col).to_numpy(zero_copy_only=False)
 
 
 def _null_mask(arr: pa.Array) -> np.ndarray:

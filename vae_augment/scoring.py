@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from vae_augment.encoding import label_validity
 from vae_augment.schema import canonical_zeros
 
 __all__ = [
@@ -88,17 +89,13 @@ def _per_row(artifact, table, fn, width: int | None) -> np.ndarray:
     `Encoding.encode` drops null-label rows (they cannot be conditioned on a class), so the
     results are scattered back to keep one output per input row, in order.
     """
-    import pyarrow.compute as pc
 
     n = table.num_rows
     shape = (n,) if width is None else (n, width)
     out = np.full(shape, np.nan, np.float32)
     label = artifact.encoding.label
-    valid = (
-        pc.is_valid(table.column(label)).to_numpy(zero_copy_only=False)
-        if label in table.column_names
-        else np.ones(n, bool)
-    )
+    valid = (label_validity(table.column(label)) if label in table.column_names
+             else np.ones(n, bool))
     # numerics past the training range are extrapolated, not clipped to its ends, so that
     # a value's score grows with its distance from the range
     x = artifact.encoding.encode(table, extrapolate=True)
@@ -217,7 +214,6 @@ def _score_fn(artifact, method: str, k: int, seed: int):
 def _valid_labels(enc, table) -> tuple[np.ndarray, np.ndarray]:
     """(which rows of `table` have a label, those rows' class indices); a missing label column
     or an unknown class is a `SchemaError` naming it."""
-    import pyarrow.compute as pc
 
     if enc.label not in table.column_names:
         from vae_augment.errors import SchemaError
@@ -225,7 +221,7 @@ def _valid_labels(enc, table) -> tuple[np.ndarray, np.ndarray]:
         raise SchemaError(enc.label_not_found(table.column_names))
     col = table.column(enc.label)
     col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
+    valid = label_validity(col)
     return valid, enc._encode_label(col.filter(pa.array(valid)))  # unknown: its SchemaError
 
 
