@@ -706,10 +706,11 @@ def union_nullability(a: pa.Schema, b: pa.Schema) -> pa.Schema | None:
 def with_nullability(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """`batch` with its fields declared nullable where `schema`'s field of that name is (a
     file's NOT NULL field in an input whose other files allow nulls: `read_schema`)."""
-    fields = [f.with_nullable(True) if not f.nullable and f.name in schema.names
-              and schema.field(f.name).nullable else f for f in batch.schema]
-    if all(f is g for f, g in zip(fields, batch.schema)):
+    relax = [not f.nullable and f.name in schema.names and schema.field(f.name).nullable
+             for f in batch.schema]
+    if not any(relax):
         return batch
+    fields = [f.with_nullable(True) if r else f for f, r in zip(batch.schema, relax)]
     return pa.RecordBatch.from_arrays(batch.columns,
                                       schema=pa.schema(fields, metadata=batch.schema.metadata))
 
