@@ -807,9 +807,7 @@ def column_units(encoding) -> dict[str, float]:
     """Each numeric column's rounding unit: a time column's grid (`FeatureSpec.unit`, e.g.
     3,600,000 for milliseconds all on the hour), 1 for other integers, 10**-decimals for
     floats observed to a number of decimals, 0 for the others."""
-    return {s.name: float(s.unit) if s.unit else 1.0 if s.is_int
-            else 0.0 if s.decimals is None else 10.0 ** -s.decimals
-            for s in encoding.numeric}
+    return {s.name: s.rounding_unit for s in encoding.numeric}
 
 
 def constraint_spec(constraints, encoding=None) -> ConstraintSpec:

@@ -769,10 +769,7 @@ class Encoding:
             return z
         if len(values) == 1:  # a column constant in training: every value mapped to its z,
             # so 1e9 scored as the constant did; a unit (its rounding) per normal sd instead
-            s = self.numeric[j]
-            unit = (float(s.unit) if s.unit else 1.0 if s.is_int
-                    else 10.0 ** -s.decimals if s.decimals is not None
-                    else 1e-6 * max(abs(float(values[0])), 1.0))
+            unit = self.numeric[j].rounding_unit or 1e-6 * max(abs(float(values[0])), 1.0)
             off = (x - values[0]) / unit
             return np.where(off != 0, np.clip(z + off, -EXTRAPOLATION_CAP, EXTRAPOLATION_CAP), z)
         low, high = x < values[0], x > values[-1]

@@ -213,6 +213,13 @@ class FeatureSpec:
     dictionary: list[Any] | None = None
 
     @property
+    def rounding_unit(self) -> float:
+        """A numeric column's rounding unit: a time column's grid (`unit`), 1 for other
+        integers, 10**-decimals for floats observed to a number of decimals, 0 for others."""
+        return (float(self.unit) if self.unit else 1.0 if self.is_int
+                else 0.0 if self.decimals is None else 10.0 ** -self.decimals)
+
+    @property
     def null_code(self) -> int:
         """The categorical code that stands for null (== len(vocab))."""
         return len(self.vocab or [])
