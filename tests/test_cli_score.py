@@ -121,6 +121,39 @@ def test_iwae_score_of_a_row_depends_on_the_row_not_its_position(artifact, mixed
     assert np.abs(np.corrcoef(flat)[np.triu_indices(8, 1)]).max() < 0.1
 
 
+def test_iw_bound_is_the_same_however_its_samples_are_stacked(artifact, mixed_table,
+                                                              monkeypatch):
+    """`iw_bound` puts several importance samples through the decoder in one pass, as many
+    as `IW_MAX_VALUES` allows: one sample a pass, a pass of 3 (k=8 leaves a pass of 2) and
+    all 8 at once give the same bound for both noise sources, and sample s keeps its noise."""
+    model = artifact.model
+    x = artifact.encoding.encode(mixed_table.slice(0, 40))
+    noise = scoring.row_noise(x, 5, model.latent_dim)
+    n = 40
+    width = max([int(np.prod(np.shape(v)[1:])) for v in x.values()] + list(model.hidden))
+    got = {}
+    for per_pass in (1, 3, 8):
+        monkeypatch.setattr(type(model), "IW_MAX_VALUES", per_pass * n * width)
+        got[per_pass] = (model.iw_bound(x, 8, noise=noise).numpy(),
+                         model.iw_bound(x, 8, np.array([4, 2], np.int32)).numpy())
+    for per_pass in (3, 8):
+        for a, b in zip(got[per_pass], got[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # one sample by hand: log p(x | z, y) + log p(z | y) - log q(z | x, y) at z = mu + sd * noise(0)
+    from vae_augment import distributions as D
+
+    mu, raw = model.encode_params(x)
+    q = D.gaussian(mu, raw)
+    p_mu, p_raw = model.prior_params(x["y"])
+    z = q.loc + q.scale * noise(0)
+    params = model.decode_params(z, x["y"])
+    recon = sum(D.feature_log_prob(model.layout, params, x).values())
+    one = (recon + np.sum(D.gaussian(p_mu, p_raw).log_prob(z), 1)
+           - np.sum(q.log_prob(z), 1))
+    np.testing.assert_allclose(model.iw_bound(x, 1, noise=noise).numpy(), one, rtol=1e-5,
+                               atol=1e-4)
+
+
 def test_python_scoring_takes_dataframes_and_checks_its_arguments(artifact, mixed_table):
     """A DataFrame (e.g. `table.to_pandas()`) is converted to the model's column types."""
     from vae_augment.errors import SchemaError, VAEAugmentError

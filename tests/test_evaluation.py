@@ -589,7 +589,7 @@ def test_image_grid_shows_every_class_with_synthetic_rows(tmp_path, monkeypatch)
 
     figs = []
     real_png = report_plots._png
-    monkeypatch.setattr(report_plots, "_png", lambda fig: figs.append(fig) or real_png(fig))
+    monkeypatch.setattr(report_plots, "_png", lambda fig, **k: figs.append(fig) or real_png(fig, **k))
     evaluate(table(30, 1), table(30, 2), label="label", seed=0, report_dir=str(tmp_path),
              sections=["fidelity"], progress=False)
     grids = [f for f in figs if f._suptitle is not None and "img" in f._suptitle.get_text()]

@@ -650,28 +650,44 @@ class ConditionalVAE(RowSelection, keras.Model):
         recon, kl = self._elbo_terms(x, params)
         return -recon + kl
 
+    #: `iw_bound` stacks importance samples into one decoder pass up to this many values a
+    #: pass (rows x samples x the widest of a row's inputs and the hidden layers: 16 MB of
+    #: float32 a tensor). A pass per sample cost an eager dispatch of every op per sample;
+    #: stacked, churn's IWAE scores (k=16) took 0.7 s instead of 1.6 s (session 51)
+    IW_MAX_VALUES = 1 << 22
+
     def iw_bound(self, x, k: int, seed=None, *, noise=None) -> tf.Tensor:
         """Per-row importance-weighted log-likelihood bound with `k` samples (IWAE).
 
         The standard normal noise of sample s is drawn with the stateless `seed`, or is
-        ``noise(s)`` (an [n, latent_dim] array) when `noise` is given."""
+        ``noise(s)`` (an [n, latent_dim] array) when `noise` is given. The samples go through
+        the decoder stacked, up to `IW_MAX_VALUES` values a pass."""
         mu, raw_sd = self.encode_params(x)
         q = D.gaussian(mu, raw_sd)
         p_mu, p_sd = self.prior_params(x["y"])
         prior = D.gaussian(p_mu, p_sd)
         if noise is None:
             seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=k)
+        n = int(tf.shape(mu)[0])
+        width = max([int(np.prod(np.shape(v)[1:])) for v in x.values()] + list(self.hidden))
+        per_pass = max(1, min(k, self.IW_MAX_VALUES // max(n * width, 1)))
         terms = []
-        for s in range(k):
-            eps = (tf.random.stateless_normal(tf.shape(mu), seed=seeds[s]) if noise is None
-                   else tf.convert_to_tensor(noise(s), mu.dtype))
-            z = q.loc + q.scale * eps
-            params = self.decode_params(z, x["y"])
-            recon = tf.add_n(list(D.feature_log_prob(self.layout, params, x).values()))
-            terms.append(
-                recon + tf.reduce_sum(prior.log_prob(z), 1) - tf.reduce_sum(q.log_prob(z), 1)
-            )
-        stacked = tf.stack(terms, axis=0)
+        for start in range(0, k, per_pass):
+            c = min(per_pass, k - start)
+            eps = tf.concat([
+                tf.random.stateless_normal(tf.shape(mu), seed=seeds[s]) if noise is None
+                else tf.convert_to_tensor(noise(s), mu.dtype)
+                for s in range(start, start + c)], axis=0)  # [c * n, d], sample-major
+            z = tf.tile(q.loc, [c, 1]) + tf.tile(q.scale, [c, 1]) * eps
+            xs = {key: tf.tile(v, [c] + [1] * (len(v.shape) - 1)) for key, v in
+                  ((key, tf.convert_to_tensor(v)) for key, v in x.items())}
+            params = self.decode_params(z, xs["y"])
+            recon = tf.add_n(list(D.feature_log_prob(self.layout, params, xs).values()))
+            zs = tf.reshape(z, [c, n, -1])
+            log_w = (tf.reshape(recon, [c, n]) + tf.reduce_sum(prior.log_prob(zs), 2)
+                     - tf.reduce_sum(q.log_prob(zs), 2))
+            terms.append(log_w)
+        stacked = tf.concat(terms, axis=0)
         return tf.reduce_logsumexp(stacked, axis=0) - math.log(k)
 
 

@@ -102,10 +102,13 @@ def _plt():
     return plt
 
 
-def _png(fig) -> str:
+def _png(fig, *, crop: bool = True) -> str:
+    """`fig` as a base64 PNG; closes it. `crop`: to the tight box of what is drawn, which
+    costs one more layout pass; a figure that `tight_layout` fitted already needs none
+    (leaving it off took 15-20 % off churn's plots, session 51)."""
     plt = _plt()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight" if crop else None)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -207,7 +210,7 @@ def _marginals(report, plots) -> str | None:
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle(f"Class {cls}: the {len(names)} least faithful columns", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, crop=False)
 
 
 def time_label(value: float, typ: pa.DataType) -> str:
@@ -286,7 +289,7 @@ def _association_plot(report, plots) -> str | None:
             ax.set_yticks(range(len(names)), names, fontsize=6)
             fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, crop=False)
 
 
 def _image_grids(report, plots) -> list[tuple[str, str]]:
@@ -376,7 +379,7 @@ def _latent_plot(report, plots) -> str | None:
         fig.legend(handles, labels, loc="center right", fontsize=6, markerscale=2, ncol=ncol,
                    frameon=False)
         fig.tight_layout(rect=(0, 0, 1 - 0.09 * ncol, 1))
-    return _png(fig)
+    return _png(fig, crop=False)
 
 
 #: the utility plots' colour of each training set
@@ -416,7 +419,7 @@ def _utility_plot(report) -> str | None:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    return _png(fig)
+    return _png(fig, crop=False)
 
 
 def _class_f1_plot(report) -> str | None:
@@ -458,7 +461,7 @@ def _class_f1_plot(report) -> str | None:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    return _png(fig)
+    return _png(fig, crop=False)
 
 
 def _privacy_plot(plots) -> str | None:
@@ -477,7 +480,7 @@ def _privacy_plot(plots) -> str | None:
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, crop=False)
 
 
 def _kl_plot(report) -> str | None:
@@ -497,7 +500,7 @@ def _kl_plot(report) -> str | None:
     ax.set_title(f"KL(q(z|x,y) || p(z|y)) per dimension; grey = collapsed (< {t} nats)",
                  fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, crop=False)
 
 
 def _curve_panels(curves) -> list[tuple[str, str]]:
@@ -560,4 +563,4 @@ def _curves_plot(report) -> str | None:
         ax.tick_params(labelsize=7)
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, crop=False)
