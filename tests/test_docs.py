@@ -50,6 +50,23 @@ def test_readme_keras_load_block_runs_in_a_fresh_process(mixed_artifact):
     assert proc.returncode != 0 and "Could not locate class 'ConditionalVAE'" in proc.stderr
 
 
+def test_model_summary_shows_any_batch(mixed_artifact):
+    """`model.summary()` of a trained and of a reloaded model shows each layer's output with
+    batch None (it showed the 2 rows the model is built on), image layers included."""
+    import keras
+
+    import vae_augment.model  # noqa: F401  (registers ConditionalVAE with Keras)
+    from vae_augment.artifact import load_artifact
+
+    for model in (load_artifact(str(mixed_artifact)).model,
+                  keras.saving.load_model(str(mixed_artifact / "model.keras"))):
+        lines = []
+        model.summary(print_fn=lambda line, **_: lines.append(line))
+        text = "\n".join(lines)
+        assert "(None, " in text and "(2, " not in text, text
+        assert any("(None, " in x and "Conv2D" in x for x in lines), text
+
+
 def test_tfdata_example_runs(capsys, tmp_path, monkeypatch):
     import tempfile
 

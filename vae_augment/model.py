@@ -322,6 +322,19 @@ class ConditionalVAE(RowSelection, keras.Model):
         self.elbo_tracker = keras.metrics.Mean(name="neg_elbo")
         # Build every weight now so that a loaded model has them before load_weights.
         self(dummy_inputs(self.layout, 2))
+        self._forget_build_batch()
+
+    def _forget_build_batch(self) -> None:
+        """The layers were built on a batch of 2 rows, and Keras records the shapes they were
+        built with: `summary()` showed every layer's output as ``(2, 256)`` and a saved
+        model's build config carried the 2. Any batch is right: the batch dimension is
+        None, as in a functional model."""
+        for layer in self._flatten_layers(include_self=False):
+            shapes = getattr(layer, "_build_shapes_dict", None)
+            if isinstance(shapes, dict):
+                layer._build_shapes_dict = {
+                    k: (None, *v[1:]) if isinstance(v, (tuple, list)) and len(v) else v
+                    for k, v in shapes.items()}
 
     # ------------------------------------------------------------------ pieces
     def _onehot_y(self, y):
