@@ -60,8 +60,8 @@ def test_model_summary_shows_any_batch(mixed_artifact):
 
     for model in (load_artifact(str(mixed_artifact)).model,
                   keras.saving.load_model(str(mixed_artifact / "model.keras"))):
-        lines = []
-        model.summary(print_fn=lambda line, **_: lines.append(line))
+        lines: list[str] = []
+        model.summary(print_fn=lines.append)
         text = "\n".join(lines)
         assert "(None, " in text and "(2, " not in text, text
         assert any("(None, " in x and "Conv2D" in x for x in lines), text
