@@ -1735,3 +1735,34 @@ def test_utility_classifier_not_converging_is_noted_not_printed_raw(two_samples,
             enc, [(a.slice(0, 450), a.slice(450)), (a.slice(150), a.slice(0, 150))], b, y_b,
             [0, 1], 20000)
     assert out["not_converged"] == ["logistic_regression (smote)"]
+
+
+def test_a_column_of_many_values_only_in_synthetic_is_scored_not_left_out():
+    """Whether a text column is an ID (left out of the metrics) is decided by the real rows:
+    a 7-valued column that SYNTHETIC fills with a new value a row stays in, and scores as
+    the failure it is (it was left out, and the rows scored above a faithful copy); a column
+    of a value a row in REAL is still left out."""
+    rng = np.random.default_rng(0)
+    n = 400
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    def table(seed, day):
+        r = np.random.default_rng(seed)
+        return pa.table({"x": r.normal(size=n), "day": day,
+                         "id": [f"row{seed}-{i}" for i in range(n)],
+                         "label": r.choice(["a", "b"], size=n, p=[0.7, 0.3])})
+
+    real = table(1, rng.choice(days, size=n).tolist())
+    faithful = table(2, rng.choice(days, size=n).tolist())
+    junk = table(2, [f"junk{i}" for i in range(n)])
+    sections = ["fidelity", "detection"]
+    good = evaluate(real, faithful, label="label", seed=0, sections=sections)
+    bad = evaluate(real, junk, label="label", seed=0, sections=sections)
+    for report in (good, bad):
+        assert "day" not in report["skipped_columns"]
+        assert "more than 200 distinct values" in report["skipped_columns"]["id"]
+    for cls in ("a", "b"):
+        assert bad["fidelity"]["per_class"][cls]["columns"]["day"]["score"] < 0.05
+        assert good["fidelity"]["per_class"][cls]["columns"]["day"]["score"] > 0.8
+    assert bad["fidelity"]["score"] < good["fidelity"]["score"] - 0.2
+    assert bad["detection"]["c2st_auc"] > 0.9 > 0.7 > good["detection"]["c2st_auc"]
