@@ -1766,3 +1766,31 @@ def test_a_column_of_many_values_only_in_synthetic_is_scored_not_left_out():
         assert good["fidelity"]["per_class"][cls]["columns"]["day"]["score"] > 0.8
     assert bad["fidelity"]["score"] < good["fidelity"]["score"] - 0.2
     assert bad["detection"]["c2st_auc"] > 0.9 > 0.7 > good["detection"]["c2st_auc"]
+
+
+@pytest.mark.parametrize("rows", ["balanced", "eight"])
+def test_balance_report_refuses_what_it_cannot_evaluate_before_writing(
+        tmp_path, mixed_table, mixed_artifact, rows):
+    """`balance --report` of an input it would add no rows to, or of fewer than 10 labelled
+    rows, exits 2 with nothing written: it wrote the output, then failed in `evaluate`
+    naming a SYNTHETIC argument balance has none of."""
+    labels = np.asarray(mixed_table.column("label").to_pylist())
+    if rows == "balanced":
+        take = np.concatenate([np.flatnonzero(labels == c)[:15] for c in ("a", "b", "c")])
+        message = "already meet --sampling-strategy auto: balance would add no rows"
+    else:
+        take = np.arange(8)
+        message = "--report needs at least 10 input rows with a label to evaluate, got 8"
+    src = tmp_path / "in.parquet"
+    pq.write_table(mixed_table.take(take), src)
+    out, rep = tmp_path / "out.parquet", tmp_path / "rep"
+    code, stdout, err = run_cli(["balance", str(src), str(out), "--label", "label",
+                                 "--model-dir", str(mixed_artifact), "--report", str(rep),
+                                 "--quiet"])
+    assert code == 2 and message in err and "SYNTHETIC" not in err, err
+    assert "Traceback" not in err and not out.exists() and not rep.exists()
+    # without --report the same input balances (to itself, for the balanced one)
+    code, stdout, err = run_cli(["balance", str(src), str(out), "--label", "label",
+                                 "--model-dir", str(mixed_artifact), "--quiet"])
+    assert code == 0, err
+    assert pq.read_table(out).num_rows >= len(take)

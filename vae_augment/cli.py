@@ -503,6 +503,8 @@ def cmd_balance(args) -> int:
     # no rows: a JSON strategy's keys are checked against the model's classes by `balance`
     strategy = parse_sampling_strategy(args.sampling_strategy,
                                        classes=list(counts) if counts else None)
+    if args.report:
+        _check_reportable(counts, strategy)  # before training and writing: not after
     kw = None if has_model else _fit_kwargs(args)
     ignored = _ignored_train_flags(args) if kw is None else []
     if ignored:
@@ -545,6 +547,33 @@ def cmd_balance(args) -> int:
     if args.json:
         print(json.dumps(_balance_json(args, summary, report)))
     return 0
+
+
+def _check_reportable(counts: dict, strategy) -> None:
+    """`balance --report`'s own checks of the input, before anything is trained or written:
+    `evaluate` needs 10 labelled real rows and a synthetic row, and found their lack only
+    after the output was written (exit 2 with the output on disk, and the error named a
+    SYNTHETIC argument `balance` has none of)."""
+    from vae_augment.balancing import samples_to_generate
+    from vae_augment.errors import InputError, VAEAugmentError
+
+    labelled = sum(counts.values())
+    if labelled < 10:
+        raise InputError(f"--report needs at least 10 input rows with a label to evaluate, "
+                         f"got {labelled}; balance without --report")
+    try:
+        generate = samples_to_generate(counts, strategy)
+    except VAEAugmentError:
+        return  # `balance` names what is wrong with the strategy
+    if not any(generate.values()):
+        raise InputError(
+            f"the input's classes {dict(counts)} already meet --sampling-strategy "
+            f"{_strategy_text(strategy)}: balance would add no rows, so --report would have "
+            f"no synthetic rows to evaluate; give another --sampling-strategy or drop --report")
+
+
+def _strategy_text(strategy) -> str:
+    return json.dumps(strategy, default=str) if isinstance(strategy, dict) else str(strategy)
 
 
 def _balance_json(args, summary: dict, report: dict | None) -> dict:
