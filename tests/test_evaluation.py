@@ -1794,3 +1794,36 @@ def test_balance_report_refuses_what_it_cannot_evaluate_before_writing(
                                  "--model-dir", str(mixed_artifact), "--quiet"])
     assert code == 0, err
     assert pq.read_table(out).num_rows >= len(take)
+
+
+@pytest.mark.parametrize("test_size,advice", [(0.95, "a smaller"), (0.05, "a larger")])
+def test_a_split_too_small_on_one_side_advises_the_size_that_helps(test_size, advice):
+    """On 12 rows of two classes, a test share of 0.95 leaves the training side short and
+    0.05 the test side: the error advises a smaller and a larger share respectively (it
+    advised a larger one for both)."""
+    rng = np.random.default_rng(0)
+    real = pa.table({"x": rng.normal(size=12), "label": ["a", "b"] * 6})
+    with pytest.raises(InputError, match=f"{advice} test_size"):
+        evaluate(real, real, label="label", seed=0, test_size=test_size,
+                 sections=["utility"])
+
+
+def test_the_utility_card_shows_the_figure_the_summary_judges(tmp_path):
+    """With more than two classes the findings and the command's summary judge macro F1;
+    the report's card showed minority F1 beside them. Now it shows macro F1 (and minority
+    F1 for two classes)."""
+    real, synthetic = (make_mixed_table(300, seed=1, with_tensor=False),
+                       make_mixed_table(300, seed=2, with_tensor=False))
+    report = evaluate(real, synthetic, label="label", seed=0, sections=["utility"],
+                      report_dir=str(tmp_path / "three"))
+    assert len(report["utility"]["classes"]) == 3
+    page = (tmp_path / "three" / "report.html").read_text()
+    lr = report["utility"]["results"]["logistic_regression"]
+    assert "macro F1, logistic regression" in page and "minority F1, logistic" not in page
+    assert f"{lr['vae_augment']['macro_f1']:.3f}" in page
+    two = real.filter(pc.not_equal(real.column("label"), "c"))
+    report = evaluate(two, synthetic.filter(pc.not_equal(synthetic.column("label"), "c")),
+                      label="label", seed=0, sections=["utility"],
+                      report_dir=str(tmp_path / "two"))
+    page = (tmp_path / "two" / "report.html").read_text()
+    assert "minority F1, logistic regression" in page

@@ -610,3 +610,41 @@ def test_each_figures_bootstrap_error_matches_resampling_rows():
     # perfect predictions: no noise in any figure
     exact = _figure_se(_bootstrap(y, {"none": {"pred": y}}, [0, 1, 2], 2, seed=0))["none"]
     assert exact["minority_f1"] == exact["balanced_accuracy"] == 0.0
+
+
+def test_a_c2st_auc_within_chance_for_its_rows_is_not_called_copies_or_detectable():
+    """REAL against a disjoint sample of REAL itself on 10-40 rows a side scored C2ST AUC
+    under 0.4 or over 0.75 in 5-9 of 20 draws, and the findings called it copies or
+    detectable. The detection section now keeps the rows a side and chance's spread at that
+    many (3 Mann-Whitney standard deviations), and the findings say the figure cannot be read
+    instead; on enough rows the same AUC is called what it is."""
+    from vae_augment.detection import chance_band
+
+    assert chance_band(10) == pytest.approx(0.397, abs=1e-3)
+    assert chance_band(40) == pytest.approx(0.195, abs=1e-3)
+    assert chance_band(1000) == pytest.approx(0.0388, abs=1e-3)
+    for auc, word in ((0.3, "copies"), (0.85, "tells the synthetic rows")):
+        few = findings({"detection": {"c2st_auc": auc, "rows_per_side": 10,
+                                      "chance_band": chance_band(10)}})
+        assert [f["level"] for f in few] == ["warn"]
+        assert "within chance's spread for 10 rows a side" in few[0]["message"]
+        assert word not in few[0]["message"]
+        many = findings({"detection": {"c2st_auc": auc, "rows_per_side": 1000,
+                                       "chance_band": chance_band(1000)}})
+        assert word in many[0]["message"]
+    # end to end: two disjoint samples of one table, 12 rows each
+    import numpy as np
+    import pyarrow as pa
+
+    from vae_augment.evaluation import evaluate
+
+    rng = np.random.default_rng(0)
+    both = pa.table({"x": rng.normal(size=24), "c": rng.choice(["u", "v"], size=24),
+                     "label": ["a", "b"] * 12})
+    report = evaluate(both.slice(0, 12), both.slice(12), label="label", seed=0,
+                      sections=["detection"])
+    det = report["detection"]
+    assert det["rows_per_side"] == 12 and det["chance_band"] == pytest.approx(
+        chance_band(12), abs=1e-4)
+    for f in report["findings"]:
+        assert "copies" not in f["message"] and "tells the synthetic" not in f["message"]

@@ -268,10 +268,12 @@ def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.n
             idx[~single], test_size=test_size, random_state=seed, stratify=y[~single]
         )
     except ValueError as exc:  # fewer test (or train) rows than classes
+        # the side short of a row a class: the test side below half, the training side above
+        which = "larger" if test_size < 0.5 else "smaller"
         raise InputError(
             f"REAL's {len(y)} rows are too few for a stratified split of {option('test_size')} "
             f"{test_size} over its {int(np.sum(counts > 1))} classes with two or more rows "
-            f"({' '.join(str(exc).split())}); give more rows, a larger "
+            f"({' '.join(str(exc).split())}); give more rows, a {which} "
             f"{option('test_size')}, a {option('holdout')} file, or only the sections that "
             f"need no split ({option('sections')} fidelity,detection)") from exc
     return np.sort(np.r_[tr, idx[single]]), np.sort(te)

@@ -354,9 +354,17 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
 
 
 def _detection(report, guided: bool) -> list[dict[str, Any]]:
-    auc = (report.get("detection") or {}).get("c2st_auc")
+    det = report.get("detection") or {}
+    auc = det.get("c2st_auc")
     if auc is None:
         return []
+    band = det.get("chance_band") or 0.0  # a report from before it had none
+    if (auc >= C2ST_HIGH or auc <= C2ST_LOW) and abs(auc - 0.5) < band:
+        return [{"level": "warn", "section": "detection", "message":
+                 f"the C2ST AUC {_f(auc)} is within chance's spread for "
+                 f"{det.get('rows_per_side')} rows a side (0.5 +/- {_f(band)}): too few rows "
+                 "to tell whether the synthetic rows differ from the real ones or copy them",
+                 "advice": "evaluate more rows (a larger sample of REAL and SYNTHETIC)"}]
     if auc >= C2ST_HIGH:
         worst = _worst_column(report)
         if worst and worst[2] >= MARGINALS_MATCH:

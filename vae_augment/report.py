@@ -133,8 +133,12 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
                            "" if auc is None else _grade(abs(auc - 0.5), 0.1, 0.25,
                                                          higher=False)))
     if lr:
-        v, s = lr["vae_augment"]["minority_f1"], lr.get("smote", {}).get("minority_f1")
-        cards.append(_card(v, f"minority F1, logistic regression (SMOTE {_f(s)})",
+        # the figure the findings and the command's summary judge: minority F1 for two
+        # classes, macro F1 for more (the card showed minority F1 beside a macro summary)
+        key, name = (("macro_f1", "macro F1") if len(util.get("classes") or []) > 2
+                     else ("minority_f1", "minority F1"))
+        v, s = lr["vae_augment"][key], lr.get("smote", {}).get(key)
+        cards.append(_card(v, f"{name}, logistic regression (SMOTE {_f(s)})",
                            "" if s is None or v is None else ("good" if v >= s else "warn")))
     if priv is not None:
         # exact copies beyond those a fresh real sample has (discrete data repeats rows)
@@ -328,6 +332,10 @@ def _detection_html(h, det) -> None:
     if det.get("skipped"):
         h.append(f"<p>Skipped: {html.escape(det['skipped'])}</p>")
     _bucketed_html(h, det, "the compared rows")
+    if det.get("chance_band") is not None:
+        h.append(f"<p>The overall figure compares {det['rows_per_side']} rows a side; two "
+                 f"samples of one distribution that size score 0.5 &plusmn; "
+                 f"{_f(det['chance_band'])} by chance (3 standard deviations).</p>")
     rows = [["all classes", det["c2st_auc"]]] + [[c, v] for c, v in det["per_class"].items()]
     h.append(_table(["rows", "C2ST AUC"], rows))
 
