@@ -139,6 +139,15 @@ def test_iw_bound_is_the_same_however_its_samples_are_stacked(artifact, mixed_ta
     for per_pass in (3, 8):
         for a, b in zip(got[per_pass], got[1]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    # inside a tf.function of unknown batch (no row count to size a pass by) it still runs
+    import tensorflow as tf
+
+    spec = {k: tf.TensorSpec([None, *np.shape(v)[1:]], tf.as_dtype(np.asarray(v).dtype))
+            for k, v in x.items()}
+    graph = tf.function(lambda xx: model.iw_bound(xx, 8, tf.constant([4, 2], tf.int32)),
+                        input_signature=[spec])
+    np.testing.assert_allclose(graph({k: tf.constant(v) for k, v in x.items()}).numpy(),
+                               got[1][1], rtol=1e-5, atol=1e-5)
     # one sample by hand: log p(x | z, y) + log p(z | y) - log q(z | x, y) at z = mu + sd * noise(0)
     from vae_augment import distributions as D
 

@@ -613,8 +613,8 @@ def test_each_figures_bootstrap_error_matches_resampling_rows():
 
 
 def test_a_c2st_auc_within_chance_for_its_rows_is_not_called_copies_or_detectable():
-    """REAL against a disjoint sample of REAL itself on 10-40 rows a side scored C2ST AUC
-    under 0.4 or over 0.75 in 5-9 of 20 draws, and the findings called it copies or
+    """REAL against a disjoint sample of REAL itself on 10-20 rows a table scored C2ST AUC
+    under 0.4 or over 0.75 in 7-12 of 20 draws, and the findings called it copies or
     detectable. The detection section now keeps the rows a side and chance's spread at that
     many (3 Mann-Whitney standard deviations), and the findings say the figure cannot be read
     instead; on enough rows the same AUC is called what it is."""

@@ -138,9 +138,10 @@ def _c2st(encoding, real: pa.Table, synthetic: pa.Table, *, seed: int,
 def chance_band(rows: int) -> float:
     """How far from 0.5 a C2ST AUC of `rows` rows a side strays by chance: 3 standard
     deviations of the AUC of two samples from one distribution (Mann-Whitney's,
-    sqrt((2n + 1) / (12 n^2))). 10 rows a side: 0.40, 40: 0.20, 1,000: 0.04. REAL against
-    a disjoint sample of REAL itself scored under 0.4 or over 0.75 in 5-9 of 20 draws of
-    10-40 rows (the cross-validated AUC spreads wider than the formula on so few rows)."""
+    sqrt((2n + 1) / (12 n^2))). 10 rows a side: 0.40, 40: 0.20, 1,000: 0.04. Two disjoint
+    samples of hpc scored under 0.4 or over 0.75 in 12 of 20 draws of 10 rows a table and 7
+    of 20 of 20 rows, which the fixed thresholds called copies or detectable
+    (benchmarks/explore/c2st_chance.py)."""
     n = max(int(rows), 1)
     return float(3.0 * np.sqrt((2 * n + 1) / (12.0 * n * n)))
 

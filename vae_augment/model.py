@@ -681,9 +681,11 @@ class ConditionalVAE(RowSelection, keras.Model):
         prior = D.gaussian(p_mu, p_sd)
         if noise is None:
             seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), num=k)
-        n = int(tf.shape(mu)[0])
-        width = max([int(np.prod(np.shape(v)[1:])) for v in x.values()] + list(self.hidden))
-        per_pass = max(1, min(k, self.IW_MAX_VALUES // max(n * width, 1)))
+        x = {key: tf.convert_to_tensor(v) for key, v in x.items()}
+        n = mu.shape[0] if mu.shape[0] is not None else tf.shape(mu)[0]  # in a graph: unknown
+        width = max([int(np.prod(v.shape[1:])) for v in x.values()] + list(self.hidden))
+        per_pass = (max(1, min(k, self.IW_MAX_VALUES // max(n * width, 1)))
+                    if isinstance(n, int) else 1)
         terms = []
         for start in range(0, k, per_pass):
             c = min(per_pass, k - start)
@@ -692,8 +694,7 @@ class ConditionalVAE(RowSelection, keras.Model):
                 else tf.convert_to_tensor(noise(s), mu.dtype)
                 for s in range(start, start + c)], axis=0)  # [c * n, d], sample-major
             z = tf.tile(q.loc, [c, 1]) + tf.tile(q.scale, [c, 1]) * eps
-            xs = {key: tf.tile(v, [c] + [1] * (len(v.shape) - 1)) for key, v in
-                  ((key, tf.convert_to_tensor(v)) for key, v in x.items())}
+            xs = {key: tf.tile(v, [c] + [1] * (len(v.shape) - 1)) for key, v in x.items()}
             params = self.decode_params(z, xs["y"])
             recon = tf.add_n(list(D.feature_log_prob(self.layout, params, xs).values()))
             zs = tf.reshape(z, [c, n, -1])
