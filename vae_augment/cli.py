@@ -556,10 +556,12 @@ def _check_reportable(counts: dict, strategy) -> None:
     SYNTHETIC argument `balance` has none of)."""
     from vae_augment.balancing import samples_to_generate
     from vae_augment.errors import InputError, VAEAugmentError
+    from vae_augment.evaluation import MIN_REAL_ROWS
 
     labelled = sum(counts.values())
-    if labelled < 10:
-        raise InputError(f"--report needs at least 10 input rows with a label to evaluate, "
+    if labelled < MIN_REAL_ROWS:
+        raise InputError(f"--report needs at least {MIN_REAL_ROWS} input rows with a label "
+                         f"to evaluate, "
                          f"got {labelled}; balance without --report")
     try:
         generate = samples_to_generate(counts, strategy)

@@ -279,6 +279,11 @@ def _split(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.n
     return np.sort(np.r_[tr, idx[single]]), np.sort(te)
 
 
+#: the fewest real rows (with a label) `evaluate` reports on; `balance --report` checks it
+#: before it trains or writes
+MIN_REAL_ROWS = 10
+
+
 # ---------------------------------------------------------------------------- evaluate
 def _evaluation_encoding(real, synthetic, extra, label, art, exclude):
     from vae_augment.training import fit_encoding
@@ -581,8 +586,8 @@ def evaluate(
         warn(f"rows with a null {label!r} are left out of every figure: "
              + ", ".join(f"{n} of {what.upper()}'s" for what, n in null_labels.items()
                          if n))
-    if real.num_rows < 10 or synthetic.num_rows == 0:
-        raise InputError(f"need at least 10 REAL rows and 1 SYNTHETIC row, got "
+    if real.num_rows < MIN_REAL_ROWS or synthetic.num_rows == 0:
+        raise InputError(f"need at least {MIN_REAL_ROWS} REAL rows and 1 SYNTHETIC row, got "
                          f"{real.num_rows} and {synthetic.num_rows}")
     art = _load_model(model)
     if art is not None and art.label != label:
