@@ -504,7 +504,7 @@ def cmd_balance(args) -> int:
     strategy = parse_sampling_strategy(args.sampling_strategy,
                                        classes=list(counts) if counts else None)
     if args.report:
-        _check_reportable(counts, strategy)  # before training and writing: not after
+        _check_reportable(counts, strategy, args.sampling_strategy)  # before training and writing
     kw = None if has_model else _fit_kwargs(args)
     ignored = _ignored_train_flags(args) if kw is None else []
     if ignored:
@@ -549,7 +549,7 @@ def cmd_balance(args) -> int:
     return 0
 
 
-def _check_reportable(counts: dict, strategy) -> None:
+def _check_reportable(counts: dict, strategy, given: str) -> None:
     """`balance --report`'s own checks of the input, before anything is trained or written:
     `evaluate` needs 10 labelled real rows and a synthetic row, and found their lack only
     after the output was written (exit 2 with the output on disk, and the error named a
@@ -570,12 +570,8 @@ def _check_reportable(counts: dict, strategy) -> None:
     if not any(generate.values()):
         raise InputError(
             f"the input's classes {dict(counts)} already meet --sampling-strategy "
-            f"{_strategy_text(strategy)}: balance would add no rows, so --report would have "
+            f"{given}: balance would add no rows, so --report would have "
             f"no synthetic rows to evaluate; give another --sampling-strategy or drop --report")
-
-
-def _strategy_text(strategy) -> str:
-    return json.dumps(strategy, default=str) if isinstance(strategy, dict) else str(strategy)
 
 
 def _balance_json(args, summary: dict, report: dict | None) -> dict:
