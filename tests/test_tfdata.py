@@ -482,7 +482,8 @@ def test_class_keys_are_normalised(mixed_model, mixed_parquet, digits_model):
     want = first(class_counts=plain, sampling_strategy=target)
     odd = {b"a": np.float32(0.5), np.str_("b"): 0.25, "c": np.float64(0.25)}
     np.testing.assert_array_equal(first(class_counts=counted, sampling_strategy=odd), want)
-    with pytest.raises(SchemaError, match="`sampling_strategy` names class 'zz'"):
+    with pytest.raises(VAEAugmentError, match="`sampling_strategy` names class 'zz', which the "
+                       "model does not know"):  # the Python API's words (map_strategy_keys)
         first(sampling_strategy={"zz": 0.5, "a": 0.5})
     with pytest.raises(SchemaError, match="`class_counts` names class 'zz'"):
         first(class_counts={b"zz": 3})

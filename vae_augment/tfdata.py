@@ -106,19 +106,14 @@ def _counts(enc, class_counts) -> dict[Any, int]:
 
 
 def _strategy(enc, sampling_strategy):
-    """`sampling_strategy` with its dict keys as the model's classes (`_class_value`'s rule:
-    ``b"yes"``, ``"9"`` for 9 and numpy scalars are accepted as in `class_counts`)."""
+    """`sampling_strategy` with its dict keys as the model's classes (`map_strategy_keys`'
+    rule, as the Python API's: ``b"yes"``, ``"9"`` for 9 and numpy scalars are accepted as
+    in `class_counts`)."""
     if not isinstance(sampling_strategy, Mapping):
         return sampling_strategy
-    out: dict[Any, Any] = {}
-    for k, v in sampling_strategy.items():
-        c = _class_value(enc, k, "sampling_strategy")
-        if c in out:
-            raise VAEAugmentError(
-                f"`sampling_strategy` names class {c!r} twice (as {k!r} and another key)"
-            )
-        out[c] = v
-    return out
+    from vae_augment.balancing import map_strategy_keys
+
+    return map_strategy_keys(sampling_strategy, enc.classes, known="model")
 
 
 def _is_distribution(strategy) -> bool:
