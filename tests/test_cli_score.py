@@ -1112,3 +1112,17 @@ def test_an_image_column_declaring_another_shape_is_an_error(capsys, tmp_path, m
             assert code == 2 and re.search(message, err) and "Traceback" not in err, err
             assert len(err.strip().splitlines()) == 1, err
             assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "d.jsonl").exists()
+
+
+def test_an_image_tensor_of_another_size_is_named_by_its_own_type(mixed_table, artifact):
+    """A 7x7 arrow.fixed_shape_tensor for the model's 8x8 image: the error named its
+    storage, `fixed_size_list<item: uint8>[49]`, a type the input does not hold."""
+    img = np.stack(mixed_table.column("img").to_numpy(zero_copy_only=False))
+    small = pa.FixedSizeListArray.from_arrays(pa.array(img[:, :49].reshape(-1)), 49)
+    table = mixed_table.set_column(mixed_table.schema.get_field_index("img"), "img",
+                                   pa.ExtensionArray.from_storage(
+                                       pa.fixed_shape_tensor(pa.uint8(), [7, 7]), small))
+    with pytest.raises(SchemaError, match=r"column 'img' has type extension<arrow\."
+                                          r"fixed_shape_tensor\[value_type=uint8, "
+                                          r"shape=\[7,7\]\]>, expected a list of 64 numbers"):
+        scoring.anomaly_scores(artifact, table)

@@ -491,10 +491,11 @@ class Encoding:
         for i, s in enumerate(self.tensors):
             col = _combine(batch.column(s.name))
             mask = _null_mask(col)
+            stored = col.type  # an arrow.fixed_shape_tensor's messages name it, not its storage
             if isinstance(col, pa.ExtensionArray):
                 col = col.storage
             size = int(np.prod(s.shape))
-            _check_tensor_sizes(s.name, col, size)
+            _check_tensor_sizes(s.name, col, size, shown=stored)
             problem = _tensor_shape_problem(s, batch.schema.field(s.name), batch.schema)
             if problem is not None:
                 raise SchemaError(problem)
@@ -1276,14 +1277,16 @@ def _tensor_shape_problem(spec: FeatureSpec, field: pa.Field, schema: pa.Schema)
 
 
 def _check_tensor_sizes(name: str, col: pa.Array, size: int, *, first_row: int = 0,
-                        of: str = "the model's", where: str = "") -> None:
+                        of: str = "the model's", where: str = "",
+                        shown: pa.DataType | None = None) -> None:
     """Raises `SchemaError` naming tensor column `name` unless `col` is a list of numbers with
     `size` values in each (non-null) row: a fixed-size list of another size or a column of
     another type whole, a variable-length list by its rows of another length (counted from
-    `first_row`; `of`: whose size it is; `where`: the table, after the column's name)."""
+    `first_row`; `of`: whose size it is; `where`: the table, after the column's name;
+    `shown`: the type to name, when `col` is an extension column's storage)."""
     t = col.type
     if not _takes_tensor_type(t, size):
-        raise SchemaError(_tensor_type_message(name, t, size))
+        raise SchemaError(_tensor_type_message(name, shown or t, size))
     if not pa.types.is_fixed_size_list(t):
         wrong = pc.list_value_length(col).fill_null(size).to_numpy(zero_copy_only=False) != size
         if wrong.any():
