@@ -262,3 +262,17 @@ def test_a_file_of_a_type_pyarrow_cannot_read_is_one_line(tmp_path, capsys, mixe
             "column where the file is written (e.g. a Polars Int128 to Int64 or Decimal)"
             in err), err
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_tensorflows_python_warnings_are_hidden_unless_verbose(capsys, caplog, mixed_artifact):
+    """TF_CPP_MIN_LOG_LEVEL quiets TensorFlow's C++ logs, not its Python logger: `balance
+    --report` on a model with two image columns of different shapes
+    printed "WARNING:tensorflow:5 out of the last 7 calls to <function lbeta> triggered
+    tf.function retracing..." (the count heads' log-probabilities, eager, at each row count)."""
+    import logging
+
+    code, _, err = run(["info", "--model-dir", mixed_artifact], capsys)
+    assert code == 0, err
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("tensorflow").warning("5 out of the last 7 calls triggered retracing")
+    assert "retracing" not in caplog.text

@@ -1069,3 +1069,60 @@ def test_label_scores_can_name_the_class_each_row_looks_like(capsys, tmp_path, a
     code, _, err = run(capsys, "score", data, tmp_path / "o2.parquet", "--model-dir",
                        mixed_artifact, "--looks-like")
     assert code == 2 and "--looks-like names the class" in err and "--kind conditional" in err
+
+
+@pytest.mark.parametrize("shape", [[8, 8], [64], [8, 8, 1]])
+def test_an_image_column_declaring_the_models_shape_or_none_is_scored(mixed_table, artifact,
+                                                                      shape):
+    """The model's 8x8 image as an arrow.fixed_shape_tensor of its shape, of a flat 64 or
+    with a channel axis of one: the same values in the same order, scored alike."""
+    i = mixed_table.schema.get_field_index("img")
+    ext = pa.ExtensionArray.from_storage(pa.fixed_shape_tensor(pa.uint8(), shape),
+                                         mixed_table.column("img").combine_chunks())
+    table = mixed_table.set_column(i, "img", ext).slice(0, 30)
+    assert artifact.encoding.type_problem(table.schema) is None
+    np.testing.assert_allclose(scoring.anomaly_scores(artifact, table),
+                               scoring.anomaly_scores(artifact, mixed_table.slice(0, 30)),
+                               rtol=1e-5)
+
+
+def test_an_image_column_declaring_another_shape_is_an_error(capsys, tmp_path, mixed_table,
+                                                             mixed_artifact, artifact):
+    """An image of the model's 64 values declared 4x16 (an arrow.fixed_shape_tensor, or its
+    own `image_shape` metadata) where the model's is 8x8 was scored and encoded as if 8x8
+    (`balance`, `evaluate` and `sample --reference` refused it): now one line naming both
+    shapes, exit code 2, nothing written, with or without a dead-letter file."""
+    i = mixed_table.schema.get_field_index("img")
+    storage = mixed_table.column("img").combine_chunks()
+    ext = mixed_table.set_column(i, "img", pa.ExtensionArray.from_storage(
+        pa.fixed_shape_tensor(pa.uint8(), [4, 16]), storage))
+    meta = mixed_table.set_column(i, pa.field("img", storage.type,
+                                              metadata={"image_shape": "4,16"}), storage)
+    for table in (ext, meta):
+        message = (r"column 'img' holds tensors of shape \[4, 16\] \(its .*\); the model's "
+                   r"are \[8, 8\]")
+        assert re.search(message, artifact.encoding.type_problem(table.schema))
+        with pytest.raises(SchemaError, match=message):
+            scoring.encode_latent(artifact, table)
+        src = tmp_path / "wide.parquet"
+        pq.write_table(table, src)
+        for argv in (["score", src, tmp_path / "o.parquet"], ["encode", src, tmp_path / "o.parquet"],
+                     ["score", src, tmp_path / "o.parquet", "--dead-letter", tmp_path / "d.jsonl"]):
+            code, _, err = run(capsys, *argv, "--model-dir", mixed_artifact)
+            assert code == 2 and re.search(message, err) and "Traceback" not in err, err
+            assert len(err.strip().splitlines()) == 1, err
+            assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "d.jsonl").exists()
+
+
+def test_an_image_tensor_of_another_size_is_named_by_its_own_type(mixed_table, artifact):
+    """A 7x7 arrow.fixed_shape_tensor for the model's 8x8 image: the error named its
+    storage, `fixed_size_list<item: uint8>[49]`, a type the input does not hold."""
+    img = np.stack(mixed_table.column("img").to_numpy(zero_copy_only=False))
+    small = pa.FixedSizeListArray.from_arrays(pa.array(img[:, :49].reshape(-1)), 49)
+    table = mixed_table.set_column(mixed_table.schema.get_field_index("img"), "img",
+                                   pa.ExtensionArray.from_storage(
+                                       pa.fixed_shape_tensor(pa.uint8(), [7, 7]), small))
+    with pytest.raises(SchemaError, match=r"column 'img' has type extension<arrow\."
+                                          r"fixed_shape_tensor\[value_type=uint8, "
+                                          r"shape=\[7,7\]\]>, expected a list of 64 numbers"):
+        scoring.anomaly_scores(artifact, table)

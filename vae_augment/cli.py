@@ -107,6 +107,11 @@ def _quiet_tensorflow(verbose: bool) -> None:
     if not verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+        # TensorFlow's Python logger too (tf.function's retracing warnings: count heads'
+        # log-probabilities at each row count of `evaluate`'s passes over an image model)
+        import logging
+
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
         import warnings
 
         warnings.filterwarnings("ignore", category=UserWarning, module="keras")

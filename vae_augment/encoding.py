@@ -34,8 +34,10 @@ from vae_augment.schema import (
     FLOAT_TENSORS,
     QUANTILE_KNOTS,
     FeatureSpec,
+    _parse_image_shape,
     as_numbers,
     canonical_zeros,
+    column_image_shape,
     from_numbers,
     numeric_storage,
 )
@@ -489,10 +491,14 @@ class Encoding:
         for i, s in enumerate(self.tensors):
             col = _combine(batch.column(s.name))
             mask = _null_mask(col)
+            stored = col.type  # an arrow.fixed_shape_tensor's messages name it, not its storage
             if isinstance(col, pa.ExtensionArray):
                 col = col.storage
             size = int(np.prod(s.shape))
-            _check_tensor_sizes(s.name, col, size)
+            _check_tensor_sizes(s.name, col, size, shown=stored)
+            problem = _tensor_shape_problem(s, batch.schema.field(s.name), batch.schema)
+            if problem is not None:
+                raise SchemaError(problem)
             if mask.any() and s.name not in null_pos:  # as a number's: not a zero image
                 raise SchemaError(f"column '{s.name}' has nulls but had none when the model "
                                   f"was trained ({_rows_note(mask)})")
@@ -559,6 +565,9 @@ class Encoding:
                 size = int(np.prod(s.shape))
                 if not _takes_tensor_type(storage, size):
                     return _tensor_type_message(s.name, t, size)
+                problem = _tensor_shape_problem(s, schema.field(s.name), schema)
+                if problem is not None:
+                    return problem
         if not label:  # marginal anomaly scores: the label is not read
             return None
         if self.label not in schema.names:
@@ -1241,15 +1250,43 @@ def _tensor_type_message(name: str, t: pa.DataType, size: int) -> str:
             f"list, or a list with {size} values in every row)")
 
 
+def _tensor_shape_problem(spec: FeatureSpec, field: pa.Field, schema: pa.Schema) -> str | None:
+    """Why tensor column `field` of `schema` is not the model's (`spec`'s) tensor though it
+    holds as many values a row, or None: it declares (an arrow.fixed_shape_tensor's shape,
+    or its own `image_shape` metadata) a shape of more than one axis that the model's, of
+    more than one axis too, is not (axes of one aside: 28x28 and 28x28x1 are alike). A flat
+    shape on either side declares no layout, and is taken."""
+    t = field.type
+    if isinstance(t, pa.FixedShapeTensorType):
+        shape, where = [int(d) for d in t.shape], "its arrow.fixed_shape_tensor type"
+    else:
+        try:
+            own = column_image_shape(field, schema)
+            if own is None:
+                return None
+            shape, where = _parse_image_shape(field.name, own[0]), own[1]
+        except SchemaError:  # metadata that names no shape declares none
+            return None
+    model = [int(d) for d in spec.shape]
+    have, want = [d for d in shape if d != 1], [d for d in model if d != 1]
+    if len(have) < 2 or len(want) < 2 or have == want:
+        return None
+    return (f"column '{field.name}' holds tensors of shape {shape} ({where}); the model's are "
+            f"{model}: the same values in another layout (reshape them to the model's, or "
+            f"fit a model on this layout)")
+
+
 def _check_tensor_sizes(name: str, col: pa.Array, size: int, *, first_row: int = 0,
-                        of: str = "the model's", where: str = "") -> None:
+                        of: str = "the model's", where: str = "",
+                        shown: pa.DataType | None = None) -> None:
     """Raises `SchemaError` naming tensor column `name` unless `col` is a list of numbers with
     `size` values in each (non-null) row: a fixed-size list of another size or a column of
     another type whole, a variable-length list by its rows of another length (counted from
-    `first_row`; `of`: whose size it is; `where`: the table, after the column's name)."""
+    `first_row`; `of`: whose size it is; `where`: the table, after the column's name;
+    `shown`: the type to name, when `col` is an extension column's storage)."""
     t = col.type
     if not _takes_tensor_type(t, size):
-        raise SchemaError(_tensor_type_message(name, t, size))
+        raise SchemaError(_tensor_type_message(name, shown or t, size))
     if not pa.types.is_fixed_size_list(t):
         wrong = pc.list_value_length(col).fill_null(size).to_numpy(zero_copy_only=False) != size
         if wrong.any():
