@@ -1827,3 +1827,26 @@ def test_the_utility_card_shows_the_figure_the_summary_judges(tmp_path):
                       report_dir=str(tmp_path / "two"))
     page = (tmp_path / "two" / "report.html").read_text()
     assert "minority F1, logistic regression" in page
+
+
+@pytest.mark.parametrize("n_classes", [5, 150])
+def test_class_f1_plot_stays_readable_with_many_classes(n_classes):
+    """The page shows figures at most 1,100 px wide: the F1-per-class plot of 150 classes
+    was 14,985 px wide (shrunk to an unreadable strip); they go down the side instead."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from vae_augment.report_plots import _class_f1_plot
+
+    classes = [f"c{i:03d}" for i in range(n_classes)]
+    f1 = {"f1_per_class": [0.5] * (n_classes - 1) + [None]}  # one class absent from real-test
+    methods = {m: f1 for m in ("none", "random_oversampling", "smote", "vae_augment")}
+    report = {"utility": {"classes": classes, "results": {"logistic_regression": methods,
+                                                          "gradient_boosting": methods}}}
+    png = _class_f1_plot(report)
+    width, height = Image.open(io.BytesIO(base64.b64decode(png))).size
+    assert width < 1100, width
+    if n_classes > 12:
+        assert height > width  # one row of bars per class
