@@ -373,12 +373,17 @@ def _latent_plot(report, plots) -> str | None:
     if len(model_classes) <= 12:
         axes[0].legend(fontsize=7, markerscale=2)
         fig.tight_layout()
-    else:  # many classes: one legend beside the plots
+    else:  # many classes: one legend under the plots, as many rows as it needs (beside
+        # them, 150 classes' columns took 63 % of the width and the panels' titles ran together)
         handles, labels = axes[0].get_legend_handles_labels()
-        ncol = 1 + len(labels) // 25
-        fig.legend(handles, labels, loc="center right", fontsize=6, markerscale=2, ncol=ncol,
+        width = 0.5 + 0.05 * max(len(label) for label in labels)  # a column's, inches
+        ncol = max(1, min(len(labels), int(9.6 // width)))
+        legend_h = 0.2 + 0.12 * int(np.ceil(len(labels) / ncol))
+        fig.set_figheight(4.2 + legend_h)
+        fig.legend(handles, labels, loc="lower center", fontsize=6, markerscale=2, ncol=ncol,
                    frameon=False)
-        fig.tight_layout(rect=(0, 0, 1 - 0.09 * ncol, 1))
+        fig.tight_layout(rect=(0, legend_h / fig.get_figheight(), 1, 1))
+        return _png(fig)  # cropped to what is drawn: a legend wider than guessed is kept
     return _png(fig, crop=False)
 
 
