@@ -1827,3 +1827,53 @@ def test_the_utility_card_shows_the_figure_the_summary_judges(tmp_path):
                       report_dir=str(tmp_path / "two"))
     page = (tmp_path / "two" / "report.html").read_text()
     assert "minority F1, logistic regression" in page
+
+
+@pytest.mark.parametrize("n_classes", [5, 150])
+def test_class_f1_plot_stays_readable_with_many_classes(n_classes):
+    """The page shows figures at most 1,100 px wide: the F1-per-class plot of 150 classes
+    was 14,985 px wide (shrunk to an unreadable strip); they go down the side instead."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from vae_augment.report_plots import _class_f1_plot
+
+    classes = [f"c{i:03d}" for i in range(n_classes)]
+    f1 = {"f1_per_class": [0.5] * (n_classes - 1) + [None]}  # one class absent from real-test
+    methods = {m: f1 for m in ("none", "random_oversampling", "smote", "vae_augment")}
+    report = {"utility": {"classes": classes, "results": {"logistic_regression": methods,
+                                                          "gradient_boosting": methods}}}
+    png = _class_f1_plot(report)
+    width, height = Image.open(io.BytesIO(base64.b64decode(png))).size
+    assert width < 1100, width
+    if n_classes > 12:
+        assert height > width  # one row of bars per class
+
+
+@pytest.mark.parametrize("n_classes", [4, 150])
+def test_latent_plot_keeps_its_panels_and_titles_apart_with_many_classes(n_classes,
+                                                                         monkeypatch):
+    """With 150 classes the legend beside the plots took 63 % of the figure's width: the
+    two panels shrank to 1.5 inches each and their titles ran into each other."""
+    from types import SimpleNamespace
+
+    from vae_augment import report_plots
+
+    figs = []
+    real_png = report_plots._png
+    monkeypatch.setattr(report_plots, "_png",
+                        lambda fig, **k: figs.append(fig) or real_png(fig, **k))
+    rng = np.random.default_rng(0)
+    y = np.arange(3 * n_classes) % n_classes
+    p = rng.normal(size=(len(y), 2))
+    plots = {"latent": (p, y, p, y),
+             "encoding": SimpleNamespace(classes=[f"class_{i:03d}" for i in range(n_classes)])}
+    assert report_plots._latent_plot({}, plots) is not None
+    fig = figs[0]
+    renderer = fig._get_renderer()
+    left, right = (ax.title.get_window_extent(renderer) for ax in fig.axes[:2])
+    assert left.x1 < right.x0, (left, right)
+    for ax in fig.axes[:2]:
+        assert ax.get_position().width > 0.3, ax.get_position()

@@ -273,3 +273,23 @@ def test_warnings_name_the_callers_line_whichever_path_led_there():
     for w, line in zip([*rare, *lacking], calls):
         assert w.category is VAEAugmentWarning and issubclass(w.category, UserWarning)
         assert (w.filename, w.lineno) == (__file__, line), (w.filename, w.lineno, line)
+
+
+def test_the_rare_class_warning_and_note_stay_short_with_many_small_classes(capsys):
+    """A long-tailed label of 120 one-to-four-row classes: the warning and the KL-weight note
+    printed every class as one dict (5 KB a line); they name the 20 smallest and the count."""
+    import numpy as np
+    import pyarrow as pa
+
+    from vae_augment.api import fit
+
+    counts = [300] + [1 + i % 4 for i in range(120)]
+    labels = np.repeat([f"class_{i:03d}" for i in range(len(counts))], counts)
+    t = pa.table({"x": np.random.default_rng(0).normal(size=len(labels)), "y": labels})
+    with pytest.warns(VAEAugmentWarning) as caught:
+        fit(t, label="y", model_dir=None, seed=0, **FAST)
+    rare = [str(w.message) for w in caught if "fewer than 5 rows" in str(w.message)]
+    assert len(rare) == 1 and len(rare[0]) < 1000, rare
+    assert "(120 in all)" in rare[0] and "'class_001': 1" in rare[0]
+    note = [x for x in capsys.readouterr().err.splitlines() if "fewer than 20 rows" in x]
+    assert len(note) == 1 and len(note[0]) < 1200 and "(120 in all)" in note[0], note

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "NonFiniteError",
            "TrainingDiverged", "VAEAugmentWarning", "warn", "one_line_warnings",
            "option", "option_list", "arg", "label_column", "cli_wording", "check_seed",
-           "columns_note"]
+           "columns_note", "counts_note"]
 
 class VAEAugmentWarning(UserWarning):
     """The category of this library's warnings: something to check, while the run goes on
@@ -85,6 +85,17 @@ def columns_note(names, most: int = 20) -> str:
     if len(names) <= most:
         return str(names)
     return f"{names[:most]} ... ({len(names)} in all)"
+
+
+def counts_note(counts, most: int = 20) -> str:
+    """Classes and their rows (a dict) for a message: all of them, or the `most` with the
+    fewest rows (in class order among equals) and how many there are (a long-tailed label's
+    120 small classes made a 5 KB line)."""
+    counts = dict(counts)
+    if len(counts) <= most:
+        return str(counts)
+    fewest = dict(sorted(counts.items(), key=lambda kv: kv[1])[:most])
+    return f"{str(fewest)[:-1]}, ...}} ({len(counts)} in all)"
 
 
 def arg(name: str) -> str:

@@ -373,12 +373,17 @@ def _latent_plot(report, plots) -> str | None:
     if len(model_classes) <= 12:
         axes[0].legend(fontsize=7, markerscale=2)
         fig.tight_layout()
-    else:  # many classes: one legend beside the plots
+    else:  # many classes: one legend under the plots, as many rows as it needs (beside
+        # them, 150 classes' columns took 63 % of the width and the panels' titles ran together)
         handles, labels = axes[0].get_legend_handles_labels()
-        ncol = 1 + len(labels) // 25
-        fig.legend(handles, labels, loc="center right", fontsize=6, markerscale=2, ncol=ncol,
+        width = 0.5 + 0.05 * max(len(label) for label in labels)  # a column's, inches
+        ncol = max(1, min(len(labels), int(9.6 // width)))
+        legend_h = 0.2 + 0.12 * int(np.ceil(len(labels) / ncol))
+        fig.set_figheight(4.2 + legend_h)
+        fig.legend(handles, labels, loc="lower center", fontsize=6, markerscale=2, ncol=ncol,
                    frameon=False)
-        fig.tight_layout(rect=(0, 0, 1 - 0.09 * ncol, 1))
+        fig.tight_layout(rect=(0, legend_h / fig.get_figheight(), 1, 1))
+        return _png(fig)  # cropped to what is drawn: a legend wider than guessed is kept
     return _png(fig, crop=False)
 
 
@@ -433,9 +438,18 @@ def _class_f1_plot(report) -> str | None:
     plt = _plt()
     colors = _METHOD_COLORS
     runs = u.get("per_split") or []
-    fig, axes = plt.subplots(len(u["results"]), 1, squeeze=False,
-                             figsize=(max(6.0, 0.55 * len(classes) * 2 + 1.5),
-                                      2.6 * len(u["results"])))
+    # more classes: one row of bars per class, the classifiers side by side (the page
+    # scrolls), as a figure as wide as 150 classes (15,000 px) shrank to an unreadable strip
+    down = len(classes) > _MAX_HEATMAP_CLASS_COLUMNS
+    if down:
+        fig, axes = plt.subplots(1, len(u["results"]), squeeze=False, sharey=True,
+                                 figsize=(5.0 * len(u["results"]) + 1.0,
+                                          1.2 + 0.3 * len(classes)))
+        axes = axes.T
+    else:
+        fig, axes = plt.subplots(len(u["results"]), 1, squeeze=False,
+                                 figsize=(max(6.0, 0.55 * len(classes) * 2 + 1.5),
+                                          2.6 * len(u["results"])))
     for ax, (clf, res) in zip(axes[:, 0], u["results"].items()):
         methods = list(res)
         x = np.arange(len(classes))
@@ -450,15 +464,35 @@ def _class_f1_plot(report) -> str | None:
             boot = ((u.get("figure_se") or {}).get(clf) or {}).get(m) or {}
             if err is None and boot.get("f1_per_class"):  # one split: its bootstrap's
                 err = [np.nan if v is None else v for v in boot["f1_per_class"]]
-            ax.bar(x + (i - (len(methods) - 1) / 2) * w, f1, w, label=m,
-                   color=colors.get(m), yerr=err, error_kw={"lw": 0.8, "capsize": 2})
-        ax.set_xticks(x, classes, fontsize=8, rotation=30 if len(classes) > 12 else 0)
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("F1 on real-test" + ("" if len(runs) > 1 or not u.get("figure_se")
-                                            else "\n(bars: ± 1 standard error)"), fontsize=8)
+            at = x + (i - (len(methods) - 1) / 2) * w
+            if down:
+                ax.barh(at, f1, w, label=m, color=colors.get(m), xerr=err,
+                        error_kw={"lw": 0.8, "capsize": 2})
+            else:
+                ax.bar(at, f1, w, label=m, color=colors.get(m), yerr=err,
+                       error_kw={"lw": 0.8, "capsize": 2})
+        what = "F1 on real-test" + ("" if len(runs) > 1 or not u.get("figure_se")
+                                    else "\n(bars: ± 1 standard error)")
+        if down:
+            ax.set_yticks(x, classes, fontsize=8)
+            ax.set_ylim(len(classes) - 0.5, -0.5)  # the first class at the top
+            ax.set_xlim(0, 1)
+            ax.set_xlabel(what, fontsize=8)
+            ax.xaxis.set_ticks_position("both")
+            ax.tick_params(axis="x", labeltop=True)
+        else:
+            ax.set_xticks(x, classes, fontsize=8, rotation=30 if len(classes) > 12 else 0)
+            ax.set_ylim(0, 1)
+            ax.set_ylabel(what, fontsize=8)
         ax.set_title(f"{clf.replace('_', ' ')}: F1 per class"
                      + (f" (mean of {len(runs)} splits)" if len(runs) > 1 else ""), fontsize=10)
     handles, labels = axes[0, 0].get_legend_handles_labels()
+    if down:  # the legend above the bars, where the page shows it first
+        top = 1 - 0.5 / fig.get_figheight()
+        fig.tight_layout(rect=(0, 0, 1, top))
+        fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8,
+                   frameon=False)
+        return _png(fig, crop=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     return _png(fig, crop=False)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from vae_augment.encoding import Encoding
-from vae_augment.errors import _CLI_WORDING, VAEAugmentError, arg, option, warn
+from vae_augment.errors import _CLI_WORDING, VAEAugmentError, arg, counts_note, option, warn
 from vae_augment.preparation import encode_all, fit_encoding, load_encoding, prepare_training
 from vae_augment.schema import COUNT_LIKELIHOODS, FLOAT_TENSORS
 
@@ -709,15 +709,15 @@ def train_model(
     rare = {str(c): n for c, n in encoding.class_counts.items() if 0 < n < RARE_CLASS_ROWS}
     if rare and chief and state is None:
         warn(
-            f"class(es) {rare} have fewer than {RARE_CLASS_ROWS} rows: the model learns little "
-            f"of them, and many of their synthetic rows may look like other classes' rows (a "
-            f"2-row class: 89 % did, 72 % with the guided setting); check them (`evaluate`), "
-            f"or copy such a class's rows instead (random oversampling)")
+            f"class(es) {counts_note(rare)} have fewer than {RARE_CLASS_ROWS} rows: the model "
+            f"learns little of them, and many of their synthetic rows may look like other "
+            f"classes' rows (a 2-row class: 89 % did, 72 % with the guided setting); check "
+            f"them (`evaluate`), or copy such a class's rows instead (random oversampling)")
     small = small_classes(encoding.class_counts, config.beta) if beta_by_rows else {}
     if small and chief and state is None:
         print(f"vae-augment: note: KL weight {config.beta:g}, the default for a table of "
-              f"{source.n_train + source.n_val} rows; class(es) {small} have fewer than "
-              f"{SMALL_CLASS_ROWS} rows, and at this weight such a class's synthetic rows "
+              f"{source.n_train + source.n_val} rows; class(es) {counts_note(small)} have "
+              f"fewer than {SMALL_CLASS_ROWS} rows, and at this weight such a class's synthetic rows "
               f"come out nearer the other classes' rows (a 10-row class's share of nulls in a "
               f"column was off by 0.20, against 0.04 at {DEFAULT_BETA:g}); "
               f"{option('beta', DEFAULT_BETA)} keeps more of their own rows' traits, and "
