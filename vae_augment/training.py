@@ -715,13 +715,15 @@ def train_model(
             f"them (`evaluate`), or copy such a class's rows instead (random oversampling)")
     small = small_classes(encoding.class_counts, config.beta) if beta_by_rows else {}
     if small and chief and state is None:
-        print(f"vae-augment: note: KL weight {config.beta:g}, the default for a table of "
-              f"{source.n_train + source.n_val} rows; class(es) {counts_note(small)} have "
-              f"fewer than {SMALL_CLASS_ROWS} rows, and at this weight such a class's synthetic rows "
-              f"come out nearer the other classes' rows (a 10-row class's share of nulls in a "
-              f"column was off by 0.20, against 0.04 at {DEFAULT_BETA:g}); "
-              f"{option('beta', DEFAULT_BETA)} keeps more of their own rows' traits, and "
-              f"places their rows nearer their training rows", file=sys.stderr)
+        # a warning, not a print: a VAEOverSampler(verbose=0) in a cross-validation printed
+        # it at every fold, past any warnings filter
+        warn(f"KL weight {config.beta:g}, the default for a table of "
+             f"{source.n_train + source.n_val} rows; class(es) {counts_note(small)} have "
+             f"fewer than {SMALL_CLASS_ROWS} rows, and at this weight such a class's synthetic "
+             f"rows come out nearer the other classes' rows (a 10-row class's share of nulls in "
+             f"a column was off by 0.20, against 0.04 at {DEFAULT_BETA:g}); "
+             f"{option('beta', DEFAULT_BETA)} keeps more of their own rows' traits, and "
+             f"places their rows nearer their training rows")
     replicas = int(strategy.num_replicas_in_sync)
     if state is not None and state.get("replicas", replicas) != replicas:
         _resuming_otherwise(f"on {replicas} replica(s)", f"on {state['replicas']}",
