@@ -126,6 +126,10 @@ class InMemorySource:
         d = self.val if self.val is not None else self.train
         return {k: v[:rows] for k, v in d.items()}
 
+    def marginal_rows(self) -> dict[str, np.ndarray]:
+        """The training rows whose marginals start the model's heads: all of them."""
+        return self.train
+
     def train_dataset(self, batch_size: int, start_epoch: int, stop_epoch: int, skip: int = 0):
         """Batches of epochs [start_epoch, stop_epoch); epoch e in a fixed order per (seed, e)."""
         import tensorflow as tf
@@ -419,6 +423,12 @@ class ParquetSource:
         """A fixed small batch (validation rows when there are any) for diagnostics."""
         it = self.iter_validation(rows) if self.n_val else self.iter_train(rows, 0, 1)
         return next(iter(it))
+
+    def marginal_rows(self, rows: int = 8192) -> dict[str, np.ndarray]:
+        """The training rows whose marginals start the model's heads: the first epoch's first
+        `rows` (a read of the shuffle buffer's rows and that many more; the memory of a
+        training batch beside the buffer's, as training holds)."""
+        return next(iter(self.iter_train(rows, 0, 1)))
 
     # ------------------------------------------------------------------ tf.data
     def output_signature(self):

@@ -19,7 +19,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -580,6 +580,31 @@ def _has_event_files(log_dir: str) -> bool:
 _KERAS_MWMS = ("PerReplica", "destinations can not be empty", "Invalid reduction dimension")
 
 
+def start_at_marginals(model, rows: Mapping[str, np.ndarray]) -> None:
+    """Starts `model`'s null-indicator and category heads at the marginals of training rows
+    `rows` (encoded; ``nulls`` and ``cat`` are read): each indicator's bias at its share's
+    log-odds, each categorical column's biases at its codes' log-frequencies (half a row
+    added to every count, so no logit is infinite). At a bias of 0 a head starts at even
+    odds, and a short fit does not get far from them: on 120-row tables with a column null in
+    1 row (0.8 %), synthetic rows were null in 2.5 % (median of 4 seeds; 9.2 % where early
+    stopping ended the fit at 55 epochs), and 1.0 % with this start; a category of 1 row in
+    2.1 % against 0.8 %. At 1,000 rows the two are level (`benchmarks/explore/head_start.py`).
+    The weights, which read the latent code, start as Keras draws them."""
+    n = len(rows["y"])
+    if n == 0:
+        return
+    if model.null_head is not None:
+        share = (np.asarray(rows["nulls"], np.float64).sum(axis=0) + 0.5) / (n + 1.0)
+        model.null_head.bias.assign((np.log(share) - np.log1p(-share)).astype(np.float32))
+    if model.cat_head is not None:
+        codes, parts = np.asarray(rows["cat"]), []
+        for j, size in enumerate(model.layout["cat_sizes"]):
+            column = codes[:, j]
+            log_freq = np.log(np.bincount(column[column >= 0], minlength=size)[:size] + 0.5)
+            parts.append(log_freq - log_freq.mean())
+        model.cat_head.bias.assign(np.concatenate(parts).astype(np.float32))
+
+
 @_rng_preserved
 def train_model(
     encoding: Encoding,
@@ -784,6 +809,8 @@ def train_model(
                 condition_every_layer=config.condition_every_layer,
             )
             model.set_dequantization(tie_table)
+            if state is None:  # a resumed run restores its weights
+                start_at_marginals(model, source.marginal_rows())
             optimizer = keras.optimizers.Adam(config.learning_rate)
             if config.precision == "mixed_float16":  # loss scaling that holds on replicas
                 optimizer = loss_scale_optimizer(optimizer)
