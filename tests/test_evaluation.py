@@ -1877,3 +1877,23 @@ def test_latent_plot_keeps_its_panels_and_titles_apart_with_many_classes(n_class
     assert left.x1 < right.x0, (left, right)
     for ax in fig.axes[:2]:
         assert ax.get_position().width > 0.3, ax.get_position()
+
+
+def test_the_report_says_the_type_of_its_classes(two_samples):
+    """report.json keys classes by their text (JSON's keys are strings); ``class_type`` says
+    what they were, so the findings name an int label's class 28 as 28, not '28'."""
+    a, b = two_samples
+
+    def as_ints(t):
+        codes = {"a": 0, "b": 1, "c": 28}
+        labels = [codes[v] for v in t.column("label").to_pylist()]
+        return t.set_column(t.schema.get_field_index("label"), "label",
+                            pa.array(labels, pa.int64()))
+
+    report = evaluate(as_ints(a), as_ints(b), label="label", sections=["fidelity"], seed=0)
+    assert report["classes"] == ["0", "1", "28"] and report["class_type"] == "int"
+    assert evaluate(a, b, label="label", sections=["fidelity"], seed=0)["class_type"] == "str"
+    as_bool = lambda t: t.set_column(t.schema.get_field_index("label"), "label",  # noqa: E731
+                                     t.column("flag"))
+    assert evaluate(as_bool(a), as_bool(b), label="label", sections=["fidelity"],
+                    seed=0)["class_type"] == "bool"

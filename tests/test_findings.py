@@ -648,3 +648,46 @@ def test_a_c2st_auc_within_chance_for_its_rows_is_not_called_copies_or_detectabl
         chance_band(12), abs=1e-4)
     for f in report["findings"]:
         assert "copies" not in f["message"] and "tells the synthetic" not in f["message"]
+
+
+def test_an_int_labels_classes_are_named_as_ints_not_as_their_text():
+    """The report keys classes by their text (JSON's keys are strings), so an int label's
+    class 28 is '28' in it; its ``class_type`` gives the type back, and the findings name
+    class 28 as the rest of the report shows it (a string class stays quoted)."""
+    def col(real, syn):
+        return {"score": 1.0 - abs(real - syn), "null_rate_real": real,
+                "null_rate_synthetic": syn, "null_rate_gap": abs(real - syn)}
+
+    def report(class_type, cls):
+        return {"class_type": class_type,
+                "fidelity": {"per_class": {
+                    cls: {"score": 0.6, "real_reference": 0.9,
+                          "columns": {"Age": {**col(0.0, 0.3), "kind": "numeric"}}}}},
+                "model_settings": {"beta": 1.0, "class_rows": {cls: 9}}}
+
+    got = findings(report("int", "28"))
+    messages = " ".join(f["message"] + " " + f["advice"] for f in got)
+    assert "class 28: 30.0% of synthetic rows" in messages
+    assert "class 28: the synthetic marginals score" in messages
+    assert "class(es) 28 (9 rows)" in messages
+    assert "'28'" not in messages
+    # a bool label's class True; a string label's class, and a report without the type,
+    # as before
+    assert "class True: the synthetic marginals" in findings(report("bool", "True"))[-1][
+        "message"]
+    for typed in (report("str", "28"), {k: v for k, v in report("int", "28").items()
+                                        if k != "class_type"}):
+        assert "class '28': the synthetic marginals" in findings(typed)[-1]["message"]
+    # the per-class utility finding and the minority class
+    gaps = per_class([[0.9, 0.6, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3)
+    gaps["utility"]["classes"] = ["1", "2", "3"]
+    gaps["utility"]["train_counts"] = {
+        m: {str(i + 1): n for i, n in enumerate(c.values())}
+        for m, c in gaps["utility"]["train_counts"].items()}
+    gaps["counts"]["real"] = {"1": 140, "2": 57, "3": 14}
+    gaps["class_type"] = "int"
+    assert "these classes" not in findings(gaps)[0]["message"]
+    assert ": 3 0.300 against 0.500" in findings(gaps)[0]["message"]
+    minority = util(0.50, 0.60, 0.60, classes=("1", "2"))
+    minority["utility"]["minority_class"] = "2"
+    assert "minority-class (2) F1" in findings({**minority, "class_type": "int"})[0]["message"]

@@ -403,6 +403,16 @@ def _check_classes(classes, y_real: np.ndarray, y_syn: np.ndarray) -> None:
              "real rows to be compared with")
 
 
+def _class_type(classes) -> str:
+    """"bool", "int" or "str": the Python type of a label's classes (a label is a string,
+    dictionary, bool or integer column)."""
+    if all(isinstance(c, (bool, np.bool_)) for c in classes):
+        return "bool"
+    if all(isinstance(c, (int, np.integer)) for c in classes):
+        return "int"
+    return "str"
+
+
 def evaluate(
     real,
     synthetic,
@@ -644,6 +654,9 @@ def evaluate(
         "version": REPORT_VERSION,
         "label": label,
         "classes": [str(c) for c in enc.classes],
+        # classes are keyed by their text (JSON's keys are strings): the type they were,
+        # so the findings name the int class 28 as 28, not '28'
+        "class_type": _class_type(enc.classes),
         "seed": seed,
         "model": art.path if art is not None else None,
         "rows": {"real": real.num_rows, "synthetic": synthetic.num_rows,

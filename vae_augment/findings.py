@@ -116,6 +116,27 @@ def _f(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+def _class_value(report, c):
+    """Class `c` in the label's own type. The report keys classes by their text (JSON's keys
+    are strings: ``classes``, ``counts``, ``per_class``), so an int label's class 28 is '28'
+    there; ``class_type`` ("int", "bool" or "str") gives the type back. A report without it
+    (one from before it, or hand-built): the text."""
+    kind = report.get("class_type")
+    if c is None:
+        return c
+    if kind == "int":
+        return int(c)
+    if kind == "bool":
+        return c in (True, "True")
+    return c
+
+
+def _class(report, c) -> str:
+    """Class `c` in a message as the rest of the report shows it: the int class 28 as 28,
+    True as True, the string class 'yes' quoted (``'28'`` read as a string class)."""
+    return repr(_class_value(report, c))
+
+
 def _boot_se(util, clf: str, ours: str, ref: str, metric: str):
     """One split's bootstrap standard error of `ours`'s figure minus `ref`'s (a list per
     class for the per-class figures); None when the report has none."""
@@ -176,7 +197,8 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     multi = len(util.get("classes") or []) > 2
     metric, what = (("macro_f1", "macro F1") if multi else
-                    ("minority_f1", f"minority-class ('{util.get('minority_class')}') F1"))
+                    ("minority_f1",
+                     f"minority-class ({_class(report, util.get('minority_class'))}) F1"))
     splits = int(util.get("splits") or 1)
     where = (f"on real-test (the mean of {splits} splits)" if splits > 1 else "on real-test")
     for key, name in (("logistic_regression", "logistic regression"),
@@ -241,7 +263,8 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
     minority = util.get("minority_class")
     if "results" in util and (util.get("test_counts") or {}).get(minority) == 0:
         out.append({"level": "warn", "section": "utility", "message":
-                    f"real-test has no row of the minority class '{minority}': its F1 is "
+                    f"real-test has no row of the minority class {_class(report, minority)}: "
+                    f"its F1 is "
                     f"undefined and the other figures score the other classes only, so the "
                     f"utility section cannot say whether the synthetic rows help it",
                     "advice": "pass a holdout with rows of that class (--holdout), or "
@@ -325,7 +348,7 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
             return f" (balancing lowers it: {' and '.join(said)})"
 
         what = ", ".join(
-            f"'{classes[i]}' {_f(res['vae_augment']['f1_per_class'][i])} against "
+            f"{_class(report, classes[i])} {_f(res['vae_augment']['f1_per_class'][i])} against "
             f"{_f(res['none']['f1_per_class'][i])}"
             + (f" (lower on {k} of {n} splits)" if n > 1 else "") + why(balancing)
             for _, i, k, n, balancing in flagged)
@@ -372,10 +395,10 @@ def _detection(report, guided: bool) -> list[dict[str, Any]]:
             pair = _worst_pair(report)
             where = (f"; the marginals match (worst {_f(worst[2])}); the joint differs"
                      + (f": the association of '{pair[0]}' and '{pair[1]}' in class "
-                        f"'{pair[2]}' is off by {_f(pair[3])}" if pair else ""))
+                        f"{_class(report, pair[2])} is off by {_f(pair[3])}" if pair else ""))
         else:
             where = (f"; the marginal that differs most is '{worst[0]}' in class "
-                     f"'{worst[1]}' (score {_f(worst[2])})" if worst else "")
+                     f"{_class(report, worst[1])} (score {_f(worst[2])})" if worst else "")
         return [{"level": "warn", "section": "detection", "message":
                  f"a classifier tells the synthetic rows from real ones with AUC {_f(auc)} "
                  f"(0.5: indistinguishable){where}",
@@ -455,7 +478,8 @@ def _fidelity(report) -> list[dict[str, Any]]:
                    if worst is not None and cols[worst].get("kind") == "tensor" else
                    "--num-components 3 (mixtures for multimodal numerics)")
             out.append({"level": "warn", "section": "fidelity", "message":
-                        f"class '{cls}': the synthetic marginals score {_f(score)} against "
+                        f"class {_class(report, cls)}: the synthetic marginals score "
+                        f"{_f(score)} against "
                         f"{_f(ref)} for two halves of its real rows"
                         + (f" (worst: '{worst}', {_f(cols[worst]['score'])})" if worst else ""),
                         "advice": f"see the class's columns in the fidelity table; more epochs "
@@ -476,7 +500,7 @@ def _small_class_advice(report, classes) -> str:
     small = [c for c in classes if c in rows]
     if not small:
         return ""
-    names = ", ".join(f"'{c}' ({rows[c]} rows)" for c in small)
+    names = ", ".join(f"{_class(report, c)} ({rows[c]} rows)" for c in small)
     return (f"; the model trained with KL weight {beta:g} and class(es) {names} had fewer than "
             f"{SMALL_CLASS_ROWS} training rows: a class that small keeps more of its own rows' "
             f"traits at --beta {DEFAULT_BETA:g} (refit)")
@@ -494,7 +518,8 @@ def _null_gaps(fid, report) -> list[dict[str, Any]]:
     out = []
     for name, found in sorted(gaps.items(), key=lambda kv: -max(g for g, *_ in kv[1])):
         found.sort(key=lambda g: -g[0])
-        where = ", ".join(f"class '{cls}': {col['null_rate_synthetic']:.1%} of synthetic rows "
+        where = ", ".join(f"class {_class(report, cls)}: {col['null_rate_synthetic']:.1%} of "
+                          f"synthetic rows "
                           f"against {col['null_rate_real']:.1%} of real rows"
                           for _, cls, col in found)
         out.append({"level": "warn", "section": "fidelity", "message":
