@@ -1897,3 +1897,45 @@ def test_the_report_says_the_type_of_its_classes(two_samples):
                                      t.column("flag"))
     assert evaluate(as_bool(a), as_bool(b), label="label", sections=["fidelity"],
                     seed=0)["class_type"] == "bool"
+
+
+def test_long_lists_of_classes_and_columns_name_the_first_and_how_many():
+    """A long-tailed label's classes and a wide table's columns: the messages and the page's
+    text name the first 20 and how many there are (`errors.columns_note`); the tables keep
+    every class."""
+    from vae_augment.evaluation import _check_classes, _check_schemas
+    from vae_augment.report import _bucketed_html, _fidelity_html, _labels_html, render_html
+
+    classes = list(range(150))
+    with pytest.warns(UserWarning, match=r"lacks \(\[2, 3, .*, 21\] \.\.\. \(148 in all\)\)"):
+        _check_classes(classes, np.array([0, 1]), np.arange(150))
+    with pytest.raises(SchemaError, match=r"REAL's \[2, 3, .*, 21\] \.\.\. \(148 in all\)$"):
+        _check_classes(classes, np.arange(2, 150), np.array([0, 1]))
+    wide = pa.table({f"c{i}": [1] for i in range(30)})
+    other = pa.table({f"d{i}": [1] for i in range(30)})
+    with pytest.raises(SchemaError, match=r"'c19'\] \.\.\. \(30 in all\), unexpected \['d0'"):
+        _check_schemas(wide, other, "SYNTHETIC")
+
+    h: list[str] = []
+    _bucketed_html(h, {"bucketed_columns": {f"c{i}": {"features": 200, "categories": 300}
+                                            for i in range(30)}}, "real-train")
+    assert "<code>c19</code> (300 categories), ... (30 in all)." in h[0]
+    relations = [{"relation": f"a{i} <= b{i}", "by_chance": True, "violation_rate": 0.02}
+                 for i in range(30)]
+    h = []
+    _fidelity_html(h, {"per_class": {}, "relations": relations}, {}, {})
+    assert "<code>a19 &lt;= b19</code> (0.020 broken), ... (30 in all).</p>" in "".join(h)
+    h = []
+    _labels_html(h, {"rows": 10, "doubt_threshold": 0.1, "examples": [], "classes": [
+        {"class": "1", "rows": 5, "agreement": 0.5, "doubted": 1, "doubted_share": 0.2,
+         "looks_like": {str(c): 1 + (c == 40) for c in range(2, 42)}}]})
+    assert "<td>40 2, 2 1, 3 1," in "".join(h) and "... (40 in all)</td>" in "".join(h)
+    report = {"label": "y", "rows": {"real": 2, "synthetic": 1}, "seed": 0, "seconds": 1,
+              "model": None, "classes": ["a"], "counts": {"real": {"a": 2},
+                                                          "synthetic": {"a": 1}},
+              "fidelity": None, "detection": None, "utility": None, "privacy": None,
+              "sections": ["fidelity"],
+              "skipped_columns": {f"id{i}": "always null" for i in range(30)}}
+    page = render_html(report, {})
+    assert "<code>id19</code>" in page and "<code>id20</code>" not in page
+    assert "(30 in all: report.json's <code>skipped_columns</code> names each)" in page

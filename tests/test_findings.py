@@ -32,7 +32,7 @@ def test_utility_findings_follow_the_margins_and_the_model():
     multi = util(0.5, 0.6, 0.6, metric="macro_f1", classes=("a", "b", "c"))
     assert "macro F1" in findings(multi)[0]["message"]
     short = {"utility": {"synthetic_shortfall": {"b": 12}}}
-    assert "b: 12" in findings(short)[0]["message"]
+    assert "'b': 12" in findings(short)[0]["message"]  # a class as the others are named
 
 
 def _near_rows(got):
@@ -691,3 +691,60 @@ def test_an_int_labels_classes_are_named_as_ints_not_as_their_text():
     minority = util(0.50, 0.60, 0.60, classes=("1", "2"))
     minority["utility"]["minority_class"] = "2"
     assert "minority-class (2) F1" in findings({**minority, "class_type": "int"})[0]["message"]
+
+
+def test_a_long_tailed_labels_lists_name_the_first_and_how_many():
+    """A long-tailed label's classes (and a wide table's columns) made findings kilobytes
+    long: each list names its first (worst) 10 or 20 and how many there are, as
+    `errors.columns_note` does."""
+    def col(real, syn):
+        return {"score": 1.0 - abs(real - syn), "null_rate_real": real,
+                "null_rate_synthetic": syn, "null_rate_gap": abs(real - syn)}
+
+    classes = [str(c) for c in range(1, 35)]
+    # class c: a null-rate gap that narrows with c, marginals far under real halves
+    fid = {"per_class": {c: {"score": 0.5, "real_reference": 0.9,
+                             "columns": {"x2": {**col(0.0, 0.9 - int(c) / 100),
+                                                "kind": "numeric"}}}
+                         for c in classes}}
+    report = {"class_type": "int", "fidelity": fid,
+              "model_settings": {"beta": 1.0, "class_rows": {c: 5 for c in classes}},
+              "utility": {"synthetic_shortfall": {c: int(c) for c in classes}}}
+    got = {f["message"].split(" ")[0]: f for f in findings(report)}
+    nulls = got["column"]
+    assert "class 10: 80.0% of synthetic rows" in nulls["message"]
+    assert "class 11:" not in nulls["message"]  # the 10 widest gaps, then the count
+    assert nulls["message"].endswith(", ... (34 in all))")
+    # the small classes of the advice: 20 of them
+    assert "class(es) 1 (5 rows), 2 (5 rows)" in nulls["advice"]
+    assert "20 (5 rows), ... (34 in all) had fewer than 20 training rows" in nulls["advice"]
+    # one finding for the classes whose marginals fall short, not one a class
+    low = got["34"]
+    assert low["message"].startswith(
+        "34 classes' synthetic marginals score well under two halves of their real rows, "
+        "furthest first: class 1 0.500 against 0.900 (worst: 'x2', 0.110), class 2 ")
+    assert low["message"].endswith(", ... (34 in all)") and "classes' columns" in low["advice"]
+    assert len([f for f in findings(report) if f["section"] == "fidelity"]) == 2
+    # the shortfall: the classes short of the most rows first
+    short = got["SYNTHETIC"]["message"]
+    assert "(34: 34, 33: 33," in short and "15: 15, ... (34 in all) missing)" in short
+    assert len(" ".join(f["message"] + f["advice"] for f in findings(report))) < 3000
+
+
+def test_many_classes_whose_own_f1_falls_are_named_worst_first_and_counted():
+    n = 30
+    classes = [str(c) for c in range(1, n + 1)]
+    ours = [0.9] + [0.5 - i / 100 for i in range(1, n)]  # class 30 falls the most
+    none = [0.9] + [0.6] * (n - 1)
+    per = [{"gradient_boosting": {"none": {"macro_f1": 0.5, "f1_per_class": none},
+                                  "vae_augment": {"macro_f1": 0.5, "f1_per_class": ours}}}] * 3
+    train = {"none": {c: 10 for c in classes}, "vae_augment": {c: 100 for c in classes}}
+    train["none"]["1"] = train["vae_augment"]["1"] = 100
+    report = {"class_type": "int",
+              "utility": {"classes": classes, "splits": 3, "per_split": per,
+                          "results": per[0], "train_counts": train},
+              "counts": {"real": {c: 140 if c == "1" else 14 for c in classes}}}
+    got = findings(report)[0]["message"]
+    assert "these classes" in got and ": 30 0.210 against 0.600 (lower on 3 of 3 splits), " \
+        "29 0.220" in got
+    assert got.endswith(", ... (29 in all)") and " 20 0.310" not in got

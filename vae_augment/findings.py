@@ -26,7 +26,7 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   dependent category) broken
   by 1 % or more of the synthetic rows, a column whose null rate in a class is `NULL_GAP`
   or more away from the real rows', or a class's marginal score well under what two halves
-  of its real rows score;
+  of its real rows score (one finding for all such classes);
 - privacy: exact copies of real rows (real-train or real-test) beyond the data's own
   duplicate rate (real-test rows equal to a real-train row), or many rows nearer real-train
   than real-test rows are;
@@ -34,6 +34,9 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   cannot encode (a category value or a class it was not trained on), left out; training
   that stopped at the epoch cap while early stopping still saw the validation loss improve
   (under-trained).
+
+A list of classes or columns in a message names the first (worst) 10 or 20 and how many
+there are (`errors.items_note`): a long-tailed label's 34 classes made a 3 KB line.
 
 Advice names the flags that address each: `--guided` for utility when the model was not
 fitted with the class guide, and `sample --guided` when it was but SYNTHETIC looks like its
@@ -53,6 +56,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from vae_augment.errors import items_note
 
 __all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "NULL_GAP",
            "format_finding"]
@@ -283,7 +288,9 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
                     "advice": "pass --holdout with rows the model never saw for a clean "
                     "estimate; --privacy-min-distance 0 drops exact copies of real rows"})
     if util.get("synthetic_shortfall"):
-        short = ", ".join(f"{k}: {v}" for k, v in util["synthetic_shortfall"].items())
+        # the classes short of the most rows first, at most 20 of them
+        short = items_note(f"{_class(report, k)}: {v:,}" for k, v in sorted(
+            util["synthetic_shortfall"].items(), key=lambda kv: -kv[1]))
         out.append({"level": "warn", "section": "utility", "message":
                     f"SYNTHETIC has fewer rows than balancing real-train needs ({short} "
                     "missing): the utility figures used what there was",
@@ -347,11 +354,12 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
                     + ["at real-train's class shares it does not fall"] * prior_level)
             return f" (balancing lowers it: {' and '.join(said)})"
 
-        what = ", ".join(
+        # the 10 worst: each is a sentence long
+        what = items_note((
             f"{_class(report, classes[i])} {_f(res['vae_augment']['f1_per_class'][i])} against "
             f"{_f(res['none']['f1_per_class'][i])}"
             + (f" (lower on {k} of {n} splits)" if n > 1 else "") + why(balancing)
-            for _, i, k, n, balancing in flagged)
+            for _, i, k, n, balancing in flagged), most=10)
         many = len(flagged) > 1
         one_split = ("" if len(runs) > 1 else
                      " on one split" + (", past the noise of real-test's rows"
@@ -467,6 +475,16 @@ def _fidelity(report) -> list[dict[str, Any]]:
                             "advice": f"fit with --constraint auto (the default), which sets "
                             f"{how}"})
     out.extend(_null_gaps(fid, report))
+    out.extend(_low_classes(fid, report))
+    return out
+
+
+def _low_classes(fid, report) -> list[dict[str, Any]]:
+    """The classes whose marginals score well under two halves of their real rows (by more
+    than 0.15): one finding, naming the class (and its worst column), or for several the 10
+    furthest under and how many there are (a finding per class made one line each of a
+    long-tailed label's classes)."""
+    low = []
     for cls, entry in (fid.get("per_class") or {}).items():
         score, ref = entry.get("score"), entry.get("real_reference")
         if score is not None and ref is not None and score < ref - 0.15:
@@ -477,14 +495,33 @@ def _fidelity(report) -> list[dict[str, Any]]:
             how = ("--image-likelihood beta_binomial (overdispersed pixel counts) or --guided"
                    if worst is not None and cols[worst].get("kind") == "tensor" else
                    "--num-components 3 (mixtures for multimodal numerics)")
-            out.append({"level": "warn", "section": "fidelity", "message":
-                        f"class {_class(report, cls)}: the synthetic marginals score "
-                        f"{_f(score)} against "
-                        f"{_f(ref)} for two halves of its real rows"
-                        + (f" (worst: '{worst}', {_f(cols[worst]['score'])})" if worst else ""),
-                        "advice": f"see the class's columns in the fidelity table; more epochs "
-                        f"or {how} may help" + _small_class_advice(report, [cls])})
-    return out
+            low.append((score - ref, cls, score, ref, worst,
+                        None if worst is None else cols[worst]["score"], how))
+    if not low:
+        return []
+    low.sort(key=lambda x: x[0])  # stable: class order among equals
+    hows = list(dict.fromkeys(x[-1] for x in low))
+
+    def figures(x):
+        _, cls, score, ref, worst, worst_score, _ = x
+        return (f"{_f(score)} against {_f(ref)}"
+                + (f" (worst: '{worst}', {_f(worst_score)})" if worst else ""))
+
+    whose = "class's" if len(low) == 1 else "classes'"
+    advice = (f"see the {whose} columns in the fidelity "
+              f"table; more epochs or {' or '.join(hows)} may help"
+              + _small_class_advice(report, [x[1] for x in low]))
+    if len(low) == 1:
+        cls, score, ref = low[0][1:4]
+        message = (f"class {_class(report, cls)}: the synthetic marginals score {_f(score)} "
+                   f"against {_f(ref)} for two halves of its real rows"
+                   + (f" (worst: '{low[0][4]}', {_f(low[0][5])})" if low[0][4] else ""))
+    else:
+        message = (f"{len(low)} classes' synthetic marginals score well under two halves of "
+                   f"their real rows, furthest first: "
+                   + items_note((f"class {_class(report, x[1])} {figures(x)}" for x in low),
+                                most=10))
+    return [{"level": "warn", "section": "fidelity", "message": message, "advice": advice}]
 
 
 def _small_class_advice(report, classes) -> str:
@@ -500,7 +537,7 @@ def _small_class_advice(report, classes) -> str:
     small = [c for c in classes if c in rows]
     if not small:
         return ""
-    names = ", ".join(f"{_class(report, c)} ({rows[c]} rows)" for c in small)
+    names = items_note(f"{_class(report, c)} ({rows[c]} rows)" for c in small)
     return (f"; the model trained with KL weight {beta:g} and class(es) {names} had fewer than "
             f"{SMALL_CLASS_ROWS} training rows: a class that small keeps more of its own rows' "
             f"traits at --beta {DEFAULT_BETA:g} (refit)")
@@ -518,10 +555,10 @@ def _null_gaps(fid, report) -> list[dict[str, Any]]:
     out = []
     for name, found in sorted(gaps.items(), key=lambda kv: -max(g for g, *_ in kv[1])):
         found.sort(key=lambda g: -g[0])
-        where = ", ".join(f"class {_class(report, cls)}: {col['null_rate_synthetic']:.1%} of "
-                          f"synthetic rows "
-                          f"against {col['null_rate_real']:.1%} of real rows"
-                          for _, cls, col in found)
+        # the 10 worst: each is a sentence long
+        where = items_note((f"class {_class(report, cls)}: {col['null_rate_synthetic']:.1%} of "
+                            f"synthetic rows against {col['null_rate_real']:.1%} of real rows"
+                            for _, cls, col in found), most=10)
         out.append({"level": "warn", "section": "fidelity", "message":
                     f"column '{name}' is null at another rate than in the real rows ({where})",
                     "advice": "check SYNTHETIC's input and the model's --exclude (an "

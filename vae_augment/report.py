@@ -12,9 +12,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from vae_augment.errors import items_note
 from vae_augment.report_plots import draw
 
 __all__ = ["write_report", "render_html"]
+
+#: the most items a list in the page's text names (then "... (N in all)"), as the findings'
+#: lists (`errors.items_note`); the tables keep every class
+_MOST = 20
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;
@@ -182,8 +187,12 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
                  + ", ".join(f"{v} of {html.escape(k.upper())}" for k, v in unlabelled.items())
                  + ".</p>")
     if report["skipped_columns"]:
+        skipped = list(report["skipped_columns"].items())
         items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
-                        for k, v in report["skipped_columns"].items())
+                        for k, v in skipped[:_MOST])
+        if len(skipped) > _MOST:  # a wide table's ID columns: one line each ran for pages
+            items += (f"<li>... ({len(skipped)} in all: report.json's "
+                      f"<code>skipped_columns</code> names each)</li>")
         h.append(f"<p class='muted'>Columns left out of the metrics:</p><ul>{items}</ul>")
 
     # fidelity
@@ -299,8 +308,8 @@ def _fidelity_html(h, fid, report, images) -> None:
         h.append(_broken_table("dependency", deps))
     if chance:
         h.append("<p class='muted'>Left out as possibly by chance: "
-                 + ", ".join(f"<code>{html.escape(e['relation'])}</code> ({_f(e['violation_rate'])} "
-                             f"broken)" for e in chance) + ".</p>")
+                 + items_note(f"<code>{html.escape(e['relation'])}</code> "
+                              f"({_f(e['violation_rate'])} broken)" for e in chance) + ".</p>")
     for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
                      ("association", "association heatmaps")):
         h.append(_img(images.get(key), alt))
@@ -346,8 +355,8 @@ def _bucketed_html(h, section, where: str) -> None:
     if not cols:
         return
     k = next(iter(cols.values()))["features"]
-    names = ", ".join(f"<code>{html.escape(c)}</code> ({v['categories']} categories)"
-                      for c, v in cols.items())
+    names = items_note(f"<code>{html.escape(c)}</code> ({v['categories']} categories)"
+                       for c, v in cols.items())
     h.append(f"<p class='muted'>Columns with more than {k} categories are one-hot as their "
              f"{k - 1} most frequent categories in {where} and one feature for all the others "
              f"(as scikit-learn's <code>OneHotEncoder(max_categories={k})</code>): "
@@ -414,7 +423,9 @@ def _utility_html(h, util, report, images) -> None:
                      f"{', '.join(map(str, dropped))} (per split). They would have handed "
                      f"the classifiers the answers they are scored on.</p>")
         if util.get("synthetic_shortfall"):
-            short = ", ".join(f"{html.escape(k)}: {v}" for k, v in util["synthetic_shortfall"].items())
+            # the classes short of the most rows first
+            short = items_note(f"{html.escape(k)}: {v:,}" for k, v in sorted(
+                util["synthetic_shortfall"].items(), key=lambda kv: -kv[1]))
             h.append(f"<p class='warn'>Not enough synthetic rows to balance real-train; "
                      f"missing rows per class: {short}.</p>")
         keys = ["balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision"]
@@ -629,7 +640,7 @@ def _labels_html(h, labels) -> None:
                      f"rows under p = {t:g}", "the classes they look like"],
                     [[c["class"], c["rows"], c["agreement"],
                       f"{c['doubted']} ({c['doubted_share']:.1%})",
-                      ", ".join(f"{k} {v}" for k, v in c["looks_like"].items()) or "–"]
+                      _looks_like(c["looks_like"])]
                      for c in labels["classes"]]))
     if labels["examples"]:
         cols = list(labels["examples"][0]["values"])
@@ -640,6 +651,13 @@ def _labels_html(h, labels) -> None:
               e["model_class"], f"{e['p_model_class']:.2g}",
               *[_value(e["values"].get(k)) for k in cols]] for e in labels["examples"]])
             + "</div>")
+
+
+def _looks_like(classes) -> str:
+    """A labels-table cell: the classes a class's doubted rows look like, the most rows first
+    (with many classes, the 20 with the most and how many there are), or "–"."""
+    ranked = sorted(classes.items(), key=lambda kv: -kv[1])  # stable: class order among equals
+    return items_note(f"{k} {v}" for k, v in ranked) or "–"
 
 
 def _p_text(p, log_p):
