@@ -1939,3 +1939,46 @@ def test_long_lists_of_classes_and_columns_name_the_first_and_how_many():
     page = render_html(report, {})
     assert "<code>id19</code>" in page and "<code>id20</code>" not in page
     assert "(30 in all: report.json's <code>skipped_columns</code> names each)" in page
+
+
+def test_a_long_sampling_strategy_the_findings_advise_is_written_beside_the_report(
+        tmp_path, monkeypatch):
+    """A finding's long ``sampling_strategy`` goes into the report folder's
+    sampling_strategy.json, which its advice reads with ``--sampling-strategy "$(cat ...)"``:
+    the file parses back to the same strategy."""
+    import subprocess
+
+    from vae_augment import report as report_module
+    from vae_augment.balancing import parse_sampling_strategy
+    from vae_augment.findings import findings
+
+    monkeypatch.setattr(report_module, "draw", lambda report, plots: {})
+    classes = [str(c) for c in range(1, 31)]
+    ours, none = [0.9] * 29 + [0.2], [0.9] * 29 + [0.6]
+    per = [{"gradient_boosting": {"none": {"macro_f1": 0.5, "f1_per_class": none},
+                                  "vae_augment": {"macro_f1": 0.5, "f1_per_class": ours}}}] * 3
+    real = {c: 140 if c == "1" else 14 for c in classes}
+    report = {"label": "y", "rows": {"real": 546, "synthetic": 1}, "seed": 0, "seconds": 1,
+              "model": None, "classes": classes, "class_type": "int",
+              "counts": {"real": real, "synthetic": {c: 1 for c in classes}},
+              "fidelity": None, "detection": None, "privacy": None, "skipped_columns": {},
+              "sections": ["fidelity"],
+              "utility": {"classes": classes, "splits": 3, "per_split": per,
+                          "results": per[0], "train_counts": {
+                              "none": {c: 10 for c in classes},
+                              "vae_augment": {c: 100 for c in classes}}}}
+    where = tmp_path / "a report"
+    report["findings"] = findings(report, where)
+    report["utility"] = None  # the page's section needs more than the findings do
+    files = report_module.write_report(where, report, {})
+    assert files["sampling_strategy"] == str(where / "sampling_strategy.json")
+    text = (where / "sampling_strategy.json").read_text()
+    assert parse_sampling_strategy(text, classes=list(range(1, 31))) == {
+        c: 140 for c in range(2, 30)}
+    # the advice's command line, as a shell runs it
+    advice = report["findings"][0]["advice"]
+    arg = re.search(r'--sampling-strategy ("\$\(cat [^)]*\)")', advice).group(1)
+    echoed = subprocess.run(["bash", "-c", f"printf %s {arg}"], capture_output=True,
+                            text=True, check=True).stdout
+    assert echoed == text.strip()
+    assert "sampling_strategy.json" in (where / "report.html").read_text()

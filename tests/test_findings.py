@@ -748,3 +748,51 @@ def test_many_classes_whose_own_f1_falls_are_named_worst_first_and_counted():
     assert "these classes" in got and ": 30 0.210 against 0.600 (lower on 3 of 3 splits), " \
         "29 0.220" in got
     assert got.endswith(", ... (29 in all)") and " 20 0.310" not in got
+
+
+def _one_class_falls(n=30, real=None):
+    """`n` classes "1".."n" (an int label), class 1 the majority; class `n` alone falls with
+    its synthetic rows, so the advice balances the other n - 2 (`real`: REAL's counts)."""
+    classes = [str(c) for c in range(1, n + 1)]
+    ours = [0.9] * (n - 1) + [0.2]
+    none = [0.9] * (n - 1) + [0.6]
+    per = [{"gradient_boosting": {"none": {"macro_f1": 0.5, "f1_per_class": none},
+                                  "vae_augment": {"macro_f1": 0.5, "f1_per_class": ours}}}] * 3
+    train = {"none": {c: 10 for c in classes}, "vae_augment": {c: 100 for c in classes}}
+    real = real or {c: 140 if c == "1" else 14 for c in classes}
+    return {"class_type": "int", "counts": {"real": real},
+            "utility": {"classes": classes, "splits": 3, "per_split": per,
+                        "results": per[0], "train_counts": train}}
+
+
+def test_a_long_sampling_strategy_is_written_to_a_file_not_inlined(tmp_path):
+    """148 classes to balance made a 3 KB --sampling-strategy in the advice: a long one is
+    in the finding's ``sampling_strategy`` (report.json) and, with a report folder, in its
+    sampling_strategy.json, which the advice reads; a short one stays inline."""
+    import json
+
+    report = _one_class_falls()
+    keep = {str(c): 140 for c in range(2, 30)}
+    where = tmp_path / "my report"
+    got = findings(report, report_dir=where)[0]
+    assert got["sampling_strategy"] == keep  # as the CLI takes it, machine-readable
+    path = where / "sampling_strategy.json"
+    assert ("balance the other classes only: grow each class but 30 to the majority's 140 "
+            f"rows (28 classes): --sampling-strategy \"$(cat '{path}')\"") in got["advice"]
+    assert len(got["advice"].split("; or ")[0].replace(str(path), "")) < 250
+    assert '"2": 140' not in got["advice"]
+    # no report folder: the finding's field
+    got = findings(report)[0]
+    assert "(28 classes): its --sampling-strategy JSON is this finding's " \
+           "\"sampling_strategy\" in the report" in got["advice"]
+    assert len(got["advice"].split("; or ")[0]) < 250
+    # a short one, inline as before
+    short = findings(_one_class_falls(5))[0]
+    assert """--sampling-strategy '{"2": 140, "3": 140, "4": 140}'""" in short["advice"]
+    assert short["sampling_strategy"] == {"2": 140, "3": 140, "4": 140}
+    # the class that falls is the minority: imbalanced-learn's 'not minority' is the same
+    tail = _one_class_falls(real={**{str(c): 14 for c in range(1, 31)}, "1": 140, "30": 3})
+    got = findings(tail, report_dir=where)[0]
+    assert "balance the other classes only: --sampling-strategy 'not minority' " \
+           "(every class but the minority, 30" in got["advice"]
+    assert json.dumps(got["sampling_strategy"]).count(": 140") == 28

@@ -756,7 +756,7 @@ def evaluate(
         report["seconds"] = round(time.perf_counter() - start, 2)
         from vae_augment.findings import findings
 
-        report["findings"] = findings(report)
+        report["findings"] = findings(report, report_dir)
         if report_dir is not None:
             from vae_augment.report import write_report
 

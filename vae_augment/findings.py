@@ -52,6 +52,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,6 +81,12 @@ C2ST_LOW = 0.4
 MARGINALS_MATCH = 0.95
 #: the share of synthetic rows breaking a rule of the real rows that is reported
 RULE_SHARE = 0.01
+#: a ``sampling_strategy`` of more classes than this is not inlined in the advice: its
+#: short name, or the file `report.write_report` writes it to
+STRATEGY_INLINE = 20
+#: the file in the report folder holding a finding's ``sampling_strategy`` (JSON, as the CLI's
+#: ``--sampling-strategy`` takes it)
+STRATEGY_FILE = "sampling_strategy.json"
 #: a column's null rate in a class this far from the real rows' is reported (a column's
 #: fidelity score is at most 1 - its gap, but a mean over columns and classes hides one)
 NULL_GAP = 0.1
@@ -298,7 +305,8 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
+def _class_gaps(report, redraw: str | None,
+                report_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """More than two classes: the classes whose own F1 falls with their synthetic rows, by
     more than `CLASS_MARGIN` against no balancing (and, over several splits, beyond two
     standard errors of the paired gap), per classifier, worst first; the advice is the
@@ -375,13 +383,60 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
         real = (report.get("counts") or {}).get("real") or {}
         top = max(real.values()) if real else 0
         keep = {c: top for c, n in real.items() if c not in hurt and 0 < n < top}
-        advice = (f"balance the other classes only: --sampling-strategy '{json.dumps(keep)}'"
-                  if keep else "leave these classes unbalanced")
+        advice = (_strategy_advice(report, keep, hurt, top, report_dir) if keep else
+                  "leave these classes unbalanced")
         if redraw and rows_blamed:  # the guide cannot help what balancing does
             advice += "; or " + redraw
         for f in out:
             f["advice"] = advice
+            if keep:  # the strategy as the CLI takes it (JSON's keys: the classes' text)
+                f["sampling_strategy"] = dict(keep)
     return out
+
+
+def _strategy_advice(report, keep, hurt, top, report_dir) -> str:
+    """The advice to balance the classes of `keep` only (each to the majority's `top` rows).
+    A dict of up to `STRATEGY_INLINE` classes inline, as ``--sampling-strategy`` takes it;
+    a longer one (a long-tailed label's 148 classes made it 3 KB) by the name of
+    imbalanced-learn's strategy that generates the same rows, if one does ('not minority':
+    the class left out is the minority), else read from `STRATEGY_FILE` in `report_dir`
+    (`report.write_report` writes the finding's ``sampling_strategy`` there), or without
+    a report folder named as the finding's field."""
+    import shlex
+
+    from vae_augment.balancing import samples_to_generate
+    from vae_augment.errors import VAEAugmentError
+
+    if len(keep) <= STRATEGY_INLINE:
+        return f"balance the other classes only: --sampling-strategy '{json.dumps(keep)}'"
+    left = items_note(_class(report, c) for c in _hurt_order(report, hurt))
+    counts = {_class_value(report, c): n for c, n in
+              ((report.get("counts") or {}).get("real") or {}).items() if n > 0}
+    try:
+        wanted = samples_to_generate(counts, {_class_value(report, c): n
+                                              for c, n in keep.items()})
+        for name, what in (("not minority", "every class but the minority"),
+                           ("not majority", "every class but the majority"),
+                           ("all", "every class"), ("minority", "the minority only")):
+            if samples_to_generate(counts, name) == wanted:
+                return (f"balance the other classes only: --sampling-strategy '{name}' "
+                        f"({what}, {left}, grown to the majority's {top:,} rows)")
+    except VAEAugmentError:  # counts imbalanced-learn will not take: no name, then
+        pass
+    grow = (f"balance the other classes only: grow each class but {left} to the majority's "
+            f"{top:,} rows ({len(keep)} classes)")
+    if report_dir is None:
+        return (f"{grow}: its --sampling-strategy JSON is this finding's "
+                f"\"sampling_strategy\" in the report (report.json)")
+    path = shlex.quote(os.path.join(os.fspath(report_dir), STRATEGY_FILE))
+    return (f"{grow}: --sampling-strategy \"$(cat {path})\" (Python: this finding's "
+            f"\"sampling_strategy\")")
+
+
+def _hurt_order(report, hurt) -> list:
+    """The classes of `hurt` in the label's order (report ``classes``; else sorted)."""
+    order = (report.get("utility") or {}).get("classes") or report.get("classes") or []
+    return [c for c in order if c in hurt] + sorted(c for c in hurt if c not in order)
 
 
 def _detection(report, guided: bool) -> list[dict[str, Any]]:
@@ -691,14 +746,16 @@ def _cut_short(curves) -> list[dict[str, Any]]:
                  if cap < 300 else "")}]
 
 
-def findings(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def findings(report: Mapping[str, Any],
+             report_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The report's findings, worst first (see the module's docstring); one ``"ok"`` finding
-    when no check flags anything."""
+    when no check flags anything. `report_dir`: the folder the report is written to, where
+    a long ``sampling_strategy`` the advice reads is (`STRATEGY_FILE`)."""
     guided = bool((report.get("model_settings") or {}).get("guide_iterations"))
     guide = (report.get("diagnostics") or {}).get("guide") or {}
     plain = guided and guide.get("synthetic_like") == "plain"
     redraw = _SAMPLE_GUIDED if plain else None if guided else _GUIDED
-    out = [*_utility(report, redraw), *_class_gaps(report, redraw),
+    out = [*_utility(report, redraw), *_class_gaps(report, redraw, report_dir),
            *_detection(report, guided), *_fidelity(report),
            *_privacy(report), *_model(report)]
     out.sort(key=lambda f: f["level"] != "bad")  # stable: the sections' order within a level

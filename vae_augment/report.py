@@ -8,6 +8,7 @@ one file.
 from __future__ import annotations
 
 import html
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -686,16 +687,26 @@ def write_report(report_dir, report: dict, plots: Mapping[str, Any]) -> dict[str
     """
     from vae_augment.errors import InputError
     from vae_augment.evaluation import save_json
+    from vae_augment.findings import STRATEGY_FILE
 
     images = draw(report, plots)
     files = {"json": os.path.join(os.fspath(report_dir), "report.json"),
              "html": os.path.join(os.fspath(report_dir), "report.html")}
+    # the sampling strategy a finding advises, as --sampling-strategy takes it: a long one's
+    # advice reads it from there (`findings.STRATEGY_FILE`)
+    strategy = next((f["sampling_strategy"] for f in report.get("findings") or []
+                     if f.get("sampling_strategy")), None)
+    if strategy:
+        files["sampling_strategy"] = os.path.join(os.fspath(report_dir), STRATEGY_FILE)
     report["files"] = files
     report["plots"] = sorted(k for k, v in images.items() if v)
     page = render_html(report, images)  # before any file: a failure leaves none half-made
     try:
         os.makedirs(report_dir, exist_ok=True)
         save_json(report, files["json"])
+        if strategy:
+            with open(files["sampling_strategy"], "w", encoding="utf-8") as f:
+                f.write(json.dumps(strategy) + "\n")
         tmp = files["html"] + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(page)
