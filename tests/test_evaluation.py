@@ -1982,3 +1982,25 @@ def test_a_long_sampling_strategy_the_findings_advise_is_written_beside_the_repo
                             text=True, check=True).stdout
     assert echoed == text.strip()
     assert "sampling_strategy.json" in (where / "report.html").read_text()
+
+
+def test_the_fidelity_table_says_why_a_class_has_no_figures():
+    """A class of fewer than 5 real or synthetic rows shows "–" in the fidelity table, and
+    one of fewer than 10 real rows has no real halves: a note under the table says why."""
+    from vae_augment.report import _fidelity_html
+
+    def entry(n_real, score, ref, skipped=False):
+        e = {"n_real": n_real, "n_synthetic": 50, "score": score, "real_reference": ref,
+             "max_null_rate_gap": None if skipped else 0.0, "columns": {}}
+        return {**e, "skipped": "fewer than 5 real or synthetic rows"} if skipped else e
+
+    per = {"1": entry(200, 0.9, 0.95), "2": entry(7, 0.8, None),
+           "3": entry(3, None, None, skipped=True), "4": entry(1, None, None, skipped=True)}
+    h: list[str] = []
+    _fidelity_html(h, {"per_class": per}, {}, {})
+    page = "".join(h)
+    assert ("–: 2 classes have fewer than 5 real or synthetic rows, too few to compare; "
+            "real halves –: 1 class has fewer than 10 real rows, too few to halve") in page
+    h = []
+    _fidelity_html(h, {"per_class": {"1": per["1"]}}, {}, {})
+    assert "too few" not in "".join(h)

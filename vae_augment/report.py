@@ -262,6 +262,7 @@ def _fidelity_html(h, fid, report, images) -> None:
                      ", ".join(a.get("worst_pair", [])) or None])
     h.append(_table(["class", "real", "synthetic", "marginal fidelity", "real halves",
                      "max null-rate gap", "assoc. mean |diff|", "worst pair"], rows))
+    h.append(_fidelity_dashes(fid["per_class"]))
     rel = fid.get("relations") or []
     strong = [e for e in rel if not e.get("by_chance")]
     chance = [e for e in rel if e.get("by_chance")]
@@ -319,6 +320,28 @@ def _fidelity_html(h, fid, report, images) -> None:
                  "first six real and synthetic images of each class that has synthetic rows "
                  "(at most 20 classes, the smallest), on one intensity scale.</p>"
                  + _img(b64, name))
+
+
+def _fidelity_dashes(per_class) -> str:
+    """The note under the fidelity table saying why classes show "–": too few rows to compare
+    (`fidelity._MIN_CLASS_ROWS` on a side), or too few real rows to halve (twice that); ""
+    when none does. A long-tailed label's small classes filled the table with dashes."""
+    from vae_augment.fidelity import _MIN_CLASS_ROWS
+
+    def classes(n: int) -> str:
+        return f"{n} class has" if n == 1 else f"{n} classes have"
+
+    skipped = sum(1 for e in per_class.values() if e.get("skipped"))
+    unhalved = sum(1 for e in per_class.values()
+                   if not e.get("skipped") and e.get("real_reference") is None)
+    notes = []
+    if skipped:
+        notes.append(f"–: {classes(skipped)} fewer than {_MIN_CLASS_ROWS} real or synthetic "
+                     "rows, too few to compare")
+    if unhalved:
+        notes.append(f"real halves –: {classes(unhalved)} fewer than {2 * _MIN_CLASS_ROWS} "
+                     "real rows, too few to halve")
+    return f"<p class='muted'>{'; '.join(notes)}.</p>" if notes else ""
 
 
 def _broken_table(key: str, entries) -> str:
