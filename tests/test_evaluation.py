@@ -1877,3 +1877,130 @@ def test_latent_plot_keeps_its_panels_and_titles_apart_with_many_classes(n_class
     assert left.x1 < right.x0, (left, right)
     for ax in fig.axes[:2]:
         assert ax.get_position().width > 0.3, ax.get_position()
+
+
+def test_the_report_says_the_type_of_its_classes(two_samples):
+    """report.json keys classes by their text (JSON's keys are strings); ``class_type`` says
+    what they were, so the findings name an int label's class 28 as 28, not '28'."""
+    a, b = two_samples
+
+    def as_ints(t):
+        codes = {"a": 0, "b": 1, "c": 28}
+        labels = [codes[v] for v in t.column("label").to_pylist()]
+        return t.set_column(t.schema.get_field_index("label"), "label",
+                            pa.array(labels, pa.int64()))
+
+    report = evaluate(as_ints(a), as_ints(b), label="label", sections=["fidelity"], seed=0)
+    assert report["classes"] == ["0", "1", "28"] and report["class_type"] == "int"
+    assert evaluate(a, b, label="label", sections=["fidelity"], seed=0)["class_type"] == "str"
+    as_bool = lambda t: t.set_column(t.schema.get_field_index("label"), "label",  # noqa: E731
+                                     t.column("flag"))
+    assert evaluate(as_bool(a), as_bool(b), label="label", sections=["fidelity"],
+                    seed=0)["class_type"] == "bool"
+
+
+def test_long_lists_of_classes_and_columns_name_the_first_and_how_many():
+    """A long-tailed label's classes and a wide table's columns: the messages and the page's
+    text name the first 20 and how many there are (`errors.columns_note`); the tables keep
+    every class."""
+    from vae_augment.evaluation import _check_classes, _check_schemas
+    from vae_augment.report import _bucketed_html, _fidelity_html, _labels_html, render_html
+
+    classes = list(range(150))
+    with pytest.warns(UserWarning, match=r"lacks \(\[2, 3, .*, 21\] \.\.\. \(148 in all\)\)"):
+        _check_classes(classes, np.array([0, 1]), np.arange(150))
+    with pytest.raises(SchemaError, match=r"REAL's \[2, 3, .*, 21\] \.\.\. \(148 in all\)$"):
+        _check_classes(classes, np.arange(2, 150), np.array([0, 1]))
+    wide = pa.table({f"c{i}": [1] for i in range(30)})
+    other = pa.table({f"d{i}": [1] for i in range(30)})
+    with pytest.raises(SchemaError, match=r"'c19'\] \.\.\. \(30 in all\), unexpected \['d0'"):
+        _check_schemas(wide, other, "SYNTHETIC")
+
+    h: list[str] = []
+    _bucketed_html(h, {"bucketed_columns": {f"c{i}": {"features": 200, "categories": 300}
+                                            for i in range(30)}}, "real-train")
+    assert "<code>c19</code> (300 categories), ... (30 in all)." in h[0]
+    relations = [{"relation": f"a{i} <= b{i}", "by_chance": True, "violation_rate": 0.02}
+                 for i in range(30)]
+    h = []
+    _fidelity_html(h, {"per_class": {}, "relations": relations}, {}, {})
+    assert "<code>a19 &lt;= b19</code> (0.020 broken), ... (30 in all).</p>" in "".join(h)
+    h = []
+    _labels_html(h, {"rows": 10, "doubt_threshold": 0.1, "examples": [], "classes": [
+        {"class": "1", "rows": 5, "agreement": 0.5, "doubted": 1, "doubted_share": 0.2,
+         "looks_like": {str(c): 1 + (c == 40) for c in range(2, 42)}}]})
+    assert "<td>40 2, 2 1, 3 1," in "".join(h) and "... (40 in all)</td>" in "".join(h)
+    report = {"label": "y", "rows": {"real": 2, "synthetic": 1}, "seed": 0, "seconds": 1,
+              "model": None, "classes": ["a"], "counts": {"real": {"a": 2},
+                                                          "synthetic": {"a": 1}},
+              "fidelity": None, "detection": None, "utility": None, "privacy": None,
+              "sections": ["fidelity"],
+              "skipped_columns": {f"id{i}": "always null" for i in range(30)}}
+    page = render_html(report, {})
+    assert "<code>id19</code>" in page and "<code>id20</code>" not in page
+    assert "(30 in all: report.json's <code>skipped_columns</code> names each)" in page
+
+
+def test_a_long_sampling_strategy_the_findings_advise_is_written_beside_the_report(
+        tmp_path, monkeypatch):
+    """A finding's long ``sampling_strategy`` goes into the report folder's
+    sampling_strategy.json, which its advice reads with ``--sampling-strategy "$(cat ...)"``:
+    the file parses back to the same strategy."""
+    import subprocess
+
+    from vae_augment import report as report_module
+    from vae_augment.balancing import parse_sampling_strategy
+    from vae_augment.findings import findings
+
+    monkeypatch.setattr(report_module, "draw", lambda report, plots: {})
+    classes = [str(c) for c in range(1, 31)]
+    ours, none = [0.9] * 29 + [0.2], [0.9] * 29 + [0.6]
+    per = [{"gradient_boosting": {"none": {"macro_f1": 0.5, "f1_per_class": none},
+                                  "vae_augment": {"macro_f1": 0.5, "f1_per_class": ours}}}] * 3
+    real = {c: 140 if c == "1" else 14 for c in classes}
+    report = {"label": "y", "rows": {"real": 546, "synthetic": 1}, "seed": 0, "seconds": 1,
+              "model": None, "classes": classes, "class_type": "int",
+              "counts": {"real": real, "synthetic": {c: 1 for c in classes}},
+              "fidelity": None, "detection": None, "privacy": None, "skipped_columns": {},
+              "sections": ["fidelity"],
+              "utility": {"classes": classes, "splits": 3, "per_split": per,
+                          "results": per[0], "train_counts": {
+                              "none": {c: 10 for c in classes},
+                              "vae_augment": {c: 100 for c in classes}}}}
+    where = tmp_path / "a report"
+    report["findings"] = findings(report, where)
+    report["utility"] = None  # the page's section needs more than the findings do
+    files = report_module.write_report(where, report, {})
+    assert files["sampling_strategy"] == str(where / "sampling_strategy.json")
+    text = (where / "sampling_strategy.json").read_text()
+    assert parse_sampling_strategy(text, classes=list(range(1, 31))) == {
+        c: 140 for c in range(2, 30)}
+    # the advice's command line, as a shell runs it
+    advice = report["findings"][0]["advice"]
+    arg = re.search(r'--sampling-strategy ("\$\(cat [^)]*\)")', advice).group(1)
+    echoed = subprocess.run(["bash", "-c", f"printf %s {arg}"], capture_output=True,
+                            text=True, check=True).stdout
+    assert echoed == text.strip()
+    assert "sampling_strategy.json" in (where / "report.html").read_text()
+
+
+def test_the_fidelity_table_says_why_a_class_has_no_figures():
+    """A class of fewer than 5 real or synthetic rows shows "–" in the fidelity table, and
+    one of fewer than 10 real rows has no real halves: a note under the table says why."""
+    from vae_augment.report import _fidelity_html
+
+    def entry(n_real, score, ref, skipped=False):
+        e = {"n_real": n_real, "n_synthetic": 50, "score": score, "real_reference": ref,
+             "max_null_rate_gap": None if skipped else 0.0, "columns": {}}
+        return {**e, "skipped": "fewer than 5 real or synthetic rows"} if skipped else e
+
+    per = {"1": entry(200, 0.9, 0.95), "2": entry(7, 0.8, None),
+           "3": entry(3, None, None, skipped=True), "4": entry(1, None, None, skipped=True)}
+    h: list[str] = []
+    _fidelity_html(h, {"per_class": per}, {}, {})
+    page = "".join(h)
+    assert ("–: 2 classes have fewer than 5 real or synthetic rows, too few to compare; "
+            "real halves –: 1 class has fewer than 10 real rows, too few to halve") in page
+    h = []
+    _fidelity_html(h, {"per_class": {"1": per["1"]}}, {}, {})
+    assert "too few" not in "".join(h)

@@ -32,7 +32,7 @@ def test_utility_findings_follow_the_margins_and_the_model():
     multi = util(0.5, 0.6, 0.6, metric="macro_f1", classes=("a", "b", "c"))
     assert "macro F1" in findings(multi)[0]["message"]
     short = {"utility": {"synthetic_shortfall": {"b": 12}}}
-    assert "b: 12" in findings(short)[0]["message"]
+    assert "'b': 12" in findings(short)[0]["message"]  # a class as the others are named
 
 
 def _near_rows(got):
@@ -648,3 +648,151 @@ def test_a_c2st_auc_within_chance_for_its_rows_is_not_called_copies_or_detectabl
         chance_band(12), abs=1e-4)
     for f in report["findings"]:
         assert "copies" not in f["message"] and "tells the synthetic" not in f["message"]
+
+
+def test_an_int_labels_classes_are_named_as_ints_not_as_their_text():
+    """The report keys classes by their text (JSON's keys are strings), so an int label's
+    class 28 is '28' in it; its ``class_type`` gives the type back, and the findings name
+    class 28 as the rest of the report shows it (a string class stays quoted)."""
+    def col(real, syn):
+        return {"score": 1.0 - abs(real - syn), "null_rate_real": real,
+                "null_rate_synthetic": syn, "null_rate_gap": abs(real - syn)}
+
+    def report(class_type, cls):
+        return {"class_type": class_type,
+                "fidelity": {"per_class": {
+                    cls: {"score": 0.6, "real_reference": 0.9,
+                          "columns": {"Age": {**col(0.0, 0.3), "kind": "numeric"}}}}},
+                "model_settings": {"beta": 1.0, "class_rows": {cls: 9}}}
+
+    got = findings(report("int", "28"))
+    messages = " ".join(f["message"] + " " + f["advice"] for f in got)
+    assert "class 28: 30.0% of synthetic rows" in messages
+    assert "class 28: the synthetic marginals score" in messages
+    assert "class(es) 28 (9 rows)" in messages
+    assert "'28'" not in messages
+    # a bool label's class True; a string label's class, and a report without the type,
+    # as before
+    assert "class True: the synthetic marginals" in findings(report("bool", "True"))[-1][
+        "message"]
+    for typed in (report("str", "28"), {k: v for k, v in report("int", "28").items()
+                                        if k != "class_type"}):
+        assert "class '28': the synthetic marginals" in findings(typed)[-1]["message"]
+    # the per-class utility finding and the minority class
+    gaps = per_class([[0.9, 0.6, 0.3]] * 3, [[0.9, 0.6, 0.5]] * 3)
+    gaps["utility"]["classes"] = ["1", "2", "3"]
+    gaps["utility"]["train_counts"] = {
+        m: {str(i + 1): n for i, n in enumerate(c.values())}
+        for m, c in gaps["utility"]["train_counts"].items()}
+    gaps["counts"]["real"] = {"1": 140, "2": 57, "3": 14}
+    gaps["class_type"] = "int"
+    assert "these classes" not in findings(gaps)[0]["message"]
+    assert ": 3 0.300 against 0.500" in findings(gaps)[0]["message"]
+    minority = util(0.50, 0.60, 0.60, classes=("1", "2"))
+    minority["utility"]["minority_class"] = "2"
+    assert "minority-class (2) F1" in findings({**minority, "class_type": "int"})[0]["message"]
+
+
+def test_a_long_tailed_labels_lists_name_the_first_and_how_many():
+    """A long-tailed label's classes (and a wide table's columns) made findings kilobytes
+    long: each list names its first (worst) 10 or 20 and how many there are, as
+    `errors.columns_note` does."""
+    def col(real, syn):
+        return {"score": 1.0 - abs(real - syn), "null_rate_real": real,
+                "null_rate_synthetic": syn, "null_rate_gap": abs(real - syn)}
+
+    classes = [str(c) for c in range(1, 35)]
+    # class c: a null-rate gap that narrows with c, marginals far under real halves
+    fid = {"per_class": {c: {"score": 0.5, "real_reference": 0.9,
+                             "columns": {"x2": {**col(0.0, 0.9 - int(c) / 100),
+                                                "kind": "numeric"}}}
+                         for c in classes}}
+    report = {"class_type": "int", "fidelity": fid,
+              "model_settings": {"beta": 1.0, "class_rows": {c: 5 for c in classes}},
+              "utility": {"synthetic_shortfall": {c: int(c) for c in classes}}}
+    got = {f["message"].split(" ")[0]: f for f in findings(report)}
+    nulls = got["column"]
+    assert "class 10: 80.0% of synthetic rows" in nulls["message"]
+    assert "class 11:" not in nulls["message"]  # the 10 widest gaps, then the count
+    assert nulls["message"].endswith(", ... (34 in all))")
+    # the small classes of the advice: 20 of them
+    assert "class(es) 1 (5 rows), 2 (5 rows)" in nulls["advice"]
+    assert "20 (5 rows), ... (34 in all) had fewer than 20 training rows" in nulls["advice"]
+    # one finding for the classes whose marginals fall short, not one a class
+    low = got["34"]
+    assert low["message"].startswith(
+        "34 classes' synthetic marginals score well under two halves of their real rows, "
+        "furthest first: class 1 0.500 against 0.900 (worst: 'x2', 0.110), class 2 ")
+    assert low["message"].endswith(", ... (34 in all)") and "classes' columns" in low["advice"]
+    assert len([f for f in findings(report) if f["section"] == "fidelity"]) == 2
+    # the shortfall: the classes short of the most rows first
+    short = got["SYNTHETIC"]["message"]
+    assert "(34: 34, 33: 33," in short and "15: 15, ... (34 in all) missing)" in short
+    assert len(" ".join(f["message"] + f["advice"] for f in findings(report))) < 3000
+
+
+def test_many_classes_whose_own_f1_falls_are_named_worst_first_and_counted():
+    n = 30
+    classes = [str(c) for c in range(1, n + 1)]
+    ours = [0.9] + [0.5 - i / 100 for i in range(1, n)]  # class 30 falls the most
+    none = [0.9] + [0.6] * (n - 1)
+    per = [{"gradient_boosting": {"none": {"macro_f1": 0.5, "f1_per_class": none},
+                                  "vae_augment": {"macro_f1": 0.5, "f1_per_class": ours}}}] * 3
+    train = {"none": {c: 10 for c in classes}, "vae_augment": {c: 100 for c in classes}}
+    train["none"]["1"] = train["vae_augment"]["1"] = 100
+    report = {"class_type": "int",
+              "utility": {"classes": classes, "splits": 3, "per_split": per,
+                          "results": per[0], "train_counts": train},
+              "counts": {"real": {c: 140 if c == "1" else 14 for c in classes}}}
+    got = findings(report)[0]["message"]
+    assert "these classes" in got and ": 30 0.210 against 0.600 (lower on 3 of 3 splits), " \
+        "29 0.220" in got
+    assert got.endswith(", ... (29 in all)") and " 20 0.310" not in got
+
+
+def _one_class_falls(n=30, real=None):
+    """`n` classes "1".."n" (an int label), class 1 the majority; class `n` alone falls with
+    its synthetic rows, so the advice balances the other n - 2 (`real`: REAL's counts)."""
+    classes = [str(c) for c in range(1, n + 1)]
+    ours = [0.9] * (n - 1) + [0.2]
+    none = [0.9] * (n - 1) + [0.6]
+    per = [{"gradient_boosting": {"none": {"macro_f1": 0.5, "f1_per_class": none},
+                                  "vae_augment": {"macro_f1": 0.5, "f1_per_class": ours}}}] * 3
+    train = {"none": {c: 10 for c in classes}, "vae_augment": {c: 100 for c in classes}}
+    real = real or {c: 140 if c == "1" else 14 for c in classes}
+    return {"class_type": "int", "counts": {"real": real},
+            "utility": {"classes": classes, "splits": 3, "per_split": per,
+                        "results": per[0], "train_counts": train}}
+
+
+def test_a_long_sampling_strategy_is_written_to_a_file_not_inlined(tmp_path):
+    """148 classes to balance made a 3 KB --sampling-strategy in the advice: a long one is
+    in the finding's ``sampling_strategy`` (report.json) and, with a report folder, in its
+    sampling_strategy.json, which the advice reads; a short one stays inline."""
+    import json
+
+    report = _one_class_falls()
+    keep = {str(c): 140 for c in range(2, 30)}
+    where = tmp_path / "my report"
+    got = findings(report, report_dir=where)[0]
+    assert got["sampling_strategy"] == keep  # as the CLI takes it, machine-readable
+    path = where / "sampling_strategy.json"
+    assert ("balance the other classes only: grow each class but 30 to the majority's 140 "
+            f"rows (28 classes): --sampling-strategy \"$(cat '{path}')\"") in got["advice"]
+    assert len(got["advice"].split("; or ")[0].replace(str(path), "")) < 250
+    assert '"2": 140' not in got["advice"]
+    # no report folder: the finding's field
+    got = findings(report)[0]
+    assert "(28 classes): its --sampling-strategy JSON is this finding's " \
+           "\"sampling_strategy\" in the report" in got["advice"]
+    assert len(got["advice"].split("; or ")[0]) < 250
+    # a short one, inline as before
+    short = findings(_one_class_falls(5))[0]
+    assert """--sampling-strategy '{"2": 140, "3": 140, "4": 140}'""" in short["advice"]
+    assert short["sampling_strategy"] == {"2": 140, "3": 140, "4": 140}
+    # the class that falls is the minority: imbalanced-learn's 'not minority' is the same
+    tail = _one_class_falls(real={**{str(c): 14 for c in range(1, 31)}, "1": 140, "30": 3})
+    got = findings(tail, report_dir=where)[0]
+    assert "balance the other classes only: --sampling-strategy 'not minority' " \
+           "(every class but the minority, 30" in got["advice"]
+    assert json.dumps(got["sampling_strategy"]).count(": 140") == 28

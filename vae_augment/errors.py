@@ -12,7 +12,7 @@ from collections.abc import Iterator
 __all__ = ["VAEAugmentError", "SchemaError", "ArtifactError", "InputError", "NonFiniteError",
            "TrainingDiverged", "VAEAugmentWarning", "warn", "one_line_warnings",
            "option", "option_list", "arg", "label_column", "cli_wording", "check_seed",
-           "columns_note", "counts_note"]
+           "columns_note", "counts_note", "items_note"]
 
 class VAEAugmentWarning(UserWarning):
     """The category of this library's warnings: something to check, while the run goes on
@@ -96,6 +96,16 @@ def counts_note(counts, most: int = 20) -> str:
         return str(counts)
     fewest = dict(sorted(counts.items(), key=lambda kv: kv[1])[:most])
     return f"{str(fewest)[:-1]}, ...}} ({len(counts)} in all)"
+
+
+def items_note(items, most: int = 20, sep: str = ", ") -> str:
+    """Worded items of a message (a class and its figures, say) joined by `sep`: all of them,
+    or the first `most` and how many there are, as `columns_note` shortens a list (a
+    long-tailed label's 34 classes with a null-rate gap made a 3 KB finding)."""
+    items = [str(x) for x in items]
+    if len(items) <= most:
+        return sep.join(items)
+    return f"{sep.join(items[:most])}{sep}... ({len(items)} in all)"
 
 
 def arg(name: str) -> str:

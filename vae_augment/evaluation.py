@@ -36,6 +36,7 @@ from vae_augment.errors import (
     SchemaError,
     VAEAugmentError,
     arg,
+    columns_note,
     label_column,
     option,
     warn,
@@ -172,7 +173,8 @@ def _check_schemas(real: pa.Table, other: pa.Table, what: str) -> pa.Table:
     extra = [c for c in other.column_names if c not in real.column_names]
     if missing or extra:
         raise SchemaError(
-            f"{what} columns do not match REAL: missing {missing}, unexpected {extra}"
+            f"{what} columns do not match REAL: missing {columns_note(missing)}, unexpected "
+            f"{columns_note(extra)}"
         )
     other = other.select(real.column_names)
     columns = []
@@ -397,10 +399,21 @@ def _check_classes(classes, y_real: np.ndarray, y_syn: np.ndarray) -> None:
     lacking = [classes[i] for i in syn if i not in real]
     if len(lacking) == len(syn):
         raise SchemaError(f"no SYNTHETIC row has a class that REAL has: SYNTHETIC's classes "
-                          f"{lacking}, REAL's {[classes[i] for i in sorted(real)]}")
+                          f"{columns_note(lacking)}, REAL's "
+                          f"{columns_note([classes[i] for i in sorted(real)])}")
     if lacking:
-        warn(f"SYNTHETIC has classes REAL lacks ({lacking}); their rows have no "
+        warn(f"SYNTHETIC has classes REAL lacks ({columns_note(lacking)}); their rows have no "
              "real rows to be compared with")
+
+
+def _class_type(classes) -> str:
+    """"bool", "int" or "str": the Python type of a label's classes (a label is a string,
+    dictionary, bool or integer column)."""
+    if all(isinstance(c, (bool, np.bool_)) for c in classes):
+        return "bool"
+    if all(isinstance(c, (int, np.integer)) for c in classes):
+        return "int"
+    return "str"
 
 
 def evaluate(
@@ -562,7 +575,7 @@ def evaluate(
     for what, t in (("REAL", real), ("SYNTHETIC", synthetic)):
         if label not in t.column_names:
             raise SchemaError(f"{label_column(label)} not found in {what}. "
-                              f"Columns: {t.column_names}")
+                              f"Columns: {columns_note(t.column_names)}")
     real, synthetic = _lists_as_fixed(real, synthetic, "SYNTHETIC")
     synthetic = _check_schemas(real, synthetic, "SYNTHETIC")
     # rows without a class cannot be compared within one: left out, and said
@@ -594,8 +607,9 @@ def evaluate(
         raise SchemaError(f"model was trained with label '{art.label}', not '{label}'")
     unknown_excl = [c for c in exclude if c not in real.column_names]
     if unknown_excl:
-        raise SchemaError(f"{arg('exclude')} names unknown columns {unknown_excl}. "
-                          f"Columns: {real.column_names}")
+        raise SchemaError(f"{arg('exclude')} names unknown columns "
+                          f"{columns_note(unknown_excl)}. "
+                          f"Columns: {columns_note(real.column_names)}")
 
     enc, skipped = _evaluation_encoding(
         real, synthetic, [holdout] if holdout is not None else [], label, art, exclude)
@@ -605,7 +619,7 @@ def evaluate(
         y_hold = enc.encode(holdout)["y"]
         extra = [enc.classes[i] for i in np.unique(y_hold) if not (y_real == i).any()]
         if extra:
-            warn(f"HOLDOUT has classes REAL lacks ({extra}): no classifier trained "
+            warn(f"HOLDOUT has classes REAL lacks ({columns_note(extra)}): no classifier trained "
                  f"on REAL can predict them, so they lower every method's balanced "
                  f"accuracy and macro F1 alike")
     n_classes = len(np.unique(y_real))
@@ -644,6 +658,9 @@ def evaluate(
         "version": REPORT_VERSION,
         "label": label,
         "classes": [str(c) for c in enc.classes],
+        # classes are keyed by their text (JSON's keys are strings): the type they were,
+        # so the findings name the int class 28 as 28, not '28'
+        "class_type": _class_type(enc.classes),
         "seed": seed,
         "model": art.path if art is not None else None,
         "rows": {"real": real.num_rows, "synthetic": synthetic.num_rows,
@@ -739,7 +756,7 @@ def evaluate(
         report["seconds"] = round(time.perf_counter() - start, 2)
         from vae_augment.findings import findings
 
-        report["findings"] = findings(report)
+        report["findings"] = findings(report, report_dir)
         if report_dir is not None:
             from vae_augment.report import write_report
 

@@ -26,7 +26,7 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   dependent category) broken
   by 1 % or more of the synthetic rows, a column whose null rate in a class is `NULL_GAP`
   or more away from the real rows', or a class's marginal score well under what two halves
-  of its real rows score;
+  of its real rows score (one finding for all such classes);
 - privacy: exact copies of real rows (real-train or real-test) beyond the data's own
   duplicate rate (real-test rows equal to a real-train row), or many rows nearer real-train
   than real-test rows are;
@@ -34,6 +34,9 @@ Each finding is ``{"level": "bad" | "warn" | "ok", "section": ..., "message": ..
   cannot encode (a category value or a class it was not trained on), left out; training
   that stopped at the epoch cap while early stopping still saw the validation loss improve
   (under-trained).
+
+A list of classes or columns in a message names the first (worst) 10 or 20 and how many
+there are (`errors.items_note`): a long-tailed label's 34 classes made a 3 KB line.
 
 Advice names the flags that address each: `--guided` for utility when the model was not
 fitted with the class guide, and `sample --guided` when it was but SYNTHETIC looks like its
@@ -49,10 +52,13 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from vae_augment.errors import items_note
 
 __all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "NULL_GAP",
            "format_finding"]
@@ -75,6 +81,12 @@ C2ST_LOW = 0.4
 MARGINALS_MATCH = 0.95
 #: the share of synthetic rows breaking a rule of the real rows that is reported
 RULE_SHARE = 0.01
+#: a ``sampling_strategy`` of more classes than this is not inlined in the advice: its
+#: short name, or the file `report.write_report` writes it to
+STRATEGY_INLINE = 20
+#: the file in the report folder holding a finding's ``sampling_strategy`` (JSON, as the CLI's
+#: ``--sampling-strategy`` takes it)
+STRATEGY_FILE = "sampling_strategy.json"
 #: a column's null rate in a class this far from the real rows' is reported (a column's
 #: fidelity score is at most 1 - its gap, but a mean over columns and classes hides one)
 NULL_GAP = 0.1
@@ -114,6 +126,27 @@ _FILTER = ("--privacy-min-distance %.3g drops and redraws rows nearer a real row
 
 def _f(v) -> str:
     return "–" if v is None else f"{v:.3f}"
+
+
+def _class_value(report, c):
+    """Class `c` in the label's own type. The report keys classes by their text (JSON's keys
+    are strings: ``classes``, ``counts``, ``per_class``), so an int label's class 28 is '28'
+    there; ``class_type`` ("int", "bool" or "str") gives the type back. A report without it
+    (one from before it, or hand-built): the text."""
+    kind = report.get("class_type")
+    if c is None:
+        return c
+    if kind == "int":
+        return int(c)
+    if kind == "bool":
+        return c in (True, "True")
+    return c
+
+
+def _class(report, c) -> str:
+    """Class `c` in a message as the rest of the report shows it: the int class 28 as 28,
+    True as True, the string class 'yes' quoted (``'28'`` read as a string class)."""
+    return repr(_class_value(report, c))
 
 
 def _boot_se(util, clf: str, ours: str, ref: str, metric: str):
@@ -176,7 +209,8 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     multi = len(util.get("classes") or []) > 2
     metric, what = (("macro_f1", "macro F1") if multi else
-                    ("minority_f1", f"minority-class ('{util.get('minority_class')}') F1"))
+                    ("minority_f1",
+                     f"minority-class ({_class(report, util.get('minority_class'))}) F1"))
     splits = int(util.get("splits") or 1)
     where = (f"on real-test (the mean of {splits} splits)" if splits > 1 else "on real-test")
     for key, name in (("logistic_regression", "logistic regression"),
@@ -241,7 +275,8 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
     minority = util.get("minority_class")
     if "results" in util and (util.get("test_counts") or {}).get(minority) == 0:
         out.append({"level": "warn", "section": "utility", "message":
-                    f"real-test has no row of the minority class '{minority}': its F1 is "
+                    f"real-test has no row of the minority class {_class(report, minority)}: "
+                    f"its F1 is "
                     f"undefined and the other figures score the other classes only, so the "
                     f"utility section cannot say whether the synthetic rows help it",
                     "advice": "pass a holdout with rows of that class (--holdout), or "
@@ -260,7 +295,9 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
                     "advice": "pass --holdout with rows the model never saw for a clean "
                     "estimate; --privacy-min-distance 0 drops exact copies of real rows"})
     if util.get("synthetic_shortfall"):
-        short = ", ".join(f"{k}: {v}" for k, v in util["synthetic_shortfall"].items())
+        # the classes short of the most rows first, at most 20 of them
+        short = items_note(f"{_class(report, k)}: {v:,}" for k, v in sorted(
+            util["synthetic_shortfall"].items(), key=lambda kv: -kv[1]))
         out.append({"level": "warn", "section": "utility", "message":
                     f"SYNTHETIC has fewer rows than balancing real-train needs ({short} "
                     "missing): the utility figures used what there was",
@@ -268,7 +305,8 @@ def _utility(report, redraw: str | None) -> list[dict[str, Any]]:
     return out
 
 
-def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
+def _class_gaps(report, redraw: str | None,
+                report_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """More than two classes: the classes whose own F1 falls with their synthetic rows, by
     more than `CLASS_MARGIN` against no balancing (and, over several splits, beyond two
     standard errors of the paired gap), per classifier, worst first; the advice is the
@@ -324,11 +362,12 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
                     + ["at real-train's class shares it does not fall"] * prior_level)
             return f" (balancing lowers it: {' and '.join(said)})"
 
-        what = ", ".join(
-            f"'{classes[i]}' {_f(res['vae_augment']['f1_per_class'][i])} against "
+        # the 10 worst: each is a sentence long
+        what = items_note((
+            f"{_class(report, classes[i])} {_f(res['vae_augment']['f1_per_class'][i])} against "
             f"{_f(res['none']['f1_per_class'][i])}"
             + (f" (lower on {k} of {n} splits)" if n > 1 else "") + why(balancing)
-            for _, i, k, n, balancing in flagged)
+            for _, i, k, n, balancing in flagged), most=10)
         many = len(flagged) > 1
         one_split = ("" if len(runs) > 1 else
                      " on one split" + (", past the noise of real-test's rows"
@@ -344,13 +383,60 @@ def _class_gaps(report, redraw: str | None) -> list[dict[str, Any]]:
         real = (report.get("counts") or {}).get("real") or {}
         top = max(real.values()) if real else 0
         keep = {c: top for c, n in real.items() if c not in hurt and 0 < n < top}
-        advice = (f"balance the other classes only: --sampling-strategy '{json.dumps(keep)}'"
-                  if keep else "leave these classes unbalanced")
+        advice = (_strategy_advice(report, keep, hurt, top, report_dir) if keep else
+                  "leave these classes unbalanced")
         if redraw and rows_blamed:  # the guide cannot help what balancing does
             advice += "; or " + redraw
         for f in out:
             f["advice"] = advice
+            if keep:  # the strategy as the CLI takes it (JSON's keys: the classes' text)
+                f["sampling_strategy"] = dict(keep)
     return out
+
+
+def _strategy_advice(report, keep, hurt, top, report_dir) -> str:
+    """The advice to balance the classes of `keep` only (each to the majority's `top` rows).
+    A dict of up to `STRATEGY_INLINE` classes inline, as ``--sampling-strategy`` takes it;
+    a longer one (a long-tailed label's 148 classes made it 3 KB) by the name of
+    imbalanced-learn's strategy that generates the same rows, if one does ('not minority':
+    the class left out is the minority), else read from `STRATEGY_FILE` in `report_dir`
+    (`report.write_report` writes the finding's ``sampling_strategy`` there), or without
+    a report folder named as the finding's field."""
+    import shlex
+
+    from vae_augment.balancing import samples_to_generate
+    from vae_augment.errors import VAEAugmentError
+
+    if len(keep) <= STRATEGY_INLINE:
+        return f"balance the other classes only: --sampling-strategy '{json.dumps(keep)}'"
+    left = items_note(_class(report, c) for c in _hurt_order(report, hurt))
+    counts = {_class_value(report, c): n for c, n in
+              ((report.get("counts") or {}).get("real") or {}).items() if n > 0}
+    try:
+        wanted = samples_to_generate(counts, {_class_value(report, c): n
+                                              for c, n in keep.items()})
+        for name, what in (("not minority", "every class but the minority"),
+                           ("not majority", "every class but the majority"),
+                           ("all", "every class"), ("minority", "the minority only")):
+            if samples_to_generate(counts, name) == wanted:
+                return (f"balance the other classes only: --sampling-strategy '{name}' "
+                        f"({what}, {left}, grown to the majority's {top:,} rows)")
+    except VAEAugmentError:  # counts imbalanced-learn will not take: no name, then
+        pass
+    grow = (f"balance the other classes only: grow each class but {left} to the majority's "
+            f"{top:,} rows ({len(keep)} classes)")
+    if report_dir is None:
+        return (f"{grow}: its --sampling-strategy JSON is this finding's "
+                f"\"sampling_strategy\" in the report (report.json)")
+    path = shlex.quote(os.path.join(os.fspath(report_dir), STRATEGY_FILE))
+    return (f"{grow}: --sampling-strategy \"$(cat {path})\" (Python: this finding's "
+            f"\"sampling_strategy\")")
+
+
+def _hurt_order(report, hurt) -> list:
+    """The classes of `hurt` in the label's order (report ``classes``; else sorted)."""
+    order = (report.get("utility") or {}).get("classes") or report.get("classes") or []
+    return [c for c in order if c in hurt] + sorted(c for c in hurt if c not in order)
 
 
 def _detection(report, guided: bool) -> list[dict[str, Any]]:
@@ -372,10 +458,10 @@ def _detection(report, guided: bool) -> list[dict[str, Any]]:
             pair = _worst_pair(report)
             where = (f"; the marginals match (worst {_f(worst[2])}); the joint differs"
                      + (f": the association of '{pair[0]}' and '{pair[1]}' in class "
-                        f"'{pair[2]}' is off by {_f(pair[3])}" if pair else ""))
+                        f"{_class(report, pair[2])} is off by {_f(pair[3])}" if pair else ""))
         else:
             where = (f"; the marginal that differs most is '{worst[0]}' in class "
-                     f"'{worst[1]}' (score {_f(worst[2])})" if worst else "")
+                     f"{_class(report, worst[1])} (score {_f(worst[2])})" if worst else "")
         return [{"level": "warn", "section": "detection", "message":
                  f"a classifier tells the synthetic rows from real ones with AUC {_f(auc)} "
                  f"(0.5: indistinguishable){where}",
@@ -444,6 +530,16 @@ def _fidelity(report) -> list[dict[str, Any]]:
                             "advice": f"fit with --constraint auto (the default), which sets "
                             f"{how}"})
     out.extend(_null_gaps(fid, report))
+    out.extend(_low_classes(fid, report))
+    return out
+
+
+def _low_classes(fid, report) -> list[dict[str, Any]]:
+    """The classes whose marginals score well under two halves of their real rows (by more
+    than 0.15): one finding, naming the class (and its worst column), or for several the 10
+    furthest under and how many there are (a finding per class made one line each of a
+    long-tailed label's classes)."""
+    low = []
     for cls, entry in (fid.get("per_class") or {}).items():
         score, ref = entry.get("score"), entry.get("real_reference")
         if score is not None and ref is not None and score < ref - 0.15:
@@ -454,13 +550,33 @@ def _fidelity(report) -> list[dict[str, Any]]:
             how = ("--image-likelihood beta_binomial (overdispersed pixel counts) or --guided"
                    if worst is not None and cols[worst].get("kind") == "tensor" else
                    "--num-components 3 (mixtures for multimodal numerics)")
-            out.append({"level": "warn", "section": "fidelity", "message":
-                        f"class '{cls}': the synthetic marginals score {_f(score)} against "
-                        f"{_f(ref)} for two halves of its real rows"
-                        + (f" (worst: '{worst}', {_f(cols[worst]['score'])})" if worst else ""),
-                        "advice": f"see the class's columns in the fidelity table; more epochs "
-                        f"or {how} may help" + _small_class_advice(report, [cls])})
-    return out
+            low.append((score - ref, cls, score, ref, worst,
+                        None if worst is None else cols[worst]["score"], how))
+    if not low:
+        return []
+    low.sort(key=lambda x: x[0])  # stable: class order among equals
+    hows = list(dict.fromkeys(x[-1] for x in low))
+
+    def figures(x):
+        _, cls, score, ref, worst, worst_score, _ = x
+        return (f"{_f(score)} against {_f(ref)}"
+                + (f" (worst: '{worst}', {_f(worst_score)})" if worst else ""))
+
+    whose = "class's" if len(low) == 1 else "classes'"
+    advice = (f"see the {whose} columns in the fidelity "
+              f"table; more epochs or {' or '.join(hows)} may help"
+              + _small_class_advice(report, [x[1] for x in low]))
+    if len(low) == 1:
+        cls, score, ref = low[0][1:4]
+        message = (f"class {_class(report, cls)}: the synthetic marginals score {_f(score)} "
+                   f"against {_f(ref)} for two halves of its real rows"
+                   + (f" (worst: '{low[0][4]}', {_f(low[0][5])})" if low[0][4] else ""))
+    else:
+        message = (f"{len(low)} classes' synthetic marginals score well under two halves of "
+                   f"their real rows, furthest first: "
+                   + items_note((f"class {_class(report, x[1])} {figures(x)}" for x in low),
+                                most=10))
+    return [{"level": "warn", "section": "fidelity", "message": message, "advice": advice}]
 
 
 def _small_class_advice(report, classes) -> str:
@@ -476,7 +592,7 @@ def _small_class_advice(report, classes) -> str:
     small = [c for c in classes if c in rows]
     if not small:
         return ""
-    names = ", ".join(f"'{c}' ({rows[c]} rows)" for c in small)
+    names = items_note(f"{_class(report, c)} ({rows[c]} rows)" for c in small)
     return (f"; the model trained with KL weight {beta:g} and class(es) {names} had fewer than "
             f"{SMALL_CLASS_ROWS} training rows: a class that small keeps more of its own rows' "
             f"traits at --beta {DEFAULT_BETA:g} (refit)")
@@ -494,9 +610,10 @@ def _null_gaps(fid, report) -> list[dict[str, Any]]:
     out = []
     for name, found in sorted(gaps.items(), key=lambda kv: -max(g for g, *_ in kv[1])):
         found.sort(key=lambda g: -g[0])
-        where = ", ".join(f"class '{cls}': {col['null_rate_synthetic']:.1%} of synthetic rows "
-                          f"against {col['null_rate_real']:.1%} of real rows"
-                          for _, cls, col in found)
+        # the 10 worst: each is a sentence long
+        where = items_note((f"class {_class(report, cls)}: {col['null_rate_synthetic']:.1%} of "
+                            f"synthetic rows against {col['null_rate_real']:.1%} of real rows"
+                            for _, cls, col in found), most=10)
         out.append({"level": "warn", "section": "fidelity", "message":
                     f"column '{name}' is null at another rate than in the real rows ({where})",
                     "advice": "check SYNTHETIC's input and the model's --exclude (an "
@@ -629,14 +746,16 @@ def _cut_short(curves) -> list[dict[str, Any]]:
                  if cap < 300 else "")}]
 
 
-def findings(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def findings(report: Mapping[str, Any],
+             report_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The report's findings, worst first (see the module's docstring); one ``"ok"`` finding
-    when no check flags anything."""
+    when no check flags anything. `report_dir`: the folder the report is written to, where
+    a long ``sampling_strategy`` the advice reads is (`STRATEGY_FILE`)."""
     guided = bool((report.get("model_settings") or {}).get("guide_iterations"))
     guide = (report.get("diagnostics") or {}).get("guide") or {}
     plain = guided and guide.get("synthetic_like") == "plain"
     redraw = _SAMPLE_GUIDED if plain else None if guided else _GUIDED
-    out = [*_utility(report, redraw), *_class_gaps(report, redraw),
+    out = [*_utility(report, redraw), *_class_gaps(report, redraw, report_dir),
            *_detection(report, guided), *_fidelity(report),
            *_privacy(report), *_model(report)]
     out.sort(key=lambda f: f["level"] != "bad")  # stable: the sections' order within a level

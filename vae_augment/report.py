@@ -8,13 +8,19 @@ one file.
 from __future__ import annotations
 
 import html
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
+from vae_augment.errors import items_note
 from vae_augment.report_plots import draw
 
 __all__ = ["write_report", "render_html"]
+
+#: the most items a list in the page's text names (then "... (N in all)"), as the findings'
+#: lists (`errors.items_note`); the tables keep every class
+_MOST = 20
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;
@@ -182,8 +188,12 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
                  + ", ".join(f"{v} of {html.escape(k.upper())}" for k, v in unlabelled.items())
                  + ".</p>")
     if report["skipped_columns"]:
+        skipped = list(report["skipped_columns"].items())
         items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
-                        for k, v in report["skipped_columns"].items())
+                        for k, v in skipped[:_MOST])
+        if len(skipped) > _MOST:  # a wide table's ID columns: one line each ran for pages
+            items += (f"<li>... ({len(skipped)} in all: report.json's "
+                      f"<code>skipped_columns</code> names each)</li>")
         h.append(f"<p class='muted'>Columns left out of the metrics:</p><ul>{items}</ul>")
 
     # fidelity
@@ -252,6 +262,7 @@ def _fidelity_html(h, fid, report, images) -> None:
                      ", ".join(a.get("worst_pair", [])) or None])
     h.append(_table(["class", "real", "synthetic", "marginal fidelity", "real halves",
                      "max null-rate gap", "assoc. mean |diff|", "worst pair"], rows))
+    h.append(_fidelity_dashes(fid["per_class"]))
     rel = fid.get("relations") or []
     strong = [e for e in rel if not e.get("by_chance")]
     chance = [e for e in rel if e.get("by_chance")]
@@ -299,8 +310,8 @@ def _fidelity_html(h, fid, report, images) -> None:
         h.append(_broken_table("dependency", deps))
     if chance:
         h.append("<p class='muted'>Left out as possibly by chance: "
-                 + ", ".join(f"<code>{html.escape(e['relation'])}</code> ({_f(e['violation_rate'])} "
-                             f"broken)" for e in chance) + ".</p>")
+                 + items_note(f"<code>{html.escape(e['relation'])}</code> "
+                              f"({_f(e['violation_rate'])} broken)" for e in chance) + ".</p>")
     for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
                      ("association", "association heatmaps")):
         h.append(_img(images.get(key), alt))
@@ -309,6 +320,28 @@ def _fidelity_html(h, fid, report, images) -> None:
                  "first six real and synthetic images of each class that has synthetic rows "
                  "(at most 20 classes, the smallest), on one intensity scale.</p>"
                  + _img(b64, name))
+
+
+def _fidelity_dashes(per_class) -> str:
+    """The note under the fidelity table saying why classes show "–": too few rows to compare
+    (`fidelity._MIN_CLASS_ROWS` on a side), or too few real rows to halve (twice that); ""
+    when none does. A long-tailed label's small classes filled the table with dashes."""
+    from vae_augment.fidelity import _MIN_CLASS_ROWS
+
+    def classes(n: int) -> str:
+        return f"{n} class has" if n == 1 else f"{n} classes have"
+
+    skipped = sum(1 for e in per_class.values() if e.get("skipped"))
+    unhalved = sum(1 for e in per_class.values()
+                   if not e.get("skipped") and e.get("real_reference") is None)
+    notes = []
+    if skipped:
+        notes.append(f"–: {classes(skipped)} fewer than {_MIN_CLASS_ROWS} real or synthetic "
+                     "rows, too few to compare")
+    if unhalved:
+        notes.append(f"real halves –: {classes(unhalved)} fewer than {2 * _MIN_CLASS_ROWS} "
+                     "real rows, too few to halve")
+    return f"<p class='muted'>{'; '.join(notes)}.</p>" if notes else ""
 
 
 def _broken_table(key: str, entries) -> str:
@@ -346,8 +379,8 @@ def _bucketed_html(h, section, where: str) -> None:
     if not cols:
         return
     k = next(iter(cols.values()))["features"]
-    names = ", ".join(f"<code>{html.escape(c)}</code> ({v['categories']} categories)"
-                      for c, v in cols.items())
+    names = items_note(f"<code>{html.escape(c)}</code> ({v['categories']} categories)"
+                       for c, v in cols.items())
     h.append(f"<p class='muted'>Columns with more than {k} categories are one-hot as their "
              f"{k - 1} most frequent categories in {where} and one feature for all the others "
              f"(as scikit-learn's <code>OneHotEncoder(max_categories={k})</code>): "
@@ -414,7 +447,9 @@ def _utility_html(h, util, report, images) -> None:
                      f"{', '.join(map(str, dropped))} (per split). They would have handed "
                      f"the classifiers the answers they are scored on.</p>")
         if util.get("synthetic_shortfall"):
-            short = ", ".join(f"{html.escape(k)}: {v}" for k, v in util["synthetic_shortfall"].items())
+            # the classes short of the most rows first
+            short = items_note(f"{html.escape(k)}: {v:,}" for k, v in sorted(
+                util["synthetic_shortfall"].items(), key=lambda kv: -kv[1]))
             h.append(f"<p class='warn'>Not enough synthetic rows to balance real-train; "
                      f"missing rows per class: {short}.</p>")
         keys = ["balanced_accuracy", "macro_f1", "minority_f1", "minority_average_precision"]
@@ -629,7 +664,7 @@ def _labels_html(h, labels) -> None:
                      f"rows under p = {t:g}", "the classes they look like"],
                     [[c["class"], c["rows"], c["agreement"],
                       f"{c['doubted']} ({c['doubted_share']:.1%})",
-                      ", ".join(f"{k} {v}" for k, v in c["looks_like"].items()) or "–"]
+                      _looks_like(c["looks_like"])]
                      for c in labels["classes"]]))
     if labels["examples"]:
         cols = list(labels["examples"][0]["values"])
@@ -640,6 +675,13 @@ def _labels_html(h, labels) -> None:
               e["model_class"], f"{e['p_model_class']:.2g}",
               *[_value(e["values"].get(k)) for k in cols]] for e in labels["examples"]])
             + "</div>")
+
+
+def _looks_like(classes) -> str:
+    """A labels-table cell: the classes a class's doubted rows look like, the most rows first
+    (with many classes, the 20 with the most and how many there are), or "–"."""
+    ranked = sorted(classes.items(), key=lambda kv: -kv[1])  # stable: class order among equals
+    return items_note(f"{k} {v}" for k, v in ranked) or "–"
 
 
 def _p_text(p, log_p):
@@ -668,16 +710,26 @@ def write_report(report_dir, report: dict, plots: Mapping[str, Any]) -> dict[str
     """
     from vae_augment.errors import InputError
     from vae_augment.evaluation import save_json
+    from vae_augment.findings import STRATEGY_FILE
 
     images = draw(report, plots)
     files = {"json": os.path.join(os.fspath(report_dir), "report.json"),
              "html": os.path.join(os.fspath(report_dir), "report.html")}
+    # the sampling strategy a finding advises, as --sampling-strategy takes it: a long one's
+    # advice reads it from there (`findings.STRATEGY_FILE`)
+    strategy = next((f["sampling_strategy"] for f in report.get("findings") or []
+                     if f.get("sampling_strategy")), None)
+    if strategy:
+        files["sampling_strategy"] = os.path.join(os.fspath(report_dir), STRATEGY_FILE)
     report["files"] = files
     report["plots"] = sorted(k for k, v in images.items() if v)
     page = render_html(report, images)  # before any file: a failure leaves none half-made
     try:
         os.makedirs(report_dir, exist_ok=True)
         save_json(report, files["json"])
+        if strategy:
+            with open(files["sampling_strategy"], "w", encoding="utf-8") as f:
+                f.write(json.dumps(strategy) + "\n")
         tmp = files["html"] + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(page)
