@@ -293,3 +293,20 @@ def test_the_rare_class_warning_and_note_stay_short_with_many_small_classes():
     assert "(120 in all)" in rare[0] and "'class_001': 1" in rare[0]
     note = [str(w.message) for w in caught if "fewer than 20 rows" in str(w.message)]
     assert len(note) == 1 and len(note[0]) < 1200 and "(120 in all)" in note[0], note
+
+
+def test_fits_warnings_name_int_classes_as_ints():
+    """An int label's classes in fit's rare-class warning and KL-weight advice as the ints
+    they are ({28: 3}), as the report's findings name them: they read {'28': 3}."""
+    import numpy as np
+    import pyarrow as pa
+
+    from vae_augment.api import fit
+
+    y = np.array([0] * 150 + [28] * 3 + [7] * 12, dtype=np.int64)
+    t = pa.table({"x": np.random.default_rng(0).normal(size=len(y)), "label": y})
+    with pytest.warns(VAEAugmentWarning) as caught:
+        fit(t, label="label", seed=0, **FAST)
+    said = " ".join(str(w.message) for w in caught)
+    assert "class(es) {28: 3} have fewer than 5 rows" in said, said
+    assert "class(es) {7: 12, 28: 3} have fewer than 20 rows" in said, said

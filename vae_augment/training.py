@@ -731,7 +731,8 @@ def train_model(
     every = checkpoint_every or (state or {}).get("checkpoint_every")
 
     jit = resolve_jit(config.jit_compile, strategy.num_replicas_in_sync)
-    rare = {str(c): n for c, n in encoding.class_counts.items() if 0 < n < RARE_CLASS_ROWS}
+    # the classes in their own type (the int class 28 as 28, not '28')
+    rare = {c: n for c, n in encoding.class_counts.items() if 0 < n < RARE_CLASS_ROWS}
     if rare and chief and state is None:
         warn(
             f"class(es) {counts_note(rare)} have fewer than {RARE_CLASS_ROWS} rows: the model "
@@ -739,6 +740,7 @@ def train_model(
             f"classes' rows (a 2-row class: 89 % did, 72 % with the guided setting); check "
             f"them (`evaluate`), or copy such a class's rows instead (random oversampling)")
     small = small_classes(encoding.class_counts, config.beta) if beta_by_rows else {}
+    small = {c: n for c, n in encoding.class_counts.items() if str(c) in small}
     if small and chief and state is None:
         # a warning, not a print: a VAEOverSampler(verbose=0) in a cross-validation printed
         # it at every fold, past any warnings filter
