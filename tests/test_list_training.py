@@ -435,6 +435,44 @@ def test_oversampler_takes_a_dataframe_column_of_lists():
     assert all(isinstance(v, list) for v in X_res["img"])
 
 
+def test_oversampler_takes_a_dataframe_column_of_2d_arrays_in_their_shape():
+    """A DataFrame column of 8x8 numpy arrays (`list(X.reshape(n, 8, 8))`) was refused
+    with advice that did not apply ("give it one type (numbers, strings, booleans or a
+    categorical dtype)"): it is now modelled in the arrays' shape, as a column with
+    `image_shape` metadata is (uint8 8x8: an image), and its synthetic rows are arrays of
+    that shape and dtype, as the real ones. Arrays of several shapes are refused, naming
+    the column, the shapes and what to do."""
+    import pandas as pd
+
+    from vae_augment.imblearn import VAEOverSampler
+
+    rng = np.random.default_rng(0)
+    n = 60
+    img = rng.integers(0, 17, (n, 8, 8)).astype(np.uint8)
+    X = pd.DataFrame({"img": list(img), "a": rng.normal(size=n)})
+    y = np.array([0] * 40 + [1] * 20)
+    sampler = VAEOverSampler(epochs=1, hidden=(8,), latent_dim=2, kl_warmup_epochs=1,
+                             random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert len(X_res) == len(y_res) == 80 and (y_res[n:] == 1).all()
+    assert sampler.encoding_.tensors[0].shape == [8, 8]
+    assert all(v is img[i] or np.array_equal(v, img[i]) for i, v in enumerate(X_res["img"][:n]))
+    new = X_res["img"].iloc[n:]
+    assert all(isinstance(v, np.ndarray) and v.shape == (8, 8) and v.dtype == np.uint8
+               for v in new)
+    X.at[5, "img"] = img[5][:4]
+    with pytest.raises(ValueError, match=r"^column 'img' of `X` holds arrays of shape "
+                                         r"\(8, 8\) and \(4, 8\) \(row 5\); give every row one "
+                                         r"shape, or leave it out with `exclude`$"):
+        VAEOverSampler(epochs=1).fit_resample(X, y)
+    # an object array's column alike
+    A = np.empty((n, 2), dtype=object)
+    A[:, 0], A[:, 1] = X["a"], list(img[:, :4, :4].astype(np.int64))
+    A_res, _ = sampler.fit_resample(A, y)
+    assert sampler.encoding_.tensors[0].shape == [4, 4]
+    assert all(v.shape == (4, 4) and v.dtype == np.int64 for v in A_res[n:, 1])
+
+
 def test_oversampler_takes_an_object_array_column_of_lists():
     """An object ndarray whose column holds lists trained, then failed writing the synthetic
     rows ("could not broadcast input array from shape (30,4) into shape (30,)")."""
