@@ -67,6 +67,36 @@ def test_roundtrip_fixed_shape_tensor_type():
         np.asarray(storage.flatten()), rtol=1e-5, atol=1e-5)
 
 
+def test_a_permuted_fixed_shape_tensor_is_modelled_in_its_stored_layout(tmp_path):
+    """An `arrow.fixed_shape_tensor`'s `shape` is its storage's row-major (physical) shape,
+    by Arrow's spec and as pyarrow writes it: a CHW view of HWC images becomes shape
+    [8, 8, 3] with permutation [1, 2, 0]. Every interface reads the storage as `shape` and
+    leaves the permutation (the logical view's axis order) unapplied: the model and tf.data
+    see HWC images here, and `balance` writes the type back, permutation included.
+    (Reading `[shape[p] for p in permutation]` would have reshaped HWC pixels as 8x3x8.)"""
+    import pyarrow.parquet as pq
+
+    from vae_augment import tfdata
+    from vae_augment.api import balance, fit
+    from vae_augment.model import _conv_plan
+
+    from .conftest import FAST
+
+    rng = np.random.default_rng(0)
+    hwc = rng.integers(0, 17, (60, 8, 8, 3)).astype(np.uint8)
+    img = pa.FixedShapeTensorArray.from_numpy_ndarray(hwc.transpose(0, 3, 1, 2))
+    assert img.type.shape == [8, 8, 3] and img.type.permutation == [1, 2, 0]
+    np.testing.assert_array_equal(img.storage.flatten().to_numpy(), hwc.reshape(-1))
+    src = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"img": img, "label": np.repeat(["a", "b"], [40, 20])}), src)
+    batch = next(iter(tfdata.read_parquet(str(src), 64)))
+    np.testing.assert_array_equal(batch["img"].numpy(), hwc)
+    art = fit(str(src), label="label", seed=0, **{**FAST, "epochs": 1})
+    assert art.encoding.tensors[0].shape == [8, 8, 3] and _conv_plan([8, 8, 3])
+    out = balance(str(src), label="label", model=art, seed=0)["table"]
+    assert out.schema.field("img").type == img.type and out.num_rows == 80
+
+
 def test_decoded_float_tensors_stay_in_the_observed_range():
     """Normal-head tensor elements were decoded without bounds: 12 % of a [0, 1] image's
     synthetic pixels were negative, and an all-1.0 column came back 0.999-1.0011."""

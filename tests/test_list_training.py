@@ -351,6 +351,67 @@ def test_cli_fit_and_balance_take_a_list_column(capsys, tmp_path, var):
     assert "--exclude img" in err
 
 
+def _as_tensor(table: pa.Table, shape=(8, 8)) -> pa.Table:
+    """`table` with its image column as an `arrow.fixed_shape_tensor` of `shape` (no
+    schema metadata: the type holds the shape)."""
+    ext = pa.fixed_shape_tensor(pa.uint8(), list(shape))
+    i = table.schema.get_field_index("img")
+    col = pa.ExtensionArray.from_storage(ext, table.column(i).combine_chunks())
+    return _without_schema_metadata(table).set_column(i, pa.field("img", ext), col)
+
+
+def _with_shape(table: pa.Table, shape) -> pa.Table:
+    return table.replace_schema_metadata(
+        None if shape is None else {"image_shape": json.dumps({"img": shape})})
+
+
+@pytest.mark.parametrize("trained_on", ["tensor", "fixed"])
+def test_balance_with_a_model_takes_a_fixed_size_list_for_a_fixed_shape_tensor(
+        tmp_path, fixed, trained_on):
+    """A model fitted on an `arrow.fixed_shape_tensor` [8, 8] image column refused the same
+    values as a plain `fixed_size_list<uint8>[64]` ("has type fixed_size_list..., expected
+    extension<...>"), and a model fitted on the fixed-size list refused the tensor type,
+    though `score`/`encode` took either and the variable-length list was taken: either is
+    now taken like the list, the output keeping the input's type in real and synthetic rows
+    alike. A shape of two axes the input declares must be the model's, for the lists too
+    (a list<uint8> declaring [4, 16] was balanced as if [8, 8])."""
+    from pipelines import balance as balance_job
+    from vae_augment.api import balance, fit
+
+    tensor, plain = _as_tensor(fixed), _without_schema_metadata(fixed)
+    art = fit(tensor if trained_on == "tensor" else fixed, label="label", seed=0,
+              model_dir=str(tmp_path / "m"), **{**FAST, "epochs": 1})
+    inputs = ([_with_shape(plain, [8, 8]), plain] if trained_on == "tensor"
+              else [tensor, _as_tensor(fixed, [1, 64])])
+    outs = []
+    for table in inputs:
+        src = tmp_path / "in.parquet"
+        pq.write_table(table, src)
+        got = balance(str(src), label="label", model=art, seed=1)["table"]
+        assert got.schema.equals(_sampled_schema(src)), got.schema
+        n = table.num_rows
+        assert got.num_rows > n
+        assert got.slice(0, n).drop(["is_synthetic"]).equals(pq.read_table(src))
+        outs.append(got)
+    # the Beam job (`BalanceClasses` given the input's schema) refused it too
+    balance_job.run(["--input", str(src), "--output", str(tmp_path / "b"), "--model-dir",
+                     str(tmp_path / "m"), "--label", "label", "--runner", "FnApiRunner"])
+    files = sorted((tmp_path / "b").glob("*.parquet"))
+    assert len(files) == 2 and all(
+        pq.read_schema(f).field("img").type == table.schema.field("img").type for f in files)
+    storage = [o.column("img").combine_chunks() for o in outs]
+    storage = [c.storage if isinstance(c, pa.ExtensionArray) else c for c in storage]
+    assert storage[0].equals(storage[1])  # the same synthetic images in either type
+    for typ in (None if trained_on == "tensor" else pa.list_(pa.uint8(), 64),
+                pa.list_(pa.uint8())):
+        table = _with_shape(plain if typ is None else _as_list(plain, typ), [4, 16])
+        pq.write_table(table, tmp_path / "other.parquet")
+        with pytest.raises(SchemaError, match=r"^column 'img' holds tensors of shape \[4, 16\] "
+                                              r"\(its entry in the schema's `image_shape` "
+                                              r"metadata\); the model's are \[8, 8\]"):
+            balance(str(tmp_path / "other.parquet"), label="label", model=art, seed=1)
+
+
 def test_oversampler_takes_a_dataframe_column_of_lists():
     """`VAEOverSampler` on a DataFrame whose column holds lists of numbers (pandas' object
     column, Arrow's list<int64>) refused it ("unsupported type list<item: int64>"): it is
@@ -372,6 +433,44 @@ def test_oversampler_takes_a_dataframe_column_of_lists():
     assert all(len(v) == 4 and set(v) <= set(range(5)) for v in X_res["img"].iloc[n:])
     # the column's rows are lists, the synthetic ones too (not numpy arrays among lists)
     assert all(isinstance(v, list) for v in X_res["img"])
+
+
+def test_oversampler_takes_a_dataframe_column_of_2d_arrays_in_their_shape():
+    """A DataFrame column of 8x8 numpy arrays (`list(X.reshape(n, 8, 8))`) was refused
+    with advice that did not apply ("give it one type (numbers, strings, booleans or a
+    categorical dtype)"): it is now modelled in the arrays' shape, as a column with
+    `image_shape` metadata is (uint8 8x8: an image), and its synthetic rows are arrays of
+    that shape and dtype, as the real ones. Arrays of several shapes are refused, naming
+    the column, the shapes and what to do."""
+    import pandas as pd
+
+    from vae_augment.imblearn import VAEOverSampler
+
+    rng = np.random.default_rng(0)
+    n = 60
+    img = rng.integers(0, 17, (n, 8, 8)).astype(np.uint8)
+    X = pd.DataFrame({"img": list(img), "a": rng.normal(size=n)})
+    y = np.array([0] * 40 + [1] * 20)
+    sampler = VAEOverSampler(epochs=1, hidden=(8,), latent_dim=2, kl_warmup_epochs=1,
+                             random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert len(X_res) == len(y_res) == 80 and (y_res[n:] == 1).all()
+    assert sampler.encoding_.tensors[0].shape == [8, 8]
+    assert all(v is img[i] or np.array_equal(v, img[i]) for i, v in enumerate(X_res["img"][:n]))
+    new = X_res["img"].iloc[n:]
+    assert all(isinstance(v, np.ndarray) and v.shape == (8, 8) and v.dtype == np.uint8
+               for v in new)
+    X.at[5, "img"] = img[5][:4]
+    with pytest.raises(ValueError, match=r"^column 'img' of `X` holds arrays of shape "
+                                         r"\(8, 8\) and \(4, 8\) \(row 5\); give every row one "
+                                         r"shape, or leave it out with `exclude`$"):
+        VAEOverSampler(epochs=1).fit_resample(X, y)
+    # an object array's column alike
+    A = np.empty((n, 2), dtype=object)
+    A[:, 0], A[:, 1] = X["a"], list(img[:, :4, :4].astype(np.int64))
+    A_res, _ = sampler.fit_resample(A, y)
+    assert sampler.encoding_.tensors[0].shape == [4, 4]
+    assert all(v.shape == (4, 4) and v.dtype == np.int64 for v in A_res[n:, 1])
 
 
 def test_oversampler_takes_an_object_array_column_of_lists():

@@ -579,22 +579,35 @@ class Encoding:
         return None
 
     def list_tensors(self, schema: pa.Schema) -> dict[str, pa.DataType]:
-        """The tensor columns `schema` stores as a variable-length list (or large list) of
-        the values the model was fitted on (a fixed-size list, or an extension type over
-        one, of the same value type): ``{name: the type in schema}``. `balance` with a model
-        and the privacy reference take them as the fixed-size list, their rows' lengths
-        checked by `check_list_tensors`; `as_trained` gives the schema to compare. Also
-        the string (binary) columns `schema` holds in another layout than the model's
-        (`_other_layout`: string, large_string, string_view, or a dictionary of one), which
-        outputs are cast back to (`as_list_types`)."""
+        """The tensor columns `schema` stores in another type than the model was fitted on,
+        holding its values (of the same value type): a variable-length list (or large list),
+        or, for a fixed-size list of the same size, an `arrow.fixed_shape_tensor` over one,
+        or the reverse (exporters write either, and `encode` reads either): ``{name: the
+        type in schema}``. `balance` with a model and the privacy reference take them as the
+        model's type, the lists' rows' lengths checked by `check_list_tensors`; `as_trained`
+        gives the schema to compare; outputs are cast back (`as_list_types`). Also the
+        string (binary) columns `schema` holds in another layout than the model's
+        (`_other_layout`: string, large_string, string_view, or a dictionary of one).
+
+        A `SchemaError` when a tensor column of `schema` declares a shape of two axes or more
+        that the model's is not (`_tensor_shape_problem`, as `encode` refuses it): its rows
+        would be balanced with synthetic rows of another layout."""
         out = {}
         for s in self.tensors:
             if s.name not in schema.names or s.name not in self.schema.names:
                 continue
+            problem = _tensor_shape_problem(s, schema.field(s.name), schema)
+            if problem is not None:
+                raise SchemaError(problem)
             t, want = schema.field(s.name).type, self.schema.field(s.name).type
+            if t.equals(want):
+                continue
             want = want.storage_type if isinstance(want, pa.BaseExtensionType) else want
-            if ((pa.types.is_list(t) or pa.types.is_large_list(t))
-                    and pa.types.is_fixed_size_list(want) and t.value_type.equals(want.value_type)):
+            have = t.storage_type if isinstance(t, pa.BaseExtensionType) else t
+            if not (pa.types.is_fixed_size_list(want) and _is_list(have)
+                    and have.value_type.equals(want.value_type)):
+                continue
+            if not pa.types.is_fixed_size_list(have) or have.list_size == want.list_size:
                 out[s.name] = t
         # strings of another layout than the model's (string, large_string, string_view, a
         # dictionary of one; binary likewise): views are read as large types
@@ -1236,6 +1249,11 @@ def _chain_depth(pairs) -> int:
     return max(1, max((depth(i, {i}) for i in rights), default=1))
 
 
+def _is_list(t: pa.DataType) -> bool:
+    """A list type of any of Arrow's three layouts (list, large list, fixed-size list)."""
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+
+
 def _takes_tensor_type(t: pa.DataType, size: int) -> bool:
     """Whether a tensor column of `size` values can be read from a column of (storage)
     type `t`: a fixed-size list of `size` numbers, or a variable-length list (or large list)
@@ -1284,6 +1302,8 @@ def _check_tensor_sizes(name: str, col: pa.Array, size: int, *, first_row: int =
     another type whole, a variable-length list by its rows of another length (counted from
     `first_row`; `of`: whose size it is; `where`: the table, after the column's name;
     `shown`: the type to name, when `col` is an extension column's storage)."""
+    if isinstance(col, pa.ExtensionArray):  # an arrow.fixed_shape_tensor: named as itself
+        shown, col = shown or col.type, col.storage
     t = col.type
     if not _takes_tensor_type(t, size):
         raise SchemaError(_tensor_type_message(name, shown or t, size))

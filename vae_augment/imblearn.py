@@ -118,7 +118,8 @@ class VAEOverSampler(BaseOverSampler):
     and categorical columns and missing values (synthetic rows come back with the same column
     names and dtypes; categorical dtypes keep their categories), as well as NumPy arrays
     (numeric, object/string, NaN as missing), lists and SciPy sparse matrices (densified for
-    training, returned sparse). ``fit_resample`` returns the real rows first and unchanged,
+    training, returned sparse). A column whose cells are lists or numpy arrays of numbers is a
+    tensor (an image, for 2-d arrays of pixels), its synthetic cells of the same kind. ``fit_resample`` returns the real rows first and unchanged,
     then the synthetic rows, grouped by class.
 
     Each call trains a new model (one `vae_augment.api.fit`) and samples from it (one

@@ -44,45 +44,104 @@ def _label_array(y: np.ndarray, classes: np.ndarray) -> tuple[pa.Array, list]:
     return pa.array(codes), list(range(len(classes)))
 
 
+def _is_missing(v) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _cells_shape(values) -> tuple[int, ...] | None:
+    """The shape of the numpy arrays of two axes or more a column's cells hold (its first
+    non-missing cell is one), else None: such a column is modelled in that shape."""
+    for v in values:
+        if not _is_missing(v):
+            return v.shape if isinstance(v, np.ndarray) and v.ndim >= 2 else None
+    return None
+
+
+def _flat_cells(values, shape: tuple[int, ...], where: str) -> pa.Array:
+    """A column of numpy arrays of `shape` as a list column of their values in C order
+    (Arrow converts 1-d arrays only), a missing cell null; `where` names the column."""
+    rows = []
+    for i, v in enumerate(values):
+        if _is_missing(v):
+            rows.append(None)
+        elif isinstance(v, np.ndarray) and v.shape == shape:
+            rows.append(v.reshape(-1))
+        else:
+            got = v.shape if isinstance(v, np.ndarray) else type(v).__name__
+            raise ValueError(f"{where} holds arrays of shape {shape} and {got} (row {i}); "
+                             f"give every row one shape, or leave it out with `exclude`")
+    return pa.array(rows)
+
+
+def _cells_field(name: str, arr: pa.Array, shape: tuple[int, ...] | None) -> pa.Field:
+    """The field of column `name`: a column of n-d arrays carries their shape as its
+    `image_shape` metadata, which training reads as it reads a Parquet file's (a 2-d uint8
+    column is an image: the image likelihood and decoder), and `_cells_back` restores."""
+    meta = None if shape is None else {"image_shape": ",".join(str(d) for d in shape)}
+    return pa.field(name, arr.type, metadata=meta)
+
+
+def _cells_back(values, shape: tuple[int, ...]) -> np.ndarray:
+    """Synthetic rows of a column of n-d arrays (flat lists, from Arrow) as arrays of
+    `shape`, one object a row (a missing row None)."""
+    return np.fromiter((None if v is None else np.asarray(v).reshape(shape) for v in values),
+                       dtype=object, count=len(values))
+
+
 def _frame_to_arrow(X, names: list[str], *, skip=frozenset()) -> pa.Table:
-    """X's columns as Arrow arrays; columns in `skip` (excluded) as all-null, unconverted."""
+    """X's columns as Arrow arrays; columns in `skip` (excluded) as all-null, unconverted.
+    A column of n-d numpy arrays becomes a list column with their shape as its
+    `image_shape` metadata (`_cells_field`)."""
     import pandas as pd
 
-    arrays = []
+    fields, arrays = [], []
     for i, name in enumerate(names):
         if name in skip:
             arrays.append(pa.nulls(len(X)))
+            fields.append(pa.field(name, pa.null()))
             continue
         col = X.iloc[:, i]
         if isinstance(col.dtype, pd.SparseDtype):
             col = col.sparse.to_dense()
-        try:
-            arr = pa.Array.from_pandas(col)
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise ValueError(
-                f"column '{name}' of `X` (dtype {col.dtype}) cannot be converted to Arrow: "
-                f"{exc}; give it one type (numbers, strings, booleans or a categorical dtype) "
-                "or leave it out with `exclude`"
-            ) from exc
+        shape = _cells_shape(col) if col.dtype.kind == "O" else None
+        if shape is not None:
+            arr = _flat_cells(col, shape, f"column '{name}' of `X`")
+        else:
+            try:
+                arr = pa.Array.from_pandas(col)
+            except (pa.ArrowException, TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"column '{name}' of `X` (dtype {col.dtype}) cannot be converted to "
+                    f"Arrow: {exc}; give it one type (numbers, strings, booleans or a "
+                    "categorical dtype) or leave it out with `exclude`"
+                ) from exc
         arrays.append(arr)
-    return pa.Table.from_arrays(arrays, names=names)
+        fields.append(_cells_field(name, arr, shape))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _array_to_arrow(X: np.ndarray, names: list[str], *, skip=frozenset()) -> pa.Table:
-    arrays = []
+    fields, arrays = [], []
     for j, name in enumerate(names):
         if name in skip:
             arrays.append(pa.nulls(len(X)))
+            fields.append(pa.field(name, pa.null()))
             continue
         col = X[:, j]
-        try:
-            arrays.append(pa.array(col, from_pandas=True))  # NaN/None -> null
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise ValueError(
-                f"column {j} ('{name}') of `X` (dtype {X.dtype}) cannot be converted to Arrow: "
-                f"{exc}; every column needs one type (numbers, strings or booleans)"
-            ) from exc
-    return pa.Table.from_arrays(arrays, names=names)
+        shape = _cells_shape(col) if X.dtype.kind == "O" else None
+        if shape is not None:
+            arr = _flat_cells(col, shape, f"column {j} ('{name}') of `X`")
+        else:
+            try:
+                arr = pa.array(col, from_pandas=True)  # NaN/None -> null
+            except (pa.ArrowException, TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"column {j} ('{name}') of `X` (dtype {X.dtype}) cannot be converted to "
+                    f"Arrow: {exc}; every column needs one type (numbers, strings or booleans)"
+                ) from exc
+        arrays.append(arr)
+        fields.append(_cells_field(name, arr, shape))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _holds_lists(column) -> bool:
@@ -104,6 +163,8 @@ def _arrow_to_frame(table: pa.Table, X, names: list[str], pd):
         if _holds_lists(X.iloc[:, i]):  # Arrow gives numpy arrays: lists, as the column's
             values = pd.Series(np.fromiter(table.column(name).to_pylist(), dtype=object,
                                            count=table.num_rows))
+        elif dtype.kind == "O" and (shape := _cells_shape(X.iloc[:, i])) is not None:
+            values = pd.Series(_cells_back(values, shape))  # flat: arrays of X's shape
         try:
             parts[i] = values.astype(dtype)
         except (TypeError, ValueError) as exc:
@@ -151,6 +212,9 @@ def _arrow_to_array(table: pa.Table, names: list[str], like: np.ndarray) -> np.n
         if dtype.kind == "O":
             # one object a row (np.asarray would turn a column of lists into a 2-D array)
             values = np.fromiter(col.to_pylist(), dtype=object, count=table.num_rows)
+            shape = _cells_shape(like[:, j])
+            if shape is not None:  # n-d arrays, flat in Arrow: arrays of like's shape
+                values = _cells_back(col.to_pandas(), shape)
             if col.null_count:
                 values[np.asarray(col.is_null())] = _missing_marker(like[:, j])
             out[:, j] = values

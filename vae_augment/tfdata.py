@@ -19,8 +19,12 @@ Column types
     string / binary           tf.string            b""
     dictionary<T>             as T (decoded)       as T
     fixed_size_list<T>[n]     T, shape from the    every element filled as T
-    / fixed_shape_tensor      ``image_shape``
+                              ``image_shape``
                               metadata or ``[n]``
+    fixed_shape_tensor        T, its ``shape``     every element filled as T
+                              (stored layout; the
+                              permutation is not
+                              applied)
     list<T> (numeric)         T, shape from the    every element filled as T
                               ``image_shape``      (a row of another length is
                               metadata (required)  an error naming it)
