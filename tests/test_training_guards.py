@@ -212,14 +212,15 @@ def test_below_kl_weight_1_early_stopping_watches_the_weighted_bound(mixed_table
     rec = Logs()
     kw = {**FAST, "epochs": 12, "kl_warmup_epochs": 2, "patience": 3, "learning_rate": 0.02,
           "latent_dim": 8}
-    art = fit(mixed_table, label="label", seed=7, callbacks=[rec], beta=0.2, **kw)
+    art = fit(mixed_table, label="label", seed=3, callbacks=[rec], beta=0.2, **kw)
     bound = [r["val_beta_neg_elbo"] for r in rec.rows]
     elbo = [r["val_neg_elbo"] for r in rec.rows]
     for r in rec.rows:
         assert r["val_beta_neg_elbo"] == pytest.approx(r["val_recon"] + 0.2 * r["val_kl"])
         assert r["beta_neg_elbo"] == pytest.approx(r["recon"] + 0.2 * r["kl"])
-    # here the -ELBO was best at epoch 3 and would have stopped the run at epoch 6; the
-    # bound was best at epoch 5 and the run went on to epoch 8
+    # here the -ELBO was best at epoch 6 and would have stopped the run at epoch 9; the
+    # bound was best at epoch 8 and the run went on to epoch 11 (seed 3: seeds whose two
+    # bests fall on one epoch show nothing; seed 7 did until the heads' start changed)
     assert np.argmin(elbo[2:]) + 3 < len(elbo) - 1
     m = art.config["metrics"]
     assert m["best_epoch"] - 1 == 2 + int(np.argmin(bound[2:])) != 2 + int(np.argmin(elbo[2:]))
@@ -267,10 +268,12 @@ def test_warnings_name_the_callers_line_whichever_path_led_there():
         calls.append(inspect.currentframe().f_lineno + 1)
         evaluate(real, pa.table({"x": x[:10], "y": ["a"] * 5 + ["c"] * 5}), label="y",
                  sections=["fidelity"])
-    rare = [w for w in got if "fewer than" in str(w.message)]
+    rare = [w for w in got if "fewer than 5 rows" in str(w.message)]
+    # the KL weight's advice for a class under 20 rows (80 rows: weight 1), a warning too
+    small = [w for w in got if "fewer than 20 rows" in str(w.message)]
     lacking = [w for w in got if "SYNTHETIC has classes REAL lacks" in str(w.message)]
-    assert len(rare) == 2 and len(lacking) == 1, [str(w.message) for w in got]
-    for w, line in zip([*rare, *lacking], calls):
+    assert len(rare) == len(small) == 2 and len(lacking) == 1, [str(w.message) for w in got]
+    for w, line in [*zip([*rare, *lacking], calls), *zip(small, calls)]:
         assert w.category is VAEAugmentWarning and issubclass(w.category, UserWarning)
         assert (w.filename, w.lineno) == (__file__, line), (w.filename, w.lineno, line)
 
