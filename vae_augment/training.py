@@ -275,13 +275,14 @@ RARE_CLASS_ROWS = 5  # fewer rows in a class: `train_model` warns
 SMALL_CLASS_ROWS = 20
 
 
-def small_classes(class_rows, beta: float | None) -> dict[str, int]:
-    """The classes of `class_rows` (name -> training rows) with fewer than `SMALL_CLASS_ROWS`
+def small_classes(class_rows, beta: float | None) -> dict[Any, int]:
+    """The classes of `class_rows` (class -> training rows; its keys kept: the encoding's
+    classes, or a report's text) with fewer than `SMALL_CLASS_ROWS`
     rows, when the KL weight `beta` is above `DEFAULT_BETA`; else none. `train_model`'s note
     and `evaluate`'s findings name the refit at `DEFAULT_BETA` for them."""
     if beta is None or beta <= DEFAULT_BETA:
         return {}
-    return {str(c): int(n) for c, n in class_rows.items() if 0 < n < SMALL_CLASS_ROWS}
+    return {c: int(n) for c, n in class_rows.items() if 0 < n < SMALL_CLASS_ROWS}
 
 
 def class_weights(counts: Sequence[int], power: float,
@@ -740,7 +741,6 @@ def train_model(
             f"classes' rows (a 2-row class: 89 % did, 72 % with the guided setting); check "
             f"them (`evaluate`), or copy such a class's rows instead (random oversampling)")
     small = small_classes(encoding.class_counts, config.beta) if beta_by_rows else {}
-    small = {c: n for c, n in encoding.class_counts.items() if str(c) in small}
     if small and chief and state is None:
         # a warning, not a print: a VAEOverSampler(verbose=0) in a cross-validation printed
         # it at every fold, past any warnings filter
