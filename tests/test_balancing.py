@@ -64,6 +64,33 @@ def test_parse():
         parse_sampling_strategy("{bad")
 
 
+def test_a_json_file_is_a_strategy_in_any_shell(tmp_path):
+    """``--sampling-strategy PATH.json`` reads the strategy from the file (an evaluation
+    report's sampling_strategy.json), so no shell's ``$(cat ...)`` is needed; the file's
+    text follows the argument's rules, and a bad file is a one-line error naming it."""
+    good = tmp_path / "my strategy.json"
+    good.write_text('{"1": 10,\n "0": 4}\n')
+    assert parse_sampling_strategy(str(good), classes=[0, 1]) == {1: 10, 0: 4}
+    named = tmp_path / "name.json"
+    named.write_text(" not minority\n")
+    assert parse_sampling_strategy(str(named)) == "not minority"
+    assert parse_sampling_strategy(str(tmp_path / "name.json")) == "not minority"
+    (tmp_path / "bad.json").write_text('{"1": 10,,}')
+    with pytest.raises(VAEAugmentError, match=r"\(in file '.*bad\.json'\) .* is not valid "
+                                              r"JSON \(.*line 1 column 10\)"):
+        parse_sampling_strategy(str(tmp_path / "bad.json"))
+    with pytest.raises(VAEAugmentError, match=r"file '.*missing\.json' does not exist"):
+        parse_sampling_strategy(str(tmp_path / "missing.json"))
+    # a file naming a file is not followed
+    (tmp_path / "chain.json").write_text(str(named))
+    with pytest.raises(VAEAugmentError, match=r"\(in file '.*chain\.json'\) must be one of"):
+        parse_sampling_strategy(str(tmp_path / "chain.json"))
+    # a file's classes are checked as the argument's are
+    with pytest.raises(VAEAugmentError, match=r"names classes \['7'\] not in the data"):
+        (tmp_path / "seven.json").write_text('{"7": 3}')
+        parse_sampling_strategy(str(tmp_path / "seven.json"), classes=[0, 1])
+
+
 def test_a_callable_sees_the_labels_in_their_own_dtype_as_in_imbalanced_learn():
     from imblearn.utils import check_sampling_strategy
 

@@ -276,3 +276,32 @@ def test_tensorflows_python_warnings_are_hidden_unless_verbose(capsys, caplog, m
     with caplog.at_level(logging.WARNING):
         logging.getLogger("tensorflow").warning("5 out of the last 7 calls triggered retracing")
     assert "retracing" not in caplog.text
+
+
+def test_balance_takes_its_sampling_strategy_from_a_json_file(tmp_path, capsys, mixed_artifact,
+                                                              mixed_parquet, mixed_table):
+    """``--sampling-strategy PATH.json``, as an evaluation report's advice gives it (its
+    sampling_strategy.json), balances as the same JSON inline does; a file of bad JSON is a
+    one-line error naming the file, and nothing is written."""
+    import collections
+    import json
+
+    counts = collections.Counter(mixed_table.column("label").to_pylist())
+    want = {"b": counts["b"] + 7, "c": counts["c"] + 5}
+    spec = tmp_path / "report dir" / "sampling_strategy.json"
+    spec.parent.mkdir()
+    spec.write_text(json.dumps(want, indent=1))
+    code, out, err = run(["balance", mixed_parquet, tmp_path / "b.parquet", "--label", "label",
+                          "--model-dir", mixed_artifact, "--sampling-strategy", spec,
+                          "--quiet"], capsys)
+    assert code == 0, err
+    written = pq.read_table(tmp_path / "b.parquet")
+    synthetic = written.filter(written.column("is_synthetic"))
+    assert collections.Counter(synthetic.column("label").to_pylist()) == {"b": 7, "c": 5}
+    (tmp_path / "bad.json").write_text('{"b": 3,')
+    code, _, err = run(["balance", mixed_parquet, tmp_path / "b2.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact, "--sampling-strategy",
+                        tmp_path / "bad.json"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"`--sampling-strategy` (in file '{tmp_path / 'bad.json'}')" in err
+    assert "is not valid JSON" in err and not (tmp_path / "b2.parquet").exists()

@@ -1944,8 +1944,8 @@ def test_long_lists_of_classes_and_columns_name_the_first_and_how_many():
 def test_a_long_sampling_strategy_the_findings_advise_is_written_beside_the_report(
         tmp_path, monkeypatch):
     """A finding's long ``sampling_strategy`` goes into the report folder's
-    sampling_strategy.json, which its advice reads with ``--sampling-strategy "$(cat ...)"``:
-    the file parses back to the same strategy."""
+    sampling_strategy.json, whose path its advice gives to ``--sampling-strategy`` (no
+    ``$(cat ...)``: any shell): the file parses back to the same strategy."""
     import subprocess
 
     from vae_augment import report as report_module
@@ -1975,12 +1975,14 @@ def test_a_long_sampling_strategy_the_findings_advise_is_written_beside_the_repo
     text = (where / "sampling_strategy.json").read_text()
     assert parse_sampling_strategy(text, classes=list(range(1, 31))) == {
         c: 140 for c in range(2, 30)}
-    # the advice's command line, as a shell runs it
+    # the advice's command line, as a shell runs it: the argument is the file's path
     advice = report["findings"][0]["advice"]
-    arg = re.search(r'--sampling-strategy ("\$\(cat [^)]*\)")', advice).group(1)
+    arg = re.search(r"--sampling-strategy ('[^']*'|\S+)", advice).group(1)
     echoed = subprocess.run(["bash", "-c", f"printf %s {arg}"], capture_output=True,
                             text=True, check=True).stdout
-    assert echoed == text.strip()
+    assert echoed == str(where / "sampling_strategy.json")
+    assert parse_sampling_strategy(echoed, classes=list(range(1, 31))) == {
+        c: 140 for c in range(2, 30)}
     assert "sampling_strategy.json" in (where / "report.html").read_text()
 
 

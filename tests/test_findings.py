@@ -291,6 +291,41 @@ def test_a_null_rate_gap_of_a_tenth_is_named_with_its_classes():
     assert levels({"fidelity": fid}) == [("ok", "all")]
 
 
+def test_many_columns_with_a_null_rate_gap_make_one_finding():
+    """A wide table with many nullable columns printed a warning line per column; more than
+    `NULL_GAP_COLUMNS` (3) make one finding naming the worst 10, each with its worst class,
+    and every one in ``columns``; 3 keep their own findings."""
+    from vae_augment.findings import NULL_GAP_COLUMNS
+
+    def col(real, syn):
+        return {"score": 1.0 - abs(real - syn), "null_rate_real": real,
+                "null_rate_synthetic": syn, "null_rate_gap": abs(real - syn)}
+
+    def fid(n):  # column cK has gap 0.1 + K/100 in class 'a', and in 'b' too for even K
+        per = {"a": {"columns": {}}, "b": {"columns": {}}}
+        for k in range(n):
+            per["a"]["columns"][f"c{k}"] = col(0.0, 0.1 + k / 100)
+            per["b"]["columns"][f"c{k}"] = col(0.0, 0.1 if k % 2 == 0 else 0.0)
+        return {"per_class": per}
+
+    assert NULL_GAP_COLUMNS == 3
+    got = findings({"fidelity": fid(3)})
+    assert [f["message"].split(" is null")[0] for f in got] == [
+        "column 'c2'", "column 'c1'", "column 'c0'"]
+    got = findings({"fidelity": fid(14)})
+    assert len(got) == 1 and got[0]["level"] == "warn"
+    msg = got[0]["message"]
+    assert msg.startswith(
+        "14 columns are null at other rates than in the real rows, furthest first: 'c13' "
+        "(class 'a': 23.0% of synthetic rows against 0.0% of real rows); 'c12' (class 'a': "
+        "22.0% of synthetic rows against 0.0% of real rows, and 1 more class); ")
+    assert "'c4'" in msg and "'c3'" not in msg and "; ... (14 in all)" in msg
+    assert msg.endswith(" (every class's rates: the fidelity table)")
+    assert got[0]["columns"] == [f"c{k}" for k in range(13, -1, -1)]
+    assert "--exclude COLUMN" in got[0]["advice"]
+    assert len(format_finding(got[0])) < 1500
+
+
 def test_the_copy_finding_states_the_headline_rate_and_the_real_test_copies():
     """SYNTHETIC a copy of REAL: the headline's 100 % (copies of any real row), how many copy
     real-test rows, and the data's own duplicate rate as the baseline."""
@@ -778,7 +813,7 @@ def test_a_long_sampling_strategy_is_written_to_a_file_not_inlined(tmp_path):
     assert got["sampling_strategy"] == keep  # as the CLI takes it, machine-readable
     path = where / "sampling_strategy.json"
     assert ("balance the other classes only: grow each class but 30 to the majority's 140 "
-            f"rows (28 classes): --sampling-strategy \"$(cat '{path}')\"") in got["advice"]
+            f"rows (28 classes): --sampling-strategy '{path}' (Python: ") in got["advice"]
     assert len(got["advice"].split("; or ")[0].replace(str(path), "")) < 250
     assert '"2": 140' not in got["advice"]
     # no report folder: the finding's field

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
@@ -26,11 +27,20 @@ _NAMES = ("auto", "minority", "not minority", "not majority", "all")
 
 
 def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
-    """Parses the CLI form: a name, a float, or a JSON object ``{"class": count}``.
+    """Parses the CLI form: a name, a float, a JSON object ``{"class": count}``, or the path
+    of a file holding one of those (a ``.json`` file, such as the ``sampling_strategy.json``
+    an evaluation report writes: no shell quoting or ``$(cat ...)`` needed).
 
     JSON keys are strings; when `classes` is given they are mapped back to the class values
     (so ``{"1": 100}`` addresses the integer class 1).
     """
+    return _parse_strategy(text, classes, path=None)
+
+
+def _parse_strategy(text: str, classes, path: str | None) -> SamplingStrategy:
+    """`parse_sampling_strategy` of `text`, read from the file `path` if it is not None
+    (whose text may not name another file)."""
+    src = "" if path is None else f" (in file '{path}')"
     text = text.strip()
     if text in _NAMES:
         return text
@@ -46,17 +56,31 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
         try:
             raw = json.loads(text, object_pairs_hook=pairs)
         except json.JSONDecodeError as exc:
+            shown = text if len(text) <= 200 else text[:200] + "..."
             raise VAEAugmentError(
-                f"{arg('sampling_strategy')} {text!r} is not valid JSON ({exc.msg})"
+                f"{arg('sampling_strategy')}{src} {shown!r} is not valid JSON ({exc.msg}, line "
+                f"{exc.lineno} column {exc.colno})"
             ) from exc
         return raw if classes is None else map_strategy_keys(raw, classes)
     try:
         return float(text)
     except ValueError:
-        raise VAEAugmentError(
-            f"{arg('sampling_strategy')} must be one of {list(_NAMES)}, a float or a JSON object; "
-            f"got {text!r}"
-        ) from None
+        pass
+    if path is None and (text.lower().endswith(".json") or os.path.isfile(text)):
+        try:
+            with open(text, encoding="utf-8") as f:
+                body = f.read()
+        except FileNotFoundError:
+            raise VAEAugmentError(f"{arg('sampling_strategy')} file '{text}' does not "
+                                  "exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VAEAugmentError(f"{arg('sampling_strategy')} file '{text}' cannot be read "
+                                  f"({exc})") from None
+        return _parse_strategy(body, classes, path=text)
+    raise VAEAugmentError(
+        f"{arg('sampling_strategy')}{src} must be one of {list(_NAMES)}, a float, a JSON "
+        f"object or a .json file holding one; got {text[:200]!r}"
+    )
 
 
 _MAX_TARGET = int(np.iinfo(np.int64).max)

@@ -695,7 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "warning), else train and save one here")
     p.add_argument("--sampling-strategy", default="auto",
                    help="auto | minority | 'not minority' | 'not majority' | all | float | "
-                        "JSON {\"class\": count} [auto]")
+                        "JSON {\"class\": count} | a .json file holding one [auto]")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output (and report, with --report)")

@@ -60,7 +60,7 @@ import numpy as np
 
 from vae_augment.errors import items_note
 
-__all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "NULL_GAP",
+__all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "NULL_GAP", "NULL_GAP_COLUMNS",
            "format_finding"]
 
 #: a utility gap smaller than this is within one split's noise (the benchmark tables' F1
@@ -90,6 +90,9 @@ STRATEGY_FILE = "sampling_strategy.json"
 #: a column's null rate in a class this far from the real rows' is reported (a column's
 #: fidelity score is at most 1 - its gap, but a mean over columns and classes hides one)
 NULL_GAP = 0.1
+#: more columns than this with a null-rate gap make one finding (the worst 10 named, every
+#: one in its ``columns``): a wide table's nullable columns made a line each
+NULL_GAP_COLUMNS = 3
 
 _GUIDED = ("fit with --guided, the defaults (Python: fit(..., **vae_augment.GUIDED)), and "
            "balance (or sample with --guided): a classifier of the real rows redraws the "
@@ -429,7 +432,7 @@ def _strategy_advice(report, keep, hurt, top, report_dir) -> str:
         return (f"{grow}: its --sampling-strategy JSON is this finding's "
                 f"\"sampling_strategy\" in the report (report.json)")
     path = shlex.quote(os.path.join(os.fspath(report_dir), STRATEGY_FILE))
-    return (f"{grow}: --sampling-strategy \"$(cat {path})\" (Python: this finding's "
+    return (f"{grow}: --sampling-strategy {path} (Python: this finding's "
             f"\"sampling_strategy\")")
 
 
@@ -601,27 +604,52 @@ def _small_class_advice(report, classes) -> str:
 def _null_gaps(fid, report) -> list[dict[str, Any]]:
     """One finding per column whose null rate in some class is `NULL_GAP` or more away from
     the real rows', naming those classes, worst first (a column null in every synthetic row
-    of a class among them)."""
+    of a class among them); more than `NULL_GAP_COLUMNS` such columns make one finding,
+    naming the worst 10 columns with their worst class, and listing them all in its
+    ``columns``."""
     gaps: dict[str, list] = {}
     for cls, entry in (fid.get("per_class") or {}).items():
         for name, col in (entry.get("columns") or {}).items():
             if (col.get("null_rate_gap") or 0.0) >= NULL_GAP:
                 gaps.setdefault(name, []).append((col["null_rate_gap"], cls, col))
-    out = []
-    for name, found in sorted(gaps.items(), key=lambda kv: -max(g for g, *_ in kv[1])):
+    worst_first = sorted(gaps.items(), key=lambda kv: -max(g for g, *_ in kv[1]))
+    for _, found in worst_first:
         found.sort(key=lambda g: -g[0])
+
+    def rates(cls, col) -> str:
+        return (f"class {_class(report, cls)}: {col['null_rate_synthetic']:.1%} of synthetic "
+                f"rows against {col['null_rate_real']:.1%} of real rows")
+
+    def advice(excluded: str, classes) -> str:
+        return ("check SYNTHETIC's input and the model's --exclude (an excluded column is null "
+                f"in every synthetic row: --model-dir or --exclude {excluded} leaves it out "
+                "here); for a model fitted on this data, --constraint auto (the default) has "
+                "the class null rules: a column null in every row of a class, or in none, is "
+                "so in its generated rows" + _small_class_advice(report, classes))
+
+    if len(worst_first) > NULL_GAP_COLUMNS:
+        def worst(name, found) -> str:
+            _, cls, col = found[0]
+            more = len(found) - 1
+            return (f"'{name}' ({rates(cls, col)}"
+                    + (f", and {more} more class{'es' if more > 1 else ''}" if more else "")
+                    + ")")
+
+        classes = list(dict.fromkeys(cls for _, found in worst_first for _, cls, _ in found))
+        return [{"level": "warn", "section": "fidelity", "message":
+                 f"{len(worst_first)} columns are null at other rates than in the real rows, "
+                 "furthest first: " + items_note((worst(n, f) for n, f in worst_first),
+                                                 most=10, sep="; ")
+                 + " (every class's rates: the fidelity table)",
+                 "advice": advice("COLUMN", classes),
+                 "columns": [name for name, _ in worst_first]}]
+    out = []
+    for name, found in worst_first:
         # the 10 worst: each is a sentence long
-        where = items_note((f"class {_class(report, cls)}: {col['null_rate_synthetic']:.1%} of "
-                            f"synthetic rows against {col['null_rate_real']:.1%} of real rows"
-                            for _, cls, col in found), most=10)
+        where = items_note((rates(cls, col) for _, cls, col in found), most=10)
         out.append({"level": "warn", "section": "fidelity", "message":
                     f"column '{name}' is null at another rate than in the real rows ({where})",
-                    "advice": "check SYNTHETIC's input and the model's --exclude (an "
-                    "excluded column is null in every synthetic row: --model-dir or "
-                    f"--exclude '{name}' leaves it out here); for a model fitted on this "
-                    "data, --constraint auto (the default) has the class null rules: a column "
-                    "null in every row of a class, or in none, is so in its generated rows"
-                    + _small_class_advice(report, [cls for _, cls, _ in found])})
+                    "advice": advice(f"'{name}'", [cls for _, cls, _ in found])})
     return out
 
 
