@@ -71,11 +71,12 @@ def test_held_batches_validation_and_one_level_step_match_keras_own(mixed_table,
     for other in (looped, hooked, fast):
         b = other.config["metrics"]
         assert b["epochs_run"] == a["epochs_run"]
-        if other is fast:  # the unrolled steps' graph is optimized as one: its summed loss
-            # can round 1 ulp from the loop's (324.75403 / 324.75400), its terms bit for bit
-            assert b["val_loss"] == pytest.approx(want["val_loss"], rel=1e-6)
-            assert {k: b[k] for k in keys if k != "val_loss"} == {
-                k: want[k] for k in keys if k != "val_loss"}
+        if other is fast:  # the unrolled steps' graph is optimized as one: its float32 sums
+            # can round an ulp or two from the loop's (val_loss 324.75403 / 324.75400 in
+            # session 52; val_recon 324.47336 / 324.47342 in session 53, same code), so each
+            # figure is compared to rounding; the weights below stay bit for bit
+            for k in keys:
+                assert b[k] == pytest.approx(want[k], rel=1e-6, abs=1e-6), k
             continue
         assert {k: b[k] for k in keys} == {k: want[k] for k in keys}  # bit for bit
     for wa, wb in zip(_weights(fast), _weights(keras_path), strict=True):
