@@ -1071,6 +1071,50 @@ def test_label_scores_can_name_the_class_each_row_looks_like(capsys, tmp_path, a
     assert code == 2 and "--looks-like names the class" in err and "--kind conditional" in err
 
 
+def test_the_looks_like_column_takes_the_input_labels_type(capsys, tmp_path, artifact,
+                                                           mixed_table, mixed_artifact):
+    """The looks-like column sits beside the input's label, so it takes that column's type
+    (a dictionary's value type), here a large_string label scored by a model trained on
+    string: it was the model's string (int64 for an int32 label), in `score_table`, the
+    CLI and `ScoreAnomalies.output_schema` alike."""
+    from vae_augment.beam import ScoreAnomalies
+    from vae_augment.beam.rows import looks_like_type, score_table
+
+    table = mixed_table.slice(0, 40)
+    want = np.asarray(artifact.encoding.classes)[
+        scoring.class_posterior(artifact, table).argmax(axis=1)].tolist()
+    for i, (type_, own) in enumerate((
+            (pa.large_string(), pa.large_string()),
+            (pa.dictionary(pa.int8(), pa.large_string()), pa.large_string()),
+            (pa.dictionary(pa.int32(), pa.string()), pa.string()))):
+        wide = table.set_column(table.schema.get_field_index("label"), "label",
+                                table.column("label").cast(type_))
+        assert looks_like_type(artifact.encoding, wide.schema) == own
+        out = score_table(artifact, wide, score_column="s2", looks_like_column="ll",
+                          kind="label")
+        assert out.schema.field("ll").type == own and out.column("ll").to_pylist() == want
+        assert ScoreAnomalies(str(mixed_artifact), kind="label", looks_like_column="ll"
+                              ).output_schema(wide.schema).field("ll").type == own
+        (tmp_path / str(i)).mkdir()
+        code, _, written = _score_label_cli(capsys, tmp_path / str(i), wide, mixed_artifact,
+                                            "--looks-like")
+        label = written.schema.field("label").type  # as Parquet gave it back
+        assert code == 0 and written.schema.field("looks_like").type == (
+            label.value_type if pa.types.is_dictionary(label) else label)
+        if i == 0:  # Parquet keeps a plain large_string label as it is
+            assert label == written.schema.field("looks_like").type == pa.large_string()
+        assert written.column("looks_like").to_pylist() == want
+    # an integer model's classes that a narrower input type cannot hold: the model's type
+    from types import SimpleNamespace
+
+    enc = SimpleNamespace(label="y", classes=[0, 300],
+                          schema=pa.schema([pa.field("y", pa.int64())]))
+    assert looks_like_type(enc, pa.schema([pa.field("y", pa.int8())])) == pa.int64()
+    assert looks_like_type(enc, pa.schema([pa.field("y", pa.int16())])) == pa.int16()
+    assert looks_like_type(enc, pa.schema([pa.field("x", pa.int16())])) == pa.int64()
+    assert looks_like_type(enc, None) == pa.int64()
+
+
 @pytest.mark.parametrize("shape", [[8, 8], [64], [8, 8, 1]])
 def test_an_image_column_declaring_the_models_shape_or_none_is_scored(mixed_table, artifact,
                                                                       shape):

@@ -862,11 +862,15 @@ def test_the_score_job_names_the_class_each_row_looks_like(tmp_path, mixed_artif
     from vae_augment.errors import VAEAugmentError
 
     table = mixed_table.slice(0, 40)
+    # a large_string label (the model's is string): the column takes the label's type
+    table = table.set_column(table.schema.get_field_index("label"), "label",
+                             table.column("label").cast(pa.large_string()))
     pq.write_table(table, tmp_path / "a.parquet")
     out = tmp_path / "o"
     run(["--input", str(tmp_path / "a.parquet"), "--output", str(out), "--model-dir",
          str(mixed_artifact), "--kind", "label", "--looks-like", "--runner", RUNNER])
     got = pa.concat_tables(pq.read_table(f) for f in sorted(glob.glob(str(out / "*.parquet"))))
+    assert got.schema.field("looks_like").type == pa.large_string()
     _, best = scoring.label_scores(str(mixed_artifact), table)
     classes = scoring._loaded(str(mixed_artifact)).encoding.classes
     assert sorted(zip(got.column("i").to_pylist(), got.column("looks_like").to_pylist())) == \

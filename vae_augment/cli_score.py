@@ -79,7 +79,7 @@ def score_file(
         ...            score_column="anomaly_score")  # doctest: +SKIP
     """
     from vae_augment.artifact import load_artifact
-    from vae_augment.beam.rows import label_type, score_table, scored_schema
+    from vae_augment.beam.rows import looks_like_type, score_table, scored_schema
     from vae_augment.errors import VAEAugmentError
     from vae_augment.io import (
         AtomicParquetWriter,
@@ -136,7 +136,7 @@ def score_file(
     out_schema = scored_schema(
         schema, latent_dim=art.model.latent_dim, latent_column=latent_column,
         score_column=score_column, looks_like_column=looks_like_column,
-        label_type=label_type(art.encoding),
+        label_type=looks_like_type(art.encoding, schema),
     )
     from vae_augment.io import check_partition_by
 

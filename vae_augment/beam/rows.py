@@ -250,6 +250,24 @@ def label_type(encoding) -> pa.DataType:
     return _value_type(encoding.schema.field(encoding.label).type)
 
 
+def looks_like_type(encoding, input_schema: pa.Schema | None) -> pa.DataType:
+    """The type of the looks-like column for input of `input_schema`: its label column's
+    (a dictionary's value type), so the column compares with the label it sits beside (an
+    int32 label scored by a model trained on int64 got an int64 column), when every class of
+    the model casts to it safely; else the model's `label_type`."""
+    model = label_type(encoding)
+    if input_schema is None or encoding.label not in input_schema.names:
+        return model
+    own = _value_type(input_schema.field(encoding.label).type)
+    if own == model:
+        return model
+    try:
+        pa.array(encoding.classes, type=model).cast(own, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return model
+    return own
+
+
 def check_looks_like(kind, looks_like_column, score_column) -> None:
     """`VAEAugmentError` unless a `looks_like_column` comes with label scores (`kind`
     ``"label"``, a `score_column`) and is named apart from it."""
@@ -311,7 +329,7 @@ def score_table(
     schema = scored_schema(
         table.schema, latent_dim=artifact.model.latent_dim, latent_column=latent_column,
         score_column=score_column, looks_like_column=looks_like_column,
-        label_type=label_type(enc),
+        label_type=looks_like_type(enc, table.schema),
     )
     # unseen="inf": unseen categories swapped for known ones once, for both columns
     known, unseen_rows = (scoring.with_known_categories(enc, table) if unseen == "inf"
@@ -338,7 +356,8 @@ def score_table(
         if best is not None:
             if unseen_rows is not None:
                 best[unseen_rows] = -1
-            vocab = pa.array(enc.classes, type=label_type(enc))
+            vocab = pa.array(enc.classes, type=label_type(enc)).cast(
+                schema.field(looks_like_column).type)
             arrays.append(vocab.take(pa.array(best, mask=best < 0)))
     return pa.Table.from_arrays([*table.columns, *arrays], schema=schema)
 

@@ -25,7 +25,7 @@ from vae_augment.beam.rows import (
     compact,
     in_row_group,
     input_problem,
-    label_type,
+    looks_like_type,
     named_table,
     score_table,
     scored_schema,
@@ -116,7 +116,8 @@ class _ScoreBase(DeadLetterMixin, beam.PTransform):
         if input_schema is None:
             input_schema = self._encoding.schema
         return scored_schema(input_schema, latent_dim=self._latent_dim(),
-                             label_type=label_type(self._encoding), **self._options)
+                             label_type=looks_like_type(self._encoding, input_schema),
+                             **self._options)
 
     def check_input_schema(self, input_schema: pa.Schema) -> None:
         """A `SchemaError` now when tables of `input_schema` cannot be scored (a column the
