@@ -64,7 +64,7 @@ def test_parse():
         parse_sampling_strategy("{bad")
 
 
-def test_a_json_file_is_a_strategy_in_any_shell(tmp_path):
+def test_a_json_file_is_a_strategy_in_any_shell(tmp_path, monkeypatch):
     """``--sampling-strategy PATH.json`` reads the strategy from the file (an evaluation
     report's sampling_strategy.json), so no shell's ``$(cat ...)`` is needed; the file's
     text follows the argument's rules, and a bad file is a one-line error naming it."""
@@ -85,6 +85,22 @@ def test_a_json_file_is_a_strategy_in_any_shell(tmp_path):
     (tmp_path / "chain.json").write_text(str(named))
     with pytest.raises(VAEAugmentError, match=r"\(in file '.*chain\.json'\) must be one of"):
         parse_sampling_strategy(str(tmp_path / "chain.json"))
+    # a remote path (a Beam job's, beside its model) goes through Beam's file systems (a
+    # stand-in for gs:// here); a scheme Beam has no file system for is a one-line error
+    import io
+
+    from apache_beam.io.filesystems import FileSystems
+
+    store = {"gs://b/s.json": b'{"1": 12}'}
+    monkeypatch.setattr(FileSystems, "exists", staticmethod(lambda p: p in store))
+    monkeypatch.setattr(FileSystems, "open", staticmethod(lambda p: io.BytesIO(store[p])))
+    assert parse_sampling_strategy("gs://b/s.json", classes=[0, 1]) == {1: 12}
+    with pytest.raises(VAEAugmentError, match=r"file 'gs://b/t\.json' does not exist"):
+        parse_sampling_strategy("gs://b/t.json")
+    monkeypatch.undo()
+    with pytest.raises(VAEAugmentError, match=r"file 'nofs://b/s\.json' cannot be read "
+                                              r"\(Unable to get filesystem"):
+        parse_sampling_strategy("nofs://b/s.json")
     # a file's classes are checked as the argument's are
     with pytest.raises(VAEAugmentError, match=r"names classes \['7'\] not in the data"):
         (tmp_path / "seven.json").write_text('{"7": 3}')

@@ -37,6 +37,20 @@ def parse_sampling_strategy(text: str, classes=None) -> SamplingStrategy:
     return _parse_strategy(text, classes, path=None)
 
 
+def _read_text(path: str) -> str:
+    """The UTF-8 text of a local file, or of a remote one (``gs://``, ``s3://``, ...: a Beam
+    job's strategy beside its model) through Beam's `FileSystems`."""
+    if "://" not in path:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    from apache_beam.io.filesystems import FileSystems
+
+    if not FileSystems.exists(path):
+        raise FileNotFoundError(path)
+    with FileSystems.open(path) as f:
+        return f.read().decode("utf-8")
+
+
 def _parse_strategy(text: str, classes, path: str | None) -> SamplingStrategy:
     """`parse_sampling_strategy` of `text`, read from the file `path` if it is not None
     (whose text may not name another file)."""
@@ -68,12 +82,12 @@ def _parse_strategy(text: str, classes, path: str | None) -> SamplingStrategy:
         pass
     if path is None and (text.lower().endswith(".json") or os.path.isfile(text)):
         try:
-            with open(text, encoding="utf-8") as f:
-                body = f.read()
+            body = _read_text(text)
         except FileNotFoundError:
             raise VAEAugmentError(f"{arg('sampling_strategy')} file '{text}' does not "
                                   "exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: no such
+            # remote file system (Beam's message names the scheme)
             raise VAEAugmentError(f"{arg('sampling_strategy')} file '{text}' cannot be read "
                                   f"({exc})") from None
         return _parse_strategy(body, classes, path=text)
