@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", required=True, help="artifact directory (vae-augment fit)")
     p.add_argument("--label", required=True, help="class label column")
     p.add_argument("--sampling-strategy", default="auto",
-                   help="auto | minority | 'not minority' | 'not majority' | all | float | JSON | a .json file")
+                   help="auto | minority | 'not minority' | 'not majority' | all | float | JSON "
+                        "| a .json file holding one")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--rows-per-shard", type=int, default=None,
                    help="synthetic rows per unit of parallel work [32768]")

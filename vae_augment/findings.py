@@ -60,8 +60,8 @@ import numpy as np
 
 from vae_augment.errors import items_note
 
-__all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "NULL_GAP", "NULL_GAP_COLUMNS",
-           "format_finding"]
+__all__ = ["findings", "UTILITY_MARGIN", "CLASS_MARGIN", "C2ST_HIGH", "C2ST_LOW", "NULL_GAP",
+           "NULL_GAP_COLUMNS", "format_finding"]
 
 #: a utility gap smaller than this is within one split's noise (the benchmark tables' F1
 #: moves by 0.01-0.03 between split seeds; benchmarks/results/quality.md)
