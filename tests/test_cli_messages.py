@@ -4,6 +4,8 @@ subcommand's help, argument names as flags."""
 
 from __future__ import annotations
 
+import sys
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -305,3 +307,20 @@ def test_balance_takes_its_sampling_strategy_from_a_json_file(tmp_path, capsys, 
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"`--sampling-strategy` (in file '{tmp_path / 'bad.json'}')" in err
     assert "is not valid JSON" in err and not (tmp_path / "b2.parquet").exists()
+
+
+def test_results_print_under_an_ascii_locale(monkeypatch):
+    """A class name stdout's encoding lacks (LC_ALL=C with PYTHONUTF8=0, a Latin-1 locale)
+    prints escaped: `balance`'s counts table failed with a UnicodeEncodeError traceback
+    (exit 1) after its output was written."""
+    import io
+
+    from vae_augment import cli
+
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    with cli._printable_stdout():
+        print("vielleicht\u2014\u00fc")
+    assert stdout.errors == "strict"
+    stdout.seek(0)
+    assert stdout.read() == "vielleicht\\u2014\\xfc\n"

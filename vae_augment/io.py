@@ -929,18 +929,6 @@ class AtomicParquetWriter:
             raise InputError(f"output directory '{parent}' does not exist")
         base = os.path.basename(self.path)
         self._directory = shards is not None or bool(self.partition_by)
-        if not self._directory:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
-            os.close(fd)
-            with_umask_mode(self._tmp)
-            self._writers = [pq.ParquetWriter(self._tmp, schema)]
-        else:
-            self._tmp = with_umask_mode(
-                tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent))
-            self._writers = [
-                pq.ParquetWriter(os.path.join(self._tmp, f"part-{i:05d}-of-{shards:05d}.parquet"), schema)
-                for i in range(shards or 0)
-            ]
         # partitioned: the files' schema, and per partition (its folders) a writer and rows
         self._file_schema = partition_file_schema(schema, self.partition_by)
         self._parts: dict[tuple[str, ...], pq.ParquetWriter] = {}
@@ -952,6 +940,22 @@ class AtomicParquetWriter:
         # tensor columns whose null entries this pyarrow could not read back
         self._tensor_columns = ([] if null_fixed_size_lists_readable()
                                 else _fixed_size_list_columns(schema))
+        self._writers: list[pq.ParquetWriter] = []
+        if not self._directory:
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+            os.close(fd)
+        else:
+            self._tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+        try:  # no `with` holds the writer yet: an error (or Ctrl-C, SIGTERM) here orphaned it
+            with_umask_mode(self._tmp)
+            if not self._directory:
+                self._writers.append(pq.ParquetWriter(self._tmp, schema))
+            for i in range(shards or 0):
+                self._writers.append(pq.ParquetWriter(
+                    os.path.join(self._tmp, f"part-{i:05d}-of-{shards:05d}.parquet"), schema))
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]) -> None:
         if isinstance(data, pa.Table):
