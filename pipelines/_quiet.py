@@ -30,7 +30,8 @@ import re
 import shutil
 import tempfile
 
-__all__ = ["user_error", "quiet_user_errors", "quiet_worker_subprocesses", "BEAM_LOGGERS"]
+__all__ = ["user_error", "interruption", "quiet_user_errors", "quiet_worker_subprocesses",
+           "BEAM_LOGGERS"]
 
 # the loggers that report a failed step: in the process that runs it, and (for a worker
 # subprocess) in the launching process, which logs what the worker sent as "Worker: ..."
@@ -134,14 +135,37 @@ def _read_failure(exc: BaseException | None):
     return None
 
 
+# what Beam makes of a Ctrl-C or SIGTERM in a step: a RuntimeError "KeyboardInterrupt [while
+# running 'Sample/Generate']" (the interrupt takes no message to append the step's name to)
+_STOP_TEXT = re.compile(r"^(KeyboardInterrupt|(?:vae_augment\.cli\.)?Terminated)\b")
+
+
+def interruption(exc: BaseException | None) -> str | None:
+    """How a job was stopped, if `exc` is (or Beam re-raised) a Ctrl-C or a SIGTERM
+    (`vae_augment.cli.Terminated`): "interrupted" or "terminated"; None for other errors."""
+    from vae_augment.cli import Terminated
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return "terminated" if isinstance(exc, Terminated) else "interrupted"
+        match = _STOP_TEXT.match(str(exc))
+        if match:
+            return "interrupted" if match.group(1) == "KeyboardInterrupt" else "terminated"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _not_a_user_error(record: logging.LogRecord) -> bool:
     """Drops an ERROR record of a step that raised one of our errors: by its exception, or
     (a worker's record relayed by the launching process) by the error's name in its text."""
     if record.levelno < logging.ERROR:
         return True
     info = record.exc_info
-    if info and info[1] is not None and user_error(info[1]) is not None:
-        return False
+    if info and info[1] is not None and (user_error(info[1]) is not None
+                                         or interruption(info[1]) is not None):
+        return False  # said in one line by `pipelines.main`
     text = record.getMessage()
     return not any(_error_class(m.group(1), m.group(2)) for m in _NAMED.finditer(text))
 

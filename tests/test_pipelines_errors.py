@@ -878,3 +878,59 @@ def test_the_score_job_names_the_class_each_row_looks_like(tmp_path, mixed_artif
     with pytest.raises(VAEAugmentError, match="`--looks-like` names the class"):
         run(["--input", str(tmp_path / "a.parquet"), "--output", str(tmp_path / "o2"),
              "--model-dir", str(mixed_artifact), "--looks-like", "--runner", RUNNER])
+
+
+# ---------------------------------------------------------------- Ctrl-C and SIGTERM
+def test_an_interrupt_beam_wrapped_is_one_line(capsys):
+    """Ctrl-C in a step reaches the launcher as Beam's RuntimeError "KeyboardInterrupt
+    [while running ...]" (an interrupt has no message to append the step to): one line and
+    exit 130, as the CLI (was a traceback and exit 1); SIGTERM 143."""
+    from pipelines import main
+    from vae_augment.cli import Terminated
+
+    def stopped_in_a_step(stop):
+        def run(argv):
+            try:
+                raise stop
+            except BaseException:  # as Beam's `_reraise_augmented`: chained implicitly
+                raise RuntimeError(  # noqa: B904
+                    f"{type(stop).__name__} [while running 'Sample/Generate']")
+        return run
+
+    for stop, code, said in [(KeyboardInterrupt(), 130, "interrupted"),
+                             (Terminated(), 143, "terminated")]:
+        def raw(argv, stop=stop):
+            raise stop
+
+        for run in (stopped_in_a_step(stop), raw):
+            assert main("pipelines.sample", run, [], uses_tensorflow=False) == code
+            assert capsys.readouterr().err == f"pipelines.sample: {said}\n"
+
+
+# the job pipelines.sample, sent SIGINT (Ctrl-C) or SIGTERM as its Write step writes
+_STOP_MID_WRITE = """
+import os, signal, sys
+import pyarrow.parquet as pq
+import pipelines
+from pipelines.sample import build_parser, run
+write = pq.ParquetWriter.write_table
+def write_then_stop(self, *args, **kwargs):
+    write(self, *args, **kwargs)
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+pq.ParquetWriter.write_table = write_then_stop
+sys.exit(pipelines.main("pipelines.sample", run, sys.argv[2:], parser=build_parser))
+"""
+
+
+@pytest.mark.parametrize("sig,code,said", [("SIGINT", 130, "interrupted"),
+                                           ("SIGTERM", 143, "terminated")])
+def test_a_job_stopped_mid_write_says_so_and_leaves_nothing(tmp_path, mixed_artifact, sig,
+                                                            code, said):
+    out = tmp_path / "out"
+    argv = ["--output", str(out), "--model-dir", str(mixed_artifact), "--n", "30",
+            "--runner", RUNNER]
+    proc = subprocess.run([sys.executable, "-c", _STOP_MID_WRITE, sig, *argv], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (code, f"pipelines.sample: {said}\n",
+                                                           "")
+    assert os.listdir(tmp_path) == []
