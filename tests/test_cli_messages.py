@@ -324,3 +324,64 @@ def test_results_print_under_an_ascii_locale(monkeypatch):
     assert stdout.errors == "strict"
     stdout.seek(0)
     assert stdout.read() == "vielleicht\\u2014\\xfc\n"
+
+
+def test_what_cannot_be_read_or_written_is_named(tmp_path, capsys, mixed_artifact, mixed_parquet,
+                                                 monkeypatch):
+    """Permission denied (simulated: tests may run as root) says what was denied: an input
+    directory or an artifact file read ("cannot write 'indir'" before), a model directory
+    that cannot be searched (was "has no model.keras; is it an artifact?"), the output and
+    not its hidden temporary file."""
+    import builtins
+    import errno
+    import os
+    import shutil
+    import tempfile
+
+    from vae_augment import artifact
+
+    def denied(path):
+        return OSError(errno.EACCES, "Permission denied", str(path))
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    shutil.copy(mixed_parquet, parts / "a.parquet")
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p=".": (
+        (_ for _ in ()).throw(denied(p)) if str(p) == str(parts) else listdir(p)))
+    out = tmp_path / "out.parquet"
+    code, _, err = run(["balance", parts, out, "--label", "label", "--model-dir",
+                        mixed_artifact], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot read input directory '{parts}': "
+                              f"Permission denied\n")
+    monkeypatch.undo()
+
+    model = tmp_path / "model"
+    shutil.copytree(mixed_artifact, model)
+    keras_file = str(model / "model.keras")
+    real_open = builtins.open
+    monkeypatch.setattr(artifact, "open", lambda p, *a, **k: (
+        (_ for _ in ()).throw(denied(p)) if str(p) == keras_file else real_open(p, *a, **k)),
+        raising=False)
+    code, _, err = run(["sample", out, "--model-dir", model, "--n", "3"], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot read artifact file '{keras_file}': "
+                              f"Permission denied\n")
+    monkeypatch.undo()
+
+    stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: (
+        (_ for _ in ()).throw(denied(p)) if str(p).startswith(f"{model}{os.sep}")
+        else stat(p, *a, **k)))
+    code, _, err = run(["info", "--model-dir", model], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot read model directory '{model}': "
+                              f"Permission denied\n")
+    monkeypatch.undo()
+
+    mkstemp = tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, dir=None, **k: (
+        (_ for _ in ()).throw(denied(os.path.join(dir, ".out.parquet.x.tmp")))
+        if str(dir) == str(tmp_path) else mkstemp(*a, dir=dir, **k)))
+    code, _, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "3"], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot write output '{out}': "
+                              f"Permission denied\n")
+    assert not out.exists()

@@ -186,6 +186,34 @@ def test_an_unwritable_model_dir_fails_before_training_and_a_full_disk_in_one_li
     assert err.startswith("vae-augment: error: cannot write '") and "No space left" in err
 
 
+def test_a_read_only_model_dir_to_replace_fails_before_training(tmp_path, capsys, mixed_parquet,
+                                                                 mixed_artifact, monkeypatch):
+    """An existing model directory whose files cannot be deleted (chmod 555; simulated, as
+    tests may run as root): refused before training, naming the directory (trained the whole
+    run, then said "cannot write 'manifest.json'"). Its parent being writable is not enough."""
+    import errno
+    import shutil
+    import tempfile
+
+    from vae_augment import api
+
+    model_dir = tmp_path / "m"
+    shutil.copytree(mixed_artifact, model_dir)
+    real_mkdtemp = tempfile.mkdtemp
+
+    def denied(*args, dir=None, **kwargs):
+        if dir is not None and str(dir) == str(model_dir):
+            raise OSError(errno.EACCES, "Permission denied", str(dir))
+        return real_mkdtemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", denied)
+    monkeypatch.setattr(api, "train_model", lambda *a, **k: pytest.fail("trained"))
+    code, out, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", model_dir,
+                          *FAST_ARGS], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"vae-augment: error: cannot write the model '{model_dir}': Permission denied\n"
+
+
 @pytest.mark.parametrize("name", ["beta", "temperature"])
 def test_infinite_beta_or_temperature_is_refused(name):
     with pytest.raises(VAEAugmentError, match=f"`{name}` must be a finite number > 0"):

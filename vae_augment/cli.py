@@ -857,8 +857,11 @@ def _main(argv: Sequence[str] | None) -> int:
         if exc.errno not in _DISK_ERRNOS:
             raise
         # the machine's, not the program's: a full or read-only disk, a denied directory
+        # (or file: read or written, so "access")
         where = f" '{exc.filename}'" if exc.filename else ""
-        print(f"vae-augment: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        verb = "access" if exc.errno in (errno.EACCES, errno.EPERM) else "write"
+        print(f"vae-augment: error: cannot {verb}{where}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 2
     finally:
         restore()

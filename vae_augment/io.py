@@ -268,13 +268,18 @@ def probe_writable(path, what: str, *, replaced: bool = False) -> None:
     """`InputError` unless a directory can be made where `path` is to be written: inside it
     when it is a directory written into, else (or when saving `replaced` it whole, as a model
     directory is) in its nearest existing ancestor. Checked before long work, not found out
-    after it."""
+    after it. A directory `replaced` whole must also let its files be deleted (a read-only
+    model directory trained the whole run, then failed to save)."""
     path = os.path.abspath(os.fspath(path))
     parent = path if os.path.isdir(path) and not replaced else os.path.dirname(path)
     while parent and not os.path.isdir(parent):
         parent = os.path.dirname(parent)
+    folders = [parent or "."]
+    if replaced and os.path.isdir(path):
+        folders.append(path)
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-probe.", dir=parent or "."))
+        for folder in folders:
+            os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-probe.", dir=folder))
     except OSError as exc:
         raise InputError(f"cannot write {what} '{path}': {exc.strerror or exc}") from exc
 
@@ -597,9 +602,14 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
                              f"{type(item).__name__}")
         item = os.fspath(item)
         if os.path.isdir(item):
+            try:
+                names = os.listdir(item)
+            except OSError as exc:  # a directory without read permission
+                raise InputError(f"cannot read input directory '{item}': "
+                                 f"{exc.strerror or exc}") from exc
             found = sorted(
                 os.path.join(item, f)
-                for f in os.listdir(item)
+                for f in names
                 if f.endswith(".parquet") and not f.startswith((".", "_"))
             )
             if not found:
@@ -941,11 +951,14 @@ class AtomicParquetWriter:
         self._tensor_columns = ([] if null_fixed_size_lists_readable()
                                 else _fixed_size_list_columns(schema))
         self._writers: list[pq.ParquetWriter] = []
-        if not self._directory:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
-            os.close(fd)
-        else:
-            self._tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+        try:
+            if not self._directory:
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+                os.close(fd)
+            else:
+                self._tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+        except OSError as exc:  # named the hidden temporary file, not the user's output
+            raise InputError(f"cannot write output '{self.path}': {exc.strerror or exc}") from exc
         try:  # no `with` holds the writer yet: an error (or Ctrl-C, SIGTERM) here orphaned it
             with_umask_mode(self._tmp)
             if not self._directory:
