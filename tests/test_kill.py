@@ -146,3 +146,26 @@ def test_sigterm_mid_write_says_so_and_leaves_nothing(tmp_path, mixed_artifact, 
     assert os.listdir(tmp_path) == []
     assert main(argv) == 0
     assert pq.read_table(out).num_rows == 3 * 40
+
+
+def test_ctrl_c_while_the_first_checkpoint_writes_its_encoding_leaves_no_tmp(
+        tmp_path, mixed_artifact, monkeypatch):
+    """Ctrl-C as `fit --checkpoint-every` writes checkpoints/encoding.json (126 KB on churn,
+    seen interrupted there) left checkpoints/encoding.json.tmp behind."""
+    from vae_augment import training
+    from vae_augment.artifact import read_artifact_meta
+
+    encoding, _ = read_artifact_meta(str(mixed_artifact))
+    dump = json.dump
+
+    def dump_then_interrupt(obj, f, *args, **kwargs):
+        dump(obj, f, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", dump_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        training._write_encoding(str(tmp_path / "checkpoints"), encoding)
+    assert os.listdir(tmp_path / "checkpoints") == []
+    monkeypatch.undo()
+    training._write_encoding(str(tmp_path / "checkpoints"), encoding)
+    assert os.listdir(tmp_path / "checkpoints") == ["encoding.json"]
