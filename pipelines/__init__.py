@@ -407,9 +407,15 @@ def _footer_schema(path: str):
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
+    from vae_augment.errors import InputError
     from vae_augment.io import not_parquet, partition_schema
 
-    with FileSystems.open(path) as f:
+    try:
+        opened = FileSystems.open(path)
+    except OSError as exc:  # a broken symlink, no read permission (Beam's errors are OSErrors)
+        raise InputError(f"cannot read input '{path}': "
+                         f"{getattr(exc, 'strerror', None) or exc}") from exc
+    with opened as f:
         try:
             schema = pq.read_schema(f)
         except Exception as exc:  # pyarrow raises several types for a bad footer

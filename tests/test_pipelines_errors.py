@@ -934,3 +934,18 @@ def test_a_job_stopped_mid_write_says_so_and_leaves_nothing(tmp_path, mixed_arti
     assert (proc.returncode, proc.stderr, proc.stdout) == (code, f"pipelines.sample: {said}\n",
                                                            "")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_broken_symlink_among_the_inputs_is_one_line(tmp_path, mixed_parquet, first):
+    """A dangling symlink in an input directory (a file deleted after it was linked) is named
+    in one `InputError`, first file or not (was FileNotFoundError: a traceback, exit 1)."""
+    from pipelines import read_inputs
+    from vae_augment.errors import InputError
+
+    (tmp_path / ("b.parquet" if first else "a.parquet")).symlink_to(mixed_parquet)
+    broken = tmp_path / ("a.parquet" if first else "b.parquet")
+    broken.symlink_to(tmp_path / "deleted.parquet")
+    with pytest.raises(InputError, match=rf"^cannot read input '{broken}': No such file or "
+                                         rf"directory$"):
+        read_inputs(str(tmp_path))
