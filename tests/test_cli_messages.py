@@ -385,3 +385,20 @@ def test_what_cannot_be_read_or_written_is_named(tmp_path, capsys, mixed_artifac
     assert (code, err) == (2, f"vae-augment: error: cannot write output '{out}': "
                               f"Permission denied\n")
     assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="POSIX named pipes")
+def test_a_pipe_as_input_is_not_said_to_be_missing(tmp_path, capsys, mixed_artifact):
+    """`balance <(cat x.parquet) ...` (bash hands over /dev/fd/63, a pipe) or a piped
+    /dev/stdin: "input file '/dev/fd/63' does not exist" before; now what it is and what to
+    do. (The pipe is never opened: nothing blocks.)"""
+    import os
+
+    pipe = tmp_path / "rows.parquet"
+    os.mkfifo(pipe)
+    code, out, err = run(["balance", pipe, tmp_path / "o.parquet", "--label", "label",
+                          "--model-dir", mixed_artifact], capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"vae-augment: error: input '{pipe}' is not a regular file (a pipe or a "
+                   f"device?); Parquet is read from a file (its footer comes last): save it "
+                   f"to one first\n")

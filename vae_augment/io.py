@@ -636,6 +636,10 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
             paths.extend(found)
         elif os.path.isfile(item):
             paths.append(item)
+        elif os.path.exists(item):  # `<(cat x.parquet)`, /dev/stdin from a pipe: said missing
+            raise InputError(f"input '{item}' is not a regular file (a pipe or a device?); "
+                             f"Parquet is read from a file (its footer comes last): save it "
+                             f"to one first")
         else:
             raise InputError(f"input file '{item}' does not exist")
     seen: set[str] = set()
