@@ -402,3 +402,45 @@ def test_a_pipe_as_input_is_not_said_to_be_missing(tmp_path, capsys, mixed_artif
     assert err == (f"vae-augment: error: input '{pipe}' is not a regular file (a pipe or a "
                    f"device?); Parquet is read from a file (its footer comes last): save it "
                    f"to one first\n")
+
+
+def test_a_full_disk_names_the_output_or_the_model(tmp_path, capsys, mixed_artifact,
+                                                   monkeypatch):
+    """ENOSPC (simulated) while rows or a model are written: the path and the reason, not
+    "cannot write: Error writing bytes to file. Detail: [errno 28] ..." (pyarrow's words) or a
+    bare "cannot write: No space left on device"; nothing left behind."""
+    import builtins
+    import errno
+    import os
+
+    import pyarrow.parquet as pq
+
+    from vae_augment import artifact
+    from vae_augment.errors import ArtifactError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No "
+                                    "space left on device")
+
+    out = tmp_path / "out.parquet"
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    code, stdout, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "3"], capsys)
+    assert (code, stdout) == (2, "")
+    assert err == f"vae-augment: error: cannot write output '{out}': No space left on device\n"
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+
+    art = artifact.load_artifact(str(mixed_artifact))
+    real_open = builtins.open
+
+    def full_open(path, mode="r", *args, **kwargs):
+        if "w" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(artifact, "open", full_open, raising=False)
+    model_dir = tmp_path / "model"
+    with pytest.raises(ArtifactError, match=rf"^cannot write the model '{model_dir}': No space "
+                                            rf"left on device$"):
+        artifact.save_artifact(str(model_dir), art.model, art.encoding)
+    assert os.listdir(tmp_path) == []

@@ -21,7 +21,7 @@ from typing import Any
 
 from vae_augment.encoding import Encoding
 from vae_augment.errors import ArtifactError, arg, option
-from vae_augment.io import with_umask_mode
+from vae_augment.io import os_reason, with_umask_mode
 
 __all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact", "check_replaceable"]
 
@@ -130,11 +130,14 @@ def save_artifact(
                     moved.append(name)
             shutil.rmtree(model_dir)
         os.replace(tmp, model_dir)
-    except BaseException:
+    except BaseException as exc:
         for name in moved:  # checkpoints and logs go back where they were, never lost
             if os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, name)):
                 os.replace(os.path.join(tmp, name), os.path.join(model_dir, name))
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk: "cannot write: ..." named no path
+            raise ArtifactError(f"cannot write the model '{model_dir}': "
+                                f"{os_reason(exc)}") from exc
         raise
     return model_dir
 

@@ -44,6 +44,7 @@ __all__ = [
     "partition_file_schema",
     "split_partitions",
     "probe_writable",
+    "os_reason",
     "AtomicParquetWriter",
 ]
 
@@ -282,6 +283,14 @@ def probe_writable(path, what: str, *, replaced: bool = False) -> None:
             os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-probe.", dir=folder))
     except OSError as exc:
         raise InputError(f"cannot write {what} '{path}': {exc.strerror or exc}") from exc
+
+
+def os_reason(exc: OSError) -> str:
+    """An `OSError`'s reason in a few words ("No space left on device"), also for pyarrow's,
+    whose `strerror` is a sentence with the errno inside."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
 
 
 def with_umask_mode(path: str) -> str:
@@ -998,7 +1007,16 @@ class AtomicParquetWriter:
             self._pending.append(batch)
             self._pending_rows += batch.num_rows
             if self._pending_rows >= self.row_group_size:
-                self._flush()
+                try:
+                    self._flush()
+                except OSError as exc:
+                    raise self._cannot_write(exc) from exc
+
+    def _cannot_write(self, exc: OSError) -> InputError:
+        """A full disk (or quota, or I/O error) while writing, naming the output: the
+        message was pyarrow's "cannot write: Error writing bytes to file. Detail: ...",
+        without a path."""
+        return InputError(f"cannot write output '{self.path}': {os_reason(exc)}")
 
     def _flush(self) -> None:
         if not self._pending:
@@ -1057,8 +1075,10 @@ class AtomicParquetWriter:
                     os.path.join(self._tmp, "part-00000-of-00001.parquet"), self.schema))
             for w in [*self._writers, *self._parts.values()]:
                 w.close()
-        except BaseException:  # the last rows could not be written: nothing is left
+        except BaseException as exc:  # the last rows could not be written: nothing is left
             self.abort()
+            if isinstance(exc, OSError):
+                raise self._cannot_write(exc) from exc
             raise
         self._closed = True
         try:
