@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pipelines._quiet import (
+    disk_full,
     interruption,
     quiet_user_errors,
     quiet_worker_subprocesses,
@@ -660,6 +661,10 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
             print(f"{prog}: {stopped}", file=sys.stderr)
             return 143 if stopped == "terminated" else 130
         error = user_error(exc)
+        full = disk_full(exc) if error is None else None
+        if full is not None:  # a full disk was a traceback (or "an input file is corrupt")
+            print(f"{prog}: error: cannot write the output: {full}", file=sys.stderr)
+            return 2
         if error is None:
             raise
         print(f"{prog}: error: {_without_step(' '.join(str(error).split()))}", file=sys.stderr)

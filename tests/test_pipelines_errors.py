@@ -949,3 +949,29 @@ def test_a_broken_symlink_among_the_inputs_is_one_line(tmp_path, mixed_parquet, 
     with pytest.raises(InputError, match=rf"^cannot read input '{broken}': No such file or "
                                          rf"directory$"):
         read_inputs(str(tmp_path))
+
+
+def test_a_full_disk_under_the_write_step_is_one_line_not_a_corrupt_input(
+        tmp_path, mixed_artifact, monkeypatch, capsys):
+    """ENOSPC (simulated) as Beam's Parquet sink writes: one line that says so, nothing
+    left. Beam's writer lives in parquetio.py beside its reader, so this read "an input file
+    is corrupt ([Errno 28] ...)" (a job with no input at all), or was a traceback."""
+    import errno
+
+    import pipelines
+    from pipelines.sample import build_parser, run
+    from vae_augment.io import null_fixed_size_lists_readable
+
+    null_fixed_size_lists_readable()  # its in-memory probe writes too: done before the patch
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    out = tmp_path / "out"
+    argv = ["--output", str(out), "--model-dir", str(mixed_artifact), "--n", "20",
+            "--runner", RUNNER]
+    assert pipelines.main("pipelines.sample", run, argv, parser=build_parser) == 2
+    err = capsys.readouterr().err
+    assert err == "pipelines.sample: error: cannot write the output: No space left on device\n"
+    assert os.listdir(tmp_path) == []
