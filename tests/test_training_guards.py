@@ -341,3 +341,28 @@ def test_fits_warnings_name_int_classes_as_ints():
     said = " ".join(str(w.message) for w in caught)
     assert "class(es) {28: 3} have fewer than 5 rows" in said, said
     assert "class(es) {7: 12, 28: 3} have fewer than 20 rows" in said, said
+
+
+def test_a_full_disk_while_checkpointing_names_the_checkpoint(tmp_path, monkeypatch):
+    """ENOSPC (simulated) as a checkpoint is written mid-run: `CheckpointError` naming it
+    (the CLI said "cannot write: No space left on device"), its temporary folder removed and
+    the previous checkpoint kept for --resume."""
+    import errno
+    import os
+
+    import numpy as np
+
+    from vae_augment.checkpoint import CheckpointError, latest_checkpoint, save_checkpoint
+
+    arrays = {"model": {"w": np.zeros(3)}}
+    first = save_checkpoint(str(tmp_path), global_step=1, state={"epoch": 0}, arrays=arrays)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(CheckpointError, match=r"^cannot write checkpoint '.*ckpt-000000002': "
+                                              r"No space left on device$"):
+        save_checkpoint(str(tmp_path), global_step=2, state={"epoch": 1}, arrays=arrays)
+    assert os.listdir(tmp_path) == ["ckpt-000000001"]
+    assert latest_checkpoint(str(tmp_path)) == first
