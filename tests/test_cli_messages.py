@@ -444,3 +444,22 @@ def test_a_full_disk_names_the_output_or_the_model(tmp_path, capsys, mixed_artif
                                             rf"left on device$"):
         artifact.save_artifact(str(model_dir), art.model, art.encoding)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_disk_error_from_pyarrow_says_the_reason_in_a_few_words(tmp_path, capsys,
+                                                                  mixed_artifact, monkeypatch):
+    """An OSError that reaches the CLI's last resort with pyarrow's sentence for a reason:
+    the errno's words ("cannot write: Error writing bytes to file. Detail: [errno 28] ..."
+    before)."""
+    import errno
+
+    from vae_augment import api
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No "
+                                    "space left on device")
+
+    monkeypatch.setattr(api, "sample", full)
+    code, _, err = run(["sample", tmp_path / "o.parquet", "--model-dir", mixed_artifact,
+                        "--n", "3"], capsys)
+    assert (code, err) == (2, "vae-augment: error: cannot write: No space left on device\n")

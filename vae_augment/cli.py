@@ -860,8 +860,9 @@ def _main(argv: Sequence[str] | None) -> int:
         # (or file: read or written, so "access")
         where = f" '{exc.filename}'" if exc.filename else ""
         verb = "access" if exc.errno in (errno.EACCES, errno.EPERM) else "write"
-        print(f"vae-augment: error: cannot {verb}{where}: {exc.strerror or exc}",
-              file=sys.stderr)
+        from vae_augment.io import os_reason  # pyarrow's strerror is a sentence
+
+        print(f"vae-augment: error: cannot {verb}{where}: {os_reason(exc)}", file=sys.stderr)
         return 2
     finally:
         restore()
