@@ -16,7 +16,13 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 
-from pipelines._quiet import quiet_user_errors, quiet_worker_subprocesses, user_error
+from pipelines._quiet import (
+    disk_full,
+    interruption,
+    quiet_user_errors,
+    quiet_worker_subprocesses,
+    user_error,
+)
 
 
 def _not_the_bigquery_notice(record: logging.LogRecord) -> bool:
@@ -402,9 +408,15 @@ def _footer_schema(path: str):
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
+    from vae_augment.errors import InputError
     from vae_augment.io import not_parquet, partition_schema
 
-    with FileSystems.open(path) as f:
+    try:
+        opened = FileSystems.open(path)
+    except OSError as exc:  # a broken symlink, no read permission (Beam's errors are OSErrors)
+        raise InputError(f"cannot read input '{path}': "
+                         f"{getattr(exc, 'strerror', None) or exc}") from exc
+    with opened as f:
         try:
             schema = pq.read_schema(f)
         except Exception as exc:  # pyarrow raises several types for a bad footer
@@ -629,11 +641,12 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
     # a process of our own (and its worker subprocesses): Keras on TensorFlow whatever the
     # shell says (vae_augment._keras)
     os.environ["KERAS_BACKEND"] = "tensorflow"
+    from vae_augment.cli import stopped_by_sigterm
     from vae_augment.errors import cli_wording, one_line_warnings
 
     quiet_user_errors()
     try:
-        with cli_wording(), one_line_warnings(prog):
+        with stopped_by_sigterm(), cli_wording(), one_line_warnings(prog):
             if parser is not None:  # argparse exits here for --help and its own errors
                 check_args(parser().parse_known_args(
                     list(sys.argv[1:] if argv is None else argv))[0])
@@ -641,9 +654,17 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
                 _import_tensorflow_quietly()
             with quiet_worker_subprocesses(sys.argv[1:] if argv is None else argv):
                 summary = run(argv)
-    except Exception as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         remove_created_outputs()
+        stopped = interruption(exc)  # Ctrl-C, SIGTERM: Beam wraps them in a RuntimeError
+        if stopped is not None:
+            print(f"{prog}: {stopped}", file=sys.stderr)
+            return 143 if stopped == "terminated" else 130
         error = user_error(exc)
+        full = disk_full(exc) if error is None else None
+        if full is not None:  # a full disk was a traceback (or "an input file is corrupt")
+            print(f"{prog}: error: cannot write the output: {full}", file=sys.stderr)
+            return 2
         if error is None:
             raise
         print(f"{prog}: error: {_without_step(' '.join(str(error).split()))}", file=sys.stderr)

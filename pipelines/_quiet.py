@@ -30,7 +30,8 @@ import re
 import shutil
 import tempfile
 
-__all__ = ["user_error", "quiet_user_errors", "quiet_worker_subprocesses", "BEAM_LOGGERS"]
+__all__ = ["user_error", "interruption", "disk_full", "quiet_user_errors",
+           "quiet_worker_subprocesses", "BEAM_LOGGERS"]
 
 # the loggers that report a failed step: in the process that runs it, and (for a worker
 # subprocess) in the launching process, which logs what the worker sent as "Worker: ..."
@@ -98,13 +99,20 @@ _ARROW_LINE = re.compile(r"^(?:OSError|(?:pyarrow\.lib\.)?Arrow\w*Error|(?:pyarr
                          r"ArrowInvalid): (.+)$", re.M)
 
 
+# Beam's Parquet reading code in apache_beam/io/parquetio.py, which also holds its writer
+# (`_ParquetSink`): a full disk under the job's Write step was "an input file is corrupt"
+_READER_CODE = ("_ParquetSource.", "_ParquetUtils.", "_ArrowTableToRowDictionaries.",
+                "_ArrowTableToBeamRows.")
+
+
 def _raised_reading_parquet(exc: BaseException) -> bool:
     """Whether `exc` was raised inside Beam's Parquet reader (the log record of a failed read
     carries the bare pyarrow error, without the step's name)."""
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.replace(os.sep, "/").endswith(
-                "apache_beam/io/parquetio.py"):
+        code = tb.tb_frame.f_code
+        if code.co_filename.replace(os.sep, "/").endswith("apache_beam/io/parquetio.py") \
+                and getattr(code, "co_qualname", code.co_name).startswith(_READER_CODE):
             return True
         tb = tb.tb_next
     return False
@@ -134,14 +142,59 @@ def _read_failure(exc: BaseException | None):
     return None
 
 
+# what Beam makes of a Ctrl-C or SIGTERM in a step: a RuntimeError "KeyboardInterrupt [while
+# running 'Sample/Generate']" (the interrupt takes no message to append the step's name to)
+_STOP_TEXT = re.compile(r"^(KeyboardInterrupt|(?:vae_augment\.cli\.)?Terminated)\b")
+
+
+def interruption(exc: BaseException | None) -> str | None:
+    """How a job was stopped, if `exc` is (or Beam re-raised) a Ctrl-C or a SIGTERM
+    (`vae_augment.cli.Terminated`): "interrupted" or "terminated"; None for other errors."""
+    from vae_augment.cli import Terminated
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return "terminated" if isinstance(exc, Terminated) else "interrupted"
+        match = _STOP_TEXT.match(str(exc))
+        if match:
+            return "interrupted" if match.group(1) == "KeyboardInterrupt" else "terminated"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+# a write the machine refused, however a step re-raised it ("[Errno 28] No space left on
+# device" in a RuntimeError's text, from a worker subprocess too): ENOSPC, EDQUOT, EROFS
+_DISK_ERRNOS = (28, 122, 30)
+_DISK_TEXT = re.compile(r"\[Errno (28|122|30)\] ")
+
+
+def disk_full(exc: BaseException | None) -> str | None:
+    """The reason ("No space left on device") when `exc` is, or Beam re-raised, a write the
+    disk refused (full, over quota, read-only); None for other errors."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+            return os.strerror(exc.errno)
+        match = _DISK_TEXT.search(str(exc))
+        if match:
+            return os.strerror(int(match.group(1)))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _not_a_user_error(record: logging.LogRecord) -> bool:
     """Drops an ERROR record of a step that raised one of our errors: by its exception, or
     (a worker's record relayed by the launching process) by the error's name in its text."""
     if record.levelno < logging.ERROR:
         return True
     info = record.exc_info
-    if info and info[1] is not None and user_error(info[1]) is not None:
-        return False
+    if info and info[1] is not None and (user_error(info[1]) is not None
+                                         or interruption(info[1]) is not None
+                                         or disk_full(info[1]) is not None):
+        return False  # said in one line by `pipelines.main`
     text = record.getMessage()
     return not any(_error_class(m.group(1), m.group(2)) for m in _NAMED.finditer(text))
 

@@ -4,6 +4,8 @@ subcommand's help, argument names as flags."""
 
 from __future__ import annotations
 
+import sys
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -305,3 +307,159 @@ def test_balance_takes_its_sampling_strategy_from_a_json_file(tmp_path, capsys, 
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert f"`--sampling-strategy` (in file '{tmp_path / 'bad.json'}')" in err
     assert "is not valid JSON" in err and not (tmp_path / "b2.parquet").exists()
+
+
+def test_results_print_under_an_ascii_locale(monkeypatch):
+    """A class name stdout's encoding lacks (LC_ALL=C with PYTHONUTF8=0, a Latin-1 locale)
+    prints escaped: `balance`'s counts table failed with a UnicodeEncodeError traceback
+    (exit 1) after its output was written."""
+    import io
+
+    from vae_augment import cli
+
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    with cli._printable_stdout():
+        print("vielleicht\u2014\u00fc")
+    assert stdout.errors == "strict"
+    stdout.seek(0)
+    assert stdout.read() == "vielleicht\\u2014\\xfc\n"
+
+
+def test_what_cannot_be_read_or_written_is_named(tmp_path, capsys, mixed_artifact, mixed_parquet,
+                                                 monkeypatch):
+    """Permission denied (simulated: tests may run as root) says what was denied: an input
+    directory or an artifact file read ("cannot write 'indir'" before), a model directory
+    that cannot be searched (was "has no model.keras; is it an artifact?"), the output and
+    not its hidden temporary file."""
+    import builtins
+    import errno
+    import os
+    import shutil
+    import tempfile
+
+    from vae_augment import artifact
+
+    def denied(path):
+        return OSError(errno.EACCES, "Permission denied", str(path))
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    shutil.copy(mixed_parquet, parts / "a.parquet")
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p=".": (
+        (_ for _ in ()).throw(denied(p)) if str(p) == str(parts) else listdir(p)))
+    out = tmp_path / "out.parquet"
+    code, _, err = run(["balance", parts, out, "--label", "label", "--model-dir",
+                        mixed_artifact], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot read input directory '{parts}': "
+                              f"Permission denied\n")
+    monkeypatch.undo()
+
+    model = tmp_path / "model"
+    shutil.copytree(mixed_artifact, model)
+    keras_file = str(model / "model.keras")
+    real_open = builtins.open
+    monkeypatch.setattr(artifact, "open", lambda p, *a, **k: (
+        (_ for _ in ()).throw(denied(p)) if str(p) == keras_file else real_open(p, *a, **k)),
+        raising=False)
+    code, _, err = run(["sample", out, "--model-dir", model, "--n", "3"], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot read artifact file '{keras_file}': "
+                              f"Permission denied\n")
+    monkeypatch.undo()
+
+    stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: (
+        (_ for _ in ()).throw(denied(p)) if str(p).startswith(f"{model}{os.sep}")
+        else stat(p, *a, **k)))
+    code, _, err = run(["info", "--model-dir", model], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot read model directory '{model}': "
+                              f"Permission denied\n")
+    monkeypatch.undo()
+
+    mkstemp = tempfile.mkstemp
+    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, dir=None, **k: (
+        (_ for _ in ()).throw(denied(os.path.join(dir, ".out.parquet.x.tmp")))
+        if str(dir) == str(tmp_path) else mkstemp(*a, dir=dir, **k)))
+    code, _, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "3"], capsys)
+    assert (code, err) == (2, f"vae-augment: error: cannot write output '{out}': "
+                              f"Permission denied\n")
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="POSIX named pipes")
+def test_a_pipe_as_input_is_not_said_to_be_missing(tmp_path, capsys, mixed_artifact):
+    """`balance <(cat x.parquet) ...` (bash hands over /dev/fd/63, a pipe) or a piped
+    /dev/stdin: "input file '/dev/fd/63' does not exist" before; now what it is and what to
+    do. (The pipe is never opened: nothing blocks.)"""
+    import os
+
+    pipe = tmp_path / "rows.parquet"
+    os.mkfifo(pipe)
+    code, out, err = run(["balance", pipe, tmp_path / "o.parquet", "--label", "label",
+                          "--model-dir", mixed_artifact], capsys)
+    assert (code, out) == (2, "")
+    assert err == (f"vae-augment: error: input '{pipe}' is not a regular file (a pipe or a "
+                   f"device?); Parquet is read from a file (its footer comes last): save it "
+                   f"to one first\n")
+
+
+def test_a_full_disk_names_the_output_or_the_model(tmp_path, capsys, mixed_artifact,
+                                                   monkeypatch):
+    """ENOSPC (simulated) while rows or a model are written: the path and the reason, not
+    "cannot write: Error writing bytes to file. Detail: [errno 28] ..." (pyarrow's words) or a
+    bare "cannot write: No space left on device"; nothing left behind."""
+    import builtins
+    import errno
+    import os
+
+    import pyarrow.parquet as pq
+
+    from vae_augment import artifact
+    from vae_augment.errors import ArtifactError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No "
+                                    "space left on device")
+
+    out = tmp_path / "out.parquet"
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    code, stdout, err = run(["sample", out, "--model-dir", mixed_artifact, "--n", "3"], capsys)
+    assert (code, stdout) == (2, "")
+    assert err == f"vae-augment: error: cannot write output '{out}': No space left on device\n"
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+
+    art = artifact.load_artifact(str(mixed_artifact))
+    real_open = builtins.open
+
+    def full_open(path, mode="r", *args, **kwargs):
+        if "w" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(artifact, "open", full_open, raising=False)
+    model_dir = tmp_path / "model"
+    with pytest.raises(ArtifactError, match=rf"^cannot write the model '{model_dir}': No space "
+                                            rf"left on device$"):
+        artifact.save_artifact(str(model_dir), art.model, art.encoding)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_disk_error_from_pyarrow_says_the_reason_in_a_few_words(tmp_path, capsys,
+                                                                  mixed_artifact, monkeypatch):
+    """An OSError that reaches the CLI's last resort with pyarrow's sentence for a reason:
+    the errno's words ("cannot write: Error writing bytes to file. Detail: [errno 28] ..."
+    before)."""
+    import errno
+
+    from vae_augment import api
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No "
+                                    "space left on device")
+
+    monkeypatch.setattr(api, "sample", full)
+    code, _, err = run(["sample", tmp_path / "o.parquet", "--model-dir", mixed_artifact,
+                        "--n", "3"], capsys)
+    assert (code, err) == (2, "vae-augment: error: cannot write: No space left on device\n")

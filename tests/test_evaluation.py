@@ -2006,3 +2006,41 @@ def test_the_fidelity_table_says_why_a_class_has_no_figures():
     h = []
     _fidelity_html(h, {"per_class": {"1": per["1"]}}, {}, {})
     assert "too few" not in "".join(h)
+
+
+def test_a_report_that_cannot_be_written_whole_leaves_the_previous_one(tmp_path, monkeypatch):
+    """A full disk (or Ctrl-C) while the page is written: the previous report.json and
+    report.html stay as they were, no temporary file is left, and a new folder is gone again
+    (report.json was replaced first: a new report.json beside the old page, or on a first run
+    a report.json alone that the next run refused to overwrite)."""
+    import errno
+    import os
+
+    from vae_augment import report as report_module
+
+    monkeypatch.setattr(report_module, "draw", lambda report, plots: {})
+
+    def a_report(seed):
+        return {"label": "y", "rows": {"real": 20, "synthetic": 20}, "seed": seed,
+                "seconds": 1, "model": None, "classes": ["a", "b"], "class_type": "string",
+                "counts": {"real": {"a": 10, "b": 10}, "synthetic": {"a": 10, "b": 10}},
+                "fidelity": None, "detection": None, "privacy": None, "utility": None,
+                "skipped_columns": {}, "sections": ["fidelity"], "findings": []}
+
+    where = tmp_path / "report"
+    report_module.write_report(where, a_report(0), {})
+    before = {name: (where / name).read_bytes() for name in os.listdir(where)}
+    assert sorted(before) == ["report.html", "report.json"]
+    real_open = open
+
+    def full_disk(path, *args, **kwargs):
+        if str(path).endswith(".html.tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(report_module, "open", full_disk, raising=False)
+    for folder in (where, tmp_path / "new"):
+        with pytest.raises(InputError, match="could not write the report into .*: No space"):
+            report_module.write_report(folder, a_report(1), {})
+    assert {name: (where / name).read_bytes() for name in os.listdir(where)} == before
+    assert sorted(os.listdir(tmp_path)) == ["report"]

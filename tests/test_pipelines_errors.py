@@ -878,3 +878,100 @@ def test_the_score_job_names_the_class_each_row_looks_like(tmp_path, mixed_artif
     with pytest.raises(VAEAugmentError, match="`--looks-like` names the class"):
         run(["--input", str(tmp_path / "a.parquet"), "--output", str(tmp_path / "o2"),
              "--model-dir", str(mixed_artifact), "--looks-like", "--runner", RUNNER])
+
+
+# ---------------------------------------------------------------- Ctrl-C and SIGTERM
+def test_an_interrupt_beam_wrapped_is_one_line(capsys):
+    """Ctrl-C in a step reaches the launcher as Beam's RuntimeError "KeyboardInterrupt
+    [while running ...]" (an interrupt has no message to append the step to): one line and
+    exit 130, as the CLI (was a traceback and exit 1); SIGTERM 143."""
+    from pipelines import main
+    from vae_augment.cli import Terminated
+
+    def stopped_in_a_step(stop):
+        def run(argv):
+            try:
+                raise stop
+            except BaseException:  # as Beam's `_reraise_augmented`: chained implicitly
+                raise RuntimeError(  # noqa: B904
+                    f"{type(stop).__name__} [while running 'Sample/Generate']")
+        return run
+
+    for stop, code, said in [(KeyboardInterrupt(), 130, "interrupted"),
+                             (Terminated(), 143, "terminated")]:
+        def raw(argv, stop=stop):
+            raise stop
+
+        for run in (stopped_in_a_step(stop), raw):
+            assert main("pipelines.sample", run, [], uses_tensorflow=False) == code
+            assert capsys.readouterr().err == f"pipelines.sample: {said}\n"
+
+
+# the job pipelines.sample, sent SIGINT (Ctrl-C) or SIGTERM as its Write step writes
+_STOP_MID_WRITE = """
+import os, signal, sys
+import pyarrow.parquet as pq
+import pipelines
+from pipelines.sample import build_parser, run
+write = pq.ParquetWriter.write_table
+def write_then_stop(self, *args, **kwargs):
+    write(self, *args, **kwargs)
+    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+pq.ParquetWriter.write_table = write_then_stop
+sys.exit(pipelines.main("pipelines.sample", run, sys.argv[2:], parser=build_parser))
+"""
+
+
+@pytest.mark.parametrize("sig,code,said", [("SIGINT", 130, "interrupted"),
+                                           ("SIGTERM", 143, "terminated")])
+def test_a_job_stopped_mid_write_says_so_and_leaves_nothing(tmp_path, mixed_artifact, sig,
+                                                            code, said):
+    out = tmp_path / "out"
+    argv = ["--output", str(out), "--model-dir", str(mixed_artifact), "--n", "30",
+            "--runner", RUNNER]
+    proc = subprocess.run([sys.executable, "-c", _STOP_MID_WRITE, sig, *argv], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (code, f"pipelines.sample: {said}\n",
+                                                           "")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_broken_symlink_among_the_inputs_is_one_line(tmp_path, mixed_parquet, first):
+    """A dangling symlink in an input directory (a file deleted after it was linked) is named
+    in one `InputError`, first file or not (was FileNotFoundError: a traceback, exit 1)."""
+    from pipelines import read_inputs
+    from vae_augment.errors import InputError
+
+    (tmp_path / ("b.parquet" if first else "a.parquet")).symlink_to(mixed_parquet)
+    broken = tmp_path / ("a.parquet" if first else "b.parquet")
+    broken.symlink_to(tmp_path / "deleted.parquet")
+    with pytest.raises(InputError, match=rf"^cannot read input '{broken}': No such file or "
+                                         rf"directory$"):
+        read_inputs(str(tmp_path))
+
+
+def test_a_full_disk_under_the_write_step_is_one_line_not_a_corrupt_input(
+        tmp_path, mixed_artifact, monkeypatch, capsys):
+    """ENOSPC (simulated) as Beam's Parquet sink writes: one line that says so, nothing
+    left. Beam's writer lives in parquetio.py beside its reader, so this read "an input file
+    is corrupt ([Errno 28] ...)" (a job with no input at all), or was a traceback."""
+    import errno
+
+    import pipelines
+    from pipelines.sample import build_parser, run
+    from vae_augment.io import null_fixed_size_lists_readable
+
+    null_fixed_size_lists_readable()  # its in-memory probe writes too: done before the patch
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    out = tmp_path / "out"
+    argv = ["--output", str(out), "--model-dir", str(mixed_artifact), "--n", "20",
+            "--runner", RUNNER]
+    assert pipelines.main("pipelines.sample", run, argv, parser=build_parser) == 2
+    err = capsys.readouterr().err
+    assert err == "pipelines.sample: error: cannot write the output: No space left on device\n"
+    assert os.listdir(tmp_path) == []

@@ -186,6 +186,34 @@ def test_an_unwritable_model_dir_fails_before_training_and_a_full_disk_in_one_li
     assert err.startswith("vae-augment: error: cannot write '") and "No space left" in err
 
 
+def test_a_read_only_model_dir_to_replace_fails_before_training(tmp_path, capsys, mixed_parquet,
+                                                                 mixed_artifact, monkeypatch):
+    """An existing model directory whose files cannot be deleted (chmod 555; simulated, as
+    tests may run as root): refused before training, naming the directory (trained the whole
+    run, then said "cannot write 'manifest.json'"). Its parent being writable is not enough."""
+    import errno
+    import shutil
+    import tempfile
+
+    from vae_augment import api
+
+    model_dir = tmp_path / "m"
+    shutil.copytree(mixed_artifact, model_dir)
+    real_mkdtemp = tempfile.mkdtemp
+
+    def denied(*args, dir=None, **kwargs):
+        if dir is not None and str(dir) == str(model_dir):
+            raise OSError(errno.EACCES, "Permission denied", str(dir))
+        return real_mkdtemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", denied)
+    monkeypatch.setattr(api, "train_model", lambda *a, **k: pytest.fail("trained"))
+    code, out, err = run(["fit", mixed_parquet, "--label", "label", "--model-dir", model_dir,
+                          *FAST_ARGS], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"vae-augment: error: cannot write the model '{model_dir}': Permission denied\n"
+
+
 @pytest.mark.parametrize("name", ["beta", "temperature"])
 def test_infinite_beta_or_temperature_is_refused(name):
     with pytest.raises(VAEAugmentError, match=f"`{name}` must be a finite number > 0"):
@@ -313,3 +341,28 @@ def test_fits_warnings_name_int_classes_as_ints():
     said = " ".join(str(w.message) for w in caught)
     assert "class(es) {28: 3} have fewer than 5 rows" in said, said
     assert "class(es) {7: 12, 28: 3} have fewer than 20 rows" in said, said
+
+
+def test_a_full_disk_while_checkpointing_names_the_checkpoint(tmp_path, monkeypatch):
+    """ENOSPC (simulated) as a checkpoint is written mid-run: `CheckpointError` naming it
+    (the CLI said "cannot write: No space left on device"), its temporary folder removed and
+    the previous checkpoint kept for --resume."""
+    import errno
+    import os
+
+    import numpy as np
+
+    from vae_augment.checkpoint import CheckpointError, latest_checkpoint, save_checkpoint
+
+    arrays = {"model": {"w": np.zeros(3)}}
+    first = save_checkpoint(str(tmp_path), global_step=1, state={"epoch": 0}, arrays=arrays)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(CheckpointError, match=r"^cannot write checkpoint '.*ckpt-000000002': "
+                                              r"No space left on device$"):
+        save_checkpoint(str(tmp_path), global_step=2, state={"epoch": 1}, arrays=arrays)
+    assert os.listdir(tmp_path) == ["ckpt-000000001"]
+    assert latest_checkpoint(str(tmp_path)) == first

@@ -21,7 +21,7 @@ from typing import Any
 
 from vae_augment.encoding import Encoding
 from vae_augment.errors import ArtifactError, arg, option
-from vae_augment.io import with_umask_mode
+from vae_augment.io import os_reason, with_umask_mode
 
 __all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact", "check_replaceable"]
 
@@ -31,10 +31,20 @@ _FILES = ("model.keras", "encoding.json", "config.json")
 
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with _opened(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _opened(path: str, mode: str, **kwargs):
+    """`open` for reading an artifact's file; `ArtifactError` naming it when it cannot be
+    read (no read permission: the CLI said "cannot write" of it)."""
+    try:
+        return open(path, mode, **kwargs)
+    except OSError as exc:
+        raise ArtifactError(f"cannot read artifact file '{path}': "
+                            f"{exc.strerror or exc}") from exc
 
 
 class Artifact:
@@ -120,11 +130,14 @@ def save_artifact(
                     moved.append(name)
             shutil.rmtree(model_dir)
         os.replace(tmp, model_dir)
-    except BaseException:
+    except BaseException as exc:
         for name in moved:  # checkpoints and logs go back where they were, never lost
             if os.path.isdir(model_dir) and not os.path.exists(os.path.join(model_dir, name)):
                 os.replace(os.path.join(tmp, name), os.path.join(model_dir, name))
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk: "cannot write: ..." named no path
+            raise ArtifactError(f"cannot write the model '{model_dir}': "
+                                f"{os_reason(exc)}") from exc
         raise
     return model_dir
 
@@ -187,6 +200,13 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
     model_dir = os.fspath(model_dir)
     if not os.path.isdir(model_dir):
         raise ArtifactError(f"{arg('model_dir')} '{model_dir}' is not a directory")
+    try:  # without search permission its files looked missing ("is it an artifact?")
+        os.stat(os.path.join(model_dir, "manifest.json"))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ArtifactError(f"cannot read model directory '{model_dir}': "
+                            f"{exc.strerror or exc}") from exc
     for name in (*_FILES, "manifest.json"):
         if not os.path.isfile(os.path.join(model_dir, name)):
             raise ArtifactError(f"model directory '{model_dir}' has no {name}; is it an artifact?")
@@ -227,7 +247,7 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
 def _read_json_object(model_dir: str, name: str) -> dict[str, Any]:
     path = os.path.join(model_dir, name)
     try:
-        with open(path, encoding="utf-8") as f:
+        with _opened(path, "r", encoding="utf-8") as f:
             value = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"artifact file '{path}' is not valid JSON (corrupt?): {exc}") from exc

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from vae_augment.errors import VAEAugmentError
-from vae_augment.io import with_umask_mode
+from vae_augment.io import os_reason, with_umask_mode
 
 __all__ = ["CheckpointError", "latest_checkpoint", "save_checkpoint", "load_checkpoint",
            "clear_checkpoints", "assign_variables", "variable_values", "KEEP"]
@@ -117,8 +117,11 @@ def save_checkpoint(
         if os.path.isdir(final):
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk mid-run was "cannot write: ...", no path
+            raise CheckpointError(f"cannot write checkpoint '{final}': "
+                                  f"{os_reason(exc)}") from exc
         raise
     for _, old in _checkpoints(directory)[:-KEEP]:
         shutil.rmtree(old, ignore_errors=True)

@@ -12,9 +12,10 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["main", "build_parser", "register_command", "silence_native_stderr"]
+__all__ = ["main", "build_parser", "register_command", "silence_native_stderr", "Terminated",
+           "stopped_by_sigterm"]
 
 # Modules that add subcommands with `register_command` (imported when the parser is built).
 PLUGIN_MODULES = (
@@ -763,7 +764,65 @@ def _resume_hint(args) -> str:
             f"({path})")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop), raised in the main thread as Ctrl-C is, so
+    that a run stopped this way also removes its temporary files on the way out."""
+
+
+@contextlib.contextmanager
+def stopped_by_sigterm() -> Iterator[None]:
+    """Inside, SIGTERM raises `Terminated` (when it would otherwise kill the process outright:
+    Python's default, in the main thread); the previous handler comes back on exit."""
+    import signal
+    import threading
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _printable_stdout() -> Iterator[None]:
+    """Inside, what stdout's encoding lacks prints escaped: results hold the data's class
+    names, and under an ASCII or Latin-1 locale one of them failed the command (exit 1, a
+    traceback) after its output was written."""
+    stream = sys.stdout
+    errors = getattr(stream, "errors", None)
+    try:
+        stream.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):  # not a text file (a StringIO); nothing to restore
+        errors = None
+    try:
+        yield
+    finally:
+        if errors is not None:
+            with contextlib.suppress(AttributeError, ValueError):
+                stream.reconfigure(errors=errors)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with stopped_by_sigterm():
+        try:
+            return _main(argv)
+        except Terminated:  # before or after `_main`'s own handling (parsing, printing)
+            print("vae-augment: terminated", file=sys.stderr)
+            return 143
+        except KeyboardInterrupt:  # Ctrl-C while the parser's imports load
+            print("vae-augment: interrupted", file=sys.stderr)
+            return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
@@ -778,15 +837,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     restore = (lambda: None) if verbose else silence_native_stderr()
     try:
-        with cli_wording(), one_line_warnings("vae-augment"):
+        with cli_wording(), one_line_warnings("vae-augment"), _printable_stdout():
             return int(args.func(args) or 0)
     except VAEAugmentError as exc:
         msg = " ".join(str(exc).split())
         print(f"vae-augment: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"vae-augment: interrupted{_resume_hint(args)}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # SIGTERM: exit 128 + 15, as a shell reports a process it stopped
+        stopped, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+        print(f"vae-augment: {stopped}{_resume_hint(args)}", file=sys.stderr)
+        return code
     except BrokenPipeError:  # `vae-augment info ... | head`: the reader left, nothing to say
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -797,8 +858,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in _DISK_ERRNOS:
             raise
         # the machine's, not the program's: a full or read-only disk, a denied directory
+        # (or file: read or written, so "access")
         where = f" '{exc.filename}'" if exc.filename else ""
-        print(f"vae-augment: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        verb = "access" if exc.errno in (errno.EACCES, errno.EPERM) else "write"
+        from vae_augment.io import os_reason  # pyarrow's strerror is a sentence
+
+        print(f"vae-augment: error: cannot {verb}{where}: {os_reason(exc)}", file=sys.stderr)
         return 2
     finally:
         restore()

@@ -48,7 +48,8 @@ from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
 from vae_augment.utility import _utility_over_splits
 
-__all__ = ["c2st_auc", "evaluate", "save_json", "check_report_dir", "REPORT_VERSION", "SECTIONS",
+__all__ = ["c2st_auc", "evaluate", "save_json", "json_text", "check_report_dir", "REPORT_VERSION",
+           "SECTIONS",
            "REPORT_FILES"]
 
 REPORT_FILES = ("report.json", "report.html")
@@ -767,6 +768,15 @@ def evaluate(
 
 def save_json(report: Mapping[str, Any], path: str | os.PathLike) -> None:
     """Writes a report dict as indented JSON (NaN/inf become null)."""
+    text = json_text(report)  # whole, or no file
+    path = os.fspath(path)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def json_text(report: Mapping[str, Any]) -> str:
+    """A report dict as `save_json` writes it: indented JSON, NaN/inf as null."""
 
     def clean(v):
         if isinstance(v, float) and not np.isfinite(v):
@@ -779,8 +789,4 @@ def save_json(report: Mapping[str, Any], path: str | os.PathLike) -> None:
             return clean(v.item())
         return v
 
-    text = json.dumps(clean(report), indent=2, allow_nan=False)  # whole, or no file
-    path = os.fspath(path)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
+    return json.dumps(clean(report), indent=2, allow_nan=False)

@@ -44,6 +44,7 @@ __all__ = [
     "partition_file_schema",
     "split_partitions",
     "probe_writable",
+    "os_reason",
     "AtomicParquetWriter",
 ]
 
@@ -268,15 +269,28 @@ def probe_writable(path, what: str, *, replaced: bool = False) -> None:
     """`InputError` unless a directory can be made where `path` is to be written: inside it
     when it is a directory written into, else (or when saving `replaced` it whole, as a model
     directory is) in its nearest existing ancestor. Checked before long work, not found out
-    after it."""
+    after it. A directory `replaced` whole must also let its files be deleted (a read-only
+    model directory trained the whole run, then failed to save)."""
     path = os.path.abspath(os.fspath(path))
     parent = path if os.path.isdir(path) and not replaced else os.path.dirname(path)
     while parent and not os.path.isdir(parent):
         parent = os.path.dirname(parent)
+    folders = [parent or "."]
+    if replaced and os.path.isdir(path):
+        folders.append(path)
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-probe.", dir=parent or "."))
+        for folder in folders:
+            os.rmdir(tempfile.mkdtemp(prefix=".vae-augment-probe.", dir=folder))
     except OSError as exc:
         raise InputError(f"cannot write {what} '{path}': {exc.strerror or exc}") from exc
+
+
+def os_reason(exc: OSError) -> str:
+    """An `OSError`'s reason in a few words ("No space left on device"), also for pyarrow's,
+    whose `strerror` is a sentence with the errno inside."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
 
 
 def with_umask_mode(path: str) -> str:
@@ -597,9 +611,14 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
                              f"{type(item).__name__}")
         item = os.fspath(item)
         if os.path.isdir(item):
+            try:
+                names = os.listdir(item)
+            except OSError as exc:  # a directory without read permission
+                raise InputError(f"cannot read input directory '{item}': "
+                                 f"{exc.strerror or exc}") from exc
             found = sorted(
                 os.path.join(item, f)
-                for f in os.listdir(item)
+                for f in names
                 if f.endswith(".parquet") and not f.startswith((".", "_"))
             )
             if not found:
@@ -626,6 +645,10 @@ def resolve_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> l
             paths.extend(found)
         elif os.path.isfile(item):
             paths.append(item)
+        elif os.path.exists(item):  # `<(cat x.parquet)`, /dev/stdin from a pipe: said missing
+            raise InputError(f"input '{item}' is not a regular file (a pipe or a device?); "
+                             f"Parquet is read from a file (its footer comes last): save it "
+                             f"to one first")
         else:
             raise InputError(f"input file '{item}' does not exist")
     seen: set[str] = set()
@@ -929,18 +952,6 @@ class AtomicParquetWriter:
             raise InputError(f"output directory '{parent}' does not exist")
         base = os.path.basename(self.path)
         self._directory = shards is not None or bool(self.partition_by)
-        if not self._directory:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
-            os.close(fd)
-            with_umask_mode(self._tmp)
-            self._writers = [pq.ParquetWriter(self._tmp, schema)]
-        else:
-            self._tmp = with_umask_mode(
-                tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent))
-            self._writers = [
-                pq.ParquetWriter(os.path.join(self._tmp, f"part-{i:05d}-of-{shards:05d}.parquet"), schema)
-                for i in range(shards or 0)
-            ]
         # partitioned: the files' schema, and per partition (its folders) a writer and rows
         self._file_schema = partition_file_schema(schema, self.partition_by)
         self._parts: dict[tuple[str, ...], pq.ParquetWriter] = {}
@@ -952,6 +963,25 @@ class AtomicParquetWriter:
         # tensor columns whose null entries this pyarrow could not read back
         self._tensor_columns = ([] if null_fixed_size_lists_readable()
                                 else _fixed_size_list_columns(schema))
+        self._writers: list[pq.ParquetWriter] = []
+        try:
+            if not self._directory:
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+                os.close(fd)
+            else:
+                self._tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+        except OSError as exc:  # named the hidden temporary file, not the user's output
+            raise InputError(f"cannot write output '{self.path}': {exc.strerror or exc}") from exc
+        try:  # no `with` holds the writer yet: an error (or Ctrl-C, SIGTERM) here orphaned it
+            with_umask_mode(self._tmp)
+            if not self._directory:
+                self._writers.append(pq.ParquetWriter(self._tmp, schema))
+            for i in range(shards or 0):
+                self._writers.append(pq.ParquetWriter(
+                    os.path.join(self._tmp, f"part-{i:05d}-of-{shards:05d}.parquet"), schema))
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, data: pa.Table | pa.RecordBatch | Iterable[pa.RecordBatch]) -> None:
         if isinstance(data, pa.Table):
@@ -977,7 +1007,16 @@ class AtomicParquetWriter:
             self._pending.append(batch)
             self._pending_rows += batch.num_rows
             if self._pending_rows >= self.row_group_size:
-                self._flush()
+                try:
+                    self._flush()
+                except OSError as exc:
+                    raise self._cannot_write(exc) from exc
+
+    def _cannot_write(self, exc: OSError) -> InputError:
+        """A full disk (or quota, or I/O error) while writing, naming the output: the
+        message was pyarrow's "cannot write: Error writing bytes to file. Detail: ...",
+        without a path."""
+        return InputError(f"cannot write output '{self.path}': {os_reason(exc)}")
 
     def _flush(self) -> None:
         if not self._pending:
@@ -1036,8 +1075,10 @@ class AtomicParquetWriter:
                     os.path.join(self._tmp, "part-00000-of-00001.parquet"), self.schema))
             for w in [*self._writers, *self._parts.values()]:
                 w.close()
-        except BaseException:  # the last rows could not be written: nothing is left
+        except BaseException as exc:  # the last rows could not be written: nothing is left
             self.abort()
+            if isinstance(exc, OSError):
+                raise self._cannot_write(exc) from exc
             raise
         self._closed = True
         try:

@@ -7,6 +7,7 @@ one file.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -709,7 +710,7 @@ def write_report(report_dir, report: dict, plots: Mapping[str, Any]) -> dict[str
     Returns the paths written ({"json": ..., "html": ...}).
     """
     from vae_augment.errors import InputError
-    from vae_augment.evaluation import save_json
+    from vae_augment.evaluation import json_text
     from vae_augment.findings import STRATEGY_FILE
 
     images = draw(report, plots)
@@ -724,17 +725,31 @@ def write_report(report_dir, report: dict, plots: Mapping[str, Any]) -> dict[str
     report["files"] = files
     report["plots"] = sorted(k for k, v in images.items() if v)
     page = render_html(report, images)  # before any file: a failure leaves none half-made
+    texts = {files["json"]: json_text(report), files["html"]: page}
+    if strategy:
+        texts[files["sampling_strategy"]] = json.dumps(strategy) + "\n"
+    # every file to a hidden temporary name first, then renamed: a full disk (the page, with
+    # its plots, is the big one) or Ctrl-C left a new report.json beside the previous
+    # report.html, or a report.json alone that the next run refused to overwrite
+    created = not os.path.isdir(report_dir)
+    temps: dict[str, str] = {}
     try:
         os.makedirs(report_dir, exist_ok=True)
-        save_json(report, files["json"])
-        if strategy:
-            with open(files["sampling_strategy"], "w", encoding="utf-8") as f:
-                f.write(json.dumps(strategy) + "\n")
-        tmp = files["html"] + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, files["html"])
-    except OSError as exc:
-        raise InputError(f"could not write the report into '{os.fspath(report_dir)}': "
-                         f"{exc.strerror or exc}") from exc
+        for path, text in texts.items():
+            temps[path] = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+            with open(temps[path], "w", encoding="utf-8") as f:
+                f.write(text)
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
+    except BaseException as exc:
+        for tmp in temps.values():
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(report_dir)
+        if isinstance(exc, OSError):
+            raise InputError(f"could not write the report into '{os.fspath(report_dir)}': "
+                             f"{exc.strerror or exc}") from exc
+        raise
     return files

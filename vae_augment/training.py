@@ -403,9 +403,14 @@ def _write_encoding(directory: str, encoding: Encoding) -> None:
         return
     os.makedirs(directory, exist_ok=True)
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(encoding.to_json(), f)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(encoding.to_json(), f)
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C mid-dump (the first checkpoint's): no orphan left
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def _guide_rows(source) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
