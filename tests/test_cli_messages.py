@@ -463,3 +463,25 @@ def test_a_disk_error_from_pyarrow_says_the_reason_in_a_few_words(tmp_path, caps
     code, _, err = run(["sample", tmp_path / "o.parquet", "--model-dir", mixed_artifact,
                         "--n", "3"], capsys)
     assert (code, err) == (2, "vae-augment: error: cannot write: No space left on device\n")
+
+
+def test_an_output_under_a_file_says_the_file_is_in_the_way(tmp_path, capsys, mixed_artifact,
+                                                            mixed_parquet):
+    """`afile/out.parquet` (or deeper) said "output directory 'afile' does not exist";
+    now it names the file in the way, for `sample`, `balance` and a report folder, before
+    any work; a missing folder still says it does not exist."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    want = f"'{afile}' is a file, not a directory"
+    code, _, err = run(["sample", afile / "out.parquet", "--model-dir", mixed_artifact,
+                        "--n", "5"], capsys)
+    assert code == 2 and want in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = run(["balance", mixed_parquet, afile / "deeper" / "b.parquet", "--label",
+                        "label", "--model-dir", mixed_artifact], capsys)
+    assert code == 2 and want in err, err
+    code, _, err = run(["balance", mixed_parquet, tmp_path / "b.parquet", "--label", "label",
+                        "--model-dir", mixed_artifact, "--report", afile / "report"], capsys)
+    assert code == 2 and want in err and not (tmp_path / "b.parquet").exists(), err
+    code, _, err = run(["sample", tmp_path / "nowhere" / "out.parquet", "--model-dir",
+                        mixed_artifact, "--n", "5"], capsys)
+    assert code == 2 and f"output directory '{tmp_path / 'nowhere'}' does not exist" in err

@@ -32,6 +32,7 @@ from vae_augment.errors import (
 )
 from vae_augment.io import (
     AtomicParquetWriter,
+    check_output_parent,
     check_partition_by,
     check_partition_values,
     in_memory_table,
@@ -467,10 +468,8 @@ def balance(
         # the real rows' own keys (is_synthetic is not in the input: it adds two at most)
         check_partition_values(paths, [n for n in names if n != "is_synthetic"],
                                batches=rows.batches)
-    if output is not None and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
-        raise InputError(
-            f"output directory '{os.path.dirname(os.path.abspath(output))}' does not exist"
-        )
+    if output is not None:
+        check_output_parent(output)
     if model is not None and model_dir is not None:
         raise VAEAugmentError("give `model` (an Artifact) or `model_dir`, not both")
     if model is not None and not isinstance(model, Artifact):

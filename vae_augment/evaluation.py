@@ -42,7 +42,13 @@ from vae_augment.errors import (
     warn,
 )
 from vae_augment.fidelity import _fidelity
-from vae_augment.io import SYNTHETIC_COLUMN, probe_writable, refuse_existing, without_views
+from vae_augment.io import (
+    SYNTHETIC_COLUMN,
+    check_output_parent,
+    probe_writable,
+    refuse_existing,
+    without_views,
+)
 from vae_augment.privacy import _privacy
 from vae_augment.progress import progress_bar
 from vae_augment.tablerows import _take
@@ -64,9 +70,7 @@ def check_report_dir(report_dir, overwrite: bool = False) -> None:
     report_dir = os.fspath(report_dir)
     if os.path.exists(report_dir) and not os.path.isdir(report_dir):
         raise InputError(f"report directory '{report_dir}' exists and is not a directory")
-    parent = os.path.dirname(os.path.abspath(report_dir))
-    if not os.path.isdir(parent):
-        raise InputError(f"output directory '{parent}' does not exist")
+    check_output_parent(report_dir)
     for name in REPORT_FILES:
         refuse_existing(os.path.join(report_dir, name), overwrite, what="report")
     # a report that could not be written would otherwise fail only after all the work

@@ -44,6 +44,7 @@ __all__ = [
     "partition_file_schema",
     "split_partitions",
     "probe_writable",
+    "check_output_parent",
     "os_reason",
     "AtomicParquetWriter",
 ]
@@ -263,6 +264,21 @@ def _segment(name: str, value) -> str:
             f"({len(segment.encode())} bytes; file systems take {MAX_FOLDER_NAME}); partition "
             f"by another column")
     return segment
+
+
+def check_output_parent(path) -> None:
+    """`InputError` unless the folder `path` is to be written in exists: "does not exist",
+    or, when a file is in its place or on the way to it, that file's name (`afile/out.parquet`
+    said the folder 'afile' did not exist)."""
+    parent = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if os.path.isdir(parent):
+        return
+    at = parent
+    while at and not os.path.exists(at) and os.path.dirname(at) != at:
+        at = os.path.dirname(at)
+    if os.path.exists(at) and not os.path.isdir(at):
+        raise InputError(f"cannot write '{os.fspath(path)}': '{at}' is a file, not a directory")
+    raise InputError(f"output directory '{parent}' does not exist")
 
 
 def probe_writable(path, what: str, *, replaced: bool = False) -> None:
@@ -947,9 +963,8 @@ class AtomicParquetWriter:
             raise InputError(f"{arg('output_shards')} must be a positive integer, got {shards}")
         self.partition_by = check_partition_by(schema, partition_by)
         refuse_output(self.path, overwrite, shards, self.partition_by)
+        check_output_parent(self.path)
         parent = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(parent):
-            raise InputError(f"output directory '{parent}' does not exist")
         base = os.path.basename(self.path)
         self._directory = shards is not None or bool(self.partition_by)
         # partitioned: the files' schema, and per partition (its folders) a writer and rows
