@@ -55,8 +55,7 @@ from vae_augment.tablerows import _take
 from vae_augment.utility import _utility_over_splits
 
 __all__ = ["c2st_auc", "evaluate", "save_json", "json_text", "check_report_dir", "REPORT_VERSION",
-           "SECTIONS",
-           "REPORT_FILES"]
+           "SECTIONS", "REPORT_FILES"]
 
 REPORT_FILES = ("report.json", "report.html")
 
