@@ -986,7 +986,7 @@ class AtomicParquetWriter:
             else:
                 self._tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
         except OSError as exc:  # named the hidden temporary file, not the user's output
-            raise InputError(f"cannot write output '{self.path}': {exc.strerror or exc}") from exc
+            raise self._cannot_write(exc) from exc
         try:  # no `with` holds the writer yet: an error (or Ctrl-C, SIGTERM) here orphaned it
             with_umask_mode(self._tmp)
             if not self._directory:
