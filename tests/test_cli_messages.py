@@ -4,12 +4,15 @@ subcommand's help, argument names as flags."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from .conftest import FAST_ARGS, REPO
 from .conftest import run_cli as run
 
 
@@ -324,6 +327,43 @@ def test_results_print_under_an_ascii_locale(monkeypatch):
     assert stdout.errors == "strict"
     stdout.seek(0)
     assert stdout.read() == "vielleicht\\u2014\\xfc\n"
+
+
+def test_non_ascii_arguments_under_an_ascii_locale(tmp_path):
+    """Under LC_ALL=C with PYTHONUTF8=0 Python reads the command line as ASCII: `--label
+    étiquette` came as surrogates ('\\udcc3\\udca9tiquette') and matched no column, nor
+    `--class dé` a class. They now match; a non-ASCII path, which Python and pyarrow would
+    encode differently there (pyarrow's UnicodeEncodeError traceback), is one line, exit 2."""
+    t = pa.table({"x": [float(i % 7) for i in range(200)],
+                  "\u00e9tiquette": ["d\u00e9"] * 150 + ["b"] * 50})
+    pq.write_table(t, tmp_path / "t.parquet")
+    (tmp_path / "dir_\u00e9").mkdir()
+    pq.write_table(t, tmp_path / "dir_\u00e9" / "t.parquet")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONIOENCODING"}
+    env.update(LC_ALL="C", PYTHONUTF8="0")
+
+    def cli(*argv):
+        proc = subprocess.run([sys.executable, "-m", "vae_augment", *map(str, argv)],
+                              capture_output=True, env=env, cwd=REPO, timeout=300)
+        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+
+    code, out, err = cli("fit", tmp_path / "t.parquet", "--label", "\u00e9tiquette",
+                         "--model-dir", tmp_path / "m", *FAST_ARGS)
+    assert code == 0, err
+    assert '"classes": ["b", "d\\u00e9"]' in out
+    code, out, err = cli("sample", tmp_path / "s.parquet", "--model-dir", tmp_path / "m",
+                         "--n", "3", "--class", "d\u00e9", "--quiet")
+    assert code == 0, err
+    assert pq.read_table(tmp_path / "s.parquet").column("\u00e9tiquette").to_pylist() == \
+        ["d\u00e9"] * 3
+    code, out, err = cli("balance", tmp_path / "dir_\u00e9" / "t.parquet",
+                         tmp_path / "b.parquet", "--label", "\u00e9tiquette", "--model-dir",
+                         tmp_path / "m", "--quiet")
+    assert code == 2 and err.splitlines() == [
+        f"vae-augment: error: INPUT '{tmp_path}/dir_\\xe9/t.parquet' is not ASCII, and this "
+        "Python encodes file names as 'ascii' (a C locale with PYTHONUTF8=0): run with "
+        "PYTHONUTF8=1 or LC_ALL=C.UTF-8"], err
+    assert not (tmp_path / "b.parquet").exists()
 
 
 def test_what_cannot_be_read_or_written_is_named(tmp_path, capsys, mixed_artifact, mixed_parquet,

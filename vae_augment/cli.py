@@ -822,12 +822,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
 
 
+def _utf8_arg(arg: str) -> str:
+    """`arg` as the UTF-8 text the shell passed: under a C locale with PYTHONUTF8=0 Python
+    reads the command line as ASCII, ``--label étiquette`` came as '\\udcc3\\udca9tiquette'
+    and matched no column of the (UTF-8) Parquet file; `arg` itself if its bytes are not
+    UTF-8."""
+    try:
+        return arg.encode(sys.getfilesystemencoding(),
+                          sys.getfilesystemencodeerrors()).decode("utf-8")
+    except UnicodeError:
+        return arg
+
+
+# the arguments that name files or directories (their flags', or positionals', dest);
+# --partition-by's columns name its output's folders
+_PATH_ARGS = ("input", "output", "real", "synthetic", "model_dir", "report", "reference",
+              "holdout", "dead_letter", "checkpoint_dir", "tensorboard", "encoding",
+              "partition_by")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """A `_UsageError` for a non-ASCII path when Python's file names are not UTF-8 (a C
+    locale with PYTHONUTF8=0): Python would encode it one way, pyarrow (always UTF-8)
+    another, and the command would fail half-way with a traceback."""
+    import codecs
+
+    fs = codecs.lookup(sys.getfilesystemencoding()).name
+    if fs == "utf-8":
+        return
+    paths = []
+    for dest in _PATH_ARGS:
+        value = getattr(args, dest, None)
+        paths += [(dest, v) for v in (value if isinstance(value, list) else [value])]
+    strategy = getattr(args, "sampling_strategy", None)
+    if isinstance(strategy, str) and not strategy.lstrip().startswith("{"):
+        paths.append(("sampling_strategy", strategy))  # a name, a number or a .json file
+    for dest, path in paths:
+        if isinstance(path, str) and not path.isascii():
+            name = dest.upper() if dest in ("input", "output", "real", "synthetic") else \
+                f"`--{dest.replace('_', '-')}`"
+            raise _UsageError(
+                f"{name} {path!r} is not ASCII, and this Python encodes file names as '{fs}' "
+                f"(a C locale with PYTHONUTF8=0): run with PYTHONUTF8=1 or LC_ALL=C.UTF-8")
+
+
 def _main(argv: Sequence[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = [_utf8_arg(a) for a in (sys.argv[1:] if argv is None else argv)]
     parser = build_parser()
     try:
         parser.argv = argv
         args = parser.parse_args(argv)
+        _check_paths(args)
     except _UsageError as exc:
         print(f"vae-augment: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
