@@ -366,6 +366,49 @@ def test_non_ascii_arguments_under_an_ascii_locale(tmp_path):
     assert not (tmp_path / "b.parquet").exists()
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stdout_is_one_line_and_exit_120(tmp_path, mixed_artifact, monkeypatch, capsys):
+    """`> /dev/full`: `info` said "cannot write: No space left on device", as if a file had
+    failed, with exit 2 (nothing written) though `balance` had written its output; `--help`
+    printed nothing and exited 0 (argparse ignores a failed write)."""
+    import errno
+    import io
+
+    from vae_augment import cli
+
+    def cli_to_full(*argv):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([sys.executable, "-m", "vae_augment", *map(str, argv)],
+                                  stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                                  timeout=300)
+        return proc.returncode, proc.stderr
+
+    for argv in (["info", "--model-dir", mixed_artifact], ["sample", "--help"]):
+        assert cli_to_full(*argv) == (
+            120, "vae-augment: error: cannot write to stdout: No space left on device\n")
+
+    class Full(io.RawIOBase):  # a file on a full disk: writes fail when the buffer flushes
+        full = True
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return len(b)
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(Full())))
+    out = tmp_path / "s.parquet"
+    code = cli.main(["sample", str(out), "--model-dir", str(mixed_artifact), "--n", "2",
+                     "--quiet"])
+    Full.full = False  # what is left in the buffer can go when the stream is collected
+    monkeypatch.undo()
+    assert code == 120 and pq.read_table(out).num_rows == 6
+    assert capsys.readouterr().err == (
+        "vae-augment: error: cannot write to stdout: No space left on device\n")
+
+
 def test_what_cannot_be_read_or_written_is_named(tmp_path, capsys, mixed_artifact, mixed_parquet,
                                                  monkeypatch):
     """Permission denied (simulated: tests may run as root) says what was denied: an input

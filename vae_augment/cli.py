@@ -1,7 +1,8 @@
 """`vae-augment` command line: fit, sample, balance, info (and more subcommands).
 
 Errors caused by input or arguments print one line, ``vae-augment: error: ...``, to stderr and
-exit with code 2; nothing is written. Progress goes to stderr, results to stdout.
+exit with code 2; nothing is written. Progress goes to stderr, results to stdout (a stdout that
+cannot be written, ``> /dev/full``, is one line and exit 120, as Python's own code for it).
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ class _Parser(argparse.ArgumentParser):
                     f"{message}: these are files, as if the shell expanded a glob into "
                     f"several inputs; quote it (e.g. 'data/*.parquet') or pass the directory")
         raise _UsageError(f"{message} (see '{prog} --help')")
+
+    def _print_message(self, message, file=None):
+        # argparse ignores a failed write (`--help > /dev/full` printed nothing, exit 0);
+        # flushed, so that a full disk fails here rather than at Python's exit
+        if message:
+            file = file or sys.stderr
+            file.write(message)
+            file.flush()
 
     def _subcommands(self) -> list[str]:
         return [name for action in self._subparsers._group_actions
@@ -804,22 +813,79 @@ def _printable_stdout() -> Iterator[None]:
         errors = None
     try:
         yield
+        stream.flush()  # a full stdout fails here, as `_StdoutError`, not in the reconfigure
     finally:
         if errors is not None:
-            with contextlib.suppress(AttributeError, ValueError):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
                 stream.reconfigure(errors=errors)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    with stopped_by_sigterm():
+class _StdoutError(Exception):
+    """Writing to stdout failed (`> /dev/full`, a full disk); the `OSError` is its cause."""
+
+
+class _Stdout:
+    """`sys.stdout` while `main` runs: a write or flush that fails raises `_StdoutError`,
+    told apart from an output file that cannot be written (exit 2, nothing written); a
+    closed pipe's `BrokenPipeError` stays as it is."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text):
+        return self._call(self._stream.write, text)
+
+    def flush(self):
+        return self._call(self._stream.flush)
+
+    @staticmethod
+    def _call(method, *args):
         try:
-            return _main(argv)
-        except Terminated:  # before or after `_main`'s own handling (parsing, printing)
-            print("vae-augment: terminated", file=sys.stderr)
-            return 143
-        except KeyboardInterrupt:  # Ctrl-C while the parser's imports load
-            print("vae-augment: interrupted", file=sys.stderr)
-            return 130
+            return method(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise _StdoutError() from exc
+
+
+def _drop_stdout() -> None:
+    """Points stdout's descriptor at /dev/null: Python's own flush at exit would fail again
+    (a traceback-like message, exit 120)."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a captured stdout has no descriptor
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    stdout = sys.stdout
+    if stdout is not None:  # None: started with stdout closed; print() writes nothing
+        sys.stdout = _Stdout(stdout)
+    try:
+        with stopped_by_sigterm():
+            try:
+                return _main(argv)
+            except Terminated:  # before or after `_main`'s own handling (parsing, printing)
+                print("vae-augment: terminated", file=sys.stderr)
+                return 143
+            except KeyboardInterrupt:  # Ctrl-C while the parser's imports load
+                print("vae-augment: interrupted", file=sys.stderr)
+                return 130
+    except BrokenPipeError:  # `vae-augment info ... | head`: the reader left, nothing to say
+        _drop_stdout()
+        return 141
+    except _StdoutError as exc:  # `... > /dev/full`: the results are lost, not the files
+        from vae_augment.io import os_reason
+
+        print(f"vae-augment: error: cannot write to stdout: {os_reason(exc.__cause__)}",
+              file=sys.stderr)
+        _drop_stdout()
+        return 120  # Python's own exit code for a stdout it cannot flush
+    finally:
+        sys.stdout = stdout
 
 
 def _utf8_arg(arg: str) -> str:
@@ -893,15 +959,9 @@ def _main(argv: Sequence[str] | None) -> int:
         stopped, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
         print(f"vae-augment: {stopped}{_resume_hint(args)}", file=sys.stderr)
         return code
-    except BrokenPipeError:  # `vae-augment info ... | head`: the reader left, nothing to say
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):  # a captured stdout has no descriptor
-            pass
-        return 141
     except OSError as exc:
         if exc.errno not in _DISK_ERRNOS:
-            raise
+            raise  # a BrokenPipeError too: `main` says nothing of it
         # the machine's, not the program's: a full or read-only disk, a denied directory
         # (or file: read or written, so "access")
         where = f" '{exc.filename}'" if exc.filename else ""
