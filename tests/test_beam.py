@@ -454,7 +454,8 @@ def test_score_dead_letter_isolates_bad_rows(mixed_artifact, mixed_table):
             if len(items) != 2 or any(b.rows.num_rows != 1 for b in items):
                 raise BeamAssertException(f"dead letters {items}")
             errors = {b.rows.column("label")[0].as_py(): b.error for b in items}
-            if not errors.get("zz", "").startswith("`label` column 'label' has classes ['zz']"):
+            if not errors.get("zz", "").startswith(
+                    "the model's label column 'label' has classes ['zz']"):
                 raise BeamAssertException(f"errors {errors}")
             other = [e for k, e in errors.items() if k != "zz"]
             if len(other) != 1 or not other[0].startswith("column 's' has categories ['never-seen']"):

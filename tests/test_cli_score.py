@@ -392,9 +392,31 @@ def test_python_scoring_names_a_label_of_the_wrong_type(artifact, mixed_table):
 
     t = _with_column(mixed_table, "label", list(range(mixed_table.num_rows)), pa.int64())
     for fn in (scoring.anomaly_scores, scoring.encode_latent):
-        with pytest.raises(SchemaError, match="`label` column 'label' has type int64, which "
-                                              "does not match the model's classes"):
+        with pytest.raises(SchemaError, match="^the model's label column 'label' has type "
+                                              "int64, which does not match the model's "
+                                              "classes"):
             fn(artifact, t)
+
+
+def test_scoring_names_the_models_label_column_not_a_label_argument(artifact, mixed_table,
+                                                                    mixed_artifact, tmp_path):
+    """The scoring functions take no `label`: an unknown class or a missing label column
+    said "`label` column 'label' ...", as if they did (the CLI's `score` said "the model's
+    label column"); `balance`, which takes `label`, still names it so."""
+    from vae_augment.api import balance
+
+    labels = mixed_table.column("label").to_pylist()
+    t = _with_column(mixed_table, "label", ["zz"] + labels[1:])
+    unknown = (r"^the model's label column 'label' has classes \['zz'\] the model was not "
+               r"trained on \(known: \['a', 'b', 'c'\]\)")
+    for fn in (scoring.anomaly_scores, scoring.encode_latent,
+               lambda a, x: scoring.label_scores(a, x)):
+        with pytest.raises(SchemaError, match=unknown):
+            fn(artifact, t)
+    with pytest.raises(SchemaError, match=r"^the model's label column 'label' not found\. "):
+        scoring.anomaly_scores(artifact, t.drop_columns(["label"]), kind="label")
+    with pytest.raises(SchemaError, match=r"^`label` column 'y' not found\. "):
+        balance(t, str(tmp_path / "b.parquet"), label="y", model_dir=str(mixed_artifact))
 
 
 def test_encode_can_give_unseen_categories_nan_latents(capsys, tmp_path, mixed_table,

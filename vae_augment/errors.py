@@ -116,10 +116,12 @@ def arg(name: str) -> str:
 
 def label_column(name, *, model: bool = False) -> str:
     """The label column `name` in a message: `` `label` column 'y' `` in Python; under
-    `cli_wording` `` `--label` column 'y' `` (see `arg`), or, with `model` (a label an
-    artifact fixes, in commands that may take no ``--label``: ``score``, ``encode``,
-    ``sample --reference``), ``the model's label column 'y'``."""
-    if model and _CLI_WORDING[0]:
+    `cli_wording` `` `--label` column 'y' `` (see `arg`); with `model` (a label an artifact
+    fixes, read by what may take no `label` argument: `anomaly_scores`, `encode_latent`,
+    the Beam `ScoreAnomalies`, ``sample`` with a reference, the CLI's ``score``),
+    ``the model's label column 'y'`` in both (balancing, which takes `label`, names it as
+    given)."""
+    if model:
         return f"the model's label column '{name}'"
     return f"{arg('label')} column '{name}'"
 
