@@ -636,26 +636,55 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
     when a worker subprocess raised them. `parser` (the job's `build_parser`): the arguments
     are checked first, so ``--help`` and argument errors answer without importing
     TensorFlow. `uses_tensorflow`: the job imports TensorFlow, so it is imported next, its
-    start-up lines silenced."""
+    start-up lines silenced. A stdout that cannot be written (``> /dev/full``) is one line and
+    exit 120, a closed pipe exit 141, as in the CLI."""
+    from vae_augment.cli import _drop_stdout, _Stdout, _StdoutError
+    from vae_augment.io import os_reason
+
+    stdout = sys.stdout
+    if stdout is not None:
+        sys.stdout = _Stdout(stdout)
+    try:
+        return _main(prog, run, argv, uses_tensorflow=uses_tensorflow, parser=parser)
+    except BrokenPipeError:  # `... | head`: the reader left, nothing to say
+        _drop_stdout()
+        return 141
+    except _StdoutError as exc:  # the summary is lost, not the job's output
+        print(f"{prog}: error: cannot write to stdout: {os_reason(exc.__cause__)}",
+              file=sys.stderr)
+        _drop_stdout()
+        return 120
+    finally:
+        sys.stdout = stdout
+
+
+def _main(prog: str, run: Callable[[Sequence[str] | None], dict], argv, *,
+          uses_tensorflow: bool, parser: Callable[[], argparse.ArgumentParser] | None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # a process of our own (and its worker subprocesses): Keras on TensorFlow whatever the
     # shell says (vae_augment._keras)
     os.environ["KERAS_BACKEND"] = "tensorflow"
-    from vae_augment.cli import stopped_by_sigterm
+    from vae_augment.cli import _StdoutError, stopped_by_sigterm
     from vae_augment.errors import cli_wording, one_line_warnings
 
     quiet_user_errors()
     try:
         with stopped_by_sigterm(), cli_wording(), one_line_warnings(prog):
             if parser is not None:  # argparse exits here for --help and its own errors
-                check_args(parser().parse_known_args(
-                    list(sys.argv[1:] if argv is None else argv))[0])
+                try:
+                    check_args(parser().parse_known_args(
+                        list(sys.argv[1:] if argv is None else argv))[0])
+                except SystemExit:  # argparse ignores a failed write: --help said nothing, 0
+                    sys.stdout.flush()
+                    raise
             if uses_tensorflow:
                 _import_tensorflow_quietly()
             with quiet_worker_subprocesses(sys.argv[1:] if argv is None else argv):
                 summary = run(argv)
     except (Exception, KeyboardInterrupt) as exc:
         remove_created_outputs()
+        if isinstance(exc, (_StdoutError, BrokenPipeError)):
+            raise
         stopped = interruption(exc)  # Ctrl-C, SIGTERM: Beam wraps them in a RuntimeError
         if stopped is not None:
             print(f"{prog}: {stopped}", file=sys.stderr)
@@ -669,5 +698,5 @@ def main(prog: str, run: Callable[[Sequence[str] | None], dict], argv=None, *,
             raise
         print(f"{prog}: error: {_without_step(' '.join(str(error).split()))}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, default=str))
+    print(json.dumps(summary, default=str), flush=True)
     return 0

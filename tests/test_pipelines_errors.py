@@ -975,3 +975,46 @@ def test_a_full_disk_under_the_write_step_is_one_line_not_a_corrupt_input(
     err = capsys.readouterr().err
     assert err == "pipelines.sample: error: cannot write the output: No space left on device\n"
     assert os.listdir(tmp_path) == []
+
+
+def test_a_full_stdout_is_one_line_and_exit_120(tmp_path, mixed_artifact, monkeypatch, capsys):
+    """`> /dev/full`: a job's summary raised a traceback (exit 1) after the job had written
+    its output, and `--help` printed nothing and exited 0 (argparse ignores a failed
+    write). Now one line and exit 120, as the CLI; the output stays."""
+    import errno
+    import io
+
+    from pipelines import main
+    from pipelines.sample import build_parser, run
+
+    class Full(io.RawIOBase):  # a file on a full disk: writes fail when the buffer flushes
+        full = True
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return len(b)
+
+    def to_full(*args, **kw):
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(Full())))
+        try:
+            return main("pipelines.sample", run, list(args), **kw)
+        except SystemExit as exc:  # --help that printed
+            return exc.code
+        finally:
+            Full.full = False  # what is left in the buffer can go when it is collected
+            monkeypatch.undo()
+            Full.full = True
+
+    message = "pipelines.sample: error: cannot write to stdout: No space left on device\n"
+    assert to_full("--help", parser=build_parser, uses_tensorflow=False) == 120
+    assert capsys.readouterr().err == message
+    out = tmp_path / "out"
+    assert to_full("--output", str(out), "--model-dir", str(mixed_artifact), "--n", "3",
+                   "--runner", RUNNER, uses_tensorflow=False) == 120
+    assert capsys.readouterr().err.endswith(message)
+    written = glob.glob(str(out / "*.parquet"))
+    assert written and sum(pq.read_metadata(f).num_rows for f in written) > 0
