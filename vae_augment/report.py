@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vae_augment.errors import items_note
-from vae_augment.report_plots import draw
+from vae_augment.report_plots import _MAX_PLOT_CLASSES, draw
 
 __all__ = ["write_report", "render_html"]
 
@@ -207,7 +207,12 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
             "explained_variance_ratio", []))
         h.append("<h3>Latent space</h3><p class='muted'>Posterior means of real and synthetic "
                  "rows, projected on the first two principal components of the real rows' "
-                 f"latents (explained variance {ev}).</p>" + _img(images["latent"], "latents"))
+                 f"latents (explained variance {ev}). One panel per class that has synthetic "
+                 f"rows (at most {_MAX_PLOT_CLASSES}: those with the fewest real rows): its "
+                 "synthetic rows (orange) under its real rows (blue), the other classes' real "
+                 "rows grey behind, so a region of the class's real rows that no synthetic "
+                 "row reaches shows. At most 2,000 rows of each side are drawn, at random; "
+                 "the panels' titles count those.</p>" + _img(images["latent"], "latents"))
     if det is None:
         h.append(_not_computed("Detection (C2ST)", report))
     else:

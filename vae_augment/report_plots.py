@@ -23,16 +23,6 @@ _MAX_PLOT_CLASSES = 6
 _MAX_IMAGE_CLASSES = 20
 
 
-def _class_colors(plt, n: int) -> list:
-    """n distinguishable colours: tab10, tab20 up to 20 classes, else evenly spaced hues."""
-    if n <= 10:
-        return [plt.get_cmap("tab10")(i) for i in range(n)]
-    if n <= 20:
-        return [plt.get_cmap("tab20")(i) for i in range(n)]
-    cmap = plt.get_cmap("hsv")
-    return [cmap(i / n) for i in range(n)]
-
-
 def draw(report, plots) -> dict[str, Any]:
     """The report's plots ({name: base64 PNG or None; "images": [(column, PNG), ...]})."""
     import matplotlib
@@ -352,38 +342,65 @@ def _images(col, rows: np.ndarray, shape: list[int], lo: float, hi: float) -> li
     return imgs
 
 
+def _latent_classes(y_r: np.ndarray, y_s: np.ndarray,
+                    limit: int = _MAX_PLOT_CLASSES) -> list[int]:
+    """The latent plot's panels: the classes (codes) with synthetic rows, fewest real rows
+    first, at most `limit`, in the model's order."""
+    have = np.unique(y_s)
+    real = {c: int(np.sum(y_r == c)) for c in have}
+    return sorted(sorted(have, key=lambda c: (real[c], c))[:limit])
+
+
 def _latent_plot(report, plots) -> str | None:
+    """One panel per class with synthetic rows (`_latent_classes`): its synthetic rows over
+    its real rows, the other classes' real rows grey behind. One panel of every class's real
+    rows and one of the synthetic rows (until session 54) buried churn's 707 'yes' rows under
+    4,293 'no' rows, and the class colours were the other plots' real/synthetic blue and
+    orange: whether synthetic 'yes' rows cover the real ones' region could not be seen."""
     if "latent" not in plots:
         return None
     p_r, y_r, p_s, y_s = plots["latent"]
     classes = [str(c) for c in plots["encoding"].classes]
-    model_classes = classes
+    show = _latent_classes(y_r, y_s)
+    if not show:
+        return None
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
-    colors = _class_colors(plt, len(model_classes))
-    for ax, p, y, title in ((axes[0], p_r, y_r, "real"), (axes[1], p_s, y_s, "synthetic")):
-        for c in np.unique(np.r_[y_r, y_s]):
-            m = y == c
-            if m.any():
-                name = model_classes[c] if c < len(model_classes) else str(c)
-                ax.scatter(p[m, 0], p[m, 1], s=6, alpha=0.5, color=colors[int(c) % len(colors)], label=name)
-        ax.set_title(f"latent means, {title} rows", fontsize=10)
-        ax.set_xlabel("PC 1")
-    axes[0].set_ylabel("PC 2")
-    if len(model_classes) <= 12:
-        axes[0].legend(fontsize=7, markerscale=2)
-        fig.tight_layout()
-    else:  # many classes: one legend under the plots, as many rows as it needs (beside
-        # them, 150 classes' columns took 63 % of the width and the panels' titles ran together)
-        handles, labels = axes[0].get_legend_handles_labels()
-        width = 0.5 + 0.05 * max(len(label) for label in labels)  # a column's, inches
-        ncol = max(1, min(len(labels), int(9.6 // width)))
-        legend_h = 0.2 + 0.12 * int(np.ceil(len(labels) / ncol))
-        fig.set_figheight(4.2 + legend_h)
-        fig.legend(handles, labels, loc="lower center", fontsize=6, markerscale=2, ncol=ncol,
-                   frameon=False)
-        fig.tight_layout(rect=(0, legend_h / fig.get_figheight(), 1, 1))
-        return _png(fig)  # cropped to what is drawn: a legend wider than guessed is kept
+    ncol = 2 if len(show) == 4 else min(3, len(show))
+    nrow = int(np.ceil(len(show) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(5.0, 3.3 * ncol), 3.0 * nrow + 0.5),
+                             sharex=True, sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(show):]:
+        ax.axis("off")
+    dot = 5 if len(p_r) + len(p_s) > 1000 else 9  # a small table's few dots: larger
+    for ax, c in zip(axes.ravel(), show):
+        name = classes[c] if c < len(classes) else str(c)
+        mine, syn = y_r == c, y_s == c
+        ax.scatter(p_r[~mine, 0], p_r[~mine, 1], s=dot - 2, color="#d0d7de", lw=0,
+                   label="other classes, real")
+        # the synthetic rows first: the real rows (fewer, as a rare class is what is
+        # augmented) on top, so a region they hold and the synthetic ones miss shows;
+        # 2,000 synthetic dots faint, 70 (credit's) not lost among the grey ones
+        ax.scatter(p_s[syn, 0], p_s[syn, 1], s=dot, color="#fb8500", lw=0,
+                   alpha=float(np.clip(200 / max(1, syn.sum()), 0.3, 0.6)),
+                   label="synthetic")
+        ax.scatter(p_r[mine, 0], p_r[mine, 1], s=dot + 3, alpha=0.9, color="#0969da", lw=0,
+                   label="real")
+        ax.set_title(f"class {name}: {int(mine.sum())} real, {int(syn.sum())} synthetic rows",
+                     fontsize=9)
+        ax.tick_params(labelsize=7)
+    for j in range(ncol):  # the lowest panel of each column: above an empty slot, too
+        ax = axes[(len(show) - 1 - j) // ncol, j]
+        ax.set_xlabel("PC 1", fontsize=8)
+        ax.tick_params(labelbottom=True)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("PC 2", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    top = 1 - 0.35 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
+    legend = fig.legend(handles[::-1], labels[::-1], loc="upper center", ncol=3, fontsize=8,
+                        markerscale=2.5, frameon=False)
+    for handle in legend.legend_handles:  # the key's dots opaque: the pale orange was grey
+        handle.set_alpha(1.0)
     return _png(fig, crop=False)
 
 
