@@ -1900,6 +1900,17 @@ def test_latent_plot_keeps_its_panels_and_titles_apart_with_many_classes(n_class
     assert sum(ax.get_xlabel() == "PC 1" for ax in panels) == {4: 2, 5: 3, 150: 3}[n_classes]
 
 
+def test_marginal_bars_of_numbers_go_in_numeric_order():
+    """Churn's customer-service calls read 1, 2, 0, 4, 3 (share order): the shape of a count's
+    distribution could not be seen. Numbers go in their order, other categories by share."""
+    from vae_augment.report_plots import _bar_keys
+
+    real = {"1": 0.3, "2": 0.2, "0": 0.25, "10": 0.05, "3": 0.2}
+    assert _bar_keys(real, {"7": 0.1}) == ["0", "1", "2", "3", "7", "10"]
+    assert _bar_keys(real, {}, limit=3) == ["0", "1", "2"]  # the largest shares, in order
+    assert _bar_keys({"no": 0.7, "yes": 0.3, "2": 0.0}, {}) == ["no", "yes", "2"]
+
+
 def test_the_report_says_the_type_of_its_classes(two_samples):
     """report.json keys classes by their text (JSON's keys are strings); ``class_type`` says
     what they were, so the findings name an int label's class 28 as 28, not '28'."""
