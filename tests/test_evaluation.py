@@ -1911,6 +1911,39 @@ def test_marginal_bars_of_numbers_go_in_numeric_order():
     assert _bar_keys({"no": 0.7, "yes": 0.3, "2": 0.0}, {}) == ["no", "yes", "2"]
 
 
+@pytest.mark.parametrize("n_classes", [1, 3])
+def test_association_plot_keeps_its_names_inside_the_figure(n_classes, monkeypatch):
+    """Churn's 19 columns: `tight_layout` cut the bottom matrix's names
+    (number_customer_service_calls) off at the figure's edge; hpc's 3 classes had matrices
+    shrunk to 2/3 of their size with an inch of white between the rows."""
+    from vae_augment import report_plots
+
+    figs = []
+    real_png = report_plots._png
+    monkeypatch.setattr(report_plots, "_png",
+                        lambda fig, **k: figs.append(fig) or real_png(fig, **k))
+    names = ["state", "account_length", "international_plan", "total_day_minutes",
+             "total_night_charge", "number_customer_service_calls"] + [
+                 f"c{i}" for i in range(13)]
+    m = np.eye(len(names))
+    classes = [f"k{i}" for i in range(n_classes)]
+    report = {"fidelity": {"association_columns": names, "per_class": {
+        c: {"score": 0.9, "n_real": 10 + i, "n_synthetic": 5} for i, c in enumerate(classes)}}}
+    assert report_plots._association_plot(report, {"association": {c: (m, m) for c in
+                                                                   classes}}) is not None
+    fig = figs[0]
+    renderer = fig._get_renderer()
+    page = fig.bbox
+    for ax in fig.axes:
+        box = ax.get_tightbbox(renderer)
+        assert box.x0 >= page.x0 and box.y0 >= page.y0, (box, page)
+        assert box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
+    matrices = fig.axes[::2]
+    assert len(matrices) == 3 * n_classes
+    assert all(ax.get_position().width * fig.get_figwidth() > 2.0 for ax in matrices)
+    assert fig.get_figwidth() <= 11.5  # the page's width: no shrinking
+
+
 def test_the_report_says_the_type_of_its_classes(two_samples):
     """report.json keys classes by their text (JSON's keys are strings); ``class_type`` says
     what they were, so the findings name an int label's class 28 as 28, not '28'."""

@@ -272,29 +272,54 @@ def _flat(col: pa.Array) -> np.ndarray:
     return as_numbers(col).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
+def _text_inches(text: str, points: float) -> float:
+    """About how wide `text` is drawn at `points`: 0.6 em a character, 1 em a wide (CJK)
+    one."""
+    import unicodedata
+
+    ems = sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in str(text))
+    return ems * points / 72
+
+
 def _association_plot(report, plots) -> str | None:
+    """Per class (at most 3), the real and the synthetic association matrices and their
+    difference, laid out in inches: the names beside a row's first matrix only (the others'
+    are the same), each matrix at its side. `tight_layout` in a figure of 3 matrices' width,
+    names and colour bars inside it, shrank hpc's matrices to 2/3 of that with an inch of
+    white between the rows, and cut churn's bottom names off."""
     mats = plots.get("association") or {}
     classes = [c for c in _classes_to_plot(report) if c in mats][:3]
     names = report["fidelity"]["association_columns"]
     if not classes or not names:
         return None
     plt = _plt()
-    size = 1.2 + 0.22 * len(names)
-    fig, axes = plt.subplots(len(classes), 3, figsize=(3 * size, size * len(classes)),
-                             squeeze=False)
-    for row, cls in zip(axes, classes):
+    names_w = 0.15 + max(_text_inches(n, 6) for n in names)  # the tick labels' (6 pt)
+    bar = 0.08 + 0.12 + 0.4  # a colour bar: its gap, its width, its 7 pt labels
+    # a matrix's side, inches: the figure within the page's 11.5 in (wider, the page shrinks
+    # it and its 6 pt names with it), yet a name's row at least 6.5 pt tall
+    size = max(min(1.2 + 0.22 * len(names), (11.4 - 0.1 - names_w) / 3 - bar - 0.2),
+               0.09 * len(names))
+    panel_w, row_h = size + bar + 0.2, 0.3 + size + names_w + 0.1
+    width, height = 0.1 + names_w + 3 * panel_w, row_h * len(classes) + 0.05
+    fig = plt.figure(figsize=(width, height))
+    for r, cls in enumerate(classes):
         a_r, a_s = mats[cls]
-        for ax, m, title, cmap, lim in (
-            (row[0], a_r, f"{cls}: real", "coolwarm", (-1, 1)),
-            (row[1], a_s, f"{cls}: synthetic", "coolwarm", (-1, 1)),
-            (row[2], np.abs(a_r - a_s), f"{cls}: |difference|", "Reds", (0, 1)),
-        ):
-            im = ax.imshow(m, vmin=lim[0], vmax=lim[1], cmap=cmap)
+        y0 = height - 0.05 - r * row_h - 0.3 - size  # the matrices' bottom edge
+        for j, (m, title, cmap, lim) in enumerate((
+            (a_r, f"{cls}: real", "coolwarm", (-1, 1)),
+            (a_s, f"{cls}: synthetic", "coolwarm", (-1, 1)),
+            (np.abs(a_r - a_s), f"{cls}: |difference|", "Reds", (0, 1)),
+        )):
+            x0 = 0.1 + names_w + j * panel_w
+            ax = fig.add_axes((x0 / width, y0 / height, size / width, size / height))
+            im = ax.imshow(m, vmin=lim[0], vmax=lim[1], cmap=cmap, aspect="auto")
             ax.set_title(title, fontsize=9)
             ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
             ax.set_yticks(range(len(names)), names, fontsize=6)
-            fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
+            ax.tick_params(axis="y", labelleft=j == 0)
+            cax = fig.add_axes(((x0 + size + 0.08) / width, y0 / height, 0.12 / width,
+                                size / height))
+            fig.colorbar(im, cax=cax).ax.tick_params(labelsize=7)
     return _png(fig, crop=False)
 
 
