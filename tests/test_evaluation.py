@@ -1944,6 +1944,21 @@ def test_association_plot_keeps_its_names_inside_the_figure(n_classes, monkeypat
     assert fig.get_figwidth() <= 11.5  # the page's width: no shrinking
 
 
+def test_fidelity_plots_come_before_the_constraint_subsections():
+    """The heatmap, marginals and association plots sat after the relation, derived and
+    linked columns' tables, under the last one's heading, as if they were its figures."""
+    from vae_augment.report import _fidelity_html
+
+    links = [{"link": "a = x <=> b = 0", "real_rows": 10, "real_broken_rate": 0.0,
+              "synthetic_rows": 10, "broken": 1, "broken_rate": 0.1}]
+    h: list[str] = []
+    _fidelity_html(h, {"per_class": {}, "links": links}, {},
+                   {"fidelity": "AAAA", "marginals": "BBBB"})
+    page = "".join(h)
+    assert page.index('alt="fidelity heatmap"') < page.index('alt="marginals"') < page.index(
+        "<h3>Linked columns</h3>")
+
+
 def test_the_report_says_the_type_of_its_classes(two_samples):
     """report.json keys classes by their text (JSON's keys are strings); ``class_type`` says
     what they were, so the findings name an int label's class 28 as 28, not '28'."""

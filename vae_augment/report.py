@@ -269,6 +269,11 @@ def _fidelity_html(h, fid, report, images) -> None:
     h.append(_table(["class", "real", "synthetic", "marginal fidelity", "real halves",
                      "max null-rate gap", "assoc. mean |diff|", "worst pair"], rows))
     h.append(_fidelity_dashes(fid["per_class"]))
+    # the plots of the table above, before the subsections: after them they sat under the
+    # last one's heading ("Linked columns" on churn), as if they were its figures
+    for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
+                     ("association", "association heatmaps")):
+        h.append(_img(images.get(key), alt))
     rel = fid.get("relations") or []
     strong = [e for e in rel if not e.get("by_chance")]
     chance = [e for e in rel if e.get("by_chance")]
@@ -318,9 +323,6 @@ def _fidelity_html(h, fid, report, images) -> None:
         h.append("<p class='muted'>Left out as possibly by chance: "
                  + items_note(f"<code>{html.escape(e['relation'])}</code> "
                               f"({_f(e['violation_rate'])} broken)" for e in chance) + ".</p>")
-    for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
-                     ("association", "association heatmaps")):
-        h.append(_img(images.get(key), alt))
     for name, b64 in images.get("images", []):
         h.append(f"<h3>Images: <code>{html.escape(name)}</code></h3><p class='muted'>The "
                  "first six real and synthetic images of each class that has synthetic rows "
