@@ -474,7 +474,8 @@ def _utility_plot(report) -> str | None:
                    yerr=err if bars else None, error_kw={"lw": 0.8, "capsize": 2})
         ax.set_xticks(x, [k.replace("_", " ").replace("average precision", "AP")
                           for k in metrics], fontsize=8)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.05)  # a bar at 1 and its error bar: above the frame's top, not on it
+        ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel("score on real-test" + (
             f" (mean of {u['splits']} splits)" if sd else
             "\n(bars: ± 1 standard error, real-test resampled)" if bars else ""), fontsize=8)
@@ -534,13 +535,15 @@ def _class_f1_plot(report) -> str | None:
         if down:
             ax.set_yticks(x, classes, fontsize=8)
             ax.set_ylim(len(classes) - 0.5, -0.5)  # the first class at the top
-            ax.set_xlim(0, 1)
+            ax.set_xlim(0, 1.05)
+            ax.set_xticks(np.linspace(0, 1, 6))
             ax.set_xlabel(what, fontsize=8)
             ax.xaxis.set_ticks_position("both")
             ax.tick_params(axis="x", labeltop=True)
         else:
             ax.set_xticks(x, classes, fontsize=8, rotation=30 if len(classes) > 12 else 0)
-            ax.set_ylim(0, 1)
+            ax.set_ylim(0, 1.05)
+            ax.set_yticks(np.linspace(0, 1, 6))
             ax.set_ylabel(what, fontsize=8)
         ax.set_title(f"{clf.replace('_', ' ')}: F1 per class"
                      + (f" (mean of {len(runs)} splits)" if len(runs) > 1 else ""), fontsize=10)
