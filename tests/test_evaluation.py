@@ -564,15 +564,6 @@ def test_cramers_v_is_bias_corrected():
     assert 0.5 < _cramers_v(a, noisy) < 0.9
 
 
-def test_class_colours_stay_distinct_past_ten_classes():
-    from vae_augment.report_plots import _class_colors, _plt
-
-    plt = _plt()
-    for n in (3, 15, 40):
-        colours = _class_colors(plt, n)
-        assert len({tuple(np.round(c, 4)) for c in colours}) == n
-
-
 def test_image_grid_shows_every_class_with_synthetic_rows(tmp_path, monkeypatch):
     """digits has 10 classes: the grid shows each (it showed the 6 smallest)."""
     from vae_augment import report_plots
@@ -1852,11 +1843,8 @@ def test_class_f1_plot_stays_readable_with_many_classes(n_classes):
         assert height > width  # one row of bars per class
 
 
-@pytest.mark.parametrize("n_classes", [4, 150])
-def test_latent_plot_keeps_its_panels_and_titles_apart_with_many_classes(n_classes,
-                                                                         monkeypatch):
-    """With 150 classes the legend beside the plots took 63 % of the figure's width: the
-    two panels shrank to 1.5 inches each and their titles ran into each other."""
+def _latent_figure(monkeypatch, y_r, y_s, n_classes):
+    """The latent plot's figure for real labels `y_r` and synthetic labels `y_s`."""
     from types import SimpleNamespace
 
     from vae_augment import report_plots
@@ -1866,17 +1854,109 @@ def test_latent_plot_keeps_its_panels_and_titles_apart_with_many_classes(n_class
     monkeypatch.setattr(report_plots, "_png",
                         lambda fig, **k: figs.append(fig) or real_png(fig, **k))
     rng = np.random.default_rng(0)
-    y = np.arange(3 * n_classes) % n_classes
-    p = rng.normal(size=(len(y), 2))
-    plots = {"latent": (p, y, p, y),
+    plots = {"latent": (rng.normal(size=(len(y_r), 2)), y_r, rng.normal(size=(len(y_s), 2)),
+                        y_s),
              "encoding": SimpleNamespace(classes=[f"class_{i:03d}" for i in range(n_classes)])}
     assert report_plots._latent_plot({}, plots) is not None
+    return figs[0]
+
+
+def test_latent_plot_shows_each_augmented_class_over_its_own_real_rows(monkeypatch):
+    """Churn: one panel of all real rows buried 707 'yes' rows under 4,293 'no' rows, so
+    whether the synthetic 'yes' rows cover the real ones could not be seen. One panel per
+    class with synthetic rows, its real rows on top of them; the other classes grey."""
+    from vae_augment.report_plots import _latent_classes
+
+    y_r = np.r_[np.zeros(860, int), np.ones(140, int)]
+    fig = _latent_figure(monkeypatch, y_r, np.ones(1000, int), 2)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == 1 and panels[0].get_title().startswith("class class_001: 140 real")
+    other, syn, real = (len(c.get_offsets()) for c in panels[0].collections)
+    assert (other, syn, real) == (860, 1000, 140)  # the class's real rows drawn last
+    # every class with synthetic rows, the fewest real rows first, at most 6, model order
+    y_r = np.repeat(np.arange(10), np.arange(10, 0, -1) * 10)
+    assert _latent_classes(y_r, np.arange(1, 10)) == [4, 5, 6, 7, 8, 9]
+    assert _latent_classes(y_r, np.array([9, 2, 2])) == [2, 9]
+    assert _latent_classes(y_r, np.zeros(0, int)) == []
+
+
+@pytest.mark.parametrize("n_classes", [4, 5, 150])
+def test_latent_plot_keeps_its_panels_and_titles_apart_with_many_classes(n_classes,
+                                                                         monkeypatch):
+    """With 150 classes the legend beside the plots took 63 % of the figure's width: the
+    two panels shrank to 1.5 inches each and their titles ran into each other. With one
+    panel per class (at most 6), the titles stay apart and each lowest panel is labelled."""
+    y = np.arange(3 * n_classes) % n_classes
+    fig = _latent_figure(monkeypatch, y, y, n_classes)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == min(6, n_classes)
+    renderer = fig._get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in panels]
+    for a, b in zip(boxes, boxes[1:]):
+        assert a.x1 < b.x0 or a.y0 > b.y1, (a, b)
+    for ax in panels:
+        assert ax.get_position().width > 0.2, ax.get_position()
+    # a column whose lowest panel sits above an empty slot still names its axis
+    assert sum(ax.get_xlabel() == "PC 1" for ax in panels) == {4: 2, 5: 3, 150: 3}[n_classes]
+
+
+def test_marginal_bars_of_numbers_go_in_numeric_order():
+    """Churn's customer-service calls read 1, 2, 0, 4, 3 (share order): the shape of a count's
+    distribution could not be seen. Numbers go in their order, other categories by share."""
+    from vae_augment.report_plots import _bar_keys
+
+    real = {"1": 0.3, "2": 0.2, "0": 0.25, "10": 0.05, "3": 0.2}
+    assert _bar_keys(real, {"7": 0.1}) == ["0", "1", "2", "3", "7", "10"]
+    assert _bar_keys(real, {}, limit=3) == ["0", "1", "2"]  # the largest shares, in order
+    assert _bar_keys({"no": 0.7, "yes": 0.3, "2": 0.0}, {}) == ["no", "yes", "2"]
+
+
+@pytest.mark.parametrize("n_classes", [1, 3])
+def test_association_plot_keeps_its_names_inside_the_figure(n_classes, monkeypatch):
+    """Churn's 19 columns: `tight_layout` cut the bottom matrix's names
+    (number_customer_service_calls) off at the figure's edge; hpc's 3 classes had matrices
+    shrunk to 2/3 of their size with an inch of white between the rows."""
+    from vae_augment import report_plots
+
+    figs = []
+    real_png = report_plots._png
+    monkeypatch.setattr(report_plots, "_png",
+                        lambda fig, **k: figs.append(fig) or real_png(fig, **k))
+    names = ["state", "account_length", "international_plan", "total_day_minutes",
+             "total_night_charge", "number_customer_service_calls"] + [
+                 f"c{i}" for i in range(13)]
+    m = np.eye(len(names))
+    classes = [f"k{i}" for i in range(n_classes)]
+    report = {"fidelity": {"association_columns": names, "per_class": {
+        c: {"score": 0.9, "n_real": 10 + i, "n_synthetic": 5} for i, c in enumerate(classes)}}}
+    assert report_plots._association_plot(report, {"association": {c: (m, m) for c in
+                                                                   classes}}) is not None
     fig = figs[0]
     renderer = fig._get_renderer()
-    left, right = (ax.title.get_window_extent(renderer) for ax in fig.axes[:2])
-    assert left.x1 < right.x0, (left, right)
-    for ax in fig.axes[:2]:
-        assert ax.get_position().width > 0.3, ax.get_position()
+    page = fig.bbox
+    for ax in fig.axes:
+        box = ax.get_tightbbox(renderer)
+        assert box.x0 >= page.x0 and box.y0 >= page.y0, (box, page)
+        assert box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
+    matrices = fig.axes[::2]
+    assert len(matrices) == 3 * n_classes
+    assert all(ax.get_position().width * fig.get_figwidth() > 2.0 for ax in matrices)
+    assert fig.get_figwidth() <= 11.5  # the page's width: no shrinking
+
+
+def test_fidelity_plots_come_before_the_constraint_subsections():
+    """The heatmap, marginals and association plots sat after the relation, derived and
+    linked columns' tables, under the last one's heading, as if they were its figures."""
+    from vae_augment.report import _fidelity_html
+
+    links = [{"link": "a = x <=> b = 0", "real_rows": 10, "real_broken_rate": 0.0,
+              "synthetic_rows": 10, "broken": 1, "broken_rate": 0.1}]
+    h: list[str] = []
+    _fidelity_html(h, {"per_class": {}, "links": links}, {},
+                   {"fidelity": "AAAA", "marginals": "BBBB"})
+    page = "".join(h)
+    assert page.index('alt="fidelity heatmap"') < page.index('alt="marginals"') < page.index(
+        "<h3>Linked columns</h3>")
 
 
 def test_the_report_says_the_type_of_its_classes(two_samples):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vae_augment.errors import items_note
-from vae_augment.report_plots import draw
+from vae_augment.report_plots import _MAX_PLOT_CLASSES, draw
 
 __all__ = ["write_report", "render_html"]
 
@@ -207,7 +207,12 @@ def render_html(report: Mapping[str, Any], images: Mapping[str, Any]) -> str:
             "explained_variance_ratio", []))
         h.append("<h3>Latent space</h3><p class='muted'>Posterior means of real and synthetic "
                  "rows, projected on the first two principal components of the real rows' "
-                 f"latents (explained variance {ev}).</p>" + _img(images["latent"], "latents"))
+                 f"latents (explained variance {ev}). One panel per class that has synthetic "
+                 f"rows (at most {_MAX_PLOT_CLASSES}: those with the fewest real rows): its "
+                 "synthetic rows (orange) under its real rows (blue), the other classes' real "
+                 "rows grey behind, so a region of the class's real rows that no synthetic "
+                 "row reaches shows. At most 2,000 rows of each side are drawn, at random; "
+                 "the panels' titles count those.</p>" + _img(images["latent"], "latents"))
     if det is None:
         h.append(_not_computed("Detection (C2ST)", report))
     else:
@@ -264,6 +269,11 @@ def _fidelity_html(h, fid, report, images) -> None:
     h.append(_table(["class", "real", "synthetic", "marginal fidelity", "real halves",
                      "max null-rate gap", "assoc. mean |diff|", "worst pair"], rows))
     h.append(_fidelity_dashes(fid["per_class"]))
+    # the plots of the table above, before the subsections: after them they sat under the
+    # last one's heading ("Linked columns" on churn), as if they were its figures
+    for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
+                     ("association", "association heatmaps")):
+        h.append(_img(images.get(key), alt))
     rel = fid.get("relations") or []
     strong = [e for e in rel if not e.get("by_chance")]
     chance = [e for e in rel if e.get("by_chance")]
@@ -313,9 +323,6 @@ def _fidelity_html(h, fid, report, images) -> None:
         h.append("<p class='muted'>Left out as possibly by chance: "
                  + items_note(f"<code>{html.escape(e['relation'])}</code> "
                               f"({_f(e['violation_rate'])} broken)" for e in chance) + ".</p>")
-    for key, alt in (("fidelity", "fidelity heatmap"), ("marginals", "marginals"),
-                     ("association", "association heatmaps")):
-        h.append(_img(images.get(key), alt))
     for name, b64 in images.get("images", []):
         h.append(f"<h3>Images: <code>{html.escape(name)}</code></h3><p class='muted'>The "
                  "first six real and synthetic images of each class that has synthetic rows "

@@ -23,16 +23,6 @@ _MAX_PLOT_CLASSES = 6
 _MAX_IMAGE_CLASSES = 20
 
 
-def _class_colors(plt, n: int) -> list:
-    """n distinguishable colours: tab10, tab20 up to 20 classes, else evenly spaced hues."""
-    if n <= 10:
-        return [plt.get_cmap("tab10")(i) for i in range(n)]
-    if n <= 20:
-        return [plt.get_cmap("tab20")(i) for i in range(n)]
-    cmap = plt.get_cmap("hsv")
-    return [cmap(i / n) for i in range(n)]
-
-
 def draw(report, plots) -> dict[str, Any]:
     """The report's plots ({name: base64 PNG or None; "images": [(column, PNG), ...]})."""
     import matplotlib
@@ -182,10 +172,7 @@ def _marginals(report, plots) -> str | None:
         if cols[name]["kind"] == "categorical":
             vr = _freq(r)
             vs = _freq(s)
-            # ties in real share broken by the shares in SYNTHETIC, then the value itself,
-            # so that the same data draws the same bars (set order varies between runs)
-            keys = sorted(set(vr) | set(vs), key=lambda k: (-vr.get(k, 0), -vs.get(k, 0),
-                                                            str(k)))[:12]
+            keys = _bar_keys(vr, vs)
             x = np.arange(len(keys))
             ax.bar(x - 0.2, [vr.get(k, 0) for k in keys], 0.4, label="real", color="#0969da")
             ax.bar(x + 0.2, [vs.get(k, 0) for k in keys], 0.4, label="synthetic", color="#fb8500")
@@ -205,12 +192,31 @@ def _marginals(report, plots) -> str | None:
                 ax.set_ylabel("density", fontsize=7)
                 if is_temporal(r.type):
                     _time_ticks(ax, r.type)
+                else:  # five-digit values at the default 7-8 ticks ran together
+                    ax.locator_params(axis="x", nbins=5)
         ax.set_title(f"{name} ({cols[name]['score']:.2f})", fontsize=9)
         ax.tick_params(labelsize=7)
     axes.ravel()[0].legend(fontsize=7)
-    fig.suptitle(f"Class {cls}: the {len(names)} least faithful columns", fontsize=10)
+    fig.suptitle(f"Class {cls}: " + (f"the {len(names)} least faithful columns"
+                                      if len(names) < len(cols) else
+                                      "real vs synthetic, least faithful column first"
+                                      if len(names) > 1 else f"real vs synthetic {names[0]}"),
+                 fontsize=10)
     fig.tight_layout()
     return _png(fig, crop=False)
+
+
+def _bar_keys(real: dict[str, float], syn: dict[str, float], limit: int = 12) -> list[str]:
+    """A categorical column's bars: the `limit` values of largest real share (ties broken by
+    the synthetic share, then the value, so the same data draws the same bars), in numeric
+    order when every one is a number: a count such as churn's service calls, or credit's
+    loan term, read in share order (1, 2, 0, 4, 3) hid the distribution's shape."""
+    keys = sorted(set(real) | set(syn), key=lambda k: (-real.get(k, 0), -syn.get(k, 0),
+                                                       str(k)))[:limit]
+    try:
+        return sorted(keys, key=float)
+    except ValueError:  # a category that is not a number
+        return keys
 
 
 def time_label(value: float, typ: pa.DataType) -> str:
@@ -266,29 +272,54 @@ def _flat(col: pa.Array) -> np.ndarray:
     return as_numbers(col).to_numpy(zero_copy_only=False).astype(np.float64)
 
 
+def _text_inches(text: str, points: float) -> float:
+    """About how wide `text` is drawn at `points`: 0.6 em a character, 1 em a wide (CJK)
+    one."""
+    import unicodedata
+
+    ems = sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.6 for ch in str(text))
+    return ems * points / 72
+
+
 def _association_plot(report, plots) -> str | None:
+    """Per class (at most 3), the real and the synthetic association matrices and their
+    difference, laid out in inches: the names beside a row's first matrix only (the others'
+    are the same), each matrix at its side. `tight_layout` in a figure of 3 matrices' width,
+    names and colour bars inside it, shrank hpc's matrices to 2/3 of that with an inch of
+    white between the rows, and cut churn's bottom names off."""
     mats = plots.get("association") or {}
     classes = [c for c in _classes_to_plot(report) if c in mats][:3]
     names = report["fidelity"]["association_columns"]
     if not classes or not names:
         return None
     plt = _plt()
-    size = 1.2 + 0.22 * len(names)
-    fig, axes = plt.subplots(len(classes), 3, figsize=(3 * size, size * len(classes)),
-                             squeeze=False)
-    for row, cls in zip(axes, classes):
+    names_w = 0.15 + max(_text_inches(n, 6) for n in names)  # the tick labels' (6 pt)
+    bar = 0.08 + 0.12 + 0.4  # a colour bar: its gap, its width, its 7 pt labels
+    # a matrix's side, inches: the figure within the page's 11.5 in (wider, the page shrinks
+    # it and its 6 pt names with it), yet a name's row at least 6.5 pt tall
+    size = max(min(1.2 + 0.22 * len(names), (11.4 - 0.1 - names_w) / 3 - bar - 0.2),
+               0.09 * len(names))
+    panel_w, row_h = size + bar + 0.2, 0.3 + size + names_w + 0.1
+    width, height = 0.1 + names_w + 3 * panel_w, row_h * len(classes) + 0.05
+    fig = plt.figure(figsize=(width, height))
+    for r, cls in enumerate(classes):
         a_r, a_s = mats[cls]
-        for ax, m, title, cmap, lim in (
-            (row[0], a_r, f"{cls}: real", "coolwarm", (-1, 1)),
-            (row[1], a_s, f"{cls}: synthetic", "coolwarm", (-1, 1)),
-            (row[2], np.abs(a_r - a_s), f"{cls}: |difference|", "Reds", (0, 1)),
-        ):
-            im = ax.imshow(m, vmin=lim[0], vmax=lim[1], cmap=cmap)
+        y0 = height - 0.05 - r * row_h - 0.3 - size  # the matrices' bottom edge
+        for j, (m, title, cmap, lim) in enumerate((
+            (a_r, f"{cls}: real", "coolwarm", (-1, 1)),
+            (a_s, f"{cls}: synthetic", "coolwarm", (-1, 1)),
+            (np.abs(a_r - a_s), f"{cls}: |difference|", "Reds", (0, 1)),
+        )):
+            x0 = 0.1 + names_w + j * panel_w
+            ax = fig.add_axes((x0 / width, y0 / height, size / width, size / height))
+            im = ax.imshow(m, vmin=lim[0], vmax=lim[1], cmap=cmap, aspect="auto")
             ax.set_title(title, fontsize=9)
             ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
             ax.set_yticks(range(len(names)), names, fontsize=6)
-            fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
+            ax.tick_params(axis="y", labelleft=j == 0)
+            cax = fig.add_axes(((x0 + size + 0.08) / width, y0 / height, 0.12 / width,
+                                size / height))
+            fig.colorbar(im, cax=cax).ax.tick_params(labelsize=7)
     return _png(fig, crop=False)
 
 
@@ -352,38 +383,65 @@ def _images(col, rows: np.ndarray, shape: list[int], lo: float, hi: float) -> li
     return imgs
 
 
+def _latent_classes(y_r: np.ndarray, y_s: np.ndarray,
+                    limit: int = _MAX_PLOT_CLASSES) -> list[int]:
+    """The latent plot's panels: the classes (codes) with synthetic rows, fewest real rows
+    first, at most `limit`, in the model's order."""
+    have = np.unique(y_s)
+    real = {c: int(np.sum(y_r == c)) for c in have}
+    return sorted(sorted(have, key=lambda c: (real[c], c))[:limit])
+
+
 def _latent_plot(report, plots) -> str | None:
+    """One panel per class with synthetic rows (`_latent_classes`): its synthetic rows over
+    its real rows, the other classes' real rows grey behind. One panel of every class's real
+    rows and one of the synthetic rows (until session 54) buried churn's 707 'yes' rows under
+    4,293 'no' rows, and the class colours were the other plots' real/synthetic blue and
+    orange: whether synthetic 'yes' rows cover the real ones' region could not be seen."""
     if "latent" not in plots:
         return None
     p_r, y_r, p_s, y_s = plots["latent"]
     classes = [str(c) for c in plots["encoding"].classes]
-    model_classes = classes
+    show = _latent_classes(y_r, y_s)
+    if not show:
+        return None
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
-    colors = _class_colors(plt, len(model_classes))
-    for ax, p, y, title in ((axes[0], p_r, y_r, "real"), (axes[1], p_s, y_s, "synthetic")):
-        for c in np.unique(np.r_[y_r, y_s]):
-            m = y == c
-            if m.any():
-                name = model_classes[c] if c < len(model_classes) else str(c)
-                ax.scatter(p[m, 0], p[m, 1], s=6, alpha=0.5, color=colors[int(c) % len(colors)], label=name)
-        ax.set_title(f"latent means, {title} rows", fontsize=10)
-        ax.set_xlabel("PC 1")
-    axes[0].set_ylabel("PC 2")
-    if len(model_classes) <= 12:
-        axes[0].legend(fontsize=7, markerscale=2)
-        fig.tight_layout()
-    else:  # many classes: one legend under the plots, as many rows as it needs (beside
-        # them, 150 classes' columns took 63 % of the width and the panels' titles ran together)
-        handles, labels = axes[0].get_legend_handles_labels()
-        width = 0.5 + 0.05 * max(len(label) for label in labels)  # a column's, inches
-        ncol = max(1, min(len(labels), int(9.6 // width)))
-        legend_h = 0.2 + 0.12 * int(np.ceil(len(labels) / ncol))
-        fig.set_figheight(4.2 + legend_h)
-        fig.legend(handles, labels, loc="lower center", fontsize=6, markerscale=2, ncol=ncol,
-                   frameon=False)
-        fig.tight_layout(rect=(0, legend_h / fig.get_figheight(), 1, 1))
-        return _png(fig)  # cropped to what is drawn: a legend wider than guessed is kept
+    ncol = 2 if len(show) == 4 else min(3, len(show))
+    nrow = int(np.ceil(len(show) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(max(5.0, 3.3 * ncol), 3.0 * nrow + 0.5),
+                             sharex=True, sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(show):]:
+        ax.axis("off")
+    dot = 5 if len(p_r) + len(p_s) > 1000 else 9  # a small table's few dots: larger
+    for ax, c in zip(axes.ravel(), show):
+        name = classes[c] if c < len(classes) else str(c)
+        mine, syn = y_r == c, y_s == c
+        ax.scatter(p_r[~mine, 0], p_r[~mine, 1], s=dot - 2, color="#d0d7de", lw=0,
+                   label="other classes, real")
+        # the synthetic rows first: the real rows (fewer, as a rare class is what is
+        # augmented) on top, so a region they hold and the synthetic ones miss shows;
+        # 2,000 synthetic dots faint, 70 (credit's) not lost among the grey ones
+        ax.scatter(p_s[syn, 0], p_s[syn, 1], s=dot, color="#fb8500", lw=0,
+                   alpha=float(np.clip(200 / max(1, syn.sum()), 0.3, 0.6)),
+                   label="synthetic")
+        ax.scatter(p_r[mine, 0], p_r[mine, 1], s=dot + 3, alpha=0.9, color="#0969da", lw=0,
+                   label="real")
+        ax.set_title(f"class {name}: {int(mine.sum())} real, {int(syn.sum())} synthetic rows",
+                     fontsize=9)
+        ax.tick_params(labelsize=7)
+    for j in range(ncol):  # the lowest panel of each column: above an empty slot, too
+        ax = axes[(len(show) - 1 - j) // ncol, j]
+        ax.set_xlabel("PC 1", fontsize=8)
+        ax.tick_params(labelbottom=True)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("PC 2", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    top = 1 - 0.35 / fig.get_figheight()
+    fig.tight_layout(rect=(0, 0, 1, top))
+    legend = fig.legend(handles[::-1], labels[::-1], loc="upper center", ncol=3, fontsize=8,
+                        markerscale=2.5, frameon=False)
+    for handle in legend.legend_handles:  # the key's dots opaque: the pale orange was grey
+        handle.set_alpha(1.0)
     return _png(fig, crop=False)
 
 
@@ -416,7 +474,8 @@ def _utility_plot(report) -> str | None:
                    yerr=err if bars else None, error_kw={"lw": 0.8, "capsize": 2})
         ax.set_xticks(x, [k.replace("_", " ").replace("average precision", "AP")
                           for k in metrics], fontsize=8)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.05)  # a bar at 1 and its error bar: above the frame's top, not on it
+        ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel("score on real-test" + (
             f" (mean of {u['splits']} splits)" if sd else
             "\n(bars: ± 1 standard error, real-test resampled)" if bars else ""), fontsize=8)
@@ -476,13 +535,15 @@ def _class_f1_plot(report) -> str | None:
         if down:
             ax.set_yticks(x, classes, fontsize=8)
             ax.set_ylim(len(classes) - 0.5, -0.5)  # the first class at the top
-            ax.set_xlim(0, 1)
+            ax.set_xlim(0, 1.05)
+            ax.set_xticks(np.linspace(0, 1, 6))
             ax.set_xlabel(what, fontsize=8)
             ax.xaxis.set_ticks_position("both")
             ax.tick_params(axis="x", labeltop=True)
         else:
             ax.set_xticks(x, classes, fontsize=8, rotation=30 if len(classes) > 12 else 0)
-            ax.set_ylim(0, 1)
+            ax.set_ylim(0, 1.05)
+            ax.set_yticks(np.linspace(0, 1, 6))
             ax.set_ylabel(what, fontsize=8)
         ax.set_title(f"{clf.replace('_', ' ')}: F1 per class"
                      + (f" (mean of {len(runs)} splits)" if len(runs) > 1 else ""), fontsize=10)
