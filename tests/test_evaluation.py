@@ -634,6 +634,31 @@ def test_a_model_with_a_higher_category_limit_can_be_evaluated(two_samples, tmp_
     assert report["columns"]["zip"] == "categorical" and "zip" not in report["skipped_columns"]
 
 
+def test_a_model_that_saw_real_test_is_told_apart(two_samples, same_report):
+    """Rows drawn around every real row (a model fitted on all of REAL, as `balance` does)
+    sit as near real-test rows as real-train ones, and the utility figures learn from them:
+    a finding says so. An independent sample, or near copies of real-train with a holdout
+    the rows never saw, sit no nearer real-test than real-train rows do (about 5 %)."""
+    a, b = two_samples
+    i = a.schema.get_field_index("f")
+    near = a.set_column(i, "f", pc.add(a.column("f"), 0.001))
+    seen = evaluate(a, near, label="label", sections=["privacy"], seed=0)
+    assert seen["privacy"]["share_closer_to_test_than_train_p05"] > 0.25  # the test share
+    [warning] = [f for f in seen["findings"] if "likely seen" in f["message"]]
+    assert warning["level"] == "warn" and warning["section"] == "utility"
+    assert "the real-test rows" in warning["message"] and "--holdout" in warning["advice"]
+    assert same_report["privacy"]["share_closer_to_test_than_train_p05"] < 0.1
+    clean = evaluate(a, near, label="label", holdout=b, sections=["privacy"], seed=0)
+    assert clean["privacy"]["share_closer_than_holdout_p05"] > 0.9  # copies of real-train
+    assert clean["privacy"]["share_closer_to_test_than_train_p05"] < 0.1
+    for report in (same_report, clean):
+        assert not [f for f in report["findings"] if "likely seen" in f["message"]]
+    # rows drawn around the holdout's (a model fitted on it)
+    leaked = evaluate(b, near, label="label", holdout=a, sections=["privacy"], seed=0)
+    [warning] = [f for f in leaked["findings"] if "likely seen" in f["message"]]
+    assert "the holdout's rows" in warning["message"]
+
+
 def test_copies_are_graded_bad_not_good(two_samples, tmp_path):
     """A C2ST far under 0.5 means copies: the card is red, and so is the near-copy share."""
     from vae_augment.report import render_html
@@ -1042,7 +1067,9 @@ def test_null_tensor_rows_raise_no_warning_about_generating_them():
 
 def test_the_exact_copy_search_reuses_the_real_train_one(two_samples, monkeypatch):
     """The distance to all of REAL is the nearer of the real-train and real-test searches
-    (with a holdout, REAL is real-train: no third search), and it equals a search over REAL."""
+    (with a holdout, REAL is real-train: no third search), and it equals a search over REAL.
+    Whether the model saw real-test reuses the synthetic rows' real-test search: one more,
+    real-train rows to real-test."""
     from vae_augment import privacy
     from vae_augment.privacy import distance_to_closest
 
@@ -1057,7 +1084,8 @@ def test_the_exact_copy_search_reuses_the_real_train_one(two_samples, monkeypatc
     monkeypatch.setattr(privacy, "distance_to_closest", spy)
     rep = evaluate(a, b, label="label", sections=["privacy"], seed=0)
     split = rep["split"]
-    assert seen == [split["real_train"], split["real_train"], split["real_test"]]
+    assert seen == [split["real_train"], split["real_train"], split["real_test"],
+                    split["real_test"]]
     enc = fit_encoding(pa.concat_tables([a, b]), "label")
     direct = distance_to_closest(enc, a, b)
     assert rep["privacy"]["exact_copy_rate"] == pytest.approx(
@@ -1066,7 +1094,7 @@ def test_the_exact_copy_search_reuses_the_real_train_one(two_samples, monkeypatc
     seen.clear()
     evaluate(a, b, label="label", sections=["privacy"], seed=0,
              holdout=make_mixed_table(200, seed=5, with_tensor=False))
-    assert seen == [a.num_rows, a.num_rows]
+    assert seen == [a.num_rows, a.num_rows, 200, 200]  # the holdout's two: seen or not
 
 
 def test_names_the_fonts_cannot_draw_give_one_warning(two_samples, tmp_path):

@@ -218,6 +218,33 @@ def _closer_than_p05(ds: np.ndarray, dh: np.ndarray) -> float:
     return float(np.sum(ds < p05) + min(max(part, 0.0), 1.0) * np.sum(ds == p05))
 
 
+def _seen_test(encoding, train, test, syn, y_syn, d_test, per_class, rng, max_rows):
+    """Whether the generator has seen the real-test rows (or the holdout): the synthetic rows
+    nearer a real-test row of their class than 95 % of real-train rows are. Real-train rows
+    are as independent of real-test as the rows of a model that never saw it, so about 5 %
+    of those are expected; a model trained on all of REAL (as `balance` does) draws rows
+    around real-test rows as around real-train ones, and the share rises with its copying.
+    Adds each class's share to `per_class`; returns (rows counted as nearer, rows counted)."""
+    if d_test is None:  # a holdout: the distance to all of REAL did not need this search
+        d_test = distance_to_closest(encoding, test, syn)
+    y_train = encoding.encode(train)["y"]
+    ref = _subsample(_take(train, np.flatnonzero(np.isin(y_train, np.unique(y_syn)))),
+                     max_rows, rng)
+    y_ref = encoding.encode(ref)["y"]
+    d_ref = distance_to_closest(encoding, test, ref)
+    n, of = 0.0, 0
+    for c in np.unique(y_syn):
+        ds, dr = d_test[y_syn == c], d_ref[y_ref == c]
+        ds, dr = ds[np.isfinite(ds)], dr[np.isfinite(dr)]
+        if len(dr) >= 20 and len(ds):
+            closer = _closer_than_p05(ds, dr)
+            per_class[str(encoding.classes[c])]["share_closer_to_test_than_train_p05"] = \
+                closer / len(ds)
+            n += closer
+            of += len(ds)
+    return n, of
+
+
 def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
     """Distances to the closest real-train row of the same class, for synthetic rows and for
     real-test rows of the classes the synthetic rows have (so both sides have the same mix of
@@ -259,6 +286,8 @@ def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
             closer_n += closer
             closer_of += len(ds)
         per_class[str(encoding.classes[c])] = entry
+    seen_n, seen_of = _seen_test(encoding, train, test, syn, y_syn, d_test, per_class, rng,
+                                 max_rows)
     return {
         # synthetic rows equal to any real row (real-train or real-test: a model trained on
         # all of REAL, as `balance` does, has seen both), of the rows whose class REAL has
@@ -282,6 +311,9 @@ def _privacy(encoding, real, train, test, synthetic, seed, max_rows):
         "dcr_holdout": _summary(d_hold),
         # ~0.05 when synthetic rows are as far from real-train as unseen real rows are
         "share_closer_than_holdout_p05": closer_n / closer_of if closer_of else None,
+        # ~0.05 when the generator has not seen real-test (or the holdout); near the figure
+        # above when it has, e.g. trained on all of REAL: see `_seen_test`
+        "share_closer_to_test_than_train_p05": seen_n / seen_of if seen_of else None,
         "per_class": per_class,
         "exact_tolerance": EXACT_TOLERANCE,
     }, d_syn, d_hold

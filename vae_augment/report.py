@@ -554,6 +554,14 @@ def _privacy_html(h, priv, images, report) -> None:
     h.append(f"<p>Share of synthetic rows closer to real-train than the 5th percentile of "
              f"real-test rows of their class: {_f(priv['share_closer_than_holdout_p05'])} "
              "(about 0.05 is expected; much more suggests copying).</p>")
+    seen = priv.get("share_closer_to_test_than_train_p05")
+    if seen is not None:
+        test = "holdout" if holdout else "real-test"
+        h.append(f"<p>Share of synthetic rows closer to a {test} row than the 5th percentile "
+                 f"of real-train rows' distances to {test}: {_f(seen)} (about 0.05 when the "
+                 f"model has not seen the {test} rows; a model that has, such as one fitted "
+                 "on all of REAL, draws rows around them too, and the utility and model "
+                 "figures are then optimistic).</p>")
     h.append(_img(images.get("privacy"), "distance to closest record"))
 
 
