@@ -71,3 +71,37 @@ def test_artifact_after_the_sampler_change_does_not_warn(tmp_path, mixed_artifac
     _, config = read_artifact_meta(str(newer))
     assert config["sampler_version"] == SAMPLER_VERSION
     assert not [m for m in _sampler_warnings(newer) if "sampler version" in m]
+
+
+def test_tfdata_stream_of_an_artifact_before_the_sampler_change_warns(tmp_path, mixed_artifact):
+    """tf.data's synthetic stream draws through the model, not the block Sampler."""
+    from vae_augment.tfdata import synthetic_dataset
+
+    old = _as_saved_before(mixed_artifact, tmp_path / "old", spike=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        synthetic_dataset(str(old), load_artifact(str(old)).classes[0], batch_size=4, seed=0)
+    assert [w for w in caught if "sampler version 0" in str(w.message)]
+
+
+def test_version_0_artifact_whose_draws_did_not_change_does_not_warn():
+    """Format 1's models of numbers and images drew z from the prior: no category, mixture
+    or posterior bank, so version 1 generates their rows as before (a3ffcd2's digits)."""
+    from types import SimpleNamespace
+
+    from vae_augment.artifact import Artifact, warn_if_sampler_changed
+
+    def warned(kinds, **model):
+        model = {"latent_source": "prior", "bank_size": 0, "num_components": 1, **model}
+        art = Artifact(SimpleNamespace(**model),
+                       SimpleNamespace(specs=[SimpleNamespace(kind=k) for k in kinds]),
+                       {"sampler_version": 0}, path="old")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_if_sampler_changed(art)
+        return bool(caught)
+
+    assert not warned(["numeric", "tensor"])
+    assert warned(["numeric", "categorical"])
+    assert warned(["numeric"], latent_source="posterior", bank_size=1024)
+    assert warned(["numeric"], num_components=3)

@@ -273,12 +273,26 @@ def warn_if_sampler_changed(artifact: Artifact) -> None:
     from vae_augment.errors import warn
 
     saved = (artifact.config or {}).get("sampler_version", SAMPLER_VERSION)
-    if isinstance(saved, int) and not isinstance(saved, bool) and saved < SAMPLER_VERSION:
-        where = f"artifact '{artifact.path}'" if artifact.path else "this artifact"
-        warn(f"{where} was saved by an earlier vae-augment (sampler version {saved}, this "
-             f"one's is {SAMPLER_VERSION}): the same seed now generates other rows from it "
-             f"than it did then (the model is unchanged); re-fit it to record the current "
-             f"sampler, or use the release that saved it to get its former rows")
+    if not isinstance(saved, int) or isinstance(saved, bool) or saved >= SAMPLER_VERSION:
+        return
+    if saved == 0 and not _draws_changed_in_1(artifact):
+        return
+    where = f"artifact '{artifact.path}'" if artifact.path else "this artifact"
+    warn(f"{where} was saved by an earlier vae-augment (sampler version {saved}, this "
+         f"one's is {SAMPLER_VERSION}): the same seed now generates other rows from it "
+         f"than it did then (the model is unchanged); re-fit it to record the current "
+         f"sampler, or use the release that saved it to get its former rows")
+
+
+def _draws_changed_in_1(artifact: Artifact) -> bool:
+    """Whether sampler version 1 draws other rows from this version-0 artifact: it has a
+    categorical column or a mixture (Gumbel-max draws) or a posterior bank (stratified
+    slots). A model of numbers and images drawn from the prior (format 1's) gives the same."""
+    model = artifact.model
+    return (any(s.kind == "categorical" for s in artifact.encoding.specs)
+            or (getattr(model, "num_components", 1) or 1) > 1
+            or (getattr(model, "latent_source", None) == "posterior"
+                and bool(getattr(model, "bank_size", 0))))
 
 
 def _read_json_object(model_dir: str, name: str) -> dict[str, Any]:
