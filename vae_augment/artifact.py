@@ -23,9 +23,17 @@ from vae_augment.encoding import Encoding
 from vae_augment.errors import ArtifactError, arg, option
 from vae_augment.io import os_reason, with_umask_mode
 
-__all__ = ["FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact", "check_replaceable"]
+__all__ = ["FORMAT_VERSION", "SAMPLER_VERSION", "Artifact", "save_artifact", "load_artifact",
+           "check_replaceable", "warn_if_sampler_changed"]
 
 FORMAT_VERSION = 2  # 2: FeatureSpec.decimals, model prior/sampling options
+# Bumped when the same artifact and seed generate other rows than before (the model and its
+# files unchanged, so FORMAT_VERSION stays): an artifact saved before is then loaded with a
+# warning saying so, instead of silently giving other rows for its seed. config.json records
+# it from format 2 on; an artifact without it is dated by its encoding (`_saved_sampler`).
+#   1 (2026-12-01): categories drawn by Gumbel-max (86f496f, 2026-11-24) and stratified
+#     posterior-bank slots (7fbc142): every column of a row can differ from version 0's
+SAMPLER_VERSION = 1
 _FILES = ("model.keras", "encoding.json", "config.json")
 
 
@@ -111,6 +119,7 @@ def save_artifact(
             json.dump(encoding.to_json(), f)
         config = {
             "format_version": FORMAT_VERSION,
+            "sampler_version": SAMPLER_VERSION,
             "vae_augment_version": __version__,
             "library_versions": _library_versions(),
             "train_config": train_config or {},
@@ -234,14 +243,56 @@ def read_artifact_meta(model_dir: str) -> tuple[Encoding, dict[str, Any]]:
         raise ArtifactError(f"model file '{model_file}' is not a Keras archive (truncated or "
                             f"corrupt)")
     try:
-        encoding = Encoding.from_json(_read_json_object(model_dir, "encoding.json"))
+        encoding_json = _read_json_object(model_dir, "encoding.json")
+        encoding = Encoding.from_json(encoding_json)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, ArtifactError):
             raise
         raise ArtifactError(
             f"artifact file '{os.path.join(model_dir, 'encoding.json')}' is not a vae-augment "
             f"encoding ({type(exc).__name__}: {exc})") from exc
+    if "sampler_version" not in config:  # saved before it was recorded: dated by its encoding
+        config = {**config, "sampler_version": _saved_sampler(encoding_json)}
     return encoding, config
+
+
+def _saved_sampler(encoding_json: dict[str, Any]) -> int:
+    """The `SAMPLER_VERSION` of an artifact saved before config.json recorded it: 0 when its
+    features lack ``spike`` (FeatureSpec's field from 2026-12-02, the day after sampler
+    version 1), else 1. An artifact saved on 2026-12-01 after version 1 counts as 0: a
+    warning too many, never one too few."""
+    features = encoding_json.get("features") or []
+    if features and not all(isinstance(f, dict) and "spike" in f for f in features):
+        return 0
+    return 1
+
+
+def warn_if_sampler_changed(artifact: Artifact) -> None:
+    """Warns (`VAEAugmentWarning`) when `artifact` was saved by a vae-augment whose sampler
+    generated other rows from it for the same seed than this one does."""
+    from vae_augment.errors import warn
+
+    saved = (artifact.config or {}).get("sampler_version", SAMPLER_VERSION)
+    if not isinstance(saved, int) or isinstance(saved, bool) or saved >= SAMPLER_VERSION:
+        return
+    if saved == 0 and not _draws_changed_in_1(artifact):
+        return
+    where = f"artifact '{artifact.path}'" if artifact.path else "this artifact"
+    warn(f"{where} was saved by an earlier vae-augment (sampler version {saved}, this "
+         f"one's is {SAMPLER_VERSION}): the same seed now generates other rows from it "
+         f"than it did then (the model is unchanged); re-fit it to record the current "
+         f"sampler, or use the release that saved it to get its former rows")
+
+
+def _draws_changed_in_1(artifact: Artifact) -> bool:
+    """Whether sampler version 1 draws other rows from this version-0 artifact: it has a
+    categorical column or a mixture (Gumbel-max draws) or a posterior bank (stratified
+    slots). A model of numbers and images drawn from the prior (format 1's) gives the same."""
+    model = artifact.model
+    return (any(s.kind == "categorical" for s in artifact.encoding.specs)
+            or (getattr(model, "num_components", 1) or 1) > 1
+            or (getattr(model, "latent_source", None) == "posterior"
+                and bool(getattr(model, "bank_size", 0))))
 
 
 def _read_json_object(model_dir: str, name: str) -> dict[str, Any]:

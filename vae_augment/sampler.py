@@ -79,8 +79,10 @@ class Sampler:
     def __init__(self, artifact, *, jit_compile: bool = False, guided: bool = True):
         import tensorflow as tf
 
+        from vae_augment.artifact import warn_if_sampler_changed
         from vae_augment.constraints import constrained_generate
 
+        warn_if_sampler_changed(artifact)  # other rows for a seed than when it was saved
         self.artifact = artifact
         self.encoding = artifact.encoding
         model = artifact.model

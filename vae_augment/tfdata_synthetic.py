@@ -36,12 +36,13 @@ _M32 = 0xFFFFFFFF
 
 # ---------------------------------------------------------------------- synthetic stream
 def _artifact(model):
-    from vae_augment.artifact import Artifact, load_artifact
+    from vae_augment.artifact import Artifact, load_artifact, warn_if_sampler_changed
 
-    if isinstance(model, Artifact):
-        return model
     if isinstance(model, (str, os.PathLike)):
-        return load_artifact(os.fspath(model))
+        model = load_artifact(os.fspath(model))
+    if isinstance(model, Artifact):
+        warn_if_sampler_changed(model)  # other rows for a seed than when it was saved
+        return model
     raise VAEAugmentError(
         f"`model` must be an Artifact or a model directory, got {type(model).__name__}"
     )
