@@ -100,6 +100,29 @@ def merged_and_one_pass(table: pa.Table, encoding, parts: int = 3):
     return merged, one
 
 
+def full_stdout():
+    """A text stream on a full disk: writes fail (ENOSPC) when its buffer flushes. Call
+    `.buffer.raw.empty()` before dropping it, so that its collection can flush."""
+    import errno
+    import io
+
+    class Full(io.RawIOBase):
+        full = True
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return len(b)
+
+        def empty(self):
+            self.full = False
+
+    return io.TextIOWrapper(io.BufferedWriter(Full()))
+
+
 def shared_file(name: str) -> pathlib.Path:
     """A ../shared/data file, or skip the test when the shared folder is absent."""
     path = SHARED_DATA / name

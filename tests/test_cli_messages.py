@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import FAST_ARGS, REPO
+from .conftest import FAST_ARGS, REPO, full_stdout
 from .conftest import run_cli as run
 
 
@@ -371,9 +371,6 @@ def test_a_full_stdout_is_one_line_and_exit_120(tmp_path, mixed_artifact, monkey
     """`> /dev/full`: `info` said "cannot write: No space left on device", as if a file had
     failed, with exit 2 (nothing written) though `balance` had written its output; `--help`
     printed nothing and exited 0 (argparse ignores a failed write)."""
-    import errno
-    import io
-
     from vae_augment import cli
 
     def cli_to_full(*argv):
@@ -387,22 +384,12 @@ def test_a_full_stdout_is_one_line_and_exit_120(tmp_path, mixed_artifact, monkey
         assert cli_to_full(*argv) == (
             120, "vae-augment: error: cannot write to stdout: No space left on device\n")
 
-    class Full(io.RawIOBase):  # a file on a full disk: writes fail when the buffer flushes
-        full = True
-
-        def writable(self):
-            return True
-
-        def write(self, b):
-            if self.full:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return len(b)
-
-    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(Full())))
+    full = full_stdout()
+    monkeypatch.setattr(sys, "stdout", full)
     out = tmp_path / "s.parquet"
     code = cli.main(["sample", str(out), "--model-dir", str(mixed_artifact), "--n", "2",
                      "--quiet"])
-    Full.full = False  # what is left in the buffer can go when the stream is collected
+    full.buffer.raw.empty()  # what is left in the buffer can go when the stream is collected
     monkeypatch.undo()
     assert code == 120 and pq.read_table(out).num_rows == 6
     assert capsys.readouterr().err == (

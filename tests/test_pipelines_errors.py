@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import REPO, remote_test_filesystem
+from .conftest import REPO, full_stdout, remote_test_filesystem
 
 RUNNER = "FnApiRunner"
 
@@ -981,33 +981,19 @@ def test_a_full_stdout_is_one_line_and_exit_120(tmp_path, mixed_artifact, monkey
     """`> /dev/full`: a job's summary raised a traceback (exit 1) after the job had written
     its output, and `--help` printed nothing and exited 0 (argparse ignores a failed
     write). Now one line and exit 120, as the CLI; the output stays."""
-    import errno
-    import io
-
     from pipelines import main
     from pipelines.sample import build_parser, run
 
-    class Full(io.RawIOBase):  # a file on a full disk: writes fail when the buffer flushes
-        full = True
-
-        def writable(self):
-            return True
-
-        def write(self, b):
-            if self.full:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            return len(b)
-
     def to_full(*args, **kw):
-        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(Full())))
+        full = full_stdout()
+        monkeypatch.setattr(sys, "stdout", full)
         try:
             return main("pipelines.sample", run, list(args), **kw)
         except SystemExit as exc:  # --help that printed
             return exc.code
         finally:
-            Full.full = False  # what is left in the buffer can go when it is collected
+            full.buffer.raw.empty()  # what is left in the buffer can go when it is collected
             monkeypatch.undo()
-            Full.full = True
 
     message = "pipelines.sample: error: cannot write to stdout: No space left on device\n"
     assert to_full("--help", parser=build_parser, uses_tensorflow=False) == 120
