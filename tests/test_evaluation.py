@@ -1871,6 +1871,37 @@ def test_class_f1_plot_stays_readable_with_many_classes(n_classes):
         assert height > width  # one row of bars per class
 
 
+@pytest.mark.parametrize("n_classes", [5, 150])
+def test_class_f1_plot_tells_f1_zero_from_no_test_rows(monkeypatch, n_classes):
+    """Both drew no bar: a class F1 0 for one training set and a class with no real-test row
+    looked alike. The class with no test rows is named so; an F1 of 0 is a mark at 0."""
+    from vae_augment import report_plots
+
+    figs = []
+    real_png = report_plots._png
+    monkeypatch.setattr(report_plots, "_png",
+                        lambda fig, **k: figs.append(fig) or real_png(fig, **k))
+    classes = [f"c{i:03d}" for i in range(n_classes)]
+    scored = [0.5] * (n_classes - 1) + [None]
+    zero = [0.0] + scored[1:]  # vae_augment's F1 of class c000 is 0
+    methods = {m: {"f1_per_class": zero if m == "vae_augment" else scored}
+               for m in ("none", "random_oversampling", "smote", "vae_augment")}
+    report_plots._class_f1_plot({"utility": {"classes": classes, "results": {
+        "logistic_regression": methods, "gradient_boosting": methods}}})
+    down = n_classes > 12
+    for ax in figs[0].axes:
+        if not down or ax is figs[0].axes[0]:  # down the side, the classifiers share names
+            ticks = ax.get_yticklabels() if down else ax.get_xticklabels()
+            names = [t.get_text() for t in ticks]
+            assert names[-1] == f"c{n_classes - 1:03d} (no test rows)" and names[0] == "c000"
+        marks = ax.get_lines()  # the bars' error bars are not Line2D in ax.lines
+        assert len(marks) == 1 and marks[0].get_color() == report_plots._METHOD_COLORS[
+            "vae_augment"]
+        level = marks[0].get_xdata() if down else marks[0].get_ydata()
+        span = marks[0].get_ydata() if down else marks[0].get_xdata()
+        assert list(level) == [0.0, 0.0] and -0.5 < span[0] < span[1] < 0.5  # c000, F1 0
+
+
 def _latent_figure(monkeypatch, y_r, y_s, n_classes):
     """The latent plot's figure for real labels `y_r` and synthetic labels `y_s`."""
     from types import SimpleNamespace

@@ -509,6 +509,7 @@ def _class_f1_plot(report) -> str | None:
         fig, axes = plt.subplots(len(u["results"]), 1, squeeze=False,
                                  figsize=(max(6.0, 0.55 * len(classes) * 2 + 1.5),
                                           2.6 * len(u["results"])))
+    names = _class_f1_names(classes, u["results"])
     for ax, (clf, res) in zip(axes[:, 0], u["results"].items()):
         methods = list(res)
         x = np.arange(len(classes))
@@ -530,10 +531,15 @@ def _class_f1_plot(report) -> str | None:
             else:
                 ax.bar(at, f1, w, label=m, color=colors.get(m), yerr=err,
                        error_kw={"lw": 0.8, "capsize": 2})
+            # an F1 of 0 draws no bar, as a class with no test row: a line the bar's width
+            for a in at[np.asarray(f1, float) == 0]:
+                span, level = [a - w / 2, a + w / 2], [0.0, 0.0]
+                ax.plot(*((level, span) if down else (span, level)), lw=3, color=colors.get(m),
+                        solid_capstyle="butt", clip_on=False)
         what = "F1 on real-test" + ("" if len(runs) > 1 or not u.get("figure_se")
                                     else "\n(bars: ± 1 standard error)")
         if down:
-            ax.set_yticks(x, classes, fontsize=8)
+            ax.set_yticks(x, names, fontsize=8)
             ax.set_ylim(len(classes) - 0.5, -0.5)  # the first class at the top
             ax.set_xlim(0, 1.05)
             ax.set_xticks(np.linspace(0, 1, 6))
@@ -541,7 +547,7 @@ def _class_f1_plot(report) -> str | None:
             ax.xaxis.set_ticks_position("both")
             ax.tick_params(axis="x", labeltop=True)
         else:
-            ax.set_xticks(x, classes, fontsize=8, rotation=30 if len(classes) > 12 else 0)
+            ax.set_xticks(x, names, fontsize=8, rotation=30 if len(classes) > 12 else 0)
             ax.set_ylim(0, 1.05)
             ax.set_yticks(np.linspace(0, 1, 6))
             ax.set_ylabel(what, fontsize=8)
@@ -557,6 +563,16 @@ def _class_f1_plot(report) -> str | None:
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     return _png(fig, crop=False)
+
+
+def _class_f1_names(classes, results) -> list[str]:
+    """The F1 plot's class names, "(no test rows)" after a class no classifier has an F1 for
+    (real-test holds none of its rows): its empty slot looked like F1 0, whose bar is a mark
+    at 0."""
+    def scored(k):
+        return any(k < len(r["f1_per_class"]) and r["f1_per_class"][k] is not None
+                   for res in results.values() for r in res.values())
+    return [str(c) if scored(k) else f"{c} (no test rows)" for k, c in enumerate(classes)]
 
 
 def _privacy_plot(plots) -> str | None:
