@@ -664,22 +664,29 @@ def _main(prog: str, run: Callable[[Sequence[str] | None], dict], argv, *,
     # a process of our own (and its worker subprocesses): Keras on TensorFlow whatever the
     # shell says (vae_augment._keras)
     os.environ["KERAS_BACKEND"] = "tensorflow"
-    from vae_augment.cli import _StdoutError, stopped_by_sigterm
-    from vae_augment.errors import cli_wording, one_line_warnings
+    from vae_augment.cli import _check_paths, _StdoutError, _UsageError, _utf8_arg, stopped_by_sigterm
+    from vae_augment.errors import VAEAugmentError, cli_wording, one_line_warnings
 
+    # as in the CLI: under a C locale with PYTHONUTF8=0 a non-ASCII argument came as
+    # surrogates, and a class or column named by it matched nothing
+    argv = [_utf8_arg(a) for a in (sys.argv[1:] if argv is None else argv)]
     quiet_user_errors()
     try:
         with stopped_by_sigterm(), cli_wording(), one_line_warnings(prog):
             if parser is not None:  # argparse exits here for --help and its own errors
                 try:
-                    check_args(parser().parse_known_args(
-                        list(sys.argv[1:] if argv is None else argv))[0])
+                    args = parser().parse_known_args(argv)[0]
                 except SystemExit:  # argparse ignores a failed write: --help said nothing, 0
                     sys.stdout.flush()
                     raise
+                check_args(args)
+                try:  # a non-ASCII path where Python's file names are not UTF-8
+                    _check_paths(args, flags=True)
+                except _UsageError as exc:
+                    raise VAEAugmentError(str(exc)) from None
             if uses_tensorflow:
                 _import_tensorflow_quietly()
-            with quiet_worker_subprocesses(sys.argv[1:] if argv is None else argv):
+            with quiet_worker_subprocesses(argv):
                 summary = run(argv)
     except (Exception, KeyboardInterrupt) as exc:
         remove_created_outputs()

@@ -1004,3 +1004,30 @@ def test_a_full_stdout_is_one_line_and_exit_120(tmp_path, mixed_artifact, monkey
     assert capsys.readouterr().err.endswith(message)
     written = glob.glob(str(out / "*.parquet"))
     assert written and sum(pq.read_metadata(f).num_rows for f in written) > 0
+
+
+def test_non_ascii_arguments_under_an_ascii_locale(tmp_path, mixed_artifact, monkeypatch,
+                                                    capsys):
+    """As the CLI: under LC_ALL=C with PYTHONUTF8=0 a job's `--class dé` came as surrogates
+    ('d\\udcc3\\udca9') and is now read as typed; a non-ASCII path, which Python and pyarrow
+    would encode differently there, is one line, exit 2, before the job."""
+    from pipelines import main
+    from pipelines.sample import build_parser, run
+
+    def job(*args):
+        return main("pipelines.sample", run, ["--model-dir", str(mixed_artifact), "--n", "2",
+                                              "--runner", RUNNER, *args],
+                    uses_tensorflow=False, parser=build_parser)
+
+    # the bytes of 'dé' as Python reads them from an ASCII command line
+    assert job("--output", str(tmp_path / "a"), "--class", "d\udcc3\udca9") == 2
+    line = one_line_error(capsys, "pipelines.sample")
+    assert "'d\u00e9'" in line and "udcc3" not in line, line
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "ascii")
+    out = tmp_path / "\u00e9"
+    assert job("--output", str(out)) == 2
+    assert one_line_error(capsys, "pipelines.sample") == (
+        f"pipelines.sample: error: `--output` '{tmp_path}/\u00e9' is not ASCII, and this Python "
+        "encodes file names as 'ascii' (a C locale with PYTHONUTF8=0): run with PYTHONUTF8=1 "
+        "or LC_ALL=C.UTF-8")
+    assert not out.exists()

@@ -907,7 +907,7 @@ _PATH_ARGS = ("input", "output", "real", "synthetic", "model_dir", "report", "re
               "partition_by")
 
 
-def _check_paths(args: argparse.Namespace) -> None:
+def _check_paths(args: argparse.Namespace, *, flags: bool = False) -> None:
     """A `_UsageError` for a non-ASCII path when Python's file names are not UTF-8 (a C
     locale with PYTHONUTF8=0): Python would encode it one way, pyarrow (always UTF-8)
     another, and the command would fail half-way with a traceback."""
@@ -925,7 +925,8 @@ def _check_paths(args: argparse.Namespace) -> None:
         paths.append(("sampling_strategy", strategy))  # a name, a number or a .json file
     for dest, path in paths:
         if isinstance(path, str) and not path.isascii():
-            name = dest.upper() if dest in ("input", "output", "real", "synthetic") else \
+            name = dest.upper() if not flags and dest in ("input", "output", "real",
+                                                          "synthetic") else \
                 f"`--{dest.replace('_', '-')}`"
             raise _UsageError(
                 f"{name} {path!r} is not ASCII, and this Python encodes file names as '{fs}' "
