@@ -228,9 +228,10 @@ def _seen_test(encoding, train, test, syn, y_syn, d_test, per_class, rng, max_ro
     if d_test is None:  # a holdout: the distance to all of REAL did not need this search
         d_test = distance_to_closest(encoding, test, syn)
     y_train = encoding.encode(train)["y"]
-    ref = _subsample(_take(train, np.flatnonzero(np.isin(y_train, np.unique(y_syn)))),
-                     max_rows, rng)
-    y_ref = encoding.encode(ref)["y"]
+    rows = np.flatnonzero(np.isin(y_train, np.unique(y_syn)))
+    if len(rows) > max_rows:  # as `_subsample` draws, with the rows' classes kept
+        rows = np.sort(rows[rng.choice(len(rows), max_rows, replace=False)])  # `_take`'s order
+    ref, y_ref = _take(train, rows), y_train[rows]
     d_ref = distance_to_closest(encoding, test, ref)
     n, of = 0.0, 0
     for c in np.unique(y_syn):
