@@ -114,7 +114,8 @@ def test_sigkill_mid_write(tmp_path, mixed_artifact, mixed_parquet, previous, mi
 
 # a `vae-augment` process that receives SIGTERM (a scheduler's stop, `kill PID`) right after
 # a Parquet writer's first write: any (argv[1] "any": the output writer's probe of pyarrow, as
-# it opens) or the output's own ("output": rows on disk)
+# it opens) or the output's own ("output": rows on disk). `raise_signal`: the handler runs
+# before it returns, in the write (`os.kill` leaves it to Python's next check)
 _TERM_MID_WRITE = """
 import os, signal, sys
 import pyarrow.parquet as pq
@@ -123,7 +124,7 @@ write = pq.ParquetWriter.write_table
 def write_then_terminate(self, *args, **kwargs):
     write(self, *args, **kwargs)
     if sys.argv[1] == "any" or isinstance(self.where, str):
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
 pq.ParquetWriter.write_table = write_then_terminate
 sys.exit(main(sys.argv[2:]))
 """

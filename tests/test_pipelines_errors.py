@@ -908,6 +908,9 @@ def test_an_interrupt_beam_wrapped_is_one_line(capsys):
 
 
 # the job pipelines.sample, sent SIGINT (Ctrl-C) or SIGTERM as its Write step writes
+# `signal.raise_signal`, not `os.kill`: it runs the handler before it returns, so the stop
+# lands in the write step. After `os.kill`, Python runs the handler at its next check, which
+# once (a loaded machine, session 55) fell where the KeyboardInterrupt was lost: exit 0.
 _STOP_MID_WRITE = """
 import os, signal, sys
 import pyarrow.parquet as pq
@@ -916,7 +919,7 @@ from pipelines.sample import build_parser, run
 write = pq.ParquetWriter.write_table
 def write_then_stop(self, *args, **kwargs):
     write(self, *args, **kwargs)
-    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    signal.raise_signal(getattr(signal, sys.argv[1]))
 pq.ParquetWriter.write_table = write_then_stop
 sys.exit(pipelines.main("pipelines.sample", run, sys.argv[2:], parser=build_parser))
 """
