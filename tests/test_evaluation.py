@@ -293,6 +293,10 @@ def test_report_html_is_self_contained(model_report):
     for heading in ("Fidelity", "Detection (C2ST)", "Utility", "Privacy", "Model diagnostics",
                     "Labels the model doubts"):
         assert heading in text
+    # the KL chart under its own heading, after the training curves' (it was under theirs)
+    kl_at = text.index('alt="KL per dimension"')
+    assert text.rindex("<h3>", 0, kl_at) == text.index("<h3>Latent dimensions</h3>") \
+        > text.index("<h3>Training</h3>")
     # one split: how far real-test's rows move a gap, as the findings weigh it (3 classes:
     # macro F1), the numbers report.json keeps
     se = report["utility"]["bootstrap_se"]["logistic_regression"]["vae_augment-none"]
@@ -816,9 +820,10 @@ def test_correlation_ratio_is_bias_corrected():
     assert 0.6 < _corr_ratio(cats + rng.normal(size=2000), cats) < 0.9
 
 
-@pytest.mark.parametrize("n_classes", [3, 51])
-def test_fidelity_heatmap_stays_readable_with_many_classes(n_classes):
-    """The page shows figures at most 1,100 px wide: 51 classes go down the side."""
+@pytest.mark.parametrize("n_classes, n_cols", [(3, 4), (51, 4), (12, 8), (51, 16)])
+def test_fidelity_heatmap_stays_readable_with_many_classes(n_classes, n_cols):
+    """The page shows figures at most 1,100 px wide: 51 classes go down the side, and the
+    cells narrow to fit many classes or columns (16 columns by 51 classes were 1,506 px)."""
     import base64
     import io
 
@@ -826,7 +831,7 @@ def test_fidelity_heatmap_stays_readable_with_many_classes(n_classes):
 
     from vae_augment.report_plots import _fidelity_heatmap
 
-    cols = {f"col{i}": {"score": 0.9} for i in range(4)}
+    cols = {f"MonthlyCharges{i}": {"score": 0.9} for i in range(n_cols)}
     per = {f"state_{c}": {"score": 0.9, "n_synthetic": 40, "columns": cols}
            for c in range(n_classes)}
     png = _fidelity_heatmap({"fidelity": {"per_class": per}})

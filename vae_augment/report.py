@@ -617,7 +617,12 @@ def _diagnostics_html(h, diag, report, images) -> None:
                         if (curves.get("kl_warmup_epochs") or 0) > 1 else "")
                      + "<code>vae-augment info --model-dir M --history</code> prints them as "
                      "JSON.</p>" + _img(images["curves"], "training curves"))
-        h.append(_img(images.get("kl"), "KL per dimension"))
+        if images.get("kl"):  # under its own heading: under "Training" it read as a curve
+            h.append("<h3>Latent dimensions</h3><p class='muted'>Each latent dimension's KL "
+                     "from its class's prior, averaged over the real-test rows: the "
+                     "information the dimension carries about a row. Grey bars, under the "
+                     "dashed line, are collapsed dimensions the decoder ignores.</p>"
+                     + _img(images["kl"], "KL per dimension"))
         guide = diag.get("guide")
         if guide:
             h.append("<h3>Class guide</h3>")

@@ -120,19 +120,25 @@ def _fidelity_heatmap(report) -> str | None:
         m = m.T  # a figure as wide as 51 classes would be shrunk to an unreadable width
         class_labels = [label.replace("\n", " ") for label in class_labels]
         xticks, yticks = cols, class_labels
-        figsize = (2.6 + 0.9 * len(cols), 0.9 + 0.32 * len(per))
     else:
         xticks, yticks = class_labels, cols
-        figsize = (1.6 + 1.1 * len(per), 0.9 + 0.32 * len(cols))
-    fig, ax = plt.subplots(figsize=figsize)
+    # laid out in inches within the page's 11.4: the y names' width, a colour bar, and cells
+    # at most 0.9 in wide, at least 0.34 (a 6 pt "0.83"). Sized 0.9 in a cell whatever the
+    # count, 16 columns by 51 classes came out 1,506 px wide and the page shrank it.
+    names_w = 0.2 + max(_text_inches(t, 8) for t in yticks)
+    n = m.shape[1]
+    cell = max(0.34, min(0.9, (11.4 - names_w - 0.9) / n))
+    fig, ax = plt.subplots(figsize=(names_w + 0.9 + cell * n, 0.9 + 0.32 * m.shape[0]))
     im = ax.imshow(m, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+    along = xticks is class_labels and cell >= 0.8  # two-line class names fit under a cell
     ax.set_xticks(range(m.shape[1]), xticks, fontsize=8,
-                  rotation=0 if xticks is class_labels else 30,
-                  ha="center" if xticks is class_labels else "right")
+                  rotation=0 if along else (30 if cell >= 0.6 else 60),
+                  ha="center" if along else "right", rotation_mode="anchor")
     ax.set_yticks(range(m.shape[0]), yticks, fontsize=8)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
-            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center",
+                    fontsize=7 if cell >= 0.45 else 6)
     ax.set_title("Marginal fidelity per column and class (1 = identical)", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.04)
     return _png(fig)
@@ -668,7 +674,7 @@ def _curves_plot(report) -> str | None:
             lo, hi = float(late.min()), float(late.max())
             pad = 0.08 * (hi - lo) or 0.05 * abs(hi) or 1.0
             ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch", fontsize=8)
         ax.set_ylabel("nats per row", fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
