@@ -47,26 +47,31 @@ class KLWarmup(keras.callbacks.Callback):
 class Validation(keras.callbacks.Callback):
     """Adds the validation metrics to each epoch's logs (``val_loss``, ``val_recon``, ...):
     what Keras' `fit` computes with `validation_data` (metrics reset, `test_step` on each
-    batch in order, the metrics' results), bit for bit when it loops (unrolled, the float32
-    sums may round an ulp or two apart: the steps' graph is optimized as one), but as one
-    call of one cached `tf.function` over the batches of `batches` (a `tf.data.Dataset`; up to
-    `UNROLL_MAX_BATCHES` held as tensors), instead of an `evaluate` call that makes a new
-    iterator and callback list every epoch: on churn 4.9 ms an epoch instead of 12.0 ms (7.1
-    instead of 24.2 on a loaded machine; benchmarks/explore/step_profile.py).
+    batch in order, the metrics' results), bit for bit, without an `evaluate` call that
+    makes a new iterator and callback list every epoch. Up to `HOLD_MAX_BATCHES` batches of
+    `batches` (a `tf.data.Dataset`) are held as tensors and each goes through one cached
+    `tf.function` of `test_step`, traced once for any batch size; more batches, one call of a
+    `tf.function` that loops over the dataset in the graph.
+
+    Session 28 unrolled the held batches' steps into one function (on churn 4.9 ms an epoch
+    instead of Keras' 12.0; benchmarks/explore/step_profile.py), but tracing cost ~0.18 s a
+    batch: a short run paid more than it saved (a test's 2-epoch fit of churn with 8
+    validation batches, 2.8 s against 1.75 s now), and 40 default epochs were no faster
+    (7.2 s against 6.7 s now, same figures; session 55).
 
     For validation rows held in memory. It goes first, so that the callbacks after it read
     the keys; `uses_keras_validation` tells when Keras' own pass is needed instead."""
 
-    #: up to this many validation batches the loop is unrolled in the function (the
-    #: fastest); beyond, the function loops over the dataset, so that the graph stays one
-    #: step's size for any number of rows (an in-memory fit takes up to 2M rows, 780 batches)
-    UNROLL_MAX_BATCHES = 16
+    #: up to this many validation batches are held as tensors, a step function called on
+    #: each; beyond, one function loops over the dataset, without a copy of the rows (an
+    #: in-memory fit takes up to 2M rows, 780 batches)
+    HOLD_MAX_BATCHES = 16
 
     def __init__(self, batches):
         super().__init__()
         n = int(batches.cardinality())
         self.dataset = batches
-        self.batches = ([dict(b) for b in batches] if 0 <= n <= self.UNROLL_MAX_BATCHES
+        self.batches = ([dict(b) for b in batches] if 0 <= n <= self.HOLD_MAX_BATCHES
                         else None)
         self._run = None
 
@@ -87,18 +92,26 @@ class Validation(keras.callbacks.Callback):
 
             model = self.model
 
-            def unrolled(batches):
-                out = None
-                for batch in batches:
-                    out = model.test_step(batch)
-                return out
+            if self.batches is not None:  # one trace for every batch, the last one's too
+                spec = tf.nest.map_structure(
+                    lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype),
+                    self.dataset.element_spec)
+                step = tf.function(model.test_step, input_signature=[spec])
 
-            def looped(dataset):
-                for batch in dataset:  # a graph loop: AutoGraph converts it
-                    model.test_step(batch)
-                return model.get_metrics_result()  # what the last test_step returned
+                def stepped(batches):
+                    out = None
+                    for batch in batches:
+                        out = step(batch)
+                    return out
 
-            self._run = tf.function(unrolled if self.batches is not None else looped)
+                self._run = stepped
+            else:
+                def looped(dataset):
+                    for batch in dataset:  # a graph loop: AutoGraph converts it
+                        model.test_step(batch)
+                    return model.get_metrics_result()  # what the last test_step returned
+
+                self._run = tf.function(looped)
         self.model.reset_metrics()
         out = self._run(self.batches if self.batches is not None else self.dataset)
         logs.update({"val_" + k: float(v) for k, v in out.items()})

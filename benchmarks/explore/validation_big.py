@@ -1,10 +1,11 @@
 """The validation pass of an in-memory fit with many validation batches: 200k rows of 16
 normal columns (20k held out: 79 batches of 256), 3 epochs, in one of three modes:
 ``looped`` (the library: `callbacks.Validation` loops over the dataset in its function),
-``keras`` (Keras' own train and validation functions) or ``unrolled`` (the held-batch list
-unrolled in the function, as the first version of the change did for any number of batches).
+``keras`` (Keras' own train and validation functions) or ``held`` (every batch held as
+tensors: since session 55 a step function called on each; sessions 28-54 unrolled them in
+one function, the first version for any number of batches).
 
-    for m in looped keras unrolled; do .venv/bin/python benchmarks/explore/validation_big.py $m; done
+    for m in looped keras held; do .venv/bin/python benchmarks/explore/validation_big.py $m; done
 
 Session 29: results/core.md.
 """
@@ -32,8 +33,8 @@ def main(mode: str) -> None:
     cols = {f"x{j}": rng.normal(size=n) for j in range(16)}
     cols["y"] = rng.choice(["a", "b"], size=n, p=[0.8, 0.2])
     table = pa.table(cols)
-    if mode == "unrolled":
-        cb.Validation.UNROLL_MAX_BATCHES = 10**6
+    if mode == "held":
+        cb.Validation.HOLD_MAX_BATCHES = 10**6
     elif mode == "keras":
         M.ConditionalVAE.one_level_functions = lambda self: False
     epochs = []
