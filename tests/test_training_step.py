@@ -4,7 +4,6 @@ own validation pass whenever a callback hooks it."""
 
 import keras
 import numpy as np
-import pytest
 
 from tests.conftest import FAST
 from vae_augment import callbacks as cb
