@@ -115,7 +115,7 @@ def test_sigkill_mid_write(tmp_path, mixed_artifact, mixed_parquet, previous, mi
 # a `vae-augment` process that receives SIGTERM (a scheduler's stop, `kill PID`) right after
 # a Parquet writer's first write: any (argv[1] "any": the output writer's probe of pyarrow, as
 # it opens) or the output's own ("output": rows on disk). `raise_signal`: the handler runs
-# before it returns, in the write (`os.kill` leaves it to Python's next check)
+# before it returns, in the write
 _TERM_MID_WRITE = """
 import os, signal, sys
 import pyarrow.parquet as pq

@@ -907,12 +907,15 @@ def test_an_interrupt_beam_wrapped_is_one_line(capsys):
             assert capsys.readouterr().err == f"pipelines.sample: {said}\n"
 
 
-# the job pipelines.sample, sent SIGINT (Ctrl-C) or SIGTERM as its Write step writes
-# `signal.raise_signal`, not `os.kill`: it runs the handler before it returns, so the stop
-# lands in the write step. After `os.kill`, Python runs the handler at its next check, which
-# once (a loaded machine, session 55) fell where the KeyboardInterrupt was lost: exit 0.
+# the job pipelines.sample, sent SIGINT (Ctrl-C) or SIGTERM as its Write step writes. A job
+# started in the background of a non-interactive shell (`cmd &`, as a CI script or `nohup`
+# may start pytest) inherits SIGINT ignored, and Python leaves it so: Ctrl-C does not reach
+# it, rightly, and this test saw exit 0 there (session 55). The job stands for one started
+# from a terminal: SIGINT raises KeyboardInterrupt. `raise_signal`: the handler runs before
+# it returns, in the write step.
 _STOP_MID_WRITE = """
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import pyarrow.parquet as pq
 import pipelines
 from pipelines.sample import build_parser, run
