@@ -358,6 +358,33 @@ def test_sampler_pickled_by_an_earlier_release_loads_and_works(mixed_resampled):
     assert rows.column(fitted.label_column_).to_pylist() == ["c"] * 5
 
 
+def test_fitted_sampler_pickled_before_the_sampler_change_warns(mixed_resampled):
+    """A fitted VAEOverSampler pickled before 2026-12-02 (sampler version 0, its encoding's
+    specs without `spike`) generated other rows for a seed than it did then, silently: an
+    in-memory artifact recorded no sampler version. It is dated by its encoding, as a model
+    directory is, and warns as `warn_if_sampler_changed` does; one pickled now does not."""
+    import pickle
+    import warnings
+
+    from vae_augment import api
+    from vae_augment.errors import VAEAugmentWarning
+
+    sampler = mixed_resampled[2]
+    now = pickle.loads(pickle.dumps(sampler))
+    assert now.artifact_.config["sampler_version"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VAEAugmentWarning)
+        api.sample(now.artifact_, {"c": 2}, seed=1)
+    del now.artifact_.config["sampler_version"]  # as pickled by a release before 2026-12-02
+    for spec in now.artifact_.encoding.specs:
+        del spec.spike
+    old = pickle.loads(pickle.dumps(now))
+    assert old.artifact_.config["sampler_version"] == 0
+    with pytest.warns(VAEAugmentWarning, match=r"sampler version 0, this one's is 1\): the "
+                                               r"same seed now generates other rows"):
+        api.sample(old.artifact_, {"c": 2}, seed=1)
+
+
 def test_example_runs(capsys):
     """examples/imblearn_pipeline.py end to end on the bundled churn data (tiny VAE)."""
     import importlib.util
