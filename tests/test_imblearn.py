@@ -311,6 +311,80 @@ def test_fitted_sampler_pickles(mixed_resampled):
     assert a.equals(b)
 
 
+def _pickled_before(obj, *params, encoding=("relations", "derived", "class_nulls")) -> bytes:
+    """`obj` (a VAEOverSampler or a Pipeline's "vae" step) pickled as an earlier release
+    pickled it: without `params` (added to VAEOverSampler since) and, when fitted, its
+    encoding without the attributes `encoding`."""
+    import pickle
+
+    old = pickle.loads(pickle.dumps(obj))  # a copy to edit: the fixture's stays whole
+    sampler = old if isinstance(old, VAEOverSampler) else old.named_steps["vae"]
+    for name in params:
+        delattr(sampler, name)
+    if hasattr(sampler, "artifact_"):
+        for name in encoding:
+            delattr(sampler.artifact_.encoding, name)
+    return pickle.dumps(old)
+
+
+def test_sampler_pickled_by_an_earlier_release_loads_and_works(mixed_resampled):
+    """A VAEOverSampler pickled (or joblib-dumped) by an earlier release lacks the parameters
+    added since: get_params, clone, repr and fit_resample failed with AttributeError, in a
+    Pipeline too, and a fitted one's encoding lacked attributes sampling reads (relations,
+    derived columns, ...). The parameters take this release's defaults, with one warning."""
+    import pickle
+
+    from vae_augment import api
+    from vae_augment.errors import VAEAugmentWarning
+
+    unfitted = VAEOverSampler(random_state=0, epochs=3)
+    pipe = Pipeline([("vae", unfitted), ("lr", LogisticRegression())])
+    with pytest.warns(VAEAugmentWarning, match=r"pickled by an earlier vae-augment, without the "
+                      r"parameter\(s\) float_tensors, spike_share: .*float_tensors='auto'"):
+        old_pipe = pickle.loads(_pickled_before(pipe, "float_tensors", "spike_share"))
+    assert old_pipe.get_params()["vae__epochs"] == 3
+    assert old_pipe.get_params()["vae__float_tensors"] == "auto"
+    assert clone(old_pipe).get_params()["vae__spike_share"] is None
+    with pytest.warns(VAEAugmentWarning, match="float_tensors"):
+        old = pickle.loads(_pickled_before(unfitted, "float_tensors"))
+    assert clone(old).get_params() == unfitted.get_params() and "epochs=3" in repr(old)
+
+    X, y, sampler = mixed_resampled[:3]
+    with pytest.warns(VAEAugmentWarning, match="condition_every_layer"):
+        fitted = pickle.loads(_pickled_before(sampler, "condition_every_layer"))
+    assert fitted.get_params() == sampler.get_params()
+    assert fitted.artifact_.encoding.relations == []  # none then
+    rows = api.sample(fitted.artifact_, {"c": 5}, seed=1)
+    assert rows.column(fitted.label_column_).to_pylist() == ["c"] * 5
+
+
+def test_fitted_sampler_pickled_before_the_sampler_change_warns(mixed_resampled):
+    """A fitted VAEOverSampler pickled before 2026-12-02 (sampler version 0, its encoding's
+    specs without `spike`) generated other rows for a seed than it did then, silently: an
+    in-memory artifact recorded no sampler version. It is dated by its encoding, as a model
+    directory is, and warns as `warn_if_sampler_changed` does; one pickled now does not."""
+    import pickle
+    import warnings
+
+    from vae_augment import api
+    from vae_augment.errors import VAEAugmentWarning
+
+    sampler = mixed_resampled[2]
+    now = pickle.loads(pickle.dumps(sampler))
+    assert now.artifact_.config["sampler_version"] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VAEAugmentWarning)
+        api.sample(now.artifact_, {"c": 2}, seed=1)
+    del now.artifact_.config["sampler_version"]  # as pickled by a release before 2026-12-02
+    for spec in now.artifact_.encoding.specs:
+        del spec.spike
+    old = pickle.loads(pickle.dumps(now))
+    assert old.artifact_.config["sampler_version"] == 0
+    with pytest.warns(VAEAugmentWarning, match=r"sampler version 0, this one's is 1\): the "
+                                               r"same seed now generates other rows"):
+        api.sample(old.artifact_, {"c": 2}, seed=1)
+
+
 def test_example_runs(capsys):
     """examples/imblearn_pipeline.py end to end on the bundled churn data (tiny VAE)."""
     import importlib.util

@@ -578,6 +578,42 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, mixed_parquet, ref
             **{**RESUME_KW, "latent_dim": 3})
 
 
+def test_checkpoint_from_before_the_weighted_bound_resumes_watching_the_elbo(
+        tmp_path, mixed_parquet, reference_run, capsys):
+    """A checkpoint written before early stopping watched the weighted bound below KL weight
+    1 (2026-12-04) holds a -ELBO as its best and epochs without ``beta_neg_elbo``. Resumed,
+    the bound (always lower) was compared with that best, so the first resumed epoch always
+    "improved" (a 1fb9497 run that stopped after 6 epochs went on to 8), and the history's
+    bound lists were shorter than its epochs, their metrics from the wrong epoch. It goes on
+    watching the -ELBO, as it began."""
+    import shutil
+
+    from vae_augment.api import fit
+    from vae_augment.checkpoint import _checkpoints
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(reference_run.checkpoint_dir, ckpt)
+    (_, older), (_, newest) = _checkpoints(str(ckpt))
+    shutil.rmtree(newest)  # the run interrupted after the one before it
+    state = json.load(open(os.path.join(older, "state.json")))
+    early, history = state["early"], state["history"]
+    assert early.pop("monitor", None) in ("val_beta_neg_elbo", None)  # recorded from now on
+    assert early["best_epoch"] is not None
+    for key in ("beta_neg_elbo", "val_beta_neg_elbo"):  # as that release wrote it
+        del history[key]
+    early["best"] = history["val_neg_elbo"][early["best_epoch"]]
+    json.dump(state, open(os.path.join(older, "state.json"), "w"))
+    capsys.readouterr()
+    art = fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+              **RESUME_KW)
+    history, metrics = art.history, art.config["metrics"]
+    assert {len(v) for v in history.values()} == {metrics["epochs_run"]}
+    assert "val_beta_neg_elbo" not in history
+    watched = history["val_neg_elbo"][RESUME_KW["kl_warmup_epochs"]:]
+    assert metrics["best_epoch"] == RESUME_KW["kl_warmup_epochs"] + int(np.argmin(watched)) + 1
+    assert "stops early by the -ELBO (val_neg_elbo)" in capsys.readouterr().err
+
+
 def test_resume_with_another_xla_setting_is_warned(tmp_path, mixed_parquet, reference_run):
     import shutil
     import warnings

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from vae_augment.artifact import (
+    SAMPLER_VERSION,
     Artifact,
     check_replaceable,
     holds_artifact,
@@ -183,9 +184,12 @@ def fit(
         checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
         tensorboard=tensorboard,
     )
+    # the sampler version too, as config.json has it: a pickled artifact (a fitted
+    # VAEOverSampler's) then dates its draws as a saved one does
     config_json = {
         "train_config": config.to_json(),
         "metrics": metrics,
+        "sampler_version": SAMPLER_VERSION,
     }
     from vae_augment.strategy import is_chief
 

@@ -87,6 +87,18 @@ class Artifact:
     def __repr__(self) -> str:
         return f"Artifact(path={self.path!r}, label={self.label!r}, classes={self.classes})"
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling (a fitted VAEOverSampler's `artifact_`): one pickled before in-memory
+        artifacts recorded their sampler version is dated by its encoding, as a model
+        directory without it is, so `warn_if_sampler_changed` warns of one whose seed now
+        draws other rows (a pre-2026-12-02 sampler's sampled them silently)."""
+        self.__dict__.update(state)
+        config = self.config or {}
+        if "sampler_version" not in config:
+            specs = getattr(self.encoding, "specs", [])
+            features = [vars(s) for s in specs]  # a pickled spec's own fields, not defaults
+            self.config = {**config, "sampler_version": _saved_sampler({"features": features})}
+
 
 def save_artifact(
     model_dir: str,

@@ -193,7 +193,7 @@ class EarlyStopping(keras.callbacks.Callback):
 
     def get_state(self) -> dict[str, Any]:
         return {"wait": self.wait, "best": self.best, "best_epoch": self.best_epoch,
-                "stopped_epoch": self.stopped_epoch}
+                "stopped_epoch": self.stopped_epoch, "monitor": self.monitor}
 
     def set_state(self, state: Mapping[str, Any], best_weights: list[np.ndarray] | None) -> None:
         self.wait = int(state["wait"])

@@ -224,6 +224,19 @@ class Encoding:
                 table[det.vocab.index(a)] = col.vocab.index(b)
             self._dependency_idx.append((cat_pos[d.column], cat_pos[d.determinant], table))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling (a fitted VAEOverSampler's encoding, its `__dict__`) rebuilds the
+        encoding from its constructor's arguments: one pickled by an earlier vae-augment
+        lacks the attributes added since (relations, derived columns, class null rules,
+        ...), which sampling failed on with AttributeError; missing ones are none, as in
+        `from_json` of such an encoding's JSON."""
+        self.__init__(
+            state["specs"], state["label"], state["classes"], state["class_counts"],
+            state["schema"], state.get("relations", ()), state.get("constraints"),
+            state.get("derived", ()), state.get("links", ()), state.get("dependencies", ()),
+            state.get("class_nulls"), state.get("input_lists"), state.get("label_dictionary"),
+        )
+
     # ------------------------------------------------------------------ layout
     def layout(self) -> dict[str, Any]:
         """What the model needs to know about the encoded space (JSON-serialisable)."""

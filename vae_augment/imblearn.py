@@ -319,6 +319,27 @@ class VAEOverSampler(BaseOverSampler):
         self.constraints = constraints
         self.verbose = verbose
 
+    def __setstate__(self, state):
+        """A sampler pickled by an earlier vae-augment lacks the parameters added since:
+        they take this release's defaults, as ``VAEOverSampler(**its parameters)`` would
+        give them, with one warning naming them (get_params, clone, repr and fit_resample
+        failed on them with AttributeError, fitted or not, inside a Pipeline too)."""
+        super().__setstate__(state)
+        missing = [n for n in self._get_param_names() if n not in self.__dict__]
+        if not missing:
+            return
+        import inspect
+
+        from vae_augment.errors import warn
+
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in missing:
+            setattr(self, name, defaults[name].default)
+        warn(f"this VAEOverSampler was pickled by an earlier vae-augment, without the "
+             f"parameter(s) {', '.join(missing)}: they take this release's defaults "
+             f"({', '.join(f'{n}={defaults[n].default!r}' for n in missing)}) for "
+             f"fit_resample, get_params and clone")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # NaN / None / pd.NA are missing values

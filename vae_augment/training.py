@@ -388,6 +388,20 @@ def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str
     )
 
 
+def _watched(state: dict[str, Any], monitor: str) -> str:
+    """What a resumed run's early stopping watches: what its checkpoint's did. Checkpoints
+    record it; an older one of a run below KL weight 1 whose epochs have no weighted bound
+    (``beta_neg_elbo``) was written before early stopping watched it (2026-12-04), and
+    watched the -ELBO: its best value is one, and the bound is always lower."""
+    saved = state["early"].get("monitor")
+    if saved is not None:
+        return saved
+    history = state.get("history") or {}
+    if monitor.endswith("beta_neg_elbo") and history.get("loss") and "beta_neg_elbo" not in history:
+        return monitor.replace("beta_neg_elbo", "neg_elbo")
+    return monitor
+
+
 def _image_tensors(encoding: Encoding) -> dict[int, tuple[str, list[int]]]:
     out = {}
     for i, s in enumerate(encoding.tensors):
@@ -829,6 +843,15 @@ def train_model(
         # the -ELBO then stopped training about twice as soon: quality.md, session 25)
         monitor = ("val_" if source.n_val else "") + (
             "neg_elbo" if config.beta == 1.0 else "beta_neg_elbo")
+        if state is not None and _watched(state, monitor) != monitor:
+            # a run resumed from an older release's checkpoint goes on as it began: its
+            # early stopping's best is a -ELBO, which the weighted bound always undercut
+            monitor = _watched(state, monitor)
+            if chief:
+                print(f"vae-augment: note: the checkpoint's run stops early by the -ELBO "
+                      f"({monitor}), as vae-augment did before 2026-12-04 for a KL weight "
+                      f"below 1, and goes on so (a new run watches the weighted bound it "
+                      f"trains)", file=sys.stderr)
         if not source.n_val and config.validation_split > 0 and chief and state is None:
             print(f"vae-augment: warning: {source.n_train} training rows are too few to hold "
                   f"any out for validation (it needs 20): early stopping watches the "
@@ -892,7 +915,7 @@ def train_model(
             metric_values=metric_values,
         )
         cbs = [cb.KLWarmup(config.kl_warmup_epochs),
-               *([cb.WeightedBound(config.beta)] if config.beta != 1.0 else []),
+               *([cb.WeightedBound(config.beta)] if monitor.endswith("beta_neg_elbo") else []),
                cb.NonFiniteLoss(monitor, config.learning_rate), early, *callbacks]
         if tensorboard and chief:
             cbs.append(cb.TensorBoardLogger(tensorboard))
