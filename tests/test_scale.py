@@ -573,7 +573,12 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, mixed_parquet, ref
 
     ckpt = tmp_path / "ckpt"
     shutil.copytree(reference_run.checkpoint_dir, ckpt)
-    with pytest.raises(CheckpointError, match=r"different run \(config.latent_dim"):
+    # settings alone differ: perhaps a default changed since (an earlier release's checkpoint)
+    with pytest.raises(CheckpointError, match=r"different run \(config.latent_dim: checkpoint "
+                                              r"4, now 3\); to go on with it, give the "
+                                              r"checkpoint's settings \(a default may have "
+                                              r"changed since it was written\); else drop "
+                                              r"resume=True or use another checkpoint_dir$"):
         fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
             **{**RESUME_KW, "latent_dim": 3})
 

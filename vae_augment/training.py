@@ -382,9 +382,14 @@ def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str
                 diffs.append(f"{part}.{key}: checkpoint {a.get(key)!r}, now {b.get(key)!r}")
     from vae_augment.checkpoint import CheckpointError
 
+    # settings alone: the same data, so perhaps a default changed since the checkpoint was
+    # written (an earlier release's) and the run can go on with the checkpoint's values
+    settings = all(d.startswith("config.") for d in diffs)
     raise CheckpointError(
         f"checkpoint '{path}' belongs to a different run ({'; '.join(diffs[:4])}); "
-        f"drop {option('resume', True)} or use another {option('checkpoint_dir')}"
+        + ("to go on with it, give the checkpoint's settings (a default may have changed "
+           "since it was written); else " if settings else "")
+        + f"drop {option('resume', True)} or use another {option('checkpoint_dir')}"
     )
 
 
