@@ -848,10 +848,11 @@ def train_model(
         # the -ELBO then stopped training about twice as soon: quality.md, session 25)
         monitor = ("val_" if source.n_val else "") + (
             "neg_elbo" if config.beta == 1.0 else "beta_neg_elbo")
-        if state is not None and _watched(state, monitor) != monitor:
+        watched = monitor if state is None else _watched(state, monitor)
+        if watched != monitor:
             # a run resumed from an older release's checkpoint goes on as it began: its
             # early stopping's best is a -ELBO, which the weighted bound always undercut
-            monitor = _watched(state, monitor)
+            monitor = watched
             if chief:
                 print(f"vae-augment: note: the checkpoint's run stops early by the -ELBO "
                       f"({monitor}), as vae-augment did before 2026-12-04 for a KL weight "
