@@ -7,6 +7,7 @@ subprocesses.
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -581,6 +582,41 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, mixed_parquet, ref
                                               r"resume=True or use another checkpoint_dir$"):
         fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
             **{**RESUME_KW, "latent_dim": 3})
+
+
+def test_checkpoint_records_its_release_and_a_refusal_names_another(tmp_path, mixed_parquet,
+                                                                     reference_run):
+    """state.json recorded no release: a resume refused for changed settings could not say
+    that an earlier vae-augment (whose defaults may differ) wrote the checkpoint. One
+    without the record still resumes as before."""
+    import shutil
+
+    from vae_augment import __version__
+    from vae_augment.api import fit
+    from vae_augment.artifact import FORMAT_VERSION
+    from vae_augment.checkpoint import CheckpointError, latest_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(reference_run.checkpoint_dir, ckpt)
+    state_file = os.path.join(latest_checkpoint(str(ckpt)), "state.json")
+    state = json.load(open(state_file))
+    assert state["vae_augment_version"] == __version__
+    assert state["format_version"] == FORMAT_VERSION
+    json.dump({**state, "vae_augment_version": "0.0.9"}, open(state_file, "w"))
+    with pytest.raises(CheckpointError, match=rf"ckpt-\d+', written by vae-augment 0\.0\.9 "
+                                              rf"\(this is {re.escape(__version__)}\), belongs "
+                                              rf"to a different run \(config.latent_dim: "):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **{**RESUME_KW, "latent_dim": 3})
+    for key in ("vae_augment_version", "format_version"):  # as an earlier release wrote it
+        del state[key]
+    json.dump(state, open(state_file, "w"))
+    with pytest.raises(CheckpointError, match=r"', written by an earlier vae-augment, belongs"):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **{**RESUME_KW, "latent_dim": 3})
+    resumed = fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt),
+                  resume=True, **RESUME_KW)
+    assert resumed.config["metrics"]["resumed_from_step"] == state["global_step"]
 
 
 def test_checkpoint_from_before_the_weighted_bound_resumes_watching_the_elbo(

@@ -367,7 +367,13 @@ def _resuming_otherwise(now: str, then: str, remedy: str) -> None:
          f"will differ slightly from an uninterrupted run's ({remedy})")
 
 
-def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str) -> None:
+def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str,
+                       release: str | None = None) -> None:
+    """`CheckpointError` when the checkpoint at `path` (its fingerprint `saved`, written by
+    vae-augment `release`: None for one from before checkpoints recorded it) is not of this
+    run; the release is named when it is not this one's (its defaults may differ)."""
+    from vae_augment import __version__
+
     # checkpoints written before a setting left the fingerprint still hold it
     saved = {**saved, "config": {k: v for k, v in saved.get("config", {}).items()
                                  if k in current.get("config", {})
@@ -385,8 +391,11 @@ def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str
     # settings alone: the same data, so perhaps a default changed since the checkpoint was
     # written (an earlier release's) and the run can go on with the checkpoint's values
     settings = all(d.startswith("config.") for d in diffs)
+    written = ("" if release == __version__ else
+               ", written by an earlier vae-augment," if release is None else
+               f", written by vae-augment {release} (this is {__version__}),")
     raise CheckpointError(
-        f"checkpoint '{path}' belongs to a different run ({'; '.join(diffs[:4])}); "
+        f"checkpoint '{path}'{written} belongs to a different run ({'; '.join(diffs[:4])}); "
         + ("to go on with it, give the checkpoint's settings (a default may have changed "
            "since it was written); else " if settings else "")
         + f"drop {option('resume', True)} or use another {option('checkpoint_dir')}"
@@ -679,8 +688,10 @@ def train_model(
     """
     import tensorflow as tf
 
+    from vae_augment import __version__
     from vae_augment import callbacks as cb
     from vae_augment._keras import keras
+    from vae_augment.artifact import FORMAT_VERSION
     from vae_augment.checkpoint import (
         assign_variables,
         clear_checkpoints,
@@ -740,7 +751,8 @@ def train_model(
                   file=sys.stderr)
         else:
             state, saved = load_checkpoint(path)
-            _check_fingerprint(state.get("fingerprint", {}), fingerprint, path)
+            _check_fingerprint(state.get("fingerprint", {}), fingerprint, path,
+                               state.get("vae_augment_version"))
             finished = (state["early"]["stopped_epoch"] is not None
                         or state["epoch"] >= config.epochs)
             where = ("a finished run: nothing left to train" if finished else
@@ -899,6 +911,10 @@ def train_model(
                     "replicas": int(strategy.num_replicas_in_sync),
                     # the time trained so far, so a resumed run reports the whole run's time
                     "train_seconds": earlier_seconds + (time.perf_counter() - start),
+                    # the release that wrote it, named when a resume is refused; the format
+                    # of its encoding.json (the artifact's)
+                    "vae_augment_version": __version__,
+                    "format_version": FORMAT_VERSION,
                 },
                 arrays={
                     "model": variable_values(model.variables),
