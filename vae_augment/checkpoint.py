@@ -10,7 +10,8 @@ into place (a kill mid-write leaves the previous checkpoint intact). It holds:
 * ``best.npz``       the early-stopping best weights (when there are any);
 * ``state.json``     epoch, step in epoch, global step, per-epoch history, early-stopping
                      state, checkpoint interval, a fingerprint of the run's configuration,
-                     and the vae-augment release (and artifact format version) that wrote it.
+                     the data's rows per class, and the vae-augment release (and artifact
+                     format version) that wrote it.
 
 No pickle: arrays are loaded with ``allow_pickle=False``.
 """

@@ -402,6 +402,30 @@ def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str
     )
 
 
+def _class_rows(source, encoding: Encoding) -> dict[str, int] | None:
+    """The data's rows per class (``{str(class): rows}``), recorded with a checkpoint: a
+    resume on other data of the same row count is refused (an order-free check: a streamed
+    run may read its rows in another order). None for a source that cannot count them."""
+    if not hasattr(source, "class_rows"):
+        return None
+    counts = source.class_rows(len(encoding.classes))
+    return {str(c): int(n) for c, n in zip(encoding.classes, counts)}
+
+
+def _check_class_rows(saved: dict[str, int], current: dict[str, int], path: str) -> None:
+    """`CheckpointError` naming the classes whose rows differ from the checkpoint's."""
+    if saved == current:
+        return
+    from vae_augment.checkpoint import CheckpointError
+    from vae_augment.errors import items_note
+
+    diffs = [f"class {c!r}: checkpoint {saved.get(c, 0):,} rows, now {current.get(c, 0):,}"
+             for c in dict.fromkeys([*saved, *current]) if saved.get(c, 0) != current.get(c, 0)]
+    raise CheckpointError(
+        f"checkpoint '{path}' was trained on other data ({items_note(diffs, 5, '; ')}); give "
+        f"the data it was trained on, or drop {option('resume', True)} to train afresh")
+
+
 def _watched(state: dict[str, Any], monitor: str) -> str:
     """What a resumed run's early stopping watches: what its checkpoint's did. Checkpoints
     record it; an older one of a run below KL weight 1 whose epochs have no weighted bound
@@ -742,6 +766,7 @@ def train_model(
 
     state: dict[str, Any] | None = None
     saved: dict[str, dict[str, np.ndarray]] = {}
+    class_rows = None
     if resume:
         if chief:  # a save the interrupted run never finished: a whole model's size each
             remove_partial(checkpoint_dir)
@@ -753,6 +778,10 @@ def train_model(
             state, saved = load_checkpoint(path)
             _check_fingerprint(state.get("fingerprint", {}), fingerprint, path,
                                state.get("vae_augment_version"))
+            if state.get("class_rows") is not None:  # an earlier release's has none
+                class_rows = _class_rows(source, encoding)
+                if class_rows is not None:
+                    _check_class_rows(state["class_rows"], class_rows, path)
             finished = (state["early"]["stopped_epoch"] is not None
                         or state["epoch"] >= config.epochs)
             where = ("a finished run: nothing left to train" if finished else
@@ -766,6 +795,8 @@ def train_model(
             f"files; TensorBoard draws both runs as one. Give each run its own "
             f"{arg('tensorboard')} directory")
     every = checkpoint_every or (state or {}).get("checkpoint_every")
+    if every and chief and class_rows is None:  # one label pass of a streamed run
+        class_rows = _class_rows(source, encoding)
 
     jit = resolve_jit(config.jit_compile, strategy.num_replicas_in_sync)
     # the classes in their own type (the int class 28 as 28, not '28')
@@ -915,6 +946,7 @@ def train_model(
                     # of its encoding.json (the artifact's)
                     "vae_augment_version": __version__,
                     "format_version": FORMAT_VERSION,
+                    "class_rows": class_rows,  # `fit --resume` refuses other data by it
                 },
                 arrays={
                     "model": variable_values(model.variables),
