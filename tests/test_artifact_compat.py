@@ -105,3 +105,15 @@ def test_version_0_artifact_whose_draws_did_not_change_does_not_warn():
     assert warned(["numeric", "categorical"])
     assert warned(["numeric"], latent_source="posterior", bank_size=1024)
     assert warned(["numeric"], num_components=3)
+
+
+def test_artifact_before_the_sampler_change_saved_again_still_warns(tmp_path, mixed_artifact):
+    """Re-saved with its own sampler version, an old artifact keeps its warning (saved as
+    today's version, it sampled other rows for a seed than its release did, silently)."""
+    from vae_augment.artifact import save_artifact
+
+    art = load_artifact(str(_as_saved_before(mixed_artifact, tmp_path / "old", spike=False)))
+    save_artifact(str(tmp_path / "again"), art.model, art.encoding,
+                  sampler_version=art.config["sampler_version"])
+    assert read_artifact_meta(str(tmp_path / "again"))[1]["sampler_version"] == 0
+    assert [m for m in _sampler_warnings(tmp_path / "again") if "sampler version 0" in m]

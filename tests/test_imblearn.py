@@ -385,6 +385,28 @@ def test_fitted_sampler_pickled_before_the_sampler_change_warns(mixed_resampled)
         api.sample(old.artifact_, {"c": 2}, seed=1)
 
 
+def test_sampler_pickled_before_the_sampler_change_saves_its_version(mixed_resampled,
+                                                                      tmp_path):
+    """`save` wrote today's sampler version for a sampler unpickled from before 2026-12-02
+    (version 0): the saved model then sampled other rows for a seed without the warning."""
+    import pickle
+
+    from vae_augment import api
+    from vae_augment.artifact import load_artifact
+    from vae_augment.errors import VAEAugmentWarning
+
+    now = pickle.loads(pickle.dumps(mixed_resampled[2]))
+    del now.artifact_.config["sampler_version"]  # as pickled by a release before 2026-12-02
+    for spec in now.artifact_.encoding.specs:
+        del spec.spike
+    old = pickle.loads(pickle.dumps(now))
+    old.save(str(tmp_path / "m"))
+    saved = load_artifact(str(tmp_path / "m"))
+    assert saved.config["sampler_version"] == 0
+    with pytest.warns(VAEAugmentWarning, match=r"sampler version 0, this one's is 1\)"):
+        api.sample(saved, {"c": 2}, seed=1)
+
+
 def test_example_runs(capsys):
     """examples/imblearn_pipeline.py end to end on the bundled churn data (tiny VAE)."""
     import importlib.util
@@ -446,6 +468,7 @@ def test_save_writes_a_model_directory_with_its_settings(mixed_resampled, tmp_pa
     assert sampler.save(str(tmp_path / "m")) == str(tmp_path / "m")
     art = load_artifact(str(tmp_path / "m"))
     assert art.label == sampler.label_column_ and art.config["train_config"]["epochs"] == 1
+    assert art.config["sampler_version"] == 1  # a sampler fitted now: today's
     assert main(["info", "--model-dir", str(tmp_path / "m")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["metrics"]["epochs_run"] == 1 and info["train_config"]["latent_dim"] == 2

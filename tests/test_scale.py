@@ -7,6 +7,7 @@ subprocesses.
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -581,6 +582,114 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path, mixed_parquet, ref
                                               r"resume=True or use another checkpoint_dir$"):
         fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
             **{**RESUME_KW, "latent_dim": 3})
+
+
+def test_checkpoint_records_its_release_and_a_refusal_names_another(tmp_path, mixed_parquet,
+                                                                     reference_run):
+    """state.json recorded no release: a resume refused for changed settings could not say
+    that an earlier vae-augment (whose defaults may differ) wrote the checkpoint. One
+    without the record still resumes as before."""
+    import shutil
+
+    from vae_augment import __version__
+    from vae_augment.api import fit
+    from vae_augment.artifact import FORMAT_VERSION
+    from vae_augment.checkpoint import CheckpointError, latest_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(reference_run.checkpoint_dir, ckpt)
+    state_file = os.path.join(latest_checkpoint(str(ckpt)), "state.json")
+    state = json.load(open(state_file))
+    assert state["vae_augment_version"] == __version__
+    assert state["format_version"] == FORMAT_VERSION
+    json.dump({**state, "vae_augment_version": "0.0.9"}, open(state_file, "w"))
+    with pytest.raises(CheckpointError, match=rf"ckpt-\d+', written by vae-augment 0\.0\.9 "
+                                              rf"\(this is {re.escape(__version__)}\), belongs "
+                                              rf"to a different run \(config.latent_dim: "):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **{**RESUME_KW, "latent_dim": 3})
+    for key in ("vae_augment_version", "format_version"):  # as an earlier release wrote it
+        del state[key]
+    json.dump(state, open(state_file, "w"))
+    with pytest.raises(CheckpointError, match=r"', written by an earlier vae-augment, belongs"):
+        fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **{**RESUME_KW, "latent_dim": 3})
+    resumed = fit(str(mixed_parquet), label="label", seed=3, checkpoint_dir=str(ckpt),
+                  resume=True, **RESUME_KW)
+    assert resumed.config["metrics"]["resumed_from_step"] == state["global_step"]
+
+
+def _relabelled(table: pa.Table, n: int = 6) -> pa.Table:
+    """`table` with its first `n` rows of class 'a' (after the first 3) made 'b': other data
+    of the same row count."""
+    labels = table.column("label").to_pylist()
+    rows = [i for i, v in enumerate(labels) if v == "a" and i >= 3][:n]
+    for i in rows:
+        labels[i] = "b"
+    return table.set_column(table.schema.get_field_index("label"), "label", pa.array(labels))
+
+
+def test_resume_refuses_other_data_of_the_same_row_count(tmp_path, mixed_parquet, mixed_table,
+                                                         reference_run):
+    """Only the row count was compared: other rows as many resumed silently. The rows per
+    class (order-free) are recorded and compared; a checkpoint without them resumes."""
+    import shutil
+
+    from vae_augment.api import fit
+    from vae_augment.checkpoint import CheckpointError, latest_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(reference_run.checkpoint_dir, ckpt)
+    state_file = os.path.join(latest_checkpoint(str(ckpt)), "state.json")
+    counts = dict(zip(*np.unique(mixed_table.column("label").to_numpy(zero_copy_only=False),
+                                 return_counts=True)))
+    other = tmp_path / "other.parquet"
+    pq.write_table(_relabelled(mixed_table), other)
+    a, b = counts["a"], counts["b"]
+    with pytest.raises(CheckpointError, match=(
+            rf"^checkpoint '.*ckpt-\d+' was trained on other data \(class 'a': checkpoint "
+            rf"{a} rows, now {a - 6}; class 'b': checkpoint {b} rows, now {b + 6}\); give "
+            rf"the data it was trained on, or drop resume=True to train afresh$")):
+        fit(str(other), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+            **RESUME_KW)
+    state = json.load(open(state_file))
+    assert state["class_rows"] == {c: int(counts[c]) for c in ("a", "b", "c")}
+    del state["class_rows"]  # as an earlier release wrote it: resumed as before
+    json.dump(state, open(state_file, "w"))
+    resumed = fit(str(other), label="label", seed=3, checkpoint_dir=str(ckpt), resume=True,
+                  **RESUME_KW)
+    assert resumed.config["metrics"]["resumed_from_step"] == state["global_step"]
+
+
+def test_streamed_resume_refuses_other_data_of_the_same_row_count(tmp_path, parquet_parts,
+                                                                  capsys):
+    """The streamed run counts its rows per class from the label column (rows are read in
+    another order than the encoding's pass): the same data resumes, other data is refused
+    in one line, exit 2."""
+    from tests.conftest import FAST_ARGS, run_cli
+    from vae_augment.streaming import InMemorySource, ParquetSource
+    from vae_augment.training import fit_encoding
+
+    d, table = parquet_parts
+    model_dir = tmp_path / "run"
+    args = ["fit", d, "--label", "label", "--model-dir", model_dir, *FAST_ARGS, "--epochs",
+            "1", "--streaming", "--shuffle-buffer", "100", "--checkpoint-every", "5"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err[-3000:]
+    code, _, err = run_cli(args + ["--resume"], capsys)
+    assert code == 0 and "a finished run: nothing left to train" in err, err[-3000:]
+    other = tmp_path / "other"
+    other.mkdir()
+    for part in sorted(d.glob("*.parquet")):  # the same files and row groups, relabelled
+        pq.write_table(_relabelled(pq.read_table(part)), other / part.name, row_group_size=70)
+    code, _, err = run_cli([*args[:1], other, *args[2:], "--resume"], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "was trained on other data (class 'a': checkpoint" in err
+    assert err.strip().endswith("drop --resume to train afresh"), err
+    enc = fit_encoding(table, "label")
+    streamed = ParquetSource(str(d), enc, validation_split=0.1, seed=0).class_rows(3)
+    held = InMemorySource(enc.encode(table), validation_split=0.1, seed=0).class_rows(3)
+    assert list(streamed) == list(held) == [enc.class_counts[c] for c in enc.classes]
 
 
 def test_checkpoint_from_before_the_weighted_bound_resumes_watching_the_elbo(

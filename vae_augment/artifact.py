@@ -109,11 +109,15 @@ def save_artifact(
     metrics: dict[str, Any] | None = None,
     overwrite: bool = True,
     preserve: tuple[str, ...] = (),
+    sampler_version: int = SAMPLER_VERSION,
 ) -> str:
     """Writes the artifact to a temporary directory and renames it into place.
 
     `preserve` names entries of an existing `model_dir` (e.g. ``checkpoints``, ``logs``) that
     are moved into the new directory instead of being deleted with the old one.
+    `sampler_version` is recorded in config.json: the current one for a model trained now;
+    an artifact saved again passes its own (``art.config["sampler_version"]``), so that
+    `warn_if_sampler_changed` still warns of it when its seed draws other rows than then.
     """
     from vae_augment import __version__
 
@@ -131,7 +135,7 @@ def save_artifact(
             json.dump(encoding.to_json(), f)
         config = {
             "format_version": FORMAT_VERSION,
-            "sampler_version": SAMPLER_VERSION,
+            "sampler_version": sampler_version,
             "vae_augment_version": __version__,
             "library_versions": _library_versions(),
             "train_config": train_config or {},

@@ -9,7 +9,9 @@ into place (a kill mid-write leaves the previous checkpoint intact). It holds:
 * ``metrics.npz``    the running metric accumulators of the epoch in progress;
 * ``best.npz``       the early-stopping best weights (when there are any);
 * ``state.json``     epoch, step in epoch, global step, per-epoch history, early-stopping
-                     state, checkpoint interval, and a fingerprint of the run's configuration.
+                     state, checkpoint interval, a fingerprint of the run's configuration,
+                     the data's rows per class, and the vae-augment release (and artifact
+                     format version) that wrote it.
 
 No pickle: arrays are loaded with ``allow_pickle=False``.
 """

@@ -544,13 +544,16 @@ class VAEOverSampler(BaseOverSampler):
         """
         from sklearn.utils.validation import check_is_fitted
 
-        from vae_augment.artifact import save_artifact
+        from vae_augment.artifact import SAMPLER_VERSION, save_artifact
 
         check_is_fitted(self, "artifact_")
         art = self.artifact_
+        # the sampler version it was fitted under (0 for one unpickled from before
+        # 2026-12-02): saved as today's, its warning of other rows for a seed was lost
         return save_artifact(model_dir, art.model, art.encoding,
                              train_config=art.config.get("train_config"),
-                             metrics=art.config.get("metrics"), overwrite=overwrite)
+                             metrics=art.config.get("metrics"), overwrite=overwrite,
+                             sampler_version=art.config.get("sampler_version", SAMPLER_VERSION))
 
     # ------------------------------------------------------------------ helpers
     def _seed(self) -> int:

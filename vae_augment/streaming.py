@@ -121,6 +121,11 @@ class InMemorySource:
     def fingerprint(self) -> dict:
         return {"rows": self.n_train + self.n_val, "validation_rows": self.n_val}
 
+    def class_rows(self, n_classes: int) -> np.ndarray:
+        """Rows per class index, the validation rows included (what a checkpoint records)."""
+        y = [self.train["y"]] + ([self.val["y"]] if self.val is not None else [])
+        return np.bincount(np.concatenate(y).astype(np.int64), minlength=n_classes)
+
     def probe(self, rows: int = 512) -> dict[str, np.ndarray]:
         """A fixed small batch (validation rows when there are any) for diagnostics."""
         d = self.val if self.val is not None else self.train
@@ -285,6 +290,20 @@ class ParquetSource:
             "row_groups": len(self.row_groups),
             "shuffle_buffer": self.shuffle_buffer,
         }
+
+    def class_rows(self, n_classes: int) -> np.ndarray:
+        """Rows per class index, counted from the label column alone (one read of it): as
+        `InMemorySource.class_rows`, whatever order the rows stream in."""
+        counts = np.zeros(n_classes, np.int64)
+        for g in self.row_groups:
+            _, labels = self._label_valid(g)
+            if labels is None:  # no nulls by the footer: the column was not read
+                labels = self._file(g.path).read_row_group(
+                    g.index, columns=[self.encoding.label]).column(0).combine_chunks()
+            _, idx = self.encoding.label_index(labels)  # null: a null or unknown label
+            idx = idx.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
+            counts += np.bincount(idx, minlength=n_classes)
+        return counts
 
     def _chunks(self, g: _RowGroup, validation: bool) -> Iterator[dict[str, np.ndarray]]:
         """Encoded rows of one row group on one side of the split, in file order."""

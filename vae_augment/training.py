@@ -367,7 +367,13 @@ def _resuming_otherwise(now: str, then: str, remedy: str) -> None:
          f"will differ slightly from an uninterrupted run's ({remedy})")
 
 
-def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str) -> None:
+def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str,
+                       release: str | None = None) -> None:
+    """`CheckpointError` when the checkpoint at `path` (its fingerprint `saved`, written by
+    vae-augment `release`: None for one from before checkpoints recorded it) is not of this
+    run; the release is named when it is not this one's (its defaults may differ)."""
+    from vae_augment import __version__
+
     # checkpoints written before a setting left the fingerprint still hold it
     saved = {**saved, "config": {k: v for k, v in saved.get("config", {}).items()
                                  if k in current.get("config", {})
@@ -385,12 +391,39 @@ def _check_fingerprint(saved: dict[str, Any], current: dict[str, Any], path: str
     # settings alone: the same data, so perhaps a default changed since the checkpoint was
     # written (an earlier release's) and the run can go on with the checkpoint's values
     settings = all(d.startswith("config.") for d in diffs)
+    written = ("" if release == __version__ else
+               ", written by an earlier vae-augment," if release is None else
+               f", written by vae-augment {release} (this is {__version__}),")
     raise CheckpointError(
-        f"checkpoint '{path}' belongs to a different run ({'; '.join(diffs[:4])}); "
+        f"checkpoint '{path}'{written} belongs to a different run ({'; '.join(diffs[:4])}); "
         + ("to go on with it, give the checkpoint's settings (a default may have changed "
            "since it was written); else " if settings else "")
         + f"drop {option('resume', True)} or use another {option('checkpoint_dir')}"
     )
+
+
+def _class_rows(source, encoding: Encoding) -> dict[str, int] | None:
+    """The data's rows per class (``{str(class): rows}``), recorded with a checkpoint: a
+    resume on other data of the same row count is refused (an order-free check: a streamed
+    run may read its rows in another order). None for a source that cannot count them."""
+    if not hasattr(source, "class_rows"):
+        return None
+    counts = source.class_rows(len(encoding.classes))
+    return {str(c): int(n) for c, n in zip(encoding.classes, counts)}
+
+
+def _check_class_rows(saved: dict[str, int], current: dict[str, int], path: str) -> None:
+    """`CheckpointError` naming the classes whose rows differ from the checkpoint's."""
+    if saved == current:
+        return
+    from vae_augment.checkpoint import CheckpointError
+    from vae_augment.errors import items_note
+
+    diffs = [f"class {c!r}: checkpoint {saved.get(c, 0):,} rows, now {current.get(c, 0):,}"
+             for c in dict.fromkeys([*saved, *current]) if saved.get(c, 0) != current.get(c, 0)]
+    raise CheckpointError(
+        f"checkpoint '{path}' was trained on other data ({items_note(diffs, 5, '; ')}); give "
+        f"the data it was trained on, or drop {option('resume', True)} to train afresh")
 
 
 def _watched(state: dict[str, Any], monitor: str) -> str:
@@ -679,8 +712,10 @@ def train_model(
     """
     import tensorflow as tf
 
+    from vae_augment import __version__
     from vae_augment import callbacks as cb
     from vae_augment._keras import keras
+    from vae_augment.artifact import FORMAT_VERSION
     from vae_augment.checkpoint import (
         assign_variables,
         clear_checkpoints,
@@ -731,6 +766,7 @@ def train_model(
 
     state: dict[str, Any] | None = None
     saved: dict[str, dict[str, np.ndarray]] = {}
+    class_rows = None
     if resume:
         if chief:  # a save the interrupted run never finished: a whole model's size each
             remove_partial(checkpoint_dir)
@@ -740,7 +776,12 @@ def train_model(
                   file=sys.stderr)
         else:
             state, saved = load_checkpoint(path)
-            _check_fingerprint(state.get("fingerprint", {}), fingerprint, path)
+            _check_fingerprint(state.get("fingerprint", {}), fingerprint, path,
+                               state.get("vae_augment_version"))
+            if state.get("class_rows") is not None:  # an earlier release's has none
+                class_rows = _class_rows(source, encoding)
+                if class_rows is not None:
+                    _check_class_rows(state["class_rows"], class_rows, path)
             finished = (state["early"]["stopped_epoch"] is not None
                         or state["epoch"] >= config.epochs)
             where = ("a finished run: nothing left to train" if finished else
@@ -754,6 +795,8 @@ def train_model(
             f"files; TensorBoard draws both runs as one. Give each run its own "
             f"{arg('tensorboard')} directory")
     every = checkpoint_every or (state or {}).get("checkpoint_every")
+    if every and chief and class_rows is None:  # one label pass of a streamed run
+        class_rows = _class_rows(source, encoding)
 
     jit = resolve_jit(config.jit_compile, strategy.num_replicas_in_sync)
     # the classes in their own type (the int class 28 as 28, not '28')
@@ -899,6 +942,11 @@ def train_model(
                     "replicas": int(strategy.num_replicas_in_sync),
                     # the time trained so far, so a resumed run reports the whole run's time
                     "train_seconds": earlier_seconds + (time.perf_counter() - start),
+                    # the release that wrote it, named when a resume is refused; the format
+                    # of its encoding.json (the artifact's)
+                    "vae_augment_version": __version__,
+                    "format_version": FORMAT_VERSION,
+                    "class_rows": class_rows,  # `fit --resume` refuses other data by it
                 },
                 arrays={
                     "model": variable_values(model.variables),
