@@ -215,6 +215,11 @@ def test_beam_example_runs(tmp_path, monkeypatch, capsys):
     from vae_augment import artifact as artifact_module
     from vae_augment import scoring
 
+    # the tiny network with a 2-round guide and 2 draws a balancing row (redraws stay on):
+    # the example's default model and 50-round guide take no part in what this checks
+    real_fit = vae_augment.fit
+    monkeypatch.setattr(vae_augment, "fit",
+                        lambda *a, **k: real_fit(*a, **{**k, **FAST, "candidates": 2}))
     spec = importlib.util.spec_from_file_location(
         "beam_pipeline_example", REPO / "examples" / "beam_pipeline.py")
     example = importlib.util.module_from_spec(spec)
