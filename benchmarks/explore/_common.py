@@ -122,3 +122,21 @@ def flip_labels(table: pa.Table, label: str, share: float, rng: np.random.Genera
     noisy_table = table.set_column(table.schema.get_field_index(label), label,
                                    pa.array(list(noisy), table.schema.field(label).type))
     return noisy_table, flipped, y, noisy
+
+
+def paired_table(title: str, results: dict, base: str) -> None:
+    """Prints a markdown table of per-seed figures (`results`: {method: [figure per split
+    seed]}) paired with method `base` on the same seeds: the first three seeds, their mean,
+    the mean over all, the mean difference from `base` with its standard error, and on how
+    many seeds a method is ahead."""
+    ref = np.array(results[base])
+    n = len(ref)
+    print(f"{title}, split seeds 0-{n - 1}, paired with {base}")
+    print(f"| method | seeds 0 / 1 / 2 | seeds 0-2 | all seeds | minus {base} (se) | ahead on |")
+    print("|---|---|---|---|---|---|")
+    for name, v in results.items():
+        v = np.array(v)
+        d = v - ref
+        se = d.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
+        print(f"| {name} | {' / '.join(f'{t:.3f}' for t in v[:3])} | {v[:3].mean():.3f} | "
+              f"{v.mean():.3f} | {d.mean():+.4f} ({se:.4f}) | {int((d > 0).sum())} of {n} |")

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 import pandas as pd
-from _common import U, f1, split
+from _common import U, f1, paired_table, split
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from sklearn.neighbors import NearestNeighbors
 
@@ -91,13 +91,4 @@ for seed in range(nseeds):
     res.setdefault("smote_valid", []).append(lr_f1(sp, *valid(sp, rng)))
     res.setdefault("ros", []).append(lr_f1(sp, *RandomOverSampler(random_state=seed)
                                            .fit_resample(sp.Xtr, sp.y_tr)))
-base = np.array(res["smote"])
-print(f"{ds}, LR, split seeds 0-{nseeds - 1}, paired with SMOTE")
-print("| method | seeds 0 / 1 / 2 | seeds 0-2 | all seeds | minus SMOTE (se) | ahead on |")
-print("|---|---|---|---|---|---|")
-for name, v in res.items():
-    v = np.array(v)
-    d = v - base
-    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
-    print(f"| {name} | {' / '.join(f'{t:.3f}' for t in v[:3])} | {v[:3].mean():.3f} | "
-          f"{v.mean():.3f} | {d.mean():+.4f} ({se:.4f}) | {int((d > 0).sum())} of {len(d)} |")
+paired_table(f"{ds}, LR", res, "smote")

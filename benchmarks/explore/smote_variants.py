@@ -8,8 +8,7 @@ One-off exploration behind benchmarks/results/quality.md (not part of the librar
 """
 import sys
 
-import numpy as np
-from _common import U, f1, split
+from _common import U, f1, paired_table, split
 from imblearn.over_sampling import ADASYN, SMOTE, SVMSMOTE, BorderlineSMOTE, RandomOverSampler
 
 ds = sys.argv[1] if len(sys.argv) > 1 else "credit"
@@ -25,14 +24,4 @@ for seed in seeds:
             ("adasyn", ADASYN(random_state=seed)), ("svm_smote", SVMSMOTE(random_state=seed))]:
         X, y = sampler.fit_resample(sp.Xtr, sp.y_tr)
         res.setdefault(name, []).append(f1(sp, U.classifier("LR").fit(X, y).predict(sp.Xte)))
-base = np.array(res["smote"])
-n = len(base)
-print(f"{ds}, LR, split seeds 0-{n - 1}: minority F1 (binary) / macro F1, paired with SMOTE")
-print("| method | seeds 0-2 | all seeds | minus SMOTE (se) | ahead on |")
-print("|---|---|---|---|---|")
-for name, v in res.items():
-    v = np.array(v)
-    d = v - base
-    se = d.std(ddof=1) / np.sqrt(n) if n > 1 else float("nan")
-    print(f"| {name} | {v[:3].mean():.3f} | {v.mean():.3f} | {d.mean():+.4f} ({se:.4f}) | "
-          f"{int((d > 0).sum())} of {n} |")
+paired_table(f"{ds}, LR: minority F1 (binary) / macro F1", res, "smote")
