@@ -263,10 +263,11 @@ class ParquetSource:
         number (17 s of start-up for 1,000 row groups)."""
         return pq.ParquetFile(path, metadata=self._meta.get(path))
 
-    def _label_valid(self, g: _RowGroup) -> tuple[np.ndarray, pa.Array | None]:
+    def _label_valid(self, g: _RowGroup, *, read: bool = False
+                     ) -> tuple[np.ndarray, pa.Array | None]:
         """(rows with a non-null label, the label column when it was read). Footer statistics
         first; the label column is read when they do not rule nulls out, or some class is
-        rare (its rows are then kept out of validation)."""
+        rare (its rows are then kept out of validation), or `read` asks for it."""
         pf = self._file(g.path)
         label = self.encoding.label
         fields, values = partition_of(g.path)
@@ -277,7 +278,7 @@ class ParquetSource:
         col = pf.schema_arrow.get_field_index(label)
         stats = rg.column(col).statistics if col >= 0 else None
         no_nulls = stats is not None and stats.has_null_count and stats.null_count == 0
-        if no_nulls and not (self._rare and self._use_val):
+        if no_nulls and not read and not (self._rare and self._use_val):
             return np.ones(g.rows, bool), None
         lab = pf.read_row_group(g.index, columns=[label]).column(0).combine_chunks()
         lab = array_without_view(lab)
@@ -296,10 +297,7 @@ class ParquetSource:
         `InMemorySource.class_rows`, whatever order the rows stream in."""
         counts = np.zeros(n_classes, np.int64)
         for g in self.row_groups:
-            _, labels = self._label_valid(g)
-            if labels is None:  # no nulls by the footer: the column was not read
-                labels = self._file(g.path).read_row_group(
-                    g.index, columns=[self.encoding.label]).column(0).combine_chunks()
+            _, labels = self._label_valid(g, read=True)
             _, idx = self.encoding.label_index(labels)  # null: a null or unknown label
             idx = idx.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
             counts += np.bincount(idx, minlength=n_classes)
