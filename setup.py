@@ -1,10 +1,17 @@
 """vae-augment: conditional-VAE data augmentation for imbalanced Parquet data."""
 
+import re
+
 from setuptools import find_packages, setup
+
+# one source of the release: vae_augment/__init__.py (read as text: importing the package
+# here would need its dependencies before they are installed)
+with open("vae_augment/__init__.py", encoding="utf-8") as f:
+    VERSION = re.search(r'^__version__ = "([^"]+)"$', f.read(), re.M).group(1)
 
 setup(
     name="vae-augment",
-    version="0.1.0",
+    version=VERSION,
     description="Balance imbalanced tables and image sets with a conditional VAE "
     "(Keras 3 + TFP), from the CLI, Apache Beam, tf.data or imbalanced-learn.",
     long_description=open("README.md", encoding="utf-8").read(),

@@ -586,3 +586,23 @@ def test_the_artifact_keeps_every_epochs_figures(tmp_path, mixed_artifact, capsy
     code, out, err = run(["info", "--model-dir", old, "--history"], capsys)
     assert code == 2 and not out and "has no per-epoch history" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_release_has_one_source(capsys):
+    """setup.py read its own "0.1.0" beside `vae_augment.__version__`, which checkpoints and
+    artifacts record and `--version` prints: a release bumped in one place only would have
+    installed under one number and recorded another."""
+    import importlib.metadata
+
+    import vae_augment
+    from vae_augment.cli import main
+
+    with pytest.raises(SystemExit) as exited:  # argparse's version action exits
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"vae-augment {vae_augment.__version__}"
+    built = subprocess.run([sys.executable, "setup.py", "--version"], cwd=REPO,
+                           capture_output=True, text=True, check=True)
+    assert built.stdout.strip().splitlines()[-1] == vae_augment.__version__
+    # the installed metadata too (`make` reinstalls when vae_augment/__init__.py changes)
+    assert importlib.metadata.version("vae-augment") == vae_augment.__version__
