@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         with open(os.path.join(tmp, f"model{r}", "config.json")) as f:
             epochs.append(json.load(f)["metrics"]["epochs_run"])
     smote = [smote_seconds(args.data, args.label, r) for r in range(args.repeats)]
-    tvae = None
+    tvae, tvae_failed = None, False
     if os.path.exists(args.sdv_python):
         counts = summary["generated"]
         todo = json.dumps({str(c): n for c, n in counts.items() if n > 0})
@@ -88,6 +88,7 @@ def main(argv=None) -> int:
             tvae = {"seconds": sum(per_class.values()),
                     "per_class_seconds": {c: round(v, 2) for c, v in per_class.items()}}
         else:
+            tvae_failed = True
             print("TVAE failed:", proc.stderr[-2000:], file=sys.stderr)
     print(f"data: {args.data}  generated rows: {summary['generated']}")
     print(f"vae-augment fit+balance (defaults): median {statistics.median(vae):.2f} s "
@@ -96,8 +97,10 @@ def main(argv=None) -> int:
     if tvae:
         print(f"SDV TVAE per minority class       : {tvae['seconds']:.2f} s {tvae['per_class_seconds']}")
         print(f"vae-augment / TVAE time ratio     : {statistics.median(vae) / tvae['seconds']:.2f}")
+    elif tvae_failed:  # its traceback is on stderr above
+        print(f"SDV TVAE: failed under {args.sdv_python}")
     else:
-        print("SDV TVAE: not run (no sdv interpreter)")
+        print(f"SDV TVAE: not run (no sdv interpreter at {args.sdv_python})")
     return 0
 
 
