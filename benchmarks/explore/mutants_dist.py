@@ -2,6 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python benchmarks/explore/mutants_dist.py [--max N] [--seed S]
         [--timeout SECONDS] [--only ID,ID,...] [--list] [--json OUT] [--log FILE]
+        [--all-failures]
 
 Run from the repository root. Each mutant is ONE `ast`-located change to the module (a
 comparison flipped, + and -, * and / swapped, a numeric constant changed, a unary minus /
@@ -253,7 +254,7 @@ def enumerate_mutants(src: str) -> list[dict]:
 
 
 # ------------------------------------------------------------------ the worker process
-def worker(result_fd: int) -> None:
+def worker(result_fd: int, stop: bool = True) -> None:
     """Reads "run" lines on stdin; reloads the module and runs FAST_TESTS in-process."""
     import importlib
 
@@ -285,17 +286,18 @@ def worker(result_fd: int) -> None:
             continue
         c = Collect()
         tests = [t for t in FAST_TESTS if (ROOT / t.split("::")[0]).exists()]
-        code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "--no-header",
-                            "-W", "ignore", *tests], plugins=[c])
-        out.write(json.dumps({"code": int(code), "failed": c.failed[:1],
+        code = pytest.main([*(["-x"] if stop else []), "-q", "-p", "no:cacheprovider",
+                            "--no-header", "-W", "ignore", *tests], plugins=[c])
+        out.write(json.dumps({"code": int(code), "failed": c.failed,
                               "seconds": time.time() - t0}) + "\n")
 
 
 class Worker:
-    def __init__(self, log):
+    def __init__(self, log, stop=True):
         r, w = os.pipe()
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(w)],
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", str(w),
+                                      *([] if stop else ["--all-failures"])],
                                      stdin=subprocess.PIPE, stdout=log, stderr=log,
                                      pass_fds=(w,), env=env, text=True, cwd=ROOT)
         os.close(w)
@@ -326,10 +328,12 @@ def main() -> None:
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--json", default="")
     ap.add_argument("--log", default="/tmp/mutants_dist.log", help="the worker's pytest output")
+    ap.add_argument("--all-failures", action="store_true",
+                    help="run every test on each mutant (no -x) and record all that fail")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker is not None:
-        worker(args.worker)
+        worker(args.worker, stop=not args.all_failures)
         return
     original = TARGET.read_text()
     mutants = enumerate_mutants(original)
@@ -346,7 +350,7 @@ def main() -> None:
         return
     log = open(args.log, "w")  # noqa: SIM115
     results = []
-    w = Worker(log)
+    w = Worker(log, stop=not args.all_failures)
     t_start = time.time()
     try:
         base = w.run(args.timeout * 3)
@@ -360,13 +364,14 @@ def main() -> None:
             res = w.run(args.timeout)
             if res is None:
                 w.close()
-                w = Worker(log)
+                w = Worker(log, stop=not args.all_failures)
                 res = {"code": -2, "failed": ["timeout"], "seconds": args.timeout}
             TARGET.write_text(original)
             killed = res["code"] != 0
             by = res["failed"][0] if res["failed"] else f"exit {res['code']}"
             results.append({"id": m["id"], "line": m["line"], "desc": m["desc"],
                             "killed": killed, "by": by if killed else None,
+                            "failed": res["failed"],
                             "seconds": round(res["seconds"], 2)})
             print(f"{m['id']:4d} line {m['line']:4d} {m['desc'][:70]:70s} "
                   f"{'killed by ' + by.split('::')[-1][:60] if killed else 'SURVIVED'}",
