@@ -20,9 +20,11 @@ Run from the repository root (the checkout under test must be the one imported):
     #          mutants are run constants last, and none is started past the budget)
 
 The default test sets (``TESTS``) are the fast tests that reach the module: test_balancing.py
-(about 12 s), and for fidelity the tests of test_evaluation.py that run `_fidelity` or its
-helpers without training a model (about 20 s; the whole file takes 150 s). A surviving mutant
-is either equivalent or a gap in those tests: see the session's report for the verdicts.
+but its one test that trains a model, and for fidelity the tests of test_evaluation.py that
+run `_fidelity` or its helpers on a few small tables (the whole file takes 150 s). A mutant
+they leave alive is run against ``SLOW_TESTS`` too (a model trained, a full report), so a
+survivor is one that none of these tests kills: equivalent, or a gap in the tests.
+``kill PID`` stops a run and restores the module (SIGTERM is caught).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import copy
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +45,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 TESTS = {
     "balancing": [
         "tests/test_balancing.py",
+        "--deselect", "tests/test_balancing.py::test_the_python_api_maps_a_dicts_keys_as_beam_does",
         "tests/test_schema_zoo.py::test_bool_classes_in_a_sampling_strategy_take_json_spelling",
     ],
     "fidelity": [f"tests/test_evaluation.py::{t}" for t in (  # the fastest first (-x)
@@ -58,6 +62,13 @@ TESTS = {
         "test_a_variable_length_image_column_is_compared_with_a_fixed_size_one",
         "test_a_report_on_huge_ints_half_floats_and_a_three_row_class",
         "test_a_category_score_is_the_same_in_every_process",
+    )],
+}
+# the slower tests that reach the module (a model trained, a full report): run on the
+# mutants the fast ones leave alive only, so that a survivor is one no test here kills
+SLOW_TESTS = {
+    "balancing": ["tests/test_balancing.py::test_the_python_api_maps_a_dicts_keys_as_beam_does"],
+    "fidelity": [f"tests/test_evaluation.py::{t}" for t in (
         "test_fidelity_has_a_real_vs_real_reference_per_class",
         "test_same_distribution_scores_well_and_shift_scores_badly",
         "test_a_column_of_many_values_only_in_synthetic_is_scored_not_left_out",
@@ -206,6 +217,8 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--tests", default="")
     ap.add_argument("--out", default="")
+    ap.add_argument("--no-slow", action="store_true",
+                    help="survivors of the fast tests are not run against SLOW_TESTS")
     ap.add_argument("--budget", type=float, default=50,
                     help="minutes: no mutant is started after them (the rest: 'not run')")
     args = ap.parse_args(argv)
@@ -213,6 +226,7 @@ def main(argv=None):
     path = REPO / "vae_augment" / f"{args.module}.py"
     original = path.read_bytes()
     tests = args.tests.split() or TESTS[args.module]
+    slow = [] if args.tests or args.no_slow else SLOW_TESTS[args.module]
     found = mutants(original.decode("utf-8"))
     if args.only:
         keep = {int(x) for x in args.only.split(",")}
@@ -228,10 +242,12 @@ def main(argv=None):
 
     assert pathlib.Path(vae_augment.__file__).resolve().parent == path.parent, vae_augment.__file__
     records = []
+    # `kill PID` (a background job ignores SIGINT) restores the module too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     try:
         path.write_text(ast.unparse(ast.parse(original.decode("utf-8"))))  # the unmutated
         _clear_pyc(path)                                                   # text, unparsed
-        status, secs, why = run_tests(tests, args.timeout * 3)
+        status, secs, why = run_tests(tests + slow, args.timeout * 3)
         print(f"baseline (unparsed, unmutated): {status} in {secs:.1f} s {why}", flush=True)
         if status != "survived":
             print("the tests fail without a mutation: fix that first")
@@ -244,6 +260,10 @@ def main(argv=None):
             path.write_text(src)
             _clear_pyc(path)
             status, secs, why = run_tests(tests, args.timeout)
+            if status == "survived" and slow:
+                status, more, why = run_tests(slow, args.timeout)
+                secs += more
+                status = status if status == "survived" else status + "(slow)"
             records.append({"id": i, "line": line, "mutation": desc, "status": status,
                             "seconds": round(secs, 1), "first_failure": why})
             print(f"#{i:<4} line {line:<4} {desc:<40} {status:<16} {secs:5.1f} s  {why[:90]}",
