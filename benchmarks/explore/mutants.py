@@ -44,11 +44,21 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 TESTS = {
     "balancing": [
+        *[f"tests/test_balancing.py::{t}" for t in (  # exact ones first (-x stops early)
+            "test_the_form_of_a_strategy_is_checked_against_the_models_classes",
+            "test_a_class_count_must_be_a_non_negative_integer",
+            "test_a_class_counted_zero_is_left_untouched",
+        )],
         "tests/test_balancing.py",
         "--deselect", "tests/test_balancing.py::test_the_python_api_maps_a_dicts_keys_as_beam_does",
         "tests/test_schema_zoo.py::test_bool_classes_in_a_sampling_strategy_take_json_spelling",
     ],
     "fidelity": [f"tests/test_evaluation.py::{t}" for t in (  # the fastest first (-x)
+        "test_the_ks_complement_is_one_minus_the_ks_statistic",
+        "test_the_tv_complement_compares_category_shares_without_nulls",
+        "test_a_tensor_is_scored_by_the_mean_ks_complement_of_its_elements",
+        "test_a_columns_score_is_the_worse_of_its_values_and_its_null_rate_gap",
+        "test_the_association_measures_at_their_edges",
         "test_cramers_v_is_bias_corrected",
         "test_correlation_ratio_is_bias_corrected",
         "test_null_rate_gap",
