@@ -289,3 +289,14 @@ def test_an_unknown_strategy_is_shown_up_to_200_characters():
     with pytest.raises(VAEAugmentError) as exc:
         parse_sampling_strategy("m" * 300)
     assert str(exc.value).endswith(f"got {'m' * 200!r}")
+
+
+def test_one_class_is_refused_in_our_words():
+    with pytest.raises(VAEAugmentError, match=r"^need at least 2 classes to balance, got \['a'\]$"):
+        samples_to_generate({"a": 5}, "auto")
+
+
+def test_an_unknown_name_is_refused_in_our_words():
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be one of \['auto', "
+                                              r"'minority', .*; got 'most'$"):
+        samples_to_generate(COUNTS, "most")

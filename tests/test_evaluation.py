@@ -2295,8 +2295,9 @@ def test_the_association_measures_at_their_edges():
 
 
 def test_the_fidelity_summary_is_made_of_the_per_class_figures():
-    """`_fidelity` on hand-made classes: 12 real rows (compared, with a real-halves
-    reference), 5 (compared: the least there is, without a reference) and 4 (skipped); the
+    """`_fidelity` on hand-made classes: 10 real rows (compared, with a real-halves
+    reference: the least for one), 5 (compared: the least there is, without a reference) and
+    4 (skipped); the
     summary is the mean over the compared classes, a class's score the mean over its columns,
     and the association figures are the off-diagonal differences of the two matrices."""
     from vae_augment.fidelity import _fidelity
@@ -2308,15 +2309,15 @@ def test_the_fidelity_summary_is_made_of_the_per_class_figures():
         x = rng.normal(size=len(label))
         y = x + 0.1 * rng.normal(size=len(label)) if related else rng.normal(size=len(label))
         s = np.where(x > 0, "hi", "lo") if related else rng.choice(["hi", "lo"], len(label))
-        return pa.table({"x": x, "y": pa.array(y, mask=rng.random(len(label)) < 0.2 * related),
+        return pa.table({"x": x, "y": pa.array(y, mask=(np.arange(len(label)) % 3 == 0) & related),
                          "s": s, "label": label})
 
-    real, syn = table([12, 5, 4], related=True), table([12, 5, 9], related=False)
+    real, syn = table([10, 5, 4], related=True), table([10, 5, 9], related=False)
     enc = fit_encoding(pa.concat_tables([real, syn]), "label")
     y_real, y_syn = enc.encode(real)["y"], enc.encode(syn)["y"]
     fid, matrices = _fidelity(enc, real, syn, y_real, y_syn, 10**6, 0)
     a, b, c = (fid["per_class"][k] for k in "abc")
-    assert (a["n_real"], b["n_real"], c["n_real"], c["n_synthetic"]) == (12, 5, 4, 9)
+    assert (a["n_real"], b["n_real"], c["n_real"], c["n_synthetic"]) == (10, 5, 4, 9)
     assert c["score"] is None and c["columns"] == {} and "association" not in c
     assert c["skipped"] == "fewer than 5 real or synthetic rows"
     assert "skipped" not in b and b["real_reference"] is None and a["real_reference"] is not None
@@ -2341,12 +2342,18 @@ def test_the_fidelity_summary_is_made_of_the_per_class_figures():
     assert fid["association_mean_abs_diff"] == pytest.approx(
         (a["association"]["mean_abs_diff"] + b["association"]["mean_abs_diff"]) / 2)
     # a class of exactly `max_rows` rows is taken whole, as without a cap: the same figures
-    capped, _ = _fidelity(enc, real, syn, y_real, y_syn, 12, 0)
+    capped, _ = _fidelity(enc, real, syn, y_real, y_syn, 10, 0)
     assert capped["per_class"] == fid["per_class"]
     # under the cap, a sample of `max_rows` rows: other figures, the counts still the whole
-    capped, _ = _fidelity(enc, real, syn, y_real, y_syn, 11, 0)
-    assert capped["per_class"]["a"]["n_real"] == 12
+    capped, _ = _fidelity(enc, real, syn, y_real, y_syn, 9, 0)
+    assert capped["per_class"]["a"]["n_real"] == 10
     assert capped["per_class"]["a"]["columns"] != a["columns"]
+    # two columns are enough for an association
+    two, matrices = _fidelity(enc, real, syn, y_real, y_syn, 10**6, 0, max_assoc_cols=2)
+    assert two["association_columns"] == ["x", "y"] and matrices["a"][0].shape == (2, 2)
+    assert two["per_class"]["a"]["association"]["worst_pair"] == ["x", "y"]
+    one = _fidelity(enc, real, syn, y_real, y_syn, 10**6, 0, max_assoc_cols=1)[0]
+    assert one["association_columns"] == [] and one["association_mean_abs_diff"] is None
     # no class to compare: no score, no reference, no association
     few = _fidelity(enc, real.slice(0, 4), syn, y_real[:4], y_syn, 10**6, 0)[0]
     assert few["score"] is None and few["real_reference"] is None
