@@ -300,3 +300,10 @@ def test_an_unknown_name_is_refused_in_our_words():
     with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be one of \['auto', "
                                               r"'minority', .*; got 'most'$"):
         samples_to_generate(COUNTS, "most")
+
+
+@pytest.mark.parametrize("ratio", [float("nan"), float("inf")])
+def test_a_ratio_that_is_not_finite_is_refused_in_our_words(ratio):
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` as a float must be a "
+                                              rf"finite ratio in \(0, 1\], got {ratio}$"):
+        samples_to_generate({"no": 90, "yes": 10}, ratio)
