@@ -2358,3 +2358,23 @@ def test_the_fidelity_summary_is_made_of_the_per_class_figures():
     few = _fidelity(enc, real.slice(0, 4), syn, y_real[:4], y_syn, 10**6, 0)[0]
     assert few["score"] is None and few["real_reference"] is None
     assert few["score_same_classes"] is None and few["association_mean_abs_diff"] is None
+
+
+def test_cramers_v_takes_bergsmas_correction_exactly():
+    """The corrected V of a 3 x 4 table against Bergsma's formula, chi-squared from SciPy:
+    the bias-correction tests above only bound it (a wrong correction passed them)."""
+    from scipy.stats import chi2_contingency
+
+    from vae_augment.fidelity import _cramers_v
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 3, 60)
+    b = np.where(rng.random(60) < 0.5, a, rng.integers(0, 4, 60))
+    table = np.zeros((3, 4))
+    np.add.at(table, (a, b), 1)
+    n, r, c = 60, 3, 4
+    phi2 = max(0.0, chi2_contingency(table, correction=False)[0] / n - (r - 1) * (c - 1) / (n - 1))
+    want = np.sqrt(phi2 / min(r - (r - 1) ** 2 / (n - 1) - 1, c - (c - 1) ** 2 / (n - 1) - 1))
+    assert 0.2 < want < 0.9
+    assert _cramers_v(a, b) == pytest.approx(want, rel=1e-12)
+    assert _cramers_v(b, a) == pytest.approx(want, rel=1e-12)  # symmetric: either side fewer
