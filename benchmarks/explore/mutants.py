@@ -60,6 +60,7 @@ TESTS = {
         "test_a_columns_score_is_the_worse_of_its_values_and_its_null_rate_gap",
         "test_the_association_measures_at_their_edges",
         "test_the_fidelity_summary_is_made_of_the_per_class_figures",
+        "test_cramers_v_takes_bergsmas_correction_exactly",
         "test_cramers_v_is_bias_corrected",
         "test_correlation_ratio_is_bias_corrected",
         "test_null_rate_gap",
