@@ -210,3 +210,100 @@ def test_the_python_api_maps_a_dicts_keys_as_beam_does(mixed_artifact, mixed_tab
         balance(mixed_table, str(tmp_path / "o2.parquet"), label="label", model=art,
                 sampling_strategy=None)
     assert not (tmp_path / "o2.parquet").exists()
+
+
+def test_the_largest_int64_target_is_taken():
+    """`_check_target`'s limit is inclusive: 2**63 - 1 fits in int64, 2**63 does not."""
+    top = 2**63 - 1
+    assert samples_to_generate(COUNTS, {"c": top}) == {"a": 0, "b": 0, "c": top - 5}
+
+
+def test_a_class_count_must_be_a_non_negative_integer():
+    for bad, shown in ((-1, "-1"), (2.5, "2.5"), ("7", "'7'")):
+        with pytest.raises(VAEAugmentError, match=rf"^class count for 'b' must be a "
+                                                  rf"non-negative integer, got {shown}$"):
+            samples_to_generate({"a": 50, "b": bad, "c": 5}, "auto")
+
+
+def test_a_class_counted_zero_is_left_untouched():
+    """A class of no real rows (one the model knows, say) is no error: imbalanced-learn does
+    not see it, so it gets no rows, and the others are balanced as without it."""
+    assert samples_to_generate({"a": 10, "b": 0, "c": 3}, "auto") == {"a": 0, "b": 0, "c": 7}
+    assert np.int64(0) == samples_to_generate({"a": 10, "b": np.int64(0), "c": 3}, "all")["b"]
+
+
+def test_the_form_of_a_strategy_is_checked_against_the_models_classes():
+    """`check_strategy_form`, before any count is known: the names, a float in (0, 1], a
+    dict of non-negative integer targets (0 too: the counts decide) for known classes, a
+    callable; anything else is refused naming the argument."""
+    from types import SimpleNamespace
+
+    from vae_augment.balancing import check_strategy_form
+
+    enc = SimpleNamespace(classes=[0, 1, "x"])
+    for name in ("auto", "minority", "not minority", "not majority", "all"):
+        assert check_strategy_form(name, enc) == name
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be one of \['auto'"):
+        check_strategy_form("most", enc)
+    for ratio in (1.0, 0.5, 1e-9):
+        assert check_strategy_form(ratio, enc) == ratio
+    for ratio in (0.0, 1.0000001, -0.5, 2):
+        with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` as a float must be a "
+                                                  r"ratio in \(0, 1\], got "):
+            check_strategy_form(ratio, enc)
+    with pytest.raises(VAEAugmentError, match=r"must be a finite ratio in \(0, 1\], got inf"):
+        check_strategy_form(float("inf"), enc)
+    assert check_strategy_form({"1": 0, "x": 30}, enc) == {1: 0, "x": 30}
+    with pytest.raises(VAEAugmentError, match=r"target for class 1 must be a non-negative "
+                                              r"integer, got -1"):
+        check_strategy_form({1: -1}, enc)
+    with pytest.raises(VAEAugmentError, match=r"names class 'y', which the model does not know"):
+        check_strategy_form({"y": 3}, enc)
+    f = lambda y: {}  # noqa: E731
+    assert check_strategy_form(f, enc) is f
+    for bad in (None, True, [0.5]):
+        with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be a name, a "
+                                                  r"float, a dict or a callable, got "):
+            check_strategy_form(bad, enc)
+
+
+def test_invalid_json_is_shown_whole_up_to_200_characters():
+    text = '{"a": ' + "1" * 194  # 200 characters, not valid JSON
+    with pytest.raises(VAEAugmentError) as exc:
+        parse_sampling_strategy(text)
+    assert repr(text) in str(exc.value) and "..." not in str(exc.value)
+    with pytest.raises(VAEAugmentError) as exc:
+        parse_sampling_strategy(text + "1")
+    assert repr(text + "...") in str(exc.value)
+
+
+def test_a_strategy_file_need_not_end_in_json(tmp_path):
+    """Any existing file is read (a ``.json`` name is only needed for the "does not exist"
+    message): a shell's process substitution gives /dev/fd/63, a user a .txt file."""
+    path = tmp_path / "strategy.txt"
+    path.write_text('{"1": 10}')
+    assert parse_sampling_strategy(str(path), classes=[0, 1]) == {1: 10}
+
+
+def test_an_unknown_strategy_is_shown_up_to_200_characters():
+    with pytest.raises(VAEAugmentError) as exc:
+        parse_sampling_strategy("m" * 300)
+    assert str(exc.value).endswith(f"got {'m' * 200!r}")
+
+
+def test_one_class_is_refused_in_our_words():
+    with pytest.raises(VAEAugmentError, match=r"^need at least 2 classes to balance, got \['a'\]$"):
+        samples_to_generate({"a": 5}, "auto")
+
+
+def test_an_unknown_name_is_refused_in_our_words():
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be one of \['auto', "
+                                              r"'minority', .*; got 'most'$"):
+        samples_to_generate(COUNTS, "most")
+
+
+@pytest.mark.parametrize("ratio", [float("nan"), float("inf")])
+def test_a_ratio_that_is_not_finite_is_refused_in_our_words(ratio):
+    with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` as a float must be a "
+                                              rf"finite ratio in \(0, 1\], got {ratio}$"):
+        samples_to_generate({"no": 90, "yes": 10}, ratio)

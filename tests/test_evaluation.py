@@ -2188,3 +2188,193 @@ def test_a_report_that_cannot_be_written_whole_leaves_the_previous_one(tmp_path,
             report_module.write_report(folder, a_report(1), {})
     assert {name: (where / name).read_bytes() for name in os.listdir(where)} == before
     assert sorted(os.listdir(tmp_path)) == ["report"]
+
+
+# ------------------------------------------------------- fidelity metrics, exact values
+def _img(rows) -> pa.Array:
+    """A fixed-size-list (tensor) column of float rows."""
+    rows = np.asarray(rows, dtype=np.float64)
+    return pa.FixedSizeListArray.from_arrays(pa.array(rows.reshape(-1)), rows.shape[1])
+
+
+def test_the_ks_complement_is_one_minus_the_ks_statistic():
+    from vae_augment.fidelity import _ks_complement
+
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    assert _ks_complement(a, a) == 1.0
+    assert _ks_complement(a, a + 2) == 0.5  # half of each sample beyond the other's
+    assert _ks_complement(a, a + 10) == 0.0
+    # no value on a side: alike only if neither side has one
+    assert _ks_complement(a[:0], a[:0]) == 1.0
+    assert _ks_complement(a[:0], a) == 0.0 and _ks_complement(a, a[:0]) == 0.0
+
+
+def test_the_tv_complement_compares_category_shares_without_nulls():
+    from vae_augment.fidelity import _tv_complement
+
+    # shares 1/2, 1/2 against 1/4, 3/4: total variation 0.25
+    assert _tv_complement(pa.array(["x", "x", "y", "y"]), pa.array(["x", "y", "y", "y"])) == 0.75
+    assert _tv_complement(pa.array(["x", "x"]), pa.array(["y", "y"])) == 0.0
+    assert _tv_complement(pa.array(["x", None]), pa.array(["x", "x"])) == 1.0  # nulls apart
+    assert _tv_complement(pa.array([0.0, -0.0]), pa.array([0.0, 0.0])) == 1.0  # one zero
+    assert _tv_complement(pa.array([1, 2], pa.float16()), pa.array([1, 1], pa.float16())) == 0.5
+    none, one = pa.array([None], pa.string()), pa.array(["x"])
+    assert _tv_complement(none, none) == 1.0
+    assert _tv_complement(none, one) == 0.0 and _tv_complement(one, none) == 0.0
+
+
+def test_a_tensor_is_scored_by_the_mean_ks_complement_of_its_elements():
+    from vae_augment.fidelity import _element_ks_complement
+
+    real = _img([[i, i, i, i] for i in range(4)])
+    # element 3 moved past every real value, the other three alike: (1 + 1 + 1 + 0) / 4
+    syn = _img([[i, i, i, i + 10] for i in range(4)])
+    assert _element_ks_complement(real, syn) == 0.75
+    # at most `max_elements`, evenly spaced from the first to the last: elements 0 and 3
+    assert _element_ks_complement(real, syn, max_elements=2) == 0.5
+    assert _element_ks_complement(real, syn, max_elements=1) == 1.0  # element 0 only
+    # the same mean with more elements than `max_elements` asks for none twice
+    assert _element_ks_complement(real, syn, max_elements=8) == 0.75
+    empty = real.filter(pa.array([False] * 4))
+    assert _element_ks_complement(empty, empty) == 1.0
+    assert _element_ks_complement(empty, syn) == 0.0 and _element_ks_complement(real, empty) == 0.0
+
+
+def test_a_columns_score_is_the_worse_of_its_values_and_its_null_rate_gap():
+    from types import SimpleNamespace
+
+    from vae_augment.fidelity import _column_fidelity
+
+    numeric, categorical = SimpleNamespace(kind="numeric"), SimpleNamespace(kind="categorical")
+    real = pa.array([1.0, 2.0, 3.0, 4.0])
+    # the values alike, a fifth of the synthetic rows null: the gap decides
+    col = _column_fidelity(numeric, real, pa.array([1.0, 2.0, 3.0, 4.0, None]))
+    assert col == {"kind": "numeric", "metric": "ks_complement", "score": pytest.approx(0.8),
+                   "value_score": 1.0, "null_rate_real": 0.0, "null_rate_synthetic": 0.2,
+                   "null_rate_gap": pytest.approx(0.2)}
+    # the values apart, no null: the values decide
+    col = _column_fidelity(numeric, real, pa.array([5.0, 6.0, 7.0, 8.0]))
+    assert col["score"] == 0.0 and col["value_score"] == 0.0 and col["null_rate_gap"] == 0.0
+    # REAL's nulls count as the synthetic rows' do
+    col = _column_fidelity(numeric, pa.array([1.0, 2.0, None, None]), pa.array([1.0, 2.0]))
+    assert col["null_rate_real"] == 0.5 and col["score"] == 0.5 and col["value_score"] == 1.0
+    # no synthetic value at all: no value score, the gap alone
+    col = _column_fidelity(numeric, real, pa.nulls(4, pa.float64()))
+    assert col["value_score"] is None and col["score"] == 0.0 and col["null_rate_gap"] == 1.0
+    col = _column_fidelity(numeric, pa.array([1.0, None, None, None]), pa.nulls(2, pa.float64()))
+    assert col["value_score"] is None and col["score"] == 0.75  # 1 - |0.75 - 1|
+    col = _column_fidelity(categorical, pa.array(["x", "x", "y", "y"]), pa.array(["x", "y", "y", "y"]))
+    assert (col["metric"], col["score"], col["value_score"]) == ("tv_complement", 0.75, 0.75)
+    col = _column_fidelity(SimpleNamespace(kind="tensor"), _img([[i, i] for i in range(4)]),
+                           _img([[i, i + 10] for i in range(4)]))
+    assert (col["metric"], col["score"]) == ("element_ks_complement", 0.5)
+
+
+def test_the_association_measures_at_their_edges():
+    from vae_augment.fidelity import _corr_ratio, _cramers_v, _pearson
+
+    x = np.arange(6.0)
+    assert _pearson(x, 2 * x + 1) == pytest.approx(1.0)
+    assert _pearson(x, -x) == pytest.approx(-1.0)
+    assert _pearson(x, np.ones(6)) == 0.0 and _pearson(np.ones(6), x) == 0.0
+    assert _pearson(x, np.array([0.0, 1, 0, 1, 0, 1])) == pytest.approx(0.29277002, abs=1e-8)
+    # two identical binary columns: V is 1 (the corrected V is defined from 2 x 2 up)
+    b = np.array([0, 1] * 20)
+    assert _cramers_v(b, b) == pytest.approx(1.0)
+    assert _cramers_v(b, 1 - b) == pytest.approx(1.0)
+    assert _cramers_v(np.zeros(8), b[:8]) == 0.0 and _cramers_v(b[:8], np.zeros(8)) == 0.0
+    assert _cramers_v(b[:2], b[:2]) == 0.0  # two rows: the correction leaves nothing
+    # one value per category: no rows left to judge the categories by (0, not a division
+    # by zero that gave nan, 0 or inf as the last bit of the sums fell)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _corr_ratio(np.array([1.0, 2.0, 3.0]), np.array([0, 1, 2])) == 0.0
+        assert _corr_ratio(np.array([0.3, -1.2, 2.5, 0.7]), np.array([3, 0, 2, 1])) == 0.0
+    assert _corr_ratio(np.ones(4), np.array([0, 0, 1, 1])) == 0.0
+    assert _corr_ratio(np.array([1.0, 1.0, 5.0, 5.0]), np.array([0, 0, 1, 1])) == 1.0
+
+
+def test_the_fidelity_summary_is_made_of_the_per_class_figures():
+    """`_fidelity` on hand-made classes: 10 real rows (compared, with a real-halves
+    reference: the least for one), 5 (compared: the least there is, without a reference) and
+    4 (skipped); the
+    summary is the mean over the compared classes, a class's score the mean over its columns,
+    and the association figures are the off-diagonal differences of the two matrices."""
+    from vae_augment.fidelity import _fidelity
+
+    rng = np.random.default_rng(0)
+
+    def table(n_per_class, related):
+        label = np.repeat(["a", "b", "c"], n_per_class)
+        x = rng.normal(size=len(label))
+        y = x + 0.1 * rng.normal(size=len(label)) if related else rng.normal(size=len(label))
+        s = np.where(x > 0, "hi", "lo") if related else rng.choice(["hi", "lo"], len(label))
+        return pa.table({"x": x, "y": pa.array(y, mask=(np.arange(len(label)) % 3 == 0) & related),
+                         "s": s, "label": label})
+
+    real, syn = table([10, 5, 4], related=True), table([10, 5, 9], related=False)
+    enc = fit_encoding(pa.concat_tables([real, syn]), "label")
+    y_real, y_syn = enc.encode(real)["y"], enc.encode(syn)["y"]
+    fid, matrices = _fidelity(enc, real, syn, y_real, y_syn, 10**6, 0)
+    a, b, c = (fid["per_class"][k] for k in "abc")
+    assert (a["n_real"], b["n_real"], c["n_real"], c["n_synthetic"]) == (10, 5, 4, 9)
+    assert c["score"] is None and c["columns"] == {} and "association" not in c
+    assert c["skipped"] == "fewer than 5 real or synthetic rows"
+    assert "skipped" not in b and b["real_reference"] is None and a["real_reference"] is not None
+    for e in (a, b):
+        cols = e["columns"].values()
+        assert set(e["columns"]) == {"x", "y", "s"}
+        assert e["score"] == pytest.approx(np.mean([col["score"] for col in cols]))
+        assert e["max_null_rate_gap"] == max(col["null_rate_gap"] for col in cols) > 0
+    assert fid["score"] == pytest.approx((a["score"] + b["score"]) / 2)
+    assert fid["real_reference"] == a["real_reference"]
+    assert fid["score_same_classes"] == a["score"]
+    assert fid["association_columns"] == ["x", "y", "s"]
+    assert set(matrices) == {"a", "b"}
+    for key, e in (("a", a), ("b", b)):
+        diff = np.abs(matrices[key][0] - matrices[key][1])
+        off = diff[~np.eye(3, dtype=bool)]
+        assert e["association"]["mean_abs_diff"] == pytest.approx(off.mean())
+        assert e["association"]["max_abs_diff"] == off.max() > 0.3  # x ~ y in real only
+        i, j = e["association"]["worst_pair"]
+        names = ["x", "y", "s"]
+        assert i != j and diff[names.index(i), names.index(j)] == off.max()
+    assert fid["association_mean_abs_diff"] == pytest.approx(
+        (a["association"]["mean_abs_diff"] + b["association"]["mean_abs_diff"]) / 2)
+    # a class of exactly `max_rows` rows is taken whole, as without a cap: the same figures
+    capped, _ = _fidelity(enc, real, syn, y_real, y_syn, 10, 0)
+    assert capped["per_class"] == fid["per_class"]
+    # under the cap, a sample of `max_rows` rows: other figures, the counts still the whole
+    capped, _ = _fidelity(enc, real, syn, y_real, y_syn, 9, 0)
+    assert capped["per_class"]["a"]["n_real"] == 10
+    assert capped["per_class"]["a"]["columns"] != a["columns"]
+    # two columns are enough for an association
+    two, matrices = _fidelity(enc, real, syn, y_real, y_syn, 10**6, 0, max_assoc_cols=2)
+    assert two["association_columns"] == ["x", "y"] and matrices["a"][0].shape == (2, 2)
+    assert two["per_class"]["a"]["association"]["worst_pair"] == ["x", "y"]
+    one = _fidelity(enc, real, syn, y_real, y_syn, 10**6, 0, max_assoc_cols=1)[0]
+    assert one["association_columns"] == [] and one["association_mean_abs_diff"] is None
+    # no class to compare: no score, no reference, no association
+    few = _fidelity(enc, real.slice(0, 4), syn, y_real[:4], y_syn, 10**6, 0)[0]
+    assert few["score"] is None and few["real_reference"] is None
+    assert few["score_same_classes"] is None and few["association_mean_abs_diff"] is None
+
+
+def test_cramers_v_takes_bergsmas_correction_exactly():
+    """The corrected V of a 3 x 4 table against Bergsma's formula, chi-squared from SciPy:
+    the bias-correction tests above only bound it (a wrong correction passed them)."""
+    from scipy.stats import chi2_contingency
+
+    from vae_augment.fidelity import _cramers_v
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 3, 60)
+    b = np.where(rng.random(60) < 0.5, a, rng.integers(0, 4, 60))
+    table = np.zeros((3, 4))
+    np.add.at(table, (a, b), 1)
+    n, r, c = 60, 3, 4
+    phi2 = max(0.0, chi2_contingency(table, correction=False)[0] / n - (r - 1) * (c - 1) / (n - 1))
+    want = np.sqrt(phi2 / min(r - (r - 1) ** 2 / (n - 1) - 1, c - (c - 1) ** 2 / (n - 1) - 1))
+    assert 0.2 < want < 0.9
+    assert _cramers_v(a, b) == pytest.approx(want, rel=1e-12)
+    assert _cramers_v(b, a) == pytest.approx(want, rel=1e-12)  # symmetric: either side fewer

@@ -1,0 +1,299 @@
+"""Hand-rolled mutation testing of one module: which single-token changes no test notices.
+
+Applies one mutation at a time to ``vae_augment/<module>.py`` (in place, in the checkout this
+script lives in), runs the module's fast tests on it with a timeout, records killed /
+survived, and restores the original file (always: try/finally; the checked-in text is
+written back byte for byte). Mutations, by the AST: comparison operators flipped
+(< <= > >= == != in is), + - * / swapped, ``and`` / ``or`` swapped, ``not`` dropped, a unary
+minus dropped, ``if`` conditions negated, integer constants n -> n - 1 (0 -> 1), float constants +1, True /
+False flipped, min / max (and np.min / np.max, argmin / argmax, .min() / .max()) swapped,
+``abs(x)`` -> ``x``, ``raise`` -> ``pass``, and a bare ``return`` (``return None``) put first
+in each function (after its docstring).
+
+Run from the repository root (the checkout under test must be the one imported)::
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/explore/mutants.py balancing
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/explore/mutants.py fidelity
+    # options: --list (the mutants only), --only 3,17 (those ids), --max N, --timeout S,
+    #          --tests "tests/x.py tests/y.py::test_z" (instead of the module's default set),
+    #          --out FILE (a JSON record of every mutant), --budget MINUTES (default 50:
+    #          mutants are run constants last, and none is started past the budget)
+
+The default test sets (``TESTS``) are the fast tests that reach the module: test_balancing.py
+but its one test that trains a model, and for fidelity the tests of test_evaluation.py that
+run `_fidelity` or its helpers on a few small tables (the whole file takes 150 s). A mutant
+they leave alive is run against ``SLOW_TESTS`` too (a model trained, a full report), so a
+survivor is one that none of these tests kills: equivalent, or a gap in the tests.
+``kill PID`` stops a run and restores the module (SIGTERM is caught).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+TESTS = {
+    "balancing": [
+        *[f"tests/test_balancing.py::{t}" for t in (  # exact ones first (-x stops early)
+            "test_the_form_of_a_strategy_is_checked_against_the_models_classes",
+            "test_a_class_count_must_be_a_non_negative_integer",
+            "test_a_class_counted_zero_is_left_untouched",
+        )],
+        "tests/test_balancing.py",
+        "--deselect", "tests/test_balancing.py::test_the_python_api_maps_a_dicts_keys_as_beam_does",
+        "tests/test_schema_zoo.py::test_bool_classes_in_a_sampling_strategy_take_json_spelling",
+    ],
+    "fidelity": [f"tests/test_evaluation.py::{t}" for t in (  # the fastest first (-x)
+        "test_the_ks_complement_is_one_minus_the_ks_statistic",
+        "test_the_tv_complement_compares_category_shares_without_nulls",
+        "test_a_tensor_is_scored_by_the_mean_ks_complement_of_its_elements",
+        "test_a_columns_score_is_the_worse_of_its_values_and_its_null_rate_gap",
+        "test_the_association_measures_at_their_edges",
+        "test_the_fidelity_summary_is_made_of_the_per_class_figures",
+        "test_cramers_v_takes_bergsmas_correction_exactly",
+        "test_cramers_v_is_bias_corrected",
+        "test_correlation_ratio_is_bias_corrected",
+        "test_null_rate_gap",
+        "test_fidelity_is_also_given_over_the_classes_real_halves_scores",
+        "test_evaluate_takes_dataframes",
+        "test_lossless_type_differences_are_cast",
+        "test_rows_with_a_null_label_are_left_out_with_a_warning",
+        "test_classes_synthetic_rows_share_with_real_ones_are_checked",
+        "test_null_tensor_rows_raise_no_warning_about_generating_them",
+        "test_the_report_says_the_type_of_its_classes",
+        "test_a_variable_length_image_column_is_compared_with_a_fixed_size_one",
+        "test_a_report_on_huge_ints_half_floats_and_a_three_row_class",
+        "test_a_category_score_is_the_same_in_every_process",
+    )],
+}
+# the slower tests that reach the module (a model trained, a full report): run on the
+# mutants the fast ones leave alive only, so that a survivor is one no test here kills
+SLOW_TESTS = {
+    "balancing": ["tests/test_balancing.py::test_the_python_api_maps_a_dicts_keys_as_beam_does"],
+    "fidelity": [f"tests/test_evaluation.py::{t}" for t in (
+        "test_fidelity_has_a_real_vs_real_reference_per_class",
+        "test_same_distribution_scores_well_and_shift_scores_badly",
+        "test_a_column_of_many_values_only_in_synthetic_is_scored_not_left_out",
+        "test_exact_copies_are_counted",
+    )],
+}
+
+# the order mutants are run in: with a time budget, the constants are the ones left out
+_PRIORITY = ["cmp", "boolop", "unary", "binop", "name", "attr", "abs", "raise", "ifnot",
+             "return", "const"]
+
+_CMP_SWAPS = {
+    ast.Lt: (ast.LtE, ast.GtE), ast.LtE: (ast.Lt, ast.Gt), ast.Gt: (ast.GtE, ast.LtE),
+    ast.GtE: (ast.Gt, ast.Lt), ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,),
+    ast.In: (ast.NotIn,), ast.NotIn: (ast.In,), ast.Is: (ast.IsNot,), ast.IsNot: (ast.Is,),
+}
+_BIN_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+              ast.FloorDiv: ast.Mult, ast.Pow: ast.Mult}
+_NAME_SWAPS = {"min": "max", "max": "min", "argmin": "argmax", "argmax": "argmin"}
+
+
+def _sites(tree: ast.AST):
+    """(node path, kind, payload, description) of every mutation, in a fixed order."""
+    out = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", None)
+        if isinstance(node, ast.Compare):
+            for k, op in enumerate(node.ops):
+                for new in _CMP_SWAPS.get(type(op), ()):
+                    out.append((node, "cmp", (k, new), line,
+                                f"{type(op).__name__} -> {new.__name__}"))
+        elif isinstance(node, ast.BinOp) and type(node.op) in _BIN_SWAPS:
+            new = _BIN_SWAPS[type(node.op)]
+            out.append((node, "binop", new, line, f"{type(node.op).__name__} -> {new.__name__}"))
+        elif isinstance(node, ast.BoolOp):
+            new = ast.Or if isinstance(node.op, ast.And) else ast.And
+            out.append((node, "boolop", new, line, f"{type(node.op).__name__} -> {new.__name__}"))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
+            out.append((node, "unary", None, line, f"drop {type(node.op).__name__}"))
+        elif isinstance(node, ast.If):
+            out.append((node, "ifnot", None, line, "negate if"))
+        elif isinstance(node, ast.Constant) and type(node.value) is int:
+            new = node.value - 1 if node.value > 0 else node.value + 1  # one per constant
+            out.append((node, "const", new, line, f"{node.value} -> {new}"))
+        elif isinstance(node, ast.Constant) and type(node.value) is float:
+            out.append((node, "const", node.value + 1.0, line,
+                        f"{node.value!r} -> {node.value + 1.0!r}"))
+        elif isinstance(node, ast.Constant) and type(node.value) is bool:
+            out.append((node, "const", not node.value, line, f"{node.value} -> {not node.value}"))
+        elif isinstance(node, ast.Name) and node.id in _NAME_SWAPS:
+            out.append((node, "name", _NAME_SWAPS[node.id], line,
+                        f"{node.id} -> {_NAME_SWAPS[node.id]}"))
+        elif isinstance(node, ast.Attribute) and node.attr in _NAME_SWAPS:
+            out.append((node, "attr", _NAME_SWAPS[node.attr], line,
+                        f".{node.attr} -> .{_NAME_SWAPS[node.attr]}"))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id == "abs" and len(node.args) == 1):
+            out.append((node, "abs", None, line, "abs(x) -> x"))
+        elif isinstance(node, ast.Raise) and node.exc is not None:
+            out.append((node, "raise", None, line, "raise -> pass"))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.append((node, "return", None, line, f"return None first in {node.name}()"))
+    return out
+
+
+class _Replace(ast.NodeTransformer):
+    def __init__(self, target, kind, payload):
+        self.target, self.kind, self.payload = target, kind, payload
+
+    def visit(self, node):
+        if node is not self.target:
+            return self.generic_visit(node)
+        k, p = self.kind, self.payload
+        if k == "cmp":
+            node.ops[p[0]] = p[1]()
+        elif k == "binop":
+            node.op = p()
+        elif k == "boolop":
+            node.op = p()
+        elif k == "unary":
+            return node.operand
+        elif k == "ifnot":
+            node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
+        elif k == "const":
+            node.value = p
+        elif k == "name":
+            node.id = p
+        elif k == "attr":
+            node.attr = p
+        elif k == "abs":
+            return node.args[0]
+        elif k == "raise":
+            return ast.Pass()
+        elif k == "return":
+            body = node.body
+            doc = (body and isinstance(body[0], ast.Expr)
+                   and isinstance(body[0].value, ast.Constant)
+                   and isinstance(body[0].value.value, str))
+            node.body = body[:1] + [ast.Return(value=None)] + body[1:] if doc else \
+                [ast.Return(value=None)] + body
+        return node
+
+
+def mutants(source: str):
+    """[(id, line, description, mutated source)] of `source`, in a fixed order."""
+    tree = ast.parse(source)
+    base = ast.unparse(tree)
+    out = []
+    for i, (_, kind, payload, line, desc) in enumerate(_sites(tree)):
+        copied = copy.deepcopy(tree)  # the i-th site of the copy is the same node
+        target = _sites(copied)[i][0]
+        new = ast.unparse(ast.fix_missing_locations(_Replace(target, kind, payload).visit(copied)))
+        if new != base:
+            out.append((i, line, desc, new, kind))
+    out.sort(key=lambda m: (_PRIORITY.index(m[4]), m[0]))
+    return [m[:4] for m in out]
+
+
+def run_tests(tests, timeout):
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+    t0 = time.time()
+    try:
+        r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "killed(timeout)", time.time() - t0, ""
+    tail = [ln for ln in r.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))][:1]
+    status = "survived" if r.returncode == 0 else "killed"
+    if r.returncode not in (0, 1):  # an error collecting, an interrupted run: say so
+        status = f"killed(rc={r.returncode})"
+    return status, time.time() - t0, tail[0] if tail else ""
+
+
+def _clear_pyc(path: pathlib.Path):
+    for p in (path.parent / "__pycache__").glob(path.stem + ".*.pyc"):
+        p.unlink()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("module", choices=sorted(TESTS))
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--max", type=int, default=400)
+    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--tests", default="")
+    ap.add_argument("--out", default="")
+    ap.add_argument("--no-slow", action="store_true",
+                    help="survivors of the fast tests are not run against SLOW_TESTS")
+    ap.add_argument("--budget", type=float, default=50,
+                    help="minutes: no mutant is started after them (the rest: 'not run')")
+    args = ap.parse_args(argv)
+
+    path = REPO / "vae_augment" / f"{args.module}.py"
+    original = path.read_bytes()
+    tests = args.tests.split() or TESTS[args.module]
+    slow = [] if args.tests or args.no_slow else SLOW_TESTS[args.module]
+    found = mutants(original.decode("utf-8"))
+    if args.only:
+        keep = {int(x) for x in args.only.split(",")}
+        found = [m for m in found if m[0] in keep]
+    found = found[: args.max]
+    if args.list:
+        for i, line, desc, _ in found:
+            print(f"#{i:<4} line {line:<4} {desc}")
+        print(f"{len(found)} mutants")
+        return 0
+
+    import vae_augment  # the checkout under test must be the one imported
+
+    assert pathlib.Path(vae_augment.__file__).resolve().parent == path.parent, vae_augment.__file__
+    records = []
+    # `kill PID` (a background job ignores SIGINT) restores the module too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
+    try:
+        path.write_text(ast.unparse(ast.parse(original.decode("utf-8"))))  # the unmutated
+        _clear_pyc(path)                                                   # text, unparsed
+        status, secs, why = run_tests(tests + slow, args.timeout * 3)
+        print(f"baseline (unparsed, unmutated): {status} in {secs:.1f} s {why}", flush=True)
+        if status != "survived":
+            print("the tests fail without a mutation: fix that first")
+            return 1
+        t_start = time.time()
+        for i, line, desc, src in found:
+            if time.time() - t_start > args.budget * 60:
+                records.append({"id": i, "line": line, "mutation": desc, "status": "not run"})
+                continue
+            path.write_text(src)
+            _clear_pyc(path)
+            status, secs, why = run_tests(tests, args.timeout)
+            if status == "survived" and slow:
+                status, more, why = run_tests(slow, args.timeout)
+                secs += more
+                status = status if status == "survived" else status + "(slow)"
+            records.append({"id": i, "line": line, "mutation": desc, "status": status,
+                            "seconds": round(secs, 1), "first_failure": why})
+            print(f"#{i:<4} line {line:<4} {desc:<40} {status:<16} {secs:5.1f} s  {why[:90]}",
+                  flush=True)
+    finally:
+        path.write_bytes(original)
+        _clear_pyc(path)
+    killed = sum(r["status"].startswith("killed") for r in records)
+    survived = [r for r in records if r["status"] == "survived"]
+    not_run = sum(r["status"] == "not run" for r in records)
+    print(f"\n{args.module}: {len(records)} mutants, {killed} killed, {len(survived)} "
+          f"survived, {not_run} not run (past the budget)")
+    for r in survived:
+        print(f"  SURVIVED #{r['id']} line {r['line']}: {r['mutation']}")
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(records, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
