@@ -296,6 +296,20 @@ def test_one_class_is_refused_in_our_words():
         samples_to_generate({"a": 5}, "auto")
 
 
+def test_rows_of_one_class_are_refused_in_our_words():
+    """Counts of two classes with rows of one (a model's class absent from the data) were
+    refused in imbalanced-learn's words, blamed on the strategy: "`sampling_strategy`: The
+    target 'y' needs to have more than 1 class"."""
+    for strategy in ("auto", {"b": 50}, 0.5):
+        with pytest.raises(VAEAugmentError, match=r"^need rows of at least 2 classes to "
+                                                  r"balance, got rows of 'a' only \(none of "
+                                                  r"\['b'\]\)$"):
+            samples_to_generate({"a": 100, "b": 0}, strategy)
+    with pytest.raises(VAEAugmentError, match=r"got no rows \(none of \['a', 'b'\]\)$"):
+        samples_to_generate({"a": 0, "b": 0}, "auto")
+    assert samples_to_generate({"a": 100, "b": 0, "c": 5}, "auto") == {"a": 0, "b": 0, "c": 95}
+
+
 def test_an_unknown_name_is_refused_in_our_words():
     with pytest.raises(VAEAugmentError, match=r"^`sampling_strategy` must be one of \['auto', "
                                               r"'minority', .*; got 'most'$"):

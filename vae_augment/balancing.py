@@ -208,6 +208,12 @@ def samples_to_generate(
     for c, n in counts.items():
         if not isinstance(n, numbers.Integral) or n < 0:
             raise VAEAugmentError(f"class count for {c!r} must be a non-negative integer, got {n!r}")
+    present = [c for c in given if counts[c] > 0]
+    if len(present) < 2:  # imbalanced-learn's words named its own 'y' and our argument
+        absent = [c for c in given if c not in present]
+        raise VAEAugmentError(
+            "need rows of at least 2 classes to balance, got "
+            + (f"rows of {present[0]!r} only" if present else "no rows") + f" (none of {absent})")
     idx = {c: i for i, c in enumerate(classes)}
     strategy = sampling_strategy
     if isinstance(sampling_strategy, Mapping):
