@@ -21,7 +21,8 @@ Run from the repository root (the checkout under test must be the one imported):
 
 The default test sets (``TESTS``) are the fast tests that reach the module: test_balancing.py
 but its one test that trains a model, and for fidelity the tests of test_evaluation.py that
-run `_fidelity` or its helpers on a few small tables (the whole file takes 150 s). A mutant
+run `_fidelity` or its helpers on a few small tables (the whole file takes 150 s), after
+tests/test_fidelity.py (exact figures on hand-made tables, a few seconds). A mutant
 they leave alive is run against ``SLOW_TESTS`` too (a model trained, a full report), so a
 survivor is one that none of these tests kills: equivalent, or a gap in the tests.
 ``kill PID`` stops a run and restores the module (SIGTERM is caught).
@@ -53,7 +54,7 @@ TESTS = {
         "--deselect", "tests/test_balancing.py::test_the_python_api_maps_a_dicts_keys_as_beam_does",
         "tests/test_schema_zoo.py::test_bool_classes_in_a_sampling_strategy_take_json_spelling",
     ],
-    "fidelity": [f"tests/test_evaluation.py::{t}" for t in (  # the fastest first (-x)
+    "fidelity": ["tests/test_fidelity.py", *[f"tests/test_evaluation.py::{t}" for t in (  # the fastest first (-x)
         "test_the_ks_complement_is_one_minus_the_ks_statistic",
         "test_the_tv_complement_compares_category_shares_without_nulls",
         "test_a_tensor_is_scored_by_the_mean_ks_complement_of_its_elements",
@@ -74,7 +75,7 @@ TESTS = {
         "test_a_variable_length_image_column_is_compared_with_a_fixed_size_one",
         "test_a_report_on_huge_ints_half_floats_and_a_three_row_class",
         "test_a_category_score_is_the_same_in_every_process",
-    )],
+    )]],
 }
 # the slower tests that reach the module (a model trained, a full report): run on the
 # mutants the fast ones leave alive only, so that a survivor is one no test here kills
