@@ -8,6 +8,8 @@
   standardise, one-hot), median of --repeats runs.
 - TVAE: one SDV TVAESynthesizer per minority class (defaults: 300 epochs), run by the
   interpreter given with --sdv-python (a separate venv with sdv), when it exists.
+
+SMOTE and TVAE get tensor (image) columns as one column per element, as in utility.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,23 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+
+
+def flat_copy(path: str, tmp: str) -> str:
+    """`path` itself, or a copy with its tensor (fixed-size list) columns as one column per
+    element (`utility._flatten_tensors`, what the quality benchmark gives SMOTE and SDV)."""
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, HERE)
+    from utility import _flatten_tensors
+
+    table = pq.read_table(path)
+    flat, tensors = _flatten_tensors(table.replace_schema_metadata(None))
+    if not tensors:
+        return path
+    out = os.path.join(tmp, "flat.parquet")
+    pq.write_table(flat, out)
+    return out
 
 
 def smote_seconds(path: str, label: str, seed: int) -> float:
@@ -75,12 +94,13 @@ def main(argv=None) -> int:
         vae.append(time.perf_counter() - t)
         with open(os.path.join(tmp, f"model{r}", "config.json")) as f:
             epochs.append(json.load(f)["metrics"]["epochs_run"])
-    smote = [smote_seconds(args.data, args.label, r) for r in range(args.repeats)]
+    flat = flat_copy(args.data, tmp)  # images as pixel columns for SMOTE and SDV
+    smote = [smote_seconds(flat, args.label, r) for r in range(args.repeats)]
     tvae, tvae_failed = None, False
     if os.path.exists(args.sdv_python):
         counts = summary["generated"]
         todo = json.dumps({str(c): n for c, n in counts.items() if n > 0})
-        proc = subprocess.run([args.sdv_python, os.path.join(HERE, "_tvae_worker.py"), args.data,
+        proc = subprocess.run([args.sdv_python, os.path.join(HERE, "_tvae_worker.py"), flat,
                                os.path.join(tmp, "tvae.parquet"), "--label", args.label, "--counts", todo],
                               capture_output=True, text=True)
         if proc.returncode == 0:
