@@ -24,7 +24,9 @@ The default test sets (``TESTS``) are the fast tests that reach the module: test
 but its one test that trains a model, and for fidelity the tests of test_evaluation.py that
 run `_fidelity` or its helpers on a few small tables (the whole file takes 150 s), and for
 privacy the tests of test_evaluation.py that compute distances or the privacy section on
-two 600-row tables (no model; the privacy filter's tests train one: slow). A mutant
+two 600-row tables (no model; the privacy filter's tests train one: slow), and for guide
+the tests of test_guide.py that fit and walk trees on small arrays; test_privacy_units.py and
+test_guide_units.py (session 58, written for the survivors) run first. A mutant
 they leave alive is run against ``SLOW_TESTS`` too (a model trained, a full report), so a
 survivor is one that none of these tests kills: equivalent, or a gap in the tests.
 ``kill PID`` stops a run and restores the module (SIGTERM is caught).
@@ -78,8 +80,8 @@ TESTS = {
         "test_a_report_on_huge_ints_half_floats_and_a_three_row_class",
         "test_a_category_score_is_the_same_in_every_process",
     )],
-    "privacy": [f"tests/test_evaluation.py::{t}" for t in (  # exact, on small arrays, first
-        "test_near_copy_share_counts_ties_at_distance_zero",
+    "privacy": ["tests/test_privacy_units.py", *[f"tests/test_evaluation.py::{t}" for t in (
+        "test_near_copy_share_counts_ties_at_distance_zero",  # exact, on small arrays, first
         "test_a_column_of_200_values_and_nulls_is_not_bucketed",
         "test_distances_with_many_categories_are_the_dense_ones",
         "test_the_exact_copy_rate_counts_the_rows_of_classes_real_has",
@@ -88,8 +90,8 @@ TESTS = {
         "test_a_model_that_saw_real_test_is_told_apart",
         "test_ordinary_columns_are_not_bucketed",
         "test_classifier_features_of_a_column_of_many_categories_are_capped",
-    )],
-    "guide": [f"tests/test_guide.py::{t}" for t in (  # NumPy / TF on small arrays, no model
+    )]],
+    "guide": ["tests/test_guide_units.py", *[f"tests/test_guide.py::{t}" for t in (  # no model
         "test_fit_guide_without_signal_keeps_the_class_shares",
         "test_two_classes_take_one_tree_per_round",
         "test_fit_guide_learns_a_rule_and_tf_matches_a_numpy_walk",
@@ -97,7 +99,7 @@ TESTS = {
         "test_fit_guide_samples_at_most_its_row_cap",
         "test_guide_logits_compile_with_xla",
         "test_guided_preset_from_the_cli_and_python",
-    )],
+    )]],
 }
 # the slower tests that reach the module (a model trained, a full report): run on the
 # mutants the fast ones leave alive only, so that a survivor is one no test here kills
