@@ -189,3 +189,13 @@ def test_trees_per_round_and_a_fit_on_no_rows():
     empty = G.fit_guide(np.zeros((0, 3), np.float32), np.zeros(0, int), 2, iterations=2, depth=2)
     np.testing.assert_allclose(empty["baseline"], np.log([1e-6, 1e-6]), rtol=1e-6)
     assert np.all(empty["value"] == 0) and np.all(np.isinf(empty["threshold"]))
+
+
+def test_fit_guide_can_split_off_one_row_but_not_at_the_minimum():
+    """The lowest candidate is the 1/32 quantile, not the minimum, and a split may leave a
+    single row on the left: on 0..9 with only row 0 of class 0, the split is at 9 / 32;
+    on 0..319 with only row 0 of class 0, at 319 / 32 (rows 0-9 left)."""
+    for n in (10, 320):
+        x = np.arange(n, dtype=np.float32)[:, None]
+        got = G.fit_guide(x, (x[:, 0] > 0.5).astype(int), 2, iterations=1, depth=1)
+        assert got["threshold"][0, 0] == pytest.approx((n - 1) / 32)
