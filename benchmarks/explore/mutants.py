@@ -14,6 +14,7 @@ Run from the repository root (the checkout under test must be the one imported):
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/explore/mutants.py balancing
     PYTHONPATH=$PWD .venv/bin/python benchmarks/explore/mutants.py fidelity
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/explore/mutants.py privacy
     # options: --list (the mutants only), --only 3,17 (those ids), --max N, --timeout S,
     #          --tests "tests/x.py tests/y.py::test_z" (instead of the module's default set),
     #          --out FILE (a JSON record of every mutant), --budget MINUTES (default 50:
@@ -22,7 +23,12 @@ Run from the repository root (the checkout under test must be the one imported):
 The default test sets (``TESTS``) are the fast tests that reach the module: test_balancing.py
 but its one test that trains a model, and for fidelity the tests of test_evaluation.py that
 run `_fidelity` or its helpers on a few small tables (the whole file takes 150 s), after
-tests/test_fidelity.py (exact figures on hand-made tables, a few seconds). A mutant
+tests/test_fidelity.py (exact figures on hand-made tables, a few seconds), and for
+privacy the tests of test_evaluation.py that compute distances or the privacy section on
+two 600-row tables (no model; the privacy filter's tests train one: slow), and for guide
+the tests of test_guide.py that fit and walk trees on small arrays; test_fidelity.py,
+test_privacy_units.py and test_guide_units.py (session 58, written for the survivors) run
+first. A mutant
 they leave alive is run against ``SLOW_TESTS`` too (a model trained, a full report), so a
 survivor is one that none of these tests kills: equivalent, or a gap in the tests.
 ``kill PID`` stops a run and restores the module (SIGTERM is caught).
@@ -76,6 +82,26 @@ TESTS = {
         "test_a_report_on_huge_ints_half_floats_and_a_three_row_class",
         "test_a_category_score_is_the_same_in_every_process",
     )]],
+    "privacy": ["tests/test_privacy_units.py", *[f"tests/test_evaluation.py::{t}" for t in (
+        "test_near_copy_share_counts_ties_at_distance_zero",  # exact, on small arrays, first
+        "test_a_column_of_200_values_and_nulls_is_not_bucketed",
+        "test_distances_with_many_categories_are_the_dense_ones",
+        "test_the_exact_copy_rate_counts_the_rows_of_classes_real_has",
+        "test_the_exact_copy_search_reuses_the_real_train_one",
+        "test_copies_are_graded_bad_not_good",
+        "test_a_model_that_saw_real_test_is_told_apart",
+        "test_ordinary_columns_are_not_bucketed",
+        "test_classifier_features_of_a_column_of_many_categories_are_capped",
+    )]],
+    "guide": ["tests/test_guide_units.py", *[f"tests/test_guide.py::{t}" for t in (  # no model
+        "test_fit_guide_without_signal_keeps_the_class_shares",
+        "test_two_classes_take_one_tree_per_round",
+        "test_fit_guide_learns_a_rule_and_tf_matches_a_numpy_walk",
+        "test_guide_logits_walk_each_tree_level_by_level",
+        "test_fit_guide_samples_at_most_its_row_cap",
+        "test_guide_logits_compile_with_xla",
+        "test_guided_preset_from_the_cli_and_python",
+    )]],
 }
 # the slower tests that reach the module (a model trained, a full report): run on the
 # mutants the fast ones leave alive only, so that a survivor is one no test here kills
@@ -86,6 +112,24 @@ SLOW_TESTS = {
         "test_same_distribution_scores_well_and_shift_scores_badly",
         "test_a_column_of_many_values_only_in_synthetic_is_scored_not_left_out",
         "test_exact_copies_are_counted",
+    )],
+    # the privacy filter (a model trained: `mixed_artifact`) and a CLI report of REAL on itself
+    "privacy": [
+        *[f"tests/test_reliability.py::test_privacy_filter_{t}" for t in (
+            "balance", "replaces_from_further_blocks", "nothing_dropped_same_bytes",
+            "bounded_attempts", "fills_a_class_at_a_high_drop_rate",
+            "refuses_a_reference_it_cannot_use", "leaves_out_reference_rows_of_unseen_categories",
+            "failure_says_how_far_the_draws_lay")],
+        "tests/test_evaluation.py::test_exact_copies_are_counted",
+    ],
+    # a small guided model (`guided`, about 10 s) fitted, saved, loaded and sampled
+    "guide": [f"tests/test_guide.py::{t}" for t in (
+        "test_fit_trains_a_guide_and_sets_held_out_floors",
+        "test_guide_fits_run_at_once_to_the_same_trees",
+        "test_guided_generation_redraws_rows_under_the_floor",
+        "test_a_zero_floor_or_one_candidate_is_the_plain_draw",
+        "test_guide_survives_save_and_load_and_legacy_configs_have_none",
+        "test_guide_fit_shows_a_progress_bar_of_its_rounds",
     )],
 }
 
