@@ -48,16 +48,23 @@ def flat_copy(path: str, tmp: str) -> str:
 def smote_seconds(path: str, label: str, seed: int) -> float:
     import numpy as np
     import pandas as pd
+    import pyarrow.parquet as pq
     from imblearn.over_sampling import SMOTE
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    df = pd.read_parquet(path)
+    table = pq.read_table(path)  # column by column as utility.py (no pandas metadata: a
+    # file's "string" dtype would give pd.NA, which the imputer cannot compare)
+    df = pd.DataFrame({n: table.column(n).to_pandas() for n in table.column_names})
     start = time.perf_counter()
     y = df[label].to_numpy()
     X = df.drop(columns=[label])
+    sys.path.insert(0, HERE)
+    from utility import _cat_to_object
+
+    X = _cat_to_object(X)  # as utility.py
     num = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and X[c].dtype != bool]
     cat = [c for c in X.columns if c not in num]
     pre = ColumnTransformer([
