@@ -58,6 +58,17 @@ def test_feature_matrix_is_the_scaled_encoded_columns(small):
     np.testing.assert_allclose(sparse.toarray(), want, atol=1e-6)
     no_label = privacy.feature_matrix(enc, table.drop_columns(["label"]))  # not needed
     np.testing.assert_allclose(no_label, want, atol=1e-6)
+
+
+def test_feature_matrix_is_float32_and_the_same_dense_or_sparse(small):
+    """As its docstring says, float32 (a float64 scale made the dense matrix float64: twice
+    the memory of the reference rows), and the dense values are the sparse path's, bit for
+    bit (a tensor column and a category included)."""
+    table, enc = small
+    dense = privacy.feature_matrix(enc, table)
+    sparse = privacy.feature_matrix(enc, table, sparse=True)
+    assert dense.dtype == np.float32 and sparse.dtype == np.float32
+    np.testing.assert_array_equal(dense, sparse.toarray())
     # two rows that differ only in their category are 1 / sqrt(3 columns) apart
     a, b = table.slice(0, 1), table.slice(0, 1).set_column(1, "s", pa.array(["q"]))
     gap = privacy.feature_matrix(enc, a) - privacy.feature_matrix(enc, b)

@@ -95,13 +95,15 @@ def feature_matrix(encoding, table: pa.Table | pa.RecordBatch, *, buckets=None,
         parts.append(onehot)
     for i, _ in enumerate(encoding.tensors):
         t = x[f"tensor_{i}"].reshape(n, -1).astype(np.float32)
-        parts.append(t / np.sqrt(t.shape[1]))
+        parts.append(t / np.float32(np.sqrt(t.shape[1])))
     n_cols = max(1, len(encoding.numeric) + len(encoding.categorical) + len(encoding.tensors))
+    # a float32 scale: a NumPy float64 one made the dense matrix float64 (twice the memory)
+    # and its values other than the sparse path's by a rounding
+    scale = np.float32(1.0 / np.sqrt(n_cols))
     if not sparse:
-        return np.concatenate(parts, axis=1) / np.sqrt(n_cols)
+        return np.concatenate(parts, axis=1) * scale
     import scipy.sparse as sp
 
-    scale = np.float32(1.0 / np.sqrt(n_cols))
     blocks = [sp.csr_matrix(np.concatenate(parts[:2], axis=1) * scale)]
     for codes, width in onehots:
         value = np.full(n, np.float32(1.0 / np.sqrt(2.0)) * scale, np.float32)
