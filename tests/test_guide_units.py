@@ -199,3 +199,17 @@ def test_fit_guide_can_split_off_one_row_but_not_at_the_minimum():
         x = np.arange(n, dtype=np.float32)[:, None]
         got = G.fit_guide(x, (x[:, 0] > 0.5).astype(int), 2, iterations=1, depth=1)
         assert got["threshold"][0, 0] == pytest.approx((n - 1) / 32)
+
+
+def test_the_row_sample_above_the_cap_is_of_distinct_rows(monkeypatch):
+    """Above `GUIDE_MAX_ROWS` the guide fits a sample of distinct rows: with the cap one
+    under the row count, every class keeps all its rows but at most one, which the fitted
+    baseline (log class shares) shows. A draw with replacement repeats some rows and misses
+    others, moving the shares by about 10 rows in 400 (guide mutant 133)."""
+    monkeypatch.setattr(G, "GUIDE_MAX_ROWS", 399)
+    x = np.arange(400, dtype=np.float32)[:, None]
+    y = np.repeat([0, 1], 200)
+    allowed = {np.float32(np.log(199 / 399)), np.float32(np.log(200 / 399))}
+    for seed in range(5):
+        baseline = G.fit_guide(x, y, 2, iterations=1, depth=1, seed=seed)["baseline"]
+        assert set(baseline.tolist()) <= allowed, (seed, baseline)
