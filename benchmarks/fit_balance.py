@@ -26,14 +26,13 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)  # utility.py's table helpers
 
 
 def flat_copy(path: str, tmp: str) -> str:
     """`path` itself, or a copy with its tensor (fixed-size list) columns as one column per
     element (`utility._flatten_tensors`, what the quality benchmark gives SMOTE and SDV)."""
     import pyarrow.parquet as pq
-
-    sys.path.insert(0, HERE)
     from utility import _flatten_tensors
 
     table = pq.read_table(path)
@@ -61,7 +60,6 @@ def smote_seconds(path: str, label: str, seed: int) -> float:
     start = time.perf_counter()
     y = df[label].to_numpy()
     X = df.drop(columns=[label])
-    sys.path.insert(0, HERE)
     from utility import _cat_to_object
 
     X = _cat_to_object(X)  # as utility.py
