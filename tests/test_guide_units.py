@@ -213,3 +213,15 @@ def test_the_row_sample_above_the_cap_is_of_distinct_rows(monkeypatch):
     for seed in range(5):
         baseline = G.fit_guide(x, y, 2, iterations=1, depth=1, seed=seed)["baseline"]
         assert set(baseline.tolist()) <= allowed, (seed, baseline)
+
+
+def test_a_split_is_void_by_its_own_features_counts_only():
+    """Whether a threshold sends every row one way is counted on its own feature: two 0/1
+    features, the second the label, the first independent of it. Each feature's rows at or
+    under 0 are half the rows, so the label's split is valid and is the first tree's root
+    (counting the bins' rows across features voided it: guide mutant 83)."""
+    y = np.repeat([0, 1], 200)
+    x = np.stack([np.tile([0.0, 1.0], 200), y], axis=1).astype(np.float32)
+    out = G.fit_guide(x, y, 2, iterations=1, depth=1, seed=0)
+    assert out["feature"][0, 0] == 1
+    assert out["threshold"][0, 0] == 0.0
