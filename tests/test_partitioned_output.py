@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vae_augment import io as vio
+from vae_augment import partitions
 from vae_augment.errors import InputError
 from vae_augment.io import AtomicParquetWriter, read_schema, read_table, resolve_inputs
 
@@ -142,7 +143,7 @@ def test_partition_by_errors_name_the_problem_and_leave_nothing(tmp_path, monkey
                                          r"systems take 255\); partition by another column"):
         _write(tmp_path / "bad", long, ["s"])
     # too many partitions: an error mid-write, no output and no temporary left
-    monkeypatch.setattr(vio, "MAX_PARTITIONS", 3)
+    monkeypatch.setattr(partitions, "MAX_PARTITIONS", 3)
     with pytest.raises(InputError, match=r"makes more than 3 partitions"):
         _write(tmp_path / "bad", t, ["s"])
     assert os.listdir(tmp_path) == []
@@ -327,14 +328,14 @@ def test_balance_refuses_partitions_the_input_already_rules_out_before_training(
 
     monkeypatch.setattr(api, "fit", no_training)
     rng = np.random.default_rng(0)
-    n = vio.MAX_PARTITIONS + 200
+    n = partitions.MAX_PARTITIONS + 200
     src = tmp_path / "in.parquet"
     pq.write_table(pa.table({"id": [f"id{i}" for i in range(n)],
                              "longv": ["v" * 300 if i % 2 else "short" for i in range(n)],
                              "x": rng.normal(size=n), "y": rng.choice(["a", "b"], n)}), src)
     code, _, err = run_cli(["balance", str(src), str(tmp_path / "out"), "--label", "y",
                             "--partition-by", "id"], capsys)
-    assert code == 2 and f"makes more than {vio.MAX_PARTITIONS} partitions" in err
+    assert code == 2 and f"makes more than {partitions.MAX_PARTITIONS} partitions" in err
     assert "`--partition-by` ['id']" in err
     code, _, err = run_cli(["balance", str(src), str(tmp_path / "out"), "--label", "y",
                             "--partition-by", "longv"], capsys)
@@ -345,7 +346,7 @@ def test_balance_refuses_partitions_the_input_already_rules_out_before_training(
 def test_a_value_that_reads_back_as_null_is_refused(tmp_path):
     """A string equal to the hive null folder's name would come back as null from every
     reader: refused, before training for `balance`, and by the writer."""
-    table = pa.table({"k": ["a", vio._HIVE_NULL, "b"], "x": [1.0, 2.0, 3.0]})
+    table = pa.table({"k": ["a", partitions._HIVE_NULL, "b"], "x": [1.0, 2.0, 3.0]})
     with pytest.raises(InputError, match="which readers take for null"):
         with AtomicParquetWriter(str(tmp_path / "out"), table.schema, partition_by="k") as w:
             w.write(table)
