@@ -438,7 +438,11 @@ def test_dependencies_map_each_determinant_value_and_the_earlier_column_determin
     assert [str(d) for d in _dependencies(codes)] == ["name = f(code)"]
     assert [str(d) for d in _dependencies(codes, max_break=0.01)] == [
         "region = f(state)", "name = f(code)"]
-    # a column with one value in over 90 % of the rows is not a dependency's
+    # a column with one value in over 90 % of the rows is not a dependency's (90 %: is)
+    codes = _dep_codes()
+    codes[:90, 1] = 0
+    codes[:, 0] = np.where(np.arange(100) < 90, 0, codes[:, 0])
+    assert "region = f(state)" in [str(d) for d in _dependencies(codes)]
     codes = _dep_codes()
     codes[:91, 1] = 0
     codes[:, 0] = np.where(np.arange(100) < 91, 0, codes[:, 0])
@@ -457,6 +461,14 @@ def test_relation_report_counts_the_synthetic_rows_that_break_a_real_relation():
                      "marginals_break_share": round(np.mean(a[:, None] > b[None, :]), 6),
                      "by_chance": False}
     assert C.relation_report(real, synth.slice(0, 0)) == []
+    # by default the integer and float columns both tables have
+    wide = real.append_column("k", pa.array(["x"] * 6)).append_column("z", pa.array([0.0] * 6))
+    assert [e["relation"] for e in C.relation_report(
+        wide, synth.append_column("k", pa.array(["y"] * 5)))] == ["a <= b"]
+    # the marginals break it in 1 pair of 100 (9 > 8.5): AUTO_MIN_BREAK exactly, not chance
+    real = pa.table({"a": np.arange(10.0), "b": np.r_[8.5, np.arange(10.0, 19)]})
+    (entry,) = C.relation_report(real, synth)
+    assert entry["marginals_break_share"] == 0.01 and not entry["by_chance"]
     assert C.relation_report(pa.table({"a": [1.0, 2], "b": [0.0, 1]}), synth) == []
 
 
@@ -608,8 +620,10 @@ def test_an_exact_line_is_derived_from_min_rows_rows_in_the_direction_on_the_gri
     # t null in a row where s is not: no line
     t = pa.array(2 * s + 1, mask=s == 3)
     assert _derived(pa.table({"s": s, "t": t}), units) == []
-    # a constant column is no source or target
-    assert _derived(pa.table({"s": s, "k": np.full(20, 4)}), {"s": 1.0, "k": 1.0}) == []
+    # a constant column is no source or target (and no slope is divided by its 0 spread)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _derived(pa.table({"s": s, "k": np.full(20, 4)}), {"s": 1.0, "k": 1.0}) == []
 
 
 def test_a_line_is_derived_within_four_tenths_of_the_rounding():
@@ -829,3 +843,66 @@ def test_loose_codes_read_dictionaries_half_floats_negative_zero_and_strangers()
     odd = pa.table({"k": pa.array([1, 2], pa.date32())})
     assert C._loose_codes(odd, [k]).tolist() == [[3], [3]]
     assert C._loose_codes(odd, []).shape == (2, 0)
+
+
+def test_a_links_other_value_is_never_its_own():
+    # off the spike: "y" once; "n" (the link's value) never
+    stats = C.LinkStats(["m"], [0.0], ["plan"], [3])
+    stats.update(np.array([[0.0], [0], [0], [5]]), np.array([[N_], [N_], [N_], [Y_]]))
+    assert stats.links({"plan": ["n", "y"]}, min_rows=1, max_break=0.0) == [
+        C.Link("plan", "n", "m", 0.0, "y")]
+
+
+def test_reports_of_several_rules_put_the_worst_first():
+    from vae_augment.preparation import fit_encoding
+
+    s = np.arange(30)
+    real = pa.table({"s": s, "t": 2 * s + 1, "u": 3 * s})
+    synth = pa.table({"s": [1.0, 2.0], "t": [3.0, 9.0], "u": [9.0, 0.0]})  # t off 1, u 2
+    got = [(e["target"], e["off_rate"])
+           for e in C.derived_report(real, synth, {"s": 1.0, "t": 1.0, "u": 1.0})]
+    assert got == [("u", 1.0), ("t", 0.5)]
+    m = np.concatenate([np.zeros(30), np.arange(1.0, 31)])
+    on_w = (np.arange(60) < 10) | ((np.arange(60) >= 30) & (np.arange(60) < 50))
+    w = np.where(on_w, 0.0, np.arange(60) + 1.0)  # tier is "a" exactly where w == 0
+    real = pa.table({"m": m, "plan": ["no"] * 30 + ["yes"] * 30,
+                     "w": w, "tier": np.where(on_w, "a", "z"), "label": ["p", "q"] * 30})
+    enc = fit_encoding(real, "label")
+    synth = pa.table({"m": [0.0, 0.0], "plan": ["no", "no"],  # plan: no row broken
+                      "w": [0.0, 0.0], "tier": ["z", "z"]})  # tier: both
+    got = [(e["category"], e["real_broken"], e["broken_rate"])
+           for e in C.link_report(real, synth, enc)]
+    assert got == [("tier", 0, 1.0), ("plan", 0, 0.0)]
+    # a column the synthetic table lacks is left out
+    assert [e["category"] for e in C.link_report(real, synth.drop_columns(["w"]), enc)] == [
+        "plan"]
+
+
+def test_a_dependency_needs_groups_of_5_rows_covering_90_percent_and_maps_seen_values():
+    def codes_of(sizes):  # state's groups, region = (0, 1, 0, 1, 2, 2)[state]
+        state = np.repeat(np.arange(6), sizes)
+        rows = np.arange(len(state))
+        return np.stack([state, np.array([0, 1, 0, 1, 2, 2])[state], rows % 4, rows % 4,
+                         rows % 3], 1)
+
+    def regions(codes):
+        return [d for d in _dependencies(codes) if d.column == "region"]
+
+    # groups of 5 rows or more: 45 + 40 + 5 = 90 of 100, just enough; 89 is not
+    assert [str(d) for d in regions(codes_of([45, 40, 5, 4, 3, 3]))] == ["region = f(state)"]
+    assert regions(codes_of([44, 40, 5, 4, 4, 3])) == []
+    # s5 never seen: no pair for it
+    (dep,) = regions(codes_of([45, 40, 5, 5, 5, 0]))
+    assert [a for a, _ in dep.mapping] == ["s0", "s1", "s2", "s3", "s4"]
+
+
+def test_a_column_is_determined_once_and_never_determines_when_determined():
+    state = np.repeat(np.arange(6), [20, 20, 20, 20, 10, 10])
+    region = np.array([0, 0, 1, 1, 2, 2])[state]
+    zone = np.array([0, 1, 1])[region]  # a function of region, so of state too
+    stats = C.LinkStats([], [], ["state", "region", "zone"], [7, 4, 3])
+    stats.update(np.zeros((100, 0)), np.stack([state, region, zone], 1))
+    vocabs = {"state": [f"s{i}" for i in range(6)], "region": ["r0", "r1", "r2"],
+              "zone": ["z0", "z1"]}
+    assert [str(d) for d in stats.dependencies(vocabs)] == ["region = f(state)",
+                                                           "zone = f(state)"]
