@@ -102,6 +102,38 @@ TESTS = {
         "test_guide_logits_compile_with_xla",
         "test_guided_preset_from_the_cli_and_python",
     )]],
+    # constraints: parsing, discovery (relations, derived, links, dependencies), the JSON
+    # round trip and the fit-stats job on small tables, no model (the TF one last: import)
+    "constraints": ["tests/test_constraints_units.py", *[
+        "tests/test_constraints.py::test_parse_relation_reads_both_directions_and_rejects_the_rest",
+        "tests/test_derived.py::test_a_derived_formula_reads_as_written",
+        "tests/test_derived.py::test_discovery_finds_the_derived_columns_and_only_them",
+        "tests/test_derived.py::test_a_pair_is_derived_in_the_direction_its_rounding_shows",
+        "tests/test_derived.py::test_a_column_a_few_units_off_its_source_is_not_derived",
+        "tests/test_derived.py::test_a_chain_of_exact_columns_is_derived_from_the_column_that_keeps_every_grid",
+        "tests/test_derived.py::test_values_near_the_float_limit_give_no_derived_column_and_no_overflow_warning",
+        "tests/test_derived.py::test_a_derived_value_rounded_to_zero_is_written_as_zero_not_minus_zero",
+        "tests/test_derived.py::test_derived_columns_travel_with_the_encoding_json",
+        "tests/test_links.py::test_discovery_finds_the_linked_columns_and_only_them",
+        "tests/test_links.py::test_links_travel_with_the_encoding_json",
+        "tests/test_dependencies.py::test_discovery_finds_the_dependencies_and_only_them",
+        "tests/test_dependencies.py::test_dependencies_travel_with_the_encoding_json",
+        "tests/test_constraints.py::test_relation_stats_merge_equals_one_pass",
+        "tests/test_constraints.py::test_discovery_finds_the_relation_that_holds_in_every_row_and_only_it",
+        "tests/test_constraints.py::test_auto_leaves_out_a_relation_the_marginals_alone_keep",
+        "tests/test_constraints.py::test_auto_leaves_out_a_relation_a_small_table_keeps_by_chance",
+        "tests/test_constraints.py::test_relations_that_may_hold_by_chance_are_set_apart",
+        "tests/test_constraints.py::test_resolve_constraints_names_the_wrong_column",
+        "tests/test_constraints.py::test_relations_travel_with_the_encoding_json",
+        "tests/test_constraints.py::test_decode_repairs_a_chain_of_relations_end_to_end",
+        "tests/test_constraints.py::test_a_null_cell_is_never_constrained",
+        "tests/test_constraints.py::test_cli_names_a_bad_constraint_in_one_line",
+        "tests/test_constraints.py::test_fit_stats_job_names_a_column_found_categorical_in_one_line",
+        "tests/test_constraints.py::test_fit_stats_job_takes_named_or_no_constraints_and_rejects_bad_ones",
+        "tests/test_derived.py::test_fit_stats_job_finds_the_derived_columns_fit_would",
+        "tests/test_links.py::test_fit_stats_job_finds_the_links_fit_would",
+        "tests/test_constraints.py::test_spares_go_to_pending_rows_of_their_own_class_in_order",
+    ]],
 }
 # the slower tests that reach the module (a model trained, a full report): run on the
 # mutants the fast ones leave alive only, so that a survivor is one no test here kills
@@ -131,6 +163,10 @@ SLOW_TESTS = {
         "test_guide_survives_save_and_load_and_legacy_configs_have_none",
         "test_guide_fit_shows_a_progress_bar_of_its_rounds",
     )],
+    # every test of the four files (the ones that train a small model: loans, calls, plans,
+    # regions; about 80 s in all)
+    "constraints": ["tests/test_constraints.py", "tests/test_derived.py", "tests/test_links.py",
+                    "tests/test_dependencies.py"],
 }
 
 # the order mutants are run in: with a time budget, the constants are the ones left out
@@ -229,12 +265,15 @@ class _Replace(ast.NodeTransformer):
         return node
 
 
-def mutants(source: str):
-    """[(id, line, description, mutated source)] of `source`, in a fixed order."""
+def mutants(source: str, only=None):
+    """[(id, line, description, mutated source)] of `source`, in a fixed order; `only`: a
+    set of ids, the others not made (a large module's mutants take minutes to unparse)."""
     tree = ast.parse(source)
     base = ast.unparse(tree)
     out = []
     for i, (_, kind, payload, line, desc) in enumerate(_sites(tree)):
+        if only is not None and i not in only:
+            continue
         copied = copy.deepcopy(tree)  # the i-th site of the copy is the same node
         target = _sites(copied)[i][0]
         new = ast.unparse(ast.fix_missing_locations(_Replace(target, kind, payload).visit(copied)))
@@ -284,10 +323,8 @@ def main(argv=None):
     original = path.read_bytes()
     tests = args.tests.split() or TESTS[args.module]
     slow = [] if args.tests or args.no_slow else SLOW_TESTS[args.module]
-    found = mutants(original.decode("utf-8"))
-    if args.only:
-        keep = {int(x) for x in args.only.split(",")}
-        found = [m for m in found if m[0] in keep]
+    keep = {int(x) for x in args.only.split(",")} if args.only else None
+    found = mutants(original.decode("utf-8"), keep)
     found = found[: args.max]
     if args.list:
         for i, line, desc, _ in found:
