@@ -302,3 +302,80 @@ def test_to_arrow_clips_rounds_and_writes_nulls_and_labels_in_the_input_types():
     assert batch.column(batch.num_columns - 1).to_pylist() == [True] * 3
     one = enc.to_arrow(decoded, 0)  # one class for the whole batch
     assert one.column("label").to_pylist() == ["a"] * 3
+
+
+def test_spikes_and_time_grids_decode_exactly():
+    import tensorflow as tf
+
+    # s: spike 0 on knots 0 0 0 1 2 3 (collapsed to 0 1 2 3); h: hours (unit 3600) off the
+    # epoch's grid by 1800, knots 0 .. 36000; p: plain, no spike, its knots 0 .. 5
+    specs = [FeatureSpec("s", "numeric", knots=[0.0, 0.0, 0.0, 1.0, 2.0, 3.0], spike=0.0),
+             FeatureSpec("h", "numeric", is_int=True, knots=np.linspace(0, 36000, 6).tolist(),
+                         unit=3600, unit_offset=1800),
+             FeatureSpec("p", "numeric", knots=[0.0, 1.0, 2.0, 3.0, 4.0, 5.0], has_nulls=True)]
+    enc = _encoding(specs, [pa.float64(), pa.int64(), pa.float64()])
+    assert enc.layout()["num_knots"] == [4, 6, 6]
+    assert enc.layout()["num_spike_idx"] == [1, -1, -1]
+    assert enc.layout()["num_null_idx"] == [-1, -1, 0]
+    u = np.array([0.52, 0.13, 0.93])
+    z = _z(u)
+    gen = {"num": tf.constant(np.repeat(z[:, None], 3, axis=1), tf.float64),
+           "nulls": tf.constant([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]])}
+    out = enc.decode_tf(gen)
+    # s: the spike where its indicator is set (row 0), else the collapsed grid at u * 3
+    np.testing.assert_allclose(out["s"][0].numpy(), [0.0, 0.39, 2.79], atol=1e-9)
+    # h: u * 36000 = 18720, 4680, 33480, on the hours + 1800: 1800 + 3600 * (4.7, 0.8, 8.8
+    # rounded)
+    np.testing.assert_array_equal(out["h"][0].numpy(), [19800, 5400, 34200])
+    np.testing.assert_allclose(out["p"][0].numpy(), [2.6, 0.65, 4.65], atol=1e-9)
+    np.testing.assert_array_equal(out["p"][1].numpy(), [False, True, False])
+    # and the encoder: the spike's rows are 0 with the indicator set
+    cols = {"s": pa.array([0.0, 1.5, 3.0]), "h": pa.array([1800, 19800, 37800]),
+            "p": pa.array([None, 2.5, 5.0])}
+    got = enc.encode(_table(enc, cols, 3), float_dtype=np.float64)
+    np.testing.assert_array_equal(got["nulls"], [[1, 1], [0, 0], [0, 0]])
+    np.testing.assert_allclose(got["num"][:, 0], [0.0, _z(0.5), _z(1.0)], atol=1e-12)
+    np.testing.assert_allclose(got["num"][:, 1], _z([1800 / 36000, 0.55, 1.0]), atol=1e-12)
+
+
+def test_layouts_of_other_widths_and_string_kinds():
+    assert not E._other_layout(pa.int64(), pa.int64())
+    assert E._other_layout(pa.int32(), pa.int64())
+    assert E._other_layout(pa.float32(), pa.float64())
+    assert not E._other_layout(pa.float16(), pa.float32())  # half floats are not taken so
+    assert not E._other_layout(pa.int64(), pa.float64())
+    assert E._other_layout(pa.large_string(), pa.string())
+    assert E._other_layout(pa.dictionary(pa.int8(), pa.string()), pa.string_view())
+    assert E._other_layout(pa.binary(), pa.large_binary())
+    assert not E._other_layout(pa.string(), pa.binary())
+    assert not E._other_layout(pa.dictionary(pa.int8(), pa.string()), pa.int64())
+
+
+def test_rows_notes_and_null_values():
+    assert E._rows_note(np.array([False, True, True])) == "2 rows; the first is row 1"
+    assert E._rows_note(np.array([False, False, True]), 10) == "1 row; the first is row 12"
+    fsl = pa.list_(pa.field("item", pa.float32()), 3)
+    nulls = E._null_values(fsl, 2)
+    assert nulls.null_count == 0 and nulls.to_pylist() == [[None] * 3] * 2
+    assert E._null_values(pa.int8(), 2).to_pylist() == [None, None]
+    strict = pa.list_(pa.field("item", pa.float32(), nullable=False), 3)
+    assert E._null_values(strict, 2).null_count == 2
+    tensor = pa.fixed_shape_tensor(pa.float32(), [3])
+    ext = E._null_values(tensor, 1)
+    assert ext.type == tensor and ext.storage.to_pylist() == [[None] * 3]
+
+
+def test_labels_and_categories_keep_the_inputs_dictionary_order():
+    specs = [FeatureSpec("k", "categorical", vocab=["p", "q", "r"], dictionary=["r", "p", "q"])]
+    dic = pa.dictionary(pa.int8(), pa.string())
+    schema = pa.schema([pa.field("k", dic), pa.field("label", dic)])
+    enc = Encoding(specs, "label", ["x", "y"], {"x": 1, "y": 1}, schema,
+                   label_dictionary=["y", "z", "x"])
+    batch = enc.to_arrow({"k": (np.array([0, 1, 2, 3]), None)}, np.array([0, 1, 1, 0]))
+    k, label = batch.column("k"), batch.column("label")
+    assert k.dictionary.to_pylist() == ["r", "p", "q"]
+    assert k.indices.to_pylist() == [1, 2, 0, None]
+    assert k.to_pylist() == ["p", "q", "r", None]
+    assert label.dictionary.to_pylist() == ["y", "z", "x"]
+    assert label.indices.to_pylist() == [2, 0, 0, 2]
+    assert label.to_pylist() == ["x", "y", "y", "x"]
