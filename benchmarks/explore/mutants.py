@@ -103,7 +103,8 @@ TESTS = {
         "test_guided_preset_from_the_cli_and_python",
     )]],
 }
-TESTS["encoding"] = [  # no model trained; test_encoding.py's round trips first (-x)
+TESTS["encoding"] = [  # no model trained; the exact figures first (-x stops early)
+    "tests/test_encoding_units.py",  # (session 59, written for the survivors)
     "tests/test_encoding.py",  # (its permuted fixed-shape tensor test, 4 s: in SLOW_TESTS)
     "--deselect",
     "tests/test_encoding.py::test_a_permuted_fixed_shape_tensor_is_modelled_in_its_stored_layout",
