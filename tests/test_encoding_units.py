@@ -147,6 +147,11 @@ def test_a_spike_fills_at_least_its_share_of_the_grid_but_not_all_of_it(run, sha
     got = enc.with_spikes(share)
     assert [s.spike for s in got.numeric] == [spike]
     assert (got is enc) == (spike is None)
+    # the ends of the share's range: 0 is no indicator, 1 only a grid of one value
+    assert enc.with_spikes(0.0) is enc and enc.with_spikes(1.0) is enc
+    assert [s.spike for s in got.with_spikes(0.0).numeric] == [None]
+    with pytest.raises(ValueError, match="share"):
+        enc.with_spikes(1.0 + 1e-9)
 
 
 def test_a_spike_is_the_longest_run_and_its_run_is_collapsed_to_one_knot():
