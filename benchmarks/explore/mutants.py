@@ -135,6 +135,56 @@ TESTS = {
         "tests/test_constraints.py::test_spares_go_to_pending_rows_of_their_own_class_in_order",
     ]],
 }
+TESTS["encoding"] = [  # no model trained; the exact figures first (-x stops early)
+    "tests/test_encoding_units.py",  # (session 59, written for the survivors)
+    "tests/test_encoding.py",  # (its permuted fixed-shape tensor test, 4 s: in SLOW_TESTS)
+    "--deselect",
+    "tests/test_encoding.py::test_a_permuted_fixed_shape_tensor_is_modelled_in_its_stored_layout",
+    *[f"tests/test_dequantize.py::{t}" for t in (
+        "test_tie_table_marks_the_tied_columns_only", "test_no_ties_no_table",
+        "test_fewer_rows_than_knots_are_not_ties",
+        "test_dequantized_values_decode_to_the_same_values",
+        "test_dequantized_marginals_are_standard_normal")],
+    *[f"tests/test_spikes.py::{t}" for t in (
+        "test_the_large_tie_gets_an_indicator",
+        "test_layout_counts_the_indicators_after_the_nulls", "test_encoding_round_trips_exactly",
+        "test_the_rest_of_the_column_gets_the_whole_normal_range",
+        "test_decoding_follows_the_indicator",
+        "test_dequantization_leaves_the_spike_rows_and_decodes_exactly",
+        "test_json_keeps_the_spikes_and_reads_older_files", "test_spike_share_is_validated")],
+    *[f"tests/test_class_nulls.py::{t}" for t in (
+        "test_the_rules_come_from_the_class_null_counts", "test_a_few_rows_are_not_evidence_enough",
+        "test_merged_partial_statistics_count_like_one_pass",
+        "test_old_encodings_and_constraints_none_have_no_rule")],
+    *[f"tests/test_constraints.py::{t}" for t in (
+        "test_relations_travel_with_the_encoding_json",
+        "test_decode_repairs_a_row_that_breaks_a_relation_on_the_left_columns_grid",
+        "test_decode_repairs_a_chain_of_relations_end_to_end",
+        "test_a_null_cell_is_never_constrained",
+        "test_spares_go_to_pending_rows_of_their_own_class_in_order",
+        "test_a_model_that_seldom_breaks_a_relation_still_fills_the_edge")],
+    "tests/test_links.py::test_links_travel_with_the_encoding_json",
+    "tests/test_dependencies.py::test_dependencies_travel_with_the_encoding_json",
+    *[f"tests/test_derived.py::{t}" for t in (
+        "test_derived_columns_travel_with_the_encoding_json",
+        "test_a_derived_value_rounded_to_zero_is_written_as_zero_not_minus_zero")],
+    *[f"tests/test_float_tensors.py::{t}" for t in (
+        "test_encodings_before_the_option_keep_their_layout_and_means",
+        "test_sample_features_follows_the_layout_unless_told",
+        "test_other_float_tensors_stay_normal_and_merged_stats_keep_the_grid")],
+    "tests/test_binomial.py::test_with_count_likelihood_copies_and_leaves_other_heads",
+    *[f"tests/test_temporal.py::{t}" for t in (
+        "test_the_encoding_counts_units_and_merged_statistics_agree",
+        "test_wrong_time_types_and_categories_are_errors",
+        "test_string_view_columns_are_modelled_as_the_large_strings_they_are_read_as")],
+    *[f"tests/test_input_layouts.py::{t}" for t in (
+        "test_a_binary_view_column_is_refused_by_its_own_type",
+        "test_integers_cast_to_a_narrower_type_keep_their_nulls")],
+    *[f"tests/test_schema_zoo.py::{t}" for t in (
+        "test_bool_classes_take_command_line_spelling",
+        "test_bool_classes_in_a_sampling_strategy_take_json_spelling",
+        "test_null_fixed_size_lists_are_named_as_pyarrows_limit_not_corruption")],
+]
 # the slower tests that reach the module (a model trained, a full report): run on the
 # mutants the fast ones leave alive only, so that a survivor is one no test here kills
 SLOW_TESTS = {
@@ -168,6 +218,18 @@ SLOW_TESTS = {
     "constraints": ["tests/test_constraints.py", "tests/test_derived.py", "tests/test_links.py",
                     "tests/test_dependencies.py"],
 }
+
+# small models fitted and sampled, and the tables of other layouts through the CLI and Beam
+SLOW_TESTS["encoding"] = [
+    "tests/test_encoding.py::test_a_permuted_fixed_shape_tensor_is_modelled_in_its_stored_layout",
+    "tests/test_properties.py::test_real_row_path_is_exact",
+    "tests/test_spikes.py::test_fit_and_sample_with_spike_share",
+    "tests/test_dequantize.py::test_fit_dequantizes_when_asked",
+    "tests/test_class_nulls.py::test_fit_and_info_name_the_rules",
+    "tests/test_temporal.py::test_a_grid_off_the_epochs_is_kept",
+    "tests/test_float_tensors.py::test_float_images_on_a_grid_get_a_count_head_and_stay_on_it",
+    "tests/test_input_layouts.py::test_a_model_takes_numbers_of_another_width_and_writes_them_so",
+]
 
 # the order mutants are run in: with a time budget, the constants are the ones left out
 _PRIORITY = ["cmp", "boolop", "unary", "binop", "name", "attr", "abs", "raise", "ifnot",
