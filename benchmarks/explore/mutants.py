@@ -371,7 +371,8 @@ def main(argv=None):
     ap.add_argument("module", choices=sorted(TESTS))
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--only", default="")
-    ap.add_argument("--max", type=int, default=400)
+    ap.add_argument("--max", type=int, default=None,
+                    help="run at most N of the mutants (default: all; the rest are said)")
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--tests", default="")
     ap.add_argument("--out", default="")
@@ -387,7 +388,9 @@ def main(argv=None):
     slow = [] if args.tests or args.no_slow else SLOW_TESTS[args.module]
     keep = {int(x) for x in args.only.split(",")} if args.only else None
     found = mutants(original.decode("utf-8"), keep)
-    found = found[: args.max]
+    if args.max is not None and len(found) > args.max:
+        print(f"--max {args.max}: {len(found) - args.max} of {len(found)} mutants left out", flush=True)
+        found = found[: args.max]
     if args.list:
         for i, line, desc, _ in found:
             print(f"#{i:<4} line {line:<4} {desc}")
